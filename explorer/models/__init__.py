@@ -1,0 +1,51 @@
+"""The model registry: short id -> model class.
+
+Every module in this package that defines a subclass of :class:`~explorer.models.base.Model` and
+decorates it with :func:`register` is found automatically, so adding a model means adding one file.
+The GUI's model list, the CLI and the tests all read :func:`registry`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from explorer.models.base import Model
+
+_REGISTRY: dict[str, type[Model]] = {}
+_LOADED = False
+
+
+def register(cls: type[Model]) -> type[Model]:
+    if not cls.id:
+        raise TypeError(f"{cls.__name__} has no id")
+    if cls.id in _REGISTRY and _REGISTRY[cls.id] is not cls:
+        raise TypeError(f"model id '{cls.id}' registered twice")
+    _REGISTRY[cls.id] = cls
+    return cls
+
+
+def _load_all() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_") or info.name == "base":
+            continue
+        importlib.import_module(f"{__name__}.{info.name}")
+    _LOADED = True
+
+
+def registry() -> dict[str, type[Model]]:
+    """All models by id, in a stable order (table models first, then networks)."""
+    _load_all()
+    order = {"table": 0, "network": 1, "temporal": 2}
+    return dict(sorted(_REGISTRY.items(),
+                       key=lambda kv: (order.get(kv[1].data_kinds[0], 9), kv[0])))
+
+
+def get_model(model_id: str) -> type[Model]:
+    reg = registry()
+    if model_id not in reg:
+        raise KeyError(f"unknown model '{model_id}'; known models: {', '.join(reg)}")
+    return reg[model_id]

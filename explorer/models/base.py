@@ -1,0 +1,260 @@
+"""The model interface every model file implements, and the one place hyperparameters are declared.
+
+A model is a class with
+
+* ``id`` (short registry id, e.g. ``"kmeans"``), ``name``, ``description`` (one paragraph for Help),
+* ``data_kinds``: which kinds of data it takes (``"table"``, ``"network"``, ``"temporal"``),
+* ``objective_kind``: ``"distortion"`` (minimised, a sum over the data), ``"log-likelihood"``,
+  ``"log-posterior"`` or ``"ELBO"`` (maximised, totals over the data set, never per sample),
+* ``Hyperparameters``: a frozen dataclass whose fields are declared with :func:`param`. That single
+  declaration drives validation, the GUI form, the CLI options (``K`` -> ``--K``, ``n_init`` ->
+  ``--n-init``) and the ``hyperparameters`` block of the export.
+
+and the step-wise methods the runner calls::
+
+    model = Model(Hyperparameters(K=3))
+    model.check_data(data)          # raise DataError with a clear message
+    model.initialize(data, seed)    # build the state
+    f = model.step()                # one iteration (or one SVI minibatch step) -> objective
+    model.snapshot()                # small copies the plots need (labels, memberships, ...)
+    model.parameters()              # every fitted array under its documented export name
+
+Models never print, sleep or touch files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from explorer.data.types import DataError
+
+OBJECTIVE_KINDS = ("distortion", "log-likelihood", "log-posterior", "ELBO",
+                   "held-out log-likelihood")
+
+
+class HyperparameterError(ValueError):
+    """A hyperparameter value outside its declared range or choices."""
+
+
+def param(default: Any, *, help: str, lo: float | None = None, hi: float | None = None,
+          choices: tuple | None = None, log: bool = False, label: str | None = None):
+    """Declare one hyperparameter: its default, range (inclusive), choices and one-line help.
+
+    ``log=True`` tells front ends that the value spans orders of magnitude (tolerances, epsilon).
+    """
+    return field(default=default, metadata={
+        "help": help, "lo": lo, "hi": hi, "choices": tuple(choices) if choices else None,
+        "log": log, "label": label,
+    })
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """What a front end needs to know about one hyperparameter."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    lo: float | None
+    hi: float | None
+    choices: tuple | None
+    log: bool
+    label: str
+
+    @property
+    def flag(self) -> str:
+        """Command-line flag: underscores become hyphens, case kept (``n_init`` -> ``--n-init``)."""
+        return "--" + self.name.replace("_", "-")
+
+    def coerce(self, value: Any) -> Any:
+        """Turn a string (from a CLI or a settings file) or a number into this parameter's type."""
+        if self.type is bool:
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise HyperparameterError(f"{self.name}: expected true/false, got {value!r}")
+            return bool(value)
+        if self.type is int:
+            try:
+                f = float(value)
+            except (TypeError, ValueError):
+                raise HyperparameterError(f"{self.name}: expected an integer, got {value!r}") from None
+            if not math.isfinite(f) or f != int(f):
+                raise HyperparameterError(f"{self.name}: expected an integer, got {value!r}")
+            return int(f)
+        if self.type is float:
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise HyperparameterError(f"{self.name}: expected a number, got {value!r}") from None
+        return str(value)
+
+    def check(self, value: Any) -> None:
+        if self.choices is not None and value not in self.choices:
+            raise HyperparameterError(
+                f"{self.name} = {value!r} is not one of {', '.join(map(str, self.choices))}")
+        if self.type in (int, float):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise HyperparameterError(f"{self.name} = {value!r} is not a finite number")
+            if self.lo is not None and value < self.lo:
+                raise HyperparameterError(f"{self.name} = {value!r} is below its minimum {self.lo}")
+            if self.hi is not None and value > self.hi:
+                raise HyperparameterError(f"{self.name} = {value!r} is above its maximum {self.hi}")
+
+
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str, int: int, float: float,
+          bool: bool, str: str}
+
+
+def param_specs(hp_class: type) -> list[ParamSpec]:
+    """The declared hyperparameters of a Hyperparameters dataclass, in declaration order."""
+    specs = []
+    for f in dataclasses.fields(hp_class):
+        md = f.metadata
+        if "help" not in md:
+            raise TypeError(f"{hp_class.__qualname__}.{f.name} must be declared with param()")
+        typ = _TYPES.get(f.type, None)
+        if typ is None:
+            typ = type(f.default)
+        specs.append(ParamSpec(name=f.name, type=typ, default=f.default, help=md["help"],
+                               lo=md["lo"], hi=md["hi"], choices=md["choices"], log=md["log"],
+                               label=md["label"] or f.name))
+    return specs
+
+
+class HyperparametersBase:
+    """Mixin for the frozen hyperparameter dataclasses: validation on construction."""
+
+    def __post_init__(self):
+        for spec in param_specs(type(self)):
+            value = getattr(self, spec.name)
+            coerced = spec.coerce(value)
+            if coerced != value or type(coerced) is not type(value):
+                object.__setattr__(self, spec.name, coerced)
+            spec.check(coerced)
+        self.validate()
+
+    def validate(self) -> None:
+        """Cross-field checks; raise HyperparameterError. Override where needed."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]):
+        """Build from strings or numbers; unknown names are an error naming them."""
+        names = {s.name: s for s in param_specs(cls)}
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise HyperparameterError(f"unknown hyperparameter(s): {', '.join(unknown)}")
+        return cls(**{k: names[k].coerce(v) for k, v in values.items()})
+
+
+class Model:
+    """Base class of every model. Subclasses fill in the class attributes and the hooks."""
+
+    id: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    data_kinds: ClassVar[tuple[str, ...]] = ("table",)
+    objective_kind: ClassVar[str] = "log-likelihood"
+    Hyperparameters: ClassVar[type] = HyperparametersBase
+    # Runner defaults; the user overrides them per run (--max-iter, --tol).
+    default_max_iter: ClassVar[int] = 300
+    default_tol: ClassVar[float] = 1e-6
+
+    def __init__(self, hyperparameters=None, **values):
+        if hyperparameters is None:
+            hyperparameters = self.Hyperparameters(**values)
+        elif values:
+            hyperparameters = dataclasses.replace(hyperparameters, **values)
+        self.hp = hyperparameters
+        self.data = None
+        self.seed: int | None = None
+        self.iteration = 0
+
+    # ---- hooks a model implements -------------------------------------------------------
+    def check_data(self, data) -> None:
+        """Raise DataError when this model cannot take ``data`` (kind, size, sign, binary...)."""
+        if data.kind not in self.data_kinds:
+            raise DataError(f"model '{self.id}' takes {' or '.join(self.data_kinds)} data, "
+                            f"not {data.kind} data", path=getattr(data, "path", None))
+        K = getattr(self.hp, "K", None)
+        n = data.n_items
+        if K is not None and K > n:
+            what = "rows" if data.kind == "table" else "nodes"
+            raise DataError(f"K = {K} is larger than the number of {what} ({n})",
+                            path=getattr(data, "path", None))
+
+    def initialize(self, data, seed: int) -> None:
+        raise NotImplementedError
+
+    def step(self) -> float:
+        raise NotImplementedError
+
+    def labels(self) -> np.ndarray:
+        """Hard assignment of each row / node (int array)."""
+        raise NotImplementedError
+
+    def memberships(self) -> np.ndarray | None:
+        """Soft memberships (n_items x K, rows sum to 1) where the model has them, else None."""
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Copies of what the plots need; called at most every snapshot interval.
+
+        Keys the window understands (all optional but ``labels``), arrays copied, never views:
+
+        * ``labels``: (n,) int hard assignment; ``memberships``: (n, K) rows summing to 1;
+        * ``centers``: (K, D) in the model's feature space (standardised if the data were);
+        * ``covariances``: (K, D, D); ``weights``: (K,);
+        * ``density_1d``: ``{"x": (G,), "total": (G,), "components": (K, G)}`` for 1-D tables
+          (the model evaluates its own density on a grid it picks; the GUI only draws it);
+        * ``metrics_trace``: ``{name: [(iteration, value), ...]}`` for extra live curves such as
+          ``heldout_auc``, ``heldout_perplexity`` or ``elbo``;
+        * ``info``: ``{name: float}`` small live figures for the status line.
+        """
+        snap = {"labels": np.array(self.labels(), copy=True)}
+        m = self.memberships()
+        if m is not None:
+            snap["memberships"] = np.array(m, copy=True)
+        return snap
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """Every fitted array, under the names documented in the model's docstring."""
+        raise NotImplementedError
+
+    def metrics(self) -> dict[str, float]:
+        """Model-specific figures for the summary (BIC, partition coefficient, held-out AUC...)."""
+        return {}
+
+    def converged(self, trace: list[float], tol: float) -> bool:
+        """Default rule: relative change of the objective below ``tol``."""
+        if len(trace) < 2:
+            return False
+        prev, cur = trace[-2], trace[-1]
+        return abs(cur - prev) <= tol * max(abs(cur), abs(prev), 1e-300)
+
+    def score(self, trace: list[float]) -> float:
+        """Higher is better; picks the best of ``n_init`` restarts."""
+        if not trace:
+            return -math.inf
+        return -trace[-1] if self.objective_kind == "distortion" else trace[-1]
+
+    # ---- helpers -----------------------------------------------------------------------
+    @classmethod
+    def param_specs(cls) -> list[ParamSpec]:
+        return param_specs(cls.Hyperparameters)
+
+    @classmethod
+    def maximize(cls) -> bool:
+        return cls.objective_kind != "distortion"
