@@ -1,0 +1,367 @@
+"""K-means (Lloyd's algorithm) with greedy k-means++ seeding.
+
+Objective (kind ``distortion``, a sum over the data set)::
+
+    J(z, mu) = sum_i ||x_i - mu_{z_i}||^2
+
+Lloyd's algorithm minimises J by coordinate descent. One ``step()`` is one Lloyd iteration:
+
+* **centre update** ("M-step"): ``mu_k = mean of the points assigned to k`` (the minimiser of J in mu
+  for fixed z). An empty cluster is re-seeded first with the point farthest from its centre (among
+  points whose own cluster keeps at least one other point); that point moves to the empty cluster.
+* **assignment** ("E-step"): ``z_i = argmin_k ||x_i - mu_k||^2`` (lowest index on ties), fused in
+  one pass over the data with the accumulation of the per-cluster sums the next centre update needs.
+
+``initialize`` seeds the centres and makes the first assignment, so after every step the state
+(labels, centres) is consistent (each label is the nearest centre) and ``step()`` returns the exact
+distortion of that state. It is non-increasing: J(z_t+1, mu_t+1) <= J(z_t, mu_t+1) <= J(z_t, mu_t)
+(re-seeding only lowers it further). At a fixed point the centres are recomputed from the same
+labels in the same order, so the value repeats bit for bit. The model reports convergence when no
+label changed in a step (a fixed point), besides the runner's relative-change rule.
+
+Seeding: the greedy k-means++ of Arthur & Vassilvitskii as scikit-learn implements it: the first
+centre uniformly at random, then each next centre the best (lowest resulting potential) of
+``2 + floor(ln K)`` candidates drawn with probability proportional to the squared distance to the
+nearest chosen centre. ``n_init`` restarts (seed, seed + 1, ...) are run by the runner, which keeps
+the lowest distortion.
+
+Exported parameters (``parameters.npz`` names):
+
+* ``centers``: (K, D) float64 cluster centres, in the (possibly standardised) feature space;
+* ``labels``: (N,) int64 index of the nearest centre of each row;
+* ``inertia``: 0-d float64, the distortion J of (labels, centers).
+
+Public helpers used by other models: :func:`kmeans_plusplus` and :func:`lloyd`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from explorer.models import register
+from explorer.models.base import HyperparametersBase, Model, param
+
+
+@dataclass(frozen=True)
+class KMeansHyperparameters(HyperparametersBase):
+    K: int = param(3, lo=1, hi=1000, help="number of clusters")
+    n_init: int = param(4, lo=1, hi=100,
+                        help="restarts from new k-means++ seeds; the lowest distortion is kept")
+
+
+# ---- kernels ---------------------------------------------------------------------------------
+
+@numba.njit(cache=True, nogil=True)
+def _sqdist_to_points(X, C, out):
+    """out[c, i] = ||X[i] - C[c]||^2."""
+    N, D = X.shape
+    for c in range(C.shape[0]):
+        for i in range(N):
+            s = 0.0
+            for j in range(D):
+                t = X[i, j] - C[c, j]
+                s += t * t
+            out[c, i] = s
+
+
+@numba.njit(cache=True, nogil=True)
+def _l1dist_to_points(X, C, out):
+    """out[c, i] = sum_j |X[i, j] - C[c, j]|."""
+    N, D = X.shape
+    for c in range(C.shape[0]):
+        for i in range(N):
+            s = 0.0
+            for j in range(D):
+                s += abs(X[i, j] - C[c, j])
+            out[c, i] = s
+
+
+@numba.njit(cache=True, nogil=True)
+def _assign(X, centers, labels, sums, counts, mind):
+    """Assignment fused with accumulation: nearest centre of every row, per-cluster sums and
+    counts for the next centre update, each row's squared distance to its centre.
+
+    Returns (distortion, number of labels that changed).
+    """
+    N, D = X.shape
+    K = centers.shape[0]
+    sums[:, :] = 0.0
+    counts[:] = 0.0
+    total = 0.0
+    changed = 0
+    for i in range(N):
+        best = 0
+        bestd = np.inf
+        for k in range(K):
+            d = 0.0
+            for j in range(D):
+                t = X[i, j] - centers[k, j]
+                d += t * t
+            if d < bestd:
+                bestd = d
+                best = k
+        if labels[i] != best:
+            changed += 1
+            labels[i] = best
+        counts[best] += 1.0
+        for j in range(D):
+            sums[best, j] += X[i, j]
+        mind[i] = bestd
+        total += bestd
+    return total, changed
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _assign_parallel(X, centers, labels, sums_t, counts_t, mind, dist_t, changed_t, n_chunks):
+    """Parallel twin of :func:`_assign`: chunk c accumulates into sums_t[c], counts_t[c]."""
+    N, D = X.shape
+    K = centers.shape[0]
+    size = (N + n_chunks - 1) // n_chunks
+    for c in numba.prange(n_chunks):
+        lo = c * size
+        hi = min(N, lo + size)
+        sums_t[c, :, :] = 0.0
+        counts_t[c, :] = 0.0
+        total = 0.0
+        changed = 0
+        for i in range(lo, hi):
+            best = 0
+            bestd = np.inf
+            for k in range(K):
+                d = 0.0
+                for j in range(D):
+                    t = X[i, j] - centers[k, j]
+                    d += t * t
+                if d < bestd:
+                    bestd = d
+                    best = k
+            if labels[i] != best:
+                changed += 1
+                labels[i] = best
+            counts_t[c, best] += 1.0
+            for j in range(D):
+                sums_t[c, best, j] += X[i, j]
+            mind[i] = bestd
+            total += bestd
+        dist_t[c] = total
+        changed_t[c] = changed
+
+
+@numba.njit(cache=True, nogil=True)
+def _reduce_chunks(sums_t, counts_t, dist_t, changed_t, sums, counts):
+    """Add the per-chunk accumulators in chunk order (deterministic for a given chunk count)."""
+    n_chunks, K, D = sums_t.shape
+    sums[:, :] = 0.0
+    counts[:] = 0.0
+    total = 0.0
+    changed = 0
+    for c in range(n_chunks):
+        for k in range(K):
+            counts[k] += counts_t[c, k]
+            for j in range(D):
+                sums[k, j] += sums_t[c, k, j]
+        total += dist_t[c]
+        changed += changed_t[c]
+    return total, changed
+
+
+@numba.njit(cache=True, nogil=True)
+def _update_centers(X, labels, sums, counts, mind, centers, reseed):
+    """Centre update mu_k = sums_k / counts_k, after re-seeding empty clusters.
+
+    An empty cluster k takes the row p farthest from its current centre (``mind``) among rows
+    whose cluster has at least two members; p is moved (labels, sums, counts) so that the update
+    is the exact mean of the new labels. Without ``reseed`` an empty cluster keeps its centre.
+    Returns the number of re-seeded clusters.
+    """
+    N, D = X.shape
+    K = centers.shape[0]
+    n_reseeded = 0
+    if reseed:
+        for k in range(K):
+            if counts[k] > 0.0:
+                continue
+            p = -1
+            far = -1.0
+            for i in range(N):
+                if mind[i] > far and counts[labels[i]] > 1.0:
+                    far = mind[i]
+                    p = i
+            if p < 0:
+                continue        # cannot happen when K <= N
+            old = labels[p]
+            for j in range(D):
+                sums[old, j] -= X[p, j]
+                sums[k, j] = X[p, j]
+            counts[old] -= 1.0
+            counts[k] = 1.0
+            labels[p] = k
+            mind[p] = 0.0
+            n_reseeded += 1
+    for k in range(K):
+        if counts[k] > 0.0:
+            for j in range(D):
+                centers[k, j] = sums[k, j] / counts[k]
+    return n_reseeded
+
+
+# ---- public helpers --------------------------------------------------------------------------
+
+def _plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str) -> np.ndarray:
+    """Greedy k-means++ seeding (scikit-learn's variant); ``metric`` "sqeuclidean" or "l1"."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    N, D = X.shape
+    if not 1 <= K <= N:
+        raise ValueError(f"K = {K} must be between 1 and the number of rows ({N})")
+    dist = _sqdist_to_points if metric == "sqeuclidean" else _l1dist_to_points
+    n_trials = 2 + int(math.log(K))
+    centers = np.empty((K, D))
+    first = int(rng.integers(N))
+    centers[0] = X[first]
+    closest = np.empty((1, N))
+    dist(X, centers[:1], closest)
+    closest = closest[0]
+    pot = closest.sum()
+    cand_d = np.empty((n_trials, N))
+    for c in range(1, K):
+        if pot > 0.0:
+            r = rng.random(n_trials) * pot
+            cand = np.searchsorted(np.cumsum(closest), r, side="right")
+            cand = np.minimum(cand, N - 1)
+        else:   # every row coincides with a chosen centre: any row will do
+            cand = rng.integers(N, size=n_trials)
+        dist(X, X[cand], cand_d)
+        np.minimum(cand_d, closest[None, :], out=cand_d)
+        pots = cand_d.sum(axis=1)
+        best = int(np.argmin(pots))
+        closest = cand_d[best].copy()
+        pot = pots[best]
+        centers[c] = X[cand[best]]
+    return centers
+
+
+def kmeans_plusplus(X: np.ndarray, K: int, rng: np.random.Generator) -> np.ndarray:
+    """Greedy k-means++ centres (K, D) for the rows of X, drawn with ``rng``."""
+    return _plusplus(X, K, rng, "sqeuclidean")
+
+
+def lloyd(X: np.ndarray, centers: np.ndarray, max_iter: int = 100,
+          tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """Run Lloyd's algorithm from ``centers``; returns (labels int64 (N,), centres (K, D)).
+
+    Stops when no label changes, when the relative decrease of the distortion is at most ``tol``,
+    or after ``max_iter`` centre updates. The returned labels are the nearest returned centres.
+    ``centers`` is not modified.
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    c = np.array(centers, dtype=np.float64, order="C", copy=True)
+    N, D = X.shape
+    if c.ndim != 2 or c.shape[1] != D:
+        raise ValueError(f"centers must have shape (K, {D}), got {c.shape}")
+    K = c.shape[0]
+    labels = np.full(N, -1, dtype=np.int64)
+    sums = np.zeros((K, D))
+    counts = np.zeros(K)
+    mind = np.empty(N)
+    dist, _ = _assign(X, c, labels, sums, counts, mind)
+    for _ in range(max_iter):
+        _update_centers(X, labels, sums, counts, mind, c, True)
+        new, changed = _assign(X, c, labels, sums, counts, mind)
+        done = changed == 0 or (dist - new) <= tol * max(abs(dist), 1e-300)
+        dist = new
+        if done:
+            break
+    return labels, c
+
+
+# ---- the model -------------------------------------------------------------------------------
+
+# Below this many rows the serial kernel is used (threads cost more than they save).
+_PARALLEL_MIN_ROWS = 50_000
+
+
+def check_centers(centers, K: int, D: int) -> np.ndarray:
+    """Validate explicit initial centres: finite, shape (K, D); returns a C-contiguous copy."""
+    c = np.array(centers, dtype=np.float64, order="C", copy=True)
+    if c.shape != (K, D):
+        raise ValueError(f"initial centers must have shape ({K}, {D}), got {c.shape}")
+    if not np.all(np.isfinite(c)):
+        raise ValueError("initial centers must be finite")
+    return c
+
+
+@register
+class KMeans(Model):
+    id = "kmeans"
+    name = "K-means"
+    description = ("Lloyd's algorithm: assign every row to its nearest centre, move every centre "
+                   "to the mean of its rows, repeat. Minimises the sum of squared distances "
+                   "(distortion). Greedy k-means++ seeding, n_init restarts keeping the best; an "
+                   "empty cluster is re-seeded with the row farthest from its centre.")
+    data_kinds = ("table",)
+    objective_kind = "distortion"
+    Hyperparameters = KMeansHyperparameters
+
+    def initialize(self, data, seed: int, centers: np.ndarray | None = None) -> None:
+        """Seed the centres (k-means++ from ``seed``, or the given ``centers``) and assign."""
+        X = np.ascontiguousarray(data.X, dtype=np.float64)
+        N, D = X.shape
+        K = self.hp.K
+        self.data = data
+        self.seed = seed
+        self.iteration = 0
+        if centers is None:
+            centers = kmeans_plusplus(X, K, np.random.default_rng(seed))
+        self._X = X
+        self._centers = check_centers(centers, K, D)
+        self._labels = np.full(N, -1, dtype=np.int64)
+        self._sums = np.zeros((K, D))
+        self._counts = np.zeros(K)
+        self._mind = np.empty(N)
+        self._parallel = N >= _PARALLEL_MIN_ROWS and numba.get_num_threads() > 1
+        if self._parallel:
+            n_chunks = 4 * numba.get_num_threads()
+            self._sums_t = np.zeros((n_chunks, K, D))
+            self._counts_t = np.zeros((n_chunks, K))
+            self._dist_t = np.zeros(n_chunks)
+            self._changed_t = np.zeros(n_chunks, dtype=np.int64)
+        self._n_reseeded = 0
+        self._distortion, self._n_changed = self._assign()
+
+    def _assign(self) -> tuple[float, int]:
+        if self._parallel:
+            _assign_parallel(self._X, self._centers, self._labels, self._sums_t, self._counts_t,
+                             self._mind, self._dist_t, self._changed_t, self._dist_t.shape[0])
+            return _reduce_chunks(self._sums_t, self._counts_t, self._dist_t, self._changed_t,
+                                  self._sums, self._counts)
+        return _assign(self._X, self._centers, self._labels, self._sums, self._counts, self._mind)
+
+    def step(self) -> float:
+        """One Lloyd iteration: centre update (with re-seeding), then the fused assignment."""
+        self._n_reseeded = _update_centers(self._X, self._labels, self._sums, self._counts,
+                                           self._mind, self._centers, True)
+        self._distortion, self._n_changed = self._assign()
+        return float(self._distortion)
+
+    def converged(self, trace: list[float], tol: float) -> bool:
+        # No label changed: the next centre update reproduces the centres, a fixed point.
+        return (len(trace) >= 1 and self._n_changed == 0) or super().converged(trace, tol)
+
+    def labels(self) -> np.ndarray:
+        return self._labels
+
+    def snapshot(self) -> dict:
+        return {"labels": self._labels.copy(), "centers": self._centers.copy(),
+                "info": {"labels changed": float(self._n_changed),
+                         "re-seeded": float(self._n_reseeded)}}
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {"centers": self._centers.copy(), "labels": self._labels.copy(),
+                "inertia": np.array(self._distortion, dtype=np.float64)}
+
+    def metrics(self) -> dict[str, float]:
+        return {"inertia": float(self._distortion)}
