@@ -118,11 +118,13 @@ def evaluate(model: Model, data) -> dict[str, float]:
 
 def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None = None,
         tol: float | None = None, callback: Callable[[Progress], None] | None = None,
-        snapshot_interval: float = 0.05, control: RunControl | None = None,
-        hyperparameters=None, **hp_values) -> FitResult:
+        snapshot_interval: float = 0.05, snapshots: bool = True,
+        control: RunControl | None = None, hyperparameters=None, **hp_values) -> FitResult:
     """Fit ``model`` (an instance, or a class with hyperparameters given) to ``data``.
 
-    Restart r uses seed ``seed + r``; the result's ``seed`` is the run's base seed.
+    Restart r uses seed ``seed + r``; the result's ``seed`` is the run's base seed. The callback
+    gets a Progress at most every ``snapshot_interval`` seconds (and at the end); its snapshot is
+    taken only when ``snapshots`` is true (the CLI needs none).
     """
     if isinstance(model, type):
         model = model(hyperparameters, **hp_values)
@@ -177,7 +179,7 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
                                   objective=value, objective_kind=current.objective_kind,
                                   trace=list(trace), elapsed_s=elapsed,
                                   iterations_per_s=len(times) / max(sum(times), 1e-12),
-                                  snapshot=current.snapshot()))
+                                  snapshot=current.snapshot() if snapshots else None))
             if converged:
                 break
         score = current.score(trace) if trace else -np.inf
@@ -214,6 +216,6 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
                           objective_kind=best.model.objective_kind, trace=list(best.trace),
                           elapsed_s=best.total_s,
                           iterations_per_s=best.iterations / max(sum(best.iteration_times), 1e-12),
-                          snapshot=best.model.snapshot(), done=True))
+                          snapshot=best.model.snapshot() if snapshots else None, done=True))
     return best
 

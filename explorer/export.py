@@ -1,0 +1,191 @@
+"""Export a fit: ``result.json``, ``parameters.npz``, ``assignments.csv`` (+ ``communities.graphml``).
+
+One code path for the CLI and the window. Every file is written atomically (a temporary file in the
+same folder, then a rename), so a crash never leaves half a file behind.
+
+``result.json`` keys are an interface other programs read::
+
+    {"model": "kmeans", "hyperparameters": {...}, "data": {"path", "sha256", "kind", "shape"},
+     "seed": 0, "iterations": 12, "converged": true, "cancelled": false,
+     "objective": {"kind": "distortion", "trace": [...], "final": ...},
+     "metrics": {"nmi": ..., "ari": ...}, "timing": {"total_s": ..., "per_iteration_s": ...},
+     "restarts": [...], "max_iter": ..., "tol": ..., "notes": [...], "version": "0.1.0"}
+
+Non-finite numbers are written as ``null`` (JSON has no NaN). ``per_iteration_s`` is the median
+wall time of one iteration, so a first iteration that compiles kernels does not count.
+
+``assignments.csv``: ``id,label`` (row or node id as given, hard label), then ``p0,p1,...`` where
+the model has memberships, and ``communities`` (overlapping memberships above the model's
+threshold, separated by ``;``) where the model offers them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from explorer import __version__
+
+
+def _clean(value: Any) -> Any:
+    """Make a value JSON-safe: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    return value
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Call ``write(file_object_path)`` on a temp file beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def item_ids(data) -> np.ndarray:
+    """Row ids of a table or node ids of a network, as strings."""
+    ids = getattr(data, "ids", None)
+    if ids is None:
+        ids = data.node_ids
+    return np.asarray(ids).astype(str)
+
+
+def result_dict(result) -> dict[str, Any]:
+    model = result.model
+    data = result.data
+    return _clean({
+        "model": model.id,
+        "hyperparameters": model.hp.as_dict(),
+        "data": {"path": getattr(data, "path", None), "sha256": getattr(data, "sha256", None),
+                 "kind": data.kind, "shape": list(data.shape),
+                 "directed": getattr(data, "directed", None),
+                 "standardized": getattr(data, "standardized", None),
+                 "columns": getattr(data, "columns", None),
+                 "labels": getattr(data, "label_name", None)},
+        "seed": result.seed,
+        "iterations": result.iterations,
+        "converged": result.converged,
+        "cancelled": result.cancelled,
+        "objective": {"kind": model.objective_kind, "trace": list(result.trace),
+                      "final": result.final_objective},
+        "metrics": result.metrics,
+        "timing": {"total_s": result.total_s, "per_iteration_s": result.per_iteration_s},
+        "restarts": result.restarts,
+        "max_iter": result.max_iter,
+        "tol": result.tol,
+        "notes": list(getattr(data, "notes", [])) + list(getattr(model, "notes", [])),
+        "version": __version__,
+    })
+
+
+def assignments_table(result) -> str:
+    model = result.model
+    ids = item_ids(result.data)
+    labels = np.asarray(model.labels())
+    memberships = model.memberships()
+    overlapping = None
+    if hasattr(model, "overlapping_communities"):
+        overlapping = model.overlapping_communities()
+    header = ["id", "label"]
+    if memberships is not None:
+        header += [f"p{k}" for k in range(memberships.shape[1])]
+    if overlapping is not None:
+        header.append("communities")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for n in range(len(ids)):
+        row = [ids[n], int(labels[n])]
+        if memberships is not None:
+            row += [repr(float(v)) for v in memberships[n]]
+        if overlapping is not None:
+            row.append(";".join(str(int(c)) for c in overlapping[n]))
+        w.writerow(row)
+    return buf.getvalue()
+
+
+def write_graphml(result, path) -> Path:
+    """The network with each node's community and memberships as attributes (Gephi, networkx)."""
+    import networkx as nx
+
+    data = result.data
+    model = result.model
+    path = Path(path)
+    g = nx.DiGraph() if getattr(data, "directed", False) else nx.Graph()
+    ids = item_ids(data)
+    labels = np.asarray(model.labels())
+    memberships = model.memberships()
+    for n, node in enumerate(ids):
+        attrs = {"community": int(labels[n])}
+        if memberships is not None:
+            for k in range(memberships.shape[1]):
+                attrs[f"p{k}"] = float(memberships[n, k])
+        if getattr(data, "labels", None) is not None and data.labels[n] is not None:
+            attrs["ground_truth"] = str(data.labels[n])
+        g.add_node(str(node), **attrs)
+    if data.kind == "network":
+        for (u, v), w in zip(data.edges, data.weights):
+            g.add_edge(str(ids[u]), str(ids[v]), weight=float(w))
+    else:  # temporal: the aggregate over time
+        agg = data.aggregate().tocoo()
+        for u, v, w in zip(agg.row, agg.col, agg.data):
+            if data.directed or u < v:
+                g.add_edge(str(ids[u]), str(ids[v]), weight=float(w))
+    _atomic_write(path, lambda tmp: nx.write_graphml(g, tmp))
+    return path
+
+
+def export_result(result, out_dir) -> dict[str, Path]:
+    """Write the result files into ``out_dir`` (created if missing); return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+
+    text = json.dumps(result_dict(result), indent=2, allow_nan=False)
+    paths["result"] = out / "result.json"
+    _atomic_write(paths["result"], lambda tmp: Path(tmp).write_text(text + "\n"))
+
+    params = {k: np.asarray(v) for k, v in result.model.parameters().items()}
+    # Object arrays (ids) would need pickle to load back; store them as fixed-width strings.
+    params = {k: (v.astype(str) if v.dtype == object else v) for k, v in params.items()}
+    params.setdefault("labels", np.asarray(result.model.labels()))
+    paths["parameters"] = out / "parameters.npz"
+
+    def write_npz(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **params)
+
+    _atomic_write(paths["parameters"], write_npz)
+
+    table = assignments_table(result)
+    paths["assignments"] = out / "assignments.csv"
+    _atomic_write(paths["assignments"], lambda tmp: Path(tmp).write_text(table))
+
+    if result.data.kind in ("network", "temporal"):
+        paths["graphml"] = write_graphml(result, out / "communities.graphml")
+    return paths

@@ -1,0 +1,75 @@
+"""One declaration drives validation, CLI flags and export: check the machinery on every model."""
+
+import argparse
+from dataclasses import dataclass
+
+import pytest
+
+from explorer import cli
+from explorer.models import registry
+from explorer.models.base import HyperparameterError, HyperparametersBase, param
+
+
+@dataclass(frozen=True)
+class HP(HyperparametersBase):
+    K: int = param(3, lo=1, hi=10, help="clusters")
+    n_init: int = param(1, lo=1, hi=5, help="restarts")
+    K_aff: int = param(2, lo=1, hi=9, help="affinity groups")
+    tol_x: float = param(1e-3, lo=0.0, hi=1.0, log=True, help="a tolerance")
+    harden: bool = param(False, help="hard assignments")
+    init: str = param("a", choices=("a", "b"), help="initialisation")
+
+
+def test_flags_keep_case_and_use_hyphens():
+    from explorer.models.base import param_specs
+    flags = [s.flag for s in param_specs(HP)]
+    assert flags == ["--K", "--n-init", "--K-aff", "--tol-x", "--harden", "--init"]
+
+
+def test_validation_messages_name_the_parameter():
+    with pytest.raises(HyperparameterError, match="K = 0 is below its minimum 1"):
+        HP(K=0)
+    with pytest.raises(HyperparameterError, match="init = 'c' is not one of a, b"):
+        HP(init="c")
+    with pytest.raises(HyperparameterError, match="expected an integer"):
+        HP.from_mapping({"K": "2.5"})
+    with pytest.raises(HyperparameterError, match="unknown hyperparameter"):
+        HP.from_mapping({"Q": 1})
+    hp = HP.from_mapping({"K": "4", "harden": "true", "tol_x": "1e-5"})
+    assert (hp.K, hp.harden, hp.tol_x) == (4, True, 1e-5)
+
+
+def test_cli_options_generated_from_the_dataclass():
+    class Fake:
+        id = "fake"
+
+        @staticmethod
+        def param_specs():
+            from explorer.models.base import param_specs
+            return param_specs(HP)
+
+        Hyperparameters = HP
+
+    parser = argparse.ArgumentParser(allow_abbrev=False)
+    cli.add_hyperparameter_options(parser, Fake)
+    ns = parser.parse_args(["--K", "5", "--K-aff", "3", "--n-init", "2", "--harden"])
+    hp = cli.hyperparameters_from_args(Fake, ns)
+    assert (hp.K, hp.K_aff, hp.n_init, hp.harden, hp.init) == (5, 3, 2, True, "a")
+
+
+def test_every_registered_model_declares_valid_defaults_and_builds_a_parser():
+    models = registry()
+    assert models, "no models registered"
+    for model_id, cls in models.items():
+        assert cls.id == model_id and cls.name and cls.description
+        assert cls.objective_kind in ("distortion", "log-likelihood", "log-posterior", "ELBO",
+                                      "held-out log-likelihood")
+        hp = cls.Hyperparameters()  # defaults validate
+        assert set(hp.as_dict()) == {s.name for s in cls.param_specs()}
+        for spec in cls.param_specs():
+            assert spec.help, f"{model_id}.{spec.name} has no help"
+        # A full fit parser: no hyperparameter may collide with the run and data options.
+        parser = argparse.ArgumentParser(allow_abbrev=False)
+        cli.add_run_options(parser)
+        cli.add_data_options(parser)
+        cli.add_hyperparameter_options(parser, cls)

@@ -1,0 +1,105 @@
+"""The fit loop: convergence, restarts, cancel, pause, throttled snapshots, timing."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from fake_models import ShrinkModel
+
+from explorer import runner
+from explorer.data.types import TableData
+
+
+def table(n=60, d=2, seed=0, labels=True):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    lab = np.array([str(i % 2) for i in range(n)]) if labels else None
+    return TableData(X=X, columns=[f"c{j}" for j in range(d)],
+                     ids=np.array([str(i) for i in range(n)]), labels=lab, path="mem.csv")
+
+
+def test_converges_to_closed_form_and_keeps_trace():
+    data = table()
+    res = runner.fit(ShrinkModel, data, seed=3, K=2, rate=0.5, tol=1e-12, max_iter=500)
+    assert res.converged and not res.cancelled
+    assert res.iterations == len(res.trace) == len(res.iteration_times)
+    # The fitted centres are the group means (closed form) to well below the tolerance.
+    groups = np.arange(60) % 2
+    means = np.stack([data.X[groups == k].mean(0) for k in range(2)])
+    np.testing.assert_allclose(res.model.centers, means, atol=1e-5)
+    # Distortion is non-increasing for this contraction.
+    assert all(b <= a + 1e-12 for a, b in zip(res.trace, res.trace[1:]))
+    # Labels equal the groups i mod 2, so NMI/ARI against "i mod 2" ground truth are 1.
+    assert res.metrics["nmi"] == pytest.approx(1.0)
+    assert res.metrics["ari"] == pytest.approx(1.0)
+    assert res.per_iteration_s == pytest.approx(float(np.median(res.iteration_times)))
+
+
+def test_max_iter_stops_unconverged():
+    res = runner.fit(ShrinkModel, table(), K=2, rate=0.01, max_iter=5, tol=0.0)
+    assert res.iterations == 5 and not res.converged
+
+
+def test_restarts_keep_the_best_and_report_seeds():
+    res = runner.fit(ShrinkModel, table(), seed=10, K=2, rate=0.2, n_init=4, max_iter=3, tol=0)
+    assert [r["seed"] for r in res.restarts] == [10, 11, 12, 13]
+    finals = [r["objective"] for r in res.restarts]
+    assert res.final_objective == min(finals)  # distortion: lower is better
+    assert res.seed == 10
+
+
+def test_cancel_within_one_iteration_keeps_last_good_state():
+    control = runner.RunControl()
+    seen = []
+
+    def cb(p):
+        seen.append(p.iteration)
+        if p.iteration >= 3:
+            control.cancel()
+
+    res = runner.fit(ShrinkModel, table(), K=2, rate=0.01, max_iter=1000, tol=0, callback=cb,
+                     snapshot_interval=0.0, control=control)
+    assert res.cancelled and not res.converged
+    assert res.iterations == 3  # the cancel was seen before iteration 4 started
+    assert res.model.parameters()["centers"].shape == (2, 2)
+    assert np.isfinite(res.final_objective)
+
+
+def test_pause_blocks_and_resume_continues():
+    control = runner.RunControl()
+    data = table()
+    out = {}
+
+    def work():
+        out["res"] = runner.fit(ShrinkModel, data, K=2, rate=0.01, delay=0.01, max_iter=40,
+                                tol=0, control=control)
+
+    control.pause()
+    th = threading.Thread(target=work)
+    th.start()
+    time.sleep(0.3)
+    assert th.is_alive() and "res" not in out  # paused before the first iteration
+    control.resume()
+    th.join(10)
+    assert out["res"].iterations == 40
+
+
+def test_snapshots_are_throttled_and_last_one_is_final():
+    calls = []
+    res = runner.fit(ShrinkModel, table(), K=2, rate=0.001, delay=0.002, max_iter=200, tol=0,
+                     callback=calls.append, snapshot_interval=0.05)
+    # about 0.4 s of work at most 20 snapshots a second, plus the final one
+    assert 2 <= len(calls) <= 15
+    assert calls[-1].done and calls[-1].iteration == res.iterations
+    assert calls[-1].snapshot["labels"].shape == (60,)
+
+
+def test_worker_exception_propagates():
+    with pytest.raises(RuntimeError, match="planned failure"):
+        runner.fit(ShrinkModel, table(), K=2, fail_at=3)
+
+
+def test_bad_settings_refused():
+    with pytest.raises(ValueError):
+        runner.fit(ShrinkModel, table(), max_iter=0)
