@@ -195,7 +195,7 @@ def cmd_fit(argv: list[str]) -> int:
         print(f"note: {note}", file=sys.stderr)
     print(f"model: {model_cls.id}")
     print(f"data: {data.path} ({data.describe()})")
-    print(f"hyperparameters: " + ", ".join(f"{k}={v}" for k, v in hp.as_dict().items()))
+    print("hyperparameters: " + ", ".join(f"{k}={v}" for k, v in hp.as_dict().items()))
     print(f"seed: {ns.seed}")
     print(f"iterations: {result.iterations}")
     print(f"converged: {str(result.converged).lower()}")
