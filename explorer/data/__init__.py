@@ -1,5 +1,59 @@
-"""Loaders for tables, networks and temporal networks, with clear errors; synthetic generators."""
+"""Loaders for tables, networks and temporal networks, with clear errors; synthetic generators.
 
+``load(path, kind=None, **options)`` picks the loader by ``kind`` ("table", "network",
+"temporal") or, when ``kind`` is None, by ``guess_kind(path)``:
+
+- ``.gml`` / ``.graphml`` files are networks;
+- a first line ``t,i,j[,count]`` (any delimiter; ``time``/``timestamp`` for ``t``) is temporal;
+- a first line naming two node columns (``source,target``, ``u,v``, ``from,to``, ``node1,node2``,
+  ``src,dst``, ``i,j``) is a network; so are ``.edges`` / ``.edgelist`` files;
+- anything else is a table.
+"""
+
+from pathlib import Path
+
+from explorer.data.table import load_table, read_source, sniff_separator, split_line
 from explorer.data.types import DataError, NetworkData, TableData, TemporalNetworkData
 
-__all__ = ["DataError", "NetworkData", "TableData", "TemporalNetworkData"]
+_NETWORK_HEADERS = {("source", "target"), ("u", "v"), ("from", "to"), ("node1", "node2"),
+                    ("src", "dst"), ("i", "j"), ("head", "tail"), ("sender", "receiver")}
+_TIME_NAMES = {"t", "time", "timestamp"}
+
+
+def guess_kind(path) -> str:
+    """"table", "network" or "temporal", from the extension and the first line (see module doc)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".gml", ".graphml"):
+        return "network"
+    src = read_source(path)
+    lines = src.head_lines(comment="#%")
+    if not lines:
+        return "table"
+    sep = sniff_separator(lines[:20])
+    first = [s.strip().lower() for s in split_line(lines[0], sep)]
+    if len(first) >= 3 and first[0] in _TIME_NAMES and tuple(first[1:3]) in _NETWORK_HEADERS:
+        return "temporal"
+    if len(first) >= 2 and tuple(first[:2]) in _NETWORK_HEADERS:
+        return "network"
+    if suffix in (".edges", ".edgelist"):
+        return "network"
+    return "table"
+
+
+def load(path, kind: str | None = None, **options):
+    """Load ``path`` with the loader for ``kind`` (guessed when None); options go to the loader."""
+    kind = guess_kind(path) if kind is None else kind
+    if kind == "table":
+        return load_table(path, **options)
+    if kind == "network":
+        from explorer.data.network import load_network
+        return load_network(path, **options)
+    if kind == "temporal":
+        from explorer.data.temporal import load_temporal
+        return load_temporal(path, **options)
+    raise DataError(f"unknown data kind {kind!r} (expected table, network or temporal)",
+                    path=path)
+
+
+__all__ = ["DataError", "NetworkData", "TableData", "TemporalNetworkData", "guess_kind", "load",
+           "load_table"]

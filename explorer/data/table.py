@@ -1,0 +1,380 @@
+"""Numeric tables from CSV/TSV files, and the text-file plumbing the other loaders share.
+
+``load_table(path, columns=, labels=, standardize=)`` reads a delimited text file with pandas' C
+parser (fast path) and only when that parse fails or its result holds a missing or non-finite value
+walks the file line by line to say exactly where the problem is (file, line, column).
+
+Choices where the format is ambiguous:
+
+- Delimiter: comma, tab or semicolon when one of them splits every sampled line into the same number
+  (> 1) of fields (the one giving the most fields wins); otherwise runs of whitespace.
+- Header: the first row is a header when some column is non-numeric in it and numeric below it, or
+  when it contains a name asked for in ``columns``/``labels``; otherwise columns are named
+  ``c0, c1, ...``.
+- Row ids: a column named ``id`` (any case) becomes the row ids (kept as strings, excluded from the
+  features) unless it is picked in ``columns``; otherwise rows are ``"0" .. "N-1"``.
+- Features: the columns picked in ``columns`` (names or a comma-separated string), else every column
+  except the label and id columns. A column where fewer than half the cells are numbers is excluded
+  with a note (a text column); a column where most cells are numbers but one is not is an error naming
+  that cell. Empty cells, NaN and inf in a feature column are errors.
+- Labels: ``labels`` names a column kept as ground truth (strings; empty cells become ``None``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from explorer.data.types import DataError, TableData
+
+_HEAD_BYTES = 1 << 16       # how much of the file the sniffers look at
+_SAMPLE_LINES = 100
+_CANDIDATES = (",", "\t", ";")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a text file: existence, encoding, hashing, sniffing, and the slow line-by-line scan.
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Source:
+    """A text file's bytes with what every loader needs to know about them."""
+
+    path: str
+    data: bytes            # the file's bytes without a UTF-8 byte-order mark
+    sha256: str
+    bom: int               # bytes of byte-order mark stripped (0 or 3)
+    _text: str | None = None
+
+    def text(self) -> str:
+        """The whole file decoded (UTF-8 already validated)."""
+        if self._text is None:
+            self._text = self.data.decode("utf-8")
+        return self._text
+
+    def head_lines(self, comment: str = "") -> list[str]:
+        """Up to ``_SAMPLE_LINES`` non-blank, non-comment lines from the start of the file."""
+        head = self.data[:_HEAD_BYTES]
+        if len(self.data) > _HEAD_BYTES and b"\n" in head:
+            head = head[: head.rindex(b"\n")]
+        text = head.decode("utf-8", errors="replace")
+        out = []
+        for line in text.split("\n"):
+            s = line.strip()
+            if not s or (comment and s[0] in comment):
+                continue
+            out.append(line.rstrip("\r"))
+            if len(out) >= _SAMPLE_LINES:
+                break
+        return out
+
+
+def read_source(path) -> Source:
+    """Read a file's bytes, hash them and check they are UTF-8 text; raise DataError otherwise."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError("file not found", path=path)
+    if p.is_dir():
+        raise DataError("is a directory, not a file", path=path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise DataError(f"cannot read the file ({e.strerror})", path=path) from None
+    sha = hashlib.sha256(data).hexdigest()
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise DataError("unknown encoding: the file is UTF-16 (byte-order mark at byte offset 0), "
+                        "not UTF-8; save it as UTF-8", path=path)
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    if bom:
+        data = data[bom:]
+    if not data or data.isspace():
+        raise DataError("the file is empty", path=path)
+    nul = data.find(b"\x00", 0, _HEAD_BYTES)
+    if nul >= 0:
+        raise DataError(f"unknown encoding: NUL byte at byte offset {nul + bom}; this is not a UTF-8 "
+                        "text file (binary, or UTF-16 without a byte-order mark?)",
+                        path=path, line=data.count(b"\n", 0, nul) + 1)
+    text = None
+    if not data.isascii():
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            bad = data[e.start]
+            raise DataError(f"unknown encoding: byte 0x{bad:02x} at byte offset {e.start + bom} is "
+                            "not valid UTF-8; save the file as UTF-8",
+                            path=path, line=data.count(b"\n", 0, e.start) + 1) from None
+    return Source(path=str(path), data=data, sha256=sha, bom=bom, _text=text)
+
+
+def split_line(line: str, sep: str | None) -> list[str]:
+    """Fields of one line: ``sep`` None means runs of whitespace; quotes honoured otherwise."""
+    if sep is None:
+        return line.split()
+    return next(csv.reader([line], delimiter=sep, skipinitialspace=True), [])
+
+
+def sniff_separator(lines: list[str]) -> str | None:
+    """Comma, tab or semicolon when one splits every line into the same number (> 1) of fields
+    (most fields wins), else None (runs of whitespace); a single-column file gives ","."""
+    best, best_n = None, 1
+    for cand in _CANDIDATES:
+        if not any(cand in ln for ln in lines):
+            continue
+        counts = {len(split_line(ln, cand)) for ln in lines}
+        if len(counts) == 1 and (n := counts.pop()) > best_n:
+            best, best_n = cand, n
+    if best is not None:
+        return best
+    counts = {len(ln.split()) for ln in lines}
+    if len(counts) == 1 and counts.pop() > 1:
+        return None
+    # Ragged sample: take the delimiter that appears in most lines, so the ragged-row error that
+    # follows talks about the right fields.
+    present = [(sum(c in ln for ln in lines), c) for c in _CANDIDATES]
+    n, cand = max(present)
+    if n > 0:
+        return cand
+    if any(len(ln.split()) > 1 for ln in lines):
+        return None
+    return ","
+
+
+def is_number(s: str) -> bool:
+    s = s.strip()
+    if not s:
+        return False
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def records(src: Source, sep: str | None, comment: str = ""):
+    """Yield ``(line_number, fields)`` for every non-blank, non-comment record of the file.
+
+    The slow path: used only to locate a problem after the fast parse failed or found one.
+    Line numbers are 1-based and count every line of the file (header, blanks and comments).
+    """
+    text = src.text()
+    if sep is None:
+        for k, line in enumerate(text.split("\n"), start=1):
+            s = line.strip()
+            if not s or (comment and s[0] in comment):
+                continue
+            yield k, s.split()
+        return
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)
+    prev = 0
+    for fields in reader:
+        start = prev + 1
+        prev = reader.line_num
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue
+        if comment and fields[0].lstrip()[:1] in tuple(comment):
+            continue
+        yield start, fields
+
+
+def check_number(cell: str, *, src: Source, line: int, column: str, what: str = "value") -> float:
+    """Parse one cell as a finite float or raise a DataError naming where it is."""
+    s = cell.strip()
+    if not s:
+        raise DataError(f"empty cell: a missing {what}; fill it in or remove the row",
+                        path=src.path, line=line, column=column)
+    try:
+        v = float(s)
+    except ValueError:
+        raise DataError(f"non-numeric {what} {s!r}", path=src.path, line=line,
+                        column=column) from None
+    if not math.isfinite(v):
+        raise DataError(f"{what} {s!r} is not a finite number (NaN and inf are not allowed)",
+                        path=src.path, line=line, column=column)
+    return v
+
+
+def read_frame(src: Source, sep: str | None, *, header: bool, comment: str | None = None,
+               dtype=None, skipinitialspace: bool = False) -> pd.DataFrame:
+    """pandas C-engine parse of the whole file; raises pandas' own errors (callers locate them).
+
+    pandas reads the file by its path (measurably faster than from an in-memory buffer); it
+    skips a UTF-8 byte-order mark itself.
+    """
+    kw = dict(sep=r"\s+" if sep is None else sep, header=0 if header else None, index_col=False,
+              keep_default_na=False, na_values=[""], engine="c", dtype=dtype, comment=comment,
+              encoding="utf-8")
+    if sep is not None and skipinitialspace:
+        kw["skipinitialspace"] = True
+    with warnings.catch_warnings():
+        # A header shorter than the data rows makes pandas drop data with only a warning.
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        return pd.read_csv(src.path, **kw)
+
+
+PARSE_ERRORS = (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
+                UnicodeDecodeError, ValueError, IndexError)
+
+
+def check_ragged(src: Source, sep: str | None, expected: int, comment: str = "") -> None:
+    """Raise a DataError at the first record whose field count differs from ``expected``."""
+    for line, fields in records(src, sep, comment):
+        if len(fields) != expected:
+            raise DataError(f"ragged row: expected {expected} fields, found {len(fields)}",
+                            path=src.path, line=line)
+
+
+def row_ids(n: int) -> np.ndarray:
+    """``"0" .. "n-1"`` as a str array."""
+    return np.arange(n).astype(str)
+
+
+def parse_names(names, what: str = "columns") -> list[str]:
+    if names is None:
+        return []
+    if isinstance(names, str):
+        return [s.strip() for s in names.split(",") if s.strip()]
+    return [str(s) for s in names]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+
+def _has_header(lines: list[str], sep: str | None, wanted: set[str]) -> bool:
+    rows = [split_line(ln, sep) for ln in lines]
+    first = [s.strip() for s in rows[0]]
+    if wanted & set(first):
+        return True
+    rest = rows[1:]
+    if not rest:
+        # A lone row: a header when nothing in it is a number.
+        return not any(is_number(s) for s in first)
+    for j, cell in enumerate(first):
+        if not cell or is_number(cell):
+            continue
+        below = [r[j] for r in rest if j < len(r) and r[j].strip()]
+        if below and sum(is_number(c) for c in below) * 2 > len(below):
+            return True
+    return False
+
+
+def _locate_table_problem(src: Source, sep, header: bool, names: list[str],
+                          features: list[int]) -> None:
+    """Walk the file and raise a DataError at the first ragged row or bad feature cell."""
+    expected = len(names)
+    it = records(src, sep)
+    if header:
+        next(it, None)
+    for line, fields in it:
+        if len(fields) != expected:
+            raise DataError(f"ragged row: expected {expected} fields, found {len(fields)}",
+                            path=src.path, line=line)
+        for j in features:
+            check_number(fields[j], src=src, line=line, column=names[j])
+
+
+def load_table(path, *, columns=None, labels=None, standardize: bool = False) -> TableData:
+    """Load a numeric table from a CSV/TSV file; see the module docstring for the rules."""
+    src = read_source(path)
+    wanted = parse_names(columns)
+    label_name = None if labels is None else str(labels).strip()
+    lines = src.head_lines()
+    sep = sniff_separator(lines)
+    header = _has_header(lines, sep, set(wanted) | ({label_name} if label_name else set()))
+    try:
+        df = read_frame(src, sep, header=header)
+    except PARSE_ERRORS as e:
+        n0 = len(split_line(lines[0], sep))
+        _locate_table_problem(src, sep, header, [f"c{j}" for j in range(n0)], [])
+        raise DataError(f"cannot parse the file as a table: {str(e).strip()}",
+                        path=src.path) from None
+    if header:
+        names = [str(c).strip() for c in df.columns]
+    else:
+        names = [f"c{j}" for j in range(df.shape[1])]
+    df.columns = names
+    if len(df) == 0:
+        raise DataError("no data rows (only a header line)", path=src.path)
+
+    unknown = [c for c in wanted + ([label_name] if label_name else []) if c not in names]
+    if unknown:
+        raise DataError(f"unknown column(s) {', '.join(repr(c) for c in unknown)}; the file has: "
+                        f"{', '.join(names)}", path=src.path)
+    if label_name and label_name in wanted:
+        raise DataError(f"column {label_name!r} is both the label column and a feature",
+                        path=src.path)
+
+    notes: list[str] = []
+    id_name = next((c for c in names if c.lower() == "id" and c != label_name
+                    and c not in wanted), None)
+    if wanted:
+        feats = list(wanted)
+    else:
+        feats = [c for c in names if c not in (label_name, id_name)]
+
+    numeric: list[str] = []
+    for c in feats:
+        col = df[c]
+        if col.dtype.kind in "iufb":
+            numeric.append(c)
+            continue
+        if not wanted:
+            parsed = pd.to_numeric(col, errors="coerce")
+            filled = col.notna()
+            n_filled = int(filled.sum())
+            if n_filled == 0 or int(parsed[filled].notna().sum()) * 2 < n_filled:
+                notes.append(f"column {c!r} is not numeric; excluded from the features")
+                continue
+        # Picked explicitly, or mostly numeric with a bad cell: say where.
+        _locate_table_problem(src, sep, header, names, [names.index(c)])
+        raise DataError("column is not numeric", path=src.path, column=c)
+    if not numeric:
+        raise DataError("no numeric columns" + (f" ({'; '.join(notes)})" if notes else ""),
+                        path=src.path)
+
+    X = np.ascontiguousarray(df[numeric].to_numpy(dtype=np.float64))
+    if not np.isfinite(X).all():
+        _locate_table_problem(src, sep, header, names, [names.index(c) for c in numeric])
+        raise DataError("missing or non-finite values", path=src.path)
+
+    if id_name is not None:
+        ids = df[id_name].astype(str).str.strip().to_numpy(dtype=str)
+        if len(set(ids)) != len(ids):
+            notes.append(f"column {id_name!r} has repeated values; rows are numbered instead")
+            ids = row_ids(len(df))
+        else:
+            notes.append(f"column {id_name!r} used as row ids")
+    else:
+        ids = row_ids(len(df))
+
+    y = None
+    if label_name:
+        col = df[label_name]
+        missing = col.isna().to_numpy()
+        y = col.astype(str).str.strip().to_numpy(dtype=object)
+        y[missing] = None
+
+    offset = scale = None
+    if standardize:
+        offset = X.mean(axis=0)
+        scale = X.std(axis=0)
+        flat = scale == 0
+        if flat.any():
+            notes.append("constant column(s) " + ", ".join(repr(numeric[k]) for k in
+                                                          np.flatnonzero(flat))
+                         + " left unscaled (zero variance)")
+            scale[flat] = 1.0
+        X -= offset
+        X /= scale
+
+    return TableData(X=X, columns=numeric, ids=ids, labels=y, label_name=label_name,
+                     path=src.path, sha256=src.sha256, standardized=bool(standardize),
+                     offset=offset, scale=scale, notes=notes)
