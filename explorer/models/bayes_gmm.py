@@ -1,0 +1,232 @@
+"""Bayesian mixture of Gaussians by coordinate-ascent variational inference (CAVI), the model of
+Blei, Kucukelbir and McAuliffe's review (derivation note 003), in D dimensions.
+
+Model: mu_k ~ N(0, sigma2 I) (k = 1..K), c_i ~ Cat(1/K, ..., 1/K), x_i | c_i, mu ~ N(mu_{c_i}, I).
+Mean field: q(mu_k) = N(m_k, s2_k I), q(c_i) = Cat(phi_i).
+
+* CAVI update for phi_i: phi_ik proportional to exp(x_i . m_k - (D s2_k + ||m_k||^2) / 2),
+  normalised by log-sum-exp.
+* CAVI update for q(mu_k): s2_k = 1 / (1 / sigma2 + sum_i phi_ik); m_k = s2_k sum_i phi_ik x_i.
+* ELBO, every constant included (a total over the data set):
+    E[log p(mu)]          = sum_k [-D/2 log(2 pi sigma2) - (||m_k||^2 + D s2_k) / (2 sigma2)]
+    sum_i E[log p(c_i)]   = -N log K
+    sum_i E[log p(x_i|.)] = sum_i [-D/2 log(2 pi) - ||x_i||^2 / 2
+                                   + sum_k phi_ik (x_i . m_k - (||m_k||^2 + D s2_k) / 2)]
+    -E[log q(c)]          = -sum_ik phi_ik log phi_ik
+    -E[log q(mu)]         = sum_k D/2 (1 + log(2 pi s2_k))
+
+One iteration (``step``): the q(mu) update from the statistics sum_i phi_ik and sum_i phi_ik x_i
+of the previous pass, then one pass over the data that updates every phi_i, accumulates the next
+statistics and the data part of the ELBO. Each is an exact coordinate ascent step, so the ELBO
+never decreases. ``initialize`` sets m_k to k-means++ seed rows (the ``kmeans`` model's seeding),
+s2_k = 1, and runs the first phi pass.
+
+The observation variance is fixed at 1: the model only makes sense for data near unit scale.
+``standardize`` fits the standardised columns (z = (x - mean) / sd); otherwise columns far from
+unit scale add a note to ``notes`` suggesting it.
+
+Exported parameters (parameters.npz names), in the model's feature space (standardised columns
+when ``standardize`` is on; ``offset``/``scale`` map back: x = z * scale + offset):
+  m (K, D) variational means of mu_k; s2 (K,) variational variances; weights (K,) the
+  average responsibilities sum_i phi_ik / N; phi (N, K) and responsibilities (N, K) (the same
+  array under both names); offset (D,), scale (D,).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from explorer.data.types import DataError
+from explorer.models import register
+from explorer.models._mixture_kernels import (
+    LOG_2PI,
+    chunk_bounds,
+    chunk_count,
+    far_from_unit_scale,
+    normalize_log_row,
+    one_d_grid,
+)
+from explorer.models.base import HyperparametersBase, Model, param
+from explorer.models.kmeans import kmeans_plusplus
+
+
+@dataclass(frozen=True)
+class BayesGMMHyperparameters(HyperparametersBase):
+    K: int = param(3, lo=1, hi=1000, help="number of mixture components")
+    sigma2: float = param(10.0, lo=1e-6, hi=1e8, log=True, label="sigma^2",
+                          help="prior variance of the component means, mu_k ~ N(0, sigma^2 I)")
+    standardize: bool = param(False, help="fit standardised columns (the model assumes unit variance)")
+    n_init: int = param(1, lo=1, hi=100, help="restarts from new seeds; the best ELBO is kept")
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _phi_pass(X, m, s2, phi, nk_c, sx_c, el_c, lp_c):
+    """CAVI update of every phi_i, the statistics (sum phi, sum phi x) per chunk, and per chunk
+    the data terms of the ELBO: sum_i E[log p(x_i | c_i, mu)] - E[log q(c_i)]."""
+    N, D = X.shape
+    K = m.shape[0]
+    C = nk_c.shape[0]
+    for c in numba.prange(C):
+        start, end = chunk_bounds(c, C, N)
+        lp = lp_c[c]
+        nk = nk_c[c]
+        sx = sx_c[c]
+        nk[:] = 0.0
+        sx[:] = 0.0
+        el = 0.0
+        for i in range(start, end):
+            xx = 0.0
+            for d in range(D):
+                xx += X[i, d] * X[i, d]
+            for k in range(K):
+                xm = 0.0
+                mm = 0.0
+                for d in range(D):
+                    xm += X[i, d] * m[k, d]
+                    mm += m[k, d] * m[k, d]
+                lp[k] = xm - 0.5 * (D * s2[k] + mm)
+            normalize_log_row(lp, phi[i])
+            el += -0.5 * D * LOG_2PI - 0.5 * xx
+            for k in range(K):
+                p = phi[i, k]
+                if p == 0.0:        # 0 log 0 = 0 and the term contributes nothing
+                    continue
+                el += p * (lp[k] - math.log(p))
+                nk[k] += p
+                for d in range(D):
+                    sx[k, d] += p * X[i, d]
+        el_c[c] = el
+
+
+@numba.njit(cache=True, nogil=True)
+def _mu_update(nk_c, sx_c, sigma2, m, s2, weights):
+    """CAVI update of q(mu_k) in place: s2_k = 1 / (1/sigma2 + N_k), m_k = s2_k sum phi x."""
+    C, K, D = sx_c.shape
+    N = 0.0
+    for k in range(K):
+        nk = 0.0
+        for c in range(C):
+            nk += nk_c[c, k]
+        weights[k] = nk
+        N += nk
+        s2[k] = 1.0 / (1.0 / sigma2 + nk)
+        for d in range(D):
+            s = 0.0
+            for c in range(C):
+                s += sx_c[c, k, d]
+            m[k, d] = s2[k] * s
+    for k in range(K):
+        weights[k] /= N
+
+
+def global_elbo_terms(m, s2, sigma2, N):
+    """E[log p(mu)] + sum_i E[log p(c_i)] - E[log q(mu)] (everything but the data terms)."""
+    K, D = m.shape
+    mm = (m * m).sum(axis=1)
+    e_log_pmu = np.sum(-0.5 * D * np.log(2 * np.pi * sigma2) - (mm + D * s2) / (2 * sigma2))
+    e_log_pc = -N * np.log(K)
+    entropy_mu = np.sum(0.5 * D * (1.0 + np.log(2 * np.pi * s2)))
+    return float(e_log_pmu + e_log_pc + entropy_mu)
+
+
+@register
+class BayesianGMM(Model):
+    id = "bayes-gmm"
+    name = "Bayesian Gaussian mixture (CAVI)"
+    description = ("Bayesian mixture of K unit-variance Gaussians with a N(0, sigma^2 I) prior on "
+                   "the means and uniform mixing weights, fitted by coordinate-ascent variational "
+                   "inference (Blei, Kucukelbir & McAuliffe 2017). Best on standardised data.")
+    data_kinds = ("table",)
+    objective_kind = "ELBO"
+    Hyperparameters = BayesGMMHyperparameters
+    default_max_iter = 500
+    default_tol = 1e-9
+
+    def check_data(self, data) -> None:
+        super().check_data(data)
+        if data.X.shape[0] < 1:
+            raise DataError("no rows", path=data.path)
+
+    def initialize(self, data, seed: int) -> None:
+        self.check_data(data)
+        self.data = data
+        self.seed = seed
+        self.iteration = 0
+        hp = self.hp
+        X = np.asarray(data.X, dtype=np.float64)
+        N, D = X.shape
+        self.notes: list[str] = []
+        if hp.standardize:
+            self.offset = X.mean(axis=0)
+            sd = X.std(axis=0)
+            self.scale = np.where(sd > 0, sd, 1.0)
+            X = (X - self.offset) / self.scale
+        else:
+            self.offset = np.zeros(D)
+            self.scale = np.ones(D)
+            bad = [] if getattr(data, "standardized", False) else far_from_unit_scale(X)
+            if bad:
+                cols = ", ".join(f"{data.columns[j]} (mean {X[:, j].mean():.3g}, sd "
+                                 f"{X[:, j].std():.3g})" for j in bad[:5])
+                self.notes.append(
+                    f"bayes-gmm assumes unit observation variance, but columns {cols} are far "
+                    "from unit scale; consider standardize=true (or standardising the columns)")
+        self.X = np.ascontiguousarray(X)
+        K = hp.K
+        rng = np.random.default_rng(seed)
+        self.m = np.array(kmeans_plusplus(self.X, K, rng), dtype=np.float64, order="C")
+        self.s2 = np.ones(K)
+        self.weights = np.full(K, 1.0 / K)
+        C = chunk_count(N)
+        self.phi = np.zeros((N, K))
+        self._nk = np.zeros((C, K))
+        self._sx = np.zeros((C, K, D))
+        self._el = np.zeros(C)
+        self._lp = np.zeros((C, K))
+        self._phi_pass()
+
+    def _phi_pass(self) -> None:
+        _phi_pass(self.X, self.m, self.s2, self.phi, self._nk, self._sx, self._el, self._lp)
+        self.elbo = float(self._el.sum()) + global_elbo_terms(self.m, self.s2, self.hp.sigma2,
+                                                              self.X.shape[0])
+
+    def step(self) -> float:
+        _mu_update(self._nk, self._sx, self.hp.sigma2, self.m, self.s2, self.weights)
+        self._phi_pass()
+        return self.elbo
+
+    def labels(self) -> np.ndarray:
+        return self.phi.argmax(axis=1)
+
+    def memberships(self) -> np.ndarray:
+        return self.phi
+
+    def metrics(self) -> dict[str, float]:
+        return {"elbo": self.elbo}
+
+    def density_1d(self, grid=None) -> dict[str, np.ndarray]:
+        """Plug-in density (1-D data, data units): sum_k w_k N(x | m_k, 1) with w_k = N_k / N."""
+        x = one_d_grid(self.data.X[:, 0]) if grid is None else np.asarray(grid, dtype=np.float64)
+        z = (x - self.offset[0]) / self.scale[0]
+        comp = (self.weights[:, None] * np.exp(-0.5 * (z[None, :] - self.m[:, 0][:, None]) ** 2)
+                / (np.sqrt(2 * np.pi) * self.scale[0]))
+        return {"x": x, "total": comp.sum(axis=0), "components": comp}
+
+    def snapshot(self) -> dict:
+        K, D = self.m.shape
+        snap = {"labels": self.labels(), "memberships": self.phi.copy(),
+                "centers": self.m * self.scale + self.offset,       # in data.X's units
+                "covariances": np.broadcast_to(np.diag(self.scale ** 2), (K, D, D)).copy(),
+                "weights": self.weights.copy(), "info": {"elbo": self.elbo}}
+        if D == 1:
+            snap["density_1d"] = self.density_1d()
+        return snap
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {"m": self.m.copy(), "s2": self.s2.copy(), "weights": self.weights.copy(),
+                "phi": self.phi.copy(), "responsibilities": self.phi.copy(),
+                "offset": self.offset.copy(), "scale": self.scale.copy()}

@@ -1,0 +1,237 @@
+"""Multivariate Bernoulli mixture for binary data, fitted by EM (derivation note 002, Q4).
+
+Model: z_i ~ Cat(pi), x_id | z_i = k ~ Bernoulli(theta_kd), x_i in {0, 1}^D, with an optional
+Beta(a, b) prior on every theta_kd.
+
+* E-step: r_ik proportional to pi_k prod_d theta_kd^x_id (1 - theta_kd)^(1 - x_id), computed as
+  log pi_k + sum_d [x_id log theta_kd + (1 - x_id) log(1 - theta_kd)] and normalised by
+  log-sum-exp.
+* M-step for theta_kd (MAP under Beta(a, b)):
+  theta_kd = (sum_i r_ik x_id + a - 1) / (sum_i r_ik + a + b - 2).
+  a = b = 1 is the flat prior, i.e. plain maximum likelihood (the note's update); the default
+  a = b = 2 adds one pseudo-count of each value ("add-one" smoothing), so no theta is 0 or 1.
+* M-step for pi_k: pi_k = N_k / N (``learn_weights``), or held at 1/K.
+
+Objective (objective_kind "log-posterior", total over the data set):
+  sum_i log sum_k pi_k p(x_i | theta_k) + sum_kd log Beta(theta_kd | a, b),
+with the Beta density's normalising constant included; for a = b = 1 the prior term is 0 and the
+objective is the log-likelihood. MAP-EM never decreases it.
+
+Data must be 0/1. Other values raise a DataError unless ``binarize`` is on, in which case values
+>= ``threshold`` become 1 and the rest 0.
+
+Initialisation (``init``): "k-means++" takes K rows chosen by k-means++ seeding (the ``kmeans``
+model's) and sets theta_k = (x_row + column mean) / 2; "random" draws theta_kd ~ U(0.25, 0.75).
+
+Exported parameters (parameters.npz names):
+  theta (K, D) success probabilities; weights (K,) mixing proportions pi;
+  responsibilities (N, K).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from scipy.special import betaln
+
+from explorer import metrics as metrics_mod
+from explorer.data.types import DataError
+from explorer.models import register
+from explorer.models._mixture_kernels import chunk_bounds, chunk_count, normalize_log_row
+from explorer.models.base import HyperparameterError, HyperparametersBase, Model, param
+from explorer.models.kmeans import kmeans_plusplus
+
+
+@dataclass(frozen=True)
+class BernoulliMixtureHyperparameters(HyperparametersBase):
+    K: int = param(3, lo=1, hi=1000, help="number of mixture components")
+    a: float = param(2.0, lo=1.0, hi=1e6, label="Beta a",
+                     help="Beta(a, b) prior on theta: a - 1 pseudo-counts of ones (1 = no prior)")
+    b: float = param(2.0, lo=1.0, hi=1e6, label="Beta b",
+                     help="Beta(a, b) prior on theta: b - 1 pseudo-counts of zeros (1 = no prior)")
+    learn_weights: bool = param(True, help="learn the mixing proportions pi; off holds them at 1/K")
+    binarize: bool = param(False, help="turn non-binary data into 0/1 with the threshold below")
+    threshold: float = param(0.5, help="with binarize: values >= threshold become 1, others 0")
+    init: str = param("k-means++", choices=("k-means++", "random"),
+                      help="initial theta: from k-means++ seed rows, or uniform in [0.25, 0.75]")
+    n_init: int = param(4, lo=1, hi=100, help="restarts from new seeds; the best objective is kept")
+
+    def validate(self) -> None:
+        if not math.isfinite(self.threshold):
+            raise HyperparameterError("threshold must be a finite number")
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _e_pass(X, log_w, log_t, log_1mt, resp, nk_c, sx_c, ll_c, lp_c):
+    """E-step and sufficient statistics (N_k, sum_i r_ik x_i) per row chunk; ll_c log-likelihood."""
+    N, D = X.shape
+    K = log_t.shape[0]
+    C = nk_c.shape[0]
+    for c in numba.prange(C):
+        start, end = chunk_bounds(c, C, N)
+        lp = lp_c[c]
+        nk = nk_c[c]
+        sx = sx_c[c]
+        nk[:] = 0.0
+        sx[:] = 0.0
+        ll = 0.0
+        for i in range(start, end):
+            for k in range(K):
+                s = log_w[k]
+                for d in range(D):
+                    # branch, not x*log(t) + (1-x)*log(1-t): 0 * log(0) would be NaN
+                    s += log_t[k, d] if X[i, d] > 0.5 else log_1mt[k, d]
+                lp[k] = s
+            ll += normalize_log_row(lp, resp[i])
+            for k in range(K):
+                r = resp[i, k]
+                if r == 0.0:
+                    continue
+                nk[k] += r
+                for d in range(D):
+                    if X[i, d] > 0.5:
+                        sx[k, d] += r
+        ll_c[c] = ll
+
+
+@numba.njit(cache=True, nogil=True)
+def _m_step(nk_c, sx_c, a, b, learn_weights, theta, log_t, log_1mt, weights, log_w):
+    """MAP M-step in place; returns the log prior sum_kd log Beta(theta_kd | a, b) without its
+    normalising constant (the caller adds -K D log B(a, b))."""
+    C, K, D = sx_c.shape
+    N = 0.0
+    for k in range(K):
+        nk = 0.0
+        for c in range(C):
+            nk += nk_c[c, k]
+        weights[k] = nk
+        N += nk
+        den = nk + a + b - 2.0
+        if den > 0.0:               # an empty component under a flat prior keeps its theta
+            for d in range(D):
+                s = 0.0
+                for c in range(C):
+                    s += sx_c[c, k, d]
+                theta[k, d] = (s + a - 1.0) / den
+    for k in range(K):
+        weights[k] = weights[k] / N if learn_weights else 1.0 / K
+        log_w[k] = math.log(weights[k]) if weights[k] > 0.0 else -np.inf
+    return _log_prior(theta, a, b, log_t, log_1mt)
+
+
+@numba.njit(cache=True, nogil=True)
+def _log_prior(theta, a, b, log_t, log_1mt):
+    """Fill log theta and log(1 - theta); return sum (a-1) log theta + (b-1) log(1-theta)."""
+    K, D = theta.shape
+    lp = 0.0
+    for k in range(K):
+        for d in range(D):
+            t = theta[k, d]
+            log_t[k, d] = math.log(t) if t > 0.0 else -np.inf
+            log_1mt[k, d] = math.log1p(-t) if t < 1.0 else -np.inf
+            if a != 1.0:            # (a - 1) * log(0) with a = 1 would be NaN; the term is 0
+                lp += (a - 1.0) * log_t[k, d]
+            if b != 1.0:
+                lp += (b - 1.0) * log_1mt[k, d]
+    return lp
+
+
+@register
+class BernoulliMixture(Model):
+    id = "bernoulli-mixture"
+    name = "Bernoulli mixture (EM)"
+    description = ("Mixture of K products of Bernoulli distributions for 0/1 data (presence/absence, "
+                   "binarised images), fitted by EM with an optional Beta prior that keeps every "
+                   "probability away from 0 and 1.")
+    data_kinds = ("table",)
+    objective_kind = "log-posterior"
+    Hyperparameters = BernoulliMixtureHyperparameters
+    default_max_iter = 500
+    default_tol = 1e-8
+
+    def check_data(self, data) -> None:
+        super().check_data(data)
+        if self.hp.binarize:
+            return
+        X = data.X
+        bad = (X != 0.0) & (X != 1.0)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise DataError(
+                f"the Bernoulli mixture takes 0/1 data, but row {data.ids[i]} has {X[i, j]:g} "
+                f"({int(bad.sum())} non-binary values in all); set binarize=true to map values >= "
+                f"threshold (now {self.hp.threshold:g}) to 1 and the rest to 0",
+                path=data.path, column=data.columns[j])
+
+    def initialize(self, data, seed: int) -> None:
+        self.check_data(data)
+        self.data = data
+        self.seed = seed
+        self.iteration = 0
+        hp = self.hp
+        X = data.X
+        if hp.binarize:
+            X = (X >= hp.threshold).astype(np.float64)
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        self.X = X
+        N, D = X.shape
+        K = hp.K
+        rng = np.random.default_rng(seed)
+        if hp.init == "random":
+            theta = rng.uniform(0.25, 0.75, size=(K, D))
+        else:
+            rows = np.asarray(kmeans_plusplus(X, K, rng), dtype=np.float64)
+            theta = 0.5 * (rows + X.mean(axis=0))
+            theta = np.clip(theta, 0.05, 0.95)      # a flat prior must not start at 0 or 1
+        self.theta = np.ascontiguousarray(theta)
+        self.weights = np.full(K, 1.0 / K)
+        self.log_w = np.log(self.weights)
+        self.log_t = np.empty((K, D))
+        self.log_1mt = np.empty((K, D))
+        self._prior_const = -K * D * float(betaln(hp.a, hp.b))
+        self._log_prior = _log_prior(self.theta, hp.a, hp.b, self.log_t, self.log_1mt)
+        C = chunk_count(N)
+        self.resp = np.zeros((N, K))
+        self._nk = np.zeros((C, K))
+        self._sx = np.zeros((C, K, D))
+        self._ll = np.zeros(C)
+        self._lp = np.zeros((C, K))
+        self._e_pass()
+
+    def _e_pass(self) -> None:
+        _e_pass(self.X, self.log_w, self.log_t, self.log_1mt, self.resp, self._nk, self._sx,
+                self._ll, self._lp)
+        self.loglik = float(self._ll.sum())
+        self.objective = self.loglik + self._log_prior + self._prior_const
+
+    def step(self) -> float:
+        hp = self.hp
+        self._log_prior = _m_step(self._nk, self._sx, hp.a, hp.b, hp.learn_weights, self.theta,
+                                  self.log_t, self.log_1mt, self.weights, self.log_w)
+        self._e_pass()
+        return self.objective
+
+    def labels(self) -> np.ndarray:
+        return self.resp.argmax(axis=1)
+
+    def memberships(self) -> np.ndarray:
+        return self.resp
+
+    def metrics(self) -> dict[str, float]:
+        K, D = self.theta.shape
+        n_par = K * D + (K - 1 if self.hp.learn_weights else 0)
+        N = self.X.shape[0]
+        return {"log_likelihood": self.loglik, "log_posterior": self.objective,
+                "bic": metrics_mod.bic(self.loglik, n_par, N), "aic": metrics_mod.aic(self.loglik, n_par)}
+
+    def snapshot(self) -> dict:
+        return {"labels": self.labels(), "memberships": self.resp.copy(),
+                "centers": self.theta.copy(), "weights": self.weights.copy(),
+                "info": {"log_likelihood": self.loglik}}
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {"theta": self.theta.copy(), "weights": self.weights.copy(),
+                "responsibilities": self.resp.copy()}

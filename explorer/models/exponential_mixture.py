@@ -1,0 +1,192 @@
+"""Mixture of exponential distributions for non-negative data, fitted by EM (derivation note 004,
+question 3).
+
+Model: z_i ~ Cat(mu), x_i | z_i = j ~ Exponential(lambda_j), density lambda_j exp(-lambda_j x).
+With several columns each component is a product of independent exponentials, one rate per
+column: p(x_i | z_i = j) = prod_d lambda_jd exp(-lambda_jd x_id) (one column is the derived case).
+
+* E-step: q_ji proportional to mu_j prod_d lambda_jd exp(-lambda_jd x_id), in log space
+  (log mu_j + sum_d [log lambda_jd - lambda_jd x_id]) normalised by log-sum-exp.
+* M-step for mu_j: mu_j = (1/N) sum_i q_ji.
+* M-step for lambda_j: lambda_jd = sum_i q_ji / sum_i q_ji x_id.
+
+Objective: the total log-likelihood sum_i log sum_j mu_j p(x_i | z_i = j), non-decreasing.
+Zeros are allowed (an exponential puts density lambda at 0), but like a Gaussian collapsing on one
+point, a component that takes only zeros would see its rate grow without bound; the rate is then
+capped at N_j / (1e-300) and the log-likelihood shows the degeneracy. Negative values raise a
+DataError, and so does an all-zero column.
+
+Initialisation: weights 1/K; rates lambda_jd = 1 / (mean_d g_j) with g_j drawn log-uniformly in
+[1/5, 5], so the components start at different scales.
+
+Exported parameters (parameters.npz names):
+  rates (K, D) lambda; weights (K,) mu; responsibilities (N, K) (q transposed).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from explorer import metrics as metrics_mod
+from explorer.data.types import DataError
+from explorer.models import register
+from explorer.models._mixture_kernels import chunk_bounds, chunk_count, normalize_log_row
+from explorer.models.base import HyperparametersBase, Model, param
+
+
+@dataclass(frozen=True)
+class ExponentialMixtureHyperparameters(HyperparametersBase):
+    K: int = param(2, lo=1, hi=1000, help="number of exponential components")
+    n_init: int = param(4, lo=1, hi=100, help="restarts from new seeds; the best log-likelihood is kept")
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _e_pass(X, log_w, rates, log_rates, resp, nk_c, sx_c, ll_c, lp_c):
+    """E-step plus sufficient statistics (N_j, sum_i q_ji x_i) per row chunk."""
+    N, D = X.shape
+    K = rates.shape[0]
+    C = nk_c.shape[0]
+    for c in numba.prange(C):
+        start, end = chunk_bounds(c, C, N)
+        lp = lp_c[c]
+        nk = nk_c[c]
+        sx = sx_c[c]
+        nk[:] = 0.0
+        sx[:] = 0.0
+        ll = 0.0
+        for i in range(start, end):
+            for k in range(K):
+                s = log_w[k]
+                for d in range(D):
+                    s += log_rates[k, d] - rates[k, d] * X[i, d]
+                lp[k] = s
+            ll += normalize_log_row(lp, resp[i])
+            for k in range(K):
+                r = resp[i, k]
+                nk[k] += r
+                for d in range(D):
+                    sx[k, d] += r * X[i, d]
+        ll_c[c] = ll
+
+
+@numba.njit(cache=True, nogil=True)
+def _m_step(nk_c, sx_c, weights, log_w, rates, log_rates):
+    C, K, D = sx_c.shape
+    N = 0.0
+    for k in range(K):
+        nk = 0.0
+        for c in range(C):
+            nk += nk_c[c, k]
+        weights[k] = nk
+        N += nk
+        if nk > 0.0:                # an empty component keeps its rates (weight 0)
+            for d in range(D):
+                s = 0.0
+                for c in range(C):
+                    s += sx_c[c, k, d]
+                rates[k, d] = nk / max(s, 1e-300)
+                log_rates[k, d] = math.log(rates[k, d])
+    for k in range(K):
+        weights[k] /= N
+        log_w[k] = math.log(weights[k]) if weights[k] > 0.0 else -np.inf
+
+
+@register
+class ExponentialMixture(Model):
+    id = "exponential-mixture"
+    name = "Exponential mixture (EM)"
+    description = ("Mixture of K exponential distributions for waiting times, intervals and other "
+                   "non-negative data, fitted by EM. Several columns are modelled as independent "
+                   "exponentials, one rate per column and component.")
+    data_kinds = ("table",)
+    objective_kind = "log-likelihood"
+    Hyperparameters = ExponentialMixtureHyperparameters
+    default_max_iter = 1000
+    default_tol = 1e-9
+
+    def check_data(self, data) -> None:
+        super().check_data(data)
+        X = data.X
+        neg = X < 0
+        if neg.any():
+            i, j = np.argwhere(neg)[0]
+            raise DataError(
+                f"the exponential mixture takes non-negative data, but row {data.ids[i]} has "
+                f"{X[i, j]:g} ({int(neg.sum())} negative values in all)",
+                path=data.path, column=data.columns[j])
+        zero_cols = np.flatnonzero(~(X > 0).any(axis=0))
+        if len(zero_cols):
+            raise DataError("the column is all zeros: an exponential rate would be infinite",
+                            path=data.path, column=data.columns[zero_cols[0]])
+
+    def initialize(self, data, seed: int) -> None:
+        self.check_data(data)
+        self.data = data
+        self.seed = seed
+        self.iteration = 0
+        X = np.ascontiguousarray(data.X, dtype=np.float64)
+        self.X = X
+        N, D = X.shape
+        K = self.hp.K
+        rng = np.random.default_rng(seed)
+        g = np.exp(rng.uniform(np.log(0.2), np.log(5.0), size=(K, 1)))
+        self.rates = np.ascontiguousarray(1.0 / (X.mean(axis=0)[None, :] * g))
+        self.log_rates = np.log(self.rates)
+        self.weights = np.full(K, 1.0 / K)
+        self.log_w = np.log(self.weights)
+        C = chunk_count(N)
+        self.resp = np.zeros((N, K))
+        self._nk = np.zeros((C, K))
+        self._sx = np.zeros((C, K, D))
+        self._ll = np.zeros(C)
+        self._lp = np.zeros((C, K))
+        self._e_pass()
+
+    def _e_pass(self) -> None:
+        _e_pass(self.X, self.log_w, self.rates, self.log_rates, self.resp, self._nk, self._sx,
+                self._ll, self._lp)
+        self.loglik = float(self._ll.sum())
+
+    def step(self) -> float:
+        _m_step(self._nk, self._sx, self.weights, self.log_w, self.rates, self.log_rates)
+        self._e_pass()
+        return self.loglik
+
+    def labels(self) -> np.ndarray:
+        return self.resp.argmax(axis=1)
+
+    def memberships(self) -> np.ndarray:
+        return self.resp
+
+    def metrics(self) -> dict[str, float]:
+        K, D = self.rates.shape
+        p = K * D + K - 1
+        return {"log_likelihood": self.loglik,
+                "bic": metrics_mod.bic(self.loglik, p, self.X.shape[0]),
+                "aic": metrics_mod.aic(self.loglik, p)}
+
+    def density_1d(self, grid=None) -> dict[str, np.ndarray]:
+        """Fitted density on [0, 1.05 max x] (1-D data): total and weighted components."""
+        if grid is None:
+            grid = np.linspace(0.0, 1.05 * float(self.X[:, 0].max()), 200)
+        x = np.asarray(grid, dtype=np.float64)
+        lam = self.rates[:, 0][:, None]
+        comp = self.weights[:, None] * lam * np.exp(-lam * x[None, :])
+        return {"x": x, "total": comp.sum(axis=0), "components": comp}
+
+    def snapshot(self) -> dict:
+        snap = {"labels": self.labels(), "memberships": self.resp.copy(),
+                "centers": 1.0 / self.rates,       # component means, in the data's units
+                "rates": self.rates.copy(), "weights": self.weights.copy(),
+                "info": {"log_likelihood": self.loglik}}
+        if self.X.shape[1] == 1:
+            snap["density_1d"] = self.density_1d()
+        return snap
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {"rates": self.rates.copy(), "weights": self.weights.copy(),
+                "responsibilities": self.resp.copy()}

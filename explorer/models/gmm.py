@@ -1,0 +1,343 @@
+"""Gaussian mixture with full covariances, fitted by EM (derivation note 002, "M-STEP GMM").
+
+Model: z_i ~ Cat(pi), x_i | z_i = k ~ N(mu_k, Sigma_k), x_i in R^D.
+
+* E-step: r_ik = pi_k N(x_i | mu_k, Sigma_k) / sum_j pi_j N(x_i | mu_j, Sigma_j), in log space
+  through the Cholesky factor U_k of the precision (Sigma_k^-1 = U_k U_k^T, U_k upper triangular):
+  log N(x | mu_k, Sigma_k) = -D/2 log 2 pi + sum_d log U_k[d, d] - ||(x - mu_k)^T U_k||^2 / 2,
+  normalised by log-sum-exp.
+* M-step for pi_k: pi_k = N_k / N with N_k = sum_i r_ik.
+* M-step for mu_k: mu_k = sum_i r_ik x_i / N_k.
+* M-step for Sigma_k: Sigma_k = sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T / N_k + reg_covar I.
+
+One iteration (``step``) is the M-step from the sufficient statistics gathered by the previous
+pass, followed by one fused pass over the data that computes the responsibilities, the total
+log-likelihood of the new parameters and the next sufficient statistics (N_k, sum r d,
+sum r d d^T with d = x - mu_k taken around the current mean, which keeps the covariance update
+free of cancellation for data far from the origin). ``initialize`` runs the first pass, so the
+objective returned by ``step`` is always the log-likelihood of the parameters the model holds.
+Counting like scikit-learn: its iteration n (E-step then M-step) ends with the same parameters as
+our step n; its ``lower_bound_`` after n iterations is our log-likelihood after n - 1 steps
+(``initial_loglik`` for n = 1), times N.
+
+Initialisation (``init``): "kmeans" runs k-means (k-means++ seeding and Lloyd iterations of the
+``kmeans`` model) and takes the weights, means and covariances of its clusters; "k-means++" takes
+the k-means++ points as seeds and the clusters of the points nearest to them; "random" draws
+random responsibilities. ``initialize(data, seed, weights=, means=, precisions=)`` starts from
+given parameters instead (the scikit-learn comparison uses it).
+
+Exported parameters (parameters.npz names):
+  weights (K,) mixing proportions pi; means (K, D); covariances (K, D, D);
+  precisions_cholesky (K, D, D) upper-triangular U_k with Sigma_k^-1 = U_k U_k^T (scikit-learn's
+  convention); responsibilities (N, K).
+Metrics: bic and aic of the final log-likelihood with K - 1 + K D + K D (D + 1) / 2 parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from explorer import metrics as metrics_mod
+from explorer.data.types import DataError
+from explorer.models import register
+from explorer.models._mixture_kernels import (
+    LOG_2PI,
+    chunk_bounds,
+    chunk_count,
+    normalize_log_row,
+    one_d_grid,
+)
+from explorer.models.base import HyperparametersBase, Model, param
+from explorer.models.kmeans import kmeans_plusplus, lloyd
+
+EPS10 = 10.0 * np.finfo(np.float64).eps   # added to N_k as scikit-learn does: no 0/0 for empty k
+
+
+@dataclass(frozen=True)
+class GMMHyperparameters(HyperparametersBase):
+    K: int = param(2, lo=1, hi=1000, help="number of mixture components")
+    init: str = param("kmeans", choices=("kmeans", "k-means++", "random"),
+                      help="initial clusters: k-means, k-means++ seeds, or random responsibilities")
+    reg_covar: float = param(1e-6, lo=0.0, hi=1e3, log=True,
+                             help="added to the diagonal of every covariance (keeps them invertible)")
+    n_init: int = param(1, lo=1, hi=100, help="restarts from new seeds; the best log-likelihood is kept")
+    kmeans_iter: int = param(100, lo=1, hi=10000,
+                             help="Lloyd iterations of the k-means initialisation")
+
+
+# ---- kernels -----------------------------------------------------------------------------------
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _e_pass(X, log_w, means, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, d_c):
+    """E-step and sufficient statistics in one pass over the rows (chunk c owns row block c).
+
+    Writes resp (N, K); per chunk: nk_c (C, K) = sum r, s1_c (C, K, D) = sum r d,
+    s2_c (C, K, D, D) upper triangle of sum r d d^T (d = x - mu_k), ll_c (C,) log-likelihood.
+    lp_c (C, K) and d_c (C, K, D) are scratch. Returns nothing; reduce with ``_reduce``.
+    """
+    N, D = X.shape
+    K = means.shape[0]
+    C = nk_c.shape[0]
+    for c in numba.prange(C):
+        start, end = chunk_bounds(c, C, N)
+        lp = lp_c[c]
+        dd = d_c[c]
+        nk = nk_c[c]
+        s1 = s1_c[c]
+        s2 = s2_c[c]
+        nk[:] = 0.0
+        s1[:] = 0.0
+        s2[:] = 0.0
+        ll = 0.0
+        for i in range(start, end):
+            for k in range(K):
+                for a in range(D):
+                    dd[k, a] = X[i, a] - means[k, a]
+                q = 0.0
+                for b in range(D):          # y_b = sum_{a <= b} d_a U[a, b]
+                    y = 0.0
+                    for a in range(b + 1):
+                        y += dd[k, a] * U[k, a, b]
+                    q += y * y
+                lp[k] = log_w[k] + log_det[k] - 0.5 * (D * LOG_2PI + q)
+            lse = normalize_log_row(lp, resp[i])
+            ll += lse
+            for k in range(K):
+                r = resp[i, k]
+                if r == 0.0:
+                    continue
+                nk[k] += r
+                for a in range(D):
+                    rd = r * dd[k, a]
+                    s1[k, a] += rd
+                    for b in range(a, D):
+                        s2[k, a, b] += rd * dd[k, b]
+        ll_c[c] = ll
+
+
+@numba.njit(cache=True, nogil=True)
+def _m_step(nk_c, s1_c, s2_c, reg_covar, weights, log_w, means, cov, U, log_det, L):
+    """M-step from the chunked statistics, in place. Returns -1 on success, else the index of a
+    component whose covariance is not positive definite. L (D, D) is scratch."""
+    C, K, D = s1_c.shape
+    total = 0.0
+    for k in range(K):
+        nk = EPS10
+        for c in range(C):
+            nk += nk_c[c, k]
+        weights[k] = nk
+        total += nk
+        for a in range(D):          # delta = mean shift; mu_new = mu_old + delta
+            s = 0.0
+            for c in range(C):
+                s += s1_c[c, k, a]
+            L[a, 0] = s / nk        # borrow column 0 of L for delta
+        for a in range(D):
+            for b in range(a, D):
+                s = 0.0
+                for c in range(C):
+                    s += s2_c[c, k, a, b]
+                v = s / nk - L[a, 0] * L[b, 0]
+                if a == b:
+                    v += reg_covar
+                cov[k, a, b] = v
+                cov[k, b, a] = v
+        for a in range(D):
+            means[k, a] += L[a, 0]
+    for k in range(K):
+        weights[k] /= total
+        log_w[k] = math.log(weights[k])
+        bad = _precision_cholesky(cov[k], L, U[k])
+        if bad:
+            return k
+        ld = 0.0
+        for a in range(D):
+            ld += math.log(U[k, a, a])
+        log_det[k] = ld
+    return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _precision_cholesky(S, L, U):
+    """U upper triangular with S^-1 = U U^T: L = chol(S) lower, U = (L^-1)^T. True if S is not
+    positive definite."""
+    D = S.shape[0]
+    for j in range(D):
+        s = S[j, j]
+        for m in range(j):
+            s -= L[j, m] * L[j, m]
+        if not s > 0.0:
+            return True
+        L[j, j] = math.sqrt(s)
+        for i in range(j + 1, D):
+            t = S[i, j]
+            for m in range(j):
+                t -= L[i, m] * L[j, m]
+            L[i, j] = t / L[j, j]
+    # Inverse of lower-triangular L by forward substitution, written transposed into U.
+    for j in range(D):
+        for i in range(D):
+            U[j, i] = 0.0
+        U[j, j] = 1.0 / L[j, j]
+        for i in range(j + 1, D):
+            t = 0.0
+            for m in range(j, i):
+                t += L[i, m] * U[j, m]
+            U[j, i] = -t / L[i, i]
+    return False
+
+
+def _params_from_resp(X, resp, reg_covar):
+    """Weights, means and covariances from given responsibilities (initialisation only)."""
+    nk = resp.sum(axis=0) + EPS10
+    means = resp.T @ X / nk[:, None]
+    K, D = means.shape
+    cov = np.empty((K, D, D))
+    for k in range(K):
+        diff = X - means[k]
+        cov[k] = (resp[:, k] * diff.T) @ diff / nk[k]
+        cov[k].flat[:: D + 1] += reg_covar
+    return nk / nk.sum(), means, cov
+
+
+# ---- model -------------------------------------------------------------------------------------
+
+@register
+class GaussianMixture(Model):
+    id = "gmm"
+    name = "Gaussian mixture (EM)"
+    description = ("Mixture of K Gaussians with full covariance matrices, fitted by expectation-"
+                   "maximisation. Soft memberships, covariance ellipses, BIC/AIC for choosing K.")
+    data_kinds = ("table",)
+    objective_kind = "log-likelihood"
+    Hyperparameters = GMMHyperparameters
+    default_max_iter = 300
+    default_tol = 1e-8
+
+    def check_data(self, data) -> None:
+        super().check_data(data)
+        if data.X.shape[0] < 2:
+            raise DataError("a Gaussian mixture needs at least 2 rows", path=data.path)
+
+    # -- state --
+    def initialize(self, data, seed: int, weights=None, means=None, precisions=None) -> None:
+        self.check_data(data)
+        self.data = data
+        self.seed = seed
+        self.iteration = 0
+        X = np.ascontiguousarray(data.X, dtype=np.float64)
+        self.X = X
+        N, D = X.shape
+        K = self.hp.K
+        rng = np.random.default_rng(seed)
+        given = [v is not None for v in (weights, means, precisions)]
+        if any(given) and not all(given):
+            raise ValueError("give weights, means and precisions together, or none of them")
+        if all(given):
+            w = np.asarray(weights, dtype=np.float64).reshape(K)
+            mu = np.asarray(means, dtype=np.float64).reshape(K, D)
+            prec = np.asarray(precisions, dtype=np.float64).reshape(K, D, D)
+            cov = np.linalg.inv(prec)
+            cov = 0.5 * (cov + cov.transpose(0, 2, 1))
+        else:
+            w, mu, cov = _params_from_resp(X, self._initial_resp(X, K, rng), self.hp.reg_covar)
+
+        C = chunk_count(N)
+        self.weights = np.array(w / w.sum(), dtype=np.float64, order="C")   # copies: the M-step
+        self.log_w = np.log(self.weights)                                  # works in place
+        self.means = np.array(mu, dtype=np.float64, order="C")
+        self.covariances = np.array(cov, dtype=np.float64, order="C")
+        self.precisions_cholesky = np.zeros((K, D, D))
+        self.log_det = np.zeros(K)
+        self._L = np.zeros((D, D))
+        for k in range(K):
+            if _precision_cholesky(self.covariances[k], self._L, self.precisions_cholesky[k]):
+                self._singular(k)
+            self.log_det[k] = np.log(np.diag(self.precisions_cholesky[k])).sum()
+        self.resp = np.zeros((N, K))
+        self._nk = np.zeros((C, K))
+        self._s1 = np.zeros((C, K, D))
+        self._s2 = np.zeros((C, K, D, D))
+        self._ll = np.zeros(C)
+        self._lp = np.zeros((C, K))
+        self._d = np.zeros((C, K, D))
+        self._e_pass()
+        self.initial_loglik = self.loglik
+
+    def _initial_resp(self, X, K, rng):
+        N = X.shape[0]
+        if self.hp.init == "random":
+            r = rng.random((N, K))
+            return r / r.sum(axis=1, keepdims=True)
+        centers = np.ascontiguousarray(kmeans_plusplus(X, K, rng), dtype=np.float64)
+        if self.hp.init == "kmeans":
+            labels, _ = lloyd(X, centers, self.hp.kmeans_iter, 1e-6)
+        else:
+            d2 = ((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+            labels = d2.argmin(axis=1)
+        r = np.zeros((N, K))
+        r[np.arange(N), np.asarray(labels, dtype=np.int64)] = 1.0
+        return r
+
+    def _singular(self, k):
+        raise DataError(
+            f"component {k + 1}'s covariance is not positive definite (a component collapsed "
+            f"onto too few or identical points); increase reg_covar (now {self.hp.reg_covar:g}), "
+            "reduce K or standardise the columns", path=getattr(self.data, "path", None))
+
+    def _e_pass(self) -> None:
+        _e_pass(self.X, self.log_w, self.means, self.precisions_cholesky, self.log_det,
+                self.resp, self._nk, self._s1, self._s2, self._ll, self._lp, self._d)
+        self.loglik = float(self._ll.sum())
+
+    def step(self) -> float:
+        bad = _m_step(self._nk, self._s1, self._s2, self.hp.reg_covar, self.weights, self.log_w,
+                      self.means, self.covariances, self.precisions_cholesky, self.log_det,
+                      self._L)
+        if bad >= 0:
+            self._singular(bad)
+        self._e_pass()
+        return self.loglik
+
+    # -- views --
+    def labels(self) -> np.ndarray:
+        return self.resp.argmax(axis=1)
+
+    def memberships(self) -> np.ndarray:
+        return self.resp
+
+    def n_parameters(self) -> int:
+        K, D = self.means.shape
+        return int(K - 1 + K * D + K * D * (D + 1) // 2)
+
+    def metrics(self) -> dict[str, float]:
+        n = self.X.shape[0]
+        p = self.n_parameters()
+        return {"log_likelihood": self.loglik, "bic": metrics_mod.bic(self.loglik, p, n),
+                "aic": metrics_mod.aic(self.loglik, p)}
+
+    def density_1d(self, grid=None) -> dict[str, np.ndarray]:
+        """Fitted density on a grid (1-D data): total and per-component weighted densities."""
+        x = one_d_grid(self.X[:, 0]) if grid is None else np.asarray(grid, dtype=np.float64)
+        var = self.covariances[:, 0, 0][:, None]
+        comp = (self.weights[:, None] * np.exp(-0.5 * (x[None, :] - self.means[:, 0][:, None]) ** 2
+                                               / var) / np.sqrt(2.0 * np.pi * var))
+        return {"x": x, "total": comp.sum(axis=0), "components": comp}
+
+    def snapshot(self) -> dict:
+        snap = {"labels": self.labels(), "memberships": self.resp.copy(),
+                "centers": self.means.copy(), "covariances": self.covariances.copy(),
+                "weights": self.weights.copy(), "info": {"log_likelihood": self.loglik}}
+        if self.X.shape[1] == 1:
+            snap["density_1d"] = self.density_1d()
+        return snap
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {"weights": self.weights.copy(), "means": self.means.copy(),
+                "covariances": self.covariances.copy(),
+                "precisions_cholesky": self.precisions_cholesky.copy(),
+                "responsibilities": self.resp.copy()}
