@@ -1,0 +1,208 @@
+"""Fuzzy c-means (Bezdek), with an optional hardening that turns it into K-means.
+
+Objective (kind ``distortion``, a sum over the data set), fuzzifier m > 1 (m = 2: the
+squared-membership objective of derivation note 004)::
+
+    J_m(r, u) = sum_i sum_j r_ij^m ||x_i - u_j||^2,   r_ij >= 0,  sum_j r_ij = 1.
+
+Minimised by alternating the two exact block minimisers (Lagrange conditions of note 004); one
+``step()`` is
+
+* **centre update**: ``u_j = sum_i r_ij^m x_i / sum_i r_ij^m`` (note 004 step (ii) writes r_ij;
+  setting dL/du_j = 0 gives r_ij^m weights, r_ij^2 for m = 2, which is what is used here);
+* **membership update**: ``r_ij = d_ij^(-1/(m-1)) / sum_k d_ik^(-1/(m-1))`` with
+  ``d_ij = ||x_i - u_j||^2`` (i.e. ||x_i - u_j||^(-2/(m-1)) normalised over j), evaluated as
+  ``(d_i,min / d_ij)^(1/(m-1))`` normalised, so no ratio exceeds 1 and nothing overflows. A row
+  sitting exactly on one or more centres (d = 0) splits its membership equally among those
+  centres and has 0 elsewhere (the limit of the formula, and a minimiser of J_m for fixed u): no
+  division by zero.
+
+The membership pass is fused with the accumulation of the weighted sums the next centre update
+needs. ``step()`` returns J_m of the state after the step (memberships from the current centres),
+non-increasing: J(r_t+1, u_t+1) <= J(r_t, u_t+1) <= J(r_t, u_t). A centre whose total weight is 0
+(every row sits on another centre) keeps its place; J does not depend on it.
+
+``harden=True`` replaces the memberships by the argmax at every step (r_ij = 1 for the nearest
+centre, lowest index on ties, 0 elsewhere). Then r^m = r and both updates are exactly K-means'
+Lloyd iteration (empty clusters re-seeded as K-means does): from the same initial centres it gives
+bit for bit the labels and centres of ``kmeans`` (both run the serial kernels, which is the case up
+to 50,000 rows; above that ``kmeans`` switches to a chunked parallel sum and agreement is to
+rounding).
+
+Initial centres: greedy k-means++ (as ``kmeans``), then the memberships from them. (Note 004's
+"r^(0) = 1/K, u^(0) random, update u first" would put every centre on the data mean at the first
+update; the centres are initialised instead.)
+
+Metrics: ``partition_coefficient`` (Bezdek's F = sum_ij r_ij^2 / N, 1/K for the uniform
+partition, 1 for a hard one).
+
+Exported parameters (``parameters.npz`` names):
+
+* ``centers``: (K, D) float64 cluster centres;
+* ``memberships``: (N, K) float64, rows sum to 1;
+* ``labels``: (N,) int64 argmax membership (nearest centre, lowest index on ties).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from explorer.models import register
+from explorer.models.base import HyperparametersBase, Model, param
+from explorer.models.kmeans import FASTMATH, _update_centers, check_centers, kmeans_plusplus
+
+
+@dataclass(frozen=True)
+class FuzzyCMeansHyperparameters(HyperparametersBase):
+    K: int = param(3, lo=1, hi=1000, help="number of clusters")
+    m: float = param(2.0, lo=1.01, hi=10.0,
+                     help="fuzzifier m > 1: memberships ~ distance^(-2/(m-1)); 2 is the usual choice")
+    harden: bool = param(False, help="take the argmax membership at every step (K-means)")
+    n_init: int = param(1, lo=1, hi=100,
+                        help="restarts from new k-means++ seeds; the lowest J_m is kept")
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _memberships(X, centers, m, harden, R, labels, mind, dbuf, sums, weights):
+    """Membership update from ``centers`` fused with the weighted sums for the next centre update.
+
+    Writes R (N, K), labels (argmax), mind (distance to the nearest centre), sums (K, D) and
+    weights (K,) (sum_i r_ij^m x_i and sum_i r_ij^m). Returns (J_m, number of labels changed).
+    """
+    N, D = X.shape
+    K = centers.shape[0]
+    p = 1.0 / (m - 1.0)
+    sums[:, :] = 0.0
+    weights[:] = 0.0
+    J = 0.0
+    changed = 0
+    for i in range(N):
+        best = 0
+        bestd = np.inf
+        for k in range(K):
+            d = 0.0
+            for j in range(D):
+                t = X[i, j] - centers[k, j]
+                d += t * t
+            dbuf[k] = d
+            if d < bestd:
+                bestd = d
+                best = k
+        if labels[i] != best:
+            changed += 1
+            labels[i] = best
+        mind[i] = bestd
+        if harden:
+            for k in range(K):
+                R[i, k] = 0.0
+            R[i, best] = 1.0
+            weights[best] += 1.0
+            for j in range(D):
+                sums[best, j] += X[i, j]
+            J += bestd
+            continue
+        if bestd == 0.0:
+            # On a centre (possibly several coinciding ones): equal share among them.
+            n0 = 0
+            for k in range(K):
+                if dbuf[k] == 0.0:
+                    n0 += 1
+            for k in range(K):
+                R[i, k] = 1.0 / n0 if dbuf[k] == 0.0 else 0.0
+        else:
+            s = 0.0
+            for k in range(K):
+                t = bestd / dbuf[k]          # in (0, 1]
+                if p != 1.0:
+                    t = t ** p
+                R[i, k] = t
+                s += t
+            for k in range(K):
+                R[i, k] /= s
+        for k in range(K):
+            r = R[i, k]
+            if r == 0.0:
+                continue
+            w = r * r if m == 2.0 else r ** m
+            J += w * dbuf[k]
+            weights[k] += w
+            for j in range(D):
+                sums[k, j] += w * X[i, j]
+    return J, changed
+
+
+@register
+class FuzzyCMeans(Model):
+    id = "fuzzy-cmeans"
+    name = "Fuzzy c-means"
+    description = ("Soft K-means: every row belongs to every cluster with a membership that "
+                   "falls with distance (fuzzifier m, 2 by default); centres are membership^m "
+                   "weighted means. Minimises J_m = sum r^m ||x - u||^2 and reports the fuzzy "
+                   "partition coefficient. 'harden' takes the argmax membership at every step, "
+                   "which is exactly K-means.")
+    data_kinds = ("table",)
+    objective_kind = "distortion"
+    Hyperparameters = FuzzyCMeansHyperparameters
+
+    def initialize(self, data, seed: int, centers: np.ndarray | None = None) -> None:
+        """Seed the centres (k-means++ from ``seed``, or the given ``centers``), then memberships."""
+        X = np.ascontiguousarray(data.X, dtype=np.float64)
+        N, D = X.shape
+        K = self.hp.K
+        self.data = data
+        self.seed = seed
+        self.iteration = 0
+        if centers is None:
+            centers = kmeans_plusplus(X, K, np.random.default_rng(seed))
+        self._X = X
+        self._centers = check_centers(centers, K, D)
+        self._R = np.zeros((N, K))
+        self._labels = np.full(N, -1, dtype=np.int64)
+        self._mind = np.empty(N)
+        self._dbuf = np.empty(K)
+        self._sums = np.zeros((K, D))
+        self._weights = np.zeros(K)
+        self._n_reseeded = 0
+        self._J, self._n_changed = self._update_memberships()
+
+    def _update_memberships(self) -> tuple[float, int]:
+        return _memberships(self._X, self._centers, float(self.hp.m), bool(self.hp.harden),
+                            self._R, self._labels, self._mind, self._dbuf, self._sums,
+                            self._weights)
+
+    def step(self) -> float:
+        """Centre update (r^m-weighted means), then the fused membership update; returns J_m."""
+        self._n_reseeded = _update_centers(self._X, self._labels, self._sums, self._weights,
+                                           self._mind, self._centers, bool(self.hp.harden))
+        self._J, self._n_changed = self._update_memberships()
+        return float(self._J)
+
+    def converged(self, trace: list[float], tol: float) -> bool:
+        # Hardened, no label change is a fixed point (as in K-means).
+        if self.hp.harden and len(trace) >= 1 and self._n_changed == 0:
+            return True
+        return super().converged(trace, tol)
+
+    def labels(self) -> np.ndarray:
+        return self._labels
+
+    def memberships(self) -> np.ndarray:
+        return self._R
+
+    def partition_coefficient(self) -> float:
+        return float(np.einsum("ij,ij->", self._R, self._R) / self._R.shape[0])
+
+    def snapshot(self) -> dict:
+        return {"labels": self._labels.copy(), "memberships": self._R.copy(),
+                "centers": self._centers.copy(),
+                "info": {"partition coefficient": self.partition_coefficient()}}
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {"centers": self._centers.copy(), "memberships": self._R.copy(),
+                "labels": self._labels.copy()}
+
+    def metrics(self) -> dict[str, float]:
+        return {"partition_coefficient": self.partition_coefficient(), "J_m": float(self._J)}
