@@ -13,8 +13,10 @@ Model: z_i ~ Cat(pi), x_i | z_i = k ~ N(mu_k, Sigma_k), x_i in R^D.
 One iteration (``step``) is the M-step from the sufficient statistics gathered by the previous
 pass, followed by one fused pass over the data that computes the responsibilities, the total
 log-likelihood of the new parameters and the next sufficient statistics (N_k, sum r d,
-sum r d d^T with d = x - mu_k taken around the current mean, which keeps the covariance update
-free of cancellation for data far from the origin). ``initialize`` runs the first pass, so the
+sum r d d^T with d = x - mu_k taken around the current mean, so data far from the origin costs
+no precision). When a mean moves far compared with its component's spread, the subtraction in
+Sigma_k = sum r d d^T / N_k - delta delta^T would cancel digits; that component's covariance is
+then recomputed exactly by a second pass (``_cov_pass``), which near convergence never happens. ``initialize`` runs the first pass, so the
 objective returned by ``step`` is always the log-likelihood of the parameters the model holds.
 Counting like scikit-learn: its iteration n (E-step then M-step) ends with the same parameters as
 our step n; its ``lower_bound_`` after n iterations is our log-likelihood after n - 1 steps
@@ -119,40 +121,105 @@ def _e_pass(X, log_w, means, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, d_c
         ll_c[c] = ll
 
 
+# Relative loss of precision accepted in the shifted covariance update before a component's
+# covariance is recomputed by an exact second pass: 1e4 * eps ~ 2e-12 relative error.
+CANCELLATION_LIMIT = 1e4
+
+
 @numba.njit(cache=True, nogil=True)
-def _m_step(nk_c, s1_c, s2_c, reg_covar, weights, log_w, means, cov, U, log_det, L):
-    """M-step from the chunked statistics, in place. Returns -1 on success, else the index of a
-    component whose covariance is not positive definite. L (D, D) is scratch."""
+def _m_step(nk_c, s1_c, s2_c, reg_covar, weights, log_w, means, cov, nk_out, redo):
+    """M-step for pi_k, mu_k and Sigma_k from the chunked statistics, in place.
+
+    Sigma_k comes from the statistics around the old mean: sum r d d^T / N_k - delta delta^T with
+    delta = mu_new - mu_old. When the mean moved far compared with the spread (the subtraction
+    would cancel more than CANCELLATION_LIMIT * eps), redo[k] is set and the caller recomputes that
+    covariance exactly with ``_cov_pass``. Returns the number of components to redo.
+    """
     C, K, D = s1_c.shape
     total = 0.0
+    n_redo = 0
     for k in range(K):
         nk = EPS10
         for c in range(C):
             nk += nk_c[c, k]
+        nk_out[k] = nk
         weights[k] = nk
         total += nk
+        redo[k] = False
         for a in range(D):          # delta = mean shift; mu_new = mu_old + delta
             s = 0.0
             for c in range(C):
                 s += s1_c[c, k, a]
-            L[a, 0] = s / nk        # borrow column 0 of L for delta
+            s1_c[0, k, a] = s / nk  # chunk 0's slot keeps delta_k
         for a in range(D):
             for b in range(a, D):
                 s = 0.0
                 for c in range(C):
                     s += s2_c[c, k, a, b]
-                v = s / nk - L[a, 0] * L[b, 0]
-                if a == b:
-                    v += reg_covar
-                cov[k, a, b] = v
-                cov[k, b, a] = v
+                raw = s / nk
+                v = raw - s1_c[0, k, a] * s1_c[0, k, b]
+                if a == b and not (v > 0.0 and raw <= CANCELLATION_LIMIT * v):
+                    redo[k] = True
+                cov[k, a, b] = v + (reg_covar if a == b else 0.0)
+                cov[k, b, a] = cov[k, a, b]
         for a in range(D):
-            means[k, a] += L[a, 0]
+            means[k, a] += s1_c[0, k, a]
+        if redo[k]:
+            n_redo += 1
     for k in range(K):
         weights[k] /= total
         log_w[k] = math.log(weights[k])
-        bad = _precision_cholesky(cov[k], L, U[k])
-        if bad:
+    return n_redo
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _cov_pass(X, resp, means, redo, s2_c, d_c):
+    """Exact second pass for the flagged components: sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T."""
+    N, D = X.shape
+    K = means.shape[0]
+    C = s2_c.shape[0]
+    for c in numba.prange(C):
+        start, end = chunk_bounds(c, C, N)
+        s2 = s2_c[c]
+        dd = d_c[c]
+        s2[:] = 0.0
+        for i in range(start, end):
+            for k in range(K):
+                if not redo[k]:
+                    continue
+                r = resp[i, k]
+                if r == 0.0:
+                    continue
+                for a in range(D):
+                    dd[k, a] = X[i, a] - means[k, a]
+                for a in range(D):
+                    rd = r * dd[k, a]
+                    for b in range(a, D):
+                        s2[k, a, b] += rd * dd[k, b]
+
+
+@numba.njit(cache=True, nogil=True)
+def _finish_cov(s2_c, nk, redo, reg_covar, cov):
+    C, K, D, _ = s2_c.shape
+    for k in range(K):
+        if not redo[k]:
+            continue
+        for a in range(D):
+            for b in range(a, D):
+                s = 0.0
+                for c in range(C):
+                    s += s2_c[c, k, a, b]
+                v = s / nk[k] + (reg_covar if a == b else 0.0)
+                cov[k, a, b] = v
+                cov[k, b, a] = v
+
+
+@numba.njit(cache=True, nogil=True)
+def _factorize(cov, U, log_det, L):
+    """Precision Cholesky factors and log-determinants; returns the first non-PD k, or -1."""
+    K, D, _ = cov.shape
+    for k in range(K):
+        if _precision_cholesky(cov[k], L, U[k]):
             return k
         ld = 0.0
         for a in range(D):
@@ -254,10 +321,9 @@ class GaussianMixture(Model):
         self.precisions_cholesky = np.zeros((K, D, D))
         self.log_det = np.zeros(K)
         self._L = np.zeros((D, D))
-        for k in range(K):
-            if _precision_cholesky(self.covariances[k], self._L, self.precisions_cholesky[k]):
-                self._singular(k)
-            self.log_det[k] = np.log(np.diag(self.precisions_cholesky[k])).sum()
+        bad = _factorize(self.covariances, self.precisions_cholesky, self.log_det, self._L)
+        if bad >= 0:
+            self._singular(bad)
         self.resp = np.zeros((N, K))
         self._nk = np.zeros((C, K))
         self._s1 = np.zeros((C, K, D))
@@ -265,6 +331,8 @@ class GaussianMixture(Model):
         self._ll = np.zeros(C)
         self._lp = np.zeros((C, K))
         self._d = np.zeros((C, K, D))
+        self._nk_tot = np.zeros(K)
+        self._redo = np.zeros(K, dtype=np.bool_)
         self._e_pass()
         self.initial_loglik = self.loglik
 
@@ -295,9 +363,13 @@ class GaussianMixture(Model):
         self.loglik = float(self._ll.sum())
 
     def step(self) -> float:
-        bad = _m_step(self._nk, self._s1, self._s2, self.hp.reg_covar, self.weights, self.log_w,
-                      self.means, self.covariances, self.precisions_cholesky, self.log_det,
-                      self._L)
+        reg = self.hp.reg_covar
+        n_redo = _m_step(self._nk, self._s1, self._s2, reg, self.weights, self.log_w, self.means,
+                         self.covariances, self._nk_tot, self._redo)
+        if n_redo:
+            _cov_pass(self.X, self.resp, self.means, self._redo, self._s2, self._d)
+            _finish_cov(self._s2, self._nk_tot, self._redo, reg, self.covariances)
+        bad = _factorize(self.covariances, self.precisions_cholesky, self.log_det, self._L)
         if bad >= 0:
             self._singular(bad)
         self._e_pass()
