@@ -12,7 +12,10 @@
 
 from pathlib import Path
 
+from explorer.data.network import load_network
+from explorer.data.synthetic import gaussian_blobs, planted_partition, write_edge_list
 from explorer.data.table import load_table, read_source, sniff_separator, split_line
+from explorer.data.temporal import load_temporal
 from explorer.data.types import DataError, NetworkData, TableData, TemporalNetworkData
 
 _NETWORK_HEADERS = {("source", "target"), ("u", "v"), ("from", "to"), ("node1", "node2"),
@@ -46,14 +49,13 @@ def load(path, kind: str | None = None, **options):
     if kind == "table":
         return load_table(path, **options)
     if kind == "network":
-        from explorer.data.network import load_network
         return load_network(path, **options)
     if kind == "temporal":
-        from explorer.data.temporal import load_temporal
         return load_temporal(path, **options)
     raise DataError(f"unknown data kind {kind!r} (expected table, network or temporal)",
                     path=path)
 
 
-__all__ = ["DataError", "NetworkData", "TableData", "TemporalNetworkData", "guess_kind", "load",
-           "load_table"]
+__all__ = ["DataError", "NetworkData", "TableData", "TemporalNetworkData", "gaussian_blobs",
+           "guess_kind", "load", "load_network", "load_table", "load_temporal", "planted_partition",
+           "write_edge_list"]

@@ -1,0 +1,146 @@
+"""Side files for networks: ground-truth node labels and held-out test pairs.
+
+Node labels come from a ``node,label`` file. ``FILE:COLUMN`` picks the label column by its header
+name (``nodes.csv:club``); without a column the second field of each row is the label and a first
+row whose node is unknown while the next row's node is known is taken as a header. Extra fields are
+ignored (so ``node community [more communities]`` files work: the first community is the label);
+likewise when every label is a space-separated list of integers (``5<TAB>3 7``: a node in
+communities 3 and 7), the first integer (the primary community) is the label, with a note.
+Nodes of the network missing from the file get ``None``; rows for nodes not in the network are
+skipped with a note.
+
+Test pairs are rows ``u v y`` (node ids as in the edge list, ``y`` 0 or 1), optionally after a
+header row; ``#`` and ``%`` start comments.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from explorer.data.table import DataError, is_number, read_source, records, sniff_separator
+
+COMMENT = "#%"
+_INT_LIST = re.compile(r"^-?\d+(\s+-?\d+)*$")
+
+
+def split_spec(spec) -> tuple[str, str | None]:
+    """``"nodes.csv:club"`` -> ``("nodes.csv", "club")``; a plain existing path -> ``(path, None)``.
+
+    A colon followed by a path separator (``C:\\data``) is part of the path.
+    """
+    s = str(spec)
+    if Path(s).exists() or ":" not in s:
+        return s, None
+    head, _, col = s.rpartition(":")
+    if not head or "/" in col or "\\" in col:
+        return s, None
+    return head, col.strip()
+
+
+def read_node_labels(spec, node_ids: np.ndarray, notes: list[str]) -> tuple[np.ndarray, str]:
+    """Labels aligned with ``node_ids`` (object array of str, ``None`` where unknown), and a name."""
+    path, column = split_spec(spec)
+    src = read_source(path)
+    index = {nid: k for k, nid in enumerate(node_ids)}
+    sep = sniff_separator(src.head_lines(comment=COMMENT))
+    rows = records(src, sep, COMMENT)
+    first = next(rows, None)
+    if first is None:
+        raise DataError("the file is empty", path=src.path)
+    node_col, lab_col = 0, 1
+    name = column or "label"
+    pending = []
+    line0, f0 = first
+    if column is not None:
+        header = [s.strip() for s in f0]
+        if column not in header:
+            raise DataError(f"unknown column {column!r}; the file has: {', '.join(header)}",
+                            path=src.path, line=line0)
+        lab_col = header.index(column)
+        if lab_col == 0:
+            raise DataError(f"column {column!r} is the node column; pick a label column",
+                            path=src.path, line=line0)
+    else:
+        second = next(rows, None)
+        is_header = (f0[0].strip() not in index and second is not None
+                     and second[1][0].strip() in index)
+        if is_header:
+            header = [s.strip() for s in f0]
+            if len(header) > 1 and header[1]:
+                name = header[1]
+        else:
+            pending.append(first)
+        if second is not None:
+            pending.append(second)
+
+    labels = np.full(len(node_ids), None, dtype=object)
+    seen: dict[str, int] = {}
+    unknown = 0
+
+    def take(line, fields):
+        nonlocal unknown
+        if len(fields) <= lab_col:
+            raise DataError(f"expected at least {lab_col + 1} fields (node and label), "
+                            f"found {len(fields)}", path=src.path, line=line)
+        node = fields[node_col].strip()
+        lab = fields[lab_col].strip() or None
+        k = index.get(node)
+        if k is None:
+            unknown += 1
+            return
+        if node in seen and labels[k] != lab:
+            raise DataError(f"node {node!r} has two labels ({labels[k]!r} on line {seen[node]}, "
+                            f"{lab!r} here)", path=src.path, line=line)
+        seen.setdefault(node, line)
+        labels[k] = lab
+
+    for line, fields in pending:
+        take(line, fields)
+    for line, fields in rows:
+        take(line, fields)
+    known = [lab for lab in labels if lab is not None]
+    multi = [lab for lab in known if " " in lab]
+    if multi and all(_INT_LIST.match(lab) for lab in known):
+        notes.append(f"{len(multi)} node(s) list several communities; the first (primary) one "
+                     "is taken as the label")
+        for k, lab in enumerate(labels):
+            if lab is not None:
+                labels[k] = lab.split()[0]
+    if not seen:
+        raise DataError("no node of the network appears in the label file (node ids must match "
+                        "the first column)", path=src.path)
+    if unknown:
+        notes.append(f"{unknown} row(s) of {Path(src.path).name} name nodes not in the network; "
+                     "skipped")
+    missing = len(node_ids) - len(seen)
+    if missing:
+        notes.append(f"{missing} node(s) have no label in {Path(src.path).name}")
+    return labels, name
+
+
+def read_test_pairs(path, index: dict[str, int]) -> np.ndarray:
+    """Rows ``u v y`` as an (P, 3) int64 array of node indices and 0/1 targets."""
+    src = read_source(path)
+    sep = sniff_separator(src.head_lines(comment=COMMENT))
+    out = []
+    for n, (line, fields) in enumerate(records(src, sep, COMMENT)):
+        if len(fields) < 3:
+            raise DataError(f"expected 3 fields (u v y), found {len(fields)}", path=src.path,
+                            line=line)
+        u, v, y = (s.strip() for s in fields[:3])
+        if n == 0 and not is_number(y):
+            continue  # a header row
+        for node in (u, v):
+            if node not in index:
+                raise DataError(f"unknown node id {node!r} (not in the network)", path=src.path,
+                                line=line)
+        if y not in ("0", "1"):
+            if not is_number(y) or float(y) not in (0.0, 1.0):
+                raise DataError(f"y must be 0 or 1, found {y!r}", path=src.path, line=line)
+        out.append((index[u], index[v], int(float(y))))
+    if not out:
+        raise DataError("no test pairs in the file", path=src.path)
+    return np.asarray(out, dtype=np.int64).reshape(-1, 3)

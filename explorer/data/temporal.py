@@ -1,0 +1,179 @@
+"""Temporal networks from ``t i j [count]`` rows, binned into T snapshots.
+
+``load_temporal(path, directed=False, bin_width=None, labels=None)``:
+
+- Rows ``t i j`` or ``t i j count`` (comma, tab, semicolon or whitespace separated), with or without
+  a header row (``t,i,j[,count]``); ``#`` and ``%`` start comment lines. Columns are taken by
+  position; with a header, a column named ``count`` (or ``weight``, ``w``, ``n``) holds the counts,
+  else the fourth column does; other columns are ignored with a note. ``count`` defaults to 1.
+- ``t`` holds numbers, or dates/times in ISO 8601 (``2009-10-01 09:00:00``), which are turned into
+  seconds since 1970-01-01 UTC (so ``bin_width`` is then in seconds).
+- Binning: snapshot ``k = floor((t - t_min) / bin_width)``, ``T = k_max + 1`` and
+  ``times[k] = t_min + k * bin_width`` (the start of each bin, in the file's unit). With
+  ``bin_width=None`` the width is 1, which needs integer ``t``: each integer ``t`` is its own
+  snapshot ``t - t_min`` (a file whose ``t`` is already a window index ``0..T-1`` maps to itself;
+  windows with no rows in between are kept as empty snapshots). Timestamps and fractional ``t``
+  need an explicit ``bin_width``.
+- Rows falling on the same (snapshot, i, j) are summed; for undirected networks each pair is stored
+  once with ``i < j`` by node index (``i j`` and ``j i`` are the same pair). Self-loops are dropped
+  and zero counts skipped, with notes. Negative counts are an error.
+- Node ids are the strings in the file, in order of first appearance (row by row, ``i`` before
+  ``j``). ``labels`` works as for :func:`explorer.data.load_network` (a ``node,label`` file,
+  ``FILE:COLUMN`` to pick a column).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from explorer.data.labels import read_node_labels
+from explorer.data.network import COMMENT, numeric_column, read_columns, record_line
+from explorer.data.table import DataError, is_number, read_source, sniff_separator, split_line
+from explorer.data.types import TemporalNetworkData
+
+TIME_HEADERS = {"t", "time", "timestamp", "date", "datetime"}
+COUNT_HEADERS = ("count", "weight", "w", "n", "counts")
+MANY_SNAPSHOTS = 10_000
+
+
+def _is_time(s: str) -> bool:
+    if is_number(s):
+        return True
+    try:
+        pd.Timestamp(s.strip())
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _has_header(lines: list[str], sep) -> bool:
+    first = [s.strip() for s in split_line(lines[0], sep)]
+    if first and first[0].lower() in TIME_HEADERS:
+        return True
+    if first and not _is_time(first[0]) and len(lines) > 1:
+        return _is_time(split_line(lines[1], sep)[0])
+    return False
+
+
+def _parse_times(src, sep, df, names, header) -> tuple[np.ndarray, bool]:
+    """``t`` as float64 (seconds since the epoch for timestamps) and whether it held timestamps."""
+    raw = df[0]
+    num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    ok = np.isfinite(num)
+    if ok.all():
+        return num, False
+    if ok.sum() * 2 >= len(num):
+        k = int(np.flatnonzero(~ok)[0])
+        raise DataError(f"bad t {raw.iloc[k]!r}: not a finite number",
+                        path=src.path, line=record_line(src, sep, k, header=header),
+                        column=names[0])
+    stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601", utc=True)
+    bad = stamps.isna().to_numpy()
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise DataError(f"bad t {raw.iloc[k]!r}: not a number or an ISO 8601 date/time",
+                        path=src.path, line=record_line(src, sep, k, header=header),
+                        column=names[0])
+    secs = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    return np.asarray(secs, dtype=np.float64), True
+
+
+def load_temporal(path, *, directed: bool = False, bin_width=None,
+                  labels=None) -> TemporalNetworkData:
+    """Load ``t i j [count]`` rows into snapshots (see the module docstring)."""
+    src = read_source(path)
+    notes: list[str] = []
+    lines = src.head_lines(comment=COMMENT)
+    if not lines:
+        raise DataError("no rows: the file holds only comments", path=src.path)
+    sep = sniff_separator(lines)
+    header = _has_header(lines, sep)
+    df, names = read_columns(src, sep, header=header)
+    if len(df) == 0:
+        raise DataError("no rows (only a header line)", path=src.path)
+    if df.shape[1] < 3:
+        raise DataError(f"expected rows 't i j [count]', found {df.shape[1]} field(s)",
+                        path=src.path, line=record_line(src, sep, 0, header=header))
+    ccol = None
+    if header:
+        ccol = next((k for k, n in enumerate(names) if k >= 3 and n.lower() in COUNT_HEADERS),
+                    None)
+    if ccol is None and df.shape[1] >= 4:
+        ccol = 3
+    extra = [names[k] for k in range(3, df.shape[1]) if k != ccol]
+    if extra:
+        notes.append(f"column(s) {', '.join(extra)} ignored")
+
+    t, stamps = _parse_times(src, sep, df, names, header)
+    if ccol is None:
+        count = np.ones(len(df))
+    else:
+        count = numeric_column(src, sep, df, ccol, names, header=header, what="count")
+        if (count < 0).any():
+            k = int(np.flatnonzero(count < 0)[0])
+            raise DataError(f"negative count {count[k]!r}", path=src.path,
+                            line=record_line(src, sep, k, header=header), column=names[ccol])
+
+    t_min = float(t.min())
+    if bin_width is None:
+        if stamps:
+            raise DataError("t holds dates/times: choose a bin width in seconds (e.g. 3600 for "
+                            "hourly snapshots)", path=src.path)
+        frac = t != np.floor(t)
+        if frac.any():
+            k = int(np.flatnonzero(frac)[0])
+            raise DataError(f"t {df[0].iloc[k]!r} is not an integer: choose a bin width",
+                            path=src.path, line=record_line(src, sep, k, header=header),
+                            column=names[0])
+        width = 1.0
+    else:
+        width = float(bin_width)
+        if not np.isfinite(width) or width <= 0:
+            raise DataError(f"bin width must be a positive number, got {bin_width!r}",
+                            path=src.path)
+    snap = np.floor((t - t_min) / width).astype(np.int64)
+    T = int(snap.max()) + 1
+    if T > MANY_SNAPSHOTS:
+        notes.append(f"{T:,} snapshots; a larger bin width gives fewer")
+    times = t_min + width * np.arange(T)
+    if not stamps and width == np.floor(width) and t_min == np.floor(t_min):
+        times = times.astype(np.int64)
+
+    codes, uniques = pd.factorize(np.column_stack([df[1].to_numpy(dtype=str),
+                                                   df[2].to_numpy(dtype=str)]).ravel())
+    node_ids = np.asarray(uniques, dtype=str)
+    n = len(node_ids)
+    i, j = codes[0::2].astype(np.int64), codes[1::2].astype(np.int64)
+
+    loops = i == j
+    if loops.any():
+        notes.append(f"dropped {int(loops.sum())} self-loop row(s)")
+    zero = count == 0
+    if zero.any():
+        notes.append(f"skipped {int(zero.sum())} row(s) with count 0")
+    keep = ~(loops | zero)
+    snap, i, j, count = snap[keep], i[keep], j[keep], count[keep]
+    if len(count) == 0:
+        raise DataError("no contacts left after dropping self-loops and zero counts",
+                        path=src.path)
+    if not directed:
+        i, j = np.minimum(i, j), np.maximum(i, j)
+    key = (snap * n + i) * n + j
+    uniq, inv = np.unique(key, return_inverse=True)
+    if len(uniq) < len(key):
+        notes.append(f"summed {len(key) - len(uniq):,} row(s) falling on the same "
+                     "(snapshot, i, j)")
+    count = np.bincount(inv.ravel(), weights=count, minlength=len(uniq))
+    t_out, rest = np.divmod(uniq, n * n)
+    i_out, j_out = np.divmod(rest, n)
+
+    node_labels = label_name = None
+    if labels is not None:
+        node_labels, label_name = read_node_labels(labels, node_ids, notes)
+    return TemporalNetworkData(node_ids=node_ids, T=T, t=t_out.astype(np.int64),
+                               i=i_out.astype(np.int64), j=j_out.astype(np.int64),
+                               count=count.astype(np.float64), times=times,
+                               directed=bool(directed), labels=node_labels,
+                               label_name=label_name, path=src.path, sha256=src.sha256,
+                               notes=notes)
