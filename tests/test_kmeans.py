@@ -1,0 +1,229 @@
+"""K-means: scikit-learn agreement from the same centres, monotone distortion, re-seeding, iris."""
+
+import numpy as np
+import pytest
+
+from explorer import runner
+from explorer.data import load_table
+from explorer.data.types import TableData
+from explorer.models import get_model
+from explorer.models.kmeans import _PARALLEL_MIN_ROWS, KMeans, kmeans_plusplus, lloyd
+
+
+def table(X) -> TableData:
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    return TableData(X=X, columns=[f"x{j}" for j in range(X.shape[1])],
+                     ids=np.arange(X.shape[0]).astype(str))
+
+
+def blobs(seed, n=400, d=3, k=4, spread=1.0, sep=4.0):
+    rng = np.random.default_rng(seed)
+    means = rng.normal(0.0, sep, size=(k, d))
+    return means[rng.integers(k, size=n)] + spread * rng.normal(size=(n, d))
+
+
+def distortion(X, labels, centers):
+    """Independent numpy recomputation of sum_i ||x_i - mu_{z_i}||^2."""
+    return float(((X - centers[labels]) ** 2).sum())
+
+
+def run_to_convergence(model, max_iter=300):
+    trace = []
+    for _ in range(max_iter):
+        trace.append(model.step())
+        if model.converged(trace, 0.0):
+            break
+    return trace
+
+
+def test_registered():
+    assert get_model("kmeans") is KMeans
+    assert KMeans.objective_kind == "distortion"
+
+
+@pytest.mark.parametrize("seed,k", [(0, 3), (1, 5), (2, 8), (3, 4)])
+def test_matches_sklearn_from_same_centres(seed, k):
+    from sklearn.cluster import KMeans as SKKMeans
+
+    X = blobs(seed, n=500, d=4, k=4, spread=1.5)
+    c0 = kmeans_plusplus(X, k, np.random.default_rng(seed + 100))
+    model = KMeans(K=k, n_init=1)
+    model.initialize(table(X), 0, centers=c0)
+    trace = run_to_convergence(model)
+    # tol=0: scikit-learn stops only on strict convergence (no label change), like our rule.
+    sk = SKKMeans(n_clusters=k, init=c0, n_init=1, algorithm="lloyd", tol=0.0,
+                  max_iter=300).fit(X)
+    # Same sequence of Lloyd iterations: scikit-learn counts the first assignment (ours is done
+    # in initialize) as an iteration.
+    assert len(trace) == sk.n_iter_ - 1
+    np.testing.assert_array_equal(model.labels(), sk.labels_)
+    # Tolerances: scikit-learn centres the data and assigns with ||c||^2 - 2 x.c; we sum
+    # (x - c)^2 in another order. Both are exact to rounding, so 1e-10 relative is ample.
+    np.testing.assert_allclose(trace[-1], sk.inertia_, rtol=1e-10)
+    np.testing.assert_allclose(model.parameters()["centers"], sk.cluster_centers_,
+                               rtol=0, atol=1e-10 * np.abs(X).max())
+
+
+def test_lloyd_helper_matches_sklearn():
+    from sklearn.cluster import KMeans as SKKMeans
+
+    X = blobs(7, n=600, d=2, k=5)
+    c0 = kmeans_plusplus(X, 5, np.random.default_rng(3))
+    c0_copy = c0.copy()
+    labels, centers = lloyd(X, c0, max_iter=300, tol=0.0)
+    sk = SKKMeans(n_clusters=5, init=c0, n_init=1, algorithm="lloyd", tol=0.0,
+                  max_iter=300).fit(X)
+    np.testing.assert_array_equal(c0, c0_copy)            # input not modified
+    assert labels.dtype == np.int64 and labels.shape == (600,)
+    np.testing.assert_array_equal(labels, sk.labels_)
+    np.testing.assert_allclose(centers, sk.cluster_centers_, atol=1e-10 * np.abs(X).max())
+    # The returned labels are the nearest returned centres.
+    d2 = ((X[:, None, :] - centers[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(labels, d2.argmin(1))
+
+
+def random_dataset(rng):
+    """A varied family: blobs, heavy tails, duplicated rows, a constant column, tiny N."""
+    kind = rng.integers(4)
+    n = int(rng.integers(8, 300))
+    d = int(rng.integers(1, 6))
+    if kind == 0:
+        X = blobs(int(rng.integers(1 << 30)), n=n, d=d, k=int(rng.integers(1, 6)))
+    elif kind == 1:
+        X = rng.standard_t(1.5, size=(n, d))
+    elif kind == 2:
+        base = rng.normal(size=(max(2, n // 4), d))
+        X = base[rng.integers(len(base), size=n)]      # many exact duplicates
+    else:
+        X = rng.normal(size=(n, d)) * rng.uniform(0.1, 100.0, size=d)
+        X[:, 0] = 3.0
+    return X
+
+
+def test_distortion_monotone_and_exact_over_many_datasets():
+    rng = np.random.default_rng(12345)
+    for _ in range(60):
+        X = random_dataset(rng)
+        K = int(rng.integers(1, min(10, X.shape[0]) + 1))
+        model = KMeans(K=K)
+        model.initialize(table(X), int(rng.integers(1000)))
+        trace = []
+        for _ in range(40):
+            value = model.step()
+            trace.append(value)
+            p = model.parameters()
+            # The value is the distortion of the state after the step (independent recompute;
+            # summation order differs, hence 1e-12 relative).
+            np.testing.assert_allclose(value, distortion(X, p["labels"], p["centers"]),
+                                       rtol=1e-12, atol=1e-12)
+            # Every label is a nearest centre (ties: the same distance).
+            d2 = ((X[:, None, :] - p["centers"][None]) ** 2).sum(-1)
+            np.testing.assert_allclose(d2[np.arange(len(X)), p["labels"]], d2.min(1),
+                                       rtol=1e-12, atol=1e-12)
+        # Non-increasing; the slack is rounding only (a sum of N squared distances).
+        diffs = np.diff(trace)
+        assert np.all(diffs <= 1e-12 * np.abs(trace[:-1]) + 1e-12), diffs.max()
+
+
+def test_fixed_point_repeats_exactly_and_converges_on_no_label_change():
+    X = blobs(5, n=300, d=2, k=3)
+    model = KMeans(K=3)
+    model.initialize(table(X), 1)
+    trace = run_to_convergence(model)
+    assert model.converged(trace, 0.0) and model._n_changed == 0
+    centers = model.parameters()["centers"]
+    labels = model.labels().copy()
+    again = model.step()
+    # Same labels, same summation order: the centres and the distortion repeat bit for bit.
+    assert again == trace[-1]
+    np.testing.assert_array_equal(model.parameters()["centers"], centers)
+    np.testing.assert_array_equal(model.labels(), labels)
+
+
+def test_empty_cluster_reseeded_with_farthest_point():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (50, 2)), rng.normal(8, 1, (50, 2))])
+    # Third centre far from every row: its cluster is empty after the first assignment.
+    c0 = np.array([[0.0, 0.0], [8.0, 8.0], [1e3, 1e3]])
+    model = KMeans(K=3)
+    model.initialize(table(X), 0, centers=c0)
+    assert np.bincount(model.labels(), minlength=3)[2] == 0
+    d_before = distortion(X, model.labels(), c0)
+    labels0 = model.labels().copy()
+    far = int(np.argmax(((X - c0[labels0]) ** 2).sum(1)))   # independent choice of the row
+    value = model.step()
+    assert model._n_reseeded == 1
+    # The re-seeded centre started at the farthest row; after the assignment it is a proper
+    # cluster and no cluster is empty.
+    assert model.labels()[far] == 2
+    assert np.all(np.bincount(model.labels(), minlength=3) > 0)
+    assert value < d_before
+    trace = [value] + run_to_convergence(model)
+    assert np.all(np.diff(trace) <= 1e-12 * np.abs(trace[:-1]))
+
+
+def test_kmeans_plusplus_properties():
+    X = np.concatenate([np.full((30, 2), v) for v in (0.0, 100.0, 200.0)])
+    X = X + np.random.default_rng(0).normal(scale=0.1, size=X.shape)
+    c = kmeans_plusplus(X, 3, np.random.default_rng(4))
+    # Every centre is a data row; D^2 seeding on three far-apart tight blobs picks one per blob
+    # (the chance of a second pick in an occupied blob is below 1e-6 here).
+    assert all(any(np.array_equal(ci, x) for x in X) for ci in c)
+    assert sorted(np.round(c[:, 0] / 100).astype(int)) == [0, 1, 2]
+    np.testing.assert_array_equal(c, kmeans_plusplus(X, 3, np.random.default_rng(4)))
+    # Fewer distinct rows than K: still K centres, no failure.
+    same = np.ones((5, 2))
+    assert kmeans_plusplus(same, 4, np.random.default_rng(0)).shape == (4, 2)
+
+
+def test_parallel_path_agrees_with_numpy():
+    X = blobs(9, n=_PARALLEL_MIN_ROWS + 1000, d=3, k=5)
+    model = KMeans(K=5)
+    model.initialize(table(X), 2)
+    trace = [model.step() for _ in range(5)]
+    p = model.parameters()
+    if model._parallel:   # only where numba has more than one thread
+        np.testing.assert_allclose(trace[-1], distortion(X, p["labels"], p["centers"]),
+                                   rtol=1e-10)
+        # Centres are the means of their rows up to one more update (exact Lloyd identity).
+        means = np.array([X[p["labels"] == k].mean(0) for k in range(5)])
+        model.step()
+        np.testing.assert_allclose(model.parameters()["centers"], means, rtol=1e-10, atol=1e-12)
+    assert np.all(np.diff(trace) <= 1e-12 * np.abs(trace[:-1]))
+
+
+def test_n_init_keeps_best_restart():
+    X = blobs(11, n=300, d=2, k=6, sep=3.0)
+    res = runner.fit(KMeans, table(X), seed=0, n_init=5, K=6, tol=0.0)
+    finals = [r["objective"] for r in res.restarts]
+    assert len(finals) == 5
+    assert res.final_objective == min(finals)
+    assert res.converged
+
+
+def test_parameters_and_snapshot():
+    X = blobs(1, n=100, d=3)
+    model = KMeans(K=4)
+    model.initialize(table(X), 0)
+    value = model.step()
+    p = model.parameters()
+    assert set(p) == {"centers", "labels", "inertia"}
+    assert p["centers"].shape == (4, 3) and p["labels"].shape == (100,)
+    assert p["inertia"].shape == () and float(p["inertia"]) == value
+    snap = model.snapshot()
+    assert snap["labels"] is not model.labels()
+    np.testing.assert_array_equal(snap["centers"], p["centers"])
+
+
+def test_bad_initial_centres():
+    model = KMeans(K=3)
+    with pytest.raises(ValueError, match="shape"):
+        model.initialize(table(np.zeros((10, 2))), 0, centers=np.zeros((2, 2)))
+
+
+def test_iris_nmi(sample_dir):
+    data = load_table(sample_dir / "iris.csv", labels="species")
+    res = runner.fit(KMeans, data, seed=0, K=3)
+    # K-means on the raw iris measurements reaches NMI ~0.76 against the species.
+    assert res.metrics["nmi"] >= 0.70
+    assert res.converged
