@@ -1,0 +1,698 @@
+"""The main window: menus and toolbar, the data / model / run panels, the plot tabs, the log.
+
+The fit runs in a :class:`~explorer.gui.worker.FitJob` (worker QObject in a QThread). Snapshots
+arrive at most ~20 per second; the objective trace and the status line follow every one, while the
+heavier plots (scatter, simplex, adjacency, confusion) are redrawn at most once a second during a
+fit, and once more with the final state.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QScrollArea,
+    QSplitter,
+    QStyle,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer import __version__
+from explorer.data.types import DataError
+from explorer.gui.panels import DataPanel, ModelPanel, RunPanel
+from explorer.gui.plots import (
+    AdjacencyPanel,
+    ConfusionPanel,
+    DataViewPanel,
+    SimplexPanel,
+    TracePanel,
+)
+from explorer.gui.worker import FitJob
+from explorer.models.base import HyperparameterError
+
+ORGANIZATION = "LatentExplorer"
+APPLICATION = "explorer"
+MAX_RECENT = 8
+HEAVY_INTERVAL_S = 1.0          # the scatter/simplex/adjacency redraw at most this often
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(v) for v in value]
+
+
+class MainWindow(QMainWindow):
+    """The explorer window. ``interactive=False`` (scripted use) reports errors on stderr
+    instead of dialogs."""
+
+    run_finished = Signal(object)      # FitResult
+    run_failed = Signal(str)           # message
+
+    def __init__(self, settings: QSettings | None = None, *, interactive: bool = True,
+                 models: dict | None = None):
+        super().__init__()
+        if models is None:
+            from explorer.models import registry
+            models = registry()
+        self.models = models
+        self.settings = settings if settings is not None else QSettings(ORGANIZATION, APPLICATION)
+        self.interactive = interactive
+        self.data = None
+        self.data_path = None
+        self.load_options: dict = {}
+        self.result = None
+        self.job: FitJob | None = None
+        self.jobs: dict[int, FitJob] = {}
+        self.run_id = 0
+        self.run_model_cls = None
+        self._pending_snapshot = None
+        self._last_heavy = 0.0
+        self._closing = False
+        self.heavy_updates = 0
+        self.setWindowTitle("Latent-model explorer")
+        self.setAcceptDrops(True)
+        self._build_actions()
+        self._build_ui()
+        self._build_menus()
+        self._heavy_timer = QTimer(self)
+        self._heavy_timer.setSingleShot(True)
+        self._heavy_timer.timeout.connect(self._apply_heavy)
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        self._update_actions()
+
+    # ---- construction -----------------------------------------------------------------------
+    def _action(self, text, slot, shortcut=None, icon=None, tip=None) -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        if icon is not None:
+            a.setIcon(self.style().standardIcon(icon))
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+        a.triggered.connect(slot)
+        return a
+
+    def _build_actions(self) -> None:
+        SP = QStyle.StandardPixmap
+        self.open_action = self._action("&Open...", lambda: self.open_dialog(),
+                                        QKeySequence.StandardKey.Open, SP.SP_DialogOpenButton,
+                                        "Open a table (CSV/TSV), an edge list, GML/GraphML or a "
+                                        "temporal edge list")
+        self.run_action = self._action("&Run", lambda: self.start_run(), "Ctrl+R",
+                                       SP.SP_MediaPlay, "Fit the chosen model (Ctrl+R)")
+        self.pause_action = self._action("&Pause", self.toggle_pause, "Ctrl+P",
+                                         SP.SP_MediaPause, "Pause or resume the fit")
+        self.cancel_action = self._action("&Cancel", self.cancel_run, "Esc", SP.SP_MediaStop,
+                                          "Stop the fit, keeping its last good state (Esc)")
+        self.export_action = self._action("&Export results...", lambda: self.export_results(),
+                                          "Ctrl+E", SP.SP_DialogSaveButton,
+                                          "Write result.json, parameters.npz, assignments.csv "
+                                          "(and GraphML for networks)")
+        self.export_png_action = self._action("Current tab as &PNG...",
+                                              lambda: self.export_plot(fmt="png"))
+        self.export_svg_action = self._action("Current tab as &SVG...",
+                                              lambda: self.export_plot(fmt="svg"))
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.models_help_action = self._action("&Models", self.show_models_help)
+        self.about_action = self._action("&About", self.show_about)
+
+    def _build_ui(self) -> None:
+        self.data_panel = DataPanel()
+        self.model_panel = ModelPanel(self.models)
+        self.run_panel = RunPanel(self.run_action, self.pause_action, self.cancel_action)
+        side = QWidget()
+        lay = QVBoxLayout(side)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.data_panel, 1)
+        lay.addWidget(self.model_panel, 0)
+        scroll = QScrollArea()
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(380)
+        dock = QDockWidget("Data and model", self)
+        dock.setObjectName("side_dock")
+        dock.setWidget(scroll)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.log_view = QPlainTextEdit()
+        self.log_view.setReadOnly(True)
+        self.log_view.setMaximumBlockCount(5000)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.run_panel)
+        bottom.addWidget(self.log_view)
+        bottom.setStretchFactor(0, 0)
+        bottom.setStretchFactor(1, 1)
+        bottom.setSizes([520, 880])
+        log_dock = QDockWidget("Run and log", self)
+        log_dock.setObjectName("log_dock")
+        log_dock.setWidget(bottom)
+        log_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                             | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, log_dock)
+        self.resizeDocks([log_dock], [170], Qt.Orientation.Vertical)
+        self.trace_panel = TracePanel()
+        self.data_view = DataViewPanel()
+        self.simplex_panel = SimplexPanel()
+        self.adjacency_panel = AdjacencyPanel()
+        self.confusion_panel = ConfusionPanel()
+        self.plots = [self.trace_panel, self.data_view, self.simplex_panel,
+                      self.adjacency_panel, self.confusion_panel]
+        # The objective trace stays in view beside the tabs of the other plots.
+        self.tabs = QTabWidget()
+        for p in self.plots[1:]:
+            self.tabs.addTab(p, p.title)
+        central = QSplitter(Qt.Orientation.Horizontal)
+        central.addWidget(self.tabs)
+        central.addWidget(self.trace_panel)
+        central.setStretchFactor(0, 3)
+        central.setStretchFactor(1, 2)
+        central.setSizes([600, 400])
+        self.setCentralWidget(central)
+        tb = self.addToolBar("Main")
+        tb.setObjectName("main_toolbar")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for a in (self.open_action, self.run_action, self.pause_action, self.cancel_action,
+                  self.export_action):
+            tb.addAction(a)
+        self.data_panel.label_column_chosen.connect(self._label_column_chosen)
+        self.data_panel.label_file_requested.connect(self._label_file_requested)
+        self.model_panel.model_changed.connect(self._model_changed)
+        self.model_panel.values_changed.connect(self._values_changed)
+        self.run_panel.restart_requested.connect(lambda: self.start_run())
+        self.statusBar().showMessage("Open a data file to begin (Ctrl+O), or drop one here.")
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        m.addAction(self.open_action)
+        self.recent_menu = m.addMenu("Open &recent")
+        self._refresh_recent_menu()
+        m.addSeparator()
+        m.addAction(self.export_action)
+        pm = m.addMenu("Export &plot")
+        pm.addAction(self.export_png_action)
+        pm.addAction(self.export_svg_action)
+        pm.addSeparator()
+        for panel in self.plots:
+            sub = pm.addMenu(panel.title)
+            for fmt in ("png", "svg"):
+                a = sub.addAction(f"{fmt.upper()}...")
+                a.triggered.connect(lambda _c=False, p=panel, f=fmt: self.export_plot(fmt=f,
+                                                                                      panel=p))
+        m.addSeparator()
+        m.addAction(self.quit_action)
+        r = mb.addMenu("&Run")
+        for a in (self.run_action, self.pause_action, self.cancel_action):
+            r.addAction(a)
+        h = mb.addMenu("&Help")
+        h.addAction(self.models_help_action)
+        h.addAction(self.about_action)
+
+    # ---- messages ---------------------------------------------------------------------------
+    def log(self, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        for line in str(text).splitlines() or [""]:
+            self.log_view.appendPlainText(f"{stamp}  {line}")
+
+    def show_error(self, title: str, message: str, details: str | None = None) -> None:
+        self.log(f"error: {message}")
+        if not self.interactive:
+            print(f"explorer: error: {message}", file=sys.stderr)
+            return
+        box = QMessageBox(QMessageBox.Icon.Critical, title, message,
+                          QMessageBox.StandardButton.Ok, self)
+        if details:
+            box.setDetailedText(details)
+        box.exec()
+
+    # ---- data -------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        start = str(Path(self.data_path).parent) if self.data_path else ""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open data", start,
+            "Data files (*.csv *.tsv *.txt *.dat *.edges *.gml *.graphml);;All files (*)")
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path, kind: str | None = None, **options) -> bool:
+        """Load a file; on a bad file show the loader's message and keep the previous data."""
+        path = str(path)
+        try:
+            from explorer.data import load
+
+            options = {k: v for k, v in options.items() if v is not None}
+            data = load(path, kind=kind, **options)
+        except DataError as e:
+            self.show_error("Cannot open file", e.message)
+            return False
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+            self.show_error("Cannot open file", f"{path}: {e.strerror or e}")
+            return False
+        except Exception as e:  # a loader bug: say so, keep the window usable
+            self.show_error("Cannot open file", f"{path}: {type(e).__name__}: {e}",
+                            traceback.format_exc())
+            return False
+        self.set_data(data, path=path, options=dict(options, kind=kind))
+        return True
+
+    def set_data(self, data, *, path=None, options: dict | None = None) -> None:
+        """Show already-loaded data (the previous fit, if any, is stopped and forgotten)."""
+        self._stop_current()
+        self.data = data
+        self.data_path = str(path) if path is not None else getattr(data, "path", None)
+        self.load_options = dict(options or {})
+        self.result = None
+        self.run_panel.metrics.setText("")
+        self.run_panel.status.setText("idle")
+        self.run_panel.progress.setRange(0, 1)
+        self.run_panel.progress.setValue(0)
+        self.data_panel.set_data(data)
+        previous = self.model_panel.current_model()
+        self.model_panel.set_kind(data.kind)
+        last = self.settings.value(f"kind/{data.kind}/model")
+        if last and last in self.models and self.model_panel.select_model(last):
+            pass
+        elif previous is not None and data.kind in previous.data_kinds:
+            self.model_panel.select_model(previous.id)
+        for p in self.plots:
+            p.set_data(data)
+        self.tabs.setCurrentWidget(self.data_view if data.kind == "table"
+                                   else self.adjacency_panel)
+        self.trace_panel.reset(self.model_panel.current_model())
+        if self.data_path:
+            self._add_recent(self.data_path)
+        self.log(f"loaded {self.data_path}: {data.describe()}")
+        for note in getattr(data, "notes", []):
+            self.log(f"note: {note}")
+        self.setWindowTitle(f"Latent-model explorer: {Path(self.data_path).name}"
+                            if self.data_path else "Latent-model explorer")
+        self.statusBar().showMessage(data.describe())
+        self._update_actions()
+
+    def _reload(self, **changes) -> bool:
+        if not self.data_path:
+            return False
+        options = dict(self.load_options)
+        options.update(changes)
+        kind = options.pop("kind", None) or self.data.kind
+        return self.open_file(self.data_path, kind=kind, **options)
+
+    def _label_column_chosen(self, column) -> None:
+        if self.data is None or column == getattr(self.data, "label_name", None):
+            return
+        if not self._reload(labels=column) and self.data is not None:
+            self.data_panel.set_data(self.data)   # put the combo back
+
+    def _label_file_requested(self) -> None:
+        start = str(Path(self.data_path).parent) if self.data_path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Node labels (node,label)", start,
+                                              "CSV files (*.csv *.tsv *.txt);;All files (*)")
+        if path:
+            self._reload(labels=path)
+
+    def _add_recent(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        recent = [p for p in _as_list(self.settings.value("recent_files")) if p != path]
+        recent.insert(0, path)
+        self.settings.setValue("recent_files", recent[:MAX_RECENT])
+        self._refresh_recent_menu()
+
+    def recent_files(self) -> list[str]:
+        return _as_list(self.settings.value("recent_files"))
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for p in recent:
+            a = self.recent_menu.addAction(p)
+            a.triggered.connect(lambda _checked=False, p=p: self.open_file(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # drag and drop
+    def dragEnterEvent(self, event):  # noqa: N802
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802
+        for u in event.mimeData().urls():
+            if u.isLocalFile():
+                event.acceptProposedAction()
+                self.open_file(u.toLocalFile())
+                return
+
+    # ---- model and settings -----------------------------------------------------------------
+    def select_model(self, model_id: str) -> bool:
+        return self.model_panel.select_model(model_id)
+
+    def _settings_key(self, prefix: str, cls) -> str | None:
+        if self.data is None or cls is None:
+            return None
+        return f"{prefix}/{self.data.kind}/{cls.id}"
+
+    def _model_changed(self, cls) -> None:
+        key = self._settings_key("hp", cls)
+        if key:
+            saved = self.settings.value(key)
+            if saved:
+                try:
+                    self.model_panel.form.set_values(json.loads(saved))
+                except (TypeError, ValueError):
+                    pass
+            saved_run = self.settings.value(self._settings_key("run", cls))
+            if saved_run:
+                try:
+                    self.model_panel.set_run_settings(json.loads(saved_run))
+                except (TypeError, ValueError):
+                    pass
+        if self.data is None or cls is None:
+            return
+        if self.job is None or not self.job.is_running():
+            self.trace_panel.reset(cls)
+        self._values_changed()
+
+    def _save_model_settings(self) -> None:
+        cls = self.model_panel.current_model()
+        if self.data is None or cls is None:
+            return
+        self.settings.setValue(f"kind/{self.data.kind}/model", cls.id)
+        self.settings.setValue(self._settings_key("hp", cls),
+                               json.dumps(self.model_panel.form.values()))
+        self.settings.setValue(self._settings_key("run", cls),
+                               json.dumps(self.model_panel.run_settings()))
+
+    def _values_changed(self) -> None:
+        running = self.job is not None and self.job.is_running()
+        self.run_panel.restart_bar.setVisible(running)
+
+    # ---- running ----------------------------------------------------------------------------
+    def start_run(self) -> bool:
+        """Validate the form and start a fit in the background (a running fit is cancelled)."""
+        if self.data is None:
+            self.show_error("Cannot run", "Open a data file first.")
+            return False
+        cls = self.model_panel.current_model()
+        if cls is None:
+            self.show_error("Cannot run", "Choose a model that takes this kind of data.")
+            return False
+        try:
+            hp = self.model_panel.form.hyperparameters()
+            model = cls(hp)
+            model.check_data(self.data)
+        except (HyperparameterError, DataError) as e:
+            self.show_error("Cannot run", getattr(e, "message", None) or str(e))
+            return False
+        rs = self.model_panel.run_settings()
+        self._stop_current(wait=False)
+        self.run_id += 1
+        job = FitJob(self.run_id, model, self.data, seed=rs["seed"], max_iter=rs["max_iter"],
+                     tol=rs["tol"])
+        q = Qt.ConnectionType.QueuedConnection
+        job.worker.progress.connect(self._on_progress, q)
+        job.worker.finished.connect(self._on_finished, q)
+        job.worker.failed.connect(self._on_failed, q)
+        self.jobs[self.run_id] = job
+        self.job = job
+        self.run_model_cls = cls
+        self.result = None
+        self._pending_snapshot = None
+        self._last_heavy = 0.0
+        self.trace_panel.reset(cls)
+        self.run_panel.restart_bar.setVisible(False)
+        self.run_panel.metrics.setText("")
+        self.run_panel.progress.setRange(0, rs["max_iter"])
+        self.run_panel.progress.setValue(0)
+        self.run_panel.status.setText("starting...")
+        self._save_model_settings()
+        hp_text = ", ".join(f"{k}={v}" for k, v in hp.as_dict().items())
+        self.log(f"run {self.run_id}: {cls.id} ({hp_text}), seed {rs['seed']}, "
+                 f"max {rs['max_iter']} iterations, tol {rs['tol']:g}")
+        job.start()
+        self._update_actions()
+        return True
+
+    def is_running(self) -> bool:
+        return self.job is not None and self.job.is_running()
+
+    def toggle_pause(self) -> None:
+        if self.job is None:
+            return
+        if self.job.paused:
+            self.job.resume()
+            self.log(f"run {self.job.run_id}: resumed")
+        else:
+            self.job.pause()
+            self.log(f"run {self.job.run_id}: paused")
+            self.run_panel.status.setText("paused · " + self.run_panel.status.text())
+        self._update_actions()
+
+    def cancel_run(self) -> None:
+        if self.job is not None and self.job.is_running():
+            self.job.cancel()
+            self.run_panel.status.setText("cancelling...")
+            self.log(f"run {self.job.run_id}: cancel requested")
+
+    def _stop_current(self, wait: bool = True) -> None:
+        """Cancel the current job (if any); its late signals are dropped by run id."""
+        job = self.job
+        self.job = None
+        if job is not None:
+            job.cancel()
+            if wait:
+                job.stop()
+                self.jobs.pop(job.run_id, None)
+        self._update_actions()
+
+    def _retire(self, run_id: int) -> FitJob | None:
+        job = self.jobs.pop(run_id, None)
+        if job is not None:
+            job.thread.wait()     # the thread is ending: worker.run has returned
+        return job
+
+    @Slot(int, object)
+    def _on_progress(self, run_id: int, p) -> None:
+        if self._closing or self.job is None or run_id != self.job.run_id:
+            return   # a late snapshot of a cancelled run
+        self.run_panel.show_progress(p, paused=self.job.paused)
+        self.trace_panel.show_progress(p)
+        if p.snapshot is not None:
+            self._pending_snapshot = p.snapshot
+            due = HEAVY_INTERVAL_S - (time.monotonic() - self._last_heavy)
+            if due <= 0:
+                self._apply_heavy()
+            elif not self._heavy_timer.isActive():
+                self._heavy_timer.start(int(due * 1000) + 1)
+
+    def _apply_heavy(self) -> None:
+        snap = self._pending_snapshot
+        self._pending_snapshot = None
+        if snap is None or self._closing:
+            return
+        cls = self.run_model_cls
+        for panel in self.plots:
+            panel.show_snapshot(snap, cls)
+        self.heavy_updates += 1
+        self._last_heavy = time.monotonic()
+
+    @Slot(int, object)
+    def _on_finished(self, run_id: int, result) -> None:
+        self._retire(run_id)
+        if self._closing or self.job is None or run_id != self.job.run_id:
+            return
+        self.job = None
+        self.result = result
+        self._heavy_timer.stop()
+        self._pending_snapshot = None
+        try:
+            snap = result.model.snapshot() if result.trace else None
+        except Exception:  # a model cancelled before its first iteration may have no state
+            snap = None
+        if snap is not None:
+            self._pending_snapshot = snap
+            self._apply_heavy()
+        cls = self.run_model_cls
+        if result.cancelled:
+            state = f"cancelled after {result.iterations} iterations (last state kept; exportable)"
+        elif result.converged:
+            state = f"converged after {result.iterations} iterations"
+        else:
+            state = f"stopped at the iteration limit ({result.iterations})"
+        obj = (f"{cls.objective_kind} {result.final_objective:.8g}" if result.trace else "")
+        self.run_panel.status.setText(f"{state} · {obj} · {result.total_s:.2f} s")
+        if result.trace:
+            self.run_panel.progress.setValue(min(result.iterations, result.max_iter))
+        self.run_panel.metrics.setText(self._metrics_text(result))
+        for line in result.log:
+            self.log(line)
+        self.log(f"run {run_id}: {state}; " + self._metrics_text(result).replace("\n", "; "))
+        self.run_panel.restart_bar.setVisible(False)
+        self._update_actions()
+        self.run_finished.emit(result)
+
+    @staticmethod
+    def _metrics_text(result) -> str:
+        parts = []
+        for name, value in result.metrics.items():
+            parts.append(f"{name} {value:.4g}" if isinstance(value, float) else f"{name} {value}")
+        parts.append(f"{result.per_iteration_s * 1e3:.2f} ms per iteration"
+                     if result.iteration_times else "")
+        return "Metrics: " + ", ".join(p for p in parts if p) if parts else ""
+
+    @Slot(int, object, str)
+    def _on_failed(self, run_id: int, exc, tb: str) -> None:
+        self._retire(run_id)
+        if self._closing or self.job is None or run_id != self.job.run_id:
+            return
+        self.job = None
+        self._heavy_timer.stop()
+        message = exc.message if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
+        self.run_panel.status.setText("failed: " + message)
+        self._update_actions()
+        self.run_failed.emit(message)
+        self.show_error("The fit failed", message, tb)
+
+    def _update_actions(self) -> None:
+        running = self.is_running()
+        self.run_action.setEnabled(self.data is not None and not running)
+        self.pause_action.setEnabled(running)
+        paused = running and self.job.paused
+        self.pause_action.setText("Resume" if paused else "Pause")
+        self.cancel_action.setEnabled(running)
+        self.export_action.setEnabled(self.result is not None)
+
+    # ---- export -----------------------------------------------------------------------------
+    def export_results(self, out_dir=None) -> dict | None:
+        """Write the same files as ``explorer fit --out`` (one code path: explorer.export)."""
+        if self.result is None:
+            self.show_error("Nothing to export", "Run a model first.")
+            return None
+        if out_dir is None:
+            out_dir = QFileDialog.getExistingDirectory(self, "Export results into folder")
+            if not out_dir:
+                return None
+        from explorer.export import export_result
+
+        try:
+            paths = export_result(self.result, out_dir)
+        except OSError as e:
+            self.show_error("Export failed", f"{out_dir}: {e}")
+            return None
+        self.log("exported " + ", ".join(str(p) for p in paths.values()))
+        return paths
+
+    def current_plot(self):
+        return self.tabs.currentWidget()
+
+    def export_plot(self, path=None, fmt: str = "png", panel=None):
+        panel = panel or self.current_plot()
+        if path is None:
+            name = f"{panel.title.lower().replace(' ', '_')}.{fmt}"
+            path, _ = QFileDialog.getSaveFileName(self, f"Export plot as {fmt.upper()}", name,
+                                                  f"{fmt.upper()} files (*.{fmt})")
+            if not path:
+                return None
+            if not path.lower().endswith(f".{fmt}"):
+                path += f".{fmt}"
+        try:
+            out = panel.export(path)
+        except (OSError, ValueError) as e:
+            self.show_error("Export failed", f"{path}: {e}")
+            return None
+        self.log(f"exported plot {panel.title} to {out}")
+        return out
+
+    def save_screenshots(self, window_png=None, plots_dir=None) -> list[Path]:
+        """A PNG of the whole window and, with ``plots_dir``, one PNG per plot."""
+        written = []
+        if window_png:
+            p = Path(window_png)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            if not self.grab().save(str(p)):
+                raise OSError(f"could not write {p}")
+            written.append(p)
+        if plots_dir:
+            d = Path(plots_dir)
+            d.mkdir(parents=True, exist_ok=True)
+            for panel in self.plots:
+                p = d / f"{panel.title.lower().replace(' ', '_')}.png"
+                panel.export(p)
+                written.append(p)
+        return written
+
+    # ---- help -------------------------------------------------------------------------------
+    def models_help_html(self) -> str:
+        parts = ["<h2>Models</h2>"]
+        for model_id, cls in self.models.items():
+            parts.append(f"<h3>{html.escape(cls.name)} <code>{model_id}</code></h3>"
+                         f"<p><i>data:</i> {', '.join(cls.data_kinds)}; <i>objective:</i> "
+                         f"{cls.objective_kind}</p><p>{html.escape(cls.description)}</p><ul>")
+            for s in cls.param_specs():
+                parts.append(f"<li><b>{html.escape(s.label)}</b> = {html.escape(str(s.default))}"
+                             f": {html.escape(s.help)}</li>")
+            parts.append("</ul>")
+        return "".join(parts)
+
+    def show_models_help(self) -> None:
+        dlg = QDialog(self)
+        dlg.setWindowTitle("Models")
+        lay = QVBoxLayout(dlg)
+        text = QTextBrowser()
+        text.setHtml(self.models_help_html())
+        lay.addWidget(text)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dlg.reject)
+        lay.addWidget(buttons)
+        dlg.resize(640, 560)
+        dlg.exec()
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About the explorer",
+                          f"<b>Latent-model explorer</b> {__version__}<br>Fit clustering, "
+                          "mixture and network community models and watch them converge.<br>"
+                          "PySide6 + pyqtgraph; models in numba. BSD-3-Clause.")
+
+    # ---- closing ----------------------------------------------------------------------------
+    def closeEvent(self, event):  # noqa: N802
+        """Stop every running fit (cancel + wait) so no QThread is destroyed while running."""
+        self._closing = True
+        self._heavy_timer.stop()
+        try:
+            self._save_model_settings()
+            self.settings.setValue("window/geometry", self.saveGeometry())
+            self.settings.setValue("window/state", self.saveState())
+            self.settings.sync()
+        except Exception:  # settings must never keep the window from closing
+            pass
+        for job in list(self.jobs.values()):
+            job.stop()
+        self.jobs.clear()
+        self.job = None
+        super().closeEvent(event)

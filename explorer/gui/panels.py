@@ -1,0 +1,323 @@
+"""The side panels: data (file, kind, size, preview, ground truth), model (registry list and the
+generated hyperparameter form) and run (progress, status, final metrics)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.gui.widgets import ParamForm, ScientificSpinBox
+
+PREVIEW_ROWS = 100
+KIND_NAMES = {"table": "table", "network": "network", "temporal": "temporal network"}
+
+
+class PreviewModel(QAbstractTableModel):
+    """A read-only table of strings (the first rows of the data)."""
+
+    def __init__(self, header: list[str] | None = None, rows: list[list[str]] | None = None):
+        super().__init__()
+        self.header = header or []
+        self.rows = rows or []
+
+    def set(self, header: list[str], rows: list[list[str]]) -> None:
+        self.beginResetModel()
+        self.header, self.rows = header, rows
+        self.endResetModel()
+
+    def rowCount(self, parent=None):  # noqa: N802
+        return 0 if parent is not None and parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=None):  # noqa: N802
+        return 0 if parent is not None and parent.isValid() else len(self.header)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and index.isValid():
+            return self.rows[index.row()][index.column()]
+        return None
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return self.header[section] if section < len(self.header) else None
+        return str(section + 1)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def preview_rows(data, n: int = PREVIEW_ROWS) -> tuple[list[str], list[list[str]]]:
+    """Header and first rows of a table, an edge list or a temporal edge list, ids as given."""
+    if data.kind == "table":
+        header = list(data.columns)
+        m = min(n, data.n_items)
+        rows = [[_fmt(v) for v in data.X[r]] for r in range(m)]
+        if data.labels is not None:
+            header.append(f"{data.label_name or 'label'} (truth)")
+            for r in range(m):
+                rows[r].append(str(data.labels[r]))
+        return header, rows
+    ids = data.node_ids
+    if data.kind == "network":
+        m = min(n, len(data.edges))
+        return (["source", "target", "weight"],
+                [[str(ids[data.edges[e, 0]]), str(ids[data.edges[e, 1]]), _fmt(data.weights[e])]
+                 for e in range(m)])
+    m = min(n, len(data.count))
+    return (["t", "time", "i", "j", "count"],
+            [[str(data.t[e]), _fmt(data.times[data.t[e]]), str(ids[data.i[e]]),
+              str(ids[data.j[e]]), _fmt(data.count[e])] for e in range(m)])
+
+
+class DataPanel(QGroupBox):
+    """File name, kind, size, preview and the ground-truth choice."""
+
+    label_column_chosen = Signal(object)   # a column name, or None for no ground truth
+    label_file_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__("Data", parent)
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        self.file_label = QLabel("(none: File > Open, or drop a file here)")
+        self.file_label.setWordWrap(True)
+        self.kind_label = QLabel("")
+        self.size_label = QLabel("")
+        self.size_label.setWordWrap(True)
+        form.addRow("File:", self.file_label)
+        form.addRow("Kind:", self.kind_label)
+        form.addRow("Size:", self.size_label)
+        self.label_combo = QComboBox()
+        self.label_combo.setToolTip("the column holding ground-truth labels (excluded from the "
+                                    "features); used for NMI/ARI and the confusion table")
+        self.label_file = QPushButton("Node labels...")
+        self.label_file.setToolTip("a node,label file with the ground-truth community of nodes")
+        truth = QHBoxLayout()
+        truth.setContentsMargins(0, 0, 0, 0)
+        truth.addWidget(self.label_combo, 1)
+        truth.addWidget(self.label_file)
+        truth_w = QWidget()
+        truth_w.setLayout(truth)
+        form.addRow("Ground truth:", truth_w)
+        lay.addLayout(form)
+        self.preview_model = PreviewModel()
+        self.preview = QTableView()
+        self.preview.setModel(self.preview_model)
+        self.preview.setMinimumHeight(110)
+        self.preview.setMaximumHeight(220)
+        self.preview.verticalHeader().setDefaultSectionSize(20)
+        lay.addWidget(self.preview, 1)
+        self.label_combo.activated.connect(self._label_activated)
+        self.label_file.clicked.connect(self.label_file_requested)
+        self.label_combo.setVisible(False)
+        self.label_file.setVisible(False)
+
+    def _label_activated(self, index: int) -> None:
+        self.label_column_chosen.emit(self.label_combo.itemData(index))
+
+    def set_data(self, data) -> None:
+        self.file_label.setText(Path(data.path).name if data.path else "(generated)")
+        self.file_label.setToolTip(str(data.path or ""))
+        self.kind_label.setText(KIND_NAMES.get(data.kind, data.kind))
+        size = data.describe()
+        if data.labels is not None:
+            n_classes = len({str(v) for v in data.labels if v is not None and str(v) != ""})
+            size += f"; ground truth: {data.label_name or 'labels'} ({n_classes} classes)"
+        self.size_label.setText(size)
+        self.preview_model.set(*preview_rows(data))
+        self.preview.resizeColumnsToContents()
+        table = data.kind == "table"
+        self.label_combo.setVisible(table)
+        self.label_file.setVisible(not table)
+        if table:
+            self.label_combo.clear()
+            self.label_combo.addItem("(none)", None)
+            for c in list(data.columns) + ([data.label_name] if data.label_name else []):
+                self.label_combo.addItem(c, c)
+            i = self.label_combo.findData(data.label_name) if data.label_name else 0
+            self.label_combo.setCurrentIndex(max(i, 0))
+        else:
+            self.label_file.setText(f"Node labels: {data.label_name}" if data.labels is not None
+                                    else "Node labels...")
+
+
+class ModelPanel(QGroupBox):
+    """The registry's models (those that cannot take the data disabled, with the reason), the
+    generated hyperparameter form, and the run settings (seed, max iterations, tolerance)."""
+
+    model_changed = Signal(object)    # the model class
+    values_changed = Signal()         # a hyperparameter or run setting was edited
+
+    def __init__(self, models: dict, parent=None):
+        super().__init__("Model", parent)
+        self.models = models
+        lay = QVBoxLayout(self)
+        self.list = QListWidget()
+        self.list.setMaximumHeight(140)
+        for model_id, cls in models.items():
+            item = QListWidgetItem(f"{cls.name}  ({model_id})")
+            item.setData(Qt.ItemDataRole.UserRole, model_id)
+            item.setToolTip(cls.description)
+            self.list.addItem(item)
+        lay.addWidget(self.list)
+        self.description = QLabel("")
+        self.description.setWordWrap(True)
+        self.description.setStyleSheet("color: #555;")
+        lay.addWidget(self.description)
+        self.form = ParamForm()
+        lay.addWidget(self.form)
+        run = QFormLayout()
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("random seed (restart r uses seed + r)")
+        self.max_iter = QSpinBox()
+        self.max_iter.setRange(1, 10_000_000)
+        self.max_iter.setToolTip("maximum number of iterations")
+        self.tol = ScientificSpinBox()
+        self.tol.setRange(0.0, 1.0)
+        self.tol.setToolTip("converged when the relative change of the objective is below this")
+        run.addRow("seed", self.seed)
+        run.addRow("max iterations", self.max_iter)
+        run.addRow("tolerance", self.tol)
+        lay.addLayout(run)
+        self.kind = None
+        self.list.currentItemChanged.connect(self._current_changed)
+        self.form.changed.connect(self.values_changed)
+        for w in (self.seed, self.max_iter, self.tol):
+            w.valueChanged.connect(self.values_changed)
+
+    def current_model(self):
+        item = self.list.currentItem()
+        if item is None:
+            return None
+        return self.models.get(item.data(Qt.ItemDataRole.UserRole))
+
+    def can_take(self, cls, kind) -> bool:
+        return kind is None or kind in cls.data_kinds
+
+    def set_kind(self, kind: str | None) -> None:
+        """Enable the models that take ``kind``; the others say why they are disabled."""
+        self.kind = kind
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            cls = self.models[item.data(Qt.ItemDataRole.UserRole)]
+            flags = item.flags()
+            if self.can_take(cls, kind):
+                item.setFlags(flags | Qt.ItemFlag.ItemIsEnabled)
+                item.setToolTip(cls.description)
+            else:
+                item.setFlags(flags & ~Qt.ItemFlag.ItemIsEnabled)
+                takes = " or ".join(KIND_NAMES.get(k, k) for k in cls.data_kinds)
+                item.setToolTip(f"{cls.name} takes {takes} data; the loaded data is a "
+                                f"{KIND_NAMES.get(kind, kind)}.")
+        cur = self.current_model()
+        if cur is None or not self.can_take(cur, kind):
+            for i in range(self.list.count()):
+                if self.list.item(i).flags() & Qt.ItemFlag.ItemIsEnabled:
+                    self.list.setCurrentRow(i)
+                    break
+
+    def select_model(self, model_id: str) -> bool:
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(Qt.ItemDataRole.UserRole) == model_id:
+                if not item.flags() & Qt.ItemFlag.ItemIsEnabled:
+                    return False
+                self.list.setCurrentRow(i)
+                return True
+        return False
+
+    def _current_changed(self, current, _previous) -> None:
+        cls = self.current_model()
+        self.form.set_model(cls)
+        if cls is not None:
+            self.description.setText(cls.description)
+            for w, v in ((self.max_iter, cls.default_max_iter), (self.tol, cls.default_tol)):
+                w.blockSignals(True)
+                w.setValue(v)
+                w.blockSignals(False)
+        self.model_changed.emit(cls)
+
+    def run_settings(self) -> dict:
+        return {"seed": self.seed.value(), "max_iter": self.max_iter.value(),
+                "tol": self.tol.value()}
+
+    def set_run_settings(self, values: dict) -> None:
+        for name, w, conv in (("seed", self.seed, int), ("max_iter", self.max_iter, int),
+                              ("tol", self.tol, float)):
+            if values.get(name) is not None:
+                try:
+                    w.setValue(conv(values[name]))
+                except (TypeError, ValueError):
+                    pass
+
+
+class RunPanel(QGroupBox):
+    """Run / pause / cancel, progress and status, the restart offer, and the final metrics."""
+
+    restart_requested = Signal()
+
+    def __init__(self, run_action, pause_action, cancel_action, parent=None):
+        super().__init__("Run", parent)
+        lay = QVBoxLayout(self)
+        buttons = QHBoxLayout()
+        for action in (run_action, pause_action, cancel_action):
+            b = QToolButton()
+            b.setDefaultAction(action)
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        lay.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setFormat("iteration %v / %m")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        lay.addWidget(self.progress)
+        self.status = QLabel("idle")
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
+        self.restart_bar = QWidget()
+        rb = QHBoxLayout(self.restart_bar)
+        rb.setContentsMargins(0, 0, 0, 0)
+        self.restart_label = QLabel("Settings changed during the fit.")
+        self.restart_button = QPushButton("Restart with new values")
+        rb.addWidget(self.restart_label, 1)
+        rb.addWidget(self.restart_button)
+        self.restart_bar.setVisible(False)
+        self.restart_button.clicked.connect(self.restart_requested)
+        lay.addWidget(self.restart_bar)
+        self.metrics = QLabel("")
+        self.metrics.setWordWrap(True)
+        self.metrics.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.metrics)
+
+    def show_progress(self, p, paused: bool = False) -> None:
+        self.progress.setRange(0, p.max_iter)
+        self.progress.setValue(min(p.iteration, p.max_iter))
+        restart = f"restart {p.restart + 1}/{p.n_init} · " if p.n_init > 1 else ""
+        state = "paused · " if paused else ""
+        self.status.setText(f"{state}{restart}iteration {p.iteration}/{p.max_iter} · "
+                            f"{p.objective_kind} {p.objective:.8g} · "
+                            f"{p.iterations_per_s:.1f} it/s · {p.elapsed_s:.1f} s")

@@ -1,0 +1,105 @@
+"""Running a fit in the background: a worker QObject moved to a QThread.
+
+The worker calls :func:`explorer.runner.fit` and talks to the window only through signals, each
+stamped with its run's id so the window can drop a late snapshot from a cancelled run. Snapshots
+are already copies (``Model.snapshot`` copies its arrays) and throttled by the runner to at most
+one every ``snapshot_interval`` seconds (0.05 s: at most 20 per second).
+
+Cancel and pause go through :class:`explorer.runner.RunControl`, a thread-safe flag the fit loop
+checks between iterations, never through queued signals: the worker's event loop is busy for the
+whole fit, so a queued call would only be delivered after it ended.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from explorer import runner
+
+
+class FitWorker(QObject):
+    """Runs one fit; lives in its own thread; never touches widgets."""
+
+    progress = Signal(int, object)      # run id, runner.Progress (snapshot copies inside)
+    finished = Signal(int, object)      # run id, runner.FitResult (cancelled ones included)
+    failed = Signal(int, object, str)   # run id, the exception, formatted traceback
+
+    def __init__(self, run_id: int, model, data, *, seed: int, max_iter: int | None,
+                 tol: float | None, control: runner.RunControl,
+                 snapshot_interval: float = 0.05):
+        super().__init__()
+        self.run_id = run_id
+        self.model = model
+        self.data = data
+        self.seed = seed
+        self.max_iter = max_iter
+        self.tol = tol
+        self.control = control
+        self.snapshot_interval = snapshot_interval
+
+    def _callback(self, progress: runner.Progress) -> None:
+        self.progress.emit(self.run_id, progress)
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = runner.fit(self.model, self.data, seed=self.seed, max_iter=self.max_iter,
+                                tol=self.tol, callback=self._callback,
+                                snapshot_interval=self.snapshot_interval, control=self.control)
+        except Exception as exc:  # every failure becomes a dialog in the window, never a crash
+            self.failed.emit(self.run_id, exc, traceback.format_exc())
+        else:
+            self.finished.emit(self.run_id, result)
+
+
+class FitJob:
+    """One run: its control flags, its worker and its thread. Owned by the window (GUI thread).
+
+    The job keeps Python references to the thread and the worker until the thread has finished,
+    so neither is destroyed while it runs.
+    """
+
+    def __init__(self, run_id: int, model, data, *, seed: int, max_iter: int | None,
+                 tol: float | None, snapshot_interval: float = 0.05):
+        self.run_id = run_id
+        self.control = runner.RunControl()
+        self.thread = QThread()
+        self.thread.setObjectName(f"fit-{run_id}")
+        self.worker = FitWorker(run_id, model, data, seed=seed, max_iter=max_iter, tol=tol,
+                                control=self.control, snapshot_interval=snapshot_interval)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        # Direct: quit from the worker thread itself, so it works even while the GUI thread is
+        # blocked in stop() waiting for the thread.
+        self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+        self.worker.failed.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+        self.model = model
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def is_running(self) -> bool:
+        return self.thread.isRunning()
+
+    def cancel(self) -> None:
+        self.control.cancel()
+
+    def pause(self) -> None:
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self.control.paused
+
+    def stop(self, timeout_ms: int | None = None) -> bool:
+        """Cancel and wait for the thread to end (the loop stops within one iteration)."""
+        self.control.cancel()
+        self.thread.quit()
+        if timeout_ms is None:
+            return self.thread.wait()
+        return self.thread.wait(timeout_ms)
