@@ -196,3 +196,25 @@ def test_error_unknown_columns(tmp_path):
     assert "'zz'" in str(e) and "a, b" in str(e)
     e = error_of(p, labels="klass")
     assert "'klass'" in str(e)
+
+
+def test_error_ragged_row_missing_only_the_label(shared_datasets, tmp_path):
+    text = (shared_datasets / "iris" / "iris.csv").read_text().splitlines()
+    text[10] = ",".join(text[10].split(",")[:4])   # line 11 loses its species field
+    e = error_of(write(tmp_path, "iris.csv", "\n".join(text) + "\n"), labels="species")
+    assert e.line == 11 and "expected 5 fields, found 4" in str(e)
+
+
+def test_single_column_and_numeric_labels(shared_datasets):
+    g = load_table(shared_datasets / "galaxies" / "galaxies.csv")
+    assert g.shape == (82, 1) and g.columns == ["velocity_km_s"]
+    d = load_table(shared_datasets / "digits_binary" / "digits_binary.csv", labels="digit")
+    assert d.shape == (1797, 64) and set(d.labels) == {str(k) for k in range(10)}
+    assert set(np.unique(d.X)) == {0.0, 1.0}
+
+
+def test_quoted_fields(tmp_path):
+    p = write(tmp_path, "q.csv", 'x,y,name\n1,2,"Smith, J."\n3,4,"Doe, A."\n')
+    d = load_table(p, labels="name")
+    np.testing.assert_array_equal(d.X, [[1, 2], [3, 4]])
+    assert list(d.labels) == ["Smith, J.", "Doe, A."]

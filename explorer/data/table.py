@@ -303,6 +303,9 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False) ->
     df.columns = names
     if len(df) == 0:
         raise DataError("no data rows (only a header line)", path=src.path)
+    if df.shape[1] > 1 and df.iloc[:, -1].isna().any():
+        # pandas pads short rows with missing values: tell a short row from an empty last cell.
+        check_ragged(src, sep, len(names))
 
     unknown = [c for c in wanted + ([label_name] if label_name else []) if c not in names]
     if unknown:

@@ -1,0 +1,130 @@
+"""load_temporal: the primary-school counts checked against pandas aggregating the same rows;
+binning, timestamps, duplicates and self-loops on small files; one test per malformed case."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explorer.data import DataError, guess_kind, load, load_temporal
+
+
+def write(tmp_path, name, content):
+    p = tmp_path / name
+    p.write_text(content, encoding="utf-8")
+    return p
+
+
+def triples(d):
+    return {(int(t), d.node_ids[i], d.node_ids[j]): c
+            for t, i, j, c in zip(d.t, d.i, d.j, d.count)}
+
+
+def test_primary_school_counts(shared_datasets):
+    ps = shared_datasets / "primary_school"
+    d = load_temporal(ps / "counts_60min.csv", labels=f"{ps / 'nodes.csv'}:class")
+    raw = pd.read_csv(ps / "counts_60min.csv", dtype={"i": str, "j": str})
+    assert d.T == 18 and list(d.times) == list(range(18))       # t is the window index
+    assert d.n_nodes == 242 and len(d.count) == len(raw)          # file has unique (t, i<j) rows
+    ref = {(t, i, j): float(c) for t, i, j, c in raw.itertuples(index=False)}
+    got = {(t, *sorted((u, v), key=lambda s: (len(s), s))): c for (t, u, v), c in
+           triples(d).items()}
+    assert got == ref
+    assert np.all(d.i < d.j)
+    nodes = pd.read_csv(ps / "nodes.csv", dtype=str)
+    cls = dict(zip(nodes["id"], nodes["class"]))
+    assert list(d.labels) == [cls[n] for n in d.node_ids] and d.label_name == "class"
+    assert guess_kind(ps / "counts_60min.csv") == "temporal"
+
+
+def test_primary_school_contacts_binned(shared_datasets):
+    ps = shared_datasets / "primary_school"
+    d = load(ps / "contacts_20s.csv", bin_width=3600)
+    raw = pd.read_csv(ps / "contacts_20s.csv", dtype={"i": str, "j": str})
+    assert d.count.sum() == len(raw)            # every 20-s frame counted once
+    assert d.T == (raw.t.max() - raw.t.min()) // 3600 + 1
+    assert d.times[0] == raw.t.min() and d.times[1] - d.times[0] == 3600
+    # aggregated over time equals the pair counts of the raw rows
+    pair = raw.apply(lambda r: tuple(sorted((r.i, r.j))), axis=1).value_counts()
+    agg = d.aggregate().tocoo()
+    assert agg.nnz == 2 * len(pair)
+    a, b = d.node_ids[agg.row[0]], d.node_ids[agg.col[0]]
+    assert agg.data[0] == pair[tuple(sorted((a, b)))]
+
+
+def test_binning_duplicates_self_loops(tmp_path):
+    p = write(tmp_path, "c.txt", "t i j count\n5 a b 1\n6 b a 2\n9 a b 1\n7 c c 3\n8 b c 0\n")
+    d = load_temporal(p)
+    assert d.T == 5 and list(d.times) == [5, 6, 7, 8, 9]
+    assert triples(d) == {(0, "a", "b"): 1.0, (1, "a", "b"): 2.0, (4, "a", "b"): 1.0}
+    assert any("1 self-loop" in n for n in d.notes)
+    w = load_temporal(p, bin_width=2)
+    assert w.T == 3 and list(w.times) == [5, 7, 9]
+    assert triples(w) == {(0, "a", "b"): 3.0, (2, "a", "b"): 1.0}
+    assert any("summed 1" in n for n in w.notes)
+    dd = load_temporal(p, directed=True, bin_width=2)
+    assert triples(dd) == {(0, "a", "b"): 1.0, (0, "b", "a"): 2.0, (2, "a", "b"): 1.0}
+
+
+def test_iso_timestamps(tmp_path):
+    p = write(tmp_path, "c.csv", "time,i,j\n2009-10-01 09:00:00,a,b\n2009-10-01 09:30:00,a,b\n"
+                                 "2009-10-01T10:15:00,b,c\n")
+    d = load_temporal(p, bin_width=3600)
+    assert d.T == 2
+    assert triples(d) == {(0, "a", "b"): 2.0, (1, "b", "c"): 1.0}
+    assert d.times[0] == pd.Timestamp("2009-10-01 09:00:00", tz="UTC").timestamp()
+    with pytest.raises(DataError, match="bin width"):
+        load_temporal(p)
+
+
+def test_no_header(tmp_path):
+    d = load_temporal(write(tmp_path, "c.tsv", "0\t1\t2\n2\t2\t3\n"))
+    assert d.T == 3 and list(d.node_ids) == ["1", "2", "3"] and d.count.sum() == 2
+
+
+# ---- malformed input --------------------------------------------------------------------------
+
+def error_of(path, **kw) -> DataError:
+    with pytest.raises(DataError) as ei:
+        load_temporal(path, **kw)
+    return ei.value
+
+
+def test_error_bad_t(tmp_path):
+    e = error_of(write(tmp_path, "c.csv", "t,i,j\n0,a,b\n1,a,b\nlater,b,c\n"))
+    assert (e.line, e.column) == (4, "t") and "bad t 'later'" in str(e)
+
+
+def test_error_bad_timestamp(tmp_path):
+    e = error_of(write(tmp_path, "c.csv", "t,i,j\n2009-10-01,a,b\n2009-13-45,b,c\n"),
+                 bin_width=60)
+    assert e.line == 3 and "ISO 8601" in str(e)
+
+
+def test_error_fractional_t_needs_bin_width(tmp_path):
+    e = error_of(write(tmp_path, "c.csv", "t,i,j\n0,a,b\n0.5,a,b\n"))
+    assert e.line == 3 and "bin width" in str(e)
+
+
+def test_error_non_numeric_count(tmp_path):
+    e = error_of(write(tmp_path, "c.csv", "t,i,j,count\n0,a,b,1\n1,a,b,lots\n"))
+    assert (e.line, e.column) == (3, "count") and "non-numeric count" in str(e)
+
+
+def test_error_negative_count(tmp_path):
+    e = error_of(write(tmp_path, "c.csv", "t,i,j,count\n0,a,b,-1\n"))
+    assert e.line == 2 and "negative" in str(e)
+
+
+def test_error_ragged(tmp_path):
+    e = error_of(write(tmp_path, "c.csv", "t,i,j,count\n0,a,b,1\n1,a\n"))
+    assert e.line == 3 and "expected 4 fields, found 2" in str(e)
+
+
+def test_error_too_few_columns(tmp_path):
+    e = error_of(write(tmp_path, "c.csv", "t,i\n0,a\n"))
+    assert "t i j" in str(e)
+
+
+def test_error_bad_bin_width(tmp_path):
+    e = error_of(write(tmp_path, "c.csv", "t,i,j\n0,a,b\n"), bin_width=0)
+    assert "positive" in str(e)
