@@ -1,0 +1,597 @@
+"""Numba kernels of the dynamic exposure model (``dynamic_exposure.py`` holds the math and the class).
+
+Notation (derivation note 000): pairs p = (i, j) with i < j, observed snapshots per pair
+``nobs[i, j]`` (T minus the held-out cells), observed non-zero snapshots per pair ``m_p``,
+aggregated observed counts ``Y_ij`` per ordered pair (stored as CSR rows), rates
+``lambda_ij = (U W)_i . V_j`` and exposures ``mu_ij = mu_i . mu_j``. ``S`` is the dense symmetric
+matrix of pair activities S_ij = sum_t Q_ij^t over observed snapshots (zero diagonal).
+
+Every kernel writes into buffers allocated once by the model; none allocates except the
+``build_*`` helpers that run once at initialisation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+# ---- counter-based hashing: which (t, i, j) cells are held out --------------------------------
+_GOLD = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_INV53 = 1.0 / 9007199254740992.0
+_TINY = 1e-300
+
+
+@numba.njit(cache=True, nogil=True)
+def _fmix(x):
+    """SplitMix64 finaliser (a bijection of uint64 with good avalanche)."""
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    return x ^ (x >> _S31)
+
+
+@numba.njit(cache=True, nogil=True)
+def seed_state(seed):
+    return _fmix(np.uint64(seed) * _GOLD + _GOLD)
+
+
+@numba.njit(cache=True, nogil=True)
+def cell_unit(state, t, a, b, n):
+    """Uniform [0, 1) number attached to cell (t, a, b) of an n-node network (a < b)."""
+    key = (np.uint64(t) * np.uint64(n) + np.uint64(a)) * np.uint64(n) + np.uint64(b)
+    return float(_fmix(state + key * _GOLD) >> _S11) * _INV53
+
+
+@numba.njit(cache=True, nogil=True)
+def heldout_flags(state, frac, t, a, b, n, out):
+    for e in range(t.shape[0]):
+        out[e] = cell_unit(state, t[e], a[e], b[e], n) < frac
+
+
+@numba.njit(cache=True, nogil=True)
+def fill_observed(nobs, T, state, frac):
+    """nobs[a, b] = number of snapshots of pair (a, b) that are not held out (symmetric)."""
+    n = nobs.shape[0]
+    for a in range(n):
+        nobs[a, a] = 0
+        for b in range(a + 1, n):
+            h = 0
+            if frac > 0.0:
+                for t in range(T):
+                    if cell_unit(state, t, a, b, n) < frac:
+                        h += 1
+            nobs[a, b] = T - h
+    for a in range(n):
+        for b in range(a + 1, n):
+            nobs[b, a] = nobs[a, b]
+
+
+@numba.njit(cache=True, nogil=True)
+def count_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos):
+    """Number of pairs with at least one held-out cell that the evaluation set keeps."""
+    n = nobs.shape[0]
+    c = 0
+    p = 0
+    npos = pos_a.shape[0]
+    for a in range(n):
+        for b in range(a + 1, n):
+            h = T - nobs[a, b]
+            if h <= 0:
+                continue
+            while p < npos and (pos_a[p] < a or (pos_a[p] == a and pos_b[p] < b)):
+                p += 1
+            has_pos = p < npos and pos_a[p] == a and pos_b[p] == b
+            if (has_pos and keep_all_pos) or rate >= 1.0 or \
+                    cell_unit(state, 0, a, b, n) < rate:
+                c += 1
+    return c
+
+
+@numba.njit(cache=True, nogil=True)
+def fill_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos,
+                       ea, eb, epos, eneg):
+    """Evaluation pairs: every pair with a held-out cell (or a hashed sample of those without a
+    held-out positive, their negatives weighted 1/rate). epos/eneg: held-out non-zero / zero cells.
+    """
+    n = nobs.shape[0]
+    c = 0
+    p = 0
+    npos = pos_a.shape[0]
+    for a in range(n):
+        for b in range(a + 1, n):
+            h = T - nobs[a, b]
+            if h <= 0:
+                continue
+            while p < npos and (pos_a[p] < a or (pos_a[p] == a and pos_b[p] < b)):
+                p += 1
+            has_pos = p < npos and pos_a[p] == a and pos_b[p] == b
+            npc = pos_c[p] if has_pos else 0.0
+            if rate >= 1.0:
+                w = 1.0
+            elif has_pos and keep_all_pos:
+                w = 1.0
+            elif cell_unit(state, 0, a, b, n) < rate:
+                w = 1.0 / rate
+            else:
+                continue
+            ea[c] = a
+            eb[c] = b
+            epos[c] = npc
+            eneg[c] = (h - npc) * w
+            c += 1
+
+
+# ---- small dense helpers -----------------------------------------------------------------------
+
+@numba.njit(cache=True, nogil=True)
+def left_product(U, W, out):
+    """out[i, q] = sum_k U[i, k] W[k, q]  (out = U W)."""
+    n, K = U.shape
+    for i in range(n):
+        for q in range(K):
+            s = 0.0
+            for k in range(K):
+                s += U[i, k] * W[k, q]
+            out[i, q] = s
+
+
+@numba.njit(cache=True, nogil=True)
+def right_product(V, W, out):
+    """out[j, k] = sum_q W[k, q] V[j, q]  (out = V W^T)."""
+    n, K = V.shape
+    for j in range(n):
+        for k in range(K):
+            s = 0.0
+            for q in range(K):
+                s += W[k, q] * V[j, q]
+            out[j, k] = s
+
+
+@numba.njit(cache=True, nogil=True)
+def _dot(A, i, B, j):
+    s = 0.0
+    for k in range(A.shape[1]):
+        s += A[i, k] * B[j, k]
+    return s
+
+
+@numba.njit(cache=True, nogil=True)
+def _pair_terms(UW, V, MU, i, j, directed):
+    mu = _dot(MU, i, MU, j)
+    lam = _dot(UW, i, V, j)
+    if directed:
+        lam += _dot(UW, j, V, i)
+    return mu, lam
+
+
+# ---- E-step and observed-data log-likelihood --------------------------------------------------
+
+@numba.njit(cache=True, nogil=True)
+def estep(UW, V, MU, nobs, S, pa, pb, pm, ptr, idx, yv, directed, ll_const):
+    """E-step: S_ij = sum_t Q_ij^t; returns the observed-data log-likelihood.
+
+    Every observed cell first counts as zero (Q = q0 = mu e^-L / (mu e^-L + 1 - mu), log-lik
+    log(mu e^-L + 1 - mu)), then the m_p non-zero cells of each active pair are corrected
+    (Q = 1, log-lik log mu - L + sum A log lambda - log A!), so the cost is O(pairs K + nnz K).
+    """
+    n = nobs.shape[0]
+    ll = 0.0
+    B = 64
+    for ib in range(0, n, B):
+        ie = min(ib + B, n)
+        for jb in range(ib, n, B):
+            je = min(jb + B, n)
+            for i in range(ib, ie):
+                for j in range(max(jb, i + 1), je):
+                    nn = nobs[i, j]
+                    if nn == 0:
+                        S[i, j] = 0.0
+                        S[j, i] = 0.0
+                        continue
+                    mu, lam = _pair_terms(UW, V, MU, i, j, directed)
+                    one_m_e = -math.expm1(-lam)
+                    om = 1.0 - mu * one_m_e
+                    q0 = mu * (1.0 - one_m_e) / om
+                    s = nn * q0
+                    S[i, j] = s
+                    S[j, i] = s
+                    ll += nn * math.log(om)
+    for p in range(pa.shape[0]):
+        i = pa[p]
+        j = pb[p]
+        m = pm[p]
+        mu, lam = _pair_terms(UW, V, MU, i, j, directed)
+        one_m_e = -math.expm1(-lam)
+        om = 1.0 - mu * one_m_e
+        q0 = mu * (1.0 - one_m_e) / om
+        s = nobs[i, j] * q0 + m * (1.0 - q0)
+        S[i, j] = s
+        S[j, i] = s
+        ll += m * (math.log(mu) - lam - math.log(om))
+    for i in range(n):
+        for e in range(ptr[i], ptr[i + 1]):
+            j = idx[e]
+            if not directed and j < i:
+                continue
+            lam = _dot(UW, i, V, j)
+            ll += yv[e] * math.log(max(lam, _TINY))
+    return ll + ll_const
+
+
+# ---- M-step for u, v, w (multiplicative updates of the Poisson blockmodel) -------------------
+
+@numba.njit(cache=True, nogil=True)
+def mstep_rows(R, X, S, ptr, idx, yv, W, sym, num, den):
+    """R_rk <- R_rk (sum_c Y_rc X_ck / lambda_rc) / (sum_c S_rc X_ck), lambda_rc = R_r . X_c.
+
+    Directed: R = u with X = v W^T (out-neighbour CSR), or R = v with X = u W (in-neighbour CSR);
+    each row's update maximises its minoriser exactly (rows are independent given X).
+    Undirected (sym): R = u, X = u W kept current row by row (Gauss-Seidel), since lambda is
+    linear in u_r when the other rows are fixed: each row update is an exact MM step.
+    """
+    n, K = R.shape
+    for r in range(n):
+        for k in range(K):
+            den[k] = 0.0
+            num[k] = 0.0
+        for c in range(n):
+            s = S[r, c]
+            if s != 0.0:
+                for k in range(K):
+                    den[k] += s * X[c, k]
+        for e in range(ptr[r], ptr[r + 1]):
+            c = idx[e]
+            lam = 0.0
+            for k in range(K):
+                lam += R[r, k] * X[c, k]
+            if lam > 0.0:
+                f = yv[e] / lam
+                for k in range(K):
+                    num[k] += f * X[c, k]
+        for k in range(K):
+            if den[k] > 0.0:
+                R[r, k] *= num[k] / den[k]
+        if sym:
+            for q in range(K):
+                s = 0.0
+                for k in range(K):
+                    s += R[r, k] * W[k, q]
+                X[r, q] = s
+
+
+@numba.njit(cache=True, nogil=True)
+def mstep_w(U, V, W, S, ptr, idx, yv, SV, num, den, sym):
+    """w_kq <- w_kq (sum_(i,j) Y_ij u_ik v_jq / lambda_ij) / (sum_(i != j) S_ij u_ik v_jq).
+
+    lambda is linear in w, so this is the exact maximiser of the Jensen minoriser. For undirected
+    networks (v = u, w symmetric) both sums run over ordered pairs; the factor 2 cancels.
+    """
+    n, K = U.shape
+    for i in range(n):
+        for q in range(K):
+            SV[i, q] = 0.0
+        for j in range(n):
+            s = S[i, j]
+            if s != 0.0:
+                for q in range(K):
+                    SV[i, q] += s * V[j, q]
+    for k in range(K):
+        for q in range(K):
+            num[k, q] = 0.0
+            den[k, q] = 0.0
+    for i in range(n):
+        for k in range(K):
+            uk = U[i, k]
+            for q in range(K):
+                den[k, q] += uk * SV[i, q]
+    for i in range(n):
+        for e in range(ptr[i], ptr[i + 1]):
+            j = idx[e]
+            lam = 0.0
+            for k in range(K):
+                for q in range(K):
+                    lam += U[i, k] * W[k, q] * V[j, q]
+            if lam > 0.0:
+                f = yv[e] / lam
+                for k in range(K):
+                    for q in range(K):
+                        num[k, q] += f * U[i, k] * V[j, q]
+    for k in range(K):
+        for q in range(K):
+            if den[k, q] > 0.0:
+                W[k, q] *= num[k, q] / den[k, q]
+    if sym:
+        for k in range(K):
+            for q in range(k + 1, K):
+                a = 0.5 * (W[k, q] + W[q, k])
+                W[k, q] = a
+                W[q, k] = a
+
+
+# ---- M-step for mu: F(mu) = sum_{i<j} S_ij log mu_ij + (n_ij - S_ij) log(1 - mu_ij) -----------
+
+@numba.njit(cache=True, nogil=True)
+def mu_objective(MU, S, nobs):
+    """F(mu) over all pairs (the part of the expected complete log-likelihood that depends on mu)."""
+    n = MU.shape[0]
+    f = 0.0
+    for i in range(n):
+        for j in range(i + 1, n):
+            nn = nobs[i, j]
+            if nn == 0:
+                continue
+            d = _dot(MU, i, MU, j)
+            s = S[i, j]
+            c = max(nn - s, 0.0)
+            f += s * math.log(d) + c * math.log1p(-d)
+    return f
+
+
+@numba.njit(cache=True, nogil=True)
+def mu_gradient(MU, S, nobs, G):
+    """dF/dmu_ke = sum_{i != k} mu_ie (S_ik / mu_ik - (n_ik - S_ik) / (1 - mu_ik))."""
+    n, K = MU.shape
+    for k in range(n):
+        for e in range(K):
+            G[k, e] = 0.0
+        for i in range(n):
+            if i == k:
+                continue
+            nn = nobs[k, i]
+            if nn == 0:
+                continue
+            d = _dot(MU, k, MU, i)
+            s = S[k, i]
+            c = max(nn - s, 0.0)
+            f = s / d - c / (1.0 - d)
+            for e in range(K):
+                G[k, e] += MU[i, e] * f
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_eval(MU, k, y, S, nobs, eps):
+    """(feasible, f_k(y)): the part of F that involves row k, with row k replaced by y."""
+    n, K = MU.shape
+    f = 0.0
+    for i in range(n):
+        if i == k:
+            continue
+        d = 0.0
+        for e in range(K):
+            d += y[e] * MU[i, e]
+        if d < eps or d > 1.0 - eps:
+            return False, 0.0
+        nn = nobs[k, i]
+        if nn == 0:
+            continue
+        s = S[k, i]
+        c = max(nn - s, 0.0)
+        f += s * math.log(d) + c * math.log1p(-d)
+    return True, f
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_grad_hess(MU, k, S, nobs, g, H):
+    n, K = MU.shape
+    for e in range(K):
+        g[e] = 0.0
+        for e2 in range(K):
+            H[e, e2] = 0.0
+    for i in range(n):
+        if i == k:
+            continue
+        nn = nobs[k, i]
+        if nn == 0:
+            continue
+        d = _dot(MU, k, MU, i)
+        s = S[k, i]
+        c = max(nn - s, 0.0)
+        om = 1.0 - d
+        f1 = s / d - c / om
+        f2 = s / (d * d) + c / (om * om)
+        for e in range(K):
+            me = MU[i, e]
+            g[e] += me * f1
+            for e2 in range(e + 1):
+                H[e, e2] -= me * MU[i, e2] * f2
+    for e in range(K):
+        for e2 in range(e + 1, K):
+            H[e, e2] = H[e2, e]
+
+
+@numba.njit(cache=True, nogil=True)
+def _solve_free(H, g, free, A, L, d):
+    """d_F = (-H_FF + ridge)^-1 g_F by Cholesky on the compacted free block; d = 0 elsewhere."""
+    K = g.shape[0]
+    nf = 0
+    for e in range(K):
+        d[e] = 0.0
+        if free[e]:
+            nf += 1
+    if nf == 0:
+        return False
+    # compact indices of the free coordinates are kept in L's last column pass below
+    r = 0
+    tr = 0.0
+    for e in range(K):
+        if not free[e]:
+            continue
+        c = 0
+        for e2 in range(K):
+            if not free[e2]:
+                continue
+            A[r, c] = -H[e, e2]
+            c += 1
+        tr += A[r, r]
+        r += 1
+    ridge = 1e-10 * tr / nf + 1e-300
+    for r in range(nf):
+        A[r, r] += ridge
+    # Cholesky A = L L^T
+    for r in range(nf):
+        for c in range(r + 1):
+            s = A[r, c]
+            for m in range(c):
+                s -= L[r, m] * L[c, m]
+            if r == c:
+                if s <= 0.0:
+                    return False
+                L[r, r] = math.sqrt(s)
+            else:
+                L[r, c] = s / L[c, c]
+    # forward then backward substitution, right-hand side g_F
+    z = A[:, 0]  # reuse the first column of A as scratch after the factorisation
+    r = 0
+    for e in range(K):
+        if free[e]:
+            s = g[e]
+            for m in range(r):
+                s -= L[r, m] * z[m]
+            z[r] = s / L[r, r]
+            r += 1
+    for r in range(nf - 1, -1, -1):
+        s = z[r]
+        for m in range(r + 1, nf):
+            s -= L[m, r] * z[m]
+        z[r] = s / L[r, r]
+    r = 0
+    for e in range(K):
+        if free[e]:
+            d[e] = z[r]
+            r += 1
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _line_search(MU, k, x, d, S, nobs, eps, f0, y):
+    """Largest alpha in 1, 1/2, ... (30 halvings) with clip(x + alpha d) feasible and f >= f0."""
+    K = x.shape[0]
+    alpha = 1.0
+    for _ in range(31):
+        for e in range(K):
+            v = x[e] + alpha * d[e]
+            y[e] = min(max(v, 0.0), 1.0)
+        ok, f = _row_eval(MU, k, y, S, nobs, eps)
+        if ok and f >= f0:
+            return True, f
+        alpha *= 0.5
+    return False, f0
+
+
+@numba.njit(cache=True, nogil=True)
+def mstep_mu(MU, S, nobs, eps, n_steps, g, H, A, L, d, x, y, free):
+    """M-step for mu: node by node (Gauss-Seidel), projected Newton steps on the concave row
+    objective f_k(mu_k) with halving until every mu_k . mu_i stays in [eps, 1 - eps] and f_k does
+    not decrease; a diagonally scaled gradient step is the fallback. F never decreases.
+    Returns the number of row steps that were rejected (kept the row unchanged)."""
+    n, K = MU.shape
+    rejected = 0
+    for k in range(n):
+        for e in range(K):
+            x[e] = MU[k, e]
+        ok, f0 = _row_eval(MU, k, x, S, nobs, eps)
+        if not ok:       # cannot happen from a feasible start; leave the row alone
+            rejected += 1
+            continue
+        for _ in range(n_steps):
+            _row_grad_hess(MU, k, S, nobs, g, H)
+            for e in range(K):
+                free[e] = not ((x[e] <= 0.0 and g[e] <= 0.0) or (x[e] >= 1.0 and g[e] >= 0.0))
+            accepted = False
+            if _solve_free(H, g, free, A, L, d):
+                accepted, f1 = _line_search(MU, k, x, d, S, nobs, eps, f0, y)
+            if not accepted:
+                any_free = False
+                for e in range(K):
+                    if free[e] and H[e, e] < 0.0:
+                        d[e] = g[e] / (-H[e, e])
+                        any_free = True
+                    else:
+                        d[e] = 0.0
+                if any_free:
+                    accepted, f1 = _line_search(MU, k, x, d, S, nobs, eps, f0, y)
+            if not accepted:
+                rejected += 1
+                break
+            for e in range(K):
+                x[e] = y[e]
+                MU[k, e] = y[e]
+            gain = f1 - f0
+            f0 = f1
+            if gain <= 1e-12 * abs(f1):
+                break
+    return rejected
+
+
+# ---- held-out link prediction --------------------------------------------------------------
+
+@numba.njit(cache=True, nogil=True)
+def pair_scores(UW, V, MU, ea, eb, directed, out):
+    """P(A_ij^t != 0) = mu_ij (1 - exp(-Lambda_ij)), the same for every snapshot."""
+    for p in range(ea.shape[0]):
+        mu, lam = _pair_terms(UW, V, MU, ea[p], eb[p], directed)
+        out[p] = mu * (-math.expm1(-lam))
+
+
+@numba.njit(cache=True, nogil=True)
+def _sift(order, scores, start, end):
+    root = start
+    while True:
+        child = 2 * root + 1
+        if child >= end:
+            return
+        if child + 1 < end and scores[order[child + 1]] > scores[order[child]]:
+            child += 1
+        if scores[order[child]] > scores[order[root]]:
+            tmp = order[root]
+            order[root] = order[child]
+            order[child] = tmp
+            root = child
+        else:
+            return
+
+
+@numba.njit(cache=True, nogil=True)
+def weighted_auc(scores, pos, neg, order):
+    """ROC AUC of cells grouped by score: pos[p] positive and neg[p] negative cells share
+    scores[p]; ties count one half. ``order`` is a preallocated index buffer (heap sort)."""
+    n = scores.shape[0]
+    for p in range(n):
+        order[p] = p
+    for start in range(n // 2 - 1, -1, -1):
+        _sift(order, scores, start, n)
+    for end in range(n - 1, 0, -1):
+        tmp = order[0]
+        order[0] = order[end]
+        order[end] = tmp
+        _sift(order, scores, 0, end)
+    tot_pos = 0.0
+    tot_neg = 0.0
+    for p in range(n):
+        tot_pos += pos[p]
+        tot_neg += neg[p]
+    if tot_pos <= 0.0 or tot_neg <= 0.0:
+        return np.nan
+    below = 0.0
+    acc = 0.0
+    p = 0
+    while p < n:
+        s = scores[order[p]]
+        gp = 0.0
+        gn = 0.0
+        q = p
+        while q < n and scores[order[q]] == s:
+            gp += pos[order[q]]
+            gn += neg[order[q]]
+            q += 1
+        acc += gp * (below + 0.5 * gn)
+        below += gn
+        p = q
+    return acc / (tot_pos * tot_neg)

@@ -1,0 +1,534 @@
+"""Dynamic exposure model: latent link indicators with zero-inflated Poisson counts, fitted by EM.
+
+Derivation note 000 and issue 6. A temporal network is T snapshots of count matrices A^t over N
+nodes (directed or undirected). For every pair i < j and snapshot t:
+
+* exposure: z_ij^t ~ Bernoulli(mu_ij), mu_ij = mu_i^T mu_j with mu_i in [0, 1]^K_exp, kept inside
+  [eps, 1 - eps], independent over t;
+* counts: if z_ij^t = 1, A_ij^t ~ Pois(lambda_ij) (and A_ji^t ~ Pois(lambda_ji) when directed);
+  if z_ij^t = 0 the counts are exactly 0 (zero-inflated Poisson);
+* rates: lambda_ij = sum_{k,q} u_ik w_kq v_jq, non-negative u, v (N x K_aff), w (K_aff x K_aff),
+  constant over t; undirected: v = u and w symmetric.
+
+Objective (kind ``log-likelihood``): the observed-data log-likelihood, a total over every observed
+cell (held-out cells are left out of every sum)::
+
+    sum_{i<j, t observed} log[ mu_ij Pois(A_ij^t; lambda_ij) [Pois(A_ji^t; lambda_ji)]
+                               + (1 - mu_ij) [A^t = 0] ]
+
+EM (one ``step`` = M-step, then the E-step that also evaluates the log-likelihood of the new
+parameters, so every returned value belongs to the parameters the model holds; EM never
+decreases it):
+
+* E-step: Q_ij^t = p(z_ij^t = 1 | A) = 1 where a count is positive, otherwise
+  q0_ij = mu_ij e^-L / (mu_ij e^-L + 1 - mu_ij) with L = lambda_ij [+ lambda_ji]. All zero
+  snapshots of a pair share q0, so the pair activity S_ij = sum_t Q_ij^t = m_ij + (n_ij - m_ij) q0_ij
+  (n_ij observed snapshots, m_ij of them non-zero) costs O(pairs + non-zeros), never T N^2.
+* M-step for u, v, w: the multiplicative updates of the Poisson blockmodel with the split
+  rho_ijkq = u_ik w_kq v_jq / lambda_ij: numerators over the non-zero counts (aggregated over
+  time, Y_ij = sum_t A_ij^t), denominators weighted by S_ij, e.g.
+  u_ik <- u_ik [sum_j Y_ij (w v_j)_k / lambda_ij] / [sum_j S_ij (w v_j)_k]. Directed: u, then v,
+  then w. Undirected: u node by node (lambda is linear in u_i when the other rows are fixed, so each
+  row update is an exact minorise-maximise step), then w.
+* M-step for mu: maximise F(mu) = sum_{i<j} S_ij log(mu_i^T mu_j) + (n_ij - S_ij) log(1 - mu_i^T mu_j)
+  with gradient dF/dmu_ke = sum_{i != k} mu_ie (S_ik / mu_ik - (n_ik - S_ik) / (1 - mu_ik)) (the
+  note's last line has a plus on the second term: a slip). Node by node, F restricted to a row is
+  concave; projected Newton steps on [0, 1]^K_exp with halving until all mu_ki stay in
+  [eps, 1 - eps] and F does not decrease ("Newton step on mu_k with halving"), a scaled gradient
+  step as fallback.
+
+Held-out cells: each (t, i, j) cell (both directions of a directed pair together) is held out
+with probability ``heldout_fraction``, decided by a hash of (heldout_seed, t, i, j): the choice does
+not depend on the data values nor on the restart seed. Held-out cells are missing, not zeros: they
+enter no sum (n_ij counts only observed snapshots). Link prediction on them scores a cell by
+P(A^t != 0) = mu_ij (1 - e^-L_ij); ``heldout_auc`` is its ROC AUC (live: on at most 200,000
+pairs, every pair with a held-out positive plus a weighted hashed sample of the others).
+
+Initialisation: u (and v) rows from K-means (k-means++ and Lloyd of the ``kmeans`` model) on the
+rows of log(1 + aggregated observed counts), L2-normalised (randomly projected to 128 dimensions
+beyond 512 nodes), or from Dirichlet(1); w = c (I + 0.1 (1 - I)) with c matching the mean rate on
+non-zero cells; mu_i = sqrt(r) (pi_i / 2 + 1 / (2 K_exp)), pi_i ~ Dirichlet(1), r twice the share
+of non-zero cells (so every mu_ij starts in [r / (4 K_exp), r]). ``n_init`` restarts keep the best
+log-likelihood.
+
+Memory: O(non-zeros + N K) plus two dense N x N pair arrays: S (float64 up to 3,000 nodes,
+float32 beyond) and the observed-snapshot counts (uint16).
+
+Exported parameters (parameters.npz names):
+  u (N, K_aff) out-memberships; v (N, K_aff) in-memberships (= u when undirected);
+  w (K_aff, K_aff) affinity; mu (N, K_exp) exposure rows;
+  pair_activity (N, N) S_ij = expected number of exposed observed snapshots of each pair
+  (symmetric, zero diagonal); labels (N,) argmax of u; node_ids (N,) str.
+  (lambda_ij = (u w v^T)_ij is not stored: it is a product of the exported factors.)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import gammaln
+
+from explorer import metrics as metrics_mod
+from explorer.data.types import DataError
+from explorer.models import _dynamic_kernels as kern
+from explorer.models import register
+from explorer.models.base import HyperparametersBase, Model, param
+from explorer.models.kmeans import kmeans_plusplus, lloyd
+
+# Dense pair sums in float64 up to this many nodes (exact EM monotonicity), float32 beyond.
+PAIR_FLOAT64_MAX_NODES = 3000
+# Refuse data whose dense pair arrays would exceed this many bytes.
+MAX_PAIR_BYTES = 4 << 30
+# The live held-out AUC uses at most this many evaluation pairs.
+LIVE_AUC_MAX_PAIRS = 200_000
+# metrics() expands held-out cells for explorer.metrics.auc up to this many cells.
+FULL_AUC_MAX_CELLS = 2_000_000
+
+
+@dataclass(frozen=True)
+class DynamicExposureHyperparameters(HyperparametersBase):
+    K_aff: int = param(3, lo=1, hi=200, help="number of affinity communities (u, v, w)")
+    K_exp: int = param(3, lo=1, hi=200, help="number of exposure dimensions (rows of mu)")
+    n_init: int = param(3, lo=1, hi=100,
+                        help="restarts from new seeds; the best log-likelihood is kept")
+    init: str = param("kmeans", choices=("kmeans", "dirichlet"),
+                      help="u, v from K-means on the aggregated counts or from a Dirichlet")
+    heldout_fraction: float = param(0.05, lo=0.0, hi=0.5,
+                                    help="share of (t, i, j) cells held out for link prediction")
+    heldout_seed: int = param(0, lo=0, hi=2**31 - 1,
+                              help="seed of the held-out cell choice (the same for all restarts)")
+    eps: float = param(1e-6, lo=1e-12, hi=0.01, log=True,
+                       help="exposures mu_i . mu_j are kept inside [eps, 1 - eps]")
+    mu_newton_steps: int = param(2, lo=1, hi=50,
+                                 help="projected Newton steps per node in each M-step for mu")
+
+
+def _dirichlet_rows(rng, n, K):
+    return rng.dirichlet(np.ones(K), size=n)
+
+
+@register
+class DynamicExposure(Model):
+    id = "dynamic-exposure"
+    name = "Dynamic exposure (ZIP)"
+    description = ("Temporal network model: a pair (i, j) is exposed in a snapshot with "
+                   "probability mu_i . mu_j; exposed pairs draw Poisson counts with rate "
+                   "u_i w v_j (a mixed-membership Poisson blockmodel), unexposed pairs have "
+                   "exactly zero counts. Fitted by EM; hard communities are argmax u. A share of "
+                   "(t, i, j) cells is held out for a live link-prediction AUC.")
+    data_kinds = ("temporal",)
+    objective_kind = "log-likelihood"
+    Hyperparameters = DynamicExposureHyperparameters
+    default_max_iter = 500
+    default_tol = 1e-7
+
+    # ---- data ---------------------------------------------------------------------------------
+    def check_data(self, data) -> None:
+        path = getattr(data, "path", None)
+        if data.kind not in self.data_kinds:
+            raise DataError(f"model '{self.id}' takes temporal network data, not {data.kind} "
+                            "data", path=path)
+        n = data.n_nodes
+        if n < 2:
+            raise DataError("the network needs at least 2 nodes", path=path)
+        if self.hp.K_aff > n:
+            raise DataError(f"K_aff = {self.hp.K_aff} is larger than the number of nodes ({n})",
+                            path=path)
+        if int(data.T) < 1:
+            raise DataError("the network has no snapshots (T = 0)", path=path)
+        if int(data.T) > 65535:
+            raise DataError(f"T = {data.T} snapshots: at most 65,535 are supported", path=path)
+        need = n * n * (2 + (8 if n <= PAIR_FLOAT64_MAX_NODES else 4))
+        if need > MAX_PAIR_BYTES:
+            raise DataError(f"{n} nodes need {need / 2**30:.1f} GiB of dense pair sums (N x N); "
+                            f"at most {MAX_PAIR_BYTES / 2**30:.0f} GiB are allowed", path=path)
+        t, i, j, c = (np.asarray(a) for a in (data.t, data.i, data.j, data.count))
+        if not (len(t) == len(i) == len(j) == len(c)):
+            raise DataError("t, i, j and count must have the same length", path=path)
+        if len(c):
+            if not np.all(np.isfinite(c)):
+                raise DataError("counts must be finite", path=path)
+            if c.min() < 0:
+                raise DataError(f"counts must be non-negative (found {c.min():g})", path=path)
+            if np.any(c != np.round(c)):
+                raise DataError("counts must be whole numbers (the model is Poisson)", path=path)
+            if t.min() < 0 or t.max() >= data.T:
+                raise DataError(f"snapshot indices must lie in [0, {data.T})", path=path)
+            if min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n:
+                raise DataError(f"node indices must lie in [0, {n})", path=path)
+
+    def _prepare(self, data) -> None:
+        """Everything that depends on the data and the held-out choice only (not on the seed)."""
+        hp = self.hp
+        n, T = data.n_nodes, int(data.T)
+        directed = bool(data.directed)
+        notes: list[str] = []
+        t = np.asarray(data.t, dtype=np.int64)
+        i = np.asarray(data.i, dtype=np.int64)
+        j = np.asarray(data.j, dtype=np.int64)
+        c = np.asarray(data.count, dtype=np.float64)
+        keep = c > 0
+        if not keep.all():
+            notes.append(f"{int((~keep).sum())} zero counts in the input were ignored")
+        loops = (i == j) & keep
+        if loops.any():
+            notes.append(f"{int(loops.sum())} self-loop counts (i = j) were dropped: the model "
+                         "has no self-pairs")
+        keep &= i != j
+        t, i, j, c = t[keep], i[keep], j[keep], c[keep]
+        present = np.zeros(T, dtype=bool)
+        present[t] = True
+        if not present.all():
+            empty = np.flatnonzero(~present)
+            shown = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
+            notes.append(f"{len(empty)} of {T} snapshots have no contacts (t = {shown}); they "
+                         "count as observed all-zero snapshots (remove them from the file if "
+                         "they are gaps in observation)")
+        a, b = np.minimum(i, j), np.maximum(i, j)
+        if not directed:
+            i, j = a, b
+        # merge repeated (t, i, j) rows
+        key = (t * n + i) * n + j
+        ukey, inv = np.unique(key, return_inverse=True)
+        c = np.bincount(inv, weights=c)
+        t, rem = np.divmod(ukey, n * n)
+        i, j = np.divmod(rem, n)
+        a, b = np.minimum(i, j), np.maximum(i, j)
+
+        state = kern.seed_state(np.uint64(hp.heldout_seed))
+        frac = float(hp.heldout_fraction)
+        held = np.zeros(len(t), dtype=np.bool_)
+        if frac > 0:
+            kern.heldout_flags(state, frac, t, a, b, n, held)
+        obs = ~held
+
+        # observed entries: aggregated counts per ordered pair, log-factorial constant
+        self._ll_const = -float(gammaln(c[obs] + 1.0).sum())
+        ot, oi, oj, oc = t[obs], i[obs], j[obs], c[obs]
+        oa, ob = a[obs], b[obs]
+        dkey, dinv = np.unique(oi * n + oj, return_inverse=True)
+        y = np.bincount(dinv, weights=oc)
+        di, dj = np.divmod(dkey, n)
+        if len(y) == 0:
+            raise DataError("no non-zero counts outside the held-out cells: nothing to fit",
+                            path=getattr(data, "path", None))
+        if directed:
+            out_m = sp.csr_matrix((y, (di, dj)), shape=(n, n))
+            in_m = sp.csr_matrix((y, (dj, di)), shape=(n, n))
+        else:
+            out_m = sp.csr_matrix((np.concatenate([y, y]),
+                                   (np.concatenate([di, dj]), np.concatenate([dj, di]))),
+                                  shape=(n, n))
+            in_m = out_m
+        out_m.sort_indices()
+        in_m.sort_indices()
+        self._out = (out_m.indptr.astype(np.int64), out_m.indices.astype(np.int64),
+                     out_m.data.astype(np.float64))
+        self._in = (in_m.indptr.astype(np.int64), in_m.indices.astype(np.int64),
+                    in_m.data.astype(np.float64))
+        # observed non-zero cells per pair
+        cells = np.unique((ot * n + oa) * n + ob)
+        pkey, pm = np.unique(cells % (n * n), return_counts=True)
+        self._pa, self._pb = (x.astype(np.int64) for x in np.divmod(pkey, n))
+        self._pm = pm.astype(np.float64)
+        self._n_obs_nonzero_cells = float(pm.sum())
+        # held-out non-zero cells per pair (the positives of link prediction)
+        hcells = np.unique((t[held] * n + a[held]) * n + b[held])
+        hkey, hcnt = np.unique(hcells % (n * n), return_counts=True)
+        self._hpos = (*(x.astype(np.int64) for x in np.divmod(hkey, n)),
+                      hcnt.astype(np.float64))
+        # isolated nodes (no observed non-zero count)
+        deg = np.bincount(np.concatenate([di, dj]), minlength=n)
+        iso = np.flatnonzero(deg == 0)
+        if len(iso):
+            ids = np.asarray(data.node_ids)[iso]
+            shown = ", ".join(map(str, ids[:10])) + (" ..." if len(iso) > 10 else "")
+            notes.append(f"{len(iso)} node(s) never interact outside held-out cells ({shown}): "
+                         "their u rows go to zero, memberships are uniform and labels 0")
+        self._isolated = iso
+
+        # dense pair arrays
+        fdt = np.float64 if n <= PAIR_FLOAT64_MAX_NODES else np.float32
+        self._nobs = np.empty((n, n), dtype=np.uint16)
+        kern.fill_observed(self._nobs, T, state, frac)
+        self._S = np.zeros((n, n), dtype=fdt)
+        total_obs = float(self._nobs.sum(dtype=np.float64) / 2.0)
+        self._n_obs_cells = total_obs
+        self._n_heldout_cells = T * n * (n - 1) / 2.0 - total_obs
+        # live evaluation pairs
+        self._eval = None
+        self._eval_full_pairs = 0
+        if frac > 0:
+            pa_, pb_, pc_ = self._hpos
+            nfull = kern.count_heldout_pairs(self._nobs, T, state, 1.0, pa_, pb_, pc_, True)
+            self._eval_full_pairs = int(nfull)
+            rate = 1.0
+            if nfull > LIVE_AUC_MAX_PAIRS:
+                rate = max((LIVE_AUC_MAX_PAIRS - len(pa_)) / nfull, 1e-6)
+                notes.append(f"the live held-out AUC uses a weighted sample of the {nfull:,} "
+                             "held-out pairs; the final AUC uses all of them")
+            self._eval = self._build_eval(rate)
+        self._directed = directed
+        self._T = T
+        self._state = state
+        self.notes = notes
+
+    def _build_eval(self, rate):
+        pa_, pb_, pc_ = self._hpos
+        sstate = kern.seed_state(np.uint64(self.hp.heldout_seed + 7919))
+        cnt = kern.count_heldout_pairs(self._nobs, self._T_data, sstate, rate, pa_, pb_, pc_, True)
+        ea = np.empty(cnt, dtype=np.int64)
+        eb = np.empty(cnt, dtype=np.int64)
+        ep = np.empty(cnt)
+        en = np.empty(cnt)
+        kern.fill_heldout_pairs(self._nobs, self._T_data, sstate, rate, pa_, pb_, pc_, True,
+                                ea, eb, ep, en)
+        return {"a": ea, "b": eb, "pos": ep, "neg": en, "score": np.empty(cnt),
+                "order": np.empty(cnt, dtype=np.int64)}
+
+    # ---- initialisation ---------------------------------------------------------------------
+    def initialize(self, data, seed: int) -> None:
+        hp = self.hp
+        self.data = data
+        self.seed = seed
+        self.iteration = 0
+        n, K, Ke = data.n_nodes, hp.K_aff, hp.K_exp
+        self._T_data = int(data.T)
+        self._prepare(data)
+        rng = np.random.default_rng(seed)
+        directed = self._directed
+        if hp.init == "kmeans":
+            lab = self._kmeans_labels(rng, n, K)
+            one = np.eye(K)[lab]
+            U = 0.8 * one + 0.2 * _dirichlet_rows(rng, n, K)
+            V = 0.8 * one + 0.2 * _dirichlet_rows(rng, n, K) if directed else U
+        else:
+            U = _dirichlet_rows(rng, n, K)
+            V = _dirichlet_rows(rng, n, K) if directed else U
+        self._U = np.ascontiguousarray(U)
+        self._V = np.ascontiguousarray(V) if directed else self._U
+        W = np.eye(K) + 0.1 * (1.0 - np.eye(K))
+        # scale w so that the mean rate on observed non-zero cells matches the mean count
+        UW = np.empty((n, K))
+        kern.left_product(self._U, W, UW)
+        lam = np.einsum("pk,pk->p", UW[self._pa], self._V[self._pb])
+        if directed:
+            lam += np.einsum("pk,pk->p", UW[self._pb], self._V[self._pa])
+        total_y = float(self._out[2].sum()) / (1.0 if directed else 2.0)
+        W *= total_y / max(float(np.dot(self._pm, lam)), 1e-300)
+        self._W = W
+        # exposures: every mu_ij in [r / (4 Ke), r], r twice the share of non-zero cells
+        r = 2.0 * self._n_obs_nonzero_cells / max(self._n_obs_cells, 1.0)
+        r = min(max(r, 8.0 * Ke * hp.eps), 0.5)
+        pi = _dirichlet_rows(rng, n, Ke)
+        self._MU = np.ascontiguousarray(math.sqrt(r) * (0.5 * pi + 0.5 / Ke))
+        # buffers
+        self._UW = UW
+        self._X = np.empty((n, K))
+        self._SV = np.empty((n, K))
+        self._num = np.empty(K)
+        self._den = np.empty(K)
+        self._numw = np.empty((K, K))
+        self._denw = np.empty((K, K))
+        self._g = np.empty(Ke)
+        self._H = np.empty((Ke, Ke))
+        self._A = np.empty((Ke, Ke))
+        self._L = np.zeros((Ke, Ke))
+        self._d = np.empty(Ke)
+        self._x = np.empty(Ke)
+        self._y = np.empty(Ke)
+        self._free = np.empty(Ke, dtype=np.bool_)
+        self._mu_rejected = 0
+        self._auc_trace: list[tuple[int, float]] = []
+        self._it = 0
+        self._loglik = self._estep()
+        self._record_auc()
+
+    def _kmeans_labels(self, rng, n, K):
+        """K-means on L2-normalised rows of log(1 + aggregated observed counts)."""
+        ptr, idx, y = self._out
+        agg = sp.csr_matrix((np.log1p(y), idx, ptr), shape=(n, n))
+        if self._directed:
+            agg = agg + agg.T
+        if n > 512:
+            proj = rng.standard_normal((n, 128)) / math.sqrt(128)
+            X = np.asarray(agg @ proj)
+        else:
+            X = agg.toarray()
+        norm = np.linalg.norm(X, axis=1, keepdims=True)
+        X = X / np.where(norm > 0, norm, 1.0)
+        centers = kmeans_plusplus(X, K, rng)
+        labels, _ = lloyd(X, centers, max_iter=100, tol=1e-6)
+        return labels
+
+    # ---- EM -------------------------------------------------------------------------------------
+    def _estep(self) -> float:
+        kern.left_product(self._U, self._W, self._UW)
+        ptr, idx, y = self._out
+        return float(kern.estep(self._UW, self._V, self._MU, self._nobs, self._S, self._pa,
+                                self._pb, self._pm, ptr, idx, y, self._directed, self._ll_const))
+
+    def _mstep_theta(self) -> None:
+        S, W = self._S, self._W
+        if self._directed:
+            kern.right_product(self._V, W, self._X)           # X = v w^T
+            kern.mstep_rows(self._U, self._X, S, *self._out, W, False, self._num, self._den)
+            kern.left_product(self._U, W, self._X)            # X = u w
+            kern.mstep_rows(self._V, self._X, S, *self._in, W, False, self._num, self._den)
+        else:
+            kern.left_product(self._U, W, self._X)            # X = u w (w symmetric)
+            kern.mstep_rows(self._U, self._X, S, *self._out, W, True, self._num, self._den)
+        kern.mstep_w(self._U, self._V, W, S, *self._out, self._SV, self._numw, self._denw,
+                     not self._directed)
+
+    def _mstep_mu(self) -> None:
+        self._mu_rejected = int(kern.mstep_mu(
+            self._MU, self._S, self._nobs, self.hp.eps, self.hp.mu_newton_steps, self._g,
+            self._H, self._A, self._L, self._d, self._x, self._y, self._free))
+
+    def step(self) -> float:
+        """One EM iteration: M-step (u, v, w; mu) from the current S, then the E-step."""
+        self._mstep_theta()
+        self._mstep_mu()
+        self._loglik = self._estep()
+        self._it += 1
+        self._record_auc(self._it)
+        return self._loglik
+
+    # ---- held-out evaluation ------------------------------------------------------------------
+    def _live_auc(self) -> float:
+        ev = self._eval
+        if ev is None or len(ev["a"]) == 0:
+            return float("nan")
+        kern.pair_scores(self._UW, self._V, self._MU, ev["a"], ev["b"], self._directed,
+                         ev["score"])
+        return float(kern.weighted_auc(ev["score"], ev["pos"], ev["neg"], ev["order"]))
+
+    def _record_auc(self, iteration: int = 0) -> None:
+        value = self._live_auc()
+        if np.isfinite(value):
+            self._auc_trace.append((iteration, value))
+
+    def heldout_cells(self):
+        """Held-out evaluation set by pair: (i, j, positives, negatives, score) for every pair with
+        at least one held-out cell (positives: held-out non-zero cells, negatives: zero cells)."""
+        ev = self._build_eval(1.0) if self._eval_full_pairs > len(self._eval["a"]) else self._eval
+        score = np.empty(len(ev["a"]))
+        kern.pair_scores(self._UW, self._V, self._MU, ev["a"], ev["b"], self._directed, score)
+        return ev["a"], ev["b"], ev["pos"].copy(), ev["neg"].copy(), score
+
+    def heldout_auc(self) -> float:
+        """AUC over every held-out cell (explorer.metrics.auc on the expanded cells when they
+        are at most FULL_AUC_MAX_CELLS, the equal tie-aware weighted form beyond)."""
+        if self._eval is None:
+            return float("nan")
+        _, _, pos, neg, score = self.heldout_cells()
+        n_cells = pos.sum() + neg.sum()
+        if n_cells <= FULL_AUC_MAX_CELLS:
+            ip, ineg = pos.astype(np.int64), np.rint(neg).astype(np.int64)
+            scores = np.concatenate([np.repeat(score, ip), np.repeat(score, ineg)])
+            truth = np.concatenate([np.ones(ip.sum(), bool), np.zeros(ineg.sum(), bool)])
+            return metrics_mod.auc(scores, truth)
+        return float(kern.weighted_auc(score, pos, neg, np.empty(len(score), dtype=np.int64)))
+
+    # ---- outputs --------------------------------------------------------------------------------
+    def labels(self) -> np.ndarray:
+        return np.argmax(self._U, axis=1).astype(np.int64)
+
+    @staticmethod
+    def _normalise(M):
+        s = M.sum(axis=1, keepdims=True)
+        out = np.full_like(M, 1.0 / M.shape[1])
+        np.divide(M, s, out=out, where=s > 0)
+        return out
+
+    def memberships(self) -> np.ndarray:
+        return self._normalise(self._U)
+
+    def snapshot(self) -> dict:
+        snap = {"labels": self.labels(), "memberships": self.memberships(),
+                "metrics_trace": {"heldout_auc": list(self._auc_trace)},
+                "info": {"log-likelihood": self._loglik,
+                         "mean exposure": float(self._mean_exposure()),
+                         "mu steps rejected": float(self._mu_rejected)}}
+        if self._auc_trace:
+            snap["info"]["held-out AUC"] = self._auc_trace[-1][1]
+        return snap
+
+    def _mean_exposure(self):
+        m = self._MU.sum(axis=0)
+        n = self._MU.shape[0]
+        return (float(m @ m) - float((self._MU * self._MU).sum())) / max(n * (n - 1), 1)
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {"u": self._U.copy(), "v": self._V.copy(), "w": self._W.copy(),
+                "mu": self._MU.copy(), "pair_activity": self._S.copy(),
+                "labels": self.labels(),
+                "node_ids": np.asarray(self.data.node_ids).astype(str)}
+
+    def metrics(self) -> dict[str, float]:
+        out = {"loglik": float(self._loglik), "mean_exposure": self._mean_exposure(),
+               "heldout_cells": float(self._n_heldout_cells)}
+        auc = self.heldout_auc()
+        if np.isfinite(auc):
+            out["heldout_auc"] = auc
+        return out
+
+
+def sample_network(u, w, mu, T, *, v=None, directed=False, rng=None):
+    """Draw (t, i, j, count) arrays from the model (rows sorted by t, i, j).
+
+    Per pair the number of non-zero snapshots is Binomial(T, mu_ij (1 - e^-L_ij)); those snapshots
+    are distinct uniform draws and their counts are Poisson draws conditioned on not all zero, so
+    the cost is O(pairs + non-zeros) rather than O(T N^2).
+    """
+    rng = np.random.default_rng(rng)
+    u = np.asarray(u, float)
+    v = u if v is None else np.asarray(v, float)
+    n = u.shape[0]
+    a, b = np.triu_indices(n, 1)
+    uw = u @ np.asarray(w, float)
+    lab = np.einsum("pk,pk->p", uw[a], v[b])
+    lba = np.einsum("pk,pk->p", uw[b], v[a]) if directed else np.zeros_like(lab)
+    m = np.einsum("pk,pk->p", mu[a], mu[b])
+    p_nz = m * -np.expm1(-(lab + lba))
+    k = rng.binomial(T, np.clip(p_nz, 0.0, 1.0))
+    sel = np.flatnonzero(k)
+    pa, pb, kk = a[sel], b[sel], k[sel]
+    pair = np.repeat(np.arange(len(sel)), kk)
+    tt = rng.integers(T, size=len(pair))
+    while True:   # redraw repeated snapshots of a pair until all are distinct
+        key = pair * T + tt
+        order = np.argsort(key, kind="stable")
+        dup = np.zeros(len(key), bool)
+        dup[order[1:]] = key[order[1:]] == key[order[:-1]]
+        if not dup.any():
+            break
+        tt[dup] = rng.integers(T, size=int(dup.sum()))
+    la, lb = lab[sel][pair], lba[sel][pair]
+    c1 = np.zeros(len(pair))
+    c2 = np.zeros(len(pair))
+    todo = np.arange(len(pair))
+    while len(todo):
+        x1 = rng.poisson(la[todo])
+        x2 = rng.poisson(lb[todo]) if directed else np.zeros(len(todo))
+        ok = (x1 + x2) > 0
+        c1[todo[ok]] = x1[ok]
+        c2[todo[ok]] = x2[ok]
+        todo = todo[~ok]
+    ti, ii, jj = tt, pa[pair], pb[pair]
+    if directed:
+        t_all = np.concatenate([ti, ti])
+        i_all = np.concatenate([ii, jj])
+        j_all = np.concatenate([jj, ii])
+        c_all = np.concatenate([c1, c2])
+        nz = c_all > 0
+        t_all, i_all, j_all, c_all = t_all[nz], i_all[nz], j_all[nz], c_all[nz]
+    else:
+        t_all, i_all, j_all, c_all = ti, ii, jj, c1
+    order = np.lexsort((j_all, i_all, t_all))
+    return (t_all[order].astype(np.int64), i_all[order].astype(np.int64),
+            j_all[order].astype(np.int64), c_all[order].astype(np.float64))
