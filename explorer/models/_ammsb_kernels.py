@@ -1,0 +1,565 @@
+"""Numba kernels of the assortative MMSB (see explorer/models/ammsb.py for the model and equations).
+
+Everything here is allocation-free: callers pass preallocated buffers. Node indices are int64,
+parameters float64. Random numbers come from a small xorshift64* generator whose state lives in
+a uint64[1] array owned by the model, so runs are reproducible and independent of other models.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+_U12 = np.uint64(12)
+_U25 = np.uint64(25)
+_U27 = np.uint64(27)
+_U11 = np.uint64(11)
+_MULT = np.uint64(2685821657736338717)
+
+
+# ---- random numbers ----------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def rng_next(state):
+    x = state[0]
+    x ^= x >> _U12
+    x ^= x << _U25
+    x ^= x >> _U27
+    state[0] = x
+    return x * _MULT
+
+
+@numba.njit(cache=True, nogil=True)
+def rng_int(state, n):
+    """Uniform integer in [0, n)."""
+    return np.int64((rng_next(state) >> _U11) % np.uint64(n))
+
+
+@numba.njit(cache=True, nogil=True)
+def rng_uniform(state):
+    return np.float64(rng_next(state) >> _U11) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def shuffle(arr, state):
+    for i in range(arr.shape[0] - 1, 0, -1):
+        j = rng_int(state, i + 1)
+        t = arr[i]
+        arr[i] = arr[j]
+        arr[j] = t
+
+
+# ---- small dense linear algebra (in place) ------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def cholesky(A, C):
+    """Lower Cholesky factor of the SPD matrix A into C (only the lower triangle is written)."""
+    K = A.shape[0]
+    for j in range(K):
+        s = A[j, j]
+        for p in range(j):
+            s -= C[j, p] * C[j, p]
+        if s <= 0.0:
+            s = 1e-300
+        d = math.sqrt(s)
+        C[j, j] = d
+        for i in range(j + 1, K):
+            t = A[i, j]
+            for p in range(j):
+                t -= C[i, p] * C[j, p]
+            C[i, j] = t / d
+
+
+@numba.njit(cache=True, nogil=True)
+def chol_solve(C, b, x):
+    """Solve (C C^T) x = b given the lower Cholesky factor C."""
+    K = C.shape[0]
+    for i in range(K):
+        t = b[i]
+        for p in range(i):
+            t -= C[i, p] * x[p]
+        x[i] = t / C[i, i]
+    for i in range(K - 1, -1, -1):
+        t = x[i]
+        for p in range(i + 1, K):
+            t -= C[p, i] * x[p]
+        x[i] = t / C[i, i]
+
+
+@numba.njit(cache=True, nogil=True)
+def spd_inverse(A, out, C, e, x):
+    """out = A^-1 for SPD A; returns log|A|. C (K, K), e and x (K,) are work buffers."""
+    K = A.shape[0]
+    cholesky(A, C)
+    logdet = 0.0
+    for i in range(K):
+        logdet += 2.0 * math.log(C[i, i])
+    for j in range(K):
+        for i in range(K):
+            e[i] = 0.0
+        e[j] = 1.0
+        chol_solve(C, e, x)
+        for i in range(K):
+            out[i, j] = x[i]
+    for i in range(K):          # symmetrise against rounding
+        for j in range(i + 1, K):
+            t = 0.5 * (out[i, j] + out[j, i])
+            out[i, j] = t
+            out[j, i] = t
+    return logdet
+
+
+# ---- the pair's indicator posteriors -------------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def pair_phi(mu_f, mu_s, pi_s, c, phi_f, phi_s, max_iter, tol):
+    """Fixed point of the pair's two indicator vectors (updates for phi_{a->b} and phi_{a<-b}).
+
+    phi_f propto exp(mu_f + phi_s * c), phi_s propto exp(mu_s + phi_f * c), started from
+    phi_s = pi_s = softmax(mu_s); c = E[log beta] - log eps for a link and
+    E[log(1 - beta)] - log(1 - eps) for a non-link. Each half step is the exact maximiser of the
+    ELBO in that vector, so the pair's ELBO never decreases. Returns the number of sweeps.
+    """
+    K = mu_f.shape[0]
+    for k in range(K):
+        phi_s[k] = pi_s[k]
+    it = 0
+    while it < max_iter:
+        it += 1
+        mx = -np.inf
+        for k in range(K):
+            t = mu_f[k] + phi_s[k] * c[k]
+            phi_f[k] = t
+            if t > mx:
+                mx = t
+        s = 0.0
+        for k in range(K):
+            t = math.exp(phi_f[k] - mx)
+            phi_f[k] = t
+            s += t
+        inv = 1.0 / s
+        for k in range(K):
+            phi_f[k] *= inv
+        mx = -np.inf
+        for k in range(K):
+            t = mu_s[k] + phi_f[k] * c[k]
+            if t > mx:
+                mx = t
+        s = 0.0
+        for k in range(K):
+            s += math.exp(mu_s[k] + phi_f[k] * c[k] - mx)
+        inv = 1.0 / s
+        delta = 0.0
+        for k in range(K):
+            t = math.exp(mu_s[k] + phi_f[k] * c[k] - mx) * inv
+            d = abs(t - phi_s[k])
+            if d > delta:
+                delta = d
+            phi_s[k] = t
+        if delta < tol:
+            break
+    return it
+
+
+@numba.njit(cache=True, nogil=True)
+def _in_sorted(idx, lo, hi, b):
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        v = idx[mid]
+        if v == b:
+            return True
+        if v < b:
+            lo = mid + 1
+        else:
+            hi = mid
+    return False
+
+
+@numba.njit(cache=True, nogil=True)
+def _visit_pair(a, b, a_first, mu, pi, c, phi_f, phi_s, max_iter, tol):
+    """phi for the pair of a and b; returns nothing, own side is phi_f if a_first else phi_s."""
+    if a_first:
+        pair_phi(mu[a], mu[b], pi[b], c, phi_f, phi_s, max_iter, tol)
+    else:
+        pair_phi(mu[b], mu[a], pi[a], c, phi_f, phi_s, max_iter, tol)
+
+
+@numba.njit(cache=True, nogil=True)
+def batch_phi(batch, n_batch, mu, pi, c_link, c_non, directed, n_kinds,
+              tr_ptr0, tr_idx0, tr_ptr1, tr_idx1, fb_ptr0, fb_idx0, fb_ptr1, fb_idx1,
+              nonlinks, n_samples, S_hat, beta_hat, phi_f, phi_s, rng, max_iter, tol):
+    """Phase 1 of a minibatch: for each sampled node a, all its training links and a sample of its
+    non-links (exactly all of them when there are at most 2 * n_samples), each pair's indicators at
+    their fixed point. Writes node a's scaled sum of its own indicators into S_hat[i] and adds the
+    (unscaled-by-node) sums of phi_f * phi_s over links / non-links into beta_hat[0] / beta_hat[1].
+
+    Kinds: 0 = pairs (a, b) from a's out-row (undirected: every pair of a), 1 = pairs (b, a) from
+    a's in-row (directed only). Pair orientation: directed (sender, receiver); undirected
+    (smaller index, larger index), so a pair's phi is the same whichever end visits it.
+    """
+    N, K = mu.shape
+    for k in range(K):
+        beta_hat[0, k] = 0.0
+        beta_hat[1, k] = 0.0
+    for i in range(n_batch):
+        a = batch[i]
+        for k in range(K):
+            S_hat[i, k] = 0.0
+        for kind in range(n_kinds):
+            if kind == 0:
+                tp, ti, fp, fi = tr_ptr0, tr_idx0, fb_ptr0, fb_idx0
+            else:
+                tp, ti, fp, fi = tr_ptr1, tr_idx1, fb_ptr1, fb_idx1
+            # training links: all of them, weight 1
+            for j in range(tp[a], tp[a + 1]):
+                b = ti[j]
+                a_first = (kind == 0) if directed else (a < b)
+                _visit_pair(a, b, a_first, mu, pi, c_link, phi_f, phi_s, max_iter, tol)
+                for k in range(K):
+                    S_hat[i, k] += phi_f[k] if a_first else phi_s[k]
+                    beta_hat[0, k] += phi_f[k] * phi_s[k]
+            pop = nonlinks[a, kind]
+            if pop <= 0:
+                continue
+            lo = fp[a]
+            hi = fp[a + 1]
+            if pop <= 2 * n_samples:
+                # enumerate every non-link of a of this kind
+                q = lo
+                for b in range(N):
+                    while q < hi and fi[q] < b:
+                        q += 1
+                    if b == a or (q < hi and fi[q] == b):
+                        continue
+                    a_first = (kind == 0) if directed else (a < b)
+                    _visit_pair(a, b, a_first, mu, pi, c_non, phi_f, phi_s, max_iter, tol)
+                    for k in range(K):
+                        S_hat[i, k] += phi_f[k] if a_first else phi_s[k]
+                        beta_hat[1, k] += phi_f[k] * phi_s[k]
+            else:
+                w = pop / n_samples
+                for _ in range(n_samples):
+                    b = rng_int(rng, N)
+                    while b == a or _in_sorted(fi, lo, hi, b):
+                        b = rng_int(rng, N)
+                    a_first = (kind == 0) if directed else (a < b)
+                    _visit_pair(a, b, a_first, mu, pi, c_non, phi_f, phi_s, max_iter, tol)
+                    for k in range(K):
+                        S_hat[i, k] += w * (phi_f[k] if a_first else phi_s[k])
+                        beta_hat[1, k] += w * phi_f[k] * phi_s[k]
+
+
+# ---- node objective, its gradient and Hessian, Newton steps with halving -------------------------
+@numba.njit(cache=True, nogil=True)
+def node_objective(mu_a, v_a, S, n, lL, m, work):
+    """The part of the ELBO that depends on node a's (mu_a, v_a = diag(Lambda_a^-1)):
+
+    f = -1/2 (mu_a - m)^T lL (mu_a - m) - 1/2 sum_k lL_kk v_k + 1/2 sum_k log v_k
+        + S^T mu_a - n log sum_k exp(mu_ak + v_k / 2)
+    """
+    K = mu_a.shape[0]
+    for k in range(K):
+        work[k] = mu_a[k] - m[k]
+    q = 0.0
+    for k in range(K):
+        t = 0.0
+        for j in range(K):
+            t += lL[k, j] * work[j]
+        q += work[k] * t
+    f = -0.5 * q
+    mx = -np.inf
+    for k in range(K):
+        if v_a[k] <= 0.0:
+            return -np.inf
+        f += -0.5 * lL[k, k] * v_a[k] + 0.5 * math.log(v_a[k]) + S[k] * mu_a[k]
+        t = mu_a[k] + 0.5 * v_a[k]
+        if t > mx:
+            mx = t
+    s = 0.0
+    for k in range(K):
+        s += math.exp(mu_a[k] + 0.5 * v_a[k] - mx)
+    return f - n * (mx + math.log(s))
+
+
+@numba.njit(cache=True, nogil=True)
+def sfx(mu_a, v_a, out):
+    """softmax(mu_a + v_a / 2) into out."""
+    K = mu_a.shape[0]
+    mx = -np.inf
+    for k in range(K):
+        t = mu_a[k] + 0.5 * v_a[k]
+        if t > mx:
+            mx = t
+    s = 0.0
+    for k in range(K):
+        t = math.exp(mu_a[k] + 0.5 * v_a[k] - mx)
+        out[k] = t
+        s += t
+    for k in range(K):
+        out[k] /= s
+
+
+@numba.njit(cache=True, nogil=True)
+def mu_grad_hess(mu_a, v_a, S, n, lL, m, g, Hn, sv):
+    """Gradient g and the negated Hessian Hn = -H of the node objective in mu_a:
+    g = -lL (mu_a - m) + S - n sfx(a),   H = -lL - n (diag(sfx) - sfx sfx^T)."""
+    K = mu_a.shape[0]
+    sfx(mu_a, v_a, sv)
+    for k in range(K):
+        t = 0.0
+        for j in range(K):
+            t += lL[k, j] * (mu_a[j] - m[j])
+        g[k] = -t + S[k] - n * sv[k]
+        for j in range(K):
+            Hn[k, j] = lL[k, j] - n * sv[k] * sv[j]
+        Hn[k, k] += n * sv[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def v_grad_hess(mu_a, v_a, n, lL, g, D, sv):
+    """Gradient of the node objective in v_a = diag(Lambda_a^-1) and its negated Hessian
+    -H = diag(D) - (n / 4) sfx sfx^T:  g = -1/2 diag(lL) + 1/(2 v) - n/2 sfx,
+    H = -diag(1 / (2 v^2)) - n/4 (diag(sfx) - sfx sfx^T)."""
+    K = mu_a.shape[0]
+    sfx(mu_a, v_a, sv)
+    for k in range(K):
+        g[k] = -0.5 * lL[k, k] + 0.5 / v_a[k] - 0.5 * n * sv[k]
+        D[k] = 0.5 / (v_a[k] * v_a[k]) + 0.25 * n * sv[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def newton_node(mu_a, v_a, S, n, lL, m, newton_steps, halvings, tol, buf_K, buf_KK, C):
+    """Newton steps on mu_a then on v_a, each with step halving (rho = 1, halved while the node's
+    part of the ELBO does not improve, at most `halvings` times; a step still not improving is
+    rejected; halvings = 0 takes full steps). v stays positive: a step leaving the positive range
+    is halved first. Stops early when the Newton decrement g^T (-H)^-1 g is below tol.
+    buf_K is (7, K) work space. Returns the number of Newton steps taken."""
+    K = mu_a.shape[0]
+    g = buf_K[0]
+    d = buf_K[1]
+    sv = buf_K[2]
+    trial = buf_K[3]
+    work = buf_K[4]
+    Dv = buf_K[5]
+    y = buf_K[6]
+    steps = 0
+    # --- mu_a
+    f0 = node_objective(mu_a, v_a, S, n, lL, m, work)
+    for _ in range(newton_steps):
+        mu_grad_hess(mu_a, v_a, S, n, lL, m, g, buf_KK, sv)
+        cholesky(buf_KK, C)
+        chol_solve(C, g, d)
+        dec = 0.0
+        for k in range(K):
+            dec += g[k] * d[k]
+        if dec < tol:
+            break
+        rho = 1.0
+        accepted = False
+        for _h2 in range(halvings + 1):
+            for k in range(K):
+                trial[k] = mu_a[k] + rho * d[k]
+            f1 = node_objective(trial, v_a, S, n, lL, m, work)
+            if f1 >= f0 or halvings == 0:
+                accepted = True
+                break
+            rho *= 0.5
+        if not accepted:
+            break
+        for k in range(K):
+            mu_a[k] = trial[k]
+        f0 = f1
+        steps += 1
+    # --- v_a = diag(Lambda_a^-1)
+    for _ in range(newton_steps):
+        v_grad_hess(mu_a, v_a, n, lL, g, Dv, sv)
+        # (-H) d = g with -H = diag(D) - c s s^T (Sherman-Morrison)
+        c = 0.25 * n
+        sx = 0.0
+        sy = 0.0
+        for k in range(K):
+            d[k] = g[k] / Dv[k]
+            y[k] = sv[k] / Dv[k]
+            sx += sv[k] * d[k]
+            sy += sv[k] * y[k]
+        coef = c * sx / (1.0 - c * sy)
+        dec = 0.0
+        for k in range(K):
+            d[k] += coef * y[k]
+            dec += g[k] * d[k]
+        if dec < tol:
+            break
+        rho = 1.0
+        for _h in range(60):
+            ok = True
+            for k in range(K):
+                if v_a[k] + rho * d[k] <= 0.0:
+                    ok = False
+                    break
+            if ok:
+                break
+            rho *= 0.5
+        accepted = False
+        for _h2 in range(halvings + 1):
+            for k in range(K):
+                trial[k] = v_a[k] + rho * d[k]
+            f1 = node_objective(mu_a, trial, S, n, lL, m, work)
+            if f1 >= f0 or halvings == 0:
+                accepted = True
+                break
+            rho *= 0.5
+        if not accepted:
+            break
+        for k in range(K):
+            v_a[k] = trial[k]
+        f0 = f1
+        steps += 1
+    return steps
+
+
+@numba.njit(cache=True, nogil=True)
+def _softmax_row(mu_a, out):
+    K = mu_a.shape[0]
+    mx = -np.inf
+    for k in range(K):
+        if mu_a[k] > mx:
+            mx = mu_a[k]
+    s = 0.0
+    for k in range(K):
+        t = math.exp(mu_a[k] - mx)
+        out[k] = t
+        s += t
+    for k in range(K):
+        out[k] /= s
+
+
+@numba.njit(cache=True, nogil=True)
+def softmax_rows(mu, out):
+    for a in range(mu.shape[0]):
+        _softmax_row(mu[a], out[a])
+
+
+@numba.njit(cache=True, nogil=True)
+def batch_nodes(batch, n_batch, S_hat, S_bar, visits, node_tau0, node_kappa, mu, v, pi, n_pairs,
+                lL, m, newton_steps, halvings, tol, sum_mu, sum_mumu, sum_v, buf_K, buf_KK, C):
+    """Phase 2 of a minibatch: node a's statistic S_bar_a (its indicators summed over its pairs) is
+    blended with rho_a = (node_tau0 + visits_a)^-node_kappa, then Newton steps on mu_a and on
+    v_a = diag(Lambda_a^-1). The running sums over nodes used by the global update follow."""
+    K = mu.shape[1]
+    total = 0
+    for i in range(n_batch):
+        a = batch[i]
+        rho = (node_tau0 + visits[a]) ** (-node_kappa)
+        visits[a] += 1
+        for k in range(K):
+            S_bar[a, k] = (1.0 - rho) * S_bar[a, k] + rho * S_hat[i, k]
+            sum_mu[k] -= mu[a, k]
+            sum_v[k] -= v[a, k]
+            for j in range(K):
+                sum_mumu[k, j] -= mu[a, k] * mu[a, j]
+        total += newton_node(mu[a], v[a], S_bar[a], n_pairs[a], lL, m, newton_steps, halvings,
+                             tol, buf_K, buf_KK, C)
+        for k in range(K):
+            sum_mu[k] += mu[a, k]
+            sum_v[k] += v[a, k]
+            for j in range(K):
+                sum_mumu[k, j] += mu[a, k] * mu[a, j]
+        _softmax_row(mu[a], pi[a])
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def node_sums(mu, v, sum_mu, sum_mumu, sum_v):
+    N, K = mu.shape
+    for k in range(K):
+        sum_mu[k] = 0.0
+        sum_v[k] = 0.0
+        for j in range(K):
+            sum_mumu[k, j] = 0.0
+    for a in range(N):
+        for k in range(K):
+            sum_mu[k] += mu[a, k]
+            sum_v[k] += v[a, k]
+            x = mu[a, k]
+            for j in range(K):
+                sum_mumu[k, j] += x * mu[a, j]
+
+
+@numba.njit(cache=True, nogil=True)
+def update_globals(N, l, M0, m0, L0inv, sum_mu, sum_mumu, sum_v, L, lL, M, Minv, m,
+                   W, C, e, x, r):
+    """Exact coordinate ascent of the ELBO in the global Gaussian-Wishart parameters, from the
+    sums over all nodes: M = M0 + N l L;  m = M^-1 (M0 m0 + l L sum_a mu_a);
+    L = (L0^-1 + sum_a (Lambda_a^-1 + (mu_a - m)(mu_a - m)^T) + N M^-1)^-1;  lL = l L."""
+    K = m.shape[0]
+    for i in range(K):
+        for j in range(K):
+            W[i, j] = M0[i, j] + N * l * L[i, j]
+            M[i, j] = W[i, j]
+    spd_inverse(W, Minv, C, e, x)
+    for i in range(K):
+        t = 0.0
+        for j in range(K):
+            t += M0[i, j] * m0[j] + l * L[i, j] * sum_mu[j]
+        r[i] = t
+    for i in range(K):
+        t = 0.0
+        for j in range(K):
+            t += Minv[i, j] * r[j]
+        m[i] = t
+    for i in range(K):
+        for j in range(K):
+            W[i, j] = (L0inv[i, j] + sum_mumu[i, j] - m[i] * sum_mu[j] - sum_mu[i] * m[j]
+                       + N * m[i] * m[j] + N * Minv[i, j])
+        W[i, i] += sum_v[i]
+    spd_inverse(W, L, C, e, x)
+    for i in range(K):
+        for j in range(K):
+            lL[i, j] = l * L[i, j]
+
+
+# ---- prediction and the ELBO's pair terms -------------------------------------------------------
+@numba.njit(cache=True, nogil=True)
+def predict_pairs(u, v, pi, Ebeta, eps, out):
+    """p(y_uv = 1) = sum_k pi_uk pi_vk E[beta_k] + (1 - sum_k pi_uk pi_vk) eps."""
+    K = pi.shape[1]
+    for p in range(u.shape[0]):
+        a = u[p]
+        b = v[p]
+        s = 0.0
+        t = 0.0
+        for k in range(K):
+            q = pi[a, k] * pi[b, k]
+            s += q
+            t += q * Ebeta[k]
+        out[p] = t + (1.0 - s) * eps
+
+
+@numba.njit(cache=True, nogil=True)
+def pair_terms(first, second, y, w, mu, pi, c_link, c_non, log_eps, log_1meps, S_acc,
+               phi_f, phi_s, max_iter, tol):
+    """Weighted sum over pairs of the ELBO terms that involve phi, with phi at the pair's fixed
+    point: E[log p(y | z, beta)] - sum phi log phi, plus the statistic S_acc[a] += w phi (a's side),
+    so the caller adds sum_a S_acc[a]^T mu_a. Returns the sum."""
+    K = mu.shape[1]
+    total = 0.0
+    for p in range(first.shape[0]):
+        a = first[p]
+        b = second[p]
+        if y[p]:
+            c = c_link
+            base = log_eps
+        else:
+            c = c_non
+            base = log_1meps
+        pair_phi(mu[a], mu[b], pi[b], c, phi_f, phi_s, max_iter, tol)
+        t = base
+        for k in range(K):
+            t += phi_f[k] * phi_s[k] * c[k]
+            if phi_f[k] > 0.0:
+                t -= phi_f[k] * math.log(phi_f[k])
+            if phi_s[k] > 0.0:
+                t -= phi_s[k] * math.log(phi_s[k])
+            S_acc[a, k] += w[p] * phi_f[k]
+            S_acc[b, k] += w[p] * phi_s[k]
+        total += w[p] * t
+    return total

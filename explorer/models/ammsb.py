@@ -1,0 +1,684 @@
+"""Assortative mixed-membership stochastic blockmodel with a logistic-normal prior (a-MMSB), fitted by
+stochastic variational inference with Newton steps and step halving (derivation note 001).
+
+Model. mu ~ N(m0, M0^-1), Lambda ~ Wishart(l0, L0) (m0 = 0, M0 = I, l0 = K, L0 = I / K);
+theta_a ~ N(mu, Lambda^-1), pi_a = softmax(theta_a); beta_k ~ Beta(eta0, eta1); for each pair
+(ordered when directed, a < b when undirected) z_{a->b} ~ Cat(pi_a), z_{a<-b} ~ Cat(pi_b) and
+y_ab ~ Bernoulli(beta_k) when both indicators equal k, else Bernoulli(epsilon).
+
+Variational family q(mu) = N(m, M^-1), q(Lambda) = W(l, L), q(theta_a) = N(mu_a, diag(v_a)) with
+v_a = diag(Lambda_a^-1), q(beta_k) = Beta(b_k0, b_k1), q(z) = Cat(phi). E[log sum exp theta_a] is
+bounded by log sum_l exp(mu_al + v_al / 2); sfx(a) = softmax(mu_a + v_a / 2).
+
+Updates (names as in the note):
+
+* **phi update** (4.6-4.9): phi_{a->b} propto exp{mu_a + phi_{a<-b} c}, phi_{a<-b} propto
+  exp{mu_b + phi_{a->b} c}, with c_k = psi(b_k0) - psi(b_k0 + b_k1) - log eps for links and
+  psi(b_k1) - psi(b_k0 + b_k1) - log(1 - eps) for non-links, iterated to the pair's fixed point.
+* **Newton step on mu_a with halving** (4.10): g = -l L (mu_a - m) + S_a - n_a sfx(a),
+  H = -l L - n_a (diag sfx - sfx sfx^T), mu_a <- mu_a - rho H^-1 g, rho = 1 halved (at most
+  ``newton_halvings`` times) while the node's part of the ELBO does not improve; at most
+  ``newton_steps`` steps, stopping when the Newton decrement is below 1e-9. S_a is node a's
+  indicators summed over its training pairs, n_a its number of training pairs.
+* **Newton step on Lambda_a^-1** (4.11, with the note's slip fixed: the gradient's middle term is
+  Lambda_a / 2 = 1 / (2 v_a)): g = -(l/2) diag L + 1 / (2 v_a) - (n_a/2) sfx(a),
+  H = -diag(1 / (2 v_a^2)) - (n_a/4)(diag sfx - sfx sfx^T), solved in O(K) by Sherman-Morrison;
+  a step leaving v_a > 0 is halved before the improvement halving.
+* **global update** (4.1-4.4, boxed): l = l0 + N; M = M0 + N l L;
+  m = M^-1 (M0 m0 + l L sum_a mu_a); L = (L0^-1 + sum_a (diag v_a + (mu_a - m)(mu_a - m)^T)
+  + N M^-1)^-1. These depend on the node parameters only, so they are computed exactly (from running
+  sums over all N nodes, kept up to date as nodes move) after every minibatch: coordinate ascent,
+  no noise, no step size.
+* **beta update** (4.5): b_k0 = eta0 + sum over links of phi_{a->b,k} phi_{a<-b,k}, b_k1 = eta1 +
+  the same over non-links, estimated from the minibatch and blended with
+  rho_t = (tau0 + t)^-kappa.
+
+Stochastic variational inference. One minibatch: ``nodes_per_batch`` nodes taken in turn from a
+random permutation (a fresh one after every sweep); for each, all its training links and
+max(16, ceil(N / num_pieces)) non-links drawn at random (every non-link when it has at most twice as
+many), scaled by (its non-links / sample size). Node a's statistic S_a is blended as
+S_a <- (1 - rho_a) S_a + rho_a S_a_hat, rho_a = (node_tau0 + visits_a)^-node_kappa, then the Newton
+steps optimise the node's part of the ELBO for that S_a. The beta statistic is scaled by
+N / (2 nodes_per_batch) (each pair is reached from both of its ends).
+
+One ``step()`` is a block of ``check_every`` minibatches (0: one sweep over the nodes); it returns
+the held-out log-likelihood (objective kind "held-out log-likelihood", a total over the held-out
+pairs): log p(y_ab) with p(y_ab = 1) = sum_k pi_ak pi_bk E[beta_k] + (1 - sum_k pi_ak pi_bk) eps.
+Convergence: relative change below ``tol`` or a fall in three consecutive checks.
+
+Held-out set: ceil(heldout_fraction * E) links (at least min(10, E / 10), never one that would leave
+a node without training links) and as many non-links, removed from training, chosen with a seed that
+depends only on the network so restarts are compared on the same pairs. ``data.test_pairs`` are also
+kept out of training; ``metrics()`` then adds test_auc and test_perplexity on them. Perplexity is
+exp(-(rho mean link log-lik + (1 - rho) mean non-link log-lik)), rho the network's density.
+
+The ELBO (every term of the note, constants included) is computed at every check with phi at its
+fixed point, exactly over all training pairs when there are at most 100,000 of them, otherwise on
+a fixed sample of 50,000 training links and 50,000 non-links with scale factors.
+
+Initialisation ("findk", svinet's -findk; see _findk.py): label propagation; memberships start at
+log(0.9 / c) on a node's c communities and log(0.1 / (K - c)) elsewhere, Lambda_a = 100 I. K = 0
+lets findk choose K (its communities with at least 3 members); otherwise the K largest are used.
+"random": mu_a ~ N(0, I).
+
+Memory is O(E + N K): CSR lists of training links and of excluded partners, (N, K) arrays for mu,
+v, pi and S; nothing N x N.
+
+Exported parameters (parameters.npz names): ``pi`` (N, K) softmax(mu_a), rows sum to 1; ``mu`` (N, K);
+``Lambda`` (N, K) diagonal precisions 1 / v_a; ``beta`` (K,) E[beta_k]; ``b`` (K, 2) (b_k0, b_k1);
+``m`` (K,); ``M`` (K, K); ``L`` (K, K); ``l`` 0-d; ``node_ids`` (N,) str.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import digamma, gammaln, logsumexp
+
+from explorer import metrics as metrics_mod
+from explorer.data.types import DataError
+from explorer.models import _ammsb_kernels as kr
+from explorer.models import register
+from explorer.models._findk import findk
+from explorer.models.base import HyperparameterError, HyperparametersBase, Model, param
+
+PHI_MAX_ITER = 20          # pair fixed-point sweeps in a minibatch
+PHI_TOL = 1e-4
+ELBO_PHI_MAX_ITER = 200    # ... when computing the ELBO
+ELBO_PHI_TOL = 1e-10
+NEWTON_TOL = 1e-9          # Newton decrement below which a node's Newton steps stop
+ELBO_EXACT_MAX = 100_000   # training pairs up to which the ELBO is exact
+ELBO_SAMPLE = 50_000
+MIN_NONLINK_SAMPLE = 16
+
+
+@dataclass(frozen=True)
+class AMMSBHyperparameters(HyperparametersBase):
+    K: int = param(0, lo=0, hi=5000,
+                   help="number of communities; 0 lets the findk initialiser choose")
+    eta0: float = param(9.0, lo=1e-3, hi=1e6, help="Beta prior on community strength: eta0")
+    eta1: float = param(1.0, lo=1e-3, hi=1e6, help="Beta prior on community strength: eta1")
+    epsilon: float = param(1e-5, lo=1e-12, hi=0.5, log=True,
+                           help="link probability between different communities")
+    newton_steps: int = param(10, lo=1, hi=100, help="max Newton steps per node visit")
+    newton_halvings: int = param(10, lo=0, hi=60,
+                                 help="max step halvings per Newton step (0 = off: full steps)")
+    nodes_per_batch: int = param(100, lo=1, hi=10_000_000,
+                                 help="nodes sampled per minibatch (capped at N)")
+    num_pieces: int = param(100, lo=1, hi=10_000_000,
+                            help="non-links sampled per node visit: about N / num_pieces")
+    tau0: float = param(1024.0, lo=0.0, hi=1e9, help="global step size (tau0 + t)^-kappa: tau0")
+    kappa: float = param(0.9, lo=0.0, hi=1.0, help="global step size (tau0 + t)^-kappa: kappa")
+    node_tau0: float = param(1.0, lo=1.0, hi=1e9,
+                             help="node step size (node_tau0 + visits)^-node_kappa: node_tau0")
+    node_kappa: float = param(0.5, lo=0.0, hi=1.0,
+                              help="node step size (node_tau0 + visits)^-node_kappa: node_kappa")
+    init: str = param("findk", choices=("findk", "random"),
+                      help="initial memberships: label propagation (findk) or random")
+    heldout_fraction: float = param(0.01, lo=0.0, hi=0.5,
+                                    help="fraction of links held out (plus as many non-links)")
+    check_every: int = param(0, lo=0, hi=1_000_000,
+                             help="minibatches per iteration and convergence check (0 = one sweep)")
+    n_init: int = param(1, lo=1, hi=100,
+                        help="restarts (seed, seed + 1, ...); the best held-out likelihood is kept")
+    overlap_threshold: float = param(0.2, lo=0.0, hi=1.0,
+                                     help="membership above which a node belongs to a community")
+
+    def validate(self) -> None:
+        if self.init == "random" and self.K == 0:
+            raise HyperparameterError("K = 0 (let findk choose) needs init = findk")
+
+
+@numba.njit(cache=True, nogil=True)
+def _digamma(x):
+    r = 0.0
+    while x < 6.0:
+        r -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    return r + math.log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (
+        1.0 / 252 - f * (1.0 / 240 - f / 132))))
+
+
+@numba.njit(cache=True, nogil=True)
+def _couplings(b, log_eps, log_1meps, c_link, c_non):
+    for k in range(b.shape[0]):
+        ps = _digamma(b[k, 0] + b[k, 1])
+        c_link[k] = _digamma(b[k, 0]) - ps - log_eps
+        c_non[k] = _digamma(b[k, 1]) - ps - log_1meps
+
+
+@numba.njit(cache=True, nogil=True)
+def _update_beta(b, beta_hat, eta0, eta1, scale, rho):
+    for k in range(b.shape[0]):
+        b[k, 0] = (1.0 - rho) * b[k, 0] + rho * (eta0 + scale * beta_hat[0, k])
+        b[k, 1] = (1.0 - rho) * b[k, 1] + rho * (eta1 + scale * beta_hat[1, k])
+
+
+def _csr(rows, cols, n):
+    """Binary CSR (sorted, no duplicates) from index lists."""
+    a = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
+    a.sum_duplicates()
+    a.sort_indices()
+    return a.indptr.astype(np.int64), a.indices.astype(np.int64)
+
+
+def _pair_keys(u, v, n, directed):
+    if not directed:
+        u, v = np.minimum(u, v), np.maximum(u, v)
+    return u.astype(np.int64) * n + v.astype(np.int64)
+
+
+@register
+class AMMSB(Model):
+    id = "ammsb"
+    name = "Assortative MMSB (logistic-normal, SVI)"
+    description = (
+        "Overlapping communities in a network: the assortative mixed-membership stochastic "
+        "blockmodel with a logistic-normal prior on memberships, fitted by stochastic variational "
+        "inference (node-sampled minibatches, Newton steps with step halving). Initialised by label "
+        "propagation (svinet's findk), which can also choose K. Reports held-out link prediction "
+        "(AUC, perplexity) live; directed and undirected networks.")
+    data_kinds = ("network",)
+    objective_kind = "held-out log-likelihood"
+    Hyperparameters = AMMSBHyperparameters
+    default_max_iter = 200
+    default_tol = 1e-4
+
+    # ---- data ----------------------------------------------------------------------------------
+    def check_data(self, data) -> None:
+        super().check_data(data)
+        n = data.n_nodes
+        if n < 3:
+            raise DataError(f"the a-MMSB needs at least 3 nodes, this network has {n}",
+                            path=data.path)
+        if data.n_edges < 2:
+            raise DataError("the a-MMSB needs at least 2 links", path=data.path)
+        if data.test_pairs is not None:
+            tp = np.asarray(data.test_pairs)
+            if tp.ndim != 2 or tp.shape[1] != 3:
+                raise DataError("test pairs must have three columns u, v, y", path=data.path)
+            if len(tp) and (tp[:, :2].min() < 0 or tp[:, :2].max() >= n):
+                raise DataError("test pairs refer to nodes outside the network", path=data.path)
+            if len(tp) and not np.isin(tp[:, 2], (0, 1)).all():
+                raise DataError("test pair labels y must be 0 or 1", path=data.path)
+
+    def _split(self, data):
+        """Training links, held-out pairs and the excluded partners of every node."""
+        N = data.n_nodes
+        directed = bool(data.directed)
+        e = np.asarray(data.edges, dtype=np.int64).reshape(-1, 2)
+        e = e[e[:, 0] != e[:, 1]]
+        keys = np.unique(_pair_keys(e[:, 0], e[:, 1], N, directed))
+        eu, ev = keys // N, keys % N
+        link_keys = keys
+        excluded = []
+        # test pairs: out of training whatever they are
+        tp = None
+        if data.test_pairs is not None and len(data.test_pairs):
+            tp = np.asarray(data.test_pairs, dtype=np.int64)
+            tp = tp[tp[:, 0] != tp[:, 1]]
+            excluded.append(_pair_keys(tp[:, 0], tp[:, 1], N, directed))
+        test_keys = np.unique(np.concatenate(excluded)) if excluded else np.zeros(0, np.int64)
+        train_mask = ~np.isin(link_keys, test_keys)
+        # held-out set: links and non-links, fixed seed from the network alone
+        rng = np.random.default_rng(7919 * N + 104729 * len(keys))
+        n_links = int(train_mask.sum())
+        h = max(math.ceil(self.hp.heldout_fraction * n_links), min(10, n_links // 10))
+        deg = np.bincount(eu[train_mask], minlength=N) + np.bincount(ev[train_mask], minlength=N)
+        chosen = []
+        for idx in rng.permutation(np.flatnonzero(train_mask)):
+            if len(chosen) >= h:
+                break
+            a, b = eu[idx], ev[idx]
+            if deg[a] > 1 and deg[b] > 1:
+                deg[a] -= 1
+                deg[b] -= 1
+                chosen.append(idx)
+        chosen = np.array(chosen, dtype=np.int64)
+        train_mask[chosen] = False
+        taken = set(link_keys.tolist()) if len(keys) < 5_000_000 else None
+        taken_test = set(test_keys.tolist())
+        non = []
+        non_set = set()
+        tries = 0
+        while len(non) < len(chosen) and tries < 1000 * (len(chosen) + 10):
+            tries += 1
+            a, b = int(rng.integers(N)), int(rng.integers(N))
+            if a == b:
+                continue
+            k = int(_pair_keys(np.array([a]), np.array([b]), N, directed)[0])
+            if k in taken_test or k in non_set:
+                continue
+            if taken is not None and k in taken:
+                continue
+            if taken is None and np.isin(k, link_keys):
+                continue
+            non.append(k)
+            non_set.add(k)
+        non = np.array(non, dtype=np.int64)
+        ho_keys = np.concatenate([link_keys[chosen], non])
+        self.heldout_u = ho_keys // N
+        self.heldout_v = ho_keys % N
+        self.heldout_y = np.concatenate([np.ones(len(chosen), np.int64),
+                                         np.zeros(len(non), np.int64)])
+        if tp is not None:
+            self.test_u, self.test_v = tp[:, 0].copy(), tp[:, 1].copy()
+            self.test_y = tp[:, 2].astype(np.int64)
+        else:
+            self.test_u = self.test_v = self.test_y = None
+        tu, tv = eu[train_mask], ev[train_mask]
+        self.train_u, self.train_v = tu, tv
+        # forbidden partners: every link (held out or not), held-out and test pairs
+        xk = np.concatenate([test_keys, non])
+        fu = np.concatenate([eu, xk // N])
+        fv = np.concatenate([ev, xk % N])
+        if directed:
+            self._tr0 = _csr(tu, tv, N)
+            self._tr1 = _csr(tv, tu, N)
+            self._fb0 = _csr(fu, fv, N)
+            self._fb1 = _csr(fv, fu, N)
+            self.n_kinds = 2
+        else:
+            self._tr0 = self._tr1 = _csr(np.concatenate([tu, tv]), np.concatenate([tv, tu]), N)
+            self._fb0 = self._fb1 = _csr(np.concatenate([fu, fv]), np.concatenate([fv, fu]), N)
+            self.n_kinds = 1
+        self.nonlinks = np.zeros((N, 2), dtype=np.int64)
+        self.nonlinks[:, 0] = N - 1 - np.diff(self._fb0[0])
+        train_deg = np.diff(self._tr0[0]).astype(np.float64)
+        if directed:
+            self.nonlinks[:, 1] = N - 1 - np.diff(self._fb1[0])
+            train_deg = train_deg + np.diff(self._tr1[0])
+        self.n_pairs = (train_deg + self.nonlinks.sum(1)).astype(np.float64)
+        self.n_train_links = len(tu)
+        self.n_train_pairs = float(self.n_pairs.sum() / 2.0)
+        total_pairs = N * (N - 1) if directed else N * (N - 1) / 2
+        self.density = len(keys) / total_pairs
+
+    # ---- initialisation ------------------------------------------------------------------------
+    def initialize(self, data, seed: int) -> None:
+        self.check_data(data)
+        hp = self.hp
+        self.data = data
+        self.seed = int(seed)
+        self.iteration = 0
+        self.directed = bool(data.directed)
+        N = data.n_nodes
+        self.N = N
+        self._split(data)
+        s = (int(seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % (1 << 64) or 1
+        self.rng = np.array([s], dtype=np.uint64)
+        for _ in range(4):
+            kr.rng_next(self.rng)
+        # memberships
+        if hp.init == "findk":
+            adj = sp.csr_matrix((np.ones(len(self.train_u)), (self.train_u, self.train_v)),
+                                shape=(N, N))
+            adj = (adj + adj.T).tocsr()
+            adj.data[:] = 1.0
+            tr_edges = np.stack([self.train_u, self.train_v], axis=1)
+            node, comm, sizes = findk(adj, tr_edges, self.rng)
+            K = hp.K if hp.K > 0 else max(1, int((sizes >= 3).sum()))
+            K = min(K, N)
+            self.findk_communities = len(sizes)
+            keep = comm < K
+            node, comm = node[keep], comm[keep]
+            member = np.zeros((N, K), dtype=bool)
+            member[node, comm] = True
+            # nodes outside every kept community: their neighbours' most common community
+            lonely = np.flatnonzero(~member.any(1))
+            if len(lonely):
+                counts = adj[lonely] @ member.astype(np.float64)
+                has = counts.max(1) > 0 if counts.size else np.zeros(0, bool)
+                member[lonely[has], np.argmax(counts[has], axis=1)] = True
+            c = member.sum(1)
+            mu = np.empty((N, K))
+            for a in range(N):
+                ca = c[a]
+                if ca == 0 or ca == K:
+                    mu[a] = math.log(1.0 / K)
+                else:
+                    mu[a] = math.log(0.1 / (K - ca))
+                    mu[a, member[a]] = math.log(0.9 / ca)
+            noise = np.random.default_rng(seed).normal(0.0, 0.01, size=(N, K))
+            mu += noise
+        else:
+            K = hp.K
+            self.findk_communities = 0
+            mu = np.random.default_rng(seed).normal(0.0, 1.0, size=(N, K))
+        self.K = K
+        self.mu = np.ascontiguousarray(mu)
+        self.v = np.full((N, K), 0.01)
+        self.pi = np.empty((N, K))
+        kr.softmax_rows(self.mu, self.pi)
+        self.S_bar = np.zeros((N, K))
+        self.visits = np.zeros(N, dtype=np.int64)
+        # hyperprior (defaults as derived) and globals
+        self.m0 = np.zeros(K)
+        self.M0 = np.eye(K)
+        self.l0 = float(K)
+        self.L0inv = np.eye(K) * K
+        self.l = self.l0 + N
+        self.L = np.eye(K) / K
+        self.lL = self.l * self.L
+        self.M = np.eye(K)
+        self.Minv = np.eye(K)
+        self.m = np.zeros(K)
+        self.sum_mu = np.zeros(K)
+        self.sum_mumu = np.zeros((K, K))
+        self.sum_v = np.zeros(K)
+        self._W = np.zeros((K, K))
+        self._C = np.zeros((K, K))
+        self._e = np.zeros(K)
+        self._x = np.zeros(K)
+        self._r = np.zeros(K)
+        kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
+        for _ in range(5):
+            self._phase_globals()
+        # beta: the closed form with phi = pi on every training pair
+        self.b = np.empty((K, 2))
+        link = np.einsum("ek,ek->k", self.pi[self.train_u], self.pi[self.train_v])
+        tot = self.pi.sum(0)
+        allp = tot * tot - (self.pi * self.pi).sum(0)
+        if not self.directed:
+            allp = allp / 2
+        ho = np.einsum("ek,ek->k", self.pi[self.heldout_u], self.pi[self.heldout_v])
+        if self.test_u is not None:
+            ho = ho + np.einsum("ek,ek->k", self.pi[self.test_u], self.pi[self.test_v])
+        self.b[:, 0] = hp.eta0 + link
+        self.b[:, 1] = hp.eta1 + np.maximum(allp - link - ho, 0.0)
+        # minibatch machinery, preallocated
+        self.log_eps = math.log(hp.epsilon)
+        self.log_1meps = math.log1p(-hp.epsilon)
+        self.c_link = np.zeros(K)
+        self.c_non = np.zeros(K)
+        self.n_batch = min(hp.nodes_per_batch, N)
+        self.n_samples = max(MIN_NONLINK_SAMPLE, math.ceil(N / hp.num_pieces))
+        self.check_every = hp.check_every or math.ceil(N / self.n_batch)
+        self.perm = np.arange(N, dtype=np.int64)
+        kr.shuffle(self.perm, self.rng)
+        self.perm_pos = 0
+        self.batch = np.zeros(self.n_batch, dtype=np.int64)
+        self.S_hat = np.zeros((self.n_batch, K))
+        self.beta_hat = np.zeros((2, K))
+        self.phi_f = np.zeros(K)
+        self.phi_s = np.zeros(K)
+        self.buf_K = np.zeros((7, K))
+        self.buf_KK = np.zeros((K, K))
+        self.buf_C = np.zeros((K, K))
+        self.t = 0
+        self.newton_total = 0
+        self._phi_iters = PHI_MAX_ITER
+        self._phi_tol = PHI_TOL
+        self._beta_full_pass()
+        self._p_heldout = np.zeros(len(self.heldout_u))
+        self._p_test = np.zeros(0 if self.test_u is None else len(self.test_u))
+        self._elbo_pairs()
+        self.traces = {"elbo": [], "heldout_auc": [], "heldout_perplexity": []}
+        self._last = {}
+        self._evaluate()
+
+    def _elbo_pairs(self):
+        """The training pairs the ELBO is computed on (all, or a fixed weighted sample)."""
+        N, directed = self.N, self.directed
+        rng = np.random.default_rng(self.seed + 31337)
+        fb = sp.csr_matrix((np.ones(len(self._fb0[1]), np.int8), self._fb0[1], self._fb0[0]),
+                           shape=(N, N))
+        if self.n_train_pairs <= ELBO_EXACT_MAX:
+            if directed:
+                u, v = np.nonzero(~np.eye(N, dtype=bool))
+            else:
+                u, v = np.triu_indices(N, 1)
+            tr = sp.csr_matrix((np.ones(len(self._tr0[1]), np.int8), self._tr0[1], self._tr0[0]),
+                               shape=(N, N))
+            y = np.asarray(tr[u, v]).ravel().astype(np.int64)
+            f = np.asarray(fb[u, v]).ravel()
+            keep = (y == 1) | (f == 0)
+            u, v, y = u[keep], v[keep], y[keep]
+            w = np.ones(len(u))
+        else:
+            E = self.n_train_links
+            if E > ELBO_SAMPLE:
+                idx = rng.choice(E, ELBO_SAMPLE, replace=False)
+                lu, lv, lw = self.train_u[idx], self.train_v[idx], E / ELBO_SAMPLE
+            else:
+                lu, lv, lw = self.train_u, self.train_v, 1.0
+            total_non = self.n_train_pairs - E
+            nu = rng.integers(N, size=3 * ELBO_SAMPLE)
+            nv = rng.integers(N, size=3 * ELBO_SAMPLE)
+            ok = nu != nv
+            nu, nv = nu[ok], nv[ok]
+            if not directed:
+                nu, nv = np.minimum(nu, nv), np.maximum(nu, nv)
+            ok = np.asarray(fb[nu, nv]).ravel() == 0
+            nu, nv = nu[ok][:ELBO_SAMPLE], nv[ok][:ELBO_SAMPLE]
+            u = np.concatenate([lu, nu])
+            v = np.concatenate([lv, nv])
+            y = np.concatenate([np.ones(len(lu), np.int64), np.zeros(len(nu), np.int64)])
+            w = np.concatenate([np.full(len(lu), lw), np.full(len(nu), total_non / len(nu))])
+        self._ep = (np.ascontiguousarray(u, dtype=np.int64), np.ascontiguousarray(v, dtype=np.int64),
+                    y, w)
+        self._S_acc = np.zeros((N, self.K))
+
+    def _beta_full_pass(self):
+        """b from one pass of the phi update over every node (links and sampled non-links):
+        the full-data beta update at the initial memberships, so that the slow global step size
+        starts from the right level."""
+        acc = np.zeros((2, self.K))
+        order = np.arange(self.N, dtype=np.int64)
+        for start in range(0, self.N, self.n_batch):
+            chunk = order[start:start + self.n_batch]
+            self.batch[:len(chunk)] = chunk
+            _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
+            kr.batch_phi(self.batch, len(chunk), self.mu, self.pi, self.c_link, self.c_non,
+                         self.directed, self.n_kinds, self._tr0[0], self._tr0[1], self._tr1[0],
+                         self._tr1[1], self._fb0[0], self._fb0[1], self._fb1[0], self._fb1[1],
+                         self.nonlinks, self.n_samples, self.S_hat, self.beta_hat, self.phi_f,
+                         self.phi_s, self.rng, self._phi_iters, self._phi_tol)
+            acc += self.beta_hat
+        self.b[:, 0] = self.hp.eta0 + 0.5 * acc[0]
+        self.b[:, 1] = self.hp.eta1 + 0.5 * acc[1]
+
+    # ---- one minibatch, in four phases -----------------------------------------------------------
+    def _next_batch(self):
+        n = self.n_batch
+        for i in range(n):
+            if self.perm_pos >= self.N:
+                kr.shuffle(self.perm, self.rng)
+                self.perm_pos = 0
+            self.batch[i] = self.perm[self.perm_pos]
+            self.perm_pos += 1
+
+    def _phase_phi(self):
+        """phi update for every pair of the sampled nodes; node statistics and beta statistics."""
+        _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
+        kr.batch_phi(self.batch, self.n_batch, self.mu, self.pi, self.c_link, self.c_non,
+                     self.directed, self.n_kinds, self._tr0[0], self._tr0[1], self._tr1[0],
+                     self._tr1[1], self._fb0[0], self._fb0[1], self._fb1[0], self._fb1[1],
+                     self.nonlinks, self.n_samples, self.S_hat, self.beta_hat, self.phi_f,
+                     self.phi_s, self.rng, self._phi_iters, self._phi_tol)
+
+    def _phase_nodes(self):
+        """Newton steps with halving on mu_a and Lambda_a^-1 of the sampled nodes."""
+        self.newton_total += kr.batch_nodes(
+            self.batch, self.n_batch, self.S_hat, self.S_bar, self.visits, self.hp.node_tau0,
+            self.hp.node_kappa, self.mu, self.v, self.pi, self.n_pairs, self.lL, self.m,
+            self.hp.newton_steps, self.hp.newton_halvings, NEWTON_TOL, self.sum_mu,
+            self.sum_mumu, self.sum_v, self.buf_K, self.buf_KK, self.buf_C)
+
+    def _phase_beta(self):
+        rho = (self.hp.tau0 + self.t + 1) ** (-self.hp.kappa)
+        scale = self.N / (2.0 * self.n_batch)
+        _update_beta(self.b, self.beta_hat, self.hp.eta0, self.hp.eta1, scale, rho)
+
+    def _phase_globals(self):
+        kr.update_globals(float(self.N), self.l, self.M0, self.m0, self.L0inv, self.sum_mu,
+                          self.sum_mumu, self.sum_v, self.L, self.lL, self.M, self.Minv, self.m,
+                          self._W, self._C, self._e, self._x, self._r)
+
+    def _minibatch(self):
+        self._next_batch()
+        self._phase_phi()
+        self._phase_nodes()
+        self._phase_beta()
+        self._phase_globals()
+        self.t += 1
+
+    def step(self) -> float:
+        """One iteration: ``check_every`` minibatches, then the held-out log-likelihood."""
+        for _ in range(self.check_every):
+            self._minibatch()
+        # refresh the running sums exactly (no drift), then the globals from them
+        kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
+        self._phase_globals()
+        self.iteration += 1
+        return self._evaluate()
+
+    # ---- evaluation ----------------------------------------------------------------------------
+    def _loglik(self, u, v, y, out):
+        Ebeta = self.b[:, 0] / self.b.sum(1)
+        kr.predict_pairs(u, v, self.pi, Ebeta, self.hp.epsilon, out)
+        p = np.clip(out, 1e-300, 1.0 - 1e-16)
+        ll = np.where(y == 1, np.log(p), np.log1p(-p))
+        return ll, p
+
+    def _pair_metrics(self, u, v, y, out):
+        ll, p = self._loglik(u, v, y, out)
+        pos = y == 1
+        if pos.any() and (~pos).any():
+            mean = self.density * ll[pos].mean() + (1 - self.density) * ll[~pos].mean()
+        else:
+            mean = ll.mean()
+        return float(ll.sum()), metrics_mod.auc(p, y), float(math.exp(-mean))
+
+    def _evaluate(self) -> float:
+        ll, auc, perp = self._pair_metrics(self.heldout_u, self.heldout_v, self.heldout_y,
+                                           self._p_heldout)
+        elbo = self.elbo()
+        it = self.iteration
+        self.traces["elbo"].append((it, elbo))
+        self.traces["heldout_auc"].append((it, auc))
+        self.traces["heldout_perplexity"].append((it, perp))
+        self._last = {"heldout_loglik": ll, "heldout_auc": auc, "heldout_perplexity": perp,
+                      "elbo": elbo}
+        return ll
+
+    def elbo(self) -> float:
+        """The ELBO of note 001 (section 3), phi at the pairs' fixed points; exact over all training
+        pairs when there are at most ELBO_EXACT_MAX of them, else estimated on a weighted sample."""
+        K, N, l, l0 = self.K, self.N, self.l, self.l0
+        hp = self.hp
+        _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
+        u, v, y, w = self._ep
+        self._S_acc[:] = 0.0
+        pairs = kr.pair_terms(u, v, y, w, self.mu, self.pi, self.c_link, self.c_non, self.log_eps,
+                              self.log_1meps, self._S_acc, self.phi_f, self.phi_s,
+                              ELBO_PHI_MAX_ITER, ELBO_PHI_TOL)
+        z_mu = float((self._S_acc * self.mu).sum())
+        lse = logsumexp(self.mu + 0.5 * self.v, axis=1)
+        z_mu -= float(self.n_pairs @ lse)
+        return float(pairs + z_mu + global_terms(
+            K, N, self.m, self.M, self.Minv, self.m0, self.M0, l, self.L, l0, self.L0inv,
+            self.mu, self.v, self.b, hp.eta0, hp.eta1))
+
+    # ---- results -------------------------------------------------------------------------------
+    def converged(self, trace, tol):
+        """Held-out log-likelihood: relative change below tol, or it fell in three consecutive
+        checks (svinet's rule)."""
+        if len(trace) < 2:
+            return False
+        prev, cur = trace[-2], trace[-1]
+        if abs(cur - prev) <= tol * max(abs(cur), abs(prev), 1e-300):
+            return True
+        return len(trace) >= 4 and trace[-1] < trace[-2] < trace[-3] < trace[-4]
+
+    def score(self, trace):
+        return trace[-1] if trace else -math.inf
+
+    def labels(self) -> np.ndarray:
+        return np.argmax(self.pi, axis=1).astype(np.int64)
+
+    def memberships(self) -> np.ndarray:
+        return self.pi
+
+    def overlapping_communities(self) -> list[list[int]]:
+        """For each node, the communities whose membership is at least ``overlap_threshold``
+        (never empty: the largest membership always counts), in decreasing membership order."""
+        out = []
+        thr = self.hp.overlap_threshold
+        for a in range(self.N):
+            row = self.pi[a]
+            ks = np.flatnonzero(row >= thr)
+            top = int(np.argmax(row))
+            if top not in ks:
+                ks = np.append(ks, top)
+            out.append([int(k) for k in ks[np.argsort(-row[ks], kind="stable")]])
+        return out
+
+    def snapshot(self):
+        snap = {"labels": self.labels(), "memberships": self.pi.copy(),
+                "metrics_trace": {k: list(vs) for k, vs in self.traces.items()},
+                "info": {"heldout_auc": self._last.get("heldout_auc", float("nan")),
+                         "heldout_perplexity": self._last.get("heldout_perplexity", float("nan")),
+                         "K": float(self.K), "minibatches": float(self.t)}}
+        return snap
+
+    def parameters(self):
+        return {"pi": self.pi.copy(), "mu": self.mu.copy(), "Lambda": 1.0 / self.v,
+                "beta": self.b[:, 0] / self.b.sum(1), "b": self.b.copy(), "m": self.m.copy(),
+                "M": self.M.copy(), "L": self.L.copy(), "l": np.array(self.l),
+                "node_ids": np.asarray(self.data.node_ids).astype(str)}
+
+    def metrics(self):
+        out = {"heldout_auc": self._last["heldout_auc"],
+               "heldout_perplexity": self._last["heldout_perplexity"],
+               "heldout_loglik": self._last["heldout_loglik"],
+               "elbo": self._last["elbo"], "K": float(self.K),
+               "findk_communities": float(self.findk_communities)}
+        if self.test_u is not None and len(self.test_u):
+            _, auc, perp = self._pair_metrics(self.test_u, self.test_v, self.test_y, self._p_test)
+            out["test_auc"] = auc
+            out["test_perplexity"] = perp
+        return out
+
+
+def _mvdigamma(x, K):
+    return float(sum(digamma(x + (1 - i) / 2.0) for i in range(1, K + 1)))
+
+
+def _mvlgamma(x, K):
+    return float(K * (K - 1) / 4.0 * math.log(math.pi)
+                 + sum(gammaln(x + (1 - i) / 2.0) for i in range(1, K + 1)))
+
+
+def global_terms(K, N, m, M, Minv, m0, M0, l, L, l0, L0inv, mu, v, b, eta0, eta1):
+    """Every ELBO term that does not involve phi (note 001, section 3): q(mu), q(Lambda), the
+    theta_a terms and q(beta), with their entropies, constants included."""
+    ln2pi = math.log(2 * math.pi)
+    ldM = np.linalg.slogdet(M)[1]
+    ldM0 = np.linalg.slogdet(M0)[1]
+    ldL = np.linalg.slogdet(L)[1]
+    ldL0 = -np.linalg.slogdet(L0inv)[1]
+    dm = m - m0
+    t_mu = (-0.5 * (K * ln2pi - ldM0 + dm @ M0 @ dm + np.trace(M0 @ Minv))
+            + 0.5 * (K * ln2pi + K - ldM))
+    ElnLam = _mvdigamma(l / 2.0, K) + K * math.log(2) + ldL
+    t_lam = (-(l0 * K / 2.0) * math.log(2) - (l0 / 2.0) * ldL0 - _mvlgamma(l0 / 2.0, K)
+             + (l0 - K - 1) / 2.0 * ElnLam - 0.5 * l * np.trace(L0inv @ L))
+    t_lam += (-(l - K - 1) / 2.0 * ElnLam + l * K / 2.0 + l * K / 2.0 * math.log(2)
+              + l / 2.0 * ldL + _mvlgamma(l / 2.0, K))
+    d = mu - m
+    S = np.diag(v.sum(0)) + d.T @ d + N * Minv
+    t_theta = N * (0.5 * ElnLam + K / 2.0) + 0.5 * np.log(v).sum() - 0.5 * l * np.sum(L * S)
+    b0, b1 = b[:, 0], b[:, 1]
+    ps = digamma(b0 + b1)
+    Elb, El1b = digamma(b0) - ps, digamma(b1) - ps
+    t_beta = np.sum(gammaln(eta0 + eta1) - gammaln(eta0) - gammaln(eta1)
+                    + (eta0 - 1) * Elb + (eta1 - 1) * El1b)
+    t_beta += np.sum(gammaln(b0) + gammaln(b1) - gammaln(b0 + b1) - (b0 - 1) * digamma(b0)
+                     - (b1 - 1) * digamma(b1) + (b0 + b1 - 2) * ps)
+    return float(t_mu + t_lam + t_theta + t_beta)
