@@ -6,6 +6,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from explorer.data import DataError, load, load_table
 
@@ -218,3 +220,36 @@ def test_quoted_fields(tmp_path):
     d = load_table(p, labels="name")
     np.testing.assert_array_equal(d.X, [[1, 2], [3, 4]])
     assert list(d.labels) == ["Smith, J.", "Doe, A."]
+
+
+def test_error_na_marker_named_as_missing(tmp_path):
+    e = error_of(write(tmp_path, "p.csv", "a,b\n1,2\n3,4\n5,NA\n"))
+    assert (e.line, e.column) == (4, "b") and "'NA'" in str(e) and "missing" in str(e)
+
+
+# ---- property: any small delimited file either loads cleanly or raises DataError ---------------
+
+_CELLS = ["1", "2.5", "", "x", "nan", "-inf", "3e2", " 4", "a b", '"q,r"', "7", "é"]
+_HEADS = ["a", "b", "t", "i", "j", "count", "source", "target", "weight", "id"]
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sep=st.sampled_from([",", "\t", ";", " ", "  "]),
+       head=st.one_of(st.none(), st.lists(st.sampled_from(_HEADS), min_size=1, max_size=5)),
+       rows=st.lists(st.lists(st.one_of(st.sampled_from(_CELLS), st.integers(0, 5).map(str)),
+                              min_size=1, max_size=6), max_size=8),
+       extra=st.sampled_from(["", "\n", "\n# c\n", "\n\n"]))
+def test_never_a_raw_exception(tmp_path, sep, head, rows, extra):
+    from explorer.data import load_network, load_temporal
+
+    lines = ([sep.join(head)] if head else []) + [sep.join(r) for r in rows]
+    p = write(tmp_path, "f.txt", "\n".join(lines) + extra)
+    for loader in (load_table, load_network, load_temporal):
+        try:
+            d = loader(p)
+        except DataError as e:
+            assert str(e).startswith(str(p))      # every message names the file
+            continue
+        if loader is load_table:
+            assert np.isfinite(d.X).all() and d.X.shape[0] == len(d.ids) > 0

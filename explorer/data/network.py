@@ -42,6 +42,7 @@ from explorer.data.table import (
     records,
     sniff_separator,
     split_line,
+    unique_names,
 )
 from explorer.data.types import NetworkData
 
@@ -90,7 +91,7 @@ def read_columns(src: Source, sep, *, header: bool) -> tuple[pd.DataFrame, list[
         if first is not None:
             check_ragged(src, sep, len(first[1]), COMMENT)
         raise DataError(f"cannot parse the file: {str(e).strip()}", path=src.path) from None
-    names = ([str(c).strip() for c in df.columns] if header
+    names = (unique_names([str(c).strip() for c in df.columns]) if header
              else [f"c{k}" for k in range(df.shape[1])])
     df.columns = range(df.shape[1])
     if df.isna().any().any():

@@ -38,6 +38,7 @@ from explorer.data.types import DataError, TableData
 _HEAD_BYTES = 1 << 16       # how much of the file the sniffers look at
 _SAMPLE_LINES = 100
 _CANDIDATES = (",", "\t", ";")
+_NA_MARKERS = {"NA", "N/A", "NULL", "NONE", "?", "-", "--", ".", "MISSING"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,7 +194,9 @@ def check_number(cell: str, *, src: Source, line: int, column: str, what: str = 
     try:
         v = float(s)
     except ValueError:
-        raise DataError(f"non-numeric {what} {s!r}", path=src.path, line=line,
+        hint = " (a missing-value marker; fill it in or remove the row)" if s.upper() in \
+            _NA_MARKERS else ""
+        raise DataError(f"non-numeric {what} {s!r}{hint}", path=src.path, line=line,
                         column=column) from None
     if not math.isfinite(v):
         raise DataError(f"{what} {s!r} is not a finite number (NaN and inf are not allowed)",
@@ -229,6 +232,20 @@ def check_ragged(src: Source, sep: str | None, expected: int, comment: str = "")
         if len(fields) != expected:
             raise DataError(f"ragged row: expected {expected} fields, found {len(fields)}",
                             path=src.path, line=line)
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Column names made unique the way pandas does it (``a``, ``a.1``, ``a.2``)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        new, k = name, 0
+        while new in seen:
+            k += 1
+            new = f"{name}.{k}"
+        seen.add(new)
+        out.append(new)
+    return out
 
 
 def row_ids(n: int) -> np.ndarray:
@@ -297,7 +314,7 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False) ->
         raise DataError(f"cannot parse the file as a table: {str(e).strip()}",
                         path=src.path) from None
     if header:
-        names = [str(c).strip() for c in df.columns]
+        names = unique_names([str(c).strip() for c in df.columns])
     else:
         names = [f"c{j}" for j in range(df.shape[1])]
     df.columns = names
