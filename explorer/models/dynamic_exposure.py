@@ -198,7 +198,7 @@ class DynamicExposure(Model):
         i, j = np.divmod(rem, n)
         a, b = np.minimum(i, j), np.maximum(i, j)
 
-        state = kern.seed_state(np.uint64(hp.heldout_seed))
+        state = np.uint64(kern.seed_state(np.uint64(hp.heldout_seed)))
         frac = float(hp.heldout_fraction)
         held = np.zeros(len(t), dtype=np.bool_)
         if frac > 0:
@@ -278,7 +278,7 @@ class DynamicExposure(Model):
 
     def _build_eval(self, rate):
         pa_, pb_, pc_ = self._hpos
-        sstate = kern.seed_state(np.uint64(self.hp.heldout_seed + 7919))
+        sstate = np.uint64(kern.seed_state(np.uint64(self.hp.heldout_seed + 7919)))
         cnt = kern.count_heldout_pairs(self._nobs, self._T_data, sstate, rate, pa_, pb_, pc_, True)
         ea = np.empty(cnt, dtype=np.int64)
         eb = np.empty(cnt, dtype=np.int64)
@@ -411,6 +411,16 @@ class DynamicExposure(Model):
         value = self._live_auc()
         if np.isfinite(value):
             self._auc_trace.append((iteration, value))
+
+    def heldout_mask(self, t, i, j) -> np.ndarray:
+        """Whether each (t, i, j) cell is held out (the choice depends on the pair, not on its
+        direction, and on ``heldout_seed`` only)."""
+        t, i, j = (np.asarray(x, dtype=np.int64) for x in (t, i, j))
+        out = np.zeros(t.shape, dtype=np.bool_)
+        if self.hp.heldout_fraction > 0:
+            kern.heldout_flags(self._state, float(self.hp.heldout_fraction), t,
+                               np.minimum(i, j), np.maximum(i, j), self.data.n_nodes, out)
+        return out
 
     def heldout_cells(self):
         """Held-out evaluation set by pair: (i, j, positives, negatives, score) for every pair with
