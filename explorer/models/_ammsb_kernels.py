@@ -327,7 +327,8 @@ def v_grad_hess(mu_a, v_a, n, lL, g, D, sv):
 
 
 @numba.njit(cache=True, nogil=True)
-def newton_node(mu_a, v_a, S, n, lL, m, newton_steps, halvings, tol, buf_K, buf_KK, C):
+def newton_node(mu_a, v_a, S, n, lL, m, newton_steps, halvings, tol, buf_K, buf_KK, C,
+                mu_steps=-1):
     """Newton steps on mu_a then on v_a, each with step halving (rho = 1, halved while the node's
     part of the ELBO does not improve, at most `halvings` times; a step still not improving is
     rejected; halvings = 0 takes full steps). v stays positive: a step leaving the positive range
@@ -344,7 +345,7 @@ def newton_node(mu_a, v_a, S, n, lL, m, newton_steps, halvings, tol, buf_K, buf_
     steps = 0
     # --- mu_a
     f0 = node_objective(mu_a, v_a, S, n, lL, m, work)
-    for _ in range(newton_steps):
+    for _ in range(newton_steps if mu_steps < 0 else mu_steps):
         mu_grad_hess(mu_a, v_a, S, n, lL, m, g, buf_KK, sv)
         cholesky(buf_KK, C)
         chol_solve(C, g, d)
@@ -562,4 +563,199 @@ def pair_terms(first, second, y, w, mu, pi, c_link, c_non, log_eps, log_1meps, S
             S_acc[a, k] += w[p] * phi_f[k]
             S_acc[b, k] += w[p] * phi_s[k]
         total += w[p] * t
+    return total
+
+
+# ---- collapsed node update: Newton on the node's ELBO maximised over its own indicators -----------
+@numba.njit(cache=True, nogil=True)
+def collapsed_objective(mu_a, v_a, n, lL, m, P, ctype, W, n_slots, c_link, c_non, g, work):
+    """f(mu_a) = -1/2 (mu_a - m)^T lL (mu_a - m) + sum_p W_p log sum_k exp(mu_ak + c_pk P_pk)
+    - n log sum_k exp(mu_ak + v_ak / 2): the node's part of the ELBO with its own indicator in
+    each sampled pair p at its optimum given the partner's indicator P_p (phi_a,p =
+    softmax(mu_a + c_p P_p)). Writes the gradient
+    g = -lL (mu_a - m) + sum_p W_p phi_a,p - n sfx(a) and returns f."""
+    K = mu_a.shape[0]
+    for k in range(K):
+        work[k] = mu_a[k] - m[k]
+    f = 0.0
+    for k in range(K):
+        t = 0.0
+        for j in range(K):
+            t += lL[k, j] * work[j]
+        f -= 0.5 * work[k] * t
+        g[k] = -t
+    for p in range(n_slots):
+        c = c_link if ctype[p] == 0 else c_non
+        mx = -np.inf
+        for k in range(K):
+            t = mu_a[k] + c[k] * P[p, k]
+            work[k] = t
+            if t > mx:
+                mx = t
+        s = 0.0
+        for k in range(K):
+            t = math.exp(work[k] - mx)
+            work[k] = t
+            s += t
+        f += W[p] * (mx + math.log(s))
+        inv = W[p] / s
+        for k in range(K):
+            g[k] += inv * work[k]
+    mx = -np.inf
+    for k in range(K):
+        t = mu_a[k] + 0.5 * v_a[k]
+        if t > mx:
+            mx = t
+    s = 0.0
+    for k in range(K):
+        t = math.exp(mu_a[k] + 0.5 * v_a[k] - mx)
+        work[k] = t
+        s += t
+    f -= n * (mx + math.log(s))
+    for k in range(K):
+        g[k] -= n * work[k] / s
+    return f
+
+
+@numba.njit(cache=True, nogil=True)
+def newton_collapsed(mu_a, v_a, n, deg_w, lL, m, P, ctype, W, n_slots, c_link, c_non,
+                     newton_steps, halvings, tol, buf_K, buf_KK, C):
+    """Newton steps with halving on the collapsed node objective. The Newton matrix is
+    lL + deg_w (diag sfx - sfx sfx^T): the exact negated Hessian lL + n Cov(sfx) - sum_p W_p
+    Cov(phi_a,p) with the non-link covariances cancelling n_nonlinks Cov(sfx) (their indicators
+    are close to sfx) and the link ones dropped (their indicators are nearly one-hot); step
+    halving keeps every step an ascent step."""
+    K = mu_a.shape[0]
+    g = buf_K[0]
+    d = buf_K[1]
+    sv = buf_K[2]
+    trial = buf_K[3]
+    work = buf_K[4]
+    g1 = buf_K[5]
+    steps = 0
+    f0 = collapsed_objective(mu_a, v_a, n, lL, m, P, ctype, W, n_slots, c_link, c_non, g, work)
+    for _ in range(newton_steps):
+        sfx(mu_a, v_a, sv)
+        for k in range(K):
+            for j in range(K):
+                buf_KK[k, j] = lL[k, j] - deg_w * sv[k] * sv[j]
+            buf_KK[k, k] += deg_w * sv[k]
+        cholesky(buf_KK, C)
+        chol_solve(C, g, d)
+        dec = 0.0
+        for k in range(K):
+            dec += g[k] * d[k]
+        if dec < tol:
+            break
+        rho = 1.0
+        accepted = False
+        f1 = f0
+        for _h in range(halvings + 1):
+            for k in range(K):
+                trial[k] = mu_a[k] + rho * d[k]
+            f1 = collapsed_objective(trial, v_a, n, lL, m, P, ctype, W, n_slots, c_link, c_non,
+                                     g1, work)
+            if f1 >= f0 or halvings == 0:
+                accepted = True
+                break
+            rho *= 0.5
+        if not accepted:
+            break
+        for k in range(K):
+            mu_a[k] = trial[k]
+            g[k] = g1[k]
+        f0 = f1
+        steps += 1
+    return steps
+
+
+@numba.njit(cache=True, nogil=True)
+def batch_visit(batch, n_batch, mu, v, pi, c_link, c_non, directed, n_kinds,
+                tr_ptr0, tr_idx0, tr_ptr1, tr_idx1, fb_ptr0, fb_idx0, fb_ptr1, fb_idx1,
+                nonlinks, n_samples, beta_hat, phi_f, phi_s, rng, max_iter, tol,
+                visits, node_tau0, node_kappa, n_pairs, lL, m, newton_steps, halvings, ntol,
+                sum_mu, sum_mumu, sum_v, buf_K, buf_KK, C, P, ctype, W, mu_old, S_dummy):
+    """A minibatch with the collapsed node update: for each sampled node in turn, the phi update of
+    its pairs (as batch_phi, recording the partner's indicator of every pair), then Newton steps
+    with halving on the collapsed node objective and on v_a, and the blend
+    mu_a <- (1 - rho_a) mu_a + rho_a mu_a*, rho_a = (node_tau0 + visits_a)^-node_kappa."""
+    N, K = mu.shape
+    for k in range(K):
+        beta_hat[0, k] = 0.0
+        beta_hat[1, k] = 0.0
+    total = 0
+    for i in range(n_batch):
+        a = batch[i]
+        ns = 0
+        deg_w = 0.0
+        for kind in range(n_kinds):
+            if kind == 0:
+                tp, ti, fp, fi = tr_ptr0, tr_idx0, fb_ptr0, fb_idx0
+            else:
+                tp, ti, fp, fi = tr_ptr1, tr_idx1, fb_ptr1, fb_idx1
+            for j in range(tp[a], tp[a + 1]):
+                b = ti[j]
+                a_first = (kind == 0) if directed else (a < b)
+                _visit_pair(a, b, a_first, mu, pi, c_link, phi_f, phi_s, max_iter, tol)
+                for k in range(K):
+                    P[ns, k] = phi_s[k] if a_first else phi_f[k]
+                    beta_hat[0, k] += phi_f[k] * phi_s[k]
+                ctype[ns] = 0
+                W[ns] = 1.0
+                ns += 1
+                deg_w += 1.0
+            pop = nonlinks[a, kind]
+            if pop <= 0:
+                continue
+            lo = fp[a]
+            hi = fp[a + 1]
+            if pop <= 2 * n_samples:
+                q = lo
+                for b in range(N):
+                    while q < hi and fi[q] < b:
+                        q += 1
+                    if b == a or (q < hi and fi[q] == b):
+                        continue
+                    a_first = (kind == 0) if directed else (a < b)
+                    _visit_pair(a, b, a_first, mu, pi, c_non, phi_f, phi_s, max_iter, tol)
+                    for k in range(K):
+                        P[ns, k] = phi_s[k] if a_first else phi_f[k]
+                        beta_hat[1, k] += phi_f[k] * phi_s[k]
+                    ctype[ns] = 1
+                    W[ns] = 1.0
+                    ns += 1
+            else:
+                w = pop / n_samples
+                for _ in range(n_samples):
+                    b = rng_int(rng, N)
+                    while b == a or _in_sorted(fi, lo, hi, b):
+                        b = rng_int(rng, N)
+                    a_first = (kind == 0) if directed else (a < b)
+                    _visit_pair(a, b, a_first, mu, pi, c_non, phi_f, phi_s, max_iter, tol)
+                    for k in range(K):
+                        P[ns, k] = phi_s[k] if a_first else phi_f[k]
+                        beta_hat[1, k] += w * phi_f[k] * phi_s[k]
+                    ctype[ns] = 1
+                    W[ns] = w
+                    ns += 1
+        rho = (node_tau0 + visits[a]) ** (-node_kappa)
+        visits[a] += 1
+        for k in range(K):
+            mu_old[k] = mu[a, k]
+            sum_mu[k] -= mu[a, k]
+            sum_v[k] -= v[a, k]
+            for j in range(K):
+                sum_mumu[k, j] -= mu[a, k] * mu[a, j]
+        total += newton_collapsed(mu[a], v[a], n_pairs[a], deg_w, lL, m, P, ctype, W, ns,
+                                  c_link, c_non, newton_steps, halvings, ntol, buf_K, buf_KK, C)
+        for k in range(K):
+            mu[a, k] = (1.0 - rho) * mu_old[k] + rho * mu[a, k]
+        total += newton_node(mu[a], v[a], S_dummy, n_pairs[a], lL, m, newton_steps, halvings,
+                             ntol, buf_K, buf_KK, C, 0)
+        for k in range(K):
+            sum_mu[k] += mu[a, k]
+            sum_v[k] += v[a, k]
+            for j in range(K):
+                sum_mumu[k, j] += mu[a, k] * mu[a, j]
+        _softmax_row(mu[a], pi[a])
     return total

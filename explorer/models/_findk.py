@@ -6,9 +6,10 @@ communities read off the links.
    At least ceil(log10 N) sweeps are run, continuing while labels still change (at most
    ``max_sweeps``).
 2. Each node keeps its five heaviest neighbour labels (a top-5 list with their weights).
-3. A link (a, b) joins both ends to a label they share when that label holds more than half of
-   their shared weight (the weights of all labels on both top-5 lists); every node also keeps its
-   own label. Labels are then communities, possibly overlapping.
+3. A link (a, b) joins both ends to a label on both top-5 lists when that label holds more than
+   half of the weight each end puts on the labels the two lists share (read per end: summing the
+   two ends' weights would let nearly every link between communities pull the weaker end into the
+   stronger end's community). Every node also keeps its own label. Labels are then communities, possibly overlapping.
 
 ``findk`` returns the communities as (node, community) pairs sorted by community size.
 """
@@ -109,33 +110,32 @@ def _top_lists(indptr, indices, weights, labels, top_lab, top_w, acc, touched):
 
 @numba.njit(cache=True, nogil=True)
 def _read_links(eu, ev, top_lab, top_w, out_node, out_lab):
-    """For every link, the label shared by both ends' top lists holding more than half of their
-    shared weight joins both ends. Returns the number of (node, label) pairs written."""
+    """For every link (a, b), a label on both ends' top lists holding more than half of the weight
+    each end puts on the labels the two lists share joins both ends. Returns the number of
+    (node, label) pairs written."""
     T = top_lab.shape[1]
     n = 0
     for e in range(eu.shape[0]):
         a = eu[e]
         b = ev[e]
-        shared = 0.0
-        best = -1.0
-        best_lab = -1
+        sa = 0.0
+        sb = 0.0
+        for s in range(T):
+            for t in range(T):
+                if top_lab[a, s] >= 0 and top_lab[b, t] == top_lab[a, s]:
+                    sa += top_w[a, s]
+                    sb += top_w[b, t]
         for s in range(T):
             la = top_lab[a, s]
             if la < 0:
                 continue
             for t in range(T):
-                if top_lab[b, t] == la:
-                    w = top_w[a, s] + top_w[b, t]
-                    shared += w
-                    if w > best:
-                        best = w
-                        best_lab = la
-        if best_lab >= 0 and best > 0.5 * shared:
-            out_node[n] = a
-            out_lab[n] = best_lab
-            out_node[n + 1] = b
-            out_lab[n + 1] = best_lab
-            n += 2
+                if top_lab[b, t] == la and top_w[a, s] > 0.5 * sa and top_w[b, t] > 0.5 * sb:
+                    out_node[n] = a
+                    out_lab[n] = la
+                    out_node[n + 1] = b
+                    out_lab[n + 1] = la
+                    n += 2
     return n
 
 

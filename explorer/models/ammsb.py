@@ -117,6 +117,8 @@ class AMMSBHyperparameters(HyperparametersBase):
                              help="node step size (node_tau0 + visits)^-node_kappa: node_tau0")
     node_kappa: float = param(0.5, lo=0.0, hi=1.0,
                               help="node step size (node_tau0 + visits)^-node_kappa: node_kappa")
+    collapsed: bool = param(True, help="Newton steps on the node's ELBO maximised over its own "
+                            "indicators (fast); off: indicators held fixed as in the note")
     init: str = param("findk", choices=("findk", "random"),
                       help="initial memberships: label propagation (findk) or random")
     heldout_fraction: float = param(0.01, lo=0.0, hi=0.5,
@@ -412,6 +414,13 @@ class AMMSB(Model):
         self.buf_C = np.zeros((K, K))
         self.t = 0
         self.newton_total = 0
+        max_deg = int(np.diff(self._tr0[0]).max() + (
+            np.diff(self._tr1[0]).max() if self.directed else 0))
+        slots = max_deg + self.n_kinds * 2 * self.n_samples
+        self.P = np.zeros((slots, K))
+        self.ctype = np.zeros(slots, dtype=np.int64)
+        self.W = np.zeros(slots)
+        self.mu_old = np.zeros(K)
         self._phi_iters = PHI_MAX_ITER
         self._phi_tol = PHI_TOL
         self._beta_full_pass()
@@ -520,10 +529,27 @@ class AMMSB(Model):
                           self.sum_mumu, self.sum_v, self.L, self.lL, self.M, self.Minv, self.m,
                           self._W, self._C, self._e, self._x, self._r)
 
+    def _phase_visit(self):
+        """Collapsed mode: phi update and node update fused, node after node."""
+        _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
+        hp = self.hp
+        self.newton_total += kr.batch_visit(
+            self.batch, self.n_batch, self.mu, self.v, self.pi, self.c_link, self.c_non,
+            self.directed, self.n_kinds, self._tr0[0], self._tr0[1], self._tr1[0], self._tr1[1],
+            self._fb0[0], self._fb0[1], self._fb1[0], self._fb1[1], self.nonlinks,
+            self.n_samples, self.beta_hat, self.phi_f, self.phi_s, self.rng, self._phi_iters,
+            self._phi_tol, self.visits, hp.node_tau0, hp.node_kappa, self.n_pairs, self.lL,
+            self.m, hp.newton_steps, hp.newton_halvings, NEWTON_TOL, self.sum_mu, self.sum_mumu,
+            self.sum_v, self.buf_K, self.buf_KK, self.buf_C, self.P, self.ctype, self.W,
+            self.mu_old, self.S_hat[0])
+
     def _minibatch(self):
         self._next_batch()
-        self._phase_phi()
-        self._phase_nodes()
+        if self.hp.collapsed:
+            self._phase_visit()
+        else:
+            self._phase_phi()
+            self._phase_nodes()
         self._phase_beta()
         self._phase_globals()
         self.t += 1
