@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
-from scipy.stats import beta, bernoulli
+from scipy.stats import bernoulli, beta
 
 from explorer.data.table import load_table
 from explorer.data.types import DataError, TableData
