@@ -189,3 +189,16 @@ def test_exports():
         U = p["precisions_cholesky"][k]
         assert np.allclose(U, np.triu(U))
         np.testing.assert_allclose(U @ U.T @ p["covariances"][k], np.eye(3), atol=1e-9)
+
+
+def test_old_faithful_waiting_1d(sample_dir):
+    data = load_table(sample_dir / "old_faithful.csv", columns=["waiting"])
+    res = fit(GaussianMixture, data, seed=0, K=2, n_init=3, max_iter=500, tol=1e-10)
+    m = res.model
+    order = np.argsort(m.means[:, 0])
+    # Reference (dataset README; mixtools normalmixEM): weights 0.36/0.64, means 54.6/80.1,
+    # sd 5.9/5.9, given to 2-3 digits.
+    np.testing.assert_allclose(m.weights[order], [0.36, 0.64], atol=0.01)
+    np.testing.assert_allclose(m.means[order, 0], [54.6, 80.1], atol=0.15)
+    np.testing.assert_allclose(np.sqrt(m.covariances[order, 0, 0]), [5.9, 5.9], atol=0.1)
+    assert "density_1d" in m.snapshot()
