@@ -7,12 +7,12 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import poisson
 
 from explorer import metrics, runner
+from explorer.data import load_temporal
 from explorer.data.types import DataError, TemporalNetworkData
 from explorer.models import _dynamic_kernels as kern
 from explorer.models import dynamic_exposure as de
@@ -265,6 +265,21 @@ def test_heldout_cells_are_excluded():
     assert not np.allclose(a.trace, c.trace, rtol=1e-12)
 
 
+def test_heldout_choice_shared_by_restarts_and_optional():
+    data, *_ = planted(N=30, T=8, seed=5)
+    a, b = DynamicExposure(K_aff=2, n_init=1), DynamicExposure(K_aff=2, n_init=1)
+    a.initialize(data, 0)
+    b.initialize(data, 1)
+    # restarts (other seeds) hold out the same cells, so their log-likelihoods compare
+    np.testing.assert_array_equal(a._nobs, b._nobs)
+    assert a._n_heldout_cells > 0
+    none = runner.fit(DynamicExposure, data, seed=0, max_iter=5, K_aff=2, n_init=1,
+                      heldout_fraction=0.0)
+    assert none.model._n_heldout_cells == 0 and "heldout_auc" not in none.metrics
+    assert none.model.snapshot()["metrics_trace"]["heldout_auc"] == []
+    assert np.all(none.model._nobs[~np.eye(30, dtype=bool)] == 8)
+
+
 def test_weighted_auc_equals_metrics_auc():
     rng = np.random.default_rng(2)
     n = 300
@@ -277,21 +292,10 @@ def test_weighted_auc_equals_metrics_auc():
     assert got == pytest.approx(metrics.auc(s, y), abs=1e-12)
 
 
-def load_primary_school(root):
-    d = root / "primary_school"
-    df = pd.read_csv(d / "counts_60min.csv")
-    nodes = pd.read_csv(d / "nodes.csv")
-    index = {v: k for k, v in enumerate(nodes["id"])}
-    T = int(df["t"].max()) + 1
-    return TemporalNetworkData(
-        node_ids=nodes["id"].astype(str).to_numpy(), T=T, t=df["t"].to_numpy(),
-        i=df["i"].map(index).to_numpy(), j=df["j"].map(index).to_numpy(),
-        count=df["count"].to_numpy(float), times=np.arange(T),
-        labels=nodes["class"].astype(str).to_numpy(), path=str(d / "counts_60min.csv"))
-
-
 def test_primary_school_classes(shared_datasets):
-    data = load_primary_school(shared_datasets)
+    d = shared_datasets / "primary_school"
+    data = load_temporal(d / "counts_60min.csv", labels=f"{d / 'nodes.csv'}:class")
+    assert data.T == 18 and data.n_nodes == 242
     # K_exp = 1: exposure is a per-node activity, the class structure is left to u, w.
     res = runner.fit(DynamicExposure, data, seed=0, max_iter=300, K_aff=10, K_exp=1, n_init=1)
     nmi = res.metrics["nmi"]

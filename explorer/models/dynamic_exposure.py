@@ -425,6 +425,9 @@ class DynamicExposure(Model):
     def heldout_cells(self):
         """Held-out evaluation set by pair: (i, j, positives, negatives, score) for every pair with
         at least one held-out cell (positives: held-out non-zero cells, negatives: zero cells)."""
+        if self._eval is None:
+            empty = np.zeros(0)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty
         ev = self._build_eval(1.0) if self._eval_full_pairs > len(self._eval["a"]) else self._eval
         score = np.empty(len(ev["a"]))
         kern.pair_scores(self._UW, self._V, self._MU, ev["a"], ev["b"], self._directed, score)
