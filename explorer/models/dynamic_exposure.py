@@ -42,7 +42,8 @@ with probability ``heldout_fraction``, decided by a hash of (heldout_seed, t, i,
 not depend on the data values nor on the restart seed. Held-out cells are missing, not zeros: they
 enter no sum (n_ij counts only observed snapshots). Link prediction on them scores a cell by
 P(A^t != 0) = mu_ij (1 - e^-L_ij); ``heldout_auc`` is its ROC AUC (live: on at most 200,000
-pairs, every pair with a held-out positive plus a weighted hashed sample of the others).
+pairs, every pair with a held-out positive plus a weighted hashed sample of the others; final:
+every held-out pair up to 2,000,000 pairs, the same kind of weighted sample beyond).
 
 Initialisation: u (and v) rows from K-means (k-means++ and Lloyd of the ``kmeans`` model) on the
 rows of log(1 + aggregated observed counts), L2-normalised (randomly projected to 128 dimensions
@@ -84,8 +85,10 @@ PAIR_FLOAT64_MAX_NODES = 3000
 MAX_PAIR_BYTES = 4 << 30
 # The live held-out AUC uses at most this many evaluation pairs.
 LIVE_AUC_MAX_PAIRS = 200_000
-# metrics() expands held-out cells for explorer.metrics.auc up to this many cells.
+# metrics() expands held-out cells for explorer.metrics.auc up to this many cells...
 FULL_AUC_MAX_CELLS = 2_000_000
+# ...and scores at most this many held-out pairs (a weighted hashed sample beyond).
+FULL_AUC_MAX_PAIRS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -268,8 +271,10 @@ class DynamicExposure(Model):
             rate = 1.0
             if nfull > LIVE_AUC_MAX_PAIRS:
                 rate = max((LIVE_AUC_MAX_PAIRS - len(pa_)) / nfull, 1e-6)
+                final = ("all of them" if nfull <= FULL_AUC_MAX_PAIRS else
+                         f"a weighted sample of {FULL_AUC_MAX_PAIRS:,}")
                 notes.append(f"the live held-out AUC uses a weighted sample of the {nfull:,} "
-                             "held-out pairs; the final AUC uses all of them")
+                             f"held-out pairs; the final AUC uses {final}")
             self._eval = self._build_eval(rate)
         self._directed = directed
         self._T = T
@@ -428,7 +433,13 @@ class DynamicExposure(Model):
         if self._eval is None:
             empty = np.zeros(0)
             return np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty
-        ev = self._build_eval(1.0) if self._eval_full_pairs > len(self._eval["a"]) else self._eval
+        ev = self._eval
+        if self._eval_full_pairs > len(ev["a"]):
+            npos = len(self._hpos[0])
+            rate = 1.0
+            if self._eval_full_pairs > FULL_AUC_MAX_PAIRS:
+                rate = max((FULL_AUC_MAX_PAIRS - npos) / self._eval_full_pairs, 1e-6)
+            ev = self._build_eval(rate)
         score = np.empty(len(ev["a"]))
         kern.pair_scores(self._UW, self._V, self._MU, ev["a"], ev["b"], self._directed, score)
         return ev["a"], ev["b"], ev["pos"].copy(), ev["neg"].copy(), score
