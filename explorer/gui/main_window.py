@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer import __version__
+from explorer import __version__, views
 from explorer.data.types import DataError
 from explorer.gui.panels import DataPanel, ModelPanel, RunPanel
 from explorer.gui.plots import (
@@ -71,6 +71,9 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, *, interactive: bool = True,
                  models: dict | None = None):
         super().__init__()
+        # The fit thread and Qt's GIL releases around every C++ call contend for the GIL; a
+        # 1 ms switch interval (default 5 ms) hands it back to the GUI thread sooner.
+        sys.setswitchinterval(0.001)
         if models is None:
             from explorer.models import registry
             models = registry()
@@ -89,6 +92,8 @@ class MainWindow(QMainWindow):
         self._last_heavy = 0.0
         self._closing = False
         self.heavy_updates = 0
+        self.redraw_times: list[float] = []
+        self._stale: dict = {}          # panel -> snapshot it has not drawn yet
         self.setWindowTitle("Latent-model explorer")
         self.setAcceptDrops(True)
         self._build_actions()
@@ -197,6 +202,7 @@ class MainWindow(QMainWindow):
         central.setStretchFactor(1, 2)
         central.setSizes([600, 400])
         self.setCentralWidget(central)
+        self.tabs.currentChanged.connect(lambda _i: self._refresh_panel(self.tabs.currentWidget()))
         tb = self.addToolBar("Main")
         tb.setObjectName("main_toolbar")
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -291,6 +297,7 @@ class MainWindow(QMainWindow):
         self.data_path = str(path) if path is not None else getattr(data, "path", None)
         self.load_options = dict(options or {})
         self.result = None
+        self._stale.clear()
         self.run_panel.metrics.setText("")
         self.run_panel.status.setText("idle")
         self.run_panel.progress.setRange(0, 1)
@@ -512,15 +519,31 @@ class MainWindow(QMainWindow):
                 self._heavy_timer.start(int(due * 1000) + 1)
 
     def _apply_heavy(self) -> None:
+        """Draw the latest snapshot in the trace's extra curves and the visible tab only; hidden
+        tabs are marked and drawn when they are shown (keeps each redraw well under 100 ms)."""
         snap = self._pending_snapshot
         self._pending_snapshot = None
         if snap is None or self._closing:
             return
-        cls = self.run_model_cls
-        for panel in self.plots:
-            panel.show_snapshot(snap, cls)
+        self._stale = {p: snap for p in self.plots}
+        t0 = time.perf_counter()
+        self._refresh_panel(self.trace_panel)
+        self._refresh_panel(self.tabs.currentWidget())
+        self.redraw_times.append(time.perf_counter() - t0)
         self.heavy_updates += 1
         self._last_heavy = time.monotonic()
+
+    def _refresh_panel(self, panel) -> None:
+        snap = self._stale.pop(panel, None)
+        if snap is not None:
+            panel.show_snapshot(snap, self.run_model_cls)
+
+    def flush_plots(self) -> None:
+        """Draw every panel that has not seen the latest snapshot yet."""
+        if self._pending_snapshot is not None:
+            self._apply_heavy()
+        for panel in list(self._stale):
+            self._refresh_panel(panel)
 
     @Slot(int, object)
     def _on_finished(self, run_id: int, result) -> None:
@@ -535,9 +558,6 @@ class MainWindow(QMainWindow):
             snap = result.model.snapshot() if result.trace else None
         except Exception:  # a model cancelled before its first iteration may have no state
             snap = None
-        if snap is not None:
-            self._pending_snapshot = snap
-            self._apply_heavy()
         cls = self.run_model_cls
         if result.cancelled:
             state = f"cancelled after {result.iterations} iterations (last state kept; exportable)"
@@ -549,13 +569,29 @@ class MainWindow(QMainWindow):
         self.run_panel.status.setText(f"{state} · {obj} · {result.total_s:.2f} s")
         if result.trace:
             self.run_panel.progress.setValue(min(result.iterations, result.max_iter))
+            self.trace_panel.curve.setData(*views.downsample_trace(result.trace))
         self.run_panel.metrics.setText(self._metrics_text(result))
         for line in result.log:
             self.log(line)
         self.log(f"run {run_id}: {state}; " + self._metrics_text(result).replace("\n", "; "))
         self.run_panel.restart_bar.setVisible(False)
         self._update_actions()
-        self.run_finished.emit(result)
+        if snap is not None:
+            self._pending_snapshot = snap
+            self._apply_heavy()
+        # The hidden panels get the final state one per event-loop turn, then run_finished.
+        queue = [p for p in self.plots if p in self._stale]
+
+        def next_panel():
+            if self._closing or self.result is not result:
+                return
+            if queue:
+                self._refresh_panel(queue.pop(0))
+                QTimer.singleShot(0, next_panel)
+            else:
+                self.run_finished.emit(result)
+
+        next_panel()
 
     @staticmethod
     def _metrics_text(result) -> str:
@@ -613,6 +649,7 @@ class MainWindow(QMainWindow):
 
     def export_plot(self, path=None, fmt: str = "png", panel=None):
         panel = panel or self.current_plot()
+        self._refresh_panel(panel)
         if path is None:
             name = f"{panel.title.lower().replace(' ', '_')}.{fmt}"
             path, _ = QFileDialog.getSaveFileName(self, f"Export plot as {fmt.upper()}", name,
@@ -632,6 +669,7 @@ class MainWindow(QMainWindow):
     def save_screenshots(self, window_png=None, plots_dir=None) -> list[Path]:
         """A PNG of the whole window and, with ``plots_dir``, one PNG per plot."""
         written = []
+        self.flush_plots()
         if window_png:
             p = Path(window_png)
             p.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers pg.exporters)
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QPoint, QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -42,7 +42,8 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="w",
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 GREY = (150, 150, 150)
-DISPLAY_POINTS = 30_000      # random display sample for scatter plots ('all points' toggles it)
+DISPLAY_POINTS = 20_000      # random display sample for scatter plots ('all points' toggles it)
+SIMPLEX_POINTS = 10_000      # memberships drawn in the simplex (per-point colours cost more)
 PER_ITEM_CLUSTERS = 24       # up to this many clusters: one scatter item per cluster
 
 
@@ -77,8 +78,12 @@ class PlotPanel(QWidget):
         self.fit_snapshot = snapshot
 
     def export_item(self):
-        """The pyqtgraph item to export, or None to render the widget itself."""
+        """The pyqtgraph item to export as PNG, or None to grab the widget itself."""
         return None
+
+    def export_widget(self) -> QWidget:
+        """The widget painted into an SVG: the plot's view (without the control bar)."""
+        return getattr(self, "pw", None) or getattr(self, "glw", None) or self
 
     def export(self, path) -> Path:
         path = Path(path)
@@ -86,27 +91,32 @@ class PlotPanel(QWidget):
         if suffix not in (".png", ".svg"):
             raise ValueError("export a plot as .png or .svg")
         item = self.export_item()
-        if item is not None:
-            exporter = (pg.exporters.SVGExporter(item) if suffix == ".svg"
-                        else pg.exporters.ImageExporter(item))
-            if suffix == ".png":
-                # Twice the on-screen size for print; keeps the aspect ratio.
-                w = max(int(item.boundingRect().width()), 400) * 2
-                exporter.parameters()["width"] = w
+        if suffix == ".png" and item is not None:
+            exporter = pg.exporters.ImageExporter(item)
+            # Twice the on-screen size for print; keeps the aspect ratio.
+            exporter.parameters()["width"] = max(int(item.boundingRect().width()), 400) * 2
             exporter.export(str(path))
         elif suffix == ".png":
-            self.grab().save(str(path))
+            if not self.grab().save(str(path)):
+                raise OSError(f"could not write {path}")
         else:
+            # pyqtgraph's SVGExporter cannot parse the path data Qt 6 writes, so the panel is
+            # painted onto a QSvgGenerator instead (lines, text and the image stay vectors/images).
             from PySide6.QtSvg import QSvgGenerator
 
+            target = self.export_widget()
             gen = QSvgGenerator()
             gen.setFileName(str(path))
-            gen.setSize(self.size())
-            gen.setViewBox(self.rect())
+            gen.setSize(target.size())
+            gen.setViewBox(target.rect())
             gen.setTitle(self.title)
             painter = QPainter(gen)
-            self.render(painter)
-            painter.end()
+            try:
+                QWidget.render(target, painter, QPoint())
+            finally:
+                painter.end()
+            if not path.exists():
+                raise OSError(f"could not write {path}")
         return path
 
 
@@ -503,7 +513,7 @@ class SimplexPanel(PlotPanel):
     def set_data(self, data) -> None:
         super().set_data(data)
         n = data.n_items if data is not None else 0
-        self.sample = views.display_sample(n, DISPLAY_POINTS)
+        self.sample = views.display_sample(n, SIMPLEX_POINTS)
         self._jitter = np.random.default_rng(1).uniform(-0.12, 0.12, len(self.sample))
         self._show_message("Run a model to see memberships.")
 
@@ -763,6 +773,12 @@ class ConfusionPanel(PlotPanel):
     def set_data(self, data) -> None:
         super().set_data(data)
         self.counts = None
+        self._known = self._codes = self._names = None
+        if data is not None and data.labels is not None:
+            truth = np.asarray(data.labels, dtype=object)
+            self._known = np.array([t is not None and str(t) != "" for t in truth], dtype=bool)
+            self._names, self._codes = np.unique(truth[self._known].astype(str),
+                                                 return_inverse=True)
         self.table.clear()
         self.table.setRowCount(0)
         self.table.setColumnCount(0)
@@ -781,7 +797,12 @@ class ConfusionPanel(PlotPanel):
             return
         from explorer import metrics
 
-        c, rows, cols = views.confusion_table(data.labels, labels)
+        # Integer codes computed once per data set keep this O(N) with no string work.
+        pred_all = np.asarray(labels)[self._known]
+        cols, pred = np.unique(pred_all, return_inverse=True)
+        rows = self._names
+        c = np.bincount(self._codes.ravel() * len(cols) + pred.ravel(),
+                        minlength=len(rows) * len(cols)).reshape(len(rows), len(cols))
         self.counts = c
         self.table.setRowCount(len(rows))
         self.table.setColumnCount(len(cols))
@@ -796,12 +817,10 @@ class ConfusionPanel(PlotPanel):
                 a = int(25 + 200 * frac[i, j]) if c[i, j] else 0
                 item.setBackground(QBrush(QColor(31, 119, 180, a)))
                 self.table.setItem(i, j, item)
-        known = np.array([t is not None and str(t) != "" for t in data.labels])
-        truth = np.asarray(data.labels)[known].astype(str)
-        pred = np.asarray(labels)[known]
+        nmi = metrics.nmi(self._codes, pred)
+        ari = metrics.ari(self._codes, pred)
         self.info.setText(f"Rows: {data.label_name or 'ground truth'}; columns: fitted clusters. "
-                          f"NMI {metrics.nmi(truth, pred):.3f}, ARI {metrics.ari(truth, pred):.3f}"
-                          f" over {known.sum():,} labelled items.")
+                          f"NMI {nmi:.3f}, ARI {ari:.3f} over {len(pred):,} labelled items.")
 
     def sizeHint(self):  # noqa: N802
         return QSize(500, 300)

@@ -1,0 +1,499 @@
+"""The explorer window (pytest-qt, offscreen): real fits drive every plot, export round trips,
+cancel / pause / restart, bad files, worker failures, closing during a fit, responsiveness.
+
+Slow or failing fits use a tiny fake model registered only in these tests (as Orange's widget
+tests do); everything else runs the real models on the bundled sample data.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent, QImage  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from explorer import views  # noqa: E402
+from explorer.data import gaussian_blobs  # noqa: E402
+from explorer.gui.main_window import MainWindow  # noqa: E402
+from explorer.models import _REGISTRY, registry  # noqa: E402
+from explorer.models.base import HyperparameterError, HyperparametersBase, Model, param  # noqa: E402
+
+
+# ---------------------------------------------------------------------------------------------
+# A fake model: soft k-means with a controllable pace and a planted failure. Its step is a numba
+# kernel that releases the GIL, as the real models' kernels do.
+@numba.njit(nogil=True, cache=False)
+def _soft_step(X, C, R):
+    N, D = X.shape
+    K = C.shape[0]
+    obj = 0.0
+    newC = np.zeros_like(C)
+    mass = np.zeros(K)
+    for n in range(N):
+        best = np.inf
+        for k in range(K):
+            d = 0.0
+            for j in range(D):
+                t = X[n, j] - C[k, j]
+                d += t * t
+            R[n, k] = d
+            best = min(best, d)
+        s = 0.0
+        for k in range(K):
+            R[n, k] = np.exp(-(R[n, k] - best) / 2.0)
+            s += R[n, k]
+        for k in range(K):
+            R[n, k] /= s
+            mass[k] += R[n, k]
+            for j in range(D):
+                newC[k, j] += R[n, k] * X[n, j]
+        obj += best
+    for k in range(K):
+        for j in range(D):
+            C[k, j] = newC[k, j] / max(mass[k], 1e-12)
+    return obj
+
+@dataclass(frozen=True)
+class FakeHyperparameters(HyperparametersBase):
+    K: int = param(3, lo=1, hi=50, help="clusters")
+    step_ms: float = param(0.0, lo=0.0, hi=1000.0, help="extra wall time per step (test pacing)")
+    explode_at: int = param(0, lo=0, hi=10**6, help="raise RuntimeError at this iteration")
+    lo_bound: float = param(0.0, lo=-10.0, hi=10.0, help="must not exceed hi_bound")
+    hi_bound: float = param(1.0, lo=-10.0, hi=10.0, help="must not be below lo_bound")
+
+    def validate(self):
+        if self.lo_bound > self.hi_bound:
+            raise HyperparameterError("lo_bound must not exceed hi_bound")
+
+
+class FakeSoftKMeans(Model):
+    id = "test-soft-kmeans"
+    name = "Test soft k-means"
+    description = "A fake model for the window's tests."
+    data_kinds = ("table",)
+    objective_kind = "distortion"
+    Hyperparameters = FakeHyperparameters
+    default_max_iter = 200
+    default_tol = 0.0
+
+    def initialize(self, data, seed):
+        self.X = data.X
+        rng = np.random.default_rng(seed)
+        self.C = self.X[rng.choice(len(self.X), self.hp.K, replace=False)].copy()
+        self.R = np.full((len(self.X), self.hp.K), 1.0 / self.hp.K)
+        self.iteration = 0
+
+    def converged(self, trace, tol):
+        return False if tol == 0 else super().converged(trace, tol)
+
+    def step(self):
+        if self.hp.explode_at and self.iteration + 1 == self.hp.explode_at:
+            raise RuntimeError("planted failure in step")
+        obj = _soft_step(self.X, self.C, self.R)
+        if self.hp.step_ms:
+            time.sleep(self.hp.step_ms / 1000.0)
+        return float(obj)
+
+    def labels(self):
+        return np.argmax(self.R, axis=1)
+
+    def memberships(self):
+        return self.R
+
+    def snapshot(self):
+        snap = super().snapshot()
+        snap["centers"] = self.C.copy()
+        return snap
+
+    def parameters(self):
+        return {"centers": self.C.copy()}
+
+
+@pytest.fixture
+def models():
+    reg = registry()
+    _REGISTRY[FakeSoftKMeans.id] = FakeSoftKMeans
+    yield dict(reg, **{FakeSoftKMeans.id: FakeSoftKMeans})
+    _REGISTRY.pop(FakeSoftKMeans.id, None)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    # A private INI file: the tests never touch the user's settings.
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings, models):
+    w = MainWindow(settings, models=models)
+    qtbot.addWidget(w)
+    w.resize(1300, 850)
+    w.show()
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    """QMessageBox.exec patched: record (title, text, details) instead of blocking."""
+    shown = []
+
+    def fake_exec(box):
+        shown.append((box.windowTitle(), box.text(), box.detailedText()))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    return shown
+
+
+def run_to_end(qtbot, window, timeout=20_000):
+    with qtbot.waitSignal(window.run_finished, timeout=timeout) as blocker:
+        assert window.start_run()
+    return blocker.args[0]
+
+
+def scatter_points(panel):
+    return sum(len(item.data) for item in panel.scatter_items)
+
+
+# ---------------------------------------------------------------------------------------------
+def test_iris_kmeans_fit_fills_every_plot_and_exports(qtbot, window, sample_dir, tmp_path, dialogs):
+    assert window.open_file(sample_dir / "iris.csv", labels="species")
+    assert window.data.X.shape == (150, 4)
+    assert window.data_panel.preview_model.rowCount() == 100
+    assert window.select_model("kmeans")
+    window.model_panel.form.set_values({"K": 3})
+    result = run_to_end(qtbot, window)
+    assert not dialogs and not result.cancelled
+    labels = np.asarray(result.model.labels())
+
+    # Objective: the curve is this fit's trace, named by kind.
+    x, y = window.trace_panel.curve.getData()
+    np.testing.assert_allclose(y, result.trace)
+    assert window.trace_panel.plot.getAxis("left").labelText == "distortion"
+
+    # Data view: PCA (4 columns), one scatter item per cluster holding that cluster's rows.
+    dv = window.data_view
+    assert dv.pca is not None and dv.cx.count() == 4
+    counts = [len(dv.scatter_items[k].data) for k in range(3)]
+    assert counts == np.bincount(labels, minlength=3).tolist()
+    centres = result.model.parameters()["centers"]
+    cx, cy = dv.centers_item.getData()
+    np.testing.assert_allclose(np.column_stack([cx, cy]), dv.pca.transform(centres, (0, 1)),
+                               atol=1e-9)
+    # choosing other components re-projects
+    dv.cy.setCurrentIndex(2)
+    cx2, cy2 = dv.centers_item.getData()
+    np.testing.assert_allclose(cy2, dv.pca.transform(centres, (0, 2))[:, 1], atol=1e-9)
+
+    # Simplex: K-means has no memberships, and the panel says so.
+    assert window.simplex_panel.drawn_points == 0
+    assert "no memberships" in window.simplex_panel.message.textItem.toPlainText()
+
+    # Confusion table against the species (independent: metrics.contingency).
+    from explorer.metrics import contingency
+    ref, _, _ = contingency(window.data.labels, labels)
+    assert np.array_equal(window.confusion_panel.counts, ref)
+    assert window.confusion_panel.table.rowCount() == 3
+
+    # Export results (one code path with the CLI) and read them back.
+    paths = window.export_results(tmp_path / "out")
+    info = json.loads(paths["result"].read_text())
+    assert info["model"] == "kmeans" and info["iterations"] == result.iterations
+    assert info["objective"]["trace"] == pytest.approx(result.trace, rel=1e-12)
+    with open(paths["assignments"]) as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["label"]) for r in rows] == labels.tolist()
+    np.testing.assert_allclose(np.load(paths["parameters"])["centers"], centres)
+
+    # Export plots as PNG and SVG.
+    for panel in window.plots:
+        png = window.export_plot(tmp_path / f"{panel.title}.png", panel=panel)
+        img = QImage(str(png))
+        assert not img.isNull() and img.width() > 100
+        svg = window.export_plot(tmp_path / f"{panel.title}.svg", panel=panel)
+        assert svg.read_text()[:200].lstrip().startswith("<?xml")
+
+
+def test_gmm_memberships_simplex_and_ellipses(qtbot, window, sample_dir):
+    assert window.open_file(sample_dir / "old_faithful.csv")
+    assert window.select_model("gmm")
+    window.model_panel.form.set_values({"K": 2})
+    result = run_to_end(qtbot, window)
+    snap = result.model.snapshot()
+    M = snap["memberships"]
+    sp = window.simplex_panel
+    assert sp.drawn_points == 272
+    pos = np.column_stack(sp.points.getData())
+    # the segment (K = 2): x is the convex combination of the vertices; y is jitter
+    np.testing.assert_allclose(pos[:, 0], views.simplex_project(M)[:, 0], atol=1e-9)
+    # Ellipses: their points sit at Mahalanobis distance 2 under the fitted covariances.
+    dv = window.data_view
+    for k in range(2):
+        ex, ey = dv.ellipse_items[k].getData()
+        d = np.column_stack([ex, ey]) - snap["centers"][k]
+        maha = np.einsum("ni,ij,nj->n", d, np.linalg.inv(snap["covariances"][k]), d)
+        np.testing.assert_allclose(maha, 4.0, rtol=1e-6)
+    assert scatter_points(dv) == 272
+
+
+def test_one_column_histogram_with_density(qtbot, window, sample_dir, tmp_path):
+    path = tmp_path / "eruptions.csv"
+    X = np.loadtxt(sample_dir / "old_faithful.csv", delimiter=",", skiprows=1)
+    np.savetxt(path, X[:, :1], delimiter=",", header="eruptions", comments="")
+    assert window.open_file(path)
+    assert window.select_model("gmm")
+    window.model_panel.form.set_values({"K": 2})
+    result = run_to_end(qtbot, window)
+    d1 = result.model.snapshot()["density_1d"]
+    gx, gy = window.data_view.density_total.getData()
+    np.testing.assert_allclose(gy, d1["total"])
+    # the stacked histogram's top band integrates to 1 (a density over all rows)
+    edges, top = window.data_view.hist_items[0].getData()
+    assert np.sum(top * np.diff(edges)) == pytest.approx(1.0, rel=1e-9)
+
+
+def test_network_adjacency_hover_and_graphml(qtbot, window, sample_dir, tmp_path):
+    import networkx as nx
+
+    assert window.open_file(sample_dir / "karate" / "edges.csv",
+                            labels=str(sample_dir / "karate" / "nodes.csv") + ":club")
+    assert window.data.kind == "network"
+    assert window.tabs.currentWidget() is window.adjacency_panel
+    # table models are disabled with the reason
+    item = window.model_panel.list.findItems("K-means  (kmeans)", Qt.MatchFlag.MatchExactly)[0]
+    assert not item.flags() & Qt.ItemFlag.ItemIsEnabled
+    assert "takes table data" in item.toolTip()
+    assert window.select_model("ammsb")
+    window.model_panel.form.set_values({"K": 2})
+    result = run_to_end(qtbot, window, timeout=60_000)
+    snap = result.model.snapshot()
+    adj = window.adjacency_panel.adj
+    order, _ = views.community_order(snap["labels"], snap.get("memberships"))
+    assert np.array_equal(adj.order, order)
+    assert adj.image.shape == (34, 34) and adj.image.dtype == np.uint8
+    # the image holds the edges (each undirected edge twice)
+    assert int((adj.image > 0).sum()) == 2 * window.data.n_edges
+    a, b = order[0], order[1]
+    text = window.adjacency_panel.describe_position(1.5, 0.5)
+    ids = window.data.node_ids
+    assert f"row: node {ids[a]}" in text and f"column: node {ids[b]}" in text
+    paths = window.export_results(tmp_path / "net")
+    g = nx.read_graphml(paths["graphml"])
+    assert g.number_of_nodes() == 34
+    labels = np.asarray(result.model.labels())
+    assert [g.nodes[str(n)]["community"] for n in ids] == labels.tolist()
+
+
+def test_temporal_time_slider(qtbot, window, tmp_path):
+    path = tmp_path / "contacts.csv"
+    rows = ["t,i,j"] + [f"{t},{i},{j}" for t, i, j in
+                        [(0, "a", "b"), (0, "a", "b"), (1, "b", "c"), (2, "c", "d"), (2, "a", "d")]]
+    path.write_text("\n".join(rows) + "\n")
+    assert window.open_file(path, kind="temporal")
+    panel = window.adjacency_panel
+    assert panel.time_bar.isVisibleTo(window) and panel.slider.maximum() == window.data.T
+    assert int((panel.adj.image > 0).sum()) == 8          # 4 distinct pairs, both directions
+    panel.slider.setValue(2)                              # snapshot t = 1: one pair b-c
+    assert int((panel.adj.image > 0).sum()) == 2
+    assert "snapshot 1" in panel.slider_label.text()
+
+
+def test_cancel_mid_run_keeps_partial_result_and_exports(qtbot, window, sample_dir, tmp_path):
+    assert window.open_file(sample_dir / "iris.csv", labels="species")
+    assert window.select_model(FakeSoftKMeans.id)
+    window.model_panel.form.set_values({"K": 3, "step_ms": 20})
+    window.model_panel.set_run_settings({"max_iter": 5000, "tol": 0.0})
+    assert window.start_run()
+    qtbot.waitUntil(lambda: window.trace_panel.trace_points >= 5, timeout=10_000)
+    with qtbot.waitSignal(window.run_finished, timeout=5_000) as blocker:
+        window.cancel_action.trigger()
+    result = blocker.args[0]
+    assert result.cancelled and 5 <= result.iterations < 5000
+    assert not window.is_running()
+    paths = window.export_results(tmp_path / "partial")
+    info = json.loads(paths["result"].read_text())
+    assert info["cancelled"] is True and info["iterations"] == result.iterations
+    with open(paths["assignments"]) as fh:
+        assert len(list(csv.DictReader(fh))) == 150
+
+
+def test_pause_and_resume(qtbot, window, sample_dir):
+    assert window.open_file(sample_dir / "iris.csv")
+    assert window.select_model(FakeSoftKMeans.id)
+    window.model_panel.form.set_values({"step_ms": 10})
+    window.model_panel.set_run_settings({"max_iter": 5000, "tol": 0.0})
+    assert window.start_run()
+    qtbot.waitUntil(lambda: window.trace_panel.trace_points >= 3, timeout=10_000)
+    window.pause_action.trigger()
+    assert window.pause_action.text() == "Resume"
+    qtbot.wait(150)                       # let an iteration in flight finish and report
+    n = window.job.worker.model.iteration
+    qtbot.wait(400)                       # 400 ms at 10 ms per step would be ~40 iterations
+    assert window.job.worker.model.iteration == n
+    window.pause_action.trigger()
+    qtbot.waitUntil(lambda: window.job.worker.model.iteration > n + 5, timeout=5_000)
+    with qtbot.waitSignal(window.run_finished, timeout=5_000):
+        window.cancel_run()
+
+
+def test_malformed_file_keeps_previous_data(window, sample_dir, tmp_path, dialogs):
+    assert window.open_file(sample_dir / "iris.csv")
+    before = window.data
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n3,oops\n5,6\n")
+    assert not window.open_file(bad)
+    assert window.data is before
+    assert len(dialogs) == 1
+    title, text, _ = dialogs[0]
+    assert "bad.csv" in text and "line 3" in text
+    assert window.data_panel.file_label.text() == "iris.csv"
+
+
+def test_worker_exception_shows_dialog_and_window_stays_usable(qtbot, window, sample_dir,
+                                                              dialogs):
+    assert window.open_file(sample_dir / "iris.csv")
+    assert window.select_model(FakeSoftKMeans.id)
+    window.model_panel.form.set_values({"explode_at": 3})
+    with qtbot.waitSignal(window.run_failed, timeout=10_000):
+        assert window.start_run()
+    qtbot.waitUntil(lambda: len(dialogs) == 1, timeout=2_000)
+    title, text, details = dialogs[0]
+    assert "planted failure" in text
+    assert "Traceback" in details and "RuntimeError" in details
+    assert not window.is_running() and window.run_action.isEnabled()
+    window.model_panel.form.set_values({"explode_at": 0})
+    window.model_panel.set_run_settings({"max_iter": 10})
+    result = run_to_end(qtbot, window)
+    assert result.iterations == 10
+
+
+def test_invalid_hyperparameters_refused_before_run(window, sample_dir, dialogs):
+    assert window.open_file(sample_dir / "iris.csv")
+    assert window.select_model(FakeSoftKMeans.id)
+    window.model_panel.form.set_values({"lo_bound": 2.0, "hi_bound": 1.0})
+    assert not window.start_run()
+    assert window.job is None and "lo_bound" in dialogs[-1][1]
+    # spin boxes carry the declared ranges
+    k_box = window.model_panel.form.editors["K"]
+    assert (k_box.minimum(), k_box.maximum()) == (1, 50)
+    assert "clusters" in k_box.toolTip()
+    # K larger than the number of rows is a data problem, also refused up front
+    window.model_panel.form.set_values({"lo_bound": 0.0, "K": 50})
+    small = gaussian_blobs(20, K=2, seed=0)
+    window.set_data(small)
+    assert window.select_model(FakeSoftKMeans.id)
+    window.model_panel.form.set_values({"K": 30})
+    assert not window.start_run()
+    assert "larger than the number of rows" in dialogs[-1][1]
+
+
+def test_changing_a_value_during_a_fit_offers_restart(qtbot, window, sample_dir):
+    assert window.open_file(sample_dir / "iris.csv")
+    assert window.select_model(FakeSoftKMeans.id)
+    window.model_panel.form.set_values({"step_ms": 10})
+    window.model_panel.set_run_settings({"max_iter": 5000, "tol": 0.0})
+    assert window.start_run()
+    first = window.job.run_id
+    qtbot.waitUntil(lambda: window.trace_panel.trace_points >= 2, timeout=10_000)
+    window.model_panel.form.editors["K"].setValue(4)
+    assert window.run_panel.restart_bar.isVisibleTo(window)
+    qtbot.mouseClick(window.run_panel.restart_button, Qt.MouseButton.LeftButton)
+    assert window.job.run_id == first + 1 and window.job.worker.model.hp.K == 4
+    qtbot.waitUntil(lambda: first not in window.jobs, timeout=5_000)   # old thread retired
+    with qtbot.waitSignal(window.run_finished, timeout=5_000) as blocker:
+        window.cancel_run()
+    assert blocker.args[0].model.hp.K == 4
+
+
+def test_closing_during_a_fit_stops_the_worker(qtbot, settings, models, sample_dir):
+    w = MainWindow(settings, models=models)
+    qtbot.addWidget(w)
+    w.show()
+    assert w.open_file(sample_dir / "iris.csv")
+    assert w.select_model(FakeSoftKMeans.id)
+    w.model_panel.form.set_values({"step_ms": 20})
+    w.model_panel.set_run_settings({"max_iter": 100_000, "tol": 0.0})
+    assert w.start_run()
+    job = w.job
+    qtbot.waitUntil(lambda: w.trace_panel.trace_points >= 2, timeout=10_000)
+    t0 = time.perf_counter()
+    w.close()
+    # stopped within about one iteration (20 ms), not by running out of iterations
+    assert time.perf_counter() - t0 < 2.0
+    assert job.thread.isFinished() and not job.thread.isRunning()
+    assert job.control.cancelled
+
+
+def test_settings_remember_recent_files_and_last_model(qtbot, settings, models, sample_dir):
+    w = MainWindow(settings, models=models)
+    qtbot.addWidget(w)
+    assert w.open_file(sample_dir / "old_faithful.csv")
+    assert w.select_model("kmeans")
+    w.model_panel.form.set_values({"K": 4})
+    run_to_end(qtbot, w)
+    w.close()
+    w2 = MainWindow(settings, models=models)
+    qtbot.addWidget(w2)
+    assert str((sample_dir / "old_faithful.csv").resolve()) == w2.recent_files()[0]
+    assert w2.recent_menu.actions()[0].text().endswith("old_faithful.csv")
+    w2.recent_menu.actions()[0].trigger()
+    assert w2.model_panel.current_model().id == "kmeans"
+    assert w2.model_panel.form.values()["K"] == 4
+    w2.close()
+
+
+def test_drop_a_file_opens_it(window, sample_dir):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(sample_dir / "iris.csv"))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert window.data is not None and window.data.n_items == 150
+
+
+def test_help_lists_every_model(window):
+    text = window.models_help_html()
+    for model_id, cls in window.models.items():
+        assert model_id in text and cls.name.split("(")[0].strip() in text
+
+
+def test_window_stays_responsive_during_a_long_fit(qtbot, window):
+    # 100,000 rows: the data view draws a 20,000-point sample and recolours it at most once a
+    # second; every snapshot copies (100,000 x 5) memberships in the worker.
+    data = gaussian_blobs(100_000, K=5, D=2, seed=1)
+    # Compile the kernel first: numba compiles holding the GIL (real models load theirs from
+    # numba's cache); the window's own behaviour is what is measured here.
+    _soft_step(data.X[:10].copy(), data.X[:2].copy(), np.zeros((10, 2)))
+    window.set_data(data)
+    assert window.select_model(FakeSoftKMeans.id)
+    window.model_panel.form.set_values({"K": 5, "step_ms": 2})
+    window.model_panel.set_run_settings({"max_iter": 100_000, "tol": 0.0})
+    ticks = []
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    assert window.start_run()
+    qtbot.wait(3000)
+    with qtbot.waitSignal(window.run_finished, timeout=5_000):
+        window.cancel_run()
+    timer.stop()
+    gaps = np.diff(ticks)
+    stall = float(gaps.max())
+    print(f"event loop: {len(ticks)} ticks, longest stall {stall * 1e3:.1f} ms, "
+          f"median {np.median(gaps) * 1e3:.1f} ms, heavy redraws {window.heavy_updates} "
+          f"(longest {max(window.redraw_times) * 1e3:.1f} ms)")
+    assert window.heavy_updates >= 2                  # the plots did follow the fit
+    assert window.data_view.drawn_points == 20_000   # a display sample, not all 100,000
+    assert stall < 0.100
