@@ -34,7 +34,6 @@ when ``standardize`` is on; ``offset``/``scale`` map back: x = z * scale + offse
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numba
@@ -64,12 +63,23 @@ class BayesGMMHyperparameters(HyperparametersBase):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _phi_pass(X, m, s2, phi, nk_c, sx_c, el_c, lp_c):
+def _phi_pass(X, m, s2, phi, nk_c, sx_c, el_c, lp_c, half_norm):
     """CAVI update of every phi_i, the statistics (sum phi, sum phi x) per chunk, and per chunk
-    the data terms of the ELBO: sum_i E[log p(x_i | c_i, mu)] - E[log q(c_i)]."""
+    the data terms of the ELBO: sum_i E[log p(x_i | c_i, mu)] - E[log q(c_i)].
+
+    With l_ik = x_i . m_k - (D s2_k + ||m_k||^2) / 2 and phi_ik = exp(l_ik - lse_i) (its CAVI
+    optimum), the row's terms sum_k phi_ik (l_ik - log phi_ik) equal lse_i = log sum_k exp(l_ik)
+    exactly, so no log phi is evaluated: the row contributes -D/2 log 2 pi - ||x_i||^2 / 2 + lse_i.
+    half_norm (K,) is scratch.
+    """
     N, D = X.shape
     K = m.shape[0]
     C = nk_c.shape[0]
+    for k in range(K):
+        mm = 0.0
+        for d in range(D):
+            mm += m[k, d] * m[k, d]
+        half_norm[k] = 0.5 * (D * s2[k] + mm)
     for c in numba.prange(C):
         start, end = chunk_bounds(c, C, N)
         lp = lp_c[c]
@@ -84,18 +94,15 @@ def _phi_pass(X, m, s2, phi, nk_c, sx_c, el_c, lp_c):
                 xx += X[i, d] * X[i, d]
             for k in range(K):
                 xm = 0.0
-                mm = 0.0
                 for d in range(D):
                     xm += X[i, d] * m[k, d]
-                    mm += m[k, d] * m[k, d]
-                lp[k] = xm - 0.5 * (D * s2[k] + mm)
-            normalize_log_row(lp, phi[i])
-            el += -0.5 * D * LOG_2PI - 0.5 * xx
+                lp[k] = xm - half_norm[k]
+            lse = normalize_log_row(lp, phi[i])
+            el += lse - 0.5 * D * LOG_2PI - 0.5 * xx
             for k in range(K):
                 p = phi[i, k]
-                if p == 0.0:        # 0 log 0 = 0 and the term contributes nothing
+                if p == 0.0:
                     continue
-                el += p * (lp[k] - math.log(p))
                 nk[k] += p
                 for d in range(D):
                     sx[k, d] += p * X[i, d]
@@ -187,10 +194,12 @@ class BayesianGMM(Model):
         self._sx = np.zeros((C, K, D))
         self._el = np.zeros(C)
         self._lp = np.zeros((C, K))
+        self._half_norm = np.zeros(K)
         self._phi_pass()
 
     def _phi_pass(self) -> None:
-        _phi_pass(self.X, self.m, self.s2, self.phi, self._nk, self._sx, self._el, self._lp)
+        _phi_pass(self.X, self.m, self.s2, self.phi, self._nk, self._sx, self._el, self._lp,
+                  self._half_norm)
         self.elbo = float(self._el.sum()) + global_elbo_terms(self.m, self.s2, self.hp.sigma2,
                                                               self.X.shape[0])
 
