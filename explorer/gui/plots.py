@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers pg.exporters)
-from PySide6.QtCore import QPoint, QRectF, QSize, Qt
+from PySide6.QtCore import QPoint, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -244,6 +244,8 @@ class DataViewPanel(PlotPanel):
         self.cy.currentIndexChanged.connect(self._axes_changed)
         self.all_points.toggled.connect(self._sample_changed)
         self.drawn_points = 0
+        self.incremental = False     # set by the window while a fit runs
+        self._steps = None
 
     # -- data ---------------------------------------------------------------------------------
     def set_data(self, data) -> None:
@@ -378,10 +380,16 @@ class DataViewPanel(PlotPanel):
             lab = np.asarray(labels)[self.sample]
             K = int(lab.max()) + 1 if len(lab) else 0
             if K <= PER_ITEM_CLUSTERS:
-                for k in range(K):
-                    m = lab == k
-                    self._scatter_item(k).setData(pos=xy[m], brush=pg.mkBrush(*cluster_color(k), 170),
-                                                  pen=None, size=5)
+                steps = [(k, xy[lab == k]) for k in range(K)]
+                if self.incremental:
+                    # During a fit: one cluster's item per event-loop turn, so a 20,000-point
+                    # recolour never blocks the window for long.
+                    self._steps = iter(steps)
+                    QTimer.singleShot(0, self._next_step)
+                else:
+                    self._steps = None
+                    for k, pts in steps:
+                        self._set_cluster(k, pts)
                 used = K
             else:
                 table = np.array([pg.mkBrush(*cluster_color(k), 170) for k in range(K)],
@@ -394,6 +402,21 @@ class DataViewPanel(PlotPanel):
         self._draw_centres_and_ellipses(snap)
         n = self.data.n_items
         self.info.setText(f"{len(xy):,} of {n:,} points" if len(xy) < n else f"{n:,} points")
+
+    def _set_cluster(self, k: int, pts: np.ndarray) -> None:
+        self._scatter_item(k).setData(pos=pts, brush=pg.mkBrush(*cluster_color(k), 170),
+                                      pen=None, size=5)
+
+    def _next_step(self) -> None:
+        steps = self._steps
+        if steps is None:
+            return
+        step = next(steps, None)
+        if step is None:
+            self._steps = None
+            return
+        self._set_cluster(*step)
+        QTimer.singleShot(0, self._next_step)
 
     def _project_centres(self, centres: np.ndarray) -> np.ndarray:
         if self.pca is not None:
