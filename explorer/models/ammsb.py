@@ -18,7 +18,7 @@ Updates (names as in the note):
 * **Newton step on mu_a with halving** (4.10): g = -l L (mu_a - m) + S_a - n_a sfx(a),
   H = -l L - n_a (diag sfx - sfx sfx^T), mu_a <- mu_a - rho H^-1 g, rho = 1 halved (at most
   ``newton_halvings`` times) while the node's part of the ELBO does not improve; at most
-  ``newton_steps`` steps, stopping when the Newton decrement is below 1e-9. S_a is node a's
+  ``newton_steps`` steps, stopping when the Newton decrement is below 1e-2 nats. S_a is node a's
   indicators summed over its training pairs, n_a its number of training pairs.
 * **Newton step on Lambda_a^-1** (4.11, with the note's slip fixed: the gradient's middle term is
   Lambda_a / 2 = 1 / (2 v_a)): g = -(l/2) diag L + 1 / (2 v_a) - (n_a/2) sfx(a),
@@ -90,7 +90,7 @@ PHI_MAX_ITER = 20          # pair fixed-point sweeps in a minibatch
 PHI_TOL = 1e-4
 ELBO_PHI_MAX_ITER = 200    # ... when computing the ELBO
 ELBO_PHI_TOL = 1e-10
-NEWTON_TOL = 1e-9          # Newton decrement below which a node's Newton steps stop
+NEWTON_TOL = 1e-2          # Newton decrement (nats) below which a node's Newton steps stop
 ELBO_EXACT_MAX = 100_000   # training pairs up to which the ELBO is exact
 ELBO_SAMPLE = 50_000
 MIN_NONLINK_SAMPLE = 16
@@ -109,7 +109,7 @@ class AMMSBHyperparameters(HyperparametersBase):
                                  help="max step halvings per Newton step (0 = off: full steps)")
     nodes_per_batch: int = param(100, lo=1, hi=10_000_000,
                                  help="nodes sampled per minibatch (capped at N)")
-    num_pieces: int = param(100, lo=1, hi=10_000_000,
+    num_pieces: int = param(1000, lo=1, hi=10_000_000,
                             help="non-links sampled per node visit: about N / num_pieces")
     tau0: float = param(1024.0, lo=0.0, hi=1e9, help="global step size (tau0 + t)^-kappa: tau0")
     kappa: float = param(0.9, lo=0.0, hi=1.0, help="global step size (tau0 + t)^-kappa: kappa")
