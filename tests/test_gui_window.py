@@ -234,7 +234,7 @@ def test_gmm_memberships_simplex_and_ellipses(qtbot, window, sample_dir):
     M = snap["memberships"]
     sp = window.simplex_panel
     assert sp.drawn_points == 272
-    pos = np.column_stack(sp.points.getData())
+    pos = sp.positions
     # the segment (K = 2): x is the convex combination of the vertices; y is jitter
     np.testing.assert_allclose(pos[:, 0], views.simplex_project(M)[:, 0], atol=1e-9)
     # Ellipses: their points sit at Mahalanobis distance 2 under the fitted covariances.

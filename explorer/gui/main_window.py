@@ -527,10 +527,8 @@ class MainWindow(QMainWindow):
             return
         self._stale = {p: snap for p in self.plots}
         t0 = time.perf_counter()
-        self.data_view.incremental = self.is_running()
         self._refresh_panel(self.trace_panel)
         self._refresh_panel(self.tabs.currentWidget())
-        self.data_view.incremental = False
         self.redraw_times.append(time.perf_counter() - t0)
         self.heavy_updates += 1
         self._last_heavy = time.monotonic()

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers pg.exporters)
-from PySide6.QtCore import QPoint, QRectF, QSize, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QPainter
+from PySide6.QtCore import QPoint, QRectF, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -43,8 +43,7 @@ PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 GREY = (150, 150, 150)
 DISPLAY_POINTS = 20_000      # random display sample for scatter plots ('all points' toggles it)
-SIMPLEX_POINTS = 10_000      # memberships drawn in the simplex (per-point colours cost more)
-PER_ITEM_CLUSTERS = 24       # up to this many clusters: one scatter item per cluster
+SIMPLEX_POINTS = 10_000      # memberships drawn in the simplex
 
 
 def cluster_color(k: int) -> tuple[int, int, int]:
@@ -52,6 +51,82 @@ def cluster_color(k: int) -> tuple[int, int, int]:
         return PALETTE[k]
     c = pg.intColor(k, hues=17, values=2)
     return (c.red(), c.green(), c.blue())
+
+
+class PointCloudItem(pg.GraphicsObject):
+    """Many dots of one colour, drawn by a single ``QPainter.drawPoints`` call.
+
+    pyqtgraph's ScatterPlotItem builds a Python record per spot in ``setData`` (about a second
+    for 100,000 points here), which blocks the window while a fit recolours the data; this item's
+    ``setData`` is one array conversion and its paint one C++ loop, so a live recolour of 20,000
+    points costs a few milliseconds. Dots are a round cosmetic pen ``size`` pixels wide.
+    """
+
+    def __init__(self, color=(0, 0, 0, 255), size: float = 5.0):
+        super().__init__()
+        self.data = np.zeros((0, 2))
+        self._poly = QPolygonF()
+        self._rect = QRectF()
+        self._size = float(size)
+        self._pen = QPen()
+        self.setColor(color)
+
+    def setColor(self, color) -> None:  # noqa: N802  (pyqtgraph naming)
+        self._pen = QPen(QColor(*color))
+        self._pen.setWidthF(self._size)
+        self._pen.setCosmetic(True)
+        self._pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        self.update()
+
+    def setData(self, pos=None, color=None) -> None:  # noqa: N802
+        pos = np.zeros((0, 2)) if pos is None or len(pos) == 0 else np.asarray(pos, float)
+        self.prepareGeometryChange()
+        self.data = pos
+        if len(pos):
+            self._poly = pg.functions.arrayToQPolygonF(np.ascontiguousarray(pos[:, 0]),
+                                                       np.ascontiguousarray(pos[:, 1]))
+            lo, hi = pos.min(0), pos.max(0)
+            self._rect = QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
+        else:
+            self._poly = QPolygonF()
+            self._rect = QRectF()
+        if color is not None:
+            self.setColor(color)
+        self.informViewBoundsChanged()
+        self.update()
+
+    def getData(self):  # noqa: N802
+        return self.data[:, 0], self.data[:, 1]
+
+    def dataBounds(self, ax, frac=1.0, orthoRange=None):  # noqa: N802
+        if not len(self.data):
+            return None, None
+        return float(self.data[:, ax].min()), float(self.data[:, ax].max())
+
+    def pixelPadding(self):  # noqa: N802
+        return self._size
+
+    def boundingRect(self):  # noqa: N802
+        # Pad by the dot size in data units so dots on the edge repaint fully.
+        px = (self.pixelWidth() or 0.0) * self._size
+        py = (self.pixelHeight() or 0.0) * self._size
+        return self._rect.adjusted(-px, -py, px, py)
+
+    def paint(self, p, *args):
+        if not len(self.data):
+            return
+        # Draw in device pixels: a round dot stays round whatever the view's (or an image
+        # export's) scaling, and an export at twice the size draws dots twice as wide.
+        scale = self._exportOpts.get("resolutionScale", 1.0) if self._exportOpts else 1.0
+        device_points = p.transform().map(self._poly)
+        p.save()
+        p.resetTransform()
+        pen = QPen(self._pen)
+        pen.setWidthF(self._size * scale)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setPen(pen)
+        p.drawPoints(device_points)
+        p.restore()
 
 
 def _message_item(text: str = "") -> pg.TextItem:
@@ -223,7 +298,7 @@ class DataViewPanel(PlotPanel):
         lay.addWidget(self.pw)
         self.plot = self.pw.getPlotItem()
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.scatter_items: list[pg.ScatterPlotItem] = []
+        self.scatter_items: list[PointCloudItem] = []
         self.centers_item = pg.ScatterPlotItem(symbol="x", size=16, pen=pg.mkPen("k", width=3),
                                                brush=pg.mkBrush(0, 0, 0))
         self.centers_item.setZValue(20)
@@ -235,7 +310,6 @@ class DataViewPanel(PlotPanel):
         self.density_items: list[pg.PlotDataItem] = []
         self.message = _message_item()
         self.plot.addItem(self.message, ignoreBounds=True)
-        self._brush_table = None
         self.pca = None
         self.sample = None
         self.coords = None
@@ -244,8 +318,6 @@ class DataViewPanel(PlotPanel):
         self.cy.currentIndexChanged.connect(self._axes_changed)
         self.all_points.toggled.connect(self._sample_changed)
         self.drawn_points = 0
-        self.incremental = False     # set by the window while a fit runs
-        self._steps = None
 
     # -- data ---------------------------------------------------------------------------------
     def set_data(self, data) -> None:
@@ -337,7 +409,9 @@ class DataViewPanel(PlotPanel):
         self.plot.autoRange(padding=0.05)
 
     def _clear_items(self) -> None:
-        for item in self.scatter_items + self.ellipse_items + self.hist_items + self.density_items:
+        for item in self.scatter_items:
+            item.setData(None)
+        for item in self.ellipse_items + self.hist_items + self.density_items:
             item.setData([], [])
         self.density_total.setData([], [])
         self.centers_item.setData([], [])
@@ -349,9 +423,9 @@ class DataViewPanel(PlotPanel):
             self.redraw()
 
     # -- drawing ------------------------------------------------------------------------------
-    def _scatter_item(self, i: int) -> pg.ScatterPlotItem:
+    def _scatter_item(self, i: int) -> PointCloudItem:
         while len(self.scatter_items) <= i:
-            item = pg.ScatterPlotItem(pen=None, size=5)
+            item = PointCloudItem(size=5)
             self.plot.addItem(item)
             self.scatter_items.append(item)
         return self.scatter_items[i]
@@ -372,51 +446,24 @@ class DataViewPanel(PlotPanel):
             self._draw_1d(snap, labels)
             return
         xy = self.coords
-        used = 0
         if labels is None:
-            self._scatter_item(0).setData(pos=xy, brush=pg.mkBrush(*GREY, 160), pen=None, size=5)
+            self._scatter_item(0).setData(xy, color=(*GREY, 160))
             used = 1
         else:
+            # One item per cluster: recolouring is a regrouping of the sampled rows.
             lab = np.asarray(labels)[self.sample]
-            K = int(lab.max()) + 1 if len(lab) else 0
-            if K <= PER_ITEM_CLUSTERS:
-                steps = [(k, xy[lab == k]) for k in range(K)]
-                if self.incremental:
-                    # During a fit: one cluster's item per event-loop turn, so a 20,000-point
-                    # recolour never blocks the window for long.
-                    self._steps = iter(steps)
-                    QTimer.singleShot(0, self._next_step)
-                else:
-                    self._steps = None
-                    for k, pts in steps:
-                        self._set_cluster(k, pts)
-                used = K
-            else:
-                table = np.array([pg.mkBrush(*cluster_color(k), 170) for k in range(K)],
-                                 dtype=object)
-                self._scatter_item(0).setData(pos=xy, brush=table[lab], pen=None, size=5)
-                used = 1
+            used = int(lab.max()) + 1 if len(lab) else 0
+            order = np.argsort(lab, kind="stable")
+            bounds = np.searchsorted(lab[order], np.arange(used + 1))
+            for k in range(used):
+                rows = order[bounds[k]:bounds[k + 1]]
+                self._scatter_item(k).setData(xy[rows], color=(*cluster_color(k), 170))
         for item in self.scatter_items[used:]:
-            item.setData([], [])
+            item.setData(None)
         self.drawn_points = len(xy)
         self._draw_centres_and_ellipses(snap)
         n = self.data.n_items
         self.info.setText(f"{len(xy):,} of {n:,} points" if len(xy) < n else f"{n:,} points")
-
-    def _set_cluster(self, k: int, pts: np.ndarray) -> None:
-        self._scatter_item(k).setData(pos=pts, brush=pg.mkBrush(*cluster_color(k), 170),
-                                      pen=None, size=5)
-
-    def _next_step(self) -> None:
-        steps = self._steps
-        if steps is None:
-            return
-        step = next(steps, None)
-        if step is None:
-            self._steps = None
-            return
-        self._set_cluster(*step)
-        QTimer.singleShot(0, self._next_step)
 
     def _project_centres(self, centres: np.ndarray) -> np.ndarray:
         if self.pca is not None:
@@ -522,13 +569,13 @@ class SimplexPanel(PlotPanel):
         self.plot.hideAxis("left")
         self.plot.setAspectLocked(True)
         self.outline = self.plot.plot([], [], pen=pg.mkPen((60, 60, 60), width=1.5))
-        self.points = pg.ScatterPlotItem(pen=None, size=6)
-        self.plot.addItem(self.points)
+        # One dot item per (cluster, opacity level): colour = argmax, opacity = largest membership.
+        self.point_items: list[PointCloudItem] = []
+        self.positions = np.zeros((0, 2))   # drawn positions, in display-sample order
         self.vertex_labels: list[pg.TextItem] = []
         self.message = _message_item()
         self.plot.addItem(self.message, ignoreBounds=True)
         self.sample = None
-        self._brushes = {}
         self.drawn_points = 0
         self._jitter = None
         self._K = None
@@ -541,7 +588,9 @@ class SimplexPanel(PlotPanel):
         self._show_message("Run a model to see memberships.")
 
     def _show_message(self, text: str) -> None:
-        self.points.setData([], [])
+        for item in self.point_items:
+            item.setData(None)
+        self.positions = np.zeros((0, 2))
         self.outline.setData([], [])
         for t in self.vertex_labels:
             t.setText("")
@@ -551,13 +600,12 @@ class SimplexPanel(PlotPanel):
         self.drawn_points = 0
         self._K = None
 
-    def _brush_table(self, K: int) -> np.ndarray:
-        if K not in self._brushes:
-            L = self.ALPHA_LEVELS
-            alphas = np.linspace(40, 230, L).astype(int)
-            self._brushes[K] = np.array([pg.mkBrush(*cluster_color(k), int(a))
-                                         for k in range(K) for a in alphas], dtype=object)
-        return self._brushes[K]
+    def _point_item(self, i: int) -> PointCloudItem:
+        while len(self.point_items) <= i:
+            item = PointCloudItem(size=6)
+            self.plot.addItem(item)
+            self.point_items.append(item)
+        return self.point_items[i]
 
     def show_snapshot(self, snapshot: dict, model_cls) -> None:
         super().show_snapshot(snapshot, model_cls)
@@ -584,8 +632,18 @@ class SimplexPanel(PlotPanel):
         top = Ms[np.arange(len(Ms)), arg]
         level = np.clip(((top - 1.0 / K) / (1.0 - 1.0 / K) * self.ALPHA_LEVELS).astype(int), 0,
                         self.ALPHA_LEVELS - 1)
-        brushes = self._brush_table(K)[arg * self.ALPHA_LEVELS + level]
-        self.points.setData(pos=P, brush=brushes, pen=None, size=6)
+        group = arg * self.ALPHA_LEVELS + level
+        n_groups = K * self.ALPHA_LEVELS
+        order = np.argsort(group, kind="stable")
+        bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
+        alphas = np.linspace(40, 230, self.ALPHA_LEVELS).astype(int)
+        for g in range(n_groups):
+            rows = order[bounds[g]:bounds[g + 1]]
+            color = (*cluster_color(g // self.ALPHA_LEVELS), int(alphas[g % self.ALPHA_LEVELS]))
+            self._point_item(g).setData(P[rows] if len(rows) else None, color=color)
+        for item in self.point_items[n_groups:]:
+            item.setData(None)
+        self.positions = P
         self.drawn_points = len(P)
         if self._K != K:
             closed = np.vstack([V, V[:1]]) if K > 2 else V
