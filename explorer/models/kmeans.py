@@ -139,13 +139,21 @@ def _record(X, i, best, bestd, labels, sums_t, counts_t, c, mind):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def _assign_parallel(X, centers, labels, sums_t, counts_t, mind, dist_t, changed_t, n_chunks):
-    """Parallel twin of :func:`_assign`: chunk c accumulates into sums_t[c], counts_t[c].
+def _step_parallel(X, centers, labels, sums, counts, mind, sums_t, counts_t, dist_t, changed_t,
+                   update):
+    """A whole Lloyd step in one call: (when ``update``) the centre update of
+    :func:`_update_centers`, then the parallel twin of :func:`_assign`, chunk c accumulating into
+    sums_t[c], counts_t[c], and the chunk sums added in chunk order into sums, counts.
 
     Rows are taken two at a time so each centre coordinate loaded serves both (~10% faster).
+    Returns (distortion, labels changed, clusters re-seeded).
     """
     N, D = X.shape
     K = centers.shape[0]
+    n_chunks = dist_t.shape[0]
+    n_reseeded = 0
+    if update:
+        n_reseeded = _update_centers(X, labels, sums, counts, mind, centers, True)
     size = (N + n_chunks - 1) // n_chunks
     for c in numba.prange(n_chunks):
         lo = c * size
@@ -195,12 +203,7 @@ def _assign_parallel(X, centers, labels, sums_t, counts_t, mind, dist_t, changed
             total += e0
         dist_t[c] = total
         changed_t[c] = changed
-
-
-@numba.njit(cache=True, nogil=True)
-def _reduce_chunks(sums_t, counts_t, dist_t, changed_t, sums, counts):
-    """Add the per-chunk accumulators in chunk order (deterministic for a given chunk count)."""
-    n_chunks, K, D = sums_t.shape
+    # Add the per-chunk accumulators in chunk order (deterministic for a given chunk count).
     sums[:, :] = 0.0
     counts[:] = 0.0
     total = 0.0
@@ -212,7 +215,7 @@ def _reduce_chunks(sums_t, counts_t, dist_t, changed_t, sums, counts):
                 sums[k, j] += sums_t[c, k, j]
         total += dist_t[c]
         changed += changed_t[c]
-    return total, changed
+    return total, changed, n_reseeded
 
 
 @numba.njit(cache=True, nogil=True)
@@ -280,19 +283,22 @@ class _Lloyd:
             self.dist_t = np.zeros(n_chunks)
             self.changed_t = np.zeros(n_chunks, dtype=np.int64)
 
-    def assign(self) -> tuple[float, int]:
-        """Fused assignment; returns (distortion, number of labels changed)."""
-        if self.parallel:
-            _assign_parallel(self.X, self.centers, self.labels, self.sums_t, self.counts_t,
-                             self.mind, self.dist_t, self.changed_t, self.dist_t.shape[0])
-            return _reduce_chunks(self.sums_t, self.counts_t, self.dist_t, self.changed_t,
-                                  self.sums, self.counts)
-        return _assign(self.X, self.centers, self.labels, self.sums, self.counts, self.mind)
+    def step(self, update: bool = True) -> tuple[float, int, int]:
+        """(When ``update``) the centre update with re-seeding, then the fused assignment.
 
-    def update(self) -> int:
-        """Centre update with re-seeding; returns the number of re-seeded clusters."""
-        return _update_centers(self.X, self.labels, self.sums, self.counts, self.mind,
-                               self.centers, True)
+        Returns (distortion, number of labels changed, number of clusters re-seeded).
+        """
+        if self.parallel:
+            return _step_parallel(self.X, self.centers, self.labels, self.sums, self.counts,
+                                  self.mind, self.sums_t, self.counts_t, self.dist_t,
+                                  self.changed_t, update)
+        n_reseeded = 0
+        if update:
+            n_reseeded = _update_centers(self.X, self.labels, self.sums, self.counts, self.mind,
+                                         self.centers, True)
+        dist, changed = _assign(self.X, self.centers, self.labels, self.sums, self.counts,
+                                self.mind)
+        return dist, changed, n_reseeded
 
 
 # ---- public helpers --------------------------------------------------------------------------
@@ -349,10 +355,9 @@ def lloyd(X: np.ndarray, centers: np.ndarray, max_iter: int = 100,
     if c.ndim != 2 or c.shape[1] != D:
         raise ValueError(f"centers must have shape (K, {D}), got {c.shape}")
     state = _Lloyd(X, c)
-    dist, _ = state.assign()
+    dist, _, _ = state.step(update=False)
     for _ in range(max_iter):
-        state.update()
-        new, changed = state.assign()
+        new, changed, _ = state.step()
         done = changed == 0 or (dist - new) <= tol * max(abs(dist), 1e-300)
         dist = new
         if done:
@@ -400,12 +405,11 @@ class KMeans(Model):
         self._labels = self._state.labels
         self._parallel = self._state.parallel
         self._n_reseeded = 0
-        self._distortion, self._n_changed = self._state.assign()
+        self._distortion, self._n_changed, _ = self._state.step(update=False)
 
     def step(self) -> float:
         """One Lloyd iteration: centre update (with re-seeding), then the fused assignment."""
-        self._n_reseeded = self._state.update()
-        self._distortion, self._n_changed = self._state.assign()
+        self._distortion, self._n_changed, self._n_reseeded = self._state.step()
         return float(self._distortion)
 
     def converged(self, trace: list[float], tol: float) -> bool:
