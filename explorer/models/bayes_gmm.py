@@ -22,14 +22,15 @@ never decreases. ``initialize`` sets m_k to k-means++ seed rows (the ``kmeans`` 
 s2_k = 1, and runs the first phi pass.
 
 The observation variance is fixed at 1: the model only makes sense for data near unit scale.
-``standardize`` fits the standardised columns (z = (x - mean) / sd); otherwise columns far from
-unit scale add a note to ``notes`` suggesting it.
+Standardising is a property of the data, not of the model (one declaration: the loader's
+``standardize`` option, ``--standardize`` on the command line, "Standardise columns" in the
+window); columns far from unit scale in unstandardised data add a note to ``notes`` suggesting it.
 
-Exported parameters (parameters.npz names), in the model's feature space (standardised columns
-when ``standardize`` is on; ``offset``/``scale`` map back: x = z * scale + offset):
+Exported parameters (parameters.npz names), in the data's feature space (the standardised columns
+when the data were loaded standardised):
   m (K, D) variational means of mu_k; s2 (K,) variational variances; weights (K,) the
   average responsibilities sum_i phi_ik / N; phi (N, K) and responsibilities (N, K) (the same
-  array under both names); offset (D,), scale (D,).
+  array under both names).
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ class BayesGMMHyperparameters(HyperparametersBase):
     K: int = param(3, lo=1, hi=1000, help="number of mixture components")
     sigma2: float = param(10.0, lo=1e-6, hi=1e8, log=True, label="sigma^2",
                           help="prior variance of the component means, mu_k ~ N(0, sigma^2 I)")
-    standardize: bool = param(False, help="fit standardised columns (the model assumes unit variance)")
     n_init: int = param(1, lo=1, hi=100, help="restarts from new seeds; the best ELBO is kept")
 
 
@@ -167,21 +167,14 @@ class BayesianGMM(Model):
         X = np.asarray(data.X, dtype=np.float64)
         N, D = X.shape
         self.notes: list[str] = []
-        if hp.standardize:
-            self.offset = X.mean(axis=0)
-            sd = X.std(axis=0)
-            self.scale = np.where(sd > 0, sd, 1.0)
-            X = (X - self.offset) / self.scale
-        else:
-            self.offset = np.zeros(D)
-            self.scale = np.ones(D)
-            bad = [] if getattr(data, "standardized", False) else far_from_unit_scale(X)
-            if bad:
-                cols = ", ".join(f"{data.columns[j]} (mean {X[:, j].mean():.3g}, sd "
-                                 f"{X[:, j].std():.3g})" for j in bad[:5])
-                self.notes.append(
-                    f"bayes-gmm assumes unit observation variance, but columns {cols} are far "
-                    "from unit scale; consider standardize=true (or standardising the columns)")
+        bad = [] if getattr(data, "standardized", False) else far_from_unit_scale(X)
+        if bad:
+            cols = ", ".join(f"{data.columns[j]} (mean {X[:, j].mean():.3g}, sd "
+                             f"{X[:, j].std():.3g})" for j in bad[:5])
+            self.notes.append(
+                f"bayes-gmm assumes unit observation variance, but columns {cols} are far from "
+                "unit scale; consider standardising the columns (--standardize, or "
+                "'Standardise columns' in the window)")
         self.X = np.ascontiguousarray(X)
         K = hp.K
         rng = np.random.default_rng(seed)
@@ -220,16 +213,15 @@ class BayesianGMM(Model):
     def density_1d(self, grid=None) -> dict[str, np.ndarray]:
         """Plug-in density (1-D data, data units): sum_k w_k N(x | m_k, 1) with w_k = N_k / N."""
         x = one_d_grid(self.data.X[:, 0]) if grid is None else np.asarray(grid, dtype=np.float64)
-        z = (x - self.offset[0]) / self.scale[0]
-        comp = (self.weights[:, None] * np.exp(-0.5 * (z[None, :] - self.m[:, 0][:, None]) ** 2)
-                / (np.sqrt(2 * np.pi) * self.scale[0]))
+        comp = (self.weights[:, None] * np.exp(-0.5 * (x[None, :] - self.m[:, 0][:, None]) ** 2)
+                / np.sqrt(2 * np.pi))
         return {"x": x, "total": comp.sum(axis=0), "components": comp}
 
     def snapshot(self) -> dict:
         K, D = self.m.shape
         snap = {"labels": self.labels(), "memberships": self.phi.copy(),
-                "centers": self.m * self.scale + self.offset,       # in data.X's units
-                "covariances": np.broadcast_to(np.diag(self.scale ** 2), (K, D, D)).copy(),
+                "centers": self.m.copy(),
+                "covariances": np.broadcast_to(np.eye(D), (K, D, D)).copy(),  # unit variance
                 "weights": self.weights.copy(), "info": {"elbo": self.elbo}}
         if D == 1:
             snap["density_1d"] = self.density_1d()
@@ -237,5 +229,4 @@ class BayesianGMM(Model):
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {"m": self.m.copy(), "s2": self.s2.copy(), "weights": self.weights.copy(),
-                "phi": self.phi.copy(), "responsibilities": self.phi.copy(),
-                "offset": self.offset.copy(), "scale": self.scale.copy()}
+                "phi": self.phi.copy(), "responsibilities": self.phi.copy()}
