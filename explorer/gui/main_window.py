@@ -15,6 +15,7 @@ import time
 import traceback
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import __version__, views
+from explorer.cli import _DATA_OPTIONS as DATA_OPTIONS
 from explorer.data.types import DataError
 from explorer.gui.panels import DataPanel, ModelPanel, RunPanel
 from explorer.gui.plots import (
@@ -51,6 +53,16 @@ ORGANIZATION = "LatentExplorer"
 APPLICATION = "explorer"
 MAX_RECENT = 8
 HEAVY_INTERVAL_S = 1.0          # the scatter/simplex/adjacency redraw at most this often
+# Final metrics shown in groups (result.metrics keys -> display names); the rest under "Model".
+METRIC_GROUPS = [
+    ("Ground truth", [("nmi", "NMI"), ("ari", "ARI")]),
+    ("Held-out links", [("heldout_auc", "AUC"), ("heldout_perplexity", "perplexity"),
+                        ("heldout_loglik", "log-likelihood"), ("heldout_cells", "cells")]),
+    ("Test pairs", [("test_auc", "AUC"), ("test_perplexity", "perplexity")]),
+]
+METRIC_NAMES = {"elbo": "ELBO", "bic": "BIC", "aic": "AIC", "loglik": "log-likelihood",
+                "log_likelihood": "log-likelihood", "J_m": "J_m",
+                "findk_communities": "communities found by findk"}
 
 
 def _as_list(value) -> list[str]:
@@ -184,6 +196,8 @@ class MainWindow(QMainWindow):
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, log_dock)
         self.resizeDocks([log_dock], [170], Qt.Orientation.Vertical)
+        self.resizeDocks([dock], [400], Qt.Orientation.Horizontal)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.trace_panel = TracePanel()
         self.data_view = DataViewPanel()
         self.simplex_panel = SimplexPanel()
@@ -211,6 +225,8 @@ class MainWindow(QMainWindow):
             tb.addAction(a)
         self.data_panel.label_column_chosen.connect(self._label_column_chosen)
         self.data_panel.label_file_requested.connect(self._label_file_requested)
+        self.data_panel.reload_requested.connect(self._load_options_changed)
+        self.data_panel.test_pairs_requested.connect(self._test_pairs_requested)
         self.model_panel.model_changed.connect(self._model_changed)
         self.model_panel.values_changed.connect(self._values_changed)
         self.run_panel.restart_requested.connect(lambda: self.start_run())
@@ -300,9 +316,8 @@ class MainWindow(QMainWindow):
         self._stale.clear()
         self.run_panel.metrics.setText("")
         self.run_panel.status.setText("idle")
-        self.run_panel.progress.setRange(0, 1)
-        self.run_panel.progress.setValue(0)
-        self.data_panel.set_data(data)
+        self.run_panel.reset()
+        self.data_panel.set_data(data, self.load_options)
         previous = self.model_panel.current_model()
         self.model_panel.set_kind(data.kind)
         last = self.settings.value(f"kind/{data.kind}/model")
@@ -326,18 +341,32 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _reload(self, **changes) -> bool:
+        """Read the file again with some load options changed (``kind`` included); options that
+        do not apply to the kind read are dropped (a table's label column is not a node-label
+        file). On failure the previous data stays and the data panel is put back."""
         if not self.data_path:
             return False
         options = dict(self.load_options)
+        old_kind = options.pop("kind", None) or self.data.kind
         options.update(changes)
-        kind = options.pop("kind", None) or self.data.kind
-        return self.open_file(self.data_path, kind=kind, **options)
+        kind = options.pop("kind", None) or old_kind
+        if kind != old_kind and "table" in (kind, old_kind):
+            options.pop("labels", None)
+        options = {k: v for k, v in options.items() if k in DATA_OPTIONS.get(kind, ())}
+        ok = self.open_file(self.data_path, kind=kind, **options)
+        if not ok and self.data is not None:
+            self.data_panel.set_data(self.data, self.load_options)
+        return ok
+
+    def _load_options_changed(self, changes: dict) -> None:
+        if self.data is None:
+            return
+        self._reload(**changes)
 
     def _label_column_chosen(self, column) -> None:
         if self.data is None or column == getattr(self.data, "label_name", None):
             return
-        if not self._reload(labels=column) and self.data is not None:
-            self.data_panel.set_data(self.data)   # put the combo back
+        self._reload(labels=column)
 
     def _label_file_requested(self) -> None:
         start = str(Path(self.data_path).parent) if self.data_path else ""
@@ -345,6 +374,13 @@ class MainWindow(QMainWindow):
                                               "CSV files (*.csv *.tsv *.txt);;All files (*)")
         if path:
             self._reload(labels=path)
+
+    def _test_pairs_requested(self) -> None:
+        start = str(Path(self.data_path).parent) if self.data_path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Test pairs (u v y)", start,
+                                              "CSV files (*.csv *.tsv *.txt);;All files (*)")
+        if path:
+            self._reload(test_pairs=path)
 
     def _add_recent(self, path: str) -> None:
         path = str(Path(path).resolve())
@@ -455,8 +491,7 @@ class MainWindow(QMainWindow):
         self.trace_panel.reset(cls)
         self.run_panel.restart_bar.setVisible(False)
         self.run_panel.metrics.setText("")
-        self.run_panel.progress.setRange(0, rs["max_iter"])
-        self.run_panel.progress.setValue(0)
+        self.run_panel.reset(rs["max_iter"])
         self.run_panel.status.setText("starting...")
         self._save_model_settings()
         hp_text = ", ".join(f"{k}={v}" for k, v in hp.as_dict().items())
@@ -567,13 +602,17 @@ class MainWindow(QMainWindow):
             state = f"stopped at the iteration limit ({result.iterations})"
         obj = (f"{cls.objective_kind} {result.final_objective:.8g}" if result.trace else "")
         self.run_panel.status.setText(f"{state} · {obj} · {result.total_s:.2f} s")
+        self.run_panel.show_finished(result)
         if result.trace:
-            self.run_panel.progress.setValue(min(result.iterations, result.max_iter))
             self.trace_panel.curve.setData(*views.downsample_trace(result.trace))
-        self.run_panel.metrics.setText(self._metrics_text(result))
+        metrics_text = self._metrics_text(result)
+        self.run_panel.metrics.setText(metrics_text)
         for line in result.log:
             self.log(line)
-        self.log(f"run {run_id}: {state}; " + self._metrics_text(result).replace("\n", "; "))
+        for note in getattr(result.model, "notes", None) or []:
+            self.log(f"note ({cls.id}): {note}")
+        self.log(f"run {run_id}: {state}" + ("; " + metrics_text.replace("\n", "; ")
+                                             if metrics_text else ""))
         self.run_panel.restart_bar.setVisible(False)
         self._update_actions()
         if snap is not None:
@@ -595,12 +634,29 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _metrics_text(result) -> str:
-        parts = []
-        for name, value in result.metrics.items():
-            parts.append(f"{name} {value:.4g}" if isinstance(value, float) else f"{name} {value}")
-        parts.append(f"{result.per_iteration_s * 1e3:.2f} ms per iteration"
-                     if result.iteration_times else "")
-        return "Metrics: " + ", ".join(p for p in parts if p) if parts else ""
+        """The final metrics, one group a line: ground truth, held-out links, test pairs, the
+        model's own figures, timing."""
+        m = dict(result.metrics)
+
+        def fmt(v) -> str:
+            if isinstance(v, (float, np.floating)):
+                v = float(v)
+                if v.is_integer() and abs(v) < 1e7:
+                    return str(int(v))
+                return f"{v:.5g}" if abs(v) < 1e5 else f"{v:.6g}"
+            return str(v)
+
+        lines = []
+        for title, keys in METRIC_GROUPS:
+            parts = [f"{name} {fmt(m.pop(key))}" for key, name in keys if key in m]
+            if parts:
+                lines.append(f"{title}: " + ", ".join(parts))
+        rest = [f"{METRIC_NAMES.get(k, k.replace('_', ' '))} {fmt(v)}" for k, v in m.items()]
+        if result.iteration_times:
+            rest.append(f"{result.per_iteration_s * 1e3:.3g} ms per iteration")
+        if rest:
+            lines.append("Model: " + ", ".join(rest))
+        return "\n".join(lines)
 
     @Slot(int, object, str)
     def _on_failed(self, run_id: int, exc, tb: str) -> None:

@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QProgressBar,
@@ -92,10 +94,17 @@ def preview_rows(data, n: int = PREVIEW_ROWS) -> tuple[list[str], list[list[str]
 
 
 class DataPanel(QGroupBox):
-    """File name, kind, size, preview and the ground-truth choice."""
+    """File name, kind, size, preview, the ground-truth choice and the load options.
+
+    Every load option is applied by reloading the file with the changed option (the window's
+    ``_reload``); a reload the loader refuses leaves the previous data, and the window puts these
+    widgets back with :meth:`set_data`.
+    """
 
     label_column_chosen = Signal(object)   # a column name, or None for no ground truth
     label_file_requested = Signal()
+    reload_requested = Signal(dict)        # load options to change, e.g. {"directed": True}
+    test_pairs_requested = Signal()        # choose a test-pairs file (networks)
 
     def __init__(self, parent=None):
         super().__init__("Data", parent)
@@ -103,11 +112,16 @@ class DataPanel(QGroupBox):
         form = QFormLayout()
         self.file_label = QLabel("(none: File > Open, or drop a file here)")
         self.file_label.setWordWrap(True)
-        self.kind_label = QLabel("")
+        self.kind_combo = QComboBox()
+        for kind, name in KIND_NAMES.items():
+            self.kind_combo.addItem(name, kind)
+        self.kind_combo.setToolTip("read the file as a table, an edge list (network) or a "
+                                   "'t i j [count]' list (temporal network), when the guess from "
+                                   "its extension and first line is wrong")
         self.size_label = QLabel("")
         self.size_label.setWordWrap(True)
         form.addRow("File:", self.file_label)
-        form.addRow("Kind:", self.kind_label)
+        form.addRow("Open as:", self.kind_combo)
         form.addRow("Size:", self.size_label)
         self.label_combo = QComboBox()
         self.label_combo.setToolTip("the column holding ground-truth labels (excluded from the "
@@ -121,6 +135,33 @@ class DataPanel(QGroupBox):
         truth_w = QWidget()
         truth_w.setLayout(truth)
         form.addRow("Ground truth:", truth_w)
+        # Load options (shown for the kinds they apply to).
+        self.standardize = QCheckBox("Standardise columns")
+        self.standardize.setToolTip("scale each feature column to zero mean and unit variance "
+                                    "(centres and covariances are then in standard units)")
+        self.directed = QCheckBox("Directed")
+        self.directed.setToolTip("treat edges as directed (i -> j); by default an edge list is "
+                                 "undirected and a pair listed both ways is merged")
+        self.bin_width = QLineEdit()
+        self.bin_width.setPlaceholderText("1 (one snapshot per integer t)")
+        self.bin_width.setToolTip("width of a snapshot in the unit of t (seconds for dates); "
+                                  "empty: one snapshot per integer t. Press Enter to apply.")
+        self.bin_width_label = QLabel("bin width:")
+        self.test_pairs = QPushButton("Test pairs...")
+        self.test_pairs.setToolTip("a file of 'u v y' rows (y = 1 link, 0 no link) scored at "
+                                   "the end of a fit (test AUC and perplexity)")
+        self.test_pairs_clear = QToolButton()
+        self.test_pairs_clear.setText("x")
+        self.test_pairs_clear.setToolTip("stop using the test-pairs file")
+        opts = QHBoxLayout()
+        opts.setContentsMargins(0, 0, 0, 0)
+        for w in (self.standardize, self.directed, self.bin_width_label, self.bin_width,
+                  self.test_pairs, self.test_pairs_clear):
+            opts.addWidget(w)
+        opts.addStretch(1)
+        self.options_row = QWidget()
+        self.options_row.setLayout(opts)
+        form.addRow("Options:", self.options_row)
         lay.addLayout(form)
         self.preview_model = PreviewModel()
         self.preview = QTableView()
@@ -131,16 +172,48 @@ class DataPanel(QGroupBox):
         lay.addWidget(self.preview, 1)
         self.label_combo.activated.connect(self._label_activated)
         self.label_file.clicked.connect(self.label_file_requested)
+        self.kind_combo.activated.connect(self._kind_activated)
+        self.standardize.clicked.connect(
+            lambda on: self.reload_requested.emit({"standardize": bool(on)}))
+        self.directed.clicked.connect(
+            lambda on: self.reload_requested.emit({"directed": bool(on)}))
+        self.bin_width.editingFinished.connect(self._bin_width_edited)
+        self.test_pairs.clicked.connect(self.test_pairs_requested)
+        self.test_pairs_clear.clicked.connect(
+            lambda: self.reload_requested.emit({"test_pairs": None}))
+        self._bin_width_text = ""
         self.label_combo.setVisible(False)
         self.label_file.setVisible(False)
+        self.kind_combo.setEnabled(False)
+        self.options_row.setEnabled(False)
 
     def _label_activated(self, index: int) -> None:
         self.label_column_chosen.emit(self.label_combo.itemData(index))
 
-    def set_data(self, data) -> None:
+    def _kind_activated(self, index: int) -> None:
+        self.reload_requested.emit({"kind": self.kind_combo.itemData(index)})
+
+    def _bin_width_edited(self) -> None:
+        text = self.bin_width.text().strip()
+        if text == self._bin_width_text:
+            return            # editingFinished also fires on focus loss without a change
+        self._bin_width_text = text
+        if not text:
+            self.reload_requested.emit({"bin_width": None})
+            return
+        try:
+            value = float(text)
+        except ValueError:
+            value = text      # the loader says what is wrong with it
+        self.reload_requested.emit({"bin_width": value})
+
+    def set_data(self, data, options: dict | None = None) -> None:
+        """Show ``data`` loaded with ``options`` (the loader options it was read with)."""
+        options = options or {}
         self.file_label.setText(Path(data.path).name if data.path else "(generated)")
         self.file_label.setToolTip(str(data.path or ""))
-        self.kind_label.setText(KIND_NAMES.get(data.kind, data.kind))
+        self.kind_combo.setCurrentIndex(max(self.kind_combo.findData(data.kind), 0))
+        self.kind_combo.setEnabled(bool(data.path))
         size = data.describe()
         if data.labels is not None:
             n_classes = len({str(v) for v in data.labels if v is not None and str(v) != ""})
@@ -161,6 +234,24 @@ class DataPanel(QGroupBox):
         else:
             self.label_file.setText(f"Node labels: {data.label_name}" if data.labels is not None
                                     else "Node labels...")
+        self.options_row.setEnabled(bool(data.path))
+        self.standardize.setVisible(table)
+        self.standardize.setChecked(bool(getattr(data, "standardized", False)))
+        self.directed.setVisible(not table)
+        self.directed.setChecked(bool(getattr(data, "directed", False)))
+        temporal = data.kind == "temporal"
+        self.bin_width_label.setVisible(temporal)
+        self.bin_width.setVisible(temporal)
+        bw = options.get("bin_width")
+        self._bin_width_text = "" if bw is None else f"{bw:g}" if isinstance(bw, float) else str(bw)
+        self.bin_width.setText(self._bin_width_text)
+        network = data.kind == "network"
+        pairs = options.get("test_pairs")
+        n_pairs = len(data.test_pairs) if getattr(data, "test_pairs", None) is not None else 0
+        self.test_pairs.setVisible(network)
+        self.test_pairs.setText(f"Test pairs: {Path(str(pairs)).name} ({n_pairs:,})" if pairs
+                                else "Test pairs...")
+        self.test_pairs_clear.setVisible(network and bool(pairs))
 
 
 class ModelPanel(QGroupBox):
@@ -313,7 +404,31 @@ class RunPanel(QGroupBox):
         self.metrics.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.metrics)
 
+    def reset(self, max_iter: int = 1) -> None:
+        """A new run (or new data): an empty bar counting iterations."""
+        self.progress.setFormat("iteration %v / %m")
+        self.progress.setRange(0, max(int(max_iter), 1))
+        self.progress.setValue(0)
+
+    def show_finished(self, result) -> None:
+        """The bar at the end of a fit: full when it converged (however early), otherwise where
+        the fit stopped; its text says which."""
+        n = int(result.iterations)
+        if result.converged and not result.cancelled:
+            self.progress.setRange(0, max(n, 1))
+            self.progress.setValue(max(n, 1))
+            self.progress.setFormat(f"converged after {n} iterations (limit {result.max_iter})")
+        elif result.cancelled:
+            self.progress.setRange(0, max(int(result.max_iter), 1))
+            self.progress.setValue(min(n, result.max_iter))
+            self.progress.setFormat("cancelled at iteration %v / %m")
+        else:
+            self.progress.setRange(0, max(int(result.max_iter), 1))
+            self.progress.setValue(min(n, result.max_iter))
+            self.progress.setFormat("iteration limit reached: %v / %m")
+
     def show_progress(self, p, paused: bool = False) -> None:
+        self.progress.setFormat("iteration %v / %m")
         self.progress.setRange(0, p.max_iter)
         self.progress.setValue(min(p.iteration, p.max_iter))
         restart = f"restart {p.restart + 1}/{p.n_init} · " if p.n_init > 1 else ""
