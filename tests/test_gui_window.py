@@ -176,6 +176,12 @@ def test_iris_kmeans_fit_fills_every_plot_and_exports(qtbot, window, sample_dir,
     result = run_to_end(qtbot, window)
     assert not dialogs and not result.cancelled
     labels = np.asarray(result.model.labels())
+    # Converged long before the iteration limit: the bar is full and says so.
+    assert result.converged and result.iterations < result.max_iter
+    bar = window.run_panel.progress
+    assert bar.value() == bar.maximum() == result.iterations
+    assert bar.text().startswith(f"converged after {result.iterations} iterations")
+    assert "Ground truth: NMI" in window.run_panel.metrics.text()
 
     # Objective: the curve is this fit's trace, named by kind.
     x, y = window.trace_panel.curve.getData()
@@ -497,3 +503,215 @@ def test_window_stays_responsive_during_a_long_fit(qtbot, window):
     assert window.heavy_updates >= 2                  # the plots did follow the fit
     assert window.data_view.drawn_points == 20_000   # a display sample, not all 100,000
     assert stall < 0.100
+
+
+# ---------------------------------------------------------------------------------------------
+# Load options in the data panel: each reloads the file through the window's _reload path.
+def test_standardise_checkbox_reloads_and_model_notes_are_logged(qtbot, window, sample_dir):
+    assert window.open_file(sample_dir / "old_faithful.csv")
+    raw = window.data.X.copy()
+    panel = window.data_panel
+    assert panel.standardize.isVisibleTo(window) and not panel.directed.isVisibleTo(window)
+    # bayes-gmm assumes unit variance: on raw Old Faithful (waiting ~ 70 min) it says so in its
+    # notes, which the window logs after the run.
+    assert window.select_model("bayes-gmm")
+    window.model_panel.form.set_values({"K": 2})
+    result = run_to_end(qtbot, window)
+    assert result.model.notes
+    log = window.log_view.toPlainText()
+    assert all(note in log for note in result.model.notes)
+    # Ticking the box reloads standardised columns: (x - mean) / sd of the raw file, to
+    # round-off (1e-12; the loader may use the n or n-1 divisor, both are accepted).
+    qtbot.mouseClick(panel.standardize, Qt.MouseButton.LeftButton)
+    assert window.data.standardized and window.load_options["standardize"] is True
+    z0 = (raw - raw.mean(0)) / raw.std(0)
+    z1 = (raw - raw.mean(0)) / raw.std(0, ddof=1)
+    X = window.data.X
+    assert np.allclose(X, z0, atol=1e-12) or np.allclose(X, z1, atol=1e-12)
+    assert panel.standardize.isChecked()
+    window.log_view.clear()
+    result = run_to_end(qtbot, window)
+    assert not result.model.notes and "note (bayes-gmm)" not in window.log_view.toPlainText()
+    # the label column choice keeps the option (both go through _reload)
+    qtbot.mouseClick(panel.standardize, Qt.MouseButton.LeftButton)
+    assert not window.data.standardized
+    np.testing.assert_array_equal(window.data.X, raw)
+
+
+def test_open_as_network_directed_and_test_pairs(qtbot, window, tmp_path, dialogs, monkeypatch):
+    # A headerless .tsv edge list: its kind is guessed "table" (two numeric columns).
+    path = tmp_path / "edges.tsv"
+    edges = [(1, 2), (2, 3), (3, 1), (3, 4), (4, 5), (5, 6), (6, 4), (2, 1)]
+    path.write_text("".join(f"{u}\t{v}\n" for u, v in edges))
+    assert window.open_file(path)
+    assert window.data.kind == "table"
+    panel = window.data_panel
+    assert panel.kind_combo.currentData() == "table"
+    panel.kind_combo.setCurrentIndex(panel.kind_combo.findData("network"))
+    panel.kind_combo.activated.emit(panel.kind_combo.currentIndex())
+    data = window.data
+    assert data.kind == "network" and data.n_nodes == 6 and not data.directed
+    # undirected: 2-1 is 1-2 again, so 7 distinct pairs (independent count of the list above)
+    assert data.n_edges == len({frozenset(e) for e in edges}) == 7
+    assert window.tabs.currentWidget() is window.adjacency_panel
+    assert panel.directed.isVisibleTo(window) and not panel.standardize.isVisibleTo(window)
+    qtbot.mouseClick(panel.directed, Qt.MouseButton.LeftButton)
+    assert window.data.directed and window.data.n_edges == 8
+    assert window.load_options["kind"] == "network"
+    # Test pairs through the button (the file dialog answered by the test).
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("u v y\n1 4 0\n2 3 1\n")
+    monkeypatch.setattr("explorer.gui.main_window.QFileDialog.getOpenFileName",
+                        lambda *a, **k: (str(pairs), ""))
+    qtbot.mouseClick(panel.test_pairs, Qt.MouseButton.LeftButton)
+    ids = list(window.data.node_ids)
+    assert window.data.test_pairs.tolist() == [[ids.index("1"), ids.index("4"), 0],
+                                               [ids.index("2"), ids.index("3"), 1]]
+    assert window.data.directed                      # the other option was kept
+    assert "pairs.txt (2)" in panel.test_pairs.text()
+    assert panel.test_pairs_clear.isVisibleTo(window)
+    qtbot.mouseClick(panel.test_pairs_clear, Qt.MouseButton.LeftButton)
+    assert window.data.test_pairs is None
+    # A test-pairs file naming an unknown node: the loader's message, previous data kept.
+    before = window.data
+    pairs.write_text("1 99 1\n")
+    qtbot.mouseClick(panel.test_pairs, Qt.MouseButton.LeftButton)
+    assert window.data is before and "99" in dialogs[-1][1] and "pairs.txt" in dialogs[-1][1]
+    # "Open as temporal" cannot read two columns: message shown, network kept, combo put back.
+    n_dialogs = len(dialogs)
+    panel.kind_combo.setCurrentIndex(panel.kind_combo.findData("temporal"))
+    panel.kind_combo.activated.emit(panel.kind_combo.currentIndex())
+    assert len(dialogs) == n_dialogs + 1 and "edges.tsv" in dialogs[-1][1]
+    assert window.data is before and panel.kind_combo.currentData() == "network"
+
+
+def test_temporal_bin_width_field(qtbot, window, tmp_path, dialogs):
+    path = tmp_path / "contacts.csv"
+    rows = [(0, "a", "b"), (1, "a", "b"), (2, "b", "c"), (3, "c", "d"), (4, "a", "d"),
+            (5, "a", "c")]
+    path.write_text("t,i,j\n" + "".join(f"{t},{i},{j}\n" for t, i, j in rows))
+    assert window.open_file(path)
+    assert window.data.kind == "temporal" and window.data.T == 6
+    panel = window.data_panel
+    assert panel.bin_width.isVisibleTo(window) and panel.directed.isVisibleTo(window)
+    panel.bin_width.setText("2")
+    panel.bin_width.editingFinished.emit()
+    # bins [0, 2), [2, 4), [4, 6): three snapshots, the first holding a-b twice
+    assert window.data.T == 3 and window.load_options["bin_width"] == 2.0
+    assert window.adjacency_panel.slider.maximum() == 3
+    assert panel.bin_width.text() == "2"
+    before = window.data
+    panel.bin_width.setText("-1")
+    panel.bin_width.editingFinished.emit()
+    assert window.data is before and "bin width" in dialogs[-1][1]
+    assert panel.bin_width.text() == "2"             # put back
+    panel.bin_width.setText("")
+    panel.bin_width.editingFinished.emit()
+    assert window.data.T == 6 and "bin_width" not in window.load_options
+
+
+# ---------------------------------------------------------------------------------------------
+# Networks and temporal networks end to end.
+def test_karate_ammsb_plots_hold_the_fit(qtbot, window, sample_dir):
+    assert window.open_file(sample_dir / "karate" / "edges.csv",
+                            labels=str(sample_dir / "karate" / "nodes.csv") + ":club")
+    assert window.select_model("ammsb")
+    window.model_panel.form.set_values({"K": 2})
+    result = run_to_end(qtbot, window, timeout=60_000)
+    snap = result.model.snapshot()
+    M = snap["memberships"]
+    # Adjacency: this fit's community order; every edge in the image; bands coloured by it.
+    adj = window.adjacency_panel.adj
+    order, bounds = views.community_order(snap["labels"], M)
+    assert np.array_equal(adj.order, order)
+    assert adj.boundaries_px.tolist() == bounds.astype(float).tolist()
+    assert int((adj.image > 0).sum()) == 2 * window.data.n_edges
+    comm = np.argmax(M, axis=1)
+    text = window.adjacency_panel.describe_position(0.5, 0.5)
+    assert f"(community {comm[order[0]]})" in text
+    # Simplex (segment for K = 2): positions are this fit's memberships.
+    sp = window.simplex_panel
+    assert sp.drawn_points == 34
+    np.testing.assert_allclose(sp.positions[:, 0], views.simplex_project(M)[:, 0], atol=1e-12)
+    # Objective and the held-out curves from the snapshot's metrics_trace.
+    tp = window.trace_panel
+    np.testing.assert_allclose(tp.curve.getData()[1], result.trace)
+    for name, points in snap["metrics_trace"].items():
+        x, y = tp.metric_curves[name].getData()
+        np.testing.assert_allclose(np.column_stack([x, y]), np.asarray(points, float))
+    assert "heldout_auc" in tp.metric_curves
+    # Final metrics name the held-out link metrics; the bar is full on convergence.
+    text = window.run_panel.metrics.text()
+    assert "Held-out links: AUC" in text and "perplexity" in text and "NMI" in text
+    bar = window.run_panel.progress
+    if result.converged:
+        assert bar.value() == bar.maximum() == result.iterations
+        assert "converged" in bar.format()
+    # Confusion table against the clubs (independent: metrics.contingency), shown reordered.
+    from explorer.metrics import contingency
+    ref, _, _ = contingency(window.data.labels, snap["labels"])
+    assert np.array_equal(window.confusion_panel.counts, ref)
+    # Another model's run drops the held-out plots.
+    tp.reset(window.models["kmeans"])
+    assert not tp.metric_plots and not tp.metric_curves
+
+
+def _planted_temporal(path, n=24, K=3, T=6, seed=0):
+    """Counts within blocks in every snapshot but t = 4 (no contacts), a few across; one
+    self-loop row (dropped by the loader, with a note)."""
+    rng = np.random.default_rng(seed)
+    block = np.arange(n) * K // n
+    rows = []
+    for t in range(T):
+        if t == 4:
+            continue
+        for i in range(n):
+            for j in range(i + 1, n):
+                p = 0.5 if block[i] == block[j] else 0.03
+                if rng.random() < p:
+                    rows.append((t, i, j, int(rng.integers(1, 5))))
+    rows.append((0, 0, 0, 3))
+    path.write_text("t,i,j,count\n" + "".join(f"{t},n{i},n{j},{c}\n" for t, i, j, c in rows))
+    return block
+
+
+def test_temporal_fit_slider_and_notes(qtbot, window, tmp_path):
+    path = tmp_path / "planted.csv"
+    block = _planted_temporal(path)
+    assert window.open_file(path)
+    data = window.data
+    assert data.kind == "temporal"
+    assert window.select_model("dynamic-exposure")
+    window.model_panel.form.set_values({"K_aff": 3, "K_exp": 1, "n_init": 1})
+    window.model_panel.set_run_settings({"max_iter": 60})
+    result = run_to_end(qtbot, window, timeout=60_000)
+    snap = result.model.snapshot()
+    # The fit found the planted blocks rather than noise (random labels give NMI ~0.1 here); a
+    # loose bound: this test is about the window, the model's accuracy is tested elsewhere.
+    from explorer.metrics import nmi
+    truth = block[[int(s[1:]) for s in data.node_ids]]
+    assert nmi(truth, snap["labels"]) > 0.6
+    panel = window.adjacency_panel
+    order, bounds = views.community_order(snap["labels"], snap["memberships"])
+    assert np.array_equal(panel.adj.order, order)
+    aggregate = panel.adj.image.copy()
+    panel.slider.setValue(3)                         # snapshot t = 2
+    one = panel.adj.image
+    assert not np.array_equal(one, aggregate)
+    sel = data.t == 2
+    ref = views.bin_adjacency(data.i[sel], data.j[sel], data.count[sel], data.n_nodes, order,
+                              bounds, symmetric=True)
+    np.testing.assert_array_equal(one, ref.image)
+    assert "snapshot 2" in panel.slider_label.text()
+    panel.slider.setValue(0)
+    np.testing.assert_array_equal(panel.adj.image, aggregate)
+    assert panel.slider_label.text() == "aggregate"
+    # the memberships simplex (a triangle for K_aff = 3) holds this fit
+    np.testing.assert_allclose(window.simplex_panel.positions,
+                               views.simplex_project(snap["memberships"]), atol=1e-12)
+    # the loader's note (self-loop row) and the model's (empty snapshot t = 4) are in the log
+    log = window.log_view.toPlainText()
+    assert "self-loop" in log
+    notes = [note for note in result.model.notes if "no contacts" in note]
+    assert len(notes) == 1 and "t = 4" in notes[0] and notes[0] in log
+    assert "Held-out links: AUC" in window.run_panel.metrics.text()
