@@ -143,7 +143,7 @@ class DataPanel(QGroupBox):
         self.directed.setToolTip("treat edges as directed (i -> j); by default an edge list is "
                                  "undirected and a pair listed both ways is merged")
         self.bin_width = QLineEdit()
-        self.bin_width.setPlaceholderText("1 (one snapshot per integer t)")
+        self.bin_width.setPlaceholderText("1 per t")
         self.bin_width.setToolTip("width of a snapshot in the unit of t (seconds for dates); "
                                   "empty: one snapshot per integer t. Press Enter to apply.")
         self.bin_width_label = QLabel("bin width:")

@@ -354,6 +354,8 @@ class DataViewPanel(PlotPanel):
         bar = QHBoxLayout()
         self.cx = QComboBox()
         self.cy = QComboBox()
+        for c in (self.cx, self.cy):
+            c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.cx.setToolTip("component on the horizontal axis")
         self.cy.setToolTip("component on the vertical axis")
         self.all_points = QCheckBox("All points")
