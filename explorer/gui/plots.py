@@ -295,6 +295,7 @@ class TracePanel(PlotPanel):
             self.glw.removeItem(plot)
         self.metric_plots.clear()
         self.metric_curves.clear()
+        self.plot.enableAutoRange()
         self.fit_snapshot = None
 
     def set_data(self, data) -> None:
@@ -310,6 +311,7 @@ class TracePanel(PlotPanel):
         if progress.n_init > 1 and not progress.done:
             title = f"restart {progress.restart + 1}/{progress.n_init}  ·  " + title
         self.plot.setTitle(title, size="10pt")
+        self._fit_x()
 
     def show_snapshot(self, snapshot: dict, model_cls) -> None:
         super().show_snapshot(snapshot, model_cls)
@@ -334,6 +336,20 @@ class TracePanel(PlotPanel):
                 self.metric_plots[name] = plot
             arr = np.asarray(points, dtype=float).reshape(-1, 2)
             curve.setData(arr[:, 0], arr[:, 1])
+        self._fit_x()
+
+    def _fit_x(self) -> None:
+        """With extra curves (x-linked to the objective), span the iterations of all of them:
+        a metric measured before the first iteration (x = 0) is not cut off."""
+        if not self.metric_curves:
+            return
+        lo, hi = np.inf, -np.inf
+        for c in [self.curve, *self.metric_curves.values()]:
+            x = c.getData()[0]
+            if x is not None and len(x):
+                lo, hi = min(lo, float(x[0])), max(hi, float(x[-1]))
+        if np.isfinite(lo):
+            self.plot.setXRange(lo, max(hi, lo + 1), padding=0.03)
 
     def export_item(self):
         return self.glw.ci
