@@ -979,6 +979,7 @@ class ConfusionPanel(PlotPanel):
         self.table = QTableWidget()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setMinimumSectionSize(36)
         lay.addWidget(self.table, 1)
         self.counts = None
         self.column_order = None
@@ -1025,7 +1026,7 @@ class ConfusionPanel(PlotPanel):
         cols = cols[self.column_order]
         self.table.setRowCount(len(rows))
         self.table.setColumnCount(len(cols))
-        self.table.setHorizontalHeaderLabels([f"cluster {k}" for k in cols])
+        self.table.setHorizontalHeaderLabels([str(k) for k in cols])
         self.table.setVerticalHeaderLabels([str(r) for r in rows])
         row_tot = np.maximum(c.sum(axis=1, keepdims=True), 1)
         frac = c / row_tot
@@ -1038,7 +1039,8 @@ class ConfusionPanel(PlotPanel):
                 self.table.setItem(i, j, item)
         nmi = metrics.nmi(self._codes, pred)
         ari = metrics.ari(self._codes, pred)
-        self.info.setText(f"Rows: {data.label_name or 'ground truth'}; columns: fitted clusters. "
+        self.info.setText(f"Rows: {data.label_name or 'ground truth'}; columns: fitted clusters "
+                          "(under the label most of their members have). "
                           f"NMI {nmi:.3f}, ARI {ari:.3f} over {len(pred):,} labelled items.")
 
     def sizeHint(self):  # noqa: N802
