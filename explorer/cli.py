@@ -19,12 +19,6 @@ from explorer.models.base import HyperparameterError, Model
 
 EXIT_BAD_INPUT = 2
 
-# Which loader options make sense for which kind of data.
-_DATA_OPTIONS = {
-    "table": ("columns", "standardize", "labels"),
-    "network": ("directed", "labels", "test_pairs"),
-    "temporal": ("directed", "bin_width", "labels"),
-}
 
 
 def add_hyperparameter_options(parser: argparse.ArgumentParser, model_cls: type[Model]) -> None:
@@ -95,14 +89,14 @@ def data_kind_for(model_cls: type[Model] | None, path, ns: argparse.Namespace) -
 
 def load_from_args(path, ns: argparse.Namespace, kind: str):
     """Load DATA with the options that apply to its kind; an option for another kind is an error."""
-    from explorer.data import load
+    from explorer.data import LOAD_OPTIONS, load
 
     options = {}
     for name in ("columns", "standardize", "labels", "directed", "bin_width", "test_pairs"):
         value = getattr(ns, name, None)
         if value is None:
             continue
-        if name not in _DATA_OPTIONS[kind]:
+        if name not in LOAD_OPTIONS[kind]:
             raise DataError(f"--{name.replace('_', '-')} does not apply to {kind} data",
                             path=path)
         options[name] = value

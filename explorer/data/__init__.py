@@ -22,6 +22,13 @@ _NETWORK_HEADERS = {("source", "target"), ("u", "v"), ("from", "to"), ("node1", 
                     ("src", "dst"), ("i", "j"), ("head", "tail"), ("sender", "receiver")}
 _TIME_NAMES = {"t", "time", "timestamp"}
 
+# The loader options each kind of data takes (the CLI and the window offer exactly these).
+LOAD_OPTIONS = {
+    "table": ("columns", "standardize", "labels"),
+    "network": ("directed", "labels", "test_pairs"),
+    "temporal": ("directed", "bin_width", "labels"),
+}
+
 
 def guess_kind(path) -> str:
     """"table", "network" or "temporal", from the extension and the first line (see module doc)."""
@@ -56,6 +63,6 @@ def load(path, kind: str | None = None, **options):
                     path=path)
 
 
-__all__ = ["DataError", "NetworkData", "TableData", "TemporalNetworkData", "gaussian_blobs",
+__all__ = ["LOAD_OPTIONS", "DataError", "NetworkData", "TableData", "TemporalNetworkData", "gaussian_blobs",
            "guess_kind", "load", "load_network", "load_table", "load_temporal", "planted_partition",
            "write_edge_list"]

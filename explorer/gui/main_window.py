@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import __version__, views
-from explorer.cli import _DATA_OPTIONS as DATA_OPTIONS
+from explorer.data import LOAD_OPTIONS as DATA_OPTIONS
 from explorer.data.types import DataError
 from explorer.gui.panels import DataPanel, ModelPanel, RunPanel
 from explorer.gui.plots import (
