@@ -17,6 +17,9 @@ _U25 = np.uint64(25)
 _U27 = np.uint64(27)
 _U11 = np.uint64(11)
 _MULT = np.uint64(2685821657736338717)
+# reassociation (vectorised sums, fused multiply-add) on the hot kernels; infinities and NaNs keep
+# their IEEE meaning (no 'nnan'/'ninf'), the -inf starting maxima stay valid
+_FM = {"reassoc", "contract"}
 
 
 # ---- random numbers ----------------------------------------------------------------------------
@@ -51,7 +54,7 @@ def shuffle(arr, state):
 
 
 # ---- small dense linear algebra (in place) ------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath=_FM)
 def cholesky(A, C):
     """Lower Cholesky factor of the SPD matrix A into C (only the lower triangle is written)."""
     K = A.shape[0]
@@ -70,7 +73,7 @@ def cholesky(A, C):
             C[i, j] = t / d
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath=_FM)
 def chol_solve(C, b, x):
     """Solve (C C^T) x = b given the lower Cholesky factor C."""
     K = C.shape[0]
@@ -110,14 +113,17 @@ def spd_inverse(A, out, C, e, x):
 
 
 # ---- the pair's indicator posteriors -------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath=_FM)
 def pair_phi(mu_f, mu_s, pi_s, c, phi_f, phi_s, max_iter, tol):
     """Fixed point of the pair's two indicator vectors (updates for phi_{a->b} and phi_{a<-b}).
 
     phi_f propto exp(mu_f + phi_s * c), phi_s propto exp(mu_s + phi_f * c), started from
     phi_s = pi_s = softmax(mu_s); c = E[log beta] - log eps for a link and
     E[log(1 - beta)] - log(1 - eps) for a non-link. Each half step is the exact maximiser of the
-    ELBO in that vector, so the pair's ELBO never decreases. Returns the number of sweeps.
+    ELBO in that vector, so the pair's ELBO never decreases. Stops (after at least two sweeps) when
+    no entry of phi_f moved by more than tol: phi_s, a function of phi_f alone, is then at the
+    fixed point too. 2 K exponentials per sweep. Returns log sum_k exp(mu_s + phi_f c) of the last
+    update of phi_s (phi_s = exp(mu_s + phi_f c - that)).
     """
     K = mu_f.shape[0]
     for k in range(K):
@@ -125,39 +131,95 @@ def pair_phi(mu_f, mu_s, pi_s, c, phi_f, phi_s, max_iter, tol):
     it = 0
     while it < max_iter:
         it += 1
+        # phi_f from phi_s (phi_s is then free: it holds the exponentials until recomputed);
+        # the change of phi_f is measured against its previous value
         mx = -np.inf
         for k in range(K):
             t = mu_f[k] + phi_s[k] * c[k]
-            phi_f[k] = t
+            phi_s[k] = t
             if t > mx:
                 mx = t
         s = 0.0
         for k in range(K):
-            t = math.exp(phi_f[k] - mx)
-            phi_f[k] = t
+            t = math.exp(phi_s[k] - mx)
+            phi_s[k] = t
             s += t
-        inv = 1.0 / s
-        for k in range(K):
-            phi_f[k] *= inv
-        mx = -np.inf
-        for k in range(K):
-            t = mu_s[k] + phi_f[k] * c[k]
-            if t > mx:
-                mx = t
-        s = 0.0
-        for k in range(K):
-            s += math.exp(mu_s[k] + phi_f[k] * c[k] - mx)
         inv = 1.0 / s
         delta = 0.0
         for k in range(K):
-            t = math.exp(mu_s[k] + phi_f[k] * c[k] - mx) * inv
-            d = abs(t - phi_s[k])
+            t = phi_s[k] * inv
+            d = abs(t - phi_f[k])
             if d > delta:
                 delta = d
+            phi_f[k] = t
+        # phi_s from phi_f, exponentials computed once, in place
+        mx = -np.inf
+        for k in range(K):
+            t = mu_s[k] + phi_f[k] * c[k]
             phi_s[k] = t
-        if delta < tol:
+            if t > mx:
+                mx = t
+        s = 0.0
+        for k in range(K):
+            t = math.exp(phi_s[k] - mx)
+            phi_s[k] = t
+            s += t
+        inv = 1.0 / s
+        for k in range(K):
+            phi_s[k] *= inv
+        if it >= 2 and delta < tol:
             break
-    return it
+    return mx + math.log(s)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FM)
+def pair_phi_own(mu_a, mu_b, pi_b, c, phi_a, phi_b, max_iter, tol):
+    """The pair's fixed point as seen from the visiting node a: phi_b starts at pi_b, then
+    phi_a propto exp(mu_a + phi_b c) and phi_b propto exp(mu_b + phi_a c) alternate (each the exact
+    maximiser, as in pair_phi), ending with an update of phi_a once it moved by less than tol (after
+    at least two updates) or after max_iter updates of phi_a. phi_a is thus exactly
+    softmax(mu_a + c phi_b) for the final phi_b. Returns log sum_k exp(mu_ak + phi_bk c_k)."""
+    K = mu_a.shape[0]
+    for k in range(K):
+        phi_b[k] = pi_b[k]
+    lz = 0.0
+    it = 0
+    while True:
+        it += 1
+        mx = -np.inf
+        for k in range(K):
+            t = mu_a[k] + phi_b[k] * c[k]
+            if t > mx:
+                mx = t
+        s = 0.0
+        for k in range(K):
+            s += math.exp(mu_a[k] + phi_b[k] * c[k] - mx)
+        inv = 1.0 / s
+        delta = 0.0
+        for k in range(K):
+            t = math.exp(mu_a[k] + phi_b[k] * c[k] - mx) * inv
+            d = abs(t - phi_a[k])
+            if d > delta:
+                delta = d
+            phi_a[k] = t
+        lz = mx + math.log(s)
+        if it >= max_iter or (it >= 2 and delta < tol):
+            break
+        mx = -np.inf
+        for k in range(K):
+            t = mu_b[k] + phi_a[k] * c[k]
+            phi_b[k] = t
+            if t > mx:
+                mx = t
+        s = 0.0
+        for k in range(K):
+            t = math.exp(phi_b[k] - mx)
+            phi_b[k] = t
+            s += t
+        inv = 1.0 / s
+        for k in range(K):
+            phi_b[k] *= inv
+    return lz
 
 
 @numba.njit(cache=True, nogil=True)
@@ -327,50 +389,53 @@ def v_grad_hess(mu_a, v_a, n, lL, g, D, sv):
 
 
 @numba.njit(cache=True, nogil=True)
-def newton_node(mu_a, v_a, S, n, lL, m, newton_steps, halvings, tol, buf_K, buf_KK, C,
-                mu_steps=-1):
-    """Newton steps on mu_a then on v_a, each with step halving (rho = 1, halved while the node's
-    part of the ELBO does not improve, at most `halvings` times; a step still not improving is
-    rejected; halvings = 0 takes full steps). v stays positive: a step leaving the positive range
-    is halved first. Stops early when the Newton decrement g^T (-H)^-1 g is below tol.
-    buf_K is (7, K) work space. Returns the number of Newton steps taken."""
+def v_objective(mu_a, v_a, n, lL):
+    """The node objective as a function of v_a alone (the terms that do not involve v dropped):
+    sum_k (-1/2 lL_kk v_k + 1/2 log v_k) - n log sum_k exp(mu_ak + v_k / 2). O(K)."""
+    K = mu_a.shape[0]
+    f = 0.0
+    mx = -np.inf
+    for k in range(K):
+        if v_a[k] <= 0.0:
+            return -np.inf
+        f += -0.5 * lL[k, k] * v_a[k] + 0.5 * math.log(v_a[k])
+        t = mu_a[k] + 0.5 * v_a[k]
+        if t > mx:
+            mx = t
+    s = 0.0
+    for k in range(K):
+        s += math.exp(mu_a[k] + 0.5 * v_a[k] - mx)
+    return f - n * (mx + math.log(s))
+
+
+@numba.njit(cache=True, nogil=True)
+def newton_v(mu_a, v_a, n, lL, newton_steps, halvings, tol, fixed_start, buf_K):
+    """Newton steps with halving on v_a = diag(Lambda_a^-1) (note 4.11, slip fixed):
+    g = -(1/2) diag(lL) + 1 / (2 v) - (n/2) sfx,  -H = diag(1 / (2 v^2) + (n/4) sfx) - (n/4) sfx sfx^T,
+    solved in O(K) by Sherman-Morrison. A step leaving v > 0 is halved first, then halved while the
+    objective does not improve (at most `halvings` times; a step still not improving is rejected).
+    fixed_start: first try v_k = 1 / (lL_kk + n sfx_k), the root of g with sfx frozen (kept only
+    if it raises the objective), so the Newton steps start next to the optimum. Stops when the
+    Newton decrement is below tol. Returns the number of steps taken (the start counts as one)."""
     K = mu_a.shape[0]
     g = buf_K[0]
     d = buf_K[1]
     sv = buf_K[2]
     trial = buf_K[3]
-    work = buf_K[4]
     Dv = buf_K[5]
     y = buf_K[6]
     steps = 0
-    # --- mu_a
-    f0 = node_objective(mu_a, v_a, S, n, lL, m, work)
-    for _ in range(newton_steps if mu_steps < 0 else mu_steps):
-        mu_grad_hess(mu_a, v_a, S, n, lL, m, g, buf_KK, sv)
-        cholesky(buf_KK, C)
-        chol_solve(C, g, d)
-        dec = 0.0
+    f0 = v_objective(mu_a, v_a, n, lL)
+    if fixed_start:
+        sfx(mu_a, v_a, sv)
         for k in range(K):
-            dec += g[k] * d[k]
-        if dec < tol:
-            break
-        rho = 1.0
-        accepted = False
-        for _h2 in range(halvings + 1):
+            trial[k] = 1.0 / (lL[k, k] + n * sv[k])
+        f1 = v_objective(mu_a, trial, n, lL)
+        if f1 > f0:
             for k in range(K):
-                trial[k] = mu_a[k] + rho * d[k]
-            f1 = node_objective(trial, v_a, S, n, lL, m, work)
-            if f1 >= f0 or halvings == 0:
-                accepted = True
-                break
-            rho *= 0.5
-        if not accepted:
-            break
-        for k in range(K):
-            mu_a[k] = trial[k]
-        f0 = f1
-        steps += 1
-    # --- v_a = diag(Lambda_a^-1)
+                v_a[k] = trial[k]
+            f0 = f1
+            steps += 1
     for _ in range(newton_steps):
         v_grad_hess(mu_a, v_a, n, lL, g, Dv, sv)
         # (-H) d = g with -H = diag(D) - c s s^T (Sherman-Morrison)
@@ -400,10 +465,11 @@ def newton_node(mu_a, v_a, S, n, lL, m, newton_steps, halvings, tol, buf_K, buf_
                 break
             rho *= 0.5
         accepted = False
+        f1 = f0
         for _h2 in range(halvings + 1):
             for k in range(K):
                 trial[k] = v_a[k] + rho * d[k]
-            f1 = node_objective(mu_a, trial, S, n, lL, m, work)
+            f1 = v_objective(mu_a, trial, n, lL)
             if f1 >= f0 or halvings == 0:
                 accepted = True
                 break
@@ -414,6 +480,53 @@ def newton_node(mu_a, v_a, S, n, lL, m, newton_steps, halvings, tol, buf_K, buf_
             v_a[k] = trial[k]
         f0 = f1
         steps += 1
+    return steps
+
+
+@numba.njit(cache=True, nogil=True)
+def newton_node(mu_a, v_a, S, n, lL, m, newton_steps, halvings, tol, buf_K, buf_KK, C,
+                mu_steps=-1):
+    """Newton steps on mu_a then on v_a, each with step halving (rho = 1, halved while the node's
+    part of the ELBO does not improve, at most `halvings` times; a step still not improving is
+    rejected; halvings = 0 takes full steps). v stays positive: a step leaving the positive range
+    is halved first. Stops early when the Newton decrement g^T (-H)^-1 g is below tol.
+    buf_K is (7, K) work space. Returns the number of Newton steps taken."""
+    K = mu_a.shape[0]
+    g = buf_K[0]
+    d = buf_K[1]
+    sv = buf_K[2]
+    trial = buf_K[3]
+    work = buf_K[4]
+    steps = 0
+    # --- mu_a
+    f0 = node_objective(mu_a, v_a, S, n, lL, m, work)
+    for _ in range(newton_steps if mu_steps < 0 else mu_steps):
+        mu_grad_hess(mu_a, v_a, S, n, lL, m, g, buf_KK, sv)
+        cholesky(buf_KK, C)
+        chol_solve(C, g, d)
+        dec = 0.0
+        for k in range(K):
+            dec += g[k] * d[k]
+        if dec < tol:
+            break
+        rho = 1.0
+        accepted = False
+        for _h2 in range(halvings + 1):
+            for k in range(K):
+                trial[k] = mu_a[k] + rho * d[k]
+            f1 = node_objective(trial, v_a, S, n, lL, m, work)
+            if f1 >= f0 or halvings == 0:
+                accepted = True
+                break
+            rho *= 0.5
+        if not accepted:
+            break
+        for k in range(K):
+            mu_a[k] = trial[k]
+        f0 = f1
+        steps += 1
+    # --- v_a = diag(Lambda_a^-1)
+    steps += newton_v(mu_a, v_a, n, lL, newton_steps, halvings, tol, False, buf_K)
     return steps
 
 
@@ -567,13 +680,33 @@ def pair_terms(first, second, y, w, mu, pi, c_link, c_non, log_eps, log_1meps, S
 
 
 # ---- collapsed node update: Newton on the node's ELBO maximised over its own indicators -----------
-@numba.njit(cache=True, nogil=True)
-def collapsed_objective(mu_a, v_a, n, lL, m, P, ctype, W, n_slots, c_link, c_non, g, work):
+@numba.njit(cache=True, nogil=True, fastmath=_FM)
+def slot_exps(P, ctype, c_link, c_non, n_slots, Eoff):
+    """In place, P[p] (the partner's indicator in sampled pair p) becomes
+    E[p, k] = exp(c_pk P_pk - Eoff_p), Eoff_p = max_k c_pk P_pk: the factors of
+    exp(mu_ak + c_pk P_pk) that do not depend on mu_a, computed once per visit."""
+    K = P.shape[1]
+    for p in range(n_slots):
+        c = c_link if ctype[p] == 0 else c_non
+        mx = -np.inf
+        for k in range(K):
+            t = c[k] * P[p, k]
+            P[p, k] = t
+            if t > mx:
+                mx = t
+        for k in range(K):
+            P[p, k] = math.exp(P[p, k] - mx)
+        Eoff[p] = mx
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FM)
+def collapsed_objective(mu_a, v_a, n, lL, m, E, Eoff, W, n_slots, g, work, ex):
     """f(mu_a) = -1/2 (mu_a - m)^T lL (mu_a - m) + sum_p W_p log sum_k exp(mu_ak + c_pk P_pk)
     - n log sum_k exp(mu_ak + v_ak / 2): the node's part of the ELBO with its own indicator in
     each sampled pair p at its optimum given the partner's indicator P_p (phi_a,p =
-    softmax(mu_a + c_p P_p)). Writes the gradient
-    g = -lL (mu_a - m) + sum_p W_p phi_a,p - n sfx(a) and returns f."""
+    softmax(mu_a + c_p P_p)); E, Eoff from slot_exps, so each evaluation takes K exponentials and
+    one log per slot. Writes the gradient g = -lL (mu_a - m) + sum_p W_p phi_a,p - n sfx(a) and
+    returns f."""
     K = mu_a.shape[0]
     for k in range(K):
         work[k] = mu_a[k] - m[k]
@@ -584,23 +717,20 @@ def collapsed_objective(mu_a, v_a, n, lL, m, P, ctype, W, n_slots, c_link, c_non
             t += lL[k, j] * work[j]
         f -= 0.5 * work[k] * t
         g[k] = -t
+    mx = -np.inf
+    for k in range(K):
+        if mu_a[k] > mx:
+            mx = mu_a[k]
+    for k in range(K):
+        ex[k] = math.exp(mu_a[k] - mx)
     for p in range(n_slots):
-        c = c_link if ctype[p] == 0 else c_non
-        mx = -np.inf
-        for k in range(K):
-            t = mu_a[k] + c[k] * P[p, k]
-            work[k] = t
-            if t > mx:
-                mx = t
         s = 0.0
         for k in range(K):
-            t = math.exp(work[k] - mx)
-            work[k] = t
-            s += t
-        f += W[p] * (mx + math.log(s))
+            s += ex[k] * E[p, k]
+        f += W[p] * (mx + Eoff[p] + math.log(s))
         inv = W[p] / s
         for k in range(K):
-            g[k] += inv * work[k]
+            g[k] += inv * ex[k] * E[p, k]
     mx = -np.inf
     for k in range(K):
         t = mu_a[k] + 0.5 * v_a[k]
@@ -617,14 +747,79 @@ def collapsed_objective(mu_a, v_a, n, lL, m, P, ctype, W, n_slots, c_link, c_non
     return f
 
 
+@numba.njit(cache=True, nogil=True, fastmath=_FM)
+def _apply_Ainv(G, J, r, capC, y, out, t, z):
+    """out = A^-1 y for A = lL + diag over J of dJ, by Woodbury from G = lL^-1:
+    A^-1 y = G y - G[:, J] (diag(1 / dJ) + G[J, J])^-1 (G y)[J]; capC is the Cholesky factor of
+    the r x r capacitance matrix."""
+    K = G.shape[0]
+    for i in range(K):
+        acc = 0.0
+        for j in range(K):
+            acc += G[i, j] * y[j]
+        out[i] = acc
+    for p in range(r):
+        t[p] = out[J[p]]
+    chol_solve(capC[:r, :r], t[:r], z[:r])
+    for p in range(r):
+        zp = z[p]
+        col = J[p]
+        for i in range(K):
+            out[i] -= G[i, col] * zp
+
+
 @numba.njit(cache=True, nogil=True)
-def newton_collapsed(mu_a, v_a, n, deg_w, lL, m, P, ctype, W, n_slots, c_link, c_non,
-                     newton_steps, halvings, tol, buf_K, buf_KK, C):
+def newton_direction_lowrank(G, lL, sv, w, g, thr, rmax, d, J, cap, capC, sJ, a, b, t, z):
+    """Solve B d = g for the Newton matrix B = lL + w (diag(s_J) - s_J s_J^T), s_J the entries of
+    sfx with w s_k > thr lL_kk (zero elsewhere), in O(K^2 + K r^2) from the cached G = lL^-1 of the
+    minibatch instead of a fresh O(K^3) Cholesky: A = lL + w diag(s_J) by Woodbury (_apply_Ainv),
+    then the rank-one downdate by Sherman-Morrison. B is positive definite (sum s_J <= 1 makes
+    diag(s_J) - s_J s_J^T positive semi-definite). With thr = 0 every k with s_k > 0 is kept and B
+    is the full Newton matrix lL + w (diag sfx - sfx sfx^T). Returns the number r of kept entries,
+    or -1 (d untouched) when more than rmax would be kept: the caller then factors B densely."""
+    K = G.shape[0]
+    r = 0
+    for k in range(K):
+        if w * sv[k] > thr * lL[k, k] and w * sv[k] > 0.0:
+            if r >= rmax:
+                return -1
+            J[r] = k
+            r += 1
+    for k in range(K):
+        sJ[k] = 0.0
+    for p in range(r):
+        sJ[J[p]] = sv[J[p]]
+    # capacitance diag(1 / (w s_J)) + G[J, J], SPD
+    for p in range(r):
+        for q in range(r):
+            cap[p, q] = G[J[p], J[q]]
+        cap[p, p] += 1.0 / (w * sv[J[p]])
+    cholesky(cap[:r, :r], capC[:r, :r])
+    _apply_Ainv(G, J, r, capC, g, a, t, z)
+    _apply_Ainv(G, J, r, capC, sJ, b, t, z)
+    sa = 0.0
+    sb = 0.0
+    for k in range(K):
+        sa += sJ[k] * a[k]
+        sb += sJ[k] * b[k]
+    coef = w * sa / (1.0 - w * sb)
+    for k in range(K):
+        d[k] = a[k] + coef * b[k]
+    return r
+
+
+@numba.njit(cache=True, nogil=True)
+def newton_collapsed(mu_a, v_a, n, deg_w, lL, G, m, E, Eoff, W, n_slots, newton_steps, halvings,
+                     tol, lowrank_thr, lowrank_max, buf_K, buf_KK, C, J, cap, capC):
     """Newton steps with halving on the collapsed node objective. The Newton matrix is
     lL + deg_w (diag sfx - sfx sfx^T): the exact negated Hessian lL + n Cov(sfx) - sum_p W_p
     Cov(phi_a,p) with the non-link covariances cancelling n_nonlinks Cov(sfx) (their indicators
     are close to sfx) and the link ones dropped (their indicators are nearly one-hot); step
-    halving keeps every step an ascent step."""
+    halving keeps every step an ascent step. The direction comes from newton_direction_lowrank
+    (G = lL^-1 cached per minibatch; entries of sfx with deg_w sfx_k <= lowrank_thr lL_kk left
+    out of the matrix) while at most lowrank_max entries are kept, otherwise from a dense
+    Cholesky factorisation (lowrank_max = 0: always dense). Stops when the Newton decrement
+    g^T d is below tol. buf_K is (12, K) work space."""
     K = mu_a.shape[0]
     g = buf_K[0]
     d = buf_K[1]
@@ -632,16 +827,23 @@ def newton_collapsed(mu_a, v_a, n, deg_w, lL, m, P, ctype, W, n_slots, c_link, c
     trial = buf_K[3]
     work = buf_K[4]
     g1 = buf_K[5]
+    ex = buf_K[6]
     steps = 0
-    f0 = collapsed_objective(mu_a, v_a, n, lL, m, P, ctype, W, n_slots, c_link, c_non, g, work)
+    f0 = collapsed_objective(mu_a, v_a, n, lL, m, E, Eoff, W, n_slots, g, work, ex)
     for _ in range(newton_steps):
         sfx(mu_a, v_a, sv)
-        for k in range(K):
-            for j in range(K):
-                buf_KK[k, j] = lL[k, j] - deg_w * sv[k] * sv[j]
-            buf_KK[k, k] += deg_w * sv[k]
-        cholesky(buf_KK, C)
-        chol_solve(C, g, d)
+        r = -1
+        if lowrank_max > 0:
+            r = newton_direction_lowrank(G, lL, sv, deg_w, g, lowrank_thr, lowrank_max, d, J,
+                                         cap, capC, buf_K[7], buf_K[8], buf_K[9], buf_K[10],
+                                         buf_K[11])
+        if r < 0:
+            for k in range(K):
+                for j in range(K):
+                    buf_KK[k, j] = lL[k, j] - deg_w * sv[k] * sv[j]
+                buf_KK[k, k] += deg_w * sv[k]
+            cholesky(buf_KK, C)
+            chol_solve(C, g, d)
         dec = 0.0
         for k in range(K):
             dec += g[k] * d[k]
@@ -653,8 +855,7 @@ def newton_collapsed(mu_a, v_a, n, deg_w, lL, m, P, ctype, W, n_slots, c_link, c
         for _h in range(halvings + 1):
             for k in range(K):
                 trial[k] = mu_a[k] + rho * d[k]
-            f1 = collapsed_objective(trial, v_a, n, lL, m, P, ctype, W, n_slots, c_link, c_non,
-                                     g1, work)
+            f1 = collapsed_objective(trial, v_a, n, lL, m, E, Eoff, W, n_slots, g1, work, ex)
             if f1 >= f0 or halvings == 0:
                 accepted = True
                 break
@@ -673,21 +874,34 @@ def newton_collapsed(mu_a, v_a, n, deg_w, lL, m, P, ctype, W, n_slots, c_link, c
 def batch_visit(batch, n_batch, mu, v, pi, c_link, c_non, directed, n_kinds,
                 tr_ptr0, tr_idx0, tr_ptr1, tr_idx1, fb_ptr0, fb_idx0, fb_ptr1, fb_idx1,
                 nonlinks, n_samples, beta_hat, phi_f, phi_s, rng, max_iter, tol,
-                visits, node_tau0, node_kappa, n_pairs, lL, m, newton_steps, halvings, ntol,
-                sum_mu, sum_mumu, sum_v, buf_K, buf_KK, C, P, ctype, W, mu_old, S_dummy):
+                visits, node_tau0, node_kappa, n_pairs, lL, G, m, newton_steps, halvings, ntol,
+                lowrank_thr, lowrank_max, sum_mu, sum_mumu, sum_v, buf_K, buf_KK, C, J, cap, capC,
+                P, ctype, W, Eoff, mu_old, counts):
     """A minibatch with the collapsed node update: for each sampled node in turn, the phi update of
     its pairs (as batch_phi, recording the partner's indicator of every pair), then Newton steps
-    with halving on the collapsed node objective and on v_a, and the blend
-    mu_a <- (1 - rho_a) mu_a + rho_a mu_a*, rho_a = (node_tau0 + visits_a)^-node_kappa."""
+    with halving on the collapsed node objective, the blend
+    mu_a <- (1 - rho_a) mu_a + rho_a mu_a*, rho_a = (node_tau0 + visits_a)^-node_kappa, and the
+    Newton steps on v_a. counts[0] += mu steps, counts[1] += v steps.
+
+    Each pair is iterated from node a's side (pair_phi_own: a's indicator first, from the
+    partner's memberships, and last), so a's indicator phi_a,p = softmax(mu_a + c_p P_p) is exact
+    for the partner's final P_p, and the factors of the collapsed objective follow without further exponentials:
+    E[p, k] = phi_a,pk exp(max mu_a - mu_ak), Eoff_p = log Z_p - max mu_a."""
     N, K = mu.shape
+    ex = buf_K[6]
     for k in range(K):
         beta_hat[0, k] = 0.0
         beta_hat[1, k] = 0.0
-    total = 0
     for i in range(n_batch):
         a = batch[i]
         ns = 0
         deg_w = 0.0
+        mmax = -np.inf
+        for k in range(K):
+            if mu[a, k] > mmax:
+                mmax = mu[a, k]
+        for k in range(K):
+            ex[k] = math.exp(min(mmax - mu[a, k], 700.0))
         for kind in range(n_kinds):
             if kind == 0:
                 tp, ti, fp, fi = tr_ptr0, tr_idx0, fb_ptr0, fb_idx0
@@ -695,11 +909,11 @@ def batch_visit(batch, n_batch, mu, v, pi, c_link, c_non, directed, n_kinds,
                 tp, ti, fp, fi = tr_ptr1, tr_idx1, fb_ptr1, fb_idx1
             for j in range(tp[a], tp[a + 1]):
                 b = ti[j]
-                a_first = (kind == 0) if directed else (a < b)
-                _visit_pair(a, b, a_first, mu, pi, c_link, phi_f, phi_s, max_iter, tol)
+                lz = pair_phi_own(mu[a], mu[b], pi[b], c_link, phi_s, phi_f, max_iter, tol)
                 for k in range(K):
-                    P[ns, k] = phi_s[k] if a_first else phi_f[k]
+                    P[ns, k] = phi_s[k] * ex[k]
                     beta_hat[0, k] += phi_f[k] * phi_s[k]
+                Eoff[ns] = lz - mmax
                 ctype[ns] = 0
                 W[ns] = 1.0
                 ns += 1
@@ -716,11 +930,11 @@ def batch_visit(batch, n_batch, mu, v, pi, c_link, c_non, directed, n_kinds,
                         q += 1
                     if b == a or (q < hi and fi[q] == b):
                         continue
-                    a_first = (kind == 0) if directed else (a < b)
-                    _visit_pair(a, b, a_first, mu, pi, c_non, phi_f, phi_s, max_iter, tol)
+                    lz = pair_phi_own(mu[a], mu[b], pi[b], c_non, phi_s, phi_f, max_iter, tol)
                     for k in range(K):
-                        P[ns, k] = phi_s[k] if a_first else phi_f[k]
+                        P[ns, k] = phi_s[k] * ex[k]
                         beta_hat[1, k] += phi_f[k] * phi_s[k]
+                    Eoff[ns] = lz - mmax
                     ctype[ns] = 1
                     W[ns] = 1.0
                     ns += 1
@@ -730,11 +944,11 @@ def batch_visit(batch, n_batch, mu, v, pi, c_link, c_non, directed, n_kinds,
                     b = rng_int(rng, N)
                     while b == a or _in_sorted(fi, lo, hi, b):
                         b = rng_int(rng, N)
-                    a_first = (kind == 0) if directed else (a < b)
-                    _visit_pair(a, b, a_first, mu, pi, c_non, phi_f, phi_s, max_iter, tol)
+                    lz = pair_phi_own(mu[a], mu[b], pi[b], c_non, phi_s, phi_f, max_iter, tol)
                     for k in range(K):
-                        P[ns, k] = phi_s[k] if a_first else phi_f[k]
+                        P[ns, k] = phi_s[k] * ex[k]
                         beta_hat[1, k] += w * phi_f[k] * phi_s[k]
+                    Eoff[ns] = lz - mmax
                     ctype[ns] = 1
                     W[ns] = w
                     ns += 1
@@ -746,16 +960,16 @@ def batch_visit(batch, n_batch, mu, v, pi, c_link, c_non, directed, n_kinds,
             sum_v[k] -= v[a, k]
             for j in range(K):
                 sum_mumu[k, j] -= mu[a, k] * mu[a, j]
-        total += newton_collapsed(mu[a], v[a], n_pairs[a], deg_w, lL, m, P, ctype, W, ns,
-                                  c_link, c_non, newton_steps, halvings, ntol, buf_K, buf_KK, C)
+        counts[0] += newton_collapsed(mu[a], v[a], n_pairs[a], deg_w, lL, G, m, P, Eoff, W, ns,
+                                      newton_steps, halvings, ntol, lowrank_thr, lowrank_max,
+                                      buf_K, buf_KK, C, J, cap, capC)
         for k in range(K):
             mu[a, k] = (1.0 - rho) * mu_old[k] + rho * mu[a, k]
-        total += newton_node(mu[a], v[a], S_dummy, n_pairs[a], lL, m, newton_steps, halvings,
-                             ntol, buf_K, buf_KK, C, 0)
+        counts[1] += newton_v(mu[a], v[a], n_pairs[a], lL, newton_steps, halvings, ntol, True,
+                              buf_K)
         for k in range(K):
             sum_mu[k] += mu[a, k]
             sum_v[k] += v[a, k]
             for j in range(K):
                 sum_mumu[k, j] += mu[a, k] * mu[a, j]
         _softmax_row(mu[a], pi[a])
-    return total

@@ -90,9 +90,13 @@ PHI_MAX_ITER = 20          # pair fixed-point sweeps in a minibatch
 PHI_TOL = 1e-4
 ELBO_PHI_MAX_ITER = 200    # ... when computing the ELBO
 ELBO_PHI_TOL = 1e-10
+ELBO_PHI_TOL_SAMPLED = 1e-7  # ... on a sample (the ELBO is stationary in phi: error ~ tol^2)
 NEWTON_TOL = 1e-2          # Newton decrement (nats) below which a node's Newton steps stop
+LOWRANK_THR = 0.1          # collapsed Newton matrix: sfx entries with deg sfx_k <= this * lL_kk
+LOWRANK_MAX = 12           # ... left out, solved by Woodbury while at most this many remain
 ELBO_EXACT_MAX = 100_000   # training pairs up to which the ELBO is exact
-ELBO_SAMPLE = 50_000
+ELBO_SAMPLE = 20_000
+BETA_INIT_NODES = 4000       # nodes of the initial full-data beta pass (a sample when N is larger)
 MIN_NONLINK_SAMPLE = 16
 
 
@@ -374,6 +378,7 @@ class AMMSB(Model):
         self.sum_mumu = np.zeros((K, K))
         self.sum_v = np.zeros(K)
         self._W = np.zeros((K, K))
+        self.lLinv = np.zeros((K, K))
         self._C = np.zeros((K, K))
         self._e = np.zeros(K)
         self._x = np.zeros(K)
@@ -409,7 +414,10 @@ class AMMSB(Model):
         self.beta_hat = np.zeros((2, K))
         self.phi_f = np.zeros(K)
         self.phi_s = np.zeros(K)
-        self.buf_K = np.zeros((7, K))
+        self.buf_K = np.zeros((12, K))
+        self.J = np.zeros(K, dtype=np.int64)
+        self.cap = np.zeros((K, K))
+        self.capC = np.zeros((K, K))
         self.buf_KK = np.zeros((K, K))
         self.buf_C = np.zeros((K, K))
         self.t = 0
@@ -420,6 +428,8 @@ class AMMSB(Model):
         self.P = np.zeros((slots, K))
         self.ctype = np.zeros(slots, dtype=np.int64)
         self.W = np.zeros(slots)
+        self.Eoff = np.zeros(slots)
+        self.newton_counts = np.zeros(2, dtype=np.int64)
         self.mu_old = np.zeros(K)
         self._phi_iters = PHI_MAX_ITER
         self._phi_tol = PHI_TOL
@@ -437,7 +447,8 @@ class AMMSB(Model):
         rng = np.random.default_rng(self.seed + 31337)
         fb = sp.csr_matrix((np.ones(len(self._fb0[1]), np.int8), self._fb0[1], self._fb0[0]),
                            shape=(N, N))
-        if self.n_train_pairs <= ELBO_EXACT_MAX:
+        self._elbo_exact = self.n_train_pairs <= ELBO_EXACT_MAX
+        if self._elbo_exact:
             if directed:
                 u, v = np.nonzero(~np.eye(N, dtype=bool))
             else:
@@ -474,23 +485,29 @@ class AMMSB(Model):
         self._S_acc = np.zeros((N, self.K))
 
     def _beta_full_pass(self):
-        """b from one pass of the phi update over every node (links and sampled non-links):
-        the full-data beta update at the initial memberships, so that the slow global step size
-        starts from the right level."""
+        """b from one pass of the phi update over every node (links and sampled non-links), or
+        over BETA_INIT_NODES random nodes with the sums scaled by N / their number: the full-data
+        beta update at the initial memberships, so that the slow global step size starts from the
+        right level."""
         acc = np.zeros((2, self.K))
-        order = np.arange(self.N, dtype=np.int64)
-        for start in range(0, self.N, self.n_batch):
+        if self.N <= BETA_INIT_NODES:
+            order = np.arange(self.N, dtype=np.int64)
+        else:
+            order = np.sort(np.random.default_rng(self.seed + 1).choice(
+                self.N, BETA_INIT_NODES, replace=False)).astype(np.int64)
+        _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
+        for start in range(0, len(order), self.n_batch):
             chunk = order[start:start + self.n_batch]
             self.batch[:len(chunk)] = chunk
-            _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
             kr.batch_phi(self.batch, len(chunk), self.mu, self.pi, self.c_link, self.c_non,
                          self.directed, self.n_kinds, self._tr0[0], self._tr0[1], self._tr1[0],
                          self._tr1[1], self._fb0[0], self._fb0[1], self._fb1[0], self._fb1[1],
                          self.nonlinks, self.n_samples, self.S_hat, self.beta_hat, self.phi_f,
                          self.phi_s, self.rng, self._phi_iters, self._phi_tol)
             acc += self.beta_hat
-        self.b[:, 0] = self.hp.eta0 + 0.5 * acc[0]
-        self.b[:, 1] = self.hp.eta1 + 0.5 * acc[1]
+        scale = 0.5 * self.N / len(order)     # each pair is reached from both of its ends
+        self.b[:, 0] = self.hp.eta0 + scale * acc[0]
+        self.b[:, 1] = self.hp.eta1 + scale * acc[1]
 
     # ---- one minibatch, in four phases -----------------------------------------------------------
     def _next_batch(self):
@@ -528,20 +545,23 @@ class AMMSB(Model):
         kr.update_globals(float(self.N), self.l, self.M0, self.m0, self.L0inv, self.sum_mu,
                           self.sum_mumu, self.sum_v, self.L, self.lL, self.M, self.Minv, self.m,
                           self._W, self._C, self._e, self._x, self._r)
+        np.divide(self._W, self.l, out=self.lLinv)     # (l L)^-1, L = W^-1
 
     def _phase_visit(self):
         """Collapsed mode: phi update and node update fused, node after node."""
         _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
         hp = self.hp
-        self.newton_total += kr.batch_visit(
+        kr.batch_visit(
             self.batch, self.n_batch, self.mu, self.v, self.pi, self.c_link, self.c_non,
             self.directed, self.n_kinds, self._tr0[0], self._tr0[1], self._tr1[0], self._tr1[1],
             self._fb0[0], self._fb0[1], self._fb1[0], self._fb1[1], self.nonlinks,
             self.n_samples, self.beta_hat, self.phi_f, self.phi_s, self.rng, self._phi_iters,
             self._phi_tol, self.visits, hp.node_tau0, hp.node_kappa, self.n_pairs, self.lL,
-            self.m, hp.newton_steps, hp.newton_halvings, NEWTON_TOL, self.sum_mu, self.sum_mumu,
-            self.sum_v, self.buf_K, self.buf_KK, self.buf_C, self.P, self.ctype, self.W,
-            self.mu_old, self.S_hat[0])
+            self.lLinv, self.m, hp.newton_steps, hp.newton_halvings, NEWTON_TOL, LOWRANK_THR,
+            LOWRANK_MAX, self.sum_mu, self.sum_mumu, self.sum_v, self.buf_K, self.buf_KK,
+            self.buf_C, self.J, self.cap, self.capC, self.P, self.ctype, self.W, self.Eoff,
+            self.mu_old, self.newton_counts)
+        self.newton_total = int(self.newton_counts.sum())
 
     def _minibatch(self):
         self._next_batch()
@@ -603,7 +623,8 @@ class AMMSB(Model):
         self._S_acc[:] = 0.0
         pairs = kr.pair_terms(u, v, y, w, self.mu, self.pi, self.c_link, self.c_non, self.log_eps,
                               self.log_1meps, self._S_acc, self.phi_f, self.phi_s,
-                              ELBO_PHI_MAX_ITER, ELBO_PHI_TOL)
+                              ELBO_PHI_MAX_ITER,
+                              ELBO_PHI_TOL if self._elbo_exact else ELBO_PHI_TOL_SAMPLED)
         z_mu = float((self._S_acc * self.mu).sum())
         lse = logsumexp(self.mu + 0.5 * self.v, axis=1)
         z_mu -= float(self.n_pairs @ lse)
