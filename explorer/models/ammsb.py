@@ -41,7 +41,8 @@ S_a <- (1 - rho_a) S_a + rho_a S_a_hat, rho_a = (node_tau0 + visits_a)^-node_kap
 steps optimise the node's part of the ELBO for that S_a. The beta statistic is scaled by
 N / (2 nodes_per_batch) (each pair is reached from both of its ends).
 
-One ``step()`` is a block of ``check_every`` minibatches (0: one sweep over the nodes); it returns
+One ``step()`` is a block of ``check_every`` minibatches (0: half a sweep over the nodes, at least
+MIN_CHECK_MINIBATCHES); it returns
 the held-out log-likelihood (objective kind "held-out log-likelihood", a total over the held-out
 pairs): log p(y_ab) with p(y_ab = 1) = sum_k pi_ak pi_bk E[beta_k] + (1 - sum_k pi_ak pi_bk) eps.
 Convergence: relative change below ``tol`` or a fall in three consecutive checks.
@@ -98,6 +99,7 @@ ELBO_EXACT_MAX = 100_000   # training pairs up to which the ELBO is exact
 ELBO_SAMPLE = 20_000
 BETA_INIT_NODES = 4000       # nodes of the initial full-data beta pass (a sample when N is larger)
 MIN_NONLINK_SAMPLE = 16
+MIN_CHECK_MINIBATCHES = 20  # default check interval: half a sweep, at least this many minibatches
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class AMMSBHyperparameters(HyperparametersBase):
     heldout_fraction: float = param(0.01, lo=0.0, hi=0.5,
                                     help="fraction of links held out (plus as many non-links)")
     check_every: int = param(0, lo=0, hi=1_000_000,
-                             help="minibatches per iteration and convergence check (0 = one sweep)")
+                             help="minibatches per iteration and convergence check (0 = half a sweep)")
     n_init: int = param(1, lo=1, hi=100,
                         help="restarts (seed, seed + 1, ...); the best held-out likelihood is kept")
     overlap_threshold: float = param(0.2, lo=0.0, hi=1.0,
@@ -405,7 +407,8 @@ class AMMSB(Model):
         self.c_non = np.zeros(K)
         self.n_batch = min(hp.nodes_per_batch, N)
         self.n_samples = max(MIN_NONLINK_SAMPLE, math.ceil(N / hp.num_pieces))
-        self.check_every = hp.check_every or math.ceil(N / self.n_batch)
+        self.check_every = hp.check_every or max(MIN_CHECK_MINIBATCHES,
+                                                 math.ceil(N / (2 * self.n_batch)))
         self.perm = np.arange(N, dtype=np.int64)
         kr.shuffle(self.perm, self.rng)
         self.perm_pos = 0
