@@ -23,7 +23,16 @@ Updates (names as in the note):
 * **Newton step on Lambda_a^-1** (4.11, with the note's slip fixed: the gradient's middle term is
   Lambda_a / 2 = 1 / (2 v_a)): g = -(l/2) diag L + 1 / (2 v_a) - (n_a/2) sfx(a),
   H = -diag(1 / (2 v_a^2)) - (n_a/4)(diag sfx - sfx sfx^T), solved in O(K) by Sherman-Morrison;
-  a step leaving v_a > 0 is halved before the improvement halving.
+  a step leaving v_a > 0 is halved before the improvement halving. The steps start from
+  v_ak = 1 / (l L_kk + n_a sfx_k) (the root of g with sfx frozen), kept only if it raises the
+  objective; one Newton step then usually meets the tolerance.
+* **collapsed node update** (default, ``collapsed``): Newton steps with halving on the node's ELBO
+  maximised over its own indicators, matrix l L + deg_a (diag sfx - sfx sfx^T) (see
+  _ammsb_kernels.newton_collapsed), then mu_a is blended with (node_tau0 + visits_a)^-node_kappa.
+  Each pair's fixed point is iterated from the visiting node's side (its indicator first, from the
+  partner's memberships), and the node's final indicators give the objective's factors. The
+  Newton direction uses (l L)^-1, cached per minibatch, by Woodbury over the entries of sfx with
+  deg_a sfx_k > 0.1 l L_kk (the others left out of the matrix; dense Cholesky when more than 12).
 * **global update** (4.1-4.4, boxed): l = l0 + N; M = M0 + N l L;
   m = M^-1 (M0 m0 + l L sum_a mu_a); L = (L0^-1 + sum_a (diag v_a + (mu_a - m)(mu_a - m)^T)
   + N M^-1)^-1. These depend on the node parameters only, so they are computed exactly (from running
