@@ -69,21 +69,48 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
                    help="network: rows 'u v y' held out of training and scored at the end")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("run")
     g.add_argument("--seed", type=int, default=0, help="random seed (restart r uses seed + r)")
-    g.add_argument("--max-iter", dest="max_iter", type=int, default=None,
+    g.add_argument("--max-iter", dest="max_iter", type=_positive_int, default=None,
                    help="maximum iterations (default: the model's)")
-    g.add_argument("--tol", type=float, default=None,
+    g.add_argument("--tol", type=_non_negative_float, default=None,
                    help="relative change of the objective that counts as converged")
 
 
 def data_kind_for(model_cls: type[Model] | None, path, ns: argparse.Namespace) -> str:
+    """The kind to read DATA as: --kind, else the model's kind (refused when the file clearly is
+    another kind, so a table is never fitted as a network by accident), else a guess."""
+    from explorer.data import guess_kind, kind_conflict
+
     if getattr(ns, "kind", None):
         return ns.kind
     if model_cls is not None and len(model_cls.data_kinds) == 1:
-        return model_cls.data_kinds[0]
-    from explorer.data import guess_kind
+        kind = model_cls.data_kinds[0]
+        problem = kind_conflict(path, kind)
+        if problem:
+            raise DataError(f"model '{model_cls.id}' takes {kind} data, but {problem}", path=path)
+        return kind
     return guess_kind(path)
 
 
@@ -103,6 +130,18 @@ def load_from_args(path, ns: argparse.Namespace, kind: str):
     if "columns" in options:
         options["columns"] = [c.strip() for c in options["columns"].split(",") if c.strip()]
     return load(path, kind=kind, **options)
+
+
+def _check_out_dir(out) -> None:
+    """Refuse an output folder that cannot be written before spending time on the fit."""
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".explorer-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise OSError(f"{out}: cannot write the results there ({e.strerror or e})") from None
 
 
 def _fmt(v) -> str:
@@ -160,7 +199,9 @@ def cmd_fit(argv: list[str]) -> int:
         data = load_from_args(ns.data, ns, kind)
         model = model_cls(hp)
         model.check_data(data)
-    except (DataError, HyperparameterError, FileNotFoundError) as e:
+        if ns.out:
+            _check_out_dir(ns.out)
+    except (DataError, HyperparameterError, OSError) as e:
         print(f"explorer: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -190,7 +231,9 @@ def cmd_fit(argv: list[str]) -> int:
     print(f"model: {model_cls.id}")
     print(f"data: {data.path} ({data.describe()})")
     print("hyperparameters: " + ", ".join(f"{k}={v}" for k, v in hp.as_dict().items()))
-    print(f"seed: {ns.seed}")
+    best = result.best_seed
+    print(f"seed: {ns.seed}" + (f" (best restart: seed {best})" if len(result.restarts) > 1
+                                else ""))
     print(f"iterations: {result.iterations}")
     print(f"converged: {str(result.converged).lower()}")
     print(f"objective ({result.objective_kind}): {result.final_objective:.10g}")
@@ -198,7 +241,11 @@ def cmd_fit(argv: list[str]) -> int:
         print(f"{name}: {_fmt(value)}")
     print(f"time: {result.total_s:.3f} s total, {result.per_iteration_s * 1e3:.3f} ms per iteration")
     if ns.out:
-        paths = export_result(result, ns.out)
+        try:
+            paths = export_result(result, ns.out)
+        except OSError as e:
+            print(f"explorer: error: {ns.out}: cannot write the results ({e})", file=sys.stderr)
+            return EXIT_BAD_INPUT
         print("wrote: " + ", ".join(str(p) for p in paths.values()))
     return 0
 

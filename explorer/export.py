@@ -6,7 +6,7 @@ same folder, then a rename), so a crash never leaves half a file behind.
 ``result.json`` keys are an interface other programs read::
 
     {"model": "kmeans", "hyperparameters": {...}, "data": {"path", "sha256", "kind", "shape"},
-     "seed": 0, "iterations": 12, "converged": true, "cancelled": false,
+     "seed": 0, "best_seed": 0, "iterations": 12, "converged": true, "cancelled": false,
      "objective": {"kind": "distortion", "trace": [...], "final": ...},
      "metrics": {"nmi": ..., "ari": ...}, "timing": {"total_s": ..., "per_iteration_s": ...},
      "restarts": [...], "max_iter": ..., "tol": ..., "notes": [...], "version": "0.1.0"}
@@ -88,6 +88,7 @@ def result_dict(result) -> dict[str, Any]:
                  "columns": getattr(data, "columns", None),
                  "labels": getattr(data, "label_name", None)},
         "seed": result.seed,
+        "best_seed": result.best_seed,
         "iterations": result.iterations,
         "converged": result.converged,
         "cancelled": result.cancelled,

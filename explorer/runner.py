@@ -84,6 +84,7 @@ class FitResult:
     total_s: float
     max_iter: int
     tol: float
+    best_seed: int | None = None       # the seed of the restart kept (seed + r)
     restarts: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
@@ -191,17 +192,18 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
                    + (", converged" if converged else "") + (", cancelled" if cancelled else ""))
         if trace and (best is None or score > best_score):
             best_score = score
-            best = FitResult(model=current, data=data, seed=seed, trace=trace,
-                             iteration_times=times, iterations=len(trace), converged=converged,
-                             cancelled=cancelled, total_s=0.0, max_iter=max_iter, tol=tol)
+            best = FitResult(model=current, data=data, seed=seed, best_seed=seed + r,
+                             trace=trace, iteration_times=times, iterations=len(trace),
+                             converged=converged, cancelled=cancelled, total_s=0.0,
+                             max_iter=max_iter, tol=tol)
         if cancelled:
             break
 
     if best is None:
         # Cancelled before the first iteration finished: the initialised state is still a state.
-        best = FitResult(model=model, data=data, seed=seed, trace=[], iteration_times=[],
-                         iterations=0, converged=False, cancelled=True, total_s=0.0,
-                         max_iter=max_iter, tol=tol)
+        best = FitResult(model=model, data=data, seed=seed, best_seed=seed, trace=[],
+                         iteration_times=[], iterations=0, converged=False, cancelled=True,
+                         total_s=0.0, max_iter=max_iter, tol=tol)
     best.cancelled = control.cancelled
     best.total_s = time.perf_counter() - t_start
     best.restarts = restarts

@@ -48,6 +48,13 @@ def test_fit_kmeans_iris_prints_progress_summary_and_exports(tmp_path):
     (["fit", "kmeans", SAMPLE / "iris.csv", "--K", "500", "--labels", "species"],
      "K = 500 is larger than the number of rows (150)"),
     (["fit", "kmeans", SAMPLE / "iris.csv", "--directed"], "--directed does not apply"),
+    (["fit", "kmeans", SAMPLE / "iris.csv", "--labels", "nope"], "unknown label column 'nope'"),
+    # A table is never fitted as a network by accident, nor an edge list as a temporal network.
+    (["fit", "ammsb", SAMPLE / "iris.csv"], "looks like a table (columns sepal_length"),
+    (["fit", "dynamic-exposure", SAMPLE / "karate" / "edges.csv"],
+     "looks like an edge list (network), not a temporal edge list"),
+    (["fit", "kmeans", SAMPLE / "iris.csv", "--out", "/proc/no_such_dir/out"],
+     "cannot write the results there"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message):
     r = run(*args)
@@ -63,3 +70,18 @@ def test_malformed_csv_names_file_line_and_column(tmp_path):
     r = run("fit", "kmeans", bad, "--K", "2")
     assert r.returncode == 2
     assert "bad.csv" in r.stderr and "line 3" in r.stderr and "'b'" in r.stderr
+
+
+@pytest.mark.parametrize("flag, value", [("--tol", "-1"), ("--max-iter", "0"), ("--tol", "x")])
+def test_bad_run_options_exit_2_before_fitting(flag, value):
+    r = run("fit", "kmeans", SAMPLE / "iris.csv", flag, value)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"argument {flag}" in r.stderr
+
+
+def test_forcing_the_kind_reads_a_headerless_edge_list(tmp_path):
+    edges = tmp_path / "ring.tsv"
+    edges.write_text("".join(f"{i}\t{(i + 1) % 12}\n" for i in range(12)))
+    r = run("fit", "ammsb", edges, "--K", "2", "--max-iter", "3", "--kind", "network")
+    assert r.returncode == 0, r.stderr
+    assert "12 nodes, 12 edges" in r.stdout

@@ -47,6 +47,7 @@ def test_restarts_keep_the_best_and_report_seeds():
     finals = [r["objective"] for r in res.restarts]
     assert res.final_objective == min(finals)  # distortion: lower is better
     assert res.seed == 10
+    assert res.best_seed == 10 + int(np.argmin(finals))
 
 
 def test_cancel_within_one_iteration_keeps_last_good_state():

@@ -50,6 +50,48 @@ def guess_kind(path) -> str:
     return "table"
 
 
+_KIND_NAMES = {"table": "a table", "network": "an edge list (network)",
+               "temporal": "a temporal edge list (t, i, j[, count])"}
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def kind_conflict(path, kind: str) -> str | None:
+    """Why reading ``path`` as ``kind`` looks like a mistake, or None when nothing says so.
+
+    Front ends call this when the kind comes from the chosen model rather than from the user: a
+    file with a recognised network or temporal header read as another kind, or a table (a header
+    of names over rows of numbers) read as an edge list, is refused with a hint to force the kind.
+    A headerless file stays acceptable as any kind (numbers or names in pairs may be an edge
+    list); so does an edge list whose header names are not recognised, once the kind is forced.
+    """
+    guessed = guess_kind(path)
+    if guessed == kind:
+        return None
+    hint = (f"to read it as {_KIND_NAMES[kind]} anyway, pass --kind {kind} (or pick it under "
+            "'Open as' in the window)")
+    if guessed != "table":
+        return f"this looks like {_KIND_NAMES[guessed]}, not {_KIND_NAMES[kind]}; {hint}"
+    lines = read_source(path).head_lines(comment="#%")
+    if len(lines) < 2:
+        return None
+    sep = sniff_separator(lines[:20])
+    first = [t.strip() for t in split_line(lines[0], sep)]
+    second = [t.strip() for t in split_line(lines[1], sep)]
+    # A header: a name standing over a number in the next row.
+    if kind != "table" and any(not _is_number(a) and _is_number(b)
+                               for a, b in zip(first, second)):
+        shown = ", ".join(first[:6]) + (", ..." if len(first) > 6 else "")
+        return (f"this looks like a table (columns {shown}), not {_KIND_NAMES[kind]}; {hint}")
+    return None
+
+
 def load(path, kind: str | None = None, **options):
     """Load ``path`` with the loader for ``kind`` (guessed when None); options go to the loader."""
     kind = guess_kind(path) if kind is None else kind
@@ -64,5 +106,5 @@ def load(path, kind: str | None = None, **options):
 
 
 __all__ = ["LOAD_OPTIONS", "DataError", "NetworkData", "TableData", "TemporalNetworkData", "gaussian_blobs",
-           "guess_kind", "load", "load_network", "load_table", "load_temporal", "planted_partition",
+           "guess_kind", "kind_conflict", "load", "load_network", "load_table", "load_temporal", "planted_partition",
            "write_edge_list"]

@@ -324,10 +324,13 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False) ->
         # pandas pads short rows with missing values: tell a short row from an empty last cell.
         check_ragged(src, sep, len(names))
 
-    unknown = [c for c in wanted + ([label_name] if label_name else []) if c not in names]
+    unknown = [c for c in wanted if c not in names]
     if unknown:
-        raise DataError(f"unknown column(s) {', '.join(repr(c) for c in unknown)}; the file has: "
-                        f"{', '.join(names)}", path=src.path)
+        raise DataError(f"unknown feature column(s) {', '.join(repr(c) for c in unknown)}; the "
+                        f"file has: {', '.join(names)}", path=src.path)
+    if label_name and label_name not in names:
+        raise DataError(f"unknown label column {label_name!r}; the file has: {', '.join(names)}",
+                        path=src.path)
     if label_name and label_name in wanted:
         raise DataError(f"column {label_name!r} is both the label column and a feature",
                         path=src.path)

@@ -162,8 +162,9 @@ class BernoulliMixture(Model):
             i, j = np.argwhere(bad)[0]
             raise DataError(
                 f"the Bernoulli mixture takes 0/1 data, but row {data.ids[i]} has {X[i, j]:g} "
-                f"({int(bad.sum())} non-binary values in all); set binarize=true to map values >= "
-                f"threshold (now {self.hp.threshold:g}) to 1 and the rest to 0",
+                f"({int(bad.sum())} non-binary values in all); turn on binarize (--binarize on the "
+                f"command line) to map values >= threshold (now {self.hp.threshold:g}, "
+                f"--threshold) to 1 and the rest to 0",
                 path=data.path, column=data.columns[j])
 
     def initialize(self, data, seed: int) -> None:
