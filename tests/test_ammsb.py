@@ -329,10 +329,15 @@ def test_planted_partition_recovered_with_good_link_prediction(planted):
 def test_karate_and_football(shared_datasets):
     karate = load_network(shared_datasets / "karate" / "edges.csv",
                           labels=shared_datasets / "karate" / "nodes.csv:club")
-    res = fit(AMMSB, karate, seed=0, K=2, n_init=3)
-    # svinet: 0.218-0.837 over seeds; small graphs must stop (held-out set is never empty)
+    # default settings (n_init 1, seed 0): on small graphs findk is drawn several times and the
+    # seeding with the largest modularity kept. Measured: NMI 0.837 for seeds 0-4 (svinet:
+    # 0.218-0.837 over seeds); 0.6 leaves room for the held-out draw and platform rounding while
+    # failing the one-community collapse (NMI 0) and the 28/6 seeding (0.24) of the old init.
+    res = fit(AMMSB, karate, seed=0, K=2)
+    # small graphs must stop (held-out set is never empty)
     assert res.converged and len(res.model.heldout_y) >= 10
-    assert res.metrics["nmi"] >= 0.5
+    assert res.metrics["nmi"] >= 0.6
+    assert min(np.bincount(res.model.labels(), minlength=2)) >= 10     # both factions found
     football = load_network(shared_datasets / "football" / "edges.csv",
                             labels=shared_datasets / "football" / "nodes.csv:conference")
     res = fit(AMMSB, football, seed=0, K=12)
