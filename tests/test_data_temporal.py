@@ -128,3 +128,11 @@ def test_error_too_few_columns(tmp_path):
 def test_error_bad_bin_width(tmp_path):
     e = error_of(write(tmp_path, "c.csv", "t,i,j\n0,a,b\n"), bin_width=0)
     assert "positive" in str(e)
+
+
+def test_error_header_without_a_time_column(tmp_path):
+    # An edge list with weights opened as a temporal network must not read source as t.
+    p = tmp_path / "edges.csv"
+    p.write_text("source,target,weight\n0,1,4\n0,2,5\n")
+    with pytest.raises(DataError, match=r"line 1: the first column is 'source', not a time"):
+        load_temporal(p)

@@ -14,13 +14,12 @@ from pathlib import Path
 
 from explorer.data.network import load_network
 from explorer.data.synthetic import gaussian_blobs, planted_partition, write_edge_list
-from explorer.data.table import load_table, read_source, sniff_separator, split_line
-from explorer.data.temporal import load_temporal
+from explorer.data.table import is_number, load_table, read_source, sniff_separator, split_line
+from explorer.data.temporal import TIME_HEADERS, load_temporal
 from explorer.data.types import DataError, NetworkData, TableData, TemporalNetworkData
 
 _NETWORK_HEADERS = {("source", "target"), ("u", "v"), ("from", "to"), ("node1", "node2"),
                     ("src", "dst"), ("i", "j"), ("head", "tail"), ("sender", "receiver")}
-_TIME_NAMES = {"t", "time", "timestamp"}
 
 # The loader options each kind of data takes (the CLI and the window offer exactly these).
 LOAD_OPTIONS = {
@@ -41,7 +40,7 @@ def guess_kind(path) -> str:
         return "table"
     sep = sniff_separator(lines[:20])
     first = [s.strip().lower() for s in split_line(lines[0], sep)]
-    if len(first) >= 3 and first[0] in _TIME_NAMES and tuple(first[1:3]) in _NETWORK_HEADERS:
+    if len(first) >= 3 and first[0] in TIME_HEADERS and tuple(first[1:3]) in _NETWORK_HEADERS:
         return "temporal"
     if len(first) >= 2 and tuple(first[:2]) in _NETWORK_HEADERS:
         return "network"
@@ -52,14 +51,6 @@ def guess_kind(path) -> str:
 
 _KIND_NAMES = {"table": "a table", "network": "an edge list (network)",
                "temporal": "a temporal edge list (t, i, j[, count])"}
-
-
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
 
 
 def kind_conflict(path, kind: str) -> str | None:
@@ -85,7 +76,7 @@ def kind_conflict(path, kind: str) -> str | None:
     first = [t.strip() for t in split_line(lines[0], sep)]
     second = [t.strip() for t in split_line(lines[1], sep)]
     # A header: a name standing over a number in the next row.
-    if kind != "table" and any(not _is_number(a) and _is_number(b)
+    if kind != "table" and any(not is_number(a) and is_number(b)
                                for a, b in zip(first, second)):
         shown = ", ".join(first[:6]) + (", ..." if len(first) > 6 else "")
         return (f"this looks like a table (columns {shown}), not {_KIND_NAMES[kind]}; {hint}")

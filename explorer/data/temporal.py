@@ -95,6 +95,9 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
     if df.shape[1] < 3:
         raise DataError(f"expected rows 't i j [count]', found {df.shape[1]} field(s)",
                         path=src.path, line=record_line(src, sep, 0, header=header))
+    if header and names[0].strip().lower() not in TIME_HEADERS:
+        raise DataError(f"the first column is {names[0]!r}, not a time (t, time or timestamp): "
+                        "a temporal network needs rows 't i j [count]'", path=src.path, line=1)
     ccol = None
     if header:
         ccol = next((k for k, n in enumerate(names) if k >= 3 and n.lower() in COUNT_HEADERS),
