@@ -48,6 +48,8 @@ def training_pairs(model):
     if not model.directed:
         A |= A.T
     held = set(zip(model.heldout_u.tolist(), model.heldout_v.tolist()))
+    if model.test_u is not None:
+        held |= set(zip(model.test_u.tolist(), model.test_v.tolist()))
     keep = np.array([(a, b) not in held for a, b in zip(u.tolist(), v.tolist())])
     return u[keep], v[keep], A[u[keep], v[keep]].astype(int)
 
@@ -361,4 +363,34 @@ def test_registered_and_test_pairs_are_kept_out(planted):
     for _ in range(3):
         model.step()
     mets = model.metrics()
+    assert mets["test_auc"] > 0.7 and mets["test_perplexity"] > 1.0
+
+
+def test_automatic_test_set_is_disjoint_and_out_of_training(planted):
+    model = AMMSB(K=5)
+    model.initialize(planted, 0)
+    assert model.test_source == "automatic"
+    key = lambda u, v: set(zip(np.minimum(u, v).tolist(), np.maximum(u, v).tolist()))  # noqa
+    test, held = key(model.test_u, model.test_v), key(model.heldout_u, model.heldout_v)
+    train = key(model.train_u, model.train_v)
+    links = key(planted.edges[:, 0], planted.edges[:, 1])
+    assert len(test) == len(model.test_y) and not test & held and not test & train
+    # built like the held-out set: as many pairs, half links and half non-links, labels true
+    assert len(model.test_y) == len(model.heldout_y) and model.test_y.sum() * 2 == len(test)
+    truth = np.array([(min(a, b), max(a, b)) in links
+                      for a, b in zip(model.test_u.tolist(), model.test_v.tolist())])
+    np.testing.assert_array_equal(truth, model.test_y == 1)
+    # test non-links never sampled as training non-links (the forbidden-partner lists hold them)
+    fb = set()
+    for a in range(model.N):
+        fb |= {(min(a, b), max(a, b)) for b in model._fb0[1][model._fb0[0][a]:model._fb0[0][a + 1]]}
+    assert test <= fb
+    for _ in range(3):
+        model.step()
+    mets = model.metrics()
+    # an independent computation of the test AUC from the model's own predictions
+    p = np.zeros(len(model.test_u))
+    kr.predict_pairs(model.test_u, model.test_v, model.pi, model.b[:, 0] / model.b.sum(1),
+                     model.hp.epsilon, p)
+    assert mets["test_auc"] == pytest.approx(metrics.auc(p, model.test_y), abs=1e-12)
     assert mets["test_auc"] > 0.7 and mets["test_perplexity"] > 1.0

@@ -59,7 +59,10 @@ Convergence: relative change below ``tol`` or a fall in three consecutive checks
 Held-out set: ceil(heldout_fraction * E) links (at least min(10, E / 10), never one that would leave
 a node without training links) and as many non-links, removed from training, chosen with a seed that
 depends only on the network so restarts are compared on the same pairs. ``data.test_pairs`` are also
-kept out of training; ``metrics()`` then adds test_auc and test_perplexity on them. Perplexity is
+kept out of training and are the test set; without them a disjoint test set is drawn the same way
+(as many links and non-links as the held-out set, after it, same seed) and also removed from
+training (none when heldout_fraction = 0). ``metrics()`` reports test_auc and test_perplexity on
+the test set (``model.test_source``: "test pairs" or "automatic"). Perplexity is
 exp(-(rho mean link log-lik + (1 - rho) mean non-link log-lik)), rho the network's density.
 
 The ELBO (every term of the note, constants included) is computed at every check with phi at its
@@ -284,45 +287,66 @@ class AMMSB(Model):
         n_links = int(train_mask.sum())
         h = max(math.ceil(self.hp.heldout_fraction * n_links), min(10, n_links // 10))
         deg = np.bincount(eu[train_mask], minlength=N) + np.bincount(ev[train_mask], minlength=N)
-        chosen = []
-        for idx in rng.permutation(np.flatnonzero(train_mask)):
-            if len(chosen) >= h:
-                break
-            a, b = eu[idx], ev[idx]
-            if deg[a] > 1 and deg[b] > 1:
-                deg[a] -= 1
-                deg[b] -= 1
-                chosen.append(idx)
-        chosen = np.array(chosen, dtype=np.int64)
-        train_mask[chosen] = False
         taken = set(link_keys.tolist()) if len(keys) < 5_000_000 else None
         taken_test = set(test_keys.tolist())
-        non = []
         non_set = set()
-        tries = 0
-        while len(non) < len(chosen) and tries < 1000 * (len(chosen) + 10):
-            tries += 1
-            a, b = int(rng.integers(N)), int(rng.integers(N))
-            if a == b:
-                continue
-            k = int(_pair_keys(np.array([a]), np.array([b]), N, directed)[0])
-            if k in taken_test or k in non_set:
-                continue
-            if taken is not None and k in taken:
-                continue
-            if taken is None and np.isin(k, link_keys):
-                continue
-            non.append(k)
-            non_set.add(k)
-        non = np.array(non, dtype=np.int64)
+
+        def draw_links():
+            chosen = []
+            for idx in rng.permutation(np.flatnonzero(train_mask)):
+                if len(chosen) >= h:
+                    break
+                a, b = eu[idx], ev[idx]
+                if deg[a] > 1 and deg[b] > 1:
+                    deg[a] -= 1
+                    deg[b] -= 1
+                    chosen.append(idx)
+            chosen = np.array(chosen, dtype=np.int64)
+            train_mask[chosen] = False
+            return chosen
+
+        def draw_nonlinks(n_want):
+            non = []
+            tries = 0
+            while len(non) < n_want and tries < 1000 * (n_want + 10):
+                tries += 1
+                a, b = int(rng.integers(N)), int(rng.integers(N))
+                if a == b:
+                    continue
+                k = int(_pair_keys(np.array([a]), np.array([b]), N, directed)[0])
+                if k in taken_test or k in non_set:
+                    continue
+                if taken is not None and k in taken:
+                    continue
+                if taken is None and np.isin(k, link_keys):
+                    continue
+                non.append(k)
+                non_set.add(k)
+            return np.array(non, dtype=np.int64)
+
+        chosen = draw_links()
+        non = draw_nonlinks(len(chosen))
         ho_keys = np.concatenate([link_keys[chosen], non])
         self.heldout_u = ho_keys // N
         self.heldout_v = ho_keys % N
         self.heldout_y = np.concatenate([np.ones(len(chosen), np.int64),
                                          np.zeros(len(non), np.int64)])
+        self.test_source = "none"
         if tp is not None:
             self.test_u, self.test_v = tp[:, 0].copy(), tp[:, 1].copy()
             self.test_y = tp[:, 2].astype(np.int64)
+            self.test_source = "test pairs"
+        elif self.hp.heldout_fraction > 0:
+            # no test pairs given: a disjoint test set drawn like the held-out set (same size,
+            # after it, from the same network-only seed), also removed from training
+            t_links = draw_links()
+            t_non = draw_nonlinks(len(t_links))
+            t_keys = np.concatenate([link_keys[t_links], t_non])
+            self.test_u, self.test_v = t_keys // N, t_keys % N
+            self.test_y = np.concatenate([np.ones(len(t_links), np.int64),
+                                          np.zeros(len(t_non), np.int64)])
+            test_keys = np.concatenate([test_keys, t_non])     # excluded non-links
+            self.test_source = "automatic"
         else:
             self.test_u = self.test_v = self.test_y = None
         tu, tv = eu[train_mask], ev[train_mask]
@@ -729,6 +753,9 @@ class AMMSB(Model):
                 "node_ids": np.asarray(self.data.node_ids).astype(str)}
 
     def metrics(self):
+        """Held-out metrics on the held-out pairs (the convergence set); test_auc and
+        test_perplexity on the test set: ``data.test_pairs`` when given, else the automatic
+        disjoint test set (see ``test_source``); absent only when heldout_fraction = 0."""
         out = {"heldout_auc": self._last["heldout_auc"],
                "heldout_perplexity": self._last["heldout_perplexity"],
                "heldout_loglik": self._last["heldout_loglik"],
