@@ -394,3 +394,35 @@ def test_automatic_test_set_is_disjoint_and_out_of_training(planted):
                      model.hp.epsilon, p)
     assert mets["test_auc"] == pytest.approx(metrics.auc(p, model.test_y), abs=1e-12)
     assert mets["test_auc"] > 0.7 and mets["test_perplexity"] > 1.0
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("directed", [False, True])
+def test_collapsed_visit_never_lowers_the_exact_elbo(seed, directed):
+    # the default node update (collapsed=True: _phase_visit -> kr.batch_visit), all pairs in one
+    # batch (N nodes, every non-link sampled: N - 1 <= 2 * 16), step size 1 (node_kappa = 0).
+    # The collapsed objective is the node's ELBO maximised over its own indicators, so with phi
+    # re-optimised to the pairs' fixed point after the visit the exact ELBO must not fall; the
+    # global update after it is an exact coordinate maximum. The beta update is NOT monotone in
+    # collapsed mode as run: its statistic is gathered during the visits (each pair's indicators
+    # when its node was visited; partners visited later move afterwards), so it maximises the ELBO
+    # for stale indicators (measured: the beta step lowered the exact ELBO by 0.02-0.19 nats in 4 of
+    # these 8 cases, after the visit had raised it by 5-39). With the statistic recomputed at the
+    # final memberships (_phase_phi) the beta update is monotone, which is what we check.
+    data = small_graph(9, seed, directed=directed)
+    model = full_batch_model(data, seed, collapsed=True)
+    u, v, y = training_pairs(model)
+    for _ in range(4):
+        pf, psd = phi_fixed_point(model, u, v, y)
+        e = [elbo_reference(model, u, v, y, pf, psd)]
+        model._next_batch()
+        model._phase_visit()
+        pf, psd = phi_fixed_point(model, u, v, y)
+        e.append(elbo_reference(model, u, v, y, pf, psd))
+        model._phase_phi()            # beta statistic at the current fixed point (all pairs)
+        for phase in (model._phase_beta, model._phase_globals):
+            phase()
+            e.append(elbo_reference(model, u, v, y, pf, psd))
+        model.t += 1
+        tol = 1e-9 * abs(e[0])          # rounding of a sum of ~1e3 terms
+        assert all(b >= a - tol for a, b in zip(e, e[1:])), np.diff(e)
