@@ -24,10 +24,10 @@ non-increasing: J(r_t+1, u_t+1) <= J(r_t, u_t+1) <= J(r_t, u_t). A centre whose 
 
 ``harden=True`` replaces the memberships by the argmax at every step (r_ij = 1 for the nearest
 centre, lowest index on ties, 0 elsewhere). Then r^m = r and both updates are exactly K-means'
-Lloyd iteration (empty clusters re-seeded as K-means does): from the same initial centres it gives
-bit for bit the labels and centres of ``kmeans`` (both run the serial kernels, which is the case up
-to 50,000 rows; above that ``kmeans`` switches to a chunked parallel sum and agreement is to
-rounding).
+Lloyd iteration (empty clusters re-seeded as K-means does), and the hardened membership update
+runs K-means' own serial assignment kernel: from the same initial centres it gives bit for bit the
+labels, centres and objective of ``kmeans`` up to 50,000 rows (above that ``kmeans`` switches to a
+chunked parallel sum and agreement is to rounding).
 
 Initial centres: greedy k-means++ (as ``kmeans``), then the memberships from them. (Note 004's
 "r^(0) = 1/K, u^(0) random, update u first" would put every centre on the data mean at the first
@@ -52,7 +52,14 @@ import numpy as np
 
 from explorer.models import register
 from explorer.models.base import HyperparametersBase, Model, param
-from explorer.models.kmeans import FASTMATH, _update_centers, check_centers, kmeans_plusplus
+from explorer.models.kmeans import (
+    _BLOCK,
+    FASTMATH,
+    _assign,
+    _update_centers,
+    check_centers,
+    kmeans_plusplus,
+)
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ class FuzzyCMeansHyperparameters(HyperparametersBase):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _memberships(X, centers, m, harden, R, labels, mind, dbuf, sums, weights):
+def _memberships(X, centers, m, R, labels, mind, dbuf, sums, weights):
     """Membership update from ``centers`` fused with the weighted sums for the next centre update.
 
     Writes R (N, K), labels (argmax), mind (distance to the nearest centre), sums (K, D) and
@@ -95,15 +102,6 @@ def _memberships(X, centers, m, harden, R, labels, mind, dbuf, sums, weights):
             changed += 1
             labels[i] = best
         mind[i] = bestd
-        if harden:
-            for k in range(K):
-                R[i, k] = 0.0
-            R[i, best] = 1.0
-            weights[best] += 1.0
-            for j in range(D):
-                sums[best, j] += X[i, j]
-            J += bestd
-            continue
         if bestd == 0.0:
             # On a centre (possibly several coinciding ones): equal share among them.
             n0 = 0
@@ -132,6 +130,14 @@ def _memberships(X, centers, m, harden, R, labels, mind, dbuf, sums, weights):
             for j in range(D):
                 sums[k, j] += w * X[i, j]
     return J, changed
+
+
+@numba.njit(cache=True, nogil=True)
+def _one_hot(labels, R):
+    """R[i] = the indicator of labels[i] (the hardened memberships)."""
+    R[:, :] = 0.0
+    for i in range(labels.shape[0]):
+        R[i, labels[i]] = 1.0
 
 
 @register
@@ -165,13 +171,23 @@ class FuzzyCMeans(Model):
         self._dbuf = np.empty(K)
         self._sums = np.zeros((K, D))
         self._weights = np.zeros(K)
+        if self.hp.harden:         # K-means' assignment kernel and its buffers
+            self._XT = np.ascontiguousarray(X.T)
+            self._acc = np.empty(_BLOCK)
+            self._best = np.empty(_BLOCK, dtype=np.int64)
         self._n_reseeded = 0
         self._J, self._n_changed = self._update_memberships()
 
     def _update_memberships(self) -> tuple[float, int]:
-        return _memberships(self._X, self._centers, float(self.hp.m), bool(self.hp.harden),
-                            self._R, self._labels, self._mind, self._dbuf, self._sums,
-                            self._weights)
+        if self.hp.harden:
+            # r = one-hot argmax: the membership update is K-means' assignment, and running its
+            # very kernel keeps the distances, sums and J bit for bit those of ``kmeans``.
+            J, changed = _assign(self._XT, self._centers, self._labels, self._sums,
+                                 self._weights, self._mind, self._acc, self._best)
+            _one_hot(self._labels, self._R)
+            return J, changed
+        return _memberships(self._X, self._centers, float(self.hp.m), self._R, self._labels,
+                            self._mind, self._dbuf, self._sums, self._weights)
 
     def step(self) -> float:
         """Centre update (r^m-weighted means), then the fused membership update; returns J_m."""
