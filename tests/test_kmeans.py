@@ -227,3 +227,24 @@ def test_iris_nmi(sample_dir):
     # K-means on the raw iris measurements reaches NMI ~0.76 against the species.
     assert res.metrics["nmi"] >= 0.70
     assert res.converged
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 5, 7, 8, 9, 12, 13])
+def test_blocked_assignment_every_width(d):
+    # The assignment kernel takes coordinates one / four at a time on row blocks; every D mod 4
+    # and a partial last block (N = 700) against an independent numpy argmin. A duplicated
+    # centre makes exact ties: the lowest index must win (as numpy's argmin).
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(700, d))
+    c0 = X[rng.choice(700, 6, replace=False)].copy()
+    c0[4] = c0[1]
+    model = KMeans(K=6)
+    model.initialize(table(X), 0, centers=c0)
+    d2 = ((X[:, None, :] - c0[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(model.labels(), d2.argmin(1))
+    assert not np.any(model.labels() == 4)
+    # Distortion: same squared distances summed in another order, 1e-12 relative.
+    np.testing.assert_allclose(model._distortion, d2.min(1).sum(), rtol=1e-12)
+    value = model.step()
+    p = model.parameters()
+    np.testing.assert_allclose(value, distortion(X, p["labels"], p["centers"]), rtol=1e-12)
