@@ -44,10 +44,12 @@ def test_registered():
     assert GaussianMixture.objective_kind == "log-likelihood"
 
 
-@pytest.mark.parametrize("n_iter", [1, 50])
-def test_matches_sklearn_from_same_initialisation(n_iter):
+@pytest.mark.parametrize("n_iter, D", [(1, 3), (50, 3), (50, 10)])
+def test_matches_sklearn_from_same_initialisation(n_iter, D):
     # Data away from the origin (offset 30) so the covariance update's cancellation handling counts.
-    X, _ = blobs(3, n=900, D=3, K=4, offset=30.0)
+    # D = 10 (padded to 12) takes every kind of 4 x 4 coordinate tile of the kernel, D = 3 the
+    # padded single tile.
+    X, _ = blobs(3, n=900, D=D, K=4, offset=30.0)
     N = len(X)
     rng = np.random.default_rng(7)
     K = 4
