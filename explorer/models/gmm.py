@@ -91,27 +91,26 @@ def padded(D: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def _e_pass(XT, log_w, means, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, d_c, w_c, v_c,
-            eb_c, ef_c):
+def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, d_c, v_c, eb_c,
+            ef_c):
     """E-step and sufficient statistics in one pass over the rows (chunk c owns row block c).
 
-    XT (D, N) is the data transposed; U (K, Dp, Dp) the precision Cholesky factors padded with
-    zeros to Dp = padded(D). Writes resp (N, K); per chunk: nk_c (C, K) = sum r,
-    s1_c (C, K, D) = sum r d, s2_c (C, K, D, D) upper triangle of sum r d d^T (d = x - mu_k),
-    ll_c (C,) log-likelihood. Scratch per chunk (row index last): lp_c (C, K, BLOCK) log pi_k
-    N(x | mu_k, Sigma_k), then the responsibilities of the block; d_c, w_c (C, Dp, BLOCK) the
-    differences d and r d of one component (rows D.. stay 0); v_c (C, 8, BLOCK) per-row vectors;
+    Coordinates padded with zeros to Dp = padded(D): XT (Dp, N) the data transposed, mp (K, Dp)
+    the means, U (K, Dp, Dp) the precision Cholesky factors. Writes resp (N, K); per chunk:
+    nk_c (C, K) = sum r, s1_c (C, K, D) = sum r d, s2_c (C, K, D, D) upper triangle of
+    sum r d d^T (d = x - mu_k), ll_c (C,) log-likelihood. Scratch per chunk (row index last):
+    lp_c (C, K, BLOCK) log pi_k N(x | mu_k, Sigma_k), then the responsibilities of the block;
+    d_c (C, Dp, BLOCK) the differences d of one component; v_c (C, 8, BLOCK) per-row vectors;
     eb_c (C, 2, BLOCK) int64 and ef_c its float64 view (``exp_block`` scratch).
     """
-    D, N = XT.shape
-    K = means.shape[0]
+    N = XT.shape[1]
+    K, Dp = mp.shape
+    D = s1_c.shape[2]
     C = nk_c.shape[0]
-    Dp = d_c.shape[1]
     for c in numba.prange(C):
         start, end = chunk_bounds(c, C, N)
         lp = lp_c[c]
         d = d_c[c]
-        w = w_c[c]
         y = v_c[c, 0:4]         # TILE coordinates of (x - mu_k)^T U_k
         q = v_c[c, 4]           # ||(x - mu_k)^T U_k||^2
         m = v_c[c, 5]           # max_k of the row's log-probabilities
@@ -125,15 +124,13 @@ def _e_pass(XT, log_w, means, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, d_
         nk[:] = 0.0
         s1[:] = 0.0
         s2[:] = 0.0
-        d[:] = 0.0
-        w[:] = 0.0
         ll = 0.0
         for i0 in range(start, end, BLOCK):
             nb = min(BLOCK, end - i0)
             # E-step: log pi_k + log N(x | mu_k, Sigma_k) through U_k, for every row of the block
             for k in range(K):
-                for a in range(D):
-                    mu = means[k, a]
+                for a in range(Dp):
+                    mu = mp[k, a]
                     for t in range(nb):
                         d[a, t] = XT[a, np.uint64(i0 + t)] - mu
                 for t in range(nb):
@@ -203,39 +200,72 @@ def _e_pass(XT, log_w, means, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, d_
             for t in range(nb):
                 for k in range(K):
                     resp[np.uint64(i0 + t), k] = lp[k, t]
-            # statistics for the next M-step: N_k, sum r d, sum r d d^T (upper triangle, in
-            # TILE x TILE tiles; rows >= D of d and w are 0)
+            # statistics for the next M-step: N_k, sum r d, sum r d d^T (upper triangle), in
+            # TILE x TILE tiles computed straight from XT (padded rows of XT and mp are 0)
             for k in range(K):
                 sr = 0.0
                 for t in range(nb):
                     sr += lp[k, t]
                 nk[k] += sr
-                for a in range(D):
-                    mu = means[k, a]
-                    for t in range(nb):
-                        dd = XT[a, np.uint64(i0 + t)] - mu
-                        d[a, t] = dd
-                        w[a, t] = lp[k, t] * dd
-                for a in range(D):
-                    acc = 0.0
-                    for t in range(nb):
-                        acc += w[a, t]
-                    s1[k, a] += acc
                 for a0 in range(0, Dp, TILE):
-                    for b0 in range(a0, Dp, TILE):
+                    m0 = mp[k, a0]
+                    m1 = mp[k, a0 + 1]
+                    m2 = mp[k, a0 + 2]
+                    m3 = mp[k, a0 + 3]
+                    # diagonal tile, with sum r d
+                    g0 = g1 = g2 = g3 = 0.0
+                    c00 = c01 = c02 = c03 = c11 = c12 = c13 = c22 = c23 = c33 = 0.0
+                    for t in range(nb):
+                        i = np.uint64(i0 + t)
+                        r = lp[k, t]
+                        e0 = XT[a0, i] - m0
+                        e1 = XT[a0 + 1, i] - m1
+                        e2 = XT[a0 + 2, i] - m2
+                        e3 = XT[a0 + 3, i] - m3
+                        w0 = r * e0
+                        w1 = r * e1
+                        w2 = r * e2
+                        w3 = r * e3
+                        g0 += w0
+                        g1 += w1
+                        g2 += w2
+                        g3 += w3
+                        c00 += w0 * e0
+                        c01 += w0 * e1
+                        c02 += w0 * e2
+                        c03 += w0 * e3
+                        c11 += w1 * e1
+                        c12 += w1 * e2
+                        c13 += w1 * e3
+                        c22 += w2 * e2
+                        c23 += w2 * e3
+                        c33 += w3 * e3
+                    _add_row(s1, k, a0, D, g0, g1, g2, g3, False)
+                    _add_row(s2[k], a0, a0, D, c00, c01, c02, c03)
+                    _add_row(s2[k], a0 + 1, a0, D, 0.0, c11, c12, c13)
+                    _add_row(s2[k], a0 + 2, a0, D, 0.0, 0.0, c22, c23)
+                    _add_row(s2[k], a0 + 3, a0, D, 0.0, 0.0, 0.0, c33)
+                    # tiles right of the diagonal
+                    for b0 in range(a0 + TILE, Dp, TILE):
+                        n0 = mp[k, b0]
+                        n1 = mp[k, b0 + 1]
+                        n2 = mp[k, b0 + 2]
+                        n3 = mp[k, b0 + 3]
                         c00 = c01 = c02 = c03 = 0.0
                         c10 = c11 = c12 = c13 = 0.0
                         c20 = c21 = c22 = c23 = 0.0
                         c30 = c31 = c32 = c33 = 0.0
                         for t in range(nb):
-                            w0 = w[a0, t]
-                            w1 = w[a0 + 1, t]
-                            w2 = w[a0 + 2, t]
-                            w3 = w[a0 + 3, t]
-                            e0 = d[b0, t]
-                            e1 = d[b0 + 1, t]
-                            e2 = d[b0 + 2, t]
-                            e3 = d[b0 + 3, t]
+                            i = np.uint64(i0 + t)
+                            r = lp[k, t]
+                            w0 = r * (XT[a0, i] - m0)
+                            w1 = r * (XT[a0 + 1, i] - m1)
+                            w2 = r * (XT[a0 + 2, i] - m2)
+                            w3 = r * (XT[a0 + 3, i] - m3)
+                            e0 = XT[b0, i] - n0
+                            e1 = XT[b0 + 1, i] - n1
+                            e2 = XT[b0 + 2, i] - n2
+                            e3 = XT[b0 + 3, i] - n3
                             c00 += w0 * e0
                             c01 += w0 * e1
                             c02 += w0 * e2
@@ -252,8 +282,10 @@ def _e_pass(XT, log_w, means, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, d_
                             c31 += w3 * e1
                             c32 += w3 * e2
                             c33 += w3 * e3
-                        _add_tile(s2[k], a0, b0, D, c00, c01, c02, c03, c10, c11, c12, c13,
-                                  c20, c21, c22, c23, c30, c31, c32, c33)
+                        _add_row(s2[k], a0, b0, D, c00, c01, c02, c03)
+                        _add_row(s2[k], a0 + 1, b0, D, c10, c11, c12, c13)
+                        _add_row(s2[k], a0 + 2, b0, D, c20, c21, c22, c23)
+                        _add_row(s2[k], a0 + 3, b0, D, c30, c31, c32, c33)
         ll_c[c] = ll
 
 
@@ -280,18 +312,19 @@ def _tile_y(d, a0, t, u):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _add_tile(S, a0, b0, D, c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30,
-              c31, c32, c33):
-    """S[a0 + i, b0 + j] += c_ij for the entries inside D x D on or above the diagonal."""
-    cs = ((c00, c01, c02, c03), (c10, c11, c12, c13), (c20, c21, c22, c23), (c30, c31, c32, c33))
-    for i in range(TILE):
-        a = a0 + i
-        if a >= D:
-            break
-        for j in range(TILE):
-            b = b0 + j
-            if b < D and b >= a:
-                S[a, b] += cs[i][j]
+def _add_row(S, a, b0, D, v0, v1, v2, v3, upper=True):
+    """S[a, b0 + j] += v_j for the columns b0 + j < D (and, if ``upper``, only for a < D and on or
+    above the diagonal, b0 + j >= a)."""
+    lo = a if upper else 0
+    if a < D or not upper:
+        if lo <= b0 < D:
+            S[a, b0] += v0
+        if lo <= b0 + 1 < D:
+            S[a, b0 + 1] += v1
+        if lo <= b0 + 2 < D:
+            S[a, b0 + 2] += v2
+        if lo <= b0 + 3 < D:
+            S[a, b0 + 3] += v3
 
 
 # Relative loss of precision accepted in the shifted covariance update before a component's
@@ -502,12 +535,13 @@ class GaussianMixture(Model):
         self._s1 = np.zeros((C, K, D))
         self._s2 = np.zeros((C, K, D, D))
         self._ll = np.zeros(C)
-        self._XT = np.ascontiguousarray(X.T)
-        self._lp = np.zeros((C, K, BLOCK))
         Dp = padded(D)
+        self._XT = np.zeros((Dp, N))        # the data transposed, zero rows up to Dp
+        self._XT[:D] = X.T
+        self._mp = np.zeros((K, Dp))
+        self._lp = np.zeros((C, K, BLOCK))
         self._Up = np.zeros((K, Dp, Dp))
         self._dblk = np.zeros((C, Dp, BLOCK))
-        self._wblk = np.zeros((C, Dp, BLOCK))
         self._v = np.zeros((C, 8, BLOCK))
         self._eb = np.zeros((C, 2, BLOCK), dtype=np.int64)
         self._d = np.zeros((C, K, D))
@@ -540,9 +574,10 @@ class GaussianMixture(Model):
     def _e_args(self):
         D = self.means.shape[1]
         self._Up[:, :D, :D] = self.precisions_cholesky
-        return (self._XT, self.log_w, self.means, self._Up, self.log_det, self.resp, self._nk,
-                self._s1, self._s2, self._ll, self._lp, self._dblk, self._wblk, self._v,
-                self._eb, self._eb.view(np.float64))
+        self._mp[:, :D] = self.means
+        return (self._XT, self.log_w, self._mp, self._Up, self.log_det, self.resp, self._nk,
+                self._s1, self._s2, self._ll, self._lp, self._dblk, self._v, self._eb,
+                self._eb.view(np.float64))
 
     def _e_pass(self) -> None:
         _e_pass(*self._e_args())
