@@ -91,8 +91,7 @@ def padded(D: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, d_c, v_c, eb_c,
-            ef_c):
+def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, eb_c, ef_c):
     """E-step and sufficient statistics in one pass over the rows (chunk c owns row block c).
 
     Coordinates padded with zeros to Dp = padded(D): XT (Dp, N) the data transposed, mp (K, Dp)
@@ -100,8 +99,7 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, d_c, 
     nk_c (C, K) = sum r, s1_c (C, K, D) = sum r d, s2_c (C, K, D, D) upper triangle of
     sum r d d^T (d = x - mu_k), ll_c (C,) log-likelihood. Scratch per chunk (row index last):
     lp_c (C, K, BLOCK) log pi_k N(x | mu_k, Sigma_k), then the responsibilities of the block;
-    d_c (C, Dp, BLOCK) the differences d of one component; v_c (C, 8, BLOCK) per-row vectors;
-    eb_c (C, 2, BLOCK) int64 and ef_c its float64 view (``exp_block`` scratch).
+    v_c (C, 8, BLOCK) per-row vectors; eb_c (C, 2, BLOCK) int64 and ef_c its float64 view (``exp_block`` scratch).
     """
     N = XT.shape[1]
     K, Dp = mp.shape
@@ -110,7 +108,6 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, d_c, 
     for c in numba.prange(C):
         start, end = chunk_bounds(c, C, N)
         lp = lp_c[c]
-        d = d_c[c]
         y = v_c[c, 0:4]         # TILE coordinates of (x - mu_k)^T U_k
         q = v_c[c, 4]           # ||(x - mu_k)^T U_k||^2
         m = v_c[c, 5]           # max_k of the row's log-probabilities
@@ -129,10 +126,6 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, d_c, 
             nb = min(BLOCK, end - i0)
             # E-step: log pi_k + log N(x | mu_k, Sigma_k) through U_k, for every row of the block
             for k in range(K):
-                for a in range(Dp):
-                    mu = mp[k, a]
-                    for t in range(nb):
-                        d[a, t] = XT[a, np.uint64(i0 + t)] - mu
                 for t in range(nb):
                     q[t] = 0.0
                 # y_b = sum_{a <= b} d_a U[a, b], b in tiles of 4, a in tiles of 4 up to b's
@@ -141,27 +134,31 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, d_c, 
                 for b0 in range(0, Dp, TILE):
                     for a0 in range(0, b0 + TILE, TILE):
                         u = _u_tile(U, k, a0, b0)
+                        m0 = mp[k, a0]
+                        m1 = mp[k, a0 + 1]
+                        m2 = mp[k, a0 + 2]
+                        m3 = mp[k, a0 + 3]
                         if a0 == 0 and a0 == b0:        # the only tile: y -> q
                             for t in range(nb):
-                                y0, y1, y2, y3 = _tile_y(d, a0, t, u)
+                                y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
                                 q[t] += y0 * y0 + y1 * y1 + y2 * y2 + y3 * y3
                         elif a0 == 0:                   # first tile: y =
                             for t in range(nb):
-                                y0, y1, y2, y3 = _tile_y(d, a0, t, u)
+                                y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
                                 y[0, t] = y0
                                 y[1, t] = y1
                                 y[2, t] = y2
                                 y[3, t] = y3
                         elif a0 < b0:                   # middle tile: y +=
                             for t in range(nb):
-                                y0, y1, y2, y3 = _tile_y(d, a0, t, u)
+                                y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
                                 y[0, t] += y0
                                 y[1, t] += y1
                                 y[2, t] += y2
                                 y[3, t] += y3
                         else:                           # last tile: y + ... -> q
                             for t in range(nb):
-                                y0, y1, y2, y3 = _tile_y(d, a0, t, u)
+                                y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
                                 y0 += y[0, t]
                                 y1 += y[1, t]
                                 y2 += y[2, t]
@@ -299,12 +296,12 @@ def _u_tile(U, k, a0, b0):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _tile_y(d, a0, t, u):
-    """sum_{i < TILE} d[a0 + i, t] u[i, j] for j < TILE: one row's share of a tile of y."""
-    d0 = d[a0, t]
-    d1 = d[a0 + 1, t]
-    d2 = d[a0 + 2, t]
-    d3 = d[a0 + 3, t]
+def _tile_y(XT, a0, i, m0, m1, m2, m3, u):
+    """sum_{l < TILE} (x_i - mu)[a0 + l] u[l, j] for j < TILE: row i's share of a tile of y."""
+    d0 = XT[a0, i] - m0
+    d1 = XT[a0 + 1, i] - m1
+    d2 = XT[a0 + 2, i] - m2
+    d3 = XT[a0 + 3, i] - m3
     return (d0 * u[0] + d1 * u[4] + d2 * u[8] + d3 * u[12],
             d0 * u[1] + d1 * u[5] + d2 * u[9] + d3 * u[13],
             d0 * u[2] + d1 * u[6] + d2 * u[10] + d3 * u[14],
@@ -541,9 +538,9 @@ class GaussianMixture(Model):
         self._mp = np.zeros((K, Dp))
         self._lp = np.zeros((C, K, BLOCK))
         self._Up = np.zeros((K, Dp, Dp))
-        self._dblk = np.zeros((C, Dp, BLOCK))
         self._v = np.zeros((C, 8, BLOCK))
         self._eb = np.zeros((C, 2, BLOCK), dtype=np.int64)
+        self._ef = self._eb.view(np.float64)
         self._d = np.zeros((C, K, D))
         self._nk_tot = np.zeros(K)
         self._redo = np.zeros(K, dtype=np.bool_)
@@ -576,8 +573,7 @@ class GaussianMixture(Model):
         self._Up[:, :D, :D] = self.precisions_cholesky
         self._mp[:, :D] = self.means
         return (self._XT, self.log_w, self._mp, self._Up, self.log_det, self.resp, self._nk,
-                self._s1, self._s2, self._ll, self._lp, self._dblk, self._v, self._eb,
-                self._eb.view(np.float64))
+                self._s1, self._s2, self._ll, self._lp, self._v, self._eb, self._ef)
 
     def _e_pass(self) -> None:
         _e_pass(*self._e_args())
