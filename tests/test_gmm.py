@@ -226,3 +226,22 @@ def test_vectorised_exp_within_one_ulp_of_libm():
     nan = np.array([np.nan])
     exp_block(nan, bits, bits.view(np.float64), 1)
     assert np.isnan(nan[0])
+
+
+def test_row_no_component_can_have_produced():
+    # (1e200)^2 overflows: every component's log-density at the last row is -inf. The total
+    # log-likelihood is then -inf (scipy agrees), no exception, no NaN, and the row's
+    # responsibilities are uniform; the other rows are unaffected (compared with the pass
+    # without that row to 1e-12: same arithmetic).
+    X, _ = blobs(8, n=300, D=2, K=2)
+    w0, mu0, P0 = np.array([0.5, 0.5]), X[:2].copy(), np.array([np.eye(2)] * 2)
+    bad = np.vstack([X, [1e200, -1e200]])
+    m = GaussianMixture(K=2)
+    m.initialize(table(bad), 0, weights=w0, means=mu0, precisions=P0)
+    ref = GaussianMixture(K=2)
+    ref.initialize(table(X), 0, weights=w0, means=mu0, precisions=P0)
+    with np.errstate(all="ignore"):
+        lp = np.log(0.5) + multivariate_normal(mu0[0], np.eye(2)).logpdf(bad[-1])
+    assert lp == -np.inf and m.initial_loglik == -np.inf
+    np.testing.assert_array_equal(m.resp[-1], [0.5, 0.5])
+    np.testing.assert_allclose(m.resp[:-1], ref.resp, rtol=1e-12, atol=1e-300)

@@ -90,7 +90,7 @@ def padded(D: int) -> int:
     return -(-D // TILE) * TILE
 
 
-@numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
 def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, eb_c, ef_c):
     """E-step and sufficient statistics in one pass over the rows (chunk c owns row block c).
 
@@ -99,7 +99,7 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, 
     nk_c (C, K) = sum r, s1_c (C, K, D) = sum r d, s2_c (C, K, D, D) upper triangle of
     sum r d d^T (d = x - mu_k), ll_c (C,) log-likelihood. Scratch per chunk (row index last):
     lp_c (C, K, BLOCK) log pi_k N(x | mu_k, Sigma_k), then the responsibilities of the block;
-    v_c (C, 8, BLOCK) per-row vectors; eb_c (C, 2, BLOCK) int64 and ef_c its float64 view (``exp_block`` scratch).
+    v_c (C, 9, BLOCK) per-row vectors; eb_c (C, 2, BLOCK) int64 and ef_c its float64 view (``exp_block`` scratch).
     """
     N = XT.shape[1]
     K, Dp = mp.shape
@@ -113,6 +113,7 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, 
         m = v_c[c, 5]           # max_k of the row's log-probabilities
         sh = v_c[c, 6]          # the shift of the log-sum-exp (m, or 0 for an impossible row)
         s = v_c[c, 7]           # sum_k exp(lp - shift), then its inverse
+        pv = v_c[c, 8]          # products of s over rows (16 entries used)
         eb = eb_c[c]
         ef = ef_c[c]
         nk = nk_c[c]
@@ -183,8 +184,23 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, 
                 exp_block(lp[k], eb, ef, nb)
                 for t in range(nb):
                     s[t] += lp[k, t]
+            # log-likelihood sum_t (shift_t + log s_t), the logs taken of products of the s_t of
+            # 16 rows at a time: 1 <= s_t <= K, so a product of BLOCK / 16 = 8 of them cannot
+            # overflow for K < 1e38 (an impossible row's s_t = 0 gives -inf, as it should). A
+            # product's rounding error is that of the sum of its logs: same accuracy, 16 x fewer
+            # calls to log.
             for t in range(nb):
-                ll += sh[t] + math.log(s[t])
+                ll += sh[t]
+            for j in range(16):
+                pv[j] = 1.0
+            n16 = nb - nb % 16
+            for t0 in range(0, n16, 16):
+                for j in range(16):
+                    pv[j] *= s[t0 + j]
+            for t in range(n16, nb):
+                pv[t - n16] *= s[t]
+            for j in range(16):
+                ll += math.log(pv[j])
             for t in range(nb):
                 s[t] = 1.0 / s[t]
             for k in range(K):
@@ -538,7 +554,7 @@ class GaussianMixture(Model):
         self._mp = np.zeros((K, Dp))
         self._lp = np.zeros((C, K, BLOCK))
         self._Up = np.zeros((K, Dp, Dp))
-        self._v = np.zeros((C, 8, BLOCK))
+        self._v = np.zeros((C, 9, BLOCK))
         self._eb = np.zeros((C, 2, BLOCK), dtype=np.int64)
         self._ef = self._eb.view(np.float64)
         self._d = np.zeros((C, K, D))
