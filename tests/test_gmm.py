@@ -245,3 +245,29 @@ def test_row_no_component_can_have_produced():
     assert lp == -np.inf and m.initial_loglik == -np.inf
     np.testing.assert_array_equal(m.resp[-1], [0.5, 0.5])
     np.testing.assert_allclose(m.resp[:-1], ref.resp, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("n_iter", [1, 3])
+def test_exact_second_pass_when_a_mean_moves_far(monkeypatch, n_iter):
+    # Components started 1e4 away from data of spread ~4 (broad initial precisions, so both keep
+    # about half the rows): the first M-step moves each mean by thousands of standard
+    # deviations, so the covariance from statistics around the old mean would cancel ~7 digits;
+    # the exact second pass must take over (counted here) and the result still equal
+    # scikit-learn's (exact centring) to 1e-8.
+    import explorer.models.gmm as gmm_mod
+    calls = []
+    real = gmm_mod._cov_pass
+    monkeypatch.setattr(gmm_mod, "_cov_pass", lambda *a: (calls.append(1), real(*a))[1])
+    X, _ = blobs(9, n=500, D=3, K=2, spread=4.0)
+    w0 = np.array([0.4, 0.6])
+    mu0 = np.array([X[0] + 1e4, X[1] - 1e4])
+    P0 = np.array([np.eye(3) * 1e-8, np.eye(3) * 1e-8])
+    m = GaussianMixture(K=2, reg_covar=1e-6)
+    m.initialize(table(X), 0, weights=w0, means=mu0, precisions=P0)
+    for _ in range(n_iter):
+        m.step()
+    assert calls
+    sk = sklearn_after(X, w0, mu0, P0, n_iter)
+    np.testing.assert_allclose(m.weights, sk.weights_, rtol=1e-8)
+    np.testing.assert_allclose(m.means, sk.means_, rtol=1e-8)
+    np.testing.assert_allclose(m.covariances, sk.covariances_, rtol=1e-8)
