@@ -16,8 +16,18 @@ log-likelihood of the new parameters and the next sufficient statistics (N_k, su
 sum r d d^T with d = x - mu_k taken around the current mean, so data far from the origin costs
 no precision). When a mean moves far compared with its component's spread, the subtraction in
 Sigma_k = sum r d d^T / N_k - delta delta^T would cancel digits; that component's covariance is
-then recomputed exactly by a second pass (``_cov_pass``), which near convergence never happens. ``initialize`` runs the first pass, so the
-objective returned by ``step`` is always the log-likelihood of the parameters the model holds.
+then recomputed exactly by a second pass (``_cov_pass``), which near convergence never happens.
+``initialize`` runs the first pass, so the objective returned by ``step`` is always the
+log-likelihood of the parameters the model holds.
+
+Speed (the fused pass is all of an iteration's cost): the pass works on blocks of 128 rows with
+the row index innermost, so every loop is SIMD over rows. It reads a transposed copy of the data,
+XT (Dp, N) with D padded by zero rows to a multiple of 4 (made once in ``initialize``: one more
+copy of the data in memory); y = (x - mu_k)^T U_k and the second moments are computed in 4 x 4
+tiles of coordinates held in registers; the log-sum-exp uses a vectorised ``exp`` (within 1 ulp
+of the C library's) and one ``log`` per 16 rows (of the product of their normalisers). Chunks of
+rows own their statistics, reduced in chunk order: results do not depend on the thread count.
+At N = 200,000, D = 8, K = 10 one step takes ~5 ms on 2 cores (bench/bench_gmm.py).
 Counting like scikit-learn: its iteration n (E-step then M-step) ends with the same parameters as
 our step n; its ``lower_bound_`` after n iterations is our log-likelihood after n - 1 steps
 (``initial_loglik`` for n = 1), times N.
