@@ -57,8 +57,7 @@ from explorer.models.kmeans import (
     FASTMATH,
     _assign,
     _update_centers,
-    check_centers,
-    kmeans_plusplus,
+    initial_centers,
 )
 
 
@@ -161,10 +160,8 @@ class FuzzyCMeans(Model):
         self.data = data
         self.seed = seed
         self.iteration = 0
-        if centers is None:
-            centers = kmeans_plusplus(X, K, np.random.default_rng(seed))
         self._X = X
-        self._centers = check_centers(centers, K, D)
+        self._centers = initial_centers(X, K, seed, centers)
         self._R = np.zeros((N, K))
         self._labels = np.full(N, -1, dtype=np.int64)
         self._mind = np.empty(N)

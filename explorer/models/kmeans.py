@@ -428,6 +428,15 @@ def lloyd(X: np.ndarray, centers: np.ndarray, max_iter: int = 100,
 
 # ---- the model -------------------------------------------------------------------------------
 
+def initial_centers(X: np.ndarray, K: int, seed: int, centers=None,
+                    distance: str = "sqeuclidean") -> np.ndarray:
+    """The starting centres of the centre-based models: the given ``centers`` (validated), else
+    k-means++ seeding from ``seed`` under ``distance`` ("sqeuclidean" or "l1")."""
+    if centers is None:
+        centers = _plusplus(X, K, np.random.default_rng(seed), distance)
+    return check_centers(centers, K, X.shape[1])
+
+
 def check_centers(centers, K: int, D: int) -> np.ndarray:
     """Validate explicit initial centres: finite, shape (K, D); returns a C-contiguous copy."""
     c = np.array(centers, dtype=np.float64, order="C", copy=True)
@@ -458,10 +467,8 @@ class KMeans(Model):
         self.data = data
         self.seed = seed
         self.iteration = 0
-        if centers is None:
-            centers = kmeans_plusplus(X, K, np.random.default_rng(seed))
         self._X = X
-        self._centers = check_centers(centers, K, D)
+        self._centers = initial_centers(X, K, seed, centers)
         self._state = _Lloyd(X, self._centers)
         self._labels = self._state.labels
         self._parallel = self._state.parallel

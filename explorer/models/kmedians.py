@@ -39,7 +39,7 @@ import numpy as np
 
 from explorer.models import register
 from explorer.models.base import HyperparametersBase, Model, param
-from explorer.models.kmeans import _plusplus, check_centers
+from explorer.models.kmeans import initial_centers
 
 
 @dataclass(frozen=True)
@@ -152,10 +152,8 @@ class KMedians(Model):
         self.data = data
         self.seed = seed
         self.iteration = 0
-        if centers is None:
-            centers = _plusplus(X, K, np.random.default_rng(seed), "l1")
         self._X = X
-        self._centers = check_centers(centers, K, D)
+        self._centers = initial_centers(X, K, seed, centers, distance="l1")
         self._labels = np.full(N, -1, dtype=np.int64)
         self._counts = np.zeros(K, dtype=np.int64)
         self._mind = np.empty(N)
