@@ -226,7 +226,7 @@ def cmd_fit(argv: list[str]) -> int:
         print("explorer: interrupted", file=sys.stderr)
         return 130
 
-    for note in getattr(result.model, "notes", []):
+    for note in list(getattr(result.model, "notes", [])) + list(result.notes):
         print(f"note: {note}", file=sys.stderr)
     print(f"model: {model_cls.id}")
     print(f"data: {data.path} ({data.describe()})")
@@ -236,6 +236,9 @@ def cmd_fit(argv: list[str]) -> int:
                                 else ""))
     print(f"iterations: {result.iterations}")
     print(f"converged: {str(result.converged).lower()}")
+    print(f"stop reason: {result.stop_reason}")
+    if result.best_iteration and result.best_iteration != result.iterations:
+        print(f"best iteration: {result.best_iteration} (its state is the one returned)")
     print(f"objective ({result.objective_kind}): {result.final_objective:.10g}")
     for name, value in result.metrics.items():
         print(f"{name}: {_fmt(value)}")

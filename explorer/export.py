@@ -7,10 +7,14 @@ same folder, then a rename), so a crash never leaves half a file behind.
 
     {"model": "kmeans", "hyperparameters": {...}, "data": {"path", "sha256", "kind", "shape"},
      "seed": 0, "best_seed": 0, "iterations": 12, "converged": true, "cancelled": false,
+     "stop_reason": "converged", "best_iteration": 12,
      "objective": {"kind": "distortion", "trace": [...], "final": ...},
      "metrics": {"nmi": ..., "ari": ...}, "timing": {"total_s": ..., "per_iteration_s": ...},
      "restarts": [...], "max_iter": ..., "tol": ..., "notes": [...], "version": "0.1.0"}
 
+``stop_reason`` says why the run ended ("converged", "stopped: ...", "iteration limit", "cancelled",
+"non-finite objective ...", "degenerate: ...") and ``best_iteration`` which iteration's state was
+returned; ``objective.final`` is that state's objective, ``objective.trace`` the whole history.
 Non-finite numbers are written as ``null`` (JSON has no NaN). ``per_iteration_s`` is the median
 wall time of one iteration, so a first iteration that compiles kernels does not count.
 
@@ -92,6 +96,8 @@ def result_dict(result) -> dict[str, Any]:
         "iterations": result.iterations,
         "converged": result.converged,
         "cancelled": result.cancelled,
+        "stop_reason": result.stop_reason,
+        "best_iteration": result.best_iteration,
         "objective": {"kind": model.objective_kind, "trace": list(result.trace),
                       "final": result.final_objective},
         "metrics": result.metrics,
@@ -99,7 +105,8 @@ def result_dict(result) -> dict[str, Any]:
         "restarts": result.restarts,
         "max_iter": result.max_iter,
         "tol": result.tol,
-        "notes": list(getattr(data, "notes", [])) + list(getattr(model, "notes", [])),
+        "notes": (list(getattr(data, "notes", [])) + list(getattr(model, "notes", []))
+                  + list(result.notes)),
         "version": __version__,
     })
 

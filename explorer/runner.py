@@ -2,9 +2,18 @@
 
 ``fit(model, data, ...)`` runs ``n_init`` restarts (when the model declares ``n_init``), each
 iterating ``model.step()`` until the model's convergence rule holds (by default the relative change
-of the objective below ``tol``), ``max_iter`` is reached, or the cancel flag is set. It keeps the
-objective trace and the wall time of every iteration, hands snapshots to a callback at most every
-``snapshot_interval`` seconds, and keeps the best restart by ``model.score``.
+of the objective below ``tol``), the model asks to stop early (``model.early_stop``: a held-out
+score that kept falling), the objective stops being finite, ``max_iter`` is reached, or the cancel
+flag is set. It keeps the objective trace and the wall time of every iteration, hands snapshots to a
+callback at most every ``snapshot_interval`` seconds, and keeps the best restart by ``model.score``.
+
+The runner owns the stop reason and the best state. Every result says why it stopped
+(``stop_reason``: "converged", "stopped: ...", "iteration limit", "cancelled", "non-finite
+objective ...", "degenerate: ...") and at which iteration the returned state was reached
+(``best_iteration``). For a model with ``keep_best`` the state at the best objective is kept and
+returned, so a fit never ends on a state worse than one it already had; ``converged`` is true only
+when the convergence rule held. A restart whose state is degenerate (``model.degeneracy()``) or whose
+objective became non-finite is never chosen over a sound one.
 
 Cancelling takes effect within one iteration and keeps the last completed state, so a cancelled fit
 can still be exported. Pausing blocks the loop between iterations (never inside a kernel).
@@ -88,6 +97,10 @@ class FitResult:
     restarts: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    # 1-based iteration whose state is returned (the last one unless the model keeps its best).
+    best_iteration: int = 0
+    stop_reason: str = ""
+    notes: list[str] = field(default_factory=list)   # what the runner found worth telling
 
     @property
     def objective_kind(self) -> str:
@@ -95,7 +108,10 @@ class FitResult:
 
     @property
     def final_objective(self) -> float:
-        return self.trace[-1] if self.trace else float("nan")
+        """The objective of the returned state (the trace keeps the full history)."""
+        if not self.trace:
+            return float("nan")
+        return self.trace[(self.best_iteration or len(self.trace)) - 1]
 
     @property
     def per_iteration_s(self) -> float:
@@ -143,7 +159,7 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
 
     t_start = time.perf_counter()
     best: FitResult | None = None
-    best_score = -np.inf
+    best_rank: tuple = ()
     restarts: list[dict[str, Any]] = []
     log: list[str] = []
     last_emit = -np.inf
@@ -153,57 +169,34 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
             break
         current = model if r == 0 else type(model)(model.hp)
         current.initialize(data, seed + r)
-        trace: list[float] = []
-        times: list[float] = []
-        converged = False
-        cancelled = False
-        for it in range(max_iter):
-            control.wait_while_paused()
-            if control.cancelled:
-                cancelled = True
-                break
-            t0 = time.perf_counter()
-            value = float(current.step())
-            times.append(time.perf_counter() - t0)
-            current.iteration = it + 1
-            trace.append(value)
-            if not np.isfinite(value):
-                log.append(f"restart {r + 1}: objective became {value} at iteration {it + 1}; stopped")
-                break
-            converged = bool(current.converged(trace, tol))
-            now = time.perf_counter()
-            if callback is not None and (now - last_emit >= snapshot_interval or converged
-                                         or it + 1 == max_iter):
-                last_emit = now
-                elapsed = now - t_start
-                callback(Progress(restart=r, n_init=n_init, iteration=it + 1, max_iter=max_iter,
-                                  objective=value, objective_kind=current.objective_kind,
-                                  trace=list(trace), elapsed_s=elapsed,
-                                  iterations_per_s=len(times) / max(sum(times), 1e-12),
-                                  snapshot=current.snapshot() if snapshots else None))
-            if converged:
-                break
-        score = current.score(trace) if trace else -np.inf
-        restarts.append({"seed": seed + r, "iterations": len(trace), "converged": converged,
-                         "cancelled": cancelled,
-                         "objective": trace[-1] if trace else None, "score": score})
+        run = _run_restart(current, r, n_init, max_iter, tol, control, callback, snapshots,
+                           snapshot_interval, t_start, last_emit)
+        last_emit = run["last_emit"]
+        trace = run["trace"]
+        restarts.append({"seed": seed + r, "iterations": len(trace),
+                         "converged": run["converged"], "cancelled": run["cancelled"],
+                         "stop_reason": run["stop_reason"], "best_iteration": run["best_iteration"],
+                         "objective": trace[run["best_iteration"] - 1] if trace else None,
+                         "score": run["score"]})
         log.append(f"restart {r + 1}/{n_init} (seed {seed + r}): {len(trace)} iterations, "
-                   f"{current.objective_kind} {trace[-1] if trace else float('nan'):.6g}"
-                   + (", converged" if converged else "") + (", cancelled" if cancelled else ""))
-        if trace and (best is None or score > best_score):
-            best_score = score
+                   f"{current.objective_kind} "
+                   f"{trace[run['best_iteration'] - 1] if trace else float('nan'):.6g}, "
+                   f"{run['stop_reason']}")
+        if trace and (best is None or run["rank"] > best_rank):
+            best_rank = run["rank"]
             best = FitResult(model=current, data=data, seed=seed, best_seed=seed + r,
-                             trace=trace, iteration_times=times, iterations=len(trace),
-                             converged=converged, cancelled=cancelled, total_s=0.0,
-                             max_iter=max_iter, tol=tol)
-        if cancelled:
+                             trace=trace, iteration_times=run["times"], iterations=len(trace),
+                             converged=run["converged"], cancelled=run["cancelled"], total_s=0.0,
+                             max_iter=max_iter, tol=tol, best_iteration=run["best_iteration"],
+                             stop_reason=run["stop_reason"], notes=run["notes"])
+        if run["cancelled"]:
             break
 
     if best is None:
         # Cancelled before the first iteration finished: the initialised state is still a state.
         best = FitResult(model=model, data=data, seed=seed, best_seed=seed, trace=[],
                          iteration_times=[], iterations=0, converged=False, cancelled=True,
-                         total_s=0.0, max_iter=max_iter, tol=tol)
+                         total_s=0.0, max_iter=max_iter, tol=tol, stop_reason="cancelled")
     best.cancelled = control.cancelled
     best.total_s = time.perf_counter() - t_start
     best.restarts = restarts
@@ -214,10 +207,95 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
         best.metrics = {}
     if callback is not None and best.trace:
         callback(Progress(restart=len(restarts) - 1, n_init=n_init, iteration=best.iterations,
-                          max_iter=max_iter, objective=best.trace[-1],
+                          max_iter=max_iter, objective=best.final_objective,
                           objective_kind=best.model.objective_kind, trace=list(best.trace),
                           elapsed_s=best.total_s,
                           iterations_per_s=best.iterations / max(sum(best.iteration_times), 1e-12),
                           snapshot=best.model.snapshot() if snapshots else None, done=True))
     return best
 
+
+
+def _run_restart(current: Model, r: int, n_init: int, max_iter: int, tol: float,
+                 control: RunControl, callback, snapshots: bool, snapshot_interval: float,
+                 t_start: float, last_emit: float) -> dict[str, Any]:
+    """Iterate one initialised model until it stops; return its trace, stop reason and rank."""
+    sign = 1.0 if current.maximize() else -1.0
+    trace: list[float] = []
+    times: list[float] = []
+    notes: list[str] = []
+    converged = cancelled = False
+    stop_reason = ""
+    best_iteration = 0
+    best_value = -np.inf
+    best_state = None
+    for it in range(max_iter):
+        control.wait_while_paused()
+        if control.cancelled:
+            cancelled = True
+            stop_reason = "cancelled"
+            break
+        t0 = time.perf_counter()
+        value = float(current.step())
+        times.append(time.perf_counter() - t0)
+        current.iteration = it + 1
+        trace.append(value)
+        if not np.isfinite(value):
+            stop_reason = f"non-finite objective ({value}) at iteration {it + 1}"
+            break
+        if sign * value > best_value:
+            best_value = sign * value
+            best_iteration = it + 1
+            if current.keep_best:
+                best_state = current.get_state()
+        converged = bool(current.converged(trace, tol))
+        if converged:
+            stop_reason = "converged"
+        else:
+            stop_reason = current.early_stop(trace, best_iteration) or ""
+        now = time.perf_counter()
+        if callback is not None and (now - last_emit >= snapshot_interval or stop_reason
+                                     or it + 1 == max_iter):
+            last_emit = now
+            callback(Progress(restart=r, n_init=n_init, iteration=it + 1, max_iter=max_iter,
+                              objective=value, objective_kind=current.objective_kind,
+                              trace=list(trace), elapsed_s=now - t_start,
+                              iterations_per_s=len(times) / max(sum(times), 1e-12),
+                              snapshot=current.snapshot() if snapshots else None))
+        if stop_reason:
+            break
+    if not stop_reason:
+        stop_reason = "iteration limit"
+
+    finite = bool(trace) and bool(np.isfinite(trace[-1]))
+    if current.keep_best and best_state is not None and best_iteration < len(trace):
+        current.set_state(best_state)
+        notes.append(f"returned the state of iteration {best_iteration} (best "
+                     f"{current.objective_kind} {trace[best_iteration - 1]:.6g}); the run went on "
+                     f"to iteration {len(trace)}")
+        finite = True
+    elif not current.keep_best:
+        # A monotone model's returned state is its last one.
+        best_iteration = len(trace)
+        if trace and finite and sign * trace[-1] < best_value:
+            notes.append(f"the {current.objective_kind} of the returned (last) state is worse than "
+                         f"at iteration {int(np.argmax(sign * np.asarray(trace))) + 1}")
+    if stop_reason.startswith("stopped") and best_iteration:
+        stop_reason += f", best at iteration {best_iteration}"
+    if not finite and trace:
+        converged = False
+        notes.append(f"{stop_reason}: the state is not usable; try another seed, a smaller K or "
+                     "standardised data")
+    problem = current.degeneracy() if trace else None
+    if problem:
+        converged = False
+        stop_reason = f"degenerate: {problem}"
+        notes.append(f"degenerate state: {problem}")
+    score = current.score(trace[:best_iteration]) if trace and best_iteration else -np.inf
+    if not np.isfinite(score):
+        score = -np.inf
+    # Sound restarts first (finite, not degenerate), then the model's own score.
+    rank = (finite and not problem, score)
+    return {"trace": trace, "times": times, "converged": converged, "cancelled": cancelled,
+            "stop_reason": stop_reason, "best_iteration": best_iteration, "score": score,
+            "rank": rank, "notes": notes, "last_emit": last_emit}

@@ -62,3 +62,55 @@ class ShrinkModel(Model):
 
     def parameters(self):
         return {"centers": self.centers.copy(), "labels": self.groups.copy()}
+
+
+@dataclass(frozen=True)
+class RiseFallHyperparameters(HyperparametersBase):
+    peak: int = param(5, lo=1, hi=1000, help="iteration at which the score is highest")
+    patience: int = param(3, lo=1, hi=100, help="falling checks before stopping")
+    n_init: int = param(1, lo=1, hi=10, help="restarts")
+    degenerate_seed: int = param(-1, lo=-1, hi=100, help="the restart seed that collapses")
+    nan_at: int = param(0, lo=0, hi=1000, help="objective becomes NaN at this iteration")
+
+
+class RiseFallModel(Model):
+    """A held-out-style score that rises to ``peak`` then falls; the state is the step count.
+
+    Lets the runner's best-state, early-stop, non-finite and degeneracy rules be checked exactly:
+    the state at iteration k has ``position == k`` and score ``-(k - peak)^2 + seed``.
+    """
+
+    id = "risefall"
+    name = "Rise and fall (test)"
+    objective_kind = "held-out log-likelihood"
+    Hyperparameters = RiseFallHyperparameters
+    keep_best = True
+    state_attributes = ("position", "values")
+    default_max_iter = 100
+    default_tol = 0.0
+
+    def initialize(self, data, seed):
+        self.data = data
+        self.seed = seed
+        self.position = 0
+        self.values = np.zeros(3)
+
+    def step(self):
+        self.position += 1
+        self.values = self.values + 1.0
+        if self.hp.nan_at and self.position >= self.hp.nan_at:
+            return float("nan")
+        return float(-(self.position - self.hp.peak) ** 2 + self.seed)
+
+    def early_stop(self, trace, best_iteration):
+        fell = len(trace) - best_iteration
+        return f"stopped: fell {fell} checks" if fell >= self.hp.patience else None
+
+    def degeneracy(self):
+        return "collapsed" if self.seed == self.hp.degenerate_seed else None
+
+    def labels(self):
+        return np.zeros(self.data.n_items, dtype=np.int64)
+
+    def parameters(self):
+        return {"position": np.array([self.position])}

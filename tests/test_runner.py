@@ -104,3 +104,53 @@ def test_worker_exception_propagates():
 def test_bad_settings_refused():
     with pytest.raises(ValueError):
         runner.fit(ShrinkModel, table(), max_iter=0)
+
+
+def test_keep_best_returns_the_best_state_and_says_why_it_stopped():
+    from fake_models import RiseFallModel
+    res = runner.fit(RiseFallModel, table(), peak=5, patience=3, seed=0)
+    assert res.iterations == 8 and len(res.trace) == 8          # full history kept
+    assert res.best_iteration == 5 < res.iterations
+    assert res.model.position == 5                              # the state of iteration 5
+    np.testing.assert_array_equal(res.model.values, np.full(3, 5.0))
+    assert res.final_objective == res.trace[4] == 0.0
+    assert not res.converged
+    assert res.stop_reason == "stopped: fell 3 checks, best at iteration 5"
+    assert any("iteration 5" in n for n in res.notes)
+
+
+def test_nonfinite_objective_never_converges_and_keeps_best_state():
+    from fake_models import RiseFallModel
+    res = runner.fit(RiseFallModel, table(), peak=10, nan_at=4, seed=0)
+    assert not res.converged
+    assert res.stop_reason.startswith("non-finite objective")
+    assert res.best_iteration == 3 and res.model.position == 3
+    assert np.isfinite(res.final_objective)
+
+
+def test_monotone_model_with_nonfinite_objective_is_reported_not_converged():
+    class Blowup(ShrinkModel):
+        def step(self):
+            value = super().step()
+            return value if self.iteration < 2 else float("inf")
+
+    res = runner.fit(Blowup, table(), K=2, tol=0.0, max_iter=10)
+    assert not res.converged and res.stop_reason.startswith("non-finite objective (inf)")
+    assert any("not usable" in n for n in res.notes)
+
+
+def test_degenerate_restart_is_never_chosen_over_a_sound_one():
+    from fake_models import RiseFallModel
+    # Restart seeds 0, 1, 2: scores peak at the seed, so seed 2 would win, but it is degenerate.
+    res = runner.fit(RiseFallModel, table(), n_init=3, degenerate_seed=2, seed=0)
+    assert res.best_seed == 1
+    assert [r["stop_reason"].startswith("degenerate") for r in res.restarts] == [False, False, True]
+    # All degenerate: one is still returned, reported as degenerate and not converged.
+    res = runner.fit(RiseFallModel, table(), n_init=1, degenerate_seed=0, seed=0)
+    assert res.stop_reason == "degenerate: collapsed" and not res.converged
+
+
+def test_stop_reasons_of_plain_runs():
+    assert runner.fit(ShrinkModel, table(), K=2, tol=1e-12, max_iter=500).stop_reason == "converged"
+    res = runner.fit(ShrinkModel, table(), K=2, rate=0.01, max_iter=5, tol=0.0)
+    assert res.stop_reason == "iteration limit" and res.best_iteration == 5

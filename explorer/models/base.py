@@ -24,6 +24,7 @@ Models never print, sleep or touch files.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -181,6 +182,7 @@ class Model:
         self.data = None
         self.seed: int | None = None
         self.iteration = 0
+        self.notes = []
 
     # ---- hooks a model implements -------------------------------------------------------
     def check_data(self, data) -> None:
@@ -243,6 +245,39 @@ class Model:
             return False
         prev, cur = trace[-2], trace[-1]
         return abs(cur - prev) <= tol * max(abs(cur), abs(prev), 1e-300)
+
+    # ---- stop rule, best state and degeneracy (the runner owns all three) ---------------
+    # A model whose objective can fall (a held-out score watched during SVI or EM) sets
+    # ``keep_best``: the runner then keeps a copy of the state at the best objective
+    # (``get_state``) and puts it back (``set_state``) before returning, so a run never ends on a
+    # state worse than one it already had. ``state_attributes`` names what ``get_state`` copies.
+    keep_best: ClassVar[bool] = False
+    state_attributes: ClassVar[tuple[str, ...]] = ()
+    notes: list[str]
+
+    def get_state(self) -> dict[str, Any]:
+        """A copy of everything that defines the fitted state (arrays copied, never views)."""
+        if not self.state_attributes:
+            raise NotImplementedError(f"{type(self).__name__} declares no state_attributes")
+        return {name: copy.deepcopy(getattr(self, name)) for name in self.state_attributes}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Put back a state taken by ``get_state`` (labels, memberships and metrics follow it)."""
+        for name, value in state.items():
+            setattr(self, name, copy.deepcopy(value))
+
+    def early_stop(self, trace: list[float], best_iteration: int) -> str | None:
+        """A reason to stop before convergence (e.g. a held-out score that kept falling), or None.
+
+        ``best_iteration`` is 1-based: ``trace[best_iteration - 1]`` is the best value so far.
+        The run is then reported as stopped, not converged.
+        """
+        return None
+
+    def degeneracy(self) -> str | None:
+        """What is degenerate about the current state (a collapsed component, an infinite rate,
+        a point mass), or None. A degenerate restart is never chosen over a sound one."""
+        return None
 
     def score(self, trace: list[float]) -> float:
         """Higher is better; picks the best of ``n_init`` restarts."""
