@@ -21,10 +21,13 @@ EXIT_BAD_INPUT = 2
 
 
 
-def add_hyperparameter_options(parser: argparse.ArgumentParser, model_cls: type[Model]) -> None:
+def add_hyperparameter_options(parser: argparse.ArgumentParser, model_cls: type[Model],
+                               exclude: tuple[str, ...] = ()) -> None:
     """One option per declared hyperparameter; unset options stay None (the default applies)."""
     group = parser.add_argument_group(f"hyperparameters of {model_cls.id}")
     for spec in model_cls.param_specs():
+        if spec.name in exclude:
+            continue
         rng = ""
         if spec.choices:
             rng = f"; one of {', '.join(map(str, spec.choices))}"
@@ -116,7 +119,14 @@ def data_kind_for(model_cls: type[Model] | None, path, ns: argparse.Namespace) -
 
 def load_from_args(path, ns: argparse.Namespace, kind: str):
     """Load DATA with the options that apply to its kind; an option for another kind is an error."""
-    from explorer.data import LOAD_OPTIONS, load
+    from explorer.data import load
+
+    return load(path, kind=kind, **data_options_from_args(path, ns, kind))
+
+
+def data_options_from_args(path, ns: argparse.Namespace, kind: str) -> dict:
+    """The loader options given on the command line, checked against the data kind."""
+    from explorer.data import LOAD_OPTIONS
 
     options = {}
     for name in ("columns", "standardize", "labels", "directed", "bin_width", "test_pairs"):
@@ -129,7 +139,7 @@ def load_from_args(path, ns: argparse.Namespace, kind: str):
         options[name] = value
     if "columns" in options:
         options["columns"] = [c.strip() for c in options["columns"].split(",") if c.strip()]
-    return load(path, kind=kind, **options)
+    return options
 
 
 def _check_out_dir(out) -> None:
@@ -253,6 +263,101 @@ def cmd_fit(argv: list[str]) -> int:
     return 0
 
 
+def cmd_sweep(argv: list[str]) -> int:
+    from explorer import sweep as sweep_mod
+
+    pre = argparse.ArgumentParser(prog="explorer sweep", add_help=False, allow_abbrev=False)
+    pre.add_argument("model", nargs="?")
+    known, _ = pre.parse_known_args(argv)
+    model_cls = None
+    if known.model and not known.model.startswith("-"):
+        try:
+            model_cls = get_model(known.model)
+        except KeyError as e:
+            print(f"explorer: error: {e.args[0]}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    parser = argparse.ArgumentParser(
+        prog="explorer sweep", allow_abbrev=False,
+        description="Fit every K (and seed) in parallel worker processes and choose K; "
+                    "a line per finished fit on stderr, the table per K on stdout.")
+    parser.add_argument("model", help="model id (see `explorer models`)")
+    parser.add_argument("data", help="data file")
+    add_run_options(parser)
+    add_data_options(parser)
+    parser.add_argument("--seeds", type=_positive_int, default=3,
+                        help="fits per K, with seeds SEED, SEED+1, ... (default 3)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="worker processes (default: the number of cores; 0 = in process)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="write sweep.csv, sweep.json and each fit's folder K=..,seed=.. here")
+    k_name = None
+    if model_cls is not None:
+        k_name = sweep_mod.sweep_parameter(model_cls)
+        flag = "--" + k_name.replace("_", "-")
+        parser.add_argument(flag, dest="k_range", required=True, metavar="RANGE",
+                            help="the values of K: LO:HI (inclusive), LO:HI:STEP or a list 2,3,5")
+        add_hyperparameter_options(parser, model_cls, exclude=(k_name,))
+    ns = parser.parse_args(argv)
+    if model_cls is None:
+        parser.error("a model id is required")
+
+    try:
+        Ks = sweep_mod.parse_k_range(ns.k_range)
+        fixed = {s.name: getattr(ns, s.name) for s in model_cls.param_specs()
+                 if s.name != k_name and getattr(ns, s.name, None) is not None}
+        for K in Ks:   # every hyperparameter combination is valid before any worker starts
+            model_cls.Hyperparameters.from_mapping({**fixed, k_name: K})
+        kind = data_kind_for(model_cls, ns.data, ns)
+        options = data_options_from_args(ns.data, ns, kind)
+        data = load_from_args(ns.data, ns, kind)
+        for K in Ks:
+            model_cls(**{k_name: K}).check_data(data)
+        if ns.out:
+            _check_out_dir(ns.out)
+    except (DataError, HyperparameterError, OSError) as e:
+        print(f"explorer: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    spec = sweep_mod.SweepSpec(
+        model_id=model_cls.id, data_path=str(ns.data), data_kind=kind, data_options=options,
+        Ks=tuple(Ks), seeds=tuple(ns.seed + i for i in range(ns.seeds)),
+        hyperparameters=fixed, max_iter=ns.max_iter, tol=ns.tol,
+        out_dir=str(ns.out) if ns.out else None)
+    total = len(spec.tasks())
+    print(f"sweep {model_cls.id} on {data.path}: {data.describe()}; {k_name} in {Ks}, "
+          f"{ns.seeds} seed(s): {total} fits", file=sys.stderr)
+    rows = []
+    cancel = sweep_mod.SweepCancel()
+    try:
+        for row in sweep_mod.iter_sweep(spec, jobs=ns.jobs, cancel=cancel):
+            rows.append(row)
+            what = (f"error: {row.error}" if row.error else
+                    ", ".join(f"{k} {v:.6g}" for k, v in row.criteria.items())
+                    + f", {row.stop_reason}")
+            print(f"[{len(rows)}/{total}] {k_name}={row.K} seed={row.seed}: {what} "
+                  f"({row.seconds:.1f} s)", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        print("explorer: interrupted", file=sys.stderr)
+        return 130
+    summary = sweep_mod.summarize(model_cls.id, rows)
+    summary["parameter"] = k_name
+    crit = summary["criterion"]
+    print(f"{k_name:>6}  {crit:>16}  {'std':>10}  stability(ARI)  converged")
+    for e in summary["per_K"]:
+        mark = "  <- chosen" if e["K"] == summary["chosen_K"] else ""
+        print(f"{e['K']:>6}  {e.get(crit, float('nan')):>16.6g}  "
+              f"{e.get(crit + '_std', float('nan')):>10.3g}  {e['stability_ari']:>14.3f}  "
+              f"{e['converged']}/{e['fits']}{mark}")
+    print(f"chosen {k_name}: {summary['chosen_K']} ({summary['reason']})")
+    if summary.get("elbow_K") is not None:
+        print(f"elbow of the distortion: {k_name} = {summary['elbow_K']}")
+    if ns.out:
+        paths = sweep_mod.write_outputs(ns.out, model_cls.id, rows, summary)
+        print("wrote: " + ", ".join(str(p) for p in paths.values()))
+    return 1 if any(r.error for r in rows) else 0
+
+
 def cmd_gui(argv: list[str]) -> int:
     from explorer.gui.app import main as gui_main
     return gui_main(argv)
@@ -263,6 +368,7 @@ USAGE = """usage: explorer models
                     [--max-iter N] [--tol T] [--columns A,B] [--standardize]
                     [--labels COLUMN_OR_FILE] [--out DIR]
        explorer fit MODEL --help      (that model's hyperparameters)
+       explorer sweep MODEL DATA --K 2:10 [--seeds 3] [--jobs N] [--out DIR] [...]
        explorer gui [DATA] [--model ID] [--<hyperparameter> VALUE ...] [--run]
                     [--screenshot PNG] [--plots DIR]
        explorer [DATA]                (open the window)
@@ -283,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_fit(argv[1:])
     if argv and argv[0] == "gui":
         return cmd_gui(argv[1:])
+    if argv and argv[0] == "sweep":
+        return cmd_sweep(argv[1:])
     if not argv or Path(argv[0]).exists():
         return cmd_gui(argv)
     print(f"explorer: error: unknown command or missing file '{argv[0]}'\n{USAGE}",
