@@ -194,6 +194,9 @@ def cmd_fit(argv: list[str]) -> int:
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="write result.json, parameters.npz, assignments.csv here")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--session", default=None, metavar="FILE",
+                        help="add this run to a session file (created if missing; "
+                             "`explorer replay FILE` re-runs it)")
     if model_cls is not None:
         add_hyperparameter_options(parser, model_cls)
     ns = parser.parse_args(argv)
@@ -260,6 +263,17 @@ def cmd_fit(argv: list[str]) -> int:
             print(f"explorer: error: {ns.out}: cannot write the results ({e})", file=sys.stderr)
             return EXIT_BAD_INPUT
         print("wrote: " + ", ".join(str(p) for p in paths.values()))
+    if ns.session:
+        from explorer import session as session_mod
+
+        try:
+            path = session_mod.session_path(ns.session)
+            sess = session_mod.load_session(path) if path.exists() else session_mod.Session()
+            sess.add_run(result, options=data_options_from_args(ns.data, ns, kind))
+            print(f"session: {sess.save(path)} (run {sess.current_run})")
+        except (session_mod.SessionError, OSError) as e:
+            print(f"explorer: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     return 0
 
 
@@ -358,6 +372,36 @@ def cmd_sweep(argv: list[str]) -> int:
     return 1 if any(r.error for r in rows) else 0
 
 
+def cmd_replay(argv: list[str]) -> int:
+    from explorer import session as session_mod
+
+    parser = argparse.ArgumentParser(
+        prog="explorer replay", allow_abbrev=False,
+        description="Re-run every run of a saved session headless and check that each objective "
+                    "matches the saved one (exit 1 and a table of differences if not).")
+    parser.add_argument("session", help="a .explorer.json session file")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="export each replayed run into DIR/run<id>/")
+    ns = parser.parse_args(argv)
+    try:
+        sess = session_mod.load_session(ns.session)
+    except session_mod.SessionError as e:
+        print(f"explorer: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for problem in session_mod.check_datasets(sess):
+        print(f"explorer: warning: {problem}", file=sys.stderr)
+    rows = session_mod.replay(sess, out_dir=ns.out)
+    bad = [r for r in rows if not r.matches]
+    print(f"{'run':>4}  {'model':<20} {'saved objective':>20} {'replayed':>20}  result")
+    for r in rows:
+        saved = "none" if r.saved is None else f"{r.saved:.12g}"
+        again = "none" if r.replayed is None else f"{r.replayed:.12g}"
+        verdict = "same" if r.matches else (r.problem or "DIFFERENT")
+        print(f"{r.run_id:>4}  {r.model:<20} {saved:>20} {again:>20}  {verdict}")
+    print(f"{len(rows) - len(bad)} of {len(rows)} runs reproduced")
+    return 1 if bad else 0
+
+
 def cmd_gui(argv: list[str]) -> int:
     from explorer.gui.app import main as gui_main
     return gui_main(argv)
@@ -369,6 +413,7 @@ USAGE = """usage: explorer models
                     [--labels COLUMN_OR_FILE] [--out DIR]
        explorer fit MODEL --help      (that model's hyperparameters)
        explorer sweep MODEL DATA --K 2:10 [--seeds 3] [--jobs N] [--out DIR] [...]
+       explorer replay SESSION [--out DIR]   (re-run a saved session, compare objectives)
        explorer gui [DATA] [--model ID] [--<hyperparameter> VALUE ...] [--run]
                     [--screenshot PNG] [--plots DIR]
        explorer [DATA]                (open the window)
@@ -391,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_gui(argv[1:])
     if argv and argv[0] == "sweep":
         return cmd_sweep(argv[1:])
+    if argv and argv[0] == "replay":
+        return cmd_replay(argv[1:])
     if not argv or Path(argv[0]).exists():
         return cmd_gui(argv)
     print(f"explorer: error: unknown command or missing file '{argv[0]}'\n{USAGE}",

@@ -168,6 +168,15 @@ def write_graphml(result, path) -> Path:
     return path
 
 
+def fitted_arrays(result) -> dict[str, np.ndarray]:
+    """Every fitted array (``parameters.npz``'s content), loadable without pickle."""
+    params = {k: np.asarray(v) for k, v in result.model.parameters().items()}
+    # Object arrays (ids) would need pickle to load back; store them as fixed-width strings.
+    params = {k: (v.astype(str) if v.dtype == object else v) for k, v in params.items()}
+    params.setdefault("labels", np.asarray(result.model.labels()))
+    return params
+
+
 def export_result(result, out_dir) -> dict[str, Path]:
     """Write the result files into ``out_dir`` (created if missing); return their paths."""
     out = Path(out_dir)
@@ -178,10 +187,7 @@ def export_result(result, out_dir) -> dict[str, Path]:
     paths["result"] = out / "result.json"
     _atomic_write(paths["result"], lambda tmp: Path(tmp).write_text(text + "\n"))
 
-    params = {k: np.asarray(v) for k, v in result.model.parameters().items()}
-    # Object arrays (ids) would need pickle to load back; store them as fixed-width strings.
-    params = {k: (v.astype(str) if v.dtype == object else v) for k, v in params.items()}
-    params.setdefault("labels", np.asarray(result.model.labels()))
+    params = fitted_arrays(result)
     paths["parameters"] = out / "parameters.npz"
 
     def write_npz(tmp):
