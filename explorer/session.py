@@ -67,6 +67,7 @@ class RunRecord:
     tol: float
     result: dict[str, Any]                       # the result.json content
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    iteration_times: list[float] = field(default_factory=list)   # seconds, one per iteration
 
     @property
     def objective(self) -> float | None:
@@ -106,7 +107,8 @@ class Session:
         record = RunRecord(id=rid, dataset=ds, model=result.model.id,
                            hyperparameters=_plain(result.model.hp.as_dict()), seed=result.seed,
                            max_iter=result.max_iter, tol=result.tol, result=result_dict(result),
-                           arrays=fitted_arrays(result))
+                           arrays=fitted_arrays(result),
+                           iteration_times=[float(t) for t in result.iteration_times])
         self.runs.append(record)
         self.current_run = rid
         return record
@@ -131,7 +133,8 @@ class Session:
             datasets.append(entry)
         runs = [{"id": r.id, "dataset": r.dataset, "model": r.model,
                  "hyperparameters": r.hyperparameters, "seed": r.seed, "max_iter": r.max_iter,
-                 "tol": r.tol, "arrays": sorted(r.arrays), "result": r.result}
+                 "tol": r.tol, "arrays": sorted(r.arrays),
+                 "iteration_times": r.iteration_times, "result": r.result}
                 for r in self.runs]
         return {"format": FORMAT, "app": "explorer", "version": __version__,
                 "saved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -238,7 +241,8 @@ def load_session(path) -> Session:
                 id=int(r["id"]), dataset=int(r["dataset"]), model=str(r["model"]),
                 hyperparameters=dict(r["hyperparameters"]), seed=int(r["seed"]),
                 max_iter=int(r["max_iter"]), tol=float(r["tol"]), result=dict(r["result"]),
-                arrays=arrays.get(f"run{r['id']}", {})))
+                arrays=arrays.get(f"run{r['id']}", {}),
+                iteration_times=[float(t) for t in r.get("iteration_times", [])]))
     except (KeyError, TypeError, ValueError) as e:
         raise SessionError(f"{path}: session file is incomplete or damaged ({e!r})") from None
     return session
