@@ -414,3 +414,106 @@ def test_float32_pair_sums_agree(monkeypatch):
     assert b.model._S.dtype == np.float32
     # float32 S rounds at 6e-8 relative; over 30 iterations the objective drifts < 1e-5
     np.testing.assert_allclose(a.trace, b.trace, rtol=1e-5)
+
+
+# ---- issue 11: why the hard communities drifted, one test per suspected cause -------------------
+
+def test_scaling_ambiguity_moves_argmax_u_not_the_communities():
+    """Cause 1: u_i w v_j is unchanged when column k of u is scaled by c and row and column k of w
+    by 1/c, so argmax u depends on an arbitrary scale; the contact communities do not."""
+    data, *_ = planted(N=90, T=15, seed=31)
+    m = run_em(data, n_iter=15, K_aff=3, K_exp=2, n_init=1, assortative=False)
+    ll, hll = m._loglik, m._heldout_ll
+    lab, memb, arg_u = m.labels(), m.memberships(), np.argmax(m._U, axis=1)
+    c = 40.0
+    m._U[:, 0] *= c
+    m._W[0, :] /= c
+    m._W[:, 0] /= c
+    m._estep()
+    assert m._loglik == pytest.approx(ll, rel=1e-12)
+    assert m._heldout_ll == pytest.approx(hll, rel=1e-12)
+    assert (np.argmax(m._U, axis=1) != arg_u).mean() > 0.3      # argmax u moved
+    np.testing.assert_array_equal(m.labels(), lab)               # the communities did not
+    np.testing.assert_allclose(m.memberships(), memb, rtol=1e-9, atol=1e-12)
+
+
+def test_exposure_can_carry_the_groups():
+    """Cause found on the primary school: the groups people see can live in the exposure mu
+    (who meets whom) rather than in the affinity u (how much, once they meet). Planted: strong
+    exposure groups, weak affinity structure independent of them. argmax u misses the groups; the
+    communities of the fitted expected contacts mu_ij lambda_ij find them."""
+    rng = np.random.default_rng(41)
+    N, K, T = 150, 3, 30
+    groups = np.arange(N) % K
+    mu = np.full((N, K), 0.03)
+    mu[np.arange(N), groups] = 0.9
+    u = rng.dirichlet(np.full(K, 2.0), size=N)
+    w = 1.0 * np.eye(K) + 0.6
+    t, i, j, cnt = sample_network(u, w, mu, T, rng=rng)
+    data = temporal(t, i, j, cnt, N, T, labels=groups.astype(str))
+    res = runner.fit(DynamicExposure, data, seed=0, K_aff=K, K_exp=K, n_init=1)
+    nmi_u = metrics.nmi(groups, np.argmax(res.model._U, axis=1))
+    print(f"exposure groups: NMI contacts {res.metrics['nmi']:.3f}, argmax u {nmi_u:.3f}")
+    assert res.metrics["nmi"] > 0.9
+    assert nmi_u < 0.3
+    affinity = runner.fit(DynamicExposure, data, seed=0, K_aff=K, K_exp=K, n_init=1,
+                          communities="affinity")
+    assert affinity.metrics["nmi"] == pytest.approx(
+        metrics.nmi(groups, np.argmax(affinity.model._U, axis=1)))
+
+
+def test_assortative_option_keeps_w_diagonal_in_the_fit():
+    """Cause 2 (non-assortative w): with --assortative the fitted w is diagonal (the EM test above
+    checks monotonicity for both forms); without it the off-diagonal rates are free."""
+    data, *_ = planted(N=60, T=12, seed=12)
+    a = runner.fit(DynamicExposure, data, seed=0, K_aff=3, K_exp=2, n_init=1)
+    assert a.model.hp.assortative
+    w = a.model.parameters()["w"]
+    assert np.all(w[~np.eye(3, dtype=bool)] == 0) and np.all(np.diag(w) > 0)
+    b = runner.fit(DynamicExposure, data, seed=0, K_aff=3, K_exp=2, n_init=1,
+                   assortative=False)
+    assert np.all(b.model.parameters()["w"][~np.eye(3, dtype=bool)] > 0)
+
+
+def test_held_out_stop_returns_the_best_state():
+    """Cause 3 (EM creeping on after prediction stopped improving): with few snapshots and many
+    communities the training log-likelihood keeps rising while the held-out one falls; the fit
+    stops after ``patience`` iterations without improvement and returns the best state."""
+    data, *_ = planted(N=60, T=6, seed=13)
+    res = runner.fit(DynamicExposure, data, seed=0, K_aff=8, K_exp=4, n_init=1, patience=5,
+                     heldout_fraction=0.2, max_iter=500)
+    m = res.model
+    assert res.stop_reason.startswith("stopped: held-out log-likelihood did not improve for 5")
+    assert res.stop_reason.endswith(f"best at iteration {res.best_iteration}")
+    assert res.best_iteration == res.iterations - 5 and not res.converged
+    best = res.trace[res.best_iteration - 1]
+    assert best == max(res.trace) and m._heldout_ll == best    # the state is the best one
+    train = dict(m.snapshot()["metrics_trace"]["loglik"])
+    assert train[res.iterations] > train[res.best_iteration]   # training went on rising
+    assert m.metrics()["heldout_loglik"] == best
+    # without held-out cells the objective is the training log-likelihood and never stops early
+    none = runner.fit(DynamicExposure, data, seed=0, K_aff=3, K_exp=2, n_init=1,
+                      heldout_fraction=0.0, max_iter=30, tol=0)
+    assert none.model.objective_kind == "log-likelihood" and none.iterations == 30
+    assert np.all(np.diff(none.trace) >= -1e-10 * np.abs(none.trace[1:]))
+
+
+def test_pair_history_auc_by_hand():
+    data, *_ = planted(N=40, T=10, seed=14)
+    m = run_em(data, n_iter=3, K_aff=3, K_exp=2, n_init=1, heldout_fraction=0.2)
+    N, T = data.n_nodes, data.T
+    A = np.zeros((T, N, N))
+    np.add.at(A, (data.t, np.minimum(data.i, data.j), np.maximum(data.i, data.j)), data.count)
+    tt, aa, bb = np.meshgrid(range(T), range(N), range(N), indexing="ij")
+    up = aa < bb
+    tt, aa, bb = tt[up], aa[up], bb[up]
+    held = m.heldout_mask(tt, aa, bb)
+    obs_sum = np.zeros((N, N))
+    np.add.at(obs_sum, (aa[~held], bb[~held]), A[tt[~held], aa[~held], bb[~held]])
+    n_obs = np.zeros((N, N))
+    np.add.at(n_obs, (aa[~held], bb[~held]), 1.0)
+    score = obs_sum[aa[held], bb[held]] / n_obs[aa[held], bb[held]]
+    truth = A[tt[held], aa[held], bb[held]] > 0
+    assert m.pair_history_auc() == pytest.approx(metrics.auc(score, truth), abs=1e-12)
+    # and the spectral baseline is the spectral clustering of the observed aggregate
+    assert "spectral_nmi" not in m.metrics()       # no labels, no NMI
