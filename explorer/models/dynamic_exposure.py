@@ -282,6 +282,7 @@ class DynamicExposure(Model):
         self._n_heldout_cells = T * n * (n - 1) / 2.0 - total_obs
         # live evaluation pairs
         self._eval = None
+        self._eval_full = None
         self._eval_full_pairs = 0
         if frac > 0:
             pa_, pb_, pc_ = self._hpos
@@ -500,11 +501,13 @@ class DynamicExposure(Model):
             return np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty
         ev = self._eval
         if self._eval_full_pairs > len(ev["a"]):
-            npos = len(self._hpos[0])
-            rate = 1.0
-            if self._eval_full_pairs > FULL_AUC_MAX_PAIRS:
-                rate = max((FULL_AUC_MAX_PAIRS - npos) / self._eval_full_pairs, 1e-6)
-            ev = self._build_eval(rate)
+            if getattr(self, "_eval_full", None) is None:   # built once, on the first call
+                npos = len(self._hpos[0])
+                rate = 1.0
+                if self._eval_full_pairs > FULL_AUC_MAX_PAIRS:
+                    rate = max((FULL_AUC_MAX_PAIRS - npos) / self._eval_full_pairs, 1e-6)
+                self._eval_full = self._build_eval(rate)
+            ev = self._eval_full
         score = np.empty(len(ev["a"]))
         kern.pair_scores(self._UW, self._V, self._MU, ev["a"], ev["b"], self._directed, score)
         return ev["a"], ev["b"], ev["pos"].copy(), ev["neg"].copy(), score
