@@ -10,8 +10,11 @@ nodes (directed or undirected). For every pair i < j and snapshot t:
 * rates: lambda_ij = sum_{k,q} u_ik w_kq v_jq, non-negative u, v (N x K_aff), w (K_aff x K_aff),
   constant over t; undirected: v = u and w symmetric.
 
-Objective (kind ``log-likelihood``): the observed-data log-likelihood, a total over every observed
-cell (held-out cells are left out of every sum)::
+Objective (issue 11, kind ``held-out log-likelihood``): the same log-likelihood summed over the
+held-out cells; the fit stops after ``patience`` iterations without improvement and the runner
+returns the best state (``keep_best``; get_state copies u, v, w, mu and set_state recomputes S).
+Without held-out cells the objective is the training (observed-data) log-likelihood, a total over
+every observed cell (held-out cells are left out of every training sum)::
 
     sum_{i<j, t observed} log[ mu_ij Pois(A_ij^t; lambda_ij) [Pois(A_ji^t; lambda_ji)]
                                + (1 - mu_ij) [A^t = 0] ]
@@ -50,7 +53,7 @@ rows of log(1 + aggregated observed counts), L2-normalised (randomly projected t
 beyond 512 nodes), or from Dirichlet(1); w = c (I + 0.1 (1 - I)) with c matching the mean rate on
 non-zero cells; mu_i = sqrt(r) (pi_i / 2 + 1 / (2 K_exp)), pi_i ~ Dirichlet(1), r twice the share
 of non-zero cells (so every mu_ij starts in [r / (4 K_exp), r]). ``n_init`` restarts keep the best
-log-likelihood.
+held-out log-likelihood (the training one without held-out cells).
 
 Memory: O(non-zeros + N K) plus two dense N x N pair arrays: S (float64 up to 3,000 nodes,
 float32 beyond) and the observed-snapshot counts (uint16).
@@ -59,7 +62,13 @@ Exported parameters (parameters.npz names):
   u (N, K_aff) out-memberships; v (N, K_aff) in-memberships (= u when undirected);
   w (K_aff, K_aff) affinity; mu (N, K_exp) exposure rows;
   pair_activity (N, N) S_ij = expected number of exposed observed snapshots of each pair
-  (symmetric, zero diagonal); labels (N,) argmax of u; node_ids (N,) str.
+  (symmetric, zero diagonal); labels (N,) and memberships (N, K_aff): the communities of the
+  fitted expected contacts mu_ij lambda_ij (``communities = "contacts"``, spectral clustering of
+  their low-rank factors) or argmax u and normalised u (``"affinity"``); node_ids (N,) str.
+
+Metrics: loglik (training), heldout_loglik, heldout_auc and, on the same held-out cells, the
+baseline pair_history_auc (a pair's observed counts per observed snapshot as the score);
+spectral_nmi (spectral clustering of the aggregated observed counts) when the data have labels.
   (lambda_ij = (u w v^T)_ij is not stored: it is a product of the exported factors.)
 """
 
