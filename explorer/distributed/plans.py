@@ -34,6 +34,7 @@ the same answer.
 from __future__ import annotations
 
 import hashlib
+import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -415,19 +416,34 @@ class FuzzyPlan:
 # Mixtures: E-pass per partition (chunk statistics), the model's M-step on all chunks
 # =============================================================================================
 
+_SCRATCH = threading.local()
+
+
+def scratch(name: str, shape, dtype=np.float64) -> np.ndarray:
+    """A per-worker-thread buffer reused across tasks (no fresh pages for every partition); its
+    content is whatever the last task left, except that it starts zeroed."""
+    pool = getattr(_SCRATCH, "pool", None)
+    if pool is None:
+        pool = _SCRATCH.pool = {}
+    buf = pool.get(name)
+    if buf is None or buf.shape != tuple(shape) or buf.dtype != dtype:
+        buf = pool[name] = np.zeros(shape, dtype=dtype)
+    return buf
+
+
 def _gmm_e(part, st, want_resp=False):
-    X = part.f64()
-    n, D = X.shape
+    n, D = part.X.shape
     K = st["means"].shape[0]
     Dp = gm.padded(D)
-    XT = np.zeros((Dp, n))
-    XT[:D] = X.T
+    XT = scratch("gmm_XT", (Dp, n))         # rows D.. stay zero: only [:D] is ever written
+    XT[:D] = part.X.T
+    X = part.f64() if want_resp else None
     mp = np.zeros((K, Dp))
     mp[:, :D] = st["means"]
     Up = np.zeros((K, Dp, Dp))
     Up[:, :D, :D] = st["precisions_cholesky"]
     C = chunk_count(n)
-    resp = np.zeros((n, K))
+    resp = np.zeros((n, K)) if want_resp else scratch("gmm_resp", (n, K))
     nk, s1, s2, ll = np.zeros((C, K)), np.zeros((C, K, D)), np.zeros((C, K, D, D)), np.zeros(C)
     eb = np.zeros((C, 2, gm.BLOCK), dtype=np.int64)
     gm._e_pass(XT, st["log_w"], mp, Up, st["log_det"], resp, nk, s1, s2, ll,
