@@ -10,7 +10,7 @@ Run by hand (not part of the test suite; needs ``pip install .[dask]``)::
    rows from a mixture of ``--k`` Gaussian blobs as a Parquet dataset, one file per 5,000,000
    rows, row groups of 1,000,000 rows. 50,000,000 x 8 float32 is 1.6 GB of values (the files are
    about as large: random floats do not compress).
-2. Starts a LocalCluster (``--workers`` processes, default the number of cores, one thread and
+2. Starts a LocalCluster (``--workers`` processes, default 4 (0.4 GB of the data each), one thread and
    one numba thread each, ``--memory-limit`` per worker, below the data's size) or connects to
    ``--address``; the workers read their partitions and keep them in memory (float32); spilling
    to disk is switched off for the LocalCluster so that the time measured is compute, not disk.
@@ -76,7 +76,7 @@ def main() -> int:
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--folder", default="/tmp/explorer-bench-dask")
     ap.add_argument("--memory-limit", default="1.5GB")
-    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--partition-rows", type=int, default=1_000_000)
     ap.add_argument("--address", default=None)
     ap.add_argument("--in-memory-rows", type=int, default=2_000_000)

@@ -240,8 +240,14 @@ def _make_part(X: np.ndarray, offset: int, index: int) -> Part:
 
 
 def _wait(client, futures) -> None:
-    """Wait for ``futures``; a failed partition raises its own error (a DataError with its file)."""
-    client.gather(futures)
+    """Wait for ``futures`` without fetching them; a failed partition raises its own error (a
+    DataError naming its file)."""
+    from distributed import wait
+
+    wait(futures)
+    for f in futures:
+        if f.status == "error":
+            f.result()
 
 
 def load(client, source, *, partition_rows: int | None = None, columns=None,
