@@ -197,11 +197,24 @@ def cmd_fit(argv: list[str]) -> int:
     parser.add_argument("--session", default=None, metavar="FILE",
                         help="add this run to a session file (created if missing; "
                              "`explorer replay FILE` re-runs it)")
+    parser.add_argument("--dask", default=None, metavar="ADDRESS|local",
+                        help="fit on a Dask cluster (scheduler ADDRESS, or 'local' to start one); "
+                             "DATA may be a Parquet folder or a glob of CSV/Parquet files "
+                             "(needs pip install .[dask])")
+    parser.add_argument("--partition-rows", dest="partition_rows", type=_positive_int,
+                        default=None, metavar="N", help="with --dask: rows per partition")
     if model_cls is not None:
         add_hyperparameter_options(parser, model_cls)
     ns = parser.parse_args(argv)
     if model_cls is None:
         parser.error("a model id is required")
+    if ns.dask is not None:     # the optional Dask path, imported only here
+        try:
+            from explorer.distributed.cli import cmd_fit_dask
+        except ImportError as e:
+            print(f"explorer: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        return cmd_fit_dask(ns, model_cls)
 
     from explorer import runner
     from explorer.export import export_result
