@@ -202,7 +202,8 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
     best.restarts = restarts
     best.log = log
     try:
-        best.metrics = evaluate(best.model, data)
+        # A model cancelled before its first restart was initialised has nothing to evaluate.
+        best.metrics = evaluate(best.model, data) if restarts else {}
     except NotImplementedError:
         best.metrics = {}
     if callback is not None and best.trace:

@@ -250,6 +250,10 @@ def fit_one(spec: SweepSpec, K: int, seed: int, control=None) -> SweepRow:
 
     t0 = time.perf_counter()
     row = SweepRow(K=K, seed=seed)
+    if control is not None and control.cancelled:      # queued before the cancel: never start
+        row.stop_reason = "cancelled"
+        row.seconds = 0.0
+        return row
     try:
         cls = get_model(spec.model_id)
         data = _load(spec)
@@ -350,9 +354,9 @@ def iter_sweep(spec: SweepSpec, jobs: int | None = None,
                 if not fut.cancelled():
                     yield fut.result()
             if cancel.cancelled:
-                for fut in pending:
-                    fut.cancel()
-                break
+                # Queued fits never start; running ones see the event within one iteration
+                # and come back as "cancelled" rows, which are still reported.
+                pending = {fut for fut in pending if not fut.cancel()}
     finally:
         cancel_futures = cancel.cancelled
         pool.shutdown(wait=True, cancel_futures=cancel_futures)

@@ -114,13 +114,21 @@ def test_cancel_stops_every_worker_promptly(tmp_path):
 
     timer = threading.Timer(8.0, press_cancel)
     timer.start()
-    rows = list(sweep.iter_sweep(spec, jobs=2, cancel=cancel))
+    rows, after_cancel = [], []
+    for row in sweep.iter_sweep(spec, jobs=2, cancel=cancel):
+        rows.append(row)
+        if cancelled_at:
+            after_cancel.append(row)
     done = time.perf_counter()
     timer.cancel()
     assert cancel.cancelled
-    assert any(r.stop_reason == "cancelled" for r in rows)     # fits were interrupted
-    assert len(rows) < 8                                        # queued fits never started
-    # Every worker has stopped and been joined by the time the generator returns; a running
-    # fit stops within one EM iteration (milliseconds), generous on a busy 2-core machine.
+    # The fits running at the cancel come back stopped ("cancelled"); queued fits never start.
+    # (A fit may reach an exact fixed point, "converged", before the cancel.)
+    assert after_cancel and all(r.stop_reason == "cancelled" for r in after_cancel)
+    assert sum(r.iterations > 0 for r in after_cancel) <= 2     # only the two running fits
+    # Every worker has stopped and been joined by the time the generator returns. A running fit
+    # stops within one EM iteration (milliseconds); a worker still starting up (imports, data,
+    # kernels from the cache) on a busy 2-core machine may take seconds. Uncancelled, these fits
+    # would run for about an hour.
     assert mp.active_children() == []
-    assert done - cancelled_at[0] < 20.0
+    assert done - cancelled_at[0] < 60.0
