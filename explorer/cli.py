@@ -288,8 +288,8 @@ def _fit_and_report(model_cls: type[Model], ns: argparse.Namespace) -> int:
         print("wrote: " + ", ".join(str(p) for p in paths.values()))
     problem = unusable(result)
     if problem:
-        print(f"explorer: error: the fit gave no usable state ({problem}); see the notes above",
-              file=sys.stderr)
+        print(f"explorer: error: the fit gave no usable state ({problem.split(':')[0]}); see the "
+              "notes above", file=sys.stderr)
         return EXIT_UNUSABLE
     return 0
 
