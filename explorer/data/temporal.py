@@ -14,6 +14,11 @@
   snapshot ``t - t_min`` (a file whose ``t`` is already a window index ``0..T-1`` maps to itself;
   windows with no rows in between are kept as empty snapshots). Timestamps and fractional ``t``
   need an explicit ``bin_width``.
+- The number of snapshots ``T`` is computed from ``t``'s range and the bin width before anything
+  of size ``T`` is allocated; more than ``MAX_SNAPSHOTS`` (1,000,000) is refused with a message
+  suggesting a bin width that gives about 1,000 snapshots (and more than 10,000 gives a note).
+- Counts may be fractional here (weights); the first fractional count is kept with its line and
+  column (``first_fractional_count``) so a model that needs whole numbers can say where it is.
 - Rows falling on the same (snapshot, i, j) are summed; for undirected networks each pair is stored
   once with ``i < j`` by node index (``i j`` and ``j i`` are the same pair). Self-loops are dropped
   and zero counts skipped, with notes. Negative counts are an error.
@@ -35,6 +40,10 @@ from explorer.data.types import TemporalNetworkData
 TIME_HEADERS = {"t", "time", "timestamp", "date", "datetime"}
 COUNT_HEADERS = ("count", "weight", "w", "n", "counts")
 MANY_SNAPSHOTS = 10_000
+# The most snapshots a file may be binned into. Checked from t's range and the bin width before
+# anything of size T is allocated (t = 0 and 1e12 once asked for 7 TiB); the models keep arrays of
+# T x N or T x K, so even this many is only for small networks.
+MAX_SNAPSHOTS = 1_000_000
 
 
 def _is_time(s: str) -> bool:
@@ -109,14 +118,20 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
         notes.append(f"column(s) {', '.join(extra)} ignored")
 
     t, stamps = _parse_times(src, sep, df, names, header)
+    fractional = None
     if ccol is None:
         count = np.ones(len(df))
     else:
         count = numeric_column(src, sep, df, ccol, names, header=header, what="count")
         if (count < 0).any():
             k = int(np.flatnonzero(count < 0)[0])
-            raise DataError(f"negative count {count[k]!r}", path=src.path,
+            raise DataError(f"negative count {df[ccol].iloc[k]}", path=src.path,
                             line=record_line(src, sep, k, header=header), column=names[ccol])
+        frac = count != np.floor(count)
+        if frac.any():
+            k = int(np.flatnonzero(frac)[0])
+            fractional = (record_line(src, sep, k, header=header), names[ccol],
+                          float(count[k]))
 
     t_min = float(t.min())
     if bin_width is None:
@@ -135,6 +150,14 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
         if not np.isfinite(width) or width <= 0:
             raise DataError(f"bin width must be a positive number, got {bin_width!r}",
                             path=src.path)
+    span = (float(t.max()) - t_min) / width
+    if not np.isfinite(span) or span >= MAX_SNAPSHOTS:
+        shown = f"{span:.3g}" if np.isfinite(span) else "too many"
+        suggest = (float(t.max()) - t_min) / 1000.0
+        raise DataError(f"t runs from {t_min:g} to {float(t.max()):g}: with bin width {width:g} "
+                        f"that is {shown} snapshots, more than the {MAX_SNAPSHOTS:,} the explorer "
+                        f"takes; choose a larger bin width (--bin-width {suggest:.3g} gives about "
+                        "1,000)", path=src.path)
     snap = np.floor((t - t_min) / width).astype(np.int64)
     T = int(snap.max()) + 1
     if T > MANY_SNAPSHOTS:
@@ -162,14 +185,19 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
                         path=src.path)
     if not directed:
         i, j = np.minimum(i, j), np.maximum(i, j)
-    key = (snap * n + i) * n + j
-    uniq, inv = np.unique(key, return_inverse=True)
-    if len(uniq) < len(key):
-        notes.append(f"summed {len(key) - len(uniq):,} row(s) falling on the same "
+    if T * n * n < 2 ** 62:
+        key = (snap * n + i) * n + j
+        uniq, inv = np.unique(key, return_inverse=True)
+        t_out, rest = np.divmod(uniq, n * n)
+        i_out, j_out = np.divmod(rest, n)
+    else:   # (snapshot, i, j) as one int64 key would overflow: unique rows instead
+        rows, inv = np.unique(np.column_stack([snap, i, j]), axis=0, return_inverse=True)
+        uniq = rows
+        t_out, i_out, j_out = rows[:, 0], rows[:, 1], rows[:, 2]
+    if len(uniq) < len(snap):
+        notes.append(f"summed {len(snap) - len(uniq):,} row(s) falling on the same "
                      "(snapshot, i, j)")
     count = np.bincount(inv.ravel(), weights=count, minlength=len(uniq))
-    t_out, rest = np.divmod(uniq, n * n)
-    i_out, j_out = np.divmod(rest, n)
 
     node_labels = label_name = None
     if labels is not None:
@@ -179,4 +207,4 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
                                count=count.astype(np.float64), times=times,
                                directed=bool(directed), labels=node_labels,
                                label_name=label_name, path=src.path, sha256=src.sha256,
-                               notes=notes)
+                               notes=notes, first_fractional_count=fractional)
