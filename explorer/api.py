@@ -45,7 +45,7 @@ def fit(model: str | type[Model] | Model, data, *, seed: int = 0, max_iter: int 
             model = get_model(model)
         except KeyError as e:
             raise HyperparameterError(e.args[0]) from None
-    check_seed(seed)
+    seed = check_seed(seed)
     if isinstance(model, type):
         model = model(model.Hyperparameters.from_mapping(hyperparameters))
     elif hyperparameters:

@@ -44,6 +44,7 @@ MANY_SNAPSHOTS = 10_000
 # anything of size T is allocated (t = 0 and 1e12 once asked for 7 TiB); the models keep arrays of
 # T x N or T x K, so even this many is only for small networks.
 MAX_SNAPSHOTS = 1_000_000
+_KEY_LIMIT = 2 ** 62      # (snapshot, i, j) packed in one int64 below this, else unique rows
 
 
 def _is_time(s: str) -> bool:
@@ -185,7 +186,7 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
                         path=src.path)
     if not directed:
         i, j = np.minimum(i, j), np.maximum(i, j)
-    if T * n * n < 2 ** 62:
+    if T * n * n < _KEY_LIMIT:
         key = (snap * n + i) * n + j
         uniq, inv = np.unique(key, return_inverse=True)
         t_out, rest = np.divmod(uniq, n * n)
