@@ -35,6 +35,7 @@ import csv
 import hashlib
 import io
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,8 @@ _NA_MARKERS = {"NA", "N/A", "NULL", "NONE", "?", "-", "--", ".", "MISSING"}
 # Largest magnitude of a feature value without --standardize: its square (1e300) still fits a
 # double, with room for sums over many rows.
 MAX_MAGNITUDE = 1e150
-_DECIMAL_COMMA = __import__("re").compile(r"^\s*[-+]?\d+,\d+\s*$")
+_NEWLINE = re.compile(r"\r\n|\r|\n")     # universal newlines, as pandas reads them
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,11 +83,11 @@ class Source:
             head = head[: head.rindex(b"\n")]
         text = head.decode("utf-8", errors="replace")
         out = []
-        for line in text.split("\n"):
+        for line in _NEWLINE.split(text):
             s = line.strip()
             if not s or (comment and s[0] in comment):
                 continue
-            out.append(line.rstrip("\r"))
+            out.append(line)
             if len(out) >= _SAMPLE_LINES:
                 break
         return out
@@ -132,7 +134,10 @@ def split_line(line: str, sep: str | None) -> list[str]:
     """Fields of one line: ``sep`` None means runs of whitespace; quotes honoured otherwise."""
     if sep is None:
         return line.split()
-    return next(csv.reader([line], delimiter=sep, skipinitialspace=True), [])
+    try:
+        return next(csv.reader([line], delimiter=sep, skipinitialspace=True), [])
+    except csv.Error:       # a stray quote or carriage return: plain splitting is what we can do
+        return line.split(sep)
 
 
 def sniff_separator(lines: list[str]) -> str | None:
@@ -180,7 +185,7 @@ def records(src: Source, sep: str | None, comment: str = ""):
     """
     text = src.text()
     if sep is None:
-        for k, line in enumerate(text.split("\n"), start=1):
+        for k, line in enumerate(_NEWLINE.split(text), start=1):
             s = line.strip()
             if not s or (comment and s[0] in comment):
                 continue
@@ -188,7 +193,7 @@ def records(src: Source, sep: str | None, comment: str = ""):
         return
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)
     prev = 0
-    for fields in reader:
+    for fields in _csv_rows(reader, src):
         start = prev + 1
         prev = reader.line_num
         if not fields or (len(fields) == 1 and not fields[0].strip()):
@@ -196,6 +201,19 @@ def records(src: Source, sep: str | None, comment: str = ""):
         if comment and fields[0].lstrip()[:1] in tuple(comment):
             continue
         yield start, fields
+
+
+def _csv_rows(reader, src: Source):
+    """The csv reader's rows; its own errors (a stray quote, an over-long field) as DataErrors."""
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise DataError(f"cannot parse the line ({e})", path=src.path,
+                            line=reader.line_num) from None
+        yield fields
 
 
 def check_number(cell: str, *, src: Source, line: int, column: str, what: str = "value") -> float:
@@ -339,8 +357,8 @@ def _decimal_commas(src: Source, lines: list[str]) -> None:
 
 def _line_of(src: Source, line: str) -> int | None:
     """1-based line number of the first line of the file equal to ``line``."""
-    for k, ln in enumerate(src.text().split("\n"), start=1):
-        if ln.rstrip("\r") == line:
+    for k, ln in enumerate(_NEWLINE.split(src.text()), start=1):
+        if ln == line:
             return k
     return None
 
@@ -366,6 +384,8 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False) ->
                         "feature columns; name each once", path=src.path)
     label_name = None if labels is None else str(labels).strip()
     lines = src.head_lines()
+    if not lines:
+        raise DataError("the file holds only blank lines", path=src.path)
     _decimal_commas(src, lines)
     sep = sniff_separator(lines)
     header = _has_header(lines, sep, set(wanted) | ({label_name} if label_name else set()))
@@ -472,6 +492,8 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False) ->
     offset = scale = None
     if standardize:
         offset, scale = _safe_standardize(X)
+        if not X.flags.writeable:
+            X = X.copy()
         flat = scale == 0
         if flat.any():
             notes.append("constant column(s) " + ", ".join(repr(numeric[k]) for k in

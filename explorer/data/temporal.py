@@ -78,14 +78,31 @@ def _parse_times(src, sep, df, names, header) -> tuple[np.ndarray, bool]:
         raise DataError(f"bad t {raw.iloc[k]!r}: not a finite number",
                         path=src.path, line=record_line(src, sep, k, header=header),
                         column=names[0])
-    stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601", utc=True)
-    bad = stamps.isna().to_numpy()
+    try:
+        stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601", utc=True)
+        bad = stamps.isna().to_numpy()
+    except (ValueError, OverflowError):     # e.g. OutOfBoundsDatetime ("-1" as year -1)
+        bad = np.ones(len(raw), dtype=bool)
+        for k, cell in enumerate(raw):
+            try:
+                pd.to_datetime(cell, format="ISO8601", utc=True)
+            except (ValueError, OverflowError, TypeError):
+                break
+            bad[k] = False
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise DataError(f"bad t {raw.iloc[k]!r}: not a number or an ISO 8601 date/time",
                         path=src.path, line=record_line(src, sep, k, header=header),
                         column=names[0])
-    secs = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    try:
+        secs = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    except (ValueError, OverflowError):    # a date outside pandas' nanosecond range
+        years = stamps.dt.year.to_numpy()
+        out = np.flatnonzero((years < 1678) | (years > 2261))
+        k = int(out[0]) if len(out) else 0
+        raise DataError(f"bad t {raw.iloc[k]!r}: dates before 1678 or after 2261 are not "
+                        "supported", path=src.path,
+                        line=record_line(src, sep, k, header=header), column=names[0]) from None
     return np.asarray(secs, dtype=np.float64), True
 
 
@@ -164,7 +181,8 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
     if T > MANY_SNAPSHOTS:
         notes.append(f"{T:,} snapshots; a larger bin width gives fewer")
     times = t_min + width * np.arange(T)
-    if not stamps and width == np.floor(width) and t_min == np.floor(t_min):
+    if (not stamps and width == np.floor(width) and t_min == np.floor(t_min)
+            and np.abs(times).max() < 2.0 ** 53):        # exact integers only
         times = times.astype(np.int64)
 
     codes, uniques = pd.factorize(np.column_stack([df[1].to_numpy(dtype=str),
