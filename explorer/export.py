@@ -356,7 +356,7 @@ def _swap_in(tmp: Path, out: Path) -> None:
             old = tmp.with_name(tmp.name.replace(".explorer-new-", ".explorer-old-"))
             os.rename(out, old)
             os.rename(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)     # the previous set, under Ctrl-C's deferral
 
 
 def export_result(result, out_dir) -> dict[str, Path]:
