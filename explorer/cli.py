@@ -2,22 +2,39 @@
 
 Hyperparameter flags are generated from each model's Hyperparameters dataclass: the field name with
 underscores turned into hyphens and case kept (``K`` -> ``--K``, ``n_init`` -> ``--n-init``,
-``K_aff`` -> ``--K-aff``). Bad input (data, hyperparameters, unknown model) exits with status 2 and
-one line naming the problem; progress goes to stderr, the summary to stdout.
+``K_aff`` -> ``--K-aff``). Progress goes to stderr, the summary to stdout.
+
+Exit status of ``explorer fit``:
+
+* 0: the fit ended with a usable state (converged, stopped early, at the iteration limit, or
+  cancelled after at least one iteration) and, with ``--out``, the set was written;
+* 2: bad input (data, hyperparameters, seed, unknown model, an ``--out`` folder that cannot take
+  the set): one line ``explorer: error: ...`` naming the problem, nothing fitted or written;
+* 3: the fit ran but its returned state is not usable: the objective became non-finite, or every
+  restart was degenerate (a component on a point mass, ...). The summary and the notes say why;
+  with ``--out`` the set is still written (``stop_reason`` in result.json) so it can be inspected;
+* 130: interrupted (Ctrl-C) during the fit or the export: one line; an export in progress leaves
+  the ``--out`` folder as it was.
+
+Python warnings raised while loading and fitting (pandas, numpy) never reach the terminal as
+tracebacks or multi-line warnings: each distinct one becomes a ``note:`` line.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from explorer import __version__
 from explorer.data.types import DataError
 from explorer.models import get_model, registry
-from explorer.models.base import HyperparameterError, Model
+from explorer.models.base import HyperparameterError, Model, check_seed
 
 EXIT_BAD_INPUT = 2
+EXIT_UNUSABLE = 3
+EXIT_INTERRUPTED = 130
 
 
 
@@ -92,9 +109,17 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        return check_seed(text)
+    except HyperparameterError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("seed: ")) from None
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("run")
-    g.add_argument("--seed", type=int, default=0, help="random seed (restart r uses seed + r)")
+    g.add_argument("--seed", type=_seed, default=0,
+                   help="random seed, a whole number >= 0 (restart r uses seed + r)")
     g.add_argument("--max-iter", dest="max_iter", type=_positive_int, default=None,
                    help="maximum iterations (default: the model's)")
     g.add_argument("--tol", type=_non_negative_float, default=None,
@@ -103,18 +128,14 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def data_kind_for(model_cls: type[Model] | None, path, ns: argparse.Namespace) -> str:
     """The kind to read DATA as: --kind, else the model's kind (refused when the file clearly is
-    another kind, so a table is never fitted as a network by accident), else a guess."""
-    from explorer.data import guess_kind, kind_conflict
+    another kind, so a table is never fitted as a network by accident), else a guess. The check is
+    :func:`explorer.data.kind_for_model`, shared with the Python API and the window."""
+    from explorer.data import guess_kind, kind_for_model
 
-    if getattr(ns, "kind", None):
-        return ns.kind
-    if model_cls is not None and len(model_cls.data_kinds) == 1:
-        kind = model_cls.data_kinds[0]
-        problem = kind_conflict(path, kind)
-        if problem:
-            raise DataError(f"model '{model_cls.id}' takes {kind} data, but {problem}", path=path)
-        return kind
-    return guess_kind(path)
+    forced = getattr(ns, "kind", None)
+    if model_cls is None:
+        return forced or guess_kind(path)
+    return kind_for_model(path, model_cls.data_kinds, model_id=model_cls.id, kind=forced)
 
 
 def load_from_args(path, ns: argparse.Namespace, kind: str):
@@ -143,15 +164,20 @@ def data_options_from_args(path, ns: argparse.Namespace, kind: str) -> dict:
 
 
 def _check_out_dir(out) -> None:
-    """Refuse an output folder that cannot be written before spending time on the fit."""
-    path = Path(out)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".explorer-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise OSError(f"{out}: cannot write the results there ({e.strerror or e})") from None
+    """Refuse an output folder that cannot take the set before spending time on the fit."""
+    from explorer.export import check_out_dir
+    check_out_dir(out)
+
+
+def _warning_notes(caught) -> list[str]:
+    """Each distinct caught warning as one line (category and first line of the message)."""
+    seen: list[str] = []
+    for w in caught:
+        first = str(w.message).strip().splitlines()[0] if str(w.message).strip() else ""
+        line = f"{w.category.__name__}: {first}"
+        if line not in seen:
+            seen.append(line)
+    return seen
 
 
 def _fmt(v) -> str:
@@ -216,41 +242,51 @@ def cmd_fit(argv: list[str]) -> int:
             return EXIT_BAD_INPUT
         return cmd_fit_dask(ns, model_cls)
 
+    try:
+        return _fit_and_report(model_cls, ns)
+    except KeyboardInterrupt:
+        print("explorer: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _fit_and_report(model_cls: type[Model], ns: argparse.Namespace) -> int:
     from explorer import runner
     from explorer.export import export_result
 
-    try:
-        hp = hyperparameters_from_args(model_cls, ns)
-        kind = data_kind_for(model_cls, ns.data, ns)
-        data = load_from_args(ns.data, ns, kind)
-        model = model_cls(hp)
-        model.check_data(data)
-        if ns.out:
-            _check_out_dir(ns.out)
-    except (DataError, HyperparameterError, OSError) as e:
-        print(f"explorer: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            hp = hyperparameters_from_args(model_cls, ns)
+            kind = data_kind_for(model_cls, ns.data, ns)
+            data = load_from_args(ns.data, ns, kind)
+            model = model_cls(hp)
+            model.check_data(data)
+            if ns.out:
+                _check_out_dir(ns.out)
+        except (DataError, HyperparameterError, OSError) as e:
+            print(f"explorer: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        for note in list(getattr(data, "notes", [])) + _warning_notes(caught):
+            print(f"note: {note}", file=sys.stderr)
+        del caught[:]
+        print(f"{model_cls.id} on {data.path}: {data.describe()}", file=sys.stderr)
 
-    for note in getattr(data, "notes", []):
-        print(f"note: {note}", file=sys.stderr)
-    print(f"{model_cls.id} on {data.path}: {data.describe()}", file=sys.stderr)
+        def progress(p: runner.Progress) -> None:
+            if ns.quiet or p.done:
+                return
+            restart = f"  restart {p.restart + 1}/{p.n_init}" if p.n_init > 1 else ""
+            print(f"iteration {p.iteration:6d}  {p.objective_kind} {p.objective:.10g}"
+                  f"  ({p.iterations_per_s:.1f} it/s){restart}", file=sys.stderr, flush=True)
 
-    def progress(p: runner.Progress) -> None:
-        if ns.quiet or p.done:
-            return
-        restart = f"  restart {p.restart + 1}/{p.n_init}" if p.n_init > 1 else ""
-        print(f"iteration {p.iteration:6d}  {p.objective_kind} {p.objective:.10g}"
-              f"  ({p.iterations_per_s:.1f} it/s){restart}", file=sys.stderr, flush=True)
-
-    try:
-        result = runner.fit(model, data, seed=ns.seed, max_iter=ns.max_iter, tol=ns.tol,
-                            callback=progress, snapshot_interval=0.2, snapshots=False)
-    except DataError as e:
-        print(f"explorer: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("explorer: interrupted", file=sys.stderr)
-        return 130
+        try:
+            result = runner.fit(model, data, seed=ns.seed, max_iter=ns.max_iter, tol=ns.tol,
+                                callback=progress, snapshot_interval=0.2, snapshots=False)
+        except DataError as e:
+            print(f"explorer: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        fit_warnings = _warning_notes(caught)
+    # Warnings during the fit become notes of the result (shown and exported).
+    result.notes.extend(f"warning during the fit: {w}" for w in fit_warnings)
 
     for note in list(getattr(result.model, "notes", [])) + list(result.notes):
         print(f"note: {note}", file=sys.stderr)
@@ -287,7 +323,24 @@ def cmd_fit(argv: list[str]) -> int:
         except (session_mod.SessionError, OSError) as e:
             print(f"explorer: error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
+    problem = unusable(result)
+    if problem:
+        print(f"explorer: error: the fit gave no usable state ({problem.split(':')[0]}); see the "
+              "notes above", file=sys.stderr)
+        return EXIT_UNUSABLE
     return 0
+
+
+def unusable(result) -> str | None:
+    """Why a fit's returned state is not usable (non-finite objective, degenerate), or None."""
+    import math
+
+    reason = result.stop_reason or ""
+    if reason.startswith(("degenerate", "non-finite")):
+        return reason
+    if result.trace and not math.isfinite(result.final_objective):
+        return f"the objective of the returned state is {result.final_objective}"
+    return None
 
 
 def cmd_sweep(argv: list[str]) -> int:

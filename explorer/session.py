@@ -34,6 +34,7 @@ import numpy as np
 
 from explorer import __version__
 from explorer.data.types import DataError
+from explorer.export import file_sha256
 
 FORMAT = 1
 SUFFIX = ".explorer.json"
@@ -142,7 +143,7 @@ class Session:
 
     def save(self, path) -> Path:
         """Write ``path`` (``.explorer.json`` added when missing) and its sibling ``.npz``."""
-        from explorer.export import _atomic_write, _clean
+        from explorer.export import _clean, write_file_atomically
 
         path = session_path(path)
         doc = _clean(self.to_json(path))
@@ -154,8 +155,8 @@ class Session:
                 np.savez_compressed(fh, **arrays)
 
         # Arrays first, JSON last: a reader never finds a JSON naming arrays that are not there.
-        _atomic_write(arrays_path(path), write_npz)
-        _atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
+        write_file_atomically(arrays_path(path), write_npz)
+        write_file_atomically(path, lambda tmp: Path(tmp).write_text(text + "\n"))
         return path
 
 
@@ -246,17 +247,6 @@ def load_session(path) -> Session:
     except (KeyError, TypeError, ValueError) as e:
         raise SessionError(f"{path}: session file is incomplete or damaged ({e!r})") from None
     return session
-
-
-def file_sha256(path) -> str:
-    """The sha256 of a file's bytes, as the loaders record it in ``data.sha256``."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_datasets(session: Session) -> list[str]:

@@ -427,7 +427,7 @@ def write_outputs(out_dir, model_id: str, rows: list[SweepRow], summary: dict[st
     import io
     import json
 
-    from explorer.export import _atomic_write, _clean
+    from explorer.export import _clean, write_file_atomically
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -441,7 +441,7 @@ def write_outputs(out_dir, model_id: str, rows: list[SweepRow], summary: dict[st
     for r in flat:
         w.writerow({k: ("" if v is None else v) for k, v in r.items()})
     paths = {"csv": out / "sweep.csv", "json": out / "sweep.json"}
-    _atomic_write(paths["csv"], lambda tmp: Path(tmp).write_text(buf.getvalue()))
+    write_file_atomically(paths["csv"], lambda tmp: Path(tmp).write_text(buf.getvalue()))
     text = json.dumps(_clean(summary), indent=2, allow_nan=False)
-    _atomic_write(paths["json"], lambda tmp: Path(tmp).write_text(text + "\n"))
+    write_file_atomically(paths["json"], lambda tmp: Path(tmp).write_text(text + "\n"))
     return paths

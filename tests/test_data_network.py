@@ -201,3 +201,11 @@ def test_error_label_column_unknown(tmp_path):
 def test_error_gml_broken(tmp_path):
     e = error_of(write(tmp_path, "g.gml", "graph [ node [ id 0 label \"a\" ] edge [ source 0 "))
     assert "cannot read the GML file" in str(e)
+
+
+def test_negative_weight_shown_as_written(tmp_path):
+    # was: "negative weight np.float64(-1.0)"
+    p = write(tmp_path, "e.csv", "u,v,w\na,b,1\nb,c,-1.0\n")
+    with pytest.raises(DataError) as e:
+        load_network(p)
+    assert str(e.value).endswith("line 3, column 'w': negative weight -1.0")

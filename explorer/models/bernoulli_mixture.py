@@ -17,6 +17,14 @@ Objective (objective_kind "log-posterior", total over the data set):
 with the Beta density's normalising constant included; for a = b = 1 the prior term is 0 and the
 objective is the log-likelihood. MAP-EM never decreases it.
 
+Degenerate states: unlike a Gaussian's or an exponential's, the Bernoulli likelihood is bounded (a
+row's probability is at most 1), so no component can make the objective grow without bound and
+``degeneracy()`` has nothing to report. With the flat prior (a = b = 1), though, theta_kd = 0 or 1
+is the maximum-likelihood value for a component whose rows agree on column d, and a component may
+end on a single binary pattern (every theta_kd 0 or 1): a point mass that gives any row differing
+in one column probability 0. ``notes`` then says how many components are such point masses and
+suggests a = b = 2 (the default), which keeps every theta inside (0, 1).
+
 Data must be 0/1. Other values raise a DataError unless ``binarize`` is on, in which case values
 >= ``threshold`` become 1 and the rest 0.
 
@@ -151,6 +159,25 @@ class BernoulliMixture(Model):
     Hyperparameters = BernoulliMixtureHyperparameters
     default_max_iter = 500
     default_tol = 1e-8
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self._notes) + self._point_mass_notes()
+
+    @notes.setter
+    def notes(self, value) -> None:
+        self._notes = list(value)
+
+    def _point_mass_notes(self) -> list[str]:
+        theta = getattr(self, "theta", None)
+        if theta is None:
+            return []
+        binary = ((theta == 0.0) | (theta == 1.0)).all(axis=1) & (self.weights > 0)
+        if not binary.any():
+            return []
+        return [f"{int(binary.sum())} of {len(theta)} components are point masses on one binary "
+                "pattern (every theta 0 or 1, flat prior a = b = 1): a row differing from it in "
+                "any column has probability 0 under them; a = b = 2 keeps theta inside (0, 1)"]
 
     def check_data(self, data) -> None:
         super().check_data(data)

@@ -179,6 +179,10 @@ class DynamicExposure(Model):
             if c.min() < 0:
                 raise DataError(f"counts must be non-negative (found {c.min():g})", path=path)
             if np.any(c != np.round(c)):
+                where = getattr(data, "first_fractional_count", None)
+                if where is not None:
+                    raise DataError(f"count {where[2]:g} is not a whole number (the model is "
+                                    "Poisson)", path=path, line=where[0], column=where[1])
                 raise DataError("counts must be whole numbers (the model is Poisson)", path=path)
             if t.min() < 0 or t.max() >= data.T:
                 raise DataError(f"snapshot indices must lie in [0, {data.T})", path=path)
