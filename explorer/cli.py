@@ -250,7 +250,19 @@ def cmd_fit(argv: list[str]) -> int:
     return 0
 
 
+EXIT_NO_WINDOW = 3
+
+
 def cmd_gui(argv: list[str]) -> int:
+    if not any(a in ("-h", "--help") for a in argv):
+        # Before Qt is imported: can its platform plugin load here? (Qt's own failure aborts
+        # the process with a misleading message.) EXPLORER_NO_PREFLIGHT=1 skips it.
+        from explorer.platform_check import preflight
+
+        verdict = preflight()
+        if not verdict.ok:
+            print(verdict.message, file=sys.stderr)
+            return EXIT_NO_WINDOW
     from explorer.gui.app import main as gui_main
     return gui_main(argv)
 
