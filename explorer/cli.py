@@ -1,4 +1,4 @@
-"""The headless front door: ``explorer models``, ``explorer fit``, ``explorer gui``.
+"""The headless front door: ``explorer models``, ``explorer fit``, ``explorer gui``, ``explorer warmup``.
 
 Hyperparameter flags are generated from each model's Hyperparameters dataclass: the field name with
 underscores turned into hyphens and case kept (``K`` -> ``--K``, ``n_init`` -> ``--n-init``,
@@ -267,6 +267,11 @@ def cmd_gui(argv: list[str]) -> int:
     return gui_main(argv)
 
 
+def cmd_warmup(argv: list[str]) -> int:
+    from explorer.warmup import main as warmup_main
+    return warmup_main(argv)
+
+
 USAGE = """usage: explorer models
        explorer fit MODEL DATA [--K 3] [--<hyperparameter> VALUE ...] [--seed 0]
                     [--max-iter N] [--tol T] [--columns A,B] [--standardize]
@@ -274,6 +279,7 @@ USAGE = """usage: explorer models
        explorer fit MODEL --help      (that model's hyperparameters)
        explorer gui [DATA] [--model ID] [--<hyperparameter> VALUE ...] [--run]
                     [--screenshot PNG] [--plots DIR]
+       explorer warmup [MODEL ...] [--jobs 2]   (compile every model's kernels once)
        explorer [DATA]                (open the window)
 """
 
@@ -290,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_models(argv[1:])
     if argv and argv[0] == "fit":
         return cmd_fit(argv[1:])
+    if argv and argv[0] == "warmup":
+        return cmd_warmup(argv[1:])
     if argv and argv[0] == "gui":
         return cmd_gui(argv[1:])
     if not argv or Path(argv[0]).exists():
