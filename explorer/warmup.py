@@ -225,31 +225,16 @@ def compiled_count() -> int:
     return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers())
 
 
-def _related_modules(cls) -> list[ModuleType]:
-    """The model's module and the explorer.models modules its globals come from."""
-    from numba.core.registry import CPUDispatcher
-
-    root = sys.modules[cls.__module__]
-    mods = {root.__name__: root}
-    for obj in vars(root).values():
-        if isinstance(obj, ModuleType):
-            name = obj.__name__
-        elif isinstance(obj, CPUDispatcher):
-            name = obj.py_func.__module__
-        else:
-            name = getattr(obj, "__module__", None)
-        if name and name.startswith("explorer.models") and name in sys.modules:
-            mods[name] = sys.modules[name]
-    return list(mods.values())
-
-
 def kernels_cached(cls) -> bool | None:
-    """Whether numba's cache holds the kernels of model ``cls`` (and of the model modules it
-    uses) for the current source files: every dispatcher has a valid, non-empty cache index.
-    None when that cannot be told (numba internals changed). Cheap: reads small index files."""
+    """Whether numba's cache holds the kernels of model ``cls`` for the current source files:
+    every kernel in its module's namespace (defined there or imported) has a valid, non-empty
+    cache index. None when that cannot be told (numba internals changed). Cheap: reads a few
+    small index files."""
     try:
-        for d in _dispatchers(_related_modules(cls)):
+        for d in _dispatchers([sys.modules[cls.__module__]]):
             if d.signatures:     # compiled in this process already: nothing to wait for
+                continue
+            if d.targetoptions.get("inline") == "always":   # inlined into its callers only
                 continue
             cache = getattr(d, "_cache", None)
             impl = getattr(cache, "_cache_file", None)
