@@ -99,18 +99,26 @@ def main() -> int:
         print(r.stderr.rstrip())
         print(f"explorer warmup (empty cache): {wall:.1f} s wall")
 
-    print(f"{'model':20s} {'first fit after warm-up':>24s}" + ("   cold (no warm-up)" if cold else ""))
+    print(f"{'model':20s} {'first fit after warm-up':>32s} {'same again':>11s}"
+          + ("   cold (no warm-up)" if cold else ""))
     worst = 0.0
     for model, args in FIRST_FITS.items():
-        wall, r = timed(cli + ["fit", model, *args, "--quiet"], checkout, env)
-        if r.returncode:
-            print(r.stderr, file=sys.stderr)
-            return 1
-        fit_s = next((ln.split()[1] for ln in r.stdout.splitlines() if ln.startswith("time:")), "?")
-        worst = max(worst, wall)
+        walls = []
+        for _ in range(2):     # the first fit, then the same command again (nothing left to load)
+            wall, r = timed(cli + ["fit", model, *args, "--quiet"], checkout, env)
+            if r.returncode:
+                print(r.stderr, file=sys.stderr)
+                return 1
+            walls.append(wall)
+            if len(walls) == 1:
+                fit_s = next((ln.split()[1] for ln in r.stdout.splitlines()
+                              if ln.startswith("time:")), "?")
+        worst = max(worst, walls[0])
         extra = f"   {cold[model]:6.2f} s" if cold else ""
-        print(f"{model:20s} {wall:10.2f} s wall (fit {fit_s} s){extra}", flush=True)
-    print(f"slowest first fit after warm-up: {worst:.2f} s (target < 3 s)")
+        print(f"{model:20s} {walls[0]:10.2f} s wall (fit {fit_s:>6s} s) {walls[1]:9.2f} s{extra}",
+              flush=True)
+    print(f"slowest first fit after warm-up: {worst:.2f} s (target < 3 s; python start-up and "
+          f"imports alone took {start_up:.2f} s in this run)")
     return 0 if worst < 3.0 else 1
 
 
