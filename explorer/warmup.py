@@ -291,7 +291,8 @@ def run(jobs: int | None = None, models: list[str] | None = None, quiet: bool = 
         results = (f.result() for f in as_completed(futures))
     for model_id, seconds, compiled, problems in results:
         done += 1
-        note = f"{compiled} kernels compiled" if compiled else "all from the cache"
+        note = (f"{compiled} kernel{'s' if compiled != 1 else ''} compiled" if compiled
+                else "all from the cache")
         say(f"warmup: {_bar(done, len(ids))} {model_id}: {seconds:.1f} s ({note})")
         for p in problems:
             say(f"warmup:   {model_id}: variant failed: {p}")
