@@ -1,4 +1,4 @@
-"""The headless front door: ``explorer models``, ``explorer fit``, ``explorer gui``.
+"""The headless front door: ``explorer models``, ``explorer fit``, ``explorer gui``, ``explorer warmup``.
 
 Hyperparameter flags are generated from each model's Hyperparameters dataclass: the field name with
 underscores turned into hyphens and case kept (``K`` -> ``--K``, ``n_init`` -> ``--n-init``,
@@ -467,10 +467,26 @@ def cmd_replay(argv: list[str]) -> int:
     print(f"{len(rows) - len(bad)} of {len(rows)} runs reproduced")
     return 1 if bad else 0
 
+EXIT_NO_WINDOW = 3
+
 
 def cmd_gui(argv: list[str]) -> int:
+    if not any(a in ("-h", "--help") for a in argv):
+        # Before Qt is imported: can its platform plugin load here? (Qt's own failure aborts
+        # the process with a misleading message.) EXPLORER_NO_PREFLIGHT=1 skips it.
+        from explorer.platform_check import preflight
+
+        verdict = preflight()
+        if not verdict.ok:
+            print(verdict.message, file=sys.stderr)
+            return EXIT_NO_WINDOW
     from explorer.gui.app import main as gui_main
     return gui_main(argv)
+
+
+def cmd_warmup(argv: list[str]) -> int:
+    from explorer.warmup import main as warmup_main
+    return warmup_main(argv)
 
 
 USAGE = """usage: explorer models
@@ -482,6 +498,7 @@ USAGE = """usage: explorer models
        explorer replay SESSION [--out DIR]   (re-run a saved session, compare objectives)
        explorer gui [DATA] [--model ID] [--<hyperparameter> VALUE ...] [--run]
                     [--screenshot PNG] [--plots DIR]
+       explorer warmup [MODEL ...] [--jobs 2]   (compile every model's kernels once)
        explorer [DATA]                (open the window)
 """
 
@@ -498,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_models(argv[1:])
     if argv and argv[0] == "fit":
         return cmd_fit(argv[1:])
+    if argv and argv[0] == "warmup":
+        return cmd_warmup(argv[1:])
     if argv and argv[0] == "gui":
         return cmd_gui(argv[1:])
     if argv and argv[0] == "sweep":

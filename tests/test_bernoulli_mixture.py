@@ -125,8 +125,8 @@ def test_binarize_threshold():
     np.testing.assert_array_equal(a.theta, b.theta)
 
 
-def test_digits_binary(shared_datasets):
-    data = load_table(shared_datasets / "digits_binary" / "digits_binary.csv", labels="digit")
+def test_digits_binary(sample_dir):
+    data = load_table(sample_dir / "digits_binary.csv", labels="digit")
     res = fit(BernoulliMixture, data, seed=0, K=10, n_init=2, max_iter=300)
     # A 10-component Bernoulli mixture finds most digits but merges some (4/9, 3/5/8): measured
     # NMI about 0.70 over seeds; 0.6 leaves room for a different local optimum, while a failure to

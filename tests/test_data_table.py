@@ -23,8 +23,8 @@ def write(tmp_path, name, content, mode="w"):
 
 # ---- happy paths ------------------------------------------------------------------------------
 
-def test_iris_with_labels(shared_datasets):
-    path = shared_datasets / "iris" / "iris.csv"
+def test_iris_with_labels(sample_dir):
+    path = sample_dir / "iris.csv"
     d = load_table(path, labels="species")
     ref = pd.read_csv(path)
     assert d.shape == (150, 4)
@@ -39,8 +39,8 @@ def test_iris_with_labels(shared_datasets):
     assert d.path == str(path)
 
 
-def test_text_column_excluded_with_note(shared_datasets):
-    d = load_table(shared_datasets / "iris" / "iris.csv")
+def test_text_column_excluded_with_note(sample_dir):
+    d = load_table(sample_dir / "iris.csv")
     assert d.shape == (150, 4) and d.labels is None
     assert any("species" in n for n in d.notes)
 
@@ -109,8 +109,8 @@ def test_utf8_bom_and_crlf(tmp_path):
     np.testing.assert_array_equal(d.X, [[1, 2], [3, 4]])
 
 
-def test_dispatch_load(shared_datasets):
-    d = load(shared_datasets / "iris" / "iris.csv", labels="species")
+def test_dispatch_load(sample_dir):
+    d = load(sample_dir / "iris.csv", labels="species")
     assert d.kind == "table" and d.shape == (150, 4)
 
 
@@ -200,17 +200,17 @@ def test_error_unknown_columns(tmp_path):
     assert "'klass'" in str(e)
 
 
-def test_error_ragged_row_missing_only_the_label(shared_datasets, tmp_path):
-    text = (shared_datasets / "iris" / "iris.csv").read_text().splitlines()
+def test_error_ragged_row_missing_only_the_label(sample_dir, tmp_path):
+    text = (sample_dir / "iris.csv").read_text().splitlines()
     text[10] = ",".join(text[10].split(",")[:4])   # line 11 loses its species field
     e = error_of(write(tmp_path, "iris.csv", "\n".join(text) + "\n"), labels="species")
     assert e.line == 11 and "expected 5 fields, found 4" in str(e)
 
 
-def test_single_column_and_numeric_labels(shared_datasets):
-    g = load_table(shared_datasets / "galaxies" / "galaxies.csv")
+def test_single_column_and_numeric_labels(sample_dir):
+    g = load_table(sample_dir / "galaxies.csv")
     assert g.shape == (82, 1) and g.columns == ["velocity_km_s"]
-    d = load_table(shared_datasets / "digits_binary" / "digits_binary.csv", labels="digit")
+    d = load_table(sample_dir / "digits_binary.csv", labels="digit")
     assert d.shape == (1797, 64) and set(d.labels) == {str(k) for k in range(10)}
     assert set(np.unique(d.X)) == {0.0, 1.0}
 

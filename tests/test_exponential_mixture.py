@@ -108,8 +108,8 @@ def test_density_snapshot():
     assert set(m.parameters()) == {"rates", "weights", "responsibilities"}
 
 
-def test_coal_mining_intervals(shared_datasets):
-    data = load_table(shared_datasets / "coal_mining_intervals" / "coal_intervals.csv",
+def test_coal_mining_intervals(sample_dir):
+    data = load_table(sample_dir / "coal_intervals.csv",
                       columns=["interval_years"], labels="era")
     fits = {K: fit(ExponentialMixture, data, seed=0, K=K, max_iter=3000, tol=1e-12)
             for K in (1, 2)}

@@ -124,8 +124,8 @@ def test_recovers_planted_clusters_with_every_init(init):
     assert np.all(np.diff(res.trace) >= -1e-9 * np.abs(np.asarray(res.trace[1:])))
 
 
-def test_old_faithful_two_modes(shared_datasets):
-    data = load_table(shared_datasets / "old_faithful" / "faithful.csv")
+def test_old_faithful_two_modes(sample_dir):
+    data = load_table(sample_dir / "old_faithful.csv")
     res = fit(GaussianMixture, data, seed=0, K=2, n_init=3, max_iter=500, tol=1e-10)
     m = res.model
     order = np.argsort(m.means[:, 0])

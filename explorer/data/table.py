@@ -459,6 +459,10 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False) ->
                         path=src.path)
 
     X = np.ascontiguousarray(df[numeric].to_numpy(dtype=np.float64))
+    if not X.flags.writeable:
+        # pandas' copy-on-write hands out a read-only view when no copy was needed (one column):
+        # numba compiles separate kernels for read-only arrays, so every table is writable.
+        X = X.copy()
     if not np.isfinite(X).all():
         _locate_table_problem(src, sep, header, names, [names.index(c) for c in numeric])
         raise DataError("missing or non-finite values", path=src.path)
