@@ -77,6 +77,7 @@ RESULT = "result.json"
 PARAMETERS = "parameters.npz"
 ASSIGNMENTS = "assignments.csv"
 GRAPHML = "communities.graphml"
+ASSIGNMENTS_DIR = "assignments"          # a distributed fit's assignments: Parquet parts
 SET_FILES = (RESULT, PARAMETERS, ASSIGNMENTS, GRAPHML)
 _KEYS = {RESULT: "result", PARAMETERS: "parameters", ASSIGNMENTS: "assignments",
          GRAPHML: "graphml"}
@@ -281,10 +282,12 @@ def clean_stale(out) -> list[Path]:
 
 
 def _foreign(out: Path) -> list[str]:
-    """Entries of an existing folder that are not part of an exported set."""
+    """Entries of an existing folder that are not part of an exported set (a distributed fit's
+    set has an ``assignments/`` folder of Parquet parts)."""
     return sorted(e.name for e in os.scandir(out)
-                  if not (e.is_file(follow_symlinks=False)
-                          and (e.name in SET_FILES or _OURS.match(e.name))))
+                  if not ((e.is_file(follow_symlinks=False)
+                           and (e.name in SET_FILES or _OURS.match(e.name)))
+                          or (e.is_dir(follow_symlinks=False) and e.name == ASSIGNMENTS_DIR)))
 
 
 def check_out_dir(out) -> None:
@@ -377,10 +380,12 @@ def _swap_in(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)     # the previous set, under Ctrl-C's deferral
 
 
-def export_result(result, out_dir) -> dict[str, Path]:
-    """Write the result set into ``out_dir`` (see the module docstring); return the file paths.
-
-    Raises ExportError (an OSError) when ``out_dir`` holds other files or cannot be written."""
+def write_set(out_dir, doc: dict[str, Any], write_members) -> list[str]:
+    """Write one result set into ``out_dir`` as a whole: ``write_members(tmp)`` writes every member
+    (files, or the ``assignments/`` folder of a distributed fit) into a hidden folder beside
+    ``out_dir`` and returns their names; ``result.json`` (``doc`` plus the manifest ``files``: the
+    SHA-256 and size of every member file) is written last, then the folder is swapped in. Returns
+    the member names. Raises ExportError (an OSError) when ``out_dir`` holds other files."""
     out = Path(out_dir)
     check_out_dir(out)
     clean_stale(out)
@@ -388,6 +393,31 @@ def export_result(result, out_dir) -> dict[str, Path]:
     tmp = parent / f".{out.name}.explorer-new-{os.getpid()}-{secrets.token_hex(6)}"
     os.mkdir(tmp)          # mode 0777 less the umask, like any folder the user makes
     try:
+        names = list(write_members(tmp))
+        members = []
+        for n in names:
+            p = tmp / n
+            members += sorted(f.relative_to(tmp).as_posix() for f in p.rglob("*")
+                              if f.is_file()) if p.is_dir() else [n]
+        doc = dict(doc)
+        doc["files"] = {n: {"sha256": file_sha256(tmp / n), "bytes": (tmp / n).stat().st_size}
+                        for n in members}
+        text = json.dumps(_clean(doc), indent=2, allow_nan=False)
+        (tmp / RESULT).write_text(text + "\n")      # last: the manifest of the set
+        _swap_in(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return names
+
+
+def export_result(result, out_dir) -> dict[str, Path]:
+    """Write the result set into ``out_dir`` (see the module docstring); return the file paths.
+
+    Raises ExportError (an OSError) when ``out_dir`` holds other files or cannot be written."""
+    out = Path(out_dir)
+
+    def members(tmp: Path) -> list[str]:
         names = [PARAMETERS, ASSIGNMENTS]
         params = fitted_arrays(result)
         with open(tmp / PARAMETERS, "wb") as fh:
@@ -397,15 +427,9 @@ def export_result(result, out_dir) -> dict[str, Path]:
             import networkx as nx
             nx.write_graphml(_graph(result), tmp / GRAPHML)
             names.append(GRAPHML)
-        doc = result_dict(result)
-        doc["files"] = {n: {"sha256": file_sha256(tmp / n), "bytes": (tmp / n).stat().st_size}
-                        for n in names}
-        text = json.dumps(doc, indent=2, allow_nan=False)
-        (tmp / RESULT).write_text(text + "\n")      # last: the manifest of the set
-        _swap_in(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        return names
+
+    names = write_set(out, result_dict(result), members)
     return {_KEYS[n]: out / n for n in [RESULT, *names]}
 
 

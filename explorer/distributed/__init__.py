@@ -148,28 +148,23 @@ def write_assignments(model: DistributedModel, out_dir) -> Path:
 
 def export(result, out_dir) -> dict[str, Path]:
     """result.json (as ``explorer.export``), parameters.npz (the global parameters, no per-row
-    arrays) and ``assignments/`` (written by the workers)."""
-    import json
-
-    from explorer.export import _atomic_write, result_dict
+    arrays) and ``assignments/`` (written by the workers), written and swapped in as one set like
+    every export (``explorer.export.write_set``)."""
+    from explorer.export import ASSIGNMENTS_DIR, PARAMETERS, RESULT, result_dict, write_set
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
     d = result_dict(result)
     d["data"]["partitions"] = len(result.data.parts)
     d["distributed"] = {"init_sample": int(min(result.model.init_sample, result.data.n_items)),
                         "assignments": "assignments/ (Parquet dataset: row, label, p0..)"}
-    text = json.dumps(d, indent=2, allow_nan=False)
-    paths["result"] = out / "result.json"
-    _atomic_write(paths["result"], lambda tmp: Path(tmp).write_text(text + "\n"))
-    params = {k: np.asarray(v) for k, v in result.model.parameters().items()}
-    paths["parameters"] = out / "parameters.npz"
 
-    def write_npz(tmp):
-        with open(tmp, "wb") as fh:
+    def members(tmp: Path) -> list[str]:
+        params = {k: np.asarray(v) for k, v in result.model.parameters().items()}
+        with open(tmp / PARAMETERS, "wb") as fh:
             np.savez(fh, **params)
+        write_assignments(result.model, tmp / ASSIGNMENTS_DIR)
+        return [PARAMETERS, ASSIGNMENTS_DIR]
 
-    _atomic_write(paths["parameters"], write_npz)
-    paths["assignments"] = write_assignments(result.model, out / "assignments")
-    return paths
+    write_set(out, d, members)
+    return {"result": out / RESULT, "parameters": out / PARAMETERS,
+            "assignments": out / ASSIGNMENTS_DIR}

@@ -131,6 +131,10 @@ class DistributedModel(Model):
     def parameters(self) -> dict[str, np.ndarray]:
         return self.plan.parameters(self)
 
+    def degeneracy(self) -> str | None:
+        check = getattr(self.plan, "degeneracy", None)
+        return check(self) if check is not None else None
+
     def metrics(self) -> dict[str, float]:
         return self.plan.metrics(self)
 

@@ -540,7 +540,9 @@ def expo_check(part, hp):
 
 
 def expo_positive(part, hp):
-    return (part.X > 0).any(axis=0)
+    """Worker: each column's smallest positive value (inf if none) and its count of zeros."""
+    X = part.X
+    return (np.where(X > 0, X, np.inf).min(axis=0).astype(np.float64), (X == 0).sum(axis=0))
 
 
 def bayes_stats(part, hp, st, want_resp=False):
@@ -691,10 +693,19 @@ class ExponentialPlan(MixturePlan):
     check_fn = expo_check
 
     def extra_start(self, m, init) -> None:
-        pos = np.logical_or.reduce(m.map(expo_positive, m.hp))
-        if not pos.all():
+        outs = m.map(expo_positive, m.hp)
+        min_pos = np.min([o[0] for o in outs], axis=0)
+        if not np.isfinite(min_pos).all():
             raise DataError("the column is all zeros: an exponential rate would be infinite",
-                            path=m.data.path, column=m.data.columns[int(np.argmin(pos))])
+                            path=m.data.path,
+                            column=m.data.columns[int(np.argmin(np.isfinite(min_pos)))])
+        # The floor on the means comes from every row, not the initialisation sample.
+        m.st["min_mean"] = em.mean_floor(min_pos)
+        m.n_zeros = np.sum([o[1] for o in outs], axis=0)
+
+    def degeneracy(self, m) -> str | None:
+        return em.floor_degeneracy(m.st["rates"], m.st["weights"], m.st["min_mean"], m.n_zeros,
+                                   m.data.columns)
 
     def objective_from(self, m):
         return float(m.stats[2].sum())
@@ -702,7 +713,8 @@ class ExponentialPlan(MixturePlan):
     def m_step(self, m) -> None:
         st = m.st
         nk, sx, _ = m.stats
-        em._m_step(nk, sx, st["weights"], st["log_w"], st["rates"], st["log_rates"])
+        em._m_step(nk, sx, st["min_mean"], st["weights"], st["log_w"], st["rates"],
+                   st["log_rates"])
 
     def metrics(self, m) -> dict:
         from explorer import metrics as metrics_mod

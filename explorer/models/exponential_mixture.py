@@ -109,6 +109,27 @@ def _m_step(nk_c, sx_c, min_mean, weights, log_w, rates, log_rates):
         log_w[k] = math.log(weights[k]) if weights[k] > 0.0 else -np.inf
 
 
+def mean_floor(min_positive: np.ndarray) -> np.ndarray:
+    """The floor on each component's mean from each column's smallest positive value."""
+    return np.ascontiguousarray(MIN_MEAN_FRACTION * np.asarray(min_positive, dtype=np.float64))
+
+
+def floor_degeneracy(rates, weights, min_mean, n_zeros, columns) -> str | None:
+    """What is degenerate when components are held at the mean floor (they sit on a column's
+    zeros), or None; shared by the in-memory and the distributed fit."""
+    cap = 1.0 / min_mean
+    at_floor = (rates >= cap * (1.0 - 1e-9)) & (weights[:, None] > 0.0)
+    if not at_floor.any():
+        return None
+    parts = []
+    for k, d in zip(*np.nonzero(at_floor)):
+        parts.append(f"component {k + 1} sits on the {int(n_zeros[d])} zeros of column "
+                     f"'{columns[d]}' (weight {weights[k]:.3g}; its mean is "
+                     f"held at the floor {min_mean[d]:.3g})")
+    return ("; ".join(parts) + ": an exponential component on a point mass has no finite "
+            "maximum-likelihood rate; remove or shift the zeros, or model them apart")
+
+
 @register
 class ExponentialMixture(Model):
     id = "exponential-mixture"
@@ -146,8 +167,7 @@ class ExponentialMixture(Model):
         self.X = X
         N, D = X.shape
         K = self.hp.K
-        pos = np.where(X > 0, X, np.inf).min(axis=0)
-        self.min_mean = np.ascontiguousarray(MIN_MEAN_FRACTION * pos)
+        self.min_mean = mean_floor(np.where(X > 0, X, np.inf).min(axis=0))
         self.n_zeros = (X == 0).sum(axis=0)
         rng = np.random.default_rng(seed)
         g = np.exp(rng.uniform(np.log(0.2), np.log(5.0), size=(K, 1)))
@@ -176,17 +196,8 @@ class ExponentialMixture(Model):
 
     def degeneracy(self) -> str | None:
         """Components held at the mean floor: they sit on the column's zeros (see the docstring)."""
-        cap = 1.0 / self.min_mean
-        at_floor = (self.rates >= cap * (1.0 - 1e-9)) & (self.weights[:, None] > 0.0)
-        if not at_floor.any():
-            return None
-        parts = []
-        for k, d in zip(*np.nonzero(at_floor)):
-            parts.append(f"component {k + 1} sits on the {int(self.n_zeros[d])} zeros of column "
-                         f"'{self.data.columns[d]}' (weight {self.weights[k]:.3g}; its mean is "
-                         f"held at the floor {self.min_mean[d]:.3g})")
-        return ("; ".join(parts) + ": an exponential component on a point mass has no finite "
-                "maximum-likelihood rate; remove or shift the zeros, or model them apart")
+        return floor_degeneracy(self.rates, self.weights, self.min_mean, self.n_zeros,
+                                self.data.columns)
 
     def labels(self) -> np.ndarray:
         return self.resp.argmax(axis=1)
