@@ -193,10 +193,10 @@ def test_interrupted_export_leaves_the_previous_set(tmp_path, monkeypatch, excha
     if not exchange:
         monkeypatch.setattr(export_mod, "_exchange", lambda a, b: False)
 
-    def ctrl_c(result):
+    def ctrl_c(result, path, **kw):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(export_mod, "assignments_table", ctrl_c)
+    monkeypatch.setattr(export_mod, "write_assignments", ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         export_result(_fit(K=2), out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -207,3 +207,52 @@ def test_interrupted_export_leaves_the_previous_set(tmp_path, monkeypatch, excha
     export_result(_fit(K=2), out)               # the two-rename path swaps too
     assert load_result(out).doc["hyperparameters"]["K"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+# ---- the streaming assignments writer (issue 16) -------------------------------------------------
+
+def _streamed_equals_reference(res, tmp_path, chunk_rows):
+    path = tmp_path / f"a{chunk_rows}.csv"
+    export_mod.write_assignments(res, path, chunk_rows=chunk_rows)
+    want = export_mod.assignments_table(res).encode("utf-8")
+    assert path.read_bytes() == want
+    return path
+
+
+@pytest.mark.parametrize("model_id, data_file, hp", [
+    ("gmm", "iris.csv", {"K": 3}),
+    ("kmeans", "old_faithful.csv", {"K": 2}),
+    ("ammsb", "edges.csv", {"K": 2}),
+])
+def test_streamed_assignments_equal_the_csv_module_byte_for_byte(tmp_path, model_id, data_file,
+                                                                 hp):
+    import pandas as pd
+
+    from explorer.data import load
+    from explorer.models import get_model
+
+    files = {p.name: p for p in SAMPLE.rglob(data_file)}
+    assert data_file in files, sorted(files)[:20]
+    cls = get_model(model_id)
+    data = load(files[data_file], kind=cls.data_kinds[0])
+    res = runner.fit(cls, data, seed=0, max_iter=5, **hp)
+    for chunk in (1, 7, 10_000):
+        path = _streamed_equals_reference(res, tmp_path, chunk)
+    table = pd.read_csv(path, dtype={"id": str}, keep_default_na=False)
+    assert list(table["id"]) == list(export_mod.item_ids(data))
+    memb = res.model.memberships()
+    if memb is not None:
+        np.testing.assert_array_equal(table[[f"p{k}" for k in range(memb.shape[1])]].to_numpy(),
+                                      memb)
+
+
+def test_streamed_assignments_quote_ids_like_the_csv_module(tmp_path):
+    data = table(n=12, d=2)
+    data.ids = np.array(["a,b", 'q"uote', "new\nline", "cr\rx", " lead", "é", "plain", "x;y",
+                         "#c", "t\tab", "", "1e5"], dtype=object)
+    res = runner.fit(ShrinkModel, data, seed=0, K=2, rate=0.5, tol=1e-9)
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-5, 1e16, 5e-324, 0.1, 1 / 3, 2.0,
+                        123456.789])
+    memb = np.column_stack([special, special[::-1]])
+    res.model.memberships = lambda: memb      # special values in memberships stay exact too
+    _streamed_equals_reference(res, tmp_path, 5)

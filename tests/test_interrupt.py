@@ -143,16 +143,16 @@ def test_sigint_inside_the_export_is_exit_130_and_no_half_set(tmp_path, when):
 import os, signal, sys
 import numpy as np
 from explorer import cli, export
-real_write, real_exchange = export.assignments_table, export._exchange
-def table(result):
+real_write, real_exchange = export.write_assignments, export._exchange
+def table(result, path, **kw):
     if "{when}" == "write":
         os.kill(os.getpid(), signal.SIGINT)
-    return real_write(result)
+    return real_write(result, path, **kw)
 def exchange(a, b):     # called inside the swap, where Ctrl-C is held back
     if "{when}" == "swap":
         os.kill(os.getpid(), signal.SIGINT)
     return real_exchange(a, b)
-export.assignments_table, export._exchange = table, exchange
+export.write_assignments, export._exchange = table, exchange
 sys.exit(cli.main(sys.argv[1:]))
 """
     out = tmp_path / "out"
