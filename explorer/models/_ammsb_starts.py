@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numba
 import numpy as np
@@ -197,7 +198,10 @@ def spectral_labels(adj: sp.csr_matrix, K: int, seed: int) -> np.ndarray:
         _, X = eigsh(An.tocsr(), k=K, which="LA", v0=v0, tol=1e-6,
                      maxiter=max(1000, 20 * N))
     X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-    _, lab = kmeans2(X, K, minit="++", seed=np.random.default_rng(seed), iter=30)
+    with warnings.catch_warnings():      # "one of the clusters is empty": to_k refills it
+        warnings.simplefilter("ignore")
+        _, lab = kmeans2(X, K, minit="++", seed=np.random.default_rng(seed), iter=30)
+    lab = to_k(adj, lab, K, np.array([seed * 2 + 1], dtype=np.uint64))
     return _relabel(lab)
 
 

@@ -121,7 +121,7 @@ NEWTON_TOL = 1e-2          # Newton decrement (nats) below which a node's Newton
 LOWRANK_THR = 0.1          # collapsed Newton matrix: sfx entries with deg sfx_k <= this * lL_kk
 LOWRANK_MAX = 12           # ... left out, solved by Woodbury while at most this many remain
 ELBO_EXACT_MAX = 100_000   # training pairs up to which the ELBO is exact
-ELBO_SAMPLE = 20_000
+ELBO_SAMPLE = 10_000
 BETA_INIT_NODES = 4000       # nodes of the initial full-data beta pass (a sample when N is larger)
 MIN_NONLINK_SAMPLE = 16
 FALL_MIN_SWEEPS = 5          # the 'fell three checks in a row' rule only after this many sweeps
@@ -133,6 +133,7 @@ MIN_HELDOUT_LINKS = 10      # links (and as many non-links) in each of the held-
 HOLDOUT_MAX_SHARE = 0.3     # ... unless together they would take more than this share of the links
 AUTO_KINDS = ("louvain", "findk", "random")   # the starts init=auto compares ...
 SPECTRAL_AUTO_MAX_NODES = 5000                # ... plus spectral on networks up to this many nodes
+BURN_IN_VISITS = 2000       # init auto: node visits of each start's burn-in (at least 20 minibatches)
 START_BY_HELDOUT_MIN_LINKS = 100  # init auto: fewer held-out links than this, the ELBO decides
 SMALL_NETWORK_LINKS = 200   # below this many links no automatic test set (the held-out set only)
 EPSILON_MIN = 1e-10         # floor of the estimated epsilon
@@ -145,9 +146,9 @@ class AMMSBHyperparameters(HyperparametersBase):
                    help="number of communities; 0 lets the findk initialiser choose")
     eta0: float = param(9.0, lo=1e-3, hi=1e6, help="Beta prior on community strength: eta0")
     eta1: float = param(1.0, lo=1e-3, hi=1e6, help="Beta prior on community strength: eta1")
-    epsilon: float = param(0.0, lo=0.0, hi=0.5,
-                           help="link probability between different communities (0: estimated, "
-                           "the density of links between Louvain communities)")
+    epsilon: float = param(1e-5, lo=0.0, hi=0.5,
+                           help="link probability between different communities (0: estimate "
+                           "it, the density of links between Louvain communities)")
     newton_steps: int = param(10, lo=1, hi=100, help="max Newton steps per node visit")
     newton_halvings: int = param(10, lo=0, hi=60,
                                  help="max step halvings per Newton step (0 = off: full steps)")
@@ -470,15 +471,19 @@ class AMMSB(Model):
         self.K = K
         self._allocate(K)
         self.start = kinds[0]
+        self.start_scores = {}
         self._elbo_pairs()
         if len(kinds) == 1:
             self._reset_state(first[1][0] if first else self._start_mu(kinds[0], K, seed))
         else:
-            burn = self.check_every
+            # a short burn-in: one check, at most BURN_IN_VISITS node visits (a start's quality
+            # shows within a few thousand visits; on 20,000 nodes a check is 10,000)
+            burn = min(self.check_every, max(MIN_CHECK_MINIBATCHES,
+                                             math.ceil(BURN_IN_VISITS / self.n_batch)))
             # the held-out log-likelihood on a few dozen pairs is noise: the ELBO (over every
             # training pair) then decides
             by_heldout = int(self.heldout_y.sum()) >= START_BY_HELDOUT_MIN_LINKS
-            scores, states, collapsed = {}, {}, {}
+            scores, states, collapsed, best_kind = {}, {}, {}, None
             for kind in kinds:
                 if first is not None and kind == first[0]:
                     mu = first[1][0]
@@ -493,7 +498,11 @@ class AMMSB(Model):
                 ll = self._heldout_loglik()
                 scores[kind] = (ll, self.elbo() if not by_heldout else math.nan)
                 collapsed[kind] = self._collapse() is not None
-                states[kind] = self.get_state()
+                if not by_heldout:
+                    states[kind] = self.get_state()
+                elif best_kind is None or (collapsed[kind], -ll) < (collapsed[best_kind],
+                                                                    -scores[best_kind][0]):
+                    best_kind, states = kind, {kind: self.get_state()}   # one copy at a time
             # a collapsed start never wins over a sound one (as the runner ranks restarts)
             if by_heldout:
                 rank = {k: (collapsed[k], -scores[k][0]) for k in kinds}
@@ -509,6 +518,7 @@ class AMMSB(Model):
                 how += "; collapsed starts last"
             ranked = sorted(kinds, key=lambda k: rank[k])
             self.start = ranked[0]
+            self.start_scores = {k: scores[k][0] for k in ranked}   # held-out after burn-in
             self.set_state(states[self.start])
             del states
             self.notes.append(
@@ -517,6 +527,7 @@ class AMMSB(Model):
                     f"{k} {scores[k][0]:.6g}" + ("" if by_heldout else f" / ELBO {scores[k][1]:.6g}")
                     + (" (collapsed)" if collapsed[k] else "") for k in ranked) + ")")
         self._p_test = np.zeros(0 if self.test_u is None else len(self.test_u))
+        del self._adj
         self.traces = {"elbo": [], "heldout_auc": [], "heldout_perplexity": []}
         self._last = {}
         self._evaluate()
@@ -937,6 +948,8 @@ class AMMSB(Model):
         if problem:
             advice = ("try a smaller K" if self.start == "louvain" or self.hp.init == "louvain"
                       else "try init louvain or a smaller K")
+            if self.hp.epsilon > 0:
+                advice += " (on a dense, mixed network also --epsilon 0: estimate it)"
             self.notes.append(f"collapse: {problem}: {advice}")
         return problem
 
