@@ -188,9 +188,13 @@ def write_graphml(result, path) -> Path:
                                  "</data>\n")
                 parts.append("    </node>\n")
                 fh.write("".join(parts))
-            for (u, v), w in zip(edges.tolist(), np.asarray(weights, float).tolist()):
-                fh.write(f"    <edge source={ids[u]} target={ids[v]}>\n"
-                         f'      <data key="weight">{w!r}</data>\n    </edge>\n')
+            weights_f = np.asarray(weights, float)
+            for start in range(0, len(edges), 16384):     # chunks: no list of every edge
+                fh.write("".join(
+                    f"    <edge source={ids[u]} target={ids[v]}>\n"
+                    f'      <data key="weight">{w!r}</data>\n    </edge>\n'
+                    for (u, v), w in zip(edges[start:start + 16384].tolist(),
+                                         weights_f[start:start + 16384].tolist())))
             fh.write("  </graph>\n</graphml>\n")
 
     _atomic_write(path, write)
@@ -222,6 +226,7 @@ def export_result(result, out_dir) -> dict[str, Path]:
     table = assignments_table(result)
     paths["assignments"] = out / "assignments.csv"
     _atomic_write(paths["assignments"], lambda tmp: Path(tmp).write_text(table))
+    del table
 
     if result.data.kind in ("network", "temporal"):
         paths["graphml"] = write_graphml(result, out / "communities.graphml")
