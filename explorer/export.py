@@ -226,7 +226,7 @@ def export_result(result, out_dir) -> dict[str, Path]:
     table = assignments_table(result)
     paths["assignments"] = out / "assignments.csv"
     _atomic_write(paths["assignments"], lambda tmp: Path(tmp).write_text(table))
-    del table
+    table = ""        # free the text before the GraphML is written
 
     if result.data.kind in ("network", "temporal"):
         paths["graphml"] = write_graphml(result, out / "communities.graphml")
