@@ -5,7 +5,8 @@ Run by hand (not in CI), one network at a time or all::
     .venv/bin/python bench/bench_ammsb.py [n2000] [n20000] [n100000] [--seed S] [--n-init R]
 
 * ``n2000`` / ``n20000``: the planted overlapping networks in ../shared/benchmarks/networks/
-  (1-based ids, test pairs held out of training, K = 10 / 50): wall time to convergence, peak
+  (1-based ids, test pairs held out of training, K = 10 / 50, defaults otherwise: init auto):
+  wall time and CPU time to convergence (with the 1-minute load average at the end), peak
   memory, test AUC, test perplexity (the model's density-weighted one and the balanced
   exp(-mean log-lik) svinet's table uses), NMI of the argmax against the primary community.
 * ``n100000``: a planted partition with 100,000 nodes, K = 50, about 1,000,000 edges: seconds per
@@ -38,6 +39,13 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process (user + system): less sensitive than wall time to the other
+    processes on a shared machine."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def primary_labels(path: Path, node_ids) -> np.ndarray:
     first = {}
     for line in path.read_text().splitlines():
@@ -59,13 +67,18 @@ def run_planted(name: str, K: int, seed: int, n_init: int) -> dict:
     t_load = time.perf_counter() - t0
     truth = primary_labels(NETS / f"{stem}_gt_nodes.tsv", data.node_ids)
     t1 = time.perf_counter()
+    c1 = cpu_s()
     res = fit(AMMSB, data, seed=seed, K=K, n_init=n_init)
     t_fit = time.perf_counter() - t1
+    c_fit = cpu_s() - c1
     model = res.model
     p = np.zeros(len(model.test_u))
     ll, _ = model._loglik(model.test_u, model.test_v, model.test_y, p)
     return {"network": stem, "nodes": data.n_nodes, "edges": data.n_edges, "K": K, "seed": seed,
             "iterations": res.iterations, "converged": res.converged,
+            "stop_reason": res.stop_reason, "best_iteration": res.best_iteration,
+            "start": model.start, "fit_cpu_s": round(c_fit, 2),
+            "load_average": round(__import__("os").getloadavg()[0], 2),
             "minibatches": model.t, "load_s": round(t_load, 2), "fit_s": round(t_fit, 2),
             "wall_s": round(t_load + t_fit, 2), "peak_MiB": round(peak_mib(), 1),
             "test_auc": round(res.metrics["test_auc"], 4),

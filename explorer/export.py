@@ -207,7 +207,18 @@ def _packed(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(enc), dtype=np.uint8), ends
 
 
-def write_assignments(result, path, *, chunk_rows: int = CHUNK_ROWS, progress=None) -> Path:
+def _overlapping(model, given):
+    """The model's overlapping communities (a list per item), or None when it offers none;
+    ``given`` (already computed by the caller) wins."""
+    if given is not None:
+        return given
+    if hasattr(model, "overlapping_communities"):
+        return model.overlapping_communities()
+    return None
+
+
+def write_assignments(result, path, *, chunk_rows: int = CHUNK_ROWS, progress=None,
+                      overlapping=None) -> Path:
     """Write ``assignments.csv`` (the same bytes as :func:`assignments_table`) in chunks of rows:
     each chunk's numbers are formatted by a numba kernel (Python's ``repr`` of every membership,
     :mod:`explorer.textformat`), so memory beyond the model is O(chunk) and time O(N K) with a
@@ -218,9 +229,7 @@ def write_assignments(result, path, *, chunk_rows: int = CHUNK_ROWS, progress=No
     ids = item_ids(result.data)
     labels = np.asarray(model.labels())
     memberships = model.memberships()
-    overlapping = None
-    if hasattr(model, "overlapping_communities"):
-        overlapping = model.overlapping_communities()
+    overlapping = _overlapping(model, overlapping)
     N = len(ids)
     K = 0 if memberships is None else memberships.shape[1]
     header = ["id", "label"] + [f"p{k}" for k in range(K)]
@@ -255,42 +264,121 @@ def write_assignments(result, path, *, chunk_rows: int = CHUNK_ROWS, progress=No
     return path
 
 
-def _graph(result):
-    import networkx as nx
+# GraphML carries every membership p0 .. p{K-1} on every node up to this K; beyond it only the
+# memberships at or above the model's overlap threshold (and each node's largest), so that
+# 1,000,000 nodes x K = 50 is not 50 million XML elements. assignments.csv and parameters.npz
+# always hold all of them.
+GRAPHML_ALL_MEMBERSHIPS_MAX_K = 10
+GRAPHML_EDGE_CHUNK = 65536
+
+
+def graphml_threshold(model, K: int) -> float:
+    """The membership from which GraphML writes p_k on a node: -inf (all) for K <= 10, else the
+    model's ``overlap_threshold`` (a-MMSB: 0.2 by default), else 1/K."""
+    if K <= GRAPHML_ALL_MEMBERSHIPS_MAX_K:
+        return -np.inf
+    thr = getattr(getattr(model, "hp", None), "overlap_threshold", None)
+    return float(thr) if thr is not None else 1.0 / K
+
+
+def stream_graphml(result, target, *, chunk_rows: int = CHUNK_ROWS, progress=None,
+                   overlapping=None) -> None:
+    """The network with each node's community, memberships and overlapping communities as
+    attributes (Gephi, networkx), streamed: key declarations, then the nodes, then the edges, each
+    in chunks formatted by numba kernels (:mod:`explorer.textformat`), so memory beyond the model
+    is O(chunk + N ids) and time O(N K + E) with a small constant.
+
+    Keys (declared as networkx writes them, read back by ``networkx.read_graphml`` and Gephi):
+    node ``community`` (long, the hard label), ``p0`` .. ``p{K-1}`` (double; see
+    :func:`graphml_threshold` for which nodes carry which), ``communities`` (string ``3;17``, the
+    overlapping communities, where the model offers them), ``ground_truth`` (string, where
+    known); edge ``weight`` (double)."""
+    from xml.sax.saxutils import escape, quoteattr
+
+    from explorer.progress import Task
 
     data = result.data
     model = result.model
-    g = nx.DiGraph() if getattr(data, "directed", False) else nx.Graph()
     ids = item_ids(data)
+    id_bytes, id_ends = _packed([quoteattr(str(i)) for i in ids])
+    N = len(ids)
     labels = np.asarray(model.labels())
     memberships = model.memberships()
-    for n, node in enumerate(ids):
-        attrs = {"community": int(labels[n])}
-        if memberships is not None:
-            for k in range(memberships.shape[1]):
-                attrs[f"p{k}"] = float(memberships[n, k])
-        if getattr(data, "labels", None) is not None and data.labels[n] is not None:
-            attrs["ground_truth"] = str(data.labels[n])
-        g.add_node(str(node), **attrs)
+    K = 0 if memberships is None else memberships.shape[1]
+    threshold = graphml_threshold(model, K)
+    overlapping = _overlapping(model, overlapping)
+    truth = getattr(data, "labels", None)
+    keys = ['  <key id="community" for="node" attr.name="community" attr.type="long" />']
+    keys += [f'  <key id="p{k}" for="node" attr.name="p{k}" attr.type="double" />'
+             for k in range(K)]
+    if overlapping is not None:
+        keys.append('  <key id="communities" for="node" attr.name="communities" '
+                    'attr.type="string" />')
+    if truth is not None:
+        keys.append('  <key id="ground_truth" for="node" attr.name="ground_truth" '
+                    'attr.type="string" />')
+    keys.append('  <key id="weight" for="edge" attr.name="weight" attr.type="double" />')
     if data.kind == "network":
-        for (u, v), w in zip(data.edges, data.weights):
-            g.add_edge(str(ids[u]), str(ids[v]), weight=float(w))
+        edges, weights = data.edges, data.weights
     else:  # temporal: the aggregate over time
         agg = data.aggregate().tocoo()
-        for u, v, w in zip(agg.row, agg.col, agg.data):
-            if data.directed or u < v:
-                g.add_edge(str(ids[u]), str(ids[v]), weight=float(w))
-    return g
+        keep = np.ones(len(agg.row), bool) if data.directed else agg.row < agg.col
+        edges, weights = np.column_stack([agg.row[keep], agg.col[keep]]), agg.data[keep]
+    E = len(edges)
+    empty_u8, no_flags = np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.bool_)
+
+    with open(target, "wb") as fh, Task(f"writing {Path(target).name}", total=N + E,
+                                        unit="items", callback=progress) as task:
+        directed = "directed" if getattr(data, "directed", False) else "undirected"
+        fh.write(("<?xml version='1.0' encoding='utf-8'?>\n<graphml "
+                  'xmlns="http://graphml.graphdrawing.org/xmlns" '
+                  'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                  'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+                  'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n'
+                  + "\n".join(keys) + "\n"
+                  + f'  <graph edgedefault="{directed}">\n').encode("utf-8"))
+        for a in range(0, N, chunk_rows):
+            z = min(N, a + chunk_rows)
+            lo = id_ends[a - 1] if a else 0
+            chunk_ids, chunk_ends = id_bytes[lo:id_ends[z - 1]], id_ends[a:z] - lo
+            lab = np.ascontiguousarray(labels[a:z], dtype=np.int64)
+            M = (np.ascontiguousarray(memberships[a:z], dtype=np.float64) if K
+                 else np.zeros((z - a, 0)))
+            c_bytes, c_ends = empty_u8, np.zeros(z - a, dtype=np.int64)
+            if overlapping is not None:
+                c_bytes, c_ends = _packed([";".join(str(int(c)) for c in overlapping[n])
+                                           for n in range(a, z)])
+            t_bytes, t_ends, has_truth = empty_u8, np.zeros(z - a, dtype=np.int64), no_flags
+            if truth is not None:
+                t = truth[a:z]
+                has_truth = np.array([v is not None for v in t], dtype=np.bool_)
+                t_bytes, t_ends = _packed([escape(str(v)) if v is not None else "" for v in t])
+            size = (len(chunk_ids) + len(c_bytes) + len(t_bytes)
+                    + (z - a) * (textformat.NODE_FIXED + textformat.MAX_INT_CHARS
+                                 + K * (textformat.MAX_FLOAT_CHARS + 48)))
+            buf = np.empty(size, dtype=np.uint8)
+            n = textformat.graphml_nodes(chunk_ids, chunk_ends, lab, M, threshold, c_bytes,
+                                         c_ends, overlapping is not None, t_bytes, t_ends,
+                                         has_truth, buf)
+            fh.write(memoryview(buf)[:n])
+            task.update(z - a)
+        longest = int(np.diff(id_ends, prepend=0).max()) if N else 0
+        for a in range(0, E, GRAPHML_EDGE_CHUNK):
+            z = min(E, a + GRAPHML_EDGE_CHUNK)
+            e = np.ascontiguousarray(edges[a:z], dtype=np.int64)
+            w = np.ascontiguousarray(weights[a:z], dtype=np.float64)
+            buf = np.empty((z - a) * (textformat.EDGE_FIXED + 2 * longest
+                                      + textformat.MAX_FLOAT_CHARS), dtype=np.uint8)
+            n = textformat.graphml_edges(id_bytes, id_ends, e, w, buf)
+            fh.write(memoryview(buf)[:n])
+            task.update(z - a)
+        fh.write(b"  </graph>\n</graphml>\n")
 
 
 def write_graphml(result, path) -> Path:
-    """The network with each node's community and memberships as attributes (Gephi, networkx).
-
-    Writes one file (through a temporary beside it, then a rename); :func:`export_result` writes it
-    as part of the set."""
-    import networkx as nx
-
-    return write_file_atomically(path, lambda tmp: nx.write_graphml(_graph(result), tmp))
+    """``communities.graphml`` on its own (through a temporary beside it, then a rename);
+    :func:`export_result` writes it as part of the set."""
+    return write_file_atomically(path, lambda tmp: stream_graphml(result, tmp))
 
 
 def write_file_atomically(path, write) -> Path:
@@ -501,10 +589,10 @@ def export_result(result, out_dir) -> dict[str, Path]:
         params = fitted_arrays(result)
         with open(tmp / PARAMETERS, "wb") as fh:
             np.savez(fh, **params)
-        write_assignments(result, tmp / ASSIGNMENTS)
+        overlapping = _overlapping(result.model, None)      # once for both files
+        write_assignments(result, tmp / ASSIGNMENTS, overlapping=overlapping)
         if result.data.kind in ("network", "temporal"):
-            import networkx as nx
-            nx.write_graphml(_graph(result), tmp / GRAPHML)
+            stream_graphml(result, tmp / GRAPHML, overlapping=overlapping)
             names.append(GRAPHML)
         return names
 

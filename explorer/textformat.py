@@ -359,3 +359,100 @@ def csv_rows(id_bytes, id_ends, labels, M, c_bytes, c_ends, with_comm, buf):
         buf[pos] = 10
         pos += 1
     return pos
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put(buf, pos, text):
+    """Copy the bytes ``text`` (a uint8 array) to buf[pos:]."""
+    for b in range(text.shape[0]):
+        buf[pos + b] = text[b]
+    return pos + text.shape[0]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put_range(buf, pos, src, lo, hi):
+    for b in range(lo, hi):
+        buf[pos] = src[b]
+        pos += 1
+    return pos
+
+
+_NODE_OPEN = np.frombuffer(b'    <node id=', dtype=np.uint8)
+_COMMUNITY = np.frombuffer(b'>\n      <data key="community">', dtype=np.uint8)
+_DATA_CLOSE = np.frombuffer(b'</data>\n', dtype=np.uint8)
+_P_OPEN = np.frombuffer(b'      <data key="p', dtype=np.uint8)
+_KEY_CLOSE = np.frombuffer(b'">', dtype=np.uint8)
+_COMMS_OPEN = np.frombuffer(b'      <data key="communities">', dtype=np.uint8)
+_TRUTH_OPEN = np.frombuffer(b'      <data key="ground_truth">', dtype=np.uint8)
+_NODE_CLOSE = np.frombuffer(b'    </node>\n', dtype=np.uint8)
+_EDGE_OPEN = np.frombuffer(b'    <edge source=', dtype=np.uint8)
+_EDGE_TARGET = np.frombuffer(b' target=', dtype=np.uint8)
+_WEIGHT = np.frombuffer(b'>\n      <data key="weight">', dtype=np.uint8)
+_EDGE_CLOSE = np.frombuffer(b'</data>\n    </edge>\n', dtype=np.uint8)
+# Bytes of one node besides its id, memberships, communities and ground truth; of one edge
+# besides its two ids and weight.
+NODE_FIXED = 200
+EDGE_FIXED = 80
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def graphml_nodes(id_bytes, id_ends, labels, M, threshold, c_bytes, c_ends, with_comm,
+                  t_bytes, t_ends, has_truth, buf):
+    """GraphML ``<node>`` elements into ``buf``; returns the bytes written. Membership p_k of
+    node i is written when M[i, k] >= threshold or k is the node's largest membership (so
+    threshold -inf writes them all); ids arrive quoted (``quoteattr``), ground truth escaped."""
+    pos = 0
+    i0 = 0
+    c0 = 0
+    t0 = 0
+    n, K = M.shape
+    for i in range(n):
+        pos = _put(buf, pos, _NODE_OPEN)
+        pos = _put_range(buf, pos, id_bytes, i0, id_ends[i])
+        i0 = id_ends[i]
+        pos = _put(buf, pos, _COMMUNITY)
+        pos = write_int(labels[i], buf, pos)
+        pos = _put(buf, pos, _DATA_CLOSE)
+        top = 0
+        for k in range(1, K):
+            if M[i, k] > M[i, top]:
+                top = k
+        for k in range(K):
+            v = M[i, k]
+            if v >= threshold or k == top:
+                pos = _put(buf, pos, _P_OPEN)
+                pos = write_int(k, buf, pos)
+                pos = _put(buf, pos, _KEY_CLOSE)
+                pos = write_float(v, buf, pos)
+                pos = _put(buf, pos, _DATA_CLOSE)
+        if with_comm:
+            pos = _put(buf, pos, _COMMS_OPEN)
+            pos = _put_range(buf, pos, c_bytes, c0, c_ends[i])
+            c0 = c_ends[i]
+            pos = _put(buf, pos, _DATA_CLOSE)
+        if has_truth.shape[0] > 0:
+            if has_truth[i]:
+                pos = _put(buf, pos, _TRUTH_OPEN)
+                pos = _put_range(buf, pos, t_bytes, t0, t_ends[i])
+                pos = _put(buf, pos, _DATA_CLOSE)
+            t0 = t_ends[i]
+        pos = _put(buf, pos, _NODE_CLOSE)
+    return pos
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def graphml_edges(id_bytes, id_ends, edges, weights, buf):
+    """GraphML ``<edge>`` elements for ``edges`` (E, 2) node indices into ``buf`` (ids of every
+    node, quoted, one after the other); returns the bytes written."""
+    pos = 0
+    for e in range(edges.shape[0]):
+        u = edges[e, 0]
+        v = edges[e, 1]
+        pos = _put(buf, pos, _EDGE_OPEN)
+        pos = _put_range(buf, pos, id_bytes, id_ends[u - 1] if u > 0 else 0, id_ends[u])
+        pos = _put(buf, pos, _EDGE_TARGET)
+        pos = _put_range(buf, pos, id_bytes, id_ends[v - 1] if v > 0 else 0, id_ends[v])
+        pos = _put(buf, pos, _WEIGHT)
+        pos = write_float(weights[e], buf, pos)
+        pos = _put(buf, pos, _EDGE_CLOSE)
+    return pos

@@ -56,8 +56,8 @@ def training_pairs(model):
 
 def phi_fixed_point(model, u, v, y, iters=400):
     ps = digamma(model.b.sum(1))
-    cl = digamma(model.b[:, 0]) - ps - math.log(model.hp.epsilon)
-    cn = digamma(model.b[:, 1]) - ps - math.log1p(-model.hp.epsilon)
+    cl = digamma(model.b[:, 0]) - ps - math.log(model.epsilon)
+    cn = digamma(model.b[:, 1]) - ps - math.log1p(-model.epsilon)
     c = np.where(y[:, None] == 1, cl, cn)
     mu = model.mu
     sm = lambda x: np.exp(x - logsumexp(x, axis=1, keepdims=True))  # noqa: E731
@@ -77,7 +77,7 @@ def elbo_reference(model, u, v, y, pf, psd):
     L0 = np.eye(K) / K
     mu, var = model.mu, model.v
     b0, b1 = model.b[:, 0], model.b[:, 1]
-    eta0, eta1, eps = model.hp.eta0, model.hp.eta1, model.hp.epsilon
+    eta0, eta1, eps = model.hp.eta0, model.hp.eta1, model.epsilon
     Minv = np.linalg.inv(M)
     ld = lambda A: np.linalg.slogdet(A)[1]  # noqa: E731
     mvdig = sum(digamma((l + 1 - i) / 2) for i in range(1, K + 1))
@@ -301,7 +301,7 @@ def planted():
 
 
 def test_findk_recovers_planted_communities_before_any_step(planted):
-    model = AMMSB()        # K = 0: findk chooses
+    model = AMMSB(init="findk")        # K = 0: findk chooses
     model.initialize(planted, 0)
     assert model.K == 5
     assert metrics.nmi(planted.labels, model.labels()) >= 0.95   # easy planted partition
@@ -318,7 +318,7 @@ def test_planted_partition_recovered_with_good_link_prediction(planted):
     oracle = metrics.auc(np.where(z[model.heldout_u] == z[model.heldout_v], 0.1, 0.005),
                          model.heldout_y)
     assert res.metrics["heldout_auc"] >= oracle - 0.02
-    assert res.converged
+    assert res.converged or res.stop_reason.startswith("stopped: held-out log-likelihood fell")
     snap = model.snapshot()
     assert set(snap["metrics_trace"]) == {"elbo", "heldout_auc", "heldout_perplexity"}
     params = model.parameters()
@@ -331,13 +331,15 @@ def test_planted_partition_recovered_with_good_link_prediction(planted):
 def test_karate_and_football(sample_dir):
     karate = load_network(sample_dir / "karate" / "edges.csv",
                           labels=sample_dir / "karate" / "nodes.csv:club")
-    # default settings (n_init 1, seed 0): on small graphs findk is drawn several times and the
-    # seeding with the largest modularity kept. Measured: NMI 0.837 for seeds 0-4 (svinet:
-    # 0.218-0.837 over seeds); 0.6 leaves room for the held-out draw and platform rounding while
-    # failing the one-community collapse (NMI 0) and the 28/6 seeding (0.24) of the old init.
+    # defaults (init auto, n_init 1, seed 0). Measured: NMI 0.732 for seeds 0-2 and 4, 0.837 for
+    # seed 3 (one node apart; with the 7 held-out links of the old 1 % rule it was 0.837: the
+    # 10 + 10 held-out set takes 3 more links from a 78-link network); svinet 0.218-0.837 over
+    # seeds. 0.6 fails the one-community collapse (NMI 0) and the degree split (0) the ELBO alone
+    # would pick from a random start.
     res = fit(AMMSB, karate, seed=0, K=2)
-    # small graphs must stop (held-out set is never empty)
-    assert res.converged and len(res.model.heldout_y) >= 10
+    # small graphs must stop (held-out set is never empty), and keep the promise of 10 + 10 pairs
+    assert res.stop_reason.startswith(("converged", "stopped"))
+    assert res.model.heldout_y.sum() == 10 and len(res.model.heldout_y) == 20
     assert res.metrics["nmi"] >= 0.6
     assert min(np.bincount(res.model.labels(), minlength=2)) >= 10     # both factions found
     football = load_network(sample_dir / "football" / "edges.csv",
@@ -391,7 +393,7 @@ def test_automatic_test_set_is_disjoint_and_out_of_training(planted):
     # an independent computation of the test AUC from the model's own predictions
     p = np.zeros(len(model.test_u))
     kr.predict_pairs(model.test_u, model.test_v, model.pi, model.b[:, 0] / model.b.sum(1),
-                     model.hp.epsilon, p)
+                     model.epsilon, p)
     assert mets["test_auc"] == pytest.approx(metrics.auc(p, model.test_y), abs=1e-12)
     assert mets["test_auc"] > 0.7 and mets["test_perplexity"] > 1.0
 
@@ -426,3 +428,242 @@ def test_collapsed_visit_never_lowers_the_exact_elbo(seed, directed):
         model.t += 1
         tol = 1e-9 * abs(e[0])          # rounding of a sum of ~1e3 terms
         assert all(b >= a - tol for a, b in zip(e, e[1:])), np.diff(e)
+
+
+# ---- issue 10: starts, best state, collapse, held-out sets; issue 12.4 / 12.6 -------------------
+def network_from_graph(G, labels=None, weights=None):
+    """NetworkData from a networkx graph with nodes 0..n-1 (undirected)."""
+    n = G.number_of_nodes()
+    e = np.array(sorted((min(u, v), max(u, v)) for u, v in G.edges() if u != v), dtype=np.int64)
+    w = np.ones(len(e)) if weights is None else np.asarray(weights, float)
+    A = sp.coo_matrix((w, (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
+    return NetworkData(node_ids=np.arange(n).astype(str), adjacency=(A + A.T).tocsr(), edges=e,
+                       weights=w, directed=False,
+                       labels=None if labels is None else np.asarray(labels).astype(str))
+
+
+def lfr(n, degree, mix, seed, min_comm=20, max_comm=100, max_degree=None):
+    """networkx's LFR benchmark (tau1 2.5, tau2 1.5) with its planted communities as labels."""
+    import networkx as nx
+
+    G = nx.LFR_benchmark_graph(n, 2.5, 1.5, mix, average_degree=degree,
+                               max_degree=max_degree or 2 * degree + 10, min_community=min_comm,
+                               max_community=max_comm, seed=seed, max_iters=500)
+    comms = sorted({frozenset(G.nodes[v]["community"]) for v in G}, key=min)
+    truth = np.zeros(n, dtype=np.int64)
+    for c, members in enumerate(comms):
+        truth[list(members)] = c
+    G.remove_edges_from(nx.selfloop_edges(G))
+    return G, truth, len(comms)
+
+
+def louvain_nmi(G, truth, seed):
+    import networkx as nx
+
+    lab = np.zeros(len(truth), dtype=np.int64)
+    for c, members in enumerate(nx.community.louvain_communities(G, seed=seed)):
+        lab[list(members)] = c
+    return metrics.nmi(truth, lab)
+
+
+def lfr_vs_louvain(mix, seed):
+    """(ammsb NMI, Louvain NMI, communities in use, K) on LFR n = 1,000, average degree 20,
+    communities of 20-100 nodes, K = the true count, ammsb at its defaults (init auto)."""
+    G, truth, K = lfr(1000, 20, mix, seed)
+    res = fit(AMMSB, network_from_graph(G, truth), seed=seed, K=K)
+    used = len(np.unique(res.model.labels()))
+    assert not res.stop_reason.startswith("degenerate")
+    return res.metrics["nmi"], louvain_nmi(G, truth, seed), used, K
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lfr_at_least_louvain_and_never_collapsed(seed):
+    # mixing 0.1; the slow grid (degree 20/40, mixing 0.1/0.3/0.5, 40+ groups) is
+    # bench/bench_ammsb_lfr.py
+    nmi, ref, used, K = lfr_vs_louvain(0.1, seed)
+    assert nmi >= ref - 0.02, (nmi, ref)
+    assert 2 * used >= K
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10 target not met at mixing 0.3: 1-2 of the K "
+                   "communities empty out during SVI (the learned diagonal precision of a small "
+                   "community grows as its members' spread shrinks), NMI 0.960-0.984 vs Louvain's "
+                   "0.985-0.998")
+def test_lfr_mixing_03_at_least_louvain():
+    for seed in (0, 1, 2):
+        nmi, ref, used, K = lfr_vs_louvain(0.3, seed)
+        assert nmi >= ref - 0.02 and 2 * used >= K, (seed, nmi, ref)
+
+
+def test_dense_many_groups_network_is_not_collapsed():
+    # The issue's e-mail symptom: dense, 42 groups, K = 42. At average degree 37 (40 % of links
+    # between groups) init auto reaches Louvain's NMI with every group in use.
+    import networkx as nx
+
+    truth = np.repeat(np.arange(42), 25)
+    G = nx.planted_partition_graph(42, 25, 0.9, 0.015, seed=3)
+    assert 2 * G.number_of_edges() / 1050 > 35
+    res = fit(AMMSB, network_from_graph(G, truth), seed=0, K=42)
+    sizes = np.bincount(res.model.labels(), minlength=42)
+    assert (sizes > 0).sum() >= 21 and sizes.max() <= 0.8 * 1050
+    assert res.metrics["nmi"] >= louvain_nmi(G, truth, 0) - 0.02
+    assert any(n.startswith("start: ") for n in res.model.notes)
+    # At average degree 45 with 70 % of links between groups, epsilon = 1e-5 makes merged groups
+    # score better on held-out pairs than the true ones (measured: findk's start wins the burn-in
+    # and ends with 16 of 42 in use); the estimated epsilon (0.03 here) removes that bias.
+    G = nx.planted_partition_graph(42, 25, 0.6, 0.03, seed=1)
+    data = network_from_graph(G, truth)
+    res = fit(AMMSB, data, seed=1, K=42, epsilon=0.0)
+    assert len(np.unique(res.model.labels())) >= 38
+    assert res.metrics["nmi"] >= louvain_nmi(G, truth, 1) - 0.02
+    # at the defaults it may collapse, but never silently
+    res = fit(AMMSB, data, seed=1, K=42)
+    if 2 * len(np.unique(res.model.labels())) < 42:
+        assert res.stop_reason.startswith("degenerate: K = 42 asked")
+        assert any(n.startswith("collapse: K = 42 asked") for n in res.model.notes)
+
+
+def test_louvain_and_spectral_starts_give_k_communities(planted):
+    from explorer.models._ammsb_starts import _merge_smallest, louvain_labels, to_k
+
+    A = planted.adjacency.copy()
+    A.data[:] = 1.0
+    rng = np.array([99], dtype=np.uint64)
+    lab = louvain_labels(A, rng)
+    assert metrics.nmi(planted.labels, lab) >= 0.95           # an easy planted partition
+    for K in (2, 5, 9):
+        out = to_k(A, lab, K, rng)
+        assert out.max() + 1 == K and len(np.unique(out)) == K
+    # merging: the smallest community joins the one it shares most links with
+    B = sp.csr_matrix(np.array([[0, 5, 1, 0], [5, 0, 0, 0], [1, 0, 0, 2], [0, 0, 2, 0]], float))
+    assert _merge_smallest(B, np.array([0, 0, 1, 2]), 2).tolist() == [0, 0, 1, 1]
+    for init in ("louvain", "spectral", "findk", "random"):
+        model = AMMSB(K=5, init=init)
+        model.initialize(planted, 0)
+        assert model.K == 5 and model.start == init
+        if init != "random":
+            assert metrics.nmi(planted.labels, model.labels()) >= 0.9, init
+    model = AMMSB(init="louvain")            # K = 0: Louvain's count
+    model.initialize(planted, 0)
+    assert model.K == 5
+
+
+def test_auto_start_keeps_the_best_heldout_after_burn_in(planted):
+    model = AMMSB(K=5)
+    model.initialize(planted, 0)
+    note = next(n for n in model.notes if n.startswith("start: "))
+    scores = model.start_scores
+    assert set(scores) == {"louvain", "findk", "random", "spectral"}
+    assert model.start == max(scores, key=scores.get) and note.startswith(f"start: {model.start}")
+    for kind, value in scores.items():
+        assert f"{kind} {value:.6g}" in note
+    # the winner's state is the one kept: its held-out log-likelihood after the burn-in
+    assert model._heldout_loglik() == pytest.approx(scores[model.start], abs=1e-3)
+    assert model.t == model.check_every
+
+
+def test_falling_heldout_returns_the_best_state(planted):
+    # tol 0: the relative-change rule never holds, so the run ends by the held-out rule.
+    res = fit(AMMSB, planted, seed=1, K=5, tol=0.0)
+    assert res.stop_reason.startswith("stopped: held-out log-likelihood fell 3 checks, best at "
+                                      f"iteration {res.best_iteration}")
+    assert not res.converged and res.best_iteration < res.iterations
+    best = res.trace[res.best_iteration - 1]
+    assert best == max(res.trace) and all(v < best for v in res.trace[res.best_iteration:])
+    # the returned state is the best one: its held-out log-likelihood, recomputed
+    assert res.model._heldout_loglik() == pytest.approx(best, rel=1e-12)
+    assert res.final_objective == best
+    assert res.metrics["heldout_loglik"] == pytest.approx(best, rel=1e-12)
+    # the traces keep the full history
+    assert len(res.model.snapshot()["metrics_trace"]["elbo"]) == res.iterations + 1
+
+
+def test_collapse_is_reported_with_advice(planted):
+    model = AMMSB(K=12, init="random")
+    model.initialize(planted, 0)
+    model.mu[:] = -5.0
+    model.mu[:, 0] = 0.0
+    model.mu[:500, 1] = 1.0
+    kr.softmax_rows(model.mu, model.pi)
+    assert model.degeneracy() == "K = 12 asked, 2 in use"
+    assert any(n.startswith("collapse: K = 12 asked, 2 in use: try init louvain or a smaller K")
+               for n in model.notes)
+    model.mu[:, 2:] = -1.0
+    model.mu[:900, 0] = 3.0
+    model.mu[900:, 2:] = np.eye(10)[np.arange(100) % 10] * 5
+    kr.softmax_rows(model.mu, model.pi)
+    assert model.degeneracy().startswith("K = 12 asked, one community holds 90% of the nodes")
+    assert sum(n.startswith("collapse:") for n in model.notes) == 1     # replaced, not repeated
+    model.mu[:] = np.eye(12)[np.arange(1000) % 12] * 5
+    kr.softmax_rows(model.mu, model.pi)
+    assert model.degeneracy() is None and not any(n.startswith("collapse:") for n in model.notes)
+
+
+def test_heldout_and_test_sets_keep_the_promise(sample_dir):
+    football = load_network(sample_dir / "football" / "edges.csv")
+    model = AMMSB(K=12, init="louvain")
+    model.initialize(football, 0)
+    for y in (model.heldout_y, model.test_y):
+        assert y.sum() == 10 and (y == 0).sum() == 10       # 1 % of 613 links would be 7
+    deg = np.diff(model._tr0[0])
+    assert deg.min() >= 1                                    # never a node's last link
+    # karate (78 links, under 200): the held-out set only, 10 + 10, with a note saying so
+    karate = load_network(sample_dir / "karate" / "edges.csv")
+    model = AMMSB(K=2, init="louvain")
+    model.initialize(karate, 0)
+    assert model.heldout_y.sum() == 10 and len(model.heldout_y) == 20 and model.test_u is None
+    assert any(n.startswith("no automatic test set") for n in model.notes)
+    assert np.diff(model._tr0[0]).min() >= 1
+
+
+def test_empty_heldout_set_is_refused_and_weights_noted():
+    from explorer.data.types import DataError
+
+    # a star: every link is a leaf's last link, so nothing can be held out (issue 12.4)
+    n = 8
+    e = np.stack([np.zeros(n - 1, int), np.arange(1, n)], 1)
+    A = sp.coo_matrix((np.ones(n - 1), (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
+    star = NetworkData(node_ids=np.arange(n).astype(str), adjacency=(A + A.T).tocsr(), edges=e,
+                       weights=np.ones(n - 1), test_pairs=np.array([[1, 2, 0], [0, 3, 1]]))
+    with pytest.raises(DataError, match="cannot hold out a single link"):
+        fit(AMMSB, star, K=2)
+    # weights are ignored, and the notes say so (issue 12.6)
+    data = small_graph(12, 0)
+    w = np.arange(1, len(data.edges) + 1, dtype=float)
+    weighted = NetworkData(node_ids=data.node_ids, adjacency=data.adjacency, edges=data.edges,
+                           weights=w, directed=False)
+    res = fit(AMMSB, weighted, K=2, max_iter=2)
+    assert any(n.startswith("edge weights are ignored") for n in res.model.notes)
+    res = fit(AMMSB, data, K=2, max_iter=2)
+    assert not any(n.startswith("edge weights") for n in res.model.notes)
+
+
+def test_estimated_epsilon_is_the_between_community_density():
+    import networkx as nx
+
+    # 42 x 25 planted, p_out 0.03: more than half the links run between groups
+    G = nx.planted_partition_graph(42, 25, 0.6, 0.03, seed=1)
+    data = network_from_graph(G, np.repeat(np.arange(42), 25))
+    model = AMMSB(K=42, init="louvain", epsilon=0.0)
+    model.initialize(data, 0)
+    assert model.epsilon == pytest.approx(0.03, rel=0.1)          # the planted p_out
+    assert model.metrics()["epsilon"] == model.epsilon
+    assert AMMSB(K=42, init="louvain").hp.epsilon == 1e-5          # the default stays fixed
+
+
+def test_window_draws_the_elbo_above_the_objective(qapp, planted):
+    from explorer.gui.plots import TracePanel
+
+    res = fit(AMMSB, planted, seed=0, K=5, max_iter=3)
+    panel = TracePanel()
+    panel.reset(AMMSB)
+    panel.show_snapshot(res.model.snapshot(), AMMSB)
+    layout = panel.glw.ci.layout
+    assert layout.itemAt(0, 0) is panel.metric_plots["elbo"]
+    assert layout.itemAt(1, 0) is panel.plot
+    assert {layout.itemAt(r, 0) for r in (2, 3)} == {panel.metric_plots["heldout_auc"],
+                                                     panel.metric_plots["heldout_perplexity"]}
+    elbo = np.asarray(res.model.snapshot()["metrics_trace"]["elbo"])
+    np.testing.assert_allclose(panel.metric_curves["elbo"].getData()[1], elbo[:, 1])
+    panel.reset(None)                       # another model: the objective is on top again
+    assert layout.itemAt(0, 0) is panel.plot

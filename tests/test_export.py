@@ -256,3 +256,64 @@ def test_streamed_assignments_quote_ids_like_the_csv_module(tmp_path):
     memb = np.column_stack([special, special[::-1]])
     res.model.memberships = lambda: memb      # special values in memberships stay exact too
     _streamed_equals_reference(res, tmp_path, 5)
+
+
+def _expected_graphml_nodes(res):
+    """What the GraphML should say of every node, from the model (the rule of
+    export.graphml_threshold: all p_k up to K = 10, else those >= the threshold and the largest)."""
+    model = res.model
+    ids = export_mod.item_ids(res.data)
+    memb = model.memberships()
+    K = memb.shape[1]
+    thr = export_mod.graphml_threshold(model, K)
+    comms = model.overlapping_communities() if hasattr(model, "overlapping_communities") else None
+    truth = getattr(res.data, "labels", None)
+    out = {}
+    for n, node in enumerate(ids):
+        attrs = {"community": int(model.labels()[n])}
+        top = int(np.argmax(memb[n]))
+        attrs.update({f"p{k}": float(memb[n, k]) for k in range(K)
+                      if memb[n, k] >= thr or k == top})
+        if comms is not None:
+            attrs["communities"] = ";".join(str(c) for c in comms[n])
+        if truth is not None and truth[n] is not None:
+            attrs["ground_truth"] = str(truth[n])
+        out[str(node)] = attrs
+    return out
+
+
+def test_graphml_reads_back_in_networkx_with_every_attribute(tmp_path):
+    import networkx as nx
+
+    res = _network_result()
+    # awkward ids and ground truth: XML escapes
+    res.data.node_ids = np.array([f'n<{i}>&"{i}\'' for i in range(res.data.n_nodes)], dtype=object)
+    res.data.labels = np.array([None if i % 5 == 0 else f"g&<{i % 3}>" for i in
+                                range(res.data.n_nodes)], dtype=object)
+    for chunk in (3, 10_000):
+        path = tmp_path / f"g{chunk}.graphml"
+        export_mod.stream_graphml(res, path, chunk_rows=chunk)
+        g = nx.read_graphml(path)
+        assert dict(g.nodes(data=True)) == _expected_graphml_nodes(res)
+        ids = export_mod.item_ids(res.data)
+        want = {frozenset((ids[u], ids[v])): float(w)
+                for (u, v), w in zip(res.data.edges, res.data.weights)}
+        assert {frozenset(e[:2]): e[2]["weight"] for e in g.edges(data=True)} == want
+        assert not g.is_directed()
+
+
+def test_graphml_beyond_ten_communities_keeps_the_memberships_above_the_threshold(tmp_path):
+    import networkx as nx
+
+    data = explorer.load(SAMPLE / "karate" / "edges.csv", kind="network")
+    res = explorer.fit("ammsb", data, K=12, max_iter=2, seed=0, overlap_threshold=0.1)
+    path = tmp_path / "g.graphml"
+    export_mod.stream_graphml(res, path)
+    g = nx.read_graphml(path)
+    want = _expected_graphml_nodes(res)
+    assert dict(g.nodes(data=True)) == want
+    # fewer than all K on some node, never none
+    counts = [sum(k.startswith("p") for k in a) for a in want.values()]
+    assert min(counts) >= 1 and max(counts) <= 12 and sum(counts) < 12 * len(counts)
+    text = path.read_text()
+    assert '<key id="p11" for="node" attr.name="p11" attr.type="double" />' in text

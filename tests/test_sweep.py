@@ -67,7 +67,6 @@ def test_chooses_the_true_number_of_gaussians(tmp_path, model_id):
     assert at4["stability_ari"] == pytest.approx(1.0)
 
 
-@pytest.mark.skip(reason="TEMPORARY: needs heldout_loglik_se from the ammsb branch")
 def test_ammsb_held_out_likelihood_chooses_the_planted_groups(tmp_path):
     import networkx as nx
 

@@ -614,6 +614,8 @@ class MainWindow(QMainWindow):
             state = f"cancelled after {result.iterations} iterations (last state kept; exportable)"
         elif result.converged:
             state = f"converged after {result.iterations} iterations"
+        elif result.stop_reason and result.stop_reason != "iteration limit":
+            state = f"{result.stop_reason} ({result.iterations} iterations)"   # best_iteration
         else:
             state = f"stopped at the iteration limit ({result.iterations})"
         obj = (f"{cls.objective_kind} {result.final_objective:.8g}" if result.trace else "")
@@ -625,7 +627,7 @@ class MainWindow(QMainWindow):
         self.run_panel.metrics.setText(metrics_text)
         for line in result.log:
             self.log(line)
-        for note in getattr(result.model, "notes", None) or []:
+        for note in list(getattr(result.model, "notes", None) or []) + list(result.notes):
             self.log(f"note ({cls.id}): {note}")
         self.log(f"run {run_id}: {state}" + ("; " + metrics_text.replace("\n", "; ")
                                              if metrics_text else ""))

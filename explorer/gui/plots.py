@@ -283,9 +283,14 @@ class TracePanel(PlotPanel):
         self.metric_plots: dict[str, pg.PlotItem] = {}
         self.trace_points = 0
         self.kind = None
+        self.first = None
 
     def reset(self, model_cls=None) -> None:
         self.kind = model_cls.objective_kind if model_cls is not None else None
+        # A model may name a metrics_trace curve to draw above its objective (ammsb: the ELBO).
+        self.first = getattr(model_cls, "first_curve", None)
+        self.glw.removeItem(self.plot)
+        self.glw.addItem(self.plot, row=1 if self.first else 0, col=0)
         self.plot.setLabel("left", self.kind or "objective")
         self.plot.setTitle(None)
         self.curve.setData([], [])
@@ -321,7 +326,9 @@ class TracePanel(PlotPanel):
         for name, points in sorted(mt.items()):
             curve = self.metric_curves.get(name)
             if curve is None:
-                plot = self.glw.addPlot(row=len(self.metric_curves) + 1, col=0,
+                row = 0 if name == self.first else (
+                    1 + bool(self.first) + sum(n != self.first for n in self.metric_curves))
+                plot = self.glw.addPlot(row=row, col=0,
                                         axisItems={"bottom": IterationAxis("bottom")})
                 plot.showGrid(x=True, y=True, alpha=0.3)
                 plot.setLabel("left", metric_label(name))

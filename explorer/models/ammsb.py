@@ -54,42 +54,56 @@ One ``step()`` is a block of ``check_every`` minibatches (0: half a sweep over t
 MIN_CHECK_MINIBATCHES); it returns
 the held-out log-likelihood (objective kind "held-out log-likelihood", a total over the held-out
 pairs): log p(y_ab) with p(y_ab = 1) = sum_k pi_ak pi_bk E[beta_k] + (1 - sum_k pi_ak pi_bk) eps.
-Convergence: relative change below ``tol`` or a fall in three consecutive checks.
+Convergence: relative change below ``tol`` (``converged``). Early stopping (``early_stop``, the
+runner keeps and returns the best state: ``keep_best``): the held-out score has not beaten its best
+for FALL_PATIENCE checks, after at least FALL_MIN_SWEEPS sweeps.
 
-Held-out set: ceil(heldout_fraction * E) links (at least min(10, E / 10), never one that would leave
-a node without training links) and as many non-links, removed from training, chosen with a seed that
-depends only on the network so restarts are compared on the same pairs. ``data.test_pairs`` are also
-kept out of training and are the test set; without them a disjoint test set is drawn the same way
-(as many links and non-links as the held-out set, after it, same seed) and also removed from
-training (none when heldout_fraction = 0). ``metrics()`` reports test_auc and test_perplexity on
-the test set (``model.test_source``: "test pairs" or "automatic"). Perplexity is
+Held-out set: max(ceil(heldout_fraction * E), MIN_HELDOUT_LINKS) links (never one that would leave a
+node without training links; fewer, with a note, when the held-out and test sets together would take
+more than HOLDOUT_MAX_SHARE of the links) and as many non-links, removed from training, chosen with a
+seed that depends only on the network so restarts are compared on the same pairs. An empty held-out
+set is refused (DataError). ``data.test_pairs`` are also kept out of training and are the test set;
+without them a disjoint test set is drawn the same way (as many links and non-links as the held-out
+set, after it, same seed) and also removed from training (none when heldout_fraction = 0 or the
+network has fewer than SMALL_NETWORK_LINKS links, with a note). ``metrics()`` reports test_auc and
+test_perplexity on the test set (``model.test_source``: "test pairs" or "automatic"). Perplexity is
 exp(-(rho mean link log-lik + (1 - rho) mean non-link log-lik)), rho the network's density.
+Edge weights are ignored (a note says so).
 
 The ELBO (every term of the note, constants included) is computed at every check with phi at its
 fixed point, exactly over all training pairs when there are at most 100,000 of them, otherwise on
-a fixed sample of 50,000 training links and 50,000 non-links with scale factors.
+a fixed sample of ELBO_SAMPLE training links and ELBO_SAMPLE non-links with scale factors.
 
-Initialisation ("findk", svinet's -findk; see _findk.py): label propagation; memberships start at
-log(0.9 / c) on a node's c communities and log(0.1 / (K - c)) elsewhere, Lambda_a = 100 I. K = 0
+Initialisation (``init``): "findk" (svinet's -findk, see _findk.py): label propagation;
+memberships start at log(0.9 / c) on a node's c communities and log(0.1 / (K - c)) elsewhere. K = 0
 lets findk choose K (its communities with at least 3 members); otherwise the K largest are used.
-On small networks (at most SMALL_GRAPH_LINKS training links) label propagation is noisy (karate:
-its largest community can span both factions), so it is drawn FINDK_DRAWS_SMALL times and the draw
-whose seeding has the largest modularity is kept. The issue says "a tiny value elsewhere"; we keep
-0.1 / (K - c), which measured better: karate K = 2, seeds 0-4, final ELBO -316 to -317 vs -324 to
--326 (1e-3) and -334 to -339 (1e-5), NMI 0.837 for all five vs 0.732 for four of five at 1e-5;
-football K = 12 seeds 0-2: ELBO -2818/-2747/-2834 vs -2872/-2830/-2916 (1e-3).
-"random": mu_a ~ N(0, I).
+"louvain" and "spectral" (see _ammsb_starts.py): a hard partition brought to K communities,
+log 0.9 on the node's community and log(0.1 / (K - 1)) elsewhere. "random": mu_a ~ N(0, I).
+On small networks (at most SMALL_GRAPH_LINKS training links) findk and Louvain are drawn
+FINDK_DRAWS_SMALL times and the draw with the largest modularity is kept. The default "auto" resets
+the state at each of louvain, findk, random (and spectral up to SPECTRAL_AUTO_MAX_NODES nodes), runs
+a burn-in of min(check_every, BURN_IN_VISITS / nodes_per_batch) minibatches (at least
+MIN_CHECK_MINIBATCHES), and keeps the best by held-out log-likelihood (a collapsed start last); with
+fewer than START_BY_HELDOUT_MIN_LINKS held-out links, by the sum of the held-out and ELBO ranks. The
+winner continues from its burned-in state; ``notes`` name it with every score. The "0.1 elsewhere"
+choice was measured: karate K = 2, seeds 0-4, final ELBO -316 to -317 vs -324 to -326 (1e-3) and
+-334 to -339 (1e-5).
+
+epsilon = 0 is estimated once per fit: the density of training links between the communities of a
+Louvain partition (clipped to [EPSILON_MIN, the network's density]).
 
 Memory is O(E + N K): CSR lists of training links and of excluded partners, (N, K) arrays for mu,
 v, pi and S; nothing N x N.
 
 Exported parameters (parameters.npz names): ``pi`` (N, K) softmax(mu_a), rows sum to 1; ``mu`` (N, K);
 ``Lambda`` (N, K) diagonal precisions 1 / v_a; ``beta`` (K,) E[beta_k]; ``b`` (K, 2) (b_k0, b_k1);
-``m`` (K,); ``M`` (K, K); ``L`` (K, K); ``l`` 0-d; ``node_ids`` (N,) str.
+``m`` (K,); ``M`` (K, K); ``L`` (K, K); ``l`` 0-d; ``epsilon`` 0-d (as used, estimated or given);
+``node_ids`` (N,) str.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -102,6 +116,12 @@ from explorer import metrics as metrics_mod
 from explorer.data.types import DataError
 from explorer.models import _ammsb_kernels as kr
 from explorer.models import register
+from explorer.models._ammsb_starts import (
+    hard_memberships_mu,
+    louvain_labels,
+    spectral_labels,
+    to_k,
+)
 from explorer.models._findk import findk
 from explorer.models.base import HyperparameterError, HyperparametersBase, Model, param
 
@@ -114,13 +134,23 @@ NEWTON_TOL = 1e-2          # Newton decrement (nats) below which a node's Newton
 LOWRANK_THR = 0.1          # collapsed Newton matrix: sfx entries with deg sfx_k <= this * lL_kk
 LOWRANK_MAX = 12           # ... left out, solved by Woodbury while at most this many remain
 ELBO_EXACT_MAX = 100_000   # training pairs up to which the ELBO is exact
-ELBO_SAMPLE = 20_000
+ELBO_SAMPLE = 10_000
 BETA_INIT_NODES = 4000       # nodes of the initial full-data beta pass (a sample when N is larger)
 MIN_NONLINK_SAMPLE = 16
 FALL_MIN_SWEEPS = 5          # the 'fell three checks in a row' rule only after this many sweeps
 SMALL_GRAPH_LINKS = 5000    # training links up to which findk is drawn several times ...
 FINDK_DRAWS_SMALL = 10      # ... keeping the draw whose seeding has the largest modularity
 MIN_CHECK_MINIBATCHES = 20  # default check interval: half a sweep, at least this many minibatches
+FALL_PATIENCE = 3           # stop when the held-out score has not beaten its best for this many checks
+MIN_HELDOUT_LINKS = 10      # links (and as many non-links) in each of the held-out and test sets ...
+HOLDOUT_MAX_SHARE = 0.3     # ... unless together they would take more than this share of the links
+AUTO_KINDS = ("louvain", "findk", "random")   # the starts init=auto compares ...
+SPECTRAL_AUTO_MAX_NODES = 5000                # ... plus spectral on networks up to this many nodes
+BURN_IN_VISITS = 2000       # init auto: node visits of each start's burn-in (at least 20 minibatches)
+START_BY_HELDOUT_MIN_LINKS = 100  # init auto: fewer held-out links than this, the ELBO decides
+SMALL_NETWORK_LINKS = 200   # below this many links no automatic test set (the held-out set only)
+EPSILON_MIN = 1e-10         # floor of the estimated epsilon
+COLLAPSE_SHARE = 0.8        # one community holding more than this share of the nodes (K >= 4) ...
 
 
 @dataclass(frozen=True)
@@ -129,8 +159,9 @@ class AMMSBHyperparameters(HyperparametersBase):
                    help="number of communities; 0 lets the findk initialiser choose")
     eta0: float = param(9.0, lo=1e-3, hi=1e6, help="Beta prior on community strength: eta0")
     eta1: float = param(1.0, lo=1e-3, hi=1e6, help="Beta prior on community strength: eta1")
-    epsilon: float = param(1e-5, lo=1e-12, hi=0.5, log=True,
-                           help="link probability between different communities")
+    epsilon: float = param(1e-5, lo=0.0, hi=0.5,
+                           help="link probability between different communities (0: estimate "
+                           "it, the density of links between Louvain communities)")
     newton_steps: int = param(10, lo=1, hi=100, help="max Newton steps per node visit")
     newton_halvings: int = param(10, lo=0, hi=60,
                                  help="max step halvings per Newton step (0 = off: full steps)")
@@ -146,8 +177,10 @@ class AMMSBHyperparameters(HyperparametersBase):
                               help="node step size (node_tau0 + visits)^-node_kappa: node_kappa")
     collapsed: bool = param(True, help="Newton steps on the node's ELBO maximised over its own "
                             "indicators (fast); off: indicators held fixed as in the note")
-    init: str = param("findk", choices=("findk", "random"),
-                      help="initial memberships: label propagation (findk) or random")
+    init: str = param("auto", choices=("auto", "louvain", "findk", "spectral", "random"),
+                      help="initial memberships: auto (the best of louvain, findk, random and, "
+                      "up to 5,000 nodes, spectral after a short burn-in), louvain, findk "
+                      "(label propagation), spectral, random")
     heldout_fraction: float = param(0.01, lo=0.0, hi=0.5,
                                     help="fraction of links held out (plus as many non-links)")
     check_every: int = param(0, lo=0, hi=1_000_000,
@@ -158,8 +191,9 @@ class AMMSBHyperparameters(HyperparametersBase):
                                      help="membership above which a node belongs to a community")
 
     def validate(self) -> None:
-        if self.init == "random" and self.K == 0:
-            raise HyperparameterError("K = 0 (let findk choose) needs init = findk")
+        if self.init in ("random", "spectral") and self.K == 0:
+            raise HyperparameterError(f"K = 0 (let the start choose) needs init = auto, louvain "
+                                      f"or findk, not {self.init}")
 
 
 @numba.njit(cache=True, nogil=True)
@@ -237,14 +271,16 @@ class AMMSB(Model):
     description = (
         "Overlapping communities in a network: the assortative mixed-membership stochastic "
         "blockmodel with a logistic-normal prior on memberships, fitted by stochastic variational "
-        "inference (node-sampled minibatches, Newton steps with step halving). Initialised by label "
-        "propagation (svinet's findk), which can also choose K. Reports held-out link prediction "
-        "(AUC, perplexity) live; directed and undirected networks.")
+        "inference (node-sampled minibatches, Newton steps with step halving). By default the best "
+        "of several starts (Louvain, svinet's findk, random, spectral) after a short burn-in; stops "
+        "at the best held-out state and says when communities collapse. Shows the ELBO live, with "
+        "held-out link prediction (AUC, perplexity); directed and undirected networks.")
     data_kinds = ("network",)
     objective_kind = "held-out log-likelihood"
     Hyperparameters = AMMSBHyperparameters
     default_max_iter = 200
     default_tol = 1e-4
+    first_curve = "elbo"     # the window draws the ELBO (what inference climbs) above the objective
 
     # ---- data ----------------------------------------------------------------------------------
     def check_data(self, data) -> None:
@@ -285,7 +321,15 @@ class AMMSB(Model):
         # held-out set: links and non-links, fixed seed from the network alone
         rng = np.random.default_rng(7919 * N + 104729 * len(keys))
         n_links = int(train_mask.sum())
-        h = max(math.ceil(self.hp.heldout_fraction * n_links), min(10, n_links // 10))
+        # each set (held-out, and the automatic test set) gets max(fraction, 10) links, unless
+        # together they would take more than HOLDOUT_MAX_SHARE of the links
+        auto_test = (tp is None and self.hp.heldout_fraction > 0
+                     and len(keys) >= SMALL_NETWORK_LINKS)
+        n_sets = 2 if auto_test else 1
+        cap = int(HOLDOUT_MAX_SHARE * n_links) // n_sets
+        h = max(math.ceil(self.hp.heldout_fraction * n_links), min(MIN_HELDOUT_LINKS, cap), 1)
+        if self.hp.heldout_fraction == 0:      # the smallest set that still gives a curve
+            h = max(min(MIN_HELDOUT_LINKS, n_links // 10), 1)
         deg = np.bincount(eu[train_mask], minlength=N) + np.bincount(ev[train_mask], minlength=N)
         taken = set(link_keys.tolist()) if len(keys) < 5_000_000 else None
         taken_test = set(test_keys.tolist())
@@ -326,6 +370,20 @@ class AMMSB(Model):
 
         chosen = draw_links()
         non = draw_nonlinks(len(chosen))
+        if len(chosen) == 0 or len(non) == 0:
+            what = "link" if len(chosen) == 0 else "non-link"
+            why = ("every training link is the last link of one of its nodes"
+                   if len(chosen) == 0 else "every pair of nodes is linked or already set aside")
+            raise DataError(
+                f"the a-MMSB cannot hold out a single {what} ({why}; {N} nodes, {n_links} "
+                f"training links{' after the test pairs' if tp is not None else ''}): its "
+                "held-out log-likelihood, which drives and stops the fit, would be empty. Use a "
+                "larger network or fewer test pairs", path=data.path)
+        if len(chosen) < MIN_HELDOUT_LINKS:
+            self.notes.append(
+                f"held-out set: {len(chosen)} links + {len(non)} non-links, fewer than "
+                f"{MIN_HELDOUT_LINKS} + {MIN_HELDOUT_LINKS} (the network has {n_links} links and "
+                f"at most {HOLDOUT_MAX_SHARE:.0%} are set aside): its curve and AUC are coarse")
         ho_keys = np.concatenate([link_keys[chosen], non])
         self.heldout_u = ho_keys // N
         self.heldout_v = ho_keys % N
@@ -336,11 +394,15 @@ class AMMSB(Model):
             self.test_u, self.test_v = tp[:, 0].copy(), tp[:, 1].copy()
             self.test_y = tp[:, 2].astype(np.int64)
             self.test_source = "test pairs"
-        elif self.hp.heldout_fraction > 0:
+        elif auto_test:
             # no test pairs given: a disjoint test set drawn like the held-out set (same size,
             # after it, from the same network-only seed), also removed from training
             t_links = draw_links()
             t_non = draw_nonlinks(len(t_links))
+            if len(t_links) < MIN_HELDOUT_LINKS:
+                self.notes.append(
+                    f"test set: {len(t_links)} links + {len(t_non)} non-links, fewer than "
+                    f"{MIN_HELDOUT_LINKS} + {MIN_HELDOUT_LINKS}: test AUC and perplexity are coarse")
             t_keys = np.concatenate([link_keys[t_links], t_non])
             self.test_u, self.test_v = t_keys // N, t_keys % N
             self.test_y = np.concatenate([np.ones(len(t_links), np.int64),
@@ -349,6 +411,13 @@ class AMMSB(Model):
             self.test_source = "automatic"
         else:
             self.test_u = self.test_v = self.test_y = None
+            if self.hp.heldout_fraction > 0:
+                self.notes.append(
+                    f"no automatic test set: the network has fewer than {SMALL_NETWORK_LINKS} "
+                    "links, so only the held-out set is set aside (its AUC is the link-prediction "
+                    "figure); give --test-pairs for a test set")
+        if self.test_u is not None and (not self.test_y.any() or self.test_y.all()):
+            self.notes.append("the test set holds only links or only non-links: no test AUC")
         tu, tv = eu[train_mask], ev[train_mask]
         self.train_u, self.train_v = tu, tv
         # forbidden partners: every link (held out or not), held-out and test pairs
@@ -384,65 +453,197 @@ class AMMSB(Model):
         self.data = data
         self.seed = int(seed)
         self.iteration = 0
+        self.notes = []
         self.directed = bool(data.directed)
         N = data.n_nodes
         self.N = N
         self._split(data)
+        w = getattr(data, "weights", None)
+        if w is not None and len(w) and np.any(np.asarray(w) != 1):
+            n_w = int(np.count_nonzero(np.asarray(w) != 1))
+            self.notes.append(f"edge weights are ignored: the a-MMSB models each pair as linked or "
+                              f"not ({n_w} of {len(w)} links have a weight other than 1)")
         s = (int(seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % (1 << 64) or 1
         self.rng = np.array([s], dtype=np.uint64)
         for _ in range(4):
             kr.rng_next(self.rng)
-        # memberships
-        if hp.init == "findk":
-            adj = sp.csr_matrix((np.ones(len(self.train_u)), (self.train_u, self.train_v)),
-                                shape=(N, N))
-            adj = (adj + adj.T).tocsr()
-            adj.data[:] = 1.0
-            tr_edges = np.stack([self.train_u, self.train_v], axis=1)
-            draws = FINDK_DRAWS_SMALL if len(tr_edges) <= SMALL_GRAPH_LINKS else 1
-            best = None
-            for _ in range(draws):
-                node, comm, sizes = findk(adj, tr_edges, self.rng)
-                K = hp.K if hp.K > 0 else max(1, int((sizes >= 3).sum()))
-                K = min(K, N)
-                member = _seed_members(adj, node, comm, N, K)
-                q = _modularity(adj, member)
-                if best is None or q > best[0]:
-                    best = (q, K, member, len(sizes))
-            _, K, member, self.findk_communities = best
-            c = member.sum(1)
-            mu = np.empty((N, K))
-            for a in range(N):
-                ca = c[a]
-                if ca == 0 or ca == K:
-                    mu[a] = math.log(1.0 / K)
-                else:
-                    mu[a] = math.log(0.1 / (K - ca))
-                    mu[a, member[a]] = math.log(0.9 / ca)
-            noise = np.random.default_rng(seed).normal(0.0, 0.01, size=(N, K))
-            mu += noise
+        adj = sp.csr_matrix((np.ones(len(self.train_u)), (self.train_u, self.train_v)),
+                            shape=(N, N))
+        adj = (adj + adj.T).tocsr()
+        adj.data[:] = 1.0
+        self._adj = adj
+        self.epsilon = hp.epsilon or self._estimate_epsilon()
+        if hp.init == "auto":
+            kinds = list(AUTO_KINDS) + (["spectral"] if N <= SPECTRAL_AUTO_MAX_NODES else [])
         else:
-            K = hp.K
-            self.findk_communities = 0
-            mu = np.random.default_rng(seed).normal(0.0, 1.0, size=(N, K))
+            kinds = [hp.init]
+        # K first (K = 0: the first start that can choose it), then every start at that K
+        K, first = hp.K, None
+        self.findk_communities = 0
+        if K == 0:
+            first = (kinds[0], self._start_labels(kinds[0], 0, seed))
+            K = first[1][1]
+        K = min(K, N)
         self.K = K
-        self.mu = np.ascontiguousarray(mu)
-        self.v = np.full((N, K), 0.01)
+        self._allocate(K)
+        self.start = kinds[0]
+        self.start_scores = {}
+        self._elbo_pairs()
+        if len(kinds) == 1:
+            self._reset_state(first[1][0] if first else self._start_mu(kinds[0], K, seed))
+        else:
+            # a short burn-in: one check, at most BURN_IN_VISITS node visits (a start's quality
+            # shows within a few thousand visits; on 20,000 nodes a check is 10,000)
+            burn = min(self.check_every, max(MIN_CHECK_MINIBATCHES,
+                                             math.ceil(BURN_IN_VISITS / self.n_batch)))
+            # the held-out log-likelihood on a few dozen pairs is noise: the ELBO (over every
+            # training pair) then decides
+            by_heldout = int(self.heldout_y.sum()) >= START_BY_HELDOUT_MIN_LINKS
+            scores, states, collapsed, best_kind = {}, {}, {}, None
+            for kind in kinds:
+                if first is not None and kind == first[0]:
+                    mu = first[1][0]
+                else:
+                    mu = self._start_mu(kind, K, seed)
+                self._reset_state(mu)
+                del mu
+                for _ in range(burn):
+                    self._minibatch()
+                kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
+                self._phase_globals()
+                ll = self._heldout_loglik()
+                scores[kind] = (ll, self.elbo() if not by_heldout else math.nan)
+                collapsed[kind] = self._collapse() is not None
+                if not by_heldout:
+                    states[kind] = self.get_state()
+                elif best_kind is None or (collapsed[kind], -ll) < (collapsed[best_kind],
+                                                                    -scores[best_kind][0]):
+                    best_kind, states = kind, {kind: self.get_state()}   # one copy at a time
+            # a collapsed start never wins over a sound one (as the runner ranks restarts)
+            if by_heldout:
+                rank = {k: (collapsed[k], -scores[k][0]) for k in kinds}
+                how = "the best held-out log-likelihood"
+            else:
+                # Borda count: the sum of the two ranks, ties to the held-out score
+                r_ho = {k: i for i, k in enumerate(sorted(kinds, key=lambda k: -scores[k][0]))}
+                r_el = {k: i for i, k in enumerate(sorted(kinds, key=lambda k: -scores[k][1]))}
+                rank = {k: (collapsed[k], r_ho[k] + r_el[k], r_ho[k]) for k in kinds}
+                how = (f"the best sum of its held-out log-likelihood and ELBO ranks (the held-out "
+                       f"set has fewer than {START_BY_HELDOUT_MIN_LINKS} links)")
+            if any(collapsed.values()):
+                how += "; collapsed starts last"
+            ranked = sorted(kinds, key=lambda k: rank[k])
+            self.start = ranked[0]
+            self.start_scores = {k: scores[k][0] for k in ranked}   # held-out after burn-in
+            self.set_state(states[self.start])
+            del states
+            self.notes.append(
+                f"start: {self.start} (init auto kept {how} after a burn-in of {burn} "
+                "minibatches: " + ", ".join(
+                    f"{k} {scores[k][0]:.6g}" + ("" if by_heldout else f" / ELBO {scores[k][1]:.6g}")
+                    + (" (collapsed)" if collapsed[k] else "") for k in ranked) + ")")
+        self._p_test = np.zeros(0 if self.test_u is None else len(self.test_u))
+        del self._adj
+        self.traces = {"elbo": [], "heldout_auc": [], "heldout_perplexity": []}
+        self._last = {}
+        self._evaluate()
+
+    # ---- starts --------------------------------------------------------------------------------
+    def _estimate_epsilon(self):
+        """The density of training links between the communities of a Louvain partition (its own
+        generator, so the starts' random streams do not depend on it), clipped to
+        [EPSILON_MIN, the network's density]: the between-community link probability the model
+        otherwise takes as a constant (1e-5 made a merged or collapsed partition score better on
+        held-out pairs than the true one on dense, mixed networks)."""
+        rng = np.array([(self.seed * 0x2545F4914F6CDD1D + 77) % (1 << 64) or 1], dtype=np.uint64)
+        lab = louvain_labels(self._adj, rng)
+        N = self.N
+        sizes = np.bincount(lab).astype(np.float64)
+        half = 1.0 if self.directed else 0.5
+        between_pairs = (N * N - float(sizes @ sizes)) * half
+        between_links = int((lab[self.train_u] != lab[self.train_v]).sum())
+        total_pairs = N * (N - 1) * half
+        density = len(self.train_u) / total_pairs
+        if between_pairs <= 0:
+            return max(EPSILON_MIN, min(density, 0.5))
+        return float(min(max(between_links / between_pairs, EPSILON_MIN), density, 0.5))
+
+    def _start_labels(self, kind, K, seed):
+        """(mu, K) of a start that can choose K (K = 0): findk or louvain."""
+        if kind == "findk":
+            return self._findk_mu(K, seed)
+        return self._louvain_mu(K, seed)
+
+    def _start_mu(self, kind, K, seed):
+        """Starting means (N, K) of one kind of start at a given K."""
+        N = self.N
+        if kind == "findk":
+            return self._findk_mu(K, seed)[0]
+        if kind == "louvain":
+            return self._louvain_mu(K, seed)[0]
+        if kind == "spectral":
+            return hard_memberships_mu(spectral_labels(self._adj, K, seed), K, seed)
+        return np.random.default_rng(seed).normal(0.0, 1.0, size=(N, K))
+
+    def _draws(self):
+        return FINDK_DRAWS_SMALL if len(self.train_u) <= SMALL_GRAPH_LINKS else 1
+
+    def _louvain_mu(self, K, seed):
+        """Louvain (K = 0: its communities with at least 3 members count), brought to K; on small
+        networks the draw with the largest modularity at K is kept."""
+        adj, N = self._adj, self.N
+        best = None
+        for _ in range(self._draws()):
+            lab = louvain_labels(adj, self.rng)
+            k = K if K > 0 else max(1, int((np.bincount(lab) >= 3).sum()))
+            lab = to_k(adj, lab, min(k, N), self.rng)
+            member = np.zeros((N, lab.max() + 1), dtype=bool)
+            member[np.arange(N), lab] = True
+            q = _modularity(adj, member)
+            if best is None or q > best[0]:
+                best = (q, lab, k)
+        _, lab, k = best
+        return hard_memberships_mu(lab, int(lab.max()) + 1, seed), int(lab.max()) + 1
+
+    def _findk_mu(self, K, seed):
+        """svinet's findk: memberships log(0.9 / c) on a node's c communities and
+        log(0.1 / (K - c)) elsewhere (K = 0: its communities with at least 3 members)."""
+        adj, N = self._adj, self.N
+        tr_edges = np.stack([self.train_u, self.train_v], axis=1)
+        best = None
+        for _ in range(self._draws()):
+            node, comm, sizes = findk(adj, tr_edges, self.rng)
+            k = K if K > 0 else max(1, int((sizes >= 3).sum()))
+            k = min(k, N)
+            member = _seed_members(adj, node, comm, N, k)
+            q = _modularity(adj, member)
+            if best is None or q > best[0]:
+                best = (q, k, member, len(sizes))
+        _, K, member, self.findk_communities = best
+        c = member.sum(1)
+        mu = np.empty((N, K))
+        for a in range(N):
+            ca = c[a]
+            if ca == 0 or ca == K:
+                mu[a] = math.log(1.0 / K)
+            else:
+                mu[a] = math.log(0.1 / (K - ca))
+                mu[a, member[a]] = math.log(0.9 / ca)
+        mu += np.random.default_rng(seed).normal(0.0, 0.01, size=(N, K))
+        return mu, K
+
+    def _allocate(self, K):
+        """The minibatch machinery and work buffers (everything that depends only on K)."""
+        hp, N = self.hp, self.N
+        self.v = np.empty((N, K))
         self.pi = np.empty((N, K))
-        kr.softmax_rows(self.mu, self.pi)
-        self.S_bar = np.zeros((N, K))
+        # node statistics: only the uncollapsed update keeps them
+        self.S_bar = np.zeros((N, K) if not hp.collapsed else (1, K))
         self.visits = np.zeros(N, dtype=np.int64)
-        # hyperprior (defaults as derived) and globals
         self.m0 = np.zeros(K)
         self.M0 = np.eye(K)
         self.l0 = float(K)
         self.L0inv = np.eye(K) * K
-        self.l = self.l0 + N
-        self.L = np.eye(K) / K
-        self.lL = self.l * self.L
-        self.M = np.eye(K)
-        self.Minv = np.eye(K)
-        self.m = np.zeros(K)
         self.sum_mu = np.zeros(K)
         self.sum_mumu = np.zeros((K, K))
         self.sum_v = np.zeros(K)
@@ -452,24 +653,9 @@ class AMMSB(Model):
         self._e = np.zeros(K)
         self._x = np.zeros(K)
         self._r = np.zeros(K)
-        kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
-        for _ in range(5):
-            self._phase_globals()
-        # beta: the closed form with phi = pi on every training pair
         self.b = np.empty((K, 2))
-        link = np.einsum("ek,ek->k", self.pi[self.train_u], self.pi[self.train_v])
-        tot = self.pi.sum(0)
-        allp = tot * tot - (self.pi * self.pi).sum(0)
-        if not self.directed:
-            allp = allp / 2
-        ho = np.einsum("ek,ek->k", self.pi[self.heldout_u], self.pi[self.heldout_v])
-        if self.test_u is not None:
-            ho = ho + np.einsum("ek,ek->k", self.pi[self.test_u], self.pi[self.test_v])
-        self.b[:, 0] = hp.eta0 + link
-        self.b[:, 1] = hp.eta1 + np.maximum(allp - link - ho, 0.0)
-        # minibatch machinery, preallocated
-        self.log_eps = math.log(hp.epsilon)
-        self.log_1meps = math.log1p(-hp.epsilon)
+        self.log_eps = math.log(self.epsilon)
+        self.log_1meps = math.log1p(-self.epsilon)
         self.c_link = np.zeros(K)
         self.c_non = np.zeros(K)
         self.n_batch = min(hp.nodes_per_batch, N)
@@ -477,8 +663,6 @@ class AMMSB(Model):
         self.check_every = hp.check_every or max(MIN_CHECK_MINIBATCHES,
                                                  math.ceil(N / (2 * self.n_batch)))
         self.perm = np.arange(N, dtype=np.int64)
-        kr.shuffle(self.perm, self.rng)
-        self.perm_pos = 0
         self.batch = np.zeros(self.n_batch, dtype=np.int64)
         self.S_hat = np.zeros((self.n_batch, K))
         self.beta_hat = np.zeros((2, K))
@@ -490,8 +674,6 @@ class AMMSB(Model):
         self.capC = np.zeros((K, K))
         self.buf_KK = np.zeros((K, K))
         self.buf_C = np.zeros((K, K))
-        self.t = 0
-        self.newton_total = 0
         max_deg = int(np.diff(self._tr0[0]).max() + (
             np.diff(self._tr1[0]).max() if self.directed else 0))
         slots = max_deg + self.n_kinds * 2 * self.n_samples
@@ -503,13 +685,66 @@ class AMMSB(Model):
         self.mu_old = np.zeros(K)
         self._phi_iters = PHI_MAX_ITER
         self._phi_tol = PHI_TOL
-        self._beta_full_pass()
         self._p_heldout = np.zeros(len(self.heldout_u))
-        self._p_test = np.zeros(0 if self.test_u is None else len(self.test_u))
-        self._elbo_pairs()
-        self.traces = {"elbo": [], "heldout_auc": [], "heldout_perplexity": []}
-        self._last = {}
-        self._evaluate()
+
+    def _reset_state(self, mu):
+        """The fitted state at a start: memberships from ``mu``, globals and beta from them."""
+        hp, N, K = self.hp, self.N, self.K
+        self.mu = np.ascontiguousarray(mu, dtype=np.float64)
+        self.v[:] = 0.01
+        kr.softmax_rows(self.mu, self.pi)
+        self.S_bar[:] = 0.0
+        self.visits[:] = 0
+        # hyperprior (defaults as derived) and globals
+        self.l = self.l0 + N
+        self.L = np.eye(K) / K
+        self.lL = self.l * self.L
+        self.M = np.eye(K)
+        self.Minv = np.eye(K)
+        self.m = np.zeros(K)
+        kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
+        for _ in range(5):
+            self._phase_globals()
+        # beta: the closed form with phi = pi on every training pair
+        link = np.zeros(K)
+        for start in range(0, len(self.train_u), 16384):     # chunks: no (E, K) temporaries
+            sl = slice(start, start + 16384)
+            link += np.einsum("ek,ek->k", self.pi[self.train_u[sl]], self.pi[self.train_v[sl]])
+        tot = self.pi.sum(0)
+        allp = tot * tot - (self.pi * self.pi).sum(0)
+        if not self.directed:
+            allp = allp / 2
+        ho = np.einsum("ek,ek->k", self.pi[self.heldout_u], self.pi[self.heldout_v])
+        if self.test_u is not None:
+            ho = ho + np.einsum("ek,ek->k", self.pi[self.test_u], self.pi[self.test_v])
+        self.b[:, 0] = hp.eta0 + link
+        self.b[:, 1] = hp.eta1 + np.maximum(allp - link - ho, 0.0)
+        self.perm[:] = np.arange(N)
+        kr.shuffle(self.perm, self.rng)
+        self.perm_pos = 0
+        self.t = 0
+        self.newton_total = 0
+        self._beta_full_pass()
+
+    # ---- best state (the runner keeps it: keep_best) -------------------------------------------
+    keep_best = True
+    state_attributes = ("mu", "v", "pi", "b", "l", "L", "lL", "lLinv", "M", "Minv", "m",
+                        "sum_mu", "sum_mumu", "sum_v", "visits", "t", "perm", "perm_pos", "rng",
+                        "_last")
+
+    def get_state(self):
+        names = self.state_attributes + (() if self.hp.collapsed else ("S_bar",))
+        return {n: (getattr(self, n).copy() if isinstance(getattr(self, n), np.ndarray)
+                    else copy.deepcopy(getattr(self, n))) for n in names if hasattr(self, n)}
+
+    def set_state(self, state):
+        for n, value in state.items():
+            cur = getattr(self, n, None)
+            if isinstance(value, np.ndarray) and isinstance(cur, np.ndarray) \
+                    and cur.shape == value.shape:
+                cur[...] = value          # in place: kernels hold no views, but keep buffers
+            else:
+                setattr(self, n, copy.deepcopy(value))
 
     def _elbo_pairs(self):
         """The training pairs the ELBO is computed on (all, or a fixed weighted sample)."""
@@ -657,7 +892,7 @@ class AMMSB(Model):
     # ---- evaluation ----------------------------------------------------------------------------
     def _loglik(self, u, v, y, out):
         Ebeta = self.b[:, 0] / self.b.sum(1)
-        kr.predict_pairs(u, v, self.pi, Ebeta, self.hp.epsilon, out)
+        kr.predict_pairs(u, v, self.pi, Ebeta, self.epsilon, out)
         p = np.clip(out, 1e-300, 1.0 - 1e-16)
         ll = np.where(y == 1, np.log(p), np.log1p(-p))
         return ll, p
@@ -670,6 +905,10 @@ class AMMSB(Model):
         else:
             mean = ll.mean()
         return float(ll.sum()), metrics_mod.auc(p, y), float(math.exp(-mean))
+
+    def _heldout_loglik(self) -> float:
+        ll, _ = self._loglik(self.heldout_u, self.heldout_v, self.heldout_y, self._p_heldout)
+        return float(ll.sum())
 
     def _evaluate(self) -> float:
         ll, auc, perp = self._pair_metrics(self.heldout_u, self.heldout_v, self.heldout_y,
@@ -704,16 +943,47 @@ class AMMSB(Model):
 
     # ---- results -------------------------------------------------------------------------------
     def converged(self, trace, tol):
-        """Held-out log-likelihood: relative change below tol, or it fell in three consecutive
-        checks (svinet's rule) once at least FALL_MIN_SWEEPS sweeps over the nodes are done."""
+        """Relative change of the held-out log-likelihood below tol (the only rule that counts as
+        converged; a falling held-out score stops the run through ``early_stop``)."""
         if len(trace) < 2:
             return False
         prev, cur = trace[-2], trace[-1]
-        if abs(cur - prev) <= tol * max(abs(cur), abs(prev), 1e-300):
-            return True
-        if self.t * self.n_batch < FALL_MIN_SWEEPS * self.N:
-            return False
-        return len(trace) >= 4 and trace[-1] < trace[-2] < trace[-3] < trace[-4]
+        return abs(cur - prev) <= tol * max(abs(cur), abs(prev), 1e-300)
+
+    def early_stop(self, trace, best_iteration):
+        """Early stopping with patience: the held-out log-likelihood has not beaten its best for
+        FALL_PATIENCE checks, once at least FALL_MIN_SWEEPS sweeps over the nodes are done. The
+        runner then returns the best state."""
+        fell = len(trace) - best_iteration
+        if fell >= FALL_PATIENCE and self.t * self.n_batch >= FALL_MIN_SWEEPS * self.N:
+            return f"stopped: held-out log-likelihood fell {fell} checks"
+        return None
+
+    def degeneracy(self):
+        """A collapse: fewer than half of the K communities hold a node (argmax labels), or one
+        community holds more than COLLAPSE_SHARE of the nodes while K >= 4. The advice goes into
+        ``notes``."""
+        self.notes = [n for n in self.notes if not n.startswith("collapse:")]
+        problem = self._collapse()
+        if problem:
+            advice = ("try a smaller K" if self.start == "louvain" or self.hp.init == "louvain"
+                      else "try init louvain or a smaller K")
+            if self.hp.epsilon > 0:
+                advice += " (on a dense, mixed network also --epsilon 0: estimate it)"
+            self.notes.append(f"collapse: {problem}: {advice}")
+        return problem
+
+    def _collapse(self):
+        sizes = np.bincount(self.labels(), minlength=self.K)
+        used = int((sizes > 0).sum())
+        K = self.K
+        asked = f"K = {K} asked" if self.hp.K else f"K = {K} chosen by the start"
+        if 2 * used < K:
+            return f"{asked}, {used} in use"
+        if K >= 4 and sizes.max() > COLLAPSE_SHARE * self.N:
+            return (f"{asked}, one community holds {sizes.max() / self.N:.0%} of the nodes "
+                    f"({sizes.max()} of {self.N})")
+        return None
 
     def score(self, trace):
         return trace[-1] if trace else -math.inf
@@ -750,6 +1020,7 @@ class AMMSB(Model):
         return {"pi": self.pi.copy(), "mu": self.mu.copy(), "Lambda": 1.0 / self.v,
                 "beta": self.b[:, 0] / self.b.sum(1), "b": self.b.copy(), "m": self.m.copy(),
                 "M": self.M.copy(), "L": self.L.copy(), "l": np.array(self.l),
+                "epsilon": np.array(self.epsilon),
                 "node_ids": np.asarray(self.data.node_ids).astype(str)}
 
     def metrics(self):
@@ -759,8 +1030,12 @@ class AMMSB(Model):
         out = {"heldout_auc": self._last["heldout_auc"],
                "heldout_perplexity": self._last["heldout_perplexity"],
                "heldout_loglik": self._last["heldout_loglik"],
-               "elbo": self._last["elbo"], "K": float(self.K),
+               "elbo": self._last["elbo"], "K": float(self.K), "epsilon": self.epsilon,
                "findk_communities": float(self.findk_communities)}
+        # Standard error of the held-out total (sqrt(n) x the sd of the per-pair log-likelihoods):
+        # how far apart two held-out scores must be to mean something (the K sweep's rule).
+        ll, _ = self._loglik(self.heldout_u, self.heldout_v, self.heldout_y, self._p_heldout)
+        out["heldout_loglik_se"] = float(np.sqrt(len(ll)) * ll.std()) if len(ll) > 1 else math.nan
         if self.test_u is not None and len(self.test_u):
             _, auc, perp = self._pair_metrics(self.test_u, self.test_v, self.test_y, self._p_test)
             out["test_auc"] = auc
