@@ -113,6 +113,8 @@ def _clean(value: Any) -> Any:
 def item_ids(data) -> np.ndarray:
     """Row ids of a table or node ids of a network, as strings."""
     ids = getattr(data, "ids", None)
+    if getattr(ids, "lazy_row_numbers", False):      # "0" .. "N-1", made chunk by chunk
+        return ids
     if ids is None:
         ids = data.node_ids
     return np.asarray(ids).astype(str)

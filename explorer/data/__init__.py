@@ -7,11 +7,21 @@
 - a first line ``t,i,j[,count]`` (any delimiter; ``time``/``timestamp`` for ``t``) is temporal;
 - a first line naming two node columns (``source,target``, ``u,v``, ``from,to``, ``node1,node2``,
   ``src,dst``, ``i,j``) is a network; so are ``.edges`` / ``.edgelist`` files;
+- ``.parquet``/``.pq``, ``.feather``/``.arrow``/``.ipc`` and ``.npy`` files are tables, read by
+  :func:`explorer.data.columnar.load_columnar` (batch by batch into one column-major matrix,
+  float32 kept);
 - anything else is a table.
+
+Tables take ``dtype`` ("float32" or "float64"): columnar files keep float32 when every feature
+column is float32 unless ``dtype="float64"``; a CSV/TSV is parsed as float64 and, with
+``dtype="float32"``, converted (one transient float64 copy: for big tables use Parquet).
 """
 
 from pathlib import Path
 
+import numpy as np
+
+from explorer.data.columnar import format_of, load_columnar
 from explorer.data.network import load_network
 from explorer.data.synthetic import gaussian_blobs, planted_partition, write_edge_list
 from explorer.data.table import is_number, load_table, read_source, sniff_separator, split_line
@@ -23,7 +33,7 @@ _NETWORK_HEADERS = {("source", "target"), ("u", "v"), ("from", "to"), ("node1", 
 
 # The loader options each kind of data takes (the CLI and the window offer exactly these).
 LOAD_OPTIONS = {
-    "table": ("columns", "standardize", "labels"),
+    "table": ("columns", "standardize", "labels", "dtype"),
     "network": ("directed", "labels", "test_pairs"),
     "temporal": ("directed", "bin_width", "labels"),
 }
@@ -34,6 +44,8 @@ def guess_kind(path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix in (".gml", ".graphml"):
         return "network"
+    if format_of(path):
+        return "table"
     src = read_source(path)
     lines = src.head_lines(comment="#%")
     if not lines:
@@ -65,6 +77,9 @@ def kind_conflict(path, kind: str) -> str | None:
     guessed = guess_kind(path)
     if guessed == kind:
         return None
+    if format_of(path):
+        return (f"this is a {format_of(path)} file, which holds a table, not "
+                f"{_KIND_NAMES[kind]}")
     hint = (f"to read it as {_KIND_NAMES[kind]} anyway, pass --kind {kind} (or pick it under "
             "'Open as' in the window)")
     if guessed != "table":
@@ -119,7 +134,16 @@ def load(path, kind: str | None = None, **options):
     """Load ``path`` with the loader for ``kind`` (guessed when None); options go to the loader."""
     kind = guess_kind(path) if kind is None else kind
     if kind == "table":
-        return load_table(path, **options)
+        if format_of(path):
+            return load_columnar(path, **options)
+        dtype = options.pop("dtype", None)
+        if dtype not in (None, "float32", "float64"):
+            raise DataError(f"unknown dtype {dtype!r} (expected float32 or float64)", path=path)
+        data = load_table(path, **options)
+        if dtype == "float32":
+            data.X = data.X.astype(np.float32)
+            data.notes.append("features converted to float32 (--dtype float32)")
+        return data
     if kind == "network":
         return load_network(path, **options)
     if kind == "temporal":
@@ -128,6 +152,6 @@ def load(path, kind: str | None = None, **options):
                     path=path)
 
 
-__all__ = ["LOAD_OPTIONS", "DataError", "NetworkData", "TableData", "TemporalNetworkData", "gaussian_blobs",
+__all__ = ["LOAD_OPTIONS", "DataError", "load_columnar", "NetworkData", "TableData", "TemporalNetworkData", "gaussian_blobs",
            "guess_kind", "kind_conflict", "kind_for_model", "load", "load_network", "load_table", "load_temporal", "planted_partition",
            "write_edge_list"]

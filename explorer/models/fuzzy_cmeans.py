@@ -168,9 +168,10 @@ class FuzzyCMeans(Model):
         self._dbuf = np.empty(K)
         self._sums = np.zeros((K, D))
         self._weights = np.zeros(K)
+        # K-means' centre update reads the transpose (only to re-seed, i.e. with harden)
+        self._XT = np.ascontiguousarray(X.T) if self.hp.harden else np.zeros((D, 0))
         if self.hp.harden:         # K-means' assignment kernel and its buffers
-            self._XT = np.ascontiguousarray(X.T)
-            self._acc = np.empty(_BLOCK)
+            self._acc = np.empty(2 * _BLOCK)
             self._best = np.empty(_BLOCK, dtype=np.int64)
         self._n_reseeded = 0
         self._J, self._n_changed = self._update_memberships()
@@ -188,7 +189,7 @@ class FuzzyCMeans(Model):
 
     def step(self) -> float:
         """Centre update (r^m-weighted means), then the fused membership update; returns J_m."""
-        self._n_reseeded = _update_centers(self._X, self._labels, self._sums, self._weights,
+        self._n_reseeded = _update_centers(self._XT, self._labels, self._sums, self._weights,
                                            self._mind, self._centers, bool(self.hp.harden))
         self._J, self._n_changed = self._update_memberships()
         return float(self._J)

@@ -201,17 +201,19 @@ def _assign_rows(XT, centers, lo, hi, labels, sums, counts, mind, acc, best):
     """Assignment of rows lo .. hi-1 fused with accumulation into ``sums``, ``counts`` (added
     to, not reset): block by block, :func:`_nearest_block`, then one pass in row order booking
     labels, counts, per-cluster sums and each row's squared distance to its centre (``mind``).
+    ``acc`` is (2, block) float64 scratch: the running sums and the block's distances (float64
+    whatever XT's type: float32 data is summed in float64; ``mind`` may be float32).
 
     Returns (sum of the rows' squared distances, number of labels that changed).
     """
     D = XT.shape[0]
-    B = acc.shape[0]
+    B = acc.shape[1]
     total = 0.0
     changed = 0
+    bestd = acc[1]
     for b0 in range(lo, hi, B):
         n = min(hi, b0 + B) - b0
-        bestd = mind[b0:b0 + n]
-        _nearest_block(XT, centers, b0, n, acc, bestd, best)
+        _nearest_block(XT, centers, b0, n, acc[0], bestd, best)
         for i in range(n):
             r = b0 + i
             k = best[i]
@@ -222,6 +224,7 @@ def _assign_rows(XT, centers, lo, hi, labels, sums, counts, mind, acc, best):
             for j in range(D):
                 sums[k, j] += XT[j, r]
             total += bestd[i]
+            mind[r] = bestd[i]
     return total, changed
 
 
@@ -229,19 +232,23 @@ def _assign_rows(XT, centers, lo, hi, labels, sums, counts, mind, acc, best):
 def _assign(XT, centers, labels, sums, counts, mind, acc, best):
     """Assignment fused with accumulation (serial): nearest centre of every row, per-cluster sums
     and counts for the next centre update, each row's squared distance to its centre. XT is the
-    (D, N) transpose of the data; ``acc``, ``best`` are (block,) work buffers.
+    (D, N) transpose of the data; ``acc`` is a (2, block) float64 work buffer (a (block,) one, as
+    fuzzy-cmeans and the distributed plans pass, costs one small allocation per call), ``best``
+    (block,) int64.
 
     Returns (distortion, number of labels that changed).
     """
     sums[:, :] = 0.0
     counts[:] = 0.0
+    scratch = acc.reshape(2, -1) if acc.size == 2 * best.shape[0] else \
+        np.empty((2, best.shape[0]))
     # np.int64(0), not the literal 0: the parallel step's compiled _assign_rows is reused
-    return _assign_rows(XT, centers, np.int64(0), XT.shape[1], labels, sums, counts, mind, acc,
-                        best)
+    return _assign_rows(XT, centers, np.int64(0), XT.shape[1], labels, sums, counts, mind,
+                        scratch, best)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def _step_parallel(X, XT, centers, labels, sums, counts, mind, sums_t, counts_t, dist_t,
+def _step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dist_t,
                    changed_t, acc_t, best_t, update):
     """A whole Lloyd step in one call: (when ``update``) the centre update of
     :func:`_update_centers`, then the parallel twin of :func:`_assign`, chunk c accumulating into
@@ -255,7 +262,7 @@ def _step_parallel(X, XT, centers, labels, sums, counts, mind, sums_t, counts_t,
     n_chunks = dist_t.shape[0]
     n_reseeded = 0
     if update:   # ``update`` (a bool), not the literal True: one compiled _update_centers
-        n_reseeded = _update_centers(X, labels, sums, counts, mind, centers, update)
+        n_reseeded = _update_centers(XT, labels, sums, counts, mind, centers, update)
     size = (N + n_chunks - 1) // n_chunks
     for c in numba.prange(n_chunks):
         lo = min(N, c * size)
@@ -280,16 +287,17 @@ def _step_parallel(X, XT, centers, labels, sums, counts, mind, sums_t, counts_t,
 
 
 @numba.njit(cache=True, nogil=True)
-def _update_centers(X, labels, sums, counts, mind, centers, reseed):
+def _update_centers(XT, labels, sums, counts, mind, centers, reseed):
     """Centre update mu_k = sums_k / counts_k, after re-seeding empty clusters.
 
     An empty cluster k takes the row p farthest from its current centre (``mind``) among rows
     whose cluster has at least two members; p is moved (labels, sums, counts) so that the update
     is the exact mean of the new labels. Without ``reseed`` an empty cluster keeps its centre.
-    Returns the number of re-seeded clusters.
+    Returns the number of re-seeded clusters. XT is the (D, N) transpose of the data (read only
+    when re-seeding).
     """
-    N, D = X.shape
-    K = centers.shape[0]
+    K, D = centers.shape
+    N = labels.shape[0]
     n_reseeded = 0
     if reseed:
         for k in range(K):
@@ -305,8 +313,8 @@ def _update_centers(X, labels, sums, counts, mind, centers, reseed):
                 continue        # cannot happen when K <= N
             old = labels[p]
             for j in range(D):
-                sums[old, j] -= X[p, j]
-                sums[k, j] = X[p, j]
+                sums[old, j] -= XT[j, p]
+                sums[k, j] = XT[j, p]
             counts[old] -= 1.0
             counts[k] = 1.0
             labels[p] = k
@@ -323,22 +331,44 @@ def _update_centers(X, labels, sums, counts, mind, centers, reseed):
 _PARALLEL_MIN_ROWS = 50_000
 
 
-class _Lloyd:
-    """Lloyd state over preallocated buffers: labels, per-cluster sums and counts, distances."""
+def data_matrix(X) -> np.ndarray:
+    """The data as the kernels take it: float32 stays float32 (C or F order), anything else
+    float64; no copy when it already is one of these."""
+    X = np.asarray(X)
+    if X.dtype == np.float32 or X.dtype == np.float64:
+        if X.flags.c_contiguous or X.flags.f_contiguous:
+            return X
+    return np.ascontiguousarray(X, dtype=np.float32 if X.dtype == np.float32 else np.float64)
 
-    def __init__(self, X: np.ndarray, centers: np.ndarray):
+
+def transposed(X: np.ndarray) -> np.ndarray:
+    """The (D, N) row-major transpose of X: a free view when X is column-major (the columnar
+    loader's layout), else a copy (rows contiguous per coordinate: SIMD lanes)."""
+    if X.flags.f_contiguous:
+        return X.T
+    return np.ascontiguousarray(X.T)
+
+
+class _Lloyd:
+    """Lloyd state over preallocated buffers: labels, per-cluster sums and counts, distances.
+
+    Reads the data only through XT, its (D, N) transpose (float32 or float64); sums, counts,
+    centres and distances are float64. ``mind`` (each row's distance to its centre, used to pick
+    the row that re-seeds an empty cluster) has the data's type, so float32 data costs 4 bytes per
+    row there."""
+
+    def __init__(self, X: np.ndarray, centers: np.ndarray, XT: np.ndarray | None = None):
         N, D = X.shape
         K = centers.shape[0]
-        self.X = X
         self.centers = centers
         self.labels = np.full(N, -1, dtype=np.int64)
         self.sums = np.zeros((K, D))
         self.counts = np.zeros(K)
-        self.mind = np.empty(N)
-        self.XT = np.ascontiguousarray(X.T)        # rows contiguous per coordinate (SIMD lanes)
+        self.XT = transposed(X) if XT is None else XT
+        self.mind = np.empty(N, dtype=self.XT.dtype)
         self.parallel = N >= _PARALLEL_MIN_ROWS and numba.get_num_threads() > 1
         n_chunks = 4 * numba.get_num_threads() if self.parallel else 1
-        self.acc_t = np.zeros((n_chunks, _BLOCK))
+        self.acc_t = np.zeros((n_chunks, 2, _BLOCK))
         self.best_t = np.zeros((n_chunks, _BLOCK), dtype=np.int64)
         if self.parallel:
             self.sums_t = np.zeros((n_chunks, K, D))
@@ -352,22 +382,138 @@ class _Lloyd:
         Returns (distortion, number of labels changed, number of clusters re-seeded).
         """
         if self.parallel:
-            return _step_parallel(self.X, self.XT, self.centers, self.labels, self.sums,
+            return _step_parallel(self.XT, self.centers, self.labels, self.sums,
                                   self.counts, self.mind, self.sums_t, self.counts_t, self.dist_t,
                                   self.changed_t, self.acc_t, self.best_t, update)
         n_reseeded = 0
         if update:
-            n_reseeded = _update_centers(self.X, self.labels, self.sums, self.counts, self.mind,
+            n_reseeded = _update_centers(self.XT, self.labels, self.sums, self.counts, self.mind,
                                          self.centers, True)
         dist, changed = _assign(self.XT, self.centers, self.labels, self.sums, self.counts,
-                                self.mind, self.acc_t[0], self.best_t[0])
+                                self.mind, self.acc_t[0].reshape(-1), self.best_t[0])
         return dist, changed, n_reseeded
 
 
 # ---- public helpers --------------------------------------------------------------------------
 
+# From this many rows (or for float32 data) k-means++ runs on the transposed data with O(N)
+# scratch: the dense path keeps (2 + ln K) candidate distance rows of N float64 (640 MB at 20 M
+# rows, K = 10) and a cumulative sum.
+_LEAN_SEEDING_MIN_ROWS = 1_000_000
+# Rows per chunk of the lean seeding's parallel passes (results do not depend on the thread count).
+_SEED_CHUNK = 65536
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
+def _seed_distances(XT, c, closest):
+    """closest[i] = ||x_i - c||^2 (float64, whatever XT's type); returns the sum, added in chunk
+    order."""
+    D, N = XT.shape
+    n_chunks = (N + _SEED_CHUNK - 1) // _SEED_CHUNK
+    part = np.zeros(n_chunks)
+    for ch in numba.prange(n_chunks):
+        s = 0.0
+        for i in range(ch * _SEED_CHUNK, min(N, (ch + 1) * _SEED_CHUNK)):
+            d = 0.0
+            for j in range(D):
+                t = XT[j, i] - c[j]
+                d += t * t
+            closest[i] = d
+            s += d
+        part[ch] = s
+    return part.sum()
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
+def _seed_potentials(XT, cands, closest, update):
+    """For each candidate centre t: sum_i min(closest[i], ||x_i - cands[t]||^2). When
+    ``update`` >= 0, closest[i] is lowered to the distance to candidate ``update`` as well."""
+    D, N = XT.shape
+    T = cands.shape[0]
+    n_chunks = (N + _SEED_CHUNK - 1) // _SEED_CHUNK
+    part = np.zeros((n_chunks, T))
+    for ch in numba.prange(n_chunks):
+        for i in range(ch * _SEED_CHUNK, min(N, (ch + 1) * _SEED_CHUNK)):
+            ci = closest[i]
+            for t in range(T):
+                d = 0.0
+                for j in range(D):
+                    u = XT[j, i] - cands[t, j]
+                    d += u * u
+                m = d if d < ci else ci
+                part[ch, t] += m
+                if t == update:
+                    closest[i] = m
+    out = np.zeros(T)
+    for ch in range(n_chunks):
+        for t in range(T):
+            out[t] += part[ch, t]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _seed_sample(closest, targets, out):
+    """out[t] = the first i with closest[0] + ... + closest[i] > targets[t] (targets sorted
+    ascending), or N - 1: np.searchsorted(np.cumsum(closest), targets, side="right") without
+    the cumulative sum."""
+    N = closest.shape[0]
+    s = 0.0
+    t = 0
+    T = targets.shape[0]
+    for i in range(N):
+        s += closest[i]
+        while t < T and s > targets[t]:
+            out[t] = i
+            t += 1
+        if t == T:
+            return
+    while t < T:
+        out[t] = N - 1
+        t += 1
+
+
+def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=None
+                   ) -> np.ndarray:
+    """Greedy k-means++ (as :func:`_plusplus`) on the (D, N) transpose with O(N) float64 scratch;
+    the distance passes run in parallel chunks. Reports progress (one unit per centre)."""
+    from explorer.progress import Task
+
+    D, N = XT.shape
+    n_trials = 2 + int(math.log(K))
+    centers = np.empty((K, D))
+    closest = np.empty(N)
+    with Task("k-means++ seeding", total=K, unit="centres", callback=progress) as task:
+        first = int(rng.integers(N))
+        centers[0] = XT[:, first]
+        pot = _seed_distances(XT, centers[0], closest)
+        task.update(1)
+        cand = np.empty(n_trials, dtype=np.int64)
+        for c in range(1, K):
+            if pot > 0.0:
+                r = rng.random(n_trials) * pot
+                order = np.argsort(r, kind="stable")
+                picked = np.empty(n_trials, dtype=np.int64)
+                _seed_sample(closest, r[order], picked)
+                cand[order] = picked
+            else:
+                cand[:] = rng.integers(N, size=n_trials)
+            cands = np.ascontiguousarray(XT[:, cand].T, dtype=np.float64)
+            pots = _seed_potentials(XT, cands, closest, -1)
+            best = int(np.argmin(pots))
+            pot = _seed_potentials(XT, cands[best:best + 1], closest, 0)[0]
+            centers[c] = cands[best]
+            task.update(1)
+    return centers
+
+
 def _plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str) -> np.ndarray:
     """Greedy k-means++ seeding (scikit-learn's variant); ``metric`` "sqeuclidean" or "l1"."""
+    X = np.asarray(X)
+    N = X.shape[0]
+    if metric == "sqeuclidean" and (X.dtype == np.float32 or N >= _LEAN_SEEDING_MIN_ROWS):
+        if not 1 <= K <= N:
+            raise ValueError(f"K = {K} must be between 1 and the number of rows ({N})")
+        return _plusplus_lean(transposed(data_matrix(X)), K, rng)
     X = np.ascontiguousarray(X, dtype=np.float64)
     N, D = X.shape
     if not 1 <= K <= N:
@@ -412,7 +558,7 @@ def lloyd(X: np.ndarray, centers: np.ndarray, max_iter: int = 100,
     or after ``max_iter`` centre updates. The returned labels are the nearest returned centres.
     ``centers`` is not modified.
     """
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    X = data_matrix(X)          # float32 data stays float32 (sums in float64)
     c = np.array(centers, dtype=np.float64, order="C", copy=True)
     N, D = X.shape
     if c.ndim != 2 or c.shape[1] != D:
@@ -462,14 +608,18 @@ class KMeans(Model):
     Hyperparameters = KMeansHyperparameters
 
     def initialize(self, data, seed: int, centers: np.ndarray | None = None) -> None:
-        """Seed the centres (k-means++ from ``seed``, or the given ``centers``) and assign."""
-        X = np.ascontiguousarray(data.X, dtype=np.float64)
+        """Seed the centres (k-means++ from ``seed``, or the given ``centers``) and assign.
+
+        float32 data is used as it is (no float64 copy; distances, sums and centres in float64);
+        column-major data (the columnar loader's) is read through its transpose without a copy.
+        """
+        X = data_matrix(data.X)
         N, D = X.shape
         K = self.hp.K
         self.data = data
         self.seed = seed
         self.iteration = 0
-        self._X = X
+        self._state = None              # a restart's buffers go before the next are allocated
         self._centers = initial_centers(X, K, seed, centers)
         self._state = _Lloyd(X, self._centers)
         self._labels = self._state.labels
