@@ -23,6 +23,7 @@ tracebacks or multi-line warnings: each distinct one becomes a ``note:`` line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 from pathlib import Path
@@ -78,6 +79,9 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
                    help="table: comma-separated feature columns (default: all numeric columns)")
     g.add_argument("--standardize", action="store_true", default=None,
                    help="table: scale each feature column to zero mean and unit variance")
+    g.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                   help="table: feature precision (default: float32 when a Parquet/Feather/.npy "
+                        "file holds float32, else float64; float32 halves the memory)")
     g.add_argument("--labels", default=None, metavar="COLUMN_OR_FILE",
                    help="ground truth: a table's label column; for networks a node,label file "
                         "(FILE or FILE:COLUMN) or a GML/GraphML node attribute")
@@ -150,7 +154,8 @@ def data_options_from_args(path, ns: argparse.Namespace, kind: str) -> dict:
     from explorer.data import LOAD_OPTIONS
 
     options = {}
-    for name in ("columns", "standardize", "labels", "directed", "bin_width", "test_pairs"):
+    for name in ("columns", "standardize", "labels", "dtype", "directed", "bin_width",
+                 "test_pairs"):
         value = getattr(ns, name, None)
         if value is None:
             continue
@@ -250,15 +255,32 @@ def cmd_fit(argv: list[str]) -> int:
 
 
 def _fit_and_report(model_cls: type[Model], ns: argparse.Namespace) -> int:
+    from explorer.progress import TerminalBar, listening
+
+    # On a terminal, long work (loading, k-means++ seeding of a big table, the export, the
+    # iterations) shows a bar with the time left on stderr; piped, the lines stay as they were.
+    bar = TerminalBar(enabled=not ns.quiet)
+    with listening(bar):
+        return _fit_and_report_inner(model_cls, ns, bar)
+
+
+def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -> int:
     from explorer import runner
     from explorer.export import export_result
+    from explorer.progress import Task
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             hp = hyperparameters_from_args(model_cls, ns)
             kind = data_kind_for(model_cls, ns.data, ns)
-            data = load_from_args(ns.data, ns, kind)
+            from explorer.data.columnar import format_of
+
+            # columnar files report the rows read themselves; a text file's parse is one call
+            reading = (contextlib.nullcontext() if format_of(ns.data)
+                       else Task(f"loading {Path(ns.data).name}"))
+            with reading:
+                data = load_from_args(ns.data, ns, kind)
             model = model_cls(hp)
             model.check_data(data)
             if ns.out:
@@ -271,16 +293,30 @@ def _fit_and_report(model_cls: type[Model], ns: argparse.Namespace) -> int:
         del caught[:]
         print(f"{model_cls.id} on {data.path}: {data.describe()}", file=sys.stderr)
 
+        max_iter = int(ns.max_iter or model.default_max_iter)
+        n_init = int(getattr(model.hp, "n_init", 1))
+        # On a terminal the iterations are a bar (time left to the iteration limit: an upper
+        # bound, a fit usually converges before); elsewhere one line per snapshot.
+        iterations = Task(f"fitting {model_cls.id}", total=max_iter * n_init, unit="it",
+                          min_interval=0.2)
+
         def progress(p: runner.Progress) -> None:
             if ns.quiet or p.done:
                 return
             restart = f"  restart {p.restart + 1}/{p.n_init}" if p.n_init > 1 else ""
+            if bar.enabled:
+                iterations.name = (f"fitting {model_cls.id}{restart}: {p.objective_kind} "
+                                   f"{p.objective:.6g}")
+                iterations.set(p.restart * max_iter + p.iteration)
+                return
             print(f"iteration {p.iteration:6d}  {p.objective_kind} {p.objective:.10g}"
                   f"  ({p.iterations_per_s:.1f} it/s){restart}", file=sys.stderr, flush=True)
 
         try:
-            result = runner.fit(model, data, seed=ns.seed, max_iter=ns.max_iter, tol=ns.tol,
-                                callback=progress, snapshot_interval=0.2, snapshots=False)
+            with iterations:
+                result = runner.fit(model, data, seed=ns.seed, max_iter=ns.max_iter, tol=ns.tol,
+                                    callback=progress, snapshot_interval=0.2, snapshots=False)
+                iterations.total = iterations.done      # stopped here: the bar ends full
         except DataError as e:
             print(f"explorer: error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT

@@ -158,7 +158,9 @@ def format_bar(event: ProgressEvent, width: int = 24) -> str:
     """``task:  45%|#########           | 4.5M/10.0M rows [00:03<00:04]`` (tqdm's layout)."""
     frac = event.fraction
     if frac is None:
-        return f"{event.task}: {_amount(event.done)} {event.unit} [{_clock(event.elapsed_s)}]"
+        done = f"{_amount(event.done)} {event.unit} " if event.done else ""
+        state = "done " if event.finished else ""
+        return f"{event.task}: {done}{state}[{_clock(event.elapsed_s)}]"
     full = int(frac * width)
     bar = "#" * full + " " * (width - full)
     return (f"{event.task}: {100 * frac:3.0f}%|{bar}| {_amount(event.done)}/"
@@ -170,10 +172,10 @@ class TerminalBar:
     """A listener drawing one bar line on a terminal (``\\r`` redraws; a finished task's line
     stays). It draws nothing unless ``stream`` is a terminal, and only outer tasks."""
 
-    def __init__(self, stream=None, force: bool = False):
+    def __init__(self, stream=None, force: bool = False, enabled: bool = True):
         self.stream = stream or sys.stderr
         isatty = getattr(self.stream, "isatty", None)
-        self.enabled = force or bool(isatty and isatty())
+        self.enabled = enabled and (force or bool(isatty and isatty()))
         self._lock = threading.Lock()
         self._width = 0
 

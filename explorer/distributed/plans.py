@@ -463,7 +463,7 @@ def gmm_cov(part, hp, old, means, redo):
     C = chunk_count(X.shape[0])
     K, D = means.shape
     s2 = np.zeros((C, K, D, D))
-    gm._cov_pass(X, resp, means, redo, s2, np.zeros((C, K, D)))
+    gm._cov_pass(np.ascontiguousarray(X.T), resp, means, redo, s2, np.zeros((C, K, D)))
     return s2
 
 

@@ -83,7 +83,7 @@ from explorer.models._mixture_kernels import (
     one_d_grid,
 )
 from explorer.models.base import HyperparametersBase, Model, param
-from explorer.models.kmeans import kmeans_plusplus, lloyd
+from explorer.models.kmeans import data_matrix, kmeans_plusplus, lloyd
 
 EPS10 = 10.0 * np.finfo(np.float64).eps   # added to N_k as scikit-learn does: no 0/0 for empty k
 
@@ -421,10 +421,11 @@ def _m_step(nk_c, s1_c, s2_c, reg_covar, weights, log_w, means, cov, nk_out, red
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _cov_pass(X, resp, means, redo, s2_c, d_c):
-    """Exact second pass for the flagged components: sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T."""
-    N, D = X.shape
-    K = means.shape[0]
+def _cov_pass(XT, resp, means, redo, s2_c, d_c):
+    """Exact second pass for the flagged components: sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T.
+    XT is the (Dp, N) transposed data the E-pass reads (float32 or float64)."""
+    N = XT.shape[1]
+    K, D = means.shape
     C = s2_c.shape[0]
     for c in numba.prange(C):
         start, end = chunk_bounds(c, C, N)
@@ -439,7 +440,7 @@ def _cov_pass(X, resp, means, redo, s2_c, d_c):
                 if r == 0.0:
                     continue
                 for a in range(D):
-                    dd[k, a] = X[i, a] - means[k, a]
+                    dd[k, a] = XT[a, i] - means[k, a]
                 for a in range(D):
                     rd = r * dd[k, a]
                     for b in range(a, D):
@@ -508,6 +509,8 @@ def _precision_cholesky(S, L, U):
 
 def _params_from_resp(X, resp, reg_covar):
     """Weights, means and covariances from given responsibilities (initialisation only)."""
+    if X.dtype == np.float32:
+        return _params_from_resp_chunked(X, resp, reg_covar)
     nk = resp.sum(axis=0) + EPS10
     means = resp.T @ X / nk[:, None]
     K, D = means.shape
@@ -515,6 +518,28 @@ def _params_from_resp(X, resp, reg_covar):
     for k in range(K):
         diff = X - means[k]
         cov[k] = (resp[:, k] * diff.T) @ diff / nk[k]
+        cov[k].flat[:: D + 1] += reg_covar
+    return nk / nk.sum(), means, cov
+
+
+def _params_from_resp_chunked(X, resp, reg_covar, rows: int = 65536):
+    """:func:`_params_from_resp` for float32 data, in chunks of rows converted to float64: no
+    float64 copy (and no N x D difference array) of a large table."""
+    N, D = X.shape
+    K = resp.shape[1]
+    nk = resp.sum(axis=0) + EPS10
+    sx = np.zeros((K, D))
+    for a in range(0, N, rows):
+        sx += resp[a:a + rows].T @ np.asarray(X[a:a + rows], dtype=np.float64)
+    means = sx / nk[:, None]
+    cov = np.zeros((K, D, D))
+    for a in range(0, N, rows):
+        Xc = np.asarray(X[a:a + rows], dtype=np.float64)
+        for k in range(K):
+            diff = Xc - means[k]
+            cov[k] += (resp[a:a + rows, k] * diff.T) @ diff
+    cov /= nk[:, None, None]
+    for k in range(K):
         cov[k].flat[:: D + 1] += reg_covar
     return nk / nk.sum(), means, cov
 
@@ -571,7 +596,9 @@ class GaussianMixture(Model):
         self.data = data
         self.seed = seed
         self.iteration = 0
-        X = np.ascontiguousarray(data.X, dtype=np.float64)
+        # float32 data stays float32 (C or column-major): the E-pass reads its own transposed copy
+        # and sums in float64; anything else becomes float64.
+        X = data_matrix(data.X)
         self.X = X
         N, D = X.shape
         K = self.hp.K
@@ -605,7 +632,7 @@ class GaussianMixture(Model):
         self._s2 = np.zeros((C, K, D, D))
         self._ll = np.zeros(C)
         Dp = padded(D)
-        self._XT = np.zeros((Dp, N))        # the data transposed, zero rows up to Dp
+        self._XT = np.zeros((Dp, N), dtype=X.dtype)   # the data transposed, zero rows up to Dp
         self._XT[:D] = X.T
         self._mp = np.zeros((K, Dp))
         self._lp = np.zeros((C, K, BLOCK))
@@ -656,7 +683,7 @@ class GaussianMixture(Model):
         n_redo = _m_step(self._nk, self._s1, self._s2, reg, self.weights, self.log_w, self.means,
                          self.covariances, self._nk_tot, self._redo)
         if n_redo:
-            _cov_pass(self.X, self.resp, self.means, self._redo, self._s2, self._d)
+            _cov_pass(self._XT, self.resp, self.means, self._redo, self._s2, self._d)
             _finish_cov(self._s2, self._nk_tot, self._redo, reg, self.covariances)
         bad = _factorize(self.covariances, self.precisions_cholesky, self.log_det, self._L)
         if bad >= 0:
