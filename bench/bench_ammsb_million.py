@@ -111,12 +111,16 @@ def child(ns) -> dict:
             model._minibatch()
             seen[0] += int(deg[model.batch[:model.n_batch]].sum())
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     stage("minibatches", minibatches)
     t_mb = time.perf_counter() - t0
+    c_mb = time.process_time() - c0
     out.update({"nodes_per_batch": int(model.n_batch), "nonlinks_per_node": int(model.n_samples),
                 "s_per_minibatch": round(t_mb / ns.minibatches, 4),
-                "train_links_per_s": round(seen[0] / t_mb)})
+                "train_links_per_s": round(seen[0] / t_mb),
+                "train_links_per_cpu_s": round(seen[0] / c_mb),
+                "pairs_per_s": round((seen[0] + ns.minibatches * model.n_batch
+                                      * model.n_samples) / t_mb)})
     stage("held-out check", model._evaluate)
     res = FitResult(model=model, data=data, seed=0, trace=[0.0], iteration_times=[t_mb],
                     iterations=1, converged=False, cancelled=False, total_s=t_mb,
@@ -126,6 +130,8 @@ def child(ns) -> dict:
     stage("export", lambda: export.export_result(res, target))
     shutil.rmtree(target, ignore_errors=True)
     out["stages"] = stages
+    # resetting VmHWM per stage resets ru_maxrss too: the run's peak is the largest stage peak
+    out["peak_MiB"] = max(s["peak_MiB"] for s in stages)
     out["ru_maxrss_MiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     out["load_avg_end"] = os.getloadavg()[0]
     return out

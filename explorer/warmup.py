@@ -6,7 +6,9 @@ it (seconds per kernel) and writes the machine code next to the source (``__pyca
 ``*.nbc``); later processes load it in milliseconds. Warm-up fits each model briefly on tiny
 synthetic data of its kind, in every variant whose code path differs (each choice-valued
 hyperparameter, directed and undirected networks, test pairs, the parallel kernels meant for large
-tables, the float32 pair sums of large temporal networks), in parallel worker processes (at most
+tables, float32 tables (K-means, Gaussian mixture), the float32 pair sums of large temporal
+networks), then exports the last fit (the number-formatting kernels of explorer.textformat), in
+parallel worker processes (at most
 one per core, 2 by default), printing one progress line per model on stderr. A last pass in one
 process then loads every model's kernels again and recompiles any that two workers raced to write.
 
@@ -58,6 +60,21 @@ def _table(n: int = 120, D: int = 3, K: int = 3, seed: int = 0, transform=None, 
         X = transform(X)
     path = _tmpdir() / name
     np.savetxt(path, X, delimiter=",", header=",".join(f"c{j}" for j in range(D)), comments="")
+    return load(path, kind="table")
+
+
+def _float32_table(n: int = 120, D: int = 3, K: int = 3, seed: int = 0):
+    """A float32 Parquet table read back by the columnar loader (float32, column-major: the
+    kernels' float32 specialisations)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from explorer.data import load
+    from explorer.data.synthetic import gaussian_blobs
+
+    X = gaussian_blobs(n, K=K, D=D, seed=seed).X.astype(np.float32)
+    path = _tmpdir() / "t32.parquet"
+    pq.write_table(pa.table({f"c{j}": X[:, j] for j in range(D)}), path)
     return load(path, kind="table")
 
 
@@ -160,7 +177,38 @@ def variants(model_id: str) -> list[Variant]:
     if model_id == "kmeans":   # the parallel kernel large tables use
         out.append(("parallel (large tables)", lambda: (_table(), {"K": 2}),
                     {"_PARALLEL_MIN_ROWS": 0}))
+        # k-means++ with O(N) scratch (from 1 M rows), float32 tables (serial and parallel)
+        out.append(("lean seeding (large tables)", lambda: (_table(), {"K": 2}),
+                    {"_LEAN_SEEDING_MIN_ROWS": 0}))
+        out.append(("float32", lambda: (_float32_table(), {"K": 2}), {}))
+        out.append(("float32 parallel", lambda: (_float32_table(), {"K": 2}),
+                    {"_PARALLEL_MIN_ROWS": 0}))
+    if model_id == "gmm":      # float32 tables: the E-pass on a float32 transpose
+        out.append(("float32", lambda: (_float32_table(), {"K": 2}), {}))
     return out
+
+
+def _after_fit(model_id: str, result) -> None:
+    """Kernels a short fit may not reach: gmm's exact covariance pass (run only when a mean moved
+    far), for the data type the fit used."""
+    if model_id == "gmm":
+        from explorer.models import gmm
+
+        m = result.model
+        K, D = m.means.shape
+        redo = np.ones(K, dtype=np.bool_)
+        gmm._cov_pass(m._XT, m.resp, m.means, redo, np.zeros_like(m._s2), np.zeros((
+            m._s2.shape[0], K, D)))
+
+
+def _export(result) -> None:
+    """The export's formatting kernels (explorer.textformat): assignments.csv, and for networks
+    the GraphML nodes and edges."""
+
+    from explorer.export import export_result
+
+    with tempfile.TemporaryDirectory(dir=_tmpdir()) as d:
+        export_result(result, Path(d) / "set")
 
 
 @contextmanager
@@ -190,14 +238,21 @@ def warm_model(model_id: str) -> tuple[str, float, int, list[str]]:
     cls = get_model(model_id)
     module = _sys.modules[cls.__module__]
     problems = []
+    result = None
     for name, build, patches in variants(model_id):
         try:
             data, hp = build()
             with _patched(module, patches):
-                runner.fit(cls, data, seed=0, max_iter=MAX_ITER, snapshots=True,
-                           callback=lambda p: None, **hp)
+                result = runner.fit(cls, data, seed=0, max_iter=MAX_ITER, snapshots=True,
+                                    callback=lambda p: None, **hp)
+            _after_fit(model_id, result)
         except Exception as e:  # noqa: BLE001 - reported, set-up goes on
             problems.append(f"{name}: {type(e).__name__}: {e}")
+    if result is not None:
+        try:
+            _export(result)
+        except Exception as e:  # noqa: BLE001 - reported, set-up goes on
+            problems.append(f"export: {type(e).__name__}: {e}")
     if _TMP:
         shutil.rmtree(_TMP.pop(), ignore_errors=True)
     return model_id, time.perf_counter() - t0, compiled_count() - before, problems
@@ -211,7 +266,8 @@ def _dispatchers(modules: list[ModuleType] | None = None):
 
     if modules is None:
         modules = [m for name, m in list(sys.modules.items())
-                   if name.startswith("explorer.models") and m is not None]
+                   if (name.startswith("explorer.models") or name == "explorer.textformat")
+                   and m is not None]
     seen = set()
     for m in modules:
         for obj in list(vars(m).values()):

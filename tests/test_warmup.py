@@ -95,3 +95,33 @@ def test_every_kernel_in_explorer_is_cached_on_disk():
                                                 (9, 9, "[####################] 9/9")])
 def test_progress_bar(done, total, text):
     assert warmup._bar(done, total) == text
+
+
+PROBE_FLOAT32 = """
+import sys
+import numpy as np, pyarrow as pa, pyarrow.parquet as pq
+from explorer import runner, warmup
+from explorer.data import load
+from explorer.export import export_result
+from explorer.models import get_model
+X = np.random.default_rng(0).normal(size=(500, 3)).astype(np.float32)
+pq.write_table(pa.table({f"c{j}": X[:, j] for j in range(3)}), sys.argv[1] + "/t.parquet")
+data = load(sys.argv[1] + "/t.parquet")
+assert data.X.dtype == np.float32
+for model_id in ("kmeans", "gmm"):
+    res = runner.fit(get_model(model_id), data, seed=0, max_iter=5, K=2)
+    export_result(res, sys.argv[1] + "/" + model_id)
+print("compiled", warmup.compiled_count())
+"""
+
+
+@pytest.mark.slow
+def test_warmup_covers_float32_tables_and_the_export(tmp_path):
+    pytest.importorskip("pyarrow")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    r = run(["-m", "explorer.cli", "warmup", "kmeans", "gmm", "--jobs", "1"], env, timeout=1800)
+    assert r.returncode == 0, r.stderr
+    r = run(["-c", PROBE_FLOAT32, str(tmp_path)], env)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout.split("compiled")[1]) == 0

@@ -362,8 +362,10 @@ class AMMSB(Model):
                     continue
                 if taken is not None and k in taken:
                     continue
-                if taken is None and np.isin(k, link_keys):
-                    continue
+                if taken is None:       # link_keys is sorted (np.unique): O(log E), not O(E)
+                    at = int(np.searchsorted(link_keys, k))
+                    if at < len(link_keys) and link_keys[at] == k:
+                        continue
                 non.append(k)
                 non_set.add(k)
             return np.array(non, dtype=np.int64)
