@@ -157,3 +157,37 @@ def test_float32_fits_agree_with_float64(tmp_path, model_id, hp):
     key = "centers" if model_id == "kmeans" else "means"
     assert p32[key].dtype == np.float64
     np.testing.assert_allclose(p32[key], p64[key], rtol=1e-5, atol=1e-5)
+
+
+def test_npy_layouts_and_a_truncated_file(tmp_path):
+    X = np.arange(3 * 700_000, dtype=np.float64).reshape(700_000, 3) / 7
+    np.save(tmp_path / "c.npy", X)
+    np.save(tmp_path / "f.npy", np.asfortranarray(X))
+    for name in ("c.npy", "f.npy"):
+        d = load(tmp_path / name, columns="c2,c0")
+        np.testing.assert_array_equal(d.X, X[:, [2, 0]])
+    raw = (tmp_path / "c.npy").read_bytes()
+    (tmp_path / "short.npy").write_bytes(raw[:-800])
+    with pytest.raises(DataError, match="shorter than its header"):
+        load(tmp_path / "short.npy")
+
+
+def test_float32_kmeans_reseeds_an_empty_cluster_without_kept_distances():
+    """float32 data keeps no per-row distances: re-seeding an empty cluster computes them again
+    and picks the same row (the farthest from its centre) as the float64 path."""
+    from explorer.models.kmeans import _Lloyd
+
+    rng = np.random.default_rng(5)
+    X = np.vstack([rng.normal(0, 1, (200, 2)), [[40.0, 40.0]]])
+    centers = np.array([[0.0, 0.0], [1000.0, 1000.0]])      # the second one gets no row
+    states = {}
+    for dt in (np.float64, np.float32):
+        st = _Lloyd(np.asfortranarray(X.astype(dt)), centers.copy())
+        assert (len(st.mind) == 0) == (dt == np.float32)
+        st.step(update=False)
+        _, _, reseeded = st.step()
+        assert reseeded == 1
+        states[dt] = st
+    assert states[np.float32].labels[-1] == states[np.float64].labels[-1] == 1
+    np.testing.assert_allclose(states[np.float32].centers, states[np.float64].centers,
+                               rtol=1e-6)

@@ -19,7 +19,7 @@ What differs, for size:
   ``dtype="float32"`` asks for float32 whatever the file holds, ``dtype="float64"`` for float64.
   K-means and the Gaussian mixture take float32 as it is and accumulate in float64; the other
   models convert to float64 when they start.
-- ``.npy``: a 2-D (or 1-D: one column) numeric array, read through a memory map; columns are named
+- ``.npy``: a 2-D (or 1-D: one column) numeric array, read in blocks of rows; columns are named
   ``c0, c1, ...``; there is no id or label column (``labels`` is refused with a hint). Object arrays
   are refused (they would need pickle).
 - ``data.sha256`` is the file's hash, computed on a second thread while the batches are decoded.
@@ -124,24 +124,7 @@ class _Batches:
         self.path = path
         self.fmt = fmt
         if fmt == "npy":
-            try:
-                arr = np.load(path, mmap_mode="r", allow_pickle=False)
-            except (ValueError, OSError) as e:
-                raise DataError(f"cannot read the file as a NumPy .npy array ({e})",
-                                path=path) from None
-            if arr.dtype.kind not in "biuf":
-                raise DataError(f"the .npy array holds {arr.dtype} values, not numbers",
-                                path=path)
-            if arr.ndim == 1:
-                arr = arr.reshape(-1, 1)
-            if arr.ndim != 2:
-                raise DataError(f"the .npy array has {arr.ndim} dimensions; a table is 2-D "
-                                "(rows x columns)", path=path)
-            self.arr = arr
-            self.names = [f"c{j}" for j in range(arr.shape[1])]
-            self.n_rows = arr.shape[0]
-            self.numeric = [True] * arr.shape[1]
-            self.float32 = [arr.dtype in (np.float32, np.float16)] * arr.shape[1]
+            self._npy_header(path)
             return
         import pyarrow as pa
 
@@ -149,13 +132,15 @@ class _Batches:
             if fmt == "parquet":
                 import pyarrow.parquet as pq
 
-                self.file = pq.ParquetFile(path, memory_map=True)
+                # not memory-mapped: the mapped file's pages would count in the process's
+                # resident set as they are read (RSS = matrix + file); a row group at a time
+                self.file = pq.ParquetFile(path, memory_map=False)
                 schema = self.file.schema_arrow
                 self.n_rows = self.file.metadata.num_rows
             else:
                 import pyarrow.ipc as ipc
 
-                self.file = ipc.open_file(pa.memory_map(path, "r"))
+                self.file = ipc.open_file(pa.OSFile(path, "r"))   # one batch read at a time
                 schema = self.file.schema
                 self.n_rows = sum(self.file.get_batch(i).num_rows
                                   for i in range(self.file.num_record_batches))
@@ -169,12 +154,65 @@ class _Batches:
                         or pa.types.is_boolean(t) or pa.types.is_decimal(t) for t in types]
         self.float32 = [pa.types.is_float32(t) or pa.types.is_float16(t) for t in types]
 
+    def _npy_header(self, path: str) -> None:
+        """Shape, type and layout from the .npy header; the data is read later in blocks with
+        ordinary reads (a memory map's pages would count in the resident set)."""
+        fmt = np.lib.format
+        try:
+            with open(path, "rb") as fh:
+                version = fmt.read_magic(fh)
+                if version == (1, 0):
+                    shape, fortran, dtype = fmt.read_array_header_1_0(fh)
+                else:
+                    shape, fortran, dtype = fmt.read_array_header_2_0(fh)
+                self.offset = fh.tell()
+        except (ValueError, OSError, EOFError) as e:
+            raise DataError(f"cannot read the file as a NumPy .npy array ({e})",
+                            path=path) from None
+        if dtype.hasobject:
+            raise DataError("cannot read the file as a NumPy .npy array (it holds Python "
+                            "objects, which would need pickle)", path=path)
+        if dtype.kind not in "biuf":
+            raise DataError(f"the .npy array holds {dtype} values, not numbers", path=path)
+        if len(shape) == 1:
+            shape = (shape[0], 1)
+        if len(shape) != 2:
+            raise DataError(f"the .npy array has {len(shape)} dimensions; a table is 2-D "
+                            "(rows x columns)", path=path)
+        self.shape, self.fortran, self.dtype = shape, fortran, dtype
+        self.names = [f"c{j}" for j in range(shape[1])]
+        self.n_rows = shape[0]
+        self.numeric = [True] * shape[1]
+        self.float32 = [dtype in (np.float32, np.float16)] * shape[1]
+
+    def _npy_batches(self, columns: list[int]):
+        n, D = self.shape
+        item = self.dtype.itemsize
+        with open(self.path, "rb") as fh:
+            for a in range(0, n, _NPY_BATCH_ROWS):
+                m = min(n, a + _NPY_BATCH_ROWS) - a
+                if not self.fortran:            # rows one after the other: read the block
+                    fh.seek(self.offset + a * D * item)
+                    block = np.fromfile(fh, dtype=self.dtype, count=m * D)
+                    if len(block) < m * D:
+                        raise DataError("the .npy file is shorter than its header says",
+                                        path=self.path)
+                    block = block.reshape(m, D)
+                    yield a, {j: block[:, j] for j in columns}
+                else:                           # column-major: each column's slice
+                    cols = {}
+                    for j in columns:
+                        fh.seek(self.offset + (j * n + a) * item)
+                        cols[j] = np.fromfile(fh, dtype=self.dtype, count=m)
+                        if len(cols[j]) < m:
+                            raise DataError("the .npy file is shorter than its header says",
+                                            path=self.path)
+                    yield a, cols
+
     def batches(self, columns: list[int]):
         """(first row, {column index: numpy array or arrow array}) for consecutive row batches."""
         if self.fmt == "npy":
-            for a in range(0, self.n_rows, _NPY_BATCH_ROWS):
-                block = self.arr[a:a + _NPY_BATCH_ROWS]
-                yield a, {j: block[:, j] for j in columns}
+            yield from self._npy_batches(columns)
             return
         if self.fmt == "parquet":
             row = 0
@@ -378,6 +416,12 @@ def _load(path, fmt, columns, labels, standardize, dtype, progress, sha, Task) -
     else:
         ids = RowNumbers(src.n_rows)
     y = np.concatenate(label_parts) if label_name else None
+    if fmt != "npy":
+        # the row groups' buffers went back to Arrow's allocator, which keeps them for reuse:
+        # hand them back to the system so the table costs its matrix and no more
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
     offset = scale = None
     if standardize:
         offset, scale = _standardize_columns(X, numeric, notes)
