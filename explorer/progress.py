@@ -103,8 +103,10 @@ class Task:
         self._emit(force=True)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         _depth.n = self.depth
+        if exc_type is None and self.total:
+            self.done = max(self.done, self.total)      # ended normally: all of it is done
         self._emit(force=True, finished=True)
 
     def update(self, n: float = 1) -> None:

@@ -130,3 +130,4 @@ def test_cli_shows_a_bar_on_a_terminal_only(tmp_path):
     assert "reading t.parquet: 100%|" in err and "fitting kmeans" in err
     assert "writing assignments.csv: 100%|" in err and "<00:00]" in err
     assert "iteration " not in err
+

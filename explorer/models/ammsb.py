@@ -450,6 +450,14 @@ class AMMSB(Model):
 
     # ---- initialisation ------------------------------------------------------------------------
     def initialize(self, data, seed: int) -> None:
+        from explorer.progress import Task
+
+        # a big network's start takes a while (1 M nodes: about a minute): reported as steps
+        # (held-out sets, adjacency, then each start's burn-in)
+        with Task("a-MMSB start", total=3, unit="steps") as task:
+            self._initialize(data, seed, task)
+
+    def _initialize(self, data, seed: int, task) -> None:
         self.check_data(data)
         hp = self.hp
         self.data = data
@@ -460,6 +468,7 @@ class AMMSB(Model):
         N = data.n_nodes
         self.N = N
         self._split(data)
+        task.update(1)
         w = getattr(data, "weights", None)
         if w is not None and len(w) and np.any(np.asarray(w) != 1):
             n_w = int(np.count_nonzero(np.asarray(w) != 1))
@@ -479,6 +488,8 @@ class AMMSB(Model):
             kinds = list(AUTO_KINDS) + (["spectral"] if N <= SPECTRAL_AUTO_MAX_NODES else [])
         else:
             kinds = [hp.init]
+        task.total = 2 + len(kinds)
+        task.update(1)
         # K first (K = 0: the first start that can choose it), then every start at that K
         K, first = hp.K, None
         self.findk_communities = 0
@@ -511,6 +522,7 @@ class AMMSB(Model):
                 del mu
                 for _ in range(burn):
                     self._minibatch()
+                task.update(1)
                 kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
                 self._phase_globals()
                 ll = self._heldout_loglik()
