@@ -43,7 +43,10 @@ class DataError(ValueError):
 
 @dataclass
 class TableData:
-    """A numeric table: ``X`` is (N, D) float64, C-contiguous, finite."""
+    """A numeric table: ``X`` is (N, D), finite; float64 and C-contiguous from CSV/TSV, and from
+    Parquet/Feather/.npy (explorer.data.columnar) column-major and float32 when the file is
+    float32. Models that need float64 C order convert (``np.ascontiguousarray``); K-means and the
+    Gaussian mixture take either as it is. ``ids`` may be a lazy ``RowNumbers`` ("0" .. "N-1")."""
 
     kind: ClassVar[str] = "table"
     X: np.ndarray
