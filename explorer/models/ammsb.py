@@ -1011,15 +1011,17 @@ class AMMSB(Model):
     def overlapping_communities(self) -> list[list[int]]:
         """For each node, the communities whose membership is at least ``overlap_threshold``
         (never empty: the largest membership always counts), in decreasing membership order."""
-        out = []
+        out: list[list[int]] = []
         thr = self.hp.overlap_threshold
-        for a in range(self.N):
-            row = self.pi[a]
-            ks = np.flatnonzero(row >= thr)
-            top = int(np.argmax(row))
-            if top not in ks:
-                ks = np.append(ks, top)
-            out.append([int(k) for k in ks[np.argsort(-row[ks], kind="stable")]])
+        # in chunks of nodes, vectorised (a loop per node took 0.9 s per 100,000 nodes): the
+        # communities in decreasing membership (ties by index, as a stable sort), those at or
+        # above the threshold first; at least the largest
+        for a0 in range(0, self.N, 8192):
+            P = self.pi[a0:a0 + 8192]
+            order = np.argsort(-P, axis=1, kind="stable")
+            counts = np.maximum((P >= thr).sum(axis=1), 1)
+            rows = order[:, :int(counts.max())].tolist() if len(P) else []
+            out.extend(r[:c] for r, c in zip(rows, counts.tolist()))
         return out
 
     def snapshot(self):
