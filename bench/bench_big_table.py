@@ -3,7 +3,7 @@ under 5 s and fits K-means (K = 10) with the whole process's peak memory under 2
 (1.6 GB).
 
     python bench/bench_big_table.py [--rows 20000000] [--cols 10] [--K 10] [--n-init 4]
-        [--max-iter 300] [--dir /tmp/explorer-bigtable] [--reference]
+        [--max-iter 300] [--spread 20] [--dir /tmp/explorer-bigtable] [--reference]
 
 The file (10 Gaussian clusters, row groups of 1,000,000 rows, written chunk by chunk) is made once
 in DIR and reused. Each measurement runs in a fresh process: the resident set after the imports,
@@ -40,12 +40,13 @@ def peak() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def generate(path: Path, rows: int, cols: int, K: int = 10, seed: int = 0) -> None:
+def generate(path: Path, rows: int, cols: int, K: int = 10, seed: int = 0,
+             spread: float = 20.0) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(seed)
-    centres = rng.uniform(-20, 20, size=(K, cols)).astype(np.float32)
+    centres = rng.uniform(-spread, spread, size=(K, cols)).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     schema = pa.schema([(f"x{j}", pa.float32()) for j in range(cols)])
@@ -108,15 +109,19 @@ def main() -> None:
     p.add_argument("--max-iter", dest="max_iter", type=int, default=300)
     p.add_argument("--dir", default="/tmp/explorer-bigtable")
     p.add_argument("--reference", action="store_true")
+    p.add_argument("--spread", type=float, default=20.0,
+                   help="cluster centres uniform in [-spread, spread]^cols (small: overlapping "
+                        "clusters, many Lloyd iterations)")
     p.add_argument("--child", choices=("fit", "reference"), default=None)
     p.add_argument("--path", default=None)
     ns = p.parse_args()
     if ns.child:
         print(json.dumps(child(ns) if ns.child == "fit" else reference(ns)))
         return
-    path = Path(ns.dir) / f"t_{ns.rows}x{ns.cols}_f32.parquet"
+    tag = "" if ns.spread == 20.0 else f"_s{ns.spread:g}"
+    path = Path(ns.dir) / f"t_{ns.rows}x{ns.cols}_f32{tag}.parquet"
     if not path.exists():
-        generate(path, ns.rows, ns.cols)
+        generate(path, ns.rows, ns.cols, spread=ns.spread)
     for what in ("fit", "reference") if ns.reference else ("fit",):
         proc = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--child", what,
                                "--path", str(path)], stdout=subprocess.PIPE, text=True)
