@@ -23,7 +23,6 @@ from explorer.models import _REGISTRY, registry  # noqa: E402
 from explorer.models.base import HyperparametersBase, Model, param  # noqa: E402
 
 
-
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PacedHyperparameters(HyperparametersBase):
