@@ -432,7 +432,9 @@ class TracePanel(PlotPanel):
             self.axis.offset = offset
             self.axis.picture = None
             self.axis.update()
-        self.plot.setLabel("left", offset_label(self.kind or "objective", offset))
+        label = offset_label(self.kind or "objective", offset)
+        if label != self.axis.labelText:
+            self.plot.setLabel("left", label)
         self.curve.setData(x, y)
         self.trace_points = len(trace)
 
@@ -576,23 +578,25 @@ class DataViewPanel(PlotPanel):
             c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.cx.setToolTip("horizontal axis: a principal component or a column")
         self.cy.setToolTip("vertical axis: a principal component or a column")
-        self.color_by.setToolTip("colour the points by the fitted cluster (the ground truth "
-                                 "before a fit), the ground truth, or a column (quantile bins)")
-        for text, mode in (("pan/zoom", None), ("box select", "box"),
-                           ("lasso select", "lasso")):
+        self.color_by.setToolTip("colour the points by the fitted cluster, the ground truth, or "
+                                 "a column (quantile bins); auto: the cluster after a fit, the "
+                                 "ground truth before")
+        for text, mode in (("pan", None), ("box", "box"), ("lasso", "lasso")):
             self.select_mode.addItem(text, mode)
-        self.select_mode.setToolTip("drag to select points: they are highlighted here, in the "
+        self.select_mode.setToolTip("what a drag does: pan the view, or select points in a box "
+                                    "or a lasso; selected points are highlighted here, in the "
                                     "membership simplex and in the ground-truth table")
-        self.clear_selection_button = QPushButton("Clear selection")
+        self.clear_selection_button = QPushButton("Clear")
+        self.clear_selection_button.setToolTip("clear the selection")
         self.clear_selection_button.setVisible(False)
         self.all_points = QCheckBox("All points")
         self.all_points.setToolTip(f"draw every row instead of a random sample of "
                                    f"{DISPLAY_POINTS:,} (slower for large tables)")
         self.info = QLabel("")
-        for label, w in (("x:", self.cx), ("y:", self.cy), ("colour:", self.color_by)):
+        for label, w in (("x:", self.cx), ("y:", self.cy), ("colour:", self.color_by),
+                         ("drag:", self.select_mode)):
             bar.addWidget(QLabel(label))
             bar.addWidget(w)
-        bar.addWidget(self.select_mode)
         bar.addWidget(self.clear_selection_button)
         bar.addWidget(self.all_points)
         bar.addStretch(1)
@@ -678,12 +682,12 @@ class DataViewPanel(PlotPanel):
                 c.addItem(name, ("col", j))
         self.cx.setCurrentIndex(0)
         self.cy.setCurrentIndex(min(1, self.cy.count() - 1))
-        self.color_by.addItem("cluster (ground truth before a fit)", ("auto", None))
+        self.color_by.addItem("auto", ("auto", None))
         self.color_by.addItem("cluster", ("cluster", None))
         if data.labels is not None:
-            self.color_by.addItem(f"ground truth: {data.label_name or 'labels'}", ("truth", None))
+            self.color_by.addItem(f"{data.label_name or 'labels'} (truth)", ("truth", None))
         for j, name in enumerate(data.columns):
-            self.color_by.addItem(f"column {name}", ("col", j))
+            self.color_by.addItem(name, ("col", j))
         for c in (self.cx, self.cy, self.color_by, self.select_mode):
             c.setEnabled(D > 1)
         self.color_by.setEnabled(True)
@@ -932,7 +936,8 @@ class DataViewPanel(PlotPanel):
 
     def _draw_selection(self) -> None:
         if self.selection is None or self.coords is None:
-            self.halo.setData(None)
+            if len(self.halo.data):
+                self.halo.setData(None)        # (an empty item is left alone: no re-layout)
             return
         shown = np.isin(self.sample, self.selection, assume_unique=True)
         self.halo.setData(self.coords[shown])
@@ -1100,7 +1105,8 @@ class SimplexPanel(PlotPanel):
         M = self.memberships
         self.highlighted = 0
         if M is None or self.selection is None or M.shape[1] < 2:
-            self.halo.setData(None)
+            if len(self.halo.data):
+                self.halo.setData(None)
             return
         rows = self.selection[:SIMPLEX_POINTS]
         P = views.simplex_project(M[rows])
@@ -1445,9 +1451,17 @@ class ConfusionPanel(PlotPanel):
         return self.counts is not None
 
     def clear_fit(self) -> None:
-        selection = self.selection
-        self.set_data(self.data)
-        self.selection = selection
+        """A new run: the table empties (the label codes of the data are kept)."""
+        self.fit_snapshot = None
+        self.counts = None
+        self.column_order = None
+        self.selected_counts = None
+        self.table.clear()
+        self.table.setRowCount(0)
+        self.table.setColumnCount(0)
+        if self.data is not None and self.data.labels is not None:
+            self.info.setText(f"Ground truth: {self.data.label_name or 'labels'}. Run a model "
+                              "to compare its clusters with it.")
 
     def set_data(self, data) -> None:
         super().set_data(data)
@@ -1567,7 +1581,7 @@ class ConfusionPanel(PlotPanel):
                              f"rows: {self.data.label_name or 'ground truth'}; columns: clusters",
                              self.info.text().split(". ")[-1]) if t]
         top = pad + len(lines) * (fm.height() + 2) + pad
-        W = head_w + len(cols) * cell_w + pad
+        W = max(head_w + len(cols) * cell_w, *(fm.horizontalAdvance(t) for t in lines)) + 2 * pad
         H = top + (len(rows) + 1) * cell_h + pad
         p.fillRect(0, 0, W, H, QColor(255, 255, 255))
         p.setPen(QColor(0, 0, 0))
