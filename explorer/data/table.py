@@ -16,8 +16,8 @@ Choices where the format is ambiguous:
 - Features: the columns picked in ``columns`` (names or a comma-separated string), else every column
   except the label and id columns. A column where fewer than half the cells are numbers is excluded
   with a note (a text column); a column where most cells are numbers but one is not is an error naming
-  that cell. A text column with exactly two values (yes/no, y/n; missing markers aside) is encoded
-  0/1 with a note (the yes-like or alphabetically later value is 1). Text columns are listed in
+  that cell. In a table of text columns only (yes/no answers), or when picked, a text column with
+  exactly two values (yes/no, y/n; missing markers aside) is encoded 0/1 with a note (the yes-like or alphabetically later value is 1). Text columns are listed in
   ``text_columns`` (ground-truth candidates).
 - Missing values: empty cells and the markers ``?``, ``NA``, ``N/A``, ``NULL`` in a feature column
   are missing; ``missing="error"`` (default) raises :class:`MissingValuesError` (first cell, row
@@ -413,6 +413,7 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
 
     numeric: list[str] = []
     values: dict[str, np.ndarray] = {}      # feature columns converted here (markers -> NaN)
+    two_valued: dict[str, tuple] = {}
     text: set[str] = set()
     for c in feats:
         col = df[c]
@@ -432,10 +433,9 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
             continue
         encoded = _encode_two_valued(col, miss) if n_num == 0 else None
         if encoded is not None:
-            values[c], lo, hi = encoded
+            two_valued[c] = encoded
             numeric.append(c)
             text.add(c)
-            notes.append(f"column {c!r} holds two values: encoded {lo} = 0, {hi} = 1")
             continue
         if not wanted:
             if n_filled == 0 or n_num * 2 < n_filled:
@@ -445,6 +445,16 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
         # Picked explicitly, or mostly numeric with a bad cell: say where.
         _locate_table_problem(src, sep, header, names, [names.index(c)])
         raise DataError("column is not numeric", path=src.path, column=c)
+    # Two-valued text columns are encoded only in an all-text table (yes/no answers); beside
+    # numeric columns such a column (a diagnosis, a sex) is more likely ground truth: excluded.
+    all_text = len(two_valued) == len(numeric)
+    for c, (v, lo, hi) in two_valued.items():
+        if all_text or c in wanted:
+            values[c] = v
+            notes.append(f"column {c!r} holds two values: encoded {lo} = 0, {hi} = 1")
+        else:
+            numeric.remove(c)
+            notes.append(f"column {c!r} is not numeric; excluded from the features")
     if not numeric:
         raise DataError("no numeric columns" + (f" ({'; '.join(notes)})" if notes else ""),
                         path=src.path)
