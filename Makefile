@@ -1,11 +1,18 @@
-# One-command set-up: `make run` opens the explorer, `make test` runs every check.
+# Two commands: `make run` opens the explorer, `make test` runs every check. Both start with
+# `make install`: a virtualenv in .venv, the package, then `explorer warmup`, which compiles every
+# model's numba kernels once into numba's on-disk cache so that no first Run waits for them.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+WARM_STAMP := $(VENV)/.warm
+# The warm-up is redone when a kernel's source changes (numba's cache is keyed by the sources).
+KERNEL_SOURCES := $(wildcard explorer/models/*.py)
 
-.PHONY: run test lint clean bench
+.PHONY: install run test lint clean bench
+
+install: $(WARM_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -13,20 +20,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-$(TEST_STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+$(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[test]"
-	touch $(STAMP) $@
+	touch $@
 
-run: $(STAMP)
+$(WARM_STAMP): $(STAMP) $(KERNEL_SOURCES)
+	$(BIN)/explorer warmup
+	touch $@
+
+run: install
 	$(BIN)/explorer gui sample_data/old_faithful.csv --model gmm --K 2
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check explorer tests bench
 	$(BIN)/lint-imports
 
-test: lint
+test: lint install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 bench: $(TEST_STAMP)
@@ -34,3 +43,4 @@ bench: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+	find explorer -name '*.nbi' -delete -o -name '*.nbc' -delete

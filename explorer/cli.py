@@ -1,30 +1,50 @@
-"""The headless front door: ``explorer models``, ``explorer fit``, ``explorer gui``.
+"""The headless front door: ``explorer models``, ``explorer fit``, ``explorer gui``, ``explorer warmup``.
 
 Hyperparameter flags are generated from each model's Hyperparameters dataclass: the field name with
 underscores turned into hyphens and case kept (``K`` -> ``--K``, ``n_init`` -> ``--n-init``,
-``K_aff`` -> ``--K-aff``). Bad input (data, hyperparameters, unknown model) exits with status 2 and
-one line naming the problem; progress goes to stderr, the summary to stdout.
+``K_aff`` -> ``--K-aff``). Progress goes to stderr, the summary to stdout.
+
+Exit status of ``explorer fit``:
+
+* 0: the fit ended with a usable state (converged, stopped early, at the iteration limit, or
+  cancelled after at least one iteration) and, with ``--out``, the set was written;
+* 2: bad input (data, hyperparameters, seed, unknown model, an ``--out`` folder that cannot take
+  the set): one line ``explorer: error: ...`` naming the problem, nothing fitted or written;
+* 3: the fit ran but its returned state is not usable: the objective became non-finite, or every
+  restart was degenerate (a component on a point mass, ...). The summary and the notes say why;
+  with ``--out`` the set is still written (``stop_reason`` in result.json) so it can be inspected;
+* 130: interrupted (Ctrl-C) during the fit or the export: one line; an export in progress leaves
+  the ``--out`` folder as it was.
+
+Python warnings raised while loading and fitting (pandas, numpy) never reach the terminal as
+tracebacks or multi-line warnings: each distinct one becomes a ``note:`` line.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from explorer import __version__
 from explorer.data.types import DataError
 from explorer.models import get_model, registry
-from explorer.models.base import HyperparameterError, Model
+from explorer.models.base import HyperparameterError, Model, check_seed
 
 EXIT_BAD_INPUT = 2
+EXIT_UNUSABLE = 3
+EXIT_INTERRUPTED = 130
 
 
 
-def add_hyperparameter_options(parser: argparse.ArgumentParser, model_cls: type[Model]) -> None:
+def add_hyperparameter_options(parser: argparse.ArgumentParser, model_cls: type[Model],
+                               exclude: tuple[str, ...] = ()) -> None:
     """One option per declared hyperparameter; unset options stay None (the default applies)."""
     group = parser.add_argument_group(f"hyperparameters of {model_cls.id}")
     for spec in model_cls.param_specs():
+        if spec.name in exclude:
+            continue
         rng = ""
         if spec.choices:
             rng = f"; one of {', '.join(map(str, spec.choices))}"
@@ -92,9 +112,17 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        return check_seed(text)
+    except HyperparameterError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("seed: ")) from None
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("run")
-    g.add_argument("--seed", type=int, default=0, help="random seed (restart r uses seed + r)")
+    g.add_argument("--seed", type=_seed, default=0,
+                   help="random seed, a whole number >= 0 (restart r uses seed + r)")
     g.add_argument("--max-iter", dest="max_iter", type=_positive_int, default=None,
                    help="maximum iterations (default: the model's)")
     g.add_argument("--tol", type=_non_negative_float, default=None,
@@ -103,23 +131,26 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def data_kind_for(model_cls: type[Model] | None, path, ns: argparse.Namespace) -> str:
     """The kind to read DATA as: --kind, else the model's kind (refused when the file clearly is
-    another kind, so a table is never fitted as a network by accident), else a guess."""
-    from explorer.data import guess_kind, kind_conflict
+    another kind, so a table is never fitted as a network by accident), else a guess. The check is
+    :func:`explorer.data.kind_for_model`, shared with the Python API and the window."""
+    from explorer.data import guess_kind, kind_for_model
 
-    if getattr(ns, "kind", None):
-        return ns.kind
-    if model_cls is not None and len(model_cls.data_kinds) == 1:
-        kind = model_cls.data_kinds[0]
-        problem = kind_conflict(path, kind)
-        if problem:
-            raise DataError(f"model '{model_cls.id}' takes {kind} data, but {problem}", path=path)
-        return kind
-    return guess_kind(path)
+    forced = getattr(ns, "kind", None)
+    if model_cls is None:
+        return forced or guess_kind(path)
+    return kind_for_model(path, model_cls.data_kinds, model_id=model_cls.id, kind=forced)
 
 
 def load_from_args(path, ns: argparse.Namespace, kind: str):
     """Load DATA with the options that apply to its kind; an option for another kind is an error."""
-    from explorer.data import LOAD_OPTIONS, load
+    from explorer.data import load
+
+    return load(path, kind=kind, **data_options_from_args(path, ns, kind))
+
+
+def data_options_from_args(path, ns: argparse.Namespace, kind: str) -> dict:
+    """The loader options given on the command line, checked against the data kind."""
+    from explorer.data import LOAD_OPTIONS
 
     options = {}
     for name in ("columns", "standardize", "missing", "labels", "directed", "bin_width",
@@ -133,19 +164,24 @@ def load_from_args(path, ns: argparse.Namespace, kind: str):
         options[name] = value
     if "columns" in options:
         options["columns"] = [c.strip() for c in options["columns"].split(",") if c.strip()]
-    return load(path, kind=kind, **options)
+    return options
 
 
 def _check_out_dir(out) -> None:
-    """Refuse an output folder that cannot be written before spending time on the fit."""
-    path = Path(out)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".explorer-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise OSError(f"{out}: cannot write the results there ({e.strerror or e})") from None
+    """Refuse an output folder that cannot take the set before spending time on the fit."""
+    from explorer.export import check_out_dir
+    check_out_dir(out)
+
+
+def _warning_notes(caught) -> list[str]:
+    """Each distinct caught warning as one line (category and first line of the message)."""
+    seen: list[str] = []
+    for w in caught:
+        first = str(w.message).strip().splitlines()[0] if str(w.message).strip() else ""
+        line = f"{w.category.__name__}: {first}"
+        if line not in seen:
+            seen.append(line)
+    return seen
 
 
 def _fmt(v) -> str:
@@ -188,47 +224,73 @@ def cmd_fit(argv: list[str]) -> int:
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="write result.json, parameters.npz, assignments.csv here")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--session", default=None, metavar="FILE",
+                        help="add this run to a session file (created if missing; "
+                             "`explorer replay FILE` re-runs it)")
+    parser.add_argument("--dask", default=None, metavar="ADDRESS|local",
+                        help="fit on a Dask cluster (scheduler ADDRESS, or 'local' to start one); "
+                             "DATA may be a Parquet folder or a glob of CSV/Parquet files "
+                             "(needs pip install .[dask])")
+    parser.add_argument("--partition-rows", dest="partition_rows", type=_positive_int,
+                        default=None, metavar="N", help="with --dask: rows per partition")
     if model_cls is not None:
         add_hyperparameter_options(parser, model_cls)
     ns = parser.parse_args(argv)
     if model_cls is None:
         parser.error("a model id is required")
+    if ns.dask is not None:     # the optional Dask path, imported only here
+        try:
+            from explorer.distributed.cli import cmd_fit_dask
+        except ImportError as e:
+            print(f"explorer: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        return cmd_fit_dask(ns, model_cls)
 
+    try:
+        return _fit_and_report(model_cls, ns)
+    except KeyboardInterrupt:
+        print("explorer: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _fit_and_report(model_cls: type[Model], ns: argparse.Namespace) -> int:
     from explorer import runner
     from explorer.export import export_result
 
-    try:
-        hp = hyperparameters_from_args(model_cls, ns)
-        kind = data_kind_for(model_cls, ns.data, ns)
-        data = load_from_args(ns.data, ns, kind)
-        model = model_cls(hp)
-        model.check_data(data)
-        if ns.out:
-            _check_out_dir(ns.out)
-    except (DataError, HyperparameterError, OSError) as e:
-        print(f"explorer: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            hp = hyperparameters_from_args(model_cls, ns)
+            kind = data_kind_for(model_cls, ns.data, ns)
+            data = load_from_args(ns.data, ns, kind)
+            model = model_cls(hp)
+            model.check_data(data)
+            if ns.out:
+                _check_out_dir(ns.out)
+        except (DataError, HyperparameterError, OSError) as e:
+            print(f"explorer: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        for note in list(getattr(data, "notes", [])) + _warning_notes(caught):
+            print(f"note: {note}", file=sys.stderr)
+        del caught[:]
+        print(f"{model_cls.id} on {data.path}: {data.describe()}", file=sys.stderr)
 
-    for note in getattr(data, "notes", []):
-        print(f"note: {note}", file=sys.stderr)
-    print(f"{model_cls.id} on {data.path}: {data.describe()}", file=sys.stderr)
+        def progress(p: runner.Progress) -> None:
+            if ns.quiet or p.done:
+                return
+            restart = f"  restart {p.restart + 1}/{p.n_init}" if p.n_init > 1 else ""
+            print(f"iteration {p.iteration:6d}  {p.objective_kind} {p.objective:.10g}"
+                  f"  ({p.iterations_per_s:.1f} it/s){restart}", file=sys.stderr, flush=True)
 
-    def progress(p: runner.Progress) -> None:
-        if ns.quiet or p.done:
-            return
-        restart = f"  restart {p.restart + 1}/{p.n_init}" if p.n_init > 1 else ""
-        print(f"iteration {p.iteration:6d}  {p.objective_kind} {p.objective:.10g}"
-              f"  ({p.iterations_per_s:.1f} it/s){restart}", file=sys.stderr, flush=True)
-
-    try:
-        result = runner.fit(model, data, seed=ns.seed, max_iter=ns.max_iter, tol=ns.tol,
-                            callback=progress, snapshot_interval=0.2, snapshots=False)
-    except DataError as e:
-        print(f"explorer: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("explorer: interrupted", file=sys.stderr)
-        return 130
+        try:
+            result = runner.fit(model, data, seed=ns.seed, max_iter=ns.max_iter, tol=ns.tol,
+                                callback=progress, snapshot_interval=0.2, snapshots=False)
+        except DataError as e:
+            print(f"explorer: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        fit_warnings = _warning_notes(caught)
+    # Warnings during the fit become notes of the result (shown and exported).
+    result.notes.extend(f"warning during the fit: {w}" for w in fit_warnings)
 
     for note in list(getattr(result.model, "notes", [])) + list(result.notes):
         print(f"note: {note}", file=sys.stderr)
@@ -254,12 +316,181 @@ def cmd_fit(argv: list[str]) -> int:
             print(f"explorer: error: {ns.out}: cannot write the results ({e})", file=sys.stderr)
             return EXIT_BAD_INPUT
         print("wrote: " + ", ".join(str(p) for p in paths.values()))
+    if ns.session:
+        from explorer import session as session_mod
+
+        try:
+            path = session_mod.session_path(ns.session)
+            sess = session_mod.load_session(path) if path.exists() else session_mod.Session()
+            sess.add_run(result, options=data_options_from_args(ns.data, ns, kind))
+            print(f"session: {sess.save(path)} (run {sess.current_run})")
+        except (session_mod.SessionError, OSError) as e:
+            print(f"explorer: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    problem = unusable(result)
+    if problem:
+        print(f"explorer: error: the fit gave no usable state ({problem.split(':')[0]}); see the "
+              "notes above", file=sys.stderr)
+        return EXIT_UNUSABLE
     return 0
 
 
+def unusable(result) -> str | None:
+    """Why a fit's returned state is not usable (non-finite objective, degenerate), or None."""
+    import math
+
+    reason = result.stop_reason or ""
+    if reason.startswith(("degenerate", "non-finite")):
+        return reason
+    if result.trace and not math.isfinite(result.final_objective):
+        return f"the objective of the returned state is {result.final_objective}"
+    return None
+
+
+def cmd_sweep(argv: list[str]) -> int:
+    from explorer import sweep as sweep_mod
+
+    pre = argparse.ArgumentParser(prog="explorer sweep", add_help=False, allow_abbrev=False)
+    pre.add_argument("model", nargs="?")
+    known, _ = pre.parse_known_args(argv)
+    model_cls = None
+    if known.model and not known.model.startswith("-"):
+        try:
+            model_cls = get_model(known.model)
+        except KeyError as e:
+            print(f"explorer: error: {e.args[0]}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    parser = argparse.ArgumentParser(
+        prog="explorer sweep", allow_abbrev=False,
+        description="Fit every K (and seed) in parallel worker processes and choose K; "
+                    "a line per finished fit on stderr, the table per K on stdout.")
+    parser.add_argument("model", help="model id (see `explorer models`)")
+    parser.add_argument("data", help="data file")
+    add_run_options(parser)
+    add_data_options(parser)
+    parser.add_argument("--seeds", type=_positive_int, default=3,
+                        help="fits per K, with seeds SEED, SEED+1, ... (default 3)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="worker processes (default: the number of cores; 0 = in process)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="write sweep.csv, sweep.json and each fit's folder K=..,seed=.. here")
+    k_name = None
+    if model_cls is not None:
+        k_name = sweep_mod.sweep_parameter(model_cls)
+        flag = "--" + k_name.replace("_", "-")
+        parser.add_argument(flag, dest="k_range", required=True, metavar="RANGE",
+                            help="the values of K: LO:HI (inclusive), LO:HI:STEP or a list 2,3,5")
+        add_hyperparameter_options(parser, model_cls, exclude=(k_name,))
+    ns = parser.parse_args(argv)
+    if model_cls is None:
+        parser.error("a model id is required")
+
+    try:
+        Ks = sweep_mod.parse_k_range(ns.k_range)
+        fixed = {s.name: getattr(ns, s.name) for s in model_cls.param_specs()
+                 if s.name != k_name and getattr(ns, s.name, None) is not None}
+        for K in Ks:   # every hyperparameter combination is valid before any worker starts
+            model_cls.Hyperparameters.from_mapping({**fixed, k_name: K})
+        kind = data_kind_for(model_cls, ns.data, ns)
+        options = data_options_from_args(ns.data, ns, kind)
+        data = load_from_args(ns.data, ns, kind)
+        for K in Ks:
+            model_cls(**{k_name: K}).check_data(data)
+        if ns.out:
+            _check_out_dir(ns.out)
+    except (DataError, HyperparameterError, OSError) as e:
+        print(f"explorer: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    spec = sweep_mod.SweepSpec(
+        model_id=model_cls.id, data_path=str(ns.data), data_kind=kind, data_options=options,
+        Ks=tuple(Ks), seeds=tuple(ns.seed + i for i in range(ns.seeds)),
+        hyperparameters=fixed, max_iter=ns.max_iter, tol=ns.tol,
+        out_dir=str(ns.out) if ns.out else None)
+    total = len(spec.tasks())
+    print(f"sweep {model_cls.id} on {data.path}: {data.describe()}; {k_name} in {Ks}, "
+          f"{ns.seeds} seed(s): {total} fits", file=sys.stderr)
+    rows = []
+    cancel = sweep_mod.SweepCancel()
+    try:
+        for row in sweep_mod.iter_sweep(spec, jobs=ns.jobs, cancel=cancel):
+            rows.append(row)
+            what = (f"error: {row.error}" if row.error else
+                    ", ".join(f"{k} {v:.6g}" for k, v in row.criteria.items())
+                    + f", {row.stop_reason}")
+            print(f"[{len(rows)}/{total}] {k_name}={row.K} seed={row.seed}: {what} "
+                  f"({row.seconds:.1f} s)", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        print("explorer: interrupted", file=sys.stderr)
+        return 130
+    summary = sweep_mod.summarize(model_cls.id, rows)
+    summary["parameter"] = k_name
+    crit = summary["criterion"]
+    print(f"{k_name:>6}  {crit:>16}  {'std':>10}  stability(ARI)  converged")
+    for e in summary["per_K"]:
+        mark = "  <- chosen" if e["K"] == summary["chosen_K"] else ""
+        print(f"{e['K']:>6}  {e.get(crit, float('nan')):>16.6g}  "
+              f"{e.get(crit + '_std', float('nan')):>10.3g}  {e['stability_ari']:>14.3f}  "
+              f"{e['converged']}/{e['fits']}{mark}")
+    print(f"chosen {k_name}: {summary['chosen_K']} ({summary['reason']})")
+    if summary.get("elbow_K") is not None:
+        print(f"elbow of the distortion: {k_name} = {summary['elbow_K']}")
+    if ns.out:
+        paths = sweep_mod.write_outputs(ns.out, model_cls.id, rows, summary)
+        print("wrote: " + ", ".join(str(p) for p in paths.values()))
+    return 1 if any(r.error for r in rows) else 0
+
+
+def cmd_replay(argv: list[str]) -> int:
+    from explorer import session as session_mod
+
+    parser = argparse.ArgumentParser(
+        prog="explorer replay", allow_abbrev=False,
+        description="Re-run every run of a saved session headless and check that each objective "
+                    "matches the saved one (exit 1 and a table of differences if not).")
+    parser.add_argument("session", help="a .explorer.json session file")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="export each replayed run into DIR/run<id>/")
+    ns = parser.parse_args(argv)
+    try:
+        sess = session_mod.load_session(ns.session)
+    except session_mod.SessionError as e:
+        print(f"explorer: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for problem in session_mod.check_datasets(sess):
+        print(f"explorer: warning: {problem}", file=sys.stderr)
+    rows = session_mod.replay(sess, out_dir=ns.out)
+    bad = [r for r in rows if not r.matches]
+    print(f"{'run':>4}  {'model':<20} {'saved objective':>20} {'replayed':>20}  result")
+    for r in rows:
+        saved = "none" if r.saved is None else f"{r.saved:.12g}"
+        again = "none" if r.replayed is None else f"{r.replayed:.12g}"
+        verdict = "same" if r.matches else (r.problem or "DIFFERENT")
+        print(f"{r.run_id:>4}  {r.model:<20} {saved:>20} {again:>20}  {verdict}")
+    print(f"{len(rows) - len(bad)} of {len(rows)} runs reproduced")
+    return 1 if bad else 0
+
+EXIT_NO_WINDOW = 3
+
+
 def cmd_gui(argv: list[str]) -> int:
+    if not any(a in ("-h", "--help") for a in argv):
+        # Before Qt is imported: can its platform plugin load here? (Qt's own failure aborts
+        # the process with a misleading message.) EXPLORER_NO_PREFLIGHT=1 skips it.
+        from explorer.platform_check import preflight
+
+        verdict = preflight()
+        if not verdict.ok:
+            print(verdict.message, file=sys.stderr)
+            return EXIT_NO_WINDOW
     from explorer.gui.app import main as gui_main
     return gui_main(argv)
+
+
+def cmd_warmup(argv: list[str]) -> int:
+    from explorer.warmup import main as warmup_main
+    return warmup_main(argv)
 
 
 USAGE = """usage: explorer models
@@ -267,8 +498,11 @@ USAGE = """usage: explorer models
                     [--max-iter N] [--tol T] [--columns A,B] [--standardize]
                     [--labels COLUMN_OR_FILE] [--out DIR]
        explorer fit MODEL --help      (that model's hyperparameters)
+       explorer sweep MODEL DATA --K 2:10 [--seeds 3] [--jobs N] [--out DIR] [...]
+       explorer replay SESSION [--out DIR]   (re-run a saved session, compare objectives)
        explorer gui [DATA] [--model ID] [--<hyperparameter> VALUE ...] [--run]
                     [--screenshot PNG] [--plots DIR]
+       explorer warmup [MODEL ...] [--jobs 2]   (compile every model's kernels once)
        explorer [DATA]                (open the window)
 """
 
@@ -285,8 +519,14 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_models(argv[1:])
     if argv and argv[0] == "fit":
         return cmd_fit(argv[1:])
+    if argv and argv[0] == "warmup":
+        return cmd_warmup(argv[1:])
     if argv and argv[0] == "gui":
         return cmd_gui(argv[1:])
+    if argv and argv[0] == "sweep":
+        return cmd_sweep(argv[1:])
+    if argv and argv[0] == "replay":
+        return cmd_replay(argv[1:])
     if not argv or Path(argv[0]).exists():
         return cmd_gui(argv)
     print(f"explorer: error: unknown command or missing file '{argv[0]}'\n{USAGE}",

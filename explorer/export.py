@@ -1,7 +1,26 @@
-"""Export a fit: ``result.json``, ``parameters.npz``, ``assignments.csv`` (+ ``communities.graphml``).
+"""Export a fit as one set: ``result.json``, ``parameters.npz``, ``assignments.csv``
+(+ ``communities.graphml`` for networks), and read a set back (:func:`load_result`).
 
-One code path for the CLI and the window. Every file is written atomically (a temporary file in the
-same folder, then a rename), so a crash never leaves half a file behind.
+One code path for the CLI, the Python API and the window.
+
+**The set is written whole or not at all.** The files are written into a new hidden folder beside
+the target (``.NAME.explorer-new-PID-RANDOM``), ``result.json`` last; the folder is then swapped in
+place of the target in one step (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two renames, so a
+crash between them leaves the target absent, never mixed) and the previous set is deleted. A reader
+therefore sees the old complete set, the new complete set, or (only on a crash between the two
+renames where the exchange is not available) no folder. Hidden folders left by an export that was
+killed are removed by the next export beside them (their process id no longer runs).
+
+Because the target folder is replaced as a whole, it must be new, empty, or hold an earlier
+exported set (its four file names, plus temporaries of older versions): a folder holding anything
+else is refused with a message, nothing written, so an export can never delete a user's file. A
+re-run into the same folder therefore never leaves a stale file of the earlier run (say a
+``communities.graphml`` beside a k-means result).
+
+Files are created with the ordinary permissions (``0666`` less the umask: ``0644`` by default) and
+the folder with ``0777`` less the umask; ``result.json`` is an interface other programs and users
+read. Ctrl-C during an export removes the half-written hidden folder and leaves the target as it
+was; while the swap itself runs (two system calls) Ctrl-C is held back until it has finished.
 
 ``result.json`` keys are an interface other programs read::
 
@@ -10,33 +29,67 @@ same folder, then a rename), so a crash never leaves half a file behind.
      "stop_reason": "converged", "best_iteration": 12,
      "objective": {"kind": "distortion", "trace": [...], "final": ...},
      "metrics": {"nmi": ..., "ari": ...}, "timing": {"total_s": ..., "per_iteration_s": ...},
-     "restarts": [...], "max_iter": ..., "tol": ..., "notes": [...], "version": "0.1.0"}
+     "restarts": [...], "max_iter": ..., "tol": ..., "notes": [...], "version": "0.1.0",
+     "files": {"parameters.npz": {"sha256": ..., "bytes": ...}, "assignments.csv": {...}}}
 
-``stop_reason`` says why the run ended ("converged", "stopped: ...", "iteration limit", "cancelled",
-"non-finite objective ...", "degenerate: ...") and ``best_iteration`` which iteration's state was
-returned; ``objective.final`` is that state's objective, ``objective.trace`` the whole history.
-Non-finite numbers are written as ``null`` (JSON has no NaN). ``per_iteration_s`` is the median
-wall time of one iteration, so a first iteration that compiles kernels does not count.
+``files`` is the manifest of the set: the other files with their SHA-256 and size, so a reader can
+check that the files belong together (:func:`load_result` does). ``stop_reason`` says why the run
+ended ("converged", "stopped: ...", "iteration limit", "cancelled", "non-finite objective ...",
+"degenerate: ...") and ``best_iteration`` which iteration's state was returned;
+``objective.final`` is that state's objective, ``objective.trace`` the whole history. Non-finite
+numbers are written as ``null`` (JSON has no NaN). ``per_iteration_s`` is the median wall time of
+one iteration, so a first iteration that compiles kernels does not count.
 
 ``assignments.csv``: ``id,label`` (row or node id as given, hard label), then ``p0,p1,...`` where
 the model has memberships, and ``communities`` (overlapping memberships above the model's
 threshold, separated by ``;``) where the model offers them.
+
+``explorer.export`` is both this module and the API's export function: the module is callable
+(``explorer.export(result, "out/")`` works however ``explorer`` was imported).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
 import json
 import math
 import os
-import tempfile
+import re
+import secrets
+import shutil
+import signal
+import sys
+import threading
+import types
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from explorer import __version__
+from explorer.data.types import DataError
+
+RESULT = "result.json"
+PARAMETERS = "parameters.npz"
+ASSIGNMENTS = "assignments.csv"
+GRAPHML = "communities.graphml"
+ASSIGNMENTS_DIR = "assignments"          # a distributed fit's assignments: Parquet parts
+SET_FILES = (RESULT, PARAMETERS, ASSIGNMENTS, GRAPHML)
+_KEYS = {RESULT: "result", PARAMETERS: "parameters", ASSIGNMENTS: "assignments",
+         GRAPHML: "graphml"}
+# What an earlier export may have left in a set folder: the per-file temporaries of versions
+# before 0.1 (``.parameters.npz.abc123.tmp``) and the CLI's write probe.
+_OURS = re.compile(r"^\.(result\.json|parameters\.npz|assignments\.csv|communities\.graphml)"
+                   r"\..+\.tmp$|^\.explorer-write-test$")
+_HIDDEN = re.compile(r"^\.(?P<name>.+)\.explorer-(new|old)-(?P<pid>\d+)-[0-9a-f]+$")
+
+
+class ExportError(OSError):
+    """The set cannot be written there (a folder holding other files, no permission, ...)."""
 
 
 def _clean(value: Any) -> Any:
@@ -55,20 +108,6 @@ def _clean(value: Any) -> Any:
         f = float(value)
         return f if math.isfinite(f) else None
     return value
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(file_object_path)`` on a temp file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def item_ids(data) -> np.ndarray:
@@ -137,13 +176,11 @@ def assignments_table(result) -> str:
     return buf.getvalue()
 
 
-def write_graphml(result, path) -> Path:
-    """The network with each node's community and memberships as attributes (Gephi, networkx)."""
+def _graph(result):
     import networkx as nx
 
     data = result.data
     model = result.model
-    path = Path(path)
     g = nx.DiGraph() if getattr(data, "directed", False) else nx.Graph()
     ids = item_ids(data)
     labels = np.asarray(model.labels())
@@ -164,36 +201,307 @@ def write_graphml(result, path) -> Path:
         for u, v, w in zip(agg.row, agg.col, agg.data):
             if data.directed or u < v:
                 g.add_edge(str(ids[u]), str(ids[v]), weight=float(w))
-    _atomic_write(path, lambda tmp: nx.write_graphml(g, tmp))
+    return g
+
+
+def write_graphml(result, path) -> Path:
+    """The network with each node's community and memberships as attributes (Gephi, networkx).
+
+    Writes one file (through a temporary beside it, then a rename); :func:`export_result` writes it
+    as part of the set."""
+    import networkx as nx
+
+    return write_file_atomically(path, lambda tmp: nx.write_graphml(_graph(result), tmp))
+
+
+def write_file_atomically(path, write) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place: a
+    reader sees the old file or the new one, never half of one. The file gets the ordinary
+    permissions (0666 less the umask), like any file the user makes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     return path
 
 
-def export_result(result, out_dir) -> dict[str, Path]:
-    """Write the result files into ``out_dir`` (created if missing); return their paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-
-    text = json.dumps(result_dict(result), indent=2, allow_nan=False)
-    paths["result"] = out / "result.json"
-    _atomic_write(paths["result"], lambda tmp: Path(tmp).write_text(text + "\n"))
-
+def fitted_arrays(result) -> dict[str, np.ndarray]:
+    """Every fitted array (``parameters.npz``'s content), loadable without pickle."""
     params = {k: np.asarray(v) for k, v in result.model.parameters().items()}
     # Object arrays (ids) would need pickle to load back; store them as fixed-width strings.
     params = {k: (v.astype(str) if v.dtype == object else v) for k, v in params.items()}
     params.setdefault("labels", np.asarray(result.model.labels()))
-    paths["parameters"] = out / "parameters.npz"
+    return params
 
-    def write_npz(tmp):
-        with open(tmp, "wb") as fh:
+
+def file_sha256(path) -> str:
+    """The sha256 of a file's bytes (what the loaders record as ``data.sha256``)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---- the folder swap ----------------------------------------------------------------------------
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:          # exists, owned by someone else
+        return True
+    return True
+
+
+def clean_stale(out) -> list[Path]:
+    """Remove the hidden folders an export into ``out`` left behind when it was killed (their
+    process no longer runs); return what was removed."""
+    out = Path(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    removed = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for e in entries:
+        m = _HIDDEN.match(e.name)
+        if m and m.group("name") == out.name and not _pid_alive(int(m.group("pid"))):
+            shutil.rmtree(e.path, ignore_errors=True)
+            removed.append(Path(e.path))
+    return removed
+
+
+def _foreign(out: Path) -> list[str]:
+    """Entries of an existing folder that are not part of an exported set (a distributed fit's
+    set has an ``assignments/`` folder of Parquet parts)."""
+    return sorted(e.name for e in os.scandir(out)
+                  if not ((e.is_file(follow_symlinks=False)
+                           and (e.name in SET_FILES or _OURS.match(e.name)))
+                          or (e.is_dir(follow_symlinks=False) and e.name == ASSIGNMENTS_DIR)))
+
+
+def check_out_dir(out) -> None:
+    """Raise ExportError when a set cannot be exported into ``out``: it is a file, holds files that
+    are not an exported set, or nothing can be written beside it. Creates nothing that stays."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out}: is a file, not a folder")
+    if out.is_dir():
+        try:
+            foreign = _foreign(out)
+        except OSError as e:
+            raise ExportError(f"{out}: cannot read the folder ({e.strerror or e})") from None
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise ExportError(
+                f"{out}: the folder holds files that are not an exported result ({shown}); "
+                "export into a new or empty folder (an export replaces the whole folder so that "
+                "it always holds one complete set)")
+    parent = out.parent if str(out.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        probe = parent / f".{out.name}.explorer-new-{os.getpid()}-{secrets.token_hex(6)}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as e:
+        raise ExportError(f"{out}: cannot write the results there ({e.strerror or e} in "
+                          f"{parent}, where the set is written first and then swapped in)"
+                          ) from None
+
+
+_libc_renameat2 = None
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False when not available."""
+    global _libc_renameat2
+    if not sys.platform.startswith("linux"):
+        return False
+    if _libc_renameat2 is None:
+        import ctypes
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fn = libc.renameat2
+            fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                           ctypes.c_uint]
+            fn.restype = ctypes.c_int
+            _libc_renameat2 = fn
+        except (OSError, AttributeError):
+            _libc_renameat2 = False
+    if not _libc_renameat2:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = _libc_renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return rc == 0
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold back Ctrl-C (SIGINT) for the few system calls of the swap; raise it afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *a: pending.append(a))
+    except (ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if pending:
+            raise KeyboardInterrupt
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Put the folder ``tmp`` at ``out``; the previous ``out`` (if any) is deleted."""
+    with _sigint_deferred():
+        if not out.exists():
+            os.rename(tmp, out)
+            return
+        if _exchange(tmp, out):
+            old = tmp                              # tmp now holds the previous set
+        else:
+            old = tmp.with_name(tmp.name.replace(".explorer-new-", ".explorer-old-"))
+            os.rename(out, old)
+            os.rename(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)     # the previous set, under Ctrl-C's deferral
+
+
+def write_set(out_dir, doc: dict[str, Any], write_members) -> list[str]:
+    """Write one result set into ``out_dir`` as a whole: ``write_members(tmp)`` writes every member
+    (files, or the ``assignments/`` folder of a distributed fit) into a hidden folder beside
+    ``out_dir`` and returns their names; ``result.json`` (``doc`` plus the manifest ``files``: the
+    SHA-256 and size of every member file) is written last, then the folder is swapped in. Returns
+    the member names. Raises ExportError (an OSError) when ``out_dir`` holds other files."""
+    out = Path(out_dir)
+    check_out_dir(out)
+    clean_stale(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    tmp = parent / f".{out.name}.explorer-new-{os.getpid()}-{secrets.token_hex(6)}"
+    os.mkdir(tmp)          # mode 0777 less the umask, like any folder the user makes
+    try:
+        names = list(write_members(tmp))
+        members = []
+        for n in names:
+            p = tmp / n
+            members += sorted(f.relative_to(tmp).as_posix() for f in p.rglob("*")
+                              if f.is_file()) if p.is_dir() else [n]
+        doc = dict(doc)
+        doc["files"] = {n: {"sha256": file_sha256(tmp / n), "bytes": (tmp / n).stat().st_size}
+                        for n in members}
+        text = json.dumps(_clean(doc), indent=2, allow_nan=False)
+        (tmp / RESULT).write_text(text + "\n")      # last: the manifest of the set
+        _swap_in(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return names
+
+
+def export_result(result, out_dir) -> dict[str, Path]:
+    """Write the result set into ``out_dir`` (see the module docstring); return the file paths.
+
+    Raises ExportError (an OSError) when ``out_dir`` holds other files or cannot be written."""
+    out = Path(out_dir)
+
+    def members(tmp: Path) -> list[str]:
+        names = [PARAMETERS, ASSIGNMENTS]
+        params = fitted_arrays(result)
+        with open(tmp / PARAMETERS, "wb") as fh:
             np.savez(fh, **params)
+        (tmp / ASSIGNMENTS).write_text(assignments_table(result))
+        if result.data.kind in ("network", "temporal"):
+            import networkx as nx
+            nx.write_graphml(_graph(result), tmp / GRAPHML)
+            names.append(GRAPHML)
+        return names
 
-    _atomic_write(paths["parameters"], write_npz)
+    names = write_set(out, result_dict(result), members)
+    return {_KEYS[n]: out / n for n in [RESULT, *names]}
 
-    table = assignments_table(result)
-    paths["assignments"] = out / "assignments.csv"
-    _atomic_write(paths["assignments"], lambda tmp: Path(tmp).write_text(table))
 
-    if result.data.kind in ("network", "temporal"):
-        paths["graphml"] = write_graphml(result, out / "communities.graphml")
-    return paths
+# ---- reading a set back -------------------------------------------------------------------------
+
+@dataclass
+class LoadedResult:
+    """An exported set read back: ``result.json`` as a dict, the arrays, the assignments table."""
+
+    path: Path
+    doc: dict[str, Any]
+    parameters: dict[str, np.ndarray]
+    assignments: Any            # pandas DataFrame; ``id`` kept as strings
+
+    @property
+    def model(self) -> str:
+        return self.doc["model"]
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.parameters["labels"]
+
+
+def load_result(out_dir) -> LoadedResult:
+    """Read an exported set and check it is one set: every file the manifest (``files`` in
+    ``result.json``) names is there with its SHA-256, no set file is there that it does not name,
+    and the arrays agree with the table. Raises DataError naming the file and the problem."""
+    import pandas as pd
+
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise DataError("no exported result here (not a folder)", path=out)
+    rpath = out / RESULT
+    try:
+        doc = json.loads(rpath.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError("no result.json: not an exported result", path=out) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"cannot read result.json ({e})", path=rpath) from None
+    if not isinstance(doc, dict) or "model" not in doc:
+        raise DataError("not an explorer result.json (no 'model')", path=rpath)
+    files = doc.get("files")
+    if not isinstance(files, dict):
+        raise DataError("result.json has no manifest ('files'): written by an older version, "
+                        "the files cannot be checked to belong together", path=rpath)
+    for name, meta in files.items():
+        p = out / name
+        if not p.is_file():
+            raise DataError(f"{name} is missing: the set is incomplete", path=out)
+        if file_sha256(p) != meta.get("sha256"):
+            raise DataError(f"{name} does not belong to this result.json (its SHA-256 differs "
+                            "from the manifest's): the set is mixed", path=out)
+    extra = [n for n in SET_FILES if n != RESULT and n not in files and (out / n).exists()]
+    if extra:
+        raise DataError(f"{', '.join(extra)} is not part of this result (a stale file)",
+                        path=out)
+    with np.load(out / PARAMETERS) as npz:
+        params = {k: npz[k] for k in npz.files}
+    table = pd.read_csv(out / ASSIGNMENTS, dtype={"id": str}, keep_default_na=False)
+    n = (doc.get("data") or {}).get("shape", [None])[0]
+    if n is not None and len(table) != n:
+        raise DataError(f"assignments.csv has {len(table)} rows, result.json says {n} items",
+                        path=out)
+    return LoadedResult(path=out, doc=doc, parameters=params, assignments=table)
+
+
+class _CallableModule(types.ModuleType):
+    """``explorer.export`` is this module once imported; calling it exports (the README's
+    ``explorer.export(result, "out/")``)."""
+
+    def __call__(self, result, out_dir):
+        return export_result(result, out_dir)
+
+
+sys.modules[__name__].__class__ = _CallableModule

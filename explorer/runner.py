@@ -202,7 +202,8 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
     best.restarts = restarts
     best.log = log
     try:
-        best.metrics = evaluate(best.model, data)
+        # A model cancelled before its first restart was initialised has nothing to evaluate.
+        best.metrics = evaluate(best.model, data) if restarts else {}
     except NotImplementedError:
         best.metrics = {}
     if callback is not None and best.trace:
@@ -277,7 +278,9 @@ def _run_restart(current: Model, r: int, n_init: int, max_iter: int, tol: float,
     elif not current.keep_best:
         # A monotone model's returned state is its last one.
         best_iteration = len(trace)
-        if trace and finite and sign * trace[-1] < best_value:
+        # (Relative dips below 1e-7 are round-off of the M-step's regularisation, e.g. gmm's
+        # reg_covar, not a worse state.)
+        if trace and finite and sign * trace[-1] < best_value - 1e-7 * abs(best_value):
             notes.append(f"the {current.objective_kind} of the returned (last) state is worse than "
                          f"at iteration {int(np.argmax(sign * np.asarray(trace))) + 1}")
     if stop_reason.startswith("stopped") and best_iteration:

@@ -1,4 +1,12 @@
-"""Shared fixtures: where the bundled and shared data sets live."""
+"""Shared fixtures: where the bundled and shared data sets live.
+
+Every data set the tests read is bundled in ``sample_data/`` (see its README for sources and
+licences), except the SocioPatterns primary-school contacts, whose non-commercial licence keeps them
+out of the repository. Tests that need them take the ``shared_datasets`` fixture, which looks for
+the project's shared folder at ``$EXPLORER_SHARED`` if set, else at ``../shared`` beside the
+checkout. Without it those tests are skipped with one line saying why, except under CI (``CI=true``),
+where a missing shared folder is a failure so that CI keeps running them.
+"""
 
 import os
 from pathlib import Path
@@ -9,9 +17,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
-# ../shared sits beside the checkout (CI lays a copy there too).
-SHARED = ROOT.parent / "shared"
 ARTIFACTS = ROOT / "test_artifacts"
+
+
+def shared_root() -> Path:
+    """$EXPLORER_SHARED if set (useful from a git worktree), else ../shared beside the checkout."""
+    env = os.environ.get("EXPLORER_SHARED", "").strip()
+    return Path(env).expanduser() if env else ROOT.parent / "shared"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 @pytest.fixture
@@ -19,12 +35,21 @@ def sample_dir() -> Path:
     return SAMPLE
 
 
+def find_shared_datasets() -> Path:
+    """The shared data sets folder, else skip (fail under CI) with one line saying why."""
+    path = shared_root() / "datasets"
+    if not path.is_dir():
+        how = "set EXPLORER_SHARED=/path/to/shared or place it at ../shared"
+        if in_ci():
+            pytest.fail(f"CI=true but the shared data sets are missing at {path} ({how})")
+        pytest.skip(f"non-redistributable data not present at {path} ({how})")
+    return path
+
+
 @pytest.fixture
 def shared_datasets() -> Path:
-    path = SHARED / "datasets"
-    if not path.is_dir():
-        pytest.fail(f"shared data sets not found at {path}")
-    return path
+    """The shared data sets folder (non-redistributable data only; everything else is bundled)."""
+    return find_shared_datasets()
 
 
 @pytest.fixture

@@ -328,9 +328,9 @@ def test_planted_partition_recovered_with_good_link_prediction(planted):
     assert all(model.labels()[a] in over[a] for a in range(model.N))
 
 
-def test_karate_and_football(shared_datasets):
-    karate = load_network(shared_datasets / "karate" / "edges.csv",
-                          labels=shared_datasets / "karate" / "nodes.csv:club")
+def test_karate_and_football(sample_dir):
+    karate = load_network(sample_dir / "karate" / "edges.csv",
+                          labels=sample_dir / "karate" / "nodes.csv:club")
     # default settings (n_init 1, seed 0): on small graphs findk is drawn several times and the
     # seeding with the largest modularity kept. Measured: NMI 0.837 for seeds 0-4 (svinet:
     # 0.218-0.837 over seeds); 0.6 leaves room for the held-out draw and platform rounding while
@@ -340,8 +340,8 @@ def test_karate_and_football(shared_datasets):
     assert res.converged and len(res.model.heldout_y) >= 10
     assert res.metrics["nmi"] >= 0.6
     assert min(np.bincount(res.model.labels(), minlength=2)) >= 10     # both factions found
-    football = load_network(shared_datasets / "football" / "edges.csv",
-                            labels=shared_datasets / "football" / "nodes.csv:conference")
+    football = load_network(sample_dir / "football" / "edges.csv",
+                            labels=sample_dir / "football" / "nodes.csv:conference")
     res = fit(AMMSB, football, seed=0, K=12)
     assert res.metrics["nmi"] >= 0.8
     assert res.metrics["heldout_auc"] >= 0.7

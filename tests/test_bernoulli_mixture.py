@@ -125,8 +125,8 @@ def test_binarize_threshold():
     np.testing.assert_array_equal(a.theta, b.theta)
 
 
-def test_digits_binary(shared_datasets):
-    data = load_table(shared_datasets / "digits_binary" / "digits_binary.csv", labels="digit")
+def test_digits_binary(sample_dir):
+    data = load_table(sample_dir / "digits_binary.csv", labels="digit")
     res = fit(BernoulliMixture, data, seed=0, K=10, n_init=2, max_iter=300)
     # A 10-component Bernoulli mixture finds most digits but merges some (4/9, 3/5/8): measured
     # NMI about 0.70 over seeds; 0.6 leaves room for a different local optimum, while a failure to
@@ -136,3 +136,20 @@ def test_digits_binary(shared_datasets):
     assert p["theta"].shape == (10, 64) and p["weights"].shape == (10,)
     assert p["responsibilities"].shape == (1797, 10)
     assert np.all((p["theta"] > 0) & (p["theta"] < 1))    # Beta(2, 2) default keeps them inside
+
+
+def test_flat_prior_point_mass_components_are_noted():
+    """a = b = 1: a component on one repeated binary pattern has theta exactly 0/1 (a bounded but
+    degenerate point mass); the notes say so. The default prior never produces one."""
+    from explorer.data.types import TableData
+    from explorer.models.bernoulli_mixture import BernoulliMixture
+    from explorer.runner import fit
+
+    pattern = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    X = np.r_[np.tile(pattern, (30, 1)), np.tile(1.0 - pattern, (50, 1))]
+    data = TableData(X=X, columns=list("abcdef"), ids=np.arange(80).astype(str))
+    flat = fit(BernoulliMixture, data, seed=0, K=2, a=1.0, b=1.0)
+    assert set(np.unique(flat.model.theta)) == {0.0, 1.0}
+    assert any("point masses on one binary pattern" in n for n in flat.model.notes)
+    smooth = fit(BernoulliMixture, data, seed=0, K=2)
+    assert not any("point masses" in n for n in smooth.model.notes)

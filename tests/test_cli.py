@@ -55,6 +55,10 @@ def test_fit_kmeans_iris_prints_progress_summary_and_exports(tmp_path):
      "looks like an edge list (network), not a temporal edge list"),
     (["fit", "kmeans", SAMPLE / "iris.csv", "--out", "/proc/no_such_dir/out"],
      "cannot write the results there"),
+    # issue 12: a folder of other files is never replaced by a set (refused before the fit)
+    (["fit", "kmeans", SAMPLE / "iris.csv", "--out", SAMPLE], "not an exported result"),
+    (["fit", "kmeans", SAMPLE / "iris.csv", "--columns", "petal_length,petal_length"],
+     "'petal_length' named twice"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message):
     r = run(*args)
@@ -85,3 +89,60 @@ def test_forcing_the_kind_reads_a_headerless_edge_list(tmp_path):
     r = run("fit", "ammsb", edges, "--K", "2", "--max-iter", "3", "--kind", "network")
     assert r.returncode == 0, r.stderr
     assert "12 nodes, 12 edges" in r.stdout
+
+
+@pytest.mark.parametrize("seed", ["-1", "x", "1.5"])
+def test_bad_seed_exits_2_without_a_traceback(seed):
+    # --seed -1 gave a 28-line traceback
+    r = run("fit", "kmeans", SAMPLE / "iris.csv", "--seed", seed)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    shown = seed if seed == "-1" else repr(seed)
+    assert r.stderr.strip().splitlines()[-1].endswith(
+        f"argument --seed: expected a whole number >= 0, got {shown}")
+
+
+def test_degenerate_fit_exits_3_and_still_writes_the_set(tmp_path):
+    """20 zeros + 80 Exp(1): every restart puts a component on the zeros. The CLI said
+    converged with log-likelihood +13,736 and exit 0; now: not converged, exit 3, one error line,
+    and the set is written with the stop reason so it can be inspected."""
+    rng = np.random.default_rng(0)
+    x = np.r_[np.zeros(20), rng.exponential(1.0, 80)]
+    p = tmp_path / "z.csv"
+    p.write_text("x\n" + "\n".join(repr(float(v)) for v in x) + "\n")
+    out = tmp_path / "out"
+    r = run("fit", "exponential-mixture", p, "--quiet", "--out", out)
+    assert r.returncode == 3, r.stderr
+    assert "converged: false" in r.stdout and "stop reason: degenerate" in r.stdout
+    errors = [line for line in r.stderr.splitlines() if line.startswith("explorer: error:")]
+    assert errors == ["explorer: error: the fit gave no usable state (degenerate); see the notes "
+                      "above"]
+    doc = json.loads((out / "result.json").read_text())
+    assert doc["stop_reason"].startswith("degenerate") and doc["converged"] is False
+
+
+def test_python_api_checks_the_data_kind_like_the_cli():
+    """explorer.fit("ammsb", "iris.csv") read the table as an edge list and fitted it."""
+    import explorer
+    from explorer.data import DataError
+
+    with pytest.raises(DataError, match="takes network data, but this looks like a table"):
+        explorer.fit("ammsb", SAMPLE / "iris.csv", K=2)
+    with pytest.raises(DataError, match="takes temporal data, but this looks like an edge list"):
+        explorer.fit("dynamic-exposure", str(SAMPLE / "karate" / "edges.csv"))
+    with pytest.raises(DataError, match="takes table data, not network data"):
+        explorer.fit("kmeans", SAMPLE / "iris.csv", kind="network")
+    res = explorer.fit("kmeans", SAMPLE / "iris.csv", K=3)        # the right kind still works
+    assert res.data.shape == (150, 4)
+
+
+def test_warnings_become_one_line_notes():
+    import warnings
+
+    from explorer import cli
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("invalid value encountered in cast\nsecond line", RuntimeWarning, stacklevel=1)
+        warnings.warn("invalid value encountered in cast\nsecond line", RuntimeWarning, stacklevel=1)
+    assert cli._warning_notes(caught) == ["RuntimeWarning: invalid value encountered in cast"]

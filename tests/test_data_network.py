@@ -28,9 +28,9 @@ def as_dict(d):
 
 # ---- real files -------------------------------------------------------------------------------
 
-def test_karate_with_club_labels(shared_datasets):
-    d = load_network(shared_datasets / "karate" / "edges.csv",
-                     labels=f"{shared_datasets / 'karate' / 'nodes.csv'}:club")
+def test_karate_with_club_labels(sample_dir):
+    d = load_network(sample_dir / "karate" / "edges.csv",
+                     labels=f"{sample_dir / 'karate' / 'nodes.csv'}:club")
     assert (d.n_nodes, d.n_edges) == (34, 78) and not d.directed
     # Independent reference: networkx's own karate club graph, ids and weights.
     g = nx.karate_club_graph()
@@ -44,16 +44,16 @@ def test_karate_with_club_labels(shared_datasets):
     assert d.label_name == "club" and not d.notes
 
 
-def test_football(shared_datasets):
-    d = load_network(shared_datasets / "football" / "edges.csv",
-                     labels=f"{shared_datasets / 'football' / 'nodes.csv'}:conference")
+def test_football(sample_dir):
+    d = load_network(sample_dir / "football" / "edges.csv",
+                     labels=f"{sample_dir / 'football' / 'nodes.csv'}:conference")
     assert (d.n_nodes, d.n_edges) == (115, 613)
     assert np.all(d.weights == 1.0) and all(lab is not None for lab in d.labels)
     assert len(set(d.labels)) == 12
 
 
-def test_oppm_tab_one_based_ids_and_test_pairs(shared_datasets):
-    base = shared_datasets.parent / "benchmarks" / "networks" / "oppm_n2000_k10"
+def test_oppm_tab_one_based_ids_and_test_pairs(sample_dir):
+    base = sample_dir / "networks" / "oppm_n2000_k10"
     d = load_network(f"{base}.tsv", labels=f"{base}_gt_nodes.tsv",
                      test_pairs=f"{base}_test_pairs.tsv")
     assert (d.n_nodes, d.n_edges) == (2000, 21582)
@@ -143,10 +143,10 @@ def test_gml_unknown_attribute(tmp_path):
         load_network(tmp_path / "g.gml", labels="club")
 
 
-def test_guess_kind(tmp_path, shared_datasets):
-    assert guess_kind(shared_datasets / "karate" / "edges.csv") == "network"
+def test_guess_kind(tmp_path, sample_dir):
+    assert guess_kind(sample_dir / "karate" / "edges.csv") == "network"
     assert guess_kind(write(tmp_path, "e.tsv", "node1\tnode2\n1\t2\n")) == "network"
-    assert guess_kind(shared_datasets / "iris" / "iris.csv") == "table"
+    assert guess_kind(sample_dir / "iris.csv") == "table"
 
 
 # ---- malformed input --------------------------------------------------------------------------
@@ -201,3 +201,11 @@ def test_error_label_column_unknown(tmp_path):
 def test_error_gml_broken(tmp_path):
     e = error_of(write(tmp_path, "g.gml", "graph [ node [ id 0 label \"a\" ] edge [ source 0 "))
     assert "cannot read the GML file" in str(e)
+
+
+def test_negative_weight_shown_as_written(tmp_path):
+    # was: "negative weight np.float64(-1.0)"
+    p = write(tmp_path, "e.csv", "u,v,w\na,b,1\nb,c,-1.0\n")
+    with pytest.raises(DataError) as e:
+        load_network(p)
+    assert str(e.value).endswith("line 3, column 'w': negative weight -1.0")

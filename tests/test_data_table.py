@@ -23,8 +23,8 @@ def write(tmp_path, name, content, mode="w"):
 
 # ---- happy paths ------------------------------------------------------------------------------
 
-def test_iris_with_labels(shared_datasets):
-    path = shared_datasets / "iris" / "iris.csv"
+def test_iris_with_labels(sample_dir):
+    path = sample_dir / "iris.csv"
     d = load_table(path, labels="species")
     ref = pd.read_csv(path)
     assert d.shape == (150, 4)
@@ -39,8 +39,8 @@ def test_iris_with_labels(shared_datasets):
     assert d.path == str(path)
 
 
-def test_text_column_excluded_with_note(shared_datasets):
-    d = load_table(shared_datasets / "iris" / "iris.csv")
+def test_text_column_excluded_with_note(sample_dir):
+    d = load_table(sample_dir / "iris.csv")
     assert d.shape == (150, 4) and d.labels is None
     assert any("species" in n for n in d.notes)
 
@@ -109,8 +109,8 @@ def test_utf8_bom_and_crlf(tmp_path):
     np.testing.assert_array_equal(d.X, [[1, 2], [3, 4]])
 
 
-def test_dispatch_load(shared_datasets):
-    d = load(shared_datasets / "iris" / "iris.csv", labels="species")
+def test_dispatch_load(sample_dir):
+    d = load(sample_dir / "iris.csv", labels="species")
     assert d.kind == "table" and d.shape == (150, 4)
 
 
@@ -201,17 +201,17 @@ def test_error_unknown_columns(tmp_path):
     assert "'klass'" in str(e)
 
 
-def test_error_ragged_row_missing_only_the_label(shared_datasets, tmp_path):
-    text = (shared_datasets / "iris" / "iris.csv").read_text().splitlines()
+def test_error_ragged_row_missing_only_the_label(sample_dir, tmp_path):
+    text = (sample_dir / "iris.csv").read_text().splitlines()
     text[10] = ",".join(text[10].split(",")[:4])   # line 11 loses its species field
     e = error_of(write(tmp_path, "iris.csv", "\n".join(text) + "\n"), labels="species")
     assert e.line == 11 and "expected 5 fields, found 4" in str(e)
 
 
-def test_single_column_and_numeric_labels(shared_datasets):
-    g = load_table(shared_datasets / "galaxies" / "galaxies.csv")
+def test_single_column_and_numeric_labels(sample_dir):
+    g = load_table(sample_dir / "galaxies.csv")
     assert g.shape == (82, 1) and g.columns == ["velocity_km_s"]
-    d = load_table(shared_datasets / "digits_binary" / "digits_binary.csv", labels="digit")
+    d = load_table(sample_dir / "digits_binary.csv", labels="digit")
     assert d.shape == (1797, 64) and set(d.labels) == {str(k) for k in range(10)}
     assert set(np.unique(d.X)) == {0.0, 1.0}
 
@@ -328,3 +328,70 @@ def test_cli_missing_drop(tmp_path, capsys):
                      "drop", "--quiet"]) == 0
     out = capsys.readouterr()
     assert "dropped 4 of 6 rows" in out.err and "2 rows x 3 columns" in out.out
+
+
+# ---- issue 12: messages and safety ---------------------------------------------------------------
+
+@pytest.mark.parametrize("content", ["a;b\n1,5;2,5\n3,5;4,0\n", "1,5;2,5\n3,5;4,0\n2,0;1,0\n",
+                                     "a\tb\n1,5\t2,5\n3,5\t4,0\n"])
+def test_decimal_commas_are_refused_with_a_hint(tmp_path, content):
+    # The headerless file was read silently as three columns ("1", "5;2", "5").
+    with pytest.raises(DataError, match=r"line \d: the numbers use a decimal comma \('1,5'\)"):
+        load_table(write(tmp_path, "d.csv", content))
+
+
+def test_a_comma_separated_file_is_not_taken_for_decimal_commas(tmp_path):
+    d = load_table(write(tmp_path, "d.csv", "a,b\n1,5\n3,5\n2,0\n"))
+    assert d.X.tolist() == [[1, 5], [3, 5], [2, 0]]
+
+
+def test_duplicated_header_is_reported_and_ambiguous_picks_refused(tmp_path):
+    p = write(tmp_path, "d.csv", "a,a,b\n1,2,3\n4,5,6\n7,8,9\n")
+    d = load_table(p)
+    assert d.columns == ["a", "a.1", "b"]
+    assert any("the header repeats 'a'; the repeats are called a.1" in n for n in d.notes)
+    with pytest.raises(DataError, match="line 1: the header names column 'a' more than once"):
+        load_table(p, columns=["a", "b"])
+    with pytest.raises(DataError, match="names column 'a' more than once"):
+        load_table(p, labels="a")
+
+
+def test_a_feature_column_named_twice_is_refused(tmp_path):
+    p = write(tmp_path, "d.csv", "a,b\n1,2\n3,4\n")
+    with pytest.raises(DataError, match="'a' named twice in the feature columns"):
+        load_table(p, columns="a,a")
+
+
+def test_extreme_values_are_refused_unless_standardised(tmp_path):
+    rng = np.random.default_rng(0)
+    big = rng.random(50) * 1e200
+    small = rng.random(50)
+    p = write(tmp_path, "d.csv", "a,b\n" + "\n".join(f"{float(x)!r},{float(y)!r}"
+                                                     for x, y in zip(big, small)))
+    with pytest.raises(DataError, match=r"line 2, column 'a': value .* is too large.*--standardize"):
+        load_table(p)
+    d = load_table(p, standardize=True)
+    # before: the standard deviation overflowed and column a silently became zeros
+    assert np.isfinite(d.X).all()
+    np.testing.assert_allclose(d.X[:, 0], (big / 1e200 - (big / 1e200).mean())
+                               / (big / 1e200).std(), rtol=1e-12)
+    np.testing.assert_allclose(d.X.std(axis=0), [1.0, 1.0], rtol=1e-12)
+    np.testing.assert_allclose(d.offset[0] / 1e200, (big / 1e200).mean(), rtol=1e-12)
+
+
+def test_ordinary_standardisation_is_unchanged(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 3)) * [1, 100, 1e-3] + [0, 5, -2]
+    p = write(tmp_path, "d.csv", "a,b,c\n" + "\n".join(",".join(repr(float(v)) for v in r) for r in X))
+    d = load_table(p, standardize=True)
+    np.testing.assert_array_equal(d.X, (X - X.mean(axis=0)) / X.std(axis=0))
+
+
+def test_mixed_type_column_gives_no_pandas_warning(tmp_path):
+    import warnings
+    rows = [f"{i},{i % 7}" for i in range(300_000)] + ["x,1"]
+    p = write(tmp_path, "d.csv", "a,b\n" + "\n".join(rows) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match="line 300002, column 'a': non-numeric value 'x'"):
+            load_table(p)

@@ -1,6 +1,8 @@
 """load_temporal: the primary-school counts checked against pandas aggregating the same rows;
 binning, timestamps, duplicates and self-loops on small files; one test per malformed case."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -135,4 +137,57 @@ def test_error_header_without_a_time_column(tmp_path):
     p = tmp_path / "edges.csv"
     p.write_text("source,target,weight\n0,1,4\n0,2,5\n")
     with pytest.raises(DataError, match=r"line 1: the first column is 'source', not a time"):
+        load_temporal(p)
+
+
+# ---- issue 12: the snapshot count is checked before anything of size T is allocated -----------
+
+@pytest.mark.parametrize("content, bin_width, shown", [
+    ("t,i,j\n0,a,b\n1000000000000,a,c\n", None, "1e+12 snapshots"),     # once: 7 TiB
+    ("t,i,j\n0,a,b\n1,a,c\n", 1e-9, "1e+09 snapshots"),                 # once: 30 GiB
+    ("t,i,j\n0,a,b\n100000000,a,c\n", None, "1e+08 snapshots"),         # once: 1.7 GB, then no
+])
+def test_too_many_snapshots_refused_before_allocating(tmp_path, content, bin_width, shown):
+    import tracemalloc
+
+    p = write(tmp_path, "t.csv", content)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError,
+                           match=re.escape(shown) + ", more than the 1,000,000.*--bin-width"):
+            load_temporal(p, bin_width=bin_width)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20, peak
+
+
+def test_pairs_keyed_without_int64_overflow(tmp_path, monkeypatch):
+    """T * N * N beyond 2**62 would overflow the packed (snapshot, i, j) key: the loader then
+    takes unique rows instead; both ways give the same data (forced here on a small file)."""
+    from explorer.data import temporal
+
+    p = write(tmp_path, "t.csv", "t,i,j,count\n0,a,b,1\n0,b,a,2\n3,c,a,1\n1,a,b,4\n3,a,c,1\n")
+    packed = load_temporal(p)
+    monkeypatch.setattr(temporal, "_KEY_LIMIT", 0)
+    rows = load_temporal(p)
+    for name in ("t", "i", "j", "count"):
+        np.testing.assert_array_equal(getattr(rows, name), getattr(packed, name))
+    assert triples(rows) == {(0, "a", "b"): 3.0, (1, "a", "b"): 4.0, (3, "a", "c"): 2.0}
+    assert rows.notes == packed.notes
+
+
+def test_fractional_count_is_located_for_the_poisson_model(tmp_path):
+    from explorer.models.dynamic_exposure import DynamicExposure
+
+    p = write(tmp_path, "t.csv", "t,i,j,count\n0,a,b,2\n1,a,c,1.5\n1,b,c,3\n")
+    d = load_temporal(p)
+    assert d.first_fractional_count == (3, "count", 1.5)
+    with pytest.raises(DataError, match=r"line 3, column 'count': count 1.5 is not a whole"):
+        DynamicExposure().check_data(d)
+
+
+def test_negative_count_shown_as_written(tmp_path):
+    p = write(tmp_path, "t.csv", "t,i,j,count\n0,a,b,2\n1,a,c,-1.0\n")
+    with pytest.raises(DataError, match=r"line 3, column 'count': negative count -1.0$"):
         load_temporal(p)

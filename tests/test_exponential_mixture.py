@@ -108,8 +108,8 @@ def test_density_snapshot():
     assert set(m.parameters()) == {"rates", "weights", "responsibilities"}
 
 
-def test_coal_mining_intervals(shared_datasets):
-    data = load_table(shared_datasets / "coal_mining_intervals" / "coal_intervals.csv",
+def test_coal_mining_intervals(sample_dir):
+    data = load_table(sample_dir / "coal_intervals.csv",
                       columns=["interval_years"], labels="era")
     fits = {K: fit(ExponentialMixture, data, seed=0, K=K, max_iter=3000, tol=1e-12)
             for K in (1, 2)}
@@ -121,3 +121,30 @@ def test_coal_mining_intervals(shared_datasets):
     # frequent ones (about 3/y before); BIC prefers two components over one.
     assert 0.4 < slow < 1.2 and 2.0 < fast < 4.5
     assert fits[2].metrics["bic"] < fits[1].metrics["bic"]
+
+
+def test_component_on_zeros_is_degenerate_never_converged_and_rates_stay_finite():
+    """20 zeros + 80 Exp(1) draws: the likelihood has no finite maximum with a component on the
+    zeros. Before the floor, EM reported rates [0.89, 2e+301], log-likelihood +13,736, converged."""
+    rng = np.random.default_rng(0)
+    x = np.r_[np.zeros(20), rng.exponential(1.0, 80)]
+    res = fit(ExponentialMixture, table(x), seed=0, K=2)
+    assert not res.converged
+    assert res.stop_reason.startswith("degenerate: component")
+    assert "20 zeros" in res.stop_reason
+    cap = 1.0 / (1e-3 * x[x > 0].min())
+    assert np.isfinite(res.model.rates).all() and res.model.rates.max() <= cap * (1 + 1e-9)
+    # the log-likelihood is bounded by the floor: no +13,736
+    assert res.final_objective < 20 * np.log(cap) + 1.0
+    assert all(r["stop_reason"].startswith("degenerate") for r in res.restarts)
+
+
+def test_floor_never_binds_without_zeros():
+    x, _ = planted(3, 500, [0.5, 20.0], [0.5, 0.5])
+    res = fit(ExponentialMixture, table(x), seed=0, K=3)
+    assert res.model.degeneracy() is None and res.converged
+    # with no zeros EM is the plain update: the M-step formula holds exactly at the end
+    m = res.model
+    q = m.resp.copy()
+    m.step()
+    np.testing.assert_allclose(m.rates[:, 0], q.sum(axis=0) / (q.T @ m.X)[:, 0], rtol=1e-12)

@@ -85,7 +85,7 @@ def test_pyside6_pin_many_setdata_calls_exit_cleanly(tmp_path):
     assert "1 passed" in r.stdout
 
 
-def test_screenshots_of_real_fits(qtbot, tmp_path, sample_dir, shared_datasets, artifacts_dir):
+def test_screenshots_of_real_fits(qtbot, tmp_path, sample_dir, artifacts_dir):
     """PNGs of the window and of every plot after real fits, into test_artifacts/screenshots/
     (people open them to see what the window looks like)."""
     from PySide6.QtCore import QSettings
@@ -99,8 +99,8 @@ def test_screenshots_of_real_fits(qtbot, tmp_path, sample_dir, shared_datasets, 
         ("iris_fuzzy", sample_dir / "iris.csv", {"labels": "species"}, "fuzzy-cmeans", {"K": 3}),
         ("karate_ammsb", sample_dir / "karate" / "edges.csv",
          {"labels": str(sample_dir / "karate" / "nodes.csv") + ":club"}, "ammsb", {"K": 2}),
-        ("football_ammsb", shared_datasets / "football" / "edges.csv",
-         {"labels": str(shared_datasets / "football" / "nodes.csv") + ":conference"}, "ammsb",
+        ("football_ammsb", sample_dir / "football" / "edges.csv",
+         {"labels": str(sample_dir / "football" / "nodes.csv") + ":conference"}, "ammsb",
          {"K": 12}),
     ]
     for name, path, options, model_id, hp in cases:

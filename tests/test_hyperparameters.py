@@ -73,3 +73,48 @@ def test_every_registered_model_declares_valid_defaults_and_builds_a_parser():
         cli.add_run_options(parser)
         cli.add_data_options(parser)
         cli.add_hyperparameter_options(parser, cls)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("K", True, "K: expected an integer, got True"),
+    ("K", 2.5, "K: expected an integer, got 2.5"),
+    ("K", [3], "K: expected an integer, got [3]"),
+    ("K", None, "K: expected an integer, got None"),
+    ("tol_x", False, "tol_x: expected a number, got False"),
+    ("tol_x", "abc", "tol_x: expected a number, got 'abc'"),
+    ("harden", [], "harden: expected true/false, got []"),
+    ("harden", 2, "harden: expected true/false, got 2"),
+    ("harden", "maybe", "harden: expected true/false, got 'maybe'"),
+    ("init", 3, "init: expected one of a, b, got 3"),
+])
+def test_types_are_validated_one_message_each(field, value, message):
+    """bool is not int (K=True once became K=1), a list is not a switch (harden=[] became
+    False), and each bad value gives exactly one message naming the parameter."""
+    for build in (lambda: HP(**{field: value}), lambda: HP.from_mapping({field: value})):
+        with pytest.raises(HyperparameterError) as e:
+            build()
+        assert str(e.value) == message
+
+
+def test_accepted_spellings_still_work():
+    import numpy as np
+    hp = HP(K=np.int64(4), n_init=2.0, tol_x=np.float32(0.5), harden=1, init="b")
+    assert (hp.K, hp.n_init, hp.tol_x, hp.harden) == (4, 2, 0.5, True)
+    assert type(hp.K) is int and type(hp.harden) is bool
+
+
+@pytest.mark.parametrize("seed, ok", [(0, True), (7, True), ("3", True), (-1, False),
+                                      ("a", False), (True, False), (1.5, False), (None, False)])
+def test_seed_is_checked_by_the_api(seed, ok):
+    import numpy as np
+
+    import explorer
+    from explorer.data.types import TableData
+
+    data = TableData(X=np.arange(20.0).reshape(10, 2), columns=["a", "b"],
+                     ids=np.arange(10).astype(str))
+    if ok:
+        assert explorer.fit("kmeans", data, K=2, seed=seed).seed == int(seed)
+    else:
+        with pytest.raises(explorer.HyperparameterError, match="^seed: expected a whole number"):
+            explorer.fit("kmeans", data, K=2, seed=seed)

@@ -83,6 +83,38 @@ def kind_conflict(path, kind: str) -> str | None:
     return None
 
 
+def kind_for_model(path, data_kinds, *, model_id: str = "", kind: str | None = None) -> str:
+    """The kind to read ``path`` as for a model taking ``data_kinds``: the one check shared by the
+    CLI, the Python API and the window, so a table is never fitted as a network by accident.
+
+    ``kind`` (forced by the user: ``--kind``, "Open as") wins when the model takes it. Otherwise a
+    model taking one kind reads the file as that kind unless :func:`kind_conflict` says the file
+    clearly is another kind; a model taking several kinds reads it as the guessed kind, which must
+    be one of them. Raises DataError (with a hint to force the kind) when the kinds do not match.
+    """
+    kinds = tuple(data_kinds)
+    who = f"model '{model_id}'" if model_id else "the model"
+    takes = " or ".join(kinds)
+    if kind is not None:
+        if kind not in _KIND_NAMES:
+            raise DataError(f"unknown data kind {kind!r} (expected table, network or temporal)",
+                            path=path)
+        if kind not in kinds:
+            raise DataError(f"{who} takes {takes} data, not {kind} data", path=path)
+        return kind
+    if len(kinds) == 1:
+        problem = kind_conflict(path, kinds[0])
+        if problem:
+            raise DataError(f"{who} takes {kinds[0]} data, but {problem}", path=path)
+        return kinds[0]
+    guessed = guess_kind(path)
+    if guessed not in kinds:
+        raise DataError(f"{who} takes {takes} data, but this looks like "
+                        f"{_KIND_NAMES[guessed]}; to read it as {kinds[0]} data anyway, pass "
+                        f"--kind {kinds[0]} (or pick it under 'Open as' in the window)", path=path)
+    return guessed
+
+
 def load(path, kind: str | None = None, **options):
     """Load ``path`` with the loader for ``kind`` (guessed when None); options go to the loader."""
     kind = guess_kind(path) if kind is None else kind
@@ -97,5 +129,5 @@ def load(path, kind: str | None = None, **options):
 
 
 __all__ = ["LOAD_OPTIONS", "DataError", "NetworkData", "TableData", "TemporalNetworkData", "gaussian_blobs",
-           "guess_kind", "kind_conflict", "load", "load_network", "load_table", "load_temporal", "planted_partition",
+           "guess_kind", "kind_conflict", "kind_for_model", "load", "load_network", "load_table", "load_temporal", "planted_partition",
            "write_edge_list"]

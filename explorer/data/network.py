@@ -161,7 +161,7 @@ def _read_edge_list(src: Source, notes: list[str]):
         w = numeric_column(src, sep, df, wcol, names, header=header, what="weight")
         if (w < 0).any():
             k = int(np.flatnonzero(w < 0)[0])
-            raise DataError(f"negative weight {w[k]!r}", path=src.path,
+            raise DataError(f"negative weight {df[wcol].iloc[k]}", path=src.path,
                             line=record_line(src, sep, k, header=header), column=names[wcol])
     return u, v, w, None
 

@@ -24,6 +24,15 @@ Choices where the format is ambiguous:
   count), ``missing="drop"`` drops those rows with a note (row ids keep the file's numbering).
   NaN and inf in a feature column are errors.
 - Labels: ``labels`` names a column kept as ground truth (strings; empty cells become ``None``).
+- Decimal commas (``1,5;2,5``): refused with a message saying so (a comma is never read as a
+  decimal mark: ``1,000`` would be ambiguous).
+- A header naming a column twice: the second becomes ``a.1`` with a note; picking such a name in
+  ``columns`` or ``labels`` is an error (which one is meant?), and so is naming a column twice
+  in ``columns``.
+- Magnitude: a feature value beyond 1e150 in magnitude is refused unless ``standardize`` is on
+  (the models square and sum values; beyond that, squares overflow double precision and the fit
+  ends in inf/NaN). Standardising divides each column by its largest magnitude before taking the
+  mean and standard deviation, so it never overflows.
 """
 
 from __future__ import annotations
@@ -46,6 +55,11 @@ _HEAD_BYTES = 1 << 16       # how much of the file the sniffers look at
 _SAMPLE_LINES = 100
 _CANDIDATES = (",", "\t", ";")
 _NA_MARKERS = {"NA", "N/A", "NULL", "NONE", "?", "-", "--", ".", "MISSING"}
+# Largest magnitude of a feature value without --standardize: its square (1e300) still fits a
+# double, with room for sums over many rows.
+MAX_MAGNITUDE = 1e150
+_NEWLINE = re.compile(r"\r\n|\r|\n")     # universal newlines, as pandas reads them
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,11 +89,11 @@ class Source:
             head = head[: head.rindex(b"\n")]
         text = head.decode("utf-8", errors="replace")
         out = []
-        for line in text.split("\n"):
+        for line in _NEWLINE.split(text):
             s = line.strip()
             if not s or (comment and s[0] in comment):
                 continue
-            out.append(line.rstrip("\r"))
+            out.append(line)
             if len(out) >= _SAMPLE_LINES:
                 break
         return out
@@ -126,7 +140,10 @@ def split_line(line: str, sep: str | None) -> list[str]:
     """Fields of one line: ``sep`` None means runs of whitespace; quotes honoured otherwise."""
     if sep is None:
         return line.split()
-    return next(csv.reader([line], delimiter=sep, skipinitialspace=True), [])
+    try:
+        return next(csv.reader([line], delimiter=sep, skipinitialspace=True), [])
+    except csv.Error:       # a stray quote or carriage return: plain splitting is what we can do
+        return line.split(sep)
 
 
 def sniff_separator(lines: list[str]) -> str | None:
@@ -174,7 +191,7 @@ def records(src: Source, sep: str | None, comment: str = ""):
     """
     text = src.text()
     if sep is None:
-        for k, line in enumerate(text.split("\n"), start=1):
+        for k, line in enumerate(_NEWLINE.split(text), start=1):
             s = line.strip()
             if not s or (comment and s[0] in comment):
                 continue
@@ -182,7 +199,7 @@ def records(src: Source, sep: str | None, comment: str = ""):
         return
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)
     prev = 0
-    for fields in reader:
+    for fields in _csv_rows(reader, src):
         start = prev + 1
         prev = reader.line_num
         if not fields or (len(fields) == 1 and not fields[0].strip()):
@@ -190,6 +207,19 @@ def records(src: Source, sep: str | None, comment: str = ""):
         if comment and fields[0].lstrip()[:1] in tuple(comment):
             continue
         yield start, fields
+
+
+def _csv_rows(reader, src: Source):
+    """The csv reader's rows; its own errors (a stray quote, an over-long field) as DataErrors."""
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise DataError(f"cannot parse the line ({e})", path=src.path,
+                            line=reader.line_num) from None
+        yield fields
 
 
 def check_number(cell: str, *, src: Source, line: int, column: str, what: str = "value") -> float:
@@ -226,6 +256,8 @@ def read_frame(src: Source, sep: str | None, *, header: bool, comment: str | Non
     with warnings.catch_warnings():
         # A header shorter than the data rows makes pandas drop data with only a warning.
         warnings.simplefilter("error", pd.errors.ParserWarning)
+        # Mixed types in a column: the loaders check every column's cells themselves.
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
         return pd.read_csv(src.path, **kw)
 
 
@@ -296,6 +328,14 @@ def _has_header(lines: list[str], sep: str | None, wanted: set[str]) -> bool:
             and any(0 < len(col) <= 2 for col in cols))
 
 
+def _data_line(src: Source, sep, header: bool, k: int) -> int | None:
+    """File line number of data row ``k`` (0-based)."""
+    for n, (line, _) in enumerate(records(src, sep)):
+        if n == k + header:
+            return line
+    return None
+
+
 def _locate_table_problem(src: Source, sep, header: bool, names: list[str],
                           features: list[int]) -> None:
     """Walk the file and raise a DataError at the first ragged row or bad feature cell."""
@@ -358,6 +398,41 @@ def _cell_of_row(src: Source, sep, header: bool, row: int, j: int) -> tuple[int,
     return None, ""
 
 
+def _decimal_commas(src: Source, lines: list[str]) -> None:
+    """Raise a DataError when the numbers look written with decimal commas (``1,5;2,5``)."""
+    for sep in (";", "\t"):
+        rows = [split_line(ln, sep) for ln in lines]
+        if len({len(r) for r in rows}) != 1 or len(rows[0]) < 2:
+            continue
+        hits = [k for k, r in enumerate(rows) if any(_DECIMAL_COMMA.match(c) for c in r)]
+        if hits and len(hits) * 2 >= len(rows) - 1:
+            k = hits[0]
+            cell = next(c.strip() for c in rows[k] if _DECIMAL_COMMA.match(c))
+            raise DataError(f"the numbers use a decimal comma ({cell!r}); this loader reads '.' "
+                            "as the decimal mark: save the file with '.' decimals (or convert "
+                            "it) and load it again", path=src.path,
+                            line=_line_of(src, lines[k]))
+
+
+def _line_of(src: Source, line: str) -> int | None:
+    """1-based line number of the first line of the file equal to ``line``."""
+    for k, ln in enumerate(_NEWLINE.split(src.text()), start=1):
+        if ln == line:
+            return k
+    return None
+
+
+def _safe_standardize(X: np.ndarray):
+    """Column means and standard deviations without overflow: each column is divided by its
+    largest magnitude first when its values are large (values near 1e200 overflowed x**2)."""
+    big = np.abs(X).max(axis=0) > 1e100
+    if not big.any():
+        return X.mean(axis=0), X.std(axis=0)
+    m = np.where(big, np.abs(X).max(axis=0), 1.0)
+    Y = X / m
+    return Y.mean(axis=0) * m, Y.std(axis=0) * m
+
+
 def load_table(path, *, columns=None, labels=None, standardize: bool = False,
                missing: str = "error") -> TableData:
     """Load a numeric table from a CSV/TSV file; see the module docstring for the rules.
@@ -370,8 +445,15 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
                         path=path)
     src = read_source(path)
     wanted = parse_names(columns)
+    twice = sorted({c for c in wanted if wanted.count(c) > 1})
+    if twice:
+        raise DataError(f"column(s) {', '.join(repr(c) for c in twice)} named twice in the "
+                        "feature columns; name each once", path=src.path)
     label_name = None if labels is None else str(labels).strip()
     lines = src.head_lines()
+    if not lines:
+        raise DataError("the file holds only blank lines", path=src.path)
+    _decimal_commas(src, lines)
     sep = sniff_separator(lines)
     header = _has_header(lines, sep, set(wanted) | ({label_name} if label_name else set()))
     try:
@@ -381,8 +463,21 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
         _locate_table_problem(src, sep, header, [f"c{j}" for j in range(n0)], [])
         raise DataError(f"cannot parse the file as a table: {str(e).strip()}",
                         path=src.path) from None
+    notes: list[str] = []
     if header:
-        names = unique_names([str(c).strip() for c in df.columns])
+        raw = split_line(lines[0], sep)
+        raw = [c.strip() for c in raw] if len(raw) == df.shape[1] else \
+            [str(c).strip() for c in df.columns]
+        names = unique_names(raw)
+        dup = [c for k, c in enumerate(raw) if c in raw[:k]]
+        if dup:
+            shown = ", ".join(f"{c!r}" for c in dict.fromkeys(dup))
+            asked = [c for c in dict.fromkeys(dup) if c in wanted or c == label_name]
+            if asked:
+                raise DataError(f"the header names column {asked[0]!r} more than once: which "
+                                "one is meant? rename the columns", path=src.path, line=1)
+            renamed = ", ".join(n for n, c in zip(names, raw) if n != c)
+            notes.append(f"the header repeats {shown}; the repeats are called {renamed}")
     else:
         names = [f"c{j}" for j in range(df.shape[1])]
     df.columns = names
@@ -403,7 +498,6 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
         raise DataError(f"column {label_name!r} is both the label column and a feature",
                         path=src.path)
 
-    notes: list[str] = []
     id_name = next((c for c in names if c.lower() == "id" and c != label_name
                     and c not in wanted), None)
     if wanted:
@@ -470,6 +564,11 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
             X[:, j] = values[c] if c in values else df[c].to_numpy(dtype=np.float64)
     else:
         X = np.ascontiguousarray(df[numeric].to_numpy(dtype=np.float64))
+        if not X.flags.writeable:
+            # pandas' copy-on-write hands out a read-only view when no copy was needed (one
+            # column): numba compiles separate kernels for read-only arrays, so every table is
+            # writable.
+            X = X.copy()
     n_rows = len(X)
     keep = None
     nan_rows = np.isnan(X).any(axis=1)
@@ -501,6 +600,15 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
     if not np.isfinite(X).all():
         _locate_table_problem(src, sep, header, names, [names.index(c) for c in numeric])
         raise DataError("missing or non-finite values", path=src.path)
+    if not standardize:
+        huge = np.abs(X) > MAX_MAGNITUDE
+        if huge.any():
+            i, j = np.argwhere(huge)[0]
+            raise DataError(f"value {X[i, j]:g} is too large: beyond {MAX_MAGNITUDE:g} in "
+                            "magnitude the models' squares and sums overflow; rescale the "
+                            "column or standardise the columns (--standardize)",
+                            path=src.path, line=_data_line(src, sep, header, int(i)),
+                            column=numeric[j])
 
     if id_name is not None:
         ids = df[id_name].astype(str).str.strip().to_numpy(dtype=str)
@@ -521,8 +629,9 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
 
     offset = scale = None
     if standardize:
-        offset = X.mean(axis=0)
-        scale = X.std(axis=0)
+        offset, scale = _safe_standardize(X)
+        if not X.flags.writeable:
+            X = X.copy()
         flat = scale == 0
         if flat.any():
             notes.append("constant column(s) " + ", ".join(repr(numeric[k]) for k in

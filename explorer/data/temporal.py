@@ -14,6 +14,11 @@
   snapshot ``t - t_min`` (a file whose ``t`` is already a window index ``0..T-1`` maps to itself;
   windows with no rows in between are kept as empty snapshots). Timestamps and fractional ``t``
   need an explicit ``bin_width``.
+- The number of snapshots ``T`` is computed from ``t``'s range and the bin width before anything
+  of size ``T`` is allocated; more than ``MAX_SNAPSHOTS`` (1,000,000) is refused with a message
+  suggesting a bin width that gives about 1,000 snapshots (and more than 10,000 gives a note).
+- Counts may be fractional here (weights); the first fractional count is kept with its line and
+  column (``first_fractional_count``) so a model that needs whole numbers can say where it is.
 - Rows falling on the same (snapshot, i, j) are summed; for undirected networks each pair is stored
   once with ``i < j`` by node index (``i j`` and ``j i`` are the same pair). Self-loops are dropped
   and zero counts skipped, with notes. Negative counts are an error.
@@ -35,6 +40,11 @@ from explorer.data.types import TemporalNetworkData
 TIME_HEADERS = {"t", "time", "timestamp", "date", "datetime"}
 COUNT_HEADERS = ("count", "weight", "w", "n", "counts")
 MANY_SNAPSHOTS = 10_000
+# The most snapshots a file may be binned into. Checked from t's range and the bin width before
+# anything of size T is allocated (t = 0 and 1e12 once asked for 7 TiB); the models keep arrays of
+# T x N or T x K, so even this many is only for small networks.
+MAX_SNAPSHOTS = 1_000_000
+_KEY_LIMIT = 2 ** 62      # (snapshot, i, j) packed in one int64 below this, else unique rows
 
 
 def _is_time(s: str) -> bool:
@@ -68,14 +78,31 @@ def _parse_times(src, sep, df, names, header) -> tuple[np.ndarray, bool]:
         raise DataError(f"bad t {raw.iloc[k]!r}: not a finite number",
                         path=src.path, line=record_line(src, sep, k, header=header),
                         column=names[0])
-    stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601", utc=True)
-    bad = stamps.isna().to_numpy()
+    try:
+        stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601", utc=True)
+        bad = stamps.isna().to_numpy()
+    except (ValueError, OverflowError):     # e.g. OutOfBoundsDatetime ("-1" as year -1)
+        bad = np.ones(len(raw), dtype=bool)
+        for k, cell in enumerate(raw):
+            try:
+                pd.to_datetime(cell, format="ISO8601", utc=True)
+            except (ValueError, OverflowError, TypeError):
+                break
+            bad[k] = False
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise DataError(f"bad t {raw.iloc[k]!r}: not a number or an ISO 8601 date/time",
                         path=src.path, line=record_line(src, sep, k, header=header),
                         column=names[0])
-    secs = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    try:
+        secs = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    except (ValueError, OverflowError):    # a date outside pandas' nanosecond range
+        years = stamps.dt.year.to_numpy()
+        out = np.flatnonzero((years < 1678) | (years > 2261))
+        k = int(out[0]) if len(out) else 0
+        raise DataError(f"bad t {raw.iloc[k]!r}: dates before 1678 or after 2261 are not "
+                        "supported", path=src.path,
+                        line=record_line(src, sep, k, header=header), column=names[0]) from None
     return np.asarray(secs, dtype=np.float64), True
 
 
@@ -109,14 +136,20 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
         notes.append(f"column(s) {', '.join(extra)} ignored")
 
     t, stamps = _parse_times(src, sep, df, names, header)
+    fractional = None
     if ccol is None:
         count = np.ones(len(df))
     else:
         count = numeric_column(src, sep, df, ccol, names, header=header, what="count")
         if (count < 0).any():
             k = int(np.flatnonzero(count < 0)[0])
-            raise DataError(f"negative count {count[k]!r}", path=src.path,
+            raise DataError(f"negative count {df[ccol].iloc[k]}", path=src.path,
                             line=record_line(src, sep, k, header=header), column=names[ccol])
+        frac = count != np.floor(count)
+        if frac.any():
+            k = int(np.flatnonzero(frac)[0])
+            fractional = (record_line(src, sep, k, header=header), names[ccol],
+                          float(count[k]))
 
     t_min = float(t.min())
     if bin_width is None:
@@ -135,12 +168,21 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
         if not np.isfinite(width) or width <= 0:
             raise DataError(f"bin width must be a positive number, got {bin_width!r}",
                             path=src.path)
+    span = (float(t.max()) - t_min) / width
+    if not np.isfinite(span) or span >= MAX_SNAPSHOTS:
+        shown = f"{span:.3g}" if np.isfinite(span) else "too many"
+        suggest = (float(t.max()) - t_min) / 1000.0
+        raise DataError(f"t runs from {t_min:g} to {float(t.max()):g}: with bin width {width:g} "
+                        f"that is {shown} snapshots, more than the {MAX_SNAPSHOTS:,} the explorer "
+                        f"takes; choose a larger bin width (--bin-width {suggest:.3g} gives about "
+                        "1,000)", path=src.path)
     snap = np.floor((t - t_min) / width).astype(np.int64)
     T = int(snap.max()) + 1
     if T > MANY_SNAPSHOTS:
         notes.append(f"{T:,} snapshots; a larger bin width gives fewer")
     times = t_min + width * np.arange(T)
-    if not stamps and width == np.floor(width) and t_min == np.floor(t_min):
+    if (not stamps and width == np.floor(width) and t_min == np.floor(t_min)
+            and np.abs(times).max() < 2.0 ** 53):        # exact integers only
         times = times.astype(np.int64)
 
     codes, uniques = pd.factorize(np.column_stack([df[1].to_numpy(dtype=str),
@@ -162,14 +204,19 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
                         path=src.path)
     if not directed:
         i, j = np.minimum(i, j), np.maximum(i, j)
-    key = (snap * n + i) * n + j
-    uniq, inv = np.unique(key, return_inverse=True)
-    if len(uniq) < len(key):
-        notes.append(f"summed {len(key) - len(uniq):,} row(s) falling on the same "
+    if T * n * n < _KEY_LIMIT:
+        key = (snap * n + i) * n + j
+        uniq, inv = np.unique(key, return_inverse=True)
+        t_out, rest = np.divmod(uniq, n * n)
+        i_out, j_out = np.divmod(rest, n)
+    else:   # (snapshot, i, j) as one int64 key would overflow: unique rows instead
+        rows, inv = np.unique(np.column_stack([snap, i, j]), axis=0, return_inverse=True)
+        uniq = rows
+        t_out, i_out, j_out = rows[:, 0], rows[:, 1], rows[:, 2]
+    if len(uniq) < len(snap):
+        notes.append(f"summed {len(snap) - len(uniq):,} row(s) falling on the same "
                      "(snapshot, i, j)")
     count = np.bincount(inv.ravel(), weights=count, minlength=len(uniq))
-    t_out, rest = np.divmod(uniq, n * n)
-    i_out, j_out = np.divmod(rest, n)
 
     node_labels = label_name = None
     if labels is not None:
@@ -179,4 +226,4 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
                                count=count.astype(np.float64), times=times,
                                directed=bool(directed), labels=node_labels,
                                label_name=label_name, path=src.path, sha256=src.sha256,
-                               notes=notes)
+                               notes=notes, first_fractional_count=fractional)

@@ -140,6 +140,8 @@ class TemporalNetworkData:
     path: str | None = None
     sha256: str | None = None
     notes: list[str] = field(default_factory=list)
+    # (line, column, value) of the file's first fractional count, for models that need integers
+    first_fractional_count: tuple[int, str, float] | None = None
 
     @property
     def n_items(self) -> int:

@@ -51,6 +51,7 @@ from explorer.gui.plots import (
 )
 from explorer.gui.worker import FitJob
 from explorer.models.base import HyperparameterError
+from explorer.warmup import kernels_cached
 
 ORGANIZATION = "LatentExplorer"
 APPLICATION = "explorer"
@@ -58,6 +59,8 @@ MAX_RECENT = 8
 FILE_OPTIONS = ("kind", "columns", "standardize", "missing", "labels", "directed", "bin_width",
                 "test_pairs")          # the data options remembered per file
 HEAVY_INTERVAL_S = 1.0          # the scatter/simplex/adjacency redraw at most this often
+COMPILE_HINT_MS = 1000          # no first iteration after this long: show a busy bar
+COMPILING_TEXT = "compiling kernels (first run only)..."
 # Final metrics shown in groups (result.metrics keys -> display names); the rest under "Model".
 METRIC_GROUPS = [
     ("Ground truth", [("nmi", "NMI"), ("ari", "ARI")]),
@@ -676,6 +679,10 @@ class MainWindow(QMainWindow):
         self.run_panel.metrics.setText("")
         self.run_panel.reset(rs["max_iter"])
         self.run_panel.status.setText("starting...")
+        # No first iteration after a second and numba's cache lacks the model's kernels: say
+        # so, with a busy bar (compilation happens once; `explorer warmup` does it at set-up).
+        self._kernels_cached = kernels_cached(cls)
+        QTimer.singleShot(COMPILE_HINT_MS, lambda rid=self.run_id: self._first_iteration_late(rid))
         self._save_model_settings()
         hp_text = ", ".join(f"{k}={v}" for k, v in hp.as_dict().items())
         self.log(f"run {self.run_id}: {cls.id} ({hp_text}), seed {rs['seed']}, "
@@ -683,6 +690,15 @@ class MainWindow(QMainWindow):
         job.start()
         self._update_actions()
         return True
+
+    def _first_iteration_late(self, run_id: int) -> None:
+        job = self.job
+        if (self._closing or job is None or job.run_id != run_id or not job.is_running()
+                or self.run_panel.status.text() != "starting..."):
+            return
+        self.run_panel.progress.setRange(0, 0)       # busy (indeterminate) until iteration 1
+        if not self._kernels_cached:
+            self.run_panel.status.setText(COMPILING_TEXT)
 
     def is_running(self) -> bool:
         return self.job is not None and self.job.is_running()
@@ -863,6 +879,8 @@ class MainWindow(QMainWindow):
             return
         self.job = None
         self._heavy_timer.stop()
+        if self.run_panel.progress.maximum() == 0:   # still the busy bar: failed before iteration 1
+            self.run_panel.progress.setRange(0, 1)
         message = exc.message if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
         self.run_panel.status.setText("failed: " + message)
         self._update_actions()

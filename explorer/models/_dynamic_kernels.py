@@ -174,15 +174,19 @@ def _pair_terms(UW, V, MU, i, j, directed):
 # ---- E-step and observed-data log-likelihood --------------------------------------------------
 
 @numba.njit(cache=True, nogil=True)
-def estep(UW, V, MU, nobs, S, pa, pb, pm, ptr, idx, yv, directed, ll_const):
-    """E-step: S_ij = sum_t Q_ij^t; returns the observed-data log-likelihood.
+def estep(UW, V, MU, nobs, S, pa, pb, pm, ptr, idx, yv, directed, ll_const, T):
+    """E-step: S_ij = sum_t Q_ij^t; returns (observed-data log-likelihood, zero part of the
+    held-out log-likelihood).
 
     Every observed cell first counts as zero (Q = q0 = mu e^-L / (mu e^-L + 1 - mu), log-lik
     log(mu e^-L + 1 - mu)), then the m_p non-zero cells of each active pair are corrected
     (Q = 1, log-lik log mu - L + sum A log lambda - log A!), so the cost is O(pairs K + nnz K).
+    The T - n_ij held-out cells of each pair are counted as zeros in the same pass (the held-out
+    non-zero cells are corrected by ``heldout_correction``).
     """
     n = nobs.shape[0]
     ll = 0.0
+    hz = 0.0
     B = 64
     for ib in range(0, n, B):
         ie = min(ib + B, n)
@@ -191,10 +195,6 @@ def estep(UW, V, MU, nobs, S, pa, pb, pm, ptr, idx, yv, directed, ll_const):
             for i in range(ib, ie):
                 for j in range(max(jb, i + 1), je):
                     nn = nobs[i, j]
-                    if nn == 0:
-                        S[i, j] = 0.0
-                        S[j, i] = 0.0
-                        continue
                     mu, lam = _pair_terms(UW, V, MU, i, j, directed)
                     one_m_e = -math.expm1(-lam)
                     om = 1.0 - mu * one_m_e
@@ -202,7 +202,9 @@ def estep(UW, V, MU, nobs, S, pa, pb, pm, ptr, idx, yv, directed, ll_const):
                     s = nn * q0
                     S[i, j] = s
                     S[j, i] = s
-                    ll += nn * math.log(om)
+                    lo = math.log(om)
+                    ll += nn * lo
+                    hz += (T - nn) * lo
     for p in range(pa.shape[0]):
         i = pa[p]
         j = pb[p]
@@ -222,7 +224,61 @@ def estep(UW, V, MU, nobs, S, pa, pb, pm, ptr, idx, yv, directed, ll_const):
                 continue
             lam = _dot(UW, i, V, j)
             ll += yv[e] * math.log(max(lam, _TINY))
-    return ll + ll_const
+    return ll + ll_const, hz
+
+
+@numba.njit(cache=True, nogil=True)
+def heldout_correction(UW, V, MU, ha, hb, hm, hy_ab, hy_ba, directed):
+    """The held-out non-zero cells' share of the held-out log-likelihood, beyond counting them as
+    zeros: per pair with hm held-out non-zero cells carrying hy_ab (and hy_ba) counts,
+    hm (log mu - L - log(1 - mu (1 - e^-L))) + hy_ab log lambda_ab [+ hy_ba log lambda_ba]."""
+    acc = 0.0
+    for p in range(ha.shape[0]):
+        a = ha[p]
+        b = hb[p]
+        mu = _dot(MU, a, MU, b)
+        lab = _dot(UW, a, V, b)
+        lam = lab
+        lba = 0.0
+        if directed:
+            lba = _dot(UW, b, V, a)
+            lam += lba
+        om = 1.0 - mu * (-math.expm1(-lam))
+        acc += hm[p] * (math.log(mu) - lam - math.log(om))
+        if hy_ab[p] > 0.0:
+            acc += hy_ab[p] * math.log(max(lab, _TINY))
+        if hy_ba[p] > 0.0:
+            acc += hy_ba[p] * math.log(max(lba, _TINY))
+    return acc
+
+
+@numba.njit(cache=True, nogil=True)
+def pair_history_scores(ptr, idx, yv, nobs, ea, eb, directed, out):
+    """Baseline score of pair (a, b): its observed counts per observed snapshot,
+    (Y_ab [+ Y_ba]) / n_ab, read from the CSR rows by binary search."""
+    for p in range(ea.shape[0]):
+        a = ea[p]
+        b = eb[p]
+        tot = _csr_get(ptr, idx, yv, a, b)
+        if directed:
+            tot += _csr_get(ptr, idx, yv, b, a)
+        nn = nobs[a, b]
+        out[p] = tot / nn if nn > 0 else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _csr_get(ptr, idx, yv, r, c):
+    lo = ptr[r]
+    hi = ptr[r + 1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if idx[mid] < c:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < ptr[r + 1] and idx[lo] == c:
+        return yv[lo]
+    return 0.0
 
 
 # ---- M-step for u, v, w (multiplicative updates of the Poisson blockmodel) -------------------

@@ -78,30 +78,52 @@ class ParamSpec:
         return "--" + self.name.replace("_", "-")
 
     def coerce(self, value: Any) -> Any:
-        """Turn a string (from a CLI or a settings file) or a number into this parameter's type."""
+        """Turn a string (from a CLI or a settings file) or a number into this parameter's type.
+
+        Strict about types, one message each: a bool is not a number (``K=True`` is refused, not
+        read as 1), an integer parameter takes whole numbers only (``2.0`` and ``"2"`` are fine,
+        ``2.5`` is not), a switch takes true/false (or 0/1 and their spellings), never a list.
+        """
         if self.type is bool:
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
             if isinstance(value, str):
                 low = value.strip().lower()
                 if low in ("1", "true", "yes", "on"):
                     return True
                 if low in ("0", "false", "no", "off"):
                     return False
-                raise HyperparameterError(f"{self.name}: expected true/false, got {value!r}")
-            return bool(value)
+            elif isinstance(value, (int, np.integer)) and value in (0, 1):
+                return bool(value)
+            raise HyperparameterError(f"{self.name}: expected true/false, got {_show(value)}")
         if self.type is int:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                    value, (int, float, str, np.integer, np.floating)):
+                raise HyperparameterError(f"{self.name}: expected an integer, got {_show(value)}")
+            if isinstance(value, (int, np.integer)):
+                return int(value)
             try:
                 f = float(value)
-            except (TypeError, ValueError):
-                raise HyperparameterError(f"{self.name}: expected an integer, got {value!r}") from None
+            except ValueError:
+                raise HyperparameterError(
+                    f"{self.name}: expected an integer, got {_show(value)}") from None
             if not math.isfinite(f) or f != int(f):
-                raise HyperparameterError(f"{self.name}: expected an integer, got {value!r}")
+                raise HyperparameterError(f"{self.name}: expected an integer, got {_show(value)}")
             return int(f)
         if self.type is float:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                    value, (int, float, str, np.integer, np.floating)):
+                raise HyperparameterError(f"{self.name}: expected a number, got {_show(value)}")
             try:
                 return float(value)
-            except (TypeError, ValueError):
-                raise HyperparameterError(f"{self.name}: expected a number, got {value!r}") from None
-        return str(value)
+            except ValueError:
+                raise HyperparameterError(
+                    f"{self.name}: expected a number, got {_show(value)}") from None
+        if not isinstance(value, str):
+            expected = (f"one of {', '.join(map(str, self.choices))}" if self.choices
+                        else "text")
+            raise HyperparameterError(f"{self.name}: expected {expected}, got {_show(value)}")
+        return value
 
     def check(self, value: Any) -> None:
         if self.choices is not None and value not in self.choices:
@@ -114,6 +136,29 @@ class ParamSpec:
                 raise HyperparameterError(f"{self.name} = {value!r} is below its minimum {self.lo}")
             if self.hi is not None and value > self.hi:
                 raise HyperparameterError(f"{self.name} = {value!r} is above its maximum {self.hi}")
+
+
+def _show(value: Any) -> str:
+    """A value as a person wrote it: ``-1.0``, ``'a'``, ``[]`` (never ``np.float64(-1.0)``)."""
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    return repr(value)
+
+
+def check_seed(seed: Any) -> int:
+    """The run's seed: a whole number >= 0 (restart r uses seed + r). Raises HyperparameterError
+    with one line; the CLI (``--seed``), the Python API and the window all call this."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer, str)):
+        raise HyperparameterError(f"seed: expected a whole number >= 0, got {_show(seed)}")
+    if isinstance(seed, str):
+        try:
+            seed = int(seed.strip())
+        except ValueError:
+            raise HyperparameterError(
+                f"seed: expected a whole number >= 0, got {_show(seed)}") from None
+    if seed < 0:
+        raise HyperparameterError(f"seed: expected a whole number >= 0, got {int(seed)}")
+    return int(seed)
 
 
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, int: int, float: float,

@@ -17,6 +17,14 @@ Objective (objective_kind "log-posterior", total over the data set):
 with the Beta density's normalising constant included; for a = b = 1 the prior term is 0 and the
 objective is the log-likelihood. MAP-EM never decreases it.
 
+Degenerate states: unlike a Gaussian's or an exponential's, the Bernoulli likelihood is bounded (a
+row's probability is at most 1), so no component can make the objective grow without bound and
+``degeneracy()`` has nothing to report. With the flat prior (a = b = 1), though, theta_kd = 0 or 1
+is the maximum-likelihood value for a component whose rows agree on column d, and a component may
+end on a single binary pattern (every theta_kd 0 or 1): a point mass that gives any row differing
+in one column probability 0. ``notes`` then says how many components are such point masses and
+suggests a = b = 2 (the default), which keeps every theta inside (0, 1).
+
 Data must be 0/1. Other values raise a DataError unless ``binarize`` is on, in which case values
 >= ``threshold`` become 1 and the rest 0.
 
@@ -64,9 +72,52 @@ class BernoulliMixtureHyperparameters(HyperparametersBase):
             raise HyperparameterError("threshold must be a finite number")
 
 
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def _e_pass_dot(X, log_w, log_t, log_1mt, resp, nk_c, sx_c, ll_c, lp_c, delta, base):
+    """E-step and sufficient statistics (N_k, sum_i r_ik x_i) per row chunk; ll_c log-likelihood.
+
+    log pi_k + log p(x_i | theta_k) = base_k + x_i . delta_k with delta_kd = log theta_kd -
+    log(1 - theta_kd) and base_k = log pi_k + sum_d log(1 - theta_kd) (``delta``, ``base``: scratch
+    filled here): one dot product a component, no data-dependent branch, vectorised (fastmath),
+    about 5x faster than choosing a log per column. Only for finite log theta and log(1 - theta)."""
+    N, D = X.shape
+    K = log_t.shape[0]
+    C = nk_c.shape[0]
+    for k in range(K):
+        base[k] = log_w[k]
+        for d in range(D):
+            delta[k, d] = log_t[k, d] - log_1mt[k, d]
+            base[k] += log_1mt[k, d]
+    for c in numba.prange(C):
+        start, end = chunk_bounds(c, C, N)
+        lp = lp_c[c]
+        nk = nk_c[c]
+        sx = sx_c[c]
+        nk[:] = 0.0
+        sx[:] = 0.0
+        ll = 0.0
+        for i in range(start, end):
+            x = X[i]
+            for k in range(K):
+                dk = delta[k]
+                s = 0.0
+                for d in range(D):
+                    s += x[d] * dk[d]
+                lp[k] = s + base[k]
+            ll += normalize_log_row(lp, resp[i])
+            for k in range(K):
+                r = resp[i, k]
+                nk[k] += r
+                row = sx[k]
+                for d in range(D):
+                    row[d] += r * x[d]     # x is 0/1
+        ll_c[c] = ll
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _e_pass(X, log_w, log_t, log_1mt, resp, nk_c, sx_c, ll_c, lp_c):
-    """E-step and sufficient statistics (N_k, sum_i r_ik x_i) per row chunk; ll_c log-likelihood."""
+def _e_pass_chosen(X, log_w, log_t, log_1mt, resp, nk_c, sx_c, ll_c, lp_c):
+    """The E-step choosing log theta or log(1 - theta) per column, with IEEE infinities: for a
+    theta exactly 0 or 1 (flat prior), where x . delta would meet 0 * inf."""
     N, D = X.shape
     K = log_t.shape[0]
     C = nk_c.shape[0]
@@ -95,6 +146,16 @@ def _e_pass(X, log_w, log_t, log_1mt, resp, nk_c, sx_c, ll_c, lp_c):
                     if X[i, d] > 0.5:
                         sx[k, d] += r
         ll_c[c] = ll
+
+
+def e_pass(X, log_w, log_t, log_1mt, resp, nk_c, sx_c, ll_c, lp_c, delta, base) -> None:
+    """The E-step kernel for these parameters: the vectorised dot-product form while every
+    log theta and log(1 - theta) is finite (always under the default Beta(2, 2) prior), else the
+    per-column choice with IEEE infinities."""
+    if np.isfinite(log_t).all() and np.isfinite(log_1mt).all():
+        _e_pass_dot(X, log_w, log_t, log_1mt, resp, nk_c, sx_c, ll_c, lp_c, delta, base)
+    else:
+        _e_pass_chosen(X, log_w, log_t, log_1mt, resp, nk_c, sx_c, ll_c, lp_c)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -152,6 +213,25 @@ class BernoulliMixture(Model):
     default_max_iter = 500
     default_tol = 1e-8
 
+    @property
+    def notes(self) -> list[str]:
+        return list(self._notes) + self._point_mass_notes()
+
+    @notes.setter
+    def notes(self, value) -> None:
+        self._notes = list(value)
+
+    def _point_mass_notes(self) -> list[str]:
+        theta = getattr(self, "theta", None)
+        if theta is None:
+            return []
+        binary = ((theta == 0.0) | (theta == 1.0)).all(axis=1) & (self.weights > 0)
+        if not binary.any():
+            return []
+        return [f"{int(binary.sum())} of {len(theta)} components are point masses on one binary "
+                "pattern (every theta 0 or 1, flat prior a = b = 1): a row differing from it in "
+                "any column has probability 0 under them; a = b = 2 keeps theta inside (0, 1)"]
+
     def check_data(self, data) -> None:
         super().check_data(data)
         if self.hp.binarize:
@@ -200,11 +280,13 @@ class BernoulliMixture(Model):
         self._sx = np.zeros((C, K, D))
         self._ll = np.zeros(C)
         self._lp = np.zeros((C, K))
+        self._delta = np.zeros((K, D))
+        self._base = np.zeros(K)
         self._e_pass()
 
     def _e_pass(self) -> None:
-        _e_pass(self.X, self.log_w, self.log_t, self.log_1mt, self.resp, self._nk, self._sx,
-                self._ll, self._lp)
+        e_pass(self.X, self.log_w, self.log_t, self.log_1mt, self.resp, self._nk, self._sx,
+               self._ll, self._lp, self._delta, self._base)
         self.loglik = float(self._ll.sum())
         self.objective = self.loglik + self._log_prior + self._prior_const
 

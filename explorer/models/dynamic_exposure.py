@@ -10,8 +10,11 @@ nodes (directed or undirected). For every pair i < j and snapshot t:
 * rates: lambda_ij = sum_{k,q} u_ik w_kq v_jq, non-negative u, v (N x K_aff), w (K_aff x K_aff),
   constant over t; undirected: v = u and w symmetric.
 
-Objective (kind ``log-likelihood``): the observed-data log-likelihood, a total over every observed
-cell (held-out cells are left out of every sum)::
+Objective (issue 11, kind ``held-out log-likelihood``): the same log-likelihood summed over the
+held-out cells; the fit stops after ``patience`` iterations without improvement and the runner
+returns the best state (``keep_best``; get_state copies u, v, w, mu and set_state recomputes S).
+Without held-out cells the objective is the training (observed-data) log-likelihood, a total over
+every observed cell (held-out cells are left out of every training sum)::
 
     sum_{i<j, t observed} log[ mu_ij Pois(A_ij^t; lambda_ij) [Pois(A_ji^t; lambda_ji)]
                                + (1 - mu_ij) [A^t = 0] ]
@@ -50,7 +53,7 @@ rows of log(1 + aggregated observed counts), L2-normalised (randomly projected t
 beyond 512 nodes), or from Dirichlet(1); w = c (I + 0.1 (1 - I)) with c matching the mean rate on
 non-zero cells; mu_i = sqrt(r) (pi_i / 2 + 1 / (2 K_exp)), pi_i ~ Dirichlet(1), r twice the share
 of non-zero cells (so every mu_ij starts in [r / (4 K_exp), r]). ``n_init`` restarts keep the best
-log-likelihood.
+held-out log-likelihood (the training one without held-out cells).
 
 Memory: O(non-zeros + N K) plus two dense N x N pair arrays: S (float64 up to 3,000 nodes,
 float32 beyond) and the observed-snapshot counts (uint16).
@@ -59,7 +62,13 @@ Exported parameters (parameters.npz names):
   u (N, K_aff) out-memberships; v (N, K_aff) in-memberships (= u when undirected);
   w (K_aff, K_aff) affinity; mu (N, K_exp) exposure rows;
   pair_activity (N, N) S_ij = expected number of exposed observed snapshots of each pair
-  (symmetric, zero diagonal); labels (N,) argmax of u; node_ids (N,) str.
+  (symmetric, zero diagonal); labels (N,) and memberships (N, K_aff): the communities of the
+  fitted expected contacts mu_ij lambda_ij (``communities = "contacts"``, spectral clustering of
+  their low-rank factors) or argmax u and normalised u (``"affinity"``); node_ids (N,) str.
+
+Metrics: loglik (training), heldout_loglik, heldout_auc and, on the same held-out cells, the
+baseline pair_history_auc (a pair's observed counts per observed snapshot as the score);
+spectral_nmi (spectral clustering of the aggregated observed counts) when the data have labels.
   (lambda_ij = (u w v^T)_ij is not stored: it is a product of the exported factors.)
 """
 
@@ -70,9 +79,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import linear_sum_assignment
 from scipy.special import gammaln
 
 from explorer import metrics as metrics_mod
+from explorer import spectral
 from explorer.data.types import DataError
 from explorer.models import _dynamic_kernels as kern
 from explorer.models import register
@@ -96,7 +107,15 @@ class DynamicExposureHyperparameters(HyperparametersBase):
     K_aff: int = param(3, lo=1, hi=200, help="number of affinity communities (u, v, w)")
     K_exp: int = param(3, lo=1, hi=200, help="number of exposure dimensions (rows of mu)")
     n_init: int = param(3, lo=1, hi=100,
-                        help="restarts from new seeds; the best log-likelihood is kept")
+                        help="restarts from new seeds; the best held-out log-likelihood is kept")
+    assortative: bool = param(True, help="w diagonal: communities only link to themselves "
+                              "(off-diagonal rates fixed at zero)")
+    communities: str = param("contacts", choices=("contacts", "affinity"),
+                             help="hard communities from spectral clustering of the fitted "
+                                  "expected contacts mu_ij lambda_ij, or argmax u")
+    patience: int = param(10, lo=1, hi=10000,
+                          help="stop when the held-out log-likelihood has not improved for "
+                               "this many iterations (the best state is returned)")
     init: str = param("kmeans", choices=("kmeans", "dirichlet"),
                       help="u, v from K-means on the aggregated counts or from a Dirichlet")
     heldout_fraction: float = param(0.05, lo=0.0, hi=0.5,
@@ -123,10 +142,13 @@ class DynamicExposure(Model):
                    "exactly zero counts. Fitted by EM; hard communities are argmax u. A share of "
                    "(t, i, j) cells is held out for a live link-prediction AUC.")
     data_kinds = ("temporal",)
-    objective_kind = "log-likelihood"
+    # The log-likelihood of the held-out cells; "log-likelihood" (training) when none are held out.
+    objective_kind = "held-out log-likelihood"
     Hyperparameters = DynamicExposureHyperparameters
     default_max_iter = 500
     default_tol = 1e-7
+    # The runner keeps the state of the best held-out log-likelihood and returns it.
+    keep_best = True
 
     # ---- data ---------------------------------------------------------------------------------
     def check_data(self, data) -> None:
@@ -157,6 +179,10 @@ class DynamicExposure(Model):
             if c.min() < 0:
                 raise DataError(f"counts must be non-negative (found {c.min():g})", path=path)
             if np.any(c != np.round(c)):
+                where = getattr(data, "first_fractional_count", None)
+                if where is not None:
+                    raise DataError(f"count {where[2]:g} is not a whole number (the model is "
+                                    "Poisson)", path=path, line=where[0], column=where[1])
                 raise DataError("counts must be whole numbers (the model is Poisson)", path=path)
             if t.min() < 0 or t.max() >= data.T:
                 raise DataError(f"snapshot indices must lie in [0, {data.T})", path=path)
@@ -243,6 +269,12 @@ class DynamicExposure(Model):
         hkey, hcnt = np.unique(hcells % (n * n), return_counts=True)
         self._hpos = (*(x.astype(np.int64) for x in np.divmod(hkey, n)),
                       hcnt.astype(np.float64))
+        # held-out counts per pair and direction, for the held-out log-likelihood
+        hpair = np.searchsorted(hkey, a[held] * n + b[held])
+        fwd = i[held] == a[held]
+        self._hy = (np.bincount(hpair[fwd], weights=c[held][fwd], minlength=len(hkey)),
+                    np.bincount(hpair[~fwd], weights=c[held][~fwd], minlength=len(hkey)))
+        self._hll_const = -float(gammaln(c[held] + 1.0).sum())
         # isolated nodes (no observed non-zero count)
         deg = np.bincount(np.concatenate([di, dj]), minlength=n)
         iso = np.flatnonzero(deg == 0)
@@ -263,6 +295,7 @@ class DynamicExposure(Model):
         self._n_heldout_cells = T * n * (n - 1) / 2.0 - total_obs
         # live evaluation pairs
         self._eval = None
+        self._eval_full = None
         self._eval_full_pairs = 0
         if frac > 0:
             pa_, pb_, pc_ = self._hpos
@@ -315,7 +348,7 @@ class DynamicExposure(Model):
             V = _dirichlet_rows(rng, n, K) if directed else U
         self._U = np.ascontiguousarray(U)
         self._V = np.ascontiguousarray(V) if directed else self._U
-        W = np.eye(K) + 0.1 * (1.0 - np.eye(K))
+        W = np.eye(K) if hp.assortative else np.eye(K) + 0.1 * (1.0 - np.eye(K))
         # scale w so that the mean rate on observed non-zero cells matches the mean count
         UW = np.empty((n, K))
         kern.left_product(self._U, W, UW)
@@ -348,8 +381,12 @@ class DynamicExposure(Model):
         self._free = np.empty(Ke, dtype=np.bool_)
         self._mu_rejected = 0
         self._auc_trace: list[tuple[int, float]] = []
+        self._ll_trace: list[tuple[int, float]] = []
+        self._labels_cache = None
         self._it = 0
-        self._loglik = self._estep()
+        self.objective_kind = ("held-out log-likelihood" if self._n_heldout_cells > 0
+                               else "log-likelihood")
+        self._estep()
         self._record_auc()
 
     def _kmeans_labels(self, rng, n, K):
@@ -371,10 +408,21 @@ class DynamicExposure(Model):
 
     # ---- EM -------------------------------------------------------------------------------------
     def _estep(self) -> float:
+        """E-step; sets the training (``_loglik``) and held-out (``_heldout_ll``) log-likelihoods
+        of the parameters held and returns the training one."""
         kern.left_product(self._U, self._W, self._UW)
         ptr, idx, y = self._out
-        return float(kern.estep(self._UW, self._V, self._MU, self._nobs, self._S, self._pa,
-                                self._pb, self._pm, ptr, idx, y, self._directed, self._ll_const))
+        ll, hz = kern.estep(self._UW, self._V, self._MU, self._nobs, self._S, self._pa,
+                            self._pb, self._pm, ptr, idx, y, self._directed, self._ll_const,
+                            self._T)
+        ha, hb, hm = self._hpos
+        hc = kern.heldout_correction(self._UW, self._V, self._MU, ha, hb, hm, self._hy[0],
+                                     self._hy[1], self._directed)
+        self._loglik = float(ll)
+        self._heldout_ll = float(hz + hc + self._hll_const) if self._n_heldout_cells > 0 \
+            else float("nan")
+        self._labels_cache = None
+        return self._loglik
 
     def _mstep_theta(self) -> None:
         S, W = self._S, self._W
@@ -395,13 +443,43 @@ class DynamicExposure(Model):
             self._H, self._A, self._L, self._d, self._x, self._y, self._free))
 
     def step(self) -> float:
-        """One EM iteration: M-step (u, v, w; mu) from the current S, then the E-step."""
+        """One EM iteration: M-step (u, v, w; mu) from the current S, then the E-step. Returns the
+        held-out log-likelihood (the training one when no cell is held out)."""
         self._mstep_theta()
         self._mstep_mu()
-        self._loglik = self._estep()
+        self._estep()
         self._it += 1
         self._record_auc(self._it)
-        return self._loglik
+        return self._objective()
+
+    def _objective(self) -> float:
+        return self._heldout_ll if self._n_heldout_cells > 0 else self._loglik
+
+    # ---- stopping and the best state (the runner keeps it) ----------------------------------
+    def early_stop(self, trace, best_iteration):
+        """Patience on the held-out log-likelihood: stop when the last ``patience`` iterations
+        did not improve on the best one."""
+        if self._n_heldout_cells <= 0 or not trace:
+            return None
+        if len(trace) - best_iteration >= self.hp.patience:
+            return (f"stopped: held-out log-likelihood did not improve for {self.hp.patience} "
+                    "iterations")
+        return None
+
+    def get_state(self):
+        """u, v, w and mu; S and both log-likelihoods are recomputed from them by set_state."""
+        st = {"U": self._U.copy(), "W": self._W.copy(), "MU": self._MU.copy()}
+        if self._directed:
+            st["V"] = self._V.copy()
+        return st
+
+    def set_state(self, state):
+        self._U[:] = state["U"]
+        if self._directed:
+            self._V[:] = state["V"]
+        self._W[:] = state["W"]
+        self._MU[:] = state["MU"]
+        self._estep()
 
     # ---- held-out evaluation ------------------------------------------------------------------
     def _live_auc(self) -> float:
@@ -416,6 +494,7 @@ class DynamicExposure(Model):
         value = self._live_auc()
         if np.isfinite(value):
             self._auc_trace.append((iteration, value))
+        self._ll_trace.append((iteration, self._loglik))
 
     def heldout_mask(self, t, i, j) -> np.ndarray:
         """Whether each (t, i, j) cell is held out (the choice depends on the pair, not on its
@@ -435,11 +514,13 @@ class DynamicExposure(Model):
             return np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty
         ev = self._eval
         if self._eval_full_pairs > len(ev["a"]):
-            npos = len(self._hpos[0])
-            rate = 1.0
-            if self._eval_full_pairs > FULL_AUC_MAX_PAIRS:
-                rate = max((FULL_AUC_MAX_PAIRS - npos) / self._eval_full_pairs, 1e-6)
-            ev = self._build_eval(rate)
+            if getattr(self, "_eval_full", None) is None:   # built once, on the first call
+                npos = len(self._hpos[0])
+                rate = 1.0
+                if self._eval_full_pairs > FULL_AUC_MAX_PAIRS:
+                    rate = max((FULL_AUC_MAX_PAIRS - npos) / self._eval_full_pairs, 1e-6)
+                self._eval_full = self._build_eval(rate)
+            ev = self._eval_full
         score = np.empty(len(ev["a"]))
         kern.pair_scores(self._UW, self._V, self._MU, ev["a"], ev["b"], self._directed, score)
         return ev["a"], ev["b"], ev["pos"].copy(), ev["neg"].copy(), score
@@ -450,6 +531,10 @@ class DynamicExposure(Model):
         if self._eval is None:
             return float("nan")
         _, _, pos, neg, score = self.heldout_cells()
+        return self._cells_auc(score, pos, neg)
+
+    @staticmethod
+    def _cells_auc(score, pos, neg) -> float:
         n_cells = pos.sum() + neg.sum()
         if n_cells <= FULL_AUC_MAX_CELLS:
             ip, ineg = pos.astype(np.int64), np.rint(neg).astype(np.int64)
@@ -459,8 +544,50 @@ class DynamicExposure(Model):
         return float(kern.weighted_auc(score, pos, neg, np.empty(len(score), dtype=np.int64)))
 
     # ---- outputs --------------------------------------------------------------------------------
+    def _contact_factors(self):
+        """L, R (N, K_exp K_aff) with L R^T = the fitted expected counts per snapshot
+        E_ij = mu_ij lambda_ij (mu_ij = mu_i . mu_j, lambda_ij = (u w)_i . v_j)."""
+        n = self._U.shape[0]
+        L = (self._MU[:, :, None] * self._UW[:, None, :]).reshape(n, -1)
+        R = (self._MU[:, :, None] * self._V[:, None, :]).reshape(n, -1)
+        return L, R
+
+    def _communities(self):
+        """(labels, memberships) of the current state, computed once per state.
+
+        ``communities = "contacts"``: spectral clustering (explorer.spectral, K_aff clusters) of the
+        fitted expected contacts E = mu_ij lambda_ij (symmetrised when directed), computed from its
+        rank-K_exp K_aff factors in O(N (K_exp K_aff)^2); labels are matched to argmax u (Hungarian
+        on the contingency table) so community k is, where it can be, affinity community k.
+        Memberships: each node's share of its expected contacts (j != i) with each community.
+        ``"affinity"``: argmax u and u rows normalised."""
+        if self._labels_cache is not None:
+            return self._labels_cache
+        K = self.hp.K_aff
+        arg_u = np.argmax(self._U, axis=1).astype(np.int64)
+        if self.hp.communities == "affinity":
+            out = (arg_u, self._normalise(self._U))
+        else:
+            L, R = self._contact_factors()
+            emb = spectral.lowrank_spectral_embedding(L, R, K)
+            lab = spectral.kmeans_labels(emb, K, seed=0, n_init=10)
+            table = np.zeros((K, K))
+            np.add.at(table, (lab, arg_u), 1.0)
+            rows, cols = linear_sum_assignment(-table)
+            perm = np.empty(K, dtype=np.int64)
+            perm[rows] = cols
+            lab = perm[lab]
+            onehot = np.zeros((len(lab), K))
+            onehot[np.arange(len(lab)), lab] = 1.0
+            share = 0.5 * (L @ (R.T @ onehot) + R @ (L.T @ onehot))
+            share[np.arange(len(lab)), lab] -= np.einsum("ij,ij->i", L, R)   # no self-pairs
+            np.maximum(share, 0.0, out=share)
+            out = (lab, self._normalise(share))
+        self._labels_cache = out
+        return out
+
     def labels(self) -> np.ndarray:
-        return np.argmax(self._U, axis=1).astype(np.int64)
+        return self._communities()[0].copy()
 
     @staticmethod
     def _normalise(M):
@@ -470,14 +597,17 @@ class DynamicExposure(Model):
         return out
 
     def memberships(self) -> np.ndarray:
-        return self._normalise(self._U)
+        return self._communities()[1].copy()
 
     def snapshot(self) -> dict:
         snap = {"labels": self.labels(), "memberships": self.memberships(),
-                "metrics_trace": {"heldout_auc": list(self._auc_trace)},
+                "metrics_trace": {"heldout_auc": list(self._auc_trace),
+                                  "loglik": list(self._ll_trace)},
                 "info": {"log-likelihood": self._loglik,
                          "mean exposure": float(self._mean_exposure()),
                          "mu steps rejected": float(self._mu_rejected)}}
+        if self._n_heldout_cells > 0:
+            snap["info"]["held-out log-likelihood"] = self._heldout_ll
         if self._auc_trace:
             snap["info"]["held-out AUC"] = self._auc_trace[-1][1]
         return snap
@@ -490,15 +620,50 @@ class DynamicExposure(Model):
     def parameters(self) -> dict[str, np.ndarray]:
         return {"u": self._U.copy(), "v": self._V.copy(), "w": self._W.copy(),
                 "mu": self._MU.copy(), "pair_activity": self._S.copy(),
-                "labels": self.labels(),
+                "labels": self.labels(), "memberships": self.memberships(),
                 "node_ids": np.asarray(self.data.node_ids).astype(str)}
+
+    def aggregated_counts(self) -> sp.csr_matrix:
+        """N x N aggregated observed counts (held-out cells left out; symmetric if undirected)."""
+        n = self._U.shape[0]
+        ptr, idx, y = self._out
+        return sp.csr_matrix((y, idx, ptr), shape=(n, n))
+
+    def pair_history_auc(self) -> float:
+        """Baseline on the same held-out cells: a pair's counts per observed snapshot,
+        (sum of its observed counts) / (its observed snapshots), as the score of its held-out
+        cells."""
+        if self._eval is None:
+            return float("nan")
+        a, b, pos, neg, _ = self.heldout_cells()
+        score = np.empty(len(a))
+        kern.pair_history_scores(*self._out, self._nobs, a, b, self._directed, score)
+        return self._cells_auc(score, pos, neg)
+
+    def spectral_nmi(self) -> float:
+        """Baseline: NMI against the data's labels of spectral clustering (K_aff clusters) of the
+        aggregated observed counts; nan without labels."""
+        labels = getattr(self.data, "labels", None)
+        if labels is None:
+            return float("nan")
+        known = np.array([lab is not None and str(lab) != "" for lab in labels])
+        if known.sum() < 2:
+            return float("nan")
+        pred = spectral.spectral_clustering(self.aggregated_counts(), self.hp.K_aff, seed=0)
+        return metrics_mod.nmi(np.asarray(labels)[known], pred[known])
 
     def metrics(self) -> dict[str, float]:
         out = {"loglik": float(self._loglik), "mean_exposure": self._mean_exposure(),
                "heldout_cells": float(self._n_heldout_cells)}
+        if self._n_heldout_cells > 0:
+            out["heldout_loglik"] = float(self._heldout_ll)
         auc = self.heldout_auc()
         if np.isfinite(auc):
             out["heldout_auc"] = auc
+            out["pair_history_auc"] = self.pair_history_auc()
+        nmi = self.spectral_nmi()
+        if np.isfinite(nmi):
+            out["spectral_nmi"] = nmi
         return out
 
 

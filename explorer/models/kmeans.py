@@ -235,7 +235,9 @@ def _assign(XT, centers, labels, sums, counts, mind, acc, best):
     """
     sums[:, :] = 0.0
     counts[:] = 0.0
-    return _assign_rows(XT, centers, 0, XT.shape[1], labels, sums, counts, mind, acc, best)
+    # np.int64(0), not the literal 0: the parallel step's compiled _assign_rows is reused
+    return _assign_rows(XT, centers, np.int64(0), XT.shape[1], labels, sums, counts, mind, acc,
+                        best)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
@@ -252,8 +254,8 @@ def _step_parallel(X, XT, centers, labels, sums, counts, mind, sums_t, counts_t,
     K = centers.shape[0]
     n_chunks = dist_t.shape[0]
     n_reseeded = 0
-    if update:
-        n_reseeded = _update_centers(X, labels, sums, counts, mind, centers, True)
+    if update:   # ``update`` (a bool), not the literal True: one compiled _update_centers
+        n_reseeded = _update_centers(X, labels, sums, counts, mind, centers, update)
     size = (N + n_chunks - 1) // n_chunks
     for c in numba.prange(n_chunks):
         lo = min(N, c * size)

@@ -1,0 +1,90 @@
+"""``explorer fit MODEL DATA --dask ADDRESS|local [--partition-rows N]``: the CLI's Dask path.
+
+Called by ``explorer.cli.cmd_fit`` after parsing; prints like the in-memory path (progress on
+stderr, summary on stdout) plus the dashboard link, and with ``--out`` writes result.json,
+parameters.npz and the workers' ``assignments/`` Parquet dataset.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from explorer.data.types import DataError
+from explorer.models.base import HyperparameterError
+
+from . import connect, distributed_model, export, load
+from .plans import DISTRIBUTED_MODELS
+
+
+def cmd_fit_dask(ns, model_cls) -> int:
+    from explorer import runner
+    from explorer.cli import EXIT_BAD_INPUT, _check_out_dir, _fmt, hyperparameters_from_args
+
+    def fail(msg) -> int:
+        print(f"explorer: error: {msg}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    if model_cls.id not in DISTRIBUTED_MODELS:
+        return fail(f"--dask: model '{model_cls.id}' has no distributed path (one of "
+                    f"{', '.join(DISTRIBUTED_MODELS)})")
+    for name in ("standardize", "labels", "directed", "bin_width", "test_pairs", "session"):
+        if getattr(ns, name, None):
+            return fail(f"--{name.replace('_', '-')} is not supported with --dask")
+    if getattr(ns, "kind", None) not in (None, "table"):
+        return fail("--dask fits tables only")
+    try:
+        hp = hyperparameters_from_args(model_cls, ns)
+        if ns.out:
+            _check_out_dir(ns.out)
+    except (HyperparameterError, OSError) as e:
+        return fail(e)
+
+    cluster = connect(ns.dask)
+    try:
+        print(f"Dask: {'local cluster' if ns.dask == 'local' else ns.dask}, "
+              f"{len(cluster.client.scheduler_info()['workers'])} workers, dashboard "
+              f"{cluster.dashboard_link}", file=sys.stderr, flush=True)
+        try:
+            data = load(cluster.client, ns.data, partition_rows=ns.partition_rows,
+                        columns=ns.columns)
+            model = distributed_model(model_cls.id)(hp)
+            model.check_data(data)
+        except (DataError, OSError, ValueError) as e:
+            return fail(e)
+        print(f"{model_cls.id} on {data.path}: {data.describe()}", file=sys.stderr)
+
+        def progress(p: runner.Progress) -> None:
+            if ns.quiet or p.done:
+                return
+            restart = f"  restart {p.restart + 1}/{p.n_init}" if p.n_init > 1 else ""
+            print(f"iteration {p.iteration:6d}  {p.objective_kind} {p.objective:.10g}"
+                  f"  ({p.iterations_per_s:.2f} it/s){restart}", file=sys.stderr, flush=True)
+
+        try:
+            result = runner.fit(model, data, seed=ns.seed, max_iter=ns.max_iter, tol=ns.tol,
+                                callback=progress, snapshot_interval=0.2, snapshots=False)
+        except DataError as e:
+            return fail(e)
+        except KeyboardInterrupt:
+            print("explorer: interrupted", file=sys.stderr)
+            return 130
+        for note in list(getattr(result.model, "notes", [])) + list(result.notes):
+            print(f"note: {note}", file=sys.stderr)
+        print(f"model: {model_cls.id}")
+        print(f"data: {data.path} ({data.describe()})")
+        print("hyperparameters: " + ", ".join(f"{k}={v}" for k, v in hp.as_dict().items()))
+        print(f"seed: {ns.seed}")
+        print(f"iterations: {result.iterations}")
+        print(f"converged: {str(result.converged).lower()}")
+        print(f"stop reason: {result.stop_reason}")
+        print(f"objective ({result.objective_kind}): {result.final_objective:.10g}")
+        for name, value in result.metrics.items():
+            print(f"{name}: {_fmt(value)}")
+        print(f"time: {result.total_s:.3f} s total, {result.per_iteration_s * 1e3:.3f} ms per "
+              "iteration")
+        if ns.out:
+            paths = export(result, ns.out)
+            print("wrote: " + ", ".join(str(p) for p in paths.values()))
+        return 0
+    finally:
+        cluster.close()

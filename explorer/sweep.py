@@ -1,0 +1,447 @@
+"""Model selection: fit every K (and several seeds) in worker processes and choose K.
+
+``iter_sweep(spec, jobs)`` yields one :class:`SweepRow` per fit, in the order the fits finish; the
+CLI (``explorer sweep``) and the window read the same rows. ``summarize(rows)`` aggregates them per K
+and chooses K by the model kind's criterion:
+
+==========================================  ==================================================
+model                                       criterion (per fit; mean over seeds per K)
+==========================================  ==================================================
+gmm, bernoulli-mixture, exponential-mixture BIC (lowest wins), AIC reported beside it
+bayes-gmm                                   ELBO (highest wins), components with weight > 1 %
+ammsb                                       held-out log-likelihood (highest wins); the held-out
+                                            pairs depend on the network only, so they are the same
+                                            for every K and seed
+dynamic-exposure                            held-out log-likelihood of the held-out cells (hashed
+                                            from the data only, the same for every K and seed)
+kmeans, kmedians, fuzzy-cmeans              silhouette on a fixed sample of at most 5,000 rows
+                                            (highest wins; O(n), the sample is the same for every
+                                            K), and the elbow of the distortion (reported)
+==========================================  ==================================================
+
+Stability: the mean pairwise ARI of the seeds' labels at each K (1 when every seed finds the same
+partition). Each fit runs in its own worker process, single-threaded (``NUMBA_NUM_THREADS=1``), so
+``jobs`` fits use ``jobs`` cores; a fit's result equals ``explorer fit`` with the same seed. Workers
+load the data themselves from the path and loader options, once per process. Cancelling sets a
+shared event every worker's fit checks between iterations, so running fits stop within one
+iteration and the pool is shut down before ``iter_sweep`` returns: no worker outlives a cancel.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from explorer import metrics as metrics_mod
+from explorer.models import get_model
+from explorer.models.base import HyperparameterError, Model
+
+SILHOUETTE_SAMPLE = 5000
+MAJOR_WEIGHT = 0.01          # bayes-gmm: a component "in use" has weight above 1 %
+
+# Per model id: (criterion that chooses K, True when higher is better).
+_CHOOSER = {
+    "gmm": ("bic", False), "bernoulli-mixture": ("bic", False),
+    "exponential-mixture": ("bic", False), "bayes-gmm": ("elbo", True),
+    "ammsb": ("heldout_loglik", True), "dynamic-exposure": ("heldout_loglik", True),
+    "kmeans": ("silhouette", True), "kmedians": ("silhouette", True),
+    "fuzzy-cmeans": ("silhouette", True),
+}
+
+
+def sweep_parameter(model_cls: type[Model]) -> str:
+    """The hyperparameter that is the number of components: ``K``, else the first ``K_*`` one."""
+    names = [s.name for s in model_cls.param_specs() if s.type is int]
+    if "K" in names:
+        return "K"
+    for name in names:
+        if name.startswith("K_"):
+            return name
+    raise HyperparameterError(f"model '{model_cls.id}' has no number-of-components parameter")
+
+
+def parse_k_range(text: str) -> list[int]:
+    """``"2:10"`` (inclusive), ``"2:10:2"`` or ``"2,3,5"`` -> the sorted distinct K values."""
+    text = str(text).strip()
+    try:
+        if ":" in text:
+            parts = [int(p) for p in text.split(":")]
+            if len(parts) not in (2, 3):
+                raise ValueError
+            lo, hi = parts[0], parts[1]
+            step = parts[2] if len(parts) == 3 else 1
+            if step < 1 or hi < lo:
+                raise ValueError
+            values = list(range(lo, hi + 1, step))
+        else:
+            values = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise HyperparameterError(
+            f"K range {text!r}: expected LO:HI, LO:HI:STEP or a list such as 2,3,5") from None
+    if not values or min(values) < 1:
+        raise HyperparameterError(f"K range {text!r}: values must be at least 1")
+    return sorted(set(values))
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Everything a worker needs to reproduce one fit (all plain, picklable values)."""
+
+    model_id: str
+    data_path: str
+    data_kind: str
+    data_options: dict[str, Any]
+    Ks: tuple[int, ...]
+    seeds: tuple[int, ...]
+    hyperparameters: dict[str, Any] = field(default_factory=dict)   # the fixed ones (not K)
+    max_iter: int | None = None
+    tol: float | None = None
+    out_dir: str | None = None
+
+    def tasks(self) -> list[tuple[int, int]]:
+        return [(K, s) for K in self.Ks for s in self.seeds]
+
+
+@dataclass
+class SweepRow:
+    """One finished fit: what sweep.csv holds, plus the labels for the stability figure."""
+
+    K: int
+    seed: int
+    iterations: int = 0
+    converged: bool = False
+    stop_reason: str = ""
+    objective_kind: str = ""
+    objective: float = math.nan
+    criteria: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = math.nan
+    out: str | None = None
+    error: str | None = None
+    labels: np.ndarray | None = field(default=None, repr=False)
+
+    def flat(self) -> dict[str, Any]:
+        """One CSV row: fixed columns, then each criterion, then each metric."""
+        row = {k: v for k, v in asdict(self).items()
+               if k not in ("criteria", "metrics", "labels")}
+        row.update(self.criteria)
+        row.update({f"metric_{k}": v for k, v in self.metrics.items()})
+        return row
+
+
+# ---- criteria ---------------------------------------------------------------------------------
+def silhouette(X: np.ndarray, labels: np.ndarray, block: int = 512) -> float:
+    """Mean silhouette (Euclidean), computed in row blocks: O(n^2 / block) memory-light passes.
+
+    A point alone in its cluster scores 0, as in scikit-learn. Fewer than 2 clusters: NaN.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    _, lab = np.unique(np.asarray(labels), return_inverse=True)
+    K = int(lab.max()) + 1 if len(lab) else 0
+    n = len(lab)
+    if K < 2 or K >= n:
+        return math.nan
+    onehot = np.zeros((n, K))
+    onehot[np.arange(n), lab] = 1.0
+    counts = onehot.sum(0)
+    sq = (X * X).sum(1)
+    s = np.empty(n)
+    for a in range(0, n, block):
+        b = min(a + block, n)
+        d2 = sq[a:b, None] + sq[None, :] - 2.0 * X[a:b] @ X.T
+        d = np.sqrt(np.maximum(d2, 0.0))
+        d[np.arange(b - a), np.arange(a, b)] = 0.0
+        sums = d @ onehot                                    # (block, K) distance totals
+        own = lab[a:b]
+        own_n = counts[own] - 1
+        intra = np.where(own_n > 0, sums[np.arange(b - a), own] / np.maximum(own_n, 1), 0.0)
+        other = sums / counts
+        other[np.arange(b - a), own] = np.inf
+        inter = other.min(1)
+        denom = np.maximum(intra, inter)
+        s[a:b] = np.where((own_n > 0) & (denom > 0), (inter - intra) / np.where(denom > 0, denom, 1),
+                          0.0)
+    return float(s.mean())
+
+
+def silhouette_sample(n: int) -> np.ndarray:
+    """The fixed rows the silhouette is computed on: the same for every K and seed."""
+    if n <= SILHOUETTE_SAMPLE:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(20240601).choice(n, SILHOUETTE_SAMPLE, replace=False))
+
+
+def criteria_of(model_id: str, result, data) -> dict[str, float]:
+    """The model-selection figures of one fit (see the module docstring)."""
+    m = result.metrics
+    out: dict[str, float] = {}
+    if model_id in ("gmm", "bernoulli-mixture", "exponential-mixture"):
+        out["bic"] = float(m.get("bic", math.nan))
+        out["aic"] = float(m.get("aic", math.nan))
+    elif model_id == "bayes-gmm":
+        out["elbo"] = float(result.final_objective)
+        weights = np.asarray(result.model.parameters()["weights"], dtype=np.float64)
+        out["components_used"] = float((weights > MAJOR_WEIGHT).sum())
+    elif model_id in ("ammsb", "dynamic-exposure"):
+        if "heldout_loglik" in m:
+            out["heldout_loglik"] = float(m["heldout_loglik"])
+        elif result.objective_kind == "held-out log-likelihood":
+            out["heldout_loglik"] = float(result.final_objective)
+        else:
+            out["heldout_loglik"] = math.nan
+        # Standard error of the held-out total: sqrt(n) x the sd of the per-pair (per-cell)
+        # log-likelihoods; what the one-standard-error rule in summarize() compares against.
+        out["heldout_loglik_se"] = float(m.get("heldout_loglik_se", math.nan))
+    elif model_id in ("kmeans", "kmedians", "fuzzy-cmeans"):
+        rows = silhouette_sample(data.n_items)
+        out["silhouette"] = silhouette(data.X[rows], np.asarray(result.model.labels())[rows])
+        out["distortion"] = float(result.final_objective)
+    return out
+
+
+def elbow(Ks: list[int], values: list[float]) -> int | None:
+    """The K farthest below the straight line from the first to the last (K, value) point,
+    with both axes scaled to [0, 1] (the "kneedle" elbow of a falling curve)."""
+    pts = [(k, v) for k, v in zip(Ks, values) if np.isfinite(v)]
+    if len(pts) < 3:
+        return None
+    k = np.array([p[0] for p in pts], dtype=float)
+    v = np.array([p[1] for p in pts], dtype=float)
+    if v.max() == v.min():
+        return None
+    kx = (k - k[0]) / (k[-1] - k[0])
+    vy = (v - v.min()) / (v.max() - v.min())
+    line = vy[0] + (vy[-1] - vy[0]) * kx
+    return int(k[int(np.argmax(line - vy))])
+
+
+# ---- workers -------------------------------------------------------------------------------------
+_worker_cancel = None
+_worker_data: dict[tuple, Any] = {}
+
+
+def _worker_init(cancel_event) -> None:
+    global _worker_cancel
+    _worker_cancel = cancel_event
+
+
+def _load(spec: SweepSpec):
+    from explorer.data import load
+
+    key = (spec.data_path, spec.data_kind, tuple(sorted(spec.data_options.items())))
+    if key not in _worker_data:
+        _worker_data.clear()
+        _worker_data[key] = load(spec.data_path, kind=spec.data_kind, **spec.data_options)
+    return _worker_data[key]
+
+
+def fit_one(spec: SweepSpec, K: int, seed: int, control=None) -> SweepRow:
+    """Fit one (K, seed) exactly as ``explorer fit`` would, export it if asked, score it."""
+    from explorer import runner
+    from explorer.export import export_result
+
+    t0 = time.perf_counter()
+    row = SweepRow(K=K, seed=seed)
+    if control is not None and control.cancelled:      # queued before the cancel: never start
+        row.stop_reason = "cancelled"
+        row.seconds = 0.0
+        return row
+    try:
+        cls = get_model(spec.model_id)
+        data = _load(spec)
+        hp = cls.Hyperparameters.from_mapping({**spec.hyperparameters,
+                                              sweep_parameter(cls): K})
+        result = runner.fit(cls(hp), data, seed=seed, max_iter=spec.max_iter, tol=spec.tol,
+                            snapshots=False, control=control)
+        row.iterations = result.iterations
+        row.converged = result.converged
+        row.stop_reason = result.stop_reason
+        row.objective_kind = result.objective_kind
+        row.objective = float(result.final_objective)
+        row.metrics = {k: float(v) for k, v in result.metrics.items()
+                       if isinstance(v, (int, float, np.floating, np.integer))}
+        row.criteria = criteria_of(spec.model_id, result, data)
+        row.labels = np.asarray(result.model.labels()).astype(np.int32)
+        if spec.out_dir:
+            folder = Path(spec.out_dir) / f"K={K},seed={seed}"
+            export_result(result, folder)
+            row.out = str(folder)
+    except Exception as e:   # reported in the row: one bad fit never ends the sweep
+        row.error = f"{type(e).__name__}: {e}"
+    row.seconds = time.perf_counter() - t0
+    return row
+
+
+class _SharedCancel:
+    """A RunControl whose cancel flag is the sweep's cross-process event."""
+
+    def __init__(self, event):
+        from explorer.runner import RunControl
+
+        self._local = RunControl()
+        self._event = event
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set() or self._local.cancelled
+
+    def wait_while_paused(self) -> None:
+        self._local.wait_while_paused()
+
+
+def _worker_fit(spec: SweepSpec, K: int, seed: int) -> SweepRow:
+    control = _SharedCancel(_worker_cancel) if _worker_cancel is not None else None
+    return fit_one(spec, K, seed, control=control)
+
+
+class SweepCancel:
+    """Handed to ``iter_sweep``: ``cancel()`` from any thread stops every worker's fit."""
+
+    def __init__(self, ctx=None):
+        self._ctx = ctx or mp.get_context("spawn")
+        self.event = self._ctx.Event()
+
+    def cancel(self) -> None:
+        self.event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.event.is_set()
+
+
+def iter_sweep(spec: SweepSpec, jobs: int | None = None,
+               cancel: SweepCancel | None = None) -> Iterator[SweepRow]:
+    """Run every (K, seed) fit in ``jobs`` worker processes; yield rows as fits finish.
+
+    ``jobs=0`` runs in this process, one after the other (no pool; useful for debugging).
+    """
+    tasks = spec.tasks()
+    jobs = (os.cpu_count() or 1) if jobs is None else int(jobs)
+    cancel = cancel or SweepCancel()
+    if jobs <= 0:
+        control = _SharedCancel(cancel.event)
+        for K, s in tasks:
+            if cancel.cancelled:
+                return
+            yield fit_one(spec, K, s, control=control)
+        return
+    # Each worker is single-threaded so `jobs` fits use `jobs` cores; spawned, so no Qt or numba
+    # thread state is inherited from the parent.
+    env_before = os.environ.get("NUMBA_NUM_THREADS")
+    os.environ["NUMBA_NUM_THREADS"] = "1"
+    try:
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
+                                   mp_context=mp.get_context("spawn"),
+                                   initializer=_worker_init, initargs=(cancel.event,))
+    finally:
+        if env_before is None:
+            os.environ.pop("NUMBA_NUM_THREADS", None)
+        else:
+            os.environ["NUMBA_NUM_THREADS"] = env_before
+    try:
+        pending = {pool.submit(_worker_fit, spec, K, s) for K, s in tasks}
+        while pending:
+            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            for fut in done:
+                if not fut.cancelled():
+                    yield fut.result()
+            if cancel.cancelled:
+                # Queued fits never start; running ones see the event within one iteration
+                # and come back as "cancelled" rows, which are still reported.
+                pending = {fut for fut in pending if not fut.cancel()}
+    finally:
+        cancel_futures = cancel.cancelled
+        pool.shutdown(wait=True, cancel_futures=cancel_futures)
+
+
+# ---- aggregation -----------------------------------------------------------------------------------
+def stability(label_sets: list[np.ndarray]) -> float:
+    """Mean pairwise ARI between the seeds' labels (NaN with fewer than two seeds)."""
+    pairs = [metrics_mod.ari(a, b) for i, a in enumerate(label_sets)
+             for b in label_sets[i + 1:]]
+    return float(np.mean(pairs)) if pairs else math.nan
+
+
+def summarize(model_id: str, rows: list[SweepRow]) -> dict[str, Any]:
+    """Per K: mean and standard deviation of each criterion over seeds, the stability, and the
+    chosen K with the reason. Fits that failed are counted, never averaged in."""
+    criterion, higher = _CHOOSER[model_id]
+    by_k: dict[int, list[SweepRow]] = {}
+    for r in rows:
+        by_k.setdefault(r.K, []).append(r)
+    per_k = []
+    for K in sorted(by_k):
+        good = [r for r in by_k[K] if r.error is None]
+        entry: dict[str, Any] = {"K": K, "fits": len(by_k[K]), "failed": len(by_k[K]) - len(good)}
+        names = sorted({n for r in good for n in r.criteria})
+        for n in names:
+            vals = np.array([r.criteria.get(n, math.nan) for r in good], dtype=float)
+            vals = vals[np.isfinite(vals)]
+            entry[n] = float(vals.mean()) if len(vals) else math.nan
+            entry[f"{n}_std"] = float(vals.std()) if len(vals) > 1 else 0.0 if len(vals) else math.nan
+        entry["stability_ari"] = stability([r.labels for r in good if r.labels is not None])
+        entry["converged"] = sum(r.converged for r in good)
+        per_k.append(entry)
+    scored = [(e["K"], e.get(criterion, math.nan)) for e in per_k]
+    finite = [(k, v) for k, v in scored if np.isfinite(v)]
+    chosen = None
+    reason = f"no fit produced a finite {criterion}"
+    if finite:
+        pick = max if higher else min
+        best_k, value = pick(finite, key=lambda kv: kv[1])
+        chosen = best_k
+        reason = (f"{'highest' if higher else 'lowest'} mean {criterion} "
+                  f"({value:.6g}) over {len(finite)} values of K")
+        if criterion == "heldout_loglik":
+            # One-standard-error rule (Hastie, Tibshirani and Friedman, sec. 7.10): a held-out
+            # likelihood keeps creeping up as surplus communities fit noise, so take the
+            # smallest K within one standard error of the best. The error is the larger of the
+            # held-out sum's own standard error and the spread over seeds.
+            best = next(e for e in per_k if e["K"] == best_k)
+            se = np.nanmax([best.get("heldout_loglik_se", math.nan),
+                            best.get("heldout_loglik_std", math.nan), 0.0])
+            chosen = min(k for k, v in finite if v >= value - se)
+            if chosen != best_k:
+                reason = (f"smallest K whose mean held-out log-likelihood is within one "
+                          f"standard error ({se:.3g}) of the best ({value:.6g} at K = {best_k})")
+    out: dict[str, Any] = {"model": model_id, "criterion": criterion,
+                           "higher_is_better": higher, "chosen_K": chosen, "reason": reason,
+                           "per_K": per_k}
+    if criterion == "silhouette":
+        out["elbow_K"] = elbow([e["K"] for e in per_k],
+                               [e.get("distortion", math.nan) for e in per_k])
+    return out
+
+
+def write_outputs(out_dir, model_id: str, rows: list[SweepRow], summary: dict[str, Any]) -> dict:
+    """``sweep.csv`` (one row per fit, sorted by K then seed) and ``sweep.json`` (the summary)."""
+    import csv
+    import io
+    import json
+
+    from explorer.export import _clean, write_file_atomically
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    flat = [r.flat() for r in sorted(rows, key=lambda r: (r.K, r.seed))]
+    columns: list[str] = []
+    for r in flat:
+        columns += [c for c in r if c not in columns]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
+    for r in flat:
+        w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    paths = {"csv": out / "sweep.csv", "json": out / "sweep.json"}
+    write_file_atomically(paths["csv"], lambda tmp: Path(tmp).write_text(buf.getvalue()))
+    text = json.dumps(_clean(summary), indent=2, allow_nan=False)
+    write_file_atomically(paths["json"], lambda tmp: Path(tmp).write_text(text + "\n"))
+    return paths

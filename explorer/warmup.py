@@ -1,0 +1,335 @@
+"""``explorer warmup``: compile every registered model's numba kernels once, into numba's on-disk
+cache, so that no later fit waits for compilation.
+
+Every kernel is ``@njit(cache=True)``: the first call of a kernel with new argument types compiles
+it (seconds per kernel) and writes the machine code next to the source (``__pycache__/*.nbi``,
+``*.nbc``); later processes load it in milliseconds. Warm-up fits each model briefly on tiny
+synthetic data of its kind, in every variant whose code path differs (each choice-valued
+hyperparameter, directed and undirected networks, test pairs, the parallel kernels meant for large
+tables, the float32 pair sums of large temporal networks), in parallel worker processes (at most
+one per core, 2 by default), printing one progress line per model on stderr. A last pass in one
+process then loads every model's kernels again and recompiles any that two workers raced to write.
+
+The cache is keyed by the source files' timestamps, so an upgrade invalidates it;
+:func:`kernels_cached` tells the window whether a model's kernels are in the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+# One variant: a name, a function building (data, hyperparameter values), and module constants to
+# lower for the duration of the fit (so that tiny data takes the path meant for large data).
+Variant = tuple[str, Callable[[], tuple[object, dict]], dict[str, object]]
+
+MAX_ITER = 3
+
+
+# ---- tiny data of each kind, written to files and read back by the loaders (so the kernels see
+# exactly the array types, layouts and flags that users' files produce) --------------------------
+
+_TMP: list[Path] = []
+
+
+def _tmpdir() -> Path:
+    if not _TMP:
+        _TMP.append(Path(tempfile.mkdtemp(prefix="explorer-warmup-")))
+    return _TMP[0]
+
+
+def _table(n: int = 120, D: int = 3, K: int = 3, seed: int = 0, transform=None, name="t.csv"):
+    from explorer.data import load
+    from explorer.data.synthetic import gaussian_blobs
+
+    X = gaussian_blobs(n, K=K, D=D, seed=seed).X
+    if transform is not None:
+        X = transform(X)
+    path = _tmpdir() / name
+    np.savetxt(path, X, delimiter=",", header=",".join(f"c{j}" for j in range(D)), comments="")
+    return load(path, kind="table")
+
+
+def _positive_table():
+    return _table(transform=lambda X: np.abs(X) + 0.1, name="positive.csv")
+
+
+def _binary_table():
+    return _table(D=8, transform=lambda X: (X > 0).astype(np.float64), name="binary.csv")
+
+
+def _network(directed: bool = False, test_pairs: bool = False):
+    from explorer.data import load
+    from explorer.data.synthetic import planted_partition, write_edge_list
+
+    d = planted_partition(60, K=3, p_in=0.3, p_out=0.02, seed=1, directed=directed)
+    path = write_edge_list(d, _tmpdir() / f"edges{'_d' if directed else ''}.csv")
+    options = {"directed": True} if directed else {}
+    if test_pairs:
+        rng = np.random.default_rng(0)
+        pos = d.edges[rng.choice(len(d.edges), 4, replace=False)]
+        ids = d.node_ids
+        rows = [f"{ids[u]} {ids[v]} 1" for u, v in pos]
+        rows += [f"{ids[u]} {ids[v]} 0" for u, v in ((0, 59), (1, 58), (2, 57), (3, 56))]
+        pairs = _tmpdir() / "test_pairs.txt"
+        pairs.write_text("\n".join(rows) + "\n")
+        options["test_pairs"] = str(pairs)
+    return load(path, kind="network", **options)
+
+
+def _temporal(directed: bool = False, N: int = 40, T: int = 6):
+    from explorer.data import load
+    from explorer.models.dynamic_exposure import sample_network
+
+    rng = np.random.default_rng(1)
+    K = 2
+    g = np.arange(N) % K
+    u = np.full((N, K), 0.1)
+    u[np.arange(N), g] = 0.9
+    mu = np.full((N, K), 0.1)
+    mu[np.arange(N), rng.permutation(N) % K] = 0.9
+    w = 3.0 * np.eye(K) + 0.1
+    t, i, j, c = sample_network(u, w, mu, T, v=u[:, ::-1].copy() if directed else None,
+                                directed=directed, rng=rng)
+    path = _tmpdir() / f"contacts{'_d' if directed else ''}.csv"
+    np.savetxt(path, np.column_stack([t, i, j, c]).astype(np.int64), fmt="%d", delimiter=",",
+               header="t,i,j,count", comments="")
+    return load(path, kind="temporal", **({"directed": True} if directed else {}))
+
+
+# ---- the variants of each model --------------------------------------------------------------
+
+def _choice_variants(cls, base: Callable[[], object], extra: dict) -> Iterator[Variant]:
+    """Defaults, then each other value of every choice-valued or boolean hyperparameter."""
+    yield "defaults", lambda: (base(), dict(extra)), {}
+    for spec in cls.param_specs():
+        if spec.choices:
+            others = [c for c in spec.choices if c != spec.default]
+        elif spec.type is bool:
+            others = [not spec.default]
+        else:
+            continue
+        for value in others:
+            yield (f"{spec.name}={value}", lambda v=value, s=spec.name: (base(), {**extra, s: v}),
+                   {})
+
+
+def variants(model_id: str) -> list[Variant]:
+    from explorer.models import get_model
+
+    cls = get_model(model_id)
+    kind = cls.data_kinds[0]
+    if kind == "network":
+        out = list(_choice_variants(cls, _network, {"K": 3}))
+        out.append(("K=0 (findk)", lambda: (_network(), {"K": 0}), {}))
+        out.append(("directed", lambda: (_network(directed=True), {"K": 3}), {}))
+        out.append(("test pairs", lambda: (_network(test_pairs=True), {"K": 3}), {}))
+        # large-network paths: the ELBO on a sample of pairs, the sampled initial beta pass,
+        # findk drawn once
+        out.append(("large-network paths", lambda: (_network(), {"K": 3}),
+                    {"ELBO_EXACT_MAX": 10, "ELBO_SAMPLE": 50, "BETA_INIT_NODES": 20,
+                     "SMALL_GRAPH_LINKS": 0}))
+        return out
+    if kind == "temporal":
+        hp = {"K_aff": 2, "K_exp": 2, "n_init": 1}
+        out = list(_choice_variants(cls, _temporal, hp))
+        out.append(("directed", lambda: (_temporal(directed=True), hp), {}))
+        # large networks keep their pair sums in float32 and score a sample of the pairs
+        out.append(("large-network paths", lambda: (_temporal(), hp),
+                    {"PAIR_FLOAT64_MAX_NODES": 10, "LIVE_AUC_MAX_PAIRS": 50,
+                     "FULL_AUC_MAX_CELLS": 100, "FULL_AUC_MAX_PAIRS": 100}))
+        return out
+    base = {"bernoulli-mixture": _binary_table,
+            "exponential-mixture": _positive_table}.get(model_id, _table)
+    out = list(_choice_variants(cls, base, {"K": 2}))
+    if model_id == "bernoulli-mixture":
+        out = [v for v in out if not v[0].startswith("binarize")]
+        out.append(("binarize", lambda: (_table(), {"K": 2, "binarize": True, "threshold": 0.0}),
+                    {}))
+    if model_id == "kmeans":   # the parallel kernel large tables use
+        out.append(("parallel (large tables)", lambda: (_table(), {"K": 2}),
+                    {"_PARALLEL_MIN_ROWS": 0}))
+    return out
+
+
+@contextmanager
+def _patched(module: ModuleType, values: dict[str, object]):
+    """Set module constants that exist (a renamed one is skipped), restore them afterwards."""
+    old = {k: getattr(module, k) for k in values if hasattr(module, k)}
+    try:
+        for k in old:
+            setattr(module, k, values[k])
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(module, k, v)
+
+
+def warm_model(model_id: str) -> tuple[str, float, int, list[str]]:
+    """Fit every variant of one model briefly; returns (id, seconds, compiled signatures, problems).
+
+    A variant that fails is reported, not raised: warm-up must never stop set-up."""
+    import sys as _sys
+
+    from explorer import runner
+    from explorer.models import get_model
+
+    t0 = time.perf_counter()
+    before = compiled_count()
+    cls = get_model(model_id)
+    module = _sys.modules[cls.__module__]
+    problems = []
+    for name, build, patches in variants(model_id):
+        try:
+            data, hp = build()
+            with _patched(module, patches):
+                runner.fit(cls, data, seed=0, max_iter=MAX_ITER, snapshots=True,
+                           callback=lambda p: None, **hp)
+        except Exception as e:  # noqa: BLE001 - reported, set-up goes on
+            problems.append(f"{name}: {type(e).__name__}: {e}")
+    if _TMP:
+        shutil.rmtree(_TMP.pop(), ignore_errors=True)
+    return model_id, time.perf_counter() - t0, compiled_count() - before, problems
+
+
+# ---- what numba did --------------------------------------------------------------------------
+
+def _dispatchers(modules: list[ModuleType] | None = None):
+    """Every numba dispatcher defined in explorer's model modules (or in ``modules``)."""
+    from numba.core.registry import CPUDispatcher
+
+    if modules is None:
+        modules = [m for name, m in list(sys.modules.items())
+                   if name.startswith("explorer.models") and m is not None]
+    seen = set()
+    for m in modules:
+        for obj in list(vars(m).values()):
+            if isinstance(obj, CPUDispatcher) and id(obj) not in seen:
+                seen.add(id(obj))
+                yield obj
+
+
+def compiled_count() -> int:
+    """Signatures this process compiled (not loaded from the cache)."""
+    return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers())
+
+
+def kernels_cached(cls) -> bool | None:
+    """Whether numba's cache holds the kernels of model ``cls`` for the current source files:
+    every kernel in its module's namespace (defined there or imported) has a valid, non-empty
+    cache index. None when that cannot be told (numba internals changed). Cheap: reads a few
+    small index files."""
+    try:
+        for d in _dispatchers([sys.modules[cls.__module__]]):
+            if d.signatures:     # compiled in this process already: nothing to wait for
+                continue
+            if d.targetoptions.get("inline") == "always":   # inlined into its callers only
+                continue
+            cache = getattr(d, "_cache", None)
+            impl = getattr(cache, "_cache_file", None)
+            if impl is None:
+                return None
+            if not impl._load_index():   # {} when missing or stale (source changed)
+                return False
+        return True
+    except Exception:  # noqa: BLE001 - numba internals: answer "don't know"
+        return None
+
+
+# ---- the command -----------------------------------------------------------------------------
+
+def _bar(done: int, total: int, width: int = 20) -> str:
+    full = round(width * done / max(total, 1))
+    return "[" + "#" * full + "-" * (width - full) + f"] {done}/{total}"
+
+
+def run(jobs: int | None = None, models: list[str] | None = None, quiet: bool = False,
+        stream=None) -> int:
+    """Warm every model (or ``models``) in ``jobs`` processes; returns an exit status."""
+    from explorer.models import registry
+
+    stream = stream or sys.stderr
+
+    def say(text: str) -> None:
+        if not quiet:
+            print(text, file=stream, flush=True)
+
+    ids = list(models) if models else list(registry())
+    unknown = [m for m in ids if m not in registry()]
+    if unknown:
+        print(f"explorer: error: unknown model(s) {', '.join(unknown)}; known models: "
+              f"{', '.join(registry())}", file=sys.stderr)
+        return 2
+    # Heaviest first so that the workers finish together: gmm's fused E-pass alone takes about
+    # as long to compile as the a-MMSB and dynamic-exposure kernels together.
+    weight = {"gmm": 0, "ammsb": 1, "dynamic-exposure": 2, "bayes-gmm": 3}
+    ids.sort(key=lambda m: weight.get(m, 9))
+    jobs = max(1, min(jobs or min(2, os.cpu_count() or 1), len(ids)))
+    t0 = time.perf_counter()
+    say(f"warmup: compiling the numba kernels of {len(ids)} models in {jobs} "
+        f"process{'es' if jobs > 1 else ''} (once; later runs load them from the cache)")
+    failed = []
+    done = 0
+    if jobs == 1:
+        results = (warm_model(m) for m in ids)
+    else:
+        import multiprocessing as mp
+
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
+        futures = [pool.submit(warm_model, m) for m in ids]
+        results = (f.result() for f in as_completed(futures))
+    for model_id, seconds, compiled, problems in results:
+        done += 1
+        note = (f"{compiled} kernel{'s' if compiled != 1 else ''} compiled" if compiled
+                else "all from the cache")
+        say(f"warmup: {_bar(done, len(ids))} {model_id}: {seconds:.1f} s ({note})")
+        for p in problems:
+            say(f"warmup:   {model_id}: variant failed: {p}")
+        if problems:
+            failed.append(model_id)
+    if jobs > 1:
+        pool.shutdown()
+        # Two workers may have raced to write one kernel's cache index; load everything once
+        # more in one process, which (re)compiles and saves whatever is missing.
+        t1 = time.perf_counter()
+        missing = 0
+        if len(ids) > 0:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+                missing = pool.submit(_check_all, ids).result()
+        say(f"warmup: check: every kernel loads from the cache ({time.perf_counter() - t1:.1f} s"
+            + (f"; {missing} recompiled" if missing else "") + ")")
+    say(f"warmup: done in {time.perf_counter() - t0:.1f} s")
+    return 1 if failed else 0
+
+
+def _check_all(ids: list[str]) -> int:
+    """Warm every model in this one process; returns how many signatures had to be compiled."""
+    for m in ids:
+        warm_model(m)
+    return compiled_count()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="explorer warmup",
+        description="Compile every model's numba kernels into the on-disk cache (run once after "
+                    "installing; `make install` does it).")
+    p.add_argument("models", nargs="*", help="model ids (default: every registered model)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="worker processes (default: 2, or 1 on a single core)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    ns = p.parse_args(argv)
+    return run(ns.jobs, ns.models, ns.quiet)

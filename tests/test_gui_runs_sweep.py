@@ -1,0 +1,131 @@
+"""The Runs view (table, trace overlay, agreement of two runs) and the live Sweep K view."""
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt, QTimer
+
+import explorer
+from explorer import metrics, runner, session, sweep
+from explorer.gui.runs import RunsPanel
+from explorer.gui.sweep import SweepPanel
+from explorer.models import get_model
+
+
+@pytest.fixture
+def iris_session(sample_dir):
+    iris = explorer.load(sample_dir / "iris.csv", labels="species")
+    s = session.Session()
+    for mid, K, seed in (("kmeans", 2, 0), ("kmeans", 3, 0), ("gmm", 3, 1)):
+        s.add_run(runner.fit(get_model(mid)(K=K), iris, seed=seed), options={"labels": "species"})
+    return s
+
+
+def test_runs_table_sorts_numbers_and_compares_two_runs(qtbot, iris_session):
+    panel = RunsPanel()
+    qtbot.addWidget(panel)
+    panel.set_session(iris_session)
+    assert panel.proxy.rowCount() == 3
+    col = [c[0] for c in panel.model.columns].index("nmi")
+    panel.table.sortByColumn(col, Qt.DescendingOrder)          # descending NMI: numbers, not text
+    shown = [float(panel.proxy.index(r, col).data()) for r in range(3)]
+    assert shown == sorted(shown, reverse=True)
+    settings_col = [c[0] for c in panel.model.columns].index("settings")
+    assert any("K=2" in panel.proxy.index(r, settings_col).data() for r in range(3))
+
+    panel.select_runs([2, 3])                  # kmeans K=3 vs gmm K=3
+    assert panel.selected_ids() == [2, 3]
+    assert len(panel.plot.getPlotItem().listDataItems()) == 2
+    a, b = iris_session.run(2).arrays["labels"], iris_session.run(3).arrays["labels"]
+    ag = panel.agreement
+    assert ag.ari == pytest.approx(metrics.ari(a, b)) and ag.nmi == pytest.approx(metrics.nmi(a, b))
+    assert ag.table.sum() == 150 and np.trace(ag.table) == ag.matched
+    # Hungarian matching: the diagonal holds at least as much as any other pairing's.
+    assert ag.matched >= max(ag.table.max(axis=1).sum() - 50, 0)
+    assert panel.agreement_table.rowCount() == 3
+    assert "ARI" in panel.agreement_label.text()
+
+    panel.x_axis.setCurrentIndex(1)            # wall-time axis: cumulative iteration times
+    x = panel.plot.getPlotItem().listDataItems()[0].getData()[0]
+    assert np.all(np.diff(x) >= 0) and x[-1] == pytest.approx(
+        np.sum(iris_session.run(2).iteration_times))
+
+    opened = []
+    panel.open_requested.connect(opened.append)
+    panel.select_runs([1])
+    panel.open_button.click()
+    assert opened == [1]
+    panel.delete_button.click()
+    assert [r.id for r in iris_session.runs] == [2, 3] and panel.proxy.rowCount() == 2
+
+
+def test_a_split_cluster_is_named():
+    from explorer.compare import agreement
+    a = np.repeat([0, 1], 50)
+    b = np.concatenate([np.zeros(50, int), np.ones(25, int), np.full(25, 2)])
+    ag = agreement(a, b)
+    assert ag.matched == 75 and any("split" in s for s in ag.splits)
+
+
+def four_blobs(path):
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], dtype=float)
+    X = np.vstack([c + rng.normal(size=(100, 2)) for c in centres])
+    path.write_text("x,y\n" + "".join(f"{a:.6f},{b:.6f}\n" for a, b in X))
+    return path
+
+
+def test_sweep_view_fills_live_marks_the_chosen_k_and_opens_a_fit(qtbot, tmp_path):
+    panel = SweepPanel()
+    qtbot.addWidget(panel, before_close_func=lambda w: w.shutdown())
+    spec = sweep.SweepSpec(model_id="gmm", data_path=str(four_blobs(tmp_path / "b.csv")),
+                           data_kind="table", data_options={}, Ks=(2, 3, 4, 5, 6), seeds=(0, 1))
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(10)
+    with qtbot.waitSignal(panel.finished, timeout=300_000) as blocker:
+        panel.start(spec, jobs=2)
+    timer.stop()
+    summary = blocker.args[0]
+    assert summary["chosen_K"] == 4
+    assert len(panel.rows) == 10 and len(panel.dots.data) == 10
+    assert panel.chosen_line.isVisible() and panel.chosen_line.value() == 4
+    assert "chosen K = 4" in panel.status.text()
+    # The event loop only draws points: it stays responsive while two processes fit.
+    # (Generous limits for a busy 2-core machine; the strict figure is in bench/.)
+    assert np.median(gaps) < 0.1 and max(gaps) < 1.0
+
+    asked = []
+    panel.fit_requested.connect(lambda K, s: asked.append((K, s)))
+    point = next(p for p in panel.dots.points() if p.data()[0] == 3)
+    panel._dot_clicked(panel.dots, [point])
+    assert asked == [(3, point.data()[1])]
+
+    panel.criterion.setCurrentIndex(panel.criterion.findData("stability_ari"))
+    assert len(panel.mean_curve.getData()[0]) == 5
+
+
+def test_sweep_view_cancel(qtbot, tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "big.csv"
+    np.savetxt(path, rng.normal(size=(20000, 4)), delimiter=",", header="a,b,c,d", comments="")
+    panel = SweepPanel()
+    qtbot.addWidget(panel, before_close_func=lambda w: w.shutdown())
+    spec = sweep.SweepSpec(model_id="gmm", data_path=str(path), data_kind="table",
+                           data_options={}, Ks=(3, 4, 5, 6), seeds=(0,), tol=0.0, max_iter=10**6)
+    with qtbot.waitSignal(panel.finished, timeout=120_000):
+        panel.start(spec, jobs=2)
+        QTimer.singleShot(5000, panel.cancel)
+    assert "cancelled" in panel.status.text()
+    import multiprocessing as mp
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=10_000)
+    assert panel.start_button.isEnabled()
+    assert mp.active_children() == []

@@ -1,0 +1,172 @@
+"""Interrupted exports: a process exporting sets (and the CLI fitting then exporting) is killed
+at random points with SIGKILL or SIGINT; the output folder is then the old complete set, the new
+complete set, or absent, never a mix (checked by explorer.load_result); Ctrl-C gives exit 130 and
+one line; a killed export's leftovers are removed by the next export."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import explorer
+from explorer.data.types import TableData
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = dict(os.environ, PYTHONPATH=str(ROOT))
+
+# Fits two results once, then exports them in turn into the same folder until killed.
+EXPORTER = """
+import sys
+import numpy as np
+import explorer
+from explorer.data.types import TableData
+rng = np.random.default_rng(0)
+X = rng.normal(size=(20000, 4))
+data = TableData(X=X, columns=list("abcd"), ids=np.arange(len(X)).astype(str))
+a = explorer.fit("gmm", data, K=3, max_iter=2)
+b = explorer.fit("gmm", data, K=4, max_iter=2)
+explorer.export(a, sys.argv[1])
+print("ready", flush=True)
+while True:
+    explorer.export(b, sys.argv[1])
+    explorer.export(a, sys.argv[1])
+"""
+
+
+def check_set(out: Path, allowed_K) -> int | None:
+    """The folder is absent or one consistent set; return its K."""
+    if not out.exists():
+        return None
+    saved = explorer.load_result(out)          # raises DataError on a mixed or partial set
+    K = saved.doc["hyperparameters"]["K"]
+    assert K in allowed_K
+    assert saved.labels.max() < K and len(saved.labels) == len(saved.assignments)
+    if "means" in saved.parameters:             # gmm: K means, columns id, label, p0..p{K-1}
+        assert saved.parameters["means"].shape[0] == K
+        assert saved.assignments.shape[1] == 2 + K
+    assert sorted(p.name for p in out.iterdir()) == [
+        "assignments.csv", "parameters.npz", "result.json"]
+    return K
+
+
+def test_killed_exports_leave_a_complete_set(tmp_path):
+    rng = random.Random(12)
+    out = tmp_path / "out"
+    seen = set()
+    for trial in range(6):
+        sig = (signal.SIGKILL, signal.SIGINT)[trial % 2]
+        proc = subprocess.Popen([sys.executable, "-c", EXPORTER, str(out)], env=ENV,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+            time.sleep(rng.uniform(0.0, 0.4))
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        seen.add(check_set(out, {3, 4}))
+        hidden = [p.name for p in tmp_path.iterdir() if p.name != "out"]
+        if sig == signal.SIGINT:
+            assert proc.returncode != 0 and "KeyboardInterrupt" in err
+            assert hidden == [], hidden        # Ctrl-C cleans up after itself
+    assert seen & {3, 4}
+    # whatever SIGKILL left behind goes with the next export
+    data = TableData(X=np.arange(20.0).reshape(10, 2), columns=["a", "b"],
+                     ids=np.arange(10).astype(str))
+    explorer.export(explorer.fit("kmeans", data, K=2), out)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def _cli(data, out, K):
+    return subprocess.Popen([sys.executable, "-m", "explorer.cli", "fit", "gmm", str(data),
+                             "--K", str(K), "--max-iter", "3", "--quiet", "--out", str(out)],
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_until_loaded(proc) -> list[str]:
+    """Read stderr up to the line the CLI prints once the data are loaded (the fit starts)."""
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if line.startswith("gmm on "):
+            return lines
+    raise AssertionError("".join(lines))
+
+
+def test_ctrl_c_during_the_cli_fit_or_export(tmp_path):
+    """SIGINT at a random point between the start of the fit and the end of the export: exit 130
+    with one line (or 0 when it came too late to matter: the new set is then written); the folder
+    holds the old or the new complete set. (Ctrl-C during Python's own start-up, before the CLI
+    runs, is Python's business.)"""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30000, 3))
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,c\n" + "\n".join(f"{x:.6f},{y:.6f},{z:.6f}" for x, y, z in X) + "\n")
+    out = tmp_path / "out"
+    proc = _cli(data, out, 3)
+    _wait_until_loaded(proc)
+    t0 = time.perf_counter()
+    proc.communicate(timeout=300)
+    length = time.perf_counter() - t0           # fit + export + exit
+    assert proc.returncode == 0 and check_set(out, {3}) == 3
+    pick = random.Random(5)
+    for trial in range(4):
+        K = 4 - trial % 2
+        proc = _cli(data, out, K)
+        _wait_until_loaded(proc)
+        time.sleep(pick.uniform(0.0, 1.0) * length)
+        proc.send_signal(signal.SIGINT)
+        stdout, err = proc.communicate(timeout=120)
+        assert "Traceback" not in err, err
+        if proc.returncode == 130:
+            assert err.strip().splitlines()[-1] == "explorer: interrupted"
+        else:   # finished, or interrupted while the interpreter was exiting: the set is written
+            assert proc.returncode in (0, -signal.SIGINT) and "wrote:" in stdout, err
+            assert check_set(out, {K}) == K
+        check_set(out, {3, 4})
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("when", ["write", "swap"])
+def test_sigint_inside_the_export_is_exit_130_and_no_half_set(tmp_path, when):
+    """Deterministic: SIGINT raised from inside the export (while writing the files, or during
+    the swap, where it is held back until the swap is done) -> exit 130, one line."""
+    script = f"""
+import os, signal, sys
+import numpy as np
+from explorer import cli, export
+real_write, real_exchange = export.assignments_table, export._exchange
+def table(result):
+    if "{when}" == "write":
+        os.kill(os.getpid(), signal.SIGINT)
+    return real_write(result)
+def exchange(a, b):     # called inside the swap, where Ctrl-C is held back
+    if "{when}" == "swap":
+        os.kill(os.getpid(), signal.SIGINT)
+    return real_exchange(a, b)
+export.assignments_table, export._exchange = table, exchange
+sys.exit(cli.main(sys.argv[1:]))
+"""
+    out = tmp_path / "out"
+    args = ["fit", "kmeans", str(ROOT / "sample_data" / "iris.csv"), "--quiet", "--out", str(out)]
+    earlier = subprocess.run([sys.executable, "-m", "explorer.cli", *args, "--K", "2"], env=ENV,
+                             capture_output=True, text=True, timeout=300)
+    assert earlier.returncode == 0 and check_set(out, {2}) == 2
+    r = subprocess.run([sys.executable, "-c", script, *args], env=ENV, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 130, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "explorer: interrupted"
+    assert "Traceback" not in r.stderr
+    if when == "write":
+        assert check_set(out, {2}) == 2       # the earlier set, untouched
+    else:                       # the swap completed before Ctrl-C took effect
+        assert check_set(out, {3}) == 3
+    assert [p.name for p in tmp_path.iterdir() if p.name != "out"] == []
