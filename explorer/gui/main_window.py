@@ -1025,7 +1025,12 @@ class MainWindow(QMainWindow):
 
     # ---- closing ----------------------------------------------------------------------------
     def confirm_quit(self) -> bool:
-        """Asked when the window is closed (Ctrl+Q, the close button) during a fit."""
+        """Asked when the window is closed (Ctrl+Q, the close button) during a fit. Without a
+        screen (the offscreen platform: tests, scripted runs) nobody could answer: quit."""
+        from PySide6.QtGui import QGuiApplication
+
+        if QGuiApplication.platformName() == "offscreen":
+            return True
         answer = QMessageBox.question(
             self, "Quit during a fit?",
             "A fit is running. Quit anyway? (The fit is stopped and not saved.)",

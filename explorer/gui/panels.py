@@ -496,6 +496,6 @@ class RunPanel(QGroupBox):
         restart = f"restart {p.restart + 1}/{p.n_init} · " if p.n_init > 1 else ""
         state = "paused · " if paused else ""
         # Non-breaking spaces keep a figure with its unit ("1.2 s" never wraps a lone "s").
-        self.status.setText(f"{state}{restart}iteration{NBSP}{p.iteration}/{p.max_iter} · "
+        self.status.setText(f"{state}{restart}iteration {p.iteration}/{p.max_iter} · "
                             f"{p.objective_kind}{NBSP}{p.objective:.8g} · "
                             f"{p.iterations_per_s:.1f}{NBSP}it/s · {p.elapsed_s:.1f}{NBSP}s")
