@@ -79,6 +79,9 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
                    help="table: comma-separated feature columns (default: all numeric columns)")
     g.add_argument("--standardize", action="store_true", default=None,
                    help="table: scale each feature column to zero mean and unit variance")
+    g.add_argument("--missing", choices=("error", "drop"), default=None,
+                   help="table: rows with empty, '?' or 'NA' feature cells are an error (default) "
+                        "or dropped (with a note counting them)")
     g.add_argument("--dtype", choices=("float32", "float64"), default=None,
                    help="table: feature precision (default: float32 when a Parquet/Feather/.npy "
                         "file holds float32, else float64; float32 halves the memory)")
@@ -154,8 +157,8 @@ def data_options_from_args(path, ns: argparse.Namespace, kind: str) -> dict:
     from explorer.data import LOAD_OPTIONS
 
     options = {}
-    for name in ("columns", "standardize", "labels", "dtype", "directed", "bin_width",
-                 "test_pairs"):
+    for name in ("columns", "standardize", "missing", "labels", "dtype", "directed",
+                 "bin_width", "test_pairs"):
         value = getattr(ns, name, None)
         if value is None:
             continue

@@ -191,3 +191,28 @@ def test_float32_kmeans_reseeds_an_empty_cluster_without_kept_distances():
     assert states[np.float32].labels[-1] == states[np.float64].labels[-1] == 1
     np.testing.assert_allclose(states[np.float32].centers, states[np.float64].centers,
                                rtol=1e-6)
+
+
+def test_missing_values_are_counted_or_dropped_like_the_csv_loader(tmp_path):
+    from explorer.data.table import MissingValuesError
+
+    a = np.arange(10, dtype=np.float64)
+    t = pa.table({"id": [f"r{i}" for i in range(10)],
+                  "a": pa.array(a, mask=np.isin(np.arange(10), [2, 7])),
+                  "b": pa.array(a * 2, mask=np.isin(np.arange(10), [7, 8])),
+                  "kind": [str(i % 2) for i in range(10)]})
+    pq.write_table(t, tmp_path / "m.parquet", row_group_size=4)
+    with pytest.raises(MissingValuesError, match="column 'a': missing value in row 3; 3 rows "
+                                                 "have missing values") as e:
+        load(tmp_path / "m.parquet")
+    assert e.value.rows == 3
+    d = load(tmp_path / "m.parquet", missing="drop", labels="kind")
+    keep = [0, 1, 3, 4, 5, 6, 9]
+    np.testing.assert_array_equal(d.X, np.column_stack([a[keep], 2 * a[keep]]))
+    assert d.X.flags.f_contiguous
+    assert list(d.ids) == [f"r{i}" for i in keep]
+    assert list(d.labels) == [str(i % 2) for i in keep]
+    assert "dropped 3 of 10 rows with missing values" in d.notes
+    pq.write_table(t.drop(["id"]), tmp_path / "n.parquet", row_group_size=4)
+    d = load(tmp_path / "n.parquet", missing="drop", labels="kind")
+    assert list(d.ids) == [str(i) for i in keep]       # the file's numbering

@@ -150,7 +150,8 @@ def test_error_non_numeric_value(tmp_path):
 
 
 def test_error_non_numeric_in_picked_column(tmp_path):
-    e = error_of(write(tmp_path, "n.csv", "a,b\n1,x\n2,y\n"), columns="b")
+    # three text values (two would be encoded 0/1)
+    e = error_of(write(tmp_path, "n.csv", "a,b\n1,x\n2,y\n3,z\n"), columns="b")
     assert (e.line, e.column) == (2, "b")
 
 
@@ -253,6 +254,80 @@ def test_never_a_raw_exception(tmp_path, sep, head, rows, extra):
             continue
         if loader is load_table:
             assert np.isfinite(d.X).all() and d.X.shape[0] == len(d.ids) > 0
+
+
+# ---- text columns, yes/no columns, missing values (issue 13, items 1 and 11) -----------------
+
+VOTES = ("party,v1,v2,v3\n"
+         "republican,n,y,n\n"
+         "democrat,y,?,y\n"
+         "democrat,y,n,\n"
+         "republican,n,y,NA\n"
+         "democrat,?,n,y\n"
+         "republican,n,y,n\n")
+
+
+def test_text_columns_are_listed_in_file_order(shared_datasets):
+    d = load_table(shared_datasets / "iris" / "iris.csv")
+    assert d.text_columns == ["species"] and "species" not in d.columns
+    d = load_table(shared_datasets / "iris" / "iris.csv", labels="species")
+    assert d.text_columns == ["species"]
+    d = load_table(shared_datasets / "iris" / "iris.csv", labels="petal_width")
+    assert d.text_columns == ["species"] and d.label_name == "petal_width"
+
+
+def test_yes_no_columns_encoded_and_missing_rows_refused_with_count(tmp_path):
+    from explorer.data.table import MissingValuesError
+
+    p = write(tmp_path, "votes.csv", VOTES)
+    with pytest.raises(MissingValuesError) as ei:
+        load_table(p, labels="party")
+    e = ei.value
+    # rows 2, 3, 4 and 5 of the data (lines 3-6) have a '?', an empty cell or 'NA'
+    assert e.rows == 4 and (e.line, e.column) == (3, "v2") and "'?'" in str(e)
+    assert "--missing drop" in str(e)
+
+
+def test_missing_drop_keeps_complete_rows_with_their_ids(tmp_path):
+    p = write(tmp_path, "votes.csv", VOTES)
+    d = load_table(p, labels="party", missing="drop")
+    np.testing.assert_array_equal(d.X, [[0, 1, 0], [0, 1, 0]])
+    assert list(d.ids) == ["0", "5"] and list(d.labels) == ["republican", "republican"]
+    assert d.columns == ["v1", "v2", "v3"]
+    assert d.text_columns == ["party", "v1", "v2", "v3"]
+    assert any("encoded n = 0, y = 1" in n for n in d.notes)
+    assert any("dropped 4 of 6 rows" in n for n in d.notes)
+    # without a label column the two-valued party column is a feature too (d = 0, r = 1)
+    d = load_table(p, missing="drop")
+    assert d.columns == ["party", "v1", "v2", "v3"] and d.X[:, 0].tolist() == [1, 1]
+
+
+def test_missing_markers_in_numeric_columns_and_bad_option(tmp_path, shared_datasets):
+    p = write(tmp_path, "m.csv", "a,b\n1,2\n3,?\n,4\n5,6\n")
+    e = error_of(p)
+    assert e.rows == 2 and (e.line, e.column) == (3, "b")
+    d = load_table(p, missing="drop")
+    np.testing.assert_array_equal(d.X, [[1, 2], [5, 6]])
+    pen = load_table(shared_datasets / "penguins" / "penguins.csv", labels="species",
+                     missing="drop")
+    # beside numeric columns a two-valued text column (sex) is a ground-truth candidate, not a
+    # feature; the rows missing a measurement are dropped
+    assert pen.n_items == 342 and "sex" not in pen.columns and "island" not in pen.columns
+    assert pen.text_columns == ["species", "island", "sex"]
+    with pytest.raises(DataError, match="missing"):
+        load_table(p, missing="fill")
+
+
+def test_cli_missing_drop(tmp_path, capsys):
+    from explorer import cli
+
+    p = write(tmp_path, "votes.csv", VOTES)
+    assert cli.main(["fit", "kmeans", str(p), "--K", "2", "--labels", "party"]) == 2
+    assert "--missing drop" in capsys.readouterr().err
+    assert cli.main(["fit", "kmeans", str(p), "--K", "2", "--labels", "party", "--missing",
+                     "drop", "--quiet"]) == 0
+    out = capsys.readouterr()
+    assert "dropped 4 of 6 rows" in out.err and "2 rows x 3 columns" in out.out
 
 
 # ---- issue 12: messages and safety ---------------------------------------------------------------

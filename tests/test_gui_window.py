@@ -141,6 +141,7 @@ def window(qtbot, settings, models):
     w.resize(1300, 850)
     w.show()
     yield w
+    w.interactive = False      # no quit question when a test ends during a fit
     w.close()
 
 
@@ -191,7 +192,7 @@ def test_iris_kmeans_fit_fills_every_plot_and_exports(qtbot, window, sample_dir,
 
     # Data view: PCA (4 columns), one scatter item per cluster holding that cluster's rows.
     dv = window.data_view
-    assert dv.pca is not None and dv.cx.count() == 4
+    assert dv.pca is not None and dv.cx.count() == 4 + 4   # components, then the raw columns
     counts = [len(dv.scatter_items[k].data) for k in range(3)]
     assert counts == np.bincount(labels, minlength=3).tolist()
     centres = result.model.parameters()["centers"]
@@ -434,6 +435,7 @@ def test_closing_during_a_fit_stops_the_worker(qtbot, settings, models, sample_d
     assert w.start_run()
     job = w.job
     qtbot.waitUntil(lambda: w.trace_panel.trace_points >= 2, timeout=10_000)
+    w.confirm_quit = lambda: True      # "A fit is running. Quit anyway?" -> Yes
     t0 = time.perf_counter()
     w.close()
     # stopped within about one iteration (20 ms), not by running out of iterations

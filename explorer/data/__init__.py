@@ -33,7 +33,7 @@ _NETWORK_HEADERS = {("source", "target"), ("u", "v"), ("from", "to"), ("node1", 
 
 # The loader options each kind of data takes (the CLI and the window offer exactly these).
 LOAD_OPTIONS = {
-    "table": ("columns", "standardize", "labels", "dtype"),
+    "table": ("columns", "standardize", "labels", "missing", "dtype"),
     "network": ("directed", "labels", "test_pairs"),
     "temporal": ("directed", "bin_width", "labels"),
 }

@@ -6,7 +6,11 @@ features are the numeric columns (or those picked in ``columns``, each once), a 
 (any case) gives the row ids, ``labels`` names a ground-truth column, a non-numeric column is
 excluded with a note (an error when picked), missing values, NaN and inf are errors naming the
 column and the row, values beyond 1e150 are refused unless ``standardize``, a name repeated in the
-file gets ``a.1`` with a note.
+file gets ``a.1`` with a note. A missing value is a null (Parquet/Feather; pandas writes NaN as
+null): with ``missing="error"`` (default) a :class:`MissingValuesError` names the first and counts
+the rows, with ``missing="drop"`` those rows are dropped with a note (row ids keep the file's
+numbering; the matrix is then copied once to its final size). A NaN stored as a value is an error,
+as in a CSV.
 
 What differs, for size:
 
@@ -37,7 +41,13 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.data.table import MAX_MAGNITUDE, parse_names, unique_names
+from explorer.data.table import (
+    MAX_MAGNITUDE,
+    MISSING_CHOICES,
+    MissingValuesError,
+    parse_names,
+    unique_names,
+)
 from explorer.data.types import DataError, TableData
 
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".feather": "feather", ".arrow": "feather",
@@ -293,7 +303,8 @@ def _standardize_columns(X: np.ndarray, columns: list[str], notes: list[str]):
 
 
 def load_columnar(path, *, columns=None, labels=None, standardize: bool = False,
-                  dtype: str | None = None, progress=None) -> TableData:
+                  dtype: str | None = None, missing: str = "error",
+                  progress=None) -> TableData:
     """Load a Parquet, Feather or ``.npy`` table (see the module docstring)."""
     from explorer.progress import Task
 
@@ -302,17 +313,22 @@ def load_columnar(path, *, columns=None, labels=None, standardize: bool = False,
         raise DataError("not a Parquet, Feather or .npy file", path=path)
     if dtype is not None and dtype not in DTYPES:
         raise DataError(f"unknown dtype {dtype!r} (expected float32 or float64)", path=path)
+    if missing not in MISSING_CHOICES:
+        raise DataError(f"missing = {missing!r}: expected one of {', '.join(MISSING_CHOICES)}",
+                        path=path)
     _check_path(path)
     path = str(path)
     pool = concurrent.futures.ThreadPoolExecutor(1)
     sha = pool.submit(_hash, path)
     try:
-        return _load(path, fmt, columns, labels, standardize, dtype, progress, sha, Task)
+        return _load(path, fmt, columns, labels, standardize, dtype, missing, progress, sha,
+                     Task)
     finally:
         pool.shutdown(wait=True)
 
 
-def _load(path, fmt, columns, labels, standardize, dtype, progress, sha, Task) -> TableData:
+def _load(path, fmt, columns, labels, standardize, dtype, missing, progress, sha,
+          Task) -> TableData:
     src = _Batches(path, fmt)
     notes: list[str] = []
     wanted = parse_names(columns)
@@ -368,18 +384,37 @@ def _load(path, fmt, columns, labels, standardize, dtype, progress, sha, Task) -
     extra = [names.index(c) for c in (id_name, label_name) if c]
     id_parts: list[np.ndarray] = []
     label_parts: list[np.ndarray] = []
+    kept_parts: list = []                   # with missing="drop": which file rows were kept
+    w = 0                                   # rows written (fewer than read when rows drop)
+    n_missing = 0
+    first_missing = None                    # (row, column) of the first missing value
     with Task(f"reading {Path(path).name}", total=src.n_rows, unit="rows",
               callback=progress) as task:
         for row, cols in src.batches(idx + extra):
-            n = 0
-            for jj, j in enumerate(idx):
-                vals, missing = _to_numpy(cols[j])
-                n = len(vals)
-                if missing is not None:
-                    r = int(np.flatnonzero(missing)[0])
-                    raise DataError(f"missing value in row {row + r + 1}; fill it in or remove "
-                                    "the row", path=path, column=names[j])
-                out = X[row:row + n, jj]
+            values = [_to_numpy(cols[j]) for j in idx]
+            n = len(values[0][0])
+            miss = np.zeros(n, dtype=bool)
+            for jj, (_, m) in enumerate(values):
+                if m is not None:
+                    if first_missing is None:
+                        first_missing = (row + int(np.flatnonzero(m)[0]), names[idx[jj]])
+                    miss |= m
+            if miss.any():
+                n_missing += int(miss.sum())
+                if missing == "error":      # go on only to count them
+                    task.update(n)
+                    continue
+            good = None if not miss.any() else ~miss
+            # file row of written row r: row + r, or rows_in[r] when rows were dropped
+            rows_in = None if good is None else row + np.flatnonzero(good)
+            k = n if good is None else len(rows_in)
+            if missing == "drop":
+                kept_parts.append((row, n, rows_in))      # the kept rows, made if any dropped
+            for jj, (vals, _) in enumerate(values):
+                j = idx[jj]
+                if good is not None:
+                    vals = vals[good]
+                out = X[w:w + k, jj]
                 np.copyto(out, vals, casting="unsafe")
                 finite = np.isfinite(out)
                 if not finite.all():
@@ -387,34 +422,54 @@ def _load(path, fmt, columns, labels, standardize, dtype, progress, sha, Task) -
                     v = vals[r]
                     what = "out of float32 range" if np.isfinite(v) else \
                         "not a finite number (NaN and inf are not allowed)"
-                    raise DataError(f"value {float(v)!r} in row {row + r + 1} is {what}", path=path,
-                                    column=names[j])
+                    at = row + r if rows_in is None else rows_in[r]
+                    raise DataError(f"value {float(v)!r} in row {at + 1} is {what}",
+                                    path=path, column=names[j])
                 if not standardize and X.dtype != np.float32:    # float32 ends at 3.4e38
                     big = np.abs(out) > MAX_MAGNITUDE
                     if big.any():
                         r = int(np.flatnonzero(big)[0])
+                        at = row + r if rows_in is None else rows_in[r]
                         raise DataError(
-                            f"value {float(out[r]):g} in row {row + r + 1} is too large: beyond "
-                            f"{MAX_MAGNITUDE:g} in magnitude the models' squares and sums "
+                            f"value {float(out[r]):g} in row {at + 1} is too large: "
+                            f"beyond {MAX_MAGNITUDE:g} in magnitude the models' squares and sums "
                             "overflow; rescale the column or standardise the columns "
                             "(--standardize)", path=path, column=names[j])
             if id_name:
-                id_parts.append(_text_column(cols[names.index(id_name)], n))
+                t = _text_column(cols[names.index(id_name)], n)
+                id_parts.append(t if good is None else t[good])
             if label_name:
-                label_parts.append(_text_column(cols[names.index(label_name)], n))
+                t = _text_column(cols[names.index(label_name)], n)
+                label_parts.append(t if good is None else t[good])
+            w += k
             task.update(n)
 
+    kept = None
+    if n_missing:
+        r, column = first_missing
+        if missing == "error":
+            rows = "1 row has" if n_missing == 1 else f"{n_missing} rows have"
+            raise MissingValuesError(
+                f"missing value in row {r + 1}; {rows} missing values: drop them (--missing "
+                "drop; in the window 'Drop rows with missing values') or fill them in",
+                rows=n_missing, path=path, column=column)
+        if w == 0:
+            raise DataError(f"every row has a missing value ({', '.join(numeric)})", path=path)
+        notes.append(f"dropped {n_missing} of {src.n_rows} rows with missing values")
+        X = np.asfortranarray(X[:w])        # one copy, only when rows were dropped
+        kept = np.concatenate([np.arange(r0, r0 + n) if rows is None else rows
+                               for r0, n, rows in kept_parts])
     if id_name:
         ids = np.concatenate(id_parts)
         if any(v is None for v in ids) or len(set(ids)) != len(ids):
             notes.append(f"column {id_name!r} has repeated or missing values; rows are numbered "
                          "instead")
-            ids = RowNumbers(src.n_rows)
+            ids = RowNumbers(src.n_rows) if kept is None else kept.astype(str)
         else:
             ids = ids.astype(str)
             notes.append(f"column {id_name!r} used as row ids")
-    else:
-        ids = RowNumbers(src.n_rows)
+    else:   # row ids keep the file's numbering when rows were dropped
+        ids = RowNumbers(src.n_rows) if kept is None else kept.astype(str)
     y = np.concatenate(label_parts) if label_name else None
     if fmt != "npy":
         # the row groups' buffers went back to Arrow's allocator, which keeps them for reuse:

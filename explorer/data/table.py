@@ -16,7 +16,13 @@ Choices where the format is ambiguous:
 - Features: the columns picked in ``columns`` (names or a comma-separated string), else every column
   except the label and id columns. A column where fewer than half the cells are numbers is excluded
   with a note (a text column); a column where most cells are numbers but one is not is an error naming
-  that cell. Empty cells, NaN and inf in a feature column are errors.
+  that cell. In a table of text columns only (yes/no answers), or when picked, a text column with
+  exactly two values (yes/no, y/n; missing markers aside) is encoded 0/1 with a note (the yes-like or alphabetically later value is 1). Text columns are listed in
+  ``text_columns`` (ground-truth candidates).
+- Missing values: empty cells and the markers ``?``, ``NA``, ``N/A``, ``NULL`` in a feature column
+  are missing; ``missing="error"`` (default) raises :class:`MissingValuesError` (first cell, row
+  count), ``missing="drop"`` drops those rows with a note (row ids keep the file's numbering).
+  NaN and inf in a feature column are errors.
 - Labels: ``labels`` names a column kept as ground truth (strings; empty cells become ``None``).
 - Decimal commas (``1,5;2,5``): refused with a message saying so (a comma is never read as a
   decimal mark: ``1,000`` would be ambiguous).
@@ -313,7 +319,13 @@ def _has_header(lines: list[str], sep: str | None, wanted: set[str]) -> bool:
         below = [r[j] for r in rest if j < len(r) and r[j].strip()]
         if below and sum(is_number(c) for c in below) * 2 > len(below):
             return True
-    return False
+    # An all-text table (yes/no answers): a header names each column once, above a column of
+    # at most two values (missing-value markers aside) that never repeats the name.
+    cols = [{r[j].strip() for r in rest if j < len(r)} - _MISSING_CELLS
+            for j in range(len(first))]
+    return (len(rest) > 2 and all(cell and not is_number(cell) and cell not in col
+                                  for cell, col in zip(first, cols))
+            and any(0 < len(col) <= 2 for col in cols))
 
 
 def _data_line(src: Source, sep, header: bool, k: int) -> int | None:
@@ -337,6 +349,53 @@ def _locate_table_problem(src: Source, sep, header: bool, names: list[str],
                             path=src.path, line=line)
         for j in features:
             check_number(fields[j], src=src, line=line, column=names[j])
+
+
+MISSING_CHOICES = ("error", "drop")
+_MISSING_CELLS = {"", "?", "NA", "N/A", "NULL"}
+_YES = {"y", "yes", "true", "t", "on", "1"}
+_NAN_TOKEN = re.compile(rb"(?i)(?<![\w.])[+-]?nan(?![\w.])")
+
+
+class MissingValuesError(DataError):
+    """Feature cells empty or a missing-value marker (``?``, ``NA``) with ``missing="error"``;
+    ``rows`` counts the rows that ``missing="drop"`` would drop."""
+
+    def __init__(self, problem: str, *, rows: int, **where):
+        self.rows = rows
+        super().__init__(problem, **where)
+
+
+def _missing_cells(col: pd.Series) -> np.ndarray:
+    """Empty cells and missing-value markers of a text column (bool array)."""
+    marker = col.astype(str).str.strip().str.upper().isin(_MISSING_CELLS)
+    return (col.isna() | marker).to_numpy()
+
+
+def _encode_two_valued(col: pd.Series, miss: np.ndarray):
+    """A text column with exactly two values (yes/no, y/n, male/female) as 0/1 (NaN where
+    missing): ``(values, value_0, value_1)``, the yes-like value (or the later one) as 1."""
+    cells = col[~miss].astype(str).str.strip()
+    uniq = sorted(cells.unique())
+    if len(uniq) != 2 or len(cells) < 3:      # two rows of names are not yes/no answers
+        return None
+    lo, hi = uniq
+    if lo.lower() in _YES and hi.lower() not in _YES:
+        lo, hi = hi, lo
+    v = np.full(len(col), np.nan)
+    v[~miss] = (cells == hi).to_numpy(dtype=np.float64)
+    return v, lo, hi
+
+
+def _cell_of_row(src: Source, sep, header: bool, row: int, j: int) -> tuple[int, str]:
+    """File line and text of data row ``row`` (0-based), field ``j``."""
+    it = records(src, sep)
+    if header:
+        next(it, None)
+    for r, (line, fields) in enumerate(it):
+        if r == row:
+            return line, fields[j] if j < len(fields) else ""
+    return None, ""
 
 
 def _decimal_commas(src: Source, lines: list[str]) -> None:
@@ -374,8 +433,16 @@ def _safe_standardize(X: np.ndarray):
     return Y.mean(axis=0) * m, Y.std(axis=0) * m
 
 
-def load_table(path, *, columns=None, labels=None, standardize: bool = False) -> TableData:
-    """Load a numeric table from a CSV/TSV file; see the module docstring for the rules."""
+def load_table(path, *, columns=None, labels=None, standardize: bool = False,
+               missing: str = "error") -> TableData:
+    """Load a numeric table from a CSV/TSV file; see the module docstring for the rules.
+
+    ``missing``: what to do with rows whose feature cells are empty or a missing-value marker
+    (``?``, ``NA``): ``"error"`` (a :class:`MissingValuesError` counting them) or ``"drop"``.
+    """
+    if missing not in MISSING_CHOICES:
+        raise DataError(f"missing = {missing!r}: expected one of {', '.join(MISSING_CHOICES)}",
+                        path=path)
     src = read_source(path)
     wanted = parse_names(columns)
     twice = sorted({c for c in wanted if wanted.count(c) > 1})
@@ -439,30 +506,97 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False) ->
         feats = [c for c in names if c not in (label_name, id_name)]
 
     numeric: list[str] = []
+    values: dict[str, np.ndarray] = {}      # feature columns converted here (markers -> NaN)
+    two_valued: dict[str, tuple] = {}
+    text: set[str] = set()
     for c in feats:
         col = df[c]
         if col.dtype.kind in "iufb":
             numeric.append(c)
             continue
+        miss = _missing_cells(col)
+        filled = ~miss
+        n_filled = int(filled.sum())
+        parsed = pd.to_numeric(col[filled].astype(str).str.strip(), errors="coerce")
+        n_num = int(parsed.notna().sum())
+        if n_filled and n_num == n_filled:          # numbers, with missing-value markers
+            v = np.full(len(col), np.nan)
+            v[filled] = parsed.to_numpy(dtype=np.float64)
+            values[c] = v
+            numeric.append(c)
+            continue
+        encoded = _encode_two_valued(col, miss) if n_num == 0 else None
+        if encoded is not None:
+            two_valued[c] = encoded
+            numeric.append(c)
+            text.add(c)
+            continue
         if not wanted:
-            parsed = pd.to_numeric(col, errors="coerce")
-            filled = col.notna()
-            n_filled = int(filled.sum())
-            if n_filled == 0 or int(parsed[filled].notna().sum()) * 2 < n_filled:
+            if n_filled == 0 or n_num * 2 < n_filled:
                 notes.append(f"column {c!r} is not numeric; excluded from the features")
+                text.add(c)
                 continue
         # Picked explicitly, or mostly numeric with a bad cell: say where.
         _locate_table_problem(src, sep, header, names, [names.index(c)])
         raise DataError("column is not numeric", path=src.path, column=c)
+    # Two-valued text columns are encoded only in an all-text table (yes/no answers); beside
+    # numeric columns such a column (a diagnosis, a sex) is more likely ground truth: excluded.
+    all_text = len(two_valued) == len(numeric)
+    for c, (v, lo, hi) in two_valued.items():
+        if all_text or c in wanted:
+            values[c] = v
+            notes.append(f"column {c!r} holds two values: encoded {lo} = 0, {hi} = 1")
+        else:
+            numeric.remove(c)
+            notes.append(f"column {c!r} is not numeric; excluded from the features")
     if not numeric:
         raise DataError("no numeric columns" + (f" ({'; '.join(notes)})" if notes else ""),
                         path=src.path)
+    for c in names:
+        if c not in feats and c != id_name and df[c].dtype.kind not in "iufb":
+            parsed = pd.to_numeric(df[c].dropna().astype(str).str.strip(), errors="coerce")
+            if parsed.notna().sum() * 2 < len(parsed):
+                text.add(c)
 
-    X = np.ascontiguousarray(df[numeric].to_numpy(dtype=np.float64))
-    if not X.flags.writeable:
-        # pandas' copy-on-write hands out a read-only view when no copy was needed (one column):
-        # numba compiles separate kernels for read-only arrays, so every table is writable.
-        X = X.copy()
+    if values:
+        X = np.empty((len(df), len(numeric)))
+        for j, c in enumerate(numeric):
+            X[:, j] = values[c] if c in values else df[c].to_numpy(dtype=np.float64)
+    else:
+        X = np.ascontiguousarray(df[numeric].to_numpy(dtype=np.float64))
+        if not X.flags.writeable:
+            # pandas' copy-on-write hands out a read-only view when no copy was needed (one
+            # column): numba compiles separate kernels for read-only arrays, so every table is
+            # writable.
+            X = X.copy()
+    n_rows = len(X)
+    keep = None
+    nan_rows = np.isnan(X).any(axis=1)
+    if nan_rows.any():
+        if _NAN_TOKEN.search(src.data):
+            # a literal NaN is an error (not a missing value): say where, if it is a feature's
+            _locate_table_problem(src, sep, header, names,
+                                  [names.index(c) for c in numeric if c not in values])
+        n_missing = int(nan_rows.sum())
+        if missing == "drop":
+            keep = ~nan_rows
+            if not keep.any():
+                raise DataError(f"every row has a missing value ({', '.join(numeric)})",
+                                path=src.path)
+            X = np.ascontiguousarray(X[keep])
+            df = df.loc[keep]
+            notes.append(f"dropped {n_missing} of {n_rows} rows with missing values")
+        else:
+            r = int(np.argmax(nan_rows))
+            column = numeric[int(np.argmax(np.isnan(X[r])))]
+            line, cell = _cell_of_row(src, sep, header, r, names.index(column))
+            what = f"missing value {cell.strip()!r}" if cell.strip() else \
+                "empty cell (a missing value)"
+            rows = "1 row has" if n_missing == 1 else f"{n_missing} rows have"
+            raise MissingValuesError(
+                f"{what}; {rows} missing values: drop them (--missing drop; in the window "
+                "'Drop rows with missing values') or fill them in",
+                rows=n_missing, path=src.path, line=line, column=column)
     if not np.isfinite(X).all():
         _locate_table_problem(src, sep, header, names, [names.index(c) for c in numeric])
         raise DataError("missing or non-finite values", path=src.path)
@@ -480,11 +614,11 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False) ->
         ids = df[id_name].astype(str).str.strip().to_numpy(dtype=str)
         if len(set(ids)) != len(ids):
             notes.append(f"column {id_name!r} has repeated values; rows are numbered instead")
-            ids = row_ids(len(df))
+            ids = row_ids(n_rows) if keep is None else row_ids(n_rows)[keep]
         else:
             notes.append(f"column {id_name!r} used as row ids")
     else:
-        ids = row_ids(len(df))
+        ids = row_ids(n_rows) if keep is None else row_ids(n_rows)[keep]
 
     y = None
     if label_name:
@@ -509,4 +643,5 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False) ->
 
     return TableData(X=X, columns=numeric, ids=ids, labels=y, label_name=label_name,
                      path=src.path, sha256=src.sha256, standardized=bool(standardize),
-                     offset=offset, scale=scale, notes=notes)
+                     offset=offset, scale=scale, notes=notes,
+                     text_columns=[c for c in names if c in text])

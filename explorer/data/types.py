@@ -61,6 +61,8 @@ class TableData:
     offset: np.ndarray | None = None
     scale: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    # The file's text columns (excluded, encoded 0/1, or the label): ground-truth candidates.
+    text_columns: list[str] = field(default_factory=list)
 
     @property
     def n_items(self) -> int:

@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             return _error(f"--size: expected WxH, got {args.size!r}")
     if data is not None:
         window.set_data(data, path=path, options={
-            k: getattr(args, k) for k in ("columns", "standardize", "labels", "directed",
-                                          "bin_width", "test_pairs", "kind")
+            k: getattr(args, k) for k in ("columns", "standardize", "missing", "labels",
+                                          "directed", "bin_width", "test_pairs", "kind")
             if getattr(args, k, None) is not None})
     if model_cls is not None:
         window.select_model(model_cls.id)

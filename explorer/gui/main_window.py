@@ -8,8 +8,10 @@ fit, and once more with the final state.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
+import re
 import sys
 import time
 import traceback
@@ -35,8 +37,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer import __version__, views
+from explorer import __version__
 from explorer.data import LOAD_OPTIONS as DATA_OPTIONS
+from explorer.data.table import MissingValuesError
 from explorer.data.types import DataError
 from explorer.gui.panels import DataPanel, ModelPanel, RunPanel
 from explorer.gui.plots import (
@@ -53,6 +56,8 @@ from explorer.warmup import kernels_cached
 ORGANIZATION = "LatentExplorer"
 APPLICATION = "explorer"
 MAX_RECENT = 8
+FILE_OPTIONS = ("kind", "columns", "standardize", "missing", "labels", "directed", "bin_width",
+                "test_pairs")          # the data options remembered per file
 HEAVY_INTERVAL_S = 1.0          # the scatter/simplex/adjacency redraw at most this often
 COMPILE_HINT_MS = 1000          # no first iteration after this long: show a busy bar
 COMPILING_TEXT = "compiling kernels (first run only)..."
@@ -63,7 +68,7 @@ METRIC_GROUPS = [
                         ("heldout_loglik", "log-likelihood"), ("heldout_cells", "cells")]),
     ("Test pairs", [("test_auc", "AUC"), ("test_perplexity", "perplexity")]),
 ]
-METRIC_NAMES = {"elbo": "ELBO", "bic": "BIC", "aic": "AIC", "loglik": "log-likelihood",
+METRIC_NAMES = {"inertia": "distortion", "elbo": "ELBO", "bic": "BIC", "aic": "AIC", "loglik": "log-likelihood",
                 "log_likelihood": "log-likelihood", "J_m": "J_m",
                 "findk_communities": "communities found by findk"}
 
@@ -74,6 +79,79 @@ def _as_list(value) -> list[str]:
     if isinstance(value, str):
         return [value] if value else []
     return [str(v) for v in value]
+
+
+def label_file_columns(spec, node_ids) -> tuple[list[str], dict[str, np.ndarray], str | None]:
+    """The label columns of a node-label file with a header row: ``(columns, values, preferred)``.
+
+    ``values[c]`` is aligned with ``node_ids`` (None where a node has no row). The preferred column
+    has fewer distinct values than labelled nodes (a community, not a name), text columns first.
+    A file without a header (or a GML attribute) gives ``([], {}, None)``.
+    """
+    from explorer.data.labels import COMMENT, split_spec
+    from explorer.data.table import read_source, records, sniff_separator
+
+    path, _col = split_spec(spec)
+    if not Path(path).is_file():
+        return [], {}, None
+    try:
+        src = read_source(path)
+        rows = records(src, sniff_separator(src.head_lines(comment=COMMENT)), COMMENT)
+        first = next(rows, None)
+        index = {str(nid): k for k, nid in enumerate(node_ids)}
+        if first is None or first[1][0].strip() in index:
+            return [], {}, None            # no header: the loader takes the second field
+        header = [h.strip() for h in first[1]]
+        cols = {c: np.full(len(node_ids), None, dtype=object) for c in header[1:]}
+        for _line, fields in rows:
+            k = index.get(fields[0].strip())
+            if k is None:
+                continue
+            for c, v in zip(header[1:], fields[1:]):
+                cols[c][k] = v.strip() or None
+    except (DataError, OSError, UnicodeDecodeError):
+        return [], {}, None
+    if not cols:
+        return [], {}, None
+
+    def is_text(c):
+        vals = [v for v in cols[c] if v is not None]
+        return any(not _is_number(v) for v in vals)
+
+    n_known = {c: sum(v is not None for v in cols[c]) for c in cols}
+    distinct = {c: len({v for v in cols[c] if v is not None}) for c in cols}
+    few = [c for c in cols if 1 < distinct[c] < n_known[c]]
+    few.sort(key=lambda c: not is_text(c))
+    preferred = few[0] if few else next(iter(cols))
+    return list(cols), cols, preferred
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def node_names(columns: dict[str, np.ndarray]) -> np.ndarray | None:
+    """A name per node from a label file's columns: a column called name/label/title, else the
+    first text column whose values are all distinct."""
+    for c, v in columns.items():
+        if c.lower() in ("name", "label", "title", "names"):
+            return v
+    for v in columns.values():
+        vals = [x for x in v if x is not None]
+        if vals and len(set(vals)) == len(vals) and any(not _is_number(x) for x in vals):
+            return v
+    return None
+
+
+def form_wording(message: str) -> str:
+    """A model's error message as the window says it: no command-line flags."""
+    message = re.sub(r" \(--[\w-]+ on the command line\)", "", message)
+    message = re.sub(r",? --[\w-]+\)", ")", message)
+    return re.sub(r" \(--[\w-]+\)", "", message)
 
 
 class MainWindow(QMainWindow):
@@ -109,6 +187,7 @@ class MainWindow(QMainWindow):
         self.heavy_updates = 0
         self.redraw_times: list[float] = []
         self._stale: dict = {}          # panel -> snapshot it has not drawn yet
+        self.label_columns: dict[str, np.ndarray] = {}   # a network's node-label file columns
         self.setWindowTitle("Latent-model explorer")
         self.setAcceptDrops(True)
         self._build_actions()
@@ -220,6 +299,8 @@ class MainWindow(QMainWindow):
         central.setSizes([600, 400])
         self.setCentralWidget(central)
         self.tabs.currentChanged.connect(lambda _i: self._refresh_panel(self.tabs.currentWidget()))
+        self.data_view.selection_changed.connect(self.simplex_panel.set_selection)
+        self.data_view.selection_changed.connect(self.confusion_panel.set_selection)
         tb = self.addToolBar("Main")
         tb.setObjectName("main_toolbar")
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -232,6 +313,7 @@ class MainWindow(QMainWindow):
         self.data_panel.test_pairs_requested.connect(self._test_pairs_requested)
         self.model_panel.model_changed.connect(self._model_changed)
         self.model_panel.values_changed.connect(self._values_changed)
+        self.model_panel.warning.linkActivated.connect(self._warning_link)
         self.run_panel.restart_requested.connect(lambda: self.start_run())
         self.statusBar().showMessage("Open a data file to begin (Ctrl+O), or drop one here.")
 
@@ -288,21 +370,72 @@ class MainWindow(QMainWindow):
         if path:
             self.open_file(path)
 
+    def _file_key(self, path) -> str:
+        digest = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
+        return f"file_options/{digest}"
+
+    def remembered_options(self, path) -> dict:
+        """The data options last used with this file (QSettings), or {}."""
+        saved = self.settings.value(self._file_key(path))
+        try:
+            options = json.loads(saved) if saved else {}
+        except (TypeError, ValueError):
+            return {}
+        return {k: v for k, v in options.items() if k in FILE_OPTIONS and v is not None}
+
+    def _ask_drop_missing(self, error: MissingValuesError) -> bool:
+        """Offer to drop the rows with missing values (the loader's count in the question)."""
+        if not self.interactive:
+            return False
+        rows = "1 row has" if error.rows == 1 else f"{error.rows:,} rows have"
+        box = QMessageBox(QMessageBox.Icon.Question, "Missing values",
+                          f"{rows} missing values (empty, '?' or 'NA' cells).\n\n"
+                          f"First: {error.message}", QMessageBox.StandardButton.Cancel, self)
+        drop = box.addButton(f"Drop {error.rows:,} rows", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(drop)
+        box.exec()
+        return box.clickedButton() is drop
+
     def open_file(self, path, kind: str | None = None, **options) -> bool:
-        """Load a file; on a bad file show the loader's message and keep the previous data."""
+        """Load a file; on a bad file show the loader's message and keep the previous data.
+
+        Opened without options, a file gets the data options it was last used with (ground truth,
+        standardise, ...); if they no longer fit it, it opens with none."""
         path = str(path)
+        if kind is None and not options:
+            remembered = self.remembered_options(path)
+            if remembered:
+                kind = remembered.pop("kind", None)
+                if self._open_file(path, kind, remembered, quiet=True):
+                    return True
+                kind = None
+        return self._open_file(path, kind, options)
+
+    def _open_file(self, path: str, kind, options: dict, quiet: bool = False) -> bool:
         try:
             from explorer.data import load
 
             options = {k: v for k, v in options.items() if v is not None}
-            data = load(path, kind=kind, **options)
+            try:
+                data = load(path, kind=kind, **options)
+            except MissingValuesError as e:
+                if quiet or not self._ask_drop_missing(e):
+                    raise
+                options["missing"] = "drop"
+                data = load(path, kind=kind, **options)
         except DataError as e:
+            if quiet:
+                return False
             self.show_error("Cannot open file", e.message)
             return False
         except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+            if quiet:
+                return False
             self.show_error("Cannot open file", f"{path}: {e.strerror or e}")
             return False
         except Exception as e:  # a loader bug: say so, keep the window usable
+            if quiet:
+                return False
             self.show_error("Cannot open file", f"{path}: {type(e).__name__}: {e}",
                             traceback.format_exc())
             return False
@@ -320,7 +453,17 @@ class MainWindow(QMainWindow):
         self.run_panel.metrics.setText("")
         self.run_panel.status.setText("idle")
         self.run_panel.reset()
-        self.data_panel.set_data(data, self.load_options)
+        self.run_panel.restart_bar.setVisible(False)
+        self.label_columns = {}
+        names = None
+        if data.kind != "table" and self.load_options.get("labels"):
+            _cols, self.label_columns, _pref = label_file_columns(self.load_options["labels"],
+                                                                  data.node_ids)
+            names = node_names(self.label_columns)
+        self.data_panel.set_data(data, self.load_options, list(self.label_columns))
+        if self.data_path:
+            self.settings.setValue(self._file_key(self.data_path), json.dumps(
+                {k: v for k, v in self.load_options.items() if k in FILE_OPTIONS}))
         previous = self.model_panel.current_model()
         self.model_panel.set_kind(data.kind)
         last = self.settings.value(f"kind/{data.kind}/model")
@@ -330,6 +473,7 @@ class MainWindow(QMainWindow):
             self.model_panel.select_model(previous.id)
         for p in self.plots:
             p.set_data(data)
+        self.adjacency_panel.set_node_names(names)
         self.tabs.setCurrentWidget(self.data_view if data.kind == "table"
                                    else self.adjacency_panel)
         self.trace_panel.reset(self.model_panel.current_model())
@@ -341,6 +485,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Latent-model explorer: {Path(self.data_path).name}"
                             if self.data_path else "Latent-model explorer")
         self.statusBar().showMessage(data.describe())
+        self._check_model()
         self._update_actions()
 
     def _reload(self, **changes) -> bool:
@@ -369,6 +514,10 @@ class MainWindow(QMainWindow):
     def _label_column_chosen(self, column) -> None:
         if self.data is None or column == getattr(self.data, "label_name", None):
             return
+        if self.data.kind != "table" and column is not None:
+            from explorer.data.labels import split_spec
+
+            column = f"{split_spec(self.load_options.get('labels'))[0]}:{column}"
         self._reload(labels=column)
 
     def _label_file_requested(self) -> None:
@@ -376,7 +525,13 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Node labels (node,label)", start,
                                               "CSV files (*.csv *.tsv *.txt);;All files (*)")
         if path:
-            self._reload(labels=path)
+            self.use_label_file(path)
+
+    def use_label_file(self, path) -> bool:
+        """Ground truth from a node-label file: with a header, the column with fewer distinct
+        values than nodes (a community, not a name) is taken; the data panel offers the others."""
+        _cols, _values, preferred = label_file_columns(path, self.data.node_ids)
+        return self._reload(labels=f"{path}:{preferred}" if preferred else str(path))
 
     def _test_pairs_requested(self) -> None:
         start = str(Path(self.data_path).parent) if self.data_path else ""
@@ -458,6 +613,30 @@ class MainWindow(QMainWindow):
     def _values_changed(self) -> None:
         running = self.job is not None and self.job.is_running()
         self.run_panel.restart_bar.setVisible(running)
+        self._check_model()
+
+    def _check_model(self) -> None:
+        """Say in the model panel why the chosen model cannot take this table as it is (e.g. the
+        Bernoulli mixture on continuous data), with a link to the form option that fixes it."""
+        w = self.model_panel.warning
+        cls = self.model_panel.current_model()
+        text = ""
+        if self.data is not None and cls is not None and self.data.kind == "table":
+            try:
+                cls(self.model_panel.form.hyperparameters()).check_data(self.data)
+            except DataError as e:
+                text = html.escape(form_wording(e.problem))
+                for name, spec in self.model_panel.form.specs.items():
+                    if spec.type is bool and f"turn on {name}" in e.problem:
+                        text += f" <a href='on:{name}'>Turn on {html.escape(spec.label)}</a>"
+            except Exception:  # a bad value: the run says what is wrong with it
+                text = ""
+        w.setText(text)
+        w.setVisible(bool(text))
+
+    def _warning_link(self, link: str) -> None:
+        if link.startswith("on:"):
+            self.model_panel.form.set_values({link[3:]: True})
 
     # ---- running ----------------------------------------------------------------------------
     def start_run(self) -> bool:
@@ -474,7 +653,7 @@ class MainWindow(QMainWindow):
             model = cls(hp)
             model.check_data(self.data)
         except (HyperparameterError, DataError) as e:
-            self.show_error("Cannot run", getattr(e, "message", None) or str(e))
+            self.show_error("Cannot run", form_wording(getattr(e, "message", None) or str(e)))
             return False
         rs = self.model_panel.run_settings()
         self._stop_current(wait=False)
@@ -491,6 +670,10 @@ class MainWindow(QMainWindow):
         self.result = None
         self._pending_snapshot = None
         self._last_heavy = 0.0
+        self._heavy_timer.stop()
+        self._stale.clear()
+        for p in self.plots:          # nothing of the previous run stays on screen
+            p.clear_fit()
         self.trace_panel.reset(cls)
         self.run_panel.restart_bar.setVisible(False)
         self.run_panel.metrics.setText("")
@@ -610,19 +793,13 @@ class MainWindow(QMainWindow):
         except Exception:  # a model cancelled before its first iteration may have no state
             snap = None
         cls = self.run_model_cls
-        if result.cancelled:
-            state = f"cancelled after {result.iterations} iterations (last state kept; exportable)"
-        elif result.converged:
-            state = f"converged after {result.iterations} iterations"
-        elif result.stop_reason and result.stop_reason != "iteration limit":
-            state = f"{result.stop_reason} ({result.iterations} iterations)"   # best_iteration
-        else:
-            state = f"stopped at the iteration limit ({result.iterations})"
-        obj = (f"{cls.objective_kind} {result.final_objective:.8g}" if result.trace else "")
-        self.run_panel.status.setText(f"{state} · {obj} · {result.total_s:.2f} s")
+        state = self.stop_text(result)
+        nb = "\u00a0"
+        obj = (f"{cls.objective_kind}{nb}{result.final_objective:.8g}" if result.trace else "")
+        self.run_panel.status.setText(f"{state} · {obj} · {result.total_s:.2f}{nb}s")
         self.run_panel.show_finished(result)
         if result.trace:
-            self.trace_panel.curve.setData(*views.downsample_trace(result.trace))
+            self.trace_panel.set_trace(result.trace)
         metrics_text = self._metrics_text(result)
         self.run_panel.metrics.setText(metrics_text)
         for line in result.log:
@@ -649,6 +826,25 @@ class MainWindow(QMainWindow):
                 self.run_finished.emit(result)
 
         next_panel()
+
+    @staticmethod
+    def stop_text(result) -> str:
+        """Why the fit stopped (the runner's stop reason) and, when it kept an earlier state,
+        which iteration that is."""
+        n = result.iterations
+        reason = getattr(result, "stop_reason", "") or ""
+        best = getattr(result, "best_iteration", 0) or 0
+        if result.cancelled or reason == "cancelled":
+            text = f"cancelled after {n} iterations (last state kept; exportable)"
+        elif reason == "converged" or (not reason and result.converged):
+            text = f"converged after {n} iterations"
+        elif reason in ("", "iteration limit"):
+            text = f"stopped at the iteration limit ({n})"
+        else:
+            text = f"{reason} (after {n} iterations)"
+        if best and best != n and not result.cancelled and "best at iteration" not in text:
+            text += f", best at iteration {best}"
+        return text
 
     @staticmethod
     def _metrics_text(result) -> str:
@@ -707,18 +903,47 @@ class MainWindow(QMainWindow):
             self.show_error("Nothing to export", "Run a model first.")
             return None
         if out_dir is None:
-            out_dir = QFileDialog.getExistingDirectory(self, "Export results into folder")
+            # A save dialog, so a folder that does not exist yet can be named (it is created).
+            cls = self.run_model_cls
+            K = getattr(self.result.model.hp, "K", None)
+            stem = Path(self.data_path).stem if self.data_path else "results"
+            name = f"{stem}-{cls.id if cls else 'fit'}" + (f"-K{K}" if K else "")
+            out_dir, _ = QFileDialog.getSaveFileName(
+                self, "Export results into folder (created if needed)",
+                str(Path(self.export_start_dir()) / name), "Folders (*)",
+                options=QFileDialog.Option.DontConfirmOverwrite)
             if not out_dir:
                 return None
         from explorer.export import export_result
 
         try:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
             paths = export_result(self.result, out_dir)
         except OSError as e:
             self.show_error("Export failed", f"{out_dir}: {e}")
             return None
+        self.settings.setValue("export/last_dir", str(Path(out_dir).resolve().parent))
         self.log("exported " + ", ".join(str(p) for p in paths.values()))
         return paths
+
+    def export_start_dir(self) -> str:
+        """Where export dialogs open: the last export folder, else beside the data file."""
+        last = self.settings.value("export/last_dir")
+        if last and Path(str(last)).is_dir():
+            return str(last)
+        if self.data_path:
+            return str(Path(self.data_path).resolve().parent)
+        return str(Path.home())
+
+    def plot_title(self) -> str:
+        """Title of an exported plot: data, model, K."""
+        parts = [Path(self.data_path).name if self.data_path else "data"]
+        cls = self.run_model_cls if self.result is not None or self.is_running() else None
+        if cls is not None:
+            model = self.result.model if self.result is not None else self.job.model
+            K = getattr(model.hp, "K", None)
+            parts.append(cls.name + (f", K = {K}" if K else ""))
+        return "  ·  ".join(parts)
 
     def current_plot(self):
         return self.tabs.currentWidget()
@@ -727,18 +952,21 @@ class MainWindow(QMainWindow):
         panel = panel or self.current_plot()
         self._refresh_panel(panel)
         if path is None:
-            name = f"{panel.title.lower().replace(' ', '_')}.{fmt}"
-            path, _ = QFileDialog.getSaveFileName(self, f"Export plot as {fmt.upper()}", name,
+            stem = Path(self.data_path).stem + "_" if self.data_path else ""
+            name = f"{stem}{panel.title.lower().replace(' ', '_')}.{fmt}"
+            path, _ = QFileDialog.getSaveFileName(self, f"Export plot as {fmt.upper()}",
+                                                  str(Path(self.export_start_dir()) / name),
                                                   f"{fmt.upper()} files (*.{fmt})")
             if not path:
                 return None
             if not path.lower().endswith(f".{fmt}"):
                 path += f".{fmt}"
         try:
-            out = panel.export(path)
+            out = panel.export(path, title=self.plot_title())
         except (OSError, ValueError) as e:
             self.show_error("Export failed", f"{path}: {e}")
             return None
+        self.settings.setValue("export/last_dir", str(Path(out).resolve().parent))
         self.log(f"exported plot {panel.title} to {out}")
         return out
 
@@ -756,8 +984,10 @@ class MainWindow(QMainWindow):
             d = Path(plots_dir)
             d.mkdir(parents=True, exist_ok=True)
             for panel in self.plots:
+                if not panel.applies():
+                    continue          # no adjacency for a table, no simplex without memberships
                 p = d / f"{panel.title.lower().replace(' ', '_')}.png"
-                panel.export(p)
+                panel.export(p, title=self.plot_title())
                 written.append(p)
         return written
 
@@ -794,8 +1024,26 @@ class MainWindow(QMainWindow):
                           "PySide6 + pyqtgraph; models in numba. BSD-3-Clause.")
 
     # ---- closing ----------------------------------------------------------------------------
+    def confirm_quit(self) -> bool:
+        """Asked when the window is closed (Ctrl+Q, the close button) during a fit. Without a
+        screen (the offscreen platform: tests, scripted runs) nobody could answer: quit."""
+        from PySide6.QtGui import QGuiApplication
+
+        if QGuiApplication.platformName() == "offscreen":
+            return True
+        answer = QMessageBox.question(
+            self, "Quit during a fit?",
+            "A fit is running. Quit anyway? (The fit is stopped and not saved.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event):  # noqa: N802
-        """Stop every running fit (cancel + wait) so no QThread is destroyed while running."""
+        """Stop every running fit (cancel + wait) so no QThread is destroyed while running;
+        an interactive window asks first when a fit is running."""
+        if self.interactive and self.is_running() and not self.confirm_quit():
+            event.ignore()
+            return
         self._closing = True
         self._heavy_timer.stop()
         try:

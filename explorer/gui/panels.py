@@ -26,10 +26,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.gui.widgets import ParamForm, ScientificSpinBox
+from explorer.gui.widgets import ParamForm, ScientificSpinBox, guard_wheel
 
 PREVIEW_ROWS = 100
 KIND_NAMES = {"table": "table", "network": "network", "temporal": "temporal network"}
+SCALE_HINT_RATIO = 100.0    # column variances differing more than this: offer Standardise
+NBSP = "\u00a0"
+
+
+def variance_ratio(X: np.ndarray, max_rows: int = 50_000) -> float:
+    """Largest over smallest non-zero column variance (on an even subsample of tall tables)."""
+    if X.shape[1] < 2:
+        return 1.0
+    step = max(1, X.shape[0] // max_rows)
+    var = X[::step].var(axis=0)
+    var = var[var > 0]
+    return float(var.max() / var.min()) if len(var) > 1 else 1.0
 
 
 class PreviewModel(QAbstractTableModel):
@@ -136,6 +148,9 @@ class DataPanel(QGroupBox):
         truth_w.setLayout(truth)
         form.addRow("Ground truth:", truth_w)
         # Load options (shown for the kinds they apply to).
+        self.drop_missing = QCheckBox("Drop rows with missing values")
+        self.drop_missing.setToolTip("rows with an empty, '?' or 'NA' feature cell are left out "
+                                     "(otherwise the file is refused, naming the first one)")
         self.standardize = QCheckBox("Standardise columns")
         self.standardize.setToolTip("scale each feature column to zero mean and unit variance "
                                     "(centres and covariances are then in standard units)")
@@ -162,6 +177,15 @@ class DataPanel(QGroupBox):
         self.options_row = QWidget()
         self.options_row.setLayout(opts)
         form.addRow("Options:", self.options_row)
+        form.addRow("", self.drop_missing)
+        self.scale_hint = QLabel("")
+        self.scale_hint.setWordWrap(True)
+        self.scale_hint.setStyleSheet("color: #8a5a00;")
+        self.scale_hint.setVisible(False)
+        self.scale_hint.linkActivated.connect(
+            lambda _link: self.reload_requested.emit({"standardize": True}))
+        self.scale_ratio = 1.0
+        form.addRow(self.scale_hint)
         lay.addLayout(form)
         self.preview_model = PreviewModel()
         self.preview = QTableView()
@@ -177,6 +201,9 @@ class DataPanel(QGroupBox):
             lambda on: self.reload_requested.emit({"standardize": bool(on)}))
         self.directed.clicked.connect(
             lambda on: self.reload_requested.emit({"directed": bool(on)}))
+        self.drop_missing.clicked.connect(
+            lambda on: self.reload_requested.emit({"missing": "drop" if on else None}))
+        guard_wheel(self.kind_combo, self.label_combo)
         self.bin_width.editingFinished.connect(self._bin_width_edited)
         self.test_pairs.clicked.connect(self.test_pairs_requested)
         self.test_pairs_clear.clicked.connect(
@@ -184,6 +211,7 @@ class DataPanel(QGroupBox):
         self._bin_width_text = ""
         self.label_combo.setVisible(False)
         self.label_file.setVisible(False)
+        self.drop_missing.setVisible(False)
         self.kind_combo.setEnabled(False)
         self.options_row.setEnabled(False)
 
@@ -207,8 +235,10 @@ class DataPanel(QGroupBox):
             value = text      # the loader says what is wrong with it
         self.reload_requested.emit({"bin_width": value})
 
-    def set_data(self, data, options: dict | None = None) -> None:
-        """Show ``data`` loaded with ``options`` (the loader options it was read with)."""
+    def set_data(self, data, options: dict | None = None,
+                 label_columns: list[str] | None = None) -> None:
+        """Show ``data`` loaded with ``options`` (the loader options it was read with);
+        ``label_columns``: the columns of a network's node-label file to choose from."""
         options = options or {}
         self.file_label.setText(Path(data.path).name if data.path else "(generated)")
         self.file_label.setToolTip(str(data.path or ""))
@@ -224,19 +254,44 @@ class DataPanel(QGroupBox):
         table = data.kind == "table"
         self.label_combo.setVisible(table)
         self.label_file.setVisible(not table)
+        self.label_combo.clear()
+        self.label_combo.addItem("(none)", None)
         if table:
-            self.label_combo.clear()
-            self.label_combo.addItem("(none)", None)
-            for c in list(data.columns) + ([data.label_name] if data.label_name else []):
-                self.label_combo.addItem(c, c)
+            # Text columns first (the usual ground truth), then the numeric ones.
+            text = list(getattr(data, "text_columns", []) or [])
+            names = text + [c for c in data.columns if c not in text]
+            if data.label_name and data.label_name not in names:
+                names.append(data.label_name)
+            for c in names:
+                self.label_combo.addItem(f"{c} (text)" if c in text else c, c)
             i = self.label_combo.findData(data.label_name) if data.label_name else 0
             self.label_combo.setCurrentIndex(max(i, 0))
         else:
-            self.label_file.setText(f"Node labels: {data.label_name}" if data.labels is not None
-                                    else "Node labels...")
+            self.label_file.setText("Node labels..." if data.labels is None else
+                                    "Other file..." if label_columns else
+                                    f"Node labels: {data.label_name}")
+            for c in label_columns or []:
+                self.label_combo.addItem(c, c)
+            i = self.label_combo.findData(data.label_name) if data.label_name else -1
+            self.label_combo.setCurrentIndex(max(i, 0))
+            self.label_combo.setVisible(bool(label_columns))
         self.options_row.setEnabled(bool(data.path))
         self.standardize.setVisible(table)
         self.standardize.setChecked(bool(getattr(data, "standardized", False)))
+        self.drop_missing.setVisible(table)
+        self.drop_missing.setChecked(options.get("missing") == "drop")
+        dropped = next((n for n in getattr(data, "notes", []) if n.startswith("dropped ")), "")
+        self.drop_missing.setText("Drop rows with missing values"
+                                  + (f" ({dropped.split()[1]} dropped)" if dropped else ""))
+        ratio = variance_ratio(data.X) if table else 1.0
+        self.scale_ratio = ratio
+        show_hint = table and not getattr(data, "standardized", False) and \
+            ratio > SCALE_HINT_RATIO
+        self.scale_hint.setVisible(show_hint)
+        if show_hint:
+            self.scale_hint.setText(f"Column variances differ {ratio:,.0f}-fold: the widest "
+                                    "columns dominate distances and PCA. "
+                                    "<a href='standardize'>Standardise</a>")
         self.directed.setVisible(not table)
         self.directed.setChecked(bool(getattr(data, "directed", False)))
         temporal = data.kind == "temporal"
@@ -277,6 +332,11 @@ class ModelPanel(QGroupBox):
         self.description.setWordWrap(True)
         self.description.setStyleSheet("color: #555;")
         lay.addWidget(self.description)
+        self.warning = QLabel("")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #b00020;")
+        self.warning.setVisible(False)
+        lay.addWidget(self.warning)
         self.form = ParamForm()
         lay.addWidget(self.form)
         run = QFormLayout()
@@ -293,6 +353,7 @@ class ModelPanel(QGroupBox):
         run.addRow("max iterations", self.max_iter)
         run.addRow("tolerance", self.tol)
         lay.addLayout(run)
+        guard_wheel(self.seed, self.max_iter, self.tol)
         self.kind = None
         self.list.currentItemChanged.connect(self._current_changed)
         self.form.changed.connect(self.values_changed)
@@ -382,7 +443,7 @@ class RunPanel(QGroupBox):
         buttons.addStretch(1)
         lay.addLayout(buttons)
         self.progress = QProgressBar()
-        self.progress.setFormat("iteration %v / %m")
+        self.progress.setFormat("not running")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         lay.addWidget(self.progress)
@@ -404,10 +465,11 @@ class RunPanel(QGroupBox):
         self.metrics.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.metrics)
 
-    def reset(self, max_iter: int = 1) -> None:
-        """A new run (or new data): an empty bar counting iterations."""
-        self.progress.setFormat("iteration %v / %m")
-        self.progress.setRange(0, max(int(max_iter), 1))
+    def reset(self, max_iter: int | None = None) -> None:
+        """A new run (an empty bar counting iterations), or with no ``max_iter`` idle (new data:
+        an empty bar saying so)."""
+        self.progress.setFormat("not running" if max_iter is None else "iteration %v / %m")
+        self.progress.setRange(0, max(int(max_iter or 1), 1))
         self.progress.setValue(0)
 
     def show_finished(self, result) -> None:
@@ -433,6 +495,7 @@ class RunPanel(QGroupBox):
         self.progress.setValue(min(p.iteration, p.max_iter))
         restart = f"restart {p.restart + 1}/{p.n_init} · " if p.n_init > 1 else ""
         state = "paused · " if paused else ""
+        # Non-breaking spaces keep a figure with its unit ("1.2 s" never wraps a lone "s").
         self.status.setText(f"{state}{restart}iteration {p.iteration}/{p.max_iter} · "
-                            f"{p.objective_kind} {p.objective:.8g} · "
-                            f"{p.iterations_per_s:.1f} it/s · {p.elapsed_s:.1f} s")
+                            f"{p.objective_kind}{NBSP}{p.objective:.8g} · "
+                            f"{p.iterations_per_s:.1f}{NBSP}it/s · {p.elapsed_s:.1f}{NBSP}s")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QSpinBox,
+    QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -70,6 +72,32 @@ class ScientificSpinBox(QDoubleSpinBox):
                 | QAbstractSpinBox.StepEnabledFlag.StepDownEnabled)
 
 
+class WheelGuard(QObject):
+    """Spin boxes and combo boxes take the mouse wheel only when they have the keyboard focus
+    (as in Qt Creator's settings): wheeling over an unfocused one scrolls the panel instead of
+    changing a hyperparameter."""
+
+    def eventFilter(self, obj, event):  # noqa: N802  (Qt override)
+        if event.type() == QEvent.Type.Wheel and not obj.hasFocus():
+            event.ignore()          # ignored: Qt passes the wheel on to the scroll area
+            return True
+        return False
+
+
+_WHEEL_GUARD = None
+
+
+def guard_wheel(*widgets: QWidget) -> None:
+    """Install the wheel guard on spin boxes and combo boxes (click or Tab to focus them)."""
+    global _WHEEL_GUARD
+    if _WHEEL_GUARD is None:
+        _WHEEL_GUARD = WheelGuard()
+    for w in widgets:
+        if isinstance(w, (QAbstractSpinBox, QComboBox)):
+            w.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            w.installEventFilter(_WHEEL_GUARD)
+
+
 def _range_text(spec: ParamSpec) -> str:
     if spec.choices:
         return "one of " + ", ".join(map(str, spec.choices))
@@ -121,6 +149,7 @@ def make_editor(spec: ParamSpec) -> QWidget:
         w = QLineEdit(str(spec.default))
     w.setToolTip(tip)
     w.setObjectName(f"hp_{spec.name}")
+    guard_wheel(w)
     return w
 
 
@@ -162,38 +191,68 @@ def editor_signal(w: QWidget):
 
 
 class ParamForm(QWidget):
-    """The hyperparameter form of one model class, generated from its ``param_specs()``."""
+    """The hyperparameter form of one model class, generated from its ``param_specs()``; the
+    hyperparameters declared ``advanced`` sit in a collapsed "Advanced" section below."""
 
     changed = Signal()
 
     def __init__(self, model_cls=None, parent=None):
         super().__init__(parent)
-        self.layout_ = QFormLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(2)
+        basic = QWidget()
+        self.layout_ = QFormLayout(basic)
         self.layout_.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(basic)
+        self.advanced_button = QToolButton()
+        self.advanced_button.setCheckable(True)
+        self.advanced_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_button.setAutoRaise(True)
+        self.advanced_button.toggled.connect(self._toggle_advanced)
+        outer.addWidget(self.advanced_button)
+        self.advanced = QWidget()
+        self.advanced_layout = QFormLayout(self.advanced)
+        self.advanced_layout.setContentsMargins(12, 0, 0, 0)
+        self.advanced.setVisible(False)
+        outer.addWidget(self.advanced)
         self.model_cls = None
         self.editors: dict[str, QWidget] = {}
         self.specs: dict[str, ParamSpec] = {}
         self.set_model(model_cls)
 
+    def _toggle_advanced(self, on: bool) -> None:
+        self.advanced.setVisible(on)
+        self.advanced_button.setArrowType(Qt.ArrowType.DownArrow if on
+                                          else Qt.ArrowType.RightArrow)
+
     def set_model(self, model_cls) -> None:
-        while self.layout_.rowCount():
-            self.layout_.removeRow(0)
+        for lay in (self.layout_, self.advanced_layout):
+            while lay.rowCount():
+                lay.removeRow(0)
         self.editors.clear()
         self.specs.clear()
         self.model_cls = model_cls
+        self.advanced_button.setVisible(False)
+        self.advanced_button.setChecked(False)
         if model_cls is None:
             return
         specs = model_cls.param_specs()
         if not specs:
             self.layout_.addRow(QLabel("(no hyperparameters)"))
+        n_advanced = 0
         for spec in specs:
             w = make_editor(spec)
             label = QLabel(spec.label)
             label.setToolTip(w.toolTip())
-            self.layout_.addRow(label, w)
+            (self.advanced_layout if spec.advanced else self.layout_).addRow(label, w)
+            n_advanced += spec.advanced
             self.editors[spec.name] = w
             self.specs[spec.name] = spec
             editor_signal(w).connect(self.changed)
+        self.advanced_button.setText(f"Advanced ({n_advanced})")
+        self.advanced_button.setVisible(n_advanced > 0)
 
     def values(self) -> dict:
         return {name: editor_value(w) for name, w in self.editors.items()}

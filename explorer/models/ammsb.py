@@ -162,21 +162,21 @@ class AMMSBHyperparameters(HyperparametersBase):
     epsilon: float = param(1e-5, lo=0.0, hi=0.5,
                            help="link probability between different communities (0: estimate "
                            "it, the density of links between Louvain communities)")
-    newton_steps: int = param(10, lo=1, hi=100, help="max Newton steps per node visit")
+    newton_steps: int = param(10, lo=1, hi=100, help="max Newton steps per node visit", advanced=True)
     newton_halvings: int = param(10, lo=0, hi=60,
-                                 help="max step halvings per Newton step (0 = off: full steps)")
+                                 help="max step halvings per Newton step (0 = off: full steps)", advanced=True)
     nodes_per_batch: int = param(100, lo=1, hi=10_000_000,
-                                 help="nodes sampled per minibatch (capped at N)")
+                                 help="nodes sampled per minibatch (capped at N)", advanced=True)
     num_pieces: int = param(1000, lo=1, hi=10_000_000,
-                            help="non-links sampled per node visit: about N / num_pieces")
-    tau0: float = param(1024.0, lo=0.0, hi=1e9, help="global step size (tau0 + t)^-kappa: tau0")
-    kappa: float = param(0.9, lo=0.0, hi=1.0, help="global step size (tau0 + t)^-kappa: kappa")
+                            help="non-links sampled per node visit: about N / num_pieces", advanced=True)
+    tau0: float = param(1024.0, lo=0.0, hi=1e9, help="global step size (tau0 + t)^-kappa: tau0", advanced=True)
+    kappa: float = param(0.9, lo=0.0, hi=1.0, help="global step size (tau0 + t)^-kappa: kappa", advanced=True)
     node_tau0: float = param(1.0, lo=1.0, hi=1e9,
-                             help="node step size (node_tau0 + visits)^-node_kappa: node_tau0")
+                             help="node step size (node_tau0 + visits)^-node_kappa: node_tau0", advanced=True)
     node_kappa: float = param(0.5, lo=0.0, hi=1.0,
-                              help="node step size (node_tau0 + visits)^-node_kappa: node_kappa")
+                              help="node step size (node_tau0 + visits)^-node_kappa: node_kappa", advanced=True)
     collapsed: bool = param(True, help="Newton steps on the node's ELBO maximised over its own "
-                            "indicators (fast); off: indicators held fixed as in the note")
+                            "indicators (fast); off: indicators held fixed as in the note", advanced=True)
     init: str = param("auto", choices=("auto", "louvain", "findk", "spectral", "random"),
                       help="initial memberships: auto (the best of louvain, findk, random and, "
                       "up to 5,000 nodes, spectral after a short burn-in), louvain, findk "
@@ -184,11 +184,11 @@ class AMMSBHyperparameters(HyperparametersBase):
     heldout_fraction: float = param(0.01, lo=0.0, hi=0.5,
                                     help="fraction of links held out (plus as many non-links)")
     check_every: int = param(0, lo=0, hi=1_000_000,
-                             help="minibatches per iteration and convergence check (0 = half a sweep)")
+                             help="minibatches per iteration and convergence check (0 = half a sweep)", advanced=True)
     n_init: int = param(1, lo=1, hi=100,
                         help="restarts (seed, seed + 1, ...); the best held-out likelihood is kept")
     overlap_threshold: float = param(0.2, lo=0.0, hi=1.0,
-                                     help="membership above which a node belongs to a community")
+                                     help="membership above which a node belongs to a community", advanced=True)
 
     def validate(self) -> None:
         if self.init in ("random", "spectral") and self.K == 0:

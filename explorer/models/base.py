@@ -43,14 +43,17 @@ class HyperparameterError(ValueError):
 
 
 def param(default: Any, *, help: str, lo: float | None = None, hi: float | None = None,
-          choices: tuple | None = None, log: bool = False, label: str | None = None):
+          choices: tuple | None = None, log: bool = False, label: str | None = None,
+          advanced: bool = False):
     """Declare one hyperparameter: its default, range (inclusive), choices and one-line help.
 
-    ``log=True`` tells front ends that the value spans orders of magnitude (tolerances, epsilon).
+    ``log=True`` tells front ends that the value spans orders of magnitude (tolerances, epsilon);
+    ``advanced=True`` that it is a tuning knob most users leave alone (the window's form shows it
+    in a collapsed "Advanced" section).
     """
     return field(default=default, metadata={
         "help": help, "lo": lo, "hi": hi, "choices": tuple(choices) if choices else None,
-        "log": log, "label": label,
+        "log": log, "label": label, "advanced": advanced,
     })
 
 
@@ -67,6 +70,7 @@ class ParamSpec:
     choices: tuple | None
     log: bool
     label: str
+    advanced: bool = False
 
     @property
     def flag(self) -> str:
@@ -173,7 +177,8 @@ def param_specs(hp_class: type) -> list[ParamSpec]:
             typ = type(f.default)
         specs.append(ParamSpec(name=f.name, type=typ, default=f.default, help=md["help"],
                                lo=md["lo"], hi=md["hi"], choices=md["choices"], log=md["log"],
-                               label=md["label"] or f.name))
+                               label=md["label"] or f.name,
+                               advanced=bool(md.get("advanced", False))))
     return specs
 
 

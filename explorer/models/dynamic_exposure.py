@@ -121,11 +121,11 @@ class DynamicExposureHyperparameters(HyperparametersBase):
     heldout_fraction: float = param(0.05, lo=0.0, hi=0.5,
                                     help="share of (t, i, j) cells held out for link prediction")
     heldout_seed: int = param(0, lo=0, hi=2**31 - 1,
-                              help="seed of the held-out cell choice (the same for all restarts)")
+                              help="seed of the held-out cell choice (the same for all restarts)", advanced=True)
     eps: float = param(1e-6, lo=1e-12, hi=0.01, log=True,
-                       help="exposures mu_i . mu_j are kept inside [eps, 1 - eps]")
+                       help="exposures mu_i . mu_j are kept inside [eps, 1 - eps]", advanced=True)
     mu_newton_steps: int = param(2, lo=1, hi=50,
-                                 help="projected Newton steps per node in each M-step for mu")
+                                 help="projected Newton steps per node in each M-step for mu", advanced=True)
 
 
 def _dirichlet_rows(rng, n, K):
