@@ -36,6 +36,7 @@ def test_parquet_float32_is_kept_column_major_with_ids_and_labels(tmp_path):
     np.testing.assert_array_equal(d.X, df[["x0", "x1", "x2"]].to_numpy())
     assert list(d.ids) == list(df["ID"]) and d.columns == ["x0", "x1", "x2"]
     assert list(d.labels) == list(df["kind"]) and d.label_name == "kind"
+    assert d.text_columns == ["kind"]          # the window's ground-truth candidates
     import hashlib
     assert d.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     d64 = load(path, labels="kind", dtype="float64")

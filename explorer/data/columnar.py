@@ -367,6 +367,8 @@ def _load(path, fmt, columns, labels, standardize, dtype, missing, progress, sha
                     and c not in wanted), None) if fmt != "npy" else None
     feats = list(wanted) if wanted else [c for c in names if c not in (label_name, id_name)]
     numeric = []
+    # non-numeric columns: ground-truth candidates the window offers (as the CSV loader's)
+    text_columns = [c for c in names if not src.numeric[names.index(c)] and c != id_name]
     for c in feats:
         if src.numeric[names.index(c)]:
             numeric.append(c)
@@ -485,4 +487,4 @@ def _load(path, fmt, columns, labels, standardize, dtype, missing, progress, sha
                      "float64; other models convert to float64)")
     return TableData(X=X, columns=numeric, ids=ids, labels=y, label_name=label_name, path=path,
                      sha256=sha.result(), standardized=bool(standardize), offset=offset,
-                     scale=scale, notes=notes)
+                     scale=scale, notes=notes, text_columns=text_columns)

@@ -366,7 +366,8 @@ class MainWindow(QMainWindow):
         start = str(Path(self.data_path).parent) if self.data_path else ""
         path, _ = QFileDialog.getOpenFileName(
             self, "Open data", start,
-            "Data files (*.csv *.tsv *.txt *.dat *.edges *.gml *.graphml);;All files (*)")
+            "Data files (*.csv *.tsv *.txt *.dat *.edges *.gml *.graphml *.parquet *.pq "
+            "*.feather *.arrow *.npy);;All files (*)")
         if path:
             self.open_file(path)
 
