@@ -85,8 +85,12 @@ class Session:
     def dataset_index(self, path, kind: str, options: dict[str, Any] | None = None,
                       sha256: str | None = None) -> int:
         """The index of this (file, kind, loader options), added when new."""
+        from explorer.data import LOAD_OPTIONS
+
+        # Only the loader options of this kind (a window's option set also holds e.g. "kind").
+        options = {k: v for k, v in (options or {}).items() if k in LOAD_OPTIONS[kind]}
         entry = DatasetEntry(path=str(Path(path).resolve()), kind=kind,
-                             options=_plain(dict(options or {})), sha256=sha256)
+                             options=_plain(options), sha256=sha256)
         for i, existing in enumerate(self.datasets):
             if existing.key() == entry.key():
                 return i

@@ -129,3 +129,73 @@ def test_sweep_view_cancel(qtbot, tmp_path):
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=10_000)
     assert panel.start_button.isEnabled()
     assert mp.active_children() == []
+
+
+# ---- the same views inside the window -------------------------------------------------------
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from explorer.gui.main_window import MainWindow
+
+    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+                   interactive=False)
+    qtbot.addWidget(w)
+    w.resize(1280, 720)
+    w.show()
+    yield w
+
+
+def run_to_end(qtbot, window):
+    with qtbot.waitSignal(window.run_finished, timeout=60_000) as blocker:
+        assert window.start_run()
+    return blocker.args[0]
+
+
+def test_window_keeps_every_run_saves_and_reopens_the_session(qtbot, window, sample_dir,
+                                                              tmp_path):
+    assert window.open_file(sample_dir / "iris.csv", labels="species")
+    assert window.select_model("kmeans")
+    results = []
+    for K in (2, 3):
+        window.model_panel.form.set_values({"K": K})
+        results.append(run_to_end(qtbot, window))
+    assert [r.id for r in window.session.runs] == [1, 2]
+    assert window.runs_panel.proxy.rowCount() == 2
+    # Open run 1 in the views: the plots show K = 2 again, without a refit.
+    window.open_run(1)
+    assert window.result is results[0]
+    assert len(set(window.data_view.fit_snapshot["labels"])) == 2
+    path = window.save_session(tmp_path / "two-runs")
+    assert path.exists()
+
+    from PySide6.QtCore import QSettings
+
+    from explorer.gui.main_window import MainWindow
+    other = MainWindow(QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat),
+                       interactive=False)
+    qtbot.addWidget(other)
+    assert other.open_session(path)
+    assert other.runs_panel.proxy.rowCount() == 2
+    assert other.data is not None and other.data.label_name == "species"
+    # The current run (2, K = 3) is restored in the views with the saved objective.
+    assert other.result.final_objective == pytest.approx(results[1].final_objective, rel=1e-12)
+    assert other.model_panel.form.values()["K"] == 3
+    np.testing.assert_array_equal(other.result.model.labels(), results[1].model.labels())
+
+
+def test_window_sweep_then_open_a_fit(qtbot, window, tmp_path):
+    path = four_blobs(tmp_path / "blobs.csv")
+    assert window.open_file(path)
+    assert window.select_model("gmm")
+    window.show_sweep()
+    assert window.tabs.currentWidget() is window.sweep_panel
+    with qtbot.waitSignal(window.sweep_panel.finished, timeout=300_000) as blocker:
+        assert window.start_sweep([2, 3, 4, 5], 2, 2)
+    assert blocker.args[0]["chosen_K"] == 4
+    # Clicking a dot fits that K and seed in the window: same objective as in the sweep.
+    row = next(r for r in window.sweep_panel.rows if r.K == 4 and r.seed == 1)
+    with qtbot.waitSignal(window.run_finished, timeout=60_000) as done:
+        window.fit_from_sweep(4, 1)
+    assert done.args[0].final_objective == row.objective
+    assert window.session.runs[-1].hyperparameters["K"] == 4

@@ -493,8 +493,7 @@ def bern_stats(part, hp, st, want_resp=False):
     C = chunk_count(n)
     resp = np.zeros((n, K))
     nk, sx, ll = np.zeros((C, K)), np.zeros((C, K, D)), np.zeros(C)
-    bm.e_pass(X, st["log_w"], st["log_t"], st["log_1mt"], resp, nk, sx, ll, np.zeros((C, K)),
-              np.zeros((K, D)), np.zeros(K))
+    bm._e_pass(X, st["log_w"], st["log_t"], st["log_1mt"], resp, nk, sx, ll, np.zeros((C, K)))
     return resp if want_resp else (nk, sx, ll)
 
 

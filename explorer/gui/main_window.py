@@ -49,8 +49,11 @@ from explorer.gui.plots import (
     SimplexPanel,
     TracePanel,
 )
+from explorer.gui.runs import RunsPanel
+from explorer.gui.sweep import SweepPanel
 from explorer.gui.worker import FitJob
 from explorer.models.base import HyperparameterError
+from explorer.session import Session, SessionError
 from explorer.warmup import kernels_cached
 
 ORGANIZATION = "LatentExplorer"
@@ -176,6 +179,10 @@ class MainWindow(QMainWindow):
         self.data = None
         self.data_path = None
         self.load_options: dict = {}
+        # Every finished run of this window (explorer.session, Qt-free), and the in-memory results
+        # of those made here, so Open/Export in the Runs tab need no refit.
+        self.session = Session()
+        self.run_results: dict[int, object] = {}
         self.result = None
         self.job: FitJob | None = None
         self.jobs: dict[int, FitJob] = {}
@@ -239,6 +246,15 @@ class MainWindow(QMainWindow):
                                               lambda: self.export_plot(fmt="png"))
         self.export_svg_action = self._action("Current tab as &SVG...",
                                               lambda: self.export_plot(fmt="svg"))
+        self.save_session_action = self._action(
+            "&Save session...", lambda: self.save_session(), "Ctrl+Shift+S", None,
+            "Save the data, its options and every run of this session (.explorer.json)")
+        self.open_session_action = self._action(
+            "Open sessio&n...", lambda: self.open_session(), "Ctrl+Shift+O", None,
+            "Open a saved session: its data, options and runs")
+        self.sweep_action = self._action(
+            "S&weep K...", self.show_sweep, "Ctrl+K", None,
+            "Fit every K with several seeds in parallel and choose K (the Sweep K tab)")
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.models_help_action = self._action("&Models", self.show_models_help)
         self.about_action = self._action("&About", self.show_about)
@@ -287,10 +303,24 @@ class MainWindow(QMainWindow):
         self.confusion_panel = ConfusionPanel()
         self.plots = [self.trace_panel, self.data_view, self.simplex_panel,
                       self.adjacency_panel, self.confusion_panel]
+        # Every run of the session (Runs) and the K sweep are tabs beside the plots.
+        self.runs_panel = RunsPanel()
+        self.runs_panel.set_session(self.session)
+        self.sweep_panel = SweepPanel()
         # The objective trace stays in view beside the tabs of the other plots.
         self.tabs = QTabWidget()
         for p in self.plots[1:]:
             self.tabs.addTab(p, p.title)
+        self.tabs.addTab(self.sweep_panel, self.sweep_panel.title)
+        self.tabs.addTab(self.runs_panel, self.runs_panel.title)
+        self.runs_panel.open_requested.connect(self.open_run)
+        self.runs_panel.export_requested.connect(self.export_run)
+        self.runs_panel.deleted.connect(self._run_deleted)
+        self.sweep_panel.start_requested.connect(self.start_sweep)
+        self.sweep_panel.fit_requested.connect(self.fit_from_sweep)
+        self.sweep_panel.finished.connect(
+            lambda summary: self.log(f"sweep: chosen K = {summary['chosen_K']} "
+                                     f"({summary['reason']})"))
         central = QSplitter(Qt.Orientation.Horizontal)
         central.addWidget(self.tabs)
         central.addWidget(self.trace_panel)
@@ -324,6 +354,9 @@ class MainWindow(QMainWindow):
         self.recent_menu = m.addMenu("Open &recent")
         self._refresh_recent_menu()
         m.addSeparator()
+        m.addAction(self.open_session_action)
+        m.addAction(self.save_session_action)
+        m.addSeparator()
         m.addAction(self.export_action)
         pm = m.addMenu("Export &plot")
         pm.addAction(self.export_png_action)
@@ -340,6 +373,8 @@ class MainWindow(QMainWindow):
         r = mb.addMenu("&Run")
         for a in (self.run_action, self.pause_action, self.cancel_action):
             r.addAction(a)
+        r.addSeparator()
+        r.addAction(self.sweep_action)
         h = mb.addMenu("&Help")
         h.addAction(self.models_help_action)
         h.addAction(self.about_action)
@@ -811,6 +846,7 @@ class MainWindow(QMainWindow):
                                              if metrics_text else ""))
         self.run_panel.restart_bar.setVisible(False)
         self._update_actions()
+        self._record_run(result)
         if snap is not None:
             self._pending_snapshot = snap
             self._apply_heavy()
@@ -898,6 +934,172 @@ class MainWindow(QMainWindow):
         self.export_action.setEnabled(self.result is not None)
 
     # ---- export -----------------------------------------------------------------------------
+    # ---- runs of the session -------------------------------------------------------------
+    def _record_run(self, result) -> None:
+        """Add a finished run (with at least one iteration) to the session and the Runs tab."""
+        if not result.trace or getattr(result.data, "path", None) is None:
+            return
+        record = self.session.add_run(result, options=self.load_options)
+        self.run_results[record.id] = result
+        self.runs_panel.refresh()
+
+    def _run_deleted(self, run_id: int) -> None:
+        self.run_results.pop(run_id, None)
+
+    def _result_of(self, run_id: int):
+        """The FitResult of a run: kept in memory for runs made here; a run from a saved session
+        is fitted again from its settings (deterministic: ``explorer replay`` checks the same)."""
+        if run_id in self.run_results:
+            return self.run_results[run_id]
+        from explorer import runner
+        from explorer.models import get_model
+        from explorer.session import load_dataset
+
+        record = self.session.run(run_id)
+        try:
+            data = load_dataset(self.session, record.dataset)
+            cls = get_model(record.model)
+            self.log(f"run {run_id}: fitting again from its saved settings to show it")
+            result = runner.fit(cls(cls.Hyperparameters.from_mapping(record.hyperparameters)),
+                                data, seed=record.seed, max_iter=record.max_iter, tol=record.tol)
+        except (DataError, HyperparameterError, KeyError, ValueError) as e:
+            self.show_error("Cannot open the run", str(e))
+            return None
+        saved = record.objective
+        if saved is not None and abs(result.final_objective - saved) > 1e-9 * max(abs(saved), 1):
+            self.log(f"run {run_id}: warning: objective {result.final_objective:.10g} differs "
+                     f"from the saved {saved:.10g}")
+        self.run_results[run_id] = result
+        return result
+
+    def open_run(self, run_id: int) -> None:
+        """Show a run of the session in the plots (its data is loaded first when it differs)."""
+        result = self._result_of(run_id)
+        if result is None:
+            return
+        if result.data is not self.data:
+            ds = self.session.datasets[self.session.run(run_id).dataset]
+            self.set_data(result.data, path=ds.path, options=ds.options)
+        cls = type(result.model)
+        self.select_model(cls.id)
+        self.model_panel.form.set_values(result.model.hp.as_dict())
+        self.run_model_cls = cls
+        self.result = result
+        self.trace_panel.reset(cls)
+        self.trace_panel.set_trace(result.trace)
+        self.run_panel.status.setText(f"run {run_id}: {self.stop_text(result)}")
+        self.run_panel.metrics.setText(self._metrics_text(result))
+        self._pending_snapshot = result.model.snapshot()
+        self._apply_heavy()
+        self._update_actions()
+        self.log(f"run {run_id} shown in the plots")
+
+    def export_run(self, run_id: int) -> None:
+        result = self._result_of(run_id)
+        if result is not None:
+            previous, self.result = self.result, result
+            try:
+                self.export_results()
+            finally:
+                self.result = previous
+
+    # ---- K sweep ----------------------------------------------------------------------------
+    def show_sweep(self) -> None:
+        self.tabs.setCurrentWidget(self.sweep_panel)
+
+    def start_sweep(self, Ks: list, seeds: int, jobs: int) -> bool:
+        """Sweep K for the chosen model on the loaded file, the form's other hyperparameters and
+        the run settings held fixed (explorer.sweep: worker processes)."""
+        from explorer import sweep as sweep_mod
+
+        cls = self.model_panel.current_model()
+        if self.data is None or self.data_path is None or cls is None:
+            self.show_error("Cannot sweep", "Open a data file and choose a model first.")
+            return False
+        try:
+            k_name = sweep_mod.sweep_parameter(cls)
+            hp = self.model_panel.form.hyperparameters().as_dict()
+            hp.pop(k_name, None)
+            for K in Ks:
+                cls(**{**hp, k_name: K}).check_data(self.data)
+        except (HyperparameterError, DataError) as e:
+            self.show_error("Cannot sweep", form_wording(getattr(e, "message", None) or str(e)))
+            return False
+        rs = self.model_panel.run_settings()
+        spec = sweep_mod.SweepSpec(
+            model_id=cls.id, data_path=str(self.data_path), data_kind=self.data.kind,
+            data_options={k: v for k, v in self.load_options.items()
+                          if k in DATA_OPTIONS[self.data.kind]}, Ks=tuple(Ks),
+            seeds=tuple(rs["seed"] + i for i in range(seeds)), hyperparameters=hp,
+            max_iter=rs["max_iter"], tol=rs["tol"])
+        self.sweep_panel.start(spec, jobs)
+        self.log(f"sweep: {cls.id}, {k_name} in {Ks}, {seeds} seed(s), {jobs} process(es)")
+        return True
+
+    def fit_from_sweep(self, K: int, seed: int) -> None:
+        """Open one fit of the sweep: the same K and seed give the same result, now in the views
+        (and in the Runs tab)."""
+        from explorer import sweep as sweep_mod
+
+        cls = self.model_panel.current_model()
+        if cls is None:
+            return
+        self.model_panel.form.set_values({sweep_mod.sweep_parameter(cls): K})
+        self.model_panel.set_run_settings({"seed": seed})
+        self.start_run()
+
+    # ---- sessions ---------------------------------------------------------------------------
+    def save_session(self, path=None):
+        from explorer.session import SUFFIX
+
+        if path is None:
+            start = str(Path(self.export_start_dir()) / ("session" + SUFFIX))
+            path, _ = QFileDialog.getSaveFileName(self, "Save session", start,
+                                                  f"Explorer sessions (*{SUFFIX})")
+            if not path:
+                return None
+        try:
+            written = self.session.save(path)
+        except (OSError, SessionError) as e:
+            self.show_error("Cannot save the session", str(e))
+            return None
+        self.log(f"session saved: {written} ({len(self.session.runs)} runs)")
+        return written
+
+    def open_session(self, path=None) -> bool:
+        """Open a saved session: its runs in the Runs tab, its last run's data, options, model and
+        hyperparameters in the window and (fitted again, deterministically) in the plots. A data
+        file that changed since the session was saved is reported and not used."""
+        from explorer.session import SUFFIX, check_datasets, load_session
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open session", self.export_start_dir(),
+                                                  f"Explorer sessions (*{SUFFIX})")
+            if not path:
+                return False
+        try:
+            session = load_session(path)
+        except SessionError as e:
+            self.show_error("Cannot open the session", str(e))
+            return False
+        self._stop_current(wait=True)
+        self.session = session
+        self.run_results = {}
+        self.runs_panel.set_session(session)
+        problems = check_datasets(session)
+        for problem in problems:
+            self.log(f"session: {problem}")
+        self.log(f"session opened: {path} ({len(session.runs)} runs)")
+        if problems:
+            self.show_error("Data changed", "\n".join(problems)
+                            + "\n\nThe runs are listed; runs on these files cannot be shown.")
+        current = session.current_run
+        if current is not None and not any(
+                session.datasets[session.run(current).dataset].path in p for p in problems):
+            self.open_run(current)
+            self.runs_panel.select_runs([current])
+        return True
+
     def export_results(self, out_dir=None) -> dict | None:
         """Write the same files as ``explorer fit --out`` (one code path: explorer.export)."""
         if self.result is None:
@@ -1058,4 +1260,5 @@ class MainWindow(QMainWindow):
             job.stop()
         self.jobs.clear()
         self.job = None
+        self.sweep_panel.shutdown()          # no sweep worker outlives the window
         super().closeEvent(event)

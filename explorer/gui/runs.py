@@ -200,6 +200,9 @@ class RunsPanel(QWidget):
         split = QSplitter(Qt.Vertical)
         split.addWidget(top)
         split.addWidget(lower)
+        split.setStretchFactor(0, 1)     # the table gets as much room as the comparison
+        split.setStretchFactor(1, 1)
+        split.setSizes([300, 300])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)

@@ -99,6 +99,7 @@ class SweepPanel(QWidget):
         self.pw.showGrid(x=True, y=True, alpha=0.3)
         self.pw.setLabel("bottom", "K")
         self.pw.getAxis("left").enableAutoSIPrefix(False)
+        self.pw.getAxis("bottom").enableAutoSIPrefix(False)
         self.dots = pg.ScatterPlotItem(size=7, pen=None, brush=pg.mkBrush(120, 120, 120, 160))
         self.dots.sigClicked.connect(self._dot_clicked)
         self.mean_curve = pg.PlotDataItem(pen=pg.mkPen(cluster_color(0), width=2), symbol="o",
