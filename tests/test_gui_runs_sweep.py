@@ -197,5 +197,7 @@ def test_window_sweep_then_open_a_fit(qtbot, window, tmp_path):
     row = next(r for r in window.sweep_panel.rows if r.K == 4 and r.seed == 1)
     with qtbot.waitSignal(window.run_finished, timeout=60_000) as done:
         window.fit_from_sweep(4, 1)
-    assert done.args[0].final_objective == row.objective
+    # The same fit (to the last bits a different BLAS thread count in this test process may
+    # change; the sweep tests check bit-for-bit agreement with a fresh `explorer fit`).
+    assert done.args[0].final_objective == pytest.approx(row.objective, rel=1e-12)
     assert window.session.runs[-1].hyperparameters["K"] == 4
