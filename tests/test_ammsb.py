@@ -73,8 +73,9 @@ def elbo_reference(model, u, v, y, pf, psd):
     """Every term of the ELBO with explicit phi (pf: phi_{a->b}, psd: phi_{a<-b}) for every pair."""
     K, N = model.K, model.N
     m, M, L, l = model.m, model.M, model.L, model.l
-    m0, M0, l0 = np.zeros(K), np.eye(K), float(K)
-    L0 = np.eye(K) / K
+    # hyperprior: E[Lambda] = l0 L0 = I with weight l0 = max(K, prior_weight N)
+    m0, M0, l0 = np.zeros(K), np.eye(K), max(float(K), model.hp.prior_weight * N)
+    L0 = np.eye(K) / l0
     mu, var = model.mu, model.v
     b0, b1 = model.b[:, 0], model.b[:, 1]
     eta0, eta1, eps = model.hp.eta0, model.hp.eta1, model.epsilon
@@ -411,8 +412,12 @@ def test_collapsed_visit_never_lowers_the_exact_elbo(seed, directed):
     # for stale indicators (measured: the beta step lowered the exact ELBO by 0.02-0.19 nats in 4 of
     # these 8 cases, after the visit had raised it by 5-39). With the statistic recomputed at the
     # final memberships (_phase_phi) the beta update is monotone, which is what we check.
+    # The vague hyperprior (prior_weight 0): with the default weight the memberships of this
+    # 9-node graph are flat enough that a few link pairs have two fixed points (measured: 1-6
+    # pairs, 0.1-1.5 nats apart, depending on which end starts), so "the ELBO at the pairs'
+    # fixed point" would not be a function of the node parameters alone.
     data = small_graph(9, seed, directed=directed)
-    model = full_batch_model(data, seed, collapsed=True)
+    model = full_batch_model(data, seed, collapsed=True, prior_weight=0.0)
     u, v, y = training_pairs(model)
     for _ in range(4):
         pf, psd = phi_fixed_point(model, u, v, y)
@@ -485,14 +490,20 @@ def test_lfr_at_least_louvain_and_never_collapsed(seed):
     assert 2 * used >= K
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 target not met at mixing 0.3: 1-2 of the K "
-                   "communities empty out during SVI (the learned diagonal precision of a small "
-                   "community grows as its members' spread shrinks), NMI 0.960-0.984 vs Louvain's "
-                   "0.985-0.998")
-def test_lfr_mixing_03_at_least_louvain():
+def test_lfr_mixing_03_at_least_louvain_with_every_community_in_use():
+    # Mixing 0.3 was the issue-10 target the first version missed (NMI 0.958-0.977 against
+    # Louvain's 0.985-0.998, 1-2 of K communities emptied out). Causes, measured: (1) the vague
+    # Wishart hyperprior (l0 = K): a small community's learned precision grew as its members were
+    # pulled towards the mean (seed 0, a correct start: one community 20 -> 7 -> 0 members in a
+    # sweep while its l L_kk rose 2.9 -> 6.5 -> 12.6, its beta staying 0.65); (2) the starts:
+    # Louvain's resolution limit merged two small communities and to_k cut the largest in halves,
+    # and a single k-means run did the same for spectral. Now (prior_weight 1, to_k splitting the
+    # community that costs the least modularity, the best of 10 k-means runs), seeds 0-2:
+    # NMI 0.989 / 0.997 / 0.995 against Louvain's 0.985 / 0.997 / 0.998, every community in use.
     for seed in (0, 1, 2):
         nmi, ref, used, K = lfr_vs_louvain(0.3, seed)
-        assert nmi >= ref - 0.02 and 2 * used >= K, (seed, nmi, ref)
+        assert nmi >= ref - 0.02, (seed, nmi, ref)
+        assert used >= K - 1, (seed, used, K)       # at most one community emptied
 
 
 def test_dense_many_groups_network_is_not_collapsed():
