@@ -296,7 +296,7 @@ class AMMSB(Model):
     objective_kind = "held-out log-likelihood"
     Hyperparameters = AMMSBHyperparameters
     default_max_iter = 200
-    default_tol = 1e-4
+    default_tol = 1e-3      # the held-out total moves by 0.03-0.3 % between late checks (SVI noise)
     first_curve = "elbo"     # the window draws the ELBO (what inference climbs) above the objective
 
     # ---- data ----------------------------------------------------------------------------------
