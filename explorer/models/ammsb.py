@@ -139,7 +139,7 @@ from explorer.models._findk import findk
 from explorer.models.base import HyperparameterError, HyperparametersBase, Model, param
 
 PHI_MAX_ITER = 20          # pair fixed-point sweeps in a minibatch
-PHI_TOL = 1e-3
+PHI_TOL = 3e-3
 ELBO_PHI_MAX_ITER = 200    # ... when computing the ELBO
 ELBO_PHI_TOL = 1e-10
 ELBO_PHI_TOL_SAMPLED = 1e-6  # ... on a sample (the ELBO is stationary in phi: error ~ tol^2)
@@ -175,7 +175,7 @@ class AMMSBHyperparameters(HyperparametersBase):
     epsilon: float = param(1e-5, lo=0.0, hi=0.5,
                            help="link probability between different communities (0: estimate "
                            "it, the density of links between Louvain communities)")
-    newton_steps: int = param(4, lo=1, hi=100, help="max Newton steps per node visit")
+    newton_steps: int = param(3, lo=1, hi=100, help="max Newton steps per node visit")
     newton_halvings: int = param(10, lo=0, hi=60,
                                  help="max step halvings per Newton step (0 = off: full steps)")
     nodes_per_batch: int = param(100, lo=1, hi=10_000_000,
@@ -521,7 +521,7 @@ class AMMSB(Model):
             # the held-out log-likelihood on a few dozen pairs is noise: the ELBO (over every
             # training pair) then decides
             by_heldout = int(self.heldout_y.sum()) >= START_BY_HELDOUT_MIN_LINKS
-            scores, states, collapsed, best_kind = {}, {}, {}, None
+            scores, states, collapsed, best_kind, modq = {}, {}, {}, None, {}
             for kind in kinds:
                 if first is not None and kind == first[0]:
                     mu = first[1][0]
@@ -538,6 +538,10 @@ class AMMSB(Model):
                 collapsed[kind] = self._collapse() is not None
                 if not by_heldout:
                     states[kind] = self.get_state()
+                    lab = self.labels()
+                    member = np.zeros((N, K), dtype=bool)
+                    member[np.arange(N), lab] = True
+                    modq[kind] = _modularity(self._adj, member)
                 elif best_kind is None or (collapsed[kind], -ll) < (collapsed[best_kind],
                                                                     -scores[best_kind][0]):
                     best_kind, states = kind, {kind: self.get_state()}   # one copy at a time
@@ -546,12 +550,16 @@ class AMMSB(Model):
                 rank = {k: (collapsed[k], -scores[k][0]) for k in kinds}
                 how = "the best held-out log-likelihood"
             else:
-                # Borda count: the sum of the two ranks, ties to the held-out score
+                # Borda count: the sum of the two ranks; ties (the two scores disagree) to the
+                # larger modularity of the labels, then to the held-out score. On football seed 2
+                # the held-out and ELBO orders were exactly reversed (a four-way tie) and the
+                # held-out tie-break kept the random start: NMI 0.75, 7 of 12 in use
                 r_ho = {k: i for i, k in enumerate(sorted(kinds, key=lambda k: -scores[k][0]))}
                 r_el = {k: i for i, k in enumerate(sorted(kinds, key=lambda k: -scores[k][1]))}
-                rank = {k: (collapsed[k], r_ho[k] + r_el[k], r_ho[k]) for k in kinds}
-                how = (f"the best sum of its held-out log-likelihood and ELBO ranks (the held-out "
-                       f"set has fewer than {START_BY_HELDOUT_MIN_LINKS} links)")
+                rank = {k: (collapsed[k], r_ho[k] + r_el[k], -modq[k], r_ho[k]) for k in kinds}
+                how = (f"the best sum of its held-out log-likelihood and ELBO ranks, ties to the "
+                       f"modularity of its labels (the held-out set has fewer than "
+                       f"{START_BY_HELDOUT_MIN_LINKS} links)")
             if any(collapsed.values()):
                 how += "; collapsed starts last"
             ranked = sorted(kinds, key=lambda k: rank[k])
@@ -562,7 +570,8 @@ class AMMSB(Model):
             self.notes.append(
                 f"start: {self.start} (init auto kept {how} after a burn-in of {burn} "
                 "minibatches: " + ", ".join(
-                    f"{k} {scores[k][0]:.6g}" + ("" if by_heldout else f" / ELBO {scores[k][1]:.6g}")
+                    f"{k} {scores[k][0]:.6g}" + ("" if by_heldout else
+                                                  f" / ELBO {scores[k][1]:.6g} / Q {modq[k]:.3f}")
                     + (" (collapsed)" if collapsed[k] else "") for k in ranked) + ")")
         self._p_test = np.zeros(0 if self.test_u is None else len(self.test_u))
         del self._adj
