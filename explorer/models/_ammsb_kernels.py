@@ -571,6 +571,22 @@ def _softmax_row(mu_a, out):
 
 
 @numba.njit(cache=True, nogil=True)
+def row_lse(mu, v, out):
+    """out[a] = log sum_k exp(mu_ak + v_ak / 2), without (N, K) temporaries."""
+    N, K = mu.shape
+    for a in range(N):
+        mx = -np.inf
+        for k in range(K):
+            t = mu[a, k] + 0.5 * v[a, k]
+            if t > mx:
+                mx = t
+        s = 0.0
+        for k in range(K):
+            s += math.exp(mu[a, k] + 0.5 * v[a, k] - mx)
+        out[a] = mx + math.log(s)
+
+
+@numba.njit(cache=True, nogil=True)
 def softmax_rows(mu, out):
     for a in range(mu.shape[0]):
         _softmax_row(mu[a], out[a])

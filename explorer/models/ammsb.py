@@ -123,7 +123,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import digamma, gammaln, logsumexp
+from scipy.special import digamma, gammaln
 
 from explorer import metrics as metrics_mod
 from explorer.data.types import DataError
@@ -273,6 +273,27 @@ def _modularity(adj, member):
     inside = float((lab[coo.row] == lab[coo.col]).sum())
     deg_c = np.bincount(lab, weights=np.asarray(adj.sum(1)).ravel(), minlength=K + N)
     return inside / two_m - float((deg_c / two_m) @ (deg_c / two_m))
+
+
+def _release_freed_memory() -> None:
+    """Give the heap's free pages back to the system (glibc's malloc_trim; nothing elsewhere).
+    The starts (Louvain on every community, findk, the burn-ins) allocate and free tens of MiB in
+    blocks that glibc keeps: measured on the 20,000-node benchmark, RSS after initialize 437 ->
+    379 MiB, which the export's own transients would otherwise stack on."""
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            import ctypes
+            import ctypes.util
+
+            _MALLOC_TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM = None
 
 
 def _pair_keys(u, v, n, directed):
@@ -578,6 +599,7 @@ class AMMSB(Model):
         self.traces = {"elbo": [], "heldout_auc": [], "heldout_perplexity": []}
         self._last = {}
         self._evaluate()
+        _release_freed_memory()
 
     # ---- starts --------------------------------------------------------------------------------
     def _estimate_epsilon(self):
@@ -965,7 +987,8 @@ class AMMSB(Model):
         hp = self.hp
         _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
         u, v, y, w = self._ep
-        lse = logsumexp(self.mu + 0.5 * self.v, axis=1)
+        lse = np.empty(N)
+        kr.row_lse(self.mu, self.v, lse)
         pairs = kr.pair_terms(u, v, y, w, self.mu, self.pi, lse, self.c_link, self.c_non,
                               self.log_eps, self.log_1meps, self.phi_f, self.phi_s,
                               ELBO_PHI_MAX_ITER,
@@ -1101,9 +1124,13 @@ def global_terms(K, N, m, M, Minv, m0, M0, l, L, l0, L0inv, mu, v, b, eta0, eta1
              + (l0 - K - 1) / 2.0 * ElnLam - 0.5 * l * np.trace(L0inv @ L))
     t_lam += (-(l - K - 1) / 2.0 * ElnLam + l * K / 2.0 + l * K / 2.0 * math.log(2)
               + l / 2.0 * ldL + _mvlgamma(l / 2.0, K))
-    d = mu - m
-    S = np.diag(v.sum(0)) + d.T @ d + N * Minv
-    t_theta = N * (0.5 * ElnLam + K / 2.0) + 0.5 * np.log(v).sum() - 0.5 * l * np.sum(L * S)
+    S = np.diag(v.sum(0)) + N * Minv
+    sum_log_v = 0.0
+    for start in range(0, len(mu), 4096):       # in blocks: no (N, K) temporaries
+        d = mu[start:start + 4096] - m
+        S += d.T @ d
+        sum_log_v += float(np.log(v[start:start + 4096]).sum())
+    t_theta = N * (0.5 * ElnLam + K / 2.0) + 0.5 * sum_log_v - 0.5 * l * np.sum(L * S)
     b0, b1 = b[:, 0], b[:, 1]
     ps = digamma(b0 + b1)
     Elb, El1b = digamma(b0) - ps, digamma(b1) - ps
