@@ -73,8 +73,9 @@ def elbo_reference(model, u, v, y, pf, psd):
     """Every term of the ELBO with explicit phi (pf: phi_{a->b}, psd: phi_{a<-b}) for every pair."""
     K, N = model.K, model.N
     m, M, L, l = model.m, model.M, model.L, model.l
-    m0, M0, l0 = np.zeros(K), np.eye(K), float(K)
-    L0 = np.eye(K) / K
+    # hyperprior: E[Lambda] = l0 L0 = I with weight l0 = max(K, prior_weight N)
+    m0, M0, l0 = np.zeros(K), np.eye(K), max(float(K), model.hp.prior_weight * N)
+    L0 = np.eye(K) / l0
     mu, var = model.mu, model.v
     b0, b1 = model.b[:, 0], model.b[:, 1]
     eta0, eta1, eps = model.hp.eta0, model.hp.eta1, model.epsilon
@@ -411,8 +412,12 @@ def test_collapsed_visit_never_lowers_the_exact_elbo(seed, directed):
     # for stale indicators (measured: the beta step lowered the exact ELBO by 0.02-0.19 nats in 4 of
     # these 8 cases, after the visit had raised it by 5-39). With the statistic recomputed at the
     # final memberships (_phase_phi) the beta update is monotone, which is what we check.
+    # The vague hyperprior (prior_weight 0): with the default weight the memberships of this
+    # 9-node graph are flat enough that a few link pairs have two fixed points (measured: 1-6
+    # pairs, 0.1-1.5 nats apart, depending on which end starts), so "the ELBO at the pairs'
+    # fixed point" would not be a function of the node parameters alone.
     data = small_graph(9, seed, directed=directed)
-    model = full_batch_model(data, seed, collapsed=True)
+    model = full_batch_model(data, seed, collapsed=True, prior_weight=0.0)
     u, v, y = training_pairs(model)
     for _ in range(4):
         pf, psd = phi_fixed_point(model, u, v, y)
@@ -485,14 +490,20 @@ def test_lfr_at_least_louvain_and_never_collapsed(seed):
     assert 2 * used >= K
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 target not met at mixing 0.3: 1-2 of the K "
-                   "communities empty out during SVI (the learned diagonal precision of a small "
-                   "community grows as its members' spread shrinks), NMI 0.960-0.984 vs Louvain's "
-                   "0.985-0.998")
-def test_lfr_mixing_03_at_least_louvain():
+def test_lfr_mixing_03_at_least_louvain_with_every_community_in_use():
+    # Mixing 0.3 was the issue-10 target the first version missed (NMI 0.958-0.977 against
+    # Louvain's 0.985-0.998, 1-2 of K communities emptied out). Causes, measured: (1) the vague
+    # Wishart hyperprior (l0 = K): a small community's learned precision grew as its members were
+    # pulled towards the mean (seed 0, a correct start: one community 20 -> 7 -> 0 members in a
+    # sweep while its l L_kk rose 2.9 -> 6.5 -> 12.6, its beta staying 0.65); (2) the starts:
+    # Louvain's resolution limit merged two small communities and to_k cut the largest in halves,
+    # and a single k-means run did the same for spectral. Now (prior_weight 1, to_k splitting the
+    # community that costs the least modularity, the best of 10 k-means runs), seeds 0-2:
+    # NMI 0.989 / 0.997 / 0.995 against Louvain's 0.985 / 0.997 / 0.998, every community in use.
     for seed in (0, 1, 2):
         nmi, ref, used, K = lfr_vs_louvain(0.3, seed)
-        assert nmi >= ref - 0.02 and 2 * used >= K, (seed, nmi, ref)
+        assert nmi >= ref - 0.02, (seed, nmi, ref)
+        assert used >= K - 1, (seed, used, K)       # at most one community emptied
 
 
 def test_dense_many_groups_network_is_not_collapsed():
@@ -546,6 +557,59 @@ def test_louvain_and_spectral_starts_give_k_communities(planted):
     model = AMMSB(init="louvain")            # K = 0: Louvain's count
     model.initialize(planted, 0)
     assert model.K == 5
+
+
+def test_to_k_splits_the_merged_pair_not_the_largest_community():
+    # Louvain's resolution limit: two small dense groups joined by a few links come out as one
+    # community. Brought to K, the split must separate them (it costs little modularity), not cut
+    # the largest community in halves (the old rule).
+    from explorer.models._ammsb_starts import to_k
+
+    G = planted_partition(100, 1, p_in=0.3, p_out=0.0, seed=1)       # one big community
+    rng = np.random.default_rng(2)
+    n = 130
+    A = np.zeros((n, n))
+    A[:100, :100] = G.adjacency.toarray()
+    for lo in (100, 115):                                          # two 15-cliques
+        A[lo:lo + 15, lo:lo + 15] = 1.0
+    for _ in range(3):                                              # a few links between them
+        a, b = rng.integers(100, 115), rng.integers(115, 130)
+        A[a, b] = A[b, a] = 1.0
+    np.fill_diagonal(A, 0.0)
+    A = sp.csr_matrix(A)
+    labels = np.r_[np.zeros(100, int), np.ones(30, int)]            # the pair merged
+    out = to_k(A, labels, 3, np.array([5], dtype=np.uint64))
+    assert len(np.unique(out[:100])) == 1                           # the big one kept whole
+    assert len({out[100], out[115], out[0]}) == 3                   # the pair separated
+    assert len(np.unique(out[100:115])) == 1 and len(np.unique(out[115:])) == 1
+
+
+def test_sampled_elbo_is_close_to_the_exact_one():
+    # Large networks estimate the ELBO on a weighted sample of pairs, each pair carrying its own
+    # E[log p(z | theta)] terms. Measured on this planted network with 1,000 + 1,000 sampled
+    # pairs, seeds 0-4: within 1.3 % of the exact ELBO (the former estimator, sampled phi^T mu
+    # against the exact sum of the bounds, was off by up to 9.7 %).
+    import explorer.models.ammsb as am
+
+    data = planted_partition(1000, 5, p_in=0.1, p_out=0.005, seed=0)
+    model = fit(AMMSB, data, seed=1, K=5, max_iter=6).model
+    saved = am.ELBO_EXACT_MAX, am.ELBO_SAMPLE
+    try:
+        am.ELBO_EXACT_MAX = 10 ** 9
+        model._elbo_pairs()
+        assert model._elbo_exact
+        exact = model.elbo()
+        am.ELBO_EXACT_MAX, am.ELBO_SAMPLE = 0, 1000
+        errors = []
+        for s in range(5):
+            model.seed = s
+            model._elbo_pairs()
+            assert not model._elbo_exact
+            errors.append(model.elbo() / exact - 1.0)
+    finally:
+        am.ELBO_EXACT_MAX, am.ELBO_SAMPLE = saved
+    assert max(abs(e) for e in errors) < 0.03, errors
+    assert abs(np.mean(errors)) < 0.015, errors
 
 
 def test_auto_start_keeps_the_best_heldout_after_burn_in(planted):

@@ -9,11 +9,18 @@
   0.1 s. The partition is then brought to K communities (``to_k``).
 * ``spectral(adj, K, seed)``: the K leading eigenvectors of the normalised adjacency
   D^-1/2 A D^-1/2 (scipy ``eigsh``; dense ``eigh`` for small graphs), rows scaled to unit length,
-  then k-means (k-means++ seeding, scipy ``kmeans2``).
+  then k-means (k-means++ seeding, scipy ``kmeans2``), the best of KMEANS_RESTARTS runs by
+  inertia (one run is a poor local optimum: on LFR n = 1,000, mixing 0.3, NMI 0.975-0.983 against
+  0.995-1.0 for the best of 10, which merged two pairs of communities and cut two in halves).
 * ``to_k(adj, labels, K, rng)``: while there are more than K communities, the smallest merges
   into the community it has the most links to (the next smallest when it has none); while there
-  are fewer, the largest is split in two by Louvain on its own links (its two largest parts, the
-  others merged into them by the same rule; a random halving when Louvain keeps it whole).
+  are fewer, the community whose split in two costs the least modularity (or gains the most) is
+  split. Each community's split is Louvain on its own links (its two largest parts, the others
+  merged into them by the same rule; a random halving when Louvain keeps it whole). Louvain's
+  resolution limit merges pairs of small communities with a few links between them: splitting
+  such a pair costs little modularity, splitting a true community in halves costs much (on LFR
+  n = 1,000, mixing 0.3, the old rule "split the largest" cut true communities in halves and
+  left the merged pairs, which SVI never separates: two communities emptied out).
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from explorer.models._ammsb_kernels import shuffle
+
+KMEANS_RESTARTS = 10    # spectral: k-means++ runs, the one with the smallest inertia kept
 
 
 @numba.njit(cache=True, nogil=True)
@@ -154,29 +163,60 @@ def _merge_smallest(A: sp.csr_matrix, labels: np.ndarray, K: int) -> np.ndarray:
     return _relabel(root[labels])
 
 
+def _two_way_split(adj: sp.csr_matrix, members: np.ndarray, rng) -> np.ndarray:
+    """0/1 labels splitting ``members`` in two: Louvain on their own links, its two largest parts
+    kept and the others merged into them; a random halving when Louvain keeps them whole."""
+    sub = adj[members][:, members].tocsr()
+    part = louvain_labels(sub, rng)
+    if part.max() + 1 >= 2:
+        return _merge_smallest(sub, part, 2)
+    part = np.zeros(len(members), np.int64)
+    part[np.random.default_rng(int(rng[0] % (1 << 32))).permutation(len(members))[
+        :len(members) // 2]] = 1
+    return part
+
+
+def _split_gain(adj: sp.csr_matrix, members: np.ndarray, part: np.ndarray, deg: np.ndarray,
+                m2: float) -> float:
+    """Change of Newman's modularity when ``members`` is split into part 0 and part 1:
+    -(2 e_01 / 2m - 2 d_0 d_1 / (2m)^2), e_01 the links between the parts, d their degree sums."""
+    sub = adj[members][:, members].tocoo()
+    e01 = float(sub.data[part[sub.row] != part[sub.col]].sum()) / 2.0
+    d1 = float(deg[members][part == 1].sum())
+    d0 = float(deg[members].sum()) - d1
+    return -(2.0 * e01 / m2 - 2.0 * d0 * d1 / (m2 * m2))
+
+
 def to_k(adj: sp.csr_matrix, labels: np.ndarray, K: int, rng) -> np.ndarray:
-    """Bring a hard partition to exactly K communities (K <= N): merge the smallest or split the
-    largest (see the module docstring)."""
+    """Bring a hard partition to exactly K communities (K <= N): merge the smallest or split
+    (see the module docstring)."""
     labels = _relabel(labels)
     labels = _merge_smallest(adj, labels, K)
     N = len(labels)
+    if labels.max() + 1 >= K:
+        return labels
+    deg = np.asarray(adj.sum(1)).ravel()
+    m2 = float(deg.sum()) or 1.0
+    labels = labels.copy()
+    cand = {}                      # community -> (modularity gain of its best split, part)
     while labels.max() + 1 < K:
-        sizes = np.bincount(labels)
-        big = int(np.argmax(sizes))
-        members = np.flatnonzero(labels == big)
-        if len(members) < 2:
+        for c in range(int(labels.max()) + 1):
+            if c not in cand:
+                members = np.flatnonzero(labels == c)
+                if len(members) < 2:
+                    cand[c] = (-math.inf, None)
+                    continue
+                part = _two_way_split(adj, members, rng)
+                cand[c] = (_split_gain(adj, members, part, deg, m2), part)
+        best = max(cand, key=lambda c: (cand[c][0], -c))
+        gain, part = cand[best]
+        if part is None:
             break
-        sub = adj[members][:, members].tocsr()
-        part = louvain_labels(sub, rng)
-        if part.max() + 1 >= 2:
-            part = _merge_smallest(sub, part, 2)
-        else:
-            part = np.zeros(len(members), np.int64)
-            part[np.random.default_rng(int(rng[0] % (1 << 32))).permutation(len(members))[
-                :len(members) // 2]] = 1
-        labels = labels.copy()
-        labels[members[part == 1]] = labels.max() + 1
-        if N <= labels.max():
+        members = np.flatnonzero(labels == best)
+        new = int(labels.max()) + 1
+        labels[members[part == 1]] = new
+        del cand[best]
+        if N <= new:
             break
     return _relabel(labels)
 
@@ -198,9 +238,16 @@ def spectral_labels(adj: sp.csr_matrix, K: int, seed: int) -> np.ndarray:
         _, X = eigsh(An.tocsr(), k=K, which="LA", v0=v0, tol=1e-6,
                      maxiter=max(1000, 20 * N))
     X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    rng = np.random.default_rng(seed)
+    best = None
     with warnings.catch_warnings():      # "one of the clusters is empty": to_k refills it
         warnings.simplefilter("ignore")
-        _, lab = kmeans2(X, K, minit="++", seed=np.random.default_rng(seed), iter=30)
+        for _ in range(KMEANS_RESTARTS):
+            cent, lab = kmeans2(X, K, minit="++", seed=rng, iter=30)
+            inertia = float(((X - cent[lab]) ** 2).sum())
+            if best is None or inertia < best[0]:
+                best = (inertia, lab)
+    lab = best[1]
     lab = to_k(adj, lab, K, np.array([seed * 2 + 1], dtype=np.uint64))
     return _relabel(lab)
 
