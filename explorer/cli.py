@@ -206,17 +206,23 @@ def cmd_models(_argv: list[str]) -> int:
     return 0
 
 
-def cmd_fit(argv: list[str]) -> int:
-    pre = argparse.ArgumentParser(prog="explorer fit", add_help=False, allow_abbrev=False)
+def _model_of(argv: list[str], prog: str) -> type[Model] | None:
+    """The model class named by the first argument (so its hyperparameter options can be added
+    before parsing), None when there is none yet; KeyError for an unknown id."""
+    pre = argparse.ArgumentParser(prog=prog, add_help=False, allow_abbrev=False)
     pre.add_argument("model", nargs="?")
     known, _ = pre.parse_known_args(argv)
-    model_cls = None
     if known.model and not known.model.startswith("-"):
-        try:
-            model_cls = get_model(known.model)
-        except KeyError as e:
-            print(f"explorer: error: {e.args[0]}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+        return get_model(known.model)
+    return None
+
+
+def cmd_fit(argv: list[str]) -> int:
+    try:
+        model_cls = _model_of(argv, "explorer fit")
+    except KeyError as e:
+        print(f"explorer: error: {e.args[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
     parser = argparse.ArgumentParser(
         prog="explorer fit", allow_abbrev=False,
@@ -385,16 +391,11 @@ def unusable(result) -> str | None:
 def cmd_sweep(argv: list[str]) -> int:
     from explorer import sweep as sweep_mod
 
-    pre = argparse.ArgumentParser(prog="explorer sweep", add_help=False, allow_abbrev=False)
-    pre.add_argument("model", nargs="?")
-    known, _ = pre.parse_known_args(argv)
-    model_cls = None
-    if known.model and not known.model.startswith("-"):
-        try:
-            model_cls = get_model(known.model)
-        except KeyError as e:
-            print(f"explorer: error: {e.args[0]}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+    try:
+        model_cls = _model_of(argv, "explorer sweep")
+    except KeyError as e:
+        print(f"explorer: error: {e.args[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     parser = argparse.ArgumentParser(
         prog="explorer sweep", allow_abbrev=False,
         description="Fit every K (and seed) in parallel worker processes and choose K; "
