@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -122,6 +122,7 @@ class SweepPanel(QWidget):
         self._thread = None
         self._worker = None
         self._cancel = None
+        self._redraw_due = False
 
     # ---- running -----------------------------------------------------------------------------
     def _start_clicked(self) -> None:
@@ -175,6 +176,14 @@ class SweepPanel(QWidget):
         what = row.error or row.stop_reason
         self.status.setText(f"{len(self.rows)}/{self.total} fits done (last: K = {row.K}, "
                             f"seed {row.seed}: {what})")
+        # Rows often arrive in bursts (quick fits): one redraw per burst, not per row, keeps the
+        # event loop free (8 rows at once cost 100 ms drawn one by one).
+        if not self._redraw_due:
+            self._redraw_due = True
+            QTimer.singleShot(50, self._redraw_now)
+
+    def _redraw_now(self) -> None:
+        self._redraw_due = False
         self.redraw()
 
     def _join(self) -> None:
@@ -191,6 +200,7 @@ class SweepPanel(QWidget):
 
     def _on_done(self, summary) -> None:
         self._join()
+        self._redraw_due = False
         self.summary = summary
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
