@@ -267,12 +267,12 @@ VOTES = ("party,v1,v2,v3\n"
          "republican,n,y,n\n")
 
 
-def test_text_columns_are_listed_in_file_order(shared_datasets):
-    d = load_table(shared_datasets / "iris" / "iris.csv")
+def test_text_columns_are_listed_in_file_order(sample_dir):
+    d = load_table(sample_dir / "iris.csv")
     assert d.text_columns == ["species"] and "species" not in d.columns
-    d = load_table(shared_datasets / "iris" / "iris.csv", labels="species")
+    d = load_table(sample_dir / "iris.csv", labels="species")
     assert d.text_columns == ["species"]
-    d = load_table(shared_datasets / "iris" / "iris.csv", labels="petal_width")
+    d = load_table(sample_dir / "iris.csv", labels="petal_width")
     assert d.text_columns == ["species"] and d.label_name == "petal_width"
 
 
@@ -302,13 +302,13 @@ def test_missing_drop_keeps_complete_rows_with_their_ids(tmp_path):
     assert d.columns == ["party", "v1", "v2", "v3"] and d.X[:, 0].tolist() == [1, 1]
 
 
-def test_missing_markers_in_numeric_columns_and_bad_option(tmp_path, shared_datasets):
+def test_missing_markers_in_numeric_columns_and_bad_option(tmp_path, sample_dir):
     p = write(tmp_path, "m.csv", "a,b\n1,2\n3,?\n,4\n5,6\n")
     e = error_of(p)
     assert e.rows == 2 and (e.line, e.column) == (3, "b")
     d = load_table(p, missing="drop")
     np.testing.assert_array_equal(d.X, [[1, 2], [5, 6]])
-    pen = load_table(shared_datasets / "penguins" / "penguins.csv", labels="species",
+    pen = load_table(sample_dir / "penguins.csv", labels="species",
                      missing="drop")
     # beside numeric columns a two-valued text column (sex) is a ground-truth candidate, not a
     # feature; the rows missing a measurement are dropped

@@ -155,8 +155,8 @@ def test_text_column_offered_first_as_ground_truth(window, sample_dir, dialogs):
 
 
 # ---- 2 and 9e. node-label file column, names in the hover ---------------------------------------
-def test_node_label_file_column_is_chosen_and_names_shown(window, shared_datasets):
-    football = shared_datasets / "football"
+def test_node_label_file_column_is_chosen_and_names_shown(window, sample_dir):
+    football = sample_dir / "football"
     assert window.open_file(football / "edges.csv")
     assert window.use_label_file(football / "nodes.csv")
     # 'name' has a value per node; 'conference' (text, 12 values) is preferred
