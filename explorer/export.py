@@ -70,7 +70,8 @@ from typing import Any
 
 import numpy as np
 
-from explorer import __version__, textformat
+from explorer import textformat
+from explorer._version import __version__
 from explorer.data.types import DataError
 
 RESULT = "result.json"

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from explorer import cli
+from explorer import options
 from explorer.models import registry
 from explorer.models.base import HyperparameterError, HyperparametersBase, param
 
@@ -51,9 +51,9 @@ def test_cli_options_generated_from_the_dataclass():
         Hyperparameters = HP
 
     parser = argparse.ArgumentParser(allow_abbrev=False)
-    cli.add_hyperparameter_options(parser, Fake)
+    options.add_hyperparameter_options(parser, Fake)
     ns = parser.parse_args(["--K", "5", "--K-aff", "3", "--n-init", "2", "--harden"])
-    hp = cli.hyperparameters_from_args(Fake, ns)
+    hp = options.hyperparameters_from_args(Fake, ns)
     assert (hp.K, hp.K_aff, hp.n_init, hp.harden, hp.init) == (5, 3, 2, True, "a")
 
 
@@ -70,9 +70,9 @@ def test_every_registered_model_declares_valid_defaults_and_builds_a_parser():
             assert spec.help, f"{model_id}.{spec.name} has no help"
         # A full fit parser: no hyperparameter may collide with the run and data options.
         parser = argparse.ArgumentParser(allow_abbrev=False)
-        cli.add_run_options(parser)
-        cli.add_data_options(parser)
-        cli.add_hyperparameter_options(parser, cls)
+        options.add_run_options(parser)
+        options.add_data_options(parser)
+        options.add_hyperparameter_options(parser, cls)
 
 
 @pytest.mark.parametrize("field, value, message", [
