@@ -16,3 +16,11 @@ def table(X, labels=None, *, columns=None, path=None) -> TableData:
         columns = [f"c{j}" for j in range(X.shape[1])]
     return TableData(X=X, columns=list(columns), ids=np.arange(len(X)).astype(str),
                      labels=labels, path=path)
+
+
+def noise_table(n=60, d=2, seed=0, labels=True) -> TableData:
+    """``n`` standard normal rows in ``d`` columns, labelled "0"/"1" by row parity, from a file
+    called mem.csv (the runner and export tests' plumbing data)."""
+    rng = np.random.default_rng(seed)
+    lab = np.array([str(i % 2) for i in range(n)]) if labels else None
+    return table(rng.normal(size=(n, d)), lab, path="mem.csv")
