@@ -10,7 +10,7 @@ Python API::
     saved = explorer.load_result("out/")     # checks the set's files belong together
 """
 
-__version__ = "0.1.0"
+from explorer._version import __version__
 
 __all__ = ["DataError", "HyperparameterError", "__version__", "export", "fit", "load",
            "load_result"]

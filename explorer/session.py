@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from explorer import __version__
+from explorer._version import __version__
 from explorer.data.types import DataError
 from explorer.export import file_sha256
 

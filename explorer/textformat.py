@@ -1,8 +1,8 @@
 """Numbers as text, fast and exactly as Python writes them: the export's CSV and GraphML writers.
 
 ``repr(float(x))`` is the shortest decimal string that reads back as the same double (David Gay's
-algorithm in CPython). Formatting millions of memberships through it costs about a microsecond a
-value on a loaded machine (5 s for 100,000 nodes x K = 50), and numpy's ``astype(str)`` is slower
+algorithm in CPython). Formatting millions of memberships through it takes seconds (figures:
+bench/README.md, "Writing memberships as text"), and numpy's ``astype(str)`` is slower
 still. This module computes the same digits in numba with Ryu (Ulf Adams, "Ryu: fast float-to-string
 conversion", PLDI 2018: the shortest correctly rounded digits, the nearest of them to the exact value
 on ties, like Gay's), then lays them out as CPython's ``float_repr_style == 'short'`` does:

@@ -53,6 +53,25 @@ def shared_datasets() -> Path:
 
 
 @pytest.fixture
+def register_models():
+    """``register_models(ModelA, ...)`` registers test models for one test, so that the window,
+    ``get_model`` and sessions find them by id; each is unregistered when the test ends, passed or
+    failed. Tests never edit the registry's dict themselves."""
+    from explorer.models import register, unregister
+
+    added: list[str] = []
+
+    def add(*classes):
+        for cls in classes:
+            register(cls)
+            added.append(cls.id)
+
+    yield add
+    for model_id in added:
+        unregister(model_id)
+
+
+@pytest.fixture
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS

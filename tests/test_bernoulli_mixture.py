@@ -2,21 +2,16 @@
 
 import numpy as np
 import pytest
+from helpers import table
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 from scipy.stats import bernoulli, beta
 
 from explorer.data.table import load_table
-from explorer.data.types import DataError, TableData
+from explorer.data.types import DataError
 from explorer.models import get_model
 from explorer.models.bernoulli_mixture import BernoulliMixture
 from explorer.runner import fit
-
-
-def table(X, labels=None):
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    return TableData(X=X, columns=[f"p{j}" for j in range(X.shape[1])],
-                     ids=np.arange(len(X)).astype(str), labels=labels)
 
 
 def planted(seed, n=5000, K=3, D=25, weights=None):
@@ -111,7 +106,7 @@ def test_non_binary_data_is_a_clear_error_offering_binarize():
     with pytest.raises(DataError) as err:
         BernoulliMixture(K=2).initialize(table(X), 0)
     msg = str(err.value)
-    assert "binarize" in msg and "p2" in msg and "0.3" in msg
+    assert "binarize" in msg and "'c2'" in msg and "0.3" in msg
 
 
 def test_binarize_threshold():
@@ -141,13 +136,12 @@ def test_digits_binary(sample_dir):
 def test_flat_prior_point_mass_components_are_noted():
     """a = b = 1: a component on one repeated binary pattern has theta exactly 0/1 (a bounded but
     degenerate point mass); the notes say so. The default prior never produces one."""
-    from explorer.data.types import TableData
     from explorer.models.bernoulli_mixture import BernoulliMixture
     from explorer.runner import fit
 
     pattern = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
     X = np.r_[np.tile(pattern, (30, 1)), np.tile(1.0 - pattern, (50, 1))]
-    data = TableData(X=X, columns=list("abcdef"), ids=np.arange(80).astype(str))
+    data = table(X)
     flat = fit(BernoulliMixture, data, seed=0, K=2, a=1.0, b=1.0)
     assert set(np.unique(flat.model.theta)) == {0.0, 1.0}
     assert any("point masses on one binary pattern" in n for n in flat.model.notes)

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from explorer import runner
-from explorer.data.types import TableData
 from explorer.models import get_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,6 +37,8 @@ def test_core_imports_without_dask():
 pytest.importorskip("distributed", reason="the dask extra is not installed (pip install .[dask])")
 pytest.importorskip("pyarrow", reason="the dask extra is not installed (pip install .[dask])")
 
+from helpers import table  # noqa: E402
+
 from explorer.distributed import (  # noqa: E402
     connect,
     distributed_model,
@@ -54,12 +55,6 @@ def cluster():
     cl = connect("local", n_workers=2, dashboard_address=None)
     yield cl
     cl.close()
-
-
-def table(X):
-    return TableData(X=np.ascontiguousarray(X, dtype=np.float64),
-                     columns=[f"c{j}" for j in range(X.shape[1])],
-                     ids=np.arange(len(X)).astype(str))
 
 
 def blobs(seed=0, n=N, D=3):

@@ -2,20 +2,15 @@
 
 import numpy as np
 import pytest
+from helpers import table
 from scipy.special import logsumexp
 from scipy.stats import expon
 
 from explorer.data.table import load_table
-from explorer.data.types import DataError, TableData
+from explorer.data.types import DataError
 from explorer.models import get_model
 from explorer.models.exponential_mixture import ExponentialMixture
 from explorer.runner import fit
-
-
-def table(X, labels=None):
-    X = np.ascontiguousarray(np.atleast_2d(X.T).T, dtype=np.float64)
-    return TableData(X=X, columns=[f"c{j}" for j in range(X.shape[1])],
-                     ids=np.arange(len(X)).astype(str), labels=labels)
 
 
 def planted(seed, n, rates, weights):

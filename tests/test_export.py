@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fake_models import ShrinkModel
-from test_runner import table
+from helpers import noise_table
 
 import explorer
 from explorer import __version__, runner
@@ -25,7 +25,7 @@ SAMPLE = ROOT / "sample_data"
 
 
 def test_round_trip(tmp_path):
-    data = table(n=30, d=3)
+    data = noise_table(n=30, d=3)
     res = runner.fit(ShrinkModel, data, seed=1, K=3, rate=0.5, tol=1e-9)
     paths = export_result(res, tmp_path / "out")
     assert set(paths) == {"result", "parameters", "assignments"}
@@ -67,14 +67,14 @@ def test_cancelled_partial_result_is_exportable(tmp_path):
         if p.iteration >= 2:
             control.cancel()
 
-    res = runner.fit(ShrinkModel, table(), K=2, rate=0.01, tol=0, max_iter=100, callback=cb,
+    res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.01, tol=0, max_iter=100, callback=cb,
                      snapshot_interval=0.0, control=control)
     doc = json.loads(export_result(res, tmp_path)["result"].read_text())
     assert doc["cancelled"] is True and doc["iterations"] == 2
 
 
 def test_non_finite_numbers_become_null(tmp_path):
-    res = runner.fit(ShrinkModel, table(labels=False), K=2, max_iter=2, tol=0)
+    res = runner.fit(ShrinkModel, noise_table(labels=False), K=2, max_iter=2, tol=0)
     res.metrics["odd"] = float("nan")
     doc = json.loads(export_result(res, tmp_path)["result"].read_text())
     assert doc["metrics"]["odd"] is None
@@ -83,7 +83,7 @@ def test_non_finite_numbers_become_null(tmp_path):
 # ---- the set as a whole --------------------------------------------------------------------------
 
 def _fit(K=3, seed=1):
-    return runner.fit(ShrinkModel, table(n=30, d=3), seed=seed, K=K, rate=0.5, tol=1e-9)
+    return runner.fit(ShrinkModel, noise_table(n=30, d=3), seed=seed, K=K, rate=0.5, tol=1e-9)
 
 
 def _network_result():
@@ -247,7 +247,7 @@ def test_streamed_assignments_equal_the_csv_module_byte_for_byte(tmp_path, model
 
 
 def test_streamed_assignments_quote_ids_like_the_csv_module(tmp_path):
-    data = table(n=12, d=2)
+    data = noise_table(n=12, d=2)
     data.ids = np.array(["a,b", 'q"uote', "new\nline", "cr\rx", " lead", "é", "plain", "x;y",
                          "#c", "t\tab", "", "1e5"], dtype=object)
     res = runner.fit(ShrinkModel, data, seed=0, K=2, rate=0.5, tol=1e-9)

@@ -3,19 +3,13 @@ points on centres, and the hardened variant equal to K-means bit for bit."""
 
 import numpy as np
 import pytest
+from helpers import table
 
 from explorer import runner
 from explorer.data import load_table
-from explorer.data.types import TableData
 from explorer.models import get_model
 from explorer.models.fuzzy_cmeans import FuzzyCMeans
 from explorer.models.kmeans import KMeans
-
-
-def table(X) -> TableData:
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    return TableData(X=X, columns=[f"x{j}" for j in range(X.shape[1])],
-                     ids=np.arange(X.shape[0]).astype(str))
 
 
 def blobs(seed, n=300, d=2, k=3, sep=4.0):

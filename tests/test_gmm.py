@@ -4,22 +4,17 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import table
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal, norm
 from sklearn.mixture import GaussianMixture as SkGMM
 
 from explorer import metrics
 from explorer.data.table import load_table
-from explorer.data.types import DataError, TableData
+from explorer.data.types import DataError
 from explorer.models import get_model
 from explorer.models.gmm import GaussianMixture
 from explorer.runner import fit
-
-
-def table(X, labels=None):
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    return TableData(X=X, columns=[f"c{j}" for j in range(X.shape[1])],
-                     ids=np.arange(len(X)).astype(str), labels=labels)
 
 
 def blobs(seed, n=600, D=3, K=3, spread=6.0, offset=0.0):

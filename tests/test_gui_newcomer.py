@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E4
 
 from explorer.gui.main_window import MainWindow  # noqa: E402
 from explorer.gui.plots import ObjectiveAxis, offset_for, tick_texts  # noqa: E402
-from explorer.models import _REGISTRY, registry  # noqa: E402
+from explorer.models import registry  # noqa: E402
 from explorer.models.base import HyperparametersBase, Model, param  # noqa: E402
 
 
@@ -78,11 +78,10 @@ class PacedModel(Model):
 
 
 @pytest.fixture
-def models():
+def models(register_models):
     reg = registry()
-    _REGISTRY[PacedModel.id] = PacedModel
-    yield dict(reg, **{PacedModel.id: PacedModel})
-    _REGISTRY.pop(PacedModel.id, None)
+    register_models(PacedModel)
+    return dict(reg, **{PacedModel.id: PacedModel})
 
 
 @pytest.fixture

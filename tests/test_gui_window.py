@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QMessageBox  # noqa: E402
 from explorer import runner, views  # noqa: E402
 from explorer.data import gaussian_blobs  # noqa: E402
 from explorer.gui.main_window import MainWindow  # noqa: E402
-from explorer.models import _REGISTRY, registry  # noqa: E402
+from explorer.models import registry  # noqa: E402
 from explorer.models.base import HyperparameterError, HyperparametersBase, Model, param  # noqa: E402
 
 
@@ -121,11 +121,10 @@ class FakeSoftKMeans(Model):
 
 
 @pytest.fixture
-def models():
+def models(register_models):
     reg = registry()
-    _REGISTRY[FakeSoftKMeans.id] = FakeSoftKMeans
-    yield dict(reg, **{FakeSoftKMeans.id: FakeSoftKMeans})
-    _REGISTRY.pop(FakeSoftKMeans.id, None)
+    register_models(FakeSoftKMeans)
+    return dict(reg, **{FakeSoftKMeans.id: FakeSoftKMeans})
 
 
 @pytest.fixture
@@ -169,7 +168,10 @@ def scatter_points(panel):
 
 
 # ---------------------------------------------------------------------------------------------
-def test_iris_kmeans_fit_fills_every_plot_and_exports(qtbot, window, sample_dir, tmp_path, dialogs):
+@pytest.fixture
+def iris_kmeans(qtbot, window, sample_dir, dialogs):
+    """K-means (K = 3) fitted to iris in the window, run to the end without a dialog: the fit
+    every test below reads. Returns the result."""
     assert window.open_file(sample_dir / "iris.csv", labels="species")
     assert window.data.X.shape == (150, 4)
     assert window.data_panel.preview_model.rowCount() == 100
@@ -177,7 +179,11 @@ def test_iris_kmeans_fit_fills_every_plot_and_exports(qtbot, window, sample_dir,
     window.model_panel.form.set_values({"K": 3})
     result = run_to_end(qtbot, window)
     assert not dialogs and not result.cancelled
-    labels = np.asarray(result.model.labels())
+    return result
+
+
+def test_iris_kmeans_converges_with_a_full_bar_and_ground_truth_metrics(window, iris_kmeans):
+    result = iris_kmeans
     # Converged long before the iteration limit: the bar is full and says so.
     assert result.converged and result.iterations < result.max_iter
     bar = window.run_panel.progress
@@ -185,17 +191,22 @@ def test_iris_kmeans_fit_fills_every_plot_and_exports(qtbot, window, sample_dir,
     assert bar.text().startswith(f"converged after {result.iterations} iterations")
     assert "Ground truth: NMI" in window.run_panel.metrics.text()
 
-    # Objective: the curve is this fit's trace, named by kind.
+
+def test_iris_kmeans_objective_plot_is_the_trace_named_by_kind(window, iris_kmeans):
     x, y = window.trace_panel.curve.getData()
-    np.testing.assert_allclose(y, result.trace)
+    np.testing.assert_allclose(y, iris_kmeans.trace)
     assert window.trace_panel.plot.getAxis("left").labelText == "distortion"
 
-    # Data view: PCA (4 columns), one scatter item per cluster holding that cluster's rows.
+
+def test_iris_kmeans_data_view_scatters_each_cluster_and_projects_the_centres(window,
+                                                                              iris_kmeans):
+    # PCA (4 columns), one scatter item per cluster holding that cluster's rows.
+    labels = np.asarray(iris_kmeans.model.labels())
     dv = window.data_view
     assert dv.pca is not None and dv.cx.count() == 4 + 4   # components, then the raw columns
     counts = [len(dv.scatter_items[k].data) for k in range(3)]
     assert counts == np.bincount(labels, minlength=3).tolist()
-    centres = result.model.parameters()["centers"]
+    centres = iris_kmeans.model.parameters()["centers"]
     cx, cy = dv.centers_item.getData()
     np.testing.assert_allclose(np.column_stack([cx, cy]), dv.pca.transform(centres, (0, 1)),
                                atol=1e-9)
@@ -204,27 +215,35 @@ def test_iris_kmeans_fit_fills_every_plot_and_exports(qtbot, window, sample_dir,
     cx2, cy2 = dv.centers_item.getData()
     np.testing.assert_allclose(cy2, dv.pca.transform(centres, (0, 2))[:, 1], atol=1e-9)
 
-    # Simplex: K-means has no memberships, and the panel says so.
+
+def test_iris_kmeans_simplex_says_there_are_no_memberships(window, iris_kmeans):
     assert window.simplex_panel.drawn_points == 0
     assert "no memberships" in window.simplex_panel.message.textItem.toPlainText()
 
-    # Confusion table against the species (independent: metrics.contingency).
+
+def test_iris_kmeans_confusion_table_counts_labels_against_species(window, iris_kmeans):
+    # independent: metrics.contingency
     from explorer.metrics import contingency
-    ref, _, _ = contingency(window.data.labels, labels)
+    ref, _, _ = contingency(window.data.labels, np.asarray(iris_kmeans.model.labels()))
     assert np.array_equal(window.confusion_panel.counts, ref)
     assert window.confusion_panel.table.rowCount() == 3
 
-    # Export results (one code path with the CLI) and read them back.
+
+def test_iris_kmeans_exported_results_read_back(window, iris_kmeans, tmp_path):
+    # one code path with the CLI
+    result = iris_kmeans
     paths = window.export_results(tmp_path / "out")
     info = json.loads(paths["result"].read_text())
     assert info["model"] == "kmeans" and info["iterations"] == result.iterations
     assert info["objective"]["trace"] == pytest.approx(result.trace, rel=1e-12)
     with open(paths["assignments"]) as fh:
         rows = list(csv.DictReader(fh))
-    assert [int(r["label"]) for r in rows] == labels.tolist()
-    np.testing.assert_allclose(np.load(paths["parameters"])["centers"], centres)
+    assert [int(r["label"]) for r in rows] == np.asarray(result.model.labels()).tolist()
+    np.testing.assert_allclose(np.load(paths["parameters"])["centers"],
+                               result.model.parameters()["centers"])
 
-    # Export plots as PNG and SVG.
+
+def test_iris_kmeans_every_plot_exports_as_png_and_svg(window, iris_kmeans, tmp_path):
     for panel in window.plots:
         png = window.export_plot(tmp_path / f"{panel.title}.png", panel=panel)
         img = QImage(str(png))

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from explorer import cli
+from explorer import options
 from explorer.models import registry
 from explorer.models.base import HyperparameterError, HyperparametersBase, param
 
@@ -51,9 +51,9 @@ def test_cli_options_generated_from_the_dataclass():
         Hyperparameters = HP
 
     parser = argparse.ArgumentParser(allow_abbrev=False)
-    cli.add_hyperparameter_options(parser, Fake)
+    options.add_hyperparameter_options(parser, Fake)
     ns = parser.parse_args(["--K", "5", "--K-aff", "3", "--n-init", "2", "--harden"])
-    hp = cli.hyperparameters_from_args(Fake, ns)
+    hp = options.hyperparameters_from_args(Fake, ns)
     assert (hp.K, hp.K_aff, hp.n_init, hp.harden, hp.init) == (5, 3, 2, True, "a")
 
 
@@ -70,9 +70,31 @@ def test_every_registered_model_declares_valid_defaults_and_builds_a_parser():
             assert spec.help, f"{model_id}.{spec.name} has no help"
         # A full fit parser: no hyperparameter may collide with the run and data options.
         parser = argparse.ArgumentParser(allow_abbrev=False)
-        cli.add_run_options(parser)
-        cli.add_data_options(parser)
-        cli.add_hyperparameter_options(parser, cls)
+        options.add_run_options(parser)
+        options.add_data_options(parser)
+        options.add_hyperparameter_options(parser, cls)
+
+
+def test_register_models_fixture_registers_for_one_test_only(register_models):
+    from fake_models import ShrinkModel
+
+    from explorer.models import get_model, register, unregister
+
+    with pytest.raises(KeyError, match="unknown model 'shrink'"):
+        get_model("shrink")
+    register_models(ShrinkModel)
+    assert get_model("shrink") is ShrinkModel
+    assert registry()["shrink"] is ShrinkModel
+
+    class Impostor(ShrinkModel):
+        pass
+
+    with pytest.raises(TypeError, match="registered twice"):
+        register(Impostor)
+    unregister("shrink")            # what the fixture does when the test ends
+    with pytest.raises(KeyError):
+        get_model("shrink")
+    unregister("shrink")            # forgetting twice is harmless (the fixture's teardown)
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -107,12 +129,11 @@ def test_accepted_spellings_still_work():
                                       ("a", False), (True, False), (1.5, False), (None, False)])
 def test_seed_is_checked_by_the_api(seed, ok):
     import numpy as np
+    from helpers import table
 
     import explorer
-    from explorer.data.types import TableData
 
-    data = TableData(X=np.arange(20.0).reshape(10, 2), columns=["a", "b"],
-                     ids=np.arange(10).astype(str))
+    data = table(np.arange(20.0).reshape(10, 2))
     if ok:
         assert explorer.fit("kmeans", data, K=2, seed=seed).seed == int(seed)
     else:

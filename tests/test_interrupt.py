@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import table
 
 import explorer
-from explorer.data.types import TableData
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -79,8 +79,7 @@ def test_killed_exports_leave_a_complete_set(tmp_path):
             assert hidden == [], hidden        # Ctrl-C cleans up after itself
     assert seen & {3, 4}
     # whatever SIGKILL left behind goes with the next export
-    data = TableData(X=np.arange(20.0).reshape(10, 2), columns=["a", "b"],
-                     ids=np.arange(10).astype(str))
+    data = table(np.arange(20.0).reshape(10, 2))
     explorer.export(explorer.fit("kmeans", data, K=2), out)
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
@@ -144,7 +143,7 @@ import os, signal, sys
 import numpy as np
 from explorer import cli, export
 real_write, real_exchange = export.write_assignments, export._exchange
-def table(result, path, **kw):
+def write_assignments(result, path, **kw):
     if "{when}" == "write":
         os.kill(os.getpid(), signal.SIGINT)
     return real_write(result, path, **kw)
@@ -152,7 +151,7 @@ def exchange(a, b):     # called inside the swap, where Ctrl-C is held back
     if "{when}" == "swap":
         os.kill(os.getpid(), signal.SIGINT)
     return real_exchange(a, b)
-export.write_assignments, export._exchange = table, exchange
+export.write_assignments, export._exchange = write_assignments, exchange
 sys.exit(cli.main(sys.argv[1:]))
 """
     out = tmp_path / "out"

@@ -2,18 +2,12 @@
 
 import numpy as np
 import pytest
+from helpers import table
 
 from explorer import runner
 from explorer.data import load_table
-from explorer.data.types import TableData
 from explorer.models import get_model
 from explorer.models.kmeans import _PARALLEL_MIN_ROWS, KMeans, kmeans_plusplus, lloyd
-
-
-def table(X) -> TableData:
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    return TableData(X=X, columns=[f"x{j}" for j in range(X.shape[1])],
-                     ids=np.arange(X.shape[0]).astype(str))
 
 
 def blobs(seed, n=400, d=3, k=4, spread=1.0, sep=4.0):

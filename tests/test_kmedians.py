@@ -1,18 +1,12 @@
 """K-medians: agreement with a brute-force numpy implementation, monotone L1 objective, re-seeding."""
 
 import numpy as np
+from helpers import table
 
 from explorer import runner
 from explorer.data import load_table
-from explorer.data.types import TableData
 from explorer.models import get_model
 from explorer.models.kmedians import KMedians
-
-
-def table(X) -> TableData:
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    return TableData(X=X, columns=[f"x{j}" for j in range(X.shape[1])],
-                     ids=np.arange(X.shape[0]).astype(str))
 
 
 def l1(X, C):

@@ -6,21 +6,13 @@ import time
 import numpy as np
 import pytest
 from fake_models import ShrinkModel
+from helpers import noise_table
 
 from explorer import runner
-from explorer.data.types import TableData
-
-
-def table(n=60, d=2, seed=0, labels=True):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
-    lab = np.array([str(i % 2) for i in range(n)]) if labels else None
-    return TableData(X=X, columns=[f"c{j}" for j in range(d)],
-                     ids=np.array([str(i) for i in range(n)]), labels=lab, path="mem.csv")
 
 
 def test_converges_to_closed_form_and_keeps_trace():
-    data = table()
+    data = noise_table()
     res = runner.fit(ShrinkModel, data, seed=3, K=2, rate=0.5, tol=1e-12, max_iter=500)
     assert res.converged and not res.cancelled
     assert res.iterations == len(res.trace) == len(res.iteration_times)
@@ -37,12 +29,12 @@ def test_converges_to_closed_form_and_keeps_trace():
 
 
 def test_max_iter_stops_unconverged():
-    res = runner.fit(ShrinkModel, table(), K=2, rate=0.01, max_iter=5, tol=0.0)
+    res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.01, max_iter=5, tol=0.0)
     assert res.iterations == 5 and not res.converged
 
 
 def test_restarts_keep_the_best_and_report_seeds():
-    res = runner.fit(ShrinkModel, table(), seed=10, K=2, rate=0.2, n_init=4, max_iter=3, tol=0)
+    res = runner.fit(ShrinkModel, noise_table(), seed=10, K=2, rate=0.2, n_init=4, max_iter=3, tol=0)
     assert [r["seed"] for r in res.restarts] == [10, 11, 12, 13]
     finals = [r["objective"] for r in res.restarts]
     assert res.final_objective == min(finals)  # distortion: lower is better
@@ -59,7 +51,7 @@ def test_cancel_within_one_iteration_keeps_last_good_state():
         if p.iteration >= 3:
             control.cancel()
 
-    res = runner.fit(ShrinkModel, table(), K=2, rate=0.01, max_iter=1000, tol=0, callback=cb,
+    res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.01, max_iter=1000, tol=0, callback=cb,
                      snapshot_interval=0.0, control=control)
     assert res.cancelled and not res.converged
     assert res.iterations == 3  # the cancel was seen before iteration 4 started
@@ -69,7 +61,7 @@ def test_cancel_within_one_iteration_keeps_last_good_state():
 
 def test_pause_blocks_and_resume_continues():
     control = runner.RunControl()
-    data = table()
+    data = noise_table()
     out = {}
 
     def work():
@@ -88,7 +80,7 @@ def test_pause_blocks_and_resume_continues():
 
 def test_snapshots_are_throttled_and_last_one_is_final():
     calls = []
-    res = runner.fit(ShrinkModel, table(), K=2, rate=0.001, delay=0.002, max_iter=200, tol=0,
+    res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.001, delay=0.002, max_iter=200, tol=0,
                      callback=calls.append, snapshot_interval=0.05)
     # about 0.4 s of work at most 20 snapshots a second, plus the final one
     assert 2 <= len(calls) <= 15
@@ -98,17 +90,17 @@ def test_snapshots_are_throttled_and_last_one_is_final():
 
 def test_worker_exception_propagates():
     with pytest.raises(RuntimeError, match="planned failure"):
-        runner.fit(ShrinkModel, table(), K=2, fail_at=3)
+        runner.fit(ShrinkModel, noise_table(), K=2, fail_at=3)
 
 
 def test_bad_settings_refused():
     with pytest.raises(ValueError):
-        runner.fit(ShrinkModel, table(), max_iter=0)
+        runner.fit(ShrinkModel, noise_table(), max_iter=0)
 
 
 def test_keep_best_returns_the_best_state_and_says_why_it_stopped():
     from fake_models import RiseFallModel
-    res = runner.fit(RiseFallModel, table(), peak=5, patience=3, seed=0)
+    res = runner.fit(RiseFallModel, noise_table(), peak=5, patience=3, seed=0)
     assert res.iterations == 8 and len(res.trace) == 8          # full history kept
     assert res.best_iteration == 5 < res.iterations
     assert res.model.position == 5                              # the state of iteration 5
@@ -121,7 +113,7 @@ def test_keep_best_returns_the_best_state_and_says_why_it_stopped():
 
 def test_nonfinite_objective_never_converges_and_keeps_best_state():
     from fake_models import RiseFallModel
-    res = runner.fit(RiseFallModel, table(), peak=10, nan_at=4, seed=0)
+    res = runner.fit(RiseFallModel, noise_table(), peak=10, nan_at=4, seed=0)
     assert not res.converged
     assert res.stop_reason.startswith("non-finite objective")
     assert res.best_iteration == 3 and res.model.position == 3
@@ -134,7 +126,7 @@ def test_monotone_model_with_nonfinite_objective_is_reported_not_converged():
             value = super().step()
             return value if self.iteration < 2 else float("inf")
 
-    res = runner.fit(Blowup, table(), K=2, tol=0.0, max_iter=10)
+    res = runner.fit(Blowup, noise_table(), K=2, tol=0.0, max_iter=10)
     assert not res.converged and res.stop_reason.startswith("non-finite objective (inf)")
     assert any("not usable" in n for n in res.notes)
 
@@ -142,15 +134,15 @@ def test_monotone_model_with_nonfinite_objective_is_reported_not_converged():
 def test_degenerate_restart_is_never_chosen_over_a_sound_one():
     from fake_models import RiseFallModel
     # Restart seeds 0, 1, 2: scores peak at the seed, so seed 2 would win, but it is degenerate.
-    res = runner.fit(RiseFallModel, table(), n_init=3, degenerate_seed=2, seed=0)
+    res = runner.fit(RiseFallModel, noise_table(), n_init=3, degenerate_seed=2, seed=0)
     assert res.best_seed == 1
     assert [r["stop_reason"].startswith("degenerate") for r in res.restarts] == [False, False, True]
     # All degenerate: one is still returned, reported as degenerate and not converged.
-    res = runner.fit(RiseFallModel, table(), n_init=1, degenerate_seed=0, seed=0)
+    res = runner.fit(RiseFallModel, noise_table(), n_init=1, degenerate_seed=0, seed=0)
     assert res.stop_reason == "degenerate: collapsed" and not res.converged
 
 
 def test_stop_reasons_of_plain_runs():
-    assert runner.fit(ShrinkModel, table(), K=2, tol=1e-12, max_iter=500).stop_reason == "converged"
-    res = runner.fit(ShrinkModel, table(), K=2, rate=0.01, max_iter=5, tol=0.0)
+    assert runner.fit(ShrinkModel, noise_table(), K=2, tol=1e-12, max_iter=500).stop_reason == "converged"
+    res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.01, max_iter=5, tol=0.0)
     assert res.stop_reason == "iteration limit" and res.best_iteration == 5

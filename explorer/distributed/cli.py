@@ -18,7 +18,8 @@ from .plans import DISTRIBUTED_MODELS
 
 def cmd_fit_dask(ns, model_cls) -> int:
     from explorer import runner
-    from explorer.cli import EXIT_BAD_INPUT, _check_out_dir, _fmt, hyperparameters_from_args
+    from explorer.export import check_out_dir
+    from explorer.options import EXIT_BAD_INPUT, hyperparameters_from_args
 
     def fail(msg) -> int:
         print(f"explorer: error: {msg}", file=sys.stderr)
@@ -35,7 +36,7 @@ def cmd_fit_dask(ns, model_cls) -> int:
     try:
         hp = hyperparameters_from_args(model_cls, ns)
         if ns.out:
-            _check_out_dir(ns.out)
+            check_out_dir(ns.out)
     except (HyperparameterError, OSError) as e:
         return fail(e)
 
@@ -79,7 +80,7 @@ def cmd_fit_dask(ns, model_cls) -> int:
         print(f"stop reason: {result.stop_reason}")
         print(f"objective ({result.objective_kind}): {result.final_objective:.10g}")
         for name, value in result.metrics.items():
-            print(f"{name}: {_fmt(value)}")
+            print(f"{name}: {value:.6g}" if isinstance(value, float) else f"{name}: {value}")
         print(f"time: {result.total_s:.3f} s total, {result.per_iteration_s * 1e3:.3f} ms per "
               "iteration")
         if ns.out:

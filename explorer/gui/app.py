@@ -17,7 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-EXIT_BAD_INPUT = 2
+from explorer import options
+from explorer.options import EXIT_BAD_INPUT
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = ROOT / "sample_data" / "old_faithful.csv"
 DEFAULT_MODELS = ("gmm", "kmeans")
@@ -40,8 +42,6 @@ def _pick_fallback(models: dict, kind: str | None, wanted: tuple[str, ...]) -> t
 
 
 def build_parser(model_cls) -> argparse.ArgumentParser:
-    from explorer import cli
-
     p = argparse.ArgumentParser(prog="explorer gui", allow_abbrev=False,
                                 description="Open the explorer window.")
     p.add_argument("data", nargs="?", help="data file to open (default: a bundled sample)")
@@ -54,16 +54,15 @@ def build_parser(model_cls) -> argparse.ArgumentParser:
     p.add_argument("--settings", default=None, metavar="INI",
                    help="keep settings in this INI file instead of the user's")
     p.add_argument("--size", default="1400x900", help="window size WxH (default 1400x900)")
-    cli.add_run_options(p)
-    cli.add_data_options(p)
+    options.add_run_options(p)
+    options.add_data_options(p)
     if model_cls is not None:
-        cli.add_hyperparameter_options(p, model_cls)
+        options.add_hyperparameter_options(p, model_cls)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from explorer import cli
     from explorer.data.types import DataError
     from explorer.models import registry
     from explorer.models.base import HyperparameterError
@@ -94,14 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     hp_values = {}
     try:
         if model_cls is not None:
-            hp = cli.hyperparameters_from_args(model_cls, args)
+            hp = options.hyperparameters_from_args(model_cls, args)
             hp_values = {s.name: getattr(hp, s.name) for s in model_cls.param_specs()
                          if getattr(args, s.name, None) is not None}
         if path is not None:
-            kind = cli.data_kind_for(model_cls, path, args)
+            kind = options.data_kind_for(model_cls, path, args)
             if not Path(path).exists():
                 raise DataError("no such file", path=path)
-            data = cli.load_from_args(path, args, kind)
+            data = options.load_from_args(path, args, kind)
             if model_cls is None:
                 wanted = () if known.model else DEFAULT_MODELS
                 model_cls = _pick_fallback(models, data.kind, wanted)

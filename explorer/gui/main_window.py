@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer import __version__
+from explorer._version import __version__
 from explorer.data import LOAD_OPTIONS as DATA_OPTIONS
 from explorer.data.table import MissingValuesError
 from explorer.data.types import DataError

@@ -25,6 +25,12 @@ def register(cls: type[Model]) -> type[Model]:
     return cls
 
 
+def unregister(model_id: str) -> None:
+    """Forget a registered id (the tests' ``register_models`` fixture registers small test models
+    for one test and forgets them afterwards); an unknown id is ignored."""
+    _REGISTRY.pop(model_id, None)
+
+
 def _load_all() -> None:
     global _LOADED
     if _LOADED:

@@ -5,13 +5,13 @@
   reproducible) until no move raises modularity, then the communities become nodes of a weighted
   graph and the moving repeats, until a level moves nothing. Written in numba rather than calling
   networkx ``louvain_communities`` (the same method, same result quality: NMI within 0.01 on the
-  tests' LFR graphs) because networkx takes 6 s on the 20,000-node benchmark network and this
-  0.1 s. The partition is then brought to K communities (``to_k``).
+  tests' LFR graphs) because networkx is an order of magnitude slower on the benchmark networks
+  (bench/README.md). The partition is then brought to K communities (``to_k``).
 * ``spectral(adj, K, seed)``: the K leading eigenvectors of the normalised adjacency
   D^-1/2 A D^-1/2 (scipy ``eigsh``; dense ``eigh`` for small graphs), rows scaled to unit length,
   then k-means (k-means++ seeding, scipy ``kmeans2``), the best of KMEANS_RESTARTS runs by
-  inertia (one run is a poor local optimum: on LFR n = 1,000, mixing 0.3, NMI 0.975-0.983 against
-  0.995-1.0 for the best of 10, which merged two pairs of communities and cut two in halves).
+  inertia (one run is often a poor local optimum that merges some communities and cuts others in
+  halves; the measured NMI: bench/README.md).
 * ``to_k(adj, labels, K, rng)``: while there are more than K communities, the smallest merges
   into the community it has the most links to (the next smallest when it has none); while there
   are fewer, the community whose split in two costs the least modularity (or gains the most) is

@@ -1,7 +1,7 @@
 """Numba kernels of the dynamic exposure model (``dynamic_exposure.py`` holds the math and the class).
 
-Notation (derivation note 000): pairs p = (i, j) with i < j, observed snapshots per pair
-``nobs[i, j]`` (T minus the held-out cells), observed non-zero snapshots per pair ``m_p``,
+Notation (docs/derivations/dynamic_exposure.md): pairs p = (i, j) with i < j, observed snapshots
+per pair ``nobs[i, j]`` (T minus the held-out cells), observed non-zero snapshots per pair ``m_p``,
 aggregated observed counts ``Y_ij`` per ordered pair (stored as CSR rows), rates
 ``lambda_ij = (U W)_i . V_j`` and exposures ``mu_ij = mu_i . mu_j``. ``S`` is the dense symmetric
 matrix of pair activities S_ij = sum_t Q_ij^t over observed snapshots (zero diagonal).

@@ -1,8 +1,8 @@
 """Assortative mixed-membership stochastic blockmodel with a logistic-normal prior (a-MMSB), fitted by
-stochastic variational inference with Newton steps and step halving (derivation note 001).
+stochastic variational inference with Newton steps and step halving (docs/derivations/ammsb.md).
 
 Model. mu ~ N(m0, M0^-1), Lambda ~ Wishart(l0, L0) (m0 = 0, M0 = I, E[Lambda] = l0 L0 = I with
-l0 = max(K, prior_weight N), L0 = I / l0: note 001's vague l0 = K is prior_weight 0);
+l0 = max(K, prior_weight N), L0 = I / l0: the derivation's vague l0 = K is prior_weight 0);
 theta_a ~ N(mu, Lambda^-1), pi_a = softmax(theta_a); beta_k ~ Beta(eta0, eta1); for each pair
 (ordered when directed, a < b when undirected) z_{a->b} ~ Cat(pi_a), z_{a<-b} ~ Cat(pi_b) and
 y_ab ~ Bernoulli(beta_k) when both indicators equal k, else Bernoulli(epsilon).
@@ -76,15 +76,13 @@ fixed point, exactly over all training pairs when there are at most 100,000 of t
 a fixed sample of ELBO_SAMPLE training links and ELBO_SAMPLE non-links with scale factors; each
 pair carries its own E[log p(z | theta)] terms (see _ammsb_kernels.pair_terms), so the sampled
 estimate moves smoothly (before, the sampled phi^T mu against the exact sum of the bounds made it
-jump by +-50 % between checks on the 20,000-node benchmark).
+jump between checks on the 20,000-node benchmark).
 
 Prior weight (``prior_weight``). With the vague hyperprior (l0 = K) the learned precision of a
-small community grows as SVI pulls its members towards the mean m_k, which pulls them harder:
-on LFR n = 1,000, mixing 0.3, a community of 20 emptied within one sweep from a correct start
-(l L_kk 2.9 -> 12.6), and on the 20,000-node benchmark the held-out score fell after sweep 5 as
-the median l L_kk rose 3.2 -> 4.9. l0 = N pseudo-nodes of unit precision halve the data's weight in
-Lambda and stop that feedback (l L_kk stays 1-1.4): LFR NMI at Louvain's, test AUC 0.8947 ->
-0.897-0.902 on the benchmark.
+small community grows as SVI pulls its members towards the mean m_k, which pulls them harder: on
+LFR graphs a small community emptied within one sweep from a correct start, and on the 20,000-node
+benchmark the held-out score fell as the precisions rose. l0 = N pseudo-nodes of unit precision
+halve the data's weight in Lambda and stop that feedback (the measured effect: bench/README.md).
 
 Initialisation (``init``): "findk" (svinet's -findk, see _findk.py): label propagation;
 memberships start at log(0.9 / c) on a node's c communities and log(0.1 / (K - c)) elsewhere. K = 0
@@ -99,8 +97,7 @@ runs a burn-in of min(check_every, BURN_IN_VISITS / nodes_per_batch) minibatches
 MIN_CHECK_MINIBATCHES), and keeps the best by held-out log-likelihood (a collapsed start last); with
 fewer than START_BY_HELDOUT_MIN_LINKS held-out links, by the sum of the held-out and ELBO ranks. The
 winner continues from its burned-in state; ``notes`` name it with every score. The "0.1 elsewhere"
-choice was measured: karate K = 2, seeds 0-4, final ELBO -316 to -317 vs -324 to -326 (1e-3) and
--334 to -339 (1e-5).
+gave a better final ELBO on karate than 1e-3 or 1e-5 (bench/README.md).
 
 epsilon = 0 is estimated once per fit: the density of training links between the communities of a
 Louvain partition (clipped to [EPSILON_MIN, the network's density]).
@@ -278,8 +275,8 @@ def _modularity(adj, member):
 def _release_freed_memory() -> None:
     """Give the heap's free pages back to the system (glibc's malloc_trim; nothing elsewhere).
     The starts (Louvain on every community, findk, the burn-ins) allocate and free tens of MiB in
-    blocks that glibc keeps: measured on the 20,000-node benchmark, RSS after initialize 437 ->
-    379 MiB, which the export's own transients would otherwise stack on."""
+    blocks that glibc keeps (the resident set this saves on the benchmark: bench/README.md), which
+    the export's own transients would otherwise stack on."""
     global _MALLOC_TRIM
     if _MALLOC_TRIM is None:
         try:
@@ -710,7 +707,7 @@ class AMMSB(Model):
         self.m0 = np.zeros(K)
         self.M0 = np.eye(K)
         # Wishart hyperprior on the membership precision: E[Lambda] = l0 L0 = I, weight l0 =
-        # prior_weight * N pseudo-nodes (at least K, the vague prior of note 001)
+        # prior_weight * N pseudo-nodes (at least K, the vague prior in docs/derivations/ammsb.md)
         self.l0 = max(float(K), hp.prior_weight * N)
         self.L0inv = np.eye(K) * self.l0
         self.sum_mu = np.zeros(K)
@@ -995,8 +992,8 @@ class AMMSB(Model):
         return ll
 
     def elbo(self) -> float:
-        """The ELBO of note 001 (section 3), phi at the pairs' fixed points; exact over all training
-        pairs when there are at most ELBO_EXACT_MAX of them, else estimated on a weighted sample."""
+        """The ELBO (docs/derivations/ammsb.md), phi at the pairs' fixed points; exact over all
+        training pairs when there are at most ELBO_EXACT_MAX of them, else estimated on a weighted sample."""
         K, N, l, l0 = self.K, self.N, self.l, self.l0
         hp = self.hp
         _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
@@ -1125,7 +1122,7 @@ def _mvlgamma(x, K):
 
 
 def global_terms(K, N, m, M, Minv, m0, M0, l, L, l0, L0inv, mu, v, b, eta0, eta1):
-    """Every ELBO term that does not involve phi (note 001, section 3): q(mu), q(Lambda), the
+    """Every ELBO term without phi (docs/derivations/ammsb.md, ELBO): q(mu), q(Lambda), the
     theta_a terms and q(beta), with their entropies, constants included."""
     ln2pi = math.log(2 * math.pi)
     ldM = np.linalg.slogdet(M)[1]

@@ -1,5 +1,5 @@
 """Bayesian mixture of Gaussians by coordinate-ascent variational inference (CAVI), the model of
-Blei, Kucukelbir and McAuliffe's review (derivation note 003), in D dimensions.
+Blei, Kucukelbir and McAuliffe's review (docs/derivations/bayes_gmm.md), in D dimensions.
 
 Model: mu_k ~ N(0, sigma2 I) (k = 1..K), c_i ~ Cat(1/K, ..., 1/K), x_i | c_i, mu ~ N(mu_{c_i}, I).
 Mean field: q(mu_k) = N(m_k, s2_k I), q(c_i) = Cat(phi_i).

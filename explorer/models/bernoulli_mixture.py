@@ -1,4 +1,4 @@
-"""Multivariate Bernoulli mixture for binary data, fitted by EM (derivation note 002, Q4).
+"""Multivariate Bernoulli mixture for binary data, fitted by EM (docs/derivations/bernoulli_mixture.md).
 
 Model: z_i ~ Cat(pi), x_id | z_i = k ~ Bernoulli(theta_kd), x_i in {0, 1}^D, with an optional
 Beta(a, b) prior on every theta_kd.
@@ -8,7 +8,7 @@ Beta(a, b) prior on every theta_kd.
   log-sum-exp.
 * M-step for theta_kd (MAP under Beta(a, b)):
   theta_kd = (sum_i r_ik x_id + a - 1) / (sum_i r_ik + a + b - 2).
-  a = b = 1 is the flat prior, i.e. plain maximum likelihood (the note's update); the default
+  a = b = 1 is the flat prior, i.e. plain maximum likelihood (the original note's); the default
   a = b = 2 adds one pseudo-count of each value ("add-one" smoothing), so no theta is 0 or 1.
 * M-step for pi_k: pi_k = N_k / N (``learn_weights``), or held at 1/K.
 

@@ -1,6 +1,6 @@
 """Dynamic exposure model: latent link indicators with zero-inflated Poisson counts, fitted by EM.
 
-Derivation note 000 and issue 6. A temporal network is T snapshots of count matrices A^t over N
+docs/derivations/dynamic_exposure.md and issue 6. A temporal network is T snapshots of count matrices A^t over N
 nodes (directed or undirected). For every pair i < j and snapshot t:
 
 * exposure: z_ij^t ~ Bernoulli(mu_ij), mu_ij = mu_i^T mu_j with mu_i in [0, 1]^K_exp, kept inside
@@ -35,7 +35,7 @@ decreases it):
   row update is an exact minorise-maximise step), then w.
 * M-step for mu: maximise F(mu) = sum_{i<j} S_ij log(mu_i^T mu_j) + (n_ij - S_ij) log(1 - mu_i^T mu_j)
   with gradient dF/dmu_ke = sum_{i != k} mu_ie (S_ik / mu_ik - (n_ik - S_ik) / (1 - mu_ik)) (the
-  note's last line has a plus on the second term: a slip). Node by node, F restricted to a row is
+  original note's last line adds the second term: a slip). Node by node, F restricted to a row is
   concave; projected Newton steps on [0, 1]^K_exp with halving until all mu_ki stay in
   [eps, 1 - eps] and F does not decrease ("Newton step on mu_k with halving"), a scaled gradient
   step as fallback.

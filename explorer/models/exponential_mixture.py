@@ -1,5 +1,5 @@
-"""Mixture of exponential distributions for non-negative data, fitted by EM (derivation note 004,
-question 3).
+"""Mixture of exponential distributions for non-negative data, fitted by EM
+(docs/derivations/exponential_mixture.md).
 
 Model: z_i ~ Cat(mu), x_i | z_i = j ~ Exponential(lambda_j), density lambda_j exp(-lambda_j x).
 With several columns each component is a product of independent exponentials, one rate per

@@ -1,14 +1,14 @@
 """Fuzzy c-means (Bezdek), with an optional hardening that turns it into K-means.
 
 Objective (kind ``distortion``, a sum over the data set), fuzzifier m > 1 (m = 2: the
-squared-membership objective of derivation note 004)::
+squared-membership objective of docs/derivations/fuzzy_cmeans.md)::
 
     J_m(r, u) = sum_i sum_j r_ij^m ||x_i - u_j||^2,   r_ij >= 0,  sum_j r_ij = 1.
 
-Minimised by alternating the two exact block minimisers (Lagrange conditions of note 004); one
+Minimised by alternating the two exact block minimisers (the Lagrange conditions); one
 ``step()`` is
 
-* **centre update**: ``u_j = sum_i r_ij^m x_i / sum_i r_ij^m`` (note 004 step (ii) writes r_ij;
+* **centre update**: ``u_j = sum_i r_ij^m x_i / sum_i r_ij^m`` (the original note writes r_ij;
   setting dL/du_j = 0 gives r_ij^m weights, r_ij^2 for m = 2, which is what is used here);
 * **membership update**: ``r_ij = d_ij^(-1/(m-1)) / sum_k d_ik^(-1/(m-1))`` with
   ``d_ij = ||x_i - u_j||^2`` (i.e. ||x_i - u_j||^(-2/(m-1)) normalised over j), evaluated as
@@ -29,7 +29,7 @@ runs K-means' own serial assignment kernel: from the same initial centres it giv
 labels, centres and objective of ``kmeans`` up to 50,000 rows (above that ``kmeans`` switches to a
 chunked parallel sum and agreement is to rounding).
 
-Initial centres: greedy k-means++ (as ``kmeans``), then the memberships from them. (Note 004's
+Initial centres: greedy k-means++ (as ``kmeans``), then the memberships from them. (The note's
 "r^(0) = 1/K, u^(0) random, update u first" would put every centre on the data mean at the first
 update; the centres are initialised instead.)
 

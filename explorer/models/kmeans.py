@@ -26,8 +26,8 @@ the running minimum and argmin updated with branch-free selects; then one pass i
 labels, counts, per-cluster sums and the distortion. From 50,000 rows on (and with more than one
 numba thread) the blocks are split over row chunks run in parallel, each with its own sums, added
 in chunk order afterwards (deterministic for a given thread count; it differs from the serial sums
-in the last bits only). Measured on 2 cores, N = 200,000, D = 8, K = 10: ~1.0 ms per Lloyd
-iteration against ~1.5 ms with the row-at-a-time kernel and ~1.4 ms for scikit-learn's.
+in the last bits only). The blocks are what make it faster than a row-at-a-time kernel and than
+scikit-learn's Lloyd iteration (bench/bench_kmeans.py; figures in bench/README.md).
 
 Seeding: the greedy k-means++ of Arthur & Vassilvitskii as scikit-learn implements it: the first
 centre uniformly at random, then each next centre the best (lowest resulting potential) of

@@ -1,18 +1,18 @@
 """K-medians: clustering under the L1 (city-block) distance with coordinate-wise median centres.
 
-Objective (kind ``distortion``, a sum over the data set; derivation note 002 P1, read with the L1
-norm the note actually solves, not the ||.||_2 it writes)::
+Objective (kind ``distortion``, a sum over the data set; docs/derivations/kmedians.md: the L1
+norm the original note solves, not the ||.||_2 it writes)::
 
     J(z, mu) = sum_i ||x_i - mu_{z_i}||_1 = sum_i sum_d |x_id - mu_{z_i d}|
 
 One ``step()`` alternates the two exact block minimisers:
 
-* **centre update** (note 002 b): J separates over clusters and coordinates, and
+* **centre update**: J separates over clusters and coordinates, and
   ``sum_{i in k} |x_id - mu_kd|`` is minimised by a median of the cluster's d-th coordinates
-  (the subgradient condition of the note). For an even count the midpoint of the two middle order
+  (the subgradient condition). For an even count the midpoint of the two middle order
   statistics is taken (any point between them is a minimiser). An empty cluster is first
   re-seeded with the row farthest (L1) from its centre among rows whose cluster keeps another row.
-* **assignment** (note 002 a, in L1): ``z_i = argmin_k ||x_i - mu_k||_1`` (lowest index on ties).
+* **assignment** (in L1): ``z_i = argmin_k ||x_i - mu_k||_1`` (lowest index on ties).
 
 ``initialize`` seeds the centres and assigns, so after every step (labels, centres) is consistent
 and ``step()`` returns J of that state, non-increasing:
