@@ -563,17 +563,32 @@ def test_dense_many_groups_network_is_not_collapsed():
     assert any(n.startswith("start: ") for n in res.model.notes)
     # At average degree 45 with 70 % of links between groups, epsilon = 1e-5 makes merged groups
     # score better on held-out pairs than the true ones (measured: findk's start wins the burn-in
-    # and ends with 16 of 42 in use); the estimated epsilon (0.03 here) removes that bias.
+    # and ends with 16 of 42 in use); the default epsilon (auto) sees that 66 % of a Louvain
+    # partition's links run between its communities and estimates it (0.03 here).
     G = nx.planted_partition_graph(42, 25, 0.6, 0.03, seed=1)
     data = network_from_graph(G, truth)
-    res = fit(AMMSB, data, seed=1, K=42, epsilon=0.0)
+    res = fit(AMMSB, data, seed=1, K=42)
+    assert res.model.epsilon == pytest.approx(0.03, rel=0.1)
+    assert any(n.startswith("epsilon 0.0") and "(auto)" in n for n in res.model.notes)
     assert len(np.unique(res.model.labels())) >= 38
     assert res.metrics["nmi"] >= louvain_nmi(G, truth, 1) - 0.02
-    # at the defaults it may collapse, but never silently
-    res = fit(AMMSB, data, seed=1, K=42)
+    # with epsilon 1e-5 given it may collapse, but never silently
+    res = fit(AMMSB, data, seed=1, K=42, epsilon=1e-5)
     if 2 * len(np.unique(res.model.labels())) < 42:
         assert res.stop_reason.startswith("degenerate: K = 42 asked")
-        assert any(n.startswith("collapse: K = 42 asked") for n in res.model.notes)
+        assert any(n.startswith("collapse: K = 42 asked") and "--epsilon 0.0" in n
+                   for n in res.model.notes)
+
+
+def test_lfr_mixing_05_dense_at_least_louvain():
+    # bench_ammsb_lfr.py's LFR degree 40 mixing 0.5 seed 2, the grid's failure at epsilon 1e-5:
+    # NMI 0.628 against Louvain's 0.664, 11 of 17 communities in use (68 % of the links run
+    # between Louvain's communities). The automatic epsilon (0.045) gives 0.734, all 17 in use.
+    G, truth, K = lfr(1000, 40, 0.5, 2, min_comm=30, max_comm=150, max_degree=100)
+    res = fit(AMMSB, network_from_graph(G, truth), seed=2, K=K)
+    assert res.model.epsilon > 0.01 and res.model.between_share > 0.5
+    assert res.metrics["nmi"] >= louvain_nmi(G, truth, 2) - 0.02, res.metrics["nmi"]
+    assert 2 * len(np.unique(res.model.labels())) >= K
 
 
 def test_louvain_and_spectral_starts_give_k_communities(planted):
@@ -754,7 +769,14 @@ def test_estimated_epsilon_is_the_between_community_density():
     model.initialize(data, 0)
     assert model.epsilon == pytest.approx(0.03, rel=0.1)          # the planted p_out
     assert model.metrics()["epsilon"] == model.epsilon
-    assert AMMSB(K=42, init="louvain").hp.epsilon == 1e-5          # the default stays fixed
+    # the default (0, auto) keeps svinet's 1e-5 where most links lie inside communities
+    G = nx.planted_partition_graph(42, 25, 0.9, 0.015, seed=1)      # 41 % between
+    model = AMMSB(K=42, init="louvain")
+    model.initialize(network_from_graph(G), 0)
+    assert model.hp.epsilon == 0.0 and model.epsilon == 1e-5
+    assert 0.3 < model.between_share < 0.5
+    assert model.epsilon_estimate == pytest.approx(0.015, rel=0.2)
+    assert any(n.startswith("epsilon 1e-05 (auto)") for n in model.notes)
 
 
 def test_window_draws_the_elbo_above_the_objective(qapp, planted):
