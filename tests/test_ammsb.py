@@ -335,7 +335,7 @@ def test_karate_and_football(sample_dir):
     # defaults (init auto, n_init 1). Measured on seeds 0-4: NMI 0.837 on every seed (one node,
     # Zachary's 9, on the other side), 0.732 on seeds 0-2 and 4 before the final phase on all
     # links (the 10 + 10 held-out set takes 13 % of karate's 78 links); seeds 5-9: 0.837 on
-    # 6, 7, 0.732 on 5, 8, 9 (node 2 too: its two sides' final ELBOs are -339.9 and -340.0,
+    # 6, 7, 0.732 on 5, 8, 9 (Zachary's node 3 too: its two sides' final ELBOs are -339.9 and -340.0,
     # a tie for the model); svinet 0.218-0.837 over seeds.
     for seed in range(5):
         res = fit(AMMSB, karate, seed=seed, K=2)

@@ -69,6 +69,9 @@ set, after it, same seed) and also removed from training (none when heldout_frac
 network has fewer than SMALL_NETWORK_LINKS links, with a note). ``metrics()`` reports test_auc and
 test_perplexity on the test set (``model.test_source``: "test pairs" or "automatic"). Perplexity is
 exp(-(rho mean link log-lik + (1 - rho) mean non-link log-lik)), rho the network's density.
+Final phase (networks under SMALL_NETWORK_LINKS links, see ``_final_phase``): after the run, from
+the returned best state, the held-out pairs go back into training for a few checks; the held-out
+metrics stay the best state's, computed before.
 Edge weights are ignored (a note says so).
 
 The ELBO (every term of the note, constants included) is computed at every check with phi at its
