@@ -4,6 +4,9 @@ Run by hand (minutes)::
 
     .venv/bin/python bench/bench_ammsb_lfr.py [--seeds 0,1,2] [--init auto] [--epsilon E]
 
+(the default epsilon is 0, auto: 1e-5 unless most links of a Louvain partition run between its
+communities; each line gives the epsilon used and that share).
+
 * LFR (``networkx.LFR_benchmark_graph``): n = 1,000, tau1 = 2.5, tau2 = 1.5, average degree 20
   (max degree 50, communities of 20-100 nodes) and 40 (max degree 100, communities of 30-150:
   networkx cannot place degree-40 graphs in 20-100-node communities at mu = 0.1), mixing
@@ -91,7 +94,10 @@ def run(name, G, truth, K, seed, init, **extra) -> dict:
     nmi = float(res.metrics["nmi"])
     return {"graph": name, "seed": seed, "K": K, "edges": G.number_of_edges(),
             "nmi": round(nmi, 4), "louvain_nmi": round(ref, 4), "in_use": used,
-            "start": res.model.start, "stop": res.stop_reason, "wall_s": round(wall, 2),
+            "start": res.model.start, "epsilon": float(f"{res.model.epsilon:.3g}"),
+            "between_share": (None if res.model.between_share is None
+                              else round(res.model.between_share, 3)),
+            "stop": res.stop_reason, "wall_s": round(wall, 2),
             "pass": bool(nmi >= ref - 0.02 and 2 * used >= K)}
 
 
