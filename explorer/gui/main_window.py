@@ -41,6 +41,14 @@ from explorer import __version__
 from explorer.data import LOAD_OPTIONS as DATA_OPTIONS
 from explorer.data.table import MissingValuesError
 from explorer.data.types import DataError
+from explorer.gui.cluster import (
+    ClusterHolder,
+    DaskFitJob,
+    cluster_key,
+    dask_status,
+    is_distributed,
+    unsupported_reason,
+)
 from explorer.gui.panels import DataPanel, ModelPanel, RunPanel
 from explorer.gui.plots import (
     AdjacencyPanel,
@@ -64,6 +72,7 @@ FILE_OPTIONS = ("kind", "columns", "standardize", "missing", "labels", "directed
 HEAVY_INTERVAL_S = 1.0          # the scatter/simplex/adjacency redraw at most this often
 COMPILE_HINT_MS = 1000          # no first iteration after this long: show a busy bar
 COMPILING_TEXT = "compiling kernels (first run only)..."
+DASK_STARTING_TEXT = "connecting to Dask and reading the data into the workers..."
 # Final metrics shown in groups (result.metrics keys -> display names); the rest under "Model".
 METRIC_GROUPS = [
     ("Ground truth", [("nmi", "NMI"), ("ari", "ARI")]),
@@ -195,6 +204,10 @@ class MainWindow(QMainWindow):
         self.redraw_times: list[float] = []
         self._stale: dict = {}          # panel -> snapshot it has not drawn yet
         self.label_columns: dict[str, np.ndarray] = {}   # a network's node-label file columns
+        # The Dask connection of "Run on: local cluster / Dask scheduler" (explorer.gui.cluster):
+        # started by the first such run, closed with the window.
+        self.cluster_holder = ClusterHolder()
+        self.dask_missing = dask_status()
         self.setWindowTitle("Latent-model explorer")
         self.setAcceptDrops(True)
         self._build_actions()
@@ -211,6 +224,11 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
+        self._check_model()
+        try:
+            self.run_panel.run_on.set_target(json.loads(self.settings.value("run_on") or "{}"))
+        except (TypeError, ValueError):
+            pass
         self._update_actions()
 
     # ---- construction -----------------------------------------------------------------------
@@ -645,6 +663,7 @@ class MainWindow(QMainWindow):
                                json.dumps(self.model_panel.form.values()))
         self.settings.setValue(self._settings_key("run", cls),
                                json.dumps(self.model_panel.run_settings()))
+        self.settings.setValue("run_on", json.dumps(self.run_panel.run_on.target()))
 
     def _values_changed(self) -> None:
         running = self.job is not None and self.job.is_running()
@@ -669,6 +688,8 @@ class MainWindow(QMainWindow):
                 text = ""
         w.setText(text)
         w.setVisible(bool(text))
+        self.run_panel.run_on.set_allowed(self.dask_missing or unsupported_reason(
+            cls, self.data, self.data_path, self.load_options))
 
     def _warning_link(self, link: str) -> None:
         if link.startswith("on:"):
@@ -692,14 +713,31 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot run", form_wording(getattr(e, "message", None) or str(e)))
             return False
         rs = self.model_panel.run_settings()
+        target = self.run_panel.run_on.target()
+        if target["mode"] != "here":
+            reason = self.dask_missing or unsupported_reason(cls, self.data, self.data_path,
+                                                             self.load_options)
+            if reason is None and target["mode"] == "scheduler" and not target["address"]:
+                reason = "type the scheduler's address (tcp://host:8786) after 'Dask scheduler:'"
+            if reason is not None:
+                self.show_error("Cannot run on Dask", reason)
+                return False
         self._stop_current(wait=False)
         self.run_id += 1
-        job = FitJob(self.run_id, model, self.data, seed=rs["seed"], max_iter=rs["max_iter"],
-                     tol=rs["tol"])
+        if target["mode"] == "here":
+            job = FitJob(self.run_id, model, self.data, seed=rs["seed"],
+                         max_iter=rs["max_iter"], tol=rs["tol"])
+        else:
+            job = DaskFitJob(self.run_id, self.cluster_holder,
+                             cluster_key(target["mode"], target["address"], target["workers"]),
+                             model, str(self.data_path), list(self.data.columns),
+                             seed=rs["seed"], max_iter=rs["max_iter"], tol=rs["tol"])
         q = Qt.ConnectionType.QueuedConnection
         job.worker.progress.connect(self._on_progress, q)
         job.worker.finished.connect(self._on_finished, q)
         job.worker.failed.connect(self._on_failed, q)
+        if getattr(job, "distributed", False):
+            job.worker.message.connect(self._on_job_message, q)
         self.jobs[self.run_id] = job
         self.job = job
         self.run_model_cls = cls
@@ -721,8 +759,10 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(COMPILE_HINT_MS, lambda rid=self.run_id: self._first_iteration_late(rid))
         self._save_model_settings()
         hp_text = ", ".join(f"{k}={v}" for k, v in hp.as_dict().items())
+        where = {"here": "", "local": f", on a local Dask cluster ({target['workers']} workers)",
+                 "scheduler": f", on the Dask scheduler {target['address']}"}[target["mode"]]
         self.log(f"run {self.run_id}: {cls.id} ({hp_text}), seed {rs['seed']}, "
-                 f"max {rs['max_iter']} iterations, tol {rs['tol']:g}")
+                 f"max {rs['max_iter']} iterations, tol {rs['tol']:g}{where}")
         job.start()
         self._update_actions()
         return True
@@ -733,8 +773,16 @@ class MainWindow(QMainWindow):
                 or self.run_panel.status.text() != "starting..."):
             return
         self.run_panel.progress.setRange(0, 0)       # busy (indeterminate) until iteration 1
-        if not self._kernels_cached:
+        if getattr(job, "distributed", False):
+            self.run_panel.status.setText(DASK_STARTING_TEXT)
+        elif not self._kernels_cached:
             self.run_panel.status.setText(COMPILING_TEXT)
+
+    @Slot(int, str)
+    def _on_job_message(self, run_id: int, text: str) -> None:
+        """A line from a Dask run (the dashboard link, the table's partitions)."""
+        if not self._closing:
+            self.log(f"run {run_id}: {text}")
 
     def is_running(self) -> bool:
         return self.job is not None and self.job.is_running()
@@ -846,7 +894,12 @@ class MainWindow(QMainWindow):
                                              if metrics_text else ""))
         self.run_panel.restart_bar.setVisible(False)
         self._update_actions()
-        self._record_run(result)
+        if is_distributed(result):
+            # Its labels live on the workers (a snapshot holds a sample): not a Runs-tab run.
+            self.log(f"run {run_id}: a Dask run: Export results writes assignments/ from the "
+                     "workers (it is not added to the Runs tab)")
+        else:
+            self._record_run(result)
         if snap is not None:
             self._pending_snapshot = snap
             self._apply_heavy()
@@ -1121,13 +1174,39 @@ class MainWindow(QMainWindow):
 
         try:
             Path(out_dir).mkdir(parents=True, exist_ok=True)
-            paths = export_result(self.result, out_dir)
+            if is_distributed(self.result):
+                paths = self._export_distributed(out_dir)
+                if paths is None:
+                    return None
+            else:
+                paths = export_result(self.result, out_dir)
         except OSError as e:
             self.show_error("Export failed", f"{out_dir}: {e}")
             return None
         self.settings.setValue("export/last_dir", str(Path(out_dir).resolve().parent))
         self.log("exported " + ", ".join(str(p) for p in paths.values()))
         return paths
+
+    def _export_distributed(self, out_dir) -> dict | None:
+        """A Dask run: result.json and parameters.npz from here, assignments/ written by the
+        workers (explorer.distributed.export); needs the run's table still on the cluster."""
+        data = self.result.data
+        if not data.parts or not self.cluster_holder._alive() or \
+                self.cluster_holder.table is not data:
+            self.show_error("Export failed", "This Dask run's table is no longer on the cluster "
+                            "(another file was read, or the cluster was closed): run it again "
+                            "to export it.")
+            return None
+        from explorer import distributed
+
+        try:
+            return distributed.export(self.result, out_dir)
+        except Exception as e:  # a worker that cannot write there: say so
+            if isinstance(e, OSError):
+                raise
+            self.show_error("Export failed", f"{out_dir}: {type(e).__name__}: {e}",
+                            traceback.format_exc())
+            return None
 
     def export_start_dir(self) -> str:
         """Where export dialogs open: the last export folder, else beside the data file."""
@@ -1261,4 +1340,5 @@ class MainWindow(QMainWindow):
         self.jobs.clear()
         self.job = None
         self.sweep_panel.shutdown()          # no sweep worker outlives the window
+        self.cluster_holder.close()          # nor a Dask worker the window started
         super().closeEvent(event)

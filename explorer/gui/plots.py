@@ -599,6 +599,8 @@ class DataViewPanel(PlotPanel):
         self.all_points = QCheckBox("All points")
         self.all_points.setToolTip(f"draw every row instead of a random sample of "
                                    f"{DISPLAY_POINTS:,} (slower for large tables)")
+        # What is drawn ("150 points", "sample of 20,000 rows (Dask)"), shown as a caption in the
+        # plot's lower-left corner (in the toolbar it squeezed the trace beside the tabs).
         self.info = QLabel("")
         for label, w in (("x:", self.cx), ("y:", self.cy), ("colour:", self.color_by),
                          ("drag:", self.select_mode)):
@@ -607,7 +609,6 @@ class DataViewPanel(PlotPanel):
         bar.addWidget(self.clear_selection_button)
         bar.addWidget(self.all_points)
         bar.addStretch(1)
-        bar.addWidget(self.info)
         lay.addLayout(bar)
         self.vb = SelectViewBox()
         self.pw = pg.PlotWidget(viewBox=self.vb)
@@ -632,8 +633,13 @@ class DataViewPanel(PlotPanel):
         self.density_items: list[pg.PlotDataItem] = []
         self.message = _message_item()
         self.plot.addItem(self.message, ignoreBounds=True)
+        self.caption = pg.LabelItem("", size="9pt", color=(70, 70, 70))
+        self.caption.setParentItem(self.plot.vb)
+        self.caption.anchor(itemPos=(0, 1), parentPos=(0, 1), offset=(4, -2))
         self.pca = None
-        self.sample = None
+        self.sample = None             # the rows drawn (indices into the table)
+        self.positions = None          # their positions in the snapshot's per-row arrays
+        self.fit_rows = None           # a snapshot of a sample (Dask run): its rows, else None
         self.coords = None
         self.edges_1d = None
         self.selection = None          # sorted row indices selected, or None
@@ -654,6 +660,7 @@ class DataViewPanel(PlotPanel):
         super().set_data(data)
         self._clear_items()
         self.selection = None
+        self.fit_rows = None
         self.halo.setData(None)
         self.clear_selection_button.setVisible(False)
         self.hover_text = ""
@@ -671,7 +678,7 @@ class DataViewPanel(PlotPanel):
             self.plot.setRange(xRange=(0, 1), yRange=(0, 1))
             for c in (self.cx, self.cy, self.color_by, self.select_mode):
                 c.setEnabled(False)
-            self.info.setText("")
+            self._set_info("")
             for c in (self.cx, self.cy, self.color_by):
                 c.blockSignals(False)
             return
@@ -737,9 +744,14 @@ class DataViewPanel(PlotPanel):
     def _sample_changed(self, *_args, redraw: bool = True) -> None:
         if self.data is None or self.data.kind != "table":
             return
-        n = self.data.n_items
-        self.sample = (np.arange(n) if self.all_points.isChecked()
-                       else views.display_sample(n, DISPLAY_POINTS))
+        rows = self.fit_rows
+        n = self.data.n_items if rows is None else len(rows)
+        pos = (np.arange(n) if self.all_points.isChecked()
+               else views.display_sample(n, DISPLAY_POINTS))
+        # A snapshot of a sample (a Dask run: labels of ``sample_rows`` only) is drawn on those
+        # rows; otherwise the snapshot has a value per row and positions are rows.
+        self.sample = pos if rows is None else rows[pos]
+        self.positions = pos
         if redraw:
             self._compute_coords()
             self.redraw()
@@ -759,6 +771,9 @@ class DataViewPanel(PlotPanel):
             self.plot.setLabel("left", "density")
             return
         Xs = X[self.sample]
+        if self.fit_rows is not None and self.fit_snapshot is not None and \
+                self.fit_snapshot.get("sample_X") is not None:
+            Xs = np.asarray(self.fit_snapshot["sample_X"])[self.positions]   # what was fitted
         self.coords = np.column_stack([self._project(Xs, self.cx), self._project(Xs, self.cy)])
         self.plot.setLabel("bottom", self.cx.currentText())
         self.plot.setLabel("left", self.cy.currentText())
@@ -784,12 +799,26 @@ class DataViewPanel(PlotPanel):
         stay)."""
         self.fit_snapshot = None
         if self.data is not None and self.data.kind == "table":
+            self._use_rows(None)
             self.redraw()
 
     def show_snapshot(self, snapshot: dict, model_cls) -> None:
         super().show_snapshot(snapshot, model_cls)
         if self.data is not None and self.data.kind == "table":
+            self._use_rows(snapshot.get("sample_rows"))
             self.redraw()
+
+    def _use_rows(self, rows) -> None:
+        """Draw the rows of a sample snapshot (None: the table's own display sample)."""
+        rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+        same = (rows is None and self.fit_rows is None) or (
+            rows is not None and self.fit_rows is not None and len(rows) == len(self.fit_rows)
+            and (not len(rows) or (rows[0] == self.fit_rows[0] and rows[-1] == self.fit_rows[-1])))
+        if same and self.sample is not None:
+            return
+        self.fit_rows = rows
+        self._sample_changed(redraw=False)
+        self._compute_coords()
 
     # -- colours ------------------------------------------------------------------------------
     def colouring(self) -> tuple[np.ndarray | None, list[str], list[tuple]]:
@@ -800,7 +829,7 @@ class DataViewPanel(PlotPanel):
         if mode == "auto":
             mode = "cluster" if labels is not None else "truth"
         if mode == "cluster" and labels is not None:
-            lab = np.asarray(labels)[self.sample]
+            lab = np.asarray(labels)[self.positions]
             K = int(lab.max()) + 1 if len(lab) else 0
             return lab, [f"cluster {k}" for k in range(K)], [cluster_color(k) for k in range(K)]
         if mode == "truth" and self._truth_codes is not None:
@@ -878,11 +907,23 @@ class DataViewPanel(PlotPanel):
         self.drawn_points = len(xy)
         self._draw_centres_and_ellipses(snap)
         self._draw_selection()
-        n = self.data.n_items
-        text = f"{len(xy):,} of {n:,} points" if len(xy) < n else f"{n:,} points"
+        text = self._count_text()
         if self.selection is not None:
             text += f"; {len(self.selection):,} selected"
+        self._set_info(text)
+
+    def _set_info(self, text: str) -> None:
         self.info.setText(text)
+        self.caption.setText(text)
+
+    def _count_text(self) -> str:
+        n_drawn = 0 if self.coords is None else len(self.coords)
+        if self.fit_rows is not None:
+            n = len(self.fit_rows)
+            return (f"sample of {n:,} rows (Dask)" if n_drawn >= n else
+                    f"{n_drawn:,} of a sample of {n:,} rows (Dask)")
+        n = self.data.n_items
+        return f"{n_drawn:,} of {n:,} points" if n_drawn < n else f"{n:,} points"
 
     def _project_centres(self, centres: np.ndarray) -> np.ndarray:
         return np.column_stack([self._project(centres, self.cx), self._project(centres, self.cy)])
@@ -935,10 +976,8 @@ class DataViewPanel(PlotPanel):
         self.clear_selection_button.setVisible(rows is not None)
         self._draw_selection()
         if self.data is not None and self.data.kind == "table" and self.coords is not None:
-            n = self.data.n_items
-            text = f"{len(self.coords):,} of {n:,} points" if len(self.coords) < n else \
-                f"{n:,} points"
-            self.info.setText(text + (f"; {len(rows):,} selected" if rows is not None else ""))
+            text = self._count_text()
+            self._set_info(text + (f"; {len(rows):,} selected" if rows is not None else ""))
         self.selection_changed.emit(rows)
 
     def _draw_selection(self) -> None:
@@ -965,11 +1004,12 @@ class DataViewPanel(PlotPanel):
         if d.labels is not None:
             parts.append(f"{d.label_name or 'label'}: {d.labels[row]}")
         snap = self.fit_snapshot or {}
+        at = int(self.positions[i])          # the row's place in the snapshot's arrays
         if snap.get("labels") is not None:
-            parts.append(f"cluster {int(np.asarray(snap['labels'])[row])}")
+            parts.append(f"cluster {int(np.asarray(snap['labels'])[at])}")
         m = snap.get("memberships")
         if m is not None:
-            mr = np.asarray(m)[row]
+            mr = np.asarray(m)[at]
             top = np.argsort(mr)[::-1][:4]
             parts.append("memberships " + ", ".join(f"{k}: {mr[k]:.2f}" for k in top))
         mode, j = self.color_by.currentData() or ("auto", None)
@@ -990,7 +1030,7 @@ class DataViewPanel(PlotPanel):
                 QToolTip.hideText()
 
     def _draw_1d(self, snap: dict, labels) -> None:
-        x = self.data.X[:, 0]
+        x = self.data.X[:, 0] if self.fit_rows is None else self.data.X[self.fit_rows, 0]
         edges = self.edges_1d
         width = np.diff(edges)
         N = len(x)
@@ -1042,7 +1082,8 @@ class DataViewPanel(PlotPanel):
         else:
             self.centers_item.setData([], [])
         self.drawn_points = N
-        self.info.setText(f"{N:,} values")
+        self._set_info(f"{N:,} values" if self.fit_rows is None else
+                          f"sample of {N:,} rows (Dask)")
 
     def export_item(self):
         return self.plot
@@ -1079,6 +1120,7 @@ class SimplexPanel(PlotPanel):
         self.halo.setZValue(-5)
         self.plot.addItem(self.halo)
         self.sample = None
+        self.fit_rows = None
         self.drawn_points = 0
         self._jitter = None
         self._K = None
@@ -1090,6 +1132,7 @@ class SimplexPanel(PlotPanel):
         super().set_data(data)
         n = data.n_items if data is not None else 0
         self.sample = views.display_sample(n, SIMPLEX_POINTS)
+        self._sample_n = n
         self._jitter = np.random.default_rng(1).uniform(-0.12, 0.12, len(self.sample))
         self.selection = None
         self._show_message("Run a model to see memberships.")
@@ -1115,7 +1158,10 @@ class SimplexPanel(PlotPanel):
             if len(self.halo.data):
                 self.halo.setData(None)
             return
-        rows = self.selection[:SIMPLEX_POINTS]
+        rows = self.selection
+        if self.fit_rows is not None:       # a sample snapshot: the selected rows it holds
+            rows = np.flatnonzero(np.isin(self.fit_rows, rows))
+        rows = rows[:SIMPLEX_POINTS]
         P = views.simplex_project(M[rows])
         if M.shape[1] == 2:
             P = P.copy()
@@ -1161,6 +1207,13 @@ class SimplexPanel(PlotPanel):
             return
         self.message.setText("")
         V = views.simplex_vertices(K)
+        rows = snapshot.get("sample_rows")
+        self.fit_rows = None if rows is None else np.asarray(rows)
+        if self._sample_n != len(M):
+            # memberships of a sample (a Dask run), not one per row: sample those
+            self._sample_n = len(M)
+            self.sample = views.display_sample(len(M), SIMPLEX_POINTS)
+            self._jitter = np.random.default_rng(1).uniform(-0.12, 0.12, len(self.sample))
         Ms = M[self.sample]
         P = views.simplex_project(Ms)
         if K == 2:
@@ -1202,7 +1255,8 @@ class SimplexPanel(PlotPanel):
             self._K = K
         n = len(M)
         extra = " (vertical spread is random jitter)" if K == 2 else ""
-        self.info.setText(f"{len(P):,} of {n:,} memberships, K = {K}{extra}")
+        of = f"a sample of {n:,} rows (Dask run)" if self.fit_rows is not None else f"{n:,}"
+        self.info.setText(f"{len(P):,} of {of} memberships, K = {K}{extra}")
         self.memberships = M
         self._draw_selection()
 
@@ -1476,7 +1530,8 @@ class ConfusionPanel(PlotPanel):
         self.column_order = None
         self.selection = None
         self.selected_counts = None
-        self._known = self._codes = self._names = None
+        self._known = self._codes = self._names = self._truth_all = None
+        self._rows = None
         if data is not None and data.labels is not None:
             truth = np.asarray(data.labels, dtype=object)
             self._known = np.array([t is not None and str(t) != "" for t in truth], dtype=bool)
@@ -1487,6 +1542,8 @@ class ConfusionPanel(PlotPanel):
             rank[order] = np.arange(len(names))
             self._names = names[order]
             self._codes = rank[codes.ravel()]
+            self._truth_all = np.full(len(truth), -1, dtype=np.int64)   # code per row, -1: none
+            self._truth_all[self._known] = self._codes
         self.table.clear()
         self.table.setRowCount(0)
         self.table.setColumnCount(0)
@@ -1513,10 +1570,15 @@ class ConfusionPanel(PlotPanel):
 
         # Integer codes computed once per data set keep this O(N) with no string work.
         self._pred_all = np.asarray(labels)
-        pred_all = self._pred_all[self._known]
+        rows_of = snapshot.get("sample_rows")     # a snapshot of a sample (Dask run)
+        self._rows = None if rows_of is None else np.asarray(rows_of, dtype=np.int64)
+        self._truth_fit = self._truth_all if self._rows is None else self._truth_all[self._rows]
+        known = self._truth_fit >= 0
+        truth = self._truth_fit[known]
+        pred_all = self._pred_all[known]
         cols, pred = np.unique(pred_all, return_inverse=True)
         rows = self._names
-        c = np.bincount(self._codes.ravel() * len(cols) + pred.ravel(),
+        c = np.bincount(truth * len(cols) + pred.ravel(),
                         minlength=len(rows) * len(cols)).reshape(len(rows), len(cols))
         self.counts = c
         self._cols = cols
@@ -1524,11 +1586,12 @@ class ConfusionPanel(PlotPanel):
         # a good fit reads as a diagonal.
         self.column_order = np.lexsort((-c.max(axis=0), c.argmax(axis=0)))
         self._fill()
-        nmi = metrics.nmi(self._codes, pred)
-        ari = metrics.ari(self._codes, pred)
+        nmi = metrics.nmi(truth, pred)
+        ari = metrics.ari(truth, pred)
+        of = " of a sample (Dask run)" if self._rows is not None else ""
         self.info.setText(f"Rows: {data.label_name or 'ground truth'}; columns: fitted clusters "
                           "(under the label most of their members have). "
-                          f"NMI {nmi:.3f}, ARI {ari:.3f} over {len(pred):,} labelled items.")
+                          f"NMI {nmi:.3f}, ARI {ari:.3f} over {len(pred):,} labelled items{of}.")
 
     def _fill(self) -> None:
         c = self.counts[:, self.column_order]
@@ -1536,13 +1599,14 @@ class ConfusionPanel(PlotPanel):
         rows = self._names
         sel = None
         if self.selection is not None:
-            rows_sel = np.asarray(self.selection)
-            rows_sel = rows_sel[self._known[rows_sel]]
+            # the selected rows' places in the snapshot (rows themselves, or in a sample)
+            at = np.asarray(self.selection) if self._rows is None else \
+                np.flatnonzero(np.isin(self._rows, self.selection))
+            at = at[self._truth_fit[at] >= 0]
             # codes of the selected rows: truth code, and the column of their cluster
-            truth_index = np.cumsum(self._known) - 1
-            t = self._codes[truth_index[rows_sel]]
+            t = self._truth_fit[at]
             col_of = {k: j for j, k in enumerate(cols)}
-            p = np.array([col_of[k] for k in self._pred_all[rows_sel]], dtype=np.int64)
+            p = np.array([col_of[k] for k in self._pred_all[at]], dtype=np.int64)
             sel = np.bincount(t * len(cols) + p, minlength=len(rows) * len(cols)).reshape(
                 len(rows), len(cols)) if len(t) else np.zeros_like(c)
         self.selected_counts = sel
