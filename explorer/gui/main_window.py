@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer import __version__
+from explorer import __version__, report
 from explorer.data import LOAD_OPTIONS as DATA_OPTIONS
 from explorer.data.table import MissingValuesError
 from explorer.data.types import DataError
@@ -49,6 +49,7 @@ from explorer.gui.cluster import (
     is_distributed,
     unsupported_reason,
 )
+from explorer.gui.controller import HEAVY_INTERVAL_S, RunController  # noqa: F401
 from explorer.gui.panels import DataPanel, ModelPanel, RunPanel
 from explorer.gui.plots import (
     AdjacencyPanel,
@@ -69,20 +70,9 @@ APPLICATION = "explorer"
 MAX_RECENT = 8
 FILE_OPTIONS = ("kind", "columns", "standardize", "missing", "labels", "directed", "bin_width",
                 "test_pairs")          # the data options remembered per file
-HEAVY_INTERVAL_S = 1.0          # the scatter/simplex/adjacency redraw at most this often
 COMPILE_HINT_MS = 1000          # no first iteration after this long: show a busy bar
 COMPILING_TEXT = "compiling kernels (first run only)..."
 DASK_STARTING_TEXT = "connecting to Dask and reading the data into the workers..."
-# Final metrics shown in groups (result.metrics keys -> display names); the rest under "Model".
-METRIC_GROUPS = [
-    ("Ground truth", [("nmi", "NMI"), ("ari", "ARI")]),
-    ("Held-out links", [("heldout_auc", "AUC"), ("heldout_perplexity", "perplexity"),
-                        ("heldout_loglik", "log-likelihood"), ("heldout_cells", "cells")]),
-    ("Test pairs", [("test_auc", "AUC"), ("test_perplexity", "perplexity")]),
-]
-METRIC_NAMES = {"inertia": "distortion", "elbo": "ELBO", "bic": "BIC", "aic": "AIC", "loglik": "log-likelihood",
-                "log_likelihood": "log-likelihood", "J_m": "J_m",
-                "findk_communities": "communities found by findk"}
 
 
 def _as_list(value) -> list[str]:
@@ -193,15 +183,10 @@ class MainWindow(QMainWindow):
         self.session = Session()
         self.run_results: dict[int, object] = {}
         self.result = None
-        self.job: FitJob | None = None
-        self.jobs: dict[int, FitJob] = {}
-        self.run_id = 0
+        # The run lifecycle (the job, run ids, the redraw throttle): explorer.gui.controller.
+        self.controller = RunController(self, self)
         self.run_model_cls = None
-        self._pending_snapshot = None
-        self._last_heavy = 0.0
         self._closing = False
-        self.heavy_updates = 0
-        self.redraw_times: list[float] = []
         self._stale: dict = {}          # panel -> snapshot it has not drawn yet
         self.label_columns: dict[str, np.ndarray] = {}   # a network's node-label file columns
         # The Dask connection of "Run on: local cluster / Dask scheduler" (explorer.gui.cluster):
@@ -213,9 +198,6 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_ui()
         self._build_menus()
-        self._heavy_timer = QTimer(self)
-        self._heavy_timer.setSingleShot(True)
-        self._heavy_timer.timeout.connect(self._apply_heavy)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -230,6 +212,27 @@ class MainWindow(QMainWindow):
         except (TypeError, ValueError):
             pass
         self._update_actions()
+
+    # The current job and the redraw counters live in the controller (read by tests and benches).
+    @property
+    def job(self):
+        return self.controller.job
+
+    @property
+    def jobs(self) -> dict:
+        return self.controller.jobs
+
+    @property
+    def run_id(self) -> int:
+        return self.controller.run_id
+
+    @property
+    def heavy_updates(self) -> int:
+        return self.controller.heavy_updates
+
+    @property
+    def redraw_times(self) -> list[float]:
+        return self.controller.redraw_times
 
     # ---- construction -----------------------------------------------------------------------
     def _action(self, text, slot, shortcut=None, icon=None, tip=None) -> QAction:
@@ -722,29 +725,17 @@ class MainWindow(QMainWindow):
             if reason is not None:
                 self.show_error("Cannot run on Dask", reason)
                 return False
-        self._stop_current(wait=False)
-        self.run_id += 1
+        run_id = self.controller.next_run_id()       # the current run is cancelled
         if target["mode"] == "here":
-            job = FitJob(self.run_id, model, self.data, seed=rs["seed"],
+            job = FitJob(run_id, model, self.data, seed=rs["seed"],
                          max_iter=rs["max_iter"], tol=rs["tol"])
         else:
-            job = DaskFitJob(self.run_id, self.cluster_holder,
+            job = DaskFitJob(run_id, self.cluster_holder,
                              cluster_key(target["mode"], target["address"], target["workers"]),
                              model, str(self.data_path), list(self.data.columns),
                              seed=rs["seed"], max_iter=rs["max_iter"], tol=rs["tol"])
-        q = Qt.ConnectionType.QueuedConnection
-        job.worker.progress.connect(self._on_progress, q)
-        job.worker.finished.connect(self._on_finished, q)
-        job.worker.failed.connect(self._on_failed, q)
-        if getattr(job, "distributed", False):
-            job.worker.message.connect(self._on_job_message, q)
-        self.jobs[self.run_id] = job
-        self.job = job
         self.run_model_cls = cls
         self.result = None
-        self._pending_snapshot = None
-        self._last_heavy = 0.0
-        self._heavy_timer.stop()
         self._stale.clear()
         for p in self.plots:          # nothing of the previous run stays on screen
             p.clear_fit()
@@ -761,9 +752,9 @@ class MainWindow(QMainWindow):
         hp_text = ", ".join(f"{k}={v}" for k, v in hp.as_dict().items())
         where = {"here": "", "local": f", on a local Dask cluster ({target['workers']} workers)",
                  "scheduler": f", on the Dask scheduler {target['address']}"}[target["mode"]]
-        self.log(f"run {self.run_id}: {cls.id} ({hp_text}), seed {rs['seed']}, "
+        self.log(f"run {run_id}: {cls.id} ({hp_text}), seed {rs['seed']}, "
                  f"max {rs['max_iter']} iterations, tol {rs['tol']:g}{where}")
-        job.start()
+        self.controller.start(job)
         self._update_actions()
         return True
 
@@ -778,14 +769,13 @@ class MainWindow(QMainWindow):
         elif not self._kernels_cached:
             self.run_panel.status.setText(COMPILING_TEXT)
 
-    @Slot(int, str)
-    def _on_job_message(self, run_id: int, text: str) -> None:
+    def on_message(self, run_id: int, text: str) -> None:
         """A line from a Dask run (the dashboard link, the table's partitions)."""
         if not self._closing:
             self.log(f"run {run_id}: {text}")
 
     def is_running(self) -> bool:
-        return self.job is not None and self.job.is_running()
+        return self.controller.is_running()
 
     def toggle_pause(self) -> None:
         if self.job is None:
@@ -807,49 +797,28 @@ class MainWindow(QMainWindow):
 
     def _stop_current(self, wait: bool = True) -> None:
         """Cancel the current job (if any); its late signals are dropped by run id."""
-        job = self.job
-        self.job = None
-        if job is not None:
-            job.cancel()
-            if wait:
-                job.stop()
-                self.jobs.pop(job.run_id, None)
+        self.controller.stop_current(wait=wait)
         self._update_actions()
 
-    def _retire(self, run_id: int) -> FitJob | None:
-        job = self.jobs.pop(run_id, None)
-        if job is not None:
-            job.thread.wait()     # the thread is ending: worker.run has returned
-        return job
-
-    @Slot(int, object)
-    def _on_progress(self, run_id: int, p) -> None:
-        if self._closing or self.job is None or run_id != self.job.run_id:
-            return   # a late snapshot of a cancelled run
+    # ---- the controller's handler (explorer.gui.controller) -------------------------------
+    def on_partial_result(self, p) -> None:
+        """An iteration of the current run: status line, progress bar, trace (cheap)."""
         self.run_panel.show_progress(p, paused=self.job.paused)
         self.trace_panel.show_progress(p)
-        if p.snapshot is not None:
-            self._pending_snapshot = p.snapshot
-            due = HEAVY_INTERVAL_S - (time.monotonic() - self._last_heavy)
-            if due <= 0:
-                self._apply_heavy()
-            elif not self._heavy_timer.isActive():
-                self._heavy_timer.start(int(due * 1000) + 1)
 
-    def _apply_heavy(self) -> None:
-        """Draw the latest snapshot in the trace's extra curves and the visible tab only; hidden
-        tabs are marked and drawn when they are shown (keeps each redraw well under 100 ms)."""
-        snap = self._pending_snapshot
-        self._pending_snapshot = None
-        if snap is None or self._closing:
+    def draw_snapshot(self, snap) -> None:
+        """Draw a snapshot in the trace's extra curves and the visible tab only; hidden tabs are
+        marked and drawn when they are shown (keeps each redraw well under 100 ms). Called by the
+        controller at most about once a second during a fit."""
+        if self._closing:
             return
         self._stale = {p: snap for p in self.plots}
-        t0 = time.perf_counter()
         self._refresh_panel(self.trace_panel)
         self._refresh_panel(self.tabs.currentWidget())
-        self.redraw_times.append(time.perf_counter() - t0)
-        self.heavy_updates += 1
-        self._last_heavy = time.monotonic()
+
+    def _show_snapshot_now(self, snap) -> None:
+        self.controller.pending_snapshot = snap
+        self.controller.apply_snapshot()
 
     def _refresh_panel(self, panel) -> None:
         snap = self._stale.pop(panel, None)
@@ -858,20 +827,16 @@ class MainWindow(QMainWindow):
 
     def flush_plots(self) -> None:
         """Draw every panel that has not seen the latest snapshot yet."""
-        if self._pending_snapshot is not None:
-            self._apply_heavy()
+        if self.controller.pending_snapshot is not None:
+            self.controller.apply_snapshot()
         for panel in list(self._stale):
             self._refresh_panel(panel)
 
-    @Slot(int, object)
-    def _on_finished(self, run_id: int, result) -> None:
-        self._retire(run_id)
-        if self._closing or self.job is None or run_id != self.job.run_id:
-            return
-        self.job = None
+    def on_done(self, result) -> None:
+        """The current run ended (converged, limit, cancelled): status, metrics, log, the final
+        state in every plot (the hidden ones one per event-loop turn), then ``run_finished``."""
+        run_id = self.controller.run_id
         self.result = result
-        self._heavy_timer.stop()
-        self._pending_snapshot = None
         try:
             snap = result.model.snapshot() if result.trace else None
         except Exception:  # a model cancelled before its first iteration may have no state
@@ -901,8 +866,7 @@ class MainWindow(QMainWindow):
         else:
             self._record_run(result)
         if snap is not None:
-            self._pending_snapshot = snap
-            self._apply_heavy()
+            self._show_snapshot_now(snap)
         # The hidden panels get the final state one per event-loop turn, then run_finished.
         queue = [p for p in self.plots if p in self._stale]
 
@@ -919,56 +883,16 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def stop_text(result) -> str:
-        """Why the fit stopped (the runner's stop reason) and, when it kept an earlier state,
-        which iteration that is."""
-        n = result.iterations
-        reason = getattr(result, "stop_reason", "") or ""
-        best = getattr(result, "best_iteration", 0) or 0
-        if result.cancelled or reason == "cancelled":
-            text = f"cancelled after {n} iterations (last state kept; exportable)"
-        elif reason == "converged" or (not reason and result.converged):
-            text = f"converged after {n} iterations"
-        elif reason in ("", "iteration limit"):
-            text = f"stopped at the iteration limit ({n})"
-        else:
-            text = f"{reason} (after {n} iterations)"
-        if best and best != n and not result.cancelled and "best at iteration" not in text:
-            text += f", best at iteration {best}"
-        return text
+        """Why the fit stopped (explorer.report.stop_text)."""
+        return report.stop_text(result)
 
     @staticmethod
     def _metrics_text(result) -> str:
-        """The final metrics, one group a line: ground truth, held-out links, test pairs, the
-        model's own figures, timing."""
-        m = dict(result.metrics)
+        """The final metrics, one group a line (explorer.report.metrics_text)."""
+        return report.metrics_text(result)
 
-        def fmt(v) -> str:
-            if isinstance(v, (float, np.floating)):
-                v = float(v)
-                if v.is_integer() and abs(v) < 1e7:
-                    return str(int(v))
-                return f"{v:.5g}" if abs(v) < 1e5 else f"{v:.6g}"
-            return str(v)
-
-        lines = []
-        for title, keys in METRIC_GROUPS:
-            parts = [f"{name} {fmt(m.pop(key))}" for key, name in keys if key in m]
-            if parts:
-                lines.append(f"{title}: " + ", ".join(parts))
-        rest = [f"{METRIC_NAMES.get(k, k.replace('_', ' '))} {fmt(v)}" for k, v in m.items()]
-        if result.iteration_times:
-            rest.append(f"{result.per_iteration_s * 1e3:.3g} ms per iteration")
-        if rest:
-            lines.append("Model: " + ", ".join(rest))
-        return "\n".join(lines)
-
-    @Slot(int, object, str)
-    def _on_failed(self, run_id: int, exc, tb: str) -> None:
-        self._retire(run_id)
-        if self._closing or self.job is None or run_id != self.job.run_id:
-            return
-        self.job = None
-        self._heavy_timer.stop()
+    def on_exception(self, exc, tb: str) -> None:
+        """The current run raised: a dialog (or stderr when scripted), the window stays usable."""
         if self.run_panel.progress.maximum() == 0:   # still the busy bar: failed before iteration 1
             self.run_panel.progress.setRange(0, 1)
         message = exc.message if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
@@ -1042,8 +966,7 @@ class MainWindow(QMainWindow):
         self.trace_panel.set_trace(result.trace)
         self.run_panel.status.setText(f"run {run_id}: {self.stop_text(result)}")
         self.run_panel.metrics.setText(self._metrics_text(result))
-        self._pending_snapshot = result.model.snapshot()
-        self._apply_heavy()
+        self._show_snapshot_now(result.model.snapshot())
         self._update_actions()
         self.log(f"run {run_id} shown in the plots")
 
@@ -1327,7 +1250,6 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closing = True
-        self._heavy_timer.stop()
         try:
             self._save_model_settings()
             self.settings.setValue("window/geometry", self.saveGeometry())
@@ -1335,10 +1257,7 @@ class MainWindow(QMainWindow):
             self.settings.sync()
         except Exception:  # settings must never keep the window from closing
             pass
-        for job in list(self.jobs.values()):
-            job.stop()
-        self.jobs.clear()
-        self.job = None
+        self.controller.shutdown()           # every job stopped and its thread ended
         self.sweep_panel.shutdown()          # no sweep worker outlives the window
         self.cluster_holder.close()          # nor a Dask worker the window started
         super().closeEvent(event)
