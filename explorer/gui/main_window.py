@@ -8,9 +8,7 @@ fit, and once more with the final state.
 
 from __future__ import annotations
 
-import hashlib
 import html
-import json
 import re
 import sys
 import time
@@ -59,6 +57,7 @@ from explorer.gui.plots import (
     TracePanel,
 )
 from explorer.gui.runs import RunsPanel
+from explorer.gui.settings import FILE_OPTIONS, MAX_RECENT, WindowSettings  # noqa: F401
 from explorer.gui.sweep import SweepPanel
 from explorer.gui.worker import FitJob
 from explorer.models.base import HyperparameterError
@@ -67,20 +66,9 @@ from explorer.warmup import kernels_cached
 
 ORGANIZATION = "LatentExplorer"
 APPLICATION = "explorer"
-MAX_RECENT = 8
-FILE_OPTIONS = ("kind", "columns", "standardize", "missing", "labels", "directed", "bin_width",
-                "test_pairs")          # the data options remembered per file
 COMPILE_HINT_MS = 1000          # no first iteration after this long: show a busy bar
 COMPILING_TEXT = "compiling kernels (first run only)..."
 DASK_STARTING_TEXT = "connecting to Dask and reading the data into the workers..."
-
-
-def _as_list(value) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value] if value else []
-    return [str(v) for v in value]
 
 
 def label_file_columns(spec, node_ids) -> tuple[list[str], dict[str, np.ndarray], str | None]:
@@ -174,6 +162,7 @@ class MainWindow(QMainWindow):
             models = registry()
         self.models = models
         self.settings = settings if settings is not None else QSettings(ORGANIZATION, APPLICATION)
+        self.prefs = WindowSettings(self.settings)     # the same settings, read by meaning
         self.interactive = interactive
         self.data = None
         self.data_path = None
@@ -198,19 +187,10 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_ui()
         self._build_menus()
-        geometry = self.settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        if not self.prefs.restore_window(self):
             self.resize(1400, 900)
-        state = self.settings.value("window/state")
-        if state is not None:
-            self.restoreState(state)
         self._check_model()
-        try:
-            self.run_panel.run_on.set_target(json.loads(self.settings.value("run_on") or "{}"))
-        except (TypeError, ValueError):
-            pass
+        self.run_panel.run_on.set_target(self.prefs.run_on())
         self._update_actions()
 
     # The current job and the redraw counters live in the controller (read by tests and benches).
@@ -428,17 +408,11 @@ class MainWindow(QMainWindow):
             self.open_file(path)
 
     def _file_key(self, path) -> str:
-        digest = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
-        return f"file_options/{digest}"
+        return self.prefs.file_key(path)
 
     def remembered_options(self, path) -> dict:
         """The data options last used with this file (QSettings), or {}."""
-        saved = self.settings.value(self._file_key(path))
-        try:
-            options = json.loads(saved) if saved else {}
-        except (TypeError, ValueError):
-            return {}
-        return {k: v for k, v in options.items() if k in FILE_OPTIONS and v is not None}
+        return self.prefs.file_options(path)
 
     def _ask_drop_missing(self, error: MissingValuesError) -> bool:
         """Offer to drop the rows with missing values (the loader's count in the question)."""
@@ -519,11 +493,10 @@ class MainWindow(QMainWindow):
             names = node_names(self.label_columns)
         self.data_panel.set_data(data, self.load_options, list(self.label_columns))
         if self.data_path:
-            self.settings.setValue(self._file_key(self.data_path), json.dumps(
-                {k: v for k, v in self.load_options.items() if k in FILE_OPTIONS}))
+            self.prefs.remember_file_options(self.data_path, self.load_options)
         previous = self.model_panel.current_model()
         self.model_panel.set_kind(data.kind)
-        last = self.settings.value(f"kind/{data.kind}/model")
+        last = self.prefs.last_model(data.kind)
         if last and last in self.models and self.model_panel.select_model(last):
             pass
         elif previous is not None and data.kind in previous.data_kinds:
@@ -598,14 +571,11 @@ class MainWindow(QMainWindow):
             self._reload(test_pairs=path)
 
     def _add_recent(self, path: str) -> None:
-        path = str(Path(path).resolve())
-        recent = [p for p in _as_list(self.settings.value("recent_files")) if p != path]
-        recent.insert(0, path)
-        self.settings.setValue("recent_files", recent[:MAX_RECENT])
+        self.prefs.add_recent(path)
         self._refresh_recent_menu()
 
     def recent_files(self) -> list[str]:
-        return _as_list(self.settings.value("recent_files"))
+        return self.prefs.recent_files()
 
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -631,28 +601,21 @@ class MainWindow(QMainWindow):
     def select_model(self, model_id: str) -> bool:
         return self.model_panel.select_model(model_id)
 
-    def _settings_key(self, prefix: str, cls) -> str | None:
-        if self.data is None or cls is None:
-            return None
-        return f"{prefix}/{self.data.kind}/{cls.id}"
-
     def _model_changed(self, cls) -> None:
-        key = self._settings_key("hp", cls)
-        if key:
-            saved = self.settings.value(key)
-            if saved:
-                try:
-                    self.model_panel.form.set_values(json.loads(saved))
-                except (TypeError, ValueError):
-                    pass
-            saved_run = self.settings.value(self._settings_key("run", cls))
-            if saved_run:
-                try:
-                    self.model_panel.set_run_settings(json.loads(saved_run))
-                except (TypeError, ValueError):
-                    pass
         if self.data is None or cls is None:
             return
+        saved = self.prefs.model_values(self.data.kind, cls.id)
+        if saved:
+            try:
+                self.model_panel.form.set_values(saved)
+            except (TypeError, ValueError):
+                pass
+        saved_run = self.prefs.run_values(self.data.kind, cls.id)
+        if saved_run:
+            try:
+                self.model_panel.set_run_settings(saved_run)
+            except (TypeError, ValueError):
+                pass
         if self.job is None or not self.job.is_running():
             self.trace_panel.reset(cls)
         self._values_changed()
@@ -661,12 +624,9 @@ class MainWindow(QMainWindow):
         cls = self.model_panel.current_model()
         if self.data is None or cls is None:
             return
-        self.settings.setValue(f"kind/{self.data.kind}/model", cls.id)
-        self.settings.setValue(self._settings_key("hp", cls),
-                               json.dumps(self.model_panel.form.values()))
-        self.settings.setValue(self._settings_key("run", cls),
-                               json.dumps(self.model_panel.run_settings()))
-        self.settings.setValue("run_on", json.dumps(self.run_panel.run_on.target()))
+        self.prefs.save_model(self.data.kind, cls.id, self.model_panel.form.values(),
+                              self.model_panel.run_settings())
+        self.prefs.set_run_on(self.run_panel.run_on.target())
 
     def _values_changed(self) -> None:
         running = self.job is not None and self.job.is_running()
@@ -1106,7 +1066,7 @@ class MainWindow(QMainWindow):
         except OSError as e:
             self.show_error("Export failed", f"{out_dir}: {e}")
             return None
-        self.settings.setValue("export/last_dir", str(Path(out_dir).resolve().parent))
+        self.prefs.set_export_dir(out_dir)
         self.log("exported " + ", ".join(str(p) for p in paths.values()))
         return paths
 
@@ -1133,9 +1093,9 @@ class MainWindow(QMainWindow):
 
     def export_start_dir(self) -> str:
         """Where export dialogs open: the last export folder, else beside the data file."""
-        last = self.settings.value("export/last_dir")
-        if last and Path(str(last)).is_dir():
-            return str(last)
+        last = self.prefs.export_dir()
+        if last:
+            return last
         if self.data_path:
             return str(Path(self.data_path).resolve().parent)
         return str(Path.home())
@@ -1171,7 +1131,7 @@ class MainWindow(QMainWindow):
         except (OSError, ValueError) as e:
             self.show_error("Export failed", f"{path}: {e}")
             return None
-        self.settings.setValue("export/last_dir", str(Path(out).resolve().parent))
+        self.prefs.set_export_dir(out)
         self.log(f"exported plot {panel.title} to {out}")
         return out
 
@@ -1252,9 +1212,7 @@ class MainWindow(QMainWindow):
         self._closing = True
         try:
             self._save_model_settings()
-            self.settings.setValue("window/geometry", self.saveGeometry())
-            self.settings.setValue("window/state", self.saveState())
-            self.settings.sync()
+            self.prefs.save_window(self)
         except Exception:  # settings must never keep the window from closing
             pass
         self.controller.shutdown()           # every job stopped and its thread ended
