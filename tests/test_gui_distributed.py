@@ -138,6 +138,7 @@ def test_fit_through_window_equals_in_memory(qtbot, dask_window):
     assert gui_cluster.is_distributed(res)
     assert w.cluster_holder.key == ("local", 2)
     assert len(w.cluster_holder.cluster.client.scheduler_info()["workers"]) == 2
+    assert res.data.lengths == [300, 300]         # one partition per worker
     ref = runner.fit(get_model("gmm"), w.data, seed=2, max_iter=300, tol=1e-8, K=3)
     assert res.iterations == ref.iterations >= 2
     assert res.final_objective == pytest.approx(ref.final_objective, rel=1e-10, abs=0)
@@ -147,7 +148,7 @@ def test_fit_through_window_equals_in_memory(qtbot, dask_window):
     # the data view draws the snapshot's sample and says so
     w.tabs.setCurrentWidget(w.data_view)
     w.flush_plots()
-    assert "sample of 600 rows" in w.data_view.info.text()
+    assert "sample of 300 rows" in w.data_view.info.text()   # the first partition
     np.testing.assert_array_equal(w.data_view.fit_snapshot["labels"],
                                   np.asarray(ref.model.labels())[w.data_view.fit_snapshot[
                                       "sample_rows"]])

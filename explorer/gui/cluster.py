@@ -69,6 +69,15 @@ def unsupported_reason(model_cls, data, data_path, load_options: dict) -> str | 
     return None
 
 
+def partition_rows(n_rows: int | None, n_workers: int) -> int | None:
+    """Rows per partition so that one file keeps every worker busy: one partition per worker
+    (a single file would otherwise be one partition, fitted by one worker while the others
+    wait). None (the file's own pieces) when the row count is unknown or there is one worker."""
+    if not n_rows or n_workers < 2:
+        return None
+    return max(1, -(-int(n_rows) // int(n_workers)))
+
+
 def cluster_key(mode: str, address: str, n_workers: int) -> tuple:
     return (RUN_LOCAL, int(n_workers)) if mode == RUN_LOCAL else (RUN_SCHEDULER, address.strip())
 
@@ -109,18 +118,19 @@ class ClusterHolder:
         except Exception:
             return False
 
-    def load(self, source: str, columns, log=None):
+    def load(self, source: str, columns, partition_rows: int | None = None, log=None):
         """The table ``source`` in the workers' memory (read again when the file changed)."""
         from explorer import distributed
 
         st = os.stat(source) if os.path.exists(source) else None
         key = (str(Path(source).resolve()), st and st.st_mtime_ns, st and st.st_size,
-               tuple(columns or ()))
+               tuple(columns or ()), partition_rows)
         with self._lock:
             if self.table is not None and self.table_key == key and self.table.parts:
                 return self.table
             self.release_table()
-            table = distributed.load(self.cluster.client, source, columns=columns)
+            table = distributed.load(self.cluster.client, source, columns=columns,
+                                     partition_rows=partition_rows)
             self.table, self.table_key = table, key
             return table
 
@@ -170,7 +180,8 @@ class DaskFitWorker(QObject):
     message = Signal(int, str)          # run id, one line for the log
 
     def __init__(self, run_id: int, holder: ClusterHolder, key: tuple, model_id: str, hp,
-                 source: str, columns, *, seed: int, max_iter, tol, control):
+                 source: str, columns, *, seed: int, max_iter, tol, control,
+                 n_rows: int | None = None):
         super().__init__()
         self.run_id = run_id
         self.holder = holder
@@ -183,6 +194,7 @@ class DaskFitWorker(QObject):
         self.max_iter = max_iter
         self.tol = tol
         self.control = control
+        self.n_rows = n_rows
         self.model = None
 
     def _log(self, text: str) -> None:
@@ -198,7 +210,8 @@ class DaskFitWorker(QObject):
             link = cluster.dashboard_link
             self._log(f"Dask: {n} workers; dashboard: "
                       + (link or "not available (the scheduler has no bokeh: pip install bokeh)"))
-            data = self.holder.load(self.source, self.columns, self._log)
+            data = self.holder.load(self.source, self.columns,
+                                    partition_rows(self.n_rows, n), self._log)
             self._log(f"Dask: {data.describe()} ({data.dtype})")
             self.model = distributed.distributed_model(self.model_id)(self.hp)
             result = runner.fit(self.model, data, seed=self.seed, max_iter=self.max_iter,
@@ -217,13 +230,14 @@ class DaskFitJob:
     distributed = True
 
     def __init__(self, run_id: int, holder: ClusterHolder, key: tuple, model, source: str,
-                 columns, *, seed: int, max_iter, tol):
+                 columns, *, seed: int, max_iter, tol, n_rows: int | None = None):
         self.run_id = run_id
         self.control = runner.RunControl()
         self.thread = QThread()
         self.thread.setObjectName(f"dask-fit-{run_id}")
         self.worker = DaskFitWorker(run_id, holder, key, model.id, model.hp, source, columns,
-                                    seed=seed, max_iter=max_iter, tol=tol, control=self.control)
+                                    seed=seed, max_iter=max_iter, tol=tol, control=self.control,
+                                    n_rows=n_rows)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)

@@ -693,7 +693,8 @@ class MainWindow(QMainWindow):
             job = DaskFitJob(run_id, self.cluster_holder,
                              cluster_key(target["mode"], target["address"], target["workers"]),
                              model, str(self.data_path), list(self.data.columns),
-                             seed=rs["seed"], max_iter=rs["max_iter"], tol=rs["tol"])
+                             seed=rs["seed"], max_iter=rs["max_iter"], tol=rs["tol"],
+                             n_rows=self.data.n_items)
         self.run_model_cls = cls
         self.result = None
         self._stale.clear()
