@@ -104,6 +104,31 @@ def test_window_models_are_the_distributed_ones():
     assert tuple(gui_cluster.DISTRIBUTED_MODELS) == tuple(DISTRIBUTED_MODELS)
 
 
+@needs_dask
+def test_run_on_a_scheduler_address_leaves_that_cluster_running(qtbot, tmp_path):
+    from distributed import LocalCluster
+
+    outside = LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                           dashboard_address=None)
+    try:
+        w = new_window(tmp_path)
+        qtbot.addWidget(w)
+        w.open_file(blobs_csv(tmp_path / "t.csv", n=300, seed=4), labels="truth")
+        w.run_panel.run_on.set_target({"mode": "scheduler", "address": outside.scheduler_address})
+        assert w.run_panel.run_on.mode() == "scheduler"
+        res = run_and_wait(qtbot, w, "kmeans", {"K": 3, "n_init": 1}, seed=5)
+        ref = runner.fit(get_model("kmeans"), w.data, seed=5, K=3, n_init=1)
+        assert gui_cluster.is_distributed(res)
+        assert res.final_objective == pytest.approx(ref.final_objective, rel=1e-10, abs=0)
+        assert f"connecting to the Dask scheduler at {outside.scheduler_address}" in \
+            w.log_view.toPlainText()
+        w.close()
+        assert w.cluster_holder.cluster is None
+        assert outside.status.name == "running"          # not ours to close
+    finally:
+        outside.close()
+
+
 # ---- on a local cluster started by the window -----------------------------------------------
 @pytest.fixture(scope="module")
 def dask_window(qapp, tmp_path_factory):

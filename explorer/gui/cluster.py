@@ -37,6 +37,7 @@ DISTRIBUTED_MODELS = ("kmeans", "kmedians", "fuzzy-cmeans", "gmm", "bernoulli-mi
 SOURCE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".parq")
 INSTALL_HINT = "pip install .[dask]"
 SNAPSHOT_INTERVAL_S = 0.25      # a distributed snapshot is a round trip to a worker
+CONNECT_TIMEOUT_S = 10          # reaching a scheduler
 
 RUN_HERE, RUN_LOCAL, RUN_SCHEDULER = "here", "local", "scheduler"
 
@@ -108,7 +109,12 @@ class ClusterHolder:
             else:
                 if log:
                     log(f"connecting to the Dask scheduler at {key[1]}")
-                self.cluster = distributed.connect(key[1])
+                from distributed import Client
+
+                # explorer.distributed.connect with a shorter timeout than Client's 30 s: a
+                # mistyped address is reported in seconds (cancel cannot interrupt a connect).
+                self.cluster = distributed.Cluster(
+                    Client(key[1], timeout=CONNECT_TIMEOUT_S), None, key[1])
             self.key = key
             return self.cluster
 
