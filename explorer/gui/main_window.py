@@ -210,9 +210,17 @@ class MainWindow(QMainWindow):
     def heavy_updates(self) -> int:
         return self.controller.heavy_updates
 
+    @heavy_updates.setter
+    def heavy_updates(self, value: int) -> None:     # benches reset the counters
+        self.controller.heavy_updates = value
+
     @property
     def redraw_times(self) -> list[float]:
         return self.controller.redraw_times
+
+    @redraw_times.setter
+    def redraw_times(self, value: list[float]) -> None:
+        self.controller.redraw_times = value
 
     # ---- construction -----------------------------------------------------------------------
     def _action(self, text, slot, shortcut=None, icon=None, tip=None) -> QAction:

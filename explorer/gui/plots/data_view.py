@@ -444,8 +444,9 @@ class DataViewPanel(PlotPanel):
         self._set_info(text)
 
     def _set_info(self, text: str) -> None:
-        self.info.setText(text)
-        self.caption.setText(text)
+        if text != self.info.text():       # (re-laying out the caption costs a redraw time)
+            self.info.setText(text)
+            self.caption.setText(text)
 
     def _count_text(self) -> str:
         n_drawn = 0 if self.coords is None else len(self.coords)
