@@ -184,8 +184,8 @@ class SimplexPanel(PlotPanel):
             self._K = K
         n = len(M)
         extra = " (vertical spread is random jitter)" if K == 2 else ""
-        of = f"a sample of {n:,} rows (Dask run)" if self.fit_rows is not None else f"{n:,}"
-        self.info.setText(f"{len(P):,} of {of} memberships, K = {K}{extra}")
+        sample = " (of a sample of rows: Dask)" if self.fit_rows is not None else ""
+        self.info.setText(f"{len(P):,} of {n:,} memberships{sample}, K = {K}{extra}")
         self.memberships = M
         self._draw_selection()
 
