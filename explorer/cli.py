@@ -66,7 +66,9 @@ def _warning_notes(caught) -> list[str]:
 
 
 def _fmt(v) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else str(v)
+    from explorer.report import cli_value
+
+    return cli_value(v)
 
 
 def cmd_models(_argv: list[str]) -> int:
@@ -212,21 +214,11 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
 
     for note in list(getattr(result.model, "notes", [])) + list(result.notes):
         print(f"note: {note}", file=sys.stderr)
-    print(f"model: {model_cls.id}")
-    print(f"data: {data.path} ({data.describe()})")
-    print("hyperparameters: " + ", ".join(f"{k}={v}" for k, v in hp.as_dict().items()))
-    best = result.best_seed
-    print(f"seed: {ns.seed}" + (f" (best restart: seed {best})" if len(result.restarts) > 1
-                                else ""))
-    print(f"iterations: {result.iterations}")
-    print(f"converged: {str(result.converged).lower()}")
-    print(f"stop reason: {result.stop_reason}")
-    if result.best_iteration and result.best_iteration != result.iterations:
-        print(f"best iteration: {result.best_iteration} (its state is the one returned)")
-    print(f"objective ({result.objective_kind}): {result.final_objective:.10g}")
-    for name, value in result.metrics.items():
-        print(f"{name}: {_fmt(value)}")
-    print(f"time: {result.total_s:.3f} s total, {result.per_iteration_s * 1e3:.3f} ms per iteration")
+    from explorer.report import summary_lines
+
+    for line in summary_lines(result, model_id=model_cls.id, data=data,
+                              hyperparameters=hp.as_dict(), seed=ns.seed):
+        print(line)
     if ns.out:
         try:
             paths = export_result(result, ns.out)

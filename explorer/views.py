@@ -216,17 +216,23 @@ def display_sample(n: int, max_points: int = 30_000, seed: int = 0) -> np.ndarra
 def confusion_table(truth, pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Counts (n_truth_labels, n_clusters) with the row and column label values.
 
-    Rows whose truth is missing (None or "") are left out.
+    Rows whose truth is missing (None or "") are left out. Integer ``truth`` (label codes, as the
+    window's ground-truth table passes them for every redraw) is taken as it is: no missing
+    values and no string work, so a million rows cost milliseconds.
     """
-    truth = np.asarray(truth, dtype=object)
     pred = np.asarray(pred)
-    known = np.array([t is not None and str(t) != "" for t in truth], dtype=bool)
-    t = truth[known].astype(str)
-    p = pred[known]
+    codes = np.asarray(truth) if isinstance(truth, np.ndarray) else None
+    if codes is not None and codes.dtype.kind in "iu":
+        t, p = codes, pred
+    else:
+        truth = np.asarray(truth, dtype=object)
+        known = np.array([t is not None and str(t) != "" for t in truth], dtype=bool)
+        t = truth[known].astype(str)
+        p = pred[known]
     ut, it = np.unique(t, return_inverse=True)
     up, ip = np.unique(p, return_inverse=True)
-    c = np.zeros((len(ut), len(up)), dtype=np.int64)
-    np.add.at(c, (it.ravel(), ip.ravel()), 1)
+    c = np.bincount(it.ravel() * len(up) + ip.ravel(),
+                    minlength=len(ut) * len(up)).reshape(len(ut), len(up)).astype(np.int64)
     return c, ut, up
 
 

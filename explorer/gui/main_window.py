@@ -8,9 +8,7 @@ fit, and once more with the final state.
 
 from __future__ import annotations
 
-import hashlib
 import html
-import json
 import re
 import sys
 import time
@@ -18,7 +16,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -37,10 +35,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer import report
 from explorer._version import __version__
 from explorer.data import LOAD_OPTIONS as DATA_OPTIONS
 from explorer.data.table import MissingValuesError
 from explorer.data.types import DataError
+from explorer.gui.cluster import (
+    ClusterHolder,
+    DaskFitJob,
+    cluster_key,
+    dask_status,
+    is_distributed,
+    unsupported_reason,
+)
+from explorer.gui.controller import HEAVY_INTERVAL_S, RunController  # noqa: F401
 from explorer.gui.panels import DataPanel, ModelPanel, RunPanel
 from explorer.gui.plots import (
     AdjacencyPanel,
@@ -50,6 +58,7 @@ from explorer.gui.plots import (
     TracePanel,
 )
 from explorer.gui.runs import RunsPanel
+from explorer.gui.settings import FILE_OPTIONS, MAX_RECENT, WindowSettings  # noqa: F401
 from explorer.gui.sweep import SweepPanel
 from explorer.gui.worker import FitJob
 from explorer.models.base import HyperparameterError
@@ -58,30 +67,9 @@ from explorer.warmup import kernels_cached
 
 ORGANIZATION = "LatentExplorer"
 APPLICATION = "explorer"
-MAX_RECENT = 8
-FILE_OPTIONS = ("kind", "columns", "standardize", "missing", "labels", "directed", "bin_width",
-                "test_pairs")          # the data options remembered per file
-HEAVY_INTERVAL_S = 1.0          # the scatter/simplex/adjacency redraw at most this often
 COMPILE_HINT_MS = 1000          # no first iteration after this long: show a busy bar
 COMPILING_TEXT = "compiling kernels (first run only)..."
-# Final metrics shown in groups (result.metrics keys -> display names); the rest under "Model".
-METRIC_GROUPS = [
-    ("Ground truth", [("nmi", "NMI"), ("ari", "ARI")]),
-    ("Held-out links", [("heldout_auc", "AUC"), ("heldout_perplexity", "perplexity"),
-                        ("heldout_loglik", "log-likelihood"), ("heldout_cells", "cells")]),
-    ("Test pairs", [("test_auc", "AUC"), ("test_perplexity", "perplexity")]),
-]
-METRIC_NAMES = {"inertia": "distortion", "elbo": "ELBO", "bic": "BIC", "aic": "AIC", "loglik": "log-likelihood",
-                "log_likelihood": "log-likelihood", "J_m": "J_m",
-                "findk_communities": "communities found by findk"}
-
-
-def _as_list(value) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value] if value else []
-    return [str(v) for v in value]
+DASK_STARTING_TEXT = "connecting to Dask and reading the data into the workers..."
 
 
 def label_file_columns(spec, node_ids) -> tuple[list[str], dict[str, np.ndarray], str | None]:
@@ -175,6 +163,7 @@ class MainWindow(QMainWindow):
             models = registry()
         self.models = models
         self.settings = settings if settings is not None else QSettings(ORGANIZATION, APPLICATION)
+        self.prefs = WindowSettings(self.settings)     # the same settings, read by meaning
         self.interactive = interactive
         self.data = None
         self.data_path = None
@@ -184,34 +173,55 @@ class MainWindow(QMainWindow):
         self.session = Session()
         self.run_results: dict[int, object] = {}
         self.result = None
-        self.job: FitJob | None = None
-        self.jobs: dict[int, FitJob] = {}
-        self.run_id = 0
+        # The run lifecycle (the job, run ids, the redraw throttle): explorer.gui.controller.
+        self.controller = RunController(self, self)
         self.run_model_cls = None
-        self._pending_snapshot = None
-        self._last_heavy = 0.0
         self._closing = False
-        self.heavy_updates = 0
-        self.redraw_times: list[float] = []
         self._stale: dict = {}          # panel -> snapshot it has not drawn yet
         self.label_columns: dict[str, np.ndarray] = {}   # a network's node-label file columns
+        # The Dask connection of "Run on: local cluster / Dask scheduler" (explorer.gui.cluster):
+        # started by the first such run, closed with the window.
+        self.cluster_holder = ClusterHolder()
+        self.dask_missing = dask_status()
         self.setWindowTitle("Latent-model explorer")
         self.setAcceptDrops(True)
         self._build_actions()
         self._build_ui()
         self._build_menus()
-        self._heavy_timer = QTimer(self)
-        self._heavy_timer.setSingleShot(True)
-        self._heavy_timer.timeout.connect(self._apply_heavy)
-        geometry = self.settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        if not self.prefs.restore_window(self):
             self.resize(1400, 900)
-        state = self.settings.value("window/state")
-        if state is not None:
-            self.restoreState(state)
+        self._check_model()
+        self.run_panel.run_on.set_target(self.prefs.run_on())
         self._update_actions()
+
+    # The current job and the redraw counters live in the controller (read by tests and benches).
+    @property
+    def job(self):
+        return self.controller.job
+
+    @property
+    def jobs(self) -> dict:
+        return self.controller.jobs
+
+    @property
+    def run_id(self) -> int:
+        return self.controller.run_id
+
+    @property
+    def heavy_updates(self) -> int:
+        return self.controller.heavy_updates
+
+    @heavy_updates.setter
+    def heavy_updates(self, value: int) -> None:     # benches reset the counters
+        self.controller.heavy_updates = value
+
+    @property
+    def redraw_times(self) -> list[float]:
+        return self.controller.redraw_times
+
+    @redraw_times.setter
+    def redraw_times(self, value: list[float]) -> None:
+        self.controller.redraw_times = value
 
     # ---- construction -----------------------------------------------------------------------
     def _action(self, text, slot, shortcut=None, icon=None, tip=None) -> QAction:
@@ -407,17 +417,11 @@ class MainWindow(QMainWindow):
             self.open_file(path)
 
     def _file_key(self, path) -> str:
-        digest = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
-        return f"file_options/{digest}"
+        return self.prefs.file_key(path)
 
     def remembered_options(self, path) -> dict:
         """The data options last used with this file (QSettings), or {}."""
-        saved = self.settings.value(self._file_key(path))
-        try:
-            options = json.loads(saved) if saved else {}
-        except (TypeError, ValueError):
-            return {}
-        return {k: v for k, v in options.items() if k in FILE_OPTIONS and v is not None}
+        return self.prefs.file_options(path)
 
     def _ask_drop_missing(self, error: MissingValuesError) -> bool:
         """Offer to drop the rows with missing values (the loader's count in the question)."""
@@ -498,11 +502,10 @@ class MainWindow(QMainWindow):
             names = node_names(self.label_columns)
         self.data_panel.set_data(data, self.load_options, list(self.label_columns))
         if self.data_path:
-            self.settings.setValue(self._file_key(self.data_path), json.dumps(
-                {k: v for k, v in self.load_options.items() if k in FILE_OPTIONS}))
+            self.prefs.remember_file_options(self.data_path, self.load_options)
         previous = self.model_panel.current_model()
         self.model_panel.set_kind(data.kind)
-        last = self.settings.value(f"kind/{data.kind}/model")
+        last = self.prefs.last_model(data.kind)
         if last and last in self.models and self.model_panel.select_model(last):
             pass
         elif previous is not None and data.kind in previous.data_kinds:
@@ -577,14 +580,11 @@ class MainWindow(QMainWindow):
             self._reload(test_pairs=path)
 
     def _add_recent(self, path: str) -> None:
-        path = str(Path(path).resolve())
-        recent = [p for p in _as_list(self.settings.value("recent_files")) if p != path]
-        recent.insert(0, path)
-        self.settings.setValue("recent_files", recent[:MAX_RECENT])
+        self.prefs.add_recent(path)
         self._refresh_recent_menu()
 
     def recent_files(self) -> list[str]:
-        return _as_list(self.settings.value("recent_files"))
+        return self.prefs.recent_files()
 
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -610,28 +610,21 @@ class MainWindow(QMainWindow):
     def select_model(self, model_id: str) -> bool:
         return self.model_panel.select_model(model_id)
 
-    def _settings_key(self, prefix: str, cls) -> str | None:
-        if self.data is None or cls is None:
-            return None
-        return f"{prefix}/{self.data.kind}/{cls.id}"
-
     def _model_changed(self, cls) -> None:
-        key = self._settings_key("hp", cls)
-        if key:
-            saved = self.settings.value(key)
-            if saved:
-                try:
-                    self.model_panel.form.set_values(json.loads(saved))
-                except (TypeError, ValueError):
-                    pass
-            saved_run = self.settings.value(self._settings_key("run", cls))
-            if saved_run:
-                try:
-                    self.model_panel.set_run_settings(json.loads(saved_run))
-                except (TypeError, ValueError):
-                    pass
         if self.data is None or cls is None:
             return
+        saved = self.prefs.model_values(self.data.kind, cls.id)
+        if saved:
+            try:
+                self.model_panel.form.set_values(saved)
+            except (TypeError, ValueError):
+                pass
+        saved_run = self.prefs.run_values(self.data.kind, cls.id)
+        if saved_run:
+            try:
+                self.model_panel.set_run_settings(saved_run)
+            except (TypeError, ValueError):
+                pass
         if self.job is None or not self.job.is_running():
             self.trace_panel.reset(cls)
         self._values_changed()
@@ -640,11 +633,9 @@ class MainWindow(QMainWindow):
         cls = self.model_panel.current_model()
         if self.data is None or cls is None:
             return
-        self.settings.setValue(f"kind/{self.data.kind}/model", cls.id)
-        self.settings.setValue(self._settings_key("hp", cls),
-                               json.dumps(self.model_panel.form.values()))
-        self.settings.setValue(self._settings_key("run", cls),
-                               json.dumps(self.model_panel.run_settings()))
+        self.prefs.save_model(self.data.kind, cls.id, self.model_panel.form.values(),
+                              self.model_panel.run_settings())
+        self.prefs.set_run_on(self.run_panel.run_on.target())
 
     def _values_changed(self) -> None:
         running = self.job is not None and self.job.is_running()
@@ -669,6 +660,8 @@ class MainWindow(QMainWindow):
                 text = ""
         w.setText(text)
         w.setVisible(bool(text))
+        self.run_panel.run_on.set_allowed(self.dask_missing or unsupported_reason(
+            cls, self.data, self.data_path, self.load_options))
 
     def _warning_link(self, link: str) -> None:
         if link.startswith("on:"):
@@ -692,21 +685,27 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot run", form_wording(getattr(e, "message", None) or str(e)))
             return False
         rs = self.model_panel.run_settings()
-        self._stop_current(wait=False)
-        self.run_id += 1
-        job = FitJob(self.run_id, model, self.data, seed=rs["seed"], max_iter=rs["max_iter"],
-                     tol=rs["tol"])
-        q = Qt.ConnectionType.QueuedConnection
-        job.worker.progress.connect(self._on_progress, q)
-        job.worker.finished.connect(self._on_finished, q)
-        job.worker.failed.connect(self._on_failed, q)
-        self.jobs[self.run_id] = job
-        self.job = job
+        target = self.run_panel.run_on.target()
+        if target["mode"] != "here":
+            reason = self.dask_missing or unsupported_reason(cls, self.data, self.data_path,
+                                                             self.load_options)
+            if reason is None and target["mode"] == "scheduler" and not target["address"]:
+                reason = "type the scheduler's address (tcp://host:8786) after 'Dask scheduler:'"
+            if reason is not None:
+                self.show_error("Cannot run on Dask", reason)
+                return False
+        run_id = self.controller.next_run_id()       # the current run is cancelled
+        if target["mode"] == "here":
+            job = FitJob(run_id, model, self.data, seed=rs["seed"],
+                         max_iter=rs["max_iter"], tol=rs["tol"])
+        else:
+            job = DaskFitJob(run_id, self.cluster_holder,
+                             cluster_key(target["mode"], target["address"], target["workers"]),
+                             model, str(self.data_path), list(self.data.columns),
+                             seed=rs["seed"], max_iter=rs["max_iter"], tol=rs["tol"],
+                             n_rows=self.data.n_items)
         self.run_model_cls = cls
         self.result = None
-        self._pending_snapshot = None
-        self._last_heavy = 0.0
-        self._heavy_timer.stop()
         self._stale.clear()
         for p in self.plots:          # nothing of the previous run stays on screen
             p.clear_fit()
@@ -721,9 +720,11 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(COMPILE_HINT_MS, lambda rid=self.run_id: self._first_iteration_late(rid))
         self._save_model_settings()
         hp_text = ", ".join(f"{k}={v}" for k, v in hp.as_dict().items())
-        self.log(f"run {self.run_id}: {cls.id} ({hp_text}), seed {rs['seed']}, "
-                 f"max {rs['max_iter']} iterations, tol {rs['tol']:g}")
-        job.start()
+        where = {"here": "", "local": f", on a local Dask cluster ({target['workers']} workers)",
+                 "scheduler": f", on the Dask scheduler {target['address']}"}[target["mode"]]
+        self.log(f"run {run_id}: {cls.id} ({hp_text}), seed {rs['seed']}, "
+                 f"max {rs['max_iter']} iterations, tol {rs['tol']:g}{where}")
+        self.controller.start(job)
         self._update_actions()
         return True
 
@@ -733,11 +734,18 @@ class MainWindow(QMainWindow):
                 or self.run_panel.status.text() != "starting..."):
             return
         self.run_panel.progress.setRange(0, 0)       # busy (indeterminate) until iteration 1
-        if not self._kernels_cached:
+        if getattr(job, "distributed", False):
+            self.run_panel.status.setText(DASK_STARTING_TEXT)
+        elif not self._kernels_cached:
             self.run_panel.status.setText(COMPILING_TEXT)
 
+    def on_message(self, run_id: int, text: str) -> None:
+        """A line from a Dask run (the dashboard link, the table's partitions)."""
+        if not self._closing:
+            self.log(f"run {run_id}: {text}")
+
     def is_running(self) -> bool:
-        return self.job is not None and self.job.is_running()
+        return self.controller.is_running()
 
     def toggle_pause(self) -> None:
         if self.job is None:
@@ -759,49 +767,28 @@ class MainWindow(QMainWindow):
 
     def _stop_current(self, wait: bool = True) -> None:
         """Cancel the current job (if any); its late signals are dropped by run id."""
-        job = self.job
-        self.job = None
-        if job is not None:
-            job.cancel()
-            if wait:
-                job.stop()
-                self.jobs.pop(job.run_id, None)
+        self.controller.stop_current(wait=wait)
         self._update_actions()
 
-    def _retire(self, run_id: int) -> FitJob | None:
-        job = self.jobs.pop(run_id, None)
-        if job is not None:
-            job.thread.wait()     # the thread is ending: worker.run has returned
-        return job
-
-    @Slot(int, object)
-    def _on_progress(self, run_id: int, p) -> None:
-        if self._closing or self.job is None or run_id != self.job.run_id:
-            return   # a late snapshot of a cancelled run
+    # ---- the controller's handler (explorer.gui.controller) -------------------------------
+    def on_partial_result(self, p) -> None:
+        """An iteration of the current run: status line, progress bar, trace (cheap)."""
         self.run_panel.show_progress(p, paused=self.job.paused)
         self.trace_panel.show_progress(p)
-        if p.snapshot is not None:
-            self._pending_snapshot = p.snapshot
-            due = HEAVY_INTERVAL_S - (time.monotonic() - self._last_heavy)
-            if due <= 0:
-                self._apply_heavy()
-            elif not self._heavy_timer.isActive():
-                self._heavy_timer.start(int(due * 1000) + 1)
 
-    def _apply_heavy(self) -> None:
-        """Draw the latest snapshot in the trace's extra curves and the visible tab only; hidden
-        tabs are marked and drawn when they are shown (keeps each redraw well under 100 ms)."""
-        snap = self._pending_snapshot
-        self._pending_snapshot = None
-        if snap is None or self._closing:
+    def draw_snapshot(self, snap) -> None:
+        """Draw a snapshot in the trace's extra curves and the visible tab only; hidden tabs are
+        marked and drawn when they are shown (keeps each redraw well under 100 ms). Called by the
+        controller at most about once a second during a fit."""
+        if self._closing:
             return
         self._stale = {p: snap for p in self.plots}
-        t0 = time.perf_counter()
         self._refresh_panel(self.trace_panel)
         self._refresh_panel(self.tabs.currentWidget())
-        self.redraw_times.append(time.perf_counter() - t0)
-        self.heavy_updates += 1
-        self._last_heavy = time.monotonic()
+
+    def _show_snapshot_now(self, snap) -> None:
+        self.controller.pending_snapshot = snap
+        self.controller.apply_snapshot()
 
     def _refresh_panel(self, panel) -> None:
         snap = self._stale.pop(panel, None)
@@ -810,20 +797,16 @@ class MainWindow(QMainWindow):
 
     def flush_plots(self) -> None:
         """Draw every panel that has not seen the latest snapshot yet."""
-        if self._pending_snapshot is not None:
-            self._apply_heavy()
+        if self.controller.pending_snapshot is not None:
+            self.controller.apply_snapshot()
         for panel in list(self._stale):
             self._refresh_panel(panel)
 
-    @Slot(int, object)
-    def _on_finished(self, run_id: int, result) -> None:
-        self._retire(run_id)
-        if self._closing or self.job is None or run_id != self.job.run_id:
-            return
-        self.job = None
+    def on_done(self, result) -> None:
+        """The current run ended (converged, limit, cancelled): status, metrics, log, the final
+        state in every plot (the hidden ones one per event-loop turn), then ``run_finished``."""
+        run_id = self.controller.run_id
         self.result = result
-        self._heavy_timer.stop()
-        self._pending_snapshot = None
         try:
             snap = result.model.snapshot() if result.trace else None
         except Exception:  # a model cancelled before its first iteration may have no state
@@ -846,10 +829,14 @@ class MainWindow(QMainWindow):
                                              if metrics_text else ""))
         self.run_panel.restart_bar.setVisible(False)
         self._update_actions()
-        self._record_run(result)
+        if is_distributed(result):
+            # Its labels live on the workers (a snapshot holds a sample): not a Runs-tab run.
+            self.log(f"run {run_id}: a Dask run: Export results writes assignments/ from the "
+                     "workers (it is not added to the Runs tab)")
+        else:
+            self._record_run(result)
         if snap is not None:
-            self._pending_snapshot = snap
-            self._apply_heavy()
+            self._show_snapshot_now(snap)
         # The hidden panels get the final state one per event-loop turn, then run_finished.
         queue = [p for p in self.plots if p in self._stale]
 
@@ -866,56 +853,16 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def stop_text(result) -> str:
-        """Why the fit stopped (the runner's stop reason) and, when it kept an earlier state,
-        which iteration that is."""
-        n = result.iterations
-        reason = getattr(result, "stop_reason", "") or ""
-        best = getattr(result, "best_iteration", 0) or 0
-        if result.cancelled or reason == "cancelled":
-            text = f"cancelled after {n} iterations (last state kept; exportable)"
-        elif reason == "converged" or (not reason and result.converged):
-            text = f"converged after {n} iterations"
-        elif reason in ("", "iteration limit"):
-            text = f"stopped at the iteration limit ({n})"
-        else:
-            text = f"{reason} (after {n} iterations)"
-        if best and best != n and not result.cancelled and "best at iteration" not in text:
-            text += f", best at iteration {best}"
-        return text
+        """Why the fit stopped (explorer.report.stop_text)."""
+        return report.stop_text(result)
 
     @staticmethod
     def _metrics_text(result) -> str:
-        """The final metrics, one group a line: ground truth, held-out links, test pairs, the
-        model's own figures, timing."""
-        m = dict(result.metrics)
+        """The final metrics, one group a line (explorer.report.metrics_text)."""
+        return report.metrics_text(result)
 
-        def fmt(v) -> str:
-            if isinstance(v, (float, np.floating)):
-                v = float(v)
-                if v.is_integer() and abs(v) < 1e7:
-                    return str(int(v))
-                return f"{v:.5g}" if abs(v) < 1e5 else f"{v:.6g}"
-            return str(v)
-
-        lines = []
-        for title, keys in METRIC_GROUPS:
-            parts = [f"{name} {fmt(m.pop(key))}" for key, name in keys if key in m]
-            if parts:
-                lines.append(f"{title}: " + ", ".join(parts))
-        rest = [f"{METRIC_NAMES.get(k, k.replace('_', ' '))} {fmt(v)}" for k, v in m.items()]
-        if result.iteration_times:
-            rest.append(f"{result.per_iteration_s * 1e3:.3g} ms per iteration")
-        if rest:
-            lines.append("Model: " + ", ".join(rest))
-        return "\n".join(lines)
-
-    @Slot(int, object, str)
-    def _on_failed(self, run_id: int, exc, tb: str) -> None:
-        self._retire(run_id)
-        if self._closing or self.job is None or run_id != self.job.run_id:
-            return
-        self.job = None
-        self._heavy_timer.stop()
+    def on_exception(self, exc, tb: str) -> None:
+        """The current run raised: a dialog (or stderr when scripted), the window stays usable."""
         if self.run_panel.progress.maximum() == 0:   # still the busy bar: failed before iteration 1
             self.run_panel.progress.setRange(0, 1)
         message = exc.message if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
@@ -989,8 +936,7 @@ class MainWindow(QMainWindow):
         self.trace_panel.set_trace(result.trace)
         self.run_panel.status.setText(f"run {run_id}: {self.stop_text(result)}")
         self.run_panel.metrics.setText(self._metrics_text(result))
-        self._pending_snapshot = result.model.snapshot()
-        self._apply_heavy()
+        self._show_snapshot_now(result.model.snapshot())
         self._update_actions()
         self.log(f"run {run_id} shown in the plots")
 
@@ -1121,19 +1067,45 @@ class MainWindow(QMainWindow):
 
         try:
             Path(out_dir).mkdir(parents=True, exist_ok=True)
-            paths = export_result(self.result, out_dir)
+            if is_distributed(self.result):
+                paths = self._export_distributed(out_dir)
+                if paths is None:
+                    return None
+            else:
+                paths = export_result(self.result, out_dir)
         except OSError as e:
             self.show_error("Export failed", f"{out_dir}: {e}")
             return None
-        self.settings.setValue("export/last_dir", str(Path(out_dir).resolve().parent))
+        self.prefs.set_export_dir(out_dir)
         self.log("exported " + ", ".join(str(p) for p in paths.values()))
         return paths
 
+    def _export_distributed(self, out_dir) -> dict | None:
+        """A Dask run: result.json and parameters.npz from here, assignments/ written by the
+        workers (explorer.distributed.export); needs the run's table still on the cluster."""
+        data = self.result.data
+        if not data.parts or not self.cluster_holder._alive() or \
+                self.cluster_holder.table is not data:
+            self.show_error("Export failed", "This Dask run's table is no longer on the cluster "
+                            "(another file was read, or the cluster was closed): run it again "
+                            "to export it.")
+            return None
+        from explorer import distributed
+
+        try:
+            return distributed.export(self.result, out_dir)
+        except Exception as e:  # a worker that cannot write there: say so
+            if isinstance(e, OSError):
+                raise
+            self.show_error("Export failed", f"{out_dir}: {type(e).__name__}: {e}",
+                            traceback.format_exc())
+            return None
+
     def export_start_dir(self) -> str:
         """Where export dialogs open: the last export folder, else beside the data file."""
-        last = self.settings.value("export/last_dir")
-        if last and Path(str(last)).is_dir():
-            return str(last)
+        last = self.prefs.export_dir()
+        if last:
+            return last
         if self.data_path:
             return str(Path(self.data_path).resolve().parent)
         return str(Path.home())
@@ -1169,7 +1141,7 @@ class MainWindow(QMainWindow):
         except (OSError, ValueError) as e:
             self.show_error("Export failed", f"{path}: {e}")
             return None
-        self.settings.setValue("export/last_dir", str(Path(out).resolve().parent))
+        self.prefs.set_export_dir(out)
         self.log(f"exported plot {panel.title} to {out}")
         return out
 
@@ -1248,17 +1220,12 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closing = True
-        self._heavy_timer.stop()
         try:
             self._save_model_settings()
-            self.settings.setValue("window/geometry", self.saveGeometry())
-            self.settings.setValue("window/state", self.saveState())
-            self.settings.sync()
+            self.prefs.save_window(self)
         except Exception:  # settings must never keep the window from closing
             pass
-        for job in list(self.jobs.values()):
-            job.stop()
-        self.jobs.clear()
-        self.job = None
+        self.controller.shutdown()           # every job stopped and its thread ended
         self.sweep_panel.shutdown()          # no sweep worker outlives the window
+        self.cluster_holder.close()          # nor a Dask worker the window started
         super().closeEvent(event)

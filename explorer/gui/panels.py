@@ -426,6 +426,94 @@ class ModelPanel(QGroupBox):
                     pass
 
 
+class RunOnRow(QWidget):
+    """Where a fit runs: this machine, a local Dask cluster (worker processes on this machine) or
+    a Dask scheduler's address. The Dask choices are disabled, with a tooltip saying why, when the
+    dask extra is missing or the model or data cannot run on a cluster (``set_allowed``)."""
+
+    HERE, LOCAL, SCHEDULER = "here", "local", "scheduler"
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        import os
+
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.combo = QComboBox()
+        self.combo.addItem("this machine", self.HERE)
+        self.combo.addItem("local cluster", self.LOCAL)
+        self.combo.addItem("Dask scheduler:", self.SCHEDULER)
+        self.combo.setToolTip("fit here, on a Dask cluster of worker processes started on this "
+                              "machine, or on a running Dask scheduler (the table models)")
+        self.workers = QSpinBox()
+        self.workers.setRange(1, 256)
+        self.workers.setValue(os.cpu_count() or 1)
+        self.workers.setSuffix(" workers")
+        self.workers.setToolTip("worker processes of the local cluster (one thread each)")
+        self.address = QLineEdit()
+        self.address.setPlaceholderText("tcp://host:8786")
+        self.address.setToolTip("the scheduler's address (the workers must read the data file "
+                                "at the same path)")
+        lay.addWidget(self.combo)
+        lay.addWidget(self.workers)
+        lay.addWidget(self.address, 1)
+        self.reason: str | None = None
+        self.combo.currentIndexChanged.connect(self._mode_changed)
+        self.workers.valueChanged.connect(self.changed)
+        self.address.editingFinished.connect(self.changed)
+        self._mode_changed()
+
+    def _mode_changed(self, *_args) -> None:
+        mode = self.mode()
+        self.workers.setVisible(mode == self.LOCAL)
+        self.address.setVisible(mode == self.SCHEDULER)
+        self.changed.emit()
+
+    def mode(self) -> str:
+        return self.combo.currentData() or self.HERE
+
+    def target(self) -> dict:
+        return {"mode": self.mode(), "workers": self.workers.value(),
+                "address": self.address.text().strip()}
+
+    def set_target(self, values: dict) -> None:
+        """Restore a saved choice (a Dask choice that is disabled now falls back to here)."""
+        if values.get("workers"):
+            try:
+                self.workers.setValue(int(values["workers"]))
+            except (TypeError, ValueError):
+                pass
+        if values.get("address") is not None:
+            self.address.setText(str(values["address"]))
+        i = self.combo.findData(values.get("mode"))
+        if i >= 0 and self._enabled(i):
+            self.combo.setCurrentIndex(i)
+
+    def _enabled(self, i: int) -> bool:
+        item = self.combo.model().item(i)
+        return bool(item.flags() & Qt.ItemFlag.ItemIsEnabled)
+
+    def set_allowed(self, reason: str | None) -> None:
+        """Enable the Dask choices, or disable them with ``reason`` as their tooltip (the choice
+        falls back to this machine)."""
+        self.reason = reason
+        for i in (1, 2):
+            item = self.combo.model().item(i)
+            flags = item.flags()
+            if reason is None:
+                item.setFlags(flags | Qt.ItemFlag.ItemIsEnabled)
+                item.setToolTip("")
+            else:
+                item.setFlags(flags & ~Qt.ItemFlag.ItemIsEnabled)
+                item.setToolTip(reason)
+        if reason is not None and self.mode() != self.HERE:
+            self.combo.setCurrentIndex(0)
+        self.combo.setToolTip(reason if reason else
+                              "fit here, on a Dask cluster of worker processes started on this "
+                              "machine, or on a running Dask scheduler (the table models)")
+
+
 class RunPanel(QGroupBox):
     """Run / pause / cancel, progress and status, the restart offer, and the final metrics."""
 
@@ -440,7 +528,13 @@ class RunPanel(QGroupBox):
             b.setDefaultAction(action)
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             buttons.addWidget(b)
-        buttons.addStretch(1)
+        buttons.addSpacing(8)
+        # Where the fit runs: here, a local Dask cluster or a scheduler (next to Run, where a
+        # person looks when starting a fit).
+        self.run_on = RunOnRow()
+        guard_wheel(self.run_on.combo, self.run_on.workers)
+        buttons.addWidget(QLabel("on"))
+        buttons.addWidget(self.run_on, 1)
         lay.addLayout(buttons)
         self.progress = QProgressBar()
         self.progress.setFormat("not running")
