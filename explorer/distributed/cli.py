@@ -20,6 +20,7 @@ def cmd_fit_dask(ns, model_cls) -> int:
     from explorer import runner
     from explorer.export import check_out_dir
     from explorer.options import EXIT_BAD_INPUT, hyperparameters_from_args
+    from explorer.report import summary_lines
 
     def fail(msg) -> int:
         print(f"explorer: error: {msg}", file=sys.stderr)
@@ -71,18 +72,9 @@ def cmd_fit_dask(ns, model_cls) -> int:
             return 130
         for note in list(getattr(result.model, "notes", [])) + list(result.notes):
             print(f"note: {note}", file=sys.stderr)
-        print(f"model: {model_cls.id}")
-        print(f"data: {data.path} ({data.describe()})")
-        print("hyperparameters: " + ", ".join(f"{k}={v}" for k, v in hp.as_dict().items()))
-        print(f"seed: {ns.seed}")
-        print(f"iterations: {result.iterations}")
-        print(f"converged: {str(result.converged).lower()}")
-        print(f"stop reason: {result.stop_reason}")
-        print(f"objective ({result.objective_kind}): {result.final_objective:.10g}")
-        for name, value in result.metrics.items():
-            print(f"{name}: {value:.6g}" if isinstance(value, float) else f"{name}: {value}")
-        print(f"time: {result.total_s:.3f} s total, {result.per_iteration_s * 1e3:.3f} ms per "
-              "iteration")
+        for line in summary_lines(result, model_id=model_cls.id, data=data,
+                                  hyperparameters=hp.as_dict(), seed=ns.seed):
+            print(line)
         if ns.out:
             paths = export(result, ns.out)
             print("wrote: " + ", ".join(str(p) for p in paths.values()))
