@@ -68,7 +68,7 @@ def cmd_fit_dask(ns, model_cls) -> int:
         except KeyboardInterrupt:
             print("explorer: interrupted", file=sys.stderr)
             return 130
-        for note in list(getattr(result.model, "notes", [])) + list(result.notes):
+        for note in list(result.model.notes) + list(result.notes):
             print(f"note: {note}", file=sys.stderr)
         print(f"model: {model_cls.id}")
         print(f"data: {data.path} ({data.describe()})")

@@ -802,6 +802,8 @@ class MainWindow(QMainWindow):
         self.redraw_times.append(time.perf_counter() - t0)
         self.heavy_updates += 1
         self._last_heavy = time.monotonic()
+        if self.job is not None:      # drawn: the run makes the next when it can be drawn
+            self.job.request_snapshot(HEAVY_INTERVAL_S)
 
     def _refresh_panel(self, panel) -> None:
         snap = self._stale.pop(panel, None)

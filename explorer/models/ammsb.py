@@ -487,26 +487,24 @@ class AMMSB(Model):
         self.density = len(keys) / total_pairs
 
     # ---- initialisation ------------------------------------------------------------------------
-    def initialize(self, data, seed: int) -> None:
+    def _prepare(self, data) -> None:
+        # the held-out and test sets depend on the network only: drawn once per fit
+        self._split(data)
+
+    def _init_state(self, seed: int) -> None:
         from explorer.progress import Task
 
         # a big network's start takes a while (1 M nodes: about a minute): reported as steps
         # (held-out sets, adjacency, then each start's burn-in)
         with Task("a-MMSB start", total=3, unit="steps") as task:
-            self._initialize(data, seed, task)
+            self._initialize(self.data, seed, task)
 
     def _initialize(self, data, seed: int, task) -> None:
-        self.check_data(data)
         hp = self.hp
-        self.data = data
-        self.seed = int(seed)
-        self.iteration = 0
-        self.notes = []
         self.directed = bool(data.directed)
         N = data.n_nodes
         self.N = N
-        self._split(data)
-        task.update(1)
+        task.update(1)      # the held-out sets (made by prepare)
         w = getattr(data, "weights", None)
         if w is not None and len(w) and np.any(np.asarray(w) != 1):
             n_w = int(np.count_nonzero(np.asarray(w) != 1))
@@ -958,8 +956,7 @@ class AMMSB(Model):
         # refresh the running sums exactly (no drift), then the globals from them
         kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
         self._phase_globals()
-        self.iteration += 1
-        return self._evaluate()
+        return self._evaluate(self.iteration + 1)      # the runner counts the iterations
 
     # ---- evaluation ----------------------------------------------------------------------------
     def _loglik(self, u, v, y, out):
@@ -982,11 +979,11 @@ class AMMSB(Model):
         ll, _ = self._loglik(self.heldout_u, self.heldout_v, self.heldout_y, self._p_heldout)
         return float(ll.sum())
 
-    def _evaluate(self) -> float:
+    def _evaluate(self, it: int = 0) -> float:
+        """The held-out figures and the ELBO of the state after ``it`` iterations, recorded."""
         ll, auc, perp = self._pair_metrics(self.heldout_u, self.heldout_v, self.heldout_y,
                                            self._p_heldout)
         elbo = self.elbo()
-        it = self.iteration
         self.traces["elbo"].append((it, elbo))
         self.traces["heldout_auc"].append((it, auc))
         self.traces["heldout_perplexity"].append((it, perp))

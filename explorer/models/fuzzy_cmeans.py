@@ -152,15 +152,17 @@ class FuzzyCMeans(Model):
     objective_kind = "distortion"
     Hyperparameters = FuzzyCMeansHyperparameters
 
-    def initialize(self, data, seed: int, centers: np.ndarray | None = None) -> None:
-        """Seed the centres (k-means++ from ``seed``, or the given ``centers``), then memberships."""
+    def _prepare(self, data) -> None:
         X = np.ascontiguousarray(data.X, dtype=np.float64)
+        self._X = X
+        # K-means' centre update reads the transpose (only to re-seed, i.e. with harden)
+        self._XT = np.ascontiguousarray(X.T) if self.hp.harden else np.zeros((X.shape[1], 0))
+
+    def _init_state(self, seed: int, centers: np.ndarray | None = None) -> None:
+        """Seed the centres (k-means++ from ``seed``, or the given ``centers``), then memberships."""
+        X = self._X
         N, D = X.shape
         K = self.hp.K
-        self.data = data
-        self.seed = seed
-        self.iteration = 0
-        self._X = X
         self._centers = initial_centers(X, K, seed, centers)
         self._R = np.zeros((N, K))
         self._labels = np.full(N, -1, dtype=np.int64)
@@ -168,8 +170,6 @@ class FuzzyCMeans(Model):
         self._dbuf = np.empty(K)
         self._sums = np.zeros((K, D))
         self._weights = np.zeros(K)
-        # K-means' centre update reads the transpose (only to re-seed, i.e. with harden)
-        self._XT = np.ascontiguousarray(X.T) if self.hp.harden else np.zeros((D, 0))
         if self.hp.harden:         # K-means' assignment kernel and its buffers
             self._acc = np.empty(2 * _BLOCK)
             self._best = np.empty(_BLOCK, dtype=np.int64)

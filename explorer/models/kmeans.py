@@ -623,21 +623,19 @@ class KMeans(Model):
     objective_kind = "distortion"
     Hyperparameters = KMeansHyperparameters
 
-    def initialize(self, data, seed: int, centers: np.ndarray | None = None) -> None:
-        """Seed the centres (k-means++ from ``seed``, or the given ``centers``) and assign.
+    def _prepare(self, data) -> None:
+        """float32 data is used as it is (no float64 copy; distances, sums and centres in
+        float64); column-major data (the columnar loader's) is read through its transpose without
+        a copy, any other is transposed once per fit."""
+        self._X = data_matrix(data.X)
+        self._XT = transposed(self._X)
 
-        float32 data is used as it is (no float64 copy; distances, sums and centres in float64);
-        column-major data (the columnar loader's) is read through its transpose without a copy.
-        """
-        X = data_matrix(data.X)
-        N, D = X.shape
-        K = self.hp.K
-        self.data = data
-        self.seed = seed
-        self.iteration = 0
+    def _init_state(self, seed: int, centers: np.ndarray | None = None) -> None:
+        """Seed the centres (k-means++ from ``seed``, or the given ``centers``) and assign."""
+        X = self._X
         self._state = None              # a restart's buffers go before the next are allocated
-        self._centers = initial_centers(X, K, seed, centers)
-        self._state = _Lloyd(X, self._centers)
+        self._centers = initial_centers(X, self.hp.K, seed, centers)
+        self._state = _Lloyd(X, self._centers, self._XT)
         self._labels = self._state.labels
         self._parallel = self._state.parallel
         self._n_reseeded = 0

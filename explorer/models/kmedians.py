@@ -144,15 +144,14 @@ class KMedians(Model):
     objective_kind = "distortion"
     Hyperparameters = KMediansHyperparameters
 
-    def initialize(self, data, seed: int, centers: np.ndarray | None = None) -> None:
+    def _prepare(self, data) -> None:
+        self._X = np.ascontiguousarray(data.X, dtype=np.float64)
+
+    def _init_state(self, seed: int, centers: np.ndarray | None = None) -> None:
         """Seed the centres (L1 k-means++ from ``seed``, or the given ``centers``) and assign."""
-        X = np.ascontiguousarray(data.X, dtype=np.float64)
-        N, D = X.shape
+        X = self._X
+        N = X.shape[0]
         K = self.hp.K
-        self.data = data
-        self.seed = seed
-        self.iteration = 0
-        self._X = X
         self._centers = initial_centers(X, K, seed, centers, distance="l1")
         self._labels = np.full(N, -1, dtype=np.int64)
         self._counts = np.zeros(K, dtype=np.int64)
