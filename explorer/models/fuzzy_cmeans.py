@@ -51,7 +51,8 @@ import numba
 import numpy as np
 
 from explorer.models import register
-from explorer.models.base import HyperparametersBase, Model, param
+from explorer.models._centres import CentreModel
+from explorer.models.base import HyperparametersBase, param
 from explorer.models.kmeans import (
     _BLOCK,
     FASTMATH,
@@ -140,7 +141,7 @@ def _one_hot(labels, R):
 
 
 @register
-class FuzzyCMeans(Model):
+class FuzzyCMeans(CentreModel):
     id = "fuzzy-cmeans"
     name = "Fuzzy c-means"
     description = ("Soft K-means: every row belongs to every cluster with a membership that "
@@ -148,8 +149,6 @@ class FuzzyCMeans(Model):
                    "weighted means. Minimises J_m = sum r^m ||x - u||^2 and reports the fuzzy "
                    "partition coefficient. 'harden' takes the argmax membership at every step, "
                    "which is exactly K-means.")
-    data_kinds = ("table",)
-    objective_kind = "distortion"
     Hyperparameters = FuzzyCMeansHyperparameters
 
     def _prepare(self, data) -> None:
@@ -194,14 +193,10 @@ class FuzzyCMeans(Model):
         self._J, self._n_changed = self._update_memberships()
         return float(self._J)
 
-    def converged(self, trace: list[float], tol: float) -> bool:
+    @property
+    def hard(self) -> bool:
         # Hardened, no label change is a fixed point (as in K-means).
-        if self.hp.harden and len(trace) >= 1 and self._n_changed == 0:
-            return True
-        return super().converged(trace, tol)
-
-    def labels(self) -> np.ndarray:
-        return self._labels
+        return bool(self.hp.harden)
 
     def memberships(self) -> np.ndarray:
         return self._R
