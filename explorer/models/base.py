@@ -25,7 +25,8 @@ and the step-wise methods the runner calls::
 hyperparameters only: converted or transposed data, a held-out split, dense pair arrays) and
 ``_init_state(seed, **given)`` (one restart's state from its seed). Everything ``_prepare`` sets on
 the model is shared, read-only, by the restarts :meth:`Model.spawn` makes, so it is built once per
-fit. ``iteration`` (steps completed) belongs to the runner, which sets it after every step.
+fit. ``iteration`` (steps completed) belongs to the runner, which sets it after every step; a
+script that steps a model by hand sets it too, or drives it with ``explorer.runner.iterate``.
 
 Models never print, sleep or touch files.
 """
