@@ -182,7 +182,7 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
         print(f"{model_cls.id} on {data.path}: {data.describe()}", file=sys.stderr)
 
         max_iter = int(ns.max_iter or model.default_max_iter)
-        n_init = int(getattr(model.hp, "n_init", 1))
+        n_init = model.n_init
         # On a terminal the iterations are a bar (time left to the iteration limit: an upper
         # bound, a fit usually converges before); elsewhere one line per snapshot.
         iterations = Task(f"fitting {model_cls.id}", total=max_iter * n_init, unit="it",
@@ -212,7 +212,7 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
     # Warnings during the fit become notes of the result (shown and exported).
     result.notes.extend(f"warning during the fit: {w}" for w in fit_warnings)
 
-    for note in list(getattr(result.model, "notes", [])) + list(result.notes):
+    for note in list(result.model.notes) + list(result.notes):
         print(f"note: {note}", file=sys.stderr)
     from explorer.report import summary_lines
 

@@ -147,7 +147,7 @@ def result_dict(result) -> dict[str, Any]:
         "restarts": result.restarts,
         "max_iter": result.max_iter,
         "tol": result.tol,
-        "notes": (list(getattr(data, "notes", [])) + list(getattr(model, "notes", []))
+        "notes": (list(getattr(data, "notes", [])) + list(model.notes)
                   + list(result.notes)),
         "version": __version__,
     })
@@ -160,9 +160,7 @@ def assignments_table(result) -> str:
     ids = item_ids(result.data)
     labels = np.asarray(model.labels())
     memberships = model.memberships()
-    overlapping = None
-    if hasattr(model, "overlapping_communities"):
-        overlapping = model.overlapping_communities()
+    overlapping = model.overlapping_communities()
     header = ["id", "label"]
     if memberships is not None:
         header += [f"p{k}" for k in range(memberships.shape[1])]
@@ -221,9 +219,7 @@ def _overlapping(model, given):
     ``given`` (already computed by the caller) wins."""
     if given is not None:
         return given
-    if hasattr(model, "overlapping_communities"):
-        return model.overlapping_communities()
-    return None
+    return model.overlapping_communities()
 
 
 def write_assignments(result, path, *, chunk_rows: int = CHUNK_ROWS, progress=None,

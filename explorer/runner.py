@@ -1,19 +1,32 @@
 """The one fit loop the CLI, the window and the tests share.
 
-``fit(model, data, ...)`` runs ``n_init`` restarts (when the model declares ``n_init``), each
-iterating ``model.step()`` until the model's convergence rule holds (by default the relative change
-of the objective below ``tol``), the model asks to stop early (``model.early_stop``: a held-out
-score that kept falling), the objective stops being finite, ``max_iter`` is reached, or the cancel
-flag is set. It keeps the objective trace and the wall time of every iteration, hands snapshots to a
-callback at most every ``snapshot_interval`` seconds, and keeps the best restart by ``model.score``.
+``fit(model, data, ...)`` prepares the data once (``model.prepare``: what every restart reads),
+then runs ``n_init`` restarts (when the model declares ``n_init``), each iterating ``model.step()``
+until the model's convergence rule holds (by default the relative change of the objective below
+``tol``), the model asks to stop early (``model.early_stop``: a held-out score that kept falling),
+the objective stops being finite, ``max_iter`` is reached, or the cancel flag is set. It keeps the
+objective trace and the wall time of every iteration, reports progress to a callback at most every
+``snapshot_interval`` seconds, and keeps the best restart by ``model.score``.
 
-The runner owns the stop reason and the best state. Every result says why it stopped
-(``stop_reason``: "converged", "stopped: ...", "iteration limit", "cancelled", "non-finite
-objective ...", "degenerate: ...") and at which iteration the returned state was reached
-(``best_iteration``). For a model with ``keep_best`` the state at the best objective is kept and
-returned, so a fit never ends on a state worse than one it already had; ``converged`` is true only
-when the convergence rule held. A restart whose state is degenerate (``model.degeneracy()``) or whose
-objective became non-finite is never chosen over a sound one.
+Two layers, as superqt's ``GeneratorWorker`` runs a generator: :func:`iterate` is one restart, a
+generator that yields an :class:`Iteration` (cheap figures, no arrays) after every step and returns
+the restart's :class:`Restart` (trace, stop reason, best iteration, rank); :func:`fit` is the shell
+that prepares, initialises each restart, forwards progress and keeps the best.
+
+Progress is cheap (iteration, objective, trace); a snapshot (labels, memberships: copies of N-sized
+arrays) is heavy. The callback's Progress carries one only when it is wanted: by default at every
+report, and with ``RunControl(snapshots_on_request=True)`` only after the consumer called
+``control.request_snapshot()`` (a window asks again when it has drawn the last one, so snapshots are
+made at the rate they are drawn). The final report (``done``) always carries the final state's.
+
+The runner owns the iteration count (``model.iteration``, set after every step), the stop reason and
+the best state. Every result says why it stopped (``stop_reason``: "converged", "stopped: ...",
+"iteration limit", "cancelled", "non-finite objective ...", "degenerate: ...") and at which
+iteration the returned state was reached (``best_iteration``). For a model with ``keep_best`` the
+state at the best objective is kept and returned, so a fit never ends on a state worse than one it
+already had; ``converged`` is true only when the convergence rule held. A restart whose state is
+degenerate (``model.degeneracy()``) or whose objective became non-finite is never chosen over a
+sound one.
 
 Cancelling takes effect within one iteration and keeps the last completed state, so a cancelled fit
 can still be exported. Pausing blocks the loop between iterations (never inside a kernel).
@@ -21,8 +34,10 @@ can still be exported. Pausing blocks the loop between iterations (never inside 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -33,12 +48,17 @@ from explorer.models.base import Model
 
 
 class RunControl:
-    """Thread-safe cancel and pause flags, checked by the loop between iterations."""
+    """Thread-safe flags between a consumer (a window, a test) and the fit loop, which checks
+    them between iterations: cancel, pause and, with ``snapshots_on_request``, whether the
+    consumer wants the next snapshot."""
 
-    def __init__(self):
+    def __init__(self, *, snapshots_on_request: bool = False):
         self._cancel = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self.snapshots_on_request = snapshots_on_request
+        self._snapshot_lock = threading.Lock()
+        self._snapshot_due: float | None = 0.0     # the first snapshot is wanted at once
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -61,6 +81,59 @@ class RunControl:
     def wait_while_paused(self) -> None:
         while not self._running.wait(0.05):
             pass
+
+    def request_snapshot(self, delay: float = 0.0) -> None:
+        """(The consumer) the last snapshot is drawn: make the next one with the first report
+        ``delay`` seconds from now or later (a window that redraws at most every ``delay``
+        seconds then gets a fresh one when it can draw it, not one that waited)."""
+        with self._snapshot_lock:
+            self._snapshot_due = time.monotonic() + delay
+
+    def snapshot_wanted(self) -> bool:
+        """(The loop) whether to make a snapshot for this report: always, unless
+        ``snapshots_on_request``; then once per :meth:`request_snapshot`, when it is due (this
+        uses the request up)."""
+        if not self.snapshots_on_request:
+            return True
+        with self._snapshot_lock:
+            due = self._snapshot_due
+            if due is None or time.monotonic() < due:
+                return False
+            self._snapshot_due = None
+        return True
+
+
+@dataclass(slots=True)
+class Iteration:
+    """What :func:`iterate` yields after every step: cheap figures, never arrays. ``trace`` and
+    ``times`` are the restart's own lists (read them, copy before keeping)."""
+
+    iteration: int              # 1-based: the steps completed
+    objective: float
+    seconds: float              # wall time of this step
+    trace: list[float]          # the objective after every step so far
+    times: list[float]          # the wall time of every step so far
+    last: bool                  # the restart stops after this step (converged, stopped, limit)
+
+
+@dataclass
+class Restart:
+    """What one restart came to: :func:`iterate`'s return value."""
+
+    model: Model
+    trace: list[float]
+    times: list[float]
+    converged: bool
+    cancelled: bool
+    stop_reason: str
+    best_iteration: int         # 1-based iteration whose state the model holds
+    score: float
+    rank: tuple                 # (sound, score): higher is better
+    notes: list[str]
+
+    @property
+    def objective(self) -> float | None:
+        return self.trace[self.best_iteration - 1] if self.trace else None
 
 
 @dataclass
@@ -140,14 +213,15 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
     """Fit ``model`` (an instance, or a class with hyperparameters given) to ``data``.
 
     Restart r uses seed ``seed + r``; the result's ``seed`` is the run's base seed. The callback
-    gets a Progress at most every ``snapshot_interval`` seconds (and at the end); its snapshot is
-    taken only when ``snapshots`` is true (the CLI needs none).
+    gets a Progress at most every ``snapshot_interval`` seconds (and at the end); it carries a
+    snapshot only when ``snapshots`` is true (the CLI needs none) and the control wants one (see
+    :class:`RunControl`); the final one (``done``) always has the final state's.
     """
     if isinstance(model, type):
         model = model(hyperparameters, **hp_values)
     elif hyperparameters is not None or hp_values:
         raise TypeError("pass hyperparameters with a model class, not an instance")
-    model.check_data(data)
+    model.prepare(data)         # check_data, then what every restart reads: once per fit
     max_iter = int(model.default_max_iter if max_iter is None else max_iter)
     tol = float(model.default_tol if tol is None else tol)
     if max_iter < 1:
@@ -155,11 +229,11 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
     if not tol >= 0:
         raise ValueError("tol must be non-negative")
     control = control or RunControl()
-    n_init = int(getattr(model.hp, "n_init", 1))
+    n_init = model.n_init
 
     t_start = time.perf_counter()
-    best: FitResult | None = None
-    best_rank: tuple = ()
+    best: Restart | None = None
+    best_r = 0
     restarts: list[dict[str, Any]] = []
     log: list[str] = []
     last_emit = -np.inf
@@ -167,61 +241,79 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
     for r in range(n_init):
         if control.cancelled:
             break
-        current = model if r == 0 else type(model)(model.hp)
+        current = model if r == 0 else model.spawn()
         current.initialize(data, seed + r)
-        run = _run_restart(current, r, n_init, max_iter, tol, control, callback, snapshots,
-                           snapshot_interval, t_start, last_emit)
-        last_emit = run["last_emit"]
-        trace = run["trace"]
-        restarts.append({"seed": seed + r, "iterations": len(trace),
-                         "converged": run["converged"], "cancelled": run["cancelled"],
-                         "stop_reason": run["stop_reason"], "best_iteration": run["best_iteration"],
-                         "objective": trace[run["best_iteration"] - 1] if trace else None,
-                         "score": run["score"]})
-        log.append(f"restart {r + 1}/{n_init} (seed {seed + r}): {len(trace)} iterations, "
-                   f"{current.objective_kind} "
-                   f"{trace[run['best_iteration'] - 1] if trace else float('nan'):.6g}, "
-                   f"{run['stop_reason']}")
-        if trace and (best is None or run["rank"] > best_rank):
-            best_rank = run["rank"]
-            best = FitResult(model=current, data=data, seed=seed, best_seed=seed + r,
-                             trace=trace, iteration_times=run["times"], iterations=len(trace),
-                             converged=run["converged"], cancelled=run["cancelled"], total_s=0.0,
-                             max_iter=max_iter, tol=tol, best_iteration=run["best_iteration"],
-                             stop_reason=run["stop_reason"], notes=run["notes"])
-        if run["cancelled"]:
+        steps = iterate(current, max_iter=max_iter, tol=tol, control=control)
+        while True:
+            try:
+                it = next(steps)
+            except StopIteration as stop:
+                run: Restart = stop.value
+                break
+            if callback is None or not math.isfinite(it.objective):
+                continue
+            now = time.perf_counter()
+            if it.last or now - last_emit >= snapshot_interval:
+                last_emit = now
+                callback(Progress(
+                    restart=r, n_init=n_init, iteration=it.iteration, max_iter=max_iter,
+                    objective=it.objective, objective_kind=current.objective_kind,
+                    trace=list(it.trace), elapsed_s=now - t_start,
+                    iterations_per_s=len(it.times) / max(sum(it.times), 1e-12),
+                    snapshot=current.snapshot() if snapshots and control.snapshot_wanted()
+                    else None))
+        restarts.append({"seed": seed + r, "iterations": len(run.trace),
+                         "converged": run.converged, "cancelled": run.cancelled,
+                         "stop_reason": run.stop_reason, "best_iteration": run.best_iteration,
+                         "objective": run.objective, "score": run.score})
+        objective = run.objective if run.trace else float("nan")
+        log.append(f"restart {r + 1}/{n_init} (seed {seed + r}): {len(run.trace)} iterations, "
+                   f"{current.objective_kind} {objective:.6g}, {run.stop_reason}")
+        if run.trace and (best is None or run.rank > best.rank):
+            best, best_r = run, r
+        if run.cancelled:
             break
 
     if best is None:
         # Cancelled before the first iteration finished: the initialised state is still a state.
-        best = FitResult(model=model, data=data, seed=seed, best_seed=seed, trace=[],
-                         iteration_times=[], iterations=0, converged=False, cancelled=True,
-                         total_s=0.0, max_iter=max_iter, tol=tol, stop_reason="cancelled")
-    best.cancelled = control.cancelled
-    best.total_s = time.perf_counter() - t_start
-    best.restarts = restarts
-    best.log = log
+        result = FitResult(model=model, data=data, seed=seed, best_seed=seed, trace=[],
+                           iteration_times=[], iterations=0, converged=False, cancelled=True,
+                           total_s=0.0, max_iter=max_iter, tol=tol, stop_reason="cancelled")
+    else:
+        result = FitResult(model=best.model, data=data, seed=seed, best_seed=seed + best_r,
+                           trace=best.trace, iteration_times=best.times,
+                           iterations=len(best.trace), converged=best.converged,
+                           cancelled=best.cancelled, total_s=0.0, max_iter=max_iter, tol=tol,
+                           best_iteration=best.best_iteration, stop_reason=best.stop_reason,
+                           notes=best.notes)
+    result.cancelled = control.cancelled
+    result.total_s = time.perf_counter() - t_start
+    result.restarts = restarts
+    result.log = log
     try:
         # A model cancelled before its first restart was initialised has nothing to evaluate.
-        best.metrics = evaluate(best.model, data) if restarts else {}
+        result.metrics = evaluate(result.model, data) if restarts else {}
     except NotImplementedError:
-        best.metrics = {}
-    if callback is not None and best.trace:
-        callback(Progress(restart=len(restarts) - 1, n_init=n_init, iteration=best.iterations,
-                          max_iter=max_iter, objective=best.final_objective,
-                          objective_kind=best.model.objective_kind, trace=list(best.trace),
-                          elapsed_s=best.total_s,
-                          iterations_per_s=best.iterations / max(sum(best.iteration_times), 1e-12),
-                          snapshot=best.model.snapshot() if snapshots else None, done=True))
-    return best
+        result.metrics = {}
+    if callback is not None and result.trace:
+        callback(Progress(restart=len(restarts) - 1, n_init=n_init, iteration=result.iterations,
+                          max_iter=max_iter, objective=result.final_objective,
+                          objective_kind=result.model.objective_kind, trace=list(result.trace),
+                          elapsed_s=result.total_s,
+                          iterations_per_s=result.iterations / max(sum(result.iteration_times),
+                                                                   1e-12),
+                          snapshot=result.model.snapshot() if snapshots else None, done=True))
+    return result
 
 
-
-def _run_restart(current: Model, r: int, n_init: int, max_iter: int, tol: float,
-                 control: RunControl, callback, snapshots: bool, snapshot_interval: float,
-                 t_start: float, last_emit: float) -> dict[str, Any]:
-    """Iterate one initialised model until it stops; return its trace, stop reason and rank."""
-    sign = 1.0 if current.maximize() else -1.0
+def iterate(model: Model, *, max_iter: int, tol: float,
+            control: RunControl | None = None) -> Generator[Iteration, None, Restart]:
+    """One restart of an initialised ``model``: step it until it stops, yielding an
+    :class:`Iteration` after every step (a non-finite objective included: it is the last), and
+    return its :class:`Restart`. The model then holds the state it reports (its best one for
+    ``keep_best`` models). A cancel is seen before a step starts, a pause blocks there."""
+    control = control or RunControl()
+    sign = 1.0 if model.maximize() else -1.0
     trace: list[float] = []
     times: list[float] = []
     notes: list[str] = []
@@ -237,51 +329,46 @@ def _run_restart(current: Model, r: int, n_init: int, max_iter: int, tol: float,
             stop_reason = "cancelled"
             break
         t0 = time.perf_counter()
-        value = float(current.step())
-        times.append(time.perf_counter() - t0)
-        current.iteration = it + 1
+        value = float(model.step())
+        seconds = time.perf_counter() - t0
+        times.append(seconds)
+        model.iteration = it + 1
         trace.append(value)
-        if not np.isfinite(value):
+        if not math.isfinite(value):      # (a float: math is 10x faster than numpy here)
             stop_reason = f"non-finite objective ({value}) at iteration {it + 1}"
+            yield Iteration(it + 1, value, seconds, trace, times, last=True)
             break
         if sign * value > best_value:
             best_value = sign * value
             best_iteration = it + 1
-            if current.keep_best:
-                best_state = current.get_state()
-        converged = bool(current.converged(trace, tol))
+            if model.keep_best:
+                best_state = model.get_state()
+        converged = bool(model.converged(trace, tol))
         if converged:
             stop_reason = "converged"
         else:
-            stop_reason = current.early_stop(trace, best_iteration) or ""
-        now = time.perf_counter()
-        if callback is not None and (now - last_emit >= snapshot_interval or stop_reason
-                                     or it + 1 == max_iter):
-            last_emit = now
-            callback(Progress(restart=r, n_init=n_init, iteration=it + 1, max_iter=max_iter,
-                              objective=value, objective_kind=current.objective_kind,
-                              trace=list(trace), elapsed_s=now - t_start,
-                              iterations_per_s=len(times) / max(sum(times), 1e-12),
-                              snapshot=current.snapshot() if snapshots else None))
+            stop_reason = model.early_stop(trace, best_iteration) or ""
+        yield Iteration(it + 1, value, seconds, trace, times,
+                        last=bool(stop_reason) or it + 1 == max_iter)
         if stop_reason:
             break
     if not stop_reason:
         stop_reason = "iteration limit"
 
     finite = bool(trace) and bool(np.isfinite(trace[-1]))
-    if current.keep_best and best_state is not None and best_iteration < len(trace):
-        current.set_state(best_state)
+    if model.keep_best and best_state is not None and best_iteration < len(trace):
+        model.set_state(best_state)
         notes.append(f"returned the state of iteration {best_iteration} (best "
-                     f"{current.objective_kind} {trace[best_iteration - 1]:.6g}); the run went on "
+                     f"{model.objective_kind} {trace[best_iteration - 1]:.6g}); the run went on "
                      f"to iteration {len(trace)}")
         finite = True
-    elif not current.keep_best:
+    elif not model.keep_best:
         # A monotone model's returned state is its last one.
         best_iteration = len(trace)
         # (Relative dips below 1e-7 are round-off of the M-step's regularisation, e.g. gmm's
         # reg_covar, not a worse state.)
         if trace and finite and sign * trace[-1] < best_value - 1e-7 * abs(best_value):
-            notes.append(f"the {current.objective_kind} of the returned (last) state is worse than "
+            notes.append(f"the {model.objective_kind} of the returned (last) state is worse than "
                          f"at iteration {int(np.argmax(sign * np.asarray(trace))) + 1}")
     if stop_reason.startswith("stopped") and best_iteration:
         stop_reason += f", best at iteration {best_iteration}"
@@ -289,16 +376,18 @@ def _run_restart(current: Model, r: int, n_init: int, max_iter: int, tol: float,
         converged = False
         notes.append(f"{stop_reason}: the state is not usable; try another seed, a smaller K or "
                      "standardised data")
-    problem = current.degeneracy() if trace else None
+    if trace and finite and not cancelled:
+        model.finish()
+    problem = model.degeneracy() if trace else None
     if problem:
         converged = False
         stop_reason = f"degenerate: {problem}"
         notes.append(f"degenerate state: {problem}")
-    score = current.score(trace[:best_iteration]) if trace and best_iteration else -np.inf
+    score = model.score(trace[:best_iteration]) if trace and best_iteration else -np.inf
     if not np.isfinite(score):
         score = -np.inf
     # Sound restarts first (finite, not degenerate), then the model's own score.
     rank = (finite and not problem, score)
-    return {"trace": trace, "times": times, "converged": converged, "cancelled": cancelled,
-            "stop_reason": stop_reason, "best_iteration": best_iteration, "score": score,
-            "rank": rank, "notes": notes, "last_emit": last_emit}
+    return Restart(model=model, trace=trace, times=times, converged=converged,
+                   cancelled=cancelled, stop_reason=stop_reason, best_iteration=best_iteration,
+                   score=score, rank=rank, notes=notes)

@@ -35,13 +35,14 @@ class ShrinkModel(Model):
     default_max_iter = 200
     default_tol = 1e-10
 
-    def initialize(self, data, seed):
-        rng = np.random.default_rng(seed)
-        self.data = data
+    def _prepare(self, data):
+        # the groups and their means depend on the data only: once per fit
         self.groups = np.arange(data.n_items) % self.hp.K
         self.targets = np.stack([data.X[self.groups == k].mean(0) for k in range(self.hp.K)])
+
+    def _init_state(self, seed):
+        rng = np.random.default_rng(seed)
         self.centers = self.targets + rng.normal(0, 10, self.targets.shape)
-        self.seed = seed
 
     def step(self):
         if self.hp.fail_at and self.iteration + 1 >= self.hp.fail_at:
@@ -89,9 +90,7 @@ class RiseFallModel(Model):
     default_max_iter = 100
     default_tol = 0.0
 
-    def initialize(self, data, seed):
-        self.data = data
-        self.seed = seed
+    def _init_state(self, seed):
         self.position = 0
         self.values = np.zeros(3)
 

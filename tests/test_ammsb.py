@@ -384,8 +384,9 @@ def test_small_network_final_phase_on_all_links_keeps_the_test_set_out(sample_di
     # the held-out figures are the best state's (before the phase), as the trace says
     assert res.metrics["heldout_loglik"] == res.trace[res.best_iteration - 1]
     assert res.final_objective == res.trace[res.best_iteration - 1]
-    # the phase runs once: a second degeneracy check does not train again
+    # the phase runs once: a second finish (or a degeneracy check) does not train again
     t = m.t
+    m.finish()
     m.degeneracy()
     assert m.t == t
     # the test metrics are the final state's, on pairs never trained on

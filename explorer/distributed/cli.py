@@ -70,7 +70,7 @@ def cmd_fit_dask(ns, model_cls) -> int:
         except KeyboardInterrupt:
             print("explorer: interrupted", file=sys.stderr)
             return 130
-        for note in list(getattr(result.model, "notes", [])) + list(result.notes):
+        for note in list(result.model.notes) + list(result.notes):
             print(f"note: {note}", file=sys.stderr)
         for line in summary_lines(result, model_id=model_cls.id, data=data,
                                   hyperparameters=hp.as_dict(), seed=ns.seed):

@@ -76,18 +76,15 @@ class DistributedModel(Model):
             raise DataError(f"K = {K} is larger than the number of rows ({data.n_items})",
                             path=data.path)
 
-    def initialize(self, data, seed: int, **given) -> None:
-        self.check_data(data)
-        self.data = data
-        self.seed = seed
-        self.iteration = 0
+    def _init_state(self, seed: int, **given) -> None:
+        data = self.data
         self._sample = None
         X = data.sample(self.init_sample, seed)
         sample = TableData(X=X, columns=list(data.columns), ids=np.arange(len(X)).astype(str),
                            path=data.path)
         init = self.base(self.hp)
         init.initialize(sample, seed, **given)
-        self.notes = [n for n in getattr(init, "notes", [])]
+        self.notes = list(init.notes)
         if data.n_items > self.init_sample:
             self.notes.append(f"initialised on a uniform sample of {len(X)} of "
                               f"{data.n_items} rows")

@@ -640,7 +640,7 @@ class GMMPlan(MixturePlan):
     def metrics(self, m) -> dict:
         from explorer import metrics as metrics_mod
         n = m.data.n_items
-        p = gm.GaussianMixture.n_parameters(SimpleNamespace(means=m.st["means"]))
+        p = gm.GaussianMixture.free_parameters(*m.st["means"].shape, m.hp)
         return {"log_likelihood": m.value, "bic": metrics_mod.bic(m.value, p, n),
                 "aic": metrics_mod.aic(m.value, p)}
 
@@ -673,8 +673,7 @@ class BernoulliPlan(MixturePlan):
 
     def metrics(self, m) -> dict:
         from explorer import metrics as metrics_mod
-        K, D = m.st["theta"].shape
-        n_par = K * D + (K - 1 if m.hp.learn_weights else 0)
+        n_par = bm.BernoulliMixture.free_parameters(*m.st["theta"].shape, m.hp)
         N = m.data.n_items
         return {"log_likelihood": m.loglik, "log_posterior": m.value,
                 "bic": metrics_mod.bic(m.loglik, n_par, N), "aic": metrics_mod.aic(m.loglik, n_par)}
@@ -718,8 +717,7 @@ class ExponentialPlan(MixturePlan):
 
     def metrics(self, m) -> dict:
         from explorer import metrics as metrics_mod
-        K, D = m.st["rates"].shape
-        p = K * D + K - 1
+        p = em.ExponentialMixture.free_parameters(*m.st["rates"].shape, m.hp)
         return {"log_likelihood": m.value, "bic": metrics_mod.bic(m.value, p, m.data.n_items),
                 "aic": metrics_mod.aic(m.value, p)}
 

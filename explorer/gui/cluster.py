@@ -238,7 +238,9 @@ class DaskFitJob:
     def __init__(self, run_id: int, holder: ClusterHolder, key: tuple, model, source: str,
                  columns, *, seed: int, max_iter, tol, n_rows: int | None = None):
         self.run_id = run_id
-        self.control = runner.RunControl()
+        # snapshots on request, as FitJob: a distributed snapshot computes sample labels on the
+        # workers, so it is made only when the window can draw it
+        self.control = runner.RunControl(snapshots_on_request=True)
         self.thread = QThread()
         self.thread.setObjectName(f"dask-fit-{run_id}")
         self.worker = DaskFitWorker(run_id, holder, key, model.id, model.hp, source, columns,
@@ -264,6 +266,10 @@ class DaskFitJob:
 
     def resume(self) -> None:
         self.control.resume()
+
+    def request_snapshot(self, delay: float = 0.0) -> None:
+        """As :meth:`explorer.gui.worker.FitJob.request_snapshot`."""
+        self.control.request_snapshot(delay)
 
     @property
     def paused(self) -> bool:

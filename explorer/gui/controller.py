@@ -154,3 +154,5 @@ class RunController(QObject):
         self.redraw_times.append(time.perf_counter() - t0)
         self.heavy_updates += 1
         self._last_heavy = time.monotonic()
+        if self.job is not None:      # drawn: the run makes the next when it can be drawn
+            self.job.request_snapshot(self.interval_s)

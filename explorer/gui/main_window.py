@@ -823,7 +823,7 @@ class MainWindow(QMainWindow):
         self.run_panel.metrics.setText(metrics_text)
         for line in result.log:
             self.log(line)
-        for note in list(getattr(result.model, "notes", None) or []) + list(result.notes):
+        for note in list(result.model.notes) + list(result.notes):
             self.log(f"note ({cls.id}): {note}")
         self.log(f"run {run_id}: {state}" + ("; " + metrics_text.replace("\n", "; ")
                                              if metrics_text else ""))

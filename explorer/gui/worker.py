@@ -1,9 +1,13 @@
 """Running a fit in the background: a worker QObject moved to a QThread.
 
 The worker calls :func:`explorer.runner.fit` and talks to the window only through signals, each
-stamped with its run's id so the window can drop a late snapshot from a cancelled run. Snapshots
-are already copies (``Model.snapshot`` copies its arrays) and throttled by the runner to at most
-one every ``snapshot_interval`` seconds (0.05 s: at most 20 per second).
+stamped with its run's id so the window can drop a late snapshot from a cancelled run. Progress
+(iteration, objective, trace) comes at most every ``snapshot_interval`` seconds (0.05 s: at most 20
+per second); a snapshot (``Model.snapshot``: copies of labels, memberships...) only on request: the
+job's control is ``RunControl(snapshots_on_request=True)``: when the window has drawn a snapshot
+it calls :meth:`FitJob.request_snapshot` with its redraw interval, and the runner makes the next one
+with its first progress after that interval. Snapshots are so made at the rate they are drawn, and
+fresh when drawn. The first progress carries one, and so does the final one.
 
 Cancel and pause go through :class:`explorer.runner.RunControl`, a thread-safe flag the fit loop
 checks between iterations, never through queued signals: the worker's event loop is busy for the
@@ -64,7 +68,7 @@ class FitJob:
     def __init__(self, run_id: int, model, data, *, seed: int, max_iter: int | None,
                  tol: float | None, snapshot_interval: float = 0.05):
         self.run_id = run_id
-        self.control = runner.RunControl()
+        self.control = runner.RunControl(snapshots_on_request=True)
         self.thread = QThread()
         self.thread.setObjectName(f"fit-{run_id}")
         self.worker = FitWorker(run_id, model, data, seed=seed, max_iter=max_iter, tol=tol,
@@ -91,6 +95,11 @@ class FitJob:
 
     def resume(self) -> None:
         self.control.resume()
+
+    def request_snapshot(self, delay: float = 0.0) -> None:
+        """The window has drawn the last snapshot: a progress ``delay`` seconds from now or later
+        brings a new one."""
+        self.control.request_snapshot(delay)
 
     @property
     def paused(self) -> bool:

@@ -524,30 +524,29 @@ class AMMSB(Model):
         self._elbo_pairs()
 
     # ---- initialisation ------------------------------------------------------------------------
-    def initialize(self, data, seed: int) -> None:
+    def _prepare(self, data) -> None:
+        # the held-out and test sets depend on the network only: drawn once per fit
+        self.directed = bool(data.directed)
+        self.N = data.n_nodes
+        self._split(data)
+
+    def _init_state(self, seed: int) -> None:
         from explorer.progress import Task
 
         # a big network's start takes a while (1 M nodes: about a minute): reported as steps
         # (held-out sets, adjacency, then each start's burn-in)
         with Task("a-MMSB start", total=3, unit="steps") as task:
-            self._initialize(data, seed, task)
+            self._initialize(self.data, seed, task)
 
     def _initialize(self, data, seed: int, task) -> None:
-        self.check_data(data)
         hp = self.hp
-        self.data = data
-        self.seed = int(seed)
-        self.iteration = 0
-        self.notes = []
         self.directed = bool(data.directed)
         N = data.n_nodes
         self.N = N
-        self._split(data)
         self.epsilon_estimate = self.between_share = None
-        self._final_phase_due = False
         self.final_phase_minibatches = 0
         self._heldout_ll_best = None
-        task.update(1)
+        task.update(1)      # the held-out sets (made by prepare)
         w = getattr(data, "weights", None)
         if w is not None and len(w) and np.any(np.asarray(w) != 1):
             n_w = int(np.count_nonzero(np.asarray(w) != 1))
@@ -1015,10 +1014,13 @@ class AMMSB(Model):
         # refresh the running sums exactly (no drift), then the globals from them
         kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
         self._phase_globals()
-        self.iteration += 1
-        # a small network gets its final phase on all links once the run has stopped
-        self._final_phase_due = self.n_links < SMALL_NETWORK_LINKS
-        return self._evaluate()
+        return self._evaluate(self.iteration + 1)      # the runner counts the iterations
+
+    def finish(self) -> None:
+        """The runner's last call on a restart's returned state: a small network's final phase
+        on all links (once)."""
+        if self.n_links < SMALL_NETWORK_LINKS and self.final_phase_minibatches == 0:
+            self._final_phase()
 
     def _final_phase(self):
         """Small networks (fewer than SMALL_NETWORK_LINKS links): once the run has stopped, from
@@ -1028,7 +1030,6 @@ class AMMSB(Model):
         pairs are 13 % of karate's 78 links; without them 4 of 5 seeds misplaced one more node
         (NMI 0.732 against 0.837). The held-out metrics stay those of the best state before this
         phase (its training never saw the held-out pairs); the test set is never trained on."""
-        self._final_phase_due = False
         ll, _ = self._loglik(self.heldout_u, self.heldout_v, self.heldout_y, self._p_heldout)
         self._heldout_ll_best = ll.copy()
         self._return_heldout_links()
@@ -1076,11 +1077,11 @@ class AMMSB(Model):
         ll, _ = self._loglik(self.heldout_u, self.heldout_v, self.heldout_y, self._p_heldout)
         return float(ll.sum())
 
-    def _evaluate(self) -> float:
+    def _evaluate(self, it: int = 0) -> float:
+        """The held-out figures and the ELBO of the state after ``it`` iterations, recorded."""
         ll, auc, perp = self._pair_metrics(self.heldout_u, self.heldout_v, self.heldout_y,
                                            self._p_heldout)
         elbo = self.elbo()
-        it = self.iteration
         self.traces["elbo"].append((it, elbo))
         self.traces["heldout_auc"].append((it, auc))
         self.traces["heldout_perplexity"].append((it, perp))
@@ -1126,10 +1127,8 @@ class AMMSB(Model):
     def degeneracy(self):
         """A collapse: fewer than half of the K communities hold a node (argmax labels), or one
         community holds more than COLLAPSE_SHARE of the nodes while K >= 4. The advice goes into
-        ``notes``. The runner calls it once on the state it returns: a small network's final
-        phase on all links (``_final_phase``) runs first, so the check is on the final state."""
-        if self._final_phase_due:
-            self._final_phase()
+        ``notes``. The runner calls it on the state it returns, after :meth:`finish` (a small
+        network's final phase on all links), so the check is on the final state."""
         self.notes = [n for n in self.notes if not n.startswith("collapse:")]
         problem = self._collapse()
         if problem:

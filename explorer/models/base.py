@@ -13,11 +13,20 @@ A model is a class with
 and the step-wise methods the runner calls::
 
     model = Model(Hyperparameters(K=3))
-    model.check_data(data)          # raise DataError with a clear message
-    model.initialize(data, seed)    # build the state
+    model.prepare(data)             # once per fit: check_data, then what every restart reads
+    model.initialize(data, seed)    # one restart's state (restart r: model.spawn(), seed + r)
     f = model.step()                # one iteration (or one SVI minibatch step) -> objective
     model.snapshot()                # small copies the plots need (labels, memberships, ...)
     model.parameters()              # every fitted array under its documented export name
+
+``prepare`` and ``initialize`` are templates (as scikit-learn's ``BaseMixture.fit_predict`` calls
+``_initialize``): they do the bookkeeping (checking the data, ``data``, ``seed``, ``iteration``,
+``notes``) and call two hooks a model fills in, ``_prepare(data)`` (what depends on the data and the
+hyperparameters only: converted or transposed data, a held-out split, dense pair arrays) and
+``_init_state(seed, **given)`` (one restart's state from its seed). Everything ``_prepare`` sets on
+the model is shared, read-only, by the restarts :meth:`Model.spawn` makes, so it is built once per
+fit. ``iteration`` (steps completed) belongs to the runner, which sets it after every step; a
+script that steps a model by hand sets it too, or drives it with ``explorer.runner.iterate``.
 
 Models never print, sleep or touch files.
 """
@@ -222,6 +231,9 @@ class Model:
     # Runner defaults; the user overrides them per run (--max-iter, --tol).
     default_max_iter: ClassVar[int] = 300
     default_tol: ClassVar[float] = 1e-6
+    # The snapshot's ``metrics_trace`` curve the window draws above the objective (a-MMSB's
+    # "elbo"), or None.
+    first_curve: ClassVar[str | None] = None
 
     def __init__(self, hyperparameters=None, **values):
         if hyperparameters is None:
@@ -231,8 +243,51 @@ class Model:
         self.hp = hyperparameters
         self.data = None
         self.seed: int | None = None
-        self.iteration = 0
+        self.iteration = 0       # steps completed; set by the runner after every step
+        self.notes = []          # what the user should know about this fit (shown, exported)
+        self._prepared: _Prepared | None = None
+
+    @property
+    def n_init(self) -> int:
+        """How many restarts the runner runs: the ``n_init`` hyperparameter where the model
+        declares one, else 1."""
+        return int(getattr(self.hp, "n_init", 1))
+
+    # ---- the templates: once per fit, once per restart ----------------------------------
+    def prepare(self, data) -> None:
+        """Check ``data`` and build what every restart reads (the ``_prepare`` hook), once per
+        data set: a second call with the same data does nothing. The runner calls it once per
+        fit; :meth:`initialize` calls it when nobody has."""
+        if self._prepared is not None and self._prepared.data is data:
+            return
+        self.check_data(data)
         self.notes = []
+        before = dict(vars(self))
+        self._prepare(data)
+        shared = {name: value for name, value in vars(self).items()
+                  if name not in _NOT_SHARED and (name not in before or before[name] is not value)}
+        self._prepared = _Prepared(data, shared, list(self.notes))
+
+    def initialize(self, data, seed: int, **given) -> None:
+        """Build one restart's state from ``seed`` (``given``: explicit starting parameters where
+        the model takes them, e.g. ``centers=``): prepares ``data`` first unless that was done,
+        resets ``data``, ``seed``, ``iteration`` and ``notes`` (to those of ``prepare``), then
+        calls the ``_init_state`` hook."""
+        self.prepare(data)
+        self.data = data
+        self.seed = int(seed)
+        self.iteration = 0
+        self.notes = list(self._prepared.notes)
+        self._init_state(self.seed, **given)
+
+    def spawn(self) -> Model:
+        """A new model with the same hyperparameters sharing what :meth:`prepare` built (the
+        runner's next restart): initialising it does not prepare the data again."""
+        new = type(self)(self.hp)
+        if self._prepared is not None:
+            new.__dict__.update(self._prepared.shared)
+            new._prepared = self._prepared
+        return new
 
     # ---- hooks a model implements -------------------------------------------------------
     def check_data(self, data) -> None:
@@ -247,7 +302,13 @@ class Model:
             raise DataError(f"K = {K} is larger than the number of {what} ({n})",
                             path=getattr(data, "path", None))
 
-    def initialize(self, data, seed: int) -> None:
+    def _prepare(self, data) -> None:
+        """Once per fit, after ``check_data``: set on ``self`` what depends on the data and the
+        hyperparameters only, never on the seed (it is shared by every restart, so a restart must
+        not write into it). Notes appended to ``self.notes`` here are every restart's first."""
+
+    def _init_state(self, seed: int, **given) -> None:
+        """One restart's state from ``seed`` (``self.data`` is set, ``_prepare`` has run)."""
         raise NotImplementedError
 
     def step(self) -> float:
@@ -261,8 +322,17 @@ class Model:
         """Soft memberships (n_items x K, rows sum to 1) where the model has them, else None."""
         return None
 
+    def overlapping_communities(self) -> list[list[int]] | None:
+        """Every item's communities (several where they overlap), or None when the model has no
+        overlapping communities (the export then writes no ``communities`` column)."""
+        return None
+
+    def n_parameters(self) -> int | None:
+        """Free parameters of the fitted model (for BIC and AIC), or None where not defined."""
+        return None
+
     def snapshot(self) -> dict[str, Any]:
-        """Copies of what the plots need; called at most every snapshot interval.
+        """Copies of what the plots need; made when the window asks for one (see the runner).
 
         Keys the window understands (all optional but ``labels``), arrays copied, never views:
 
@@ -303,7 +373,6 @@ class Model:
     # state worse than one it already had. ``state_attributes`` names what ``get_state`` copies.
     keep_best: ClassVar[bool] = False
     state_attributes: ClassVar[tuple[str, ...]] = ()
-    notes: list[str]
 
     def get_state(self) -> dict[str, Any]:
         """A copy of everything that defines the fitted state (arrays copied, never views)."""
@@ -324,6 +393,12 @@ class Model:
         """
         return None
 
+    def finish(self) -> None:
+        """Once per restart, on the state the runner returns (after the best state is put back,
+        before :meth:`degeneracy` and the choice of restart); not after a cancel or a non-finite
+        objective. For a last adjustment that is not an iteration of the objective (a-MMSB: the
+        small-network phase on all links). Default: nothing."""
+
     def degeneracy(self) -> str | None:
         """What is degenerate about the current state (a collapsed component, an infinite rate,
         a point mass), or None. A degenerate restart is never chosen over a sound one."""
@@ -343,3 +418,17 @@ class Model:
     @classmethod
     def maximize(cls) -> bool:
         return cls.objective_kind != "distortion"
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What :meth:`Model.prepare` built for ``data``: the attributes its hook set (shared by the
+    restarts) and the notes it wrote."""
+
+    data: Any
+    shared: dict[str, Any]
+    notes: list[str]
+
+
+# Attributes that are never shared between restarts even when ``_prepare`` sets them.
+_NOT_SHARED = frozenset({"notes", "_notes", "data", "seed", "iteration", "_prepared"})

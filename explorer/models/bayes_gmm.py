@@ -42,15 +42,15 @@ import numpy as np
 
 from explorer.data.types import DataError
 from explorer.models import register
+from explorer.models._mixture import MixtureModel
 from explorer.models._mixture_kernels import (
     LOG_2PI,
     chunk_bounds,
-    chunk_count,
     far_from_unit_scale,
     normalize_log_row,
     one_d_grid,
 )
-from explorer.models.base import HyperparametersBase, Model, param
+from explorer.models.base import HyperparametersBase, param
 from explorer.models.kmeans import kmeans_plusplus
 
 
@@ -141,13 +141,12 @@ def global_elbo_terms(m, s2, sigma2, N):
 
 
 @register
-class BayesianGMM(Model):
+class BayesianGMM(MixtureModel):
     id = "bayes-gmm"
     name = "Bayesian Gaussian mixture (CAVI)"
     description = ("Bayesian mixture of K unit-variance Gaussians with a N(0, sigma^2 I) prior on "
                    "the means and uniform mixing weights, fitted by coordinate-ascent variational "
                    "inference (Blei, Kucukelbir & McAuliffe 2017). Best on standardised data.")
-    data_kinds = ("table",)
     objective_kind = "ELBO"
     Hyperparameters = BayesGMMHyperparameters
     default_max_iter = 500
@@ -158,42 +157,33 @@ class BayesianGMM(Model):
         if data.X.shape[0] < 1:
             raise DataError("no rows", path=data.path)
 
-    def initialize(self, data, seed: int) -> None:
-        self.check_data(data)
-        self.data = data
-        self.seed = seed
-        self.iteration = 0
-        hp = self.hp
-        X = np.asarray(data.X, dtype=np.float64)
-        N, D = X.shape
-        self.notes: list[str] = []
+    def _prepare(self, data) -> None:
+        super()._prepare(data)
+        X = self.X
         bad = [] if getattr(data, "standardized", False) else far_from_unit_scale(X)
         if bad:
             cols = ", ".join(f"{data.columns[j]} (mean {X[:, j].mean():.3g}, sd "
                              f"{X[:, j].std():.3g})" for j in bad[:5])
-            self.notes.append(
+            self._notes.append(
                 f"bayes-gmm assumes unit observation variance, but columns {cols} are far from "
                 "unit scale; consider standardising the columns (--standardize, or "
                 "'Standardise columns' in the window)")
-        self.X = np.ascontiguousarray(X)
-        K = hp.K
+
+    def _init_state(self, seed: int) -> None:
+        K = self.hp.K
         rng = np.random.default_rng(seed)
         self.m = np.array(kmeans_plusplus(self.X, K, rng), dtype=np.float64, order="C")
         self.s2 = np.ones(K)
         self.weights = np.full(K, 1.0 / K)
-        C = chunk_count(N)
-        self.phi = np.zeros((N, K))
-        self._nk = np.zeros((C, K))
-        self._sx = np.zeros((C, K, D))
-        self._el = np.zeros(C)
-        self._lp = np.zeros((C, K))
+        self._chunk_buffers(K)      # the responsibilities resp are q(c): phi
+        self.phi = self.resp
         self._half_norm = np.zeros(K)
         self._phi_pass()
 
     def _phi_pass(self) -> None:
-        _phi_pass(self.X, self.m, self.s2, self.phi, self._nk, self._sx, self._el, self._lp,
+        _phi_pass(self.X, self.m, self.s2, self.phi, self._nk, self._sx, self._ll, self._lp,
                   self._half_norm)
-        self.elbo = float(self._el.sum()) + global_elbo_terms(self.m, self.s2, self.hp.sigma2,
+        self.elbo = float(self._ll.sum()) + global_elbo_terms(self.m, self.s2, self.hp.sigma2,
                                                               self.X.shape[0])
 
     def step(self) -> float:
@@ -201,14 +191,10 @@ class BayesianGMM(Model):
         self._phi_pass()
         return self.elbo
 
-    def labels(self) -> np.ndarray:
-        return self.phi.argmax(axis=1)
-
-    def memberships(self) -> np.ndarray:
-        return self.phi
-
-    def metrics(self) -> dict[str, float]:
+    def _objective_metrics(self) -> dict[str, float]:
         return {"elbo": self.elbo}
+
+    _info = _objective_metrics
 
     def density_1d(self, grid=None) -> dict[str, np.ndarray]:
         """Plug-in density (1-D data, data units): sum_k w_k N(x | m_k, 1) with w_k = N_k / N."""
@@ -217,15 +203,10 @@ class BayesianGMM(Model):
                 / np.sqrt(2 * np.pi))
         return {"x": x, "total": comp.sum(axis=0), "components": comp}
 
-    def snapshot(self) -> dict:
+    def _components(self) -> dict[str, np.ndarray]:
         K, D = self.m.shape
-        snap = {"labels": self.labels(), "memberships": self.phi.copy(),
-                "centers": self.m.copy(),
-                "covariances": np.broadcast_to(np.eye(D), (K, D, D)).copy(),  # unit variance
-                "weights": self.weights.copy(), "info": {"elbo": self.elbo}}
-        if D == 1:
-            snap["density_1d"] = self.density_1d()
-        return snap
+        return {"centers": self.m.copy(),
+                "covariances": np.broadcast_to(np.eye(D), (K, D, D)).copy()}  # unit variance
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {"m": self.m.copy(), "s2": self.s2.copy(), "weights": self.weights.copy(),

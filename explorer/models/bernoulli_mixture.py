@@ -45,11 +45,11 @@ import numba
 import numpy as np
 from scipy.special import betaln
 
-from explorer import metrics as metrics_mod
 from explorer.data.types import DataError
 from explorer.models import register
-from explorer.models._mixture_kernels import chunk_bounds, chunk_count, normalize_log_row
-from explorer.models.base import HyperparameterError, HyperparametersBase, Model, param
+from explorer.models._mixture import MixtureModel
+from explorer.models._mixture_kernels import chunk_bounds, normalize_log_row
+from explorer.models.base import HyperparameterError, HyperparametersBase, param
 from explorer.models.kmeans import kmeans_plusplus
 
 
@@ -148,30 +148,19 @@ def _log_prior(theta, a, b, log_t, log_1mt):
 
 
 @register
-class BernoulliMixture(Model):
+class BernoulliMixture(MixtureModel):
     id = "bernoulli-mixture"
     name = "Bernoulli mixture (EM)"
     description = ("Mixture of K products of Bernoulli distributions for 0/1 data (presence/absence, "
                    "binarised images), fitted by EM with an optional Beta prior that keeps every "
                    "probability away from 0 and 1.")
-    data_kinds = ("table",)
     objective_kind = "log-posterior"
     Hyperparameters = BernoulliMixtureHyperparameters
     default_max_iter = 500
     default_tol = 1e-8
 
-    @property
-    def notes(self) -> list[str]:
-        return list(self._notes) + self._point_mass_notes()
-
-    @notes.setter
-    def notes(self, value) -> None:
-        self._notes = list(value)
-
-    def _point_mass_notes(self) -> list[str]:
-        theta = getattr(self, "theta", None)
-        if theta is None:
-            return []
+    def _state_notes(self) -> list[str]:
+        theta = self.theta
         binary = ((theta == 0.0) | (theta == 1.0)).all(axis=1) & (self.weights > 0)
         if not binary.any():
             return []
@@ -194,18 +183,16 @@ class BernoulliMixture(Model):
                 f"--threshold) to 1 and the rest to 0",
                 path=data.path, column=data.columns[j])
 
-    def initialize(self, data, seed: int) -> None:
-        self.check_data(data)
-        self.data = data
-        self.seed = seed
-        self.iteration = 0
-        hp = self.hp
+    def _prepare(self, data) -> None:
         X = data.X
-        if hp.binarize:
-            X = (X >= hp.threshold).astype(np.float64)
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        self.X = X
-        N, D = X.shape
+        if self.hp.binarize:
+            X = (X >= self.hp.threshold).astype(np.float64)
+        self.X = np.ascontiguousarray(X, dtype=np.float64)
+
+    def _init_state(self, seed: int) -> None:
+        hp = self.hp
+        X = self.X
+        D = X.shape[1]
         K = hp.K
         rng = np.random.default_rng(seed)
         if hp.init == "random":
@@ -221,12 +208,7 @@ class BernoulliMixture(Model):
         self.log_1mt = np.empty((K, D))
         self._prior_const = -K * D * float(betaln(hp.a, hp.b))
         self._log_prior = _log_prior(self.theta, hp.a, hp.b, self.log_t, self.log_1mt)
-        C = chunk_count(N)
-        self.resp = np.zeros((N, K))
-        self._nk = np.zeros((C, K))
-        self._sx = np.zeros((C, K, D))
-        self._ll = np.zeros(C)
-        self._lp = np.zeros((C, K))
+        self._chunk_buffers(K)
         self._e_pass()
 
     def _e_pass(self) -> None:
@@ -242,23 +224,19 @@ class BernoulliMixture(Model):
         self._e_pass()
         return self.objective
 
-    def labels(self) -> np.ndarray:
-        return self.resp.argmax(axis=1)
+    @staticmethod
+    def free_parameters(K: int, D: int, hp) -> int:
+        """theta (K D) and, when learnt, the weights (K - 1)."""
+        return K * D + (K - 1 if hp.learn_weights else 0)
 
-    def memberships(self) -> np.ndarray:
-        return self.resp
+    def n_parameters(self) -> int:
+        return self.free_parameters(*self.theta.shape, self.hp)
 
-    def metrics(self) -> dict[str, float]:
-        K, D = self.theta.shape
-        n_par = K * D + (K - 1 if self.hp.learn_weights else 0)
-        N = self.X.shape[0]
-        return {"log_likelihood": self.loglik, "log_posterior": self.objective,
-                "bic": metrics_mod.bic(self.loglik, n_par, N), "aic": metrics_mod.aic(self.loglik, n_par)}
+    def _objective_metrics(self) -> dict[str, float]:
+        return {"log_likelihood": self.loglik, "log_posterior": self.objective}
 
-    def snapshot(self) -> dict:
-        return {"labels": self.labels(), "memberships": self.resp.copy(),
-                "centers": self.theta.copy(), "weights": self.weights.copy(),
-                "info": {"log_likelihood": self.loglik}}
+    def _components(self) -> dict[str, np.ndarray]:
+        return {"centers": self.theta.copy()}
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {"theta": self.theta.copy(), "weights": self.weights.copy(),

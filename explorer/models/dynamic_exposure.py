@@ -190,9 +190,11 @@ class DynamicExposure(Model):
                 raise DataError(f"node indices must lie in [0, {n})", path=path)
 
     def _prepare(self, data) -> None:
-        """Everything that depends on the data and the held-out choice only (not on the seed)."""
+        """Everything that depends on the data and the held-out choice only (not on the seed):
+        built once per fit and shared by the restarts."""
         hp = self.hp
         n, T = data.n_nodes, int(data.T)
+        self._T_data = T
         directed = bool(data.directed)
         notes: list[str] = []
         t = np.asarray(data.t, dtype=np.int64)
@@ -289,7 +291,7 @@ class DynamicExposure(Model):
         fdt = np.float64 if n <= PAIR_FLOAT64_MAX_NODES else np.float32
         self._nobs = np.empty((n, n), dtype=np.uint16)
         kern.fill_observed(self._nobs, T, state, frac)
-        self._S = np.zeros((n, n), dtype=fdt)
+        self._pair_dtype = fdt
         total_obs = float(self._nobs.sum(dtype=np.float64) / 2.0)
         self._n_obs_cells = total_obs
         self._n_heldout_cells = T * n * (n - 1) / 2.0 - total_obs
@@ -312,7 +314,7 @@ class DynamicExposure(Model):
         self._directed = directed
         self._T = T
         self._state = state
-        self.notes = notes
+        self.notes.extend(notes)
 
     def _build_eval(self, rate):
         pa_, pb_, pc_ = self._hpos
@@ -328,14 +330,10 @@ class DynamicExposure(Model):
                 "order": np.empty(cnt, dtype=np.int64)}
 
     # ---- initialisation ---------------------------------------------------------------------
-    def initialize(self, data, seed: int) -> None:
+    def _init_state(self, seed: int) -> None:
         hp = self.hp
-        self.data = data
-        self.seed = seed
-        self.iteration = 0
-        n, K, Ke = data.n_nodes, hp.K_aff, hp.K_exp
-        self._T_data = int(data.T)
-        self._prepare(data)
+        n, K, Ke = self.data.n_nodes, hp.K_aff, hp.K_exp
+        self._S = np.zeros((n, n), dtype=self._pair_dtype)     # this restart's pair sums
         rng = np.random.default_rng(seed)
         directed = self._directed
         if hp.init == "kmeans":
@@ -383,7 +381,6 @@ class DynamicExposure(Model):
         self._auc_trace: list[tuple[int, float]] = []
         self._ll_trace: list[tuple[int, float]] = []
         self._labels_cache = None
-        self._it = 0
         self.objective_kind = ("held-out log-likelihood" if self._n_heldout_cells > 0
                                else "log-likelihood")
         self._estep()
@@ -448,8 +445,7 @@ class DynamicExposure(Model):
         self._mstep_theta()
         self._mstep_mu()
         self._estep()
-        self._it += 1
-        self._record_auc(self._it)
+        self._record_auc(self.iteration + 1)      # the runner counts the steps
         return self._objective()
 
     def _objective(self) -> float:

@@ -41,11 +41,11 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from explorer import metrics as metrics_mod
 from explorer.data.types import DataError
 from explorer.models import register
-from explorer.models._mixture_kernels import chunk_bounds, chunk_count, normalize_log_row
-from explorer.models.base import HyperparametersBase, Model, param
+from explorer.models._mixture import MixtureModel
+from explorer.models._mixture_kernels import chunk_bounds, normalize_log_row
+from explorer.models.base import HyperparametersBase, param
 
 
 @dataclass(frozen=True)
@@ -131,13 +131,12 @@ def floor_degeneracy(rates, weights, min_mean, n_zeros, columns) -> str | None:
 
 
 @register
-class ExponentialMixture(Model):
+class ExponentialMixture(MixtureModel):
     id = "exponential-mixture"
     name = "Exponential mixture (EM)"
     description = ("Mixture of K exponential distributions for waiting times, intervals and other "
                    "non-negative data, fitted by EM. Several columns are modelled as independent "
                    "exponentials, one rate per column and component.")
-    data_kinds = ("table",)
     objective_kind = "log-likelihood"
     Hyperparameters = ExponentialMixtureHyperparameters
     default_max_iter = 1000
@@ -158,29 +157,22 @@ class ExponentialMixture(Model):
             raise DataError("the column is all zeros: an exponential rate would be infinite",
                             path=data.path, column=data.columns[zero_cols[0]])
 
-    def initialize(self, data, seed: int) -> None:
-        self.check_data(data)
-        self.data = data
-        self.seed = seed
-        self.iteration = 0
-        X = np.ascontiguousarray(data.X, dtype=np.float64)
-        self.X = X
-        N, D = X.shape
-        K = self.hp.K
+    def _prepare(self, data) -> None:
+        super()._prepare(data)
+        X = self.X
         self.min_mean = mean_floor(np.where(X > 0, X, np.inf).min(axis=0))
         self.n_zeros = (X == 0).sum(axis=0)
+
+    def _init_state(self, seed: int) -> None:
+        X = self.X
+        K = self.hp.K
         rng = np.random.default_rng(seed)
         g = np.exp(rng.uniform(np.log(0.2), np.log(5.0), size=(K, 1)))
         self.rates = np.ascontiguousarray(1.0 / (X.mean(axis=0)[None, :] * g))
         self.log_rates = np.log(self.rates)
         self.weights = np.full(K, 1.0 / K)
         self.log_w = np.log(self.weights)
-        C = chunk_count(N)
-        self.resp = np.zeros((N, K))
-        self._nk = np.zeros((C, K))
-        self._sx = np.zeros((C, K, D))
-        self._ll = np.zeros(C)
-        self._lp = np.zeros((C, K))
+        self._chunk_buffers(K)
         self._e_pass()
 
     def _e_pass(self) -> None:
@@ -199,18 +191,13 @@ class ExponentialMixture(Model):
         return floor_degeneracy(self.rates, self.weights, self.min_mean, self.n_zeros,
                                 self.data.columns)
 
-    def labels(self) -> np.ndarray:
-        return self.resp.argmax(axis=1)
+    @staticmethod
+    def free_parameters(K: int, D: int, hp) -> int:
+        """Rates (K D) and weights (K - 1)."""
+        return K * D + K - 1
 
-    def memberships(self) -> np.ndarray:
-        return self.resp
-
-    def metrics(self) -> dict[str, float]:
-        K, D = self.rates.shape
-        p = K * D + K - 1
-        return {"log_likelihood": self.loglik,
-                "bic": metrics_mod.bic(self.loglik, p, self.X.shape[0]),
-                "aic": metrics_mod.aic(self.loglik, p)}
+    def n_parameters(self) -> int:
+        return self.free_parameters(*self.rates.shape, self.hp)
 
     def density_1d(self, grid=None) -> dict[str, np.ndarray]:
         """Fitted density on [0, 1.05 max x] (1-D data): total and weighted components."""
@@ -221,14 +208,9 @@ class ExponentialMixture(Model):
         comp = self.weights[:, None] * lam * np.exp(-lam * x[None, :])
         return {"x": x, "total": comp.sum(axis=0), "components": comp}
 
-    def snapshot(self) -> dict:
-        snap = {"labels": self.labels(), "memberships": self.resp.copy(),
-                "centers": 1.0 / self.rates,       # component means, in the data's units
-                "rates": self.rates.copy(), "weights": self.weights.copy(),
-                "info": {"log_likelihood": self.loglik}}
-        if self.X.shape[1] == 1:
-            snap["density_1d"] = self.density_1d()
-        return snap
+    def _components(self) -> dict[str, np.ndarray]:
+        return {"centers": 1.0 / self.rates,       # component means, in the data's units
+                "rates": self.rates.copy()}
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {"rates": self.rates.copy(), "weights": self.weights.copy(),

@@ -51,7 +51,8 @@ import numba
 import numpy as np
 
 from explorer.models import register
-from explorer.models.base import HyperparametersBase, Model, param
+from explorer.models._centres import CentreModel
+from explorer.models.base import HyperparametersBase, param
 from explorer.models.kmeans import (
     _BLOCK,
     FASTMATH,
@@ -140,7 +141,7 @@ def _one_hot(labels, R):
 
 
 @register
-class FuzzyCMeans(Model):
+class FuzzyCMeans(CentreModel):
     id = "fuzzy-cmeans"
     name = "Fuzzy c-means"
     description = ("Soft K-means: every row belongs to every cluster with a membership that "
@@ -148,19 +149,19 @@ class FuzzyCMeans(Model):
                    "weighted means. Minimises J_m = sum r^m ||x - u||^2 and reports the fuzzy "
                    "partition coefficient. 'harden' takes the argmax membership at every step, "
                    "which is exactly K-means.")
-    data_kinds = ("table",)
-    objective_kind = "distortion"
     Hyperparameters = FuzzyCMeansHyperparameters
 
-    def initialize(self, data, seed: int, centers: np.ndarray | None = None) -> None:
-        """Seed the centres (k-means++ from ``seed``, or the given ``centers``), then memberships."""
+    def _prepare(self, data) -> None:
         X = np.ascontiguousarray(data.X, dtype=np.float64)
+        self._X = X
+        # K-means' centre update reads the transpose (only to re-seed, i.e. with harden)
+        self._XT = np.ascontiguousarray(X.T) if self.hp.harden else np.zeros((X.shape[1], 0))
+
+    def _init_state(self, seed: int, centers: np.ndarray | None = None) -> None:
+        """Seed the centres (k-means++ from ``seed``, or the given ``centers``), then memberships."""
+        X = self._X
         N, D = X.shape
         K = self.hp.K
-        self.data = data
-        self.seed = seed
-        self.iteration = 0
-        self._X = X
         self._centers = initial_centers(X, K, seed, centers)
         self._R = np.zeros((N, K))
         self._labels = np.full(N, -1, dtype=np.int64)
@@ -168,8 +169,6 @@ class FuzzyCMeans(Model):
         self._dbuf = np.empty(K)
         self._sums = np.zeros((K, D))
         self._weights = np.zeros(K)
-        # K-means' centre update reads the transpose (only to re-seed, i.e. with harden)
-        self._XT = np.ascontiguousarray(X.T) if self.hp.harden else np.zeros((D, 0))
         if self.hp.harden:         # K-means' assignment kernel and its buffers
             self._acc = np.empty(2 * _BLOCK)
             self._best = np.empty(_BLOCK, dtype=np.int64)
@@ -194,14 +193,10 @@ class FuzzyCMeans(Model):
         self._J, self._n_changed = self._update_memberships()
         return float(self._J)
 
-    def converged(self, trace: list[float], tol: float) -> bool:
+    @property
+    def hard(self) -> bool:
         # Hardened, no label change is a fixed point (as in K-means).
-        if self.hp.harden and len(trace) >= 1 and self._n_changed == 0:
-            return True
-        return super().converged(trace, tol)
-
-    def labels(self) -> np.ndarray:
-        return self._labels
+        return bool(self.hp.harden)
 
     def memberships(self) -> np.ndarray:
         return self._R

@@ -71,9 +71,9 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from explorer import metrics as metrics_mod
 from explorer.data.types import DataError
 from explorer.models import register
+from explorer.models._mixture import MixtureModel
 from explorer.models._mixture_kernels import (
     LOG_2PI,
     chunk_bounds,
@@ -81,7 +81,7 @@ from explorer.models._mixture_kernels import (
     exp_block,
     one_d_grid,
 )
-from explorer.models.base import HyperparametersBase, Model, param
+from explorer.models.base import HyperparametersBase, param
 from explorer.models.kmeans import data_matrix, kmeans_plusplus, lloyd
 
 EPS10 = 10.0 * np.finfo(np.float64).eps   # added to N_k as scikit-learn does: no 0/0 for empty k
@@ -546,12 +546,11 @@ def _params_from_resp_chunked(X, resp, reg_covar, rows: int = 65536):
 # ---- model -------------------------------------------------------------------------------------
 
 @register
-class GaussianMixture(Model):
+class GaussianMixture(MixtureModel):
     id = "gmm"
     name = "Gaussian mixture (EM)"
     description = ("Mixture of K Gaussians with full covariance matrices, fitted by expectation-"
                    "maximisation. Soft memberships, covariance ellipses, BIC/AIC for choosing K.")
-    data_kinds = ("table",)
     objective_kind = "log-likelihood"
     Hyperparameters = GMMHyperparameters
     default_max_iter = 300
@@ -562,21 +561,9 @@ class GaussianMixture(Model):
         if data.X.shape[0] < 2:
             raise DataError("a Gaussian mixture needs at least 2 rows", path=data.path)
 
-    # -- notes that follow the state --
-    @property
-    def notes(self) -> list[str]:
-        return list(self._notes) + self._size_notes()
-
-    @notes.setter
-    def notes(self, value) -> None:
-        self._notes = list(value)
-
-    def _size_notes(self) -> list[str]:
+    def _state_notes(self) -> list[str]:
         """The 'K too large for N and D' warning, from the current responsibilities' sums."""
-        nk_c = getattr(self, "_nk", None)
-        if nk_c is None:
-            return []
-        nk = nk_c.sum(axis=0)
+        nk = self._nk.sum(axis=0)
         N, D = self.X.shape
         K = len(nk)
         few = nk < D + 1
@@ -590,15 +577,18 @@ class GaussianMixture(Model):
                 f"({self.hp.reg_covar:g}), not by the data{sign}; reduce K (compare BIC over K)"]
 
     # -- state --
-    def initialize(self, data, seed: int, weights=None, means=None, precisions=None) -> None:
-        self.check_data(data)
-        self.data = data
-        self.seed = seed
-        self.iteration = 0
+    def _prepare(self, data) -> None:
         # float32 data stays float32 (C or column-major): the E-pass reads its own transposed copy
         # and sums in float64; anything else becomes float64.
         X = data_matrix(data.X)
         self.X = X
+        N, D = X.shape
+        Dp = padded(D)
+        self._XT = np.zeros((Dp, N), dtype=X.dtype)   # the data transposed, zero rows up to Dp
+        self._XT[:D] = X.T
+
+    def _init_state(self, seed: int, weights=None, means=None, precisions=None) -> None:
+        X = self.X
         N, D = X.shape
         K = self.hp.K
         rng = np.random.default_rng(seed)
@@ -631,8 +621,6 @@ class GaussianMixture(Model):
         self._s2 = np.zeros((C, K, D, D))
         self._ll = np.zeros(C)
         Dp = padded(D)
-        self._XT = np.zeros((Dp, N), dtype=X.dtype)   # the data transposed, zero rows up to Dp
-        self._XT[:D] = X.T
         self._mp = np.zeros((K, Dp))
         self._lp = np.zeros((C, K, BLOCK))
         self._Up = np.zeros((K, Dp, Dp))
@@ -691,21 +679,13 @@ class GaussianMixture(Model):
         return self.loglik
 
     # -- views --
-    def labels(self) -> np.ndarray:
-        return self.resp.argmax(axis=1)
-
-    def memberships(self) -> np.ndarray:
-        return self.resp
-
-    def n_parameters(self) -> int:
-        K, D = self.means.shape
+    @staticmethod
+    def free_parameters(K: int, D: int, hp) -> int:
+        """Weights, means and full covariances: K - 1 + K D + K D (D + 1) / 2."""
         return int(K - 1 + K * D + K * D * (D + 1) // 2)
 
-    def metrics(self) -> dict[str, float]:
-        n = self.X.shape[0]
-        p = self.n_parameters()
-        return {"log_likelihood": self.loglik, "bic": metrics_mod.bic(self.loglik, p, n),
-                "aic": metrics_mod.aic(self.loglik, p)}
+    def n_parameters(self) -> int:
+        return self.free_parameters(*self.means.shape, self.hp)
 
     def density_1d(self, grid=None) -> dict[str, np.ndarray]:
         """Fitted density on a grid (1-D data): total and per-component weighted densities."""
@@ -715,13 +695,8 @@ class GaussianMixture(Model):
                                                / var) / np.sqrt(2.0 * np.pi * var))
         return {"x": x, "total": comp.sum(axis=0), "components": comp}
 
-    def snapshot(self) -> dict:
-        snap = {"labels": self.labels(), "memberships": self.resp.copy(),
-                "centers": self.means.copy(), "covariances": self.covariances.copy(),
-                "weights": self.weights.copy(), "info": {"log_likelihood": self.loglik}}
-        if self.X.shape[1] == 1:
-            snap["density_1d"] = self.density_1d()
-        return snap
+    def _components(self) -> dict[str, np.ndarray]:
+        return {"centers": self.means.copy(), "covariances": self.covariances.copy()}
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights.copy(), "means": self.means.copy(),

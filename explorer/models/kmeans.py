@@ -54,7 +54,8 @@ import numba
 import numpy as np
 
 from explorer.models import register
-from explorer.models.base import HyperparametersBase, Model, param
+from explorer.models._centres import CentreModel
+from explorer.models.base import HyperparametersBase, param
 
 
 @dataclass(frozen=True)
@@ -612,32 +613,28 @@ def check_centers(centers, K: int, D: int) -> np.ndarray:
 
 
 @register
-class KMeans(Model):
+class KMeans(CentreModel):
     id = "kmeans"
     name = "K-means"
     description = ("Lloyd's algorithm: assign every row to its nearest centre, move every centre "
                    "to the mean of its rows, repeat. Minimises the sum of squared distances "
                    "(distortion). Greedy k-means++ seeding, n_init restarts keeping the best; an "
                    "empty cluster is re-seeded with the row farthest from its centre.")
-    data_kinds = ("table",)
-    objective_kind = "distortion"
     Hyperparameters = KMeansHyperparameters
 
-    def initialize(self, data, seed: int, centers: np.ndarray | None = None) -> None:
-        """Seed the centres (k-means++ from ``seed``, or the given ``centers``) and assign.
+    def _prepare(self, data) -> None:
+        """float32 data is used as it is (no float64 copy; distances, sums and centres in
+        float64); column-major data (the columnar loader's) is read through its transpose without
+        a copy, any other is transposed once per fit."""
+        self._X = data_matrix(data.X)
+        self._XT = transposed(self._X)
 
-        float32 data is used as it is (no float64 copy; distances, sums and centres in float64);
-        column-major data (the columnar loader's) is read through its transpose without a copy.
-        """
-        X = data_matrix(data.X)
-        N, D = X.shape
-        K = self.hp.K
-        self.data = data
-        self.seed = seed
-        self.iteration = 0
+    def _init_state(self, seed: int, centers: np.ndarray | None = None) -> None:
+        """Seed the centres (k-means++ from ``seed``, or the given ``centers``) and assign."""
+        X = self._X
         self._state = None              # a restart's buffers go before the next are allocated
-        self._centers = initial_centers(X, K, seed, centers)
-        self._state = _Lloyd(X, self._centers)
+        self._centers = initial_centers(X, self.hp.K, seed, centers)
+        self._state = _Lloyd(X, self._centers, self._XT)
         self._labels = self._state.labels
         self._parallel = self._state.parallel
         self._n_reseeded = 0
@@ -647,18 +644,6 @@ class KMeans(Model):
         """One Lloyd iteration: centre update (with re-seeding), then the fused assignment."""
         self._distortion, self._n_changed, self._n_reseeded = self._state.step()
         return float(self._distortion)
-
-    def converged(self, trace: list[float], tol: float) -> bool:
-        # No label changed: the next centre update reproduces the centres, a fixed point.
-        return (len(trace) >= 1 and self._n_changed == 0) or super().converged(trace, tol)
-
-    def labels(self) -> np.ndarray:
-        return self._labels
-
-    def snapshot(self) -> dict:
-        return {"labels": self._labels.copy(), "centers": self._centers.copy(),
-                "info": {"labels changed": float(self._n_changed),
-                         "re-seeded": float(self._n_reseeded)}}
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {"centers": self._centers.copy(), "labels": self._labels.astype(np.int64),

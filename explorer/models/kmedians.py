@@ -38,7 +38,8 @@ import numba
 import numpy as np
 
 from explorer.models import register
-from explorer.models.base import HyperparametersBase, Model, param
+from explorer.models._centres import CentreModel
+from explorer.models.base import HyperparametersBase, param
 from explorer.models.kmeans import initial_centers
 
 
@@ -133,26 +134,23 @@ def _median_centers(X, labels, counts, mind, centers, order, offsets, fill, work
 
 
 @register
-class KMedians(Model):
+class KMedians(CentreModel):
     id = "kmedians"
     name = "K-medians"
     description = ("K-means under the L1 (city-block) distance: assign every row to the centre "
                    "with the smallest sum of absolute differences, move every centre to the "
                    "coordinate-wise median of its rows. Minimises the sum of L1 distances; robust "
                    "to outliers.")
-    data_kinds = ("table",)
-    objective_kind = "distortion"
     Hyperparameters = KMediansHyperparameters
 
-    def initialize(self, data, seed: int, centers: np.ndarray | None = None) -> None:
+    def _prepare(self, data) -> None:
+        self._X = np.ascontiguousarray(data.X, dtype=np.float64)
+
+    def _init_state(self, seed: int, centers: np.ndarray | None = None) -> None:
         """Seed the centres (L1 k-means++ from ``seed``, or the given ``centers``) and assign."""
-        X = np.ascontiguousarray(data.X, dtype=np.float64)
-        N, D = X.shape
+        X = self._X
+        N = X.shape[0]
         K = self.hp.K
-        self.data = data
-        self.seed = seed
-        self.iteration = 0
-        self._X = X
         self._centers = initial_centers(X, K, seed, centers, distance="l1")
         self._labels = np.full(N, -1, dtype=np.int64)
         self._counts = np.zeros(K, dtype=np.int64)
@@ -173,17 +171,6 @@ class KMedians(Model):
         self._distortion, self._n_changed = _assign_l1(self._X, self._centers, self._labels,
                                                        self._counts, self._mind)
         return float(self._distortion)
-
-    def converged(self, trace: list[float], tol: float) -> bool:
-        return (len(trace) >= 1 and self._n_changed == 0) or super().converged(trace, tol)
-
-    def labels(self) -> np.ndarray:
-        return self._labels
-
-    def snapshot(self) -> dict:
-        return {"labels": self._labels.copy(), "centers": self._centers.copy(),
-                "info": {"labels changed": float(self._n_changed),
-                         "re-seeded": float(self._n_reseeded)}}
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {"centers": self._centers.copy(), "labels": self._labels.copy()}

@@ -112,7 +112,7 @@ class TracePanel(PlotPanel):
     def reset(self, model_cls=None) -> None:
         self.kind = model_cls.objective_kind if model_cls is not None else None
         # A model may name a metrics_trace curve to draw above its objective (ammsb: the ELBO).
-        self.first = getattr(model_cls, "first_curve", None)
+        self.first = model_cls.first_curve if model_cls is not None else None
         self.glw.removeItem(self.plot)
         self.glw.addItem(self.plot, row=1 if self.first else 0, col=0)
         self.axis.offset = 0.0

@@ -1,0 +1,103 @@
+"""What the four mixtures share (gmm, bayes-gmm, bernoulli-mixture, exponential-mixture).
+
+A :class:`MixtureModel` holds the data it fits as ``X`` (N, D), set once per fit by ``_prepare``
+(float64, C order, unless a subclass keeps float32), and after every pass over the data the
+responsibilities ``resp`` (N, K, rows summing to 1), the mixing weights ``weights`` (K,) and its
+log-likelihood ``loglik``. From these the template gives every mixture
+
+* ``labels()``: the argmax responsibility (lowest index on ties); ``memberships()``: ``resp``;
+* ``snapshot()``: labels, memberships, the component parameters (``_components()``), the weights,
+  the live figure (``_info()``) and, for one column, the fitted density (``density_1d()``);
+* ``metrics()``: the objective's figures (``_objective_metrics()``) and BIC and AIC of the
+  log-likelihood with ``n_parameters()`` free parameters, where the model defines that number;
+* ``notes``: the fit's notes followed by those that follow the current state (``_state_notes()``,
+  e.g. gmm's "K is too large for N and D"). It is computed when read, so a mixture adds a note to
+  ``self._notes``, never with ``self.notes.append``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from explorer import metrics as metrics_mod
+from explorer.models._mixture_kernels import chunk_count
+from explorer.models.base import Model
+
+
+class MixtureModel(Model):
+    data_kinds = ("table",)
+    X: np.ndarray
+    resp: np.ndarray
+    weights: np.ndarray
+    loglik: float
+    # Per-chunk sums of the responsibilities, made by the first pass (None before it).
+    _nk: np.ndarray | None = None
+
+    def _prepare(self, data) -> None:
+        self.X = np.ascontiguousarray(data.X, dtype=np.float64)
+
+    def _chunk_buffers(self, K: int) -> None:
+        """``resp`` (N, K) and the E-pass's per-chunk accumulators: ``_nk`` (C, K), ``_sx``
+        (C, K, D), ``_ll`` (C,) and ``_lp`` (C, K) work rows, C = chunk_count(N)."""
+        N, D = self.X.shape
+        C = chunk_count(N)
+        self.resp = np.zeros((N, K))
+        self._nk = np.zeros((C, K))
+        self._sx = np.zeros((C, K, D))
+        self._ll = np.zeros(C)
+        self._lp = np.zeros((C, K))
+
+    # -- notes that follow the state --
+    @property
+    def notes(self) -> list[str]:
+        return list(self._notes) + (self._state_notes() if self._nk is not None else [])
+
+    @notes.setter
+    def notes(self, value) -> None:
+        self._notes = list(value)
+
+    def _state_notes(self) -> list[str]:
+        """Notes about the current state (called once the state exists)."""
+        return []
+
+    # -- views --
+    def labels(self) -> np.ndarray:
+        return self.resp.argmax(axis=1)
+
+    def memberships(self) -> np.ndarray:
+        return self.resp
+
+    def _components(self) -> dict[str, np.ndarray]:
+        """Copies of the component parameters the plots draw (``centers``, ``covariances``...)."""
+        return {}
+
+    def _info(self) -> dict[str, float]:
+        """The live figure of the status line."""
+        return {"log_likelihood": self.loglik}
+
+    def density_1d(self, grid=None) -> dict[str, np.ndarray] | None:
+        """The fitted density on a grid for one-column data (``x``, ``total``, ``components``),
+        or None where the model draws none."""
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        snap = {"labels": self.labels(), "memberships": self.resp.copy(), **self._components(),
+                "weights": self.weights.copy(), "info": self._info()}
+        if self.X.shape[1] == 1:
+            density = self.density_1d()
+            if density is not None:
+                snap["density_1d"] = density
+        return snap
+
+    def _objective_metrics(self) -> dict[str, float]:
+        return {"log_likelihood": self.loglik}
+
+    def metrics(self) -> dict[str, float]:
+        out = self._objective_metrics()
+        p = self.n_parameters()
+        if p is not None:
+            out["bic"] = metrics_mod.bic(self.loglik, p, self.X.shape[0])
+            out["aic"] = metrics_mod.aic(self.loglik, p)
+        return out
