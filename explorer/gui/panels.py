@@ -190,8 +190,8 @@ class DataPanel(QGroupBox):
         self.preview_model = PreviewModel()
         self.preview = QTableView()
         self.preview.setModel(self.preview_model)
-        self.preview.setMinimumHeight(110)
-        self.preview.setMaximumHeight(220)
+        self.preview.setMinimumHeight(90)
+        self.preview.setMaximumHeight(130)
         self.preview.verticalHeader().setDefaultSectionSize(20)
         lay.addWidget(self.preview, 1)
         self.label_combo.activated.connect(self._label_activated)
@@ -321,12 +321,16 @@ class ModelPanel(QGroupBox):
         self.models = models
         lay = QVBoxLayout(self)
         self.list = QListWidget()
-        self.list.setMaximumHeight(140)
         for model_id, cls in models.items():
             item = QListWidgetItem(f"{cls.name}  ({model_id})")
             item.setData(Qt.ItemDataRole.UserRole, model_id)
             item.setToolTip(cls.description)
             self.list.addItem(item)
+        # Every model in view: at 1280 x 720 the side panel squeezed the list to one and a half
+        # rows; the side panel scrolls instead (its scroll area), the preview table gives way.
+        rows = self.list.sizeHintForRow(0) * self.list.count() + 2 * self.list.frameWidth()
+        self.list.setMinimumHeight(min(rows, 200))
+        self.list.setMaximumHeight(max(140, min(rows, 200)))
         lay.addWidget(self.list)
         self.description = QLabel("")
         self.description.setWordWrap(True)
