@@ -107,7 +107,7 @@ def _network(directed: bool = False, test_pairs: bool = False):
 
 def _temporal(directed: bool = False, N: int = 40, T: int = 6):
     from explorer.data import load
-    from explorer.models.dynamic_exposure import sample_network
+    from explorer.data.synthetic import sample_network
 
     rng = np.random.default_rng(1)
     K = 2
