@@ -51,14 +51,14 @@ import numba
 import numpy as np
 
 from explorer.models import register
-from explorer.models.base import HyperparametersBase, Model, param
-from explorer.models.kmeans import (
-    _BLOCK,
+from explorer.models._centre_kernels import (
+    BLOCK,
     FASTMATH,
-    _assign,
-    _update_centers,
+    assign,
     initial_centers,
+    update_centers,
 )
+from explorer.models.base import HyperparametersBase, Model, param
 
 
 @dataclass(frozen=True)
@@ -171,8 +171,8 @@ class FuzzyCMeans(Model):
         # K-means' centre update reads the transpose (only to re-seed, i.e. with harden)
         self._XT = np.ascontiguousarray(X.T) if self.hp.harden else np.zeros((D, 0))
         if self.hp.harden:         # K-means' assignment kernel and its buffers
-            self._acc = np.empty(2 * _BLOCK)
-            self._best = np.empty(_BLOCK, dtype=np.int64)
+            self._acc = np.empty(2 * BLOCK)
+            self._best = np.empty(BLOCK, dtype=np.int64)
         self._n_reseeded = 0
         self._J, self._n_changed = self._update_memberships()
 
@@ -180,7 +180,7 @@ class FuzzyCMeans(Model):
         if self.hp.harden:
             # r = one-hot argmax: the membership update is K-means' assignment, and running its
             # very kernel keeps the distances, sums and J bit for bit those of ``kmeans``.
-            J, changed = _assign(self._XT, self._centers, self._labels, self._sums,
+            J, changed = assign(self._XT, self._centers, self._labels, self._sums,
                                  self._weights, self._mind, self._acc, self._best)
             _one_hot(self._labels, self._R)
             return J, changed
@@ -189,8 +189,8 @@ class FuzzyCMeans(Model):
 
     def step(self) -> float:
         """Centre update (r^m-weighted means), then the fused membership update; returns J_m."""
-        self._n_reseeded = _update_centers(self._XT, self._labels, self._sums, self._weights,
-                                           self._mind, self._centers, bool(self.hp.harden))
+        self._n_reseeded = update_centers(self._XT, self._labels, self._sums, self._weights,
+                                          self._mind, self._centers, bool(self.hp.harden))
         self._J, self._n_changed = self._update_memberships()
         return float(self._J)
 

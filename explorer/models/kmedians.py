@@ -38,8 +38,8 @@ import numba
 import numpy as np
 
 from explorer.models import register
+from explorer.models._centre_kernels import initial_centers
 from explorer.models.base import HyperparametersBase, Model, param
-from explorer.models.kmeans import initial_centers
 
 
 @dataclass(frozen=True)
