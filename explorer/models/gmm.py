@@ -221,6 +221,97 @@ def normalise(lp, nb, m, sh, s, pv, eb, ef, ll):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+def _diagonal_tile(XT, mp, r_k, k, a0, i0, nb, D, s1, s2k):
+    """Coordinates a0 .. a0 + TILE - 1 of the block's sum r d (into s1[k]) and the upper triangle
+    of the diagonal TILE x TILE tile of sum r d d^T (into s2k), d = x - mu_k."""
+    m0 = mp[k, a0]
+    m1 = mp[k, a0 + 1]
+    m2 = mp[k, a0 + 2]
+    m3 = mp[k, a0 + 3]
+    # diagonal tile, with sum r d
+    g0 = g1 = g2 = g3 = 0.0
+    c00 = c01 = c02 = c03 = c11 = c12 = c13 = c22 = c23 = c33 = 0.0
+    for t in range(nb):
+        i = np.uint64(i0 + t)
+        r = r_k[t]
+        e0 = XT[a0, i] - m0
+        e1 = XT[a0 + 1, i] - m1
+        e2 = XT[a0 + 2, i] - m2
+        e3 = XT[a0 + 3, i] - m3
+        w0 = r * e0
+        w1 = r * e1
+        w2 = r * e2
+        w3 = r * e3
+        g0 += w0
+        g1 += w1
+        g2 += w2
+        g3 += w3
+        c00 += w0 * e0
+        c01 += w0 * e1
+        c02 += w0 * e2
+        c03 += w0 * e3
+        c11 += w1 * e1
+        c12 += w1 * e2
+        c13 += w1 * e3
+        c22 += w2 * e2
+        c23 += w2 * e3
+        c33 += w3 * e3
+    _add_row(s1, k, a0, D, g0, g1, g2, g3, False)
+    _add_row(s2k, a0, a0, D, c00, c01, c02, c03)
+    _add_row(s2k, a0 + 1, a0, D, 0.0, c11, c12, c13)
+    _add_row(s2k, a0 + 2, a0, D, 0.0, 0.0, c22, c23)
+    _add_row(s2k, a0 + 3, a0, D, 0.0, 0.0, 0.0, c33)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+def _offdiagonal_tile(XT, mp, r_k, k, a0, b0, i0, nb, D, s2k):
+    """The TILE x TILE tile (a0, b0), b0 > a0, of the block's sum r d d^T (into s2k)."""
+    m0 = mp[k, a0]
+    m1 = mp[k, a0 + 1]
+    m2 = mp[k, a0 + 2]
+    m3 = mp[k, a0 + 3]
+    n0 = mp[k, b0]
+    n1 = mp[k, b0 + 1]
+    n2 = mp[k, b0 + 2]
+    n3 = mp[k, b0 + 3]
+    c00 = c01 = c02 = c03 = 0.0
+    c10 = c11 = c12 = c13 = 0.0
+    c20 = c21 = c22 = c23 = 0.0
+    c30 = c31 = c32 = c33 = 0.0
+    for t in range(nb):
+        i = np.uint64(i0 + t)
+        r = r_k[t]
+        w0 = r * (XT[a0, i] - m0)
+        w1 = r * (XT[a0 + 1, i] - m1)
+        w2 = r * (XT[a0 + 2, i] - m2)
+        w3 = r * (XT[a0 + 3, i] - m3)
+        e0 = XT[b0, i] - n0
+        e1 = XT[b0 + 1, i] - n1
+        e2 = XT[b0 + 2, i] - n2
+        e3 = XT[b0 + 3, i] - n3
+        c00 += w0 * e0
+        c01 += w0 * e1
+        c02 += w0 * e2
+        c03 += w0 * e3
+        c10 += w1 * e0
+        c11 += w1 * e1
+        c12 += w1 * e2
+        c13 += w1 * e3
+        c20 += w2 * e0
+        c21 += w2 * e1
+        c22 += w2 * e2
+        c23 += w2 * e3
+        c30 += w3 * e0
+        c31 += w3 * e1
+        c32 += w3 * e2
+        c33 += w3 * e3
+    _add_row(s2k, a0, b0, D, c00, c01, c02, c03)
+    _add_row(s2k, a0 + 1, b0, D, c10, c11, c12, c13)
+    _add_row(s2k, a0 + 2, b0, D, c20, c21, c22, c23)
+    _add_row(s2k, a0 + 3, b0, D, c30, c31, c32, c33)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
 def accumulate_statistics(XT, mp, r_k, k, i0, nb, D, nk, s1, s2k):
     """The next M-step's sufficient statistics of component k over a block's rows (responsibilities
     r_k[t]): N_k += sum r, s1[k] += sum r d, s2k += upper triangle of sum r d d^T, d = x - mu_k,
@@ -231,84 +322,9 @@ def accumulate_statistics(XT, mp, r_k, k, i0, nb, D, nk, s1, s2k):
         sr += r_k[t]
     nk[k] += sr
     for a0 in range(0, Dp, TILE):
-        m0 = mp[k, a0]
-        m1 = mp[k, a0 + 1]
-        m2 = mp[k, a0 + 2]
-        m3 = mp[k, a0 + 3]
-        # diagonal tile, with sum r d
-        g0 = g1 = g2 = g3 = 0.0
-        c00 = c01 = c02 = c03 = c11 = c12 = c13 = c22 = c23 = c33 = 0.0
-        for t in range(nb):
-            i = np.uint64(i0 + t)
-            r = r_k[t]
-            e0 = XT[a0, i] - m0
-            e1 = XT[a0 + 1, i] - m1
-            e2 = XT[a0 + 2, i] - m2
-            e3 = XT[a0 + 3, i] - m3
-            w0 = r * e0
-            w1 = r * e1
-            w2 = r * e2
-            w3 = r * e3
-            g0 += w0
-            g1 += w1
-            g2 += w2
-            g3 += w3
-            c00 += w0 * e0
-            c01 += w0 * e1
-            c02 += w0 * e2
-            c03 += w0 * e3
-            c11 += w1 * e1
-            c12 += w1 * e2
-            c13 += w1 * e3
-            c22 += w2 * e2
-            c23 += w2 * e3
-            c33 += w3 * e3
-        _add_row(s1, k, a0, D, g0, g1, g2, g3, False)
-        _add_row(s2k, a0, a0, D, c00, c01, c02, c03)
-        _add_row(s2k, a0 + 1, a0, D, 0.0, c11, c12, c13)
-        _add_row(s2k, a0 + 2, a0, D, 0.0, 0.0, c22, c23)
-        _add_row(s2k, a0 + 3, a0, D, 0.0, 0.0, 0.0, c33)
-        # tiles right of the diagonal
-        for b0 in range(a0 + TILE, Dp, TILE):
-            n0 = mp[k, b0]
-            n1 = mp[k, b0 + 1]
-            n2 = mp[k, b0 + 2]
-            n3 = mp[k, b0 + 3]
-            c00 = c01 = c02 = c03 = 0.0
-            c10 = c11 = c12 = c13 = 0.0
-            c20 = c21 = c22 = c23 = 0.0
-            c30 = c31 = c32 = c33 = 0.0
-            for t in range(nb):
-                i = np.uint64(i0 + t)
-                r = r_k[t]
-                w0 = r * (XT[a0, i] - m0)
-                w1 = r * (XT[a0 + 1, i] - m1)
-                w2 = r * (XT[a0 + 2, i] - m2)
-                w3 = r * (XT[a0 + 3, i] - m3)
-                e0 = XT[b0, i] - n0
-                e1 = XT[b0 + 1, i] - n1
-                e2 = XT[b0 + 2, i] - n2
-                e3 = XT[b0 + 3, i] - n3
-                c00 += w0 * e0
-                c01 += w0 * e1
-                c02 += w0 * e2
-                c03 += w0 * e3
-                c10 += w1 * e0
-                c11 += w1 * e1
-                c12 += w1 * e2
-                c13 += w1 * e3
-                c20 += w2 * e0
-                c21 += w2 * e1
-                c22 += w2 * e2
-                c23 += w2 * e3
-                c30 += w3 * e0
-                c31 += w3 * e1
-                c32 += w3 * e2
-                c33 += w3 * e3
-            _add_row(s2k, a0, b0, D, c00, c01, c02, c03)
-            _add_row(s2k, a0 + 1, b0, D, c10, c11, c12, c13)
-            _add_row(s2k, a0 + 2, b0, D, c20, c21, c22, c23)
-            _add_row(s2k, a0 + 3, b0, D, c30, c31, c32, c33)
+        _diagonal_tile(XT, mp, r_k, k, a0, i0, nb, D, s1, s2k)
+        for b0 in range(a0 + TILE, Dp, TILE):      # tiles right of the diagonal
+            _offdiagonal_tile(XT, mp, r_k, k, a0, b0, i0, nb, D, s2k)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
