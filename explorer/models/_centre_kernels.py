@@ -36,6 +36,42 @@ FASTMATH = {"reassoc", "contract"}
 BLOCK = 256
 
 
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _sq4(x0, x1, x2, x3, c0, c1, c2, c3, i):
+    """||x_i - c||^2 over four coordinates, summed in coordinate order."""
+    t0 = x0[i] - c0
+    t1 = x1[i] - c1
+    t2 = x2[i] - c2
+    t3 = x3[i] - c3
+    a = t0 * t0
+    a += t1 * t1
+    a += t2 * t2
+    a += t3 * t3
+    return a
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _add_sq4(a, x0, x1, x2, x3, c0, c1, c2, c3, i):
+    """a + ||x_i - c||^2 over four coordinates, added to a one coordinate at a time, in order."""
+    t0 = x0[i] - c0
+    t1 = x1[i] - c1
+    t2 = x2[i] - c2
+    t3 = x3[i] - c3
+    a += t0 * t0
+    a += t1 * t1
+    a += t2 * t2
+    a += t3 * t3
+    return a
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _keep_nearest(a, k, i, bestd, best):
+    """Row i's running minimum and argmin take (a, k) if a is smaller (branch-free selects)."""
+    lt = a < bestd[i]
+    bestd[i] = a if lt else bestd[i]
+    best[i] = k if lt else best[i]
+
+
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _nearest_block(XT, centers, b0, n, acc, bestd, best):
     """Nearest centre of rows b0 .. b0+n-1: bestd[i], best[i] for row b0 + i (lowest index on ties).
@@ -65,13 +101,10 @@ def _nearest_block(XT, centers, b0, n, acc, bestd, best):
                     acc[i] += t0 * t0
         if D < 4:
             for i in range(n):
-                a = acc[i]
-                lt = a < bestd[i]
-                bestd[i] = a if lt else bestd[i]
-                best[i] = k if lt else best[i]
+                _keep_nearest(acc[i], k, i, bestd, best)
             continue
         for j in range(r, D, 4):               # then four at a time; the last four also update
-            c0 = centers[k, j]                 # the running minimum (branch-free selects)
+            c0 = centers[k, j]                 # the running minimum
             c1 = centers[k, j + 1]
             c2 = centers[k, j + 2]
             c3 = centers[k, j + 3]
@@ -82,54 +115,17 @@ def _nearest_block(XT, centers, b0, n, acc, bestd, best):
             if j + 4 < D:
                 if j == 0:
                     for i in range(n):
-                        t0 = x0[i] - c0
-                        t1 = x1[i] - c1
-                        t2 = x2[i] - c2
-                        t3 = x3[i] - c3
-                        a = t0 * t0
-                        a += t1 * t1
-                        a += t2 * t2
-                        a += t3 * t3
-                        acc[i] = a
+                        acc[i] = _sq4(x0, x1, x2, x3, c0, c1, c2, c3, i)
                 else:
                     for i in range(n):
-                        t0 = x0[i] - c0
-                        t1 = x1[i] - c1
-                        t2 = x2[i] - c2
-                        t3 = x3[i] - c3
-                        a = acc[i]
-                        a += t0 * t0
-                        a += t1 * t1
-                        a += t2 * t2
-                        a += t3 * t3
-                        acc[i] = a
+                        acc[i] = _add_sq4(acc[i], x0, x1, x2, x3, c0, c1, c2, c3, i)
             elif j == 0:
                 for i in range(n):
-                    t0 = x0[i] - c0
-                    t1 = x1[i] - c1
-                    t2 = x2[i] - c2
-                    t3 = x3[i] - c3
-                    a = t0 * t0
-                    a += t1 * t1
-                    a += t2 * t2
-                    a += t3 * t3
-                    lt = a < bestd[i]
-                    bestd[i] = a if lt else bestd[i]
-                    best[i] = k if lt else best[i]
+                    _keep_nearest(_sq4(x0, x1, x2, x3, c0, c1, c2, c3, i), k, i, bestd, best)
             else:
                 for i in range(n):
-                    t0 = x0[i] - c0
-                    t1 = x1[i] - c1
-                    t2 = x2[i] - c2
-                    t3 = x3[i] - c3
-                    a = acc[i]
-                    a += t0 * t0
-                    a += t1 * t1
-                    a += t2 * t2
-                    a += t3 * t3
-                    lt = a < bestd[i]
-                    bestd[i] = a if lt else bestd[i]
-                    best[i] = k if lt else best[i]
+                    _keep_nearest(_add_sq4(acc[i], x0, x1, x2, x3, c0, c1, c2, c3, i), k, i,
+                                  bestd, best)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -300,27 +296,15 @@ def transposed(X: np.ndarray) -> np.ndarray:
 # ---- seeding ---------------------------------------------------------------------------------
 
 @numba.njit(cache=True, nogil=True)
-def _sqdist_to_points(X, C, out):
-    """out[c, i] = ||X[i] - C[c]||^2."""
+def _dist_to_points(X, C, l1, out):
+    """out[c, i] = ||X[i] - C[c]||^2, or with ``l1`` sum_j |X[i, j] - C[c, j]|."""
     N, D = X.shape
     for c in range(C.shape[0]):
         for i in range(N):
             s = 0.0
             for j in range(D):
                 t = X[i, j] - C[c, j]
-                s += t * t
-            out[c, i] = s
-
-
-@numba.njit(cache=True, nogil=True)
-def _l1dist_to_points(X, C, out):
-    """out[c, i] = sum_j |X[i, j] - C[c, j]|."""
-    N, D = X.shape
-    for c in range(C.shape[0]):
-        for i in range(N):
-            s = 0.0
-            for j in range(D):
-                s += abs(X[i, j] - C[c, j])
+                s += abs(t) if l1 else t * t
             out[c, i] = s
 
 
@@ -446,13 +430,13 @@ def plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str) -> np
     N, D = X.shape
     if not 1 <= K <= N:
         raise ValueError(f"K = {K} must be between 1 and the number of rows ({N})")
-    dist = _sqdist_to_points if metric == "sqeuclidean" else _l1dist_to_points
+    l1 = metric != "sqeuclidean"
     n_trials = 2 + int(math.log(K))
     centers = np.empty((K, D))
     first = int(rng.integers(N))
     centers[0] = X[first]
     closest = np.empty((1, N))
-    dist(X, centers[:1], closest)
+    _dist_to_points(X, centers[:1], l1, closest)
     closest = closest[0]
     pot = closest.sum()
     cand_d = np.empty((n_trials, N))
@@ -463,7 +447,7 @@ def plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str) -> np
             cand = np.minimum(cand, N - 1)
         else:   # every row coincides with a chosen centre: any row will do
             cand = rng.integers(N, size=n_trials)
-        dist(X, X[cand], cand_d)
+        _dist_to_points(X, X[cand], l1, cand_d)
         np.minimum(cand_d, closest[None, :], out=cand_d)
         pots = cand_d.sum(axis=1)
         best = int(np.argmin(pots))
