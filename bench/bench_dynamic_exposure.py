@@ -24,8 +24,9 @@ import tracemalloc
 
 import numpy as np
 
+from explorer.data.synthetic import sample_network
 from explorer.data.types import TemporalNetworkData
-from explorer.models.dynamic_exposure import DynamicExposure, sample_network
+from explorer.models.dynamic_exposure import DynamicExposure
 
 
 def truth(n, k_aff, k_exp, rng, directed):

@@ -107,7 +107,7 @@ def _network(directed: bool = False, test_pairs: bool = False):
 
 def _temporal(directed: bool = False, N: int = 40, T: int = 6):
     from explorer.data import load
-    from explorer.models.dynamic_exposure import sample_network
+    from explorer.data.synthetic import sample_network
 
     rng = np.random.default_rng(1)
     K = 2
@@ -213,15 +213,19 @@ def _export(result) -> None:
 
 @contextmanager
 def _patched(module: ModuleType, values: dict[str, object]):
-    """Set module constants that exist (a renamed one is skipped), restore them afterwards."""
-    old = {k: getattr(module, k) for k in values if hasattr(module, k)}
+    """Set module constants that exist, in the model's module and in the kernel modules it imports
+    (``explorer.models._*``, e.g. the seeding threshold of ``_centre_kernels``; a renamed one is
+    skipped), restore them afterwards."""
+    modules = [module] + [m for name, m in list(sys.modules.items())
+                          if name.startswith("explorer.models._") and m is not None]
+    old = [(m, k, getattr(m, k)) for m in modules for k in values if hasattr(m, k)]
     try:
-        for k in old:
-            setattr(module, k, values[k])
+        for m, k, _ in old:
+            setattr(m, k, values[k])
         yield
     finally:
-        for k, v in old.items():
-            setattr(module, k, v)
+        for m, k, v in old:
+            setattr(m, k, v)
 
 
 def warm_model(model_id: str) -> tuple[str, float, int, list[str]]:

@@ -13,11 +13,12 @@ from scipy.stats import poisson
 
 from explorer import metrics, runner
 from explorer.data import load_temporal
+from explorer.data.synthetic import sample_network
 from explorer.data.types import DataError, TemporalNetworkData
 from explorer.models import _dynamic_kernels as kern
 from explorer.models import dynamic_exposure as de
 from explorer.models import get_model
-from explorer.models.dynamic_exposure import DynamicExposure, sample_network
+from explorer.models.dynamic_exposure import DynamicExposure
 
 
 def temporal(t, i, j, c, N, T, directed=False, labels=None):

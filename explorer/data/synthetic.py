@@ -10,6 +10,9 @@
   pairs are then drawn uniformly (so every pair is an edge independently, exactly as in G(n, p)).
 - ``write_edge_list(data, path)``: ``source,target,weight`` CSV with the node ids, readable by
   ``load_network``.
+- ``sample_network(u, w, mu, T, v=, directed=, rng=)``: a temporal contact network (t, i, j, count)
+  drawn from the dynamic exposure model (``explorer.models.dynamic_exposure``) with affinities u
+  (and v when directed), affinity matrix w and exposures mu, over T snapshots.
 """
 
 from __future__ import annotations
@@ -144,3 +147,59 @@ def write_edge_list(data: NetworkData, path) -> Path:
         for (u, v), w in zip(data.edges, data.weights):
             f.write(f"{ids[u]},{ids[v]},{float(w)!r}\n")
     return path
+
+
+def sample_network(u, w, mu, T, *, v=None, directed=False, rng=None):
+    """Draw (t, i, j, count) arrays from the model (rows sorted by t, i, j).
+
+    Per pair the number of non-zero snapshots is Binomial(T, mu_ij (1 - e^-L_ij)); those snapshots
+    are distinct uniform draws and their counts are Poisson draws conditioned on not all zero, so
+    the cost is O(pairs + non-zeros) rather than O(T N^2).
+    """
+    rng = np.random.default_rng(rng)
+    u = np.asarray(u, float)
+    v = u if v is None else np.asarray(v, float)
+    n = u.shape[0]
+    a, b = np.triu_indices(n, 1)
+    uw = u @ np.asarray(w, float)
+    lab = np.einsum("pk,pk->p", uw[a], v[b])
+    lba = np.einsum("pk,pk->p", uw[b], v[a]) if directed else np.zeros_like(lab)
+    m = np.einsum("pk,pk->p", mu[a], mu[b])
+    p_nz = m * -np.expm1(-(lab + lba))
+    k = rng.binomial(T, np.clip(p_nz, 0.0, 1.0))
+    sel = np.flatnonzero(k)
+    pa, pb, kk = a[sel], b[sel], k[sel]
+    pair = np.repeat(np.arange(len(sel)), kk)
+    tt = rng.integers(T, size=len(pair))
+    while True:   # redraw repeated snapshots of a pair until all are distinct
+        key = pair * T + tt
+        order = np.argsort(key, kind="stable")
+        dup = np.zeros(len(key), bool)
+        dup[order[1:]] = key[order[1:]] == key[order[:-1]]
+        if not dup.any():
+            break
+        tt[dup] = rng.integers(T, size=int(dup.sum()))
+    la, lb = lab[sel][pair], lba[sel][pair]
+    c1 = np.zeros(len(pair))
+    c2 = np.zeros(len(pair))
+    todo = np.arange(len(pair))
+    while len(todo):
+        x1 = rng.poisson(la[todo])
+        x2 = rng.poisson(lb[todo]) if directed else np.zeros(len(todo))
+        ok = (x1 + x2) > 0
+        c1[todo[ok]] = x1[ok]
+        c2[todo[ok]] = x2[ok]
+        todo = todo[~ok]
+    ti, ii, jj = tt, pa[pair], pb[pair]
+    if directed:
+        t_all = np.concatenate([ti, ti])
+        i_all = np.concatenate([ii, jj])
+        j_all = np.concatenate([jj, ii])
+        c_all = np.concatenate([c1, c2])
+        nz = c_all > 0
+        t_all, i_all, j_all, c_all = t_all[nz], i_all[nz], j_all[nz], c_all[nz]
+    else:
+        t_all, i_all, j_all, c_all = ti, ii, jj, c1
+    order = np.lexsort((j_all, i_all, t_all))
+    return (t_all[order].astype(np.int64), i_all[order].astype(np.int64),
+            j_all[order].astype(np.int64), c_all[order].astype(np.float64))

@@ -7,10 +7,11 @@ order, or summed in partition order). The in-memory path calls the same two func
 chunks, so the two paths cannot drift apart: they differ only in how the row sums are grouped
 (rounding, ~1e-16 relative per iteration).
 
-* kmeans (and fuzzy-cmeans with ``harden``): ``kmeans._assign`` per partition (labels, per-cluster
-  sums and counts, distortion, labels changed) and ``kmeans._update_centers``. Re-seeding an empty
-  cluster is exact: one round trip per empty cluster finds the row farthest from its centre among
-  rows whose cluster keeps another row (ties: the lowest row index, as in memory).
+* kmeans (and fuzzy-cmeans with ``harden``): ``_centre_kernels.assign`` per partition (labels,
+  per-cluster sums and counts, distortion, labels changed) and ``_centre_kernels.update_centers``.
+  Re-seeding an empty cluster is exact: one round trip per empty cluster finds the row farthest
+  from its centre among rows whose cluster keeps another row (ties: the lowest row index, as in
+  memory).
 * kmedians: ``kmedians._assign_l1`` per partition; the coordinate-wise medians are exact order
   statistics found by a distributed selection (no approximation): the partitions histogram the
   cluster's values over an order-preserving integer key of the float64 bits (256 bins between the
@@ -18,7 +19,7 @@ chunks, so the two paths cannot drift apart: they differ only in how the row sum
   once at most 512 values remain the partitions send them and the client picks the rank. A median
   costs a few round trips (about 3 for a million values per cluster), all medians of an iteration
   share them.
-* fuzzy-cmeans: ``fuzzy_cmeans._memberships`` per partition and ``kmeans._update_centers``.
+* fuzzy-cmeans: ``fuzzy_cmeans._memberships`` per partition and ``_centre_kernels.update_centers``.
 * gmm: ``gmm._e_pass`` per partition, ``gmm._m_step`` on the concatenated chunk statistics, and
   when a mean moved far (``redo``) the exact second pass ``gmm._cov_pass`` per partition with
   ``gmm._finish_cov``.
@@ -40,12 +41,12 @@ from types import SimpleNamespace
 import numpy as np
 
 from explorer.data.types import DataError
+from explorer.models import _centre_kernels as ck
 from explorer.models import bayes_gmm as bg
 from explorer.models import bernoulli_mixture as bm
 from explorer.models import exponential_mixture as em
 from explorer.models import fuzzy_cmeans as fcm
 from explorer.models import gmm as gm
-from explorer.models import kmeans as km
 from explorer.models import kmedians as kmed
 from explorer.models._mixture_kernels import chunk_count
 
@@ -72,9 +73,9 @@ def _assign_part(part, X, centers, labels, metric):
         XT = np.ascontiguousarray(X.T)
         sums = np.zeros((K, D))
         counts = np.zeros(K)
-        acc = np.zeros(km._BLOCK)
-        best = np.zeros(km._BLOCK, dtype=np.int64)
-        dist, changed = km._assign(XT, centers, labels, sums, counts, mind, acc, best)
+        acc = np.zeros(ck.BLOCK)
+        best = np.zeros(ck.BLOCK, dtype=np.int64)
+        dist, changed = ck.assign(XT, centers, labels, sums, counts, mind, acc, best)
         return sums, counts, mind, dist, changed
     counts = np.zeros(K, dtype=np.int64)
     dist, changed = kmed._assign_l1(X, centers, labels, counts, mind)
@@ -294,7 +295,7 @@ class CentrePlan:
         m.n_reseeded = len(moves)
         if self.metric == "l2":
             D = prev.shape[1]
-            km._update_centers(np.zeros((0, D)), np.zeros(0, dtype=np.int64), m.sums, m.counts,
+            ck.update_centers(np.zeros((0, D)), np.zeros(0, dtype=np.int64), m.sums, m.counts,
                                np.zeros(0), m.centers, False)
         else:
             m.median_rounds = exact_medians(m, prev, moves, m.counts, m.centers)
@@ -379,7 +380,7 @@ class FuzzyPlan:
 
     def step(self, m) -> float:
         D = m.centers.shape[1]
-        km._update_centers(np.zeros((0, D)), np.zeros(0, dtype=np.int64), m.sums, m.weights,
+        ck.update_centers(np.zeros((0, D)), np.zeros(0, dtype=np.int64), m.sums, m.weights,
                            np.zeros(0), m.centers, False)
         self._pass(m)
         return m.dist

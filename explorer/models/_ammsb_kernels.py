@@ -8,6 +8,7 @@ a uint64[1] array owned by the model, so runs are reproducible and independent o
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numba
 import numpy as np
@@ -28,6 +29,35 @@ _INV6 = 1.0 / 6
 _INV7 = 1.0 / 7
 _INV8 = 1.0 / 8
 _INV9 = 1.0 / 9
+
+
+# ---- the kernels' arguments, grouped (numba passes a namedtuple of arrays as a struct: no copy, no
+# cost per access; one type per combination of member types, so one compiled specialisation) ----
+PairGraph = namedtuple("PairGraph", (
+    "tr_ptr0", "tr_idx0", "tr_ptr1", "tr_idx1",     # training links: CSR rows of kind 0 / kind 1
+    "fb_ptr0", "fb_idx0", "fb_ptr1", "fb_idx1",     # pairs a node may not sample as non-links
+    "nonlinks",                                     # (N, 2) its number of non-links per kind
+    "n_kinds", "directed"))
+PairGraph.__doc__ = """The training graph as the minibatch kernels read it. Kind 0 = pairs (a, b) from a's
+out-row (undirected: every pair of a), kind 1 = pairs (b, a) from a's in-row (directed only, so
+n_kinds = 2); the fb rows (training links, held-out and test pairs, sorted) are what a sampled
+non-link must avoid."""
+NodeState = namedtuple("NodeState", ("mu", "v", "pi", "S_bar", "visits", "n_pairs"))
+NodeState.__doc__ = """Per-node variational parameters: mu (N, K), v = diag(Lambda_a^-1) (N, K),
+pi = softmax(mu), the blended statistics S_bar (uncollapsed update only), visit counts, n_pairs."""
+Globals = namedtuple("Globals", ("c_link", "c_non", "lL", "G", "m", "sum_mu", "sum_mumu", "sum_v"))
+Globals.__doc__ = """Global quantities a minibatch reads: the couplings c (link / non-link), l L, its
+inverse G, m, and the running sums over nodes it keeps up to date."""
+Settings = namedtuple("Settings", (
+    "n_samples", "phi_iters", "phi_tol", "node_tau0", "node_kappa", "newton_steps", "halvings",
+    "newton_tol", "lowrank_thr", "lowrank_max"))
+Settings.__doc__ = "Scalars of a minibatch: non-link sample size, iteration limits, tolerances, steps."
+Scratch = namedtuple("Scratch", (
+    "phi_f", "phi_s", "buf_K", "buf_KK", "C", "J", "cap", "capC", "mu_old",
+    "partner", "first", "ctype", "W", "P", "Eoff"))
+Scratch.__doc__ = """Work buffers: (K,) phi_f, phi_s, mu_old; (12, K) buf_K; (K, K) buf_KK, C, cap, capC;
+J (K,) int64; per pair slot of a node (max degree + 2 n_samples per kind): partner (int64), first
+(bool: the node is the pair's first end), ctype (0 link, 1 non-link), weight W, P (slots, K), Eoff."""
 
 
 # ---- random numbers ----------------------------------------------------------------------------
@@ -270,19 +300,71 @@ def _visit_pair(a, b, a_first, mu, pi, c, phi_f, phi_s, max_iter, tol):
 
 
 @numba.njit(cache=True, nogil=True)
-def batch_phi(batch, n_batch, mu, pi, c_link, c_non, directed, n_kinds,
-              tr_ptr0, tr_idx0, tr_ptr1, tr_idx1, fb_ptr0, fb_idx0, fb_ptr1, fb_idx1,
-              nonlinks, n_samples, S_hat, beta_hat, phi_f, phi_s, rng, max_iter, tol):
-    """Phase 1 of a minibatch: for each sampled node a, all its training links and a sample of its
-    non-links (exactly all of them when there are at most 2 * n_samples), each pair's indicators at
-    their fixed point. Writes node a's scaled sum of its own indicators into S_hat[i] and adds the
-    (unscaled-by-node) sums of phi_f * phi_s over links / non-links into beta_hat[0] / beta_hat[1].
+def node_pairs(a, g, n_samples, rng, partner, first, ctype, W):
+    """The pairs node a visits in a minibatch, in visiting order, into slots 0 .. ns - 1 (returns
+    ns): per kind, all its training links (ctype 0, weight 1), then its non-links: every one of
+    them (weight 1) when there are at most 2 * n_samples, else n_samples drawn uniformly with
+    replacement, weight (number of non-links) / n_samples. first[p]: a is the pair's first end
+    (directed: kind 0, i.e. a the sender; undirected: a the smaller index, so a pair's phi is the
+    same whichever end visits it). Only this draws random numbers, so visiting the slots after
+    enumerating them all is the same as visiting each pair as it is drawn."""
+    N = g.nonlinks.shape[0]
+    ns = 0
+    for kind in range(g.n_kinds):
+        if kind == 0:
+            tp, ti, fp, fi = g.tr_ptr0, g.tr_idx0, g.fb_ptr0, g.fb_idx0
+        else:
+            tp, ti, fp, fi = g.tr_ptr1, g.tr_idx1, g.fb_ptr1, g.fb_idx1
+        # training links: all of them, weight 1
+        for j in range(tp[a], tp[a + 1]):
+            b = ti[j]
+            partner[ns] = b
+            first[ns] = (kind == 0) if g.directed else (a < b)
+            ctype[ns] = 0
+            W[ns] = 1.0
+            ns += 1
+        pop = g.nonlinks[a, kind]
+        if pop <= 0:
+            continue
+        lo = fp[a]
+        hi = fp[a + 1]
+        if pop <= 2 * n_samples:
+            # enumerate every non-link of a of this kind
+            q = lo
+            for b in range(N):
+                while q < hi and fi[q] < b:
+                    q += 1
+                if b == a or (q < hi and fi[q] == b):
+                    continue
+                partner[ns] = b
+                first[ns] = (kind == 0) if g.directed else (a < b)
+                ctype[ns] = 1
+                W[ns] = 1.0
+                ns += 1
+        else:
+            w = pop / n_samples
+            for _ in range(n_samples):
+                b = rng_int(rng, N)
+                while b == a or _in_sorted(fi, lo, hi, b):
+                    b = rng_int(rng, N)
+                partner[ns] = b
+                first[ns] = (kind == 0) if g.directed else (a < b)
+                ctype[ns] = 1
+                W[ns] = w
+                ns += 1
+    return ns
 
-    Kinds: 0 = pairs (a, b) from a's out-row (undirected: every pair of a), 1 = pairs (b, a) from
-    a's in-row (directed only). Pair orientation: directed (sender, receiver); undirected
-    (smaller index, larger index), so a pair's phi is the same whichever end visits it.
-    """
-    N, K = mu.shape
+
+@numba.njit(cache=True, nogil=True)
+def batch_phi(batch, n_batch, g, nodes, glob, opt, sc, S_hat, beta_hat, rng):
+    """Phase 1 of a minibatch: for each sampled node a, its pairs (node_pairs: all its training
+    links and a sample of its non-links), each pair's indicators at their fixed point. Writes node
+    a's weighted sum of its own indicators into S_hat[i] and adds the weighted sums of
+    phi_f * phi_s over links / non-links into beta_hat[0] / beta_hat[1] (a weight of 1 multiplies
+    exactly)."""
+    K = nodes.mu.shape[1]
+    phi_f = sc.phi_f
+    phi_s = sc.phi_s
     for k in range(K):
         beta_hat[0, k] = 0.0
         beta_hat[1, k] = 0.0
@@ -290,48 +372,17 @@ def batch_phi(batch, n_batch, mu, pi, c_link, c_non, directed, n_kinds,
         a = batch[i]
         for k in range(K):
             S_hat[i, k] = 0.0
-        for kind in range(n_kinds):
-            if kind == 0:
-                tp, ti, fp, fi = tr_ptr0, tr_idx0, fb_ptr0, fb_idx0
-            else:
-                tp, ti, fp, fi = tr_ptr1, tr_idx1, fb_ptr1, fb_idx1
-            # training links: all of them, weight 1
-            for j in range(tp[a], tp[a + 1]):
-                b = ti[j]
-                a_first = (kind == 0) if directed else (a < b)
-                _visit_pair(a, b, a_first, mu, pi, c_link, phi_f, phi_s, max_iter, tol)
-                for k in range(K):
-                    S_hat[i, k] += phi_f[k] if a_first else phi_s[k]
-                    beta_hat[0, k] += phi_f[k] * phi_s[k]
-            pop = nonlinks[a, kind]
-            if pop <= 0:
-                continue
-            lo = fp[a]
-            hi = fp[a + 1]
-            if pop <= 2 * n_samples:
-                # enumerate every non-link of a of this kind
-                q = lo
-                for b in range(N):
-                    while q < hi and fi[q] < b:
-                        q += 1
-                    if b == a or (q < hi and fi[q] == b):
-                        continue
-                    a_first = (kind == 0) if directed else (a < b)
-                    _visit_pair(a, b, a_first, mu, pi, c_non, phi_f, phi_s, max_iter, tol)
-                    for k in range(K):
-                        S_hat[i, k] += phi_f[k] if a_first else phi_s[k]
-                        beta_hat[1, k] += phi_f[k] * phi_s[k]
-            else:
-                w = pop / n_samples
-                for _ in range(n_samples):
-                    b = rng_int(rng, N)
-                    while b == a or _in_sorted(fi, lo, hi, b):
-                        b = rng_int(rng, N)
-                    a_first = (kind == 0) if directed else (a < b)
-                    _visit_pair(a, b, a_first, mu, pi, c_non, phi_f, phi_s, max_iter, tol)
-                    for k in range(K):
-                        S_hat[i, k] += w * (phi_f[k] if a_first else phi_s[k])
-                        beta_hat[1, k] += w * phi_f[k] * phi_s[k]
+        ns = node_pairs(a, g, opt.n_samples, rng, sc.partner, sc.first, sc.ctype, sc.W)
+        for p in range(ns):
+            a_first = sc.first[p]
+            t = sc.ctype[p]
+            w = sc.W[p]
+            c = glob.c_link if t == 0 else glob.c_non
+            _visit_pair(a, sc.partner[p], a_first, nodes.mu, nodes.pi, c, phi_f, phi_s,
+                        opt.phi_iters, opt.phi_tol)
+            for k in range(K):
+                S_hat[i, k] += w * (phi_f[k] if a_first else phi_s[k])
+                beta_hat[t, k] += w * phi_f[k] * phi_s[k]
 
 
 # ---- node objective, its gradient and Hessian, Newton steps with halving -------------------------
@@ -554,13 +605,20 @@ def newton_node(mu_a, v_a, S, n, lL, m, newton_steps, halvings, tol, buf_K, buf_
     return steps
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def row_max(x):
+    """max_k x_k (-inf for an empty row)."""
+    mx = -np.inf
+    for k in range(x.shape[0]):
+        if x[k] > mx:
+            mx = x[k]
+    return mx
+
+
 @numba.njit(cache=True, nogil=True)
 def _softmax_row(mu_a, out):
     K = mu_a.shape[0]
-    mx = -np.inf
-    for k in range(K):
-        if mu_a[k] > mx:
-            mx = mu_a[k]
+    mx = row_max(mu_a)
     s = 0.0
     for k in range(K):
         t = math.exp(mu_a[k] - mx)
@@ -593,31 +651,25 @@ def softmax_rows(mu, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def batch_nodes(batch, n_batch, S_hat, S_bar, visits, node_tau0, node_kappa, mu, v, pi, n_pairs,
-                lL, m, newton_steps, halvings, tol, sum_mu, sum_mumu, sum_v, buf_K, buf_KK, C):
+def batch_nodes(batch, n_batch, nodes, glob, opt, sc, S_hat):
     """Phase 2 of a minibatch: node a's statistic S_bar_a (its indicators summed over its pairs) is
     blended with rho_a = (node_tau0 + visits_a)^-node_kappa, then Newton steps on mu_a and on
     v_a = diag(Lambda_a^-1). The running sums over nodes used by the global update follow."""
-    K = mu.shape[1]
+    K = nodes.mu.shape[1]
+    S_bar = nodes.S_bar
     total = 0
     for i in range(n_batch):
         a = batch[i]
-        rho = (node_tau0 + visits[a]) ** (-node_kappa)
-        visits[a] += 1
+        rho = (opt.node_tau0 + nodes.visits[a]) ** (-opt.node_kappa)
+        nodes.visits[a] += 1
         for k in range(K):
             S_bar[a, k] = (1.0 - rho) * S_bar[a, k] + rho * S_hat[i, k]
-            sum_mu[k] -= mu[a, k]
-            sum_v[k] -= v[a, k]
-            for j in range(K):
-                sum_mumu[k, j] -= mu[a, k] * mu[a, j]
-        total += newton_node(mu[a], v[a], S_bar[a], n_pairs[a], lL, m, newton_steps, halvings,
-                             tol, buf_K, buf_KK, C)
-        for k in range(K):
-            sum_mu[k] += mu[a, k]
-            sum_v[k] += v[a, k]
-            for j in range(K):
-                sum_mumu[k, j] += mu[a, k] * mu[a, j]
-        _softmax_row(mu[a], pi[a])
+        move_node_sums(nodes.mu[a], nodes.v[a], -1.0, glob)
+        total += newton_node(nodes.mu[a], nodes.v[a], S_bar[a], nodes.n_pairs[a], glob.lL, glob.m,
+                             opt.newton_steps, opt.halvings, opt.newton_tol, sc.buf_K, sc.buf_KK,
+                             sc.C)
+        move_node_sums(nodes.mu[a], nodes.v[a], 1.0, glob)
+        _softmax_row(nodes.mu[a], nodes.pi[a])
     return total
 
 
@@ -912,111 +964,91 @@ def newton_collapsed(mu_a, v_a, n, deg_w, lL, G, m, E, Eoff, W, n_slots, newton_
 
 
 @numba.njit(cache=True, nogil=True)
-def batch_visit(batch, n_batch, mu, v, pi, c_link, c_non, directed, n_kinds,
-                tr_ptr0, tr_idx0, tr_ptr1, tr_idx1, fb_ptr0, fb_idx0, fb_ptr1, fb_idx1,
-                nonlinks, n_samples, beta_hat, phi_f, phi_s, rng, max_iter, tol,
-                visits, node_tau0, node_kappa, n_pairs, lL, G, m, newton_steps, halvings, ntol,
-                lowrank_thr, lowrank_max, sum_mu, sum_mumu, sum_v, buf_K, buf_KK, C, J, cap, capC,
-                P, ctype, W, Eoff, mu_old, counts):
+def own_factors(mu_a, ex):
+    """ex_k = exp(max mu_a - mu_ak) (capped at exp(700)); returns (max mu_a, logsumexp(mu_a))."""
+    K = mu_a.shape[0]
+    mmax = row_max(mu_a)
+    se = 0.0
+    for k in range(K):
+        ex[k] = math.exp(min(mmax - mu_a[k], 700.0))
+        se += math.exp(mu_a[k] - mmax)
+    return mmax, mmax + math.log(se)
+
+
+@numba.njit(cache=True, nogil=True)
+def move_node_sums(mu_a, v_a, sign, glob):
+    """Add (sign = 1) or remove (sign = -1) node a's terms of the running sums over nodes:
+    sum_mu += mu_a, sum_v += v_a, sum_mumu += mu_a mu_a^T (negation is exact, so removing and
+    adding back the same node restores the sums up to the rounding of the additions)."""
+    K = mu_a.shape[0]
+    for k in range(K):
+        glob.sum_mu[k] += sign * mu_a[k]
+        glob.sum_v[k] += sign * v_a[k]
+        for j in range(K):
+            glob.sum_mumu[k, j] += sign * (mu_a[k] * mu_a[j])
+
+
+@numba.njit(cache=True, nogil=True)
+def collapsed_node_update(a, ns, deg_w, nodes, glob, opt, sc, counts):
+    """Node a's update once its ns pair slots hold the collapsed objective's factors (P, Eoff, W,
+    ctype): Newton steps with halving on the collapsed node objective (newton_collapsed), the blend
+    mu_a <- (1 - rho_a) mu_a + rho_a mu_a*, rho_a = (node_tau0 + visits_a)^-node_kappa, the Newton
+    steps on v_a, the running sums and pi_a. counts[0] += mu steps, counts[1] += v steps."""
+    mu_a = nodes.mu[a]
+    v_a = nodes.v[a]
+    K = mu_a.shape[0]
+    rho = (opt.node_tau0 + nodes.visits[a]) ** (-opt.node_kappa)
+    nodes.visits[a] += 1
+    for k in range(K):
+        sc.mu_old[k] = mu_a[k]
+    move_node_sums(mu_a, v_a, -1.0, glob)
+    counts[0] += newton_collapsed(mu_a, v_a, nodes.n_pairs[a], deg_w, glob.lL, glob.G, glob.m,
+                                  sc.P, sc.Eoff, sc.W, ns, opt.newton_steps, opt.halvings,
+                                  opt.newton_tol, opt.lowrank_thr, opt.lowrank_max, sc.buf_K,
+                                  sc.buf_KK, sc.C, sc.J, sc.cap, sc.capC)
+    for k in range(K):
+        mu_a[k] = (1.0 - rho) * sc.mu_old[k] + rho * mu_a[k]
+    counts[1] += newton_v(mu_a, v_a, nodes.n_pairs[a], glob.lL, opt.newton_steps, opt.halvings,
+                          opt.newton_tol, True, sc.buf_K)
+    move_node_sums(mu_a, v_a, 1.0, glob)
+    _softmax_row(mu_a, nodes.pi[a])
+
+
+@numba.njit(cache=True, nogil=True)
+def batch_visit(batch, n_batch, g, nodes, glob, opt, sc, beta_hat, rng, counts):
     """A minibatch with the collapsed node update: for each sampled node in turn, the phi update of
-    its pairs (as batch_phi, recording the partner's indicator of every pair), then Newton steps
-    with halving on the collapsed node objective, the blend
-    mu_a <- (1 - rho_a) mu_a + rho_a mu_a*, rho_a = (node_tau0 + visits_a)^-node_kappa, and the
-    Newton steps on v_a. counts[0] += mu steps, counts[1] += v steps.
+    its pairs (node_pairs, as batch_phi, recording the partner's indicator of every pair), then
+    collapsed_node_update.
 
     Each pair is iterated from node a's side (pair_phi_own: a's indicator first, from the
     partner's memberships, and last), so a's indicator phi_a,p = softmax(mu_a + c_p P_p) is exact
-    for the partner's final P_p, and the factors of the collapsed objective follow without further exponentials:
-    E[p, k] = phi_a,pk exp(max mu_a - mu_ak), Eoff_p = log Z_p - max mu_a."""
-    N, K = mu.shape
-    ex = buf_K[6]
-    tmp = buf_K[0]          # free until the Newton steps (which use rows 0-11)
+    for the partner's final P_p, and the factors of the collapsed objective follow without further
+    exponentials: E[p, k] = phi_a,pk exp(max mu_a - mu_ak), Eoff_p = log Z_p - max mu_a."""
+    K = nodes.mu.shape[1]
+    pi = nodes.pi
+    phi_f = sc.phi_f
+    phi_s = sc.phi_s
+    P = sc.P
+    ex = sc.buf_K[6]
+    tmp = sc.buf_K[0]          # free until the Newton steps (which use rows 0-11)
     for k in range(K):
         beta_hat[0, k] = 0.0
         beta_hat[1, k] = 0.0
     for i in range(n_batch):
         a = batch[i]
-        ns = 0
+        mmax, lse_a = own_factors(nodes.mu[a], ex)
+        ns = node_pairs(a, g, opt.n_samples, rng, sc.partner, sc.first, sc.ctype, sc.W)
         deg_w = 0.0
-        mmax = -np.inf
-        for k in range(K):
-            if mu[a, k] > mmax:
-                mmax = mu[a, k]
-        se = 0.0
-        for k in range(K):
-            ex[k] = math.exp(min(mmax - mu[a, k], 700.0))
-            se += math.exp(mu[a, k] - mmax)
-        lse_a = mmax + math.log(se)
-        for kind in range(n_kinds):
-            if kind == 0:
-                tp, ti, fp, fi = tr_ptr0, tr_idx0, fb_ptr0, fb_idx0
-            else:
-                tp, ti, fp, fi = tr_ptr1, tr_idx1, fb_ptr1, fb_idx1
-            for j in range(tp[a], tp[a + 1]):
-                b = ti[j]
-                lz = pair_phi_own(pi[a], pi[b], c_link, phi_s, phi_f, tmp, max_iter, tol) + lse_a
-                for k in range(K):
-                    P[ns, k] = phi_s[k] * ex[k]
-                    beta_hat[0, k] += phi_f[k] * phi_s[k]
-                Eoff[ns] = lz - mmax
-                ctype[ns] = 0
-                W[ns] = 1.0
-                ns += 1
+        for p in range(ns):
+            t = sc.ctype[p]
+            w = sc.W[p]
+            c = glob.c_link if t == 0 else glob.c_non
+            lz = pair_phi_own(pi[a], pi[sc.partner[p]], c, phi_s, phi_f, tmp, opt.phi_iters,
+                              opt.phi_tol) + lse_a
+            for k in range(K):
+                P[p, k] = phi_s[k] * ex[k]
+                beta_hat[t, k] += w * phi_f[k] * phi_s[k]
+            sc.Eoff[p] = lz - mmax
+            if t == 0:
                 deg_w += 1.0
-            pop = nonlinks[a, kind]
-            if pop <= 0:
-                continue
-            lo = fp[a]
-            hi = fp[a + 1]
-            if pop <= 2 * n_samples:
-                q = lo
-                for b in range(N):
-                    while q < hi and fi[q] < b:
-                        q += 1
-                    if b == a or (q < hi and fi[q] == b):
-                        continue
-                    lz = pair_phi_own(pi[a], pi[b], c_non, phi_s, phi_f, tmp,
-                                           max_iter, tol) + lse_a
-                    for k in range(K):
-                        P[ns, k] = phi_s[k] * ex[k]
-                        beta_hat[1, k] += phi_f[k] * phi_s[k]
-                    Eoff[ns] = lz - mmax
-                    ctype[ns] = 1
-                    W[ns] = 1.0
-                    ns += 1
-            else:
-                w = pop / n_samples
-                for _ in range(n_samples):
-                    b = rng_int(rng, N)
-                    while b == a or _in_sorted(fi, lo, hi, b):
-                        b = rng_int(rng, N)
-                    lz = pair_phi_own(pi[a], pi[b], c_non, phi_s, phi_f, tmp,
-                                           max_iter, tol) + lse_a
-                    for k in range(K):
-                        P[ns, k] = phi_s[k] * ex[k]
-                        beta_hat[1, k] += w * phi_f[k] * phi_s[k]
-                    Eoff[ns] = lz - mmax
-                    ctype[ns] = 1
-                    W[ns] = w
-                    ns += 1
-        rho = (node_tau0 + visits[a]) ** (-node_kappa)
-        visits[a] += 1
-        for k in range(K):
-            mu_old[k] = mu[a, k]
-            sum_mu[k] -= mu[a, k]
-            sum_v[k] -= v[a, k]
-            for j in range(K):
-                sum_mumu[k, j] -= mu[a, k] * mu[a, j]
-        counts[0] += newton_collapsed(mu[a], v[a], n_pairs[a], deg_w, lL, G, m, P, Eoff, W, ns,
-                                      newton_steps, halvings, ntol, lowrank_thr, lowrank_max,
-                                      buf_K, buf_KK, C, J, cap, capC)
-        for k in range(K):
-            mu[a, k] = (1.0 - rho) * mu_old[k] + rho * mu[a, k]
-        counts[1] += newton_v(mu[a], v[a], n_pairs[a], lL, newton_steps, halvings, ntol, True,
-                              buf_K)
-        for k in range(K):
-            sum_mu[k] += mu[a, k]
-            sum_v[k] += v[a, k]
-            for j in range(K):
-                sum_mumu[k, j] += mu[a, k] * mu[a, j]
-        _softmax_row(mu[a], pi[a])
+        collapsed_node_update(a, ns, deg_w, nodes, glob, opt, sc, counts)

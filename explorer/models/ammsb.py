@@ -806,6 +806,8 @@ class AMMSB(Model):
         self.ctype = np.zeros(slots, dtype=np.int64)
         self.W = np.zeros(slots)
         self.Eoff = np.zeros(slots)
+        self.partner = np.zeros(slots, dtype=np.int64)
+        self.first = np.zeros(slots, dtype=np.bool_)
         self.newton_counts = np.zeros(2, dtype=np.int64)
         self.mu_old = np.zeros(K)
         self._phi_iters = PHI_MAX_ITER
@@ -932,15 +934,30 @@ class AMMSB(Model):
         for start in range(0, len(order), self.n_batch):
             chunk = order[start:start + self.n_batch]
             self.batch[:len(chunk)] = chunk
-            kr.batch_phi(self.batch, len(chunk), self.mu, self.pi, self.c_link, self.c_non,
-                         self.directed, self.n_kinds, self._tr0[0], self._tr0[1], self._tr1[0],
-                         self._tr1[1], self._fb0[0], self._fb0[1], self._fb1[0], self._fb1[1],
-                         self.nonlinks, self.n_samples, self.S_hat, self.beta_hat, self.phi_f,
-                         self.phi_s, self.rng, self._phi_iters, self._phi_tol)
+            kr.batch_phi(self.batch, len(chunk), *self._kernel_args(), self.S_hat,
+                         self.beta_hat, self.rng)
             acc += self.beta_hat
         scale = 0.5 * self.N / len(order)     # each pair is reached from both of its ends
         self.b[:, 0] = self.hp.eta0 + scale * acc[0]
         self.b[:, 1] = self.hp.eta1 + scale * acc[1]
+
+    def _kernel_args(self):
+        """The minibatch kernels' grouped arguments (graph, nodes, globals, settings, scratch),
+        built at each call: restarts and the best-state restore replace the arrays."""
+        hp = self.hp
+        return (
+            kr.PairGraph(self._tr0[0], self._tr0[1], self._tr1[0], self._tr1[1], self._fb0[0],
+                         self._fb0[1], self._fb1[0], self._fb1[1], self.nonlinks, self.n_kinds,
+                         self.directed),
+            kr.NodeState(self.mu, self.v, self.pi, self.S_bar, self.visits, self.n_pairs),
+            kr.Globals(self.c_link, self.c_non, self.lL, self.lLinv, self.m, self.sum_mu,
+                       self.sum_mumu, self.sum_v),
+            kr.Settings(self.n_samples, self._phi_iters, self._phi_tol, hp.node_tau0,
+                        hp.node_kappa, hp.newton_steps, hp.newton_halvings, NEWTON_TOL,
+                        LOWRANK_THR, LOWRANK_MAX),
+            kr.Scratch(self.phi_f, self.phi_s, self.buf_K, self.buf_KK, self.buf_C, self.J,
+                       self.cap, self.capC, self.mu_old, self.partner, self.first, self.ctype,
+                       self.W, self.P, self.Eoff))
 
     # ---- one minibatch, in four phases -----------------------------------------------------------
     def _next_batch(self):
@@ -955,19 +972,14 @@ class AMMSB(Model):
     def _phase_phi(self):
         """phi update for every pair of the sampled nodes; node statistics and beta statistics."""
         _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
-        kr.batch_phi(self.batch, self.n_batch, self.mu, self.pi, self.c_link, self.c_non,
-                     self.directed, self.n_kinds, self._tr0[0], self._tr0[1], self._tr1[0],
-                     self._tr1[1], self._fb0[0], self._fb0[1], self._fb1[0], self._fb1[1],
-                     self.nonlinks, self.n_samples, self.S_hat, self.beta_hat, self.phi_f,
-                     self.phi_s, self.rng, self._phi_iters, self._phi_tol)
+        kr.batch_phi(self.batch, self.n_batch, *self._kernel_args(), self.S_hat, self.beta_hat,
+                     self.rng)
 
     def _phase_nodes(self):
         """Newton steps with halving on mu_a and Lambda_a^-1 of the sampled nodes."""
-        self.newton_total += kr.batch_nodes(
-            self.batch, self.n_batch, self.S_hat, self.S_bar, self.visits, self.hp.node_tau0,
-            self.hp.node_kappa, self.mu, self.v, self.pi, self.n_pairs, self.lL, self.m,
-            self.hp.newton_steps, self.hp.newton_halvings, NEWTON_TOL, self.sum_mu,
-            self.sum_mumu, self.sum_v, self.buf_K, self.buf_KK, self.buf_C)
+        _, nodes, glob, opt, sc = self._kernel_args()
+        self.newton_total += kr.batch_nodes(self.batch, self.n_batch, nodes, glob, opt, sc,
+                                            self.S_hat)
 
     def _phase_beta(self):
         rho = (self.hp.tau0 + self.t + 1) ** (-self.hp.kappa)
@@ -983,17 +995,8 @@ class AMMSB(Model):
     def _phase_visit(self):
         """Collapsed mode: phi update and node update fused, node after node."""
         _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
-        hp = self.hp
-        kr.batch_visit(
-            self.batch, self.n_batch, self.mu, self.v, self.pi, self.c_link, self.c_non,
-            self.directed, self.n_kinds, self._tr0[0], self._tr0[1], self._tr1[0], self._tr1[1],
-            self._fb0[0], self._fb0[1], self._fb1[0], self._fb1[1], self.nonlinks,
-            self.n_samples, self.beta_hat, self.phi_f, self.phi_s, self.rng, self._phi_iters,
-            self._phi_tol, self.visits, hp.node_tau0, hp.node_kappa, self.n_pairs, self.lL,
-            self.lLinv, self.m, hp.newton_steps, hp.newton_halvings, NEWTON_TOL, LOWRANK_THR,
-            LOWRANK_MAX, self.sum_mu, self.sum_mumu, self.sum_v, self.buf_K, self.buf_KK,
-            self.buf_C, self.J, self.cap, self.capC, self.P, self.ctype, self.W, self.Eoff,
-            self.mu_old, self.newton_counts)
+        kr.batch_visit(self.batch, self.n_batch, *self._kernel_args(), self.beta_hat, self.rng,
+                       self.newton_counts)
         self.newton_total = int(self.newton_counts.sum())
 
     def _minibatch(self):

@@ -51,15 +51,15 @@ import numba
 import numpy as np
 
 from explorer.models import register
+from explorer.models._centre_kernels import (
+    BLOCK,
+    FASTMATH,
+    assign,
+    initial_centers,
+    update_centers,
+)
 from explorer.models._centres import CentreModel
 from explorer.models.base import HyperparametersBase, param
-from explorer.models.kmeans import (
-    _BLOCK,
-    FASTMATH,
-    _assign,
-    _update_centers,
-    initial_centers,
-)
 
 
 @dataclass(frozen=True)
@@ -170,8 +170,8 @@ class FuzzyCMeans(CentreModel):
         self._sums = np.zeros((K, D))
         self._weights = np.zeros(K)
         if self.hp.harden:         # K-means' assignment kernel and its buffers
-            self._acc = np.empty(2 * _BLOCK)
-            self._best = np.empty(_BLOCK, dtype=np.int64)
+            self._acc = np.empty(2 * BLOCK)
+            self._best = np.empty(BLOCK, dtype=np.int64)
         self._n_reseeded = 0
         self._J, self._n_changed = self._update_memberships()
 
@@ -179,7 +179,7 @@ class FuzzyCMeans(CentreModel):
         if self.hp.harden:
             # r = one-hot argmax: the membership update is K-means' assignment, and running its
             # very kernel keeps the distances, sums and J bit for bit those of ``kmeans``.
-            J, changed = _assign(self._XT, self._centers, self._labels, self._sums,
+            J, changed = assign(self._XT, self._centers, self._labels, self._sums,
                                  self._weights, self._mind, self._acc, self._best)
             _one_hot(self._labels, self._R)
             return J, changed
@@ -188,8 +188,8 @@ class FuzzyCMeans(CentreModel):
 
     def step(self) -> float:
         """Centre update (r^m-weighted means), then the fused membership update; returns J_m."""
-        self._n_reseeded = _update_centers(self._XT, self._labels, self._sums, self._weights,
-                                           self._mind, self._centers, bool(self.hp.harden))
+        self._n_reseeded = update_centers(self._XT, self._labels, self._sums, self._weights,
+                                          self._mind, self._centers, bool(self.hp.harden))
         self._J, self._n_changed = self._update_memberships()
         return float(self._J)
 

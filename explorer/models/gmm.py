@@ -118,6 +118,214 @@ def padded(D: int) -> int:
     return -(-D // TILE) * TILE
 
 
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+def log_gaussian(XT, mp, U, k, i0, nb, cst, y, q, lp_k):
+    """E-step, component k, rows i0 .. i0 + nb - 1 of a block:
+    lp_k[t] = cst - ||(x_t - mu_k)^T U_k||^2 / 2 with cst = log pi_k + log|U_k| - D/2 log 2 pi,
+    i.e. log pi_k + log N(x_t | mu_k, Sigma_k) through the precision's Cholesky factor U_k.
+    y (TILE, BLOCK) holds TILE coordinates of (x - mu_k)^T U_k, q (BLOCK,) the squared norm."""
+    Dp = mp.shape[1]
+    for t in range(nb):
+        q[t] = 0.0
+    # y_b = sum_{a <= b} d_a U[a, b], b in tiles of 4, a in tiles of 4 up to b's
+    # (U is upper triangular: the entries a > b in the diagonal tile are 0). One loop
+    # per kind of tile, each free of branches so that it vectorises.
+    for b0 in range(0, Dp, TILE):
+        for a0 in range(0, b0 + TILE, TILE):
+            u = _u_tile(U, k, a0, b0)
+            m0 = mp[k, a0]
+            m1 = mp[k, a0 + 1]
+            m2 = mp[k, a0 + 2]
+            m3 = mp[k, a0 + 3]
+            if a0 == 0 and a0 == b0:        # the only tile: y -> q
+                for t in range(nb):
+                    y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
+                    q[t] += y0 * y0 + y1 * y1 + y2 * y2 + y3 * y3
+            elif a0 == 0:                   # first tile: y =
+                for t in range(nb):
+                    y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
+                    y[0, t] = y0
+                    y[1, t] = y1
+                    y[2, t] = y2
+                    y[3, t] = y3
+            elif a0 < b0:                   # middle tile: y +=
+                for t in range(nb):
+                    y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
+                    y[0, t] += y0
+                    y[1, t] += y1
+                    y[2, t] += y2
+                    y[3, t] += y3
+            else:                           # last tile: y + ... -> q
+                for t in range(nb):
+                    y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
+                    y0 += y[0, t]
+                    y1 += y[1, t]
+                    y2 += y[2, t]
+                    y3 += y[3, t]
+                    q[t] += y0 * y0 + y1 * y1 + y2 * y2 + y3 * y3
+    for t in range(nb):
+        lp_k[t] = cst - 0.5 * q[t]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+def normalise(lp, nb, m, sh, s, pv, eb, ef, ll):
+    """E-step normalisation by log-sum-exp over k, for all nb rows of a block at once:
+    r_tk = exp(lp[k, t] - shift_t) / s_t, s_t = sum_k exp(lp[k, t] - shift_t), shift_t = max_k
+    lp[k, t] (0 for a row no component can produce, which gets r_tk = 1/K). lp is overwritten by
+    the responsibilities. Returns ll + sum_t (shift_t + log s_t), the block's log-likelihood added
+    to the running total ll. m, sh, s, pv (BLOCK,) scratch; eb, ef ``exp_block``'s."""
+    K = lp.shape[0]
+    for t in range(nb):
+        m[t] = lp[0, t]
+    for k in range(1, K):
+        for t in range(nb):
+            if lp[k, t] > m[t]:
+                m[t] = lp[k, t]
+    for t in range(nb):
+        sh[t] = m[t] if m[t] > -np.inf else 0.0
+        s[t] = 0.0
+    for k in range(K):
+        for t in range(nb):
+            lp[k, t] -= sh[t]
+        exp_block(lp[k], eb, ef, nb)
+        for t in range(nb):
+            s[t] += lp[k, t]
+    # log-likelihood sum_t (shift_t + log s_t), the logs taken of products of the s_t of
+    # 16 rows at a time: 1 <= s_t <= K, so a product of BLOCK / 16 = 8 of them cannot
+    # overflow for K < 1e38 (an impossible row's s_t = 0 gives -inf, as it should). A
+    # product's rounding error is that of the sum of its logs: same accuracy, 16 x fewer
+    # calls to log.
+    for t in range(nb):
+        ll += sh[t]
+    for j in range(16):
+        pv[j] = 1.0
+    n16 = nb - nb % 16
+    for t0 in range(0, n16, 16):
+        for j in range(16):
+            pv[j] *= s[t0 + j]
+    for t in range(n16, nb):
+        pv[t - n16] *= s[t]
+    for j in range(16):
+        ll += math.log(pv[j])
+    for t in range(nb):
+        s[t] = 1.0 / s[t]
+    for k in range(K):
+        for t in range(nb):
+            lp[k, t] *= s[t]
+    for t in range(nb):
+        if not m[t] > -np.inf:      # no component can have produced the row (its
+            for k in range(K):      # log-likelihood is -inf): uniform, no NaN
+                lp[k, t] = 1.0 / K
+    return ll
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+def _diagonal_tile(XT, mp, r_k, k, a0, i0, nb, D, s1, s2k):
+    """Coordinates a0 .. a0 + TILE - 1 of the block's sum r d (into s1[k]) and the upper triangle
+    of the diagonal TILE x TILE tile of sum r d d^T (into s2k), d = x - mu_k."""
+    m0 = mp[k, a0]
+    m1 = mp[k, a0 + 1]
+    m2 = mp[k, a0 + 2]
+    m3 = mp[k, a0 + 3]
+    # diagonal tile, with sum r d
+    g0 = g1 = g2 = g3 = 0.0
+    c00 = c01 = c02 = c03 = c11 = c12 = c13 = c22 = c23 = c33 = 0.0
+    for t in range(nb):
+        i = np.uint64(i0 + t)
+        r = r_k[t]
+        e0 = XT[a0, i] - m0
+        e1 = XT[a0 + 1, i] - m1
+        e2 = XT[a0 + 2, i] - m2
+        e3 = XT[a0 + 3, i] - m3
+        w0 = r * e0
+        w1 = r * e1
+        w2 = r * e2
+        w3 = r * e3
+        g0 += w0
+        g1 += w1
+        g2 += w2
+        g3 += w3
+        c00 += w0 * e0
+        c01 += w0 * e1
+        c02 += w0 * e2
+        c03 += w0 * e3
+        c11 += w1 * e1
+        c12 += w1 * e2
+        c13 += w1 * e3
+        c22 += w2 * e2
+        c23 += w2 * e3
+        c33 += w3 * e3
+    _add_row(s1, k, a0, D, g0, g1, g2, g3, False)
+    _add_row(s2k, a0, a0, D, c00, c01, c02, c03)
+    _add_row(s2k, a0 + 1, a0, D, 0.0, c11, c12, c13)
+    _add_row(s2k, a0 + 2, a0, D, 0.0, 0.0, c22, c23)
+    _add_row(s2k, a0 + 3, a0, D, 0.0, 0.0, 0.0, c33)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+def _offdiagonal_tile(XT, mp, r_k, k, a0, b0, i0, nb, D, s2k):
+    """The TILE x TILE tile (a0, b0), b0 > a0, of the block's sum r d d^T (into s2k)."""
+    m0 = mp[k, a0]
+    m1 = mp[k, a0 + 1]
+    m2 = mp[k, a0 + 2]
+    m3 = mp[k, a0 + 3]
+    n0 = mp[k, b0]
+    n1 = mp[k, b0 + 1]
+    n2 = mp[k, b0 + 2]
+    n3 = mp[k, b0 + 3]
+    c00 = c01 = c02 = c03 = 0.0
+    c10 = c11 = c12 = c13 = 0.0
+    c20 = c21 = c22 = c23 = 0.0
+    c30 = c31 = c32 = c33 = 0.0
+    for t in range(nb):
+        i = np.uint64(i0 + t)
+        r = r_k[t]
+        w0 = r * (XT[a0, i] - m0)
+        w1 = r * (XT[a0 + 1, i] - m1)
+        w2 = r * (XT[a0 + 2, i] - m2)
+        w3 = r * (XT[a0 + 3, i] - m3)
+        e0 = XT[b0, i] - n0
+        e1 = XT[b0 + 1, i] - n1
+        e2 = XT[b0 + 2, i] - n2
+        e3 = XT[b0 + 3, i] - n3
+        c00 += w0 * e0
+        c01 += w0 * e1
+        c02 += w0 * e2
+        c03 += w0 * e3
+        c10 += w1 * e0
+        c11 += w1 * e1
+        c12 += w1 * e2
+        c13 += w1 * e3
+        c20 += w2 * e0
+        c21 += w2 * e1
+        c22 += w2 * e2
+        c23 += w2 * e3
+        c30 += w3 * e0
+        c31 += w3 * e1
+        c32 += w3 * e2
+        c33 += w3 * e3
+    _add_row(s2k, a0, b0, D, c00, c01, c02, c03)
+    _add_row(s2k, a0 + 1, b0, D, c10, c11, c12, c13)
+    _add_row(s2k, a0 + 2, b0, D, c20, c21, c22, c23)
+    _add_row(s2k, a0 + 3, b0, D, c30, c31, c32, c33)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+def accumulate_statistics(XT, mp, r_k, k, i0, nb, D, nk, s1, s2k):
+    """The next M-step's sufficient statistics of component k over a block's rows (responsibilities
+    r_k[t]): N_k += sum r, s1[k] += sum r d, s2k += upper triangle of sum r d d^T, d = x - mu_k,
+    in TILE x TILE tiles straight from XT (padded rows of XT and mp are 0)."""
+    Dp = mp.shape[1]
+    sr = 0.0
+    for t in range(nb):
+        sr += r_k[t]
+    nk[k] += sr
+    for a0 in range(0, Dp, TILE):
+        _diagonal_tile(XT, mp, r_k, k, a0, i0, nb, D, s1, s2k)
+        for b0 in range(a0 + TILE, Dp, TILE):      # tiles right of the diagonal
+            _offdiagonal_tile(XT, mp, r_k, k, a0, b0, i0, nb, D, s2k)
+
+
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
 def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, eb_c, ef_c):
     """E-step and sufficient statistics in one pass over the rows (chunk c owns row block c).
@@ -153,180 +361,15 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, 
         ll = 0.0
         for i0 in range(start, end, BLOCK):
             nb = min(BLOCK, end - i0)
-            # E-step: log pi_k + log N(x | mu_k, Sigma_k) through U_k, for every row of the block
             for k in range(K):
-                for t in range(nb):
-                    q[t] = 0.0
-                # y_b = sum_{a <= b} d_a U[a, b], b in tiles of 4, a in tiles of 4 up to b's
-                # (U is upper triangular: the entries a > b in the diagonal tile are 0). One loop
-                # per kind of tile, each free of branches so that it vectorises.
-                for b0 in range(0, Dp, TILE):
-                    for a0 in range(0, b0 + TILE, TILE):
-                        u = _u_tile(U, k, a0, b0)
-                        m0 = mp[k, a0]
-                        m1 = mp[k, a0 + 1]
-                        m2 = mp[k, a0 + 2]
-                        m3 = mp[k, a0 + 3]
-                        if a0 == 0 and a0 == b0:        # the only tile: y -> q
-                            for t in range(nb):
-                                y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
-                                q[t] += y0 * y0 + y1 * y1 + y2 * y2 + y3 * y3
-                        elif a0 == 0:                   # first tile: y =
-                            for t in range(nb):
-                                y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
-                                y[0, t] = y0
-                                y[1, t] = y1
-                                y[2, t] = y2
-                                y[3, t] = y3
-                        elif a0 < b0:                   # middle tile: y +=
-                            for t in range(nb):
-                                y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
-                                y[0, t] += y0
-                                y[1, t] += y1
-                                y[2, t] += y2
-                                y[3, t] += y3
-                        else:                           # last tile: y + ... -> q
-                            for t in range(nb):
-                                y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
-                                y0 += y[0, t]
-                                y1 += y[1, t]
-                                y2 += y[2, t]
-                                y3 += y[3, t]
-                                q[t] += y0 * y0 + y1 * y1 + y2 * y2 + y3 * y3
-                cst = log_w[k] + log_det[k] - 0.5 * D * LOG_2PI
-                for t in range(nb):
-                    lp[k, t] = cst - 0.5 * q[t]
-            # responsibilities by log-sum-exp over k, for all rows of the block at once
-            for t in range(nb):
-                m[t] = lp[0, t]
-            for k in range(1, K):
-                for t in range(nb):
-                    if lp[k, t] > m[t]:
-                        m[t] = lp[k, t]
-            for t in range(nb):
-                sh[t] = m[t] if m[t] > -np.inf else 0.0
-                s[t] = 0.0
-            for k in range(K):
-                for t in range(nb):
-                    lp[k, t] -= sh[t]
-                exp_block(lp[k], eb, ef, nb)
-                for t in range(nb):
-                    s[t] += lp[k, t]
-            # log-likelihood sum_t (shift_t + log s_t), the logs taken of products of the s_t of
-            # 16 rows at a time: 1 <= s_t <= K, so a product of BLOCK / 16 = 8 of them cannot
-            # overflow for K < 1e38 (an impossible row's s_t = 0 gives -inf, as it should). A
-            # product's rounding error is that of the sum of its logs: same accuracy, 16 x fewer
-            # calls to log.
-            for t in range(nb):
-                ll += sh[t]
-            for j in range(16):
-                pv[j] = 1.0
-            n16 = nb - nb % 16
-            for t0 in range(0, n16, 16):
-                for j in range(16):
-                    pv[j] *= s[t0 + j]
-            for t in range(n16, nb):
-                pv[t - n16] *= s[t]
-            for j in range(16):
-                ll += math.log(pv[j])
-            for t in range(nb):
-                s[t] = 1.0 / s[t]
-            for k in range(K):
-                for t in range(nb):
-                    lp[k, t] *= s[t]
-            for t in range(nb):
-                if not m[t] > -np.inf:      # no component can have produced the row (its
-                    for k in range(K):      # log-likelihood is -inf): uniform, no NaN
-                        lp[k, t] = 1.0 / K
+                log_gaussian(XT, mp, U, k, i0, nb, log_w[k] + log_det[k] - 0.5 * D * LOG_2PI, y, q,
+                             lp[k])
+            ll = normalise(lp, nb, m, sh, s, pv, eb, ef, ll)
             for t in range(nb):
                 for k in range(K):
                     resp[np.uint64(i0 + t), k] = lp[k, t]
-            # statistics for the next M-step: N_k, sum r d, sum r d d^T (upper triangle), in
-            # TILE x TILE tiles computed straight from XT (padded rows of XT and mp are 0)
             for k in range(K):
-                sr = 0.0
-                for t in range(nb):
-                    sr += lp[k, t]
-                nk[k] += sr
-                for a0 in range(0, Dp, TILE):
-                    m0 = mp[k, a0]
-                    m1 = mp[k, a0 + 1]
-                    m2 = mp[k, a0 + 2]
-                    m3 = mp[k, a0 + 3]
-                    # diagonal tile, with sum r d
-                    g0 = g1 = g2 = g3 = 0.0
-                    c00 = c01 = c02 = c03 = c11 = c12 = c13 = c22 = c23 = c33 = 0.0
-                    for t in range(nb):
-                        i = np.uint64(i0 + t)
-                        r = lp[k, t]
-                        e0 = XT[a0, i] - m0
-                        e1 = XT[a0 + 1, i] - m1
-                        e2 = XT[a0 + 2, i] - m2
-                        e3 = XT[a0 + 3, i] - m3
-                        w0 = r * e0
-                        w1 = r * e1
-                        w2 = r * e2
-                        w3 = r * e3
-                        g0 += w0
-                        g1 += w1
-                        g2 += w2
-                        g3 += w3
-                        c00 += w0 * e0
-                        c01 += w0 * e1
-                        c02 += w0 * e2
-                        c03 += w0 * e3
-                        c11 += w1 * e1
-                        c12 += w1 * e2
-                        c13 += w1 * e3
-                        c22 += w2 * e2
-                        c23 += w2 * e3
-                        c33 += w3 * e3
-                    _add_row(s1, k, a0, D, g0, g1, g2, g3, False)
-                    _add_row(s2[k], a0, a0, D, c00, c01, c02, c03)
-                    _add_row(s2[k], a0 + 1, a0, D, 0.0, c11, c12, c13)
-                    _add_row(s2[k], a0 + 2, a0, D, 0.0, 0.0, c22, c23)
-                    _add_row(s2[k], a0 + 3, a0, D, 0.0, 0.0, 0.0, c33)
-                    # tiles right of the diagonal
-                    for b0 in range(a0 + TILE, Dp, TILE):
-                        n0 = mp[k, b0]
-                        n1 = mp[k, b0 + 1]
-                        n2 = mp[k, b0 + 2]
-                        n3 = mp[k, b0 + 3]
-                        c00 = c01 = c02 = c03 = 0.0
-                        c10 = c11 = c12 = c13 = 0.0
-                        c20 = c21 = c22 = c23 = 0.0
-                        c30 = c31 = c32 = c33 = 0.0
-                        for t in range(nb):
-                            i = np.uint64(i0 + t)
-                            r = lp[k, t]
-                            w0 = r * (XT[a0, i] - m0)
-                            w1 = r * (XT[a0 + 1, i] - m1)
-                            w2 = r * (XT[a0 + 2, i] - m2)
-                            w3 = r * (XT[a0 + 3, i] - m3)
-                            e0 = XT[b0, i] - n0
-                            e1 = XT[b0 + 1, i] - n1
-                            e2 = XT[b0 + 2, i] - n2
-                            e3 = XT[b0 + 3, i] - n3
-                            c00 += w0 * e0
-                            c01 += w0 * e1
-                            c02 += w0 * e2
-                            c03 += w0 * e3
-                            c10 += w1 * e0
-                            c11 += w1 * e1
-                            c12 += w1 * e2
-                            c13 += w1 * e3
-                            c20 += w2 * e0
-                            c21 += w2 * e1
-                            c22 += w2 * e2
-                            c23 += w2 * e3
-                            c30 += w3 * e0
-                            c31 += w3 * e1
-                            c32 += w3 * e2
-                            c33 += w3 * e3
-                        _add_row(s2[k], a0, b0, D, c00, c01, c02, c03)
-                        _add_row(s2[k], a0 + 1, b0, D, c10, c11, c12, c13)
-                        _add_row(s2[k], a0 + 2, b0, D, c20, c21, c22, c23)
-                        _add_row(s2[k], a0 + 3, b0, D, c30, c31, c32, c33)
+                accumulate_statistics(XT, mp, lp[k], k, i0, nb, D, nk, s1, s2[k])
         ll_c[c] = ll
 
 

@@ -38,9 +38,9 @@ import numba
 import numpy as np
 
 from explorer.models import register
+from explorer.models._centre_kernels import initial_centers
 from explorer.models._centres import CentreModel
 from explorer.models.base import HyperparametersBase, param
-from explorer.models.kmeans import initial_centers
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.models.dynamic_exposure import sample_network
+from explorer.data.synthetic import sample_network
 
 HERE = Path(__file__).resolve().parent
 N, K, T = 90, 3, 12

@@ -1,0 +1,481 @@
+"""Kernels shared by the centre-based models (``kmeans``, ``fuzzy-cmeans`` with ``harden``,
+``kmedians``' seeding, and the mixtures' k-means initialisation): seeding, assignment, centre update.
+
+* **Seeding**: greedy k-means++ (Arthur & Vassilvitskii, as scikit-learn implements it): the first
+  centre uniformly at random, then each next centre the best (lowest resulting potential) of
+  ``2 + floor(ln K)`` candidates drawn with probability proportional to the distance to the
+  nearest chosen centre (squared Euclidean, or L1 for K-medians): :func:`plusplus`,
+  :func:`kmeans_plusplus`, :func:`initial_centers`. From 1 M rows (or for float32 data) it runs on
+  the transposed data with O(N) scratch and parallel distance passes (:func:`_plusplus_lean`).
+* **Assignment** (the "E-step" of Lloyd's algorithm): ``z_i = argmin_k ||x_i - mu_k||^2`` (lowest
+  index on ties) fused with the per-cluster sums and counts of the next centre update, on the
+  (D, N) transpose of the data in blocks of BLOCK rows (:func:`assign`; :func:`step_parallel`
+  runs a whole Lloyd step over row chunks in parallel).
+* **Centre update** (the "M-step"): ``mu_k = sums_k / counts_k``, after re-seeding empty clusters
+  with the row farthest from its centre (:func:`update_centers`).
+
+The models (``kmeans.py``, ``fuzzy_cmeans.py``, ``kmedians.py``) hold the state and call these.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+# ---- assignment and centre update ------------------------------------------------------------
+
+# Reassociation lets LLVM vectorise the D-term distance sums and use FMA; no "nnan"/"ninf" (the
+# kernels start minima at +inf). Results stay deterministic for a given build and data.
+FASTMATH = {"reassoc", "contract"}
+
+
+# Rows are processed in blocks of this many: the block's slice of XT (D x BLOCK) stays in L1/L2
+# while the K distance passes and the booking pass run over it.
+BLOCK = 256
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _sq4(x0, x1, x2, x3, c0, c1, c2, c3, i):
+    """||x_i - c||^2 over four coordinates, summed in coordinate order."""
+    t0 = x0[i] - c0
+    t1 = x1[i] - c1
+    t2 = x2[i] - c2
+    t3 = x3[i] - c3
+    a = t0 * t0
+    a += t1 * t1
+    a += t2 * t2
+    a += t3 * t3
+    return a
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _add_sq4(a, x0, x1, x2, x3, c0, c1, c2, c3, i):
+    """a + ||x_i - c||^2 over four coordinates, added to a one coordinate at a time, in order."""
+    t0 = x0[i] - c0
+    t1 = x1[i] - c1
+    t2 = x2[i] - c2
+    t3 = x3[i] - c3
+    a += t0 * t0
+    a += t1 * t1
+    a += t2 * t2
+    a += t3 * t3
+    return a
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _keep_nearest(a, k, i, bestd, best):
+    """Row i's running minimum and argmin take (a, k) if a is smaller (branch-free selects)."""
+    lt = a < bestd[i]
+    bestd[i] = a if lt else bestd[i]
+    best[i] = k if lt else best[i]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _nearest_block(XT, centers, b0, n, acc, bestd, best):
+    """Nearest centre of rows b0 .. b0+n-1: bestd[i], best[i] for row b0 + i (lowest index on ties).
+
+    Vectorised across rows: XT is the (D, N) transpose of X, so for a fixed centre and
+    coordinate the block's values are contiguous and the innermost loop over rows maps onto SIMD
+    lanes. Coordinates are taken four at a time (one pass over ``acc`` per four); the squared
+    distance of a row is still summed over j in increasing order, as the row-wise formula.
+    """
+    D = XT.shape[0]
+    K = centers.shape[0]
+    for i in range(n):
+        bestd[i] = np.inf
+        best[i] = 0
+    r = D % 4
+    for k in range(K):
+        for j in range(r):                     # the D mod 4 leading coordinates, one at a time
+            cj = centers[k, j]
+            x0 = XT[j, b0:b0 + n]
+            if j == 0:
+                for i in range(n):
+                    t0 = x0[i] - cj
+                    acc[i] = t0 * t0
+            else:
+                for i in range(n):
+                    t0 = x0[i] - cj
+                    acc[i] += t0 * t0
+        if D < 4:
+            for i in range(n):
+                _keep_nearest(acc[i], k, i, bestd, best)
+            continue
+        for j in range(r, D, 4):               # then four at a time; the last four also update
+            c0 = centers[k, j]                 # the running minimum
+            c1 = centers[k, j + 1]
+            c2 = centers[k, j + 2]
+            c3 = centers[k, j + 3]
+            x0 = XT[j, b0:b0 + n]
+            x1 = XT[j + 1, b0:b0 + n]
+            x2 = XT[j + 2, b0:b0 + n]
+            x3 = XT[j + 3, b0:b0 + n]
+            if j + 4 < D:
+                if j == 0:
+                    for i in range(n):
+                        acc[i] = _sq4(x0, x1, x2, x3, c0, c1, c2, c3, i)
+                else:
+                    for i in range(n):
+                        acc[i] = _add_sq4(acc[i], x0, x1, x2, x3, c0, c1, c2, c3, i)
+            elif j == 0:
+                for i in range(n):
+                    _keep_nearest(_sq4(x0, x1, x2, x3, c0, c1, c2, c3, i), k, i, bestd, best)
+            else:
+                for i in range(n):
+                    _keep_nearest(_add_sq4(acc[i], x0, x1, x2, x3, c0, c1, c2, c3, i), k, i,
+                                  bestd, best)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def assign_rows(XT, centers, lo, hi, labels, sums, counts, mind, acc, best):
+    """Assignment of rows lo .. hi-1 fused with accumulation into ``sums``, ``counts`` (added
+    to, not reset): block by block, :func:`_nearest_block`, then one pass in row order booking
+    labels, counts, per-cluster sums and each row's squared distance to its centre (``mind``).
+    ``acc`` is (2, block) float64 scratch: the running sums and the block's distances (float64
+    whatever XT's type: float32 data is summed in float64). An empty ``mind`` is not written.
+
+    Returns (sum of the rows' squared distances, number of labels that changed).
+    """
+    D = XT.shape[0]
+    B = acc.shape[1]
+    total = 0.0
+    changed = 0
+    bestd = acc[1]
+    keep = mind.shape[0] > 0        # an empty ``mind``: the distances are not kept
+    for b0 in range(lo, hi, B):
+        n = min(hi, b0 + B) - b0
+        _nearest_block(XT, centers, b0, n, acc[0], bestd, best)
+        for i in range(n):
+            r = b0 + i
+            k = best[i]
+            if labels[r] != k:
+                changed += 1
+                labels[r] = k
+            counts[k] += 1.0
+            for j in range(D):
+                sums[k, j] += XT[j, r]
+            total += bestd[i]
+            if keep:
+                mind[r] = bestd[i]
+    return total, changed
+
+
+@numba.njit(cache=True, nogil=True)
+def assign(XT, centers, labels, sums, counts, mind, acc, best):
+    """Assignment fused with accumulation (serial): nearest centre of every row, per-cluster sums
+    and counts for the next centre update, each row's squared distance to its centre. XT is the
+    (D, N) transpose of the data; ``acc`` is a (2, block) float64 work buffer (a (block,) one, as
+    fuzzy-cmeans and the distributed plans pass, costs one small allocation per call), ``best``
+    (block,) int64.
+
+    Returns (distortion, number of labels that changed).
+    """
+    sums[:, :] = 0.0
+    counts[:] = 0.0
+    scratch = acc.reshape(2, -1) if acc.size == 2 * best.shape[0] else \
+        np.empty((2, best.shape[0]))
+    # np.int64(0), not the literal 0: the parallel step's compiled assign_rows is reused
+    return assign_rows(XT, centers, np.int64(0), XT.shape[1], labels, sums, counts, mind,
+                        scratch, best)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
+def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dist_t,
+                   changed_t, acc_t, best_t, update):
+    """A whole Lloyd step in one call: (when ``update``) the centre update of
+    :func:`update_centers`, then the parallel twin of :func:`assign`, chunk c accumulating into
+    sums_t[c], counts_t[c] (work buffers acc_t[c], best_t[c]), and the chunk sums added in chunk
+    order into sums, counts.
+
+    Returns (distortion, labels changed, clusters re-seeded).
+    """
+    D, N = XT.shape
+    K = centers.shape[0]
+    n_chunks = dist_t.shape[0]
+    n_reseeded = 0
+    if update:   # ``update`` (a bool), not the literal True: one compiled update_centers
+        n_reseeded = update_centers(XT, labels, sums, counts, mind, centers, update)
+    size = (N + n_chunks - 1) // n_chunks
+    for c in numba.prange(n_chunks):
+        lo = min(N, c * size)
+        hi = min(N, lo + size)
+        sums_t[c, :, :] = 0.0
+        counts_t[c, :] = 0.0
+        dist_t[c], changed_t[c] = assign_rows(XT, centers, lo, hi, labels, sums_t[c],
+                                               counts_t[c], mind, acc_t[c], best_t[c])
+    # Add the per-chunk accumulators in chunk order (deterministic for a given chunk count).
+    sums[:, :] = 0.0
+    counts[:] = 0.0
+    total = 0.0
+    changed = 0
+    for c in range(n_chunks):
+        for k in range(K):
+            counts[k] += counts_t[c, k]
+            for j in range(D):
+                sums[k, j] += sums_t[c, k, j]
+        total += dist_t[c]
+        changed += changed_t[c]
+    return total, changed, n_reseeded
+
+
+@numba.njit(cache=True, nogil=True)
+def update_centers(XT, labels, sums, counts, mind, centers, reseed):
+    """Centre update mu_k = sums_k / counts_k, after re-seeding empty clusters.
+
+    An empty cluster k takes the row p farthest from its current centre (``mind``) among rows
+    whose cluster has at least two members; p is moved (labels, sums, counts) so that the update
+    is the exact mean of the new labels. Without ``reseed`` an empty cluster keeps its centre.
+    Returns the number of re-seeded clusters. XT is the (D, N) transpose of the data (read only
+    when re-seeding).
+    """
+    K, D = centers.shape
+    N = labels.shape[0]
+    have_mind = mind.shape[0] == N
+    n_reseeded = 0
+    if reseed:
+        for k in range(K):
+            if counts[k] > 0.0:
+                continue
+            p = -1
+            far = -1.0
+            for i in range(N):
+                if counts[labels[i]] > 1.0:
+                    if have_mind:
+                        di = mind[i]
+                    else:               # not kept (float32 data): the distance, again
+                        di = 0.0
+                        c = labels[i]
+                        for j in range(D):
+                            t = XT[j, i] - centers[c, j]
+                            di += t * t
+                    if di > far:
+                        far = di
+                        p = i
+            if p < 0:
+                continue        # cannot happen when K <= N
+            old = labels[p]
+            for j in range(D):
+                sums[old, j] -= XT[j, p]
+                sums[k, j] = XT[j, p]
+            counts[old] -= 1.0
+            counts[k] = 1.0
+            labels[p] = k
+            if have_mind:
+                mind[p] = 0.0
+            n_reseeded += 1
+    for k in range(K):
+        if counts[k] > 0.0:
+            for j in range(D):
+                centers[k, j] = sums[k, j] / counts[k]
+    return n_reseeded
+
+
+# Below this many rows the serial kernel is used (threads cost more than they save).
+
+
+def data_matrix(X) -> np.ndarray:
+    """The data as the kernels take it: float32 stays float32 (C or F order), anything else
+    float64; no copy when it already is one of these."""
+    X = np.asarray(X)
+    if X.dtype == np.float32 or X.dtype == np.float64:
+        if X.flags.c_contiguous or X.flags.f_contiguous:
+            return X
+    return np.ascontiguousarray(X, dtype=np.float32 if X.dtype == np.float32 else np.float64)
+
+
+def transposed(X: np.ndarray) -> np.ndarray:
+    """The (D, N) row-major transpose of X: a free view when X is column-major (the columnar
+    loader's layout), else a copy (rows contiguous per coordinate: SIMD lanes)."""
+    if X.flags.f_contiguous:
+        return X.T
+    return np.ascontiguousarray(X.T)
+
+
+# ---- seeding ---------------------------------------------------------------------------------
+
+@numba.njit(cache=True, nogil=True)
+def _dist_to_points(X, C, l1, out):
+    """out[c, i] = ||X[i] - C[c]||^2, or with ``l1`` sum_j |X[i, j] - C[c, j]|."""
+    N, D = X.shape
+    for c in range(C.shape[0]):
+        for i in range(N):
+            s = 0.0
+            for j in range(D):
+                t = X[i, j] - C[c, j]
+                s += abs(t) if l1 else t * t
+            out[c, i] = s
+
+
+# From this many rows (or for float32 data) k-means++ runs on the transposed data with O(N)
+# scratch: the dense path keeps (2 + ln K) candidate distance rows of N float64 (640 MB at 20 M
+# rows, K = 10) and a cumulative sum.
+_LEAN_SEEDING_MIN_ROWS = 1_000_000
+# Rows per chunk of the lean seeding's parallel passes (results do not depend on the thread count).
+_SEED_CHUNK = 65536
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
+def _seed_distances(XT, c, closest):
+    """closest[i] = ||x_i - c||^2 (computed in float64, stored in closest's type); returns the
+    sum, added in chunk order."""
+    D, N = XT.shape
+    n_chunks = (N + _SEED_CHUNK - 1) // _SEED_CHUNK
+    part = np.zeros(n_chunks)
+    for ch in numba.prange(n_chunks):
+        s = 0.0
+        for i in range(ch * _SEED_CHUNK, min(N, (ch + 1) * _SEED_CHUNK)):
+            d = 0.0
+            for j in range(D):
+                t = XT[j, i] - c[j]
+                d += t * t
+            closest[i] = d
+            s += d
+        part[ch] = s
+    return part.sum()
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
+def _seed_potentials(XT, cands, closest, update):
+    """For each candidate centre t: sum_i min(closest[i], ||x_i - cands[t]||^2). When
+    ``update`` >= 0, closest[i] is lowered to the distance to candidate ``update`` as well."""
+    D, N = XT.shape
+    T = cands.shape[0]
+    n_chunks = (N + _SEED_CHUNK - 1) // _SEED_CHUNK
+    part = np.zeros((n_chunks, T))
+    for ch in numba.prange(n_chunks):
+        for i in range(ch * _SEED_CHUNK, min(N, (ch + 1) * _SEED_CHUNK)):
+            ci = closest[i]
+            for t in range(T):
+                d = 0.0
+                for j in range(D):
+                    u = XT[j, i] - cands[t, j]
+                    d += u * u
+                m = d if d < ci else ci
+                part[ch, t] += m
+                if t == update:
+                    closest[i] = m
+    out = np.zeros(T)
+    for ch in range(n_chunks):
+        for t in range(T):
+            out[t] += part[ch, t]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _seed_sample(closest, targets, out):
+    """out[t] = the first i with closest[0] + ... + closest[i] > targets[t] (targets sorted
+    ascending), or N - 1: np.searchsorted(np.cumsum(closest), targets, side="right") without
+    the cumulative sum."""
+    N = closest.shape[0]
+    s = 0.0
+    t = 0
+    T = targets.shape[0]
+    for i in range(N):
+        s += closest[i]
+        while t < T and s > targets[t]:
+            out[t] = i
+            t += 1
+        if t == T:
+            return
+    while t < T:
+        out[t] = N - 1
+        t += 1
+
+
+def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=None
+                   ) -> np.ndarray:
+    """Greedy k-means++ (as :func:`plusplus`) on the (D, N) transpose with O(N) float64 scratch;
+    the distance passes run in parallel chunks. Reports progress (one unit per centre)."""
+    from explorer.progress import Task
+
+    D, N = XT.shape
+    n_trials = 2 + int(math.log(K))
+    centers = np.empty((K, D))
+    closest = np.empty(N, dtype=XT.dtype)    # float32 data: float32 distances (sums in float64)
+    with Task("k-means++ seeding", total=K, unit="centres", callback=progress) as task:
+        first = int(rng.integers(N))
+        centers[0] = XT[:, first]
+        pot = _seed_distances(XT, centers[0], closest)
+        task.update(1)
+        cand = np.empty(n_trials, dtype=np.int64)
+        for c in range(1, K):
+            if pot > 0.0:
+                r = rng.random(n_trials) * pot
+                order = np.argsort(r, kind="stable")
+                picked = np.empty(n_trials, dtype=np.int64)
+                _seed_sample(closest, r[order], picked)
+                cand[order] = picked
+            else:
+                cand[:] = rng.integers(N, size=n_trials)
+            cands = np.ascontiguousarray(XT[:, cand].T, dtype=np.float64)
+            pots = _seed_potentials(XT, cands, closest, -1)
+            best = int(np.argmin(pots))
+            pot = _seed_potentials(XT, cands[best:best + 1], closest, 0)[0]
+            centers[c] = cands[best]
+            task.update(1)
+    return centers
+
+
+def plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str) -> np.ndarray:
+    """Greedy k-means++ seeding (scikit-learn's variant); ``metric`` "sqeuclidean" or "l1"."""
+    X = np.asarray(X)
+    N = X.shape[0]
+    if metric == "sqeuclidean" and (X.dtype == np.float32 or N >= _LEAN_SEEDING_MIN_ROWS):
+        if not 1 <= K <= N:
+            raise ValueError(f"K = {K} must be between 1 and the number of rows ({N})")
+        return _plusplus_lean(transposed(data_matrix(X)), K, rng)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    N, D = X.shape
+    if not 1 <= K <= N:
+        raise ValueError(f"K = {K} must be between 1 and the number of rows ({N})")
+    l1 = metric != "sqeuclidean"
+    n_trials = 2 + int(math.log(K))
+    centers = np.empty((K, D))
+    first = int(rng.integers(N))
+    centers[0] = X[first]
+    closest = np.empty((1, N))
+    _dist_to_points(X, centers[:1], l1, closest)
+    closest = closest[0]
+    pot = closest.sum()
+    cand_d = np.empty((n_trials, N))
+    for c in range(1, K):
+        if pot > 0.0:
+            r = rng.random(n_trials) * pot
+            cand = np.searchsorted(np.cumsum(closest), r, side="right")
+            cand = np.minimum(cand, N - 1)
+        else:   # every row coincides with a chosen centre: any row will do
+            cand = rng.integers(N, size=n_trials)
+        _dist_to_points(X, X[cand], l1, cand_d)
+        np.minimum(cand_d, closest[None, :], out=cand_d)
+        pots = cand_d.sum(axis=1)
+        best = int(np.argmin(pots))
+        closest = cand_d[best].copy()
+        pot = pots[best]
+        centers[c] = X[cand[best]]
+    return centers
+
+
+def kmeans_plusplus(X: np.ndarray, K: int, rng: np.random.Generator) -> np.ndarray:
+    """Greedy k-means++ centres (K, D) for the rows of X, drawn with ``rng``."""
+    return plusplus(X, K, rng, "sqeuclidean")
+
+
+def initial_centers(X: np.ndarray, K: int, seed: int, centers=None,
+                    distance: str = "sqeuclidean") -> np.ndarray:
+    """The starting centres of the centre-based models: the given ``centers`` (validated), else
+    k-means++ seeding from ``seed`` under ``distance`` ("sqeuclidean" or "l1")."""
+    if centers is None:
+        centers = plusplus(X, K, np.random.default_rng(seed), distance)
+    return check_centers(centers, K, X.shape[1])
+
+
+def check_centers(centers, K: int, D: int) -> np.ndarray:
+    """Validate explicit initial centres: finite, shape (K, D); returns a C-contiguous copy."""
+    c = np.array(centers, dtype=np.float64, order="C", copy=True)
+    if c.shape != (K, D):
+        raise ValueError(f"initial centers must have shape ({K}, {D}), got {c.shape}")
+    if not np.all(np.isfinite(c)):
+        raise ValueError("initial centers must be finite")
+    return c
