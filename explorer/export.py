@@ -540,6 +540,38 @@ def _sigint_deferred():
             raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def _sigint_watched():
+    """Yield a function telling whether Ctrl-C (SIGINT) came inside the block. The previous
+    handler still runs (it raises KeyboardInterrupt), but C code can swallow that exception
+    (numpy's conversions clear it), so the writer checks before the swap: a set is never swapped
+    in after a Ctrl-C."""
+    previous = signal.getsignal(signal.SIGINT)
+    seen = []
+
+    def handler(signum, frame):
+        if previous is signal.SIG_IGN:
+            return
+        seen.append(signum)
+        if callable(previous):
+            previous(signum, frame)
+        else:                       # SIG_DFL or a handler installed outside Python
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except (ValueError, OSError):
+        yield lambda: False
+        return
+    try:
+        yield lambda: bool(seen)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _swap_in(tmp: Path, out: Path) -> None:
     """Put the folder ``tmp`` at ``out``; the previous ``out`` (if any) is deleted."""
     with _sigint_deferred():
@@ -566,25 +598,28 @@ def write_set(out_dir, doc: dict[str, Any], write_members) -> list[str]:
     clean_stale(out)
     parent = out.parent if str(out.parent) else Path(".")
     tmp = parent / f".{out.name}.explorer-new-{os.getpid()}-{secrets.token_hex(6)}"
-    try:
-        # mode 0777 less the umask, like any folder the user makes; inside the try, so that a
-        # Ctrl-C arriving just after the mkdir still removes the folder
-        os.mkdir(tmp)
-        names = list(write_members(tmp))
-        members = []
-        for n in names:
-            p = tmp / n
-            members += sorted(f.relative_to(tmp).as_posix() for f in p.rglob("*")
-                              if f.is_file()) if p.is_dir() else [n]
-        doc = dict(doc)
-        doc["files"] = {n: {"sha256": file_sha256(tmp / n), "bytes": (tmp / n).stat().st_size}
-                        for n in members}
-        text = json.dumps(_clean(doc), indent=2, allow_nan=False)
-        (tmp / RESULT).write_text(text + "\n")      # last: the manifest of the set
-        _swap_in(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with _sigint_watched() as interrupted:
+        try:
+            # mode 0777 less the umask, like any folder the user makes; inside the try, so that
+            # a Ctrl-C arriving just after the mkdir still removes the folder
+            os.mkdir(tmp)
+            names = list(write_members(tmp))
+            members = []
+            for n in names:
+                p = tmp / n
+                members += sorted(f.relative_to(tmp).as_posix() for f in p.rglob("*")
+                                  if f.is_file()) if p.is_dir() else [n]
+            doc = dict(doc)
+            doc["files"] = {n: {"sha256": file_sha256(tmp / n),
+                                "bytes": (tmp / n).stat().st_size} for n in members}
+            text = json.dumps(_clean(doc), indent=2, allow_nan=False)
+            (tmp / RESULT).write_text(text + "\n")      # last: the manifest of the set
+            if interrupted():       # its KeyboardInterrupt was swallowed: still a Ctrl-C
+                raise KeyboardInterrupt
+            _swap_in(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return names
 
 
