@@ -25,9 +25,10 @@ import threading
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from explorer import runner
+from explorer.gui.worker import ThreadJob
 
 # The models explorer.distributed has a plan for (explorer.distributed.DISTRIBUTED_MODELS; kept
 # here so the window need not import dask to know; tests/test_gui_distributed.py checks they agree).
@@ -230,59 +231,20 @@ class DaskFitWorker(QObject):
             self.finished.emit(self.run_id, result)
 
 
-class DaskFitJob:
-    """One distributed run, with the interface of :class:`explorer.gui.worker.FitJob`."""
+class DaskFitJob(ThreadJob):
+    """One distributed run, with the interface of :class:`explorer.gui.worker.FitJob`. Its
+    snapshots, made on request as there, compute sample labels on the workers. ``stop`` waits for
+    a cluster still starting or a table still loading."""
 
     distributed = True
 
     def __init__(self, run_id: int, holder: ClusterHolder, key: tuple, model, source: str,
                  columns, *, seed: int, max_iter, tol, n_rows: int | None = None):
-        self.run_id = run_id
-        # snapshots on request, as FitJob: a distributed snapshot computes sample labels on the
-        # workers, so it is made only when the window can draw it
-        self.control = runner.RunControl(snapshots_on_request=True)
-        self.thread = QThread()
-        self.thread.setObjectName(f"dask-fit-{run_id}")
-        self.worker = DaskFitWorker(run_id, holder, key, model.id, model.hp, source, columns,
-                                    seed=seed, max_iter=max_iter, tol=tol, control=self.control,
-                                    n_rows=n_rows)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
-        self.worker.failed.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
-        self.model = model          # the in-memory model (for titles); the run's is worker.model
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def is_running(self) -> bool:
-        return self.thread.isRunning()
-
-    def cancel(self) -> None:
-        self.control.cancel()
-
-    def pause(self) -> None:
-        self.control.pause()
-
-    def resume(self) -> None:
-        self.control.resume()
-
-    def request_snapshot(self, delay: float = 0.0) -> None:
-        """As :meth:`explorer.gui.worker.FitJob.request_snapshot`."""
-        self.control.request_snapshot(delay)
-
-    @property
-    def paused(self) -> bool:
-        return self.control.paused
-
-    def stop(self, timeout_ms: int | None = None) -> bool:
-        """Cancel and wait for the thread (the fit stops after the current iteration; a cluster
-        still starting or a table still loading is waited for)."""
-        self.control.cancel()
-        self.thread.quit()
-        if timeout_ms is None:
-            return self.thread.wait()
-        return self.thread.wait(timeout_ms)
+        # model: the in-memory model (for titles); the run's is worker.model
+        super().__init__(run_id, model, f"dask-fit-{run_id}")
+        self._start_worker(DaskFitWorker(run_id, holder, key, model.id, model.hp, source,
+                                         columns, seed=seed, max_iter=max_iter, tol=tol,
+                                         control=self.control, n_rows=n_rows))
 
 
 def is_distributed(result) -> bool:

@@ -734,7 +734,7 @@ class MainWindow(QMainWindow):
                 or self.run_panel.status.text() != "starting..."):
             return
         self.run_panel.progress.setRange(0, 0)       # busy (indeterminate) until iteration 1
-        if getattr(job, "distributed", False):
+        if job.distributed:
             self.run_panel.status.setText(DASK_STARTING_TEXT)
         elif not self._kernels_cached:
             self.run_panel.status.setText(COMPILING_TEXT)

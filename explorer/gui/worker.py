@@ -58,28 +58,32 @@ class FitWorker(QObject):
             self.finished.emit(self.run_id, result)
 
 
-class FitJob:
-    """One run: its control flags, its worker and its thread. Owned by the window (GUI thread).
+class ThreadJob:
+    """One run on its own QThread: its control flags, its worker and its thread. Owned by the
+    window (GUI thread). Subclasses make the worker (an object with ``run`` and the ``finished``
+    and ``failed`` signals) and hand it to :meth:`_start_worker`.
 
     The job keeps Python references to the thread and the worker until the thread has finished,
-    so neither is destroyed while it runs.
+    so neither is destroyed while it runs. Snapshots are made on request (the module docstring).
     """
 
-    def __init__(self, run_id: int, model, data, *, seed: int, max_iter: int | None,
-                 tol: float | None, snapshot_interval: float = 0.05):
+    distributed = False
+
+    def __init__(self, run_id: int, model, thread_name: str):
         self.run_id = run_id
         self.control = runner.RunControl(snapshots_on_request=True)
         self.thread = QThread()
-        self.thread.setObjectName(f"fit-{run_id}")
-        self.worker = FitWorker(run_id, model, data, seed=seed, max_iter=max_iter, tol=tol,
-                                control=self.control, snapshot_interval=snapshot_interval)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
+        self.thread.setObjectName(thread_name)
+        self.model = model
+
+    def _start_worker(self, worker) -> None:
+        self.worker = worker
+        worker.moveToThread(self.thread)
+        self.thread.started.connect(worker.run)
         # Direct: quit from the worker thread itself, so it works even while the GUI thread is
         # blocked in stop() waiting for the thread.
-        self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
-        self.worker.failed.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
-        self.model = model
+        worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+        worker.failed.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
 
     def start(self) -> None:
         self.thread.start()
@@ -112,3 +116,13 @@ class FitJob:
         if timeout_ms is None:
             return self.thread.wait()
         return self.thread.wait(timeout_ms)
+
+
+class FitJob(ThreadJob):
+    """A run in this process."""
+
+    def __init__(self, run_id: int, model, data, *, seed: int, max_iter: int | None,
+                 tol: float | None, snapshot_interval: float = 0.05):
+        super().__init__(run_id, model, f"fit-{run_id}")
+        self._start_worker(FitWorker(run_id, model, data, seed=seed, max_iter=max_iter, tol=tol,
+                                     control=self.control, snapshot_interval=snapshot_interval))
