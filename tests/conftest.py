@@ -75,3 +75,19 @@ def register_models():
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    """The window's message boxes (QMessageBox.exec) patched: record (title, text, details) and
+    answer Ok instead of blocking."""
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+
+    def fake_exec(box):
+        shown.append((box.windowTitle(), box.text(), box.detailedText()))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    return shown

@@ -24,3 +24,10 @@ def noise_table(n=60, d=2, seed=0, labels=True) -> TableData:
     rng = np.random.default_rng(seed)
     lab = np.array([str(i % 2) for i in range(n)]) if labels else None
     return table(rng.normal(size=(n, d)), lab, path="mem.csv")
+
+
+def run_to_end(qtbot, window, timeout=30_000):
+    """Start the window's run and wait for run_finished; return the FitResult."""
+    with qtbot.waitSignal(window.run_finished, timeout=timeout) as blocker:
+        assert window.start_run()
+    return blocker.args[0]

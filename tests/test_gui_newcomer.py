@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from helpers import run_to_end  # noqa: E402
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QImage, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
@@ -100,24 +101,6 @@ def window(qtbot, settings, models, monkeypatch):
     yield w
     w.interactive = False       # no quit question at teardown
     w.close()
-
-
-@pytest.fixture
-def dialogs(monkeypatch):
-    shown = []
-
-    def fake_exec(box):
-        shown.append((box.windowTitle(), box.text(), box.detailedText()))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
-    return shown
-
-
-def run_to_end(qtbot, window, timeout=30_000):
-    with qtbot.waitSignal(window.run_finished, timeout=timeout) as blocker:
-        assert window.start_run()
-    return blocker.args[0]
 
 
 def find(combo, data) -> int:

@@ -19,9 +19,9 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from helpers import run_to_end  # noqa: E402
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent, QImage  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from explorer import runner, views  # noqa: E402
 from explorer.data import gaussian_blobs  # noqa: E402
@@ -142,25 +142,6 @@ def window(qtbot, settings, models):
     yield w
     w.interactive = False      # no quit question when a test ends during a fit
     w.close()
-
-
-@pytest.fixture
-def dialogs(monkeypatch):
-    """QMessageBox.exec patched: record (title, text, details) instead of blocking."""
-    shown = []
-
-    def fake_exec(box):
-        shown.append((box.windowTitle(), box.text(), box.detailedText()))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
-    return shown
-
-
-def run_to_end(qtbot, window, timeout=20_000):
-    with qtbot.waitSignal(window.run_finished, timeout=timeout) as blocker:
-        assert window.start_run()
-    return blocker.args[0]
 
 
 def scatter_points(panel):
