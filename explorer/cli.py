@@ -212,13 +212,10 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
     # Warnings during the fit become notes of the result (shown and exported).
     result.notes.extend(f"warning during the fit: {w}" for w in fit_warnings)
 
-    for note in list(result.model.notes) + list(result.notes):
-        print(f"note: {note}", file=sys.stderr)
-    from explorer.report import summary_lines
+    from explorer.report import print_result
 
-    for line in summary_lines(result, model_id=model_cls.id, data=data,
-                              hyperparameters=hp.as_dict(), seed=ns.seed):
-        print(line)
+    print_result(result, model_id=model_cls.id, data=data, hyperparameters=hp.as_dict(),
+                 seed=ns.seed)
     if ns.out:
         try:
             paths = export_result(result, ns.out)

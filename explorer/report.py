@@ -7,6 +7,8 @@ in groups, one a line, :func:`metrics_text`; why the fit stopped, :func:`stop_te
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 # Final metrics shown in groups by the window (result.metrics keys -> display names); the rest
@@ -97,3 +99,16 @@ def summary_lines(result, *, model_id: str, data, hyperparameters: dict, seed: i
     lines.append(f"time: {result.total_s:.3f} s total, {result.per_iteration_s * 1e3:.3f} ms per "
                  "iteration")
     return lines
+
+
+def print_result(result, *, model_id: str, data, hyperparameters: dict, seed: int,
+                 out=None, err=None) -> None:
+    """What ``explorer fit`` prints after a fit (in memory or on Dask): the model's and the
+    runner's notes on stderr, then :func:`summary_lines` on stdout."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    for note in list(result.model.notes) + list(result.notes):
+        print(f"note: {note}", file=err)
+    for line in summary_lines(result, model_id=model_id, data=data,
+                              hyperparameters=hyperparameters, seed=seed):
+        print(line, file=out)

@@ -20,7 +20,7 @@ def cmd_fit_dask(ns, model_cls) -> int:
     from explorer import runner
     from explorer.export import check_out_dir
     from explorer.options import EXIT_BAD_INPUT, hyperparameters_from_args
-    from explorer.report import summary_lines
+    from explorer.report import print_result
 
     def fail(msg) -> int:
         print(f"explorer: error: {msg}", file=sys.stderr)
@@ -70,11 +70,8 @@ def cmd_fit_dask(ns, model_cls) -> int:
         except KeyboardInterrupt:
             print("explorer: interrupted", file=sys.stderr)
             return 130
-        for note in list(result.model.notes) + list(result.notes):
-            print(f"note: {note}", file=sys.stderr)
-        for line in summary_lines(result, model_id=model_cls.id, data=data,
-                                  hyperparameters=hp.as_dict(), seed=ns.seed):
-            print(line)
+        print_result(result, model_id=model_cls.id, data=data, hyperparameters=hp.as_dict(),
+                     seed=ns.seed)
         if ns.out:
             paths = export(result, ns.out)
             print("wrote: " + ", ".join(str(p) for p in paths.values()))
