@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -36,21 +35,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def vm(field: str) -> float:
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def reset_peak() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
+from _memory import peak_mib, reset_peak, vm  # noqa: E402
 
 
 def generate(path: Path, nodes: int, edges: int, K: int, seed: int = 0) -> None:
@@ -132,7 +117,7 @@ def child(ns) -> dict:
     out["stages"] = stages
     # resetting VmHWM per stage resets ru_maxrss too: the run's peak is the largest stage peak
     out["peak_MiB"] = max(s["peak_MiB"] for s in stages)
-    out["ru_maxrss_MiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out["ru_maxrss_MiB"] = round(peak_mib())
     out["load_avg_end"] = os.getloadavg()[0]
     return out
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -27,17 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def vm(field: str) -> float:
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def peak() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from _memory import peak_mib, vm  # noqa: E402
 
 
 def generate(path: Path, rows: int, cols: int, K: int = 10, seed: int = 0,
@@ -75,7 +64,7 @@ def child(ns) -> dict:
     out["array"] = f"{data.X.shape} {data.X.dtype} {'F' if data.X.flags.f_contiguous else 'C'}"
     out["array_MiB"] = round(data.X.nbytes / 2**20)
     out["rss_after_load_MiB"] = round(vm("VmRSS"))
-    out["peak_after_load_MiB"] = round(peak())
+    out["peak_after_load_MiB"] = round(peak_mib())
     t0 = time.perf_counter()
     c0 = time.process_time()
     res = runner.fit(cls, data, seed=0, K=ns.K, n_init=ns.n_init, max_iter=ns.max_iter,
@@ -85,8 +74,8 @@ def child(ns) -> dict:
     out["iterations"] = [r["iterations"] for r in res.restarts]
     out["stop_reason"] = res.stop_reason
     out["inertia"] = res.final_objective
-    out["peak_MiB"] = round(peak())
-    out["peak_over_array"] = round(peak() / (data.X.nbytes / 2**20), 2)
+    out["peak_MiB"] = round(peak_mib())
+    out["peak_over_array"] = round(peak_mib() / (data.X.nbytes / 2**20), 2)
     out["load_avg_end"] = os.getloadavg()[0]
     return out
 
@@ -97,7 +86,7 @@ def reference(ns) -> dict:
     t0 = time.perf_counter()
     X = pd.read_parquet(ns.path).to_numpy()
     return {"pandas_read_parquet_to_numpy_s": round(time.perf_counter() - t0, 2),
-            "dtype": str(X.dtype), "peak_MiB": round(peak())}
+            "dtype": str(X.dtype), "peak_MiB": round(peak_mib())}
 
 
 def main() -> None:

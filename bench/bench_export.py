@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import sys
 import tempfile
@@ -30,23 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def vm(field: str) -> float:
-    """A VmXXX line of /proc/self/status, in MiB."""
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
+from _memory import peak_mib, reset_peak, vm  # noqa: E402
 
 
 def build(nodes: int, K: int, edges: int, seed: int = 0):
@@ -118,7 +101,7 @@ def main() -> None:
         print(f"load average before/after: {load0[0]:.2f} / {os.getloadavg()[0]:.2f} "
               f"({os.cpu_count()} cores)")
         print(f"ru_maxrss of the whole run: "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+              f"{peak_mib():.0f} MiB")
         if ns.reference:
             t0 = time.perf_counter()
             text = export.assignments_table(res)

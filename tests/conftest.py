@@ -91,3 +91,11 @@ def dialogs(monkeypatch):
 
     monkeypatch.setattr(QMessageBox, "exec", fake_exec)
     return shown
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """The window's settings in a private INI file: tests never touch the user's settings."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)

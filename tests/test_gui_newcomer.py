@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from helpers import run_to_end  # noqa: E402
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QImage, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
 
@@ -83,11 +83,6 @@ def models(register_models):
     reg = registry()
     register_models(PacedModel)
     return dict(reg, **{PacedModel.id: PacedModel})
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from helpers import run_to_end  # noqa: E402
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent, QImage  # noqa: E402
 
 from explorer import runner, views  # noqa: E402
@@ -125,12 +125,6 @@ def models(register_models):
     reg = registry()
     register_models(FakeSoftKMeans)
     return dict(reg, **{FakeSoftKMeans.id: FakeSoftKMeans})
-
-
-@pytest.fixture
-def settings(tmp_path):
-    # A private INI file: the tests never touch the user's settings.
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 
 
 @pytest.fixture
