@@ -276,6 +276,27 @@ def test_plots_written_only_when_they_apply_and_sized(qtbot, window, sample_dir,
 
 
 # ---- 9. smaller things -----------------------------------------------------------------------
+def test_progress_bar_names_how_the_run_ended(window):
+    """A run stopped by its own rule (a held-out score that fell, a degenerate state) is not
+    called 'iteration limit reached' (it was, for an a-MMSB fit stopped at 7 of 200)."""
+    from types import SimpleNamespace
+
+    def ended(stop_reason, converged=False, cancelled=False, iterations=7):
+        window.run_panel.show_finished(SimpleNamespace(
+            iterations=iterations, max_iter=200, converged=converged, cancelled=cancelled,
+            stop_reason=stop_reason))
+        bar = window.run_panel.progress
+        return bar.text(), bar.value() == bar.maximum()
+
+    assert ended("stopped: held-out log-likelihood fell 3 checks, best at iteration 4") == (
+        "stopped after 7 iterations (limit 200)", True)
+    assert ended("degenerate: K = 4 asked, 1 in use") == (
+        "degenerate after 7 iterations (limit 200)", True)
+    assert ended("iteration limit", iterations=200)[0] == "iteration limit reached: 200 / 200"
+    assert ended("converged", converged=True)[0] == "converged after 7 iterations (limit 200)"
+    assert ended("cancelled", cancelled=True) == ("cancelled at iteration 7 / 200", False)
+
+
 def test_density_in_view_status_units_idle_bar_and_objective_name(qtbot, window, sample_dir):
     assert "0 / 1" not in window.run_panel.progress.text()
     assert window.open_file(sample_dir / "coal_intervals.csv", columns=["interval_years"])

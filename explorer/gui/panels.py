@@ -582,10 +582,15 @@ class RunPanel(QGroupBox):
             self.progress.setRange(0, max(int(result.max_iter), 1))
             self.progress.setValue(min(n, result.max_iter))
             self.progress.setFormat("cancelled at iteration %v / %m")
-        else:
+        elif result.stop_reason == "iteration limit":
             self.progress.setRange(0, max(int(result.max_iter), 1))
             self.progress.setValue(min(n, result.max_iter))
             self.progress.setFormat("iteration limit reached: %v / %m")
+        else:   # ended by the model's own rule (stopped early, degenerate, non-finite): full bar
+            self.progress.setRange(0, max(n, 1))
+            self.progress.setValue(max(n, 1))
+            reason = result.stop_reason.split(",")[0].split(":")[0]
+            self.progress.setFormat(f"{reason} after {n} iterations (limit {result.max_iter})")
 
     def show_progress(self, p, paused: bool = False) -> None:
         self.progress.setFormat("iteration %v / %m")
