@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, QTimer
 
 import explorer
 from explorer import metrics, runner, session, sweep
+from explorer.gui import collector
 from explorer.gui.runs import RunsPanel
 from explorer.gui.sweep import SweepPanel
 from explorer.models import get_model
@@ -129,6 +130,7 @@ def test_sweep_view_cancel(qtbot, tmp_path):
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=10_000)
     assert panel.start_button.isEnabled()
     assert mp.active_children() == []
+    assert collector.holders() == 0          # the sweep thread gave back its claim
 
 
 # ---- the same views inside the window -------------------------------------------------------

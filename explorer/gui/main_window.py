@@ -40,6 +40,7 @@ from explorer._version import __version__
 from explorer.data import LOAD_OPTIONS as DATA_OPTIONS
 from explorer.data.table import MissingValuesError
 from explorer.data.types import DataError
+from explorer.gui import collector
 from explorer.gui.cluster import (
     ClusterHolder,
     DaskFitJob,
@@ -158,6 +159,9 @@ class MainWindow(QMainWindow):
         # The fit thread and Qt's GIL releases around every C++ call contend for the GIL; a
         # 1 ms switch interval (default 5 ms) hands it back to the GUI thread sooner.
         sys.setswitchinterval(0.001)
+        # Cyclic garbage is collected in this thread only while the window is open (a collection
+        # in a fit thread can deadlock with Qt: explorer/gui/collector.py).
+        self._gc_hold = collector.hold()
         if models is None:
             from explorer.models import registry
             models = registry()
@@ -1228,4 +1232,5 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()           # every job stopped and its thread ended
         self.sweep_panel.shutdown()          # no sweep worker outlives the window
         self.cluster_holder.close()          # nor a Dask worker the window started
+        self._gc_hold.release()              # no thread of this window runs any more
         super().closeEvent(event)

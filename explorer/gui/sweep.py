@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import sweep as sweep_mod
+from explorer.gui import collector
 from explorer.gui.plots import cluster_color
 
 CRITERION_LABELS = {"bic": "BIC (lower is better)", "aic": "AIC (lower is better)",
@@ -121,6 +122,7 @@ class SweepPanel(QWidget):
         self.total = 0
         self._thread = None
         self._worker = None
+        self._gc_hold = None
         self._cancel = None
         self._redraw_due = False
 
@@ -163,6 +165,7 @@ class SweepPanel(QWidget):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText(f"sweeping {spec.model_id}: {self.total} fits on {jobs} process(es)…")
+        self._gc_hold = collector.hold()     # see explorer/gui/collector.py
         self._thread.start()
 
     def cancel(self, wait: bool = False) -> None:
@@ -192,6 +195,9 @@ class SweepPanel(QWidget):
         if self._thread is not None:
             self._thread.quit()
             self._thread.wait()
+        if self._gc_hold is not None:
+            self._gc_hold.release()
+            self._gc_hold = None
 
     def shutdown(self) -> None:
         """Cancel a running sweep and wait for its workers (the window calls this on close)."""
