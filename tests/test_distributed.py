@@ -64,6 +64,11 @@ def blobs(seed=0, n=N, D=3):
     return centres[z] + rng.normal(size=(n, D))
 
 
+def blobs_truth(seed=0, n=N):
+    """The cluster of each row of ``blobs(seed, n)`` (the same draws)."""
+    return np.random.default_rng(seed).integers(3, size=n)
+
+
 def all_labels(model):
     out = model.map(lambda part, hp, st, f: f(part, hp, st)[0], model.hp, model.state(),
                     type(model.plan).part_output)
@@ -110,6 +115,31 @@ def test_same_result_as_in_memory(cluster, model_id, layout):
         assert_same(ref, res)
     finally:
         data.release()
+
+
+@pytest.mark.parametrize("model_id", ["kmeans", "gmm"])
+def test_snapshot_samples_every_partition_evenly(cluster, model_id):
+    # Rows sorted by cluster (as iris is by species): a sample of the first rows would hold one
+    # cluster. The sample is every s-th row of the whole table, labelled as the full fit does.
+    X = X3[np.argsort(blobs_truth())]
+    ref = runner.fit(get_model(model_id), table(X), seed=1, K=3)
+    data = from_array(cluster.client, X, [137, 1400, 263])
+    model_cls = distributed_model(model_id)
+    model_cls.snapshot_rows = 100             # on the class: runner.fit makes the instance
+    try:
+        res = runner.fit(model_cls, data, seed=1, K=3)
+        snap = res.model.snapshot()
+    finally:
+        del model_cls.snapshot_rows
+        data.release()
+    rows = snap["sample_rows"]
+    np.testing.assert_array_equal(rows, np.arange(0, N, 18))     # 100 rows, stride 18
+    np.testing.assert_array_equal(snap["sample_X"], X[rows])
+    np.testing.assert_array_equal(snap["labels"], np.asarray(ref.model.labels())[rows])
+    assert len(np.unique(snap["labels"])) == 3
+    if model_id == "gmm":
+        np.testing.assert_allclose(snap["memberships"], ref.model.memberships()[rows],
+                                   rtol=1e-10, atol=1e-12)
 
 
 def test_hardened_fuzzy_cmeans_is_kmeans_distributed(cluster):
@@ -191,16 +221,21 @@ def test_bernoulli_refuses_non_binary(cluster):
 def test_cancel_leaves_no_task_running(cluster):
     data = from_array(cluster.client, X3, [900, 900])
     control = runner.RunControl()
+    model_cls = distributed_model("gmm")
+    model_cls.snapshot_rows = 500             # a sample of every 4th row, never all 1800
 
     def cb(p):
         if p.iteration == 2:
             control.cancel()
         snap = p.snapshot
-        assert snap is not None and len(snap["labels"]) <= 900
+        assert snap is not None and len(snap["labels"]) == 450
         assert snap["centers"].shape == (3, 3)
 
-    res = runner.fit(distributed_model("gmm"), data, seed=0, K=3, tol=0.0, max_iter=50,
-                     callback=cb, snapshot_interval=0.0, control=control)
+    try:
+        res = runner.fit(model_cls, data, seed=0, K=3, tol=0.0, max_iter=50,
+                         callback=cb, snapshot_interval=0.0, control=control)
+    finally:
+        del model_cls.snapshot_rows
     assert res.cancelled and res.iterations == 2
     assert not any(cluster.client.processing().values())
     data.release()

@@ -173,7 +173,8 @@ def test_fit_through_window_equals_in_memory(qtbot, dask_window):
     # the data view draws the snapshot's sample and says so
     w.tabs.setCurrentWidget(w.data_view)
     w.flush_plots()
-    assert "sample of 300 rows" in w.data_view.info.text()   # the first partition
+    assert "sample of 600 rows" in w.data_view.info.text()   # every row (at most 20,000)
+    np.testing.assert_array_equal(w.data_view.fit_snapshot["sample_rows"], np.arange(600))
     np.testing.assert_array_equal(w.data_view.fit_snapshot["labels"],
                                   np.asarray(ref.model.labels())[w.data_view.fit_snapshot[
                                       "sample_rows"]])

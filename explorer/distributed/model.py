@@ -13,9 +13,12 @@ starts from are taken from it; then the first pass runs over all partitions. On 
 Explicit starting parameters (``initialize(data, seed, centers=...)`` or ``weights=, means=,
 precisions=`` for gmm) are passed to that same ``initialize``.
 
-A snapshot carries the parameters and the labels (and memberships) of a sample: the first
-``snapshot_rows`` rows of the first partition (``sample_rows`` their global indices, ``sample_X``
-their values), never N labels. ``labels()`` is that sample's labels too; all labels are written by
+A snapshot carries the parameters and the labels (and memberships) of a sample, never N labels:
+every row when the table has at most ``snapshot_rows``, else every s-th row of the table with s
+the smallest stride that keeps the sample within ``snapshot_rows`` (``sample_rows`` their global
+indices, ``sample_X`` their values). Each worker labels only its sampled rows. Evenly spaced
+rows from every partition, not the first rows of the first one: files sorted by a column (iris by
+species) would otherwise show one cluster only. ``labels()`` is that sample's labels too; all labels are written by
 the workers (:func:`explorer.distributed.write_assignments`).
 """
 
@@ -29,17 +32,25 @@ from explorer.data.types import DataError, TableData
 from explorer.models import get_model
 from explorer.models.base import Model
 
+from .data import Part
 from .plans import plan_for
 
 INIT_SAMPLE = 100_000
 SNAPSHOT_ROWS = 20_000
 
 
-def _sample_rows(part, hp, state, output, n):
-    labels, R = output(part, hp, state)
-    n = min(n, len(labels))
-    return (labels[:n].copy(), None if R is None else R[:n].copy(),
-            np.array(part.X[:n], dtype=np.float64), part.offset)
+def _sample_rows(part, rows, hp, state, output):
+    """Labels (memberships or None) and float64 values of a partition's local ``rows``, computed
+    on a copy of those rows only (its own empty cache: the partition's cache is not touched)."""
+    sub = Part(np.ascontiguousarray(part.X[rows]), part.offset, part.index)
+    labels, R = output(sub, hp, state)
+    return labels, R, sub.f64()
+
+
+def snapshot_sample_rows(n_rows: int, size: int) -> np.ndarray:
+    """The global indices of the snapshot sample: all rows, or every s-th (module docstring)."""
+    stride = max(1, -(-n_rows // size))
+    return np.arange(0, n_rows, stride, dtype=np.int64)
 
 
 class DistributedModel(Model):
@@ -102,12 +113,23 @@ class DistributedModel(Model):
         return self.plan.state(self)
 
     def sample(self):
-        """(labels, memberships or None, X, first global row) of the snapshot sample."""
+        """(labels, memberships or None, X, global rows) of the snapshot sample."""
         if self._sample is None:
-            client = self.data.client
-            fut = client.submit(_sample_rows, self.data.parts[0], self.hp, self.state(),
-                                type(self.plan).part_output, self.snapshot_rows, pure=False)
-            self._sample = fut.result()
+            data = self.data
+            rows = snapshot_sample_rows(data.n_items, self.snapshot_rows)
+            state, output = self.state(), type(self.plan).part_output
+            futures = []
+            for part, off, n in zip(data.parts, data.offsets, data.lengths):
+                lo, hi = np.searchsorted(rows, [off, off + n])
+                if hi > lo:
+                    futures.append(data.client.submit(_sample_rows, part, rows[lo:hi] - off,
+                                                      self.hp, state, output, pure=False))
+            pieces = data.client.gather(futures)
+            for f in futures:
+                f.release()
+            R = None if pieces[0][1] is None else np.concatenate([p[1] for p in pieces])
+            self._sample = (np.concatenate([p[0] for p in pieces]), R,
+                            np.concatenate([p[2] for p in pieces]), rows)
         return self._sample
 
     def labels(self) -> np.ndarray:
@@ -117,9 +139,8 @@ class DistributedModel(Model):
         return self.sample()[1]
 
     def snapshot(self) -> dict:
-        labels, R, X, first = self.sample()
-        snap = {"labels": labels.copy(), "sample_rows": np.arange(first, first + len(labels)),
-                "sample_X": X.copy()}
+        labels, R, X, rows = self.sample()
+        snap = {"labels": labels.copy(), "sample_rows": rows.copy(), "sample_X": X.copy()}
         if R is not None:
             snap["memberships"] = R.copy()
         snap.update(self.plan.snapshot(self))
