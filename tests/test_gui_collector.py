@@ -50,8 +50,10 @@ def test_claims_nest_and_release_once(qapp):
     was_enabled = gc.isenabled()
     first, second = collector.hold(), collector.hold()
     assert collector.holders() == 2 and not gc.isenabled()
+    assert gc.get_freeze_count() > 0       # the heap of the first claim is left out of passes
     first.release()
     first.release()                        # a second release of the same claim does nothing
     assert collector.holders() == 1 and not gc.isenabled()
     second.release()
     assert collector.holders() == 0 and gc.isenabled() == was_enabled
+    assert gc.get_freeze_count() == 0
