@@ -96,20 +96,30 @@ def _model_of(argv: list[str], prog: str) -> type[Model] | None:
     return None
 
 
-def cmd_fit(argv: list[str]) -> int:
+def _model_parser(argv: list[str], prog: str, description: str, data_help: str
+                  ) -> tuple[type[Model] | None, argparse.ArgumentParser | None]:
+    """The model named by the first argument (None when there is none yet) and a parser with the
+    model, data, run and data-loading arguments; (None, None) after printing the error for an
+    unknown model id."""
     try:
-        model_cls = _model_of(argv, "explorer fit")
+        model_cls = _model_of(argv, prog)
     except KeyError as e:
         print(f"explorer: error: {e.args[0]}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
-    parser = argparse.ArgumentParser(
-        prog="explorer fit", allow_abbrev=False,
-        description="Fit a model headless; progress on stderr, summary on stdout.")
+        return None, None
+    parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False, description=description)
     parser.add_argument("model", help="model id (see `explorer models`)")
-    parser.add_argument("data", help="data file (CSV table, edge list, GML/GraphML, t,i,j,count)")
+    parser.add_argument("data", help=data_help)
     add_run_options(parser)
     add_data_options(parser)
+    return model_cls, parser
+
+
+def cmd_fit(argv: list[str]) -> int:
+    model_cls, parser = _model_parser(
+        argv, "explorer fit", "Fit a model headless; progress on stderr, summary on stdout.",
+        "data file (CSV table, edge list, GML/GraphML, t,i,j,count)")
+    if parser is None:
+        return EXIT_BAD_INPUT
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="write result.json, parameters.npz, assignments.csv here")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -257,19 +267,11 @@ def unusable(result) -> str | None:
 def cmd_sweep(argv: list[str]) -> int:
     from explorer import sweep as sweep_mod
 
-    try:
-        model_cls = _model_of(argv, "explorer sweep")
-    except KeyError as e:
-        print(f"explorer: error: {e.args[0]}", file=sys.stderr)
+    model_cls, parser = _model_parser(
+        argv, "explorer sweep", "Fit every K (and seed) in parallel worker processes and choose "
+        "K; a line per finished fit on stderr, the table per K on stdout.", "data file")
+    if parser is None:
         return EXIT_BAD_INPUT
-    parser = argparse.ArgumentParser(
-        prog="explorer sweep", allow_abbrev=False,
-        description="Fit every K (and seed) in parallel worker processes and choose K; "
-                    "a line per finished fit on stderr, the table per K on stdout.")
-    parser.add_argument("model", help="model id (see `explorer models`)")
-    parser.add_argument("data", help="data file")
-    add_run_options(parser)
-    add_data_options(parser)
     parser.add_argument("--seeds", type=positive_int, default=3,
                         help="fits per K, with seeds SEED, SEED+1, ... (default 3)")
     parser.add_argument("--jobs", type=int, default=None,
@@ -415,18 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "--version":
         print(f"explorer {__version__}")
         return 0
-    if argv and argv[0] == "models":
-        return cmd_models(argv[1:])
-    if argv and argv[0] == "fit":
-        return cmd_fit(argv[1:])
-    if argv and argv[0] == "warmup":
-        return cmd_warmup(argv[1:])
-    if argv and argv[0] == "gui":
-        return cmd_gui(argv[1:])
-    if argv and argv[0] == "sweep":
-        return cmd_sweep(argv[1:])
-    if argv and argv[0] == "replay":
-        return cmd_replay(argv[1:])
+    commands = {"models": cmd_models, "fit": cmd_fit, "warmup": cmd_warmup, "gui": cmd_gui,
+                "sweep": cmd_sweep, "replay": cmd_replay}
+    if argv and argv[0] in commands:
+        return commands[argv[0]](argv[1:])
     if not argv or Path(argv[0]).exists():
         return cmd_gui(argv)
     print(f"explorer: error: unknown command or missing file '{argv[0]}'\n{USAGE}",

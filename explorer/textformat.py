@@ -84,6 +84,15 @@ def _mul_shift64(m, mul_lo, mul_hi, j):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _mul_shift_all(mv, mp, mm, mul, j):
+    """Ryu's mulShiftAll64: ``_mul_shift64`` of the interval's three ends by the table row
+    ``mul`` (low, high words)."""
+    lo = mul[0]
+    hi = mul[1]
+    return _mul_shift64(mv, lo, hi, j), _mul_shift64(mp, lo, hi, j), _mul_shift64(mm, lo, hi, j)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _pow5bits(e):
     return ((e * 1217359) >> 19) + 1
 
@@ -123,11 +132,7 @@ def shortest_digits(x):
         e10 = q
         k = _POW5_INV_BITCOUNT + _pow5bits(q) - 1
         i = -e2 + q + k
-        lo = POW5_INV_SPLIT[q, 0]
-        hi = POW5_INV_SPLIT[q, 1]
-        vr = _mul_shift64(mv, lo, hi, i)
-        vp = _mul_shift64(mp_, lo, hi, i)
-        vm = _mul_shift64(mm_, lo, hi, i)
+        vr, vp, vm = _mul_shift_all(mv, mp_, mm_, POW5_INV_SPLIT[q], i)
         if q <= 21:
             if mv % np.uint64(5) == np.uint64(0):
                 vr_tz = _pow5_factor(mv) >= q
@@ -141,11 +146,7 @@ def shortest_digits(x):
         i = -e2 - q
         k = _pow5bits(i) - _POW5_BITCOUNT
         j = q - k
-        lo = POW5_SPLIT[i, 0]
-        hi = POW5_SPLIT[i, 1]
-        vr = _mul_shift64(mv, lo, hi, j)
-        vp = _mul_shift64(mp_, lo, hi, j)
-        vm = _mul_shift64(mm_, lo, hi, j)
+        vr, vp, vm = _mul_shift_all(mv, mp_, mm_, POW5_SPLIT[i], j)
         if q <= 1:
             vr_tz = True
             if accept:
@@ -162,17 +163,13 @@ def shortest_digits(x):
             vm_tz = vm_tz and (vm % ten == np.uint64(0))
             vr_tz = vr_tz and last == np.uint64(0)
             last = vr % ten
-            vr //= ten
-            vp //= ten
-            vm //= ten
+            vr, vp, vm = vr // ten, vp // ten, vm // ten
             removed += 1
         if vm_tz:
             while vm % ten == np.uint64(0):
                 vr_tz = vr_tz and last == np.uint64(0)
                 last = vr % ten
-                vr //= ten
-                vp //= ten
-                vm //= ten
+                vr, vp, vm = vr // ten, vp // ten, vm // ten
                 removed += 1
         if vr_tz and last == np.uint64(5) and vr % np.uint64(2) == np.uint64(0):
             last = np.uint64(4)
@@ -183,18 +180,36 @@ def shortest_digits(x):
         hundred = np.uint64(100)
         if vp // hundred > vm // hundred:
             round_up = vr % hundred >= np.uint64(50)
-            vr //= hundred
-            vp //= hundred
-            vm //= hundred
+            vr, vp, vm = vr // hundred, vp // hundred, vm // hundred
             removed += 2
         while vp // ten > vm // ten:
             round_up = vr % ten >= np.uint64(5)
-            vr //= ten
-            vp //= ten
-            vm //= ten
+            vr, vp, vm = vr // ten, vp // ten, vm // ten
             removed += 1
         out = vr + (np.uint64(1) if (vr == vm or round_up) else np.uint64(0))
     return out, e10 + removed
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _n_digits(u):
+    """How many decimal digits the unsigned ``u`` has (1 for 0)."""
+    n = 1
+    ten = np.uint64(10)
+    while u >= ten:
+        u //= ten
+        n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _put_digits(buf, pos, u, n):
+    """The last ``n`` decimal digits of the unsigned ``u``, most significant first, at buf[pos:];
+    return pos + n."""
+    ten = np.uint64(10)
+    for k in range(n - 1, -1, -1):
+        buf[pos + k] = 48 + np.uint8(u % ten)
+        u //= ten
+    return pos + n
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -206,16 +221,7 @@ def write_int(v, buf, pos):
         u = np.uint64(-(v + 1)) + np.uint64(1)
     else:
         u = np.uint64(v)
-    n = 1
-    t = u
-    ten = np.uint64(10)
-    while t >= ten:
-        t //= ten
-        n += 1
-    for k in range(n - 1, -1, -1):
-        buf[pos + k] = 48 + np.uint8(u % ten)
-        u //= ten
-    return pos + n
+    return _put_digits(buf, pos, u, _n_digits(u))
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -241,13 +247,8 @@ def write_float(x, buf, pos):
         buf[pos + 2] = 48
         return pos + 3
     digits, e = shortest_digits(x)
-    # the digits, most significant first, into a scratch area past the output
-    n = 1
-    t = digits
+    n = _n_digits(digits)
     ten = np.uint64(10)
-    while t >= ten:
-        t //= ten
-        n += 1
     decpt = e + n              # the decimal point sits after ``decpt`` digits
     x10 = decpt - 1
     if -4 <= x10 < 16:
@@ -258,15 +259,9 @@ def write_float(x, buf, pos):
             for _ in range(-decpt):
                 buf[pos] = 48
                 pos += 1
-            for k in range(n - 1, -1, -1):
-                buf[pos + k] = 48 + np.uint8(digits % ten)
-                digits //= ten
-            return pos + n
+            return _put_digits(buf, pos, digits, n)
         if decpt >= n:          # ddd000.0
-            for k in range(n - 1, -1, -1):
-                buf[pos + k] = 48 + np.uint8(digits % ten)
-                digits //= ten
-            pos += n
+            pos = _put_digits(buf, pos, digits, n)
             for _ in range(decpt - n):
                 buf[pos] = 48
                 pos += 1
@@ -326,41 +321,6 @@ def float_reprs(values) -> list[str]:
     return out
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def csv_rows(id_bytes, id_ends, labels, M, c_bytes, c_ends, with_comm, buf):
-    """Rows ``id,label,p0,...,p{K-1}[,communities]`` into ``buf``; returns the bytes written.
-
-    ``id_bytes``/``id_ends``: the ids' UTF-8 bytes (already quoted as csv writes them) one after
-    the other and where each ends; ``M`` (n, K) float64 memberships (K may be 0); ``c_bytes``,
-    ``c_ends`` the communities' text likewise, written when ``with_comm``."""
-    pos = 0
-    i0 = 0
-    c0 = 0
-    n, K = M.shape
-    for i in range(n):
-        i1 = id_ends[i]
-        for b in range(i0, i1):
-            buf[pos] = id_bytes[b]
-            pos += 1
-        i0 = i1
-        buf[pos] = 44
-        pos = write_int(labels[i], buf, pos + 1)
-        for k in range(K):
-            buf[pos] = 44
-            pos = write_float(M[i, k], buf, pos + 1)
-        if with_comm:
-            buf[pos] = 44
-            pos += 1
-            c1 = c_ends[i]
-            for b in range(c0, c1):
-                buf[pos] = c_bytes[b]
-                pos += 1
-            c0 = c1
-        buf[pos] = 10
-        pos += 1
-    return pos
-
-
 @numba.njit(cache=True, nogil=True, inline="always")
 def _put(buf, pos, text):
     """Copy the bytes ``text`` (a uint8 array) to buf[pos:]."""
@@ -373,6 +333,35 @@ def _put(buf, pos, text):
 def _put_range(buf, pos, src, lo, hi):
     for b in range(lo, hi):
         buf[pos] = src[b]
+        pos += 1
+    return pos
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def csv_rows(id_bytes, id_ends, labels, M, c_bytes, c_ends, with_comm, buf):
+    """Rows ``id,label,p0,...,p{K-1}[,communities]`` into ``buf``; returns the bytes written.
+
+    ``id_bytes``/``id_ends``: the ids' UTF-8 bytes (already quoted as csv writes them) one after
+    the other and where each ends; ``M`` (n, K) float64 memberships (K may be 0); ``c_bytes``,
+    ``c_ends`` the communities' text likewise, written when ``with_comm``."""
+    pos = 0
+    i0 = 0
+    c0 = 0
+    n, K = M.shape
+    for i in range(n):
+        pos = _put_range(buf, pos, id_bytes, i0, id_ends[i])
+        i0 = id_ends[i]
+        buf[pos] = 44
+        pos = write_int(labels[i], buf, pos + 1)
+        for k in range(K):
+            buf[pos] = 44
+            pos = write_float(M[i, k], buf, pos + 1)
+        if with_comm:
+            buf[pos] = 44
+            pos += 1
+            pos = _put_range(buf, pos, c_bytes, c0, c_ends[i])
+            c0 = c_ends[i]
+        buf[pos] = 10
         pos += 1
     return pos
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -119,6 +120,69 @@ def numeric_column(src: Source, sep, df: pd.DataFrame, col: int, names: list[str
     return vals
 
 
+class Rows(NamedTuple):
+    """The rows of an edge list or a ``t i j [count]`` file, as :func:`read_rows` read them."""
+
+    sep: object
+    header: bool
+    df: pd.DataFrame            # every field as a stripped string, columns 0, 1, ...
+    names: list[str]            # the column names (``c0``, ``c1``, ... without a header)
+    value_col: int | None       # the weight or count column, None when there is none
+
+
+def read_rows(src: Source, notes: list[str], *, has_header, keys: int, what: str,
+              too_few: str, value_headers) -> Rows:
+    """Rows of ``keys`` leading columns (``u v``, ``t i j``) and an optional value column: the one
+    after the keys whose header is in ``value_headers``, else the first after the keys; any
+    other column is ignored with a note. ``has_header(lines, sep)`` tells whether the first line
+    is a header. Errors name the file (and the line): ``no {what}: the file holds only
+    comments``, ``no {what} (only a header line)``, and ``too_few`` (``{found}``: the number of
+    fields) when there are fewer than ``keys`` columns."""
+    lines = src.head_lines(comment=COMMENT)
+    if not lines:
+        raise DataError(f"no {what}: the file holds only comments", path=src.path)
+    sep = sniff_separator(lines)
+    header = has_header(lines, sep)
+    df, names = read_columns(src, sep, header=header)
+    if len(df) == 0:
+        raise DataError(f"no {what} (only a header line)", path=src.path)
+    if df.shape[1] < keys:
+        raise DataError(too_few.format(found=df.shape[1]), path=src.path,
+                        line=record_line(src, sep, 0, header=header))
+    vcol = None
+    if header:
+        vcol = next((k for k, n in enumerate(names) if k >= keys and n.lower() in value_headers),
+                    None)
+    if vcol is None and df.shape[1] > keys:
+        vcol = keys
+    extra = [names[k] for k in range(keys, df.shape[1]) if k != vcol]
+    if extra:
+        notes.append(f"column(s) {', '.join(extra)} ignored")
+    return Rows(sep, header, df, names, vcol)
+
+
+def value_column(src: Source, rows: Rows, *, what: str) -> np.ndarray:
+    """The rows' weights or counts as finite non-negative float64 (ones without a value column),
+    or a DataError naming the first bad cell's line."""
+    sep, header, df, names, col = rows
+    if col is None:
+        return np.ones(len(df))
+    vals = numeric_column(src, sep, df, col, names, header=header, what=what)
+    if (vals < 0).any():
+        k = int(np.flatnonzero(vals < 0)[0])
+        raise DataError(f"negative {what} {df[col].iloc[k]}", path=src.path,
+                        line=record_line(src, sep, k, header=header), column=names[col])
+    return vals
+
+
+def node_pairs(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node ids (str) in order of first appearance, row by row with ``u`` before ``v``, and each
+    row's two node indices (int64)."""
+    codes, uniques = pd.factorize(np.column_stack([u, v]).ravel())
+    return (np.asarray(uniques, dtype=str), codes[0::2].astype(np.int64),
+            codes[1::2].astype(np.int64))
+
+
 def edge_list_header(lines: list[str], sep) -> bool:
     first = [s.strip() for s in split_line(lines[0], sep)]
     low = [s.lower() for s in first]
@@ -133,37 +197,11 @@ def edge_list_header(lines: list[str], sep) -> bool:
 
 
 def _read_edge_list(src: Source, notes: list[str]):
-    lines = src.head_lines(comment=COMMENT)
-    if not lines:
-        raise DataError("no edges: the file holds only comments", path=src.path)
-    sep = sniff_separator(lines)
-    header = edge_list_header(lines, sep)
-    df, names = read_columns(src, sep, header=header)
-    if len(df) == 0:
-        raise DataError("no edges (only a header line)", path=src.path)
-    if df.shape[1] < 2:
-        raise DataError("an edge list needs two node columns per row (u v or u v w), found one",
-                        path=src.path, line=record_line(src, sep, 0, header=header))
-    wcol = None
-    if header:
-        wcol = next((k for k, n in enumerate(names) if k >= 2 and n.lower() in WEIGHT_HEADERS),
-                    None)
-    if wcol is None and df.shape[1] >= 3:
-        wcol = 2
-    extra = [names[k] for k in range(2, df.shape[1]) if k != wcol]
-    if extra:
-        notes.append(f"column(s) {', '.join(extra)} ignored")
-    u = df[0].to_numpy(dtype=str)
-    v = df[1].to_numpy(dtype=str)
-    if wcol is None:
-        w = np.ones(len(df))
-    else:
-        w = numeric_column(src, sep, df, wcol, names, header=header, what="weight")
-        if (w < 0).any():
-            k = int(np.flatnonzero(w < 0)[0])
-            raise DataError(f"negative weight {df[wcol].iloc[k]}", path=src.path,
-                            line=record_line(src, sep, k, header=header), column=names[wcol])
-    return u, v, w, None
+    rows = read_rows(src, notes, has_header=edge_list_header, keys=2, what="edges",
+                     too_few="an edge list needs two node columns per row (u v or u v w), "
+                             "found one", value_headers=WEIGHT_HEADERS)
+    w = value_column(src, rows, what="weight")
+    return rows.df[0].to_numpy(dtype=str), rows.df[1].to_numpy(dtype=str), w, None
 
 
 def _read_graph_file(src: Source, labels, notes: list[str]):
@@ -262,9 +300,7 @@ def load_network(path, *, directed: bool = False, labels=None, test_pairs=None) 
     else:
         u, v, w, _ = _read_edge_list(src, notes)
         node_labels = None
-        codes, uniques = pd.factorize(np.column_stack([u, v]).ravel())
-        node_ids = np.asarray(uniques, dtype=str)
-        a, b = codes[0::2].astype(np.int64), codes[1::2].astype(np.int64)
+        node_ids, a, b = node_pairs(u, v)
     n = len(node_ids)
     edges, weights = merge_edges(a, b, w, n, directed, notes)
     if len(edges) == 0:

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from explorer.data.labels import read_node_labels
-from explorer.data.network import COMMENT, numeric_column, read_columns, record_line
-from explorer.data.table import DataError, is_number, read_source, sniff_separator, split_line
+from explorer.data.network import node_pairs, read_rows, record_line, value_column
+from explorer.data.table import DataError, is_number, read_source, split_line
 from explorer.data.types import TemporalNetworkData
 
 TIME_HEADERS = {"t", "time", "timestamp", "date", "datetime"}
@@ -111,40 +111,18 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
     """Load ``t i j [count]`` rows into snapshots (see the module docstring)."""
     src = read_source(path)
     notes: list[str] = []
-    lines = src.head_lines(comment=COMMENT)
-    if not lines:
-        raise DataError("no rows: the file holds only comments", path=src.path)
-    sep = sniff_separator(lines)
-    header = _has_header(lines, sep)
-    df, names = read_columns(src, sep, header=header)
-    if len(df) == 0:
-        raise DataError("no rows (only a header line)", path=src.path)
-    if df.shape[1] < 3:
-        raise DataError(f"expected rows 't i j [count]', found {df.shape[1]} field(s)",
-                        path=src.path, line=record_line(src, sep, 0, header=header))
+    rows = read_rows(src, notes, has_header=_has_header, keys=3, what="rows",
+                     too_few="expected rows 't i j [count]', found {found} field(s)",
+                     value_headers=COUNT_HEADERS)
+    sep, header, df, names, ccol = rows
     if header and names[0].strip().lower() not in TIME_HEADERS:
         raise DataError(f"the first column is {names[0]!r}, not a time (t, time or timestamp): "
                         "a temporal network needs rows 't i j [count]'", path=src.path, line=1)
-    ccol = None
-    if header:
-        ccol = next((k for k, n in enumerate(names) if k >= 3 and n.lower() in COUNT_HEADERS),
-                    None)
-    if ccol is None and df.shape[1] >= 4:
-        ccol = 3
-    extra = [names[k] for k in range(3, df.shape[1]) if k != ccol]
-    if extra:
-        notes.append(f"column(s) {', '.join(extra)} ignored")
 
     t, stamps = _parse_times(src, sep, df, names, header)
+    count = value_column(src, rows, what="count")
     fractional = None
-    if ccol is None:
-        count = np.ones(len(df))
-    else:
-        count = numeric_column(src, sep, df, ccol, names, header=header, what="count")
-        if (count < 0).any():
-            k = int(np.flatnonzero(count < 0)[0])
-            raise DataError(f"negative count {df[ccol].iloc[k]}", path=src.path,
-                            line=record_line(src, sep, k, header=header), column=names[ccol])
+    if ccol is not None:
         frac = count != np.floor(count)
         if frac.any():
             k = int(np.flatnonzero(frac)[0])
@@ -185,11 +163,8 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
             and np.abs(times).max() < 2.0 ** 53):        # exact integers only
         times = times.astype(np.int64)
 
-    codes, uniques = pd.factorize(np.column_stack([df[1].to_numpy(dtype=str),
-                                                   df[2].to_numpy(dtype=str)]).ravel())
-    node_ids = np.asarray(uniques, dtype=str)
+    node_ids, i, j = node_pairs(df[1].to_numpy(dtype=str), df[2].to_numpy(dtype=str))
     n = len(node_ids)
-    i, j = codes[0::2].astype(np.int64), codes[1::2].astype(np.int64)
 
     loops = i == j
     if loops.any():

@@ -164,16 +164,16 @@ class TemporalNetworkData:
 
     def aggregate(self) -> sp.csr_matrix:
         """Counts summed over time as an (N, N) CSR matrix (symmetric when undirected)."""
-        n = self.n_nodes
-        a = sp.coo_matrix((self.count, (self.i, self.j)), shape=(n, n)).tocsr()
-        if not self.directed:
-            a = a + a.T
-        return a.tocsr()
+        return self._matrix(self.count, self.i, self.j)
 
     def snapshot(self, t: int) -> sp.csr_matrix:
-        n = self.n_nodes
+        """Snapshot ``t``'s counts as an (N, N) CSR matrix (symmetric when undirected)."""
         sel = self.t == t
-        a = sp.coo_matrix((self.count[sel], (self.i[sel], self.j[sel])), shape=(n, n)).tocsr()
+        return self._matrix(self.count[sel], self.i[sel], self.j[sel])
+
+    def _matrix(self, count, i, j) -> sp.csr_matrix:
+        n = self.n_nodes
+        a = sp.coo_matrix((count, (i, j)), shape=(n, n)).tocsr()
         if not self.directed:
             a = a + a.T
         return a.tocsr()

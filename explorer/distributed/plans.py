@@ -479,6 +479,18 @@ def gmm_resp(part, hp, st):
     return _gmm_e(part, st, want_resp=True)[1]
 
 
+def _chunk_pass(kernel, X, K, params, want_resp, *extra):
+    """A mixture's E-pass over one partition: ``kernel(X, *params, resp, nk, sx, ll, scratch,
+    *extra)`` fills the (n, K) responsibilities and per chunk N_k, sum r x and the objective's data
+    term; returns the responsibilities when ``want_resp``, else the three per-chunk arrays."""
+    n, D = X.shape
+    C = chunk_count(n)
+    resp = np.zeros((n, K))
+    nk, sx, ll = np.zeros((C, K)), np.zeros((C, K, D)), np.zeros(C)
+    kernel(X, *params, resp, nk, sx, ll, np.zeros((C, K)), *extra)
+    return resp if want_resp else (nk, sx, ll)
+
+
 def _bern_X(part, hp):
     X = part.f64()
     if hp.binarize:
@@ -488,14 +500,8 @@ def _bern_X(part, hp):
 
 def bern_stats(part, hp, st, want_resp=False):
     """Worker: the Bernoulli mixture's E-pass: per chunk N_k, sum r x, loglik."""
-    X = _bern_X(part, hp)
-    n, D = X.shape
-    K = st["theta"].shape[0]
-    C = chunk_count(n)
-    resp = np.zeros((n, K))
-    nk, sx, ll = np.zeros((C, K)), np.zeros((C, K, D)), np.zeros(C)
-    bm._e_pass(X, st["log_w"], st["log_t"], st["log_1mt"], resp, nk, sx, ll, np.zeros((C, K)))
-    return resp if want_resp else (nk, sx, ll)
+    return _chunk_pass(bm._e_pass, _bern_X(part, hp), st["theta"].shape[0],
+                       (st["log_w"], st["log_t"], st["log_1mt"]), want_resp)
 
 
 def bern_resp(part, hp, st):
@@ -517,14 +523,8 @@ def bern_check(part, hp):
 
 def expo_stats(part, hp, st, want_resp=False):
     """Worker: the exponential mixture's E-pass: per chunk N_j, sum q x, loglik."""
-    X = part.f64()
-    n, D = X.shape
-    K = st["rates"].shape[0]
-    C = chunk_count(n)
-    resp = np.zeros((n, K))
-    nk, sx, ll = np.zeros((C, K)), np.zeros((C, K, D)), np.zeros(C)
-    em._e_pass(X, st["log_w"], st["rates"], st["log_rates"], resp, nk, sx, ll, np.zeros((C, K)))
-    return resp if want_resp else (nk, sx, ll)
+    return _chunk_pass(em._e_pass, part.f64(), st["rates"].shape[0],
+                       (st["log_w"], st["rates"], st["log_rates"]), want_resp)
 
 
 def expo_resp(part, hp, st):
@@ -548,14 +548,8 @@ def expo_positive(part, hp):
 
 def bayes_stats(part, hp, st, want_resp=False):
     """Worker: the CAVI phi pass: per chunk sum phi, sum phi x and the data terms of the ELBO."""
-    X = part.f64()
-    n, D = X.shape
     K = st["m"].shape[0]
-    C = chunk_count(n)
-    phi = np.zeros((n, K))
-    nk, sx, el = np.zeros((C, K)), np.zeros((C, K, D)), np.zeros(C)
-    bg._phi_pass(X, st["m"], st["s2"], phi, nk, sx, el, np.zeros((C, K)), np.zeros(K))
-    return phi if want_resp else (nk, sx, el)
+    return _chunk_pass(bg._phi_pass, part.f64(), K, (st["m"], st["s2"]), want_resp, np.zeros(K))
 
 
 def bayes_resp(part, hp, st):
