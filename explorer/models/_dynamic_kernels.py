@@ -6,8 +6,12 @@ aggregated observed counts ``Y_ij`` per ordered pair (stored as CSR rows), rates
 ``lambda_ij = (U W)_i . V_j`` and exposures ``mu_ij = mu_i . mu_j``. ``S`` is the dense symmetric
 matrix of pair activities S_ij = sum_t Q_ij^t over observed snapshots (zero diagonal).
 
-Every kernel writes into buffers allocated once by the model; none allocates except the
-``build_*`` helpers that run once at initialisation.
+Every kernel of the EM loop writes into buffers allocated once by the model; only
+``count_heldout_pairs`` (initialisation) and ``mu_gradient`` (tests) allocate a little scratch.
+
+The small ``inline="always"`` helpers are named after the quantity of the derivation they compute
+and keep the operation order of the loops they came from, so the fits are bit-identical to the
+code before they were factored out.
 """
 
 from __future__ import annotations
@@ -73,9 +77,26 @@ def fill_observed(nobs, T, state, frac):
             nobs[b, a] = nobs[a, b]
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _evaluation_weight(state, rate, kept_positive, a, b, n):
+    """Weight of held-out pair (a, b) in the evaluation set: 1 when every pair is kept
+    (rate >= 1) or when it is a kept positive pair, 1 / rate when the hashed sample draws it,
+    0 when it is left out."""
+    if rate >= 1.0:
+        return 1.0
+    if kept_positive:
+        return 1.0
+    if cell_unit(state, 0, a, b, n) < rate:
+        return 1.0 / rate
+    return 0.0
+
+
 @numba.njit(cache=True, nogil=True)
-def count_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos):
-    """Number of pairs with at least one held-out cell that the evaluation set keeps."""
+def _walk_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos, fill,
+                        ea, eb, epos, eneg):
+    """The pairs with at least one held-out cell, in (a, b) order, that the evaluation set keeps
+    (``_evaluation_weight``); returns their number and, when ``fill``, writes them. Counting and
+    filling share this one walk, so the sizes they agree on cannot drift apart."""
     n = nobs.shape[0]
     c = 0
     p = 0
@@ -88,10 +109,26 @@ def count_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos)
             while p < npos and (pos_a[p] < a or (pos_a[p] == a and pos_b[p] < b)):
                 p += 1
             has_pos = p < npos and pos_a[p] == a and pos_b[p] == b
-            if (has_pos and keep_all_pos) or rate >= 1.0 or \
-                    cell_unit(state, 0, a, b, n) < rate:
-                c += 1
+            w = _evaluation_weight(state, rate, has_pos and keep_all_pos, a, b, n)
+            if w == 0.0:
+                continue
+            if fill:
+                npc = pos_c[p] if has_pos else 0.0
+                ea[c] = a
+                eb[c] = b
+                epos[c] = npc
+                eneg[c] = (h - npc) * w
+            c += 1
     return c
+
+
+@numba.njit(cache=True, nogil=True)
+def count_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos):
+    """Number of pairs with at least one held-out cell that the evaluation set keeps."""
+    none_i = np.empty(0, dtype=np.int64)
+    none_f = np.empty(0, dtype=np.float64)
+    return _walk_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos, False,
+                               none_i, none_i, none_f, none_f)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -100,58 +137,35 @@ def fill_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos,
     """Evaluation pairs: every pair with a held-out cell (or a hashed sample of those without a
     held-out positive, their negatives weighted 1/rate). epos/eneg: held-out non-zero / zero cells.
     """
-    n = nobs.shape[0]
-    c = 0
-    p = 0
-    npos = pos_a.shape[0]
-    for a in range(n):
-        for b in range(a + 1, n):
-            h = T - nobs[a, b]
-            if h <= 0:
-                continue
-            while p < npos and (pos_a[p] < a or (pos_a[p] == a and pos_b[p] < b)):
-                p += 1
-            has_pos = p < npos and pos_a[p] == a and pos_b[p] == b
-            npc = pos_c[p] if has_pos else 0.0
-            if rate >= 1.0:
-                w = 1.0
-            elif has_pos and keep_all_pos:
-                w = 1.0
-            elif cell_unit(state, 0, a, b, n) < rate:
-                w = 1.0 / rate
-            else:
-                continue
-            ea[c] = a
-            eb[c] = b
-            epos[c] = npc
-            eneg[c] = (h - npc) * w
-            c += 1
+    _walk_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos, True,
+                        ea, eb, epos, eneg)
 
 
 # ---- small dense helpers -----------------------------------------------------------------------
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_times(x, M, out):
+    """out_q = sum_k x_k M_kq  (a row times a matrix: out = x M)."""
+    for q in range(M.shape[1]):
+        s = 0.0
+        for k in range(M.shape[0]):
+            s += x[k] * M[k, q]
+        out[q] = s
+
+
 @numba.njit(cache=True, nogil=True)
 def left_product(U, W, out):
     """out[i, q] = sum_k U[i, k] W[k, q]  (out = U W)."""
-    n, K = U.shape
-    for i in range(n):
-        for q in range(K):
-            s = 0.0
-            for k in range(K):
-                s += U[i, k] * W[k, q]
-            out[i, q] = s
+    for i in range(U.shape[0]):
+        _row_times(U[i], W, out[i])
 
 
 @numba.njit(cache=True, nogil=True)
 def right_product(V, W, out):
-    """out[j, k] = sum_q W[k, q] V[j, q]  (out = V W^T)."""
-    n, K = V.shape
-    for j in range(n):
-        for k in range(K):
-            s = 0.0
-            for q in range(K):
-                s += W[k, q] * V[j, q]
-            out[j, k] = s
+    """out[j, k] = sum_q V[j, q] W[k, q]  (out = V W^T)."""
+    Wt = W.T
+    for j in range(V.shape[0]):
+        _row_times(V[j], Wt, out[j])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -172,6 +186,37 @@ def _pair_terms(UW, V, MU, i, j, directed):
 
 
 # ---- E-step and observed-data log-likelihood --------------------------------------------------
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _zero_cell(mu, lam):
+    """A snapshot of a pair with zero counts: its likelihood mu e^-L + 1 - mu, computed as
+    om = 1 - mu (1 - e^-L), and its posterior exposure q0 = mu e^-L / om."""
+    one_m_e = -math.expm1(-lam)
+    om = 1.0 - mu * one_m_e
+    q0 = mu * (1.0 - one_m_e) / om
+    return om, q0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _nonzero_correction(mu, lam, om):
+    """What a non-zero snapshot adds to the log-likelihood beyond counting it as zero, without
+    its counts' own terms: log mu - L - log(mu e^-L + 1 - mu)."""
+    return math.log(mu) - lam - math.log(om)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _count_loglik(y, lam):
+    """y log lambda (lambda floored at 1e-300): a count's share of log Pois(y; lambda) beyond
+    -lambda and -log y!."""
+    return y * math.log(max(lam, _TINY))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _set_pair(S, i, j, s):
+    """S_ij = S_ji = s (pair activities are symmetric)."""
+    S[i, j] = s
+    S[j, i] = s
+
 
 @numba.njit(cache=True, nogil=True)
 def estep(UW, V, MU, nobs, S, pa, pb, pm, ptr, idx, yv, directed, ll_const, T):
@@ -196,12 +241,8 @@ def estep(UW, V, MU, nobs, S, pa, pb, pm, ptr, idx, yv, directed, ll_const, T):
                 for j in range(max(jb, i + 1), je):
                     nn = nobs[i, j]
                     mu, lam = _pair_terms(UW, V, MU, i, j, directed)
-                    one_m_e = -math.expm1(-lam)
-                    om = 1.0 - mu * one_m_e
-                    q0 = mu * (1.0 - one_m_e) / om
-                    s = nn * q0
-                    S[i, j] = s
-                    S[j, i] = s
+                    om, q0 = _zero_cell(mu, lam)
+                    _set_pair(S, i, j, nn * q0)
                     lo = math.log(om)
                     ll += nn * lo
                     hz += (T - nn) * lo
@@ -210,20 +251,15 @@ def estep(UW, V, MU, nobs, S, pa, pb, pm, ptr, idx, yv, directed, ll_const, T):
         j = pb[p]
         m = pm[p]
         mu, lam = _pair_terms(UW, V, MU, i, j, directed)
-        one_m_e = -math.expm1(-lam)
-        om = 1.0 - mu * one_m_e
-        q0 = mu * (1.0 - one_m_e) / om
-        s = nobs[i, j] * q0 + m * (1.0 - q0)
-        S[i, j] = s
-        S[j, i] = s
-        ll += m * (math.log(mu) - lam - math.log(om))
+        om, q0 = _zero_cell(mu, lam)
+        _set_pair(S, i, j, nobs[i, j] * q0 + m * (1.0 - q0))
+        ll += m * _nonzero_correction(mu, lam, om)
     for i in range(n):
         for e in range(ptr[i], ptr[i + 1]):
             j = idx[e]
             if not directed and j < i:
                 continue
-            lam = _dot(UW, i, V, j)
-            ll += yv[e] * math.log(max(lam, _TINY))
+            ll += _count_loglik(yv[e], _dot(UW, i, V, j))
     return ll + ll_const, hz
 
 
@@ -243,12 +279,12 @@ def heldout_correction(UW, V, MU, ha, hb, hm, hy_ab, hy_ba, directed):
         if directed:
             lba = _dot(UW, b, V, a)
             lam += lba
-        om = 1.0 - mu * (-math.expm1(-lam))
-        acc += hm[p] * (math.log(mu) - lam - math.log(om))
+        om, _ = _zero_cell(mu, lam)
+        acc += hm[p] * _nonzero_correction(mu, lam, om)
         if hy_ab[p] > 0.0:
-            acc += hy_ab[p] * math.log(max(lab, _TINY))
+            acc += _count_loglik(hy_ab[p], lab)
         if hy_ba[p] > 0.0:
-            acc += hy_ba[p] * math.log(max(lba, _TINY))
+            acc += _count_loglik(hy_ba[p], lba)
     return acc
 
 
@@ -283,6 +319,17 @@ def _csr_get(ptr, idx, yv, r, c):
 
 # ---- M-step for u, v, w (multiplicative updates of the Poisson blockmodel) -------------------
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_activity_weighted(S, r, X, out):
+    """out_k += sum_c S_rc X_ck over the pairs with S_rc != 0 (row r of S X: the
+    activity-weighted denominators of the multiplicative updates)."""
+    for c in range(S.shape[1]):
+        s = S[r, c]
+        if s != 0.0:
+            for k in range(X.shape[1]):
+                out[k] += s * X[c, k]
+
+
 @numba.njit(cache=True, nogil=True)
 def mstep_rows(R, X, S, ptr, idx, yv, W, sym, num, den):
     """R_rk <- R_rk (sum_c Y_rc X_ck / lambda_rc) / (sum_c S_rc X_ck), lambda_rc = R_r . X_c.
@@ -297,16 +344,10 @@ def mstep_rows(R, X, S, ptr, idx, yv, W, sym, num, den):
         for k in range(K):
             den[k] = 0.0
             num[k] = 0.0
-        for c in range(n):
-            s = S[r, c]
-            if s != 0.0:
-                for k in range(K):
-                    den[k] += s * X[c, k]
+        _add_activity_weighted(S, r, X, den)
         for e in range(ptr[r], ptr[r + 1]):
             c = idx[e]
-            lam = 0.0
-            for k in range(K):
-                lam += R[r, k] * X[c, k]
+            lam = _dot(R, r, X, c)
             if lam > 0.0:
                 f = yv[e] / lam
                 for k in range(K):
@@ -315,11 +356,7 @@ def mstep_rows(R, X, S, ptr, idx, yv, W, sym, num, den):
             if den[k] > 0.0:
                 R[r, k] *= num[k] / den[k]
         if sym:
-            for q in range(K):
-                s = 0.0
-                for k in range(K):
-                    s += R[r, k] * W[k, q]
-                X[r, q] = s
+            _row_times(R[r], W, X[r])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -333,11 +370,7 @@ def mstep_w(U, V, W, S, ptr, idx, yv, SV, num, den, sym):
     for i in range(n):
         for q in range(K):
             SV[i, q] = 0.0
-        for j in range(n):
-            s = S[i, j]
-            if s != 0.0:
-                for q in range(K):
-                    SV[i, q] += s * V[j, q]
+        _add_activity_weighted(S, i, V, SV[i])
     for k in range(K):
         for q in range(K):
             num[k, q] = 0.0
@@ -373,6 +406,20 @@ def mstep_w(U, V, W, S, ptr, idx, yv, SV, num, den, sym):
 
 # ---- M-step for mu: F(mu) = sum_{i<j} S_ij log mu_ij + (n_ij - S_ij) log(1 - mu_ij) -----------
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pair_snapshots(S, nobs, k, i):
+    """(S_ki, n_ki - S_ki): pair (k, i)'s expected exposed and unexposed observed snapshots (the
+    second floored at 0 against rounding)."""
+    s = S[k, i]
+    return s, max(nobs[k, i] - s, 0.0)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pair_F(s, c, d):
+    """Pair (k, i)'s term of F: S_ki log mu_ki + (n_ki - S_ki) log(1 - mu_ki), d = mu_ki."""
+    return s * math.log(d) + c * math.log1p(-d)
+
+
 @numba.njit(cache=True, nogil=True)
 def mu_objective(MU, S, nobs):
     """F(mu) over all pairs (the part of the expected complete log-likelihood that depends on mu)."""
@@ -380,35 +427,24 @@ def mu_objective(MU, S, nobs):
     f = 0.0
     for i in range(n):
         for j in range(i + 1, n):
-            nn = nobs[i, j]
-            if nn == 0:
+            if nobs[i, j] == 0:
                 continue
-            d = _dot(MU, i, MU, j)
-            s = S[i, j]
-            c = max(nn - s, 0.0)
-            f += s * math.log(d) + c * math.log1p(-d)
+            s, c = _pair_snapshots(S, nobs, i, j)
+            f += _pair_F(s, c, _dot(MU, i, MU, j))
     return f
 
 
 @numba.njit(cache=True, nogil=True)
 def mu_gradient(MU, S, nobs, G):
-    """dF/dmu_ke = sum_{i != k} mu_ie (S_ik / mu_ik - (n_ik - S_ik) / (1 - mu_ik))."""
+    """dF/dmu_ke = sum_{i != k} mu_ie (S_ik / mu_ik - (n_ik - S_ik) / (1 - mu_ik)): row by row,
+    the gradient the M-step's Newton steps use (``_row_grad_hess``); for the tests."""
     n, K = MU.shape
+    g = np.empty(K)
+    H = np.empty((K, K))
     for k in range(n):
+        _row_grad_hess(MU, k, S, nobs, g, H)
         for e in range(K):
-            G[k, e] = 0.0
-        for i in range(n):
-            if i == k:
-                continue
-            nn = nobs[k, i]
-            if nn == 0:
-                continue
-            d = _dot(MU, k, MU, i)
-            s = S[k, i]
-            c = max(nn - s, 0.0)
-            f = s / d - c / (1.0 - d)
-            for e in range(K):
-                G[k, e] += MU[i, e] * f
+            G[k, e] = g[e]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -424,31 +460,28 @@ def _row_eval(MU, k, y, S, nobs, eps):
             d += y[e] * MU[i, e]
         if d < eps or d > 1.0 - eps:
             return False, 0.0
-        nn = nobs[k, i]
-        if nn == 0:
+        if nobs[k, i] == 0:
             continue
-        s = S[k, i]
-        c = max(nn - s, 0.0)
-        f += s * math.log(d) + c * math.log1p(-d)
+        s, c = _pair_snapshots(S, nobs, k, i)
+        f += _pair_F(s, c, d)
     return True, f
 
 
 @numba.njit(cache=True, nogil=True)
 def _row_grad_hess(MU, k, S, nobs, g, H):
+    """Gradient g_e = dF/dmu_ke and Hessian H_ee2 = d2F/dmu_ke dmu_ke2 of F in row k:
+    sum_{i != k} mu_ie f1_ki and -sum_{i != k} mu_ie mu_ie2 f2_ki with, for d = mu_ki,
+    f1 = S_ki / d - (n_ki - S_ki) / (1 - d) and f2 = S_ki / d^2 + (n_ki - S_ki) / (1 - d)^2."""
     n, K = MU.shape
     for e in range(K):
         g[e] = 0.0
         for e2 in range(K):
             H[e, e2] = 0.0
     for i in range(n):
-        if i == k:
-            continue
-        nn = nobs[k, i]
-        if nn == 0:
+        if i == k or nobs[k, i] == 0:
             continue
         d = _dot(MU, k, MU, i)
-        s = S[k, i]
-        c = max(nn - s, 0.0)
+        s, c = _pair_snapshots(S, nobs, k, i)
         om = 1.0 - d
         f1 = s / d - c / om
         f2 = s / (d * d) + c / (om * om)
