@@ -5,9 +5,10 @@ Run by hand (not part of the test suite)::
     .venv/bin/python bench/bench_dynamic_exposure.py [--n 2000] [--T 100] [--nnz 200000]
         [--k-aff 3] [--k-exp 3] [--iters 10] [--directed]
 
-The network is drawn from the model itself (``sample_network``): K_aff affinity groups with
-memberships 0.92 / 0.04 and w = c (4 I + 0.02), K_exp exposure groups with mu rows 0.9 / 0.03,
-with c chosen by bisection so that the expected number of non-zero (t, i, j) cells is ``--nnz``.
+The network is drawn from the model itself (``planted_exposures``, ``sample_network``): K_aff
+affinity groups with memberships 0.92 / 0.04 and w = c (4 I + 0.02), K_exp exposure groups with mu
+rows 0.9 / 0.03, with c chosen by bisection so that the expected number of non-zero (t, i, j)
+cells is ``--nnz``.
 Numba kernels are compiled on a small network first. Reported: initialisation time (held-out
 hashing over all T N (N - 1) / 2 cells, K-means, first E-step), the median wall time of one
 ``step()`` and of its parts (M-step for u, v, w; M-step for mu; E-step with the log-likelihood;
@@ -24,23 +25,9 @@ import tracemalloc
 
 import numpy as np
 
-from explorer.data.synthetic import sample_network
+from explorer.data.synthetic import planted_exposures, sample_network
 from explorer.data.types import TemporalNetworkData
 from explorer.models.dynamic_exposure import DynamicExposure
-
-
-def truth(n, k_aff, k_exp, rng, directed):
-    g = np.arange(n) % k_aff
-    u = np.full((n, k_aff), 0.04)
-    u[np.arange(n), g] = 0.92
-    v = None
-    if directed:
-        v = np.full((n, k_aff), 0.04)
-        v[np.arange(n), (g + 1) % k_aff] = 0.92
-    h = rng.permutation(n) % k_exp
-    mu = np.full((n, k_exp), 0.03)
-    mu[np.arange(n), h] = 0.9
-    return u, v, mu
 
 
 def expected_nnz(u, v, w, mu, T, directed):
@@ -54,7 +41,7 @@ def expected_nnz(u, v, w, mu, T, directed):
 
 def make_data(n, T, nnz, k_aff, k_exp, directed, seed=0):
     rng = np.random.default_rng(seed)
-    u, v, mu = truth(n, k_aff, k_exp, rng, directed)
+    u, v, mu = planted_exposures(n, k_aff, k_exp, directed=directed, rng=rng)
     base = 4.0 * np.eye(k_aff) + 0.02
     lo, hi = 1e-6, 100.0
     for _ in range(60):

@@ -56,15 +56,19 @@ def shared_datasets() -> Path:
 def register_models():
     """``register_models(ModelA, ...)`` registers test models for one test, so that the window,
     ``get_model`` and sessions find them by id; each is unregistered when the test ends, passed or
-    failed. Tests never edit the registry's dict themselves."""
-    from explorer.models import register, unregister
+    failed. Tests never edit the registry's dict themselves. Returns the models a test window
+    offers: every registered model by id, these added last."""
+    from explorer.models import register, registry, unregister
 
     added: list[str] = []
 
     def add(*classes):
+        models = registry()
         for cls in classes:
             register(cls)
             added.append(cls.id)
+            models[cls.id] = cls
+        return models
 
     yield add
     for model_id in added:
@@ -99,3 +103,26 @@ def settings(tmp_path):
     from PySide6.QtCore import QSettings
 
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_window(qtbot, settings):
+    """``make_window(models, size)``: a shown MainWindow offering ``models``, with the test's
+    private settings, resized to ``size``; closed when the test ends, without the quit question
+    (the test may end during a fit)."""
+    from explorer.gui.main_window import MainWindow
+
+    windows = []
+
+    def make(models, size):
+        w = MainWindow(settings, models=models)
+        qtbot.addWidget(w)
+        w.resize(*size)
+        w.show()
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.interactive = False
+        w.close()

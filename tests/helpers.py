@@ -1,11 +1,12 @@
-"""Small builders the tests share (imported as ``from helpers import table``; pytest puts tests/
+"""Small builders and checks the tests share (imported as ``from helpers import table``; pytest puts tests/
 on the path, as it does for fake_models)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from explorer.data.types import TableData
+from explorer.data.types import DataError, TableData
 
 
 def table(X, labels=None, *, columns=None, path=None) -> TableData:
@@ -31,3 +32,67 @@ def run_to_end(qtbot, window, timeout=30_000):
     with qtbot.waitSignal(window.run_finished, timeout=timeout) as blocker:
         assert window.start_run()
     return blocker.args[0]
+
+
+def write(tmp_path, name, content):
+    """``content`` written to ``tmp_path / name`` (UTF-8); returns the path."""
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def load_error(load, path, **kw):
+    """The DataError that ``load(path, **kw)`` raises; the test fails if it raises none."""
+    with pytest.raises(DataError) as info:
+        load(path, **kw)
+    return info.value
+
+
+def fitted(model, X, n_steps, seed=0):
+    """``model`` initialised on ``table(X)`` with ``seed``, then stepped ``n_steps`` times."""
+    model.initialize(table(X), seed)
+    for _ in range(n_steps):
+        model.step()
+    return model
+
+
+def assert_never_decreases(trace, rtol=1e-9):
+    """An objective trace of EM or CAVI updates: finite, and no step lowers it by more than
+    ``rtol`` relative (summation round-off over N terms only)."""
+    trace = np.asarray(trace)
+    assert np.all(np.isfinite(trace))
+    d = np.diff(trace)
+    assert np.all(d >= -rtol * np.abs(trace[1:])), d.min()
+
+
+def assert_density_1d(snap, weights, pdf):
+    """A one-column mixture's ``density_1d`` snapshot against an independent evaluation: component
+    k on the grid is ``weights[k] * pdf(k, grid)`` and the total is their sum (1e-12 relative);
+    returns the grid for the caller's own checks of its range."""
+    dens = snap["density_1d"]
+    grid = dens["x"]
+    expected = np.stack([weights[k] * pdf(k, grid) for k in range(len(weights))])
+    np.testing.assert_allclose(dens["components"], expected, rtol=1e-12)
+    np.testing.assert_allclose(dens["total"], expected.sum(axis=0), rtol=1e-12)
+    return grid
+
+
+def assert_centre_steps(model, X, seed, n_steps, dist):
+    """Step a centre-based model (initialised on ``table(X)`` with ``seed``) ``n_steps`` times.
+    After each step, the value it returns is the sum over rows of ``dist(X, centres)`` (an (N, K)
+    matrix) at the row's label, recomputed here from ``parameters()`` (another summation order:
+    1e-12 relative), and every label is a nearest centre (ties: the same distance). Over the run
+    the value never increases beyond rounding (1e-12 relative). Returns the values."""
+    model.initialize(table(X), seed)
+    rows = np.arange(len(X))
+    trace = []
+    for _ in range(n_steps):
+        value = model.step()
+        trace.append(value)
+        p = model.parameters()
+        d = dist(X, p["centers"])
+        np.testing.assert_allclose(value, d[rows, p["labels"]].sum(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(d[rows, p["labels"]], d.min(1), rtol=1e-12, atol=1e-12)
+    diffs = np.diff(trace)
+    assert np.all(diffs <= 1e-12 * np.abs(trace[:-1]) + 1e-12), diffs.max()
+    return trace

@@ -5,14 +5,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import load_error, write
 
 from explorer.data import DataError, guess_kind, load, load_network
-
-
-def write(tmp_path, name, content):
-    p = tmp_path / name
-    p.write_text(content, encoding="utf-8")
-    return p
 
 
 def as_dict(d):
@@ -152,9 +147,7 @@ def test_guess_kind(tmp_path, sample_dir):
 # ---- malformed input --------------------------------------------------------------------------
 
 def error_of(path, **kw) -> DataError:
-    with pytest.raises(DataError) as ei:
-        load_network(path, **kw)
-    return ei.value
+    return load_error(load_network, path, **kw)
 
 
 def test_error_non_numeric_weight(tmp_path):

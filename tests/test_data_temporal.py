@@ -6,14 +6,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import load_error, write
 
 from explorer.data import DataError, guess_kind, load, load_temporal
-
-
-def write(tmp_path, name, content):
-    p = tmp_path / name
-    p.write_text(content, encoding="utf-8")
-    return p
 
 
 def triples(d):
@@ -85,51 +80,23 @@ def test_no_header(tmp_path):
 
 # ---- malformed input --------------------------------------------------------------------------
 
-def error_of(path, **kw) -> DataError:
-    with pytest.raises(DataError) as ei:
-        load_temporal(path, **kw)
-    return ei.value
-
-
-def test_error_bad_t(tmp_path):
-    e = error_of(write(tmp_path, "c.csv", "t,i,j\n0,a,b\n1,a,b\nlater,b,c\n"))
-    assert (e.line, e.column) == (4, "t") and "bad t 'later'" in str(e)
-
-
-def test_error_bad_timestamp(tmp_path):
-    e = error_of(write(tmp_path, "c.csv", "t,i,j\n2009-10-01,a,b\n2009-13-45,b,c\n"),
-                 bin_width=60)
-    assert e.line == 3 and "ISO 8601" in str(e)
-
-
-def test_error_fractional_t_needs_bin_width(tmp_path):
-    e = error_of(write(tmp_path, "c.csv", "t,i,j\n0,a,b\n0.5,a,b\n"))
-    assert e.line == 3 and "bin width" in str(e)
-
-
-def test_error_non_numeric_count(tmp_path):
-    e = error_of(write(tmp_path, "c.csv", "t,i,j,count\n0,a,b,1\n1,a,b,lots\n"))
-    assert (e.line, e.column) == (3, "count") and "non-numeric count" in str(e)
-
-
-def test_error_negative_count(tmp_path):
-    e = error_of(write(tmp_path, "c.csv", "t,i,j,count\n0,a,b,-1\n"))
-    assert e.line == 2 and "negative" in str(e)
-
-
-def test_error_ragged(tmp_path):
-    e = error_of(write(tmp_path, "c.csv", "t,i,j,count\n0,a,b,1\n1,a\n"))
-    assert e.line == 3 and "expected 4 fields, found 2" in str(e)
-
-
-def test_error_too_few_columns(tmp_path):
-    e = error_of(write(tmp_path, "c.csv", "t,i\n0,a\n"))
-    assert "t i j" in str(e)
-
-
-def test_error_bad_bin_width(tmp_path):
-    e = error_of(write(tmp_path, "c.csv", "t,i,j\n0,a,b\n"), bin_width=0)
-    assert "positive" in str(e)
+@pytest.mark.parametrize("content, kw, where, message", [
+    ("t,i,j\n0,a,b\n1,a,b\nlater,b,c\n", {}, {"line": 4, "column": "t"}, "bad t 'later'"),
+    ("t,i,j\n2009-10-01,a,b\n2009-13-45,b,c\n", {"bin_width": 60}, {"line": 3}, "ISO 8601"),
+    ("t,i,j\n0,a,b\n0.5,a,b\n", {}, {"line": 3}, "bin width"),
+    ("t,i,j,count\n0,a,b,1\n1,a,b,lots\n", {}, {"line": 3, "column": "count"},
+     "non-numeric count"),
+    ("t,i,j,count\n0,a,b,-1\n", {}, {"line": 2}, "negative"),
+    ("t,i,j,count\n0,a,b,1\n1,a\n", {}, {"line": 3}, "expected 4 fields, found 2"),
+    ("t,i\n0,a\n", {}, {}, "t i j"),
+    ("t,i,j\n0,a,b\n", {"bin_width": 0}, {}, "positive"),
+], ids=["bad_t", "bad_timestamp", "fractional_t_needs_bin_width", "non_numeric_count",
+        "negative_count", "ragged", "too_few_columns", "bad_bin_width"])
+def test_error(tmp_path, content, kw, where, message):
+    """One malformed file per case: the error names ``message`` and, where given, the line and
+    column (``where``) it was found at."""
+    e = load_error(load_temporal, write(tmp_path, "c.csv", content), **kw)
+    assert {key: getattr(e, key) for key in where} == where and message in str(e)
 
 
 def test_error_header_without_a_time_column(tmp_path):

@@ -13,7 +13,7 @@ from scipy.stats import poisson
 
 from explorer import metrics, runner
 from explorer.data import load_temporal
-from explorer.data.synthetic import sample_network
+from explorer.data.synthetic import planted_exposures, sample_network
 from explorer.data.types import DataError, TemporalNetworkData
 from explorer.models import _dynamic_kernels as kern
 from explorer.models import dynamic_exposure as de
@@ -29,20 +29,11 @@ def temporal(t, i, j, c, N, T, directed=False, labels=None):
 
 
 def planted(N=150, K=3, T=30, directed=False, seed=1):
-    """Affinity groups g with 0.92 / 0.04 memberships, w = 4 I + 0.02, exposure groups h
-    (independent of g) with mu rows 0.9 / 0.03."""
+    """A network drawn from K affinity and K exposure groups (``planted_exposures``: u rows
+    0.92 / 0.04, mu rows 0.9 / 0.03) with w = 4 I + 0.02."""
     rng = np.random.default_rng(seed)
-    g = np.arange(N) % K
-    u = np.full((N, K), 0.04)
-    u[np.arange(N), g] = 0.92
-    v = None
-    if directed:
-        v = np.full((N, K), 0.04)
-        v[np.arange(N), (g + 1) % K] = 0.92
+    u, v, mu = planted_exposures(N, K, K, directed=directed, rng=rng)
     w = 4.0 * np.eye(K) + 0.02
-    h = rng.permutation(N) % K
-    mu = np.full((N, K), 0.03)
-    mu[np.arange(N), h] = 0.9
     t, i, j, c = sample_network(u, w, mu, T, v=v, directed=directed, rng=rng)
     return temporal(t, i, j, c, N, T, directed), u, v, w, mu
 

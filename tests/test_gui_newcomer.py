@@ -18,9 +18,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QImage, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
 
-from explorer.gui.main_window import MainWindow  # noqa: E402
 from explorer.gui.plots import ObjectiveAxis, offset_for, tick_texts  # noqa: E402
-from explorer.models import registry  # noqa: E402
 from explorer.models.base import HyperparametersBase, Model, param  # noqa: E402
 
 
@@ -80,22 +78,15 @@ class PacedModel(Model):
 
 @pytest.fixture
 def models(register_models):
-    reg = registry()
-    register_models(PacedModel)
-    return dict(reg, **{PacedModel.id: PacedModel})
+    return register_models(PacedModel)
 
 
 @pytest.fixture
-def window(qtbot, settings, models, monkeypatch):
-    # An unexpected error dialog fails the test instead of blocking it.
+def window(monkeypatch, make_window, models):
+    # An unexpected error dialog fails the test instead of blocking it (monkeypatch first: the
+    # patch stays until the window is closed).
     monkeypatch.setattr(QMessageBox, "exec", lambda box: pytest.fail(f"dialog: {box.text()}"))
-    w = MainWindow(settings, models=models)
-    qtbot.addWidget(w)
-    w.resize(1280, 720)
-    w.show()
-    yield w
-    w.interactive = False       # no quit question at teardown
-    w.close()
+    return make_window(models, (1280, 720))
 
 
 def find(combo, data) -> int:

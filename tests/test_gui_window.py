@@ -26,15 +26,25 @@ from PySide6.QtGui import QDropEvent, QImage  # noqa: E402
 from explorer import runner, views  # noqa: E402
 from explorer.data import gaussian_blobs  # noqa: E402
 from explorer.gui.main_window import MainWindow  # noqa: E402
-from explorer.models import registry  # noqa: E402
 from explorer.models.base import HyperparameterError, HyperparametersBase, Model, param  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
 # A fake model: soft k-means with a controllable pace and a planted failure. Its step is a numba
 # kernel that releases the GIL, as the real models' kernels do.
+# (Scalar loops: numba compiles them in about a second; array expressions took ten or more.)
+@numba.njit(nogil=True, cache=False)
+def _squared_distance(x, c):
+    out = 0.0
+    for j in range(len(x)):
+        out += (x[j] - c[j]) ** 2
+    return out
+
+
 @numba.njit(nogil=True, cache=False)
 def _soft_step(X, C, R):
+    """One soft k-means step in place: R[n, k] proportional to exp(-|x_n - c_k|^2 / 2), then each
+    centre the R-weighted mean of the rows; returns sum_n min_k |x_n - c_k|^2 (centres before)."""
     N, D = X.shape
     K = C.shape[0]
     obj = 0.0
@@ -43,12 +53,8 @@ def _soft_step(X, C, R):
     for n in range(N):
         best = np.inf
         for k in range(K):
-            d = 0.0
-            for j in range(D):
-                t = X[n, j] - C[k, j]
-                d += t * t
-            R[n, k] = d
-            best = min(best, d)
+            R[n, k] = _squared_distance(X[n], C[k])
+            best = min(best, R[n, k])
         s = 0.0
         for k in range(K):
             R[n, k] = np.exp(-(R[n, k] - best) / 2.0)
@@ -122,20 +128,20 @@ class FakeSoftKMeans(Model):
 
 @pytest.fixture
 def models(register_models):
-    reg = registry()
-    register_models(FakeSoftKMeans)
-    return dict(reg, **{FakeSoftKMeans.id: FakeSoftKMeans})
+    return register_models(FakeSoftKMeans)
 
 
 @pytest.fixture
-def window(qtbot, settings, models):
-    w = MainWindow(settings, models=models)
-    qtbot.addWidget(w)
-    w.resize(1300, 850)
-    w.show()
-    yield w
-    w.interactive = False      # no quit question when a test ends during a fit
-    w.close()
+def window(make_window, models):
+    return make_window(models, (1300, 850))
+
+
+def select_paced_fake(window, max_iter=5000, **values):
+    """Choose the fake model with ``values`` (``step_ms`` paces each step) and run settings
+    ``max_iter``, tol 0: it never converges, so it runs ``max_iter`` steps or until stopped."""
+    assert window.select_model(FakeSoftKMeans.id)
+    window.model_panel.form.set_values(values)
+    window.model_panel.set_run_settings({"max_iter": max_iter, "tol": 0.0})
 
 
 def scatter_points(panel):
@@ -313,9 +319,7 @@ def test_temporal_time_slider(qtbot, window, tmp_path):
 
 def test_cancel_mid_run_keeps_partial_result_and_exports(qtbot, window, sample_dir, tmp_path):
     assert window.open_file(sample_dir / "iris.csv", labels="species")
-    assert window.select_model(FakeSoftKMeans.id)
-    window.model_panel.form.set_values({"K": 3, "step_ms": 20})
-    window.model_panel.set_run_settings({"max_iter": 5000, "tol": 0.0})
+    select_paced_fake(window, K=3, step_ms=20)
     assert window.start_run()
     qtbot.waitUntil(lambda: window.trace_panel.trace_points >= 5, timeout=10_000)
     with qtbot.waitSignal(window.run_finished, timeout=5_000) as blocker:
@@ -332,9 +336,7 @@ def test_cancel_mid_run_keeps_partial_result_and_exports(qtbot, window, sample_d
 
 def test_pause_and_resume(qtbot, window, sample_dir):
     assert window.open_file(sample_dir / "iris.csv")
-    assert window.select_model(FakeSoftKMeans.id)
-    window.model_panel.form.set_values({"step_ms": 10})
-    window.model_panel.set_run_settings({"max_iter": 5000, "tol": 0.0})
+    select_paced_fake(window, step_ms=10)
     assert window.start_run()
     qtbot.waitUntil(lambda: window.trace_panel.trace_points >= 3, timeout=10_000)
     window.pause_action.trigger()
@@ -402,9 +404,7 @@ def test_invalid_hyperparameters_refused_before_run(window, sample_dir, dialogs)
 
 def test_changing_a_value_during_a_fit_offers_restart(qtbot, window, sample_dir):
     assert window.open_file(sample_dir / "iris.csv")
-    assert window.select_model(FakeSoftKMeans.id)
-    window.model_panel.form.set_values({"step_ms": 10})
-    window.model_panel.set_run_settings({"max_iter": 5000, "tol": 0.0})
+    select_paced_fake(window, step_ms=10)
     assert window.start_run()
     first = window.job.run_id
     qtbot.waitUntil(lambda: window.trace_panel.trace_points >= 2, timeout=10_000)
@@ -423,9 +423,7 @@ def test_closing_during_a_fit_stops_the_worker(qtbot, settings, models, sample_d
     qtbot.addWidget(w)
     w.show()
     assert w.open_file(sample_dir / "iris.csv")
-    assert w.select_model(FakeSoftKMeans.id)
-    w.model_panel.form.set_values({"step_ms": 20})
-    w.model_panel.set_run_settings({"max_iter": 100_000, "tol": 0.0})
+    select_paced_fake(w, max_iter=100_000, step_ms=20)
     assert w.start_run()
     job = w.job
     qtbot.waitUntil(lambda: w.trace_panel.trace_points >= 2, timeout=10_000)
@@ -503,9 +501,7 @@ def test_window_stays_responsive_during_a_long_fit(qtbot, window):
     # numba's cache); the window's own behaviour is what is measured here.
     _soft_step(data.X[:10].copy(), data.X[:2].copy(), np.zeros((10, 2)))
     window.set_data(data)
-    assert window.select_model(FakeSoftKMeans.id)
-    window.model_panel.form.set_values({"K": 5, "step_ms": 2})
-    window.model_panel.set_run_settings({"max_iter": 100_000, "tol": 0.0})
+    select_paced_fake(window, max_iter=100_000, K=5, step_ms=2)
     qtbot.wait(200)
 
     # Baseline: the same fit on a bare thread, the window idle.
@@ -552,9 +548,7 @@ def test_late_first_iteration_shows_a_busy_bar_and_says_why(qtbot, window, monke
     monkeypatch.setattr(mw, "COMPILE_HINT_MS", 100)
     monkeypatch.setattr(mw, "kernels_cached", lambda cls: cached)
     window.set_data(gaussian_blobs(200, K=3, D=2, seed=0))
-    assert window.select_model(FakeSoftKMeans.id)
-    window.model_panel.form.set_values({"K": 3, "step_ms": 1000})   # iteration 1 after ~1 s
-    window.model_panel.set_run_settings({"max_iter": 3, "tol": 0.0})
+    select_paced_fake(window, max_iter=3, K=3, step_ms=1000)   # iteration 1 after ~1 s
     assert window.start_run()
     assert window.run_panel.status.text() == "starting..."
     qtbot.waitUntil(lambda: window.run_panel.progress.maximum() == 0, timeout=900)

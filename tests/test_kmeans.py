@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import table
+from helpers import assert_centre_steps, table
 
 from explorer import runner
 from explorer.data import load_table
@@ -14,6 +14,11 @@ def blobs(seed, n=400, d=3, k=4, spread=1.0, sep=4.0):
     rng = np.random.default_rng(seed)
     means = rng.normal(0.0, sep, size=(k, d))
     return means[rng.integers(k, size=n)] + spread * rng.normal(size=(n, d))
+
+
+def squared_distances(X, C):
+    """(N, K) squared Euclidean distances of the rows to the centres."""
+    return ((X[:, None, :] - C[None]) ** 2).sum(-1)
 
 
 def distortion(X, labels, centers):
@@ -99,24 +104,9 @@ def test_distortion_monotone_and_exact_over_many_datasets():
     for _ in range(60):
         X = random_dataset(rng)
         K = int(rng.integers(1, min(10, X.shape[0]) + 1))
-        model = KMeans(K=K)
-        model.initialize(table(X), int(rng.integers(1000)))
-        trace = []
-        for _ in range(40):
-            value = model.step()
-            trace.append(value)
-            p = model.parameters()
-            # The value is the distortion of the state after the step (independent recompute;
-            # summation order differs, hence 1e-12 relative).
-            np.testing.assert_allclose(value, distortion(X, p["labels"], p["centers"]),
-                                       rtol=1e-12, atol=1e-12)
-            # Every label is a nearest centre (ties: the same distance).
-            d2 = ((X[:, None, :] - p["centers"][None]) ** 2).sum(-1)
-            np.testing.assert_allclose(d2[np.arange(len(X)), p["labels"]], d2.min(1),
-                                       rtol=1e-12, atol=1e-12)
-        # Non-increasing; the slack is rounding only (a sum of N squared distances).
-        diffs = np.diff(trace)
-        assert np.all(diffs <= 1e-12 * np.abs(trace[:-1]) + 1e-12), diffs.max()
+        # After each step the value is the distortion of the state (recomputed from squared
+        # distances), every label a nearest centre; non-increasing up to rounding.
+        assert_centre_steps(KMeans(K=K), X, int(rng.integers(1000)), 40, squared_distances)
 
 
 def test_fixed_point_repeats_exactly_and_converges_on_no_label_change():

@@ -1,7 +1,7 @@
 """K-medians: agreement with a brute-force numpy implementation, monotone L1 objective, re-seeding."""
 
 import numpy as np
-from helpers import table
+from helpers import assert_centre_steps, table
 
 from explorer import runner
 from explorer.data import load_table
@@ -67,24 +67,10 @@ def test_objective_is_l1_and_monotone_over_many_datasets():
         if rng.random() < 0.3:
             X = np.round(X)            # many duplicated values
         K = int(rng.integers(1, min(8, n) + 1))
-        model = KMedians(K=K)
-        model.initialize(table(X), int(rng.integers(1000)))
-        trace = []
-        for _ in range(25):
-            value = model.step()
-            trace.append(value)
-            p = model.parameters()
-            dist = l1(X, p["centers"])
-            # The value is the sum of L1 distances of the state after the step (independent
-            # recompute, other summation order: 1e-12 relative).
-            np.testing.assert_allclose(value, dist[np.arange(n), p["labels"]].sum(),
-                                       rtol=1e-12, atol=1e-12)
-            np.testing.assert_allclose(dist[np.arange(n), p["labels"]], dist.min(1),
-                                       rtol=1e-12, atol=1e-12)
-        diffs = np.diff(trace)
-        # Non-increasing up to rounding (moving a median inside a flat stretch changes nothing
-        # but the last bits).
-        assert np.all(diffs <= 1e-12 * np.abs(trace[:-1]) + 1e-12), diffs.max()
+        # After each step the value is the sum of L1 distances of the state, every label a
+        # nearest centre; non-increasing up to rounding (moving a median inside a flat stretch
+        # changes nothing but the last bits).
+        assert_centre_steps(KMedians(K=K), X, int(rng.integers(1000)), 25, l1)
 
 
 def test_empty_cluster_reseeded():

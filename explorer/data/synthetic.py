@@ -13,6 +13,11 @@
 - ``sample_network(u, w, mu, T, v=, directed=, rng=)``: a temporal contact network (t, i, j, count)
   drawn from the dynamic exposure model (``explorer.models.dynamic_exposure``) with affinities u
   (and v when directed), affinity matrix w and exposures mu, over T snapshots.
+- ``planted_exposures(n, k_aff, k_exp, directed=, rng=)``: the planted (u, v, mu) for
+  ``sample_network``: node i in affinity group i mod k_aff, with u rows 0.92 in its group and 0.04
+  elsewhere (v, when directed: 0.92 in group i + 1 mod k_aff; else None), and in an exposure group
+  drawn as a random permutation mod k_exp (independent of the affinity group), with mu rows 0.9 /
+  0.03.
 """
 
 from __future__ import annotations
@@ -147,6 +152,23 @@ def write_edge_list(data: NetworkData, path) -> Path:
         for (u, v), w in zip(data.edges, data.weights):
             f.write(f"{ids[u]},{ids[v]},{float(w)!r}\n")
     return path
+
+
+def planted_exposures(n, k_aff, k_exp, *, directed=False, rng=None):
+    """The planted (u, v, mu) of the dynamic exposure model for ``sample_network`` (see the
+    module's docstring); v is None for an undirected network. Draws one permutation from rng."""
+    rng = np.random.default_rng(rng)
+    g = np.arange(n) % k_aff
+    u = np.full((n, k_aff), 0.04)
+    u[np.arange(n), g] = 0.92
+    v = None
+    if directed:
+        v = np.full((n, k_aff), 0.04)
+        v[np.arange(n), (g + 1) % k_aff] = 0.92
+    h = rng.permutation(n) % k_exp
+    mu = np.full((n, k_exp), 0.03)
+    mu[np.arange(n), h] = 0.9
+    return u, v, mu
 
 
 def sample_network(u, w, mu, T, *, v=None, directed=False, rng=None):

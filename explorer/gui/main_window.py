@@ -146,6 +146,17 @@ def form_wording(message: str) -> str:
     return re.sub(r" \(--[\w-]+\)", "", message)
 
 
+def _splitter(widgets, stretch, sizes) -> QSplitter:
+    """A horizontal splitter of ``widgets`` with these stretch factors and initial sizes."""
+    splitter = QSplitter(Qt.Orientation.Horizontal)
+    for widget in widgets:
+        splitter.addWidget(widget)
+    for i, factor in enumerate(stretch):
+        splitter.setStretchFactor(i, factor)
+    splitter.setSizes(sizes)
+    return splitter
+
+
 class MainWindow(QMainWindow):
     """The explorer window. ``interactive=False`` (scripted use) reports errors on stderr
     instead of dialogs."""
@@ -286,27 +297,14 @@ class MainWindow(QMainWindow):
         scroll.setWidget(side)
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(380)
-        dock = QDockWidget("Data and model", self)
-        dock.setObjectName("side_dock")
-        dock.setWidget(scroll)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        dock = self._add_dock("Data and model", "side_dock", scroll,
+                              Qt.DockWidgetArea.LeftDockWidgetArea)
         self.log_view = QPlainTextEdit()
         self.log_view.setReadOnly(True)
         self.log_view.setMaximumBlockCount(5000)
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(self.run_panel)
-        bottom.addWidget(self.log_view)
-        bottom.setStretchFactor(0, 0)
-        bottom.setStretchFactor(1, 1)
-        bottom.setSizes([520, 880])
-        log_dock = QDockWidget("Run and log", self)
-        log_dock.setObjectName("log_dock")
-        log_dock.setWidget(bottom)
-        log_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                             | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, log_dock)
+        bottom = _splitter((self.run_panel, self.log_view), stretch=(0, 1), sizes=[520, 880])
+        log_dock = self._add_dock("Run and log", "log_dock", bottom,
+                                  Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks([log_dock], [170], Qt.Orientation.Vertical)
         self.resizeDocks([dock], [400], Qt.Orientation.Horizontal)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -335,13 +333,8 @@ class MainWindow(QMainWindow):
         self.sweep_panel.finished.connect(
             lambda summary: self.log(f"sweep: chosen K = {summary['chosen_K']} "
                                      f"({summary['reason']})"))
-        central = QSplitter(Qt.Orientation.Horizontal)
-        central.addWidget(self.tabs)
-        central.addWidget(self.trace_panel)
-        central.setStretchFactor(0, 3)
-        central.setStretchFactor(1, 2)
-        central.setSizes([600, 400])
-        self.setCentralWidget(central)
+        self.setCentralWidget(_splitter((self.tabs, self.trace_panel), stretch=(3, 2),
+                                        sizes=[600, 400]))
         self.tabs.currentChanged.connect(lambda _i: self._refresh_panel(self.tabs.currentWidget()))
         self.data_view.selection_changed.connect(self.simplex_panel.set_selection)
         self.data_view.selection_changed.connect(self.confusion_panel.set_selection)
@@ -360,6 +353,18 @@ class MainWindow(QMainWindow):
         self.model_panel.warning.linkActivated.connect(self._warning_link)
         self.run_panel.restart_requested.connect(lambda: self.start_run())
         self.statusBar().showMessage("Open a data file to begin (Ctrl+O), or drop one here.")
+
+    def _add_dock(self, title: str, name: str, widget: QWidget,
+                  area: Qt.DockWidgetArea) -> QDockWidget:
+        """A dock holding ``widget`` at ``area``: movable and floatable, not closable; ``name``
+        keys it in the saved window state."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
 
     def _build_menus(self) -> None:
         mb = self.menuBar()

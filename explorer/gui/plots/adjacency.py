@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSlider,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -38,8 +37,6 @@ class AdjacencyPanel(PlotPanel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setToolTip("0 = all snapshots summed; t = one snapshot")
@@ -49,13 +46,10 @@ class AdjacencyPanel(PlotPanel):
         bar.addWidget(self.slider_label)
         self.time_bar = QWidget()
         self.time_bar.setLayout(bar)
-        lay.addWidget(self.time_bar)
-        self.pw = pg.PlotWidget()
-        lay.addWidget(self.pw)
+        lay = self._plot_column(self.time_bar)
         self.hover = QLabel(" ")
         self.hover.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.hover)
-        self.plot = self.pw.getPlotItem()
         self.plot.invertY(True)
         self.plot.setAspectLocked(True)
         self.plot.setLabel("bottom", "node (community order)")

@@ -19,6 +19,8 @@ from PySide6.QtGui import (
     QPolygonF,
 )
 from PySide6.QtWidgets import (
+    QLayout,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -184,6 +186,22 @@ class PlotPanel(QWidget):
         super().__init__(parent)
         self.data = None
         self.fit_snapshot = None     # the last snapshot drawn (tests check plots hold a fit)
+
+    def _plot_column(self, *above, **plot_options) -> QVBoxLayout:
+        """Lay the panel out as one column, edge to edge: ``above`` (widgets or layouts), then
+        ``self.pw``, a pyqtgraph PlotWidget (``plot_options`` passed on) whose PlotItem is
+        ``self.plot``. Returns the column, for anything below the plot."""
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        for item in above:
+            if isinstance(item, QLayout):
+                lay.addLayout(item)
+            else:
+                lay.addWidget(item)
+        self.pw = pg.PlotWidget(**plot_options)
+        lay.addWidget(self.pw)
+        self.plot = self.pw.getPlotItem()
+        return lay
 
     def set_data(self, data) -> None:
         self.data = data

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QToolTip,
-    QVBoxLayout,
 )
 
 from explorer import views
@@ -105,8 +104,6 @@ class DataViewPanel(PlotPanel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
         self.cx = QComboBox()
         self.cy = QComboBox()
@@ -140,11 +137,8 @@ class DataViewPanel(PlotPanel):
         bar.addWidget(self.clear_selection_button)
         bar.addWidget(self.all_points)
         bar.addStretch(1)
-        lay.addLayout(bar)
         self.vb = SelectViewBox()
-        self.pw = pg.PlotWidget(viewBox=self.vb)
-        lay.addWidget(self.pw)
-        self.plot = self.pw.getPlotItem()
+        self._plot_column(bar, viewBox=self.vb)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.legend = pg.LegendItem(offset=(-10, 10), labelTextSize="9pt",
                                     brush=pg.mkBrush(255, 255, 255, 200))

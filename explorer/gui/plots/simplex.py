@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (
-    QLabel,
-    QVBoxLayout,
-)
+from PySide6.QtWidgets import QLabel
 
 from explorer import views
 from explorer.gui.plots.base import (
@@ -28,13 +25,8 @@ class SimplexPanel(PlotPanel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
         self.info = QLabel("")
-        lay.addWidget(self.info)
-        self.pw = pg.PlotWidget()
-        lay.addWidget(self.pw)
-        self.plot = self.pw.getPlotItem()
+        self._plot_column(self.info)
         self.plot.hideAxis("bottom")
         self.plot.hideAxis("left")
         self.plot.setAspectLocked(True)
