@@ -21,6 +21,11 @@ _MULT = np.uint64(2685821657736338717)
 # reassociation (vectorised sums, fused multiply-add) on the hot kernels; infinities and NaNs keep
 # their IEEE meaning (no 'nnan'/'ninf'), the -inf starting maxima stay valid
 _FM = {"reassoc", "contract"}
+# The small helpers named after an equation (phi_exps, bound_exps, halving_step, ...) are
+# inline="always": numba inserts their IR into the calling kernel before compiling it, so the
+# caller's fastmath flags apply (the helpers carry none of their own) and each kernel compiles to
+# the loops it had written out, bit for bit. Compiled as separate functions instead, even with the
+# same flags, they changed pair_phi's results (by about 1e-13 relative).
 _INV2 = 1.0 / 2
 _INV3 = 1.0 / 3
 _INV4 = 1.0 / 4
@@ -151,6 +156,47 @@ def spd_inverse(A, out, C, e, x):
 
 
 # ---- the pair's indicator posteriors -------------------------------------------------------------
+@numba.njit(cache=True, nogil=True, inline="always")
+def phi_exps(mu, phi_other, c, out):
+    """The unnormalised phi update (derivation, phi update, 4.6-4.9): out_k = exp(mu_k +
+    phi_other_k c_k - mx), mx = max_k (mu_k + phi_other_k c_k). Returns (mx, sum_k out_k); out may
+    be phi_other (each entry is read before it is written)."""
+    K = mu.shape[0]
+    mx = -np.inf
+    for k in range(K):
+        t = mu[k] + phi_other[k] * c[k]
+        out[k] = t
+        if t > mx:
+            mx = t
+    s = 0.0
+    for k in range(K):
+        t = math.exp(out[k] - mx)
+        out[k] = t
+        s += t
+    return mx, s
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def normalise_change(x, inv, prev, out):
+    """out_k = x_k inv (inv = 1 / sum_k x_k); returns max_k |out_k - prev_k|, the change of the
+    updated indicator. out may be x or prev."""
+    delta = 0.0
+    for k in range(x.shape[0]):
+        t = x[k] * inv
+        d = abs(t - prev[k])
+        if d > delta:
+            delta = d
+        out[k] = t
+    return delta
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def scale(x, inv):
+    """x_k *= inv, in place."""
+    for k in range(x.shape[0]):
+        x[k] *= inv
+
+
 @numba.njit(cache=True, nogil=True, fastmath=_FM)
 def pair_phi(mu_f, mu_s, pi_s, c, phi_f, phi_s, max_iter, tol):
     """Fixed point of the pair's two indicator vectors (updates for phi_{a->b} and phi_{a<-b}).
@@ -169,42 +215,13 @@ def pair_phi(mu_f, mu_s, pi_s, c, phi_f, phi_s, max_iter, tol):
     it = 0
     while it < max_iter:
         it += 1
-        # phi_f from phi_s (phi_s is then free: it holds the exponentials until recomputed);
-        # the change of phi_f is measured against its previous value
-        mx = -np.inf
-        for k in range(K):
-            t = mu_f[k] + phi_s[k] * c[k]
-            phi_s[k] = t
-            if t > mx:
-                mx = t
-        s = 0.0
-        for k in range(K):
-            t = math.exp(phi_s[k] - mx)
-            phi_s[k] = t
-            s += t
-        inv = 1.0 / s
-        delta = 0.0
-        for k in range(K):
-            t = phi_s[k] * inv
-            d = abs(t - phi_f[k])
-            if d > delta:
-                delta = d
-            phi_f[k] = t
+        # phi_f from phi_s (phi_s then holds the exponentials until recomputed); the change of
+        # phi_f is measured against its previous value
+        mx, s = phi_exps(mu_f, phi_s, c, phi_s)
+        delta = normalise_change(phi_s, 1.0 / s, phi_f, phi_f)
         # phi_s from phi_f, exponentials computed once, in place
-        mx = -np.inf
-        for k in range(K):
-            t = mu_s[k] + phi_f[k] * c[k]
-            phi_s[k] = t
-            if t > mx:
-                mx = t
-        s = 0.0
-        for k in range(K):
-            t = math.exp(phi_s[k] - mx)
-            phi_s[k] = t
-            s += t
-        inv = 1.0 / s
-        for k in range(K):
-            phi_s[k] *= inv
+        mx, s = phi_exps(mu_s, phi_f, c, phi_s)
+        scale(phi_s, 1.0 / s)
         if it >= 2 and delta < tol:
             break
     return mx + math.log(s)
@@ -228,6 +245,18 @@ def fexp(x):
     return math.exp(x)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def tilted_weights(pi, phi_other, c, out):
+    """The unnormalised phi update from pi = softmax(mu): out_k = pi_k exp(phi_other_k c_k)
+    (propto exp(mu_k + phi_other_k c_k)); returns sum_k out_k."""
+    s = 0.0
+    for k in range(pi.shape[0]):
+        t = pi[k] * fexp(phi_other[k] * c[k])
+        out[k] = t
+        s += t
+    return s
+
+
 @numba.njit(cache=True, nogil=True, fastmath=_FM)
 def pair_phi_own(pi_a, pi_b, c, phi_a, phi_b, tmp, max_iter, tol):
     """The pair's fixed point as seen from the visiting node a: phi_b starts at pi_b, then
@@ -246,29 +275,12 @@ def pair_phi_own(pi_a, pi_b, c, phi_a, phi_b, tmp, max_iter, tol):
     it = 0
     while True:
         it += 1
-        s = 0.0
-        for k in range(K):
-            t = pi_a[k] * fexp(phi_b[k] * c[k])
-            phi_a[k] = t
-            s += t
-        inv = 1.0 / s
-        for k in range(K):
-            phi_a[k] *= inv
+        s = tilted_weights(pi_a, phi_b, c, phi_a)
+        scale(phi_a, 1.0 / s)
         if it >= max_iter:
             break
-        s2 = 0.0
-        for k in range(K):
-            t = pi_b[k] * fexp(phi_a[k] * c[k])
-            tmp[k] = t
-            s2 += t
-        inv = 1.0 / s2
-        delta = 0.0
-        for k in range(K):
-            t = tmp[k] * inv
-            d = abs(t - phi_b[k])
-            if d > delta:
-                delta = d
-            tmp[k] = t
+        s2 = tilted_weights(pi_b, phi_a, c, tmp)            # the candidate phi_b'
+        delta = normalise_change(tmp, 1.0 / s2, phi_b, tmp)
         if delta < tol:
             break
         for k in range(K):
