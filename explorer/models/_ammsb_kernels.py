@@ -21,6 +21,11 @@ _MULT = np.uint64(2685821657736338717)
 # reassociation (vectorised sums, fused multiply-add) on the hot kernels; infinities and NaNs keep
 # their IEEE meaning (no 'nnan'/'ninf'), the -inf starting maxima stay valid
 _FM = {"reassoc", "contract"}
+# The small helpers named after an equation (phi_exps, bound_exps, halving_step, ...) are
+# inline="always": numba inserts their IR into the calling kernel before compiling it, so the
+# caller's fastmath flags apply (the helpers carry none of their own) and each kernel compiles to
+# the loops it had written out, bit for bit. Compiled as separate functions instead, even with the
+# same flags, they changed pair_phi's results (by about 1e-13 relative).
 _INV2 = 1.0 / 2
 _INV3 = 1.0 / 3
 _INV4 = 1.0 / 4
@@ -92,6 +97,38 @@ def shuffle(arr, state):
 
 
 # ---- small dense linear algebra (in place) ------------------------------------------------------
+@numba.njit(cache=True, nogil=True, inline="always")
+def row_dot(A, i, x):
+    """(A x)_i = sum_j A_ij x_j."""
+    t = 0.0
+    for j in range(x.shape[0]):
+        t += A[i, j] * x[j]
+    return t
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def matvec(A, x, out):
+    """out = A x."""
+    for i in range(out.shape[0]):
+        out[i] = row_dot(A, i, x)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def dot(x, y):
+    """x^T y."""
+    t = 0.0
+    for k in range(x.shape[0]):
+        t += x[k] * y[k]
+    return t
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def centre(x, m, out):
+    """out = x - m."""
+    for k in range(x.shape[0]):
+        out[k] = x[k] - m[k]
+
+
 @numba.njit(cache=True, nogil=True, fastmath=_FM)
 def cholesky(A, C):
     """Lower Cholesky factor of the SPD matrix A into C (only the lower triangle is written)."""
@@ -151,6 +188,47 @@ def spd_inverse(A, out, C, e, x):
 
 
 # ---- the pair's indicator posteriors -------------------------------------------------------------
+@numba.njit(cache=True, nogil=True, inline="always")
+def phi_exps(mu, phi_other, c, out):
+    """The unnormalised phi update (derivation, phi update, 4.6-4.9): out_k = exp(mu_k +
+    phi_other_k c_k - mx), mx = max_k (mu_k + phi_other_k c_k). Returns (mx, sum_k out_k); out may
+    be phi_other (each entry is read before it is written)."""
+    K = mu.shape[0]
+    mx = -np.inf
+    for k in range(K):
+        t = mu[k] + phi_other[k] * c[k]
+        out[k] = t
+        if t > mx:
+            mx = t
+    s = 0.0
+    for k in range(K):
+        t = math.exp(out[k] - mx)
+        out[k] = t
+        s += t
+    return mx, s
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def normalise_change(x, inv, prev, out):
+    """out_k = x_k inv (inv = 1 / sum_k x_k); returns max_k |out_k - prev_k|, the change of the
+    updated indicator. out may be x or prev."""
+    delta = 0.0
+    for k in range(x.shape[0]):
+        t = x[k] * inv
+        d = abs(t - prev[k])
+        if d > delta:
+            delta = d
+        out[k] = t
+    return delta
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def scale(x, inv):
+    """x_k *= inv, in place."""
+    for k in range(x.shape[0]):
+        x[k] *= inv
+
+
 @numba.njit(cache=True, nogil=True, fastmath=_FM)
 def pair_phi(mu_f, mu_s, pi_s, c, phi_f, phi_s, max_iter, tol):
     """Fixed point of the pair's two indicator vectors (updates for phi_{a->b} and phi_{a<-b}).
@@ -169,42 +247,13 @@ def pair_phi(mu_f, mu_s, pi_s, c, phi_f, phi_s, max_iter, tol):
     it = 0
     while it < max_iter:
         it += 1
-        # phi_f from phi_s (phi_s is then free: it holds the exponentials until recomputed);
-        # the change of phi_f is measured against its previous value
-        mx = -np.inf
-        for k in range(K):
-            t = mu_f[k] + phi_s[k] * c[k]
-            phi_s[k] = t
-            if t > mx:
-                mx = t
-        s = 0.0
-        for k in range(K):
-            t = math.exp(phi_s[k] - mx)
-            phi_s[k] = t
-            s += t
-        inv = 1.0 / s
-        delta = 0.0
-        for k in range(K):
-            t = phi_s[k] * inv
-            d = abs(t - phi_f[k])
-            if d > delta:
-                delta = d
-            phi_f[k] = t
+        # phi_f from phi_s (phi_s then holds the exponentials until recomputed); the change of
+        # phi_f is measured against its previous value
+        mx, s = phi_exps(mu_f, phi_s, c, phi_s)
+        delta = normalise_change(phi_s, 1.0 / s, phi_f, phi_f)
         # phi_s from phi_f, exponentials computed once, in place
-        mx = -np.inf
-        for k in range(K):
-            t = mu_s[k] + phi_f[k] * c[k]
-            phi_s[k] = t
-            if t > mx:
-                mx = t
-        s = 0.0
-        for k in range(K):
-            t = math.exp(phi_s[k] - mx)
-            phi_s[k] = t
-            s += t
-        inv = 1.0 / s
-        for k in range(K):
-            phi_s[k] *= inv
+        mx, s = phi_exps(mu_s, phi_f, c, phi_s)
+        scale(phi_s, 1.0 / s)
         if it >= 2 and delta < tol:
             break
     return mx + math.log(s)
@@ -228,6 +277,18 @@ def fexp(x):
     return math.exp(x)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def tilted_weights(pi, phi_other, c, out):
+    """The unnormalised phi update from pi = softmax(mu): out_k = pi_k exp(phi_other_k c_k)
+    (propto exp(mu_k + phi_other_k c_k)); returns sum_k out_k."""
+    s = 0.0
+    for k in range(pi.shape[0]):
+        t = pi[k] * fexp(phi_other[k] * c[k])
+        out[k] = t
+        s += t
+    return s
+
+
 @numba.njit(cache=True, nogil=True, fastmath=_FM)
 def pair_phi_own(pi_a, pi_b, c, phi_a, phi_b, tmp, max_iter, tol):
     """The pair's fixed point as seen from the visiting node a: phi_b starts at pi_b, then
@@ -246,29 +307,12 @@ def pair_phi_own(pi_a, pi_b, c, phi_a, phi_b, tmp, max_iter, tol):
     it = 0
     while True:
         it += 1
-        s = 0.0
-        for k in range(K):
-            t = pi_a[k] * fexp(phi_b[k] * c[k])
-            phi_a[k] = t
-            s += t
-        inv = 1.0 / s
-        for k in range(K):
-            phi_a[k] *= inv
+        s = tilted_weights(pi_a, phi_b, c, phi_a)
+        scale(phi_a, 1.0 / s)
         if it >= max_iter:
             break
-        s2 = 0.0
-        for k in range(K):
-            t = pi_b[k] * fexp(phi_a[k] * c[k])
-            tmp[k] = t
-            s2 += t
-        inv = 1.0 / s2
-        delta = 0.0
-        for k in range(K):
-            t = tmp[k] * inv
-            d = abs(t - phi_b[k])
-            if d > delta:
-                delta = d
-            tmp[k] = t
+        s2 = tilted_weights(pi_b, phi_a, c, tmp)            # the candidate phi_b'
+        delta = normalise_change(tmp, 1.0 / s2, phi_b, tmp)
         if delta < tol:
             break
         for k in range(K):
@@ -299,6 +343,15 @@ def _visit_pair(a, b, a_first, mu, pi, c, phi_f, phi_s, max_iter, tol):
         pair_phi(mu[b], mu[a], pi[a], c, phi_f, phi_s, max_iter, tol)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put_slot(ns, a, b, kind, directed, ct, w, partner, first, ctype, W):
+    """Pair slot ns: partner b, first (a is the pair's first end), ctype ct, weight w."""
+    partner[ns] = b
+    first[ns] = (kind == 0) if directed else (a < b)
+    ctype[ns] = ct
+    W[ns] = w
+
+
 @numba.njit(cache=True, nogil=True)
 def node_pairs(a, g, n_samples, rng, partner, first, ctype, W):
     """The pairs node a visits in a minibatch, in visiting order, into slots 0 .. ns - 1 (returns
@@ -317,11 +370,7 @@ def node_pairs(a, g, n_samples, rng, partner, first, ctype, W):
             tp, ti, fp, fi = g.tr_ptr1, g.tr_idx1, g.fb_ptr1, g.fb_idx1
         # training links: all of them, weight 1
         for j in range(tp[a], tp[a + 1]):
-            b = ti[j]
-            partner[ns] = b
-            first[ns] = (kind == 0) if g.directed else (a < b)
-            ctype[ns] = 0
-            W[ns] = 1.0
+            _put_slot(ns, a, ti[j], kind, g.directed, 0, 1.0, partner, first, ctype, W)
             ns += 1
         pop = g.nonlinks[a, kind]
         if pop <= 0:
@@ -336,10 +385,7 @@ def node_pairs(a, g, n_samples, rng, partner, first, ctype, W):
                     q += 1
                 if b == a or (q < hi and fi[q] == b):
                     continue
-                partner[ns] = b
-                first[ns] = (kind == 0) if g.directed else (a < b)
-                ctype[ns] = 1
-                W[ns] = 1.0
+                _put_slot(ns, a, b, kind, g.directed, 1, 1.0, partner, first, ctype, W)
                 ns += 1
         else:
             w = pop / n_samples
@@ -347,10 +393,7 @@ def node_pairs(a, g, n_samples, rng, partner, first, ctype, W):
                 b = rng_int(rng, N)
                 while b == a or _in_sorted(fi, lo, hi, b):
                     b = rng_int(rng, N)
-                partner[ns] = b
-                first[ns] = (kind == 0) if g.directed else (a < b)
-                ctype[ns] = 1
-                W[ns] = w
+                _put_slot(ns, a, b, kind, g.directed, 1, w, partner, first, ctype, W)
                 ns += 1
     return ns
 
@@ -386,6 +429,40 @@ def batch_phi(batch, n_batch, g, nodes, glob, opt, sc, S_hat, beta_hat, rng):
 
 
 # ---- node objective, its gradient and Hessian, Newton steps with halving -------------------------
+@numba.njit(cache=True, nogil=True, inline="always")
+def bound_max(mu_a, v_a):
+    """max_k (mu_ak + v_ak / 2), the shift of the softmax bound's exponentials."""
+    mx = -np.inf
+    for k in range(mu_a.shape[0]):
+        t = mu_a[k] + 0.5 * v_a[k]
+        if t > mx:
+            mx = t
+    return mx
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def bound_lse(mu_a, v_a):
+    """The softmax bound log sum_k exp(mu_ak + v_ak / 2) >= E[log sum_k exp theta_ak]."""
+    mx = bound_max(mu_a, v_a)
+    s = 0.0
+    for k in range(mu_a.shape[0]):
+        s += math.exp(mu_a[k] + 0.5 * v_a[k] - mx)
+    return mx + math.log(s)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def bound_exps(mu_a, v_a, out):
+    """out_k = exp(mu_ak + v_ak / 2 - mx), mx = bound_max; returns (mx, sum_k out_k), so that
+    sfx(a) = out / sum and the bound is mx + log sum."""
+    mx = bound_max(mu_a, v_a)
+    s = 0.0
+    for k in range(mu_a.shape[0]):
+        t = math.exp(mu_a[k] + 0.5 * v_a[k] - mx)
+        out[k] = t
+        s += t
+    return mx, s
+
+
 @numba.njit(cache=True, nogil=True)
 def node_objective(mu_a, v_a, S, n, lL, m, work):
     """The part of the ELBO that depends on node a's (mu_a, v_a = diag(Lambda_a^-1)):
@@ -394,45 +471,78 @@ def node_objective(mu_a, v_a, S, n, lL, m, work):
         + S^T mu_a - n log sum_k exp(mu_ak + v_k / 2)
     """
     K = mu_a.shape[0]
-    for k in range(K):
-        work[k] = mu_a[k] - m[k]
+    centre(mu_a, m, work)
     q = 0.0
     for k in range(K):
-        t = 0.0
-        for j in range(K):
-            t += lL[k, j] * work[j]
-        q += work[k] * t
+        q += work[k] * row_dot(lL, k, work)
     f = -0.5 * q
-    mx = -np.inf
     for k in range(K):
         if v_a[k] <= 0.0:
             return -np.inf
         f += -0.5 * lL[k, k] * v_a[k] + 0.5 * math.log(v_a[k]) + S[k] * mu_a[k]
-        t = mu_a[k] + 0.5 * v_a[k]
-        if t > mx:
-            mx = t
-    s = 0.0
-    for k in range(K):
-        s += math.exp(mu_a[k] + 0.5 * v_a[k] - mx)
-    return f - n * (mx + math.log(s))
+    return f - n * bound_lse(mu_a, v_a)
 
 
 @numba.njit(cache=True, nogil=True)
 def sfx(mu_a, v_a, out):
     """softmax(mu_a + v_a / 2) into out."""
     K = mu_a.shape[0]
-    mx = -np.inf
-    for k in range(K):
-        t = mu_a[k] + 0.5 * v_a[k]
-        if t > mx:
-            mx = t
-    s = 0.0
-    for k in range(K):
-        t = math.exp(mu_a[k] + 0.5 * v_a[k] - mx)
-        out[k] = t
-        s += t
+    _, s = bound_exps(mu_a, v_a, out)
     for k in range(K):
         out[k] /= s
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def newton_matrix(lL, w, s, out):
+    """out = lL + w (diag(s) - s s^T): the negated Hessian of the node objective in mu_a
+    (derivation 4.10, w = n_a, s = sfx(a)) and the collapsed update's Newton matrix (w = deg_a)."""
+    K = s.shape[0]
+    for k in range(K):
+        for j in range(K):
+            out[k, j] = lL[k, j] - w * s[k] * s[j]
+        out[k, k] += w * s[k]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def newton_rows(buf_K):
+    """The rows of the (7+, K) work space every Newton kernel shares: gradient g, direction d,
+    sfx, the trial point, and a free row (rows 5 and up are the kernel's own)."""
+    return buf_K[0], buf_K[1], buf_K[2], buf_K[3], buf_K[4]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def halving_step(objective, args, x, d, rho, halvings, f0, trial):
+    """A Newton step with halving (derivation 4.10-4.11): trial = x + rho d, rho halved while
+    objective(*args) (args holds trial) is below f0, at most `halvings` times (halvings = 0: the
+    full step is taken). An accepted trial is copied into x. Returns (accepted, the objective at
+    the last trial)."""
+    f1 = f0
+    for _ in range(halvings + 1):
+        for k in range(x.shape[0]):
+            trial[k] = x[k] + rho * d[k]
+        f1 = objective(*args)
+        if f1 >= f0 or halvings == 0:
+            for k in range(x.shape[0]):
+                x[k] = trial[k]
+            return True, f1
+        rho *= 0.5
+    return False, f1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def positive_step(v, d):
+    """The largest rho in 1, 1/2, 1/4, ... (at most 60 halvings) keeping v + rho d > 0."""
+    rho = 1.0
+    for _h in range(60):
+        ok = True
+        for k in range(v.shape[0]):
+            if v[k] + rho * d[k] <= 0.0:
+                ok = False
+                break
+        if ok:
+            break
+        rho *= 0.5
+    return rho
 
 
 @numba.njit(cache=True, nogil=True)
@@ -446,9 +556,7 @@ def mu_grad_hess(mu_a, v_a, S, n, lL, m, g, Hn, sv):
         for j in range(K):
             t += lL[k, j] * (mu_a[j] - m[j])
         g[k] = -t + S[k] - n * sv[k]
-        for j in range(K):
-            Hn[k, j] = lL[k, j] - n * sv[k] * sv[j]
-        Hn[k, k] += n * sv[k]
+    newton_matrix(lL, n, sv, Hn)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -469,18 +577,11 @@ def v_objective(mu_a, v_a, n, lL):
     sum_k (-1/2 lL_kk v_k + 1/2 log v_k) - n log sum_k exp(mu_ak + v_k / 2). O(K)."""
     K = mu_a.shape[0]
     f = 0.0
-    mx = -np.inf
     for k in range(K):
         if v_a[k] <= 0.0:
             return -np.inf
         f += -0.5 * lL[k, k] * v_a[k] + 0.5 * math.log(v_a[k])
-        t = mu_a[k] + 0.5 * v_a[k]
-        if t > mx:
-            mx = t
-    s = 0.0
-    for k in range(K):
-        s += math.exp(mu_a[k] + 0.5 * v_a[k] - mx)
-    return f - n * (mx + math.log(s))
+    return f - n * bound_lse(mu_a, v_a)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -493,10 +594,7 @@ def newton_v(mu_a, v_a, n, lL, newton_steps, halvings, tol, fixed_start, buf_K):
     if it raises the objective), so the Newton steps start next to the optimum. Stops when the
     Newton decrement is below tol. Returns the number of steps taken (the start counts as one)."""
     K = mu_a.shape[0]
-    g = buf_K[0]
-    d = buf_K[1]
-    sv = buf_K[2]
-    trial = buf_K[3]
+    g, d, sv, trial, _ = newton_rows(buf_K)
     Dv = buf_K[5]
     y = buf_K[6]
     steps = 0
@@ -529,31 +627,10 @@ def newton_v(mu_a, v_a, n, lL, newton_steps, halvings, tol, fixed_start, buf_K):
             dec += g[k] * d[k]
         if dec < tol:
             break
-        rho = 1.0
-        for _h in range(60):
-            ok = True
-            for k in range(K):
-                if v_a[k] + rho * d[k] <= 0.0:
-                    ok = False
-                    break
-            if ok:
-                break
-            rho *= 0.5
-        accepted = False
-        f1 = f0
-        for _h2 in range(halvings + 1):
-            for k in range(K):
-                trial[k] = v_a[k] + rho * d[k]
-            f1 = v_objective(mu_a, trial, n, lL)
-            if f1 >= f0 or halvings == 0:
-                accepted = True
-                break
-            rho *= 0.5
+        accepted, f0 = halving_step(v_objective, (mu_a, trial, n, lL), v_a, d,
+                                    positive_step(v_a, d), halvings, f0, trial)
         if not accepted:
             break
-        for k in range(K):
-            v_a[k] = trial[k]
-        f0 = f1
         steps += 1
     return steps
 
@@ -566,12 +643,7 @@ def newton_node(mu_a, v_a, S, n, lL, m, newton_steps, halvings, tol, buf_K, buf_
     rejected; halvings = 0 takes full steps). v stays positive: a step leaving the positive range
     is halved first. Stops early when the Newton decrement g^T (-H)^-1 g is below tol.
     buf_K is (7, K) work space. Returns the number of Newton steps taken."""
-    K = mu_a.shape[0]
-    g = buf_K[0]
-    d = buf_K[1]
-    sv = buf_K[2]
-    trial = buf_K[3]
-    work = buf_K[4]
+    g, d, sv, trial, work = newton_rows(buf_K)
     steps = 0
     # --- mu_a
     f0 = node_objective(mu_a, v_a, S, n, lL, m, work)
@@ -579,26 +651,12 @@ def newton_node(mu_a, v_a, S, n, lL, m, newton_steps, halvings, tol, buf_K, buf_
         mu_grad_hess(mu_a, v_a, S, n, lL, m, g, buf_KK, sv)
         cholesky(buf_KK, C)
         chol_solve(C, g, d)
-        dec = 0.0
-        for k in range(K):
-            dec += g[k] * d[k]
-        if dec < tol:
+        if dot(g, d) < tol:
             break
-        rho = 1.0
-        accepted = False
-        for _h2 in range(halvings + 1):
-            for k in range(K):
-                trial[k] = mu_a[k] + rho * d[k]
-            f1 = node_objective(trial, v_a, S, n, lL, m, work)
-            if f1 >= f0 or halvings == 0:
-                accepted = True
-                break
-            rho *= 0.5
+        accepted, f0 = halving_step(node_objective, (trial, v_a, S, n, lL, m, work), mu_a, d,
+                                    1.0, halvings, f0, trial)
         if not accepted:
             break
-        for k in range(K):
-            mu_a[k] = trial[k]
-        f0 = f1
         steps += 1
     # --- v_a = diag(Lambda_a^-1)
     steps += newton_v(mu_a, v_a, n, lL, newton_steps, halvings, tol, False, buf_K)
@@ -613,6 +671,16 @@ def row_max(x):
         if x[k] > mx:
             mx = x[k]
     return mx
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def logsumexp(x):
+    """(max_k x_k, log sum_k exp x_k)."""
+    mx = row_max(x)
+    s = 0.0
+    for k in range(x.shape[0]):
+        s += math.exp(x[k] - mx)
+    return mx, mx + math.log(s)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -631,23 +699,22 @@ def _softmax_row(mu_a, out):
 @numba.njit(cache=True, nogil=True)
 def row_lse(mu, v, out):
     """out[a] = log sum_k exp(mu_ak + v_ak / 2), without (N, K) temporaries."""
-    N, K = mu.shape
-    for a in range(N):
-        mx = -np.inf
-        for k in range(K):
-            t = mu[a, k] + 0.5 * v[a, k]
-            if t > mx:
-                mx = t
-        s = 0.0
-        for k in range(K):
-            s += math.exp(mu[a, k] + 0.5 * v[a, k] - mx)
-        out[a] = mx + math.log(s)
+    for a in range(mu.shape[0]):
+        out[a] = bound_lse(mu[a], v[a])
 
 
 @numba.njit(cache=True, nogil=True)
 def softmax_rows(mu, out):
     for a in range(mu.shape[0]):
         _softmax_row(mu[a], out[a])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def node_step(nodes, opt, a):
+    """Node a's step size rho_a = (node_tau0 + visits_a)^-node_kappa; counts the visit."""
+    rho = (opt.node_tau0 + nodes.visits[a]) ** (-opt.node_kappa)
+    nodes.visits[a] += 1
+    return rho
 
 
 @numba.njit(cache=True, nogil=True)
@@ -660,8 +727,7 @@ def batch_nodes(batch, n_batch, nodes, glob, opt, sc, S_hat):
     total = 0
     for i in range(n_batch):
         a = batch[i]
-        rho = (opt.node_tau0 + nodes.visits[a]) ** (-opt.node_kappa)
-        nodes.visits[a] += 1
+        rho = node_step(nodes, opt, a)
         for k in range(K):
             S_bar[a, k] = (1.0 - rho) * S_bar[a, k] + rho * S_hat[i, k]
         move_node_sums(nodes.mu[a], nodes.v[a], -1.0, glob)
@@ -707,11 +773,7 @@ def update_globals(N, l, M0, m0, L0inv, sum_mu, sum_mumu, sum_v, L, lL, M, Minv,
         for j in range(K):
             t += M0[i, j] * m0[j] + l * L[i, j] * sum_mu[j]
         r[i] = t
-    for i in range(K):
-        t = 0.0
-        for j in range(K):
-            t += Minv[i, j] * r[j]
-        m[i] = t
+    matvec(Minv, r, m)
     for i in range(K):
         for j in range(K):
             W[i, j] = (L0inv[i, j] + sum_mumu[i, j] - m[i] * sum_mu[j] - sum_mu[i] * m[j]
@@ -724,20 +786,23 @@ def update_globals(N, l, M0, m0, L0inv, sum_mu, sum_mumu, sum_v, L, lL, M, Minv,
 
 
 # ---- prediction and the ELBO's pair terms -------------------------------------------------------
+@numba.njit(cache=True, nogil=True, inline="always")
+def link_probability(pi_a, pi_b, Ebeta, eps):
+    """p(y_ab = 1) = sum_k pi_ak pi_bk E[beta_k] + (1 - sum_k pi_ak pi_bk) eps."""
+    s = 0.0
+    t = 0.0
+    for k in range(pi_a.shape[0]):
+        q = pi_a[k] * pi_b[k]
+        s += q
+        t += q * Ebeta[k]
+    return t + (1.0 - s) * eps
+
+
 @numba.njit(cache=True, nogil=True)
 def predict_pairs(u, v, pi, Ebeta, eps, out):
-    """p(y_uv = 1) = sum_k pi_uk pi_vk E[beta_k] + (1 - sum_k pi_uk pi_vk) eps."""
-    K = pi.shape[1]
+    """out[p] = p(y_uv = 1) for the pairs (u[p], v[p]) (link_probability)."""
     for p in range(u.shape[0]):
-        a = u[p]
-        b = v[p]
-        s = 0.0
-        t = 0.0
-        for k in range(K):
-            q = pi[a, k] * pi[b, k]
-            s += q
-            t += q * Ebeta[k]
-        out[p] = t + (1.0 - s) * eps
+        out[p] = link_probability(pi[u[p]], pi[v[p]], Ebeta, eps)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -801,19 +866,13 @@ def collapsed_objective(mu_a, v_a, n, lL, m, E, Eoff, W, n_slots, g, work, ex):
     one log per slot. Writes the gradient g = -lL (mu_a - m) + sum_p W_p phi_a,p - n sfx(a) and
     returns f."""
     K = mu_a.shape[0]
-    for k in range(K):
-        work[k] = mu_a[k] - m[k]
+    centre(mu_a, m, work)
     f = 0.0
     for k in range(K):
-        t = 0.0
-        for j in range(K):
-            t += lL[k, j] * work[j]
+        t = row_dot(lL, k, work)
         f -= 0.5 * work[k] * t
         g[k] = -t
-    mx = -np.inf
-    for k in range(K):
-        if mu_a[k] > mx:
-            mx = mu_a[k]
+    mx = row_max(mu_a)
     for k in range(K):
         ex[k] = math.exp(mu_a[k] - mx)
     for p in range(n_slots):
@@ -824,16 +883,7 @@ def collapsed_objective(mu_a, v_a, n, lL, m, E, Eoff, W, n_slots, g, work, ex):
         inv = W[p] / s
         for k in range(K):
             g[k] += inv * ex[k] * E[p, k]
-    mx = -np.inf
-    for k in range(K):
-        t = mu_a[k] + 0.5 * v_a[k]
-        if t > mx:
-            mx = t
-    s = 0.0
-    for k in range(K):
-        t = math.exp(mu_a[k] + 0.5 * v_a[k] - mx)
-        work[k] = t
-        s += t
+    mx, s = bound_exps(mu_a, v_a, work)
     f -= n * (mx + math.log(s))
     for k in range(K):
         g[k] -= n * work[k] / s
@@ -846,11 +896,7 @@ def _apply_Ainv(G, J, r, capC, y, out, t, z):
     A^-1 y = G y - G[:, J] (diag(1 / dJ) + G[J, J])^-1 (G y)[J]; capC is the Cholesky factor of
     the r x r capacitance matrix."""
     K = G.shape[0]
-    for i in range(K):
-        acc = 0.0
-        for j in range(K):
-            acc += G[i, j] * y[j]
-        out[i] = acc
+    matvec(G, y, out)
     for p in range(r):
         t[p] = out[J[p]]
     chol_solve(capC[:r, :r], t[:r], z[:r])
@@ -914,11 +960,7 @@ def newton_collapsed(mu_a, v_a, n, deg_w, lL, G, m, E, Eoff, W, n_slots, newton_
     Cholesky factorisation (lowrank_max = 0: always dense). Stops when the Newton decrement
     g^T d is below tol. buf_K is (12, K) work space."""
     K = mu_a.shape[0]
-    g = buf_K[0]
-    d = buf_K[1]
-    sv = buf_K[2]
-    trial = buf_K[3]
-    work = buf_K[4]
+    g, d, sv, trial, work = newton_rows(buf_K)
     g1 = buf_K[5]
     ex = buf_K[6]
     steps = 0
@@ -931,34 +973,18 @@ def newton_collapsed(mu_a, v_a, n, deg_w, lL, G, m, E, Eoff, W, n_slots, newton_
                                          cap, capC, buf_K[7], buf_K[8], buf_K[9], buf_K[10],
                                          buf_K[11])
         if r < 0:
-            for k in range(K):
-                for j in range(K):
-                    buf_KK[k, j] = lL[k, j] - deg_w * sv[k] * sv[j]
-                buf_KK[k, k] += deg_w * sv[k]
+            newton_matrix(lL, deg_w, sv, buf_KK)
             cholesky(buf_KK, C)
             chol_solve(C, g, d)
-        dec = 0.0
-        for k in range(K):
-            dec += g[k] * d[k]
-        if dec < tol:
+        if dot(g, d) < tol:
             break
-        rho = 1.0
-        accepted = False
-        f1 = f0
-        for _h in range(halvings + 1):
-            for k in range(K):
-                trial[k] = mu_a[k] + rho * d[k]
-            f1 = collapsed_objective(trial, v_a, n, lL, m, E, Eoff, W, n_slots, g1, work, ex)
-            if f1 >= f0 or halvings == 0:
-                accepted = True
-                break
-            rho *= 0.5
+        accepted, f0 = halving_step(collapsed_objective,
+                                    (trial, v_a, n, lL, m, E, Eoff, W, n_slots, g1, work, ex),
+                                    mu_a, d, 1.0, halvings, f0, trial)
         if not accepted:
             break
         for k in range(K):
-            mu_a[k] = trial[k]
             g[k] = g1[k]
-        f0 = f1
         steps += 1
     return steps
 
@@ -966,13 +992,10 @@ def newton_collapsed(mu_a, v_a, n, deg_w, lL, G, m, E, Eoff, W, n_slots, newton_
 @numba.njit(cache=True, nogil=True)
 def own_factors(mu_a, ex):
     """ex_k = exp(max mu_a - mu_ak) (capped at exp(700)); returns (max mu_a, logsumexp(mu_a))."""
-    K = mu_a.shape[0]
-    mmax = row_max(mu_a)
-    se = 0.0
-    for k in range(K):
+    mmax, lse = logsumexp(mu_a)
+    for k in range(mu_a.shape[0]):
         ex[k] = math.exp(min(mmax - mu_a[k], 700.0))
-        se += math.exp(mu_a[k] - mmax)
-    return mmax, mmax + math.log(se)
+    return mmax, lse
 
 
 @numba.njit(cache=True, nogil=True)
@@ -997,8 +1020,7 @@ def collapsed_node_update(a, ns, deg_w, nodes, glob, opt, sc, counts):
     mu_a = nodes.mu[a]
     v_a = nodes.v[a]
     K = mu_a.shape[0]
-    rho = (opt.node_tau0 + nodes.visits[a]) ** (-opt.node_kappa)
-    nodes.visits[a] += 1
+    rho = node_step(nodes, opt, a)
     for k in range(K):
         sc.mu_old[k] = mu_a[k]
     move_node_sums(mu_a, v_a, -1.0, glob)

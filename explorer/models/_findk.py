@@ -26,6 +26,35 @@ from explorer.models._ammsb_kernels import rng_int, shuffle
 TOP = 5
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _label_weights(indptr, indices, weights, labels, a, acc, touched):
+    """acc[lab] += the weight of node a's links to neighbours labelled lab; the labels it adds to
+    (acc zero before) listed in touched[:nt], in order of first appearance. Returns nt. The
+    caller clears acc (at the touched labels) before the next node."""
+    nt = 0
+    for j in range(indptr[a], indptr[a + 1]):
+        lab = labels[indices[j]]
+        if acc[lab] == 0.0:
+            touched[nt] = lab
+            nt += 1
+        acc[lab] += weights[j]
+    return nt
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _shared_weight(top_lab, top_w, a, b):
+    """(sa, sb): the weight a's top list and b's top list put on the labels both lists hold."""
+    T = top_lab.shape[1]
+    sa = 0.0
+    sb = 0.0
+    for s in range(T):
+        for t in range(T):
+            if top_lab[a, s] >= 0 and top_lab[b, t] == top_lab[a, s]:
+                sa += top_w[a, s]
+                sb += top_w[b, t]
+    return sa, sb
+
+
 @numba.njit(cache=True, nogil=True)
 def _propagate(indptr, indices, weights, labels, order, rng, min_sweeps, max_sweeps, acc, touched):
     N = labels.shape[0]
@@ -36,13 +65,7 @@ def _propagate(indptr, indices, weights, labels, order, rng, min_sweeps, max_swe
         changed = 0
         for o in range(N):
             a = order[o]
-            nt = 0
-            for j in range(indptr[a], indptr[a + 1]):
-                lab = labels[indices[j]]
-                if acc[lab] == 0.0:
-                    touched[nt] = lab
-                    nt += 1
-                acc[lab] += weights[j]
+            nt = _label_weights(indptr, indices, weights, labels, a, acc, touched)
             if nt == 0:
                 continue
             best = -1.0
@@ -85,13 +108,7 @@ def _top_lists(indptr, indices, weights, labels, top_lab, top_w, acc, touched):
         for t in range(T):
             top_lab[a, t] = -1
             top_w[a, t] = 0.0
-        nt = 0
-        for j in range(indptr[a], indptr[a + 1]):
-            lab = labels[indices[j]]
-            if acc[lab] == 0.0:
-                touched[nt] = lab
-                nt += 1
-            acc[lab] += weights[j]
+        nt = _label_weights(indptr, indices, weights, labels, a, acc, touched)
         for t in range(nt):
             lab = touched[t]
             w = acc[lab]
@@ -118,13 +135,7 @@ def _read_links(eu, ev, top_lab, top_w, out_node, out_lab):
     for e in range(eu.shape[0]):
         a = eu[e]
         b = ev[e]
-        sa = 0.0
-        sb = 0.0
-        for s in range(T):
-            for t in range(T):
-                if top_lab[a, s] >= 0 and top_lab[b, t] == top_lab[a, s]:
-                    sa += top_w[a, s]
-                    sb += top_w[b, t]
+        sa, sb = _shared_weight(top_lab, top_w, a, b)
         for s in range(T):
             la = top_lab[a, s]
             if la < 0:
