@@ -17,6 +17,14 @@
   a fixed order, so results do not depend on the number of threads.
 * :func:`one_d_grid`: the evaluation grid for ``density_1d`` snapshots.
 * :func:`far_from_unit_scale`: the test behind the "consider standardising" notes.
+
+Each row-at-a-time mixture keeps its own short ``prange`` loop over the chunks (``open_chunk``,
+then per row its ``log_joint`` and ``e_step_row``): a single pass taking the model's density as an
+argument or a closure is compiled again in every process (numba's cache misses every time for a
+function-typed argument: measured), and an ``@overload`` hook would leave the cached pass stale
+when a model's density changes (numba's cache only watches the kernel's own file). Take the
+chunk's views (``lp_c[c]``...) once per chunk, not per row: per row they cost 5-9 % on the
+bernoulli and exponential passes (measured, one thread).
 """
 
 from __future__ import annotations

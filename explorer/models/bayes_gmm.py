@@ -92,10 +92,11 @@ def _phi_pass(X, m, s2, phi, nk_c, sx_c, el_c, lp_c, half_norm):
         half_norm[k] = 0.5 * (D * s2[k] + mm)
     for c in numba.prange(C):
         start, end = mk.open_chunk(c, C, N, nk_c, sx_c)
+        lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
         el = 0.0
         for i in range(start, end):
-            xx = log_joint(X, i, m, half_norm, lp_c[c])
-            lse = mk.e_step_row(X, i, lp_c[c], phi[i], nk_c[c], sx_c[c])
+            xx = log_joint(X, i, m, half_norm, lp)
+            lse = mk.e_step_row(X, i, lp, phi[i], nk, sx)
             el += lse - 0.5 * D * mk.LOG_2PI - 0.5 * xx
         el_c[c] = el
 

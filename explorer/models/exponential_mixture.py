@@ -71,10 +71,11 @@ def _e_pass(X, log_w, rates, log_rates, resp, nk_c, sx_c, ll_c, lp_c):
     C = nk_c.shape[0]
     for c in numba.prange(C):
         start, end = mk.open_chunk(c, C, X.shape[0], nk_c, sx_c)
+        lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
         ll = 0.0
         for i in range(start, end):
-            log_joint(X, i, log_w, rates, log_rates, lp_c[c])
-            ll += mk.e_step_row(X, i, lp_c[c], resp[i], nk_c[c], sx_c[c])
+            log_joint(X, i, log_w, rates, log_rates, lp)
+            ll += mk.e_step_row(X, i, lp, resp[i], nk, sx)
         ll_c[c] = ll
 
 
