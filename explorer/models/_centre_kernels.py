@@ -72,6 +72,63 @@ def _keep_nearest(a, k, i, bestd, best):
     best[i] = k if lt else best[i]
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def nearest_centre(X, i, centers, l1, dist):
+    """Assignment of row i of X (N, D), row at a time: (k, d) with k = argmin_k d(x_i, mu_k)
+    (lowest index on ties) and d its distance, the squared Euclidean one or, with ``l1``, the L1
+    one; each centre's distance is also written to ``dist[k]`` unless ``dist`` is empty."""
+    D = X.shape[1]
+    keep = dist.shape[0] > 0
+    best = 0
+    bestd = np.inf
+    for k in range(centers.shape[0]):
+        d = 0.0
+        for j in range(D):
+            t = X[i, j] - centers[k, j]
+            d += abs(t) if l1 else t * t
+        if keep:
+            dist[k] = d
+        if d < bestd:
+            bestd = d
+            best = k
+    return best, bestd
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def relabel(labels, i, k):
+    """labels[i] = k; returns 1 if row i changed cluster, else 0."""
+    if labels[i] != k:
+        labels[i] = k
+        return 1
+    return 0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def farthest_movable_row(labels, counts, mind, XT, centers):
+    """The row that re-seeds an empty cluster: the one farthest from its centre among rows whose
+    cluster has another row (lowest index on ties), or -1. Its distance is ``mind[i]`` when
+    ``mind`` holds one per row, else the squared Euclidean distance computed again from XT, the
+    (D, N) transpose of the data (float32 data keeps no ``mind``)."""
+    N = labels.shape[0]
+    have_mind = mind.shape[0] == N
+    p = -1
+    far = -1.0
+    for i in range(N):
+        if counts[labels[i]] > 1.0:
+            if have_mind:
+                di = mind[i]
+            else:
+                di = 0.0
+                c = labels[i]
+                for j in range(XT.shape[0]):
+                    t = XT[j, i] - centers[c, j]
+                    di += t * t
+            if di > far:
+                far = di
+                p = i
+    return p
+
+
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _nearest_block(XT, centers, b0, n, acc, bestd, best):
     """Nearest centre of rows b0 .. b0+n-1: bestd[i], best[i] for row b0 + i (lowest index on ties).
@@ -150,9 +207,7 @@ def assign_rows(XT, centers, lo, hi, labels, sums, counts, mind, acc, best):
         for i in range(n):
             r = b0 + i
             k = best[i]
-            if labels[r] != k:
-                changed += 1
-                labels[r] = k
+            changed += relabel(labels, r, k)
             counts[k] += 1.0
             for j in range(D):
                 sums[k, j] += XT[j, r]
@@ -231,28 +286,13 @@ def update_centers(XT, labels, sums, counts, mind, centers, reseed):
     when re-seeding).
     """
     K, D = centers.shape
-    N = labels.shape[0]
-    have_mind = mind.shape[0] == N
+    have_mind = mind.shape[0] == labels.shape[0]
     n_reseeded = 0
     if reseed:
         for k in range(K):
             if counts[k] > 0.0:
                 continue
-            p = -1
-            far = -1.0
-            for i in range(N):
-                if counts[labels[i]] > 1.0:
-                    if have_mind:
-                        di = mind[i]
-                    else:               # not kept (float32 data): the distance, again
-                        di = 0.0
-                        c = labels[i]
-                        for j in range(D):
-                            t = XT[j, i] - centers[c, j]
-                            di += t * t
-                    if di > far:
-                        far = di
-                        p = i
+            p = farthest_movable_row(labels, counts, mind, XT, centers)
             if p < 0:
                 continue        # cannot happen when K <= N
             old = labels[p]

@@ -41,15 +41,9 @@ import numba
 import numpy as np
 
 from explorer.data.types import DataError
+from explorer.models import _mixture_kernels as mk
 from explorer.models import register
 from explorer.models._mixture import MixtureModel
-from explorer.models._mixture_kernels import (
-    LOG_2PI,
-    chunk_bounds,
-    far_from_unit_scale,
-    normalize_log_row,
-    one_d_grid,
-)
 from explorer.models.base import HyperparametersBase, param
 from explorer.models.kmeans import kmeans_plusplus
 
@@ -60,6 +54,22 @@ class BayesGMMHyperparameters(HyperparametersBase):
     sigma2: float = param(10.0, lo=1e-6, hi=1e8, log=True, label="sigma^2",
                           help="prior variance of the component means, mu_k ~ N(0, sigma^2 I)")
     n_init: int = param(1, lo=1, hi=100, help="restarts from new seeds; the best ELBO is kept")
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def log_joint(X, i, m, half_norm, lp):
+    """lp[k] = l_ik = x_i . m_k - (D s2_k + ||m_k||^2) / 2 for row i (half_norm[k] the second
+    term); returns ||x_i||^2."""
+    D = X.shape[1]
+    xx = 0.0
+    for d in range(D):
+        xx += X[i, d] * X[i, d]
+    for k in range(lp.shape[0]):
+        xm = 0.0
+        for d in range(D):
+            xm += X[i, d] * m[k, d]
+        lp[k] = xm - half_norm[k]
+    return xx
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -81,51 +91,25 @@ def _phi_pass(X, m, s2, phi, nk_c, sx_c, el_c, lp_c, half_norm):
             mm += m[k, d] * m[k, d]
         half_norm[k] = 0.5 * (D * s2[k] + mm)
     for c in numba.prange(C):
-        start, end = chunk_bounds(c, C, N)
-        lp = lp_c[c]
-        nk = nk_c[c]
-        sx = sx_c[c]
-        nk[:] = 0.0
-        sx[:] = 0.0
+        start, end = mk.open_chunk(c, C, N, nk_c, sx_c)
+        lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
         el = 0.0
         for i in range(start, end):
-            xx = 0.0
-            for d in range(D):
-                xx += X[i, d] * X[i, d]
-            for k in range(K):
-                xm = 0.0
-                for d in range(D):
-                    xm += X[i, d] * m[k, d]
-                lp[k] = xm - half_norm[k]
-            lse = normalize_log_row(lp, phi[i])
-            el += lse - 0.5 * D * LOG_2PI - 0.5 * xx
-            for k in range(K):
-                p = phi[i, k]
-                if p == 0.0:
-                    continue
-                nk[k] += p
-                for d in range(D):
-                    sx[k, d] += p * X[i, d]
+            xx = log_joint(X, i, m, half_norm, lp)
+            lse = mk.e_step_row(X, i, lp, phi[i], nk, sx)
+            el += lse - 0.5 * D * mk.LOG_2PI - 0.5 * xx
         el_c[c] = el
 
 
 @numba.njit(cache=True, nogil=True)
 def _mu_update(nk_c, sx_c, sigma2, m, s2, weights):
     """CAVI update of q(mu_k) in place: s2_k = 1 / (1/sigma2 + N_k), m_k = s2_k sum phi x."""
-    C, K, D = sx_c.shape
-    N = 0.0
+    K, D = m.shape
+    N = mk.component_totals(nk_c, 0.0, weights)
     for k in range(K):
-        nk = 0.0
-        for c in range(C):
-            nk += nk_c[c, k]
-        weights[k] = nk
-        N += nk
-        s2[k] = 1.0 / (1.0 / sigma2 + nk)
+        s2[k] = 1.0 / (1.0 / sigma2 + weights[k])
         for d in range(D):
-            s = 0.0
-            for c in range(C):
-                s += sx_c[c, k, d]
-            m[k, d] = s2[k] * s
+            m[k, d] = s2[k] * mk.chunk_sum(sx_c[:, k, d], 0.0)
     for k in range(K):
         weights[k] /= N
 
@@ -160,7 +144,7 @@ class BayesianGMM(MixtureModel):
     def _prepare(self, data) -> None:
         super()._prepare(data)
         X = self.X
-        bad = [] if getattr(data, "standardized", False) else far_from_unit_scale(X)
+        bad = [] if getattr(data, "standardized", False) else mk.far_from_unit_scale(X)
         if bad:
             cols = ", ".join(f"{data.columns[j]} (mean {X[:, j].mean():.3g}, sd "
                              f"{X[:, j].std():.3g})" for j in bad[:5])
@@ -198,7 +182,7 @@ class BayesianGMM(MixtureModel):
 
     def density_1d(self, grid=None) -> dict[str, np.ndarray]:
         """Plug-in density (1-D data, data units): sum_k w_k N(x | m_k, 1) with w_k = N_k / N."""
-        x = one_d_grid(self.data.X[:, 0]) if grid is None else np.asarray(grid, dtype=np.float64)
+        x = mk.one_d_grid(self.data.X[:, 0]) if grid is None else np.asarray(grid, dtype=np.float64)
         comp = (self.weights[:, None] * np.exp(-0.5 * (x[None, :] - self.m[:, 0][:, None]) ** 2)
                 / np.sqrt(2 * np.pi))
         return {"x": x, "total": comp.sum(axis=0), "components": comp}

@@ -46,9 +46,9 @@ import numpy as np
 from scipy.special import betaln
 
 from explorer.data.types import DataError
+from explorer.models import _mixture_kernels as mk
 from explorer.models import register
 from explorer.models._mixture import MixtureModel
-from explorer.models._mixture_kernels import chunk_bounds, normalize_log_row
 from explorer.models.base import HyperparameterError, HyperparametersBase, param
 from explorer.models.kmeans import kmeans_plusplus
 
@@ -72,36 +72,30 @@ class BernoulliMixtureHyperparameters(HyperparametersBase):
             raise HyperparameterError("threshold must be a finite number")
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def log_joint(X, i, log_w, log_t, log_1mt, lp):
+    """lp[k] = log pi_k + sum_d [x_id log theta_kd + (1 - x_id) log(1 - theta_kd)] for row i."""
+    D = X.shape[1]
+    for k in range(lp.shape[0]):
+        s = log_w[k]
+        for d in range(D):
+            # branch, not x*log(t) + (1-x)*log(1-t): 0 * log(0) would be NaN
+            s += log_t[k, d] if X[i, d] > 0.5 else log_1mt[k, d]
+        lp[k] = s
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _e_pass(X, log_w, log_t, log_1mt, resp, nk_c, sx_c, ll_c, lp_c):
-    """E-step and sufficient statistics (N_k, sum_i r_ik x_i) per row chunk; ll_c log-likelihood."""
-    N, D = X.shape
-    K = log_t.shape[0]
+    """E-step and sufficient statistics (N_k, sum_i r_ik x_i) per row chunk; ll_c log-likelihood.
+    (X is 0/1, so sum_i r_ik x_i, made by ``e_step_row`` as r * x, is the sum of r over x = 1.)"""
     C = nk_c.shape[0]
     for c in numba.prange(C):
-        start, end = chunk_bounds(c, C, N)
-        lp = lp_c[c]
-        nk = nk_c[c]
-        sx = sx_c[c]
-        nk[:] = 0.0
-        sx[:] = 0.0
+        start, end = mk.open_chunk(c, C, X.shape[0], nk_c, sx_c)
+        lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
         ll = 0.0
         for i in range(start, end):
-            for k in range(K):
-                s = log_w[k]
-                for d in range(D):
-                    # branch, not x*log(t) + (1-x)*log(1-t): 0 * log(0) would be NaN
-                    s += log_t[k, d] if X[i, d] > 0.5 else log_1mt[k, d]
-                lp[k] = s
-            ll += normalize_log_row(lp, resp[i])
-            for k in range(K):
-                r = resp[i, k]
-                if r == 0.0:
-                    continue
-                nk[k] += r
-                for d in range(D):
-                    if X[i, d] > 0.5:
-                        sx[k, d] += r
+            log_joint(X, i, log_w, log_t, log_1mt, lp)
+            ll += mk.e_step_row(X, i, lp, resp[i], nk, sx)
         ll_c[c] = ll
 
 
@@ -109,24 +103,18 @@ def _e_pass(X, log_w, log_t, log_1mt, resp, nk_c, sx_c, ll_c, lp_c):
 def _m_step(nk_c, sx_c, a, b, learn_weights, theta, log_t, log_1mt, weights, log_w):
     """MAP M-step in place; returns the log prior sum_kd log Beta(theta_kd | a, b) without its
     normalising constant (the caller adds -K D log B(a, b))."""
-    C, K, D = sx_c.shape
-    N = 0.0
+    K, D = theta.shape
+    N = mk.component_totals(nk_c, 0.0, weights)
     for k in range(K):
-        nk = 0.0
-        for c in range(C):
-            nk += nk_c[c, k]
-        weights[k] = nk
-        N += nk
-        den = nk + a + b - 2.0
+        den = weights[k] + a + b - 2.0
         if den > 0.0:               # an empty component under a flat prior keeps its theta
             for d in range(D):
-                s = 0.0
-                for c in range(C):
-                    s += sx_c[c, k, d]
-                theta[k, d] = (s + a - 1.0) / den
-    for k in range(K):
-        weights[k] = weights[k] / N if learn_weights else 1.0 / K
-        log_w[k] = math.log(weights[k]) if weights[k] > 0.0 else -np.inf
+                theta[k, d] = (mk.chunk_sum(sx_c[:, k, d], 0.0) + a - 1.0) / den
+    if learn_weights:
+        mk.mixing_weights(weights, N, log_w)
+    else:
+        weights[:] = 1.0 / K
+        log_w[:] = math.log(1.0 / K)
     return _log_prior(theta, a, b, log_t, log_1mt)
 
 

@@ -42,9 +42,9 @@ import numba
 import numpy as np
 
 from explorer.data.types import DataError
+from explorer.models import _mixture_kernels as mk
 from explorer.models import register
 from explorer.models._mixture import MixtureModel
-from explorer.models._mixture_kernels import chunk_bounds, normalize_log_row
 from explorer.models.base import HyperparametersBase, param
 
 
@@ -54,32 +54,28 @@ class ExponentialMixtureHyperparameters(HyperparametersBase):
     n_init: int = param(4, lo=1, hi=100, help="restarts from new seeds; the best log-likelihood is kept")
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def log_joint(X, i, log_w, rates, log_rates, lp):
+    """lp[j] = log mu_j + sum_d [log lambda_jd - lambda_jd x_id] for row i."""
+    D = X.shape[1]
+    for k in range(lp.shape[0]):
+        s = log_w[k]
+        for d in range(D):
+            s += log_rates[k, d] - rates[k, d] * X[i, d]
+        lp[k] = s
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _e_pass(X, log_w, rates, log_rates, resp, nk_c, sx_c, ll_c, lp_c):
     """E-step plus sufficient statistics (N_j, sum_i q_ji x_i) per row chunk."""
-    N, D = X.shape
-    K = rates.shape[0]
     C = nk_c.shape[0]
     for c in numba.prange(C):
-        start, end = chunk_bounds(c, C, N)
-        lp = lp_c[c]
-        nk = nk_c[c]
-        sx = sx_c[c]
-        nk[:] = 0.0
-        sx[:] = 0.0
+        start, end = mk.open_chunk(c, C, X.shape[0], nk_c, sx_c)
+        lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
         ll = 0.0
         for i in range(start, end):
-            for k in range(K):
-                s = log_w[k]
-                for d in range(D):
-                    s += log_rates[k, d] - rates[k, d] * X[i, d]
-                lp[k] = s
-            ll += normalize_log_row(lp, resp[i])
-            for k in range(K):
-                r = resp[i, k]
-                nk[k] += r
-                for d in range(D):
-                    sx[k, d] += r * X[i, d]
+            log_joint(X, i, log_w, rates, log_rates, lp)
+            ll += mk.e_step_row(X, i, lp, resp[i], nk, sx)
         ll_c[c] = ll
 
 
@@ -89,24 +85,16 @@ MIN_MEAN_FRACTION = 1e-3
 
 @numba.njit(cache=True, nogil=True)
 def _m_step(nk_c, sx_c, min_mean, weights, log_w, rates, log_rates):
-    C, K, D = sx_c.shape
-    N = 0.0
+    K, D = rates.shape
+    N = mk.component_totals(nk_c, 0.0, weights)
     for k in range(K):
-        nk = 0.0
-        for c in range(C):
-            nk += nk_c[c, k]
-        weights[k] = nk
-        N += nk
+        nk = weights[k]
         if nk > 0.0:                # an empty component keeps its rates (weight 0)
             for d in range(D):
-                s = 0.0
-                for c in range(C):
-                    s += sx_c[c, k, d]
+                s = mk.chunk_sum(sx_c[:, k, d], 0.0)
                 rates[k, d] = nk / max(s, nk * min_mean[d], 1e-300)
                 log_rates[k, d] = math.log(rates[k, d])
-    for k in range(K):
-        weights[k] /= N
-        log_w[k] = math.log(weights[k]) if weights[k] > 0.0 else -np.inf
+    mk.mixing_weights(weights, N, log_w)
 
 
 def mean_floor(min_positive: np.ndarray) -> np.ndarray:

@@ -50,14 +50,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from explorer.models import _centre_kernels as ck
 from explorer.models import register
-from explorer.models._centre_kernels import (
-    BLOCK,
-    FASTMATH,
-    assign,
-    initial_centers,
-    update_centers,
-)
 from explorer.models._centres import CentreModel
 from explorer.models.base import HyperparametersBase, param
 
@@ -72,7 +66,7 @@ class FuzzyCMeansHyperparameters(HyperparametersBase):
                         help="restarts from new k-means++ seeds; the lowest J_m is kept")
 
 
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+@numba.njit(cache=True, nogil=True, fastmath=ck.FASTMATH)
 def _memberships(X, centers, m, R, labels, mind, dbuf, sums, weights):
     """Membership update from ``centers`` fused with the weighted sums for the next centre update.
 
@@ -87,20 +81,8 @@ def _memberships(X, centers, m, R, labels, mind, dbuf, sums, weights):
     J = 0.0
     changed = 0
     for i in range(N):
-        best = 0
-        bestd = np.inf
-        for k in range(K):
-            d = 0.0
-            for j in range(D):
-                t = X[i, j] - centers[k, j]
-                d += t * t
-            dbuf[k] = d
-            if d < bestd:
-                bestd = d
-                best = k
-        if labels[i] != best:
-            changed += 1
-            labels[i] = best
+        best, bestd = ck.nearest_centre(X, i, centers, False, dbuf)
+        changed += ck.relabel(labels, i, best)
         mind[i] = bestd
         if bestd == 0.0:
             # On a centre (possibly several coinciding ones): equal share among them.
@@ -162,7 +144,7 @@ class FuzzyCMeans(CentreModel):
         X = self._X
         N, D = X.shape
         K = self.hp.K
-        self._centers = initial_centers(X, K, seed, centers)
+        self._centers = ck.initial_centers(X, K, seed, centers)
         self._R = np.zeros((N, K))
         self._labels = np.full(N, -1, dtype=np.int64)
         self._mind = np.empty(N)
@@ -170,8 +152,8 @@ class FuzzyCMeans(CentreModel):
         self._sums = np.zeros((K, D))
         self._weights = np.zeros(K)
         if self.hp.harden:         # K-means' assignment kernel and its buffers
-            self._acc = np.empty(2 * BLOCK)
-            self._best = np.empty(BLOCK, dtype=np.int64)
+            self._acc = np.empty(2 * ck.BLOCK)
+            self._best = np.empty(ck.BLOCK, dtype=np.int64)
         self._n_reseeded = 0
         self._J, self._n_changed = self._update_memberships()
 
@@ -179,8 +161,8 @@ class FuzzyCMeans(CentreModel):
         if self.hp.harden:
             # r = one-hot argmax: the membership update is K-means' assignment, and running its
             # very kernel keeps the distances, sums and J bit for bit those of ``kmeans``.
-            J, changed = assign(self._XT, self._centers, self._labels, self._sums,
-                                 self._weights, self._mind, self._acc, self._best)
+            J, changed = ck.assign(self._XT, self._centers, self._labels, self._sums,
+                                   self._weights, self._mind, self._acc, self._best)
             _one_hot(self._labels, self._R)
             return J, changed
         return _memberships(self._X, self._centers, float(self.hp.m), self._R, self._labels,
@@ -188,8 +170,9 @@ class FuzzyCMeans(CentreModel):
 
     def step(self) -> float:
         """Centre update (r^m-weighted means), then the fused membership update; returns J_m."""
-        self._n_reseeded = update_centers(self._XT, self._labels, self._sums, self._weights,
-                                          self._mind, self._centers, bool(self.hp.harden))
+        self._n_reseeded = ck.update_centers(self._XT, self._labels, self._sums,
+                                             self._weights, self._mind, self._centers,
+                                             bool(self.hp.harden))
         self._J, self._n_changed = self._update_memberships()
         return float(self._J)
 

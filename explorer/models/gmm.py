@@ -75,11 +75,15 @@ from explorer.data.types import DataError
 from explorer.models import register
 from explorer.models._mixture import MixtureModel
 from explorer.models._mixture_kernels import (
+    FASTMATH,
     LOG_2PI,
     chunk_bounds,
     chunk_count,
-    exp_block,
+    chunk_sum,
+    component_totals,
+    normalise_block,
     one_d_grid,
+    open_chunk,
 )
 from explorer.models.base import HyperparametersBase, param
 from explorer.models.kmeans import data_matrix, kmeans_plusplus, lloyd
@@ -109,8 +113,6 @@ BLOCK = 128
 # the rows of a block then does TILE x TILE multiply-adds per row with values held in registers,
 # instead of one multiply-add per two loads and a store.
 TILE = 4
-# Reassociation is allowed (SIMD reductions), infinities and NaN keep their IEEE meaning.
-FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
 
 def padded(D: int) -> int:
@@ -165,58 +167,6 @@ def log_gaussian(XT, mp, U, k, i0, nb, cst, y, q, lp_k):
                     q[t] += y0 * y0 + y1 * y1 + y2 * y2 + y3 * y3
     for t in range(nb):
         lp_k[t] = cst - 0.5 * q[t]
-
-
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
-def normalise(lp, nb, m, sh, s, pv, eb, ef, ll):
-    """E-step normalisation by log-sum-exp over k, for all nb rows of a block at once:
-    r_tk = exp(lp[k, t] - shift_t) / s_t, s_t = sum_k exp(lp[k, t] - shift_t), shift_t = max_k
-    lp[k, t] (0 for a row no component can produce, which gets r_tk = 1/K). lp is overwritten by
-    the responsibilities. Returns ll + sum_t (shift_t + log s_t), the block's log-likelihood added
-    to the running total ll. m, sh, s, pv (BLOCK,) scratch; eb, ef ``exp_block``'s."""
-    K = lp.shape[0]
-    for t in range(nb):
-        m[t] = lp[0, t]
-    for k in range(1, K):
-        for t in range(nb):
-            if lp[k, t] > m[t]:
-                m[t] = lp[k, t]
-    for t in range(nb):
-        sh[t] = m[t] if m[t] > -np.inf else 0.0
-        s[t] = 0.0
-    for k in range(K):
-        for t in range(nb):
-            lp[k, t] -= sh[t]
-        exp_block(lp[k], eb, ef, nb)
-        for t in range(nb):
-            s[t] += lp[k, t]
-    # log-likelihood sum_t (shift_t + log s_t), the logs taken of products of the s_t of
-    # 16 rows at a time: 1 <= s_t <= K, so a product of BLOCK / 16 = 8 of them cannot
-    # overflow for K < 1e38 (an impossible row's s_t = 0 gives -inf, as it should). A
-    # product's rounding error is that of the sum of its logs: same accuracy, 16 x fewer
-    # calls to log.
-    for t in range(nb):
-        ll += sh[t]
-    for j in range(16):
-        pv[j] = 1.0
-    n16 = nb - nb % 16
-    for t0 in range(0, n16, 16):
-        for j in range(16):
-            pv[j] *= s[t0 + j]
-    for t in range(n16, nb):
-        pv[t - n16] *= s[t]
-    for j in range(16):
-        ll += math.log(pv[j])
-    for t in range(nb):
-        s[t] = 1.0 / s[t]
-    for k in range(K):
-        for t in range(nb):
-            lp[k, t] *= s[t]
-    for t in range(nb):
-        if not m[t] > -np.inf:      # no component can have produced the row (its
-            for k in range(K):      # log-likelihood is -inf): uniform, no NaN
-                lp[k, t] = 1.0 / K
-    return ll
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
@@ -342,7 +292,7 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, 
     D = s1_c.shape[2]
     C = nk_c.shape[0]
     for c in numba.prange(C):
-        start, end = chunk_bounds(c, C, N)
+        start, end = open_chunk(c, C, N, nk_c, s1_c)
         lp = lp_c[c]
         y = v_c[c, 0:4]         # TILE coordinates of (x - mu_k)^T U_k
         q = v_c[c, 4]           # ||(x - mu_k)^T U_k||^2
@@ -355,8 +305,6 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, 
         nk = nk_c[c]
         s1 = s1_c[c]
         s2 = s2_c[c]
-        nk[:] = 0.0
-        s1[:] = 0.0
         s2[:] = 0.0
         ll = 0.0
         for i0 in range(start, end, BLOCK):
@@ -364,7 +312,7 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, 
             for k in range(K):
                 log_gaussian(XT, mp, U, k, i0, nb, log_w[k] + log_det[k] - 0.5 * D * LOG_2PI, y, q,
                              lp[k])
-            ll = normalise(lp, nb, m, sh, s, pv, eb, ef, ll)
+            ll = normalise_block(lp, nb, m, sh, s, pv, eb, ef, ll)
             for t in range(nb):
                 for k in range(K):
                     resp[np.uint64(i0 + t), k] = lp[k, t]
@@ -425,28 +373,18 @@ def _m_step(nk_c, s1_c, s2_c, reg_covar, weights, log_w, means, cov, nk_out, red
     would cancel more than CANCELLATION_LIMIT * eps), redo[k] is set and the caller recomputes that
     covariance exactly with ``_cov_pass``. Returns the number of components to redo.
     """
-    C, K, D = s1_c.shape
-    total = 0.0
+    K, D = s1_c.shape[1:]
+    total = component_totals(nk_c, EPS10, nk_out)
     n_redo = 0
     for k in range(K):
-        nk = EPS10
-        for c in range(C):
-            nk += nk_c[c, k]
-        nk_out[k] = nk
+        nk = nk_out[k]
         weights[k] = nk
-        total += nk
         redo[k] = False
         for a in range(D):          # delta = mean shift; mu_new = mu_old + delta
-            s = 0.0
-            for c in range(C):
-                s += s1_c[c, k, a]
-            s1_c[0, k, a] = s / nk  # chunk 0's slot keeps delta_k
+            s1_c[0, k, a] = chunk_sum(s1_c[:, k, a], 0.0) / nk  # chunk 0's slot keeps delta_k
         for a in range(D):
             for b in range(a, D):
-                s = 0.0
-                for c in range(C):
-                    s += s2_c[c, k, a, b]
-                raw = s / nk
+                raw = chunk_sum(s2_c[:, k, a, b], 0.0) / nk
                 v = raw - s1_c[0, k, a] * s1_c[0, k, b]
                 if a == b and not (v > 0.0 and raw <= CANCELLATION_LIMIT * v):
                     redo[k] = True
@@ -491,16 +429,13 @@ def _cov_pass(XT, resp, means, redo, s2_c, d_c):
 
 @numba.njit(cache=True, nogil=True)
 def _finish_cov(s2_c, nk, redo, reg_covar, cov):
-    C, K, D, _ = s2_c.shape
+    K, D = s2_c.shape[1:3]
     for k in range(K):
         if not redo[k]:
             continue
         for a in range(D):
             for b in range(a, D):
-                s = 0.0
-                for c in range(C):
-                    s += s2_c[c, k, a, b]
-                v = s / nk[k] + (reg_covar if a == b else 0.0)
+                v = chunk_sum(s2_c[:, k, a, b], 0.0) / nk[k] + (reg_covar if a == b else 0.0)
                 cov[k, a, b] = v
                 cov[k, b, a] = v
 

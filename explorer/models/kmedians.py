@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from explorer.models import _centre_kernels as ck
 from explorer.models import register
-from explorer.models._centre_kernels import initial_centers
 from explorer.models._centres import CentreModel
 from explorer.models.base import HyperparametersBase, param
 
@@ -56,24 +56,12 @@ def _assign_l1(X, centers, labels, counts, mind):
 
     Returns (sum of L1 distances, number of labels that changed).
     """
-    N, D = X.shape
-    K = centers.shape[0]
     counts[:] = 0
     total = 0.0
     changed = 0
-    for i in range(N):
-        best = 0
-        bestd = np.inf
-        for k in range(K):
-            d = 0.0
-            for j in range(D):
-                d += abs(X[i, j] - centers[k, j])
-            if d < bestd:
-                bestd = d
-                best = k
-        if labels[i] != best:
-            changed += 1
-            labels[i] = best
+    for i in range(X.shape[0]):
+        best, bestd = ck.nearest_centre(X, i, centers, True, mind[:0])  # (empty: no distance kept)
+        changed += ck.relabel(labels, i, best)
         counts[best] += 1
         mind[i] = bestd
         total += bestd
@@ -93,12 +81,7 @@ def _median_centers(X, labels, counts, mind, centers, order, offsets, fill, work
     for k in range(K):
         if counts[k] > 0:
             continue
-        p = -1
-        far = -1.0
-        for i in range(N):
-            if mind[i] > far and counts[labels[i]] > 1:
-                far = mind[i]
-                p = i
+        p = ck.farthest_movable_row(labels, counts, mind, X.T, centers)    # (mind is always kept)
         if p < 0:
             continue            # cannot happen when K <= N
         counts[labels[p]] -= 1
@@ -151,7 +134,7 @@ class KMedians(CentreModel):
         X = self._X
         N = X.shape[0]
         K = self.hp.K
-        self._centers = initial_centers(X, K, seed, centers, distance="l1")
+        self._centers = ck.initial_centers(X, K, seed, centers, distance="l1")
         self._labels = np.full(N, -1, dtype=np.int64)
         self._counts = np.zeros(K, dtype=np.int64)
         self._mind = np.empty(N)
