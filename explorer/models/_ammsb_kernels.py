@@ -18,9 +18,15 @@ _U25 = np.uint64(25)
 _U27 = np.uint64(27)
 _U11 = np.uint64(11)
 _MULT = np.uint64(2685821657736338717)
-# reassociation (vectorised sums, fused multiply-add) on the hot kernels; infinities and NaNs keep
-# their IEEE meaning (no 'nnan'/'ninf'), the -inf starting maxima stay valid
-_FM = {"reassoc", "contract"}
+# Fused multiply-add on the hot kernels ('contract'); infinities and NaNs keep their IEEE meaning
+# (no 'nnan'/'ninf'), the -inf starting maxima stay valid. No 'reassoc': with it LLVM vectorises
+# the sums of loops that also write an array, behind a run-time check of how far apart the arrays
+# lie in memory, and falls back to the scalar loop (another summation order) when they lie close.
+# Where the allocator put the arrays then changed the result: the same fit with the same seed gave
+# two results across processes (football, K = 12, 8 runs: 4 gave one, 4 the other, apart in the
+# 14th digit, and so were their assignments.csv). Without it every run is the same; the cost is about 7 % of
+# CPU time (n20000: 11.8-12.4 s against 11.2-11.3 s, alternated in one session).
+_FM = {"contract"}
 # The small helpers named after an equation (phi_exps, bound_exps, halving_step, ...) are
 # inline="always": numba inserts their IR into the calling kernel before compiling it, so the
 # caller's fastmath flags apply (the helpers carry none of their own) and each kernel compiles to
