@@ -113,6 +113,13 @@ class TracePanel(PlotPanel):
         self.kind = model_cls.objective_kind if model_cls is not None else None
         # A model may name a metrics_trace curve to draw above its objective (ammsb: the ELBO).
         self.first = model_cls.first_curve if model_cls is not None else None
+        # The extra plots belong to the previous run's model: another model may have none. They
+        # go first: the objective's new row may be the one a metric plot holds (an a-MMSB fit's
+        # ELBO sits in row 0 above the objective; the next reset puts the objective there).
+        for plot in self.metric_plots.values():
+            self.glw.removeItem(plot)
+        self.metric_plots.clear()
+        self.metric_curves.clear()
         self.glw.removeItem(self.plot)
         self.glw.addItem(self.plot, row=1 if self.first else 0, col=0)
         self.axis.offset = 0.0
@@ -121,11 +128,6 @@ class TracePanel(PlotPanel):
         self.curve.setData([], [])
         self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self.trace_points = 0
-        # The extra plots belong to the previous run's model: another model may have none.
-        for plot in self.metric_plots.values():
-            self.glw.removeItem(plot)
-        self.metric_plots.clear()
-        self.metric_curves.clear()
         self.plot.enableAutoRange()
         self.fit_snapshot = None
 
