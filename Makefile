@@ -10,7 +10,7 @@ WARM_STAMP := $(VENV)/.warm
 # The warm-up is redone when a kernel's source changes (numba's cache is keyed by the sources).
 KERNEL_SOURCES := $(wildcard explorer/models/*.py)
 
-.PHONY: install run test lint clean bench
+.PHONY: install run test lint clean bench check-window
 
 install: $(WARM_STAMP)
 
@@ -28,7 +28,12 @@ $(WARM_STAMP): $(STAMP) $(KERNEL_SOURCES)
 	$(BIN)/explorer warmup
 	touch $@
 
-run: install
+# The window's system libraries are checked before the warm-up, so a machine without them learns it
+# in a second (with the command that installs them), not after the kernels compiled.
+check-window: $(STAMP)
+	$(BIN)/python -m explorer.platform_check
+
+run: check-window install
 	$(BIN)/explorer gui sample_data/old_faithful.csv --model gmm --K 2
 
 lint: $(TEST_STAMP)

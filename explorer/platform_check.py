@@ -241,3 +241,12 @@ def preflight(env: dict[str, str] | None = None, run_probe: bool = True) -> Verd
     if not verdict.ok or not run_probe:
         return verdict
     return probe()
+
+
+if __name__ == "__main__":
+    # `make run` asks this before the multi-minute warm-up: a machine without the window's system
+    # libraries learns it in a second, with the command that installs them.
+    result = preflight()
+    if not result.ok:
+        print(result.message, file=sys.stderr)
+    sys.exit(0 if result.ok else 3)

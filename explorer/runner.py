@@ -215,8 +215,28 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
     Restart r uses seed ``seed + r``; the result's ``seed`` is the run's base seed. The callback
     gets a Progress at most every ``snapshot_interval`` seconds (and at the end); it carries a
     snapshot only when ``snapshots`` is true (the CLI needs none) and the control wants one (see
-    :class:`RunControl`); the final one (``done``) always has the final state's.
+    :class:`RunControl`); the final one (``done``) always has the final state's. This drains
+    :func:`fit_steps`, the same fit as a generator (what the window's worker drives).
     """
+    steps = fit_steps(model, data, seed=seed, max_iter=max_iter, tol=tol,
+                      snapshot_interval=snapshot_interval, snapshots=snapshots, control=control,
+                      progress=callback is not None, hyperparameters=hyperparameters,
+                      **hp_values)
+    while True:
+        try:
+            report = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        callback(report)
+
+
+def fit_steps(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None = None,
+              tol: float | None = None, snapshot_interval: float = 0.05, snapshots: bool = True,
+              control: RunControl | None = None, progress: bool = True, hyperparameters=None,
+              **hp_values) -> Generator[Progress, None, FitResult]:
+    """:func:`fit` as a generator: yields a :class:`Progress` at most every ``snapshot_interval``
+    seconds and a final one (``done``), and returns the :class:`FitResult`. With
+    ``progress=False`` nothing is yielded (no Progress is built: the command line's fit)."""
     if isinstance(model, type):
         model = model(hyperparameters, **hp_values)
     elif hyperparameters is not None or hp_values:
@@ -250,12 +270,12 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
             except StopIteration as stop:
                 run: Restart = stop.value
                 break
-            if callback is None or not math.isfinite(it.objective):
+            if not progress or not math.isfinite(it.objective):
                 continue
             now = time.perf_counter()
             if it.last or now - last_emit >= snapshot_interval:
                 last_emit = now
-                callback(Progress(
+                yield (Progress(
                     restart=r, n_init=n_init, iteration=it.iteration, max_iter=max_iter,
                     objective=it.objective, objective_kind=current.objective_kind,
                     trace=list(it.trace), elapsed_s=now - t_start,
@@ -295,8 +315,8 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
         result.metrics = evaluate(result.model, data) if restarts else {}
     except NotImplementedError:
         result.metrics = {}
-    if callback is not None and result.trace:
-        callback(Progress(restart=len(restarts) - 1, n_init=n_init, iteration=result.iterations,
+    if progress and result.trace:
+        yield (Progress(restart=len(restarts) - 1, n_init=n_init, iteration=result.iterations,
                           max_iter=max_iter, objective=result.final_objective,
                           objective_kind=result.model.objective_kind, trace=list(result.trace),
                           elapsed_s=result.total_s,

@@ -34,6 +34,14 @@ def run_to_end(qtbot, window, timeout=30_000):
     return blocker.args[0]
 
 
+def export_to(qtbot, window, out_dir=None, timeout=60_000) -> dict:
+    """Export the window's result as a user does (the export runs on the window's worker) and
+    wait for it: the paths written."""
+    with qtbot.waitSignal(window.exported, timeout=timeout) as blocker:
+        assert window.export_results(out_dir) is not None
+    return blocker.args[0]
+
+
 def write(tmp_path, name, content):
     """``content`` written to ``tmp_path / name`` (UTF-8); returns the path."""
     path = tmp_path / name

@@ -17,6 +17,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from helpers import export_to  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from explorer import runner  # noqa: E402
@@ -182,7 +183,7 @@ def test_fit_through_window_equals_in_memory(qtbot, dask_window):
     # export: result.json and parameters here, every row's label written by the workers
     import pyarrow.parquet as pq
 
-    out = w.export_results(w.test_tmp / "export")
+    out = export_to(qtbot, w, w.test_tmp / "export")
     assert out is not None and (w.test_tmp / "export" / "result.json").is_file()
     table = pq.read_table(w.test_tmp / "export" / "assignments").to_pandas().sort_values("row")
     np.testing.assert_array_equal(table["row"].to_numpy(), np.arange(600))
@@ -208,7 +209,7 @@ def test_cancel_stops_after_the_iteration_and_leaves_no_task(qtbot, dask_window)
     assert not w.is_running()
     assert "cancelled" in w.run_panel.status.text()
     # the cancelled run's last state is exportable too
-    assert w.export_results(w.test_tmp / "cancelled") is not None
+    assert export_to(qtbot, w, w.test_tmp / "cancelled")["result"].is_file()
 
 
 @needs_dask

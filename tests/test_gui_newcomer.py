@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from helpers import run_to_end  # noqa: E402
+from helpers import export_to, run_to_end  # noqa: E402
 from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QImage, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
@@ -378,7 +378,7 @@ def test_export_creates_the_folder_and_starts_beside_the_data(qtbot, window, sam
         return str(target), ""
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", fake_save)
-    paths = window.export_results()
+    paths = export_to(qtbot, window)
     assert paths and (target / "result.json").exists()
     assert starts[0].startswith(str(src.parent)) and "iris-kmeans" in starts[0]
     out = window.export_plot(fmt="png")

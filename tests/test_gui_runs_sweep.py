@@ -177,7 +177,8 @@ def test_window_keeps_every_run_saves_and_reopens_the_session(qtbot, window, sam
     other = MainWindow(QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat),
                        interactive=False)
     qtbot.addWidget(other)
-    assert other.open_session(path)
+    with qtbot.waitSignal(other.run_shown, timeout=60_000):
+        assert other.open_session(path)
     assert other.runs_panel.proxy.rowCount() == 2
     assert other.data is not None and other.data.label_name == "species"
     # The current run (2, K = 3) is restored in the views with the saved objective.

@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from helpers import run_to_end  # noqa: E402
+from helpers import export_to, run_to_end  # noqa: E402
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent, QImage  # noqa: E402
 
@@ -210,10 +210,10 @@ def test_iris_kmeans_confusion_table_counts_labels_against_species(window, iris_
     assert window.confusion_panel.table.rowCount() == 3
 
 
-def test_iris_kmeans_exported_results_read_back(window, iris_kmeans, tmp_path):
+def test_iris_kmeans_exported_results_read_back(qtbot, window, iris_kmeans, tmp_path):
     # one code path with the CLI
     result = iris_kmeans
-    paths = window.export_results(tmp_path / "out")
+    paths = export_to(qtbot, window, tmp_path / "out")
     info = json.loads(paths["result"].read_text())
     assert info["model"] == "kmeans" and info["iterations"] == result.iterations
     assert info["objective"]["trace"] == pytest.approx(result.trace, rel=1e-12)
@@ -296,7 +296,7 @@ def test_network_adjacency_hover_and_graphml(qtbot, window, sample_dir, tmp_path
     text = window.adjacency_panel.describe_position(1.5, 0.5)
     ids = window.data.node_ids
     assert f"row: node {ids[a]}" in text and f"column: node {ids[b]}" in text
-    paths = window.export_results(tmp_path / "net")
+    paths = export_to(qtbot, window, tmp_path / "net")
     g = nx.read_graphml(paths["graphml"])
     assert g.number_of_nodes() == 34
     labels = np.asarray(result.model.labels())
@@ -327,7 +327,7 @@ def test_cancel_mid_run_keeps_partial_result_and_exports(qtbot, window, sample_d
     result = blocker.args[0]
     assert result.cancelled and 5 <= result.iterations < 5000
     assert not window.is_running()
-    paths = window.export_results(tmp_path / "partial")
+    paths = export_to(qtbot, window, tmp_path / "partial")
     info = json.loads(paths["result"].read_text())
     assert info["cancelled"] is True and info["iterations"] == result.iterations
     with open(paths["assignments"]) as fh:
@@ -342,11 +342,11 @@ def test_pause_and_resume(qtbot, window, sample_dir):
     window.pause_action.trigger()
     assert window.pause_action.text() == "Resume"
     qtbot.wait(150)                       # let an iteration in flight finish and report
-    n = window.job.worker.model.iteration
+    n = window.job.model.iteration
     qtbot.wait(400)                       # 400 ms at 10 ms per step would be ~40 iterations
-    assert window.job.worker.model.iteration == n
+    assert window.job.model.iteration == n
     window.pause_action.trigger()
-    qtbot.waitUntil(lambda: window.job.worker.model.iteration > n + 5, timeout=5_000)
+    qtbot.waitUntil(lambda: window.job.model.iteration > n + 5, timeout=5_000)
     with qtbot.waitSignal(window.run_finished, timeout=5_000):
         window.cancel_run()
 
@@ -411,7 +411,7 @@ def test_changing_a_value_during_a_fit_offers_restart(qtbot, window, sample_dir)
     window.model_panel.form.editors["K"].setValue(4)
     assert window.run_panel.restart_bar.isVisibleTo(window)
     qtbot.mouseClick(window.run_panel.restart_button, Qt.MouseButton.LeftButton)
-    assert window.job.run_id == first + 1 and window.job.worker.model.hp.K == 4
+    assert window.job.run_id == first + 1 and window.job.model.hp.K == 4
     qtbot.waitUntil(lambda: first not in window.jobs, timeout=5_000)   # old thread retired
     with qtbot.waitSignal(window.run_finished, timeout=5_000) as blocker:
         window.cancel_run()

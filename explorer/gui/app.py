@@ -25,6 +25,20 @@ DEFAULT_DATA = ROOT / "sample_data" / "old_faithful.csv"
 DEFAULT_MODELS = ("gmm", "kmeans")
 
 
+def install_excepthook(window) -> None:
+    """Every exception that reaches the event loop is shown by the window (its log and a message
+    with the details) and still printed on stderr; the window stays usable."""
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        try:
+            window.report_exception(exc_type, exc, tb)
+        finally:
+            previous(exc_type, exc, tb)
+
+    sys.excepthook = hook
+
+
 def _error(message: str) -> int:
     print(f"explorer: error: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -152,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                                          "tol": args.tol})
     window.show()
 
+    install_excepthook(window)
     status = {"code": 0}
 
     def finish() -> None:

@@ -9,10 +9,9 @@ is installed and imports :mod:`explorer.distributed` only when a Dask run starts
   into the workers' memory, so a second run on the same file (or an export of the last run) needs
   no re-read. A run on another address closes the previous connection; ``close()`` (the window's
   closeEvent) closes the client and the LocalCluster, so no worker process outlives the window.
-* :class:`DaskFitJob` has the interface of :class:`explorer.gui.worker.FitJob` (run id, cancel,
-  pause, stop, signals stamped with the run id) and runs, in its QThread, what
-  :func:`explorer.distributed.fit` does (connect, load, the distributed twin of the model,
-  ``runner.fit``), reusing the holder's cluster and table. Cancel and pause are the runner's
+* :func:`dask_fit_job` is a :class:`explorer.gui.worker.Job` (the window's one job type) running
+  :func:`dask_fit_steps`, what :func:`explorer.distributed.fit` does (connect, load, the
+  distributed twin of the model, ``runner.fit_steps``), reusing the holder's cluster and table. Cancel and pause are the runner's
   ``RunControl``: a distributed step waits for its tasks, so a cancelled fit leaves no task
   running.
 """
@@ -22,13 +21,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
-
 from explorer import runner
-from explorer.gui.worker import ThreadJob
+from explorer.gui.worker import Job
 
 # The models explorer.distributed has a plan for (explorer.distributed.DISTRIBUTED_MODELS; kept
 # here so the window need not import dask to know; tests/test_gui_distributed.py checks they agree).
@@ -178,73 +174,56 @@ class ClusterHolder:
             self.key = None
 
 
-class DaskFitWorker(QObject):
-    """Runs one distributed fit in its own thread; never touches widgets."""
+def dask_fit_steps(holder: ClusterHolder, key: tuple, model_id: str, hp, source: str, columns,
+                   *, seed: int, max_iter, tol, control, n_rows: int | None = None):
+    """A distributed fit as a generator for the window's :class:`~explorer.gui.worker.Job`:
+    yields lines for the log (str) while it connects and reads the table, then the runner's
+    Progress reports, and returns the FitResult."""
+    from explorer import distributed
 
-    progress = Signal(int, object)      # run id, runner.Progress
-    finished = Signal(int, object)      # run id, runner.FitResult
-    failed = Signal(int, object, str)   # run id, the exception, formatted traceback
-    message = Signal(int, str)          # run id, one line for the log
-
-    def __init__(self, run_id: int, holder: ClusterHolder, key: tuple, model_id: str, hp,
-                 source: str, columns, *, seed: int, max_iter, tol, control,
-                 n_rows: int | None = None):
-        super().__init__()
-        self.run_id = run_id
-        self.holder = holder
-        self.key = key
-        self.model_id = model_id
-        self.hp = hp
-        self.source = source
-        self.columns = columns
-        self.seed = seed
-        self.max_iter = max_iter
-        self.tol = tol
-        self.control = control
-        self.n_rows = n_rows
-        self.model = None
-
-    def _log(self, text: str) -> None:
-        self.message.emit(self.run_id, text)
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            from explorer import distributed
-
-            cluster = self.holder.connect(self.key, self._log)
-            n = len(cluster.client.scheduler_info().get("workers", {}))
-            link = cluster.dashboard_link
-            self._log(f"Dask: {n} workers; dashboard: "
-                      + (link or "not available (the scheduler has no bokeh: pip install bokeh)"))
-            data = self.holder.load(self.source, self.columns,
-                                    partition_rows(self.n_rows, n), self._log)
-            self._log(f"Dask: {data.describe()} ({data.dtype})")
-            self.model = distributed.distributed_model(self.model_id)(self.hp)
-            result = runner.fit(self.model, data, seed=self.seed, max_iter=self.max_iter,
-                                tol=self.tol, control=self.control,
-                                callback=lambda p: self.progress.emit(self.run_id, p),
-                                snapshot_interval=SNAPSHOT_INTERVAL_S)
-        except Exception as exc:  # every failure becomes a dialog in the window, never a crash
-            self.failed.emit(self.run_id, exc, traceback.format_exc())
-        else:
-            self.finished.emit(self.run_id, result)
+    lines: list[str] = []
+    cluster = holder.connect(key, lines.append)
+    yield from _drain(lines)
+    n = len(cluster.client.scheduler_info().get("workers", {}))
+    link = cluster.dashboard_link
+    yield (f"Dask: {n} workers; dashboard: "
+           + (link or "not available (the scheduler has no bokeh: pip install bokeh)"))
+    data = holder.load(source, columns, partition_rows(n_rows, n), lines.append)
+    yield from _drain(lines)
+    yield f"Dask: {data.describe()} ({data.dtype})"
+    model = distributed.distributed_model(model_id)(hp)
+    return (yield from runner.fit_steps(model, data, seed=seed, max_iter=max_iter, tol=tol,
+                                        control=control, snapshot_interval=SNAPSHOT_INTERVAL_S))
 
 
-class DaskFitJob(ThreadJob):
-    """One distributed run, with the interface of :class:`explorer.gui.worker.FitJob`. Its
-    snapshots, made on request as there, compute sample labels on the workers. ``stop`` waits for
-    a cluster still starting or a table still loading."""
+def _drain(lines: list[str]):
+    while lines:
+        yield lines.pop(0)
 
-    distributed = True
 
-    def __init__(self, run_id: int, holder: ClusterHolder, key: tuple, model, source: str,
-                 columns, *, seed: int, max_iter, tol, n_rows: int | None = None):
-        # model: the in-memory model (for titles); the run's is worker.model
-        super().__init__(run_id, model, f"dask-fit-{run_id}")
-        self._start_worker(DaskFitWorker(run_id, holder, key, model.id, model.hp, source,
-                                         columns, seed=seed, max_iter=max_iter, tol=tol,
-                                         control=self.control, n_rows=n_rows))
+def dask_fit_job(job_id: int, holder: ClusterHolder, key: tuple, model, source: str, columns, *,
+                 seed: int, max_iter, tol, n_rows: int | None = None) -> Job:
+    """One distributed run on the window's one job type. Its snapshots, made on request as for a
+    fit here, compute sample labels on the workers. ``stop`` waits for a cluster still starting or
+    a table still loading. ``model``: the in-memory model (for titles); the run's own is the
+    distributed twin made in the job."""
+    control = runner.RunControl(snapshots_on_request=True)
+
+    def steps():
+        return dask_fit_steps(holder, key, model.id, model.hp, source, columns, seed=seed,
+                              max_iter=max_iter, tol=tol, control=control, n_rows=n_rows)
+
+    return Job(job_id, "dask-fit", steps, control=control, model=model)
+
+
+def distributed_export_steps(result, out_dir):
+    """A Dask run's export (explorer.distributed.export: result.json and parameters.npz from
+    here, assignments/ written by the workers) as a generator for the window's job."""
+    from explorer import distributed
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return distributed.export(result, out_dir)
+    yield  # a generator: the window's worker drives it in its thread
 
 
 def is_distributed(result) -> bool:

@@ -1,12 +1,13 @@
 """The run lifecycle of the window: one job at a time, run ids, and the redraw throttle.
 
 Modelled on Orange's ``ConcurrentMixin`` (``Orange/widgets/utils/concurrent.py``): the controller
-owns the job (a :class:`explorer.gui.worker.FitJob` or :class:`explorer.gui.cluster.DaskFitJob`);
-a new run cancels the old one; every signal carries its run's id, and a late one from a cancelled
-run is dropped here, so the window only ever hears about the current run, through three methods
-of its handler:
+owns the current fit job (an :class:`explorer.gui.worker.Job`: a fit here, on Dask, or the refit
+of a saved run); a new run cancels the old one; every signal carries its run's id, and a late one
+from a cancelled run is dropped here, so the window only ever hears about the current run, through
+these methods of its handler:
 
 * ``on_partial_result(progress)``: an iteration report (cheap: the status line, the trace);
+* ``on_message(run_id, text)``: a line for the log (a Dask run connecting, reading its table);
 * ``on_done(result)``: the FitResult (cancelled fits included: their last state is kept);
 * ``on_exception(exc, traceback_text)``: the fit raised.
 
@@ -54,12 +55,9 @@ class RunController(QObject):
     def start(self, job) -> None:
         """Start ``job`` (numbered by :meth:`next_run_id`) as the current run."""
         q = Qt.ConnectionType.QueuedConnection
-        job.worker.progress.connect(self._on_progress, q)
-        job.worker.finished.connect(self._on_finished, q)
-        job.worker.failed.connect(self._on_failed, q)
-        message = getattr(job.worker, "message", None)
-        if message is not None:
-            message.connect(self._on_message, q)
+        job.worker.yielded.connect(self._on_yielded, q)
+        job.worker.returned.connect(self._on_finished, q)
+        job.worker.errored.connect(self._on_failed, q)
         self.jobs[job.run_id] = job
         self.job = job
         self.reset_throttle()
@@ -97,12 +95,16 @@ class RunController(QObject):
         return job
 
     @Slot(int, object)
-    def _on_progress(self, run_id: int, progress) -> None:
+    def _on_yielded(self, run_id: int, item) -> None:
+        if isinstance(item, str):
+            if not self.closing:
+                self.handler.on_message(run_id, item)
+            return
         if not self.is_current(run_id):
             return   # a late report of a cancelled run
-        self.handler.on_partial_result(progress)
-        if progress.snapshot is not None:
-            self.offer_snapshot(progress.snapshot)
+        self.handler.on_partial_result(item)
+        if item.snapshot is not None:
+            self.offer_snapshot(item.snapshot)
 
     @Slot(int, object)
     def _on_finished(self, run_id: int, result) -> None:
@@ -121,11 +123,6 @@ class RunController(QObject):
         self.job = None
         self.reset_throttle()
         self.handler.on_exception(exc, tb)
-
-    @Slot(int, str)
-    def _on_message(self, run_id: int, text: str) -> None:
-        if not self.closing:
-            self.handler.on_message(run_id, text)
 
     # ---- the redraw throttle --------------------------------------------------------------
     def reset_throttle(self) -> None:

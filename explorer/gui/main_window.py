@@ -13,16 +13,20 @@ import re
 import sys
 import time
 import traceback
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QDockWidget,
     QFileDialog,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
@@ -43,9 +47,10 @@ from explorer.data.types import DataError
 from explorer.gui import collector
 from explorer.gui.cluster import (
     ClusterHolder,
-    DaskFitJob,
     cluster_key,
+    dask_fit_job,
     dask_status,
+    distributed_export_steps,
     is_distributed,
     unsupported_reason,
 )
@@ -61,10 +66,12 @@ from explorer.gui.plots import (
 from explorer.gui.runs import RunsPanel
 from explorer.gui.settings import FILE_OPTIONS, MAX_RECENT, WindowSettings  # noqa: F401
 from explorer.gui.sweep import SweepPanel
-from explorer.gui.worker import FitJob
+from explorer.gui.worker import Job, fit_job
 from explorer.models.base import HyperparameterError
-from explorer.session import Session, SessionError
+from explorer.runner import RunControl
+from explorer.session import SessionError
 from explorer.warmup import kernels_cached
+from explorer.workspace import Workspace, command_line, python_code
 
 ORGANIZATION = "LatentExplorer"
 APPLICATION = "explorer"
@@ -157,12 +164,31 @@ def _splitter(widgets, stretch, sizes) -> QSplitter:
     return splitter
 
 
+class ShortcutKeeper(QObject):
+    """Keeps the window's shortcuts working while a text field has the focus: a QLineEdit takes
+    Ctrl+E (end of line) and other keys for itself, so Export did nothing from a hyperparameter
+    field. Installed on the application; only these key sequences are taken from the fields."""
+
+    def __init__(self, actions, parent=None):
+        super().__init__(parent)
+        self.keys = {a.shortcut().toString() for a in actions if not a.shortcut().isEmpty()}
+
+    def eventFilter(self, obj, event):  # noqa: N802  (Qt override)
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(
+                obj, (QLineEdit, QAbstractSpinBox)):
+            if QKeySequence(event.keyCombination()).toString() in self.keys:
+                return True     # not the field's: the window's action gets the key
+        return False
+
+
 class MainWindow(QMainWindow):
     """The explorer window. ``interactive=False`` (scripted use) reports errors on stderr
     instead of dialogs."""
 
     run_finished = Signal(object)      # FitResult
     run_failed = Signal(str)           # message
+    run_shown = Signal(int)            # a run of the Runs tab is in the plots (open_run)
+    exported = Signal(object)          # the paths an export wrote
 
     def __init__(self, settings: QSettings | None = None, *, interactive: bool = True,
                  models: dict | None = None):
@@ -180,14 +206,15 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings(ORGANIZATION, APPLICATION)
         self.prefs = WindowSettings(self.settings)     # the same settings, read by meaning
         self.interactive = interactive
-        self.data = None
-        self.data_path = None
-        self.load_options: dict = {}
-        # Every finished run of this window (explorer.session, Qt-free), and the in-memory results
-        # of those made here, so Open/Export in the Runs tab need no refit.
-        self.session = Session()
-        self.run_results: dict[int, object] = {}
-        self.result = None
+        # Everything the window knows that is not a widget (explorer.workspace, Qt-free): the
+        # data and its options, the session and its runs, the result shown.
+        self.ws = Workspace()
+        # Background work that is not the current fit (exports): job id -> Job (gui/worker.py).
+        self.tasks: dict[int, Job] = {}
+        self._task_ids = 0
+        self._task_handlers: dict[int, tuple] = {}
+        self._export_after_refit = False
+        self._refit_run_id = None       # the saved run a refit job is fitting again to show
         # The run lifecycle (the job, run ids, the redraw throttle): explorer.gui.controller.
         self.controller = RunController(self, self)
         self.run_model_cls = None
@@ -203,11 +230,29 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_ui()
         self._build_menus()
+        self._shortcut_keeper = ShortcutKeeper(
+            (self.export_action, self.run_action, self.sweep_action, self.pause_action), self)
+        QApplication.instance().installEventFilter(self._shortcut_keeper)
         if not self.prefs.restore_window(self):
             self.resize(1400, 900)
         self._check_model()
         self.run_panel.run_on.set_target(self.prefs.run_on())
         self._update_actions()
+
+    # The window's state is the workspace's (explorer.workspace); these read it by its old names.
+    data = property(lambda self: self.ws.data)
+    data_path = property(lambda self: self.ws.data_path)
+    load_options = property(lambda self: self.ws.load_options)
+    session = property(lambda self: self.ws.session)
+    run_results = property(lambda self: self.ws.run_results)
+
+    @property
+    def result(self):
+        return self.ws.result
+
+    @result.setter
+    def result(self, value) -> None:
+        self.ws.result = value
 
     # The current job and the redraw counters live in the controller (read by tests and benches).
     @property
@@ -280,6 +325,12 @@ class MainWindow(QMainWindow):
         self.sweep_action = self._action(
             "S&weep K...", self.show_sweep, "Ctrl+K", None,
             "Fit every K with several seeds in parallel and choose K (the Sweep K tab)")
+        self.copy_command_action = self._action(
+            "Copy as &command", lambda: self.copy_run_code(python=False), None, None,
+            "Copy the `explorer fit ...` line that repeats this run on the command line")
+        self.copy_python_action = self._action(
+            "Copy as P&ython", lambda: self.copy_run_code(python=True), None, None,
+            "Copy the explorer.load / explorer.fit lines that repeat this run in Python")
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.models_help_action = self._action("&Models", self.show_models_help)
         self.about_action = self._action("&About", self.show_about)
@@ -394,6 +445,9 @@ class MainWindow(QMainWindow):
             r.addAction(a)
         r.addSeparator()
         r.addAction(self.sweep_action)
+        r.addSeparator()
+        r.addAction(self.copy_command_action)
+        r.addAction(self.copy_python_action)
         h = mb.addMenu("&Help")
         h.addAction(self.models_help_action)
         h.addAction(self.about_action)
@@ -414,6 +468,29 @@ class MainWindow(QMainWindow):
         if details:
             box.setDetailedText(details)
         box.exec()
+
+    def report_exception(self, exc_type, exc, tb) -> None:
+        """An exception that reached the event loop (a bug in a slot): said in the log and in a
+        message that does not block, with its traceback under "details"; the run controls are
+        put back so the window stays usable (explorer.gui.app installs this as the excepthook)."""
+        details = "".join(traceback.format_exception(exc_type, exc, tb))
+        message = f"{exc_type.__name__}: {exc}"
+        self.log(f"error: unexpected {message}")
+        if self.job is not None and not self.job.is_running():
+            self.controller.job = None
+        if not self.is_running():
+            self.run_panel.progress.setRange(0, 1)
+        self._update_actions()
+        if not self.interactive:
+            print(f"explorer: error: {message}", file=sys.stderr)
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Something went wrong",
+                          f"{message}\n\nThe window goes on; the details say where it happened "
+                          "(please report them).", QMessageBox.StandardButton.Ok, self)
+        box.setDetailedText(details)
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
 
     # ---- data -------------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -462,16 +539,14 @@ class MainWindow(QMainWindow):
 
     def _open_file(self, path: str, kind, options: dict, quiet: bool = False) -> bool:
         try:
-            from explorer.data import load
-
             options = {k: v for k, v in options.items() if v is not None}
             try:
-                data = load(path, kind=kind, **options)
+                data = self.ws.load(path, kind=kind, **options)
             except MissingValuesError as e:
                 if quiet or not self._ask_drop_missing(e):
                     raise
                 options["missing"] = "drop"
-                data = load(path, kind=kind, **options)
+                data = self.ws.load(path, kind=kind, **options)
         except DataError as e:
             if quiet:
                 return False
@@ -494,10 +569,7 @@ class MainWindow(QMainWindow):
     def set_data(self, data, *, path=None, options: dict | None = None) -> None:
         """Show already-loaded data (the previous fit, if any, is stopped and forgotten)."""
         self._stop_current()
-        self.data = data
-        self.data_path = str(path) if path is not None else getattr(data, "path", None)
-        self.load_options = dict(options or {})
-        self.result = None
+        self.ws.set_data(data, path, options)
         self._stale.clear()
         self.run_panel.metrics.setText("")
         self.run_panel.status.setText("idle")
@@ -542,13 +614,7 @@ class MainWindow(QMainWindow):
         file). On failure the previous data stays and the data panel is put back."""
         if not self.data_path:
             return False
-        options = dict(self.load_options)
-        old_kind = options.pop("kind", None) or self.data.kind
-        options.update(changes)
-        kind = options.pop("kind", None) or old_kind
-        if kind != old_kind and "table" in (kind, old_kind):
-            options.pop("labels", None)
-        options = {k: v for k, v in options.items() if k in DATA_OPTIONS.get(kind, ())}
+        kind, options = self.ws.reload_options(**changes)
         ok = self.open_file(self.data_path, kind=kind, **options)
         if not ok and self.data is not None:
             self.data_panel.set_data(self.data, self.load_options)
@@ -705,24 +771,16 @@ class MainWindow(QMainWindow):
                 return False
         run_id = self.controller.next_run_id()       # the current run is cancelled
         if target["mode"] == "here":
-            job = FitJob(run_id, model, self.data, seed=rs["seed"],
-                         max_iter=rs["max_iter"], tol=rs["tol"])
+            job = fit_job(run_id, model, self.data, seed=rs["seed"],
+                          max_iter=rs["max_iter"], tol=rs["tol"])
         else:
-            job = DaskFitJob(run_id, self.cluster_holder,
-                             cluster_key(target["mode"], target["address"], target["workers"]),
-                             model, str(self.data_path), list(self.data.columns),
-                             seed=rs["seed"], max_iter=rs["max_iter"], tol=rs["tol"],
-                             n_rows=self.data.n_items)
-        self.run_model_cls = cls
-        self.result = None
-        self._stale.clear()
-        for p in self.plots:          # nothing of the previous run stays on screen
-            p.clear_fit()
-        self.trace_panel.reset(cls)
-        self.run_panel.restart_bar.setVisible(False)
-        self.run_panel.metrics.setText("")
-        self.run_panel.reset(rs["max_iter"])
-        self.run_panel.status.setText("starting...")
+            job = dask_fit_job(run_id, self.cluster_holder,
+                               cluster_key(target["mode"], target["address"], target["workers"]),
+                               model, str(self.data_path), list(self.data.columns),
+                               seed=rs["seed"], max_iter=rs["max_iter"], tol=rs["tol"],
+                               n_rows=self.data.n_items)
+        self._refit_run_id = None
+        self._prepare_plots_for_run(cls, rs["max_iter"])
         # No first iteration after a second and numba's cache lacks the model's kernels: say
         # so, with a busy bar (compilation happens once; `explorer warmup` does it at set-up).
         self._kernels_cached = kernels_cached(cls)
@@ -736,6 +794,43 @@ class MainWindow(QMainWindow):
         self.controller.start(job)
         self._update_actions()
         return True
+
+    def _prepare_plots_for_run(self, cls, max_iter: int) -> None:
+        """Nothing of the previous run stays on screen; the trace takes ``cls``'s objective."""
+        self.run_model_cls = cls
+        self.result = None
+        self._stale.clear()
+        for p in self.plots:
+            p.clear_fit()
+        self.trace_panel.reset(cls)
+        self.run_panel.restart_bar.setVisible(False)
+        self.run_panel.metrics.setText("")
+        self.run_panel.reset(max_iter)
+        self.run_panel.status.setText("starting...")
+
+    def run_code(self, python: bool = False) -> str | None:
+        """The ``explorer fit`` line (or the Python lines) that repeats a run with the form's
+        model, values and run settings on the open file (explorer.workspace)."""
+        cls = self.model_panel.current_model()
+        if self.data is None or cls is None or not self.data_path:
+            return None
+        make = python_code if python else command_line
+        return make(cls, self.data_path, self.data.kind, self.ws.data_options(),
+                    self.model_panel.form.hyperparameters().as_dict(),
+                    self.model_panel.run_settings())
+
+    def copy_run_code(self, python: bool = False) -> str | None:
+        try:
+            text = self.run_code(python)
+        except HyperparameterError as e:
+            self.show_error("Nothing to copy", form_wording(str(e)))
+            return None
+        if text is None:
+            self.show_error("Nothing to copy", "Open a data file and choose a model first.")
+            return None
+        QGuiApplication.clipboard().setText(text)
+        self.log("copied to the clipboard:\n" + text.rstrip())
+        return text
 
     def _first_iteration_late(self, run_id: int) -> None:
         job = self.job
@@ -814,6 +909,13 @@ class MainWindow(QMainWindow):
     def on_done(self, result) -> None:
         """The current run ended (converged, limit, cancelled): status, metrics, log, the final
         state in every plot (the hidden ones one per event-loop turn), then ``run_finished``."""
+        if self._refit_run_id is not None:      # a saved run fitted again to be shown
+            run_id, self._refit_run_id = self._refit_run_id, None
+            self.ws.run_results[run_id] = result
+            self._show_run(run_id, result)
+            if self._export_after_refit:
+                self.export_results()
+            return
         run_id = self.controller.run_id
         self.result = result
         try:
@@ -874,6 +976,7 @@ class MainWindow(QMainWindow):
         """The current run raised: a dialog (or stderr when scripted), the window stays usable."""
         if self.run_panel.progress.maximum() == 0:   # still the busy bar: failed before iteration 1
             self.run_panel.progress.setRange(0, 1)
+        self._refit_run_id = None
         message = exc.message if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
         self.run_panel.status.setText("failed: " + message)
         self._update_actions()
@@ -889,52 +992,46 @@ class MainWindow(QMainWindow):
         self.cancel_action.setEnabled(running)
         self.export_action.setEnabled(self.result is not None)
 
-    # ---- export -----------------------------------------------------------------------------
     # ---- runs of the session -------------------------------------------------------------
     def _record_run(self, result) -> None:
         """Add a finished run (with at least one iteration) to the session and the Runs tab."""
-        if not result.trace or getattr(result.data, "path", None) is None:
-            return
-        record = self.session.add_run(result, options=self.load_options)
-        self.run_results[record.id] = result
-        self.runs_panel.refresh()
+        if self.ws.record_run(result) is not None:
+            self.runs_panel.refresh()
 
     def _run_deleted(self, run_id: int) -> None:
-        self.run_results.pop(run_id, None)
+        self.ws.forget_run(run_id)
 
-    def _result_of(self, run_id: int):
-        """The FitResult of a run: kept in memory for runs made here; a run from a saved session
-        is fitted again from its settings (deterministic: ``explorer replay`` checks the same)."""
-        if run_id in self.run_results:
-            return self.run_results[run_id]
-        from explorer import runner
-        from explorer.models import get_model
-        from explorer.session import load_dataset
-
+    def open_run(self, run_id: int, then_export: bool = False) -> bool:
+        """Show a run of the session in the plots (its data is loaded first when it differs).
+        A run from a saved session is fitted again from its settings first, in the background
+        (deterministic: ``explorer replay`` checks the same); ``run_shown`` says when it is
+        shown, and ``then_export`` asks for the export dialog then."""
+        result = self.ws.run_results.get(run_id)
+        if result is not None:
+            self._show_run(run_id, result)
+            if then_export:
+                self.export_results()
+            return True
         record = self.session.run(run_id)
-        try:
-            data = load_dataset(self.session, record.dataset)
-            cls = get_model(record.model)
-            self.log(f"run {run_id}: fitting again from its saved settings to show it")
-            result = runner.fit(cls(cls.Hyperparameters.from_mapping(record.hyperparameters)),
-                                data, seed=record.seed, max_iter=record.max_iter, tol=record.tol)
-        except (DataError, HyperparameterError, KeyError, ValueError) as e:
-            self.show_error("Cannot open the run", str(e))
-            return None
-        saved = record.objective
-        if saved is not None and abs(result.final_objective - saved) > 1e-9 * max(abs(saved), 1):
-            self.log(f"run {run_id}: warning: objective {result.final_objective:.10g} differs "
-                     f"from the saved {saved:.10g}")
-        self.run_results[run_id] = result
-        return result
+        cls = self.models.get(record.model)
+        if cls is None:
+            self.show_error("Cannot open the run", f"run {run_id}: no model {record.model!r} "
+                            "is installed")
+            return False
+        job_id = self.controller.next_run_id()
+        control = RunControl(snapshots_on_request=True)
+        job = Job(job_id, "refit", lambda: self.ws.refit_steps(run_id, control=control),
+                  control=control)
+        self._refit_run_id, self._export_after_refit = run_id, then_export
+        self._prepare_plots_for_run(cls, record.max_iter)
+        self.log(f"run {run_id}: fitting again from its saved settings to show it")
+        self.controller.start(job)
+        self._update_actions()
+        return True
 
-    def open_run(self, run_id: int) -> None:
-        """Show a run of the session in the plots (its data is loaded first when it differs)."""
-        result = self._result_of(run_id)
-        if result is None:
-            return
+    def _show_run(self, run_id: int, result) -> None:
         if result.data is not self.data:
-            ds = self.session.datasets[self.session.run(run_id).dataset]
+            ds = self.ws.dataset_of(run_id)
             self.set_data(result.data, path=ds.path, options=ds.options)
         cls = type(result.model)
         self.select_model(cls.id)
@@ -943,20 +1040,53 @@ class MainWindow(QMainWindow):
         self.result = result
         self.trace_panel.reset(cls)
         self.trace_panel.set_trace(result.trace)
+        self.run_panel.show_finished(result)
         self.run_panel.status.setText(f"run {run_id}: {self.stop_text(result)}")
         self.run_panel.metrics.setText(self._metrics_text(result))
         self._show_snapshot_now(result.model.snapshot())
         self._update_actions()
         self.log(f"run {run_id} shown in the plots")
+        self.run_shown.emit(run_id)
 
     def export_run(self, run_id: int) -> None:
-        result = self._result_of(run_id)
-        if result is not None:
-            previous, self.result = self.result, result
-            try:
-                self.export_results()
-            finally:
-                self.result = previous
+        """Export a run of the Runs tab (shown first: a saved session's run is fitted again)."""
+        self.open_run(run_id, then_export=True)
+
+    # ---- background tasks (exports) ---------------------------------------------------------
+    def start_task(self, kind: str, steps, done, error_title: str) -> Job:
+        """Run ``steps`` (a generator function) on the window's job type, beside the current fit;
+        ``done(value)`` gets its return value in this thread, an exception is shown under
+        ``error_title``."""
+        self._task_ids += 1
+        job = Job(self._task_ids, kind, steps)
+        self.tasks[job.run_id] = job
+        self._task_handlers[job.run_id] = (done, error_title)
+        q = Qt.ConnectionType.QueuedConnection
+        job.worker.returned.connect(self._task_returned, q)
+        job.worker.errored.connect(self._task_errored, q)
+        job.start()
+        return job
+
+    def _retire_task(self, job_id: int):
+        job = self.tasks.pop(job_id, None)
+        if job is not None:
+            job.thread.wait()        # the worker has returned: its thread is ending
+        return self._task_handlers.pop(job_id, (None, ""))
+
+    def _task_returned(self, job_id: int, value) -> None:
+        done, _title = self._retire_task(job_id)
+        if done is not None and not self._closing:
+            done(value)
+
+    def _task_errored(self, job_id: int, exc, tb: str) -> None:
+        _done, title = self._retire_task(job_id)
+        if self._closing:
+            return
+        if isinstance(exc, OSError):
+            message = f"{getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}".lstrip(": ")
+        else:
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        self.show_error(title, message, tb)
 
     # ---- K sweep ----------------------------------------------------------------------------
     def show_sweep(self) -> None:
@@ -1025,23 +1155,21 @@ class MainWindow(QMainWindow):
         """Open a saved session: its runs in the Runs tab, its last run's data, options, model and
         hyperparameters in the window and (fitted again, deterministically) in the plots. A data
         file that changed since the session was saved is reported and not used."""
-        from explorer.session import SUFFIX, check_datasets, load_session
+        from explorer.session import SUFFIX
 
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, "Open session", self.export_start_dir(),
                                                   f"Explorer sessions (*{SUFFIX})")
             if not path:
                 return False
+        self._stop_current(wait=True)
         try:
-            session = load_session(path)
+            problems = self.ws.open_session(path)
         except SessionError as e:
             self.show_error("Cannot open the session", str(e))
             return False
-        self._stop_current(wait=True)
-        self.session = session
-        self.run_results = {}
+        session = self.session
         self.runs_panel.set_session(session)
-        problems = check_datasets(session)
         for problem in problems:
             self.log(f"session: {problem}")
         self.log(f"session opened: {path} ({len(session.runs)} runs)")
@@ -1055,60 +1183,46 @@ class MainWindow(QMainWindow):
             self.runs_panel.select_runs([current])
         return True
 
-    def export_results(self, out_dir=None) -> dict | None:
-        """Write the same files as ``explorer fit --out`` (one code path: explorer.export)."""
-        if self.result is None:
+    def export_results(self, out_dir=None) -> Job | None:
+        """Write the same files as ``explorer fit --out`` (one code path: explorer.export) in the
+        background; ``exported`` (the paths) is emitted when they are written. Returns the job."""
+        result = self.result
+        if result is None:
             self.show_error("Nothing to export", "Run a model first.")
             return None
         if out_dir is None:
             # A save dialog, so a folder that does not exist yet can be named (it is created).
-            cls = self.run_model_cls
-            K = getattr(self.result.model.hp, "K", None)
+            cls = type(result.model)
+            K = getattr(result.model.hp, "K", None)
             stem = Path(self.data_path).stem if self.data_path else "results"
-            name = f"{stem}-{cls.id if cls else 'fit'}" + (f"-K{K}" if K else "")
+            name = f"{stem}-{cls.id}" + (f"-K{K}" if K else "")
             out_dir, _ = QFileDialog.getSaveFileName(
                 self, "Export results into folder (created if needed)",
                 str(Path(self.export_start_dir()) / name), "Folders (*)",
                 options=QFileDialog.Option.DontConfirmOverwrite)
             if not out_dir:
                 return None
-        from explorer.export import export_result
+        if is_distributed(result):
+            # result.json and parameters.npz from here, assignments/ written by the workers
+            # (explorer.distributed.export): needs the run's table still on the cluster.
+            data = result.data
+            if not data.parts or not self.cluster_holder._alive() or \
+                    self.cluster_holder.table is not data:
+                self.show_error("Export failed", "This Dask run's table is no longer on the "
+                                "cluster (another file was read, or the cluster was closed): run "
+                                "it again to export it.")
+                return None
+            steps = partial(distributed_export_steps, result, out_dir)
+        else:
+            steps = partial(Workspace.export_steps, result, out_dir)
+        self.log(f"exporting to {out_dir}...")
+        return self.start_task("export", steps, partial(self._exported, out_dir),
+                               "Export failed")
 
-        try:
-            Path(out_dir).mkdir(parents=True, exist_ok=True)
-            if is_distributed(self.result):
-                paths = self._export_distributed(out_dir)
-                if paths is None:
-                    return None
-            else:
-                paths = export_result(self.result, out_dir)
-        except OSError as e:
-            self.show_error("Export failed", f"{out_dir}: {e}")
-            return None
+    def _exported(self, out_dir, paths: dict) -> None:
         self.prefs.set_export_dir(out_dir)
         self.log("exported " + ", ".join(str(p) for p in paths.values()))
-        return paths
-
-    def _export_distributed(self, out_dir) -> dict | None:
-        """A Dask run: result.json and parameters.npz from here, assignments/ written by the
-        workers (explorer.distributed.export); needs the run's table still on the cluster."""
-        data = self.result.data
-        if not data.parts or not self.cluster_holder._alive() or \
-                self.cluster_holder.table is not data:
-            self.show_error("Export failed", "This Dask run's table is no longer on the cluster "
-                            "(another file was read, or the cluster was closed): run it again "
-                            "to export it.")
-            return None
-        from explorer import distributed
-
-        try:
-            return distributed.export(self.result, out_dir)
-        except Exception as e:  # a worker that cannot write there: say so
-            if isinstance(e, OSError):
-                raise
-            self.show_error("Export failed", f"{out_dir}: {type(e).__name__}: {e}",
-                            traceback.format_exc())
-            return None
+        self.exported.emit(paths)
 
     def export_start_dir(self) -> str:
         """Where export dialogs open: the last export folder, else beside the data file."""
@@ -1211,7 +1325,6 @@ class MainWindow(QMainWindow):
     def confirm_quit(self) -> bool:
         """Asked when the window is closed (Ctrl+Q, the close button) during a fit. Without a
         screen (the offscreen platform: tests, scripted runs) nobody could answer: quit."""
-        from PySide6.QtGui import QGuiApplication
 
         if QGuiApplication.platformName() == "offscreen":
             return True
@@ -1235,7 +1348,11 @@ class MainWindow(QMainWindow):
         except Exception:  # settings must never keep the window from closing
             pass
         self.controller.shutdown()           # every job stopped and its thread ended
+        for job in list(self.tasks.values()):
+            job.stop()                       # an export is written whole (or not at all)
+        self.tasks.clear()
         self.sweep_panel.shutdown()          # no sweep worker outlives the window
         self.cluster_holder.close()          # nor a Dask worker the window started
+        QApplication.instance().removeEventFilter(self._shortcut_keeper)
         self._gc_hold.release()              # no thread of this window runs any more
         super().closeEvent(event)

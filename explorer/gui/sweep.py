@@ -1,7 +1,8 @@
 """The Sweep K view: a live plot of each model-selection criterion against K.
 
-The sweep itself is :mod:`explorer.sweep` (Qt-free, worker processes); here a QThread iterates it
-and hands each finished fit to the window as a signal, so the event loop only ever draws points.
+The sweep itself is :mod:`explorer.sweep` (Qt-free, worker processes); here the window's one job
+type (:class:`explorer.gui.worker.Job`) iterates it in a thread and hands each finished fit over as
+a signal, so the event loop only ever draws points.
 Points appear as fits finish: one small dot per (K, seed), the mean over seeds with an error bar
 (one standard deviation), and the chosen K marked by a vertical line once every fit is in. Clicking
 a dot asks the window to open that fit (same K and seed, so the same result) in the other views.
@@ -13,7 +14,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 from explorer import sweep as sweep_mod
 from explorer.gui import collector
 from explorer.gui.plots import cluster_color
+from explorer.gui.worker import Job
 
 CRITERION_LABELS = {"bic": "BIC (lower is better)", "aic": "AIC (lower is better)",
                     "elbo": "ELBO (higher is better)",
@@ -38,25 +40,14 @@ CRITERION_LABELS = {"bic": "BIC (lower is better)", "aic": "AIC (lower is better
                     "stability_ari": "stability: mean ARI between seeds"}
 
 
-class SweepWorker(QObject):
-    row = Signal(object)           # SweepRow
-    done = Signal(object)          # summary dict
-    failed = Signal(str)
-
-    def __init__(self, spec, jobs, cancel):
-        super().__init__()
-        self.spec, self.jobs, self.cancel = spec, jobs, cancel
-
-    @Slot()
-    def run(self) -> None:
-        rows = []
-        try:
-            for r in sweep_mod.iter_sweep(self.spec, jobs=self.jobs, cancel=self.cancel):
-                rows.append(r)
-                self.row.emit(r)
-            self.done.emit(sweep_mod.summarize(self.spec.model_id, rows))
-        except Exception as e:  # the window shows it; the sweep never takes the window down
-            self.failed.emit(f"{type(e).__name__}: {e}")
+def sweep_steps(spec, jobs: int, cancel):
+    """A K sweep as a generator for the window's :class:`~explorer.gui.worker.Job`: yields each
+    finished fit (a SweepRow) and returns the summary (the chosen K)."""
+    rows = []
+    for row in sweep_mod.iter_sweep(spec, jobs=jobs, cancel=cancel):
+        rows.append(row)
+        yield row
+    return sweep_mod.summarize(spec.model_id, rows)
 
 
 class SweepPanel(QWidget):
@@ -120,8 +111,7 @@ class SweepPanel(QWidget):
         self.summary = None
         self.model_id = None
         self.total = 0
-        self._thread = None
-        self._worker = None
+        self._job = None
         self._gc_hold = None
         self._cancel = None
         self._redraw_due = False
@@ -136,7 +126,7 @@ class SweepPanel(QWidget):
         self.start_requested.emit(Ks, self.seeds.value(), self.jobs.value())
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        return self._job is not None and self._job.is_running()
 
     def start(self, spec, jobs: int) -> None:
         """Run ``spec`` (a SweepSpec) in the background; the plot fills as fits finish."""
@@ -153,28 +143,24 @@ class SweepPanel(QWidget):
         self.chosen_line.setVisible(False)
         self.redraw()
         self._cancel = sweep_mod.SweepCancel()
-        self._worker = SweepWorker(spec, jobs, self._cancel)
-        self._thread = QThread(self)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        self._worker.row.connect(self._on_row)
-        self._worker.done.connect(self._on_done)
-        self._worker.failed.connect(self._on_failed)
-        self._worker.done.connect(self._thread.quit)
-        self._worker.failed.connect(self._thread.quit)
+        self._job = Job(0, "sweep", lambda: sweep_steps(spec, jobs, self._cancel),
+                        control=self._cancel)
+        self._job.worker.yielded.connect(self._on_row)
+        self._job.worker.returned.connect(self._on_done)
+        self._job.worker.errored.connect(self._on_failed)
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText(f"sweeping {spec.model_id}: {self.total} fits on {jobs} process(es)…")
         self._gc_hold = collector.hold()     # see explorer/gui/collector.py
-        self._thread.start()
+        self._job.start()
 
     def cancel(self, wait: bool = False) -> None:
         if self._cancel is not None:
             self._cancel.cancel()
-        if wait and self._thread is not None:
-            self._thread.wait()
+        if wait and self._job is not None:
+            self._job.thread.wait()
 
-    def _on_row(self, row) -> None:
+    def _on_row(self, _job_id: int, row) -> None:
         self.rows.append(row)
         what = row.error or row.stop_reason
         self.status.setText(f"{len(self.rows)}/{self.total} fits done (last: K = {row.K}, "
@@ -192,9 +178,9 @@ class SweepPanel(QWidget):
     def _join(self) -> None:
         """The worker has returned (it emits done/failed last): let its thread end before the
         window goes on, so no QThread is ever destroyed while running."""
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait()
+        if self._job is not None:
+            self._job.thread.quit()
+            self._job.thread.wait()
         if self._gc_hold is not None:
             self._gc_hold.release()
             self._gc_hold = None
@@ -204,7 +190,7 @@ class SweepPanel(QWidget):
         self.cancel(wait=True)
         self._join()
 
-    def _on_done(self, summary) -> None:
+    def _on_done(self, _job_id: int, summary) -> None:
         self._join()
         self._redraw_due = False
         self.summary = summary
@@ -223,7 +209,8 @@ class SweepPanel(QWidget):
         self.redraw()
         self.finished.emit(summary)
 
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, _job_id: int, exc, _traceback: str) -> None:
+        message = f"{type(exc).__name__}: {exc}"
         self._join()
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)

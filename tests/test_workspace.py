@@ -1,0 +1,76 @@
+"""The window's Qt-free state (explorer.workspace): reloading with changed options, fitting a saved
+run again, and the command / Python lines that repeat a run (run here, compared by objective)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from explorer import runner
+from explorer.models import get_model
+from explorer.workspace import Workspace, command_line, python_code
+
+
+def _iris(ws, sample_dir):
+    path = sample_dir / "iris.csv"
+    options = {"labels": "species", "standardize": True}
+    ws.set_data(ws.load(path, **options), path, options)
+    return path
+
+
+def test_reload_drops_options_of_another_kind(sample_dir):
+    ws = Workspace()
+    _iris(ws, sample_dir)
+    kind, options = ws.reload_options(kind="network")
+    assert kind == "network" and "labels" not in options and "standardize" not in options
+    kind, options = ws.reload_options(standardize=False)
+    assert kind == "table" and options == {"labels": "species", "standardize": False}
+
+
+def test_refit_of_a_recorded_run_gives_its_objective(sample_dir):
+    ws = Workspace()
+    _iris(ws, sample_dir)
+    result = runner.fit(get_model("gmm")(K=3), ws.data, seed=4, max_iter=40)
+    record = ws.record_run(result)
+    ws.run_results.clear()                          # as after opening a saved session
+    steps = ws.refit_steps(record.id)
+    reports = []
+    while True:
+        try:
+            reports.append(next(steps))
+        except StopIteration as stop:
+            again = stop.value
+            break
+    assert reports and reports[-1].done and not any(isinstance(r, str) for r in reports)
+    assert again.final_objective == pytest.approx(result.final_objective, rel=1e-12)
+
+
+@pytest.mark.parametrize("model_id, values", [("gmm", {"K": 3, "reg_covar": 1e-4}),
+                                              ("kmeans", {"K": 4})])
+def test_copied_command_and_python_repeat_the_run(sample_dir, tmp_path, model_id, values):
+    ws = Workspace()
+    path = _iris(ws, sample_dir)
+    cls = get_model(model_id)
+    hp = cls.Hyperparameters.from_mapping(values).as_dict()
+    run = {"seed": 3, "max_iter": 60, "tol": 1e-7}
+    expected = runner.fit(cls(**hp), ws.data, seed=3, max_iter=60, tol=1e-7).final_objective
+
+    line = command_line(cls, path, "table", ws.data_options(), hp, run)
+    assert line.startswith(f"explorer fit {model_id} ") and "--standardize" in line
+    out = tmp_path / "out"
+    args = shlex.split(line)[1:] + ["--out", str(out), "--quiet"]
+    done = subprocess.run([sys.executable, "-m", "explorer.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    info = json.loads((out / "result.json").read_text())
+    assert info["objective"]["final"] == pytest.approx(expected, rel=1e-10)
+
+    code = python_code(cls, path, "table", ws.data_options(), hp, run)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.split()[-1]) == pytest.approx(expected, rel=1e-10)
