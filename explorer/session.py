@@ -97,8 +97,11 @@ class Session:
         self.datasets.append(entry)
         return len(self.datasets) - 1
 
-    def add_run(self, result, options: dict[str, Any] | None = None) -> RunRecord:
-        """Record a finished fit (a runner.FitResult); ``options`` are the loader options used."""
+    def add_run(self, result, options: dict[str, Any] | None = None,
+                run_id: int | None = None) -> RunRecord:
+        """Record a finished fit (a runner.FitResult); ``options`` are the loader options used.
+        ``run_id`` numbers it (the window's run number, so the Runs tab and the log agree; it
+        must be above every run's), else it takes the next number."""
         from explorer.export import fitted_arrays, result_dict
 
         data = result.data
@@ -108,7 +111,10 @@ class Session:
             raise SessionError("a run on data that was not loaded from a file cannot be saved "
                                "in a session (nothing to reload it from)")
         ds = self.dataset_index(data.path, data.kind, options, getattr(data, "sha256", None))
-        rid = max((r.id for r in self.runs), default=0) + 1
+        last = max((r.id for r in self.runs), default=0)
+        if run_id is not None and run_id <= last:
+            raise SessionError(f"run {run_id} would not be the session's newest (run {last} is)")
+        rid = last + 1 if run_id is None else int(run_id)
         record = RunRecord(id=rid, dataset=ds, model=result.model.id,
                            hyperparameters=_plain(result.model.hp.as_dict()), seed=result.seed,
                            max_iter=result.max_iter, tol=result.tol, result=result_dict(result),

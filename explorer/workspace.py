@@ -73,12 +73,13 @@ class Workspace:
                 if k in LOAD_OPTIONS[self.data.kind] and v is not None}
 
     # ---- runs -----------------------------------------------------------------------------
-    def record_run(self, result):
+    def record_run(self, result, run_id: int | None = None):
         """Add a finished run (with at least one iteration, on data read from a file) to the
-        session; returns its record, or None."""
+        session, numbered ``run_id`` (the window's number for it) when given; returns its record,
+        or None."""
         if not result.trace or getattr(result.data, "path", None) is None:
             return None
-        record = self.session.add_run(result, options=self.load_options)
+        record = self.session.add_run(result, options=self.load_options, run_id=run_id)
         self.run_results[record.id] = result
         return record
 
@@ -119,6 +120,10 @@ class Workspace:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         return export_result(result, out_dir)
         yield  # a generator: the window's worker drives it in its thread
+
+    def last_run_id(self) -> int:
+        """The highest run number of the session (the window numbers new runs after it)."""
+        return max((r.id for r in self.session.runs), default=0)
 
     def open_session(self, path) -> list[str]:
         """Make the saved session at ``path`` this workspace's; returns one line per data file

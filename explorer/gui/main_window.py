@@ -283,6 +283,26 @@ class MainWindow(QMainWindow):
     def redraw_times(self, value: list[float]) -> None:
         self.controller.redraw_times = value
 
+    # ---- layout by size ---------------------------------------------------------------------
+    NARROW_PX = 1280        # below this width the objective goes under the tabs
+    LOW_PX = 820            # below this height the data preview gives way to the model list
+
+    def resizeEvent(self, event):  # noqa: N802  (Qt override)
+        super().resizeEvent(event)
+        self.fit_layout_to_size()
+
+    def fit_layout_to_size(self) -> None:
+        """A usable layout from 1024 x 700 up: beside the tabs the objective plot ran off the
+        right edge of a narrow window, so it goes below them; in a low window the side panel
+        showed 3.5 model rows, so the preview table (the Data tab shows the points) is hidden."""
+        narrow = self.width() < self.NARROW_PX
+        orientation = Qt.Orientation.Vertical if narrow else Qt.Orientation.Horizontal
+        if self.central.orientation() != orientation:
+            self.central.setOrientation(orientation)
+            total = self.central.height() if narrow else self.central.width()
+            self.central.setSizes([total * 3 // 5, total * 2 // 5])
+        self.data_panel.preview.setVisible(self.height() >= self.LOW_PX)
+
     # ---- construction -----------------------------------------------------------------------
     def _action(self, text, slot, shortcut=None, icon=None, tip=None) -> QAction:
         a = QAction(text, self)
@@ -381,11 +401,9 @@ class MainWindow(QMainWindow):
         self.runs_panel.deleted.connect(self._run_deleted)
         self.sweep_panel.start_requested.connect(self.start_sweep)
         self.sweep_panel.fit_requested.connect(self.fit_from_sweep)
-        self.sweep_panel.finished.connect(
-            lambda summary: self.log(f"sweep: chosen K = {summary['chosen_K']} "
-                                     f"({summary['reason']})"))
-        self.setCentralWidget(_splitter((self.tabs, self.trace_panel), stretch=(3, 2),
-                                        sizes=[600, 400]))
+        self.sweep_panel.finished.connect(self._sweep_finished)
+        self.central = _splitter((self.tabs, self.trace_panel), stretch=(3, 2), sizes=[600, 400])
+        self.setCentralWidget(self.central)
         self.tabs.currentChanged.connect(lambda _i: self._refresh_panel(self.tabs.currentWidget()))
         self.data_view.selection_changed.connect(self.simplex_panel.set_selection)
         self.data_view.selection_changed.connect(self.confusion_panel.set_selection)
@@ -569,6 +587,7 @@ class MainWindow(QMainWindow):
     def set_data(self, data, *, path=None, options: dict | None = None) -> None:
         """Show already-loaded data (the previous fit, if any, is stopped and forgotten)."""
         self._stop_current()
+        previous_path = self.data_path
         self.ws.set_data(data, path, options)
         self._stale.clear()
         self.run_panel.metrics.setText("")
@@ -591,6 +610,8 @@ class MainWindow(QMainWindow):
             pass
         elif previous is not None and data.kind in previous.data_kinds:
             self.model_panel.select_model(previous.id)
+        if self.model_panel.current_model() is previous and self.data_path != previous_path:
+            self._model_changed(previous)     # another file: its own values for this model
         for p in self.plots:
             p.set_data(data)
         self.adjacency_panel.set_node_names(names)
@@ -686,30 +707,30 @@ class MainWindow(QMainWindow):
         return self.model_panel.select_model(model_id)
 
     def _model_changed(self, cls) -> None:
+        """A model is chosen: its form at the values last used with it on this file (said in the
+        panel, with Restore defaults), else at its defaults, seed 0 included."""
         if self.data is None or cls is None:
             return
-        saved = self.prefs.model_values(self.data.kind, cls.id)
+        self.model_panel.restore_defaults(emit=False)
+        saved = self.prefs.model_values(self.data_path, cls.id) if self.data_path else {}
+        saved_run = self.prefs.run_values(self.data_path, cls.id) if self.data_path else {}
         if saved:
-            try:
-                self.model_panel.form.set_values(saved)
-            except (TypeError, ValueError):
-                pass
-        saved_run = self.prefs.run_values(self.data.kind, cls.id)
+            self.model_panel.form.set_values(saved)
         if saved_run:
-            try:
-                self.model_panel.set_run_settings(saved_run)
-            except (TypeError, ValueError):
-                pass
+            self.model_panel.set_run_settings(saved_run)
+        self.model_panel.show_values_note(
+            f"Values from your last run of {cls.id} on this file." if saved or saved_run
+            else "")
         if self.job is None or not self.job.is_running():
             self.trace_panel.reset(cls)
         self._values_changed()
 
     def _save_model_settings(self) -> None:
         cls = self.model_panel.current_model()
-        if self.data is None or cls is None:
+        if self.data is None or cls is None or not self.data_path:
             return
-        self.prefs.save_model(self.data.kind, cls.id, self.model_panel.form.values(),
-                              self.model_panel.run_settings())
+        self.prefs.save_model(self.data.kind, self.data_path, cls.id,
+                              self.model_panel.form.values(), self.model_panel.run_settings())
         self.prefs.set_run_on(self.run_panel.run_on.target())
 
     def _values_changed(self) -> None:
@@ -945,7 +966,7 @@ class MainWindow(QMainWindow):
             self.log(f"run {run_id}: a Dask run: Export results writes assignments/ from the "
                      "workers (it is not added to the Runs tab)")
         else:
-            self._record_run(result)
+            self._record_run(result, run_id)
         if snap is not None:
             self._show_snapshot_now(snap)
         # The hidden panels get the final state one per event-loop turn, then run_finished.
@@ -989,13 +1010,16 @@ class MainWindow(QMainWindow):
         self.pause_action.setEnabled(running)
         paused = running and self.job.paused
         self.pause_action.setText("Resume" if paused else "Pause")
+        self.pause_action.setIcon(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause))
         self.cancel_action.setEnabled(running)
         self.export_action.setEnabled(self.result is not None)
 
     # ---- runs of the session -------------------------------------------------------------
-    def _record_run(self, result) -> None:
-        """Add a finished run (with at least one iteration) to the session and the Runs tab."""
-        if self.ws.record_run(result) is not None:
+    def _record_run(self, result, run_id: int) -> None:
+        """Add a finished run (with at least one iteration) to the session and the Runs tab,
+        under the number the log gave it."""
+        if self.ws.record_run(result, run_id) is not None:
             self.runs_panel.refresh()
 
     def _run_deleted(self, run_id: int) -> None:
@@ -1121,6 +1145,12 @@ class MainWindow(QMainWindow):
         self.log(f"sweep: {cls.id}, {k_name} in {Ks}, {seeds} seed(s), {jobs} process(es)")
         return True
 
+    def _sweep_finished(self, summary: dict) -> None:
+        if summary.get("cancelled"):
+            self.log(f"sweep: {self.sweep_panel.status.text().split('.')[0]}")
+        else:
+            self.log(f"sweep: chosen K = {summary['chosen_K']} ({summary['reason']})")
+
     def fit_from_sweep(self, K: int, seed: int) -> None:
         """Open one fit of the sweep: the same K and seed give the same result, now in the views
         (and in the Runs tab)."""
@@ -1169,6 +1199,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open the session", str(e))
             return False
         session = self.session
+        self.controller.run_id = max(self.controller.run_id, self.ws.last_run_id())
         self.runs_panel.set_session(session)
         for problem in problems:
             self.log(f"session: {problem}")

@@ -343,6 +343,17 @@ class ModelPanel(QGroupBox):
         lay.addWidget(self.warning)
         self.form = ParamForm()
         lay.addWidget(self.form)
+        note_row = QHBoxLayout()
+        self.values_note = QLabel("")
+        self.values_note.setWordWrap(True)
+        self.values_note.setStyleSheet("color: #555;")
+        self.restore_button = QPushButton("Restore defaults")
+        self.restore_button.setToolTip("Every hyperparameter and run setting of this model back "
+                                       "to its declared default (seed 0)")
+        self.restore_button.clicked.connect(lambda: self.restore_defaults())
+        note_row.addWidget(self.values_note, 1)
+        note_row.addWidget(self.restore_button)
+        lay.addLayout(note_row)
         run = QFormLayout()
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
@@ -419,6 +430,30 @@ class ModelPanel(QGroupBox):
     def run_settings(self) -> dict:
         return {"seed": self.seed.value(), "max_iter": self.max_iter.value(),
                 "tol": self.tol.value()}
+
+    def restore_defaults(self, emit: bool = True) -> None:
+        """The chosen model's declared defaults in the form, seed 0 and its default iteration
+        limit and tolerance in the run settings."""
+        cls = self.current_model()
+        if cls is None:
+            return
+        widgets = (self.form, self.seed, self.max_iter, self.tol)
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            self.form.set_values({s.name: s.default for s in cls.param_specs()})
+            self.set_run_settings({"seed": 0, "max_iter": cls.default_max_iter,
+                                   "tol": cls.default_tol})
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+        self.show_values_note("")
+        if emit:
+            self.values_changed.emit()
+
+    def show_values_note(self, text: str) -> None:
+        self.values_note.setText(text)
+        self.values_note.setVisible(bool(text))
 
     def set_run_settings(self, values: dict) -> None:
         for name, w, conv in (("seed", self.seed, int), ("max_iter", self.max_iter, int),

@@ -10,6 +10,7 @@ clusters split or merged. Open, Export and Delete act on the selected run.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -53,6 +54,14 @@ def _non_default(model_id: str, hp: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in hp.items() if specs.get(k, object()) != v)
 
 
+def data_name(dataset) -> str:
+    """A data set as the Runs table names it: the file's name, plus its loader options."""
+    name = Path(dataset.path).name
+    opts = [k if v is True else f"{k}={v}" for k, v in dataset.options.items()
+            if v not in (None, False)]
+    return name + (f" ({', '.join(opts)})" if opts else "")
+
+
 def _k_of(model_id: str, hp: dict):
     for name in ("K", "K_aff"):
         if name in hp:
@@ -61,21 +70,24 @@ def _k_of(model_id: str, hp: dict):
 
 
 class RunsModel(QAbstractTableModel):
-    """Columns: run, model, settings, K, seed, objective, criteria, NMI, ARI, iterations, time,
-    stop reason. DisplayRole is text, SORT_ROLE the raw value (numbers sort as numbers)."""
+    """Columns: run, data, model, settings, K, seed, objective, criteria, NMI, ARI, iterations,
+    time, stop reason. DisplayRole is text, SORT_ROLE the raw value (numbers sort as numbers)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.runs = []
-        self.columns = [("id", "run"), ("model", "model"), ("settings", "settings"), ("K", "K"),
+        self.datasets = []
+        self.columns = [("id", "run"), ("data", "data"), ("model", "model"),
+                        ("settings", "settings"), ("K", "K"),
                         ("seed", "seed"), ("objective", "objective"),
                         *CRITERIA, ("nmi", "NMI"), ("ari", "ARI"),
                         ("iterations", "iterations"), ("seconds", "time (s)"),
                         ("stop", "stopped")]
 
-    def set_runs(self, runs) -> None:
+    def set_runs(self, runs, datasets=()) -> None:
         self.beginResetModel()
         self.runs = list(runs)
+        self.datasets = list(datasets)
         self.endResetModel()
 
     def rowCount(self, parent=None):  # noqa: N802
@@ -95,6 +107,9 @@ class RunsModel(QAbstractTableModel):
             return run.id
         if key == "model":
             return run.model
+        if key == "data":
+            return data_name(self.datasets[run.dataset]) if run.dataset < len(self.datasets) \
+                else ""
         if key == "settings":
             return _non_default(run.model, run.hyperparameters)
         if key == "K":
@@ -127,10 +142,14 @@ class RunsModel(QAbstractTableModel):
             if isinstance(v, float):
                 return f"{v:.6g}"
             return str(v)
-        if role == Qt.TextAlignmentRole and key not in ("model", "settings", "stop"):
+        if role == Qt.TextAlignmentRole and key not in ("data", "model", "settings", "stop"):
             return int(Qt.AlignRight | Qt.AlignVCenter)
         if role == Qt.ToolTipRole and key in ("settings", "stop"):
             return str(v or "")
+        if role == Qt.ToolTipRole and key == "data" and run.dataset < len(self.datasets):
+            ds = self.datasets[run.dataset]
+            return f"{ds.path} ({ds.kind}{', ' if ds.options else ''}" + \
+                ", ".join(f"{k}={v}" for k, v in ds.options.items()) + ")"
         return None
 
 
@@ -215,7 +234,10 @@ class RunsPanel(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        self.model.set_runs(self.session.runs if self.session is not None else [])
+        if self.session is None:
+            self.model.set_runs([])
+        else:
+            self.model.set_runs(self.session.runs, self.session.datasets)
         self._selection_changed()
 
     def selected_ids(self) -> list[int]:
@@ -260,8 +282,16 @@ class RunsPanel(QWidget):
     def _draw_traces(self, *_args) -> None:
         self.plot.clear()
         runs = self._runs()
-        kinds = {r.result.get("objective", {}).get("kind") for r in runs}
-        self.plot.setLabel("left", kinds.pop() if len(kinds) == 1 else "objective")
+        # One axis holds one kind of objective: a distortion (80) beside a log-likelihood (-1130)
+        # would read as one quantity. The first selected run's kind is drawn; the others say so.
+        kind_of = {r.id: r.result.get("objective", {}).get("kind") for r in runs}
+        kind = kind_of[runs[0].id] if runs else None
+        left_out = [r.id for r in runs if kind_of[r.id] != kind]
+        runs = [r for r in runs if kind_of[r.id] == kind]
+        self.plot.setLabel("left", kind or "objective")
+        self.plot.setTitle(None if not left_out else
+                           f"not drawn (another objective): run{'s' if len(left_out) > 1 else ''}"
+                           f" {', '.join(map(str, left_out))}", size="9pt")
         wall = self.x_axis.currentIndex() == 1
         self.plot.setLabel("bottom", "wall time (s)" if wall else "iteration")
         for n, run in enumerate(runs):

@@ -44,8 +44,7 @@ class WindowSettings:
     # ---- data files -------------------------------------------------------------------------
     @staticmethod
     def file_key(path) -> str:
-        digest = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
-        return f"file_options/{digest}"
+        return f"file_options/{WindowSettings._digest(path)}"
 
     def file_options(self, path) -> dict:
         """The data options last used with this file, or {}."""
@@ -71,18 +70,25 @@ class WindowSettings:
         value = self.q.value(f"kind/{kind}/model")
         return str(value) if value else None
 
-    def model_values(self, kind: str, model_id: str) -> dict:
-        """The hyperparameters last used with this model on this kind of data."""
-        return self._json(f"hp/{kind}/{model_id}")
+    # Values are remembered per file and model: a reg_covar of 0.5 chosen for one table is not
+    # pre-filled on another (the window says when values come from an earlier use of the file).
+    def model_values(self, path, model_id: str) -> dict:
+        """The hyperparameters last used with this model on this file."""
+        return self._json(f"hp/{self._digest(path)}/{model_id}")
 
-    def run_values(self, kind: str, model_id: str) -> dict:
-        """Seed, maximum iterations and tolerance last used with this model on this kind."""
-        return self._json(f"run/{kind}/{model_id}")
+    def run_values(self, path, model_id: str) -> dict:
+        """Seed, maximum iterations and tolerance last used with this model on this file."""
+        return self._json(f"run/{self._digest(path)}/{model_id}")
 
-    def save_model(self, kind: str, model_id: str, hyperparameters: dict, run: dict) -> None:
+    def save_model(self, kind: str, path, model_id: str, hyperparameters: dict,
+                   run: dict) -> None:
         self.q.setValue(f"kind/{kind}/model", model_id)
-        self.q.setValue(f"hp/{kind}/{model_id}", json.dumps(hyperparameters))
-        self.q.setValue(f"run/{kind}/{model_id}", json.dumps(run))
+        self.q.setValue(f"hp/{self._digest(path)}/{model_id}", json.dumps(hyperparameters))
+        self.q.setValue(f"run/{self._digest(path)}/{model_id}", json.dumps(run))
+
+    @staticmethod
+    def _digest(path) -> str:
+        return hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
 
     def run_on(self) -> dict:
         return self._json("run_on")

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from explorer import sweep as sweep_mod
 from explorer.gui import collector
 from explorer.gui.plots import cluster_color
+from explorer.gui.plots.trace import IterationAxis
 from explorer.gui.worker import Job
 
 CRITERION_LABELS = {"bic": "BIC (lower is better)", "aic": "AIC (lower is better)",
@@ -87,7 +88,7 @@ class SweepPanel(QWidget):
         bar.addWidget(self.criterion)
         self.status = QLabel("Fits every K with several seeds in parallel processes.")
         self.status.setWordWrap(True)
-        self.pw = pg.PlotWidget()
+        self.pw = pg.PlotWidget(axisItems={"bottom": IterationAxis("bottom")})  # whole K only
         self.pw.showGrid(x=True, y=True, alpha=0.3)
         self.pw.setLabel("bottom", "K")
         self.pw.getAxis("left").enableAutoSIPrefix(False)
@@ -134,11 +135,12 @@ class SweepPanel(QWidget):
             self.cancel(wait=True)
         self.rows, self.summary, self.model_id = [], None, spec.model_id
         self.total = len(spec.tasks())
+        # Only the criteria this model's fits report are offered (no BIC for K-means): the one
+        # that chooses K now, the others as the first fits bring them.
         crit = sweep_mod._CHOOSER[spec.model_id][0]
         self.criterion.blockSignals(True)
         self.criterion.clear()
-        for name in [crit] + [n for n in CRITERION_LABELS if n != crit]:
-            self.criterion.addItem(CRITERION_LABELS.get(name, name), name)
+        self._add_criteria([crit])
         self.criterion.blockSignals(False)
         self.chosen_line.setVisible(False)
         self.redraw()
@@ -150,7 +152,8 @@ class SweepPanel(QWidget):
         self._job.worker.errored.connect(self._on_failed)
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.status.setText(f"sweeping {spec.model_id}: {self.total} fits on {jobs} process(es)…")
+        self.status.setText(f"sweeping {spec.model_id}: 0/{self.total} fits done on {jobs} "
+                            "process(es)…")
         self._gc_hold = collector.hold()     # see explorer/gui/collector.py
         self._job.start()
 
@@ -160,8 +163,18 @@ class SweepPanel(QWidget):
         if wait and self._job is not None:
             self._job.thread.wait()
 
+    def _add_criteria(self, names) -> None:
+        known = {self.criterion.itemData(i) for i in range(self.criterion.count())}
+        for name in names:
+            if name not in known and not name.endswith("_se"):
+                self.criterion.addItem(CRITERION_LABELS.get(name, name), name)
+                known.add(name)
+
     def _on_row(self, _job_id: int, row) -> None:
         self.rows.append(row)
+        self._add_criteria([n for n, v in row.criteria.items() if math.isfinite(v)])
+        if len(self.rows) == 2:     # seeds to compare: the stability of the partitions
+            self._add_criteria(["stability_ari"])
         what = row.error or row.stop_reason
         self.status.setText(f"{len(self.rows)}/{self.total} fits done (last: K = {row.K}, "
                             f"seed {row.seed}: {what})")
@@ -197,14 +210,17 @@ class SweepPanel(QWidget):
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         cancelled = self._cancel is not None and self._cancel.cancelled
-        if summary["chosen_K"] is not None:
+        summary = dict(summary, cancelled=cancelled)
+        if cancelled:
+            # A partial sweep chooses nothing: its K would be the best of the fits that finished.
+            summary["chosen_K"] = None
+            text = f"cancelled after {len(self.rows)} of {self.total} fits"
+        elif summary["chosen_K"] is not None:
             text = f"chosen K = {summary['chosen_K']}: {summary['reason']}"
             if summary.get("elbow_K") is not None:
                 text += f"; elbow of the distortion at K = {summary['elbow_K']}"
         else:
             text = summary["reason"]
-        if cancelled:
-            text = f"cancelled after {len(self.rows)} of {self.total} fits; " + text
         self.status.setText(text + ". Click a dot to open that fit.")
         self.redraw()
         self.finished.emit(summary)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QToolTip,
 )
 
@@ -140,9 +141,12 @@ class DataViewPanel(PlotPanel):
         self.vb = SelectViewBox()
         self._plot_column(bar, viewBox=self.vb)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.legend = pg.LegendItem(offset=(-10, 10), labelTextSize="9pt",
-                                    brush=pg.mkBrush(255, 255, 255, 200))
-        self.legend.setParentItem(self.plot.vb)
+        # The legend sits in the plot's layout right of the data (column 3, beyond the right
+        # axis), never over the points, as it did floating in the view's corner.
+        self.legend = pg.LegendItem(labelTextSize="9pt")
+        self.legend.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)
+        self.plot.layout.addItem(self.legend, 2, 3)
+        self.plot.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignTop)
         self.scatter_items: list[PointCloudItem] = []
         self.halo = PointCloudItem(color=(255, 190, 0, 255), size=11)
         self.halo.setZValue(-5)

@@ -1,0 +1,123 @@
+"""The newcomer's defects of issue 21, each as a user meets it: values that carried across files,
+Restore defaults, Runs tab numbering / data column / mixed objectives, Sweep K criteria and its
+cancelled state, the Pause button's icon."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from helpers import run_to_end  # noqa: E402
+from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtWidgets import QStyle  # noqa: E402
+
+from explorer.models import registry  # noqa: E402
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window(registry(), (1300, 850))
+
+
+def test_values_are_remembered_per_file_and_restored_to_defaults(qtbot, window, sample_dir):
+    assert window.open_file(sample_dir / "old_faithful.csv")
+    assert window.select_model("gmm")
+    window.model_panel.form.set_values({"reg_covar": 0.5, "K": 2})
+    window.model_panel.set_run_settings({"seed": 7, "max_iter": 20})
+    run_to_end(qtbot, window)
+    # Another table: gmm at its defaults (reg_covar was 0.5 on the other file), seed 0, no note.
+    assert window.open_file(sample_dir / "iris.csv")
+    assert window.select_model("gmm")
+    defaults = {s.name: s.default for s in window.models["gmm"].param_specs()}
+    assert window.model_panel.form.values()["reg_covar"] == defaults["reg_covar"]
+    assert window.model_panel.run_settings()["seed"] == 0
+    assert not window.model_panel.values_note.isVisibleTo(window)
+    # Back to the first file: its values, said in the panel; Restore defaults resets them all.
+    assert window.open_file(sample_dir / "old_faithful.csv")
+    assert window.select_model("gmm")
+    assert window.model_panel.form.values()["reg_covar"] == 0.5
+    assert window.model_panel.run_settings()["seed"] == 7
+    assert "last run of gmm on this file" in window.model_panel.values_note.text()
+    assert window.model_panel.values_note.isVisibleTo(window)
+    window.model_panel.restore_button.click()
+    assert window.model_panel.form.values() == defaults
+    assert window.model_panel.run_settings()["seed"] == 0
+    assert not window.model_panel.values_note.isVisibleTo(window)
+
+
+def test_sweep_dot_seed_does_not_follow_to_another_model(qtbot, window, sample_dir):
+    assert window.open_file(sample_dir / "iris.csv")
+    assert window.select_model("kmeans")
+    window.fit_from_sweep(3, 7)                  # what a click on a sweep dot does
+    qtbot.waitSignal(window.run_finished, timeout=60_000).wait()
+    assert window.select_model("gmm")
+    assert window.model_panel.run_settings()["seed"] == 0
+
+
+def test_runs_tab_numbers_like_the_log_names_the_data_and_keeps_kinds_apart(qtbot, window,
+                                                                            sample_dir):
+    assert window.open_file(sample_dir / "iris.csv")
+    assert window.select_model("kmeans")
+    window.model_panel.set_run_settings({"max_iter": 100_000, "tol": 0.0})
+    assert window.start_run()
+    window.model_panel.form.set_values({"K": 4})         # a value changed mid-run ...
+    with qtbot.waitSignal(window.run_finished, timeout=60_000):
+        window.run_panel.restart_button.click()          # ... "Restart with new values"
+    window.model_panel.set_run_settings({"max_iter": 50, "tol": 1e-6})
+    assert window.open_file(sample_dir / "old_faithful.csv")
+    assert window.select_model("gmm")
+    window.model_panel.set_run_settings({"max_iter": 50})
+    run_to_end(qtbot, window)
+    ids = [r.id for r in window.session.runs]
+    log = window.log_view.toPlainText()
+    for rid, model in zip(ids, ("kmeans", "gmm")):
+        assert f"run {rid}: {model} (" in log            # the log's number is the table's
+    panel = window.runs_panel
+    col = [c for c, _ in panel.model.columns].index("data")
+    names = [panel.model.data(panel.model.index(r, col)) for r in range(2)]
+    assert names[0].startswith("iris.csv") and names[1].startswith("old_faithful.csv")
+    panel.select_runs(ids)
+    items = [i for i in panel.plot.getPlotItem().listDataItems()]
+    assert len(items) == 1                                # a distortion and a log-likelihood
+    assert "not drawn (another objective)" in panel.plot.getPlotItem().titleLabel.text
+
+
+def test_sweep_k_offers_what_applies_counts_and_says_cancelled(qtbot, window, sample_dir):
+    assert window.open_file(sample_dir / "iris.csv")
+    assert window.select_model("kmeans")
+    panel = window.sweep_panel
+    window.tabs.setCurrentWidget(panel)
+    panel.k_range.setText("2:4")
+    panel.seeds.setValue(2)
+    panel.jobs.setValue(1)
+    with qtbot.waitSignal(panel.finished, timeout=300_000):
+        panel.start_button.click()
+        assert "0/6 fits done" in panel.status.text()
+    offered = {panel.criterion.itemData(i) for i in range(panel.criterion.count())}
+    assert "silhouette" in offered and "distortion" in offered
+    assert not offered & {"bic", "aic", "elbo"}
+    # A sweep cancelled early chooses nothing and the log says it was cancelled.
+    panel.k_range.setText("2:9")
+    panel.seeds.setValue(3)
+    with qtbot.waitSignal(panel.finished, timeout=300_000) as blocker:
+        panel.start_button.click()
+        QTimer.singleShot(0, panel.cancel)
+    assert blocker.args[0]["cancelled"] and blocker.args[0]["chosen_K"] is None
+    assert panel.status.text().startswith("cancelled after")
+    assert not panel.chosen_line.isVisible()
+    assert "sweep: cancelled after" in window.log_view.toPlainText()
+
+
+def test_pause_button_shows_resume_icon_when_paused(qtbot, window, sample_dir):
+    assert window.open_file(sample_dir / "iris.csv")
+    assert window.select_model("kmeans")
+    window.model_panel.set_run_settings({"max_iter": 1_000_000, "tol": 0.0})
+    assert window.start_run()
+    window.pause_action.trigger()
+    play = window.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
+    assert window.pause_action.text() == "Resume"
+    assert window.pause_action.icon().cacheKey() != 0
+    assert window.pause_action.icon().pixmap(16).toImage() == play.pixmap(16).toImage()
+    with qtbot.waitSignal(window.run_finished, timeout=60_000):
+        window.cancel_action.trigger()
