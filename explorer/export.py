@@ -409,6 +409,12 @@ def fitted_arrays(result) -> dict[str, np.ndarray]:
     # Object arrays (ids) would need pickle to load back; store them as fixed-width strings.
     params = {k: (v.astype(str) if v.dtype == object else v) for k, v in params.items()}
     params.setdefault("labels", np.asarray(result.model.labels()))
+    # Standardised data: means and covariances are in standardised units; the column means and
+    # scales map them back (x = column_mean + column_scale * z).
+    data = result.data
+    if getattr(data, "standardized", False) and getattr(data, "offset", None) is not None:
+        params["column_mean"] = np.asarray(data.offset, dtype=np.float64)
+        params["column_scale"] = np.asarray(data.scale, dtype=np.float64)
     return params
 
 

@@ -74,3 +74,23 @@ def test_copied_command_and_python_repeat_the_run(sample_dir, tmp_path, model_id
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert float(done.stdout.split()[-1]) == pytest.approx(expected, rel=1e-10)
+
+
+def test_standardised_fit_exports_the_column_means_and_scales(sample_dir, tmp_path):
+    """Means in standardised units map back to the file's units with the exported column means
+    and scales: they equal the means of a fit to the raw data's same partition."""
+    import numpy as np
+
+    from explorer.export import export_result
+
+    ws = Workspace()
+    _iris(ws, sample_dir)
+    result = runner.fit(get_model("gmm")(K=3), ws.data, seed=0, max_iter=50)
+    params = np.load(export_result(result, tmp_path / "out")["parameters"])
+    raw = ws.load(sample_dir / "iris.csv", labels="species").X
+    np.testing.assert_allclose(params["column_mean"], raw.mean(axis=0), rtol=1e-12)
+    back = params["column_mean"] + params["column_scale"] * params["means"]
+    weights = result.model.snapshot()["memberships"]
+    raw_means = (weights.T @ raw) / weights.sum(axis=0)[:, None]
+    # (the memberships are one E-step newer than the means: agreement to 1e-4, not 1e-12)
+    np.testing.assert_allclose(back, raw_means, rtol=1e-4)
