@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from helpers import run_to_end  # noqa: E402
-from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QStyle  # noqa: E402
 
 from explorer.models import registry  # noqa: E402
@@ -121,3 +121,54 @@ def test_pause_button_shows_resume_icon_when_paused(qtbot, window, sample_dir):
     assert window.pause_action.icon().pixmap(16).toImage() == play.pixmap(16).toImage()
     with qtbot.waitSignal(window.run_finished, timeout=60_000):
         window.cancel_action.trigger()
+
+
+def test_a_label_column_is_flagged_and_one_click_makes_it_ground_truth(qtbot, window,
+                                                                      sample_dir):
+    assert window.open_file(sample_dir / "digits_binary.csv")
+    assert window.data.X.shape == (1797, 65)            # the digit is fitted ... unless said
+    hint = window.data_panel.column_hint
+    assert hint.isVisibleTo(window) and "'digit' looks like a label" in hint.text()
+    hint.linkActivated.emit("label:digit")              # the "Use it as ground truth" link
+    assert window.data.X.shape == (1797, 64) and window.data.label_name == "digit"
+    assert not hint.isVisibleTo(window)
+    assert window.select_model("bernoulli-mixture")
+    assert not window.model_panel.warning.isVisibleTo(window)   # 0/1 features only now
+
+
+def test_a_calendar_column_is_flagged_and_left_out(qtbot, window, sample_dir):
+    assert window.open_file(sample_dir / "coal_intervals.csv")
+    hint = window.data_panel.column_hint
+    assert "'end_date' looks like a date or an index" in hint.text()
+    hint.linkActivated.emit("drop:end_date")
+    assert window.data.columns == ["interval_years"]
+    # Remembered with the file, and the picker still offers the left-out column.
+    assert window.open_file(sample_dir / "iris.csv")
+    assert window.open_file(sample_dir / "coal_intervals.csv")
+    assert window.data.columns == ["interval_years"]
+    assert window.file_columns() == ["end_date", "interval_years"]
+
+
+def test_column_picker_chooses_the_fitted_columns(qtbot, window, sample_dir, monkeypatch):
+    from explorer.gui.columns import ColumnPicker
+
+    assert window.open_file(sample_dir / "iris.csv", labels="species")
+    assert window.data_panel.columns_button.text() == "Columns (4)..."
+
+    def pick(dialog):       # the user unticks sepal_width and presses OK
+        dialog.set_checked("sepal_width", False)
+        return True
+
+    monkeypatch.setattr(ColumnPicker, "exec", pick)
+    window.data_panel.columns_button.click()
+    assert window.data.columns == ["sepal_length", "petal_length", "petal_width"]
+    assert window.data.label_name == "species"
+    assert window.data_panel.columns_button.text() == "Columns (3)..."
+
+    def everything(dialog):
+        dialog.set_all(Qt.CheckState.Checked)
+        return True
+
+    monkeypatch.setattr(ColumnPicker, "exec", everything)
+    window.data_panel.columns_button.click()
+    assert len(window.data.columns) == 4 and "columns" not in window.ws.data_options()

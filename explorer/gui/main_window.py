@@ -71,7 +71,13 @@ from explorer.models.base import HyperparameterError
 from explorer.runner import RunControl
 from explorer.session import SessionError
 from explorer.warmup import kernels_cached
-from explorer.workspace import Workspace, command_line, python_code
+from explorer.workspace import (
+    Workspace,
+    command_line,
+    index_like_columns,
+    label_like_columns,
+    python_code,
+)
 
 ORGANIZATION = "LatentExplorer"
 APPLICATION = "explorer"
@@ -417,6 +423,8 @@ class MainWindow(QMainWindow):
         self.data_panel.label_file_requested.connect(self._label_file_requested)
         self.data_panel.reload_requested.connect(self._load_options_changed)
         self.data_panel.test_pairs_requested.connect(self._test_pairs_requested)
+        self.data_panel.columns_requested.connect(self._columns_requested)
+        self.data_panel.columns_chosen.connect(self.choose_columns)
         self.model_panel.model_changed.connect(self._model_changed)
         self.model_panel.values_changed.connect(self._values_changed)
         self.model_panel.warning.linkActivated.connect(self._warning_link)
@@ -601,6 +609,11 @@ class MainWindow(QMainWindow):
                                                                   data.node_ids)
             names = node_names(self.label_columns)
         self.data_panel.set_data(data, self.load_options, list(self.label_columns))
+        if data.kind == "table":
+            if self.data_path and not self.load_options.get("columns"):
+                self.prefs.set_file_columns(self.data_path, data.columns)
+            self.data_panel.show_column_hint(data.columns, label_like_columns(data),
+                                             index_like_columns(data))
         if self.data_path:
             self.prefs.remember_file_options(self.data_path, self.load_options)
         previous = self.model_panel.current_model()
@@ -653,6 +666,12 @@ class MainWindow(QMainWindow):
             from explorer.data.labels import split_spec
 
             column = f"{split_spec(self.load_options.get('labels'))[0]}:{column}"
+        chosen = self.load_options.get("columns")
+        if self.data.kind == "table" and column and chosen:
+            # A ground-truth column is never a feature: out of the chosen columns too.
+            chosen = chosen.split(",") if isinstance(chosen, str) else list(chosen)
+            self._reload(labels=column, columns=[c for c in chosen if c.strip() != column] or None)
+            return
         self._reload(labels=column)
 
     def _label_file_requested(self) -> None:
@@ -667,6 +686,31 @@ class MainWindow(QMainWindow):
         values than nodes (a community, not a name) is taken; the data panel offers the others."""
         _cols, _values, preferred = label_file_columns(path, self.data.node_ids)
         return self._reload(labels=f"{path}:{preferred}" if preferred else str(path))
+
+    def file_columns(self) -> list[str]:
+        """Every numeric column of the open table's file: those fitted, and those left out with
+        the Columns choice (remembered from the file's load without one)."""
+        known = self.prefs.file_columns(self.data_path) if self.data_path else []
+        return known + [c for c in self.data.columns if c not in known]
+
+    def _columns_requested(self) -> None:
+        from explorer.gui.columns import ColumnPicker
+
+        dialog = ColumnPicker(self.file_columns(), self.data.columns,
+                              label_like_columns(self.data) + index_like_columns(self.data), self)
+        if dialog.exec():
+            self.choose_columns(dialog.chosen())
+
+    def choose_columns(self, columns) -> bool:
+        """Fit these columns as features (all of the file's when ``columns`` is None or all)."""
+        if self.data is None or self.data.kind != "table":
+            return False
+        if columns is not None and set(columns) >= set(self.file_columns()):
+            columns = None
+        ok = self._reload(columns=list(columns) if columns else None)
+        if ok:
+            self.log(f"features: {', '.join(self.data.columns)}")
+        return ok
 
     def _test_pairs_requested(self) -> None:
         start = str(Path(self.data_path).parent) if self.data_path else ""

@@ -3,6 +3,7 @@ generated hyperparameter form) and run (progress, status, final metrics)."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,8 @@ class DataPanel(QGroupBox):
     label_file_requested = Signal()
     reload_requested = Signal(dict)        # load options to change, e.g. {"directed": True}
     test_pairs_requested = Signal()        # choose a test-pairs file (networks)
+    columns_requested = Signal()           # open the feature-column picker (tables)
+    columns_chosen = Signal(object)        # the feature columns to fit (a list), or None for all
 
     def __init__(self, parent=None):
         super().__init__("Data", parent)
@@ -132,9 +135,26 @@ class DataPanel(QGroupBox):
                                    "its extension and first line is wrong")
         self.size_label = QLabel("")
         self.size_label.setWordWrap(True)
+        self.columns_button = QPushButton("Columns...")
+        self.columns_button.setToolTip("choose which numeric columns are fitted as features")
+        self.columns_button.clicked.connect(self.columns_requested)
+        size_row = QHBoxLayout()
+        size_row.setContentsMargins(0, 0, 0, 0)
+        size_row.addWidget(self.size_label, 1)
+        size_row.addWidget(self.columns_button, 0, Qt.AlignmentFlag.AlignTop)
+        size_w = QWidget()
+        size_w.setLayout(size_row)
         form.addRow("File:", self.file_label)
         form.addRow("Open as:", self.kind_combo)
-        form.addRow("Size:", self.size_label)
+        form.addRow("Size:", size_w)
+        # A numeric column that looks like a label or a calendar is fitted as a feature unless the
+        # user says otherwise: said here, with the one click that fixes it.
+        self.column_hint = QLabel("")
+        self.column_hint.setWordWrap(True)
+        self.column_hint.setStyleSheet("color: #8a5a00;")
+        self.column_hint.setVisible(False)
+        self.column_hint.linkActivated.connect(self._column_hint_link)
+        form.addRow(self.column_hint)
         self.label_combo = QComboBox()
         self.label_combo.setToolTip("the column holding ground-truth labels (excluded from the "
                                     "features); used for NMI/ARI and the confusion table")
@@ -215,6 +235,25 @@ class DataPanel(QGroupBox):
         self.kind_combo.setEnabled(False)
         self.options_row.setEnabled(False)
 
+    def _column_hint_link(self, link: str) -> None:
+        action, _, column = link.partition(":")
+        if action == "label":
+            self.label_column_chosen.emit(column)
+        elif action == "drop":
+            self.columns_chosen.emit([c for c in self._features if c != column])
+
+    def show_column_hint(self, features: list[str], label_like: list[str],
+                         index_like: list[str]) -> None:
+        """Say which fitted columns look like a label or a calendar, with the fixing link."""
+        self._features = list(features)
+        parts = [f"'{html.escape(c)}' looks like a label (whole numbers, few values), yet it is "
+                 f"fitted as a feature. <a href='label:{html.escape(c)}'>Use it as ground "
+                 "truth</a>" for c in label_like]
+        parts += [f"'{html.escape(c)}' looks like a date or an index, yet it is fitted as a "
+                  f"feature. <a href='drop:{html.escape(c)}'>Leave it out</a>" for c in index_like]
+        self.column_hint.setText("<br>".join(parts))
+        self.column_hint.setVisible(bool(parts))
+
     def _label_activated(self, index: int) -> None:
         self.label_column_chosen.emit(self.label_combo.itemData(index))
 
@@ -252,6 +291,11 @@ class DataPanel(QGroupBox):
         self.preview_model.set(*preview_rows(data))
         self.preview.resizeColumnsToContents()
         table = data.kind == "table"
+        self.columns_button.setVisible(table and bool(data.path))
+        if table:
+            self.columns_button.setText(f"Columns ({len(data.columns)})...")
+        else:
+            self.show_column_hint([], [], [])
         self.label_combo.setVisible(table)
         self.label_file.setVisible(not table)
         self.label_combo.clear()

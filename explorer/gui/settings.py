@@ -55,6 +55,13 @@ class WindowSettings:
         self.q.setValue(self.file_key(path), json.dumps(
             {k: v for k, v in options.items() if k in FILE_OPTIONS}))
 
+    def file_columns(self, path) -> list[str]:
+        """Every numeric column of the file, as last read without a choice of columns."""
+        return _as_list(self.q.value(f"file_columns/{self._digest(path)}"))
+
+    def set_file_columns(self, path, columns) -> None:
+        self.q.setValue(f"file_columns/{self._digest(path)}", list(columns))
+
     def recent_files(self) -> list[str]:
         return _as_list(self.q.value("recent_files"))
 
