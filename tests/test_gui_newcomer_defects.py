@@ -172,3 +172,19 @@ def test_column_picker_chooses_the_fitted_columns(qtbot, window, sample_dir, mon
     monkeypatch.setattr(ColumnPicker, "exec", everything)
     window.data_panel.columns_button.click()
     assert len(window.data.columns) == 4 and "columns" not in window.ws.data_options()
+
+
+def test_help_starts_a_newcomer(qtbot, window):
+    """Help > Quick start walks through open, choose, Run, the curves and export; Help > Models
+    links each model to its page."""
+    dialog = window.show_quick_start(modal=False)
+    qtbot.addWidget(dialog)
+    text = dialog.text.toPlainText()
+    for step in ("Open a file", "Choose a model", "Run", "Read the curves", "Export results"):
+        assert step in text
+    dialog.close()
+    dialog = window.show_models_help(modal=False)
+    qtbot.addWidget(dialog)
+    for model_id in window.models:
+        assert model_id in dialog.text.toPlainText()
+    assert window.quick_start_action in window.menuBar().actions()[-1].menu().actions()

@@ -22,8 +22,6 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
-    QDialog,
-    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
     QLineEdit,
@@ -34,7 +32,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStyle,
     QTabWidget,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -45,6 +42,7 @@ from explorer.data import LOAD_OPTIONS as DATA_OPTIONS
 from explorer.data.table import MissingValuesError
 from explorer.data.types import DataError
 from explorer.gui import collector
+from explorer.gui import help as help_pages
 from explorer.gui.cluster import (
     ClusterHolder,
     cluster_key,
@@ -358,7 +356,9 @@ class MainWindow(QMainWindow):
             "Copy as P&ython", lambda: self.copy_run_code(python=True), None, None,
             "Copy the explorer.load / explorer.fit lines that repeat this run in Python")
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.models_help_action = self._action("&Models", self.show_models_help)
+        self.quick_start_action = self._action("&Quick start", lambda: self.show_quick_start(),
+                                               QKeySequence.StandardKey.HelpContents)
+        self.models_help_action = self._action("&Models", lambda: self.show_models_help())
         self.about_action = self._action("&About", self.show_about)
 
     def _build_ui(self) -> None:
@@ -475,6 +475,7 @@ class MainWindow(QMainWindow):
         r.addAction(self.copy_command_action)
         r.addAction(self.copy_python_action)
         h = mb.addMenu("&Help")
+        h.addAction(self.quick_start_action)
         h.addAction(self.models_help_action)
         h.addAction(self.about_action)
 
@@ -1364,31 +1365,17 @@ class MainWindow(QMainWindow):
                 written.append(p)
         return written
 
-    # ---- help -------------------------------------------------------------------------------
+    # ---- help (explorer/gui/help.py) -----------------------------------------------------
     def models_help_html(self) -> str:
-        parts = ["<h2>Models</h2>"]
-        for model_id, cls in self.models.items():
-            parts.append(f"<h3>{html.escape(cls.name)} <code>{model_id}</code></h3>"
-                         f"<p><i>data:</i> {', '.join(cls.data_kinds)}; <i>objective:</i> "
-                         f"{cls.objective_kind}</p><p>{html.escape(cls.description)}</p><ul>")
-            for s in cls.param_specs():
-                parts.append(f"<li><b>{html.escape(s.label)}</b> = {html.escape(str(s.default))}"
-                             f": {html.escape(s.help)}</li>")
-            parts.append("</ul>")
-        return "".join(parts)
+        return help_pages.models_html(self.models)
 
-    def show_models_help(self) -> None:
-        dlg = QDialog(self)
-        dlg.setWindowTitle("Models")
-        lay = QVBoxLayout(dlg)
-        text = QTextBrowser()
-        text.setHtml(self.models_help_html())
-        lay.addWidget(text)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(dlg.reject)
-        lay.addWidget(buttons)
-        dlg.resize(640, 560)
-        dlg.exec()
+    def show_models_help(self, modal: bool = True):
+        return help_pages.show_text(self, "Models", html_text=self.models_help_html(),
+                                    modal=modal)
+
+    def show_quick_start(self, modal: bool = True):
+        return help_pages.show_text(self, "Quick start",
+                                    markdown=help_pages.quick_start_markdown(), modal=modal)
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About the explorer",
