@@ -188,3 +188,29 @@ def test_help_starts_a_newcomer(qtbot, window):
     for model_id in window.models:
         assert model_id in dialog.text.toPlainText()
     assert window.quick_start_action in window.menuBar().actions()[-1].menu().actions()
+
+
+def test_adjacency_tab_of_a_table_shows_its_note_without_empty_axes(qtbot, window, sample_dir):
+    assert window.open_file(sample_dir / "iris.csv")
+    panel = window.adjacency_panel
+    assert "shown for networks" in panel.message.textItem.toPlainText()
+    assert not panel.plot.getAxis("left").isVisible()
+    assert not panel.plot.getAxis("bottom").isVisible()
+    assert window.open_file(sample_dir / "karate" / "edges.csv")
+    assert panel.plot.getAxis("left").isVisible() and panel.message.textItem.toPlainText() == ""
+
+
+def test_tab_goes_from_the_model_list_through_the_form_to_the_run_settings(qtbot, window,
+                                                                           sample_dir):
+    assert window.open_file(sample_dir / "iris.csv")
+    assert window.select_model("gmm")
+    assert window.select_model("kmeans")          # a form made after the window's widgets
+    panel = window.model_panel
+    expected = [w for w in panel.tab_chain() if w.isVisibleTo(window)]
+    seen, w = [], panel.list
+    while len(seen) < len(expected):
+        if w.isVisibleTo(window) and w in expected:
+            seen.append(w)
+        w = w.nextInFocusChain()
+        assert w is not panel.list, "the chain came back to the list early"
+    assert seen == expected

@@ -541,7 +541,7 @@ def test_late_first_iteration_shows_a_busy_bar_and_says_why(qtbot, window, monke
     """No first iteration after the hint delay: a busy (indeterminate) bar, and "compiling kernels
     (first run only)..." when numba's cache lacks the model's kernels; the first iteration then
     brings the ordinary bar back."""
-    from explorer.gui import main_window as mw
+    from explorer.gui import window_runs as mw
 
     monkeypatch.setattr(mw, "COMPILE_HINT_MS", 100)
     monkeypatch.setattr(mw, "kernels_cached", lambda cls: cached)
@@ -613,7 +613,7 @@ def test_open_as_network_directed_and_test_pairs(qtbot, window, tmp_path, dialog
     # Test pairs through the button (the file dialog answered by the test).
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("u v y\n1 4 0\n2 3 1\n")
-    monkeypatch.setattr("explorer.gui.main_window.QFileDialog.getOpenFileName",
+    monkeypatch.setattr("PySide6.QtWidgets.QFileDialog.getOpenFileName",
                         lambda *a, **k: (str(pairs), ""))
     qtbot.mouseClick(panel.test_pairs, Qt.MouseButton.LeftButton)
     ids = list(window.data.node_ids)

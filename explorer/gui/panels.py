@@ -463,6 +463,7 @@ class ModelPanel(QGroupBox):
     def _current_changed(self, current, _previous) -> None:
         cls = self.current_model()
         self.form.set_model(cls)
+        self._order_tabs()
         if cls is not None:
             self.description.setText(cls.description)
             for w, v in ((self.max_iter, cls.default_max_iter), (self.tol, cls.default_tol)):
@@ -470,6 +471,19 @@ class ModelPanel(QGroupBox):
                 w.setValue(v)
                 w.blockSignals(False)
         self.model_changed.emit(cls)
+
+    def tab_chain(self) -> list:
+        """The panel's fields in the order they are laid out: the list, the form, Restore
+        defaults, the run settings."""
+        return [self.list, *self.form.editors.values(), self.form.advanced_button,
+                self.restore_button, self.seed, self.max_iter, self.tol]
+
+    def _order_tabs(self) -> None:
+        # A new model's form editors are made last, so Qt put them at the end of the window's
+        # tab chain (Tab jumped from the model list to the plot controls and back): re-chain.
+        chain = self.tab_chain()
+        for a, b in zip(chain, chain[1:]):
+            QWidget.setTabOrder(a, b)
 
     def run_settings(self) -> dict:
         return {"seed": self.seed.value(), "max_iter": self.max_iter.value(),

@@ -1,0 +1,381 @@
+"""The window's data actions: open a file (dialog, drop, recent), read it again with changed load
+options, choose the ground truth and the feature columns, and the model panel's values for it.
+
+A part of :class:`explorer.gui.main_window.MainWindow` (a mixin: the window is the view of
+:class:`explorer.workspace.Workspace`, and its actions are grouped by what they act on: data
+here, runs in :mod:`explorer.gui.window_runs`, files written in :mod:`explorer.gui.window_output`).
+"""
+
+from __future__ import annotations
+
+import html
+import traceback
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from explorer.data.table import MissingValuesError
+from explorer.data.types import DataError
+from explorer.gui.cluster import unsupported_reason
+from explorer.gui.window_runs import form_wording
+from explorer.workspace import index_like_columns, label_like_columns
+
+
+def label_file_columns(spec, node_ids) -> tuple[list[str], dict[str, np.ndarray], str | None]:
+    """The label columns of a node-label file with a header row: ``(columns, values, preferred)``.
+
+    ``values[c]`` is aligned with ``node_ids`` (None where a node has no row). The preferred column
+    has fewer distinct values than labelled nodes (a community, not a name), text columns first.
+    A file without a header (or a GML attribute) gives ``([], {}, None)``.
+    """
+    from explorer.data.labels import COMMENT, split_spec
+    from explorer.data.table import read_source, records, sniff_separator
+
+    path, _col = split_spec(spec)
+    if not Path(path).is_file():
+        return [], {}, None
+    try:
+        src = read_source(path)
+        rows = records(src, sniff_separator(src.head_lines(comment=COMMENT)), COMMENT)
+        first = next(rows, None)
+        index = {str(nid): k for k, nid in enumerate(node_ids)}
+        if first is None or first[1][0].strip() in index:
+            return [], {}, None            # no header: the loader takes the second field
+        header = [h.strip() for h in first[1]]
+        cols = {c: np.full(len(node_ids), None, dtype=object) for c in header[1:]}
+        for _line, fields in rows:
+            k = index.get(fields[0].strip())
+            if k is None:
+                continue
+            for c, v in zip(header[1:], fields[1:]):
+                cols[c][k] = v.strip() or None
+    except (DataError, OSError, UnicodeDecodeError):
+        return [], {}, None
+    if not cols:
+        return [], {}, None
+
+    def is_text(c):
+        vals = [v for v in cols[c] if v is not None]
+        return any(not _is_number(v) for v in vals)
+
+    n_known = {c: sum(v is not None for v in cols[c]) for c in cols}
+    distinct = {c: len({v for v in cols[c] if v is not None}) for c in cols}
+    few = [c for c in cols if 1 < distinct[c] < n_known[c]]
+    few.sort(key=lambda c: not is_text(c))
+    preferred = few[0] if few else next(iter(cols))
+    return list(cols), cols, preferred
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def node_names(columns: dict[str, np.ndarray]) -> np.ndarray | None:
+    """A name per node from a label file's columns: a column called name/label/title, else the
+    first text column whose values are all distinct."""
+    for c, v in columns.items():
+        if c.lower() in ("name", "label", "title", "names"):
+            return v
+    for v in columns.values():
+        vals = [x for x in v if x is not None]
+        if vals and len(set(vals)) == len(vals) and any(not _is_number(x) for x in vals):
+            return v
+    return None
+
+
+class DataActions:
+    """Opening and reading data, and the model panel's values for it (see the module doc)."""
+
+    # ---- data -------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        start = str(Path(self.data_path).parent) if self.data_path else ""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open data", start,
+            "Data files (*.csv *.tsv *.txt *.dat *.edges *.gml *.graphml *.parquet *.pq "
+            "*.feather *.arrow *.npy);;All files (*)")
+        if path:
+            self.open_file(path)
+
+    def _file_key(self, path) -> str:
+        return self.prefs.file_key(path)
+
+    def remembered_options(self, path) -> dict:
+        """The data options last used with this file (QSettings), or {}."""
+        return self.prefs.file_options(path)
+
+    def _ask_drop_missing(self, error: MissingValuesError) -> bool:
+        """Offer to drop the rows with missing values (the loader's count in the question)."""
+        if not self.interactive:
+            return False
+        rows = "1 row has" if error.rows == 1 else f"{error.rows:,} rows have"
+        box = QMessageBox(QMessageBox.Icon.Question, "Missing values",
+                          f"{rows} missing values (empty, '?' or 'NA' cells).\n\n"
+                          f"First: {error.message}", QMessageBox.StandardButton.Cancel, self)
+        drop = box.addButton(f"Drop {error.rows:,} rows", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(drop)
+        box.exec()
+        return box.clickedButton() is drop
+
+    def open_file(self, path, kind: str | None = None, **options) -> bool:
+        """Load a file; on a bad file show the loader's message and keep the previous data.
+
+        Opened without options, a file gets the data options it was last used with (ground truth,
+        standardise, ...); if they no longer fit it, it opens with none."""
+        path = str(path)
+        if kind is None and not options:
+            remembered = self.remembered_options(path)
+            if remembered:
+                kind = remembered.pop("kind", None)
+                if self._open_file(path, kind, remembered, quiet=True):
+                    return True
+                kind = None
+        return self._open_file(path, kind, options)
+
+    def _open_file(self, path: str, kind, options: dict, quiet: bool = False) -> bool:
+        try:
+            options = {k: v for k, v in options.items() if v is not None}
+            try:
+                data = self.ws.load(path, kind=kind, **options)
+            except MissingValuesError as e:
+                if quiet or not self._ask_drop_missing(e):
+                    raise
+                options["missing"] = "drop"
+                data = self.ws.load(path, kind=kind, **options)
+        except DataError as e:
+            if quiet:
+                return False
+            self.show_error("Cannot open file", e.message)
+            return False
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+            if quiet:
+                return False
+            self.show_error("Cannot open file", f"{path}: {e.strerror or e}")
+            return False
+        except Exception as e:  # a loader bug: say so, keep the window usable
+            if quiet:
+                return False
+            self.show_error("Cannot open file", f"{path}: {type(e).__name__}: {e}",
+                            traceback.format_exc())
+            return False
+        self.set_data(data, path=path, options=dict(options, kind=kind))
+        return True
+
+    def set_data(self, data, *, path=None, options: dict | None = None) -> None:
+        """Show already-loaded data (the previous fit, if any, is stopped and forgotten)."""
+        self._stop_current()
+        previous_path = self.data_path
+        self.ws.set_data(data, path, options)
+        self._stale.clear()
+        self.run_panel.metrics.setText("")
+        self.run_panel.status.setText("idle")
+        self.run_panel.reset()
+        self.run_panel.restart_bar.setVisible(False)
+        self.label_columns = {}
+        names = None
+        if data.kind != "table" and self.load_options.get("labels"):
+            _cols, self.label_columns, _pref = label_file_columns(self.load_options["labels"],
+                                                                  data.node_ids)
+            names = node_names(self.label_columns)
+        self.data_panel.set_data(data, self.load_options, list(self.label_columns))
+        if data.kind == "table":
+            if self.data_path and not self.load_options.get("columns"):
+                self.prefs.set_file_columns(self.data_path, data.columns)
+            self.data_panel.show_column_hint(data.columns, label_like_columns(data),
+                                             index_like_columns(data))
+        if self.data_path:
+            self.prefs.remember_file_options(self.data_path, self.load_options)
+        previous = self.model_panel.current_model()
+        self.model_panel.set_kind(data.kind)
+        last = self.prefs.last_model(data.kind)
+        if last and last in self.models and self.model_panel.select_model(last):
+            pass
+        elif previous is not None and data.kind in previous.data_kinds:
+            self.model_panel.select_model(previous.id)
+        if self.model_panel.current_model() is previous and self.data_path != previous_path:
+            self._model_changed(previous)     # another file: its own values for this model
+        for p in self.plots:
+            p.set_data(data)
+        self.adjacency_panel.set_node_names(names)
+        self.tabs.setCurrentWidget(self.data_view if data.kind == "table"
+                                   else self.adjacency_panel)
+        self.trace_panel.reset(self.model_panel.current_model())
+        if self.data_path:
+            self._add_recent(self.data_path)
+        self.log(f"loaded {self.data_path}: {data.describe()}")
+        for note in getattr(data, "notes", []):
+            self.log(f"note: {note}")
+        self.setWindowTitle(f"Latent-model explorer: {Path(self.data_path).name}"
+                            if self.data_path else "Latent-model explorer")
+        self.statusBar().showMessage(data.describe())
+        self._check_model()
+        self._update_actions()
+
+    def _reload(self, **changes) -> bool:
+        """Read the file again with some load options changed (``kind`` included); options that
+        do not apply to the kind read are dropped (a table's label column is not a node-label
+        file). On failure the previous data stays and the data panel is put back."""
+        if not self.data_path:
+            return False
+        kind, options = self.ws.reload_options(**changes)
+        ok = self.open_file(self.data_path, kind=kind, **options)
+        if not ok and self.data is not None:
+            self.data_panel.set_data(self.data, self.load_options)
+        return ok
+
+    def _load_options_changed(self, changes: dict) -> None:
+        if self.data is None:
+            return
+        self._reload(**changes)
+
+    def _label_column_chosen(self, column) -> None:
+        if self.data is None or column == getattr(self.data, "label_name", None):
+            return
+        if self.data.kind != "table" and column is not None:
+            from explorer.data.labels import split_spec
+
+            column = f"{split_spec(self.load_options.get('labels'))[0]}:{column}"
+        chosen = self.load_options.get("columns")
+        if self.data.kind == "table" and column and chosen:
+            # A ground-truth column is never a feature: out of the chosen columns too.
+            chosen = chosen.split(",") if isinstance(chosen, str) else list(chosen)
+            self._reload(labels=column, columns=[c for c in chosen if c.strip() != column] or None)
+            return
+        self._reload(labels=column)
+
+    def _label_file_requested(self) -> None:
+        start = str(Path(self.data_path).parent) if self.data_path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Node labels (node,label)", start,
+                                              "CSV files (*.csv *.tsv *.txt);;All files (*)")
+        if path:
+            self.use_label_file(path)
+
+    def use_label_file(self, path) -> bool:
+        """Ground truth from a node-label file: with a header, the column with fewer distinct
+        values than nodes (a community, not a name) is taken; the data panel offers the others."""
+        _cols, _values, preferred = label_file_columns(path, self.data.node_ids)
+        return self._reload(labels=f"{path}:{preferred}" if preferred else str(path))
+
+    def file_columns(self) -> list[str]:
+        """Every numeric column of the open table's file: those fitted, and those left out with
+        the Columns choice (remembered from the file's load without one)."""
+        known = self.prefs.file_columns(self.data_path) if self.data_path else []
+        return known + [c for c in self.data.columns if c not in known]
+
+    def _columns_requested(self) -> None:
+        from explorer.gui.columns import ColumnPicker
+
+        dialog = ColumnPicker(self.file_columns(), self.data.columns,
+                              label_like_columns(self.data) + index_like_columns(self.data), self)
+        if dialog.exec():
+            self.choose_columns(dialog.chosen())
+
+    def choose_columns(self, columns) -> bool:
+        """Fit these columns as features (all of the file's when ``columns`` is None or all)."""
+        if self.data is None or self.data.kind != "table":
+            return False
+        if columns is not None and set(columns) >= set(self.file_columns()):
+            columns = None
+        ok = self._reload(columns=list(columns) if columns else None)
+        if ok:
+            self.log(f"features: {', '.join(self.data.columns)}")
+        return ok
+
+    def _test_pairs_requested(self) -> None:
+        start = str(Path(self.data_path).parent) if self.data_path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Test pairs (u v y)", start,
+                                              "CSV files (*.csv *.tsv *.txt);;All files (*)")
+        if path:
+            self._reload(test_pairs=path)
+
+    def _add_recent(self, path: str) -> None:
+        self.prefs.add_recent(path)
+        self._refresh_recent_menu()
+
+    def recent_files(self) -> list[str]:
+        return self.prefs.recent_files()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for p in recent:
+            a = self.recent_menu.addAction(p)
+            a.triggered.connect(lambda _checked=False, p=p: self.open_file(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # drag and drop
+    def dragEnterEvent(self, event):  # noqa: N802
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802
+        for u in event.mimeData().urls():
+            if u.isLocalFile():
+                event.acceptProposedAction()
+                self.open_file(u.toLocalFile())
+                return
+
+    # ---- model and settings -----------------------------------------------------------------
+    def select_model(self, model_id: str) -> bool:
+        return self.model_panel.select_model(model_id)
+
+    def _model_changed(self, cls) -> None:
+        """A model is chosen: its form at the values last used with it on this file (said in the
+        panel, with Restore defaults), else at its defaults, seed 0 included."""
+        if self.data is None or cls is None:
+            return
+        self.model_panel.restore_defaults(emit=False)
+        saved = self.prefs.model_values(self.data_path, cls.id) if self.data_path else {}
+        saved_run = self.prefs.run_values(self.data_path, cls.id) if self.data_path else {}
+        if saved:
+            self.model_panel.form.set_values(saved)
+        if saved_run:
+            self.model_panel.set_run_settings(saved_run)
+        self.model_panel.show_values_note(
+            f"Values from your last run of {cls.id} on this file." if saved or saved_run
+            else "")
+        if self.job is None or not self.job.is_running():
+            self.trace_panel.reset(cls)
+        self._values_changed()
+
+    def _save_model_settings(self) -> None:
+        cls = self.model_panel.current_model()
+        if self.data is None or cls is None or not self.data_path:
+            return
+        self.prefs.save_model(self.data.kind, self.data_path, cls.id,
+                              self.model_panel.form.values(), self.model_panel.run_settings())
+        self.prefs.set_run_on(self.run_panel.run_on.target())
+
+    def _values_changed(self) -> None:
+        running = self.job is not None and self.job.is_running()
+        self.run_panel.restart_bar.setVisible(running)
+        self._check_model()
+
+    def _check_model(self) -> None:
+        """Say in the model panel why the chosen model cannot take this table as it is (e.g. the
+        Bernoulli mixture on continuous data), with a link to the form option that fixes it."""
+        w = self.model_panel.warning
+        cls = self.model_panel.current_model()
+        text = ""
+        if self.data is not None and cls is not None and self.data.kind == "table":
+            try:
+                cls(self.model_panel.form.hyperparameters()).check_data(self.data)
+            except DataError as e:
+                text = html.escape(form_wording(e.problem))
+                for name, spec in self.model_panel.form.specs.items():
+                    if spec.type is bool and f"turn on {name}" in e.problem:
+                        text += f" <a href='on:{name}'>Turn on {html.escape(spec.label)}</a>"
+            except Exception:  # a bad value: the run says what is wrong with it
+                text = ""
+        w.setText(text)
+        w.setVisible(bool(text))
+        self.run_panel.run_on.set_allowed(self.dask_missing or unsupported_reason(
+            cls, self.data, self.data_path, self.load_options))
+
+    def _warning_link(self, link: str) -> None:
+        if link.startswith("on:"):
+            self.model_panel.form.set_values({link[3:]: True})
