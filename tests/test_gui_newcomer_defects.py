@@ -214,3 +214,13 @@ def test_tab_goes_from_the_model_list_through_the_form_to_the_run_settings(qtbot
         w = w.nextInFocusChain()
         assert w is not panel.list, "the chain came back to the list early"
     assert seen == expected
+
+
+def test_data_tab_of_a_network_shows_its_note_without_empty_axes(qtbot, window, sample_dir):
+    assert window.open_file(sample_dir / "karate" / "edges.csv")
+    assert window.select_model("ammsb")
+    panel = window.data_view
+    assert "shows tables" in panel.message.textItem.toPlainText()
+    assert not panel.plot.getAxis("left").isVisible()
+    assert window.open_file(sample_dir / "iris.csv")
+    assert panel.plot.getAxis("left").isVisible()

@@ -82,10 +82,6 @@ class AdjacencyPanel(PlotPanel):
     def applies(self) -> bool:
         return self.data is not None and self.data.kind in ("network", "temporal")
 
-    def _show_axes(self, on: bool) -> None:
-        for side in ("left", "bottom"):
-            self.plot.showAxis(side, on)
-
     def clear_fit(self) -> None:
         names = self.node_names
         self.set_data(self.data)
@@ -106,9 +102,9 @@ class AdjacencyPanel(PlotPanel):
             self.message.setText("The adjacency matrix is shown for networks.")
             self.message.setPos(0.5, 0.5)
             self.plot.setRange(xRange=(0, 1), yRange=(0, 1))
-            self._show_axes(False)        # the note alone, not empty axes behind it
+            self.show_axes(False)        # the note alone, not empty axes behind it
             return
-        self._show_axes(True)
+        self.show_axes(True)
         self.message.setText("")
         temporal = data.kind == "temporal"
         self.time_bar.setVisible(temporal)

@@ -207,6 +207,12 @@ class PlotPanel(QWidget):
         self.data = data
         self.fit_snapshot = None
 
+    def show_axes(self, on: bool) -> None:
+        """Axes (and their grid) on or off: a panel that does not apply to the data shows its
+        note alone, not empty axes behind it."""
+        for side in ("left", "bottom"):
+            self.plot.showAxis(side, on)
+
     def show_snapshot(self, snapshot: dict, model_cls) -> None:
         self.fit_snapshot = snapshot
 

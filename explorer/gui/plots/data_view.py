@@ -204,6 +204,7 @@ class DataViewPanel(PlotPanel):
             self.message.setPos(0.5, 0.5)
             self.plot.setLabel("bottom", "")
             self.plot.setLabel("left", "")
+            self.show_axes(False)            # (after setLabel, which shows its axis)
             self.plot.setRange(xRange=(0, 1), yRange=(0, 1))
             for c in (self.cx, self.cy, self.color_by, self.select_mode):
                 c.setEnabled(False)
@@ -212,6 +213,7 @@ class DataViewPanel(PlotPanel):
                 c.blockSignals(False)
             return
         self.message.setText("")
+        self.show_axes(True)
         X = data.X
         D = X.shape[1]
         # Axes: principal components (more than two columns), then the raw columns.

@@ -108,20 +108,45 @@ class TracePanel(PlotPanel):
         self.trace_points = 0
         self.kind = None
         self.first = None
+        self._cols = 1
+
+    # ---- layout: one column, or two when the panel is wide and short (under the tabs) -------
+    def _plots_in_order(self) -> list:
+        first = [self.metric_plots[self.first]] if self.first in self.metric_plots else []
+        others = [p for name, p in sorted(self.metric_plots.items()) if name != self.first]
+        return first + [self.plot] + others
+
+    def _columns_wanted(self, n_plots: int) -> int:
+        # Four plots stacked in a short, wide panel (the objective under the tabs of a 1024 x 700
+        # window) were 60 px each with their labels on top of each other: two columns then.
+        return 2 if n_plots > 2 and self.width() > 1.5 * self.height() else 1
+
+    def _relayout(self) -> None:
+        plots = self._plots_in_order()
+        self._cols = self._columns_wanted(len(plots))
+        for plot in plots:
+            if plot in self.glw.ci.items:
+                self.glw.removeItem(plot)
+        for k, plot in enumerate(plots):
+            self.glw.addItem(plot, row=k // self._cols, col=k % self._cols)
+
+    def resizeEvent(self, event):  # noqa: N802  (Qt override)
+        super().resizeEvent(event)
+        if self._columns_wanted(len(self.metric_plots) + 1) != self._cols:
+            self._relayout()
 
     def reset(self, model_cls=None) -> None:
         self.kind = model_cls.objective_kind if model_cls is not None else None
         # A model may name a metrics_trace curve to draw above its objective (ammsb: the ELBO).
         self.first = model_cls.first_curve if model_cls is not None else None
         # The extra plots belong to the previous run's model: another model may have none. They
-        # go first: the objective's new row may be the one a metric plot holds (an a-MMSB fit's
+        # go first: the objective's new cell may be the one a metric plot holds (an a-MMSB fit's
         # ELBO sits in row 0 above the objective; the next reset puts the objective there).
         for plot in self.metric_plots.values():
             self.glw.removeItem(plot)
         self.metric_plots.clear()
         self.metric_curves.clear()
-        self.glw.removeItem(self.plot)
-        self.glw.addItem(self.plot, row=1 if self.first else 0, col=0)
+        self._relayout()
         self.axis.offset = 0.0
         self.plot.setLabel("left", self.kind or "objective")
         self.plot.setTitle(None)
@@ -175,10 +200,7 @@ class TracePanel(PlotPanel):
         for name, points in sorted(mt.items()):
             curve = self.metric_curves.get(name)
             if curve is None:
-                row = 0 if name == self.first else (
-                    1 + bool(self.first) + sum(n != self.first for n in self.metric_curves))
-                plot = self.glw.addPlot(row=row, col=0,
-                                        axisItems={"bottom": IterationAxis("bottom")})
+                plot = pg.PlotItem(axisItems={"bottom": IterationAxis("bottom")})
                 plot.showGrid(x=True, y=True, alpha=0.3)
                 plot.setLabel("left", metric_label(name))
                 # AUC 0.86 stays 0.86 (not "860 (x0.001)")
@@ -190,6 +212,7 @@ class TracePanel(PlotPanel):
                                   symbolBrush=color, symbolPen=None)
                 self.metric_curves[name] = curve
                 self.metric_plots[name] = plot
+                self._relayout()
             arr = np.asarray(points, dtype=float).reshape(-1, 2)
             curve.setData(arr[:, 0], arr[:, 1])
         self._fit_x()
