@@ -204,8 +204,11 @@ class User:
                 self.click(editor)
             return
         if isinstance(editor, QComboBox):
-            i = editor.findText(str(text))
-            assert i >= 0, f"{text!r} is not among {[editor.itemText(j) for j in range(editor.count())]}"
+            items = [editor.itemText(j) for j in range(editor.count())]
+            i = next((j for j, t in enumerate(items) if t == str(text)), None)
+            if i is None:          # an item with a note: "species (text)"
+                i = next((j for j, t in enumerate(items) if t.startswith(f"{text} ")), -1)
+            assert i >= 0, f"{text!r} is not among {items}"
             # Typing an item's first letters picks it (as a user does with a closed combo);
             # Home first so the search starts at the top.
             self.qtbot.keyClick(editor, Qt.Key.Key_Home)
@@ -293,17 +296,28 @@ class User:
 
     def start(self) -> None:
         """Press Run; the window must be running (or already done) afterwards."""
-        n_done, n_failed = len(self.finished), len(self.failed)
+        mark = self._mark()
         self.press(self.w.run_action, "press Run")
+        self._wait_started(mark, "Run was pressed and nothing runs")
+
+    def _mark(self):
+        return len(self.finished), len(self.failed), len(self.log_lines())
+
+    def _wait_started(self, mark, complaint: str) -> None:
+        """A run started since ``mark``: it runs, or it has already ended (a quick fit's end may
+        reach the event loop before this looks), or the log says it started ("run N: ...")."""
+        n_done, n_failed, n_lines = mark
 
         def started():
             return (self.w.is_running() or not self.w.run_action.isEnabled()
-                    or len(self.finished) > n_done or len(self.failed) > n_failed)
+                    or len(self.finished) > n_done or len(self.failed) > n_failed
+                    or any(re.search(r"\brun \d+: ", line)
+                           for line in self.log_lines()[n_lines:]))
 
-        try:   # (a quick fit may have ended before its "finished" reached the event loop)
+        try:
             self.qtbot.waitUntil(started, timeout=5000)
         except Exception:
-            raise ScenarioFailure(f"{self.name}: Run was pressed and nothing runs, after\n  "
+            raise ScenarioFailure(f"{self.name}: {complaint}, after\n  "
                                   + "\n  ".join(self.steps)) from None
 
     def wait_finished(self, n_before: int | None = None, timeout_ms: int = RUN_TIMEOUT_MS):
@@ -386,17 +400,19 @@ class User:
         the end; its FitResult."""
         sp = self.w.sweep_panel
         assert self.w.tabs.currentWidget() is sp
+        view = sp.pw
+        # The plot as on screen: a paint brings the view's range up to date with the last points
+        # (pyqtgraph auto-ranges when it paints), so the dot is where a person sees it.
+        view.viewport().repaint()
         point = next((p for p in sp.dots.points() if tuple(p.data()) == (K, seed)), None)
         assert point is not None, f"no dot for K = {K}, seed {seed}"
-        view = sp.pw
-        scene = sp.dots.mapToScene(point.pos())
-        pos = view.mapFromScene(scene)
-        n = len(self.finished)
+        pos = view.mapFromScene(sp.dots.mapToScene(point.pos()))
+        assert view.viewport().rect().contains(pos), f"the dot K = {K} is outside the plot"
+        mark = self._mark()
         self.click(view.viewport(), pos)
         self.check(f"click the sweep dot K = {K}, seed {seed}")
-        assert self.w.is_running() or not self.w.run_action.isEnabled() or \
-            len(self.finished) > n, "the dot click started no fit"
-        return self.wait_finished(n)
+        self._wait_started(mark, "the dot click started no fit")
+        return self.wait_finished(mark[0])
 
     # ---- Runs tab ------------------------------------------------------------------------------------
     def run_rows(self) -> dict[int, int]:
@@ -442,6 +458,13 @@ class User:
         self.check(f"export to {Path(out_dir).name}")
         assert paths, "export wrote nothing"
         return paths
+
+    def export_plot(self, path):
+        """File > Export plot > Current tab as PNG... (``export_plot`` stands for its dialog)."""
+        out = self.w.export_plot(path)
+        self.check(f"export the current tab to {Path(path).name}")
+        assert out is not None and Path(out).exists()
+        return Path(out)
 
     def close(self) -> None:
         """The window's close button (Ctrl+Q / File > Quit go the same way)."""
