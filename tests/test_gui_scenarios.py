@@ -372,9 +372,6 @@ def test_every_model_files_sweep_runs_session_export(person, files, qtbot, tmp_p
     assert first.trace
 
 
-@pytest.mark.xfail(strict=True, reason="window bug: opening a file replaces the model the user "
-                   "chose with the last model run on that kind of data (MainWindow.set_data "
-                   "prefers prefs.last_model(kind) over the current choice)")
 def test_opening_another_file_keeps_the_chosen_model(person, sample_dir):
     u = person()
     u.open(sample_dir / "iris.csv")

@@ -189,13 +189,16 @@ class DataActions:
                                              index_like_columns(data))
         if self.data_path:
             self.prefs.remember_file_options(self.data_path, self.load_options)
+        # The model the user chose stays when it takes the new data; else the one last run on
+        # this kind of data (a table after a network: the table model used last).
         previous = self.model_panel.current_model()
+        keep = previous is not None and data.kind in previous.data_kinds
         self.model_panel.set_kind(data.kind)
         last = self.prefs.last_model(data.kind)
-        if last and last in self.models and self.model_panel.select_model(last):
-            pass
-        elif previous is not None and data.kind in previous.data_kinds:
+        if keep:
             self.model_panel.select_model(previous.id)
+        elif last and last in self.models:
+            self.model_panel.select_model(last)
         if self.model_panel.current_model() is previous and self.data_path != previous_path:
             self._model_changed(previous)     # another file: its own values for this model
         for p in self.plots:
