@@ -1,8 +1,11 @@
 """The window's preflight (explorer.platform_check): ldd output -> missing libraries -> the exact
 packages and install command; no display -> one line. Fake ldd output, so no Qt is started."""
 
+import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +127,22 @@ def test_platform_check_does_not_import_qt():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                        env={"PYTHONPATH": ":".join(sys.path), "PATH": "/usr/bin:/bin"})
     assert r.stdout.strip() == "False", r.stderr
+
+
+def test_make_run_checks_the_window_before_the_warm_up():
+    """`make run` on a machine without the window's system libraries must learn it before the
+    multi-minute warm-up: the check comes first among run's prerequisites."""
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    prerequisites = re.search(r"^run:(.*)$", makefile, re.M).group(1).split()
+    assert prerequisites.index("check-window") < prerequisites.index("install")
+    assert re.search(r"^check-window: \$\(STAMP\)\n\t.*-m explorer\.platform_check$", makefile,
+                     re.M)
+
+
+def test_platform_check_as_a_command_says_why_and_exits_3():
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "EXPLORER_NO_PREFLIGHT")}
+    done = subprocess.run([sys.executable, "-m", "explorer.platform_check"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert done.stderr.startswith("explorer: no display")
