@@ -71,7 +71,8 @@ from explorer.models.kmeans import KMeans as _KMeans
 from explorer.models.kmedians import KMedians as _KMedians
 
 __all__ = ["RENAMED", "BayesianGaussianMixture", "BernoulliMixture", "ExponentialMixture",
-           "FuzzyCMeans", "GaussianMixture", "KMeans", "KMedians", "sklearn_name"]
+           "FuzzyCMeans", "GaussianMixture", "KMeans", "KMedians", "expected_failed_checks",
+           "sklearn_name"]
 
 # The only hyperparameters whose scikit-learn name differs from the explorer's, by model family.
 # Every other declared hyperparameter keeps its name (n_init, reg_covar, init, m, ...): either

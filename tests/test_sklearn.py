@@ -185,7 +185,10 @@ def test_gmm_equals_sklearn_from_same_parameters(n_iter):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)    # tol=0: never "converged"
         est = es.GaussianMixture(K, max_iter=n_iter, tol=0.0, **start).fit(X)
-        sk = SkGMM(K, covariance_type="full", max_iter=n_iter, tol=0.0, reg_covar=1e-6,
+        # the same number of EM iterations: the runner stops before max_iter where the
+        # log-likelihood repeated bit for bit (stationary to second order while the parameters
+        # may still move by ~1e-9), scikit-learn with tol=0 never does
+        sk = SkGMM(K, covariance_type="full", max_iter=est.n_iter_, tol=0.0, reg_covar=1e-6,
                    random_state=0, **start).fit(X)
     for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
         np.testing.assert_allclose(getattr(est, name), getattr(sk, name), rtol=1e-8,
@@ -197,9 +200,55 @@ def test_gmm_equals_sklearn_from_same_parameters(n_iter):
     np.testing.assert_array_equal(est.predict(Y), sk.predict(Y))
     assert est.bic(X) == pytest.approx(sk.bic(X), rel=1e-8)
     assert est.aic(X) == pytest.approx(sk.aic(X), rel=1e-8)
-    # tol=0: scikit-learn runs max_iter iterations; the runner stops earlier only where the
-    # log-likelihood repeated bit for bit (a fixed point: the parameters above agree all the same)
-    assert sk.n_iter_ == n_iter and 1 <= est.n_iter_ <= n_iter
+    assert sk.n_iter_ == est.n_iter_ <= n_iter
+
+
+def test_hardened_fuzzy_cmeans_is_sklearn_kmeans_from_same_centres():
+    # fuzzy c-means with harden=True is K-means exactly (the model's docstring): an independent
+    # check of the centre estimators' given-start path besides KMeans itself
+    X = blobs(5, n=400, d=2, k=4)
+    c0 = X[[0, 1, 2, 3]]
+    est = es.FuzzyCMeans(4, harden=True, init=c0, tol=0.0).fit(X)
+    sk = SkKMeans(4, init=c0, n_init=1, algorithm="lloyd", tol=0.0).fit(X)
+    np.testing.assert_array_equal(est.labels_, sk.labels_)
+    np.testing.assert_allclose(est.cluster_centers_, sk.cluster_centers_, rtol=1e-8)
+    np.testing.assert_array_equal(est.predict_proba(X).argmax(axis=1), sk.labels_)
+
+
+def test_new_rows_against_independent_formulas():
+    from scipy.special import logsumexp as lse
+    from scipy.stats import bernoulli, expon
+
+    rng = np.random.default_rng(3)
+    # exponential mixture: scipy's exponential log-densities
+    X = data_for(es.ExponentialMixture)
+    est = es.ExponentialMixture(3, random_state=1).fit(X)
+    Y = rng.exponential(size=(40, X.shape[1]))
+    lp = np.log(est.weights_)[None, :] + np.stack(
+        [expon.logpdf(Y, scale=1.0 / est.rates_[k]).sum(axis=1) for k in range(3)], axis=1)
+    np.testing.assert_allclose(est.score_samples(Y), lse(lp, axis=1), rtol=1e-12)
+    # Bernoulli mixture: scipy's Bernoulli log-probabilities
+    X = data_for(es.BernoulliMixture)
+    est = es.BernoulliMixture(3, random_state=1).fit(X)
+    Y = (rng.random((40, X.shape[1])) < 0.5).astype(float)
+    lp = np.log(est.weights_)[None, :] + np.stack(
+        [bernoulli.logpmf(Y, est.theta_[k]).sum(axis=1) for k in range(3)], axis=1)
+    np.testing.assert_allclose(est.score_samples(Y), lse(lp, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(est.predict_proba(Y), np.exp(lp - lse(lp, axis=1, keepdims=True)),
+                               rtol=1e-10, atol=1e-15)
+    # fuzzy c-means: r_ik = 1 / sum_j (d_ik / d_ij)^(1/(m-1)), d squared distances
+    X = blobs(2)
+    est = es.FuzzyCMeans(3, m=1.7, random_state=0).fit(X)
+    Y = rng.normal(scale=5.0, size=(40, X.shape[1]))
+    d = ((Y[:, None, :] - est.cluster_centers_[None]) ** 2).sum(axis=2)
+    r = 1.0 / ((d[:, :, None] / d[:, None, :]) ** (1.0 / 0.7)).sum(axis=2)
+    np.testing.assert_allclose(est.predict_proba(Y), r, rtol=1e-10)
+    # a row on a centre belongs to it alone
+    np.testing.assert_array_equal(est.predict_proba(est.cluster_centers_[[1]]), [[0, 1, 0]])
+    # K-medians: L1 distances
+    est = es.KMedians(3, random_state=0).fit(X)
+    np.testing.assert_allclose(est.transform(Y), np.abs(Y[:, None, :] - est.cluster_centers_[None])
+                               .sum(axis=2), rtol=1e-12)
 
 
 def sklearn_bgmm_with_the_explorers_prior(X, m0, sigma2, n_iter):
@@ -238,7 +287,8 @@ def test_bayesian_gmm_equals_sklearn_with_the_same_prior(n_iter):
         warnings.simplefilter("ignore", ConvergenceWarning)
         est = es.BayesianGaussianMixture(K, sigma2=sigma2, random_state=seed, max_iter=n_iter,
                                          tol=0.0).fit(X)
-    sk = sklearn_bgmm_with_the_explorers_prior(X, first.m, sigma2, n_iter)
+    sk = sklearn_bgmm_with_the_explorers_prior(X, first.m, sigma2, est.n_iter_)
+    assert sk.n_iter_ == est.n_iter_ <= n_iter
     np.testing.assert_allclose(est.means_, sk.means_, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(est.mean_precision_, sk.mean_precision_, rtol=1e-8)
     np.testing.assert_allclose(est.predict_proba(X), sk.predict_proba(X), rtol=1e-8,
