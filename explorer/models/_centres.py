@@ -41,3 +41,24 @@ class CentreModel(Model):
         return {"labels": self._labels.copy(), "centers": self._centers.copy(),
                 "info": {"labels changed": float(self._n_changed),
                          "re-seeded": float(self._n_reseeded)}}
+
+    # ---- new rows (explorer.sklearn's predict and transform) ------------------------------
+    def distances(self, parameters: dict, X) -> np.ndarray:
+        """(N, K) distance of every row of ``X`` (new rows or the fitted ones) to each of the
+        fitted ``parameters["centers"]``, under the metric the assignment minimises (squared
+        Euclidean; L1 for K-medians): its argmin is the row's label. Exact differences (no
+        ||x||^2 - 2 x.c + ||c||^2 cancellation), in chunks of rows so memory stays bounded."""
+        C = np.asarray(parameters["centers"], dtype=np.float64)
+        X = np.asarray(X)
+        K, D = C.shape
+        out = np.empty((X.shape[0], K))
+        rows = max(1, (1 << 21) // max(K * D, 1))
+        for a in range(0, X.shape[0], rows):
+            diff = np.asarray(X[a:a + rows], dtype=np.float64)[:, None, :] - C[None]
+            out[a:a + rows] = self._metric(diff)
+        return out
+
+    @staticmethod
+    def _metric(diff: np.ndarray) -> np.ndarray:
+        """(n, K) distances from (n, K, D) differences: squared Euclidean."""
+        return np.einsum("ikd,ikd->ik", diff, diff)

@@ -195,3 +195,16 @@ class BayesianGMM(MixtureModel):
     def parameters(self) -> dict[str, np.ndarray]:
         return {"m": self.m.copy(), "s2": self.s2.copy(), "weights": self.weights.copy(),
                 "phi": self.phi.copy(), "responsibilities": self.phi.copy()}
+
+    def weighted_log_prob(self, parameters: dict, X) -> np.ndarray:
+        """(N, K) log(1/K) + E_q[log N(x_i | mu_k, I)] of rows ``X`` (new rows or the fitted
+        ones) under the fitted q(mu_k) = N(m_k, s2_k I) (``parameters`` m, s2): its softmax over k
+        is the CAVI update for phi_i, its log-sum-exp the row's term of the ELBO (as scikit-learn's
+        BayesianGaussianMixture scores rows with the expected log-densities)."""
+        m = np.asarray(parameters["m"], dtype=np.float64)
+        s2 = np.asarray(parameters["s2"], dtype=np.float64)
+        X = np.asarray(X, dtype=np.float64)
+        K, D = m.shape
+        half_norm = 0.5 * (D * s2 + np.einsum("kd,kd->k", m, m))
+        row = -np.log(K) - 0.5 * D * mk.LOG_2PI - 0.5 * np.einsum("id,id->i", X, X)
+        return row[:, None] + X @ m.T - half_norm[None, :]

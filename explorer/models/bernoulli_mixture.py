@@ -229,3 +229,19 @@ class BernoulliMixture(MixtureModel):
     def parameters(self) -> dict[str, np.ndarray]:
         return {"theta": self.theta.copy(), "weights": self.weights.copy(),
                 "responsibilities": self.resp.copy()}
+
+    def weighted_log_prob(self, parameters: dict, X) -> np.ndarray:
+        """(N, K) log pi_k + sum_d log Bernoulli(x_id | theta_kd) of 0/1 rows ``X`` (new rows or
+        the fitted ones; binarise first where ``binarize`` is on) under fitted ``parameters``
+        (theta, weights): the E-step's formula. A theta of exactly 0 or 1 (flat prior) gives -inf
+        to the rows that disagree with it, never NaN."""
+        theta = np.asarray(parameters["theta"], dtype=np.float64)
+        w = np.asarray(parameters["weights"], dtype=np.float64)
+        X = np.asarray(X, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            log_t, log_1mt = np.log(theta), np.log1p(-theta)
+            out = np.log(w)[None, :] + X @ np.where(theta > 0.0, log_t, 0.0).T \
+                + (1.0 - X) @ np.where(theta < 1.0, log_1mt, 0.0).T
+        impossible = X @ (theta == 0.0).T + (1.0 - X) @ (theta == 1.0).T
+        out[impossible > 0.0] = -np.inf
+        return out

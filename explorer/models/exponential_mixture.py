@@ -203,3 +203,13 @@ class ExponentialMixture(MixtureModel):
     def parameters(self) -> dict[str, np.ndarray]:
         return {"rates": self.rates.copy(), "weights": self.weights.copy(),
                 "responsibilities": self.resp.copy()}
+
+    def weighted_log_prob(self, parameters: dict, X) -> np.ndarray:
+        """(N, K) log mu_j + sum_d [log lambda_jd - lambda_jd x_id] of non-negative rows ``X``
+        (new rows or the fitted ones) under fitted ``parameters`` (rates, weights): the E-step's
+        formula."""
+        rates = np.asarray(parameters["rates"], dtype=np.float64)
+        w = np.asarray(parameters["weights"], dtype=np.float64)
+        X = np.asarray(X, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            return (np.log(w) + np.log(rates).sum(axis=1))[None, :] - X @ rates.T

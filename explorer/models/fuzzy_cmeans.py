@@ -198,3 +198,26 @@ class FuzzyCMeans(CentreModel):
 
     def metrics(self) -> dict[str, float]:
         return {"partition_coefficient": self.partition_coefficient(), "J_m": float(self._J)}
+
+    def memberships_for(self, parameters: dict, X) -> np.ndarray:
+        """(N, K) memberships of rows ``X`` (new rows or the fitted ones) given the fitted
+        ``parameters["centers"]``: the membership update above (equal shares among the centres a
+        row sits on; the one-hot nearest centre with ``harden``)."""
+        d = self.distances(parameters, X)
+        N, K = d.shape
+        if self.hp.harden:
+            R = np.zeros((N, K))
+            R[np.arange(N), d.argmin(axis=1)] = 1.0
+            return R
+        dmin = d.min(axis=1, keepdims=True)
+        on_centre = dmin[:, 0] == 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            R = dmin / d                                  # in (0, 1] off the centres
+        p = 1.0 / (float(self.hp.m) - 1.0)
+        if p != 1.0:
+            R = R ** p
+        R /= R.sum(axis=1, keepdims=True)
+        if on_centre.any():
+            z = d[on_centre] == 0.0
+            R[on_centre] = z / z.sum(axis=1, keepdims=True)
+        return R

@@ -681,3 +681,20 @@ class GaussianMixture(MixtureModel):
                 "covariances": self.covariances.copy(),
                 "precisions_cholesky": self.precisions_cholesky.copy(),
                 "responsibilities": self.resp.copy()}
+
+    def weighted_log_prob(self, parameters: dict, X) -> np.ndarray:
+        """(N, K) log pi_k + log N(x_i | mu_k, Sigma_k) of rows ``X`` (new rows or the fitted
+        ones) under fitted ``parameters`` (weights, means, precisions_cholesky): the E-step's
+        formula; its log-sum-exp over k is each row's log-likelihood, its softmax the
+        responsibilities."""
+        w = np.asarray(parameters["weights"], dtype=np.float64)
+        mu = np.asarray(parameters["means"], dtype=np.float64)
+        U = np.asarray(parameters["precisions_cholesky"], dtype=np.float64)
+        X = np.asarray(X)
+        K, D = mu.shape
+        out = np.empty((X.shape[0], K))
+        for k in range(K):
+            y = (X - mu[k]) @ U[k]
+            out[:, k] = (np.log(w[k]) + np.log(np.diagonal(U[k])).sum() - 0.5 * D * LOG_2PI
+                         - 0.5 * np.einsum("ij,ij->i", y, y))
+        return out

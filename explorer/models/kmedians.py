@@ -160,3 +160,8 @@ class KMedians(CentreModel):
 
     def metrics(self) -> dict[str, float]:
         return {"l1_distortion": float(self._distortion)}
+
+    @staticmethod
+    def _metric(diff: np.ndarray) -> np.ndarray:
+        """(n, K) L1 distances from (n, K, D) differences (what the assignment minimises)."""
+        return np.abs(diff).sum(axis=2)
