@@ -244,3 +244,29 @@ def python_code(model_cls, data_path, kind: str, options: dict, values: dict, ru
              "print(result.stop_reason, result.final_objective)"]
     return "\n".join(lines) + "\n"
 
+
+def estimator_code(model_cls, data_path, kind: str, options: dict, values: dict,
+                   run: dict) -> str | None:
+    """The same run as a scikit-learn estimator (``explorer.sklearn``), for a notebook's
+    pipelines; None for a model without one (the network models). Needs scikit-learn."""
+    from explorer import sklearn as estimators  # optional: the `sklearn` extra
+
+    classes = [getattr(estimators, name) for name in estimators.__all__]
+    est = next((c for c in classes if getattr(c, "_model", None) is model_cls), None)
+    if est is None or kind != "table":
+        return None
+    load_args = [repr(str(data_path)), "kind='table'"]
+    load_args += [f"{k}={options[k]!r}" for k in LOAD_OPTIONS[kind]
+                  if options.get(k) not in (None, False)]
+    args = [f"{estimators.sklearn_name(model_cls, k)}={v!r}"
+            for k, v in _changed_values(model_cls, values).items()]
+    args += [f"random_state={run['seed']!r}", f"max_iter={run['max_iter']!r}",
+             f"tol={run['tol']!r}"]
+    lines = ["import explorer",
+             f"from explorer.sklearn import {est.__name__}", "",
+             f"data = explorer.load({', '.join(load_args)})",
+             f"estimator = {est.__name__}({', '.join(args)})",
+             "labels = estimator.fit_predict(data.X)",
+             "print(estimator.n_iter_, estimator.converged_)"]
+    return "\n".join(lines) + "\n"
+

@@ -112,9 +112,11 @@ def test_copy_as_command_puts_the_line_on_the_clipboard(qtbot, window, sample_di
     window.copy_command_action.trigger()
     text = QGuiApplication.clipboard().text()
     assert text.startswith("explorer fit kmeans ") and "--K 5" in text
-    assert "--labels species" in text and text == window.run_code()
+    assert "--labels species" in text and text == window.run_code("command")
     window.copy_python_action.trigger()
     assert "explorer.fit('kmeans', data" in QGuiApplication.clipboard().text()
+    window.copy_estimator_action.trigger()
+    assert "KMeans(n_clusters=5, random_state=0" in QGuiApplication.clipboard().text()
 
 
 @pytest.mark.parametrize("network", ["karate", "football"])

@@ -12,7 +12,7 @@ import pytest
 
 from explorer import runner
 from explorer.models import get_model
-from explorer.workspace import Workspace, command_line, python_code
+from explorer.workspace import Workspace, command_line, estimator_code, python_code
 
 
 def _iris(ws, sample_dir):
@@ -94,3 +94,21 @@ def test_standardised_fit_exports_the_column_means_and_scales(sample_dir, tmp_pa
     raw_means = (weights.T @ raw) / weights.sum(axis=0)[:, None]
     # (the memberships are one E-step newer than the means: agreement to 1e-4, not 1e-12)
     np.testing.assert_allclose(back, raw_means, rtol=1e-4)
+
+
+def test_copied_estimator_repeats_the_run(sample_dir):
+    """The scikit-learn form of a gmm run, run as it is, gives the explorer fit's iterations."""
+    ws = Workspace()
+    path = _iris(ws, sample_dir)
+    cls = get_model("gmm")
+    hp = cls.Hyperparameters.from_mapping({"K": 3}).as_dict()
+    run = {"seed": 2, "max_iter": 80, "tol": 1e-8}
+    expected = runner.fit(cls(**hp), ws.data, seed=2, max_iter=80, tol=1e-8)
+    code = estimator_code(cls, path, "table", ws.data_options(), hp, run)
+    assert "GaussianMixture(n_components=3, random_state=2" in code
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    n_iter, converged = done.stdout.split()
+    assert int(n_iter) == expected.iterations and (converged == "True") == expected.converged
+    assert estimator_code(get_model("ammsb"), path, "network", {}, {}, run) is None

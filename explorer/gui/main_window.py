@@ -258,11 +258,14 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
             "S&weep K...", self.show_sweep, "Ctrl+K", None,
             "Fit every K with several seeds in parallel and choose K (the Sweep K tab)")
         self.copy_command_action = self._action(
-            "Copy as &command", lambda: self.copy_run_code(python=False), None, None,
+            "Copy as &command", lambda: self.copy_run_code("command"), None, None,
             "Copy the `explorer fit ...` line that repeats this run on the command line")
         self.copy_python_action = self._action(
-            "Copy as P&ython", lambda: self.copy_run_code(python=True), None, None,
+            "Copy as P&ython", lambda: self.copy_run_code("python"), None, None,
             "Copy the explorer.load / explorer.fit lines that repeat this run in Python")
+        self.copy_estimator_action = self._action(
+            "Copy as scikit-learn &estimator", lambda: self.copy_run_code("estimator"), None,
+            None, "Copy the explorer.sklearn estimator that repeats this run (table models)")
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.quick_start_action = self._action("&Quick start", lambda: self.show_quick_start(),
                                                QKeySequence.StandardKey.HelpContents)
@@ -382,6 +385,7 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         r.addSeparator()
         r.addAction(self.copy_command_action)
         r.addAction(self.copy_python_action)
+        r.addAction(self.copy_estimator_action)
         h = mb.addMenu("&Help")
         h.addAction(self.quick_start_action)
         h.addAction(self.models_help_action)

@@ -23,7 +23,7 @@ from explorer.gui.worker import Job, fit_job
 from explorer.models.base import HyperparameterError
 from explorer.runner import RunControl
 from explorer.warmup import kernels_cached
-from explorer.workspace import command_line, python_code
+from explorer.workspace import command_line, estimator_code, python_code
 
 COMPILE_HINT_MS = 1000          # no first iteration after this long: show a busy bar
 COMPILING_TEXT = "compiling kernels (first run only)..."
@@ -106,25 +106,31 @@ class RunActions:
         self.run_panel.reset(max_iter)
         self.run_panel.status.setText("starting...")
 
-    def run_code(self, python: bool = False) -> str | None:
-        """The ``explorer fit`` line (or the Python lines) that repeats a run with the form's
-        model, values and run settings on the open file (explorer.workspace)."""
+    def run_code(self, form: str = "command") -> str | None:
+        """What repeats a run with the form's model, values and run settings on the open file
+        (explorer.workspace): the ``explorer fit`` line (``"command"``), the explorer.load /
+        explorer.fit lines (``"python"``) or the scikit-learn estimator (``"estimator"``)."""
         cls = self.model_panel.current_model()
         if self.data is None or cls is None or not self.data_path:
             return None
-        make = python_code if python else command_line
+        make = {"command": command_line, "python": python_code, "estimator": estimator_code}[form]
         return make(cls, self.data_path, self.data.kind, self.ws.data_options(),
                     self.model_panel.form.hyperparameters().as_dict(),
                     self.model_panel.run_settings())
 
-    def copy_run_code(self, python: bool = False) -> str | None:
+    def copy_run_code(self, form: str = "command") -> str | None:
         try:
-            text = self.run_code(python)
+            text = self.run_code(form)
         except HyperparameterError as e:
             self.show_error("Nothing to copy", form_wording(str(e)))
             return None
+        except ImportError as e:       # the estimator form without scikit-learn
+            self.show_error("Nothing to copy", f"the estimator form needs scikit-learn ({e})")
+            return None
         if text is None:
-            self.show_error("Nothing to copy", "Open a data file and choose a model first.")
+            self.show_error("Nothing to copy", "Open a data file and choose a model first"
+                            + (" (the estimator form is for table models)."
+                               if form == "estimator" else "."))
             return None
         QGuiApplication.clipboard().setText(text)
         self.log("copied to the clipboard:\n" + text.rstrip())
