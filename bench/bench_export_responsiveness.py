@@ -108,7 +108,7 @@ def main() -> int:
 
         gaps, took = gaps_while(app, on_gui_thread)
         rows.append(("GUI thread (before)", gaps, took))
-    print(f"load average: {' '.join(os.getloadavg().__str__().strip('()').split(', '))}")
+    print("load average: " + " ".join(f"{v:.1f}" for v in os.getloadavg()))
     print(f"{'export on':22s} {'written in':>10s} {'longest gap':>12s} {'p99 gap':>9s}")
     for name, gaps, took in rows:
         print(f"{name:22s} {took * 1e3:8.0f} ms {gaps.max() * 1e3:9.0f} ms "

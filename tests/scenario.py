@@ -438,7 +438,10 @@ class User:
         assert sorted(self.w.runs_panel.selected_ids()) == sorted(run_ids)
 
     def open_selected_run(self) -> None:
-        self.click(self.w.runs_panel.open_button)
+        # A run of this window is shown at once; one of a saved session is fitted again first,
+        # on the window's job: either way run_shown says when it is in the views.
+        with self.qtbot.waitSignal(self.w.run_shown, timeout=RUN_TIMEOUT_MS):
+            self.click(self.w.runs_panel.open_button)
         self.check("press Open in views")
 
     # ---- files written ---------------------------------------------------------------------------------
@@ -449,13 +452,19 @@ class User:
         return Path(written)
 
     def open_session(self, path) -> None:
-        ok = self.w.open_session(path)
+        # Its current run is fitted again on the window's job, then shown (run_shown).
+        with self.qtbot.waitSignal(self.w.run_shown, timeout=RUN_TIMEOUT_MS):
+            ok = self.w.open_session(path)
         self.check(f"open session {Path(path).name}")
         assert ok
 
     def export(self, out_dir):
-        paths = self.w.export_results(out_dir)     # stands for File > Export results... and its dialog
+        # export_results stands for File > Export results... and its dialog; the files are
+        # written on the window's job, and `exported` carries their paths.
+        with self.qtbot.waitSignal(self.w.exported, timeout=RUN_TIMEOUT_MS) as blocker:
+            assert self.w.export_results(out_dir) is not None
         self.check(f"export to {Path(out_dir).name}")
+        paths = blocker.args[0]
         assert paths, "export wrote nothing"
         return paths
 
