@@ -86,6 +86,19 @@ def _binary_table():
     return _table(D=8, transform=lambda X: (X > 0).astype(np.float64), name="binary.csv")
 
 
+def _count_table():
+    """Non-negative whole numbers: Poisson counts around three levels."""
+    def counts(X):
+        rng = np.random.default_rng(0)
+        return rng.poisson(np.exp(np.clip(X, -3.0, 3.0))).astype(np.float64)
+    return _table(transform=counts, name="counts.csv")
+
+
+# The tables a model's ``table_values`` asks for (see explorer.models.base.Model).
+_TABLES = {"real": _table, "non-negative": _positive_table, "binary": _binary_table,
+           "counts": _count_table}
+
+
 def _network(directed: bool = False, test_pairs: bool = False):
     from explorer.data import load
     from explorer.data.synthetic import planted_partition, write_edge_list
@@ -168,8 +181,11 @@ def variants(model_id: str) -> list[Variant]:
                      "FULL_AUC_MAX_CELLS": 100, "FULL_AUC_MAX_PAIRS": 100}))
         return out
     base = {"bernoulli-mixture": _binary_table,
-            "exponential-mixture": _positive_table}.get(model_id, _table)
-    out = list(_choice_variants(cls, base, {"K": 2}))
+            "exponential-mixture": _positive_table}.get(model_id)
+    if base is None:      # a model from elsewhere says what values its table holds
+        base = _TABLES.get(getattr(cls, "table_values", "real"), _table)
+    declared = {spec.name for spec in cls.param_specs()}
+    out = list(_choice_variants(cls, base, {"K": 2} if "K" in declared else {}))
     if model_id == "bernoulli-mixture":
         out = [v for v in out if not v[0].startswith("binarize")]
         out.append(("binarize", lambda: (_table(), {"K": 2, "binarize": True, "threshold": 0.0}),
