@@ -310,9 +310,14 @@ _SYMBOL = re.compile(r"^(?:[A-Za-z_]\w*|\d+)$")
 
 
 def documented_shapes(cls: type[Model]) -> dict[str, tuple[str, ...]]:
-    """The exported arrays' shapes as the model's module or class docstring documents them:
-    ``name (K, D)``, ``name (N,)``, ``name 0-d`` in its "Exported parameters" paragraph."""
-    docs = [sys.modules[cls.__module__].__doc__ or "", cls.__doc__ or ""]
+    """The exported arrays' shapes as the model's module or class docstring documents them (or
+    those of the classes it derives from): ``name (K, D)``, ``name (N,)``, ``name 0-d`` in an
+    "Exported parameters" paragraph."""
+    docs = []     # the class's own first, then those it inherits from
+    for klass in cls.__mro__:
+        if isinstance(klass, type) and issubclass(klass, Model) and klass is not Model:
+            module = sys.modules.get(klass.__module__)
+            docs += [getattr(module, "__doc__", None) or "", klass.__doc__ or ""]
     shapes: dict[str, tuple[str, ...]] = {}
     for doc in docs:
         for block in _EXPORT_DOC.findall(doc):
@@ -401,8 +406,13 @@ def check_cancel(s: Subject) -> str:
         if not p.done and p.iteration >= 1:
             control.cancel()
 
-    result = s.fit(seed=0, max_iter=50, callback=cancel_after_first, snapshot_interval=0.0,
-                   control=control)
+    model = s.model()
+    # A model may converge at its first step on tiny data (K-medians at a fixed point): let it
+    # go on, so that the cancel is what stops it.
+    model.converged = lambda trace, tol: False
+    model.early_stop = lambda trace, best_iteration: None
+    result = runner.fit(model, s.data, seed=0, max_iter=50, tol=0.0, callback=cancel_after_first,
+                        snapshot_interval=0.0, control=control)
     if not result.cancelled or result.stop_reason != "cancelled" or result.iterations != 1:
         raise CheckFailed(f"cancelled after iteration 1, the fit ran {result.iterations} "
                           f"iteration(s) and stopped as {result.stop_reason!r}")

@@ -193,13 +193,15 @@ def load_external(register: Callable, model_base: type) -> None:
 
 def forget(path=None) -> None:
     """Forget that ``path`` (or every source, entry points included) was tried, so that the next
-    :func:`load_external` tries it again; its problems are dropped too (the tests use this)."""
+    :func:`load_external` loads it again; its problems and its module are dropped too (the tests
+    use this; the models it registered stay registered until ``unregister``)."""
     global _entry_points_done
     if path is None:
         _tried.clear()
         _problems.clear()
         _entry_points_done = False
         return
-    key = str(Path(path).resolve())
-    _tried.discard(key)
-    _problems[:] = [p for p in _problems if p.source != key]
+    resolved = Path(path).resolve()
+    _tried.discard(str(resolved))
+    _problems[:] = [p for p in _problems if p.source != str(resolved)]
+    sys.modules.pop(module_name_for(resolved), None)
