@@ -110,10 +110,27 @@ def model_path_files() -> list[Path]:
     return files
 
 
+def package_root(path: Path) -> Path | None:
+    """The folder to import a model file from by its dotted name when it sits in a package
+    (folders with ``__init__.py``): ``.../poisson-mixture`` for
+    ``.../poisson-mixture/poisson_mixture/model.py``; None for a lone file."""
+    folder = path.parent
+    if not (folder / "__init__.py").is_file():
+        return None
+    while (folder.parent / "__init__.py").is_file():
+        folder = folder.parent
+    return folder.parent
+
+
 def module_name_for(path: Path) -> str:
-    """The name a model file is imported under: its stem with a digest of its path, so two
-    files of the same name in different folders never collide, and a worker process that loads
-    the same file gives its classes the same qualified names."""
+    """The name a model file is imported under. A file in a package gets its dotted name
+    (``poisson_mixture.model``), the name an entry point imports it by; a lone file its stem with
+    a digest of its path (two files of one name never collide). Either way one file has one name
+    in every process, which numba's on-disk cache needs (a cached kernel is rebuilt by importing
+    its module by name)."""
+    root = package_root(path)
+    if root is not None:
+        return ".".join(path.relative_to(root).with_suffix("").parts)
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
     stem = "".join(c if c.isalnum() else "_" for c in path.stem)
     return f"explorer_model_file_{stem}_{digest}"
@@ -124,6 +141,15 @@ def load_model_file(path) -> ModuleType:
     import raises; :func:`load_external` catches it and reports it."""
     p = check_model_file(path)
     name = module_name_for(p)
+    root = package_root(p)
+    if root is not None:
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+        module = importlib.import_module(name)
+        if Path(getattr(module, "__file__", "") or "").resolve() != p:
+            raise ModelFileError(f"{p}: another module named {name} is already imported "
+                                 f"(from {getattr(module, '__file__', '?')})")
+        return module
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, p)

@@ -144,7 +144,7 @@ class SweepPanel(QWidget):
             self.cancel(wait=True)
         self.rows, self.summary, self.model_id = [], None, spec.model_id
         self.total = len(spec.tasks())
-        crit = sweep_mod._CHOOSER[spec.model_id][0]
+        crit = sweep_mod._CHOOSER[sweep_mod.criterion_family(spec.model_id)][0]
         self.criterion.blockSignals(True)
         self.criterion.clear()
         for name in [crit] + [n for n in CRITERION_LABELS if n != crit]:
