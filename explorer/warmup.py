@@ -254,9 +254,9 @@ def warm_model(model_id: str) -> tuple[str, float, int, list[str]]:
     from explorer.models import get_model
 
     t0 = time.perf_counter()
-    before = compiled_count()
     cls = get_model(model_id)
     module = _sys.modules[cls.__module__]
+    before = compiled_count([module])
     problems = []
     result = None
     for name, build, patches in variants(model_id):
@@ -275,7 +275,7 @@ def warm_model(model_id: str) -> tuple[str, float, int, list[str]]:
             problems.append(f"export: {type(e).__name__}: {e}")
     if _TMP:
         shutil.rmtree(_TMP.pop(), ignore_errors=True)
-    return model_id, time.perf_counter() - t0, compiled_count() - before, problems
+    return model_id, time.perf_counter() - t0, compiled_count([module]) - before, problems
 
 
 # ---- what numba did --------------------------------------------------------------------------
@@ -296,9 +296,13 @@ def _dispatchers(modules: list[ModuleType] | None = None):
                 yield obj
 
 
-def compiled_count() -> int:
-    """Signatures this process compiled (not loaded from the cache)."""
-    return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers())
+def compiled_count(extra: tuple | list = ()) -> int:
+    """Signatures this process compiled (not loaded from the cache), in explorer's modules and
+    ``extra`` (a model's own module when it comes from outside the package)."""
+    modules = [m for name, m in list(sys.modules.items())
+               if (name.startswith("explorer.models") or name == "explorer.textformat")
+               and m is not None] + list(extra)
+    return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers(modules))
 
 
 def kernels_cached(cls) -> bool | None:
