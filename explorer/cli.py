@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -72,10 +73,7 @@ def _fmt(v) -> str:
 
 
 def cmd_models(_argv: list[str]) -> int:
-    from explorer.models import load_problems
-
-    for problem in load_problems():
-        print(f"explorer: warning: model not loaded: {problem}", file=sys.stderr)
+    # (models that failed to load were reported by take_model_files)
     for model_id, cls in registry().items():
         print(f"{model_id}: {cls.name}  [data: {', '.join(cls.data_kinds)}; "
               f"objective: {cls.objective_kind}]")
@@ -409,9 +407,11 @@ def cmd_check_model(argv: list[str]) -> int:
 MODEL_FILE_COMMANDS = ("models", "fit", "sweep", "replay", "gui", "warmup", "check-model")
 
 
-def take_model_files(argv: list[str]) -> list[str]:
+def take_model_files(argv: list[str], *, report: bool = False) -> list[str]:
     """Remove every ``--model-file PATH`` (or ``--model-file=PATH``) from ``argv`` and name those
-    files for this process and its workers (explorer.plugins.add_model_file). Raises
+    files for this process and its workers (explorer.plugins.add_model_file); print a warning for
+    each external model that failed to load when files are named, EXPLORER_MODEL_PATH is set or
+    ``report`` asks (``explorer models``). Raises
     plugins.ModelFileError for a missing file, ValueError for a flag without a path."""
     from explorer import plugins
 
@@ -432,7 +432,7 @@ def take_model_files(argv: list[str]) -> list[str]:
         i += 1
     for f in files:
         plugins.add_model_file(f)
-    if files:
+    if report or files or os.environ.get(plugins.MODEL_PATH_VARIABLE):
         from explorer.models import load_problems
 
         for problem in load_problems():
@@ -474,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         from explorer.plugins import ModelFileError
 
         try:
-            take_model_files(argv)
+            take_model_files(argv, report=bool(argv) and argv[0] == "models")
         except (ModelFileError, ValueError) as e:
             print(f"explorer: error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT

@@ -214,3 +214,16 @@ def test_add_note_works_in_every_kind_of_model(clean_registry):
         model.initialize(data, seed=0)
         model.add_note("a note of the test")
         assert "a note of the test" in model.notes
+
+
+def test_explorer_models_reports_a_file_that_failed_and_lists_the_others(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "broken.py").write_text("import no_such_package_for_explorer\n")
+    (folder / "poisson.py").write_text(EXAMPLE.read_text())
+    r = explorer_cli("models", cwd=tmp_path, EXPLORER_MODEL_PATH=str(folder))
+    assert r.returncode == 0, r.stderr
+    assert (f"explorer: warning: model not loaded: {(folder / 'broken.py').resolve()}: "
+            "ModuleNotFoundError: No module named 'no_such_package_for_explorer'") in r.stderr
+    assert r.stderr.count("model not loaded") == 1
+    assert "poisson-mixture: Poisson mixture (EM)" in r.stdout and "\ngmm: " in r.stdout
