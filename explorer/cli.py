@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -72,6 +73,7 @@ def _fmt(v) -> str:
 
 
 def cmd_models(_argv: list[str]) -> int:
+    # (models that failed to load were reported by take_model_files)
     for model_id, cls in registry().items():
         print(f"{model_id}: {cls.name}  [data: {', '.join(cls.data_kinds)}; "
               f"objective: {cls.objective_kind}]")
@@ -395,6 +397,50 @@ def cmd_warmup(argv: list[str]) -> int:
     return warmup_main(argv)
 
 
+def cmd_check_model(argv: list[str]) -> int:
+    from explorer.check_model import main as check_main
+    return check_main(argv)
+
+
+# Commands that take --model-file PATH (repeatable): a model of the user's own, loaded from a file
+# they name (explorer.plugins); bare `explorer DATA` opens the window and takes it too.
+MODEL_FILE_COMMANDS = ("models", "fit", "sweep", "replay", "gui", "warmup", "check-model")
+
+
+def take_model_files(argv: list[str], *, report: bool = False) -> list[str]:
+    """Remove every ``--model-file PATH`` (or ``--model-file=PATH``) from ``argv`` and name those
+    files for this process and its workers (explorer.plugins.add_model_file); print a warning for
+    each external model that failed to load when files are named, EXPLORER_MODEL_PATH is set or
+    ``report`` asks (``explorer models``). Raises
+    plugins.ModelFileError for a missing file, ValueError for a flag without a path."""
+    from explorer import plugins
+
+    rest, files = [], []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--model-file":
+            if i + 1 >= len(argv):
+                raise ValueError("--model-file needs a path")
+            files.append(argv[i + 1])
+            i += 2
+            continue
+        if arg.startswith("--model-file="):
+            files.append(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+        i += 1
+    for f in files:
+        plugins.add_model_file(f)
+    if report or files or os.environ.get(plugins.MODEL_PATH_VARIABLE):
+        from explorer.models import load_problems
+
+        for problem in load_problems():
+            print(f"explorer: warning: model not loaded: {problem}", file=sys.stderr)
+    argv[:] = rest
+    return files
+
+
 USAGE = """usage: explorer models
        explorer fit MODEL DATA [--K 3] [--<hyperparameter> VALUE ...] [--seed 0]
                     [--max-iter N] [--tol T] [--columns A,B] [--standardize]
@@ -405,7 +451,12 @@ USAGE = """usage: explorer models
        explorer gui [DATA] [--model ID] [--<hyperparameter> VALUE ...] [--run]
                     [--screenshot PNG] [--plots DIR]
        explorer warmup [MODEL ...] [--jobs 2]   (compile every model's kernels once)
+       explorer check-model ID|FILE.py   (the conformance checks of a model)
        explorer [DATA]                (open the window)
+
+fit, sweep, replay, gui, warmup and check-model take --model-file FILE.py (a model of your own);
+EXPLORER_MODEL_PATH names folders of such files, and installed packages add models through the
+`explorer.models` entry-point group (docs/adding-a-model.md).
 """
 
 
@@ -418,7 +469,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"explorer {__version__}")
         return 0
     commands = {"models": cmd_models, "fit": cmd_fit, "warmup": cmd_warmup, "gui": cmd_gui,
-                "sweep": cmd_sweep, "replay": cmd_replay}
+                "sweep": cmd_sweep, "replay": cmd_replay, "check-model": cmd_check_model}
+    if not argv or argv[0] in MODEL_FILE_COMMANDS or argv[0] not in commands:
+        from explorer.plugins import ModelFileError
+
+        try:
+            take_model_files(argv, report=bool(argv) and argv[0] == "models")
+        except (ModelFileError, ValueError) as e:
+            print(f"explorer: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
     if not argv or Path(argv[0]).exists():

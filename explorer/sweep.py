@@ -57,6 +57,27 @@ _CHOOSER = {
 }
 
 
+def criterion_family(model_id: str) -> str:
+    """The bundled model whose way of choosing K a model follows: itself when bundled; for a model
+    from outside the package (explorer.plugins), what it declares: a held-out objective is chosen
+    like the a-MMSB's, an ELBO like the Bayesian mixture's, a likelihood whose free parameters the
+    model counts (``n_parameters``) by BIC like the mixtures, a distortion by the silhouette."""
+    if model_id in _CHOOSER:
+        return model_id
+    cls = get_model(model_id)
+    if cls.objective_kind == "held-out log-likelihood":
+        return "ammsb"
+    if cls.objective_kind == "ELBO":
+        return "bayes-gmm"
+    if cls.objective_kind == "distortion":
+        return "kmeans"
+    if cls.n_parameters is not Model.n_parameters:
+        return "gmm"
+    raise HyperparameterError(
+        f"model '{model_id}' gives no criterion to choose K: count its free parameters "
+        "(n_parameters) for BIC, or report a held-out log-likelihood")
+
+
 def sweep_parameter(model_cls: type[Model]) -> str:
     """The hyperparameter that is the number of components: ``K``, else the first ``K_*`` one."""
     names = [s.name for s in model_cls.param_specs() if s.type is int]
@@ -183,13 +204,16 @@ def criteria_of(model_id: str, result, data) -> dict[str, float]:
     """The model-selection figures of one fit (see the module docstring)."""
     m = result.metrics
     out: dict[str, float] = {}
+    model_id = criterion_family(model_id)
     if model_id in ("gmm", "bernoulli-mixture", "exponential-mixture"):
         out["bic"] = float(m.get("bic", math.nan))
         out["aic"] = float(m.get("aic", math.nan))
     elif model_id == "bayes-gmm":
         out["elbo"] = float(result.final_objective)
-        weights = np.asarray(result.model.parameters()["weights"], dtype=np.float64)
-        out["components_used"] = float((weights > MAJOR_WEIGHT).sum())
+        weights = result.model.parameters().get("weights")
+        if weights is not None:
+            out["components_used"] = float((np.asarray(weights, dtype=np.float64)
+                                            > MAJOR_WEIGHT).sum())
     elif model_id in ("ammsb", "dynamic-exposure"):
         if "heldout_loglik" in m:
             out["heldout_loglik"] = float(m["heldout_loglik"])
@@ -373,7 +397,7 @@ def stability(label_sets: list[np.ndarray]) -> float:
 def summarize(model_id: str, rows: list[SweepRow]) -> dict[str, Any]:
     """Per K: mean and standard deviation of each criterion over seeds, the stability, and the
     chosen K with the reason. Fits that failed are counted, never averaged in."""
-    criterion, higher = _CHOOSER[model_id]
+    criterion, higher = _CHOOSER[criterion_family(model_id)]
     by_k: dict[int, list[SweepRow]] = {}
     for r in rows:
         by_k.setdefault(r.K, []).append(r)

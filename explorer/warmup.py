@@ -86,6 +86,19 @@ def _binary_table():
     return _table(D=8, transform=lambda X: (X > 0).astype(np.float64), name="binary.csv")
 
 
+def _count_table():
+    """Non-negative whole numbers: Poisson counts around three levels."""
+    def counts(X):
+        rng = np.random.default_rng(0)
+        return rng.poisson(np.exp(np.clip(X, -3.0, 3.0))).astype(np.float64)
+    return _table(transform=counts, name="counts.csv")
+
+
+# The tables a model's ``table_values`` asks for (see explorer.models.base.Model).
+_TABLES = {"real": _table, "non-negative": _positive_table, "binary": _binary_table,
+           "counts": _count_table}
+
+
 def _network(directed: bool = False, test_pairs: bool = False):
     from explorer.data import load
     from explorer.data.synthetic import planted_partition, write_edge_list
@@ -168,8 +181,11 @@ def variants(model_id: str) -> list[Variant]:
                      "FULL_AUC_MAX_CELLS": 100, "FULL_AUC_MAX_PAIRS": 100}))
         return out
     base = {"bernoulli-mixture": _binary_table,
-            "exponential-mixture": _positive_table}.get(model_id, _table)
-    out = list(_choice_variants(cls, base, {"K": 2}))
+            "exponential-mixture": _positive_table}.get(model_id)
+    if base is None:      # a model from elsewhere says what values its table holds
+        base = _TABLES.get(getattr(cls, "table_values", "real"), _table)
+    declared = {spec.name for spec in cls.param_specs()}
+    out = list(_choice_variants(cls, base, {"K": 2} if "K" in declared else {}))
     if model_id == "bernoulli-mixture":
         out = [v for v in out if not v[0].startswith("binarize")]
         out.append(("binarize", lambda: (_table(), {"K": 2, "binarize": True, "threshold": 0.0}),
@@ -238,9 +254,9 @@ def warm_model(model_id: str) -> tuple[str, float, int, list[str]]:
     from explorer.models import get_model
 
     t0 = time.perf_counter()
-    before = compiled_count()
     cls = get_model(model_id)
     module = _sys.modules[cls.__module__]
+    before = compiled_count([module])
     problems = []
     result = None
     for name, build, patches in variants(model_id):
@@ -259,7 +275,7 @@ def warm_model(model_id: str) -> tuple[str, float, int, list[str]]:
             problems.append(f"export: {type(e).__name__}: {e}")
     if _TMP:
         shutil.rmtree(_TMP.pop(), ignore_errors=True)
-    return model_id, time.perf_counter() - t0, compiled_count() - before, problems
+    return model_id, time.perf_counter() - t0, compiled_count([module]) - before, problems
 
 
 # ---- what numba did --------------------------------------------------------------------------
@@ -280,9 +296,13 @@ def _dispatchers(modules: list[ModuleType] | None = None):
                 yield obj
 
 
-def compiled_count() -> int:
-    """Signatures this process compiled (not loaded from the cache)."""
-    return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers())
+def compiled_count(extra: tuple | list = ()) -> int:
+    """Signatures this process compiled (not loaded from the cache), in explorer's modules and
+    ``extra`` (a model's own module when it comes from outside the package)."""
+    modules = [m for name, m in list(sys.modules.items())
+               if (name.startswith("explorer.models") or name == "explorer.textformat")
+               and m is not None] + list(extra)
+    return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers(modules))
 
 
 def kernels_cached(cls) -> bool | None:

@@ -95,7 +95,7 @@ def test_readme_python_example_runs_exactly_as_shown(tmp_path):
     """The README's Python block, run as written in a fresh interpreter (its last line failed:
     `explorer.export` was shadowed by the submodule once imported)."""
     text = (ROOT / "README.md").read_text()
-    block = re.search(r"## Python\s+```python\n(.*?)```", text, re.S).group(1)
+    block = re.search(r"\*\*From Python\.\*\*\s+```python\n(.*?)```", text, re.S).group(1)
     assert "explorer.export(result" in block
     (tmp_path / "sample_data").symlink_to(SAMPLE)
     env = dict(os.environ, PYTHONPATH=str(ROOT))

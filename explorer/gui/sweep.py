@@ -137,7 +137,7 @@ class SweepPanel(QWidget):
         self.total = len(spec.tasks())
         # Only the criteria this model's fits report are offered (no BIC for K-means): the one
         # that chooses K now, the others as the first fits bring them.
-        crit = sweep_mod._CHOOSER[spec.model_id][0]
+        crit = sweep_mod._CHOOSER[sweep_mod.criterion_family(spec.model_id)][0]
         self.criterion.blockSignals(True)
         self.criterion.clear()
         self._add_criteria([crit])

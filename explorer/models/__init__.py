@@ -2,7 +2,11 @@
 
 Every module in this package that defines a subclass of :class:`~explorer.models.base.Model` and
 decorates it with :func:`register` is found automatically, so adding a model means adding one file.
-The GUI's model list, the CLI and the tests all read :func:`registry`.
+Models from outside the package (an installed package's ``explorer.models`` entry point, a file
+named with ``--model-file`` or found in an ``EXPLORER_MODEL_PATH`` folder) are loaded by
+:mod:`explorer.plugins` after the bundled ones; one that fails to load is reported
+(:func:`load_problems`) and the others still load. The GUI's model list, the CLI and the tests all
+read :func:`registry`.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from explorer import plugins
 from explorer.models.base import Model
 
 _REGISTRY: dict[str, type[Model]] = {}
@@ -33,13 +38,20 @@ def unregister(model_id: str) -> None:
 
 def _load_all() -> None:
     global _LOADED
-    if _LOADED:
-        return
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_") or info.name == "base":
-            continue
-        importlib.import_module(f"{__name__}.{info.name}")
-    _LOADED = True
+    if not _LOADED:
+        for info in pkgutil.iter_modules(__path__):
+            if info.name.startswith("_") or info.name == "base":
+                continue
+            importlib.import_module(f"{__name__}.{info.name}")
+        _LOADED = True
+    # Entry points once; model files named since the last call (cheap when none are named).
+    plugins.load_external(register, Model)
+
+
+def load_problems() -> list[plugins.LoadProblem]:
+    """External models that failed to load (file or entry point, and why)."""
+    _load_all()
+    return plugins.problems()
 
 
 def registry() -> dict[str, type[Model]]:
@@ -53,5 +65,6 @@ def registry() -> dict[str, type[Model]]:
 def get_model(model_id: str) -> type[Model]:
     reg = registry()
     if model_id not in reg:
-        raise KeyError(f"unknown model '{model_id}'; known models: {', '.join(reg)}")
+        failed = "".join(f"; not loaded: {p}" for p in plugins.problems())
+        raise KeyError(f"unknown model '{model_id}'; known models: {', '.join(reg)}{failed}")
     return reg[model_id]

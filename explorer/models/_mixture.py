@@ -11,8 +11,8 @@ log-likelihood ``loglik``. From these the template gives every mixture
 * ``metrics()``: the objective's figures (``_objective_metrics()``) and BIC and AIC of the
   log-likelihood with ``n_parameters()`` free parameters, where the model defines that number;
 * ``notes``: the fit's notes followed by those that follow the current state (``_state_notes()``,
-  e.g. gmm's "K is too large for N and D"). It is computed when read, so a mixture adds a note to
-  ``self._notes``, never with ``self.notes.append``.
+  e.g. gmm's "K is too large for N and D"). It is computed when read, so a mixture adds a note with
+  ``self.add_note(text)`` (as every model does), never with ``self.notes.append``.
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ class MixtureModel(Model):
     @notes.setter
     def notes(self, value) -> None:
         self._notes = list(value)
+
+    def add_note(self, text: str) -> None:
+        self._notes.append(str(text))
 
     def _state_notes(self) -> list[str]:
         """Notes about the current state (called once the state exists)."""

@@ -231,6 +231,9 @@ class Model:
     # Runner defaults; the user overrides them per run (--max-iter, --tol).
     default_max_iter: ClassVar[int] = 300
     default_tol: ClassVar[float] = 1e-6
+    # What values a table model takes: "real", "non-negative", "binary" or "counts" (whole
+    # numbers >= 0). `explorer warmup` and `explorer check-model` fit it on such a table.
+    table_values: ClassVar[str] = "real"
     # The snapshot's ``metrics_trace`` curve the window draws above the objective (a-MMSB's
     # "elbo"), or None.
     first_curve: ClassVar[str | None] = None
@@ -288,6 +291,13 @@ class Model:
             new.__dict__.update(self._prepared.shared)
             new._prepared = self._prepared
         return new
+
+    def add_note(self, text: str) -> None:
+        """Add a line the user should read about this fit (shown by the CLI and the window, written
+        to result.json's ``notes``). The one way to add a note, in every model: a model may compute
+        ``notes`` when it is read (MixtureModel adds the notes that follow its state), so appending
+        to ``self.notes`` is not reliable. Notes added in ``_prepare`` are every restart's first."""
+        self.notes.append(str(text))
 
     # ---- hooks a model implements -------------------------------------------------------
     def check_data(self, data) -> None:
@@ -373,6 +383,18 @@ class Model:
     # state worse than one it already had. ``state_attributes`` names what ``get_state`` copies.
     keep_best: ClassVar[bool] = False
     state_attributes: ClassVar[tuple[str, ...]] = ()
+    # Whether the objective never worsens from one step to the next (EM, CAVI, Lloyd's algorithm),
+    # which `explorer check-model` verifies. None (the default) follows ``keep_best``: a model that
+    # asks the runner to keep its best state watches an objective that can fall (a held-out score).
+    monotone_objective: ClassVar[bool | None] = None
+
+    @classmethod
+    def objective_is_monotone(cls) -> bool:
+        """Whether the objective never worsens between steps (``monotone_objective``, by default
+        ``not keep_best``)."""
+        if cls.monotone_objective is None:
+            return not cls.keep_best
+        return bool(cls.monotone_objective)
 
     def get_state(self) -> dict[str, Any]:
         """A copy of everything that defines the fitted state (arrays copied, never views)."""

@@ -1,30 +1,7 @@
 """Bayesian mixture of Gaussians by coordinate-ascent variational inference (CAVI), the model of
 Blei, Kucukelbir and McAuliffe's review (docs/derivations/bayes_gmm.md), in D dimensions.
 
-Model: mu_k ~ N(0, sigma2 I) (k = 1..K), c_i ~ Cat(1/K, ..., 1/K), x_i | c_i, mu ~ N(mu_{c_i}, I).
-Mean field: q(mu_k) = N(m_k, s2_k I), q(c_i) = Cat(phi_i).
-
-* CAVI update for phi_i: phi_ik proportional to exp(x_i . m_k - (D s2_k + ||m_k||^2) / 2),
-  normalised by log-sum-exp.
-* CAVI update for q(mu_k): s2_k = 1 / (1 / sigma2 + sum_i phi_ik); m_k = s2_k sum_i phi_ik x_i.
-* ELBO, every constant included (a total over the data set):
-    E[log p(mu)]          = sum_k [-D/2 log(2 pi sigma2) - (||m_k||^2 + D s2_k) / (2 sigma2)]
-    sum_i E[log p(c_i)]   = -N log K
-    sum_i E[log p(x_i|.)] = sum_i [-D/2 log(2 pi) - ||x_i||^2 / 2
-                                   + sum_k phi_ik (x_i . m_k - (||m_k||^2 + D s2_k) / 2)]
-    -E[log q(c)]          = -sum_ik phi_ik log phi_ik
-    -E[log q(mu)]         = sum_k D/2 (1 + log(2 pi s2_k))
-
-One iteration (``step``): the q(mu) update from the statistics sum_i phi_ik and sum_i phi_ik x_i
-of the previous pass, then one pass over the data that updates every phi_i, accumulates the next
-statistics and the data part of the ELBO. Each is an exact coordinate ascent step, so the ELBO
-never decreases. ``initialize`` sets m_k to k-means++ seed rows (the ``kmeans`` model's seeding),
-s2_k = 1, and runs the first phi pass.
-
-The observation variance is fixed at 1: the model only makes sense for data near unit scale.
-Standardising is a property of the data, not of the model (one declaration: the loader's
-``standardize`` option, ``--standardize`` on the command line, "Standardise columns" in the
-window); columns far from unit scale in unstandardised data add a note to ``notes`` suggesting it.
+The model, its updates and the choices the code made: docs/models/bayes-gmm.md.
 
 Exported parameters (parameters.npz names), in the data's feature space (the standardised columns
 when the data were loaded standardised):

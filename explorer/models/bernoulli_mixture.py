@@ -1,35 +1,6 @@
 """Multivariate Bernoulli mixture for binary data, fitted by EM (docs/derivations/bernoulli_mixture.md).
 
-Model: z_i ~ Cat(pi), x_id | z_i = k ~ Bernoulli(theta_kd), x_i in {0, 1}^D, with an optional
-Beta(a, b) prior on every theta_kd.
-
-* E-step: r_ik proportional to pi_k prod_d theta_kd^x_id (1 - theta_kd)^(1 - x_id), computed as
-  log pi_k + sum_d [x_id log theta_kd + (1 - x_id) log(1 - theta_kd)] and normalised by
-  log-sum-exp.
-* M-step for theta_kd (MAP under Beta(a, b)):
-  theta_kd = (sum_i r_ik x_id + a - 1) / (sum_i r_ik + a + b - 2).
-  a = b = 1 is the flat prior, i.e. plain maximum likelihood (the original note's); the default
-  a = b = 2 adds one pseudo-count of each value ("add-one" smoothing), so no theta is 0 or 1.
-* M-step for pi_k: pi_k = N_k / N (``learn_weights``), or held at 1/K.
-
-Objective (objective_kind "log-posterior", total over the data set):
-  sum_i log sum_k pi_k p(x_i | theta_k) + sum_kd log Beta(theta_kd | a, b),
-with the Beta density's normalising constant included; for a = b = 1 the prior term is 0 and the
-objective is the log-likelihood. MAP-EM never decreases it.
-
-Degenerate states: unlike a Gaussian's or an exponential's, the Bernoulli likelihood is bounded (a
-row's probability is at most 1), so no component can make the objective grow without bound and
-``degeneracy()`` has nothing to report. With the flat prior (a = b = 1), though, theta_kd = 0 or 1
-is the maximum-likelihood value for a component whose rows agree on column d, and a component may
-end on a single binary pattern (every theta_kd 0 or 1): a point mass that gives any row differing
-in one column probability 0. ``notes`` then says how many components are such point masses and
-suggests a = b = 2 (the default), which keeps every theta inside (0, 1).
-
-Data must be 0/1. Other values raise a DataError unless ``binarize`` is on, in which case values
->= ``threshold`` become 1 and the rest 0.
-
-Initialisation (``init``): "k-means++" takes K rows chosen by k-means++ seeding (the ``kmeans``
-model's) and sets theta_k = (x_row + column mean) / 2; "random" draws theta_kd ~ U(0.25, 0.75).
+The model, its updates and the choices the code made: docs/models/bernoulli-mixture.md.
 
 Exported parameters (parameters.npz names):
   theta (K, D) success probabilities; weights (K,) mixing proportions pi;

@@ -1,62 +1,8 @@
 """Dynamic exposure model: latent link indicators with zero-inflated Poisson counts, fitted by EM.
 
-docs/derivations/dynamic_exposure.md and issue 6. A temporal network is T snapshots of count matrices A^t over N
-nodes (directed or undirected). For every pair i < j and snapshot t:
+Derivation: docs/derivations/dynamic_exposure.md.
 
-* exposure: z_ij^t ~ Bernoulli(mu_ij), mu_ij = mu_i^T mu_j with mu_i in [0, 1]^K_exp, kept inside
-  [eps, 1 - eps], independent over t;
-* counts: if z_ij^t = 1, A_ij^t ~ Pois(lambda_ij) (and A_ji^t ~ Pois(lambda_ji) when directed);
-  if z_ij^t = 0 the counts are exactly 0 (zero-inflated Poisson);
-* rates: lambda_ij = sum_{k,q} u_ik w_kq v_jq, non-negative u, v (N x K_aff), w (K_aff x K_aff),
-  constant over t; undirected: v = u and w symmetric.
-
-Objective (issue 11, kind ``held-out log-likelihood``): the same log-likelihood summed over the
-held-out cells; the fit stops after ``patience`` iterations without improvement and the runner
-returns the best state (``keep_best``; get_state copies u, v, w, mu and set_state recomputes S).
-Without held-out cells the objective is the training (observed-data) log-likelihood, a total over
-every observed cell (held-out cells are left out of every training sum)::
-
-    sum_{i<j, t observed} log[ mu_ij Pois(A_ij^t; lambda_ij) [Pois(A_ji^t; lambda_ji)]
-                               + (1 - mu_ij) [A^t = 0] ]
-
-EM (one ``step`` = M-step, then the E-step that also evaluates the log-likelihood of the new
-parameters, so every returned value belongs to the parameters the model holds; EM never
-decreases it):
-
-* E-step: Q_ij^t = p(z_ij^t = 1 | A) = 1 where a count is positive, otherwise
-  q0_ij = mu_ij e^-L / (mu_ij e^-L + 1 - mu_ij) with L = lambda_ij [+ lambda_ji]. All zero
-  snapshots of a pair share q0, so the pair activity S_ij = sum_t Q_ij^t = m_ij + (n_ij - m_ij) q0_ij
-  (n_ij observed snapshots, m_ij of them non-zero) costs O(pairs + non-zeros), never T N^2.
-* M-step for u, v, w: the multiplicative updates of the Poisson blockmodel with the split
-  rho_ijkq = u_ik w_kq v_jq / lambda_ij: numerators over the non-zero counts (aggregated over
-  time, Y_ij = sum_t A_ij^t), denominators weighted by S_ij, e.g.
-  u_ik <- u_ik [sum_j Y_ij (w v_j)_k / lambda_ij] / [sum_j S_ij (w v_j)_k]. Directed: u, then v,
-  then w. Undirected: u node by node (lambda is linear in u_i when the other rows are fixed, so each
-  row update is an exact minorise-maximise step), then w.
-* M-step for mu: maximise F(mu) = sum_{i<j} S_ij log(mu_i^T mu_j) + (n_ij - S_ij) log(1 - mu_i^T mu_j)
-  with gradient dF/dmu_ke = sum_{i != k} mu_ie (S_ik / mu_ik - (n_ik - S_ik) / (1 - mu_ik)) (the
-  original note's last line adds the second term: a slip). Node by node, F restricted to a row is
-  concave; projected Newton steps on [0, 1]^K_exp with halving until all mu_ki stay in
-  [eps, 1 - eps] and F does not decrease ("Newton step on mu_k with halving"), a scaled gradient
-  step as fallback.
-
-Held-out cells: each (t, i, j) cell (both directions of a directed pair together) is held out
-with probability ``heldout_fraction``, decided by a hash of (heldout_seed, t, i, j): the choice does
-not depend on the data values nor on the restart seed. Held-out cells are missing, not zeros: they
-enter no sum (n_ij counts only observed snapshots). Link prediction on them scores a cell by
-P(A^t != 0) = mu_ij (1 - e^-L_ij); ``heldout_auc`` is its ROC AUC (live: on at most 200,000
-pairs, every pair with a held-out positive plus a weighted hashed sample of the others; final:
-every held-out pair up to 2,000,000 pairs, the same kind of weighted sample beyond).
-
-Initialisation: u (and v) rows from K-means (k-means++ and Lloyd of the ``kmeans`` model) on the
-rows of log(1 + aggregated observed counts), L2-normalised (randomly projected to 128 dimensions
-beyond 512 nodes), or from Dirichlet(1); w = c (I + 0.1 (1 - I)) with c matching the mean rate on
-non-zero cells; mu_i = sqrt(r) (pi_i / 2 + 1 / (2 K_exp)), pi_i ~ Dirichlet(1), r twice the share
-of non-zero cells (so every mu_ij starts in [r / (4 K_exp), r]). ``n_init`` restarts keep the best
-held-out log-likelihood (the training one without held-out cells).
-
-Memory: O(non-zeros + N K) plus two dense N x N pair arrays: S (float64 up to 3,000 nodes,
-float32 beyond) and the observed-snapshot counts (uint16).
+The model, its updates and the choices the code made: docs/models/dynamic-exposure.md.
 
 Exported parameters (parameters.npz names):
   u (N, K_aff) out-memberships; v (N, K_aff) in-memberships (= u when undirected);
@@ -65,11 +11,6 @@ Exported parameters (parameters.npz names):
   (symmetric, zero diagonal); labels (N,) and memberships (N, K_aff): the communities of the
   fitted expected contacts mu_ij lambda_ij (``communities = "contacts"``, spectral clustering of
   their low-rank factors) or argmax u and normalised u (``"affinity"``); node_ids (N,) str.
-
-Metrics: loglik (training), heldout_loglik, heldout_auc and, on the same held-out cells, the
-baseline pair_history_auc (a pair's observed counts per observed snapshot as the score);
-spectral_nmi (spectral clustering of the aggregated observed counts) when the data have labels.
-  (lambda_ij = (u w v^T)_ij is not stored: it is a product of the exported factors.)
 """
 
 from __future__ import annotations

@@ -1,33 +1,7 @@
 """Mixture of exponential distributions for non-negative data, fitted by EM
 (docs/derivations/exponential_mixture.md).
 
-Model: z_i ~ Cat(mu), x_i | z_i = j ~ Exponential(lambda_j), density lambda_j exp(-lambda_j x).
-With several columns each component is a product of independent exponentials, one rate per
-column: p(x_i | z_i = j) = prod_d lambda_jd exp(-lambda_jd x_id) (one column is the derived case).
-
-* E-step: q_ji proportional to mu_j prod_d lambda_jd exp(-lambda_jd x_id), in log space
-  (log mu_j + sum_d [log lambda_jd - lambda_jd x_id]) normalised by log-sum-exp.
-* M-step for mu_j: mu_j = (1/N) sum_i q_ji.
-* M-step for lambda_j: lambda_jd = sum_i q_ji / sum_i q_ji x_id.
-
-Objective: the total log-likelihood sum_i log sum_j mu_j p(x_i | z_i = j), non-decreasing.
-Zeros are allowed (an exponential puts density lambda at 0), but like a Gaussian collapsing on one
-point, a component that takes only zeros has no finite maximum-likelihood rate: lambda grows
-without bound and so does the log-likelihood (20 zeros among 80 Exp(1) draws gave rates
-[0.89, 2e+301] and a log-likelihood of +13,736, "converged"). Two guards:
-
-* a floor on each component's mean, sum_i q_ji x_id / N_j >= MIN_MEAN_FRACTION (1e-3) times the
-  smallest positive value of column d, i.e. a cap on the rate. The mean of a component can only get
-  that low when more than 99.9 % of its weight sits on exact zeros, so with no zeros in the data
-  the floor never binds and EM is exactly the update above;
-* ``degeneracy()``: a component held at the floor is reported as degenerate (the runner then never
-  picks that restart over a sound one, and never calls it converged), with a note saying how many
-  zeros the column holds and what to do (remove or shift the zeros, model them apart).
-
-Negative values raise a DataError, and so does an all-zero column.
-
-Initialisation: weights 1/K; rates lambda_jd = 1 / (mean_d g_j) with g_j drawn log-uniformly in
-[1/5, 5], so the components start at different scales.
+The model, its updates and the choices the code made: docs/models/exponential-mixture.md.
 
 Exported parameters (parameters.npz names):
   rates (K, D) lambda; weights (K,) mu; responsibilities (N, K) (q transposed).

@@ -1,40 +1,8 @@
 """Fuzzy c-means (Bezdek), with an optional hardening that turns it into K-means.
 
-Objective (kind ``distortion``, a sum over the data set), fuzzifier m > 1 (m = 2: the
-squared-membership objective of docs/derivations/fuzzy_cmeans.md)::
+Derivation: docs/derivations/fuzzy_cmeans.md.
 
-    J_m(r, u) = sum_i sum_j r_ij^m ||x_i - u_j||^2,   r_ij >= 0,  sum_j r_ij = 1.
-
-Minimised by alternating the two exact block minimisers (the Lagrange conditions); one
-``step()`` is
-
-* **centre update**: ``u_j = sum_i r_ij^m x_i / sum_i r_ij^m`` (the original note writes r_ij;
-  setting dL/du_j = 0 gives r_ij^m weights, r_ij^2 for m = 2, which is what is used here);
-* **membership update**: ``r_ij = d_ij^(-1/(m-1)) / sum_k d_ik^(-1/(m-1))`` with
-  ``d_ij = ||x_i - u_j||^2`` (i.e. ||x_i - u_j||^(-2/(m-1)) normalised over j), evaluated as
-  ``(d_i,min / d_ij)^(1/(m-1))`` normalised, so no ratio exceeds 1 and nothing overflows. A row
-  sitting exactly on one or more centres (d = 0) splits its membership equally among those
-  centres and has 0 elsewhere (the limit of the formula, and a minimiser of J_m for fixed u): no
-  division by zero.
-
-The membership pass is fused with the accumulation of the weighted sums the next centre update
-needs. ``step()`` returns J_m of the state after the step (memberships from the current centres),
-non-increasing: J(r_t+1, u_t+1) <= J(r_t, u_t+1) <= J(r_t, u_t). A centre whose total weight is 0
-(every row sits on another centre) keeps its place; J does not depend on it.
-
-``harden=True`` replaces the memberships by the argmax at every step (r_ij = 1 for the nearest
-centre, lowest index on ties, 0 elsewhere). Then r^m = r and both updates are exactly K-means'
-Lloyd iteration (empty clusters re-seeded as K-means does), and the hardened membership update
-runs K-means' own serial assignment kernel: from the same initial centres it gives bit for bit the
-labels, centres and objective of ``kmeans`` up to 50,000 rows (above that ``kmeans`` switches to a
-chunked parallel sum and agreement is to rounding).
-
-Initial centres: greedy k-means++ (as ``kmeans``), then the memberships from them. (The note's
-"r^(0) = 1/K, u^(0) random, update u first" would put every centre on the data mean at the first
-update; the centres are initialised instead.)
-
-Metrics: ``partition_coefficient`` (Bezdek's F = sum_ij r_ij^2 / N, 1/K for the uniform
-partition, 1 for a hard one).
+The model, its updates and the choices the code made: docs/models/fuzzy-cmeans.md.
 
 Exported parameters (``parameters.npz`` names):
 

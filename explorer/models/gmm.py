@@ -1,60 +1,6 @@
 """Gaussian mixture with full covariances, fitted by EM (docs/derivations/gmm.md).
 
-Model: z_i ~ Cat(pi), x_i | z_i = k ~ N(mu_k, Sigma_k), x_i in R^D.
-
-* E-step: r_ik = pi_k N(x_i | mu_k, Sigma_k) / sum_j pi_j N(x_i | mu_j, Sigma_j), in log space
-  through the Cholesky factor U_k of the precision (Sigma_k^-1 = U_k U_k^T, U_k upper triangular):
-  log N(x | mu_k, Sigma_k) = -D/2 log 2 pi + sum_d log U_k[d, d] - ||(x - mu_k)^T U_k||^2 / 2,
-  normalised by log-sum-exp.
-* M-step for pi_k: pi_k = N_k / N with N_k = sum_i r_ik.
-* M-step for mu_k: mu_k = sum_i r_ik x_i / N_k.
-* M-step for Sigma_k: Sigma_k = sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T / N_k + reg_covar I.
-
-One iteration (``step``) is the M-step from the sufficient statistics gathered by the previous
-pass, followed by one fused pass over the data that computes the responsibilities, the total
-log-likelihood of the new parameters and the next sufficient statistics (N_k, sum r d,
-sum r d d^T with d = x - mu_k taken around the current mean, so data far from the origin costs
-no precision). When a mean moves far compared with its component's spread, the subtraction in
-Sigma_k = sum r d d^T / N_k - delta delta^T would cancel digits; that component's covariance is
-then recomputed exactly by a second pass (``_cov_pass``), which near convergence never happens.
-``initialize`` runs the first pass, so the objective returned by ``step`` is always the
-log-likelihood of the parameters the model holds.
-
-Speed (the fused pass is all of an iteration's cost): the pass works on blocks of 128 rows with
-the row index innermost, so every loop is SIMD over rows. It reads a transposed copy of the data,
-XT (Dp, N) with D padded by zero rows to a multiple of 4 (made once in ``initialize``: one more
-copy of the data in memory); y = (x - mu_k)^T U_k and the second moments are computed in 4 x 4
-tiles of coordinates held in registers; the log-sum-exp uses a vectorised ``exp`` (within 1 ulp
-of the C library's) and one ``log`` per 16 rows (of the product of their normalisers). Chunks of
-rows own their statistics, reduced in chunk order: results do not depend on the thread count.
-Its time against scikit-learn's EM iteration: bench/bench_gmm.py (figures in bench/README.md).
-Counting like scikit-learn: its iteration n (E-step then M-step) ends with the same parameters as
-our step n; its ``lower_bound_`` after n iterations is our log-likelihood after n - 1 steps
-(``initial_loglik`` for n = 1), times N.
-
-Initialisation (``init``): "kmeans" runs k-means (k-means++ seeding and Lloyd iterations of the
-``kmeans`` model) and takes the weights, means and covariances of its clusters; "k-means++" takes
-the k-means++ points as seeds and the clusters of the points nearest to them; "random" draws
-random responsibilities. ``initialize(data, seed, weights=, means=, precisions=)`` starts from
-given parameters instead (the scikit-learn comparison uses it).
-
-The objective and ``reg_covar`` (scikit-learn's regularisation): the ridge reg_covar I is added
-after the maximisation, so it is not a fixed prior and the M-step for Sigma_k is not the maximiser
-of the expected complete-data log-likelihood; no fixed objective is increased by this update (the
-log-likelihood, and the likelihood penalised by sum_k reg_covar N_k tr(Sigma_k^-1) / 2 or by
-sum_k reg_covar tr(Sigma_k^-1) / 2, were all checked and all fall on some steps). The objective
-reported is therefore the plain log-likelihood of the parameters held, which EM increases up to a
-tolerance set by reg_covar: near convergence it may fall by a small relative amount on some steps.
-The dip grows with reg_covar and vanishes with reg_covar = 0 (its size on iris: bench/README.md).
-The convergence rule (relative change below ``tol``) takes |change|, so such a
-dip near the optimum ends the run as converged; it is not a bug in the updates.
-
-A component too small for its covariance: a full covariance in D dimensions needs at least D + 1
-points. When components end with fewer effective points (N_k = sum_i r_ik < D + 1, as happens when
-K is large for N and D: K = 100 on iris's 150 rows "converged" in 2 iterations with a log-likelihood
-of +2,243) their covariances are set by reg_covar, not by the data, and a positive log-likelihood
-measures these near point masses rather than the fit; ``notes`` then says so (shown by the CLI,
-written to result.json, shown by the window).
+The model, its updates and the choices the code made: docs/models/gmm.md.
 
 Exported parameters (parameters.npz names):
   weights (K,) mixing proportions pi; means (K, D); covariances (K, D, D);

@@ -1,39 +1,6 @@
 """K-means (Lloyd's algorithm) with greedy k-means++ seeding.
 
-Objective (kind ``distortion``, a sum over the data set)::
-
-    J(z, mu) = sum_i ||x_i - mu_{z_i}||^2
-
-Lloyd's algorithm minimises J by coordinate descent. One ``step()`` is one Lloyd iteration:
-
-* **centre update** ("M-step"): ``mu_k = mean of the points assigned to k`` (the minimiser of J in mu
-  for fixed z). An empty cluster is re-seeded first with the point farthest from its centre (among
-  points whose own cluster keeps at least one other point); that point moves to the empty cluster.
-* **assignment** ("E-step"): ``z_i = argmin_k ||x_i - mu_k||^2`` (lowest index on ties), fused in
-  one pass over the data with the accumulation of the per-cluster sums the next centre update needs.
-
-``initialize`` seeds the centres and makes the first assignment, so after every step the state
-(labels, centres) is consistent (each label is the nearest centre) and ``step()`` returns the exact
-distortion of that state. It is non-increasing: J(z_t+1, mu_t+1) <= J(z_t, mu_t+1) <= J(z_t, mu_t)
-(re-seeding only lowers it further). At a fixed point the centres are recomputed from the same
-labels in the same order, so the value repeats bit for bit. The model reports convergence when no
-label changed in a step (a fixed point), besides the runner's relative-change rule.
-
-Kernels: the assignment works on a (D, N) transposed copy of the data made once, in blocks of
-256 rows: for every centre the squared distances of the block's rows are accumulated coordinate
-by coordinate with the rows on SIMD lanes (each row's sum still runs over j in increasing order),
-the running minimum and argmin updated with branch-free selects; then one pass in row order books
-labels, counts, per-cluster sums and the distortion. From 50,000 rows on (and with more than one
-numba thread) the blocks are split over row chunks run in parallel, each with its own sums, added
-in chunk order afterwards (deterministic for a given thread count; it differs from the serial sums
-in the last bits only). The blocks are what make it faster than a row-at-a-time kernel and than
-scikit-learn's Lloyd iteration (bench/bench_kmeans.py; figures in bench/README.md).
-
-Seeding: the greedy k-means++ of Arthur & Vassilvitskii as scikit-learn implements it: the first
-centre uniformly at random, then each next centre the best (lowest resulting potential) of
-``2 + floor(ln K)`` candidates drawn with probability proportional to the squared distance to the
-nearest chosen centre. ``n_init`` restarts (seed, seed + 1, ...) are run by the runner, which keeps
-the lowest distortion.
+The model, its updates and the choices the code made: docs/models/kmeans.md.
 
 Exported parameters (``parameters.npz`` names):
 
@@ -41,10 +8,6 @@ Exported parameters (``parameters.npz`` names):
 * ``labels``: (N,) int64 index of the nearest centre of each row (``labels()`` is int32 while
   fitting float32 data, to halve the per-row state);
 * ``inertia``: 0-d float64, the distortion J of (labels, centers).
-
-Public helpers used by other models: :func:`kmeans_plusplus` and :func:`lloyd`. The seeding,
-assignment and centre-update kernels live in ``_centre_kernels.py`` (shared with fuzzy c-means and
-K-medians).
 """
 
 from __future__ import annotations

@@ -1,28 +1,8 @@
 """K-medians: clustering under the L1 (city-block) distance with coordinate-wise median centres.
 
-Objective (kind ``distortion``, a sum over the data set; docs/derivations/kmedians.md: the L1
-norm the original note solves, not the ||.||_2 it writes)::
+Derivation: docs/derivations/kmedians.md.
 
-    J(z, mu) = sum_i ||x_i - mu_{z_i}||_1 = sum_i sum_d |x_id - mu_{z_i d}|
-
-One ``step()`` alternates the two exact block minimisers:
-
-* **centre update**: J separates over clusters and coordinates, and
-  ``sum_{i in k} |x_id - mu_kd|`` is minimised by a median of the cluster's d-th coordinates
-  (the subgradient condition). For an even count the midpoint of the two middle order
-  statistics is taken (any point between them is a minimiser). An empty cluster is first
-  re-seeded with the row farthest (L1) from its centre among rows whose cluster keeps another row.
-* **assignment** (in L1): ``z_i = argmin_k ||x_i - mu_k||_1`` (lowest index on ties).
-
-``initialize`` seeds the centres and assigns, so after every step (labels, centres) is consistent
-and ``step()`` returns J of that state, non-increasing:
-J(z_t+1, mu_t+1) <= J(z_t, mu_t+1) <= J(z_t, mu_t). No label changing is a fixed point and the
-model reports convergence (besides the runner's relative-change rule).
-
-Seeding: greedy k-means++ adapted to L1 (candidates drawn with probability proportional to the L1
-distance to the nearest chosen centre, best of 2 + floor(ln K) by the resulting L1 potential).
-The medians are computed without allocation: rows are bucketed by cluster (counting sort into a
-preallocated index buffer) and each cluster's coordinate is copied into a work buffer and sorted.
+The model, its updates and the choices the code made: docs/models/kmedians.md.
 
 Exported parameters (``parameters.npz`` names):
 
