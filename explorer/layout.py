@@ -658,6 +658,34 @@ def compute_layout(data, settings: LayoutSettings | None = None, *,
             progress(p)
 
 
+# The window's community colours (matplotlib's tab10, then 17 hues at two brightnesses, as
+# pyqtgraph's intColor(k, hues=17, values=2)), for files that carry colours (GraphML).
+TAB10 = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+         (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+def community_rgb(k: int) -> tuple[int, int, int]:
+    """The colour of community ``k`` (0-255 ints; grey for k < 0)."""
+    import colorsys
+
+    if k < 0:
+        return (150, 150, 150)
+    if k < len(TAB10):
+        return TAB10[k]
+    ind = k % 34
+    hue, val = ind % 17, 150 + (ind // 17) * 105
+    r, g, b = colorsys.hsv_to_rgb(hue * 360 // 17 / 360.0, 1.0, val / 255.0)
+    return (round(r * 255), round(g * 255), round(b * 255))
+
+
+def node_sizes(degree: np.ndarray) -> np.ndarray:
+    """Node sizes for files (Gephi's ``size``): 4 for the least linked up to 20 for the most,
+    by the square root of the degree (area grows with degree)."""
+    degree = np.asarray(degree, dtype=np.float64)
+    top = max(float(degree.max()), 1.0) if len(degree) else 1.0
+    return 4.0 + 16.0 * np.sqrt(degree / top)
+
+
 def community_distance_ratio(xy: np.ndarray, labels) -> float:
     """Mean distance between nodes of the same community over the mean distance between nodes
     of different communities (lower: communities drawn apart). Exact over all pairs up to 3,000

@@ -240,3 +240,88 @@ def test_isolated_nodes_and_tiny_graphs():
     assert xy.shape == (4, 2) and np.isfinite(xy).all()
     one = L.compute_layout(sp.csr_matrix((1, 1)), use_cache=False)
     assert one.shape == (1, 2)
+
+
+# ---- the GraphML export and `explorer fit --layout` ---------------------------------------------
+
+def _karate_fit():
+    from explorer import api
+
+    return api.fit("ammsb", karate(), seed=0, K=2, max_iter=10)
+
+
+def test_graphml_carries_the_layout_gephi_reads_and_networkx_reads_back(tmp_path):
+    from explorer.export import write_graphml
+
+    res = _karate_fit()
+    xy = L.compute_layout(res.data)
+    plain = nx.read_graphml(write_graphml(res, tmp_path / "plain.graphml"))
+    g = nx.read_graphml(write_graphml(res, tmp_path / "laid.graphml", layout=xy))
+    ids = [str(i) for i in res.data.node_ids]
+    got = np.array([[g.nodes[i]["x"], g.nodes[i]["y"]] for i in ids])
+    assert np.array_equal(got, xy)                     # exact: shortest round-trip floats
+    labels = res.model.labels()
+    for n, i in enumerate(ids):
+        attrs = g.nodes[i]
+        assert (attrs["r"], attrs["g"], attrs["b"]) == L.community_rgb(int(labels[n]))
+        assert all(isinstance(attrs[k], int) for k in "rgb")
+        assert 4.0 <= attrs["size"] <= 20.0
+        # everything else as without a layout
+        assert {k: v for k, v in attrs.items() if k not in ("x", "y", "size", "r", "g", "b")} \
+            == plain.nodes[i]
+    hub = ids[int(np.argmax(np.bincount(res.data.edges.ravel())))]
+    assert g.nodes[hub]["size"] == 20.0
+    assert set(g.edges) == set(plain.edges)
+    text = (tmp_path / "laid.graphml").read_text()
+    for key in ("x", "y", "size"):
+        assert f'<key id="{key}" for="node" attr.name="{key}" attr.type="double" />' in text
+    for key in "rgb":
+        assert f'<key id="{key}" for="node" attr.name="{key}" attr.type="int" />' in text
+    with pytest.raises(ValueError, match="for 34 nodes"):
+        write_graphml(res, tmp_path / "bad.graphml", layout=xy[:3])
+
+
+def test_graphml_layout_of_a_temporal_network(tmp_path):
+    from explorer import api
+    from explorer.export import write_graphml
+
+    data = load_temporal(SAMPLE / "planted_contacts" / "counts.csv")
+    res = api.fit("dynamic-exposure", data, seed=0, max_iter=3)
+    xy = L.compute_layout(data, L.LayoutSettings(iterations=20))
+    g = nx.read_graphml(write_graphml(res, tmp_path / "t.graphml", layout=xy))
+    got = np.array([[g.nodes[str(i)]["x"], g.nodes[str(i)]["y"]] for i in data.node_ids])
+    assert np.array_equal(got, xy)
+
+
+def _cli(*args, cache):
+    import os
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT), EXPLORER_LAYOUT_CACHE=str(cache))
+    return subprocess.run([sys.executable, "-m", "explorer.cli", *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=900)
+
+
+def test_cli_fit_layout_writes_coordinates_into_the_graphml(tmp_path, layout_cache):
+    out = tmp_path / "out"
+    r = _cli("fit", "ammsb", SAMPLE / "karate" / "edges.csv", "--K", "2", "--max-iter", "5",
+             "--seed", "3", "--out", out, "--layout", "--quiet", cache=layout_cache)
+    assert r.returncode == 0, r.stderr
+    g = nx.read_graphml(out / "communities.graphml")
+    data = karate()
+    want = L.compute_layout(data, L.LayoutSettings(seed=3))      # the CLI's cache entry
+    got = np.array([[g.nodes[str(i)]["x"], g.nodes[str(i)]["y"]] for i in data.node_ids])
+    assert np.array_equal(got, want)
+    assert len(list(layout_cache.glob("*.npy"))) == 1             # one entry, shared
+
+
+@pytest.mark.parametrize("extra", [[], ["--kind", "table"]], ids=["no-out", "table"])
+def test_cli_layout_needs_a_network_and_out(tmp_path, layout_cache, extra):
+    if extra:
+        args = ["fit", "kmeans", SAMPLE / "iris.csv", "--K", "3", "--out", tmp_path / "o",
+                "--layout"]
+    else:
+        args = ["fit", "ammsb", SAMPLE / "karate" / "edges.csv", "--K", "2", "--layout"]
+    r = _cli(*args, cache=layout_cache)
+    assert r.returncode == 2
+    assert "--layout draws a network into communities.graphml" in r.stderr
+    assert "Traceback" not in r.stderr
