@@ -2,13 +2,20 @@
 
 Run by hand (not in CI), one network at a time or all::
 
-    .venv/bin/python bench/bench_layout.py [n20000] [n100000] [n2000] [--iterations I] [--seed S]
+    .venv/bin/python bench/bench_layout.py [n20000] [n100000] [n2000] [panzoom] [--iterations I]
+        [--seed S]
 
 * ``n2000`` / ``n20000``: the planted overlapping networks in ../shared/benchmarks/networks/
   (targets: n20000 in at most 10 s on 2 cores);
 * ``n100000``: a planted partition with 100,000 nodes, K = 100, about 1,000,000 links (expected
   in-block degree 16, across 4; ``explorer.data.synthetic.planted_partition``, seed 0; target at
   most 60 s on 2 cores).
+
+* ``panzoom``: the drawn 20,000-node network (its layout from the cache or computed first) in
+  the Network panel, offscreen at 900 x 700: seconds for ``set_layout`` and for a recolour
+  (``show_snapshot``), then 3 s of pan and zoom (the view range changed every 16 ms and
+  repainted) while a 5 ms QTimer records the event loop's gaps (bench_gui_responsiveness's
+  method); target: the longest gap under 100 ms.
 
 Each network runs in its own process (peak memory is ru_maxrss per network); the layout cache is
 off. Printed per network: nodes, links, iterations, wall and CPU seconds of the layout (the numba
@@ -21,6 +28,7 @@ primary community; lower is better), and the 1-minute load average (the machine 
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import subprocess
@@ -92,6 +100,72 @@ def one(name: str, iterations: int | None, seed: int) -> dict:
             "load_average_1min": round(os.getloadavg()[0], 2)}
 
 
+def panzoom() -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from explorer import layout as L
+    from explorer.gui.plots.network import NetworkPanel
+
+    app = QApplication.instance() or QApplication([])
+    data, truth = load("n20000")
+    xy = L.compute_layout(data)
+    codes = np.unique(truth, return_inverse=True)[1].ravel()
+    K = int(codes.max()) + 1
+    m = np.full((data.n_nodes, K), 0.2 / (K - 1))
+    m[np.arange(data.n_nodes), codes] = 0.8
+    m[::10] = 1.0 / K                       # one node in ten mixed: rings drawn
+    snap = {"labels": m.argmax(1), "memberships": m}
+    panel = NetworkPanel()
+    panel.resize(900, 700)
+    panel.show()
+    panel.set_data(data)
+    t = time.perf_counter()
+    panel.set_layout(xy)
+    app.processEvents()
+    set_layout_s = time.perf_counter() - t
+    t = time.perf_counter()
+    panel.show_snapshot(snap, None)
+    app.processEvents()
+    recolour_s = time.perf_counter() - t
+    vb = panel.plot.vb
+    (x0, x1), (y0, y1) = vb.viewRange()
+    ticks: list[float] = []
+    tick = QTimer()
+    tick.setInterval(5)
+    tick.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    frames = [0]
+
+    def move():
+        k = frames[0]
+        frames[0] += 1
+        f = 1.0 - 0.4 * abs(math.sin(k / 30))         # zoom in and out
+        dx = 0.2 * (x1 - x0) * math.sin(k / 17)       # pan
+        cx, cy, hw, hh = (x0 + x1) / 2 + dx, (y0 + y1) / 2, f * (x1 - x0) / 2, f * (y1 - y0) / 2
+        vb.setRange(xRange=(cx - hw, cx + hw), yRange=(cy - hh, cy + hh), padding=0)
+        panel.pw.viewport().repaint()
+
+    mover = QTimer()
+    mover.setInterval(16)
+    mover.timeout.connect(move)
+    tick.start()
+    mover.start()
+    loop = QEventLoop()
+    QTimer.singleShot(3000, loop.quit)
+    loop.exec()
+    tick.stop()
+    mover.stop()
+    gaps = np.diff(ticks)
+    return {"bench": "panzoom n20000", "nodes_drawn": len(panel.nodes.data),
+            "links_drawn": len(panel._pairs), "set_layout_s": round(set_layout_s, 3),
+            "recolour_s": round(recolour_s, 3), "frames": frames[0],
+            "longest_gap_ms": round(1e3 * gaps.max(), 1),
+            "p95_gap_ms": round(1e3 * np.percentile(gaps, 95), 1),
+            "median_gap_ms": round(1e3 * np.median(gaps), 1),
+            "load_average_1min": round(os.getloadavg()[0], 2)}
+
+
 def _options(argv: list[str]) -> tuple[list[str], dict[str, str]]:
     """Network names and ``--name value`` options."""
     names, opts, k = [], {}, 0
@@ -112,7 +186,7 @@ def main(argv: list[str]) -> None:
     iterations = int(opts["--iterations"]) if "--iterations" in opts else None
     seed = int(opts.get("--seed", 0))
     if os.environ.get("_BENCH_LAYOUT_CHILD"):
-        print(json.dumps(one(names[0], iterations, seed)))
+        print(json.dumps(panzoom() if names[0] == "panzoom" else one(names[0], iterations, seed)))
         return
     for name in names or ["n20000", "n100000"]:
         env = dict(os.environ, _BENCH_LAYOUT_CHILD="1")

@@ -78,7 +78,7 @@ def test_layout_draws_every_node_and_link_sized_by_degree(panel, karate):
     assert len(x) == 2 * karate.n_edges
     sizes = panel.nodes.data["size"]
     deg = np.asarray((karate.adjacency > 0).sum(1)).ravel()
-    assert np.argmax(sizes) == np.argmax(deg)
+    assert sizes[np.argmax(deg)] == sizes.max() > sizes.min()
     assert np.all(np.diff(sizes[np.argsort(deg)]) >= 0)       # size grows with degree
     # before a fit: coloured by the ground truth (two clubs, two colours)
     assert len(set(drawn_brushes(panel))) == 2
@@ -241,3 +241,18 @@ def test_a_real_ammsb_snapshot_colours_the_nodes(panel, karate):
     top = snap["memberships"].argmax(1)
     assert drawn_brushes(panel) == [cluster_color(int(k)) for k in top]
     assert panel.mixed.sum() == int((snap["memberships"].max(1) < panel.MIXED_THRESHOLD).sum())
+
+
+def test_a_snapshot_that_changes_no_colour_redraws_nothing(panel, karate):
+    panel.set_data(karate)
+    panel.set_layout(L.compute_layout(karate))
+    snap = fake_snapshot(34)
+    panel.show_snapshot(snap, None)
+    drawn = panel.nodes.data
+    same = {"labels": snap["labels"].copy(), "memberships": snap["memberships"] * 0.999
+            + 0.001 / 3}
+    panel.show_snapshot(same, None)
+    assert panel.nodes.data is drawn
+    moved = fake_snapshot(34, mixed=(5, 6, 7))
+    panel.show_snapshot(moved, None)
+    assert panel.nodes.data is not drawn and panel.mixed[7]
