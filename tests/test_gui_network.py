@@ -256,3 +256,33 @@ def test_a_snapshot_that_changes_no_colour_redraws_nothing(panel, karate):
     moved = fake_snapshot(34, mixed=(5, 6, 7))
     panel.show_snapshot(moved, None)
     assert panel.nodes.data is not drawn and panel.mixed[7]
+
+
+def test_a_node_selected_in_the_network_marks_its_row_in_the_adjacency(qtbot, panel, karate):
+    from explorer import views
+    from explorer.gui.plots import AdjacencyPanel, SimplexPanel
+
+    adj = AdjacencyPanel()
+    simplex = SimplexPanel()
+    qtbot.addWidget(adj)
+    qtbot.addWidget(simplex)
+    snap = fake_snapshot(34)
+    for p in (panel, adj, simplex):
+        p.set_data(karate)
+    panel.set_layout(L.compute_layout(karate))
+    for p in (panel, adj, simplex):
+        p.show_snapshot(snap, None)
+    # the wiring the window uses (see the report of issue 25's layout branch)
+    panel.node_selected.connect(adj.select_node)
+    panel.node_selected.connect(
+        lambda i: simplex.set_selection(None if i < 0 else np.array([i])))
+    panel.select_node(7)
+    order, _ = views.community_order(np.asarray(snap["labels"]), snap["memberships"])
+    rank = int(np.flatnonzero(order == 7)[0])
+    x, y = adj.selection_lines.getData()
+    assert x[0] == x[1] == rank + 0.5 and y[2] == y[3] == rank + 0.5
+    assert simplex.highlighted == 1
+    panel.select_node(-1)
+    x, _ = adj.selection_lines.getData()
+    assert x is None or len(x) == 0
+    assert simplex.highlighted == 0
