@@ -125,6 +125,10 @@ def cmd_fit(argv: list[str]) -> int:
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="write result.json, parameters.npz, assignments.csv here")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--layout", action="store_true",
+                        help="networks, with --out: lay the network out (ForceAtlas2, seeded by "
+                             "--seed, cached) and give communities.graphml node x, y, size and "
+                             "r, g, b (the colour), which Gephi reads")
     parser.add_argument("--session", default=None, metavar="FILE",
                         help="add this run to a session file (created if missing; "
                              "`explorer replay FILE` re-runs it)")
@@ -183,6 +187,9 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
                 data = load_from_args(ns.data, ns, kind)
             model = model_cls(hp)
             model.check_data(data)
+            if ns.layout and (not ns.out or data.kind not in ("network", "temporal")):
+                raise DataError("--layout draws a network into communities.graphml: it needs "
+                                "network data and --out", path=ns.data)
             if ns.out:
                 _check_out_dir(ns.out)
         except (DataError, HyperparameterError, OSError) as e:
@@ -229,8 +236,9 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
     print_result(result, model_id=model_cls.id, data=data, hyperparameters=hp.as_dict(),
                  seed=ns.seed)
     if ns.out:
+        layout = _layout_for_export(data, ns) if ns.layout else None
         try:
-            paths = export_result(result, ns.out)
+            paths = export_result(result, ns.out, layout=layout)
         except OSError as e:
             print(f"explorer: error: {ns.out}: cannot write the results ({e})", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -252,6 +260,22 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
               "notes above", file=sys.stderr)
         return EXIT_UNUSABLE
     return 0
+
+
+def _layout_for_export(data, ns: argparse.Namespace):
+    """The network's layout for the GraphML (explorer.layout, seeded by --seed, cached), with
+    progress on the terminal bar."""
+    from explorer.layout import LayoutSettings, compute_layout
+    from explorer.progress import Task
+
+    settings = LayoutSettings(seed=ns.seed)
+    with Task("laying the network out", total=None, unit="it", min_interval=0.2) as task:
+        def progress(p) -> None:
+            task.total = p.total
+            task.set(p.iteration)
+
+        xy = compute_layout(data, settings, progress=progress)
+    return xy
 
 
 def unusable(result) -> str | None:

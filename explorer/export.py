@@ -287,7 +287,7 @@ def graphml_threshold(model, K: int) -> float:
 
 
 def stream_graphml(result, target, *, chunk_rows: int = CHUNK_ROWS, progress=None,
-                   overlapping=None) -> None:
+                   overlapping=None, layout=None) -> None:
     """The network with each node's community, memberships and overlapping communities as
     attributes (Gephi, networkx), streamed: key declarations, then the nodes, then the edges, each
     in chunks formatted by numba kernels (:mod:`explorer.textformat`), so memory beyond the model
@@ -297,7 +297,10 @@ def stream_graphml(result, target, *, chunk_rows: int = CHUNK_ROWS, progress=Non
     node ``community`` (long, the hard label), ``p0`` .. ``p{K-1}`` (double; see
     :func:`graphml_threshold` for which nodes carry which), ``communities`` (string ``3;17``, the
     overlapping communities, where the model offers them), ``ground_truth`` (string, where
-    known); edge ``weight`` (double)."""
+    known); edge ``weight`` (double). With ``layout`` ((N, 2) coordinates, explorer.layout),
+    node ``x``, ``y``, ``size`` (double: the position and a size by degree) and ``r``, ``g``,
+    ``b`` (int: the community's colour in the window), the names Gephi's GraphML importer maps
+    to a node's position, size and colour (networkx reads them back as attributes)."""
     from xml.sax.saxutils import escape, quoteattr
 
     from explorer.progress import Task
@@ -322,7 +325,6 @@ def stream_graphml(result, target, *, chunk_rows: int = CHUNK_ROWS, progress=Non
     if truth is not None:
         keys.append('  <key id="ground_truth" for="node" attr.name="ground_truth" '
                     'attr.type="string" />')
-    keys.append('  <key id="weight" for="edge" attr.name="weight" attr.type="double" />')
     if data.kind == "network":
         edges, weights = data.edges, data.weights
     else:  # temporal: the aggregate over time
@@ -330,6 +332,23 @@ def stream_graphml(result, target, *, chunk_rows: int = CHUNK_ROWS, progress=Non
         keep = np.ones(len(agg.row), bool) if data.directed else agg.row < agg.col
         edges, weights = np.column_stack([agg.row[keep], agg.col[keep]]), agg.data[keep]
     E = len(edges)
+    xy, size, rgb = np.zeros((0, 2)), np.zeros(0), np.zeros((0, 3), dtype=np.int64)
+    if layout is not None:
+        from explorer.layout import community_rgb, node_sizes
+
+        xy = np.ascontiguousarray(layout, dtype=np.float64)
+        if xy.shape != (N, 2):
+            raise ValueError(f"a layout of shape {xy.shape} for {N} nodes")
+        size = node_sizes(np.bincount(np.asarray(edges, dtype=np.int64).ravel(), minlength=N))
+        codes = labels.astype(np.int64)
+        palette = np.array([community_rgb(k) for k in range(int(codes.max(initial=0)) + 1)]
+                           + [community_rgb(-1)], dtype=np.int64)      # -1 (unassigned): grey
+        rgb = np.ascontiguousarray(palette[codes])
+        keys += [f'  <key id="{k}" for="node" attr.name="{k}" attr.type="double" />'
+                 for k in ("x", "y", "size")]
+        keys += [f'  <key id="{k}" for="node" attr.name="{k}" attr.type="int" />'
+                 for k in ("r", "g", "b")]
+    keys.append('  <key id="weight" for="edge" attr.name="weight" attr.type="double" />')
     empty_u8, no_flags = np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.bool_)
 
     with open(target, "wb") as fh, Task(f"writing {Path(target).name}", total=N + E,
@@ -358,13 +377,16 @@ def stream_graphml(result, target, *, chunk_rows: int = CHUNK_ROWS, progress=Non
                 t = truth[a:z]
                 has_truth = np.array([v is not None for v in t], dtype=np.bool_)
                 t_bytes, t_ends = _packed([escape(str(v)) if v is not None else "" for v in t])
-            size = (len(chunk_ids) + len(c_bytes) + len(t_bytes)
-                    + (z - a) * (textformat.NODE_FIXED + textformat.MAX_INT_CHARS
-                                 + K * (textformat.MAX_FLOAT_CHARS + 48)))
-            buf = np.empty(size, dtype=np.uint8)
+            nbytes = (len(chunk_ids) + len(c_bytes) + len(t_bytes)
+                      + (z - a) * (textformat.NODE_FIXED + textformat.MAX_INT_CHARS
+                                   + K * (textformat.MAX_FLOAT_CHARS + 48)
+                                   + (textformat.NODE_LAYOUT if len(xy) else 0)))
+            buf = np.empty(nbytes, dtype=np.uint8)
             n = textformat.graphml_nodes(chunk_ids, chunk_ends, lab, M, threshold, c_bytes,
                                          c_ends, overlapping is not None, t_bytes, t_ends,
-                                         has_truth, buf)
+                                         has_truth, xy[a:z] if len(xy) else xy,
+                                         size[a:z] if len(xy) else size,
+                                         rgb[a:z] if len(xy) else rgb, buf)
             fh.write(memoryview(buf)[:n])
             task.update(z - a)
         longest = int(np.diff(id_ends, prepend=0).max()) if N else 0
@@ -380,10 +402,11 @@ def stream_graphml(result, target, *, chunk_rows: int = CHUNK_ROWS, progress=Non
         fh.write(b"  </graph>\n</graphml>\n")
 
 
-def write_graphml(result, path) -> Path:
+def write_graphml(result, path, *, layout=None) -> Path:
     """``communities.graphml`` on its own (through a temporary beside it, then a rename);
-    :func:`export_result` writes it as part of the set."""
-    return write_file_atomically(path, lambda tmp: stream_graphml(result, tmp))
+    :func:`export_result` writes it as part of the set. ``layout``: node coordinates to include
+    (see :func:`stream_graphml`)."""
+    return write_file_atomically(path, lambda tmp: stream_graphml(result, tmp, layout=layout))
 
 
 def write_file_atomically(path, write) -> Path:
@@ -629,8 +652,9 @@ def write_set(out_dir, doc: dict[str, Any], write_members) -> list[str]:
     return names
 
 
-def export_result(result, out_dir) -> dict[str, Path]:
+def export_result(result, out_dir, *, layout=None) -> dict[str, Path]:
     """Write the result set into ``out_dir`` (see the module docstring); return the file paths.
+    ``layout``: (N, 2) node coordinates for ``communities.graphml`` (networks only).
 
     Raises ExportError (an OSError) when ``out_dir`` holds other files or cannot be written."""
     out = Path(out_dir)
@@ -643,7 +667,7 @@ def export_result(result, out_dir) -> dict[str, Path]:
         overlapping = _overlapping(result.model, None)      # once for both files
         write_assignments(result, tmp / ASSIGNMENTS, overlapping=overlapping)
         if result.data.kind in ("network", "temporal"):
-            stream_graphml(result, tmp / GRAPHML, overlapping=overlapping)
+            stream_graphml(result, tmp / GRAPHML, overlapping=overlapping, layout=layout)
             names.append(GRAPHML)
         return names
 

@@ -374,22 +374,31 @@ _KEY_CLOSE = np.frombuffer(b'">', dtype=np.uint8)
 _COMMS_OPEN = np.frombuffer(b'      <data key="communities">', dtype=np.uint8)
 _TRUTH_OPEN = np.frombuffer(b'      <data key="ground_truth">', dtype=np.uint8)
 _NODE_CLOSE = np.frombuffer(b'    </node>\n', dtype=np.uint8)
+_X_OPEN = np.frombuffer(b'      <data key="x">', dtype=np.uint8)
+_Y_OPEN = np.frombuffer(b'      <data key="y">', dtype=np.uint8)
+_SIZE_OPEN = np.frombuffer(b'      <data key="size">', dtype=np.uint8)
+_R_OPEN = np.frombuffer(b'      <data key="r">', dtype=np.uint8)
+_G_OPEN = np.frombuffer(b'      <data key="g">', dtype=np.uint8)
+_B_OPEN = np.frombuffer(b'      <data key="b">', dtype=np.uint8)
 _EDGE_OPEN = np.frombuffer(b'    <edge source=', dtype=np.uint8)
 _EDGE_TARGET = np.frombuffer(b' target=', dtype=np.uint8)
 _WEIGHT = np.frombuffer(b'>\n      <data key="weight">', dtype=np.uint8)
 _EDGE_CLOSE = np.frombuffer(b'</data>\n    </edge>\n', dtype=np.uint8)
-# Bytes of one node besides its id, memberships, communities and ground truth; of one edge
-# besides its two ids and weight.
+# Bytes of one node besides its id, memberships, communities and ground truth (and the layout:
+# NODE_LAYOUT); of one edge besides its two ids and weight.
 NODE_FIXED = 200
+NODE_LAYOUT = 6 * 40 + 3 * MAX_FLOAT_CHARS + 3 * MAX_INT_CHARS
 EDGE_FIXED = 80
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def graphml_nodes(id_bytes, id_ends, labels, M, threshold, c_bytes, c_ends, with_comm,
-                  t_bytes, t_ends, has_truth, buf):
+                  t_bytes, t_ends, has_truth, xy, size, rgb, buf):
     """GraphML ``<node>`` elements into ``buf``; returns the bytes written. Membership p_k of
     node i is written when M[i, k] >= threshold or k is the node's largest membership (so
-    threshold -inf writes them all); ids arrive quoted (``quoteattr``), ground truth escaped."""
+    threshold -inf writes them all); ids arrive quoted (``quoteattr``), ground truth escaped.
+    With a layout (``xy`` (n, 2), ``size`` (n,), ``rgb`` (n, 3) int; zero rows: none), each
+    node also gets ``x``, ``y``, ``size``, ``r``, ``g``, ``b`` (what Gephi reads)."""
     pos = 0
     i0 = 0
     c0 = 0
@@ -425,6 +434,25 @@ def graphml_nodes(id_bytes, id_ends, labels, M, threshold, c_bytes, c_ends, with
                 pos = _put_range(buf, pos, t_bytes, t0, t_ends[i])
                 pos = _put(buf, pos, _DATA_CLOSE)
             t0 = t_ends[i]
+        if xy.shape[0] > 0:
+            pos = _put(buf, pos, _X_OPEN)
+            pos = write_float(xy[i, 0], buf, pos)
+            pos = _put(buf, pos, _DATA_CLOSE)
+            pos = _put(buf, pos, _Y_OPEN)
+            pos = write_float(xy[i, 1], buf, pos)
+            pos = _put(buf, pos, _DATA_CLOSE)
+            pos = _put(buf, pos, _SIZE_OPEN)
+            pos = write_float(size[i], buf, pos)
+            pos = _put(buf, pos, _DATA_CLOSE)
+            pos = _put(buf, pos, _R_OPEN)
+            pos = write_int(rgb[i, 0], buf, pos)
+            pos = _put(buf, pos, _DATA_CLOSE)
+            pos = _put(buf, pos, _G_OPEN)
+            pos = write_int(rgb[i, 1], buf, pos)
+            pos = _put(buf, pos, _DATA_CLOSE)
+            pos = _put(buf, pos, _B_OPEN)
+            pos = write_int(rgb[i, 2], buf, pos)
+            pos = _put(buf, pos, _DATA_CLOSE)
         pos = _put(buf, pos, _NODE_CLOSE)
     return pos
 

@@ -13,8 +13,8 @@ The view transforms (PCA, simplex, community order, adjacency binning) are in
 :mod:`explorer.views`; nothing here does numerics beyond indexing.
 
 Modules: :mod:`.base` (palette, dot item, :class:`PlotPanel`), :mod:`.trace`, :mod:`.data_view`,
-:mod:`.simplex`, :mod:`.adjacency`, :mod:`.confusion`. The names are re-exported here, so
-``from explorer.gui.plots import TracePanel`` keeps working.
+:mod:`.simplex`, :mod:`.adjacency`, :mod:`.confusion`, :mod:`.network`. The names are re-exported
+here, so ``from explorer.gui.plots import TracePanel`` keeps working.
 """
 
 from explorer.gui.plots.adjacency import AdjacencyPanel
@@ -29,6 +29,7 @@ from explorer.gui.plots.base import (
 )
 from explorer.gui.plots.confusion import ConfusionPanel
 from explorer.gui.plots.data_view import DataViewPanel, SelectViewBox, points_in_polygon
+from explorer.gui.plots.network import LayoutJob, NetworkPanel
 from explorer.gui.plots.simplex import SimplexPanel
 from explorer.gui.plots.trace import (
     IterationAxis,
@@ -41,6 +42,7 @@ from explorer.gui.plots.trace import (
 )
 
 __all__ = ["AdjacencyPanel", "ConfusionPanel", "DataViewPanel", "DISPLAY_POINTS", "GREY",
-           "IterationAxis", "ObjectiveAxis", "PALETTE", "PlotPanel", "PointCloudItem",
+           "IterationAxis", "LayoutJob", "NetworkPanel", "ObjectiveAxis", "PALETTE", "PlotPanel",
+           "PointCloudItem",
            "SelectViewBox", "SIMPLEX_POINTS", "SimplexPanel", "TracePanel", "cluster_color",
            "metric_label", "offset_for", "offset_label", "points_in_polygon", "tick_texts"]

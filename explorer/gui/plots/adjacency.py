@@ -60,6 +60,12 @@ class AdjacencyPanel(PlotPanel):
         self.bounds = self.plot.plot([], [], pen=pg.mkPen((214, 39, 40), width=1.2),
                                      connect="pairs")
         self.bounds.setZValue(10)
+        # The selected node's row and column (a node clicked in the Network view).
+        self.selection_lines = self.plot.plot([], [], pen=pg.mkPen((255, 170, 0), width=2),
+                                              connect="pairs")
+        self.selection_lines.setZValue(12)
+        self.selected_node = -1
+        self._rank = None
         # Community colour bands along the top and the left edge (one pixel per bin).
         self.band_top = pg.ImageItem()
         self.band_left = pg.ImageItem()
@@ -89,6 +95,9 @@ class AdjacencyPanel(PlotPanel):
 
     def set_data(self, data) -> None:
         super().set_data(data)
+        self.selected_node = -1
+        self._rank = None
+        self.selection_lines.setData([], [])
         self.adj = None
         self.node_community = None
         self.node_names = None
@@ -135,6 +144,9 @@ class AdjacencyPanel(PlotPanel):
         d = self.data
         n = d.n_items
         order, bounds = views.community_order(self._order_labels, self._order_memberships)
+        self._rank = np.empty(n, dtype=np.int64)
+        self._rank[order] = np.arange(n)
+        self._draw_selected_node()
         u, v, w, sym = self._edges()
         self.adj = views.bin_adjacency(u, v, w, n, order, bounds, symmetric=sym,
                                        max_pixels=self.MAX_PIXELS)
@@ -152,6 +164,20 @@ class AdjacencyPanel(PlotPanel):
             t = self.slider.value()
             self.slider_label.setText("aggregate" if t == 0 else
                                       f"snapshot {t - 1} (t = {d.times[t - 1]:g})")
+
+    def select_node(self, node: int) -> None:
+        """Mark node ``node``'s row and column (-1 clears)."""
+        self.selected_node = int(node)
+        self._draw_selected_node()
+
+    def _draw_selected_node(self) -> None:
+        node = self.selected_node
+        if node < 0 or self._rank is None or self.data is None or node >= len(self._rank):
+            self.selection_lines.setData([], [])
+            return
+        n = float(self.data.n_items)
+        r = self._rank[node] + 0.5
+        self.selection_lines.setData([r, r, 0.0, n], [0.0, n, r, r])
 
     def _draw_bands(self, order: np.ndarray) -> None:
         """Colour strips beside the matrix: the community of the first node in each bin."""
