@@ -26,6 +26,9 @@ Standardising is a property of the data, not of the model (one declaration: the 
 ``standardize`` option, ``--standardize`` on the command line, "Standardise columns" in the
 window); columns far from unit scale in unstandardised data add a note to ``notes`` suggesting it.
 
+Degenerate states (``degeneracy()``, shared with the other mixtures): components whose m_k
+coincide (K = 3 on identical rows): one cluster counted K times.
+
 Exported parameters (parameters.npz names), in the data's feature space (the standardised columns
 when the data were loaded standardised):
   m (K, D) variational means of mu_k; s2 (K,) variational variances; weights (K,) the
@@ -186,6 +189,11 @@ class BayesianGMM(MixtureModel):
         comp = (self.weights[:, None] * np.exp(-0.5 * (x[None, :] - self.m[:, 0][:, None]) ** 2)
                 / np.sqrt(2 * np.pi))
         return {"x": x, "total": comp.sum(axis=0), "components": comp}
+
+    def _component_vectors(self) -> np.ndarray:
+        """q(mu_k)'s means: components with the same m_k are one cluster counted several times
+        (s2_k differs only through N_k)."""
+        return self.m
 
     def _components(self) -> dict[str, np.ndarray]:
         K, D = self.m.shape

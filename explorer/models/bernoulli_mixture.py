@@ -18,8 +18,9 @@ with the Beta density's normalising constant included; for a = b = 1 the prior t
 objective is the log-likelihood. MAP-EM never decreases it.
 
 Degenerate states: unlike a Gaussian's or an exponential's, the Bernoulli likelihood is bounded (a
-row's probability is at most 1), so no component can make the objective grow without bound and
-``degeneracy()`` has nothing to report. With the flat prior (a = b = 1), though, theta_kd = 0 or 1
+row's probability is at most 1), so no component can make the objective grow without bound; what
+``degeneracy()`` reports is components that coincide (the same theta: K = 3 on all-zero data gives
+three identical components, one cluster counted three times). With the flat prior (a = b = 1), though, theta_kd = 0 or 1
 is the maximum-likelihood value for a component whose rows agree on column d, and a component may
 end on a single binary pattern (every theta_kd 0 or 1): a point mass that gives any row differing
 in one column probability 0. ``notes`` then says how many components are such point masses and
@@ -225,6 +226,9 @@ class BernoulliMixture(MixtureModel):
 
     def _components(self) -> dict[str, np.ndarray]:
         return {"centers": self.theta.copy()}
+
+    def _component_vectors(self) -> np.ndarray:
+        return self.theta
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {"theta": self.theta.copy(), "weights": self.weights.copy(),
