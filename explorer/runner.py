@@ -24,9 +24,12 @@ the best state. Every result says why it stopped (``stop_reason``: "converged", 
 "iteration limit", "cancelled", "non-finite objective ...", "degenerate: ...") and at which
 iteration the returned state was reached (``best_iteration``). For a model with ``keep_best`` the
 state at the best objective is kept and returned, so a fit never ends on a state worse than one it
-already had; ``converged`` is true only when the convergence rule held. A restart whose state is
-degenerate (``model.degeneracy()``) or whose objective became non-finite is never chosen over a
-sound one.
+already had; ``converged`` is true only when the convergence rule held on a state that is finite,
+not degenerate and not worse than one already seen (a monotone model whose last state fell by more
+than round-off is reported as "stopped: the ... got worse than its best"). A restart whose state is
+degenerate (``model.degeneracy()``, the one hook through which every model reports a collapsed
+component, coinciding centres, a point mass or an unresolved objective) or whose objective became
+non-finite is never chosen over a sound one.
 
 Cancelling takes effect within one iteration and keeps the last completed state, so a cancelled fit
 can still be exported. Pausing blocks the loop between iterations (never inside a kernel).
@@ -388,9 +391,15 @@ def iterate(model: Model, *, max_iter: int, tol: float,
         # (Relative dips below 1e-7 are round-off of the M-step's regularisation, e.g. gmm's
         # reg_covar, not a worse state.)
         if trace and finite and sign * trace[-1] < best_value - 1e-7 * abs(best_value):
+            seen = int(np.argmax(sign * np.asarray(trace))) + 1
             notes.append(f"the {model.objective_kind} of the returned (last) state is worse than "
-                         f"at iteration {int(np.argmax(sign * np.asarray(trace))) + 1}")
-    if stop_reason.startswith("stopped") and best_iteration:
+                         f"at iteration {seen}")
+            if converged:
+                # the stop rule held, but on a state worse than one already had: not converged
+                converged = False
+                stop_reason = (f"stopped: the {model.objective_kind} got worse than its best "
+                               f"(iteration {seen})")
+    if stop_reason.startswith("stopped") and best_iteration and "its best" not in stop_reason:
         stop_reason += f", best at iteration {best_iteration}"
     if not finite and trace:
         converged = False

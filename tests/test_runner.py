@@ -1,7 +1,13 @@
-"""The fit loop: convergence, restarts, cancel, pause, throttled snapshots, timing."""
+"""The fit loop: convergence, restarts, cancel, pause, throttled snapshots, timing.
+
+Throttling is checked against a fake clock (``fake_clock``: the runner's ``time`` replaced by one
+that a model step advances by a fixed tick), so the tests assert exact counts, never wall time;
+the same behaviour in real time is measured by bench/bench_runner_throttle.py.
+"""
 
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
@@ -9,6 +15,28 @@ from fake_models import ShrinkModel
 from helpers import noise_table
 
 from explorer import runner
+
+TICK = 2.0 ** -6       # seconds of fake time per step: exact in binary, so no rounding at the edges
+
+
+class TickingModel(ShrinkModel):
+    """ShrinkModel whose every step advances the fake clock by TICK (and never sleeps)."""
+
+    clock: list[float] = [0.0]
+
+    def step(self):
+        TickingModel.clock[0] += TICK
+        return super().step()
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """The runner (and its RunControl) read a clock that only model steps advance."""
+    TickingModel.clock = [0.0]
+    now = lambda: TickingModel.clock[0]     # noqa: E731
+    monkeypatch.setattr(runner, "time", types.SimpleNamespace(perf_counter=now, monotonic=now,
+                                                              sleep=time.sleep))
+    return TickingModel.clock
 
 
 def test_converges_to_closed_form_and_keeps_trace():
@@ -63,30 +91,42 @@ def test_pause_blocks_and_resume_continues():
     control = runner.RunControl()
     data = noise_table()
     out = {}
+    steps = []
+
+    class Counting(ShrinkModel):
+        def step(self):
+            steps.append(self.iteration)
+            return super().step()
 
     def work():
-        out["res"] = runner.fit(ShrinkModel, data, K=2, rate=0.01, delay=0.01, max_iter=40,
-                                tol=0, control=control)
+        out["res"] = runner.fit(Counting, data, K=2, rate=0.01, max_iter=40, tol=0,
+                                control=control)
 
     control.pause()
     th = threading.Thread(target=work)
     th.start()
-    time.sleep(0.3)
-    assert th.is_alive() and "res" not in out  # paused before the first iteration
+    # However long the wait, a paused loop takes no step (without the pause, 40 undelayed steps
+    # take about a millisecond).
+    th.join(0.3)
+    assert th.is_alive() and "res" not in out and steps == []
     control.resume()
     th.join(10)
-    assert out["res"].iterations == 40
+    assert out["res"].iterations == 40 and steps == list(range(40))
 
 
-def test_snapshots_are_throttled_and_last_one_is_final():
+def test_snapshots_are_throttled_and_last_one_is_final(fake_clock):
     calls = []
-    res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.001, delay=0.002, max_iter=200, tol=0,
-                     callback=calls.append, snapshot_interval=0.05)
-    # about 0.4 s of work (longer on a busy machine) at most 20 reports a second, plus the
-    # last iteration's and the final one
-    assert 2 <= len(calls) <= res.total_s / 0.05 + 3 < 200
-    assert calls[-1].done and calls[-1].iteration == res.iterations
+    # 200 steps of 1/64 s (3.125 s of fake time), a report at most every 8/64 s: the first
+    # iteration's, then every eighth step's, the last iteration's and the final one (done)
+    res = runner.fit(TickingModel, noise_table(), K=2, rate=0.001, max_iter=200, tol=0,
+                     callback=calls.append, snapshot_interval=8 * TICK)
+    assert [p.iteration for p in calls] == [1, *range(9, 200, 8), 200, 200]
+    assert [p.done for p in calls] == [False] * (len(calls) - 1) + [True]
+    assert calls[-1].iteration == res.iterations == 200
     assert calls[-1].snapshot["labels"].shape == (60,)
+    # every report's elapsed time is the fake clock's, at least the interval apart
+    gaps = np.diff([p.elapsed_s for p in calls[:-2]])
+    assert np.all(gaps >= 8 * TICK)
 
 
 def test_worker_exception_propagates():
@@ -275,21 +315,21 @@ def test_snapshots_only_on_request_plus_the_final_one(counting):
     assert all(p.snapshot is not None for p in calls)
 
 
-def test_a_delayed_request_is_served_after_its_delay():
+def test_a_delayed_request_is_served_after_its_delay(fake_clock):
     control = runner.RunControl(snapshots_on_request=True)
-    asked = []
     got = []
 
     def consumer(p):
         if p.snapshot is not None and not p.done:
-            got.append(time.monotonic())
+            got.append((p.iteration, fake_clock[0]))
             if len(got) == 1:
-                asked.append(time.monotonic())
-                control.request_snapshot(0.2)
+                control.request_snapshot(16 * TICK)
 
-    runner.fit(ShrinkModel, noise_table(), K=2, rate=0.001, delay=0.01, max_iter=60, tol=0,
+    runner.fit(TickingModel, noise_table(), K=2, rate=0.001, max_iter=60, tol=0,
                callback=consumer, snapshot_interval=0.0, control=control)
-    assert len(got) == 2 and got[1] - asked[0] >= 0.2
+    # asked at iteration 1 (fake time 1 tick) for a snapshot 16 ticks later: served at iteration
+    # 17, not before, and no other
+    assert got == [(1, TICK), (17, 17 * TICK)]
 
 
 @pytest.mark.parametrize("model_id, path, hp", [

@@ -12,7 +12,11 @@ log-likelihood ``loglik``. From these the template gives every mixture
   log-likelihood with ``n_parameters()`` free parameters, where the model defines that number;
 * ``notes``: the fit's notes followed by those that follow the current state (``_state_notes()``,
   e.g. gmm's "K is too large for N and D"). It is computed when read, so a mixture adds a note with
-  ``self.add_note(text)`` (as every model does), never with ``self.notes.append``.
+  ``self.add_note(text)`` (as every model does), never with ``self.notes.append``;
+* ``degeneracy()``: components that coincide (``_component_vectors()``: K components describing
+  fewer, which EM never separates again: K = 3 on identical rows, a Bernoulli mixture on all-zero
+  data), then what the family itself calls degenerate (``_component_degeneracy()``: gmm's
+  covariances set by reg_covar, the exponential mixture's rates held at their cap).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 
 from explorer import metrics as metrics_mod
 from explorer.models._mixture_kernels import chunk_count
-from explorer.models.base import Model
+from explorer.models.base import Model, coincident_groups, describe_groups, few_rows_advice
 
 
 class MixtureModel(Model):
@@ -104,3 +108,30 @@ class MixtureModel(Model):
             out["bic"] = metrics_mod.bic(self.loglik, p, self.X.shape[0])
             out["aic"] = metrics_mod.aic(self.loglik, p)
         return out
+
+    # -- degenerate states --
+    def _component_vectors(self) -> np.ndarray | None:
+        """(K, P): each component's parameters (not its weight), compared for coincidence."""
+        return None
+
+    def _component_degeneracy(self) -> str | None:
+        """What the family calls degenerate beyond coinciding components, or None."""
+        return None
+
+    def _degeneracy_advice(self) -> str:
+        """What to do about a degenerate state (after the problems, once)."""
+        return few_rows_advice(self.X, len(self.weights))
+
+    def degeneracy(self) -> str | None:
+        problems = []
+        vectors = self._component_vectors()
+        groups = coincident_groups(vectors) if vectors is not None else []
+        if groups:
+            problems.append(describe_groups(groups, "components") + " (one component counted "
+                            "several times: EM never separates them)")
+        own = self._component_degeneracy()
+        if own:
+            problems.append(own)
+        if not problems:
+            return None
+        return "; ".join(problems) + ": " + self._degeneracy_advice()

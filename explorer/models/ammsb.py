@@ -30,6 +30,7 @@ from explorer.models._ammsb_starts import (
     spectral_labels,
     to_k,
 )
+from explorer.models._canonical import canonical_node_order, reorder_network, to_data_order
 from explorer.models._findk import findk
 from explorer.models.base import HyperparameterError, HyperparametersBase, Model, param
 
@@ -49,6 +50,8 @@ FALL_MIN_SWEEPS = 5          # the 'fell three checks in a row' rule only after 
 SMALL_GRAPH_LINKS = 5000    # training links up to which findk is drawn several times ...
 FINDK_DRAWS_SMALL = 10      # ... keeping the draw whose seeding has the largest modularity
 MIN_CHECK_MINIBATCHES = 20  # default check interval: half a sweep, at least this many minibatches
+MAX_CHECK_SWEEPS = 10       # check_every may ask for at most this many sweeps over the nodes ...
+MAX_CHECK_SMALL = 200       # ... or this many minibatches on a small network (the larger bound)
 FALL_PATIENCE = 3           # stop when the held-out score has not beaten its best for this many checks
 MIN_HELDOUT_LINKS = 10      # links (and as many non-links) in each of the held-out and test sets ...
 HOLDOUT_MAX_SHARE = 0.3     # ... unless together they would take more than this share of the links
@@ -97,7 +100,9 @@ class AMMSBHyperparameters(HyperparametersBase):
     heldout_fraction: float = param(0.01, lo=0.0, hi=0.5,
                                     help="fraction of links held out (plus as many non-links)")
     check_every: int = param(0, lo=0, hi=1_000_000,
-                             help="minibatches per iteration and convergence check (0 = half a sweep)", advanced=True)
+                             help="minibatches per iteration and convergence check (0 = half a "
+                             "sweep; at most 10 sweeps over the nodes, or 200 minibatches)",
+                             advanced=True)
     n_init: int = param(1, lo=1, hi=100,
                         help="restarts (seed, seed + 1, ...); the best held-out likelihood is kept")
     overlap_threshold: float = param(0.2, lo=0.0, hi=1.0,
@@ -111,6 +116,13 @@ class AMMSBHyperparameters(HyperparametersBase):
         if self.init in ("random", "spectral") and self.K == 0:
             raise HyperparameterError(f"K = 0 (let the start choose) needs init = auto, louvain "
                                       f"or findk, not {self.init}")
+
+
+def max_check_every(n_nodes: int, nodes_per_batch: int) -> int:
+    """The largest check_every for a network of ``n_nodes``: MAX_CHECK_SWEEPS sweeps over the
+    nodes, or MAX_CHECK_SMALL minibatches where that is more."""
+    batch = max(1, min(int(nodes_per_batch), int(n_nodes)))
+    return max(MAX_CHECK_SMALL, math.ceil(MAX_CHECK_SWEEPS * n_nodes / batch))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -219,6 +231,9 @@ class AMMSB(Model):
     default_max_iter = 200
     default_tol = 1e-3      # the held-out total moves by 0.03-0.3 % between late checks (SVI noise)
     first_curve = "elbo"     # the window draws the ELBO (what inference climbs) above the objective
+    # node_order[c]: the data index of canonical node c (see _prepare); None: the data's order is
+    # canonical already (or no data yet)
+    node_order: np.ndarray | None = None
 
     # ---- data ----------------------------------------------------------------------------------
     def check_data(self, data) -> None:
@@ -229,6 +244,17 @@ class AMMSB(Model):
                             path=data.path)
         if data.n_edges < 2:
             raise DataError("the a-MMSB needs at least 2 links", path=data.path)
+        most = max_check_every(n, self.hp.nodes_per_batch)
+        if self.hp.check_every > most:
+            # one iteration is check_every minibatches: nothing (a cancel, a convergence check,
+            # progress) happens inside it, so it may not be unbounded on a small network
+            batch = min(self.hp.nodes_per_batch, n)
+            raise DataError(
+                f"check_every = {self.hp.check_every} minibatches of {batch} nodes would be "
+                f"{self.hp.check_every * batch / n:,.0f} sweeps over the {n} nodes between two "
+                f"checks; at most {most} are allowed on this network (the larger of "
+                f"{MAX_CHECK_SWEEPS} sweeps and {MAX_CHECK_SMALL} minibatches; 0: half a sweep)",
+                path=data.path)
         if data.test_pairs is not None:
             tp = np.asarray(data.test_pairs)
             if tp.ndim != 2 or tp.shape[1] != 3:
@@ -413,10 +439,16 @@ class AMMSB(Model):
 
     # ---- initialisation ------------------------------------------------------------------------
     def _prepare(self, data) -> None:
+        # Everything runs in the canonical node order (nodes sorted by id, _canonical.py), so the
+        # same graph in another row order gives the same fit; results go back to the data's
+        # order. node_order[c] is the data index of canonical node c (None: the same order).
+        self.node_order = canonical_node_order(data.node_ids)
+        self._network = data if self.node_order is None else reorder_network(data,
+                                                                              self.node_order)
         # the held-out and test sets depend on the network only: drawn once per fit
         self.directed = bool(data.directed)
         self.N = data.n_nodes
-        self._split(data)
+        self._split(self._network)
 
     def _init_state(self, seed: int) -> None:
         from explorer.progress import Task
@@ -424,7 +456,7 @@ class AMMSB(Model):
         # a big network's start takes a while (1 M nodes: about a minute): reported as steps
         # (held-out sets, adjacency, then each start's burn-in)
         with Task("a-MMSB start", total=3, unit="steps") as task:
-            self._initialize(self.data, seed, task)
+            self._initialize(self._network, seed, task)
 
     def _initialize(self, data, seed: int, task) -> None:
         hp = self.hp
@@ -1049,10 +1081,12 @@ class AMMSB(Model):
         return trace[-1] if trace else -math.inf
 
     def labels(self) -> np.ndarray:
-        return np.argmax(self.pi, axis=1).astype(np.int64)
+        """Argmax memberships, in the data's node order."""
+        return to_data_order(np.argmax(self.pi, axis=1).astype(np.int64), self.node_order)
 
     def memberships(self) -> np.ndarray:
-        return self.pi
+        """pi in the data's node order (internally the nodes are in the canonical order)."""
+        return to_data_order(self.pi, self.node_order)
 
     def overlapping_communities(self) -> list[list[int]]:
         """For each node, the communities whose membership is at least ``overlap_threshold``
@@ -1068,10 +1102,12 @@ class AMMSB(Model):
             counts = np.maximum((P >= thr).sum(axis=1), 1)
             rows = order[:, :int(counts.max())].tolist() if len(P) else []
             out.extend(r[:c] for r, c in zip(rows, counts.tolist()))
+        if self.node_order is not None:
+            out = [out[c] for c in np.argsort(self.node_order)]     # back to the data's order
         return out
 
     def snapshot(self):
-        snap = {"labels": self.labels(), "memberships": self.pi.copy(),
+        snap = {"labels": self.labels(), "memberships": np.array(self.memberships()),
                 "metrics_trace": {k: list(vs) for k, vs in self.traces.items()},
                 "info": {"heldout_auc": self._last.get("heldout_auc", float("nan")),
                          "heldout_perplexity": self._last.get("heldout_perplexity", float("nan")),
@@ -1079,7 +1115,9 @@ class AMMSB(Model):
         return snap
 
     def parameters(self):
-        return {"pi": self.pi.copy(), "mu": self.mu.copy(), "Lambda": 1.0 / self.v,
+        order = self.node_order
+        return {"pi": np.array(self.memberships()), "mu": to_data_order(self.mu.copy(), order),
+                "Lambda": to_data_order(1.0 / self.v, order),
                 "beta": self.b[:, 0] / self.b.sum(1), "b": self.b.copy(), "m": self.m.copy(),
                 "M": self.M.copy(), "L": self.L.copy(), "l": np.array(self.l),
                 "epsilon": np.array(self.epsilon),

@@ -423,7 +423,13 @@ class Model:
 
     def degeneracy(self) -> str | None:
         """What is degenerate about the current state (a collapsed component, an infinite rate,
-        a point mass), or None. A degenerate restart is never chosen over a sound one."""
+        a point mass, clusters on one place, an objective float64 cannot resolve), or None.
+
+        The one way a model says its state is not a usable fit: the runner calls it on the state
+        it returns and, when it answers, reports the restart as ``"degenerate: <answer>"``, never
+        converged, never chosen over a sound restart; the CLI then exits 3 with the answer among
+        the notes. Every model answers for its own family's degenerate states (see
+        :func:`coincident_groups` for the one they share: components or centres that coincide)."""
         return None
 
     def score(self, trace: list[float]) -> float:
@@ -454,3 +460,49 @@ class _Prepared:
 
 # Attributes that are never shared between restarts even when ``_prepare`` sets them.
 _NOT_SHARED = frozenset({"notes", "_notes", "data", "seed", "iteration", "_prepared"})
+
+
+def coincident_groups(vectors: np.ndarray, rtol: float = 1e-9) -> list[list[int]]:
+    """Groups (at least two, 0-based indices, in order) of rows of ``vectors`` (K, P) that
+    coincide: every entry within ``rtol`` times the largest magnitude in ``vectors``. Components
+    or centres that coincide describe one cluster K times over; EM and Lloyd never pull them
+    apart again (their updates are the same), so such a state is degenerate, whatever the
+    objective says. Distinct clusters of real data differ far beyond 1e-9 of their scale."""
+    V = np.asarray(vectors, dtype=np.float64)
+    V = V.reshape(len(V), -1)
+    if len(V) < 2 or not np.isfinite(V).all():
+        return []
+    tol = rtol * float(np.abs(V).max(initial=0.0))
+    groups: list[list[int]] = []
+    done = np.zeros(len(V), dtype=bool)
+    for k in range(len(V)):
+        if done[k]:
+            continue
+        same = np.flatnonzero(~done & (np.abs(V - V[k]).max(axis=1) <= tol))
+        done[same] = True
+        if len(same) > 1:
+            groups.append([int(i) for i in same])
+    return groups
+
+
+def describe_groups(groups: list[list[int]], what: str) -> str:
+    """``"components 1, 2 and 3 coincide"`` (1-based) for every group, joined by "; "."""
+    parts = []
+    for g in groups:
+        names = [str(i + 1) for i in g]
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        parts.append(f"{what} {listed} coincide")
+    return "; ".join(parts)
+
+
+def few_rows_advice(X: np.ndarray, K: int) -> str:
+    """The advice for a degenerate table fit: how many distinct rows the data have when that is
+    fewer than K (counted up to 2,000,000 rows: the count only words the advice), else a general
+    one."""
+    if len(X) <= 2_000_000:
+        distinct = len(np.unique(np.asarray(X), axis=0))
+        if distinct < K:
+            return (f"the data have only {distinct} distinct row{'s' if distinct != 1 else ''}: "
+                    f"use K <= {distinct}")
+    return "use a smaller K or another seed"
+

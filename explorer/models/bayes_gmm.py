@@ -3,6 +3,9 @@ Blei, Kucukelbir and McAuliffe's review (docs/derivations/bayes_gmm.md), in D di
 
 The model, its updates and the choices the code made: docs/models/bayes-gmm.md.
 
+Degenerate states (``degeneracy()``, shared with the other mixtures): components whose m_k
+coincide (K = 3 on identical rows): one cluster counted K times.
+
 Exported parameters (parameters.npz names), in the data's feature space (the standardised columns
 when the data were loaded standardised):
   m (K, D) variational means of mu_k; s2 (K,) variational variances; weights (K,) the
@@ -163,6 +166,11 @@ class BayesianGMM(MixtureModel):
         comp = (self.weights[:, None] * np.exp(-0.5 * (x[None, :] - self.m[:, 0][:, None]) ** 2)
                 / np.sqrt(2 * np.pi))
         return {"x": x, "total": comp.sum(axis=0), "components": comp}
+
+    def _component_vectors(self) -> np.ndarray:
+        """q(mu_k)'s means: components with the same m_k are one cluster counted several times
+        (s2_k differs only through N_k)."""
+        return self.m
 
     def _components(self) -> dict[str, np.ndarray]:
         K, D = self.m.shape

@@ -197,6 +197,9 @@ class BernoulliMixture(MixtureModel):
     def _components(self) -> dict[str, np.ndarray]:
         return {"centers": self.theta.copy()}
 
+    def _component_vectors(self) -> np.ndarray:
+        return self.theta
+
     def parameters(self) -> dict[str, np.ndarray]:
         return {"theta": self.theta.copy(), "weights": self.weights.copy(),
                 "responsibilities": self.resp.copy()}

@@ -36,6 +36,8 @@ from explorer.models.kmeans import kmeans_plusplus, lloyd
 PAIR_FLOAT64_MAX_NODES = 3000
 # Refuse data whose dense pair arrays would exceed this many bytes.
 MAX_PAIR_BYTES = 4 << 30
+# The objective is degenerate (unresolved) when its rounding error exceeds this many nats.
+UNRESOLVED_NATS = 1.0
 # The live held-out AUC uses at most this many evaluation pairs.
 LIVE_AUC_MAX_PAIRS = 200_000
 # metrics() expands held-out cells for explorer.metrics.auc up to this many cells...
@@ -180,6 +182,7 @@ class DynamicExposure(Model):
 
         # observed entries: aggregated counts per ordered pair, log-factorial constant
         self._ll_const = -float(gammaln(c[obs] + 1.0).sum())
+        self._max_count = float(c.max()) if len(c) else 0.0
         ot, oi, oj, oc = t[obs], i[obs], j[obs], c[obs]
         oa, ob = a[obs], b[obs]
         dkey, dinv = np.unique(oi * n + oj, return_inverse=True)
@@ -418,6 +421,20 @@ class DynamicExposure(Model):
         self._W[:] = state["W"]
         self._MU[:] = state["MU"]
         self._estep()
+
+    def degeneracy(self) -> str | None:
+        """An objective float64 cannot resolve: the log-likelihood sums terms as large as
+        log A! (A the counts: c log lambda and lambda are of the same size at the fit), and when
+        their total times the float64 epsilon exceeds one nat the value and its changes are
+        rounding (one count of 1e300: a trace of [0.0, 0.0] that looked converged)."""
+        scale = abs(self._ll_const) + abs(self._hll_const)
+        error = scale * np.finfo(np.float64).eps
+        if not error > UNRESOLVED_NATS:
+            return None
+        return (f"the counts reach {self._max_count:.3g}: the log-likelihood sums terms up to "
+                f"{scale:.3g}, which float64 resolves only to about {error:.2g}, so the "
+                f"{self.objective_kind} and its changes are rounding, not the fit; divide the "
+                "counts by a common factor or cap them")
 
     # ---- held-out evaluation ------------------------------------------------------------------
     def _live_auc(self) -> float:

@@ -148,10 +148,14 @@ class ExponentialMixture(MixtureModel):
         self._e_pass()
         return self.loglik
 
+    def _component_vectors(self) -> np.ndarray:
+        return self.rates
+
     def degeneracy(self) -> str | None:
-        """Components held at the mean floor: they sit on the column's zeros (see the docstring)."""
+        """Components held at the mean floor: they sit on the column's zeros (see the docstring);
+        else the mixtures' shared check (components that coincide)."""
         return floor_degeneracy(self.rates, self.weights, self.min_mean, self.n_zeros,
-                                self.data.columns)
+                                self.data.columns) or super().degeneracy()
 
     @staticmethod
     def free_parameters(K: int, D: int, hp) -> int:

@@ -2,6 +2,12 @@
 
 The model, its updates and the choices the code made: docs/models/gmm.md.
 
+Degenerate states (``degeneracy()``, the runner reports them as ``degenerate: ...`` and the CLI
+exits 3): a component whose covariance is set by reg_covar in some direction (the data part
+Sigma_k - reg_covar I has an eigenvalue <= reg_covar: K = 3 on 50 identical rows, +599; two
+distinct points, +564; a column constant within a component, +299 from the 1e-6 floor alone), and
+components that coincide (the mixtures' shared check).
+
 Exported parameters (parameters.npz names):
   weights (K,) mixing proportions pi; means (K, D); covariances (K, D, D);
   precisions_cholesky (K, D, D) upper-triangular U_k with Sigma_k^-1 = U_k U_k^T (scikit-learn's
@@ -499,6 +505,61 @@ class GaussianMixture(MixtureModel):
                 f"components have fewer than D + 1 = {D + 1} effective points (sum of "
                 f"responsibilities), so their covariances are set by reg_covar "
                 f"({self.hp.reg_covar:g}), not by the data{sign}; reduce K (compare BIC over K)"]
+
+    # -- degenerate states --
+    def _component_vectors(self) -> np.ndarray:
+        K = len(self.weights)
+        return np.concatenate([self.means, self.covariances.reshape(K, -1)], axis=1)
+
+    def _component_degeneracy(self) -> str | None:
+        """Components whose covariance is set by reg_covar in some direction: the data part
+        Sigma_k - reg_covar I has an eigenvalue at or below reg_covar (a point mass, two distinct
+        points, a column constant within the component, an empty component). There the density
+        is limited by reg_covar alone and the log-likelihood grows without bound as reg_covar
+        shrinks."""
+        reg = float(self.hp.reg_covar)
+        K, D = self.means.shape
+        nk = self._nk.sum(axis=0)
+        names = self._column_names()
+        found = []
+        for k in range(K):
+            spread = self.covariances[k] - reg * np.eye(D)
+            if np.linalg.eigvalsh(spread)[0] > reg:
+                continue
+            flat = [d for d in range(D) if spread[d, d] <= reg]
+            if nk[k] < 1e-6:
+                where = "is empty"
+            elif len(flat) == D:
+                where = f"sits on a single point ({nk[k]:.3g} effective rows)"
+            elif flat:
+                where = ("has no spread along column" + ("s " if len(flat) > 1 else " ")
+                         + ", ".join(f"'{names[d]}'" for d in flat))
+            else:
+                where = "lies on a lower-dimensional subspace (its rows are collinear)"
+            found.append(f"component {k + 1} {where}")
+        if not found:
+            return None
+        shown = "; ".join(found[:3]) + (f"; {len(found) - 3} more" if len(found) > 3 else "")
+        return (f"{shown}: its covariance there is reg_covar ({reg:g}), not the data's, so the "
+                f"log-likelihood ({self.loglik:.6g}) grows without bound as reg_covar shrinks")
+
+    def _column_names(self) -> list[str]:
+        D = self.means.shape[1]
+        names = getattr(self.data, "columns", None)
+        return [str(c) for c in names] if names is not None and len(names) == D else \
+            [str(d + 1) for d in range(D)]
+
+    def _degeneracy_advice(self) -> str:
+        X = self.X
+        constant = [d for d in range(X.shape[1]) if X[:, d].min() == X[:, d].max()]
+        if constant:
+            names = self._column_names()
+            return ("drop the constant column" + ("s " if len(constant) > 1 else " ")
+                    + ", ".join(f"'{names[d]}'" for d in constant))
+        advice = super()._degeneracy_advice()
+        if advice.startswith("use a smaller K or"):
+            advice = "reduce K (compare BIC over K) or increase reg_covar"
+        return advice
 
     # -- state --
     def _prepare(self, data) -> None:
