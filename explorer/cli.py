@@ -277,7 +277,12 @@ def cmd_sweep(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=None,
                         help="worker processes (default: the number of cores; 0 = in process)")
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="write sweep.csv, sweep.json and each fit's folder K=..,seed=.. here")
+                        help="write sweep.csv, sweep.json and each fit's folder K=..,seed=.. here; "
+                             "DIR may hold an earlier sweep (finished or interrupted), whose "
+                             "outputs are removed before the fits start, unless --resume")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --out: keep each fit an earlier sweep in DIR completed with the "
+                             "same settings and data (read back, not refitted); fit the rest")
     k_name = None
     if model_cls is not None:
         k_name = sweep_mod.sweep_parameter(model_cls)
@@ -300,8 +305,12 @@ def cmd_sweep(argv: list[str]) -> int:
         data = load_from_args(ns.data, ns, kind)
         for K in Ks:
             model_cls(**{k_name: K}).check_data(data)
+        if ns.resume and not ns.out:
+            raise HyperparameterError("--resume needs --out (the folder of the earlier sweep)")
         if ns.out:
-            _check_out_dir(ns.out)
+            sweep_mod.check_sweep_out(ns.out)
+            if not ns.resume:
+                sweep_mod.clear_earlier_sweep(ns.out)
     except (DataError, HyperparameterError, OSError) as e:
         print(f"explorer: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -310,24 +319,21 @@ def cmd_sweep(argv: list[str]) -> int:
         model_id=model_cls.id, data_path=str(ns.data), data_kind=kind, data_options=options,
         Ks=tuple(Ks), seeds=tuple(ns.seed + i for i in range(ns.seeds)),
         hyperparameters=fixed, max_iter=ns.max_iter, tol=ns.tol,
-        out_dir=str(ns.out) if ns.out else None)
+        out_dir=str(ns.out) if ns.out else None, resume=bool(ns.resume))
     total = len(spec.tasks())
     print(f"sweep {model_cls.id} on {data.path}: {data.describe()}; {k_name} in {Ks}, "
           f"{ns.seeds} seed(s): {total} fits", file=sys.stderr)
     rows = []
-    cancel = sweep_mod.SweepCancel()
-    try:
-        for row in sweep_mod.iter_sweep(spec, jobs=ns.jobs, cancel=cancel):
-            rows.append(row)
-            what = (f"error: {row.error}" if row.error else
-                    ", ".join(f"{k} {v:.6g}" for k, v in row.criteria.items())
-                    + f", {row.stop_reason}")
-            print(f"[{len(rows)}/{total}] {k_name}={row.K} seed={row.seed}: {what} "
-                  f"({row.seconds:.1f} s)", file=sys.stderr, flush=True)
-    except KeyboardInterrupt:
-        cancel.cancel()
-        print("explorer: interrupted", file=sys.stderr)
-        return 130
+    # Ctrl-C: iter_sweep cancels every fit as the KeyboardInterrupt leaves it (queued fits never
+    # start, running ones stop within an iteration) and joins the workers; main() prints the line.
+    for row in sweep_mod.iter_sweep(spec, jobs=ns.jobs, cancel=sweep_mod.SweepCancel()):
+        rows.append(row)
+        what = (f"error: {row.error}" if row.error else
+                ", ".join(f"{k} {v:.6g}" for k, v in row.criteria.items())
+                + f", {row.stop_reason}" + (" (kept from the earlier sweep)"
+                                             if row.resumed else ""))
+        print(f"[{len(rows)}/{total}] {k_name}={row.K} seed={row.seed}: {what} "
+              f"({row.seconds:.1f} s)", file=sys.stderr, flush=True)
     summary = sweep_mod.summarize(model_cls.id, rows)
     summary["parameter"] = k_name
     crit = summary["criterion"]
@@ -419,10 +425,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     commands = {"models": cmd_models, "fit": cmd_fit, "warmup": cmd_warmup, "gui": cmd_gui,
                 "sweep": cmd_sweep, "replay": cmd_replay}
-    if argv and argv[0] in commands:
-        return commands[argv[0]](argv[1:])
-    if not argv or Path(argv[0]).exists():
-        return cmd_gui(argv)
+    try:
+        if argv and argv[0] in commands:
+            return commands[argv[0]](argv[1:])
+        if not argv or Path(argv[0]).exists():
+            return cmd_gui(argv)
+    except KeyboardInterrupt:       # Ctrl-C anywhere (loading, a sweep, a replay): one line
+        print("explorer: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"explorer: error: unknown command or missing file '{argv[0]}'\n{USAGE}",
           file=sys.stderr, end="")
     return EXIT_BAD_INPUT

@@ -3,6 +3,7 @@ at random points with SIGKILL or SIGINT; the output folder is then the old compl
 complete set, or absent, never a mix (checked by explorer.load_result); Ctrl-C gives exit 130 and
 one line; a killed export's leftovers are removed by the next export."""
 
+import contextlib
 import os
 import random
 import signal
@@ -179,3 +180,137 @@ sys.exit(cli.main(sys.argv[1:]))
     else:                       # the swap completed before Ctrl-C took effect
         assert check_set(out, {3}) == 3
     assert [p.name for p in tmp_path.iterdir() if p.name != "out"] == []
+
+
+# ---- explorer sweep: Ctrl-C and a killed parent ---------------------------------------------------
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc: each task's children), depth first."""
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            kids = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+        except OSError:
+            continue
+        for k in map(int, kids):
+            found += [k, *_descendants(k)]
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie may wait for a PID 1 that never reaps it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _endless_sweep(tmp_path, jobs=2):
+    """`explorer sweep` of 8 fits (K 2..5, 2 seeds) that, uncancelled, run for about an hour each
+    (EM on structureless data, tol 0), in its own session (process group), as from a terminal.
+    Returns the process and its worker pids once ``jobs`` workers run."""
+    data = tmp_path / "noise.csv"
+    if not data.exists():
+        X = np.random.default_rng(0).normal(size=(5000, 5))
+        np.savetxt(data, X, delimiter=",", header="a,b,c,d,e", comments="")
+    out = tmp_path / "sweep"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "explorer.cli", "sweep", "gmm", str(data), "--K", "2:5",
+         "--seeds", "2", "--jobs", str(jobs), "--tol", "0", "--max-iter", "1000000",
+         "--out", str(out)],
+        env=ENV, preexec_fn=fresh_sigint, start_new_session=True, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    assert line.startswith("sweep gmm on "), line + proc.stderr.read()
+    # The workers (and the resource tracker) are children of the sweep; wait until `jobs` of them
+    # have taken a fit (they have loaded the data and are iterating: they use CPU).
+    deadline = time.monotonic() + 120
+    workers = []
+    while time.monotonic() < deadline:
+        workers = [p for p in _descendants(proc.pid) if "resource_tracker" not in
+                   Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+        if len(workers) >= jobs and all(_cpu_ticks(p) > 100 for p in workers):
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError(f"the workers never started: {workers}")
+    return proc, out
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])       # utime + stime, in clock ticks (1/100 s)
+
+
+def _all_gone(pids, within=30.0) -> list[int]:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if _running(p)]
+        if not alive:
+            return []
+        time.sleep(0.1)
+    return alive
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("to", ["parent", "group"])
+def test_ctrl_c_stops_the_sweep(tmp_path, to):
+    """SIGINT to the sweep's process alone, or to its whole process group (what a terminal's
+    Ctrl-C does): exit 130 and one line, the two running fits stop (their sets say "cancelled"),
+    the six queued ones never start, and no process is left. Before the fix the parent waited
+    for every queued fit (here an hour each), and a group SIGINT printed worker tracebacks."""
+    proc, out = _endless_sweep(tmp_path)
+    everyone = _descendants(proc.pid)
+    try:
+        if to == "parent":
+            os.kill(proc.pid, signal.SIGINT)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["explorer: interrupted"], err   # after the first line
+    assert _all_gone(everyone) == []
+    fits = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    assert len(fits) == 2, fits                    # only the two that were running
+    for name in fits:
+        assert explorer.load_result(out / name).doc["stop_reason"] == "cancelled"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_sweep_leaves_no_process_and_its_folder_can_be_reused(tmp_path):
+    """SIGKILL of the sweep's parent (nothing of it runs again): its workers and the resource
+    tracker end too (before the fix they ran on, adopted by PID 1, for the whole fit); a rerun
+    into the same --out replaces the interrupted sweep (before: refused)."""
+    proc, out = _endless_sweep(tmp_path)
+    everyone = _descendants(proc.pid)
+    assert len(everyone) >= 3                      # two workers and the resource tracker
+    proc.kill()
+    try:
+        left = _all_gone(everyone)
+    finally:                                       # the test never leaves them running either
+        for pid in everyone:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        proc.communicate(timeout=60)               # EOF once nothing holds its pipes
+    assert left == []
+    r = subprocess.run([sys.executable, "-m", "explorer.cli", "sweep", "gmm",
+                        str(tmp_path / "noise.csv"), "--K", "2:3", "--seeds", "1", "--jobs", "1",
+                        "--max-iter", "3", "--out", str(out)], env=ENV, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "K=2,seed=0", "K=3,seed=0", "sweep.csv", "sweep.json"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
