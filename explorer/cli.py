@@ -121,7 +121,9 @@ def cmd_fit(argv: list[str]) -> int:
     if parser is None:
         return EXIT_BAD_INPUT
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="write result.json, parameters.npz, assignments.csv here")
+                        help="write result.json, parameters.npz, assignments.csv here (a new or "
+                             "empty folder, or one holding an earlier set, which is replaced; a "
+                             "symbolic link is followed: the set goes where it points)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument("--session", default=None, metavar="FILE",
                         help="add this run to a session file (created if missing; "
@@ -183,7 +185,10 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
             model.check_data(data)
             if ns.out:
                 _check_out_dir(ns.out)
-        except (DataError, HyperparameterError, OSError) as e:
+            if ns.session:          # every output path is checked before the fit
+                from explorer.session import check_session_path
+                check_session_path(ns.session)
+        except (DataError, HyperparameterError, OSError, ValueError) as e:
             print(f"explorer: error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
         for note in list(getattr(data, "notes", [])) + _warning_notes(caught):
@@ -362,12 +367,23 @@ def cmd_replay(argv: list[str]) -> int:
     parser.add_argument("session", help="a .explorer.json session file")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="export each replayed run into DIR/run<id>/")
+    parser.add_argument("--allow-paths", action="store_true",
+                        help="read the data files the session names outside its own folder tree "
+                             "(without it, replay lists them and stops: a session file may name "
+                             "any path)")
     ns = parser.parse_args(argv)
     try:
         sess = session_mod.load_session(ns.session)
     except session_mod.SessionError as e:
         print(f"explorer: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    outside = session_mod.paths_outside(sess)
+    if outside and not ns.allow_paths:
+        shown = ", ".join(map(str, outside))
+        print(f"explorer: error: {ns.session}: the session would read data outside its folder: "
+              f"{shown}; rerun with --allow-paths to read them", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    sess.confirm_paths(outside)
     for problem in session_mod.check_datasets(sess):
         print(f"explorer: warning: {problem}", file=sys.stderr)
     rows = session_mod.replay(sess, out_dir=ns.out)
