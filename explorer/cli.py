@@ -114,6 +114,19 @@ def _model_parser(argv: list[str], prog: str, description: str, data_help: str
     return model_cls, parser
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def cmd_fit(argv: list[str]) -> int:
     model_cls, parser = _model_parser(
         argv, "explorer fit", "Fit a model headless; progress on stderr, summary on stdout.",
@@ -132,6 +145,9 @@ def cmd_fit(argv: list[str]) -> int:
                         help="fit on a Dask cluster (scheduler ADDRESS, or 'local' to start one); "
                              "DATA may be a Parquet folder or a glob of CSV/Parquet files "
                              "(needs pip install .[dask])")
+    parser.add_argument("--dask-timeout", dest="dask_timeout", type=_seconds, default=5.0,
+                        metavar="SECONDS", help="with --dask ADDRESS: how long to try to reach the "
+                        "scheduler before giving up (default 5)")
     parser.add_argument("--partition-rows", dest="partition_rows", type=positive_int,
                         default=None, metavar="N", help="with --dask: rows per partition")
     if model_cls is not None:
