@@ -116,6 +116,19 @@ def _model_parser(argv: list[str], prog: str, description: str, data_help: str
     return model_cls, parser
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def cmd_fit(argv: list[str]) -> int:
     model_cls, parser = _model_parser(
         argv, "explorer fit", "Fit a model headless; progress on stderr, summary on stdout.",
@@ -123,7 +136,9 @@ def cmd_fit(argv: list[str]) -> int:
     if parser is None:
         return EXIT_BAD_INPUT
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="write result.json, parameters.npz, assignments.csv here")
+                        help="write result.json, parameters.npz, assignments.csv here (a new or "
+                             "empty folder, or one holding an earlier set, which is replaced; a "
+                             "symbolic link is followed: the set goes where it points)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument("--layout", action="store_true",
                         help="networks, with --out: lay the network out (ForceAtlas2, seeded by "
@@ -136,6 +151,9 @@ def cmd_fit(argv: list[str]) -> int:
                         help="fit on a Dask cluster (scheduler ADDRESS, or 'local' to start one); "
                              "DATA may be a Parquet folder or a glob of CSV/Parquet files "
                              "(needs pip install .[dask])")
+    parser.add_argument("--dask-timeout", dest="dask_timeout", type=_seconds, default=5.0,
+                        metavar="SECONDS", help="with --dask ADDRESS: how long to try to reach the "
+                        "scheduler before giving up (default 5)")
     parser.add_argument("--partition-rows", dest="partition_rows", type=positive_int,
                         default=None, metavar="N", help="with --dask: rows per partition")
     if model_cls is not None:
@@ -192,7 +210,10 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
                                 "network data and --out", path=ns.data)
             if ns.out:
                 _check_out_dir(ns.out)
-        except (DataError, HyperparameterError, OSError) as e:
+            if ns.session:          # every output path is checked before the fit
+                from explorer.session import check_session_path
+                check_session_path(ns.session)
+        except (DataError, HyperparameterError, OSError, ValueError) as e:
             print(f"explorer: error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
         for note in list(getattr(data, "notes", [])) + _warning_notes(caught):
@@ -303,7 +324,12 @@ def cmd_sweep(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=None,
                         help="worker processes (default: the number of cores; 0 = in process)")
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="write sweep.csv, sweep.json and each fit's folder K=..,seed=.. here")
+                        help="write sweep.csv, sweep.json and each fit's folder K=..,seed=.. here; "
+                             "DIR may hold an earlier sweep (finished or interrupted), whose "
+                             "outputs are removed before the fits start, unless --resume")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --out: keep each fit an earlier sweep in DIR completed with the "
+                             "same settings and data (read back, not refitted); fit the rest")
     k_name = None
     if model_cls is not None:
         k_name = sweep_mod.sweep_parameter(model_cls)
@@ -326,8 +352,12 @@ def cmd_sweep(argv: list[str]) -> int:
         data = load_from_args(ns.data, ns, kind)
         for K in Ks:
             model_cls(**{k_name: K}).check_data(data)
+        if ns.resume and not ns.out:
+            raise HyperparameterError("--resume needs --out (the folder of the earlier sweep)")
         if ns.out:
-            _check_out_dir(ns.out)
+            sweep_mod.check_sweep_out(ns.out)
+            if not ns.resume:
+                sweep_mod.clear_earlier_sweep(ns.out)
     except (DataError, HyperparameterError, OSError) as e:
         print(f"explorer: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -336,24 +366,21 @@ def cmd_sweep(argv: list[str]) -> int:
         model_id=model_cls.id, data_path=str(ns.data), data_kind=kind, data_options=options,
         Ks=tuple(Ks), seeds=tuple(ns.seed + i for i in range(ns.seeds)),
         hyperparameters=fixed, max_iter=ns.max_iter, tol=ns.tol,
-        out_dir=str(ns.out) if ns.out else None)
+        out_dir=str(ns.out) if ns.out else None, resume=bool(ns.resume))
     total = len(spec.tasks())
     print(f"sweep {model_cls.id} on {data.path}: {data.describe()}; {k_name} in {Ks}, "
           f"{ns.seeds} seed(s): {total} fits", file=sys.stderr)
     rows = []
-    cancel = sweep_mod.SweepCancel()
-    try:
-        for row in sweep_mod.iter_sweep(spec, jobs=ns.jobs, cancel=cancel):
-            rows.append(row)
-            what = (f"error: {row.error}" if row.error else
-                    ", ".join(f"{k} {v:.6g}" for k, v in row.criteria.items())
-                    + f", {row.stop_reason}")
-            print(f"[{len(rows)}/{total}] {k_name}={row.K} seed={row.seed}: {what} "
-                  f"({row.seconds:.1f} s)", file=sys.stderr, flush=True)
-    except KeyboardInterrupt:
-        cancel.cancel()
-        print("explorer: interrupted", file=sys.stderr)
-        return 130
+    # Ctrl-C: iter_sweep cancels every fit as the KeyboardInterrupt leaves it (queued fits never
+    # start, running ones stop within an iteration) and joins the workers; main() prints the line.
+    for row in sweep_mod.iter_sweep(spec, jobs=ns.jobs, cancel=sweep_mod.SweepCancel()):
+        rows.append(row)
+        what = (f"error: {row.error}" if row.error else
+                ", ".join(f"{k} {v:.6g}" for k, v in row.criteria.items())
+                + f", {row.stop_reason}" + (" (kept from the earlier sweep)"
+                                             if row.resumed else ""))
+        print(f"[{len(rows)}/{total}] {k_name}={row.K} seed={row.seed}: {what} "
+              f"({row.seconds:.1f} s)", file=sys.stderr, flush=True)
     summary = sweep_mod.summarize(model_cls.id, rows)
     summary["parameter"] = k_name
     crit = summary["criterion"]
@@ -382,12 +409,23 @@ def cmd_replay(argv: list[str]) -> int:
     parser.add_argument("session", help="a .explorer.json session file")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="export each replayed run into DIR/run<id>/")
+    parser.add_argument("--allow-paths", action="store_true",
+                        help="read the data files the session names outside its own folder tree "
+                             "(without it, replay lists them and stops: a session file may name "
+                             "any path)")
     ns = parser.parse_args(argv)
     try:
         sess = session_mod.load_session(ns.session)
     except session_mod.SessionError as e:
         print(f"explorer: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    outside = session_mod.paths_outside(sess)
+    if outside and not ns.allow_paths:
+        shown = ", ".join(map(str, outside))
+        print(f"explorer: error: {ns.session}: the session would read data outside its folder: "
+              f"{shown}; rerun with --allow-paths to read them", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    sess.confirm_paths(outside)
     for problem in session_mod.check_datasets(sess):
         print(f"explorer: warning: {problem}", file=sys.stderr)
     rows = session_mod.replay(sess, out_dir=ns.out)
@@ -494,18 +532,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     commands = {"models": cmd_models, "fit": cmd_fit, "warmup": cmd_warmup, "gui": cmd_gui,
                 "sweep": cmd_sweep, "replay": cmd_replay, "check-model": cmd_check_model}
-    if not argv or argv[0] in MODEL_FILE_COMMANDS or argv[0] not in commands:
-        from explorer.plugins import ModelFileError
+    try:
+        if not argv or argv[0] in MODEL_FILE_COMMANDS or argv[0] not in commands:
+            from explorer.plugins import ModelFileError
 
-        try:
-            take_model_files(argv, report=bool(argv) and argv[0] == "models")
-        except (ModelFileError, ValueError) as e:
-            print(f"explorer: error: {e}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-    if argv and argv[0] in commands:
-        return commands[argv[0]](argv[1:])
-    if not argv or Path(argv[0]).exists():
-        return cmd_gui(argv)
+            try:
+                take_model_files(argv, report=bool(argv) and argv[0] == "models")
+            except (ModelFileError, ValueError) as e:
+                print(f"explorer: error: {e}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+        if argv and argv[0] in commands:
+            return commands[argv[0]](argv[1:])
+        if not argv or Path(argv[0]).exists():
+            return cmd_gui(argv)
+    except KeyboardInterrupt:       # Ctrl-C anywhere (loading, a sweep, a replay): one line
+        print("explorer: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"explorer: error: unknown command or missing file '{argv[0]}'\n{USAGE}",
           file=sys.stderr, end="")
     return EXIT_BAD_INPUT

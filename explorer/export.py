@@ -9,7 +9,12 @@ place of the target in one step (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere
 crash between them leaves the target absent, never mixed) and the previous set is deleted. A reader
 therefore sees the old complete set, the new complete set, or (only on a crash between the two
 renames where the exchange is not available) no folder. Hidden folders left by an export that was
-killed are removed by the next export beside them (their process id no longer runs).
+killed are removed by the next export beside them (their process id no longer runs). A hidden
+name never exceeds the file system's limit (255 bytes): a long target name is shortened to its
+first 150 bytes and a hash of the whole name.
+
+``out`` may be a symbolic link to a folder: the link is followed (the set is written, and swapped
+in, where it points; the link stays as it was). A link to nothing is refused before any work.
 
 Because the target folder is replaced as a whole, it must be new, empty, or hold an earlier
 exported set (its four file names, plus temporaries of older versions): a folder holding anything
@@ -87,6 +92,20 @@ _KEYS = {RESULT: "result", PARAMETERS: "parameters", ASSIGNMENTS: "assignments",
 _OURS = re.compile(r"^\.(result\.json|parameters\.npz|assignments\.csv|communities\.graphml)"
                    r"\..+\.tmp$|^\.explorer-write-test$")
 _HIDDEN = re.compile(r"^\.(?P<name>.+)\.explorer-(new|old)-(?P<pid>\d+)-[0-9a-f]+$")
+# A temporary file of write_file_atomically: ``.NAME.PID-RANDOM.tmp``.
+_TEMP_FILE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]+\.tmp$")
+NAME_MAX = 255                  # bytes in one path component (Linux, macOS, Windows: 255)
+_STEM_MAX = 200                 # the rest of a hidden name: at most 38 bytes
+
+
+def hidden_stem(name: str) -> str:
+    """``name`` as it appears inside the hidden temporary names beside it: itself, or when long
+    its first 150 bytes and a hash of the whole, so the hidden name stays within NAME_MAX."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= _STEM_MAX:
+        return name
+    head = raw[:150].decode("utf-8", "ignore")
+    return f"{head}~{hashlib.sha256(raw).hexdigest()[:16]}"
 
 
 class ExportError(OSError):
@@ -415,7 +434,8 @@ def write_file_atomically(path, write) -> Path:
     permissions (0666 less the umask), like any file the user makes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    clean_stale_files(path)
+    tmp = path.with_name(f".{hidden_stem(path.name)}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -464,6 +484,44 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def clean_stale_files(path) -> list[Path]:
+    """Remove the temporaries :func:`write_file_atomically` left beside ``path`` when it was
+    killed (their process no longer runs); return what was removed."""
+    path = Path(path)
+    stem = hidden_stem(path.name)
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for e in entries:
+        m = _TEMP_FILE.match(e.name)
+        if (m and m.group("name") == stem and not _pid_alive(int(m.group("pid")))
+                and e.is_file(follow_symlinks=False)):
+            with contextlib.suppress(OSError):
+                os.unlink(e.path)
+                removed.append(Path(e.path))
+    return removed
+
+
+def _followed(out: Path) -> Path:
+    """``out``, or the folder a symbolic link ``out`` points to; ExportError for a link to
+    nothing (it would pass the checks, then the export would fail after the fit)."""
+    if not out.is_symlink():
+        return out
+    real = Path(os.path.realpath(out))
+    if not real.exists():
+        raise ExportError(f"{out}: is a symbolic link to {os.readlink(out)}, which does not "
+                          "exist")
+    return real
+
+
+def _hidden_folder(out: Path, which: str = "new") -> Path:
+    parent = out.parent if str(out.parent) else Path(".")
+    return parent / (f".{hidden_stem(out.name)}.explorer-{which}-{os.getpid()}-"
+                     f"{secrets.token_hex(6)}")
+
+
 def clean_stale(out) -> list[Path]:
     """Remove the hidden folders an export into ``out`` left behind when it was killed (their
     process no longer runs); return what was removed."""
@@ -474,9 +532,10 @@ def clean_stale(out) -> list[Path]:
         entries = list(os.scandir(parent))
     except OSError:
         return removed
+    stem = hidden_stem(out.name)
     for e in entries:
         m = _HIDDEN.match(e.name)
-        if m and m.group("name") == out.name and not _pid_alive(int(m.group("pid"))):
+        if m and m.group("name") == stem and not _pid_alive(int(m.group("pid"))):
             shutil.rmtree(e.path, ignore_errors=True)
             removed.append(Path(e.path))
     return removed
@@ -493,8 +552,9 @@ def _foreign(out: Path) -> list[str]:
 
 def check_out_dir(out) -> None:
     """Raise ExportError when a set cannot be exported into ``out``: it is a file, holds files that
-    are not an exported set, or nothing can be written beside it. Creates nothing that stays."""
-    out = Path(out)
+    are not an exported set, or nothing can be written beside it or in it. A symbolic link is
+    followed (the module docstring). Creates nothing that stays."""
+    out = _followed(Path(out))
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out}: is a file, not a folder")
     if out.is_dir():
@@ -508,10 +568,14 @@ def check_out_dir(out) -> None:
                 f"{out}: the folder holds files that are not an exported result ({shown}); "
                 "export into a new or empty folder (an export replaces the whole folder so that "
                 "it always holds one complete set)")
+        # The previous set's files are deleted from inside it after the swap.
+        if any(True for _ in os.scandir(out)) and not os.access(out, os.W_OK | os.X_OK):
+            raise ExportError(f"{out}: cannot write the results there (the folder is read-only; "
+                              "its earlier set could not be replaced)")
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        probe = parent / f".{out.name}.explorer-new-{os.getpid()}-{secrets.token_hex(6)}"
+        probe = _hidden_folder(out)
         try:            # mkdir inside the try: a Ctrl-C just after it must not leave the probe
             probe.mkdir()
         finally:
@@ -622,11 +686,10 @@ def write_set(out_dir, doc: dict[str, Any], write_members) -> list[str]:
     ``out_dir`` and returns their names; ``result.json`` (``doc`` plus the manifest ``files``: the
     SHA-256 and size of every member file) is written last, then the folder is swapped in. Returns
     the member names. Raises ExportError (an OSError) when ``out_dir`` holds other files."""
-    out = Path(out_dir)
+    out = _followed(Path(out_dir))
     check_out_dir(out)
     clean_stale(out)
-    parent = out.parent if str(out.parent) else Path(".")
-    tmp = parent / f".{out.name}.explorer-new-{os.getpid()}-{secrets.token_hex(6)}"
+    tmp = _hidden_folder(out)
     with _sigint_watched() as interrupted:
         try:
             # mode 0777 less the umask, like any folder the user makes; inside the try, so that
@@ -695,10 +758,24 @@ class LoadedResult:
         return self.parameters["labels"]
 
 
+_PART = re.compile(r"^assignments/part-\d+\.parquet$")
+
+
+def _member_name(name, rpath: Path) -> str:
+    """A manifest entry must name one of the set's own files inside its folder: a set file, or a
+    part of a distributed fit's ``assignments/``; never a path elsewhere (``../x``, ``/etc/x``)."""
+    if not isinstance(name, str) or not (name in SET_FILES[1:] or _PART.match(name)):
+        raise DataError(f"result.json's manifest names {name!r}, which is not a file of an "
+                        "exported set (a set names only its own files, inside its folder)",
+                        path=rpath)
+    return name
+
+
 def load_result(out_dir) -> LoadedResult:
     """Read an exported set and check it is one set: every file the manifest (``files`` in
-    ``result.json``) names is there with its SHA-256, no set file is there that it does not name,
-    and the arrays agree with the table. Raises DataError naming the file and the problem."""
+    ``result.json``) names is one of the set's own files, there, with its SHA-256; no set file is
+    there that it does not name; and the arrays agree with the table. Raises DataError naming the
+    file and the problem, for any damage (a malformed manifest included)."""
     import pandas as pd
 
     out = Path(out_dir)
@@ -709,31 +786,67 @@ def load_result(out_dir) -> LoadedResult:
         doc = json.loads(rpath.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError("no result.json: not an exported result", path=out) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(f"cannot read result.json ({e})", path=rpath) from None
-    if not isinstance(doc, dict) or "model" not in doc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise DataError(f"cannot read result.json ({type(e).__name__}: {e})"[:300],
+                        path=rpath) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("model"), str):
         raise DataError("not an explorer result.json (no 'model')", path=rpath)
     files = doc.get("files")
     if not isinstance(files, dict):
         raise DataError("result.json has no manifest ('files'): written by an older version, "
                         "the files cannot be checked to belong together", path=rpath)
+    if PARAMETERS not in files:
+        raise DataError(f"result.json's manifest does not name {PARAMETERS}", path=rpath)
+    real_out = out.resolve()
     for name, meta in files.items():
+        _member_name(name, rpath)
+        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str):
+            raise DataError(f"result.json's manifest entry for {name} has no sha256", path=rpath)
         p = out / name
+        if p.is_symlink() or not p.resolve().is_relative_to(real_out):
+            raise DataError(f"{name} is a link (a set holds only its own files)", path=out)
         if not p.is_file():
             raise DataError(f"{name} is missing: the set is incomplete", path=out)
-        if file_sha256(p) != meta.get("sha256"):
+        if file_sha256(p) != meta["sha256"]:
             raise DataError(f"{name} does not belong to this result.json (its SHA-256 differs "
                             "from the manifest's): the set is mixed", path=out)
     extra = [n for n in SET_FILES if n != RESULT and n not in files and (out / n).exists()]
     if extra:
         raise DataError(f"{', '.join(extra)} is not part of this result (a stale file)",
                         path=out)
-    with np.load(out / PARAMETERS) as npz:
-        params = {k: npz[k] for k in npz.files}
-    table = pd.read_csv(out / ASSIGNMENTS, dtype={"id": str}, keep_default_na=False)
-    n = (doc.get("data") or {}).get("shape", [None])[0]
+    try:
+        with np.load(out / PARAMETERS, allow_pickle=False) as npz:
+            params = {k: npz[k] for k in npz.files}
+    except Exception as e:       # BadZipFile, a pickled array (ValueError), zlib.error
+        raise DataError(f"cannot read the arrays ({type(e).__name__}: {e})",
+                        path=out / PARAMETERS) from None
+    if ASSIGNMENTS in files:
+        try:
+            table = pd.read_csv(out / ASSIGNMENTS, dtype={"id": str}, keep_default_na=False)
+        except (ValueError, OSError, pd.errors.ParserError) as e:
+            raise DataError(f"cannot read the table ({e})", path=out / ASSIGNMENTS) from None
+    else:
+        parts = sorted(n for n in files if _PART.match(n))
+        if not parts:
+            raise DataError(f"result.json's manifest names no {ASSIGNMENTS} and no "
+                            f"{ASSIGNMENTS_DIR}/ parts", path=rpath)
+        try:
+            table = pd.concat([pd.read_parquet(out / n) for n in parts], ignore_index=True)
+        except Exception as e:   # pyarrow's errors for a damaged part
+            raise DataError(f"cannot read the assignments ({type(e).__name__}: {e})",
+                            path=out / ASSIGNMENTS_DIR) from None
+    data = doc.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise DataError(f"result.json: data is {data!r}, not an object", path=rpath)
+    shape = (data or {}).get("shape")
+    if shape is not None and not isinstance(shape, list):
+        raise DataError(f"result.json: data.shape is {shape!r}, not a list", path=rpath)
+    n = shape[0] if shape else None
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool)):
+        raise DataError(f"result.json: data.shape holds {n!r}, not a number of items",
+                        path=rpath)
     if n is not None and len(table) != n:
-        raise DataError(f"assignments.csv has {len(table)} rows, result.json says {n} items",
+        raise DataError(f"assignments has {len(table)} rows, result.json says {n} items",
                         path=out)
     return LoadedResult(path=out, doc=doc, parameters=params, assignments=table)
 

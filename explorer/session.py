@@ -15,7 +15,16 @@ functions in ``_UPGRADES`` (one per format step), so every session ever written 
 a file of a newer format than this program knows is refused with a message naming both numbers.
 Data files are found by their absolute path, else by their path relative to the session file (a
 session folder moved with its data keeps working); a data file whose sha256 differs from the one
-saved is reported, never silently used (``check_datasets``).
+saved is reported, never silently used, and so is a data set saved without a sha256
+(``check_datasets``).
+
+**A session file is untrusted input.** :func:`load_session` checks it against its format (the
+schema in :func:`_check_document`: every field's type and range, the JSON's nesting depth, the
+arrays file read without pickle) and raises :class:`SessionError` naming the field, never another
+exception. It reads no data file: a session may name any path, so the data files it names outside
+the session file's folder tree are returned by :func:`paths_outside`, and are read (hashed,
+loaded, replayed) only once confirmed: ``session.confirm_paths(paths)`` after asking the user (the
+window), ``explorer replay --allow-paths`` (without it, replay lists them and stops).
 
 ``replay(session)`` fits every run again, headless, and compares each objective with the saved one:
 a session is also a reproducibility record (``explorer replay SESSION``).
@@ -23,8 +32,12 @@ a session is also a reproducibility record (``explorer replay SESSION``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import numbers
+import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -80,6 +93,14 @@ class Session:
     datasets: list[DatasetEntry] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)
     current_run: int | None = None
+    # The folder of the session file it was read from (None: built in this process, every path
+    # chosen by the user here), and the data files outside it the user has confirmed.
+    folder: Path | None = field(default=None, repr=False)
+    confirmed: set[str] = field(default_factory=set, repr=False)
+
+    def confirm_paths(self, paths) -> None:
+        """The user agreed to read these data files (from :func:`paths_outside`)."""
+        self.confirmed.update(str(Path(p).resolve()) for p in paths)
 
     # ---- building ----------------------------------------------------------------------------
     def dataset_index(self, path, kind: str, options: dict[str, Any] | None = None,
@@ -165,9 +186,43 @@ class Session:
                 np.savez_compressed(fh, **arrays)
 
         # Arrays first, JSON last: a reader never finds a JSON naming arrays that are not there.
+        # (A save that was killed leaves a temporary; the next save beside it removes it.)
         write_file_atomically(arrays_path(path), write_npz)
         write_file_atomically(path, lambda tmp: Path(tmp).write_text(text + "\n"))
         return path
+
+
+def check_session_path(path) -> Path:
+    """Before a fit that will be added to the session at ``path``: an existing session must
+    open (SessionError), and its folder must take the files (OSError, one line), so that no fit
+    is spent and then lost. Returns the session path; creates nothing that stays."""
+    import secrets
+
+    from explorer.export import hidden_stem
+
+    path = session_path(path)
+    if path.exists():
+        load_session(path)
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for target in (path, arrays_path(path)):
+            if target.is_dir():
+                raise IsADirectoryError(21, "is a folder", str(target))
+            if target.exists() and not os.access(target, os.W_OK) and not os.access(
+                    folder, os.W_OK):
+                raise PermissionError(13, "Permission denied", str(target))
+        probe = folder / f".{hidden_stem(arrays_path(path).name)}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        try:
+            with open(probe, "xb"):
+                pass
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+    except OSError as e:
+        raise OSError(f"{path}: cannot save the session there ({e.strerror or e} in "
+                      f"{folder})") from None
+    return path
 
 
 def session_path(path) -> Path:
@@ -209,74 +264,292 @@ def _plain(value):
 _UPGRADES: dict[int, Any] = {}
 
 
+MAX_DEPTH = 64                  # a session's JSON nests about 6 levels; anything deeper is damage
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_MAX_SEED = 2**63 - 1
+# Loader options: the JSON types each may have (checked before any loader sees them).
+_OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "columns": (str, list, type(None)), "standardize": (bool,), "labels": (str, type(None)),
+    "missing": (str,), "dtype": (str,), "directed": (bool,), "test_pairs": (str, type(None)),
+    "bin_width": (numbers.Real, type(None)),
+}
+
+
+class _Bad(Exception):
+    """A field that does not match the session format (where, what)."""
+
+
+def _depth(doc) -> int:
+    """The nesting depth of a parsed JSON value (iterative: no recursion limit)."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        value, d = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, d)
+            if d > MAX_DEPTH:
+                return d
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((v, d + 1) for v in items)
+    return deepest
+
+
+def _show(value) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, float) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _get(obj: dict, key: str, where: str, types, *, optional=False, default=None):
+    if key not in obj:
+        if optional:
+            return default
+        raise _Bad(f"{where}.{key}: missing")
+    value = obj[key]
+    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in _tuple(types))
+    if not ok:
+        raise _Bad(f"{where}.{key}: expected {_type_names(types)}, got {_show(value)}")
+    return value
+
+
+def _tuple(types) -> tuple:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _type_names(types) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true or false",
+             int: "a whole number", numbers.Real: "a number", type(None): "null"}
+    return " or ".join(names.get(t, t.__name__) for t in _tuple(types))
+
+
+def _whole(obj, key, where, lo, hi, *, optional=False, default=None) -> int | None:
+    value = _get(obj, key, where, (int, type(None)) if optional else int, optional=optional,
+                 default=default)
+    if value is None:
+        return None
+    if not lo <= value <= hi:
+        raise _Bad(f"{where}.{key}: expected a whole number from {lo} to {hi}, got {value}")
+    return int(value)
+
+
+def _number(obj, key, where, *, lo=None, nullable=False, optional=False) -> float | None:
+    types = (numbers.Real, type(None)) if nullable else numbers.Real
+    value = _get(obj, key, where, types, optional=optional)
+    if value is None:
+        return None
+    value = float(value)
+    if not math.isfinite(value) or (lo is not None and value < lo):
+        bound = f" >= {lo}" if lo is not None else ""
+        raise _Bad(f"{where}.{key}: expected a finite number{bound}, got {value!r}")
+    return value
+
+
+def _check_document(doc: dict[str, Any], n_arrays_runs: set[str]) -> Session:
+    """The session the document describes, every field checked (raises _Bad naming it)."""
+    from explorer.data import LOAD_OPTIONS
+    from explorer.models import registry
+
+    session = Session()
+    datasets = _get(doc, "datasets", "session", list)
+    for i, d in enumerate(datasets):
+        where = f"datasets[{i}]"
+        if not isinstance(d, dict):
+            raise _Bad(f"{where}: expected an object, got {_show(d)}")
+        kind = _get(d, "kind", where, str)
+        if kind not in LOAD_OPTIONS:
+            raise _Bad(f"{where}.kind: expected one of {', '.join(LOAD_OPTIONS)}, got {_show(kind)}")
+        path = _get(d, "path", where, str)
+        rel = _get(d, "relative_path", where, (str, type(None)), optional=True)
+        sha = _get(d, "sha256", where, (str, type(None)), optional=True)
+        if sha is not None and not _SHA256.match(sha):
+            raise _Bad(f"{where}.sha256: expected 64 hexadecimal digits, got {_show(sha)}")
+        options = _get(d, "options", where, (dict, type(None)), optional=True) or {}
+        for name, value in options.items():
+            if name not in LOAD_OPTIONS[kind]:
+                raise _Bad(f"{where}.options.{name}: not an option of a {kind} "
+                           f"(one of {', '.join(LOAD_OPTIONS[kind])})")
+            _get(options, name, f"{where}.options", _OPTION_TYPES[name])
+            if name == "columns" and isinstance(value, list) and not all(
+                    isinstance(c, str) for c in value):
+                raise _Bad(f"{where}.options.columns: expected a list of column names")
+        if "\x00" in path or (rel is not None and "\x00" in rel):
+            raise _Bad(f"{where}.path: holds a NUL character")
+        session.datasets.append(DatasetEntry(path=path, kind=kind, options=dict(options),
+                                             sha256=sha, relative_path=rel))
+    models = registry()
+    ids: set[int] = set()
+    for i, r in enumerate(_get(doc, "runs", "session", list)):
+        where = f"runs[{i}]"
+        if not isinstance(r, dict):
+            raise _Bad(f"{where}: expected an object, got {_show(r)}")
+        rid = _whole(r, "id", where, 1, _MAX_SEED)
+        if rid in ids:
+            raise _Bad(f"{where}.id: run {rid} appears twice")
+        ids.add(rid)
+        if not datasets:
+            raise _Bad(f"{where}.dataset: the session has no data sets")
+        ds = _whole(r, "dataset", where, 0, len(datasets) - 1)
+        model = _get(r, "model", where, str)
+        if model not in models:
+            raise _Bad(f"{where}.model: unknown model {_show(model)}")
+        cls = models[model]
+        if cls.data_kinds and session.datasets[ds].kind not in cls.data_kinds:
+            raise _Bad(f"{where}.dataset: {model} does not fit a {session.datasets[ds].kind}")
+        hp = _get(r, "hyperparameters", where, dict)
+        try:
+            cls.Hyperparameters.from_mapping(hp)
+        except (ValueError, TypeError, OverflowError) as e:
+            raise _Bad(f"{where}.hyperparameters: {e}") from None
+        seed = _whole(r, "seed", where, 0, _MAX_SEED)
+        max_iter = _whole(r, "max_iter", where, 1, 10**9)
+        tol = _number(r, "tol", where, lo=0.0)
+        result = _get(r, "result", where, dict)
+        objective = _get(result, "objective", f"{where}.result", dict, optional=True, default={})
+        _number(objective, "final", f"{where}.result.objective", nullable=True, optional=True)
+        times = _get(r, "iteration_times", where, list, optional=True, default=[])
+        for t in times:
+            if isinstance(t, bool) or not isinstance(t, numbers.Real):
+                raise _Bad(f"{where}.iteration_times: expected numbers, got {_show(t)}")
+        names = _get(r, "arrays", where, list, optional=True, default=[])
+        if names and f"run{rid}" not in n_arrays_runs:
+            raise _Bad(f"{where}.arrays: not in the arrays file")
+        session.runs.append(RunRecord(
+            id=rid, dataset=ds, model=model, hyperparameters=dict(hp), seed=seed,
+            max_iter=max_iter, tol=tol, result=dict(result),
+            iteration_times=[float(t) for t in times]))
+    current = _get(doc, "current_run", "session", (int, type(None)), optional=True)
+    if current is not None and current not in ids:
+        raise _Bad(f"session.current_run: no run {current}")
+    session.current_run = current
+    return session
+
+
+def _read_arrays(npz: Path) -> dict[str, dict[str, np.ndarray]]:
+    """The arrays file, without pickle; SessionError naming the member for anything else."""
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    key = None
+    try:
+        with np.load(npz, allow_pickle=False) as z:
+            for key in z.files:
+                run, _, name = key.partition("/")
+                arrays.setdefault(run, {})[name] = z[key]
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise SessionError(f"{npz}: {key}: holds a pickled (object) array, which a session "
+                               "never writes; not read") from None
+        raise SessionError(f"{npz}: {key or 'the file'}: damaged ({e})") from None
+    except Exception as e:      # BadZipFile, EOFError, OSError, zlib.error: a damaged member
+        raise SessionError(f"{npz}: {key or 'the file'}: damaged or truncated "
+                           f"({type(e).__name__}: {e})") from None
+    return arrays
+
+
 def load_session(path) -> Session:
-    """Read a session file (any format up to ``FORMAT``)."""
+    """Read a session file (any format up to ``FORMAT``), checked against its format; raises
+    SessionError naming the file and the field. Reads no data file (see :func:`paths_outside`)."""
     path = Path(path)
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise SessionError(f"{path}: cannot read the session ({e.strerror or e})") from None
-    except ValueError as e:
+    except RecursionError:
+        raise SessionError(f"{path}: not a session file (JSON nested more than "
+                           f"{MAX_DEPTH} levels deep)") from None
+    except ValueError as e:     # JSONDecodeError, UnicodeDecodeError
         raise SessionError(f"{path}: not a session file (invalid JSON: {e})") from None
+    if _depth(doc) > MAX_DEPTH:
+        raise SessionError(f"{path}: not a session file (JSON nested more than {MAX_DEPTH} "
+                           "levels deep)")
     if not isinstance(doc, dict) or doc.get("app") != "explorer" or "format" not in doc:
         raise SessionError(f"{path}: not an explorer session file")
     fmt = doc["format"]
-    if not isinstance(fmt, int) or fmt < 1:
-        raise SessionError(f"{path}: unknown session format {fmt!r}")
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+        raise SessionError(f"{path}: unknown session format {_show(fmt)}")
     if fmt > FORMAT:
         raise SessionError(f"{path}: session format {fmt} is newer than this explorer reads "
                            f"(format {FORMAT}, version {__version__}); upgrade the explorer")
     while fmt < FORMAT:
         doc = _UPGRADES[fmt](doc)
         fmt += 1
-    arrays: dict[str, dict[str, np.ndarray]] = {}
     npz = arrays_path(path)
-    if npz.exists():
-        with np.load(npz, allow_pickle=False) as z:
-            for key in z.files:
-                run, _, name = key.partition("/")
-                arrays.setdefault(run, {})[name] = z[key]
-    base = path.parent
-    session = Session(current_run=doc.get("current_run"))
+    arrays = _read_arrays(npz) if npz.exists() else {}
     try:
-        for d in doc["datasets"]:
-            p = Path(d["path"])
-            rel = d.get("relative_path")
-            if not p.exists() and rel and (base / rel).exists():
-                p = (base / rel).resolve()
-            session.datasets.append(DatasetEntry(path=str(p), kind=d["kind"],
-                                                 options=dict(d.get("options") or {}),
-                                                 sha256=d.get("sha256"), relative_path=rel))
-        for r in doc["runs"]:
-            session.runs.append(RunRecord(
-                id=int(r["id"]), dataset=int(r["dataset"]), model=str(r["model"]),
-                hyperparameters=dict(r["hyperparameters"]), seed=int(r["seed"]),
-                max_iter=int(r["max_iter"]), tol=float(r["tol"]), result=dict(r["result"]),
-                arrays=arrays.get(f"run{r['id']}", {}),
-                iteration_times=[float(t) for t in r.get("iteration_times", [])]))
-    except (KeyError, TypeError, ValueError) as e:
-        raise SessionError(f"{path}: session file is incomplete or damaged ({e!r})") from None
+        session = _check_document(doc, set(arrays))
+    except _Bad as e:
+        raise SessionError(f"{path}: {e}") from None
+    for r in session.runs:
+        r.arrays = arrays.get(f"run{r.id}", {})
+    base = path.parent
+    for d in session.datasets:
+        # The absolute path, else the one relative to the session (a folder moved with its
+        # data); both only looked at (stat), never read here.
+        p = Path(d.path)
+        try:
+            if not p.exists() and d.relative_path and (base / d.relative_path).exists():
+                p = (base / d.relative_path).resolve()
+        except (OSError, ValueError):
+            pass
+        d.path = str(p)
+    session.folder = base.resolve()
     return session
 
 
-def check_datasets(session: Session) -> list[str]:
-    """One line per data file that is missing or changed since the session was saved."""
-    problems = []
+def paths_outside(session: Session) -> list[Path]:
+    """The data files the session would read that lie outside the session file's folder tree
+    (symbolic links and ``..`` resolved) and are not confirmed yet: what the user must agree to
+    before anything reads them. Empty for a session built in this process."""
+    if session.folder is None:
+        return []
+    outside = []
     for d in session.datasets:
         p = Path(d.path)
-        if not p.exists():
+        try:
+            real = Path(os.path.realpath(p))
+        except (OSError, ValueError):
+            real = p
+        if str(real) in session.confirmed or str(p.resolve()) in session.confirmed:
+            continue
+        try:
+            real.relative_to(session.folder)
+        except ValueError:
+            if real not in outside:
+                outside.append(real)
+    return outside
+
+
+def _refuse_unconfirmed(session: Session, d: DatasetEntry) -> None:
+    p = Path(d.path)
+    if session.folder is not None and Path(os.path.realpath(p)) in paths_outside(session):
+        raise DataError("data file outside the session's folder, not confirmed (explorer replay "
+                        "--allow-paths, or confirm it in the window)", path=d.path)
+
+
+def check_datasets(session: Session) -> list[str]:
+    """One line per data file that is missing, changed since the session was saved, saved
+    without a sha256 (it cannot be checked), or outside the session's folder and not confirmed
+    (not read: see :func:`paths_outside`)."""
+    problems = []
+    outside = set(paths_outside(session))
+    for d in session.datasets:
+        p = Path(d.path)
+        if Path(os.path.realpath(p)) in outside:
+            problems.append(f"{d.path}: outside the session's folder; not read until confirmed")
+        elif not p.exists():
             problems.append(f"{d.path}: data file not found")
-        elif d.sha256 and file_sha256(p) != d.sha256:
+        elif not d.sha256:
+            problems.append(f"{d.path}: no sha256 saved in the session: cannot check that the "
+                            "data file is the one the runs were made on")
+        elif file_sha256(p) != d.sha256:
             problems.append(f"{d.path}: data file changed since the session was saved "
                             f"(sha256 {d.sha256[:12]}... saved, {file_sha256(p)[:12]}... now)")
     return problems
 
 
 def load_dataset(session: Session, index: int):
-    """Load dataset ``index`` with its saved options; refuses a missing or changed file."""
+    """Load dataset ``index`` with its saved options; refuses a missing or changed file and one
+    outside the session's folder that is not confirmed."""
     from explorer.data import load
 
     d = session.datasets[index]
+    _refuse_unconfirmed(session, d)
     if not Path(d.path).exists():
         raise DataError("data file not found (moved or deleted since the session was saved)",
                         path=d.path)

@@ -25,13 +25,33 @@ partition). Each fit runs in its own worker process, single-threaded (``NUMBA_NU
 load the data themselves from the path and loader options, once per process. Cancelling sets a
 shared event every worker's fit checks between iterations, so running fits stop within one
 iteration and the pool is shut down before ``iter_sweep`` returns: no worker outlives a cancel.
+
+Ctrl-C and a killed parent: workers start with SIGINT blocked and then ignore it, so a Ctrl-C sent
+to the whole process group (what a terminal does) reaches only the parent, which cancels through
+the event; leaving ``iter_sweep`` by any exception (KeyboardInterrupt) or by closing the generator
+cancels too, so queued fits never start. A worker ends when its parent process dies, however it
+dies (SIGKILL included): on Linux through a parent-death signal (``prctl(PR_SET_PDEATHSIG)``), and
+everywhere through a thread that waits on the pipe from the parent, which closes when it dies.
+With no worker left, the resource tracker sees its pipe close and ends too.
+
+An ``out_dir`` may hold an earlier sweep (finished or interrupted): ``resume=True`` reuses every
+fit whose folder holds a complete exported set of the same model, hyperparameters, seed,
+iteration limit, tolerance and data (its SHA-256), and fits the rest;
+:func:`clear_earlier_sweep` removes an earlier sweep's outputs (what ``explorer sweep --out``
+does without ``--resume``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing as mp
 import os
+import re
+import shutil
+import signal
+import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -126,6 +146,7 @@ class SweepSpec:
     max_iter: int | None = None
     tol: float | None = None
     out_dir: str | None = None
+    resume: bool = False         # reuse the complete sets of an earlier sweep in out_dir
 
     def tasks(self) -> list[tuple[int, int]]:
         return [(K, s) for K in self.Ks for s in self.seeds]
@@ -148,11 +169,12 @@ class SweepRow:
     out: str | None = None
     error: str | None = None
     labels: np.ndarray | None = field(default=None, repr=False)
+    resumed: bool = False        # read back from an earlier sweep's set, not fitted again
 
     def flat(self) -> dict[str, Any]:
         """One CSV row: fixed columns, then each criterion, then each metric."""
         row = {k: v for k, v in asdict(self).items()
-               if k not in ("criteria", "metrics", "labels")}
+               if k not in ("criteria", "metrics", "labels", "resumed")}
         row.update(self.criteria)
         row.update({f"metric_{k}": v for k, v in self.metrics.items()})
         return row
@@ -252,9 +274,60 @@ _worker_cancel = None
 _worker_data: dict[tuple, Any] = {}
 
 
-def _worker_init(cancel_event) -> None:
+def _worker_init(cancel_event, parent_pid: int | None = None) -> None:
     global _worker_cancel
     _worker_cancel = cancel_event
+    # Ctrl-C is the parent's to handle (it cancels through the event): the worker was started
+    # with SIGINT blocked (see _sigint_blocked), so a Ctrl-C to the process group during its
+    # start-up is pending; ignore it, then unblock, and it is discarded.
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """End this process when its parent ``parent_pid`` dies (a SIGKILL of the parent included).
+
+    Linux: the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); then, if the
+    parent died before that call, end now. Everywhere: a daemon thread waits on the parent's
+    sentinel (the pipe from the parent, which the kernel closes when it dies) and ends the
+    process; it needs the GIL, so on its own it acts when the fit next releases it.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if hasattr(os, "getppid") and os.name == "posix" and os.getppid() != parent_pid:
+        os._exit(1)                     # the parent is already gone (re-parented)
+    parent = mp.parent_process()
+    if parent is not None:
+        def watch() -> None:
+            parent.join()               # returns when the parent's end of the pipe closes
+            os._exit(1)
+
+        threading.Thread(target=watch, name="explorer-parent-watch", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _sigint_blocked():
+    """Block SIGINT in this thread while worker processes are spawned: a child inherits the
+    mask, so a Ctrl-C to the process group cannot interrupt a worker's start-up (its imports)
+    with a traceback; the worker's initializer ignores SIGINT and unblocks it. A SIGINT that
+    arrives here meanwhile stays pending and is delivered when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _load(spec: SweepSpec):
@@ -283,6 +356,11 @@ def fit_one(spec: SweepSpec, K: int, seed: int, control=None) -> SweepRow:
         data = _load(spec)
         hp = cls.Hyperparameters.from_mapping({**spec.hyperparameters,
                                               sweep_parameter(cls): K})
+        if spec.out_dir and spec.resume:
+            saved = _saved_fit(spec, cls(hp), data, K, seed)
+            if saved is not None:
+                saved.seconds = time.perf_counter() - t0
+                return saved
         result = runner.fit(cls(hp), data, seed=seed, max_iter=spec.max_iter, tol=spec.tol,
                             snapshots=False, control=control)
         row.iterations = result.iterations
@@ -295,13 +373,118 @@ def fit_one(spec: SweepSpec, K: int, seed: int, control=None) -> SweepRow:
         row.criteria = criteria_of(spec.model_id, result, data)
         row.labels = np.asarray(result.model.labels()).astype(np.int32)
         if spec.out_dir:
-            folder = Path(spec.out_dir) / f"K={K},seed={seed}"
+            folder = fit_folder(spec.out_dir, K, seed)
             export_result(result, folder)
             row.out = str(folder)
     except Exception as e:   # reported in the row: one bad fit never ends the sweep
         row.error = f"{type(e).__name__}: {e}"
     row.seconds = time.perf_counter() - t0
     return row
+
+
+def fit_folder(out_dir, K: int, seed: int) -> Path:
+    """Where a sweep exports the fit of (K, seed)."""
+    return Path(out_dir) / f"K={K},seed={seed}"
+
+
+_FIT_FOLDER = re.compile(r"^K=\d+,seed=\d+$")
+_SWEEP_FILES = ("sweep.csv", "sweep.json")
+_TEMPORARY = re.compile(r"^\.(sweep\.csv|sweep\.json)\..+\.tmp$|"
+                        r"^\.K=\d+,seed=\d+\.explorer-(new|old)-\d+-[0-9a-f]+$")
+
+
+def check_sweep_out(out_dir) -> None:
+    """Raise ExportError (an OSError) when ``out_dir`` cannot take a sweep's outputs: it is a file,
+    or a folder that holds something other than an earlier sweep's outputs (``sweep.csv``,
+    ``sweep.json``, ``K=..,seed=..`` folders of exported sets, their hidden temporaries); and
+    when nothing can be written there. Creates nothing that stays."""
+    from explorer.export import ExportError, check_out_dir
+
+    out = Path(out_dir)
+    if out.is_symlink() and not out.exists():
+        raise ExportError(f"{out}: is a symbolic link to a missing folder "
+                          f"({os.readlink(out)})")
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out}: is a file, not a folder")
+    if out.is_dir():
+        try:
+            entries = list(os.scandir(out))
+        except OSError as e:
+            raise ExportError(f"{out}: cannot read the folder ({e.strerror or e})") from None
+        foreign = sorted(e.name for e in entries if not (
+            (e.is_dir(follow_symlinks=False) and _FIT_FOLDER.match(e.name))
+            or (e.is_file(follow_symlinks=False) and e.name in _SWEEP_FILES)
+            or _TEMPORARY.match(e.name)))
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise ExportError(f"{out}: the folder holds files that are not an earlier sweep's "
+                              f"outputs ({shown}); choose a new or empty folder")
+        for e in entries:           # each fit folder must itself be replaceable by a set
+            if e.is_dir(follow_symlinks=False) and _FIT_FOLDER.match(e.name):
+                check_out_dir(e.path)
+        # a fit folder inside is written through a hidden folder beside it, in out itself
+        check_out_dir(out / "K=0,seed=0")
+    else:
+        check_out_dir(out)
+
+
+def clear_earlier_sweep(out_dir) -> list[str]:
+    """Remove an earlier sweep's outputs from ``out_dir`` (only what :func:`check_sweep_out`
+    accepts as such); return the names removed."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        return []
+    check_sweep_out(out)
+    removed = []
+    for e in sorted(os.scandir(out), key=lambda e: e.name):
+        if e.is_dir(follow_symlinks=False):
+            shutil.rmtree(e.path)
+        else:
+            os.unlink(e.path)
+        removed.append(e.name)
+    return removed
+
+
+def _saved_fit(spec: SweepSpec, model, data, K: int, seed: int) -> SweepRow | None:
+    """The row of a fit an earlier sweep exported with the same settings, or None (no complete
+    set there, other settings, or a cancelled fit)."""
+    import types
+
+    from explorer.data.types import DataError
+    from explorer.export import _clean, load_result
+
+    folder = fit_folder(spec.out_dir, K, seed)
+    if not folder.is_dir():
+        return None
+    try:
+        saved = load_result(folder)
+    except DataError:
+        return None
+    doc = saved.doc
+    max_iter = int(model.default_max_iter if spec.max_iter is None else spec.max_iter)
+    tol = float(model.default_tol if spec.tol is None else spec.tol)
+    same = (doc.get("model") == spec.model_id and doc.get("seed") == seed
+            and doc.get("hyperparameters") == _clean(model.hp.as_dict())
+            and doc.get("max_iter") == max_iter and doc.get("tol") == tol
+            and (doc.get("data") or {}).get("sha256") == getattr(data, "sha256", None)
+            and doc.get("stop_reason") not in (None, "cancelled"))
+    if not same:
+        return None
+    objective = (doc.get("objective") or {}).get("final")
+    objective = math.nan if objective is None else float(objective)
+    metrics = {k: (math.nan if v is None else float(v))
+               for k, v in (doc.get("metrics") or {}).items()
+               if v is None or isinstance(v, (int, float))}
+    labels = np.asarray(saved.parameters["labels"])
+    params = dict(saved.parameters)
+    result = types.SimpleNamespace(
+        metrics=metrics, final_objective=objective, objective_kind=doc["objective"].get("kind"),
+        model=types.SimpleNamespace(parameters=lambda: params, labels=lambda: labels))
+    return SweepRow(K=K, seed=seed, iterations=int(doc.get("iterations") or 0),
+                    converged=bool(doc.get("converged")), stop_reason=str(doc["stop_reason"]),
+                    objective_kind=str(result.objective_kind or ""), objective=objective,
+                    criteria=criteria_of(spec.model_id, result, data), metrics=metrics,
+                    out=str(folder), labels=labels.astype(np.int32), resumed=True)
 
 
 class _SharedCancel:
@@ -363,15 +546,18 @@ def iter_sweep(spec: SweepSpec, jobs: int | None = None,
     os.environ["NUMBA_NUM_THREADS"] = "1"
     try:
         pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
-                                   mp_context=mp.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(cancel.event,))
+                                   mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                                   initargs=(cancel.event, os.getpid()))
     finally:
         if env_before is None:
             os.environ.pop("NUMBA_NUM_THREADS", None)
         else:
             os.environ["NUMBA_NUM_THREADS"] = env_before
+    finished = False
     try:
-        pending = {pool.submit(_worker_fit, spec, K, s) for K, s in tasks}
+        # The workers are spawned by these submits (up to `jobs` of them), with SIGINT blocked.
+        with _sigint_blocked():
+            pending = {pool.submit(_worker_fit, spec, K, s) for K, s in tasks}
         while pending:
             done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -381,9 +567,14 @@ def iter_sweep(spec: SweepSpec, jobs: int | None = None,
                 # Queued fits never start; running ones see the event within one iteration
                 # and come back as "cancelled" rows, which are still reported.
                 pending = {fut for fut in pending if not fut.cancel()}
+        finished = True
     finally:
-        cancel_futures = cancel.cancelled
-        pool.shutdown(wait=True, cancel_futures=cancel_futures)
+        # Left early (Ctrl-C raised here or in the consumer, the consumer closed the generator,
+        # a worker died): nobody reads the remaining rows, so cancel them. This must happen
+        # here: the consumer's own handler runs only after this generator has been closed.
+        if not finished:
+            cancel.cancel()
+        pool.shutdown(wait=True, cancel_futures=cancel.cancelled)
 
 
 # ---- aggregation -----------------------------------------------------------------------------------

@@ -146,3 +146,65 @@ def test_warnings_become_one_line_notes():
         warnings.warn("invalid value encountered in cast\nsecond line", RuntimeWarning, stacklevel=1)
         warnings.warn("invalid value encountered in cast\nsecond line", RuntimeWarning, stacklevel=1)
     assert cli._warning_notes(caught) == ["RuntimeWarning: invalid value encountered in cast"]
+
+
+def test_every_output_path_is_checked_before_the_fit(tmp_path):
+    """--session in a folder that cannot take it, or a damaged session, is refused before the
+    fit with one line (before: the fit ran, then a raw errno message); a legal 230-character
+    --out works; a read-only --out is refused before the fit."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    args = ["fit", "kmeans", SAMPLE / "iris.csv", "--K", "2", "--quiet"]
+    r = run(*args, "--session", blocker / "s")             # its folder is a file
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "cannot save the session" in r.stderr and "iteration" not in r.stderr + r.stdout
+    damaged = tmp_path / "d.explorer.json"
+    damaged.write_text('{"app": "explorer", "format": 1, "datasets": 3, "runs": []}')
+    r = run(*args, "--session", damaged)
+    assert r.returncode == 2 and "datasets" in r.stderr and r.stderr.count("\n") == 1
+    assert "inertia" not in r.stdout                         # nothing fitted
+    long_out = tmp_path / ("o" * 230)
+    r = run(*args, "--out", long_out)
+    assert r.returncode == 0, r.stderr
+    assert (long_out / "result.json").exists()
+
+
+def test_a_read_only_output_folder_is_refused_before_the_fit():
+    """A read-only --out or --session folder: refused before the fit with one line. Root writes
+    anywhere, so as root the CLI runs as the unprivileged user nobody (65534)."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    base = Path(tempfile.mkdtemp(prefix="explorer-ro-"))    # in /tmp: searchable by anyone
+    try:
+        base.chmod(0o755)
+        ro = base / "folder"
+        ro.mkdir()
+        (ro / "result.json").write_text("{}")
+        data = base / "iris.csv"
+        shutil.copy(SAMPLE / "iris.csv", data)
+        ro.chmod(0o555)
+        preexec = None
+        if os.geteuid() == 0:
+            def preexec():
+                os.setgid(65534)
+                os.setuid(65534)
+            try:
+                probe = subprocess.run([sys.executable, "-c", "import explorer.cli"],
+                                       preexec_fn=preexec, capture_output=True, timeout=300)
+            except PermissionError:
+                probe = None
+            if probe is None or probe.returncode != 0:
+                pytest.skip("Python or the checkout cannot be run by an unprivileged user here")
+        env = dict(__import__("os").environ, HOME=str(base), NUMBA_CACHE_DIR=str(base / "nc"))
+        for flag, value in (("--out", ro / "sub"), ("--out", ro), ("--session", ro / "s")):
+            r = subprocess.run([sys.executable, "-m", "explorer.cli", "fit", "kmeans", str(data),
+                                "--K", "2", "--quiet", flag, str(value)], capture_output=True,
+                               text=True, timeout=300, preexec_fn=preexec, env=env)
+            assert r.returncode == 2, (flag, value, r.stderr)
+            assert r.stderr.count("\n") == 1 and "inertia" not in r.stdout, r.stderr
+    finally:
+        ro.chmod(0o755)
+        shutil.rmtree(base, ignore_errors=True)

@@ -308,12 +308,13 @@ def test_worker_killed_mid_fit(cluster, tmp_path, model_id):
             pids = client.run(os.getpid)
             addr, pid = sorted(pids.items())[0]
             os.kill(pid, signal.SIGKILL)
-            killed.append(addr)
+            killed.append(pid)
 
     hp = {"K": 3, "n_init": 1} if model_id == "kmeans" else {"K": 3}
     res = runner.fit(distributed_model(model_id), data, seed=1, callback=cb,
                      snapshot_interval=0.0, snapshots=False, tol=0.0, max_iter=8, **hp)
-    assert killed
+    assert len(killed) == 1                     # killed once, at iteration 2 ...
+    assert killed[0] not in client.run(os.getpid).values()    # ... and that worker is gone
     ref = runner.fit(get_model(model_id), table(X), seed=1, tol=0.0, max_iter=8, **hp)
     assert_same(ref, res)
     data.release()
@@ -329,3 +330,24 @@ def test_export_writes_assignments(cluster, tmp_path):
     assert list(tab.columns) == ["row", "label"]
     np.testing.assert_array_equal(tab["label"], all_labels(res.model))
     data.release()
+
+
+@pytest.mark.parametrize("address, timeout", [
+    ("tcp://127.0.0.1:1", "1"),                    # nothing listens: refused until the timeout
+    ("tcp://no-such-host.invalid:8786", "1"),      # unknown host
+    ("not an address", None),                      # was a ValueError traceback
+])
+def test_cli_bad_scheduler_address_is_one_line(tmp_path, address, timeout):
+    """Before: 32 s and a 55-line traceback (exit 1), or a ValueError traceback. Now one line,
+    exit 2, after --dask-timeout seconds (default 5)."""
+    csv_path = tmp_path / "x.csv"
+    csv_path.write_text("a,b\n1,2\n3,4\n5,6\n")
+    args = [sys.executable, "-m", "explorer.cli", "fit", "kmeans", str(csv_path), "--K", "2",
+            "--dask", address]
+    if timeout:
+        args += ["--dask-timeout", timeout]
+    r = subprocess.run(args, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and address in r.stderr, r.stderr
+    assert r.stderr.startswith("explorer: error: --dask ")

@@ -317,3 +317,105 @@ def test_graphml_beyond_ten_communities_keeps_the_memberships_above_the_threshol
     assert min(counts) >= 1 and max(counts) <= 12 and sum(counts) < 12 * len(counts)
     text = path.read_text()
     assert '<key id="p11" for="node" attr.name="p11" attr.type="double" />' in text
+
+
+# ---- issue 22: manifests, links, long names, temporaries (items 11, 12, 14, 15) --------------------
+
+@pytest.mark.parametrize("entry", ["../../../../etc/passwd", "/etc/hostname", "result.json",
+                                   "assignments/../../x.npz", "notes.txt"])
+def test_a_manifest_naming_a_file_outside_the_set_is_refused(tmp_path, entry):
+    """Before, load_result hashed ../../../../etc/passwd or /etc/hostname and, with the matching
+    sha256, accepted the set."""
+    out = tmp_path / "out"
+    export_result(_fit(), out)
+    doc = json.loads((out / "result.json").read_text())
+    target = (out / entry) if not entry.startswith("/") else Path(entry)
+    digest = export_mod.file_sha256(target) if target.is_file() else "0" * 64
+    doc["files"][entry] = {"sha256": digest, "bytes": 1}
+    (out / "result.json").write_text(json.dumps(doc))
+    with pytest.raises(DataError, match="not a file of an exported set"):
+        load_result(out)
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d.update(files=["parameters.npz"]),
+    lambda d: d["files"].update({"parameters.npz": "abc"}),
+    lambda d: d["files"].update({"parameters.npz": {"sha256": None}}),
+    lambda d: d["files"].pop("parameters.npz"),
+    lambda d: d["files"].pop("assignments.csv"),
+    lambda d: d.update(data=[1, 2]),
+    lambda d: d.update(data={"shape": "many"}),
+    lambda d: d.update(data={"shape": [None, 3]}) or d.update(data={"shape": ["30", 3]}),
+    lambda d: d.update(model=None),
+])
+def test_a_malformed_manifest_is_a_data_error(tmp_path, change):
+    """Before: AttributeError, FileNotFoundError, TypeError or ValueError."""
+    out = tmp_path / "out"
+    export_result(_fit(), out)
+    doc = json.loads((out / "result.json").read_text())
+    change(doc)
+    (out / "result.json").write_text(json.dumps(doc))
+    with pytest.raises(DataError):
+        load_result(out)
+
+
+def test_damaged_arrays_in_a_set_are_a_data_error(tmp_path):
+    out = tmp_path / "out"
+    export_result(_fit(), out)
+    with open(out / "parameters.npz", "wb") as fh:
+        np.savez(fh, labels=np.array([{"x": 1}], dtype=object))
+    doc = json.loads((out / "result.json").read_text())
+    doc["files"]["parameters.npz"]["sha256"] = export_mod.file_sha256(out / "parameters.npz")
+    (out / "result.json").write_text(json.dumps(doc))
+    with pytest.raises(DataError, match="cannot read the arrays"):
+        load_result(out)
+
+
+def test_out_as_a_symbolic_link_is_followed(tmp_path):
+    """The set is written where the link points, the link stays a link, nothing hidden is left
+    (before: the link was swapped out for a real folder, the old set stayed at the target and
+    the link survived as a hidden .NAME.explorer-new-... entry); a link to nothing is refused
+    before any work."""
+    target = tmp_path / "real"
+    export_result(_fit(K=3), target)
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    export_result(_fit(K=2), link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert load_result(target).doc["hyperparameters"]["K"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(ExportError, match="does not exist"):
+        export_mod.check_out_dir(dangling)
+    with pytest.raises(ExportError, match="does not exist"):
+        export_result(_fit(), dangling)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling", "link", "real"]
+
+
+def test_a_long_legal_folder_name_works(tmp_path):
+    """A 230-character name was refused: its hidden temporary name exceeded 255 bytes."""
+    out = tmp_path / ("r" * 230)
+    export_mod.check_out_dir(out)
+    export_result(_fit(), out)
+    assert load_result(out).model == "shrink"
+    export_result(_fit(K=2), out)          # replacing it too
+    longest = tmp_path / ("é" * 127)       # 254 bytes
+    export_result(_fit(), longest)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, longest.name])
+    path = tmp_path / ("f" * 250)
+    export_mod.write_file_atomically(path, lambda tmp: Path(tmp).write_text("x"))
+    assert path.read_text() == "x"
+
+
+def test_killed_file_writes_are_cleaned_by_the_next(tmp_path):
+    target = tmp_path / "a.explorer.npz"
+    dead = 2 ** 22 + 12345
+    stale = tmp_path / f".a.explorer.npz.{dead}-0badc0de.tmp"
+    stale.write_bytes(b"x" * 100)
+    live = tmp_path / f".a.explorer.npz.{os.getpid()}-0badc0de.tmp"    # a running writer
+    live.write_bytes(b"x")
+    other = tmp_path / f".b.explorer.npz.{dead}-0badc0de.tmp"          # beside another file
+    other.write_bytes(b"x")
+    export_mod.write_file_atomically(target, lambda tmp: Path(tmp).write_text("new"))
+    assert not stale.exists() and live.exists() and other.exists()

@@ -127,16 +127,77 @@ def test_cancel_stops_every_worker_promptly(tmp_path):
         rows.append(row)
         if cancelled_at:
             after_cancel.append(row)
-    done = time.perf_counter()
     timer.cancel()
     assert cancel.cancelled
     # The fits running at the cancel come back stopped ("cancelled"); queued fits never start.
     # (A fit may reach an exact fixed point, "converged", before the cancel.)
     assert after_cancel and all(r.stop_reason == "cancelled" for r in after_cancel)
     assert sum(r.iterations > 0 for r in after_cancel) <= 2     # only the two running fits
-    # Every worker has stopped and been joined by the time the generator returns. A running fit
-    # stops within one EM iteration (milliseconds); a worker still starting up (imports, data,
-    # kernels from the cache) on a busy 2-core machine may take seconds. Uncancelled, these fits
-    # would run for about an hour.
+    # Every worker has stopped and been joined by the time the generator returns (uncancelled,
+    # these fits would run for about an hour). How long the stop takes is measured in
+    # bench/bench_sweep_cancel.py, not asserted here.
     assert mp.active_children() == []
-    assert done - cancelled_at[0] < 60.0
+    assert len(rows) < 8        # the queued fits never came back as rows of finished fits
+
+
+def test_closing_the_sweep_early_cancels_the_rest(tmp_path):
+    """A consumer that stops reading (Ctrl-C in its loop, a break) closes the generator: the fits
+    still queued never start and the workers are joined. Before, the pool ran all 18 fits to the
+    end first (the generator's cleanup read the cancel flag before anyone had set it)."""
+    path = four_blobs(tmp_path / "blobs.csv")
+    spec = spec_for("gmm", path, "table", [2, 3, 4, 5, 6, 7], seeds=(0, 1, 2), tol=0.0,
+                    max_iter=300, out_dir=str(tmp_path / "sw"))
+    cancel = sweep.SweepCancel()
+    rows = sweep.iter_sweep(spec, jobs=1, cancel=cancel)
+    first = next(rows)
+    rows.close()
+    assert cancel.cancelled and mp.active_children() == []
+    assert first.error is None
+    written = sorted(p.name for p in (tmp_path / "sw").iterdir())
+    # the first fit, the one running at the close (stopped: "cancelled"), perhaps one that ended
+    # just before it; the one waiting in the pool's queue never starts
+    assert 1 <= len(written) <= 3, written
+
+
+def test_resume_keeps_the_complete_fits_of_an_interrupted_sweep(tmp_path, sample_dir):
+    """`--resume`: the fits an earlier sweep completed with the same settings are read back (the
+    same criteria, no refit), the missing and the cancelled ones are fitted; without it an earlier
+    sweep's folder is replaced; a folder holding anything else is refused before any fit."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "sw"
+    args = [sys.executable, "-m", "explorer.cli", "sweep", "kmeans", str(sample_dir / "iris.csv"),
+            "--K", "2:4", "--seeds", "1", "--jobs", "0", "--out", str(out)]
+    first = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = (out / "sweep.csv").read_text()
+    # as a killed sweep leaves it: one fit missing, no sweep.csv/json, a killed export's folder
+    import shutil
+    shutil.rmtree(out / "K=3,seed=0")
+    (out / "sweep.csv").unlink()
+    (out / "sweep.json").unlink()
+    (out / ".K=3,seed=0.explorer-new-999999999-abcdef").mkdir()
+    again = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    kept = [line for line in again.stderr.splitlines() if "kept from the earlier sweep" in line]
+    assert len(kept) == 2 and not any("K=3" in line for line in kept), again.stderr
+
+    def criteria(text):
+        import csv
+        import io
+        return [{k: v for k, v in row.items() if k != "seconds"}
+                for row in csv.DictReader(io.StringIO(text))]
+    assert criteria((out / "sweep.csv").read_text()) == criteria(before)   # all but "seconds"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "K=2,seed=0", "K=3,seed=0", "K=4,seed=0", "sweep.csv", "sweep.json"]
+    # without --resume: replaced (K=5 only now)
+    replaced = subprocess.run(args[:-6] + ["--K", "5", "--seeds", "1", "--jobs", "0", "--out",
+                                           str(out)], capture_output=True, text=True, timeout=300)
+    assert replaced.returncode == 0, replaced.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["K=5,seed=0", "sweep.csv", "sweep.json"]
+    (out / "notes.txt").write_text("mine")
+    refused = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "notes.txt" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert (out / "notes.txt").read_text() == "mine"

@@ -62,12 +62,23 @@ class Cluster:
         self.close()
 
 
+CONNECT_TIMEOUT = 5.0       # seconds to reach a scheduler (the CLI's --dask-timeout default)
+
+
+class SchedulerUnreachable(OSError):
+    """No Dask scheduler answers at the address (refused, unknown host, timed out, or not an
+    address at all); the message is one line naming the address."""
+
+
 def connect(address: str = "local", *, n_workers: int | None = None,
             memory_limit: str | int = "auto", numba_threads: int = 1,
-            dashboard_address: str | None = ":0") -> Cluster:
+            dashboard_address: str | None = ":0",
+            timeout: float | None = CONNECT_TIMEOUT) -> Cluster:
     """Connect to a Dask scheduler at ``address``, or with ``"local"`` start a LocalCluster of
     ``n_workers`` (default: the number of cores) single-threaded worker processes, each with
-    ``numba_threads`` numba threads (1: the workers are the parallelism)."""
+    ``numba_threads`` numba threads (1: the workers are the parallelism). A scheduler that does
+    not answer within ``timeout`` seconds (None: Dask's own default, 30 s) raises
+    :class:`SchedulerUnreachable`."""
     from distributed import Client, LocalCluster
 
     if address in ("local", "", None):
@@ -76,7 +87,15 @@ def connect(address: str = "local", *, n_workers: int | None = None,
                                dashboard_address=dashboard_address,
                                env={"NUMBA_NUM_THREADS": str(numba_threads)})
         return Cluster(Client(cluster), cluster, "local")
-    return Cluster(Client(address), None, address)
+    try:
+        client = Client(address, timeout=timeout) if timeout else Client(address)
+    except (OSError, ValueError, TypeError) as e:
+        # OSError "Timed out trying to connect to ... after 5 s" (refused, unknown host);
+        # ValueError/TypeError for text that is not an address ("missing port number ...")
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SchedulerUnreachable(f"--dask {address}: no Dask scheduler reached ({text})"
+                                   ) from None
+    return Cluster(client, None, address)
 
 
 def fit(model_id: str, source, address="local", *, hyperparameters=None, seed: int = 0,

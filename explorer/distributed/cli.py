@@ -41,7 +41,10 @@ def cmd_fit_dask(ns, model_cls) -> int:
     except (HyperparameterError, OSError) as e:
         return fail(e)
 
-    cluster = connect(ns.dask)
+    try:
+        cluster = connect(ns.dask, timeout=getattr(ns, "dask_timeout", None))
+    except OSError as e:        # SchedulerUnreachable, or a LocalCluster that cannot start
+        return fail(e)
     try:
         print(f"Dask: {'local cluster' if ns.dask == 'local' else ns.dask}, "
               f"{len(cluster.client.scheduler_info()['workers'])} workers, dashboard "
