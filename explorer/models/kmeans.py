@@ -23,11 +23,14 @@ Kernels: the assignment works on a (D, N) transposed copy of the data made once,
 256 rows: for every centre the squared distances of the block's rows are accumulated coordinate
 by coordinate with the rows on SIMD lanes (each row's sum still runs over j in increasing order),
 the running minimum and argmin updated with branch-free selects; then one pass in row order books
-labels, counts, per-cluster sums and the distortion. From 50,000 rows on (and with more than one
-numba thread) the blocks are split over row chunks run in parallel, each with its own sums, added
-in chunk order afterwards (deterministic for a given thread count; it differs from the serial sums
-in the last bits only). The blocks are what make it faster than a row-at-a-time kernel and than
-scikit-learn's Lloyd iteration (bench/bench_kmeans.py; figures in bench/README.md).
+labels, counts, per-cluster sums and the distortion. From 50,000 rows on the rows are split into
+chunks of 8,192 (``lloyd_chunks``), each with its own sums, added in chunk order afterwards;
+threads take the chunks one at a time and their number is chosen per step from the work's size
+(``_parallel``), so a core held by another process costs one small chunk, not half the step. The
+chunks depend on N, K and D only: the result is the same for every thread count (it differs from
+the serial sums of a smaller table's path in the last bits only). The blocks are what make it
+faster than a row-at-a-time kernel and than scikit-learn's Lloyd iteration (bench/bench_kmeans.py;
+figures in bench/README.md).
 
 Seeding: the greedy k-means++ of Arthur & Vassilvitskii as scikit-learn implements it: the first
 centre uniformly at random, then each next centre the best (lowest resulting potential) of
@@ -51,7 +54,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from explorer.models import register
@@ -62,11 +64,13 @@ from explorer.models._centre_kernels import (  # noqa: F401 - kmeans_plusplus, i
     data_matrix,
     initial_centers,
     kmeans_plusplus,
+    lloyd_chunks,
     step_parallel,
     transposed,
     update_centers,
 )
 from explorer.models._centres import CentreModel
+from explorer.models._parallel import call
 from explorer.models.base import HyperparametersBase, param
 
 
@@ -99,8 +103,11 @@ class _Lloyd:
         small = self.XT.dtype == np.float32      # float32 data: 4-byte labels, no distances
         self.labels = np.full(N, -1, dtype=np.int32 if small else np.int64)
         self.mind = np.empty(0 if small else N)
-        self.parallel = N >= _PARALLEL_MIN_ROWS and numba.get_num_threads() > 1
-        n_chunks = 4 * numba.get_num_threads() if self.parallel else 1
+        # From _PARALLEL_MIN_ROWS rows the chunked step, whatever the thread count (it picks the
+        # threads per call, and the chunks, hence the result, do not depend on them).
+        self.parallel = N >= _PARALLEL_MIN_ROWS
+        n_chunks = lloyd_chunks(N, K, D) if self.parallel else 1
+        self.work = N * K * D
         self.acc_t = np.zeros((n_chunks, 2, BLOCK))
         self.best_t = np.zeros((n_chunks, BLOCK), dtype=np.int64)
         if self.parallel:
@@ -115,9 +122,10 @@ class _Lloyd:
         Returns (distortion, number of labels changed, number of clusters re-seeded).
         """
         if self.parallel:
-            return step_parallel(self.XT, self.centers, self.labels, self.sums,
-                                  self.counts, self.mind, self.sums_t, self.counts_t, self.dist_t,
-                                  self.changed_t, self.acc_t, self.best_t, update)
+            return call(step_parallel, len(self.dist_t), self.work, self.XT, self.centers,
+                        self.labels, self.sums, self.counts, self.mind, self.sums_t,
+                        self.counts_t, self.dist_t, self.changed_t, self.acc_t, self.best_t,
+                        update)
         n_reseeded = 0
         if update:
             n_reseeded = update_centers(self.XT, self.labels, self.sums, self.counts, self.mind,
