@@ -261,3 +261,92 @@ def far_from_unit_scale(X: np.ndarray, factor: float = 5.0) -> list[int]:
     mean = X.mean(axis=0)
     bad = (sd > factor) | (sd < 1.0 / factor) | (np.abs(mean) > factor)
     return [int(j) for j in np.flatnonzero(bad)]
+
+
+# ---- the E-pass of the mixtures whose log-density is linear in x ------------------------------
+
+# Rows per block of :func:`linear_chunk`: the block's transpose (D x LINEAR_BLOCK) and its
+# log-probabilities (K x LINEAR_BLOCK) stay in the L1/L2 cache.
+LINEAR_BLOCK = 128
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def linear_chunk(X, W, b, c, n_chunks, resp, nk_c, sx_c, ll_c, xx_c):
+    """Chunk c of an E-pass where log pi_k p(x | k) = b_k + W_k . x (bernoulli-mixture,
+    exponential-mixture, bayes-gmm): for blocks of LINEAR_BLOCK rows, the block transposed
+    (rows on SIMD lanes), lp = W x + b in tiles of four coordinates, the responsibilities by
+    :func:`normalise_block` (written to resp), then N_k += sum r and sum r x (nk_c[c], sx_c[c],
+    zeroed first) as dot products over the block's rows. ll_c[c] = the chunk's log-likelihood
+    (sum of the rows' log normalisers); with a non-empty xx_c, xx_c[c] = sum ||x_i||^2.
+
+    The same arithmetic as a matrix product (numpy's two GEMMs for lp and R^T X), fused into one
+    pass over the rows. b_k may be -inf (an empty component); W must be finite."""
+    N, D = X.shape
+    K = W.shape[0]
+    B = LINEAR_BLOCK
+    start, end = open_chunk(c, n_chunks, N, nk_c, sx_c)
+    nk = nk_c[c]
+    sx = sx_c[c]
+    xb = np.empty((D, B))
+    lp = np.empty((K, B))
+    vec = np.empty((4, B))
+    m, sh, s, pv = vec[0], vec[1], vec[2], vec[3]
+    eb = np.zeros((2, B), dtype=np.int64)
+    ef = eb.view(np.float64)
+    ll = 0.0
+    xx = 0.0
+    r4 = D - D % 4
+    for i0 in range(start, end, B):
+        nb = min(B, end - i0)
+        for t in range(nb):
+            for d in range(D):
+                xb[d, t] = X[i0 + t, d]
+        for k in range(K):
+            bk = b[k]
+            for t in range(nb):
+                lp[k, t] = bk
+            for d in range(0, r4, 4):
+                w0 = W[k, d]
+                w1 = W[k, d + 1]
+                w2 = W[k, d + 2]
+                w3 = W[k, d + 3]
+                for t in range(nb):
+                    lp[k, t] += (w0 * xb[d, t] + w1 * xb[d + 1, t]) + \
+                        (w2 * xb[d + 2, t] + w3 * xb[d + 3, t])
+            for d in range(r4, D):
+                w0 = W[k, d]
+                for t in range(nb):
+                    lp[k, t] += w0 * xb[d, t]
+        ll = normalise_block(lp, nb, m, sh, s, pv, eb, ef, ll)
+        for t in range(nb):
+            for k in range(K):
+                resp[i0 + t, k] = lp[k, t]
+        for k in range(K):
+            a = 0.0
+            for t in range(nb):
+                a += lp[k, t]
+            nk[k] += a
+            for d in range(0, r4, 4):
+                a0 = a1 = a2 = a3 = 0.0
+                for t in range(nb):
+                    r = lp[k, t]
+                    a0 += r * xb[d, t]
+                    a1 += r * xb[d + 1, t]
+                    a2 += r * xb[d + 2, t]
+                    a3 += r * xb[d + 3, t]
+                sx[k, d] += a0
+                sx[k, d + 1] += a1
+                sx[k, d + 2] += a2
+                sx[k, d + 3] += a3
+            for d in range(r4, D):
+                a0 = 0.0
+                for t in range(nb):
+                    a0 += lp[k, t] * xb[d, t]
+                sx[k, d] += a0
+        if xx_c.shape[0] > 0:
+            for d in range(D):
+                for t in range(nb):
+                    xx += xb[d, t] * xb[d, t]
+    ll_c[c] = ll
+    if xx_c.shape[0] > 0:
+        xx_c[c] = xx

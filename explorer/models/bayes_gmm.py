@@ -35,6 +35,7 @@ when the data were loaded standardised):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
@@ -91,12 +92,24 @@ def _phi_pass(X, m, s2, phi, nk_c, sx_c, el_c, lp_c, half_norm, nw):
         for d in range(D):
             mm += m[k, d] * m[k, d]
         half_norm[k] = 0.5 * (D * s2[k] + mm)
+    # l_ik is linear in x (W = m, b = -half_norm): the blocked, vectorised ``linear_chunk``
+    # gives sum lse and sum ||x||^2 per chunk; the row-at-a-time path is kept for non-finite m.
+    n_bad = 0      # (an int: a bool folded with "and" here was lost by the parallel loop)
+    for k in range(K):
+        n_bad += not math.isfinite(half_norm[k])
+    neg_half = -half_norm
+    xx_c = np.zeros(C)
     counter = np.zeros(1, dtype=np.int64)
     for _ in numba.prange(nw):
         while True:
             c = claim(counter)
             if c >= C:
                 break
+            start, end = mk.chunk_bounds(c, C, N)
+            if n_bad == 0:
+                mk.linear_chunk(X, m, neg_half, c, C, phi, nk_c, sx_c, el_c, xx_c)
+                el_c[c] += -0.5 * D * mk.LOG_2PI * (end - start) - 0.5 * xx_c[c]
+                continue
             start, end = mk.open_chunk(c, C, N, nk_c, sx_c)
             lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
             el = 0.0
