@@ -214,7 +214,7 @@ def _after_fit(model_id: str, result) -> None:
         K, D = m.means.shape
         redo = np.ones(K, dtype=np.bool_)
         gmm._cov_pass(m._XT, m.resp, m.means, redo, np.zeros_like(m._s2), np.zeros((
-            m._s2.shape[0], K, D)))
+            m._s2.shape[0], K, D)), 1)
 
 
 def _export(result) -> None:

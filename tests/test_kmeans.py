@@ -232,3 +232,26 @@ def test_blocked_assignment_every_width(d):
     value = model.step()
     p = model.parameters()
     np.testing.assert_allclose(value, distortion(X, p["labels"], p["centers"]), rtol=1e-12)
+
+
+def test_chunked_step_same_for_every_thread_count():
+    # The chunked step (from _PARALLEL_MIN_ROWS rows) splits the rows by N, K and D only and
+    # threads take chunks one at a time, so 1 and 2 threads give the same bits (the old split,
+    # 4 chunks a thread, and the serial kernel on 1 thread, differed in the last bits).
+    import numba
+    X = blobs(5, n=_PARALLEL_MIN_ROWS + 3000, d=5, k=6, sep=1.5)
+    c0 = X[:6].copy()
+    out = []
+    before = numba.get_num_threads()
+    for threads in sorted({1, before}):
+        numba.set_num_threads(threads)
+        try:
+            model = KMeans(K=6)
+            model.initialize(table(X), 0, centers=c0)
+            trace = [model.step() for _ in range(6)]
+        finally:
+            numba.set_num_threads(before)
+        out.append((trace, model.parameters()["centers"]))
+    for trace, centers in out[1:]:
+        assert trace == out[0][0]
+        np.testing.assert_array_equal(centers, out[0][1])

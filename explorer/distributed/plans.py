@@ -49,6 +49,7 @@ from explorer.models import fuzzy_cmeans as fcm
 from explorer.models import gmm as gm
 from explorer.models import kmedians as kmed
 from explorer.models._mixture_kernels import chunk_count
+from explorer.models._parallel import call
 
 
 def digest(*arrays) -> str:
@@ -447,8 +448,9 @@ def _gmm_e(part, st, want_resp=False):
     resp = np.zeros((n, K)) if want_resp else scratch("gmm_resp", (n, K))
     nk, s1, s2, ll = np.zeros((C, K)), np.zeros((C, K, D)), np.zeros((C, K, D, D)), np.zeros(C)
     eb = np.zeros((C, 2, gm.BLOCK), dtype=np.int64)
-    gm._e_pass(XT, st["log_w"], mp, Up, st["log_det"], resp, nk, s1, s2, ll,
-               np.zeros((C, K, gm.BLOCK)), np.zeros((C, 9, gm.BLOCK)), eb, eb.view(np.float64))
+    call(gm._e_pass, C, gm.e_pass_work(n, K, D), XT, st["log_w"], mp, Up, st["log_det"], resp,
+         nk, s1, s2, ll, np.zeros((C, K, gm.BLOCK)), np.zeros((C, 9, gm.BLOCK)), eb,
+         eb.view(np.float64))
     return (X, resp) if want_resp else (nk, s1, s2, ll)
 
 
@@ -464,7 +466,8 @@ def gmm_cov(part, hp, old, means, redo):
     C = chunk_count(X.shape[0])
     K, D = means.shape
     s2 = np.zeros((C, K, D, D))
-    gm._cov_pass(np.ascontiguousarray(X.T), resp, means, redo, s2, np.zeros((C, K, D)))
+    call(gm._cov_pass, C, X.shape[0] * K * D * D, np.ascontiguousarray(X.T), resp, means, redo,
+         s2, np.zeros((C, K, D)))
     return s2
 
 
@@ -487,7 +490,7 @@ def _chunk_pass(kernel, X, K, params, want_resp, *extra):
     C = chunk_count(n)
     resp = np.zeros((n, K))
     nk, sx, ll = np.zeros((C, K)), np.zeros((C, K, D)), np.zeros(C)
-    kernel(X, *params, resp, nk, sx, ll, np.zeros((C, K)), *extra)
+    call(kernel, C, n * K * D, X, *params, resp, nk, sx, ll, np.zeros((C, K)), *extra)
     return resp if want_resp else (nk, sx, ll)
 
 

@@ -24,6 +24,8 @@ import math
 import numba
 import numpy as np
 
+from explorer.models._parallel import call, claim
+
 # ---- assignment and centre update ------------------------------------------------------------
 
 # Reassociation lets LLVM vectorise the D-term distance sums and use FMA; no "nnan"/"ninf" (the
@@ -236,13 +238,29 @@ def assign(XT, centers, labels, sums, counts, mind, acc, best):
                         scratch, best)
 
 
+# Rows per chunk of the chunked Lloyd step (a multiple of BLOCK), and at most this many chunks:
+# many more chunks than threads, so that a thread the scheduler has put behind another process
+# holds up the step by one small chunk (``_parallel``); the chunks depend on N, K and D only,
+# never on the thread count, so the result does not either.
+CHUNK_ROWS = 32 * BLOCK
+MAX_CHUNKS = 256
+
+
+def lloyd_chunks(N: int, K: int, D: int) -> int:
+    """Number of row chunks of :func:`step_parallel` for N rows, K centres, D coordinates: one per
+    CHUNK_ROWS rows, at most MAX_CHUNKS, fewer when K (D + 1) is large (each chunk keeps its own
+    K x D sums: at most ~32 MB of them)."""
+    cap = max(16, min(MAX_CHUNKS, (1 << 22) // (K * (D + 1))))
+    return max(1, min(cap, -(-N // CHUNK_ROWS)))
+
+
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
 def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dist_t,
-                   changed_t, acc_t, best_t, update):
+                   changed_t, acc_t, best_t, update, nw):
     """A whole Lloyd step in one call: (when ``update``) the centre update of
-    :func:`update_centers`, then the parallel twin of :func:`assign`, chunk c accumulating into
+    :func:`update_centers`, then the chunked twin of :func:`assign`, chunk c accumulating into
     sums_t[c], counts_t[c] (work buffers acc_t[c], best_t[c]), and the chunk sums added in chunk
-    order into sums, counts.
+    order into sums, counts. ``nw`` threads take the chunks one at a time (``_parallel.call``).
 
     Returns (distortion, labels changed, clusters re-seeded).
     """
@@ -253,13 +271,18 @@ def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dis
     if update:   # ``update`` (a bool), not the literal True: one compiled update_centers
         n_reseeded = update_centers(XT, labels, sums, counts, mind, centers, update)
     size = (N + n_chunks - 1) // n_chunks
-    for c in numba.prange(n_chunks):
-        lo = min(N, c * size)
-        hi = min(N, lo + size)
-        sums_t[c, :, :] = 0.0
-        counts_t[c, :] = 0.0
-        dist_t[c], changed_t[c] = assign_rows(XT, centers, lo, hi, labels, sums_t[c],
-                                               counts_t[c], mind, acc_t[c], best_t[c])
+    counter = np.zeros(1, dtype=np.int64)
+    for _ in numba.prange(nw):
+        while True:
+            c = claim(counter)
+            if c >= n_chunks:
+                break
+            lo = min(N, c * size)
+            hi = min(N, lo + size)
+            sums_t[c, :, :] = 0.0
+            counts_t[c, :] = 0.0
+            dist_t[c], changed_t[c] = assign_rows(XT, centers, lo, hi, labels, sums_t[c],
+                                                   counts_t[c], mind, acc_t[c], best_t[c])
     # Add the per-chunk accumulators in chunk order (deterministic for a given chunk count).
     sums[:, :] = 0.0
     counts[:] = 0.0
@@ -357,45 +380,56 @@ _SEED_CHUNK = 65536
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def _seed_distances(XT, c, closest):
+def _seed_distances(XT, c, closest, nw):
     """closest[i] = ||x_i - c||^2 (computed in float64, stored in closest's type); returns the
-    sum, added in chunk order."""
+    sum, added in chunk order. ``nw`` threads take the chunks one at a time."""
     D, N = XT.shape
     n_chunks = (N + _SEED_CHUNK - 1) // _SEED_CHUNK
     part = np.zeros(n_chunks)
-    for ch in numba.prange(n_chunks):
-        s = 0.0
-        for i in range(ch * _SEED_CHUNK, min(N, (ch + 1) * _SEED_CHUNK)):
-            d = 0.0
-            for j in range(D):
-                t = XT[j, i] - c[j]
-                d += t * t
-            closest[i] = d
-            s += d
-        part[ch] = s
+    counter = np.zeros(1, dtype=np.int64)
+    for _ in numba.prange(nw):
+        while True:
+            ch = claim(counter)
+            if ch >= n_chunks:
+                break
+            s = 0.0
+            for i in range(ch * _SEED_CHUNK, min(N, (ch + 1) * _SEED_CHUNK)):
+                d = 0.0
+                for j in range(D):
+                    t = XT[j, i] - c[j]
+                    d += t * t
+                closest[i] = d
+                s += d
+            part[ch] = s
     return part.sum()
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def _seed_potentials(XT, cands, closest, update):
+def _seed_potentials(XT, cands, closest, update, nw):
     """For each candidate centre t: sum_i min(closest[i], ||x_i - cands[t]||^2). When
-    ``update`` >= 0, closest[i] is lowered to the distance to candidate ``update`` as well."""
+    ``update`` >= 0, closest[i] is lowered to the distance to candidate ``update`` as well.
+    ``nw`` threads take the chunks one at a time."""
     D, N = XT.shape
     T = cands.shape[0]
     n_chunks = (N + _SEED_CHUNK - 1) // _SEED_CHUNK
     part = np.zeros((n_chunks, T))
-    for ch in numba.prange(n_chunks):
-        for i in range(ch * _SEED_CHUNK, min(N, (ch + 1) * _SEED_CHUNK)):
-            ci = closest[i]
-            for t in range(T):
-                d = 0.0
-                for j in range(D):
-                    u = XT[j, i] - cands[t, j]
-                    d += u * u
-                m = d if d < ci else ci
-                part[ch, t] += m
-                if t == update:
-                    closest[i] = m
+    counter = np.zeros(1, dtype=np.int64)
+    for _ in numba.prange(nw):
+        while True:
+            ch = claim(counter)
+            if ch >= n_chunks:
+                break
+            for i in range(ch * _SEED_CHUNK, min(N, (ch + 1) * _SEED_CHUNK)):
+                ci = closest[i]
+                for t in range(T):
+                    d = 0.0
+                    for j in range(D):
+                        u = XT[j, i] - cands[t, j]
+                        d += u * u
+                    m = d if d < ci else ci
+                    part[ch, t] += m
+                    if t == update:
+                        closest[i] = m
     out = np.zeros(T)
     for ch in range(n_chunks):
         for t in range(T):
@@ -437,7 +471,8 @@ def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=No
     with Task("k-means++ seeding", total=K, unit="centres", callback=progress) as task:
         first = int(rng.integers(N))
         centers[0] = XT[:, first]
-        pot = _seed_distances(XT, centers[0], closest)
+        n_chunks = (N + _SEED_CHUNK - 1) // _SEED_CHUNK
+        pot = call(_seed_distances, n_chunks, N * D, XT, centers[0], closest)
         task.update(1)
         cand = np.empty(n_trials, dtype=np.int64)
         for c in range(1, K):
@@ -450,9 +485,10 @@ def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=No
             else:
                 cand[:] = rng.integers(N, size=n_trials)
             cands = np.ascontiguousarray(XT[:, cand].T, dtype=np.float64)
-            pots = _seed_potentials(XT, cands, closest, -1)
+            pots = call(_seed_potentials, n_chunks, N * D * n_trials, XT, cands, closest, -1)
             best = int(np.argmin(pots))
-            pot = _seed_potentials(XT, cands[best:best + 1], closest, 0)[0]
+            pot = call(_seed_potentials, n_chunks, N * D, XT, cands[best:best + 1], closest,
+                       0)[0]
             centers[c] = cands[best]
             task.update(1)
     return centers

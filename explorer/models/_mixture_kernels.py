@@ -40,6 +40,15 @@ LN2_HI = 6.93147180369123816490e-01   # ln 2 split in two (Cody-Waite): kf * LN2
 LN2_LO = 1.90821492927058770002e-10
 ROWS_PER_CHUNK = 2048
 MAX_CHUNKS = 64
+# Responsibilities below exp(FLUSH_BELOW) ~ 1e-200 of the row's largest are set to 0 (they change
+# no sum by more than 1e-200 of it). Without the cut, rows far from a component gave exp of values
+# down to -745: subnormal numbers, and subnormal products of small responsibilities with squared
+# deviations, each a slow micro-coded operation. On 200,000 x 8, K = 10 (bench/bench_gmm.py
+# --per-iteration) the step rose from 19 ms at iteration 1 to 43-46 ms from iteration 6 on, when
+# 0.6 % of the responsibilities were subnormal; with the cut it stays flat. From 1e-200, a
+# responsibility times a squared deviation stays normal down to deviations of 1e-54.
+FLUSH_BELOW = -460.0
+R_FLUSH = math.exp(FLUSH_BELOW) * (1.0 + 1e-9)    # exp_block(FLUSH_BELOW) is at most this
 # gmm's vectorised E-pass (and :func:`normalise_block`): reassociation is allowed (SIMD
 # reductions), infinities and NaN keep their IEEE meaning.
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
@@ -187,7 +196,8 @@ def normalise_block(lp, nb, m, sh, s, pv, eb, ef, ll):
     r_tk = exp(lp[k, t] - shift_t) / s_t, s_t = sum_k exp(lp[k, t] - shift_t), shift_t = max_k
     lp[k, t] (0 for a row no component can produce, which gets r_tk = 1/K). lp is overwritten by
     the responsibilities. Returns ll + sum_t (shift_t + log s_t), the block's log-likelihood added
-    to the running total ll. m, sh, s, pv (BLOCK,) scratch; eb, ef ``exp_block``'s."""
+    to the running total ll. m, sh, s, pv (BLOCK,) scratch; eb, ef ``exp_block``'s. Terms below
+    exp(FLUSH_BELOW) of the row's largest are 0 (no subnormal numbers)."""
     K = lp.shape[0]
     for t in range(nb):
         m[t] = lp[0, t]
@@ -199,11 +209,15 @@ def normalise_block(lp, nb, m, sh, s, pv, eb, ef, ll):
         sh[t] = m[t] if m[t] > -np.inf else 0.0
         s[t] = 0.0
     for k in range(K):
-        for t in range(nb):
-            lp[k, t] -= sh[t]
+        for t in range(nb):             # exp's argument kept >= FLUSH_BELOW: no subnormal result
+            v = lp[k, t] - sh[t]
+            lp[k, t] = FLUSH_BELOW if v < FLUSH_BELOW else v      # (NaN stays NaN)
         exp_block(lp[k], eb, ef, nb)
-        for t in range(nb):
-            s[t] += lp[k, t]
+        for t in range(nb):             # ... and what was below it is 0
+            e = lp[k, t]
+            e = 0.0 if e <= R_FLUSH else e
+            lp[k, t] = e
+            s[t] += e
     # log-likelihood sum_t (shift_t + log s_t), the logs taken of products of the s_t of
     # 16 rows at a time: 1 <= s_t <= K, so a product of BLOCK / 16 = 8 of them cannot
     # overflow for K < 1e38 (an impossible row's s_t = 0 gives -inf, as it should). A
@@ -247,3 +261,92 @@ def far_from_unit_scale(X: np.ndarray, factor: float = 5.0) -> list[int]:
     mean = X.mean(axis=0)
     bad = (sd > factor) | (sd < 1.0 / factor) | (np.abs(mean) > factor)
     return [int(j) for j in np.flatnonzero(bad)]
+
+
+# ---- the E-pass of the mixtures whose log-density is linear in x ------------------------------
+
+# Rows per block of :func:`linear_chunk`: the block's transpose (D x LINEAR_BLOCK) and its
+# log-probabilities (K x LINEAR_BLOCK) stay in the L1/L2 cache.
+LINEAR_BLOCK = 128
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def linear_chunk(X, W, b, c, n_chunks, resp, nk_c, sx_c, ll_c, xx_c):
+    """Chunk c of an E-pass where log pi_k p(x | k) = b_k + W_k . x (bernoulli-mixture,
+    exponential-mixture, bayes-gmm): for blocks of LINEAR_BLOCK rows, the block transposed
+    (rows on SIMD lanes), lp = W x + b in tiles of four coordinates, the responsibilities by
+    :func:`normalise_block` (written to resp), then N_k += sum r and sum r x (nk_c[c], sx_c[c],
+    zeroed first) as dot products over the block's rows. ll_c[c] = the chunk's log-likelihood
+    (sum of the rows' log normalisers); with a non-empty xx_c, xx_c[c] = sum ||x_i||^2.
+
+    The same arithmetic as a matrix product (numpy's two GEMMs for lp and R^T X), fused into one
+    pass over the rows. b_k may be -inf (an empty component); W must be finite."""
+    N, D = X.shape
+    K = W.shape[0]
+    B = LINEAR_BLOCK
+    start, end = open_chunk(c, n_chunks, N, nk_c, sx_c)
+    nk = nk_c[c]
+    sx = sx_c[c]
+    xb = np.empty((D, B))
+    lp = np.empty((K, B))
+    vec = np.empty((4, B))
+    m, sh, s, pv = vec[0], vec[1], vec[2], vec[3]
+    eb = np.zeros((2, B), dtype=np.int64)
+    ef = eb.view(np.float64)
+    ll = 0.0
+    xx = 0.0
+    r4 = D - D % 4
+    for i0 in range(start, end, B):
+        nb = min(B, end - i0)
+        for t in range(nb):
+            for d in range(D):
+                xb[d, t] = X[i0 + t, d]
+        for k in range(K):
+            bk = b[k]
+            for t in range(nb):
+                lp[k, t] = bk
+            for d in range(0, r4, 4):
+                w0 = W[k, d]
+                w1 = W[k, d + 1]
+                w2 = W[k, d + 2]
+                w3 = W[k, d + 3]
+                for t in range(nb):
+                    lp[k, t] += (w0 * xb[d, t] + w1 * xb[d + 1, t]) + \
+                        (w2 * xb[d + 2, t] + w3 * xb[d + 3, t])
+            for d in range(r4, D):
+                w0 = W[k, d]
+                for t in range(nb):
+                    lp[k, t] += w0 * xb[d, t]
+        ll = normalise_block(lp, nb, m, sh, s, pv, eb, ef, ll)
+        for t in range(nb):
+            for k in range(K):
+                resp[i0 + t, k] = lp[k, t]
+        for k in range(K):
+            a = 0.0
+            for t in range(nb):
+                a += lp[k, t]
+            nk[k] += a
+            for d in range(0, r4, 4):
+                a0 = a1 = a2 = a3 = 0.0
+                for t in range(nb):
+                    r = lp[k, t]
+                    a0 += r * xb[d, t]
+                    a1 += r * xb[d + 1, t]
+                    a2 += r * xb[d + 2, t]
+                    a3 += r * xb[d + 3, t]
+                sx[k, d] += a0
+                sx[k, d + 1] += a1
+                sx[k, d + 2] += a2
+                sx[k, d + 3] += a3
+            for d in range(r4, D):
+                a0 = 0.0
+                for t in range(nb):
+                    a0 += lp[k, t] * xb[d, t]
+                sx[k, d] += a0
+        if xx_c.shape[0] > 0:
+            for d in range(D):
+                for t in range(nb):
+                    xx += xb[d, t] * xb[d, t]
+    ll_c[c] = ll
+    if xx_c.shape[0] > 0:
+        xx_c[c] = xx

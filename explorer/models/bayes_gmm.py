@@ -15,6 +15,7 @@ when the data were loaded standardised):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
@@ -24,6 +25,7 @@ from explorer.data.types import DataError
 from explorer.models import _mixture_kernels as mk
 from explorer.models import register
 from explorer.models._mixture import MixtureModel
+from explorer.models._parallel import call, claim
 from explorer.models.base import HyperparametersBase, param
 from explorer.models.kmeans import kmeans_plusplus
 
@@ -53,14 +55,14 @@ def log_joint(X, i, m, half_norm, lp):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _phi_pass(X, m, s2, phi, nk_c, sx_c, el_c, lp_c, half_norm):
+def _phi_pass(X, m, s2, phi, nk_c, sx_c, el_c, lp_c, half_norm, nw):
     """CAVI update of every phi_i, the statistics (sum phi, sum phi x) per chunk, and per chunk
     the data terms of the ELBO: sum_i E[log p(x_i | c_i, mu)] - E[log q(c_i)].
 
     With l_ik = x_i . m_k - (D s2_k + ||m_k||^2) / 2 and phi_ik = exp(l_ik - lse_i) (its CAVI
     optimum), the row's terms sum_k phi_ik (l_ik - log phi_ik) equal lse_i = log sum_k exp(l_ik)
     exactly, so no log phi is evaluated: the row contributes -D/2 log 2 pi - ||x_i||^2 / 2 + lse_i.
-    half_norm (K,) is scratch.
+    half_norm (K,) is scratch. ``nw`` threads take the chunks one at a time (``_parallel.call``).
     """
     N, D = X.shape
     K = m.shape[0]
@@ -70,15 +72,32 @@ def _phi_pass(X, m, s2, phi, nk_c, sx_c, el_c, lp_c, half_norm):
         for d in range(D):
             mm += m[k, d] * m[k, d]
         half_norm[k] = 0.5 * (D * s2[k] + mm)
-    for c in numba.prange(C):
-        start, end = mk.open_chunk(c, C, N, nk_c, sx_c)
-        lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
-        el = 0.0
-        for i in range(start, end):
-            xx = log_joint(X, i, m, half_norm, lp)
-            lse = mk.e_step_row(X, i, lp, phi[i], nk, sx)
-            el += lse - 0.5 * D * mk.LOG_2PI - 0.5 * xx
-        el_c[c] = el
+    # l_ik is linear in x (W = m, b = -half_norm): the blocked, vectorised ``linear_chunk``
+    # gives sum lse and sum ||x||^2 per chunk; the row-at-a-time path is kept for non-finite m.
+    n_bad = 0      # (an int: a bool folded with "and" here was lost by the parallel loop)
+    for k in range(K):
+        n_bad += not math.isfinite(half_norm[k])
+    neg_half = -half_norm
+    xx_c = np.zeros(C)
+    counter = np.zeros(1, dtype=np.int64)
+    for _ in numba.prange(nw):
+        while True:
+            c = claim(counter)
+            if c >= C:
+                break
+            start, end = mk.chunk_bounds(c, C, N)
+            if n_bad == 0:
+                mk.linear_chunk(X, m, neg_half, c, C, phi, nk_c, sx_c, el_c, xx_c)
+                el_c[c] += -0.5 * D * mk.LOG_2PI * (end - start) - 0.5 * xx_c[c]
+                continue
+            start, end = mk.open_chunk(c, C, N, nk_c, sx_c)
+            lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
+            el = 0.0
+            for i in range(start, end):
+                xx = log_joint(X, i, m, half_norm, lp)
+                lse = mk.e_step_row(X, i, lp, phi[i], nk, sx)
+                el += lse - 0.5 * D * mk.LOG_2PI - 0.5 * xx
+            el_c[c] = el
 
 
 @numba.njit(cache=True, nogil=True)
@@ -145,8 +164,9 @@ class BayesianGMM(MixtureModel):
         self._phi_pass()
 
     def _phi_pass(self) -> None:
-        _phi_pass(self.X, self.m, self.s2, self.phi, self._nk, self._sx, self._ll, self._lp,
-                  self._half_norm)
+        N, D = self.X.shape
+        call(_phi_pass, len(self._ll), N * D * len(self.s2), self.X, self.m, self.s2, self.phi,
+             self._nk, self._sx, self._ll, self._lp, self._half_norm)
         self.elbo = float(self._ll.sum()) + global_elbo_terms(self.m, self.s2, self.hp.sigma2,
                                                               self.X.shape[0])
 

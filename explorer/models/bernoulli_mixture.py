@@ -20,6 +20,7 @@ from explorer.data.types import DataError
 from explorer.models import _mixture_kernels as mk
 from explorer.models import register
 from explorer.models._mixture import MixtureModel
+from explorer.models._parallel import call, claim
 from explorer.models.base import HyperparameterError, HyperparametersBase, param
 from explorer.models.kmeans import kmeans_plusplus
 
@@ -56,18 +57,44 @@ def log_joint(X, i, log_w, log_t, log_1mt, lp):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _e_pass(X, log_w, log_t, log_1mt, resp, nk_c, sx_c, ll_c, lp_c):
+def _e_pass(X, log_w, log_t, log_1mt, resp, nk_c, sx_c, ll_c, lp_c, nw):
     """E-step and sufficient statistics (N_k, sum_i r_ik x_i) per row chunk; ll_c log-likelihood.
-    (X is 0/1, so sum_i r_ik x_i, made by ``e_step_row`` as r * x, is the sum of r over x = 1.)"""
+    (X is 0/1, so sum_i r_ik x_i, made by ``e_step_row`` as r * x, is the sum of r over x = 1.)
+    ``nw`` threads take the chunks one at a time (``_parallel.call``).
+
+    For 0/1 data log p(x | k) = sum_d log(1 - theta_kd) + x . (log theta_k - log(1 - theta_k)) is
+    linear in x: when every log theta is finite (always under the default Beta(2, 2) prior) the
+    chunks run the blocked, vectorised ``linear_chunk``; a theta of 0 or 1 (flat prior) takes the
+    row-at-a-time path, whose branch keeps 0 * log 0 out."""
     C = nk_c.shape[0]
-    for c in numba.prange(C):
-        start, end = mk.open_chunk(c, C, X.shape[0], nk_c, sx_c)
-        lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
-        ll = 0.0
-        for i in range(start, end):
-            log_joint(X, i, log_w, log_t, log_1mt, lp)
-            ll += mk.e_step_row(X, i, lp, resp[i], nk, sx)
-        ll_c[c] = ll
+    K, D = log_t.shape
+    W = np.empty((K, D))
+    b = np.empty(K)
+    n_bad = 0      # (an int: a bool folded with "and" here was lost by the parallel loop)
+    for k in range(K):
+        s = log_w[k]
+        for d in range(D):
+            W[k, d] = log_t[k, d] - log_1mt[k, d]
+            s += log_1mt[k, d]
+            n_bad += not math.isfinite(W[k, d])
+        b[k] = s
+    no_xx = np.empty(0)
+    counter = np.zeros(1, dtype=np.int64)
+    for _ in numba.prange(nw):
+        while True:
+            c = claim(counter)
+            if c >= C:
+                break
+            if n_bad == 0:
+                mk.linear_chunk(X, W, b, c, C, resp, nk_c, sx_c, ll_c, no_xx)
+                continue
+            start, end = mk.open_chunk(c, C, X.shape[0], nk_c, sx_c)
+            lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
+            ll = 0.0
+            for i in range(start, end):
+                log_joint(X, i, log_w, log_t, log_1mt, lp)
+                ll += mk.e_step_row(X, i, lp, resp[i], nk, sx)
+            ll_c[c] = ll
 
 
 @numba.njit(cache=True, nogil=True)
@@ -171,8 +198,9 @@ class BernoulliMixture(MixtureModel):
         self._e_pass()
 
     def _e_pass(self) -> None:
-        _e_pass(self.X, self.log_w, self.log_t, self.log_1mt, self.resp, self._nk, self._sx,
-                self._ll, self._lp)
+        N, D = self.X.shape
+        call(_e_pass, len(self._ll), N * D * len(self.log_w), self.X, self.log_w, self.log_t,
+             self.log_1mt, self.resp, self._nk, self._sx, self._ll, self._lp)
         self.loglik = float(self._ll.sum())
         self.objective = self.loglik + self._log_prior + self._prior_const
 

@@ -19,6 +19,7 @@ from explorer.data.types import DataError
 from explorer.models import _mixture_kernels as mk
 from explorer.models import register
 from explorer.models._mixture import MixtureModel
+from explorer.models._parallel import call, claim
 from explorer.models.base import HyperparametersBase, param
 
 
@@ -40,17 +41,39 @@ def log_joint(X, i, log_w, rates, log_rates, lp):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _e_pass(X, log_w, rates, log_rates, resp, nk_c, sx_c, ll_c, lp_c):
-    """E-step plus sufficient statistics (N_j, sum_i q_ji x_i) per row chunk."""
+def _e_pass(X, log_w, rates, log_rates, resp, nk_c, sx_c, ll_c, lp_c, nw):
+    """E-step plus sufficient statistics (N_j, sum_i q_ji x_i) per row chunk; ``nw`` threads take
+    the chunks one at a time (``_parallel.call``). log p(x | k) = sum_d log rate_kd - rate_k . x
+    is linear in x: with finite rates the chunks run the blocked, vectorised ``linear_chunk``."""
     C = nk_c.shape[0]
-    for c in numba.prange(C):
-        start, end = mk.open_chunk(c, C, X.shape[0], nk_c, sx_c)
-        lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
-        ll = 0.0
-        for i in range(start, end):
-            log_joint(X, i, log_w, rates, log_rates, lp)
-            ll += mk.e_step_row(X, i, lp, resp[i], nk, sx)
-        ll_c[c] = ll
+    K, D = rates.shape
+    W = np.empty((K, D))
+    b = np.empty(K)
+    n_bad = 0      # (an int: a bool folded with "and" here was lost by the parallel loop)
+    for k in range(K):
+        s = log_w[k]
+        for d in range(D):
+            W[k, d] = -rates[k, d]
+            s += log_rates[k, d]
+            n_bad += not (math.isfinite(W[k, d]) and math.isfinite(log_rates[k, d]))
+        b[k] = s
+    no_xx = np.empty(0)
+    counter = np.zeros(1, dtype=np.int64)
+    for _ in numba.prange(nw):
+        while True:
+            c = claim(counter)
+            if c >= C:
+                break
+            if n_bad == 0:
+                mk.linear_chunk(X, W, b, c, C, resp, nk_c, sx_c, ll_c, no_xx)
+                continue
+            start, end = mk.open_chunk(c, C, X.shape[0], nk_c, sx_c)
+            lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
+            ll = 0.0
+            for i in range(start, end):
+                log_joint(X, i, log_w, rates, log_rates, lp)
+                ll += mk.e_step_row(X, i, lp, resp[i], nk, sx)
+            ll_c[c] = ll
 
 
 # A component's mean may not fall below this fraction of the column's smallest positive value.
@@ -138,8 +161,9 @@ class ExponentialMixture(MixtureModel):
         self._e_pass()
 
     def _e_pass(self) -> None:
-        _e_pass(self.X, self.log_w, self.rates, self.log_rates, self.resp, self._nk, self._sx,
-                self._ll, self._lp)
+        N, D = self.X.shape
+        call(_e_pass, len(self._ll), N * D * len(self.log_w), self.X, self.log_w, self.rates,
+             self.log_rates, self.resp, self._nk, self._sx, self._ll, self._lp)
         self.loglik = float(self._ll.sum())
 
     def step(self) -> float:

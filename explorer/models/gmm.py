@@ -37,6 +37,7 @@ from explorer.models._mixture_kernels import (
     one_d_grid,
     open_chunk,
 )
+from explorer.models._parallel import call, claim
 from explorer.models.base import HyperparametersBase, param
 from explorer.models.kmeans import data_matrix, kmeans_plusplus, lloyd
 
@@ -229,7 +230,7 @@ def accumulate_statistics(XT, mp, r_k, k, i0, nb, D, nk, s1, s2k):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
-def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, eb_c, ef_c):
+def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, eb_c, ef_c, nw):
     """E-step and sufficient statistics in one pass over the rows (chunk c owns row block c).
 
     Coordinates padded with zeros to Dp = padded(D): XT (Dp, N) the data transposed, mp (K, Dp)
@@ -237,40 +238,54 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, 
     nk_c (C, K) = sum r, s1_c (C, K, D) = sum r d, s2_c (C, K, D, D) upper triangle of
     sum r d d^T (d = x - mu_k), ll_c (C,) log-likelihood. Scratch per chunk (row index last):
     lp_c (C, K, BLOCK) log pi_k N(x | mu_k, Sigma_k), then the responsibilities of the block;
-    v_c (C, 9, BLOCK) per-row vectors; eb_c (C, 2, BLOCK) int64 and ef_c its float64 view (``exp_block`` scratch).
+    v_c (C, 9, BLOCK) per-row vectors; eb_c (C, 2, BLOCK) int64 and ef_c its float64 view
+    (``exp_block`` scratch). ``nw`` threads take the chunks one at a time (``_parallel.call``).
     """
+    C = nk_c.shape[0]
+    counter = np.zeros(1, dtype=np.int64)
+    for _ in numba.prange(nw):
+        while True:
+            c = claim(counter)
+            if c >= C:
+                break
+            _e_chunk(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, eb_c,
+                     ef_c, c)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+def _e_chunk(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, eb_c, ef_c, c):
+    """Chunk c of :func:`_e_pass`."""
     N = XT.shape[1]
-    K, Dp = mp.shape
+    K = mp.shape[0]
     D = s1_c.shape[2]
     C = nk_c.shape[0]
-    for c in numba.prange(C):
-        start, end = open_chunk(c, C, N, nk_c, s1_c)
-        lp = lp_c[c]
-        y = v_c[c, 0:4]         # TILE coordinates of (x - mu_k)^T U_k
-        q = v_c[c, 4]           # ||(x - mu_k)^T U_k||^2
-        m = v_c[c, 5]           # max_k of the row's log-probabilities
-        sh = v_c[c, 6]          # the shift of the log-sum-exp (m, or 0 for an impossible row)
-        s = v_c[c, 7]           # sum_k exp(lp - shift), then its inverse
-        pv = v_c[c, 8]          # products of s over rows (16 entries used)
-        eb = eb_c[c]
-        ef = ef_c[c]
-        nk = nk_c[c]
-        s1 = s1_c[c]
-        s2 = s2_c[c]
-        s2[:] = 0.0
-        ll = 0.0
-        for i0 in range(start, end, BLOCK):
-            nb = min(BLOCK, end - i0)
+    start, end = open_chunk(c, C, N, nk_c, s1_c)
+    lp = lp_c[c]
+    y = v_c[c, 0:4]         # TILE coordinates of (x - mu_k)^T U_k
+    q = v_c[c, 4]           # ||(x - mu_k)^T U_k||^2
+    m = v_c[c, 5]           # max_k of the row's log-probabilities
+    sh = v_c[c, 6]          # the shift of the log-sum-exp (m, or 0 for an impossible row)
+    s = v_c[c, 7]           # sum_k exp(lp - shift), then its inverse
+    pv = v_c[c, 8]          # products of s over rows (16 entries used)
+    eb = eb_c[c]
+    ef = ef_c[c]
+    nk = nk_c[c]
+    s1 = s1_c[c]
+    s2 = s2_c[c]
+    s2[:] = 0.0
+    ll = 0.0
+    for i0 in range(start, end, BLOCK):
+        nb = min(BLOCK, end - i0)
+        for k in range(K):
+            log_gaussian(XT, mp, U, k, i0, nb, log_w[k] + log_det[k] - 0.5 * D * LOG_2PI, y, q,
+                         lp[k])
+        ll = normalise_block(lp, nb, m, sh, s, pv, eb, ef, ll)
+        for t in range(nb):
             for k in range(K):
-                log_gaussian(XT, mp, U, k, i0, nb, log_w[k] + log_det[k] - 0.5 * D * LOG_2PI, y, q,
-                             lp[k])
-            ll = normalise_block(lp, nb, m, sh, s, pv, eb, ef, ll)
-            for t in range(nb):
-                for k in range(K):
-                    resp[np.uint64(i0 + t), k] = lp[k, t]
-            for k in range(K):
-                accumulate_statistics(XT, mp, lp[k], k, i0, nb, D, nk, s1, s2[k])
-        ll_c[c] = ll
+                resp[np.uint64(i0 + t), k] = lp[k, t]
+        for k in range(K):
+            accumulate_statistics(XT, mp, lp[k], k, i0, nb, D, nk, s1, s2[k])
+    ll_c[c] = ll
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -309,6 +324,12 @@ def _add_row(S, a, b0, D, v0, v1, v2, v3, upper=True):
             S[a, b0 + 2] += v2
         if lo <= b0 + 3 < D:
             S[a, b0 + 3] += v3
+
+
+def e_pass_work(N: int, K: int, D: int) -> int:
+    """The E-pass's work in multiply-adds (``_parallel.call``): per row and component, y and the
+    second moments over the padded coordinates."""
+    return N * K * padded(D) * (padded(D) + 2)
 
 
 # Relative loss of precision accepted in the shifted covariance update before a component's
@@ -353,30 +374,36 @@ def _m_step(nk_c, s1_c, s2_c, reg_covar, weights, log_w, means, cov, nk_out, red
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _cov_pass(XT, resp, means, redo, s2_c, d_c):
+def _cov_pass(XT, resp, means, redo, s2_c, d_c, nw):
     """Exact second pass for the flagged components: sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T.
-    XT is the (Dp, N) transposed data the E-pass reads (float32 or float64)."""
+    XT is the (Dp, N) transposed data the E-pass reads (float32 or float64). ``nw`` threads take
+    the chunks one at a time (``_parallel.call``)."""
     N = XT.shape[1]
     K, D = means.shape
     C = s2_c.shape[0]
-    for c in numba.prange(C):
-        start, end = chunk_bounds(c, C, N)
-        s2 = s2_c[c]
-        dd = d_c[c]
-        s2[:] = 0.0
-        for i in range(start, end):
-            for k in range(K):
-                if not redo[k]:
-                    continue
-                r = resp[i, k]
-                if r == 0.0:
-                    continue
-                for a in range(D):
-                    dd[k, a] = XT[a, i] - means[k, a]
-                for a in range(D):
-                    rd = r * dd[k, a]
-                    for b in range(a, D):
-                        s2[k, a, b] += rd * dd[k, b]
+    counter = np.zeros(1, dtype=np.int64)
+    for _ in numba.prange(nw):
+        while True:
+            c = claim(counter)
+            if c >= C:
+                break
+            start, end = chunk_bounds(c, C, N)
+            s2 = s2_c[c]
+            dd = d_c[c]
+            s2[:] = 0.0
+            for i in range(start, end):
+                for k in range(K):
+                    if not redo[k]:
+                        continue
+                    r = resp[i, k]
+                    if r == 0.0:
+                        continue
+                    for a in range(D):
+                        dd[k, a] = XT[a, i] - means[k, a]
+                    for a in range(D):
+                        rd = r * dd[k, a]
+                        for b in range(a, D):
+                            s2[k, a, b] += rd * dd[k, b]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -647,7 +674,8 @@ class GaussianMixture(MixtureModel):
                 self._s1, self._s2, self._ll, self._lp, self._v, self._eb, self._ef)
 
     def _e_pass(self) -> None:
-        _e_pass(*self._e_args())
+        N, D = self.X.shape
+        call(_e_pass, len(self._ll), e_pass_work(N, len(self.log_w), D), *self._e_args())
         self.loglik = float(self._ll.sum())
 
     def step(self) -> float:
@@ -655,7 +683,9 @@ class GaussianMixture(MixtureModel):
         n_redo = _m_step(self._nk, self._s1, self._s2, reg, self.weights, self.log_w, self.means,
                          self.covariances, self._nk_tot, self._redo)
         if n_redo:
-            _cov_pass(self._XT, self.resp, self.means, self._redo, self._s2, self._d)
+            N, D = self.X.shape
+            call(_cov_pass, len(self._ll), N * n_redo * D * D, self._XT, self.resp, self.means,
+                 self._redo, self._s2, self._d)
             _finish_cov(self._s2, self._nk_tot, self._redo, reg, self.covariances)
         bad = _factorize(self.covariances, self.precisions_cholesky, self.log_det, self._L)
         if bad >= 0:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from explorer.models import register
@@ -25,11 +24,13 @@ from explorer.models._centre_kernels import (  # noqa: F401 - kmeans_plusplus, i
     data_matrix,
     initial_centers,
     kmeans_plusplus,
+    lloyd_chunks,
     step_parallel,
     transposed,
     update_centers,
 )
 from explorer.models._centres import CentreModel
+from explorer.models._parallel import call
 from explorer.models.base import HyperparametersBase, param
 
 
@@ -62,8 +63,11 @@ class _Lloyd:
         small = self.XT.dtype == np.float32      # float32 data: 4-byte labels, no distances
         self.labels = np.full(N, -1, dtype=np.int32 if small else np.int64)
         self.mind = np.empty(0 if small else N)
-        self.parallel = N >= _PARALLEL_MIN_ROWS and numba.get_num_threads() > 1
-        n_chunks = 4 * numba.get_num_threads() if self.parallel else 1
+        # From _PARALLEL_MIN_ROWS rows the chunked step, whatever the thread count (it picks the
+        # threads per call, and the chunks, hence the result, do not depend on them).
+        self.parallel = N >= _PARALLEL_MIN_ROWS
+        n_chunks = lloyd_chunks(N, K, D) if self.parallel else 1
+        self.work = N * K * D
         self.acc_t = np.zeros((n_chunks, 2, BLOCK))
         self.best_t = np.zeros((n_chunks, BLOCK), dtype=np.int64)
         if self.parallel:
@@ -78,9 +82,10 @@ class _Lloyd:
         Returns (distortion, number of labels changed, number of clusters re-seeded).
         """
         if self.parallel:
-            return step_parallel(self.XT, self.centers, self.labels, self.sums,
-                                  self.counts, self.mind, self.sums_t, self.counts_t, self.dist_t,
-                                  self.changed_t, self.acc_t, self.best_t, update)
+            return call(step_parallel, len(self.dist_t), self.work, self.XT, self.centers,
+                        self.labels, self.sums, self.counts, self.mind, self.sums_t,
+                        self.counts_t, self.dist_t, self.changed_t, self.acc_t, self.best_t,
+                        update)
         n_reseeded = 0
         if update:
             n_reseeded = update_centers(self.XT, self.labels, self.sums, self.counts, self.mind,
