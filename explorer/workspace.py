@@ -125,12 +125,18 @@ class Workspace:
         """The highest run number of the session (the window numbers new runs after it)."""
         return max((r.id for r in self.session.runs), default=0)
 
-    def open_session(self, path) -> list[str]:
+    def open_session(self, path, confirm=None) -> list[str]:
         """Make the saved session at ``path`` this workspace's; returns one line per data file
-        that is missing or changed (its runs are listed but cannot be shown)."""
-        from explorer.session import check_datasets, load_session
+        that is missing, changed, unchecked or not confirmed (its runs are listed but cannot be
+        shown). A session names data files; those outside its folder tree are read only when
+        ``confirm(paths)`` (the window asks the user) says yes: a session never silently reads
+        a file elsewhere (issue 22 item 10)."""
+        from explorer.session import check_datasets, load_session, paths_outside
 
         session = load_session(path)
+        outside = paths_outside(session)
+        if outside and confirm is not None and confirm(outside):
+            session.confirm_paths(outside)
         self.session = session
         self.run_results = {}
         return check_datasets(session)

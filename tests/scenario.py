@@ -209,11 +209,16 @@ class User:
             if i is None:          # an item with a note: "species (text)"
                 i = next((j for j, t in enumerate(items) if t.startswith(f"{text} ")), -1)
             assert i >= 0, f"{text!r} is not among {items}"
-            # Typing an item's first letters picks it (as a user does with a closed combo);
-            # Home first so the search starts at the top.
-            self.qtbot.keyClick(editor, Qt.Key.Key_Home)
-            self.qtbot.keyClicks(editor, str(text))
-            assert editor.currentIndex() == i, f"typing {text!r} chose {editor.currentText()!r}"
+            # Open the list and click the item (typing its first letters, the other way, is
+            # timed by Qt's keyboard-search interval: on a loaded machine "sp" became "p").
+            editor.showPopup()
+            view = editor.view()
+            self.qtbot.waitUntil(view.isVisible, timeout=5_000)
+            rect = view.visualRect(editor.model().index(i, 0))
+            self.qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
+                                  Qt.KeyboardModifier.NoModifier, rect.center())
+            self.qtbot.waitUntil(lambda: not view.isVisible(), timeout=5_000)
+            assert editor.currentIndex() == i, f"clicking {text!r} chose {editor.currentText()!r}"
             return
         assert isinstance(editor, (QAbstractSpinBox, QLineEdit)), editor
         editor.setFocus()
@@ -452,9 +457,14 @@ class User:
         return Path(written)
 
     def open_session(self, path) -> None:
+        # The session's data files lie outside its folder (sample_data/): the window asks, and
+        # the person answers "Read them" (confirm_paths stands for that question).
+        asked = []
+        self.w.confirm_paths = lambda paths: asked.append(paths) or True
         # Its current run is fitted again on the window's job, then shown (run_shown).
         with self.qtbot.waitSignal(self.w.run_shown, timeout=RUN_TIMEOUT_MS):
             ok = self.w.open_session(path)
+        assert asked, "the window read data files outside the session without asking"
         self.check(f"open session {Path(path).name}")
         assert ok
 

@@ -62,6 +62,7 @@ def test_saved_run_is_fitted_again_off_the_gui_thread(qtbot, window, make_window
 
     monkeypatch.setattr(Workspace, "refit_steps", recording)
     other = make_window(registry(), (1300, 850))
+    other.confirm_paths = lambda paths: True     # "Read them": iris.csv is outside tmp_path
     with qtbot.waitSignal(other.run_shown, timeout=60_000):
         assert other.open_session(path)
     assert len(threads) == 1 and threads[0] is not threading.main_thread()
@@ -134,3 +135,18 @@ def test_ammsb_fit_then_every_next_action(qtbot, window, sample_dir, network):
     assert window.select_model("gmm")
     assert run_to_end(qtbot, window, timeout=120_000).trace
     assert "error" not in window.log_view.toPlainText().lower()
+
+
+def test_a_session_reads_no_file_outside_its_folder_without_a_yes(qtbot, window, make_window,
+                                                                   dialogs, sample_dir, tmp_path):
+    _iris_kmeans(qtbot, window, sample_dir)
+    path = window.save_session(tmp_path / "one-run")
+    other = make_window(registry(), (1300, 850))
+    asked = []
+    other.confirm_paths = lambda paths: asked.append(paths) or False     # "Cancel"
+    other.open_session(path)
+    assert [p.name for p in asked[0]] == ["iris.csv"]
+    assert other.data is None and other.result is None and other.job is None
+    assert "outside the session's folder; not read until confirmed" in \
+        other.log_view.toPlainText()
+    assert dialogs and dialogs[-1][0] == "Data not used"

@@ -183,6 +183,7 @@ def test_window_keeps_every_run_saves_and_reopens_the_session(qtbot, window, sam
     other = MainWindow(QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat),
                        interactive=False)
     qtbot.addWidget(other)
+    other.confirm_paths = lambda paths: True     # "Read them": iris.csv is outside tmp_path
     with qtbot.waitSignal(other.run_shown, timeout=60_000):
         assert other.open_session(path)
     assert other.runs_panel.proxy.rowCount() == 2

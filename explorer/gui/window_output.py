@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from explorer.gui.cluster import distributed_export_steps, is_distributed
 from explorer.gui.worker import Job
@@ -76,6 +76,22 @@ class OutputActions:
         self.log(f"session saved: {written} ({len(self.session.runs)} runs)")
         return written
 
+    def confirm_paths(self, paths) -> bool:
+        """Asked when a session names data files outside its own folder: read them? (A scripted
+        window, with nobody to ask, does not.)"""
+        if not self.interactive:
+            self.log("session: data files outside its folder are not read without a yes: "
+                     + ", ".join(map(str, paths)))
+            return False
+        shown = "\n".join(str(p) for p in paths[:10]) + ("\n..." if len(paths) > 10 else "")
+        box = QMessageBox(QMessageBox.Icon.Question, "Read data files outside the session?",
+                          f"This session reads {len(paths)} data file(s) outside its own folder:"
+                          f"\n\n{shown}\n\nRead them? (A session from someone else could name "
+                          "any file on this machine.)", QMessageBox.StandardButton.Cancel, self)
+        read = box.addButton("Read them", QMessageBox.ButtonRole.AcceptRole)
+        box.exec()
+        return box.clickedButton() is read
+
     def open_session(self, path=None) -> bool:
         """Open a saved session: its runs in the Runs tab, its last run's data, options, model and
         hyperparameters in the window and (fitted again, deterministically) in the plots. A data
@@ -89,7 +105,7 @@ class OutputActions:
                 return False
         self._stop_current(wait=True)
         try:
-            problems = self.ws.open_session(path)
+            problems = self.ws.open_session(path, confirm=self.confirm_paths)
         except SessionError as e:
             self.show_error("Cannot open the session", str(e))
             return False
@@ -100,7 +116,7 @@ class OutputActions:
             self.log(f"session: {problem}")
         self.log(f"session opened: {path} ({len(session.runs)} runs)")
         if problems:
-            self.show_error("Data changed", "\n".join(problems)
+            self.show_error("Data not used", "\n".join(problems)
                             + "\n\nThe runs are listed; runs on these files cannot be shown.")
         current = session.current_run
         if current is not None and not any(
