@@ -9,6 +9,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from helpers import table
@@ -120,7 +121,11 @@ def explorer_fit(cls, X, seed, **hp):
 def test_same_fit_as_explorer_fit(cls):
     X = data_for(cls)
     k = 3
+    threads = numba.get_num_threads()
+    # (300 rows: one chunk, so the estimator runs the kernels on one thread and puts the count
+    # back; explorer.fit runs them on every thread: the chunks fix the sums, the same fit)
     est = cls(k, random_state=11, max_iter=200).fit(X)
+    assert numba.get_num_threads() == threads
     ref = explorer_fit(cls, X, 11, K=k, max_iter=200)
     params = ref.model.parameters()
     np.testing.assert_array_equal(est.labels_, ref.model.labels())
