@@ -402,6 +402,19 @@ def python_blocks(path):
     return blocks
 
 
+def test_docs_table_lists_every_argument_and_default():
+    import inspect
+
+    doc = (ROOT / "docs" / "sklearn.md").read_text(encoding="utf-8")
+    for cls in ESTIMATORS:
+        row = next(line for line in doc.splitlines() if line.startswith(f"| `{cls.__name__}` |"))
+        args = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        for p in args:
+            assert re.search(rf"`{p.name}`( \(`\w+`\))?={re.escape(repr(p.default))}", row), \
+                (cls.__name__, p.name)
+        assert row.count("=") == len(args)
+
+
 def test_docs_page_examples_run(monkeypatch):
     monkeypatch.chdir(ROOT)           # the blocks read sample_data/ from the repository root
     blocks = python_blocks(ROOT / "docs" / "sklearn.md")
