@@ -9,6 +9,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from helpers import table
@@ -120,7 +121,11 @@ def explorer_fit(cls, X, seed, **hp):
 def test_same_fit_as_explorer_fit(cls):
     X = data_for(cls)
     k = 3
+    threads = numba.get_num_threads()
+    # (300 rows: one chunk, so the estimator runs the kernels on one thread and puts the count
+    # back; explorer.fit runs them on every thread: the chunks fix the sums, the same fit)
     est = cls(k, random_state=11, max_iter=200).fit(X)
+    assert numba.get_num_threads() == threads
     ref = explorer_fit(cls, X, 11, K=k, max_iter=200)
     params = ref.model.parameters()
     np.testing.assert_array_equal(est.labels_, ref.model.labels())
@@ -395,6 +400,19 @@ def python_blocks(path):
             continue
         blocks.append(m.group(1))
     return blocks
+
+
+def test_docs_table_lists_every_argument_and_default():
+    import inspect
+
+    doc = (ROOT / "docs" / "sklearn.md").read_text(encoding="utf-8")
+    for cls in ESTIMATORS:
+        row = next(line for line in doc.splitlines() if line.startswith(f"| `{cls.__name__}` |"))
+        args = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        for p in args:
+            assert re.search(rf"`{p.name}`( \(`\w+`\))?={re.escape(repr(p.default))}", row), \
+                (cls.__name__, p.name)
+        assert row.count("=") == len(args)
 
 
 def test_docs_page_examples_run(monkeypatch):
