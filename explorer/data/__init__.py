@@ -24,7 +24,7 @@ import numpy as np
 from explorer.data.columnar import format_of, load_columnar
 from explorer.data.network import load_network
 from explorer.data.synthetic import gaussian_blobs, planted_partition, write_edge_list
-from explorer.data.table import is_number, load_table, read_source, sniff_separator, split_line
+from explorer.data.table import is_number, load_table, open_source, sniff_separator, split_line
 from explorer.data.temporal import TIME_HEADERS, load_temporal
 from explorer.data.types import DataError, NetworkData, TableData, TemporalNetworkData
 
@@ -46,8 +46,7 @@ def guess_kind(path) -> str:
         return "network"
     if format_of(path):
         return "table"
-    src = read_source(path)
-    lines = src.head_lines(comment="#%")
+    lines = open_source(path).head_lines(comment="#%")     # the first lines only, no hash
     if not lines:
         return "table"
     sep = sniff_separator(lines[:20])
@@ -84,7 +83,7 @@ def kind_conflict(path, kind: str) -> str | None:
             "'Open as' in the window)")
     if guessed != "table":
         return f"this looks like {_KIND_NAMES[guessed]}, not {_KIND_NAMES[kind]}; {hint}"
-    lines = read_source(path).head_lines(comment="#%")
+    lines = open_source(path).head_lines(comment="#%")
     if len(lines) < 2:
         return None
     sep = sniff_separator(lines[:20])

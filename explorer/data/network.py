@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -56,7 +55,7 @@ WEIGHT_HEADERS = ("weight", "w", "value", "weights")
 def comment_char(src: Source) -> tuple[str | None, bool]:
     """The comment character pandas should skip, and whether both ``#`` and ``%`` occur
     (pandas takes only one; then the caller parses line by line)."""
-    has = [c for c in COMMENT if re.search(rb"(?m)^[ \t]*" + re.escape(c.encode()), src.data)]
+    has = [c for c in COMMENT if c in src.comments]     # found by read_source's scan
     if len(has) == 2:
         return None, True
     return (has[0] if has else None), False
@@ -170,7 +169,7 @@ def value_column(src: Source, rows: Rows, *, what: str) -> np.ndarray:
     vals = numeric_column(src, sep, df, col, names, header=header, what=what)
     if (vals < 0).any():
         k = int(np.flatnonzero(vals < 0)[0])
-        raise DataError(f"negative {what} {df[col].iloc[k]}", path=src.path,
+        raise DataError(f"negative {what} {df[col].iloc[k][:40]}", path=src.path,
                         line=record_line(src, sep, k, header=header), column=names[col])
     return vals
 
