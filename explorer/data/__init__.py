@@ -6,7 +6,9 @@
 - ``.gml`` / ``.graphml`` files are networks;
 - a first line ``t,i,j[,count]`` (any delimiter; ``time``/``timestamp`` for ``t``) is temporal;
 - a first line naming two node columns (``source,target``, ``u,v``, ``from,to``, ``node1,node2``,
-  ``src,dst``, ``i,j``) is a network; so are ``.edges`` / ``.edgelist`` files;
+  ``src,dst``, ``i,j``) is a network; so is a first line of two or three names, one of them a
+  node-column name or one letter off it (``sorce,target``), over rows whose first two fields are
+  numbers; so are ``.edges`` / ``.edgelist`` files;
 - ``.parquet``/``.pq``, ``.feather``/``.arrow``/``.ipc`` and ``.npy`` files are tables, read by
   :func:`explorer.data.columnar.load_columnar` (batch by batch into one column-major matrix,
   float32 kept);
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer.data.columnar import format_of, load_columnar
-from explorer.data.network import load_network
+from explorer.data.network import load_network, names_over_numbers, near_node_header
 from explorer.data.synthetic import gaussian_blobs, planted_partition, write_edge_list
 from explorer.data.table import is_number, load_table, open_source, sniff_separator, split_line
 from explorer.data.temporal import TIME_HEADERS, load_temporal
@@ -54,6 +56,11 @@ def guess_kind(path) -> str:
     if len(first) >= 3 and first[0] in TIME_HEADERS and tuple(first[1:3]) in _NETWORK_HEADERS:
         return "temporal"
     if len(first) >= 2 and tuple(first[:2]) in _NETWORK_HEADERS:
+        return "network"
+    # A misspelt edge-list header (``sorce,target``): two or three columns, a known node-column
+    # name one letter off, names over rows of numbers.
+    if (2 <= len(first) <= 3 and any(near_node_header(c) for c in first[:2])
+            and names_over_numbers(lines[:20], sep)):
         return "network"
     if suffix in (".edges", ".edgelist"):
         return "network"

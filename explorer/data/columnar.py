@@ -49,6 +49,7 @@ from explorer.data.table import (
     MISSING_CHOICES,
     MissingValuesError,
     binary_format,
+    flag_columns,
     named_twice,
     parse_names,
     regular_file,
@@ -534,6 +535,8 @@ def _load(path, fmt, src, columns, labels, standardize, dtype, missing, progress
         import pyarrow as pa
 
         pa.default_memory_pool().release_unused()
+    label_candidates, calendar_columns = ([], []) if wanted else \
+        flag_columns(X, numeric, notes)
     offset = scale = None
     if standardize:
         offset, scale = _standardize_columns(X, numeric, notes)
@@ -542,4 +545,5 @@ def _load(path, fmt, src, columns, labels, standardize, dtype, missing, progress
                      "float64; other models convert to float64)")
     return TableData(X=X, columns=numeric, ids=ids, labels=y, label_name=label_name, path=path,
                      sha256=sha.result(), standardized=bool(standardize), offset=offset,
-                     scale=scale, notes=notes, text_columns=text_columns)
+                     scale=scale, notes=notes, text_columns=text_columns,
+                     label_candidates=label_candidates, calendar_columns=calendar_columns)

@@ -191,14 +191,55 @@ def edge_list_header(lines: list[str], sep) -> bool:
         return True
     if len(first) >= 3 and len(lines) > 1 and not is_number(first[2]):
         second = split_line(lines[1], sep)
-        return len(second) >= 3 and is_number(second[2])
-    return False
+        if len(second) >= 3 and is_number(second[2]):
+            return True
+    return names_over_numbers(lines, sep)
+
+
+def names_over_numbers(lines: list[str], sep) -> bool:
+    """Whether the first line's two node fields are names while every other sampled line's are
+    numbers: a header, whatever it says (``sorce,target``), not an edge between nodes called
+    ``sorce`` and ``target``."""
+    if len(lines) < 2:
+        return False
+    first = [s.strip() for s in split_line(lines[0], sep)]
+    if len(first) < 2 or is_number(first[0]) or is_number(first[1]):
+        return False
+    for line in lines[1:]:
+        fields = split_line(line, sep)
+        if len(fields) < 2 or not (is_number(fields[0]) and is_number(fields[1])):
+            return False
+    return True
+
+
+def near_node_header(name: str) -> bool:
+    """A known node-column name, or one letter away from one of four letters or more
+    (``sorce``, ``taget``, ``souce``): a header typo, not a table's column name."""
+    low = name.strip().lower()
+    if low in NODE_HEADERS:
+        return True
+    return len(low) >= 4 and any(len(h) >= 4 and _one_edit(low, h) for h in NODE_HEADERS)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` becomes ``b`` by one inserted, deleted or replaced character."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1:] or (len(a) == len(b) and a[i + 1:] == b[i + 1:])
 
 
 def _read_edge_list(src: Source, notes: list[str]):
     rows = read_rows(src, notes, has_header=edge_list_header, keys=2, what="edges",
                      too_few="an edge list needs two node columns per row (u v or u v w), "
                              "found one", value_headers=WEIGHT_HEADERS)
+    if rows.header and not all(n.lower() in NODE_HEADERS for n in rows.names[:2]):
+        notes.append(f"the first line ({', '.join(rows.names[:2])}) is read as a header: its "
+                     "node fields are not numbers while the other rows' are")
     w = value_column(src, rows, what="weight")
     return rows.df[0].to_numpy(dtype=str), rows.df[1].to_numpy(dtype=str), w, None
 

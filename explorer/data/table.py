@@ -4,6 +4,11 @@
 parser (fast path) and only when that parse fails or its result holds a missing or non-finite value
 walks the file line by line to say exactly where the problem is (file, line, column).
 
+Every text loader reads a file through :func:`open_source` (regular file, first bytes: another
+format named, UTF-16, NUL; no hash: enough for the sniffers) and :func:`read_source` (one streaming
+pass: sha256, UTF-8 and NUL throughout, no field longer than ``MAX_FIELD_BYTES`` = 1 MiB). Nothing
+holds the whole file; pandas parses it by its path and the slow path streams it.
+
 Choices where the format is ambiguous:
 
 - Delimiter: comma, tab or semicolon when one of them splits every sampled line into the same number
@@ -24,6 +29,8 @@ Choices where the format is ambiguous:
   count), ``missing="drop"`` drops those rows with a note (row ids keep the file's numbering).
   NaN and inf in a feature column are errors.
 - Labels: ``labels`` names a column kept as ground truth (strings; empty cells become ``None``).
+  A numeric feature column that looks like a label or a date is kept as a feature, flagged in
+  ``label_candidates`` / ``calendar_columns`` with a note (:func:`flag_columns`).
 - Decimal commas (``1,5;2,5``): refused with a message saying so (a comma is never read as a
   decimal mark: ``1,000`` would be ambiguous).
 - A header naming a column twice: the second becomes ``a.1`` with a note; picking such a name in
@@ -639,6 +646,77 @@ def _safe_standardize(X: np.ndarray):
     return Y.mean(axis=0) * m, Y.std(axis=0) * m
 
 
+# ---------------------------------------------------------------------------------------------
+# Numeric columns that are not features: labels and calendar values (issue 21)
+# ---------------------------------------------------------------------------------------------
+
+# Words (in a column's name) of a ground-truth column.
+LABEL_WORDS = {"class", "classes", "label", "labels", "target", "digit", "species", "cultivar",
+               "group", "y", "category", "cluster", "outcome"}
+# Words of a calendar column (a date, a year of the calendar: not a duration like "years").
+CALENDAR_WORDS = {"date", "datetime", "timestamp", "year"}
+MAX_LABEL_VALUES = 50             # a label takes at most this many values
+_FLAG_SAMPLE_ROWS = 100_000       # the flags look at this many rows, spread over the table
+
+
+def _name_words(name: str) -> set[str]:
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name))        # camelCase -> camel Case
+    return {w for w in re.split(r"[^0-9a-zA-Z]+|(?<=[a-zA-Z])(?=[0-9])", spaced.lower()) if w}
+
+
+def flag_columns(X: np.ndarray, columns: list[str], notes: list[str]) -> tuple[list, list]:
+    """Numeric feature columns that look like something else: ``(label_candidates,
+    calendar_columns)``, each with a note saying what to do. Nothing is dropped (the user
+    decides); the window offers "use as ground truth" and a feature picker from these lists.
+
+    - A label: whole numbers with at most ``MAX_LABEL_VALUES`` distinct values (and fewer than half
+      the rows), named with a word of ``LABEL_WORDS`` (``digit``, ``class_id``, ``Species``), or
+      the only such non-0/1 column of a table whose other columns (two or more) are all 0/1.
+    - A calendar column: named with a word of ``CALENDAR_WORDS`` (``end_date``, ``year``).
+
+    Decided on at most ``_FLAG_SAMPLE_ROWS`` rows taken evenly (a hint, cheap on big tables).
+    """
+    n, d = X.shape
+    if n < 2 or d < 2:
+        return [], []
+    S = X[:: max(1, n // _FLAG_SAMPLE_ROWS)]
+    binary = ((S == 0) | (S == 1)).all(axis=0)
+
+    def label_like(j) -> int | None:
+        col = S[:, j]
+        if not (col == np.floor(col)).all():
+            return None
+        k = len(np.unique(col))
+        return k if 1 < k <= MAX_LABEL_VALUES and k * 2 < len(col) else None
+
+    labels, calendar = [], []
+    for j, c in enumerate(columns):
+        words = _name_words(c)
+        if words & CALENDAR_WORDS:
+            calendar.append(c)
+        elif words & LABEL_WORDS and (k := label_like(j)) is not None:
+            labels.append(c)
+            notes.append(f"column {c!r} looks like a label (its name; whole numbers, {k} "
+                         f"distinct values) but is fitted as a feature: pass --labels {c} to "
+                         "use it as ground truth")
+    rest = np.flatnonzero(~binary)
+    if len(rest) == 1 and d >= 3 and columns[rest[0]] not in labels + calendar:
+        j = int(rest[0])
+        if (k := label_like(j)) is not None:
+            c = columns[j]
+            labels.append(c)
+            notes.append(f"column {c!r} is the only column that is not 0/1 ({k} distinct whole "
+                         f"numbers: a label?) and is fitted as a feature: pass --labels {c} to "
+                         "use it as ground truth")
+    for c in calendar:
+        others = [o for o in columns if o != c]
+        shown_others = ",".join(others[:4]) + (",..." if len(others) > 4 else "")
+        notes.append(f"column {c!r} looks like a date or a calendar year and is fitted as a "
+                     f"feature: to leave it out, choose the features (--columns {shown_others})")
+    return labels, calendar
+
+
+
 def load_table(path, *, columns=None, labels=None, standardize: bool = False,
                missing: str = "error") -> TableData:
     """Load a numeric table from a CSV/TSV file; see the module docstring for the rules.
@@ -843,6 +921,8 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
         y = col.astype(str).str.strip().to_numpy(dtype=object)
         y[missing] = None
 
+    label_candidates, calendar_columns = ([], []) if wanted else \
+        flag_columns(X, numeric, notes)
     offset = scale = None
     if standardize:
         offset, scale = _safe_standardize(X)
@@ -860,4 +940,5 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
     return TableData(X=X, columns=numeric, ids=ids, labels=y, label_name=label_name,
                      path=src.path, sha256=src.sha256, standardized=bool(standardize),
                      offset=offset, scale=scale, notes=notes,
-                     text_columns=[c for c in names if c in text])
+                     text_columns=[c for c in names if c in text],
+                     label_candidates=label_candidates, calendar_columns=calendar_columns)
