@@ -126,7 +126,8 @@ def test_a_misspelt_edge_list_header_is_guessed_a_network(tmp_path, text):
 
 
 @pytest.mark.parametrize("text", ["height,weight\n1,2\n3,4\n", "a,b\n0,1\n1,2\n",
-                                  "x,y,z,w\n1,2,3,4\n5,6,7,8\n"])
+                                  "x,y,z,w\n1,2,3,4\n5,6,7,8\n", "note,heat\n1,2\n3,4\n",
+                                  "sorce,target\n0.5,1.5\n1.5,2\n"])
 def test_tables_stay_tables(tmp_path, text):
     p = tmp_path / "t.csv"
     p.write_text(text)

@@ -7,8 +7,8 @@
 - a first line ``t,i,j[,count]`` (any delimiter; ``time``/``timestamp`` for ``t``) is temporal;
 - a first line naming two node columns (``source,target``, ``u,v``, ``from,to``, ``node1,node2``,
   ``src,dst``, ``i,j``) is a network; so is a first line of two or three names, one of them a
-  node-column name or one letter off it (``sorce,target``), over rows whose first two fields are
-  numbers; so are ``.edges`` / ``.edgelist`` files;
+  node-column name or one letter off a long one (``sorce,target``), over rows whose first two
+  fields are whole numbers; so are ``.edges`` / ``.edgelist`` files;
 - ``.parquet``/``.pq``, ``.feather``/``.arrow``/``.ipc`` and ``.npy`` files are tables, read by
   :func:`explorer.data.columnar.load_columnar` (batch by batch into one column-major matrix,
   float32 kept);
@@ -58,9 +58,9 @@ def guess_kind(path) -> str:
     if len(first) >= 2 and tuple(first[:2]) in _NETWORK_HEADERS:
         return "network"
     # A misspelt edge-list header (``sorce,target``): two or three columns, a known node-column
-    # name one letter off, names over rows of numbers.
+    # name one letter off, names over rows of whole numbers (node ids).
     if (2 <= len(first) <= 3 and any(near_node_header(c) for c in first[:2])
-            and names_over_numbers(lines[:20], sep)):
+            and names_over_numbers(lines[:20], sep, integers=True)):
         return "network"
     if suffix in (".edges", ".edgelist"):
         return "network"

@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -50,6 +51,7 @@ COMMENT = "#%"
 NODE_HEADERS = {"source", "target", "u", "v", "from", "to", "node1", "node2", "src", "dst", "i",
                 "j", "head", "tail", "sender", "receiver", "node", "source_id", "target_id"}
 WEIGHT_HEADERS = ("weight", "w", "value", "weights")
+_INTEGER = re.compile(r"[-+]?\d+")
 
 
 def comment_char(src: Source) -> tuple[str | None, bool]:
@@ -196,29 +198,32 @@ def edge_list_header(lines: list[str], sep) -> bool:
     return names_over_numbers(lines, sep)
 
 
-def names_over_numbers(lines: list[str], sep) -> bool:
+def names_over_numbers(lines: list[str], sep, *, integers: bool = False) -> bool:
     """Whether the first line's two node fields are names while every other sampled line's are
-    numbers: a header, whatever it says (``sorce,target``), not an edge between nodes called
-    ``sorce`` and ``target``."""
+    numbers (``integers``: whole numbers written without a point, as node ids are): a header,
+    whatever it says (``sorce,target``), not an edge between nodes called ``sorce`` and
+    ``target``."""
     if len(lines) < 2:
         return False
     first = [s.strip() for s in split_line(lines[0], sep)]
     if len(first) < 2 or is_number(first[0]) or is_number(first[1]):
         return False
+    number = _INTEGER.fullmatch if integers else is_number
     for line in lines[1:]:
-        fields = split_line(line, sep)
-        if len(fields) < 2 or not (is_number(fields[0]) and is_number(fields[1])):
+        fields = [s.strip() for s in split_line(line, sep)]
+        if len(fields) < 2 or not (number(fields[0]) and number(fields[1])):
             return False
     return True
 
 
 def near_node_header(name: str) -> bool:
-    """A known node-column name, or one letter away from one of four letters or more
-    (``sorce``, ``taget``, ``souce``): a header typo, not a table's column name."""
+    """A known node-column name, or one letter away from one of the long ones (``sorce``,
+    ``taget``, ``souce``, ``recevier``): a header typo. Short names (head, tail, from, node) are
+    too near ordinary words (heat, tall, form, note) to guess from."""
     low = name.strip().lower()
     if low in NODE_HEADERS:
         return True
-    return len(low) >= 4 and any(len(h) >= 4 and _one_edit(low, h) for h in NODE_HEADERS)
+    return len(low) >= 4 and any(len(h) >= 5 and _one_edit(low, h) for h in NODE_HEADERS)
 
 
 def _one_edit(a: str, b: str) -> bool:
