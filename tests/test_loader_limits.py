@@ -348,3 +348,36 @@ def test_a_wide_npy_loads(tmp_path):
     assert d.X.shape == X.shape and np.array_equal(d.X, X)
     np.save(p, np.asfortranarray(X))
     assert np.array_equal(load(p).X, X)
+
+
+def test_out_of_memory_while_parsing_is_one_line(tmp_path, monkeypatch):
+    """A 5 GB CSV under a 4.5 GB address limit ended in a MemoryError traceback."""
+    import pandas as pd
+
+    p = tmp_path / "t.csv"
+    p.write_text("a,b\n1,2\n3,4\n")
+
+    def no_memory(*a, **kw):
+        raise MemoryError
+
+    monkeypatch.setattr(pd, "read_csv", no_memory)
+    e = refused(load_table, p)
+    assert "not enough memory to parse the file" in str(e)
+
+
+def test_out_of_memory_for_a_columnar_table_is_one_line(tmp_path, monkeypatch):
+    import explorer.data.columnar as columnar
+
+    p = tmp_path / "t.npy"
+    np.save(p, np.ones((4, 3)))
+    real = np.empty
+
+    def no_memory(shape, *a, **kw):
+        if shape == (4, 3):
+            raise MemoryError
+        return real(shape, *a, **kw)
+
+    monkeypatch.setattr(columnar.np, "empty", no_memory)
+    e = refused(load, p)
+    assert "not enough memory for the table: 4 rows x 3 columns of float64" in str(e)
+    assert "--dtype float32" in str(e)

@@ -438,7 +438,14 @@ def _load(path, fmt, src, columns, labels, standardize, dtype, missing, progress
     idx = [position[c] for c in numeric]
     if dtype is None:
         dtype = "float32" if all(src.float32[j] for j in idx) else "float64"
-    X = np.empty((src.n_rows, len(idx)), dtype=np.dtype(dtype), order="F")
+    try:
+        X = np.empty((src.n_rows, len(idx)), dtype=np.dtype(dtype), order="F")
+    except MemoryError:
+        need = src.n_rows * len(idx) * np.dtype(dtype).itemsize
+        raise DataError(f"not enough memory for the table: {src.n_rows:,} rows x {len(idx):,} "
+                        f"columns of {dtype} need {need / 1e9:.2f} GB"
+                        + (" (--dtype float32 halves it)" if dtype == "float64" else ""),
+                        path=path) from None
     extra = [position[c] for c in (id_name, label_name) if c]
     id_parts: list[np.ndarray] = []
     label_parts: list[np.ndarray] = []

@@ -454,7 +454,12 @@ def read_frame(src: Source, sep: str | None, *, header: bool, comment: str | Non
         warnings.simplefilter("error", pd.errors.ParserWarning)
         # Mixed types in a column: the loaders check every column's cells themselves.
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-        return pd.read_csv(src.path, **kw)
+        try:
+            return pd.read_csv(src.path, **kw)
+        except MemoryError:
+            raise DataError(f"not enough memory to parse the file ({src.size / 1e9:.2f} GB of "
+                            "text): save big tables as Parquet (read batch by batch, float32 "
+                            "kept) or free memory", path=src.path) from None
 
 
 PARSE_ERRORS = (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
