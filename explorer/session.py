@@ -537,9 +537,9 @@ def check_datasets(session: Session) -> list[str]:
         elif not d.sha256:
             problems.append(f"{d.path}: no sha256 saved in the session: cannot check that the "
                             "data file is the one the runs were made on")
-        elif file_sha256(p) != d.sha256:
+        elif (now := file_sha256(p)) != d.sha256:
             problems.append(f"{d.path}: data file changed since the session was saved "
-                            f"(sha256 {d.sha256[:12]}... saved, {file_sha256(p)[:12]}... now)")
+                            f"(sha256 {d.sha256[:12]}... saved, {now[:12]}... now)")
     return problems
 
 
@@ -553,10 +553,18 @@ def load_dataset(session: Session, index: int):
     if not Path(d.path).exists():
         raise DataError("data file not found (moved or deleted since the session was saved)",
                         path=d.path)
-    if d.sha256 and file_sha256(d.path) != d.sha256:
+    # The loader hashes the bytes it reads: one read of the file gives the data and its hash.
+    try:
+        data = load(d.path, kind=d.kind, **d.options)
+    except DataError:
+        if d.sha256 and file_sha256(d.path) != d.sha256:    # a changed file says so first
+            raise DataError("data file changed since the session was saved (sha256 differs)",
+                            path=d.path) from None
+        raise
+    if d.sha256 and getattr(data, "sha256", None) != d.sha256:
         raise DataError("data file changed since the session was saved (sha256 differs)",
                         path=d.path)
-    return load(d.path, kind=d.kind, **d.options)
+    return data
 
 
 @dataclass

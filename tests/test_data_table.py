@@ -252,8 +252,22 @@ def test_never_a_raw_exception(tmp_path, sep, head, rows, extra):
         except DataError as e:
             assert str(e).startswith(str(p))      # every message names the file
             continue
+        # every successful load is checked (a network or temporal load was accepted unseen)
         if loader is load_table:
             assert np.isfinite(d.X).all() and d.X.shape[0] == len(d.ids) > 0
+        elif loader is load_network:
+            assert d.n_edges >= 1 and (d.weights > 0).all() and np.isfinite(d.weights).all()
+            assert d.edges.min() >= 0 and d.edges.max() < d.n_nodes
+            assert len(set(d.node_ids)) == d.n_nodes
+            assert (d.edges[:, 0] < d.edges[:, 1]).all()             # undirected: u < v, no loops
+            assert d.adjacency.shape == (d.n_nodes, d.n_nodes)
+            assert abs(d.adjacency.sum() - 2 * d.weights.sum()) <= 1e-9 * max(1.0, d.weights.sum())
+        else:
+            assert d.T >= 1 and len(d.times) == d.T and (d.count > 0).all()
+            assert ((d.t >= 0) & (d.t < d.T)).all() and (d.i < d.j).all()
+            assert max(d.i.max(), d.j.max()) < d.n_nodes == len(set(d.node_ids))
+            keys = (d.t * d.n_nodes + d.i) * d.n_nodes + d.j
+            assert len(np.unique(keys)) == len(keys)                # each (t, i, j) once
 
 
 # ---- text columns, yes/no columns, missing values (issue 13, items 1 and 11) -----------------

@@ -6,7 +6,9 @@
 - ``.gml`` / ``.graphml`` files are networks;
 - a first line ``t,i,j[,count]`` (any delimiter; ``time``/``timestamp`` for ``t``) is temporal;
 - a first line naming two node columns (``source,target``, ``u,v``, ``from,to``, ``node1,node2``,
-  ``src,dst``, ``i,j``) is a network; so are ``.edges`` / ``.edgelist`` files;
+  ``src,dst``, ``i,j``) is a network; so is a first line of two or three names, one of them a
+  node-column name or one letter off a long one (``sorce,target``), over rows whose first two
+  fields are whole numbers; so are ``.edges`` / ``.edgelist`` files;
 - ``.parquet``/``.pq``, ``.feather``/``.arrow``/``.ipc`` and ``.npy`` files are tables, read by
   :func:`explorer.data.columnar.load_columnar` (batch by batch into one column-major matrix,
   float32 kept);
@@ -22,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from explorer.data.columnar import format_of, load_columnar
-from explorer.data.network import load_network
+from explorer.data.network import load_network, names_over_numbers, near_node_header
 from explorer.data.synthetic import gaussian_blobs, planted_partition, write_edge_list
-from explorer.data.table import is_number, load_table, read_source, sniff_separator, split_line
+from explorer.data.table import is_number, load_table, open_source, sniff_separator, split_line
 from explorer.data.temporal import TIME_HEADERS, load_temporal
 from explorer.data.types import DataError, NetworkData, TableData, TemporalNetworkData
 
@@ -46,8 +48,7 @@ def guess_kind(path) -> str:
         return "network"
     if format_of(path):
         return "table"
-    src = read_source(path)
-    lines = src.head_lines(comment="#%")
+    lines = open_source(path).head_lines(comment="#%")     # the first lines only, no hash
     if not lines:
         return "table"
     sep = sniff_separator(lines[:20])
@@ -55,6 +56,11 @@ def guess_kind(path) -> str:
     if len(first) >= 3 and first[0] in TIME_HEADERS and tuple(first[1:3]) in _NETWORK_HEADERS:
         return "temporal"
     if len(first) >= 2 and tuple(first[:2]) in _NETWORK_HEADERS:
+        return "network"
+    # A misspelt edge-list header (``sorce,target``): two or three columns, a known node-column
+    # name one letter off, names over rows of whole numbers (node ids).
+    if (2 <= len(first) <= 3 and any(near_node_header(c) for c in first[:2])
+            and names_over_numbers(lines[:20], sep, integers=True)):
         return "network"
     if suffix in (".edges", ".edgelist"):
         return "network"
@@ -84,7 +90,7 @@ def kind_conflict(path, kind: str) -> str | None:
             "'Open as' in the window)")
     if guessed != "table":
         return f"this looks like {_KIND_NAMES[guessed]}, not {_KIND_NAMES[kind]}; {hint}"
-    lines = read_source(path).head_lines(comment="#%")
+    lines = open_source(path).head_lines(comment="#%")
     if len(lines) < 2:
         return None
     sep = sniff_separator(lines[:20])

@@ -37,6 +37,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import math
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +48,12 @@ from explorer.data.table import (
     MAX_MAGNITUDE,
     MISSING_CHOICES,
     MissingValuesError,
+    binary_format,
+    flag_columns,
+    named_twice,
     parse_names,
+    regular_file,
+    repeats,
     unique_names,
 )
 from explorer.data.types import DataError, TableData
@@ -107,24 +115,59 @@ def format_of(path) -> str | None:
     return SUFFIXES.get(Path(path).suffix.lower())
 
 
-def _hash(path: str) -> str:
+def _hash(path: str, stop=None) -> str | None:
+    """The file's sha256, read in 1 MiB blocks; None when ``stop`` (an Event) is set first (the
+    load failed: nobody waits for the hash of a 5 GB file that was refused)."""
     h = hashlib.sha256()
     buf = bytearray(1 << 20)          # one reused buffer: no copy of the file in memory
     view = memoryview(buf)
     with open(path, "rb", buffering=0) as fh:
         while n := fh.readinto(buf):
+            if stop is not None and stop.is_set():
+                return None
             h.update(view[:n])
     return h.hexdigest()
 
 
-def _check_path(path) -> None:
-    p = Path(path)
-    if not p.exists():
-        raise DataError("file not found", path=path)
-    if p.is_dir():
-        raise DataError("is a directory, not a file", path=path)
-    if p.stat().st_size == 0:
+# The first bytes of each format (Parquet also ends with its magic; Feather V1 starts "FEA1").
+_MAGIC = {"parquet": (b"PAR1",), "feather": (b"ARROW1", b"FEA1"), "npy": (b"\x93NUMPY",)}
+_AS = {"parquet": "Parquet", "feather": "Feather (Arrow IPC)", "npy": "a NumPy .npy array"}
+_FORMAT_NAMES = {"parquet": "a Parquet file", "feather": "a Feather (Arrow IPC) file",
+                 "npy": "a NumPy .npy array"}
+
+
+def _check_path(path, fmt: str) -> int:
+    """The file's size, after checking it is a regular file of ``fmt`` by its first bytes: a
+    wrong or zeroed file is refused at once, before anything reads (or hashes) the rest."""
+    size = regular_file(path)
+    if size == 0:
         raise DataError("the file is empty", path=path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+            tail = b""
+            if fmt == "parquet" and size >= 8:
+                fh.seek(size - 4)
+                tail = fh.read(4)
+    except OSError as e:
+        raise DataError(f"cannot read the file ({e.strerror})", path=path) from None
+    want = _FORMAT_NAMES[fmt]
+    if not head.startswith(_MAGIC[fmt]):
+        other = binary_format(head)
+        if other and not other.startswith(want):
+            what = f"this is {other.split(' (')[0]}, not {want}"
+        elif not head.strip(b"\x00"):
+            what = f"cannot read the file as {_AS[fmt]}: it starts with NUL bytes (zeroed or never written)"
+        elif head.isascii():
+            what = f"cannot read the file as {_AS[fmt]}: it starts with text ({head[:8].decode()!r}...)"
+        else:
+            what = f"cannot read the file as {_AS[fmt]}: its first bytes are not the format's magic number"
+        raise DataError(what, path=path)
+    if fmt == "parquet" and tail != b"PAR1":
+        raise DataError("cannot read the file as Parquet: it does not end with the format's "
+                        "magic number (not a complete Parquet file: truncated, or still being "
+                        "written?)", path=path)
+    return size
 
 
 class _Batches:
@@ -189,6 +232,13 @@ class _Batches:
         if len(shape) != 2:
             raise DataError(f"the .npy array has {len(shape)} dimensions; a table is 2-D "
                             "(rows x columns)", path=path)
+        n_bytes = math.prod(shape) * dtype.itemsize
+        size = os.stat(path).st_size
+        if self.offset + n_bytes > size:
+            raise DataError(f"the file is shorter than its header says: shape "
+                            f"{tuple(int(k) for k in shape)} of {dtype} is {n_bytes:,} bytes of "
+                            f"data, the file holds {size - self.offset:,} after its header",
+                            path=path)
         self.shape, self.fortran, self.dtype = shape, fortran, dtype
         self.names = [f"c{j}" for j in range(shape[1])]
         self.n_rows = shape[0]
@@ -316,23 +366,28 @@ def load_columnar(path, *, columns=None, labels=None, standardize: bool = False,
     if missing not in MISSING_CHOICES:
         raise DataError(f"missing = {missing!r}: expected one of {', '.join(MISSING_CHOICES)}",
                         path=path)
-    _check_path(path)
+    _check_path(path, fmt)
     path = str(path)
+    src = _Batches(path, fmt)       # the header or schema, checked before the hash starts
     pool = concurrent.futures.ThreadPoolExecutor(1)
-    sha = pool.submit(_hash, path)
+    stop = threading.Event()
+    sha = pool.submit(_hash, path, stop)
     try:
-        return _load(path, fmt, columns, labels, standardize, dtype, missing, progress, sha,
-                     Task)
+        return _load(path, fmt, src, columns, labels, standardize, dtype, missing, progress,
+                     sha, Task)
+    except BaseException:
+        stop.set()              # a refused file: do not wait for its hash
+        raise
     finally:
         pool.shutdown(wait=True)
 
 
-def _load(path, fmt, columns, labels, standardize, dtype, missing, progress, sha,
+def _load(path, fmt, src, columns, labels, standardize, dtype, missing, progress, sha,
           Task) -> TableData:
-    src = _Batches(path, fmt)
     notes: list[str] = []
     wanted = parse_names(columns)
-    twice = sorted({c for c in wanted if wanted.count(c) > 1})
+    wanted_set = set(wanted)
+    twice = named_twice(wanted)
     if twice:
         raise DataError(f"column(s) {', '.join(repr(c) for c in twice)} named twice in the "
                         "feature columns; name each once", path=path)
@@ -342,9 +397,9 @@ def _load(path, fmt, columns, labels, standardize, dtype, missing, progress, sha
                         "with its label column as Parquet or CSV", path=path)
     raw = src.names
     names = unique_names(raw)
-    dup = [c for k, c in enumerate(raw) if c in raw[:k]]
+    dup = repeats(raw)
     if dup:
-        asked = [c for c in dict.fromkeys(dup) if c in wanted or c == label_name]
+        asked = [c for c in dict.fromkeys(dup) if c in wanted_set or c == label_name]
         if asked:
             raise DataError(f"the file names column {asked[0]!r} more than once: which one is "
                             "meant? rename the columns", path=path)
@@ -353,24 +408,25 @@ def _load(path, fmt, columns, labels, standardize, dtype, missing, progress, sha
                      f"repeats are called {renamed}")
     if src.n_rows == 0:
         raise DataError("no data rows", path=path)
-    unknown = [c for c in wanted if c not in names]
+    position = {c: j for j, c in enumerate(names)}       # names are unique
+    unknown = [c for c in wanted if c not in position]
     if unknown:
         raise DataError(f"unknown feature column(s) {', '.join(repr(c) for c in unknown)}; the "
                         f"file has: {', '.join(names)}", path=path)
     if label_name and label_name not in names:
         raise DataError(f"unknown label column {label_name!r}; the file has: {', '.join(names)}",
                         path=path)
-    if label_name and label_name in wanted:
+    if label_name and label_name in wanted_set:
         raise DataError(f"column {label_name!r} is both the label column and a feature",
                         path=path)
     id_name = next((c for c in names if c.lower() == "id" and c != label_name
-                    and c not in wanted), None) if fmt != "npy" else None
+                    and c not in wanted_set), None) if fmt != "npy" else None
     feats = list(wanted) if wanted else [c for c in names if c not in (label_name, id_name)]
     numeric = []
     # non-numeric columns: ground-truth candidates the window offers (as the CSV loader's)
-    text_columns = [c for c in names if not src.numeric[names.index(c)] and c != id_name]
+    text_columns = [c for j, c in enumerate(names) if not src.numeric[j] and c != id_name]
     for c in feats:
-        if src.numeric[names.index(c)]:
+        if src.numeric[position[c]]:
             numeric.append(c)
         elif wanted:
             raise DataError("column is not numeric", path=path, column=c)
@@ -379,11 +435,18 @@ def _load(path, fmt, columns, labels, standardize, dtype, missing, progress, sha
     if not numeric:
         raise DataError("no numeric columns" + (f" ({'; '.join(notes)})" if notes else ""),
                         path=path)
-    idx = [names.index(c) for c in numeric]
+    idx = [position[c] for c in numeric]
     if dtype is None:
         dtype = "float32" if all(src.float32[j] for j in idx) else "float64"
-    X = np.empty((src.n_rows, len(idx)), dtype=np.dtype(dtype), order="F")
-    extra = [names.index(c) for c in (id_name, label_name) if c]
+    try:
+        X = np.empty((src.n_rows, len(idx)), dtype=np.dtype(dtype), order="F")
+    except MemoryError:
+        need = src.n_rows * len(idx) * np.dtype(dtype).itemsize
+        raise DataError(f"not enough memory for the table: {src.n_rows:,} rows x {len(idx):,} "
+                        f"columns of {dtype} need {need / 1e9:.2f} GB"
+                        + (" (--dtype float32 halves it)" if dtype == "float64" else ""),
+                        path=path) from None
+    extra = [position[c] for c in (id_name, label_name) if c]
     id_parts: list[np.ndarray] = []
     label_parts: list[np.ndarray] = []
     kept_parts: list = []                   # with missing="drop": which file rows were kept
@@ -438,10 +501,10 @@ def _load(path, fmt, columns, labels, standardize, dtype, missing, progress, sha
                             "overflow; rescale the column or standardise the columns "
                             "(--standardize)", path=path, column=names[j])
             if id_name:
-                t = _text_column(cols[names.index(id_name)], n)
+                t = _text_column(cols[position[id_name]], n)
                 id_parts.append(t if good is None else t[good])
             if label_name:
-                t = _text_column(cols[names.index(label_name)], n)
+                t = _text_column(cols[position[label_name]], n)
                 label_parts.append(t if good is None else t[good])
             w += k
             task.update(n)
@@ -479,6 +542,8 @@ def _load(path, fmt, columns, labels, standardize, dtype, missing, progress, sha
         import pyarrow as pa
 
         pa.default_memory_pool().release_unused()
+    label_candidates, calendar_columns = ([], []) if wanted else \
+        flag_columns(X, numeric, notes)
     offset = scale = None
     if standardize:
         offset, scale = _standardize_columns(X, numeric, notes)
@@ -487,4 +552,5 @@ def _load(path, fmt, columns, labels, standardize, dtype, missing, progress, sha
                      "float64; other models convert to float64)")
     return TableData(X=X, columns=numeric, ids=ids, labels=y, label_name=label_name, path=path,
                      sha256=sha.result(), standardized=bool(standardize), offset=offset,
-                     scale=scale, notes=notes, text_columns=text_columns)
+                     scale=scale, notes=notes, text_columns=text_columns,
+                     label_candidates=label_candidates, calendar_columns=calendar_columns)

@@ -1,8 +1,10 @@
 """Side files for networks: ground-truth node labels and held-out test pairs.
 
 Node labels come from a ``node,label`` file. ``FILE:COLUMN`` picks the label column by its header
-name (``nodes.csv:club``); without a column the second field of each row is the label and a first
-row whose node is unknown while the next row's node is known is taken as a header. Extra fields are
+name (``nodes.csv:club``). Without a column, a first row whose node is unknown while the next row's
+node is known is taken as a header, and the label column is :func:`label_file_columns`' preferred
+one (fewer distinct values than nodes, text first: football's ``conference``, not its ``name``), the
+rule the window's Node labels dialog follows too; without a header the second field is the label. Extra fields are
 ignored (so ``node community [more communities]`` files work: the first community is the label);
 likewise when every label is a space-separated list of integers (``5<TAB>3 7``: a node in
 communities 3 and 7), the first integer (the primary community) is the label, with a note.
@@ -20,7 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.data.table import DataError, is_number, read_source, records, sniff_separator
+from explorer.data.table import (
+    DataError,
+    is_number,
+    open_source,
+    read_source,
+    records,
+    sniff_separator,
+)
 
 COMMENT = "#%"
 _INT_LIST = re.compile(r"^-?\d+(\s+-?\d+)*$")
@@ -40,9 +49,86 @@ def split_spec(spec) -> tuple[str, str | None]:
     return head, col.strip()
 
 
+NAME_COLUMNS = ("name", "label", "title", "names")
+
+
+def label_file_columns(spec, node_ids) -> tuple[list[str], dict[str, np.ndarray], str | None]:
+    """The label columns of a node-label file with a header row: ``(columns, values, preferred)``.
+
+    ``values[c]`` is aligned with ``node_ids`` (None where a node has no row). The preferred column
+    has fewer distinct values than labelled nodes (a community, not a name), text columns first;
+    else the first column. The one rule for the window's Node labels dialog and for the loader
+    given a label file without a column (football's ``nodes.csv``: ``conference``, not ``name``).
+    A file without a header (its first row names a node), an unreadable file or a GML attribute
+    gives ``([], {}, None)``.
+    """
+    path, _col = split_spec(spec)
+    if not Path(path).is_file():
+        return [], {}, None
+    try:
+        src = open_source(path)
+        rows = records(src, sniff_separator(src.head_lines(comment=COMMENT)), COMMENT)
+        first = next(rows, None)
+        index = {str(nid): k for k, nid in enumerate(node_ids)}
+        if first is None or first[1][0].strip() in index:
+            return [], {}, None            # no header: the loader takes the second field
+        header = [h.strip() for h in first[1]]
+        cols = {c: np.full(len(node_ids), None, dtype=object) for c in header[1:]}
+        for _line, fields in rows:
+            k = index.get(fields[0].strip())
+            if k is None:
+                continue
+            for c, v in zip(header[1:], fields[1:]):
+                cols[c][k] = v.strip() or None
+    except (DataError, OSError, UnicodeDecodeError):
+        return [], {}, None
+    if not cols:
+        return [], {}, None
+    return list(cols), cols, preferred_label_column(cols)
+
+
+def preferred_label_column(cols: dict[str, np.ndarray]) -> str:
+    """Of a label file's columns (values per node, None where unknown): the first with more than
+    one and fewer distinct values than labelled nodes, text columns before numeric ones (a
+    ``conference`` before its ``conference_id``); else the first column."""
+    def is_text(c):
+        return any(not is_number(v) for v in cols[c] if v is not None)
+
+    few = []
+    for c, v in cols.items():
+        known = [x for x in v if x is not None]
+        if 1 < len(set(known)) < len(known):
+            few.append(c)
+    few.sort(key=lambda c: not is_text(c))      # stable: file order within text and numbers
+    return few[0] if few else next(iter(cols))
+
+
+def node_names(columns: dict[str, np.ndarray]) -> np.ndarray | None:
+    """A name per node from a label file's columns: a column called name/label/title, else the
+    first text column whose values are all distinct."""
+    for c, v in columns.items():
+        if c.lower() in NAME_COLUMNS:
+            return v
+    for v in columns.values():
+        vals = [x for x in v if x is not None]
+        if vals and len(set(vals)) == len(vals) and any(not is_number(x) for x in vals):
+            return v
+    return None
+
+
 def read_node_labels(spec, node_ids: np.ndarray, notes: list[str]) -> tuple[np.ndarray, str]:
-    """Labels aligned with ``node_ids`` (object array of str, ``None`` where unknown), and a name."""
+    """Labels aligned with ``node_ids`` (object array of str, ``None`` where unknown), and a name.
+
+    Without a column, a file with a header takes :func:`label_file_columns`' preferred column
+    (the window's rule), said in a note when it is not the second field."""
     path, column = split_spec(spec)
+    if column is None:
+        names, _values, preferred = label_file_columns(path, node_ids)
+        if preferred is not None and preferred != names[0]:
+            notes.append(f"label column {preferred!r} of {Path(path).name} (fewer distinct "
+                         f"values than nodes: a community, not a name); pick another with "
+                         f"FILE:COLUMN")
+            column = preferred
     src = read_source(path)
     index = {nid: k for k, nid in enumerate(node_ids)}
     sep = sniff_separator(src.head_lines(comment=COMMENT))

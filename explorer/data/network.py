@@ -51,12 +51,13 @@ COMMENT = "#%"
 NODE_HEADERS = {"source", "target", "u", "v", "from", "to", "node1", "node2", "src", "dst", "i",
                 "j", "head", "tail", "sender", "receiver", "node", "source_id", "target_id"}
 WEIGHT_HEADERS = ("weight", "w", "value", "weights")
+_INTEGER = re.compile(r"[-+]?\d+")
 
 
 def comment_char(src: Source) -> tuple[str | None, bool]:
     """The comment character pandas should skip, and whether both ``#`` and ``%`` occur
     (pandas takes only one; then the caller parses line by line)."""
-    has = [c for c in COMMENT if re.search(rb"(?m)^[ \t]*" + re.escape(c.encode()), src.data)]
+    has = [c for c in COMMENT if c in src.comments]     # found by read_source's scan
     if len(has) == 2:
         return None, True
     return (has[0] if has else None), False
@@ -170,7 +171,7 @@ def value_column(src: Source, rows: Rows, *, what: str) -> np.ndarray:
     vals = numeric_column(src, sep, df, col, names, header=header, what=what)
     if (vals < 0).any():
         k = int(np.flatnonzero(vals < 0)[0])
-        raise DataError(f"negative {what} {df[col].iloc[k]}", path=src.path,
+        raise DataError(f"negative {what} {df[col].iloc[k][:40]}", path=src.path,
                         line=record_line(src, sep, k, header=header), column=names[col])
     return vals
 
@@ -192,14 +193,58 @@ def edge_list_header(lines: list[str], sep) -> bool:
         return True
     if len(first) >= 3 and len(lines) > 1 and not is_number(first[2]):
         second = split_line(lines[1], sep)
-        return len(second) >= 3 and is_number(second[2])
-    return False
+        if len(second) >= 3 and is_number(second[2]):
+            return True
+    return names_over_numbers(lines, sep)
+
+
+def names_over_numbers(lines: list[str], sep, *, integers: bool = False) -> bool:
+    """Whether the first line's two node fields are names while every other sampled line's are
+    numbers (``integers``: whole numbers written without a point, as node ids are): a header,
+    whatever it says (``sorce,target``), not an edge between nodes called ``sorce`` and
+    ``target``."""
+    if len(lines) < 2:
+        return False
+    first = [s.strip() for s in split_line(lines[0], sep)]
+    if len(first) < 2 or is_number(first[0]) or is_number(first[1]):
+        return False
+    number = _INTEGER.fullmatch if integers else is_number
+    for line in lines[1:]:
+        fields = [s.strip() for s in split_line(line, sep)]
+        if len(fields) < 2 or not (number(fields[0]) and number(fields[1])):
+            return False
+    return True
+
+
+def near_node_header(name: str) -> bool:
+    """A known node-column name, or one letter away from one of the long ones (``sorce``,
+    ``taget``, ``souce``, ``recevier``): a header typo. Short names (head, tail, from, node) are
+    too near ordinary words (heat, tall, form, note) to guess from."""
+    low = name.strip().lower()
+    if low in NODE_HEADERS:
+        return True
+    return len(low) >= 4 and any(len(h) >= 5 and _one_edit(low, h) for h in NODE_HEADERS)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` becomes ``b`` by one inserted, deleted or replaced character."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1:] or (len(a) == len(b) and a[i + 1:] == b[i + 1:])
 
 
 def _read_edge_list(src: Source, notes: list[str]):
     rows = read_rows(src, notes, has_header=edge_list_header, keys=2, what="edges",
                      too_few="an edge list needs two node columns per row (u v or u v w), "
                              "found one", value_headers=WEIGHT_HEADERS)
+    if rows.header and not all(n.lower() in NODE_HEADERS for n in rows.names[:2]):
+        notes.append(f"the first line ({', '.join(rows.names[:2])}) is read as a header: its "
+                     "node fields are not numbers while the other rows' are")
     w = value_column(src, rows, what="weight")
     return rows.df[0].to_numpy(dtype=str), rows.df[1].to_numpy(dtype=str), w, None
 

@@ -4,6 +4,11 @@
 parser (fast path) and only when that parse fails or its result holds a missing or non-finite value
 walks the file line by line to say exactly where the problem is (file, line, column).
 
+Every text loader reads a file through :func:`open_source` (regular file, first bytes: another
+format named, UTF-16, NUL; no hash: enough for the sniffers) and :func:`read_source` (one streaming
+pass: sha256, UTF-8 and NUL throughout, no field longer than ``MAX_FIELD_BYTES`` = 1 MiB). Nothing
+holds the whole file; pandas parses it by its path and the slow path streams it.
+
 Choices where the format is ambiguous:
 
 - Delimiter: comma, tab or semicolon when one of them splits every sampled line into the same number
@@ -24,6 +29,8 @@ Choices where the format is ambiguous:
   count), ``missing="drop"`` drops those rows with a note (row ids keep the file's numbering).
   NaN and inf in a feature column are errors.
 - Labels: ``labels`` names a column kept as ground truth (strings; empty cells become ``None``).
+  A numeric feature column that looks like a label or a date is kept as a feature, flagged in
+  ``label_candidates`` / ``calendar_columns`` with a note (:func:`flag_columns`).
 - Decimal commas (``1,5;2,5``): refused with a message saying so (a comma is never read as a
   decimal mark: ``1,000`` would be ambiguous).
 - A header naming a column twice: the second becomes ``a.1`` with a note; picking such a name in
@@ -37,22 +44,30 @@ Choices where the format is ambiguous:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
-import io
 import math
+import os
 import re
+import stat
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from explorer.data.types import DataError, TableData
 
-_HEAD_BYTES = 1 << 16       # how much of the file the sniffers look at
+_HEAD_BYTES = 1 << 16       # how much of the file the sniffers look at (at least)
+_HEAD_MAX_BYTES = 1 << 22   # ... and at most, to see a few whole lines of a very wide file
+_HEAD_MIN_LINES = 3
 _SAMPLE_LINES = 100
+_CHUNK_BYTES = 1 << 20      # the streaming scan's read size
+# The longest field a text file may hold: a run of more bytes than this without a separator or a
+# line break is refused during the scan, before any parser builds it as a string (a 200-million
+# character field cost 2.3 GB before it was refused). 1 MiB is far beyond any number or name.
+MAX_FIELD_BYTES = 1 << 20
 _CANDIDATES = (",", "\t", ";")
 _NA_MARKERS = {"NA", "N/A", "NULL", "NONE", "?", "-", "--", ".", "MISSING"}
 # Largest magnitude of a feature value without --standardize: its square (1e300) still fits a
@@ -60,6 +75,69 @@ _NA_MARKERS = {"NA", "N/A", "NULL", "NONE", "?", "-", "--", ".", "MISSING"}
 MAX_MAGNITUDE = 1e150
 _NEWLINE = re.compile(r"\r\n|\r|\n")     # universal newlines, as pandas reads them
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
+# The slow path's csv reader must accept every field the scan let through.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_BYTES + 1))
+
+# Formats that are not delimited text, by their first bytes: what to call them in an error.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"), (b"%PDF-", "a PDF document"),
+    (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"),
+    (b"PK\x03\x04", "a zip archive (or an Excel .xlsx / OpenDocument file, which are zip "
+                    "archives: save the sheet as CSV)"),
+    (b"PK\x05\x06", "an empty zip archive"),
+    (b"\x1f\x8b", "a gzip-compressed file (decompress it first)"),
+    (b"BZh", None),     # bzip2 only with its block magic, below
+    (b"\xfd7zXZ\x00", "an xz-compressed file (decompress it first)"),
+    (b"(\xb5/\xfd", "a zstd-compressed file (decompress it first)"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Microsoft Office file (an Excel .xls? save "
+                                          "the sheet as CSV)"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
+    (b"PAR1", "a Parquet file (give it the .parquet extension)"),
+    (b"ARROW1", "a Feather / Arrow IPC file (give it the .feather extension)"),
+    (b"\x93NUMPY", "a NumPy .npy array (give it the .npy extension)"),
+    (b"\x7fELF", "a program (ELF executable)"),
+    (b"\x80\x04\x95", "a Python pickle (never loaded: it could run code)"),
+    (b"\x80\x05\x95", "a Python pickle (never loaded: it could run code)"),
+)
+_BREAK = re.compile(rb"[\n\r,;\t ]")
+_WEBP = re.compile(rb"^RIFF....WEBP", re.S)
+_BZIP2 = re.compile(rb"^BZh[1-9]1AY&SY", re.S)
+
+
+def binary_format(head: bytes) -> str | None:
+    """What a file that is not text is, from its first bytes ("a PNG image"), else None."""
+    for magic, what in _SIGNATURES:
+        if what and head.startswith(magic):
+            return what
+    if _BZIP2.match(head):
+        return "a bzip2-compressed file (decompress it first)"
+    if _WEBP.match(head):
+        return "a WebP image"
+    return None
+
+
+def regular_file(path) -> int:
+    """The size of ``path``, or a DataError when it is missing or not a regular file: reading a
+    FIFO, a device or a socket could block forever or never end."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DataError("file not found", path=path) from None
+    except OSError as e:
+        raise DataError(f"cannot read the file ({e.strerror})", path=path) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise DataError("is a directory, not a file", path=path)
+    if not stat.S_ISREG(st.st_mode):
+        what = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else
+                "a character device" if stat.S_ISCHR(st.st_mode) else
+                "a block device" if stat.S_ISBLK(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise DataError(f"is {what}, not a regular file; the explorer reads data only from "
+                        "regular files (save the stream to a file first)", path=path)
+    return st.st_size
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,26 +146,21 @@ _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 
 @dataclass
 class Source:
-    """A text file's bytes with what every loader needs to know about them."""
+    """A text file: its first lines, and (after :func:`read_source`'s scan) what every loader
+    needs to know about the rest. The file is never held in memory whole: parsers read it by
+    its path, the slow path streams it (:func:`records`)."""
 
     path: str
-    data: bytes            # the file's bytes without a UTF-8 byte-order mark
-    sha256: str
+    head: bytes            # the first whole lines (at least 64 KiB of them), byte-order mark off
+    size: int              # the file's size in bytes
     bom: int               # bytes of byte-order mark stripped (0 or 3)
-    _text: str | None = None
-
-    def text(self) -> str:
-        """The whole file decoded (UTF-8 already validated)."""
-        if self._text is None:
-            self._text = self.data.decode("utf-8")
-        return self._text
+    whole: bool            # ``head`` is the whole file
+    sha256: str | None = None      # set by the scan
+    comments: str = ""             # which of "#", "%" start some line (after blanks): the scan
 
     def head_lines(self, comment: str = "") -> list[str]:
         """Up to ``_SAMPLE_LINES`` non-blank, non-comment lines from the start of the file."""
-        head = self.data[:_HEAD_BYTES]
-        if len(self.data) > _HEAD_BYTES and b"\n" in head:
-            head = head[: head.rindex(b"\n")]
-        text = head.decode("utf-8", errors="replace")
+        text = self.head.decode("utf-8", errors="replace")
         out = []
         for line in _NEWLINE.split(text):
             s = line.strip()
@@ -98,42 +171,158 @@ class Source:
                 break
         return out
 
+    def lines(self):
+        """The file's lines, decoded, without line ends (universal newlines), streamed."""
+        with open(self.path, encoding="utf-8-sig", newline=None) as fh:
+            for line in fh:
+                yield line.rstrip("\r\n")
 
-def read_source(path) -> Source:
-    """Read a file's bytes, hash them and check they are UTF-8 text; raise DataError otherwise."""
-    p = Path(path)
-    if not p.exists():
-        raise DataError("file not found", path=path)
-    if p.is_dir():
-        raise DataError("is a directory, not a file", path=path)
+    def contains(self, pattern: re.Pattern) -> bool:
+        """Whether a bytes ``pattern`` that never spans lines matches in the file (streamed)."""
+        with open(self.path, "rb") as fh:
+            return any(pattern.search(line) for line in fh)
+
+
+def open_source(path) -> Source:
+    """The first lines of a text file, checked before anything else is read: a regular file (not a
+    FIFO), not empty, not another format (an image, an archive: said by name), no NUL byte, valid
+    UTF-8. Nothing is hashed: sniffers (``guess_kind``) need only this."""
+    size = regular_file(path)
+    if size == 0:
+        raise DataError("the file is empty", path=path)
     try:
-        data = p.read_bytes()
+        with open(path, "rb") as fh:
+            head = fh.read(_HEAD_BYTES)
+            _sniff_binary(path, head)      # before reading more: a binary file stops here
+            whole = len(head) == size
+            while (not whole and len(head) < _HEAD_MAX_BYTES
+                   and head.count(b"\n") < _HEAD_MIN_LINES):
+                more = fh.read(len(head))
+                whole = not more or len(head) + len(more) >= size
+                head += more
+                if len(more) > MAX_FIELD_BYTES and not _BREAK.search(more):
+                    break       # one endless field: the scan refuses it
     except OSError as e:
         raise DataError(f"cannot read the file ({e.strerror})", path=path) from None
-    sha = hashlib.sha256(data).hexdigest()
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if not whole and b"\n" in head:
+        head = head[: head.rindex(b"\n") + 1]     # whole lines only
+    bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    head = head[bom:]
+    if whole and (not head or head.isspace()):
+        raise DataError("the file is empty", path=path)
+    _check_text(path, head, offset=bom, decoder=None, final=whole)
+    return Source(path=str(path), head=head, size=size, bom=bom, whole=whole)
+
+
+def _sniff_binary(path, head: bytes) -> None:
+    """Refuse a file whose first bytes say it is not UTF-8 text: another format (by name), UTF-16,
+    a NUL byte."""
+    what = binary_format(head)
+    if what:
+        raise DataError(f"this is {what}, not a data file; the explorer reads delimited text "
+                        "(CSV/TSV, edge lists), GML/GraphML, Parquet, Feather and .npy files",
+                        path=path)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise DataError("unknown encoding: the file is UTF-16 (byte-order mark at byte offset 0), "
                         "not UTF-8; save it as UTF-8", path=path)
-    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    if bom:
-        data = data[bom:]
-    if not data or data.isspace():
-        raise DataError("the file is empty", path=path)
-    nul = data.find(b"\x00", 0, _HEAD_BYTES)
+    bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    _check_text(path, head[bom:], offset=bom, decoder=None)
+
+
+def _line_at(path, offset: int) -> int:
+    """1-based line number of byte ``offset`` of the file (counted only when an error needs it)."""
+    n = 0
+    with open(path, "rb") as fh:
+        while offset > 0 and (chunk := fh.read(min(_CHUNK_BYTES, offset))):
+            n += chunk.count(b"\n")
+            offset -= len(chunk)
+    return n + 1
+
+
+def _check_text(path, chunk: bytes, *, offset: int, decoder, final: bool = False) -> None:
+    """Raise a DataError at a NUL byte or at bytes that are not UTF-8 in ``chunk`` (which starts
+    at byte ``offset`` of the file). ``decoder`` carries a character split between chunks (None:
+    check ``chunk`` alone, a character cut at its end allowed unless ``final``)."""
+    nul = chunk.find(b"\x00")
     if nul >= 0:
-        raise DataError(f"unknown encoding: NUL byte at byte offset {nul + bom}; this is not a UTF-8 "
-                        "text file (binary, or UTF-16 without a byte-order mark?)",
-                        path=path, line=data.count(b"\n", 0, nul) + 1)
-    text = None
-    if not data.isascii():
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            bad = data[e.start]
-            raise DataError(f"unknown encoding: byte 0x{bad:02x} at byte offset {e.start + bom} is "
-                            "not valid UTF-8; save the file as UTF-8",
-                            path=path, line=data.count(b"\n", 0, e.start) + 1) from None
-    return Source(path=str(path), data=data, sha256=sha, bom=bom, _text=text)
+        raise DataError(f"unknown encoding: NUL byte at byte offset {offset + nul}; this is not a "
+                        "UTF-8 text file (binary, or UTF-16 without a byte-order mark?)",
+                        path=path, line=_line_at(path, offset + nul))
+    pending = decoder is not None and decoder.getstate()[0]
+    if chunk.isascii() and not pending:
+        return
+    dec = decoder or codecs.getincrementaldecoder("utf-8")()
+    try:
+        dec.decode(chunk, final)
+    except UnicodeDecodeError as e:
+        buf = (pending or b"") + chunk          # what the decoder saw
+        at = offset - len(pending or b"") + e.start
+        raise DataError(f"unknown encoding: byte 0x{buf[e.start]:02x} at byte offset {at} is "
+                        "not valid UTF-8; save the file as UTF-8",
+                        path=path, line=_line_at(path, at)) from None
+
+
+_COMMENT_AT_LINE_START = {c: re.compile(rb"[\r\n][ \t]*" + re.escape(c.encode()))
+                          for c in "#%"}
+_BLANKS_THEN = {c: re.compile(rb"[ \t]*" + re.escape(c.encode())) for c in "#%"}
+
+
+def read_source(path) -> Source:
+    """Check a text file (see :func:`open_source`), then stream it once: its sha256, UTF-8 and no
+    NUL byte throughout, no field longer than ``MAX_FIELD_BYTES``, and which comment characters
+    start lines. Memory stays at one chunk (1 MiB) whatever the file's size."""
+    src = open_source(path)
+    sep = sniff_separator(src.head_lines(comment="#%") or [""])
+    breaks = (b"\n", b"\r") + ((b" ", b"\t") if sep is None else (sep.encode(),))
+    h = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    run = 0                 # bytes since the last separator or line break
+    at_line_start = True    # the next chunk starts a line (blanks aside)
+    content = False         # something other than blanks seen
+    comments = set()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_CHUNK_BYTES):
+                h.update(chunk)
+                if offset == 0 and src.bom:
+                    chunk, offset = chunk[src.bom:], src.bom
+                _check_text(path, chunk, offset=offset, decoder=decoder)
+                # A field longer than a chunk spans a chunk boundary: only runs across
+                # boundaries can exceed the bound (the chunk is as long as the bound).
+                first = min((k for k in (chunk.find(b) for b in breaks) if k >= 0),
+                            default=-1)
+                if first < 0:
+                    run += len(chunk)
+                else:
+                    run += first
+                if run > MAX_FIELD_BYTES:
+                    start = offset + (first if first >= 0 else len(chunk)) - run
+                    raise DataError(f"a field longer than {MAX_FIELD_BYTES:,} bytes (from byte "
+                                    f"offset {start:,}, no separator or line break); a table or "
+                                    "an edge list holds numbers and names", path=path,
+                                    line=_line_at(path, start))
+                if first >= 0:
+                    run = len(chunk) - 1 - max(chunk.rfind(b) for b in breaks)
+                if not content and not chunk.isspace():
+                    content = True
+                for c, pattern in _COMMENT_AT_LINE_START.items():
+                    # (the search only when the character occurs: a regex scan costs 20 ms/MB)
+                    if c not in comments and c.encode() in chunk and (pattern.search(chunk) or (
+                            at_line_start and _BLANKS_THEN[c].match(chunk))):
+                        comments.add(c)
+                last = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+                rest = chunk[last + 1:]
+                at_line_start = (at_line_start or last >= 0) and not rest.strip(b" \t")
+                offset += len(chunk)
+        _check_text(path, b"", offset=offset, decoder=decoder, final=True)  # a cut-off character
+    except OSError as e:
+        raise DataError(f"cannot read the file ({e.strerror})", path=path) from None
+    if not content:
+        raise DataError("the file is empty", path=path)
+    src.sha256 = h.hexdigest()
+    src.comments = "".join(sorted(comments, key="#%".index))
+    return src
 
 
 def split_line(line: str, sep: str | None) -> list[str]:
@@ -189,24 +378,24 @@ def records(src: Source, sep: str | None, comment: str = ""):
     The slow path: used only to locate a problem after the fast parse failed or found one.
     Line numbers are 1-based and count every line of the file (header, blanks and comments).
     """
-    text = src.text()
     if sep is None:
-        for k, line in enumerate(_NEWLINE.split(text), start=1):
+        for k, line in enumerate(src.lines(), start=1):
             s = line.strip()
             if not s or (comment and s[0] in comment):
                 continue
             yield k, s.split()
         return
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)
-    prev = 0
-    for fields in _csv_rows(reader, src):
-        start = prev + 1
-        prev = reader.line_num
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
-            continue
-        if comment and fields[0].lstrip()[:1] in tuple(comment):
-            continue
-        yield start, fields
+    with open(src.path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=sep, skipinitialspace=True)
+        prev = 0
+        for fields in _csv_rows(reader, src):
+            start = prev + 1
+            prev = reader.line_num
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue
+            if comment and fields[0].lstrip()[:1] in tuple(comment):
+                continue
+            yield start, fields
 
 
 def _csv_rows(reader, src: Source):
@@ -222,6 +411,13 @@ def _csv_rows(reader, src: Source):
         yield fields
 
 
+def shown(cell, limit: int = 40) -> str:
+    """A cell quoted for a one-line message: its repr, cut to about ``limit`` characters (a
+    field may be a megabyte long)."""
+    text = str(cell)
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text):,} characters)"
+
+
 def check_number(cell: str, *, src: Source, line: int, column: str, what: str = "value") -> float:
     """Parse one cell as a finite float or raise a DataError naming where it is."""
     s = cell.strip()
@@ -233,10 +429,10 @@ def check_number(cell: str, *, src: Source, line: int, column: str, what: str = 
     except ValueError:
         hint = " (a missing-value marker; fill it in or remove the row)" if s.upper() in \
             _NA_MARKERS else ""
-        raise DataError(f"non-numeric {what} {s!r}{hint}", path=src.path, line=line,
+        raise DataError(f"non-numeric {what} {shown(s)}{hint}", path=src.path, line=line,
                         column=column) from None
     if not math.isfinite(v):
-        raise DataError(f"{what} {s!r} is not a finite number (NaN and inf are not allowed)",
+        raise DataError(f"{what} {shown(s)} is not a finite number (NaN and inf are not allowed)",
                         path=src.path, line=line, column=column)
     return v
 
@@ -258,7 +454,12 @@ def read_frame(src: Source, sep: str | None, *, header: bool, comment: str | Non
         warnings.simplefilter("error", pd.errors.ParserWarning)
         # Mixed types in a column: the loaders check every column's cells themselves.
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-        return pd.read_csv(src.path, **kw)
+        try:
+            return pd.read_csv(src.path, **kw)
+        except MemoryError:
+            raise DataError(f"not enough memory to parse the file ({src.size / 1e9:.2f} GB of "
+                            "text): save big tables as Parquet (read batch by batch, float32 "
+                            "kept) or free memory", path=src.path) from None
 
 
 PARSE_ERRORS = (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
@@ -285,6 +486,23 @@ def unique_names(names: list[str]) -> list[str]:
         seen.add(new)
         out.append(new)
     return out
+
+
+def repeats(names: list[str]) -> list[str]:
+    """The names that occur earlier in ``names``, in order (a set: linear in the columns; a
+    ``c in names[:k]`` scan was quadratic, minutes for 100,000 columns)."""
+    seen: set[str] = set()
+    out = []
+    for c in names:
+        if c in seen:
+            out.append(c)
+        seen.add(c)
+    return out
+
+
+def named_twice(wanted: list[str]) -> list[str]:
+    """The names given more than once in ``wanted``, sorted."""
+    return sorted(set(repeats(wanted)))
 
 
 def row_ids(n: int) -> np.ndarray:
@@ -416,7 +634,7 @@ def _decimal_commas(src: Source, lines: list[str]) -> None:
 
 def _line_of(src: Source, line: str) -> int | None:
     """1-based line number of the first line of the file equal to ``line``."""
-    for k, ln in enumerate(_NEWLINE.split(src.text()), start=1):
+    for k, ln in enumerate(src.lines(), start=1):
         if ln == line:
             return k
     return None
@@ -433,6 +651,77 @@ def _safe_standardize(X: np.ndarray):
     return Y.mean(axis=0) * m, Y.std(axis=0) * m
 
 
+# ---------------------------------------------------------------------------------------------
+# Numeric columns that are not features: labels and calendar values (issue 21)
+# ---------------------------------------------------------------------------------------------
+
+# Words (in a column's name) of a ground-truth column.
+LABEL_WORDS = {"class", "classes", "label", "labels", "target", "digit", "species", "cultivar",
+               "group", "y", "category", "cluster", "outcome"}
+# Words of a calendar column (a date, a year of the calendar: not a duration like "years").
+CALENDAR_WORDS = {"date", "datetime", "timestamp", "year"}
+MAX_LABEL_VALUES = 50             # a label takes at most this many values
+_FLAG_SAMPLE_ROWS = 100_000       # the flags look at this many rows, spread over the table
+
+
+def _name_words(name: str) -> set[str]:
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name))        # camelCase -> camel Case
+    return {w for w in re.split(r"[^0-9a-zA-Z]+|(?<=[a-zA-Z])(?=[0-9])", spaced.lower()) if w}
+
+
+def flag_columns(X: np.ndarray, columns: list[str], notes: list[str]) -> tuple[list, list]:
+    """Numeric feature columns that look like something else: ``(label_candidates,
+    calendar_columns)``, each with a note saying what to do. Nothing is dropped (the user
+    decides); the window offers "use as ground truth" and a feature picker from these lists.
+
+    - A label: whole numbers with at most ``MAX_LABEL_VALUES`` distinct values (and fewer than half
+      the rows), named with a word of ``LABEL_WORDS`` (``digit``, ``class_id``, ``Species``), or
+      the only such non-0/1 column of a table whose other columns (two or more) are all 0/1.
+    - A calendar column: named with a word of ``CALENDAR_WORDS`` (``end_date``, ``year``).
+
+    Decided on at most ``_FLAG_SAMPLE_ROWS`` rows taken evenly (a hint, cheap on big tables).
+    """
+    n, d = X.shape
+    if n < 2 or d < 2:
+        return [], []
+    S = X[:: max(1, n // _FLAG_SAMPLE_ROWS)]
+    binary = ((S == 0) | (S == 1)).all(axis=0)
+
+    def label_like(j) -> int | None:
+        col = S[:, j]
+        if not (col == np.floor(col)).all():
+            return None
+        k = len(np.unique(col))
+        return k if 1 < k <= MAX_LABEL_VALUES and k * 2 < len(col) else None
+
+    labels, calendar = [], []
+    for j, c in enumerate(columns):
+        words = _name_words(c)
+        if words & CALENDAR_WORDS:
+            calendar.append(c)
+        elif words & LABEL_WORDS and (k := label_like(j)) is not None:
+            labels.append(c)
+            notes.append(f"column {c!r} looks like a label (its name; whole numbers, {k} "
+                         f"distinct values) but is fitted as a feature: pass --labels {c} to "
+                         "use it as ground truth")
+    rest = np.flatnonzero(~binary)
+    if len(rest) == 1 and d >= 3 and columns[rest[0]] not in labels + calendar:
+        j = int(rest[0])
+        if (k := label_like(j)) is not None:
+            c = columns[j]
+            labels.append(c)
+            notes.append(f"column {c!r} is the only column that is not 0/1 ({k} distinct whole "
+                         f"numbers: a label?) and is fitted as a feature: pass --labels {c} to "
+                         "use it as ground truth")
+    for c in calendar:
+        others = [o for o in columns if o != c]
+        shown_others = ",".join(others[:4]) + (",..." if len(others) > 4 else "")
+        notes.append(f"column {c!r} looks like a date or a calendar year and is fitted as a "
+                     f"feature: to leave it out, choose the features (--columns {shown_others})")
+    return labels, calendar
+
+
+
 def load_table(path, *, columns=None, labels=None, standardize: bool = False,
                missing: str = "error") -> TableData:
     """Load a numeric table from a CSV/TSV file; see the module docstring for the rules.
@@ -445,7 +734,8 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
                         path=path)
     src = read_source(path)
     wanted = parse_names(columns)
-    twice = sorted({c for c in wanted if wanted.count(c) > 1})
+    wanted_set = set(wanted)
+    twice = named_twice(wanted)
     if twice:
         raise DataError(f"column(s) {', '.join(repr(c) for c in twice)} named twice in the "
                         "feature columns; name each once", path=src.path)
@@ -469,10 +759,10 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
         raw = [c.strip() for c in raw] if len(raw) == df.shape[1] else \
             [str(c).strip() for c in df.columns]
         names = unique_names(raw)
-        dup = [c for k, c in enumerate(raw) if c in raw[:k]]
+        dup = repeats(raw)
         if dup:
             shown = ", ".join(f"{c!r}" for c in dict.fromkeys(dup))
-            asked = [c for c in dict.fromkeys(dup) if c in wanted or c == label_name]
+            asked = [c for c in dict.fromkeys(dup) if c in wanted_set or c == label_name]
             if asked:
                 raise DataError(f"the header names column {asked[0]!r} more than once: which "
                                 "one is meant? rename the columns", path=src.path, line=1)
@@ -487,19 +777,20 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
         # pandas pads short rows with missing values: tell a short row from an empty last cell.
         check_ragged(src, sep, len(names))
 
-    unknown = [c for c in wanted if c not in names]
+    position = {c: j for j, c in enumerate(names)}
+    unknown = [c for c in wanted if c not in position]
     if unknown:
         raise DataError(f"unknown feature column(s) {', '.join(repr(c) for c in unknown)}; the "
                         f"file has: {', '.join(names)}", path=src.path)
     if label_name and label_name not in names:
         raise DataError(f"unknown label column {label_name!r}; the file has: {', '.join(names)}",
                         path=src.path)
-    if label_name and label_name in wanted:
+    if label_name and label_name in wanted_set:
         raise DataError(f"column {label_name!r} is both the label column and a feature",
                         path=src.path)
 
     id_name = next((c for c in names if c.lower() == "id" and c != label_name
-                    and c not in wanted), None)
+                    and c not in wanted_set), None)
     if wanted:
         feats = list(wanted)
     else:
@@ -509,11 +800,12 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
     values: dict[str, np.ndarray] = {}      # feature columns converted here (markers -> NaN)
     two_valued: dict[str, tuple] = {}
     text: set[str] = set()
+    kinds = dict(zip(names, (t.kind for t in df.dtypes)))     # (df[c] costs ~10 us a column)
     for c in feats:
-        col = df[c]
-        if col.dtype.kind in "iufb":
+        if kinds[c] in "iufb":
             numeric.append(c)
             continue
+        col = df[c]
         miss = _missing_cells(col)
         filled = ~miss
         n_filled = int(filled.sum())
@@ -537,23 +829,27 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
                 text.add(c)
                 continue
         # Picked explicitly, or mostly numeric with a bad cell: say where.
-        _locate_table_problem(src, sep, header, names, [names.index(c)])
+        _locate_table_problem(src, sep, header, names, [position[c]])
         raise DataError("column is not numeric", path=src.path, column=c)
     # Two-valued text columns are encoded only in an all-text table (yes/no answers); beside
     # numeric columns such a column (a diagnosis, a sex) is more likely ground truth: excluded.
     all_text = len(two_valued) == len(numeric)
+    excluded = set()
     for c, (v, lo, hi) in two_valued.items():
-        if all_text or c in wanted:
+        if all_text or c in wanted_set:
             values[c] = v
             notes.append(f"column {c!r} holds two values: encoded {lo} = 0, {hi} = 1")
         else:
-            numeric.remove(c)
+            excluded.add(c)
             notes.append(f"column {c!r} is not numeric; excluded from the features")
+    if excluded:
+        numeric = [c for c in numeric if c not in excluded]
     if not numeric:
         raise DataError("no numeric columns" + (f" ({'; '.join(notes)})" if notes else ""),
                         path=src.path)
+    feats_set = set(feats)
     for c in names:
-        if c not in feats and c != id_name and df[c].dtype.kind not in "iufb":
+        if c not in feats_set and c != id_name and kinds[c] not in "iufb":
             parsed = pd.to_numeric(df[c].dropna().astype(str).str.strip(), errors="coerce")
             if parsed.notna().sum() * 2 < len(parsed):
                 text.add(c)
@@ -563,7 +859,10 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
         for j, c in enumerate(numeric):
             X[:, j] = values[c] if c in values else df[c].to_numpy(dtype=np.float64)
     else:
-        X = np.ascontiguousarray(df[numeric].to_numpy(dtype=np.float64))
+        if numeric == names:     # every column, in order: no df[numeric] (a take, slow when wide)
+            X = np.ascontiguousarray(df.to_numpy(dtype=np.float64))
+        else:
+            X = np.ascontiguousarray(df[numeric].to_numpy(dtype=np.float64))
         if not X.flags.writeable:
             # pandas' copy-on-write hands out a read-only view when no copy was needed (one
             # column): numba compiles separate kernels for read-only arrays, so every table is
@@ -573,10 +872,10 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
     keep = None
     nan_rows = np.isnan(X).any(axis=1)
     if nan_rows.any():
-        if _NAN_TOKEN.search(src.data):
+        if src.contains(_NAN_TOKEN):
             # a literal NaN is an error (not a missing value): say where, if it is a feature's
             _locate_table_problem(src, sep, header, names,
-                                  [names.index(c) for c in numeric if c not in values])
+                                  [position[c] for c in numeric if c not in values])
         n_missing = int(nan_rows.sum())
         if missing == "drop":
             keep = ~nan_rows
@@ -589,7 +888,7 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
         else:
             r = int(np.argmax(nan_rows))
             column = numeric[int(np.argmax(np.isnan(X[r])))]
-            line, cell = _cell_of_row(src, sep, header, r, names.index(column))
+            line, cell = _cell_of_row(src, sep, header, r, position[column])
             what = f"missing value {cell.strip()!r}" if cell.strip() else \
                 "empty cell (a missing value)"
             rows = "1 row has" if n_missing == 1 else f"{n_missing} rows have"
@@ -598,7 +897,7 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
                 "'Drop rows with missing values') or fill them in",
                 rows=n_missing, path=src.path, line=line, column=column)
     if not np.isfinite(X).all():
-        _locate_table_problem(src, sep, header, names, [names.index(c) for c in numeric])
+        _locate_table_problem(src, sep, header, names, [position[c] for c in numeric])
         raise DataError("missing or non-finite values", path=src.path)
     if not standardize:
         huge = np.abs(X) > MAX_MAGNITUDE
@@ -627,6 +926,8 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
         y = col.astype(str).str.strip().to_numpy(dtype=object)
         y[missing] = None
 
+    label_candidates, calendar_columns = ([], []) if wanted else \
+        flag_columns(X, numeric, notes)
     offset = scale = None
     if standardize:
         offset, scale = _safe_standardize(X)
@@ -644,4 +945,5 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
     return TableData(X=X, columns=numeric, ids=ids, labels=y, label_name=label_name,
                      path=src.path, sha256=src.sha256, standardized=bool(standardize),
                      offset=offset, scale=scale, notes=notes,
-                     text_columns=[c for c in names if c in text])
+                     text_columns=[c for c in names if c in text],
+                     label_candidates=label_candidates, calendar_columns=calendar_columns)

@@ -34,7 +34,7 @@ import pandas as pd
 
 from explorer.data.labels import read_node_labels
 from explorer.data.network import node_pairs, read_rows, record_line, value_column
-from explorer.data.table import DataError, is_number, read_source, split_line
+from explorer.data.table import DataError, is_number, read_source, shown, split_line
 from explorer.data.types import TemporalNetworkData
 
 TIME_HEADERS = {"t", "time", "timestamp", "date", "datetime"}
@@ -75,7 +75,7 @@ def _parse_times(src, sep, df, names, header) -> tuple[np.ndarray, bool]:
         return num, False
     if ok.sum() * 2 >= len(num):
         k = int(np.flatnonzero(~ok)[0])
-        raise DataError(f"bad t {raw.iloc[k]!r}: not a finite number",
+        raise DataError(f"bad t {shown(raw.iloc[k])}: not a finite number",
                         path=src.path, line=record_line(src, sep, k, header=header),
                         column=names[0])
     try:
@@ -91,7 +91,7 @@ def _parse_times(src, sep, df, names, header) -> tuple[np.ndarray, bool]:
             bad[k] = False
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise DataError(f"bad t {raw.iloc[k]!r}: not a number or an ISO 8601 date/time",
+        raise DataError(f"bad t {shown(raw.iloc[k])}: not a number or an ISO 8601 date/time",
                         path=src.path, line=record_line(src, sep, k, header=header),
                         column=names[0])
     try:
@@ -100,7 +100,7 @@ def _parse_times(src, sep, df, names, header) -> tuple[np.ndarray, bool]:
         years = stamps.dt.year.to_numpy()
         out = np.flatnonzero((years < 1678) | (years > 2261))
         k = int(out[0]) if len(out) else 0
-        raise DataError(f"bad t {raw.iloc[k]!r}: dates before 1678 or after 2261 are not "
+        raise DataError(f"bad t {shown(raw.iloc[k])}: dates before 1678 or after 2261 are not "
                         "supported", path=src.path,
                         line=record_line(src, sep, k, header=header), column=names[0]) from None
     return np.asarray(secs, dtype=np.float64), True
@@ -137,7 +137,7 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
         frac = t != np.floor(t)
         if frac.any():
             k = int(np.flatnonzero(frac)[0])
-            raise DataError(f"t {df[0].iloc[k]!r} is not an integer: choose a bin width",
+            raise DataError(f"t {shown(df[0].iloc[k])} is not an integer: choose a bin width",
                             path=src.path, line=record_line(src, sep, k, header=header),
                             column=names[0])
         width = 1.0
@@ -148,10 +148,10 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
                             path=src.path)
     span = (float(t.max()) - t_min) / width
     if not np.isfinite(span) or span >= MAX_SNAPSHOTS:
-        shown = f"{span:.3g}" if np.isfinite(span) else "too many"
+        n_text = f"{span:.3g}" if np.isfinite(span) else "too many"
         suggest = (float(t.max()) - t_min) / 1000.0
         raise DataError(f"t runs from {t_min:g} to {float(t.max()):g}: with bin width {width:g} "
-                        f"that is {shown} snapshots, more than the {MAX_SNAPSHOTS:,} the explorer "
+                        f"that is {n_text} snapshots, more than the {MAX_SNAPSHOTS:,} the explorer "
                         f"takes; choose a larger bin width (--bin-width {suggest:.3g} gives about "
                         "1,000)", path=src.path)
     snap = np.floor((t - t_min) / width).astype(np.int64)

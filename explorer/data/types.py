@@ -63,6 +63,14 @@ class TableData:
     notes: list[str] = field(default_factory=list)
     # The file's text columns (excluded, encoded 0/1, or the label): ground-truth candidates.
     text_columns: list[str] = field(default_factory=list)
+    # Numeric feature columns that look like ground truth (whole numbers, few values, a name such
+    # as digit/class/species, or the only non-0/1 column of a 0/1 table): fitted as features
+    # unless the user picks them as labels (--labels COLUMN; the window's "use as ground truth").
+    # A note says so. Empty when the feature columns were picked (--columns).
+    label_candidates: list[str] = field(default_factory=list)
+    # Numeric feature columns that look like dates or calendar years (``end_date``, ``year``),
+    # with a note suggesting --columns without them. Empty when the columns were picked.
+    calendar_columns: list[str] = field(default_factory=list)
 
     @property
     def n_items(self) -> int:

@@ -133,6 +133,16 @@ def _log_prior(theta, a, b, log_t, log_1mt):
     return lp
 
 
+def _label_hint(data, bad: np.ndarray) -> str | None:
+    """The column holding every non-binary value when the loader flagged it as a label
+    (``TableData.label_candidates``: digits_binary.csv's ``digit``), else None."""
+    cols = np.flatnonzero(bad.any(axis=0))
+    if len(cols) != 1:
+        return None
+    name = data.columns[int(cols[0])]
+    return name if name in getattr(data, "label_candidates", ()) else None
+
+
 @register
 class BernoulliMixture(MixtureModel):
     id = "bernoulli-mixture"
@@ -162,6 +172,13 @@ class BernoulliMixture(MixtureModel):
         bad = (X != 0.0) & (X != 1.0)
         if bad.any():
             i, j = np.argwhere(bad)[0]
+            label = _label_hint(data, bad)
+            if label is not None:
+                raise DataError(
+                    f"the Bernoulli mixture takes 0/1 data, but column {label!r} is the only one "
+                    f"that is not (row {data.ids[i]} has {X[i, j]:g}) and looks like a label: "
+                    f"pass --labels {label} to use it as ground truth (binarize would fit it as "
+                    "a feature)", path=data.path, column=label)
             raise DataError(
                 f"the Bernoulli mixture takes 0/1 data, but row {data.ids[i]} has {X[i, j]:g} "
                 f"({int(bad.sum())} non-binary values in all); turn on binarize (--binarize on the "
