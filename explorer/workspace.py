@@ -142,63 +142,6 @@ class Workspace:
         return check_datasets(session)
 
 
-# ---- columns ----------------------------------------------------------------------------------
-# Names a ground-truth column goes by; a numeric column so named, of whole numbers with few values,
-# is a label far more often than a feature (digits_binary.csv's `digit`, a wine table's `cultivar`).
-LABEL_NAMES = ("class", "label", "labels", "target", "digit", "species", "cultivar", "group", "y",
-               "category", "cluster", "truth")
-MAX_LABEL_VALUES = 30
-
-
-def label_like_columns(data) -> list[str]:
-    """The feature columns of a table that look like labels: whole numbers with few distinct
-    values (at most 30, and fewer than a fifth of the rows) and either a label's name, or the only
-    non-binary column of an otherwise 0/1 table."""
-    import numpy as np
-
-    if data is None or data.kind != "table":
-        return []
-    X = np.asarray(data.X)
-    found, non_binary = [], []
-    for j, name in enumerate(data.columns):
-        col = X[:, j]
-        binary = bool(np.all((col == 0) | (col == 1)))
-        if not binary:
-            non_binary.append(name)
-        whole = bool(np.all(col == np.round(col)))
-        n_values = len(np.unique(col)) if whole else 0
-        few = whole and 1 < n_values <= min(MAX_LABEL_VALUES, max(2, len(col) // 5))
-        if few and not binary and name.strip().lower() in LABEL_NAMES:
-            found.append(name)
-    if len(non_binary) == 1 and len(data.columns) > 2 and non_binary[0] not in found:
-        j = data.columns.index(non_binary[0])
-        col = X[:, j]
-        if np.all(col == np.round(col)) and len(np.unique(col)) <= MAX_LABEL_VALUES:
-            found.append(non_binary[0])
-    return found
-
-
-INDEX_WORDS = ("date", "time", "year", "timestamp", "index", "id")
-
-
-def index_like_columns(data) -> list[str]:
-    """The feature columns of a table that look like a calendar or a row index, not a measure: a
-    name with date/time/year/index/id in it and values that only grow (the coal table's
-    end_date)."""
-    import numpy as np
-
-    if data is None or data.kind != "table" or data.n_items < 3:
-        return []
-    found = []
-    for j, name in enumerate(data.columns):
-        words = name.strip().lower().replace("-", "_").split("_")
-        if any(w in INDEX_WORDS for w in words):
-            col = np.asarray(data.X[:, j], dtype=np.float64)
-            if np.all(np.diff(col) >= 0) and col[-1] > col[0]:
-                found.append(name)
-    return found
-
-
 # ---- from the window to code ----------------------------------------------------------------
 def _changed_values(model_cls, values: dict) -> dict:
     """The hyperparameters that differ from their declared defaults (the defaults need no flag)."""

@@ -139,7 +139,7 @@ def test_a_label_column_is_flagged_and_one_click_makes_it_ground_truth(qtbot, wi
 def test_a_calendar_column_is_flagged_and_left_out(qtbot, window, sample_dir):
     assert window.open_file(sample_dir / "coal_intervals.csv")
     hint = window.data_panel.column_hint
-    assert "'end_date' looks like a date or an index" in hint.text()
+    assert "'end_date' looks like a date or a calendar year" in hint.text()
     hint.linkActivated.emit("drop:end_date")
     assert window.data.columns == ["interval_years"]
     # Remembered with the file, and the picker still offers the left-out column.

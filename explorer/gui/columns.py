@@ -1,9 +1,8 @@
 """The feature-column picker of the data panel: which of a table's numeric columns are fitted.
 
 A checkable list of the file's numeric columns (the ones fitted checked); a column that looks like
-a label (whole numbers with few values, named like class/label/digit..., see
-:func:`explorer.workspace.label_like_columns`) is marked so, since fitting it as a feature is
-rarely meant. The window reads the file again with the chosen ``columns`` and remembers the choice
+a label or a date (the loader's ``label_candidates`` and ``calendar_columns``) is marked so, since
+fitting it as a feature is rarely meant. The window reads the file again with the chosen ``columns`` and remembers the choice
 per file, as every load option.
 """
 

@@ -249,7 +249,7 @@ class DataPanel(QGroupBox):
         parts = [f"'{html.escape(c)}' looks like a label (whole numbers, few values), yet it is "
                  f"fitted as a feature. <a href='label:{html.escape(c)}'>Use it as ground "
                  "truth</a>" for c in label_like]
-        parts += [f"'{html.escape(c)}' looks like a date or an index, yet it is fitted as a "
+        parts += [f"'{html.escape(c)}' looks like a date or a calendar year, yet it is fitted as a "
                   f"feature. <a href='drop:{html.escape(c)}'>Leave it out</a>" for c in index_like]
         self.column_hint.setText("<br>".join(parts))
         self.column_hint.setVisible(bool(parts))

@@ -12,80 +12,13 @@ import html
 import traceback
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from explorer.data.labels import label_file_columns, node_names
 from explorer.data.table import MissingValuesError
 from explorer.data.types import DataError
 from explorer.gui.cluster import unsupported_reason
 from explorer.gui.window_runs import form_wording
-from explorer.workspace import index_like_columns, label_like_columns
-
-
-def label_file_columns(spec, node_ids) -> tuple[list[str], dict[str, np.ndarray], str | None]:
-    """The label columns of a node-label file with a header row: ``(columns, values, preferred)``.
-
-    ``values[c]`` is aligned with ``node_ids`` (None where a node has no row). The preferred column
-    has fewer distinct values than labelled nodes (a community, not a name), text columns first.
-    A file without a header (or a GML attribute) gives ``([], {}, None)``.
-    """
-    from explorer.data.labels import COMMENT, split_spec
-    from explorer.data.table import read_source, records, sniff_separator
-
-    path, _col = split_spec(spec)
-    if not Path(path).is_file():
-        return [], {}, None
-    try:
-        src = read_source(path)
-        rows = records(src, sniff_separator(src.head_lines(comment=COMMENT)), COMMENT)
-        first = next(rows, None)
-        index = {str(nid): k for k, nid in enumerate(node_ids)}
-        if first is None or first[1][0].strip() in index:
-            return [], {}, None            # no header: the loader takes the second field
-        header = [h.strip() for h in first[1]]
-        cols = {c: np.full(len(node_ids), None, dtype=object) for c in header[1:]}
-        for _line, fields in rows:
-            k = index.get(fields[0].strip())
-            if k is None:
-                continue
-            for c, v in zip(header[1:], fields[1:]):
-                cols[c][k] = v.strip() or None
-    except (DataError, OSError, UnicodeDecodeError):
-        return [], {}, None
-    if not cols:
-        return [], {}, None
-
-    def is_text(c):
-        vals = [v for v in cols[c] if v is not None]
-        return any(not _is_number(v) for v in vals)
-
-    n_known = {c: sum(v is not None for v in cols[c]) for c in cols}
-    distinct = {c: len({v for v in cols[c] if v is not None}) for c in cols}
-    few = [c for c in cols if 1 < distinct[c] < n_known[c]]
-    few.sort(key=lambda c: not is_text(c))
-    preferred = few[0] if few else next(iter(cols))
-    return list(cols), cols, preferred
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True
-
-
-def node_names(columns: dict[str, np.ndarray]) -> np.ndarray | None:
-    """A name per node from a label file's columns: a column called name/label/title, else the
-    first text column whose values are all distinct."""
-    for c, v in columns.items():
-        if c.lower() in ("name", "label", "title", "names"):
-            return v
-    for v in columns.values():
-        vals = [x for x in v if x is not None]
-        if vals and len(set(vals)) == len(vals) and any(not _is_number(x) for x in vals):
-            return v
-    return None
 
 
 class DataActions:
@@ -185,8 +118,8 @@ class DataActions:
         if data.kind == "table":
             if self.data_path and not self.load_options.get("columns"):
                 self.prefs.set_file_columns(self.data_path, data.columns)
-            self.data_panel.show_column_hint(data.columns, label_like_columns(data),
-                                             index_like_columns(data))
+            self.data_panel.show_column_hint(data.columns, data.label_candidates,
+                                             data.calendar_columns)
         if self.data_path:
             self.prefs.remember_file_options(self.data_path, self.load_options)
         # The model the user chose stays when it takes the new data; else the one last run on
@@ -273,7 +206,7 @@ class DataActions:
         from explorer.gui.columns import ColumnPicker
 
         dialog = ColumnPicker(self.file_columns(), self.data.columns,
-                              label_like_columns(self.data) + index_like_columns(self.data), self)
+                              self.data.label_candidates + self.data.calendar_columns, self)
         if dialog.exec():
             self.choose_columns(dialog.chosen())
 
