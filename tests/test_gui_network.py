@@ -286,3 +286,31 @@ def test_a_node_selected_in_the_network_marks_its_row_in_the_adjacency(qtbot, pa
     x, _ = adj.selection_lines.getData()
     assert x is None or len(x) == 0
     assert simplex.highlighted == 0
+
+
+def test_aggregated_view_draws_one_node_per_community(qtbot, panel, karate):
+    panel.set_data(karate)
+    xy = L.compute_layout(karate)
+    panel.set_layout(xy)
+    snap = fake_snapshot(34, K=3, mixed=())
+    panel.show_snapshot(snap, None)
+    panel.aggregate_box.setChecked(True)
+    assert panel.aggregated
+    codes = snap["memberships"].argmax(1)
+    assert len(panel.nodes.data) == 3
+    for k in range(3):
+        assert np.allclose(panel.aggregate_centres[k], xy[codes == k].mean(0))
+    assert drawn_brushes(panel) == [cluster_color(k) for k in range(3)]
+    x, _ = panel.links.getData()
+    pairs = {tuple(sorted((int(codes[a]), int(codes[b])))) for a, b in karate.edges
+             if codes[a] != codes[b]}
+    assert len(x) == 2 * len(pairs)                   # every pair is strong enough here
+    assert "Aggregated view: one node per community (3)" in panel.note.text()
+    # hover names a community, a click selects no node
+    assert panel.node_at(*xy[0]) == -1
+    text = panel._describe_community_at(*panel.aggregate_centres[1])
+    assert text == f"community 1: {int((codes == 1).sum())} nodes"
+    panel.aggregate_box.setChecked(False)
+    assert len(panel.nodes.data) == 34
+    x, _ = panel.links.getData()
+    assert len(x) == 2 * karate.n_edges
