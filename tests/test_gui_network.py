@@ -314,3 +314,44 @@ def test_aggregated_view_draws_one_node_per_community(qtbot, panel, karate):
     assert len(panel.nodes.data) == 34
     x, _ = panel.links.getData()
     assert len(x) == 2 * karate.n_edges
+
+
+def test_layout_progress_slots_draw_small_networks_as_they_form(qtbot, panel, karate):
+    panel.set_data(karate)
+    gen = L.layout_steps(karate, L.LayoutSettings(iterations=30), use_cache=False,
+                         positions_every_s=0.0)
+    first = next(gen)
+    panel.on_layout_progress(first)
+    assert panel.xy is not None and np.array_equal(panel.xy, first.positions)
+    # a stale job's coordinates (other data) are ignored, never an error
+    panel.on_layout_progress(L.LayoutProgress(1, 2, 0.0, np.zeros((5, 2))))
+    panel.on_layout_finished(np.zeros((5, 2)))
+    assert panel.xy.shape == (34, 2)
+    xy = L.compute_layout(karate, L.LayoutSettings(iterations=30), use_cache=False)
+    panel.on_layout_finished(xy)
+    assert np.array_equal(panel.xy, xy)
+
+
+def test_big_networks_show_progress_not_every_intermediate_layout(panel, monkeypatch, karate):
+    monkeypatch.setattr(NetworkPanel, "LIVE_LAYOUT_NODES", 10)
+    panel.set_data(karate)
+    panel.on_layout_progress(L.LayoutProgress(3, 10, 0.1, np.ones((34, 2))))
+    assert panel.xy is None
+    assert "30%" in panel.message.textItem.toPlainText()
+    panel.on_layout_progress(L.LayoutProgress(10, 10, 0.1, np.ones((34, 2)), from_cache=True))
+    assert panel.xy is not None
+
+
+def test_layout_job_drives_the_panel_through_its_slots(qtbot, panel, karate):
+    """What the window does on load: the job's signals to the panel's slots (queued: the panel
+    is drawn on the GUI thread only)."""
+    panel.set_data(karate)
+    job = LayoutJob(karate, L.LayoutSettings(iterations=40), use_cache=False)
+    job.progress.connect(panel.on_layout_progress)
+    job.finished.connect(panel.on_layout_finished)
+    with qtbot.waitSignal(job.finished, timeout=60_000) as blocker:
+        job.start()
+    assert job.wait()
+    qtbot.waitUntil(lambda: panel.xy is not None and np.array_equal(panel.xy, blocker.args[0]),
+                    timeout=5_000)
+    assert len(panel.nodes.data) == 34

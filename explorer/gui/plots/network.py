@@ -96,6 +96,7 @@ class NetworkPanel(PlotPanel):
     MAX_LINKS = 50_000
     MIXED_THRESHOLD = 0.6                # top membership below this: a mixed node
     HOVER_PIXELS = 8                     # how near the cursor a node is found
+    LIVE_LAYOUT_NODES = 5_000            # draw the layout as it forms up to this many nodes
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -263,6 +264,29 @@ class NetworkPanel(PlotPanel):
         self._draw_selection()
         if first:
             self.plot.autoRange(padding=0.03)
+
+    def on_layout_progress(self, progress) -> None:
+        """Slot for :class:`explorer.layout.LayoutProgress` from the layout's worker: the
+        progress text until the first coordinates, and the coordinates as they form on
+        networks up to ``LIVE_LAYOUT_NODES`` nodes (redrawing a bigger one every 0.25 s would
+        hold the window up) or from the cache. A progress of other data (a stale job) is
+        ignored."""
+        pos = progress.positions
+        if self.data is None or not self.applies():
+            return
+        n = self.data.n_nodes
+        if pos is not None and pos.shape != (n, 2):
+            return
+        self.set_layout_progress(progress.fraction)
+        if pos is not None and (progress.from_cache or n <= self.LIVE_LAYOUT_NODES):
+            self.set_layout(pos)
+
+    def on_layout_finished(self, xy) -> None:
+        """Slot for the finished layout (the generator's return value); coordinates of other
+        data (a stale job) are ignored."""
+        if (self.data is not None and self.applies() and xy is not None
+                and np.shape(xy) == (self.data.n_nodes, 2)):
+            self.set_layout(xy)
 
     def set_layout_progress(self, fraction: float | None, text: str = "") -> None:
         """Say how far the layout is (before the first coordinates arrive)."""
