@@ -355,3 +355,17 @@ def test_layout_job_drives_the_panel_through_its_slots(qtbot, panel, karate):
     qtbot.waitUntil(lambda: panel.xy is not None and np.array_equal(panel.xy, blocker.args[0]),
                     timeout=5_000)
     assert len(panel.nodes.data) == 34
+
+
+def test_many_links_hide_while_the_view_moves_and_come_back(qtbot, panel, karate, monkeypatch):
+    monkeypatch.setattr(NetworkPanel, "HIDE_LINKS_ON_MOVE", 10)
+    panel.set_data(karate)
+    panel.set_layout(L.compute_layout(karate))
+    qtbot.waitUntil(lambda: panel.links.isVisible(), timeout=2000)
+    (x0, x1), (y0, y1) = panel.plot.vb.viewRange()
+    panel.plot.vb.setRange(xRange=(x0 + 1, x1 + 1), yRange=(y0, y1), padding=0)
+    assert not panel.links.isVisible()
+    qtbot.waitUntil(lambda: panel.links.isVisible(), timeout=2000)
+    monkeypatch.setattr(NetworkPanel, "HIDE_LINKS_ON_MOVE", 1_000)     # few links: kept
+    panel.plot.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+    assert panel.links.isVisible()
