@@ -386,6 +386,12 @@ def _attraction_gravity(x, y, mass, indptr, indices, w, lin_log, dissuade, mean_
             fy[i] -= g * y[i]
 
 
+# Below this many nodes a step runs its threaded kernels on one thread: starting and joining
+# the threads costs more than they save there (and waits on a busy core). The per-node sums do
+# not depend on the threads, so neither do the coordinates.
+PARALLEL_NODES = 2_000
+
+
 @numba.njit(cache=True, nogil=True)
 def _apply_forces(x, y, mass, fx, fy, ofx, ofy, state, jitter_tolerance):
     """ForceAtlas2's adaptive speed, then the move; ``state`` holds (speed, speed efficiency)
@@ -552,12 +558,18 @@ class _Engine:
             seen = np.zeros(len(self.x), bool)
             seen[self.order[:k]] = True
             self.order[k:] = np.flatnonzero(~seen)
-        _repulsion(self.x, self.y, self.mass, s.scaling, s.theta * s.theta, self.order,
-                   self.child,
-                   self.body, self.half, self.cmass, self.comx, self.comy, self.fx, self.fy)
-        _attraction_gravity(self.x, self.y, self.mass, self.indptr, self.indices, self.w,
-                            s.lin_log, s.dissuade_hubs, self.mean_mass, s.gravity,
-                            s.strong_gravity, s.scaling, self.fx, self.fy)
+        threads = numba.get_num_threads()       # thread-local in numba: restored below
+        if len(self.x) < PARALLEL_NODES:
+            numba.set_num_threads(1)
+        try:
+            _repulsion(self.x, self.y, self.mass, s.scaling, s.theta * s.theta, self.order,
+                       self.child, self.body, self.half, self.cmass, self.comx, self.comy,
+                       self.fx, self.fy)
+            _attraction_gravity(self.x, self.y, self.mass, self.indptr, self.indices, self.w,
+                                s.lin_log, s.dissuade_hubs, self.mean_mass, s.gravity,
+                                s.strong_gravity, s.scaling, self.fx, self.fy)
+        finally:
+            numba.set_num_threads(threads)
         _apply_forces(self.x, self.y, self.mass, self.fx, self.fy, self.ofx, self.ofy,
                       self.state, s.jitter_tolerance)
 

@@ -286,3 +286,86 @@ def test_a_node_selected_in_the_network_marks_its_row_in_the_adjacency(qtbot, pa
     x, _ = adj.selection_lines.getData()
     assert x is None or len(x) == 0
     assert simplex.highlighted == 0
+
+
+def test_aggregated_view_draws_one_node_per_community(qtbot, panel, karate):
+    panel.set_data(karate)
+    xy = L.compute_layout(karate)
+    panel.set_layout(xy)
+    snap = fake_snapshot(34, K=3, mixed=())
+    panel.show_snapshot(snap, None)
+    panel.aggregate_box.setChecked(True)
+    assert panel.aggregated
+    codes = snap["memberships"].argmax(1)
+    assert len(panel.nodes.data) == 3
+    for k in range(3):
+        assert np.allclose(panel.aggregate_centres[k], xy[codes == k].mean(0))
+    assert drawn_brushes(panel) == [cluster_color(k) for k in range(3)]
+    x, _ = panel.links.getData()
+    pairs = {tuple(sorted((int(codes[a]), int(codes[b])))) for a, b in karate.edges
+             if codes[a] != codes[b]}
+    assert len(x) == 2 * len(pairs)                   # every pair is strong enough here
+    assert "Aggregated view: one node per community (3)" in panel.note.text()
+    # hover names a community, a click selects no node
+    assert panel.node_at(*xy[0]) == -1
+    text = panel._describe_community_at(*panel.aggregate_centres[1])
+    assert text == f"community 1: {int((codes == 1).sum())} nodes"
+    panel.aggregate_box.setChecked(False)
+    assert len(panel.nodes.data) == 34
+    x, _ = panel.links.getData()
+    assert len(x) == 2 * karate.n_edges
+
+
+def test_layout_progress_slots_draw_small_networks_as_they_form(qtbot, panel, karate):
+    panel.set_data(karate)
+    gen = L.layout_steps(karate, L.LayoutSettings(iterations=30), use_cache=False,
+                         positions_every_s=0.0)
+    first = next(gen)
+    panel.on_layout_progress(first)
+    assert panel.xy is not None and np.array_equal(panel.xy, first.positions)
+    # a stale job's coordinates (other data) are ignored, never an error
+    panel.on_layout_progress(L.LayoutProgress(1, 2, 0.0, np.zeros((5, 2))))
+    panel.on_layout_finished(np.zeros((5, 2)))
+    assert panel.xy.shape == (34, 2)
+    xy = L.compute_layout(karate, L.LayoutSettings(iterations=30), use_cache=False)
+    panel.on_layout_finished(xy)
+    assert np.array_equal(panel.xy, xy)
+
+
+def test_big_networks_show_progress_not_every_intermediate_layout(panel, monkeypatch, karate):
+    monkeypatch.setattr(NetworkPanel, "LIVE_LAYOUT_NODES", 10)
+    panel.set_data(karate)
+    panel.on_layout_progress(L.LayoutProgress(3, 10, 0.1, np.ones((34, 2))))
+    assert panel.xy is None
+    assert "30%" in panel.message.textItem.toPlainText()
+    panel.on_layout_progress(L.LayoutProgress(10, 10, 0.1, np.ones((34, 2)), from_cache=True))
+    assert panel.xy is not None
+
+
+def test_layout_job_drives_the_panel_through_its_slots(qtbot, panel, karate):
+    """What the window does on load: the job's signals to the panel's slots (queued: the panel
+    is drawn on the GUI thread only)."""
+    panel.set_data(karate)
+    job = LayoutJob(karate, L.LayoutSettings(iterations=40), use_cache=False)
+    job.progress.connect(panel.on_layout_progress)
+    job.finished.connect(panel.on_layout_finished)
+    with qtbot.waitSignal(job.finished, timeout=60_000) as blocker:
+        job.start()
+    assert job.wait()
+    qtbot.waitUntil(lambda: panel.xy is not None and np.array_equal(panel.xy, blocker.args[0]),
+                    timeout=5_000)
+    assert len(panel.nodes.data) == 34
+
+
+def test_many_links_hide_while_the_view_moves_and_come_back(qtbot, panel, karate, monkeypatch):
+    monkeypatch.setattr(NetworkPanel, "HIDE_LINKS_ON_MOVE", 10)
+    panel.set_data(karate)
+    panel.set_layout(L.compute_layout(karate))
+    qtbot.waitUntil(lambda: panel.links.isVisible(), timeout=2000)
+    (x0, x1), (y0, y1) = panel.plot.vb.viewRange()
+    panel.plot.vb.setRange(xRange=(x0 + 1, x1 + 1), yRange=(y0, y1), padding=0)
+    assert not panel.links.isVisible()
+    qtbot.waitUntil(lambda: panel.links.isVisible(), timeout=2000)
+    monkeypatch.setattr(NetworkPanel, "HIDE_LINKS_ON_MOVE", 1_000)     # few links: kept
+    panel.plot.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+    assert panel.links.isVisible()

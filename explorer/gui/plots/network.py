@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -85,7 +85,8 @@ class NetworkPanel(PlotPanel):
     and top three memberships; a click selects it (``node_selected``) and highlights its links.
     Temporal networks: a time slider (0 = all snapshots) draws one snapshot's links on the same
     layout. Above ``MAX_NODES`` nodes a uniform sample of them (with the links among them) is
-    drawn, with a note saying so."""
+    drawn, with a note saying so; the "one node per community" toggle draws the communities
+    instead (aggregated view, also with a note)."""
 
     title = "Network"
     node_selected = Signal(int)          # node index, -1 when the selection is cleared
@@ -95,6 +96,12 @@ class NetworkPanel(PlotPanel):
     MAX_LINKS = 50_000
     MIXED_THRESHOLD = 0.6                # top membership below this: a mixed node
     HOVER_PIXELS = 8                     # how near the cursor a node is found
+    LIVE_LAYOUT_NODES = 5_000            # draw the layout as it forms up to this many nodes
+    # While the view pans or zooms, more links than this are hidden and drawn again once it has
+    # been still for LINKS_BACK_MS (as sigma.js's hideEdgesOnMove): stroking 50,000 links takes
+    # 35-80 ms a frame here, the nodes alone 10-20 ms.
+    HIDE_LINKS_ON_MOVE = 10_000
+    LINKS_BACK_MS = 200
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -104,6 +111,12 @@ class NetworkPanel(PlotPanel):
         self.truth_box.setToolTip("Colour nodes by the ground-truth column instead of the fit")
         self.truth_box.toggled.connect(lambda _on: self._recolour())
         bar.addWidget(self.truth_box)
+        self.aggregate_box = QCheckBox("one node per community")
+        self.aggregate_box.setToolTip(
+            "Draw each community as one node (at its members' mean position, sized by its "
+            "members) and the links between communities; for networks too large to draw")
+        self.aggregate_box.toggled.connect(lambda _on: self._redraw())
+        bar.addWidget(self.aggregate_box)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setToolTip("0 = all snapshots summed; t = one snapshot's links")
         self.slider_label = QLabel("")
@@ -141,6 +154,9 @@ class NetworkPanel(PlotPanel):
         self._pens = {}
         self._no_pen = pg.mkPen(255, 255, 255, 200, width=0.6)
         self.xy = None                       # (n, 2) layout of every node
+        self.aggregate_centres = np.zeros((0, 2))    # aggregated view: community centres,
+        self.aggregate_members = np.zeros(0)         # their member counts
+        self.aggregate_shown = np.zeros(0, dtype=np.int64)   # and the communities drawn
         self.shown = np.zeros(0, dtype=np.int64)     # node indices drawn
         self.degree = np.zeros(0)
         self.memberships = None              # (n, K) from the last snapshot
@@ -153,6 +169,11 @@ class NetworkPanel(PlotPanel):
         self._all_pairs = np.zeros((0, 2), dtype=np.int64)
         self._drawn_key = None               # what the node item shows (skip equal redraws)
         self.slider.valueChanged.connect(self._slider_moved)
+        self._links_back = QTimer(self)
+        self._links_back.setSingleShot(True)
+        self._links_back.setInterval(self.LINKS_BACK_MS)
+        self._links_back.timeout.connect(lambda: self.links.setVisible(True))
+        self.plot.vb.sigRangeChanged.connect(self._view_moved)
         self.pw.scene().sigMouseMoved.connect(self._on_hover)
         self.pw.scene().sigMouseClicked.connect(self._on_click)
         self.set_data(None)
@@ -226,6 +247,8 @@ class NetworkPanel(PlotPanel):
     def _export(self, path, suffix: str):
         # On screen the nodes are stamped from a pixmap atlas; an SVG gets one vector symbol
         # per node instead (pyqtgraph draws symbols one by one when its cache is off).
+        self._links_back.stop()          # links hidden by a pan just before: in the file too
+        self.links.setVisible(True)
         vector = suffix == ".svg"
         if vector:
             self.nodes.opts["useCache"] = False
@@ -254,6 +277,29 @@ class NetworkPanel(PlotPanel):
         if first:
             self.plot.autoRange(padding=0.03)
 
+    def on_layout_progress(self, progress) -> None:
+        """Slot for :class:`explorer.layout.LayoutProgress` from the layout's worker: the
+        progress text until the first coordinates, and the coordinates as they form on
+        networks up to ``LIVE_LAYOUT_NODES`` nodes (redrawing a bigger one every 0.25 s would
+        hold the window up) or from the cache. A progress of other data (a stale job) is
+        ignored."""
+        pos = progress.positions
+        if self.data is None or not self.applies():
+            return
+        n = self.data.n_nodes
+        if pos is not None and pos.shape != (n, 2):
+            return
+        self.set_layout_progress(progress.fraction)
+        if pos is not None and (progress.from_cache or n <= self.LIVE_LAYOUT_NODES):
+            self.set_layout(pos)
+
+    def on_layout_finished(self, xy) -> None:
+        """Slot for the finished layout (the generator's return value); coordinates of other
+        data (a stale job) are ignored."""
+        if (self.data is not None and self.applies() and xy is not None
+                and np.shape(xy) == (self.data.n_nodes, 2)):
+            self.set_layout(xy)
+
     def set_layout_progress(self, fraction: float | None, text: str = "") -> None:
         """Say how far the layout is (before the first coordinates arrive)."""
         if self.xy is None and self.applies():
@@ -277,6 +323,8 @@ class NetworkPanel(PlotPanel):
                                   f"snapshot {t} (t = {d.times[t]:g})")
         if self.xy is not None:
             self._draw_links()
+            if self.aggregated:
+                self._draw_aggregate()
             self._draw_selection()
 
     def _slider_moved(self, value: int) -> None:
@@ -296,7 +344,7 @@ class NetworkPanel(PlotPanel):
     def node_at(self, x: float, y: float, radius: float | None = None) -> int:
         """The drawn node nearest view coordinates (x, y) within ``radius`` (view units; by
         default ``HOVER_PIXELS`` screen pixels), else -1."""
-        if self.xy is None or not len(self.shown):
+        if self.xy is None or not len(self.shown) or self.aggregated:
             return -1
         if radius is None:
             px = self.plot.vb.viewPixelSize()
@@ -323,10 +371,32 @@ class NetworkPanel(PlotPanel):
         if self.xy is None:
             return
         p = self.plot.vb.mapSceneToView(pos)
+        if self.aggregated:
+            text = self._describe_community_at(p.x(), p.y())
+            self.hover.setText(text)
+            self.pw.setToolTip(text.strip())
+            return
         node = self.node_at(p.x(), p.y())
         text = self.describe_node(node) if node >= 0 else " "
         self.hover.setText(text)
         self.pw.setToolTip(text if node >= 0 else "")
+
+    def _describe_community_at(self, x: float, y: float) -> str:
+        shown = self.aggregate_shown
+        if not len(shown):
+            return " "
+        c = self.aggregate_centres[shown]
+        d2 = (c[:, 0] - x) ** 2 + (c[:, 1] - y) ** 2
+        k = int(np.argmin(d2))
+        px = self.plot.vb.viewPixelSize()
+        if d2[k] > (30 * max(px[0], px[1])) ** 2:
+            return " "
+        return f"community {shown[k]}: {int(self.aggregate_members[shown[k]]):,} nodes"
+
+    def _view_moved(self, *_args) -> None:
+        if len(self._pairs) > self.HIDE_LINKS_ON_MOVE:
+            self.links.setVisible(False)
+            self._links_back.start()
 
     def _on_click(self, event) -> None:
         if self.xy is None or event.button() != Qt.MouseButton.LeftButton:
@@ -363,7 +433,67 @@ class NetworkPanel(PlotPanel):
             return np.column_stack([d.i[sel], d.j[sel]]).astype(np.int64)
         return self._all_pairs
 
+    def _redraw(self) -> None:
+        if self.xy is not None:
+            self._draw_links()
+            self._recolour()
+
+    @property
+    def aggregated(self) -> bool:
+        """Whether the aggregated community view is drawn (the toggle, once there are
+        communities to aggregate)."""
+        return (self.aggregate_box.isChecked() and self.data is not None
+                and (self.labels is not None or self.data.labels is not None))
+
+    def _draw_aggregate(self) -> None:
+        """One node per community at its members' mean position, sized by its members; links
+        between communities, weighted by the links between their members (those with at least
+        1 % of the strongest pair's count drawn; at most 2,000)."""
+        codes, _ = self._community_codes()
+        known = codes >= 0
+        K = int(codes.max()) + 1 if known.any() else 0
+        counts = np.bincount(codes[known], minlength=K).astype(float)
+        safe = np.maximum(counts, 1.0)
+        centres = np.column_stack([
+            np.bincount(codes[known], weights=self.xy[known, 0], minlength=K) / safe,
+            np.bincount(codes[known], weights=self.xy[known, 1], minlength=K) / safe])
+        present = np.flatnonzero(counts > 0)
+        pairs = self._current_pairs()
+        a, b = codes[pairs[:, 0]], codes[pairs[:, 1]]
+        ok = (a >= 0) & (b >= 0) & (a != b)
+        key = np.minimum(a[ok], b[ok]) * max(K, 1) + np.maximum(a[ok], b[ok])
+        weight = np.bincount(key, minlength=K * K) if len(key) else np.zeros(K * K)
+        strong = np.flatnonzero(weight >= 0.01 * weight.max()) if weight.any() else \
+            np.zeros(0, dtype=np.int64)
+        strong = strong[np.argsort(-weight[strong], kind="stable")[:2000]]
+        seg = centres[np.column_stack([strong // max(K, 1), strong % max(K, 1)]).ravel()]
+        if len(seg):
+            self.links.setData(seg[:, 0], seg[:, 1], connect="pairs")
+        else:
+            self.links.setData([], [])
+        self._pairs = np.zeros((0, 2), dtype=np.int64)
+        top = max(float(counts.max()), 1.0) if K else 1.0
+        palette = [cluster_color(int(k)) for k in present]
+        self.nodes.setData(centres[present, 0], centres[present, 1],
+                           size=np.round(8 + 40 * np.sqrt(counts[present] / top)),
+                           brush=[self._brush(c) for c in palette], pen=self._no_pen,
+                           symbol="o")
+        self._drawn_key = None
+        self.aggregate_centres = centres
+        self.aggregate_members = counts
+        self.aggregate_shown = present
+        between = int(weight.sum())
+        self.note.setText(
+            f"Aggregated view: one node per community ({len(present)}), sized by its members; "
+            f"the {len(strong):,} strongest of the community pairs linked by the {between:,} "
+            "links between communities are drawn.")
+        self.note.setVisible(True)
+        self.highlight.setData([], [])
+        self.halo.setData([], [])
+
     def _draw_links(self) -> None:
+        if self.aggregated:
+            return           # drawn with the nodes by _draw_aggregate
         n = self.data.n_nodes
         pairs = self._current_pairs()
         notes = []
@@ -431,6 +561,9 @@ class NetworkPanel(PlotPanel):
     def _recolour(self) -> None:
         if self.xy is None:
             return
+        if self.aggregated:
+            self._draw_aggregate()
+            return
         codes, second = self._community_codes()
         key = (self.xy, len(self.shown), codes, second)
         if self._drawn_key is not None and self._same_drawing(key):
@@ -477,7 +610,7 @@ class NetworkPanel(PlotPanel):
 
     def _draw_selection(self) -> None:
         node = self.selected
-        if self.xy is None or node < 0:
+        if self.xy is None or node < 0 or self.aggregated:
             self.highlight.setData([], [])
             self.halo.setData([], [])
             return
