@@ -112,13 +112,14 @@ class Workspace:
         return self.session.datasets[self.session.run(run_id).dataset]
 
     @staticmethod
-    def export_steps(result, out_dir):
+    def export_steps(result, out_dir, layout=None):
         """Write the result set (explorer.export, as ``explorer fit --out``) as a generator for the
-        window's worker: yields nothing, returns the paths written."""
+        window's worker: yields nothing, returns the paths written. ``layout``: the network's node
+        coordinates, written into communities.graphml (x, y, size, colour) for Gephi."""
         from explorer.export import export_result
 
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        return export_result(result, out_dir)
+        return export_result(result, out_dir, layout=layout)
         yield  # a generator: the window's worker drives it in its thread
 
     def last_run_id(self) -> int:

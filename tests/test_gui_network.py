@@ -1,5 +1,5 @@
 """The Network panel (explorer/gui/plots/network.py), driven directly: data, layout, snapshot,
-click, hover, ground truth, temporal snapshots, the large-network sample, export, LayoutJob."""
+click, hover, ground truth, temporal snapshots, the large-network sample, export, the layout job."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from PySide6.QtGui import QImage  # noqa: E402
 from explorer import layout as L  # noqa: E402
 from explorer.data import load_network, load_temporal  # noqa: E402
 from explorer.gui.plots import NetworkPanel, cluster_color  # noqa: E402
-from explorer.gui.plots.network import LayoutJob  # noqa: E402
+from explorer.gui.plots.network import layout_job  # noqa: E402
 from tests.conftest import SAMPLE  # noqa: E402
 
 
@@ -212,22 +212,24 @@ def test_export_png_and_svg(panel, karate, tmp_path):
 
 
 def test_layout_job_runs_off_the_gui_thread_and_can_be_cancelled(qtbot, karate):
-    job = LayoutJob(karate, L.LayoutSettings(iterations=50), use_cache=False)
+    job = layout_job(1, karate, L.LayoutSettings(iterations=50), use_cache=False)
     seen = []
-    job.progress.connect(seen.append)
-    with qtbot.waitSignal(job.finished, timeout=60_000) as blocker:
+    job.worker.yielded.connect(lambda _id, p: seen.append(p))
+    with qtbot.waitSignal(job.worker.returned, timeout=60_000) as blocker:
         job.start()
-    assert job.wait()
-    xy = blocker.args[0]
+    assert job.thread.wait()
+    xy = blocker.args[1]
     assert np.array_equal(xy, L.compute_layout(karate, L.LayoutSettings(iterations=50),
                                                use_cache=False))
     assert seen and seen[-1].iteration == seen[-1].total
     big = load_network(SAMPLE / "football" / "edges.csv")
-    job2 = LayoutJob(big, L.LayoutSettings(iterations=100_000), use_cache=False)
-    job2.progress.connect(lambda p: job2.cancel() if p.iteration == 3 else None)
-    with qtbot.waitSignal(job2.cancelled, timeout=60_000):
+    job2 = layout_job(2, big, L.LayoutSettings(iterations=100_000), use_cache=False)
+    job2.worker.yielded.connect(lambda _id, p: job2.cancel() if p.iteration == 3 else None,
+                                Qt.ConnectionType.DirectConnection)
+    with qtbot.waitSignal(job2.worker.errored, timeout=60_000) as blocker:
         job2.start()
-    assert job2.wait()
+    assert isinstance(blocker.args[1], L.LayoutCancelled)
+    assert job2.thread.wait()
 
 
 def test_a_real_ammsb_snapshot_colours_the_nodes(panel, karate):
@@ -345,14 +347,24 @@ def test_big_networks_show_progress_not_every_intermediate_layout(panel, monkeyp
 def test_layout_job_drives_the_panel_through_its_slots(qtbot, panel, karate):
     """What the window does on load: the job's signals to the panel's slots (queued: the panel
     is drawn on the GUI thread only)."""
+    from PySide6.QtCore import QObject
+
+    class Receiver(QObject):      # bound methods of a GUI-thread object: queued, as the window's
+        def progress(self, _id, p):
+            panel.on_layout_progress(p)
+
+        def finished(self, _id, xy):
+            panel.on_layout_finished(xy)
+
+    receiver = Receiver()
     panel.set_data(karate)
-    job = LayoutJob(karate, L.LayoutSettings(iterations=40), use_cache=False)
-    job.progress.connect(panel.on_layout_progress)
-    job.finished.connect(panel.on_layout_finished)
-    with qtbot.waitSignal(job.finished, timeout=60_000) as blocker:
+    job = layout_job(1, karate, L.LayoutSettings(iterations=40), use_cache=False)
+    job.worker.yielded.connect(receiver.progress, Qt.ConnectionType.QueuedConnection)
+    job.worker.returned.connect(receiver.finished, Qt.ConnectionType.QueuedConnection)
+    with qtbot.waitSignal(job.worker.returned, timeout=60_000) as blocker:
         job.start()
-    assert job.wait()
-    qtbot.waitUntil(lambda: panel.xy is not None and np.array_equal(panel.xy, blocker.args[0]),
+    assert job.thread.wait()
+    qtbot.waitUntil(lambda: panel.xy is not None and np.array_equal(panel.xy, blocker.args[1]),
                     timeout=5_000)
     assert len(panel.nodes.data) == 34
 

@@ -278,7 +278,7 @@ def test_network_adjacency_hover_and_graphml(qtbot, window, sample_dir, tmp_path
     assert window.open_file(sample_dir / "karate" / "edges.csv",
                             labels=str(sample_dir / "karate" / "nodes.csv") + ":club")
     assert window.data.kind == "network"
-    assert window.tabs.currentWidget() is window.adjacency_panel
+    assert window.tabs.currentWidget() is window.network_panel   # the network itself first
     # table models are disabled with the reason
     item = window.model_panel.list.findItems("K-means  (kmeans)", Qt.MatchFlag.MatchExactly)[0]
     assert not item.flags() & Qt.ItemFlag.ItemIsEnabled
@@ -311,6 +311,7 @@ def test_temporal_time_slider(qtbot, window, tmp_path):
     path.write_text("\n".join(rows) + "\n")
     assert window.open_file(path, kind="temporal")
     panel = window.adjacency_panel
+    window.tabs.setCurrentWidget(panel)      # (a network opens on the Network tab)
     assert panel.time_bar.isVisibleTo(window) and panel.slider.maximum() == window.data.T
     assert int((panel.adj.image > 0).sum()) == 8          # 4 distinct pairs, both directions
     panel.slider.setValue(2)                              # snapshot t = 1: one pair b-c
@@ -605,7 +606,7 @@ def test_open_as_network_directed_and_test_pairs(qtbot, window, tmp_path, dialog
     assert data.kind == "network" and data.n_nodes == 6 and not data.directed
     # undirected: 2-1 is 1-2 again, so 7 distinct pairs (independent count of the list above)
     assert data.n_edges == len({frozenset(e) for e in edges}) == 7
-    assert window.tabs.currentWidget() is window.adjacency_panel
+    assert window.tabs.currentWidget() is window.network_panel   # the network itself first
     assert panel.directed.isVisibleTo(window) and not panel.standardize.isVisibleTo(window)
     qtbot.mouseClick(panel.directed, Qt.MouseButton.LeftButton)
     assert window.data.directed and window.data.n_edges == 8

@@ -47,6 +47,7 @@ from explorer.gui.plots import (
     AdjacencyPanel,
     ConfusionPanel,
     DataViewPanel,
+    NetworkPanel,
     SimplexPanel,
     TracePanel,
 )
@@ -127,6 +128,7 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         self._task_handlers: dict[int, tuple] = {}
         self._export_after_refit = False
         self._refit_run_id = None       # the saved run a refit job is fitting again to show
+        self.layout_job = None          # the network's layout on the window's job
         # The run lifecycle (the job, run ids, the redraw throttle): explorer.gui.controller.
         self.controller = RunController(self, self)
         self.run_model_cls = None
@@ -300,9 +302,10 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         self.data_view = DataViewPanel()
         self.simplex_panel = SimplexPanel()
         self.adjacency_panel = AdjacencyPanel()
+        self.network_panel = NetworkPanel()
         self.confusion_panel = ConfusionPanel()
         self.plots = [self.trace_panel, self.data_view, self.simplex_panel,
-                      self.adjacency_panel, self.confusion_panel]
+                      self.adjacency_panel, self.network_panel, self.confusion_panel]
         # Every run of the session (Runs) and the K sweep are tabs beside the plots.
         self.runs_panel = RunsPanel()
         self.runs_panel.set_session(self.session)
@@ -324,6 +327,9 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         self.tabs.currentChanged.connect(lambda _i: self._refresh_panel(self.tabs.currentWidget()))
         self.data_view.selection_changed.connect(self.simplex_panel.set_selection)
         self.data_view.selection_changed.connect(self.confusion_panel.set_selection)
+        self.network_panel.node_selected.connect(self.adjacency_panel.select_node)
+        self.network_panel.node_selected.connect(self._network_node_selected)
+        self.adjacency_panel.slider.valueChanged.connect(self._snapshot_slider_moved)
         tb = self.addToolBar("Main")
         tb.setObjectName("main_toolbar")
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -476,6 +482,7 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         except Exception:  # settings must never keep the window from closing
             pass
         self.controller.shutdown()           # every job stopped and its thread ended
+        self.stop_layout()                   # and the layout's
         for job in list(self.tasks.values()):
             job.stop()                       # an export is written whole (or not at all)
         self.tasks.clear()

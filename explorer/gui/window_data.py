@@ -12,6 +12,8 @@ import html
 import traceback
 from pathlib import Path
 
+import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from explorer.data.labels import label_file_columns, node_names
@@ -136,9 +138,10 @@ class DataActions:
             self._model_changed(previous)     # another file: its own values for this model
         for p in self.plots:
             p.set_data(data)
+        self.start_layout(data)
         self.adjacency_panel.set_node_names(names)
         self.tabs.setCurrentWidget(self.data_view if data.kind == "table"
-                                   else self.adjacency_panel)
+                                   else self.network_panel)
         self.trace_panel.reset(self.model_panel.current_model())
         if self.data_path:
             self._add_recent(self.data_path)
@@ -315,3 +318,56 @@ class DataActions:
     def _warning_link(self, link: str) -> None:
         if link.startswith("on:"):
             self.model_panel.form.set_values({link[3:]: True})
+
+    # ---- the network's layout (explorer.layout on the window's job) -------------------------
+    def start_layout(self, data) -> None:
+        """Lay a network out in the background as soon as it is loaded (cached per file: the same
+        file opens with the same picture); the Network tab draws it as it forms."""
+        from explorer.gui.plots.network import layout_job
+        from explorer.layout import LayoutSettings
+
+        self.stop_layout()
+        if data is None or data.kind not in ("network", "temporal"):
+            return
+        self._task_ids += 1
+        job = layout_job(self._task_ids, data, LayoutSettings(seed=0))
+        q = Qt.ConnectionType.QueuedConnection
+        job.worker.yielded.connect(self._layout_progress, q)
+        job.worker.returned.connect(self._layout_finished, q)
+        job.worker.errored.connect(self._layout_failed, q)
+        self.layout_job = job
+        job.start()
+
+    def stop_layout(self) -> None:
+        """Stop the layout (within one iteration) and wait for its thread."""
+        job, self.layout_job = getattr(self, "layout_job", None), None
+        if job is not None:
+            job.stop()
+
+    def _is_layout(self, job_id: int) -> bool:
+        return self.layout_job is not None and self.layout_job.run_id == job_id
+
+    def _layout_progress(self, job_id: int, progress) -> None:
+        if self._is_layout(job_id) and not self._closing:
+            self.network_panel.on_layout_progress(progress)
+
+    def _layout_finished(self, job_id: int, xy) -> None:
+        if self._is_layout(job_id) and not self._closing:
+            self.layout_job.thread.wait()
+            self.layout_job = None
+            self.network_panel.on_layout_finished(xy)
+
+    def _layout_failed(self, job_id: int, exc, _tb: str) -> None:
+        from explorer.layout import LayoutCancelled
+
+        if self._is_layout(job_id) and not isinstance(exc, LayoutCancelled):
+            self.log(f"layout failed: {type(exc).__name__}: {exc}")
+
+    def _network_node_selected(self, node: int) -> None:
+        """A node clicked in the Network tab: its row and column in the adjacency (the panel's
+        own signal) and its memberships in the simplex."""
+        self.simplex_panel.set_selection(None if node < 0 else np.array([node]))
+
+    def _snapshot_slider_moved(self, value: int) -> None:
+        """The adjacency's time slider (0: all snapshots) moves the Network tab's links too."""
+        self.network_panel.set_snapshot_index(None if value == 0 else value - 1)

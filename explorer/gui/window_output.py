@@ -156,7 +156,9 @@ class OutputActions:
                 return None
             steps = partial(distributed_export_steps, result, out_dir)
         else:
-            steps = partial(Workspace.export_steps, result, out_dir)
+            # The Network tab's layout goes into the GraphML when it is this fit's network's.
+            xy = self.network_panel.xy if result.data is self.network_panel.data else None
+            steps = partial(Workspace.export_steps, result, out_dir, xy)
         self.log(f"exporting to {out_dir}...")
         return self.start_task("export", steps, partial(self._exported, out_dir),
                                "Export failed")

@@ -29,7 +29,7 @@ from explorer.gui.plots.base import (
 )
 from explorer.gui.plots.confusion import ConfusionPanel
 from explorer.gui.plots.data_view import DataViewPanel, SelectViewBox, points_in_polygon
-from explorer.gui.plots.network import LayoutJob, NetworkPanel
+from explorer.gui.plots.network import NetworkPanel, layout_job
 from explorer.gui.plots.simplex import SimplexPanel
 from explorer.gui.plots.trace import (
     IterationAxis,
@@ -42,7 +42,7 @@ from explorer.gui.plots.trace import (
 )
 
 __all__ = ["AdjacencyPanel", "ConfusionPanel", "DataViewPanel", "DISPLAY_POINTS", "GREY",
-           "IterationAxis", "LayoutJob", "NetworkPanel", "ObjectiveAxis", "PALETTE", "PlotPanel",
+           "IterationAxis", "NetworkPanel", "ObjectiveAxis", "PALETTE", "PlotPanel",
            "PointCloudItem",
-           "SelectViewBox", "SIMPLEX_POINTS", "SimplexPanel", "TracePanel", "cluster_color",
+           "SelectViewBox", "SIMPLEX_POINTS", "SimplexPanel", "TracePanel", "layout_job", "cluster_color",
            "metric_label", "offset_for", "offset_label", "points_in_polygon", "tick_texts"]

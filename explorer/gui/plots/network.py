@@ -1,18 +1,16 @@
 """The network itself: nodes at their force-directed layout, coloured by community.
 
-The layout is computed off the GUI thread (:mod:`explorer.layout`, a generator the window's worker
-drives, or :class:`LayoutJob` here); the panel only draws what :meth:`NetworkPanel.set_layout` hands
+The layout is computed off the GUI thread (:mod:`explorer.layout`, a generator the window's one job
+type drives: :func:`layout_job`); the panel only draws what :meth:`NetworkPanel.set_layout` hands
 it. Nodes are one ``ScatterPlotItem`` and links one ``PlotDataItem`` with ``connect="pairs"``, both
 built once and updated with ``setData``/``setBrush``.
 """
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -22,60 +20,28 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.plots.base import GREY, PlotPanel, _message_item, cluster_color
+from explorer.gui.worker import Job
+from explorer.runner import RunControl
 
 LINK_PEN = (120, 120, 120, 60)          # links: light grey, translucent (many overlap)
 HIGHLIGHT_PEN = (20, 20, 20, 230)        # the selected node's links
 
 
-class LayoutJob(QObject):
-    """Runs :func:`explorer.layout.layout_steps` on a QThread of its own and reports through
-    signals (``progress(LayoutProgress)``, ``finished(ndarray)``, ``failed(str)``,
-    ``cancelled()``). For tests and for a window without a generator worker; ``cancel()`` stops
-    it between iterations, ``wait()`` joins the thread."""
+def layout_job(job_id: int, data, settings=None, *, use_cache: bool = True) -> Job:
+    """The layout of ``data`` on the window's one job type (:class:`explorer.gui.worker.Job`):
+    :func:`explorer.layout.layout_steps` yields its progress (``job.worker.yielded``) and returns
+    the coordinates (``returned``); ``job.cancel()`` stops it between iterations, which ends the
+    generator with :class:`explorer.layout.LayoutCancelled` (``errored``). Connect the signals
+    to bound methods of objects in the GUI thread (a lambda would run in the job's thread)."""
+    from explorer import layout
 
-    progress = Signal(object)
-    finished = Signal(object)
-    failed = Signal(str)
-    cancelled = Signal()
+    control = RunControl()
 
-    def __init__(self, data, settings=None, *, use_cache: bool = True):
-        super().__init__()
-        self._data = data
-        self._settings = settings
-        self._use_cache = use_cache
-        self._stop = threading.Event()
-        self._thread = QThread()
-        self._thread.setObjectName("layout")
-        self.moveToThread(self._thread)
-        self._thread.started.connect(self._run)
+    def steps():
+        return layout.layout_steps(data, settings, cancel=lambda: control.cancelled,
+                                   use_cache=use_cache)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def cancel(self) -> None:
-        self._stop.set()
-
-    def wait(self, ms: int = 30_000) -> bool:
-        return self._thread.wait(ms)
-
-    def _run(self) -> None:
-        from explorer import layout
-
-        try:
-            gen = layout.layout_steps(self._data, self._settings, cancel=self._stop,
-                                      use_cache=self._use_cache)
-            while True:
-                try:
-                    self.progress.emit(next(gen))
-                except StopIteration as stop:
-                    self.finished.emit(stop.value)
-                    break
-        except layout.LayoutCancelled:
-            self.cancelled.emit()
-        except Exception as e:  # shown by the window, never a crash of the thread
-            self.failed.emit(f"layout failed: {e}")
-        finally:
-            self._thread.quit()
+    return Job(job_id, "layout", steps, control=control)
 
 
 class NetworkPanel(PlotPanel):
