@@ -435,7 +435,20 @@ def warmup_report(model_id: str) -> dict:
     kernels = [d for d in _dispatchers([module])
                if getattr(d.py_func, "__module__", None) == module.__name__
                and d.targetoptions.get("inline") != "always"]
-    missed = sorted(d.py_func.__name__ for d in kernels if not d.signatures)
+    # A kernel called only from other kernels is compiled into them: loaded from the cache, the
+    # caller brings it along and its own dispatcher stays empty. So it counts as covered when a
+    # covered kernel names it.
+    covered = {id(d) for d in kernels if d.signatures}
+    by_name = {d.py_func.__name__: d for d in _dispatchers([module])}
+    todo = [d for d in _dispatchers([module]) if d.signatures]
+    while todo:
+        caller = todo.pop()
+        for name in caller.py_func.__code__.co_names:
+            callee = by_name.get(name)
+            if callee is not None and id(callee) not in covered:
+                covered.add(id(callee))
+                todo.append(callee)
+    missed = sorted(d.py_func.__name__ for d in kernels if id(d) not in covered)
     return {"kernels": len(kernels), "missed": missed, "problems": problems,
             "seconds": seconds}
 
@@ -456,7 +469,9 @@ def check_warmup(s: Subject) -> str:
     if report["missed"]:
         raise CheckFailed(f"explorer warmup never compiles {', '.join(report['missed'])}: a "
                           "first fit would wait for it (add a variant that reaches it)")
-    return f"{report['kernels']} kernel(s) of its module compiled by the warm-up"
+    if not report["kernels"]:
+        return "its module defines no kernel of its own; the warm-up's fits ran"
+    return f"the {report['kernels']} kernel(s) of its module are reached by the warm-up"
 
 
 CHECKS: list[tuple[str, Callable[[Subject], str]]] = [

@@ -205,16 +205,17 @@ def variants(model_id: str) -> list[Variant]:
 
 
 def _after_fit(model_id: str, result) -> None:
-    """Kernels a short fit may not reach: gmm's exact covariance pass (run only when a mean moved
-    far), for the data type the fit used."""
+    """Kernels a short fit may not reach: gmm's exact covariance pass and its reduction (run only
+    when a mean moved far), for the data type the fit used."""
     if model_id == "gmm":
         from explorer.models import gmm
 
         m = result.model
         K, D = m.means.shape
         redo = np.ones(K, dtype=np.bool_)
-        gmm._cov_pass(m._XT, m.resp, m.means, redo, np.zeros_like(m._s2), np.zeros((
-            m._s2.shape[0], K, D)), 1)
+        s2 = np.zeros_like(m._s2)
+        gmm._cov_pass(m._XT, m.resp, m.means, redo, s2, np.zeros((m._s2.shape[0], K, D)), 1)
+        gmm._finish_cov(s2, m._nk_tot, redo, m.hp.reg_covar, m.covariances.copy())
 
 
 def _export(result) -> None:
