@@ -271,8 +271,8 @@ def _all_gone(pids, within=30.0) -> list[int]:
 @pytest.mark.parametrize("to", ["parent", "group"])
 def test_ctrl_c_stops_the_sweep(tmp_path, to):
     """SIGINT to the sweep's process alone, or to its whole process group (what a terminal's
-    Ctrl-C does): exit 130 and one line, the two running fits stop (their sets say "cancelled"),
-    the six queued ones never start, and no process is left. Before the fix the parent waited
+    Ctrl-C does): exit 130 and one line, the two running fits stop (a cancelled fit is not
+    exported), the six queued ones never start, and no process is left. Before the fix the parent waited
     for every queued fit (here an hour each), and a group SIGINT printed worker tracebacks."""
     proc, out = _endless_sweep(tmp_path)
     everyone = _descendants(proc.pid)
@@ -289,10 +289,9 @@ def test_ctrl_c_stops_the_sweep(tmp_path, to):
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["explorer: interrupted"], err   # after the first line
     assert _all_gone(everyone) == []
-    fits = sorted(p.name for p in out.iterdir()) if out.exists() else []
-    assert len(fits) == 2, fits                    # only the two that were running
-    for name in fits:
-        assert explorer.load_result(out / name).doc["stop_reason"] == "cancelled"
+    # the two running fits stopped (a cancelled fit is not exported), none of the queued ones
+    # ran (each would have run for an hour, then been exported)
+    assert not out.exists() or list(out.iterdir()) == []
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

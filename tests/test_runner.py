@@ -78,13 +78,40 @@ def test_pause_blocks_and_resume_continues():
     assert out["res"].iterations == 40
 
 
-def test_snapshots_are_throttled_and_last_one_is_final():
-    calls = []
-    res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.001, delay=0.002, max_iter=200, tol=0,
-                     callback=calls.append, snapshot_interval=0.05)
-    # about 0.4 s of work (longer on a busy machine) at most 20 reports a second, plus the
-    # last iteration's and the final one
-    assert 2 <= len(calls) <= res.total_s / 0.05 + 3 < 200
+class FakeClock:
+    """The runner's clock, advanced by a fixed step at every reading: the throttling is then a
+    matter of counts, the same on an idle and a busy machine (timings live in bench/)."""
+
+    def __init__(self, step: float):
+        self.now = 0.0
+        self.step = step
+
+    def perf_counter(self) -> float:
+        self.now += self.step
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def test_snapshots_are_throttled_and_last_one_is_final(monkeypatch):
+    clock = FakeClock(step=0.001)
+    monkeypatch.setattr(runner, "time", clock)
+    calls, at = [], []
+
+    def consumer(p):
+        calls.append(p)
+        at.append(clock.now)
+
+    res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.001, max_iter=200, tol=0,
+                     callback=consumer, snapshot_interval=0.05)
+    # at most one report per 0.05 s of the clock, plus the last iteration's and the final one
+    gaps = np.diff(at[:-2])
+    assert len(calls) >= 3 and (gaps >= 0.05).all(), gaps
+    assert len(calls) <= clock.now / 0.05 + 3 < res.iterations
     assert calls[-1].done and calls[-1].iteration == res.iterations
     assert calls[-1].snapshot["labels"].shape == (60,)
 
@@ -275,21 +302,26 @@ def test_snapshots_only_on_request_plus_the_final_one(counting):
     assert all(p.snapshot is not None for p in calls)
 
 
-def test_a_delayed_request_is_served_after_its_delay():
+def test_a_delayed_request_is_served_after_its_delay(monkeypatch):
+    clock = FakeClock(step=0.001)
+    monkeypatch.setattr(runner, "time", clock)
     control = runner.RunControl(snapshots_on_request=True)
     asked = []
     got = []
 
     def consumer(p):
+        clock.now += 0.01                  # each report comes 10 ms of the clock after the last
         if p.snapshot is not None and not p.done:
-            got.append(time.monotonic())
+            got.append((clock.now, p.iteration))
             if len(got) == 1:
-                asked.append(time.monotonic())
+                asked.append(clock.now)
                 control.request_snapshot(0.2)
 
-    runner.fit(ShrinkModel, noise_table(), K=2, rate=0.001, delay=0.01, max_iter=60, tol=0,
+    runner.fit(ShrinkModel, noise_table(), K=2, rate=0.001, max_iter=60, tol=0,
                callback=consumer, snapshot_interval=0.0, control=control)
-    assert len(got) == 2 and got[1] - asked[0] >= 0.2
+    # the second snapshot is the first report at or after 0.2 s of the clock: not before
+    assert len(got) == 2 and got[1][0] - asked[0] >= 0.2
+    assert got[1][1] - got[0][1] <= 0.2 / 0.01 + 1
 
 
 @pytest.mark.parametrize("model_id, path, hp", [
