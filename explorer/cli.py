@@ -326,7 +326,8 @@ def cmd_sweep(argv: list[str]) -> int:
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="write sweep.csv, sweep.json and each fit's folder K=..,seed=.. here; "
                              "DIR may hold an earlier sweep (finished or interrupted), whose "
-                             "outputs are removed before the fits start, unless --resume")
+                             "outputs are removed before the fits start, unless --resume; a "
+                             "symbolic link is followed")
     parser.add_argument("--resume", action="store_true",
                         help="with --out: keep each fit an earlier sweep in DIR completed with the "
                              "same settings and data (read back, not refitted); fit the rest")
@@ -508,8 +509,9 @@ USAGE = """usage: explorer models
                     [--max-iter N] [--tol T] [--columns A,B] [--standardize]
                     [--labels COLUMN_OR_FILE] [--out DIR]
        explorer fit MODEL --help      (that model's hyperparameters)
-       explorer sweep MODEL DATA --K 2:10 [--seeds 3] [--jobs N] [--out DIR] [...]
-       explorer replay SESSION [--out DIR]   (re-run a saved session, compare objectives)
+       explorer sweep MODEL DATA --K 2:10 [--seeds 3] [--jobs N] [--out DIR [--resume]] [...]
+       explorer replay SESSION [--out DIR] [--allow-paths]   (re-run a saved session, compare
+                    objectives; --allow-paths: read data files outside the session's folder)
        explorer gui [DATA] [--model ID] [--<hyperparameter> VALUE ...] [--run]
                     [--screenshot PNG] [--plots DIR]
        explorer warmup [MODEL ...] [--jobs 2]   (compile every model's kernels once)

@@ -372,7 +372,9 @@ def fit_one(spec: SweepSpec, K: int, seed: int, control=None) -> SweepRow:
                        if isinstance(v, (int, float, np.floating, np.integer))}
         row.criteria = criteria_of(spec.model_id, result, data)
         row.labels = np.asarray(result.model.labels()).astype(np.int32)
-        if spec.out_dir:
+        # A cancelled fit is not exported: the cancel (Ctrl-C) asked for the sweep to end, and
+        # the export of a large table takes seconds; --resume fits it again anyway.
+        if spec.out_dir and not result.cancelled:
             folder = fit_folder(spec.out_dir, K, seed)
             export_result(result, folder)
             row.out = str(folder)

@@ -351,3 +351,17 @@ def test_cli_bad_scheduler_address_is_one_line(tmp_path, address, timeout):
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and address in r.stderr, r.stderr
     assert r.stderr.startswith("explorer: error: --dask ")
+
+
+def test_cli_nan_partition_is_one_line_without_a_worker_traceback(tmp_path):
+    """The right one-line error came with the worker's "Compute Failed" traceback on stderr."""
+    csv_path = tmp_path / "nan.csv"
+    csv_path.write_text("a,b\n1,2\n3,nan\n5,6\n")
+    r = subprocess.run([sys.executable, "-m", "explorer.cli", "fit", "kmeans", str(csv_path),
+                        "--K", "2", "--dask", "local"], env=dict(os.environ, PYTHONPATH=ROOT),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines[0].startswith("Dask: local cluster") and len(lines) == 2, r.stderr
+    assert lines[1] == (f"explorer: error: {csv_path}, column 'b': row 2 of this file has nan "
+                        "(empty cells, NaN and inf are not allowed)")

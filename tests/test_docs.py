@@ -27,9 +27,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-# Pages linked before they exist: written on another branch of the same issue. A link to one is
-# accepted while the page is absent; once it exists it is checked like any other.
-PENDING_PAGES = {"docs/sklearn.md": "scikit-learn estimators (issue 24, another branch)"}
 README_MAX_LINES = 200
 
 FENCE = re.compile(r"^```([\w-]*)[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
@@ -131,8 +128,7 @@ def test_every_relative_link_resolves(page):
         path = (page.parent / path_part).resolve() if path_part else page
         rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
         if not path.exists():
-            if rel not in PENDING_PAGES:
-                broken.append(f"{target} (no {rel})")
+            broken.append(f"{target} (no {rel})")
             continue
         if anchor and path.suffix == ".md" and anchor not in anchors(path):
             broken.append(f"{target} (no heading #{anchor} in {rel})")

@@ -41,6 +41,10 @@ def cmd_fit_dask(ns, model_cls) -> int:
     except (HyperparameterError, OSError) as e:
         return fail(e)
 
+    # Dask's own log lines (a nanny killing a slow worker at close, a lost worker) are not the
+    # CLI's messages: errors reach the user as one line each, as everywhere in the CLI.
+    import logging
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     try:
         cluster = connect(ns.dask, timeout=getattr(ns, "dask_timeout", None))
     except OSError as e:        # SchedulerUnreachable, or a LocalCluster that cannot start

@@ -231,8 +231,26 @@ def read_rows(spec: PartSpec) -> np.ndarray:
     return X
 
 
-def _load_part(spec: PartSpec, offset: int, index: int) -> Part:
-    return Part(read_rows(spec), offset, index)
+@dataclass
+class PartFailure:
+    """What a partition whose file holds bad input is, instead of a Part: the DataError's fields.
+    Returned, not raised, because a task that raises is logged by the worker with a traceback on
+    its stderr (the terminal's, for a local cluster); :func:`load` raises the DataError here."""
+
+    problem: str
+    path: str | None
+    line: int | None
+    column: str | None
+
+    def error(self) -> DataError:
+        return DataError(self.problem, path=self.path, line=self.line, column=self.column)
+
+
+def _load_part(spec: PartSpec, offset: int, index: int) -> Part | PartFailure:
+    try:
+        return Part(read_rows(spec), offset, index)
+    except DataError as e:
+        return PartFailure(e.problem, e.path, e.line, e.column)
 
 
 def _make_part(X: np.ndarray, offset: int, index: int) -> Part:
@@ -279,14 +297,19 @@ def load(client, source, *, partition_rows: int | None = None, columns=None,
     parts = [client.submit(_load_part, s, int(o), i, key=f"explorer-part-{tag}-{i}")
              for i, (s, o) in enumerate(zip(specs, offsets))]
     _wait(client, parts)
-    dtypes = set(client.gather([client.submit(_dtype, p, pure=False) for p in parts]))
+    dtypes = client.gather([client.submit(_dtype, p, pure=False) for p in parts])
+    for d in dtypes:
+        if isinstance(d, PartFailure):
+            client.cancel(parts)
+            raise d.error()
+    dtypes = set(dtypes)
     return DistributedTable(client=client, parts=parts, lengths=lengths, columns=cols0,
                             path=str(source), specs=specs,
                             dtype="float32" if dtypes == {"float32"} else "float64")
 
 
-def _dtype(part: Part) -> str:
-    return str(part.X.dtype)
+def _dtype(part: Part | PartFailure) -> str | PartFailure:
+    return part if isinstance(part, PartFailure) else str(part.X.dtype)
 
 
 def from_array(client, X: np.ndarray, sizes=None, n_partitions: int | None = None,
