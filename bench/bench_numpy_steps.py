@@ -357,10 +357,11 @@ def main() -> None:
     ap.add_argument("--cases", action="store_true", help="add the issue's busy-core cases")
     args = ap.parse_args()
     model_ids = [m for m in args.models.split(",") if m]
+    explorer_model("kmeans", make_table(60_000, 2, 2, "blobs"), {"K": 2, "n_init": 1}).step()
     print(f"N={args.n} D={args.d} K={args.k}; numba {numba.__version__}, "
-          f"{numba.config.NUMBA_NUM_THREADS} threads, layer "
-          f"{numba.config.THREADING_LAYER}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; "
-          f"{os.cpu_count()} CPUs")
+          f"{numba.config.NUMBA_NUM_THREADS} threads, layer {numba.threading_layer()}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; {os.cpu_count()} CPUs; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     for phase in args.phases.split(","):
         if phase == "busy":
             with BusyCore() as busy:

@@ -81,10 +81,32 @@ def claim(counter):
     return _fetch_add(counter, np.int64(1))
 
 
-def workers(n_chunks: int, work: float) -> int:
+_get_threads = _set_threads = None
+
+
+def _thread_functions():
+    """numba's get/set of the calling thread's thread count. The public functions check their
+    argument and cost 5-10 us each on a loaded machine, more than a whole step on iris; the
+    ctypes functions behind them ~1 us (numba's own, reached once the layer is loaded)."""
+    global _get_threads, _set_threads
+    if _get_threads is None:
+        numba.get_num_threads()                     # loads the threading layer
+        try:
+            from numba.np.ufunc import parallel as numba_parallel
+            _get_threads = numba_parallel._get_num_threads
+            _set_threads = numba_parallel._set_num_threads
+        except (ImportError, AttributeError):       # another numba: the public ones
+            _get_threads, _set_threads = numba.get_num_threads, numba.set_num_threads
+    return _get_threads, _set_threads
+
+
+def workers(n_chunks: int, work: float, available: int | None = None) -> int:
     """Threads for a parallel loop over ``n_chunks`` chunks costing ``work`` units in all: one per
-    MIN_WORK_PER_THREAD units, at most one per chunk and at most numba's thread count."""
-    return max(1, min(numba.get_num_threads(), int(n_chunks), int(work // MIN_WORK_PER_THREAD)))
+    MIN_WORK_PER_THREAD units, at most one per chunk and at most numba's thread count (or
+    ``available``)."""
+    if available is None:
+        available = numba.get_num_threads()
+    return max(1, min(available, int(n_chunks), int(work // MIN_WORK_PER_THREAD)))
 
 
 def call(kernel, n_chunks: int, work: float, *args):
@@ -94,12 +116,13 @@ def call(kernel, n_chunks: int, work: float, *args):
 
     The thread count is set here, not inside the kernel: ``numba.set_num_threads`` called in a
     jitted function keeps it from numba's cache (it holds a ctypes pointer)."""
-    nw = workers(n_chunks, work)
-    prev = numba.get_num_threads()
+    get, put = _thread_functions()
+    prev = get()
+    nw = workers(n_chunks, work, prev)
     if nw == prev:
         return kernel(*args, nw)
-    numba.set_num_threads(nw)
+    put(nw)
     try:
         return kernel(*args, nw)
     finally:
-        numba.set_num_threads(prev)
+        put(prev)

@@ -86,13 +86,12 @@ def _median_centers(X, labels, counts, mind, centers, order, offsets, fill, work
         for j in range(D):
             for t in range(n):
                 work[t] = X[order[start + t], j]
-            w = work[:n]
-            w.sort()
             h = n // 2
+            w = np.partition(work[:n], h)      # order statistic h in O(n), not a sort
             if n % 2 == 1:
                 centers[k, j] = w[h]
-            else:
-                centers[k, j] = 0.5 * (w[h - 1] + w[h])
+            else:                              # and the largest below it: statistic h - 1
+                centers[k, j] = 0.5 * (w[:h].max() + w[h])
     return n_reseeded
 
 
