@@ -209,11 +209,17 @@ class User:
             if i is None:          # an item with a note: "species (text)"
                 i = next((j for j, t in enumerate(items) if t.startswith(f"{text} ")), -1)
             assert i >= 0, f"{text!r} is not among {items}"
-            # Typing an item's first letters picks it (as a user does with a closed combo);
-            # Home first so the search starts at the top.
-            self.qtbot.keyClick(editor, Qt.Key.Key_Home)
-            self.qtbot.keyClicks(editor, str(text))
-            assert editor.currentIndex() == i, f"typing {text!r} chose {editor.currentText()!r}"
+            # Click the combo, then the item in the list that drops down (a release sooner than a
+            # double-click interval after the popup opened is ignored by Qt, as for a person).
+            self.click(editor)
+            view = editor.view()
+            self.qtbot.waitUntil(view.isVisible, timeout=2000)
+            wait(self.qtbot, QApplication.doubleClickInterval() + 100)
+            index = editor.model().index(i, editor.modelColumn())
+            view.scrollTo(index)
+            self.click(view.viewport(), view.visualRect(index).center())
+            self.qtbot.waitUntil(lambda: not view.isVisible(), timeout=2000)
+            assert editor.currentIndex() == i, f"clicking {text!r} chose {editor.currentText()!r}"
             return
         assert isinstance(editor, (QAbstractSpinBox, QLineEdit)), editor
         editor.setFocus()
