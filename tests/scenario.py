@@ -209,15 +209,16 @@ class User:
             if i is None:          # an item with a note: "species (text)"
                 i = next((j for j, t in enumerate(items) if t.startswith(f"{text} ")), -1)
             assert i >= 0, f"{text!r} is not among {items}"
-            # Open the list and click the item (typing its first letters, the other way, is
-            # timed by Qt's keyboard-search interval: on a loaded machine "sp" became "p").
-            editor.showPopup()
+            # Click the combo, then the item in the list that drops down (a release sooner than a
+            # double-click interval after the popup opened is ignored by Qt, as for a person).
+            self.click(editor)
             view = editor.view()
-            self.qtbot.waitUntil(view.isVisible, timeout=5_000)
-            rect = view.visualRect(editor.model().index(i, 0))
-            self.qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
-                                  Qt.KeyboardModifier.NoModifier, rect.center())
-            self.qtbot.waitUntil(lambda: not view.isVisible(), timeout=5_000)
+            self.qtbot.waitUntil(view.isVisible, timeout=2000)
+            wait(self.qtbot, QApplication.doubleClickInterval() + 100)
+            index = editor.model().index(i, editor.modelColumn())
+            view.scrollTo(index)
+            self.click(view.viewport(), view.visualRect(index).center())
+            self.qtbot.waitUntil(lambda: not view.isVisible(), timeout=2000)
             assert editor.currentIndex() == i, f"clicking {text!r} chose {editor.currentText()!r}"
             return
         assert isinstance(editor, (QAbstractSpinBox, QLineEdit)), editor
