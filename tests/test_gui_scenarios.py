@@ -440,8 +440,6 @@ def test_switch_model_and_open_a_file_during_a_run(person, files, qtbot):
     u.run()
 
 
-@pytest.mark.xfail(strict=True, reason="window bug: the Runs table numbers runs by finished "
-                   "fits while the log numbers every start (a restarted run's number is skipped)")
 def test_runs_table_and_log_number_runs_alike(person, files, qtbot):
     u = person()
     u.open(files["big_table"])
@@ -462,8 +460,6 @@ def test_runs_table_and_log_number_runs_alike(person, files, qtbot):
     assert sorted(u.run_rows()) == ended
 
 
-@pytest.mark.xfail(strict=True, reason="window bug: Sweep K offers criteria the model has no "
-                   "value for (BIC, AIC, ELBO... for K-means) and draws an empty plot for them")
 def test_sweep_offers_only_criteria_with_points(person, sample_dir):
     u = person()
     u.open(sample_dir / "iris.csv")
@@ -482,8 +478,6 @@ def test_sweep_offers_only_criteria_with_points(person, sample_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="window bug: after Cancel in Sweep K the log says "
-                   "'sweep: chosen K = ...' and not that the sweep was cancelled")
 def test_sweep_cancel_is_said_in_the_log(person, files, qtbot):
     u = person()
     u.open(files["big_table"])
@@ -524,10 +518,6 @@ def test_close_during_a_sweep_inner(person, files, qtbot):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="window bug: closing the window during Sweep K hangs: "
-                   "closeEvent -> SweepPanel.shutdown -> cancel(wait=True) -> QThread.wait() "
-                   "while the worker's done -> thread.quit connection is queued to the blocked "
-                   "GUI thread (worker.py's ThreadJob connects it Direct for this reason)")
 def test_close_during_a_sweep(tmp_path):
     env = dict(os.environ, **{INNER: "1"})
     proc = subprocess.Popen(
