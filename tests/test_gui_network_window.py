@@ -72,3 +72,14 @@ def test_temporal_network_view_follows_the_snapshot_slider(qtbot, window, sample
     assert panel.snapshot_index is None
     click_node(qtbot, panel, 0)
     assert panel.selected == 0 and window.adjacency_panel.selected_node == 0
+
+
+def test_the_finished_layout_is_all_in_view(qtbot, window, sample_dir):
+    """The view fits the final layout, not the first positions of the forming one (karate was
+    drawn zoomed in on a few nodes)."""
+    assert window.open_file(sample_dir / "karate" / "edges.csv")
+    panel = window.network_panel
+    qtbot.waitUntil(lambda: panel.xy is not None and window.layout_job is None, timeout=120_000)
+    (x0, x1), (y0, y1) = panel.plot.vb.viewRange()
+    x, y = panel.xy[:, 0], panel.xy[:, 1]
+    assert (x >= x0).all() and (x <= x1).all() and (y >= y0).all() and (y <= y1).all()

@@ -226,9 +226,9 @@ class NetworkPanel(PlotPanel):
 
     # ---- the layout ----
 
-    def set_layout(self, xy) -> None:
+    def set_layout(self, xy, fit: bool = False) -> None:
         """Draw the nodes at these (n, 2) coordinates (the final layout, or an intermediate one
-        while it forms); the view fits them the first time."""
+        while it forms); the view fits them the first time, and with ``fit``."""
         if self.data is None or not self.applies():
             return
         xy = np.asarray(xy, dtype=np.float64)
@@ -240,7 +240,7 @@ class NetworkPanel(PlotPanel):
         self._draw_links()
         self._recolour()
         self._draw_selection()
-        if first:
+        if first or fit:
             self.plot.autoRange(padding=0.03)
 
     def on_layout_progress(self, progress) -> None:
@@ -264,7 +264,9 @@ class NetworkPanel(PlotPanel):
         data (a stale job) are ignored."""
         if (self.data is not None and self.applies() and xy is not None
                 and np.shape(xy) == (self.data.n_nodes, 2)):
-            self.set_layout(xy)
+            # The view was fitted to the first positions, an early and smaller picture (karate
+            # showed a few nodes zoomed in): fit it to the final one.
+            self.set_layout(xy, fit=True)
 
     def set_layout_progress(self, fraction: float | None, text: str = "") -> None:
         """Say how far the layout is (before the first coordinates arrive)."""
