@@ -255,3 +255,16 @@ def test_chunked_step_same_for_every_thread_count():
     for trace, centers in out[1:]:
         assert trace == out[0][0]
         np.testing.assert_array_equal(centers, out[0][1])
+
+
+def test_lean_seeding_picks_the_dense_seeding_centres(monkeypatch):
+    # The lean k-means++ (transposed data, O(N) scratch, blocked parallel passes) is the same
+    # greedy algorithm as the dense one: from the same generator, the same centres.
+    from explorer.models import _centre_kernels as ck
+    X = blobs(12, n=20_000, d=5, k=8, sep=1.0)
+    dense = kmeans_plusplus(X, 8, np.random.default_rng(5))
+    monkeypatch.setattr(ck, "_LEAN_SEEDING_MIN_ROWS", 0)
+    lean = kmeans_plusplus(X, 8, np.random.default_rng(5))
+    np.testing.assert_array_equal(lean, dense)
+    lean32 = kmeans_plusplus(X.astype(np.float32), 8, np.random.default_rng(5))
+    np.testing.assert_allclose(lean32, dense, rtol=1e-6, atol=1e-6)
