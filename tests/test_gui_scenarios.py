@@ -19,6 +19,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -522,6 +523,7 @@ def test_close_during_a_sweep_inner(person, files, qtbot):
     u.type_into(sp.jobs, 2)
     u.click(sp.start_button)
     qtbot.waitUntil(lambda: len(sp.rows) >= 1, timeout=SWEEP_TIMEOUT_MS)
+    Path(os.environ[INNER]).write_text("closing")      # the parent times the close from here
     u.close()
     assert mp.active_children() == [], "sweep workers outlived the window"
 
@@ -532,15 +534,23 @@ def test_close_during_a_sweep_inner(person, files, qtbot):
                    "while the worker's done -> thread.quit connection is queued to the blocked "
                    "GUI thread (worker.py's ThreadJob connects it Direct for this reason)")
 def test_close_during_a_sweep(tmp_path):
-    env = dict(os.environ, **{INNER: "1"})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout", "0",
-         f"{__file__}::test_close_during_a_sweep_inner"], env=env, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=180)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)     # the window and its sweep workers
-        proc.communicate()
-        pytest.fail("the window did not close within 180 s of Close during Sweep K")
-    assert proc.returncode == 0, out.decode(errors="replace")[-3000:]
+    closing = tmp_path / "closing"
+    env = dict(os.environ, **{INNER: str(closing)})
+    log = tmp_path / "inner.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout", "0",
+             f"{__file__}::test_close_during_a_sweep_inner"], env=env, cwd=tmp_path,
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            # Up to 4 minutes to open the file and see a first fit; then 60 s to close.
+            deadline = time.monotonic() + 240
+            while not closing.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)     # the window and its sweep workers
+            proc.wait()
+            pytest.fail("the window did not close within 60 s of Close during Sweep K"
+                        if closing.exists() else "the sweep did not start within 240 s")
+    assert proc.returncode == 0, log.read_text(errors="replace")[-3000:]
