@@ -376,8 +376,13 @@ def test_every_model_files_sweep_runs_session_export(person, files, qtbot, tmp_p
     assert v.w.runs_panel.table.model().rowCount() == n_runs
     assert v.w.result is not None
     assert v.w.result.final_objective == pytest.approx(after.final_objective, rel=1e-9)
+    # Open in views on the first run: fitted again from its saved settings, the same fit.
+    v.show_tab(v.w.runs_panel)
+    v.select_runs(first_id)
+    v.open_selected_run()
+    assert v.w.result.final_objective == pytest.approx(first.final_objective, rel=1e-9)
+    np.testing.assert_array_equal(v.w.result.model.labels(), first.model.labels())
     v.run()
-    assert first.trace
 
 
 @pytest.mark.xfail(strict=True, reason="window bug: opening a file replaces the model the user "
