@@ -559,3 +559,48 @@ def test_close_during_a_sweep(tmp_path):
             pytest.fail("the window did not close within 60 s of Close during Sweep K"
                         if closing.exists() else "the sweep did not start within 240 s")
     assert proc.returncode == 0, log.read_text(errors="replace")[-3000:]
+
+
+def test_open_a_session_during_a_fit_and_delete_a_run(person, files, qtbot, tmp_path):
+    """A saved session opened while a fit runs replaces it (the fit stops); a run deleted in the
+    Runs tab leaves the table, and the others still open."""
+    u = person()
+    u.open(files["iris.csv"])
+    u.choose_model("kmeans")
+    u.set_run_setting("max_iter", 20)
+    for K in (2, 3):
+        u.set_value("K", K)
+        u.run()
+    saved = u.save_session(tmp_path / "iris")
+    u.open(files["big_table"])
+    long_runs(u, CASES[0], files)
+    u.start()
+    wait(qtbot, 200)
+    u.open_session(saved)
+    assert not u.w.is_running() and u.w.run_action.isEnabled()
+    assert sorted(u.run_rows()) == [1, 2] and u.w.data.n_items == 150
+    u.show_tab(u.w.runs_panel)
+    u.select_runs(2)
+    u.click(u.w.runs_panel.delete_button)
+    u.check("press Delete")
+    assert sorted(u.run_rows()) == [1]
+    u.select_runs(1)
+    u.open_selected_run()
+    assert u.w.result.model.hp.K == 2
+    u.set_run_setting("max_iter", 5)
+    u.run()
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1600, 1000)])
+def test_every_tab_after_a_run_at_small_and_large_sizes(person, sample_dir, size):
+    """Each tab clicked after a table fit and after a network fit, in a small and a large
+    window: every plot draws the final state without a warning."""
+    u = person(size=size)
+    for path, model, iters in ((sample_dir / "iris.csv", "gmm", 20),
+                               (sample_dir / "karate" / "edges.csv", "ammsb", NETWORK_ITERS)):
+        u.open(path)
+        u.choose_model(model)
+        u.set_run_setting("max_iter", iters)
+        u.run()
+        for i in range(u.w.tabs.count()):
+            u.show_tab(u.w.tabs.widget(i))
