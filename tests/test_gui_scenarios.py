@@ -19,6 +19,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -375,8 +376,13 @@ def test_every_model_files_sweep_runs_session_export(person, files, qtbot, tmp_p
     assert v.w.runs_panel.table.model().rowCount() == n_runs
     assert v.w.result is not None
     assert v.w.result.final_objective == pytest.approx(after.final_objective, rel=1e-9)
+    # Open in views on the first run: fitted again from its saved settings, the same fit.
+    v.show_tab(v.w.runs_panel)
+    v.select_runs(first_id)
+    v.open_selected_run()
+    assert v.w.result.final_objective == pytest.approx(first.final_objective, rel=1e-9)
+    np.testing.assert_array_equal(v.w.result.model.labels(), first.model.labels())
     v.run()
-    assert first.trace
 
 
 def test_opening_another_file_keeps_the_chosen_model(person, sample_dir):
@@ -513,21 +519,75 @@ def test_close_during_a_sweep_inner(person, files, qtbot):
     u.type_into(sp.jobs, 2)
     u.click(sp.start_button)
     qtbot.waitUntil(lambda: len(sp.rows) >= 1, timeout=SWEEP_TIMEOUT_MS)
+    Path(os.environ[INNER]).write_text("closing")      # the parent times the close from here
     u.close()
     assert mp.active_children() == [], "sweep workers outlived the window"
 
 
 @pytest.mark.slow
 def test_close_during_a_sweep(tmp_path):
-    env = dict(os.environ, **{INNER: "1"})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout", "0",
-         f"{__file__}::test_close_during_a_sweep_inner"], env=env, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=180)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)     # the window and its sweep workers
-        proc.communicate()
-        pytest.fail("the window did not close within 180 s of Close during Sweep K")
-    assert proc.returncode == 0, out.decode(errors="replace")[-3000:]
+    closing = tmp_path / "closing"
+    env = dict(os.environ, **{INNER: str(closing)})
+    log = tmp_path / "inner.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout", "0",
+             f"{__file__}::test_close_during_a_sweep_inner"], env=env, cwd=tmp_path,
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            # Up to 4 minutes to open the file and see a first fit; then 60 s to close.
+            deadline = time.monotonic() + 240
+            while not closing.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)     # the window and its sweep workers
+            proc.wait()
+            pytest.fail("the window did not close within 60 s of Close during Sweep K"
+                        if closing.exists() else "the sweep did not start within 240 s")
+    assert proc.returncode == 0, log.read_text(errors="replace")[-3000:]
+
+
+def test_open_a_session_during_a_fit_and_delete_a_run(person, files, qtbot, tmp_path):
+    """A saved session opened while a fit runs replaces it (the fit stops); a run deleted in the
+    Runs tab leaves the table, and the others still open."""
+    u = person()
+    u.open(files["iris.csv"])
+    u.choose_model("kmeans")
+    u.set_run_setting("max_iter", 20)
+    for K in (2, 3):
+        u.set_value("K", K)
+        u.run()
+    saved = u.save_session(tmp_path / "iris")
+    u.open(files["big_table"])
+    long_runs(u, CASES[0], files)
+    u.start()
+    wait(qtbot, 200)
+    u.open_session(saved)
+    assert not u.w.is_running() and u.w.run_action.isEnabled()
+    assert sorted(u.run_rows()) == [1, 2] and u.w.data.n_items == 150
+    u.show_tab(u.w.runs_panel)
+    u.select_runs(2)
+    u.click(u.w.runs_panel.delete_button)
+    u.check("press Delete")
+    assert sorted(u.run_rows()) == [1]
+    u.select_runs(1)
+    u.open_selected_run()
+    assert u.w.result.model.hp.K == 2
+    u.set_run_setting("max_iter", 5)
+    u.run()
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1600, 1000)])
+def test_every_tab_after_a_run_at_small_and_large_sizes(person, sample_dir, size):
+    """Each tab clicked after a table fit and after a network fit, in a small and a large
+    window: every plot draws the final state without a warning."""
+    u = person(size=size)
+    for path, model, iters in ((sample_dir / "iris.csv", "gmm", 20),
+                               (sample_dir / "karate" / "edges.csv", "ammsb", NETWORK_ITERS)):
+        u.open(path)
+        u.choose_model(model)
+        u.set_run_setting("max_iter", iters)
+        u.run()
+        for i in range(u.w.tabs.count()):
+            u.show_tab(u.w.tabs.widget(i))
