@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 WARM_STAMP := $(VENV)/.warm
 # The warm-up is redone when a kernel's source changes (numba's cache is keyed by the sources).
-KERNEL_SOURCES := $(wildcard explorer/models/*.py)
+KERNEL_SOURCES := $(wildcard explorer/models/*.py) explorer/layout.py explorer/textformat.py
 
 .PHONY: install run test lint clean bench check-window
 

@@ -220,12 +220,19 @@ def _after_fit(model_id: str, result) -> None:
 
 def _export(result) -> None:
     """The export's formatting kernels (explorer.textformat): assignments.csv, and for networks
-    the GraphML nodes and edges."""
+    the GraphML nodes and edges with their layout (explorer.layout's kernels)."""
 
     from explorer.export import export_result
 
+    layout = None
+    if result.data.kind in ("network", "temporal"):
+        # The Network tab's layout (explorer.layout) starts as soon as a network opens: its
+        # kernels are warmed with the network models, and the GraphML's x/y with them.
+        from explorer.layout import LayoutSettings, compute_layout
+
+        layout = compute_layout(result.data, LayoutSettings(seed=0), use_cache=False)
     with tempfile.TemporaryDirectory(dir=_tmpdir()) as d:
-        export_result(result, Path(d) / "set")
+        export_result(result, Path(d) / "set", layout=layout)
 
 
 @contextmanager
@@ -287,7 +294,8 @@ def _dispatchers(modules: list[ModuleType] | None = None):
 
     if modules is None:
         modules = [m for name, m in list(sys.modules.items())
-                   if (name.startswith("explorer.models") or name == "explorer.textformat")
+                   if (name.startswith("explorer.models")
+                       or name in ("explorer.textformat", "explorer.layout"))
                    and m is not None]
     seen = set()
     for m in modules:
@@ -301,7 +309,8 @@ def compiled_count(extra: tuple | list = ()) -> int:
     """Signatures this process compiled (not loaded from the cache), in explorer's modules and
     ``extra`` (a model's own module when it comes from outside the package)."""
     modules = [m for name, m in list(sys.modules.items())
-               if (name.startswith("explorer.models") or name == "explorer.textformat")
+               if (name.startswith("explorer.models")
+                   or name in ("explorer.textformat", "explorer.layout"))
                and m is not None] + list(extra)
     return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers(modules))
 
