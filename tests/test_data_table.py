@@ -338,10 +338,13 @@ def test_cli_missing_drop(tmp_path, capsys):
     p = write(tmp_path, "votes.csv", VOTES)
     assert cli.main(["fit", "kmeans", str(p), "--K", "2", "--labels", "party"]) == 2
     assert "--missing drop" in capsys.readouterr().err
+    # The two complete rows are the same vote, so K = 2 leaves a cluster empty: the fit runs on
+    # the 2 kept rows and is reported degenerate (exit 3), not called converged (issue 22).
     assert cli.main(["fit", "kmeans", str(p), "--K", "2", "--labels", "party", "--missing",
-                     "drop", "--quiet"]) == 0
+                     "drop", "--quiet"]) == 3
     out = capsys.readouterr()
     assert "dropped 4 of 6 rows" in out.err and "2 rows x 3 columns" in out.out
+    assert "the data have only 1 distinct row" in out.err
 
 
 # ---- issue 12: messages and safety ---------------------------------------------------------------
