@@ -37,9 +37,17 @@ def run_to_end(qtbot, window, timeout=30_000):
 def export_to(qtbot, window, out_dir=None, timeout=60_000) -> dict:
     """Export the window's result as a user does (the export runs on the window's worker) and
     wait for it: the paths written."""
-    with qtbot.waitSignal(window.exported, timeout=timeout) as blocker:
+    got = []
+    window.exported.connect(got.append)
+    try:
         assert window.export_results(out_dir) is not None
-    return blocker.args[0]
+        # an export that fails says so in the log (and a message): fail at once, not at timeout
+        qtbot.waitUntil(lambda: bool(got) or "error: " in window.log_view.toPlainText(),
+                        timeout=timeout)
+    finally:
+        window.exported.disconnect(got.append)
+    assert got, window.log_view.toPlainText()[-600:]
+    return got[0]
 
 
 def write(tmp_path, name, content):

@@ -23,7 +23,9 @@ from explorer.workspace import Workspace  # noqa: E402
 
 
 @pytest.fixture
-def window(make_window):
+def window(make_window, dialogs):
+    # (dialogs: a message box is recorded instead of waiting for a click, so a failure fails the
+    # test instead of blocking it)
     return make_window(registry(), (1300, 850))
 
 
@@ -39,9 +41,9 @@ def test_export_is_written_off_the_gui_thread(qtbot, window, sample_dir, tmp_pat
     threads = []
     real = export_mod.export_result
 
-    def recording(result, out_dir):
+    def recording(result, out_dir, **options):
         threads.append(threading.current_thread())
-        return real(result, out_dir)
+        return real(result, out_dir, **options)
 
     monkeypatch.setattr(export_mod, "export_result", recording)
     paths = export_to(qtbot, window, tmp_path / "out")
