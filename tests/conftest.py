@@ -106,11 +106,11 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def make_window(qtbot, settings, dialogs):
+def make_window(qtbot, settings):
     """``make_window(models, size)``: a shown MainWindow offering ``models``, with the test's
     private settings, resized to ``size``; closed when the test ends, without the quit question
-    (the test may end during a fit). Its message boxes are recorded (``dialogs``), never waited
-    on: an error fails the test instead of blocking it until the timeout."""
+    (the test may end during a fit). A test whose window may show a message box takes the
+    ``dialogs`` fixture (or patches QMessageBox.exec) so that it never waits for a click."""
     from explorer.gui.main_window import MainWindow
 
     windows = []

@@ -17,7 +17,7 @@ from explorer.models import registry  # noqa: E402
 
 
 @pytest.fixture
-def window(make_window, tmp_path, monkeypatch):
+def window(make_window, tmp_path, monkeypatch, dialogs):   # (dialogs: no box waits)
     monkeypatch.setenv("EXPLORER_LAYOUT_CACHE", str(tmp_path / "layouts"))
     return make_window(registry(), (1400, 900))
 

@@ -16,7 +16,7 @@ from explorer.models import registry  # noqa: E402
 
 
 @pytest.fixture
-def window(make_window):
+def window(make_window, dialogs):     # (dialogs: no message box waits for a click)
     return make_window(registry(), (1300, 850))
 
 
