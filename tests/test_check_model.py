@@ -46,6 +46,10 @@ def model_file(monkeypatch):
         unregister(model_id)
     for path in loaded:
         plugins.forget(path)
+    # add_model_file names the file in the environment for worker processes; monkeypatch's
+    # delenv of an unset variable records nothing to undo, so it is removed here (else every
+    # later test's registry loaded the example again: 'registered twice' in test_plugins)
+    os.environ.pop(plugins.MODEL_FILES_VARIABLE, None)
 
 
 def test_the_bundled_models_are_the_nine():

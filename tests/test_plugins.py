@@ -39,6 +39,7 @@ def clean_registry(monkeypatch):
     for model_id in set(registry()) - before:
         unregister(model_id)
     plugins.forget()
+    os.environ.pop(plugins.MODEL_FILES_VARIABLE, None)     # set by add_model_file, not undone
     for name in set(sys.modules) - modules:
         if name.startswith(("explorer_model_file_", "poisson_mixture")):
             del sys.modules[name]
@@ -146,8 +147,10 @@ def test_model_file_and_model_path_on_the_cli_and_a_session_names_no_file(tmp_pa
     # replaying needs the model named again: the session alone loads no code
     alone = explorer_cli("replay", "s.explorer.json", cwd=tmp_path)
     assert alone.returncode != 0
-    assert "unknown model 'poisson-mixture'" in alone.stdout + alone.stderr
-    named = explorer_cli("replay", "s.explorer.json", "--model-file", EXAMPLE, cwd=tmp_path)
+    assert "runs[0].model: unknown model \"poisson-mixture\"" in alone.stdout + alone.stderr
+    # (--allow-paths: the example's counts.csv lies outside the session's folder)
+    named = explorer_cli("replay", "s.explorer.json", "--model-file", EXAMPLE, "--allow-paths",
+                         cwd=tmp_path)
     assert named.returncode == 0, named.stdout + named.stderr
     assert "1 of 1 runs reproduced" in named.stdout
     listed = explorer_cli("models", cwd=tmp_path,

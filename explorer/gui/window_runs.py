@@ -187,8 +187,10 @@ class RunActions:
     def draw_snapshot(self, snap) -> None:
         """Draw a snapshot in the trace's extra curves and the visible tab only; hidden tabs are
         marked and drawn when they are shown (keeps each redraw well under 100 ms). Called by the
-        controller at most about once a second during a fit."""
-        if self._closing:
+        controller at most about once a second during a fit. A saved run being fitted again
+        (open_run) is on data the plots do not show yet (they get it, and its final state, when
+        it is done): its snapshots are not drawn (they indexed 150-row iris into another table)."""
+        if self._closing or self._refit_run_id is not None:
             return
         self._stale = {p: snap for p in self.plots}
         self._refresh_panel(self.trace_panel)
