@@ -57,7 +57,7 @@ def test_karate_network_view_through_a_fit_a_click_and_export(qtbot, window, sam
     assert window.layout_job is None and not panel.applies()
 
 
-def test_temporal_network_view_follows_the_snapshot_slider(qtbot, window, sample_dir):
+def test_temporal_network_view_follows_the_snapshot_slider(qtbot, window, sample_dir, tmp_path):
     assert window.open_file(sample_dir / "planted_contacts" / "counts.csv")
     assert window.data.kind == "temporal"
     panel = window.network_panel
@@ -72,6 +72,10 @@ def test_temporal_network_view_follows_the_snapshot_slider(qtbot, window, sample
     assert panel.snapshot_index is None
     click_node(qtbot, panel, 0)
     assert panel.selected == 0 and window.adjacency_panel.selected_node == 0
+    paths = export_to(qtbot, window, tmp_path / "out")
+    g = nx.read_graphml(paths["graphml"])           # the layout goes with the nodes
+    node = str(window.data.node_ids[0])
+    assert g.nodes[node]["x"] == pytest.approx(panel.xy[0, 0], rel=1e-9)
 
 
 def test_the_finished_layout_is_all_in_view(qtbot, window, sample_dir):
