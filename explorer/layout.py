@@ -194,6 +194,22 @@ def _cache_write(path: Path, xy: np.ndarray) -> None:
 
 # ---- kernels ------------------------------------------------------------------------------------
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _new_leaf(k, c, q, p, x, y, mass, child, body, cx, cy, half, cmass, comx, comy):
+    """Make cell ``k`` the leaf holding point ``p`` in quadrant ``q`` of cell ``c``."""
+    h = 0.5 * half[c]
+    cx[k] = cx[c] + (h if q & 1 else -h)
+    cy[k] = cy[c] + (h if q & 2 else -h)
+    half[k] = h
+    for qq in range(4):
+        child[k, qq] = -1
+    body[k] = p
+    cmass[k] = mass[p]
+    comx[k] = mass[p] * x[p]
+    comy[k] = mass[p] * y[p]
+    child[c, q] = k
+
+
 @numba.njit(cache=True, nogil=True)
 def _build_tree(x, y, mass, child, body, cx, cy, half, cmass, comx, comy):
     """Barnes-Hut quadtree of the points into preallocated cell arrays; returns the number of
@@ -240,37 +256,15 @@ def _build_tree(x, y, mass, child, body, cx, cy, half, cmass, comx, comy):
                 qe = (1 if x[e] >= cx[c] else 0) + (2 if y[e] >= cy[c] else 0)
                 if used >= cap:
                     return -1
-                k = used
+                _new_leaf(used, c, qe, e, x, y, mass, child, body, cx, cy, half, cmass, comx, comy)
                 used += 1
-                h = 0.5 * half[c]
-                cx[k] = cx[c] + (h if qe & 1 else -h)
-                cy[k] = cy[c] + (h if qe & 2 else -h)
-                half[k] = h
-                for q in range(4):
-                    child[k, q] = -1
-                body[k] = e
-                cmass[k] = mass[e]
-                comx[k] = mass[e] * x[e]
-                comy[k] = mass[e] * y[e]
-                child[c, qe] = k
             q = (1 if x[b] >= cx[c] else 0) + (2 if y[b] >= cy[c] else 0)
             nxt = child[c, q]
             if nxt == -1:
                 if used >= cap:
                     return -1
-                k = used
+                _new_leaf(used, c, q, b, x, y, mass, child, body, cx, cy, half, cmass, comx, comy)
                 used += 1
-                h = 0.5 * half[c]
-                cx[k] = cx[c] + (h if q & 1 else -h)
-                cy[k] = cy[c] + (h if q & 2 else -h)
-                half[k] = h
-                for qq in range(4):
-                    child[k, qq] = -1
-                body[k] = b
-                cmass[k] = mass[b]
-                comx[k] = mass[b] * x[b]
-                comy[k] = mass[b] * y[b]
-                child[c, q] = k
                 break
             c = nxt
             depth += 1

@@ -337,6 +337,22 @@ def _put_range(buf, pos, src, lo, hi):
     return pos
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put_float_data(buf, pos, open_tag, value):
+    """``open_tag``, the float ``value``, then ``</data>``: one GraphML data element."""
+    pos = _put(buf, pos, open_tag)
+    pos = write_float(value, buf, pos)
+    return _put(buf, pos, _DATA_CLOSE)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put_int_data(buf, pos, open_tag, value):
+    """``open_tag``, the integer ``value``, then ``</data>``."""
+    pos = _put(buf, pos, open_tag)
+    pos = write_int(value, buf, pos)
+    return _put(buf, pos, _DATA_CLOSE)
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def csv_rows(id_bytes, id_ends, labels, M, c_bytes, c_ends, with_comm, buf):
     """Rows ``id,label,p0,...,p{K-1}[,communities]`` into ``buf``; returns the bytes written.
@@ -435,24 +451,12 @@ def graphml_nodes(id_bytes, id_ends, labels, M, threshold, c_bytes, c_ends, with
                 pos = _put(buf, pos, _DATA_CLOSE)
             t0 = t_ends[i]
         if xy.shape[0] > 0:
-            pos = _put(buf, pos, _X_OPEN)
-            pos = write_float(xy[i, 0], buf, pos)
-            pos = _put(buf, pos, _DATA_CLOSE)
-            pos = _put(buf, pos, _Y_OPEN)
-            pos = write_float(xy[i, 1], buf, pos)
-            pos = _put(buf, pos, _DATA_CLOSE)
-            pos = _put(buf, pos, _SIZE_OPEN)
-            pos = write_float(size[i], buf, pos)
-            pos = _put(buf, pos, _DATA_CLOSE)
-            pos = _put(buf, pos, _R_OPEN)
-            pos = write_int(rgb[i, 0], buf, pos)
-            pos = _put(buf, pos, _DATA_CLOSE)
-            pos = _put(buf, pos, _G_OPEN)
-            pos = write_int(rgb[i, 1], buf, pos)
-            pos = _put(buf, pos, _DATA_CLOSE)
-            pos = _put(buf, pos, _B_OPEN)
-            pos = write_int(rgb[i, 2], buf, pos)
-            pos = _put(buf, pos, _DATA_CLOSE)
+            pos = _put_float_data(buf, pos, _X_OPEN, xy[i, 0])
+            pos = _put_float_data(buf, pos, _Y_OPEN, xy[i, 1])
+            pos = _put_float_data(buf, pos, _SIZE_OPEN, size[i])
+            pos = _put_int_data(buf, pos, _R_OPEN, rgb[i, 0])
+            pos = _put_int_data(buf, pos, _G_OPEN, rgb[i, 1])
+            pos = _put_int_data(buf, pos, _B_OPEN, rgb[i, 2])
         pos = _put(buf, pos, _NODE_CLOSE)
     return pos
 

@@ -19,6 +19,16 @@ def table(X, labels=None, *, columns=None, path=None) -> TableData:
                      labels=labels, path=path)
 
 
+def drain(gen):
+    """Run a generator to its end: (what it yielded, what it returned)."""
+    yielded = []
+    while True:
+        try:
+            yielded.append(next(gen))
+        except StopIteration as stop:
+            return yielded, stop.value
+
+
 def noise_table(n=60, d=2, seed=0, labels=True) -> TableData:
     """``n`` standard normal rows in ``d`` columns, labelled "0"/"1" by row parity, from a file
     called mem.csv (the runner and export tests' plumbing data)."""

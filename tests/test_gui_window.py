@@ -323,8 +323,8 @@ def test_cancel_mid_run_keeps_partial_result_and_exports(qtbot, window, sample_d
     assert window.open_file(sample_dir / "iris.csv", labels="species")
     select_paced_fake(window, K=3, step_ms=20)
     assert window.start_run()
-    qtbot.waitUntil(lambda: window.trace_panel.trace_points >= 5, timeout=10_000)
-    with qtbot.waitSignal(window.run_finished, timeout=5_000) as blocker:
+    qtbot.waitUntil(lambda: window.trace_panel.trace_points >= 5, timeout=30_000)
+    with qtbot.waitSignal(window.run_finished, timeout=30_000) as blocker:
         window.cancel_action.trigger()
     result = blocker.args[0]
     assert result.cancelled and 5 <= result.iterations < 5000

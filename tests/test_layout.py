@@ -11,6 +11,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from helpers import drain
 
 from explorer import layout as L
 from explorer.data import load_network, load_temporal
@@ -135,13 +136,7 @@ def test_progress_is_reported_and_generator_returns_coordinates():
     data = karate()
     gen = L.layout_steps(data, L.LayoutSettings(iterations=40), use_cache=False,
                          positions_every_s=0.0)
-    seen = []
-    while True:
-        try:
-            seen.append(next(gen))
-        except StopIteration as stop:
-            xy = stop.value
-            break
+    seen, xy = drain(gen)
     assert [p.iteration for p in seen] == list(range(1, len(seen) + 1))
     assert seen[-1].iteration == seen[-1].total == len(seen)
     assert all(p.positions is not None and p.positions.shape == (34, 2) for p in seen)
@@ -172,7 +167,7 @@ def test_cache_hit_returns_the_same_array(layout_cache):
     first = L.compute_layout(data)
     files = list(layout_cache.glob("*.npy"))
     assert len(files) == 1
-    steps = list(_drain(L.layout_steps(data)))
+    steps = list(drain(L.layout_steps(data)))
     assert len(steps[0]) == 1 and steps[0][0].from_cache
     assert np.array_equal(steps[1], first)
     # Other settings, other key: computed again, stored beside it.
@@ -201,15 +196,6 @@ def test_unwritable_cache_is_skipped(monkeypatch, tmp_path):
     monkeypatch.setenv("EXPLORER_LAYOUT_CACHE", str(blocker / "layouts"))
     xy = L.compute_layout(karate(), L.LayoutSettings(iterations=5))
     assert xy.shape == (34, 2)
-
-
-def _drain(gen):
-    steps = []
-    while True:
-        try:
-            steps.append(next(gen))
-        except StopIteration as stop:
-            return steps, stop.value
 
 
 def test_temporal_network_is_laid_out_by_its_aggregate():

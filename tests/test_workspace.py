@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import drain
 
 from explorer import runner
 from explorer.models import get_model
@@ -38,13 +39,7 @@ def test_refit_of_a_recorded_run_gives_its_objective(sample_dir):
     record = ws.record_run(result)
     ws.run_results.clear()                          # as after opening a saved session
     steps = ws.refit_steps(record.id)
-    reports = []
-    while True:
-        try:
-            reports.append(next(steps))
-        except StopIteration as stop:
-            again = stop.value
-            break
+    reports, again = drain(steps)
     assert reports and reports[-1].done and not any(isinstance(r, str) for r in reports)
     assert again.final_objective == pytest.approx(result.final_objective, rel=1e-12)
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer import views
-from explorer.gui.plots.base import PlotPanel, _message_item, cluster_color
+from explorer.gui.plots.base import PlotPanel, _message_item, cluster_color, reset_slider
 
 
 def _adjacency_lut() -> np.ndarray:
@@ -118,10 +118,7 @@ class AdjacencyPanel(PlotPanel):
         temporal = data.kind == "temporal"
         self.time_bar.setVisible(temporal)
         if temporal:
-            self.slider.blockSignals(True)
-            self.slider.setRange(0, data.T)
-            self.slider.setValue(0)
-            self.slider.blockSignals(False)
+            reset_slider(self.slider, data.T)
         # Before a fit: ground-truth order when known, else the file's order.
         self._order_memberships = None
         self._order_labels = (np.asarray(data.labels).astype(str) if data.labels is not None
@@ -206,12 +203,10 @@ class AdjacencyPanel(PlotPanel):
         super().show_snapshot(snapshot, model_cls)
         if self.data is None or self.data.kind not in ("network", "temporal"):
             return
-        labels = snapshot.get("labels")
-        if labels is None:
+        communities = self.snapshot_communities(snapshot)
+        if communities is None:
             return
-        self._order_labels = np.asarray(labels)
-        m = snapshot.get("memberships")
-        self._order_memberships = None if m is None else np.asarray(m)
+        self._order_labels, self._order_memberships = communities
         self._rebuild()
 
     def describe_position(self, x: float, y: float) -> str:

@@ -176,6 +176,15 @@ def _message_item(text: str = "") -> pg.TextItem:
     return item
 
 
+def reset_slider(slider, maximum: int) -> None:
+    """Range 0..``maximum`` and value 0, without emitting valueChanged (a new data set, not a
+    user's move)."""
+    slider.blockSignals(True)
+    slider.setRange(0, maximum)
+    slider.setValue(0)
+    slider.blockSignals(False)
+
+
 class PlotPanel(QWidget):
     """Base: a titled panel with an export target."""
 
@@ -215,6 +224,16 @@ class PlotPanel(QWidget):
 
     def show_snapshot(self, snapshot: dict, model_cls) -> None:
         self.fit_snapshot = snapshot
+
+    @staticmethod
+    def snapshot_communities(snapshot: dict):
+        """(labels, memberships or None) of a fit's snapshot as arrays, or None when it has no
+        labels yet: what the network panels colour and order by."""
+        labels = snapshot.get("labels")
+        if labels is None:
+            return None
+        m = snapshot.get("memberships")
+        return np.asarray(labels), None if m is None else np.asarray(m)
 
     def clear_fit(self) -> None:
         """A new run starts: forget the previous run's snapshot (redrawn uncoloured)."""

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.gui.plots.base import GREY, PlotPanel, _message_item, cluster_color
+from explorer.gui.plots.base import GREY, PlotPanel, _message_item, cluster_color, reset_slider
 from explorer.gui.worker import Job
 from explorer.runner import RunControl
 
@@ -170,10 +170,7 @@ class NetworkPanel(PlotPanel):
             return
         self.bar.setVisible(True)
         if temporal:
-            self.slider.blockSignals(True)
-            self.slider.setRange(0, data.T)
-            self.slider.setValue(0)
-            self.slider.blockSignals(False)
+            reset_slider(self.slider, data.T)
             self.slider_label.setText("aggregate")
         n = data.n_nodes
         self._all_pairs = self._aggregate_pairs()
@@ -199,12 +196,10 @@ class NetworkPanel(PlotPanel):
         super().show_snapshot(snapshot, model_cls)
         if not self.applies():
             return
-        labels = snapshot.get("labels")
-        if labels is None:
+        communities = self.snapshot_communities(snapshot)
+        if communities is None:
             return
-        self.labels = np.asarray(labels)
-        m = snapshot.get("memberships")
-        self.memberships = None if m is None else np.asarray(m)
+        self.labels, self.memberships = communities
         self._recolour()
 
     def export_item(self):
