@@ -44,22 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.data.pipeline import (
-    MAX_MAGNITUDE,
-    ColumnChoice,
-    build_table,
-    check_choice,
-    check_missing,
-    column_choice,
-    dropped_rows,
-    feature_columns,
-    id_column,
-    missing_values_error,
-    name_columns,
-    no_numeric_columns,
-    row_ids_from,
-    too_large,
-)
+from explorer.data import pipeline as steps
 from explorer.data.table import binary_format, regular_file
 from explorer.data.types import DataError, TableData
 
@@ -364,7 +349,7 @@ def _check_options(path, dtype: str | None, missing: str) -> str:
         raise DataError("not a Parquet, Feather or .npy file", path=path)
     if dtype is not None and dtype not in DTYPES:
         raise DataError(f"unknown dtype {dtype!r} (expected float32 or float64)", path=path)
-    check_missing(missing, path)
+    steps.check_missing(missing, path)
     return fmt
 
 
@@ -381,8 +366,8 @@ def load_columnar(path, *, columns=None, labels=None, standardize: bool = False,
     stop = threading.Event()
     sha = pool.submit(_hash, path, stop)
     try:
-        return _load(src, column_choice(columns, labels, path), standardize, dtype, missing,
-                     progress, sha)
+        choice = steps.column_choice(columns, labels, path)
+        return _load(src, choice, standardize, dtype, missing, progress, sha)
     except BaseException:
         stop.set()              # a refused file: do not wait for its hash
         raise
@@ -391,7 +376,7 @@ def load_columnar(path, *, columns=None, labels=None, standardize: bool = False,
 
 
 def _numeric_columns(src: _Batches, names: list[str], feats: list[str], id_name: str | None,
-                     choice: ColumnChoice, notes: list[str]) -> tuple[list[str], list[str]]:
+                     choice: steps.ColumnChoice, notes: list[str]) -> tuple[list[str], list[str]]:
     """Step 6 (columnar): the feature columns of a numeric type, and the file's text columns
     (ground-truth candidates the window offers, as the CSV loader's). A text feature column is
     excluded with a note, or an error when picked."""
@@ -407,7 +392,7 @@ def _numeric_columns(src: _Batches, names: list[str], feats: list[str], id_name:
         else:
             notes.append(f"column {c!r} is not numeric; excluded from the features")
     if not numeric:
-        raise no_numeric_columns(notes, path)
+        raise steps.no_numeric_columns(notes, path)
     return numeric, text_columns
 
 
@@ -499,11 +484,11 @@ class _Reading:
             raise DataError(f"value {float(v)!r} in row {file_row(r)} is {what}",
                             path=self.path, column=column)
         if not self.standardize and self.X.dtype != np.float32:    # float32 ends at 3.4e38
-            big = np.abs(out) > MAX_MAGNITUDE
+            big = np.abs(out) > steps.MAX_MAGNITUDE
             if big.any():
                 r = int(np.flatnonzero(big)[0])
-                raise too_large(float(out[r]), at=f" in row {file_row(r)}", path=self.path,
-                                column=column)
+                raise steps.too_large(float(out[r]), at=f" in row {file_row(r)}",
+                                      path=self.path, column=column)
 
     def _text_parts(self, cols: dict, n: int, good) -> None:
         """The batch's id and label cells, as strings."""
@@ -527,9 +512,9 @@ class _Reading:
             return None
         r, column = self.first_missing
         if self.missing == "error":
-            raise missing_values_error(f"missing value in row {r + 1}", self.n_missing,
-                                       path=self.path, column=column)
-        dropped_rows(self.n_missing, self.n_rows, self.w, self.numeric, notes, self.path)
+            raise steps.missing_values_error(f"missing value in row {r + 1}", self.n_missing,
+                                             path=self.path, column=column)
+        steps.dropped_rows(self.n_missing, self.n_rows, self.w, self.numeric, notes, self.path)
         self.X = np.asfortranarray(self.X[:self.w])        # one copy, only when rows dropped
         return np.concatenate([np.arange(r0, r0 + n) if rows is None else rows
                                for r0, n, rows in self.kept_parts])
@@ -540,14 +525,14 @@ class _Reading:
             return RowNumbers(self.n_rows) if kept is None else kept.astype(str)
 
         if not self.id_name:
-            return row_ids_from(None, None, False, numbered, notes)
+            return steps.row_ids_from(None, None, False, numbered, notes)
         ids = np.concatenate(self.id_parts)
         valid = not any(v is None for v in ids) and len(set(ids)) == len(ids)
-        return row_ids_from(ids.astype(str) if valid else ids, self.id_name, valid, numbered,
-                            notes, problem="repeated or missing values")
+        return steps.row_ids_from(ids.astype(str) if valid else ids, self.id_name, valid,
+                                  numbered, notes, problem="repeated or missing values")
 
 
-def _load(src: _Batches, choice: ColumnChoice, standardize: bool, dtype: str | None,
+def _load(src: _Batches, choice: steps.ColumnChoice, standardize: bool, dtype: str | None,
           missing: str, progress, sha) -> TableData:
     """Steps 3-9 for a columnar file whose header or schema ``src`` has read."""
     from explorer.progress import Task
@@ -557,13 +542,13 @@ def _load(src: _Batches, choice: ColumnChoice, standardize: bool, dtype: str | N
     if src.fmt == "npy" and choice.label:
         raise DataError("a .npy array has no named columns, so no label column; save the table "
                         "with its label column as Parquet or CSV", path=path)
-    names = name_columns(src.names, choice, notes, path=path, where="file")
+    names = steps.name_columns(src.names, choice, notes, path=path, where="file")
     if src.n_rows == 0:
         raise DataError("no data rows", path=path)
-    check_choice(names, choice, path)
-    id_name = id_column(names, choice) if src.fmt != "npy" else None
-    numeric, text_columns = _numeric_columns(src, names, feature_columns(names, choice, id_name),
-                                             id_name, choice, notes)
+    steps.check_choice(names, choice, path)
+    id_name = steps.id_column(names, choice) if src.fmt != "npy" else None
+    feats = steps.feature_columns(names, choice, id_name)
+    numeric, text_columns = _numeric_columns(src, names, feats, id_name, choice, notes)
     if dtype is None:
         position = {c: j for j, c in enumerate(names)}
         dtype = "float32" if all(src.float32[position[c]] for c in numeric) else "float64"
@@ -580,10 +565,10 @@ def _load(src: _Batches, choice: ColumnChoice, standardize: bool, dtype: str | N
         import pyarrow as pa
 
         pa.default_memory_pool().release_unused()
-    data = build_table(X, numeric, choice=choice, ids=ids, labels=y, path=path,
-                       sha256=sha.result(), standardize=standardize,
-                       standardizer=_standardize_columns, notes=notes,
-                       text_columns=text_columns)
+    data = steps.build_table(X, numeric, choice=choice, ids=ids, labels=y, path=path,
+                             sha256=sha.result(), standardize=standardize,
+                             standardizer=_standardize_columns, notes=notes,
+                             text_columns=text_columns)
     if X.dtype == np.float32:
         notes.append("features kept as float32 (K-means and the Gaussian mixture accumulate in "
                      "float64; other models convert to float64)")
