@@ -255,6 +255,62 @@ def check_monotone(s: Subject) -> str:
     return f"never worsened over {steps} steps (2 seeds)"
 
 
+def _snapshot_memberships(snap: dict, labels: np.ndarray, n: int) -> int | None:
+    """K from the snapshot's ``memberships`` (N, K), rows non-negative summing to 1, the labels
+    below K; None without memberships."""
+    if "memberships" not in snap:
+        return None
+    m = np.asarray(snap["memberships"])
+    if m.ndim != 2 or m.shape[0] != n:
+        raise CheckFailed(f"memberships: shape {m.shape}, expected ({n}, K)")
+    K = m.shape[1]
+    if not (np.all(m >= -1e-12) and np.allclose(m.sum(axis=1), 1.0, atol=1e-6)):
+        raise CheckFailed("memberships: rows must be non-negative and sum to 1")
+    if labels.size and labels.max() >= K:
+        raise CheckFailed(f"labels reach {labels.max()}, memberships have {K} columns")
+    return K
+
+
+def _snapshot_parameters(snap: dict, K: int | None, D: int | None) -> None:
+    """``centers`` (K, D), ``covariances`` (K, D, D) and ``weights`` (K,) where the snapshot
+    has them (K and D checked when known)."""
+    shapes = {"centers": 2, "covariances": 3, "weights": 1}
+    expected = {"centers": (D,), "covariances": (D, D)}
+    for key, ndim in shapes.items():
+        if key not in snap:
+            continue
+        a = np.asarray(snap[key])
+        if a.ndim != ndim:
+            raise CheckFailed(f"{key}: {a.ndim} dimensions, expected {ndim}")
+        if K is not None and a.shape[0] != K:
+            raise CheckFailed(f"{key}: {a.shape[0]} components, memberships have {K}")
+        if key in expected and D is not None and a.shape[1:] != expected[key]:
+            raise CheckFailed(f"{key}: shape {a.shape}, expected "
+                              f"({', '.join(['K'] + [str(d) for d in expected[key]])})")
+
+
+def _snapshot_density(snap: dict) -> None:
+    """``density_1d``'s total (G,) and components (K, G) match its x (G,)."""
+    density = snap.get("density_1d")
+    if density is None:
+        return
+    x = np.asarray(density["x"])
+    if np.asarray(density["total"]).shape != x.shape or np.asarray(
+            density["components"]).shape[1:] != x.shape:
+        raise CheckFailed("density_1d: total (G,) and components (K, G) must match x (G,)")
+
+
+def _snapshot_copies(snap: dict, model) -> None:
+    """No array of the snapshot is a view of the model's state (it goes to another thread)."""
+    state = _state_arrays(model)
+    for key, value in snap.items():
+        if isinstance(value, np.ndarray):
+            views = [k for k, v in state.items() if np.shares_memory(value, v)]
+            if views:
+                raise CheckFailed(f"{key} shares memory with the model's {views[0]}: a snapshot "
+                                  "is handed to another thread, so it must be a copy")
+
+
 def check_snapshot(s: Subject) -> str:
     result = s.fit(seed=0)
     model, n = result.model, s.data.n_items
@@ -264,43 +320,11 @@ def check_snapshot(s: Subject) -> str:
     labels = np.asarray(snap["labels"])
     if labels.shape != (n,) or labels.dtype.kind not in "iu":
         raise CheckFailed(f"labels: shape {labels.shape} {labels.dtype}, expected ({n},) integers")
-    K = None
-    if "memberships" in snap:
-        m = np.asarray(snap["memberships"])
-        if m.ndim != 2 or m.shape[0] != n:
-            raise CheckFailed(f"memberships: shape {m.shape}, expected ({n}, K)")
-        K = m.shape[1]
-        if not (np.all(m >= -1e-12) and np.allclose(m.sum(axis=1), 1.0, atol=1e-6)):
-            raise CheckFailed("memberships: rows must be non-negative and sum to 1")
-        if labels.size and labels.max() >= K:
-            raise CheckFailed(f"labels reach {labels.max()}, memberships have {K} columns")
+    K = _snapshot_memberships(snap, labels, n)
     D = s.data.X.shape[1] if hasattr(s.data, "X") else None
-    shapes = {"centers": 2, "covariances": 3, "weights": 1}
-    for key, ndim in shapes.items():
-        if key not in snap:
-            continue
-        a = np.asarray(snap[key])
-        if a.ndim != ndim:
-            raise CheckFailed(f"{key}: {a.ndim} dimensions, expected {ndim}")
-        if K is not None and a.shape[0] != K:
-            raise CheckFailed(f"{key}: {a.shape[0]} components, memberships have {K}")
-        if key == "centers" and D is not None and a.shape[1] != D:
-            raise CheckFailed(f"centers: shape {a.shape}, expected (K, {D})")
-        if key == "covariances" and D is not None and a.shape[1:] != (D, D):
-            raise CheckFailed(f"covariances: shape {a.shape}, expected (K, {D}, {D})")
-    density = snap.get("density_1d")
-    if density is not None:
-        x = np.asarray(density["x"])
-        if np.asarray(density["total"]).shape != x.shape or np.asarray(
-                density["components"]).shape[1:] != x.shape:
-            raise CheckFailed("density_1d: total (G,) and components (K, G) must match x (G,)")
-    state = _state_arrays(model)
-    for key, value in snap.items():
-        if isinstance(value, np.ndarray):
-            views = [k for k, v in state.items() if np.shares_memory(value, v)]
-            if views:
-                raise CheckFailed(f"{key} shares memory with the model's {views[0]}: a snapshot "
-                                  "is handed to another thread, so it must be a copy")
+    _snapshot_parameters(snap, K, D)
+    _snapshot_density(snap)
+    _snapshot_copies(snap, model)
     return f"{', '.join(sorted(snap))} of the documented shapes, copies"
 
 

@@ -233,6 +233,125 @@ def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None
         callback(report)
 
 
+def _model_instance(model: Model | type[Model], hyperparameters, hp_values) -> Model:
+    """``model`` itself, or a model of that class with those hyperparameters."""
+    if isinstance(model, type):
+        return model(hyperparameters, **hp_values)
+    if hyperparameters is not None or hp_values:
+        raise TypeError("pass hyperparameters with a model class, not an instance")
+    return model
+
+
+def _limits(model: Model, max_iter: int | None, tol: float | None) -> tuple[int, float]:
+    """``max_iter`` and ``tol``, the model's defaults where None, checked."""
+    max_iter = int(model.default_max_iter if max_iter is None else max_iter)
+    tol = float(model.default_tol if tol is None else tol)
+    if max_iter < 1:
+        raise ValueError("max_iter must be at least 1")
+    if not tol >= 0:
+        raise ValueError("tol must be non-negative")
+    return max_iter, tol
+
+
+class _Fit:
+    """A fit's restarts as they end: their records and log lines, the best one so far, and
+    when progress was last reported (shared by the restarts)."""
+
+    def __init__(self, model: Model, data, *, seed: int, max_iter: int, tol: float,
+                 control: RunControl):
+        self.model, self.data, self.seed = model, data, seed
+        self.max_iter, self.tol, self.control = max_iter, tol, control
+        self.n_init = model.n_init
+        self.t_start = time.perf_counter()
+        self.best: Restart | None = None
+        self.best_r = 0
+        self.restarts: list[dict[str, Any]] = []
+        self.log: list[str] = []
+        self.last_emit = -np.inf
+
+    def restart(self, r: int, current: Model, progress: bool, snapshots: bool,
+                snapshot_interval: float) -> Generator[Progress, None, Restart]:
+        """Run restart ``r`` of the initialised ``current``, yielding a :class:`Progress` at
+        most every ``snapshot_interval`` seconds (and after its last step); returns its
+        :class:`Restart`."""
+        steps = iterate(current, max_iter=self.max_iter, tol=self.tol, control=self.control)
+        while True:
+            try:
+                it = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            if not progress or not math.isfinite(it.objective):
+                continue
+            now = time.perf_counter()
+            if it.last or now - self.last_emit >= snapshot_interval:
+                self.last_emit = now
+                yield (Progress(
+                    restart=r, n_init=self.n_init, iteration=it.iteration,
+                    max_iter=self.max_iter, objective=it.objective,
+                    objective_kind=current.objective_kind, trace=list(it.trace),
+                    elapsed_s=now - self.t_start,
+                    iterations_per_s=len(it.times) / max(sum(it.times), 1e-12),
+                    snapshot=current.snapshot() if snapshots and self.control.snapshot_wanted()
+                    else None))
+
+    def record(self, r: int, current: Model, run: Restart) -> None:
+        """Keep restart ``r``'s record and log line; it becomes the best when it ranks higher."""
+        seed = self.seed + r
+        self.restarts.append({"seed": seed, "iterations": len(run.trace),
+                              "converged": run.converged, "cancelled": run.cancelled,
+                              "stop_reason": run.stop_reason,
+                              "best_iteration": run.best_iteration,
+                              "objective": run.objective, "score": run.score})
+        objective = run.objective if run.trace else float("nan")
+        self.log.append(f"restart {r + 1}/{self.n_init} (seed {seed}): {len(run.trace)} "
+                        f"iterations, {current.objective_kind} {objective:.6g}, "
+                        f"{run.stop_reason}")
+        if run.trace and (self.best is None or run.rank > self.best.rank):
+            self.best, self.best_r = run, r
+
+    def result(self) -> FitResult:
+        """The :class:`FitResult` of the best restart, with every restart's record and the
+        metrics of the state returned."""
+        best, seed, max_iter, tol = self.best, self.seed, self.max_iter, self.tol
+        if best is None:
+            # Cancelled before the first iteration finished: the initialised state is still a
+            # state.
+            result = FitResult(model=self.model, data=self.data, seed=seed, best_seed=seed,
+                               trace=[], iteration_times=[], iterations=0, converged=False,
+                               cancelled=True, total_s=0.0, max_iter=max_iter, tol=tol,
+                               stop_reason="cancelled")
+        else:
+            result = FitResult(model=best.model, data=self.data, seed=seed,
+                               best_seed=seed + self.best_r, trace=best.trace,
+                               iteration_times=best.times, iterations=len(best.trace),
+                               converged=best.converged, cancelled=best.cancelled, total_s=0.0,
+                               max_iter=max_iter, tol=tol, best_iteration=best.best_iteration,
+                               stop_reason=best.stop_reason, notes=best.notes)
+        result.cancelled = self.control.cancelled
+        result.total_s = time.perf_counter() - self.t_start
+        result.restarts = self.restarts
+        result.log = self.log
+        try:
+            # A model cancelled before its first restart was initialised has nothing to
+            # evaluate.
+            result.metrics = evaluate(result.model, self.data) if self.restarts else {}
+        except NotImplementedError:
+            result.metrics = {}
+        return result
+
+
+def _final_progress(result: FitResult, n_restarts: int, n_init: int,
+                    snapshots: bool) -> Progress:
+    """The last report (``done``): the returned state's figures and snapshot."""
+    return Progress(restart=n_restarts - 1, n_init=n_init, iteration=result.iterations,
+                    max_iter=result.max_iter, objective=result.final_objective,
+                    objective_kind=result.model.objective_kind, trace=list(result.trace),
+                    elapsed_s=result.total_s,
+                    iterations_per_s=result.iterations / max(sum(result.iteration_times),
+                                                             1e-12),
+                    snapshot=result.model.snapshot() if snapshots else None, done=True)
+
+
 def fit_steps(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None = None,
               tol: float | None = None, snapshot_interval: float = 0.05, snapshots: bool = True,
               control: RunControl | None = None, progress: bool = True, hyperparameters=None,
@@ -240,93 +359,39 @@ def fit_steps(model: Model | type[Model], data, *, seed: int = 0, max_iter: int 
     """:func:`fit` as a generator: yields a :class:`Progress` at most every ``snapshot_interval``
     seconds and a final one (``done``), and returns the :class:`FitResult`. With
     ``progress=False`` nothing is yielded (no Progress is built: the command line's fit)."""
-    if isinstance(model, type):
-        model = model(hyperparameters, **hp_values)
-    elif hyperparameters is not None or hp_values:
-        raise TypeError("pass hyperparameters with a model class, not an instance")
+    model = _model_instance(model, hyperparameters, hp_values)
     model.prepare(data)         # check_data, then what every restart reads: once per fit
-    max_iter = int(model.default_max_iter if max_iter is None else max_iter)
-    tol = float(model.default_tol if tol is None else tol)
-    if max_iter < 1:
-        raise ValueError("max_iter must be at least 1")
-    if not tol >= 0:
-        raise ValueError("tol must be non-negative")
+    max_iter, tol = _limits(model, max_iter, tol)
     control = control or RunControl()
-    n_init = model.n_init
-
-    t_start = time.perf_counter()
-    best: Restart | None = None
-    best_r = 0
-    restarts: list[dict[str, Any]] = []
-    log: list[str] = []
-    last_emit = -np.inf
-
-    for r in range(n_init):
+    fit = _Fit(model, data, seed=seed, max_iter=max_iter, tol=tol, control=control)
+    for r in range(fit.n_init):
         if control.cancelled:
             break
         current = model if r == 0 else model.spawn()
         current.initialize(data, seed + r)
-        steps = iterate(current, max_iter=max_iter, tol=tol, control=control)
-        while True:
-            try:
-                it = next(steps)
-            except StopIteration as stop:
-                run: Restart = stop.value
-                break
-            if not progress or not math.isfinite(it.objective):
-                continue
-            now = time.perf_counter()
-            if it.last or now - last_emit >= snapshot_interval:
-                last_emit = now
-                yield (Progress(
-                    restart=r, n_init=n_init, iteration=it.iteration, max_iter=max_iter,
-                    objective=it.objective, objective_kind=current.objective_kind,
-                    trace=list(it.trace), elapsed_s=now - t_start,
-                    iterations_per_s=len(it.times) / max(sum(it.times), 1e-12),
-                    snapshot=current.snapshot() if snapshots and control.snapshot_wanted()
-                    else None))
-        restarts.append({"seed": seed + r, "iterations": len(run.trace),
-                         "converged": run.converged, "cancelled": run.cancelled,
-                         "stop_reason": run.stop_reason, "best_iteration": run.best_iteration,
-                         "objective": run.objective, "score": run.score})
-        objective = run.objective if run.trace else float("nan")
-        log.append(f"restart {r + 1}/{n_init} (seed {seed + r}): {len(run.trace)} iterations, "
-                   f"{current.objective_kind} {objective:.6g}, {run.stop_reason}")
-        if run.trace and (best is None or run.rank > best.rank):
-            best, best_r = run, r
+        run = yield from fit.restart(r, current, progress, snapshots, snapshot_interval)
+        fit.record(r, current, run)
         if run.cancelled:
             break
-
-    if best is None:
-        # Cancelled before the first iteration finished: the initialised state is still a state.
-        result = FitResult(model=model, data=data, seed=seed, best_seed=seed, trace=[],
-                           iteration_times=[], iterations=0, converged=False, cancelled=True,
-                           total_s=0.0, max_iter=max_iter, tol=tol, stop_reason="cancelled")
-    else:
-        result = FitResult(model=best.model, data=data, seed=seed, best_seed=seed + best_r,
-                           trace=best.trace, iteration_times=best.times,
-                           iterations=len(best.trace), converged=best.converged,
-                           cancelled=best.cancelled, total_s=0.0, max_iter=max_iter, tol=tol,
-                           best_iteration=best.best_iteration, stop_reason=best.stop_reason,
-                           notes=best.notes)
-    result.cancelled = control.cancelled
-    result.total_s = time.perf_counter() - t_start
-    result.restarts = restarts
-    result.log = log
-    try:
-        # A model cancelled before its first restart was initialised has nothing to evaluate.
-        result.metrics = evaluate(result.model, data) if restarts else {}
-    except NotImplementedError:
-        result.metrics = {}
+    result = fit.result()
     if progress and result.trace:
-        yield (Progress(restart=len(restarts) - 1, n_init=n_init, iteration=result.iterations,
-                          max_iter=max_iter, objective=result.final_objective,
-                          objective_kind=result.model.objective_kind, trace=list(result.trace),
-                          elapsed_s=result.total_s,
-                          iterations_per_s=result.iterations / max(sum(result.iteration_times),
-                                                                   1e-12),
-                          snapshot=result.model.snapshot() if snapshots else None, done=True))
+        yield _final_progress(result, len(fit.restarts), fit.n_init, snapshots)
     return result
+
+
+@dataclass
+class _Run:
+    """One restart as :func:`iterate` steps it: what the steps record, then how it ended."""
+
+    trace: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    converged: bool = False
+    cancelled: bool = False
+    stop_reason: str = ""
+    best_iteration: int = 0
+    best_value: float = -np.inf        # the best objective so far, times the model's sign
+    best_state: Any = None             # its state, for keep_best models
 
 
 def iterate(model: Model, *, max_iter: int, tol: float,
@@ -337,86 +402,109 @@ def iterate(model: Model, *, max_iter: int, tol: float,
     ``keep_best`` models). A cancel is seen before a step starts, a pause blocks there."""
     control = control or RunControl()
     sign = 1.0 if model.maximize() else -1.0
-    trace: list[float] = []
-    times: list[float] = []
-    notes: list[str] = []
-    converged = cancelled = False
-    stop_reason = ""
-    best_iteration = 0
-    best_value = -np.inf
-    best_state = None
+    run = _Run()
+    yield from _step_until_stop(model, run, sign, max_iter=max_iter, tol=tol, control=control)
+    if not run.stop_reason:
+        run.stop_reason = "iteration limit"
+    finite = _settle_returned_state(model, run, sign)
+    return _restart(model, run, finite)
+
+
+def _step_until_stop(model: Model, run: _Run, sign: float, *, max_iter: int, tol: float,
+                     control: RunControl) -> Generator[Iteration, None, None]:
+    """Step ``model`` until a cancel, a non-finite objective, the model's stop rules or
+    ``max_iter``; an :class:`Iteration` after every step."""
     for it in range(max_iter):
         control.wait_while_paused()
         if control.cancelled:
-            cancelled = True
-            stop_reason = "cancelled"
-            break
+            run.cancelled = True
+            run.stop_reason = "cancelled"
+            return
         t0 = time.perf_counter()
         value = float(model.step())
         seconds = time.perf_counter() - t0
-        times.append(seconds)
+        run.times.append(seconds)
         model.iteration = it + 1
-        trace.append(value)
+        run.trace.append(value)
         if not math.isfinite(value):      # (a float: math is 10x faster than numpy here)
-            stop_reason = f"non-finite objective ({value}) at iteration {it + 1}"
-            yield Iteration(it + 1, value, seconds, trace, times, last=True)
-            break
-        if sign * value > best_value:
-            best_value = sign * value
-            best_iteration = it + 1
+            run.stop_reason = f"non-finite objective ({value}) at iteration {it + 1}"
+            yield Iteration(it + 1, value, seconds, run.trace, run.times, last=True)
+            return
+        if sign * value > run.best_value:
+            run.best_value = sign * value
+            run.best_iteration = it + 1
             if model.keep_best:
-                best_state = model.get_state()
-        converged = bool(model.converged(trace, tol))
-        if converged:
-            stop_reason = "converged"
+                run.best_state = model.get_state()
+        run.converged = bool(model.converged(run.trace, tol))
+        if run.converged:
+            run.stop_reason = "converged"
         else:
-            stop_reason = model.early_stop(trace, best_iteration) or ""
-        yield Iteration(it + 1, value, seconds, trace, times,
-                        last=bool(stop_reason) or it + 1 == max_iter)
-        if stop_reason:
-            break
-    if not stop_reason:
-        stop_reason = "iteration limit"
+            run.stop_reason = model.early_stop(run.trace, run.best_iteration) or ""
+        yield Iteration(it + 1, value, seconds, run.trace, run.times,
+                        last=bool(run.stop_reason) or it + 1 == max_iter)
+        if run.stop_reason:
+            return
 
+
+def _settle_returned_state(model: Model, run: _Run, sign: float) -> bool:
+    """Which state the model returns: a ``keep_best`` model's best one (restored), a monotone
+    model's last one (not converged when it is worse than one already seen). Returns whether
+    that state's objective is finite; an unusable state is said in a note."""
+    trace = run.trace
     finite = bool(trace) and bool(np.isfinite(trace[-1]))
-    if model.keep_best and best_state is not None and best_iteration < len(trace):
-        model.set_state(best_state)
-        notes.append(f"returned the state of iteration {best_iteration} (best "
-                     f"{model.objective_kind} {trace[best_iteration - 1]:.6g}); the run went on "
-                     f"to iteration {len(trace)}")
+    if model.keep_best and run.best_state is not None and run.best_iteration < len(trace):
+        model.set_state(run.best_state)
+        run.notes.append(f"returned the state of iteration {run.best_iteration} (best "
+                         f"{model.objective_kind} {trace[run.best_iteration - 1]:.6g}); the run "
+                         f"went on to iteration {len(trace)}")
         finite = True
     elif not model.keep_best:
         # A monotone model's returned state is its last one.
-        best_iteration = len(trace)
-        # (Relative dips below 1e-7 are round-off of the M-step's regularisation, e.g. gmm's
-        # reg_covar, not a worse state.)
-        if trace and finite and sign * trace[-1] < best_value - 1e-7 * abs(best_value):
-            seen = int(np.argmax(sign * np.asarray(trace))) + 1
-            notes.append(f"the {model.objective_kind} of the returned (last) state is worse than "
-                         f"at iteration {seen}")
-            if converged:
-                # the stop rule held, but on a state worse than one already had: not converged
-                converged = False
-                stop_reason = (f"stopped: the {model.objective_kind} got worse than its best "
-                               f"(iteration {seen})")
-    if stop_reason.startswith("stopped") and best_iteration and "its best" not in stop_reason:
-        stop_reason += f", best at iteration {best_iteration}"
+        run.best_iteration = len(trace)
+        if trace and finite:
+            _check_last_state(model, run, sign)
+    if (run.stop_reason.startswith("stopped") and run.best_iteration
+            and "its best" not in run.stop_reason):
+        run.stop_reason += f", best at iteration {run.best_iteration}"
     if not finite and trace:
-        converged = False
-        notes.append(f"{stop_reason}: the state is not usable; try another seed, a smaller K or "
-                     "standardised data")
-    if trace and finite and not cancelled:
+        run.converged = False
+        run.notes.append(f"{run.stop_reason}: the state is not usable; try another seed, a "
+                         "smaller K or standardised data")
+    return finite
+
+
+def _check_last_state(model: Model, run: _Run, sign: float) -> None:
+    """A monotone model's last state worse than its best: a note, and not converged."""
+    # (Relative dips below 1e-7 are round-off of the M-step's regularisation, e.g. gmm's
+    # reg_covar, not a worse state.)
+    if not sign * run.trace[-1] < run.best_value - 1e-7 * abs(run.best_value):
+        return
+    seen = int(np.argmax(sign * np.asarray(run.trace))) + 1
+    run.notes.append(f"the {model.objective_kind} of the returned (last) state is worse than "
+                     f"at iteration {seen}")
+    if run.converged:
+        # the stop rule held, but on a state worse than one already had: not converged
+        run.converged = False
+        run.stop_reason = (f"stopped: the {model.objective_kind} got worse than its best "
+                           f"(iteration {seen})")
+
+
+def _restart(model: Model, run: _Run, finite: bool) -> Restart:
+    """The :class:`Restart`: the model finished (a usable state), a degenerate state reported,
+    its score and its rank among restarts."""
+    trace = run.trace
+    if trace and finite and not run.cancelled:
         model.finish()
     problem = model.degeneracy() if trace else None
     if problem:
-        converged = False
-        stop_reason = f"degenerate: {problem}"
-        notes.append(f"degenerate state: {problem}")
-    score = model.score(trace[:best_iteration]) if trace and best_iteration else -np.inf
+        run.converged = False
+        run.stop_reason = f"degenerate: {problem}"
+        run.notes.append(f"degenerate state: {problem}")
+    score = model.score(trace[:run.best_iteration]) if trace and run.best_iteration else -np.inf
     if not np.isfinite(score):
         score = -np.inf
     # Sound restarts first (finite, not degenerate), then the model's own score.
     rank = (finite and not problem, score)
-    return Restart(model=model, trace=trace, times=times, converged=converged,
-                   cancelled=cancelled, stop_reason=stop_reason, best_iteration=best_iteration,
-                   score=score, rank=rank, notes=notes)
+    return Restart(model=model, trace=trace, times=run.times, converged=run.converged,
+                   cancelled=run.cancelled, stop_reason=run.stop_reason,
+                   best_iteration=run.best_iteration, score=score, rank=rank, notes=run.notes)

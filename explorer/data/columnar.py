@@ -44,18 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.data.table import (
-    MAX_MAGNITUDE,
-    MISSING_CHOICES,
-    MissingValuesError,
-    binary_format,
-    flag_columns,
-    named_twice,
-    parse_names,
-    regular_file,
-    repeats,
-    unique_names,
-)
+from explorer.data import pipeline as steps
+from explorer.data.table import binary_format, regular_file
 from explorer.data.types import DataError, TableData
 
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".feather": "feather", ".arrow": "feather",
@@ -352,20 +342,23 @@ def _standardize_columns(X: np.ndarray, columns: list[str], notes: list[str]):
     return offset, scale
 
 
-def load_columnar(path, *, columns=None, labels=None, standardize: bool = False,
-                  dtype: str | None = None, missing: str = "error",
-                  progress=None) -> TableData:
-    """Load a Parquet, Feather or ``.npy`` table (see the module docstring)."""
-    from explorer.progress import Task
-
+def _check_options(path, dtype: str | None, missing: str) -> str:
+    """Step 1 (columnar): the format from the file name, a known ``dtype`` and ``missing``."""
     fmt = format_of(path)
     if fmt is None:
         raise DataError("not a Parquet, Feather or .npy file", path=path)
     if dtype is not None and dtype not in DTYPES:
         raise DataError(f"unknown dtype {dtype!r} (expected float32 or float64)", path=path)
-    if missing not in MISSING_CHOICES:
-        raise DataError(f"missing = {missing!r}: expected one of {', '.join(MISSING_CHOICES)}",
-                        path=path)
+    steps.check_missing(missing, path)
+    return fmt
+
+
+def load_columnar(path, *, columns=None, labels=None, standardize: bool = False,
+                  dtype: str | None = None, missing: str = "error",
+                  progress=None) -> TableData:
+    """Load a Parquet, Feather or ``.npy`` table (see the module docstring, and
+    :mod:`explorer.data.pipeline` for the steps)."""
+    fmt = _check_options(path, dtype, missing)
     _check_path(path, fmt)
     path = str(path)
     src = _Batches(path, fmt)       # the header or schema, checked before the hash starts
@@ -373,8 +366,8 @@ def load_columnar(path, *, columns=None, labels=None, standardize: bool = False,
     stop = threading.Event()
     sha = pool.submit(_hash, path, stop)
     try:
-        return _load(path, fmt, src, columns, labels, standardize, dtype, missing, progress,
-                     sha, Task)
+        choice = steps.column_choice(columns, labels, path)
+        return _load(src, choice, standardize, dtype, missing, progress, sha)
     except BaseException:
         stop.set()              # a refused file: do not wait for its hash
         raise
@@ -382,175 +375,201 @@ def load_columnar(path, *, columns=None, labels=None, standardize: bool = False,
         pool.shutdown(wait=True)
 
 
-def _load(path, fmt, src, columns, labels, standardize, dtype, missing, progress, sha,
-          Task) -> TableData:
-    notes: list[str] = []
-    wanted = parse_names(columns)
-    wanted_set = set(wanted)
-    twice = named_twice(wanted)
-    if twice:
-        raise DataError(f"column(s) {', '.join(repr(c) for c in twice)} named twice in the "
-                        "feature columns; name each once", path=path)
-    label_name = None if labels is None else str(labels).strip()
-    if fmt == "npy" and label_name:
-        raise DataError("a .npy array has no named columns, so no label column; save the table "
-                        "with its label column as Parquet or CSV", path=path)
-    raw = src.names
-    names = unique_names(raw)
-    dup = repeats(raw)
-    if dup:
-        asked = [c for c in dict.fromkeys(dup) if c in wanted_set or c == label_name]
-        if asked:
-            raise DataError(f"the file names column {asked[0]!r} more than once: which one is "
-                            "meant? rename the columns", path=path)
-        renamed = ", ".join(n for n, c in zip(names, raw) if n != c)
-        notes.append(f"the file repeats {', '.join(repr(c) for c in dict.fromkeys(dup))}; the "
-                     f"repeats are called {renamed}")
-    if src.n_rows == 0:
-        raise DataError("no data rows", path=path)
+def _numeric_columns(src: _Batches, names: list[str], feats: list[str], id_name: str | None,
+                     choice: steps.ColumnChoice, notes: list[str]) -> tuple[list[str], list[str]]:
+    """Step 6 (columnar): the feature columns of a numeric type, and the file's text columns
+    (ground-truth candidates the window offers, as the CSV loader's). A text feature column is
+    excluded with a note, or an error when picked."""
+    path = src.path
     position = {c: j for j, c in enumerate(names)}       # names are unique
-    unknown = [c for c in wanted if c not in position]
-    if unknown:
-        raise DataError(f"unknown feature column(s) {', '.join(repr(c) for c in unknown)}; the "
-                        f"file has: {', '.join(names)}", path=path)
-    if label_name and label_name not in names:
-        raise DataError(f"unknown label column {label_name!r}; the file has: {', '.join(names)}",
-                        path=path)
-    if label_name and label_name in wanted_set:
-        raise DataError(f"column {label_name!r} is both the label column and a feature",
-                        path=path)
-    id_name = next((c for c in names if c.lower() == "id" and c != label_name
-                    and c not in wanted_set), None) if fmt != "npy" else None
-    feats = list(wanted) if wanted else [c for c in names if c not in (label_name, id_name)]
     numeric = []
-    # non-numeric columns: ground-truth candidates the window offers (as the CSV loader's)
     text_columns = [c for j, c in enumerate(names) if not src.numeric[j] and c != id_name]
     for c in feats:
         if src.numeric[position[c]]:
             numeric.append(c)
-        elif wanted:
+        elif choice.wanted:
             raise DataError("column is not numeric", path=path, column=c)
         else:
             notes.append(f"column {c!r} is not numeric; excluded from the features")
     if not numeric:
-        raise DataError("no numeric columns" + (f" ({'; '.join(notes)})" if notes else ""),
-                        path=path)
-    idx = [position[c] for c in numeric]
-    if dtype is None:
-        dtype = "float32" if all(src.float32[j] for j in idx) else "float64"
+        raise steps.no_numeric_columns(notes, path)
+    return numeric, text_columns
+
+
+def _allocate(n_rows: int, n_cols: int, dtype: str, path: str) -> np.ndarray:
+    """Step 6 (columnar): the feature matrix, column-major, allocated once (a clear error when
+    memory is short)."""
     try:
-        X = np.empty((src.n_rows, len(idx)), dtype=np.dtype(dtype), order="F")
+        return np.empty((n_rows, n_cols), dtype=np.dtype(dtype), order="F")
     except MemoryError:
-        need = src.n_rows * len(idx) * np.dtype(dtype).itemsize
-        raise DataError(f"not enough memory for the table: {src.n_rows:,} rows x {len(idx):,} "
+        need = n_rows * n_cols * np.dtype(dtype).itemsize
+        raise DataError(f"not enough memory for the table: {n_rows:,} rows x {n_cols:,} "
                         f"columns of {dtype} need {need / 1e9:.2f} GB"
                         + (" (--dtype float32 halves it)" if dtype == "float64" else ""),
                         path=path) from None
-    extra = [position[c] for c in (id_name, label_name) if c]
-    id_parts: list[np.ndarray] = []
-    label_parts: list[np.ndarray] = []
-    kept_parts: list = []                   # with missing="drop": which file rows were kept
-    w = 0                                   # rows written (fewer than read when rows drop)
-    n_missing = 0
-    first_missing = None                    # (row, column) of the first missing value
+
+
+class _Reading:
+    """Steps 6-8 (columnar): the feature matrix filled batch by batch (:meth:`add`), each batch
+    checked as it is written (missing, non-finite and too large values), then the missing rows
+    dropped or refused and the row ids and labels gathered (:meth:`finish`)."""
+
+    def __init__(self, src: _Batches, names: list[str], numeric: list[str],
+                 id_name: str | None, label: str | None, *, dtype: str, missing: str,
+                 standardize: bool):
+        position = {c: j for j, c in enumerate(names)}
+        self.path, self.n_rows, self.names, self.numeric = src.path, src.n_rows, names, numeric
+        self.id_name, self.label = id_name, label
+        self.missing, self.standardize = missing, standardize
+        self.idx = [position[c] for c in numeric]
+        self.id_at = position.get(id_name)
+        self.label_at = position.get(label)
+        self.columns = self.idx + [position[c] for c in (id_name, label) if c]
+        self.X = _allocate(src.n_rows, len(self.idx), dtype, src.path)
+        self.id_parts: list[np.ndarray] = []
+        self.label_parts: list[np.ndarray] = []
+        self.kept_parts: list = []              # with missing="drop": which file rows were kept
+        self.w = 0                              # rows written (fewer than read when rows drop)
+        self.n_missing = 0
+        self.first_missing = None               # (row, column) of the first missing value
+
+    def add(self, row: int, cols: dict) -> int:
+        """Write the batch of rows starting at file row ``row``; returns how many it holds."""
+        values = [_to_numpy(cols[j]) for j in self.idx]
+        n = len(values[0][0])
+        miss = self._missing(row, values, n)
+        if miss.any():
+            self.n_missing += int(miss.sum())
+            if self.missing == "error":      # go on only to count them
+                return n
+        good = None if not miss.any() else ~miss
+        # file row of written row r: row + r, or rows_in[r] when rows were dropped
+        rows_in = None if good is None else row + np.flatnonzero(good)
+        k = n if good is None else len(rows_in)
+        if self.missing == "drop":
+            self.kept_parts.append((row, n, rows_in))      # the kept rows, made if any dropped
+        for jj, (vals, _) in enumerate(values):
+            self._write(jj, vals if good is None else vals[good], row, rows_in, k)
+        self._text_parts(cols, n, good)
+        self.w += k
+        return n
+
+    def _missing(self, row: int, values: list, n: int) -> np.ndarray:
+        """The batch's rows with a missing feature value; the first one is remembered."""
+        miss = np.zeros(n, dtype=bool)
+        for jj, (_, m) in enumerate(values):
+            if m is not None:
+                if self.first_missing is None:
+                    self.first_missing = (row + int(np.flatnonzero(m)[0]),
+                                          self.names[self.idx[jj]])
+                miss |= m
+        return miss
+
+    def _write(self, jj: int, vals: np.ndarray, row: int, rows_in, k: int) -> None:
+        """Copy a batch of feature ``jj`` into the matrix, then check it: finite, within the
+        dtype's range and, unless standardising, at most ``MAX_MAGNITUDE``."""
+        out = self.X[self.w:self.w + k, jj]
+        np.copyto(out, vals, casting="unsafe")
+        column = self.names[self.idx[jj]]
+
+        def file_row(r: int) -> int:
+            return (row + r if rows_in is None else rows_in[r]) + 1
+
+        finite = np.isfinite(out)
+        if not finite.all():
+            r = int(np.flatnonzero(~finite)[0])
+            v = vals[r]
+            what = "out of float32 range" if np.isfinite(v) else \
+                "not a finite number (NaN and inf are not allowed)"
+            raise DataError(f"value {float(v)!r} in row {file_row(r)} is {what}",
+                            path=self.path, column=column)
+        if not self.standardize and self.X.dtype != np.float32:    # float32 ends at 3.4e38
+            big = np.abs(out) > steps.MAX_MAGNITUDE
+            if big.any():
+                r = int(np.flatnonzero(big)[0])
+                raise steps.too_large(float(out[r]), at=f" in row {file_row(r)}",
+                                      path=self.path, column=column)
+
+    def _text_parts(self, cols: dict, n: int, good) -> None:
+        """The batch's id and label cells, as strings."""
+        for at, parts in ((self.id_at, self.id_parts), (self.label_at, self.label_parts)):
+            if at is not None:
+                t = _text_column(cols[at], n)
+                parts.append(t if good is None else t[good])
+
+    def finish(self, notes: list[str]):
+        """``(X, ids, labels)`` once every batch is in: rows with a missing value refused or
+        dropped (the matrix then copied once to its size), row ids keeping the file's
+        numbering."""
+        kept = self._drop_or_refuse(notes)
+        ids = self._ids(kept, notes)
+        y = np.concatenate(self.label_parts) if self.label else None
+        return self.X, ids, y
+
+    def _drop_or_refuse(self, notes: list[str]):
+        """Step 7 (columnar): the file rows kept (None: all of them)."""
+        if not self.n_missing:
+            return None
+        r, column = self.first_missing
+        if self.missing == "error":
+            raise steps.missing_values_error(f"missing value in row {r + 1}", self.n_missing,
+                                             path=self.path, column=column)
+        steps.dropped_rows(self.n_missing, self.n_rows, self.w, self.numeric, notes, self.path)
+        self.X = np.asfortranarray(self.X[:self.w])        # one copy, only when rows dropped
+        return np.concatenate([np.arange(r0, r0 + n) if rows is None else rows
+                               for r0, n, rows in self.kept_parts])
+
+    def _ids(self, kept, notes: list[str]):
+        """Step 8 (columnar): the id column's values, or the file's row numbers."""
+        def numbered():
+            return RowNumbers(self.n_rows) if kept is None else kept.astype(str)
+
+        if not self.id_name:
+            return steps.row_ids_from(None, None, False, numbered, notes)
+        ids = np.concatenate(self.id_parts)
+        valid = not any(v is None for v in ids) and len(set(ids)) == len(ids)
+        return steps.row_ids_from(ids.astype(str) if valid else ids, self.id_name, valid,
+                                  numbered, notes, problem="repeated or missing values")
+
+
+def _load(src: _Batches, choice: steps.ColumnChoice, standardize: bool, dtype: str | None,
+          missing: str, progress, sha) -> TableData:
+    """Steps 3-9 for a columnar file whose header or schema ``src`` has read."""
+    from explorer.progress import Task
+
+    path = src.path
+    notes: list[str] = []
+    if src.fmt == "npy" and choice.label:
+        raise DataError("a .npy array has no named columns, so no label column; save the table "
+                        "with its label column as Parquet or CSV", path=path)
+    names = steps.name_columns(src.names, choice, notes, path=path, where="file")
+    if src.n_rows == 0:
+        raise DataError("no data rows", path=path)
+    steps.check_choice(names, choice, path)
+    id_name = steps.id_column(names, choice) if src.fmt != "npy" else None
+    feats = steps.feature_columns(names, choice, id_name)
+    numeric, text_columns = _numeric_columns(src, names, feats, id_name, choice, notes)
+    if dtype is None:
+        position = {c: j for j, c in enumerate(names)}
+        dtype = "float32" if all(src.float32[position[c]] for c in numeric) else "float64"
+    reading = _Reading(src, names, numeric, id_name, choice.label, dtype=dtype, missing=missing,
+                       standardize=standardize)
     with Task(f"reading {Path(path).name}", total=src.n_rows, unit="rows",
               callback=progress) as task:
-        for row, cols in src.batches(idx + extra):
-            values = [_to_numpy(cols[j]) for j in idx]
-            n = len(values[0][0])
-            miss = np.zeros(n, dtype=bool)
-            for jj, (_, m) in enumerate(values):
-                if m is not None:
-                    if first_missing is None:
-                        first_missing = (row + int(np.flatnonzero(m)[0]), names[idx[jj]])
-                    miss |= m
-            if miss.any():
-                n_missing += int(miss.sum())
-                if missing == "error":      # go on only to count them
-                    task.update(n)
-                    continue
-            good = None if not miss.any() else ~miss
-            # file row of written row r: row + r, or rows_in[r] when rows were dropped
-            rows_in = None if good is None else row + np.flatnonzero(good)
-            k = n if good is None else len(rows_in)
-            if missing == "drop":
-                kept_parts.append((row, n, rows_in))      # the kept rows, made if any dropped
-            for jj, (vals, _) in enumerate(values):
-                j = idx[jj]
-                if good is not None:
-                    vals = vals[good]
-                out = X[w:w + k, jj]
-                np.copyto(out, vals, casting="unsafe")
-                finite = np.isfinite(out)
-                if not finite.all():
-                    r = int(np.flatnonzero(~finite)[0])
-                    v = vals[r]
-                    what = "out of float32 range" if np.isfinite(v) else \
-                        "not a finite number (NaN and inf are not allowed)"
-                    at = row + r if rows_in is None else rows_in[r]
-                    raise DataError(f"value {float(v)!r} in row {at + 1} is {what}",
-                                    path=path, column=names[j])
-                if not standardize and X.dtype != np.float32:    # float32 ends at 3.4e38
-                    big = np.abs(out) > MAX_MAGNITUDE
-                    if big.any():
-                        r = int(np.flatnonzero(big)[0])
-                        at = row + r if rows_in is None else rows_in[r]
-                        raise DataError(
-                            f"value {float(out[r]):g} in row {at + 1} is too large: "
-                            f"beyond {MAX_MAGNITUDE:g} in magnitude the models' squares and sums "
-                            "overflow; rescale the column or standardise the columns "
-                            "(--standardize)", path=path, column=names[j])
-            if id_name:
-                t = _text_column(cols[position[id_name]], n)
-                id_parts.append(t if good is None else t[good])
-            if label_name:
-                t = _text_column(cols[position[label_name]], n)
-                label_parts.append(t if good is None else t[good])
-            w += k
-            task.update(n)
-
-    kept = None
-    if n_missing:
-        r, column = first_missing
-        if missing == "error":
-            rows = "1 row has" if n_missing == 1 else f"{n_missing} rows have"
-            raise MissingValuesError(
-                f"missing value in row {r + 1}; {rows} missing values: drop them (--missing "
-                "drop; in the window 'Drop rows with missing values') or fill them in",
-                rows=n_missing, path=path, column=column)
-        if w == 0:
-            raise DataError(f"every row has a missing value ({', '.join(numeric)})", path=path)
-        notes.append(f"dropped {n_missing} of {src.n_rows} rows with missing values")
-        X = np.asfortranarray(X[:w])        # one copy, only when rows were dropped
-        kept = np.concatenate([np.arange(r0, r0 + n) if rows is None else rows
-                               for r0, n, rows in kept_parts])
-    if id_name:
-        ids = np.concatenate(id_parts)
-        if any(v is None for v in ids) or len(set(ids)) != len(ids):
-            notes.append(f"column {id_name!r} has repeated or missing values; rows are numbered "
-                         "instead")
-            ids = RowNumbers(src.n_rows) if kept is None else kept.astype(str)
-        else:
-            ids = ids.astype(str)
-            notes.append(f"column {id_name!r} used as row ids")
-    else:   # row ids keep the file's numbering when rows were dropped
-        ids = RowNumbers(src.n_rows) if kept is None else kept.astype(str)
-    y = np.concatenate(label_parts) if label_name else None
-    if fmt != "npy":
+        for row, cols in src.batches(reading.columns):
+            task.update(reading.add(row, cols))
+    X, ids, y = reading.finish(notes)
+    if src.fmt != "npy":
         # the row groups' buffers went back to Arrow's allocator, which keeps them for reuse:
         # hand them back to the system so the table costs its matrix and no more
         import pyarrow as pa
 
         pa.default_memory_pool().release_unused()
-    label_candidates, calendar_columns = ([], []) if wanted else \
-        flag_columns(X, numeric, notes)
-    offset = scale = None
-    if standardize:
-        offset, scale = _standardize_columns(X, numeric, notes)
-    if X.dtype == np.float32 and dtype == "float32":
+    data = steps.build_table(X, numeric, choice=choice, ids=ids, labels=y, path=path,
+                             sha256=sha.result(), standardize=standardize,
+                             standardizer=_standardize_columns, notes=notes,
+                             text_columns=text_columns)
+    if X.dtype == np.float32:
         notes.append("features kept as float32 (K-means and the Gaussian mixture accumulate in "
                      "float64; other models convert to float64)")
-    return TableData(X=X, columns=numeric, ids=ids, labels=y, label_name=label_name, path=path,
-                     sha256=sha.result(), standardized=bool(standardize), offset=offset,
-                     scale=scale, notes=notes, text_columns=text_columns,
-                     label_candidates=label_candidates, calendar_columns=calendar_columns)
+    return data

@@ -116,6 +116,100 @@ def node_names(columns: dict[str, np.ndarray]) -> np.ndarray | None:
     return None
 
 
+def _label_column_of(path, node_ids: np.ndarray, notes: list[str]) -> str | None:
+    """Without a column named, the window's rule: :func:`label_file_columns`' preferred column
+    when it is not the second field (said in a note); else None (the second field)."""
+    names, _values, preferred = label_file_columns(path, node_ids)
+    if preferred is not None and preferred != names[0]:
+        notes.append(f"label column {preferred!r} of {Path(path).name} (fewer distinct "
+                     f"values than nodes: a community, not a name); pick another with "
+                     f"FILE:COLUMN")
+        return preferred
+    return None
+
+
+def _named_column(src, first, column: str) -> int:
+    """The field of ``column`` in the header ``first`` = ``(line, fields)``; neither unknown
+    nor the node column."""
+    line0, f0 = first
+    header = [s.strip() for s in f0]
+    if column not in header:
+        raise DataError(f"unknown column {column!r}; the file has: {', '.join(header)}",
+                        path=src.path, line=line0)
+    lab_col = header.index(column)
+    if lab_col == 0:
+        raise DataError(f"column {column!r} is the node column; pick a label column",
+                        path=src.path, line=line0)
+    return lab_col
+
+
+def _header_or_rows(rows, first, index: dict) -> tuple[str, list]:
+    """Without a column named: the label's name (the header's second field, else "label") and
+    the records read ahead that are data. The first record is a header when its node is not a
+    node of the network and the second record's is."""
+    _, f0 = first
+    second = next(rows, None)
+    pending = [] if second is None else [second]
+    if f0[0].strip() not in index and second is not None and second[1][0].strip() in index:
+        header = [s.strip() for s in f0]
+        return (header[1] if len(header) > 1 and header[1] else "label"), pending
+    return "label", [first] + pending
+
+
+class _NodeLabels:
+    """Labels aligned with the network's nodes, filled a record at a time."""
+
+    def __init__(self, src, node_ids: np.ndarray, lab_col: int):
+        self.src, self.lab_col = src, lab_col
+        self.index = {nid: k for k, nid in enumerate(node_ids)}
+        self.labels = np.full(len(node_ids), None, dtype=object)
+        self.seen: dict[str, int] = {}      # node -> the line that labelled it
+        self.unknown = 0                    # records naming nodes not in the network
+
+    def take(self, line: int, fields: list[str]) -> None:
+        """One record ``node label``; a node labelled twice differently is an error."""
+        if len(fields) <= self.lab_col:
+            raise DataError(f"expected at least {self.lab_col + 1} fields (node and label), "
+                            f"found {len(fields)}", path=self.src.path, line=line)
+        node = fields[0].strip()
+        lab = fields[self.lab_col].strip() or None
+        k = self.index.get(node)
+        if k is None:
+            self.unknown += 1
+            return
+        if node in self.seen and self.labels[k] != lab:
+            raise DataError(f"node {node!r} has two labels ({self.labels[k]!r} on line "
+                            f"{self.seen[node]}, {lab!r} here)", path=self.src.path, line=line)
+        self.seen.setdefault(node, line)
+        self.labels[k] = lab
+
+    def primary_communities(self, notes: list[str]) -> None:
+        """Nodes listing several communities (``"3 7"``, all labels lists of integers) keep the
+        first, with a note."""
+        known = [lab for lab in self.labels if lab is not None]
+        multi = [lab for lab in known if " " in lab]
+        if not (multi and all(_INT_LIST.match(lab) for lab in known)):
+            return
+        notes.append(f"{len(multi)} node(s) list several communities; the first (primary) one "
+                     "is taken as the label")
+        for k, lab in enumerate(self.labels):
+            if lab is not None:
+                self.labels[k] = lab.split()[0]
+
+    def check(self, notes: list[str]) -> None:
+        """Some node labelled; notes for skipped records and unlabelled nodes."""
+        name = Path(self.src.path).name
+        if not self.seen:
+            raise DataError("no node of the network appears in the label file (node ids must "
+                            "match the first column)", path=self.src.path)
+        if self.unknown:
+            notes.append(f"{self.unknown} row(s) of {name} name nodes not in the network; "
+                         "skipped")
+        missing = len(self.labels) - len(self.seen)
+        if missing:
+            notes.append(f"{missing} node(s) have no label in {name}")
+
+
 def read_node_labels(spec, node_ids: np.ndarray, notes: list[str]) -> tuple[np.ndarray, str]:
     """Labels aligned with ``node_ids`` (object array of str, ``None`` where unknown), and a name.
 
@@ -123,88 +217,26 @@ def read_node_labels(spec, node_ids: np.ndarray, notes: list[str]) -> tuple[np.n
     (the window's rule), said in a note when it is not the second field."""
     path, column = split_spec(spec)
     if column is None:
-        names, _values, preferred = label_file_columns(path, node_ids)
-        if preferred is not None and preferred != names[0]:
-            notes.append(f"label column {preferred!r} of {Path(path).name} (fewer distinct "
-                         f"values than nodes: a community, not a name); pick another with "
-                         f"FILE:COLUMN")
-            column = preferred
+        column = _label_column_of(path, node_ids, notes)
     src = read_source(path)
-    index = {nid: k for k, nid in enumerate(node_ids)}
     sep = sniff_separator(src.head_lines(comment=COMMENT))
     rows = records(src, sep, COMMENT)
     first = next(rows, None)
     if first is None:
         raise DataError("the file is empty", path=src.path)
-    node_col, lab_col = 0, 1
-    name = column or "label"
-    pending = []
-    line0, f0 = first
     if column is not None:
-        header = [s.strip() for s in f0]
-        if column not in header:
-            raise DataError(f"unknown column {column!r}; the file has: {', '.join(header)}",
-                            path=src.path, line=line0)
-        lab_col = header.index(column)
-        if lab_col == 0:
-            raise DataError(f"column {column!r} is the node column; pick a label column",
-                            path=src.path, line=line0)
+        table = _NodeLabels(src, node_ids, _named_column(src, first, column))
+        name, pending = column, []
     else:
-        second = next(rows, None)
-        is_header = (f0[0].strip() not in index and second is not None
-                     and second[1][0].strip() in index)
-        if is_header:
-            header = [s.strip() for s in f0]
-            if len(header) > 1 and header[1]:
-                name = header[1]
-        else:
-            pending.append(first)
-        if second is not None:
-            pending.append(second)
-
-    labels = np.full(len(node_ids), None, dtype=object)
-    seen: dict[str, int] = {}
-    unknown = 0
-
-    def take(line, fields):
-        nonlocal unknown
-        if len(fields) <= lab_col:
-            raise DataError(f"expected at least {lab_col + 1} fields (node and label), "
-                            f"found {len(fields)}", path=src.path, line=line)
-        node = fields[node_col].strip()
-        lab = fields[lab_col].strip() or None
-        k = index.get(node)
-        if k is None:
-            unknown += 1
-            return
-        if node in seen and labels[k] != lab:
-            raise DataError(f"node {node!r} has two labels ({labels[k]!r} on line {seen[node]}, "
-                            f"{lab!r} here)", path=src.path, line=line)
-        seen.setdefault(node, line)
-        labels[k] = lab
-
+        table = _NodeLabels(src, node_ids, 1)
+        name, pending = _header_or_rows(rows, first, table.index)
     for line, fields in pending:
-        take(line, fields)
+        table.take(line, fields)
     for line, fields in rows:
-        take(line, fields)
-    known = [lab for lab in labels if lab is not None]
-    multi = [lab for lab in known if " " in lab]
-    if multi and all(_INT_LIST.match(lab) for lab in known):
-        notes.append(f"{len(multi)} node(s) list several communities; the first (primary) one "
-                     "is taken as the label")
-        for k, lab in enumerate(labels):
-            if lab is not None:
-                labels[k] = lab.split()[0]
-    if not seen:
-        raise DataError("no node of the network appears in the label file (node ids must match "
-                        "the first column)", path=src.path)
-    if unknown:
-        notes.append(f"{unknown} row(s) of {Path(src.path).name} name nodes not in the network; "
-                     "skipped")
-    missing = len(node_ids) - len(seen)
-    if missing:
-        notes.append(f"{missing} node(s) have no label in {Path(src.path).name}")
-    return labels, name
+        table.take(line, fields)
+    table.primary_communities(notes)
+    table.check(notes)
+    return table.labels, name
 
 
 def read_test_pairs(path, index: dict[str, int]) -> np.ndarray:

@@ -31,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from explorer.data.labels import read_node_labels, read_test_pairs, split_spec
+from explorer.data.pipeline import unique_names
 from explorer.data.table import (
     PARSE_ERRORS,
     DataError,
@@ -43,7 +44,6 @@ from explorer.data.table import (
     records,
     sniff_separator,
     split_line,
-    unique_names,
 )
 from explorer.data.types import NetworkData
 

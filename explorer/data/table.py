@@ -52,11 +52,32 @@ import os
 import re
 import stat
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from explorer.data.pipeline import (
+    MAX_MAGNITUDE,
+    ColumnChoice,
+    build_table,
+    check_choice,
+    check_missing,
+    column_choice,
+    dropped_rows,
+    feature_columns,
+    id_column,
+    missing_values_error,
+    name_columns,
+    no_numeric_columns,
+    row_ids,
+    row_ids_from,
+    too_large,
+)
+
+# re-exported: the window and the tests import these from here
+from explorer.data.pipeline import MissingValuesError as MissingValuesError
+from explorer.data.pipeline import repeats as repeats
 from explorer.data.types import DataError, TableData
 
 _HEAD_BYTES = 1 << 16       # how much of the file the sniffers look at (at least)
@@ -70,9 +91,6 @@ _CHUNK_BYTES = 1 << 20      # the streaming scan's read size
 MAX_FIELD_BYTES = 1 << 20
 _CANDIDATES = (",", "\t", ";")
 _NA_MARKERS = {"NA", "N/A", "NULL", "NONE", "?", "-", "--", ".", "MISSING"}
-# Largest magnitude of a feature value without --standardize: its square (1e300) still fits a
-# double, with room for sums over many rows.
-MAX_MAGNITUDE = 1e150
 _NEWLINE = re.compile(r"\r\n|\r|\n")     # universal newlines, as pandas reads them
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 # The slow path's csv reader must accept every field the scan let through.
@@ -474,50 +492,6 @@ def check_ragged(src: Source, sep: str | None, expected: int, comment: str = "")
                             path=src.path, line=line)
 
 
-def unique_names(names: list[str]) -> list[str]:
-    """Column names made unique the way pandas does it (``a``, ``a.1``, ``a.2``)."""
-    out: list[str] = []
-    seen: set[str] = set()
-    for name in names:
-        new, k = name, 0
-        while new in seen:
-            k += 1
-            new = f"{name}.{k}"
-        seen.add(new)
-        out.append(new)
-    return out
-
-
-def repeats(names: list[str]) -> list[str]:
-    """The names that occur earlier in ``names``, in order (a set: linear in the columns; a
-    ``c in names[:k]`` scan was quadratic, minutes for 100,000 columns)."""
-    seen: set[str] = set()
-    out = []
-    for c in names:
-        if c in seen:
-            out.append(c)
-        seen.add(c)
-    return out
-
-
-def named_twice(wanted: list[str]) -> list[str]:
-    """The names given more than once in ``wanted``, sorted."""
-    return sorted(set(repeats(wanted)))
-
-
-def row_ids(n: int) -> np.ndarray:
-    """``"0" .. "n-1"`` as a str array."""
-    return np.arange(n).astype(str)
-
-
-def parse_names(names, what: str = "columns") -> list[str]:
-    if names is None:
-        return []
-    if isinstance(names, str):
-        return [s.strip() for s in names.split(",") if s.strip()]
-    return [str(s) for s in names]
-
-
 # ---------------------------------------------------------------------------------------------
 # Tables
 # ---------------------------------------------------------------------------------------------
@@ -569,19 +543,9 @@ def _locate_table_problem(src: Source, sep, header: bool, names: list[str],
             check_number(fields[j], src=src, line=line, column=names[j])
 
 
-MISSING_CHOICES = ("error", "drop")
 _MISSING_CELLS = {"", "?", "NA", "N/A", "NULL"}
 _YES = {"y", "yes", "true", "t", "on", "1"}
 _NAN_TOKEN = re.compile(rb"(?i)(?<![\w.])[+-]?nan(?![\w.])")
-
-
-class MissingValuesError(DataError):
-    """Feature cells empty or a missing-value marker (``?``, ``NA``) with ``missing="error"``;
-    ``rows`` counts the rows that ``missing="drop"`` would drop."""
-
-    def __init__(self, problem: str, *, rows: int, **where):
-        self.rows = rows
-        super().__init__(problem, **where)
 
 
 def _missing_cells(col: pd.Series) -> np.ndarray:
@@ -651,299 +615,288 @@ def _safe_standardize(X: np.ndarray):
     return Y.mean(axis=0) * m, Y.std(axis=0) * m
 
 
+
+def _standardize_table(X: np.ndarray, columns: list[str], notes: list[str]):
+    """Each column of ``X`` to zero mean and unit variance, in place; a constant column is left
+    unscaled with a note. Returns ``(offset, scale)``."""
+    offset, scale = _safe_standardize(X)
+    flat = scale == 0
+    if flat.any():
+        notes.append("constant column(s) " + ", ".join(repr(columns[k]) for k in
+                                                      np.flatnonzero(flat))
+                     + " left unscaled (zero variance)")
+        scale[flat] = 1.0
+    X -= offset
+    X /= scale
+    return offset, scale
+
+
 # ---------------------------------------------------------------------------------------------
-# Numeric columns that are not features: labels and calendar values (issue 21)
+# The CSV/TSV reader's steps of the table pipeline (explorer.data.pipeline)
 # ---------------------------------------------------------------------------------------------
 
-# Words (in a column's name) of a ground-truth column.
-LABEL_WORDS = {"class", "classes", "label", "labels", "target", "digit", "species", "cultivar",
-               "group", "y", "category", "cluster", "outcome"}
-# Words of a calendar column (a date, a year of the calendar: not a duration like "years").
-CALENDAR_WORDS = {"date", "datetime", "timestamp", "year"}
-MAX_LABEL_VALUES = 50             # a label takes at most this many values
-_FLAG_SAMPLE_ROWS = 100_000       # the flags look at this many rows, spread over the table
+@dataclass
+class _Layout:
+    """How a delimited text file is laid out: its separator (None: runs of whitespace), whether
+    its first line is a header, and its first non-blank lines."""
+
+    src: Source
+    sep: str | None
+    header: bool
+    lines: list[str]
+
+    def locate(self, names: list[str], features: list[int]) -> None:
+        """Walk the file and raise at the first ragged row or bad cell of ``features``."""
+        _locate_table_problem(self.src, self.sep, self.header, names, features)
 
 
-def _name_words(name: str) -> set[str]:
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name))        # camelCase -> camel Case
-    return {w for w in re.split(r"[^0-9a-zA-Z]+|(?<=[a-zA-Z])(?=[0-9])", spaced.lower()) if w}
+@dataclass
+class _Columns:
+    """The feature columns as numbers: their names in order, the values converted here (text
+    cells with missing-value markers, two-valued text columns; the others pandas parsed as
+    numbers) and the file's text columns (ground-truth candidates)."""
+
+    numeric: list[str] = field(default_factory=list)
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    text: set[str] = field(default_factory=set)
 
 
-def flag_columns(X: np.ndarray, columns: list[str], notes: list[str]) -> tuple[list, list]:
-    """Numeric feature columns that look like something else: ``(label_candidates,
-    calendar_columns)``, each with a note saying what to do. Nothing is dropped (the user
-    decides); the window offers "use as ground truth" and a feature picker from these lists.
-
-    - A label: whole numbers with at most ``MAX_LABEL_VALUES`` distinct values (and fewer than half
-      the rows), named with a word of ``LABEL_WORDS`` (``digit``, ``class_id``, ``Species``), or
-      the only such non-0/1 column of a table whose other columns (two or more) are all 0/1.
-    - A calendar column: named with a word of ``CALENDAR_WORDS`` (``end_date``, ``year``).
-
-    Decided on at most ``_FLAG_SAMPLE_ROWS`` rows taken evenly (a hint, cheap on big tables).
-    """
-    n, d = X.shape
-    if n < 2 or d < 2:
-        return [], []
-    S = X[:: max(1, n // _FLAG_SAMPLE_ROWS)]
-    binary = ((S == 0) | (S == 1)).all(axis=0)
-
-    def label_like(j) -> int | None:
-        col = S[:, j]
-        if not (col == np.floor(col)).all():
-            return None
-        k = len(np.unique(col))
-        return k if 1 < k <= MAX_LABEL_VALUES and k * 2 < len(col) else None
-
-    labels, calendar = [], []
-    for j, c in enumerate(columns):
-        words = _name_words(c)
-        if words & CALENDAR_WORDS:
-            calendar.append(c)
-        elif words & LABEL_WORDS and (k := label_like(j)) is not None:
-            labels.append(c)
-            notes.append(f"column {c!r} looks like a label (its name; whole numbers, {k} "
-                         f"distinct values) but is fitted as a feature: pass --labels {c} to "
-                         "use it as ground truth")
-    rest = np.flatnonzero(~binary)
-    if len(rest) == 1 and d >= 3 and columns[rest[0]] not in labels + calendar:
-        j = int(rest[0])
-        if (k := label_like(j)) is not None:
-            c = columns[j]
-            labels.append(c)
-            notes.append(f"column {c!r} is the only column that is not 0/1 ({k} distinct whole "
-                         f"numbers: a label?) and is fitted as a feature: pass --labels {c} to "
-                         "use it as ground truth")
-    for c in calendar:
-        others = [o for o in columns if o != c]
-        shown_others = ",".join(others[:4]) + (",..." if len(others) > 4 else "")
-        notes.append(f"column {c!r} looks like a date or a calendar year and is fitted as a "
-                     f"feature: to leave it out, choose the features (--columns {shown_others})")
-    return labels, calendar
-
-
-
-def load_table(path, *, columns=None, labels=None, standardize: bool = False,
-               missing: str = "error") -> TableData:
-    """Load a numeric table from a CSV/TSV file; see the module docstring for the rules.
-
-    ``missing``: what to do with rows whose feature cells are empty or a missing-value marker
-    (``?``, ``NA``): ``"error"`` (a :class:`MissingValuesError` counting them) or ``"drop"``.
-    """
-    if missing not in MISSING_CHOICES:
-        raise DataError(f"missing = {missing!r}: expected one of {', '.join(MISSING_CHOICES)}",
-                        path=path)
-    src = read_source(path)
-    wanted = parse_names(columns)
-    wanted_set = set(wanted)
-    twice = named_twice(wanted)
-    if twice:
-        raise DataError(f"column(s) {', '.join(repr(c) for c in twice)} named twice in the "
-                        "feature columns; name each once", path=src.path)
-    label_name = None if labels is None else str(labels).strip()
+def _sniff_layout(src: Source, choice: ColumnChoice) -> _Layout:
+    """Step 2 (text): the separator and the header from the first lines (a column the user
+    names makes the first line a header); decimal commas refused."""
     lines = src.head_lines()
     if not lines:
         raise DataError("the file holds only blank lines", path=src.path)
     _decimal_commas(src, lines)
     sep = sniff_separator(lines)
-    header = _has_header(lines, sep, set(wanted) | ({label_name} if label_name else set()))
+    asked = choice.wanted_set | ({choice.label} if choice.label else set())
+    return _Layout(src=src, sep=sep, header=_has_header(lines, sep, asked), lines=lines)
+
+
+def _parse_frame(lay: _Layout) -> pd.DataFrame:
+    """Step 6 (text): pandas' fast parse of the whole file; when it fails, the slow path names
+    the line (a ragged row), else pandas' reason is given."""
     try:
-        df = read_frame(src, sep, header=header)
+        return read_frame(lay.src, lay.sep, header=lay.header)
     except PARSE_ERRORS as e:
-        n0 = len(split_line(lines[0], sep))
-        _locate_table_problem(src, sep, header, [f"c{j}" for j in range(n0)], [])
+        n0 = len(split_line(lay.lines[0], lay.sep))
+        lay.locate([f"c{j}" for j in range(n0)], [])
         raise DataError(f"cannot parse the file as a table: {str(e).strip()}",
-                        path=src.path) from None
-    notes: list[str] = []
-    if header:
-        raw = split_line(lines[0], sep)
-        raw = [c.strip() for c in raw] if len(raw) == df.shape[1] else \
-            [str(c).strip() for c in df.columns]
-        names = unique_names(raw)
-        dup = repeats(raw)
-        if dup:
-            shown = ", ".join(f"{c!r}" for c in dict.fromkeys(dup))
-            asked = [c for c in dict.fromkeys(dup) if c in wanted_set or c == label_name]
-            if asked:
-                raise DataError(f"the header names column {asked[0]!r} more than once: which "
-                                "one is meant? rename the columns", path=src.path, line=1)
-            renamed = ", ".join(n for n, c in zip(names, raw) if n != c)
-            notes.append(f"the header repeats {shown}; the repeats are called {renamed}")
-    else:
-        names = [f"c{j}" for j in range(df.shape[1])]
-    df.columns = names
+                        path=lay.src.path) from None
+
+
+def _header_names(lay: _Layout, df: pd.DataFrame, choice: ColumnChoice,
+                  notes: list[str]) -> list[str]:
+    """Step 4 (text): the header's names, as the first line splits (pandas' names when it
+    splits otherwise), made unique; ``c0, c1, ...`` without a header."""
+    if not lay.header:
+        return [f"c{j}" for j in range(df.shape[1])]
+    raw = split_line(lay.lines[0], lay.sep)
+    raw = [c.strip() for c in raw] if len(raw) == df.shape[1] else \
+        [str(c).strip() for c in df.columns]
+    return name_columns(raw, choice, notes, path=lay.src.path, where="header", line=1)
+
+
+def _check_rows(lay: _Layout, df: pd.DataFrame, names: list[str]) -> None:
+    """Step 6 (text): some data row, and none shorter than the header."""
     if len(df) == 0:
-        raise DataError("no data rows (only a header line)", path=src.path)
+        raise DataError("no data rows (only a header line)", path=lay.src.path)
     if df.shape[1] > 1 and df.iloc[:, -1].isna().any():
         # pandas pads short rows with missing values: tell a short row from an empty last cell.
-        check_ragged(src, sep, len(names))
+        check_ragged(lay.src, lay.sep, len(names))
 
-    position = {c: j for j, c in enumerate(names)}
-    unknown = [c for c in wanted if c not in position]
-    if unknown:
-        raise DataError(f"unknown feature column(s) {', '.join(repr(c) for c in unknown)}; the "
-                        f"file has: {', '.join(names)}", path=src.path)
-    if label_name and label_name not in names:
-        raise DataError(f"unknown label column {label_name!r}; the file has: {', '.join(names)}",
-                        path=src.path)
-    if label_name and label_name in wanted_set:
-        raise DataError(f"column {label_name!r} is both the label column and a feature",
-                        path=src.path)
 
-    id_name = next((c for c in names if c.lower() == "id" and c != label_name
-                    and c not in wanted_set), None)
-    if wanted:
-        feats = list(wanted)
-    else:
-        feats = [c for c in names if c not in (label_name, id_name)]
+def _read_text_column(col: pd.Series):
+    """Step 6 (text): a column pandas did not read as numbers, as ``("numbers", values)`` when
+    every filled cell is a number (NaN where missing), ``("two", (values, lo, hi))`` for two
+    text values (:func:`_encode_two_valued`), else ``("text", mostly_numbers)``: mostly numbers
+    means a bad cell, not a text column."""
+    miss = _missing_cells(col)
+    filled = ~miss
+    n_filled = int(filled.sum())
+    parsed = pd.to_numeric(col[filled].astype(str).str.strip(), errors="coerce")
+    n_num = int(parsed.notna().sum())
+    if n_filled and n_num == n_filled:          # numbers, with missing-value markers
+        v = np.full(len(col), np.nan)
+        v[filled] = parsed.to_numpy(dtype=np.float64)
+        return "numbers", v
+    encoded = _encode_two_valued(col, miss) if n_num == 0 else None
+    if encoded is not None:
+        return "two", encoded
+    return "text", not (n_filled == 0 or n_num * 2 < n_filled)
 
-    numeric: list[str] = []
-    values: dict[str, np.ndarray] = {}      # feature columns converted here (markers -> NaN)
-    two_valued: dict[str, tuple] = {}
-    text: set[str] = set()
-    kinds = dict(zip(names, (t.kind for t in df.dtypes)))     # (df[c] costs ~10 us a column)
-    for c in feats:
-        if kinds[c] in "iufb":
-            numeric.append(c)
-            continue
-        col = df[c]
-        miss = _missing_cells(col)
-        filled = ~miss
-        n_filled = int(filled.sum())
-        parsed = pd.to_numeric(col[filled].astype(str).str.strip(), errors="coerce")
-        n_num = int(parsed.notna().sum())
-        if n_filled and n_num == n_filled:          # numbers, with missing-value markers
-            v = np.full(len(col), np.nan)
-            v[filled] = parsed.to_numpy(dtype=np.float64)
-            values[c] = v
-            numeric.append(c)
-            continue
-        encoded = _encode_two_valued(col, miss) if n_num == 0 else None
-        if encoded is not None:
-            two_valued[c] = encoded
-            numeric.append(c)
-            text.add(c)
-            continue
-        if not wanted:
-            if n_filled == 0 or n_num * 2 < n_filled:
-                notes.append(f"column {c!r} is not numeric; excluded from the features")
-                text.add(c)
-                continue
-        # Picked explicitly, or mostly numeric with a bad cell: say where.
-        _locate_table_problem(src, sep, header, names, [position[c]])
-        raise DataError("column is not numeric", path=src.path, column=c)
-    # Two-valued text columns are encoded only in an all-text table (yes/no answers); beside
-    # numeric columns such a column (a diagnosis, a sex) is more likely ground truth: excluded.
-    all_text = len(two_valued) == len(numeric)
+
+def _encode_or_exclude(two_valued: dict, cols: _Columns, choice: ColumnChoice,
+                       notes: list[str]) -> None:
+    """Step 6 (text): two-valued text columns are encoded 0/1 only in an all-text table (yes/no
+    answers) or when picked; beside numeric columns such a column (a diagnosis, a sex) is more
+    likely ground truth: excluded."""
+    all_text = len(two_valued) == len(cols.numeric)
     excluded = set()
     for c, (v, lo, hi) in two_valued.items():
-        if all_text or c in wanted_set:
-            values[c] = v
+        if all_text or c in choice.wanted_set:
+            cols.values[c] = v
             notes.append(f"column {c!r} holds two values: encoded {lo} = 0, {hi} = 1")
         else:
             excluded.add(c)
             notes.append(f"column {c!r} is not numeric; excluded from the features")
     if excluded:
-        numeric = [c for c in numeric if c not in excluded]
-    if not numeric:
-        raise DataError("no numeric columns" + (f" ({'; '.join(notes)})" if notes else ""),
-                        path=src.path)
-    feats_set = set(feats)
+        cols.numeric = [c for c in cols.numeric if c not in excluded]
+
+
+def _numeric_columns(lay: _Layout, df: pd.DataFrame, names: list[str], feats: list[str],
+                     id_name: str | None, choice: ColumnChoice, notes: list[str]) -> _Columns:
+    """Step 6 (text): which feature columns hold numbers. A text column is excluded with a
+    note; a picked text column, or a column of numbers with a bad cell, is an error naming the
+    cell."""
+    cols = _Columns()
+    two_valued: dict[str, tuple] = {}
+    kinds = dict(zip(names, (t.kind for t in df.dtypes)))     # (df[c] costs ~10 us a column)
+    for c in feats:
+        if kinds[c] in "iufb":
+            cols.numeric.append(c)
+            continue
+        what, result = _read_text_column(df[c])
+        if what == "numbers":
+            cols.values[c] = result
+            cols.numeric.append(c)
+        elif what == "two":
+            two_valued[c] = result
+            cols.numeric.append(c)
+            cols.text.add(c)
+        elif not choice.wanted and not result:
+            notes.append(f"column {c!r} is not numeric; excluded from the features")
+            cols.text.add(c)
+        else:       # picked explicitly, or mostly numeric with a bad cell: say where
+            lay.locate(names, [names.index(c)])
+            raise DataError("column is not numeric", path=lay.src.path, column=c)
+    _encode_or_exclude(two_valued, cols, choice, notes)
+    if not cols.numeric:
+        raise no_numeric_columns(notes, lay.src.path)
+    _other_text_columns(df, names, set(feats) | {id_name}, kinds, cols.text)
+    return cols
+
+
+def _other_text_columns(df: pd.DataFrame, names: list[str], skip: set, kinds: dict,
+                        text: set[str]) -> None:
+    """Step 6 (text): the columns that are neither candidate features nor the ids (the label,
+    columns left out of a choice) and hold mostly text are added to ``text`` (ground-truth
+    candidates)."""
     for c in names:
-        if c not in feats_set and c != id_name and kinds[c] not in "iufb":
+        if c not in skip and kinds[c] not in "iufb":
             parsed = pd.to_numeric(df[c].dropna().astype(str).str.strip(), errors="coerce")
             if parsed.notna().sum() * 2 < len(parsed):
                 text.add(c)
 
-    if values:
+
+def _feature_matrix(df: pd.DataFrame, names: list[str], cols: _Columns) -> np.ndarray:
+    """Step 6 (text): the features as a writable C-ordered float64 matrix (NaN where missing)."""
+    numeric = cols.numeric
+    if cols.values:
         X = np.empty((len(df), len(numeric)))
         for j, c in enumerate(numeric):
-            X[:, j] = values[c] if c in values else df[c].to_numpy(dtype=np.float64)
+            X[:, j] = cols.values[c] if c in cols.values else df[c].to_numpy(dtype=np.float64)
+        return X
+    if numeric == names:     # every column, in order: no df[numeric] (a take, slow when wide)
+        X = np.ascontiguousarray(df.to_numpy(dtype=np.float64))
     else:
-        if numeric == names:     # every column, in order: no df[numeric] (a take, slow when wide)
-            X = np.ascontiguousarray(df.to_numpy(dtype=np.float64))
-        else:
-            X = np.ascontiguousarray(df[numeric].to_numpy(dtype=np.float64))
-        if not X.flags.writeable:
-            # pandas' copy-on-write hands out a read-only view when no copy was needed (one
-            # column): numba compiles separate kernels for read-only arrays, so every table is
-            # writable.
-            X = X.copy()
-    n_rows = len(X)
-    keep = None
+        X = np.ascontiguousarray(df[numeric].to_numpy(dtype=np.float64))
+    # pandas' copy-on-write hands out a read-only view when no copy was needed (one column):
+    # numba compiles separate kernels for read-only arrays, so every table is writable.
+    return X if X.flags.writeable else X.copy()
+
+
+def _missing_rows(lay: _Layout, df: pd.DataFrame, X: np.ndarray, names: list[str],
+                  cols: _Columns, missing: str, notes: list[str]):
+    """Step 7 (text): rows with a missing feature value, dropped (``missing="drop"``) or refused
+    naming the first cell; a literal NaN is an error, not a missing value. Returns ``(X, df,
+    keep)``, ``keep`` None when no row was dropped."""
     nan_rows = np.isnan(X).any(axis=1)
-    if nan_rows.any():
-        if src.contains(_NAN_TOKEN):
-            # a literal NaN is an error (not a missing value): say where, if it is a feature's
-            _locate_table_problem(src, sep, header, names,
-                                  [position[c] for c in numeric if c not in values])
-        n_missing = int(nan_rows.sum())
-        if missing == "drop":
-            keep = ~nan_rows
-            if not keep.any():
-                raise DataError(f"every row has a missing value ({', '.join(numeric)})",
-                                path=src.path)
-            X = np.ascontiguousarray(X[keep])
-            df = df.loc[keep]
-            notes.append(f"dropped {n_missing} of {n_rows} rows with missing values")
-        else:
-            r = int(np.argmax(nan_rows))
-            column = numeric[int(np.argmax(np.isnan(X[r])))]
-            line, cell = _cell_of_row(src, sep, header, r, position[column])
-            what = f"missing value {cell.strip()!r}" if cell.strip() else \
-                "empty cell (a missing value)"
-            rows = "1 row has" if n_missing == 1 else f"{n_missing} rows have"
-            raise MissingValuesError(
-                f"{what}; {rows} missing values: drop them (--missing drop; in the window "
-                "'Drop rows with missing values') or fill them in",
-                rows=n_missing, path=src.path, line=line, column=column)
+    if not nan_rows.any():
+        return X, df, None
+    position = {c: j for j, c in enumerate(names)}
+    if lay.src.contains(_NAN_TOKEN):
+        # a literal NaN is an error (not a missing value): say where, if it is a feature's
+        lay.locate(names, [position[c] for c in cols.numeric if c not in cols.values])
+    n_missing = int(nan_rows.sum())
+    if missing == "drop":
+        keep = ~nan_rows
+        dropped_rows(n_missing, len(X), int(keep.sum()), cols.numeric, notes, lay.src.path)
+        return np.ascontiguousarray(X[keep]), df.loc[keep], keep
+    r = int(np.argmax(nan_rows))
+    column = cols.numeric[int(np.argmax(np.isnan(X[r])))]
+    line, cell = _cell_of_row(lay.src, lay.sep, lay.header, r, position[column])
+    what = f"missing value {cell.strip()!r}" if cell.strip() else "empty cell (a missing value)"
+    raise missing_values_error(what, n_missing, path=lay.src.path, line=line, column=column)
+
+
+def _check_values(lay: _Layout, X: np.ndarray, names: list[str], numeric: list[str],
+                  standardize: bool) -> None:
+    """Step 6 (text): every feature value finite (else the first bad cell is named) and, unless
+    standardising, at most ``MAX_MAGNITUDE`` in magnitude."""
     if not np.isfinite(X).all():
-        _locate_table_problem(src, sep, header, names, [position[c] for c in numeric])
-        raise DataError("missing or non-finite values", path=src.path)
-    if not standardize:
-        huge = np.abs(X) > MAX_MAGNITUDE
-        if huge.any():
-            i, j = np.argwhere(huge)[0]
-            raise DataError(f"value {X[i, j]:g} is too large: beyond {MAX_MAGNITUDE:g} in "
-                            "magnitude the models' squares and sums overflow; rescale the "
-                            "column or standardise the columns (--standardize)",
-                            path=src.path, line=_data_line(src, sep, header, int(i)),
-                            column=numeric[j])
-
-    if id_name is not None:
-        ids = df[id_name].astype(str).str.strip().to_numpy(dtype=str)
-        if len(set(ids)) != len(ids):
-            notes.append(f"column {id_name!r} has repeated values; rows are numbered instead")
-            ids = row_ids(n_rows) if keep is None else row_ids(n_rows)[keep]
-        else:
-            notes.append(f"column {id_name!r} used as row ids")
-    else:
-        ids = row_ids(n_rows) if keep is None else row_ids(n_rows)[keep]
-
-    y = None
-    if label_name:
-        col = df[label_name]
-        missing = col.isna().to_numpy()
-        y = col.astype(str).str.strip().to_numpy(dtype=object)
-        y[missing] = None
-
-    label_candidates, calendar_columns = ([], []) if wanted else \
-        flag_columns(X, numeric, notes)
-    offset = scale = None
+        position = {c: j for j, c in enumerate(names)}
+        lay.locate(names, [position[c] for c in numeric])
+        raise DataError("missing or non-finite values", path=lay.src.path)
     if standardize:
-        offset, scale = _safe_standardize(X)
-        if not X.flags.writeable:
-            X = X.copy()
-        flat = scale == 0
-        if flat.any():
-            notes.append("constant column(s) " + ", ".join(repr(numeric[k]) for k in
-                                                          np.flatnonzero(flat))
-                         + " left unscaled (zero variance)")
-            scale[flat] = 1.0
-        X -= offset
-        X /= scale
+        return
+    huge = np.abs(X) > MAX_MAGNITUDE
+    if huge.any():
+        i, j = np.argwhere(huge)[0]
+        raise too_large(X[i, j], path=lay.src.path,
+                        line=_data_line(lay.src, lay.sep, lay.header, int(i)),
+                        column=numeric[j])
 
-    return TableData(X=X, columns=numeric, ids=ids, labels=y, label_name=label_name,
-                     path=src.path, sha256=src.sha256, standardized=bool(standardize),
-                     offset=offset, scale=scale, notes=notes,
-                     text_columns=[c for c in names if c in text],
-                     label_candidates=label_candidates, calendar_columns=calendar_columns)
+
+def _table_ids(df: pd.DataFrame, id_name: str | None, n_rows: int, keep, notes: list[str]):
+    """Step 8 (text): the id column's values (stripped strings), or the file's row numbers."""
+    def numbered():
+        return row_ids(n_rows) if keep is None else row_ids(n_rows)[keep]
+
+    if id_name is None:
+        return row_ids_from(None, None, False, numbered, notes)
+    ids = df[id_name].astype(str).str.strip().to_numpy(dtype=str)
+    return row_ids_from(ids, id_name, len(set(ids)) == len(ids), numbered, notes)
+
+
+def _table_labels(df: pd.DataFrame, label: str | None) -> np.ndarray | None:
+    """The label column's cells as stripped strings, None where empty."""
+    if not label:
+        return None
+    col = df[label]
+    empty = col.isna().to_numpy()
+    y = col.astype(str).str.strip().to_numpy(dtype=object)
+    y[empty] = None
+    return y
+
+
+def load_table(path, *, columns=None, labels=None, standardize: bool = False,
+               missing: str = "error") -> TableData:
+    """Load a numeric table from a CSV/TSV file; see the module docstring for the rules, and
+    :mod:`explorer.data.pipeline` for the steps.
+
+    ``missing``: what to do with rows whose feature cells are empty or a missing-value marker
+    (``?``, ``NA``): ``"error"`` (a :class:`MissingValuesError` counting them) or ``"drop"``.
+    """
+    check_missing(missing, path)
+    src = read_source(path)
+    choice = column_choice(columns, labels, src.path)
+    lay = _sniff_layout(src, choice)
+    df = _parse_frame(lay)
+    notes: list[str] = []
+    df.columns = names = _header_names(lay, df, choice, notes)
+    _check_rows(lay, df, names)
+    check_choice(names, choice, src.path)
+    id_name = id_column(names, choice)
+    cols = _numeric_columns(lay, df, names, feature_columns(names, choice, id_name), id_name,
+                            choice, notes)
+    X = _feature_matrix(df, names, cols)
+    n_rows = len(X)
+    X, df, keep = _missing_rows(lay, df, X, names, cols, missing, notes)
+    _check_values(lay, X, names, cols.numeric, standardize)
+    ids = _table_ids(df, id_name, n_rows, keep, notes)
+    return build_table(X, cols.numeric, choice=choice, ids=ids,
+                       labels=_table_labels(df, choice.label), path=src.path,
+                       sha256=src.sha256, standardize=standardize,
+                       standardizer=_standardize_table, notes=notes,
+                       text_columns=[c for c in names if c in cols.text])

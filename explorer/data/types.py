@@ -84,8 +84,28 @@ class TableData:
         return f"{self.X.shape[0]} rows x {self.X.shape[1]} columns"
 
 
+class _Nodes:
+    """What a network and a temporal network say the same way about their nodes."""
+
+    node_ids: np.ndarray
+    directed: bool
+
+    @property
+    def n_items(self) -> int:
+        return len(self.node_ids)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_ids)
+
+    @property
+    def direction(self) -> str:
+        """"directed" or "undirected", for descriptions."""
+        return "directed" if self.directed else "undirected"
+
+
 @dataclass
-class NetworkData:
+class NetworkData(_Nodes):
     """A static network over N nodes.
 
     ``adjacency`` is an (N, N) CSR matrix of edge weights; for undirected networks it is symmetric
@@ -108,14 +128,6 @@ class NetworkData:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def n_items(self) -> int:
-        return len(self.node_ids)
-
-    @property
-    def n_nodes(self) -> int:
-        return len(self.node_ids)
-
-    @property
     def n_edges(self) -> int:
         return len(self.edges)
 
@@ -124,12 +136,11 @@ class NetworkData:
         return (self.n_nodes, self.n_edges)
 
     def describe(self) -> str:
-        d = "directed" if self.directed else "undirected"
-        return f"{self.n_nodes} nodes, {self.n_edges} edges ({d})"
+        return f"{self.n_nodes} nodes, {self.n_edges} edges ({self.direction})"
 
 
 @dataclass
-class TemporalNetworkData:
+class TemporalNetworkData(_Nodes):
     """T snapshots of count matrices over N nodes, stored as aligned non-zero arrays.
 
     ``t``, ``i``, ``j``, ``count`` have one entry per non-zero (snapshot, pair); ``t`` in [0, T),
@@ -155,20 +166,12 @@ class TemporalNetworkData:
     first_fractional_count: tuple[int, str, float] | None = None
 
     @property
-    def n_items(self) -> int:
-        return len(self.node_ids)
-
-    @property
-    def n_nodes(self) -> int:
-        return len(self.node_ids)
-
-    @property
     def shape(self) -> tuple[int, ...]:
         return (self.n_nodes, self.T, len(self.count))
 
     def describe(self) -> str:
-        d = "directed" if self.directed else "undirected"
-        return (f"{self.n_nodes} nodes, {self.T} snapshots, {len(self.count)} non-zero counts ({d})")
+        return (f"{self.n_nodes} nodes, {self.T} snapshots, {len(self.count)} non-zero counts "
+                f"({self.direction})")
 
     def aggregate(self) -> sp.csr_matrix:
         """Counts summed over time as an (N, N) CSR matrix (symmetric when undirected)."""
