@@ -75,32 +75,27 @@ def build_parser(model_cls) -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+class _StartError(Exception):
+    """What stops the window before it opens: printed as one line, exit 2."""
+
+
+def _choose_model(models: dict, wanted: str | None, scripted: bool):
+    """(the model class named by --model or None, a warning line or None)."""
+    if not wanted:
+        return None, None
+    model_cls = models.get(wanted)
+    if model_cls is not None:
+        return model_cls, None
+    if scripted:
+        raise _StartError(f"unknown model '{wanted}'; known models: {', '.join(models)}")
+    return None, f"model '{wanted}' is not available; using another"
+
+
+def _load_start(args, models: dict, model_cls, wanted: str | None, scripted: bool):
+    """(path, data, model class, hyperparameter values given on the command line): the data file
+    named (or the default one) loaded, and a model for it when none was named."""
     from explorer.data.types import DataError
-    from explorer.models import registry
     from explorer.models.base import HyperparameterError
-
-    models = registry()
-    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    pre.add_argument("data", nargs="?")
-    pre.add_argument("--model", default=None)
-    pre.add_argument("--run", action="store_true")
-    pre.add_argument("--screenshot", default=None)
-    pre.add_argument("--plots", default=None)
-    known, _ = pre.parse_known_args(argv)
-    scripted = bool(known.run or known.screenshot or known.plots)
-
-    model_cls = None
-    warning = None
-    if known.model:
-        model_cls = models.get(known.model)
-        if model_cls is None:
-            if scripted:
-                return _error(f"unknown model '{known.model}'; known models: "
-                              f"{', '.join(models)}")
-            warning = f"model '{known.model}' is not available; using another"
-    args = build_parser(model_cls).parse_args(argv)
 
     path = args.data or (str(DEFAULT_DATA) if DEFAULT_DATA.exists() else None)
     data = None
@@ -116,44 +111,41 @@ def main(argv: list[str] | None = None) -> int:
                 raise DataError("no such file", path=path)
             data = options.load_from_args(path, args, kind)
             if model_cls is None:
-                wanted = () if known.model else DEFAULT_MODELS
-                model_cls = _pick_fallback(models, data.kind, wanted)
+                model_cls = _pick_fallback(models, data.kind, () if wanted else DEFAULT_MODELS)
                 if model_cls is None and scripted:
                     raise DataError(f"no model takes {data.kind} data", path=path)
             if model_cls is not None and scripted:
                 model_cls(model_cls.Hyperparameters.from_mapping(hp_values)).check_data(data)
     except (DataError, HyperparameterError) as e:
-        return _error(getattr(e, "message", None) or str(e))
+        raise _StartError(getattr(e, "message", None) or str(e)) from None
     if args.run and data is None:
-        return _error("--run needs a data file")
-    if warning:
-        print(f"explorer: warning: {warning}", file=sys.stderr)
+        raise _StartError("--run needs a data file")
+    return path, data, model_cls, hp_values
 
-    from PySide6.QtCore import QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
 
-    from explorer.gui.main_window import APPLICATION, ORGANIZATION, MainWindow
+def _settings(args, scripted: bool):
+    """(QSettings, a temporary folder to remove at exit or None): --settings FILE, a throwaway
+    file for scripted screenshots (a user's saved layout must not change them), else the user's."""
+    from PySide6.QtCore import QSettings
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
-    tmp = None
+    from explorer.gui.main_window import APPLICATION, ORGANIZATION
+
     if args.settings:
-        settings = QSettings(args.settings, QSettings.Format.IniFormat)
-    elif scripted and (args.screenshot or args.plots):
+        return QSettings(args.settings, QSettings.Format.IniFormat), None
+    if scripted and (args.screenshot or args.plots):
         tmp = tempfile.TemporaryDirectory(prefix="explorer-settings-")
-        settings = QSettings(str(Path(tmp.name) / "settings.ini"), QSettings.Format.IniFormat)
-    else:
-        settings = QSettings(ORGANIZATION, APPLICATION)
+        return QSettings(str(Path(tmp.name) / "settings.ini"), QSettings.Format.IniFormat), tmp
+    return QSettings(ORGANIZATION, APPLICATION), None
 
-    window = MainWindow(settings, interactive=not (args.screenshot or args.plots),
-                        models=models)
+
+def _show(window, args, path, data, model_cls, hp_values) -> None:
+    """Fill the window from the command line: its size, data, model, values and run settings."""
     if args.screenshot or args.plots:
         try:
             w, h = (int(v) for v in args.size.lower().split("x"))
-            window.resize(w, h)
         except ValueError:
-            return _error(f"--size: expected WxH, got {args.size!r}")
+            raise _StartError(f"--size: expected WxH, got {args.size!r}") from None
+        window.resize(w, h)
     if data is not None:
         window.set_data(data, path=path, options={
             k: getattr(args, k) for k in ("columns", "standardize", "missing", "labels",
@@ -166,8 +158,11 @@ def main(argv: list[str] | None = None) -> int:
                                          "tol": args.tol})
     window.show()
 
-    install_excepthook(window)
-    status = {"code": 0}
+
+def _script(app, window, args, status: dict) -> None:
+    """--run, --screenshot, --plots: start the run and, when asked for pictures, save them once
+    it has finished and quit (exit 1 when the run fails or the pictures cannot be written)."""
+    from PySide6.QtCore import QTimer
 
     def finish() -> None:
         try:
@@ -194,6 +189,48 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, lambda: window.start_run() or (exit_when_done and failed("")))
     elif exit_when_done:
         QTimer.singleShot(300, finish)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from explorer.models import registry
+
+    models = registry()
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("data", nargs="?")
+    pre.add_argument("--model", default=None)
+    pre.add_argument("--run", action="store_true")
+    pre.add_argument("--screenshot", default=None)
+    pre.add_argument("--plots", default=None)
+    known, _ = pre.parse_known_args(argv)
+    scripted = bool(known.run or known.screenshot or known.plots)
+    try:
+        model_cls, warning = _choose_model(models, known.model, scripted)
+        args = build_parser(model_cls).parse_args(argv)
+        path, data, model_cls, hp_values = _load_start(args, models, model_cls, known.model,
+                                                       scripted)
+    except _StartError as e:
+        return _error(str(e))
+    if warning:
+        print(f"explorer: warning: {warning}", file=sys.stderr)
+
+    from PySide6.QtWidgets import QApplication
+
+    from explorer.gui.main_window import APPLICATION, ORGANIZATION, MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    settings, tmp = _settings(args, scripted)
+    exit_when_done = bool(args.screenshot or args.plots)
+    window = MainWindow(settings, interactive=not exit_when_done, models=models)
+    try:
+        _show(window, args, path, data, model_cls, hp_values)
+    except _StartError as e:
+        return _error(str(e))
+    install_excepthook(window)
+    status = {"code": 0}
+    _script(app, window, args, status)
     code = app.exec()
     if tmp is not None:
         tmp.cleanup()

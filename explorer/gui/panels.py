@@ -279,6 +279,13 @@ class DataPanel(QGroupBox):
         """Show ``data`` loaded with ``options`` (the loader options it was read with);
         ``label_columns``: the columns of a network's node-label file to choose from."""
         options = options or {}
+        self._show_file(data)
+        self._show_label_choice(data, label_columns)
+        self._show_table_options(data, options)
+        self._show_network_options(data, options)
+
+    def _show_file(self, data) -> None:
+        """The file's name, kind, size, ground truth and preview; the Columns button."""
         self.file_label.setText(Path(data.path).name if data.path else "(generated)")
         self.file_label.setToolTip(str(data.path or ""))
         self.kind_combo.setCurrentIndex(max(self.kind_combo.findData(data.kind), 0))
@@ -296,12 +303,17 @@ class DataPanel(QGroupBox):
             self.columns_button.setText(f"Columns ({len(data.columns)})...")
         else:
             self.show_column_hint([], [], [])
+        self.options_row.setEnabled(bool(data.path))
+
+    def _show_label_choice(self, data, label_columns: list[str] | None) -> None:
+        """Ground truth: a table's column list (text columns first, the usual labels), or a
+        network's node-label file and its columns."""
+        table = data.kind == "table"
         self.label_combo.setVisible(table)
         self.label_file.setVisible(not table)
         self.label_combo.clear()
         self.label_combo.addItem("(none)", None)
         if table:
-            # Text columns first (the usual ground truth), then the numeric ones.
             text = list(getattr(data, "text_columns", []) or [])
             names = text + [c for c in data.columns if c not in text]
             if data.label_name and data.label_name not in names:
@@ -310,16 +322,19 @@ class DataPanel(QGroupBox):
                 self.label_combo.addItem(f"{c} (text)" if c in text else c, c)
             i = self.label_combo.findData(data.label_name) if data.label_name else 0
             self.label_combo.setCurrentIndex(max(i, 0))
-        else:
-            self.label_file.setText("Node labels..." if data.labels is None else
-                                    "Other file..." if label_columns else
-                                    f"Node labels: {data.label_name}")
-            for c in label_columns or []:
-                self.label_combo.addItem(c, c)
-            i = self.label_combo.findData(data.label_name) if data.label_name else -1
-            self.label_combo.setCurrentIndex(max(i, 0))
-            self.label_combo.setVisible(bool(label_columns))
-        self.options_row.setEnabled(bool(data.path))
+            return
+        self.label_file.setText("Node labels..." if data.labels is None else
+                                "Other file..." if label_columns else
+                                f"Node labels: {data.label_name}")
+        for c in label_columns or []:
+            self.label_combo.addItem(c, c)
+        i = self.label_combo.findData(data.label_name) if data.label_name else -1
+        self.label_combo.setCurrentIndex(max(i, 0))
+        self.label_combo.setVisible(bool(label_columns))
+
+    def _show_table_options(self, data, options: dict) -> None:
+        """Standardise, drop rows with missing values, and the scale hint."""
+        table = data.kind == "table"
         self.standardize.setVisible(table)
         self.standardize.setChecked(bool(getattr(data, "standardized", False)))
         self.drop_missing.setVisible(table)
@@ -336,6 +351,10 @@ class DataPanel(QGroupBox):
             self.scale_hint.setText(f"Column variances differ {ratio:,.0f}-fold: the widest "
                                     "columns dominate distances and PCA. "
                                     "<a href='standardize'>Standardise</a>")
+
+    def _show_network_options(self, data, options: dict) -> None:
+        """Directed, a temporal network's bin width, a network's test pairs."""
+        table = data.kind == "table"
         self.directed.setVisible(not table)
         self.directed.setChecked(bool(getattr(data, "directed", False)))
         temporal = data.kind == "temporal"
