@@ -30,7 +30,6 @@ run ``--address tcp://SCHEDULER:8786 --folder /shared/path``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -38,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _args import options
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -69,17 +69,9 @@ def generate(folder: Path, rows: int, D: int, K: int, per_file: int = 5_000_000)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=50_000_000)
-    ap.add_argument("--d", type=int, default=8)
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--iters", type=int, default=5)
-    ap.add_argument("--folder", default="/tmp/explorer-bench-dask")
-    ap.add_argument("--memory-limit", default="1.5GB")
-    ap.add_argument("--workers", type=int, default=4)
-    ap.add_argument("--partition-rows", type=int, default=1_000_000)
-    ap.add_argument("--address", default=None)
-    ap.add_argument("--in-memory-rows", type=int, default=2_000_000)
+    ap = options(None, rows=50_000_000, d=8, k=10, iters=5, folder="/tmp/explorer-bench-dask",
+                 memory_limit="1.5GB", workers=4, partition_rows=1_000_000, address=None,
+                 in_memory_rows=2_000_000)
     a = ap.parse_args()
 
     import dask

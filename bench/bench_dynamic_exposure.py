@@ -18,12 +18,12 @@ resident set size of the process.
 
 from __future__ import annotations
 
-import argparse
 import resource
 import time
 import tracemalloc
 
 import numpy as np
+from _args import options
 
 from explorer.data.synthetic import planted_exposures, sample_network
 from explorer.data.types import TemporalNetworkData
@@ -56,13 +56,7 @@ def make_data(n, T, nnz, k_aff, k_exp, directed, seed=0):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--T", type=int, default=100)
-    ap.add_argument("--nnz", type=int, default=200_000)
-    ap.add_argument("--k-aff", type=int, default=3)
-    ap.add_argument("--k-exp", type=int, default=3)
-    ap.add_argument("--iters", type=int, default=10)
+    ap = options(__doc__, n=2000, T=100, nnz=200_000, k_aff=3, k_exp=3, iters=10)
     ap.add_argument("--directed", action="store_true")
     args = ap.parse_args()
 

@@ -18,7 +18,6 @@ assignments.csv was written before).
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _args import options
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _memory import peak_mib, reset_peak, vm  # noqa: E402
@@ -66,10 +66,7 @@ def build(nodes: int, K: int, edges: int, seed: int = 0):
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--nodes", type=int, default=100_000)
-    p.add_argument("--edges", type=int, default=1_000_000)
-    p.add_argument("--K", type=int, default=50)
+    p = options(None, nodes=100_000, edges=1_000_000, K=50)
     p.add_argument("--reference", action="store_true")
     ns = p.parse_args()
 

@@ -23,12 +23,12 @@ kernels are compiled by a warm-up on a small table before timing.
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
 
 import numba
 import numpy as np
+from _args import options
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
@@ -83,13 +83,7 @@ def sklearn_per_iter(cls, X, iters, repeat, **kw):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=200_000)
-    ap.add_argument("--d", type=int, default=8)
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--iters", type=int, default=20)
-    ap.add_argument("--repeat", type=int, default=2)
-    args = ap.parse_args()
+    args = options(__doc__, n=200_000, d=8, k=10, iters=20, repeat=2).parse_args()
     N, D, K, iters = args.n, args.d, args.k, args.iters
 
     X = make_data(N, D, K)

@@ -12,13 +12,13 @@ runs for each and the ratios to ``load_table``.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _args import options
 
 from explorer.data import load_table
 
@@ -33,11 +33,7 @@ def best_time(fn, repeat: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--cols", type=int, default=10)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    args = options(__doc__, rows=1_000_000, cols=10, repeat=3).parse_args()
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(args.rows, args.cols))

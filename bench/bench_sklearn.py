@@ -31,6 +31,7 @@ import warnings
 
 import numba
 import numpy as np
+from _args import options
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGMM
 
@@ -88,12 +89,7 @@ def run_child(args, which, out):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=200_000)
-    ap.add_argument("--d", type=int, default=8)
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--iters", type=int, default=30)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap = options(__doc__, n=200_000, d=8, k=10, iters=30, rounds=5)
     ap.add_argument("--one", choices=tuple(ESTIMATORS), help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -17,7 +17,6 @@ Linux only (reads /proc). Prints the load average beside the figures.
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import subprocess
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _args import options
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -127,11 +127,7 @@ def api_case(data: Path, out: Path, jobs: int) -> tuple[float, float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=20000)
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=2)
-    args = ap.parse_args()
+    args = options(__doc__, rows=20000, jobs=2, repeat=2).parse_args()
     tmp = Path(tempfile.mkdtemp())
     data = tmp / "noise.csv"
     X = np.random.default_rng(0).normal(size=(args.rows, 5))
