@@ -385,12 +385,16 @@ def cmd_sweep(argv: list[str]) -> int:
     summary = sweep_mod.summarize(model_cls.id, rows)
     summary["parameter"] = k_name
     crit = summary["criterion"]
-    print(f"{k_name:>6}  {crit:>16}  {'std':>10}  stability(ARI)  converged")
+    # The means are over the usable fits only; the degenerate, cancelled and failed ones are
+    # counted in the last column (sweep.summarize).
+    print(f"{k_name:>6}  {crit:>16}  {'std':>10}  stability(ARI)  converged  left out")
     for e in summary["per_K"]:
         mark = "  <- chosen" if e["K"] == summary["chosen_K"] else ""
+        dropped = ", ".join(f"{e[name]} {name}" for name in sweep_mod.FIT_STATUSES[1:]
+                            if e.get(name)) or "-"
         print(f"{e['K']:>6}  {e.get(crit, float('nan')):>16.6g}  "
               f"{e.get(crit + '_std', float('nan')):>10.3g}  {e['stability_ari']:>14.3f}  "
-              f"{e['converged']}/{e['fits']}{mark}")
+              f"{str(e['converged']) + '/' + str(e['fits']):>9}  {dropped}{mark}")
     print(f"chosen {k_name}: {summary['chosen_K']} ({summary['reason']})")
     if summary.get("elbow_K") is not None:
         print(f"elbow of the distortion: {k_name} = {summary['elbow_K']}")
