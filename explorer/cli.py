@@ -431,7 +431,9 @@ def cmd_replay(argv: list[str]) -> int:
               f"{shown}; rerun with --allow-paths to read them", file=sys.stderr)
         return EXIT_BAD_INPUT
     sess.confirm_paths(outside)
-    for problem in session_mod.check_datasets(sess):
+    # Nothing is hashed here: replay's loader hashes each data file as it reads it (once) and
+    # a changed file is reported in its runs' rows.
+    for problem in session_mod.check_datasets(sess, hash_files=False):
         print(f"explorer: warning: {problem}", file=sys.stderr)
     rows = session_mod.replay(sess, out_dir=ns.out)
     bad = [r for r in rows if not r.matches]
@@ -442,6 +444,8 @@ def cmd_replay(argv: list[str]) -> int:
         verdict = "same" if r.matches else (r.problem or "DIFFERENT")
         print(f"{r.run_id:>4}  {r.model:<20} {saved:>20} {again:>20}  {verdict}")
     print(f"{len(rows) - len(bad)} of {len(rows)} runs reproduced")
+    for problem in dict.fromkeys(r.problem for r in bad if r.problem):   # once each, in order
+        print(f"explorer: warning: {problem}", file=sys.stderr)
     return 1 if bad else 0
 
 

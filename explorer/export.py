@@ -461,10 +461,42 @@ def fitted_arrays(result) -> dict[str, np.ndarray]:
     return params
 
 
+def open_regular_file(path):
+    """``path`` opened for reading bytes, refused (DataError, one line naming the file) unless it
+    is a regular file. A FIFO named by a session or a manifest would block ``open`` until a
+    writer comes, forever; a device or a socket never ends or cannot be read. The file is opened
+    without blocking (``O_NONBLOCK``: a FIFO opens at once) and checked by ``fstat`` on what was
+    opened, so nothing swapped in after the check is read."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if not hasattr(os, "O_NONBLOCK"):       # Windows: no FIFOs to block on; check first anyway
+        _require_regular(path, os.stat(path).st_mode)
+    fd = os.open(path, flags)
+    try:
+        _require_regular(path, os.fstat(fd).st_mode)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _require_regular(path, mode: int) -> None:
+    import stat
+
+    if stat.S_ISREG(mode):
+        return
+    what = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode)
+            else "a character device" if stat.S_ISCHR(mode) else "a block device"
+            if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+    raise DataError(f"is {what}, not a regular file: not read", path=path)
+
+
 def file_sha256(path) -> str:
-    """The sha256 of a file's bytes (what the loaders record as ``data.sha256``)."""
+    """The sha256 of a file's bytes (what the loaders record as ``data.sha256``); DataError for
+    anything that is not a regular file (:func:`open_regular_file`), before reading it."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular_file(path) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()

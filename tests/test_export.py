@@ -419,3 +419,40 @@ def test_killed_file_writes_are_cleaned_by_the_next(tmp_path):
     other.write_bytes(b"x")
     export_mod.write_file_atomically(target, lambda tmp: Path(tmp).write_text("new"))
     assert not stale.exists() and live.exists() and other.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no FIFOs")
+def test_file_sha256_refuses_a_fifo_before_opening_it(tmp_path):
+    """file_sha256 opened what it was given: a FIFO (a session's data file, a manifest's member)
+    blocked open() until a writer came, forever. Now a DataError naming the file, at once; a
+    folder and a character device are refused the same way."""
+    import threading
+
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    finished = threading.Event()
+    unblocked = []
+
+    def watchdog():     # if the open hangs, give it a writer so the test fails instead
+        if not finished.wait(10):
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            unblocked.append(True)
+            os.close(fd)
+
+    threading.Thread(target=watchdog, daemon=True).start()
+    try:
+        with pytest.raises(DataError) as e:
+            export_mod.file_sha256(fifo)
+    finally:
+        finished.set()
+    assert not unblocked, "file_sha256 blocked on the FIFO"
+    assert str(e.value) == f"{fifo}: is a FIFO (named pipe), not a regular file: not read"
+    with pytest.raises(DataError, match="is a folder, not a regular file"):
+        export_mod.file_sha256(tmp_path)
+    if os.path.exists("/dev/zero"):     # would never end
+        with pytest.raises(DataError, match="/dev/zero: is a character device"):
+            export_mod.file_sha256("/dev/zero")
+    regular = tmp_path / "r.bin"
+    regular.write_bytes(b"abc")
+    import hashlib
+    assert export_mod.file_sha256(regular) == hashlib.sha256(b"abc").hexdigest()
