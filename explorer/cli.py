@@ -46,6 +46,7 @@ from explorer.options import (
     hyperparameters_from_args,
     load_from_args,
     positive_int,
+    unusable,
 )
 
 
@@ -297,18 +298,6 @@ def _layout_for_export(data, ns: argparse.Namespace):
 
         xy = compute_layout(data, settings, progress=progress)
     return xy
-
-
-def unusable(result) -> str | None:
-    """Why a fit's returned state is not usable (non-finite objective, degenerate), or None."""
-    import math
-
-    reason = result.stop_reason or ""
-    if reason.startswith(("degenerate", "non-finite")):
-        return reason
-    if result.trace and not math.isfinite(result.final_objective):
-        return f"the objective of the returned state is {result.final_objective}"
-    return None
 
 
 def cmd_sweep(argv: list[str]) -> int:

@@ -19,9 +19,13 @@ from .plans import DISTRIBUTED_MODELS
 
 def cmd_fit_dask(ns, model_cls) -> int:
     from explorer import runner
-    from explorer.cli import unusable
     from explorer.export import check_out_dir
-    from explorer.options import EXIT_BAD_INPUT, EXIT_UNUSABLE, hyperparameters_from_args
+    from explorer.options import (
+        EXIT_BAD_INPUT,
+        EXIT_UNUSABLE,
+        hyperparameters_from_args,
+        unusable,
+    )
     from explorer.report import print_result
 
     def fail(msg) -> int:
