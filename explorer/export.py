@@ -49,8 +49,8 @@ one iteration, so a first iteration that compiles kernels does not count.
 the model has memberships, and ``communities`` (overlapping memberships above the model's
 threshold, separated by ``;``) where the model offers them.
 
-``explorer.export`` is both this module and the API's export function: the module is callable
-(``explorer.export(result, "out/")`` works however ``explorer`` was imported).
+The API's export is :func:`export_result` (``explorer.export_result(result, "out/")``); this module
+is a plain module.
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ import shutil
 import signal
 import sys
 import threading
-import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -882,13 +881,3 @@ def load_result(out_dir) -> LoadedResult:
                         path=out)
     return LoadedResult(path=out, doc=doc, parameters=params, assignments=table)
 
-
-class _CallableModule(types.ModuleType):
-    """``explorer.export`` is this module once imported; calling it exports (the README's
-    ``explorer.export(result, "out/")``)."""
-
-    def __call__(self, result, out_dir):
-        return export_result(result, out_dir)
-
-
-sys.modules[__name__].__class__ = _CallableModule
