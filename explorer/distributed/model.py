@@ -150,7 +150,11 @@ class DistributedModel(Model):
         return self.plan.parameters(self)
 
     def degeneracy(self) -> str | None:
-        """The in-memory model's own check on this state (plans.in_memory_view)."""
+        """The in-memory model's own check on this state (plans.in_memory_view); a plan that
+        cannot name its state for it (no ``view_state``) answers itself, if at all."""
+        if not hasattr(self.plan, "view_state"):
+            check = getattr(self.plan, "degeneracy", None)
+            return check(self) if check is not None else None
         return in_memory_view(self).degeneracy()
 
     def metrics(self) -> dict[str, float]:
