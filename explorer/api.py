@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from explorer import runner
 from explorer.data.types import DataError
-from explorer.export import LoadedResult, export_result
+from explorer.export import LoadedResult, export_result  # the API's export, as it is
 from explorer.export import load_result as _load_result
 from explorer.models import get_model
 from explorer.models.base import HyperparameterError, Model, check_seed
 
-__all__ = ["DataError", "HyperparameterError", "export", "fit", "load", "load_result"]
+__all__ = ["DataError", "HyperparameterError", "export_result", "fit", "load", "load_result"]
 
 
 def load(path, kind: str | None = None, **options):
@@ -56,12 +56,6 @@ def fit(model: str | type[Model] | Model, data, *, seed: int = 0, max_iter: int 
         data = load(data, kind=kind)
     return runner.fit(model, data, seed=seed, max_iter=max_iter, tol=tol, callback=callback,
                       control=control)
-
-
-def export(result: runner.FitResult, out_dir):
-    """Write result.json, parameters.npz, assignments.csv (+ GraphML for networks) as one set
-    (see :mod:`explorer.export`); returns the paths."""
-    return export_result(result, out_dir)
 
 
 def load_result(out_dir) -> LoadedResult:

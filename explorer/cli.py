@@ -46,6 +46,7 @@ from explorer.options import (
     hyperparameters_from_args,
     load_from_args,
     positive_int,
+    unusable,
 )
 
 
@@ -299,18 +300,6 @@ def _layout_for_export(data, ns: argparse.Namespace):
     return xy
 
 
-def unusable(result) -> str | None:
-    """Why a fit's returned state is not usable (non-finite objective, degenerate), or None."""
-    import math
-
-    reason = result.stop_reason or ""
-    if reason.startswith(("degenerate", "non-finite")):
-        return reason
-    if result.trace and not math.isfinite(result.final_objective):
-        return f"the objective of the returned state is {result.final_objective}"
-    return None
-
-
 def cmd_sweep(argv: list[str]) -> int:
     from explorer import sweep as sweep_mod
 
@@ -385,12 +374,16 @@ def cmd_sweep(argv: list[str]) -> int:
     summary = sweep_mod.summarize(model_cls.id, rows)
     summary["parameter"] = k_name
     crit = summary["criterion"]
-    print(f"{k_name:>6}  {crit:>16}  {'std':>10}  stability(ARI)  converged")
+    # The means are over the usable fits only; the degenerate, cancelled and failed ones are
+    # counted in the last column (sweep.summarize).
+    print(f"{k_name:>6}  {crit:>16}  {'std':>10}  stability(ARI)  converged  left out")
     for e in summary["per_K"]:
         mark = "  <- chosen" if e["K"] == summary["chosen_K"] else ""
+        dropped = ", ".join(f"{e[name]} {name}" for name in sweep_mod.FIT_STATUSES[1:]
+                            if e.get(name)) or "-"
         print(f"{e['K']:>6}  {e.get(crit, float('nan')):>16.6g}  "
               f"{e.get(crit + '_std', float('nan')):>10.3g}  {e['stability_ari']:>14.3f}  "
-              f"{e['converged']}/{e['fits']}{mark}")
+              f"{str(e['converged']) + '/' + str(e['fits']):>9}  {dropped}{mark}")
     print(f"chosen {k_name}: {summary['chosen_K']} ({summary['reason']})")
     if summary.get("elbow_K") is not None:
         print(f"elbow of the distortion: {k_name} = {summary['elbow_K']}")
@@ -427,7 +420,9 @@ def cmd_replay(argv: list[str]) -> int:
               f"{shown}; rerun with --allow-paths to read them", file=sys.stderr)
         return EXIT_BAD_INPUT
     sess.confirm_paths(outside)
-    for problem in session_mod.check_datasets(sess):
+    # Nothing is hashed here: replay's loader hashes each data file as it reads it (once) and
+    # a changed file is reported in its runs' rows.
+    for problem in session_mod.check_datasets(sess, hash_files=False):
         print(f"explorer: warning: {problem}", file=sys.stderr)
     rows = session_mod.replay(sess, out_dir=ns.out)
     bad = [r for r in rows if not r.matches]
@@ -438,6 +433,8 @@ def cmd_replay(argv: list[str]) -> int:
         verdict = "same" if r.matches else (r.problem or "DIFFERENT")
         print(f"{r.run_id:>4}  {r.model:<20} {saved:>20} {again:>20}  {verdict}")
     print(f"{len(rows) - len(bad)} of {len(rows)} runs reproduced")
+    for problem in dict.fromkeys(r.problem for r in bad if r.problem):   # once each, in order
+        print(f"explorer: warning: {problem}", file=sys.stderr)
     return 1 if bad else 0
 
 

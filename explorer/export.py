@@ -49,8 +49,8 @@ one iteration, so a first iteration that compiles kernels does not count.
 the model has memberships, and ``communities`` (overlapping memberships above the model's
 threshold, separated by ``;``) where the model offers them.
 
-``explorer.export`` is both this module and the API's export function: the module is callable
-(``explorer.export(result, "out/")`` works however ``explorer`` was imported).
+The API's export is :func:`export_result` (``explorer.export_result(result, "out/")``); this module
+is a plain module.
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ import shutil
 import signal
 import sys
 import threading
-import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -461,10 +460,42 @@ def fitted_arrays(result) -> dict[str, np.ndarray]:
     return params
 
 
+def open_regular_file(path):
+    """``path`` opened for reading bytes, refused (DataError, one line naming the file) unless it
+    is a regular file. A FIFO named by a session or a manifest would block ``open`` until a
+    writer comes, forever; a device or a socket never ends or cannot be read. The file is opened
+    without blocking (``O_NONBLOCK``: a FIFO opens at once) and checked by ``fstat`` on what was
+    opened, so nothing swapped in after the check is read."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if not hasattr(os, "O_NONBLOCK"):       # Windows: no FIFOs to block on; check first anyway
+        _require_regular(path, os.stat(path).st_mode)
+    fd = os.open(path, flags)
+    try:
+        _require_regular(path, os.fstat(fd).st_mode)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _require_regular(path, mode: int) -> None:
+    import stat
+
+    if stat.S_ISREG(mode):
+        return
+    what = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode)
+            else "a character device" if stat.S_ISCHR(mode) else "a block device"
+            if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+    raise DataError(f"is {what}, not a regular file: not read", path=path)
+
+
 def file_sha256(path) -> str:
-    """The sha256 of a file's bytes (what the loaders record as ``data.sha256``)."""
+    """The sha256 of a file's bytes (what the loaders record as ``data.sha256``); DataError for
+    anything that is not a regular file (:func:`open_regular_file`), before reading it."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular_file(path) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -850,13 +881,3 @@ def load_result(out_dir) -> LoadedResult:
                         path=out)
     return LoadedResult(path=out, doc=doc, parameters=params, assignments=table)
 
-
-class _CallableModule(types.ModuleType):
-    """``explorer.export`` is this module once imported; calling it exports (the README's
-    ``explorer.export(result, "out/")``)."""
-
-    def __call__(self, result, out_dir):
-        return export_result(result, out_dir)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -21,6 +21,19 @@ EXIT_NO_WINDOW = 3      # `explorer gui`: Qt cannot open a window here (the pref
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
+def unusable(result) -> str | None:
+    """Why a fit's returned state is not usable (non-finite objective, degenerate), or None:
+    what ``explorer fit`` exits ``EXIT_UNUSABLE`` on, in memory and on Dask."""
+    import math
+
+    reason = result.stop_reason or ""
+    if reason.startswith(("degenerate", "non-finite")):
+        return reason
+    if result.trace and not math.isfinite(result.final_objective):
+        return f"the objective of the returned state is {result.final_objective}"
+    return None
+
+
 def add_hyperparameter_options(parser: argparse.ArgumentParser, model_cls: type[Model],
                                exclude: tuple[str, ...] = ()) -> None:
     """One option per declared hyperparameter; unset options stay None (the default applies)."""

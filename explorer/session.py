@@ -522,10 +522,13 @@ def _refuse_unconfirmed(session: Session, d: DatasetEntry) -> None:
                         "--allow-paths, or confirm it in the window)", path=d.path)
 
 
-def check_datasets(session: Session) -> list[str]:
-    """One line per data file that is missing, changed since the session was saved, saved
-    without a sha256 (it cannot be checked), or outside the session's folder and not confirmed
-    (not read: see :func:`paths_outside`)."""
+def check_datasets(session: Session, *, hash_files: bool = True) -> list[str]:
+    """One line per data file that is missing, not a regular file (a FIFO would block the read
+    forever), changed since the session was saved, saved without a sha256 (it cannot be
+    checked), or outside the session's folder and not confirmed (not read: see
+    :func:`paths_outside`). ``hash_files=False`` reads no file: the change is then found by
+    :func:`load_dataset` from the hash the loader computes as it reads (what ``explorer replay``
+    does, so a data file is read and hashed once)."""
     problems = []
     outside = set(paths_outside(session))
     for d in session.datasets:
@@ -534,13 +537,27 @@ def check_datasets(session: Session) -> list[str]:
             problems.append(f"{d.path}: outside the session's folder; not read until confirmed")
         elif not p.exists():
             problems.append(f"{d.path}: data file not found")
+        elif not p.is_file():
+            problems.append(f"{d.path}: not a regular file (a FIFO, a folder or a device); "
+                            "not read")
         elif not d.sha256:
             problems.append(f"{d.path}: no sha256 saved in the session: cannot check that the "
                             "data file is the one the runs were made on")
-        elif (now := file_sha256(p)) != d.sha256:
-            problems.append(f"{d.path}: data file changed since the session was saved "
-                            f"(sha256 {d.sha256[:12]}... saved, {now[:12]}... now)")
+        elif hash_files:
+            try:
+                now = file_sha256(p)
+            except (DataError, OSError) as e:
+                problems.append(str(e) if isinstance(e, DataError) else
+                                f"{d.path}: cannot read the data file ({e.strerror or e})")
+                continue
+            if now != d.sha256:
+                problems.append(f"{d.path}: {_changed(d.sha256, now)}")
     return problems
+
+
+def _changed(saved: str, now: str) -> str:
+    return (f"data file changed since the session was saved (sha256 {saved[:12]}... saved, "
+            f"{now[:12]}... now)")
 
 
 def load_dataset(session: Session, index: int):
@@ -557,13 +574,13 @@ def load_dataset(session: Session, index: int):
     try:
         data = load(d.path, kind=d.kind, **d.options)
     except DataError:
-        if d.sha256 and file_sha256(d.path) != d.sha256:    # a changed file says so first
-            raise DataError("data file changed since the session was saved (sha256 differs)",
-                            path=d.path) from None
+        # a changed file says so first (file_sha256 refuses a FIFO or a device: never blocks)
+        if d.sha256 and Path(d.path).is_file() and (now := file_sha256(d.path)) != d.sha256:
+            raise DataError(_changed(d.sha256, now), path=d.path) from None
         raise
-    if d.sha256 and getattr(data, "sha256", None) != d.sha256:
-        raise DataError("data file changed since the session was saved (sha256 differs)",
-                        path=d.path)
+    now = getattr(data, "sha256", None)
+    if d.sha256 and now != d.sha256:
+        raise DataError(_changed(d.sha256, str(now)), path=d.path)
     return data
 
 
@@ -588,12 +605,17 @@ def replay(session: Session, out_dir=None, rtol: float = 1e-9) -> list[ReplayRow
     from explorer.models import get_model
 
     rows = []
-    loaded: dict[int, Any] = {}
+    loaded: dict[int, Any] = {}     # per data set: the data, or why it cannot be loaded
     for r in session.runs:
         saved = r.objective
         try:
-            if r.dataset not in loaded:
-                loaded[r.dataset] = load_dataset(session, r.dataset)
+            if r.dataset not in loaded:     # each data file is read (and hashed) once
+                try:
+                    loaded[r.dataset] = load_dataset(session, r.dataset)
+                except DataError as e:
+                    loaded[r.dataset] = e
+            if isinstance(loaded[r.dataset], DataError):
+                raise loaded[r.dataset]
             cls = get_model(r.model)
             model = cls(cls.Hyperparameters.from_mapping(r.hyperparameters))
             res = runner.fit(model, loaded[r.dataset], seed=r.seed, max_iter=r.max_iter,

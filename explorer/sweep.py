@@ -19,6 +19,12 @@ kmeans, kmedians, fuzzy-cmeans              silhouette on a fixed sample of at m
                                             K), and the elbow of the distortion (reported)
 ==========================================  ==================================================
 
+Only usable fits count: a fit that failed (an error), was cancelled, or returned a degenerate or
+non-finite state (``fit_status``: the state ``explorer fit`` exits 3 on) is left out of the means,
+the stability and the choice, and counted per K (``failed``, ``cancelled``, ``degenerate``; ``used``
+the fits averaged), so the chosen K never rests on a degenerate fit; a K with no usable fit is
+never chosen.
+
 Stability: the mean pairwise ARI of the seeds' labels at each K (1 when every seed finds the same
 partition). Each fit runs in its own worker process, single-threaded (``NUMBA_NUM_THREADS=1``), so
 ``jobs`` fits use ``jobs`` cores; a fit's result equals ``explorer fit`` with the same seed. Workers
@@ -172,12 +178,32 @@ class SweepRow:
     resumed: bool = False        # read back from an earlier sweep's set, not fitted again
 
     def flat(self) -> dict[str, Any]:
-        """One CSV row: fixed columns, then each criterion, then each metric."""
+        """One CSV row: fixed columns (``status``: :func:`fit_status`), then each criterion,
+        then each metric."""
         row = {k: v for k, v in asdict(self).items()
                if k not in ("criteria", "metrics", "labels", "resumed")}
+        row["status"] = fit_status(self)
         row.update(self.criteria)
         row.update({f"metric_{k}": v for k, v in self.metrics.items()})
         return row
+
+
+FIT_STATUSES = ("used", "degenerate", "cancelled", "failed")
+
+
+def fit_status(row: SweepRow) -> str:
+    """Whether a fit counts towards the choice of K: ``"used"``; ``"failed"`` (it raised);
+    ``"cancelled"`` (stopped by a cancel, or never started); ``"degenerate"`` (its returned state
+    is degenerate or non-finite: what ``explorer fit`` exits 3 on)."""
+    if row.error is not None:
+        return "failed"
+    reason = row.stop_reason or ""
+    if reason == "cancelled":
+        return "cancelled"
+    if reason.startswith(("degenerate", "non-finite")) or (
+            row.iterations and not math.isfinite(row.objective)):
+        return "degenerate"
+    return "used"
 
 
 # ---- criteria ---------------------------------------------------------------------------------
@@ -588,17 +614,24 @@ def stability(label_sets: list[np.ndarray]) -> float:
 
 
 def summarize(model_id: str, rows: list[SweepRow]) -> dict[str, Any]:
-    """Per K: mean and standard deviation of each criterion over seeds, the stability, and the
-    chosen K with the reason. Fits that failed are counted, never averaged in."""
+    """Per K: mean and standard deviation of each criterion over the seeds' usable fits, the
+    stability, and the chosen K with the reason. Fits that failed, were cancelled or are
+    degenerate (:func:`fit_status`) are counted per K (``used`` is the number averaged), never
+    averaged in; ``left_out`` totals them."""
     criterion, higher = _CHOOSER[criterion_family(model_id)]
     by_k: dict[int, list[SweepRow]] = {}
     for r in rows:
         by_k.setdefault(r.K, []).append(r)
     per_k = []
+    left_out = dict.fromkeys(FIT_STATUSES[1:], 0)
     for K in sorted(by_k):
-        good = [r for r in by_k[K] if r.error is None]
-        entry: dict[str, Any] = {"K": K, "fits": len(by_k[K]), "failed": len(by_k[K]) - len(good)}
-        names = sorted({n for r in good for n in r.criteria})
+        status = [fit_status(r) for r in by_k[K]]
+        good = [r for r, st in zip(by_k[K], status) if st == "used"]
+        entry: dict[str, Any] = {"K": K, "fits": len(by_k[K]), "used": len(good)}
+        for name in FIT_STATUSES[1:]:
+            entry[name] = status.count(name)
+            left_out[name] += entry[name]
+        names = sorted({n for r in by_k[K] for n in r.criteria})   # NaN where none is usable
         for n in names:
             vals = np.array([r.criteria.get(n, math.nan) for r in good], dtype=float)
             vals = vals[np.isfinite(vals)]
@@ -629,9 +662,12 @@ def summarize(model_id: str, rows: list[SweepRow]) -> dict[str, Any]:
             if chosen != best_k:
                 reason = (f"smallest K whose mean held-out log-likelihood is within one "
                           f"standard error ({se:.3g}) of the best ({value:.6g} at K = {best_k})")
+    dropped = [f"{n} {name}" for name, n in left_out.items() if n]
+    if dropped:
+        reason += f"; left out: {', '.join(dropped)} fit{'s' if sum(left_out.values()) > 1 else ''}"
     out: dict[str, Any] = {"model": model_id, "criterion": criterion,
                            "higher_is_better": higher, "chosen_K": chosen, "reason": reason,
-                           "per_K": per_k}
+                           "left_out": left_out, "per_K": per_k}
     if criterion == "silhouette":
         out["elbow_K"] = elbow([e["K"] for e in per_k],
                                [e.get("distortion", math.nan) for e in per_k])

@@ -96,7 +96,7 @@ def test_readme_python_example_runs_exactly_as_shown(tmp_path):
     `explorer.export` was shadowed by the submodule once imported)."""
     text = (ROOT / "README.md").read_text()
     block = re.search(r"\*\*From Python\.\*\*\s+```python\n(.*?)```", text, re.S).group(1)
-    assert "explorer.export(result" in block
+    assert "explorer.export_result(result" in block
     (tmp_path / "sample_data").symlink_to(SAMPLE)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     r = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env,
@@ -106,13 +106,26 @@ def test_readme_python_example_runs_exactly_as_shown(tmp_path):
     assert saved.model == "kmeans" and len(saved.assignments) == 150
 
 
-def test_api_export_and_module_are_both_callable(tmp_path):
+def test_the_api_export_is_a_plain_function_and_the_module_a_plain_module(tmp_path):
+    """issue 24: `explorer.export` was a module made callable by replacing its class
+    (`sys.modules[__name__].__class__ = _CallableModule`). Now the API's export is the function
+    `explorer.export_result` (the one `explorer fit --out` calls) and `explorer.export` is the
+    module, an ordinary one, however `explorer` was imported."""
+    import types
+
+    code = ("import types, explorer; f = explorer.export_result; import explorer.export as m; "
+            "assert f is m.export_result and isinstance(f, types.FunctionType); "
+            "assert type(m) is types.ModuleType and explorer.export is m and not callable(m); "
+            "from explorer import export_result, export; assert export is m; "
+            "assert 'export_result' in explorer.__all__ and 'export' not in explorer.__all__")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert type(export_mod) is types.ModuleType and not callable(export_mod)
     res = _fit()
-    import explorer.export as module
-    assert callable(module) and callable(explorer.export)
-    explorer.export(res, tmp_path / "a")
-    module(res, tmp_path / "b")
-    assert load_result(tmp_path / "a").doc["files"] == load_result(tmp_path / "b").doc["files"]
+    paths = explorer.export_result(res, tmp_path / "a")
+    assert paths["result"] == tmp_path / "a" / "result.json"
+    assert load_result(tmp_path / "a").model == res.model.id
 
 
 def test_rerun_into_the_same_folder_leaves_no_stale_file(tmp_path):
@@ -419,3 +432,40 @@ def test_killed_file_writes_are_cleaned_by_the_next(tmp_path):
     other.write_bytes(b"x")
     export_mod.write_file_atomically(target, lambda tmp: Path(tmp).write_text("new"))
     assert not stale.exists() and live.exists() and other.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no FIFOs")
+def test_file_sha256_refuses_a_fifo_before_opening_it(tmp_path):
+    """file_sha256 opened what it was given: a FIFO (a session's data file, a manifest's member)
+    blocked open() until a writer came, forever. Now a DataError naming the file, at once; a
+    folder and a character device are refused the same way."""
+    import threading
+
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    finished = threading.Event()
+    unblocked = []
+
+    def watchdog():     # if the open hangs, give it a writer so the test fails instead
+        if not finished.wait(10):
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            unblocked.append(True)
+            os.close(fd)
+
+    threading.Thread(target=watchdog, daemon=True).start()
+    try:
+        with pytest.raises(DataError) as e:
+            export_mod.file_sha256(fifo)
+    finally:
+        finished.set()
+    assert not unblocked, "file_sha256 blocked on the FIFO"
+    assert str(e.value) == f"{fifo}: is a FIFO (named pipe), not a regular file: not read"
+    with pytest.raises(DataError, match="is a folder, not a regular file"):
+        export_mod.file_sha256(tmp_path)
+    if os.path.exists("/dev/zero"):     # would never end
+        with pytest.raises(DataError, match="/dev/zero: is a character device"):
+            export_mod.file_sha256("/dev/zero")
+    regular = tmp_path / "r.bin"
+    regular.write_bytes(b"abc")
+    import hashlib
+    assert export_mod.file_sha256(regular) == hashlib.sha256(b"abc").hexdigest()

@@ -139,6 +139,39 @@ def test_sweep_view_cancel(qtbot, tmp_path):
     assert collector.holders() == 0          # the sweep thread gave back its claim
 
 
+def test_sweep_view_leaves_degenerate_fits_out_of_the_mean(qtbot):
+    """The panel's mean per K was its own, over every fit without an error: a degenerate gmm fit
+    (BIC -1e6, an unbounded likelihood) pulled K = 3's mean to about -500,000 on screen. Now
+    the means are the summary's (usable fits only), before and after the sweep ends, and a
+    degenerate fit is a red cross off the mean."""
+    def row(K, seed, bic, stop="converged"):
+        return sweep.SweepRow(K=K, seed=seed, iterations=5, converged=stop == "converged",
+                              stop_reason=stop, objective=-bic / 2, criteria={"bic": bic},
+                              labels=np.repeat(np.arange(K), 4).astype(np.int32))
+
+    rows = [row(2, 0, 100.0), row(2, 1, 102.0), row(3, 0, 150.0),
+            row(3, 1, -1e6, "degenerate: component 2 sits on a single point"),
+            row(4, 0, -2e6, "degenerate: components 1 and 2 coincide")]
+    panel = SweepPanel()
+    qtbot.addWidget(panel)
+    panel.total = len(rows)
+    panel._add_criteria(["bic"])
+    for r in rows:
+        panel._on_row(0, r)
+    assert "(left out of the means)" in panel.status.text()
+    panel.redraw()
+    ks, means = panel.mean_curve.getData()
+    assert list(ks) == [2.0, 3.0] and list(means) == [101.0, 150.0]
+    assert len(panel.dots.data) == 3 and len(panel.left_out_dots.data) == 2
+    summary = sweep.summarize("gmm", rows)
+    panel._on_done(0, summary)
+    ks, means = panel.mean_curve.getData()
+    per_k = {e["K"]: e["bic"] for e in summary["per_K"] if np.isfinite(e["bic"])}
+    assert dict(zip(ks, means)) == per_k == {2: 101.0, 3: 150.0}
+    assert panel.chosen_line.isVisible() and panel.chosen_line.value() == 2
+    assert "left out: 2 degenerate fits" in panel.status.text()
+
+
 # ---- the same views inside the window -------------------------------------------------------
 @pytest.fixture
 def window(qtbot, tmp_path):

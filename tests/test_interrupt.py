@@ -41,11 +41,11 @@ X = rng.normal(size=(20000, 4))
 data = TableData(X=X, columns=list("abcd"), ids=np.arange(len(X)).astype(str))
 a = explorer.fit("gmm", data, K=3, max_iter=2)
 b = explorer.fit("gmm", data, K=4, max_iter=2)
-explorer.export(a, sys.argv[1])
+explorer.export_result(a, sys.argv[1])
 print("ready", flush=True)
 while True:
-    explorer.export(b, sys.argv[1])
-    explorer.export(a, sys.argv[1])
+    explorer.export_result(b, sys.argv[1])
+    explorer.export_result(a, sys.argv[1])
 """
 
 
@@ -91,7 +91,7 @@ def test_killed_exports_leave_a_complete_set(tmp_path):
     assert seen & {3, 4}
     # whatever SIGKILL left behind goes with the next export
     data = table(np.arange(20.0).reshape(10, 2))
-    explorer.export(explorer.fit("kmeans", data, K=2), out)
+    explorer.export_result(explorer.fit("kmeans", data, K=2), out)
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 

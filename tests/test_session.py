@@ -300,3 +300,108 @@ s.save({str(path)!r})
     assert len(left) == 1, left          # each save removed the one killed before it
     session.load_session(path).save(path)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_replay_reads_and_hashes_each_data_file_once(tmp_path, sample_dir, monkeypatch,
+                                                     capsys):
+    """`explorer replay` hashed the data file in check_datasets, then the loader read and hashed
+    it again: 2 sha256 objects fed 2 x its size. Now the loader's hash is the only one (a changed
+    file is found from it), for a session with two runs on the file."""
+    import hashlib
+
+    from explorer.cli import main
+
+    path = saved_session(tmp_path, sample_dir)
+    s = session.load_session(path)
+    s.add_run(runner.fit(get_model("kmeans")(K=2), session.load_dataset(s, 0), seed=1,
+                         max_iter=5), options={"labels": "species"})
+    s.save(path)
+    size = (tmp_path / "iris.csv").stat().st_size
+    real = hashlib.sha256
+    fed: list[int] = []
+
+    class Counting:
+        def __init__(self, data=b"", **kw):
+            self._h = real(data, **kw)
+            self._i = len(fed)
+            fed.append(len(data))
+
+        def update(self, data):
+            fed[self._i] += len(data)
+            self._h.update(data)
+
+        def __getattr__(self, name):
+            return getattr(self._h, name)
+
+    monkeypatch.setattr(hashlib, "sha256", Counting)
+    assert main(["replay", str(path)]) == 0
+    assert "2 of 2 runs reproduced" in capsys.readouterr().out
+    assert fed == [size]
+    # a changed file is still reported (from the loader's hash), still after one read
+    data_file = tmp_path / "iris.csv"
+    data_file.write_text(data_file.read_text().replace("5.1,3.5", "5.2,3.5", 1))
+    fed.clear()
+    assert main(["replay", str(path)]) == 1
+    got = capsys.readouterr()
+    assert fed == [data_file.stat().st_size]
+    assert got.err.count("changed since the session was saved") == 1, got.err
+    assert "0 of 2 runs reproduced" in got.out
+
+
+def _unblock_after(fifo, seconds):
+    """A watchdog: if something is still blocked opening ``fifo`` for reading after ``seconds``,
+    open it for writing and close it (the reader then sees an empty file), so a test of a hang
+    fails instead of hanging. Returns (the list the watchdog appends True to when it had to,
+    the function that stops it)."""
+    import os
+    import threading
+
+    fired: list[bool] = []
+    done = threading.Event()
+
+    def watch():
+        if done.wait(seconds):
+            return
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)   # ENXIO: no reader, no hang
+        except OSError:
+            return
+        fired.append(True)
+        os.close(fd)
+
+    threading.Thread(target=watch, daemon=True).start()
+    return fired, done.set
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no FIFOs")
+def test_a_fifo_named_by_a_session_is_refused_not_read(tmp_path, sample_dir):
+    """The data file of a saved session replaced by a FIFO: check_datasets (the window's open,
+    `explorer replay`) hashed it with open(), which blocks until a writer comes: forever. Now one
+    line naming the file, at once; replay reports it and exits 1."""
+    import os
+
+    path = saved_session(tmp_path, sample_dir)
+    data_file = tmp_path / "iris.csv"
+    data_file.unlink()
+    os.mkfifo(data_file)
+    back = session.load_session(path)
+    fired, stop = _unblock_after(data_file, 10)
+    try:
+        problems = session.check_datasets(back)
+    finally:
+        stop()
+    assert not fired, "check_datasets blocked on the FIFO (unblocked by the watchdog)"
+    assert problems == [f"{data_file}: not a regular file (a FIFO, a folder or a device); "
+                        "not read"]
+    fired, stop = _unblock_after(data_file, 10)
+    try:
+        with pytest.raises(explorer.DataError, match="FIFO"):
+            session.load_dataset(back, 0)
+    finally:
+        stop()
+    assert not fired
+    r = subprocess.run([sys.executable, "-m", "explorer.cli", "replay", str(path)],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(__import__("os").environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 1, r.stderr
+    assert f"{data_file}: not a regular file" in r.stderr and "Traceback" not in r.stderr

@@ -2,6 +2,7 @@
 with a plain fit, and cancel leaving no worker behind."""
 
 import json
+import math
 import multiprocessing as mp
 import threading
 import time
@@ -201,3 +202,73 @@ def test_resume_keeps_the_complete_fits_of_an_interrupted_sweep(tmp_path, sample
     assert refused.returncode == 2 and "notes.txt" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert (out / "notes.txt").read_text() == "mine"
+
+
+# ---- degenerate, cancelled and failed fits are left out of the choice (issue 22) -------------
+
+def _row(K, seed, bic, stop="converged", error=None, iterations=10):
+    labels = np.repeat(np.arange(K), 5).astype(np.int32)
+    return sweep.SweepRow(K=K, seed=seed, iterations=iterations,
+                          converged=stop == "converged", stop_reason=stop,
+                          objective_kind="log-likelihood", objective=-bic / 2,
+                          criteria={"bic": bic, "aic": bic}, error=error, labels=labels)
+
+
+def test_summary_leaves_degenerate_cancelled_and_failed_fits_out():
+    """A degenerate gmm fit (a component on a point mass) has an unbounded likelihood, so the
+    lowest BIC: averaged in, it chose K = 3 (mean BIC about -500,000). Left out, K = 2 wins and
+    K = 4, whose only fit is degenerate, has no mean and is never chosen."""
+    rows = [_row(2, 0, 100.0), _row(2, 1, 102.0),
+            _row(3, 0, 150.0), _row(3, 1, -1e6, "degenerate: component 2 sits on a single point"),
+            _row(3, 2, 90.0, "cancelled"), _row(3, 3, math.nan, error="ValueError: boom"),
+            _row(4, 0, -2e6, "degenerate: components 1 and 2 coincide"),
+            _row(4, 1, -3e6, "non-finite objective (nan) at iteration 3")]
+    s = sweep.summarize("gmm", rows)
+    per_k = {e["K"]: e for e in s["per_K"]}
+    assert s["chosen_K"] == 2, s
+    assert per_k[3]["bic"] == 150.0 and per_k[3]["bic_std"] == 0.0
+    assert (per_k[3]["fits"], per_k[3]["used"], per_k[3]["degenerate"], per_k[3]["cancelled"],
+            per_k[3]["failed"]) == (4, 1, 1, 1, 1)
+    assert per_k[4]["used"] == 0 and per_k[4]["degenerate"] == 2 and math.isnan(per_k[4]["bic"])
+    assert math.isnan(per_k[4]["stability_ari"])
+    assert s["left_out"] == {"degenerate": 3, "cancelled": 1, "failed": 1}
+    assert "left out: 3 degenerate, 1 cancelled, 1 failed fits" in s["reason"]
+    assert [sweep.fit_status(r) for r in rows[2:6]] == ["used", "degenerate", "cancelled",
+                                                        "failed"]
+    assert rows[3].flat()["status"] == "degenerate"
+
+
+def test_every_k_degenerate_chooses_nothing():
+    rows = [_row(2, 0, -1e6, "degenerate: x"), _row(3, 0, -2e6, "degenerate: y")]
+    s = sweep.summarize("gmm", rows)
+    assert s["chosen_K"] is None and s["reason"].startswith("no fit produced a finite bic")
+
+
+def test_cli_sweep_shows_and_writes_the_degenerate_fits(tmp_path, capsys):
+    """kmeans with K = 3 on two distinct rows is degenerate (issue 22 item 7): the CLI's table
+    counts it in a "left out" column, sweep.csv gives each fit's status and sweep.json the counts
+    (before: averaged in, the silhouette of the degenerate fits in K = 3's mean, no trace of it)."""
+    from explorer.cli import main
+
+    data = tmp_path / "two.csv"
+    data.write_text("a,b\n" + "0,0\n5,1\n" * 20)
+    out = tmp_path / "sweep"
+    rc = main(["sweep", "kmeans", str(data), "--K", "2,3", "--seeds", "2", "--jobs", "0",
+               "--out", str(out)])
+    got = capsys.readouterr()
+    assert rc == 0, got.err
+    lines = got.out.splitlines()
+    assert lines[0].split()[-2:] == ["left", "out"]
+    k2 = next(x for x in lines if x.split()[0] == "2")
+    k3 = next(x for x in lines if x.split()[0] == "3")
+    assert k2.endswith("-  <- chosen") and k3.endswith("2 degenerate"), got.out
+    assert "left out: 2 degenerate fits" in got.out
+    doc = json.loads((out / "sweep.json").read_text())
+    k3 = next(e for e in doc["per_K"] if e["K"] == 3)
+    assert (k3["used"], k3["degenerate"]) == (0, 2) and doc["chosen_K"] == 2
+    import csv
+
+    with open(out / "sweep.csv") as fh:
+        status = {(r["K"], r["seed"]): r["status"] for r in csv.DictReader(fh)}
+    assert status == {("2", "0"): "used", ("2", "1"): "used", ("3", "0"): "degenerate",
+                      ("3", "1"): "degenerate"}

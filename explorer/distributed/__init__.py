@@ -166,7 +166,7 @@ def write_assignments(model: DistributedModel, out_dir) -> Path:
 
 
 def export(result, out_dir) -> dict[str, Path]:
-    """result.json (as ``explorer.export``), parameters.npz (the global parameters, no per-row
+    """result.json (as ``explorer.export.export_result``), parameters.npz (the global parameters, no per-row
     arrays) and ``assignments/`` (written by the workers), written and swapped in as one set like
     every export (``explorer.export.write_set``)."""
     from explorer.export import ASSIGNMENTS_DIR, PARAMETERS, RESULT, result_dict, write_set

@@ -2,7 +2,8 @@
 
 Called by ``explorer.cli.cmd_fit`` after parsing; prints like the in-memory path (progress on
 stderr, summary on stdout) plus the dashboard link, and with ``--out`` writes result.json,
-parameters.npz and the workers' ``assignments/`` Parquet dataset.
+parameters.npz and the workers' ``assignments/`` Parquet dataset. The exit status is the in-memory
+path's: 3 when the returned state is degenerate or non-finite (the set is still written).
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from .plans import DISTRIBUTED_MODELS
 def cmd_fit_dask(ns, model_cls) -> int:
     from explorer import runner
     from explorer.export import check_out_dir
-    from explorer.options import EXIT_BAD_INPUT, hyperparameters_from_args
+    from explorer.options import (
+        EXIT_BAD_INPUT,
+        EXIT_UNUSABLE,
+        hyperparameters_from_args,
+        unusable,
+    )
     from explorer.report import print_result
 
     def fail(msg) -> int:
@@ -82,6 +88,12 @@ def cmd_fit_dask(ns, model_cls) -> int:
         if ns.out:
             paths = export(result, ns.out)
             print("wrote: " + ", ".join(str(p) for p in paths.values()))
+        # A degenerate or non-finite state is no usable fit, here as in memory (exit 3).
+        problem = unusable(result)
+        if problem:
+            print(f"explorer: error: the fit gave no usable state ({problem.split(':')[0]}); "
+                  "see the notes above", file=sys.stderr)
+            return EXIT_UNUSABLE
         return 0
     finally:
         cluster.close()

@@ -33,7 +33,7 @@ from explorer.models import get_model
 from explorer.models.base import Model
 
 from .data import Part
-from .plans import plan_for
+from .plans import in_memory_view, plan_for
 
 INIT_SAMPLE = 100_000
 SNAPSHOT_ROWS = 20_000
@@ -150,8 +150,12 @@ class DistributedModel(Model):
         return self.plan.parameters(self)
 
     def degeneracy(self) -> str | None:
-        check = getattr(self.plan, "degeneracy", None)
-        return check(self) if check is not None else None
+        """The in-memory model's own check on this state (plans.in_memory_view); a plan that
+        cannot name its state for it (no ``view_state``) answers itself, if at all."""
+        if not hasattr(self.plan, "view_state"):
+            check = getattr(self.plan, "degeneracy", None)
+            return check(self) if check is not None else None
+        return in_memory_view(self).degeneracy()
 
     def metrics(self) -> dict[str, float]:
         return self.plan.metrics(self)

@@ -26,6 +26,14 @@ chunks, so the two paths cannot drift apart: they differ only in how the row sum
 * bernoulli-mixture, exponential-mixture: their ``_e_pass`` and ``_m_step``.
 * bayes-gmm: ``_phi_pass`` and ``_mu_update``.
 
+Degenerate states are the in-memory model's own: :func:`in_memory_view` puts the distributed state
+(centres and the cluster counts of the last assignment; a mixture's parameters, N_k and objective)
+into an instance of the model's class under the names its ``degeneracy()`` reads, and calls it, so
+the same checks (coinciding centres or components, a cluster with no row, gmm's covariances at
+reg_covar, the exponential mixture's rates at their cap) give the same words. The advice that
+follows reads the data only through a small stand-in (:func:`stand_in_rows`: the distinct rows,
+one round trip, made only when a problem was found).
+
 Worker functions receive a :class:`~explorer.distributed.data.Part` and small parameter arrays and
 return small arrays (K x D x D at most per chunk); they never return per-row data except for the
 sample snapshot and never hold global state, so a partition recomputed on another worker gives
@@ -331,6 +339,11 @@ class CentrePlan:
     def state(self, m):
         return {"centers": m.centers, "metric": self.metric, "one_hot": self.one_hot}
 
+    def view_state(self, m) -> dict:
+        # CentreModel.degeneracy counts the rows of each cluster with a bincount of the labels;
+        # one label per cluster in use gives the same empty clusters as the N labels would.
+        return {"_centers": m.centers, "_labels": np.flatnonzero(m.counts > 0)}
+
     @staticmethod
     def part_output(part, hp, state):
         X = part.f64()
@@ -401,6 +414,9 @@ class FuzzyPlan:
 
     def state(self, m):
         return {"centers": m.centers, "m": float(m.hp.m)}
+
+    def view_state(self, m) -> dict:
+        return {"_centers": m.centers}
 
     @staticmethod
     def part_output(part, hp, state):
@@ -600,6 +616,11 @@ class MixturePlan:
     def parameters(self, m) -> dict:
         return {name: m.st[name].copy() for name in self.export_names}
 
+    def view_state(self, m) -> dict:
+        """The state under the in-memory model's names (its arrays, N_k per chunk and the
+        log-likelihood of the last E-pass)."""
+        return {**m.st, "_nk": m.stats[0], "loglik": m.value}
+
     def snapshot(self, m) -> dict:
         return {"info": {m.base.objective_kind: m.value}}
 
@@ -663,6 +684,9 @@ class BernoulliPlan(MixturePlan):
         m.loglik = float(m.stats[2].sum())
         return m.loglik + m.log_prior + m.prior_const
 
+    def view_state(self, m) -> dict:
+        return {**super().view_state(m), "loglik": m.loglik}
+
     def m_step(self, m) -> None:
         st, hp = m.st, m.hp
         nk, sx, _ = m.stats
@@ -700,9 +724,8 @@ class ExponentialPlan(MixturePlan):
         m.st["min_mean"] = em.mean_floor(min_pos)
         m.n_zeros = np.sum([o[1] for o in outs], axis=0)
 
-    def degeneracy(self, m) -> str | None:
-        return em.floor_degeneracy(m.st["rates"], m.st["weights"], m.st["min_mean"], m.n_zeros,
-                                   m.data.columns)
+    def view_state(self, m) -> dict:
+        return {**super().view_state(m), "n_zeros": m.n_zeros}
 
     def objective_from(self, m):
         return float(m.stats[2].sum())
@@ -749,6 +772,66 @@ class BayesGMMPlan(MixturePlan):
                 "info": {"elbo": m.value}}
 
     part_output = staticmethod(_resp_output(bayes_resp))
+
+
+# =============================================================================================
+# Degenerate states: the in-memory model's degeneracy() on the distributed state
+# =============================================================================================
+
+def distinct_rows(part, hp, K: int, binarize: bool):
+    """Worker: at most ``K`` distinct rows of the partition (as the model sees them: 0/1 for the
+    Bernoulli mixture with ``binarize``), and each column's lowest and highest value."""
+    X = _bern_X(part, hp) if binarize else part.f64()
+    return np.unique(X, axis=0)[:K], X.min(axis=0), X.max(axis=0)
+
+
+def stand_in_rows(m) -> np.ndarray:
+    """Rows that answer what the in-memory advice asks of the data (``few_rows_advice``: how many
+    distinct rows, when fewer than K; gmm's: which columns are constant) as all the rows would.
+
+    Each partition sends at most K distinct rows. When their union holds fewer than K, every
+    partition sent all of its distinct rows: the union is exactly the data's distinct rows.
+    Otherwise the data have at least K distinct rows, and the two rows of the columns' lowest and
+    highest values are added, so a column is constant in the stand-in exactly when it is in the
+    data."""
+    K = int(m.hp.K)
+    binarize = m.base.id == "bernoulli-mixture" and bool(getattr(m.hp, "binarize", False))
+    outs = m.map(distinct_rows, m.hp, K, binarize)
+    rows = np.unique(np.concatenate([o[0] for o in outs]), axis=0)
+    if len(rows) < K:
+        return rows
+    lo = np.min([o[1] for o in outs], axis=0)
+    hi = np.max([o[2] for o in outs], axis=0)
+    return np.vstack([rows, lo, hi])
+
+
+def _view_rows(view) -> np.ndarray:
+    rows = view.__dict__.get("_stand_in")
+    if rows is None:
+        rows = view.__dict__["_stand_in"] = stand_in_rows(view.__dict__["_fit"])
+    return rows
+
+
+_VIEWS: dict[type, type] = {}
+
+
+def in_memory_view(m):
+    """An instance of the in-memory model's class (never prepared, never fitted) that holds the
+    distributed model ``m``'s current state under the names the in-memory methods read
+    (``plan.view_state``), and whose data matrix (``X``, ``_X``) is :func:`stand_in_rows`,
+    computed on the cluster only when read. ``in_memory_view(m).degeneracy()`` is the in-memory
+    check on the distributed state."""
+    base = m.base
+    cls = _VIEWS.get(base)
+    if cls is None:
+        rows = property(_view_rows)
+        cls = _VIEWS[base] = type(f"{base.__name__}StateView", (base,),
+                                  {"X": rows, "_X": rows, "__module__": __name__})
+    view = object.__new__(cls)
+    view.__dict__.update(hp=m.hp, data=m.data, seed=m.seed, iteration=m.iteration,
+                         _notes=[], _fit=m)
+    view.__dict__.update(m.plan.view_state(m))
+    return view
 
 
 def plan_for(model_id: str, hp):

@@ -4,7 +4,9 @@ The sweep itself is :mod:`explorer.sweep` (Qt-free, worker processes); here the 
 type (:class:`explorer.gui.worker.Job`) iterates it in a thread and hands each finished fit over as
 a signal, so the event loop only ever draws points.
 Points appear as fits finish: one small dot per (K, seed), the mean over seeds with an error bar
-(one standard deviation), and the chosen K marked by a vertical line once every fit is in. Clicking
+(one standard deviation), and the chosen K marked by a vertical line once every fit is in. The means
+are those of :func:`explorer.sweep.summarize` (the summary's own once the sweep is done): over the
+usable fits only; a degenerate fit is drawn as a red cross, left out of the mean. Clicking
 a dot asks the window to open that fit (same K and seed, so the same result) in the other views.
 """
 
@@ -95,13 +97,18 @@ class SweepPanel(QWidget):
         self.pw.getAxis("bottom").enableAutoSIPrefix(False)
         self.dots = pg.ScatterPlotItem(size=7, pen=None, brush=pg.mkBrush(120, 120, 120, 160))
         self.dots.sigClicked.connect(self._dot_clicked)
+        # degenerate fits (sweep.fit_status): shown, clickable, never in the mean
+        self.left_out_dots = pg.ScatterPlotItem(size=9, symbol="x", pen=None,
+                                                brush=pg.mkBrush(200, 40, 40, 200))
+        self.left_out_dots.sigClicked.connect(self._dot_clicked)
         self.mean_curve = pg.PlotDataItem(pen=pg.mkPen(cluster_color(0), width=2), symbol="o",
                                           symbolBrush=cluster_color(0), symbolPen=None)
         self.error_bars = pg.ErrorBarItem(pen=pg.mkPen(cluster_color(0), width=1), beam=0.15)
         self.chosen_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((200, 40, 40), width=2,
                                                                   style=Qt.DashLine))
         self.chosen_line.setVisible(False)
-        for item in (self.error_bars, self.mean_curve, self.dots, self.chosen_line):
+        for item in (self.error_bars, self.mean_curve, self.dots, self.left_out_dots,
+                     self.chosen_line):
             self.pw.addItem(item)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -176,6 +183,8 @@ class SweepPanel(QWidget):
         if len(self.rows) == 2:     # seeds to compare: the stability of the partitions
             self._add_criteria(["stability_ari"])
         what = row.error or row.stop_reason
+        if sweep_mod.fit_status(row) != "used":
+            what += " (left out of the means)"
         self.status.setText(f"{len(self.rows)}/{self.total} fits done (last: K = {row.K}, "
                             f"seed {row.seed}: {what})")
         # Rows often arrive in bursts (quick fits): one redraw per burst, not per row, keeps the
@@ -239,22 +248,33 @@ class SweepPanel(QWidget):
     def redraw(self, *_args) -> None:
         name = self.current_criterion()
         self.pw.setLabel("left", CRITERION_LABELS.get(name, name or ""))
-        good = [r for r in self.rows if r.error is None]
-        if name is None or name == "stability_ari":
-            pts = []
-        else:
-            pts = [(r.K, r.criteria.get(name, math.nan), r.seed) for r in good]
-            pts = [p for p in pts if np.isfinite(p[1])]
+        status = [sweep_mod.fit_status(r) for r in self.rows]
+
+        def points(which: str):
+            if name is None or name == "stability_ari":
+                return []
+            pts = [(r.K, r.criteria.get(name, math.nan), r.seed)
+                   for r, st in zip(self.rows, status) if st == which]
+            return [p for p in pts if np.isfinite(p[1])]
+
+        pts = points("used")
         self.dots.setData([{"pos": (k, v), "data": (k, s)} for k, v, s in pts])
-        by_k: dict[int, list[float]] = {}
-        for k, v, _ in pts:
-            by_k.setdefault(k, []).append(v)
-        if name == "stability_ari" and self.summary is not None:
-            by_k = {e["K"]: [e["stability_ari"]] for e in self.summary["per_K"]
-                    if np.isfinite(e["stability_ari"])}
-        ks = np.array(sorted(by_k), dtype=float)
-        means = np.array([np.mean(by_k[k]) for k in sorted(by_k)])
-        stds = np.array([np.std(by_k[k]) for k in sorted(by_k)])
+        self.left_out_dots.setData([{"pos": (k, v), "data": (k, s)}
+                                    for k, v, s in points("degenerate")])
+        # While fits come in, the mean over the usable ones so far; once done, the summary's.
+        per_k = None if self.summary is None else self.summary["per_K"]
+        if per_k is not None and name is not None:
+            std_name = None if name == "stability_ari" else f"{name}_std"
+            stats = {e["K"]: (e.get(name, math.nan), e.get(std_name, 0.0) if std_name else 0.0)
+                     for e in per_k if np.isfinite(e.get(name, math.nan))}
+        else:
+            by_k: dict[int, list[float]] = {}
+            for k, v, _ in pts:
+                by_k.setdefault(k, []).append(v)
+            stats = {k: (float(np.mean(v)), float(np.std(v))) for k, v in by_k.items()}
+        ks = np.array(sorted(stats), dtype=float)
+        means = np.array([stats[k][0] for k in sorted(stats)])
+        stds = np.array([stats[k][1] for k in sorted(stats)])
         self.mean_curve.setData(ks, means)
         if len(ks):
             self.error_bars.setData(x=ks, y=means, height=2 * stds)
