@@ -807,11 +807,20 @@ def load_result(out_dir) -> LoadedResult:
     ``result.json``) names is one of the set's own files, there, with its SHA-256; no set file is
     there that it does not name; and the arrays agree with the table. Raises DataError naming the
     file and the problem, for any damage (a malformed manifest included)."""
-    import pandas as pd
-
     out = Path(out_dir)
     if not out.is_dir():
         raise DataError("no exported result here (not a folder)", path=out)
+    doc = _read_result_json(out)
+    files = _manifest(doc, out / RESULT)
+    _check_members(out, files)
+    params = _read_parameters(out / PARAMETERS)
+    table = _read_assignments(out, files)
+    _check_item_count(doc, table, out)
+    return LoadedResult(path=out, doc=doc, parameters=params, assignments=table)
+
+
+def _read_result_json(out: Path) -> dict:
+    """``result.json`` of the set in ``out``, checked to be an explorer result."""
     rpath = out / RESULT
     try:
         doc = json.loads(rpath.read_text(encoding="utf-8"))
@@ -822,12 +831,24 @@ def load_result(out_dir) -> LoadedResult:
                         path=rpath) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("model"), str):
         raise DataError("not an explorer result.json (no 'model')", path=rpath)
+    return doc
+
+
+def _manifest(doc: dict, rpath: Path) -> dict:
+    """The manifest (``files``): a mapping that names the parameters file at least."""
     files = doc.get("files")
     if not isinstance(files, dict):
         raise DataError("result.json has no manifest ('files'): written by an older version, "
                         "the files cannot be checked to belong together", path=rpath)
     if PARAMETERS not in files:
         raise DataError(f"result.json's manifest does not name {PARAMETERS}", path=rpath)
+    return files
+
+
+def _check_members(out: Path, files: dict) -> None:
+    """Every file the manifest names is the set's own, there, with its SHA-256, and no set file is
+    there that it does not name."""
+    rpath = out / RESULT
     real_out = out.resolve()
     for name, meta in files.items():
         _member_name(name, rpath)
@@ -845,27 +866,41 @@ def load_result(out_dir) -> LoadedResult:
     if extra:
         raise DataError(f"{', '.join(extra)} is not part of this result (a stale file)",
                         path=out)
+
+
+def _read_parameters(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of ``parameters.npz``, never unpickling anything."""
     try:
-        with np.load(out / PARAMETERS, allow_pickle=False) as npz:
-            params = {k: npz[k] for k in npz.files}
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
     except Exception as e:       # BadZipFile, a pickled array (ValueError), zlib.error
         raise DataError(f"cannot read the arrays ({type(e).__name__}: {e})",
-                        path=out / PARAMETERS) from None
+                        path=path) from None
+
+
+def _read_assignments(out: Path, files: dict):
+    """The assignments table: ``assignments.csv``, or a distributed fit's parquet parts."""
+    import pandas as pd
+
     if ASSIGNMENTS in files:
         try:
-            table = pd.read_csv(out / ASSIGNMENTS, dtype={"id": str}, keep_default_na=False)
+            return pd.read_csv(out / ASSIGNMENTS, dtype={"id": str}, keep_default_na=False)
         except (ValueError, OSError, pd.errors.ParserError) as e:
             raise DataError(f"cannot read the table ({e})", path=out / ASSIGNMENTS) from None
-    else:
-        parts = sorted(n for n in files if _PART.match(n))
-        if not parts:
-            raise DataError(f"result.json's manifest names no {ASSIGNMENTS} and no "
-                            f"{ASSIGNMENTS_DIR}/ parts", path=rpath)
-        try:
-            table = pd.concat([pd.read_parquet(out / n) for n in parts], ignore_index=True)
-        except Exception as e:   # pyarrow's errors for a damaged part
-            raise DataError(f"cannot read the assignments ({type(e).__name__}: {e})",
-                            path=out / ASSIGNMENTS_DIR) from None
+    parts = sorted(n for n in files if _PART.match(n))
+    if not parts:
+        raise DataError(f"result.json's manifest names no {ASSIGNMENTS} and no "
+                        f"{ASSIGNMENTS_DIR}/ parts", path=out / RESULT)
+    try:
+        return pd.concat([pd.read_parquet(out / n) for n in parts], ignore_index=True)
+    except Exception as e:   # pyarrow's errors for a damaged part
+        raise DataError(f"cannot read the assignments ({type(e).__name__}: {e})",
+                        path=out / ASSIGNMENTS_DIR) from None
+
+
+def _check_item_count(doc: dict, table, out: Path) -> None:
+    """The table has as many rows as ``data.shape[0]`` in ``result.json`` says."""
+    rpath = out / RESULT
     data = doc.get("data")
     if data is not None and not isinstance(data, dict):
         raise DataError(f"result.json: data is {data!r}, not an object", path=rpath)
@@ -879,5 +914,4 @@ def load_result(out_dir) -> LoadedResult:
     if n is not None and len(table) != n:
         raise DataError(f"assignments has {len(table)} rows, result.json says {n} items",
                         path=out)
-    return LoadedResult(path=out, doc=doc, parameters=params, assignments=table)
 

@@ -344,82 +344,91 @@ def _number(obj, key, where, *, lo=None, nullable=False, optional=False) -> floa
 
 def _check_document(doc: dict[str, Any], n_arrays_runs: set[str]) -> Session:
     """The session the document describes, every field checked (raises _Bad naming it)."""
-    from explorer.data import LOAD_OPTIONS
     from explorer.models import registry
 
     session = Session()
     datasets = _get(doc, "datasets", "session", list)
     for i, d in enumerate(datasets):
-        where = f"datasets[{i}]"
-        if not isinstance(d, dict):
-            raise _Bad(f"{where}: expected an object, got {_show(d)}")
-        kind = _get(d, "kind", where, str)
-        if kind not in LOAD_OPTIONS:
-            raise _Bad(f"{where}.kind: expected one of {', '.join(LOAD_OPTIONS)}, got {_show(kind)}")
-        path = _get(d, "path", where, str)
-        rel = _get(d, "relative_path", where, (str, type(None)), optional=True)
-        sha = _get(d, "sha256", where, (str, type(None)), optional=True)
-        if sha is not None and not _SHA256.match(sha):
-            raise _Bad(f"{where}.sha256: expected 64 hexadecimal digits, got {_show(sha)}")
-        options = _get(d, "options", where, (dict, type(None)), optional=True) or {}
-        for name, value in options.items():
-            if name not in LOAD_OPTIONS[kind]:
-                raise _Bad(f"{where}.options.{name}: not an option of a {kind} "
-                           f"(one of {', '.join(LOAD_OPTIONS[kind])})")
-            _get(options, name, f"{where}.options", _OPTION_TYPES[name])
-            if name == "columns" and isinstance(value, list) and not all(
-                    isinstance(c, str) for c in value):
-                raise _Bad(f"{where}.options.columns: expected a list of column names")
-        if "\x00" in path or (rel is not None and "\x00" in rel):
-            raise _Bad(f"{where}.path: holds a NUL character")
-        session.datasets.append(DatasetEntry(path=path, kind=kind, options=dict(options),
-                                             sha256=sha, relative_path=rel))
+        session.datasets.append(_check_dataset(d, f"datasets[{i}]"))
     models = registry()
     ids: set[int] = set()
     for i, r in enumerate(_get(doc, "runs", "session", list)):
-        where = f"runs[{i}]"
-        if not isinstance(r, dict):
-            raise _Bad(f"{where}: expected an object, got {_show(r)}")
-        rid = _whole(r, "id", where, 1, _MAX_SEED)
-        if rid in ids:
-            raise _Bad(f"{where}.id: run {rid} appears twice")
-        ids.add(rid)
-        if not datasets:
-            raise _Bad(f"{where}.dataset: the session has no data sets")
-        ds = _whole(r, "dataset", where, 0, len(datasets) - 1)
-        model = _get(r, "model", where, str)
-        if model not in models:
-            raise _Bad(f"{where}.model: unknown model {_show(model)}")
-        cls = models[model]
-        if cls.data_kinds and session.datasets[ds].kind not in cls.data_kinds:
-            raise _Bad(f"{where}.dataset: {model} does not fit a {session.datasets[ds].kind}")
-        hp = _get(r, "hyperparameters", where, dict)
-        try:
-            cls.Hyperparameters.from_mapping(hp)
-        except (ValueError, TypeError, OverflowError) as e:
-            raise _Bad(f"{where}.hyperparameters: {e}") from None
-        seed = _whole(r, "seed", where, 0, _MAX_SEED)
-        max_iter = _whole(r, "max_iter", where, 1, 10**9)
-        tol = _number(r, "tol", where, lo=0.0)
-        result = _get(r, "result", where, dict)
-        objective = _get(result, "objective", f"{where}.result", dict, optional=True, default={})
-        _number(objective, "final", f"{where}.result.objective", nullable=True, optional=True)
-        times = _get(r, "iteration_times", where, list, optional=True, default=[])
-        for t in times:
-            if isinstance(t, bool) or not isinstance(t, numbers.Real):
-                raise _Bad(f"{where}.iteration_times: expected numbers, got {_show(t)}")
-        names = _get(r, "arrays", where, list, optional=True, default=[])
-        if names and f"run{rid}" not in n_arrays_runs:
-            raise _Bad(f"{where}.arrays: not in the arrays file")
-        session.runs.append(RunRecord(
-            id=rid, dataset=ds, model=model, hyperparameters=dict(hp), seed=seed,
-            max_iter=max_iter, tol=tol, result=dict(result),
-            iteration_times=[float(t) for t in times]))
+        run = _check_run(r, f"runs[{i}]", session.datasets, models, n_arrays_runs)
+        if run.id in ids:
+            raise _Bad(f"runs[{i}].id: run {run.id} appears twice")
+        ids.add(run.id)
+        session.runs.append(run)
     current = _get(doc, "current_run", "session", (int, type(None)), optional=True)
     if current is not None and current not in ids:
         raise _Bad(f"session.current_run: no run {current}")
     session.current_run = current
     return session
+
+
+def _check_dataset(d, where: str) -> DatasetEntry:
+    """One entry of ``datasets``: its kind, paths, hash and loader options."""
+    from explorer.data import LOAD_OPTIONS
+
+    if not isinstance(d, dict):
+        raise _Bad(f"{where}: expected an object, got {_show(d)}")
+    kind = _get(d, "kind", where, str)
+    if kind not in LOAD_OPTIONS:
+        raise _Bad(f"{where}.kind: expected one of {', '.join(LOAD_OPTIONS)}, got {_show(kind)}")
+    path = _get(d, "path", where, str)
+    rel = _get(d, "relative_path", where, (str, type(None)), optional=True)
+    sha = _get(d, "sha256", where, (str, type(None)), optional=True)
+    if sha is not None and not _SHA256.match(sha):
+        raise _Bad(f"{where}.sha256: expected 64 hexadecimal digits, got {_show(sha)}")
+    options = _get(d, "options", where, (dict, type(None)), optional=True) or {}
+    for name, value in options.items():
+        if name not in LOAD_OPTIONS[kind]:
+            raise _Bad(f"{where}.options.{name}: not an option of a {kind} "
+                       f"(one of {', '.join(LOAD_OPTIONS[kind])})")
+        _get(options, name, f"{where}.options", _OPTION_TYPES[name])
+        if name == "columns" and isinstance(value, list) and not all(
+                isinstance(c, str) for c in value):
+            raise _Bad(f"{where}.options.columns: expected a list of column names")
+    if "\x00" in path or (rel is not None and "\x00" in rel):
+        raise _Bad(f"{where}.path: holds a NUL character")
+    return DatasetEntry(path=path, kind=kind, options=dict(options), sha256=sha,
+                        relative_path=rel)
+
+
+def _check_run(r, where: str, datasets: list, models: dict, n_arrays_runs: set[str]) -> RunRecord:
+    """One entry of ``runs``: its data set, model, hyperparameters, settings and result."""
+    if not isinstance(r, dict):
+        raise _Bad(f"{where}: expected an object, got {_show(r)}")
+    rid = _whole(r, "id", where, 1, _MAX_SEED)
+    if not datasets:
+        raise _Bad(f"{where}.dataset: the session has no data sets")
+    ds = _whole(r, "dataset", where, 0, len(datasets) - 1)
+    model = _get(r, "model", where, str)
+    if model not in models:
+        raise _Bad(f"{where}.model: unknown model {_show(model)}")
+    cls = models[model]
+    if cls.data_kinds and datasets[ds].kind not in cls.data_kinds:
+        raise _Bad(f"{where}.dataset: {model} does not fit a {datasets[ds].kind}")
+    hp = _get(r, "hyperparameters", where, dict)
+    try:
+        cls.Hyperparameters.from_mapping(hp)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise _Bad(f"{where}.hyperparameters: {e}") from None
+    seed = _whole(r, "seed", where, 0, _MAX_SEED)
+    max_iter = _whole(r, "max_iter", where, 1, 10**9)
+    tol = _number(r, "tol", where, lo=0.0)
+    result = _get(r, "result", where, dict)
+    objective = _get(result, "objective", f"{where}.result", dict, optional=True, default={})
+    _number(objective, "final", f"{where}.result.objective", nullable=True, optional=True)
+    times = _get(r, "iteration_times", where, list, optional=True, default=[])
+    for t in times:
+        if isinstance(t, bool) or not isinstance(t, numbers.Real):
+            raise _Bad(f"{where}.iteration_times: expected numbers, got {_show(t)}")
+    names = _get(r, "arrays", where, list, optional=True, default=[])
+    if names and f"run{rid}" not in n_arrays_runs:
+        raise _Bad(f"{where}.arrays: not in the arrays file")
+    return RunRecord(id=rid, dataset=ds, model=model, hyperparameters=dict(hp), seed=seed,
+                     max_iter=max_iter, tol=tol, result=dict(result),
+                     iteration_times=[float(t) for t in times])
 
 
 def _read_arrays(npz: Path) -> dict[str, dict[str, np.ndarray]]:

@@ -622,46 +622,9 @@ def summarize(model_id: str, rows: list[SweepRow]) -> dict[str, Any]:
     by_k: dict[int, list[SweepRow]] = {}
     for r in rows:
         by_k.setdefault(r.K, []).append(r)
-    per_k = []
-    left_out = dict.fromkeys(FIT_STATUSES[1:], 0)
-    for K in sorted(by_k):
-        status = [fit_status(r) for r in by_k[K]]
-        good = [r for r, st in zip(by_k[K], status) if st == "used"]
-        entry: dict[str, Any] = {"K": K, "fits": len(by_k[K]), "used": len(good)}
-        for name in FIT_STATUSES[1:]:
-            entry[name] = status.count(name)
-            left_out[name] += entry[name]
-        names = sorted({n for r in by_k[K] for n in r.criteria})   # NaN where none is usable
-        for n in names:
-            vals = np.array([r.criteria.get(n, math.nan) for r in good], dtype=float)
-            vals = vals[np.isfinite(vals)]
-            entry[n] = float(vals.mean()) if len(vals) else math.nan
-            entry[f"{n}_std"] = float(vals.std()) if len(vals) > 1 else 0.0 if len(vals) else math.nan
-        entry["stability_ari"] = stability([r.labels for r in good if r.labels is not None])
-        entry["converged"] = sum(r.converged for r in good)
-        per_k.append(entry)
-    scored = [(e["K"], e.get(criterion, math.nan)) for e in per_k]
-    finite = [(k, v) for k, v in scored if np.isfinite(v)]
-    chosen = None
-    reason = f"no fit produced a finite {criterion}"
-    if finite:
-        pick = max if higher else min
-        best_k, value = pick(finite, key=lambda kv: kv[1])
-        chosen = best_k
-        reason = (f"{'highest' if higher else 'lowest'} mean {criterion} "
-                  f"({value:.6g}) over {len(finite)} values of K")
-        if criterion == "heldout_loglik":
-            # One-standard-error rule (Hastie, Tibshirani and Friedman, sec. 7.10): a held-out
-            # likelihood keeps creeping up as surplus communities fit noise, so take the
-            # smallest K within one standard error of the best. The error is the larger of the
-            # held-out sum's own standard error and the spread over seeds.
-            best = next(e for e in per_k if e["K"] == best_k)
-            se = np.nanmax([best.get("heldout_loglik_se", math.nan),
-                            best.get("heldout_loglik_std", math.nan), 0.0])
-            chosen = min(k for k, v in finite if v >= value - se)
-            if chosen != best_k:
-                reason = (f"smallest K whose mean held-out log-likelihood is within one "
-                          f"standard error ({se:.3g}) of the best ({value:.6g} at K = {best_k})")
+    per_k = [_summarize_k(K, by_k[K]) for K in sorted(by_k)]
+    left_out = {name: sum(e[name] for e in per_k) for name in FIT_STATUSES[1:]}
+    chosen, reason = _choose_k(per_k, criterion, higher)
     dropped = [f"{n} {name}" for name, n in left_out.items() if n]
     if dropped:
         reason += f"; left out: {', '.join(dropped)} fit{'s' if sum(left_out.values()) > 1 else ''}"
@@ -672,6 +635,52 @@ def summarize(model_id: str, rows: list[SweepRow]) -> dict[str, Any]:
         out["elbow_K"] = elbow([e["K"] for e in per_k],
                                [e.get("distortion", math.nan) for e in per_k])
     return out
+
+
+def _summarize_k(K: int, fits: list[SweepRow]) -> dict[str, Any]:
+    """One K's entry: how many fits of each status, and the mean, standard deviation, stability
+    and convergence count of the usable ones."""
+    status = [fit_status(r) for r in fits]
+    good = [r for r, st in zip(fits, status) if st == "used"]
+    entry: dict[str, Any] = {"K": K, "fits": len(fits), "used": len(good)}
+    for name in FIT_STATUSES[1:]:
+        entry[name] = status.count(name)
+    names = sorted({n for r in fits for n in r.criteria})   # NaN where none is usable
+    for n in names:
+        vals = np.array([r.criteria.get(n, math.nan) for r in good], dtype=float)
+        vals = vals[np.isfinite(vals)]
+        entry[n] = float(vals.mean()) if len(vals) else math.nan
+        entry[f"{n}_std"] = float(vals.std()) if len(vals) > 1 else 0.0 if len(vals) else math.nan
+    entry["stability_ari"] = stability([r.labels for r in good if r.labels is not None])
+    entry["converged"] = sum(r.converged for r in good)
+    return entry
+
+
+def _choose_k(per_k: list[dict[str, Any]], criterion: str, higher: bool):
+    """(the chosen K or None, the reason): the best mean criterion; for a held-out likelihood the
+    smallest K within one standard error of the best."""
+    finite = [(e["K"], e.get(criterion, math.nan)) for e in per_k]
+    finite = [(k, v) for k, v in finite if np.isfinite(v)]
+    if not finite:
+        return None, f"no fit produced a finite {criterion}"
+    pick = max if higher else min
+    best_k, value = pick(finite, key=lambda kv: kv[1])
+    reason = (f"{'highest' if higher else 'lowest'} mean {criterion} "
+              f"({value:.6g}) over {len(finite)} values of K")
+    if criterion != "heldout_loglik":
+        return best_k, reason
+    # One-standard-error rule (Hastie, Tibshirani and Friedman, sec. 7.10): a held-out likelihood
+    # keeps creeping up as surplus communities fit noise, so take the smallest K within one
+    # standard error of the best. The error is the larger of the held-out sum's own standard
+    # error and the spread over seeds.
+    best = next(e for e in per_k if e["K"] == best_k)
+    se = np.nanmax([best.get("heldout_loglik_se", math.nan),
+                    best.get("heldout_loglik_std", math.nan), 0.0])
+    chosen = min(k for k, v in finite if v >= value - se)
+    if chosen != best_k:
+        reason = (f"smallest K whose mean held-out log-likelihood is within one "
+                  f"standard error ({se:.3g}) of the best ({value:.6g} at K = {best_k})")
+    return chosen, reason
 
 
 def write_outputs(out_dir, model_id: str, rows: list[SweepRow], summary: dict[str, Any]) -> dict:
