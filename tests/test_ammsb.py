@@ -382,7 +382,8 @@ def test_small_network_final_phase_on_all_links_keeps_the_test_set_out(sample_di
     assert all((a, b) in train for a, b in zip(m.heldout_u[ho].tolist(), m.heldout_v[ho].tolist()))
     assert not any((min(a, b), max(a, b)) in train for a, b in e.tolist())
     assert len(train) == len(karate.edges) - len(e)
-    nb = {a: set(m._fb0[1][m._fb0[0][a]:m._fb0[0][a + 1]].tolist()) for a in range(m.N)}
+    g = m.training.graph
+    nb = {a: set(g.fb_idx0[g.fb_ptr0[a]:g.fb_ptr0[a + 1]].tolist()) for a in range(m.N)}
     assert all(int(b) in nb[int(a)] for a, b, _ in tp.tolist())
     assert not any(int(b) in nb[int(a)] for a, b in zip(m.heldout_u[~ho], m.heldout_v[~ho]))
     # the held-out figures are the best state's (before the phase), as the trace says
@@ -432,8 +433,9 @@ def test_automatic_test_set_is_disjoint_and_out_of_training(planted):
     np.testing.assert_array_equal(truth, model.test_y == 1)
     # test non-links never sampled as training non-links (the forbidden-partner lists hold them)
     fb = set()
+    g = model.training.graph
     for a in range(model.N):
-        fb |= {(min(a, b), max(a, b)) for b in model._fb0[1][model._fb0[0][a]:model._fb0[0][a + 1]]}
+        fb |= {(min(a, b), max(a, b)) for b in g.fb_idx0[g.fb_ptr0[a]:g.fb_ptr0[a + 1]]}
     assert test <= fb
     for _ in range(3):
         model.step()
@@ -651,7 +653,7 @@ def test_sampled_elbo_is_close_to_the_exact_one():
     # E[log p(z | theta)] terms. Measured on this planted network with 1,000 + 1,000 sampled
     # pairs, seeds 0-4: within 1.3 % of the exact ELBO (the former estimator, sampled phi^T mu
     # against the exact sum of the bounds, was off by up to 9.7 %).
-    import explorer.models.ammsb as am
+    import explorer.models._ammsb_heldout as am
 
     data = planted_partition(1000, 5, p_in=0.1, p_out=0.005, seed=0)
     model = fit(AMMSB, data, seed=1, K=5, max_iter=6).model
@@ -659,14 +661,14 @@ def test_sampled_elbo_is_close_to_the_exact_one():
     try:
         am.ELBO_EXACT_MAX = 10 ** 9
         model._elbo_pairs()
-        assert model._elbo_exact
+        assert model._ep.exact
         exact = model.elbo()
         am.ELBO_EXACT_MAX, am.ELBO_SAMPLE = 0, 1000
         errors = []
         for s in range(5):
             model.seed = s
             model._elbo_pairs()
-            assert not model._elbo_exact
+            assert not model._ep.exact
             errors.append(model.elbo() / exact - 1.0)
     finally:
         am.ELBO_EXACT_MAX, am.ELBO_SAMPLE = saved
@@ -731,7 +733,7 @@ def test_heldout_and_test_sets_keep_the_promise(sample_dir):
     model.initialize(football, 0)
     for y in (model.heldout_y, model.test_y):
         assert y.sum() == 10 and (y == 0).sum() == 10       # 1 % of 613 links would be 7
-    deg = np.diff(model._tr0[0])
+    deg = np.diff(model.training.graph.tr_ptr0)
     assert deg.min() >= 1                                    # never a node's last link
     # karate (78 links, under 200): the held-out set only, 10 + 10, with a note saying so
     karate = load_network(sample_dir / "karate" / "edges.csv")
@@ -739,7 +741,7 @@ def test_heldout_and_test_sets_keep_the_promise(sample_dir):
     model.initialize(karate, 0)
     assert model.heldout_y.sum() == 10 and len(model.heldout_y) == 20 and model.test_u is None
     assert any(n.startswith("no automatic test set") for n in model.notes)
-    assert np.diff(model._tr0[0]).min() >= 1
+    assert np.diff(model.training.graph.tr_ptr0).min() >= 1
 
 
 def test_empty_heldout_set_is_refused_and_weights_noted():

@@ -24,6 +24,14 @@ from explorer import metrics as metrics_mod
 from explorer.data.types import DataError
 from explorer.models import _ammsb_kernels as kr
 from explorer.models import register
+from explorer.models._ammsb_heldout import (
+    SMALL_NETWORK_LINKS,
+    check_test_pairs,
+    elbo_pairs,
+    split_pairs,
+    training_pairs,
+    training_with_heldout,
+)
 from explorer.models._ammsb_starts import (
     hard_memberships_mu,
     louvain_labels,
@@ -42,8 +50,6 @@ ELBO_PHI_TOL_SAMPLED = 1e-6  # ... on a sample (the ELBO is stationary in phi: e
 NEWTON_TOL = 1e-2          # Newton decrement (nats) below which a node's Newton steps stop
 LOWRANK_THR = 0.1          # collapsed Newton matrix: sfx entries with deg sfx_k <= this * lL_kk
 LOWRANK_MAX = 12           # ... left out, solved by Woodbury while at most this many remain
-ELBO_EXACT_MAX = 100_000   # training pairs up to which the ELBO is exact
-ELBO_SAMPLE = 5_000
 BETA_INIT_NODES = 2000       # nodes of the initial full-data beta pass (a sample when N is larger)
 MIN_NONLINK_SAMPLE = 16
 FALL_MIN_SWEEPS = 5          # the 'fell three checks in a row' rule only after this many sweeps
@@ -53,13 +59,10 @@ MIN_CHECK_MINIBATCHES = 20  # default check interval: half a sweep, at least thi
 MAX_CHECK_SWEEPS = 10       # check_every may ask for at most this many sweeps over the nodes ...
 MAX_CHECK_SMALL = 200       # ... or this many minibatches on a small network (the larger bound)
 FALL_PATIENCE = 3           # stop when the held-out score has not beaten its best for this many checks
-MIN_HELDOUT_LINKS = 10      # links (and as many non-links) in each of the held-out and test sets ...
-HOLDOUT_MAX_SHARE = 0.3     # ... unless together they would take more than this share of the links
 AUTO_KINDS = ("louvain", "findk", "random")   # the starts init=auto compares ...
 SPECTRAL_AUTO_MAX_NODES = 5000                # ... plus spectral on networks up to this many nodes
 BURN_IN_VISITS = 2000       # init auto: node visits of each start's burn-in (at least 20 minibatches)
 START_BY_HELDOUT_MIN_LINKS = 100  # init auto: fewer held-out links than this, the ELBO decides
-SMALL_NETWORK_LINKS = 200   # below this many links no automatic test set (the held-out set only)
 EPSILON_MIN = 1e-10         # floor of the estimated epsilon
 EPSILON_FIXED = 1e-5        # epsilon = 0 (auto): svinet's constant, unless ...
 EPSILON_AUTO_SHARE = 0.5    # ... more than this share of a Louvain partition's links run between
@@ -151,14 +154,6 @@ def _update_beta(b, beta_hat, eta0, eta1, scale, rho):
         b[k, 1] = (1.0 - rho) * b[k, 1] + rho * (eta1 + scale * beta_hat[1, k])
 
 
-def _csr(rows, cols, n):
-    """Binary CSR (sorted, no duplicates) from index lists."""
-    a = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
-    a.sum_duplicates()
-    a.sort_indices()
-    return a.indptr.astype(np.int64), a.indices.astype(np.int64)
-
-
 def _seed_members(adj, node, comm, N, K):
     """(N, K) membership of the K largest findk communities; a node outside all of them joins its
     neighbours' most common kept community."""
@@ -208,10 +203,9 @@ def _release_freed_memory() -> None:
 _MALLOC_TRIM = None
 
 
-def _pair_keys(u, v, n, directed):
-    if not directed:
-        u, v = np.minimum(u, v), np.maximum(u, v)
-    return u.astype(np.int64) * n + v.astype(np.int64)
+def _from(group: str, name: str) -> property:
+    """A read-only attribute of the model that is ``name`` of its ``group`` (split, training)."""
+    return property(lambda self: getattr(getattr(self, group), name))
 
 
 @register
@@ -256,186 +250,7 @@ class AMMSB(Model):
                 f"{MAX_CHECK_SWEEPS} sweeps and {MAX_CHECK_SMALL} minibatches; 0: half a sweep)",
                 path=data.path)
         if data.test_pairs is not None:
-            tp = np.asarray(data.test_pairs)
-            if tp.ndim != 2 or tp.shape[1] != 3:
-                raise DataError("test pairs must have three columns u, v, y", path=data.path)
-            if len(tp) and (tp[:, :2].min() < 0 or tp[:, :2].max() >= n):
-                raise DataError("test pairs refer to nodes outside the network", path=data.path)
-            if len(tp) and not np.isin(tp[:, 2], (0, 1)).all():
-                raise DataError("test pair labels y must be 0 or 1", path=data.path)
-
-    def _split(self, data):
-        """Training links, held-out pairs and the excluded partners of every node."""
-        N = data.n_nodes
-        directed = bool(data.directed)
-        e = np.asarray(data.edges, dtype=np.int64).reshape(-1, 2)
-        e = e[e[:, 0] != e[:, 1]]
-        keys = np.unique(_pair_keys(e[:, 0], e[:, 1], N, directed))
-        eu, ev = keys // N, keys % N
-        link_keys = keys
-        excluded = []
-        # test pairs: out of training whatever they are
-        tp = None
-        if data.test_pairs is not None and len(data.test_pairs):
-            tp = np.asarray(data.test_pairs, dtype=np.int64)
-            tp = tp[tp[:, 0] != tp[:, 1]]
-            excluded.append(_pair_keys(tp[:, 0], tp[:, 1], N, directed))
-        test_keys = np.unique(np.concatenate(excluded)) if excluded else np.zeros(0, np.int64)
-        train_mask = ~np.isin(link_keys, test_keys)
-        # held-out set: links and non-links, fixed seed from the network alone
-        rng = np.random.default_rng(7919 * N + 104729 * len(keys))
-        n_links = int(train_mask.sum())
-        # each set (held-out, and the automatic test set) gets max(fraction, 10) links, unless
-        # together they would take more than HOLDOUT_MAX_SHARE of the links
-        auto_test = (tp is None and self.hp.heldout_fraction > 0
-                     and len(keys) >= SMALL_NETWORK_LINKS)
-        n_sets = 2 if auto_test else 1
-        cap = int(HOLDOUT_MAX_SHARE * n_links) // n_sets
-        h = max(math.ceil(self.hp.heldout_fraction * n_links), min(MIN_HELDOUT_LINKS, cap), 1)
-        if self.hp.heldout_fraction == 0:      # the smallest set that still gives a curve
-            h = max(min(MIN_HELDOUT_LINKS, n_links // 10), 1)
-        deg = np.bincount(eu[train_mask], minlength=N) + np.bincount(ev[train_mask], minlength=N)
-        taken = set(link_keys.tolist()) if len(keys) < 5_000_000 else None
-        taken_test = set(test_keys.tolist())
-        non_set = set()
-
-        def draw_links():
-            chosen = []
-            for idx in rng.permutation(np.flatnonzero(train_mask)):
-                if len(chosen) >= h:
-                    break
-                a, b = eu[idx], ev[idx]
-                if deg[a] > 1 and deg[b] > 1:
-                    deg[a] -= 1
-                    deg[b] -= 1
-                    chosen.append(idx)
-            chosen = np.array(chosen, dtype=np.int64)
-            train_mask[chosen] = False
-            return chosen
-
-        def draw_nonlinks(n_want):
-            non = []
-            tries = 0
-            while len(non) < n_want and tries < 1000 * (n_want + 10):
-                tries += 1
-                a, b = int(rng.integers(N)), int(rng.integers(N))
-                if a == b:
-                    continue
-                k = int(_pair_keys(np.array([a]), np.array([b]), N, directed)[0])
-                if k in taken_test or k in non_set:
-                    continue
-                if taken is not None and k in taken:
-                    continue
-                if taken is None:       # link_keys is sorted (np.unique): O(log E), not O(E)
-                    at = int(np.searchsorted(link_keys, k))
-                    if at < len(link_keys) and link_keys[at] == k:
-                        continue
-                non.append(k)
-                non_set.add(k)
-            return np.array(non, dtype=np.int64)
-
-        chosen = draw_links()
-        non = draw_nonlinks(len(chosen))
-        if len(chosen) == 0 or len(non) == 0:
-            what = "link" if len(chosen) == 0 else "non-link"
-            why = ("every training link is the last link of one of its nodes"
-                   if len(chosen) == 0 else "every pair of nodes is linked or already set aside")
-            raise DataError(
-                f"the a-MMSB cannot hold out a single {what} ({why}; {N} nodes, {n_links} "
-                f"training links{' after the test pairs' if tp is not None else ''}): its "
-                "held-out log-likelihood, which drives and stops the fit, would be empty. Use a "
-                "larger network or fewer test pairs", path=data.path)
-        if len(chosen) < MIN_HELDOUT_LINKS:
-            self.notes.append(
-                f"held-out set: {len(chosen)} links + {len(non)} non-links, fewer than "
-                f"{MIN_HELDOUT_LINKS} + {MIN_HELDOUT_LINKS} (the network has {n_links} links and "
-                f"at most {HOLDOUT_MAX_SHARE:.0%} are set aside): its curve and AUC are coarse")
-        ho_keys = np.concatenate([link_keys[chosen], non])
-        self.heldout_u = ho_keys // N
-        self.heldout_v = ho_keys % N
-        self.heldout_y = np.concatenate([np.ones(len(chosen), np.int64),
-                                         np.zeros(len(non), np.int64)])
-        self.test_source = "none"
-        if tp is not None:
-            self.test_u, self.test_v = tp[:, 0].copy(), tp[:, 1].copy()
-            self.test_y = tp[:, 2].astype(np.int64)
-            self.test_source = "test pairs"
-        elif auto_test:
-            # no test pairs given: a disjoint test set drawn like the held-out set (same size,
-            # after it, from the same network-only seed), also removed from training
-            t_links = draw_links()
-            t_non = draw_nonlinks(len(t_links))
-            if len(t_links) < MIN_HELDOUT_LINKS:
-                self.notes.append(
-                    f"test set: {len(t_links)} links + {len(t_non)} non-links, fewer than "
-                    f"{MIN_HELDOUT_LINKS} + {MIN_HELDOUT_LINKS}: test AUC and perplexity are coarse")
-            t_keys = np.concatenate([link_keys[t_links], t_non])
-            self.test_u, self.test_v = t_keys // N, t_keys % N
-            self.test_y = np.concatenate([np.ones(len(t_links), np.int64),
-                                          np.zeros(len(t_non), np.int64)])
-            test_keys = np.concatenate([test_keys, t_non])     # excluded non-links
-            self.test_source = "automatic"
-        else:
-            self.test_u = self.test_v = self.test_y = None
-            if self.hp.heldout_fraction > 0:
-                self.notes.append(
-                    f"no automatic test set: the network has fewer than {SMALL_NETWORK_LINKS} "
-                    "links, so only the held-out set is set aside (its AUC is the link-prediction "
-                    "figure); give --test-pairs for a test set")
-        if self.test_u is not None and (not self.test_y.any() or self.test_y.all()):
-            self.notes.append("the test set holds only links or only non-links: no test AUC")
-        # forbidden partners: every link (held out or not), held-out and test pairs
-        self._all_links = (eu, ev)
-        self._test_excluded = test_keys
-        self._build_training(eu[train_mask], ev[train_mask], np.concatenate([test_keys, non]))
-        total_pairs = N * (N - 1) if directed else N * (N - 1) / 2
-        self.density = len(keys) / total_pairs
-        self.n_links = len(keys)
-
-    def _build_training(self, tu, tv, xk):
-        """CSR lists of the training links (tu, tv) and of every node's excluded partners (every
-        link, plus the pairs with keys ``xk``: the held-out and test pairs)."""
-        N, directed = self.N, self.directed
-        eu, ev = self._all_links
-        self.train_u, self.train_v = tu, tv
-        fu = np.concatenate([eu, xk // N])
-        fv = np.concatenate([ev, xk % N])
-        if directed:
-            self._tr0 = _csr(tu, tv, N)
-            self._tr1 = _csr(tv, tu, N)
-            self._fb0 = _csr(fu, fv, N)
-            self._fb1 = _csr(fv, fu, N)
-            self.n_kinds = 2
-        else:
-            self._tr0 = self._tr1 = _csr(np.concatenate([tu, tv]), np.concatenate([tv, tu]), N)
-            self._fb0 = self._fb1 = _csr(np.concatenate([fu, fv]), np.concatenate([fv, fu]), N)
-            self.n_kinds = 1
-        self.nonlinks = np.zeros((N, 2), dtype=np.int64)
-        self.nonlinks[:, 0] = N - 1 - np.diff(self._fb0[0])
-        train_deg = np.diff(self._tr0[0]).astype(np.float64)
-        if directed:
-            self.nonlinks[:, 1] = N - 1 - np.diff(self._fb1[0])
-            train_deg = train_deg + np.diff(self._tr1[0])
-        self.n_pairs = (train_deg + self.nonlinks.sum(1)).astype(np.float64)
-        self.n_train_links = len(tu)
-        self.n_train_pairs = float(self.n_pairs.sum() / 2.0)
-
-    def _return_heldout_links(self):
-        """Put the held-out pairs back into training (links as links, non-links as non-links);
-        the test set stays out."""
-        y = self.heldout_y == 1
-        tu = np.concatenate([self.train_u, self.heldout_u[y]])
-        tv = np.concatenate([self.train_v, self.heldout_v[y]])
-        self._build_training(tu, tv, self._test_excluded)
-        K = self.K
-        slots = int(np.diff(self._tr0[0]).max() + (
-            np.diff(self._tr1[0]).max() if self.directed else 0)) + self.n_kinds * 2 * self.n_samples
-        if slots > len(self.P):
-            self.P = np.zeros((slots, K))
-            self.ctype = np.zeros(slots, dtype=np.int64)
-            self.W = np.zeros(slots)
-            self.Eoff = np.zeros(slots)
-        self._elbo_pairs()
+            check_test_pairs(data.test_pairs, n, data.path)
 
     # ---- initialisation ------------------------------------------------------------------------
     def _prepare(self, data) -> None:
@@ -448,7 +263,35 @@ class AMMSB(Model):
         # the held-out and test sets depend on the network only: drawn once per fit
         self.directed = bool(data.directed)
         self.N = data.n_nodes
-        self._split(self._network)
+        net = self._network
+        self.split = split_pairs(net.edges, net.n_nodes, net.directed, net.test_pairs,
+                                 self.hp.heldout_fraction, net.path)
+        self.notes.extend(self.split.notes)
+        self.training = training_pairs(self.split)
+
+    # the sets (HeldOutSplit) and the training links (TrainingPairs, replaced by the final phase)
+    heldout_u = _from("split", "heldout_u")
+    heldout_v = _from("split", "heldout_v")
+    heldout_y = _from("split", "heldout_y")
+    test_u = _from("split", "test_u")
+    test_v = _from("split", "test_v")
+    test_y = _from("split", "test_y")
+    test_source = _from("split", "test_source")
+    train_u = _from("training", "train_u")
+    train_v = _from("training", "train_v")
+
+    def _return_heldout_links(self):
+        """Put the held-out pairs back into training (links as links, non-links as non-links);
+        the test set stays out."""
+        self.training = training_with_heldout(self.split)
+        K = self.K
+        slots = self.training.pair_slots(self.n_samples)
+        if slots > len(self.P):
+            self.P = np.zeros((slots, K))
+            self.ctype = np.zeros(slots, dtype=np.int64)
+            self.W = np.zeros(slots)
+            self.Eoff = np.zeros(slots)
+        self._elbo_pairs()
 
     def _init_state(self, seed: int) -> None:
         from explorer.progress import Task
@@ -719,9 +562,7 @@ class AMMSB(Model):
         self.capC = np.zeros((K, K))
         self.buf_KK = np.zeros((K, K))
         self.buf_C = np.zeros((K, K))
-        max_deg = int(np.diff(self._tr0[0]).max() + (
-            np.diff(self._tr1[0]).max() if self.directed else 0))
-        slots = max_deg + self.n_kinds * 2 * self.n_samples
+        slots = self.training.pair_slots(self.n_samples)
         self.P = np.zeros((slots, K))
         self.ctype = np.zeros(slots, dtype=np.int64)
         self.W = np.zeros(slots)
@@ -799,45 +640,7 @@ class AMMSB(Model):
 
     def _elbo_pairs(self):
         """The training pairs the ELBO is computed on (all, or a fixed weighted sample)."""
-        N, directed = self.N, self.directed
-        rng = np.random.default_rng(self.seed + 31337)
-        fb = sp.csr_matrix((np.ones(len(self._fb0[1]), np.int8), self._fb0[1], self._fb0[0]),
-                           shape=(N, N))
-        self._elbo_exact = self.n_train_pairs <= ELBO_EXACT_MAX
-        if self._elbo_exact:
-            if directed:
-                u, v = np.nonzero(~np.eye(N, dtype=bool))
-            else:
-                u, v = np.triu_indices(N, 1)
-            tr = sp.csr_matrix((np.ones(len(self._tr0[1]), np.int8), self._tr0[1], self._tr0[0]),
-                               shape=(N, N))
-            y = np.asarray(tr[u, v]).ravel().astype(np.int64)
-            f = np.asarray(fb[u, v]).ravel()
-            keep = (y == 1) | (f == 0)
-            u, v, y = u[keep], v[keep], y[keep]
-            w = np.ones(len(u))
-        else:
-            E = self.n_train_links
-            if E > ELBO_SAMPLE:
-                idx = rng.choice(E, ELBO_SAMPLE, replace=False)
-                lu, lv, lw = self.train_u[idx], self.train_v[idx], E / ELBO_SAMPLE
-            else:
-                lu, lv, lw = self.train_u, self.train_v, 1.0
-            total_non = self.n_train_pairs - E
-            nu = rng.integers(N, size=3 * ELBO_SAMPLE)
-            nv = rng.integers(N, size=3 * ELBO_SAMPLE)
-            ok = nu != nv
-            nu, nv = nu[ok], nv[ok]
-            if not directed:
-                nu, nv = np.minimum(nu, nv), np.maximum(nu, nv)
-            ok = np.asarray(fb[nu, nv]).ravel() == 0
-            nu, nv = nu[ok][:ELBO_SAMPLE], nv[ok][:ELBO_SAMPLE]
-            u = np.concatenate([lu, nu])
-            v = np.concatenate([lv, nv])
-            y = np.concatenate([np.ones(len(lu), np.int64), np.zeros(len(nu), np.int64)])
-            w = np.concatenate([np.full(len(lu), lw), np.full(len(nu), total_non / len(nu))])
-        self._ep = (np.ascontiguousarray(u, dtype=np.int64), np.ascontiguousarray(v, dtype=np.int64),
-                    y, w)
+        self._ep = elbo_pairs(self.training, self.N, self.directed, self.seed + 31337)
 
     def _beta_full_pass(self):
         """b from one pass of the phi update over every node (links and sampled non-links), or
@@ -866,10 +669,8 @@ class AMMSB(Model):
         built at each call: restarts and the best-state restore replace the arrays."""
         hp = self.hp
         return (
-            kr.PairGraph(self._tr0[0], self._tr0[1], self._tr1[0], self._tr1[1], self._fb0[0],
-                         self._fb0[1], self._fb1[0], self._fb1[1], self.nonlinks, self.n_kinds,
-                         self.directed),
-            kr.NodeState(self.mu, self.v, self.pi, self.S_bar, self.visits, self.n_pairs),
+            self.training.graph,
+            kr.NodeState(self.mu, self.v, self.pi, self.S_bar, self.visits, self.training.n_pairs),
             kr.Globals(self.c_link, self.c_non, self.lL, self.lLinv, self.m, self.sum_mu,
                        self.sum_mumu, self.sum_v),
             kr.Settings(self.n_samples, self._phi_iters, self._phi_tol, hp.node_tau0,
@@ -942,7 +743,7 @@ class AMMSB(Model):
     def finish(self) -> None:
         """The runner's last call on a restart's returned state: a small network's final phase
         on all links (once)."""
-        if self.n_links < SMALL_NETWORK_LINKS and self.final_phase_minibatches == 0:
+        if self.split.n_links < SMALL_NETWORK_LINKS and self.final_phase_minibatches == 0:
             self._final_phase()
 
     def _final_phase(self):
@@ -991,7 +792,8 @@ class AMMSB(Model):
         ll, p = self._loglik(u, v, y, out)
         pos = y == 1
         if pos.any() and (~pos).any():
-            mean = self.density * ll[pos].mean() + (1 - self.density) * ll[~pos].mean()
+            rho = self.split.density
+            mean = rho * ll[pos].mean() + (1 - rho) * ll[~pos].mean()
         else:
             mean = ll.mean()
         return float(ll.sum()), metrics_mod.auc(p, y), float(math.exp(-mean))
@@ -1018,13 +820,13 @@ class AMMSB(Model):
         K, N, l, l0 = self.K, self.N, self.l, self.l0
         hp = self.hp
         _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
-        u, v, y, w = self._ep
+        u, v, y, w, exact = self._ep
         lse = np.empty(N)
         kr.row_lse(self.mu, self.v, lse)
         pairs = kr.pair_terms(u, v, y, w, self.mu, self.pi, lse, self.c_link, self.c_non,
                               self.log_eps, self.log_1meps, self.phi_f, self.phi_s,
                               ELBO_PHI_MAX_ITER,
-                              ELBO_PHI_TOL if self._elbo_exact else ELBO_PHI_TOL_SAMPLED)
+                              ELBO_PHI_TOL if exact else ELBO_PHI_TOL_SAMPLED)
         return float(pairs + global_terms(
             K, N, self.m, self.M, self.Minv, self.m0, self.M0, l, self.L, l0, self.L0inv,
             self.mu, self.v, self.b, hp.eta0, hp.eta1))
