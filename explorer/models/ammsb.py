@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-import scipy.sparse as sp
 from scipy.special import digamma, gammaln
 
 from explorer import metrics as metrics_mod
 from explorer.data.types import DataError
+from explorer.models import _ammsb_init as init
 from explorer.models import _ammsb_kernels as kr
 from explorer.models import register
 from explorer.models._ammsb_heldout import (
@@ -32,14 +32,7 @@ from explorer.models._ammsb_heldout import (
     training_pairs,
     training_with_heldout,
 )
-from explorer.models._ammsb_starts import (
-    hard_memberships_mu,
-    louvain_labels,
-    spectral_labels,
-    to_k,
-)
 from explorer.models._canonical import canonical_node_order, reorder_network, to_data_order
-from explorer.models._findk import findk
 from explorer.models.base import HyperparameterError, HyperparametersBase, Model, param
 
 PHI_MAX_ITER = 20          # pair fixed-point sweeps in a minibatch
@@ -53,19 +46,11 @@ LOWRANK_MAX = 12           # ... left out, solved by Woodbury while at most this
 BETA_INIT_NODES = 2000       # nodes of the initial full-data beta pass (a sample when N is larger)
 MIN_NONLINK_SAMPLE = 16
 FALL_MIN_SWEEPS = 5          # the 'fell three checks in a row' rule only after this many sweeps
-SMALL_GRAPH_LINKS = 5000    # training links up to which findk is drawn several times ...
-FINDK_DRAWS_SMALL = 10      # ... keeping the draw whose seeding has the largest modularity
 MIN_CHECK_MINIBATCHES = 20  # default check interval: half a sweep, at least this many minibatches
 MAX_CHECK_SWEEPS = 10       # check_every may ask for at most this many sweeps over the nodes ...
 MAX_CHECK_SMALL = 200       # ... or this many minibatches on a small network (the larger bound)
 FALL_PATIENCE = 3           # stop when the held-out score has not beaten its best for this many checks
-AUTO_KINDS = ("louvain", "findk", "random")   # the starts init=auto compares ...
-SPECTRAL_AUTO_MAX_NODES = 5000                # ... plus spectral on networks up to this many nodes
 BURN_IN_VISITS = 2000       # init auto: node visits of each start's burn-in (at least 20 minibatches)
-START_BY_HELDOUT_MIN_LINKS = 100  # init auto: fewer held-out links than this, the ELBO decides
-EPSILON_MIN = 1e-10         # floor of the estimated epsilon
-EPSILON_FIXED = 1e-5        # epsilon = 0 (auto): svinet's constant, unless ...
-EPSILON_AUTO_SHARE = 0.5    # ... more than this share of a Louvain partition's links run between
 COLLAPSE_SHARE = 0.8        # one community holding more than this share of the nodes (K >= 4) ...
 FINAL_PHASE_MAX_CHECKS = 5  # small networks: at most this many checks of training on all links ...
 FINAL_PHASE_TOL = 1e-3      # ... after the run, stopping when the ELBO moves by less than this
@@ -152,55 +137,6 @@ def _update_beta(b, beta_hat, eta0, eta1, scale, rho):
     for k in range(b.shape[0]):
         b[k, 0] = (1.0 - rho) * b[k, 0] + rho * (eta0 + scale * beta_hat[0, k])
         b[k, 1] = (1.0 - rho) * b[k, 1] + rho * (eta1 + scale * beta_hat[1, k])
-
-
-def _seed_members(adj, node, comm, N, K):
-    """(N, K) membership of the K largest findk communities; a node outside all of them joins its
-    neighbours' most common kept community."""
-    keep = comm < K
-    member = np.zeros((N, K), dtype=bool)
-    member[node[keep], comm[keep]] = True
-    lonely = np.flatnonzero(~member.any(1))
-    if len(lonely):
-        counts = adj[lonely] @ member.astype(np.float64)
-        has = counts.max(1) > 0 if counts.size else np.zeros(0, bool)
-        member[lonely[has], np.argmax(counts[has], axis=1)] = True
-    return member
-
-
-def _modularity(adj, member):
-    """Newman's modularity of the hard partition a seeding implies (a node's first community; a
-    node in none is a singleton), on the symmetric 0/1 training adjacency."""
-    N, K = member.shape
-    lab = np.where(member.any(1), np.argmax(member, axis=1), K + np.arange(N))
-    coo = adj.tocoo()
-    two_m = float(adj.sum())
-    if two_m == 0:
-        return 0.0
-    inside = float((lab[coo.row] == lab[coo.col]).sum())
-    deg_c = np.bincount(lab, weights=np.asarray(adj.sum(1)).ravel(), minlength=K + N)
-    return inside / two_m - float((deg_c / two_m) @ (deg_c / two_m))
-
-
-def _release_freed_memory() -> None:
-    """Give the heap's free pages back to the system (glibc's malloc_trim; nothing elsewhere).
-    The starts (Louvain on every community, findk, the burn-ins) allocate and free tens of MiB in
-    blocks that glibc keeps (the resident set this saves on the benchmark: bench/README.md), which
-    the export's own transients would otherwise stack on."""
-    global _MALLOC_TRIM
-    if _MALLOC_TRIM is None:
-        try:
-            import ctypes
-            import ctypes.util
-
-            _MALLOC_TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _MALLOC_TRIM = False
-    if _MALLOC_TRIM:
-        _MALLOC_TRIM(0)
-
-
-_MALLOC_TRIM = None
 
 
 def _from(group: str, name: str) -> property:
@@ -319,204 +255,88 @@ class AMMSB(Model):
         self.rng = np.array([s], dtype=np.uint64)
         for _ in range(4):
             kr.rng_next(self.rng)
-        adj = sp.csr_matrix((np.ones(len(self.train_u)), (self.train_u, self.train_v)),
-                            shape=(N, N))
-        adj = (adj + adj.T).tocsr()
-        adj.data[:] = 1.0
-        self._adj = adj
-        self.epsilon = hp.epsilon or self._auto_epsilon()
-        if hp.init == "auto":
-            kinds = list(AUTO_KINDS) + (["spectral"] if N <= SPECTRAL_AUTO_MAX_NODES else [])
-        else:
-            kinds = [hp.init]
+        self._start_net = init.StartNetwork(
+            init.training_adjacency(self.train_u, self.train_v, N), self.train_u, self.train_v,
+            self.rng)
+        self.epsilon = hp.epsilon
+        if not self.epsilon:
+            choice = init.auto_epsilon(self._start_net, self.directed, self.seed)
+            self.epsilon, self.epsilon_estimate = choice.epsilon, choice.estimate
+            self.between_share = choice.between_share
+            self.notes.append(choice.note)
+        kinds = init.start_kinds(hp.init, N)
         task.total = 2 + len(kinds)
         task.update(1)
         # K first (K = 0: the first start that can choose it), then every start at that K
-        K, first = hp.K, None
         self.findk_communities = 0
-        if K == 0:
-            first = (kinds[0], self._start_labels(kinds[0], 0, seed))
-            K = first[1][1]
-        K = min(K, N)
+        first = self._start(kinds[0], 0, seed) if hp.K == 0 else None
+        K = min(first.K if first else hp.K, N)
         self.K = K
         self._allocate(K)
         self.start = kinds[0]
         self.start_scores = {}
         self._elbo_pairs()
         if len(kinds) == 1:
-            self._reset_state(first[1][0] if first else self._start_mu(kinds[0], K, seed))
+            self._reset_state(first.mu if first else self._start(kinds[0], K, seed).mu)
         else:
-            # a short burn-in: one check, at most BURN_IN_VISITS node visits (a start's quality
-            # shows within a few thousand visits; on 20,000 nodes a check is 10,000)
-            burn = min(self.check_every, max(MIN_CHECK_MINIBATCHES,
-                                             math.ceil(BURN_IN_VISITS / self.n_batch)))
-            if burn * self.n_batch < N and "random" in kinds and hp.init == "auto":
-                # a random start is organised only by its visits: when the burn-in does not
-                # visit every node it cannot win (the 20,000-node benchmark: held-out -18,300 to
-                # -19,800 after the burn-in against Louvain's -10,400), so it is not run
-                kinds.remove("random")
-            # the held-out log-likelihood on a few dozen pairs is noise: the ELBO (over every
-            # training pair) then decides
-            by_heldout = int(self.heldout_y.sum()) >= START_BY_HELDOUT_MIN_LINKS
-            scores, states, collapsed, best_kind, modq = {}, {}, {}, None, {}
-            for kind in kinds:
-                if first is not None and kind == first[0]:
-                    mu = first[1][0]
-                else:
-                    mu = self._start_mu(kind, K, seed)
-                self._reset_state(mu)
-                del mu
-                for _ in range(burn):
-                    self._minibatch()
-                task.update(1)
-                kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
-                self._phase_globals()
-                ll = self._heldout_loglik()
-                scores[kind] = (ll, self.elbo() if not by_heldout else math.nan)
-                collapsed[kind] = self._collapse() is not None
-                if not by_heldout:
-                    states[kind] = self.get_state()
-                    lab = self.labels()
-                    member = np.zeros((N, K), dtype=bool)
-                    member[np.arange(N), lab] = True
-                    modq[kind] = _modularity(self._adj, member)
-                elif best_kind is None or (collapsed[kind], -ll) < (collapsed[best_kind],
-                                                                    -scores[best_kind][0]):
-                    best_kind, states = kind, {kind: self.get_state()}   # one copy at a time
-            # a collapsed start never wins over a sound one (as the runner ranks restarts)
-            if by_heldout:
-                rank = {k: (collapsed[k], -scores[k][0]) for k in kinds}
-                how = "the best held-out log-likelihood"
-            else:
-                # Borda count: the sum of the two ranks; ties (the two scores disagree) to the
-                # larger modularity of the labels, then to the held-out score. On football seed 2
-                # the held-out and ELBO orders were exactly reversed (a four-way tie) and the
-                # held-out tie-break kept the random start: NMI 0.75, 7 of 12 in use
-                r_ho = {k: i for i, k in enumerate(sorted(kinds, key=lambda k: -scores[k][0]))}
-                r_el = {k: i for i, k in enumerate(sorted(kinds, key=lambda k: -scores[k][1]))}
-                rank = {k: (collapsed[k], r_ho[k] + r_el[k], -modq[k], r_ho[k]) for k in kinds}
-                how = (f"the best sum of its held-out log-likelihood and ELBO ranks, ties to the "
-                       f"modularity of its labels (the held-out set has fewer than "
-                       f"{START_BY_HELDOUT_MIN_LINKS} links)")
-            if any(collapsed.values()):
-                how += "; collapsed starts last"
-            ranked = sorted(kinds, key=lambda k: rank[k])
-            self.start = ranked[0]
-            self.start_scores = {k: scores[k][0] for k in ranked}   # held-out after burn-in
-            self.set_state(states[self.start])
-            del states
-            self.notes.append(
-                f"start: {self.start} (init auto kept {how} after a burn-in of {burn} "
-                "minibatches: " + ", ".join(
-                    f"{k} {scores[k][0]:.6g}" + ("" if by_heldout else
-                                                  f" / ELBO {scores[k][1]:.6g} / Q {modq[k]:.3f}")
-                    + (" (collapsed)" if collapsed[k] else "") for k in ranked) + ")")
+            self._best_start(kinds, K, first, seed, task)
         self._p_test = np.zeros(0 if self.test_u is None else len(self.test_u))
-        del self._adj
+        del self._start_net
         self.traces = {"elbo": [], "heldout_auc": [], "heldout_perplexity": []}
         self._last = {}
         self._evaluate()
-        _release_freed_memory()
+        init.release_freed_memory()
 
-    # ---- starts --------------------------------------------------------------------------------
-    def _auto_epsilon(self):
-        """epsilon = 0: from a Louvain partition of the training links (its own generator, so
-        the starts' random streams do not depend on it). When more than EPSILON_AUTO_SHARE of
-        its links run between its communities, the density of those links, clipped to
-        [EPSILON_MIN, the network's density]; otherwise EPSILON_FIXED. A note gives the share
-        and the estimate either way."""
-        rng = np.array([(self.seed * 0x2545F4914F6CDD1D + 77) % (1 << 64) or 1], dtype=np.uint64)
-        lab = louvain_labels(self._adj, rng)
-        N = self.N
-        sizes = np.bincount(lab).astype(np.float64)
-        half = 1.0 if self.directed else 0.5
-        between_pairs = (N * N - float(sizes @ sizes)) * half
-        between_links = int((lab[self.train_u] != lab[self.train_v]).sum())
-        total_pairs = N * (N - 1) * half
-        density = len(self.train_u) / total_pairs
-        share = between_links / max(len(self.train_u), 1)
-        if between_pairs <= 0:
-            estimate = max(EPSILON_MIN, min(density, 0.5))
-        else:
-            estimate = float(min(max(between_links / between_pairs, EPSILON_MIN), density, 0.5))
-        self.epsilon_estimate = estimate
-        self.between_share = share
-        if share > EPSILON_AUTO_SHARE:
-            self.notes.append(
-                f"epsilon {estimate:.3g} (auto): {share:.0%} of the links of a Louvain "
-                f"partition ({len(sizes)} communities) run between its communities, so epsilon "
-                f"is their density there, not {EPSILON_FIXED:g} (a tiny epsilon makes merged "
-                "communities score better on such networks)")
-            return estimate
-        self.notes.append(
-            f"epsilon {EPSILON_FIXED:g} (auto): {share:.0%} of the links of a Louvain partition "
-            f"run between its communities, at most {EPSILON_AUTO_SHARE:.0%} (the density there "
-            f"is {estimate:.3g}; --epsilon {estimate:.3g} uses it)")
-        return EPSILON_FIXED
+    def _start(self, kind, K, seed) -> init.Start:
+        """Starting means of one kind of start (K = 0: findk or louvain choose K)."""
+        start = init.start_memberships(kind, K, seed, self._start_net)
+        if start.findk_communities is not None:
+            self.findk_communities = start.findk_communities
+        return start
 
-    def _start_labels(self, kind, K, seed):
-        """(mu, K) of a start that can choose K (K = 0): findk or louvain."""
-        if kind == "findk":
-            return self._findk_mu(K, seed)
-        return self._louvain_mu(K, seed)
-
-    def _start_mu(self, kind, K, seed):
-        """Starting means (N, K) of one kind of start at a given K."""
-        N = self.N
-        if kind == "findk":
-            return self._findk_mu(K, seed)[0]
-        if kind == "louvain":
-            return self._louvain_mu(K, seed)[0]
-        if kind == "spectral":
-            return hard_memberships_mu(spectral_labels(self._adj, K, seed), K, seed)
-        return np.random.default_rng(seed).normal(0.0, 1.0, size=(N, K))
-
-    def _draws(self):
-        return FINDK_DRAWS_SMALL if len(self.train_u) <= SMALL_GRAPH_LINKS else 1
-
-    def _louvain_mu(self, K, seed):
-        """Louvain (K = 0: its communities with at least 3 members count), brought to K; on small
-        networks the draw with the largest modularity at K is kept."""
-        adj, N = self._adj, self.N
-        best = None
-        for _ in range(self._draws()):
-            lab = louvain_labels(adj, self.rng)
-            k = K if K > 0 else max(1, int((np.bincount(lab) >= 3).sum()))
-            lab = to_k(adj, lab, min(k, N), self.rng)
-            member = np.zeros((N, lab.max() + 1), dtype=bool)
-            member[np.arange(N), lab] = True
-            q = _modularity(adj, member)
-            if best is None or q > best[0]:
-                best = (q, lab, k)
-        _, lab, k = best
-        return hard_memberships_mu(lab, int(lab.max()) + 1, seed), int(lab.max()) + 1
-
-    def _findk_mu(self, K, seed):
-        """svinet's findk: memberships log(0.9 / c) on a node's c communities and
-        log(0.1 / (K - c)) elsewhere (K = 0: its communities with at least 3 members)."""
-        adj, N = self._adj, self.N
-        tr_edges = np.stack([self.train_u, self.train_v], axis=1)
-        best = None
-        for _ in range(self._draws()):
-            node, comm, sizes = findk(adj, tr_edges, self.rng)
-            k = K if K > 0 else max(1, int((sizes >= 3).sum()))
-            k = min(k, N)
-            member = _seed_members(adj, node, comm, N, k)
-            q = _modularity(adj, member)
-            if best is None or q > best[0]:
-                best = (q, k, member, len(sizes))
-        _, K, member, self.findk_communities = best
-        c = member.sum(1)
-        mu = np.empty((N, K))
-        for a in range(N):
-            ca = c[a]
-            if ca == 0 or ca == K:
-                mu[a] = math.log(1.0 / K)
+    def _best_start(self, kinds, K, first, seed, task) -> None:
+        """init = auto: each start runs a short burn-in from its reset state; the best one
+        (init.rank_starts) continues from its burned-in state. ``first``: the start that chose K
+        (when K = 0), reused."""
+        N, first_kind = self.N, kinds[0]
+        # a short burn-in: one check, at most BURN_IN_VISITS node visits (a start's quality
+        # shows within a few thousand visits; on 20,000 nodes a check is 10,000)
+        burn = min(self.check_every, max(MIN_CHECK_MINIBATCHES,
+                                         math.ceil(BURN_IN_VISITS / self.n_batch)))
+        if burn * self.n_batch < N and "random" in kinds and self.hp.init == "auto":
+            # a random start is organised only by its visits: when the burn-in does not
+            # visit every node it cannot win (the 20,000-node benchmark: held-out -18,300 to
+            # -19,800 after the burn-in against Louvain's -10,400), so it is not run
+            kinds.remove("random")
+        # the held-out log-likelihood on a few dozen pairs is noise: the ELBO (over every
+        # training pair) then decides
+        by_heldout = int(self.heldout_y.sum()) >= init.START_BY_HELDOUT_MIN_LINKS
+        results, states, best = {}, {}, None
+        for kind in kinds:
+            self._reset_state(first.mu if first is not None and kind == first_kind
+                              else self._start(kind, K, seed).mu)
+            for _ in range(burn):
+                self._minibatch()
+            task.update(1)
+            kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
+            self._phase_globals()
+            ll = self._heldout_loglik()
+            collapsed = self._collapse() is not None
+            if by_heldout:
+                results[kind] = init.BurnIn(ll, math.nan, collapsed, math.nan)
+                if best is None or (collapsed, -ll) < (results[best].collapsed,
+                                                       -results[best].heldout):
+                    best, states = kind, {kind: self.get_state()}   # one copy at a time
             else:
-                mu[a] = math.log(0.1 / (K - ca))
-                mu[a, member[a]] = math.log(0.9 / ca)
-        mu += np.random.default_rng(seed).normal(0.0, 0.01, size=(N, K))
-        return mu, K
+                q = init.modularity(self._start_net.adj, init.hard_members(self.labels(), K))
+                results[kind] = init.BurnIn(ll, self.elbo(), collapsed, q)
+                states[kind] = self.get_state()
+        ranked, how = init.rank_starts(results, by_heldout)
+        self.start = ranked[0]
+        self.start_scores = {k: results[k].heldout for k in ranked}   # held-out after burn-in
+        self.set_state(states[self.start])
+        del states
+        self.notes.append(init.start_note(ranked, results, how, burn, by_heldout))
 
     def _allocate(self, K):
         """The minibatch machinery and work buffers (everything that depends only on K)."""
@@ -859,7 +679,7 @@ class AMMSB(Model):
         if problem:
             advice = ("try a smaller K" if self.start == "louvain" or self.hp.init == "louvain"
                       else "try init louvain or a smaller K")
-            if self.epsilon <= EPSILON_FIXED:
+            if self.epsilon <= init.EPSILON_FIXED:
                 advice += (" (on a dense, mixed network also a larger epsilon"
                            + (f", e.g. --epsilon {self.epsilon_estimate:.3g}: the density of "
                               "links between Louvain communities)"
