@@ -199,17 +199,15 @@ def test_lowrank_newton_direction_equals_the_dense_solve(seed):
     s = rng.dirichlet(np.full(K, 0.3))
     g = rng.normal(size=K)
     d = np.zeros(K)
-    J = np.zeros(K, dtype=np.int64)
-    cap, capC = np.zeros((K, K)), np.zeros((K, K))
-    bufs = [np.zeros(K) for _ in range(5)]
+    lr = kr.new_scratch(K, 1).lowrank
     # threshold 0: every entry kept, the full Newton matrix lL + w (diag s - s s^T)
-    r = kr.newton_direction_lowrank(G, lL, s, w, g, 0.0, K, d, J, cap, capC, *bufs)
+    r = kr.newton_direction_lowrank(G, lL, s, w, g, 0.0, K, d, lr)
     assert r == K
     B = lL + w * (np.diag(s) - np.outer(s, s))
     # Woodbury + Sherman-Morrison vs LAPACK on a well-conditioned 12 x 12 system: rounding only
     np.testing.assert_allclose(d, np.linalg.solve(B, g), rtol=1e-10, atol=1e-10)
     # threshold 0.05: the matrix with the small entries of s left out, still solved exactly
-    r = kr.newton_direction_lowrank(G, lL, s, w, g, 0.05, K, d, J, cap, capC, *bufs)
+    r = kr.newton_direction_lowrank(G, lL, s, w, g, 0.05, K, d, lr)
     keep = w * s > 0.05 * np.diag(lL)
     assert r == keep.sum() and 0 < r < K
     sJ = np.where(keep, s, 0.0)
@@ -217,7 +215,7 @@ def test_lowrank_newton_direction_equals_the_dense_solve(seed):
     assert np.linalg.eigvalsh(BJ).min() > 0            # positive definite (sum s_J <= 1)
     np.testing.assert_allclose(d, np.linalg.solve(BJ, g), rtol=1e-10, atol=1e-10)
     # too many entries for the cap: -1, the caller factors densely
-    assert kr.newton_direction_lowrank(G, lL, s, w, g, 0.0, 2, d, J, cap, capC, *bufs) == -1
+    assert kr.newton_direction_lowrank(G, lL, s, w, g, 0.0, 2, d, lr) == -1
 
 
 # ---- monotone ELBO ------------------------------------------------------------------------------
@@ -725,6 +723,22 @@ def test_collapse_is_reported_with_advice(planted):
     model.mu[:] = np.eye(12)[np.arange(1000) % 12] * 5
     kr.softmax_rows(model.mu, model.pi)
     assert model.degeneracy() is None and not any(n.startswith("collapse:") for n in model.notes)
+
+
+def test_final_phase_gives_every_pair_slot_buffer_room(sample_dir):
+    """The final phase puts the held-out links back into training, so a node can have more pair
+    slots than during the run (karate: 46 -> 49). The old code grew P, ctype, W and Eoff but not
+    partner and first, and node_pairs wrote 3 entries past their end (numba checks no bounds).
+    The slot buffers now grow together (kr.with_slots)."""
+    from explorer.models._ammsb_heldout import training_pairs
+
+    karate = load_network(sample_dir / "karate" / "edges.csv")
+    m = fit(AMMSB, karate, seed=0, K=2, init="louvain").model
+    assert m.final_phase_minibatches > 0
+    slots = m.training.pair_slots(m.n_samples)
+    assert slots > training_pairs(m.split).pair_slots(m.n_samples)     # the case at stake
+    for name in ("partner", "first", "ctype", "W", "P", "Eoff"):
+        assert len(getattr(m.scratch, name)) >= slots, name
 
 
 def test_heldout_and_test_sets_keep_the_promise(sample_dir):

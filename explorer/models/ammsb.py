@@ -220,13 +220,8 @@ class AMMSB(Model):
         """Put the held-out pairs back into training (links as links, non-links as non-links);
         the test set stays out."""
         self.training = training_with_heldout(self.split)
-        K = self.K
-        slots = self.training.pair_slots(self.n_samples)
-        if slots > len(self.P):
-            self.P = np.zeros((slots, K))
-            self.ctype = np.zeros(slots, dtype=np.int64)
-            self.W = np.zeros(slots)
-            self.Eoff = np.zeros(slots)
+        # a node may now have more links: more pair slots
+        self.scratch = kr.with_slots(self.scratch, self.training.pair_slots(self.n_samples))
         self._elbo_pairs()
 
     def _init_state(self, seed: int) -> None:
@@ -318,7 +313,7 @@ class AMMSB(Model):
             for _ in range(burn):
                 self._minibatch()
             task.update(1)
-            kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
+            kr.node_sums(self.mu, self.v, self._sums())
             self._phase_globals()
             ll = self._heldout_loglik()
             collapsed = self._collapse() is not None
@@ -355,12 +350,9 @@ class AMMSB(Model):
         self.sum_mu = np.zeros(K)
         self.sum_mumu = np.zeros((K, K))
         self.sum_v = np.zeros(K)
-        self._W = np.zeros((K, K))
         self.lLinv = np.zeros((K, K))
-        self._C = np.zeros((K, K))
-        self._e = np.zeros(K)
-        self._x = np.zeros(K)
-        self._r = np.zeros(K)
+        self._global_work = kr.GlobalWork(np.zeros((K, K)), np.zeros((K, K)), np.zeros(K),
+                                          np.zeros(K), np.zeros(K))
         self.b = np.empty((K, 2))
         self.log_eps = math.log(self.epsilon)
         self.log_1meps = math.log1p(-self.epsilon)
@@ -374,23 +366,8 @@ class AMMSB(Model):
         self.batch = np.zeros(self.n_batch, dtype=np.int64)
         self.S_hat = np.zeros((self.n_batch, K))
         self.beta_hat = np.zeros((2, K))
-        self.phi_f = np.zeros(K)
-        self.phi_s = np.zeros(K)
-        self.buf_K = np.zeros((12, K))
-        self.J = np.zeros(K, dtype=np.int64)
-        self.cap = np.zeros((K, K))
-        self.capC = np.zeros((K, K))
-        self.buf_KK = np.zeros((K, K))
-        self.buf_C = np.zeros((K, K))
-        slots = self.training.pair_slots(self.n_samples)
-        self.P = np.zeros((slots, K))
-        self.ctype = np.zeros(slots, dtype=np.int64)
-        self.W = np.zeros(slots)
-        self.Eoff = np.zeros(slots)
-        self.partner = np.zeros(slots, dtype=np.int64)
-        self.first = np.zeros(slots, dtype=np.bool_)
+        self.scratch = kr.new_scratch(K, self.training.pair_slots(self.n_samples))
         self.newton_counts = np.zeros(2, dtype=np.int64)
-        self.mu_old = np.zeros(K)
         self._phi_iters = PHI_MAX_ITER
         self._phi_tol = PHI_TOL
         self._p_heldout = np.zeros(len(self.heldout_u))
@@ -410,7 +387,7 @@ class AMMSB(Model):
         self.M = np.eye(K)
         self.Minv = np.eye(K)
         self.m = np.zeros(K)
-        kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
+        kr.node_sums(self.mu, self.v, self._sums())
         for _ in range(5):
             self._phase_globals()
         # beta: the closed form with phi = pi on every training pair
@@ -491,14 +468,11 @@ class AMMSB(Model):
         return (
             self.training.graph,
             kr.NodeState(self.mu, self.v, self.pi, self.S_bar, self.visits, self.training.n_pairs),
-            kr.Globals(self.c_link, self.c_non, self.lL, self.lLinv, self.m, self.sum_mu,
-                       self.sum_mumu, self.sum_v),
+            kr.Globals(self.c_link, self.c_non, self.lL, self.lLinv, self.m, self._sums()),
             kr.Settings(self.n_samples, self._phi_iters, self._phi_tol, hp.node_tau0,
                         hp.node_kappa, hp.newton_steps, hp.newton_halvings, NEWTON_TOL,
                         LOWRANK_THR, LOWRANK_MAX),
-            kr.Scratch(self.phi_f, self.phi_s, self.buf_K, self.buf_KK, self.buf_C, self.J,
-                       self.cap, self.capC, self.mu_old, self.partner, self.first, self.ctype,
-                       self.W, self.P, self.Eoff))
+            self.scratch)
 
     # ---- one minibatch, in four phases -----------------------------------------------------------
     def _next_batch(self):
@@ -528,10 +502,13 @@ class AMMSB(Model):
         _update_beta(self.b, self.beta_hat, self.hp.eta0, self.hp.eta1, scale, rho)
 
     def _phase_globals(self):
-        kr.update_globals(float(self.N), self.l, self.M0, self.m0, self.L0inv, self.sum_mu,
-                          self.sum_mumu, self.sum_v, self.L, self.lL, self.M, self.Minv, self.m,
-                          self._W, self._C, self._e, self._x, self._r)
-        np.divide(self._W, self.l, out=self.lLinv)     # (l L)^-1, L = W^-1
+        """The exact global update (q(mu), q(Lambda)) from the running sums over nodes."""
+        kr.update_globals(kr.Prior(float(self.N), self.m0, self.M0, self.L0inv), self._sums(),
+                          kr.QGlobals(self.l, self.L, self.lL, self.lLinv, self.m, self.M,
+                                      self.Minv), self._global_work)
+
+    def _sums(self):
+        return kr.NodeSums(self.sum_mu, self.sum_mumu, self.sum_v)
 
     def _phase_visit(self):
         """Collapsed mode: phi update and node update fused, node after node."""
@@ -556,7 +533,7 @@ class AMMSB(Model):
         for _ in range(self.check_every):
             self._minibatch()
         # refresh the running sums exactly (no drift), then the globals from them
-        kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
+        kr.node_sums(self.mu, self.v, self._sums())
         self._phase_globals()
         return self._evaluate(self.iteration + 1)      # the runner counts the iterations
 
@@ -584,7 +561,7 @@ class AMMSB(Model):
         for _check in range(FINAL_PHASE_MAX_CHECKS):
             for _ in range(self.check_every):
                 self._minibatch()
-            kr.node_sums(self.mu, self.v, self.sum_mu, self.sum_mumu, self.sum_v)
+            kr.node_sums(self.mu, self.v, self._sums())
             self._phase_globals()
             elbo = self.elbo()
             self.final_phase_minibatches += self.check_every
@@ -640,13 +617,12 @@ class AMMSB(Model):
         K, N, l, l0 = self.K, self.N, self.l, self.l0
         hp = self.hp
         _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
-        u, v, y, w, exact = self._ep
         lse = np.empty(N)
         kr.row_lse(self.mu, self.v, lse)
-        pairs = kr.pair_terms(u, v, y, w, self.mu, self.pi, lse, self.c_link, self.c_non,
-                              self.log_eps, self.log_1meps, self.phi_f, self.phi_s,
-                              ELBO_PHI_MAX_ITER,
-                              ELBO_PHI_TOL if exact else ELBO_PHI_TOL_SAMPLED)
+        pairs = kr.pair_terms(self._ep, self.mu, self.pi, lse,
+                              kr.Couplings(self.c_link, self.c_non, self.log_eps, self.log_1meps),
+                              self.scratch.phi_f, self.scratch.phi_s, ELBO_PHI_MAX_ITER,
+                              ELBO_PHI_TOL if self._ep.exact else ELBO_PHI_TOL_SAMPLED)
         return float(pairs + global_terms(
             K, N, self.m, self.M, self.Minv, self.m0, self.M0, l, self.L, l0, self.L0inv,
             self.mu, self.v, self.b, hp.eta0, hp.eta1))
