@@ -105,6 +105,16 @@ def check_test_pairs(test_pairs, n, path) -> None:
         raise DataError("test pair labels y must be 0 or 1", path=path)
 
 
+def ignored_weights_note(weights) -> str | None:
+    """The note saying that edge weights other than 1 are ignored (None: there are none): the
+    a-MMSB models each pair as linked or not."""
+    if weights is None or not len(weights) or not np.any(np.asarray(weights) != 1):
+        return None
+    n_w = int(np.count_nonzero(np.asarray(weights) != 1))
+    return (f"edge weights are ignored: the a-MMSB models each pair as linked or "
+            f"not ({n_w} of {len(weights)} links have a weight other than 1)")
+
+
 class _PairDraws:
     """Draws of held-out (and test) links and non-links from one generator. A drawn link leaves
     training (``train_mask``) unless it is the last training link of one of its nodes; a drawn

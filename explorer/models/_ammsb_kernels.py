@@ -113,6 +113,11 @@ def new_scratch(K: int, slots: int) -> Scratch:
         np.zeros((K, K)), np.zeros((K, K)), np.zeros(K), *([None] * 6)), slots)
 
 
+def new_global_work(K: int) -> GlobalWork:
+    """Zeroed work space of the global update."""
+    return GlobalWork(np.zeros((K, K)), np.zeros((K, K)), np.zeros(K), np.zeros(K), np.zeros(K))
+
+
 def with_slots(sc: Scratch, slots: int) -> Scratch:
     """``sc`` with its per-slot buffers (re)allocated for ``slots`` pair slots when they hold
     fewer (or are missing)."""
@@ -846,6 +851,39 @@ def update_globals(prior, sums, q, work):
         for j in range(K):
             lL[i, j] = l * L[i, j]
             lLinv[i, j] = W[i, j] / l       # (l L)^-1, L = W^-1
+
+
+# ---- q(beta): the couplings it implies and its stochastic update --------------------------------
+@numba.njit(cache=True, nogil=True)
+def digamma(x):
+    """psi(x) for x > 0: the recurrence up to x >= 6, then the asymptotic series."""
+    r = 0.0
+    while x < 6.0:
+        r -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    return r + math.log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (
+        1.0 / 252 - f * (1.0 / 240 - f / 132))))
+
+
+@numba.njit(cache=True, nogil=True)
+def couplings(b, cp):
+    """The Couplings' c_link and c_non from q(beta_k) = Beta(b_k0, b_k1) (phi update, 4.6-4.9):
+    c_link_k = psi(b_k0) - psi(b_k0 + b_k1) - log eps, c_non_k = psi(b_k1) - psi(b_k0 + b_k1)
+    - log(1 - eps)."""
+    for k in range(b.shape[0]):
+        ps = digamma(b[k, 0] + b[k, 1])
+        cp.c_link[k] = digamma(b[k, 0]) - ps - cp.log_eps
+        cp.c_non[k] = digamma(b[k, 1]) - ps - cp.log_1meps
+
+
+@numba.njit(cache=True, nogil=True)
+def update_beta(b, beta_hat, eta0, eta1, scale, rho):
+    """The beta update (4.5) from a minibatch's statistics beta_hat (link / non-link rows), scaled
+    by ``scale`` and blended with step size rho."""
+    for k in range(b.shape[0]):
+        b[k, 0] = (1.0 - rho) * b[k, 0] + rho * (eta0 + scale * beta_hat[0, k])
+        b[k, 1] = (1.0 - rho) * b[k, 1] + rho * (eta1 + scale * beta_hat[1, k])
 
 
 # ---- prediction and the ELBO's pair terms -------------------------------------------------------

@@ -15,19 +15,19 @@ import copy
 import math
 from dataclasses import dataclass
 
-import numba
 import numpy as np
-from scipy.special import digamma, gammaln
 
 from explorer import metrics as metrics_mod
 from explorer.data.types import DataError
 from explorer.models import _ammsb_init as init
 from explorer.models import _ammsb_kernels as kr
 from explorer.models import register
+from explorer.models._ammsb_elbo import global_terms
 from explorer.models._ammsb_heldout import (
     SMALL_NETWORK_LINKS,
     check_test_pairs,
     elbo_pairs,
+    ignored_weights_note,
     split_pairs,
     training_pairs,
     training_with_heldout,
@@ -50,7 +50,6 @@ MIN_CHECK_MINIBATCHES = 20  # default check interval: half a sweep, at least thi
 MAX_CHECK_SWEEPS = 10       # check_every may ask for at most this many sweeps over the nodes ...
 MAX_CHECK_SMALL = 200       # ... or this many minibatches on a small network (the larger bound)
 FALL_PATIENCE = 3           # stop when the held-out score has not beaten its best for this many checks
-BURN_IN_VISITS = 2000       # init auto: node visits of each start's burn-in (at least 20 minibatches)
 COLLAPSE_SHARE = 0.8        # one community holding more than this share of the nodes (K >= 4) ...
 FINAL_PHASE_MAX_CHECKS = 5  # small networks: at most this many checks of training on all links ...
 FINAL_PHASE_TOL = 1e-3      # ... after the run, stopping when the ELBO moves by less than this
@@ -111,32 +110,6 @@ def max_check_every(n_nodes: int, nodes_per_batch: int) -> int:
     nodes, or MAX_CHECK_SMALL minibatches where that is more."""
     batch = max(1, min(int(nodes_per_batch), int(n_nodes)))
     return max(MAX_CHECK_SMALL, math.ceil(MAX_CHECK_SWEEPS * n_nodes / batch))
-
-
-@numba.njit(cache=True, nogil=True)
-def _digamma(x):
-    r = 0.0
-    while x < 6.0:
-        r -= 1.0 / x
-        x += 1.0
-    f = 1.0 / (x * x)
-    return r + math.log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (
-        1.0 / 252 - f * (1.0 / 240 - f / 132))))
-
-
-@numba.njit(cache=True, nogil=True)
-def _couplings(b, log_eps, log_1meps, c_link, c_non):
-    for k in range(b.shape[0]):
-        ps = _digamma(b[k, 0] + b[k, 1])
-        c_link[k] = _digamma(b[k, 0]) - ps - log_eps
-        c_non[k] = _digamma(b[k, 1]) - ps - log_1meps
-
-
-@numba.njit(cache=True, nogil=True)
-def _update_beta(b, beta_hat, eta0, eta1, scale, rho):
-    for k in range(b.shape[0]):
-        b[k, 0] = (1.0 - rho) * b[k, 0] + rho * (eta0 + scale * beta_hat[0, k])
-        b[k, 1] = (1.0 - rho) * b[k, 1] + rho * (eta1 + scale * beta_hat[1, k])
 
 
 def _from(group: str, name: str) -> property:
@@ -233,19 +206,14 @@ class AMMSB(Model):
             self._initialize(self._network, seed, task)
 
     def _initialize(self, data, seed: int, task) -> None:
-        hp = self.hp
-        self.directed = bool(data.directed)
-        N = data.n_nodes
-        self.N = N
+        hp, N = self.hp, self.N     # (and self.directed: set by _prepare)
         self.epsilon_estimate = self.between_share = None
         self.final_phase_minibatches = 0
         self._heldout_ll_best = None
         task.update(1)      # the held-out sets (made by prepare)
-        w = getattr(data, "weights", None)
-        if w is not None and len(w) and np.any(np.asarray(w) != 1):
-            n_w = int(np.count_nonzero(np.asarray(w) != 1))
-            self.notes.append(f"edge weights are ignored: the a-MMSB models each pair as linked or "
-                              f"not ({n_w} of {len(w)} links have a weight other than 1)")
+        note = ignored_weights_note(getattr(data, "weights", None))
+        if note:
+            self.notes.append(note)
         s = (int(seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % (1 << 64) or 1
         self.rng = np.array([s], dtype=np.uint64)
         for _ in range(4):
@@ -293,16 +261,9 @@ class AMMSB(Model):
         """init = auto: each start runs a short burn-in from its reset state; the best one
         (init.rank_starts) continues from its burned-in state. ``first``: the start that chose K
         (when K = 0), reused."""
-        N, first_kind = self.N, kinds[0]
-        # a short burn-in: one check, at most BURN_IN_VISITS node visits (a start's quality
-        # shows within a few thousand visits; on 20,000 nodes a check is 10,000)
-        burn = min(self.check_every, max(MIN_CHECK_MINIBATCHES,
-                                         math.ceil(BURN_IN_VISITS / self.n_batch)))
-        if burn * self.n_batch < N and "random" in kinds and self.hp.init == "auto":
-            # a random start is organised only by its visits: when the burn-in does not
-            # visit every node it cannot win (the 20,000-node benchmark: held-out -18,300 to
-            # -19,800 after the burn-in against Louvain's -10,400), so it is not run
-            kinds.remove("random")
+        first_kind = kinds[0]
+        burn = init.burn_in_minibatches(self.check_every, self.n_batch, MIN_CHECK_MINIBATCHES)
+        kinds = init.worth_a_burn_in(kinds, burn * self.n_batch, self.N, self.hp.init)
         # the held-out log-likelihood on a few dozen pairs is noise: the ELBO (over every
         # training pair) then decides
         by_heldout = int(self.heldout_y.sum()) >= init.START_BY_HELDOUT_MIN_LINKS
@@ -351,13 +312,10 @@ class AMMSB(Model):
         self.sum_mumu = np.zeros((K, K))
         self.sum_v = np.zeros(K)
         self.lLinv = np.zeros((K, K))
-        self._global_work = kr.GlobalWork(np.zeros((K, K)), np.zeros((K, K)), np.zeros(K),
-                                          np.zeros(K), np.zeros(K))
+        self._global_work = kr.new_global_work(K)
         self.b = np.empty((K, 2))
-        self.log_eps = math.log(self.epsilon)
-        self.log_1meps = math.log1p(-self.epsilon)
-        self.c_link = np.zeros(K)
-        self.c_non = np.zeros(K)
+        self.couplings = kr.Couplings(np.zeros(K), np.zeros(K), math.log(self.epsilon),
+                                      math.log1p(-self.epsilon))
         self.n_batch = min(hp.nodes_per_batch, N)
         self.n_samples = max(MIN_NONLINK_SAMPLE, math.ceil(N / hp.num_pieces))
         self.check_every = hp.check_every or max(MIN_CHECK_MINIBATCHES,
@@ -390,20 +348,8 @@ class AMMSB(Model):
         kr.node_sums(self.mu, self.v, self._sums())
         for _ in range(5):
             self._phase_globals()
-        # beta: the closed form with phi = pi on every training pair
-        link = np.zeros(K)
-        for start in range(0, len(self.train_u), 16384):     # chunks: no (E, K) temporaries
-            sl = slice(start, start + 16384)
-            link += np.einsum("ek,ek->k", self.pi[self.train_u[sl]], self.pi[self.train_v[sl]])
-        tot = self.pi.sum(0)
-        allp = tot * tot - (self.pi * self.pi).sum(0)
-        if not self.directed:
-            allp = allp / 2
-        ho = np.einsum("ek,ek->k", self.pi[self.heldout_u], self.pi[self.heldout_v])
-        if self.test_u is not None:
-            ho = ho + np.einsum("ek,ek->k", self.pi[self.test_u], self.pi[self.test_v])
-        self.b[:, 0] = hp.eta0 + link
-        self.b[:, 1] = hp.eta1 + np.maximum(allp - link - ho, 0.0)
+        self.b[:, 0], self.b[:, 1] = init.beta_from_pi(self.pi, self.split, self.train_u,
+                                                       self.train_v, hp.eta0, hp.eta1)
         self.perm[:] = np.arange(N)
         kr.shuffle(self.perm, self.rng)
         self.perm_pos = 0
@@ -450,7 +396,7 @@ class AMMSB(Model):
         else:
             order = np.sort(np.random.default_rng(self.seed + 1).choice(
                 self.N, BETA_INIT_NODES, replace=False)).astype(np.int64)
-        _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
+        kr.couplings(self.b, self.couplings)
         for start in range(0, len(order), self.n_batch):
             chunk = order[start:start + self.n_batch]
             self.batch[:len(chunk)] = chunk
@@ -468,7 +414,7 @@ class AMMSB(Model):
         return (
             self.training.graph,
             kr.NodeState(self.mu, self.v, self.pi, self.S_bar, self.visits, self.training.n_pairs),
-            kr.Globals(self.c_link, self.c_non, self.lL, self.lLinv, self.m, self._sums()),
+            kr.Globals(*self.couplings[:2], self.lL, self.lLinv, self.m, self._sums()),
             kr.Settings(self.n_samples, self._phi_iters, self._phi_tol, hp.node_tau0,
                         hp.node_kappa, hp.newton_steps, hp.newton_halvings, NEWTON_TOL,
                         LOWRANK_THR, LOWRANK_MAX),
@@ -486,7 +432,7 @@ class AMMSB(Model):
 
     def _phase_phi(self):
         """phi update for every pair of the sampled nodes; node statistics and beta statistics."""
-        _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
+        kr.couplings(self.b, self.couplings)
         kr.batch_phi(self.batch, self.n_batch, *self._kernel_args(), self.S_hat, self.beta_hat,
                      self.rng)
 
@@ -499,20 +445,26 @@ class AMMSB(Model):
     def _phase_beta(self):
         rho = (self.hp.tau0 + self.t + 1) ** (-self.hp.kappa)
         scale = self.N / (2.0 * self.n_batch)
-        _update_beta(self.b, self.beta_hat, self.hp.eta0, self.hp.eta1, scale, rho)
+        kr.update_beta(self.b, self.beta_hat, self.hp.eta0, self.hp.eta1, scale, rho)
 
     def _phase_globals(self):
         """The exact global update (q(mu), q(Lambda)) from the running sums over nodes."""
-        kr.update_globals(kr.Prior(float(self.N), self.m0, self.M0, self.L0inv), self._sums(),
-                          kr.QGlobals(self.l, self.L, self.lL, self.lLinv, self.m, self.M,
-                                      self.Minv), self._global_work)
+        kr.update_globals(self._prior(), self._sums(), self._q(), self._global_work)
+
+    # the kernels' named tuples of the model's arrays, built at each call (a restore may replace
+    # an array)
+    def _prior(self):
+        return kr.Prior(float(self.N), self.m0, self.M0, self.L0inv)
+
+    def _q(self):
+        return kr.QGlobals(self.l, self.L, self.lL, self.lLinv, self.m, self.M, self.Minv)
 
     def _sums(self):
         return kr.NodeSums(self.sum_mu, self.sum_mumu, self.sum_v)
 
     def _phase_visit(self):
         """Collapsed mode: phi update and node update fused, node after node."""
-        _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
+        kr.couplings(self.b, self.couplings)
         kr.batch_visit(self.batch, self.n_batch, *self._kernel_args(), self.beta_hat, self.rng,
                        self.newton_counts)
         self.newton_total = int(self.newton_counts.sum())
@@ -614,18 +566,15 @@ class AMMSB(Model):
     def elbo(self) -> float:
         """The ELBO (docs/derivations/ammsb.md), phi at the pairs' fixed points; exact over all
         training pairs when there are at most ELBO_EXACT_MAX of them, else estimated on a weighted sample."""
-        K, N, l, l0 = self.K, self.N, self.l, self.l0
-        hp = self.hp
-        _couplings(self.b, self.log_eps, self.log_1meps, self.c_link, self.c_non)
-        lse = np.empty(N)
+        kr.couplings(self.b, self.couplings)
+        lse = np.empty(self.N)
         kr.row_lse(self.mu, self.v, lse)
-        pairs = kr.pair_terms(self._ep, self.mu, self.pi, lse,
-                              kr.Couplings(self.c_link, self.c_non, self.log_eps, self.log_1meps),
-                              self.scratch.phi_f, self.scratch.phi_s, ELBO_PHI_MAX_ITER,
+        sc = self.scratch
+        pairs = kr.pair_terms(self._ep, self.mu, self.pi, lse, self.couplings, sc.phi_f, sc.phi_s,
+                              ELBO_PHI_MAX_ITER,
                               ELBO_PHI_TOL if self._ep.exact else ELBO_PHI_TOL_SAMPLED)
-        return float(pairs + global_terms(
-            K, N, self.m, self.M, self.Minv, self.m0, self.M0, l, self.L, l0, self.L0inv,
-            self.mu, self.v, self.b, hp.eta0, hp.eta1))
+        return float(pairs + global_terms(self._prior(), self._q(), self.l0, self.mu, self.v,
+                                          self.b, self.hp.eta0, self.hp.eta1))
 
     # ---- results -------------------------------------------------------------------------------
     def converged(self, trace, tol):
@@ -747,45 +696,3 @@ class AMMSB(Model):
             out["test_auc"] = auc
             out["test_perplexity"] = perp
         return out
-
-
-def _mvdigamma(x, K):
-    return float(sum(digamma(x + (1 - i) / 2.0) for i in range(1, K + 1)))
-
-
-def _mvlgamma(x, K):
-    return float(K * (K - 1) / 4.0 * math.log(math.pi)
-                 + sum(gammaln(x + (1 - i) / 2.0) for i in range(1, K + 1)))
-
-
-def global_terms(K, N, m, M, Minv, m0, M0, l, L, l0, L0inv, mu, v, b, eta0, eta1):
-    """Every ELBO term without phi (docs/derivations/ammsb.md, ELBO): q(mu), q(Lambda), the
-    theta_a terms and q(beta), with their entropies, constants included."""
-    ln2pi = math.log(2 * math.pi)
-    ldM = np.linalg.slogdet(M)[1]
-    ldM0 = np.linalg.slogdet(M0)[1]
-    ldL = np.linalg.slogdet(L)[1]
-    ldL0 = -np.linalg.slogdet(L0inv)[1]
-    dm = m - m0
-    t_mu = (-0.5 * (K * ln2pi - ldM0 + dm @ M0 @ dm + np.trace(M0 @ Minv))
-            + 0.5 * (K * ln2pi + K - ldM))
-    ElnLam = _mvdigamma(l / 2.0, K) + K * math.log(2) + ldL
-    t_lam = (-(l0 * K / 2.0) * math.log(2) - (l0 / 2.0) * ldL0 - _mvlgamma(l0 / 2.0, K)
-             + (l0 - K - 1) / 2.0 * ElnLam - 0.5 * l * np.trace(L0inv @ L))
-    t_lam += (-(l - K - 1) / 2.0 * ElnLam + l * K / 2.0 + l * K / 2.0 * math.log(2)
-              + l / 2.0 * ldL + _mvlgamma(l / 2.0, K))
-    S = np.diag(v.sum(0)) + N * Minv
-    sum_log_v = 0.0
-    for start in range(0, len(mu), 4096):       # in blocks: no (N, K) temporaries
-        d = mu[start:start + 4096] - m
-        S += d.T @ d
-        sum_log_v += float(np.log(v[start:start + 4096]).sum())
-    t_theta = N * (0.5 * ElnLam + K / 2.0) + 0.5 * sum_log_v - 0.5 * l * np.sum(L * S)
-    b0, b1 = b[:, 0], b[:, 1]
-    ps = digamma(b0 + b1)
-    Elb, El1b = digamma(b0) - ps, digamma(b1) - ps
-    t_beta = np.sum(gammaln(eta0 + eta1) - gammaln(eta0) - gammaln(eta1)
-                    + (eta0 - 1) * Elb + (eta1 - 1) * El1b)
-    t_beta += np.sum(gammaln(b0) + gammaln(b1) - gammaln(b0 + b1) - (b0 - 1) * digamma(b0)
-                     - (b1 - 1) * digamma(b1) + (b0 + b1 - 2) * ps)
-    return float(t_mu + t_lam + t_theta + t_beta)
