@@ -357,30 +357,6 @@ class AMMSB(Model):
         self.newton_total = 0
         self._beta_full_pass()
 
-    # ---- best state (the runner keeps it: keep_best) -------------------------------------------
-    keep_best = True
-    # pi = softmax(mu) row by row (the same kernel as during the fit, so bit for bit) is not
-    # copied: set_state recomputes it (8 MiB less per kept state on 20,000 nodes x K = 50)
-    state_attributes = ("mu", "v", "b", "l", "L", "lL", "lLinv", "M", "Minv", "m",
-                        "sum_mu", "sum_mumu", "sum_v", "visits", "t", "perm", "perm_pos", "rng",
-                        "_last")
-
-    def get_state(self):
-        names = self.state_attributes + (() if self.hp.collapsed else ("S_bar",))
-        return {n: (getattr(self, n).copy() if isinstance(getattr(self, n), np.ndarray)
-                    else copy.deepcopy(getattr(self, n))) for n in names if hasattr(self, n)}
-
-    def set_state(self, state):
-        for n, value in state.items():
-            cur = getattr(self, n, None)
-            if isinstance(value, np.ndarray) and isinstance(cur, np.ndarray) \
-                    and cur.shape == value.shape:
-                cur[...] = value          # in place: kernels hold no views, but keep buffers
-            else:
-                setattr(self, n, copy.deepcopy(value))
-        if "mu" in state:
-            kr.softmax_rows(self.mu, self.pi)
-
     def _elbo_pairs(self):
         """The training pairs the ELBO is computed on (all, or a fixed weighted sample)."""
         self._ep = elbo_pairs(self.training, self.N, self.directed, self.seed + 31337)
@@ -407,9 +383,34 @@ class AMMSB(Model):
         self.b[:, 0] = self.hp.eta0 + scale * acc[0]
         self.b[:, 1] = self.hp.eta1 + scale * acc[1]
 
+    # ---- best state (the runner keeps it: keep_best) -------------------------------------------
+    keep_best = True
+    # pi = softmax(mu) row by row (the same kernel as during the fit, so bit for bit) is not
+    # copied: set_state recomputes it (8 MiB less per kept state on 20,000 nodes x K = 50)
+    state_attributes = ("mu", "v", "b", "l", "L", "lL", "lLinv", "M", "Minv", "m",
+                        "sum_mu", "sum_mumu", "sum_v", "visits", "t", "perm", "perm_pos", "rng",
+                        "_last")
+
+    def get_state(self):
+        names = self.state_attributes + (() if self.hp.collapsed else ("S_bar",))
+        return {n: (getattr(self, n).copy() if isinstance(getattr(self, n), np.ndarray)
+                    else copy.deepcopy(getattr(self, n))) for n in names if hasattr(self, n)}
+
+    def set_state(self, state):
+        for n, value in state.items():
+            cur = getattr(self, n, None)
+            if isinstance(value, np.ndarray) and isinstance(cur, np.ndarray) \
+                    and cur.shape == value.shape:
+                cur[...] = value          # in place: kernels hold no views, but keep buffers
+            else:
+                setattr(self, n, copy.deepcopy(value))
+        if "mu" in state:
+            kr.softmax_rows(self.mu, self.pi)
+
+    # ---- the kernels' arguments: named tuples of the model's arrays, built at each call ----------
     def _kernel_args(self):
-        """The minibatch kernels' grouped arguments (graph, nodes, globals, settings, scratch),
-        built at each call: restarts and the best-state restore replace the arrays."""
+        """The minibatch kernels' grouped arguments (graph, nodes, globals, settings, scratch):
+        restarts and the best-state restore may replace the arrays."""
         hp = self.hp
         return (
             self.training.graph,
@@ -419,6 +420,15 @@ class AMMSB(Model):
                         hp.node_kappa, hp.newton_steps, hp.newton_halvings, NEWTON_TOL,
                         LOWRANK_THR, LOWRANK_MAX),
             self.scratch)
+
+    def _prior(self):
+        return kr.Prior(float(self.N), self.m0, self.M0, self.L0inv)
+
+    def _q(self):
+        return kr.QGlobals(self.l, self.L, self.lL, self.lLinv, self.m, self.M, self.Minv)
+
+    def _sums(self):
+        return kr.NodeSums(self.sum_mu, self.sum_mumu, self.sum_v)
 
     # ---- one minibatch, in four phases -----------------------------------------------------------
     def _next_batch(self):
@@ -450,17 +460,6 @@ class AMMSB(Model):
     def _phase_globals(self):
         """The exact global update (q(mu), q(Lambda)) from the running sums over nodes."""
         kr.update_globals(self._prior(), self._sums(), self._q(), self._global_work)
-
-    # the kernels' named tuples of the model's arrays, built at each call (a restore may replace
-    # an array)
-    def _prior(self):
-        return kr.Prior(float(self.N), self.m0, self.M0, self.L0inv)
-
-    def _q(self):
-        return kr.QGlobals(self.l, self.L, self.lL, self.lLinv, self.m, self.M, self.Minv)
-
-    def _sums(self):
-        return kr.NodeSums(self.sum_mu, self.sum_mumu, self.sum_v)
 
     def _phase_visit(self):
         """Collapsed mode: phi update and node update fused, node after node."""
