@@ -908,3 +908,24 @@ def test_the_same_graph_in_another_row_order_gives_the_same_fit(sample_dir, tmp_
         params = rb.model.parameters()
         assert list(params["node_ids"]) == list(b.node_ids)
         np.testing.assert_array_equal(params["pi"], rb.model.memberships())
+
+
+def test_rank_starts_breaks_borda_ties_by_modularity_and_puts_collapsed_last():
+    """init = auto's ranking (_ammsb_init.rank_starts) on hand-made burn-in scores: with the
+    held-out and ELBO orders exactly reversed every Borda sum ties and the modularity of the labels
+    decides; a collapsed start ranks after every sound one, whatever its scores."""
+    from explorer.models._ammsb_init import BurnIn, rank_starts
+
+    scores = {"louvain": BurnIn(-10.0, -400.0, False, 0.30),
+              "findk": BurnIn(-11.0, -390.0, False, 0.40),
+              "random": BurnIn(-12.0, -380.0, False, 0.10)}
+    ranked, how = rank_starts(scores, by_heldout=False)
+    assert ranked == ["findk", "louvain", "random"] and "collapsed" not in how
+    scores["findk"] = scores["findk"]._replace(collapsed=True)
+    ranked, how = rank_starts(scores, by_heldout=False)
+    assert ranked == ["louvain", "random", "findk"] and how.endswith("collapsed starts last")
+    # the held-out score alone: louvain is best, but collapsed
+    scores["findk"] = scores["findk"]._replace(collapsed=False)
+    scores["louvain"] = scores["louvain"]._replace(collapsed=True)
+    ranked, _ = rank_starts(scores, by_heldout=True)
+    assert ranked == ["findk", "random", "louvain"]
