@@ -104,7 +104,7 @@ def run_large(seed: int) -> dict:
     # time minibatches (compiled already by initialize's full beta pass)
     n_mb = 200
     edges_seen = 0
-    deg = np.diff(model._tr0[0])
+    deg = np.diff(model.training.graph.tr_ptr0)
     t2 = time.perf_counter()
     for _ in range(n_mb):
         model._minibatch()

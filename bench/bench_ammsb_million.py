@@ -87,7 +87,7 @@ def child(ns) -> dict:
     out["network"] = data.describe()
     model = AMMSB(K=ns.K, init=ns.init)
     stage("initialize", lambda: model.initialize(data, 0))
-    deg = np.diff(model._tr0[0])
+    deg = np.diff(model.training.graph.tr_ptr0)
     model._minibatch()          # compile / load the kernels outside the timing
     seen = [0]
 

@@ -199,17 +199,15 @@ def test_lowrank_newton_direction_equals_the_dense_solve(seed):
     s = rng.dirichlet(np.full(K, 0.3))
     g = rng.normal(size=K)
     d = np.zeros(K)
-    J = np.zeros(K, dtype=np.int64)
-    cap, capC = np.zeros((K, K)), np.zeros((K, K))
-    bufs = [np.zeros(K) for _ in range(5)]
+    lr = kr.new_scratch(K, 1).lowrank
     # threshold 0: every entry kept, the full Newton matrix lL + w (diag s - s s^T)
-    r = kr.newton_direction_lowrank(G, lL, s, w, g, 0.0, K, d, J, cap, capC, *bufs)
+    r = kr.newton_direction_lowrank(G, lL, s, w, g, 0.0, K, d, lr)
     assert r == K
     B = lL + w * (np.diag(s) - np.outer(s, s))
     # Woodbury + Sherman-Morrison vs LAPACK on a well-conditioned 12 x 12 system: rounding only
     np.testing.assert_allclose(d, np.linalg.solve(B, g), rtol=1e-10, atol=1e-10)
     # threshold 0.05: the matrix with the small entries of s left out, still solved exactly
-    r = kr.newton_direction_lowrank(G, lL, s, w, g, 0.05, K, d, J, cap, capC, *bufs)
+    r = kr.newton_direction_lowrank(G, lL, s, w, g, 0.05, K, d, lr)
     keep = w * s > 0.05 * np.diag(lL)
     assert r == keep.sum() and 0 < r < K
     sJ = np.where(keep, s, 0.0)
@@ -217,7 +215,7 @@ def test_lowrank_newton_direction_equals_the_dense_solve(seed):
     assert np.linalg.eigvalsh(BJ).min() > 0            # positive definite (sum s_J <= 1)
     np.testing.assert_allclose(d, np.linalg.solve(BJ, g), rtol=1e-10, atol=1e-10)
     # too many entries for the cap: -1, the caller factors densely
-    assert kr.newton_direction_lowrank(G, lL, s, w, g, 0.0, 2, d, J, cap, capC, *bufs) == -1
+    assert kr.newton_direction_lowrank(G, lL, s, w, g, 0.0, 2, d, lr) == -1
 
 
 # ---- monotone ELBO ------------------------------------------------------------------------------
@@ -382,7 +380,8 @@ def test_small_network_final_phase_on_all_links_keeps_the_test_set_out(sample_di
     assert all((a, b) in train for a, b in zip(m.heldout_u[ho].tolist(), m.heldout_v[ho].tolist()))
     assert not any((min(a, b), max(a, b)) in train for a, b in e.tolist())
     assert len(train) == len(karate.edges) - len(e)
-    nb = {a: set(m._fb0[1][m._fb0[0][a]:m._fb0[0][a + 1]].tolist()) for a in range(m.N)}
+    g = m.training.graph
+    nb = {a: set(g.fb_idx0[g.fb_ptr0[a]:g.fb_ptr0[a + 1]].tolist()) for a in range(m.N)}
     assert all(int(b) in nb[int(a)] for a, b, _ in tp.tolist())
     assert not any(int(b) in nb[int(a)] for a, b in zip(m.heldout_u[~ho], m.heldout_v[~ho]))
     # the held-out figures are the best state's (before the phase), as the trace says
@@ -432,8 +431,9 @@ def test_automatic_test_set_is_disjoint_and_out_of_training(planted):
     np.testing.assert_array_equal(truth, model.test_y == 1)
     # test non-links never sampled as training non-links (the forbidden-partner lists hold them)
     fb = set()
+    g = model.training.graph
     for a in range(model.N):
-        fb |= {(min(a, b), max(a, b)) for b in model._fb0[1][model._fb0[0][a]:model._fb0[0][a + 1]]}
+        fb |= {(min(a, b), max(a, b)) for b in g.fb_idx0[g.fb_ptr0[a]:g.fb_ptr0[a + 1]]}
     assert test <= fb
     for _ in range(3):
         model.step()
@@ -651,7 +651,7 @@ def test_sampled_elbo_is_close_to_the_exact_one():
     # E[log p(z | theta)] terms. Measured on this planted network with 1,000 + 1,000 sampled
     # pairs, seeds 0-4: within 1.3 % of the exact ELBO (the former estimator, sampled phi^T mu
     # against the exact sum of the bounds, was off by up to 9.7 %).
-    import explorer.models.ammsb as am
+    import explorer.models._ammsb_heldout as am
 
     data = planted_partition(1000, 5, p_in=0.1, p_out=0.005, seed=0)
     model = fit(AMMSB, data, seed=1, K=5, max_iter=6).model
@@ -659,14 +659,14 @@ def test_sampled_elbo_is_close_to_the_exact_one():
     try:
         am.ELBO_EXACT_MAX = 10 ** 9
         model._elbo_pairs()
-        assert model._elbo_exact
+        assert model._ep.exact
         exact = model.elbo()
         am.ELBO_EXACT_MAX, am.ELBO_SAMPLE = 0, 1000
         errors = []
         for s in range(5):
             model.seed = s
             model._elbo_pairs()
-            assert not model._elbo_exact
+            assert not model._ep.exact
             errors.append(model.elbo() / exact - 1.0)
     finally:
         am.ELBO_EXACT_MAX, am.ELBO_SAMPLE = saved
@@ -725,13 +725,29 @@ def test_collapse_is_reported_with_advice(planted):
     assert model.degeneracy() is None and not any(n.startswith("collapse:") for n in model.notes)
 
 
+def test_final_phase_gives_every_pair_slot_buffer_room(sample_dir):
+    """The final phase puts the held-out links back into training, so a node can have more pair
+    slots than during the run (karate: 46 -> 49). The old code grew P, ctype, W and Eoff but not
+    partner and first, and node_pairs wrote 3 entries past their end (numba checks no bounds).
+    The slot buffers now grow together (kr.with_slots)."""
+    from explorer.models._ammsb_heldout import training_pairs
+
+    karate = load_network(sample_dir / "karate" / "edges.csv")
+    m = fit(AMMSB, karate, seed=0, K=2, init="louvain").model
+    assert m.final_phase_minibatches > 0
+    slots = m.training.pair_slots(m.n_samples)
+    assert slots > training_pairs(m.split).pair_slots(m.n_samples)     # the case at stake
+    for name in ("partner", "first", "ctype", "W", "P", "Eoff"):
+        assert len(getattr(m.scratch, name)) >= slots, name
+
+
 def test_heldout_and_test_sets_keep_the_promise(sample_dir):
     football = load_network(sample_dir / "football" / "edges.csv")
     model = AMMSB(K=12, init="louvain")
     model.initialize(football, 0)
     for y in (model.heldout_y, model.test_y):
         assert y.sum() == 10 and (y == 0).sum() == 10       # 1 % of 613 links would be 7
-    deg = np.diff(model._tr0[0])
+    deg = np.diff(model.training.graph.tr_ptr0)
     assert deg.min() >= 1                                    # never a node's last link
     # karate (78 links, under 200): the held-out set only, 10 + 10, with a note saying so
     karate = load_network(sample_dir / "karate" / "edges.csv")
@@ -739,7 +755,7 @@ def test_heldout_and_test_sets_keep_the_promise(sample_dir):
     model.initialize(karate, 0)
     assert model.heldout_y.sum() == 10 and len(model.heldout_y) == 20 and model.test_u is None
     assert any(n.startswith("no automatic test set") for n in model.notes)
-    assert np.diff(model._tr0[0]).min() >= 1
+    assert np.diff(model.training.graph.tr_ptr0).min() >= 1
 
 
 def test_empty_heldout_set_is_refused_and_weights_noted():
@@ -892,3 +908,24 @@ def test_the_same_graph_in_another_row_order_gives_the_same_fit(sample_dir, tmp_
         params = rb.model.parameters()
         assert list(params["node_ids"]) == list(b.node_ids)
         np.testing.assert_array_equal(params["pi"], rb.model.memberships())
+
+
+def test_rank_starts_breaks_borda_ties_by_modularity_and_puts_collapsed_last():
+    """init = auto's ranking (_ammsb_init.rank_starts) on hand-made burn-in scores: with the
+    held-out and ELBO orders exactly reversed every Borda sum ties and the modularity of the labels
+    decides; a collapsed start ranks after every sound one, whatever its scores."""
+    from explorer.models._ammsb_init import BurnIn, rank_starts
+
+    scores = {"louvain": BurnIn(-10.0, -400.0, False, 0.30),
+              "findk": BurnIn(-11.0, -390.0, False, 0.40),
+              "random": BurnIn(-12.0, -380.0, False, 0.10)}
+    ranked, how = rank_starts(scores, by_heldout=False)
+    assert ranked == ["findk", "louvain", "random"] and "collapsed" not in how
+    scores["findk"] = scores["findk"]._replace(collapsed=True)
+    ranked, how = rank_starts(scores, by_heldout=False)
+    assert ranked == ["louvain", "random", "findk"] and how.endswith("collapsed starts last")
+    # the held-out score alone: louvain is best, but collapsed
+    scores["findk"] = scores["findk"]._replace(collapsed=False)
+    scores["louvain"] = scores["louvain"]._replace(collapsed=True)
+    ranked, _ = rank_starts(scores, by_heldout=True)
+    assert ranked == ["findk", "random", "louvain"]

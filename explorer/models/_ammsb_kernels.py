@@ -56,19 +56,78 @@ non-link must avoid."""
 NodeState = namedtuple("NodeState", ("mu", "v", "pi", "S_bar", "visits", "n_pairs"))
 NodeState.__doc__ = """Per-node variational parameters: mu (N, K), v = diag(Lambda_a^-1) (N, K),
 pi = softmax(mu), the blended statistics S_bar (uncollapsed update only), visit counts, n_pairs."""
-Globals = namedtuple("Globals", ("c_link", "c_non", "lL", "G", "m", "sum_mu", "sum_mumu", "sum_v"))
+NodeSums = namedtuple("NodeSums", ("sum_mu", "sum_mumu", "sum_v"))
+NodeSums.__doc__ = """Running sums over all nodes: sum_a mu_a (K,), sum_a mu_a mu_a^T (K, K), sum_a v_a
+(K,); the global update reads them, the node updates keep them up to date."""
+Globals = namedtuple("Globals", ("c_link", "c_non", "lL", "G", "m", "sums"))
 Globals.__doc__ = """Global quantities a minibatch reads: the couplings c (link / non-link), l L, its
-inverse G, m, and the running sums over nodes it keeps up to date."""
+inverse G, m, and the running sums over nodes (NodeSums) it keeps up to date."""
+Couplings = namedtuple("Couplings", ("c_link", "c_non", "log_eps", "log_1meps"))
+Couplings.__doc__ = """The couplings of a link and a non-link (c_k = E[log beta_k] - log eps, and
+E[log(1 - beta_k)] - log(1 - eps)) with log eps and log(1 - eps)."""
+Prior = namedtuple("Prior", ("N", "m0", "M0", "L0inv"))
+Prior.__doc__ = """The hyperprior of the global update: mu ~ N(m0, M0^-1), Lambda ~ W(l0, L0) (L0inv =
+L0^-1; l0 is folded into l = l0 + N), and N, the number of nodes (float)."""
+QGlobals = namedtuple("QGlobals", ("l", "L", "lL", "lLinv", "m", "M", "Minv"))
+QGlobals.__doc__ = """q(Lambda) = W(l, L) and q(mu) = N(m, M^-1), with l L and (l L)^-1, M^-1: what
+the global update writes (l, a float, is read only)."""
+GlobalWork = namedtuple("GlobalWork", ("W", "C", "e", "x", "r"))
+GlobalWork.__doc__ = """Work space of the global update: W (K, K) the matrix inverted (L^-1 afterwards),
+C (K, K) its Cholesky factor, e, x, r (K,)."""
 Settings = namedtuple("Settings", (
     "n_samples", "phi_iters", "phi_tol", "node_tau0", "node_kappa", "newton_steps", "halvings",
     "newton_tol", "lowrank_thr", "lowrank_max"))
 Settings.__doc__ = "Scalars of a minibatch: non-link sample size, iteration limits, tolerances, steps."
+WorkRows = namedtuple("WorkRows", (
+    "g",            # gradient of the objective a Newton kernel climbs
+    "d",            # Newton direction
+    "sfx",          # softmax(mu_a + v_a / 2)
+    "trial",        # a halving step's trial point
+    "work",         # mu_a - m, or the softmax bound's exponentials
+    "g_trial",      # collapsed update: the gradient at the trial point
+    "ex",           # collapsed update: exp(mu_ak - max mu_a), the node's own factors
+    "v_diag",       # v update: the diagonal D of -H = diag(D) - (n/4) sfx sfx^T
+    "v_y",          # v update: D^-1 sfx (Sherman-Morrison)
+    "phi_next"))    # pair_phi_own: the partner's candidate indicator
+WorkRows.__doc__ = """The (K,) work rows of the node kernels, one per role (rows of one block)."""
+LowRank = namedtuple("LowRank", ("J", "cap", "capC", "s_J", "Ainv_g", "Ainv_s", "cap_rhs",
+                                 "cap_sol"))
+LowRank.__doc__ = """Work space of newton_direction_lowrank: J (K,) int64 the kept entries of sfx,
+cap / capC (K, K) the capacitance matrix and its Cholesky factor (top-left r x r used), s_J (sfx
+on J, zero elsewhere), A^-1 g, A^-1 s_J, and the right side and solution of a capacitance solve."""
 Scratch = namedtuple("Scratch", (
-    "phi_f", "phi_s", "buf_K", "buf_KK", "C", "J", "cap", "capC", "mu_old",
+    "phi_f", "phi_s", "rows", "lowrank", "hess", "chol", "mu_old",
     "partner", "first", "ctype", "W", "P", "Eoff"))
-Scratch.__doc__ = """Work buffers: (K,) phi_f, phi_s, mu_old; (12, K) buf_K; (K, K) buf_KK, C, cap, capC;
-J (K,) int64; per pair slot of a node (max degree + 2 n_samples per kind): partner (int64), first
-(bool: the node is the pair's first end), ctype (0 link, 1 non-link), weight W, P (slots, K), Eoff."""
+Scratch.__doc__ = """Work buffers: (K,) phi_f, phi_s, mu_old; the WorkRows; the LowRank work space;
+(K, K) hess (a Newton matrix) and chol (its Cholesky factor); per pair slot of a node (max degree +
+2 n_samples per kind): partner (int64), first (bool: the node is the pair's first end), ctype (0
+link, 1 non-link), weight W, P (slots, K), Eoff."""
+
+
+def new_scratch(K: int, slots: int) -> Scratch:
+    """Zeroed work buffers for K communities and ``slots`` pair slots."""
+    return with_slots(Scratch(
+        np.zeros(K), np.zeros(K), WorkRows(*np.zeros((len(WorkRows._fields), K))),
+        LowRank(np.zeros(K, dtype=np.int64), np.zeros((K, K)), np.zeros((K, K)),
+                *np.zeros((len(LowRank._fields) - 3, K))),
+        np.zeros((K, K)), np.zeros((K, K)), np.zeros(K), *([None] * 6)), slots)
+
+
+def new_global_work(K: int) -> GlobalWork:
+    """Zeroed work space of the global update."""
+    return GlobalWork(np.zeros((K, K)), np.zeros((K, K)), np.zeros(K), np.zeros(K), np.zeros(K))
+
+
+def with_slots(sc: Scratch, slots: int) -> Scratch:
+    """``sc`` with its per-slot buffers (re)allocated for ``slots`` pair slots when they hold
+    fewer (or are missing)."""
+    if sc.P is not None and len(sc.P) >= slots:
+        return sc
+    K = sc.phi_f.shape[0]
+    return sc._replace(partner=np.zeros(slots, dtype=np.int64),
+                       first=np.zeros(slots, dtype=np.bool_),
+                       ctype=np.zeros(slots, dtype=np.int64), W=np.zeros(slots),
+                       P=np.zeros((slots, K)), Eoff=np.zeros(slots))
 
 
 # ---- random numbers ----------------------------------------------------------------------------
@@ -510,13 +569,6 @@ def newton_matrix(lL, w, s, out):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def newton_rows(buf_K):
-    """The rows of the (7+, K) work space every Newton kernel shares: gradient g, direction d,
-    sfx, the trial point, and a free row (rows 5 and up are the kernel's own)."""
-    return buf_K[0], buf_K[1], buf_K[2], buf_K[3], buf_K[4]
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def halving_step(objective, args, x, d, rho, halvings, f0, trial):
     """A Newton step with halving (derivation 4.10-4.11): trial = x + rho d, rho halved while
     objective(*args) (args holds trial) is below f0, at most `halvings` times (halvings = 0: the
@@ -591,18 +643,21 @@ def v_objective(mu_a, v_a, n, lL):
 
 
 @numba.njit(cache=True, nogil=True)
-def newton_v(mu_a, v_a, n, lL, newton_steps, halvings, tol, fixed_start, buf_K):
+def newton_v(mu_a, v_a, n, lL, opt, rows, fixed_start):
     """Newton steps with halving on v_a = diag(Lambda_a^-1) (note 4.11, slip fixed):
     g = -(1/2) diag(lL) + 1 / (2 v) - (n/2) sfx,  -H = diag(1 / (2 v^2) + (n/4) sfx) - (n/4) sfx sfx^T,
     solved in O(K) by Sherman-Morrison. A step leaving v > 0 is halved first, then halved while the
     objective does not improve (at most `halvings` times; a step still not improving is rejected).
     fixed_start: first try v_k = 1 / (lL_kk + n sfx_k), the root of g with sfx frozen (kept only
     if it raises the objective), so the Newton steps start next to the optimum. Stops when the
-    Newton decrement is below tol. Returns the number of steps taken (the start counts as one)."""
+    Newton decrement is below opt.newton_tol (at most opt.newton_steps steps, opt.halvings
+    halvings each). Returns the number of steps taken (the start counts as one)."""
     K = mu_a.shape[0]
-    g, d, sv, trial, _ = newton_rows(buf_K)
-    Dv = buf_K[5]
-    y = buf_K[6]
+    g, d, sv, trial = rows.g, rows.d, rows.sfx, rows.trial
+    Dv = rows.v_diag
+    y = rows.v_y
+    tol = opt.newton_tol
+    halvings = opt.halvings
     steps = 0
     f0 = v_objective(mu_a, v_a, n, lL)
     if fixed_start:
@@ -615,7 +670,7 @@ def newton_v(mu_a, v_a, n, lL, newton_steps, halvings, tol, fixed_start, buf_K):
                 v_a[k] = trial[k]
             f0 = f1
             steps += 1
-    for _ in range(newton_steps):
+    for _ in range(opt.newton_steps):
         v_grad_hess(mu_a, v_a, n, lL, g, Dv, sv)
         # (-H) d = g with -H = diag(D) - c s s^T (Sherman-Morrison)
         c = 0.25 * n
@@ -642,22 +697,24 @@ def newton_v(mu_a, v_a, n, lL, newton_steps, halvings, tol, fixed_start, buf_K):
 
 
 @numba.njit(cache=True, nogil=True)
-def newton_node(mu_a, v_a, S, n, lL, m, newton_steps, halvings, tol, buf_K, buf_KK, C,
-                mu_steps=-1):
+def newton_node(mu_a, v_a, S, n, glob, opt, sc):
     """Newton steps on mu_a then on v_a, each with step halving (rho = 1, halved while the node's
     part of the ELBO does not improve, at most `halvings` times; a step still not improving is
     rejected; halvings = 0 takes full steps). v stays positive: a step leaving the positive range
-    is halved first. Stops early when the Newton decrement g^T (-H)^-1 g is below tol.
-    buf_K is (7, K) work space. Returns the number of Newton steps taken."""
-    g, d, sv, trial, work = newton_rows(buf_K)
+    is halved first. Stops early when the Newton decrement g^T (-H)^-1 g is below
+    opt.newton_tol. Returns the number of Newton steps taken."""
+    rows = sc.rows
+    g, d, sv, trial, work = rows.g, rows.d, rows.sfx, rows.trial, rows.work
+    lL, m = glob.lL, glob.m
+    halvings = opt.halvings
     steps = 0
     # --- mu_a
     f0 = node_objective(mu_a, v_a, S, n, lL, m, work)
-    for _ in range(newton_steps if mu_steps < 0 else mu_steps):
-        mu_grad_hess(mu_a, v_a, S, n, lL, m, g, buf_KK, sv)
-        cholesky(buf_KK, C)
-        chol_solve(C, g, d)
-        if dot(g, d) < tol:
+    for _ in range(opt.newton_steps):
+        mu_grad_hess(mu_a, v_a, S, n, lL, m, g, sc.hess, sv)
+        cholesky(sc.hess, sc.chol)
+        chol_solve(sc.chol, g, d)
+        if dot(g, d) < opt.newton_tol:
             break
         accepted, f0 = halving_step(node_objective, (trial, v_a, S, n, lL, m, work), mu_a, d,
                                     1.0, halvings, f0, trial)
@@ -665,7 +722,7 @@ def newton_node(mu_a, v_a, S, n, lL, m, newton_steps, halvings, tol, buf_K, buf_
             break
         steps += 1
     # --- v_a = diag(Lambda_a^-1)
-    steps += newton_v(mu_a, v_a, n, lL, newton_steps, halvings, tol, False, buf_K)
+    steps += newton_v(mu_a, v_a, n, lL, opt, rows, False)
     return steps
 
 
@@ -736,17 +793,17 @@ def batch_nodes(batch, n_batch, nodes, glob, opt, sc, S_hat):
         rho = node_step(nodes, opt, a)
         for k in range(K):
             S_bar[a, k] = (1.0 - rho) * S_bar[a, k] + rho * S_hat[i, k]
-        move_node_sums(nodes.mu[a], nodes.v[a], -1.0, glob)
-        total += newton_node(nodes.mu[a], nodes.v[a], S_bar[a], nodes.n_pairs[a], glob.lL, glob.m,
-                             opt.newton_steps, opt.halvings, opt.newton_tol, sc.buf_K, sc.buf_KK,
-                             sc.C)
-        move_node_sums(nodes.mu[a], nodes.v[a], 1.0, glob)
+        move_node_sums(nodes.mu[a], nodes.v[a], -1.0, glob.sums)
+        total += newton_node(nodes.mu[a], nodes.v[a], S_bar[a], nodes.n_pairs[a], glob, opt, sc)
+        move_node_sums(nodes.mu[a], nodes.v[a], 1.0, glob.sums)
         _softmax_row(nodes.mu[a], nodes.pi[a])
     return total
 
 
 @numba.njit(cache=True, nogil=True)
-def node_sums(mu, v, sum_mu, sum_mumu, sum_v):
+def node_sums(mu, v, sums):
+    """The running sums over nodes (NodeSums), recomputed exactly."""
+    sum_mu, sum_mumu, sum_v = sums
     N, K = mu.shape
     for k in range(K):
         sum_mu[k] = 0.0
@@ -763,11 +820,15 @@ def node_sums(mu, v, sum_mu, sum_mumu, sum_v):
 
 
 @numba.njit(cache=True, nogil=True)
-def update_globals(N, l, M0, m0, L0inv, sum_mu, sum_mumu, sum_v, L, lL, M, Minv, m,
-                   W, C, e, x, r):
-    """Exact coordinate ascent of the ELBO in the global Gaussian-Wishart parameters, from the
-    sums over all nodes: M = M0 + N l L;  m = M^-1 (M0 m0 + l L sum_a mu_a);
-    L = (L0^-1 + sum_a (Lambda_a^-1 + (mu_a - m)(mu_a - m)^T) + N M^-1)^-1;  lL = l L."""
+def update_globals(prior, sums, q, work):
+    """Exact coordinate ascent of the ELBO in the global Gaussian-Wishart parameters q (QGlobals),
+    from the sums over all nodes: M = M0 + N l L;  m = M^-1 (M0 m0 + l L sum_a mu_a);
+    L = (L0^-1 + sum_a (Lambda_a^-1 + (mu_a - m)(mu_a - m)^T) + N M^-1)^-1;  lL = l L,
+    lLinv = (l L)^-1."""
+    N, m0, M0, L0inv = prior
+    sum_mu, sum_mumu, sum_v = sums
+    l, L, lL, lLinv, m, M, Minv = q
+    W, C, e, x, r = work
     K = m.shape[0]
     for i in range(K):
         for j in range(K):
@@ -789,6 +850,40 @@ def update_globals(N, l, M0, m0, L0inv, sum_mu, sum_mumu, sum_v, L, lL, M, Minv,
     for i in range(K):
         for j in range(K):
             lL[i, j] = l * L[i, j]
+            lLinv[i, j] = W[i, j] / l       # (l L)^-1, L = W^-1
+
+
+# ---- q(beta): the couplings it implies and its stochastic update --------------------------------
+@numba.njit(cache=True, nogil=True)
+def digamma(x):
+    """psi(x) for x > 0: the recurrence up to x >= 6, then the asymptotic series."""
+    r = 0.0
+    while x < 6.0:
+        r -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    return r + math.log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (
+        1.0 / 252 - f * (1.0 / 240 - f / 132))))
+
+
+@numba.njit(cache=True, nogil=True)
+def couplings(b, cp):
+    """The Couplings' c_link and c_non from q(beta_k) = Beta(b_k0, b_k1) (phi update, 4.6-4.9):
+    c_link_k = psi(b_k0) - psi(b_k0 + b_k1) - log eps, c_non_k = psi(b_k1) - psi(b_k0 + b_k1)
+    - log(1 - eps)."""
+    for k in range(b.shape[0]):
+        ps = digamma(b[k, 0] + b[k, 1])
+        cp.c_link[k] = digamma(b[k, 0]) - ps - cp.log_eps
+        cp.c_non[k] = digamma(b[k, 1]) - ps - cp.log_1meps
+
+
+@numba.njit(cache=True, nogil=True)
+def update_beta(b, beta_hat, eta0, eta1, scale, rho):
+    """The beta update (4.5) from a minibatch's statistics beta_hat (link / non-link rows), scaled
+    by ``scale`` and blended with step size rho."""
+    for k in range(b.shape[0]):
+        b[k, 0] = (1.0 - rho) * b[k, 0] + rho * (eta0 + scale * beta_hat[0, k])
+        b[k, 1] = (1.0 - rho) * b[k, 1] + rho * (eta1 + scale * beta_hat[1, k])
 
 
 # ---- prediction and the ELBO's pair terms -------------------------------------------------------
@@ -812,14 +907,16 @@ def predict_pairs(u, v, pi, Ebeta, eps, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def pair_terms(first, second, y, w, mu, pi, lse, c_link, c_non, log_eps, log_1meps,
-               phi_f, phi_s, max_iter, tol):
+def pair_terms(pairs, mu, pi, lse, cp, phi_f, phi_s, max_iter, tol):
     """Weighted sum over pairs of the ELBO terms that involve phi, with phi at the pair's fixed
     point: E[log p(y | z, beta)] + E[log p(z | theta)] - sum phi log phi, the middle term with the
     bound: phi_f^T mu_a - lse_a + phi_s^T mu_b - lse_b, lse_a = log sum_k exp(mu_ak + v_ak / 2).
     Each pair carries its own lse terms, so on a weighted sample of pairs the estimate's variance
     is that of these small per-pair sums (phi near softmax(mu) for a non-link), not that of
-    w phi^T mu (hundreds of nats per pair times w). Over every training pair the sum is exact."""
+    w phi^T mu (hundreds of nats per pair times w). Over every training pair the sum is exact.
+    pairs: (first ends, second ends, y, weights, ...); cp: the Couplings."""
+    first, second, y, w = pairs[0], pairs[1], pairs[2], pairs[3]
+    c_link, c_non, log_eps, log_1meps = cp
     K = mu.shape[1]
     total = 0.0
     for p in range(first.shape[0]):
@@ -914,14 +1011,17 @@ def _apply_Ainv(G, J, r, capC, y, out, t, z):
 
 
 @numba.njit(cache=True, nogil=True)
-def newton_direction_lowrank(G, lL, sv, w, g, thr, rmax, d, J, cap, capC, sJ, a, b, t, z):
+def newton_direction_lowrank(G, lL, sv, w, g, thr, rmax, d, lr):
     """Solve B d = g for the Newton matrix B = lL + w (diag(s_J) - s_J s_J^T), s_J the entries of
     sfx with w s_k > thr lL_kk (zero elsewhere), in O(K^2 + K r^2) from the cached G = lL^-1 of the
     minibatch instead of a fresh O(K^3) Cholesky: A = lL + w diag(s_J) by Woodbury (_apply_Ainv),
     then the rank-one downdate by Sherman-Morrison. B is positive definite (sum s_J <= 1 makes
     diag(s_J) - s_J s_J^T positive semi-definite). With thr = 0 every k with s_k > 0 is kept and B
     is the full Newton matrix lL + w (diag sfx - sfx sfx^T). Returns the number r of kept entries,
-    or -1 (d untouched) when more than rmax would be kept: the caller then factors B densely."""
+    or -1 (d untouched) when more than rmax would be kept: the caller then factors B densely.
+    lr: the LowRank work space."""
+    J, cap, capC, sJ = lr.J, lr.cap, lr.capC, lr.s_J
+    a, b, t, z = lr.Ainv_g, lr.Ainv_s, lr.cap_rhs, lr.cap_sol
     K = G.shape[0]
     r = 0
     for k in range(K):
@@ -954,8 +1054,7 @@ def newton_direction_lowrank(G, lL, sv, w, g, thr, rmax, d, J, cap, capC, sJ, a,
 
 
 @numba.njit(cache=True, nogil=True)
-def newton_collapsed(mu_a, v_a, n, deg_w, lL, G, m, E, Eoff, W, n_slots, newton_steps, halvings,
-                     tol, lowrank_thr, lowrank_max, buf_K, buf_KK, C, J, cap, capC):
+def newton_collapsed(mu_a, v_a, n, deg_w, n_slots, glob, opt, sc):
     """Newton steps with halving on the collapsed node objective. The Newton matrix is
     lL + deg_w (diag sfx - sfx sfx^T): the exact negated Hessian lL + n Cov(sfx) - sum_p W_p
     Cov(phi_a,p) with the non-link covariances cancelling n_nonlinks Cov(sfx) (their indicators
@@ -964,25 +1063,29 @@ def newton_collapsed(mu_a, v_a, n, deg_w, lL, G, m, E, Eoff, W, n_slots, newton_
     (G = lL^-1 cached per minibatch; entries of sfx with deg_w sfx_k <= lowrank_thr lL_kk left
     out of the matrix) while at most lowrank_max entries are kept, otherwise from a dense
     Cholesky factorisation (lowrank_max = 0: always dense). Stops when the Newton decrement
-    g^T d is below tol. buf_K is (12, K) work space."""
+    g^T d is below tol. The slots' factors are sc.P (E), sc.Eoff and weights sc.W; lowrank_thr,
+    lowrank_max, tol and the step limits come from opt."""
     K = mu_a.shape[0]
-    g, d, sv, trial, work = newton_rows(buf_K)
-    g1 = buf_K[5]
-    ex = buf_K[6]
+    rows = sc.rows
+    g, d, sv, trial, work = rows.g, rows.d, rows.sfx, rows.trial, rows.work
+    g1 = rows.g_trial
+    ex = rows.ex
+    lL, G, m = glob.lL, glob.G, glob.m
+    E, Eoff, W = sc.P, sc.Eoff, sc.W
+    halvings = opt.halvings
     steps = 0
     f0 = collapsed_objective(mu_a, v_a, n, lL, m, E, Eoff, W, n_slots, g, work, ex)
-    for _ in range(newton_steps):
+    for _ in range(opt.newton_steps):
         sfx(mu_a, v_a, sv)
         r = -1
-        if lowrank_max > 0:
-            r = newton_direction_lowrank(G, lL, sv, deg_w, g, lowrank_thr, lowrank_max, d, J,
-                                         cap, capC, buf_K[7], buf_K[8], buf_K[9], buf_K[10],
-                                         buf_K[11])
+        if opt.lowrank_max > 0:
+            r = newton_direction_lowrank(G, lL, sv, deg_w, g, opt.lowrank_thr, opt.lowrank_max,
+                                         d, sc.lowrank)
         if r < 0:
-            newton_matrix(lL, deg_w, sv, buf_KK)
-            cholesky(buf_KK, C)
-            chol_solve(C, g, d)
-        if dot(g, d) < tol:
+            newton_matrix(lL, deg_w, sv, sc.hess)
+            cholesky(sc.hess, sc.chol)
+            chol_solve(sc.chol, g, d)
+        if dot(g, d) < opt.newton_tol:
             break
         accepted, f0 = halving_step(collapsed_objective,
                                     (trial, v_a, n, lL, m, E, Eoff, W, n_slots, g1, work, ex),
@@ -1005,16 +1108,16 @@ def own_factors(mu_a, ex):
 
 
 @numba.njit(cache=True, nogil=True)
-def move_node_sums(mu_a, v_a, sign, glob):
+def move_node_sums(mu_a, v_a, sign, sums):
     """Add (sign = 1) or remove (sign = -1) node a's terms of the running sums over nodes:
     sum_mu += mu_a, sum_v += v_a, sum_mumu += mu_a mu_a^T (negation is exact, so removing and
     adding back the same node restores the sums up to the rounding of the additions)."""
     K = mu_a.shape[0]
     for k in range(K):
-        glob.sum_mu[k] += sign * mu_a[k]
-        glob.sum_v[k] += sign * v_a[k]
+        sums.sum_mu[k] += sign * mu_a[k]
+        sums.sum_v[k] += sign * v_a[k]
         for j in range(K):
-            glob.sum_mumu[k, j] += sign * (mu_a[k] * mu_a[j])
+            sums.sum_mumu[k, j] += sign * (mu_a[k] * mu_a[j])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1029,16 +1132,12 @@ def collapsed_node_update(a, ns, deg_w, nodes, glob, opt, sc, counts):
     rho = node_step(nodes, opt, a)
     for k in range(K):
         sc.mu_old[k] = mu_a[k]
-    move_node_sums(mu_a, v_a, -1.0, glob)
-    counts[0] += newton_collapsed(mu_a, v_a, nodes.n_pairs[a], deg_w, glob.lL, glob.G, glob.m,
-                                  sc.P, sc.Eoff, sc.W, ns, opt.newton_steps, opt.halvings,
-                                  opt.newton_tol, opt.lowrank_thr, opt.lowrank_max, sc.buf_K,
-                                  sc.buf_KK, sc.C, sc.J, sc.cap, sc.capC)
+    move_node_sums(mu_a, v_a, -1.0, glob.sums)
+    counts[0] += newton_collapsed(mu_a, v_a, nodes.n_pairs[a], deg_w, ns, glob, opt, sc)
     for k in range(K):
         mu_a[k] = (1.0 - rho) * sc.mu_old[k] + rho * mu_a[k]
-    counts[1] += newton_v(mu_a, v_a, nodes.n_pairs[a], glob.lL, opt.newton_steps, opt.halvings,
-                          opt.newton_tol, True, sc.buf_K)
-    move_node_sums(mu_a, v_a, 1.0, glob)
+    counts[1] += newton_v(mu_a, v_a, nodes.n_pairs[a], glob.lL, opt, sc.rows, True)
+    move_node_sums(mu_a, v_a, 1.0, glob.sums)
     _softmax_row(mu_a, nodes.pi[a])
 
 
@@ -1057,8 +1156,8 @@ def batch_visit(batch, n_batch, g, nodes, glob, opt, sc, beta_hat, rng, counts):
     phi_f = sc.phi_f
     phi_s = sc.phi_s
     P = sc.P
-    ex = sc.buf_K[6]
-    tmp = sc.buf_K[0]          # free until the Newton steps (which use rows 0-11)
+    ex = sc.rows.ex            # newton_collapsed recomputes it from mu_a at its start
+    tmp = sc.rows.phi_next
     for k in range(K):
         beta_hat[0, k] = 0.0
         beta_hat[1, k] = 0.0
