@@ -9,7 +9,8 @@ suite takes seconds once the kernels are compiled. The checks:
 * ``declaration``: id, name, data kinds and objective kind are set and known;
 * ``hyperparameters``: every field is declared with ``param()``, the defaults are valid, ranges
   and choices hold their defaults, the command-line flags are distinct;
-* ``prepare once``: ``_prepare`` runs once per fit, however many restarts;
+* ``prepare once``: ``_prepare`` runs once per fit, however many restarts, and sets exactly the
+  attributes the model's ``shared_state`` declares (what the restarts share);
 * ``restarts independent``: two restarts stepped in turn give the fits each gives alone, and
   leave what ``prepare`` built (shared by the restarts) unchanged;
 * ``same seed``: two fits with the same seed give the same trace and parameters, to the bit;
@@ -43,7 +44,13 @@ import numpy as np
 
 from explorer import plugins, runner
 from explorer.models import get_model, load_problems, registry
-from explorer.models.base import OBJECTIVE_KINDS, HyperparametersBase, Model, param_specs
+from explorer.models.base import (
+    OBJECTIVE_KINDS,
+    HyperparametersBase,
+    Model,
+    SharedStateError,
+    param_specs,
+)
 
 STEPS = 6
 DATA_KINDS = ("table", "network", "temporal")
@@ -175,18 +182,22 @@ def check_prepare_once(s: Subject) -> str:
     names = {spec.name for spec in s.cls.param_specs()}
     extra = {"n_init": 2} if "n_init" in names else {}
     model = Counting(s.cls.Hyperparameters.from_mapping({**s.hp, **extra}))
-    if extra:
-        runner.fit(model, s.data, seed=0, max_iter=2, tol=0.0)
-        how = "a fit with 2 restarts"
-    else:
-        model.prepare(s.data)
-        model.initialize(s.data, 0)
-        model.spawn().initialize(s.data, 1)
-        how = "prepare, then 2 restarts (the model has no n_init)"
+    try:
+        if extra:
+            runner.fit(model, s.data, seed=0, max_iter=2, tol=0.0)
+            how = "a fit with 2 restarts"
+        else:
+            model.prepare(s.data)
+            model.initialize(s.data, 0)
+            model.spawn().initialize(s.data, 1)
+            how = "prepare, then 2 restarts (the model has no n_init)"
+    except SharedStateError as e:
+        raise CheckFailed(str(e)) from None
     if len(calls) != 1:
         raise CheckFailed(f"_prepare ran {len(calls)} times in {how}; it must run once per fit "
                           "(restarts share what it built)")
-    return f"_prepare ran once in {how}"
+    shared = ", ".join(s.cls.shared_state) or "nothing"
+    return f"_prepare ran once in {how}; it builds the declared shared state ({shared})"
 
 
 def check_restarts_independent(s: Subject) -> str:

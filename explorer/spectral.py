@@ -18,7 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 
-from explorer.models.kmeans import kmeans_plusplus, lloyd
+from explorer.models._centre_kernels import kmeans_plusplus
+from explorer.models._centres import lloyd
 
 # Graphs up to this many nodes use the dense eigensolver (exact, and faster than ARPACK there).
 DENSE_MAX_NODES = 600

@@ -34,6 +34,7 @@ class ShrinkModel(Model):
     Hyperparameters = ShrinkHyperparameters
     default_max_iter = 200
     default_tol = 1e-10
+    shared_state = ("groups", "targets")
 
     def _prepare(self, data):
         # the groups and their means depend on the data only: once per fit

@@ -176,14 +176,14 @@ def test_npy_layouts_and_a_truncated_file(tmp_path):
 def test_float32_kmeans_reseeds_an_empty_cluster_without_kept_distances():
     """float32 data keeps no per-row distances: re-seeding an empty cluster computes them again
     and picks the same row (the farthest from its centre) as the float64 path."""
-    from explorer.models.kmeans import _Lloyd
+    from explorer.models._centres import LloydState
 
     rng = np.random.default_rng(5)
     X = np.vstack([rng.normal(0, 1, (200, 2)), [[40.0, 40.0]]])
     centers = np.array([[0.0, 0.0], [1000.0, 1000.0]])      # the second one gets no row
     states = {}
     for dt in (np.float64, np.float32):
-        st = _Lloyd(np.asfortranarray(X.astype(dt)), centers.copy())
+        st = LloydState(np.asfortranarray(X.astype(dt)), centers.copy())
         assert (len(st.mind) == 0) == (dt == np.float32)
         st.step(update=False)
         _, _, reseeded = st.step()

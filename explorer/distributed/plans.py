@@ -23,7 +23,8 @@ chunks, so the two paths cannot drift apart: they differ only in how the row sum
 * gmm: ``gmm._e_pass`` per partition, ``gmm._m_step`` on the concatenated chunk statistics, and
   when a mean moved far (``redo``) the exact second pass ``gmm._cov_pass`` per partition with
   ``gmm._finish_cov``.
-* bernoulli-mixture, exponential-mixture: their ``_e_pass`` and ``_m_step``.
+* bernoulli-mixture, exponential-mixture: ``_mixture_kernels.affine_e_pass`` (on the model's
+  ``affine_form``) and their ``_m_step``.
 * bayes-gmm: ``_phi_pass`` and ``_mu_update``.
 
 Degenerate states are the in-memory model's own: :func:`in_memory_view` puts the distributed state
@@ -56,7 +57,7 @@ from explorer.models import exponential_mixture as em
 from explorer.models import fuzzy_cmeans as fcm
 from explorer.models import gmm as gm
 from explorer.models import kmedians as kmed
-from explorer.models._mixture_kernels import chunk_count
+from explorer.models._mixture_kernels import affine_e_pass, chunk_count
 from explorer.models._parallel import call
 
 
@@ -519,8 +520,8 @@ def _bern_X(part, hp):
 
 def bern_stats(part, hp, st, want_resp=False):
     """Worker: the Bernoulli mixture's E-pass: per chunk N_k, sum r x, loglik."""
-    return _chunk_pass(bm._e_pass, _bern_X(part, hp), st["theta"].shape[0],
-                       (st["log_w"], st["log_t"], st["log_1mt"]), want_resp)
+    return _chunk_pass(affine_e_pass, _bern_X(part, hp), st["theta"].shape[0],
+                       (st["log_w"], *bm.affine_form(st["log_t"], st["log_1mt"])), want_resp)
 
 
 def bern_resp(part, hp, st):
@@ -542,8 +543,8 @@ def bern_check(part, hp):
 
 def expo_stats(part, hp, st, want_resp=False):
     """Worker: the exponential mixture's E-pass: per chunk N_j, sum q x, loglik."""
-    return _chunk_pass(em._e_pass, part.f64(), st["rates"].shape[0],
-                       (st["log_w"], st["rates"], st["log_rates"]), want_resp)
+    return _chunk_pass(affine_e_pass, part.f64(), st["rates"].shape[0],
+                       (st["log_w"], *em.affine_form(st["rates"], st["log_rates"])), want_resp)
 
 
 def expo_resp(part, hp, st):

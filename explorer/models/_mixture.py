@@ -5,6 +5,12 @@ A :class:`MixtureModel` holds the data it fits as ``X`` (N, D), set once per fit
 responsibilities ``resp`` (N, K, rows summing to 1), the mixing weights ``weights`` (K,) and its
 log-likelihood ``loglik``. From these the template gives every mixture
 
+* ``step()``: one iteration, the M-step from the statistics the last pass left (``_m_step()``),
+  then the pass over the data (``_e_pass()``: responsibilities, log-likelihood and the next
+  M-step's statistics, also run once by ``_init_state``), returning the objective of the
+  parameters the model now holds (``_objective()``: the log-likelihood unless the model fits a
+  log-posterior or an ELBO);
+* ``check_data``: at least ``min_rows`` rows;
 * ``labels()``: the argmax responsibility (lowest index on ties); ``memberships()``: ``resp``;
 * ``snapshot()``: labels, memberships, the component parameters (``_components()``), the weights,
   the live figure (``_info()``) and, for one column, the fitted density (``density_1d()``);
@@ -21,12 +27,14 @@ log-likelihood ``loglik``. From these the template gives every mixture
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from explorer import metrics as metrics_mod
-from explorer.models._mixture_kernels import chunk_count
+from explorer.data.types import DataError
+from explorer.models._mixture_kernels import affine_e_pass, chunk_count
+from explorer.models._parallel import call
 from explorer.models.base import Model, coincident_groups, describe_groups, few_rows_advice
 
 
@@ -38,9 +46,38 @@ class MixtureModel(Model):
     loglik: float
     # Per-chunk sums of the responsibilities, made by the first pass (None before it).
     _nk: np.ndarray | None = None
+    # Fewer rows than this are refused by check_data.
+    min_rows: ClassVar[int] = 1
+    shared_state = ("X",)
+
+    def check_data(self, data) -> None:
+        super().check_data(data)
+        if data.X.shape[0] < self.min_rows:
+            raise DataError(f"the {self.name} needs at least {self.min_rows} rows",
+                            path=data.path)
 
     def _prepare(self, data) -> None:
         self.X = np.ascontiguousarray(data.X, dtype=np.float64)
+
+    # -- one iteration --
+    def step(self) -> float:
+        self._m_step()
+        self._e_pass()
+        return self._objective()
+
+    def _m_step(self) -> None:
+        """The M-step (or the CAVI update of the global factors) from the statistics the last
+        ``_e_pass`` left, in place."""
+        raise NotImplementedError
+
+    def _e_pass(self) -> None:
+        """One pass over the data with the current parameters: ``resp``, ``loglik`` (and the
+        model's objective), and the statistics the next ``_m_step`` reads."""
+        raise NotImplementedError
+
+    def _objective(self) -> float:
+        """The value ``step()`` returns, of the parameters the model holds (after ``_e_pass``)."""
+        return self.loglik
 
     def _chunk_buffers(self, K: int) -> None:
         """``resp`` (N, K) and the E-pass's per-chunk accumulators: ``_nk`` (C, K), ``_sx``
@@ -135,3 +172,21 @@ class MixtureModel(Model):
         if not problems:
             return None
         return "; ".join(problems) + ": " + self._degeneracy_advice()
+
+
+class AffineMixture(MixtureModel):
+    """A mixture whose row densities have the form :func:`~explorer.models._mixture_kernels.
+    affine_e_pass` takes (bernoulli-mixture, exponential-mixture): its E-pass is that kernel on the
+    model's ``(P, Q, Z)`` (``_affine_form()``), over the buffers of ``_chunk_buffers``."""
+
+    log_w: np.ndarray
+
+    def _affine_form(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(P, Q, Z) (K, D) of the current parameters."""
+        raise NotImplementedError
+
+    def _e_pass(self) -> None:
+        N, D = self.X.shape
+        call(affine_e_pass, len(self._ll), N * D * len(self.log_w), self.X, self.log_w,
+             *self._affine_form(), self.resp, self._nk, self._sx, self._ll, self._lp)
+        self.loglik = float(self._ll.sum())

@@ -18,13 +18,19 @@
 * :func:`one_d_grid`: the evaluation grid for ``density_1d`` snapshots.
 * :func:`far_from_unit_scale`: the test behind the "consider standardising" notes.
 
-Each row-at-a-time mixture keeps its own short ``prange`` loop over the chunks (``open_chunk``,
-then per row its ``log_joint`` and ``e_step_row``): a single pass taking the model's density as an
-argument or a closure is compiled again in every process (numba's cache misses every time for a
-function-typed argument: measured), and an ``@overload`` hook would leave the cached pass stale
-when a model's density changes (numba's cache only watches the kernel's own file). Take the
-chunk's views (``lp_c[c]``...) once per chunk, not per row: per row they cost 5-9 % on the
-bernoulli and exponential passes (measured, one thread).
+* :func:`affine_e_pass`: the whole E-pass of bernoulli-mixture and exponential-mixture, whose
+  densities have one form: log pi_k p(x | k) = log pi_k + sum_d f_kd(x_d) with f_kd(x) =
+  P_kd + Q_kd x for x > 0 and Z_kd at x = 0 (Bernoulli: P = log theta, Q = 0, Z = log(1 - theta);
+  exponential: P = Z = log lambda, Q = -lambda).
+
+A pass whose density is not of that form (bayes-gmm's ``_phi_pass``, gmm's) keeps its own short
+``prange`` loop over the chunks: a single pass taking the model's density as an argument or a
+closure is compiled again in every process (numba's cache misses every time for a function-typed
+argument, and a numba generator breaks the cached kernel that calls it: measured), and an
+``@overload`` hook would leave the cached pass stale when a model's density changes (numba's
+cache only watches the kernel's own file). Take the chunk's views (``lp_c[c]``...) once per
+chunk, not per row: per row they cost 5-9 % on the bernoulli and exponential passes (measured,
+one thread).
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ import math
 
 import numba
 import numpy as np
+
+from explorer.models._parallel import claim
 
 LOG_2PI = math.log(2.0 * math.pi)
 LOG2E = 1.4426950408889634
@@ -350,3 +358,57 @@ def linear_chunk(X, W, b, c, n_chunks, resp, nk_c, sx_c, ll_c, xx_c):
     ll_c[c] = ll
     if xx_c.shape[0] > 0:
         xx_c[c] = xx
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def affine_e_pass(X, log_w, P, Q, Z, resp, nk_c, sx_c, ll_c, lp_c, nw):
+    """E-step and sufficient statistics (N_k, sum_i r_ik x_i) per row chunk, ll_c the chunks'
+    log-likelihoods, for log pi_k p(x | k) = log pi_k + sum_d f_kd(x_d) with f_kd(x) = P_kd +
+    Q_kd x for x > 0 and Z_kd at x = 0 (P, Q, Z (K, D); data >= 0). ``nw`` threads take the
+    chunks one at a time (``_parallel.call``).
+
+    That is b_k + W_k . x with W = Q + (P - Z), b_k = log pi_k + sum_d Z_kd: with every W and Z
+    finite the chunks run the blocked, vectorised :func:`linear_chunk`; otherwise (a Bernoulli
+    theta of 0 or 1 under a flat prior: 0 * log 0 must not be NaN) the row-at-a-time
+    :func:`affine_rows_chunk`."""
+    C = nk_c.shape[0]
+    K, D = P.shape
+    W = np.empty((K, D))
+    b = np.empty(K)
+    n_bad = 0      # (an int: a bool folded with "and" here was lost by the parallel loop)
+    for k in range(K):
+        s = log_w[k]
+        for d in range(D):
+            W[k, d] = Q[k, d] + (P[k, d] - Z[k, d])
+            s += Z[k, d]
+            n_bad += not (math.isfinite(W[k, d]) and math.isfinite(Z[k, d]))
+        b[k] = s
+    no_xx = np.empty(0)
+    counter = np.zeros(1, dtype=np.int64)
+    for _ in numba.prange(nw):
+        c = claim(counter)
+        while c < C:
+            if n_bad == 0:
+                linear_chunk(X, W, b, c, C, resp, nk_c, sx_c, ll_c, no_xx)
+            else:
+                affine_rows_chunk(X, log_w, P, Q, Z, c, resp, nk_c, sx_c, ll_c, lp_c)
+            c = claim(counter)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def affine_rows_chunk(X, log_w, P, Q, Z, c, resp, nk_c, sx_c, ll_c, lp_c):
+    """Chunk c of :func:`affine_e_pass` a row at a time: lp_c[c] (K,) holds a row's log pi_k
+    p(x | k), summed over d in order from log pi_k; then :func:`e_step_row`."""
+    start, end = open_chunk(c, nk_c.shape[0], X.shape[0], nk_c, sx_c)
+    lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
+    K, D = P.shape
+    ll = 0.0
+    for i in range(start, end):
+        for k in range(K):
+            s = log_w[k]
+            for d in range(D):
+                x = X[i, d]
+                s += P[k, d] + Q[k, d] * x if x > 0.0 else Z[k, d]
+            lp[k] = s
+        ll += e_step_row(X, i, lp, resp[i], nk, sx)
+    ll_c[c] = ll

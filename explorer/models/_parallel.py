@@ -30,14 +30,17 @@ it through :func:`call`, which sets numba's thread count for the call::
     def kernel(..., nw):
         counter = np.zeros(1, dtype=np.int64)
         for _ in numba.prange(nw):
-            while True:
+            c = claim(counter)
+            while c < C:
+                ...                     # chunk c (a function of its own where it is long)
                 c = claim(counter)
-                if c >= C:
-                    break
-                ...                     # chunk c
 
     call(kernel, C, work, ...)
-"""
+
+The loop cannot be a helper that takes the chunk's body: numba caches no kernel that takes a
+function as an argument (it compiles it again in every process), and a kernel that iterates a
+numba generator fails when loaded from the cache (measured, numba 0.6x). So each parallel kernel
+writes these five lines, the same everywhere."""
 
 from __future__ import annotations
 

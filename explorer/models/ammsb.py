@@ -134,6 +134,13 @@ class AMMSB(Model):
     default_max_iter = 200
     default_tol = 1e-3      # the held-out total moves by 0.03-0.3 % between late checks (SVI noise)
     first_curve = "elbo"     # the window draws the ELBO (what inference climbs) above the objective
+    # What _prepare builds (the canonical order, the held-out and test sets, the training graph),
+    # shared by every restart.
+    shared_state = ("node_order", "_network", "directed", "N", "heldout_u", "heldout_v",
+                    "heldout_y", "test_source", "test_u", "test_v", "test_y", "_all_links",
+                    "_test_excluded", "density", "n_links", "train_u", "train_v", "_tr0", "_tr1",
+                    "_fb0", "_fb1", "n_kinds", "nonlinks", "n_pairs", "n_train_links",
+                    "n_train_pairs")
     # node_order[c]: the data index of canonical node c (see _prepare); None: the data's order is
     # canonical already (or no data yet)
     node_order: np.ndarray | None = None

@@ -23,9 +23,11 @@ and the step-wise methods the runner calls::
 ``_initialize``): they do the bookkeeping (checking the data, ``data``, ``seed``, ``iteration``,
 ``notes``) and call two hooks a model fills in, ``_prepare(data)`` (what depends on the data and the
 hyperparameters only: converted or transposed data, a held-out split, dense pair arrays) and
-``_init_state(seed, **given)`` (one restart's state from its seed). Everything ``_prepare`` sets on
-the model is shared, read-only, by the restarts :meth:`Model.spawn` makes, so it is built once per
-fit. ``iteration`` (steps completed) belongs to the runner, which sets it after every step; a
+``_init_state(seed, **given)`` (one restart's state from its seed). What ``_prepare`` sets on the
+model is declared in the class attribute ``shared_state`` (attribute names); those attributes are
+shared, read-only, by the restarts :meth:`Model.spawn` makes, so they are built once per fit.
+``prepare`` checks the declaration: an attribute ``_prepare`` set that ``shared_state`` does not
+name, or a name it declares that ``_prepare`` left unset, is a :class:`SharedStateError` naming it. ``iteration`` (steps completed) belongs to the runner, which sets it after every step; a
 script that steps a model by hand sets it too, or drives it with ``explorer.runner.iterate``.
 
 Models never print, sleep or touch files.
@@ -49,6 +51,11 @@ OBJECTIVE_KINDS = ("distortion", "log-likelihood", "log-posterior", "ELBO",
 
 class HyperparameterError(ValueError):
     """A hyperparameter value outside its declared range or choices."""
+
+
+class SharedStateError(TypeError):
+    """A model's ``shared_state`` does not name what its ``_prepare`` sets (a defect of the model's
+    code, not of the data)."""
 
 
 def param(default: Any, *, help: str, lo: float | None = None, hi: float | None = None,
@@ -237,6 +244,9 @@ class Model:
     # The snapshot's ``metrics_trace`` curve the window draws above the objective (a-MMSB's
     # "elbo"), or None.
     first_curve: ClassVar[str | None] = None
+    # The attributes ``_prepare`` sets: built once per fit and shared, read-only, by every restart
+    # (:meth:`spawn`). A subclass extends its base's tuple (``Base.shared_state + ("min_mean",)``).
+    shared_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, hyperparameters=None, **values):
         if hyperparameters is None:
@@ -267,9 +277,28 @@ class Model:
         self.notes = []
         before = dict(vars(self))
         self._prepare(data)
-        shared = {name: value for name, value in vars(self).items()
-                  if name not in _NOT_SHARED and (name not in before or before[name] is not value)}
-        self._prepared = _Prepared(data, shared, list(self.notes))
+        self._prepared = _Prepared(data, self._declared_shared_state(before), list(self.notes))
+
+    def _declared_shared_state(self, before: dict[str, Any]) -> dict[str, Any]:
+        """The attributes ``shared_state`` names, after checking that they are what ``_prepare``
+        set (``before``: the attributes before it ran)."""
+        declared = set(self.shared_state)
+        now = vars(self)
+        undeclared = sorted(name for name, value in now.items()
+                            if name not in _NOT_SHARED and name not in declared
+                            and (name not in before or before[name] is not value))
+        if undeclared:
+            raise SharedStateError(
+                f"{type(self).__name__}._prepare set {', '.join(undeclared)}, which "
+                f"{type(self).__name__}.shared_state does not declare: add "
+                f"{'it' if len(undeclared) == 1 else 'them'} to shared_state (built once, shared "
+                "by every restart), or set per-restart state in _init_state")
+        unset = [name for name in self.shared_state if name not in now]
+        if unset:
+            raise SharedStateError(
+                f"{type(self).__name__}.shared_state declares {', '.join(unset)}, which "
+                f"{type(self).__name__}._prepare did not set")
+        return {name: now[name] for name in self.shared_state}
 
     def initialize(self, data, seed: int, **given) -> None:
         """Build one restart's state from ``seed`` (``given``: explicit starting parameters where
@@ -314,8 +343,9 @@ class Model:
 
     def _prepare(self, data) -> None:
         """Once per fit, after ``check_data``: set on ``self`` what depends on the data and the
-        hyperparameters only, never on the seed (it is shared by every restart, so a restart must
-        not write into it). Notes appended to ``self.notes`` here are every restart's first."""
+        hyperparameters only, never on the seed: the attributes the class declares in
+        ``shared_state`` (shared by every restart, so a restart must not write into them). Notes
+        added here (``add_note``) are every restart's first."""
 
     def _init_state(self, seed: int, **given) -> None:
         """One restart's state from ``seed`` (``self.data`` is set, ``_prepare`` has run)."""
@@ -450,8 +480,8 @@ class Model:
 
 @dataclass(frozen=True)
 class _Prepared:
-    """What :meth:`Model.prepare` built for ``data``: the attributes its hook set (shared by the
-    restarts) and the notes it wrote."""
+    """What :meth:`Model.prepare` built for ``data``: the attributes its hook set, as the model's
+    ``shared_state`` declares them (shared by the restarts), and the notes it wrote."""
 
     data: Any
     shared: dict[str, Any]

@@ -21,13 +21,12 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from explorer.data.types import DataError
 from explorer.models import _mixture_kernels as mk
 from explorer.models import register
+from explorer.models._centre_kernels import kmeans_plusplus
 from explorer.models._mixture import MixtureModel
 from explorer.models._parallel import call, claim
 from explorer.models.base import HyperparametersBase, param
-from explorer.models.kmeans import kmeans_plusplus
 
 
 @dataclass(frozen=True)
@@ -81,23 +80,22 @@ def _phi_pass(X, m, s2, phi, nk_c, sx_c, el_c, lp_c, half_norm, nw):
     xx_c = np.zeros(C)
     counter = np.zeros(1, dtype=np.int64)
     for _ in numba.prange(nw):
-        while True:
-            c = claim(counter)
-            if c >= C:
-                break
+        c = claim(counter)
+        while c < C:
             start, end = mk.chunk_bounds(c, C, N)
             if n_bad == 0:
                 mk.linear_chunk(X, m, neg_half, c, C, phi, nk_c, sx_c, el_c, xx_c)
                 el_c[c] += -0.5 * D * mk.LOG_2PI * (end - start) - 0.5 * xx_c[c]
-                continue
-            start, end = mk.open_chunk(c, C, N, nk_c, sx_c)
-            lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
-            el = 0.0
-            for i in range(start, end):
-                xx = log_joint(X, i, m, half_norm, lp)
-                lse = mk.e_step_row(X, i, lp, phi[i], nk, sx)
-                el += lse - 0.5 * D * mk.LOG_2PI - 0.5 * xx
-            el_c[c] = el
+            else:
+                start, end = mk.open_chunk(c, C, N, nk_c, sx_c)
+                lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
+                el = 0.0
+                for i in range(start, end):
+                    xx = log_joint(X, i, m, half_norm, lp)
+                    lse = mk.e_step_row(X, i, lp, phi[i], nk, sx)
+                    el += lse - 0.5 * D * mk.LOG_2PI - 0.5 * xx
+                el_c[c] = el
+            c = claim(counter)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -135,11 +133,6 @@ class BayesianGMM(MixtureModel):
     default_max_iter = 500
     default_tol = 1e-9
 
-    def check_data(self, data) -> None:
-        super().check_data(data)
-        if data.X.shape[0] < 1:
-            raise DataError("no rows", path=data.path)
-
     def _prepare(self, data) -> None:
         super()._prepare(data)
         X = self.X
@@ -161,18 +154,21 @@ class BayesianGMM(MixtureModel):
         self._chunk_buffers(K)      # the responsibilities resp are q(c): phi
         self.phi = self.resp
         self._half_norm = np.zeros(K)
-        self._phi_pass()
+        self._e_pass()
 
-    def _phi_pass(self) -> None:
+    def _e_pass(self) -> None:
+        """The CAVI update of every q(c_i) (phi), with the ELBO."""
         N, D = self.X.shape
         call(_phi_pass, len(self._ll), N * D * len(self.s2), self.X, self.m, self.s2, self.phi,
              self._nk, self._sx, self._ll, self._lp, self._half_norm)
         self.elbo = float(self._ll.sum()) + global_elbo_terms(self.m, self.s2, self.hp.sigma2,
                                                               self.X.shape[0])
 
-    def step(self) -> float:
+    def _m_step(self) -> None:
+        """The CAVI update of every q(mu_k)."""
         _mu_update(self._nk, self._sx, self.hp.sigma2, self.m, self.s2, self.weights)
-        self._phi_pass()
+
+    def _objective(self) -> float:
         return self.elbo
 
     def _objective_metrics(self) -> dict[str, float]:

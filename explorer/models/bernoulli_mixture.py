@@ -19,10 +19,10 @@ from scipy.special import betaln
 from explorer.data.types import DataError
 from explorer.models import _mixture_kernels as mk
 from explorer.models import register
-from explorer.models._mixture import MixtureModel
-from explorer.models._parallel import call, claim
+from explorer.models._centre_kernels import kmeans_plusplus
+from explorer.models._mixture import AffineMixture
+from explorer.models._mixture_kernels import affine_e_pass  # noqa: F401 - for warmup's kernel list
 from explorer.models.base import HyperparameterError, HyperparametersBase, param
-from explorer.models.kmeans import kmeans_plusplus
 
 
 @dataclass(frozen=True)
@@ -44,57 +44,12 @@ class BernoulliMixtureHyperparameters(HyperparametersBase):
             raise HyperparameterError("threshold must be a finite number")
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def log_joint(X, i, log_w, log_t, log_1mt, lp):
-    """lp[k] = log pi_k + sum_d [x_id log theta_kd + (1 - x_id) log(1 - theta_kd)] for row i."""
-    D = X.shape[1]
-    for k in range(lp.shape[0]):
-        s = log_w[k]
-        for d in range(D):
-            # branch, not x*log(t) + (1-x)*log(1-t): 0 * log(0) would be NaN
-            s += log_t[k, d] if X[i, d] > 0.5 else log_1mt[k, d]
-        lp[k] = s
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _e_pass(X, log_w, log_t, log_1mt, resp, nk_c, sx_c, ll_c, lp_c, nw):
-    """E-step and sufficient statistics (N_k, sum_i r_ik x_i) per row chunk; ll_c log-likelihood.
-    (X is 0/1, so sum_i r_ik x_i, made by ``e_step_row`` as r * x, is the sum of r over x = 1.)
-    ``nw`` threads take the chunks one at a time (``_parallel.call``).
-
-    For 0/1 data log p(x | k) = sum_d log(1 - theta_kd) + x . (log theta_k - log(1 - theta_k)) is
-    linear in x: when every log theta is finite (always under the default Beta(2, 2) prior) the
-    chunks run the blocked, vectorised ``linear_chunk``; a theta of 0 or 1 (flat prior) takes the
-    row-at-a-time path, whose branch keeps 0 * log 0 out."""
-    C = nk_c.shape[0]
-    K, D = log_t.shape
-    W = np.empty((K, D))
-    b = np.empty(K)
-    n_bad = 0      # (an int: a bool folded with "and" here was lost by the parallel loop)
-    for k in range(K):
-        s = log_w[k]
-        for d in range(D):
-            W[k, d] = log_t[k, d] - log_1mt[k, d]
-            s += log_1mt[k, d]
-            n_bad += not math.isfinite(W[k, d])
-        b[k] = s
-    no_xx = np.empty(0)
-    counter = np.zeros(1, dtype=np.int64)
-    for _ in numba.prange(nw):
-        while True:
-            c = claim(counter)
-            if c >= C:
-                break
-            if n_bad == 0:
-                mk.linear_chunk(X, W, b, c, C, resp, nk_c, sx_c, ll_c, no_xx)
-                continue
-            start, end = mk.open_chunk(c, C, X.shape[0], nk_c, sx_c)
-            lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
-            ll = 0.0
-            for i in range(start, end):
-                log_joint(X, i, log_w, log_t, log_1mt, lp)
-                ll += mk.e_step_row(X, i, lp, resp[i], nk, sx)
-            ll_c[c] = ll
+def affine_form(log_t, log_1mt):
+    """(P, Q, Z) of :func:`~explorer.models._mixture_kernels.affine_e_pass` for 0/1 data: the
+    row's log p(x | k) = sum_d [x_d log theta_kd + (1 - x_d) log(1 - theta_kd)] is P = log theta
+    at x = 1 and Z = log(1 - theta) at x = 0 (Q = 0); a theta of 0 or 1 gives an infinite P or
+    Z, which the pass takes a row at a time (never 0 * log 0)."""
+    return log_t, np.zeros_like(log_t), log_1mt
 
 
 @numba.njit(cache=True, nogil=True)
@@ -144,7 +99,7 @@ def _label_hint(data, bad: np.ndarray) -> str | None:
 
 
 @register
-class BernoulliMixture(MixtureModel):
+class BernoulliMixture(AffineMixture):
     id = "bernoulli-mixture"
     name = "Bernoulli mixture (EM)"
     description = ("Mixture of K products of Bernoulli distributions for 0/1 data (presence/absence, "
@@ -214,19 +169,20 @@ class BernoulliMixture(MixtureModel):
         self._chunk_buffers(K)
         self._e_pass()
 
+    def _affine_form(self):
+        return affine_form(self.log_t, self.log_1mt)
+
     def _e_pass(self) -> None:
-        N, D = self.X.shape
-        call(_e_pass, len(self._ll), N * D * len(self.log_w), self.X, self.log_w, self.log_t,
-             self.log_1mt, self.resp, self._nk, self._sx, self._ll, self._lp)
-        self.loglik = float(self._ll.sum())
+        super()._e_pass()
         self.objective = self.loglik + self._log_prior + self._prior_const
 
-    def step(self) -> float:
+    def _m_step(self) -> None:
         hp = self.hp
         self._log_prior = _m_step(self._nk, self._sx, hp.a, hp.b, hp.learn_weights, self.theta,
                                   self.log_t, self.log_1mt, self.weights, self.log_w)
-        self._e_pass()
-        return self.objective
+
+    def _objective(self) -> float:
+        return self.objective       # the log-posterior: log-likelihood + log prior
 
     @staticmethod
     def free_parameters(K: int, D: int, hp) -> int:

@@ -29,8 +29,9 @@ from explorer.data.synthetic import sample_network  # noqa: F401 - moved there; 
 from explorer.data.types import DataError
 from explorer.models import _dynamic_kernels as kern
 from explorer.models import register
+from explorer.models._centre_kernels import kmeans_plusplus
+from explorer.models._centres import lloyd
 from explorer.models.base import HyperparametersBase, Model, param
-from explorer.models.kmeans import kmeans_plusplus, lloyd
 
 # Dense pair sums in float64 up to this many nodes (exact EM monotonicity), float32 beyond.
 PAIR_FLOAT64_MAX_NODES = 3000
@@ -93,6 +94,11 @@ class DynamicExposure(Model):
     default_tol = 1e-7
     # The runner keeps the state of the best held-out log-likelihood and returns it.
     keep_best = True
+    # What _prepare builds from the data and the held-out choice, shared by every restart.
+    shared_state = ("_T", "_T_data", "_directed", "_eval", "_eval_full", "_eval_full_pairs",
+                    "_hll_const", "_hpos", "_hy", "_in", "_isolated", "_ll_const", "_max_count",
+                    "_n_heldout_cells", "_n_obs_cells", "_n_obs_nonzero_cells", "_nobs", "_out",
+                    "_pa", "_pair_dtype", "_pb", "_pm", "_state")
 
     # ---- data ---------------------------------------------------------------------------------
     def check_data(self, data) -> None:

@@ -18,8 +18,8 @@ import numpy as np
 from explorer.data.types import DataError
 from explorer.models import _mixture_kernels as mk
 from explorer.models import register
-from explorer.models._mixture import MixtureModel
-from explorer.models._parallel import call, claim
+from explorer.models._mixture import AffineMixture
+from explorer.models._mixture_kernels import affine_e_pass  # noqa: F401 - for warmup's kernel list
 from explorer.models.base import HyperparametersBase, param
 
 
@@ -29,51 +29,10 @@ class ExponentialMixtureHyperparameters(HyperparametersBase):
     n_init: int = param(4, lo=1, hi=100, help="restarts from new seeds; the best log-likelihood is kept")
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def log_joint(X, i, log_w, rates, log_rates, lp):
-    """lp[j] = log mu_j + sum_d [log lambda_jd - lambda_jd x_id] for row i."""
-    D = X.shape[1]
-    for k in range(lp.shape[0]):
-        s = log_w[k]
-        for d in range(D):
-            s += log_rates[k, d] - rates[k, d] * X[i, d]
-        lp[k] = s
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _e_pass(X, log_w, rates, log_rates, resp, nk_c, sx_c, ll_c, lp_c, nw):
-    """E-step plus sufficient statistics (N_j, sum_i q_ji x_i) per row chunk; ``nw`` threads take
-    the chunks one at a time (``_parallel.call``). log p(x | k) = sum_d log rate_kd - rate_k . x
-    is linear in x: with finite rates the chunks run the blocked, vectorised ``linear_chunk``."""
-    C = nk_c.shape[0]
-    K, D = rates.shape
-    W = np.empty((K, D))
-    b = np.empty(K)
-    n_bad = 0      # (an int: a bool folded with "and" here was lost by the parallel loop)
-    for k in range(K):
-        s = log_w[k]
-        for d in range(D):
-            W[k, d] = -rates[k, d]
-            s += log_rates[k, d]
-            n_bad += not (math.isfinite(W[k, d]) and math.isfinite(log_rates[k, d]))
-        b[k] = s
-    no_xx = np.empty(0)
-    counter = np.zeros(1, dtype=np.int64)
-    for _ in numba.prange(nw):
-        while True:
-            c = claim(counter)
-            if c >= C:
-                break
-            if n_bad == 0:
-                mk.linear_chunk(X, W, b, c, C, resp, nk_c, sx_c, ll_c, no_xx)
-                continue
-            start, end = mk.open_chunk(c, C, X.shape[0], nk_c, sx_c)
-            lp, nk, sx = lp_c[c], nk_c[c], sx_c[c]
-            ll = 0.0
-            for i in range(start, end):
-                log_joint(X, i, log_w, rates, log_rates, lp)
-                ll += mk.e_step_row(X, i, lp, resp[i], nk, sx)
-            ll_c[c] = ll
+def affine_form(rates, log_rates):
+    """(P, Q, Z) of :func:`~explorer.models._mixture_kernels.affine_e_pass`: the row's
+    log p(x | k) = sum_d [log lambda_kd - lambda_kd x_d], so P = Z = log lambda, Q = -lambda."""
+    return log_rates, -rates, log_rates
 
 
 # A component's mean may not fall below this fraction of the column's smallest positive value.
@@ -116,7 +75,7 @@ def floor_degeneracy(rates, weights, min_mean, n_zeros, columns) -> str | None:
 
 
 @register
-class ExponentialMixture(MixtureModel):
+class ExponentialMixture(AffineMixture):
     id = "exponential-mixture"
     name = "Exponential mixture (EM)"
     description = ("Mixture of K exponential distributions for waiting times, intervals and other "
@@ -126,6 +85,7 @@ class ExponentialMixture(MixtureModel):
     Hyperparameters = ExponentialMixtureHyperparameters
     default_max_iter = 1000
     default_tol = 1e-9
+    shared_state = AffineMixture.shared_state + ("min_mean", "n_zeros")
 
     def check_data(self, data) -> None:
         super().check_data(data)
@@ -160,17 +120,12 @@ class ExponentialMixture(MixtureModel):
         self._chunk_buffers(K)
         self._e_pass()
 
-    def _e_pass(self) -> None:
-        N, D = self.X.shape
-        call(_e_pass, len(self._ll), N * D * len(self.log_w), self.X, self.log_w, self.rates,
-             self.log_rates, self.resp, self._nk, self._sx, self._ll, self._lp)
-        self.loglik = float(self._ll.sum())
+    def _affine_form(self):
+        return affine_form(self.rates, self.log_rates)
 
-    def step(self) -> float:
+    def _m_step(self) -> None:
         _m_step(self._nk, self._sx, self.min_mean, self.weights, self.log_w, self.rates,
                 self.log_rates)
-        self._e_pass()
-        return self.loglik
 
     def _component_vectors(self) -> np.ndarray:
         return self.rates

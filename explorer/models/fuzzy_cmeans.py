@@ -100,6 +100,7 @@ class FuzzyCMeans(CentreModel):
                    "partition coefficient. 'harden' takes the argmax membership at every step, "
                    "which is exactly K-means.")
     Hyperparameters = FuzzyCMeansHyperparameters
+    shared_state = ("_X", "_XT")
 
     def _prepare(self, data) -> None:
         X = np.ascontiguousarray(data.X, dtype=np.float64)

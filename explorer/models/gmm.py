@@ -25,6 +25,8 @@ import numpy as np
 
 from explorer.data.types import DataError
 from explorer.models import register
+from explorer.models._centre_kernels import data_matrix, kmeans_plusplus
+from explorer.models._centres import lloyd
 from explorer.models._mixture import MixtureModel
 from explorer.models._mixture_kernels import (
     FASTMATH,
@@ -39,7 +41,6 @@ from explorer.models._mixture_kernels import (
 )
 from explorer.models._parallel import call, claim
 from explorer.models.base import HyperparametersBase, param
-from explorer.models.kmeans import data_matrix, kmeans_plusplus, lloyd
 
 EPS10 = 10.0 * np.finfo(np.float64).eps   # added to N_k as scikit-learn does: no 0/0 for empty k
 
@@ -244,12 +245,11 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, 
     C = nk_c.shape[0]
     counter = np.zeros(1, dtype=np.int64)
     for _ in numba.prange(nw):
-        while True:
-            c = claim(counter)
-            if c >= C:
-                break
+        c = claim(counter)
+        while c < C:
             _e_chunk(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, eb_c,
                      ef_c, c)
+            c = claim(counter)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
@@ -378,32 +378,38 @@ def _cov_pass(XT, resp, means, redo, s2_c, d_c, nw):
     """Exact second pass for the flagged components: sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T.
     XT is the (Dp, N) transposed data the E-pass reads (float32 or float64). ``nw`` threads take
     the chunks one at a time (``_parallel.call``)."""
-    N = XT.shape[1]
-    K, D = means.shape
     C = s2_c.shape[0]
     counter = np.zeros(1, dtype=np.int64)
     for _ in numba.prange(nw):
-        while True:
+        c = claim(counter)
+        while c < C:
+            _cov_chunk(XT, resp, means, redo, s2_c, d_c, c)
             c = claim(counter)
-            if c >= C:
-                break
-            start, end = chunk_bounds(c, C, N)
-            s2 = s2_c[c]
-            dd = d_c[c]
-            s2[:] = 0.0
-            for i in range(start, end):
-                for k in range(K):
-                    if not redo[k]:
-                        continue
-                    r = resp[i, k]
-                    if r == 0.0:
-                        continue
-                    for a in range(D):
-                        dd[k, a] = XT[a, i] - means[k, a]
-                    for a in range(D):
-                        rd = r * dd[k, a]
-                        for b in range(a, D):
-                            s2[k, a, b] += rd * dd[k, b]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _cov_chunk(XT, resp, means, redo, s2_c, d_c, c):
+    """Chunk c of :func:`_cov_pass`."""
+    N = XT.shape[1]
+    K, D = means.shape
+    C = s2_c.shape[0]
+    start, end = chunk_bounds(c, C, N)
+    s2 = s2_c[c]
+    dd = d_c[c]
+    s2[:] = 0.0
+    for i in range(start, end):
+        for k in range(K):
+            if not redo[k]:
+                continue
+            r = resp[i, k]
+            if r == 0.0:
+                continue
+            for a in range(D):
+                dd[k, a] = XT[a, i] - means[k, a]
+            for a in range(D):
+                rd = r * dd[k, a]
+                for b in range(a, D):
+                    s2[k, a, b] += rd * dd[k, b]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -512,11 +518,7 @@ class GaussianMixture(MixtureModel):
     Hyperparameters = GMMHyperparameters
     default_max_iter = 300
     default_tol = 1e-8
-
-    def check_data(self, data) -> None:
-        super().check_data(data)
-        if data.X.shape[0] < 2:
-            raise DataError("a Gaussian mixture needs at least 2 rows", path=data.path)
+    min_rows = 2
 
     def _state_notes(self) -> list[str]:
         """The 'K too large for N and D' warning, from the current responsibilities' sums."""
@@ -589,6 +591,8 @@ class GaussianMixture(MixtureModel):
         return advice
 
     # -- state --
+    shared_state = MixtureModel.shared_state + ("_XT",)   # the data transposed, padded
+
     def _prepare(self, data) -> None:
         # float32 data stays float32 (C or column-major): the E-pass reads its own transposed copy
         # and sums in float64; anything else becomes float64.
@@ -678,7 +682,7 @@ class GaussianMixture(MixtureModel):
         call(_e_pass, len(self._ll), e_pass_work(N, len(self.log_w), D), *self._e_args())
         self.loglik = float(self._ll.sum())
 
-    def step(self) -> float:
+    def _m_step(self) -> None:
         reg = self.hp.reg_covar
         n_redo = _m_step(self._nk, self._s1, self._s2, reg, self.weights, self.log_w, self.means,
                          self.covariances, self._nk_tot, self._redo)
@@ -690,8 +694,6 @@ class GaussianMixture(MixtureModel):
         bad = _factorize(self.covariances, self.precisions_cholesky, self.log_det, self._L)
         if bad >= 0:
             self._singular(bad)
-        self._e_pass()
-        return self.loglik
 
     # -- views --
     @staticmethod

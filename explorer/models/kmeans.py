@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from explorer.models import register
+
+# The Lloyd kernels stay in this namespace although LloydState calls them: warmup.kernels_cached
+# reads a model module's kernels.
 from explorer.models._centre_kernels import (  # noqa: F401 - kmeans_plusplus, initial_centers, check_centers: re-exported
     BLOCK,
     assign,
@@ -29,8 +32,12 @@ from explorer.models._centre_kernels import (  # noqa: F401 - kmeans_plusplus, i
     transposed,
     update_centers,
 )
-from explorer.models._centres import CentreModel
-from explorer.models._parallel import call
+from explorer.models._centres import (  # noqa: F401 - lloyd, _PARALLEL_MIN_ROWS: re-exported
+    _PARALLEL_MIN_ROWS,
+    CentreModel,
+    LloydState,
+    lloyd,
+)
 from explorer.models.base import HyperparametersBase, param
 
 
@@ -39,87 +46,6 @@ class KMeansHyperparameters(HyperparametersBase):
     K: int = param(3, lo=1, hi=1000, help="number of clusters")
     n_init: int = param(4, lo=1, hi=100,
                         help="restarts from new k-means++ seeds; the lowest distortion is kept")
-
-
-
-_PARALLEL_MIN_ROWS = 50_000
-
-class _Lloyd:
-    """Lloyd state over preallocated buffers: labels, per-cluster sums and counts, distances.
-
-    Reads the data only through XT, its (D, N) transpose (float32 or float64); sums, counts,
-    centres and distances are float64. ``mind`` keeps each row's distance to its centre, used to
-    pick the row that re-seeds an empty cluster; for float32 data it is not kept (empty: the
-    rare re-seeding computes the distances again) and ``labels`` are int32, so a fit of a 20 M-row
-    table keeps 80 MB per restart beside the data instead of 320 MB."""
-
-    def __init__(self, X: np.ndarray, centers: np.ndarray, XT: np.ndarray | None = None):
-        N, D = X.shape
-        K = centers.shape[0]
-        self.centers = centers
-        self.sums = np.zeros((K, D))
-        self.counts = np.zeros(K)
-        self.XT = transposed(X) if XT is None else XT
-        small = self.XT.dtype == np.float32      # float32 data: 4-byte labels, no distances
-        self.labels = np.full(N, -1, dtype=np.int32 if small else np.int64)
-        self.mind = np.empty(0 if small else N)
-        # From _PARALLEL_MIN_ROWS rows the chunked step, whatever the thread count (it picks the
-        # threads per call, and the chunks, hence the result, do not depend on them).
-        self.parallel = N >= _PARALLEL_MIN_ROWS
-        n_chunks = lloyd_chunks(N, K, D) if self.parallel else 1
-        self.work = N * K * D
-        self.acc_t = np.zeros((n_chunks, 2, BLOCK))
-        self.best_t = np.zeros((n_chunks, BLOCK), dtype=np.int64)
-        if self.parallel:
-            self.sums_t = np.zeros((n_chunks, K, D))
-            self.counts_t = np.zeros((n_chunks, K))
-            self.dist_t = np.zeros(n_chunks)
-            self.changed_t = np.zeros(n_chunks, dtype=np.int64)
-
-    def step(self, update: bool = True) -> tuple[float, int, int]:
-        """(When ``update``) the centre update with re-seeding, then the fused assignment.
-
-        Returns (distortion, number of labels changed, number of clusters re-seeded).
-        """
-        if self.parallel:
-            return call(step_parallel, len(self.dist_t), self.work, self.XT, self.centers,
-                        self.labels, self.sums, self.counts, self.mind, self.sums_t,
-                        self.counts_t, self.dist_t, self.changed_t, self.acc_t, self.best_t,
-                        update)
-        n_reseeded = 0
-        if update:
-            n_reseeded = update_centers(self.XT, self.labels, self.sums, self.counts, self.mind,
-                                         self.centers, True)
-        dist, changed = assign(self.XT, self.centers, self.labels, self.sums, self.counts,
-                                self.mind, self.acc_t[0].reshape(-1), self.best_t[0])
-        return dist, changed, n_reseeded
-
-
-
-# ---- public helpers --------------------------------------------------------------------------
-
-def lloyd(X: np.ndarray, centers: np.ndarray, max_iter: int = 100,
-          tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
-    """Run Lloyd's algorithm from ``centers``; returns (labels int64 (N,), centres (K, D)).
-
-    Stops when no label changes, when the relative decrease of the distortion is at most ``tol``,
-    or after ``max_iter`` centre updates. The returned labels are the nearest returned centres.
-    ``centers`` is not modified.
-    """
-    X = data_matrix(X)          # float32 data stays float32 (sums in float64)
-    c = np.array(centers, dtype=np.float64, order="C", copy=True)
-    N, D = X.shape
-    if c.ndim != 2 or c.shape[1] != D:
-        raise ValueError(f"centers must have shape (K, {D}), got {c.shape}")
-    state = _Lloyd(X, c)
-    dist, _, _ = state.step(update=False)
-    for _ in range(max_iter):
-        new, changed, _ = state.step()
-        done = changed == 0 or (dist - new) <= tol * max(abs(dist), 1e-300)
-        dist = new
-        if done:
-            break
-    return state.labels, c
 
 
 # ---- the model -------------------------------------------------------------------------------
@@ -134,6 +60,7 @@ class KMeans(CentreModel):
                    "(distortion). Greedy k-means++ seeding, n_init restarts keeping the best; an "
                    "empty cluster is re-seeded with the row farthest from its centre.")
     Hyperparameters = KMeansHyperparameters
+    shared_state = ("_X", "_XT")
 
     def _prepare(self, data) -> None:
         """float32 data is used as it is (no float64 copy; distances, sums and centres in
@@ -147,7 +74,7 @@ class KMeans(CentreModel):
         X = self._X
         self._state = None              # a restart's buffers go before the next are allocated
         self._centers = initial_centers(X, self.hp.K, seed, centers)
-        self._state = _Lloyd(X, self._centers, self._XT)
+        self._state = LloydState(X, self._centers, self._XT)
         self._labels = self._state.labels
         self._parallel = self._state.parallel
         self._n_reseeded = 0

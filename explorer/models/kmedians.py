@@ -104,6 +104,7 @@ class KMedians(CentreModel):
                    "coordinate-wise median of its rows. Minimises the sum of L1 distances; robust "
                    "to outliers.")
     Hyperparameters = KMediansHyperparameters
+    shared_state = ("_X",)
 
     def _prepare(self, data) -> None:
         self._X = np.ascontiguousarray(data.X, dtype=np.float64)

@@ -36,6 +36,8 @@ class SharedBuffers(ExponentialMixture):
 
     id = "broken-shared-state"
     table_values = "non-negative"
+    # The mistake: the per-restart buffers declared (and built) as shared state.
+    shared_state = ExponentialMixture.shared_state + ("resp", "_nk", "_sx", "_ll", "_lp")
 
     def _prepare(self, data) -> None:
         super()._prepare(data)

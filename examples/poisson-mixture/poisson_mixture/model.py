@@ -16,10 +16,11 @@ EM maximises the total log-likelihood sum_i log sum_k pi_k prod_d Poisson(x_id; 
   lambda) = S_kd / lambda - N_k = 0). A rate of 0 is exact (every member counts 0 there): a
   count above 0 then has probability 0 under that component, and 0 log 0 is taken as 0.
 
-Every EM step raises the log-likelihood or leaves it (``monotone_objective``). One ``step()`` is
-the M-step from the last pass's statistics, then the E-step pass, so the value it returns is the
-log-likelihood of the parameters the model holds. A component that loses every row (N_k = 0)
-keeps its rates with weight 0 and is reported by ``degeneracy()``.
+Every EM step raises the log-likelihood or leaves it (``monotone_objective``). One ``step()`` (the
+mixtures' template, ``MixtureModel.step``) is the M-step from the last pass's statistics
+(``_m_step``), then the E-step pass (``_e_pass``), so the value it returns is the log-likelihood
+of the parameters the model holds. A component that loses every row (N_k = 0) keeps its rates
+with weight 0 and is reported by ``degeneracy()``.
 
 Start: the rates of component k are a random row plus 1/2 (so no rate starts at 0); pi uniform.
 
@@ -36,9 +37,9 @@ import numba
 import numpy as np
 
 from explorer.data.types import DataError
-from explorer.metrics import aic, bic
 from explorer.models import register
-from explorer.models.base import HyperparametersBase, Model, param
+from explorer.models.base import HyperparametersBase, param
+from explorer.models.mixture import MixtureModel
 
 
 @dataclass(frozen=True)
@@ -81,18 +82,18 @@ def e_step(X, log_fact, log_w, rates, resp, nk, sx):
 
 
 @register
-class PoissonMixture(Model):
+class PoissonMixture(MixtureModel):
     id = "poisson-mixture"
     name = "Poisson mixture (EM)"
     description = ("Mixture of K Poisson distributions for tables of counts (each column "
                    "independent given the component), fitted by EM.")
-    data_kinds = ("table",)
     objective_kind = "log-likelihood"
     monotone_objective = True
     table_values = "counts"
     Hyperparameters = PoissonMixtureHyperparameters
     default_max_iter = 500
     default_tol = 1e-8
+    shared_state = MixtureModel.shared_state + ("log_fact",)
 
     def check_data(self, data) -> None:
         super().check_data(data)
@@ -104,8 +105,9 @@ class PoissonMixture(Model):
                             column=data.columns[j])
 
     def _prepare(self, data) -> None:
-        # Shared by every restart, never written after this: the data and sum_d log x_id!.
-        self.X = np.ascontiguousarray(data.X, dtype=np.float64)
+        # Shared by every restart, never written after this: the data (X, float64, set by
+        # MixtureModel._prepare) and sum_d log x_id!.
+        super()._prepare(data)
         self.log_fact = np.array([sum(math.lgamma(x + 1.0) for x in row) for row in self.X])
 
     def _init_state(self, seed: int) -> None:
@@ -117,45 +119,34 @@ class PoissonMixture(Model):
         self.resp = np.zeros((N, K))
         self.nk = np.zeros(K)
         self.sx = np.zeros((K, D))
-        self._e_step()
+        self._e_pass()
 
-    def _e_step(self) -> None:
+    def _e_pass(self) -> None:
         with np.errstate(divide="ignore"):
             log_w = np.log(self.weights)
         self.loglik = e_step(self.X, self.log_fact, log_w, self.rates, self.resp, self.nk,
                              self.sx)
 
-    def step(self) -> float:
+    def _m_step(self) -> None:
         filled = self.nk > 0.0
         self.rates[filled] = self.sx[filled] / self.nk[filled, None]
         self.weights = self.nk / self.nk.sum()
-        self._e_step()
-        return self.loglik
-
-    def labels(self) -> np.ndarray:
-        return self.resp.argmax(axis=1)
-
-    def memberships(self) -> np.ndarray:
-        return self.resp
-
-    def degeneracy(self) -> str | None:
-        empty = np.flatnonzero(self.nk <= 0.0)
-        if len(empty):
-            return f"component {empty[0] + 1} has no rows left (try a smaller K)"
-        return None
 
     def n_parameters(self) -> int:
         K, D = self.rates.shape
         return K * D + K - 1
 
-    def metrics(self) -> dict[str, float]:
-        n = self.X.shape[0]
-        return {"log_likelihood": self.loglik, "bic": bic(self.loglik, self.n_parameters(), n),
-                "aic": aic(self.loglik, self.n_parameters())}
+    def _components(self) -> dict[str, np.ndarray]:
+        return {"centers": self.rates.copy()}
 
-    def snapshot(self) -> dict:
-        return {**super().snapshot(), "centers": self.rates.copy(),
-                "weights": self.weights.copy()}
+    def _component_vectors(self) -> np.ndarray:
+        return self.rates
+
+    def _component_degeneracy(self) -> str | None:
+        empty = np.flatnonzero(self.nk <= 0.0)
+        if len(empty):
+            return f"component {empty[0] + 1} has no rows left"
+        return None
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights.copy(), "rates": self.rates.copy(),

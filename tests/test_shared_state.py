@@ -1,0 +1,73 @@
+"""What restarts share is declared (``Model.shared_state``), and ``prepare`` checks the declaration
+against what ``_prepare`` set (issue 24 item 6)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from fake_models import ShrinkModel
+from helpers import noise_table
+
+from explorer import warmup
+from explorer.models import registry
+from explorer.models.base import SharedStateError
+from explorer.models.kmedians import KMedians
+
+
+class Undeclared(ShrinkModel):
+    def _prepare(self, data):
+        super()._prepare(data)
+        self.scratch = np.zeros(3)          # set, not declared
+
+
+class DeclaredNotSet(ShrinkModel):
+    shared_state = ShrinkModel.shared_state + ("scaled",)
+
+
+def test_an_attribute_set_but_not_declared_is_named():
+    with pytest.raises(SharedStateError, match=r"Undeclared\._prepare set scratch, which "
+                                               r"Undeclared\.shared_state does not declare"):
+        Undeclared(K=2).prepare(noise_table())
+
+
+def test_a_declared_attribute_never_set_is_named():
+    with pytest.raises(SharedStateError, match=r"declares scaled, which DeclaredNotSet\._prepare "
+                                               r"did not set"):
+        DeclaredNotSet(K=2).prepare(noise_table())
+
+
+def test_what_restarts_share_is_the_declaration():
+    m = ShrinkModel(K=2)
+    m.prepare(noise_table())
+    assert sorted(m._prepared.shared) == ["groups", "targets"]
+    new = m.spawn()
+    assert new.targets is m.targets and new.groups is m.groups
+
+
+def test_preparing_again_shares_what_prepare_set_even_when_unchanged():
+    # Found by diffing vars(self) before and after _prepare, an attribute _prepare set to the very
+    # object it held (the same data array on a second prepare) was left out of what the restarts
+    # share, and a restart failed on it (AttributeError: _X).
+    first = noise_table(seed=1)
+    again = dataclasses.replace(first, labels=None)      # the same X array
+    model = KMedians(K=2)
+    model.prepare(first)
+    model.prepare(again)
+    restart = model.spawn()
+    restart.initialize(again, 1)
+    assert restart._X is model._X
+    assert restart.step() >= 0.0
+
+
+@pytest.mark.parametrize("model_id", [m for m in registry()
+                                      if registry()[m].__module__.startswith("explorer.models.")])
+def test_every_bundled_model_declares_what_its_prepare_sets(model_id):
+    cls = registry()[model_id]
+    _, build, _ = warmup.variants(model_id)[0]
+    data, hp = build()
+    model = cls(**hp)
+    model.prepare(data)             # raises SharedStateError on a mismatch
+    assert list(model._prepared.shared) == list(cls.shared_state)
+    assert len(set(cls.shared_state)) == len(cls.shared_state), "a name declared twice"
