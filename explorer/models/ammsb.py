@@ -136,11 +136,7 @@ class AMMSB(Model):
     first_curve = "elbo"     # the window draws the ELBO (what inference climbs) above the objective
     # What _prepare builds (the canonical order, the held-out and test sets, the training graph),
     # shared by every restart.
-    shared_state = ("node_order", "_network", "directed", "N", "heldout_u", "heldout_v",
-                    "heldout_y", "test_source", "test_u", "test_v", "test_y", "_all_links",
-                    "_test_excluded", "density", "n_links", "train_u", "train_v", "_tr0", "_tr1",
-                    "_fb0", "_fb1", "n_kinds", "nonlinks", "n_pairs", "n_train_links",
-                    "n_train_pairs")
+    shared_state = ("node_order", "_network", "directed", "N", "split", "training")
     # node_order[c]: the data index of canonical node c (see _prepare); None: the data's order is
     # canonical already (or no data yet)
     node_order: np.ndarray | None = None
