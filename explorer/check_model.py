@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import math
 import re
@@ -466,16 +467,19 @@ def warmup_report(model_id: str) -> dict:
 
     cls = get_model(model_id)
     _, seconds, compiled, problems = warm_model(model_id)
-    module = sys.modules[cls.__module__]
-    kernels = [d for d in _dispatchers([module])
-               if getattr(d.py_func, "__module__", None) == module.__name__
+    modules = [sys.modules[cls.__module__]]
+    modules += [importlib.import_module(name) for name in cls.kernel_modules]
+    names = {m.__name__ for m in modules}
+    every = list(_dispatchers(modules))
+    kernels = [d for d in every
+               if getattr(d.py_func, "__module__", None) in names
                and d.targetoptions.get("inline") != "always"]
     # A kernel called only from other kernels is compiled into them: loaded from the cache, the
     # caller brings it along and its own dispatcher stays empty. So it counts as covered when a
     # covered kernel names it.
     covered = {id(d) for d in kernels if d.signatures}
-    by_name = {d.py_func.__name__: d for d in _dispatchers([module])}
-    todo = [d for d in _dispatchers([module]) if d.signatures]
+    by_name = {d.py_func.__name__: d for d in every}
+    todo = [d for d in every if d.signatures]
     while todo:
         caller = todo.pop()
         for name in caller.py_func.__code__.co_names:
@@ -505,8 +509,8 @@ def check_warmup(s: Subject) -> str:
         raise CheckFailed(f"explorer warmup never compiles {', '.join(report['missed'])}: a "
                           "first fit would wait for it (add a variant that reaches it)")
     if not report["kernels"]:
-        return "its module defines no kernel of its own; the warm-up's fits ran"
-    return f"the {report['kernels']} kernel(s) of its module are reached by the warm-up"
+        return "its modules define no kernel of their own; the warm-up's fits ran"
+    return f"the {report['kernels']} kernel(s) of its modules are reached by the warm-up"
 
 
 CHECKS: list[tuple[str, Callable[[Subject], str]]] = [

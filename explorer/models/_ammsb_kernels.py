@@ -148,11 +148,6 @@ def rng_int(state, n):
 
 
 @numba.njit(cache=True, nogil=True)
-def rng_uniform(state):
-    return np.float64(rng_next(state) >> _U11) * (1.0 / 9007199254740992.0)
-
-
-@numba.njit(cache=True, nogil=True)
 def shuffle(arr, state):
     for i in range(arr.shape[0] - 1, 0, -1):
         j = rng_int(state, i + 1)
@@ -942,31 +937,12 @@ def pair_terms(pairs, mu, pi, lse, cp, phi_f, phi_s, max_iter, tol):
 
 # ---- collapsed node update: Newton on the node's ELBO maximised over its own indicators -----------
 @numba.njit(cache=True, nogil=True, fastmath=_FM)
-def slot_exps(P, ctype, c_link, c_non, n_slots, Eoff):
-    """In place, P[p] (the partner's indicator in sampled pair p) becomes
-    E[p, k] = exp(c_pk P_pk - Eoff_p), Eoff_p = max_k c_pk P_pk: the factors of
-    exp(mu_ak + c_pk P_pk) that do not depend on mu_a, computed once per visit."""
-    K = P.shape[1]
-    for p in range(n_slots):
-        c = c_link if ctype[p] == 0 else c_non
-        mx = -np.inf
-        for k in range(K):
-            t = c[k] * P[p, k]
-            P[p, k] = t
-            if t > mx:
-                mx = t
-        for k in range(K):
-            P[p, k] = math.exp(P[p, k] - mx)
-        Eoff[p] = mx
-
-
-@numba.njit(cache=True, nogil=True, fastmath=_FM)
 def collapsed_objective(mu_a, v_a, n, lL, m, E, Eoff, W, n_slots, g, work, ex):
     """f(mu_a) = -1/2 (mu_a - m)^T lL (mu_a - m) + sum_p W_p log sum_k exp(mu_ak + c_pk P_pk)
     - n log sum_k exp(mu_ak + v_ak / 2): the node's part of the ELBO with its own indicator in
     each sampled pair p at its optimum given the partner's indicator P_p (phi_a,p =
-    softmax(mu_a + c_p P_p)); E, Eoff from slot_exps, so each evaluation takes K exponentials and
-    one log per slot. Writes the gradient g = -lL (mu_a - m) + sum_p W_p phi_a,p - n sfx(a) and
+    softmax(mu_a + c_p P_p)); E, Eoff as batch_visit derives them from the pair indicators, so
+    each evaluation takes K exponentials and one log per slot. Writes the gradient g = -lL (mu_a - m) + sum_p W_p phi_a,p - n sfx(a) and
     returns f."""
     K = mu_a.shape[0]
     centre(mu_a, m, work)

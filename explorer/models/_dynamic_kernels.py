@@ -7,7 +7,7 @@ aggregated observed counts ``Y_ij`` per ordered pair (stored as CSR rows), rates
 matrix of pair activities S_ij = sum_t Q_ij^t over observed snapshots (zero diagonal).
 
 Every kernel of the EM loop writes into buffers allocated once by the model; only
-``count_heldout_pairs`` (initialisation) and ``mu_gradient`` (tests) allocate a little scratch.
+``count_heldout_pairs`` (initialisation) allocates a little scratch.
 
 The small ``inline="always"`` helpers are named after the quantity of the derivation they compute
 and keep the operation order of the loops they came from, so the fits are bit-identical to the
@@ -418,33 +418,6 @@ def _pair_snapshots(S, nobs, k, i):
 def _pair_F(s, c, d):
     """Pair (k, i)'s term of F: S_ki log mu_ki + (n_ki - S_ki) log(1 - mu_ki), d = mu_ki."""
     return s * math.log(d) + c * math.log1p(-d)
-
-
-@numba.njit(cache=True, nogil=True)
-def mu_objective(MU, S, nobs):
-    """F(mu) over all pairs (the part of the expected complete log-likelihood that depends on mu)."""
-    n = MU.shape[0]
-    f = 0.0
-    for i in range(n):
-        for j in range(i + 1, n):
-            if nobs[i, j] == 0:
-                continue
-            s, c = _pair_snapshots(S, nobs, i, j)
-            f += _pair_F(s, c, _dot(MU, i, MU, j))
-    return f
-
-
-@numba.njit(cache=True, nogil=True)
-def mu_gradient(MU, S, nobs, G):
-    """dF/dmu_ke = sum_{i != k} mu_ie (S_ik / mu_ik - (n_ik - S_ik) / (1 - mu_ik)): row by row,
-    the gradient the M-step's Newton steps use (``_row_grad_hess``); for the tests."""
-    n, K = MU.shape
-    g = np.empty(K)
-    H = np.empty((K, K))
-    for k in range(n):
-        _row_grad_hess(MU, k, S, nobs, g, H)
-        for e in range(K):
-            G[k, e] = g[e]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -136,6 +136,9 @@ class AMMSB(Model):
     first_curve = "elbo"     # the window draws the ELBO (what inference climbs) above the objective
     # What _prepare builds (the canonical order, the held-out and test sets, the training graph),
     # shared by every restart.
+    kernel_modules = ("explorer.models._ammsb_kernels", "explorer.models._ammsb_init",
+                      "explorer.models._ammsb_heldout", "explorer.models._ammsb_elbo",
+                      "explorer.models._ammsb_starts")
     shared_state = ("node_order", "_network", "directed", "N", "split", "training")
     # node_order[c]: the data index of canonical node c (see _prepare); None: the data's order is
     # canonical already (or no data yet)

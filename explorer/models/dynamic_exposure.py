@@ -95,6 +95,7 @@ class DynamicExposure(Model):
     # The runner keeps the state of the best held-out log-likelihood and returns it.
     keep_best = True
     # What _prepare builds from the data and the held-out choice, shared by every restart.
+    kernel_modules = ("explorer.models._dynamic_kernels",)
     shared_state = ("_T", "_T_data", "_directed", "_eval", "_eval_full", "_eval_full_pairs",
                     "_hll_const", "_hpos", "_hy", "_in", "_isolated", "_ll_const", "_max_count",
                     "_n_heldout_cells", "_n_obs_cells", "_n_obs_nonzero_cells", "_nobs", "_out",
