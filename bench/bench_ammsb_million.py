@@ -2,7 +2,7 @@
 does every stage fit in 16 GiB, and how many training links per second?
 
     python bench/bench_ammsb_million.py [--nodes 1000000] [--edges 10000000] [--K 50]
-        [--minibatches 100] [--init random] [--dir /tmp/explorer-million]
+        [--minibatches 100] [--init random] [--epsilon 0] [--dir /tmp/explorer-million]
 
 The edge list is generated once (planted partition, K blocks, 80 % of the edges inside blocks:
 explorer.data.synthetic.planted_partition, O(E)) and written to DIR/edges.tsv (not committed);
@@ -85,8 +85,10 @@ def child(ns) -> dict:
 
     data = stage("load", lambda: load(ns.path, kind="network"))
     out["network"] = data.describe()
-    model = AMMSB(K=ns.K, init=ns.init)
+    model = AMMSB(K=ns.K, init=ns.init, epsilon=ns.epsilon)
     stage("initialize", lambda: model.initialize(data, 0))
+    out["epsilon"] = float(model.epsilon)
+    out["notes"] = [n for n in model.notes if n.startswith("epsilon")]
     deg = np.diff(model.training.graph.tr_ptr0)
     model._minibatch()          # compile / load the kernels outside the timing
     seen = [0]
@@ -129,6 +131,8 @@ def main() -> None:
     p.add_argument("--K", type=int, default=50)
     p.add_argument("--minibatches", type=int, default=100)
     p.add_argument("--init", default="random")
+    p.add_argument("--epsilon", type=float, default=0.0,
+                   help="0 (the default): the automatic rule (a Louvain partition of the links)")
     p.add_argument("--dir", default="/tmp/explorer-million")
     p.add_argument("--child", action="store_true")
     p.add_argument("--path", default=None)
