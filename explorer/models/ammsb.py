@@ -290,7 +290,9 @@ class AMMSB(Model):
                                                        -results[best].heldout):
                     best, states = kind, {kind: self.get_state()}   # one copy at a time
             else:
-                q = init.modularity(self._start_net.adj, init.hard_members(self.labels(), K))
+                # in the canonical order, as the start network's adjacency is
+                q = init.modularity(self._start_net.adj,
+                                    init.hard_members(np.argmax(self.pi, axis=1), K))
                 results[kind] = init.BurnIn(ll, self.elbo(), collapsed, q)
                 states[kind] = self.get_state()
         ranked, how = init.rank_starts(results, by_heldout)
