@@ -4,6 +4,7 @@ primary school classes, awkward inputs."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -18,6 +19,7 @@ from explorer.data.types import DataError, TemporalNetworkData
 from explorer.models import _dynamic_kernels as kern
 from explorer.models import dynamic_exposure as de
 from explorer.models import get_model
+from explorer.models._canonical import to_data_order
 from explorer.models.dynamic_exposure import DynamicExposure
 
 
@@ -346,7 +348,7 @@ def test_primary_school_classes(shared_datasets):
     met = res.metrics
     nmi, auc, hist = met["nmi"], met["heldout_auc"], met["pair_history_auc"]
     m = res.model
-    arg_u = metrics.nmi(data.labels, np.argmax(m._U, axis=1))
+    arg_u = metrics.nmi(data.labels, np.argmax(m.parameters()["u"], axis=1))   # data's order
     print(f"primary school: NMI {nmi:.3f} (argmax u {arg_u:.3f}, spectral baseline "
           f"{met['spectral_nmi']:.3f}), held-out AUC {auc:.4f} (pair history {hist:.4f}), "
           f"{res.stop_reason}, {res.iterations} iterations, {wall:.1f} s")
@@ -418,8 +420,8 @@ def test_scaling_ambiguity_moves_argmax_u_not_the_communities():
     m = run_em(data, n_iter=15, K_aff=3, K_exp=2, n_init=1, assortative=False)
     ll, hll = m._loglik, m._heldout_ll
     lab, memb, arg_u = m.labels(), m.memberships(), np.argmax(m._U, axis=1)
-    c = 40.0
-    m._U[:, 0] *= c
+    c = 1024.0      # a power of two: the scaling is exact; large, so argmax u moves whatever
+    m._U[:, 0] *= c  # the fit (c = 40 moved 27 % of the nodes from this start, 30 % before)
     m._W[0, :] /= c
     m._W[:, 0] /= c
     m._estep()
@@ -510,3 +512,38 @@ def test_pair_history_auc_by_hand():
     assert m.pair_history_auc() == pytest.approx(metrics.auc(score, truth), abs=1e-12)
     # and the spectral baseline is the spectral clustering of the observed aggregate
     assert "spectral_nmi" not in m.metrics()       # no labels, no NMI
+
+
+def _relabelled(data, order):
+    """``data`` with node c the data's node ``order[c]`` (what a loader gives for the same
+    contacts written with the nodes first met in that order)."""
+    n = data.n_nodes
+    inv = np.empty(n, dtype=np.int64)
+    inv[order] = np.arange(n)
+    i, j = inv[data.i], inv[data.j]
+    return dataclasses.replace(data, node_ids=np.asarray(data.node_ids)[order],
+                               i=np.minimum(i, j), j=np.maximum(i, j),
+                               labels=np.asarray(data.labels)[order])
+
+
+def test_the_kmeans_start_finds_the_planted_groups_in_every_node_order(sample_dir):
+    """The start was one k-means++ draw on the rows of log(1 + aggregated counts): on
+    planted_contacts its NMI was 0.01-0.42 by seed in the file's order, and the fit's NMI followed
+    the node numbering (mean 0.878 over seeds 0-9 in the file's order, 0.354 with the ids sorted).
+    K-means (best of 10 draws) on the spectral embedding of the counts finds the groups from
+    every seed in every order, and so does the fit."""
+    d = sample_dir / "planted_contacts"
+    data = load_temporal(d / "counts.csv", labels=f"{d / 'nodes.csv'}:group")
+    n = data.n_nodes
+    orders = [np.arange(n), np.argsort(np.asarray(data.node_ids).astype(str)),
+              np.random.default_rng(7).permutation(n)]
+    for order in orders:
+        dd = _relabelled(data, order)
+        m = DynamicExposure(K_aff=3)
+        for seed in range(4):
+            m.initialize(dd, seed)
+            start = np.argmax(to_data_order(m._U, getattr(m, "node_order", None)), axis=1)
+            assert metrics.nmi(dd.labels, start) > 0.95, seed
+    for seed in (2, 3):
+        res = runner.fit(DynamicExposure, _relabelled(data, orders[1]), seed=seed, K_aff=3)
+        assert res.metrics["nmi"] > 0.95, seed

@@ -30,7 +30,6 @@ from explorer.data.types import DataError
 from explorer.models import _dynamic_kernels as kern
 from explorer.models import register
 from explorer.models.base import HyperparametersBase, Model, param
-from explorer.models.kmeans import kmeans_plusplus, lloyd
 
 # Dense pair sums in float64 up to this many nodes (exact EM monotonicity), float32 beyond.
 PAIR_FLOAT64_MAX_NODES = 3000
@@ -332,21 +331,19 @@ class DynamicExposure(Model):
         self._record_auc()
 
     def _kmeans_labels(self, rng, n, K):
-        """K-means on L2-normalised rows of log(1 + aggregated observed counts)."""
+        """K-means on the spectral embedding of the aggregated observed counts (K leading
+        eigenvectors of the normalised, symmetrised count matrix, rows unit length), the best
+        of 10 k-means++ draws by distortion.
+
+        Why not one K-means draw on the rows of log(1 + counts), the start until then: on the
+        bundled planted_contacts its NMI was 0.01-1.0 by seed and by node order (the best of 10
+        draws: 0.01 on every seed, the log flattening the within-group counts), so the fit's NMI
+        followed the node numbering (mean 0.878 in the file's order, 0.354 with the ids sorted,
+        seeds 0-9). This start: 1.0 on seeds 0-3 in the file's, the sorted and a random order;
+        primary school (K_aff = 10) 0.94 on each, against 0.92-0.94 before."""
         ptr, idx, y = self._out
-        agg = sp.csr_matrix((np.log1p(y), idx, ptr), shape=(n, n))
-        if self._directed:
-            agg = agg + agg.T
-        if n > 512:
-            proj = rng.standard_normal((n, 128)) / math.sqrt(128)
-            X = np.asarray(agg @ proj)
-        else:
-            X = agg.toarray()
-        norm = np.linalg.norm(X, axis=1, keepdims=True)
-        X = X / np.where(norm > 0, norm, 1.0)
-        centers = kmeans_plusplus(X, K, rng)
-        labels, _ = lloyd(X, centers, max_iter=100, tol=1e-6)
-        return labels
+        agg = sp.csr_matrix((y, idx, ptr), shape=(n, n))      # symmetrised by the embedding
+        return spectral.spectral_clustering(agg, K, seed=int(rng.integers(2**31 - 1)), n_init=10)
 
     # ---- EM -------------------------------------------------------------------------------------
     def _estep(self) -> float:
