@@ -126,7 +126,6 @@ def to_data_order(rows: np.ndarray, order: np.ndarray | None) -> np.ndarray:
     return out
 
 
-
 def model_row_order(model, X) -> np.ndarray:
     """The canonical row order of ``X`` (:func:`canonical_row_order`), computed once per data
     array a model holds (its restarts share it) and kept on the model."""
