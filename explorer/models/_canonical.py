@@ -7,6 +7,11 @@ nodes, and the fit differs (karate from the bundled file: NMI 0.837 on seeds 0-2
 edge order: 0.732). A model that works in the canonical order below (nodes sorted by their ids:
 numerically when every id is a plain integer, else as strings) and maps its results back to the
 data's order gives the same fit for every row order of the same file.
+
+Tables have the same problem: k-means++ seeding and the random starts pick rows by index, so the
+same table with its rows permuted gave another fit (kmeans on iris, n_init = 1: inertia 78.8557
+against 78.8514 on 2 of 5 row orders). :func:`canonical_row_order` orders the rows by their values
+alone; the table models draw their random choices in that order and map them back.
 """
 
 from __future__ import annotations
@@ -33,6 +38,56 @@ def canonical_node_order(node_ids) -> np.ndarray | None:
         order = np.argsort(ids, kind="stable")
     order = order.astype(np.int64)
     return None if (order == np.arange(len(ids))).all() else order
+
+
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on uint64 arrays (wrapping arithmetic), in place; returns z."""
+    z ^= z >> np.uint64(30)
+    z *= _MIX1
+    z ^= z >> np.uint64(27)
+    z *= _MIX2
+    z ^= z >> np.uint64(31)
+    return z
+
+
+def row_hashes(X) -> np.ndarray:
+    """(N,) uint64: a hash of each row's values as float64 (-0.0 counted as 0.0), so identical
+    rows hash alike whatever their dtype, memory layout or position."""
+    X = np.asarray(X)
+    N, D = X.shape
+    h = np.zeros(N, dtype=np.uint64)
+    for j in range(D):
+        col = np.asarray(X[:, j], dtype=np.float64) + 0.0      # -0.0 + 0.0 is +0.0
+        bits = col.view(np.uint64) + np.uint64((j * 0x9E3779B97F4A7C15) % 2**64)
+        h ^= _mix64(bits)
+        h = _mix64(h + _GOLDEN)
+    return h
+
+
+def canonical_row_order(X) -> np.ndarray:
+    """``order`` (N,) int64 with ``X[order]`` in a canonical order of the rows: by a 64-bit hash
+    of each row's values, rows of equal hash lexicographically (ties then are identical rows,
+    interchangeable for any model). A function of the rows' values only, O(N D + N log N): a
+    full lexicographic sort would take D stable sorts of N keys."""
+    X = np.asarray(X)
+    h = row_hashes(X)
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    same = np.flatnonzero(hs[1:] == hs[:-1])
+    if len(same):
+        # runs of equal hashes: identical rows (nothing to do) or, rarely, a collision
+        differ = same[(np.asarray(X[order[same]], dtype=np.float64) + 0.0
+                       != np.asarray(X[order[same + 1]], dtype=np.float64) + 0.0).any(axis=1)]
+        for s in np.unique(hs[differ]):
+            run = np.flatnonzero(hs == s)
+            rows = np.asarray(X[order[run]], dtype=np.float64) + 0.0
+            order[run] = order[run][np.lexsort(rows.T[::-1])]
+    return order.astype(np.int64, copy=False)
 
 
 def reorder_network(data, order: np.ndarray):
@@ -69,3 +124,14 @@ def to_data_order(rows: np.ndarray, order: np.ndarray | None) -> np.ndarray:
     out = np.empty_like(rows)
     out[order] = rows
     return out
+
+
+def model_row_order(model, X) -> np.ndarray:
+    """The canonical row order of ``X`` (:func:`canonical_row_order`), computed once per data
+    array a model instance holds and kept on it (a restart spawned from it computes its own: one
+    hash and sort, 0.31 s of CPU at 1,000,000 x 16)."""
+    cached = getattr(model, "_canonical_rows", None)
+    if cached is None or cached[0] is not X:
+        cached = (X, canonical_row_order(X))
+        model._canonical_rows = cached
+    return cached[1]

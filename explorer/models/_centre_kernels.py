@@ -5,7 +5,9 @@
   centre uniformly at random, then each next centre the best (lowest resulting potential) of
   ``2 + floor(ln K)`` candidates drawn with probability proportional to the distance to the
   nearest chosen centre (squared Euclidean, or L1 for K-medians): :func:`plusplus`,
-  :func:`kmeans_plusplus`, :func:`initial_centers`. From 1 M rows (or for float32 data) it runs on
+  :func:`kmeans_plusplus`, :func:`initial_centers`. Given the canonical row order
+  (``explorer/models/_canonical.py``) the rows are drawn in that order, so a permutation of the
+  rows gives the same centres. From 1 M rows (or for float32 data) it runs on
   the transposed data with O(N) scratch and parallel distance passes (:func:`_plusplus_lean`).
 * **Assignment** (the "E-step" of Lloyd's algorithm): ``z_i = argmin_k ||x_i - mu_k||^2`` (lowest
   index on ties) fused with the per-cluster sums and counts of the next centre update, on the
@@ -484,10 +486,34 @@ def _seed_sample(closest, targets, out):
         t += 1
 
 
-def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=None
-                   ) -> np.ndarray:
+@numba.njit(cache=True, nogil=True)
+def _seed_sample_ordered(closest, order, targets, out):
+    """:func:`_seed_sample` walking the rows in ``order`` (the canonical row order): out[t] =
+    order[c] for the first c with closest[order[0]] + ... + closest[order[c]] > targets[t], or
+    order[N - 1]. The sample then depends on the rows' values, not on their positions."""
+    N = closest.shape[0]
+    s = 0.0
+    t = 0
+    T = targets.shape[0]
+    for c in range(N):
+        s += closest[order[c]]
+        while t < T and s > targets[t]:
+            out[t] = order[c]
+            t += 1
+        if t == T:
+            return
+    while t < T:
+        out[t] = order[N - 1]
+        t += 1
+
+
+def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=None,
+                   order: np.ndarray | None = None) -> np.ndarray:
     """Greedy k-means++ (as :func:`plusplus`) on the (D, N) transpose with O(N) float64 scratch;
-    the distance passes run in parallel chunks. Reports progress (one unit per centre)."""
+    the distance passes run in parallel chunks. Reports progress (one unit per centre). With
+    ``order`` (a canonical row order) the rows are drawn in that order; the distances stay in
+    the data's order (each row's is computed alike wherever it sits), only the potentials are
+    summed in chunk order, so a permutation of the rows changes them by rounding only."""
     from explorer.progress import Task
 
     D, N = XT.shape
@@ -496,6 +522,8 @@ def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=No
     closest = np.empty(N, dtype=XT.dtype)    # float32 data: float32 distances (sums in float64)
     with Task("k-means++ seeding", total=K, unit="centres", callback=progress) as task:
         first = int(rng.integers(N))
+        if order is not None:
+            first = int(order[first])
         centers[0] = XT[:, first]
         n_chunks = (N + _SEED_CHUNK - 1) // _SEED_CHUNK
         pot = call(_seed_distances, n_chunks, N * D, XT, centers[0], closest)
@@ -504,12 +532,17 @@ def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=No
         for c in range(1, K):
             if pot > 0.0:
                 r = rng.random(n_trials) * pot
-                order = np.argsort(r, kind="stable")
                 picked = np.empty(n_trials, dtype=np.int64)
-                _seed_sample(closest, r[order], picked)
-                cand[order] = picked
+                by_target = np.argsort(r, kind="stable")
+                if order is None:
+                    _seed_sample(closest, r[by_target], picked)
+                else:
+                    _seed_sample_ordered(closest, order, r[by_target], picked)
+                cand[by_target] = picked
             else:
                 cand[:] = rng.integers(N, size=n_trials)
+                if order is not None:
+                    cand[:] = order[cand]
             cands = np.ascontiguousarray(XT[:, cand].T, dtype=np.float64)
             pots = call(_seed_potentials, n_chunks, N * D * n_trials, XT, cands, closest, -1)
             best = int(np.argmin(pots))
@@ -520,15 +553,26 @@ def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=No
     return centers
 
 
-def plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str) -> np.ndarray:
-    """Greedy k-means++ seeding (scikit-learn's variant); ``metric`` "sqeuclidean" or "l1"."""
+def plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str,
+             order: np.ndarray | None = None) -> np.ndarray:
+    """Greedy k-means++ seeding (scikit-learn's variant); ``metric`` "sqeuclidean" or "l1".
+
+    ``order`` (the canonical row order of X, :func:`explorer.models._canonical.
+    canonical_row_order`): the rows are drawn as if X were ``X[order]``, so the same rows in any
+    order give the same centres (bit for bit on the dense path; on the lean one, from 100,000
+    rows, up to a near-tie decided by the rounding of a sum). None: drawn in X's own order."""
     X = np.asarray(X)
     N = X.shape[0]
+    if order is not None and len(order) != N:
+        raise ValueError(f"the row order has {len(order)} entries for {N} rows")
     if metric == "sqeuclidean" and (X.dtype == np.float32 or N >= _LEAN_SEEDING_MIN_ROWS):
         if not 1 <= K <= N:
             raise ValueError(f"K = {K} must be between 1 and the number of rows ({N})")
-        return _plusplus_lean(transposed(data_matrix(X)), K, rng)
-    X = np.ascontiguousarray(X, dtype=np.float64)
+        return _plusplus_lean(transposed(data_matrix(X)), K, rng, order=order)
+    X = np.asarray(X, dtype=np.float64)
+    if order is not None:
+        X = X[order]            # a copy in canonical order: the draws and sums follow it
+    X = np.ascontiguousarray(X)
     N, D = X.shape
     if not 1 <= K <= N:
         raise ValueError(f"K = {K} must be between 1 and the number of rows ({N})")
@@ -559,17 +603,21 @@ def plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str) -> np
     return centers
 
 
-def kmeans_plusplus(X: np.ndarray, K: int, rng: np.random.Generator) -> np.ndarray:
-    """Greedy k-means++ centres (K, D) for the rows of X, drawn with ``rng``."""
-    return plusplus(X, K, rng, "sqeuclidean")
+def kmeans_plusplus(X: np.ndarray, K: int, rng: np.random.Generator,
+                    order: np.ndarray | None = None) -> np.ndarray:
+    """Greedy k-means++ centres (K, D) for the rows of X, drawn with ``rng`` (in the canonical
+    row ``order`` when given: see :func:`plusplus`)."""
+    return plusplus(X, K, rng, "sqeuclidean", order)
 
 
 def initial_centers(X: np.ndarray, K: int, seed: int, centers=None,
-                    distance: str = "sqeuclidean") -> np.ndarray:
+                    distance: str = "sqeuclidean", order: np.ndarray | None = None
+                    ) -> np.ndarray:
     """The starting centres of the centre-based models: the given ``centers`` (validated), else
-    k-means++ seeding from ``seed`` under ``distance`` ("sqeuclidean" or "l1")."""
+    k-means++ seeding from ``seed`` under ``distance`` ("sqeuclidean" or "l1"), drawn in the
+    canonical row ``order`` when given."""
     if centers is None:
-        centers = plusplus(X, K, np.random.default_rng(seed), distance)
+        centers = plusplus(X, K, np.random.default_rng(seed), distance, order)
     return check_centers(centers, K, X.shape[1])
 
 

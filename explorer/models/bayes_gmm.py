@@ -23,6 +23,7 @@ import numpy as np
 
 from explorer.models import _mixture_kernels as mk
 from explorer.models import register
+from explorer.models._canonical import model_row_order
 from explorer.models._centre_kernels import kmeans_plusplus
 from explorer.models._mixture import MixtureModel
 from explorer.models._parallel import call, claim
@@ -148,7 +149,8 @@ class BayesianGMM(MixtureModel):
     def _init_state(self, seed: int) -> None:
         K = self.hp.K
         rng = np.random.default_rng(seed)
-        self.m = np.array(kmeans_plusplus(self.X, K, rng), dtype=np.float64, order="C")
+        self.m = np.array(kmeans_plusplus(self.X, K, rng, model_row_order(self, self.X)),
+                          dtype=np.float64, order="C")
         self.s2 = np.ones(K)
         self.weights = np.full(K, 1.0 / K)
         self._chunk_buffers(K)      # the responsibilities resp are q(c): phi

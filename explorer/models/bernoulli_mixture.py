@@ -19,6 +19,7 @@ from scipy.special import betaln
 from explorer.data.types import DataError
 from explorer.models import _mixture_kernels as mk
 from explorer.models import register
+from explorer.models._canonical import model_row_order
 from explorer.models._centre_kernels import kmeans_plusplus
 from explorer.models._mixture import AffineMixture
 from explorer.models._mixture_kernels import affine_e_pass  # noqa: F401 - for warmup's kernel list
@@ -156,7 +157,8 @@ class BernoulliMixture(AffineMixture):
         if hp.init == "random":
             theta = rng.uniform(0.25, 0.75, size=(K, D))
         else:
-            rows = np.asarray(kmeans_plusplus(X, K, rng), dtype=np.float64)
+            rows = np.asarray(kmeans_plusplus(X, K, rng, model_row_order(self, X)),
+                              dtype=np.float64)
             theta = 0.5 * (rows + X.mean(axis=0))
             theta = np.clip(theta, 0.05, 0.95)      # a flat prior must not start at 0 or 1
         self.theta = np.ascontiguousarray(theta)

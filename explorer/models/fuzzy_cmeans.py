@@ -20,6 +20,7 @@ import numpy as np
 
 from explorer.models import _centre_kernels as ck
 from explorer.models import register
+from explorer.models._canonical import model_row_order
 from explorer.models._centres import CentreModel
 from explorer.models.base import HyperparametersBase, param
 
@@ -113,7 +114,7 @@ class FuzzyCMeans(CentreModel):
         X = self._X
         N, D = X.shape
         K = self.hp.K
-        self._centers = ck.initial_centers(X, K, seed, centers)
+        self._centers = ck.initial_centers(X, K, seed, centers, order=model_row_order(self, X))
         self._R = np.zeros((N, K))
         self._labels = np.full(N, -1, dtype=np.int64)
         self._mind = np.empty(N)

@@ -25,6 +25,7 @@ import numpy as np
 
 from explorer.data.types import DataError
 from explorer.models import register
+from explorer.models._canonical import model_row_order, to_data_order
 from explorer.models._centre_kernels import data_matrix, kmeans_plusplus
 from explorer.models._centres import lloyd
 from explorer.models._mixture import MixtureModel
@@ -651,10 +652,11 @@ class GaussianMixture(MixtureModel):
 
     def _initial_resp(self, X, K, rng):
         N = X.shape[0]
+        order = model_row_order(self, X)     # draws by the rows' values, not their positions
         if self.hp.init == "random":
-            r = rng.random((N, K))
+            r = to_data_order(rng.random((N, K)), order)
             return r / r.sum(axis=1, keepdims=True)
-        centers = np.ascontiguousarray(kmeans_plusplus(X, K, rng), dtype=np.float64)
+        centers = np.ascontiguousarray(kmeans_plusplus(X, K, rng, order), dtype=np.float64)
         if self.hp.init == "kmeans":
             labels, _ = lloyd(X, centers, self.hp.kmeans_iter, 1e-6)
         else:

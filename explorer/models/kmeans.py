@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from explorer.models import register
+from explorer.models._canonical import model_row_order
 
 # The Lloyd kernels stay in this namespace although LloydState calls them: warmup.kernels_cached
 # reads a model module's kernels.
@@ -73,7 +74,7 @@ class KMeans(CentreModel):
         """Seed the centres (k-means++ from ``seed``, or the given ``centers``) and assign."""
         X = self._X
         self._state = None              # a restart's buffers go before the next are allocated
-        self._centers = initial_centers(X, self.hp.K, seed, centers)
+        self._centers = initial_centers(X, self.hp.K, seed, centers, order=model_row_order(self, X))
         self._state = LloydState(X, self._centers, self._XT)
         self._labels = self._state.labels
         self._parallel = self._state.parallel

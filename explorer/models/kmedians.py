@@ -19,6 +19,7 @@ import numpy as np
 
 from explorer.models import _centre_kernels as ck
 from explorer.models import register
+from explorer.models._canonical import model_row_order
 from explorer.models._centres import CentreModel
 from explorer.models.base import HyperparametersBase, param
 
@@ -114,7 +115,8 @@ class KMedians(CentreModel):
         X = self._X
         N = X.shape[0]
         K = self.hp.K
-        self._centers = ck.initial_centers(X, K, seed, centers, distance="l1")
+        self._centers = ck.initial_centers(X, K, seed, centers, distance="l1",
+                                           order=model_row_order(self, X))
         self._labels = np.full(N, -1, dtype=np.int64)
         self._counts = np.zeros(K, dtype=np.int64)
         self._mind = np.empty(N)
