@@ -8,9 +8,15 @@ synthetic data of its kind, in every variant whose code path differs (each choic
 hyperparameter, directed and undirected networks, test pairs, the parallel kernels meant for large
 tables, float32 tables (K-means, Gaussian mixture), the float32 pair sums of large temporal
 networks), then exports the last fit (the number-formatting kernels of explorer.textformat), in
-parallel worker processes (at most
-one per core, 2 by default), printing one progress line per model on stderr. A last pass in one
-process then loads every model's kernels again and recompiles any that two workers raced to write.
+parallel worker processes (at most one per core, 2 by default), printing one progress line per
+model on stderr.
+
+numba saves a kernel's cache index by read-modify-write: two workers saving signatures of one
+kernel at once could lose one, or give two signatures the same data file (the index would then
+hand one signature the other's machine code). The workers therefore save under one lock
+(:func:`_lock_cache_saves`), and the parent checks afterwards that every signature a worker
+compiled is in the index (:func:`_missing_from_cache`); only a model with a missing one is warmed
+again.
 
 The cache is keyed by the source files' timestamps, so an upgrade invalidates it;
 :func:`kernels_cached` tells the window whether a model's kernels are in the cache.
@@ -286,6 +292,85 @@ def warm_model(model_id: str) -> tuple[str, float, int, list[str]]:
     return model_id, time.perf_counter() - t0, compiled_count([module]) - before, problems
 
 
+# ---- several workers, one cache --------------------------------------------------------------
+
+def _lock_cache_saves(lock_path: str) -> bool:
+    """Make numba's cache saves in this process hold an exclusive lock on ``lock_path`` (the same
+    file for every worker). A save reads the kernel's index, adds the signature (choosing the first
+    free data file name) and writes the index back: two unlocked saves of one kernel can lose an
+    entry or give two signatures one data file. False when that cannot be done (no ``fcntl``,
+    numba's internals changed); the parent's check then finds what went missing."""
+    try:
+        import fcntl
+
+        from numba.core.caching import IndexDataCacheFile
+    except ImportError:
+        return False
+    save = getattr(IndexDataCacheFile, "save", None)
+    if save is None:
+        return False
+    save = getattr(save, "_unlocked", save)
+
+    def locked_save(self, key, data):
+        with open(lock_path, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                return save(self, key, data)
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    locked_save._unlocked = save
+    IndexDataCacheFile.save = locked_save
+    return True
+
+
+def _worker_init(lock_path: str) -> None:
+    _lock_cache_saves(lock_path)
+
+
+def _compiled_signatures() -> set[tuple[str, str, str]]:
+    """(module, qualified name, argument types) of every signature this process compiled (and so
+    saved) for an on-disk cached kernel of explorer."""
+    out = set()
+    for d in _dispatchers():
+        if getattr(getattr(d, "_cache", None), "_cache_file", None) is None:   # not cached
+            continue
+        for sig, n in d.stats.cache_misses.items():
+            if n:
+                out.add((d.py_func.__module__, d.py_func.__qualname__, str(tuple(sig))))
+    return out
+
+
+def _warm_in_worker(model_id: str):
+    """:func:`warm_model` in a worker, with the signatures it compiled (for the parent's check)."""
+    before = _compiled_signatures()
+    result = warm_model(model_id)
+    return result + (_compiled_signatures() - before,)
+
+
+def _missing_from_cache(compiled: set[tuple[str, str, str]]) -> set | None:
+    """The entries of ``compiled`` (see :func:`_compiled_signatures`) that numba's cache index does
+    not hold; None when that cannot be told (numba internals changed)."""
+    import importlib
+
+    missing = set()
+    try:
+        indexes = {}
+        for entry in compiled:
+            module, qualname, sig = entry
+            if (module, qualname) not in indexes:
+                obj = importlib.import_module(module)
+                for part in qualname.split("."):
+                    obj = getattr(obj, part)
+                indexes[module, qualname] = {str(key[0]) for key in
+                                             obj._cache._cache_file._load_index()}
+            if sig not in indexes[module, qualname]:
+                missing.add(entry)
+    except Exception:  # noqa: BLE001 - numba internals or a nested kernel: "don't know"
+        return None
+    return missing
+
+
 # ---- what numba did --------------------------------------------------------------------------
 
 def _dispatchers(modules: list[ModuleType] | None = None):
@@ -361,9 +446,13 @@ def run(jobs: int | None = None, models: list[str] | None = None, quiet: bool = 
         print(f"explorer: error: unknown model(s) {', '.join(unknown)}; known models: "
               f"{', '.join(registry())}", file=sys.stderr)
         return 2
-    # Heaviest first so that the workers finish together: gmm's fused E-pass alone takes about
-    # as long to compile as the a-MMSB and dynamic-exposure kernels together.
-    weight = {"gmm": 0, "ammsb": 1, "dynamic-exposure": 2, "bayes-gmm": 3}
+    # Heaviest first (CPU seconds measured by bench/bench_warmup.py --profile) so that the workers
+    # finish together: gmm (its E-pass for float64 and float32 tables) takes about as long as
+    # ammsb and dynamic-exposure together, which share the layout and GraphML kernels. kmeans
+    # comes after them, so that gmm's worker has saved the float32 k-means++ and Lloyd kernels
+    # both use by the time it starts (no kernel compiled twice at once).
+    weight = {"gmm": 0, "ammsb": 1, "dynamic-exposure": 2, "kmeans": 3, "bayes-gmm": 4,
+              "kmedians": 5}
     ids.sort(key=lambda m: weight.get(m, 9))
     jobs = max(1, min(jobs or min(2, os.cpu_count() or 1), len(ids)))
     t0 = time.perf_counter()
@@ -371,16 +460,22 @@ def run(jobs: int | None = None, models: list[str] | None = None, quiet: bool = 
         f"process{'es' if jobs > 1 else ''} (once; later runs load them from the cache)")
     failed = []
     done = 0
+    compiled_by = {}
     if jobs == 1:
-        results = (warm_model(m) for m in ids)
+        results = (warm_model(m) + (set(),) for m in ids)
     else:
         import multiprocessing as mp
 
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
-        futures = [pool.submit(warm_model, m) for m in ids]
+        lock = tempfile.NamedTemporaryFile(prefix="explorer-warmup-", suffix=".lock",
+                                           delete=False)
+        lock.close()
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                                   initializer=_worker_init, initargs=(lock.name,))
+        futures = [pool.submit(_warm_in_worker, m) for m in ids]
         results = (f.result() for f in as_completed(futures))
-    for model_id, seconds, compiled, problems in results:
+    for model_id, seconds, compiled, problems, signatures in results:
         done += 1
+        compiled_by[model_id] = signatures
         note = (f"{compiled} kernel{'s' if compiled != 1 else ''} compiled" if compiled
                 else "all from the cache")
         say(f"warmup: {_bar(done, len(ids))} {model_id}: {seconds:.1f} s ({note})")
@@ -390,17 +485,23 @@ def run(jobs: int | None = None, models: list[str] | None = None, quiet: bool = 
             failed.append(model_id)
     if jobs > 1:
         pool.shutdown()
-        # Two workers may have raced to write one kernel's cache index; load everything once
-        # more in one process, which (re)compiles and saves whatever is missing.
+        os.unlink(lock.name)
+        # Every signature a worker compiled must be in the cache index; a model with one missing
+        # (or all of them, when that cannot be told) is warmed again in one process.
         t1 = time.perf_counter()
-        missing = 0
-        if len(ids) > 0:
+        missing = _missing_from_cache(set().union(*compiled_by.values()))
+        again = (ids if missing is None else
+                 [m for m in ids if compiled_by[m] & missing])
+        recompiled = 0
+        if again:
             import multiprocessing as mp
 
             with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
-                missing = pool.submit(_check_all, ids).result()
-        say(f"warmup: check: every kernel loads from the cache ({time.perf_counter() - t1:.1f} s"
-            + (f"; {missing} recompiled" if missing else "") + ")")
+                recompiled = pool.submit(_check_all, again).result()
+        n_sigs = len(set().union(*compiled_by.values()))
+        say(f"warmup: check: {n_sigs} compiled signatures in the cache"
+            + (f"; {len(again)} model(s) warmed again, {recompiled} recompiled" if again else "")
+            + f" ({time.perf_counter() - t1:.1f} s)")
     say(f"warmup: done in {time.perf_counter() - t0:.1f} s")
     return 1 if failed else 0
 

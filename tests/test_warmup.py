@@ -97,31 +97,120 @@ def test_progress_bar(done, total, text):
     assert warmup._bar(done, total) == text
 
 
-PROBE_FLOAT32 = """
-import sys
+# Every model's first fit at defaults on the sample data (what `explorer fit MODEL ...` and the
+# window's first Run do, through the same loaders), with its export, then float32 Parquet tables
+# (K-means, Gaussian mixture): nothing may compile after `explorer warmup`.
+FIRST_FITS = {
+    "kmeans": ["sample_data/iris.csv", "--K", "3"],
+    "kmedians": ["sample_data/iris.csv", "--K", "3"],
+    "fuzzy-cmeans": ["sample_data/iris.csv", "--K", "3"],
+    "gmm": ["sample_data/old_faithful.csv", "--K", "2"],
+    "bayes-gmm": ["sample_data/old_faithful.csv", "--K", "2", "--standardize"],
+    "bernoulli-mixture": ["sample_data/digits_binary.csv", "--K", "10", "--labels", "digit"],
+    "exponential-mixture": ["sample_data/coal_intervals.csv", "--K", "2",
+                            "--columns", "interval_years"],
+    "ammsb": ["sample_data/karate/edges.csv", "--K", "2"],
+    "dynamic-exposure": ["sample_data/planted_contacts/counts.csv", "--K-aff", "3", "--K-exp", "3",
+                         "--n-init", "1"],
+}
+
+PROBE_EVERY_MODEL = """
+import json, sys
 import numpy as np, pyarrow as pa, pyarrow.parquet as pq
-from explorer import runner, warmup
+from explorer import cli, runner, warmup
 from explorer.data import load
 from explorer.export import export_result
 from explorer.models import get_model
+out = sys.argv[1]
+for model_id, args in json.loads(sys.argv[2]).items():
+    assert cli.main(["fit", model_id, *args, "--quiet", "--out", out + "/" + model_id]) == 0
+    n = warmup.compiled_count()
+    assert n == 0, f"{model_id}: {n} signatures compiled after warm-up"
 X = np.random.default_rng(0).normal(size=(500, 3)).astype(np.float32)
-pq.write_table(pa.table({f"c{j}": X[:, j] for j in range(3)}), sys.argv[1] + "/t.parquet")
-data = load(sys.argv[1] + "/t.parquet")
+pq.write_table(pa.table({f"c{j}": X[:, j] for j in range(3)}), out + "/t.parquet")
+data = load(out + "/t.parquet")
 assert data.X.dtype == np.float32
 for model_id in ("kmeans", "gmm"):
     res = runner.fit(get_model(model_id), data, seed=0, max_iter=5, K=2)
-    export_result(res, sys.argv[1] + "/" + model_id)
+    export_result(res, out + "/" + model_id + "32")
 print("compiled", warmup.compiled_count())
 """
 
 
 @pytest.mark.slow
-def test_warmup_covers_float32_tables_and_the_export(tmp_path):
+def test_after_warmup_no_first_fit_compiles_anything(tmp_path):
+    """The whole warm-up (2 workers, as `make install` runs it) on an empty cache, then every
+    model's first fit, its export and the float32 tables in a fresh process: nothing compiles."""
     pytest.importorskip("pyarrow")
+    import json
+
+    assert set(FIRST_FITS) == set(registry())
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    r = run(["-m", "explorer.cli", "warmup", "kmeans", "gmm", "--jobs", "1"], env, timeout=1800)
+    r = run(["-m", "explorer.cli", "warmup", "--jobs", "2"], env, timeout=3600)
     assert r.returncode == 0, r.stderr
-    r = run(["-c", PROBE_FLOAT32, str(tmp_path)], env)
+    assert "warmup: check: " in r.stderr and "warmed again" not in r.stderr, r.stderr
+    r = run(["-c", PROBE_EVERY_MODEL, str(tmp_path), json.dumps(FIRST_FITS)], env)
     assert r.returncode == 0, r.stderr
     assert int(r.stdout.split("compiled")[1]) == 0
+
+
+def test_locked_cache_saves_keep_every_signature(tmp_path, monkeypatch):
+    """numba saves a kernel's index by read-modify-write. Two saves of one kernel at once (the two
+    warm-up workers) must keep both signatures, each with its own data file."""
+    import threading
+    import time
+
+    from numba.core import caching
+
+    monkeypatch.setattr(caching.IndexDataCacheFile, "save", caching.IndexDataCacheFile.save)
+    assert warmup._lock_cache_saves(str(tmp_path / "save.lock"))
+    load_index = caching.IndexDataCacheFile._load_index
+
+    def slow_load_index(self):      # widen the window between reading and writing the index
+        index = load_index(self)
+        time.sleep(0.3)
+        return index
+
+    monkeypatch.setattr(caching.IndexDataCacheFile, "_load_index", slow_load_index)
+
+    def cache_file():   # one per saver, as each worker process has its own
+        return caching.IndexDataCacheFile(str(tmp_path), "kernel-1", ("stamp", 1))
+
+    savers = [threading.Thread(target=cache_file().save, args=(key, {"code": key}))
+              for key in ("sig-a", "sig-b")]
+    for t in savers:
+        t.start()
+    for t in savers:
+        t.join()
+    f = cache_file()
+    index = load_index(f)
+    assert sorted(index) == ["sig-a", "sig-b"]
+    assert len(set(index.values())) == 2
+    assert f.load("sig-a") == {"code": "sig-a"} and f.load("sig-b") == {"code": "sig-b"}
+
+
+PROBE_INDEX = """
+import glob, os, sys
+from explorer import warmup
+from explorer.models import _mixture_kernels as mk
+import numpy as np
+mk.normalize_log_row(np.zeros(3), np.zeros(3))
+compiled = warmup._compiled_signatures()
+print("compiled", sorted(compiled))
+print("missing", sorted(warmup._missing_from_cache(compiled)))
+for f in glob.glob(os.path.join(sys.argv[1], "**", "*normalize_log_row*.nbi"), recursive=True):
+    os.unlink(f)
+print("missing-after", sorted(warmup._missing_from_cache(compiled)))
+"""
+
+
+def test_the_check_finds_signatures_missing_from_the_index(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    r = run(["-c", PROBE_INDEX, str(tmp_path / "numba")], env)
+    assert r.returncode == 0, r.stderr
+    lines = dict(ln.split(" ", 1) for ln in r.stdout.splitlines() if " " in ln)
+    assert "normalize_log_row" in lines["compiled"]
+    assert lines["missing"] == "[]"
+    assert "normalize_log_row" in lines["missing-after"]

@@ -253,7 +253,7 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, 
             c = claim(counter)
 
 
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _e_chunk(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, eb_c, ef_c, c):
     """Chunk c of :func:`_e_pass`."""
     N = XT.shape[1]
