@@ -174,8 +174,10 @@ def test_collapsed_objective_gradient_matches_finite_differences():
     cl, cn = rng.normal(size=K) * 3, -rng.random(K) * 0.2
     g, work, ex = np.zeros(K), np.zeros(K), np.zeros(K)
     n = 40.0
-    E, Eoff = Pm.copy(), np.zeros(P)
-    kr.slot_exps(E, ctype, cl, cn, P, Eoff)
+    # the factors exp(c_pk P_pk - Eoff_p), Eoff_p = max_k c_pk P_pk (batch_visit derives them)
+    cP = np.where(ctype[:, None] == 0, cl, cn) * Pm
+    Eoff = cP.max(axis=1)
+    E = np.exp(cP - Eoff[:, None])
     f0 = kr.collapsed_objective(mu, v, n, lL, m, E, Eoff, W, P, g, work, ex)
     # the objective written out directly (no precomputed factors)
     c = np.where(ctype[:, None] == 0, cl, cn)

@@ -77,7 +77,7 @@ def test_the_example_passes_with_its_warm_up(model_file):
 def test_the_warm_up_check_on_a_bundled_model():
     (outcome,) = check_model.run_checks(get_model("exponential-mixture"), only=["warm-up"])
     assert outcome.status == "PASS", outcome.line()
-    assert "kernel(s) of its module are reached by the warm-up" in outcome.detail
+    assert "kernel(s) of its modules are reached by the warm-up" in outcome.detail
 
 
 @pytest.mark.parametrize("model_id, check, words", [
