@@ -28,50 +28,25 @@ from explorer.models._parallel import call, claim
 
 # ---- assignment and centre update ------------------------------------------------------------
 
-# Reassociation lets LLVM vectorise the D-term distance sums and use FMA; no "nnan"/"ninf" (the
-# kernels start minima at +inf). Results stay deterministic for a given build and data.
+# Reassociation lets LLVM vectorise the D-term sums and use FMA; no "nnan"/"ninf" (the kernels
+# start minima at +inf and pad the centres with +inf norms). Results stay deterministic for a given
+# build and data.
 FASTMATH = {"reassoc", "contract"}
 
 
-# Rows are processed in blocks of this many: the block's slice of XT (D x BLOCK) stays in L1/L2
-# while the K distance passes and the booking pass run over it.
+# Rows are processed in blocks of this many: the block's slice of XT (D x BLOCK: 32 KB at D = 16
+# in float64) stays in L1 while every centre's pass runs over it.
 BLOCK = 256
 
+# Scratch rows of the assignment (a (SCRATCH_ROWS + D, BLOCK + 8) array of the data's type): four
+# partial distance rows (one per centre of a group of four), the block's smallest and second
+# smallest approximate distance and the index of the smallest, then the block's copy of the data.
+SCRATCH_ROWS = 7
+_BEST, _SECOND, _INDEX = 4, 5, 6
 
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
-def _sq4(x0, x1, x2, x3, c0, c1, c2, c3, i):
-    """||x_i - c||^2 over four coordinates, summed in coordinate order."""
-    t0 = x0[i] - c0
-    t1 = x1[i] - c1
-    t2 = x2[i] - c2
-    t3 = x3[i] - c3
-    a = t0 * t0
-    a += t1 * t1
-    a += t2 * t2
-    a += t3 * t3
-    return a
-
-
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
-def _add_sq4(a, x0, x1, x2, x3, c0, c1, c2, c3, i):
-    """a + ||x_i - c||^2 over four coordinates, added to a one coordinate at a time, in order."""
-    t0 = x0[i] - c0
-    t1 = x1[i] - c1
-    t2 = x2[i] - c2
-    t3 = x3[i] - c3
-    a += t0 * t0
-    a += t1 * t1
-    a += t2 * t2
-    a += t3 * t3
-    return a
-
-
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
-def _keep_nearest(a, k, i, bestd, best):
-    """Row i's running minimum and argmin take (a, k) if a is smaller (branch-free selects)."""
-    lt = a < bestd[i]
-    bestd[i] = a if lt else bestd[i]
-    best[i] = k if lt else best[i]
+# Unit roundoff of the approximate pass, per type: 2^-53 for float64, 2^-24 for float32.
+_U64 = 2.0 ** -53
+_U32 = 2.0 ** -24
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -131,91 +106,218 @@ def farthest_movable_row(labels, counts, mind, XT, centers):
     return p
 
 
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _nearest_block(XT, centers, b0, n, acc, bestd, best):
-    """Nearest centre of rows b0 .. b0+n-1: bestd[i], best[i] for row b0 + i (lowest index on ties).
+def padded_centres(K: int) -> int:
+    """Centres as the approximate pass takes them: K rounded up to a multiple of four (the extra
+    ones have +inf norms: never nearest)."""
+    return -(-K // 4) * 4
 
-    Vectorised across rows: XT is the (D, N) transpose of X, so for a fixed centre and
-    coordinate the block's values are contiguous and the innermost loop over rows maps onto SIMD
-    lanes. Coordinates are taken four at a time (one pass over ``acc`` per four); the squared
-    distance of a row is still summed over j in increasing order, as the row-wise formula.
-    """
+
+@numba.njit(cache=True, nogil=True)
+def prepare_centres(centers, ct, cn):
+    """The approximate pass's view of the centres, in the data's type: ct[k] = -2 mu_k,
+    cn[k] = ||mu_k||^2 (computed in float64, then rounded), the padding centres (k >= K) 0 and
+    +inf. Returns max_k ||mu_k||^2 (float64), for the pass's error bound."""
+    K, D = centers.shape
+    big = 0.0
+    for k in range(ct.shape[0]):
+        if k < K:
+            s = 0.0
+            for j in range(D):
+                c = centers[k, j]
+                ct[k, j] = -2.0 * c
+                s += c * c
+            cn[k] = s
+            big = max(big, s)
+        else:
+            for j in range(D):
+                ct[k, j] = 0.0
+            cn[k] = np.inf
+    return big
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _keep_two(v, k, b, s, bi):
+    """Running smallest b (index bi) and second smallest s of a row's values after taking value v
+    of centre k (branch-free: selects, vectorised across rows)."""
+    s = min(s, max(b, v))
+    bi = k if v < b else bi
+    b = min(b, v)
+    return b, s, bi
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _approx_block(XT, ct, cn, b0, n, work):
+    """Approximate nearest centre of rows b0 .. b0+n-1: for row b0 + i, the smallest of
+    a_k = ||mu_k||^2 - 2 x.mu_k (the squared distance less ||x||^2, the same for every centre) in
+    work[_BEST, i], its centre in work[_INDEX, i] (as a float), the second smallest in
+    work[_SECOND, i]. Computed in the data's type (ct, cn: :func:`prepare_centres`).
+
+    One multiply-add per row, centre and coordinate (the difference form costs a subtraction
+    more). Register-blocked: rows on SIMD lanes (XT's rows are contiguous), four centres and four
+    coordinates a pass, so each loaded vector of x feeds 16 multiply-adds from 16 coefficients
+    held in registers; the last pass of a group of four centres updates the running minima."""
     D = XT.shape[0]
-    K = centers.shape[0]
+    Kp = ct.shape[0]
+    r = D % 4
+    a0 = work[0]
+    a1 = work[1]
+    a2 = work[2]
+    a3 = work[3]
+    bestd = work[_BEST]
+    secd = work[_SECOND]
+    bestk = work[_INDEX]
     for i in range(n):
         bestd[i] = np.inf
-        best[i] = 0
-    r = D % 4
-    for k in range(K):
-        for j in range(r):                     # the D mod 4 leading coordinates, one at a time
-            cj = centers[k, j]
+        secd[i] = np.inf
+        bestk[i] = 0
+    for k in range(0, Kp, 4):
+        kf = bestk.dtype.type(k)
+        n0 = cn[k]
+        n1 = cn[k + 1]
+        n2 = cn[k + 2]
+        n3 = cn[k + 3]
+        for i in range(n):
+            a0[i] = n0
+            a1[i] = n1
+            a2[i] = n2
+            a3[i] = n3
+        for j in range(r):                  # the D mod 4 leading coordinates, one at a time
             x0 = XT[j, b0:b0 + n]
-            if j == 0:
-                for i in range(n):
-                    t0 = x0[i] - cj
-                    acc[i] = t0 * t0
-            else:
-                for i in range(n):
-                    t0 = x0[i] - cj
-                    acc[i] += t0 * t0
-        if D < 4:
+            c00 = ct[k, j]
+            c10 = ct[k + 1, j]
+            c20 = ct[k + 2, j]
+            c30 = ct[k + 3, j]
             for i in range(n):
-                _keep_nearest(acc[i], k, i, bestd, best)
-            continue
-        for j in range(r, D, 4):               # then four at a time; the last four also update
-            c0 = centers[k, j]                 # the running minimum
-            c1 = centers[k, j + 1]
-            c2 = centers[k, j + 2]
-            c3 = centers[k, j + 3]
+                y0 = x0[i]
+                a0[i] += c00 * y0
+                a1[i] += c10 * y0
+                a2[i] += c20 * y0
+                a3[i] += c30 * y0
+        for j in range(r, D, 4):            # then four at a time
             x0 = XT[j, b0:b0 + n]
             x1 = XT[j + 1, b0:b0 + n]
             x2 = XT[j + 2, b0:b0 + n]
             x3 = XT[j + 3, b0:b0 + n]
+            c00, c01, c02, c03 = ct[k, j], ct[k, j + 1], ct[k, j + 2], ct[k, j + 3]
+            c10, c11, c12, c13 = ct[k + 1, j], ct[k + 1, j + 1], ct[k + 1, j + 2], ct[k + 1, j + 3]
+            c20, c21, c22, c23 = ct[k + 2, j], ct[k + 2, j + 1], ct[k + 2, j + 2], ct[k + 2, j + 3]
+            c30, c31, c32, c33 = ct[k + 3, j], ct[k + 3, j + 1], ct[k + 3, j + 2], ct[k + 3, j + 3]
             if j + 4 < D:
-                if j == 0:
-                    for i in range(n):
-                        acc[i] = _sq4(x0, x1, x2, x3, c0, c1, c2, c3, i)
-                else:
-                    for i in range(n):
-                        acc[i] = _add_sq4(acc[i], x0, x1, x2, x3, c0, c1, c2, c3, i)
-            elif j == 0:
                 for i in range(n):
-                    _keep_nearest(_sq4(x0, x1, x2, x3, c0, c1, c2, c3, i), k, i, bestd, best)
-            else:
+                    y0 = x0[i]
+                    y1 = x1[i]
+                    y2 = x2[i]
+                    y3 = x3[i]
+                    a0[i] += c00 * y0 + c01 * y1 + c02 * y2 + c03 * y3
+                    a1[i] += c10 * y0 + c11 * y1 + c12 * y2 + c13 * y3
+                    a2[i] += c20 * y0 + c21 * y1 + c22 * y2 + c23 * y3
+                    a3[i] += c30 * y0 + c31 * y1 + c32 * y2 + c33 * y3
+            else:                           # the last four: finish the sums, keep the minima
                 for i in range(n):
-                    _keep_nearest(_add_sq4(acc[i], x0, x1, x2, x3, c0, c1, c2, c3, i), k, i,
-                                  bestd, best)
+                    y0 = x0[i]
+                    y1 = x1[i]
+                    y2 = x2[i]
+                    y3 = x3[i]
+                    v0 = a0[i] + c00 * y0 + c01 * y1 + c02 * y2 + c03 * y3
+                    v1 = a1[i] + c10 * y0 + c11 * y1 + c12 * y2 + c13 * y3
+                    v2 = a2[i] + c20 * y0 + c21 * y1 + c22 * y2 + c23 * y3
+                    v3 = a3[i] + c30 * y0 + c31 * y1 + c32 * y2 + c33 * y3
+                    b, s, bi = _keep_two(v0, kf, bestd[i], secd[i], bestk[i])
+                    b, s, bi = _keep_two(v1, kf + 1, b, s, bi)
+                    b, s, bi = _keep_two(v2, kf + 2, b, s, bi)
+                    b, s, bi = _keep_two(v3, kf + 3, b, s, bi)
+                    bestd[i] = b
+                    secd[i] = s
+                    bestk[i] = bi
+        if D < 4:
+            for i in range(n):
+                b, s, bi = _keep_two(a0[i], kf, bestd[i], secd[i], bestk[i])
+                b, s, bi = _keep_two(a1[i], kf + 1, b, s, bi)
+                b, s, bi = _keep_two(a2[i], kf + 2, b, s, bi)
+                b, s, bi = _keep_two(a3[i], kf + 3, b, s, bi)
+                bestd[i] = b
+                secd[i] = s
+                bestk[i] = bi
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def assign_rows(XT, centers, lo, hi, labels, sums, counts, mind, acc, best):
+def _exact_nearest(XT, r, centers):
+    """(k, d): the centre nearest row r by the difference form sum_j (x_rj - mu_kj)^2 in float64
+    (lowest index on ties), and d that distance."""
+    D = XT.shape[0]
+    best = 0
+    bestd = np.inf
+    for k in range(centers.shape[0]):
+        d = 0.0
+        for j in range(D):
+            t = XT[j, r] - centers[k, j]
+            d += t * t
+        if d < bestd:
+            bestd = d
+            best = k
+    return best, bestd
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def assign_rows(XT, centers, ct, cn, big, lo, hi, labels, sums, counts, mind, work):
     """Assignment of rows lo .. hi-1 fused with accumulation into ``sums``, ``counts`` (added
-    to, not reset): block by block, :func:`_nearest_block`, then one pass in row order booking
-    labels, counts, per-cluster sums and each row's squared distance to its centre (``mind``).
-    ``acc`` is (2, block) float64 scratch: the running sums and the block's distances (float64
-    whatever XT's type: float32 data is summed in float64). An empty ``mind`` is not written.
+    to, not reset): block by block, :func:`_approx_block`, then one pass in row order booking
+    labels, counts, per-cluster sums (float64 whatever XT's type) and each row's squared
+    distance to its centre (``mind``; an empty ``mind`` is not written). ``work`` is
+    (SCRATCH_ROWS + D, BLOCK + 8) scratch of XT's type (:func:`scratch`); ct, cn, big from
+    :func:`prepare_centres`.
+
+    The label is the exact nearest centre (lowest index on ties), as the difference form
+    sum_j (x_j - mu_kj)^2 in float64 would choose it. The approximate values a_k carry a rounding
+    error of at most (D + 3) u (3 max_k ||mu_k||^2 + ||x||^2) each (u the unit roundoff of XT's type;
+    the (D + 1)-term sum, the rounding of the centres to XT's type and of their norms); when the
+    second smallest exceeds the smallest by more than twice that (four times here, for margin),
+    the smallest is the exact nearest centre; otherwise (near ties, duplicate centres) the row's
+    distances are computed again exactly, :func:`_exact_nearest`. Either way the booked distance
+    is the difference form in float64, not a_k + ||x||^2 (which cancels).
 
     Returns (sum of the rows' squared distances, number of labels that changed).
     """
     D = XT.shape[0]
-    B = acc.shape[1]
+    B = BLOCK
+    # The block's rows are copied first: in XT a block's D slices lie N elements apart, so
+    # for N a multiple of 512 they fall in the same L1 set and evict each other (the booking pass
+    # reads a row's D values across them); in the copy they lie BLOCK + 8 apart.
+    xb = work[SCRATCH_ROWS:SCRATCH_ROWS + D]
+    u = _U32 if XT.itemsize == 4 else _U64     # float32 or float64 data
+    slack = 4.0 * (D + 3) * u
+    big3 = 3.0 * big
     total = 0.0
     changed = 0
-    bestd = acc[1]
     keep = mind.shape[0] > 0        # an empty ``mind``: the distances are not kept
+    bestd = work[_BEST]
+    secd = work[_SECOND]
+    bestk = work[_INDEX]
     for b0 in range(lo, hi, B):
         n = min(hi, b0 + B) - b0
-        _nearest_block(XT, centers, b0, n, acc[0], bestd, best)
+        for j in range(D):
+            xb[j, :n] = XT[j, b0:b0 + n]
+        _approx_block(xb, ct, cn, 0, n, work)
         for i in range(n):
             r = b0 + i
-            k = best[i]
+            k = int(bestk[i])
+            d = 0.0
+            xx = 0.0
+            for j in range(D):
+                xj = np.float64(xb[j, i])
+                t = xj - centers[k, j]
+                d += t * t
+                xx += xj * xj
+            gap = np.float64(secd[i]) - np.float64(bestd[i])
+            if not gap > slack * (big3 + xx):       # a near tie (or not finite): exact
+                k, d = _exact_nearest(XT, r, centers)
             changed += relabel(labels, r, k)
             counts[k] += 1.0
             for j in range(D):
-                sums[k, j] += XT[j, r]
-            total += bestd[i]
+                sums[k, j] += xb[j, i]
+            total += d
             if keep:
-                mind[r] = bestd[i]
+                mind[r] = d
     return total, changed
 
 
@@ -223,19 +325,22 @@ def assign_rows(XT, centers, lo, hi, labels, sums, counts, mind, acc, best):
 def assign(XT, centers, labels, sums, counts, mind, acc, best):
     """Assignment fused with accumulation (serial): nearest centre of every row, per-cluster sums
     and counts for the next centre update, each row's squared distance to its centre. XT is the
-    (D, N) transpose of the data; ``acc`` is a (2, block) float64 work buffer (a (block,) one, as
-    fuzzy-cmeans and the distributed plans pass, costs one small allocation per call), ``best``
-    (block,) int64.
+    (D, N) transpose of the data. ``acc`` and ``best`` are no longer used (the scratch depends on
+    XT's type and is allocated here: a few KB); they stay in the signature for the callers.
 
     Returns (distortion, number of labels that changed).
     """
+    K, D = centers.shape
     sums[:, :] = 0.0
     counts[:] = 0.0
-    scratch = acc.reshape(2, -1) if acc.size == 2 * best.shape[0] else \
-        np.empty((2, best.shape[0]))
+    Kp = -(-K // 4) * 4
+    ct = np.empty((Kp, D), dtype=XT.dtype)
+    cn = np.empty(Kp, dtype=XT.dtype)
+    big = prepare_centres(centers, ct, cn)
+    work = np.empty((SCRATCH_ROWS + D, BLOCK + 8), dtype=XT.dtype)
     # np.int64(0), not the literal 0: the parallel step's compiled assign_rows is reused
-    return assign_rows(XT, centers, np.int64(0), XT.shape[1], labels, sums, counts, mind,
-                        scratch, best)
+    return assign_rows(XT, centers, ct, cn, big, np.int64(0), XT.shape[1], labels, sums, counts,
+                       mind, work)
 
 
 # Rows per chunk of the chunked Lloyd step (a multiple of BLOCK), and at most this many chunks:
@@ -256,11 +361,13 @@ def lloyd_chunks(N: int, K: int, D: int) -> int:
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
 def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dist_t,
-                   changed_t, acc_t, best_t, update, nw):
+                   changed_t, work_t, ct, cn, update, nw):
     """A whole Lloyd step in one call: (when ``update``) the centre update of
     :func:`update_centers`, then the chunked twin of :func:`assign`, chunk c accumulating into
-    sums_t[c], counts_t[c] (work buffers acc_t[c], best_t[c]), and the chunk sums added in chunk
-    order into sums, counts. ``nw`` threads take the chunks one at a time (``_parallel.call``).
+    sums_t[c], counts_t[c] (scratch work_t[c], (SCRATCH_ROWS, BLOCK) of XT's type), and the
+    chunk sums added in chunk order into sums, counts. ct, cn ((Kp, D) and (Kp,) of XT's type,
+    Kp = :func:`padded_centres`) receive the centres as the approximate pass takes them. ``nw``
+    threads take the chunks one at a time (``_parallel.call``).
 
     Returns (distortion, labels changed, clusters re-seeded).
     """
@@ -270,6 +377,7 @@ def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dis
     n_reseeded = 0
     if update:   # ``update`` (a bool), not the literal True: one compiled update_centers
         n_reseeded = update_centers(XT, labels, sums, counts, mind, centers, update)
+    big = prepare_centres(centers, ct, cn)
     size = (N + n_chunks - 1) // n_chunks
     counter = np.zeros(1, dtype=np.int64)
     for _ in numba.prange(nw):
@@ -281,8 +389,8 @@ def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dis
             hi = min(N, lo + size)
             sums_t[c, :, :] = 0.0
             counts_t[c, :] = 0.0
-            dist_t[c], changed_t[c] = assign_rows(XT, centers, lo, hi, labels, sums_t[c],
-                                                   counts_t[c], mind, acc_t[c], best_t[c])
+            dist_t[c], changed_t[c] = assign_rows(XT, centers, ct, cn, big, lo, hi, labels,
+                                                   sums_t[c], counts_t[c], mind, work_t[c])
     # Add the per-chunk accumulators in chunk order (deterministic for a given chunk count).
     sums[:, :] = 0.0
     counts[:] = 0.0
