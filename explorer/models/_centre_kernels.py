@@ -23,6 +23,8 @@ import math
 
 import numba
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
 from explorer.models._parallel import call, claim
 
@@ -258,14 +260,28 @@ def _exact_nearest(XT, r, centers):
     return best, bestd
 
 
+def _float64_rows(work, block64):
+    """The block's copy as the booking pass reads it (float64): work's data rows for float64
+    data, else ``block64`` (chosen when the kernel is compiled, by the overload below)."""
+    return work[SCRATCH_ROWS:] if work.dtype == np.float64 else block64
+
+
+@overload(_float64_rows, jit_options={"cache": True})
+def _float64_rows_impl(work, block64):
+    if work.dtype == types.float64:
+        return lambda work, block64: work[SCRATCH_ROWS:]
+    return lambda work, block64: block64
+
+
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def assign_rows(XT, centers, ct, cn, big, lo, hi, labels, sums, counts, mind, work):
+def assign_rows(XT, centers, ct, cn, big, lo, hi, labels, sums, counts, mind, work, block64):
     """Assignment of rows lo .. hi-1 fused with accumulation into ``sums``, ``counts`` (added
     to, not reset): block by block, :func:`_approx_block`, then one pass in row order booking
     labels, counts, per-cluster sums (float64 whatever XT's type) and each row's squared
     distance to its centre (``mind``; an empty ``mind`` is not written). ``work`` is
-    (SCRATCH_ROWS + D, BLOCK + 8) scratch of XT's type (:func:`scratch`); ct, cn, big from
-    :func:`prepare_centres`.
+    (SCRATCH_ROWS + D, BLOCK + 8) scratch of XT's type, ``block64`` (D, BLOCK + 8) float64
+    scratch for float32 data (unused for float64 data: (0, BLOCK + 8); :func:`lloyd_scratch`);
+    ct, cn, big from :func:`prepare_centres`.
 
     The label is the exact nearest centre (lowest index on ties), as the difference form
     sum_j (x_j - mu_kj)^2 in float64 would choose it. The approximate values a_k carry a rounding
@@ -282,9 +298,12 @@ def assign_rows(XT, centers, ct, cn, big, lo, hi, labels, sums, counts, mind, wo
     B = BLOCK
     # The block's rows are copied first: in XT a block's D slices lie N elements apart, so
     # for N a multiple of 512 they fall in the same L1 set and evict each other (the booking pass
-    # reads a row's D values across them); in the copy they lie BLOCK + 8 apart.
+    # reads a row's D values across them); in the copy they lie BLOCK + 8 apart. Float32 data is
+    # also copied to float64 (block64) for the booking pass: converting there costs more.
     xb = work[SCRATCH_ROWS:SCRATCH_ROWS + D]
-    u = _U32 if XT.itemsize == 4 else _U64     # float32 or float64 data
+    single = XT.itemsize == 4
+    b64 = _float64_rows(work, block64)
+    u = _U32 if single else _U64
     slack = 4.0 * (D + 3) * u
     big3 = 3.0 * big
     total = 0.0
@@ -295,8 +314,14 @@ def assign_rows(XT, centers, ct, cn, big, lo, hi, labels, sums, counts, mind, wo
     bestk = work[_INDEX]
     for b0 in range(lo, hi, B):
         n = min(hi, b0 + B) - b0
-        for j in range(D):
-            xb[j, :n] = XT[j, b0:b0 + n]
+        for j in range(D):                  # (a loop: numba's slice assignment costs more)
+            src = XT[j, b0:b0 + n]
+            dst = xb[j]
+            dst64 = block64[j]
+            for i in range(n):
+                dst[i] = src[i]
+                if single:
+                    dst64[i] = src[i]
         _approx_block(xb, ct, cn, 0, n, work)
         for i in range(n):
             r = b0 + i
@@ -304,7 +329,7 @@ def assign_rows(XT, centers, ct, cn, big, lo, hi, labels, sums, counts, mind, wo
             d = 0.0
             xx = 0.0
             for j in range(D):
-                xj = np.float64(xb[j, i])
+                xj = b64[j, i]
                 t = xj - centers[k, j]
                 d += t * t
                 xx += xj * xj
@@ -314,7 +339,7 @@ def assign_rows(XT, centers, ct, cn, big, lo, hi, labels, sums, counts, mind, wo
             changed += relabel(labels, r, k)
             counts[k] += 1.0
             for j in range(D):
-                sums[k, j] += xb[j, i]
+                sums[k, j] += b64[j, i]
             total += d
             if keep:
                 mind[r] = d
@@ -338,9 +363,10 @@ def assign(XT, centers, labels, sums, counts, mind, acc, best):
     cn = np.empty(Kp, dtype=XT.dtype)
     big = prepare_centres(centers, ct, cn)
     work = np.empty((SCRATCH_ROWS + D, BLOCK + 8), dtype=XT.dtype)
+    block64 = np.empty((D if XT.itemsize == 4 else 0, BLOCK + 8))
     # np.int64(0), not the literal 0: the parallel step's compiled assign_rows is reused
     return assign_rows(XT, centers, ct, cn, big, np.int64(0), XT.shape[1], labels, sums, counts,
-                       mind, work)
+                       mind, work, block64)
 
 
 # Rows per chunk of the chunked Lloyd step (a multiple of BLOCK), and at most this many chunks:
@@ -359,12 +385,21 @@ def lloyd_chunks(N: int, K: int, D: int) -> int:
     return max(1, min(cap, -(-N // CHUNK_ROWS)))
 
 
+def lloyd_scratch(n_chunks: int, D: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Per-chunk scratch of :func:`assign_rows` for data of ``dtype``: (work_t, block_t), work_t
+    (n_chunks, SCRATCH_ROWS + D, BLOCK + 8) of dtype, block_t (n_chunks, D, BLOCK + 8) float64
+    for float32 data, (n_chunks, 0, BLOCK + 8) for float64 data (whose copy is work's)."""
+    work_t = np.zeros((n_chunks, SCRATCH_ROWS + D, BLOCK + 8), dtype=dtype)
+    block_t = np.zeros((n_chunks, D if dtype == np.float32 else 0, BLOCK + 8))
+    return work_t, block_t
+
+
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
 def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dist_t,
-                   changed_t, work_t, ct, cn, update, nw):
+                   changed_t, work_t, block_t, ct, cn, update, nw):
     """A whole Lloyd step in one call: (when ``update``) the centre update of
     :func:`update_centers`, then the chunked twin of :func:`assign`, chunk c accumulating into
-    sums_t[c], counts_t[c] (scratch work_t[c], (SCRATCH_ROWS, BLOCK) of XT's type), and the
+    sums_t[c], counts_t[c] (scratch work_t[c], block_t[c]: :func:`lloyd_scratch`), and the
     chunk sums added in chunk order into sums, counts. ct, cn ((Kp, D) and (Kp,) of XT's type,
     Kp = :func:`padded_centres`) receive the centres as the approximate pass takes them. ``nw``
     threads take the chunks one at a time (``_parallel.call``).
@@ -390,7 +425,8 @@ def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dis
             sums_t[c, :, :] = 0.0
             counts_t[c, :] = 0.0
             dist_t[c], changed_t[c] = assign_rows(XT, centers, ct, cn, big, lo, hi, labels,
-                                                   sums_t[c], counts_t[c], mind, work_t[c])
+                                                   sums_t[c], counts_t[c], mind, work_t[c],
+                                                   block_t[c])
     # Add the per-chunk accumulators in chunk order (deterministic for a given chunk count).
     sums[:, :] = 0.0
     counts[:] = 0.0

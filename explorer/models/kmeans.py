@@ -18,14 +18,13 @@ import numpy as np
 
 from explorer.models import register
 from explorer.models._centre_kernels import (  # noqa: F401 - kmeans_plusplus, initial_centers, check_centers: re-exported
-    BLOCK,
-    SCRATCH_ROWS,
     assign,
     check_centers,
     data_matrix,
     initial_centers,
     kmeans_plusplus,
     lloyd_chunks,
+    lloyd_scratch,
     padded_centres,
     step_parallel,
     transposed,
@@ -76,7 +75,7 @@ class _Lloyd:
         self.work = N * K * D
         if self.parallel:
             dtype = self.XT.dtype           # the assignment's approximate pass: data's type
-            self.work_t = np.zeros((n_chunks, SCRATCH_ROWS + D, BLOCK + 8), dtype=dtype)
+            self.work_t, self.block_t = lloyd_scratch(n_chunks, D, dtype)
             self.ct = np.zeros((padded_centres(K), D), dtype=dtype)
             self.cn = np.zeros(padded_centres(K), dtype=dtype)
             self.sums_t = np.zeros((n_chunks, K, D))
@@ -92,8 +91,8 @@ class _Lloyd:
         if self.parallel:
             return call(step_parallel, len(self.dist_t), self.work, self.XT, self.centers,
                         self.labels, self.sums, self.counts, self.mind, self.sums_t,
-                        self.counts_t, self.dist_t, self.changed_t, self.work_t, self.ct,
-                        self.cn, update)
+                        self.counts_t, self.dist_t, self.changed_t, self.work_t,
+                        self.block_t, self.ct, self.cn, update)
         n_reseeded = 0
         if update:
             n_reseeded = update_centers(self.XT, self.labels, self.sums, self.counts, self.mind,
