@@ -115,17 +115,30 @@ def padded_centres(K: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def prepare_centres(centers, ct, cn):
-    """The approximate pass's view of the centres, in the data's type: ct[k] = -2 mu_k,
-    cn[k] = ||mu_k||^2 (computed in float64, then rounded), the padding centres (k >= K) 0 and
-    +inf. Returns max_k ||mu_k||^2 (float64), for the pass's error bound."""
+def prepare_centres(centers, ct, cn, shift):
+    """The approximate pass's view of the centres, in the data's type, relative to an origin
+    ``shift`` (D,): ct[k] = -2 (mu_k - shift), cn[k] = ||mu_k - shift||^2 (computed in float64,
+    then rounded), the padding centres (k >= K) 0 and +inf. Returns max_k ||mu_k - shift||^2
+    (float64), for the pass's error bound.
+
+    For float32 data the origin is the centres' mean (the pass's rounding error grows with the
+    squared norms: float32 data far from the origin would otherwise send every row to the exact
+    fallback); float64 data keeps the origin (shift 0: its copy stays exact)."""
     K, D = centers.shape
+    for j in range(D):
+        shift[j] = 0.0
+    if ct.itemsize == 4:
+        for k in range(K):
+            for j in range(D):
+                shift[j] += centers[k, j]
+        for j in range(D):
+            shift[j] /= K
     big = 0.0
     for k in range(ct.shape[0]):
         if k < K:
             s = 0.0
             for j in range(D):
-                c = centers[k, j]
+                c = centers[k, j] - shift[j]
                 ct[k, j] = -2.0 * c
                 s += c * c
             cn[k] = s
@@ -274,19 +287,21 @@ def _float64_rows_impl(work, block64):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def assign_rows(XT, centers, ct, cn, big, lo, hi, labels, sums, counts, mind, work, block64):
+def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, mind, work,
+                block64):
     """Assignment of rows lo .. hi-1 fused with accumulation into ``sums``, ``counts`` (added
     to, not reset): block by block, :func:`_approx_block`, then one pass in row order booking
     labels, counts, per-cluster sums (float64 whatever XT's type) and each row's squared
     distance to its centre (``mind``; an empty ``mind`` is not written). ``work`` is
     (SCRATCH_ROWS + D, BLOCK + 8) scratch of XT's type, ``block64`` (D, BLOCK + 8) float64
     scratch for float32 data (unused for float64 data: (0, BLOCK + 8); :func:`lloyd_scratch`);
-    ct, cn, big from :func:`prepare_centres`.
+    ct, cn, shift, big from :func:`prepare_centres` (the approximate pass works on x - shift).
 
     The label is the exact nearest centre (lowest index on ties), as the difference form
     sum_j (x_j - mu_kj)^2 in float64 would choose it. The approximate values a_k carry a rounding
-    error of at most (D + 3) u (3 max_k ||mu_k||^2 + ||x||^2) each (u the unit roundoff of XT's type;
-    the (D + 1)-term sum, the rounding of the centres to XT's type and of their norms); when the
+    error of at most (D + 4) u (3 max_k ||mu_k - s||^2 + ||x - s||^2) each (s the shift, u the unit
+    roundoff of XT's type; the (D + 1)-term sum, the rounding of the centres, their norms and
+    x - s to XT's type); when the
     second smallest exceeds the smallest by more than twice that (four times here, for margin),
     the smallest is the exact nearest centre; otherwise (near ties, duplicate centres) the row's
     distances are computed again exactly, :func:`_exact_nearest`. Either way the booked distance
@@ -304,7 +319,7 @@ def assign_rows(XT, centers, ct, cn, big, lo, hi, labels, sums, counts, mind, wo
     single = XT.itemsize == 4
     b64 = _float64_rows(work, block64)
     u = _U32 if single else _U64
-    slack = 4.0 * (D + 3) * u
+    slack = 4.0 * (D + 4) * u
     big3 = 3.0 * big
     total = 0.0
     changed = 0
@@ -318,10 +333,15 @@ def assign_rows(XT, centers, ct, cn, big, lo, hi, labels, sums, counts, mind, wo
             src = XT[j, b0:b0 + n]
             dst = xb[j]
             dst64 = block64[j]
-            for i in range(n):
-                dst[i] = src[i]
-                if single:
-                    dst64[i] = src[i]
+            if single:
+                sj = shift[j]
+                for i in range(n):
+                    v = np.float64(src[i])
+                    dst64[i] = v
+                    dst[i] = v - sj
+            else:                           # (shift 0)
+                for i in range(n):
+                    dst[i] = src[i]
         _approx_block(xb, ct, cn, 0, n, work)
         for i in range(n):
             r = b0 + i
@@ -332,7 +352,8 @@ def assign_rows(XT, centers, ct, cn, big, lo, hi, labels, sums, counts, mind, wo
                 xj = b64[j, i]
                 t = xj - centers[k, j]
                 d += t * t
-                xx += xj * xj
+                t = xj - shift[j]
+                xx += t * t
             gap = np.float64(secd[i]) - np.float64(bestd[i])
             if not gap > slack * (big3 + xx):       # a near tie (or not finite): exact
                 k, d = _exact_nearest(XT, r, centers)
@@ -361,12 +382,13 @@ def assign(XT, centers, labels, sums, counts, mind, acc, best):
     Kp = -(-K // 4) * 4
     ct = np.empty((Kp, D), dtype=XT.dtype)
     cn = np.empty(Kp, dtype=XT.dtype)
-    big = prepare_centres(centers, ct, cn)
+    shift = np.empty(D)
+    big = prepare_centres(centers, ct, cn, shift)
     work = np.empty((SCRATCH_ROWS + D, BLOCK + 8), dtype=XT.dtype)
     block64 = np.empty((D if XT.itemsize == 4 else 0, BLOCK + 8))
     # np.int64(0), not the literal 0: the parallel step's compiled assign_rows is reused
-    return assign_rows(XT, centers, ct, cn, big, np.int64(0), XT.shape[1], labels, sums, counts,
-                       mind, work, block64)
+    return assign_rows(XT, centers, ct, cn, shift, big, np.int64(0), XT.shape[1], labels, sums,
+                       counts, mind, work, block64)
 
 
 # Rows per chunk of the chunked Lloyd step (a multiple of BLOCK), and at most this many chunks:
@@ -412,7 +434,8 @@ def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dis
     n_reseeded = 0
     if update:   # ``update`` (a bool), not the literal True: one compiled update_centers
         n_reseeded = update_centers(XT, labels, sums, counts, mind, centers, update)
-    big = prepare_centres(centers, ct, cn)
+    shift = np.empty(D)
+    big = prepare_centres(centers, ct, cn, shift)
     size = (N + n_chunks - 1) // n_chunks
     counter = np.zeros(1, dtype=np.int64)
     for _ in numba.prange(nw):
@@ -424,7 +447,7 @@ def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dis
             hi = min(N, lo + size)
             sums_t[c, :, :] = 0.0
             counts_t[c, :] = 0.0
-            dist_t[c], changed_t[c] = assign_rows(XT, centers, ct, cn, big, lo, hi, labels,
+            dist_t[c], changed_t[c] = assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels,
                                                    sums_t[c], counts_t[c], mind, work_t[c],
                                                    block_t[c])
     # Add the per-chunk accumulators in chunk order (deterministic for a given chunk count).
