@@ -10,7 +10,9 @@
 * **Assignment** (the "E-step" of Lloyd's algorithm): ``z_i = argmin_k ||x_i - mu_k||^2`` (lowest
   index on ties) fused with the per-cluster sums and counts of the next centre update, on the
   (D, N) transpose of the data in blocks of BLOCK rows (:func:`assign`; :func:`step_parallel`
-  runs a whole Lloyd step over row chunks in parallel).
+  runs a whole Lloyd step over row chunks in parallel). The centres are ranked by
+  ``||mu_k||^2 - 2 x.mu_k`` in the data's type (:func:`_approx_block`), near ties settled exactly
+  in float64 (:func:`assign_rows`).
 * **Centre update** (the "M-step"): ``mu_k = sums_k / counts_k``, after re-seeding empty clusters
   with the row farthest from its centre (:func:`update_centers`).
 
