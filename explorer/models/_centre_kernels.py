@@ -44,9 +44,10 @@ BLOCK = 256
 
 # Scratch rows of the assignment (a (SCRATCH_ROWS + D, BLOCK + 8) array of the data's type): four
 # partial distance rows (one per centre of a group of four), the block's smallest and second
-# smallest approximate distance and the index of the smallest, then the block's copy of the data.
-SCRATCH_ROWS = 7
-_BEST, _SECOND, _INDEX = 4, 5, 6
+# smallest approximate distance and the index of the smallest, the rows' squared norms (relative to
+# the shift), then the block's copy of the data.
+SCRATCH_ROWS = 8
+_BEST, _SECOND, _INDEX, _NORM = 4, 5, 6, 7
 
 # Unit roundoff of the approximate pass, per type: 2^-53 for float64, 2^-24 for float32.
 _U64 = 2.0 ** -53
@@ -329,9 +330,15 @@ def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, m
     bestd = work[_BEST]
     secd = work[_SECOND]
     bestk = work[_INDEX]
+    norm = work[_NORM]
     for b0 in range(lo, hi, B):
         n = min(hi, b0 + B) - b0
-        for j in range(D):                  # (a loop: numba's slice assignment costs more)
+        for i in range(n):
+            norm[i] = 0.0
+        # (loops: numba's slice assignment costs more); with the rows' ||x - shift||^2 for the
+        # error bound, rows on SIMD lanes (float32 data: in float32, ample for a bound with a
+        # factor 2 of margin)
+        for j in range(D):
             src = XT[j, b0:b0 + n]
             dst = xb[j]
             dst64 = block64[j]
@@ -340,22 +347,23 @@ def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, m
                 for i in range(n):
                     v = np.float64(src[i])
                     dst64[i] = v
-                    dst[i] = v - sj
+                    w = v - sj
+                    dst[i] = w
+                    norm[i] += w * w
             else:                           # (shift 0)
                 for i in range(n):
-                    dst[i] = src[i]
+                    v = src[i]
+                    dst[i] = v
+                    norm[i] += v * v
         _approx_block(xb, ct, cn, 0, n, work)
         for i in range(n):
             r = b0 + i
             k = int(bestk[i])
             d = 0.0
-            xx = 0.0
             for j in range(D):
-                xj = b64[j, i]
-                t = xj - centers[k, j]
+                t = b64[j, i] - centers[k, j]
                 d += t * t
-                t = xj - shift[j]
-                xx += t * t
+            xx = np.float64(norm[i])
             gap = np.float64(secd[i]) - np.float64(bestd[i])
             if not gap > slack * (big3 + xx):       # a near tie (or not finite): exact
                 k, d = _exact_nearest(XT, r, centers)
