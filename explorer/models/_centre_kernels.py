@@ -307,8 +307,10 @@ def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, m
     x - s to XT's type); when the
     second smallest exceeds the smallest by more than twice that (four times here, for margin),
     the smallest is the exact nearest centre; otherwise (near ties, duplicate centres) the row's
-    distances are computed again exactly, :func:`_exact_nearest`. Either way the booked distance
-    is the difference form in float64, not a_k + ||x||^2 (which cancels).
+    distances are computed again exactly, :func:`_exact_nearest`. The booked distance is the
+    difference form in float64, or for float64 data ||x||^2 + a_k where its error bound is below
+    2^-44 of it (5.7e-14 relative; it cancels for rows near their centre, which take the
+    difference form).
 
     Returns (sum of the rows' squared distances, number of labels that changed).
     """
@@ -323,6 +325,7 @@ def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, m
     b64 = _float64_rows(work, block64)
     u = _U32 if single else _U64
     slack = 4.0 * (D + 4) * u
+    fine = 2.0 ** 44 * (D + 4) * u
     big3 = 3.0 * big
     total = 0.0
     changed = 0
@@ -359,14 +362,20 @@ def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, m
         for i in range(n):
             r = b0 + i
             k = int(bestk[i])
-            d = 0.0
-            for j in range(D):
-                t = b64[j, i] - centers[k, j]
-                d += t * t
             xx = np.float64(norm[i])
             gap = np.float64(secd[i]) - np.float64(bestd[i])
             if not gap > slack * (big3 + xx):       # a near tie (or not finite): exact
                 k, d = _exact_nearest(XT, r, centers)
+            else:
+                # float64 data: ||x||^2 + a_k is the distance to within (D + 4) u (3 ||mu_k||^2 +
+                # ||x||^2); taken when that is below 2^-44 of it (5.7e-14 relative), else (rows
+                # near their centre, where it cancels; float32 data always) the difference form
+                d = xx + np.float64(bestd[i])
+                if single or not d > fine * (3.0 * np.float64(cn[k]) + xx):
+                    d = 0.0
+                    for j in range(D):
+                        t = b64[j, i] - centers[k, j]
+                        d += t * t
             changed += relabel(labels, r, k)
             counts[k] += 1.0
             for j in range(D):
