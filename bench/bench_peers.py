@@ -5,7 +5,8 @@ Run by hand (not part of the test suite; the peers are a benchmark-only extra,
 
     NUMBA_THREADING_LAYER=omp .venv/bin/python bench/bench_peers.py [--rounds 3]
         [--kmeans-n 1000000] [--kmeans-d 16] [--kmeans-k 50] [--gmm-n 200000] [--gmm-d 8]
-        [--gmm-k 10] [--threads 1,2] [--only kmeans,gmm]
+        [--gmm-k 10] [--threads 1,2] [--only kmeans,gmm] [--busy]
+        [--peers sklearn,sklearnex,daal4py,faiss]
 
 (``NUMBA_THREADING_LAYER=omp``: importing daal4py would otherwise switch numba to TBB.)
 
@@ -28,7 +29,9 @@ OpenMP and BLAS), ``daal4py.daalinit`` (scikit-learn-intelex and daal4py),
 
 Printed: the explorer's ms per iteration, wall and (in parentheses) CPU time of all threads, and
 the ratio peer / explorer in the same two measures (above 1: the explorer is faster), with the load
-average before and after each table. On a loaded machine the CPU ratio is the steadier figure on 1
+average before and after each table; for K-means also the explorer's GFLOP/s (2 N K D a pass)
+and its 2-thread time over its 1-thread time. ``--busy`` holds one core with a spinning child
+process for the whole run (a desktop's other job; issue 23: 2 threads no slower than 1). On a loaded machine the CPU ratio is the steadier figure on 1
 thread; on 2 threads the wall ratio is the one that matters and the noisier. The targets are
 issue 23's.
 """
@@ -36,8 +39,11 @@ issue 23's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -56,6 +62,21 @@ def loadavg() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "n/a"
+
+
+@contextlib.contextmanager
+def busy_core(on):
+    """With ``on``, a child process spinning on a core for the duration (a desktop's other job);
+    it is ended on the way out, whatever happens."""
+    if not on:
+        yield
+        return
+    spinner = subprocess.Popen([sys.executable, "-c", "while 1: pass"])
+    try:
+        yield
+    finally:
+        spinner.terminate()
+        spinner.wait()
 
 
 def table(X):
@@ -182,9 +203,17 @@ def bench_kmeans(args, sk, skx, faiss, d4p):
             print(f"| {threads} | {dtype} | " + ratio_cells(res, (threads, dtype), names) + " |")
     flop = 2.0 * N * K * D
     for threads in args.threads:
-        wall = np.nanmedian(np.array(res[(threads, "float64", "explorer")])[:, 0])
-        print(f"- {threads} thread(s), float64: {flop / wall / 1e9:.1f} GFLOP/s wall "
-              f"(2 N K D = {flop / 1e9:.2f} GFLOP a pass)")
+        for dtype in data:
+            wall = np.nanmedian(np.array(res[(threads, dtype, "explorer")])[:, 0])
+            print(f"- {threads} thread(s), {dtype}: {flop / wall / 1e9:.1f} GFLOP/s wall "
+                  f"(2 N K D = {flop / 1e9:.2f} GFLOP a pass)")
+    if 1 in args.threads and len(args.threads) > 1:
+        for threads in args.threads[1:]:
+            for dtype in data:
+                one = np.nanmedian(np.array(res[(1, dtype, "explorer")])[:, 0])
+                many = np.nanmedian(np.array(res[(threads, dtype, "explorer")])[:, 0])
+                print(f"- explorer {dtype}, {threads} threads / 1 thread, wall: "
+                      f"{many / one:.2f}")
     print(f"(load at end {loadavg()})")
 
 
@@ -278,22 +307,30 @@ def main() -> None:
     ap.add_argument("--gmm-n", type=int, default=200_000)
     ap.add_argument("--gmm-d", type=int, default=8)
     ap.add_argument("--gmm-k", type=int, default=10)
+    ap.add_argument("--peers", default="sklearn,sklearnex,daal4py,faiss",
+                    help="the peers to run (a subset of the default)")
+    ap.add_argument("--busy", action="store_true",
+                    help="hold one core with a spinning child process during the tables")
     args = ap.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
-    sk = optional("sklearn")
-    skx = optional("sklearnex")
-    d4p = optional("daal4py")
-    faiss = optional("faiss")
+    peers = args.peers.split(",")
+    sk = optional("sklearn") if "sklearn" in peers else None
+    skx = optional("sklearnex") if "sklearnex" in peers else None
+    d4p = optional("daal4py") if "daal4py" in peers or "sklearnex" in peers else None
+    faiss = optional("faiss") if "faiss" in peers else None
     versions = {m.__name__: getattr(m, "__version__", "?") for m in (sk, skx, d4p, faiss)
                 if m is not None}
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs; numba {numba.__version__} layer "
           f"{numba.config.THREADING_LAYER}; {versions}")
     only = args.only.split(",")
-    if "kmeans" in only:
-        bench_kmeans(args, sk, skx, faiss, d4p)
-    if "gmm" in only:
-        bench_gmm(args, sk, d4p)
+    with busy_core(args.busy):
+        if args.busy:
+            print("(one core held by a spinning process)")
+        if "kmeans" in only:
+            bench_kmeans(args, sk, skx, faiss, d4p)
+        if "gmm" in only:
+            bench_gmm(args, sk, d4p)
 
 
 if __name__ == "__main__":

@@ -268,3 +268,57 @@ def test_lean_seeding_picks_the_dense_seeding_centres(monkeypatch):
     np.testing.assert_array_equal(lean, dense)
     lean32 = kmeans_plusplus(X.astype(np.float32), 8, np.random.default_rng(5))
     np.testing.assert_allclose(lean32, dense, rtol=1e-6, atol=1e-6)
+
+
+def _exact_assignment(X, C):
+    """Nearest centre by the difference form in float64 (lowest index on ties) and its distance."""
+    d2 = ((X.astype(np.float64)[:, None, :] - C[None]) ** 2).sum(-1)
+    return d2.argmin(1), d2.min(1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_assignment_is_exact_where_the_fast_pass_cannot_decide(dtype):
+    # The assignment ranks centres by ||mu||^2 - 2 x.mu in the data's type and computes a row
+    # again exactly when the two best are within the rounding bound. Far from the origin
+    # (offset 1e4, spread 1) float32 cannot separate them at all, and rows at the midpoint of two
+    # centres tie exactly (lowest index): every label must still be the exact nearest centre.
+    from explorer.models import _centre_kernels as ck
+
+    rng = np.random.default_rng(3)
+    for offset in (0.0, 1e4):
+        for D, K in ((1, 3), (3, 5), (4, 4), (6, 9), (16, 13)):
+            C = offset + rng.normal(size=(K, D)).astype(dtype).astype(np.float64)
+            X = offset + rng.normal(size=(600, D))
+            X[:40] = (C[0] + C[K - 1]) / 2            # exact ties between centres 0 and K - 1
+            X[40:60] = C[1 % K]                      # rows on a centre
+            X = X.astype(dtype)
+            XT = np.ascontiguousarray(X.T)
+            labels = np.full(600, -1, dtype=np.int64)
+            sums, counts, mind = np.zeros((K, D)), np.zeros(K), np.zeros(600)
+            total, changed = ck.assign(XT, C, labels, sums, counts, mind, np.empty(0),
+                                       np.empty(0, dtype=np.int64))
+            z, d = _exact_assignment(X, C)
+            np.testing.assert_array_equal(labels, z)
+            np.testing.assert_allclose(mind, d, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(total, d.sum(), rtol=1e-12)
+            assert changed == 600
+            np.testing.assert_array_equal(counts, np.bincount(z, minlength=K))
+            np.testing.assert_allclose(sums, [X[z == k].astype(np.float64).sum(0)
+                                              for k in range(K)], rtol=1e-12, atol=1e-9)
+
+
+def test_float32_parallel_step_matches_exact_float64_assignment():
+    # The chunked step in float32 (the approximate pass in float32 lanes) against an exact
+    # float64 assignment of the same float32 data, step after step.
+    X = blobs(4, n=_PARALLEL_MIN_ROWS + 777, d=7, k=9, sep=1.0).astype(np.float32)
+    c0 = X[:9].astype(np.float64)
+    model = KMeans(K=9)
+    model.initialize(table(X), 0, centers=c0)
+    assert model._parallel
+    for _ in range(4):
+        centres_before = model._centers.copy()
+        value = model.step()
+        z, d = _exact_assignment(X, model._centers)
+        np.testing.assert_array_equal(model.labels(), z)
+        np.testing.assert_allclose(value, d.sum(), rtol=1e-12)
+        assert not np.array_equal(model._centers, centres_before)

@@ -12,7 +12,9 @@
 * **Assignment** (the "E-step" of Lloyd's algorithm): ``z_i = argmin_k ||x_i - mu_k||^2`` (lowest
   index on ties) fused with the per-cluster sums and counts of the next centre update, on the
   (D, N) transpose of the data in blocks of BLOCK rows (:func:`assign`; :func:`step_parallel`
-  runs a whole Lloyd step over row chunks in parallel).
+  runs a whole Lloyd step over row chunks in parallel). The centres are ranked by
+  ``||mu_k||^2 - 2 x.mu_k`` in the data's type (:func:`_approx_block`), near ties settled exactly
+  in float64 (:func:`assign_rows`).
 * **Centre update** (the "M-step"): ``mu_k = sums_k / counts_k``, after re-seeding empty clusters
   with the row farthest from its centre (:func:`update_centers`).
 
@@ -25,55 +27,33 @@ import math
 
 import numba
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
 from explorer.models._parallel import call, claim
 
 # ---- assignment and centre update ------------------------------------------------------------
 
-# Reassociation lets LLVM vectorise the D-term distance sums and use FMA; no "nnan"/"ninf" (the
-# kernels start minima at +inf). Results stay deterministic for a given build and data.
+# Reassociation lets LLVM vectorise the D-term sums and use FMA; no "nnan"/"ninf" (the kernels
+# start minima at +inf and pad the centres with +inf norms). Results stay deterministic for a given
+# build and data.
 FASTMATH = {"reassoc", "contract"}
 
 
-# Rows are processed in blocks of this many: the block's slice of XT (D x BLOCK) stays in L1/L2
-# while the K distance passes and the booking pass run over it.
+# Rows are processed in blocks of this many: the block's slice of XT (D x BLOCK: 32 KB at D = 16
+# in float64) stays in L1 while every centre's pass runs over it.
 BLOCK = 256
 
+# Scratch rows of the assignment (a (SCRATCH_ROWS + D, BLOCK + 8) array of the data's type): four
+# partial distance rows (one per centre of a group of four), the block's smallest and second
+# smallest approximate distance and the index of the smallest, the rows' squared norms (relative to
+# the shift), then the block's copy of the data.
+SCRATCH_ROWS = 8
+_BEST, _SECOND, _INDEX, _NORM = 4, 5, 6, 7
 
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
-def _sq4(x0, x1, x2, x3, c0, c1, c2, c3, i):
-    """||x_i - c||^2 over four coordinates, summed in coordinate order."""
-    t0 = x0[i] - c0
-    t1 = x1[i] - c1
-    t2 = x2[i] - c2
-    t3 = x3[i] - c3
-    a = t0 * t0
-    a += t1 * t1
-    a += t2 * t2
-    a += t3 * t3
-    return a
-
-
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
-def _add_sq4(a, x0, x1, x2, x3, c0, c1, c2, c3, i):
-    """a + ||x_i - c||^2 over four coordinates, added to a one coordinate at a time, in order."""
-    t0 = x0[i] - c0
-    t1 = x1[i] - c1
-    t2 = x2[i] - c2
-    t3 = x3[i] - c3
-    a += t0 * t0
-    a += t1 * t1
-    a += t2 * t2
-    a += t3 * t3
-    return a
-
-
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
-def _keep_nearest(a, k, i, bestd, best):
-    """Row i's running minimum and argmin take (a, k) if a is smaller (branch-free selects)."""
-    lt = a < bestd[i]
-    bestd[i] = a if lt else bestd[i]
-    best[i] = k if lt else best[i]
+# Unit roundoff of the approximate pass, per type: 2^-53 for float64, 2^-24 for float32.
+_U64 = 2.0 ** -53
+_U32 = 2.0 ** -24
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -133,91 +113,278 @@ def farthest_movable_row(labels, counts, mind, XT, centers):
     return p
 
 
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _nearest_block(XT, centers, b0, n, acc, bestd, best):
-    """Nearest centre of rows b0 .. b0+n-1: bestd[i], best[i] for row b0 + i (lowest index on ties).
+def padded_centres(K: int) -> int:
+    """Centres as the approximate pass takes them: K rounded up to a multiple of four (the extra
+    ones have +inf norms: never nearest)."""
+    return -(-K // 4) * 4
 
-    Vectorised across rows: XT is the (D, N) transpose of X, so for a fixed centre and
-    coordinate the block's values are contiguous and the innermost loop over rows maps onto SIMD
-    lanes. Coordinates are taken four at a time (one pass over ``acc`` per four); the squared
-    distance of a row is still summed over j in increasing order, as the row-wise formula.
-    """
+
+@numba.njit(cache=True, nogil=True)
+def prepare_centres(centers, ct, cn, shift):
+    """The approximate pass's view of the centres, in the data's type, relative to an origin
+    ``shift`` (D,): ct[k] = -2 (mu_k - shift), cn[k] = ||mu_k - shift||^2 (computed in float64,
+    then rounded), the padding centres (k >= K) 0 and +inf. Returns max_k ||mu_k - shift||^2
+    (float64), for the pass's error bound.
+
+    For float32 data the origin is the centres' mean (the pass's rounding error grows with the
+    squared norms: float32 data far from the origin would otherwise send every row to the exact
+    fallback); float64 data keeps the origin (shift 0: its copy stays exact)."""
+    K, D = centers.shape
+    for j in range(D):
+        shift[j] = 0.0
+    if ct.itemsize == 4:
+        for k in range(K):
+            for j in range(D):
+                shift[j] += centers[k, j]
+        for j in range(D):
+            shift[j] /= K
+    big = 0.0
+    for k in range(ct.shape[0]):
+        if k < K:
+            s = 0.0
+            for j in range(D):
+                c = centers[k, j] - shift[j]
+                ct[k, j] = -2.0 * c
+                s += c * c
+            cn[k] = s
+            big = max(big, s)
+        else:
+            for j in range(D):
+                ct[k, j] = 0.0
+            cn[k] = np.inf
+    return big
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _keep_two(v, k, b, s, bi):
+    """Running smallest b (index bi) and second smallest s of a row's values after taking value v
+    of centre k (branch-free: selects, vectorised across rows)."""
+    s = min(s, max(b, v))
+    bi = k if v < b else bi
+    b = min(b, v)
+    return b, s, bi
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _approx_block(XT, ct, cn, b0, n, work):
+    """Approximate nearest centre of rows b0 .. b0+n-1: for row b0 + i, the smallest of
+    a_k = ||mu_k||^2 - 2 x.mu_k (the squared distance less ||x||^2, the same for every centre) in
+    work[_BEST, i], its centre in work[_INDEX, i] (as a float), the second smallest in
+    work[_SECOND, i]. Computed in the data's type (ct, cn: :func:`prepare_centres`).
+
+    One multiply-add per row, centre and coordinate (the difference form costs a subtraction
+    more). Register-blocked: rows on SIMD lanes (XT's rows are contiguous), four centres and four
+    coordinates a pass, so each loaded vector of x feeds 16 multiply-adds from 16 coefficients
+    held in registers; the last pass of a group of four centres updates the running minima."""
     D = XT.shape[0]
-    K = centers.shape[0]
+    Kp = ct.shape[0]
+    r = D % 4
+    a0 = work[0]
+    a1 = work[1]
+    a2 = work[2]
+    a3 = work[3]
+    bestd = work[_BEST]
+    secd = work[_SECOND]
+    bestk = work[_INDEX]
     for i in range(n):
         bestd[i] = np.inf
-        best[i] = 0
-    r = D % 4
-    for k in range(K):
-        for j in range(r):                     # the D mod 4 leading coordinates, one at a time
-            cj = centers[k, j]
+        secd[i] = np.inf
+        bestk[i] = 0
+    for k in range(0, Kp, 4):
+        kf = bestk.dtype.type(k)
+        n0 = cn[k]
+        n1 = cn[k + 1]
+        n2 = cn[k + 2]
+        n3 = cn[k + 3]
+        for i in range(n):
+            a0[i] = n0
+            a1[i] = n1
+            a2[i] = n2
+            a3[i] = n3
+        for j in range(r):                  # the D mod 4 leading coordinates, one at a time
             x0 = XT[j, b0:b0 + n]
-            if j == 0:
-                for i in range(n):
-                    t0 = x0[i] - cj
-                    acc[i] = t0 * t0
-            else:
-                for i in range(n):
-                    t0 = x0[i] - cj
-                    acc[i] += t0 * t0
-        if D < 4:
+            c00 = ct[k, j]
+            c10 = ct[k + 1, j]
+            c20 = ct[k + 2, j]
+            c30 = ct[k + 3, j]
             for i in range(n):
-                _keep_nearest(acc[i], k, i, bestd, best)
-            continue
-        for j in range(r, D, 4):               # then four at a time; the last four also update
-            c0 = centers[k, j]                 # the running minimum
-            c1 = centers[k, j + 1]
-            c2 = centers[k, j + 2]
-            c3 = centers[k, j + 3]
+                y0 = x0[i]
+                a0[i] += c00 * y0
+                a1[i] += c10 * y0
+                a2[i] += c20 * y0
+                a3[i] += c30 * y0
+        for j in range(r, D, 4):            # then four at a time
             x0 = XT[j, b0:b0 + n]
             x1 = XT[j + 1, b0:b0 + n]
             x2 = XT[j + 2, b0:b0 + n]
             x3 = XT[j + 3, b0:b0 + n]
+            c00, c01, c02, c03 = ct[k, j], ct[k, j + 1], ct[k, j + 2], ct[k, j + 3]
+            c10, c11, c12, c13 = ct[k + 1, j], ct[k + 1, j + 1], ct[k + 1, j + 2], ct[k + 1, j + 3]
+            c20, c21, c22, c23 = ct[k + 2, j], ct[k + 2, j + 1], ct[k + 2, j + 2], ct[k + 2, j + 3]
+            c30, c31, c32, c33 = ct[k + 3, j], ct[k + 3, j + 1], ct[k + 3, j + 2], ct[k + 3, j + 3]
             if j + 4 < D:
-                if j == 0:
-                    for i in range(n):
-                        acc[i] = _sq4(x0, x1, x2, x3, c0, c1, c2, c3, i)
-                else:
-                    for i in range(n):
-                        acc[i] = _add_sq4(acc[i], x0, x1, x2, x3, c0, c1, c2, c3, i)
-            elif j == 0:
                 for i in range(n):
-                    _keep_nearest(_sq4(x0, x1, x2, x3, c0, c1, c2, c3, i), k, i, bestd, best)
-            else:
+                    y0 = x0[i]
+                    y1 = x1[i]
+                    y2 = x2[i]
+                    y3 = x3[i]
+                    a0[i] += c00 * y0 + c01 * y1 + c02 * y2 + c03 * y3
+                    a1[i] += c10 * y0 + c11 * y1 + c12 * y2 + c13 * y3
+                    a2[i] += c20 * y0 + c21 * y1 + c22 * y2 + c23 * y3
+                    a3[i] += c30 * y0 + c31 * y1 + c32 * y2 + c33 * y3
+            else:                           # the last four: finish the sums, keep the minima
                 for i in range(n):
-                    _keep_nearest(_add_sq4(acc[i], x0, x1, x2, x3, c0, c1, c2, c3, i), k, i,
-                                  bestd, best)
+                    y0 = x0[i]
+                    y1 = x1[i]
+                    y2 = x2[i]
+                    y3 = x3[i]
+                    v0 = a0[i] + c00 * y0 + c01 * y1 + c02 * y2 + c03 * y3
+                    v1 = a1[i] + c10 * y0 + c11 * y1 + c12 * y2 + c13 * y3
+                    v2 = a2[i] + c20 * y0 + c21 * y1 + c22 * y2 + c23 * y3
+                    v3 = a3[i] + c30 * y0 + c31 * y1 + c32 * y2 + c33 * y3
+                    b, s, bi = _keep_two(v0, kf, bestd[i], secd[i], bestk[i])
+                    b, s, bi = _keep_two(v1, kf + 1, b, s, bi)
+                    b, s, bi = _keep_two(v2, kf + 2, b, s, bi)
+                    b, s, bi = _keep_two(v3, kf + 3, b, s, bi)
+                    bestd[i] = b
+                    secd[i] = s
+                    bestk[i] = bi
+        if D < 4:
+            for i in range(n):
+                b, s, bi = _keep_two(a0[i], kf, bestd[i], secd[i], bestk[i])
+                b, s, bi = _keep_two(a1[i], kf + 1, b, s, bi)
+                b, s, bi = _keep_two(a2[i], kf + 2, b, s, bi)
+                b, s, bi = _keep_two(a3[i], kf + 3, b, s, bi)
+                bestd[i] = b
+                secd[i] = s
+                bestk[i] = bi
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def assign_rows(XT, centers, lo, hi, labels, sums, counts, mind, acc, best):
+def _exact_nearest(XT, r, centers):
+    """(k, d): the centre nearest row r by the difference form sum_j (x_rj - mu_kj)^2 in float64
+    (lowest index on ties), and d that distance."""
+    D = XT.shape[0]
+    best = 0
+    bestd = np.inf
+    for k in range(centers.shape[0]):
+        d = 0.0
+        for j in range(D):
+            t = XT[j, r] - centers[k, j]
+            d += t * t
+        if d < bestd:
+            bestd = d
+            best = k
+    return best, bestd
+
+
+def _float64_rows(work, block64):
+    """The block's copy as the booking pass reads it (float64): work's data rows for float64
+    data, else ``block64`` (chosen when the kernel is compiled, by the overload below)."""
+    return work[SCRATCH_ROWS:] if work.dtype == np.float64 else block64
+
+
+@overload(_float64_rows, jit_options={"cache": True})
+def _float64_rows_impl(work, block64):
+    if work.dtype == types.float64:
+        return lambda work, block64: work[SCRATCH_ROWS:]
+    return lambda work, block64: block64
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, mind, work,
+                block64):
     """Assignment of rows lo .. hi-1 fused with accumulation into ``sums``, ``counts`` (added
-    to, not reset): block by block, :func:`_nearest_block`, then one pass in row order booking
-    labels, counts, per-cluster sums and each row's squared distance to its centre (``mind``).
-    ``acc`` is (2, block) float64 scratch: the running sums and the block's distances (float64
-    whatever XT's type: float32 data is summed in float64). An empty ``mind`` is not written.
+    to, not reset): block by block, :func:`_approx_block`, then one pass in row order booking
+    labels, counts, per-cluster sums (float64 whatever XT's type) and each row's squared
+    distance to its centre (``mind``; an empty ``mind`` is not written). ``work`` is
+    (SCRATCH_ROWS + D, BLOCK + 8) scratch of XT's type, ``block64`` (D, BLOCK + 8) float64
+    scratch for float32 data (unused for float64 data: (0, BLOCK + 8); :func:`lloyd_scratch`);
+    ct, cn, shift, big from :func:`prepare_centres` (the approximate pass works on x - shift).
+
+    The label is the exact nearest centre (lowest index on ties), as the difference form
+    sum_j (x_j - mu_kj)^2 in float64 would choose it. The approximate values a_k carry a rounding
+    error of at most (D + 4) u (3 max_k ||mu_k - s||^2 + ||x - s||^2) each (s the shift, u the unit
+    roundoff of XT's type; the (D + 1)-term sum, the rounding of the centres, their norms and
+    x - s to XT's type); when the
+    second smallest exceeds the smallest by more than twice that (four times here, for margin),
+    the smallest is the exact nearest centre; otherwise (near ties, duplicate centres) the row's
+    distances are computed again exactly, :func:`_exact_nearest`. The booked distance is the
+    difference form in float64, or for float64 data ||x||^2 + a_k where its error bound is below
+    2^-44 of it (5.7e-14 relative; it cancels for rows near their centre, which take the
+    difference form).
 
     Returns (sum of the rows' squared distances, number of labels that changed).
     """
     D = XT.shape[0]
-    B = acc.shape[1]
+    B = BLOCK
+    # The block's rows are copied first: in XT a block's D slices lie N elements apart, so
+    # for N a multiple of 512 they fall in the same L1 set and evict each other (the booking pass
+    # reads a row's D values across them); in the copy they lie BLOCK + 8 apart. Float32 data is
+    # also copied to float64 (block64) for the booking pass: converting there costs more.
+    xb = work[SCRATCH_ROWS:SCRATCH_ROWS + D]
+    single = XT.itemsize == 4
+    b64 = _float64_rows(work, block64)
+    u = _U32 if single else _U64
+    slack = 4.0 * (D + 4) * u
+    fine = 2.0 ** 44 * (D + 4) * u
+    big3 = 3.0 * big
     total = 0.0
     changed = 0
-    bestd = acc[1]
     keep = mind.shape[0] > 0        # an empty ``mind``: the distances are not kept
+    bestd = work[_BEST]
+    secd = work[_SECOND]
+    bestk = work[_INDEX]
+    norm = work[_NORM]
     for b0 in range(lo, hi, B):
         n = min(hi, b0 + B) - b0
-        _nearest_block(XT, centers, b0, n, acc[0], bestd, best)
+        for i in range(n):
+            norm[i] = 0.0
+        # (loops: numba's slice assignment costs more); with the rows' ||x - shift||^2 for the
+        # error bound, rows on SIMD lanes (float32 data: in float32, ample for a bound with a
+        # factor 2 of margin)
+        for j in range(D):
+            src = XT[j, b0:b0 + n]
+            dst = xb[j]
+            dst64 = block64[j]
+            if single:
+                sj = shift[j]
+                for i in range(n):
+                    v = np.float64(src[i])
+                    dst64[i] = v
+                    w = v - sj
+                    dst[i] = w
+                    norm[i] += w * w
+            else:                           # (shift 0)
+                for i in range(n):
+                    v = src[i]
+                    dst[i] = v
+                    norm[i] += v * v
+        _approx_block(xb, ct, cn, 0, n, work)
         for i in range(n):
             r = b0 + i
-            k = best[i]
+            k = int(bestk[i])
+            xx = np.float64(norm[i])
+            gap = np.float64(secd[i]) - np.float64(bestd[i])
+            if not gap > slack * (big3 + xx):       # a near tie (or not finite): exact
+                k, d = _exact_nearest(XT, r, centers)
+            else:
+                # float64 data: ||x||^2 + a_k is the distance to within (D + 4) u (3 ||mu_k||^2 +
+                # ||x||^2); taken when that is below 2^-44 of it (5.7e-14 relative), else (rows
+                # near their centre, where it cancels; float32 data always) the difference form
+                d = xx + np.float64(bestd[i])
+                if single or not d > fine * (3.0 * np.float64(cn[k]) + xx):
+                    d = 0.0
+                    for j in range(D):
+                        t = b64[j, i] - centers[k, j]
+                        d += t * t
             changed += relabel(labels, r, k)
             counts[k] += 1.0
             for j in range(D):
-                sums[k, j] += XT[j, r]
-            total += bestd[i]
+                sums[k, j] += b64[j, i]
+            total += d
             if keep:
-                mind[r] = bestd[i]
+                mind[r] = d
     return total, changed
 
 
@@ -225,19 +392,24 @@ def assign_rows(XT, centers, lo, hi, labels, sums, counts, mind, acc, best):
 def assign(XT, centers, labels, sums, counts, mind, acc, best):
     """Assignment fused with accumulation (serial): nearest centre of every row, per-cluster sums
     and counts for the next centre update, each row's squared distance to its centre. XT is the
-    (D, N) transpose of the data; ``acc`` is a (2, block) float64 work buffer (a (block,) one, as
-    fuzzy-cmeans and the distributed plans pass, costs one small allocation per call), ``best``
-    (block,) int64.
+    (D, N) transpose of the data. ``acc`` and ``best`` are no longer used (the scratch depends on
+    XT's type and is allocated here: a few KB); they stay in the signature for the callers.
 
     Returns (distortion, number of labels that changed).
     """
+    K, D = centers.shape
     sums[:, :] = 0.0
     counts[:] = 0.0
-    scratch = acc.reshape(2, -1) if acc.size == 2 * best.shape[0] else \
-        np.empty((2, best.shape[0]))
+    Kp = -(-K // 4) * 4
+    ct = np.empty((Kp, D), dtype=XT.dtype)
+    cn = np.empty(Kp, dtype=XT.dtype)
+    shift = np.empty(D)
+    big = prepare_centres(centers, ct, cn, shift)
+    work = np.empty((SCRATCH_ROWS + D, BLOCK + 8), dtype=XT.dtype)
+    block64 = np.empty((D if XT.itemsize == 4 else 0, BLOCK + 8))
     # np.int64(0), not the literal 0: the parallel step's compiled assign_rows is reused
-    return assign_rows(XT, centers, np.int64(0), XT.shape[1], labels, sums, counts, mind,
-                        scratch, best)
+    return assign_rows(XT, centers, ct, cn, shift, big, np.int64(0), XT.shape[1], labels, sums,
+                       counts, mind, work, block64)
 
 
 # Rows per chunk of the chunked Lloyd step (a multiple of BLOCK), and at most this many chunks:
@@ -256,13 +428,24 @@ def lloyd_chunks(N: int, K: int, D: int) -> int:
     return max(1, min(cap, -(-N // CHUNK_ROWS)))
 
 
+def lloyd_scratch(n_chunks: int, D: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Per-chunk scratch of :func:`assign_rows` for data of ``dtype``: (work_t, block_t), work_t
+    (n_chunks, SCRATCH_ROWS + D, BLOCK + 8) of dtype, block_t (n_chunks, D, BLOCK + 8) float64
+    for float32 data, (n_chunks, 0, BLOCK + 8) for float64 data (whose copy is work's)."""
+    work_t = np.zeros((n_chunks, SCRATCH_ROWS + D, BLOCK + 8), dtype=dtype)
+    block_t = np.zeros((n_chunks, D if dtype == np.float32 else 0, BLOCK + 8))
+    return work_t, block_t
+
+
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
 def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dist_t,
-                   changed_t, acc_t, best_t, update, nw):
+                   changed_t, work_t, block_t, ct, cn, update, nw):
     """A whole Lloyd step in one call: (when ``update``) the centre update of
     :func:`update_centers`, then the chunked twin of :func:`assign`, chunk c accumulating into
-    sums_t[c], counts_t[c] (work buffers acc_t[c], best_t[c]), and the chunk sums added in chunk
-    order into sums, counts. ``nw`` threads take the chunks one at a time (``_parallel.call``).
+    sums_t[c], counts_t[c] (scratch work_t[c], block_t[c]: :func:`lloyd_scratch`), and the
+    chunk sums added in chunk order into sums, counts. ct, cn ((Kp, D) and (Kp,) of XT's type,
+    Kp = :func:`padded_centres`) receive the centres as the approximate pass takes them. ``nw``
+    threads take the chunks one at a time (``_parallel.call``).
 
     Returns (distortion, labels changed, clusters re-seeded).
     """
@@ -272,6 +455,8 @@ def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dis
     n_reseeded = 0
     if update:   # ``update`` (a bool), not the literal True: one compiled update_centers
         n_reseeded = update_centers(XT, labels, sums, counts, mind, centers, update)
+    shift = np.empty(D)
+    big = prepare_centres(centers, ct, cn, shift)
     size = (N + n_chunks - 1) // n_chunks
     counter = np.zeros(1, dtype=np.int64)
     for _ in numba.prange(nw):
@@ -283,8 +468,9 @@ def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dis
             hi = min(N, lo + size)
             sums_t[c, :, :] = 0.0
             counts_t[c, :] = 0.0
-            dist_t[c], changed_t[c] = assign_rows(XT, centers, lo, hi, labels, sums_t[c],
-                                                   counts_t[c], mind, acc_t[c], best_t[c])
+            dist_t[c], changed_t[c] = assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels,
+                                                   sums_t[c], counts_t[c], mind, work_t[c],
+                                                   block_t[c])
     # Add the per-chunk accumulators in chunk order (deterministic for a given chunk count).
     sums[:, :] = 0.0
     counts[:] = 0.0

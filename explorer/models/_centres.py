@@ -20,10 +20,11 @@ from __future__ import annotations
 import numpy as np
 
 from explorer.models._centre_kernels import (
-    BLOCK,
     assign,
     data_matrix,
     lloyd_chunks,
+    lloyd_scratch,
+    padded_centres,
     step_parallel,
     transposed,
     update_centers,
@@ -109,6 +110,11 @@ class CentreModel(Model):
 _PARALLEL_MIN_ROWS = 50_000
 
 
+# assign's former scratch arguments (unused; the types fuzzy-cmeans passes: one compiled assign)
+_UNUSED_ACC = np.empty(0)
+_UNUSED_BEST = np.empty(0, dtype=np.int64)
+
+
 class LloydState:
     """Lloyd state over preallocated buffers: labels, per-cluster sums and counts, distances.
 
@@ -133,9 +139,11 @@ class LloydState:
         self.parallel = N >= _PARALLEL_MIN_ROWS
         n_chunks = lloyd_chunks(N, K, D) if self.parallel else 1
         self.work = N * K * D
-        self.acc_t = np.zeros((n_chunks, 2, BLOCK))
-        self.best_t = np.zeros((n_chunks, BLOCK), dtype=np.int64)
         if self.parallel:
+            dtype = self.XT.dtype           # the assignment's approximate pass: data's type
+            self.work_t, self.block_t = lloyd_scratch(n_chunks, D, dtype)
+            self.ct = np.zeros((padded_centres(K), D), dtype=dtype)
+            self.cn = np.zeros(padded_centres(K), dtype=dtype)
             self.sums_t = np.zeros((n_chunks, K, D))
             self.counts_t = np.zeros((n_chunks, K))
             self.dist_t = np.zeros(n_chunks)
@@ -149,14 +157,14 @@ class LloydState:
         if self.parallel:
             return call(step_parallel, len(self.dist_t), self.work, self.XT, self.centers,
                         self.labels, self.sums, self.counts, self.mind, self.sums_t,
-                        self.counts_t, self.dist_t, self.changed_t, self.acc_t, self.best_t,
-                        update)
+                        self.counts_t, self.dist_t, self.changed_t, self.work_t,
+                        self.block_t, self.ct, self.cn, update)
         n_reseeded = 0
         if update:
             n_reseeded = update_centers(self.XT, self.labels, self.sums, self.counts, self.mind,
                                          self.centers, True)
         dist, changed = assign(self.XT, self.centers, self.labels, self.sums, self.counts,
-                                self.mind, self.acc_t[0].reshape(-1), self.best_t[0])
+                                self.mind, _UNUSED_ACC, _UNUSED_BEST)
         return dist, changed, n_reseeded
 
 

@@ -22,13 +22,14 @@ from explorer.models._canonical import model_row_order
 # The Lloyd kernels stay in this namespace although LloydState calls them: warmup.kernels_cached
 # reads a model module's kernels.
 from explorer.models._centre_kernels import (  # noqa: F401 - kmeans_plusplus, initial_centers, check_centers: re-exported
-    BLOCK,
     assign,
     check_centers,
     data_matrix,
     initial_centers,
     kmeans_plusplus,
     lloyd_chunks,
+    lloyd_scratch,
+    padded_centres,
     step_parallel,
     transposed,
     update_centers,
