@@ -10,7 +10,7 @@ WARM_STAMP := $(VENV)/.warm
 # The warm-up is redone when a kernel's source changes (numba's cache is keyed by the sources).
 KERNEL_SOURCES := $(wildcard explorer/models/*.py) explorer/layout.py explorer/textformat.py
 
-.PHONY: install run test lint format clean bench check-window
+.PHONY: install run test lint clean bench check-window
 
 install: $(WARM_STAMP)
 
@@ -38,12 +38,7 @@ run: check-window install
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check explorer tests bench
-	$(BIN)/ruff format --check explorer tests bench
 	$(BIN)/lint-imports
-
-# The layout `make lint` checks (ruff format, the black style at 100 columns).
-format: $(TEST_STAMP)
-	$(BIN)/ruff format explorer tests bench
 
 test: lint install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q

@@ -52,8 +52,8 @@ SCRATCH_ROWS = 8
 _BEST, _SECOND, _INDEX, _NORM = 4, 5, 6, 7
 
 # Unit roundoff of the approximate pass, per type: 2^-53 for float64, 2^-24 for float32.
-_U64 = 2.0**-53
-_U32 = 2.0**-24
+_U64 = 2.0 ** -53
+_U32 = 2.0 ** -24
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -201,8 +201,8 @@ def _approx_block(XT, ct, cn, b0, n, work):
             a1[i] = n1
             a2[i] = n2
             a3[i] = n3
-        for j in range(r):  # the D mod 4 leading coordinates, one at a time
-            x0 = XT[j, b0 : b0 + n]
+        for j in range(r):                  # the D mod 4 leading coordinates, one at a time
+            x0 = XT[j, b0:b0 + n]
             c00 = ct[k, j]
             c10 = ct[k + 1, j]
             c20 = ct[k + 2, j]
@@ -213,11 +213,11 @@ def _approx_block(XT, ct, cn, b0, n, work):
                 a1[i] += c10 * y0
                 a2[i] += c20 * y0
                 a3[i] += c30 * y0
-        for j in range(r, D, 4):  # then four at a time
-            x0 = XT[j, b0 : b0 + n]
-            x1 = XT[j + 1, b0 : b0 + n]
-            x2 = XT[j + 2, b0 : b0 + n]
-            x3 = XT[j + 3, b0 : b0 + n]
+        for j in range(r, D, 4):            # then four at a time
+            x0 = XT[j, b0:b0 + n]
+            x1 = XT[j + 1, b0:b0 + n]
+            x2 = XT[j + 2, b0:b0 + n]
+            x3 = XT[j + 3, b0:b0 + n]
             c00, c01, c02, c03 = ct[k, j], ct[k, j + 1], ct[k, j + 2], ct[k, j + 3]
             c10, c11, c12, c13 = ct[k + 1, j], ct[k + 1, j + 1], ct[k + 1, j + 2], ct[k + 1, j + 3]
             c20, c21, c22, c23 = ct[k + 2, j], ct[k + 2, j + 1], ct[k + 2, j + 2], ct[k + 2, j + 3]
@@ -232,7 +232,7 @@ def _approx_block(XT, ct, cn, b0, n, work):
                     a1[i] += c10 * y0 + c11 * y1 + c12 * y2 + c13 * y3
                     a2[i] += c20 * y0 + c21 * y1 + c22 * y2 + c23 * y3
                     a3[i] += c30 * y0 + c31 * y1 + c32 * y2 + c33 * y3
-            else:  # the last four: finish the sums, keep the minima
+            else:                           # the last four: finish the sums, keep the minima
                 for i in range(n):
                     y0 = x0[i]
                     y1 = x1[i]
@@ -292,7 +292,8 @@ def _float64_rows_impl(work, block64):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, mind, work, block64):
+def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, mind, work,
+                block64):
     """Assignment of rows lo .. hi-1 fused with accumulation into ``sums``, ``counts`` (added
     to, not reset): block by block, :func:`_approx_block`, then one pass in row order booking
     labels, counts, per-cluster sums (float64 whatever XT's type) and each row's squared
@@ -321,16 +322,16 @@ def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, m
     # for N a multiple of 512 they fall in the same L1 set and evict each other (the booking pass
     # reads a row's D values across them); in the copy they lie BLOCK + 8 apart. Float32 data is
     # also copied to float64 (block64) for the booking pass: converting there costs more.
-    xb = work[SCRATCH_ROWS : SCRATCH_ROWS + D]
+    xb = work[SCRATCH_ROWS:SCRATCH_ROWS + D]
     single = XT.itemsize == 4
     b64 = _float64_rows(work, block64)
     u = _U32 if single else _U64
     slack = 4.0 * (D + 4) * u
-    fine = 2.0**44 * (D + 4) * u
+    fine = 2.0 ** 44 * (D + 4) * u
     big3 = 3.0 * big
     total = 0.0
     changed = 0
-    keep = mind.shape[0] > 0  # an empty ``mind``: the distances are not kept
+    keep = mind.shape[0] > 0        # an empty ``mind``: the distances are not kept
     bestd = work[_BEST]
     secd = work[_SECOND]
     bestk = work[_INDEX]
@@ -343,7 +344,7 @@ def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, m
         # error bound, rows on SIMD lanes (float32 data: in float32, ample for a bound with a
         # factor 2 of margin)
         for j in range(D):
-            src = XT[j, b0 : b0 + n]
+            src = XT[j, b0:b0 + n]
             dst = xb[j]
             dst64 = block64[j]
             if single:
@@ -354,7 +355,7 @@ def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, m
                     w = v - sj
                     dst[i] = w
                     norm[i] += w * w
-            else:  # (shift 0)
+            else:                           # (shift 0)
                 for i in range(n):
                     v = src[i]
                     dst[i] = v
@@ -365,7 +366,7 @@ def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, m
             k = int(bestk[i])
             xx = np.float64(norm[i])
             gap = np.float64(secd[i]) - np.float64(bestd[i])
-            if not gap > slack * (big3 + xx):  # a near tie (or not finite): exact
+            if not gap > slack * (big3 + xx):       # a near tie (or not finite): exact
                 k, d = _exact_nearest(XT, r, centers)
             else:
                 # float64 data: ||x||^2 + a_k is the distance to within (D + 4) u (3 ||mu_k||^2 +
@@ -407,22 +408,8 @@ def assign(XT, centers, labels, sums, counts, mind, acc, best):
     work = np.empty((SCRATCH_ROWS + D, BLOCK + 8), dtype=XT.dtype)
     block64 = np.empty((D if XT.itemsize == 4 else 0, BLOCK + 8))
     # np.int64(0), not the literal 0: the parallel step's compiled assign_rows is reused
-    return assign_rows(
-        XT,
-        centers,
-        ct,
-        cn,
-        shift,
-        big,
-        np.int64(0),
-        XT.shape[1],
-        labels,
-        sums,
-        counts,
-        mind,
-        work,
-        block64,
-    )
+    return assign_rows(XT, centers, ct, cn, shift, big, np.int64(0), XT.shape[1], labels, sums,
+                       counts, mind, work, block64)
 
 
 # Rows per chunk of the chunked Lloyd step (a multiple of BLOCK), and at most this many chunks:
@@ -451,24 +438,8 @@ def lloyd_scratch(n_chunks: int, D: int, dtype) -> tuple[np.ndarray, np.ndarray]
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def step_parallel(
-    XT,
-    centers,
-    labels,
-    sums,
-    counts,
-    mind,
-    sums_t,
-    counts_t,
-    dist_t,
-    changed_t,
-    work_t,
-    block_t,
-    ct,
-    cn,
-    update,
-    nw,
-):
+def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dist_t,
+                   changed_t, work_t, block_t, ct, cn, update, nw):
     """A whole Lloyd step in one call: (when ``update``) the centre update of
     :func:`update_centers`, then the chunked twin of :func:`assign`, chunk c accumulating into
     sums_t[c], counts_t[c] (scratch work_t[c], block_t[c]: :func:`lloyd_scratch`), and the
@@ -482,7 +453,7 @@ def step_parallel(
     K = centers.shape[0]
     n_chunks = dist_t.shape[0]
     n_reseeded = 0
-    if update:  # ``update`` (a bool), not the literal True: one compiled update_centers
+    if update:   # ``update`` (a bool), not the literal True: one compiled update_centers
         n_reseeded = update_centers(XT, labels, sums, counts, mind, centers, update)
     shift = np.empty(D)
     big = prepare_centres(centers, ct, cn, shift)
@@ -497,22 +468,9 @@ def step_parallel(
             hi = min(N, lo + size)
             sums_t[c, :, :] = 0.0
             counts_t[c, :] = 0.0
-            dist_t[c], changed_t[c] = assign_rows(
-                XT,
-                centers,
-                ct,
-                cn,
-                shift,
-                big,
-                lo,
-                hi,
-                labels,
-                sums_t[c],
-                counts_t[c],
-                mind,
-                work_t[c],
-                block_t[c],
-            )
+            dist_t[c], changed_t[c] = assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels,
+                                                   sums_t[c], counts_t[c], mind, work_t[c],
+                                                   block_t[c])
     # Add the per-chunk accumulators in chunk order (deterministic for a given chunk count).
     sums[:, :] = 0.0
     counts[:] = 0.0
@@ -547,7 +505,7 @@ def update_centers(XT, labels, sums, counts, mind, centers, reseed):
                 continue
             p = farthest_movable_row(labels, counts, mind, XT, centers)
             if p < 0:
-                continue  # cannot happen when K <= N
+                continue        # cannot happen when K <= N
             old = labels[p]
             for j in range(D):
                 sums[old, j] -= XT[j, p]
@@ -588,7 +546,6 @@ def transposed(X: np.ndarray) -> np.ndarray:
 
 # ---- seeding ---------------------------------------------------------------------------------
 
-
 @numba.njit(cache=True, nogil=True)
 def _dist_to_points(X, C, l1, out):
     """out[c, i] = ||X[i] - C[c]||^2, or with ``l1`` sum_j |X[i, j] - C[c, j]|."""
@@ -626,7 +583,7 @@ def _block_sq_distances(XT, c, b0, n, acc):
         acc[i] = 0.0
     for j in range(D):
         cj = c[j]
-        x = XT[j, b0 : b0 + n]
+        x = XT[j, b0:b0 + n]
         for i in range(n):
             u = x[i] - cj
             acc[i] += u * u
@@ -736,9 +693,8 @@ def _seed_sample_ordered(closest, order, targets, out):
         t += 1
 
 
-def _plusplus_lean(
-    XT: np.ndarray, K: int, rng: np.random.Generator, progress=None, order: np.ndarray | None = None
-) -> np.ndarray:
+def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=None,
+                   order: np.ndarray | None = None) -> np.ndarray:
     """Greedy k-means++ (as :func:`plusplus`) on the (D, N) transpose with O(N) float64 scratch;
     the distance passes run in parallel chunks. Reports progress (one unit per centre). With
     ``order`` (a canonical row order) the rows are drawn in that order; the distances stay in
@@ -749,7 +705,7 @@ def _plusplus_lean(
     D, N = XT.shape
     n_trials = 2 + int(math.log(K))
     centers = np.empty((K, D))
-    closest = np.empty(N, dtype=XT.dtype)  # float32 data: float32 distances (sums in float64)
+    closest = np.empty(N, dtype=XT.dtype)    # float32 data: float32 distances (sums in float64)
     with Task("k-means++ seeding", total=K, unit="centres", callback=progress) as task:
         first = int(rng.integers(N))
         if order is not None:
@@ -776,15 +732,15 @@ def _plusplus_lean(
             cands = np.ascontiguousarray(XT[:, cand].T, dtype=np.float64)
             pots = call(_seed_potentials, n_chunks, N * D * n_trials, XT, cands, closest, -1)
             best = int(np.argmin(pots))
-            pot = call(_seed_potentials, n_chunks, N * D, XT, cands[best : best + 1], closest, 0)[0]
+            pot = call(_seed_potentials, n_chunks, N * D, XT, cands[best:best + 1], closest,
+                       0)[0]
             centers[c] = cands[best]
             task.update(1)
     return centers
 
 
-def plusplus(
-    X: np.ndarray, K: int, rng: np.random.Generator, metric: str, order: np.ndarray | None = None
-) -> np.ndarray:
+def plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str,
+             order: np.ndarray | None = None) -> np.ndarray:
     """Greedy k-means++ seeding (scikit-learn's variant); ``metric`` "sqeuclidean" or "l1".
 
     ``order`` (the canonical row order of X, :func:`explorer.models._canonical.
@@ -801,7 +757,7 @@ def plusplus(
         return _plusplus_lean(transposed(data_matrix(X)), K, rng, order=order)
     X = np.asarray(X, dtype=np.float64)
     if order is not None:
-        X = X[order]  # a copy in canonical order: the draws and sums follow it
+        X = X[order]            # a copy in canonical order: the draws and sums follow it
     X = np.ascontiguousarray(X)
     N, D = X.shape
     if not 1 <= K <= N:
@@ -821,7 +777,7 @@ def plusplus(
             r = rng.random(n_trials) * pot
             cand = np.searchsorted(np.cumsum(closest), r, side="right")
             cand = np.minimum(cand, N - 1)
-        else:  # every row coincides with a chosen centre: any row will do
+        else:   # every row coincides with a chosen centre: any row will do
             cand = rng.integers(N, size=n_trials)
         _dist_to_points(X, X[cand], l1, cand_d)
         np.minimum(cand_d, closest[None, :], out=cand_d)
@@ -833,22 +789,16 @@ def plusplus(
     return centers
 
 
-def kmeans_plusplus(
-    X: np.ndarray, K: int, rng: np.random.Generator, order: np.ndarray | None = None
-) -> np.ndarray:
+def kmeans_plusplus(X: np.ndarray, K: int, rng: np.random.Generator,
+                    order: np.ndarray | None = None) -> np.ndarray:
     """Greedy k-means++ centres (K, D) for the rows of X, drawn with ``rng`` (in the canonical
     row ``order`` when given: see :func:`plusplus`)."""
     return plusplus(X, K, rng, "sqeuclidean", order)
 
 
-def initial_centers(
-    X: np.ndarray,
-    K: int,
-    seed: int,
-    centers=None,
-    distance: str = "sqeuclidean",
-    order: np.ndarray | None = None,
-) -> np.ndarray:
+def initial_centers(X: np.ndarray, K: int, seed: int, centers=None,
+                    distance: str = "sqeuclidean", order: np.ndarray | None = None
+                    ) -> np.ndarray:
     """The starting centres of the centre-based models: the given ``centers`` (validated), else
     k-means++ seeding from ``seed`` under ``distance`` ("sqeuclidean" or "l1"), drawn in the
     canonical row ``order`` when given."""

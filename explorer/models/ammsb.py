@@ -35,131 +35,74 @@ from explorer.models._ammsb_heldout import (
 from explorer.models._canonical import canonical_node_order, reorder_network, to_data_order
 from explorer.models.base import HyperparameterError, HyperparametersBase, Model, param
 
-PHI_MAX_ITER = 20  # pair fixed-point sweeps in a minibatch
+PHI_MAX_ITER = 20          # pair fixed-point sweeps in a minibatch
 PHI_TOL = 3e-3
-ELBO_PHI_MAX_ITER = 200  # ... when computing the ELBO
+ELBO_PHI_MAX_ITER = 200    # ... when computing the ELBO
 ELBO_PHI_TOL = 1e-10
 ELBO_PHI_TOL_SAMPLED = 1e-6  # ... on a sample (the ELBO is stationary in phi: error ~ tol^2)
-NEWTON_TOL = 1e-2  # Newton decrement (nats) below which a node's Newton steps stop
-LOWRANK_THR = 0.1  # collapsed Newton matrix: sfx entries with deg sfx_k <= this * lL_kk
-LOWRANK_MAX = 12  # ... left out, solved by Woodbury while at most this many remain
-BETA_INIT_NODES = 2000  # nodes of the initial full-data beta pass (a sample when N is larger)
+NEWTON_TOL = 1e-2          # Newton decrement (nats) below which a node's Newton steps stop
+LOWRANK_THR = 0.1          # collapsed Newton matrix: sfx entries with deg sfx_k <= this * lL_kk
+LOWRANK_MAX = 12           # ... left out, solved by Woodbury while at most this many remain
+BETA_INIT_NODES = 2000       # nodes of the initial full-data beta pass (a sample when N is larger)
 MIN_NONLINK_SAMPLE = 16
-FALL_MIN_SWEEPS = 5  # the 'fell three checks in a row' rule only after this many sweeps
+FALL_MIN_SWEEPS = 5          # the 'fell three checks in a row' rule only after this many sweeps
 MIN_CHECK_MINIBATCHES = 20  # default check interval: half a sweep, at least this many minibatches
-MAX_CHECK_SWEEPS = 10  # check_every may ask for at most this many sweeps over the nodes ...
-MAX_CHECK_SMALL = 200  # ... or this many minibatches on a small network (the larger bound)
-FALL_PATIENCE = 3  # stop when the held-out score has not beaten its best for this many checks
-COLLAPSE_SHARE = 0.8  # one community holding more than this share of the nodes (K >= 4) ...
+MAX_CHECK_SWEEPS = 10       # check_every may ask for at most this many sweeps over the nodes ...
+MAX_CHECK_SMALL = 200       # ... or this many minibatches on a small network (the larger bound)
+FALL_PATIENCE = 3           # stop when the held-out score has not beaten its best for this many checks
+COLLAPSE_SHARE = 0.8        # one community holding more than this share of the nodes (K >= 4) ...
 FINAL_PHASE_MAX_CHECKS = 5  # small networks: at most this many checks of training on all links ...
-FINAL_PHASE_TOL = 1e-3  # ... after the run, stopping when the ELBO moves by less than this
+FINAL_PHASE_TOL = 1e-3      # ... after the run, stopping when the ELBO moves by less than this
 
 
 @dataclass(frozen=True)
 class AMMSBHyperparameters(HyperparametersBase):
-    K: int = param(
-        0, lo=0, hi=5000, help="number of communities; 0 lets the findk initialiser choose"
-    )
+    K: int = param(0, lo=0, hi=5000,
+                   help="number of communities; 0 lets the findk initialiser choose")
     eta0: float = param(9.0, lo=1e-3, hi=1e6, help="Beta prior on community strength: eta0")
     eta1: float = param(1.0, lo=1e-3, hi=1e6, help="Beta prior on community strength: eta1")
-    epsilon: float = param(
-        0.0,
-        lo=0.0,
-        hi=0.5,
-        log=True,
-        help="link probability between different communities; 0 = auto: "
-        "1e-5, or, when most links of a Louvain partition run between its "
-        "communities, the density of those links",
-    )
-    newton_steps: int = param(
-        3, lo=1, hi=100, help="max Newton steps per node visit", advanced=True
-    )
-    newton_halvings: int = param(
-        10,
-        lo=0,
-        hi=60,
-        help="max step halvings per Newton step (0 = off: full steps)",
-        advanced=True,
-    )
-    nodes_per_batch: int = param(
-        100, lo=1, hi=10_000_000, help="nodes sampled per minibatch (capped at N)", advanced=True
-    )
-    num_pieces: int = param(
-        1000,
-        lo=1,
-        hi=10_000_000,
-        help="non-links sampled per node visit: about N / num_pieces",
-        advanced=True,
-    )
-    tau0: float = param(
-        1024.0, lo=0.0, hi=1e9, help="global step size (tau0 + t)^-kappa: tau0", advanced=True
-    )
-    kappa: float = param(
-        0.9, lo=0.0, hi=1.0, help="global step size (tau0 + t)^-kappa: kappa", advanced=True
-    )
-    node_tau0: float = param(
-        1.0,
-        lo=1.0,
-        hi=1e9,
-        help="node step size (node_tau0 + visits)^-node_kappa: node_tau0",
-        advanced=True,
-    )
-    node_kappa: float = param(
-        0.5,
-        lo=0.0,
-        hi=1.0,
-        help="node step size (node_tau0 + visits)^-node_kappa: node_kappa",
-        advanced=True,
-    )
-    collapsed: bool = param(
-        True,
-        help="Newton steps on the node's ELBO maximised over its own "
-        "indicators (fast); off: indicators held fixed as in the note",
-        advanced=True,
-    )
-    init: str = param(
-        "auto",
-        choices=("auto", "louvain", "findk", "spectral", "random"),
-        help="initial memberships: auto (the best of louvain, findk, random and, "
-        "up to 5,000 nodes, spectral after a short burn-in), louvain, findk "
-        "(label propagation), spectral, random",
-    )
-    heldout_fraction: float = param(
-        0.01, lo=0.0, hi=0.5, help="fraction of links held out (plus as many non-links)"
-    )
-    check_every: int = param(
-        0,
-        lo=0,
-        hi=1_000_000,
-        help="minibatches per iteration and convergence check (0 = half a "
-        "sweep; at most 10 sweeps over the nodes, or 200 minibatches)",
-        advanced=True,
-    )
-    n_init: int = param(
-        1, lo=1, hi=100, help="restarts (seed, seed + 1, ...); the best held-out likelihood is kept"
-    )
-    overlap_threshold: float = param(
-        0.2,
-        lo=0.0,
-        hi=1.0,
-        help="membership above which a node belongs to a community",
-        advanced=True,
-    )
-    prior_weight: float = param(
-        1.0,
-        lo=0.0,
-        hi=1000.0,
-        help="weight of the Wishart hyperprior on the membership "
-        "precision (mean I), in pseudo-nodes per node: l0 = max(K, "
-        "prior_weight N); 0 = the vague l0 = K",
-        advanced=True,
-    )
+    epsilon: float = param(0.0, lo=0.0, hi=0.5, log=True,
+                           help="link probability between different communities; 0 = auto: "
+                           "1e-5, or, when most links of a Louvain partition run between its "
+                           "communities, the density of those links")
+    newton_steps: int = param(3, lo=1, hi=100, help="max Newton steps per node visit", advanced=True)
+    newton_halvings: int = param(10, lo=0, hi=60,
+                                 help="max step halvings per Newton step (0 = off: full steps)", advanced=True)
+    nodes_per_batch: int = param(100, lo=1, hi=10_000_000,
+                                 help="nodes sampled per minibatch (capped at N)", advanced=True)
+    num_pieces: int = param(1000, lo=1, hi=10_000_000,
+                            help="non-links sampled per node visit: about N / num_pieces", advanced=True)
+    tau0: float = param(1024.0, lo=0.0, hi=1e9, help="global step size (tau0 + t)^-kappa: tau0", advanced=True)
+    kappa: float = param(0.9, lo=0.0, hi=1.0, help="global step size (tau0 + t)^-kappa: kappa", advanced=True)
+    node_tau0: float = param(1.0, lo=1.0, hi=1e9,
+                             help="node step size (node_tau0 + visits)^-node_kappa: node_tau0", advanced=True)
+    node_kappa: float = param(0.5, lo=0.0, hi=1.0,
+                              help="node step size (node_tau0 + visits)^-node_kappa: node_kappa", advanced=True)
+    collapsed: bool = param(True, help="Newton steps on the node's ELBO maximised over its own "
+                            "indicators (fast); off: indicators held fixed as in the note", advanced=True)
+    init: str = param("auto", choices=("auto", "louvain", "findk", "spectral", "random"),
+                      help="initial memberships: auto (the best of louvain, findk, random and, "
+                      "up to 5,000 nodes, spectral after a short burn-in), louvain, findk "
+                      "(label propagation), spectral, random")
+    heldout_fraction: float = param(0.01, lo=0.0, hi=0.5,
+                                    help="fraction of links held out (plus as many non-links)")
+    check_every: int = param(0, lo=0, hi=1_000_000,
+                             help="minibatches per iteration and convergence check (0 = half a "
+                             "sweep; at most 10 sweeps over the nodes, or 200 minibatches)",
+                             advanced=True)
+    n_init: int = param(1, lo=1, hi=100,
+                        help="restarts (seed, seed + 1, ...); the best held-out likelihood is kept")
+    overlap_threshold: float = param(0.2, lo=0.0, hi=1.0,
+                                     help="membership above which a node belongs to a community", advanced=True)
+    prior_weight: float = param(1.0, lo=0.0, hi=1000.0,
+                                help="weight of the Wishart hyperprior on the membership "
+                                "precision (mean I), in pseudo-nodes per node: l0 = max(K, "
+                                "prior_weight N); 0 = the vague l0 = K", advanced=True)
 
     def validate(self) -> None:
         if self.init in ("random", "spectral") and self.K == 0:
-            raise HyperparameterError(
-                f"K = 0 (let the start choose) needs init = auto, louvain or findk, not {self.init}"
-            )
+            raise HyperparameterError(f"K = 0 (let the start choose) needs init = auto, louvain "
+                                      f"or findk, not {self.init}")
 
 
 def max_check_every(n_nodes: int, nodes_per_batch: int) -> int:
@@ -184,26 +127,18 @@ class AMMSB(Model):
         "inference (node-sampled minibatches, Newton steps with step halving). By default the best "
         "of several starts (Louvain, svinet's findk, random, spectral) after a short burn-in; stops "
         "at the best held-out state and says when communities collapse. Shows the ELBO live, with "
-        "held-out link prediction (AUC, perplexity); directed and undirected networks."
-    )
+        "held-out link prediction (AUC, perplexity); directed and undirected networks.")
     data_kinds = ("network",)
     objective_kind = "held-out log-likelihood"
     Hyperparameters = AMMSBHyperparameters
     default_max_iter = 200
-    default_tol = 1e-3  # the held-out total moves by 0.03-0.3 % between late checks (SVI noise)
-    first_curve = "elbo"  # the window draws the ELBO (what inference climbs) above the objective
-    # What _prepare builds (the canonical order, the held-out and test sets, the training graph),
-    # shared by every restart.
-    kernel_modules = (
-        "explorer.models._ammsb_kernels",
-        "explorer.models._ammsb_init",
-        "explorer.models._ammsb_heldout",
-        "explorer.models._ammsb_elbo",
-        "explorer.models._ammsb_starts",
-    )
+    default_tol = 1e-3      # the held-out total moves by 0.03-0.3 % between late checks (SVI noise)
+    first_curve = "elbo"     # the window draws the ELBO (what inference climbs) above the objective
+    kernel_modules = tuple(f"explorer.models._ammsb_{part}"
+                           for part in ("kernels", "init", "heldout", "elbo", "starts"))
+    # built once by _prepare (canonical order, held-out and test sets, training graph), shared
     shared_state = ("node_order", "_network", "directed", "N", "split", "training")
-    # node_order[c]: the data index of canonical node c (see _prepare); None: the data's order is
-    # canonical already (or no data yet)
+    # node_order[c]: the data index of canonical node c (None: the data's order is canonical)
     node_order: np.ndarray | None = None
 
     # ---- data ----------------------------------------------------------------------------------
@@ -211,9 +146,8 @@ class AMMSB(Model):
         super().check_data(data)
         n = data.n_nodes
         if n < 3:
-            raise DataError(
-                f"the a-MMSB needs at least 3 nodes, this network has {n}", path=data.path
-            )
+            raise DataError(f"the a-MMSB needs at least 3 nodes, this network has {n}",
+                            path=data.path)
         if data.n_edges < 2:
             raise DataError("the a-MMSB needs at least 2 links", path=data.path)
         most = max_check_every(n, self.hp.nodes_per_batch)
@@ -226,8 +160,7 @@ class AMMSB(Model):
                 f"{self.hp.check_every * batch / n:,.0f} sweeps over the {n} nodes between two "
                 f"checks; at most {most} are allowed on this network (the larger of "
                 f"{MAX_CHECK_SWEEPS} sweeps and {MAX_CHECK_SMALL} minibatches; 0: half a sweep)",
-                path=data.path,
-            )
+                path=data.path)
         if data.test_pairs is not None:
             check_test_pairs(data.test_pairs, n, data.path)
 
@@ -237,27 +170,22 @@ class AMMSB(Model):
         # same graph in another row order gives the same fit; results go back to the data's
         # order. node_order[c] is the data index of canonical node c (None: the same order).
         self.node_order = canonical_node_order(data.node_ids)
-        self._network = data if self.node_order is None else reorder_network(data, self.node_order)
+        self._network = data if self.node_order is None else reorder_network(data,
+                                                                              self.node_order)
         # the held-out and test sets depend on the network only: drawn once per fit
         self.directed = bool(data.directed)
         self.N = data.n_nodes
         net = self._network
-        self.split = split_pairs(
-            net.edges, net.n_nodes, net.directed, net.test_pairs, self.hp.heldout_fraction, net.path
-        )
+        self.split = split_pairs(net.edges, net.n_nodes, net.directed, net.test_pairs,
+                                 self.hp.heldout_fraction, net.path)
         self.notes.extend(self.split.notes)
         self.training = training_pairs(self.split)
 
     # the sets (HeldOutSplit) and the training links (TrainingPairs, replaced by the final phase)
-    heldout_u = _from("split", "heldout_u")
-    heldout_v = _from("split", "heldout_v")
-    heldout_y = _from("split", "heldout_y")
-    test_u = _from("split", "test_u")
-    test_v = _from("split", "test_v")
-    test_y = _from("split", "test_y")
+    heldout_u, heldout_v, heldout_y = (_from("split", f"heldout_{c}") for c in "uvy")
+    test_u, test_v, test_y = (_from("split", f"test_{c}") for c in "uvy")
     test_source = _from("split", "test_source")
-    train_u = _from("training", "train_u")
-    train_v = _from("training", "train_v")
+    train_u, train_v = (_from("training", f"train_{c}") for c in "uv")
 
     def _return_heldout_links(self):
         """Put the held-out pairs back into training (links as links, non-links as non-links);
@@ -276,11 +204,11 @@ class AMMSB(Model):
             self._initialize(self._network, seed, task)
 
     def _initialize(self, data, seed: int, task) -> None:
-        hp, N = self.hp, self.N  # (and self.directed: set by _prepare)
+        hp, N = self.hp, self.N     # (and self.directed: set by _prepare)
         self.epsilon_estimate = self.between_share = None
         self.final_phase_minibatches = 0
         self._heldout_ll_best = None
-        task.update(1)  # the held-out sets (made by prepare)
+        task.update(1)      # the held-out sets (made by prepare)
         note = ignored_weights_note(getattr(data, "weights", None))
         if note:
             self.notes.append(note)
@@ -289,11 +217,8 @@ class AMMSB(Model):
         for _ in range(4):
             kr.rng_next(self.rng)
         self._start_net = init.StartNetwork(
-            init.training_adjacency(self.train_u, self.train_v, N),
-            self.train_u,
-            self.train_v,
-            self.rng,
-        )
+            init.training_adjacency(self.train_u, self.train_v, N), self.train_u, self.train_v,
+            self.rng)
         self.epsilon = hp.epsilon
         if not self.epsilon:
             choice = init.auto_epsilon(self._start_net, self.directed, self.seed)
@@ -342,11 +267,8 @@ class AMMSB(Model):
         by_heldout = int(self.heldout_y.sum()) >= init.START_BY_HELDOUT_MIN_LINKS
         results, states, best = {}, {}, None
         for kind in kinds:
-            self._reset_state(
-                first.mu
-                if first is not None and kind == first_kind
-                else self._start(kind, K, seed).mu
-            )
+            self._reset_state(first.mu if first is not None and kind == first_kind
+                              else self._start(kind, K, seed).mu)
             for _ in range(burn):
                 self._minibatch()
             task.update(1)
@@ -356,21 +278,17 @@ class AMMSB(Model):
             collapsed = self._collapse() is not None
             if by_heldout:
                 results[kind] = init.BurnIn(ll, math.nan, collapsed, math.nan)
-                if best is None or (collapsed, -ll) < (
-                    results[best].collapsed,
-                    -results[best].heldout,
-                ):
-                    best, states = kind, {kind: self.get_state()}  # one copy at a time
+                if best is None or (collapsed, -ll) < (results[best].collapsed,
+                                                       -results[best].heldout):
+                    best, states = kind, {kind: self.get_state()}   # one copy at a time
             else:
-                # in the canonical order, as the start network's adjacency is
-                q = init.modularity(
-                    self._start_net.adj, init.hard_members(np.argmax(self.pi, axis=1), K)
-                )
+                q = init.modularity(self._start_net.adj,        # both in the canonical order
+                                    init.hard_members(np.argmax(self.pi, axis=1), K))
                 results[kind] = init.BurnIn(ll, self.elbo(), collapsed, q)
                 states[kind] = self.get_state()
         ranked, how = init.rank_starts(results, by_heldout)
         self.start = ranked[0]
-        self.start_scores = {k: results[k].heldout for k in ranked}  # held-out after burn-in
+        self.start_scores = {k: results[k].heldout for k in ranked}   # held-out after burn-in
         self.set_state(states[self.start])
         del states
         self.notes.append(init.start_note(ranked, results, how, burn, by_heldout))
@@ -395,14 +313,12 @@ class AMMSB(Model):
         self.lLinv = np.zeros((K, K))
         self._global_work = kr.new_global_work(K)
         self.b = np.empty((K, 2))
-        self.couplings = kr.Couplings(
-            np.zeros(K), np.zeros(K), math.log(self.epsilon), math.log1p(-self.epsilon)
-        )
+        self.couplings = kr.Couplings(np.zeros(K), np.zeros(K), math.log(self.epsilon),
+                                      math.log1p(-self.epsilon))
         self.n_batch = min(hp.nodes_per_batch, N)
         self.n_samples = max(MIN_NONLINK_SAMPLE, math.ceil(N / hp.num_pieces))
-        self.check_every = hp.check_every or max(
-            MIN_CHECK_MINIBATCHES, math.ceil(N / (2 * self.n_batch))
-        )
+        self.check_every = hp.check_every or max(MIN_CHECK_MINIBATCHES,
+                                                 math.ceil(N / (2 * self.n_batch)))
         self.perm = np.arange(N, dtype=np.int64)
         self.batch = np.zeros(self.n_batch, dtype=np.int64)
         self.S_hat = np.zeros((self.n_batch, K))
@@ -431,9 +347,8 @@ class AMMSB(Model):
         kr.node_sums(self.mu, self.v, self._sums())
         for _ in range(5):
             self._phase_globals()
-        self.b[:, 0], self.b[:, 1] = init.beta_from_pi(
-            self.pi, self.split, self.train_u, self.train_v, hp.eta0, hp.eta1
-        )
+        self.b[:, 0], self.b[:, 1] = init.beta_from_pi(self.pi, self.split, self.train_u,
+                                                       self.train_v, hp.eta0, hp.eta1)
         self.perm[:] = np.arange(N)
         kr.shuffle(self.perm, self.rng)
         self.perm_pos = 0
@@ -454,18 +369,16 @@ class AMMSB(Model):
         if self.N <= BETA_INIT_NODES:
             order = np.arange(self.N, dtype=np.int64)
         else:
-            order = np.sort(
-                np.random.default_rng(self.seed + 1).choice(self.N, BETA_INIT_NODES, replace=False)
-            ).astype(np.int64)
+            order = np.sort(np.random.default_rng(self.seed + 1).choice(
+                self.N, BETA_INIT_NODES, replace=False)).astype(np.int64)
         kr.couplings(self.b, self.couplings)
         for start in range(0, len(order), self.n_batch):
-            chunk = order[start : start + self.n_batch]
-            self.batch[: len(chunk)] = chunk
-            kr.batch_phi(
-                self.batch, len(chunk), *self._kernel_args(), self.S_hat, self.beta_hat, self.rng
-            )
+            chunk = order[start:start + self.n_batch]
+            self.batch[:len(chunk)] = chunk
+            kr.batch_phi(self.batch, len(chunk), *self._kernel_args(), self.S_hat,
+                         self.beta_hat, self.rng)
             acc += self.beta_hat
-        scale = 0.5 * self.N / len(order)  # each pair is reached from both of its ends
+        scale = 0.5 * self.N / len(order)     # each pair is reached from both of its ends
         self.b[:, 0] = self.hp.eta0 + scale * acc[0]
         self.b[:, 1] = self.hp.eta1 + scale * acc[1]
 
@@ -473,49 +386,21 @@ class AMMSB(Model):
     keep_best = True
     # pi = softmax(mu) row by row (the same kernel as during the fit, so bit for bit) is not
     # copied: set_state recomputes it (8 MiB less per kept state on 20,000 nodes x K = 50)
-    state_attributes = (
-        "mu",
-        "v",
-        "b",
-        "l",
-        "L",
-        "lL",
-        "lLinv",
-        "M",
-        "Minv",
-        "m",
-        "sum_mu",
-        "sum_mumu",
-        "sum_v",
-        "visits",
-        "t",
-        "perm",
-        "perm_pos",
-        "rng",
-        "_last",
-    )
+    state_attributes = ("mu", "v", "b", "l", "L", "lL", "lLinv", "M", "Minv", "m",
+                        "sum_mu", "sum_mumu", "sum_v", "visits", "t", "perm", "perm_pos", "rng",
+                        "_last")
 
     def get_state(self):
         names = self.state_attributes + (() if self.hp.collapsed else ("S_bar",))
-        return {
-            n: (
-                getattr(self, n).copy()
-                if isinstance(getattr(self, n), np.ndarray)
-                else copy.deepcopy(getattr(self, n))
-            )
-            for n in names
-            if hasattr(self, n)
-        }
+        return {n: (getattr(self, n).copy() if isinstance(getattr(self, n), np.ndarray)
+                    else copy.deepcopy(getattr(self, n))) for n in names if hasattr(self, n)}
 
     def set_state(self, state):
         for n, value in state.items():
             cur = getattr(self, n, None)
-            if (
-                isinstance(value, np.ndarray)
-                and isinstance(cur, np.ndarray)
-                and cur.shape == value.shape
-            ):
-                cur[...] = value  # in place: kernels hold no views, but keep buffers
+            if isinstance(value, np.ndarray) and isinstance(cur, np.ndarray) \
+                    and cur.shape == value.shape:
+                cur[...] = value          # in place: kernels hold no views, but keep buffers
             else:
                 setattr(self, n, copy.deepcopy(value))
         if "mu" in state:
@@ -530,20 +415,10 @@ class AMMSB(Model):
             self.training.graph,
             kr.NodeState(self.mu, self.v, self.pi, self.S_bar, self.visits, self.training.n_pairs),
             kr.Globals(*self.couplings[:2], self.lL, self.lLinv, self.m, self._sums()),
-            kr.Settings(
-                self.n_samples,
-                self._phi_iters,
-                self._phi_tol,
-                hp.node_tau0,
-                hp.node_kappa,
-                hp.newton_steps,
-                hp.newton_halvings,
-                NEWTON_TOL,
-                LOWRANK_THR,
-                LOWRANK_MAX,
-            ),
-            self.scratch,
-        )
+            kr.Settings(self.n_samples, self._phi_iters, self._phi_tol, hp.node_tau0,
+                        hp.node_kappa, hp.newton_steps, hp.newton_halvings, NEWTON_TOL,
+                        LOWRANK_THR, LOWRANK_MAX),
+            self.scratch)
 
     def _prior(self):
         return kr.Prior(float(self.N), self.m0, self.M0, self.L0inv)
@@ -567,16 +442,14 @@ class AMMSB(Model):
     def _phase_phi(self):
         """phi update for every pair of the sampled nodes; node statistics and beta statistics."""
         kr.couplings(self.b, self.couplings)
-        kr.batch_phi(
-            self.batch, self.n_batch, *self._kernel_args(), self.S_hat, self.beta_hat, self.rng
-        )
+        kr.batch_phi(self.batch, self.n_batch, *self._kernel_args(), self.S_hat, self.beta_hat,
+                     self.rng)
 
     def _phase_nodes(self):
         """Newton steps with halving on mu_a and Lambda_a^-1 of the sampled nodes."""
         _, nodes, glob, opt, sc = self._kernel_args()
-        self.newton_total += kr.batch_nodes(
-            self.batch, self.n_batch, nodes, glob, opt, sc, self.S_hat
-        )
+        self.newton_total += kr.batch_nodes(self.batch, self.n_batch, nodes, glob, opt, sc,
+                                            self.S_hat)
 
     def _phase_beta(self):
         rho = (self.hp.tau0 + self.t + 1) ** (-self.hp.kappa)
@@ -590,14 +463,8 @@ class AMMSB(Model):
     def _phase_visit(self):
         """Collapsed mode: phi update and node update fused, node after node."""
         kr.couplings(self.b, self.couplings)
-        kr.batch_visit(
-            self.batch,
-            self.n_batch,
-            *self._kernel_args(),
-            self.beta_hat,
-            self.rng,
-            self.newton_counts,
-        )
+        kr.batch_visit(self.batch, self.n_batch, *self._kernel_args(), self.beta_hat, self.rng,
+                       self.newton_counts)
         self.newton_total = int(self.newton_counts.sum())
 
     def _minibatch(self):
@@ -618,7 +485,7 @@ class AMMSB(Model):
         # refresh the running sums exactly (no drift), then the globals from them
         kr.node_sums(self.mu, self.v, self._sums())
         self._phase_globals()
-        return self._evaluate(self.iteration + 1)  # the runner counts the iterations
+        return self._evaluate(self.iteration + 1)      # the runner counts the iterations
 
     def finish(self) -> None:
         """The runner's last call on a restart's returned state: a small network's final phase
@@ -658,8 +525,7 @@ class AMMSB(Model):
             f"run the {n_ho} held-out links and {len(self.heldout_y) - n_ho} non-links went back "
             f"into training for {self.final_phase_minibatches} minibatches from the best state; "
             "the labels and parameters are the final state's, the held-out metrics the best "
-            "state's (computed before, on pairs it was not trained on)"
-        )
+            "state's (computed before, on pairs it was not trained on)")
 
     # ---- evaluation ----------------------------------------------------------------------------
     def _loglik(self, u, v, y, out):
@@ -685,19 +551,14 @@ class AMMSB(Model):
 
     def _evaluate(self, it: int = 0) -> float:
         """The held-out figures and the ELBO of the state after ``it`` iterations, recorded."""
-        ll, auc, perp = self._pair_metrics(
-            self.heldout_u, self.heldout_v, self.heldout_y, self._p_heldout
-        )
+        ll, auc, perp = self._pair_metrics(self.heldout_u, self.heldout_v, self.heldout_y,
+                                           self._p_heldout)
         elbo = self.elbo()
         self.traces["elbo"].append((it, elbo))
         self.traces["heldout_auc"].append((it, auc))
         self.traces["heldout_perplexity"].append((it, perp))
-        self._last = {
-            "heldout_loglik": ll,
-            "heldout_auc": auc,
-            "heldout_perplexity": perp,
-            "elbo": elbo,
-        }
+        self._last = {"heldout_loglik": ll, "heldout_auc": auc, "heldout_perplexity": perp,
+                      "elbo": elbo}
         return ll
 
     def elbo(self) -> float:
@@ -707,30 +568,11 @@ class AMMSB(Model):
         lse = np.empty(self.N)
         kr.row_lse(self.mu, self.v, lse)
         sc = self.scratch
-        pairs = kr.pair_terms(
-            self._ep,
-            self.mu,
-            self.pi,
-            lse,
-            self.couplings,
-            sc.phi_f,
-            sc.phi_s,
-            ELBO_PHI_MAX_ITER,
-            ELBO_PHI_TOL if self._ep.exact else ELBO_PHI_TOL_SAMPLED,
-        )
-        return float(
-            pairs
-            + global_terms(
-                self._prior(),
-                self._q(),
-                self.l0,
-                self.mu,
-                self.v,
-                self.b,
-                self.hp.eta0,
-                self.hp.eta1,
-            )
-        )
+        pairs = kr.pair_terms(self._ep, self.mu, self.pi, lse, self.couplings, sc.phi_f, sc.phi_s,
+                              ELBO_PHI_MAX_ITER,
+                              ELBO_PHI_TOL if self._ep.exact else ELBO_PHI_TOL_SAMPLED)
+        return float(pairs + global_terms(self._prior(), self._q(), self.l0, self.mu, self.v,
+                                          self.b, self.hp.eta0, self.hp.eta1))
 
     # ---- results -------------------------------------------------------------------------------
     def converged(self, trace, tol):
@@ -758,18 +600,13 @@ class AMMSB(Model):
         self.notes = [n for n in self.notes if not n.startswith("collapse:")]
         problem = self._collapse()
         if problem:
-            advice = (
-                "try a smaller K"
-                if self.start == "louvain" or self.hp.init == "louvain"
-                else "try init louvain or a smaller K"
-            )
+            advice = ("try a smaller K" if self.start == "louvain" or self.hp.init == "louvain"
+                      else "try init louvain or a smaller K")
             if self.epsilon <= init.EPSILON_FIXED:
-                advice += " (on a dense, mixed network also a larger epsilon" + (
-                    f", e.g. --epsilon {self.epsilon_estimate:.3g}: the density of "
-                    "links between Louvain communities)"
-                    if self.epsilon_estimate
-                    else ")"
-                )
+                advice += (" (on a dense, mixed network also a larger epsilon"
+                           + (f", e.g. --epsilon {self.epsilon_estimate:.3g}: the density of "
+                              "links between Louvain communities)"
+                              if self.epsilon_estimate else ")"))
             self.notes.append(f"collapse: {problem}: {advice}")
         return problem
 
@@ -781,10 +618,8 @@ class AMMSB(Model):
         if 2 * used < K:
             return f"{asked}, {used} in use"
         if K >= 4 and sizes.max() > COLLAPSE_SHARE * self.N:
-            return (
-                f"{asked}, one community holds {sizes.max() / self.N:.0%} of the nodes "
-                f"({sizes.max()} of {self.N})"
-            )
+            return (f"{asked}, one community holds {sizes.max() / self.N:.0%} of the nodes "
+                    f"({sizes.max()} of {self.N})")
         return None
 
     def score(self, trace):
@@ -807,44 +642,31 @@ class AMMSB(Model):
         # communities in decreasing membership (ties by index, as a stable sort), those at or
         # above the threshold first; at least the largest
         for a0 in range(0, self.N, 8192):
-            P = self.pi[a0 : a0 + 8192]
+            P = self.pi[a0:a0 + 8192]
             order = np.argsort(-P, axis=1, kind="stable")
             counts = np.maximum((P >= thr).sum(axis=1), 1)
-            rows = order[:, : int(counts.max())].tolist() if len(P) else []
+            rows = order[:, :int(counts.max())].tolist() if len(P) else []
             out.extend(r[:c] for r, c in zip(rows, counts.tolist()))
         if self.node_order is not None:
-            out = [out[c] for c in np.argsort(self.node_order)]  # back to the data's order
+            out = [out[c] for c in np.argsort(self.node_order)]     # back to the data's order
         return out
 
     def snapshot(self):
-        snap = {
-            "labels": self.labels(),
-            "memberships": np.array(self.memberships()),
-            "metrics_trace": {k: list(vs) for k, vs in self.traces.items()},
-            "info": {
-                "heldout_auc": self._last.get("heldout_auc", float("nan")),
-                "heldout_perplexity": self._last.get("heldout_perplexity", float("nan")),
-                "K": float(self.K),
-                "minibatches": float(self.t),
-            },
-        }
+        snap = {"labels": self.labels(), "memberships": np.array(self.memberships()),
+                "metrics_trace": {k: list(vs) for k, vs in self.traces.items()},
+                "info": {"heldout_auc": self._last.get("heldout_auc", float("nan")),
+                         "heldout_perplexity": self._last.get("heldout_perplexity", float("nan")),
+                         "K": float(self.K), "minibatches": float(self.t)}}
         return snap
 
     def parameters(self):
         order = self.node_order
-        return {
-            "pi": np.array(self.memberships()),
-            "mu": to_data_order(self.mu.copy(), order),
-            "Lambda": to_data_order(1.0 / self.v, order),
-            "beta": self.b[:, 0] / self.b.sum(1),
-            "b": self.b.copy(),
-            "m": self.m.copy(),
-            "M": self.M.copy(),
-            "L": self.L.copy(),
-            "l": np.array(self.l),
-            "epsilon": np.array(self.epsilon),
-            "node_ids": np.asarray(self.data.node_ids).astype(str),
-        }
+        return {"pi": np.array(self.memberships()), "mu": to_data_order(self.mu.copy(), order),
+                "Lambda": to_data_order(1.0 / self.v, order),
+                "beta": self.b[:, 0] / self.b.sum(1), "b": self.b.copy(), "m": self.m.copy(),
+                "M": self.M.copy(), "L": self.L.copy(), "l": np.array(self.l),
+                "epsilon": np.array(self.epsilon),
+                "node_ids": np.asarray(self.data.node_ids).astype(str)}
 
     def metrics(self):
         """Held-out metrics on the held-out pairs (the convergence set); test_auc and
@@ -853,18 +675,14 @@ class AMMSB(Model):
         small network's final phase (``_final_phase``) the heldout_* figures and ``elbo`` are
         the best state's, before it; ``final_elbo`` is the returned state's, over every
         training pair including the returned held-out pairs."""
-        out = {
-            "heldout_auc": self._last["heldout_auc"],
-            "heldout_perplexity": self._last["heldout_perplexity"],
-            "heldout_loglik": self._last["heldout_loglik"],
-            "elbo": self._last["elbo"],
-            "K": float(self.K),
-            "epsilon": self.epsilon,
-            "findk_communities": float(self.findk_communities),
-        }
+        out = {"heldout_auc": self._last["heldout_auc"],
+               "heldout_perplexity": self._last["heldout_perplexity"],
+               "heldout_loglik": self._last["heldout_loglik"],
+               "elbo": self._last["elbo"], "K": float(self.K), "epsilon": self.epsilon,
+               "findk_communities": float(self.findk_communities)}
         # Standard error of the held-out total (sqrt(n) x the sd of the per-pair log-likelihoods):
         # how far apart two held-out scores must be to mean something (the K sweep's rule).
-        if self._heldout_ll_best is not None:  # after the final phase: the best state's
+        if self._heldout_ll_best is not None:    # after the final phase: the best state's
             ll = self._heldout_ll_best
             out["final_phase_minibatches"] = float(self.final_phase_minibatches)
             out["final_elbo"] = self.final_elbo
