@@ -462,8 +462,13 @@ def test_runs_table_and_log_number_runs_alike(person, files, qtbot):
     u.set_run_setting("max_iter", 5)
     u.run()
     ended = [int(m.group(1)) for line in u.log_lines()
-             if (m := re.search(r"\brun (\d+): (converged|cancelled|stopped)", line))]
+             if (m := re.search(r"\brun (\d+): (converged|cancelled|stopped)", line))
+             and "not in the Runs tab" not in line]
     assert sorted(u.run_rows()) == ended
+    # a run cancelled before its first iteration is said to be left out, never silently
+    assert all(("not in the Runs tab: no iteration finished" in line) == (int(m.group(1)) not in ended)
+               for line in u.log_lines()
+               if (m := re.search(r"\brun (\d+): (converged|cancelled|stopped)", line)))
 
 
 def test_sweep_offers_only_criteria_with_points(person, sample_dir):

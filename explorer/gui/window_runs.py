@@ -242,16 +242,20 @@ class RunActions:
             self.log(line)
         for note in list(result.model.notes) + list(result.notes):
             self.log(f"note ({cls.id}): {note}")
+        # Recorded before the log line, so that the line says when the Runs tab has no row for
+        # it (a run cancelled before its first iteration has nothing to keep).
+        recorded = not is_distributed(result) and self._record_run(result, run_id)
+        unkept = "" if recorded or is_distributed(result) else (
+            " (not in the Runs tab: " + ("no iteration finished" if not result.trace
+                                         else "the data is not from a file") + ")")
         self.log(f"run {run_id}: {state}" + ("; " + metrics_text.replace("\n", "; ")
-                                             if metrics_text else ""))
+                                             if metrics_text else "") + unkept)
         self.run_panel.restart_bar.setVisible(False)
         self._update_actions()
         if is_distributed(result):
             # Its labels live on the workers (a snapshot holds a sample): not a Runs-tab run.
             self.log(f"run {run_id}: a Dask run: Export results writes assignments/ from the "
                      "workers (it is not added to the Runs tab)")
-        else:
-            self._record_run(result, run_id)
         if snap is not None:
             self._show_snapshot_now(snap)
         # The hidden panels get the final state one per event-loop turn, then run_finished.
@@ -301,11 +305,13 @@ class RunActions:
         self.export_action.setEnabled(self.result is not None)
 
     # ---- runs of the session -------------------------------------------------------------
-    def _record_run(self, result, run_id: int) -> None:
+    def _record_run(self, result, run_id: int) -> bool:
         """Add a finished run (with at least one iteration) to the session and the Runs tab,
-        under the number the log gave it."""
-        if self.ws.record_run(result, run_id) is not None:
-            self.runs_panel.refresh()
+        under the number the log gave it; whether it was added."""
+        if self.ws.record_run(result, run_id) is None:
+            return False
+        self.runs_panel.refresh()
+        return True
 
     def _run_deleted(self, run_id: int) -> None:
         self.ws.forget_run(run_id)
