@@ -29,6 +29,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from explorer import ctrl_c
 from explorer._version import __version__
 from explorer.data.types import DataError
 from explorer.models import get_model, registry
@@ -220,6 +221,7 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
         for note in list(getattr(data, "notes", [])) + _warning_notes(caught):
             print(f"note: {note}", file=sys.stderr)
         del caught[:]
+        ctrl_c.check()
         print(f"{model_cls.id} on {data.path}: {data.describe()}", file=sys.stderr)
 
         max_iter = int(ns.max_iter or model.default_max_iter)
@@ -230,6 +232,7 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
                           min_interval=0.2)
 
         def progress(p: runner.Progress) -> None:
+            ctrl_c.check()      # a Ctrl-C that C code swallowed still stops the fit
             if ns.quiet or p.done:
                 return
             restart = f"  restart {p.restart + 1}/{p.n_init}" if p.n_init > 1 else ""
@@ -257,6 +260,7 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
 
     print_result(result, model_id=model_cls.id, data=data, hyperparameters=hp.as_dict(),
                  seed=ns.seed)
+    ctrl_c.check()
     if ns.out:
         layout = _layout_for_export(data, ns) if ns.layout else None
         try:
@@ -364,6 +368,7 @@ def cmd_sweep(argv: list[str]) -> int:
     # Ctrl-C: iter_sweep cancels every fit as the KeyboardInterrupt leaves it (queued fits never
     # start, running ones stop within an iteration) and joins the workers; main() prints the line.
     for row in sweep_mod.iter_sweep(spec, jobs=ns.jobs, cancel=sweep_mod.SweepCancel()):
+        ctrl_c.check()
         rows.append(row)
         what = (f"error: {row.error}" if row.error else
                 ", ".join(f"{k} {v:.6g}" for k, v in row.criteria.items())
@@ -553,4 +558,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    ctrl_c.install()
     sys.exit(main())

@@ -600,7 +600,9 @@ def check_out_dir(out) -> None:
                 "export into a new or empty folder (an export replaces the whole folder so that "
                 "it always holds one complete set)")
         # The previous set's files are deleted from inside it after the swap.
-        if any(True for _ in os.scandir(out)) and not os.access(out, os.W_OK | os.X_OK):
+        with os.scandir(out) as entries:
+            holds_a_set = next(entries, None) is not None
+        if holds_a_set and not os.access(out, os.W_OK | os.X_OK):
             raise ExportError(f"{out}: cannot write the results there (the folder is read-only; "
                               "its earlier set could not be replaced)")
     parent = out.parent if str(out.parent) else Path(".")
