@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-EXIT_INTERRUPTED = 130      # explorer.options.EXIT_INTERRUPTED, not imported: it is not light
+EXIT_INTERRUPTED = 130  # explorer.options.EXIT_INTERRUPTED, not imported: it is not light
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
         from explorer.cli import main as cli_main
 
         return cli_main(argv)
-    except KeyboardInterrupt:           # during the imports (cli.main handles it afterwards)
+    except KeyboardInterrupt:  # during the imports (cli.main handles it afterwards)
         print("explorer: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 

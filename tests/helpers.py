@@ -15,8 +15,9 @@ def table(X, labels=None, *, columns=None, path=None) -> TableData:
     X = np.ascontiguousarray(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
     if columns is None:
         columns = [f"c{j}" for j in range(X.shape[1])]
-    return TableData(X=X, columns=list(columns), ids=np.arange(len(X)).astype(str),
-                     labels=labels, path=path)
+    return TableData(
+        X=X, columns=list(columns), ids=np.arange(len(X)).astype(str), labels=labels, path=path
+    )
 
 
 def drain(gen):
@@ -52,8 +53,9 @@ def export_to(qtbot, window, out_dir=None, timeout=60_000) -> dict:
     try:
         assert window.export_results(out_dir) is not None
         # an export that fails says so in the log (and a message): fail at once, not at timeout
-        qtbot.waitUntil(lambda: bool(got) or "error: " in window.log_view.toPlainText(),
-                        timeout=timeout)
+        qtbot.waitUntil(
+            lambda: bool(got) or "error: " in window.log_view.toPlainText(), timeout=timeout
+        )
     finally:
         window.exported.disconnect(got.append)
     assert got, window.log_view.toPlainText()[-600:]

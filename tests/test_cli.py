@@ -10,8 +10,13 @@ from conftest import SAMPLE
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "explorer.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "explorer.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def test_models_lists_every_model_with_flags():
@@ -23,8 +28,19 @@ def test_models_lists_every_model_with_flags():
 
 def test_fit_kmeans_iris_prints_progress_summary_and_exports(tmp_path):
     out = tmp_path / "out"
-    r = run("fit", "kmeans", SAMPLE / "iris.csv", "--K", "3", "--labels", "species",
-            "--seed", "0", "--out", out)
+    r = run(
+        "fit",
+        "kmeans",
+        SAMPLE / "iris.csv",
+        "--K",
+        "3",
+        "--labels",
+        "species",
+        "--seed",
+        "0",
+        "--out",
+        out,
+    )
     assert r.returncode == 0, r.stderr
     assert "iteration" in r.stderr and "distortion" in r.stderr
     summary = dict(line.split(": ", 1) for line in r.stdout.splitlines() if ": " in line)
@@ -41,25 +57,36 @@ def test_fit_kmeans_iris_prints_progress_summary_and_exports(tmp_path):
     assert lines[0].startswith("id,label") and len(lines) == 151
 
 
-@pytest.mark.parametrize("args, message", [
-    (["fit", "kmeans", "no_such_file.csv"], "no_such_file.csv"),
-    (["fit", "nope", "x.csv"], "unknown model 'nope'"),
-    (["fit", "kmeans", SAMPLE / "iris.csv", "--K", "0"], "K = 0 is below its minimum"),
-    (["fit", "kmeans", SAMPLE / "iris.csv", "--K", "500", "--labels", "species"],
-     "K = 500 is larger than the number of rows (150)"),
-    (["fit", "kmeans", SAMPLE / "iris.csv", "--directed"], "--directed does not apply"),
-    (["fit", "kmeans", SAMPLE / "iris.csv", "--labels", "nope"], "unknown label column 'nope'"),
-    # A table is never fitted as a network by accident, nor an edge list as a temporal network.
-    (["fit", "ammsb", SAMPLE / "iris.csv"], "looks like a table (columns sepal_length"),
-    (["fit", "dynamic-exposure", SAMPLE / "karate" / "edges.csv"],
-     "looks like an edge list (network), not a temporal edge list"),
-    (["fit", "kmeans", SAMPLE / "iris.csv", "--out", "/proc/no_such_dir/out"],
-     "cannot write the results there"),
-    # issue 12: a folder of other files is never replaced by a set (refused before the fit)
-    (["fit", "kmeans", SAMPLE / "iris.csv", "--out", SAMPLE], "not an exported result"),
-    (["fit", "kmeans", SAMPLE / "iris.csv", "--columns", "petal_length,petal_length"],
-     "'petal_length' named twice"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fit", "kmeans", "no_such_file.csv"], "no_such_file.csv"),
+        (["fit", "nope", "x.csv"], "unknown model 'nope'"),
+        (["fit", "kmeans", SAMPLE / "iris.csv", "--K", "0"], "K = 0 is below its minimum"),
+        (
+            ["fit", "kmeans", SAMPLE / "iris.csv", "--K", "500", "--labels", "species"],
+            "K = 500 is larger than the number of rows (150)",
+        ),
+        (["fit", "kmeans", SAMPLE / "iris.csv", "--directed"], "--directed does not apply"),
+        (["fit", "kmeans", SAMPLE / "iris.csv", "--labels", "nope"], "unknown label column 'nope'"),
+        # A table is never fitted as a network by accident, nor an edge list as a temporal network.
+        (["fit", "ammsb", SAMPLE / "iris.csv"], "looks like a table (columns sepal_length"),
+        (
+            ["fit", "dynamic-exposure", SAMPLE / "karate" / "edges.csv"],
+            "looks like an edge list (network), not a temporal edge list",
+        ),
+        (
+            ["fit", "kmeans", SAMPLE / "iris.csv", "--out", "/proc/no_such_dir/out"],
+            "cannot write the results there",
+        ),
+        # issue 12: a folder of other files is never replaced by a set (refused before the fit)
+        (["fit", "kmeans", SAMPLE / "iris.csv", "--out", SAMPLE], "not an exported result"),
+        (
+            ["fit", "kmeans", SAMPLE / "iris.csv", "--columns", "petal_length,petal_length"],
+            "'petal_length' named twice",
+        ),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(args, message):
     r = run(*args)
     assert r.returncode == 2, (r.stdout, r.stderr)
@@ -98,8 +125,11 @@ def test_bad_seed_exits_2_without_a_traceback(seed):
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     shown = seed if seed == "-1" else repr(seed)
-    assert r.stderr.strip().splitlines()[-1].endswith(
-        f"argument --seed: expected a whole number >= 0, got {shown}")
+    assert (
+        r.stderr.strip()
+        .splitlines()[-1]
+        .endswith(f"argument --seed: expected a whole number >= 0, got {shown}")
+    )
 
 
 def test_degenerate_fit_exits_3_and_still_writes_the_set(tmp_path):
@@ -115,8 +145,9 @@ def test_degenerate_fit_exits_3_and_still_writes_the_set(tmp_path):
     assert r.returncode == 3, r.stderr
     assert "converged: false" in r.stdout and "stop reason: degenerate" in r.stdout
     errors = [line for line in r.stderr.splitlines() if line.startswith("explorer: error:")]
-    assert errors == ["explorer: error: the fit gave no usable state (degenerate); see the notes "
-                      "above"]
+    assert errors == [
+        "explorer: error: the fit gave no usable state (degenerate); see the notes above"
+    ]
     doc = json.loads((out / "result.json").read_text())
     assert doc["stop_reason"].startswith("degenerate") and doc["converged"] is False
 
@@ -132,7 +163,7 @@ def test_python_api_checks_the_data_kind_like_the_cli():
         explorer.fit("dynamic-exposure", str(SAMPLE / "karate" / "edges.csv"))
     with pytest.raises(DataError, match="takes table data, not network data"):
         explorer.fit("kmeans", SAMPLE / "iris.csv", kind="network")
-    res = explorer.fit("kmeans", SAMPLE / "iris.csv", K=3)        # the right kind still works
+    res = explorer.fit("kmeans", SAMPLE / "iris.csv", K=3)  # the right kind still works
     assert res.data.shape == (150, 4)
 
 
@@ -143,8 +174,12 @@ def test_warnings_become_one_line_notes():
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        warnings.warn("invalid value encountered in cast\nsecond line", RuntimeWarning, stacklevel=1)
-        warnings.warn("invalid value encountered in cast\nsecond line", RuntimeWarning, stacklevel=1)
+        warnings.warn(
+            "invalid value encountered in cast\nsecond line", RuntimeWarning, stacklevel=1
+        )
+        warnings.warn(
+            "invalid value encountered in cast\nsecond line", RuntimeWarning, stacklevel=1
+        )
     assert cli._warning_notes(caught) == ["RuntimeWarning: invalid value encountered in cast"]
 
 
@@ -155,14 +190,14 @@ def test_every_output_path_is_checked_before_the_fit(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     args = ["fit", "kmeans", SAMPLE / "iris.csv", "--K", "2", "--quiet"]
-    r = run(*args, "--session", blocker / "s")             # its folder is a file
+    r = run(*args, "--session", blocker / "s")  # its folder is a file
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "cannot save the session" in r.stderr and "iteration" not in r.stderr + r.stdout
     damaged = tmp_path / "d.explorer.json"
     damaged.write_text('{"app": "explorer", "format": 1, "datasets": 3, "runs": []}')
     r = run(*args, "--session", damaged)
     assert r.returncode == 2 and "datasets" in r.stderr and r.stderr.count("\n") == 1
-    assert "inertia" not in r.stdout                         # nothing fitted
+    assert "inertia" not in r.stdout  # nothing fitted
     long_out = tmp_path / ("o" * 230)
     r = run(*args, "--out", long_out)
     assert r.returncode == 0, r.stderr
@@ -177,7 +212,7 @@ def test_a_read_only_output_folder_is_refused_before_the_fit():
     import tempfile
     from pathlib import Path
 
-    base = Path(tempfile.mkdtemp(prefix="explorer-ro-"))    # in /tmp: searchable by anyone
+    base = Path(tempfile.mkdtemp(prefix="explorer-ro-"))  # in /tmp: searchable by anyone
     try:
         base.chmod(0o755)
         ro = base / "folder"
@@ -188,21 +223,44 @@ def test_a_read_only_output_folder_is_refused_before_the_fit():
         ro.chmod(0o555)
         preexec = None
         if os.geteuid() == 0:
+
             def preexec():
                 os.setgid(65534)
                 os.setuid(65534)
+
             try:
-                probe = subprocess.run([sys.executable, "-c", "import explorer.cli"],
-                                       preexec_fn=preexec, capture_output=True, timeout=300)
+                probe = subprocess.run(
+                    [sys.executable, "-c", "import explorer.cli"],
+                    preexec_fn=preexec,
+                    capture_output=True,
+                    timeout=300,
+                )
             except PermissionError:
                 probe = None
             if probe is None or probe.returncode != 0:
                 pytest.skip("Python or the checkout cannot be run by an unprivileged user here")
         env = dict(__import__("os").environ, HOME=str(base), NUMBA_CACHE_DIR=str(base / "nc"))
         for flag, value in (("--out", ro / "sub"), ("--out", ro), ("--session", ro / "s")):
-            r = subprocess.run([sys.executable, "-m", "explorer.cli", "fit", "kmeans", str(data),
-                                "--K", "2", "--quiet", flag, str(value)], capture_output=True,
-                               text=True, timeout=300, preexec_fn=preexec, env=env)
+            r = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "explorer.cli",
+                    "fit",
+                    "kmeans",
+                    str(data),
+                    "--K",
+                    "2",
+                    "--quiet",
+                    flag,
+                    str(value),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                preexec_fn=preexec,
+                env=env,
+            )
             assert r.returncode == 2, (flag, value, r.stderr)
             assert r.stderr.count("\n") == 1 and "inertia" not in r.stdout, r.stderr
     finally:

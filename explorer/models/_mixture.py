@@ -53,8 +53,7 @@ class MixtureModel(Model):
     def check_data(self, data) -> None:
         super().check_data(data)
         if data.X.shape[0] < self.min_rows:
-            raise DataError(f"the {self.name} needs at least {self.min_rows} rows",
-                            path=data.path)
+            raise DataError(f"the {self.name} needs at least {self.min_rows} rows", path=data.path)
 
     def _prepare(self, data) -> None:
         self.X = np.ascontiguousarray(data.X, dtype=np.float64)
@@ -127,8 +126,13 @@ class MixtureModel(Model):
         return None
 
     def snapshot(self) -> dict[str, Any]:
-        snap = {"labels": self.labels(), "memberships": self.resp.copy(), **self._components(),
-                "weights": self.weights.copy(), "info": self._info()}
+        snap = {
+            "labels": self.labels(),
+            "memberships": self.resp.copy(),
+            **self._components(),
+            "weights": self.weights.copy(),
+            "info": self._info(),
+        }
         if self.X.shape[1] == 1:
             density = self.density_1d()
             if density is not None:
@@ -164,8 +168,10 @@ class MixtureModel(Model):
         vectors = self._component_vectors()
         groups = coincident_groups(vectors) if vectors is not None else []
         if groups:
-            problems.append(describe_groups(groups, "components") + " (one component counted "
-                            "several times: EM never separates them)")
+            problems.append(
+                describe_groups(groups, "components") + " (one component counted "
+                "several times: EM never separates them)"
+            )
         own = self._component_degeneracy()
         if own:
             problems.append(own)
@@ -187,6 +193,17 @@ class AffineMixture(MixtureModel):
 
     def _e_pass(self) -> None:
         N, D = self.X.shape
-        call(affine_e_pass, len(self._ll), N * D * len(self.log_w), self.X, self.log_w,
-             *self._affine_form(), self.resp, self._nk, self._sx, self._ll, self._lp)
+        call(
+            affine_e_pass,
+            len(self._ll),
+            N * D * len(self.log_w),
+            self.X,
+            self.log_w,
+            *self._affine_form(),
+            self.resp,
+            self._nk,
+            self._sx,
+            self._ll,
+            self._lp,
+        )
         self.loglik = float(self._ll.sum())
