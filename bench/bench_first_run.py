@@ -24,43 +24,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
 
-# model id -> the arguments of its first fit (data relative to the checkout)
-FIRST_FITS = {
-    "kmeans": ["sample_data/iris.csv", "--K", "3", "--labels", "species"],
-    "kmedians": ["sample_data/iris.csv", "--K", "3", "--labels", "species"],
-    "fuzzy-cmeans": ["sample_data/iris.csv", "--K", "3", "--labels", "species"],
-    "gmm": ["sample_data/old_faithful.csv", "--K", "2"],
-    "bayes-gmm": ["sample_data/old_faithful.csv", "--K", "2", "--standardize"],
-    "bernoulli-mixture": ["sample_data/digits_binary.csv", "--K", "10", "--labels", "digit"],
-    "exponential-mixture": [
-        "sample_data/coal_intervals.csv",
-        "--K",
-        "2",
-        "--columns",
-        "interval_years",
-        "--labels",
-        "era",
-    ],
-    "ammsb": [
-        "sample_data/karate/edges.csv",
-        "--K",
-        "2",
-        "--labels",
-        "sample_data/karate/nodes.csv:club",
-    ],
-    "dynamic-exposure": [
-        "sample_data/planted_contacts/counts.csv",
-        "--K-aff",
-        "3",
-        "--K-exp",
-        "3",
-        "--n-init",
-        "1",
-        "--labels",
-        "sample_data/planted_contacts/nodes.csv:group",
-    ],
-}
+from helpers import first_fit_args  # noqa: E402
+
+# model id -> the arguments of its first fit (data relative to the checkout), with its labels
+FIRST_FITS = first_fit_args(labelled=True)
 
 
 def empty_caches(checkout: Path) -> int:

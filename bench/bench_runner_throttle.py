@@ -25,23 +25,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fake_models import ShrinkModel  # noqa: E402
-from helpers import noise_table  # noqa: E402
+from helpers import noise_fit, noise_table  # noqa: E402
 
 from explorer import runner  # noqa: E402
 
 
 def reports(interval: float, delay: float, steps: int) -> None:
     calls = []
-    res = runner.fit(
-        ShrinkModel,
-        noise_table(),
-        K=2,
-        rate=0.001,
-        delay=delay,
-        max_iter=steps,
-        tol=0,
-        callback=calls.append,
-        snapshot_interval=interval,
+    res = noise_fit(
+        rate=0.001, delay=delay, max_iter=steps, callback=calls.append, snapshot_interval=interval
     )
     gaps = np.diff([p.elapsed_s for p in calls[:-2]])
     print(
@@ -61,18 +53,8 @@ def delayed_request(delay: float) -> None:
             if len(got) == 1:
                 control.request_snapshot(0.2)
 
-    runner.fit(
-        ShrinkModel,
-        noise_table(),
-        K=2,
-        rate=0.001,
-        delay=max(delay, 0.01),
-        max_iter=60,
-        tol=0,
-        callback=consumer,
-        snapshot_interval=0.0,
-        control=control,
-    )
+    watched = dict(callback=consumer, snapshot_interval=0.0, control=control)
+    noise_fit(rate=0.001, delay=max(delay, 0.01), max_iter=60, **watched)
     print(
         f"delayed request: asked for 200 ms, came after {(got[1] - got[0]) * 1e3:.1f} ms "
         f"({len(got)} snapshots)"

@@ -8,11 +8,10 @@ the warm-up in a new process; it is exercised here on two models (one bundled, t
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import checkout_env, run_cli
 
 from explorer import check_model, plugins
 from explorer.models import get_model, registry, unregister
@@ -31,12 +30,6 @@ BUNDLED = [
     "ammsb",
     "dynamic-exposure",
 ]
-
-
-def env_with_worktree() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    return env
 
 
 @pytest.fixture
@@ -116,15 +109,13 @@ def test_a_broken_model_fails_the_check_that_names_its_fault(model_file, model_i
     assert not others, others
 
 
+def check_model_cli(*args):
+    """`explorer check-model ARGS` run from the checkout, as a user runs it."""
+    return run_cli("check-model", *args, cwd=ROOT, env=checkout_env(), timeout=600)
+
+
 def test_the_command_prints_a_line_per_check_and_exits_1_on_a_failure():
-    proc = subprocess.run(
-        [sys.executable, "-m", "explorer.cli", "check-model", str(BROKEN), "--no-warmup"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env_with_worktree(),
-        timeout=600,
-    )
+    proc = check_model_cli(BROKEN, "--no-warmup")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = proc.stdout
     assert "FAIL  monotone objective: seed 0: step" in out
@@ -136,24 +127,10 @@ def test_the_command_prints_a_line_per_check_and_exits_1_on_a_failure():
 
 
 def test_the_command_passes_a_bundled_model_and_refuses_an_unknown_one():
-    ok = subprocess.run(
-        [sys.executable, "-m", "explorer.cli", "check-model", "kmedians", "--no-warmup"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env_with_worktree(),
-        timeout=600,
-    )
+    ok = check_model_cli("kmedians", "--no-warmup")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.strip().endswith("every check passed")
-    bad = subprocess.run(
-        [sys.executable, "-m", "explorer.cli", "check-model", "no-such-model"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env_with_worktree(),
-        timeout=600,
-    )
+    bad = check_model_cli("no-such-model")
     assert bad.returncode == 2
     assert "unknown model 'no-such-model'" in bad.stderr
 

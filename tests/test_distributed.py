@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from helpers import checkout_env, run_cli, run_python
 
 from explorer import runner
 from explorer.models import get_model
@@ -31,8 +30,7 @@ def test_core_imports_without_dask():
         ") or m.startswith('explorer.distributed')]; print(bad); "
         "sys.exit(1 if bad else 0)"
     )
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    out = run_python("-c", code, env=checkout_env())
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -242,17 +240,8 @@ def test_cancel_leaves_no_task_running(cluster):
         assert snap["centers"].shape == (3, 3)
 
     try:
-        res = runner.fit(
-            model_cls,
-            data,
-            seed=0,
-            K=3,
-            tol=0.0,
-            max_iter=50,
-            callback=cb,
-            snapshot_interval=0.0,
-            control=control,
-        )
+        watched = dict(callback=cb, snapshot_interval=0.0, control=control)
+        res = runner.fit(model_cls, data, seed=0, K=3, tol=0.0, max_iter=50, **watched)
     finally:
         del model_cls.snapshot_rows
     assert res.cancelled and res.iterations == 2
@@ -401,23 +390,10 @@ def test_cli_bad_scheduler_address_is_one_line(tmp_path, address, timeout):
     exit 2, after --dask-timeout seconds (default 5)."""
     csv_path = tmp_path / "x.csv"
     csv_path.write_text("a,b\n1,2\n3,4\n5,6\n")
-    args = [
-        sys.executable,
-        "-m",
-        "explorer.cli",
-        "fit",
-        "kmeans",
-        str(csv_path),
-        "--K",
-        "2",
-        "--dask",
-        address,
-    ]
+    args = ["fit", "kmeans", csv_path, "--K", "2", "--dask", address]
     if timeout:
         args += ["--dask-timeout", timeout]
-    r = subprocess.run(
-        args, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=120
-    )
+    r = run_cli(*args, env=checkout_env(), timeout=120)
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and address in r.stderr, r.stderr
     assert r.stderr.startswith("explorer: error: --dask ")
@@ -427,24 +403,7 @@ def test_cli_nan_partition_is_one_line_without_a_worker_traceback(tmp_path):
     """The right one-line error came with the worker's "Compute Failed" traceback on stderr."""
     csv_path = tmp_path / "nan.csv"
     csv_path.write_text("a,b\n1,2\n3,nan\n5,6\n")
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "explorer.cli",
-            "fit",
-            "kmeans",
-            str(csv_path),
-            "--K",
-            "2",
-            "--dask",
-            "local",
-        ],
-        env=dict(os.environ, PYTHONPATH=ROOT),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = run_cli("fit", "kmeans", csv_path, "--K", "2", "--dask", "local", env=checkout_env())
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert lines[0].startswith("Dask: local cluster") and len(lines) == 2, r.stderr

@@ -101,23 +101,8 @@ def test_cli_dask_exits_3_on_a_degenerate_fit(cluster, tmp_path, capsys, model_i
     path = tmp_path / "same.csv"
     path.write_text("a,b\n" + "1,2\n" * 40)
     out = tmp_path / "out"
-    rc = main(
-        [
-            "fit",
-            model_id,
-            str(path),
-            "--K",
-            "3",
-            "--quiet",
-            "--dask",
-            cluster.client.scheduler.address,
-            "--partition-rows",
-            "15",
-            "--out",
-            str(out),
-            *extra,
-        ]
-    )
+    dask = ["--dask", cluster.client.scheduler.address, "--partition-rows", "15"]
+    rc = main(["fit", model_id, str(path), "--K", "3", "--quiet", *dask, "--out", str(out), *extra])
     got = capsys.readouterr()
     assert rc == 3, got.err
     assert "explorer: error: the fit gave no usable state (degenerate)" in got.err

@@ -5,14 +5,13 @@ import csv
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fake_models import ShrinkModel
-from helpers import noise_table
+from helpers import checkout_env, noise_fit, noise_table, run_python
 
 import explorer
 from explorer import __version__, runner
@@ -77,17 +76,7 @@ def test_cancelled_partial_result_is_exportable(tmp_path):
         if p.iteration >= 2:
             control.cancel()
 
-    res = runner.fit(
-        ShrinkModel,
-        noise_table(),
-        K=2,
-        rate=0.01,
-        tol=0,
-        max_iter=100,
-        callback=cb,
-        snapshot_interval=0.0,
-        control=control,
-    )
+    res = noise_fit(max_iter=100, callback=cb, snapshot_interval=0.0, control=control)
     doc = json.loads(export_result(res, tmp_path)["result"].read_text())
     assert doc["cancelled"] is True and doc["iterations"] == 2
 
@@ -118,15 +107,7 @@ def test_readme_python_example_runs_exactly_as_shown(tmp_path):
     block = re.search(r"\*\*From Python\.\*\*\s+```python\n(.*?)```", text, re.S).group(1)
     assert "explorer.export_result(result" in block
     (tmp_path / "sample_data").symlink_to(SAMPLE)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    r = subprocess.run(
-        [sys.executable, "-c", block],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = run_python("-c", block, cwd=tmp_path, env=checkout_env())
     assert r.returncode == 0, r.stderr
     saved = explorer.load_result(tmp_path / "out")
     assert saved.model == "kmeans" and len(saved.assignments) == 150
@@ -146,13 +127,7 @@ def test_the_api_export_is_a_plain_function_and_the_module_a_plain_module(tmp_pa
         "from explorer import export_result, export; assert export is m; "
         "assert 'export_result' in explorer.__all__ and 'export' not in explorer.__all__"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        timeout=120,
-    )
+    r = run_python("-c", code, env=checkout_env(), timeout=120)
     assert r.returncode == 0, r.stderr
     assert type(export_mod) is types.ModuleType and not callable(export_mod)
     res = _fit()

@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+from helpers import sweep_spec
 from PySide6.QtCore import Qt, QTimer
 
 import explorer
@@ -85,14 +86,7 @@ def four_blobs(path):
 def test_sweep_view_fills_live_marks_the_chosen_k_and_opens_a_fit(qtbot, tmp_path):
     panel = SweepPanel()
     qtbot.addWidget(panel, before_close_func=lambda w: w.shutdown())
-    spec = sweep.SweepSpec(
-        model_id="gmm",
-        data_path=str(four_blobs(tmp_path / "b.csv")),
-        data_kind="table",
-        data_options={},
-        Ks=(2, 3, 4, 5, 6),
-        seeds=(0, 1),
-    )
+    spec = sweep_spec("gmm", four_blobs(tmp_path / "b.csv"), "table", range(2, 7), seeds=(0, 1))
     gaps, last = [], [time.perf_counter()]
 
     def tick():
@@ -134,16 +128,7 @@ def test_sweep_view_cancel(qtbot, tmp_path):
     np.savetxt(path, rng.normal(size=(20000, 4)), delimiter=",", header="a,b,c,d", comments="")
     panel = SweepPanel()
     qtbot.addWidget(panel, before_close_func=lambda w: w.shutdown())
-    spec = sweep.SweepSpec(
-        model_id="gmm",
-        data_path=str(path),
-        data_kind="table",
-        data_options={},
-        Ks=(3, 4, 5, 6),
-        seeds=(0,),
-        tol=0.0,
-        max_iter=10**6,
-    )
+    spec = sweep_spec("gmm", path, "table", (3, 4, 5, 6), tol=0.0, max_iter=10**6)
     with qtbot.waitSignal(panel.finished, timeout=120_000):
         panel.start(spec, jobs=2)
         QTimer.singleShot(5000, panel.cancel)

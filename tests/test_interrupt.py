@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import table
+from helpers import checkout_env, cpu_ticks, descendants, run_cli, run_python, running, table
 
 import explorer
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = dict(os.environ, PYTHONPATH=str(ROOT))
+ENV = checkout_env()
 
 
 def fresh_sigint():
@@ -121,24 +121,9 @@ def _console_script() -> str:
 
 def _endless_fit(data, out, K):
     """`explorer fit gmm` that would run for an hour (tol 0), through the console script."""
+    options = f"--K {K} --tol 0 --max-iter 100000000 --quiet --out".split()
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            _console_script(),
-            "fit",
-            "gmm",
-            str(data),
-            "--K",
-            str(K),
-            "--tol",
-            "0",
-            "--max-iter",
-            "100000000",
-            "--quiet",
-            "--out",
-            str(out),
-        ],
+        [sys.executable, "-c", _console_script(), "fit", "gmm", str(data), *options, str(out)],
         env=ENV,
         preexec_fn=fresh_sigint,
         stdout=subprocess.PIPE,
@@ -157,27 +142,7 @@ def test_ctrl_c_at_any_time_is_exit_130_and_one_line(tmp_path):
     data = tmp_path / "d.csv"
     data.write_text("a,b,c\n" + "\n".join(f"{x:.6f},{y:.6f},{z:.6f}" for x, y, z in X) + "\n")
     out = tmp_path / "out"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "explorer.cli",
-            "fit",
-            "gmm",
-            str(data),
-            "--K",
-            "3",
-            "--max-iter",
-            "3",
-            "--quiet",
-            "--out",
-            str(out),
-        ],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = run_cli("fit", "gmm", data, *"--K 3 --max-iter 3 --quiet --out".split(), out, env=ENV)
     assert r.returncode == 0 and check_set(out, {3}) == 3, r.stderr
     # 0 .. 0.3 s after the entry point started: inside the imports (about 0.8 s on an idle
     # machine, longer on a busy one); then anywhere up to the fit's first seconds
@@ -222,22 +187,9 @@ sys.exit(cli.main(sys.argv[1:]))
 """
     out = tmp_path / "out"
     args = ["fit", "kmeans", str(ROOT / "sample_data" / "iris.csv"), "--quiet", "--out", str(out)]
-    earlier = subprocess.run(
-        [sys.executable, "-m", "explorer.cli", *args, "--K", "2"],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    earlier = run_cli(*args, "--K", "2", env=ENV)
     assert earlier.returncode == 0 and check_set(out, {2}) == 2
-    r = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        env=ENV,
-        preexec_fn=fresh_sigint,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = run_python("-c", script, *args, env=ENV, preexec_fn=fresh_sigint)
     assert r.returncode == 130, r.stderr
     assert r.stderr.strip().splitlines()[-1] == "explorer: interrupted"
     assert "Traceback" not in r.stderr
@@ -251,32 +203,6 @@ sys.exit(cli.main(sys.argv[1:]))
 # ---- explorer sweep: Ctrl-C and a killed parent ---------------------------------------------------
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (Linux /proc: each task's children), depth first."""
-    found = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return found
-    for tid in tasks:
-        try:
-            kids = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
-        except OSError:
-            continue
-        for k in map(int, kids):
-            found += [k, *_descendants(k)]
-    return found
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan's zombie may wait for a PID 1 that never reaps it)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 def _endless_sweep(tmp_path, jobs=2):
     """`explorer sweep` of 8 fits (K 2..5, 2 seeds) that, uncancelled, run for about an hour each
     (EM on structureless data, tol 0), in its own session (process group), as from a terminal.
@@ -286,27 +212,9 @@ def _endless_sweep(tmp_path, jobs=2):
         X = np.random.default_rng(0).normal(size=(5000, 5))
         np.savetxt(data, X, delimiter=",", header="a,b,c,d,e", comments="")
     out = tmp_path / "sweep"
+    options = f"--K 2:5 --seeds 2 --jobs {jobs} --tol 0 --max-iter 1000000 --out".split()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "explorer.cli",
-            "sweep",
-            "gmm",
-            str(data),
-            "--K",
-            "2:5",
-            "--seeds",
-            "2",
-            "--jobs",
-            str(jobs),
-            "--tol",
-            "0",
-            "--max-iter",
-            "1000000",
-            "--out",
-            str(out),
-        ],
+        [sys.executable, "-m", "explorer.cli", "sweep", "gmm", str(data), *options, str(out)],
         env=ENV,
         preexec_fn=fresh_sigint,
         start_new_session=True,
@@ -323,10 +231,10 @@ def _endless_sweep(tmp_path, jobs=2):
     while time.monotonic() < deadline:
         workers = [
             p
-            for p in _descendants(proc.pid)
+            for p in descendants(proc.pid)
             if "resource_tracker" not in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
         ]
-        if len(workers) >= jobs and all(_cpu_ticks(p) > 100 for p in workers):
+        if len(workers) >= jobs and all(cpu_ticks(p) > 100 for p in workers):
             break
         time.sleep(0.2)
     else:
@@ -335,18 +243,10 @@ def _endless_sweep(tmp_path, jobs=2):
     return proc, out
 
 
-def _cpu_ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks (1/100 s)
-
-
 def _all_gone(pids, within=30.0) -> list[int]:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        alive = [p for p in pids if _running(p)]
+        alive = [p for p in pids if running(p)]
         if not alive:
             return []
         time.sleep(0.1)
@@ -361,7 +261,7 @@ def test_ctrl_c_stops_the_sweep(tmp_path, to):
     exported), the six queued ones never start, and no process is left. Before the fix the parent waited
     for every queued fit (here an hour each), and a group SIGINT printed worker tracebacks."""
     proc, out = _endless_sweep(tmp_path)
-    everyone = _descendants(proc.pid)
+    everyone = descendants(proc.pid)
     try:
         if to == "parent":
             os.kill(proc.pid, signal.SIGINT)
@@ -386,7 +286,7 @@ def test_a_killed_sweep_leaves_no_process_and_its_folder_can_be_reused(tmp_path)
     tracker end too (before the fix they ran on, adopted by PID 1, for the whole fit); a rerun
     into the same --out replaces the interrupted sweep (before: refused)."""
     proc, out = _endless_sweep(tmp_path)
-    everyone = _descendants(proc.pid)
+    everyone = descendants(proc.pid)
     assert len(everyone) >= 3  # two workers and the resource tracker
     proc.kill()
     try:
@@ -397,30 +297,8 @@ def test_a_killed_sweep_leaves_no_process_and_its_folder_can_be_reused(tmp_path)
                 os.kill(pid, signal.SIGKILL)
         proc.communicate(timeout=60)  # EOF once nothing holds its pipes
     assert left == []
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "explorer.cli",
-            "sweep",
-            "gmm",
-            str(tmp_path / "noise.csv"),
-            "--K",
-            "2:3",
-            "--seeds",
-            "1",
-            "--jobs",
-            "1",
-            "--max-iter",
-            "3",
-            "--out",
-            str(out),
-        ],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    options = "--K 2:3 --seeds 1 --jobs 1 --max-iter 3 --out".split()
+    r = run_cli("sweep", "gmm", tmp_path / "noise.csv", *options, out, env=ENV)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.iterdir()) == [
         "K=2,seed=0",
@@ -440,7 +318,5 @@ def test_the_entry_module_is_light():
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('numpy', 'numba', 'pandas', 'scipy') or m.startswith('explorer.')))"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=120
-    )
+    r = run_python("-c", code, env=ENV, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "['explorer.__main__', 'explorer._version']"

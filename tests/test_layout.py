@@ -3,15 +3,13 @@ Barnes-Hut repulsion against the exact sum, seeds, cancel and the cache."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 
 import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from helpers import drain
+from helpers import checkout_env, drain, run_cli, run_python
 
 from explorer import layout as L
 from explorer.data import load_network, load_temporal
@@ -155,14 +153,7 @@ def test_same_seed_same_coordinates_in_another_process():
         "sys.stdout.write(xy.tobytes().hex())"
     )
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "NUMBA_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=600,
-    )
+    out = run_python("-c", code, env=env, check=True, timeout=600)
     there = np.frombuffer(bytes.fromhex(out.stdout), dtype=np.float64).reshape(-1, 2)
     assert np.array_equal(here, there)  # also with another number of threads
 
@@ -320,16 +311,7 @@ def test_graphml_layout_of_a_temporal_network(tmp_path):
 
 
 def _cli(*args, cache):
-    import os
-
-    env = dict(os.environ, PYTHONPATH=str(ROOT), EXPLORER_LAYOUT_CACHE=str(cache))
-    return subprocess.run(
-        [sys.executable, "-m", "explorer.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
+    return run_cli(*args, env=checkout_env(EXPLORER_LAYOUT_CACHE=str(cache)), timeout=900)
 
 
 def test_cli_fit_layout_writes_coordinates_into_the_graphml(tmp_path, layout_cache):

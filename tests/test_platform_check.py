@@ -3,11 +3,11 @@ packages and install command; no display -> one line. Fake ldd output, so no Qt 
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_cli, run_python
 
 from explorer import platform_check as pc
 
@@ -122,13 +122,7 @@ def test_no_display_one_line_and_offscreen_passes():
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the preflight is Linux-only")
 def test_explorer_gui_without_display_says_so_and_exits_before_qt():
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
-    r = subprocess.run(
-        [sys.executable, "-m", "explorer.cli", "gui"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = run_cli("gui", env=env, timeout=120)
     assert r.returncode == 3
     assert r.stderr.strip().count("\n") == 0 and "no display" in r.stderr
 
@@ -138,13 +132,8 @@ def test_platform_check_does_not_import_qt():
         "import sys, explorer.platform_check as p; p.preflight(env={}, run_probe=False); "
         "print(any(m.startswith('PySide6') for m in sys.modules))"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PYTHONPATH": ":".join(sys.path), "PATH": "/usr/bin:/bin"},
-    )
+    env = {"PYTHONPATH": ":".join(sys.path), "PATH": "/usr/bin:/bin"}
+    r = run_python("-c", code, env=env, timeout=60)
     assert r.stdout.strip() == "False", r.stderr
 
 
@@ -165,12 +154,6 @@ def test_platform_check_as_a_command_says_why_and_exits_3():
         for k, v in os.environ.items()
         if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "EXPLORER_NO_PREFLIGHT")
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "explorer.platform_check"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_python("-m", "explorer.platform_check", env=env, timeout=60)
     assert done.returncode == 3
     assert done.stderr.startswith("explorer: no display")

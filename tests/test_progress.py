@@ -109,18 +109,8 @@ def test_cli_shows_a_bar_on_a_terminal_only(tmp_path):
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({f"c{j}": X[:, j] for j in range(3)}), path)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    args = [
-        sys.executable,
-        "-m",
-        "explorer.cli",
-        "fit",
-        "kmeans",
-        str(path),
-        "--K",
-        "2",
-        "--out",
-        str(tmp_path / "out"),
-    ]
+    args = [sys.executable, "-m", "explorer.cli", "fit", "kmeans", str(path), "--K", "2"]
+    args += ["--out", str(tmp_path / "out")]
     piped = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
     assert piped.returncode == 0, piped.stderr
     assert "%|" not in piped.stderr and "iteration" in piped.stderr

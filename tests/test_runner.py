@@ -12,7 +12,7 @@ import types
 import numpy as np
 import pytest
 from fake_models import ShrinkModel
-from helpers import noise_table
+from helpers import noise_fit, noise_table
 
 from explorer import runner
 
@@ -58,7 +58,7 @@ def test_converges_to_closed_form_and_keeps_trace():
 
 
 def test_max_iter_stops_unconverged():
-    res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.01, max_iter=5, tol=0.0)
+    res = noise_fit(max_iter=5)
     assert res.iterations == 5 and not res.converged
 
 
@@ -82,17 +82,7 @@ def test_cancel_within_one_iteration_keeps_last_good_state():
         if p.iteration >= 3:
             control.cancel()
 
-    res = runner.fit(
-        ShrinkModel,
-        noise_table(),
-        K=2,
-        rate=0.01,
-        max_iter=1000,
-        tol=0,
-        callback=cb,
-        snapshot_interval=0.0,
-        control=control,
-    )
+    res = noise_fit(max_iter=1000, callback=cb, snapshot_interval=0.0, control=control)
     assert res.cancelled and not res.converged
     assert res.iterations == 3  # the cancel was seen before iteration 4 started
     assert res.model.parameters()["centers"].shape == (2, 2)
@@ -129,15 +119,8 @@ def test_snapshots_are_throttled_and_last_one_is_final(fake_clock):
     calls = []
     # 200 steps of 1/64 s (3.125 s of fake time), a report at most every 8/64 s: the first
     # iteration's, then every eighth step's, the last iteration's and the final one (done)
-    res = runner.fit(
-        TickingModel,
-        noise_table(),
-        K=2,
-        rate=0.001,
-        max_iter=200,
-        tol=0,
-        callback=calls.append,
-        snapshot_interval=8 * TICK,
+    res = noise_fit(
+        TickingModel, rate=0.001, max_iter=200, callback=calls.append, snapshot_interval=8 * TICK
     )
     assert [p.iteration for p in calls] == [1, *range(9, 200, 8), 200, 200]
     assert [p.done for p in calls] == [False] * (len(calls) - 1) + [True]
@@ -279,14 +262,11 @@ def test_prepare_runs_once_per_fit_and_restarts_share_it(counting):
 
 def test_finish_is_not_called_after_a_cancel(counting):
     control = runner.RunControl()
-    res = runner.fit(
+    res = noise_fit(
         counting,
-        noise_table(),
         seed=5,
-        K=2,
         rate=0.3,
         max_iter=20,
-        tol=0,
         control=control,
         callback=lambda p: control.cancel(),
     )
@@ -322,16 +302,8 @@ def test_iterate_yields_every_iteration_and_returns_the_restart():
 def test_snapshots_only_on_request_plus_the_final_one(counting):
     control = runner.RunControl(snapshots_on_request=True)
     calls = []
-    res = runner.fit(
-        counting,
-        noise_table(),
-        K=2,
-        rate=0.01,
-        max_iter=30,
-        tol=0,
-        callback=calls.append,
-        snapshot_interval=0.0,
-        control=control,
+    res = noise_fit(
+        counting, max_iter=30, callback=calls.append, snapshot_interval=0.0, control=control
     )
     assert len(calls) == 31 and calls[-1].done  # progress at every iteration, then done
     with_snap = [p.iteration for p in calls if p.snapshot is not None]
@@ -350,33 +322,14 @@ def test_snapshots_only_on_request_plus_the_final_one(counting):
         if p.iteration % 5 == 0 and not p.done:
             control.request_snapshot()
 
-    runner.fit(
-        counting,
-        noise_table(),
-        K=2,
-        rate=0.01,
-        max_iter=30,
-        tol=0,
-        callback=consumer,
-        snapshot_interval=0.0,
-        control=control,
-    )
+    noise_fit(counting, max_iter=30, callback=consumer, snapshot_interval=0.0, control=control)
     with_snap = [p.iteration for p in calls if p.snapshot is not None and not p.done]
     assert with_snap == [1, 6, 11, 16, 21, 26]
     assert counting.snapshots == with_snap + [30]
 
     # The default control (the CLI, sweep, scripts): a snapshot with every report, as before.
     calls = []
-    runner.fit(
-        ShrinkModel,
-        noise_table(),
-        K=2,
-        rate=0.01,
-        max_iter=10,
-        tol=0,
-        callback=calls.append,
-        snapshot_interval=0.0,
-    )
+    noise_fit(max_iter=10, callback=calls.append, snapshot_interval=0.0)
     assert all(p.snapshot is not None for p in calls)
 
 
@@ -390,17 +343,8 @@ def test_a_delayed_request_is_served_after_its_delay(fake_clock):
             if len(got) == 1:
                 control.request_snapshot(16 * TICK)
 
-    runner.fit(
-        TickingModel,
-        noise_table(),
-        K=2,
-        rate=0.001,
-        max_iter=60,
-        tol=0,
-        callback=consumer,
-        snapshot_interval=0.0,
-        control=control,
-    )
+    watched = dict(callback=consumer, snapshot_interval=0.0, control=control)
+    noise_fit(TickingModel, rate=0.001, max_iter=60, **watched)
     # asked at iteration 1 (fake time 1 tick) for a snapshot 16 ticks later: served at iteration
     # 17, not before, and no other
     assert got == [(1, TICK), (17, 17 * TICK)]

@@ -3,12 +3,12 @@
 import json
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import checkout_env, run_cli, run_python
 
 import explorer
 from explorer import runner, session
@@ -18,14 +18,8 @@ FIXTURES = Path(__file__).resolve().parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cli(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "explorer.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-    )
+def cli(*args, **kw):
+    return run_cli(*args, timeout=600, **kw)
 
 
 def two_run_session(sample_dir):
@@ -213,13 +207,7 @@ for p in sys.argv[1:]:
     out.append([code, err.getvalue()])
 print(json.dumps(out))
 """
-    r = subprocess.run(
-        [sys.executable, "-c", script, *paths],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(__import__("os").environ, PYTHONPATH=str(ROOT)),
-    )
+    r = run_python("-c", script, *paths, timeout=600, env=checkout_env())
     assert r.returncode == 0, r.stderr
     for (code, err), (_, field) in zip(json.loads(r.stdout), TAMPERED):
         assert code == 2 and err.count("\n") == 1 and field in err, (field, err)
@@ -327,12 +315,7 @@ np.savez_compressed = savez
 s.save({str(path)!r})
 """
     for _ in range(3):
-        r = subprocess.run(
-            [sys.executable, "-c", script],
-            capture_output=True,
-            timeout=300,
-            env=dict(__import__("os").environ, PYTHONPATH=str(ROOT)),
-        )
+        r = run_python("-c", script, env=checkout_env())
         assert r.returncode == -9
     left = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert len(left) == 1, left  # each save removed the one killed before it
@@ -438,12 +421,6 @@ def test_a_fifo_named_by_a_session_is_refused_not_read(tmp_path, sample_dir):
     finally:
         stop()
     assert not fired
-    r = subprocess.run(
-        [sys.executable, "-m", "explorer.cli", "replay", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(__import__("os").environ, PYTHONPATH=str(ROOT)),
-    )
+    r = run_cli("replay", path, timeout=120, env=checkout_env())
     assert r.returncode == 1, r.stderr
     assert f"{data_file}: not a regular file" in r.stderr and "Traceback" not in r.stderr

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from helpers import run_cli, sweep_spec
 
 from explorer import sweep
 
@@ -49,22 +50,12 @@ def four_blobs(path, n=400, seed=0):
     return path
 
 
-def spec_for(model_id, path, kind, Ks, seeds=(0,), options=None, **kw):
-    return sweep.SweepSpec(
-        model_id=model_id,
-        data_path=str(path),
-        data_kind=kind,
-        data_options=options or {},
-        Ks=tuple(Ks),
-        seeds=tuple(seeds),
-        **kw,
-    )
-
-
 @pytest.mark.parametrize("model_id", ["gmm", "bayes-gmm", "kmeans"])
 def test_chooses_the_true_number_of_gaussians(tmp_path, model_id):
     path = four_blobs(tmp_path / "blobs.csv")
-    spec = spec_for(model_id, path, "table", range(2, 8), seeds=(0, 1), options={"labels": "group"})
+    spec = sweep_spec(
+        model_id, path, "table", range(2, 8), seeds=(0, 1), options={"labels": "group"}
+    )
     rows = list(sweep.iter_sweep(spec, jobs=0))
     assert len(rows) == 12 and not any(r.error for r in rows)
     summary = sweep.summarize(model_id, rows)
@@ -79,7 +70,7 @@ def test_ammsb_held_out_likelihood_chooses_the_planted_groups(tmp_path):
     g = nx.planted_partition_graph(5, 40, 0.5, 0.01, seed=3)
     path = tmp_path / "planted.csv"
     path.write_text("u,v\n" + "".join(f"{u},{v}\n" for u, v in g.edges()))
-    spec = spec_for("ammsb", path, "network", [2, 3, 5, 8], seeds=(0,))
+    spec = sweep_spec("ammsb", path, "network", [2, 3, 5, 8], seeds=(0,))
     rows = list(sweep.iter_sweep(spec, jobs=0))
     assert not any(r.error for r in rows), [r.error for r in rows]
     summary = sweep.summarize("ammsb", rows)
@@ -89,11 +80,8 @@ def test_ammsb_held_out_likelihood_chooses_the_planted_groups(tmp_path):
 def test_a_sweep_fit_equals_a_plain_fit_bit_for_bit(tmp_path, sample_dir):
     # Against `explorer fit` in a fresh process, as a user runs it (the test process itself may
     # have had its BLAS or numba thread settings changed by earlier tests).
-    import subprocess
-    import sys
-
     path = sample_dir / "iris.csv"
-    spec = spec_for(
+    spec = sweep_spec(
         "gmm",
         path,
         "table",
@@ -104,28 +92,8 @@ def test_a_sweep_fit_equals_a_plain_fit_bit_for_bit(tmp_path, sample_dir):
     )
     (row,) = list(sweep.iter_sweep(spec, jobs=1))  # in a worker process
     assert row.error is None and row.out
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "explorer.cli",
-            "fit",
-            "gmm",
-            str(path),
-            "--K",
-            "3",
-            "--seed",
-            "2",
-            "--labels",
-            "species",
-            "--quiet",
-            "--out",
-            str(tmp_path / "plain"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    options = "--K 3 --seed 2 --labels species --quiet --out".split()
+    r = run_cli("fit", "gmm", path, *options, tmp_path / "plain")
     assert r.returncode == 0, r.stderr
     plain = json.loads((tmp_path / "plain" / "result.json").read_text())
     saved = json.loads((tmp_path / "sw" / "K=3,seed=2" / "result.json").read_text())
@@ -147,7 +115,7 @@ def test_cancel_stops_every_worker_promptly(tmp_path):
     path = tmp_path / "big.csv"
     np.savetxt(path, X, delimiter=",", header="a,b,c,d,e", comments="")
     # EM on structureless data with tol 0 and a huge iteration limit creeps on for minutes.
-    spec = spec_for("gmm", path, "table", [3, 4, 5, 6], seeds=(0, 1), tol=0.0, max_iter=10**6)
+    spec = sweep_spec("gmm", path, "table", [3, 4, 5, 6], seeds=(0, 1), tol=0.0, max_iter=10**6)
     cancel = sweep.SweepCancel()
     cancelled_at = []
 
@@ -180,7 +148,7 @@ def test_closing_the_sweep_early_cancels_the_rest(tmp_path):
     still queued never start and the workers are joined. Before, the pool ran all 18 fits to the
     end first (the generator's cleanup read the cancel flag before anyone had set it)."""
     path = four_blobs(tmp_path / "blobs.csv")
-    spec = spec_for(
+    spec = sweep_spec(
         "gmm",
         path,
         "table",
@@ -206,27 +174,13 @@ def test_resume_keeps_the_complete_fits_of_an_interrupted_sweep(tmp_path, sample
     """`--resume`: the fits an earlier sweep completed with the same settings are read back (the
     same criteria, no refit), the missing and the cancelled ones are fitted; without it an earlier
     sweep's folder is replaced; a folder holding anything else is refused before any fit."""
-    import subprocess
-    import sys
-
     out = tmp_path / "sw"
-    args = [
-        sys.executable,
-        "-m",
-        "explorer.cli",
-        "sweep",
-        "kmeans",
-        str(sample_dir / "iris.csv"),
-        "--K",
-        "2:4",
-        "--seeds",
-        "1",
-        "--jobs",
-        "0",
-        "--out",
-        str(out),
-    ]
-    first = subprocess.run(args, capture_output=True, text=True, timeout=300)
+
+    def sweep_cli(Ks, *more):
+        options = "--seeds 1 --jobs 0 --out".split()
+        return run_cli("sweep", "kmeans", sample_dir / "iris.csv", "--K", Ks, *options, out, *more)
+
+    first = sweep_cli("2:4")
     assert first.returncode == 0, first.stderr
     before = (out / "sweep.csv").read_text()
     # as a killed sweep leaves it: one fit missing, no sweep.csv/json, a killed export's folder
@@ -236,7 +190,7 @@ def test_resume_keeps_the_complete_fits_of_an_interrupted_sweep(tmp_path, sample
     (out / "sweep.csv").unlink()
     (out / "sweep.json").unlink()
     (out / ".K=3,seed=0.explorer-new-999999999-abcdef").mkdir()
-    again = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
+    again = sweep_cli("2:4", "--resume")
     assert again.returncode == 0, again.stderr
     kept = [line for line in again.stderr.splitlines() if "kept from the earlier sweep" in line]
     assert len(kept) == 2 and not any("K=3" in line for line in kept), again.stderr
@@ -259,16 +213,11 @@ def test_resume_keeps_the_complete_fits_of_an_interrupted_sweep(tmp_path, sample
         "sweep.json",
     ]
     # without --resume: replaced (K=5 only now)
-    replaced = subprocess.run(
-        args[:-6] + ["--K", "5", "--seeds", "1", "--jobs", "0", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    replaced = sweep_cli("5")
     assert replaced.returncode == 0, replaced.stderr
     assert sorted(p.name for p in out.iterdir()) == ["K=5,seed=0", "sweep.csv", "sweep.json"]
     (out / "notes.txt").write_text("mine")
-    refused = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    refused = sweep_cli("2:4")
     assert refused.returncode == 2 and "notes.txt" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert (out / "notes.txt").read_text() == "mine"
@@ -341,21 +290,8 @@ def test_cli_sweep_shows_and_writes_the_degenerate_fits(tmp_path, capsys):
     data = tmp_path / "two.csv"
     data.write_text("a,b\n" + "0,0\n5,1\n" * 20)
     out = tmp_path / "sweep"
-    rc = main(
-        [
-            "sweep",
-            "kmeans",
-            str(data),
-            "--K",
-            "2,3",
-            "--seeds",
-            "2",
-            "--jobs",
-            "0",
-            "--out",
-            str(out),
-        ]
-    )
+    options = "--K 2,3 --seeds 2 --jobs 0 --out".split()
+    rc = main(["sweep", "kmeans", str(data), *options, str(out)])
     got = capsys.readouterr()
     assert rc == 0, got.err
     lines = got.out.splitlines()

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import first_fit_args
 
 from explorer import warmup
 from explorer.models import registry
@@ -116,31 +117,7 @@ def test_progress_bar(done, total, text):
 # Every model's first fit at defaults on the sample data (what `explorer fit MODEL ...` and the
 # window's first Run do, through the same loaders), with its export, then float32 Parquet tables
 # (K-means, Gaussian mixture): nothing may compile after `explorer warmup`.
-FIRST_FITS = {
-    "kmeans": ["sample_data/iris.csv", "--K", "3"],
-    "kmedians": ["sample_data/iris.csv", "--K", "3"],
-    "fuzzy-cmeans": ["sample_data/iris.csv", "--K", "3"],
-    "gmm": ["sample_data/old_faithful.csv", "--K", "2"],
-    "bayes-gmm": ["sample_data/old_faithful.csv", "--K", "2", "--standardize"],
-    "bernoulli-mixture": ["sample_data/digits_binary.csv", "--K", "10", "--labels", "digit"],
-    "exponential-mixture": [
-        "sample_data/coal_intervals.csv",
-        "--K",
-        "2",
-        "--columns",
-        "interval_years",
-    ],
-    "ammsb": ["sample_data/karate/edges.csv", "--K", "2"],
-    "dynamic-exposure": [
-        "sample_data/planted_contacts/counts.csv",
-        "--K-aff",
-        "3",
-        "--K-exp",
-        "3",
-        "--n-init",
-        "1",
-    ],
-}
+FIRST_FITS = first_fit_args()
 
 PROBE_EVERY_MODEL = """
 import json, sys
