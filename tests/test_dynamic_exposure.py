@@ -41,6 +41,11 @@ def temporal(t, i, j, c, N, T, directed=False, labels=None):
     )
 
 
+def fit(data, **kw):
+    """``runner.fit`` of the model on ``data``: seed 0 and one start unless ``kw`` says."""
+    return runner.fit(DynamicExposure, data, **{"seed": 0, "n_init": 1, **kw})
+
+
 def planted(N=150, K=3, T=30, directed=False, seed=1):
     """A network drawn from K affinity and K exposure groups (``planted_exposures``: u rows
     0.92 / 0.04, mu rows 0.9 / 0.03) with w = 4 I + 0.02."""
@@ -72,7 +77,7 @@ def test_registered():
 @pytest.mark.parametrize("directed", [False, True])
 def test_recovery_on_planted_network(directed):
     data, u, v, w, mu = planted(N=150, T=30, directed=directed)
-    res = runner.fit(DynamicExposure, data, seed=0, max_iter=300, K_aff=3, K_exp=3, n_init=1)
+    res = fit(data, max_iter=300, K_aff=3, K_exp=3)
     m = res.model
     p = m.parameters()
     # Tolerances from the issue: cosine > 0.9 after matching, held-out AUC > 0.8 (the truth
@@ -358,9 +363,7 @@ def test_heldout_choice_shared_by_restarts_and_optional():
     # restarts (other seeds) hold out the same cells, so their log-likelihoods compare
     np.testing.assert_array_equal(a._nobs, b._nobs)
     assert a._n_heldout_cells > 0
-    none = runner.fit(
-        DynamicExposure, data, seed=0, max_iter=5, K_aff=2, n_init=1, heldout_fraction=0.0
-    )
+    none = fit(data, max_iter=5, K_aff=2, heldout_fraction=0.0)
     assert none.model._n_heldout_cells == 0 and "heldout_auc" not in none.metrics
     assert none.model.snapshot()["metrics_trace"]["heldout_auc"] == []
     assert np.all(none.model._nobs[~np.eye(30, dtype=bool)] == 8)
@@ -369,7 +372,7 @@ def test_heldout_choice_shared_by_restarts_and_optional():
 def test_sampled_auc_is_close_to_exact(monkeypatch):
     data, *_ = planted(N=100, T=20, seed=6)
     monkeypatch.setattr(de, "LIVE_AUC_MAX_PAIRS", 1000)
-    res = runner.fit(DynamicExposure, data, seed=0, max_iter=40, K_aff=3, K_exp=3, n_init=1)
+    res = fit(data, max_iter=40, K_aff=3, K_exp=3)
     m = res.model
     assert len(m._eval["a"]) < 1200 < m._eval_full_pairs
     assert any("weighted sample" in n for n in m.notes)
@@ -435,7 +438,7 @@ def test_awkward_inputs_give_notes_not_crashes():
     j = np.r_[data.j, 4, 7]  # two self-loops
     c = np.r_[data.count, 2.0, 1.0]
     d = temporal(t, i, j, c, N, T)
-    res = runner.fit(DynamicExposure, d, seed=0, max_iter=20, K_aff=3, K_exp=2, n_init=1)
+    res = fit(d, max_iter=20, K_aff=3, K_exp=2)
     notes = " | ".join(res.model.notes)
     assert "2 self-loop" in notes
     assert "2 of 12 snapshots have no contacts" in notes
@@ -509,14 +512,12 @@ def test_exposure_can_carry_the_groups():
     w = 1.0 * np.eye(K) + 0.6
     t, i, j, cnt = sample_network(u, w, mu, T, rng=rng)
     data = temporal(t, i, j, cnt, N, T, labels=groups.astype(str))
-    res = runner.fit(DynamicExposure, data, seed=0, K_aff=K, K_exp=K, n_init=1)
+    res = fit(data, K_aff=K, K_exp=K)
     nmi_u = metrics.nmi(groups, np.argmax(res.model._U, axis=1))
     print(f"exposure groups: NMI contacts {res.metrics['nmi']:.3f}, argmax u {nmi_u:.3f}")
     assert res.metrics["nmi"] > 0.9
     assert nmi_u < 0.3
-    affinity = runner.fit(
-        DynamicExposure, data, seed=0, K_aff=K, K_exp=K, n_init=1, communities="affinity"
-    )
+    affinity = fit(data, K_aff=K, K_exp=K, communities="affinity")
     assert affinity.metrics["nmi"] == pytest.approx(
         metrics.nmi(groups, np.argmax(affinity.model._U, axis=1))
     )
@@ -526,11 +527,11 @@ def test_assortative_option_keeps_w_diagonal_in_the_fit():
     """Cause 2 (non-assortative w): with --assortative the fitted w is diagonal (the EM test above
     checks monotonicity for both forms); without it the off-diagonal rates are free."""
     data, *_ = planted(N=60, T=12, seed=12)
-    a = runner.fit(DynamicExposure, data, seed=0, K_aff=3, K_exp=2, n_init=1)
+    a = fit(data, K_aff=3, K_exp=2)
     assert a.model.hp.assortative
     w = a.model.parameters()["w"]
     assert np.all(w[~np.eye(3, dtype=bool)] == 0) and np.all(np.diag(w) > 0)
-    b = runner.fit(DynamicExposure, data, seed=0, K_aff=3, K_exp=2, n_init=1, assortative=False)
+    b = fit(data, K_aff=3, K_exp=2, assortative=False)
     assert np.all(b.model.parameters()["w"][~np.eye(3, dtype=bool)] > 0)
 
 
@@ -539,17 +540,7 @@ def test_held_out_stop_returns_the_best_state():
     communities the training log-likelihood keeps rising while the held-out one falls; the fit
     stops after ``patience`` iterations without improvement and returns the best state."""
     data, *_ = planted(N=60, T=6, seed=13)
-    res = runner.fit(
-        DynamicExposure,
-        data,
-        seed=0,
-        K_aff=8,
-        K_exp=4,
-        n_init=1,
-        patience=5,
-        heldout_fraction=0.2,
-        max_iter=500,
-    )
+    res = fit(data, K_aff=8, K_exp=4, patience=5, heldout_fraction=0.2, max_iter=500)
     m = res.model
     assert res.stop_reason.startswith("stopped: held-out log-likelihood did not improve for 5")
     assert res.stop_reason.endswith(f"best at iteration {res.best_iteration}")
@@ -560,17 +551,7 @@ def test_held_out_stop_returns_the_best_state():
     assert train[res.iterations] > train[res.best_iteration]  # training went on rising
     assert m.metrics()["heldout_loglik"] == best
     # without held-out cells the objective is the training log-likelihood and never stops early
-    none = runner.fit(
-        DynamicExposure,
-        data,
-        seed=0,
-        K_aff=3,
-        K_exp=2,
-        n_init=1,
-        heldout_fraction=0.0,
-        max_iter=30,
-        tol=0,
-    )
+    none = fit(data, K_aff=3, K_exp=2, heldout_fraction=0.0, max_iter=30, tol=0)
     assert none.model.objective_kind == "log-likelihood" and none.iterations == 30
     assert np.all(np.diff(none.trace) >= -1e-10 * np.abs(none.trace[1:]))
 
@@ -656,8 +637,8 @@ def test_the_same_contacts_in_another_row_order_give_the_same_fit(sample_dir, tm
     labels = f"{sample_dir / 'planted_contacts' / 'nodes.csv'}:group"
     a, b = load_temporal(src, labels=labels), load_temporal(shuffled, labels=labels)
     assert list(a.node_ids) != list(b.node_ids) and set(a.node_ids) == set(b.node_ids)
-    ra = runner.fit(DynamicExposure, a, seed=0, n_init=1, max_iter=30)
-    rb = runner.fit(DynamicExposure, b, seed=0, n_init=1, max_iter=30)
+    ra = fit(a, max_iter=30)
+    rb = fit(b, max_iter=30)
     np.testing.assert_allclose(rb.trace, ra.trace, rtol=1e-9)
     for k in ("nmi", "heldout_auc", "pair_history_auc", "spectral_nmi", "loglik"):
         assert rb.metrics[k] == pytest.approx(ra.metrics[k], rel=1e-9), k

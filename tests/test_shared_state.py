@@ -26,22 +26,17 @@ class DeclaredNotSet(ShrinkModel):
     shared_state = ShrinkModel.shared_state + ("scaled",)
 
 
-def test_an_attribute_set_but_not_declared_is_named():
-    with pytest.raises(
-        SharedStateError,
-        match=r"Undeclared\._prepare set scratch, which "
-        r"Undeclared\.shared_state does not declare",
-    ):
-        Undeclared(K=2).prepare(noise_table())
-
-
-def test_a_declared_attribute_never_set_is_named():
-    with pytest.raises(
-        SharedStateError,
-        match=r"declares scaled, which DeclaredNotSet\._prepare "
-        r"did not set",
-    ):
-        DeclaredNotSet(K=2).prepare(noise_table())
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (Undeclared, r"Undeclared\._prepare set scratch, which Undeclared\.shared_state does not"),
+        (DeclaredNotSet, r"declares scaled, which DeclaredNotSet\._prepare did not set"),
+    ],
+    ids=["set but not declared", "declared but never set"],
+)
+def test_a_wrong_declaration_names_the_attribute(model, message):
+    with pytest.raises(SharedStateError, match=message):
+        model(K=2).prepare(noise_table())
 
 
 def test_what_restarts_share_is_the_declaration():
