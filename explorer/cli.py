@@ -43,6 +43,7 @@ from explorer.options import (
     add_run_options,
     data_kind_for,
     data_options_from_args,
+    fit_from_args,
     hyperparameters_from_args,
     load_from_args,
     positive_int,
@@ -290,16 +291,7 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
 
         try:
             with iterations:
-                result = runner.fit(
-                    model,
-                    data,
-                    seed=ns.seed,
-                    max_iter=ns.max_iter,
-                    tol=ns.tol,
-                    callback=progress,
-                    snapshot_interval=0.2,
-                    snapshots=False,
-                )
+                result = fit_from_args(model, data, ns, progress)
                 iterations.total = iterations.done  # stopped here: the bar ends full
         except DataError as e:
             print(f"explorer: error: {e}", file=sys.stderr)

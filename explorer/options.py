@@ -191,6 +191,24 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def fit_from_args(model, data, ns: argparse.Namespace, progress):
+    """``runner.fit`` as `explorer fit` runs it, here or on a cluster: the seed, iteration limit
+    and tolerance of the command line, ``progress`` at most every 0.2 s, and no snapshots (no plot
+    draws them)."""
+    from explorer import runner
+
+    return runner.fit(
+        model,
+        data,
+        seed=ns.seed,
+        max_iter=ns.max_iter,
+        tol=ns.tol,
+        callback=progress,
+        snapshot_interval=0.2,
+        snapshots=False,
+    )
+
+
 def data_kind_for(model_cls: type[Model] | None, path, ns: argparse.Namespace) -> str:
     """The kind to read DATA as: --kind, else the model's kind (refused when the file clearly is
     another kind, so a table is never fitted as a network by accident), else a guess. The check is

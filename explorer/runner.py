@@ -213,37 +213,20 @@ def fit(
     model: Model | type[Model],
     data,
     *,
-    seed: int = 0,
-    max_iter: int | None = None,
-    tol: float | None = None,
     callback: Callable[[Progress], None] | None = None,
-    snapshot_interval: float = 0.05,
-    snapshots: bool = True,
-    control: RunControl | None = None,
-    hyperparameters=None,
-    **hp_values,
+    **options,
 ) -> FitResult:
     """Fit ``model`` (an instance, or a class with hyperparameters given) to ``data``.
 
-    Restart r uses seed ``seed + r``; the result's ``seed`` is the run's base seed. The callback
-    gets a Progress at most every ``snapshot_interval`` seconds (and at the end); it carries a
-    snapshot only when ``snapshots`` is true (the CLI needs none) and the control wants one (see
-    :class:`RunControl`); the final one (``done``) always has the final state's. This drains
-    :func:`fit_steps`, the same fit as a generator (what the window's worker drives).
+    This drains :func:`fit_steps`, the same fit as a generator (what the window's worker drives),
+    and takes its options (seed, max_iter, tol, snapshot_interval, snapshots, control,
+    hyperparameters or their values), passing its reports to ``callback``. Restart r uses seed
+    ``seed + r``; the result's ``seed`` is the run's base seed. The callback gets a Progress at
+    most every ``snapshot_interval`` seconds (and at the end); it carries a snapshot only when
+    ``snapshots`` is true (the CLI needs none) and the control wants one (see
+    :class:`RunControl`); the final one (``done``) always has the final state's.
     """
-    steps = fit_steps(
-        model,
-        data,
-        seed=seed,
-        max_iter=max_iter,
-        tol=tol,
-        snapshot_interval=snapshot_interval,
-        snapshots=snapshots,
-        control=control,
-        progress=callback is not None,
-        hyperparameters=hyperparameters,
-        **hp_values,
-    )
+    steps = fit_steps(model, data, progress=callback is not None, **options)
     while True:
         try:
             report = next(steps)

@@ -23,6 +23,7 @@ def cmd_fit_dask(ns, model_cls) -> int:
     from explorer.options import (
         EXIT_BAD_INPUT,
         EXIT_UNUSABLE,
+        fit_from_args,
         hyperparameters_from_args,
         unusable,
     )
@@ -88,16 +89,7 @@ def cmd_fit_dask(ns, model_cls) -> int:
             )
 
         try:
-            result = runner.fit(
-                model,
-                data,
-                seed=ns.seed,
-                max_iter=ns.max_iter,
-                tol=ns.tol,
-                callback=progress,
-                snapshot_interval=0.2,
-                snapshots=False,
-            )
+            result = fit_from_args(model, data, ns, progress)
         except DataError as e:
             return fail(e)
         except KeyboardInterrupt:
