@@ -311,16 +311,7 @@ class CentrePlan:
         moves = self._reseed(m, prev)
         m.n_reseeded = len(moves)
         if self.metric == "l2":
-            D = prev.shape[1]
-            ck.update_centers(
-                np.zeros((0, D)),
-                np.zeros(0, dtype=np.int64),
-                m.sums,
-                m.counts,
-                np.zeros(0),
-                m.centers,
-                False,
-            )
+            _centres_from_sums(m.sums, m.counts, m.centers)
         else:
             m.median_rounds = exact_medians(m, prev, moves, m.counts, m.centers)
         m.prev = prev
@@ -414,16 +405,7 @@ class FuzzyPlan:
         m.r2 = float(np.sum([o[3] for o in outs]))
 
     def step(self, m) -> float:
-        D = m.centers.shape[1]
-        ck.update_centers(
-            np.zeros((0, D)),
-            np.zeros(0, dtype=np.int64),
-            m.sums,
-            m.weights,
-            np.zeros(0),
-            m.centers,
-            False,
-        )
+        _centres_from_sums(m.sums, m.weights, m.centers)
         self._pass(m)
         return m.dist
 
@@ -551,6 +533,16 @@ def gmm_cov(part, hp, old, means, redo):
     return s2
 
 
+def _centres_from_sums(sums, weights, centers) -> None:
+    """Lloyd's centre update in place from the summed statistics (sum_i w_i x_i over sum_i w_i):
+    the in-memory models' kernel, given no rows, so an empty centre stays where it is (a plan
+    that re-seeds has done so before)."""
+    no_rows = np.zeros((0, centers.shape[1]))
+    ck.update_centers(
+        no_rows, np.zeros(0, dtype=np.int64), sums, weights, np.zeros(0), centers, False
+    )
+
+
 def _resp_output(fn):
     def out(part, hp, st):
         resp = fn(part, hp, st)
@@ -584,13 +576,8 @@ def _bern_X(part, hp):
 
 def bern_stats(part, hp, st, want_resp=False):
     """Worker: the Bernoulli mixture's E-pass: per chunk N_k, sum r x, loglik."""
-    return _chunk_pass(
-        affine_e_pass,
-        _bern_X(part, hp),
-        st["theta"].shape[0],
-        (st["log_w"], *bm.affine_form(st["log_t"], st["log_1mt"])),
-        want_resp,
-    )
+    K, form = st["theta"].shape[0], bm.affine_form(st["log_t"], st["log_1mt"])
+    return _chunk_pass(affine_e_pass, _bern_X(part, hp), K, (st["log_w"], *form), want_resp)
 
 
 def bern_resp(part, hp, st):
@@ -614,13 +601,8 @@ def bern_check(part, hp):
 
 def expo_stats(part, hp, st, want_resp=False):
     """Worker: the exponential mixture's E-pass: per chunk N_j, sum q x, loglik."""
-    return _chunk_pass(
-        affine_e_pass,
-        part.f64(),
-        st["rates"].shape[0],
-        (st["log_w"], *em.affine_form(st["rates"], st["log_rates"])),
-        want_resp,
-    )
+    K, form = st["rates"].shape[0], em.affine_form(st["rates"], st["log_rates"])
+    return _chunk_pass(affine_e_pass, part.f64(), K, (st["log_w"], *form), want_resp)
 
 
 def expo_resp(part, hp, st):
@@ -652,6 +634,13 @@ def bayes_stats(part, hp, st, want_resp=False):
 
 def bayes_resp(part, hp, st):
     return bayes_stats(part, hp, st, True)
+
+
+def _criteria(loglik: float, n_free: int, n_items: int) -> dict:
+    """BIC and AIC of a mixture's fit, as the in-memory model reports them."""
+    from explorer import metrics as metrics_mod
+
+    return {"bic": metrics_mod.bic(loglik, n_free, n_items), "aic": metrics_mod.aic(loglik, n_free)}
 
 
 class MixturePlan:
@@ -749,15 +738,8 @@ class GMMPlan(MixturePlan):
             gm.GaussianMixture._singular(SimpleNamespace(hp=m.hp, data=m.data), bad)
 
     def metrics(self, m) -> dict:
-        from explorer import metrics as metrics_mod
-
-        n = m.data.n_items
         p = gm.GaussianMixture.free_parameters(*m.st["means"].shape, m.hp)
-        return {
-            "log_likelihood": m.value,
-            "bic": metrics_mod.bic(m.value, p, n),
-            "aic": metrics_mod.aic(m.value, p),
-        }
+        return {"log_likelihood": m.value, **_criteria(m.value, p, m.data.n_items)}
 
     def snapshot(self, m) -> dict:
         return {
@@ -806,16 +788,9 @@ class BernoulliPlan(MixturePlan):
         )
 
     def metrics(self, m) -> dict:
-        from explorer import metrics as metrics_mod
-
-        n_par = bm.BernoulliMixture.free_parameters(*m.st["theta"].shape, m.hp)
-        N = m.data.n_items
-        return {
-            "log_likelihood": m.loglik,
-            "log_posterior": m.value,
-            "bic": metrics_mod.bic(m.loglik, n_par, N),
-            "aic": metrics_mod.aic(m.loglik, n_par),
-        }
+        p = bm.BernoulliMixture.free_parameters(*m.st["theta"].shape, m.hp)
+        criteria = _criteria(m.loglik, p, m.data.n_items)
+        return {"log_likelihood": m.loglik, "log_posterior": m.value, **criteria}
 
     def snapshot(self, m) -> dict:
         return {
@@ -858,14 +833,8 @@ class ExponentialPlan(MixturePlan):
         em._m_step(nk, sx, st["min_mean"], st["weights"], st["log_w"], st["rates"], st["log_rates"])
 
     def metrics(self, m) -> dict:
-        from explorer import metrics as metrics_mod
-
         p = em.ExponentialMixture.free_parameters(*m.st["rates"].shape, m.hp)
-        return {
-            "log_likelihood": m.value,
-            "bic": metrics_mod.bic(m.value, p, m.data.n_items),
-            "aic": metrics_mod.aic(m.value, p),
-        }
+        return {"log_likelihood": m.value, **_criteria(m.value, p, m.data.n_items)}
 
     def snapshot(self, m) -> dict:
         return {
@@ -970,35 +939,25 @@ def in_memory_view(m):
     return view
 
 
+# The plan of each model that has a distributed path, from its hyperparameters (hardened fuzzy
+# c-means is Lloyd's algorithm on one-hot memberships: the K-means plan).
+PLANS = {
+    "kmeans": lambda hp: CentrePlan("l2"),
+    "kmedians": lambda hp: CentrePlan("l1"),
+    "fuzzy-cmeans": lambda hp: CentrePlan("l2", one_hot=True) if hp.harden else FuzzyPlan(),
+    "gmm": lambda hp: GMMPlan(),
+    "bernoulli-mixture": lambda hp: BernoulliPlan(),
+    "exponential-mixture": lambda hp: ExponentialPlan(),
+    "bayes-gmm": lambda hp: BayesGMMPlan(),
+}
+DISTRIBUTED_MODELS = tuple(PLANS)
+
+
 def plan_for(model_id: str, hp):
     """The plan of a registered model id (ValueError for a model without a distributed path)."""
-    if model_id == "kmeans":
-        return CentrePlan("l2")
-    if model_id == "kmedians":
-        return CentrePlan("l1")
-    if model_id == "fuzzy-cmeans":
-        return CentrePlan("l2", one_hot=True) if hp.harden else FuzzyPlan()
-    plans = {
-        "gmm": GMMPlan,
-        "bernoulli-mixture": BernoulliPlan,
-        "exponential-mixture": ExponentialPlan,
-        "bayes-gmm": BayesGMMPlan,
-    }
-    if model_id not in plans:
+    if model_id not in PLANS:
         raise ValueError(
-            f"model '{model_id}' has no distributed path (table models: kmeans, "
-            "kmedians, fuzzy-cmeans, gmm, bernoulli-mixture, exponential-mixture, "
-            "bayes-gmm)"
+            f"model '{model_id}' has no distributed path (table models: "
+            f"{', '.join(DISTRIBUTED_MODELS)})"
         )
-    return plans[model_id]()
-
-
-DISTRIBUTED_MODELS = (
-    "kmeans",
-    "kmedians",
-    "fuzzy-cmeans",
-    "gmm",
-    "bernoulli-mixture",
-    "exponential-mixture",
-    "bayes-gmm",
-)
+    return PLANS[model_id](hp)
