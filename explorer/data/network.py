@@ -38,6 +38,7 @@ from explorer.data.table import (
     Source,
     check_number,
     check_ragged,
+    check_width,
     is_number,
     read_frame,
     read_source,
@@ -97,12 +98,7 @@ def read_columns(src: Source, sep, *, header: bool) -> tuple[pd.DataFrame, list[
         recs = list(records(src, sep, COMMENT))
         n0 = len(recs[0][1])
         for line, fields in recs:
-            if len(fields) != n0:
-                raise DataError(
-                    f"ragged row: expected {n0} fields, found {len(fields)}",
-                    path=src.path,
-                    line=line,
-                )
+            check_width(src, line, fields, n0)
         rows = [[s.strip() for s in f] for _, f in recs]
         names = rows[0] if header else [f"c{k}" for k in range(n0)]
         df = pd.DataFrame(rows[1:] if header else rows, columns=range(n0)).replace("", np.nan)

@@ -560,15 +560,18 @@ PARSE_ERRORS = (
 )
 
 
+def check_width(src: Source, line: int, fields: list, expected: int) -> None:
+    """Raise the DataError of a ragged row when the record at ``line`` does not have
+    ``expected`` fields."""
+    if len(fields) != expected:
+        message = f"ragged row: expected {expected} fields, found {len(fields)}"
+        raise DataError(message, path=src.path, line=line)
+
+
 def check_ragged(src: Source, sep: str | None, expected: int, comment: str = "") -> None:
     """Raise a DataError at the first record whose field count differs from ``expected``."""
     for line, fields in records(src, sep, comment):
-        if len(fields) != expected:
-            raise DataError(
-                f"ragged row: expected {expected} fields, found {len(fields)}",
-                path=src.path,
-                line=line,
-            )
+        check_width(src, line, fields, expected)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -618,12 +621,7 @@ def _locate_table_problem(
     if header:
         next(it, None)
     for line, fields in it:
-        if len(fields) != expected:
-            raise DataError(
-                f"ragged row: expected {expected} fields, found {len(fields)}",
-                path=src.path,
-                line=line,
-            )
+        check_width(src, line, fields, expected)
         for j in features:
             check_number(fields[j], src=src, line=line, column=names[j])
 

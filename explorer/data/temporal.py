@@ -69,18 +69,21 @@ def _has_header(lines: list[str], sep) -> bool:
 def _parse_times(src, sep, df, names, header) -> tuple[np.ndarray, bool]:
     """``t`` as float64 (seconds since the epoch for timestamps) and whether it held timestamps."""
     raw = df[0]
+
+    def bad_t(k: int, problem: str) -> DataError:
+        """The error naming row ``k``'s time, its line and column."""
+        line = record_line(src, sep, k, header=header)
+        return DataError(
+            f"bad t {shown(raw.iloc[k])}: {problem}", path=src.path, line=line, column=names[0]
+        )
+
     num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     ok = np.isfinite(num)
     if ok.all():
         return num, False
     if ok.sum() * 2 >= len(num):
         k = int(np.flatnonzero(~ok)[0])
-        raise DataError(
-            f"bad t {shown(raw.iloc[k])}: not a finite number",
-            path=src.path,
-            line=record_line(src, sep, k, header=header),
-            column=names[0],
-        )
+        raise bad_t(k, "not a finite number")
     try:
         stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601", utc=True)
         bad = stamps.isna().to_numpy()
@@ -94,24 +97,14 @@ def _parse_times(src, sep, df, names, header) -> tuple[np.ndarray, bool]:
             bad[k] = False
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"bad t {shown(raw.iloc[k])}: not a number or an ISO 8601 date/time",
-            path=src.path,
-            line=record_line(src, sep, k, header=header),
-            column=names[0],
-        )
+        raise bad_t(k, "not a number or an ISO 8601 date/time")
     try:
         secs = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
     except (ValueError, OverflowError):  # a date outside pandas' nanosecond range
         years = stamps.dt.year.to_numpy()
         out = np.flatnonzero((years < 1678) | (years > 2261))
         k = int(out[0]) if len(out) else 0
-        raise DataError(
-            f"bad t {shown(raw.iloc[k])}: dates before 1678 or after 2261 are not supported",
-            path=src.path,
-            line=record_line(src, sep, k, header=header),
-            column=names[0],
-        ) from None
+        raise bad_t(k, "dates before 1678 or after 2261 are not supported") from None
     return np.asarray(secs, dtype=np.float64), True
 
 
