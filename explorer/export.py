@@ -620,6 +620,16 @@ def _followed(out: Path) -> Path:
     return real
 
 
+def probe_writable(probe: Path, make, remove) -> None:
+    """``make(probe)`` then ``remove(probe)``: raises the OSError a write there meets, and leaves
+    nothing (made inside the try, so a Ctrl-C just after it does not leave the probe either)."""
+    try:
+        make(probe)
+    finally:
+        with contextlib.suppress(OSError):
+            remove(probe)
+
+
 def _hidden_folder(out: Path, which: str = "new") -> Path:
     parent = out.parent if str(out.parent) else Path(".")
     return parent / (
@@ -687,12 +697,7 @@ def check_out_dir(out) -> None:
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        probe = _hidden_folder(out)
-        try:  # mkdir inside the try: a Ctrl-C just after it must not leave the probe
-            probe.mkdir()
-        finally:
-            with contextlib.suppress(OSError):
-                probe.rmdir()
+        probe_writable(_hidden_folder(out), Path.mkdir, Path.rmdir)
     except OSError as e:
         raise ExportError(
             f"{out}: cannot write the results there ({e.strerror or e} in "

@@ -32,7 +32,6 @@ a session is also a reproducibility record (``explorer replay SESSION``).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import numbers
@@ -234,7 +233,7 @@ def check_session_path(path) -> Path:
     is spent and then lost. Returns the session path; creates nothing that stays."""
     import secrets
 
-    from explorer.export import hidden_stem
+    from explorer.export import hidden_stem, probe_writable
 
     path = session_path(path)
     if path.exists():
@@ -255,12 +254,7 @@ def check_session_path(path) -> Path:
             folder
             / f".{hidden_stem(arrays_path(path).name)}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
         )
-        try:
-            with open(probe, "xb"):
-                pass
-        finally:
-            with contextlib.suppress(OSError):
-                probe.unlink()
+        probe_writable(probe, lambda p: open(p, "xb").close(), Path.unlink)
     except OSError as e:
         raise OSError(
             f"{path}: cannot save the session there ({e.strerror or e} in {folder})"
