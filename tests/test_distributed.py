@@ -226,6 +226,30 @@ def test_bernoulli_refuses_non_binary(cluster):
     data.release()
 
 
+def test_fit_is_the_runner_fit_of_the_loaded_file(cluster, tmp_path):
+    """explorer.distributed.fit, the Python front door: load, fit and export in one call, the run
+    options and the hyperparameters' values handed to the runner."""
+    from explorer.distributed import fit
+
+    path = tmp_path / "x.csv"
+    np.savetxt(path, blobs(), delimiter=",", header="a,b,c", comments="")
+    ref = runner.fit(distributed_model("gmm"), load(cluster.client, str(path)), seed=3, K=3)
+    seen, said = [], []
+    res = fit(
+        "gmm",
+        str(path),
+        cluster=cluster,
+        out=tmp_path / "out",
+        log=said.append,
+        seed=3,
+        K=3,
+        callback=seen.append,
+    )
+    assert res.trace == ref.trace and res.model.hp.K == 3 and res.seed == 3
+    assert seen[-1].done and said[0].startswith("Dask dashboard: ")
+    assert (tmp_path / "out" / "result.json").is_file()
+
+
 def test_cancel_leaves_no_task_running(cluster):
     data = from_array(cluster.client, X3, [900, 900])
     control = runner.RunControl()

@@ -127,27 +127,21 @@ def fit(
     address="local",
     *,
     hyperparameters=None,
-    seed: int = 0,
-    max_iter=None,
-    tol=None,
     partition_rows=None,
     columns=None,
-    callback=None,
-    control=None,
-    snapshots: bool = True,
-    snapshot_interval: float = 0.2,
     cluster=None,
     out=None,
     log=None,
-    **hp_values,
+    **options,
 ):
     """Fit ``model_id`` to ``source`` (Parquet folder, CSV/Parquet glob or file) on a cluster.
 
     ``address`` is "local" or a scheduler address (ignored when ``cluster`` is given, which is
-    left open); ``callback``/``control`` are the runner's (Progress, RunControl). ``log(text)``
-    receives one-line messages (the dashboard link first). With ``out`` the result is exported
-    there. Returns the runner's FitResult; its ``data`` is the DistributedTable, released unless
-    the caller passed ``cluster``.
+    left open). ``options`` are :func:`explorer.runner.fit`'s (seed, max_iter, tol, callback,
+    control, snapshots, snapshot_interval, here 0.2 s unless given) and the hyperparameters'
+    values. ``log(text)`` receives one-line messages (the dashboard link first). With ``out`` the
+    result is exported there. Returns the runner's FitResult; its ``data`` is the
+    DistributedTable, released unless the caller passed ``cluster``.
     """
     from explorer import runner
 
@@ -158,19 +152,9 @@ def fit(
         say(f"Dask dashboard: {cluster.dashboard_link}")
         data = load(cluster.client, source, partition_rows=partition_rows, columns=columns)
         say(f"{data.describe()} ({data.dtype})")
-        cls = distributed_model(model_id)
-        model = cls(hyperparameters, **hp_values)
-        result = runner.fit(
-            model,
-            data,
-            seed=seed,
-            max_iter=max_iter,
-            tol=tol,
-            callback=callback,
-            control=control,
-            snapshots=snapshots,
-            snapshot_interval=snapshot_interval,
-        )
+        options.setdefault("snapshot_interval", 0.2)
+        model = distributed_model(model_id)
+        result = runner.fit(model, data, hyperparameters=hyperparameters, **options)
         if out is not None:
             export(result, out)
         if own:
