@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from explorer import options
+from explorer.gui.settings import FILE_OPTIONS
 from explorer.options import EXIT_BAD_INPUT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,18 +168,7 @@ def _show(window, args, path, data, model_cls, hp_values) -> None:
             data,
             path=path,
             options={
-                k: getattr(args, k)
-                for k in (
-                    "columns",
-                    "standardize",
-                    "missing",
-                    "labels",
-                    "directed",
-                    "bin_width",
-                    "test_pairs",
-                    "kind",
-                )
-                if getattr(args, k, None) is not None
+                k: getattr(args, k) for k in FILE_OPTIONS if getattr(args, k, None) is not None
             },
         )
     if model_cls is not None:

@@ -24,7 +24,7 @@ FILE_OPTIONS = (
     "directed",
     "bin_width",
     "test_pairs",
-)  # the data options remembered per file
+)  # the data options (`explorer gui`'s and the Data panel's), remembered per file
 
 
 def _as_list(value) -> list[str]:

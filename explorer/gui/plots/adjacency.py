@@ -209,12 +209,11 @@ class AdjacencyPanel(PlotPanel):
 
     def show_snapshot(self, snapshot: dict, model_cls) -> None:
         super().show_snapshot(snapshot, model_cls)
-        if self.data is None or self.data.kind not in ("network", "temporal"):
-            return
-        communities = self.snapshot_communities(snapshot)
-        if communities is None:
-            return
-        self._order_labels, self._order_memberships = communities
+        if self.data is not None and self.data.kind in ("network", "temporal"):
+            self.show_snapshot_communities(snapshot)
+
+    def show_communities(self, labels, memberships) -> None:
+        self._order_labels, self._order_memberships = labels, memberships
         self._rebuild()
 
     def describe_position(self, x: float, y: float) -> str:

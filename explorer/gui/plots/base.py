@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.layout import TAB10
+
 try:  # pyqtgraph's packing of QPainter.PixmapFragment arrays (what its ScatterPlotItem uses)
     from pyqtgraph.Qt import internals as pg_internals
 except ImportError:  # pragma: no cover  (then dots are drawn by drawPoints, slower)
@@ -31,18 +33,9 @@ except ImportError:  # pragma: no cover  (then dots are drawn by drawPoints, slo
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="w", foreground="k")
 
-PALETTE = [
-    (31, 119, 180),
-    (255, 127, 14),
-    (44, 160, 44),
-    (214, 39, 40),
-    (148, 103, 189),
-    (140, 86, 75),
-    (227, 119, 194),
-    (127, 127, 127),
-    (188, 189, 34),
-    (23, 190, 207),
-]
+# The community colours (matplotlib's tab10 first): the same in the window and in the files the
+# network layout writes (GraphML colours).
+PALETTE = TAB10
 GREY = (150, 150, 150)
 DISPLAY_POINTS = 20_000  # random display sample for scatter plots ('all points' toggles it)
 SIMPLEX_POINTS = 10_000  # memberships drawn in the simplex
@@ -244,15 +237,23 @@ class PlotPanel(QWidget):
     def show_snapshot(self, snapshot: dict, model_cls) -> None:
         self.fit_snapshot = snapshot
 
-    @staticmethod
-    def snapshot_communities(snapshot: dict):
-        """(labels, memberships or None) of a fit's snapshot as arrays, or None when it has no
-        labels yet: what the network panels colour and order by."""
+    def show_snapshot_communities(self, snapshot: dict) -> None:
+        """(The network panels) colour or order by a fit's communities: calls
+        ``show_communities(labels, memberships or None)``, as arrays, once the snapshot has
+        labels."""
         labels = snapshot.get("labels")
-        if labels is None:
-            return None
-        m = snapshot.get("memberships")
-        return np.asarray(labels), None if m is None else np.asarray(m)
+        if labels is not None:
+            m = snapshot.get("memberships")
+            self.show_communities(np.asarray(labels), None if m is None else np.asarray(m))
+
+    def nth_item(self, items: list, i: int, make):
+        """``items[i]``, first adding items made by ``make()`` to ``self.plot`` until there is
+        one: a panel's layers (one per colour group, curve, ...) are made when first needed and
+        reused after."""
+        while len(items) <= i:
+            items.append(make())
+            self.plot.addItem(items[-1])
+        return items[i]
 
     def clear_fit(self) -> None:
         """A new run starts: forget the previous run's snapshot (redrawn uncoloured)."""

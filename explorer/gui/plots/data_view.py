@@ -405,18 +405,10 @@ class DataViewPanel(PlotPanel):
 
     # -- drawing ------------------------------------------------------------------------------
     def _scatter_item(self, i: int) -> PointCloudItem:
-        while len(self.scatter_items) <= i:
-            item = PointCloudItem(size=5)
-            self.plot.addItem(item)
-            self.scatter_items.append(item)
-        return self.scatter_items[i]
+        return self.nth_item(self.scatter_items, i, lambda: PointCloudItem(size=5))
 
     def _curve(self, items: list, i: int, **kw) -> pg.PlotDataItem:
-        while len(items) <= i:
-            item = pg.PlotDataItem([], [], **kw)
-            self.plot.addItem(item)
-            items.append(item)
-        return items[i]
+        return self.nth_item(items, i, lambda: pg.PlotDataItem([], [], **kw))
 
     def _set_legend(self, names: list[str], colors: list[tuple]) -> None:
         """Legend of the colour groups (rebuilt only when they change: it costs milliseconds)."""

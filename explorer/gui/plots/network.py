@@ -198,12 +198,11 @@ class NetworkPanel(PlotPanel):
 
     def show_snapshot(self, snapshot: dict, model_cls) -> None:
         super().show_snapshot(snapshot, model_cls)
-        if not self.applies():
-            return
-        communities = self.snapshot_communities(snapshot)
-        if communities is None:
-            return
-        self.labels, self.memberships = communities
+        if self.applies():
+            self.show_snapshot_communities(snapshot)
+
+    def show_communities(self, labels, memberships) -> None:
+        self.labels, self.memberships = labels, memberships
         self._recolour()
 
     def export_item(self):

@@ -106,11 +106,7 @@ class SimplexPanel(PlotPanel):
         self._K = None
 
     def _point_item(self, i: int) -> PointCloudItem:
-        while len(self.point_items) <= i:
-            item = PointCloudItem(size=6)
-            self.plot.addItem(item)
-            self.point_items.append(item)
-        return self.point_items[i]
+        return self.nth_item(self.point_items, i, lambda: PointCloudItem(size=6))
 
     def show_snapshot(self, snapshot: dict, model_cls) -> None:
         super().show_snapshot(snapshot, model_cls)
