@@ -49,6 +49,9 @@ class MixtureModel(Model):
     # Fewer rows than this are refused by check_data.
     min_rows: ClassVar[int] = 1
     shared_state = ("X",)
+    # What parameters() exports: the attributes of these names (copies), then the
+    # responsibilities (resp).
+    parameter_names: ClassVar[tuple[str, ...]] = ()
 
     def check_data(self, data) -> None:
         super().check_data(data)
@@ -57,6 +60,11 @@ class MixtureModel(Model):
 
     def _prepare(self, data) -> None:
         self.X = np.ascontiguousarray(data.X, dtype=np.float64)
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        out = {name: getattr(self, name).copy() for name in self.parameter_names}
+        out["responsibilities"] = self.resp.copy()
+        return out
 
     # -- one iteration --
     def step(self) -> float:

@@ -227,14 +227,7 @@ class BayesianGMM(MixtureModel):
             "covariances": np.broadcast_to(np.eye(D), (K, D, D)).copy(),
         }  # unit variance
 
-    def parameters(self) -> dict[str, np.ndarray]:
-        return {
-            "m": self.m.copy(),
-            "s2": self.s2.copy(),
-            "weights": self.weights.copy(),
-            "phi": self.phi.copy(),
-            "responsibilities": self.phi.copy(),
-        }
+    parameter_names = ("m", "s2", "weights", "phi")
 
     def weighted_log_prob(self, parameters: dict, X) -> np.ndarray:
         """(N, K) log(1/K) + E_q[log N(x_i | mu_k, I)] of rows ``X`` (new rows or the fitted

@@ -26,23 +26,23 @@ from explorer.models._mixture_kernels import affine_e_pass  # noqa: F401 - for w
 from explorer.models.base import HyperparameterError, HyperparametersBase, param
 
 
+def _beta_count(name: str, of: str):
+    """The declaration of the Beta(a, b) prior's ``name`` (a or b), ``name`` - 1 pseudo-counts of
+    ``of`` (ones or zeros): the two are declared alike."""
+    return param(
+        2.0,
+        lo=1.0,
+        hi=1e6,
+        label=f"Beta {name}",
+        help=f"Beta(a, b) prior on theta: {name} - 1 pseudo-counts of {of} (1 = no prior)",
+    )
+
+
 @dataclass(frozen=True)
 class BernoulliMixtureHyperparameters(HyperparametersBase):
     K: int = param(3, lo=1, hi=1000, help="number of mixture components")
-    a: float = param(
-        2.0,
-        lo=1.0,
-        hi=1e6,
-        label="Beta a",
-        help="Beta(a, b) prior on theta: a - 1 pseudo-counts of ones (1 = no prior)",
-    )
-    b: float = param(
-        2.0,
-        lo=1.0,
-        hi=1e6,
-        label="Beta b",
-        help="Beta(a, b) prior on theta: b - 1 pseudo-counts of zeros (1 = no prior)",
-    )
+    a: float = _beta_count("a", "ones")
+    b: float = _beta_count("b", "zeros")
     learn_weights: bool = param(True, help="learn the mixing proportions pi; off holds them at 1/K")
     binarize: bool = param(False, help="turn non-binary data into 0/1 with the threshold below")
     threshold: float = param(0.5, help="with binarize: values >= threshold become 1, others 0")
@@ -236,12 +236,7 @@ class BernoulliMixture(AffineMixture):
     def _component_vectors(self) -> np.ndarray:
         return self.theta
 
-    def parameters(self) -> dict[str, np.ndarray]:
-        return {
-            "theta": self.theta.copy(),
-            "weights": self.weights.copy(),
-            "responsibilities": self.resp.copy(),
-        }
+    parameter_names = ("theta", "weights")
 
     def weighted_log_prob(self, parameters: dict, X) -> np.ndarray:
         """(N, K) log pi_k + sum_d log Bernoulli(x_id | theta_kd) of 0/1 rows ``X`` (new rows or

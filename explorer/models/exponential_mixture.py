@@ -177,12 +177,7 @@ class ExponentialMixture(AffineMixture):
             "rates": self.rates.copy(),
         }
 
-    def parameters(self) -> dict[str, np.ndarray]:
-        return {
-            "rates": self.rates.copy(),
-            "weights": self.weights.copy(),
-            "responsibilities": self.resp.copy(),
-        }
+    parameter_names = ("rates", "weights")
 
     def weighted_log_prob(self, parameters: dict, X) -> np.ndarray:
         """(N, K) log mu_j + sum_d [log lambda_jd - lambda_jd x_id] of non-negative rows ``X``

@@ -804,14 +804,7 @@ class GaussianMixture(MixtureModel):
     def _components(self) -> dict[str, np.ndarray]:
         return {"centers": self.means.copy(), "covariances": self.covariances.copy()}
 
-    def parameters(self) -> dict[str, np.ndarray]:
-        return {
-            "weights": self.weights.copy(),
-            "means": self.means.copy(),
-            "covariances": self.covariances.copy(),
-            "precisions_cholesky": self.precisions_cholesky.copy(),
-            "responsibilities": self.resp.copy(),
-        }
+    parameter_names = ("weights", "means", "covariances", "precisions_cholesky")
 
     def weighted_log_prob(self, parameters: dict, X) -> np.ndarray:
         """(N, K) log pi_k + log N(x_i | mu_k, Sigma_k) of rows ``X`` (new rows or the fitted
