@@ -207,86 +207,23 @@ class Case:
     sweep_dot: int = 2
 
 
+BIG, BIG_BINARY = "big_table", "big_binary"  # the long files (made by the fixture below)
+# One case a line (fmt: off): the cases read as a table of what a user tries with each model,
+# which the formatter would spread over up to 11 lines a case.
+# fmt: off
 CASES = [
-    Case(
-        "kmeans",
-        "iris.csv",
-        ("K", 4),
-        20,
-        "old_faithful.csv",
-        "gmm",
-        truth="species",
-        long_file="big_table",
-    ),
-    Case(
-        "kmedians",
-        "iris.csv",
-        ("K", 2),
-        20,
-        "old_faithful.csv",
-        "kmeans",
-        truth="species",
-        long_file="big_table",
-    ),
-    Case(
-        "gmm",
-        "old_faithful.csv",
-        ("reg_covar", "1e-05"),
-        20,
-        "iris.csv",
-        "kmeans",
-        long_file="big_table",
-    ),
-    Case(
-        "bayes-gmm",
-        "old_faithful.csv",
-        ("sigma2", 20),
-        20,
-        "galaxies.csv",
-        "gmm",
-        long_file="big_table",
-    ),
-    Case(
-        "fuzzy-cmeans",
-        "iris.csv",
-        ("m", 1.5),
-        20,
-        "old_faithful.csv",
-        "kmeans",
-        truth="species",
-        long_file="big_table",
-    ),
-    Case(
-        "bernoulli-mixture",
-        "digits_binary.csv",
-        ("K", 10),
-        5,
-        "digits_binary_half.csv",
-        "kmeans",
-        truth="digit",
-        other_truth="digit",
-        long_file="big_binary",
-    ),
-    Case(
-        "exponential-mixture",
-        "coal_intervals.csv",
-        ("K", 3),
-        20,
-        "galaxies.csv",
-        "gmm",
-        long_file="big_table",
-    ),
+    # model, file, (field, value typed), max_iter, other file, switch to, truth, other truth, ...
+    Case("kmeans", "iris.csv", ("K", 4), 20, "old_faithful.csv", "gmm", "species", long_file=BIG),
+    Case("kmedians", "iris.csv", ("K", 2), 20, "old_faithful.csv", "kmeans", "species", long_file=BIG),
+    Case("gmm", "old_faithful.csv", ("reg_covar", "1e-05"), 20, "iris.csv", "kmeans", long_file=BIG),
+    Case("bayes-gmm", "old_faithful.csv", ("sigma2", 20), 20, "galaxies.csv", "gmm", long_file=BIG),
+    Case("fuzzy-cmeans", "iris.csv", ("m", 1.5), 20, "old_faithful.csv", "kmeans", "species", long_file=BIG),
+    Case("bernoulli-mixture", "digits_binary.csv", ("K", 10), 5, "digits_binary_half.csv", "kmeans", "digit", "digit", BIG_BINARY),
+    Case("exponential-mixture", "coal_intervals.csv", ("K", 3), 20, "galaxies.csv", "gmm", long_file=BIG),
     Case("ammsb", "karate/edges.csv", ("K", 3), NETWORK_ITERS, "football/edges.csv", None),
-    Case(
-        "dynamic-exposure",
-        "planted_contacts/counts.csv",
-        ("K_aff", 2),
-        4,
-        "contacts_first.csv",
-        None,
-        sweep_dot=3,
-    ),
+    Case("dynamic-exposure", "planted_contacts/counts.csv", ("K_aff", 2), 4, "contacts_first.csv", None, sweep_dot=3),
 ]
+# fmt: on
 
 
 # K-means (the quickest) runs by default; every other model is in the slow set.
