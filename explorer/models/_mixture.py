@@ -97,6 +97,27 @@ class MixtureModel(Model):
         self._ll = np.zeros(C)
         self._lp = np.zeros((C, K))
 
+    def _chunk_pass(self, kernel, params: tuple, *extra) -> float:
+        """One E-pass over the chunks (in parallel, about N D K work):
+        ``kernel(X, *params, resp, nk, sx, ll, lp, *extra)`` fills the responsibilities and the
+        per-chunk statistics; returns the objective's data term (the chunks' ``ll`` summed)."""
+        N, D = self.X.shape
+        cost = N * D * self.resp.shape[1]
+        call(
+            kernel,
+            len(self._ll),
+            cost,
+            self.X,
+            *params,
+            self.resp,
+            self._nk,
+            self._sx,
+            self._ll,
+            self._lp,
+            *extra,
+        )
+        return float(self._ll.sum())
+
     # -- notes that follow the state --
     @property
     def notes(self) -> list[str]:
@@ -200,18 +221,4 @@ class AffineMixture(MixtureModel):
         raise NotImplementedError
 
     def _e_pass(self) -> None:
-        N, D = self.X.shape
-        call(
-            affine_e_pass,
-            len(self._ll),
-            N * D * len(self.log_w),
-            self.X,
-            self.log_w,
-            *self._affine_form(),
-            self.resp,
-            self._nk,
-            self._sx,
-            self._ll,
-            self._lp,
-        )
-        self.loglik = float(self._ll.sum())
+        self.loglik = self._chunk_pass(affine_e_pass, (self.log_w, *self._affine_form()))

@@ -26,7 +26,7 @@ from explorer.models import register
 from explorer.models._canonical import model_row_order
 from explorer.models._centre_kernels import kmeans_plusplus
 from explorer.models._mixture import MixtureModel
-from explorer.models._parallel import call, claim
+from explorer.models._parallel import claim
 from explorer.models.base import HyperparametersBase, param
 
 
@@ -174,24 +174,8 @@ class BayesianGMM(MixtureModel):
 
     def _e_pass(self) -> None:
         """The CAVI update of every q(c_i) (phi), with the ELBO."""
-        N, D = self.X.shape
-        call(
-            _phi_pass,
-            len(self._ll),
-            N * D * len(self.s2),
-            self.X,
-            self.m,
-            self.s2,
-            self.phi,
-            self._nk,
-            self._sx,
-            self._ll,
-            self._lp,
-            self._half_norm,
-        )
-        self.elbo = float(self._ll.sum()) + global_elbo_terms(
-            self.m, self.s2, self.hp.sigma2, self.X.shape[0]
-        )
+        data_terms = self._chunk_pass(_phi_pass, (self.m, self.s2), self._half_norm)
+        self.elbo = data_terms + global_elbo_terms(self.m, self.s2, self.hp.sigma2, self.X.shape[0])
 
     def _m_step(self) -> None:
         """The CAVI update of every q(mu_k)."""
