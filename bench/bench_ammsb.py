@@ -29,10 +29,22 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 NETS = ROOT.parent / "shared" / "benchmarks" / "networks"
-SVINET = {"n2000": {"wall_s": "2.9-8.5", "mem_MiB": 2296, "auc": 0.833, "perp": 4.38,
-                    "nmi": "0.729 (seeds 1-5: 0.835-0.895)"},
-          "n20000": {"wall_s": "26-30", "mem_MiB": 2348, "auc": 0.899, "perp": 7.96,
-                     "nmi": "0.899 (seeds 1-5: 0.870-0.895)"}}
+SVINET = {
+    "n2000": {
+        "wall_s": "2.9-8.5",
+        "mem_MiB": 2296,
+        "auc": 0.833,
+        "perp": 4.38,
+        "nmi": "0.729 (seeds 1-5: 0.835-0.895)",
+    },
+    "n20000": {
+        "wall_s": "26-30",
+        "mem_MiB": 2348,
+        "auc": 0.899,
+        "perp": 7.96,
+        "nmi": "0.899 (seeds 1-5: 0.870-0.895)",
+    },
+}
 
 
 def peak_mib() -> float:
@@ -74,19 +86,31 @@ def run_planted(name: str, K: int, seed: int, n_init: int) -> dict:
     model = res.model
     p = np.zeros(len(model.test_u))
     ll, _ = model._loglik(model.test_u, model.test_v, model.test_y, p)
-    return {"network": stem, "nodes": data.n_nodes, "edges": data.n_edges, "K": K, "seed": seed,
-            "iterations": res.iterations, "converged": res.converged,
-            "stop_reason": res.stop_reason, "best_iteration": res.best_iteration,
-            "start": model.start, "fit_cpu_s": round(c_fit, 2),
-            "load_average": round(__import__("os").getloadavg()[0], 2),
-            "minibatches": model.t, "load_s": round(t_load, 2), "fit_s": round(t_fit, 2),
-            "wall_s": round(t_load + t_fit, 2), "peak_MiB": round(peak_mib(), 1),
-            "test_auc": round(res.metrics["test_auc"], 4),
-            "test_perplexity": round(res.metrics["test_perplexity"], 4),
-            "test_perplexity_balanced": round(math.exp(-float(ll.mean())), 3),
-            "heldout_auc": round(res.metrics["heldout_auc"], 4),
-            "nmi_primary": round(metrics.nmi(truth, model.labels()), 4),
-            "svinet": SVINET[name]}
+    return {
+        "network": stem,
+        "nodes": data.n_nodes,
+        "edges": data.n_edges,
+        "K": K,
+        "seed": seed,
+        "iterations": res.iterations,
+        "converged": res.converged,
+        "stop_reason": res.stop_reason,
+        "best_iteration": res.best_iteration,
+        "start": model.start,
+        "fit_cpu_s": round(c_fit, 2),
+        "load_average": round(__import__("os").getloadavg()[0], 2),
+        "minibatches": model.t,
+        "load_s": round(t_load, 2),
+        "fit_s": round(t_fit, 2),
+        "wall_s": round(t_load + t_fit, 2),
+        "peak_MiB": round(peak_mib(), 1),
+        "test_auc": round(res.metrics["test_auc"], 4),
+        "test_perplexity": round(res.metrics["test_perplexity"], 4),
+        "test_perplexity_balanced": round(math.exp(-float(ll.mean())), 3),
+        "heldout_auc": round(res.metrics["heldout_auc"], 4),
+        "nmi_primary": round(metrics.nmi(truth, model.labels()), 4),
+        "svinet": SVINET[name],
+    }
 
 
 def run_large(seed: int) -> dict:
@@ -108,20 +132,27 @@ def run_large(seed: int) -> dict:
     t2 = time.perf_counter()
     for _ in range(n_mb):
         model._minibatch()
-        edges_seen += int(deg[model.batch[:model.n_batch]].sum())
+        edges_seen += int(deg[model.batch[: model.n_batch]].sum())
     t_mb = time.perf_counter() - t2
     t3 = time.perf_counter()
     model.step_count = 0
     hl = model._evaluate()
     t_eval = time.perf_counter() - t3
-    return {"network": "planted n=100000 K=50", "nodes": n, "edges": data.n_edges,
-            "generate_s": round(t_gen, 2), "initialize_s": round(t_init, 2),
-            "nodes_per_batch": model.n_batch, "nonlinks_per_node": model.n_samples,
-            "s_per_minibatch": round(t_mb / n_mb, 5),
-            "train_links_per_s": round(edges_seen / t_mb),
-            "pairs_per_s": round((edges_seen + n_mb * model.n_batch * model.n_samples) / t_mb),
-            "check_s (held-out + ELBO)": round(t_eval, 2), "heldout_loglik": round(hl, 1),
-            "peak_MiB": round(peak_mib(), 1)}
+    return {
+        "network": "planted n=100000 K=50",
+        "nodes": n,
+        "edges": data.n_edges,
+        "generate_s": round(t_gen, 2),
+        "initialize_s": round(t_init, 2),
+        "nodes_per_batch": model.n_batch,
+        "nonlinks_per_node": model.n_samples,
+        "s_per_minibatch": round(t_mb / n_mb, 5),
+        "train_links_per_s": round(edges_seen / t_mb),
+        "pairs_per_s": round((edges_seen + n_mb * model.n_batch * model.n_samples) / t_mb),
+        "check_s (held-out + ELBO)": round(t_eval, 2),
+        "heldout_loglik": round(hl, 1),
+        "peak_MiB": round(peak_mib(), 1),
+    }
 
 
 def main(argv):
@@ -140,11 +171,17 @@ def main(argv):
         print(json.dumps(out))
         return
     which = [a for a in argv if a in ("n2000", "n20000", "n100000")] or [
-        "n2000", "n20000", "n100000"]
+        "n2000",
+        "n20000",
+        "n100000",
+    ]
     for w in which:
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, __file__, "--child", w, "--seed", str(seed),
-                               "--n-init", str(n_init)], capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", w, "--seed", str(seed), "--n-init", str(n_init)],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode:
             print(proc.stderr)
             continue

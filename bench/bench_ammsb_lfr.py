@@ -44,18 +44,32 @@ def to_data(G, truth) -> NetworkData:
     n = G.number_of_nodes()
     e = np.array(sorted((min(u, v), max(u, v)) for u, v in G.edges() if u != v), dtype=np.int64)
     A = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
-    return NetworkData(node_ids=np.arange(n).astype(str), adjacency=(A + A.T).tocsr(), edges=e,
-                       weights=np.ones(len(e)), directed=False, labels=truth.astype(str))
+    return NetworkData(
+        node_ids=np.arange(n).astype(str),
+        adjacency=(A + A.T).tocsr(),
+        edges=e,
+        weights=np.ones(len(e)),
+        directed=False,
+        labels=truth.astype(str),
+    )
 
 
 def lfr(degree: int, mix: float, seed: int):
     max_degree, min_c, max_c = {20: (50, 20, 100), 40: (100, 30, 150)}[degree]
-    for attempt in range(20):      # the generator sometimes cannot place the communities
+    for attempt in range(20):  # the generator sometimes cannot place the communities
         try:
-            G = nx.LFR_benchmark_graph(1000, 2.5, 1.5, mix, average_degree=degree,
-                                       max_degree=max_degree, min_community=min_c,
-                                       max_community=max_c, seed=seed + 1000 * attempt,
-                                       max_iters=500)
+            G = nx.LFR_benchmark_graph(
+                1000,
+                2.5,
+                1.5,
+                mix,
+                average_degree=degree,
+                max_degree=max_degree,
+                min_community=min_c,
+                max_community=max_c,
+                seed=seed + 1000 * attempt,
+                max_iters=500,
+            )
             break
         except nx.ExceededMaxIterations:
             continue
@@ -92,13 +106,23 @@ def run(name, G, truth, K, seed, init, **extra) -> dict:
     ref = louvain_nmi(G, truth, seed)
     used = int(len(np.unique(res.model.labels())))
     nmi = float(res.metrics["nmi"])
-    return {"graph": name, "seed": seed, "K": K, "edges": G.number_of_edges(),
-            "nmi": round(nmi, 4), "louvain_nmi": round(ref, 4), "in_use": used,
-            "start": res.model.start, "epsilon": float(f"{res.model.epsilon:.3g}"),
-            "between_share": (None if res.model.between_share is None
-                              else round(res.model.between_share, 3)),
-            "stop": res.stop_reason, "wall_s": round(wall, 2),
-            "pass": bool(nmi >= ref - 0.02 and 2 * used >= K)}
+    return {
+        "graph": name,
+        "seed": seed,
+        "K": K,
+        "edges": G.number_of_edges(),
+        "nmi": round(nmi, 4),
+        "louvain_nmi": round(ref, 4),
+        "in_use": used,
+        "start": res.model.start,
+        "epsilon": float(f"{res.model.epsilon:.3g}"),
+        "between_share": (
+            None if res.model.between_share is None else round(res.model.between_share, 3)
+        ),
+        "stop": res.stop_reason,
+        "wall_s": round(wall, 2),
+        "pass": bool(nmi >= ref - 0.02 and 2 * used >= K),
+    }
 
 
 def main(argv):
@@ -111,11 +135,16 @@ def main(argv):
     extra = {}
     if "--epsilon" in argv:
         extra["epsilon"] = float(argv[argv.index("--epsilon") + 1])
-    cases = [(f"LFR deg {d} mu {m}", lambda s, d=d, m=m: lfr(d, m, s))
-             for d in (20, 40) for m in (0.1, 0.3, 0.5)]
-    cases += [("planted 42 x 25 (deg ~37, mu ~0.4)", lambda s: planted(42, 25, 0.9, 0.015, s)),
-              ("planted 42 x 25 (deg ~45, mu ~0.7)", lambda s: planted(42, 25, 0.6, 0.03, s)),
-              ("planted 60 x 20", lambda s: planted(60, 20, 0.5, 0.01, s))]
+    cases = [
+        (f"LFR deg {d} mu {m}", lambda s, d=d, m=m: lfr(d, m, s))
+        for d in (20, 40)
+        for m in (0.1, 0.3, 0.5)
+    ]
+    cases += [
+        ("planted 42 x 25 (deg ~37, mu ~0.4)", lambda s: planted(42, 25, 0.9, 0.015, s)),
+        ("planted 42 x 25 (deg ~45, mu ~0.7)", lambda s: planted(42, 25, 0.6, 0.03, s)),
+        ("planted 60 x 20", lambda s: planted(60, 20, 0.5, 0.01, s)),
+    ]
     rows = []
     for name, make in cases:
         for seed in seeds:
@@ -123,15 +152,19 @@ def main(argv):
             row = run(name, G, truth, K, seed, init, **extra)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print(f"passed {sum(r['pass'] for r in rows)} of {len(rows)}; "
-          f"mean NMI ammsb {np.mean([r['nmi'] for r in rows]):.4f}, "
-          f"Louvain {np.mean([r['louvain_nmi'] for r in rows]):.4f}")
+    print(
+        f"passed {sum(r['pass'] for r in rows)} of {len(rows)}; "
+        f"mean NMI ammsb {np.mean([r['nmi'] for r in rows]):.4f}, "
+        f"Louvain {np.mean([r['louvain_nmi'] for r in rows]):.4f}"
+    )
     for name, _ in cases:
         sub = [r for r in rows if r["graph"] == name]
-        print(f"  {name}: ammsb {np.mean([r['nmi'] for r in sub]):.3f} "
-              f"(min {min(r['nmi'] for r in sub):.3f}), Louvain "
-              f"{np.mean([r['louvain_nmi'] for r in sub]):.3f}, passed "
-              f"{sum(r['pass'] for r in sub)}/{len(sub)}")
+        print(
+            f"  {name}: ammsb {np.mean([r['nmi'] for r in sub]):.3f} "
+            f"(min {min(r['nmi'] for r in sub):.3f}), Louvain "
+            f"{np.mean([r['louvain_nmi'] for r in sub]):.3f}, passed "
+            f"{sum(r['pass'] for r in sub)}/{len(sub)}"
+        )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ sys.path.insert(0, str(ROOT))
 from _memory import peak_mib, vm  # noqa: E402
 
 
-def generate(path: Path, rows: int, cols: int, K: int = 10, seed: int = 0,
-             spread: float = 20.0) -> None:
+def generate(
+    path: Path, rows: int, cols: int, K: int = 10, seed: int = 0, spread: float = 20.0
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -43,12 +44,14 @@ def generate(path: Path, rows: int, cols: int, K: int = 10, seed: int = 0,
     with pq.ParquetWriter(tmp, schema) as w:
         for a in range(0, rows, 1_000_000):
             n = min(rows, a + 1_000_000) - a
-            X = centres[rng.integers(K, size=n)] + rng.standard_normal((n, cols),
-                                                                        dtype=np.float32)
+            X = centres[rng.integers(K, size=n)] + rng.standard_normal((n, cols), dtype=np.float32)
             w.write_table(pa.table({f"x{j}": X[:, j] for j in range(cols)}, schema=schema))
     os.replace(tmp, path)
-    print(f"generated {rows} x {cols} float32 in {time.perf_counter() - t0:.1f} s: {path} "
-          f"({path.stat().st_size / 2**20:.0f} MiB)", flush=True)
+    print(
+        f"generated {rows} x {cols} float32 in {time.perf_counter() - t0:.1f} s: {path} "
+        f"({path.stat().st_size / 2**20:.0f} MiB)",
+        flush=True,
+    )
 
 
 def child(ns) -> dict:
@@ -67,8 +70,9 @@ def child(ns) -> dict:
     out["peak_after_load_MiB"] = round(peak_mib())
     t0 = time.perf_counter()
     c0 = time.process_time()
-    res = runner.fit(cls, data, seed=0, K=ns.K, n_init=ns.n_init, max_iter=ns.max_iter,
-                     snapshots=False)
+    res = runner.fit(
+        cls, data, seed=0, K=ns.K, n_init=ns.n_init, max_iter=ns.max_iter, snapshots=False
+    )
     out["fit_s"] = round(time.perf_counter() - t0, 1)
     out["fit_cpu_s"] = round(time.process_time() - c0, 1)
     out["iterations"] = [r["iterations"] for r in res.restarts]
@@ -85,8 +89,11 @@ def reference(ns) -> dict:
 
     t0 = time.perf_counter()
     X = pd.read_parquet(ns.path).to_numpy()
-    return {"pandas_read_parquet_to_numpy_s": round(time.perf_counter() - t0, 2),
-            "dtype": str(X.dtype), "peak_MiB": round(peak_mib())}
+    return {
+        "pandas_read_parquet_to_numpy_s": round(time.perf_counter() - t0, 2),
+        "dtype": str(X.dtype),
+        "peak_MiB": round(peak_mib()),
+    }
 
 
 def main() -> None:
@@ -98,9 +105,13 @@ def main() -> None:
     p.add_argument("--max-iter", dest="max_iter", type=int, default=300)
     p.add_argument("--dir", default="/tmp/explorer-bigtable")
     p.add_argument("--reference", action="store_true")
-    p.add_argument("--spread", type=float, default=20.0,
-                   help="cluster centres uniform in [-spread, spread]^cols (small: overlapping "
-                        "clusters, many Lloyd iterations)")
+    p.add_argument(
+        "--spread",
+        type=float,
+        default=20.0,
+        help="cluster centres uniform in [-spread, spread]^cols (small: overlapping "
+        "clusters, many Lloyd iterations)",
+    )
     p.add_argument("--child", choices=("fit", "reference"), default=None)
     p.add_argument("--path", default=None)
     ns = p.parse_args()
@@ -112,8 +123,11 @@ def main() -> None:
     if not path.exists():
         generate(path, ns.rows, ns.cols, spread=ns.spread)
     for what in ("fit", "reference") if ns.reference else ("fit",):
-        proc = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--child", what,
-                               "--path", str(path)], stdout=subprocess.PIPE, text=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, *sys.argv[1:], "--child", what, "--path", str(path)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         if proc.returncode:
             sys.exit(proc.returncode)
         print(what, json.dumps(json.loads(proc.stdout.strip().splitlines()[-1]), indent=1))

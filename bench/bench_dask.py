@@ -60,18 +60,31 @@ def generate(folder: Path, rows: int, D: int, K: int, per_file: int = 5_000_000)
         n = min(per_file, rows - start)
         z = rng.integers(K, size=n)
         X = (centres[z] + rng.normal(size=(n, D))).astype(np.float32)
-        pq.write_table(pa.table({f"x{j}": X[:, j] for j in range(D)}),
-                       folder / f"part-{f:04d}.parquet", row_group_size=1_000_000,
-                       compression="none")
+        pq.write_table(
+            pa.table({f"x{j}": X[:, j] for j in range(D)}),
+            folder / f"part-{f:04d}.parquet",
+            row_group_size=1_000_000,
+            compression="none",
+        )
         print(f"  wrote {start + n:,} rows", flush=True)
     stamp.touch()
     print(f"data: {rows:,} x {D} float32 in {time.perf_counter() - t0:.0f} s")
 
 
 def main() -> int:
-    ap = options(None, rows=50_000_000, d=8, k=10, iters=5, folder="/tmp/explorer-bench-dask",
-                 memory_limit="1.5GB", workers=4, partition_rows=1_000_000, address=None,
-                 in_memory_rows=2_000_000)
+    ap = options(
+        None,
+        rows=50_000_000,
+        d=8,
+        k=10,
+        iters=5,
+        folder="/tmp/explorer-bench-dask",
+        memory_limit="1.5GB",
+        workers=4,
+        partition_rows=1_000_000,
+        address=None,
+        in_memory_rows=2_000_000,
+    )
     a = ap.parse_args()
 
     import dask
@@ -84,19 +97,27 @@ def main() -> int:
     folder = Path(a.folder)
     generate(folder, a.rows, a.d, a.k)
     data_bytes = a.rows * a.d * 4
-    print(f"data size: {data_bytes / 1e9:.2f} GB of float32 values; "
-          f"files {sum(p.stat().st_size for p in folder.glob('*.parquet')) / 1e9:.2f} GB")
+    print(
+        f"data size: {data_bytes / 1e9:.2f} GB of float32 values; "
+        f"files {sum(p.stat().st_size for p in folder.glob('*.parquet')) / 1e9:.2f} GB"
+    )
 
     if a.address:
         cluster = connect(a.address)
     else:
-        dask.config.set({"distributed.worker.memory.target": False,
-                         "distributed.worker.memory.spill": False,
-                         "distributed.worker.memory.pause": 0.95,
-                         "distributed.worker.memory.terminate": 0.98})
+        dask.config.set(
+            {
+                "distributed.worker.memory.target": False,
+                "distributed.worker.memory.spill": False,
+                "distributed.worker.memory.pause": 0.95,
+                "distributed.worker.memory.terminate": 0.98,
+            }
+        )
         cluster = connect("local", n_workers=a.workers, memory_limit=a.memory_limit)
-        print(f"LocalCluster: {len(cluster.client.scheduler_info()['workers'])} workers, "
-              f"memory limit {a.memory_limit} each (data {data_bytes / 1e9:.2f} GB)")
+        print(
+            f"LocalCluster: {len(cluster.client.scheduler_info()['workers'])} workers, "
+            f"memory limit {a.memory_limit} each (data {data_bytes / 1e9:.2f} GB)"
+        )
     print(f"dashboard: {cluster.dashboard_link}", flush=True)
     try:
         t0 = time.perf_counter()
@@ -104,29 +125,47 @@ def main() -> int:
         t_load = time.perf_counter() - t0
         print(f"loaded {data.describe()} ({data.dtype}) in {t_load:.1f} s", flush=True)
         t0 = time.perf_counter()
-        res = runner.fit(distributed_model("gmm"), data, seed=0, K=a.k, tol=0.0,
-                         max_iter=a.iters,
-                         callback=lambda p: print(f"  iteration {p.iteration}: log-likelihood "
-                                                  f"{p.objective:.8g}", flush=True),
-                         snapshots=False, snapshot_interval=0.0)
+        res = runner.fit(
+            distributed_model("gmm"),
+            data,
+            seed=0,
+            K=a.k,
+            tol=0.0,
+            max_iter=a.iters,
+            callback=lambda p: print(
+                f"  iteration {p.iteration}: log-likelihood {p.objective:.8g}", flush=True
+            ),
+            snapshots=False,
+            snapshot_interval=0.0,
+        )
         t_fit = time.perf_counter() - t0
         per_it = res.per_iteration_s
-        print(f"dask gmm: {res.iterations} iterations, fit {t_fit:.1f} s including the sample "
-              f"initialisation and the first pass; median {per_it:.3f} s per iteration "
-              f"= {per_it / (a.rows / 1e6) * 1e3:.1f} ms per million rows")
+        print(
+            f"dask gmm: {res.iterations} iterations, fit {t_fit:.1f} s including the sample "
+            f"initialisation and the first pass; median {per_it:.3f} s per iteration "
+            f"= {per_it / (a.rows / 1e6) * 1e3:.1f} ms per million rows"
+        )
         data.release()
     finally:
         cluster.close()
 
     n = min(a.in_memory_rows, a.rows)
     import pyarrow.parquet as pq
-    X = np.concatenate([pq.read_table(p).to_pandas().to_numpy(np.float64)
-                        for p in sorted(folder.glob("*.parquet"))[: -(-n // 5_000_000)]])[:n]
-    table = TableData(X=np.ascontiguousarray(X), columns=[f"x{j}" for j in range(a.d)],
-                      ids=np.arange(n).astype(str))
+
+    X = np.concatenate(
+        [
+            pq.read_table(p).to_pandas().to_numpy(np.float64)
+            for p in sorted(folder.glob("*.parquet"))[: -(-n // 5_000_000)]
+        ]
+    )[:n]
+    table = TableData(
+        X=np.ascontiguousarray(X),
+        columns=[f"x{j}" for j in range(a.d)],
+        ids=np.arange(n).astype(str),
+    )
     m = get_model("gmm")(K=a.k)
     m.initialize(table, 0)
-    m.step()                                   # warm-up
+    m.step()  # warm-up
     times = []
     for _ in range(max(3, a.iters)):
         t0 = time.perf_counter()
@@ -134,10 +173,15 @@ def main() -> int:
         times.append(time.perf_counter() - t0)
     t_mem = float(np.median(times))
     import numba
-    print(f"in-memory gmm on {n:,} rows ({numba.get_num_threads()} numba threads): median "
-          f"{t_mem:.3f} s per iteration = {t_mem / (n / 1e6) * 1e3:.1f} ms per million rows")
-    print(f"ratio (dask per million rows / in-memory per million rows): "
-          f"{(per_it / (a.rows / 1e6)) / (t_mem / (n / 1e6)):.2f}")
+
+    print(
+        f"in-memory gmm on {n:,} rows ({numba.get_num_threads()} numba threads): median "
+        f"{t_mem:.3f} s per iteration = {t_mem / (n / 1e6) * 1e3:.1f} ms per million rows"
+    )
+    print(
+        f"ratio (dask per million rows / in-memory per million rows): "
+        f"{(per_it / (a.rows / 1e6)) / (t_mem / (n / 1e6)):.2f}"
+    )
     os.environ.pop("NUMBA_NUM_THREADS", None)
     return 0
 

@@ -51,8 +51,16 @@ def make_data(n, T, nnz, k_aff, k_exp, directed, seed=0):
         else:
             hi = c
     t, i, j, cnt = sample_network(u, c * base, mu, T, v=v, directed=directed, rng=rng)
-    return TemporalNetworkData(node_ids=np.arange(n).astype(str), T=T, t=t, i=i, j=j, count=cnt,
-                               times=np.arange(T), directed=directed)
+    return TemporalNetworkData(
+        node_ids=np.arange(n).astype(str),
+        T=T,
+        t=t,
+        i=i,
+        j=j,
+        count=cnt,
+        times=np.arange(T),
+        directed=directed,
+    )
 
 
 def main():
@@ -109,19 +117,27 @@ def main():
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"initialise: {t_init:.2f} s")
-    print(f"seconds per EM iteration: median {np.median(steps):.3f} "
-          f"(min {min(steps):.3f}, max {max(steps):.3f}; one step() call {t_step_call:.3f}); "
-          f"CPU seconds median {np.median(cpu):.3f} (min {min(cpu):.3f})")
+    print(
+        f"seconds per EM iteration: median {np.median(steps):.3f} "
+        f"(min {min(steps):.3f}, max {max(steps):.3f}; one step() call {t_step_call:.3f}); "
+        f"CPU seconds median {np.median(cpu):.3f} (min {min(cpu):.3f})"
+    )
     for k, v in parts.items():
         print(f"  {k:18s} {np.median(v):.3f} s")
-    print(f"log-likelihood non-decreasing: {bool(np.all(np.diff(trace) >= 0))} "
-          f"({trace[0]:.6g} -> {trace[-1]:.6g}); held-out log-likelihood "
-          f"{held[0]:.6g} -> {held[-1]:.6g}")
-    print(f"metrics(): {t_metrics:.2f} s, held-out AUC {met.get('heldout_auc', float('nan')):.3f}"
-          f" (pair history {met.get('pair_history_auc', float('nan')):.3f})"
-          f" over {met['heldout_cells']:.0f} cells")
-    print(f"peak numpy allocations during the fit: {peak / 2**20:.0f} MiB; "
-          f"peak RSS {rss:.0f} MiB (after drawing the data: {rss0:.0f} MiB)")
+    print(
+        f"log-likelihood non-decreasing: {bool(np.all(np.diff(trace) >= 0))} "
+        f"({trace[0]:.6g} -> {trace[-1]:.6g}); held-out log-likelihood "
+        f"{held[0]:.6g} -> {held[-1]:.6g}"
+    )
+    print(
+        f"metrics(): {t_metrics:.2f} s, held-out AUC {met.get('heldout_auc', float('nan')):.3f}"
+        f" (pair history {met.get('pair_history_auc', float('nan')):.3f})"
+        f" over {met['heldout_cells']:.0f} cells"
+    )
+    print(
+        f"peak numpy allocations during the fit: {peak / 2**20:.0f} MiB; "
+        f"peak RSS {rss:.0f} MiB (after drawing the data: {rss0:.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

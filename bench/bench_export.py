@@ -59,9 +59,22 @@ def build(nodes: int, K: int, edges: int, seed: int = 0):
     model.l = K + N
     model.epsilon = 1e-5
     model.notes = []
-    res = FitResult(model=model, data=data, seed=0, trace=[1.0, 2.0], iteration_times=[1.0, 1.0],
-                    iterations=2, converged=False, cancelled=False, total_s=2.0, max_iter=2,
-                    tol=0.0, best_seed=0, best_iteration=2, stop_reason="iteration limit")
+    res = FitResult(
+        model=model,
+        data=data,
+        seed=0,
+        trace=[1.0, 2.0],
+        iteration_times=[1.0, 1.0],
+        iterations=2,
+        converged=False,
+        cancelled=False,
+        total_s=2.0,
+        max_iter=2,
+        tol=0.0,
+        best_seed=0,
+        best_iteration=2,
+        stop_reason="iteration limit",
+    )
     return res
 
 
@@ -91,21 +104,26 @@ def main() -> None:
         cpu = time.process_time() - c0
         peak = vm("VmHWM")
         sizes = {k: p.stat().st_size / 2**20 for k, p in paths.items()}
-        print(f"export: {wall:.2f} s wall, {cpu:.2f} s CPU; RSS before {before:.0f} MiB, peak "
-              f"during the export {peak:.0f} MiB -> extra {peak - before:.0f} MiB"
-              + ("" if exact else " (VmHWM could not be reset: peak of the whole run)"))
+        print(
+            f"export: {wall:.2f} s wall, {cpu:.2f} s CPU; RSS before {before:.0f} MiB, peak "
+            f"during the export {peak:.0f} MiB -> extra {peak - before:.0f} MiB"
+            + ("" if exact else " (VmHWM could not be reset: peak of the whole run)")
+        )
         print("files: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in sizes.items()))
-        print(f"load average before/after: {load0[0]:.2f} / {os.getloadavg()[0]:.2f} "
-              f"({os.cpu_count()} cores)")
-        print(f"ru_maxrss of the whole run: "
-              f"{peak_mib():.0f} MiB")
+        print(
+            f"load average before/after: {load0[0]:.2f} / {os.getloadavg()[0]:.2f} "
+            f"({os.cpu_count()} cores)"
+        )
+        print(f"ru_maxrss of the whole run: {peak_mib():.0f} MiB")
         if ns.reference:
             t0 = time.perf_counter()
             text = export.assignments_table(res)
             ref = time.perf_counter() - t0
             same = text.encode() == paths["assignments"].read_bytes()
-            print(f"reference: csv module row by row {ref:.2f} s for assignments.csv alone "
-                  f"(byte-equal: {same})")
+            print(
+                f"reference: csv module row by row {ref:.2f} s for assignments.csv alone "
+                f"(byte-equal: {same})"
+            )
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)
 

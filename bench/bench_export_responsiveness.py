@@ -75,8 +75,9 @@ def main() -> int:
         return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     tmp = Path(tempfile.mkdtemp(prefix="bench-export-"))
-    window = MainWindow(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat),
-                        interactive=False)
+    window = MainWindow(
+        QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat), interactive=False
+    )
     window.resize(1400, 900)
     window.show()
     assert window.open_file(path, kind="network")
@@ -87,8 +88,10 @@ def main() -> int:
     t0 = time.perf_counter()
     assert window.start_run()
     loop.exec()
-    print(f"fit: {window.result.iterations} iterations in {time.perf_counter() - t0:.1f} s "
-          f"({window.data.describe()})")
+    print(
+        f"fit: {window.result.iterations} iterations in {time.perf_counter() - t0:.1f} s "
+        f"({window.data.describe()})"
+    )
     rows = []
     for r in range(args.repeats):
         out = tmp / f"job-{r}"
@@ -111,8 +114,10 @@ def main() -> int:
     print("load average: " + " ".join(f"{v:.1f}" for v in os.getloadavg()))
     print(f"{'export on':22s} {'written in':>10s} {'longest gap':>12s} {'p99 gap':>9s}")
     for name, gaps, took in rows:
-        print(f"{name:22s} {took * 1e3:8.0f} ms {gaps.max() * 1e3:9.0f} ms "
-              f"{np.percentile(gaps, 99) * 1e3:6.0f} ms")
+        print(
+            f"{name:22s} {took * 1e3:8.0f} ms {gaps.max() * 1e3:9.0f} ms "
+            f"{np.percentile(gaps, 99) * 1e3:6.0f} ms"
+        )
     window.interactive = False
     window.close()
     shutil.rmtree(tmp, ignore_errors=True)

@@ -24,23 +24,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
 
-# model id -> the arguments of its first fit (data relative to the checkout)
-FIRST_FITS = {
-    "kmeans": ["sample_data/iris.csv", "--K", "3", "--labels", "species"],
-    "kmedians": ["sample_data/iris.csv", "--K", "3", "--labels", "species"],
-    "fuzzy-cmeans": ["sample_data/iris.csv", "--K", "3", "--labels", "species"],
-    "gmm": ["sample_data/old_faithful.csv", "--K", "2"],
-    "bayes-gmm": ["sample_data/old_faithful.csv", "--K", "2", "--standardize"],
-    "bernoulli-mixture": ["sample_data/digits_binary.csv", "--K", "10", "--labels", "digit"],
-    "exponential-mixture": ["sample_data/coal_intervals.csv", "--K", "2",
-                            "--columns", "interval_years", "--labels", "era"],
-    "ammsb": ["sample_data/karate/edges.csv", "--K", "2",
-              "--labels", "sample_data/karate/nodes.csv:club"],
-    "dynamic-exposure": ["sample_data/planted_contacts/counts.csv", "--K-aff", "3", "--K-exp", "3",
-                         "--n-init", "1",
-                         "--labels", "sample_data/planted_contacts/nodes.csv:group"],
-}
+from helpers import first_fit_args  # noqa: E402
+
+# model id -> the arguments of its first fit (data relative to the checkout), with its labels
+FIRST_FITS = first_fit_args(labelled=True)
 
 
 def empty_caches(checkout: Path) -> int:
@@ -52,7 +41,7 @@ def empty_caches(checkout: Path) -> int:
     return n
 
 
-CPU: list[float] = []   # CPU seconds (user + system) of the last timed command
+CPU: list[float] = []  # CPU seconds (user + system) of the last timed command
 
 
 def timed(cmd: list[str], checkout: Path, env: dict) -> tuple[float, subprocess.CompletedProcess]:
@@ -69,21 +58,35 @@ def timed(cmd: list[str], checkout: Path, env: dict) -> tuple[float, subprocess.
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkout", type=Path, default=ROOT)
-    ap.add_argument("--python", default=None,
-                    help="interpreter (default: CHECKOUT/.venv/bin/python if present, else this)")
-    ap.add_argument("--cold", action="store_true",
-                    help="also time each first fit with an empty cache and no warm-up")
-    ap.add_argument("--keep-cache", action="store_true",
-                    help="do not empty the caches first (time the fits of an installed checkout)")
+    ap.add_argument(
+        "--python",
+        default=None,
+        help="interpreter (default: CHECKOUT/.venv/bin/python if present, else this)",
+    )
+    ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="also time each first fit with an empty cache and no warm-up",
+    )
+    ap.add_argument(
+        "--keep-cache",
+        action="store_true",
+        help="do not empty the caches first (time the fits of an installed checkout)",
+    )
     ns = ap.parse_args()
     checkout = ns.checkout.resolve()
-    py = ns.python or (str(checkout / ".venv/bin/python")
-                       if (checkout / ".venv/bin/python").exists() else sys.executable)
+    py = ns.python or (
+        str(checkout / ".venv/bin/python")
+        if (checkout / ".venv/bin/python").exists()
+        else sys.executable
+    )
     env = dict(os.environ, PYTHONPATH=str(checkout))
-    env.pop("NUMBA_CACHE_DIR", None)      # the cache next to the sources, as users have it
+    env.pop("NUMBA_CACHE_DIR", None)  # the cache next to the sources, as users have it
     cli = [py, "-m", "explorer.cli"]
-    print(f"checkout {checkout}, python {py}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"checkout {checkout}, python {py}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
 
     start_up, r = timed([py, "-c", "import explorer.cli, explorer.runner, numba"], checkout, env)
     print(f"reference: python start-up + imports {start_up:.2f} s wall, {CPU[0]:.2f} s CPU")
@@ -96,8 +99,11 @@ def main() -> int:
             if r.returncode:
                 print(r.stderr, file=sys.stderr)
                 return 1
-            print(f"cold first fit (compiles): {model:20s} {cold[model]:6.2f} s wall, "
-                  f"{CPU[0]:6.2f} s CPU", flush=True)
+            print(
+                f"cold first fit (compiles): {model:20s} {cold[model]:6.2f} s wall, "
+                f"{CPU[0]:6.2f} s CPU",
+                flush=True,
+            )
 
     if not ns.keep_cache:
         n = empty_caches(checkout)
@@ -109,12 +115,14 @@ def main() -> int:
         print(r.stderr.rstrip())
         print(f"explorer warmup (empty cache): {wall:.1f} s wall, {CPU[0]:.1f} s CPU")
 
-    print(f"{'model':20s} {'first fit after warm-up':>37s} {'same again':>11s}"
-          + ("   cold (no warm-up)" if cold else ""))
+    print(
+        f"{'model':20s} {'first fit after warm-up':>37s} {'same again':>11s}"
+        + ("   cold (no warm-up)" if cold else "")
+    )
     worst = 0.0
     for model, args in FIRST_FITS.items():
         walls = []
-        for _ in range(2):     # the first fit, then the same command again (nothing left to load)
+        for _ in range(2):  # the first fit, then the same command again (nothing left to load)
             wall, r = timed(cli + ["fit", model, *args, "--quiet"], checkout, env)
             if r.returncode:
                 print(r.stderr, file=sys.stderr)
@@ -122,14 +130,20 @@ def main() -> int:
             walls.append(wall)
             if len(walls) == 1:
                 cpu = CPU[0]
-                fit_s = next((ln.split()[1] for ln in r.stdout.splitlines()
-                              if ln.startswith("time:")), "?")
+                fit_s = next(
+                    (ln.split()[1] for ln in r.stdout.splitlines() if ln.startswith("time:")), "?"
+                )
         worst = max(worst, walls[0])
         extra = f"   {cold[model]:6.2f} s" if cold else ""
-        print(f"{model:20s} {walls[0]:6.2f} s wall {cpu:5.2f} s CPU (fit {fit_s:>6s} s) "
-              f"{walls[1]:6.2f} s{extra}", flush=True)
-    print(f"slowest first fit after warm-up: {worst:.2f} s (target < 3 s; python start-up and "
-          f"imports alone took {start_up:.2f} s in this run)")
+        print(
+            f"{model:20s} {walls[0]:6.2f} s wall {cpu:5.2f} s CPU (fit {fit_s:>6s} s) "
+            f"{walls[1]:6.2f} s{extra}",
+            flush=True,
+        )
+    print(
+        f"slowest first fit after warm-up: {worst:.2f} s (target < 3 s; python start-up and "
+        f"imports alone took {start_up:.2f} s in this run)"
+    )
     return 0 if worst < 3.0 else 1
 
 

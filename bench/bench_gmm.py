@@ -48,8 +48,9 @@ def make_data(n, d, k, seed=0):
 
 
 def table(X):
-    return TableData(X=X, columns=[f"x{j}" for j in range(X.shape[1])],
-                     ids=np.arange(len(X)).astype(str))
+    return TableData(
+        X=X, columns=[f"x{j}" for j in range(X.shape[1])], ids=np.arange(len(X)).astype(str)
+    )
 
 
 def explorer_gmm(data, K, w0, mu0, P0, iters):
@@ -100,20 +101,34 @@ def main():
     warm.initialize(small, 0)
     warm.step()
 
-    print(f"N={N} D={D} K={K} iters={iters} numba threads={numba.get_num_threads()} "
-          f"layer={numba.threading_layer()}")
+    print(
+        f"N={N} D={D} K={K} iters={iters} numba threads={numba.get_num_threads()} "
+        f"layer={numba.threading_layer()}"
+    )
 
     ours = min(explorer_gmm(data, K, w0, mu0, P0, iters)[0] for _ in range(args.repeat))
     _, model = explorer_gmm(data, K, w0, mu0, P0, iters)
     sk_diff, sk_plain, sk = sklearn_per_iter(
-        GaussianMixture, X, iters, args.repeat, n_components=K, covariance_type="full",
-        weights_init=w0, means_init=mu0, precisions_init=P0, reg_covar=1e-6,
-        init_params="random", random_state=0)
+        GaussianMixture,
+        X,
+        iters,
+        args.repeat,
+        n_components=K,
+        covariance_type="full",
+        weights_init=w0,
+        means_init=mu0,
+        precisions_init=P0,
+        reg_covar=1e-6,
+        init_params="random",
+        random_state=0,
+    )
     rel = np.max(np.abs(model.means - sk.means_) / np.maximum(np.abs(sk.means_), 1e-12))
-    print(f"gmm       explorer {ours * 1e3:8.1f} ms/iter | sklearn GaussianMixture "
-          f"{sk_diff * 1e3:8.1f} ms/iter (fit/iters {sk_plain * 1e3:.1f}) | "
-          f"ratio {sk_diff / ours:5.1f}x (fit/iters: {sk_plain / ours:.1f}x) | "
-          f"max rel diff of means after {iters} iters {rel:.1e}")
+    print(
+        f"gmm       explorer {ours * 1e3:8.1f} ms/iter | sklearn GaussianMixture "
+        f"{sk_diff * 1e3:8.1f} ms/iter (fit/iters {sk_plain * 1e3:.1f}) | "
+        f"ratio {sk_diff / ours:5.1f}x (fit/iters: {sk_plain / ours:.1f}x) | "
+        f"max rel diff of means after {iters} iters {rel:.1e}"
+    )
 
     bg = BayesianGMM(K=K, sigma2=10.0)
     bg.initialize(data, 0)
@@ -124,11 +139,20 @@ def main():
         times.append(time.perf_counter() - t)
     ours_b = float(np.median(times))
     skb_diff, skb_plain, _ = sklearn_per_iter(
-        BayesianGaussianMixture, X, max(6, iters // 2), 1, n_components=K,
-        covariance_type="full", init_params="random", random_state=0)
-    print(f"bayes-gmm explorer {ours_b * 1e3:8.1f} ms/iter | sklearn BayesianGaussianMixture "
-          f"{skb_diff * 1e3:8.1f} ms/iter (fit/iters {skb_plain * 1e3:.1f}) | ratio "
-          f"{skb_diff / ours_b:5.1f}x (context only: different, richer model)")
+        BayesianGaussianMixture,
+        X,
+        max(6, iters // 2),
+        1,
+        n_components=K,
+        covariance_type="full",
+        init_params="random",
+        random_state=0,
+    )
+    print(
+        f"bayes-gmm explorer {ours_b * 1e3:8.1f} ms/iter | sklearn BayesianGaussianMixture "
+        f"{skb_diff * 1e3:8.1f} ms/iter (fit/iters {skb_plain * 1e3:.1f}) | ratio "
+        f"{skb_diff / ours_b:5.1f}x (context only: different, richer model)"
+    )
 
 
 if __name__ == "__main__":

@@ -57,9 +57,15 @@ def one_run(app, window, seconds: float) -> dict:
         app.processEvents()
     timer.stop()
     gaps = np.diff(ticks)
-    return {"max": gaps.max(), "p99": np.percentile(gaps, 99), "p95": np.percentile(gaps, 95),
-            "median": np.median(gaps), "ticks": len(ticks), "redraws": window.heavy_updates,
-            "redraw_max": max(window.redraw_times) if window.redraw_times else float("nan")}
+    return {
+        "max": gaps.max(),
+        "p99": np.percentile(gaps, 99),
+        "p95": np.percentile(gaps, 95),
+        "median": np.median(gaps),
+        "ticks": len(ticks),
+        "redraws": window.heavy_updates,
+        "redraw_max": max(window.redraw_times) if window.redraw_times else float("nan"),
+    }
 
 
 def main() -> int:
@@ -79,7 +85,7 @@ def main() -> int:
     window.resize(1300, 850)
     window.show()
     data = gaussian_blobs(100_000, K=5, D=2, seed=1)
-    _soft_step(data.X[:10].copy(), data.X[:2].copy(), np.zeros((10, 2)))   # compile first
+    _soft_step(data.X[:10].copy(), data.X[:2].copy(), np.zeros((10, 2)))  # compile first
     window.set_data(data)
     assert window.select_model(FakeSoftKMeans.id)
     window.model_panel.form.set_values({"K": 5, "step_ms": 2})
@@ -91,14 +97,18 @@ def main() -> int:
     for r in range(ns.repeats):
         res = one_run(app, window, ns.seconds)
         runs.append(res)
-        print(f"run {r + 1}: longest gap {res['max'] * 1e3:6.1f} ms, p99 {res['p99'] * 1e3:5.1f}, "
-              f"p95 {res['p95'] * 1e3:5.1f}, median {res['median'] * 1e3:4.1f} ms; "
-              f"{res['ticks']} ticks; {res['redraws']} heavy redraws "
-              f"(longest {res['redraw_max'] * 1e3:.1f} ms); load {os.getloadavg()[0]:.2f}",
-              flush=True)
+        print(
+            f"run {r + 1}: longest gap {res['max'] * 1e3:6.1f} ms, p99 {res['p99'] * 1e3:5.1f}, "
+            f"p95 {res['p95'] * 1e3:5.1f}, median {res['median'] * 1e3:4.1f} ms; "
+            f"{res['ticks']} ticks; {res['redraws']} heavy redraws "
+            f"(longest {res['redraw_max'] * 1e3:.1f} ms); load {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
     longest = np.median([r["max"] for r in runs])
-    print(f"median over {len(runs)} runs of the longest gap: {longest * 1e3:.1f} ms "
-          f"(target < {LIMIT_S * 1e3:.0f} ms on a quiet machine)")
+    print(
+        f"median over {len(runs)} runs of the longest gap: {longest * 1e3:.1f} ms "
+        f"(target < {LIMIT_S * 1e3:.0f} ms on a quiet machine)"
+    )
     window.close()
     return 0 if longest < LIMIT_S else 1
 

@@ -81,8 +81,9 @@ def one(name: str, iterations: int | None, seed: int) -> dict:
     from explorer import layout as L
     from explorer.data.synthetic import planted_partition
 
-    L.compute_layout(planted_partition(50, 2, 0.3, 0.05, seed=1),
-                     L.LayoutSettings(iterations=2), use_cache=False)   # compile
+    L.compute_layout(
+        planted_partition(50, 2, 0.3, 0.05, seed=1), L.LayoutSettings(iterations=2), use_cache=False
+    )  # compile
     t = time.perf_counter()
     data, truth = load(name)
     load_s = time.perf_counter() - t
@@ -92,13 +93,20 @@ def one(name: str, iterations: int | None, seed: int) -> dict:
     xy = L.compute_layout(data, settings, use_cache=False)
     wall, cpu = time.perf_counter() - t0, cpu_s() - c0
     its = settings.resolved_iterations(data.n_nodes)
-    return {"network": name, "nodes": data.n_nodes, "links": data.n_edges,
-            "load_s": round(load_s, 2), "layout_wall_s": round(wall, 2),
-            "layout_cpu_s": round(cpu, 2), "finest_level_iterations": its,
-            "rss_before_layout_MiB": round(rss_before, 1), "peak_MiB": round(peak_mib(), 1),
-            "distance_ratio": round(L.community_distance_ratio(xy, truth), 4),
-            "numba_threads": int(__import__("numba").get_num_threads()),
-            "load_average_1min": round(os.getloadavg()[0], 2)}
+    return {
+        "network": name,
+        "nodes": data.n_nodes,
+        "links": data.n_edges,
+        "load_s": round(load_s, 2),
+        "layout_wall_s": round(wall, 2),
+        "layout_cpu_s": round(cpu, 2),
+        "finest_level_iterations": its,
+        "rss_before_layout_MiB": round(rss_before, 1),
+        "peak_MiB": round(peak_mib(), 1),
+        "distance_ratio": round(L.community_distance_ratio(xy, truth), 4),
+        "numba_threads": int(__import__("numba").get_num_threads()),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
 
 
 def panzoom() -> dict:
@@ -116,7 +124,7 @@ def panzoom() -> dict:
     K = int(codes.max()) + 1
     m = np.full((data.n_nodes, K), 0.2 / (K - 1))
     m[np.arange(data.n_nodes), codes] = 0.8
-    m[::10] = 1.0 / K                       # one node in ten mixed: rings drawn
+    m[::10] = 1.0 / K  # one node in ten mixed: rings drawn
     snap = {"labels": m.argmax(1), "memberships": m}
     panel = NetworkPanel()
     panel.resize(900, 700)
@@ -141,8 +149,8 @@ def panzoom() -> dict:
     def move():
         k = frames[0]
         frames[0] += 1
-        f = 1.0 - 0.4 * abs(math.sin(k / 30))         # zoom in and out
-        dx = 0.2 * (x1 - x0) * math.sin(k / 17)       # pan
+        f = 1.0 - 0.4 * abs(math.sin(k / 30))  # zoom in and out
+        dx = 0.2 * (x1 - x0) * math.sin(k / 17)  # pan
         cx, cy, hw, hh = (x0 + x1) / 2 + dx, (y0 + y1) / 2, f * (x1 - x0) / 2, f * (y1 - y0) / 2
         vb.setRange(xRange=(cx - hw, cx + hw), yRange=(cy - hh, cy + hh), padding=0)
         # (the range change schedules the repaint; the loop paints once per frame)
@@ -166,14 +174,19 @@ def panzoom() -> dict:
     tick.stop()
     mover.stop()
     gaps = np.diff(ticks)
-    return {"bench": "panzoom n20000", "nodes_drawn": len(panel.nodes.data),
-            "paints": paints[0],
-            "links_drawn": len(panel._pairs), "set_layout_s": round(set_layout_s, 3),
-            "recolour_s": round(recolour_s, 3), "frames": frames[0],
-            "longest_gap_ms": round(1e3 * gaps.max(), 1),
-            "p95_gap_ms": round(1e3 * np.percentile(gaps, 95), 1),
-            "median_gap_ms": round(1e3 * np.median(gaps), 1),
-            "load_average_1min": round(os.getloadavg()[0], 2)}
+    return {
+        "bench": "panzoom n20000",
+        "nodes_drawn": len(panel.nodes.data),
+        "paints": paints[0],
+        "links_drawn": len(panel._pairs),
+        "set_layout_s": round(set_layout_s, 3),
+        "recolour_s": round(recolour_s, 3),
+        "frames": frames[0],
+        "longest_gap_ms": round(1e3 * gaps.max(), 1),
+        "p95_gap_ms": round(1e3 * np.percentile(gaps, 95), 1),
+        "median_gap_ms": round(1e3 * np.median(gaps), 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
 
 
 def _options(argv: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -201,8 +214,13 @@ def main(argv: list[str]) -> None:
     for name in names or ["n20000", "n100000"]:
         env = dict(os.environ, _BENCH_LAYOUT_CHILD="1")
         child = [a for kv in opts.items() for a in kv]
-        out = subprocess.run([sys.executable, __file__, name, *child], env=env,
-                             capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [sys.executable, __file__, name, *child],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if out.returncode:
             print(out.stderr, file=sys.stderr)
             raise SystemExit(out.returncode)

@@ -43,8 +43,10 @@ def main() -> None:
         header = ",".join(f"x{j}" for j in range(args.cols))
         np.savetxt(path, X, delimiter=",", fmt="%.6g", header=header, comments="")
         size_mb = path.stat().st_size / 1e6
-        print(f"wrote {args.rows:,} x {args.cols} ({size_mb:.0f} MB) in "
-              f"{time.perf_counter() - t0:.1f} s")
+        print(
+            f"wrote {args.rows:,} x {args.cols} ({size_mb:.0f} MB) in "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
 
         d = load_table(path)
         ref = pd.read_csv(path).to_numpy()

@@ -63,8 +63,10 @@ def main() -> None:
                 for _ in range(3):
                     fh.write(",".join(map(str, rng.integers(0, 10, D))) + "\n")
             best = min(timed(p)[0] for _ in range(args.repeat))
-            print(f"load average {os.getloadavg()[0]:.2f}; CSV 3 x {D:>7,} ({p.stat().st_size / 1e6:.1f} MB): {best:7.2f} s, "
-                  f"{best / D * 1e6:6.1f} us a column")
+            print(
+                f"load average {os.getloadavg()[0]:.2f}; CSV 3 x {D:>7,} ({p.stat().st_size / 1e6:.1f} MB): {best:7.2f} s, "
+                f"{best / D * 1e6:6.1f} us a column"
+            )
         for D in (10_000, 40_000):
             p = tmp / f"wide{D}.npy"
             np.save(p, rng.random((5, D)))
@@ -76,11 +78,15 @@ def main() -> None:
         lie = tmp / "lie.npy"
         with open(lie, "wb") as fh:
             np.lib.format.write_array_header_1_0(
-                fh, {"descr": "<f4", "fortran_order": False, "shape": (2, 10**9)})
+                fh, {"descr": "<f4", "fortran_order": False, "shape": (2, 10**9)}
+            )
             fh.write(bytes(64))
         cases.append(("npy header claims (2, 1e9)", lie))
-        for name, size in (("sparse.csv", 2500 * 2**20), ("sparse.parquet", 5 * 2**30),
-                           ("sparse.npy", 5 * 2**30)):
+        for name, size in (
+            ("sparse.csv", 2500 * 2**20),
+            ("sparse.parquet", 5 * 2**30),
+            ("sparse.npy", 5 * 2**30),
+        ):
             with open(tmp / name, "wb") as fh:
                 fh.truncate(size)
             cases.append((f"{size / 1e9:.1f} GB sparse {name.split('.')[1]}", tmp / name))

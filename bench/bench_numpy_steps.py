@@ -53,8 +53,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def table(X: np.ndarray) -> TableData:
-    return TableData(X=X, columns=[f"x{j}" for j in range(X.shape[1])],
-                     ids=np.arange(X.shape[0]).astype(str))
+    return TableData(
+        X=X, columns=[f"x{j}" for j in range(X.shape[1])], ids=np.arange(X.shape[0]).astype(str)
+    )
 
 
 def loadavg() -> str:
@@ -65,6 +66,7 @@ def loadavg() -> str:
 
 
 # ---- numpy versions of the steps ----------------------------------------------------------------
+
 
 def _softmax_rows(lp: np.ndarray) -> tuple[np.ndarray, float]:
     m = lp.max(axis=1, keepdims=True)
@@ -142,8 +144,12 @@ class NumpyGMM:
         lp = np.empty((len(X), K))
         for k in range(K):
             y = (X - self.mu[k]) @ self.U[k]
-            lp[:, k] = (np.log(self.w[k]) + np.log(np.diag(self.U[k])).sum()
-                        - 0.5 * D * np.log(2 * np.pi) - 0.5 * (y * y).sum(axis=1))
+            lp[:, k] = (
+                np.log(self.w[k])
+                + np.log(np.diag(self.U[k])).sum()
+                - 0.5 * D * np.log(2 * np.pi)
+                - 0.5 * (y * y).sum(axis=1)
+            )
         r, ll = _softmax_rows(lp)
         nk = r.sum(axis=0) + 1e-15
         self.w = nk / nk.sum()
@@ -232,6 +238,7 @@ def make_table(n, d, k, kind, seed=0):
 
 # ---- timing ---------------------------------------------------------------------------------------
 
+
 def time_steps(step, n) -> list[float]:
     out = []
     for _ in range(n):
@@ -255,7 +262,7 @@ def compare(model_id, X, K, steps, rounds, with_numpy=True):
     for threads in (1, 2):
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         models[("explorer", threads)] = explorer_model(model_id, X, hp)
-        models[("explorer", threads)].step()        # compiled, caches warm
+        models[("explorer", threads)].step()  # compiled, caches warm
         if with_numpy:
             C = kmeans_plusplus(X, K, np.random.default_rng(0))
             models[("numpy", threads)] = MODELS[model_id][1](X, C)
@@ -272,14 +279,16 @@ def compare(model_id, X, K, steps, rounds, with_numpy=True):
 
 # ---- the busy core ----------------------------------------------------------------------------
 
+
 def _die_with_parent_and_pin(cpu):
     def setup():
         os.sched_setaffinity(0, {cpu})
         try:
             libc = ctypes.CDLL(None)
-            libc.prctl(1, signal.SIGKILL)      # PR_SET_PDEATHSIG: killed if we die
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: killed if we die
         except (OSError, AttributeError):
             pass
+
     return setup
 
 
@@ -288,8 +297,9 @@ class BusyCore:
 
     def __enter__(self):
         cpu = max(os.sched_getaffinity(0))
-        self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"],
-                                     preexec_fn=_die_with_parent_and_pin(cpu))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "while True: pass"], preexec_fn=_die_with_parent_and_pin(cpu)
+        )
         time.sleep(0.3)
         self.cpu = cpu
         return self
@@ -305,23 +315,31 @@ def fmt(x):
 
 def run_phase(phase, args, model_ids):
     print(f"\n## {phase}  (load average at start: {loadavg()})")
-    print(f"{'model':22s} {'numpy 1t':>8s} {'ours 1t':>8s} {'numpy 2t':>8s} {'ours 2t':>8s} "
-          f"{'x 1t':>6s} {'x 2t':>6s} {'2t/1t':>6s}   (ms a step; x = numpy / ours)")
+    print(
+        f"{'model':22s} {'numpy 1t':>8s} {'ours 1t':>8s} {'numpy 2t':>8s} {'ours 2t':>8s} "
+        f"{'x 1t':>6s} {'x 2t':>6s} {'2t/1t':>6s}   (ms a step; x = numpy / ours)"
+    )
     for mid in model_ids:
         kind = MODELS[mid][2]
         X = make_table(args.n, args.d, args.k, kind)
         r = compare(mid, X, args.k, args.steps, args.rounds)
-        print(f"{mid:22s} {fmt(r[('numpy', 1)])} {fmt(r[('explorer', 1)])} "
-              f"{fmt(r[('numpy', 2)])} {fmt(r[('explorer', 2)])} "
-              f"{r[('numpy', 1)] / r[('explorer', 1)]:6.2f} "
-              f"{r[('numpy', 2)] / r[('explorer', 2)]:6.2f} "
-              f"{r[('explorer', 2)] / r[('explorer', 1)]:6.2f}", flush=True)
+        print(
+            f"{mid:22s} {fmt(r[('numpy', 1)])} {fmt(r[('explorer', 1)])} "
+            f"{fmt(r[('numpy', 2)])} {fmt(r[('explorer', 2)])} "
+            f"{r[('numpy', 1)] / r[('explorer', 1)]:6.2f} "
+            f"{r[('numpy', 2)] / r[('explorer', 2)]:6.2f} "
+            f"{r[('explorer', 2)] / r[('explorer', 1)]:6.2f}",
+            flush=True,
+        )
     if args.cases:
         print(f"\n{'case (explorer only)':40s} {'1 thread':>9s} {'2 threads':>9s} {'2t/1t':>6s}")
         for name, mid, X, K in issue_cases():
             r = compare(mid, X, K, max(args.steps, 20), args.rounds, with_numpy=False)
-            print(f"{name:40s} {fmt(r[('explorer', 1)])}  {fmt(r[('explorer', 2)])} "
-                  f"{r[('explorer', 2)] / r[('explorer', 1)]:6.2f}", flush=True)
+            print(
+                f"{name:40s} {fmt(r[('explorer', 1)])}  {fmt(r[('explorer', 2)])} "
+                f"{r[('explorer', 2)] / r[('explorer', 1)]:6.2f}",
+                flush=True,
+            )
     print(f"(load average at end: {loadavg()})")
 
 
@@ -338,11 +356,15 @@ def issue_cases():
     iris = _csv(data / "iris.csv", drop_last=True)
     faithful = _csv(data / "old_faithful.csv")
     big = make_table(200_000, 8, 10, "blobs")
-    return [("bernoulli-mixture digits 1797x64 K=10", "bernoulli-mixture", digits, 10),
-            ("gmm iris K=3", "gmm", iris, 3), ("kmeans iris K=3", "kmeans", iris, 3),
-            ("gmm old faithful K=2", "gmm", faithful, 2),
-            ("kmeans old faithful K=2", "kmeans", faithful, 2),
-            ("kmeans 200000x8 K=10", "kmeans", big, 10), ("gmm 200000x8 K=10", "gmm", big, 10)]
+    return [
+        ("bernoulli-mixture digits 1797x64 K=10", "bernoulli-mixture", digits, 10),
+        ("gmm iris K=3", "gmm", iris, 3),
+        ("kmeans iris K=3", "kmeans", iris, 3),
+        ("gmm old faithful K=2", "gmm", faithful, 2),
+        ("kmeans old faithful K=2", "kmeans", faithful, 2),
+        ("kmeans 200000x8 K=10", "kmeans", big, 10),
+        ("gmm 200000x8 K=10", "gmm", big, 10),
+    ]
 
 
 def main() -> None:
@@ -358,10 +380,12 @@ def main() -> None:
     args = ap.parse_args()
     model_ids = [m for m in args.models.split(",") if m]
     explorer_model("kmeans", make_table(60_000, 2, 2, "blobs"), {"K": 2, "n_init": 1}).step()
-    print(f"N={args.n} D={args.d} K={args.k}; numba {numba.__version__}, "
-          f"{numba.config.NUMBA_NUM_THREADS} threads, layer {numba.threading_layer()}, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; {os.cpu_count()} CPUs; "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"N={args.n} D={args.d} K={args.k}; numba {numba.__version__}, "
+        f"{numba.config.NUMBA_NUM_THREADS} threads, layer {numba.threading_layer()}, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; {os.cpu_count()} CPUs; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
     for phase in args.phases.split(","):
         if phase == "busy":
             with BusyCore() as busy:

@@ -25,19 +25,22 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fake_models import ShrinkModel  # noqa: E402
-from helpers import noise_table  # noqa: E402
+from helpers import noise_fit, noise_table  # noqa: E402
 
 from explorer import runner  # noqa: E402
 
 
 def reports(interval: float, delay: float, steps: int) -> None:
     calls = []
-    res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.001, delay=delay, max_iter=steps,
-                     tol=0, callback=calls.append, snapshot_interval=interval)
+    res = noise_fit(
+        rate=0.001, delay=delay, max_iter=steps, callback=calls.append, snapshot_interval=interval
+    )
     gaps = np.diff([p.elapsed_s for p in calls[:-2]])
-    print(f"reports: {len(calls)} in {res.total_s:.3f} s over {res.iterations} steps "
-          f"({len(calls) / res.total_s:.1f}/s; at most {1 / interval:.0f}/s + 2 asked); "
-          f"shortest gap {gaps.min() * 1e3:.1f} ms (interval {interval * 1e3:.0f} ms)")
+    print(
+        f"reports: {len(calls)} in {res.total_s:.3f} s over {res.iterations} steps "
+        f"({len(calls) / res.total_s:.1f}/s; at most {1 / interval:.0f}/s + 2 asked); "
+        f"shortest gap {gaps.min() * 1e3:.1f} ms (interval {interval * 1e3:.0f} ms)"
+    )
 
 
 def delayed_request(delay: float) -> None:
@@ -50,10 +53,12 @@ def delayed_request(delay: float) -> None:
             if len(got) == 1:
                 control.request_snapshot(0.2)
 
-    runner.fit(ShrinkModel, noise_table(), K=2, rate=0.001, delay=max(delay, 0.01), max_iter=60,
-               tol=0, callback=consumer, snapshot_interval=0.0, control=control)
-    print(f"delayed request: asked for 200 ms, came after {(got[1] - got[0]) * 1e3:.1f} ms "
-          f"({len(got)} snapshots)")
+    watched = dict(callback=consumer, snapshot_interval=0.0, control=control)
+    noise_fit(rate=0.001, delay=max(delay, 0.01), max_iter=60, **watched)
+    print(
+        f"delayed request: asked for 200 ms, came after {(got[1] - got[0]) * 1e3:.1f} ms "
+        f"({len(got)} snapshots)"
+    )
 
 
 def pause() -> None:
@@ -66,8 +71,11 @@ def pause() -> None:
             return super().step()
 
     control.pause()
-    th = threading.Thread(target=lambda: runner.fit(Counting, noise_table(), K=2, rate=0.01, max_iter=40,
-                                                    tol=0, control=control))
+    th = threading.Thread(
+        target=lambda: runner.fit(
+            Counting, noise_table(), K=2, rate=0.01, max_iter=40, tol=0, control=control
+        )
+    )
     t0 = time.monotonic()
     th.start()
     th.join(0.3)
@@ -75,8 +83,10 @@ def pause() -> None:
     taken = len(steps)
     control.resume()
     th.join(10)
-    print(f"pause: {waited * 1e3:.0f} ms paused, {taken} steps taken meanwhile; then "
-          f"{len(steps)} steps after resume")
+    print(
+        f"pause: {waited * 1e3:.0f} ms paused, {taken} steps taken meanwhile; then "
+        f"{len(steps)} steps after resume"
+    )
 
 
 def main() -> int:

@@ -49,7 +49,7 @@ def make_data(n, d, k, seed=0):
 
 def timed_fit(cls, X, **kw):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)     # tol=0 never "converges"
+        warnings.simplefilter("ignore", ConvergenceWarning)  # tol=0 never "converges"
         est = cls(**kw)
         t = time.perf_counter()
         est.fit(X)
@@ -63,8 +63,15 @@ def setup(args):
     mu0 = kmeans_plusplus(X, K, np.random.default_rng(1))
     w0 = np.full(K, 1.0 / K)
     P0 = np.broadcast_to(np.linalg.inv(np.cov(X.T)), (K, D, D)).copy()
-    same = dict(n_components=K, weights_init=w0, means_init=mu0, precisions_init=P0,
-                reg_covar=1e-6, max_iter=args.iters, tol=0.0)
+    same = dict(
+        n_components=K,
+        weights_init=w0,
+        means_init=mu0,
+        precisions_init=P0,
+        reg_covar=1e-6,
+        max_iter=args.iters,
+        tol=0.0,
+    )
     return X, same
 
 
@@ -75,14 +82,28 @@ def one_fit(args):
     """(In a child process) warm up, time one fit, write the time, n_iter_ and means_."""
     X, same = setup(args)
     cls = ESTIMATORS[args.one]
-    timed_fit(cls, X[:5000], **same)          # warm-up: numba loads its kernels, BLAS starts
+    timed_fit(cls, X[:5000], **same)  # warm-up: numba loads its kernels, BLAS starts
     seconds, est = timed_fit(cls, X, **same)
     np.savez(args.out, seconds=seconds, n_iter=est.n_iter_, means=est.means_)
 
 
 def run_child(args, which, out):
-    cmd = [sys.executable, __file__, "--one", which, "--out", out, "--n", str(args.n),
-           "--d", str(args.d), "--k", str(args.k), "--iters", str(args.iters)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--one",
+        which,
+        "--out",
+        out,
+        "--n",
+        str(args.n),
+        "--d",
+        str(args.d),
+        "--k",
+        str(args.k),
+        "--iters",
+        str(args.iters),
+    ]
     subprocess.run(cmd, check=True)
     with np.load(out) as f:
         return float(f["seconds"]), int(f["n_iter"]), f["means"].copy()
@@ -98,14 +119,20 @@ def main():
 
     try:
         from threadpoolctl import threadpool_info
-        blas = ", ".join(f"{i['internal_api']} {i.get('architecture', '')} "
-                         f"{i['num_threads']} threads" for i in threadpool_info())
+
+        blas = ", ".join(
+            f"{i['internal_api']} {i.get('architecture', '')} {i['num_threads']} threads"
+            for i in threadpool_info()
+        )
     except ImportError:
         blas = "?"
-    print(f"N={args.n} D={args.d} K={args.k} iters={args.iters} rounds={args.rounds} "
-          f"numba threads={numba.get_num_threads()} BLAS: {blas} OPENBLAS_CORETYPE="
-          f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')} load average "
-          f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
+    print(
+        f"N={args.n} D={args.d} K={args.k} iters={args.iters} rounds={args.rounds} "
+        f"numba threads={numba.get_num_threads()} BLAS: {blas} OPENBLAS_CORETYPE="
+        f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')} load average "
+        f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}",
+        flush=True,
+    )
 
     times = {"explorer": [], "sklearn": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -116,12 +143,17 @@ def main():
             times["explorer"].append(t_ours)
             times["sklearn"].append(t_sk)
             rel = float(np.max(np.abs(m_ours - m_sk) / np.maximum(np.abs(m_sk), 1e-12)))
-            print(f"round {r + 1}: explorer.sklearn {t_ours:7.3f} s ({it_ours} iterations) | "
-                  f"sklearn {t_sk:7.3f} s ({it_sk} iterations) | ratio {t_sk / t_ours:5.1f}x | "
-                  f"max rel diff of means {rel:.1e} | load {os.getloadavg()[0]:.1f}", flush=True)
+            print(
+                f"round {r + 1}: explorer.sklearn {t_ours:7.3f} s ({it_ours} iterations) | "
+                f"sklearn {t_sk:7.3f} s ({it_sk} iterations) | ratio {t_sk / t_ours:5.1f}x | "
+                f"max rel diff of means {rel:.1e} | load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
     m_ours, m_sk = statistics.median(times["explorer"]), statistics.median(times["sklearn"])
-    print(f"median fit: explorer.sklearn.GaussianMixture {m_ours:.3f} s, "
-          f"sklearn.mixture.GaussianMixture {m_sk:.3f} s, ratio {m_sk / m_ours:.1f}x")
+    print(
+        f"median fit: explorer.sklearn.GaussianMixture {m_ours:.3f} s, "
+        f"sklearn.mixture.GaussianMixture {m_sk:.3f} s, ratio {m_sk / m_ours:.1f}x"
+    )
 
 
 if __name__ == "__main__":

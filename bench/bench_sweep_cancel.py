@@ -30,38 +30,9 @@ import numpy as np
 from _args import options
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
 
-
-def descendants(pid: int) -> list[int]:
-    found = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return found
-    for tid in tasks:
-        try:
-            kids = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
-        except OSError:
-            continue
-        for k in map(int, kids):
-            found += [k, *descendants(k)]
-    return found
-
-
-def running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def cpu_ticks(pid: int) -> int:
-    try:
-        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(f[11]) + int(f[12])
+from helpers import cpu_ticks, descendants, running, sweep_spec  # noqa: E402
 
 
 def wait_gone(pids, t0, limit=300.0) -> float:
@@ -75,14 +46,38 @@ def wait_gone(pids, t0, limit=300.0) -> float:
 def cli_case(data: Path, out: Path, jobs: int, how: str) -> tuple[float, float]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "explorer.cli", "sweep", "gmm", str(data), "--K", "2:5",
-         "--seeds", "2", "--jobs", str(jobs), "--tol", "0", "--max-iter", "100000000",
-         "--out", str(out)], env=env, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "explorer.cli",
+            "sweep",
+            "gmm",
+            str(data),
+            "--K",
+            "2:5",
+            "--seeds",
+            "2",
+            "--jobs",
+            str(jobs),
+            "--tol",
+            "0",
+            "--max-iter",
+            "100000000",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     while True:
-        kids = [p for p in descendants(proc.pid)
-                if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
+        kids = [
+            p
+            for p in descendants(proc.pid)
+            if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()
+        ]
         if len(kids) >= jobs and all(cpu_ticks(p) > 100 for p in kids):
             break
         time.sleep(0.1)
@@ -104,9 +99,9 @@ def api_case(data: Path, out: Path, jobs: int) -> tuple[float, float]:
 
     from explorer import sweep
 
-    spec = sweep.SweepSpec(model_id="gmm", data_path=str(data), data_kind="table",
-                           data_options={}, Ks=(2, 3, 4, 5), seeds=(0, 1), tol=0.0,
-                           max_iter=10**8, out_dir=str(out))
+    spec = sweep_spec(
+        "gmm", data, "table", (2, 3, 4, 5), (0, 1), tol=0.0, max_iter=10**8, out_dir=str(out)
+    )
     cancel = sweep.SweepCancel()
     t0 = []
 
@@ -140,8 +135,7 @@ def main() -> int:
                 exited, gone = api_case(data, out, args.jobs)
             else:
                 exited, gone = cli_case(data, out, args.jobs, how)
-            print(f"{how:>14}: exit after {exited:6.2f} s, every process gone after "
-                  f"{gone:6.2f} s")
+            print(f"{how:>14}: exit after {exited:6.2f} s, every process gone after {gone:6.2f} s")
     print(f"load average {os.getloadavg()}")
     return 0
 

@@ -47,7 +47,9 @@ def main() -> int:
         now = time.perf_counter()
         gaps.append(now - last[0])
         if now - last[0] > 0.05:
-            big.append((round(last[0] - t0, 2), round((now - last[0]) * 1e3), len(w.sweep_panel.rows)))
+            big.append(
+                (round(last[0] - t0, 2), round((now - last[0]) * 1e3), len(w.sweep_panel.rows))
+            )
         last[0] = now
 
     timer = QTimer()
@@ -65,10 +67,12 @@ def main() -> int:
     timer.stop()
     wall = time.perf_counter() - t0
     g = np.array(gaps) * 1e3
-    print(f"sweep gmm K 2..7 x 3 seeds on {args.rows} rows, {jobs} processes: {wall:.1f} s; "
-          f"event-loop gaps: longest {g.max():.0f} ms, p95 {np.percentile(g, 95):.0f} ms, "
-          f"median {np.median(g):.1f} ms over {len(g)} ticks; load average "
-          f"{os.getloadavg()[0]:.2f}")
+    print(
+        f"sweep gmm K 2..7 x 3 seeds on {args.rows} rows, {jobs} processes: {wall:.1f} s; "
+        f"event-loop gaps: longest {g.max():.0f} ms, p95 {np.percentile(g, 95):.0f} ms, "
+        f"median {np.median(g):.1f} ms over {len(g)} ticks; load average "
+        f"{os.getloadavg()[0]:.2f}"
+    )
     print("gaps over 50 ms (start s, ms, rows done):", big)
     w.sweep_panel.shutdown()
     w.close()

@@ -37,8 +37,11 @@ SPIN = "while 1: pass"
 
 
 def _env(cache: str) -> dict:
-    return dict(os.environ, NUMBA_CACHE_DIR=cache,
-                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    return dict(
+        os.environ,
+        NUMBA_CACHE_DIR=cache,
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    )
 
 
 def _timed(cmd: list[str], env: dict) -> tuple[float, float, subprocess.CompletedProcess]:
@@ -65,8 +68,9 @@ def first_fits(env: dict, label: str) -> float:
             print(r.stderr, file=sys.stderr)
             raise SystemExit(1)
         worst = max(worst, wall)
-        print(f"  {label}: {model:20s} {wall:6.2f} s wall {cpu:6.2f} s CPU  ({_load()})",
-              flush=True)
+        print(
+            f"  {label}: {model:20s} {wall:6.2f} s wall {cpu:6.2f} s CPU  ({_load()})", flush=True
+        )
     print(f"  {label}: slowest first fit {worst:.2f} s (target < 3 s)")
     return worst
 
@@ -82,8 +86,10 @@ def bench(ns) -> int:
         print(r.stderr.rstrip())
         if r.returncode:
             return 1
-        print(f"explorer warmup (empty cache): {wall:.1f} s wall, {cpu:.1f} s CPU ({_load()})",
-              flush=True)
+        print(
+            f"explorer warmup (empty cache): {wall:.1f} s wall, {cpu:.1f} s CPU ({_load()})",
+            flush=True,
+        )
         worst = first_fits(env, "idle")
         if ns.busy:
             spinner = subprocess.Popen([sys.executable, "-c", SPIN])
@@ -98,6 +104,7 @@ def bench(ns) -> int:
 
 # ---- where the compile time goes --------------------------------------------------------------
 
+
 class _CompileClock:
     """numba's compile events -> exclusive CPU seconds per (kernel, signature): a kernel compiled
     while another is being compiled (a callee) is charged to itself, not to its caller."""
@@ -111,8 +118,9 @@ class _CompileClock:
 
         class Listener(event.Listener):
             def on_start(self, ev):
-                clock.stack.append([ev.data["dispatcher"], ev.data["args"], time.process_time(),
-                                    0.0])
+                clock.stack.append(
+                    [ev.data["dispatcher"], ev.data["args"], time.process_time(), 0.0]
+                )
 
             def on_end(self, ev):
                 disp, args, t0, child = clock.stack.pop()
@@ -128,7 +136,7 @@ class _CompileClock:
 
 def profile(ns) -> int:
     cache = tempfile.mkdtemp(prefix="bench-warmup-")
-    os.environ["NUMBA_CACHE_DIR"] = cache     # before numba is imported
+    os.environ["NUMBA_CACHE_DIR"] = cache  # before numba is imported
     from explorer import warmup
     from explorer.models import registry
 
@@ -142,11 +150,20 @@ def profile(ns) -> int:
         _, _, compiled, problems = warmup.warm_model(model_id)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         grand += cpu
-        mine = sorted(((v - before.get(k, 0.0), k) for k, v in clock.spent.items()
-                       if v - before.get(k, 0.0) > 0.0), reverse=True)
-        print(f"{model_id}: {cpu:.1f} s CPU, {wall:.1f} s wall, {compiled} signatures compiled, "
-              f"compiling {sum(v for v, _ in mine):.1f} s ({_load()})", flush=True)
-        for v, k in mine[:ns.top]:
+        mine = sorted(
+            (
+                (v - before.get(k, 0.0), k)
+                for k, v in clock.spent.items()
+                if v - before.get(k, 0.0) > 0.0
+            ),
+            reverse=True,
+        )
+        print(
+            f"{model_id}: {cpu:.1f} s CPU, {wall:.1f} s wall, {compiled} signatures compiled, "
+            f"compiling {sum(v for v, _ in mine):.1f} s ({_load()})",
+            flush=True,
+        )
+        for v, k in mine[: ns.top]:
             print(f"  {v:6.2f} s  {k}")
         for p in problems:
             print(f"  problem: {p}")
@@ -158,10 +175,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="*", help="model ids (default: every registered model)")
     ap.add_argument("--jobs", type=int, default=None, help="explorer warmup --jobs")
-    ap.add_argument("--busy", action="store_true",
-                    help="also time the first fits with a spinning process holding one core")
-    ap.add_argument("--profile", action="store_true",
-                    help="CPU seconds per model and per compiled kernel signature, in-process")
+    ap.add_argument(
+        "--busy",
+        action="store_true",
+        help="also time the first fits with a spinning process holding one core",
+    )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="CPU seconds per model and per compiled kernel signature, in-process",
+    )
     ap.add_argument("--top", type=int, default=25, help="kernels listed per model (--profile)")
     ns = ap.parse_args()
     return profile(ns) if ns.profile else bench(ns)

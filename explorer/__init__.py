@@ -12,8 +12,15 @@ Python API::
 
 from explorer._version import __version__
 
-__all__ = ["DataError", "HyperparameterError", "__version__", "export_result", "fit", "load",
-           "load_result"]
+__all__ = [
+    "DataError",
+    "HyperparameterError",
+    "__version__",
+    "export_result",
+    "fit",
+    "load",
+    "load_result",
+]
 
 _API = ("load", "fit", "export_result", "load_result", "DataError", "HyperparameterError")
 
@@ -23,8 +30,10 @@ def __getattr__(name):
     # the module explorer/export.py (a plain module: the function is `export_result`).
     if name in _API:
         from explorer import api
+
         return getattr(api, name)
     if name == "export":
         import importlib
+
         return importlib.import_module("explorer.export")
     raise AttributeError(name)

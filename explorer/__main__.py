@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-EXIT_INTERRUPTED = 130      # explorer.options.EXIT_INTERRUPTED, not imported: it is not light
+EXIT_INTERRUPTED = 130  # explorer.options.EXIT_INTERRUPTED, not imported: it is not light
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         from explorer.cli import main as cli_main
 
         code = cli_main(argv)
-    except BaseException as e:          # noqa: BLE001 - re-raised unless it is the Ctrl-C
+    except BaseException as e:  # noqa: BLE001 - re-raised unless it is the Ctrl-C
         # A Ctrl-C during the imports (cli.main handles it afterwards) can surface as another
         # exception: Python 3.11 wraps one raised inside a descriptor's __set_name__ (as in
         # pandas' dataclasses) in a RuntimeError.
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("explorer: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if ctrl_c.seen() and code != EXIT_INTERRUPTED:     # every raise of it was swallowed
+    if ctrl_c.seen() and code != EXIT_INTERRUPTED:  # every raise of it was swallowed
         print("explorer: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return code

@@ -29,12 +29,22 @@ def load(path, kind: str | None = None, **options):
     ``test_pairs`` (networks); ``directed``, ``bin_width``, ``labels`` (temporal networks).
     """
     from explorer.data import load as _load
+
     return _load(path, kind=kind, **options)
 
 
-def fit(model: str | type[Model] | Model, data, *, seed: int = 0, max_iter: int | None = None,
-        tol: float | None = None, callback=None, control: runner.RunControl | None = None,
-        kind: str | None = None, **hyperparameters) -> runner.FitResult:
+def fit(
+    model: str | type[Model] | Model,
+    data,
+    *,
+    seed: int = 0,
+    max_iter: int | None = None,
+    tol: float | None = None,
+    callback=None,
+    control: runner.RunControl | None = None,
+    kind: str | None = None,
+    **hyperparameters,
+) -> runner.FitResult:
     """Fit a model (an id such as ``"gmm"``, a class, or an instance) to loaded data or a path.
 
     A path is read as the kind the model takes, with the CLI's check that the file is not clearly
@@ -52,10 +62,12 @@ def fit(model: str | type[Model] | Model, data, *, seed: int = 0, max_iter: int 
         raise TypeError("pass hyperparameters with a model id or class, not an instance")
     if isinstance(data, (str, bytes)) or hasattr(data, "__fspath__"):
         from explorer.data import kind_for_model
+
         kind = kind_for_model(data, model.data_kinds, model_id=model.id, kind=kind)
         data = load(data, kind=kind)
-    return runner.fit(model, data, seed=seed, max_iter=max_iter, tol=tol, callback=callback,
-                      control=control)
+    return runner.fit(
+        model, data, seed=seed, max_iter=max_iter, tol=tol, callback=callback, control=control
+    )
 
 
 def load_result(out_dir) -> LoadedResult:

@@ -67,7 +67,7 @@ class CheckFailed(AssertionError):
 @dataclass
 class Outcome:
     check: str
-    status: str            # "PASS", "FAIL" or "SKIP"
+    status: str  # "PASS", "FAIL" or "SKIP"
     detail: str
 
     def line(self) -> str:
@@ -91,6 +91,7 @@ class Subject:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+
 
 def _same(a, b) -> bool:
     a, b = np.asarray(a), np.asarray(b)
@@ -127,6 +128,7 @@ def _state_arrays(model: Model) -> dict[str, np.ndarray]:
 
 # ---- the checks ---------------------------------------------------------------------------------
 
+
 def check_declaration(s: Subject) -> str:
     cls = s.cls
     problems = []
@@ -161,7 +163,9 @@ def check_hyperparameters(s: Subject) -> str:
         if not spec.help.strip():
             raise CheckFailed(f"{spec.name}: no help")
         if spec.type not in (int, float, bool, str):
-            raise CheckFailed(f"{spec.name}: type {spec.type.__name__}; use int, float, bool or str")
+            raise CheckFailed(
+                f"{spec.name}: type {spec.type.__name__}; use int, float, bool or str"
+            )
         if spec.lo is not None and spec.hi is not None and spec.lo > spec.hi:
             raise CheckFailed(f"{spec.name}: range [{spec.lo}, {spec.hi}] is empty")
         if spec.choices is not None and spec.default not in spec.choices:
@@ -195,8 +199,10 @@ def check_prepare_once(s: Subject) -> str:
     except SharedStateError as e:
         raise CheckFailed(str(e)) from None
     if len(calls) != 1:
-        raise CheckFailed(f"_prepare ran {len(calls)} times in {how}; it must run once per fit "
-                          "(restarts share what it built)")
+        raise CheckFailed(
+            f"_prepare ran {len(calls)} times in {how}; it must run once per fit "
+            "(restarts share what it built)"
+        )
     shared = ", ".join(s.cls.shared_state) or "nothing"
     return f"_prepare ran once in {how}; it builds the declared shared state ({shared})"
 
@@ -209,29 +215,37 @@ def check_restarts_independent(s: Subject) -> str:
     first.initialize(s.data, 0)
     second.initialize(s.data, 1)
     together: list[list[float]] = [[], []]
-    for i in range(STEPS):          # stepped in turn, as two restarts interleaved would be
+    for i in range(STEPS):  # stepped in turn, as two restarts interleaved would be
         for trace, m in zip(together, (first, second)):
             trace.append(float(m.step()))
             m.iteration = i + 1
-    changed = [k for k, d in shared.items()
-               if d is not None and _digest(first._prepared.shared[k]) != d]
+    changed = [
+        k for k, d in shared.items() if d is not None and _digest(first._prepared.shared[k]) != d
+    ]
     if changed:
-        raise CheckFailed(f"the restarts wrote into {', '.join(changed)}, which _prepare built "
-                          "and every restart shares: build per-restart state in _init_state")
+        raise CheckFailed(
+            f"the restarts wrote into {', '.join(changed)}, which _prepare built "
+            "and every restart shares: build per-restart state in _init_state"
+        )
     for seed, (m, trace) in enumerate(zip((first, second), together)):
         alone = s.model()
         alone.initialize(s.data, seed)
         trace_alone = _steps(alone, STEPS)
         if not _same(trace, trace_alone):
-            raise CheckFailed(f"the restart with seed {seed} gave {trace} when another restart "
-                              f"stepped in between, and {trace_alone} alone: the restarts share "
-                              "state they change")
+            raise CheckFailed(
+                f"the restart with seed {seed} gave {trace} when another restart "
+                f"stepped in between, and {trace_alone} alone: the restarts share "
+                "state they change"
+            )
         diff = _differences(m.parameters(), alone.parameters())
         if diff:
-            raise CheckFailed(f"the restart with seed {seed} ends with other {', '.join(diff)} "
-                              "when another restart stepped in between")
-    return (f"2 restarts stepped in turn equal each alone; {len(shared)} shared attribute(s) "
-            "unchanged")
+            raise CheckFailed(
+                f"the restart with seed {seed} ends with other {', '.join(diff)} "
+                "when another restart stepped in between"
+            )
+    return (
+        f"2 restarts stepped in turn equal each alone; {len(shared)} shared attribute(s) unchanged"
+    )
 
 
 def check_same_seed(s: Subject) -> str:
@@ -262,7 +276,8 @@ def check_monotone(s: Subject) -> str:
                 better = "higher" if sign > 0 else "lower"
                 raise CheckFailed(
                     f"seed {seed}: step {i + 1} worsened the {cls.objective_kind} from {prev!r} "
-                    f"to {cur!r} (it must get {better} or stay; the model declares it monotone)")
+                    f"to {cur!r} (it must get {better} or stay; the model declares it monotone)"
+                )
         steps += len(trace)
     return f"never worsened over {steps} steps (2 seeds)"
 
@@ -297,8 +312,10 @@ def _snapshot_parameters(snap: dict, K: int | None, D: int | None) -> None:
         if K is not None and a.shape[0] != K:
             raise CheckFailed(f"{key}: {a.shape[0]} components, memberships have {K}")
         if key in expected and D is not None and a.shape[1:] != expected[key]:
-            raise CheckFailed(f"{key}: shape {a.shape}, expected "
-                              f"({', '.join(['K'] + [str(d) for d in expected[key]])})")
+            raise CheckFailed(
+                f"{key}: shape {a.shape}, expected "
+                f"({', '.join(['K'] + [str(d) for d in expected[key]])})"
+            )
 
 
 def _snapshot_density(snap: dict) -> None:
@@ -307,8 +324,10 @@ def _snapshot_density(snap: dict) -> None:
     if density is None:
         return
     x = np.asarray(density["x"])
-    if np.asarray(density["total"]).shape != x.shape or np.asarray(
-            density["components"]).shape[1:] != x.shape:
+    if (
+        np.asarray(density["total"]).shape != x.shape
+        or np.asarray(density["components"]).shape[1:] != x.shape
+    ):
         raise CheckFailed("density_1d: total (G,) and components (K, G) must match x (G,)")
 
 
@@ -319,8 +338,10 @@ def _snapshot_copies(snap: dict, model) -> None:
         if isinstance(value, np.ndarray):
             views = [k for k, v in state.items() if np.shares_memory(value, v)]
             if views:
-                raise CheckFailed(f"{key} shares memory with the model's {views[0]}: a snapshot "
-                                  "is handed to another thread, so it must be a copy")
+                raise CheckFailed(
+                    f"{key} shares memory with the model's {views[0]}: a snapshot "
+                    "is handed to another thread, so it must be a copy"
+                )
 
 
 def check_snapshot(s: Subject) -> str:
@@ -349,7 +370,7 @@ def documented_shapes(cls: type[Model]) -> dict[str, tuple[str, ...]]:
     """The exported arrays' shapes as the model's module or class docstring documents them (or
     those of the classes it derives from): ``name (K, D)``, ``name (N,)``, ``name 0-d`` in an
     "Exported parameters" paragraph."""
-    docs = []     # the class's own first, then those it inherits from
+    docs = []  # the class's own first, then those it inherits from
     for klass in cls.__mro__:
         if isinstance(klass, type) and issubclass(klass, Model) and klass is not Model:
             module = sys.modules.get(klass.__module__)
@@ -377,10 +398,18 @@ def check_parameters(s: Subject) -> str:
         raise CheckFailed("parameters() must return a dict of arrays")
     documented = documented_shapes(s.cls)
     if not documented:
-        raise CheckFailed("the module docstring documents no exported parameters (a paragraph "
-                          "'Exported parameters (parameters.npz names):' with 'name (K, D)')")
-    values = {"N": s.data.n_items, **{k: v for k, v in model.hp.as_dict().items()
-                                      if isinstance(v, int) and not isinstance(v, bool)}}
+        raise CheckFailed(
+            "the module docstring documents no exported parameters (a paragraph "
+            "'Exported parameters (parameters.npz names):' with 'name (K, D)')"
+        )
+    values = {
+        "N": s.data.n_items,
+        **{
+            k: v
+            for k, v in model.hp.as_dict().items()
+            if isinstance(v, int) and not isinstance(v, bool)
+        },
+    }
     if hasattr(s.data, "X"):
         values["D"] = s.data.X.shape[1]
     bound: dict[str, int] = {}
@@ -388,18 +417,21 @@ def check_parameters(s: Subject) -> str:
         if not isinstance(name, str) or not isinstance(value, np.ndarray):
             raise CheckFailed(f"{name!r}: every exported parameter is a numpy array under a name")
         if name not in documented:
-            raise CheckFailed(f"{name} is exported but not documented (documented: "
-                              f"{', '.join(documented)})")
+            raise CheckFailed(
+                f"{name} is exported but not documented (documented: {', '.join(documented)})"
+            )
         shape = documented[name]
         if value.ndim != len(shape):
             raise CheckFailed(f"{name}: shape {value.shape}, documented ({', '.join(shape)})")
         for size, symbol in zip(value.shape, shape):
             expected = int(symbol) if symbol.isdigit() else values.get(symbol, bound.get(symbol))
             if expected is None:
-                bound[symbol] = size        # a symbol of the model's own: the same everywhere
+                bound[symbol] = size  # a symbol of the model's own: the same everywhere
             elif size != expected:
-                raise CheckFailed(f"{name}: shape {value.shape}, documented "
-                                  f"({', '.join(shape)}) with {symbol} = {expected}")
+                raise CheckFailed(
+                    f"{name}: shape {value.shape}, documented "
+                    f"({', '.join(shape)}) with {symbol} = {expected}"
+                )
     return f"{len(params)} arrays of their documented shapes"
 
 
@@ -423,14 +455,19 @@ def check_degenerate(s: Subject) -> str:
         return "SKIP:the model reports no degenerate state (it does not override degeneracy())"
     result = s.fit(seed=0)
     problem = result.model.degeneracy()
-    if problem is not None and (not isinstance(problem, str) or not problem.strip()
-                                or "\n" in problem.strip()):
+    if problem is not None and (
+        not isinstance(problem, str) or not problem.strip() or "\n" in problem.strip()
+    ):
         raise CheckFailed(f"degeneracy() must return None or one line, not {problem!r}")
     if problem and not result.stop_reason.startswith("degenerate"):
-        raise CheckFailed(f"degeneracy() says {problem!r} but the fit stopped as "
-                          f"{result.stop_reason!r}")
-    return ("degeneracy() answers on a fitted state (" + ("degenerate: " + problem if problem
-                                                          else "sound") + ")")
+        raise CheckFailed(
+            f"degeneracy() says {problem!r} but the fit stopped as {result.stop_reason!r}"
+        )
+    return (
+        "degeneracy() answers on a fitted state ("
+        + ("degenerate: " + problem if problem else "sound")
+        + ")"
+    )
 
 
 def check_cancel(s: Subject) -> str:
@@ -447,11 +484,21 @@ def check_cancel(s: Subject) -> str:
     # go on, so that the cancel is what stops it.
     model.converged = lambda trace, tol: False
     model.early_stop = lambda trace, best_iteration: None
-    result = runner.fit(model, s.data, seed=0, max_iter=50, tol=0.0, callback=cancel_after_first,
-                        snapshot_interval=0.0, control=control)
+    result = runner.fit(
+        model,
+        s.data,
+        seed=0,
+        max_iter=50,
+        tol=0.0,
+        callback=cancel_after_first,
+        snapshot_interval=0.0,
+        control=control,
+    )
     if not result.cancelled or result.stop_reason != "cancelled" or result.iterations != 1:
-        raise CheckFailed(f"cancelled after iteration 1, the fit ran {result.iterations} "
-                          f"iteration(s) and stopped as {result.stop_reason!r}")
+        raise CheckFailed(
+            f"cancelled after iteration 1, the fit ran {result.iterations} "
+            f"iteration(s) and stopped as {result.stop_reason!r}"
+        )
     labels = np.asarray(result.model.labels())
     if labels.shape != (s.data.n_items,):
         raise CheckFailed(f"the cancelled fit's labels have shape {labels.shape}")
@@ -471,9 +518,12 @@ def warmup_report(model_id: str) -> dict:
     modules += [importlib.import_module(name) for name in cls.kernel_modules]
     names = {m.__name__ for m in modules}
     every = list(_dispatchers(modules))
-    kernels = [d for d in every
-               if getattr(d.py_func, "__module__", None) in names
-               and d.targetoptions.get("inline") != "always"]
+    kernels = [
+        d
+        for d in every
+        if getattr(d.py_func, "__module__", None) in names
+        and d.targetoptions.get("inline") != "always"
+    ]
     # A kernel called only from other kernels is compiled into them: loaded from the cache, the
     # caller brings it along and its own dispatcher stays empty. So it counts as covered when a
     # covered kernel names it.
@@ -488,17 +538,19 @@ def warmup_report(model_id: str) -> dict:
                 covered.add(id(callee))
                 todo.append(callee)
     missed = sorted(d.py_func.__name__ for d in kernels if id(d) not in covered)
-    return {"kernels": len(kernels), "missed": missed, "problems": problems,
-            "seconds": seconds}
+    return {"kernels": len(kernels), "missed": missed, "problems": problems, "seconds": seconds}
 
 
 def check_warmup(s: Subject) -> str:
     if not s.warmup:
         return "SKIP:--no-warmup"
-    code = ("import json, sys; from explorer.check_model import warmup_report; "
-            "print(json.dumps(warmup_report(sys.argv[1])))")
-    proc = subprocess.run([sys.executable, "-c", code, s.cls.id], capture_output=True,
-                          text=True, timeout=1800)
+    code = (
+        "import json, sys; from explorer.check_model import warmup_report; "
+        "print(json.dumps(warmup_report(sys.argv[1])))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, s.cls.id], capture_output=True, text=True, timeout=1800
+    )
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1:] or ["(no message)"]
         raise CheckFailed(f"the warm-up process failed: {tail[0]}")
@@ -506,8 +558,10 @@ def check_warmup(s: Subject) -> str:
     if report["problems"]:
         raise CheckFailed("warm-up variants failed: " + "; ".join(report["problems"]))
     if report["missed"]:
-        raise CheckFailed(f"explorer warmup never compiles {', '.join(report['missed'])}: a "
-                          "first fit would wait for it (add a variant that reaches it)")
+        raise CheckFailed(
+            f"explorer warmup never compiles {', '.join(report['missed'])}: a "
+            "first fit would wait for it (add a variant that reaches it)"
+        )
     if not report["kernels"]:
         return "its modules define no kernel of their own; the warm-up's fits ran"
     return f"the {report['kernels']} kernel(s) of its modules are reached by the warm-up"
@@ -544,8 +598,13 @@ def run_checks(cls: type[Model], *, warmup: bool = True, only=None) -> list[Outc
     try:
         s = subject(cls, warmup=warmup)
     except Exception as e:  # noqa: BLE001 - the message is the finding
-        return [Outcome("data", "FAIL", f"the warm-up's data for {cls.id} cannot be fitted "
-                                        f"({type(e).__name__}: {e})")]
+        return [
+            Outcome(
+                "data",
+                "FAIL",
+                f"the warm-up's data for {cls.id} cannot be fitted ({type(e).__name__}: {e})",
+            )
+        ]
     for name, check in CHECKS:
         if only and name not in only:
             continue
@@ -572,8 +631,10 @@ def models_named(target: str) -> list[type[Model]]:
         found = [cls for cls in reg.values() if cls.__module__ == name]
         if not found:
             why = [str(p) for p in load_problems() if p.source == str(path)]
-            raise KeyError(f"{target}: " + (why[0].split(": ", 1)[1] if why else
-                                             "the file registers no model (@register)"))
+            raise KeyError(
+                f"{target}: "
+                + (why[0].split(": ", 1)[1] if why else "the file registers no model (@register)")
+            )
         return found
     return [get_model(target)]
 
@@ -584,12 +645,21 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="explorer check-model",
         description="Check that a model conforms to the explorer's model interface (one line "
-                    "per check; exit 1 when one fails).")
+        "per check; exit 1 when one fails).",
+    )
     p.add_argument("model", help="a model id, or a .py model file")
-    p.add_argument("--no-warmup", action="store_true",
-                   help="skip the warm-up check (it runs the warm-up in a new process)")
-    p.add_argument("--check", action="append", default=None, metavar="NAME",
-                   help="run only this check (repeatable): " + ", ".join(n for n, _ in CHECKS))
+    p.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="skip the warm-up check (it runs the warm-up in a new process)",
+    )
+    p.add_argument(
+        "--check",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="run only this check (repeatable): " + ", ".join(n for n, _ in CHECKS),
+    )
     ns = p.parse_args(argv)
     try:
         classes = models_named(ns.model)

@@ -44,6 +44,7 @@ from explorer.options import (
     add_run_options,
     data_kind_for,
     data_options_from_args,
+    fit_from_args,
     hyperparameters_from_args,
     load_from_args,
     positive_int,
@@ -54,6 +55,7 @@ from explorer.options import (
 def _check_out_dir(out) -> None:
     """Refuse an output folder that cannot take the set before spending time on the fit."""
     from explorer.export import check_out_dir
+
     check_out_dir(out)
 
 
@@ -77,8 +79,10 @@ def _fmt(v) -> str:
 def cmd_models(_argv: list[str]) -> int:
     # (models that failed to load were reported by take_model_files)
     for model_id, cls in registry().items():
-        print(f"{model_id}: {cls.name}  [data: {', '.join(cls.data_kinds)}; "
-              f"objective: {cls.objective_kind}]")
+        print(
+            f"{model_id}: {cls.name}  [data: {', '.join(cls.data_kinds)}; "
+            f"objective: {cls.objective_kind}]"
+        )
         for spec in cls.param_specs():
             extra = ""
             if spec.choices:
@@ -100,8 +104,9 @@ def _model_of(argv: list[str], prog: str) -> type[Model] | None:
     return None
 
 
-def _model_parser(argv: list[str], prog: str, description: str, data_help: str
-                  ) -> tuple[type[Model] | None, argparse.ArgumentParser | None]:
+def _model_parser(
+    argv: list[str], prog: str, description: str, data_help: str
+) -> tuple[type[Model] | None, argparse.ArgumentParser | None]:
     """The model named by the first argument (None when there is none yet) and a parser with the
     model, data, run and data-loading arguments; (None, None) after printing the error for an
     unknown model id."""
@@ -133,37 +138,67 @@ def _seconds(text: str) -> float:
 
 def cmd_fit(argv: list[str]) -> int:
     model_cls, parser = _model_parser(
-        argv, "explorer fit", "Fit a model headless; progress on stderr, summary on stdout.",
-        "data file (CSV table, edge list, GML/GraphML, t,i,j,count)")
+        argv,
+        "explorer fit",
+        "Fit a model headless; progress on stderr, summary on stdout.",
+        "data file (CSV table, edge list, GML/GraphML, t,i,j,count)",
+    )
     if parser is None:
         return EXIT_BAD_INPUT
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help="write result.json, parameters.npz, assignments.csv here (a new or "
-                             "empty folder, or one holding an earlier set, which is replaced; a "
-                             "symbolic link is followed: the set goes where it points)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="write result.json, parameters.npz, assignments.csv here (a new or "
+        "empty folder, or one holding an earlier set, which is replaced; a "
+        "symbolic link is followed: the set goes where it points)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    parser.add_argument("--layout", action="store_true",
-                        help="networks, with --out: lay the network out (ForceAtlas2, seeded by "
-                             "--seed, cached) and give communities.graphml node x, y, size and "
-                             "r, g, b (the colour), which Gephi reads")
-    parser.add_argument("--session", default=None, metavar="FILE",
-                        help="add this run to a session file (created if missing; "
-                             "`explorer replay FILE` re-runs it)")
-    parser.add_argument("--dask", default=None, metavar="ADDRESS|local",
-                        help="fit on a Dask cluster (scheduler ADDRESS, or 'local' to start one); "
-                             "DATA may be a Parquet folder or a glob of CSV/Parquet files "
-                             "(needs pip install .[dask])")
-    parser.add_argument("--dask-timeout", dest="dask_timeout", type=_seconds, default=5.0,
-                        metavar="SECONDS", help="with --dask ADDRESS: how long to try to reach the "
-                        "scheduler before giving up (default 5)")
-    parser.add_argument("--partition-rows", dest="partition_rows", type=positive_int,
-                        default=None, metavar="N", help="with --dask: rows per partition")
+    parser.add_argument(
+        "--layout",
+        action="store_true",
+        help="networks, with --out: lay the network out (ForceAtlas2, seeded by "
+        "--seed, cached) and give communities.graphml node x, y, size and "
+        "r, g, b (the colour), which Gephi reads",
+    )
+    parser.add_argument(
+        "--session",
+        default=None,
+        metavar="FILE",
+        help="add this run to a session file (created if missing; "
+        "`explorer replay FILE` re-runs it)",
+    )
+    parser.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS|local",
+        help="fit on a Dask cluster (scheduler ADDRESS, or 'local' to start one); "
+        "DATA may be a Parquet folder or a glob of CSV/Parquet files "
+        "(needs pip install .[dask])",
+    )
+    parser.add_argument(
+        "--dask-timeout",
+        dest="dask_timeout",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="with --dask ADDRESS: how long to try to reach the "
+        "scheduler before giving up (default 5)",
+    )
+    parser.add_argument(
+        "--partition-rows",
+        dest="partition_rows",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="with --dask: rows per partition",
+    )
     if model_cls is not None:
         add_hyperparameter_options(parser, model_cls)
     ns = parser.parse_args(argv)
     if model_cls is None:
         parser.error("a model id is required")
-    if ns.dask is not None:     # the optional Dask path, imported only here
+    if ns.dask is not None:  # the optional Dask path, imported only here
         try:
             from explorer.distributed.cli import cmd_fit_dask
         except ImportError as e:
@@ -201,19 +236,26 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
             from explorer.data.columnar import format_of
 
             # columnar files report the rows read themselves; a text file's parse is one call
-            reading = (contextlib.nullcontext() if format_of(ns.data)
-                       else Task(f"loading {Path(ns.data).name}"))
+            reading = (
+                contextlib.nullcontext()
+                if format_of(ns.data)
+                else Task(f"loading {Path(ns.data).name}")
+            )
             with reading:
                 data = load_from_args(ns.data, ns, kind)
             model = model_cls(hp)
             model.check_data(data)
             if ns.layout and (not ns.out or data.kind not in ("network", "temporal")):
-                raise DataError("--layout draws a network into communities.graphml: it needs "
-                                "network data and --out", path=ns.data)
+                raise DataError(
+                    "--layout draws a network into communities.graphml: it needs "
+                    "network data and --out",
+                    path=ns.data,
+                )
             if ns.out:
                 _check_out_dir(ns.out)
-            if ns.session:          # every output path is checked before the fit
+            if ns.session:  # every output path is checked before the fit
                 from explorer.session import check_session_path
+
                 check_session_path(ns.session)
         except (DataError, HyperparameterError, OSError, ValueError) as e:
             print(f"explorer: error: {e}", file=sys.stderr)
@@ -228,27 +270,32 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
         n_init = model.n_init
         # On a terminal the iterations are a bar (time left to the iteration limit: an upper
         # bound, a fit usually converges before); elsewhere one line per snapshot.
-        iterations = Task(f"fitting {model_cls.id}", total=max_iter * n_init, unit="it",
-                          min_interval=0.2)
+        iterations = Task(
+            f"fitting {model_cls.id}", total=max_iter * n_init, unit="it", min_interval=0.2
+        )
 
         def progress(p: runner.Progress) -> None:
-            ctrl_c.check()      # a Ctrl-C that C code swallowed still stops the fit
+            ctrl_c.check()  # a Ctrl-C that C code swallowed still stops the fit
             if ns.quiet or p.done:
                 return
             restart = f"  restart {p.restart + 1}/{p.n_init}" if p.n_init > 1 else ""
             if bar.enabled:
-                iterations.name = (f"fitting {model_cls.id}{restart}: {p.objective_kind} "
-                                   f"{p.objective:.6g}")
+                iterations.name = (
+                    f"fitting {model_cls.id}{restart}: {p.objective_kind} {p.objective:.6g}"
+                )
                 iterations.set(p.restart * max_iter + p.iteration)
                 return
-            print(f"iteration {p.iteration:6d}  {p.objective_kind} {p.objective:.10g}"
-                  f"  ({p.iterations_per_s:.1f} it/s){restart}", file=sys.stderr, flush=True)
+            print(
+                f"iteration {p.iteration:6d}  {p.objective_kind} {p.objective:.10g}"
+                f"  ({p.iterations_per_s:.1f} it/s){restart}",
+                file=sys.stderr,
+                flush=True,
+            )
 
         try:
             with iterations:
-                result = runner.fit(model, data, seed=ns.seed, max_iter=ns.max_iter, tol=ns.tol,
-                                    callback=progress, snapshot_interval=0.2, snapshots=False)
-                iterations.total = iterations.done      # stopped here: the bar ends full
+                result = fit_from_args(model, data, ns, progress)
+                iterations.total = iterations.done  # stopped here: the bar ends full
         except DataError as e:
             print(f"explorer: error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -258,8 +305,9 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
 
     from explorer.report import print_result
 
-    print_result(result, model_id=model_cls.id, data=data, hyperparameters=hp.as_dict(),
-                 seed=ns.seed)
+    print_result(
+        result, model_id=model_cls.id, data=data, hyperparameters=hp.as_dict(), seed=ns.seed
+    )
     ctrl_c.check()
     if ns.out:
         layout = _layout_for_export(data, ns) if ns.layout else None
@@ -282,8 +330,11 @@ def _fit_and_report_inner(model_cls: type[Model], ns: argparse.Namespace, bar) -
             return EXIT_BAD_INPUT
     problem = unusable(result)
     if problem:
-        print(f"explorer: error: the fit gave no usable state ({problem.split(':')[0]}); see the "
-              "notes above", file=sys.stderr)
+        print(
+            f"explorer: error: the fit gave no usable state ({problem.split(':')[0]}); see the "
+            "notes above",
+            file=sys.stderr,
+        )
         return EXIT_UNUSABLE
     return 0
 
@@ -296,6 +347,7 @@ def _layout_for_export(data, ns: argparse.Namespace):
 
     settings = LayoutSettings(seed=ns.seed)
     with Task("laying the network out", total=None, unit="it", min_interval=0.2) as task:
+
         def progress(p) -> None:
             task.total = p.total
             task.set(p.iteration)
@@ -308,28 +360,52 @@ def cmd_sweep(argv: list[str]) -> int:
     from explorer import sweep as sweep_mod
 
     model_cls, parser = _model_parser(
-        argv, "explorer sweep", "Fit every K (and seed) in parallel worker processes and choose "
-        "K; a line per finished fit on stderr, the table per K on stdout.", "data file")
+        argv,
+        "explorer sweep",
+        "Fit every K (and seed) in parallel worker processes and choose "
+        "K; a line per finished fit on stderr, the table per K on stdout.",
+        "data file",
+    )
     if parser is None:
         return EXIT_BAD_INPUT
-    parser.add_argument("--seeds", type=positive_int, default=3,
-                        help="fits per K, with seeds SEED, SEED+1, ... (default 3)")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="worker processes (default: the number of cores; 0 = in process)")
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help="write sweep.csv, sweep.json and each fit's folder K=..,seed=.. here; "
-                             "DIR may hold an earlier sweep (finished or interrupted), whose "
-                             "outputs are removed before the fits start, unless --resume; a "
-                             "symbolic link is followed")
-    parser.add_argument("--resume", action="store_true",
-                        help="with --out: keep each fit an earlier sweep in DIR completed with the "
-                             "same settings and data (read back, not refitted); fit the rest")
+    parser.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=3,
+        help="fits per K, with seeds SEED, SEED+1, ... (default 3)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes (default: the number of cores; 0 = in process)",
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="write sweep.csv, sweep.json and each fit's folder K=..,seed=.. here; "
+        "DIR may hold an earlier sweep (finished or interrupted), whose "
+        "outputs are removed before the fits start, unless --resume; a "
+        "symbolic link is followed",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --out: keep each fit an earlier sweep in DIR completed with the "
+        "same settings and data (read back, not refitted); fit the rest",
+    )
     k_name = None
     if model_cls is not None:
         k_name = sweep_mod.sweep_parameter(model_cls)
         flag = "--" + k_name.replace("_", "-")
-        parser.add_argument(flag, dest="k_range", required=True, metavar="RANGE",
-                            help="the values of K: LO:HI (inclusive), LO:HI:STEP or a list 2,3,5")
+        parser.add_argument(
+            flag,
+            dest="k_range",
+            required=True,
+            metavar="RANGE",
+            help="the values of K: LO:HI (inclusive), LO:HI:STEP or a list 2,3,5",
+        )
         add_hyperparameter_options(parser, model_cls, exclude=(k_name,))
     ns = parser.parse_args(argv)
     if model_cls is None:
@@ -337,9 +413,12 @@ def cmd_sweep(argv: list[str]) -> int:
 
     try:
         Ks = sweep_mod.parse_k_range(ns.k_range)
-        fixed = {s.name: getattr(ns, s.name) for s in model_cls.param_specs()
-                 if s.name != k_name and getattr(ns, s.name, None) is not None}
-        for K in Ks:   # every hyperparameter combination is valid before any worker starts
+        fixed = {
+            s.name: getattr(ns, s.name)
+            for s in model_cls.param_specs()
+            if s.name != k_name and getattr(ns, s.name, None) is not None
+        }
+        for K in Ks:  # every hyperparameter combination is valid before any worker starts
             model_cls.Hyperparameters.from_mapping({**fixed, k_name: K})
         kind = data_kind_for(model_cls, ns.data, ns)
         options = data_options_from_args(ns.data, ns, kind)
@@ -357,25 +436,42 @@ def cmd_sweep(argv: list[str]) -> int:
         return EXIT_BAD_INPUT
 
     spec = sweep_mod.SweepSpec(
-        model_id=model_cls.id, data_path=str(ns.data), data_kind=kind, data_options=options,
-        Ks=tuple(Ks), seeds=tuple(ns.seed + i for i in range(ns.seeds)),
-        hyperparameters=fixed, max_iter=ns.max_iter, tol=ns.tol,
-        out_dir=str(ns.out) if ns.out else None, resume=bool(ns.resume))
+        model_id=model_cls.id,
+        data_path=str(ns.data),
+        data_kind=kind,
+        data_options=options,
+        Ks=tuple(Ks),
+        seeds=tuple(ns.seed + i for i in range(ns.seeds)),
+        hyperparameters=fixed,
+        max_iter=ns.max_iter,
+        tol=ns.tol,
+        out_dir=str(ns.out) if ns.out else None,
+        resume=bool(ns.resume),
+    )
     total = len(spec.tasks())
-    print(f"sweep {model_cls.id} on {data.path}: {data.describe()}; {k_name} in {Ks}, "
-          f"{ns.seeds} seed(s): {total} fits", file=sys.stderr)
+    print(
+        f"sweep {model_cls.id} on {data.path}: {data.describe()}; {k_name} in {Ks}, "
+        f"{ns.seeds} seed(s): {total} fits",
+        file=sys.stderr,
+    )
     rows = []
     # Ctrl-C: iter_sweep cancels every fit as the KeyboardInterrupt leaves it (queued fits never
     # start, running ones stop within an iteration) and joins the workers; main() prints the line.
     for row in sweep_mod.iter_sweep(spec, jobs=ns.jobs, cancel=sweep_mod.SweepCancel()):
         ctrl_c.check()
         rows.append(row)
-        what = (f"error: {row.error}" if row.error else
-                ", ".join(f"{k} {v:.6g}" for k, v in row.criteria.items())
-                + f", {row.stop_reason}" + (" (kept from the earlier sweep)"
-                                             if row.resumed else ""))
-        print(f"[{len(rows)}/{total}] {k_name}={row.K} seed={row.seed}: {what} "
-              f"({row.seconds:.1f} s)", file=sys.stderr, flush=True)
+        what = (
+            f"error: {row.error}"
+            if row.error
+            else ", ".join(f"{k} {v:.6g}" for k, v in row.criteria.items())
+            + f", {row.stop_reason}"
+            + (" (kept from the earlier sweep)" if row.resumed else "")
+        )
+        print(
+            f"[{len(rows)}/{total}] {k_name}={row.K} seed={row.seed}: {what} ({row.seconds:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     summary = sweep_mod.summarize(model_cls.id, rows)
     summary["parameter"] = k_name
     crit = summary["criterion"]
@@ -384,11 +480,15 @@ def cmd_sweep(argv: list[str]) -> int:
     print(f"{k_name:>6}  {crit:>16}  {'std':>10}  stability(ARI)  converged  left out")
     for e in summary["per_K"]:
         mark = "  <- chosen" if e["K"] == summary["chosen_K"] else ""
-        dropped = ", ".join(f"{e[name]} {name}" for name in sweep_mod.FIT_STATUSES[1:]
-                            if e.get(name)) or "-"
-        print(f"{e['K']:>6}  {e.get(crit, float('nan')):>16.6g}  "
-              f"{e.get(crit + '_std', float('nan')):>10.3g}  {e['stability_ari']:>14.3f}  "
-              f"{str(e['converged']) + '/' + str(e['fits']):>9}  {dropped}{mark}")
+        dropped = (
+            ", ".join(f"{e[name]} {name}" for name in sweep_mod.FIT_STATUSES[1:] if e.get(name))
+            or "-"
+        )
+        print(
+            f"{e['K']:>6}  {e.get(crit, float('nan')):>16.6g}  "
+            f"{e.get(crit + '_std', float('nan')):>10.3g}  {e['stability_ari']:>14.3f}  "
+            f"{str(e['converged']) + '/' + str(e['fits']):>9}  {dropped}{mark}"
+        )
     print(f"chosen {k_name}: {summary['chosen_K']} ({summary['reason']})")
     if summary.get("elbow_K") is not None:
         print(f"elbow of the distortion: {k_name} = {summary['elbow_K']}")
@@ -402,16 +502,22 @@ def cmd_replay(argv: list[str]) -> int:
     from explorer import session as session_mod
 
     parser = argparse.ArgumentParser(
-        prog="explorer replay", allow_abbrev=False,
+        prog="explorer replay",
+        allow_abbrev=False,
         description="Re-run every run of a saved session headless and check that each objective "
-                    "matches the saved one (exit 1 and a table of differences if not).")
+        "matches the saved one (exit 1 and a table of differences if not).",
+    )
     parser.add_argument("session", help="a .explorer.json session file")
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help="export each replayed run into DIR/run<id>/")
-    parser.add_argument("--allow-paths", action="store_true",
-                        help="read the data files the session names outside its own folder tree "
-                             "(without it, replay lists them and stops: a session file may name "
-                             "any path)")
+    parser.add_argument(
+        "--out", default=None, metavar="DIR", help="export each replayed run into DIR/run<id>/"
+    )
+    parser.add_argument(
+        "--allow-paths",
+        action="store_true",
+        help="read the data files the session names outside its own folder tree "
+        "(without it, replay lists them and stops: a session file may name "
+        "any path)",
+    )
     ns = parser.parse_args(argv)
     try:
         sess = session_mod.load_session(ns.session)
@@ -421,8 +527,11 @@ def cmd_replay(argv: list[str]) -> int:
     outside = session_mod.paths_outside(sess)
     if outside and not ns.allow_paths:
         shown = ", ".join(map(str, outside))
-        print(f"explorer: error: {ns.session}: the session would read data outside its folder: "
-              f"{shown}; rerun with --allow-paths to read them", file=sys.stderr)
+        print(
+            f"explorer: error: {ns.session}: the session would read data outside its folder: "
+            f"{shown}; rerun with --allow-paths to read them",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     sess.confirm_paths(outside)
     # Nothing is hashed here: replay's loader hashes each data file as it reads it (once) and
@@ -438,7 +547,7 @@ def cmd_replay(argv: list[str]) -> int:
         verdict = "same" if r.matches else (r.problem or "DIFFERENT")
         print(f"{r.run_id:>4}  {r.model:<20} {saved:>20} {again:>20}  {verdict}")
     print(f"{len(rows) - len(bad)} of {len(rows)} runs reproduced")
-    for problem in dict.fromkeys(r.problem for r in bad if r.problem):   # once each, in order
+    for problem in dict.fromkeys(r.problem for r in bad if r.problem):  # once each, in order
         print(f"explorer: warning: {problem}", file=sys.stderr)
     return 1 if bad else 0
 
@@ -454,16 +563,19 @@ def cmd_gui(argv: list[str]) -> int:
             print(verdict.message, file=sys.stderr)
             return EXIT_NO_WINDOW
     from explorer.gui.app import main as gui_main
+
     return gui_main(argv)
 
 
 def cmd_warmup(argv: list[str]) -> int:
     from explorer.warmup import main as warmup_main
+
     return warmup_main(argv)
 
 
 def cmd_check_model(argv: list[str]) -> int:
     from explorer.check_model import main as check_main
+
     return check_main(argv)
 
 
@@ -534,8 +646,15 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "--version":
         print(f"explorer {__version__}")
         return 0
-    commands = {"models": cmd_models, "fit": cmd_fit, "warmup": cmd_warmup, "gui": cmd_gui,
-                "sweep": cmd_sweep, "replay": cmd_replay, "check-model": cmd_check_model}
+    commands = {
+        "models": cmd_models,
+        "fit": cmd_fit,
+        "warmup": cmd_warmup,
+        "gui": cmd_gui,
+        "sweep": cmd_sweep,
+        "replay": cmd_replay,
+        "check-model": cmd_check_model,
+    }
     try:
         if not argv or argv[0] in MODEL_FILE_COMMANDS or argv[0] not in commands:
             from explorer.plugins import ModelFileError
@@ -549,11 +668,14 @@ def main(argv: list[str] | None = None) -> int:
             return commands[argv[0]](argv[1:])
         if not argv or Path(argv[0]).exists():
             return cmd_gui(argv)
-    except KeyboardInterrupt:       # Ctrl-C anywhere (loading, a sweep, a replay): one line
+    except KeyboardInterrupt:  # Ctrl-C anywhere (loading, a sweep, a replay): one line
         print("explorer: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(f"explorer: error: unknown command or missing file '{argv[0]}'\n{USAGE}",
-          file=sys.stderr, end="")
+    print(
+        f"explorer: error: unknown command or missing file '{argv[0]}'\n{USAGE}",
+        file=sys.stderr,
+        end="",
+    )
     return EXIT_BAD_INPUT
 
 

@@ -19,11 +19,11 @@ from explorer import metrics
 class Agreement:
     ari: float
     nmi: float
-    table: np.ndarray            # (Ka, Kb) counts; columns in matched order
-    rows: list[str]              # run a's cluster labels
-    columns: list[str]           # run b's cluster labels, matched to the rows first
-    matched: int                 # items on the matched diagonal
-    splits: list[str]            # readable lines: "a:2 split into b:1 (40) and b:4 (35)"
+    table: np.ndarray  # (Ka, Kb) counts; columns in matched order
+    rows: list[str]  # run a's cluster labels
+    columns: list[str]  # run b's cluster labels, matched to the rows first
+    matched: int  # items on the matched diagonal
+    splits: list[str]  # readable lines: "a:2 split into b:1 (40) and b:4 (35)"
 
 
 def agreement(labels_a, labels_b, min_share: float = 0.2) -> Agreement:
@@ -40,16 +40,22 @@ def agreement(labels_a, labels_b, min_share: float = 0.2) -> Agreement:
     ub = ub[order]
     matched = int(sum(table[i, i] for i in range(min(table.shape))))
     lines = []
-    for i in range(table.shape[0]):                      # a-cluster spread over several b
+    for i in range(table.shape[0]):  # a-cluster spread over several b
         big = [j for j in range(table.shape[1]) if table[i, j] >= min_share * table[i].sum()]
         if len(big) > 1:
             parts = " and ".join(f"b:{ub[j]} ({table[i, j]})" for j in big)
             lines.append(f"a:{ua[i]} split into {parts}")
-    for j in range(table.shape[1]):                      # several a-clusters in one b
+    for j in range(table.shape[1]):  # several a-clusters in one b
         big = [i for i in range(table.shape[0]) if table[i, j] >= min_share * table[:, j].sum()]
         if len(big) > 1:
             parts = " and ".join(f"a:{ua[i]} ({table[i, j]})" for i in big)
             lines.append(f"b:{ub[j]} merges {parts}")
-    return Agreement(ari=metrics.ari(a, b), nmi=metrics.nmi(a, b), table=table,
-                     rows=[str(x) for x in ua], columns=[str(x) for x in ub], matched=matched,
-                     splits=lines)
+    return Agreement(
+        ari=metrics.ari(a, b),
+        nmi=metrics.nmi(a, b),
+        table=table,
+        rows=[str(x) for x in ua],
+        columns=[str(x) for x in ub],
+        matched=matched,
+        splits=lines,
+    )

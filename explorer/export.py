@@ -82,19 +82,20 @@ RESULT = "result.json"
 PARAMETERS = "parameters.npz"
 ASSIGNMENTS = "assignments.csv"
 GRAPHML = "communities.graphml"
-ASSIGNMENTS_DIR = "assignments"          # a distributed fit's assignments: Parquet parts
+ASSIGNMENTS_DIR = "assignments"  # a distributed fit's assignments: Parquet parts
 SET_FILES = (RESULT, PARAMETERS, ASSIGNMENTS, GRAPHML)
-_KEYS = {RESULT: "result", PARAMETERS: "parameters", ASSIGNMENTS: "assignments",
-         GRAPHML: "graphml"}
+_KEYS = {RESULT: "result", PARAMETERS: "parameters", ASSIGNMENTS: "assignments", GRAPHML: "graphml"}
 # What an earlier export may have left in a set folder: the per-file temporaries of versions
 # before 0.1 (``.parameters.npz.abc123.tmp``) and the CLI's write probe.
-_OURS = re.compile(r"^\.(result\.json|parameters\.npz|assignments\.csv|communities\.graphml)"
-                   r"\..+\.tmp$|^\.explorer-write-test$")
+_OURS = re.compile(
+    r"^\.(result\.json|parameters\.npz|assignments\.csv|communities\.graphml)"
+    r"\..+\.tmp$|^\.explorer-write-test$"
+)
 _HIDDEN = re.compile(r"^\.(?P<name>.+)\.explorer-(new|old)-(?P<pid>\d+)-[0-9a-f]+$")
 # A temporary file of write_file_atomically: ``.NAME.PID-RANDOM.tmp``.
 _TEMP_FILE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]+\.tmp$")
-NAME_MAX = 255                  # bytes in one path component (Linux, macOS, Windows: 255)
-_STEM_MAX = 200                 # the rest of a hidden name: at most 38 bytes
+NAME_MAX = 255  # bytes in one path component (Linux, macOS, Windows: 255)
+_STEM_MAX = 200  # the rest of a hidden name: at most 38 bytes
 
 
 def hidden_stem(name: str) -> str:
@@ -132,7 +133,7 @@ def _clean(value: Any) -> Any:
 def item_ids(data) -> np.ndarray:
     """Row ids of a table or node ids of a network, as strings."""
     ids = getattr(data, "ids", None)
-    if getattr(ids, "lazy_row_numbers", False):      # "0" .. "N-1", made chunk by chunk
+    if getattr(ids, "lazy_row_numbers", False):  # "0" .. "N-1", made chunk by chunk
         return ids
     if ids is None:
         ids = data.node_ids
@@ -142,33 +143,41 @@ def item_ids(data) -> np.ndarray:
 def result_dict(result) -> dict[str, Any]:
     model = result.model
     data = result.data
-    return _clean({
-        "model": model.id,
-        "hyperparameters": model.hp.as_dict(),
-        "data": {"path": getattr(data, "path", None), "sha256": getattr(data, "sha256", None),
-                 "kind": data.kind, "shape": list(data.shape),
-                 "directed": getattr(data, "directed", None),
-                 "standardized": getattr(data, "standardized", None),
-                 "columns": getattr(data, "columns", None),
-                 "labels": getattr(data, "label_name", None)},
-        "seed": result.seed,
-        "best_seed": result.best_seed,
-        "iterations": result.iterations,
-        "converged": result.converged,
-        "cancelled": result.cancelled,
-        "stop_reason": result.stop_reason,
-        "best_iteration": result.best_iteration,
-        "objective": {"kind": model.objective_kind, "trace": list(result.trace),
-                      "final": result.final_objective},
-        "metrics": result.metrics,
-        "timing": {"total_s": result.total_s, "per_iteration_s": result.per_iteration_s},
-        "restarts": result.restarts,
-        "max_iter": result.max_iter,
-        "tol": result.tol,
-        "notes": (list(getattr(data, "notes", [])) + list(model.notes)
-                  + list(result.notes)),
-        "version": __version__,
-    })
+    return _clean(
+        {
+            "model": model.id,
+            "hyperparameters": model.hp.as_dict(),
+            "data": {
+                "path": getattr(data, "path", None),
+                "sha256": getattr(data, "sha256", None),
+                "kind": data.kind,
+                "shape": list(data.shape),
+                "directed": getattr(data, "directed", None),
+                "standardized": getattr(data, "standardized", None),
+                "columns": getattr(data, "columns", None),
+                "labels": getattr(data, "label_name", None),
+            },
+            "seed": result.seed,
+            "best_seed": result.best_seed,
+            "iterations": result.iterations,
+            "converged": result.converged,
+            "cancelled": result.cancelled,
+            "stop_reason": result.stop_reason,
+            "best_iteration": result.best_iteration,
+            "objective": {
+                "kind": model.objective_kind,
+                "trace": list(result.trace),
+                "final": result.final_objective,
+            },
+            "metrics": result.metrics,
+            "timing": {"total_s": result.total_s, "per_iteration_s": result.per_iteration_s},
+            "restarts": result.restarts,
+            "max_iter": result.max_iter,
+            "tol": result.tol,
+            "notes": (list(getattr(data, "notes", [])) + list(model.notes) + list(result.notes)),
+            "version": __version__,
+        }
+    )
 
 
 def assignments_table(result) -> str:
@@ -240,8 +249,9 @@ def _overlapping(model, given):
     return model.overlapping_communities()
 
 
-def write_assignments(result, path, *, chunk_rows: int = CHUNK_ROWS, progress=None,
-                      overlapping=None) -> Path:
+def write_assignments(
+    result, path, *, chunk_rows: int = CHUNK_ROWS, progress=None, overlapping=None
+) -> Path:
     """Write ``assignments.csv`` (the same bytes as :func:`assignments_table`) in chunks of rows:
     each chunk's numbers are formatted by a numba kernel (Python's ``repr`` of every membership,
     :mod:`explorer.textformat`), so memory beyond the model is O(chunk) and time O(N K) with a
@@ -259,8 +269,10 @@ def write_assignments(result, path, *, chunk_rows: int = CHUNK_ROWS, progress=No
     if overlapping is not None:
         header.append("communities")
     path = Path(path)
-    with open(path, "wb") as fh, Task(f"writing {path.name}", total=N, unit="rows",
-                                      callback=progress) as task:
+    with (
+        open(path, "wb") as fh,
+        Task(f"writing {path.name}", total=N, unit="rows", callback=progress) as task,
+    ):
         b = io.StringIO()
         csv.writer(b, lineterminator="\n").writerow(header)
         fh.write(b.getvalue().encode("utf-8"))
@@ -277,11 +289,15 @@ def write_assignments(result, path, *, chunk_rows: int = CHUNK_ROWS, progress=No
                 c_bytes, c_ends = _packed(comm)
             else:
                 c_bytes, c_ends = np.zeros(0, dtype=np.uint8), np.zeros(z - a, dtype=np.int64)
-            size = len(id_bytes) + len(c_bytes) + (z - a) * (textformat.MAX_INT_CHARS + 4
-                                                             + K * (textformat.MAX_FLOAT_CHARS + 1))
+            size = (
+                len(id_bytes)
+                + len(c_bytes)
+                + (z - a) * (textformat.MAX_INT_CHARS + 4 + K * (textformat.MAX_FLOAT_CHARS + 1))
+            )
             buf = np.empty(size, dtype=np.uint8)
-            n = textformat.csv_rows(id_bytes, id_ends, lab, M, c_bytes, c_ends,
-                                    overlapping is not None, buf)
+            n = textformat.csv_rows(
+                id_bytes, id_ends, lab, M, c_bytes, c_ends, overlapping is not None, buf
+            )
             fh.write(memoryview(buf)[:n])
             task.update(z - a)
     return path
@@ -304,8 +320,9 @@ def graphml_threshold(model, K: int) -> float:
     return float(thr) if thr is not None else 1.0 / K
 
 
-def stream_graphml(result, target, *, chunk_rows: int = CHUNK_ROWS, progress=None,
-                   overlapping=None, layout=None) -> None:
+def stream_graphml(
+    result, target, *, chunk_rows: int = CHUNK_ROWS, progress=None, overlapping=None, layout=None
+) -> None:
     """The network with each node's community, memberships and overlapping communities as
     attributes (Gephi, networkx), streamed: key declarations, then the nodes, then the edges, each
     in chunks formatted by numba kernels (:mod:`explorer.textformat`), so memory beyond the model
@@ -335,14 +352,17 @@ def stream_graphml(result, target, *, chunk_rows: int = CHUNK_ROWS, progress=Non
     overlapping = _overlapping(model, overlapping)
     truth = getattr(data, "labels", None)
     keys = ['  <key id="community" for="node" attr.name="community" attr.type="long" />']
-    keys += [f'  <key id="p{k}" for="node" attr.name="p{k}" attr.type="double" />'
-             for k in range(K)]
+    keys += [
+        f'  <key id="p{k}" for="node" attr.name="p{k}" attr.type="double" />' for k in range(K)
+    ]
     if overlapping is not None:
-        keys.append('  <key id="communities" for="node" attr.name="communities" '
-                    'attr.type="string" />')
+        keys.append(
+            '  <key id="communities" for="node" attr.name="communities" attr.type="string" />'
+        )
     if truth is not None:
-        keys.append('  <key id="ground_truth" for="node" attr.name="ground_truth" '
-                    'attr.type="string" />')
+        keys.append(
+            '  <key id="ground_truth" for="node" attr.name="ground_truth" attr.type="string" />'
+        )
     if data.kind == "network":
         edges, weights = data.edges, data.weights
     else:  # temporal: the aggregate over time
@@ -359,52 +379,89 @@ def stream_graphml(result, target, *, chunk_rows: int = CHUNK_ROWS, progress=Non
             raise ValueError(f"a layout of shape {xy.shape} for {N} nodes")
         size = node_sizes(np.bincount(np.asarray(edges, dtype=np.int64).ravel(), minlength=N))
         codes = labels.astype(np.int64)
-        palette = np.array([community_rgb(k) for k in range(int(codes.max(initial=0)) + 1)]
-                           + [community_rgb(-1)], dtype=np.int64)      # -1 (unassigned): grey
+        palette = np.array(
+            [community_rgb(k) for k in range(int(codes.max(initial=0)) + 1)] + [community_rgb(-1)],
+            dtype=np.int64,
+        )  # -1 (unassigned): grey
         rgb = np.ascontiguousarray(palette[codes])
-        keys += [f'  <key id="{k}" for="node" attr.name="{k}" attr.type="double" />'
-                 for k in ("x", "y", "size")]
-        keys += [f'  <key id="{k}" for="node" attr.name="{k}" attr.type="int" />'
-                 for k in ("r", "g", "b")]
+        keys += [
+            f'  <key id="{k}" for="node" attr.name="{k}" attr.type="double" />'
+            for k in ("x", "y", "size")
+        ]
+        keys += [
+            f'  <key id="{k}" for="node" attr.name="{k}" attr.type="int" />'
+            for k in ("r", "g", "b")
+        ]
     keys.append('  <key id="weight" for="edge" attr.name="weight" attr.type="double" />')
     empty_u8, no_flags = np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.bool_)
 
-    with open(target, "wb") as fh, Task(f"writing {Path(target).name}", total=N + E,
-                                        unit="items", callback=progress) as task:
+    with (
+        open(target, "wb") as fh,
+        Task(f"writing {Path(target).name}", total=N + E, unit="items", callback=progress) as task,
+    ):
         directed = "directed" if getattr(data, "directed", False) else "undirected"
-        fh.write(("<?xml version='1.0' encoding='utf-8'?>\n<graphml "
-                  'xmlns="http://graphml.graphdrawing.org/xmlns" '
-                  'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-                  'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
-                  'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n'
-                  + "\n".join(keys) + "\n"
-                  + f'  <graph edgedefault="{directed}">\n').encode("utf-8"))
+        fh.write(
+            (
+                "<?xml version='1.0' encoding='utf-8'?>\n<graphml "
+                'xmlns="http://graphml.graphdrawing.org/xmlns" '
+                'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+                'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n'
+                + "\n".join(keys)
+                + "\n"
+                + f'  <graph edgedefault="{directed}">\n'
+            ).encode("utf-8")
+        )
         for a in range(0, N, chunk_rows):
             z = min(N, a + chunk_rows)
             lo = id_ends[a - 1] if a else 0
-            chunk_ids, chunk_ends = id_bytes[lo:id_ends[z - 1]], id_ends[a:z] - lo
+            chunk_ids, chunk_ends = id_bytes[lo : id_ends[z - 1]], id_ends[a:z] - lo
             lab = np.ascontiguousarray(labels[a:z], dtype=np.int64)
-            M = (np.ascontiguousarray(memberships[a:z], dtype=np.float64) if K
-                 else np.zeros((z - a, 0)))
+            M = (
+                np.ascontiguousarray(memberships[a:z], dtype=np.float64)
+                if K
+                else np.zeros((z - a, 0))
+            )
             c_bytes, c_ends = empty_u8, np.zeros(z - a, dtype=np.int64)
             if overlapping is not None:
-                c_bytes, c_ends = _packed([";".join(str(int(c)) for c in overlapping[n])
-                                           for n in range(a, z)])
+                c_bytes, c_ends = _packed(
+                    [";".join(str(int(c)) for c in overlapping[n]) for n in range(a, z)]
+                )
             t_bytes, t_ends, has_truth = empty_u8, np.zeros(z - a, dtype=np.int64), no_flags
             if truth is not None:
                 t = truth[a:z]
                 has_truth = np.array([v is not None for v in t], dtype=np.bool_)
                 t_bytes, t_ends = _packed([escape(str(v)) if v is not None else "" for v in t])
-            nbytes = (len(chunk_ids) + len(c_bytes) + len(t_bytes)
-                      + (z - a) * (textformat.NODE_FIXED + textformat.MAX_INT_CHARS
-                                   + K * (textformat.MAX_FLOAT_CHARS + 48)
-                                   + (textformat.NODE_LAYOUT if len(xy) else 0)))
+            nbytes = (
+                len(chunk_ids)
+                + len(c_bytes)
+                + len(t_bytes)
+                + (z - a)
+                * (
+                    textformat.NODE_FIXED
+                    + textformat.MAX_INT_CHARS
+                    + K * (textformat.MAX_FLOAT_CHARS + 48)
+                    + (textformat.NODE_LAYOUT if len(xy) else 0)
+                )
+            )
             buf = np.empty(nbytes, dtype=np.uint8)
-            n = textformat.graphml_nodes(chunk_ids, chunk_ends, lab, M, threshold, c_bytes,
-                                         c_ends, overlapping is not None, t_bytes, t_ends,
-                                         has_truth, xy[a:z] if len(xy) else xy,
-                                         size[a:z] if len(xy) else size,
-                                         rgb[a:z] if len(xy) else rgb, buf)
+            n = textformat.graphml_nodes(
+                chunk_ids,
+                chunk_ends,
+                lab,
+                M,
+                threshold,
+                c_bytes,
+                c_ends,
+                overlapping is not None,
+                t_bytes,
+                t_ends,
+                has_truth,
+                xy[a:z] if len(xy) else xy,
+                size[a:z] if len(xy) else size,
+                rgb[a:z] if len(xy) else rgb,
+                buf,
+            )
             fh.write(memoryview(buf)[:n])
             task.update(z - a)
         longest = int(np.diff(id_ends, prepend=0).max()) if N else 0
@@ -412,8 +469,10 @@ def stream_graphml(result, target, *, chunk_rows: int = CHUNK_ROWS, progress=Non
             z = min(E, a + GRAPHML_EDGE_CHUNK)
             e = np.ascontiguousarray(edges[a:z], dtype=np.int64)
             w = np.ascontiguousarray(weights[a:z], dtype=np.float64)
-            buf = np.empty((z - a) * (textformat.EDGE_FIXED + 2 * longest
-                                      + textformat.MAX_FLOAT_CHARS), dtype=np.uint8)
+            buf = np.empty(
+                (z - a) * (textformat.EDGE_FIXED + 2 * longest + textformat.MAX_FLOAT_CHARS),
+                dtype=np.uint8,
+            )
             n = textformat.graphml_edges(id_bytes, id_ends, e, w, buf)
             fh.write(memoryview(buf)[:n])
             task.update(z - a)
@@ -467,7 +526,7 @@ def open_regular_file(path):
     without blocking (``O_NONBLOCK``: a FIFO opens at once) and checked by ``fstat`` on what was
     opened, so nothing swapped in after the check is read."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    if not hasattr(os, "O_NONBLOCK"):       # Windows: no FIFOs to block on; check first anyway
+    if not hasattr(os, "O_NONBLOCK"):  # Windows: no FIFOs to block on; check first anyway
         _require_regular(path, os.stat(path).st_mode)
     fd = os.open(path, flags)
     try:
@@ -485,9 +544,19 @@ def _require_regular(path, mode: int) -> None:
 
     if stat.S_ISREG(mode):
         return
-    what = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode)
-            else "a character device" if stat.S_ISCHR(mode) else "a block device"
-            if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+    what = (
+        "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a folder"
+        if stat.S_ISDIR(mode)
+        else "a character device"
+        if stat.S_ISCHR(mode)
+        else "a block device"
+        if stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a special file"
+    )
     raise DataError(f"is {what}, not a regular file: not read", path=path)
 
 
@@ -503,6 +572,7 @@ def file_sha256(path) -> str:
 
 # ---- the folder swap ----------------------------------------------------------------------------
 
+
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -510,7 +580,7 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:          # exists, owned by someone else
+    except OSError:  # exists, owned by someone else
         return True
     return True
 
@@ -527,8 +597,12 @@ def clean_stale_files(path) -> list[Path]:
         return removed
     for e in entries:
         m = _TEMP_FILE.match(e.name)
-        if (m and m.group("name") == stem and not _pid_alive(int(m.group("pid")))
-                and e.is_file(follow_symlinks=False)):
+        if (
+            m
+            and m.group("name") == stem
+            and not _pid_alive(int(m.group("pid")))
+            and e.is_file(follow_symlinks=False)
+        ):
             with contextlib.suppress(OSError):
                 os.unlink(e.path)
                 removed.append(Path(e.path))
@@ -542,15 +616,25 @@ def _followed(out: Path) -> Path:
         return out
     real = Path(os.path.realpath(out))
     if not real.exists():
-        raise ExportError(f"{out}: is a symbolic link to {os.readlink(out)}, which does not "
-                          "exist")
+        raise ExportError(f"{out}: is a symbolic link to {os.readlink(out)}, which does not exist")
     return real
+
+
+def probe_writable(probe: Path, make, remove) -> None:
+    """``make(probe)`` then ``remove(probe)``: raises the OSError a write there meets, and leaves
+    nothing (made inside the try, so a Ctrl-C just after it does not leave the probe either)."""
+    try:
+        make(probe)
+    finally:
+        with contextlib.suppress(OSError):
+            remove(probe)
 
 
 def _hidden_folder(out: Path, which: str = "new") -> Path:
     parent = out.parent if str(out.parent) else Path(".")
-    return parent / (f".{hidden_stem(out.name)}.explorer-{which}-{os.getpid()}-"
-                     f"{secrets.token_hex(6)}")
+    return parent / (
+        f".{hidden_stem(out.name)}.explorer-{which}-{os.getpid()}-{secrets.token_hex(6)}"
+    )
 
 
 def clean_stale(out) -> list[Path]:
@@ -575,10 +659,14 @@ def clean_stale(out) -> list[Path]:
 def _foreign(out: Path) -> list[str]:
     """Entries of an existing folder that are not part of an exported set (a distributed fit's
     set has an ``assignments/`` folder of Parquet parts)."""
-    return sorted(e.name for e in os.scandir(out)
-                  if not ((e.is_file(follow_symlinks=False)
-                           and (e.name in SET_FILES or _OURS.match(e.name)))
-                          or (e.is_dir(follow_symlinks=False) and e.name == ASSIGNMENTS_DIR)))
+    return sorted(
+        e.name
+        for e in os.scandir(out)
+        if not (
+            (e.is_file(follow_symlinks=False) and (e.name in SET_FILES or _OURS.match(e.name)))
+            or (e.is_dir(follow_symlinks=False) and e.name == ASSIGNMENTS_DIR)
+        )
+    )
 
 
 def check_out_dir(out) -> None:
@@ -598,26 +686,25 @@ def check_out_dir(out) -> None:
             raise ExportError(
                 f"{out}: the folder holds files that are not an exported result ({shown}); "
                 "export into a new or empty folder (an export replaces the whole folder so that "
-                "it always holds one complete set)")
+                "it always holds one complete set)"
+            )
         # The previous set's files are deleted from inside it after the swap.
         with os.scandir(out) as entries:
             holds_a_set = next(entries, None) is not None
         if holds_a_set and not os.access(out, os.W_OK | os.X_OK):
-            raise ExportError(f"{out}: cannot write the results there (the folder is read-only; "
-                              "its earlier set could not be replaced)")
+            raise ExportError(
+                f"{out}: cannot write the results there (the folder is read-only; "
+                "its earlier set could not be replaced)"
+            )
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        probe = _hidden_folder(out)
-        try:            # mkdir inside the try: a Ctrl-C just after it must not leave the probe
-            probe.mkdir()
-        finally:
-            with contextlib.suppress(OSError):
-                probe.rmdir()
+        probe_writable(_hidden_folder(out), Path.mkdir, Path.rmdir)
     except OSError as e:
-        raise ExportError(f"{out}: cannot write the results there ({e.strerror or e} in "
-                          f"{parent}, where the set is written first and then swapped in)"
-                          ) from None
+        raise ExportError(
+            f"{out}: cannot write the results there ({e.strerror or e} in "
+            f"{parent}, where the set is written first and then swapped in)"
+        ) from None
 
 
 _libc_renameat2 = None
@@ -630,11 +717,17 @@ def _exchange(a: Path, b: Path) -> bool:
         return False
     if _libc_renameat2 is None:
         import ctypes
+
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             fn = libc.renameat2
-            fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                           ctypes.c_uint]
+            fn.argtypes = [
+                ctypes.c_int,
+                ctypes.c_char_p,
+                ctypes.c_int,
+                ctypes.c_char_p,
+                ctypes.c_uint,
+            ]
             fn.restype = ctypes.c_int
             _libc_renameat2 = fn
         except (OSError, AttributeError):
@@ -681,7 +774,7 @@ def _sigint_watched():
         seen.append(signum)
         if callable(previous):
             previous(signum, frame)
-        else:                       # SIG_DFL or a handler installed outside Python
+        else:  # SIG_DFL or a handler installed outside Python
             raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread():
@@ -705,12 +798,12 @@ def _swap_in(tmp: Path, out: Path) -> None:
             os.rename(tmp, out)
             return
         if _exchange(tmp, out):
-            old = tmp                              # tmp now holds the previous set
+            old = tmp  # tmp now holds the previous set
         else:
             old = tmp.with_name(tmp.name.replace(".explorer-new-", ".explorer-old-"))
             os.rename(out, old)
             os.rename(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)     # the previous set, under Ctrl-C's deferral
+        shutil.rmtree(old, ignore_errors=True)  # the previous set, under Ctrl-C's deferral
 
 
 def write_set(out_dir, doc: dict[str, Any], write_members) -> list[str]:
@@ -732,14 +825,19 @@ def write_set(out_dir, doc: dict[str, Any], write_members) -> list[str]:
             members = []
             for n in names:
                 p = tmp / n
-                members += sorted(f.relative_to(tmp).as_posix() for f in p.rglob("*")
-                                  if f.is_file()) if p.is_dir() else [n]
+                members += (
+                    sorted(f.relative_to(tmp).as_posix() for f in p.rglob("*") if f.is_file())
+                    if p.is_dir()
+                    else [n]
+                )
             doc = dict(doc)
-            doc["files"] = {n: {"sha256": file_sha256(tmp / n),
-                                "bytes": (tmp / n).stat().st_size} for n in members}
+            doc["files"] = {
+                n: {"sha256": file_sha256(tmp / n), "bytes": (tmp / n).stat().st_size}
+                for n in members
+            }
             text = json.dumps(_clean(doc), indent=2, allow_nan=False)
-            (tmp / RESULT).write_text(text + "\n")      # last: the manifest of the set
-            if interrupted():       # its KeyboardInterrupt was swallowed: still a Ctrl-C
+            (tmp / RESULT).write_text(text + "\n")  # last: the manifest of the set
+            if interrupted():  # its KeyboardInterrupt was swallowed: still a Ctrl-C
                 raise KeyboardInterrupt
             _swap_in(tmp, out)
         except BaseException:
@@ -760,7 +858,7 @@ def export_result(result, out_dir, *, layout=None) -> dict[str, Path]:
         params = fitted_arrays(result)
         with open(tmp / PARAMETERS, "wb") as fh:
             np.savez(fh, **params)
-        overlapping = _overlapping(result.model, None)      # once for both files
+        overlapping = _overlapping(result.model, None)  # once for both files
         write_assignments(result, tmp / ASSIGNMENTS, overlapping=overlapping)
         if result.data.kind in ("network", "temporal"):
             stream_graphml(result, tmp / GRAPHML, overlapping=overlapping, layout=layout)
@@ -773,6 +871,7 @@ def export_result(result, out_dir, *, layout=None) -> dict[str, Path]:
 
 # ---- reading a set back -------------------------------------------------------------------------
 
+
 @dataclass
 class LoadedResult:
     """An exported set read back: ``result.json`` as a dict, the arrays, the assignments table."""
@@ -780,7 +879,7 @@ class LoadedResult:
     path: Path
     doc: dict[str, Any]
     parameters: dict[str, np.ndarray]
-    assignments: Any            # pandas DataFrame; ``id`` kept as strings
+    assignments: Any  # pandas DataFrame; ``id`` kept as strings
 
     @property
     def model(self) -> str:
@@ -798,9 +897,11 @@ def _member_name(name, rpath: Path) -> str:
     """A manifest entry must name one of the set's own files inside its folder: a set file, or a
     part of a distributed fit's ``assignments/``; never a path elsewhere (``../x``, ``/etc/x``)."""
     if not isinstance(name, str) or not (name in SET_FILES[1:] or _PART.match(name)):
-        raise DataError(f"result.json's manifest names {name!r}, which is not a file of an "
-                        "exported set (a set names only its own files, inside its folder)",
-                        path=rpath)
+        raise DataError(
+            f"result.json's manifest names {name!r}, which is not a file of an "
+            "exported set (a set names only its own files, inside its folder)",
+            path=rpath,
+        )
     return name
 
 
@@ -829,8 +930,9 @@ def _read_result_json(out: Path) -> dict:
     except FileNotFoundError:
         raise DataError("no result.json: not an exported result", path=out) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise DataError(f"cannot read result.json ({type(e).__name__}: {e})"[:300],
-                        path=rpath) from None
+        raise DataError(
+            f"cannot read result.json ({type(e).__name__}: {e})"[:300], path=rpath
+        ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("model"), str):
         raise DataError("not an explorer result.json (no 'model')", path=rpath)
     return doc
@@ -840,8 +942,11 @@ def _manifest(doc: dict, rpath: Path) -> dict:
     """The manifest (``files``): a mapping that names the parameters file at least."""
     files = doc.get("files")
     if not isinstance(files, dict):
-        raise DataError("result.json has no manifest ('files'): written by an older version, "
-                        "the files cannot be checked to belong together", path=rpath)
+        raise DataError(
+            "result.json has no manifest ('files'): written by an older version, "
+            "the files cannot be checked to belong together",
+            path=rpath,
+        )
     if PARAMETERS not in files:
         raise DataError(f"result.json's manifest does not name {PARAMETERS}", path=rpath)
     return files
@@ -862,12 +967,14 @@ def _check_members(out: Path, files: dict) -> None:
         if not p.is_file():
             raise DataError(f"{name} is missing: the set is incomplete", path=out)
         if file_sha256(p) != meta["sha256"]:
-            raise DataError(f"{name} does not belong to this result.json (its SHA-256 differs "
-                            "from the manifest's): the set is mixed", path=out)
+            raise DataError(
+                f"{name} does not belong to this result.json (its SHA-256 differs "
+                "from the manifest's): the set is mixed",
+                path=out,
+            )
     extra = [n for n in SET_FILES if n != RESULT and n not in files and (out / n).exists()]
     if extra:
-        raise DataError(f"{', '.join(extra)} is not part of this result (a stale file)",
-                        path=out)
+        raise DataError(f"{', '.join(extra)} is not part of this result (a stale file)", path=out)
 
 
 def _read_parameters(path: Path) -> dict[str, np.ndarray]:
@@ -875,9 +982,8 @@ def _read_parameters(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
-    except Exception as e:       # BadZipFile, a pickled array (ValueError), zlib.error
-        raise DataError(f"cannot read the arrays ({type(e).__name__}: {e})",
-                        path=path) from None
+    except Exception as e:  # BadZipFile, a pickled array (ValueError), zlib.error
+        raise DataError(f"cannot read the arrays ({type(e).__name__}: {e})", path=path) from None
 
 
 def _read_assignments(out: Path, files: dict):
@@ -891,13 +997,16 @@ def _read_assignments(out: Path, files: dict):
             raise DataError(f"cannot read the table ({e})", path=out / ASSIGNMENTS) from None
     parts = sorted(n for n in files if _PART.match(n))
     if not parts:
-        raise DataError(f"result.json's manifest names no {ASSIGNMENTS} and no "
-                        f"{ASSIGNMENTS_DIR}/ parts", path=out / RESULT)
+        raise DataError(
+            f"result.json's manifest names no {ASSIGNMENTS} and no {ASSIGNMENTS_DIR}/ parts",
+            path=out / RESULT,
+        )
     try:
         return pd.concat([pd.read_parquet(out / n) for n in parts], ignore_index=True)
-    except Exception as e:   # pyarrow's errors for a damaged part
-        raise DataError(f"cannot read the assignments ({type(e).__name__}: {e})",
-                        path=out / ASSIGNMENTS_DIR) from None
+    except Exception as e:  # pyarrow's errors for a damaged part
+        raise DataError(
+            f"cannot read the assignments ({type(e).__name__}: {e})", path=out / ASSIGNMENTS_DIR
+        ) from None
 
 
 def _check_item_count(doc: dict, table, out: Path) -> None:
@@ -911,9 +1020,6 @@ def _check_item_count(doc: dict, table, out: Path) -> None:
         raise DataError(f"result.json: data.shape is {shape!r}, not a list", path=rpath)
     n = shape[0] if shape else None
     if n is not None and (not isinstance(n, int) or isinstance(n, bool)):
-        raise DataError(f"result.json: data.shape holds {n!r}, not a number of items",
-                        path=rpath)
+        raise DataError(f"result.json: data.shape holds {n!r}, not a number of items", path=rpath)
     if n is not None and len(table) != n:
-        raise DataError(f"assignments has {len(table)} rows, result.json says {n} items",
-                        path=out)
-
+        raise DataError(f"assignments has {len(table)} rows, result.json says {n} items", path=out)

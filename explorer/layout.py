@@ -60,7 +60,7 @@ import scipy.sparse as sp
 # Bump when the kernels change what they compute: old cache entries are then never read.
 LAYOUT_VERSION = 1
 
-_MAX_DEPTH = 48          # quadtree depth at which coincident nodes share a leaf
+_MAX_DEPTH = 48  # quadtree depth at which coincident nodes share a leaf
 
 
 class LayoutCancelled(Exception):
@@ -75,15 +75,15 @@ class LayoutSettings:
 
     seed: int = 0
     iterations: int | None = None
-    scaling: float = 2.0              # k_r: repulsion strength (larger spreads the picture)
-    gravity: float = 1.0              # k_g
+    scaling: float = 2.0  # k_r: repulsion strength (larger spreads the picture)
+    gravity: float = 1.0  # k_g
     strong_gravity: bool = False
-    lin_log: bool = True              # log(1 + d) attraction: tighter, better separated groups
-    dissuade_hubs: bool = False       # attraction divided by the node's mass
-    edge_weight_influence: float = 1.0   # link weights raised to this power (0: all equal)
-    theta: float = 1.2                # Barnes-Hut opening criterion
+    lin_log: bool = True  # log(1 + d) attraction: tighter, better separated groups
+    dissuade_hubs: bool = False  # attraction divided by the node's mass
+    edge_weight_influence: float = 1.0  # link weights raised to this power (0: all equal)
+    theta: float = 1.2  # Barnes-Hut opening criterion
     jitter_tolerance: float = 1.0
-    multilevel: bool = True           # lay a coarsened graph out first (see coarsen)
+    multilevel: bool = True  # lay a coarsened graph out first (see coarsen)
 
     def resolved_iterations(self, n: int) -> int:
         """Iterations on the finest level (each coarser level gets as many, the coarsest at
@@ -98,7 +98,9 @@ class LayoutSettings:
         lg = math.log10(n)
         if n <= 20_000:
             return int(round(300 - 240 * (lg - 3.0) / (math.log10(20_000) - 3.0)))
-        return int(round(max(50.0, 60 - 10 * (lg - math.log10(20_000)) / (5.0 - math.log10(20_000)))))
+        return int(
+            round(max(50.0, 60 - 10 * (lg - math.log10(20_000)) / (5.0 - math.log10(20_000))))
+        )
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class LayoutProgress:
 
 # ---- the graph ----------------------------------------------------------------------------------
 
+
 def layout_graph(data) -> sp.csr_matrix:
     """The symmetric weighted adjacency (CSR, float64, no diagonal) that the layout uses."""
     if sp.issparse(data):
@@ -126,16 +129,19 @@ def layout_graph(data) -> sp.csr_matrix:
     elif getattr(data, "kind", None) == "network":
         n = data.n_nodes
         e = np.asarray(data.edges)
-        a = sp.csr_matrix((np.asarray(data.weights, dtype=np.float64), (e[:, 0], e[:, 1])),
-                          shape=(n, n))
+        a = sp.csr_matrix(
+            (np.asarray(data.weights, dtype=np.float64), (e[:, 0], e[:, 1])), shape=(n, n)
+        )
     elif getattr(data, "kind", None) == "temporal":
         a = sp.csr_matrix(data.aggregate(), dtype=np.float64)
     else:
-        raise TypeError("a layout needs a network (NetworkData, TemporalNetworkData or a sparse "
-                        f"matrix), not {type(data).__name__}")
+        raise TypeError(
+            "a layout needs a network (NetworkData, TemporalNetworkData or a sparse "
+            f"matrix), not {type(data).__name__}"
+        )
     if a.shape[0] != a.shape[1]:
         raise ValueError(f"the adjacency must be square, not {a.shape}")
-    a = a.maximum(a.T).tocsr()              # directed links count once either way
+    a = a.maximum(a.T).tocsr()  # directed links count once either way
     a.setdiag(0)
     a.eliminate_zeros()
     a.sort_indices()
@@ -154,6 +160,7 @@ def graph_digest(a: sp.csr_matrix) -> str:
 
 # ---- the cache ----------------------------------------------------------------------------------
 
+
 def layout_cache_dir() -> Path:
     env = os.environ.get("EXPLORER_LAYOUT_CACHE")
     if env:
@@ -163,9 +170,15 @@ def layout_cache_dir() -> Path:
 
 
 def cache_key(a: sp.csr_matrix, settings: LayoutSettings) -> str:
-    doc = json.dumps({"graph": graph_digest(a), "settings": asdict(settings),
-                      "iterations": settings.resolved_iterations(a.shape[0]),
-                      "version": LAYOUT_VERSION}, sort_keys=True)
+    doc = json.dumps(
+        {
+            "graph": graph_digest(a),
+            "settings": asdict(settings),
+            "iterations": settings.resolved_iterations(a.shape[0]),
+            "version": LAYOUT_VERSION,
+        },
+        sort_keys=True,
+    )
     return hashlib.blake2b(doc.encode(), digest_size=16).hexdigest()
 
 
@@ -193,6 +206,7 @@ def _cache_write(path: Path, xy: np.ndarray) -> None:
 
 
 # ---- kernels ------------------------------------------------------------------------------------
+
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _new_leaf(k, c, q, p, x, y, mass, child, body, cx, cy, half, cmass, comx, comy):
@@ -245,12 +259,12 @@ def _build_tree(x, y, mass, child, body, cx, cy, half, cmass, comx, comy):
             cmass[c] += mass[b]
             comx[c] += mass[b] * x[b]
             comy[c] += mass[b] * y[b]
-            if body[c] == -1:                # the empty root
+            if body[c] == -1:  # the empty root
                 body[c] = b
                 break
-            if body[c] >= 0:                 # a leaf holding one point: split it
+            if body[c] >= 0:  # a leaf holding one point: split it
                 if depth >= _MAX_DEPTH:
-                    break                    # coincident points: they share this leaf
+                    break  # coincident points: they share this leaf
                 e = body[c]
                 body[c] = -2
                 qe = (1 if x[e] >= cx[c] else 0) + (2 if y[e] >= cy[c] else 0)
@@ -343,8 +357,9 @@ def _repulsion(x, y, mass, kr, theta2, order, child, body, half, cmass, comx, co
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _attraction_gravity(x, y, mass, indptr, indices, w, lin_log, dissuade, mean_mass,
-                        gravity, strong, kr, fx, fy):
+def _attraction_gravity(
+    x, y, mass, indptr, indices, w, lin_log, dissuade, mean_mass, gravity, strong, kr, fx, fy
+):
     """Adds the link attraction and the gravity to fx, fy (each node sums its own links in CSR
     order: the same sums whatever the threads)."""
     n = x.shape[0]
@@ -403,8 +418,7 @@ def _apply_forces(x, y, mass, fx, fy, ofx, ofy, state, jitter_tolerance):
     speed = state[0]
     efficiency = state[1]
     estimated = 0.05 * math.sqrt(n)
-    jt = jitter_tolerance * max(math.sqrt(estimated),
-                                min(10.0, estimated * traction_sum / (n * n)))
+    jt = jitter_tolerance * max(math.sqrt(estimated), min(10.0, estimated * traction_sum / (n * n)))
     min_efficiency = 0.05
     if traction_sum > 0.0 and swinging_sum / traction_sum > 2.0:
         if efficiency > min_efficiency:
@@ -464,8 +478,8 @@ def _match(indptr, indices, w, mass, visit, parent):
     return nc
 
 
-COARSEST = 100           # stop coarsening at this many nodes
-MIN_SHRINK = 0.85        # or when a level keeps more than this fraction of the nodes
+COARSEST = 100  # stop coarsening at this many nodes
+MIN_SHRINK = 0.85  # or when a level keeps more than this fraction of the nodes
 
 
 def coarsen(a: sp.csr_matrix, mass: np.ndarray, seed: int):
@@ -478,8 +492,9 @@ def coarsen(a: sp.csr_matrix, mass: np.ndarray, seed: int):
         n = a.shape[0]
         parent = np.empty(n, dtype=np.int64)
         visit = rng.permutation(n).astype(np.int64)
-        nc = _match(a.indptr.astype(np.int64), a.indices.astype(np.int64), a.data, mass,
-                    visit, parent)
+        nc = _match(
+            a.indptr.astype(np.int64), a.indices.astype(np.int64), a.data, mass, visit, parent
+        )
         if nc > MIN_SHRINK * n:
             break
         P = sp.csr_matrix((np.ones(n), (np.arange(n), parent)), shape=(n, nc))
@@ -502,18 +517,20 @@ def _schedule(levels, iterations: int) -> list[int]:
 
 # ---- the driver ---------------------------------------------------------------------------------
 
+
 class _Engine:
     """The arrays of one layout run and its iteration."""
 
-    def __init__(self, a: sp.csr_matrix, settings: LayoutSettings, mass: np.ndarray,
-                 xy0: np.ndarray):
+    def __init__(
+        self, a: sp.csr_matrix, settings: LayoutSettings, mass: np.ndarray, xy0: np.ndarray
+    ):
         n = a.shape[0]
         self.s = settings
         self.indptr = np.ascontiguousarray(a.indptr, dtype=np.int64)
         self.indices = np.ascontiguousarray(a.indices, dtype=np.int64)
         w = np.ascontiguousarray(a.data, dtype=np.float64)
         if settings.edge_weight_influence != 1.0:
-            w = w ** settings.edge_weight_influence
+            w = w**settings.edge_weight_influence
         self.w = w
         self.mass = np.ascontiguousarray(mass, dtype=np.float64)
         self.mean_mass = float(self.mass.mean()) if n else 1.0
@@ -542,30 +559,76 @@ class _Engine:
         if len(self.x) < 2:
             return
         while True:
-            used = _build_tree(self.x, self.y, self.mass, self.child, self.body, self.cx,
-                               self.cy, self.half, self.cmass, self.comx, self.comy)
+            used = _build_tree(
+                self.x,
+                self.y,
+                self.mass,
+                self.child,
+                self.body,
+                self.cx,
+                self.cy,
+                self.half,
+                self.cmass,
+                self.comx,
+                self.comy,
+            )
             if used >= 0:
                 break
             self._alloc_tree(2 * self.child.shape[0])
         k = _leaf_order(self.child, self.body, self.order)
-        if k < len(self.x):   # coincident points beyond the depth limit: append them
+        if k < len(self.x):  # coincident points beyond the depth limit: append them
             seen = np.zeros(len(self.x), bool)
             seen[self.order[:k]] = True
             self.order[k:] = np.flatnonzero(~seen)
-        threads = numba.get_num_threads()       # thread-local in numba: restored below
+        threads = numba.get_num_threads()  # thread-local in numba: restored below
         if len(self.x) < PARALLEL_NODES:
             numba.set_num_threads(1)
         try:
-            _repulsion(self.x, self.y, self.mass, s.scaling, s.theta * s.theta, self.order,
-                       self.child, self.body, self.half, self.cmass, self.comx, self.comy,
-                       self.fx, self.fy)
-            _attraction_gravity(self.x, self.y, self.mass, self.indptr, self.indices, self.w,
-                                s.lin_log, s.dissuade_hubs, self.mean_mass, s.gravity,
-                                s.strong_gravity, s.scaling, self.fx, self.fy)
+            _repulsion(
+                self.x,
+                self.y,
+                self.mass,
+                s.scaling,
+                s.theta * s.theta,
+                self.order,
+                self.child,
+                self.body,
+                self.half,
+                self.cmass,
+                self.comx,
+                self.comy,
+                self.fx,
+                self.fy,
+            )
+            _attraction_gravity(
+                self.x,
+                self.y,
+                self.mass,
+                self.indptr,
+                self.indices,
+                self.w,
+                s.lin_log,
+                s.dissuade_hubs,
+                self.mean_mass,
+                s.gravity,
+                s.strong_gravity,
+                s.scaling,
+                self.fx,
+                self.fy,
+            )
         finally:
             numba.set_num_threads(threads)
-        _apply_forces(self.x, self.y, self.mass, self.fx, self.fy, self.ofx, self.ofy,
-                      self.state, s.jitter_tolerance)
+        _apply_forces(
+            self.x,
+            self.y,
+            self.mass,
+            self.fx,
+            self.fy,
+            self.ofx,
+            self.ofy,
+            self.state,
+            s.jitter_tolerance,
+        )
 
     def positions(self) -> np.ndarray:
         return np.column_stack([self.x, self.y])
@@ -586,9 +649,14 @@ def _is_set(cancel) -> bool:
     return bool(cancel.is_set())
 
 
-def layout_steps(data, settings: LayoutSettings | None = None, *, cancel=None,
-                 use_cache: bool = True, positions_every_s: float = 0.25,
-                 ) -> Generator[LayoutProgress, None, np.ndarray]:
+def layout_steps(
+    data,
+    settings: LayoutSettings | None = None,
+    *,
+    cancel=None,
+    use_cache: bool = True,
+    positions_every_s: float = 0.25,
+) -> Generator[LayoutProgress, None, np.ndarray]:
     """Lay ``data`` out step by step (see the module docstring): yields :class:`LayoutProgress`
     after every iteration and returns the (N, 2) coordinates. ``cancel`` (a
     ``threading.Event`` or a callable returning true to stop) is checked between iterations; a
@@ -649,9 +717,14 @@ def layout_steps(data, settings: LayoutSettings | None = None, *, cancel=None,
     return xy
 
 
-def compute_layout(data, settings: LayoutSettings | None = None, *,
-                   progress: Callable[[LayoutProgress], None] | None = None, cancel=None,
-                   use_cache: bool = True) -> np.ndarray:
+def compute_layout(
+    data,
+    settings: LayoutSettings | None = None,
+    *,
+    progress: Callable[[LayoutProgress], None] | None = None,
+    cancel=None,
+    use_cache: bool = True,
+) -> np.ndarray:
     """The (N, 2) coordinates of :func:`layout_steps` run to the end; ``progress`` gets every
     :class:`LayoutProgress`."""
     gen = layout_steps(data, settings, cancel=cancel, use_cache=use_cache)
@@ -666,8 +739,18 @@ def compute_layout(data, settings: LayoutSettings | None = None, *,
 
 # The window's community colours (matplotlib's tab10, then 17 hues at two brightnesses, as
 # pyqtgraph's intColor(k, hues=17, values=2)), for files that carry colours (GraphML).
-TAB10 = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-         (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+TAB10 = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+]
 
 
 def community_rgb(k: int) -> tuple[int, int, int]:

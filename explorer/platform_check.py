@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Platforms that need no windowing system (Qt's names, as in QT_QPA_PLATFORM).
-HEADLESS_PLATFORMS = {"offscreen", "minimal", "minimalegl", "vnc", "linuxfb", "eglfs", "vkkhrdisplay"}
+HEADLESS_PLATFORMS = {
+    "offscreen",
+    "minimal",
+    "minimalegl",
+    "vnc",
+    "linuxfb",
+    "eglfs",
+    "vkkhrdisplay",
+}
 
 # Debian/Ubuntu packages whose name does not follow the soname rule (see debian_package).
 DEBIAN_EXCEPTIONS = {
@@ -79,7 +87,7 @@ def fedora_package(soname: str) -> str:
     if soname in FEDORA_PACKAGES:
         return FEDORA_PACKAGES[soname]
     if soname.startswith("libxcb") and soname.endswith((".so.0", ".so.1")):
-        return "libxcb"   # randr, shm, sync, xfixes, render, shape, xkb, xinerama, xinput, ...
+        return "libxcb"  # randr, shm, sync, xfixes, render, shape, xkb, xinerama, xinput, ...
     return f"'{soname}()(64bit)'"
 
 
@@ -125,7 +133,7 @@ def install_command(missing: list[str], family: str, root: bool = False) -> str:
 @dataclass
 class Verdict:
     ok: bool
-    message: str = ""                       # what to print when not ok (may be several lines)
+    message: str = ""  # what to print when not ok (may be several lines)
     missing: list[str] = field(default_factory=list)
 
 
@@ -153,23 +161,32 @@ def chosen_platform(env: dict[str, str]) -> str | None:
     return None
 
 
-def missing_message(platform: str, plugin: Path, missing: list[str], family: str,
-                    root: bool) -> str:
-    lines = [f"explorer: the window cannot open: Qt's {platform} platform plugin needs "
-             f"{len(missing)} system {'library' if len(missing) == 1 else 'libraries'} this "
-             f"machine lacks: {', '.join(missing)}"]
+def missing_message(
+    platform: str, plugin: Path, missing: list[str], family: str, root: bool
+) -> str:
+    lines = [
+        f"explorer: the window cannot open: Qt's {platform} platform plugin needs "
+        f"{len(missing)} system {'library' if len(missing) == 1 else 'libraries'} this "
+        f"machine lacks: {', '.join(missing)}"
+    ]
     if family == "other":
         lines.append("  Debian/Ubuntu: " + install_command(missing, "debian", root))
         lines.append("  Fedora:        " + install_command(missing, "fedora", root))
     else:
         lines.append("  install them with:  " + install_command(missing, family, root))
-    lines.append(f"  (found by `ldd {plugin}`; Qt's own message would name libxcb-cursor0 "
-                 "whatever is missing)")
+    lines.append(
+        f"  (found by `ldd {plugin}`; Qt's own message would name libxcb-cursor0 "
+        "whatever is missing)"
+    )
     return "\n".join(lines)
 
 
-def check_libraries(platform: str, ldd_output: str | None = None,
-                    family: str | None = None, root: bool | None = None) -> Verdict:
+def check_libraries(
+    platform: str,
+    ldd_output: str | None = None,
+    family: str | None = None,
+    root: bool | None = None,
+) -> Verdict:
     """ldd on the platform plugin: Verdict(ok) or the missing libraries and how to install them.
     ``ldd_output`` may be given (tests); otherwise ldd is run (skipped when ldd is absent)."""
     plugin = platform_plugin(platform)
@@ -178,8 +195,9 @@ def check_libraries(platform: str, ldd_output: str | None = None,
         if plugin is None or ldd is None:
             return Verdict(True)
         try:
-            ldd_output = subprocess.run([ldd, str(plugin)], capture_output=True, text=True,
-                                        timeout=20).stdout
+            ldd_output = subprocess.run(
+                [ldd, str(plugin)], capture_output=True, text=True, timeout=20
+            ).stdout
         except (OSError, subprocess.TimeoutExpired):
             return Verdict(True)
     missing = missing_from_ldd(ldd_output)
@@ -191,10 +209,12 @@ def check_libraries(platform: str, ldd_output: str | None = None,
     return Verdict(False, missing_message(platform, shown, missing, family, root), missing)
 
 
-PROBE = ("import sys\n"
-         "from PySide6.QtGui import QGuiApplication\n"
-         "app = QGuiApplication(sys.argv[:1])\n"
-         "print(app.platformName())\n")
+PROBE = (
+    "import sys\n"
+    "from PySide6.QtGui import QGuiApplication\n"
+    "app = QGuiApplication(sys.argv[:1])\n"
+    "print(app.platformName())\n"
+)
 
 
 def probe(timeout: float = 15.0) -> Verdict:
@@ -202,8 +222,9 @@ def probe(timeout: float = 15.0) -> Verdict:
     cannot be initialised, which must not happen to the real window. A probe that does not
     finish in time is not held against the machine."""
     try:
-        r = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                           timeout=timeout)
+        r = subprocess.run(
+            [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         return Verdict(True)
     except OSError:
@@ -214,13 +235,16 @@ def probe(timeout: float = 15.0) -> Verdict:
     cause = next((ln for ln in lines if "connect to display" in ln.lower()), None)
     if cause:
         display = os.environ.get("DISPLAY", "")
-        return Verdict(False, f"explorer: the window cannot open: no X server answers at "
-                              f"DISPLAY={display} ({cause})")
+        return Verdict(
+            False,
+            f"explorer: the window cannot open: no X server answers at DISPLAY={display} ({cause})",
+        )
     # Skip Qt's hint about xcb-cursor0, printed whatever the cause.
     useful = [ln for ln in lines if "xcb-cursor0" not in ln]
     first = useful[0] if useful else f"exit status {r.returncode}"
-    return Verdict(False, f"explorer: the window cannot open: Qt could not start its platform "
-                          f"plugin: {first}")
+    return Verdict(
+        False, f"explorer: the window cannot open: Qt could not start its platform plugin: {first}"
+    )
 
 
 def preflight(env: dict[str, str] | None = None, run_probe: bool = True) -> Verdict:
@@ -232,9 +256,12 @@ def preflight(env: dict[str, str] | None = None, run_probe: bool = True) -> Verd
         return Verdict(True)
     platform = chosen_platform(env)
     if platform is None:
-        return Verdict(False, "explorer: no display: neither DISPLAY nor WAYLAND_DISPLAY is set "
-                              "(open it from a desktop session, use `ssh -X`, or set "
-                              "QT_QPA_PLATFORM=offscreen for --screenshot/--plots batch runs)")
+        return Verdict(
+            False,
+            "explorer: no display: neither DISPLAY nor WAYLAND_DISPLAY is set "
+            "(open it from a desktop session, use `ssh -X`, or set "
+            "QT_QPA_PLATFORM=offscreen for --screenshot/--plots batch runs)",
+        )
     if platform in HEADLESS_PLATFORMS:
         return Verdict(True)
     verdict = check_libraries(platform)

@@ -47,7 +47,7 @@ MODEL_FILES_VARIABLE = "EXPLORER_MODEL_FILES"
 class LoadProblem:
     """A model that could not be loaded: where it was to come from and why not."""
 
-    source: str        # the file's path, or "entry point NAME = VALUE (DISTRIBUTION)"
+    source: str  # the file's path, or "entry point NAME = VALUE (DISTRIBUTION)"
     reason: str
 
     def __str__(self) -> str:
@@ -147,8 +147,10 @@ def load_model_file(path) -> ModuleType:
             sys.path.insert(0, str(root))
         module = importlib.import_module(name)
         if Path(getattr(module, "__file__", "") or "").resolve() != p:
-            raise ModelFileError(f"{p}: another module named {name} is already imported "
-                                 f"(from {getattr(module, '__file__', '?')})")
+            raise ModelFileError(
+                f"{p}: another module named {name} is already imported "
+                f"(from {getattr(module, '__file__', '?')})"
+            )
         return module
     if name in sys.modules:
         return sys.modules[name]

@@ -42,9 +42,9 @@ class ProgressEvent:
     total: float | None
     unit: str
     elapsed_s: float
-    eta_s: float | None          # estimated seconds left, None when it cannot be told yet
+    eta_s: float | None  # estimated seconds left, None when it cannot be told yet
     finished: bool = False
-    depth: int = 0               # 0 for an outer task, 1 for a task inside it, ...
+    depth: int = 0  # 0 for an outer task, 1 for a task inside it, ...
 
     @property
     def fraction(self) -> float | None:
@@ -84,8 +84,14 @@ class Task:
     """One piece of long work; a context manager. ``callback`` (optional) gets this task's events
     besides the registered listeners."""
 
-    def __init__(self, name: str, total: float | None = None, unit: str = "",
-                 callback: Listener | None = None, min_interval: float = 0.1):
+    def __init__(
+        self,
+        name: str,
+        total: float | None = None,
+        unit: str = "",
+        callback: Listener | None = None,
+        min_interval: float = 0.1,
+    ):
         self.name = name
         self.total = total
         self.unit = unit
@@ -106,7 +112,7 @@ class Task:
     def __exit__(self, exc_type, *exc) -> None:
         _depth.n = self.depth
         if exc_type is None and self.total:
-            self.done = max(self.done, self.total)      # ended normally: all of it is done
+            self.done = max(self.done, self.total)  # ended normally: all of it is done
         self._emit(force=True, finished=True)
 
     def update(self, n: float = 1) -> None:
@@ -134,8 +140,9 @@ class Task:
             eta = max(0.0, elapsed * (self.total - self.done) / self.done)
         if finished:
             eta = 0.0
-        event = ProgressEvent(self.name, self.done, self.total, self.unit, elapsed, eta,
-                              finished, self.depth)
+        event = ProgressEvent(
+            self.name, self.done, self.total, self.unit, elapsed, eta, finished, self.depth
+        )
         for t in targets:
             t(event)
 
@@ -165,9 +172,11 @@ def format_bar(event: ProgressEvent, width: int = 24) -> str:
         return f"{event.task}: {done}{state}[{_clock(event.elapsed_s)}]"
     full = int(frac * width)
     bar = "#" * full + " " * (width - full)
-    return (f"{event.task}: {100 * frac:3.0f}%|{bar}| {_amount(event.done)}/"
-            f"{_amount(event.total)} {event.unit} [{_clock(event.elapsed_s)}<"
-            f"{_clock(event.eta_s)}]")
+    return (
+        f"{event.task}: {100 * frac:3.0f}%|{bar}| {_amount(event.done)}/"
+        f"{_amount(event.total)} {event.unit} [{_clock(event.elapsed_s)}<"
+        f"{_clock(event.eta_s)}]"
+    )
 
 
 class TerminalBar:

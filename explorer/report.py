@@ -15,13 +15,27 @@ import numpy as np
 # go under "Model".
 METRIC_GROUPS = [
     ("Ground truth", [("nmi", "NMI"), ("ari", "ARI")]),
-    ("Held-out links", [("heldout_auc", "AUC"), ("heldout_perplexity", "perplexity"),
-                        ("heldout_loglik", "log-likelihood"), ("heldout_cells", "cells")]),
+    (
+        "Held-out links",
+        [
+            ("heldout_auc", "AUC"),
+            ("heldout_perplexity", "perplexity"),
+            ("heldout_loglik", "log-likelihood"),
+            ("heldout_cells", "cells"),
+        ],
+    ),
     ("Test pairs", [("test_auc", "AUC"), ("test_perplexity", "perplexity")]),
 ]
-METRIC_NAMES = {"inertia": "distortion", "elbo": "ELBO", "bic": "BIC", "aic": "AIC",
-                "loglik": "log-likelihood", "log_likelihood": "log-likelihood", "J_m": "J_m",
-                "findk_communities": "communities found by findk"}
+METRIC_NAMES = {
+    "inertia": "distortion",
+    "elbo": "ELBO",
+    "bic": "BIC",
+    "aic": "AIC",
+    "loglik": "log-likelihood",
+    "log_likelihood": "log-likelihood",
+    "J_m": "J_m",
+    "findk_communities": "communities found by findk",
+}
 
 
 def cli_value(v) -> str:
@@ -83,12 +97,15 @@ def stop_text(result) -> str:
 def summary_lines(result, *, model_id: str, data, hyperparameters: dict, seed: int) -> list[str]:
     """The CLI's summary of a fit (``explorer fit``'s standard output), one ``name: value`` a
     line: model, data, hyperparameters, seed, iterations, stop, objective, metrics, time."""
-    lines = [f"model: {model_id}",
-             f"data: {data.path} ({data.describe()})",
-             "hyperparameters: " + ", ".join(f"{k}={v}" for k, v in hyperparameters.items())]
+    lines = [
+        f"model: {model_id}",
+        f"data: {data.path} ({data.describe()})",
+        "hyperparameters: " + ", ".join(f"{k}={v}" for k, v in hyperparameters.items()),
+    ]
     restarts = getattr(result, "restarts", None) or []
-    lines.append(f"seed: {seed}" + (f" (best restart: seed {result.best_seed})"
-                                    if len(restarts) > 1 else ""))
+    lines.append(
+        f"seed: {seed}" + (f" (best restart: seed {result.best_seed})" if len(restarts) > 1 else "")
+    )
     lines.append(f"iterations: {result.iterations}")
     lines.append(f"converged: {str(result.converged).lower()}")
     lines.append(f"stop reason: {result.stop_reason}")
@@ -96,19 +113,22 @@ def summary_lines(result, *, model_id: str, data, hyperparameters: dict, seed: i
         lines.append(f"best iteration: {result.best_iteration} (its state is the one returned)")
     lines.append(f"objective ({result.objective_kind}): {result.final_objective:.10g}")
     lines.extend(f"{name}: {cli_value(value)}" for name, value in result.metrics.items())
-    lines.append(f"time: {result.total_s:.3f} s total, {result.per_iteration_s * 1e3:.3f} ms per "
-                 "iteration")
+    lines.append(
+        f"time: {result.total_s:.3f} s total, {result.per_iteration_s * 1e3:.3f} ms per iteration"
+    )
     return lines
 
 
-def print_result(result, *, model_id: str, data, hyperparameters: dict, seed: int,
-                 out=None, err=None) -> None:
+def print_result(
+    result, *, model_id: str, data, hyperparameters: dict, seed: int, out=None, err=None
+) -> None:
     """What ``explorer fit`` prints after a fit (in memory or on Dask): the model's and the
     runner's notes on stderr, then :func:`summary_lines` on stdout."""
     out = out or sys.stdout
     err = err or sys.stderr
     for note in list(result.model.notes) + list(result.notes):
         print(f"note: {note}", file=err)
-    for line in summary_lines(result, model_id=model_id, data=data,
-                              hyperparameters=hyperparameters, seed=seed):
+    for line in summary_lines(
+        result, model_id=model_id, data=data, hyperparameters=hyperparameters, seed=seed
+    ):
         print(line, file=out)

@@ -61,11 +61,11 @@ class RunControl:
         self._running.set()
         self.snapshots_on_request = snapshots_on_request
         self._snapshot_lock = threading.Lock()
-        self._snapshot_due: float | None = 0.0     # the first snapshot is wanted at once
+        self._snapshot_due: float | None = 0.0  # the first snapshot is wanted at once
 
     def cancel(self) -> None:
         self._cancel.set()
-        self._running.set()   # a paused loop must wake up to see the cancel
+        self._running.set()  # a paused loop must wake up to see the cancel
 
     def pause(self) -> None:
         self._running.clear()
@@ -111,12 +111,12 @@ class Iteration:
     """What :func:`iterate` yields after every step: cheap figures, never arrays. ``trace`` and
     ``times`` are the restart's own lists (read them, copy before keeping)."""
 
-    iteration: int              # 1-based: the steps completed
+    iteration: int  # 1-based: the steps completed
     objective: float
-    seconds: float              # wall time of this step
-    trace: list[float]          # the objective after every step so far
-    times: list[float]          # the wall time of every step so far
-    last: bool                  # the restart stops after this step (converged, stopped, limit)
+    seconds: float  # wall time of this step
+    trace: list[float]  # the objective after every step so far
+    times: list[float]  # the wall time of every step so far
+    last: bool  # the restart stops after this step (converged, stopped, limit)
 
 
 @dataclass
@@ -129,9 +129,9 @@ class Restart:
     converged: bool
     cancelled: bool
     stop_reason: str
-    best_iteration: int         # 1-based iteration whose state the model holds
+    best_iteration: int  # 1-based iteration whose state the model holds
     score: float
-    rank: tuple                 # (sound, score): higher is better
+    rank: tuple  # (sound, score): higher is better
     notes: list[str]
 
     @property
@@ -158,25 +158,25 @@ class Progress:
 
 @dataclass
 class FitResult:
-    model: Model                       # the best restart's model, in its final (or last good) state
+    model: Model  # the best restart's model, in its final (or last good) state
     data: Any
     seed: int
-    trace: list[float]                 # the best restart's objective, one value per iteration
-    iteration_times: list[float]       # seconds per iteration of the best restart
+    trace: list[float]  # the best restart's objective, one value per iteration
+    iteration_times: list[float]  # seconds per iteration of the best restart
     iterations: int
     converged: bool
     cancelled: bool
     total_s: float
     max_iter: int
     tol: float
-    best_seed: int | None = None       # the seed of the restart kept (seed + r)
+    best_seed: int | None = None  # the seed of the restart kept (seed + r)
     restarts: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
     # 1-based iteration whose state is returned (the last one unless the model keeps its best).
     best_iteration: int = 0
     stop_reason: str = ""
-    notes: list[str] = field(default_factory=list)   # what the runner found worth telling
+    notes: list[str] = field(default_factory=list)  # what the runner found worth telling
 
     @property
     def objective_kind(self) -> str:
@@ -209,22 +209,24 @@ def evaluate(model: Model, data) -> dict[str, float]:
     return out
 
 
-def fit(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None = None,
-        tol: float | None = None, callback: Callable[[Progress], None] | None = None,
-        snapshot_interval: float = 0.05, snapshots: bool = True,
-        control: RunControl | None = None, hyperparameters=None, **hp_values) -> FitResult:
+def fit(
+    model: Model | type[Model],
+    data,
+    *,
+    callback: Callable[[Progress], None] | None = None,
+    **options,
+) -> FitResult:
     """Fit ``model`` (an instance, or a class with hyperparameters given) to ``data``.
 
-    Restart r uses seed ``seed + r``; the result's ``seed`` is the run's base seed. The callback
-    gets a Progress at most every ``snapshot_interval`` seconds (and at the end); it carries a
-    snapshot only when ``snapshots`` is true (the CLI needs none) and the control wants one (see
-    :class:`RunControl`); the final one (``done``) always has the final state's. This drains
-    :func:`fit_steps`, the same fit as a generator (what the window's worker drives).
+    This drains :func:`fit_steps`, the same fit as a generator (what the window's worker drives),
+    and takes its options (seed, max_iter, tol, snapshot_interval, snapshots, control,
+    hyperparameters or their values), passing its reports to ``callback``. Restart r uses seed
+    ``seed + r``; the result's ``seed`` is the run's base seed. The callback gets a Progress at
+    most every ``snapshot_interval`` seconds (and at the end); it carries a snapshot only when
+    ``snapshots`` is true (the CLI needs none) and the control wants one (see
+    :class:`RunControl`); the final one (``done``) always has the final state's.
     """
-    steps = fit_steps(model, data, seed=seed, max_iter=max_iter, tol=tol,
-                      snapshot_interval=snapshot_interval, snapshots=snapshots, control=control,
-                      progress=callback is not None, hyperparameters=hyperparameters,
-                      **hp_values)
+    steps = fit_steps(model, data, progress=callback is not None, **options)
     while True:
         try:
             report = next(steps)
@@ -257,8 +259,9 @@ class _Fit:
     """A fit's restarts as they end: their records and log lines, the best one so far, and
     when progress was last reported (shared by the restarts)."""
 
-    def __init__(self, model: Model, data, *, seed: int, max_iter: int, tol: float,
-                 control: RunControl):
+    def __init__(
+        self, model: Model, data, *, seed: int, max_iter: int, tol: float, control: RunControl
+    ):
         self.model, self.data, self.seed = model, data, seed
         self.max_iter, self.tol, self.control = max_iter, tol, control
         self.n_init = model.n_init
@@ -269,8 +272,9 @@ class _Fit:
         self.log: list[str] = []
         self.last_emit = -np.inf
 
-    def restart(self, r: int, current: Model, progress: bool, snapshots: bool,
-                snapshot_interval: float) -> Generator[Progress, None, Restart]:
+    def restart(
+        self, r: int, current: Model, progress: bool, snapshots: bool, snapshot_interval: float
+    ) -> Generator[Progress, None, Restart]:
         """Run restart ``r`` of the initialised ``current``, yielding a :class:`Progress` at
         most every ``snapshot_interval`` seconds (and after its last step); returns its
         :class:`Restart`."""
@@ -285,27 +289,44 @@ class _Fit:
             now = time.perf_counter()
             if it.last or now - self.last_emit >= snapshot_interval:
                 self.last_emit = now
-                yield (Progress(
-                    restart=r, n_init=self.n_init, iteration=it.iteration,
-                    max_iter=self.max_iter, objective=it.objective,
-                    objective_kind=current.objective_kind, trace=list(it.trace),
-                    elapsed_s=now - self.t_start,
-                    iterations_per_s=len(it.times) / max(sum(it.times), 1e-12),
-                    snapshot=current.snapshot() if snapshots and self.control.snapshot_wanted()
-                    else None))
+                yield (
+                    Progress(
+                        restart=r,
+                        n_init=self.n_init,
+                        iteration=it.iteration,
+                        max_iter=self.max_iter,
+                        objective=it.objective,
+                        objective_kind=current.objective_kind,
+                        trace=list(it.trace),
+                        elapsed_s=now - self.t_start,
+                        iterations_per_s=len(it.times) / max(sum(it.times), 1e-12),
+                        snapshot=current.snapshot()
+                        if snapshots and self.control.snapshot_wanted()
+                        else None,
+                    )
+                )
 
     def record(self, r: int, current: Model, run: Restart) -> None:
         """Keep restart ``r``'s record and log line; it becomes the best when it ranks higher."""
         seed = self.seed + r
-        self.restarts.append({"seed": seed, "iterations": len(run.trace),
-                              "converged": run.converged, "cancelled": run.cancelled,
-                              "stop_reason": run.stop_reason,
-                              "best_iteration": run.best_iteration,
-                              "objective": run.objective, "score": run.score})
+        self.restarts.append(
+            {
+                "seed": seed,
+                "iterations": len(run.trace),
+                "converged": run.converged,
+                "cancelled": run.cancelled,
+                "stop_reason": run.stop_reason,
+                "best_iteration": run.best_iteration,
+                "objective": run.objective,
+                "score": run.score,
+            }
+        )
         objective = run.objective if run.trace else float("nan")
-        self.log.append(f"restart {r + 1}/{self.n_init} (seed {seed}): {len(run.trace)} "
-                        f"iterations, {current.objective_kind} {objective:.6g}, "
-                        f"{run.stop_reason}")
+        self.log.append(
+            f"restart {r + 1}/{self.n_init} (seed {seed}): {len(run.trace)} "
+            f"iterations, {current.objective_kind} {objective:.6g}, "
+            f"{run.stop_reason}"
+        )
         if run.trace and (self.best is None or run.rank > self.best.rank):
             self.best, self.best_r = run, r
 
@@ -316,17 +337,39 @@ class _Fit:
         if best is None:
             # Cancelled before the first iteration finished: the initialised state is still a
             # state.
-            result = FitResult(model=self.model, data=self.data, seed=seed, best_seed=seed,
-                               trace=[], iteration_times=[], iterations=0, converged=False,
-                               cancelled=True, total_s=0.0, max_iter=max_iter, tol=tol,
-                               stop_reason="cancelled")
+            result = FitResult(
+                model=self.model,
+                data=self.data,
+                seed=seed,
+                best_seed=seed,
+                trace=[],
+                iteration_times=[],
+                iterations=0,
+                converged=False,
+                cancelled=True,
+                total_s=0.0,
+                max_iter=max_iter,
+                tol=tol,
+                stop_reason="cancelled",
+            )
         else:
-            result = FitResult(model=best.model, data=self.data, seed=seed,
-                               best_seed=seed + self.best_r, trace=best.trace,
-                               iteration_times=best.times, iterations=len(best.trace),
-                               converged=best.converged, cancelled=best.cancelled, total_s=0.0,
-                               max_iter=max_iter, tol=tol, best_iteration=best.best_iteration,
-                               stop_reason=best.stop_reason, notes=best.notes)
+            result = FitResult(
+                model=best.model,
+                data=self.data,
+                seed=seed,
+                best_seed=seed + self.best_r,
+                trace=best.trace,
+                iteration_times=best.times,
+                iterations=len(best.trace),
+                converged=best.converged,
+                cancelled=best.cancelled,
+                total_s=0.0,
+                max_iter=max_iter,
+                tol=tol,
+                best_iteration=best.best_iteration,
+                stop_reason=best.stop_reason,
+                notes=best.notes,
+            )
         result.cancelled = self.control.cancelled
         result.total_s = time.perf_counter() - self.t_start
         result.restarts = self.restarts
@@ -340,27 +383,42 @@ class _Fit:
         return result
 
 
-def _final_progress(result: FitResult, n_restarts: int, n_init: int,
-                    snapshots: bool) -> Progress:
+def _final_progress(result: FitResult, n_restarts: int, n_init: int, snapshots: bool) -> Progress:
     """The last report (``done``): the returned state's figures and snapshot."""
-    return Progress(restart=n_restarts - 1, n_init=n_init, iteration=result.iterations,
-                    max_iter=result.max_iter, objective=result.final_objective,
-                    objective_kind=result.model.objective_kind, trace=list(result.trace),
-                    elapsed_s=result.total_s,
-                    iterations_per_s=result.iterations / max(sum(result.iteration_times),
-                                                             1e-12),
-                    snapshot=result.model.snapshot() if snapshots else None, done=True)
+    return Progress(
+        restart=n_restarts - 1,
+        n_init=n_init,
+        iteration=result.iterations,
+        max_iter=result.max_iter,
+        objective=result.final_objective,
+        objective_kind=result.model.objective_kind,
+        trace=list(result.trace),
+        elapsed_s=result.total_s,
+        iterations_per_s=result.iterations / max(sum(result.iteration_times), 1e-12),
+        snapshot=result.model.snapshot() if snapshots else None,
+        done=True,
+    )
 
 
-def fit_steps(model: Model | type[Model], data, *, seed: int = 0, max_iter: int | None = None,
-              tol: float | None = None, snapshot_interval: float = 0.05, snapshots: bool = True,
-              control: RunControl | None = None, progress: bool = True, hyperparameters=None,
-              **hp_values) -> Generator[Progress, None, FitResult]:
+def fit_steps(
+    model: Model | type[Model],
+    data,
+    *,
+    seed: int = 0,
+    max_iter: int | None = None,
+    tol: float | None = None,
+    snapshot_interval: float = 0.05,
+    snapshots: bool = True,
+    control: RunControl | None = None,
+    progress: bool = True,
+    hyperparameters=None,
+    **hp_values,
+) -> Generator[Progress, None, FitResult]:
     """:func:`fit` as a generator: yields a :class:`Progress` at most every ``snapshot_interval``
     seconds and a final one (``done``), and returns the :class:`FitResult`. With
     ``progress=False`` nothing is yielded (no Progress is built: the command line's fit)."""
     model = _model_instance(model, hyperparameters, hp_values)
-    model.prepare(data)         # check_data, then what every restart reads: once per fit
+    model.prepare(data)  # check_data, then what every restart reads: once per fit
     max_iter, tol = _limits(model, max_iter, tol)
     control = control or RunControl()
     fit = _Fit(model, data, seed=seed, max_iter=max_iter, tol=tol, control=control)
@@ -390,12 +448,13 @@ class _Run:
     cancelled: bool = False
     stop_reason: str = ""
     best_iteration: int = 0
-    best_value: float = -np.inf        # the best objective so far, times the model's sign
-    best_state: Any = None             # its state, for keep_best models
+    best_value: float = -np.inf  # the best objective so far, times the model's sign
+    best_state: Any = None  # its state, for keep_best models
 
 
-def iterate(model: Model, *, max_iter: int, tol: float,
-            control: RunControl | None = None) -> Generator[Iteration, None, Restart]:
+def iterate(
+    model: Model, *, max_iter: int, tol: float, control: RunControl | None = None
+) -> Generator[Iteration, None, Restart]:
     """One restart of an initialised ``model``: step it until it stops, yielding an
     :class:`Iteration` after every step (a non-finite objective included: it is the last), and
     return its :class:`Restart`. The model then holds the state it reports (its best one for
@@ -410,8 +469,9 @@ def iterate(model: Model, *, max_iter: int, tol: float,
     return _restart(model, run, finite)
 
 
-def _step_until_stop(model: Model, run: _Run, sign: float, *, max_iter: int, tol: float,
-                     control: RunControl) -> Generator[Iteration, None, None]:
+def _step_until_stop(
+    model: Model, run: _Run, sign: float, *, max_iter: int, tol: float, control: RunControl
+) -> Generator[Iteration, None, None]:
     """Step ``model`` until a cancel, a non-finite objective, the model's stop rules or
     ``max_iter``; an :class:`Iteration` after every step."""
     for it in range(max_iter):
@@ -426,7 +486,7 @@ def _step_until_stop(model: Model, run: _Run, sign: float, *, max_iter: int, tol
         run.times.append(seconds)
         model.iteration = it + 1
         run.trace.append(value)
-        if not math.isfinite(value):      # (a float: math is 10x faster than numpy here)
+        if not math.isfinite(value):  # (a float: math is 10x faster than numpy here)
             run.stop_reason = f"non-finite objective ({value}) at iteration {it + 1}"
             yield Iteration(it + 1, value, seconds, run.trace, run.times, last=True)
             return
@@ -440,8 +500,14 @@ def _step_until_stop(model: Model, run: _Run, sign: float, *, max_iter: int, tol
             run.stop_reason = "converged"
         else:
             run.stop_reason = model.early_stop(run.trace, run.best_iteration) or ""
-        yield Iteration(it + 1, value, seconds, run.trace, run.times,
-                        last=bool(run.stop_reason) or it + 1 == max_iter)
+        yield Iteration(
+            it + 1,
+            value,
+            seconds,
+            run.trace,
+            run.times,
+            last=bool(run.stop_reason) or it + 1 == max_iter,
+        )
         if run.stop_reason:
             return
 
@@ -454,22 +520,29 @@ def _settle_returned_state(model: Model, run: _Run, sign: float) -> bool:
     finite = bool(trace) and bool(np.isfinite(trace[-1]))
     if model.keep_best and run.best_state is not None and run.best_iteration < len(trace):
         model.set_state(run.best_state)
-        run.notes.append(f"returned the state of iteration {run.best_iteration} (best "
-                         f"{model.objective_kind} {trace[run.best_iteration - 1]:.6g}); the run "
-                         f"went on to iteration {len(trace)}")
+        run.notes.append(
+            f"returned the state of iteration {run.best_iteration} (best "
+            f"{model.objective_kind} {trace[run.best_iteration - 1]:.6g}); the run "
+            f"went on to iteration {len(trace)}"
+        )
         finite = True
     elif not model.keep_best:
         # A monotone model's returned state is its last one.
         run.best_iteration = len(trace)
         if trace and finite:
             _check_last_state(model, run, sign)
-    if (run.stop_reason.startswith("stopped") and run.best_iteration
-            and "its best" not in run.stop_reason):
+    if (
+        run.stop_reason.startswith("stopped")
+        and run.best_iteration
+        and "its best" not in run.stop_reason
+    ):
         run.stop_reason += f", best at iteration {run.best_iteration}"
     if not finite and trace:
         run.converged = False
-        run.notes.append(f"{run.stop_reason}: the state is not usable; try another seed, a "
-                         "smaller K or standardised data")
+        run.notes.append(
+            f"{run.stop_reason}: the state is not usable; try another seed, a "
+            "smaller K or standardised data"
+        )
     return finite
 
 
@@ -480,13 +553,15 @@ def _check_last_state(model: Model, run: _Run, sign: float) -> None:
     if not sign * run.trace[-1] < run.best_value - 1e-7 * abs(run.best_value):
         return
     seen = int(np.argmax(sign * np.asarray(run.trace))) + 1
-    run.notes.append(f"the {model.objective_kind} of the returned (last) state is worse than "
-                     f"at iteration {seen}")
+    run.notes.append(
+        f"the {model.objective_kind} of the returned (last) state is worse than at iteration {seen}"
+    )
     if run.converged:
         # the stop rule held, but on a state worse than one already had: not converged
         run.converged = False
-        run.stop_reason = (f"stopped: the {model.objective_kind} got worse than its best "
-                           f"(iteration {seen})")
+        run.stop_reason = (
+            f"stopped: the {model.objective_kind} got worse than its best (iteration {seen})"
+        )
 
 
 def _restart(model: Model, run: _Run, finite: bool) -> Restart:
@@ -500,11 +575,20 @@ def _restart(model: Model, run: _Run, finite: bool) -> Restart:
         run.converged = False
         run.stop_reason = f"degenerate: {problem}"
         run.notes.append(f"degenerate state: {problem}")
-    score = model.score(trace[:run.best_iteration]) if trace and run.best_iteration else -np.inf
+    score = model.score(trace[: run.best_iteration]) if trace and run.best_iteration else -np.inf
     if not np.isfinite(score):
         score = -np.inf
     # Sound restarts first (finite, not degenerate), then the model's own score.
     rank = (finite and not problem, score)
-    return Restart(model=model, trace=trace, times=run.times, converged=run.converged,
-                   cancelled=run.cancelled, stop_reason=run.stop_reason,
-                   best_iteration=run.best_iteration, score=score, rank=rank, notes=run.notes)
+    return Restart(
+        model=model,
+        trace=trace,
+        times=run.times,
+        converged=run.converged,
+        cancelled=run.cancelled,
+        stop_reason=run.stop_reason,
+        best_iteration=run.best_iteration,
+        score=score,
+        rank=rank,
+        notes=run.notes,
+    )

@@ -32,7 +32,6 @@ a session is also a reproducibility record (``explorer replay SESSION``).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import numbers
@@ -66,8 +65,11 @@ class DatasetEntry:
     relative_path: str | None = None
 
     def key(self) -> tuple:
-        return (str(Path(self.path).resolve()), self.kind,
-                json.dumps(self.options, sort_keys=True, default=str))
+        return (
+            str(Path(self.path).resolve()),
+            self.kind,
+            json.dumps(self.options, sort_keys=True, default=str),
+        )
 
 
 @dataclass
@@ -79,9 +81,9 @@ class RunRecord:
     seed: int
     max_iter: int
     tol: float
-    result: dict[str, Any]                       # the result.json content
+    result: dict[str, Any]  # the result.json content
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    iteration_times: list[float] = field(default_factory=list)   # seconds, one per iteration
+    iteration_times: list[float] = field(default_factory=list)  # seconds, one per iteration
 
     @property
     def objective(self) -> float | None:
@@ -103,23 +105,26 @@ class Session:
         self.confirmed.update(str(Path(p).resolve()) for p in paths)
 
     # ---- building ----------------------------------------------------------------------------
-    def dataset_index(self, path, kind: str, options: dict[str, Any] | None = None,
-                      sha256: str | None = None) -> int:
+    def dataset_index(
+        self, path, kind: str, options: dict[str, Any] | None = None, sha256: str | None = None
+    ) -> int:
         """The index of this (file, kind, loader options), added when new."""
         from explorer.data import LOAD_OPTIONS
 
         # Only the loader options of this kind (a window's option set also holds e.g. "kind").
         options = {k: v for k, v in (options or {}).items() if k in LOAD_OPTIONS[kind]}
-        entry = DatasetEntry(path=str(Path(path).resolve()), kind=kind,
-                             options=_plain(options), sha256=sha256)
+        entry = DatasetEntry(
+            path=str(Path(path).resolve()), kind=kind, options=_plain(options), sha256=sha256
+        )
         for i, existing in enumerate(self.datasets):
             if existing.key() == entry.key():
                 return i
         self.datasets.append(entry)
         return len(self.datasets) - 1
 
-    def add_run(self, result, options: dict[str, Any] | None = None,
-                run_id: int | None = None) -> RunRecord:
+    def add_run(
+        self, result, options: dict[str, Any] | None = None, run_id: int | None = None
+    ) -> RunRecord:
         """Record a finished fit (a runner.FitResult); ``options`` are the loader options used.
         ``run_id`` numbers it (the window's run number, so the Runs tab and the log agree; it
         must be above every run's), else it takes the next number."""
@@ -129,18 +134,27 @@ class Session:
         if options is None:
             options = getattr(data, "load_options", {}) or {}
         if getattr(data, "path", None) is None:
-            raise SessionError("a run on data that was not loaded from a file cannot be saved "
-                               "in a session (nothing to reload it from)")
+            raise SessionError(
+                "a run on data that was not loaded from a file cannot be saved "
+                "in a session (nothing to reload it from)"
+            )
         ds = self.dataset_index(data.path, data.kind, options, getattr(data, "sha256", None))
         last = max((r.id for r in self.runs), default=0)
         if run_id is not None and run_id <= last:
             raise SessionError(f"run {run_id} would not be the session's newest (run {last} is)")
         rid = last + 1 if run_id is None else int(run_id)
-        record = RunRecord(id=rid, dataset=ds, model=result.model.id,
-                           hyperparameters=_plain(result.model.hp.as_dict()), seed=result.seed,
-                           max_iter=result.max_iter, tol=result.tol, result=result_dict(result),
-                           arrays=fitted_arrays(result),
-                           iteration_times=[float(t) for t in result.iteration_times])
+        record = RunRecord(
+            id=rid,
+            dataset=ds,
+            model=result.model.id,
+            hyperparameters=_plain(result.model.hp.as_dict()),
+            seed=result.seed,
+            max_iter=result.max_iter,
+            tol=result.tol,
+            result=result_dict(result),
+            arrays=fitted_arrays(result),
+            iteration_times=[float(t) for t in result.iteration_times],
+        )
         self.runs.append(record)
         self.current_run = rid
         return record
@@ -160,17 +174,38 @@ class Session:
     def to_json(self, session_path: Path) -> dict[str, Any]:
         datasets = []
         for d in self.datasets:
-            entry = {"path": d.path, "relative_path": _relative(d.path, session_path.parent),
-                     "sha256": d.sha256, "kind": d.kind, "options": d.options}
+            entry = {
+                "path": d.path,
+                "relative_path": _relative(d.path, session_path.parent),
+                "sha256": d.sha256,
+                "kind": d.kind,
+                "options": d.options,
+            }
             datasets.append(entry)
-        runs = [{"id": r.id, "dataset": r.dataset, "model": r.model,
-                 "hyperparameters": r.hyperparameters, "seed": r.seed, "max_iter": r.max_iter,
-                 "tol": r.tol, "arrays": sorted(r.arrays),
-                 "iteration_times": r.iteration_times, "result": r.result}
-                for r in self.runs]
-        return {"format": FORMAT, "app": "explorer", "version": __version__,
-                "saved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "datasets": datasets, "runs": runs, "current_run": self.current_run}
+        runs = [
+            {
+                "id": r.id,
+                "dataset": r.dataset,
+                "model": r.model,
+                "hyperparameters": r.hyperparameters,
+                "seed": r.seed,
+                "max_iter": r.max_iter,
+                "tol": r.tol,
+                "arrays": sorted(r.arrays),
+                "iteration_times": r.iteration_times,
+                "result": r.result,
+            }
+            for r in self.runs
+        ]
+        return {
+            "format": FORMAT,
+            "app": "explorer",
+            "version": __version__,
+            "saved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "datasets": datasets,
+            "runs": runs,
+            "current_run": self.current_run,
+        }
 
     def save(self, path) -> Path:
         """Write ``path`` (``.explorer.json`` added when missing) and its sibling ``.npz``."""
@@ -198,7 +233,7 @@ def check_session_path(path) -> Path:
     is spent and then lost. Returns the session path; creates nothing that stays."""
     import secrets
 
-    from explorer.export import hidden_stem
+    from explorer.export import hidden_stem, probe_writable
 
     path = session_path(path)
     if path.exists():
@@ -209,19 +244,21 @@ def check_session_path(path) -> Path:
         for target in (path, arrays_path(path)):
             if target.is_dir():
                 raise IsADirectoryError(21, "is a folder", str(target))
-            if target.exists() and not os.access(target, os.W_OK) and not os.access(
-                    folder, os.W_OK):
+            if (
+                target.exists()
+                and not os.access(target, os.W_OK)
+                and not os.access(folder, os.W_OK)
+            ):
                 raise PermissionError(13, "Permission denied", str(target))
-        probe = folder / f".{hidden_stem(arrays_path(path).name)}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-        try:
-            with open(probe, "xb"):
-                pass
-        finally:
-            with contextlib.suppress(OSError):
-                probe.unlink()
+        probe = (
+            folder
+            / f".{hidden_stem(arrays_path(path).name)}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        )
+        probe_writable(probe, lambda p: open(p, "xb").close(), Path.unlink)
     except OSError as e:
-        raise OSError(f"{path}: cannot save the session there ({e.strerror or e} in "
-                      f"{folder})") from None
+        raise OSError(
+            f"{path}: cannot save the session there ({e.strerror or e} in {folder})"
+        ) from None
     return path
 
 
@@ -240,9 +277,10 @@ def _relative(target: str, base: Path) -> str | None:
         return str(Path(target).resolve().relative_to(base.resolve()))
     except ValueError:
         import os
+
         try:
             return os.path.relpath(Path(target).resolve(), base.resolve())
-        except ValueError:      # another drive
+        except ValueError:  # another drive
             return None
 
 
@@ -264,13 +302,18 @@ def _plain(value):
 _UPGRADES: dict[int, Any] = {}
 
 
-MAX_DEPTH = 64                  # a session's JSON nests about 6 levels; anything deeper is damage
+MAX_DEPTH = 64  # a session's JSON nests about 6 levels; anything deeper is damage
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_SEED = 2**63 - 1
 # Loader options: the JSON types each may have (checked before any loader sees them).
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
-    "columns": (str, list, type(None)), "standardize": (bool,), "labels": (str, type(None)),
-    "missing": (str,), "dtype": (str,), "directed": (bool,), "test_pairs": (str, type(None)),
+    "columns": (str, list, type(None)),
+    "standardize": (bool,),
+    "labels": (str, type(None)),
+    "missing": (str,),
+    "dtype": (str,),
+    "directed": (bool,),
+    "test_pairs": (str, type(None)),
     "bin_width": (numbers.Real, type(None)),
 }
 
@@ -315,14 +358,22 @@ def _tuple(types) -> tuple:
 
 
 def _type_names(types) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "true or false",
-             int: "a whole number", numbers.Real: "a number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "true or false",
+        int: "a whole number",
+        numbers.Real: "a number",
+        type(None): "null",
+    }
     return " or ".join(names.get(t, t.__name__) for t in _tuple(types))
 
 
 def _whole(obj, key, where, lo, hi, *, optional=False, default=None) -> int | None:
-    value = _get(obj, key, where, (int, type(None)) if optional else int, optional=optional,
-                 default=default)
+    value = _get(
+        obj, key, where, (int, type(None)) if optional else int, optional=optional, default=default
+    )
     if value is None:
         return None
     if not lo <= value <= hi:
@@ -382,16 +433,20 @@ def _check_dataset(d, where: str) -> DatasetEntry:
     options = _get(d, "options", where, (dict, type(None)), optional=True) or {}
     for name, value in options.items():
         if name not in LOAD_OPTIONS[kind]:
-            raise _Bad(f"{where}.options.{name}: not an option of a {kind} "
-                       f"(one of {', '.join(LOAD_OPTIONS[kind])})")
+            raise _Bad(
+                f"{where}.options.{name}: not an option of a {kind} "
+                f"(one of {', '.join(LOAD_OPTIONS[kind])})"
+            )
         _get(options, name, f"{where}.options", _OPTION_TYPES[name])
-        if name == "columns" and isinstance(value, list) and not all(
-                isinstance(c, str) for c in value):
+        if (
+            name == "columns"
+            and isinstance(value, list)
+            and not all(isinstance(c, str) for c in value)
+        ):
             raise _Bad(f"{where}.options.columns: expected a list of column names")
     if "\x00" in path or (rel is not None and "\x00" in rel):
         raise _Bad(f"{where}.path: holds a NUL character")
-    return DatasetEntry(path=path, kind=kind, options=dict(options), sha256=sha,
-                        relative_path=rel)
+    return DatasetEntry(path=path, kind=kind, options=dict(options), sha256=sha, relative_path=rel)
 
 
 def _check_run(r, where: str, datasets: list, models: dict, n_arrays_runs: set[str]) -> RunRecord:
@@ -426,9 +481,17 @@ def _check_run(r, where: str, datasets: list, models: dict, n_arrays_runs: set[s
     names = _get(r, "arrays", where, list, optional=True, default=[])
     if names and f"run{rid}" not in n_arrays_runs:
         raise _Bad(f"{where}.arrays: not in the arrays file")
-    return RunRecord(id=rid, dataset=ds, model=model, hyperparameters=dict(hp), seed=seed,
-                     max_iter=max_iter, tol=tol, result=dict(result),
-                     iteration_times=[float(t) for t in times])
+    return RunRecord(
+        id=rid,
+        dataset=ds,
+        model=model,
+        hyperparameters=dict(hp),
+        seed=seed,
+        max_iter=max_iter,
+        tol=tol,
+        result=dict(result),
+        iteration_times=[float(t) for t in times],
+    )
 
 
 def _read_arrays(npz: Path) -> dict[str, dict[str, np.ndarray]]:
@@ -442,12 +505,15 @@ def _read_arrays(npz: Path) -> dict[str, dict[str, np.ndarray]]:
                 arrays.setdefault(run, {})[name] = z[key]
     except ValueError as e:
         if "pickle" in str(e):
-            raise SessionError(f"{npz}: {key}: holds a pickled (object) array, which a session "
-                               "never writes; not read") from None
+            raise SessionError(
+                f"{npz}: {key}: holds a pickled (object) array, which a session "
+                "never writes; not read"
+            ) from None
         raise SessionError(f"{npz}: {key or 'the file'}: damaged ({e})") from None
-    except Exception as e:      # BadZipFile, EOFError, OSError, zlib.error: a damaged member
-        raise SessionError(f"{npz}: {key or 'the file'}: damaged or truncated "
-                           f"({type(e).__name__}: {e})") from None
+    except Exception as e:  # BadZipFile, EOFError, OSError, zlib.error: a damaged member
+        raise SessionError(
+            f"{npz}: {key or 'the file'}: damaged or truncated ({type(e).__name__}: {e})"
+        ) from None
     return arrays
 
 
@@ -460,21 +526,25 @@ def load_session(path) -> Session:
     except OSError as e:
         raise SessionError(f"{path}: cannot read the session ({e.strerror or e})") from None
     except RecursionError:
-        raise SessionError(f"{path}: not a session file (JSON nested more than "
-                           f"{MAX_DEPTH} levels deep)") from None
-    except ValueError as e:     # JSONDecodeError, UnicodeDecodeError
+        raise SessionError(
+            f"{path}: not a session file (JSON nested more than {MAX_DEPTH} levels deep)"
+        ) from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
         raise SessionError(f"{path}: not a session file (invalid JSON: {e})") from None
     if _depth(doc) > MAX_DEPTH:
-        raise SessionError(f"{path}: not a session file (JSON nested more than {MAX_DEPTH} "
-                           "levels deep)")
+        raise SessionError(
+            f"{path}: not a session file (JSON nested more than {MAX_DEPTH} levels deep)"
+        )
     if not isinstance(doc, dict) or doc.get("app") != "explorer" or "format" not in doc:
         raise SessionError(f"{path}: not an explorer session file")
     fmt = doc["format"]
     if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
         raise SessionError(f"{path}: unknown session format {_show(fmt)}")
     if fmt > FORMAT:
-        raise SessionError(f"{path}: session format {fmt} is newer than this explorer reads "
-                           f"(format {FORMAT}, version {__version__}); upgrade the explorer")
+        raise SessionError(
+            f"{path}: session format {fmt} is newer than this explorer reads "
+            f"(format {FORMAT}, version {__version__}); upgrade the explorer"
+        )
     while fmt < FORMAT:
         doc = _UPGRADES[fmt](doc)
         fmt += 1
@@ -527,8 +597,11 @@ def paths_outside(session: Session) -> list[Path]:
 def _refuse_unconfirmed(session: Session, d: DatasetEntry) -> None:
     p = Path(d.path)
     if session.folder is not None and Path(os.path.realpath(p)) in paths_outside(session):
-        raise DataError("data file outside the session's folder, not confirmed (explorer replay "
-                        "--allow-paths, or confirm it in the window)", path=d.path)
+        raise DataError(
+            "data file outside the session's folder, not confirmed (explorer replay "
+            "--allow-paths, or confirm it in the window)",
+            path=d.path,
+        )
 
 
 def check_datasets(session: Session, *, hash_files: bool = True) -> list[str]:
@@ -547,17 +620,23 @@ def check_datasets(session: Session, *, hash_files: bool = True) -> list[str]:
         elif not p.exists():
             problems.append(f"{d.path}: data file not found")
         elif not p.is_file():
-            problems.append(f"{d.path}: not a regular file (a FIFO, a folder or a device); "
-                            "not read")
+            problems.append(
+                f"{d.path}: not a regular file (a FIFO, a folder or a device); not read"
+            )
         elif not d.sha256:
-            problems.append(f"{d.path}: no sha256 saved in the session: cannot check that the "
-                            "data file is the one the runs were made on")
+            problems.append(
+                f"{d.path}: no sha256 saved in the session: cannot check that the "
+                "data file is the one the runs were made on"
+            )
         elif hash_files:
             try:
                 now = file_sha256(p)
             except (DataError, OSError) as e:
-                problems.append(str(e) if isinstance(e, DataError) else
-                                f"{d.path}: cannot read the data file ({e.strerror or e})")
+                problems.append(
+                    str(e)
+                    if isinstance(e, DataError)
+                    else f"{d.path}: cannot read the data file ({e.strerror or e})"
+                )
                 continue
             if now != d.sha256:
                 problems.append(f"{d.path}: {_changed(d.sha256, now)}")
@@ -565,8 +644,10 @@ def check_datasets(session: Session, *, hash_files: bool = True) -> list[str]:
 
 
 def _changed(saved: str, now: str) -> str:
-    return (f"data file changed since the session was saved (sha256 {saved[:12]}... saved, "
-            f"{now[:12]}... now)")
+    return (
+        f"data file changed since the session was saved (sha256 {saved[:12]}... saved, "
+        f"{now[:12]}... now)"
+    )
 
 
 def load_dataset(session: Session, index: int):
@@ -577,8 +658,9 @@ def load_dataset(session: Session, index: int):
     d = session.datasets[index]
     _refuse_unconfirmed(session, d)
     if not Path(d.path).exists():
-        raise DataError("data file not found (moved or deleted since the session was saved)",
-                        path=d.path)
+        raise DataError(
+            "data file not found (moved or deleted since the session was saved)", path=d.path
+        )
     # The loader hashes the bytes it reads: one read of the file gives the data and its hash.
     try:
         data = load(d.path, kind=d.kind, **d.options)
@@ -614,11 +696,11 @@ def replay(session: Session, out_dir=None, rtol: float = 1e-9) -> list[ReplayRow
     from explorer.models import get_model
 
     rows = []
-    loaded: dict[int, Any] = {}     # per data set: the data, or why it cannot be loaded
+    loaded: dict[int, Any] = {}  # per data set: the data, or why it cannot be loaded
     for r in session.runs:
         saved = r.objective
         try:
-            if r.dataset not in loaded:     # each data file is read (and hashed) once
+            if r.dataset not in loaded:  # each data file is read (and hashed) once
                 try:
                     loaded[r.dataset] = load_dataset(session, r.dataset)
                 except DataError as e:
@@ -627,15 +709,23 @@ def replay(session: Session, out_dir=None, rtol: float = 1e-9) -> list[ReplayRow
                 raise loaded[r.dataset]
             cls = get_model(r.model)
             model = cls(cls.Hyperparameters.from_mapping(r.hyperparameters))
-            res = runner.fit(model, loaded[r.dataset], seed=r.seed, max_iter=r.max_iter,
-                             tol=r.tol, snapshots=False)
+            res = runner.fit(
+                model,
+                loaded[r.dataset],
+                seed=r.seed,
+                max_iter=r.max_iter,
+                tol=r.tol,
+                snapshots=False,
+            )
         except (DataError, KeyError, ValueError) as e:
             rows.append(ReplayRow(r.id, r.model, saved, None, False, str(e)))
             continue
         value = float(res.final_objective)
         same = (saved is None and not math.isfinite(value)) or (
-            saved is not None and math.isfinite(value)
-            and abs(value - saved) <= rtol * max(abs(value), abs(saved), 1e-300))
+            saved is not None
+            and math.isfinite(value)
+            and abs(value - saved) <= rtol * max(abs(value), abs(saved), 1e-300)
+        )
         rows.append(ReplayRow(r.id, r.model, saved, value, bool(same)))
         if out_dir is not None:
             export_result(res, Path(out_dir) / f"run{r.id}")

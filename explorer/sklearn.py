@@ -51,10 +51,11 @@ try:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils import check_random_state
     from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
-except ImportError as e:      # scikit-learn missing, or older than 1.6 (no validate_data)
+except ImportError as e:  # scikit-learn missing, or older than 1.6 (no validate_data)
     raise ImportError(
         "explorer.sklearn needs scikit-learn 1.6 or newer (pip install 'scikit-learn>=1.6'); "
-        f"the rest of the explorer works without it ({e})") from e
+        f"the rest of the explorer works without it ({e})"
+    ) from e
 
 from scipy.special import logsumexp
 
@@ -73,9 +74,18 @@ from explorer.models.gmm import GaussianMixture as _GaussianMixture
 from explorer.models.kmeans import KMeans as _KMeans
 from explorer.models.kmedians import KMedians as _KMedians
 
-__all__ = ["RENAMED", "BayesianGaussianMixture", "BernoulliMixture", "ExponentialMixture",
-           "FuzzyCMeans", "GaussianMixture", "KMeans", "KMedians", "expected_failed_checks",
-           "sklearn_name"]
+__all__ = [
+    "RENAMED",
+    "BayesianGaussianMixture",
+    "BernoulliMixture",
+    "ExponentialMixture",
+    "FuzzyCMeans",
+    "GaussianMixture",
+    "KMeans",
+    "KMedians",
+    "expected_failed_checks",
+    "sklearn_name",
+]
 
 # The only hyperparameters whose scikit-learn name differs from the explorer's, by model family.
 # Every other declared hyperparameter keeps its name (n_init, reg_covar, init, m, ...): either
@@ -104,10 +114,13 @@ def _refuse_fit_params(estimator, fit_params: dict) -> None:
     if "sample_weight" in fit_params:
         raise TypeError(
             f"{type(estimator).__name__} does not support sample_weight: the explorer's "
-            f"{estimator._model.name} fits every row with weight 1 (repeat rows to weight them)")
+            f"{estimator._model.name} fits every row with weight 1 (repeat rows to weight them)"
+        )
     if fit_params:
-        raise TypeError(f"{type(estimator).__name__}.fit got unexpected argument(s): "
-                        f"{', '.join(sorted(fit_params))}")
+        raise TypeError(
+            f"{type(estimator).__name__}.fit got unexpected argument(s): "
+            f"{', '.join(sorted(fit_params))}"
+        )
 
 
 def _seed(random_state) -> int:
@@ -118,8 +131,9 @@ def _seed(random_state) -> int:
         return check_seed(int(random_state))
     if random_state is None or isinstance(random_state, np.random.RandomState):
         return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    raise ValueError(f"random_state must be None, an int >= 0 or a numpy RandomState, "
-                     f"got {random_state!r}")
+    raise ValueError(
+        f"random_state must be None, an int >= 0 or a numpy RandomState, got {random_state!r}"
+    )
 
 
 @contextlib.contextmanager
@@ -166,8 +180,7 @@ class _ExplorerEstimator(BaseEstimator):
     @classmethod
     def _hyperparameter_names(cls) -> dict[str, str]:
         """Constructor argument -> the model's hyperparameter, in declaration order."""
-        return {sklearn_name(cls._model, spec.name): spec.name
-                for spec in cls._model.param_specs()}
+        return {sklearn_name(cls._model, spec.name): spec.name for spec in cls._model.param_specs()}
 
     def _hyperparameters(self):
         """The model's frozen Hyperparameters from the current arguments, checked by the
@@ -175,7 +188,7 @@ class _ExplorerEstimator(BaseEstimator):
         values = {}
         for spec in self._model.param_specs():
             arg = sklearn_name(self._model, spec.name)
-            spec = dataclasses.replace(spec, name=arg)     # messages name the argument
+            spec = dataclasses.replace(spec, name=arg)  # messages name the argument
             value = spec.coerce(getattr(self, arg))
             spec.check(value)
             values[arg] = value
@@ -184,11 +197,13 @@ class _ExplorerEstimator(BaseEstimator):
 
     def _run_settings(self) -> tuple[int, float]:
         max_iter, tol = self.max_iter, self.tol
-        if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) \
-                or max_iter < 1:
+        if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
             raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) \
-                or not (math.isfinite(tol) and tol >= 0):
+        if (
+            isinstance(tol, bool)
+            or not isinstance(tol, numbers.Real)
+            or not (math.isfinite(tol) and tol >= 0)
+        ):
             raise ValueError(f"tol must be a number >= 0, got {tol!r}")
         return int(max_iter), float(tol)
 
@@ -198,8 +213,13 @@ class _ExplorerEstimator(BaseEstimator):
 
     # ---- fitting ------------------------------------------------------------------------
     def _validate(self, X, hp, *, reset: bool) -> np.ndarray:
-        X = validate_data(self, X, dtype=list(self._dtypes), reset=reset,
-                          ensure_min_samples=self._min_samples if reset else 1)
+        X = validate_data(
+            self,
+            X,
+            dtype=list(self._dtypes),
+            reset=reset,
+            ensure_min_samples=self._min_samples if reset else 1,
+        )
         return self._check_values(X, hp)
 
     def _check_values(self, X: np.ndarray, hp) -> np.ndarray:
@@ -216,16 +236,22 @@ class _ExplorerEstimator(BaseEstimator):
         k_name = sklearn_name(self._model, "K")
         if n < hp.K:
             raise ValueError(f"n_samples={n} should be >= {k_name}={hp.K}")
-        columns = ([str(c) for c in self.feature_names_in_] if hasattr(self, "feature_names_in_")
-                   else [f"x{j}" for j in range(X.shape[1])])
+        columns = (
+            [str(c) for c in self.feature_names_in_]
+            if hasattr(self, "feature_names_in_")
+            else [f"x{j}" for j in range(X.shape[1])]
+        )
         data = TableData(X=X, columns=columns, ids=RowNumbers(n))
         model = self._model(hp)
         given = self._given_start(X.shape[1])
         if given:
             if hp.n_init > 1:
-                warnings.warn(f"{type(self).__name__}: explicit initial values given, so one "
-                              f"restart is run (not n_init={hp.n_init})", RuntimeWarning,
-                              stacklevel=3)
+                warnings.warn(
+                    f"{type(self).__name__}: explicit initial values given, so one "
+                    f"restart is run (not n_init={hp.n_init})",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
             with _one_thread_for_one_chunk(n):
                 model.prepare(data)
                 model.initialize(data, seed, **given)
@@ -240,23 +266,29 @@ class _ExplorerEstimator(BaseEstimator):
             objective = run.objective
         else:
             with _one_thread_for_one_chunk(n):
-                result = runner.fit(model, data, seed=seed, max_iter=max_iter, tol=tol,
-                                    snapshots=False)
+                result = runner.fit(
+                    model, data, seed=seed, max_iter=max_iter, tol=tol, snapshots=False
+                )
             model = result.model
             trace, converged, reason = result.trace, result.converged, result.stop_reason
             objective = result.final_objective
         if not trace or not math.isfinite(objective):
-            raise ValueError(f"{type(self).__name__}: the fit failed ({reason}); "
-                             + "; ".join(model.notes))
+            raise ValueError(
+                f"{type(self).__name__}: the fit failed ({reason}); " + "; ".join(model.notes)
+            )
         if reason.startswith("degenerate"):
             warnings.warn(f"{type(self).__name__}: {reason}", UserWarning, stacklevel=3)
         elif not converged:
-            warnings.warn(f"{type(self).__name__} did not converge in {max_iter} iterations "
-                          f"({reason}); increase max_iter or tol", ConvergenceWarning,
-                          stacklevel=3)
+            warnings.warn(
+                f"{type(self).__name__} did not converge in {max_iter} iterations "
+                f"({reason}); increase max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         self._hyperparameters_ = hp
-        self._parameters = {name: value for name, value in model.parameters().items()
-                            if name not in _PER_ROW}
+        self._parameters = {
+            name: value for name, value in model.parameters().items() if name not in _PER_ROW
+        }
         self.labels_ = np.asarray(model.labels(), dtype=np.int64)
         self.n_iter_ = len(trace)
         self.converged_ = bool(converged)
@@ -293,8 +325,11 @@ def _make_init(cls):
     only, each default the declared one; the body stores every argument unchanged."""
     model = cls._model
     args = [(sklearn_name(model, spec.name), spec.default) for spec in model.param_specs()]
-    args += [("max_iter", model.default_max_iter), ("tol", model.default_tol),
-             ("random_state", None)]
+    args += [
+        ("max_iter", model.default_max_iter),
+        ("tol", model.default_tol),
+        ("random_state", None),
+    ]
     args += [(name, "k-means++" if name == "init" else None) for name in cls._start_arguments]
     names = [name for name, _ in args]
     if len(set(names)) != len(names):
@@ -302,8 +337,9 @@ def _make_init(cls):
     P = inspect.Parameter
     params = [P("self", P.POSITIONAL_OR_KEYWORD)]
     for i, (name, default) in enumerate(args):
-        params.append(P(name, P.POSITIONAL_OR_KEYWORD if i == 0 else P.KEYWORD_ONLY,
-                        default=default))
+        params.append(
+            P(name, P.POSITIONAL_OR_KEYWORD if i == 0 else P.KEYWORD_ONLY, default=default)
+        )
     signature = inspect.Signature(params)
 
     def __init__(self, *args, **kwargs):
@@ -315,8 +351,9 @@ def _make_init(cls):
     __init__.__signature__ = signature
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
     __init__.__module__ = cls.__module__
-    __init__.__doc__ = (f"Arguments: {', '.join(names)} (see the class docstring and "
-                        f"docs/sklearn.md).")
+    __init__.__doc__ = (
+        f"Arguments: {', '.join(names)} (see the class docstring and docs/sklearn.md)."
+    )
     return __init__
 
 
@@ -328,8 +365,10 @@ def expected_failed_checks(estimator) -> dict[str, str]:
 
 # ---- the centre models -----------------------------------------------------------------------
 
-class _CentreEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
-                       _ExplorerEstimator):
+
+class _CentreEstimator(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, _ExplorerEstimator
+):
     """K-means, K-medians, fuzzy c-means: ``cluster_centers_``, ``labels_``, ``inertia_`` (the
     minimised distortion of the training rows), ``predict`` (nearest centre), ``transform``
     (distances to the centres) and ``score`` (minus the distortion of the given rows)."""
@@ -340,8 +379,10 @@ class _CentreEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluste
         init = self.init
         if isinstance(init, str):
             if init != "k-means++":
-                raise ValueError(f"init must be 'k-means++' or an array of initial centres of "
-                                 f"shape (n_clusters, n_features), got {init!r}")
+                raise ValueError(
+                    f"init must be 'k-means++' or an array of initial centres of "
+                    f"shape (n_clusters, n_features), got {init!r}"
+                )
             return {}
         return {"centers": np.array(init, dtype=np.float64)}
 
@@ -419,11 +460,13 @@ class FuzzyCMeans(_CentreEstimator):
         X = self._new_rows(X)
         model = self._unfitted_model()
         R = model.memberships_for(self._parameters, X)
-        return -float(np.sum(R ** float(self._hyperparameters_.m)
-                             * model.distances(self._parameters, X)))
+        return -float(
+            np.sum(R ** float(self._hyperparameters_.m) * model.distances(self._parameters, X))
+        )
 
 
 # ---- the mixtures ----------------------------------------------------------------------------
+
 
 class _MixtureEstimator(DensityMixin, _ExplorerEstimator):
     """The mixtures: ``weights_``, ``labels_``, ``lower_bound_`` (the fit's objective per row: the
@@ -484,17 +527,22 @@ class GaussianMixture(_InformationCriteria, _MixtureEstimator):
 
     _model = _GaussianMixture
     _dtypes = (np.float64, np.float32)
-    _min_samples = 2            # a covariance needs two rows
-    _start_arguments = {"weights_init": "weights", "means_init": "means",
-                        "precisions_init": "precisions"}
+    _min_samples = 2  # a covariance needs two rows
+    _start_arguments = {
+        "weights_init": "weights",
+        "means_init": "means",
+        "precisions_init": "precisions",
+    }
 
     def _given_start(self, D: int) -> dict[str, Any]:
         given = {key: getattr(self, arg) for arg, key in self._start_arguments.items()}
         if all(v is None for v in given.values()):
             return {}
         if any(v is None for v in given.values()):
-            raise ValueError("give weights_init, means_init and precisions_init together "
-                             "(the explorer's EM starts from all three)")
+            raise ValueError(
+                "give weights_init, means_init and precisions_init together "
+                "(the explorer's EM starts from all three)"
+            )
         return given
 
     def _set_fitted(self, model, objective, n):
@@ -503,8 +551,9 @@ class GaussianMixture(_InformationCriteria, _MixtureEstimator):
         self.means_ = p["means"]
         self.covariances_ = p["covariances"]
         self.precisions_cholesky_ = p["precisions_cholesky"]
-        self.precisions_ = np.einsum("kij,klj->kil", p["precisions_cholesky"],
-                                     p["precisions_cholesky"])
+        self.precisions_ = np.einsum(
+            "kij,klj->kil", p["precisions_cholesky"], p["precisions_cholesky"]
+        )
 
 
 class BayesianGaussianMixture(_MixtureEstimator):
@@ -540,9 +589,11 @@ class BernoulliMixture(_InformationCriteria, _MixtureEstimator):
         bad = (X != 0.0) & (X != 1.0)
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            raise ValueError(f"{type(self).__name__} takes 0/1 data, but row {i} column {j} is "
-                             f"{X[i, j]:g} ({int(bad.sum())} non-binary values in all); set "
-                             f"binarize=True to map values >= threshold ({hp.threshold:g}) to 1")
+            raise ValueError(
+                f"{type(self).__name__} takes 0/1 data, but row {i} column {j} is "
+                f"{X[i, j]:g} ({int(bad.sum())} non-binary values in all); set "
+                f"binarize=True to map values >= threshold ({hp.threshold:g}) to 1"
+            )
         return X
 
     def _set_fitted(self, model, objective, n):
@@ -556,10 +607,9 @@ class ExponentialMixture(_InformationCriteria, _MixtureEstimator):
 
     _model = _ExponentialMixture
     _expected_failed_checks = {
-        "check_fit2d_1sample":
-            "the check shifts its single row to be non-negative, which leaves a column all zeros; "
-            "an exponential rate would be infinite there, and the fit says so (a ValueError "
-            "naming the column) rather than naming the number of samples the check looks for",
+        "check_fit2d_1sample": "the check shifts its single row to be non-negative, which leaves a column all zeros; "
+        "an exponential rate would be infinite there, and the fit says so (a ValueError "
+        "naming the column) rather than naming the number of samples the check looks for",
     }
 
     def _check_values(self, X, hp):
@@ -575,4 +625,3 @@ class ExponentialMixture(_InformationCriteria, _MixtureEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.positive_only = True
         return tags
-

@@ -66,7 +66,7 @@ def spectral_embedding(adjacency, K: int, seed: int = 0) -> np.ndarray:
         vals, vecs = np.linalg.eigh(dense)
         X = vecs[:, np.argsort(vals)[::-1][:K]]
     else:
-        v0 = np.random.default_rng(seed).uniform(0.5, 1.0, n)   # ARPACK start, reproducible
+        v0 = np.random.default_rng(seed).uniform(0.5, 1.0, n)  # ARPACK start, reproducible
         vals, vecs = eigsh(M, k=K, which="LA", v0=v0, tol=1e-8, maxiter=max(1000, 20 * n))
         X = vecs[:, np.argsort(vals)[::-1]]
     return _unit_rows(X)
@@ -82,7 +82,7 @@ def lowrank_spectral_embedding(L: np.ndarray, R: np.ndarray, K: int) -> np.ndarr
     d = 0.5 * (L @ R.sum(axis=0) + R @ L.sum(axis=0))
     s = np.zeros(n)
     np.divide(1.0, np.sqrt(d), out=s, where=d > 0)
-    B = np.hstack([s[:, None] * L, s[:, None] * R])        # M = B C B^T
+    B = np.hstack([s[:, None] * L, s[:, None] * R])  # M = B C B^T
     r = L.shape[1]
     C = np.zeros((2 * r, 2 * r))
     C[:r, r:] = 0.5 * np.eye(r)
@@ -92,7 +92,7 @@ def lowrank_spectral_embedding(L: np.ndarray, R: np.ndarray, K: int) -> np.ndarr
     vals, vecs = np.linalg.eigh(0.5 * (small + small.T))
     k = min(K, len(vals))
     X = Q @ vecs[:, np.argsort(vals)[::-1][:k]]
-    if k < K:   # rank below K: pad with zeros (those dimensions carry nothing)
+    if k < K:  # rank below K: pad with zeros (those dimensions carry nothing)
         X = np.hstack([X, np.zeros((n, K - k))])
     return _unit_rows(X)
 

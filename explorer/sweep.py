@@ -71,14 +71,18 @@ from explorer.models import get_model
 from explorer.models.base import HyperparameterError, Model
 
 SILHOUETTE_SAMPLE = 5000
-MAJOR_WEIGHT = 0.01          # bayes-gmm: a component "in use" has weight above 1 %
+MAJOR_WEIGHT = 0.01  # bayes-gmm: a component "in use" has weight above 1 %
 
 # Per model id: (criterion that chooses K, True when higher is better).
 _CHOOSER = {
-    "gmm": ("bic", False), "bernoulli-mixture": ("bic", False),
-    "exponential-mixture": ("bic", False), "bayes-gmm": ("elbo", True),
-    "ammsb": ("heldout_loglik", True), "dynamic-exposure": ("heldout_loglik", True),
-    "kmeans": ("silhouette", True), "kmedians": ("silhouette", True),
+    "gmm": ("bic", False),
+    "bernoulli-mixture": ("bic", False),
+    "exponential-mixture": ("bic", False),
+    "bayes-gmm": ("elbo", True),
+    "ammsb": ("heldout_loglik", True),
+    "dynamic-exposure": ("heldout_loglik", True),
+    "kmeans": ("silhouette", True),
+    "kmedians": ("silhouette", True),
     "fuzzy-cmeans": ("silhouette", True),
 }
 
@@ -101,7 +105,8 @@ def criterion_family(model_id: str) -> str:
         return "gmm"
     raise HyperparameterError(
         f"model '{model_id}' gives no criterion to choose K: count its free parameters "
-        "(n_parameters) for BIC, or report a held-out log-likelihood")
+        "(n_parameters) for BIC, or report a held-out log-likelihood"
+    )
 
 
 def sweep_parameter(model_cls: type[Model]) -> str:
@@ -132,7 +137,8 @@ def parse_k_range(text: str) -> list[int]:
             values = [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
         raise HyperparameterError(
-            f"K range {text!r}: expected LO:HI, LO:HI:STEP or a list such as 2,3,5") from None
+            f"K range {text!r}: expected LO:HI, LO:HI:STEP or a list such as 2,3,5"
+        ) from None
     if not values or min(values) < 1:
         raise HyperparameterError(f"K range {text!r}: values must be at least 1")
     return sorted(set(values))
@@ -148,11 +154,11 @@ class SweepSpec:
     data_options: dict[str, Any]
     Ks: tuple[int, ...]
     seeds: tuple[int, ...]
-    hyperparameters: dict[str, Any] = field(default_factory=dict)   # the fixed ones (not K)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)  # the fixed ones (not K)
     max_iter: int | None = None
     tol: float | None = None
     out_dir: str | None = None
-    resume: bool = False         # reuse the complete sets of an earlier sweep in out_dir
+    resume: bool = False  # reuse the complete sets of an earlier sweep in out_dir
 
     def tasks(self) -> list[tuple[int, int]]:
         return [(K, s) for K in self.Ks for s in self.seeds]
@@ -175,13 +181,16 @@ class SweepRow:
     out: str | None = None
     error: str | None = None
     labels: np.ndarray | None = field(default=None, repr=False)
-    resumed: bool = False        # read back from an earlier sweep's set, not fitted again
+    resumed: bool = False  # read back from an earlier sweep's set, not fitted again
 
     def flat(self) -> dict[str, Any]:
         """One CSV row: fixed columns (``status``: :func:`fit_status`), then each criterion,
         then each metric."""
-        row = {k: v for k, v in asdict(self).items()
-               if k not in ("criteria", "metrics", "labels", "resumed")}
+        row = {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in ("criteria", "metrics", "labels", "resumed")
+        }
         row["status"] = fit_status(self)
         row.update(self.criteria)
         row.update({f"metric_{k}": v for k, v in self.metrics.items()})
@@ -201,7 +210,8 @@ def fit_status(row: SweepRow) -> str:
     if reason == "cancelled":
         return "cancelled"
     if reason.startswith(("degenerate", "non-finite")) or (
-            row.iterations and not math.isfinite(row.objective)):
+        row.iterations and not math.isfinite(row.objective)
+    ):
         return "degenerate"
     return "used"
 
@@ -228,7 +238,7 @@ def silhouette(X: np.ndarray, labels: np.ndarray, block: int = 512) -> float:
         d2 = sq[a:b, None] + sq[None, :] - 2.0 * X[a:b] @ X.T
         d = np.sqrt(np.maximum(d2, 0.0))
         d[np.arange(b - a), np.arange(a, b)] = 0.0
-        sums = d @ onehot                                    # (block, K) distance totals
+        sums = d @ onehot  # (block, K) distance totals
         own = lab[a:b]
         own_n = counts[own] - 1
         intra = np.where(own_n > 0, sums[np.arange(b - a), own] / np.maximum(own_n, 1), 0.0)
@@ -236,8 +246,9 @@ def silhouette(X: np.ndarray, labels: np.ndarray, block: int = 512) -> float:
         other[np.arange(b - a), own] = np.inf
         inter = other.min(1)
         denom = np.maximum(intra, inter)
-        s[a:b] = np.where((own_n > 0) & (denom > 0), (inter - intra) / np.where(denom > 0, denom, 1),
-                          0.0)
+        s[a:b] = np.where(
+            (own_n > 0) & (denom > 0), (inter - intra) / np.where(denom > 0, denom, 1), 0.0
+        )
     return float(s.mean())
 
 
@@ -260,8 +271,9 @@ def criteria_of(model_id: str, result, data) -> dict[str, float]:
         out["elbo"] = float(result.final_objective)
         weights = result.model.parameters().get("weights")
         if weights is not None:
-            out["components_used"] = float((np.asarray(weights, dtype=np.float64)
-                                            > MAJOR_WEIGHT).sum())
+            out["components_used"] = float(
+                (np.asarray(weights, dtype=np.float64) > MAJOR_WEIGHT).sum()
+            )
     elif model_id in ("ammsb", "dynamic-exposure"):
         if "heldout_loglik" in m:
             out["heldout_loglik"] = float(m["heldout_loglik"])
@@ -330,11 +342,12 @@ def die_with_parent(parent_pid: int) -> None:
             pr_set_pdeathsig = 1
             libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
     if hasattr(os, "getppid") and os.name == "posix" and os.getppid() != parent_pid:
-        os._exit(1)                     # the parent is already gone (re-parented)
+        os._exit(1)  # the parent is already gone (re-parented)
     parent = mp.parent_process()
     if parent is not None:
+
         def watch() -> None:
-            parent.join()               # returns when the parent's end of the pipe closes
+            parent.join()  # returns when the parent's end of the pipe closes
             os._exit(1)
 
         threading.Thread(target=watch, name="explorer-parent-watch", daemon=True).start()
@@ -373,29 +386,38 @@ def fit_one(spec: SweepSpec, K: int, seed: int, control=None) -> SweepRow:
 
     t0 = time.perf_counter()
     row = SweepRow(K=K, seed=seed)
-    if control is not None and control.cancelled:      # queued before the cancel: never start
+    if control is not None and control.cancelled:  # queued before the cancel: never start
         row.stop_reason = "cancelled"
         row.seconds = 0.0
         return row
     try:
         cls = get_model(spec.model_id)
         data = _load(spec)
-        hp = cls.Hyperparameters.from_mapping({**spec.hyperparameters,
-                                              sweep_parameter(cls): K})
+        hp = cls.Hyperparameters.from_mapping({**spec.hyperparameters, sweep_parameter(cls): K})
         if spec.out_dir and spec.resume:
             saved = _saved_fit(spec, cls(hp), data, K, seed)
             if saved is not None:
                 saved.seconds = time.perf_counter() - t0
                 return saved
-        result = runner.fit(cls(hp), data, seed=seed, max_iter=spec.max_iter, tol=spec.tol,
-                            snapshots=False, control=control)
+        result = runner.fit(
+            cls(hp),
+            data,
+            seed=seed,
+            max_iter=spec.max_iter,
+            tol=spec.tol,
+            snapshots=False,
+            control=control,
+        )
         row.iterations = result.iterations
         row.converged = result.converged
         row.stop_reason = result.stop_reason
         row.objective_kind = result.objective_kind
         row.objective = float(result.final_objective)
-        row.metrics = {k: float(v) for k, v in result.metrics.items()
-                       if isinstance(v, (int, float, np.floating, np.integer))}
+        row.metrics = {
+            k: float(v)
+            for k, v in result.metrics.items()
+            if isinstance(v, (int, float, np.floating, np.integer))
+        }
         row.criteria = criteria_of(spec.model_id, result, data)
         row.labels = np.asarray(result.model.labels()).astype(np.int32)
         # A cancelled fit is not exported: the cancel (Ctrl-C) asked for the sweep to end, and
@@ -404,7 +426,7 @@ def fit_one(spec: SweepSpec, K: int, seed: int, control=None) -> SweepRow:
             folder = fit_folder(spec.out_dir, K, seed)
             export_result(result, folder)
             row.out = str(folder)
-    except Exception as e:   # reported in the row: one bad fit never ends the sweep
+    except Exception as e:  # reported in the row: one bad fit never ends the sweep
         row.error = f"{type(e).__name__}: {e}"
     row.seconds = time.perf_counter() - t0
     return row
@@ -417,8 +439,10 @@ def fit_folder(out_dir, K: int, seed: int) -> Path:
 
 _FIT_FOLDER = re.compile(r"^K=\d+,seed=\d+$")
 _SWEEP_FILES = ("sweep.csv", "sweep.json")
-_TEMPORARY = re.compile(r"^\.(sweep\.csv|sweep\.json)\..+\.tmp$|"
-                        r"^\.K=\d+,seed=\d+\.explorer-(new|old)-\d+-[0-9a-f]+$")
+_TEMPORARY = re.compile(
+    r"^\.(sweep\.csv|sweep\.json)\..+\.tmp$|"
+    r"^\.K=\d+,seed=\d+\.explorer-(new|old)-\d+-[0-9a-f]+$"
+)
 
 
 def check_sweep_out(out_dir) -> None:
@@ -430,8 +454,7 @@ def check_sweep_out(out_dir) -> None:
 
     out = Path(out_dir)
     if out.is_symlink() and not out.exists():
-        raise ExportError(f"{out}: is a symbolic link to a missing folder "
-                          f"({os.readlink(out)})")
+        raise ExportError(f"{out}: is a symbolic link to a missing folder ({os.readlink(out)})")
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out}: is a file, not a folder")
     if out.is_dir():
@@ -439,15 +462,22 @@ def check_sweep_out(out_dir) -> None:
             entries = list(os.scandir(out))
         except OSError as e:
             raise ExportError(f"{out}: cannot read the folder ({e.strerror or e})") from None
-        foreign = sorted(e.name for e in entries if not (
-            (e.is_dir(follow_symlinks=False) and _FIT_FOLDER.match(e.name))
-            or (e.is_file(follow_symlinks=False) and e.name in _SWEEP_FILES)
-            or _TEMPORARY.match(e.name)))
+        foreign = sorted(
+            e.name
+            for e in entries
+            if not (
+                (e.is_dir(follow_symlinks=False) and _FIT_FOLDER.match(e.name))
+                or (e.is_file(follow_symlinks=False) and e.name in _SWEEP_FILES)
+                or _TEMPORARY.match(e.name)
+            )
+        )
         if foreign:
             shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
-            raise ExportError(f"{out}: the folder holds files that are not an earlier sweep's "
-                              f"outputs ({shown}); choose a new or empty folder")
-        for e in entries:           # each fit folder must itself be replaceable by a set
+            raise ExportError(
+                f"{out}: the folder holds files that are not an earlier sweep's "
+                f"outputs ({shown}); choose a new or empty folder"
+            )
+        for e in entries:  # each fit folder must itself be replaceable by a set
             if e.is_dir(follow_symlinks=False) and _FIT_FOLDER.match(e.name):
                 check_out_dir(e.path)
         # a fit folder inside is written through a hidden folder beside it, in out itself
@@ -491,28 +521,46 @@ def _saved_fit(spec: SweepSpec, model, data, K: int, seed: int) -> SweepRow | No
     doc = saved.doc
     max_iter = int(model.default_max_iter if spec.max_iter is None else spec.max_iter)
     tol = float(model.default_tol if spec.tol is None else spec.tol)
-    same = (doc.get("model") == spec.model_id and doc.get("seed") == seed
-            and doc.get("hyperparameters") == _clean(model.hp.as_dict())
-            and doc.get("max_iter") == max_iter and doc.get("tol") == tol
-            and (doc.get("data") or {}).get("sha256") == getattr(data, "sha256", None)
-            and doc.get("stop_reason") not in (None, "cancelled"))
+    same = (
+        doc.get("model") == spec.model_id
+        and doc.get("seed") == seed
+        and doc.get("hyperparameters") == _clean(model.hp.as_dict())
+        and doc.get("max_iter") == max_iter
+        and doc.get("tol") == tol
+        and (doc.get("data") or {}).get("sha256") == getattr(data, "sha256", None)
+        and doc.get("stop_reason") not in (None, "cancelled")
+    )
     if not same:
         return None
     objective = (doc.get("objective") or {}).get("final")
     objective = math.nan if objective is None else float(objective)
-    metrics = {k: (math.nan if v is None else float(v))
-               for k, v in (doc.get("metrics") or {}).items()
-               if v is None or isinstance(v, (int, float))}
+    metrics = {
+        k: (math.nan if v is None else float(v))
+        for k, v in (doc.get("metrics") or {}).items()
+        if v is None or isinstance(v, (int, float))
+    }
     labels = np.asarray(saved.parameters["labels"])
     params = dict(saved.parameters)
     result = types.SimpleNamespace(
-        metrics=metrics, final_objective=objective, objective_kind=doc["objective"].get("kind"),
-        model=types.SimpleNamespace(parameters=lambda: params, labels=lambda: labels))
-    return SweepRow(K=K, seed=seed, iterations=int(doc.get("iterations") or 0),
-                    converged=bool(doc.get("converged")), stop_reason=str(doc["stop_reason"]),
-                    objective_kind=str(result.objective_kind or ""), objective=objective,
-                    criteria=criteria_of(spec.model_id, result, data), metrics=metrics,
-                    out=str(folder), labels=labels.astype(np.int32), resumed=True)
+        metrics=metrics,
+        final_objective=objective,
+        objective_kind=doc["objective"].get("kind"),
+        model=types.SimpleNamespace(parameters=lambda: params, labels=lambda: labels),
+    )
+    return SweepRow(
+        K=K,
+        seed=seed,
+        iterations=int(doc.get("iterations") or 0),
+        converged=bool(doc.get("converged")),
+        stop_reason=str(doc["stop_reason"]),
+        objective_kind=str(result.objective_kind or ""),
+        objective=objective,
+        criteria=criteria_of(spec.model_id, result, data),
+        metrics=metrics,
+        out=str(folder),
+        labels=labels.astype(np.int32),
+        resumed=True,
+    )
 
 
 class _SharedCancel:
@@ -552,8 +600,9 @@ class SweepCancel:
         return self.event.is_set()
 
 
-def iter_sweep(spec: SweepSpec, jobs: int | None = None,
-               cancel: SweepCancel | None = None) -> Iterator[SweepRow]:
+def iter_sweep(
+    spec: SweepSpec, jobs: int | None = None, cancel: SweepCancel | None = None
+) -> Iterator[SweepRow]:
     """Run every (K, seed) fit in ``jobs`` worker processes; yield rows as fits finish.
 
     ``jobs=0`` runs in this process, one after the other (no pool; useful for debugging).
@@ -573,9 +622,12 @@ def iter_sweep(spec: SweepSpec, jobs: int | None = None,
     env_before = os.environ.get("NUMBA_NUM_THREADS")
     os.environ["NUMBA_NUM_THREADS"] = "1"
     try:
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
-                                   mp_context=mp.get_context("spawn"), initializer=_worker_init,
-                                   initargs=(cancel.event, os.getpid()))
+        pool = ProcessPoolExecutor(
+            max_workers=min(jobs, len(tasks)),
+            mp_context=mp.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(cancel.event, os.getpid()),
+        )
     finally:
         if env_before is None:
             os.environ.pop("NUMBA_NUM_THREADS", None)
@@ -608,8 +660,7 @@ def iter_sweep(spec: SweepSpec, jobs: int | None = None,
 # ---- aggregation -----------------------------------------------------------------------------------
 def stability(label_sets: list[np.ndarray]) -> float:
     """Mean pairwise ARI between the seeds' labels (NaN with fewer than two seeds)."""
-    pairs = [metrics_mod.ari(a, b) for i, a in enumerate(label_sets)
-             for b in label_sets[i + 1:]]
+    pairs = [metrics_mod.ari(a, b) for i, a in enumerate(label_sets) for b in label_sets[i + 1 :]]
     return float(np.mean(pairs)) if pairs else math.nan
 
 
@@ -628,12 +679,19 @@ def summarize(model_id: str, rows: list[SweepRow]) -> dict[str, Any]:
     dropped = [f"{n} {name}" for name, n in left_out.items() if n]
     if dropped:
         reason += f"; left out: {', '.join(dropped)} fit{'s' if sum(left_out.values()) > 1 else ''}"
-    out: dict[str, Any] = {"model": model_id, "criterion": criterion,
-                           "higher_is_better": higher, "chosen_K": chosen, "reason": reason,
-                           "left_out": left_out, "per_K": per_k}
+    out: dict[str, Any] = {
+        "model": model_id,
+        "criterion": criterion,
+        "higher_is_better": higher,
+        "chosen_K": chosen,
+        "reason": reason,
+        "left_out": left_out,
+        "per_K": per_k,
+    }
     if criterion == "silhouette":
-        out["elbow_K"] = elbow([e["K"] for e in per_k],
-                               [e.get("distortion", math.nan) for e in per_k])
+        out["elbow_K"] = elbow(
+            [e["K"] for e in per_k], [e.get("distortion", math.nan) for e in per_k]
+        )
     return out
 
 
@@ -645,7 +703,7 @@ def _summarize_k(K: int, fits: list[SweepRow]) -> dict[str, Any]:
     entry: dict[str, Any] = {"K": K, "fits": len(fits), "used": len(good)}
     for name in FIT_STATUSES[1:]:
         entry[name] = status.count(name)
-    names = sorted({n for r in fits for n in r.criteria})   # NaN where none is usable
+    names = sorted({n for r in fits for n in r.criteria})  # NaN where none is usable
     for n in names:
         vals = np.array([r.criteria.get(n, math.nan) for r in good], dtype=float)
         vals = vals[np.isfinite(vals)]
@@ -665,8 +723,10 @@ def _choose_k(per_k: list[dict[str, Any]], criterion: str, higher: bool):
         return None, f"no fit produced a finite {criterion}"
     pick = max if higher else min
     best_k, value = pick(finite, key=lambda kv: kv[1])
-    reason = (f"{'highest' if higher else 'lowest'} mean {criterion} "
-              f"({value:.6g}) over {len(finite)} values of K")
+    reason = (
+        f"{'highest' if higher else 'lowest'} mean {criterion} "
+        f"({value:.6g}) over {len(finite)} values of K"
+    )
     if criterion != "heldout_loglik":
         return best_k, reason
     # One-standard-error rule (Hastie, Tibshirani and Friedman, sec. 7.10): a held-out likelihood
@@ -674,12 +734,15 @@ def _choose_k(per_k: list[dict[str, Any]], criterion: str, higher: bool):
     # standard error of the best. The error is the larger of the held-out sum's own standard
     # error and the spread over seeds.
     best = next(e for e in per_k if e["K"] == best_k)
-    se = np.nanmax([best.get("heldout_loglik_se", math.nan),
-                    best.get("heldout_loglik_std", math.nan), 0.0])
+    se = np.nanmax(
+        [best.get("heldout_loglik_se", math.nan), best.get("heldout_loglik_std", math.nan), 0.0]
+    )
     chosen = min(k for k, v in finite if v >= value - se)
     if chosen != best_k:
-        reason = (f"smallest K whose mean held-out log-likelihood is within one "
-                  f"standard error ({se:.3g}) of the best ({value:.6g} at K = {best_k})")
+        reason = (
+            f"smallest K whose mean held-out log-likelihood is within one "
+            f"standard error ({se:.3g}) of the best ({value:.6g} at K = {best_k})"
+        )
     return chosen, reason
 
 

@@ -33,13 +33,13 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
     mask = (1 << 64) - 1
     split = np.zeros((326, 2), dtype=np.uint64)
     for i in range(326):
-        p = 5 ** i
+        p = 5**i
         j = p.bit_length() - _POW5_BITCOUNT
         v = p >> j if j >= 0 else p << -j
         split[i] = (v & mask, v >> 64)
     inv = np.zeros((342, 2), dtype=np.uint64)
     for i in range(342):
-        p = 5 ** i
+        p = 5**i
         j = p.bit_length() - 1 + _POW5_INV_BITCOUNT
         v = (1 << j) // p + 1
         inv[i] = (v & mask, v >> 64)
@@ -216,7 +216,7 @@ def _put_digits(buf, pos, u, n):
 def write_int(v, buf, pos):
     """Write the integer ``v`` in decimal at buf[pos:]; return the new position."""
     if v < 0:
-        buf[pos] = 45          # '-'
+        buf[pos] = 45  # '-'
         pos += 1
         u = np.uint64(-(v + 1)) + np.uint64(1)
     else:
@@ -228,7 +228,7 @@ def write_int(v, buf, pos):
 def write_float(x, buf, pos):
     """Write ``repr(float(x))`` at buf[pos:] (ASCII bytes); return the new position."""
     if x != x:
-        buf[pos] = 110         # nan
+        buf[pos] = 110  # nan
         buf[pos + 1] = 97
         buf[pos + 2] = 110
         return pos + 3
@@ -237,7 +237,7 @@ def write_float(x, buf, pos):
         buf[pos] = 45
         pos += 1
     if x == np.inf or x == -np.inf:
-        buf[pos] = 105         # inf
+        buf[pos] = 105  # inf
         buf[pos + 1] = 110
         buf[pos + 2] = 102
         return pos + 3
@@ -249,10 +249,10 @@ def write_float(x, buf, pos):
     digits, e = shortest_digits(x)
     n = _n_digits(digits)
     ten = np.uint64(10)
-    decpt = e + n              # the decimal point sits after ``decpt`` digits
+    decpt = e + n  # the decimal point sits after ``decpt`` digits
     x10 = decpt - 1
     if -4 <= x10 < 16:
-        if decpt <= 0:          # 0.000ddd
+        if decpt <= 0:  # 0.000ddd
             buf[pos] = 48
             buf[pos + 1] = 46
             pos += 2
@@ -260,7 +260,7 @@ def write_float(x, buf, pos):
                 buf[pos] = 48
                 pos += 1
             return _put_digits(buf, pos, digits, n)
-        if decpt >= n:          # ddd000.0
+        if decpt >= n:  # ddd000.0
             pos = _put_digits(buf, pos, digits, n)
             for _ in range(decpt - n):
                 buf[pos] = 48
@@ -287,7 +287,7 @@ def write_float(x, buf, pos):
         buf[pos] = 48 + np.uint8(digits)
         buf[pos + 1] = 46
         pos += n + 1
-    buf[pos] = 101             # 'e'
+    buf[pos] = 101  # 'e'
     buf[pos + 1] = 45 if x10 < 0 else 43
     pos += 2
     a = -x10 if x10 < 0 else x10
@@ -382,24 +382,24 @@ def csv_rows(id_bytes, id_ends, labels, M, c_bytes, c_ends, with_comm, buf):
     return pos
 
 
-_NODE_OPEN = np.frombuffer(b'    <node id=', dtype=np.uint8)
+_NODE_OPEN = np.frombuffer(b"    <node id=", dtype=np.uint8)
 _COMMUNITY = np.frombuffer(b'>\n      <data key="community">', dtype=np.uint8)
-_DATA_CLOSE = np.frombuffer(b'</data>\n', dtype=np.uint8)
+_DATA_CLOSE = np.frombuffer(b"</data>\n", dtype=np.uint8)
 _P_OPEN = np.frombuffer(b'      <data key="p', dtype=np.uint8)
 _KEY_CLOSE = np.frombuffer(b'">', dtype=np.uint8)
 _COMMS_OPEN = np.frombuffer(b'      <data key="communities">', dtype=np.uint8)
 _TRUTH_OPEN = np.frombuffer(b'      <data key="ground_truth">', dtype=np.uint8)
-_NODE_CLOSE = np.frombuffer(b'    </node>\n', dtype=np.uint8)
+_NODE_CLOSE = np.frombuffer(b"    </node>\n", dtype=np.uint8)
 _X_OPEN = np.frombuffer(b'      <data key="x">', dtype=np.uint8)
 _Y_OPEN = np.frombuffer(b'      <data key="y">', dtype=np.uint8)
 _SIZE_OPEN = np.frombuffer(b'      <data key="size">', dtype=np.uint8)
 _R_OPEN = np.frombuffer(b'      <data key="r">', dtype=np.uint8)
 _G_OPEN = np.frombuffer(b'      <data key="g">', dtype=np.uint8)
 _B_OPEN = np.frombuffer(b'      <data key="b">', dtype=np.uint8)
-_EDGE_OPEN = np.frombuffer(b'    <edge source=', dtype=np.uint8)
-_EDGE_TARGET = np.frombuffer(b' target=', dtype=np.uint8)
+_EDGE_OPEN = np.frombuffer(b"    <edge source=", dtype=np.uint8)
+_EDGE_TARGET = np.frombuffer(b" target=", dtype=np.uint8)
 _WEIGHT = np.frombuffer(b'>\n      <data key="weight">', dtype=np.uint8)
-_EDGE_CLOSE = np.frombuffer(b'</data>\n    </edge>\n', dtype=np.uint8)
+_EDGE_CLOSE = np.frombuffer(b"</data>\n    </edge>\n", dtype=np.uint8)
 # Bytes of one node besides its id, memberships, communities and ground truth (and the layout:
 # NODE_LAYOUT); of one edge besides its two ids and weight.
 NODE_FIXED = 200
@@ -408,8 +408,23 @@ EDGE_FIXED = 80
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def graphml_nodes(id_bytes, id_ends, labels, M, threshold, c_bytes, c_ends, with_comm,
-                  t_bytes, t_ends, has_truth, xy, size, rgb, buf):
+def graphml_nodes(
+    id_bytes,
+    id_ends,
+    labels,
+    M,
+    threshold,
+    c_bytes,
+    c_ends,
+    with_comm,
+    t_bytes,
+    t_ends,
+    has_truth,
+    xy,
+    size,
+    rgb,
+    buf,
+):
     """GraphML ``<node>`` elements into ``buf``; returns the bytes written. Membership p_k of
     node i is written when M[i, k] >= threshold or k is the node's largest membership (so
     threshold -inf writes them all); ids arrive quoted (``quoteattr``), ground truth escaped.

@@ -72,8 +72,9 @@ class PCAProjection:
         return np.einsum("da,kde,eb->kab", W, np.asarray(covs, dtype=np.float64), W)
 
 
-def view_coordinates(X: np.ndarray, pca: PCAProjection | None,
-                     pair: tuple[int, int] = (0, 1)) -> np.ndarray:
+def view_coordinates(
+    X: np.ndarray, pca: PCAProjection | None, pair: tuple[int, int] = (0, 1)
+) -> np.ndarray:
     """2-D coordinates of rows: the columns themselves when D == 2, else the PCA view."""
     X = np.asarray(X, dtype=np.float64)
     if X.shape[1] == 2 and pca is None:
@@ -83,8 +84,9 @@ def view_coordinates(X: np.ndarray, pca: PCAProjection | None,
     return pca.transform(X, pair)
 
 
-def ellipse_points(mean: np.ndarray, cov: np.ndarray, n_sigma: float = 2.0,
-                   n: int = 64) -> np.ndarray:
+def ellipse_points(
+    mean: np.ndarray, cov: np.ndarray, n_sigma: float = 2.0, n: int = 64
+) -> np.ndarray:
     """Closed outline (n + 1, 2) of the ellipse {x: (x-m)^T cov^-1 (x-m) = n_sigma^2}."""
     cov = np.asarray(cov, dtype=np.float64)
     cov = 0.5 * (cov + cov.T)
@@ -116,8 +118,9 @@ def simplex_project(memberships: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # Community order and adjacency image
-def community_order(labels: np.ndarray, memberships: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def community_order(
+    labels: np.ndarray, memberships: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Permutation putting nodes by community, strongest members first within each.
 
     The community is the argmax of ``memberships`` when given (else ``labels``). Returns
@@ -143,12 +146,12 @@ def community_order(labels: np.ndarray, memberships: np.ndarray | None = None
 class AdjacencyImage:
     """A binned adjacency matrix in community order."""
 
-    image: np.ndarray          # (B, B) uint8, row-major: image[r, c] is the block of ranks r, c
-    bins: int                  # B
+    image: np.ndarray  # (B, B) uint8, row-major: image[r, c] is the block of ranks r, c
+    bins: int  # B
     n_nodes: int
-    order: np.ndarray          # rank -> node index
+    order: np.ndarray  # rank -> node index
     boundaries_px: np.ndarray  # community boundaries in pixel units (float)
-    max_count: float           # the largest summed weight in one pixel (the top of the colour scale)
+    max_count: float  # the largest summed weight in one pixel (the top of the colour scale)
 
     def ranks_of_pixel(self, p: int) -> tuple[int, int]:
         """Half-open range of ranks binned into pixel row/column ``p``."""
@@ -161,10 +164,18 @@ class AdjacencyImage:
         return self.order[lo:hi]
 
 
-def bin_adjacency(u: np.ndarray, v: np.ndarray, weights: np.ndarray | None, n: int,
-                  order: np.ndarray, boundaries: np.ndarray | None = None, *,
-                  symmetric: bool = True, max_pixels: int = 1000,
-                  log_scale: bool = True) -> AdjacencyImage:
+def bin_adjacency(
+    u: np.ndarray,
+    v: np.ndarray,
+    weights: np.ndarray | None,
+    n: int,
+    order: np.ndarray,
+    boundaries: np.ndarray | None = None,
+    *,
+    symmetric: bool = True,
+    max_pixels: int = 1000,
+    log_scale: bool = True,
+) -> AdjacencyImage:
     """Bin edges (u[e], v[e], weights[e]) into a B x B uint8 image, B = min(n, max_pixels), in O(E).
 
     Node ``order`` gives the displayed rank of each node; with ``symmetric`` each edge is also
@@ -196,10 +207,12 @@ def bin_adjacency(u: np.ndarray, v: np.ndarray, weights: np.ndarray | None, n: i
         else:
             scaled = counts[nz] / top
         img[nz] = np.clip(np.rint(1 + 254 * scaled), 1, 255).astype(np.uint8)
-    bpx = (np.asarray(boundaries, dtype=np.float64) * B / n
-           if boundaries is not None else np.zeros(0))
-    return AdjacencyImage(image=img, bins=B, n_nodes=n, order=order, boundaries_px=bpx,
-                          max_count=top)
+    bpx = (
+        np.asarray(boundaries, dtype=np.float64) * B / n if boundaries is not None else np.zeros(0)
+    )
+    return AdjacencyImage(
+        image=img, bins=B, n_nodes=n, order=order, boundaries_px=bpx, max_count=top
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,8 +244,11 @@ def confusion_table(truth, pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p = pred[known]
     ut, it = np.unique(t, return_inverse=True)
     up, ip = np.unique(p, return_inverse=True)
-    c = np.bincount(it.ravel() * len(up) + ip.ravel(),
-                    minlength=len(ut) * len(up)).reshape(len(ut), len(up)).astype(np.int64)
+    c = (
+        np.bincount(it.ravel() * len(up) + ip.ravel(), minlength=len(ut) * len(up))
+        .reshape(len(ut), len(up))
+        .astype(np.int64)
+    )
     return c, ut, up
 
 

@@ -31,7 +31,7 @@ class Workspace:
     def __init__(self):
         self.data = None
         self.data_path: str | None = None
-        self.load_options: dict[str, Any] = {}       # with "kind" when the user chose one
+        self.load_options: dict[str, Any] = {}  # with "kind" when the user chose one
         # Every finished run of this window, and the in-memory results of those made or shown
         # here (Open and Export in the Runs tab need no refit).
         self.session = Session()
@@ -69,8 +69,11 @@ class Workspace:
         """The loader options of the current data (without ``kind``), as the session keeps them."""
         if self.data is None:
             return {}
-        return {k: v for k, v in self.load_options.items()
-                if k in LOAD_OPTIONS[self.data.kind] and v is not None}
+        return {
+            k: v
+            for k, v in self.load_options.items()
+            if k in LOAD_OPTIONS[self.data.kind] and v is not None
+        }
 
     # ---- runs -----------------------------------------------------------------------------
     def record_run(self, result, run_id: int | None = None):
@@ -98,13 +101,15 @@ class Workspace:
         data = load_dataset(self.session, record.dataset)
         cls = get_model(record.model)
         model = cls(cls.Hyperparameters.from_mapping(record.hyperparameters))
-        result = yield from runner.fit_steps(model, data, seed=record.seed,
-                                             max_iter=record.max_iter, tol=record.tol,
-                                             control=control)
+        result = yield from runner.fit_steps(
+            model, data, seed=record.seed, max_iter=record.max_iter, tol=record.tol, control=control
+        )
         saved = record.objective
         if saved is not None and abs(result.final_objective - saved) > 1e-9 * max(abs(saved), 1):
-            yield (f"run {run_id}: warning: objective {result.final_objective:.10g} differs "
-                   f"from the saved {saved:.10g}")
+            yield (
+                f"run {run_id}: warning: objective {result.final_objective:.10g} differs "
+                f"from the saved {saved:.10g}"
+            )
         return result
 
     def dataset_of(self, run_id: int):
@@ -150,8 +155,7 @@ def _changed_values(model_cls, values: dict) -> dict:
     return {k: v for k, v in values.items() if k in defaults and v != defaults[k]}
 
 
-def command_line(model_cls, data_path, kind: str, options: dict, values: dict,
-                 run: dict) -> str:
+def command_line(model_cls, data_path, kind: str, options: dict, values: dict, run: dict) -> str:
     """The ``explorer fit`` line that repeats a run: model, data, loader options, the
     hyperparameters that differ from their defaults, seed, iteration limit and tolerance."""
     words = ["explorer", "fit", model_cls.id, str(data_path)]
@@ -175,28 +179,44 @@ def command_line(model_cls, data_path, kind: str, options: dict, values: dict,
             words.append(spec.flag if value else "--no-" + spec.flag[2:])
         else:
             words += [spec.flag, str(value)]
-    words += ["--seed", str(run["seed"]), "--max-iter", str(run["max_iter"]),
-              "--tol", f"{run['tol']:g}"]
+    words += [
+        "--seed",
+        str(run["seed"]),
+        "--max-iter",
+        str(run["max_iter"]),
+        "--tol",
+        f"{run['tol']:g}",
+    ]
     return shlex.join(words)
 
 
 def python_code(model_cls, data_path, kind: str, options: dict, values: dict, run: dict) -> str:
     """The Python lines (``explorer.load`` / ``explorer.fit``) that repeat a run."""
     load_args = [repr(str(data_path)), f"kind={kind!r}"]
-    load_args += [f"{k}={options[k]!r}" for k in LOAD_OPTIONS[kind]
-                  if options.get(k) not in (None, False)]
-    fit_args = [repr(model_cls.id), "data", f"seed={run['seed']!r}",
-                f"max_iter={run['max_iter']!r}", f"tol={run['tol']!r}"]
+    load_args += [
+        f"{k}={options[k]!r}" for k in LOAD_OPTIONS[kind] if options.get(k) not in (None, False)
+    ]
+    fit_args = [
+        repr(model_cls.id),
+        "data",
+        f"seed={run['seed']!r}",
+        f"max_iter={run['max_iter']!r}",
+        f"tol={run['tol']!r}",
+    ]
     fit_args += [f"{k}={v!r}" for k, v in _changed_values(model_cls, values).items()]
-    lines = ["import explorer", "",
-             f"data = explorer.load({', '.join(load_args)})",
-             f"result = explorer.fit({', '.join(fit_args)})",
-             "print(result.stop_reason, result.final_objective)"]
+    lines = [
+        "import explorer",
+        "",
+        f"data = explorer.load({', '.join(load_args)})",
+        f"result = explorer.fit({', '.join(fit_args)})",
+        "print(result.stop_reason, result.final_objective)",
+    ]
     return "\n".join(lines) + "\n"
 
 
-def estimator_code(model_cls, data_path, kind: str, options: dict, values: dict,
-                   run: dict) -> str | None:
+def estimator_code(
+    model_cls, data_path, kind: str, options: dict, values: dict, run: dict
+) -> str | None:
     """The same run as a scikit-learn estimator (``explorer.sklearn``), for a notebook's
     pipelines; None for a model without one (the network models). Needs scikit-learn."""
     from explorer import sklearn as estimators  # optional: the `sklearn` extra
@@ -206,17 +226,25 @@ def estimator_code(model_cls, data_path, kind: str, options: dict, values: dict,
     if est is None or kind != "table":
         return None
     load_args = [repr(str(data_path)), "kind='table'"]
-    load_args += [f"{k}={options[k]!r}" for k in LOAD_OPTIONS[kind]
-                  if options.get(k) not in (None, False)]
-    args = [f"{estimators.sklearn_name(model_cls, k)}={v!r}"
-            for k, v in _changed_values(model_cls, values).items()]
-    args += [f"random_state={run['seed']!r}", f"max_iter={run['max_iter']!r}",
-             f"tol={run['tol']!r}"]
-    lines = ["import explorer",
-             f"from explorer.sklearn import {est.__name__}", "",
-             f"data = explorer.load({', '.join(load_args)})",
-             f"estimator = {est.__name__}({', '.join(args)})",
-             "labels = estimator.fit_predict(data.X)",
-             "print(estimator.n_iter_, estimator.converged_)"]
+    load_args += [
+        f"{k}={options[k]!r}" for k in LOAD_OPTIONS[kind] if options.get(k) not in (None, False)
+    ]
+    args = [
+        f"{estimators.sklearn_name(model_cls, k)}={v!r}"
+        for k, v in _changed_values(model_cls, values).items()
+    ]
+    args += [
+        f"random_state={run['seed']!r}",
+        f"max_iter={run['max_iter']!r}",
+        f"tol={run['tol']!r}",
+    ]
+    lines = [
+        "import explorer",
+        f"from explorer.sklearn import {est.__name__}",
+        "",
+        f"data = explorer.load({', '.join(load_args)})",
+        f"estimator = {est.__name__}({', '.join(args)})",
+        "labels = estimator.fit_predict(data.X)",
+        "print(estimator.n_iter_, estimator.converged_)",
+    ]
     return "\n".join(lines) + "\n"
-

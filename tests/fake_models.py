@@ -100,7 +100,7 @@ class RiseFallModel(Model):
         self.values = self.values + 1.0
         if self.hp.nan_at and self.position >= self.hp.nan_at:
             return float("nan")
-        return float(-(self.position - self.hp.peak) ** 2 + self.seed)
+        return float(-((self.position - self.hp.peak) ** 2) + self.seed)
 
     def early_stop(self, trace, best_iteration):
         fell = len(trace) - best_iteration

@@ -3,10 +3,17 @@ on the path, as it does for fake_models)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from explorer.data.types import DataError, TableData
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def table(X, labels=None, *, columns=None, path=None) -> TableData:
@@ -15,8 +22,94 @@ def table(X, labels=None, *, columns=None, path=None) -> TableData:
     X = np.ascontiguousarray(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
     if columns is None:
         columns = [f"c{j}" for j in range(X.shape[1])]
-    return TableData(X=X, columns=list(columns), ids=np.arange(len(X)).astype(str),
-                     labels=labels, path=path)
+    return TableData(
+        X=X, columns=list(columns), ids=np.arange(len(X)).astype(str), labels=labels, path=path
+    )
+
+
+# Every model's first fit at defaults on the sample data: the arguments of `explorer fit MODEL`
+# (data relative to the checkout), and the --labels that give it a ground truth (None: none).
+FIRST_FITS = {
+    "kmeans": ("sample_data/iris.csv --K 3", "species"),
+    "kmedians": ("sample_data/iris.csv --K 3", "species"),
+    "fuzzy-cmeans": ("sample_data/iris.csv --K 3", "species"),
+    "gmm": ("sample_data/old_faithful.csv --K 2", None),
+    "bayes-gmm": ("sample_data/old_faithful.csv --K 2 --standardize", None),
+    "bernoulli-mixture": ("sample_data/digits_binary.csv --K 10 --labels digit", None),
+    "exponential-mixture": ("sample_data/coal_intervals.csv --K 2 --columns interval_years", "era"),
+    "ammsb": ("sample_data/karate/edges.csv --K 2", "sample_data/karate/nodes.csv:club"),
+    "dynamic-exposure": (
+        "sample_data/planted_contacts/counts.csv --K-aff 3 --K-exp 3 --n-init 1",
+        "sample_data/planted_contacts/nodes.csv:group",
+    ),
+}
+
+
+def first_fit_args(labelled: bool = False) -> dict[str, list[str]]:
+    """Model id -> the arguments of its first fit (FIRST_FITS), with its ground truth if
+    ``labelled``."""
+    return {
+        model: args.split() + (["--labels", truth] if labelled and truth else [])
+        for model, (args, truth) in FIRST_FITS.items()
+    }
+
+
+def checkout_env(**extra) -> dict:
+    """This process's environment, and ``extra``, with this checkout first on PYTHONPATH: the
+    explorer a child process imports is the one under test."""
+    env = dict(os.environ, **extra)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return env
+
+
+def run_python(*args, timeout=300, **kw) -> subprocess.CompletedProcess:
+    """``python ARGS`` with this interpreter in a child process, its output captured as text;
+    ``kw`` goes to subprocess.run (cwd, env, preexec_fn, ...)."""
+    return subprocess.run(
+        [sys.executable, *map(str, args)], capture_output=True, text=True, timeout=timeout, **kw
+    )
+
+
+def run_cli(*args, **kw) -> subprocess.CompletedProcess:
+    """``explorer ARGS`` (``python -m explorer.cli``) as a user runs it: see run_python."""
+    return run_python("-m", "explorer.cli", *args, **kw)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc: each task's children), depth first."""
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            kids = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+        except OSError:
+            continue
+        for k in map(int, kids):
+            found += [k, *descendants(k)]
+    return found
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (state first); [] when gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie may wait for a PID 1 that never reaps it)."""
+    fields = _stat_fields(pid)
+    return bool(fields) and fields[0] not in ("Z", "X")
+
+
+def cpu_ticks(pid: int) -> int:
+    """CPU time ``pid`` has used (user + system, in clock ticks); 0 when it is gone."""
+    fields = _stat_fields(pid)
+    return int(fields[11]) + int(fields[12]) if fields else 0
 
 
 def drain(gen):
@@ -37,6 +130,32 @@ def noise_table(n=60, d=2, seed=0, labels=True) -> TableData:
     return table(rng.normal(size=(n, d)), lab, path="mem.csv")
 
 
+def sweep_spec(model_id, path, kind, Ks, seeds=(0,), options=None, **kw):
+    """The sweep of ``model_id`` over ``Ks`` x ``seeds`` on the file ``path`` of ``kind``
+    (``options`` its data options; ``kw`` the SweepSpec's other fields)."""
+    from explorer import sweep
+
+    return sweep.SweepSpec(
+        model_id=model_id,
+        data_path=str(path),
+        data_kind=kind,
+        data_options=options or {},
+        Ks=tuple(Ks),
+        seeds=tuple(seeds),
+        **kw,
+    )
+
+
+def noise_fit(model=None, **kw):
+    """``runner.fit`` of the runner's plumbing model (fake_models.ShrinkModel unless given: K=2,
+    rate 0.01, tol 0, unless ``kw`` says otherwise) on noise_table()."""
+    from fake_models import ShrinkModel
+
+    from explorer import runner
+
+    return runner.fit(model or ShrinkModel, noise_table(), **{"K": 2, "rate": 0.01, "tol": 0, **kw})
+
+
 def run_to_end(qtbot, window, timeout=30_000):
     """Start the window's run and wait for run_finished; return the FitResult."""
     with qtbot.waitSignal(window.run_finished, timeout=timeout) as blocker:
@@ -52,8 +171,9 @@ def export_to(qtbot, window, out_dir=None, timeout=60_000) -> dict:
     try:
         assert window.export_results(out_dir) is not None
         # an export that fails says so in the log (and a message): fail at once, not at timeout
-        qtbot.waitUntil(lambda: bool(got) or "error: " in window.log_view.toPlainText(),
-                        timeout=timeout)
+        qtbot.waitUntil(
+            lambda: bool(got) or "error: " in window.log_view.toPlainText(), timeout=timeout
+        )
     finally:
         window.exported.disconnect(got.append)
     assert got, window.log_view.toPlainText()[-600:]

@@ -33,13 +33,15 @@ from PySide6.QtWidgets import (
     QToolButton,
 )
 
-RUN_TIMEOUT_MS = 120_000      # a first run compiles the model's kernels (numba) on a busy machine
-SWEEP_TIMEOUT_MS = 240_000    # worker processes load the kernels again
+RUN_TIMEOUT_MS = 120_000  # a first run compiles the model's kernels (numba) on a busy machine
+SWEEP_TIMEOUT_MS = 240_000  # worker processes load the kernels again
 
 # Qt messages of the offscreen platform itself, not of the window.
-BENIGN_QT = (re.compile(r"propagateSizeHints"),
-             re.compile(r"^This plugin does not support"),
-             re.compile(r"QFont::setPointSize"))
+BENIGN_QT = (
+    re.compile(r"propagateSizeHints"),
+    re.compile(r"^This plugin does not support"),
+    re.compile(r"QFont::setPointSize"),
+)
 
 
 class ScenarioFailure(AssertionError):
@@ -56,7 +58,7 @@ class Watch:
 
     def __init__(self, qtlog, dialogs: list):
         self.qtlog = qtlog
-        self.dialogs = dialogs          # the conftest ``dialogs`` fixture's list
+        self.dialogs = dialogs  # the conftest ``dialogs`` fixture's list
         self.exceptions: list[str] = []
         self.file_dialogs: list[str] = []
         self._previous_hook = None
@@ -89,27 +91,31 @@ class Watch:
     def qt_warnings(self) -> list[str]:
         out = []
         for rec in self.qtlog.records:
-            if rec.type in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg,
-                            QtMsgType.QtFatalMsg) and \
-                    not any(p.search(rec.message) for p in BENIGN_QT):
+            if rec.type in (
+                QtMsgType.QtWarningMsg,
+                QtMsgType.QtCriticalMsg,
+                QtMsgType.QtFatalMsg,
+            ) and not any(p.search(rec.message) for p in BENIGN_QT):
                 out.append(rec.message)
         return out
 
     def new_problems(self) -> list[str]:
         """Problems since the last call (the log is read by ``User``)."""
         problems = []
-        exc = self.exceptions[self._seen_exceptions:]
+        exc = self.exceptions[self._seen_exceptions :]
         self._seen_exceptions = len(self.exceptions)
         problems += [f"exception in the event loop:\n{e}" for e in exc]
         qt = self.qt_warnings()
-        problems += [f"Qt warning: {m}" for m in qt[self._seen_qt:]]
+        problems += [f"Qt warning: {m}" for m in qt[self._seen_qt :]]
         self._seen_qt = len(qt)
-        shown = self.dialogs[self._seen_dialogs:]
+        shown = self.dialogs[self._seen_dialogs :]
         self._seen_dialogs = len(self.dialogs)
-        unexpected = shown[self.expected_dialogs:]
+        unexpected = shown[self.expected_dialogs :]
         self.expected_dialogs = max(0, self.expected_dialogs - len(shown))
-        problems += [f"message box {title!r}: {text} {details or ''}".strip()
-                     for title, text, details in unexpected]
+        problems += [
+            f"message box {title!r}: {text} {details or ''}".strip()
+            for title, text, details in unexpected
+        ]
         problems += [f"a file dialog opened: {d}" for d in self.file_dialogs]
         self.file_dialogs.clear()
         return problems
@@ -141,16 +147,20 @@ class User:
         QApplication.processEvents()
         problems = self.watch.new_problems()
         lines = self.log_lines()
-        for line in lines[self._log_lines_seen:]:
+        for line in lines[self._log_lines_seen :]:
             text = line.split("  ", 1)[-1]
-            if re.search(r"\b(error|warning):", text) and \
-                    not any(p.search(text) for p in self.expected_log):
+            if re.search(r"\b(error|warning):", text) and not any(
+                p.search(text) for p in self.expected_log
+            ):
                 problems.append(f"log: {text}")
         self._log_lines_seen = len(lines)
         if problems:
             raise ScenarioFailure(
-                f"{self.name}: after the steps\n  " + "\n  ".join(self.steps)
-                + "\n" + "\n".join(problems))
+                f"{self.name}: after the steps\n  "
+                + "\n  ".join(self.steps)
+                + "\n"
+                + "\n".join(problems)
+            )
 
     def expect_dialog(self, n: int = 1) -> None:
         """The next step shows ``n`` message boxes on purpose (read them from ``dialogs``)."""
@@ -171,14 +181,16 @@ class User:
         for i, name in enumerate(path):
             found = next((a for a in actions if _plain(a.text()) == _plain(name)), None)
             if found is None:
-                raise ScenarioFailure(f"no menu item {' > '.join(path[:i + 1])!r} (there are "
-                                      f"{[_plain(a.text()) for a in actions]})")
+                raise ScenarioFailure(
+                    f"no menu item {' > '.join(path[: i + 1])!r} (there are "
+                    f"{[_plain(a.text()) for a in actions]})"
+                )
             if i == len(path) - 1:
                 return found
             menu = found.menu()
             if not isinstance(menu, QMenu):
-                raise ScenarioFailure(f"{' > '.join(path[:i + 1])!r} is not a menu")
-            menu.aboutToShow.emit()        # menus filled on show fill now
+                raise ScenarioFailure(f"{' > '.join(path[: i + 1])!r} is not a menu")
+            menu.aboutToShow.emit()  # menus filled on show fill now
             actions = menu.actions()
         raise AssertionError("empty menu path")
 
@@ -190,8 +202,9 @@ class User:
 
     # ---- low-level input ---------------------------------------------------------------------
     def click(self, widget, pos: QPoint | None = None, modifier=Qt.KeyboardModifier.NoModifier):
-        assert widget.isEnabled(), f"{widget!r} ({getattr(widget, 'text', lambda: '')()}) " \
-                                   "is disabled"
+        assert widget.isEnabled(), (
+            f"{widget!r} ({getattr(widget, 'text', lambda: '')()}) is disabled"
+        )
         if pos is None:
             pos = widget.rect().center()
         self.qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, modifier, pos)
@@ -206,7 +219,7 @@ class User:
         if isinstance(editor, QComboBox):
             items = [editor.itemText(j) for j in range(editor.count())]
             i = next((j for j, t in enumerate(items) if t == str(text)), None)
-            if i is None:          # an item with a note: "species (text)"
+            if i is None:  # an item with a note: "species (text)"
                 i = next((j for j, t in enumerate(items) if t.startswith(f"{text} ")), -1)
             assert i >= 0, f"{text!r} is not among {items}"
             # Click the combo, then the item in the list that drops down (a release sooner than a
@@ -265,17 +278,21 @@ class User:
         enabled = bool(item.flags() & Qt.ItemFlag.ItemIsEnabled)
         assert enabled == expect_enabled, f"{model_id} enabled: {enabled}"
         if expect_enabled:
-            assert lst.currentItem() is item, f"clicking {model_id} chose " \
-                f"{lst.currentItem() and lst.currentItem().text()}"
+            assert lst.currentItem() is item, (
+                f"clicking {model_id} chose {lst.currentItem() and lst.currentItem().text()}"
+            )
             assert self.w.model_panel.form.model_cls.id == model_id
 
     def editor(self, name: str):
         form = self.w.model_panel.form
         editor = form.editors.get(name)
         assert editor is not None, f"no field {name!r} in the form ({list(form.editors)})"
-        if not editor.isVisible() and form.advanced_button.isVisible() and \
-                not form.advanced_button.isChecked():
-            self.click(form.advanced_button)       # open "Advanced (n)"
+        if (
+            not editor.isVisible()
+            and form.advanced_button.isVisible()
+            and not form.advanced_button.isChecked()
+        ):
+            self.click(form.advanced_button)  # open "Advanced (n)"
         return editor
 
     def set_value(self, name: str, value) -> None:
@@ -284,13 +301,17 @@ class User:
         self.type_into(editor, value)
         self.check(f"set {name} = {value}")
         got = self.w.model_panel.form.values()[name]
-        assert str(got) == str(value) or _same_number(got, value), \
+        assert str(got) == str(value) or _same_number(got, value), (
             f"typed {value!r} into {name}, the field holds {got!r}"
+        )
 
     def set_run_setting(self, name: str, value) -> None:
         """Type into the run settings (seed, max iterations, tolerance)."""
-        widget = {"seed": self.w.model_panel.seed, "max_iter": self.w.model_panel.max_iter,
-                  "tol": self.w.model_panel.tol}[name]
+        widget = {
+            "seed": self.w.model_panel.seed,
+            "max_iter": self.w.model_panel.max_iter,
+            "tol": self.w.model_panel.tol,
+        }[name]
         self.type_into(widget, value)
         self.check(f"set {name} = {value}")
         assert _same_number(widget.value(), value), f"{name} holds {widget.value()}"
@@ -315,16 +336,20 @@ class User:
         n_done, n_failed, n_lines = mark
 
         def started():
-            return (self.w.is_running() or not self.w.run_action.isEnabled()
-                    or len(self.finished) > n_done or len(self.failed) > n_failed
-                    or any(re.search(r"\brun \d+: ", line)
-                           for line in self.log_lines()[n_lines:]))
+            return (
+                self.w.is_running()
+                or not self.w.run_action.isEnabled()
+                or len(self.finished) > n_done
+                or len(self.failed) > n_failed
+                or any(re.search(r"\brun \d+: ", line) for line in self.log_lines()[n_lines:])
+            )
 
         try:
             self.qtbot.waitUntil(started, timeout=5000)
         except Exception:
-            raise ScenarioFailure(f"{self.name}: {complaint}, after\n  "
-                                  + "\n  ".join(self.steps)) from None
+            raise ScenarioFailure(
+                f"{self.name}: {complaint}, after\n  " + "\n  ".join(self.steps)
+            ) from None
 
     def wait_finished(self, n_before: int | None = None, timeout_ms: int = RUN_TIMEOUT_MS):
         """Wait for the run to end (run_finished); the FitResult."""
@@ -332,9 +357,13 @@ class User:
         failed = len(self.failed)
         errors = len(self.watch.exceptions) + len(self.watch.dialogs)
         self.qtbot.waitUntil(
-            lambda: len(self.finished) > n or len(self.failed) > failed
-            or len(self.watch.exceptions) + len(self.watch.dialogs) > errors,
-            timeout=timeout_ms)
+            lambda: (
+                len(self.finished) > n
+                or len(self.failed) > failed
+                or len(self.watch.exceptions) + len(self.watch.dialogs) > errors
+            ),
+            timeout=timeout_ms,
+        )
         self.check("wait for the run to end")
         assert len(self.failed) == failed, f"the run failed: {self.failed[failed:]}"
         assert len(self.finished) > n
@@ -350,8 +379,9 @@ class User:
         assert result.trace, "a run without an iteration"
         # The objective plot shows the finished run's trace.
         x, y = self.w.trace_panel.curve.getData()
-        assert y is not None and len(y) == len(result.trace), \
+        assert y is not None and len(y) == len(result.trace), (
             f"objective plot has {0 if y is None else len(y)} points, the run {len(result.trace)}"
+        )
         return result
 
     def pause(self) -> None:
@@ -425,8 +455,9 @@ class User:
         """Run id -> row of the Runs table as shown."""
         t = self.w.runs_panel.table
         m = t.model()
-        col = next(c for c in range(m.columnCount())
-                   if m.headerData(c, Qt.Orientation.Horizontal) == "run")
+        col = next(
+            c for c in range(m.columnCount()) if m.headerData(c, Qt.Orientation.Horizontal) == "run"
+        )
         return {int(m.index(r, col).data()): r for r in range(m.rowCount())}
 
     def select_runs(self, *run_ids: int) -> None:
@@ -437,8 +468,7 @@ class User:
             assert rid in rows, f"run {rid} is not in the Runs table ({sorted(rows)})"
             idx = t.model().index(rows[rid], 0)
             t.scrollTo(idx)
-            mod = Qt.KeyboardModifier.NoModifier if n == 0 else \
-                Qt.KeyboardModifier.ControlModifier
+            mod = Qt.KeyboardModifier.NoModifier if n == 0 else Qt.KeyboardModifier.ControlModifier
             self.click(t.viewport(), t.visualRect(idx).center(), mod)
         self.check("select runs " + ", ".join(map(str, run_ids)))
         assert sorted(self.w.runs_panel.selected_ids()) == sorted(run_ids)
@@ -452,7 +482,7 @@ class User:
 
     # ---- files written ---------------------------------------------------------------------------------
     def save_session(self, path):
-        written = self.w.save_session(path)        # stands for File > Save session... and its dialog
+        written = self.w.save_session(path)  # stands for File > Save session... and its dialog
         self.check(f"save session {Path(path).name}")
         assert written is not None and Path(written).exists()
         return Path(written)

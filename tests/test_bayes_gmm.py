@@ -29,8 +29,9 @@ def test_elbo_never_decreases(seed):
     rng = np.random.default_rng(seed)
     D = int(rng.integers(1, 4))
     Kt = int(rng.integers(1, 5))
-    X, _ = planted(seed, int(rng.integers(20, 400)), rng.normal(scale=rng.uniform(0.5, 6),
-                                                                 size=(Kt, D)))
+    X, _ = planted(
+        seed, int(rng.integers(20, 400)), rng.normal(scale=rng.uniform(0.5, 6), size=(Kt, D))
+    )
     m = BayesianGMM(K=int(rng.integers(2, 6)), sigma2=float(np.exp(rng.uniform(-1, 4))))
     m.initialize(table(X), seed)
     assert_never_decreases([m.elbo] + [m.step() for _ in range(40)])
@@ -49,21 +50,28 @@ def test_elbo_equals_monte_carlo_estimate():
     S = 200_000
     mu = m[None] + np.sqrt(s2)[None, :, None] * rng.normal(size=(S, K, D))
     u = rng.random((S, N, 1))
-    c = (u > np.cumsum(phi, axis=1)[None]).sum(axis=2)                 # c[s, i] ~ Cat(phi_i)
+    c = (u > np.cumsum(phi, axis=1)[None]).sum(axis=2)  # c[s, i] ~ Cat(phi_i)
     c = np.minimum(c, K - 1)
-    mu_c = np.take_along_axis(mu, c[:, :, None], axis=1)               # (S, N, D)
-    log_p = (-0.5 * K * D * np.log(2 * np.pi * sigma2) - 0.5 * (mu ** 2).sum(axis=(1, 2)) / sigma2
-             - N * np.log(K)
-             - 0.5 * N * D * np.log(2 * np.pi) - 0.5 * ((X[None] - mu_c) ** 2).sum(axis=(1, 2)))
-    log_q = (-0.5 * D * np.log(2 * np.pi * s2).sum()
-             - 0.5 * (((mu - m[None]) ** 2).sum(axis=2) / s2[None]).sum(axis=1)
-             + np.log(np.take_along_axis(np.broadcast_to(phi, (S, N, K)), c[:, :, None],
-                                         axis=2)[:, :, 0]).sum(axis=1))
+    mu_c = np.take_along_axis(mu, c[:, :, None], axis=1)  # (S, N, D)
+    log_p = (
+        -0.5 * K * D * np.log(2 * np.pi * sigma2)
+        - 0.5 * (mu**2).sum(axis=(1, 2)) / sigma2
+        - N * np.log(K)
+        - 0.5 * N * D * np.log(2 * np.pi)
+        - 0.5 * ((X[None] - mu_c) ** 2).sum(axis=(1, 2))
+    )
+    log_q = (
+        -0.5 * D * np.log(2 * np.pi * s2).sum()
+        - 0.5 * (((mu - m[None]) ** 2).sum(axis=2) / s2[None]).sum(axis=1)
+        + np.log(
+            np.take_along_axis(np.broadcast_to(phi, (S, N, K)), c[:, :, None], axis=2)[:, :, 0]
+        ).sum(axis=1)
+    )
     w = log_p - log_q
     est, se = w.mean(), w.std(ddof=1) / np.sqrt(S)
     # The bar: within 3 standard errors of the Monte Carlo estimate.
     assert abs(model.elbo - est) < 3 * se, (model.elbo, est, se)
-    assert se < 0.05          # the check has teeth: a dropped constant (e.g. log 2 pi) is ~1
+    assert se < 0.05  # the check has teeth: a dropped constant (e.g. log 2 pi) is ~1
 
 
 def test_cavi_updates_match_the_formulas():
@@ -75,14 +83,18 @@ def test_cavi_updates_match_the_formulas():
     s2 = 1.0 / (1.0 / 5.0 + phi.sum(axis=0))
     np.testing.assert_allclose(model.s2, s2, rtol=1e-12)
     np.testing.assert_allclose(model.m, s2[:, None] * (phi.T @ X), rtol=1e-12)
-    logits = X @ model.m.T - 0.5 * (2 * model.s2 + (model.m ** 2).sum(axis=1))
-    np.testing.assert_allclose(model.phi, np.exp(logits - logsumexp(logits, axis=1,
-                                                                    keepdims=True)),
-                               rtol=1e-10, atol=1e-300)
+    logits = X @ model.m.T - 0.5 * (2 * model.s2 + (model.m**2).sum(axis=1))
+    np.testing.assert_allclose(
+        model.phi,
+        np.exp(logits - logsumexp(logits, axis=1, keepdims=True)),
+        rtol=1e-10,
+        atol=1e-300,
+    )
 
 
-@pytest.mark.parametrize("means", [[-6.0, 0.0, 6.0], [[-5.0, 0.0], [0.0, 5.0], [5.0, 0.0]]],
-                         ids=["1-D", "2-D"])
+@pytest.mark.parametrize(
+    "means", [[-6.0, 0.0, 6.0], [[-5.0, 0.0], [0.0, 5.0], [5.0, 0.0]]], ids=["1-D", "2-D"]
+)
 def test_recovers_separated_means(means):
     X, z = planted(3, 900, means)
     res = fit(BayesianGMM, table(X, z.astype(str)), seed=0, K=3, sigma2=50.0, n_init=2)

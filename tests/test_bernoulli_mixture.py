@@ -49,8 +49,13 @@ def test_log_posterior_never_decreases(seed):
     rng = np.random.default_rng(seed)
     a, b = [(1.0, 1.0), (2.0, 2.0), (1.5, 3.0)][seed % 3]
     X, _, _ = planted(seed, n=400, K=int(rng.integers(2, 5)), D=int(rng.integers(3, 20)))
-    m = BernoulliMixture(K=int(rng.integers(2, 6)), a=a, b=b, learn_weights=bool(seed % 2),
-                         init=("k-means++", "random")[seed % 2 == 0])
+    m = BernoulliMixture(
+        K=int(rng.integers(2, 6)),
+        a=a,
+        b=b,
+        learn_weights=bool(seed % 2),
+        init=("k-means++", "random")[seed % 2 == 0],
+    )
     m.initialize(table(X), seed)
     trace = [m.objective] + [m.step() for _ in range(40)]
     assert np.all(np.isfinite(trace))
@@ -72,8 +77,9 @@ def test_objective_matches_scipy(a, b, learn):
     lp = np.stack([np.log(w[k]) + bernoulli(th[k]).logpmf(X).sum(axis=1) for k in range(3)], 1)
     expected = logsumexp(lp, axis=1).sum() + beta(a, b).logpdf(th).sum()
     assert val == pytest.approx(expected, rel=1e-10)
-    np.testing.assert_allclose(m.resp, np.exp(lp - logsumexp(lp, axis=1, keepdims=True)),
-                               rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(
+        m.resp, np.exp(lp - logsumexp(lp, axis=1, keepdims=True)), rtol=1e-9, atol=1e-14
+    )
 
 
 def test_map_m_step_formula():
@@ -130,7 +136,7 @@ def test_digits_binary(sample_dir):
     p = res.model.parameters()
     assert p["theta"].shape == (10, 64) and p["weights"].shape == (10,)
     assert p["responsibilities"].shape == (1797, 10)
-    assert np.all((p["theta"] > 0) & (p["theta"] < 1))    # Beta(2, 2) default keeps them inside
+    assert np.all((p["theta"] > 0) & (p["theta"] < 1))  # Beta(2, 2) default keeps them inside
 
 
 def test_flat_prior_point_mass_components_are_noted():

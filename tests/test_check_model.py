@@ -8,11 +8,10 @@ the warm-up in a new process; it is exercised here on two models (one bundled, t
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import checkout_env, run_cli
 
 from explorer import check_model, plugins
 from explorer.models import get_model, registry, unregister
@@ -20,14 +19,17 @@ from explorer.models import get_model, registry, unregister
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = ROOT / "tests" / "data" / "broken_models.py"
 EXAMPLE = ROOT / "examples" / "poisson-mixture" / "poisson_mixture" / "model.py"
-BUNDLED = ["kmeans", "kmedians", "fuzzy-cmeans", "gmm", "bayes-gmm", "bernoulli-mixture",
-           "exponential-mixture", "ammsb", "dynamic-exposure"]
-
-
-def env_with_worktree() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    return env
+BUNDLED = [
+    "kmeans",
+    "kmedians",
+    "fuzzy-cmeans",
+    "gmm",
+    "bayes-gmm",
+    "bernoulli-mixture",
+    "exponential-mixture",
+    "ammsb",
+    "dynamic-exposure",
+]
 
 
 @pytest.fixture
@@ -64,8 +66,17 @@ def test_every_bundled_model_passes(model_id):
     assert [o.check for o in outcomes] == [name for name, _ in check_model.CHECKS]
     passed = {o.check for o in outcomes if o.status == "PASS"}
     # what every model must pass (the others may be skipped with a reason)
-    assert {"declaration", "hyperparameters", "prepare once", "restarts independent",
-            "same seed", "snapshot", "parameters", "export", "cancel"} <= passed
+    assert {
+        "declaration",
+        "hyperparameters",
+        "prepare once",
+        "restarts independent",
+        "same seed",
+        "snapshot",
+        "parameters",
+        "export",
+        "cancel",
+    } <= passed
 
 
 def test_the_example_passes_with_its_warm_up(model_file):
@@ -80,11 +91,14 @@ def test_the_warm_up_check_on_a_bundled_model():
     assert "kernel(s) of its modules are reached by the warm-up" in outcome.detail
 
 
-@pytest.mark.parametrize("model_id, check, words", [
-    ("broken-worsening", "monotone objective", "worsened the log-likelihood"),
-    ("broken-shared-state", "restarts independent", "_prepare built"),
-    ("broken-snapshot", "snapshot", "memberships: shape"),
-])
+@pytest.mark.parametrize(
+    "model_id, check, words",
+    [
+        ("broken-worsening", "monotone objective", "worsened the log-likelihood"),
+        ("broken-shared-state", "restarts independent", "_prepare built"),
+        ("broken-snapshot", "snapshot", "memberships: shape"),
+    ],
+)
 def test_a_broken_model_fails_the_check_that_names_its_fault(model_file, model_id, check, words):
     model_file(BROKEN)
     outcomes = {o.check: o for o in check_model.run_checks(get_model(model_id), warmup=False)}
@@ -95,10 +109,13 @@ def test_a_broken_model_fails_the_check_that_names_its_fault(model_file, model_i
     assert not others, others
 
 
+def check_model_cli(*args):
+    """`explorer check-model ARGS` run from the checkout, as a user runs it."""
+    return run_cli("check-model", *args, cwd=ROOT, env=checkout_env(), timeout=600)
+
+
 def test_the_command_prints_a_line_per_check_and_exits_1_on_a_failure():
-    proc = subprocess.run([sys.executable, "-m", "explorer.cli", "check-model", str(BROKEN),
-                           "--no-warmup"], capture_output=True, text=True, cwd=ROOT,
-                          env=env_with_worktree(), timeout=600)
+    proc = check_model_cli(BROKEN, "--no-warmup")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = proc.stdout
     assert "FAIL  monotone objective: seed 0: step" in out
@@ -110,14 +127,10 @@ def test_the_command_prints_a_line_per_check_and_exits_1_on_a_failure():
 
 
 def test_the_command_passes_a_bundled_model_and_refuses_an_unknown_one():
-    ok = subprocess.run([sys.executable, "-m", "explorer.cli", "check-model", "kmedians",
-                         "--no-warmup"], capture_output=True, text=True, cwd=ROOT,
-                        env=env_with_worktree(), timeout=600)
+    ok = check_model_cli("kmedians", "--no-warmup")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.strip().endswith("every check passed")
-    bad = subprocess.run([sys.executable, "-m", "explorer.cli", "check-model", "no-such-model"],
-                         capture_output=True, text=True, cwd=ROOT, env=env_with_worktree(),
-                         timeout=600)
+    bad = check_model_cli("no-such-model")
     assert bad.returncode == 2
     assert "unknown model 'no-such-model'" in bad.stderr
 

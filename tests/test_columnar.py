@@ -28,7 +28,7 @@ def _frame(n=300, D=3, seed=0, dtype=np.float32):
 def test_parquet_float32_is_kept_column_major_with_ids_and_labels(tmp_path):
     df = _frame()
     path = tmp_path / "t.parquet"
-    df.to_parquet(path, row_group_size=64)        # several row groups
+    df.to_parquet(path, row_group_size=64)  # several row groups
     assert guess_kind(path) == "table"
     assert kind_for_model(path, ("table",)) == "table"
     d = load(path, labels="kind")
@@ -36,8 +36,9 @@ def test_parquet_float32_is_kept_column_major_with_ids_and_labels(tmp_path):
     np.testing.assert_array_equal(d.X, df[["x0", "x1", "x2"]].to_numpy())
     assert list(d.ids) == list(df["ID"]) and d.columns == ["x0", "x1", "x2"]
     assert list(d.labels) == list(df["kind"]) and d.label_name == "kind"
-    assert d.text_columns == ["kind"]          # the window's ground-truth candidates
+    assert d.text_columns == ["kind"]  # the window's ground-truth candidates
     import hashlib
+
     assert d.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     d64 = load(path, labels="kind", dtype="float64")
     assert d64.X.dtype == np.float64
@@ -71,15 +72,18 @@ def test_feather_and_npy(tmp_path):
 
 def test_the_table_loaders_checks_and_messages(tmp_path):
     df = _frame(n=50)
-    df.loc[17, "x1"] = np.nan          # pandas writes NaN as a missing value
+    df.loc[17, "x1"] = np.nan  # pandas writes NaN as a missing value
     df.to_parquet(tmp_path / "na.parquet")
     with pytest.raises(DataError, match=r"na.parquet, column 'x1': missing value in row 18"):
         load(tmp_path / "na.parquet")
     x = np.ones(50)
     x[17] = np.inf
     pq.write_table(pa.table({"x0": np.ones(50), "x1": x}), tmp_path / "inf.parquet")
-    with pytest.raises(DataError, match=r"inf.parquet, column 'x1': value inf in row 18 is not a "
-                                        r"finite number"):
+    with pytest.raises(
+        DataError,
+        match=r"inf.parquet, column 'x1': value inf in row 18 is not a "
+        r"finite number",
+    ):
         load(tmp_path / "inf.parquet")
     t = pa.table({"a": pa.array([1.0, None, 3.0]), "b": pa.array([1.0, 2.0, 3.0])})
     pq.write_table(t, tmp_path / "null.parquet")
@@ -126,9 +130,12 @@ def test_standardize_matches_the_csv_loader(tmp_path):
 def test_loading_makes_no_second_full_copy(tmp_path):
     n, D = 400_000, 4
     X = np.random.default_rng(1).normal(size=(n, D)).astype(np.float32)
-    pq.write_table(pa.table({f"c{j}": X[:, j] for j in range(D)}), tmp_path / "t.parquet",
-                   row_group_size=50_000)
-    load(tmp_path / "t.parquet")      # imports, first-call costs
+    pq.write_table(
+        pa.table({f"c{j}": X[:, j] for j in range(D)}),
+        tmp_path / "t.parquet",
+        row_group_size=50_000,
+    )
+    load(tmp_path / "t.parquet")  # imports, first-call costs
     tracemalloc.start()
     d = load(tmp_path / "t.parquet")
     _, peak = tracemalloc.get_traced_memory()
@@ -138,8 +145,7 @@ def test_loading_makes_no_second_full_copy(tmp_path):
     assert peak < 1.3 * X.nbytes, (peak, X.nbytes)
 
 
-@pytest.mark.parametrize("model_id, hp", [("kmeans", {"K": 3, "n_init": 2}),
-                                          ("gmm", {"K": 3})])
+@pytest.mark.parametrize("model_id, hp", [("kmeans", {"K": 3, "n_init": 2}), ("gmm", {"K": 3})])
 def test_float32_fits_agree_with_float64(tmp_path, model_id, hp):
     blobs = gaussian_blobs(3000, K=3, D=5, seed=3)
     X = blobs.X.astype(np.float32)
@@ -150,7 +156,7 @@ def test_float32_fits_agree_with_float64(tmp_path, model_id, hp):
     cls = get_model(model_id)
     r32 = runner.fit(cls, d32, seed=0, **hp)
     r64 = runner.fit(cls, d64, seed=0, **hp)
-    if model_id == "gmm":     # the float32 data is used as it is, not copied to float64
+    if model_id == "gmm":  # the float32 data is used as it is, not copied to float64
         assert r32.model.X.dtype == np.float32 and r32.model._XT.dtype == np.float32
     np.testing.assert_array_equal(r32.model.labels(), r64.model.labels())
     np.testing.assert_allclose(r32.final_objective, r64.final_objective, rtol=1e-6)
@@ -180,7 +186,7 @@ def test_float32_kmeans_reseeds_an_empty_cluster_without_kept_distances():
 
     rng = np.random.default_rng(5)
     X = np.vstack([rng.normal(0, 1, (200, 2)), [[40.0, 40.0]]])
-    centers = np.array([[0.0, 0.0], [1000.0, 1000.0]])      # the second one gets no row
+    centers = np.array([[0.0, 0.0], [1000.0, 1000.0]])  # the second one gets no row
     states = {}
     for dt in (np.float64, np.float32):
         st = LloydState(np.asfortranarray(X.astype(dt)), centers.copy())
@@ -190,21 +196,25 @@ def test_float32_kmeans_reseeds_an_empty_cluster_without_kept_distances():
         assert reseeded == 1
         states[dt] = st
     assert states[np.float32].labels[-1] == states[np.float64].labels[-1] == 1
-    np.testing.assert_allclose(states[np.float32].centers, states[np.float64].centers,
-                               rtol=1e-6)
+    np.testing.assert_allclose(states[np.float32].centers, states[np.float64].centers, rtol=1e-6)
 
 
 def test_missing_values_are_counted_or_dropped_like_the_csv_loader(tmp_path):
     from explorer.data.table import MissingValuesError
 
     a = np.arange(10, dtype=np.float64)
-    t = pa.table({"id": [f"r{i}" for i in range(10)],
-                  "a": pa.array(a, mask=np.isin(np.arange(10), [2, 7])),
-                  "b": pa.array(a * 2, mask=np.isin(np.arange(10), [7, 8])),
-                  "kind": [str(i % 2) for i in range(10)]})
+    t = pa.table(
+        {
+            "id": [f"r{i}" for i in range(10)],
+            "a": pa.array(a, mask=np.isin(np.arange(10), [2, 7])),
+            "b": pa.array(a * 2, mask=np.isin(np.arange(10), [7, 8])),
+            "kind": [str(i % 2) for i in range(10)],
+        }
+    )
     pq.write_table(t, tmp_path / "m.parquet", row_group_size=4)
-    with pytest.raises(MissingValuesError, match="column 'a': missing value in row 3; 3 rows "
-                                                 "have missing values") as e:
+    with pytest.raises(
+        MissingValuesError, match="column 'a': missing value in row 3; 3 rows have missing values"
+    ) as e:
         load(tmp_path / "m.parquet")
     assert e.value.rows == 3
     d = load(tmp_path / "m.parquet", missing="drop", labels="kind")
@@ -216,4 +226,4 @@ def test_missing_values_are_counted_or_dropped_like_the_csv_loader(tmp_path):
     assert "dropped 3 of 10 rows with missing values" in d.notes
     pq.write_table(t.drop(["id"]), tmp_path / "n.parquet", row_group_size=4)
     d = load(tmp_path / "n.parquet", missing="drop", labels="kind")
-    assert list(d.ids) == [str(i) for i in keep]       # the file's numbering
+    assert list(d.ids) == [str(i) for i in keep]  # the file's numbering

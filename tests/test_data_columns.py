@@ -11,9 +11,10 @@ from explorer.data.labels import label_file_columns, node_names
 
 # ---- label-like and calendar columns --------------------------------------------------------
 
+
 def test_digits_label_column_is_flagged_not_dropped(sample_dir):
     d = load(sample_dir / "digits_binary.csv")
-    assert d.X.shape == (1797, 65) and "digit" in d.columns        # the user decides
+    assert d.X.shape == (1797, 65) and "digit" in d.columns  # the user decides
     assert d.label_candidates == ["digit"] and d.calendar_columns == []
     assert any("--labels digit" in n for n in d.notes)
     d = load(sample_dir / "digits_binary.csv", labels="digit")
@@ -44,8 +45,13 @@ def test_plain_tables_are_not_flagged(sample_dir, name):
 def _wine_like(n=60, seed=0):
     rng = np.random.default_rng(seed)
     cultivar = rng.integers(1, 4, n)
-    return pd.DataFrame({"alcohol": 12 + cultivar + rng.normal(0, 0.3, n),
-                         "Cultivar": cultivar, "hue": rng.normal(1, 0.2, n)})
+    return pd.DataFrame(
+        {
+            "alcohol": 12 + cultivar + rng.normal(0, 0.3, n),
+            "Cultivar": cultivar,
+            "hue": rng.normal(1, 0.2, n),
+        }
+    )
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -58,14 +64,17 @@ def test_a_cultivar_column_is_flagged_in_text_and_columnar_files(tmp_path, suffi
     assert any("--labels Cultivar" in n for n in d.notes)
 
 
-@pytest.mark.parametrize("column, values, flagged", [
-    ("class_id", lambda r, n: r.integers(0, 4, n), True),       # a word of the name
-    ("y", lambda r, n: r.integers(0, 2, n), True),
-    ("targetValue", lambda r, n: r.integers(0, 3, n), True),    # camelCase
-    ("class", lambda r, n: r.normal(size=n), False),            # not whole numbers
-    ("group", lambda r, n: np.arange(n), False),                # a value per row: an id
-    ("width", lambda r, n: r.integers(0, 4, n), False),         # a count, not a label's name
-])
+@pytest.mark.parametrize(
+    "column, values, flagged",
+    [
+        ("class_id", lambda r, n: r.integers(0, 4, n), True),  # a word of the name
+        ("y", lambda r, n: r.integers(0, 2, n), True),
+        ("targetValue", lambda r, n: r.integers(0, 3, n), True),  # camelCase
+        ("class", lambda r, n: r.normal(size=n), False),  # not whole numbers
+        ("group", lambda r, n: np.arange(n), False),  # a value per row: an id
+        ("width", lambda r, n: r.integers(0, 4, n), False),  # a count, not a label's name
+    ],
+)
 def test_what_looks_like_a_label(tmp_path, column, values, flagged):
     r = np.random.default_rng(1)
     n = 200
@@ -125,9 +134,16 @@ def test_a_misspelt_edge_list_header_is_guessed_a_network(tmp_path, text):
     assert load(p).kind == "network"
 
 
-@pytest.mark.parametrize("text", ["height,weight\n1,2\n3,4\n", "a,b\n0,1\n1,2\n",
-                                  "x,y,z,w\n1,2,3,4\n5,6,7,8\n", "note,heat\n1,2\n3,4\n",
-                                  "sorce,target\n0.5,1.5\n1.5,2\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "height,weight\n1,2\n3,4\n",
+        "a,b\n0,1\n1,2\n",
+        "x,y,z,w\n1,2,3,4\n5,6,7,8\n",
+        "note,heat\n1,2\n3,4\n",
+        "sorce,target\n0.5,1.5\n1.5,2\n",
+    ],
+)
 def test_tables_stay_tables(tmp_path, text):
     p = tmp_path / "t.csv"
     p.write_text(text)
@@ -142,6 +158,7 @@ def test_named_nodes_are_not_a_header(tmp_path):
 
 
 # ---- one rule for a node-label column ---------------------------------------------------------
+
 
 def test_football_label_file_without_a_column_takes_conference(sample_dir):
     """`explorer gui FILE --labels nodes.csv` took football's `name` (115 classes) where the
@@ -171,6 +188,8 @@ def test_label_file_rules_elsewhere(sample_dir, tmp_path):
     assert list(d.labels) == ["a", "b", "a"]
     assert label_file_columns(p, d.node_ids) == ([], {}, None)
     # an explicit column wins
-    d = load_network(sample_dir / "football" / "edges.csv",
-                     labels=f"{sample_dir / 'football' / 'nodes.csv'}:name")
+    d = load_network(
+        sample_dir / "football" / "edges.csv",
+        labels=f"{sample_dir / 'football' / 'nodes.csv'}:name",
+    )
     assert d.label_name == "name" and len(set(d.labels)) == 115

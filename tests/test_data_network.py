@@ -23,9 +23,11 @@ def as_dict(d):
 
 # ---- real files -------------------------------------------------------------------------------
 
+
 def test_karate_with_club_labels(sample_dir):
-    d = load_network(sample_dir / "karate" / "edges.csv",
-                     labels=f"{sample_dir / 'karate' / 'nodes.csv'}:club")
+    d = load_network(
+        sample_dir / "karate" / "edges.csv", labels=f"{sample_dir / 'karate' / 'nodes.csv'}:club"
+    )
     assert (d.n_nodes, d.n_edges) == (34, 78) and not d.directed
     # Independent reference: networkx's own karate club graph, ids and weights.
     g = nx.karate_club_graph()
@@ -40,8 +42,10 @@ def test_karate_with_club_labels(sample_dir):
 
 
 def test_football(sample_dir):
-    d = load_network(sample_dir / "football" / "edges.csv",
-                     labels=f"{sample_dir / 'football' / 'nodes.csv'}:conference")
+    d = load_network(
+        sample_dir / "football" / "edges.csv",
+        labels=f"{sample_dir / 'football' / 'nodes.csv'}:conference",
+    )
     assert (d.n_nodes, d.n_edges) == (115, 613)
     assert np.all(d.weights == 1.0) and all(lab is not None for lab in d.labels)
     assert len(set(d.labels)) == 12
@@ -49,13 +53,15 @@ def test_football(sample_dir):
 
 def test_oppm_tab_one_based_ids_and_test_pairs(sample_dir):
     base = sample_dir / "networks" / "oppm_n2000_k10"
-    d = load_network(f"{base}.tsv", labels=f"{base}_gt_nodes.tsv",
-                     test_pairs=f"{base}_test_pairs.tsv")
+    d = load_network(
+        f"{base}.tsv", labels=f"{base}_gt_nodes.tsv", test_pairs=f"{base}_test_pairs.tsv"
+    )
     assert (d.n_nodes, d.n_edges) == (2000, 21582)
     raw = pd.read_csv(f"{base}.tsv", sep="\t", header=None, dtype=str)
     # ids kept as the 1-based strings of the file, first-appearance order
-    assert d.node_ids[0] == raw.iloc[0, 0] == "1" and set(d.node_ids) == {str(k) for k in
-                                                                          range(1, 2001)}
+    assert d.node_ids[0] == raw.iloc[0, 0] == "1" and set(d.node_ids) == {
+        str(k) for k in range(1, 2001)
+    }
     assert as_dict(d) == {tuple(sorted(r)): 1.0 for r in raw.itertuples(index=False)}
     pairs = pd.read_csv(f"{base}_test_pairs.tsv", sep="\t", header=None, dtype=str)
     assert d.test_pairs.shape == (len(pairs), 3)
@@ -71,13 +77,17 @@ def test_oppm_tab_one_based_ids_and_test_pairs(sample_dir):
 
 # ---- formats and rules ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [
-    "a b\nb c\nc a\n",
-    "a\tb\nb\tc\nc\ta\n",
-    "source,target\na,b\nb,c\nc,a\n",
-    "# a comment\n% another\nfrom;to\na;b\n\nb;c\nc;a\n",
-    "u, v\na, b\nb, c\nc, a\n",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a b\nb c\nc a\n",
+        "a\tb\nb\tc\nc\ta\n",
+        "source,target\na,b\nb,c\nc,a\n",
+        "# a comment\n% another\nfrom;to\na;b\n\nb;c\nc;a\n",
+        "u, v\na, b\nb, c\nc, a\n",
+    ],
+)
 def test_edge_list_flavours(tmp_path, text):
     d = load_network(write(tmp_path, "g.txt", text))
     assert list(d.node_ids) == ["a", "b", "c"]
@@ -126,7 +136,7 @@ def test_gml_and_graphml(tmp_path):
     for name in ("g.gml", "g.graphml"):
         assert guess_kind(tmp_path / name) == "network"
         d = load(tmp_path / name, labels="club")
-        assert list(d.node_ids) == ["lonely", "a", "b", "c"]   # isolated node kept
+        assert list(d.node_ids) == ["lonely", "a", "b", "c"]  # isolated node kept
         assert as_dict(d) == {("a", "b"): 2.0, ("b", "c"): 0.5}
         assert list(d.labels) == ["c", "A", "A", "B"]
 
@@ -145,6 +155,7 @@ def test_guess_kind(tmp_path, sample_dir):
 
 
 # ---- malformed input --------------------------------------------------------------------------
+
 
 def error_of(path, **kw) -> DataError:
     return load_error(load_network, path, **kw)
@@ -192,7 +203,7 @@ def test_error_label_column_unknown(tmp_path):
 
 
 def test_error_gml_broken(tmp_path):
-    e = error_of(write(tmp_path, "g.gml", "graph [ node [ id 0 label \"a\" ] edge [ source 0 "))
+    e = error_of(write(tmp_path, "g.gml", 'graph [ node [ id 0 label "a" ] edge [ source 0 '))
     assert "cannot read the GML file" in str(e)
 
 

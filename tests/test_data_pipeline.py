@@ -18,14 +18,16 @@ def _both(tmp_path, df: pd.DataFrame):
 
 def _frame(n=40):
     rng = np.random.default_rng(0)
-    return pd.DataFrame({
-        "ID": [f"r{i}" for i in range(n)],
-        "x0": rng.normal(size=n),
-        "x1": rng.normal(size=n),
-        "digit": rng.integers(0, 4, size=n).astype(float),
-        "year": 2000.0 + rng.integers(0, 20, size=n),
-        "kind": rng.choice(["a", "b", "c"], size=n),
-    })
+    return pd.DataFrame(
+        {
+            "ID": [f"r{i}" for i in range(n)],
+            "x0": rng.normal(size=n),
+            "x1": rng.normal(size=n),
+            "digit": rng.integers(0, 4, size=n).astype(float),
+            "year": 2000.0 + rng.integers(0, 20, size=n),
+            "kind": rng.choice(["a", "b", "c"], size=n),
+        }
+    )
 
 
 def test_same_table_and_notes_from_csv_and_parquet(tmp_path):
@@ -46,15 +48,25 @@ def test_same_table_and_notes_from_csv_and_parquet(tmp_path):
     assert "column 'ID' used as row ids" in a.notes
 
 
-@pytest.mark.parametrize("options, problem", [
-    ({"columns": "x0,x0"}, "column(s) 'x0' named twice in the feature columns; name each once"),
-    ({"columns": "x0,nope"}, "unknown feature column(s) 'nope'; the file has: ID, x0, x1, "
-                             "digit, year, kind"),
-    ({"labels": "nope"}, "unknown label column 'nope'; the file has: ID, x0, x1, digit, year, "
-                         "kind"),
-    ({"labels": "x0", "columns": "x0,x1"}, "column 'x0' is both the label column and a feature"),
-    ({"missing": "fill"}, "missing = 'fill': expected one of error, drop"),
-])
+@pytest.mark.parametrize(
+    "options, problem",
+    [
+        ({"columns": "x0,x0"}, "column(s) 'x0' named twice in the feature columns; name each once"),
+        (
+            {"columns": "x0,nope"},
+            "unknown feature column(s) 'nope'; the file has: ID, x0, x1, digit, year, kind",
+        ),
+        (
+            {"labels": "nope"},
+            "unknown label column 'nope'; the file has: ID, x0, x1, digit, year, kind",
+        ),
+        (
+            {"labels": "x0", "columns": "x0,x1"},
+            "column 'x0' is both the label column and a feature",
+        ),
+        ({"missing": "fill"}, "missing = 'fill': expected one of error, drop"),
+    ],
+)
 def test_same_choice_errors_from_csv_and_parquet(tmp_path, options, problem):
     for path in _both(tmp_path, _frame()):
         with pytest.raises(DataError) as e:

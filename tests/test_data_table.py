@@ -23,6 +23,7 @@ def write(tmp_path, name, content, mode="w"):
 
 # ---- happy paths ------------------------------------------------------------------------------
 
+
 def test_iris_with_labels(sample_dir):
     path = sample_dir / "iris.csv"
     d = load_table(path, labels="species")
@@ -116,6 +117,7 @@ def test_dispatch_load(sample_dir):
 
 # ---- every malformed input: one clear DataError naming file, line, column ----------------------
 
+
 def error_of(path, **kw) -> DataError:
     with pytest.raises(DataError) as ei:
         load_table(path, **kw)
@@ -203,7 +205,7 @@ def test_error_unknown_columns(tmp_path):
 
 def test_error_ragged_row_missing_only_the_label(sample_dir, tmp_path):
     text = (sample_dir / "iris.csv").read_text().splitlines()
-    text[10] = ",".join(text[10].split(",")[:4])   # line 11 loses its species field
+    text[10] = ",".join(text[10].split(",")[:4])  # line 11 loses its species field
     e = error_of(write(tmp_path, "iris.csv", "\n".join(text) + "\n"), labels="species")
     assert e.line == 11 and "expected 5 fields, found 4" in str(e)
 
@@ -234,13 +236,20 @@ _CELLS = ["1", "2.5", "", "x", "nan", "-inf", "3e2", " 4", "a b", '"q,r"', "7", 
 _HEADS = ["a", "b", "t", "i", "j", "count", "source", "target", "weight", "id"]
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sep=st.sampled_from([",", "\t", ";", " ", "  "]),
-       head=st.one_of(st.none(), st.lists(st.sampled_from(_HEADS), min_size=1, max_size=5)),
-       rows=st.lists(st.lists(st.one_of(st.sampled_from(_CELLS), st.integers(0, 5).map(str)),
-                              min_size=1, max_size=6), max_size=8),
-       extra=st.sampled_from(["", "\n", "\n# c\n", "\n\n"]))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    sep=st.sampled_from([",", "\t", ";", " ", "  "]),
+    head=st.one_of(st.none(), st.lists(st.sampled_from(_HEADS), min_size=1, max_size=5)),
+    rows=st.lists(
+        st.lists(
+            st.one_of(st.sampled_from(_CELLS), st.integers(0, 5).map(str)), min_size=1, max_size=6
+        ),
+        max_size=8,
+    ),
+    extra=st.sampled_from(["", "\n", "\n# c\n", "\n\n"]),
+)
 def test_never_a_raw_exception(tmp_path, sep, head, rows, extra):
     from explorer.data import load_network, load_temporal
 
@@ -250,7 +259,7 @@ def test_never_a_raw_exception(tmp_path, sep, head, rows, extra):
         try:
             d = loader(p)
         except DataError as e:
-            assert str(e).startswith(str(p))      # every message names the file
+            assert str(e).startswith(str(p))  # every message names the file
             continue
         # every successful load is checked (a network or temporal load was accepted unseen)
         if loader is load_table:
@@ -259,7 +268,7 @@ def test_never_a_raw_exception(tmp_path, sep, head, rows, extra):
             assert d.n_edges >= 1 and (d.weights > 0).all() and np.isfinite(d.weights).all()
             assert d.edges.min() >= 0 and d.edges.max() < d.n_nodes
             assert len(set(d.node_ids)) == d.n_nodes
-            assert (d.edges[:, 0] < d.edges[:, 1]).all()             # undirected: u < v, no loops
+            assert (d.edges[:, 0] < d.edges[:, 1]).all()  # undirected: u < v, no loops
             assert d.adjacency.shape == (d.n_nodes, d.n_nodes)
             assert abs(d.adjacency.sum() - 2 * d.weights.sum()) <= 1e-9 * max(1.0, d.weights.sum())
         else:
@@ -267,18 +276,20 @@ def test_never_a_raw_exception(tmp_path, sep, head, rows, extra):
             assert ((d.t >= 0) & (d.t < d.T)).all() and (d.i < d.j).all()
             assert max(d.i.max(), d.j.max()) < d.n_nodes == len(set(d.node_ids))
             keys = (d.t * d.n_nodes + d.i) * d.n_nodes + d.j
-            assert len(np.unique(keys)) == len(keys)                # each (t, i, j) once
+            assert len(np.unique(keys)) == len(keys)  # each (t, i, j) once
 
 
 # ---- text columns, yes/no columns, missing values (issue 13, items 1 and 11) -----------------
 
-VOTES = ("party,v1,v2,v3\n"
-         "republican,n,y,n\n"
-         "democrat,y,?,y\n"
-         "democrat,y,n,\n"
-         "republican,n,y,NA\n"
-         "democrat,?,n,y\n"
-         "republican,n,y,n\n")
+VOTES = (
+    "party,v1,v2,v3\n"
+    "republican,n,y,n\n"
+    "democrat,y,?,y\n"
+    "democrat,y,n,\n"
+    "republican,n,y,NA\n"
+    "democrat,?,n,y\n"
+    "republican,n,y,n\n"
+)
 
 
 def test_text_columns_are_listed_in_file_order(sample_dir):
@@ -322,8 +333,7 @@ def test_missing_markers_in_numeric_columns_and_bad_option(tmp_path, sample_dir)
     assert e.rows == 2 and (e.line, e.column) == (3, "b")
     d = load_table(p, missing="drop")
     np.testing.assert_array_equal(d.X, [[1, 2], [5, 6]])
-    pen = load_table(sample_dir / "penguins.csv", labels="species",
-                     missing="drop")
+    pen = load_table(sample_dir / "penguins.csv", labels="species", missing="drop")
     # beside numeric columns a two-valued text column (sex) is a ground-truth candidate, not a
     # feature; the rows missing a measurement are dropped
     assert pen.n_items == 342 and "sex" not in pen.columns and "island" not in pen.columns
@@ -340,8 +350,23 @@ def test_cli_missing_drop(tmp_path, capsys):
     assert "--missing drop" in capsys.readouterr().err
     # The two complete rows are the same vote, so K = 2 leaves a cluster empty: the fit runs on
     # the 2 kept rows and is reported degenerate (exit 3), not called converged (issue 22).
-    assert cli.main(["fit", "kmeans", str(p), "--K", "2", "--labels", "party", "--missing",
-                     "drop", "--quiet"]) == 3
+    assert (
+        cli.main(
+            [
+                "fit",
+                "kmeans",
+                str(p),
+                "--K",
+                "2",
+                "--labels",
+                "party",
+                "--missing",
+                "drop",
+                "--quiet",
+            ]
+        )
+        == 3
+    )
     out = capsys.readouterr()
     assert "dropped 4 of 6 rows" in out.err and "2 rows x 3 columns" in out.out
     assert "the data have only 1 distinct row" in out.err
@@ -349,8 +374,11 @@ def test_cli_missing_drop(tmp_path, capsys):
 
 # ---- issue 12: messages and safety ---------------------------------------------------------------
 
-@pytest.mark.parametrize("content", ["a;b\n1,5;2,5\n3,5;4,0\n", "1,5;2,5\n3,5;4,0\n2,0;1,0\n",
-                                     "a\tb\n1,5\t2,5\n3,5\t4,0\n"])
+
+@pytest.mark.parametrize(
+    "content",
+    ["a;b\n1,5;2,5\n3,5;4,0\n", "1,5;2,5\n3,5;4,0\n2,0;1,0\n", "a\tb\n1,5\t2,5\n3,5\t4,0\n"],
+)
 def test_decimal_commas_are_refused_with_a_hint(tmp_path, content):
     # The headerless file was read silently as three columns ("1", "5;2", "5").
     with pytest.raises(DataError, match=r"line \d: the numbers use a decimal comma \('1,5'\)"):
@@ -383,15 +411,21 @@ def test_extreme_values_are_refused_unless_standardised(tmp_path):
     rng = np.random.default_rng(0)
     big = rng.random(50) * 1e200
     small = rng.random(50)
-    p = write(tmp_path, "d.csv", "a,b\n" + "\n".join(f"{float(x)!r},{float(y)!r}"
-                                                     for x, y in zip(big, small)))
-    with pytest.raises(DataError, match=r"line 2, column 'a': value .* is too large.*--standardize"):
+    p = write(
+        tmp_path,
+        "d.csv",
+        "a,b\n" + "\n".join(f"{float(x)!r},{float(y)!r}" for x, y in zip(big, small)),
+    )
+    with pytest.raises(
+        DataError, match=r"line 2, column 'a': value .* is too large.*--standardize"
+    ):
         load_table(p)
     d = load_table(p, standardize=True)
     # before: the standard deviation overflowed and column a silently became zeros
     assert np.isfinite(d.X).all()
-    np.testing.assert_allclose(d.X[:, 0], (big / 1e200 - (big / 1e200).mean())
-                               / (big / 1e200).std(), rtol=1e-12)
+    np.testing.assert_allclose(
+        d.X[:, 0], (big / 1e200 - (big / 1e200).mean()) / (big / 1e200).std(), rtol=1e-12
+    )
     np.testing.assert_allclose(d.X.std(axis=0), [1.0, 1.0], rtol=1e-12)
     np.testing.assert_allclose(d.offset[0] / 1e200, (big / 1e200).mean(), rtol=1e-12)
 
@@ -399,13 +433,16 @@ def test_extreme_values_are_refused_unless_standardised(tmp_path):
 def test_ordinary_standardisation_is_unchanged(tmp_path):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(40, 3)) * [1, 100, 1e-3] + [0, 5, -2]
-    p = write(tmp_path, "d.csv", "a,b,c\n" + "\n".join(",".join(repr(float(v)) for v in r) for r in X))
+    p = write(
+        tmp_path, "d.csv", "a,b,c\n" + "\n".join(",".join(repr(float(v)) for v in r) for r in X)
+    )
     d = load_table(p, standardize=True)
     np.testing.assert_array_equal(d.X, (X - X.mean(axis=0)) / X.std(axis=0))
 
 
 def test_mixed_type_column_gives_no_pandas_warning(tmp_path):
     import warnings
+
     rows = [f"{i},{i % 7}" for i in range(300_000)] + ["x,1"]
     p = write(tmp_path, "d.csv", "a,b\n" + "\n".join(rows) + "\n")
     with warnings.catch_warnings():

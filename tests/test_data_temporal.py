@@ -12,19 +12,19 @@ from explorer.data import DataError, guess_kind, load, load_temporal
 
 
 def triples(d):
-    return {(int(t), d.node_ids[i], d.node_ids[j]): c
-            for t, i, j, c in zip(d.t, d.i, d.j, d.count)}
+    return {(int(t), d.node_ids[i], d.node_ids[j]): c for t, i, j, c in zip(d.t, d.i, d.j, d.count)}
 
 
 def test_primary_school_counts(shared_datasets):
     ps = shared_datasets / "primary_school"
     d = load_temporal(ps / "counts_60min.csv", labels=f"{ps / 'nodes.csv'}:class")
     raw = pd.read_csv(ps / "counts_60min.csv", dtype={"i": str, "j": str})
-    assert d.T == 18 and list(d.times) == list(range(18))       # t is the window index
-    assert d.n_nodes == 242 and len(d.count) == len(raw)          # file has unique (t, i<j) rows
+    assert d.T == 18 and list(d.times) == list(range(18))  # t is the window index
+    assert d.n_nodes == 242 and len(d.count) == len(raw)  # file has unique (t, i<j) rows
     ref = {(t, i, j): float(c) for t, i, j, c in raw.itertuples(index=False)}
-    got = {(t, *sorted((u, v), key=lambda s: (len(s), s))): c for (t, u, v), c in
-           triples(d).items()}
+    got = {
+        (t, *sorted((u, v), key=lambda s: (len(s), s))): c for (t, u, v), c in triples(d).items()
+    }
     assert got == ref
     assert np.all(d.i < d.j)
     nodes = pd.read_csv(ps / "nodes.csv", dtype=str)
@@ -37,7 +37,7 @@ def test_primary_school_contacts_binned(shared_datasets):
     ps = shared_datasets / "primary_school"
     d = load(ps / "contacts_20s.csv", bin_width=3600)
     raw = pd.read_csv(ps / "contacts_20s.csv", dtype={"i": str, "j": str})
-    assert d.count.sum() == len(raw)            # every 20-s frame counted once
+    assert d.count.sum() == len(raw)  # every 20-s frame counted once
     assert d.T == (raw.t.max() - raw.t.min()) // 3600 + 1
     assert d.times[0] == raw.t.min() and d.times[1] - d.times[0] == 3600
     # aggregated over time equals the pair counts of the raw rows
@@ -63,8 +63,11 @@ def test_binning_duplicates_self_loops(tmp_path):
 
 
 def test_iso_timestamps(tmp_path):
-    p = write(tmp_path, "c.csv", "time,i,j\n2009-10-01 09:00:00,a,b\n2009-10-01 09:30:00,a,b\n"
-                                 "2009-10-01T10:15:00,b,c\n")
+    p = write(
+        tmp_path,
+        "c.csv",
+        "time,i,j\n2009-10-01 09:00:00,a,b\n2009-10-01 09:30:00,a,b\n2009-10-01T10:15:00,b,c\n",
+    )
     d = load_temporal(p, bin_width=3600)
     assert d.T == 2
     assert triples(d) == {(0, "a", "b"): 2.0, (1, "b", "c"): 1.0}
@@ -80,18 +83,35 @@ def test_no_header(tmp_path):
 
 # ---- malformed input --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("content, kw, where, message", [
-    ("t,i,j\n0,a,b\n1,a,b\nlater,b,c\n", {}, {"line": 4, "column": "t"}, "bad t 'later'"),
-    ("t,i,j\n2009-10-01,a,b\n2009-13-45,b,c\n", {"bin_width": 60}, {"line": 3}, "ISO 8601"),
-    ("t,i,j\n0,a,b\n0.5,a,b\n", {}, {"line": 3}, "bin width"),
-    ("t,i,j,count\n0,a,b,1\n1,a,b,lots\n", {}, {"line": 3, "column": "count"},
-     "non-numeric count"),
-    ("t,i,j,count\n0,a,b,-1\n", {}, {"line": 2}, "negative"),
-    ("t,i,j,count\n0,a,b,1\n1,a\n", {}, {"line": 3}, "expected 4 fields, found 2"),
-    ("t,i\n0,a\n", {}, {}, "t i j"),
-    ("t,i,j\n0,a,b\n", {"bin_width": 0}, {}, "positive"),
-], ids=["bad_t", "bad_timestamp", "fractional_t_needs_bin_width", "non_numeric_count",
-        "negative_count", "ragged", "too_few_columns", "bad_bin_width"])
+
+@pytest.mark.parametrize(
+    "content, kw, where, message",
+    [
+        ("t,i,j\n0,a,b\n1,a,b\nlater,b,c\n", {}, {"line": 4, "column": "t"}, "bad t 'later'"),
+        ("t,i,j\n2009-10-01,a,b\n2009-13-45,b,c\n", {"bin_width": 60}, {"line": 3}, "ISO 8601"),
+        ("t,i,j\n0,a,b\n0.5,a,b\n", {}, {"line": 3}, "bin width"),
+        (
+            "t,i,j,count\n0,a,b,1\n1,a,b,lots\n",
+            {},
+            {"line": 3, "column": "count"},
+            "non-numeric count",
+        ),
+        ("t,i,j,count\n0,a,b,-1\n", {}, {"line": 2}, "negative"),
+        ("t,i,j,count\n0,a,b,1\n1,a\n", {}, {"line": 3}, "expected 4 fields, found 2"),
+        ("t,i\n0,a\n", {}, {}, "t i j"),
+        ("t,i,j\n0,a,b\n", {"bin_width": 0}, {}, "positive"),
+    ],
+    ids=[
+        "bad_t",
+        "bad_timestamp",
+        "fractional_t_needs_bin_width",
+        "non_numeric_count",
+        "negative_count",
+        "ragged",
+        "too_few_columns",
+        "bad_bin_width",
+    ],
+)
 def test_error(tmp_path, content, kw, where, message):
     """One malformed file per case: the error names ``message`` and, where given, the line and
     column (``where``) it was found at."""
@@ -109,19 +129,24 @@ def test_error_header_without_a_time_column(tmp_path):
 
 # ---- issue 12: the snapshot count is checked before anything of size T is allocated -----------
 
-@pytest.mark.parametrize("content, bin_width, shown", [
-    ("t,i,j\n0,a,b\n1000000000000,a,c\n", None, "1e+12 snapshots"),     # once: 7 TiB
-    ("t,i,j\n0,a,b\n1,a,c\n", 1e-9, "1e+09 snapshots"),                 # once: 30 GiB
-    ("t,i,j\n0,a,b\n100000000,a,c\n", None, "1e+08 snapshots"),         # once: 1.7 GB, then no
-])
+
+@pytest.mark.parametrize(
+    "content, bin_width, shown",
+    [
+        ("t,i,j\n0,a,b\n1000000000000,a,c\n", None, "1e+12 snapshots"),  # once: 7 TiB
+        ("t,i,j\n0,a,b\n1,a,c\n", 1e-9, "1e+09 snapshots"),  # once: 30 GiB
+        ("t,i,j\n0,a,b\n100000000,a,c\n", None, "1e+08 snapshots"),  # once: 1.7 GB, then no
+    ],
+)
 def test_too_many_snapshots_refused_before_allocating(tmp_path, content, bin_width, shown):
     import tracemalloc
 
     p = write(tmp_path, "t.csv", content)
     tracemalloc.start()
     try:
-        with pytest.raises(DataError,
-                           match=re.escape(shown) + ", more than the 1,000,000.*--bin-width"):
+        with pytest.raises(
+            DataError, match=re.escape(shown) + ", more than the 1,000,000.*--bin-width"
+        ):
             load_temporal(p, bin_width=bin_width)
         peak = tracemalloc.get_traced_memory()[1]
     finally:

@@ -29,7 +29,12 @@ def constant_column():
 
 
 def csv_text(X, names):
-    return ",".join(names) + "\n" + "\n".join(",".join(repr(float(v)) for v in row) for row in X) + "\n"
+    return (
+        ",".join(names)
+        + "\n"
+        + "\n".join(",".join(repr(float(v)) for v in row) for row in X)
+        + "\n"
+    )
 
 
 # model id, data, hyperparameters, what the stop reason must say
@@ -48,8 +53,9 @@ TABLE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("model_id, X, hp, says", TABLE_CASES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(TABLE_CASES)])
+@pytest.mark.parametrize(
+    "model_id, X, hp, says", TABLE_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(TABLE_CASES)]
+)
 def test_degenerate_table_fit_is_reported_by_the_runner(model_id, X, hp, says):
     res = runner.fit(get_model(model_id), table(X), seed=0, **hp)
     assert res.stop_reason.startswith("degenerate: "), res.stop_reason
@@ -60,8 +66,9 @@ def test_degenerate_table_fit_is_reported_by_the_runner(model_id, X, hp, says):
     assert all(r["stop_reason"].startswith("degenerate") for r in res.restarts)
 
 
-@pytest.mark.parametrize("model_id, X, hp, says", TABLE_CASES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(TABLE_CASES)])
+@pytest.mark.parametrize(
+    "model_id, X, hp, says", TABLE_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(TABLE_CASES)]
+)
 def test_degenerate_table_fit_exits_3_with_the_note(tmp_path, capsys, model_id, X, hp, says):
     path = write(tmp_path, "d.csv", csv_text(X, [f"c{j}" for j in range(X.shape[1])]))
     flags = []
@@ -73,8 +80,9 @@ def test_degenerate_table_fit_exits_3_with_the_note(tmp_path, capsys, model_id, 
     assert code == 3, (out, err)
     assert "converged: false" in out and "stop reason: degenerate: " in out
     assert "note: degenerate state: " in err and says in err
-    assert err.strip().splitlines()[-1] == ("explorer: error: the fit gave no usable state "
-                                            "(degenerate); see the notes above")
+    assert err.strip().splitlines()[-1] == (
+        "explorer: error: the fit gave no usable state (degenerate); see the notes above"
+    )
 
 
 def test_gmm_positive_likelihood_from_the_floor_is_what_is_flagged():
@@ -83,7 +91,7 @@ def test_gmm_positive_likelihood_from_the_floor_is_what_is_flagged():
     X = constant_column()
     a = runner.fit(get_model("gmm"), table(X), seed=0, K=2, reg_covar=1e-6)
     b = runner.fit(get_model("gmm"), table(X), seed=0, K=2, reg_covar=0.5e-6)
-    assert b.final_objective > a.final_objective + 0.3 * 100      # ~ N/2 log 2 more
+    assert b.final_objective > a.final_objective + 0.3 * 100  # ~ N/2 log 2 more
     sound = runner.fit(get_model("gmm"), table(X[:, :1]), seed=0, K=2)
     assert not sound.stop_reason.startswith("degenerate") and sound.converged
 
@@ -91,34 +99,46 @@ def test_gmm_positive_likelihood_from_the_floor_is_what_is_flagged():
 def test_dynamic_exposure_unresolved_objective_is_degenerate(tmp_path, capsys):
     """One count of 1e300: the log-likelihood's terms reach 6.9e302 and it came out as 0.0 twice,
     'converged'. float64 cannot resolve it: degenerate, exit 3."""
-    path = write(tmp_path, "c.csv", "t,i,j,count\n0,a,b,1e300\n0,b,c,2\n1,a,c,1\n1,c,d,3\n"
-                                    "2,a,d,1\n")
+    path = write(
+        tmp_path, "c.csv", "t,i,j,count\n0,a,b,1e300\n0,b,c,2\n1,a,c,1\n1,c,d,3\n2,a,d,1\n"
+    )
     data = load_temporal(path)
-    res = runner.fit(get_model("dynamic-exposure"), data, seed=0, K_aff=1, K_exp=1,
-                     heldout_fraction=0.0)
+    res = runner.fit(
+        get_model("dynamic-exposure"), data, seed=0, K_aff=1, K_exp=1, heldout_fraction=0.0
+    )
     assert res.stop_reason.startswith("degenerate: the counts reach 1e+300"), res.stop_reason
     assert not res.converged
-    code = cli.main(["fit", "dynamic-exposure", str(path), "--quiet", "--K-aff", "1",
-                     "--K-exp", "1"])
+    code = cli.main(
+        ["fit", "dynamic-exposure", str(path), "--quiet", "--K-aff", "1", "--K-exp", "1"]
+    )
     out, err = capsys.readouterr()
     assert code == 3 and "stop reason: degenerate: the counts reach 1e+300" in out
     # ordinary counts: sound
     ok = write(tmp_path, "ok.csv", "t,i,j,count\n0,a,b,7\n0,b,c,2\n1,a,c,1\n1,c,d,3\n2,a,d,1\n")
-    res = runner.fit(get_model("dynamic-exposure"), load_temporal(ok), seed=0, K_aff=1, K_exp=1,
-                     heldout_fraction=0.0)
+    res = runner.fit(
+        get_model("dynamic-exposure"),
+        load_temporal(ok),
+        seed=0,
+        K_aff=1,
+        K_exp=1,
+        heldout_fraction=0.0,
+    )
     assert not res.stop_reason.startswith("degenerate")
 
 
-@pytest.mark.parametrize("model_id, name, opts, hp", [
-    ("kmeans", "iris.csv", {"labels": "species"}, {"K": 3}),
-    ("kmedians", "iris.csv", {"labels": "species"}, {"K": 3}),
-    ("fuzzy-cmeans", "iris.csv", {"labels": "species"}, {"K": 3}),
-    ("gmm", "iris.csv", {"labels": "species"}, {"K": 3}),
-    ("gmm", "old_faithful.csv", {}, {"K": 2}),
-    ("gmm", "galaxies.csv", {}, {"K": 4}),
-    ("bayes-gmm", "iris.csv", {"labels": "species", "standardize": True}, {"K": 3}),
-    ("exponential-mixture", "coal_intervals.csv", {"columns": ["interval_years"]}, {"K": 2}),
-])
+@pytest.mark.parametrize(
+    "model_id, name, opts, hp",
+    [
+        ("kmeans", "iris.csv", {"labels": "species"}, {"K": 3}),
+        ("kmedians", "iris.csv", {"labels": "species"}, {"K": 3}),
+        ("fuzzy-cmeans", "iris.csv", {"labels": "species"}, {"K": 3}),
+        ("gmm", "iris.csv", {"labels": "species"}, {"K": 3}),
+        ("gmm", "old_faithful.csv", {}, {"K": 2}),
+        ("gmm", "galaxies.csv", {}, {"K": 4}),
+        ("bayes-gmm", "iris.csv", {"labels": "species", "standardize": True}, {"K": 3}),
+        ("exponential-mixture", "coal_intervals.csv", {"columns": ["interval_years"]}, {"K": 2}),
+    ],
+)
 def test_sound_fits_of_the_bundled_data_are_not_degenerate(sample_dir, model_id, name, opts, hp):
     """The checks flag only what is degenerate: the bundled data's usual fits stay sound."""
     data = load_table(sample_dir / name, **opts)

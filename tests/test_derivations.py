@@ -40,8 +40,10 @@ def test_every_derivation_page_is_cited_by_its_model_and_listed_in_the_index():
 
 def test_no_citation_of_the_unshipped_handwritten_notes():
     stale = re.compile(r"derivation notes? \d{3}|\bnote \d{3}\b", re.IGNORECASE)
-    hits = [f"{p.relative_to(ROOT)}:{n}: {line.strip()}"
-            for p in sorted((ROOT / "explorer").rglob("*.py"))
-            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-            if stale.search(line)]
+    hits = [
+        f"{p.relative_to(ROOT)}:{n}: {line.strip()}"
+        for p in sorted((ROOT / "explorer").rglob("*.py"))
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if stale.search(line)
+    ]
     assert not hits, "cite docs/derivations/<page>.md instead:\n" + "\n".join(hits)

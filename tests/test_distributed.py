@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from helpers import checkout_env, run_cli, run_python
 
 from explorer import runner
 from explorer.models import get_model
@@ -25,12 +24,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_core_imports_without_dask():
-    code = ("import sys, explorer.cli, explorer.models, explorer.runner, explorer.export; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'"
-            ") or m.startswith('explorer.distributed')]; print(bad); "
-            "sys.exit(1 if bad else 0)")
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    code = (
+        "import sys, explorer.cli, explorer.models, explorer.runner, explorer.export; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'"
+        ") or m.startswith('explorer.distributed')]; print(bad); "
+        "sys.exit(1 if bad else 0)"
+    )
+    out = run_python("-c", code, env=checkout_env())
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -70,8 +70,12 @@ def blobs_truth(seed=0, n=N):
 
 
 def all_labels(model):
-    out = model.map(lambda part, hp, st, f: f(part, hp, st)[0], model.hp, model.state(),
-                    type(model.plan).part_output)
+    out = model.map(
+        lambda part, hp, st, f: f(part, hp, st)[0],
+        model.hp,
+        model.state(),
+        type(model.plan).part_output,
+    )
     return np.concatenate(out)
 
 
@@ -84,8 +88,7 @@ def assert_same(ref, res, rtol=1e-10):
     assert p_res, "no parameters"
     for name, value in p_res.items():
         scale = np.max(np.abs(p_ref[name])) if np.size(p_ref[name]) else 1.0
-        np.testing.assert_allclose(value, p_ref[name], rtol=rtol, atol=rtol * scale,
-                                   err_msg=name)
+        np.testing.assert_allclose(value, p_ref[name], rtol=rtol, atol=rtol * scale, err_msg=name)
     np.testing.assert_array_equal(all_labels(res.model), np.asarray(ref.model.labels()))
 
 
@@ -99,8 +102,11 @@ CASES = {
     "exponential-mixture": (np.abs(X3) + 0.05, {"K": 2, "n_init": 1}),
     "bayes-gmm": (X3, {"K": 3}),
 }
-LAYOUTS = {"1 partition": [N], "3 partitions": [600, 600, 600],
-           "unequal partitions": [137, 1400, 263]}
+LAYOUTS = {
+    "1 partition": [N],
+    "3 partitions": [600, 600, 600],
+    "unequal partitions": [137, 1400, 263],
+}
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
@@ -125,7 +131,7 @@ def test_snapshot_samples_every_partition_evenly(cluster, model_id):
     ref = runner.fit(get_model(model_id), table(X), seed=1, K=3)
     data = from_array(cluster.client, X, [137, 1400, 263])
     model_cls = distributed_model(model_id)
-    model_cls.snapshot_rows = 100             # on the class: runner.fit makes the instance
+    model_cls.snapshot_rows = 100  # on the class: runner.fit makes the instance
     try:
         res = runner.fit(model_cls, data, seed=1, K=3)
         snap = res.model.snapshot()
@@ -133,13 +139,14 @@ def test_snapshot_samples_every_partition_evenly(cluster, model_id):
         del model_cls.snapshot_rows
         data.release()
     rows = snap["sample_rows"]
-    np.testing.assert_array_equal(rows, np.arange(0, N, 18))     # 100 rows, stride 18
+    np.testing.assert_array_equal(rows, np.arange(0, N, 18))  # 100 rows, stride 18
     np.testing.assert_array_equal(snap["sample_X"], X[rows])
     np.testing.assert_array_equal(snap["labels"], np.asarray(ref.model.labels())[rows])
     assert len(np.unique(snap["labels"])) == 3
     if model_id == "gmm":
-        np.testing.assert_allclose(snap["memberships"], ref.model.memberships()[rows],
-                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(
+            snap["memberships"], ref.model.memberships()[rows], rtol=1e-10, atol=1e-12
+        )
 
 
 def test_hardened_fuzzy_cmeans_is_kmeans_distributed(cluster):
@@ -204,7 +211,7 @@ def test_gmm_exact_second_pass(cluster):
     for _ in range(3):
         assert m.step() == pytest.approx(ref.step(), rel=1e-10)
         redone.append(m.n_redo)
-    assert redone[0] == 2         # both covariances recomputed by the partitions' exact pass
+    assert redone[0] == 2  # both covariances recomputed by the partitions' exact pass
     np.testing.assert_allclose(m.st["covariances"], ref.covariances, rtol=1e-10)
     np.testing.assert_allclose(m.st["means"], ref.means, rtol=1e-10)
     data.release()
@@ -212,17 +219,42 @@ def test_gmm_exact_second_pass(cluster):
 
 def test_bernoulli_refuses_non_binary(cluster):
     from explorer.data.types import DataError
+
     data = from_array(cluster.client, X3, [900, 900])
     with pytest.raises(DataError, match="0/1"):
         runner.fit(distributed_model("bernoulli-mixture"), data, seed=0, K=2)
     data.release()
 
 
+def test_fit_is_the_runner_fit_of_the_loaded_file(cluster, tmp_path):
+    """explorer.distributed.fit, the Python front door: load, fit and export in one call, the run
+    options and the hyperparameters' values handed to the runner."""
+    from explorer.distributed import fit
+
+    path = tmp_path / "x.csv"
+    np.savetxt(path, blobs(), delimiter=",", header="a,b,c", comments="")
+    ref = runner.fit(distributed_model("gmm"), load(cluster.client, str(path)), seed=3, K=3)
+    seen, said = [], []
+    res = fit(
+        "gmm",
+        str(path),
+        cluster=cluster,
+        out=tmp_path / "out",
+        log=said.append,
+        seed=3,
+        K=3,
+        callback=seen.append,
+    )
+    assert res.trace == ref.trace and res.model.hp.K == 3 and res.seed == 3
+    assert seen[-1].done and said[0].startswith("Dask dashboard: ")
+    assert (tmp_path / "out" / "result.json").is_file()
+
+
 def test_cancel_leaves_no_task_running(cluster):
     data = from_array(cluster.client, X3, [900, 900])
     control = runner.RunControl()
     model_cls = distributed_model("gmm")
-    model_cls.snapshot_rows = 500             # a sample of every 4th row, never all 1800
+    model_cls.snapshot_rows = 500  # a sample of every 4th row, never all 1800
 
     def cb(p):
         if p.iteration == 2:
@@ -232,8 +264,8 @@ def test_cancel_leaves_no_task_running(cluster):
         assert snap["centers"].shape == (3, 3)
 
     try:
-        res = runner.fit(model_cls, data, seed=0, K=3, tol=0.0, max_iter=50,
-                         callback=cb, snapshot_interval=0.0, control=control)
+        watched = dict(callback=cb, snapshot_interval=0.0, control=control)
+        res = runner.fit(model_cls, data, seed=0, K=3, tol=0.0, max_iter=50, **watched)
     finally:
         del model_cls.snapshot_rows
     assert res.cancelled and res.iterations == 2
@@ -244,27 +276,48 @@ def test_cancel_leaves_no_task_running(cluster):
 def write_parquet(X, folder, files=2, row_group=400):
     import pyarrow as pa
     import pyarrow.parquet as pq
+
     os.makedirs(folder, exist_ok=True)
     bounds = np.linspace(0, len(X), files + 1).astype(int)
     for i in range(files):
-        part = X[bounds[i]:bounds[i + 1]]
-        pq.write_table(pa.table({f"c{j}": part[:, j] for j in range(X.shape[1])}),
-                       os.path.join(folder, f"f{i}.parquet"), row_group_size=row_group)
+        part = X[bounds[i] : bounds[i + 1]]
+        pq.write_table(
+            pa.table({f"c{j}": part[:, j] for j in range(X.shape[1])}),
+            os.path.join(folder, f"f{i}.parquet"),
+            row_group_size=row_group,
+        )
 
 
 def test_cli_dask_out(cluster, tmp_path, capsys):
     import pyarrow.parquet as pq
 
     from explorer.cli import main
+
     write_parquet(X3, tmp_path / "data")
-    rc = main(["fit", "gmm", str(tmp_path / "data"), "--dask", cluster.client.scheduler.address,
-               "--K", "3", "--seed", "3", "--partition-rows", "500", "--quiet",
-               "--out", str(tmp_path / "out")])
+    rc = main(
+        [
+            "fit",
+            "gmm",
+            str(tmp_path / "data"),
+            "--dask",
+            cluster.client.scheduler.address,
+            "--K",
+            "3",
+            "--seed",
+            "3",
+            "--partition-rows",
+            "500",
+            "--quiet",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     out = capsys.readouterr()
     assert rc == 0, out.err
     assert "dashboard" in out.err
     ref = runner.fit(get_model("gmm"), table(X3), seed=3, K=3)
     import json
+
     d = json.loads((tmp_path / "out" / "result.json").read_text())
     assert d["iterations"] == ref.iterations
     assert d["objective"]["final"] == pytest.approx(ref.final_objective, rel=1e-10)
@@ -280,9 +333,11 @@ def test_cli_dask_out(cluster, tmp_path, capsys):
 
 def test_csv_glob_source(cluster, tmp_path):
     import pandas as pd
+
     for i in range(3):
-        pd.DataFrame(X3[i * 600:(i + 1) * 600], columns=["a", "b", "c"]).to_csv(
-            tmp_path / f"x{i}.csv", index_label="id")
+        pd.DataFrame(X3[i * 600 : (i + 1) * 600], columns=["a", "b", "c"]).to_csv(
+            tmp_path / f"x{i}.csv", index_label="id"
+        )
     data = load(cluster.client, str(tmp_path / "x*.csv"), partition_rows=250)
     assert data.shape == (N, 3) and data.columns == ["a", "b", "c"] and len(data.parts) == 9
     ref = runner.fit(get_model("kmeans"), table(X3), seed=0, K=3, n_init=1)
@@ -314,11 +369,20 @@ def test_worker_killed_mid_fit(cluster, tmp_path, model_id):
     # a start that needs iterations after the kill (kmeans from seed 1 converges at iteration 2
     # since the k-means++ rows are drawn in the canonical row order; seed 2 takes 4)
     seed = 2 if model_id == "kmeans" else 1
-    res = runner.fit(distributed_model(model_id), data, seed=seed, callback=cb,
-                     snapshot_interval=0.0, snapshots=False, tol=0.0, max_iter=8, **hp)
-    assert res.iterations > 2                   # the fit went on after the kill
-    assert len(killed) == 1                     # killed once, at iteration 2 ...
-    assert killed[0] not in client.run(os.getpid).values()    # ... and that worker is gone
+    res = runner.fit(
+        distributed_model(model_id),
+        data,
+        seed=seed,
+        callback=cb,
+        snapshot_interval=0.0,
+        snapshots=False,
+        tol=0.0,
+        max_iter=8,
+        **hp,
+    )
+    assert res.iterations > 2  # the fit went on after the kill
+    assert len(killed) == 1  # killed once, at iteration 2 ...
+    assert killed[0] not in client.run(os.getpid).values()  # ... and that worker is gone
     ref = runner.fit(get_model(model_id), table(X), seed=seed, tol=0.0, max_iter=8, **hp)
     assert_same(ref, res)
     data.release()
@@ -330,28 +394,30 @@ def test_export_writes_assignments(cluster, tmp_path):
     res = runner.fit(distributed_model("kmedians"), data, seed=0, K=3, n_init=1)
     paths = export(res, tmp_path / "o")
     import pyarrow.parquet as pq
+
     tab = pq.read_table(paths["assignments"]).to_pandas().sort_values("row")
     assert list(tab.columns) == ["row", "label"]
     np.testing.assert_array_equal(tab["label"], all_labels(res.model))
     data.release()
 
 
-@pytest.mark.parametrize("address, timeout", [
-    ("tcp://127.0.0.1:1", "1"),                    # nothing listens: refused until the timeout
-    ("tcp://no-such-host.invalid:8786", "1"),      # unknown host
-    ("not an address", None),                      # was a ValueError traceback
-])
+@pytest.mark.parametrize(
+    "address, timeout",
+    [
+        ("tcp://127.0.0.1:1", "1"),  # nothing listens: refused until the timeout
+        ("tcp://no-such-host.invalid:8786", "1"),  # unknown host
+        ("not an address", None),  # was a ValueError traceback
+    ],
+)
 def test_cli_bad_scheduler_address_is_one_line(tmp_path, address, timeout):
     """Before: 32 s and a 55-line traceback (exit 1), or a ValueError traceback. Now one line,
     exit 2, after --dask-timeout seconds (default 5)."""
     csv_path = tmp_path / "x.csv"
     csv_path.write_text("a,b\n1,2\n3,4\n5,6\n")
-    args = [sys.executable, "-m", "explorer.cli", "fit", "kmeans", str(csv_path), "--K", "2",
-            "--dask", address]
+    args = ["fit", "kmeans", csv_path, "--K", "2", "--dask", address]
     if timeout:
         args += ["--dask-timeout", timeout]
-    r = subprocess.run(args, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
-                       text=True, timeout=120)
+    r = run_cli(*args, env=checkout_env(), timeout=120)
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and address in r.stderr, r.stderr
     assert r.stderr.startswith("explorer: error: --dask ")
@@ -361,11 +427,11 @@ def test_cli_nan_partition_is_one_line_without_a_worker_traceback(tmp_path):
     """The right one-line error came with the worker's "Compute Failed" traceback on stderr."""
     csv_path = tmp_path / "nan.csv"
     csv_path.write_text("a,b\n1,2\n3,nan\n5,6\n")
-    r = subprocess.run([sys.executable, "-m", "explorer.cli", "fit", "kmeans", str(csv_path),
-                        "--K", "2", "--dask", "local"], env=dict(os.environ, PYTHONPATH=ROOT),
-                       capture_output=True, text=True, timeout=300)
+    r = run_cli("fit", "kmeans", csv_path, "--K", "2", "--dask", "local", env=checkout_env())
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert lines[0].startswith("Dask: local cluster") and len(lines) == 2, r.stderr
-    assert lines[1] == (f"explorer: error: {csv_path}, column 'b': row 2 of this file has nan "
-                        "(empty cells, NaN and inf are not allowed)")
+    assert lines[1] == (
+        f"explorer: error: {csv_path}, column 'b': row 2 of this file has nan "
+        "(empty cells, NaN and inf are not allowed)"
+    )

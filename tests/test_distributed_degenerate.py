@@ -32,10 +32,10 @@ def cluster():
 
 
 _rng = np.random.default_rng(0)
-SAME = np.tile([[1.0, 2.0]], (60, 1))                 # one distinct row
+SAME = np.tile([[1.0, 2.0]], (60, 1))  # one distinct row
 TWO = np.repeat([[0.0, 0.0], [5.0, 1.0]], 30, axis=0)  # two, one in each half of the rows
 CONSTANT = np.c_[_rng.normal(size=240), np.full(240, 3.0)]  # column c1 constant
-SMALL = _rng.uniform(0.0, 0.4, size=(90, 4))           # all 0 once binarised at 0.5
+SMALL = _rng.uniform(0.0, 0.4, size=(90, 4))  # all 0 once binarised at 0.5
 
 CASES = {
     "kmeans identical rows": ("kmeans", SAME, {"K": 3, "n_init": 1}),
@@ -47,8 +47,11 @@ CASES = {
     "gmm two distinct rows": ("gmm", TWO, {"K": 3}),
     "gmm constant column": ("gmm", CONSTANT, {"K": 2}),
     "bernoulli all zero": ("bernoulli-mixture", np.zeros((60, 4)), {"K": 3, "n_init": 1}),
-    "bernoulli binarised to zero": ("bernoulli-mixture", SMALL,
-                                    {"K": 2, "n_init": 1, "binarize": True, "threshold": 0.5}),
+    "bernoulli binarised to zero": (
+        "bernoulli-mixture",
+        SMALL,
+        {"K": 2, "n_init": 1, "binarize": True, "threshold": 0.5},
+    ),
     "exponential identical rows": ("exponential-mixture", SAME, {"K": 3, "n_init": 1}),
     "bayes-gmm identical rows": ("bayes-gmm", SAME, {"K": 3}),
 }
@@ -82,13 +85,15 @@ def test_sound_fit_is_not_degenerate(cluster):
         data.release()
 
 
-@pytest.mark.parametrize("model_id, extra, advice", [
-    ("kmeans", [], "the data have only 1 distinct row: use K <= 1"),
-    ("gmm", [], "drop the constant columns 'a', 'b'"),
-    ("exponential-mixture", ["--n-init", "1"], "the data have only 1 distinct row: use K <= 1"),
-])
-def test_cli_dask_exits_3_on_a_degenerate_fit(cluster, tmp_path, capsys, model_id, extra,
-                                               advice):
+@pytest.mark.parametrize(
+    "model_id, extra, advice",
+    [
+        ("kmeans", [], "the data have only 1 distinct row: use K <= 1"),
+        ("gmm", [], "drop the constant columns 'a', 'b'"),
+        ("exponential-mixture", ["--n-init", "1"], "the data have only 1 distinct row: use K <= 1"),
+    ],
+)
+def test_cli_dask_exits_3_on_a_degenerate_fit(cluster, tmp_path, capsys, model_id, extra, advice):
     """`explorer fit MODEL identical.csv --K 3 --dask ADDRESS` exited 0, "converged" (the
     exponential mixture's plan did see the problem, and the CLI exited 0 all the same)."""
     from explorer.cli import main
@@ -96,9 +101,8 @@ def test_cli_dask_exits_3_on_a_degenerate_fit(cluster, tmp_path, capsys, model_i
     path = tmp_path / "same.csv"
     path.write_text("a,b\n" + "1,2\n" * 40)
     out = tmp_path / "out"
-    rc = main(["fit", model_id, str(path), "--K", "3", "--quiet", "--dask",
-               cluster.client.scheduler.address, "--partition-rows", "15", "--out", str(out),
-               *extra])
+    dask = ["--dask", cluster.client.scheduler.address, "--partition-rows", "15"]
+    rc = main(["fit", model_id, str(path), "--K", "3", "--quiet", *dask, "--out", str(out), *extra])
     got = capsys.readouterr()
     assert rc == 3, got.err
     assert "explorer: error: the fit gave no usable state (degenerate)" in got.err

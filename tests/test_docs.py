@@ -41,8 +41,8 @@ class Block:
     line: int
     lang: str
     code: str
-    not_run: str | None = None      # the reason, when marked not-run
-    example: str | None = None      # the file it is a piece of
+    not_run: str | None = None  # the reason, when marked not-run
+    example: str | None = None  # the file it is a piece of
 
     @property
     def where(self) -> str:
@@ -53,7 +53,7 @@ def blocks(page: Path) -> list[Block]:
     text = page.read_text(encoding="utf-8")
     out = []
     for m in FENCE.finditer(text):
-        before = text[:m.start()].rstrip()
+        before = text[: m.start()].rstrip()
         block = Block(page, text.count("\n", 0, m.start()) + 1, m.group(1), m.group(2))
         marker = MARKER.search(before[-400:])
         if marker:
@@ -72,7 +72,8 @@ def runnable(block: Block) -> bool:
     if block.lang == "python":
         return True
     return block.lang in COMMAND_LANGS and any(
-        line.startswith("$ ") for line in block.code.splitlines())
+        line.startswith("$ ") for line in block.code.splitlines()
+    )
 
 
 def slug(heading: str) -> str:
@@ -89,9 +90,17 @@ def anchors(page: Path) -> set[str]:
 
 def test_the_pages_are_found():
     names = {str(p.relative_to(ROOT)) for p in PAGES}
-    for page in ("README.md", "docs/README.md", "docs/architecture.md", "docs/adding-a-model.md",
-                 "docs/formats.md", "docs/performance.md", "docs/troubleshooting.md",
-                 "docs/models/gmm.md", "docs/guides/window.md"):
+    for page in (
+        "README.md",
+        "docs/README.md",
+        "docs/architecture.md",
+        "docs/adding-a-model.md",
+        "docs/formats.md",
+        "docs/performance.md",
+        "docs/troubleshooting.md",
+        "docs/models/gmm.md",
+        "docs/guides/window.md",
+    ):
         assert page in names
 
 
@@ -111,18 +120,19 @@ def test_every_not_run_block_says_why(page):
     for m in re.finditer(r"<!--\s*not-run:(.*?)-->", text, re.S):
         line = text.count("\n", 0, m.start()) + 1
         assert m.group(1).strip(), f"{page.relative_to(ROOT)}:{line}: not-run without a reason"
-        after = original[m.end():].lstrip("\n")
-        assert after.startswith("```"), (f"{page.relative_to(ROOT)}:{line}: a not-run marker "
-                                         "must come right before its block")
+        after = original[m.end() :].lstrip("\n")
+        assert after.startswith("```"), (
+            f"{page.relative_to(ROOT)}:{line}: a not-run marker must come right before its block"
+        )
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_relative_link_resolves(page):
     text = FENCE.sub("", page.read_text(encoding="utf-8"))
-    text = re.sub(r"`[^`\n]*`", "", text)           # code spans are not links
+    text = re.sub(r"`[^`\n]*`", "", text)  # code spans are not links
     broken = []
     for target in LINK.findall(text):
-        if re.match(r"^[a-z][a-z0-9+.-]*:", target):       # http:, https:, mailto:
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # http:, https:, mailto:
             continue
         path_part, _, anchor = target.partition("#")
         path = (page.parent / path_part).resolve() if path_part else page
@@ -150,8 +160,9 @@ def test_the_walkthrough_is_the_example_code():
     for path, codes in pieces.items():
         shown = _normalised("\n\n".join(codes))
         actual = _normalised((ROOT / path).read_text(encoding="utf-8"))
-        assert shown == actual, (f"the blocks marked 'example: {path}' differ from the file "
-                                 "(edit both)")
+        assert shown == actual, (
+            f"the blocks marked 'example: {path}' differ from the file (edit both)"
+        )
 
 
 def _env() -> dict:
@@ -170,17 +181,21 @@ def _run_block(block: Block, cwd: Path, index: int) -> None:
         runs = []
         for line in block.code.splitlines():
             if not line.startswith("$ "):
-                continue                                    # output shown in the block
+                continue  # output shown in the block
             args = shlex.split(line[2:])
-            assert args[0] == "explorer", (f"{block.where}: only `$ explorer` commands run here; "
-                                           f"mark the block <!-- not-run: REASON --> ({line})")
+            assert args[0] == "explorer", (
+                f"{block.where}: only `$ explorer` commands run here; "
+                f"mark the block <!-- not-run: REASON --> ({line})"
+            )
             runs.append([sys.executable, "-m", "explorer.cli", *args[1:]])
     for argv in runs:
-        proc = subprocess.run(argv, cwd=cwd, env=_env(), capture_output=True, text=True,
-                              timeout=900)
+        proc = subprocess.run(
+            argv, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=900
+        )
         assert proc.returncode == 0, (
             f"{block.where}: {' '.join(argv[1:])} exited {proc.returncode}\n"
-            f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+            f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+        )
 
 
 RUNNABLE_PAGES = [p for p in PAGES if any(runnable(b) for b in blocks(p))]

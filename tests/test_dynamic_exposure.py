@@ -28,10 +28,22 @@ def temporal(t, i, j, c, N, T, directed=False, labels=None):
     # ids that sort as the indices do ("n0007"): the model's canonical node order (ids sorted) is
     # then the data's, so the tests that read its internal arrays (u, S, ...) compare like with
     # like; test_the_same_contacts_in_another_row_order_give_the_same_fit covers another order
-    return TemporalNetworkData(node_ids=np.array([f"n{k:04d}" for k in range(N)]), T=T,
-                               t=np.asarray(t, np.int64), i=np.asarray(i, np.int64),
-                               j=np.asarray(j, np.int64), count=np.asarray(c, float),
-                               times=np.arange(T), directed=directed, labels=labels)
+    return TemporalNetworkData(
+        node_ids=np.array([f"n{k:04d}" for k in range(N)]),
+        T=T,
+        t=np.asarray(t, np.int64),
+        i=np.asarray(i, np.int64),
+        j=np.asarray(j, np.int64),
+        count=np.asarray(c, float),
+        times=np.arange(T),
+        directed=directed,
+        labels=labels,
+    )
+
+
+def fit(data, **kw):
+    """``runner.fit`` of the model on ``data``: seed 0 and one start unless ``kw`` says."""
+    return runner.fit(DynamicExposure, data, **{"seed": 0, "n_init": 1, **kw})
 
 
 def planted(N=150, K=3, T=30, directed=False, seed=1):
@@ -65,7 +77,7 @@ def test_registered():
 @pytest.mark.parametrize("directed", [False, True])
 def test_recovery_on_planted_network(directed):
     data, u, v, w, mu = planted(N=150, T=30, directed=directed)
-    res = runner.fit(DynamicExposure, data, seed=0, max_iter=300, K_aff=3, K_exp=3, n_init=1)
+    res = fit(data, max_iter=300, K_aff=3, K_exp=3)
     m = res.model
     p = m.parameters()
     # Tolerances from the issue: cosine > 0.9 after matching, held-out AUC > 0.8 (the truth
@@ -97,8 +109,9 @@ def test_loglik_never_decreases(directed, assortative):
     for seed in range(8):
         data = planted(N=40, T=10, directed=directed, seed=100 + seed)[0]
         for init in ("kmeans", "dirichlet"):
-            m = DynamicExposure(K_aff=3, K_exp=2, n_init=1, init=init, heldout_fraction=0.1,
-                                assortative=assortative)
+            m = DynamicExposure(
+                K_aff=3, K_exp=2, n_init=1, init=init, heldout_fraction=0.1, assortative=assortative
+            )
             m.initialize(data, seed)
             trace = [m._loglik]
             for _ in range(40):
@@ -109,7 +122,7 @@ def test_loglik_never_decreases(directed, assortative):
             assert np.all(d >= -1e-10 * np.abs(trace[1:])), (seed, init, d.min())
             assert trace[-1] > trace[0]
             off = m._W[~np.eye(3, dtype=bool)]
-            if assortative:   # multiplicative updates keep the zero off-diagonal rates at zero
+            if assortative:  # multiplicative updates keep the zero off-diagonal rates at zero
                 assert np.all(off == 0.0)
             else:
                 assert np.all(off > 0.0)
@@ -180,8 +193,16 @@ def test_mu_mstep_increases_F_and_keeps_constraints():
     rng = np.random.default_rng(5)
     MU, S, nobs = random_mu_problem(rng, N=12, K=3, T=20)
     K = MU.shape[1]
-    bufs = [np.empty(K), np.empty((K, K)), np.empty((K, K)), np.zeros((K, K)), np.empty(K),
-            np.empty(K), np.empty(K), np.empty(K, dtype=np.bool_)]
+    bufs = [
+        np.empty(K),
+        np.empty((K, K)),
+        np.empty((K, K)),
+        np.zeros((K, K)),
+        np.empty(K),
+        np.empty(K),
+        np.empty(K),
+        np.empty(K, dtype=np.bool_),
+    ]
     eps = 1e-6
     f = [mu_objective(MU, S, nobs)]
     for _ in range(150):
@@ -209,8 +230,13 @@ def brute_force(data, u, v, w, mu, held):
     if not data.directed:
         A = A + A.transpose(0, 2, 1)
     lam = u @ w @ v.T
-    cells = [(t, a, b) for t in range(T) for a in range(N) for b in range(a + 1, N)
-             if not held[(t, a, b)]]
+    cells = [
+        (t, a, b)
+        for t in range(T)
+        for a in range(N)
+        for b in range(a + 1, N)
+        if not held[(t, a, b)]
+    ]
     logp = np.zeros(2 ** len(cells))
     zs = np.array(list(itertools.product([0, 1], repeat=len(cells))))
     for n_c, (t, a, b) in enumerate(cells):
@@ -258,9 +284,10 @@ def test_Q_and_loglik_equal_brute_force(directed):
     ll = m._estep()
     tt, aa, bb = np.meshgrid(range(T), range(N), range(N), indexing="ij")
     mask = m.heldout_mask(tt.ravel(), aa.ravel(), bb.ravel()).reshape(T, N, N)
-    held = {(t, a, b): bool(mask[t, a, b]) for t in range(T) for a in range(N)
-            for b in range(a + 1, N)}
-    assert 0 < sum(held.values()) < len(held)     # some cells held out, most observed
+    held = {
+        (t, a, b): bool(mask[t, a, b]) for t in range(T) for a in range(N) for b in range(a + 1, N)
+    }
+    assert 0 < sum(held.values()) < len(held)  # some cells held out, most observed
     Sb, llb = brute_force(data, u, v, w, mu, held)
     # exact enumeration vs closed form: only float64 rounding separates them
     np.testing.assert_allclose(m._S, Sb, rtol=1e-10, atol=1e-12)
@@ -296,21 +323,26 @@ def test_heldout_cells_are_excluded():
     tt, ii, jj = tt[up], ii[up], jj[up]
     hmask = m.heldout_mask(tt, ii, jj)
     present = set(zip(data.t.tolist(), data.i.tolist(), data.j.tolist()))
-    fill = [(t, i, j) for t, i, j in zip(tt[hmask], ii[hmask], jj[hmask])
-            if (t, i, j) not in present][:200]
+    fill = [
+        (t, i, j) for t, i, j in zip(tt[hmask], ii[hmask], jj[hmask]) if (t, i, j) not in present
+    ][:200]
     ft, fi, fj = map(np.array, zip(*fill))
     keep = ~held
     c2 = data.count.copy()
-    changed = temporal(np.r_[data.t[keep], ft], np.r_[data.i[keep], fi],
-                       np.r_[data.j[keep], fj], np.r_[c2[keep], np.full(len(ft), 5.0)],
-                       N, T)
+    changed = temporal(
+        np.r_[data.t[keep], ft],
+        np.r_[data.i[keep], fi],
+        np.r_[data.j[keep], fj],
+        np.r_[c2[keep], np.full(len(ft), 5.0)],
+        N,
+        T,
+    )
     b = run_em(changed, **fit)
     # Held-out values enter no training sum: the whole EM path is identical (bit for bit up to
     # summation order, hence 1e-12).
     np.testing.assert_allclose(a.trace, b.trace, rtol=1e-12)
     for k in ("u", "w", "mu", "pair_activity"):
-        np.testing.assert_allclose(a.parameters()[k], b.parameters()[k],
-                                   rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(a.parameters()[k], b.parameters()[k], rtol=1e-10, atol=1e-14)
     # the evaluation did change: the held-out truths (hence both AUCs) and log-likelihood
     assert a.metrics_["heldout_auc"] != b.metrics_["heldout_auc"]
     assert a.metrics_["heldout_loglik"] != b.metrics_["heldout_loglik"]
@@ -331,8 +363,7 @@ def test_heldout_choice_shared_by_restarts_and_optional():
     # restarts (other seeds) hold out the same cells, so their log-likelihoods compare
     np.testing.assert_array_equal(a._nobs, b._nobs)
     assert a._n_heldout_cells > 0
-    none = runner.fit(DynamicExposure, data, seed=0, max_iter=5, K_aff=2, n_init=1,
-                      heldout_fraction=0.0)
+    none = fit(data, max_iter=5, K_aff=2, heldout_fraction=0.0)
     assert none.model._n_heldout_cells == 0 and "heldout_auc" not in none.metrics
     assert none.model.snapshot()["metrics_trace"]["heldout_auc"] == []
     assert np.all(none.model._nobs[~np.eye(30, dtype=bool)] == 8)
@@ -341,14 +372,14 @@ def test_heldout_choice_shared_by_restarts_and_optional():
 def test_sampled_auc_is_close_to_exact(monkeypatch):
     data, *_ = planted(N=100, T=20, seed=6)
     monkeypatch.setattr(de, "LIVE_AUC_MAX_PAIRS", 1000)
-    res = runner.fit(DynamicExposure, data, seed=0, max_iter=40, K_aff=3, K_exp=3, n_init=1)
+    res = fit(data, max_iter=40, K_aff=3, K_exp=3)
     m = res.model
     assert len(m._eval["a"]) < 1200 < m._eval_full_pairs
     assert any("weighted sample" in n for n in m.notes)
-    exact = m.heldout_auc()                 # every held-out pair, explorer.metrics.auc
-    live = dict(m._auc_trace)[res.best_iteration]     # the live AUC of the returned state
+    exact = m.heldout_auc()  # every held-out pair, explorer.metrics.auc
+    live = dict(m._auc_trace)[res.best_iteration]  # the live AUC of the returned state
     monkeypatch.setattr(de, "FULL_AUC_MAX_PAIRS", 1500)
-    m._eval_full = None                     # the full evaluation set is cached: rebuild it
+    m._eval_full = None  # the full evaluation set is cached: rebuild it
     sampled = m.heldout_auc()
     # weighted samples of ~1,000 of ~3,000 pairs: standard error of the AUC ~0.01, so 0.04
     assert abs(live - exact) < 0.04 and abs(sampled - exact) < 0.04
@@ -357,7 +388,7 @@ def test_sampled_auc_is_close_to_exact(monkeypatch):
 def test_weighted_auc_equals_metrics_auc():
     rng = np.random.default_rng(2)
     n = 300
-    scores = np.round(rng.random(n), 2)          # many ties
+    scores = np.round(rng.random(n), 2)  # many ties
     pos = rng.integers(0, 3, n).astype(float)
     neg = rng.integers(0, 6, n).astype(float)
     got = kern.weighted_auc(scores, pos, neg, np.empty(n, dtype=np.int64))
@@ -370,6 +401,7 @@ def test_primary_school_classes(shared_datasets):
     """Issue 11 targets: hourly primary school, K_aff = 10, every other hyperparameter at its
     default (3 restarts, K_exp 3, assortative, held-out stopping, contact communities)."""
     import time
+
     d = shared_datasets / "primary_school"
     data = load_temporal(d / "counts_60min.csv", labels=f"{d / 'nodes.csv'}:class")
     assert data.T == 18 and data.n_nodes == 242
@@ -379,10 +411,12 @@ def test_primary_school_classes(shared_datasets):
     met = res.metrics
     nmi, auc, hist = met["nmi"], met["heldout_auc"], met["pair_history_auc"]
     m = res.model
-    arg_u = metrics.nmi(data.labels, np.argmax(m.parameters()["u"], axis=1))   # data's order
-    print(f"primary school: NMI {nmi:.3f} (argmax u {arg_u:.3f}, spectral baseline "
-          f"{met['spectral_nmi']:.3f}), held-out AUC {auc:.4f} (pair history {hist:.4f}), "
-          f"{res.stop_reason}, {res.iterations} iterations, {wall:.1f} s")
+    arg_u = metrics.nmi(data.labels, np.argmax(m.parameters()["u"], axis=1))  # data's order
+    print(
+        f"primary school: NMI {nmi:.3f} (argmax u {arg_u:.3f}, spectral baseline "
+        f"{met['spectral_nmi']:.3f}), held-out AUC {auc:.4f} (pair history {hist:.4f}), "
+        f"{res.stop_reason}, {res.iterations} iterations, {wall:.1f} s"
+    )
     # Measured: NMI 0.870, AUC 0.895 against 0.870 (other base seeds: see the README).
     assert nmi >= 0.80
     assert auc >= hist
@@ -398,13 +432,13 @@ def test_primary_school_classes(shared_datasets):
 
 def test_awkward_inputs_give_notes_not_crashes():
     data, *_ = planted(N=40, T=10, seed=8)
-    N, T = 42, 12      # node 40, 41 never interact; snapshots 10 and 11 are empty
+    N, T = 42, 12  # node 40, 41 never interact; snapshots 10 and 11 are empty
     t = np.r_[data.t, 3, 5]
     i = np.r_[data.i, 4, 7]
-    j = np.r_[data.j, 4, 7]          # two self-loops
+    j = np.r_[data.j, 4, 7]  # two self-loops
     c = np.r_[data.count, 2.0, 1.0]
     d = temporal(t, i, j, c, N, T)
-    res = runner.fit(DynamicExposure, d, seed=0, max_iter=20, K_aff=3, K_exp=2, n_init=1)
+    res = fit(d, max_iter=20, K_aff=3, K_exp=2)
     notes = " | ".join(res.model.notes)
     assert "2 self-loop" in notes
     assert "2 of 12 snapshots have no contacts" in notes
@@ -444,6 +478,7 @@ def test_float32_pair_sums_agree(monkeypatch):
 
 # ---- issue 11: why the hard communities drifted, one test per suspected cause -------------------
 
+
 def test_scaling_ambiguity_moves_argmax_u_not_the_communities():
     """Cause 1: u_i w v_j is unchanged when column k of u is scaled by c and row and column k of w
     by 1/c, so argmax u depends on an arbitrary scale; the contact communities do not."""
@@ -451,15 +486,15 @@ def test_scaling_ambiguity_moves_argmax_u_not_the_communities():
     m = run_em(data, n_iter=15, K_aff=3, K_exp=2, n_init=1, assortative=False)
     ll, hll = m._loglik, m._heldout_ll
     lab, memb, arg_u = m.labels(), m.memberships(), np.argmax(m._U, axis=1)
-    c = 1024.0      # a power of two: the scaling is exact; large, so argmax u moves whatever
+    c = 1024.0  # a power of two: the scaling is exact; large, so argmax u moves whatever
     m._U[:, 0] *= c  # the fit (c = 40 moved 27 % of the nodes from this start, 30 % before)
     m._W[0, :] /= c
     m._W[:, 0] /= c
     m._estep()
     assert m._loglik == pytest.approx(ll, rel=1e-12)
     assert m._heldout_ll == pytest.approx(hll, rel=1e-12)
-    assert (np.argmax(m._U, axis=1) != arg_u).mean() > 0.3      # argmax u moved
-    np.testing.assert_array_equal(m.labels(), lab)               # the communities did not
+    assert (np.argmax(m._U, axis=1) != arg_u).mean() > 0.3  # argmax u moved
+    np.testing.assert_array_equal(m.labels(), lab)  # the communities did not
     np.testing.assert_allclose(m.memberships(), memb, rtol=1e-9, atol=1e-12)
 
 
@@ -477,27 +512,26 @@ def test_exposure_can_carry_the_groups():
     w = 1.0 * np.eye(K) + 0.6
     t, i, j, cnt = sample_network(u, w, mu, T, rng=rng)
     data = temporal(t, i, j, cnt, N, T, labels=groups.astype(str))
-    res = runner.fit(DynamicExposure, data, seed=0, K_aff=K, K_exp=K, n_init=1)
+    res = fit(data, K_aff=K, K_exp=K)
     nmi_u = metrics.nmi(groups, np.argmax(res.model._U, axis=1))
     print(f"exposure groups: NMI contacts {res.metrics['nmi']:.3f}, argmax u {nmi_u:.3f}")
     assert res.metrics["nmi"] > 0.9
     assert nmi_u < 0.3
-    affinity = runner.fit(DynamicExposure, data, seed=0, K_aff=K, K_exp=K, n_init=1,
-                          communities="affinity")
+    affinity = fit(data, K_aff=K, K_exp=K, communities="affinity")
     assert affinity.metrics["nmi"] == pytest.approx(
-        metrics.nmi(groups, np.argmax(affinity.model._U, axis=1)))
+        metrics.nmi(groups, np.argmax(affinity.model._U, axis=1))
+    )
 
 
 def test_assortative_option_keeps_w_diagonal_in_the_fit():
     """Cause 2 (non-assortative w): with --assortative the fitted w is diagonal (the EM test above
     checks monotonicity for both forms); without it the off-diagonal rates are free."""
     data, *_ = planted(N=60, T=12, seed=12)
-    a = runner.fit(DynamicExposure, data, seed=0, K_aff=3, K_exp=2, n_init=1)
+    a = fit(data, K_aff=3, K_exp=2)
     assert a.model.hp.assortative
     w = a.model.parameters()["w"]
     assert np.all(w[~np.eye(3, dtype=bool)] == 0) and np.all(np.diag(w) > 0)
-    b = runner.fit(DynamicExposure, data, seed=0, K_aff=3, K_exp=2, n_init=1,
-                   assortative=False)
+    b = fit(data, K_aff=3, K_exp=2, assortative=False)
     assert np.all(b.model.parameters()["w"][~np.eye(3, dtype=bool)] > 0)
 
 
@@ -506,20 +540,18 @@ def test_held_out_stop_returns_the_best_state():
     communities the training log-likelihood keeps rising while the held-out one falls; the fit
     stops after ``patience`` iterations without improvement and returns the best state."""
     data, *_ = planted(N=60, T=6, seed=13)
-    res = runner.fit(DynamicExposure, data, seed=0, K_aff=8, K_exp=4, n_init=1, patience=5,
-                     heldout_fraction=0.2, max_iter=500)
+    res = fit(data, K_aff=8, K_exp=4, patience=5, heldout_fraction=0.2, max_iter=500)
     m = res.model
     assert res.stop_reason.startswith("stopped: held-out log-likelihood did not improve for 5")
     assert res.stop_reason.endswith(f"best at iteration {res.best_iteration}")
     assert res.best_iteration == res.iterations - 5 and not res.converged
     best = res.trace[res.best_iteration - 1]
-    assert best == max(res.trace) and m._heldout_ll == best    # the state is the best one
+    assert best == max(res.trace) and m._heldout_ll == best  # the state is the best one
     train = dict(m.snapshot()["metrics_trace"]["loglik"])
-    assert train[res.iterations] > train[res.best_iteration]   # training went on rising
+    assert train[res.iterations] > train[res.best_iteration]  # training went on rising
     assert m.metrics()["heldout_loglik"] == best
     # without held-out cells the objective is the training log-likelihood and never stops early
-    none = runner.fit(DynamicExposure, data, seed=0, K_aff=3, K_exp=2, n_init=1,
-                      heldout_fraction=0.0, max_iter=30, tol=0)
+    none = fit(data, K_aff=3, K_exp=2, heldout_fraction=0.0, max_iter=30, tol=0)
     assert none.model.objective_kind == "log-likelihood" and none.iterations == 30
     assert np.all(np.diff(none.trace) >= -1e-10 * np.abs(none.trace[1:]))
 
@@ -542,7 +574,7 @@ def test_pair_history_auc_by_hand():
     truth = A[tt[held], aa[held], bb[held]] > 0
     assert m.pair_history_auc() == pytest.approx(metrics.auc(score, truth), abs=1e-12)
     # and the spectral baseline is the spectral clustering of the observed aggregate
-    assert "spectral_nmi" not in m.metrics()       # no labels, no NMI
+    assert "spectral_nmi" not in m.metrics()  # no labels, no NMI
 
 
 def _relabelled(data, order):
@@ -552,9 +584,13 @@ def _relabelled(data, order):
     inv = np.empty(n, dtype=np.int64)
     inv[order] = np.arange(n)
     i, j = inv[data.i], inv[data.j]
-    return dataclasses.replace(data, node_ids=np.asarray(data.node_ids)[order],
-                               i=np.minimum(i, j), j=np.maximum(i, j),
-                               labels=np.asarray(data.labels)[order])
+    return dataclasses.replace(
+        data,
+        node_ids=np.asarray(data.node_ids)[order],
+        i=np.minimum(i, j),
+        j=np.maximum(i, j),
+        labels=np.asarray(data.labels)[order],
+    )
 
 
 def test_the_kmeans_start_finds_the_planted_groups_in_every_node_order(sample_dir):
@@ -566,8 +602,11 @@ def test_the_kmeans_start_finds_the_planted_groups_in_every_node_order(sample_di
     d = sample_dir / "planted_contacts"
     data = load_temporal(d / "counts.csv", labels=f"{d / 'nodes.csv'}:group")
     n = data.n_nodes
-    orders = [np.arange(n), np.argsort(np.asarray(data.node_ids).astype(str)),
-              np.random.default_rng(7).permutation(n)]
+    orders = [
+        np.arange(n),
+        np.argsort(np.asarray(data.node_ids).astype(str)),
+        np.random.default_rng(7).permutation(n),
+    ]
     for order in orders:
         dd = _relabelled(data, order)
         m = DynamicExposure(K_aff=3)
@@ -598,18 +637,19 @@ def test_the_same_contacts_in_another_row_order_give_the_same_fit(sample_dir, tm
     labels = f"{sample_dir / 'planted_contacts' / 'nodes.csv'}:group"
     a, b = load_temporal(src, labels=labels), load_temporal(shuffled, labels=labels)
     assert list(a.node_ids) != list(b.node_ids) and set(a.node_ids) == set(b.node_ids)
-    ra = runner.fit(DynamicExposure, a, seed=0, n_init=1, max_iter=30)
-    rb = runner.fit(DynamicExposure, b, seed=0, n_init=1, max_iter=30)
+    ra = fit(a, max_iter=30)
+    rb = fit(b, max_iter=30)
     np.testing.assert_allclose(rb.trace, ra.trace, rtol=1e-9)
     for k in ("nmi", "heldout_auc", "pair_history_auc", "spectral_nmi", "loglik"):
         assert rb.metrics[k] == pytest.approx(ra.metrics[k], rel=1e-9), k
     pos = {n: k for k, n in enumerate(b.node_ids)}
-    perm = np.array([pos[n] for n in a.node_ids])     # a's node k is b's node perm[k]
+    perm = np.array([pos[n] for n in a.node_ids])  # a's node k is b's node perm[k]
     np.testing.assert_array_equal(rb.model.labels()[perm], ra.model.labels())
     pa, pb = ra.model.parameters(), rb.model.parameters()
     np.testing.assert_allclose(pb["u"][perm], pa["u"], rtol=1e-7, atol=1e-12)
-    np.testing.assert_allclose(pb["pair_activity"][np.ix_(perm, perm)], pa["pair_activity"],
-                               rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(
+        pb["pair_activity"][np.ix_(perm, perm)], pa["pair_activity"], rtol=1e-7, atol=1e-12
+    )
     assert list(pb["node_ids"]) == list(b.node_ids)
     Aa, Ab = ra.model.aggregated_counts().toarray(), rb.model.aggregated_counts().toarray()
     np.testing.assert_array_equal(Ab[np.ix_(perm, perm)], Aa)

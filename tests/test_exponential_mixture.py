@@ -15,7 +15,7 @@ from explorer.runner import fit
 
 def planted(seed, n, rates, weights):
     rng = np.random.default_rng(seed)
-    rates = np.atleast_2d(np.asarray(rates, dtype=float).T).T      # (K, D)
+    rates = np.atleast_2d(np.asarray(rates, dtype=float).T).T  # (K, D)
     z = rng.choice(len(weights), size=n, p=weights)
     return rng.exponential(1.0 / rates[z]), z
 
@@ -44,12 +44,19 @@ def test_two_columns_are_independent_exponentials():
     np.testing.assert_allclose(m.rates[order], rates, rtol=0.08)
     # Exponentials overlap near 0, so even the true parameters misclassify many rows; compare
     # with the Bayes classifier of the planted model instead (same labels up to a few rows).
-    true_lp = np.stack([np.log(w) + expon(scale=1 / r).logpdf(x).sum(axis=1)
-                        for w, r in zip([0.4, 0.6], rates)], axis=1)
+    true_lp = np.stack(
+        [np.log(w) + expon(scale=1 / r).logpdf(x).sum(axis=1) for w, r in zip([0.4, 0.6], rates)],
+        axis=1,
+    )
     assert np.mean(m.labels() == order[true_lp.argmax(axis=1)]) > 0.98
     # Objective = independent scipy evaluation of the product density (round-off only).
-    lp = np.stack([np.log(m.weights[k]) + expon(scale=1 / m.rates[k]).logpdf(x).sum(axis=1)
-                   for k in range(2)], axis=1)
+    lp = np.stack(
+        [
+            np.log(m.weights[k]) + expon(scale=1 / m.rates[k]).logpdf(x).sum(axis=1)
+            for k in range(2)
+        ],
+        axis=1,
+    )
     assert res.final_objective == pytest.approx(logsumexp(lp, axis=1).sum(), rel=1e-10)
 
 
@@ -95,10 +102,8 @@ def test_density_snapshot():
 
 
 def test_coal_mining_intervals(sample_dir):
-    data = load_table(sample_dir / "coal_intervals.csv",
-                      columns=["interval_years"], labels="era")
-    fits = {K: fit(ExponentialMixture, data, seed=0, K=K, max_iter=3000, tol=1e-12)
-            for K in (1, 2)}
+    data = load_table(sample_dir / "coal_intervals.csv", columns=["interval_years"], labels="era")
+    fits = {K: fit(ExponentialMixture, data, seed=0, K=K, max_iter=3000, tol=1e-12) for K in (1, 2)}
     # K = 1 has the closed form rate = 1 / mean interval (190 intervals, mean 0.584 y).
     assert fits[1].model.rates[0, 0] == pytest.approx(1.0 / data.X.mean(), rel=1e-12)
     m = fits[2].model

@@ -5,14 +5,13 @@ import csv
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fake_models import ShrinkModel
-from helpers import noise_table
+from helpers import checkout_env, noise_fit, noise_table, run_python
 
 import explorer
 from explorer import __version__, runner
@@ -33,9 +32,16 @@ def test_round_trip(tmp_path):
     doc = json.loads(paths["result"].read_text())
     assert doc["model"] == "shrink" and doc["version"] == __version__
     assert doc["hyperparameters"]["K"] == 3
-    assert doc["data"] == {"path": "mem.csv", "sha256": None, "kind": "table", "shape": [30, 3],
-                           "directed": None, "standardized": False,
-                           "columns": ["c0", "c1", "c2"], "labels": None}
+    assert doc["data"] == {
+        "path": "mem.csv",
+        "sha256": None,
+        "kind": "table",
+        "shape": [30, 3],
+        "directed": None,
+        "standardized": False,
+        "columns": ["c0", "c1", "c2"],
+        "labels": None,
+    }
     assert doc["seed"] == 1 and doc["iterations"] == res.iterations
     assert doc["converged"] is True
     assert doc["objective"]["kind"] == "distortion"
@@ -57,7 +63,10 @@ def test_round_trip(tmp_path):
     np.testing.assert_array_equal(memb, res.model.memberships())  # repr() round-trips floats
     # Atomic writes leave no temporary files behind.
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "assignments.csv", "parameters.npz", "result.json"]
+        "assignments.csv",
+        "parameters.npz",
+        "result.json",
+    ]
 
 
 def test_cancelled_partial_result_is_exportable(tmp_path):
@@ -67,8 +76,7 @@ def test_cancelled_partial_result_is_exportable(tmp_path):
         if p.iteration >= 2:
             control.cancel()
 
-    res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.01, tol=0, max_iter=100, callback=cb,
-                     snapshot_interval=0.0, control=control)
+    res = noise_fit(max_iter=100, callback=cb, snapshot_interval=0.0, control=control)
     doc = json.loads(export_result(res, tmp_path)["result"].read_text())
     assert doc["cancelled"] is True and doc["iterations"] == 2
 
@@ -81,6 +89,7 @@ def test_non_finite_numbers_become_null(tmp_path):
 
 
 # ---- the set as a whole --------------------------------------------------------------------------
+
 
 def _fit(K=3, seed=1):
     return runner.fit(ShrinkModel, noise_table(n=30, d=3), seed=seed, K=K, rate=0.5, tol=1e-9)
@@ -98,9 +107,7 @@ def test_readme_python_example_runs_exactly_as_shown(tmp_path):
     block = re.search(r"\*\*From Python\.\*\*\s+```python\n(.*?)```", text, re.S).group(1)
     assert "explorer.export_result(result" in block
     (tmp_path / "sample_data").symlink_to(SAMPLE)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    r = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = run_python("-c", block, cwd=tmp_path, env=checkout_env())
     assert r.returncode == 0, r.stderr
     saved = explorer.load_result(tmp_path / "out")
     assert saved.model == "kmeans" and len(saved.assignments) == 150
@@ -113,13 +120,14 @@ def test_the_api_export_is_a_plain_function_and_the_module_a_plain_module(tmp_pa
     module, an ordinary one, however `explorer` was imported."""
     import types
 
-    code = ("import types, explorer; f = explorer.export_result; import explorer.export as m; "
-            "assert f is m.export_result and isinstance(f, types.FunctionType); "
-            "assert type(m) is types.ModuleType and explorer.export is m and not callable(m); "
-            "from explorer import export_result, export; assert export is m; "
-            "assert 'export_result' in explorer.__all__ and 'export' not in explorer.__all__")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    code = (
+        "import types, explorer; f = explorer.export_result; import explorer.export as m; "
+        "assert f is m.export_result and isinstance(f, types.FunctionType); "
+        "assert type(m) is types.ModuleType and explorer.export is m and not callable(m); "
+        "from explorer import export_result, export; assert export is m; "
+        "assert 'export_result' in explorer.__all__ and 'export' not in explorer.__all__"
+    )
+    r = run_python("-c", code, env=checkout_env(), timeout=120)
     assert r.returncode == 0, r.stderr
     assert type(export_mod) is types.ModuleType and not callable(export_mod)
     res = _fit()
@@ -132,11 +140,14 @@ def test_rerun_into_the_same_folder_leaves_no_stale_file(tmp_path):
     out = tmp_path / "out"
     paths = export_result(_network_result(), out)
     assert "graphml" in paths and (out / "communities.graphml").exists()
-    export_result(_fit(), out)                      # a table result into the same folder
+    export_result(_fit(), out)  # a table result into the same folder
     assert sorted(p.name for p in out.iterdir()) == [
-        "assignments.csv", "parameters.npz", "result.json"]
+        "assignments.csv",
+        "parameters.npz",
+        "result.json",
+    ]
     assert load_result(out).model == "shrink"
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]     # no hidden folder left
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no hidden folder left
 
 
 def test_folder_with_other_files_is_refused_and_left_alone(tmp_path):
@@ -165,17 +176,20 @@ def test_stale_temporaries_are_cleaned(tmp_path):
     out = tmp_path / "out"
     export_result(_fit(), out)
     # what a killed export leaves: a hidden set folder of a dead process, an old-style temp file
-    dead = 2 ** 22 + 12345          # above the default pid_max: never a running process
+    dead = 2**22 + 12345  # above the default pid_max: never a running process
     stale = tmp_path / f".out.explorer-new-{dead}-0123abcd"
     stale.mkdir()
     (stale / "parameters.npz").write_bytes(b"x" * 1000)
     (out / ".parameters.npz.k2j3.tmp").write_bytes(b"x" * 1000)
-    live = tmp_path / f".out.explorer-new-{os.getpid()}-99ff"    # a running export: kept
+    live = tmp_path / f".out.explorer-new-{os.getpid()}-99ff"  # a running export: kept
     live.mkdir()
     export_result(_fit(K=2), out)
     assert not stale.exists() and live.exists()
     assert sorted(p.name for p in out.iterdir()) == [
-        "assignments.csv", "parameters.npz", "result.json"]
+        "assignments.csv",
+        "parameters.npz",
+        "result.json",
+    ]
 
 
 def test_loader_checks_the_set_belongs_together(tmp_path):
@@ -217,12 +231,13 @@ def test_interrupted_export_leaves_the_previous_set(tmp_path, monkeypatch, excha
     monkeypatch.undo()
     if not exchange:
         monkeypatch.setattr(export_mod, "_exchange", lambda a, b: False)
-    export_result(_fit(K=2), out)               # the two-rename path swaps too
+    export_result(_fit(K=2), out)  # the two-rename path swaps too
     assert load_result(out).doc["hyperparameters"]["K"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 # ---- the streaming assignments writer (issue 16) -------------------------------------------------
+
 
 def _streamed_equals_reference(res, tmp_path, chunk_rows):
     path = tmp_path / f"a{chunk_rows}.csv"
@@ -232,13 +247,15 @@ def _streamed_equals_reference(res, tmp_path, chunk_rows):
     return path
 
 
-@pytest.mark.parametrize("model_id, data_file, hp", [
-    ("gmm", "iris.csv", {"K": 3}),
-    ("kmeans", "old_faithful.csv", {"K": 2}),
-    ("ammsb", "edges.csv", {"K": 2}),
-])
-def test_streamed_assignments_equal_the_csv_module_byte_for_byte(tmp_path, model_id, data_file,
-                                                                 hp):
+@pytest.mark.parametrize(
+    "model_id, data_file, hp",
+    [
+        ("gmm", "iris.csv", {"K": 3}),
+        ("kmeans", "old_faithful.csv", {"K": 2}),
+        ("ammsb", "edges.csv", {"K": 2}),
+    ],
+)
+def test_streamed_assignments_equal_the_csv_module_byte_for_byte(tmp_path, model_id, data_file, hp):
     import pandas as pd
 
     from explorer.data import load
@@ -255,19 +272,36 @@ def test_streamed_assignments_equal_the_csv_module_byte_for_byte(tmp_path, model
     assert list(table["id"]) == list(export_mod.item_ids(data))
     memb = res.model.memberships()
     if memb is not None:
-        np.testing.assert_array_equal(table[[f"p{k}" for k in range(memb.shape[1])]].to_numpy(),
-                                      memb)
+        np.testing.assert_array_equal(
+            table[[f"p{k}" for k in range(memb.shape[1])]].to_numpy(), memb
+        )
 
 
 def test_streamed_assignments_quote_ids_like_the_csv_module(tmp_path):
     data = noise_table(n=12, d=2)
-    data.ids = np.array(["a,b", 'q"uote', "new\nline", "cr\rx", " lead", "é", "plain", "x;y",
-                         "#c", "t\tab", "", "1e5"], dtype=object)
+    data.ids = np.array(
+        [
+            "a,b",
+            'q"uote',
+            "new\nline",
+            "cr\rx",
+            " lead",
+            "é",
+            "plain",
+            "x;y",
+            "#c",
+            "t\tab",
+            "",
+            "1e5",
+        ],
+        dtype=object,
+    )
     res = runner.fit(ShrinkModel, data, seed=0, K=2, rate=0.5, tol=1e-9)
-    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-5, 1e16, 5e-324, 0.1, 1 / 3, 2.0,
-                        123456.789])
+    special = np.array(
+        [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-5, 1e16, 5e-324, 0.1, 1 / 3, 2.0, 123456.789]
+    )
     memb = np.column_stack([special, special[::-1]])
-    res.model.memberships = lambda: memb      # special values in memberships stay exact too
+    res.model.memberships = lambda: memb  # special values in memberships stay exact too
     _streamed_equals_reference(res, tmp_path, 5)
 
 
@@ -285,8 +319,9 @@ def _expected_graphml_nodes(res):
     for n, node in enumerate(ids):
         attrs = {"community": int(model.labels()[n])}
         top = int(np.argmax(memb[n]))
-        attrs.update({f"p{k}": float(memb[n, k]) for k in range(K)
-                      if memb[n, k] >= thr or k == top})
+        attrs.update(
+            {f"p{k}": float(memb[n, k]) for k in range(K) if memb[n, k] >= thr or k == top}
+        )
         if comms is not None:
             attrs["communities"] = ";".join(str(c) for c in comms[n])
         if truth is not None and truth[n] is not None:
@@ -300,17 +335,20 @@ def test_graphml_reads_back_in_networkx_with_every_attribute(tmp_path):
 
     res = _network_result()
     # awkward ids and ground truth: XML escapes
-    res.data.node_ids = np.array([f'n<{i}>&"{i}\'' for i in range(res.data.n_nodes)], dtype=object)
-    res.data.labels = np.array([None if i % 5 == 0 else f"g&<{i % 3}>" for i in
-                                range(res.data.n_nodes)], dtype=object)
+    res.data.node_ids = np.array([f"n<{i}>&\"{i}'" for i in range(res.data.n_nodes)], dtype=object)
+    res.data.labels = np.array(
+        [None if i % 5 == 0 else f"g&<{i % 3}>" for i in range(res.data.n_nodes)], dtype=object
+    )
     for chunk in (3, 10_000):
         path = tmp_path / f"g{chunk}.graphml"
         export_mod.stream_graphml(res, path, chunk_rows=chunk)
         g = nx.read_graphml(path)
         assert dict(g.nodes(data=True)) == _expected_graphml_nodes(res)
         ids = export_mod.item_ids(res.data)
-        want = {frozenset((ids[u], ids[v])): float(w)
-                for (u, v), w in zip(res.data.edges, res.data.weights)}
+        want = {
+            frozenset((ids[u], ids[v])): float(w)
+            for (u, v), w in zip(res.data.edges, res.data.weights)
+        }
         assert {frozenset(e[:2]): e[2]["weight"] for e in g.edges(data=True)} == want
         assert not g.is_directed()
 
@@ -334,8 +372,17 @@ def test_graphml_beyond_ten_communities_keeps_the_memberships_above_the_threshol
 
 # ---- issue 22: manifests, links, long names, temporaries (items 11, 12, 14, 15) --------------------
 
-@pytest.mark.parametrize("entry", ["../../../../etc/passwd", "/etc/hostname", "result.json",
-                                   "assignments/../../x.npz", "notes.txt"])
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "../../../../etc/passwd",
+        "/etc/hostname",
+        "result.json",
+        "assignments/../../x.npz",
+        "notes.txt",
+    ],
+)
 def test_a_manifest_naming_a_file_outside_the_set_is_refused(tmp_path, entry):
     """Before, load_result hashed ../../../../etc/passwd or /etc/hostname and, with the matching
     sha256, accepted the set."""
@@ -350,17 +397,20 @@ def test_a_manifest_naming_a_file_outside_the_set_is_refused(tmp_path, entry):
         load_result(out)
 
 
-@pytest.mark.parametrize("change", [
-    lambda d: d.update(files=["parameters.npz"]),
-    lambda d: d["files"].update({"parameters.npz": "abc"}),
-    lambda d: d["files"].update({"parameters.npz": {"sha256": None}}),
-    lambda d: d["files"].pop("parameters.npz"),
-    lambda d: d["files"].pop("assignments.csv"),
-    lambda d: d.update(data=[1, 2]),
-    lambda d: d.update(data={"shape": "many"}),
-    lambda d: d.update(data={"shape": [None, 3]}) or d.update(data={"shape": ["30", 3]}),
-    lambda d: d.update(model=None),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d.update(files=["parameters.npz"]),
+        lambda d: d["files"].update({"parameters.npz": "abc"}),
+        lambda d: d["files"].update({"parameters.npz": {"sha256": None}}),
+        lambda d: d["files"].pop("parameters.npz"),
+        lambda d: d["files"].pop("assignments.csv"),
+        lambda d: d.update(data=[1, 2]),
+        lambda d: d.update(data={"shape": "many"}),
+        lambda d: d.update(data={"shape": [None, 3]}) or d.update(data={"shape": ["30", 3]}),
+        lambda d: d.update(model=None),
+    ],
+)
 def test_a_malformed_manifest_is_a_data_error(tmp_path, change):
     """Before: AttributeError, FileNotFoundError, TypeError or ValueError."""
     out = tmp_path / "out"
@@ -412,8 +462,8 @@ def test_a_long_legal_folder_name_works(tmp_path):
     export_mod.check_out_dir(out)
     export_result(_fit(), out)
     assert load_result(out).model == "shrink"
-    export_result(_fit(K=2), out)          # replacing it too
-    longest = tmp_path / ("é" * 127)       # 254 bytes
+    export_result(_fit(K=2), out)  # replacing it too
+    longest = tmp_path / ("é" * 127)  # 254 bytes
     export_result(_fit(), longest)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, longest.name])
     path = tmp_path / ("f" * 250)
@@ -423,12 +473,12 @@ def test_a_long_legal_folder_name_works(tmp_path):
 
 def test_killed_file_writes_are_cleaned_by_the_next(tmp_path):
     target = tmp_path / "a.explorer.npz"
-    dead = 2 ** 22 + 12345
+    dead = 2**22 + 12345
     stale = tmp_path / f".a.explorer.npz.{dead}-0badc0de.tmp"
     stale.write_bytes(b"x" * 100)
-    live = tmp_path / f".a.explorer.npz.{os.getpid()}-0badc0de.tmp"    # a running writer
+    live = tmp_path / f".a.explorer.npz.{os.getpid()}-0badc0de.tmp"  # a running writer
     live.write_bytes(b"x")
-    other = tmp_path / f".b.explorer.npz.{dead}-0badc0de.tmp"          # beside another file
+    other = tmp_path / f".b.explorer.npz.{dead}-0badc0de.tmp"  # beside another file
     other.write_bytes(b"x")
     export_mod.write_file_atomically(target, lambda tmp: Path(tmp).write_text("new"))
     assert not stale.exists() and live.exists() and other.exists()
@@ -446,7 +496,7 @@ def test_file_sha256_refuses_a_fifo_before_opening_it(tmp_path):
     finished = threading.Event()
     unblocked = []
 
-    def watchdog():     # if the open hangs, give it a writer so the test fails instead
+    def watchdog():  # if the open hangs, give it a writer so the test fails instead
         if not finished.wait(10):
             fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
             unblocked.append(True)
@@ -462,10 +512,11 @@ def test_file_sha256_refuses_a_fifo_before_opening_it(tmp_path):
     assert str(e.value) == f"{fifo}: is a FIFO (named pipe), not a regular file: not read"
     with pytest.raises(DataError, match="is a folder, not a regular file"):
         export_mod.file_sha256(tmp_path)
-    if os.path.exists("/dev/zero"):     # would never end
+    if os.path.exists("/dev/zero"):  # would never end
         with pytest.raises(DataError, match="/dev/zero: is a character device"):
             export_mod.file_sha256("/dev/zero")
     regular = tmp_path / "r.bin"
     regular.write_bytes(b"abc")
     import hashlib
+
     assert export_mod.file_sha256(regular) == hashlib.sha256(b"abc").hexdigest()

@@ -11,8 +11,11 @@ SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 
 def test_every_bundled_file_is_documented_in_the_sample_readme():
     readme = (SAMPLE / "README.md").read_text()
-    files = [p.relative_to(SAMPLE).as_posix() for p in SAMPLE.rglob("*")
-             if p.is_file() and p.name != "README.md"]
+    files = [
+        p.relative_to(SAMPLE).as_posix()
+        for p in SAMPLE.rglob("*")
+        if p.is_file() and p.name != "README.md"
+    ]
     assert len(files) >= 12
     missing = [f for f in files if f"`{f}`" not in readme]
     assert not missing, f"sample_data/README.md does not list {missing}"

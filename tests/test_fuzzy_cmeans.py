@@ -27,7 +27,7 @@ def reference_memberships(X, U, m):
 
 def reference_centres(X, R, m):
     """u_j = sum_i r_ij^m x_i / sum_i r_ij^m (the derivation's r^m weights, not note 004's r)."""
-    W = R ** m
+    W = R**m
     return (W.T @ X) / W.sum(0)[:, None]
 
 
@@ -50,7 +50,7 @@ def test_step_matches_numpy_reference(m):
         # agreement to ~1e-12 relative.
         np.testing.assert_allclose(model.parameters()["centers"], U, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(model.memberships(), R, rtol=1e-10, atol=1e-13)
-        np.testing.assert_allclose(value, ((R ** m) * d2).sum(), rtol=1e-10)
+        np.testing.assert_allclose(value, ((R**m) * d2).sum(), rtol=1e-10)
         np.testing.assert_allclose(model.memberships().sum(1), 1.0, rtol=1e-13)
         np.testing.assert_array_equal(model.labels(), R.argmax(1))
 
@@ -62,7 +62,7 @@ def test_objective_monotone_over_many_datasets():
         d = int(rng.integers(1, 5))
         X = blobs(case, n=n, d=d, k=int(rng.integers(1, 5)))
         if case % 3 == 0:
-            X = np.round(X)                   # duplicated rows: some may sit on centres
+            X = np.round(X)  # duplicated rows: some may sit on centres
         K = int(rng.integers(1, min(6, n) + 1))
         m = float(rng.choice([1.2, 1.5, 2.0, 2.5, 4.0]))
         model = FuzzyCMeans(K=K, m=m, harden=bool(case % 5 == 4))
@@ -85,8 +85,7 @@ def test_point_on_centre_gets_full_membership():
     assert np.all(np.isfinite(R)) and np.all(np.isfinite(model.step()))
     # Two coinciding centres with a row on them: equal shares, still finite.
     model = FuzzyCMeans(K=3)
-    model.initialize(table(X), 0,
-                     centers=np.array([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0]]))
+    model.initialize(table(X), 0, centers=np.array([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0]]))
     np.testing.assert_array_equal(model.memberships()[0], [0.5, 0.5, 0.0])
     np.testing.assert_allclose(model.memberships()[1, 0], model.memberships()[1, 1])
     trace = [model.step() for _ in range(10)]
@@ -100,7 +99,7 @@ def test_harden_equals_kmeans_exactly(seed):
     K = 6
     c0 = X[rng.choice(len(X), K, replace=False)]
     if seed == 3:
-        c0[-1] = 1e3      # an empty cluster at the start: both re-seed it the same way
+        c0[-1] = 1e3  # an empty cluster at the start: both re-seed it the same way
     km = KMeans(K=K)
     km.initialize(table(X), 0, centers=c0)
     fz = FuzzyCMeans(K=K, harden=True, m=2.0)
@@ -133,7 +132,7 @@ def test_partition_coefficient_and_exports():
     # Bezdek's F from memberships recomputed independently from the centres the model holds
     # (the bound 1/3 <= F <= 1 the test used to check holds for any memberships with K = 3)
     R_ref, _ = reference_memberships(X, model.parameters()["centers"], 2.0)
-    np.testing.assert_allclose(fpc, (R_ref ** 2).sum() / len(X), rtol=1e-10)
+    np.testing.assert_allclose(fpc, (R_ref**2).sum() / len(X), rtol=1e-10)
     p = model.parameters()
     assert set(p) == {"centers", "memberships", "labels"}
     assert p["memberships"].shape == (300, 3) and p["centers"].shape == (3, 2)
@@ -150,8 +149,9 @@ def test_partition_coefficient_against_a_planted_truth():
 
     rng = np.random.default_rng(7)
     truth = np.repeat(np.arange(3), 100)
-    X = np.array([[0.0, 0.0], [20.0, 0.0], [0.0, 20.0]])[truth] + rng.normal(scale=0.5,
-                                                                              size=(300, 2))
+    X = np.array([[0.0, 0.0], [20.0, 0.0], [0.0, 20.0]])[truth] + rng.normal(
+        scale=0.5, size=(300, 2)
+    )
     fpc = {}
     for m in (1.5, 2.0, 3.0):
         res = runner.fit(FuzzyCMeans, table(X), seed=0, K=3, m=m)

@@ -28,10 +28,19 @@ def blobs(seed, n=600, D=3, K=3, spread=6.0, offset=0.0):
 
 def sklearn_after(X, w0, mu0, P0, n_iter):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # tol=0 never "converges": ConvergenceWarning
-        return SkGMM(len(w0), covariance_type="full", weights_init=w0, means_init=mu0,
-                     precisions_init=P0, max_iter=n_iter, tol=0, reg_covar=1e-6,
-                     init_params="random", random_state=0).fit(X)
+        warnings.simplefilter("ignore")  # tol=0 never "converges": ConvergenceWarning
+        return SkGMM(
+            len(w0),
+            covariance_type="full",
+            weights_init=w0,
+            means_init=mu0,
+            precisions_init=P0,
+            max_iter=n_iter,
+            tol=0,
+            reg_covar=1e-6,
+            init_params="random",
+            random_state=0,
+        ).fit(X)
 
 
 def test_registered():
@@ -59,8 +68,9 @@ def test_matches_sklearn_from_same_initialisation(n_iter, D):
     np.testing.assert_allclose(m.weights, sk.weights_, rtol=1e-8)
     np.testing.assert_allclose(m.means, sk.means_, rtol=1e-8)
     np.testing.assert_allclose(m.covariances, sk.covariances_, rtol=1e-8)
-    np.testing.assert_allclose(m.precisions_cholesky, sk.precisions_cholesky_, rtol=1e-8,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        m.precisions_cholesky, sk.precisions_cholesky_, rtol=1e-8, atol=1e-12
+    )
     # scikit-learn's iteration n reports the per-sample log-likelihood of the parameters it had
     # before its n-th M-step: ours after n - 1 steps (the initial value for n = 1).
     before_last = m.initial_loglik if n_iter == 1 else trace[-2]
@@ -80,11 +90,17 @@ def test_loglik_matches_scipy_and_bic_aic_match_sklearn():
     for _ in range(5):
         m.step()
     # Independent log-likelihood: scipy densities and logsumexp; 1e-10 relative (round-off only).
-    lp = np.stack([np.log(m.weights[k]) + multivariate_normal(m.means[k], m.covariances[k])
-                   .logpdf(X) for k in range(2)], axis=1)
+    lp = np.stack(
+        [
+            np.log(m.weights[k]) + multivariate_normal(m.means[k], m.covariances[k]).logpdf(X)
+            for k in range(2)
+        ],
+        axis=1,
+    )
     assert m.loglik == pytest.approx(logsumexp(lp, axis=1).sum(), rel=1e-10)
-    np.testing.assert_allclose(m.resp, np.exp(lp - logsumexp(lp, axis=1, keepdims=True)),
-                               rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(
+        m.resp, np.exp(lp - logsumexp(lp, axis=1, keepdims=True)), rtol=1e-9, atol=1e-14
+    )
     sk = sklearn_after(X, w0, mu0, P0, 5)
     mets = m.metrics()
     assert mets["bic"] == pytest.approx(sk.bic(X), rel=1e-8)
@@ -112,8 +128,9 @@ def test_loglik_never_decreases(seed):
 @pytest.mark.parametrize("init", ["kmeans", "k-means++", "random"])
 def test_recovers_planted_clusters_with_every_init(init):
     X, z = blobs(11, n=900, D=2, K=3, spread=8.0)
-    res = fit(GaussianMixture, table(X, z.astype(str)), seed=0, K=3, init=init, n_init=2,
-              max_iter=300)
+    res = fit(
+        GaussianMixture, table(X, z.astype(str)), seed=0, K=3, init=init, n_init=2, max_iter=300
+    )
     # Well separated blobs: every initialisation should find them (ARI 1 up to a stray point).
     assert res.metrics["ari"] > 0.97
     assert np.all(np.diff(res.trace) >= -1e-9 * np.abs(np.asarray(res.trace[1:])))
@@ -136,8 +153,9 @@ def test_one_d_density_snapshot_matches_scipy():
     x = np.concatenate([rng.normal(-3, 1, 300), rng.normal(4, 0.5, 200)])[:, None]
     m = fitted(GaussianMixture(K=2), x, 20)
     snap = m.snapshot()
-    g = assert_density_1d(snap, m.weights,
-                          lambda k, g: norm(m.means[k, 0], np.sqrt(m.covariances[k, 0, 0])).pdf(g))
+    g = assert_density_1d(
+        snap, m.weights, lambda k, g: norm(m.means[k, 0], np.sqrt(m.covariances[k, 0, 0])).pdf(g)
+    )
     assert len(g) == 200 and g[0] < x.min() and g[-1] > x.max()
     for key in ("labels", "memberships", "centers", "covariances", "weights"):
         assert key in snap
@@ -199,10 +217,16 @@ def test_old_faithful_waiting_1d(sample_dir):
 
 def test_vectorised_exp_within_one_ulp_of_libm():
     from explorer.models._mixture_kernels import exp_block
+
     rng = np.random.default_rng(0)
-    x = np.concatenate([rng.uniform(-1.0, 0.0, 4000), rng.uniform(-745.0, 0.0, 4000),
-                        rng.uniform(0.0, 709.0, 2000),
-                        [0.0, -0.0, -np.inf, -1e300, -1080.0, -745.2, -708.5, 1e-300]])
+    x = np.concatenate(
+        [
+            rng.uniform(-1.0, 0.0, 4000),
+            rng.uniform(-745.0, 0.0, 4000),
+            rng.uniform(0.0, 709.0, 2000),
+            [0.0, -0.0, -np.inf, -1e300, -1080.0, -745.2, -708.5, 1e-300],
+        ]
+    )
     bits = np.zeros((2, len(x)), dtype=np.int64)
     y = x.copy()
     exp_block(y, bits, bits.view(np.float64), len(x))
@@ -246,6 +270,7 @@ def test_exact_second_pass_when_a_mean_moves_far(monkeypatch, n_iter):
     # the exact second pass must take over (counted here) and the result still equal
     # scikit-learn's (exact centring) to 1e-8.
     import explorer.models.gmm as gmm_mod
+
     calls = []
     real = gmm_mod._cov_pass
     monkeypatch.setattr(gmm_mod, "_cov_pass", lambda *a: (calls.append(1), real(*a))[1])
@@ -278,7 +303,7 @@ def test_reg_covar_dip_is_within_the_documented_tolerance(sample_dir):
         m.initialize(data, 9)
         trace = np.array([m.initial_loglik] + [m.step() for _ in range(150)])
         worst[reg] = float((np.diff(trace) / np.abs(trace[1:])).min())
-    assert -1e-8 < worst[1e-6] < -1e-10         # the dip exists and stays within the tolerance
+    assert -1e-8 < worst[1e-6] < -1e-10  # the dip exists and stays within the tolerance
     assert worst[0.0] > -1e-12
 
 
@@ -289,7 +314,7 @@ def test_k_too_large_for_n_and_d_is_said_in_the_notes(sample_dir, tmp_path):
 
     data = load_table(sample_dir / "iris.csv", labels="species")
     res = fit(GaussianMixture, data, seed=0, K=100)
-    assert res.final_objective > 0          # the point masses' positive log-likelihood
+    assert res.final_objective > 0  # the point masses' positive log-likelihood
     note = [n for n in res.model.notes if n.startswith("K = 100 is too large for 150 rows")]
     assert note and "fewer than D + 1 = 5 effective points" in note[0] and "positive" in note[0]
     doc = json.loads(export_result(res, tmp_path / "out")["result"].read_text())
@@ -317,8 +342,8 @@ def test_no_subnormal_responsibilities():
     for _ in range(10):
         m.step()
     r = m.resp
-    assert not np.any((r > 0) & (r < np.finfo(np.float64).tiny))    # no subnormal
-    assert not np.any((r > 0) & (r < 1e-201))     # exp(-460) / K: nothing kept below the cut
-    assert np.mean(r == 0) > 0.1          # the case the cut is for: many far rows
+    assert not np.any((r > 0) & (r < np.finfo(np.float64).tiny))  # no subnormal
+    assert not np.any((r > 0) & (r < 1e-201))  # exp(-460) / K: nothing kept below the cut
+    assert np.mean(r == 0) > 0.1  # the case the cut is for: many far rows
     sk = sklearn_after(X, w0, mu0, P0, 10)
     np.testing.assert_allclose(m.means, sk.means_, rtol=1e-9, atol=1e-9)

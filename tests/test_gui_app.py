@@ -16,8 +16,14 @@ ENV = dict(os.environ, QT_QPA_PLATFORM="offscreen")
 
 
 def explorer(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "explorer.cli", *map(str, args)], cwd=ROOT,
-                          env=ENV, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "explorer.cli", *map(str, args)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_scripted_run_writes_window_and_plot_pngs(tmp_path, sample_dir):
@@ -25,8 +31,21 @@ def test_scripted_run_writes_window_and_plot_pngs(tmp_path, sample_dir):
 
     shot = tmp_path / "window.png"
     plots = tmp_path / "plots"
-    r = explorer("gui", sample_dir / "iris.csv", "--model", "kmeans", "--K", "3", "--labels",
-                 "species", "--run", "--screenshot", shot, "--plots", plots)
+    r = explorer(
+        "gui",
+        sample_dir / "iris.csv",
+        "--model",
+        "kmeans",
+        "--K",
+        "3",
+        "--labels",
+        "species",
+        "--run",
+        "--screenshot",
+        shot,
+        "--plots",
+        plots,
+    )
     assert r.returncode == 0, r.stderr
     img = QImage(str(shot))
     assert (img.width(), img.height()) == (1400, 900)
@@ -40,14 +59,16 @@ def test_scripted_run_writes_window_and_plot_pngs(tmp_path, sample_dir):
     assert len(np.unique(arr.reshape(-1, 4)[::7], axis=0)) > 20
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--model", "kmeans", "--K", "0"], "K"),                      # below its range
-    (["--model", "no-such-model"], "unknown model"),
-    (["--model", "kmeans", "--K", "500"], "larger than the number of rows"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--model", "kmeans", "--K", "0"], "K"),  # below its range
+        (["--model", "no-such-model"], "unknown model"),
+        (["--model", "kmeans", "--K", "500"], "larger than the number of rows"),
+    ],
+)
 def test_scripted_run_bad_input_exits_2(tmp_path, sample_dir, args, needle):
-    r = explorer("gui", sample_dir / "iris.csv", *args, "--run", "--screenshot",
-                 tmp_path / "x.png")
+    r = explorer("gui", sample_dir / "iris.csv", *args, "--run", "--screenshot", tmp_path / "x.png")
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert needle in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x.png").exists()
@@ -56,8 +77,9 @@ def test_scripted_run_bad_input_exits_2(tmp_path, sample_dir, args, needle):
 def test_scripted_run_bad_file_exits_2(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n3,oops\n")
-    r = explorer("gui", bad, "--model", "kmeans", "--K", "2", "--run", "--screenshot",
-                 tmp_path / "x.png")
+    r = explorer(
+        "gui", bad, "--model", "kmeans", "--K", "2", "--run", "--screenshot", tmp_path / "x.png"
+    )
     assert r.returncode == 2 and "bad.csv" in r.stderr and "line 3" in r.stderr
 
 
@@ -65,7 +87,8 @@ def test_pyside6_pin_many_setdata_calls_exit_cleanly(tmp_path):
     # PySide6 6.12.0 passes such a test but aborts at interpreter exit (exit code 134,
     # "Fatal Python error: bool_dealloc"); the pin (<6.12) keeps the exit code 0.
     test = tmp_path / "test_many_setdata.py"
-    test.write_text(textwrap.dedent("""
+    test.write_text(
+        textwrap.dedent("""
         import numpy as np
         import pyqtgraph as pg
 
@@ -77,10 +100,16 @@ def test_pyside6_pin_many_setdata_calls_exit_cleanly(tmp_path):
             for i in range(3000):
                 curve.setData(x, np.sin(x + i))
             assert len(curve.getData()[0]) == 100
-    """))
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                        str(test)], cwd=tmp_path, env=ENV, capture_output=True, text=True,
-                       timeout=300)
+    """)
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "1 passed" in r.stdout
 
@@ -97,11 +126,20 @@ def test_screenshots_of_real_fits(qtbot, tmp_path, sample_dir, artifacts_dir):
     cases = [
         ("old_faithful_gmm", sample_dir / "old_faithful.csv", {}, "gmm", {"K": 2}),
         ("iris_fuzzy", sample_dir / "iris.csv", {"labels": "species"}, "fuzzy-cmeans", {"K": 3}),
-        ("karate_ammsb", sample_dir / "karate" / "edges.csv",
-         {"labels": str(sample_dir / "karate" / "nodes.csv") + ":club"}, "ammsb", {"K": 2}),
-        ("football_ammsb", sample_dir / "football" / "edges.csv",
-         {"labels": str(sample_dir / "football" / "nodes.csv") + ":conference"}, "ammsb",
-         {"K": 12}),
+        (
+            "karate_ammsb",
+            sample_dir / "karate" / "edges.csv",
+            {"labels": str(sample_dir / "karate" / "nodes.csv") + ":club"},
+            "ammsb",
+            {"K": 2},
+        ),
+        (
+            "football_ammsb",
+            sample_dir / "football" / "edges.csv",
+            {"labels": str(sample_dir / "football" / "nodes.csv") + ":conference"},
+            "ammsb",
+            {"K": 12},
+        ),
     ]
     for name, path, options, model_id, hp in cases:
         settings = QSettings(str(tmp_path / f"{name}.ini"), QSettings.Format.IniFormat)

@@ -16,7 +16,7 @@ from explorer.gui.main_window import MainWindow  # noqa: E402
 def make_cycles(n):
     for _ in range(n):
         a = []
-        a.append(a)            # garbage only the cyclic collector can free
+        a.append(a)  # garbage only the cyclic collector can free
 
 
 def test_only_the_gui_thread_collects_while_a_window_is_open(qtbot, settings):
@@ -50,9 +50,9 @@ def test_claims_nest_and_release_once(qapp):
     was_enabled = gc.isenabled()
     first, second = collector.hold(), collector.hold()
     assert collector.holders() == 2 and not gc.isenabled()
-    assert gc.get_freeze_count() > 0       # the heap of the first claim is left out of passes
+    assert gc.get_freeze_count() > 0  # the heap of the first claim is left out of passes
     first.release()
-    first.release()                        # a second release of the same claim does nothing
+    first.release()  # a second release of the same claim does nothing
     assert collector.holders() == 1 and not gc.isenabled()
     second.release()
     assert collector.holders() == 0 and gc.isenabled() == was_enabled

@@ -26,9 +26,10 @@ from explorer.gui.main_window import MainWindow  # noqa: E402
 from explorer.models import get_model  # noqa: E402
 
 HAVE_DASK = gui_cluster.dask_status() is None
-needs_dask = pytest.mark.skipif(not HAVE_DASK, reason="the dask extra is not installed "
-                                                      "(pip install .[dask])")
-RUN_TIMEOUT_MS = 240_000        # a LocalCluster start and the workers' first imports, on 2 busy cores
+needs_dask = pytest.mark.skipif(
+    not HAVE_DASK, reason="the dask extra is not installed (pip install .[dask])"
+)
+RUN_TIMEOUT_MS = 240_000  # a LocalCluster start and the workers' first imports, on 2 busy cores
 
 
 def blobs_csv(path, n=600, seed=0):
@@ -94,7 +95,7 @@ def test_choice_disabled_for_network_models_and_enabled_for_tables(qtbot, tmp_pa
     assert w.data.kind == "network"
     assert not item.isEnabled()
     assert "table" in item.toolTip()
-    assert w.run_panel.run_on.mode() == "here"          # fell back
+    assert w.run_panel.run_on.mode() == "here"  # fell back
     w.close()
 
 
@@ -109,8 +110,9 @@ def test_window_models_are_the_distributed_ones():
 def test_run_on_a_scheduler_address_leaves_that_cluster_running(qtbot, tmp_path):
     from distributed import LocalCluster
 
-    outside = LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                           dashboard_address=None)
+    outside = LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    )
     try:
         w = new_window(tmp_path)
         qtbot.addWidget(w)
@@ -121,11 +123,13 @@ def test_run_on_a_scheduler_address_leaves_that_cluster_running(qtbot, tmp_path)
         ref = runner.fit(get_model("kmeans"), w.data, seed=5, K=3, n_init=1)
         assert gui_cluster.is_distributed(res)
         assert res.final_objective == pytest.approx(ref.final_objective, rel=1e-10, abs=0)
-        assert f"connecting to the Dask scheduler at {outside.scheduler_address}" in \
-            w.log_view.toPlainText()
+        assert (
+            f"connecting to the Dask scheduler at {outside.scheduler_address}"
+            in w.log_view.toPlainText()
+        )
         w.close()
         assert w.cluster_holder.cluster is None
-        assert outside.status.name == "running"          # not ours to close
+        assert outside.status.name == "running"  # not ours to close
     finally:
         outside.close()
 
@@ -137,8 +141,9 @@ def dask_window(qapp, tmp_path_factory):
         pytest.skip("the dask extra is not installed (pip install .[dask])")
     tmp = tmp_path_factory.mktemp("dask_window")
     before = children()
-    w = MainWindow(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat),
-                   interactive=False)
+    w = MainWindow(
+        QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat), interactive=False
+    )
     w.open_file(blobs_csv(tmp / "blobs.csv"), labels="truth")
     w.run_panel.run_on.set_target({"mode": "local", "workers": 2})
     assert w.run_panel.run_on.mode() == "local"
@@ -164,7 +169,7 @@ def test_fit_through_window_equals_in_memory(qtbot, dask_window):
     assert gui_cluster.is_distributed(res)
     assert w.cluster_holder.key == ("local", 2)
     assert len(w.cluster_holder.cluster.client.scheduler_info()["workers"]) == 2
-    assert res.data.lengths == [300, 300]         # one partition per worker
+    assert res.data.lengths == [300, 300]  # one partition per worker
     ref = runner.fit(get_model("gmm"), w.data, seed=2, max_iter=300, tol=1e-8, K=3)
     assert res.iterations == ref.iterations >= 2
     assert res.final_objective == pytest.approx(ref.final_objective, rel=1e-10, abs=0)
@@ -174,11 +179,12 @@ def test_fit_through_window_equals_in_memory(qtbot, dask_window):
     # the data view draws the snapshot's sample and says so
     w.tabs.setCurrentWidget(w.data_view)
     w.flush_plots()
-    assert "sample of 600 rows" in w.data_view.info.text()   # every row (at most 20,000)
+    assert "sample of 600 rows" in w.data_view.info.text()  # every row (at most 20,000)
     np.testing.assert_array_equal(w.data_view.fit_snapshot["sample_rows"], np.arange(600))
-    np.testing.assert_array_equal(w.data_view.fit_snapshot["labels"],
-                                  np.asarray(ref.model.labels())[w.data_view.fit_snapshot[
-                                      "sample_rows"]])
+    np.testing.assert_array_equal(
+        w.data_view.fit_snapshot["labels"],
+        np.asarray(ref.model.labels())[w.data_view.fit_snapshot["sample_rows"]],
+    )
     assert "NMI" in w.confusion_panel.info.text() or w.confusion_panel.fit_snapshot is None
     # export: result.json and parameters here, every row's label written by the workers
     import pyarrow.parquet as pq
@@ -215,7 +221,7 @@ def test_cancel_stops_after_the_iteration_and_leaves_no_task(qtbot, dask_window)
 @needs_dask
 def test_closing_the_window_closes_its_cluster(qtbot, dask_window):
     w = dask_window
-    if w.cluster_holder.cluster is None:          # run alone: start the cluster first
+    if w.cluster_holder.cluster is None:  # run alone: start the cluster first
         run_and_wait(qtbot, w, "kmeans", {"K": 3}, seed=0)
     pids = w.cluster_holder.worker_pids()
     assert len(pids) == 2 and all(p in children() for p in pids)
@@ -227,6 +233,7 @@ def test_closing_the_window_closes_its_cluster(qtbot, dask_window):
     while time.monotonic() < deadline and (children() - w.children_before):
         time.sleep(0.2)
     assert not (children() - w.children_before), "processes left after closing the window"
-    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-                   for p in pids)
+    assert not any(
+        psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids
+    )
     assert os.getpid() not in pids

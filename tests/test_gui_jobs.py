@@ -51,8 +51,9 @@ def test_export_is_written_off_the_gui_thread(qtbot, window, sample_dir, tmp_pat
     assert len(threads) == 1 and threads[0] is not threading.main_thread()
 
 
-def test_saved_run_is_fitted_again_off_the_gui_thread(qtbot, window, make_window, sample_dir,
-                                                      tmp_path, monkeypatch):
+def test_saved_run_is_fitted_again_off_the_gui_thread(
+    qtbot, window, make_window, sample_dir, tmp_path, monkeypatch
+):
     result = _iris_kmeans(qtbot, window, sample_dir)
     path = window.save_session(tmp_path / "one-run")
     threads = []
@@ -64,7 +65,7 @@ def test_saved_run_is_fitted_again_off_the_gui_thread(qtbot, window, make_window
 
     monkeypatch.setattr(Workspace, "refit_steps", recording)
     other = make_window(registry(), (1300, 850))
-    other.confirm_paths = lambda paths: True     # "Read them": iris.csv is outside tmp_path
+    other.confirm_paths = lambda paths: True  # "Read them": iris.csv is outside tmp_path
     with qtbot.waitSignal(other.run_shown, timeout=60_000):
         assert other.open_session(path)
     assert len(threads) == 1 and threads[0] is not threading.main_thread()
@@ -76,8 +77,9 @@ def test_saved_run_is_fitted_again_off_the_gui_thread(qtbot, window, make_window
 
 
 @pytest.mark.qt_no_exception_capture
-def test_exception_in_a_slot_is_shown_and_the_window_goes_on(qtbot, window, sample_dir,
-                                                             monkeypatch, capsys):
+def test_exception_in_a_slot_is_shown_and_the_window_goes_on(
+    qtbot, window, sample_dir, monkeypatch, capsys
+):
     from explorer.gui.app import install_excepthook
 
     monkeypatch.setattr(sys, "excepthook", lambda *a: None)
@@ -91,7 +93,7 @@ def test_exception_in_a_slot_is_shown_and_the_window_goes_on(qtbot, window, samp
     qtbot.waitUntil(lambda: "a bug in a slot" in window.log_view.toPlainText(), timeout=5_000)
     assert "error: unexpected RuntimeError: a bug in a slot" in window.log_view.toPlainText()
     assert "a bug in a slot" in capsys.readouterr().err
-    result = _iris_kmeans(qtbot, window, sample_dir)     # still usable
+    result = _iris_kmeans(qtbot, window, sample_dir)  # still usable
     assert result.trace
 
 
@@ -111,7 +113,7 @@ def test_ctrl_e_exports_from_a_hyperparameter_field(qtbot, window, sample_dir, m
 
 def test_copy_as_command_puts_the_line_on_the_clipboard(qtbot, window, sample_dir):
     _iris_kmeans(qtbot, window, sample_dir)
-    window.model_panel.form.set_values({"K": 5})       # K = 3 is the default: no flag
+    window.model_panel.form.set_values({"K": 5})  # K = 3 is the default: no flag
     window.copy_command_action.trigger()
     text = QGuiApplication.clipboard().text()
     assert text.startswith("explorer fit kmeans ") and "--K 5" in text
@@ -139,16 +141,16 @@ def test_ammsb_fit_then_every_next_action(qtbot, window, sample_dir, network):
     assert "error" not in window.log_view.toPlainText().lower()
 
 
-def test_a_session_reads_no_file_outside_its_folder_without_a_yes(qtbot, window, make_window,
-                                                                   dialogs, sample_dir, tmp_path):
+def test_a_session_reads_no_file_outside_its_folder_without_a_yes(
+    qtbot, window, make_window, dialogs, sample_dir, tmp_path
+):
     _iris_kmeans(qtbot, window, sample_dir)
     path = window.save_session(tmp_path / "one-run")
     other = make_window(registry(), (1300, 850))
     asked = []
-    other.confirm_paths = lambda paths: asked.append(paths) or False     # "Cancel"
+    other.confirm_paths = lambda paths: asked.append(paths) or False  # "Cancel"
     other.open_session(path)
     assert [p.name for p in asked[0]] == ["iris.csv"]
     assert other.data is None and other.result is None and other.job is None
-    assert "outside the session's folder; not read until confirmed" in \
-        other.log_view.toPlainText()
+    assert "outside the session's folder; not read until confirmed" in other.log_view.toPlainText()
     assert dialogs and dialogs[-1][0] == "Data not used"

@@ -25,8 +25,7 @@ def layout_cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def karate():
-    return load_network(SAMPLE / "karate" / "edges.csv",
-                        labels=f"{SAMPLE}/karate/nodes.csv:club")
+    return load_network(SAMPLE / "karate" / "edges.csv", labels=f"{SAMPLE}/karate/nodes.csv:club")
 
 
 @pytest.fixture
@@ -79,7 +78,7 @@ def test_layout_draws_every_node_and_link_sized_by_degree(panel, karate):
     sizes = panel.nodes.data["size"]
     deg = np.asarray((karate.adjacency > 0).sum(1)).ravel()
     assert sizes[np.argmax(deg)] == sizes.max() > sizes.min()
-    assert np.all(np.diff(sizes[np.argsort(deg)]) >= 0)       # size grows with degree
+    assert np.all(np.diff(sizes[np.argsort(deg)]) >= 0)  # size grows with degree
     # before a fit: coloured by the ground truth (two clubs, two colours)
     assert len(set(drawn_brushes(panel))) == 2
     with pytest.raises(ValueError, match="for 34 nodes"):
@@ -95,7 +94,7 @@ def test_snapshot_colours_by_argmax_and_rings_mixed_nodes(panel, karate):
     assert drawn_brushes(panel) == want
     assert np.flatnonzero(panel.mixed).tolist() == [5, 6]
     ring = panel.nodes.data["pen"][5].color().getRgb()[:3]
-    assert ring == cluster_color(2)                # the second community's colour
+    assert ring == cluster_color(2)  # the second community's colour
     plain = panel.nodes.data["pen"][0].color().getRgb()[:3]
     assert plain != cluster_color(2) and plain != cluster_color(0)
     # the ground-truth toggle, and back
@@ -116,7 +115,7 @@ def test_click_selects_a_node_highlights_its_links_and_emits(qtbot, panel, karat
     panel.set_layout(L.compute_layout(karate))
     panel.show_snapshot(fake_snapshot(34), None)
     qtbot.wait(50)
-    node = 33                                           # the hub of the second club
+    node = 33  # the hub of the second club
     at = node_screen_point(panel, node)
     with qtbot.waitSignal(panel.node_selected, timeout=2000) as blocker:
         qtbot.mouseClick(panel.pw.viewport(), Qt.MouseButton.LeftButton, pos=at)
@@ -203,8 +202,11 @@ def test_export_png_and_svg(panel, karate, tmp_path):
     png = panel.export(tmp_path / "net.png", title="karate, test")
     img = QImage(str(png))
     assert img.width() == 2 * NetworkPanel.EXPORT_SIZE[0]
-    colours = {img.pixelColor(x, y).getRgb()[:3] for x in range(0, img.width(), 4)
-               for y in range(0, img.height(), 4)}
+    colours = {
+        img.pixelColor(x, y).getRgb()[:3]
+        for x in range(0, img.width(), 4)
+        for y in range(0, img.height(), 4)
+    }
     assert cluster_color(0) in colours and cluster_color(1) in colours
     svg = panel.export(tmp_path / "net.svg")
     text = svg.read_text()
@@ -219,13 +221,16 @@ def test_layout_job_runs_off_the_gui_thread_and_can_be_cancelled(qtbot, karate):
         job.start()
     assert job.thread.wait()
     xy = blocker.args[1]
-    assert np.array_equal(xy, L.compute_layout(karate, L.LayoutSettings(iterations=50),
-                                               use_cache=False))
+    assert np.array_equal(
+        xy, L.compute_layout(karate, L.LayoutSettings(iterations=50), use_cache=False)
+    )
     assert seen and seen[-1].iteration == seen[-1].total
     big = load_network(SAMPLE / "football" / "edges.csv")
     job2 = layout_job(2, big, L.LayoutSettings(iterations=100_000), use_cache=False)
-    job2.worker.yielded.connect(lambda _id, p: job2.cancel() if p.iteration == 3 else None,
-                                Qt.ConnectionType.DirectConnection)
+    job2.worker.yielded.connect(
+        lambda _id, p: job2.cancel() if p.iteration == 3 else None,
+        Qt.ConnectionType.DirectConnection,
+    )
     with qtbot.waitSignal(job2.worker.errored, timeout=60_000) as blocker:
         job2.start()
     assert isinstance(blocker.args[1], L.LayoutCancelled)
@@ -251,8 +256,7 @@ def test_a_snapshot_that_changes_no_colour_redraws_nothing(panel, karate):
     snap = fake_snapshot(34)
     panel.show_snapshot(snap, None)
     drawn = panel.nodes.data
-    same = {"labels": snap["labels"].copy(), "memberships": snap["memberships"] * 0.999
-            + 0.001 / 3}
+    same = {"labels": snap["labels"].copy(), "memberships": snap["memberships"] * 0.999 + 0.001 / 3}
     panel.show_snapshot(same, None)
     assert panel.nodes.data is drawn
     moved = fake_snapshot(34, mixed=(5, 6, 7))
@@ -276,8 +280,7 @@ def test_a_node_selected_in_the_network_marks_its_row_in_the_adjacency(qtbot, pa
         p.show_snapshot(snap, None)
     # the wiring the window uses (see the report of issue 25's layout branch)
     panel.node_selected.connect(adj.select_node)
-    panel.node_selected.connect(
-        lambda i: simplex.set_selection(None if i < 0 else np.array([i])))
+    panel.node_selected.connect(lambda i: simplex.set_selection(None if i < 0 else np.array([i])))
     panel.select_node(7)
     order, _ = views.community_order(np.asarray(snap["labels"]), snap["memberships"])
     rank = int(np.flatnonzero(order == 7)[0])
@@ -304,9 +307,12 @@ def test_aggregated_view_draws_one_node_per_community(qtbot, panel, karate):
         assert np.allclose(panel.aggregate_centres[k], xy[codes == k].mean(0))
     assert drawn_brushes(panel) == [cluster_color(k) for k in range(3)]
     x, _ = panel.links.getData()
-    pairs = {tuple(sorted((int(codes[a]), int(codes[b])))) for a, b in karate.edges
-             if codes[a] != codes[b]}
-    assert len(x) == 2 * len(pairs)                   # every pair is strong enough here
+    pairs = {
+        tuple(sorted((int(codes[a]), int(codes[b]))))
+        for a, b in karate.edges
+        if codes[a] != codes[b]
+    }
+    assert len(x) == 2 * len(pairs)  # every pair is strong enough here
     assert "Aggregated view: one node per community (3)" in panel.note.text()
     # hover names a community, a click selects no node
     assert panel.node_at(*xy[0]) == -1
@@ -320,8 +326,9 @@ def test_aggregated_view_draws_one_node_per_community(qtbot, panel, karate):
 
 def test_layout_progress_slots_draw_small_networks_as_they_form(qtbot, panel, karate):
     panel.set_data(karate)
-    gen = L.layout_steps(karate, L.LayoutSettings(iterations=30), use_cache=False,
-                         positions_every_s=0.0)
+    gen = L.layout_steps(
+        karate, L.LayoutSettings(iterations=30), use_cache=False, positions_every_s=0.0
+    )
     first = next(gen)
     panel.on_layout_progress(first)
     assert panel.xy is not None and np.array_equal(panel.xy, first.positions)
@@ -349,7 +356,7 @@ def test_layout_job_drives_the_panel_through_its_slots(qtbot, panel, karate):
     is drawn on the GUI thread only)."""
     from PySide6.QtCore import QObject
 
-    class Receiver(QObject):      # bound methods of a GUI-thread object: queued, as the window's
+    class Receiver(QObject):  # bound methods of a GUI-thread object: queued, as the window's
         def progress(self, _id, p):
             panel.on_layout_progress(p)
 
@@ -364,8 +371,9 @@ def test_layout_job_drives_the_panel_through_its_slots(qtbot, panel, karate):
     with qtbot.waitSignal(job.worker.returned, timeout=60_000) as blocker:
         job.start()
     assert job.thread.wait()
-    qtbot.waitUntil(lambda: panel.xy is not None and np.array_equal(panel.xy, blocker.args[1]),
-                    timeout=5_000)
+    qtbot.waitUntil(
+        lambda: panel.xy is not None and np.array_equal(panel.xy, blocker.args[1]), timeout=5_000
+    )
     assert len(panel.nodes.data) == 34
 
 
@@ -378,6 +386,6 @@ def test_many_links_hide_while_the_view_moves_and_come_back(qtbot, panel, karate
     panel.plot.vb.setRange(xRange=(x0 + 1, x1 + 1), yRange=(y0, y1), padding=0)
     assert not panel.links.isVisible()
     qtbot.waitUntil(lambda: panel.links.isVisible(), timeout=2000)
-    monkeypatch.setattr(NetworkPanel, "HIDE_LINKS_ON_MOVE", 1_000)     # few links: kept
+    monkeypatch.setattr(NetworkPanel, "HIDE_LINKS_ON_MOVE", 1_000)  # few links: kept
     panel.plot.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
     assert panel.links.isVisible()

@@ -17,22 +17,22 @@ from explorer.models import registry  # noqa: E402
 
 
 @pytest.fixture
-def window(make_window, tmp_path, monkeypatch, dialogs):   # (dialogs: no box waits)
+def window(make_window, tmp_path, monkeypatch, dialogs):  # (dialogs: no box waits)
     monkeypatch.setenv("EXPLORER_LAYOUT_CACHE", str(tmp_path / "layouts"))
     return make_window(registry(), (1400, 900))
 
 
 def click_node(qtbot, panel, node: int) -> None:
     scene = panel.plot.vb.mapViewToScene(QPointF(*panel.xy[node]))
-    qtbot.mouseClick(panel.pw.viewport(), Qt.MouseButton.LeftButton,
-                     pos=panel.pw.mapFromScene(scene))
+    qtbot.mouseClick(
+        panel.pw.viewport(), Qt.MouseButton.LeftButton, pos=panel.pw.mapFromScene(scene)
+    )
 
 
-def test_karate_network_view_through_a_fit_a_click_and_export(qtbot, window, sample_dir,
-                                                              tmp_path):
+def test_karate_network_view_through_a_fit_a_click_and_export(qtbot, window, sample_dir, tmp_path):
     assert window.open_file(sample_dir / "karate" / "edges.csv")
     panel = window.network_panel
-    assert window.tabs.currentWidget() is panel              # the network itself first
+    assert window.tabs.currentWidget() is panel  # the network itself first
     qtbot.waitUntil(lambda: panel.xy is not None and window.layout_job is None, timeout=120_000)
     assert window.select_model("ammsb")
     window.model_panel.set_run_settings({"max_iter": 30})
@@ -66,14 +66,14 @@ def test_temporal_network_view_follows_the_snapshot_slider(qtbot, window, sample
     window.model_panel.set_run_settings({"max_iter": 10})
     run_to_end(qtbot, window, timeout=120_000)
     window.flush_plots()
-    window.adjacency_panel.slider.setValue(2)             # snapshot 1
+    window.adjacency_panel.slider.setValue(2)  # snapshot 1
     assert panel.snapshot_index == 1
-    window.adjacency_panel.slider.setValue(0)             # the aggregate
+    window.adjacency_panel.slider.setValue(0)  # the aggregate
     assert panel.snapshot_index is None
     click_node(qtbot, panel, 0)
     assert panel.selected == 0 and window.adjacency_panel.selected_node == 0
     paths = export_to(qtbot, window, tmp_path / "out")
-    g = nx.read_graphml(paths["graphml"])           # the layout goes with the nodes
+    g = nx.read_graphml(paths["graphml"])  # the layout goes with the nodes
     node = str(window.data.node_ids[0])
     assert g.nodes[node]["x"] == pytest.approx(panel.xy[0, 0], rel=1e-9)
 

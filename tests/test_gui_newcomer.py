@@ -103,10 +103,18 @@ def write(path, text):
 
 
 VOTES = "party,v1,v2,v3\n" + "".join(
-    f"{p},{a},{b},{c}\n" for p, a, b, c in [
-        ("republican", "n", "y", "n"), ("democrat", "y", "?", "y"), ("democrat", "y", "n", ""),
-        ("republican", "n", "y", "NA"), ("democrat", "y", "n", "y"), ("republican", "n", "y", "n"),
-        ("democrat", "y", "n", "y"), ("republican", "n", "n", "n")])
+    f"{p},{a},{b},{c}\n"
+    for p, a, b, c in [
+        ("republican", "n", "y", "n"),
+        ("democrat", "y", "?", "y"),
+        ("democrat", "y", "n", ""),
+        ("republican", "n", "y", "NA"),
+        ("democrat", "y", "n", "y"),
+        ("republican", "n", "y", "n"),
+        ("democrat", "y", "n", "y"),
+        ("republican", "n", "n", "n"),
+    ]
+)
 
 
 # ---- 1. text columns as ground truth ---------------------------------------------------------
@@ -131,8 +139,11 @@ def test_node_label_file_column_is_chosen_and_names_shown(window, sample_dir):
     assert window.data.label_name == "conference"
     assert len(set(window.data.labels)) == 12
     combo = window.data_panel.label_combo
-    assert combo.isVisibleTo(window) and combo_items(combo)[1:] == ["name", "conference_id",
-                                                                     "conference"]
+    assert combo.isVisibleTo(window) and combo_items(combo)[1:] == [
+        "name",
+        "conference_id",
+        "conference",
+    ]
     combo.setCurrentIndex(combo.findData("conference_id"))
     combo.activated.emit(combo.currentIndex())
     assert window.data.label_name == "conference_id"
@@ -146,9 +157,16 @@ def test_node_label_file_column_is_chosen_and_names_shown(window, sample_dir):
 # ---- 3. the wheel ------------------------------------------------------------------------------
 def _wheel(widget, steps=1):
     pos = QPointF(widget.width() / 2, widget.height() / 2)
-    ev = QWheelEvent(pos, widget.mapToGlobal(pos), QPoint(0, 0), QPoint(0, 120 * steps),
-                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
-                     Qt.ScrollPhase.NoScrollPhase, False)
+    ev = QWheelEvent(
+        pos,
+        widget.mapToGlobal(pos),
+        QPoint(0, 0),
+        QPoint(0, 120 * steps),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(widget, ev)
 
 
@@ -206,8 +224,9 @@ def test_reopening_a_file_keeps_its_data_options(window, sample_dir, dialogs):
     assert window.data.label_name == "species" and window.data.standardized
     assert "species" not in window.data.columns
     # options that no longer fit the file are dropped, not an error
-    window.settings.setValue(window._file_key(sample_dir / "old_faithful.csv"),
-                             '{"labels": "no_such_column"}')
+    window.settings.setValue(
+        window._file_key(sample_dir / "old_faithful.csv"), '{"labels": "no_such_column"}'
+    )
     assert window.open_file(sample_dir / "old_faithful.csv") and not dialogs
     assert window.data.labels is None
 
@@ -258,12 +277,14 @@ def test_plots_written_only_when_they_apply_and_sized(qtbot, window, sample_dir,
     assert sorted(p.name for p in written) == ["data.png", "ground_truth.png", "objective.png"]
     sizes = {p.stem: (QImage(str(p)).width(), QImage(str(p)).height()) for p in written}
     w, h = sizes["objective"]
-    assert w > h and abs(w / h - 1.5) < 0.05, sizes      # not 800 x 1301
+    assert w > h and abs(w / h - 1.5) < 0.05, sizes  # not 800 x 1301
     w, h = sizes["ground_truth"]
-    assert w < 700 and h < 500, sizes                    # the table, not a large empty frame
+    assert w < 700 and h < 500, sizes  # the table, not a large empty frame
     # the title is shown for the export only
-    assert window.data_view.plot.titleLabel.text in ("", None) or \
-        not window.data_view.plot.titleLabel.isVisible()
+    assert (
+        window.data_view.plot.titleLabel.text in ("", None)
+        or not window.data_view.plot.titleLabel.isVisible()
+    )
 
 
 # ---- 9. smaller things -----------------------------------------------------------------------
@@ -273,16 +294,26 @@ def test_progress_bar_names_how_the_run_ended(window):
     from types import SimpleNamespace
 
     def ended(stop_reason, converged=False, cancelled=False, iterations=7):
-        window.run_panel.show_finished(SimpleNamespace(
-            iterations=iterations, max_iter=200, converged=converged, cancelled=cancelled,
-            stop_reason=stop_reason))
+        window.run_panel.show_finished(
+            SimpleNamespace(
+                iterations=iterations,
+                max_iter=200,
+                converged=converged,
+                cancelled=cancelled,
+                stop_reason=stop_reason,
+            )
+        )
         bar = window.run_panel.progress
         return bar.text(), bar.value() == bar.maximum()
 
     assert ended("stopped: held-out log-likelihood fell 3 checks, best at iteration 4") == (
-        "stopped after 7 iterations (limit 200)", True)
+        "stopped after 7 iterations (limit 200)",
+        True,
+    )
     assert ended("degenerate: K = 4 asked, 1 in use") == (
-        "degenerate after 7 iterations (limit 200)", True)
+        "degenerate after 7 iterations (limit 200)",
+        True,
+    )
     assert ended("iteration limit", iterations=200)[0] == "iteration limit reached: 200 / 200"
     assert ended("converged", converged=True)[0] == "converged after 7 iterations (limit 200)"
     assert ended("cancelled", cancelled=True) == ("cancelled at iteration 7 / 200", False)
@@ -322,8 +353,10 @@ def test_ammsb_form_groups_advanced_hyperparameters(window, sample_dir):
 def test_scale_hint_offers_standardise(window, tmp_path):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(60, 3)) * [1000.0, 1.0, 0.01]
-    p = write(tmp_path / "scales.csv", "a,b,c\n" + "\n".join(",".join(f"{v:.6g}" for v in r)
-                                                         for r in X) + "\n")
+    p = write(
+        tmp_path / "scales.csv",
+        "a,b,c\n" + "\n".join(",".join(f"{v:.6g}" for v in r) for r in X) + "\n",
+    )
     assert window.open_file(p)
     hint = window.data_panel.scale_hint
     assert hint.isVisibleTo(window) and "Standardise" in hint.text()
@@ -362,8 +395,9 @@ def test_bernoulli_on_continuous_data_offers_binarise_in_the_form(window, sample
 
 
 # ---- 13. export folders ---------------------------------------------------------------------------
-def test_export_creates_the_folder_and_starts_beside_the_data(qtbot, window, sample_dir,
-                                                              tmp_path, monkeypatch):
+def test_export_creates_the_folder_and_starts_beside_the_data(
+    qtbot, window, sample_dir, tmp_path, monkeypatch
+):
     src = tmp_path / "data" / "iris.csv"
     src.parent.mkdir()
     src.write_text((sample_dir / "iris.csv").read_text())

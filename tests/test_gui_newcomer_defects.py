@@ -16,7 +16,7 @@ from explorer.models import registry  # noqa: E402
 
 
 @pytest.fixture
-def window(make_window, dialogs):     # (dialogs: no message box waits for a click)
+def window(make_window, dialogs):  # (dialogs: no message box waits for a click)
     return make_window(registry(), (1300, 850))
 
 
@@ -49,21 +49,22 @@ def test_values_are_remembered_per_file_and_restored_to_defaults(qtbot, window, 
 def test_sweep_dot_seed_does_not_follow_to_another_model(qtbot, window, sample_dir):
     assert window.open_file(sample_dir / "iris.csv")
     assert window.select_model("kmeans")
-    window.fit_from_sweep(3, 7)                  # what a click on a sweep dot does
+    window.fit_from_sweep(3, 7)  # what a click on a sweep dot does
     qtbot.waitSignal(window.run_finished, timeout=60_000).wait()
     assert window.select_model("gmm")
     assert window.model_panel.run_settings()["seed"] == 0
 
 
-def test_runs_tab_numbers_like_the_log_names_the_data_and_keeps_kinds_apart(qtbot, window,
-                                                                            sample_dir):
+def test_runs_tab_numbers_like_the_log_names_the_data_and_keeps_kinds_apart(
+    qtbot, window, sample_dir
+):
     assert window.open_file(sample_dir / "iris.csv")
     assert window.select_model("kmeans")
     window.model_panel.set_run_settings({"max_iter": 100_000, "tol": 0.0})
     assert window.start_run()
-    window.model_panel.form.set_values({"K": 4})         # a value changed mid-run ...
+    window.model_panel.form.set_values({"K": 4})  # a value changed mid-run ...
     with qtbot.waitSignal(window.run_finished, timeout=60_000):
-        window.run_panel.restart_button.click()          # ... "Restart with new values"
+        window.run_panel.restart_button.click()  # ... "Restart with new values"
     window.model_panel.set_run_settings({"max_iter": 50, "tol": 1e-6})
     assert window.open_file(sample_dir / "old_faithful.csv")
     assert window.select_model("gmm")
@@ -72,14 +73,14 @@ def test_runs_tab_numbers_like_the_log_names_the_data_and_keeps_kinds_apart(qtbo
     ids = [r.id for r in window.session.runs]
     log = window.log_view.toPlainText()
     for rid, model in zip(ids, ("kmeans", "gmm")):
-        assert f"run {rid}: {model} (" in log            # the log's number is the table's
+        assert f"run {rid}: {model} (" in log  # the log's number is the table's
     panel = window.runs_panel
     col = [c for c, _ in panel.model.columns].index("data")
     names = [panel.model.data(panel.model.index(r, col)) for r in range(2)]
     assert names[0].startswith("iris.csv") and names[1].startswith("old_faithful.csv")
     panel.select_runs(ids)
     items = [i for i in panel.plot.getPlotItem().listDataItems()]
-    assert len(items) == 1                                # a distortion and a log-likelihood
+    assert len(items) == 1  # a distortion and a log-likelihood
     assert "not drawn (another objective)" in panel.plot.getPlotItem().titleLabel.text
 
 
@@ -123,17 +124,16 @@ def test_pause_button_shows_resume_icon_when_paused(qtbot, window, sample_dir):
         window.cancel_action.trigger()
 
 
-def test_a_label_column_is_flagged_and_one_click_makes_it_ground_truth(qtbot, window,
-                                                                      sample_dir):
+def test_a_label_column_is_flagged_and_one_click_makes_it_ground_truth(qtbot, window, sample_dir):
     assert window.open_file(sample_dir / "digits_binary.csv")
-    assert window.data.X.shape == (1797, 65)            # the digit is fitted ... unless said
+    assert window.data.X.shape == (1797, 65)  # the digit is fitted ... unless said
     hint = window.data_panel.column_hint
     assert hint.isVisibleTo(window) and "'digit' looks like a label" in hint.text()
-    hint.linkActivated.emit("label:digit")              # the "Use it as ground truth" link
+    hint.linkActivated.emit("label:digit")  # the "Use it as ground truth" link
     assert window.data.X.shape == (1797, 64) and window.data.label_name == "digit"
     assert not hint.isVisibleTo(window)
     assert window.select_model("bernoulli-mixture")
-    assert not window.model_panel.warning.isVisibleTo(window)   # 0/1 features only now
+    assert not window.model_panel.warning.isVisibleTo(window)  # 0/1 features only now
 
 
 def test_a_calendar_column_is_flagged_and_left_out(qtbot, window, sample_dir):
@@ -155,7 +155,7 @@ def test_column_picker_chooses_the_fitted_columns(qtbot, window, sample_dir, mon
     assert window.open_file(sample_dir / "iris.csv", labels="species")
     assert window.data_panel.columns_button.text() == "Columns (4)..."
 
-    def pick(dialog):       # the user unticks sepal_width and presses OK
+    def pick(dialog):  # the user unticks sepal_width and presses OK
         dialog.set_checked("sepal_width", False)
         return True
 
@@ -200,11 +200,12 @@ def test_adjacency_tab_of_a_table_shows_its_note_without_empty_axes(qtbot, windo
     assert panel.plot.getAxis("left").isVisible() and panel.message.textItem.toPlainText() == ""
 
 
-def test_tab_goes_from_the_model_list_through_the_form_to_the_run_settings(qtbot, window,
-                                                                           sample_dir):
+def test_tab_goes_from_the_model_list_through_the_form_to_the_run_settings(
+    qtbot, window, sample_dir
+):
     assert window.open_file(sample_dir / "iris.csv")
     assert window.select_model("gmm")
-    assert window.select_model("kmeans")          # a form made after the window's widgets
+    assert window.select_model("kmeans")  # a form made after the window's widgets
     panel = window.model_panel
     expected = [w for w in panel.tab_chain() if w.isVisibleTo(window)]
     seen, w = [], panel.list

@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+from helpers import sweep_spec
 from PySide6.QtCore import Qt, QTimer
 
 import explorer
@@ -29,13 +30,13 @@ def test_runs_table_sorts_numbers_and_compares_two_runs(qtbot, iris_session):
     panel.set_session(iris_session)
     assert panel.proxy.rowCount() == 3
     col = [c[0] for c in panel.model.columns].index("nmi")
-    panel.table.sortByColumn(col, Qt.DescendingOrder)          # descending NMI: numbers, not text
+    panel.table.sortByColumn(col, Qt.DescendingOrder)  # descending NMI: numbers, not text
     shown = [float(panel.proxy.index(r, col).data()) for r in range(3)]
     assert shown == sorted(shown, reverse=True)
     settings_col = [c[0] for c in panel.model.columns].index("settings")
     assert any("K=2" in panel.proxy.index(r, settings_col).data() for r in range(3))
 
-    panel.select_runs([2, 3])                  # kmeans K=3 vs gmm K=3
+    panel.select_runs([2, 3])  # kmeans K=3 vs gmm K=3
     assert panel.selected_ids() == [2, 3]
     # A distortion and a log-likelihood are not overlaid on one axis: the first selected run's
     # kind is drawn, the other named in the title.
@@ -50,10 +51,11 @@ def test_runs_table_sorts_numbers_and_compares_two_runs(qtbot, iris_session):
     assert panel.agreement_table.rowCount() == 3
     assert "ARI" in panel.agreement_label.text()
 
-    panel.x_axis.setCurrentIndex(1)            # wall-time axis: cumulative iteration times
+    panel.x_axis.setCurrentIndex(1)  # wall-time axis: cumulative iteration times
     x = panel.plot.getPlotItem().listDataItems()[0].getData()[0]
     assert np.all(np.diff(x) >= 0) and x[-1] == pytest.approx(
-        np.sum(iris_session.run(2).iteration_times))
+        np.sum(iris_session.run(2).iteration_times)
+    )
 
     opened = []
     panel.open_requested.connect(opened.append)
@@ -66,6 +68,7 @@ def test_runs_table_sorts_numbers_and_compares_two_runs(qtbot, iris_session):
 
 def test_a_split_cluster_is_named():
     from explorer.compare import agreement
+
     a = np.repeat([0, 1], 50)
     b = np.concatenate([np.zeros(50, int), np.ones(25, int), np.full(25, 2)])
     ag = agreement(a, b)
@@ -83,8 +86,7 @@ def four_blobs(path):
 def test_sweep_view_fills_live_marks_the_chosen_k_and_opens_a_fit(qtbot, tmp_path):
     panel = SweepPanel()
     qtbot.addWidget(panel, before_close_func=lambda w: w.shutdown())
-    spec = sweep.SweepSpec(model_id="gmm", data_path=str(four_blobs(tmp_path / "b.csv")),
-                           data_kind="table", data_options={}, Ks=(2, 3, 4, 5, 6), seeds=(0, 1))
+    spec = sweep_spec("gmm", four_blobs(tmp_path / "b.csv"), "table", range(2, 7), seeds=(0, 1))
     gaps, last = [], [time.perf_counter()]
 
     def tick():
@@ -126,17 +128,17 @@ def test_sweep_view_cancel(qtbot, tmp_path):
     np.savetxt(path, rng.normal(size=(20000, 4)), delimiter=",", header="a,b,c,d", comments="")
     panel = SweepPanel()
     qtbot.addWidget(panel, before_close_func=lambda w: w.shutdown())
-    spec = sweep.SweepSpec(model_id="gmm", data_path=str(path), data_kind="table",
-                           data_options={}, Ks=(3, 4, 5, 6), seeds=(0,), tol=0.0, max_iter=10**6)
+    spec = sweep_spec("gmm", path, "table", (3, 4, 5, 6), tol=0.0, max_iter=10**6)
     with qtbot.waitSignal(panel.finished, timeout=120_000):
         panel.start(spec, jobs=2)
         QTimer.singleShot(5000, panel.cancel)
     assert "cancelled" in panel.status.text()
     import multiprocessing as mp
+
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=10_000)
     assert panel.start_button.isEnabled()
     assert mp.active_children() == []
-    assert collector.holders() == 0          # the sweep thread gave back its claim
+    assert collector.holders() == 0  # the sweep thread gave back its claim
 
 
 def test_sweep_view_leaves_degenerate_fits_out_of_the_mean(qtbot):
@@ -144,14 +146,26 @@ def test_sweep_view_leaves_degenerate_fits_out_of_the_mean(qtbot):
     (BIC -1e6, an unbounded likelihood) pulled K = 3's mean to about -500,000 on screen. Now
     the means are the summary's (usable fits only), before and after the sweep ends, and a
     degenerate fit is a red cross off the mean."""
-    def row(K, seed, bic, stop="converged"):
-        return sweep.SweepRow(K=K, seed=seed, iterations=5, converged=stop == "converged",
-                              stop_reason=stop, objective=-bic / 2, criteria={"bic": bic},
-                              labels=np.repeat(np.arange(K), 4).astype(np.int32))
 
-    rows = [row(2, 0, 100.0), row(2, 1, 102.0), row(3, 0, 150.0),
-            row(3, 1, -1e6, "degenerate: component 2 sits on a single point"),
-            row(4, 0, -2e6, "degenerate: components 1 and 2 coincide")]
+    def row(K, seed, bic, stop="converged"):
+        return sweep.SweepRow(
+            K=K,
+            seed=seed,
+            iterations=5,
+            converged=stop == "converged",
+            stop_reason=stop,
+            objective=-bic / 2,
+            criteria={"bic": bic},
+            labels=np.repeat(np.arange(K), 4).astype(np.int32),
+        )
+
+    rows = [
+        row(2, 0, 100.0),
+        row(2, 1, 102.0),
+        row(3, 0, 150.0),
+        row(3, 1, -1e6, "degenerate: component 2 sits on a single point"),
+        row(4, 0, -2e6, "degenerate: components 1 and 2 coincide"),
+    ]
     panel = SweepPanel()
     qtbot.addWidget(panel)
     panel.total = len(rows)
@@ -179,8 +193,9 @@ def window(qtbot, tmp_path):
 
     from explorer.gui.main_window import MainWindow
 
-    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
-                   interactive=False)
+    w = MainWindow(
+        QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), interactive=False
+    )
     qtbot.addWidget(w)
     w.resize(1280, 720)
     w.show()
@@ -193,8 +208,7 @@ def run_to_end(qtbot, window):
     return blocker.args[0]
 
 
-def test_window_keeps_every_run_saves_and_reopens_the_session(qtbot, window, sample_dir,
-                                                              tmp_path):
+def test_window_keeps_every_run_saves_and_reopens_the_session(qtbot, window, sample_dir, tmp_path):
     assert window.open_file(sample_dir / "iris.csv", labels="species")
     assert window.select_model("kmeans")
     results = []
@@ -213,10 +227,12 @@ def test_window_keeps_every_run_saves_and_reopens_the_session(qtbot, window, sam
     from PySide6.QtCore import QSettings
 
     from explorer.gui.main_window import MainWindow
-    other = MainWindow(QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat),
-                       interactive=False)
+
+    other = MainWindow(
+        QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat), interactive=False
+    )
     qtbot.addWidget(other)
-    other.confirm_paths = lambda paths: True     # "Read them": iris.csv is outside tmp_path
+    other.confirm_paths = lambda paths: True  # "Read them": iris.csv is outside tmp_path
     with qtbot.waitSignal(other.run_shown, timeout=60_000):
         assert other.open_session(path)
     assert other.runs_panel.proxy.rowCount() == 2

@@ -36,8 +36,10 @@ from scenario import SWEEP_TIMEOUT_MS, User, Watch, wait  # noqa: E402
 from explorer.api import load_result  # noqa: E402
 
 # A Qt warning anywhere in a test fails it too (pytest-qt), beside the per-step checks.
-pytestmark = [pytest.mark.qt_log_level_fail("WARNING"),
-              pytest.mark.qt_log_ignore(r"propagateSizeHints", r"^This plugin does not support")]
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore(r"propagateSizeHints", r"^This plugin does not support"),
+]
 
 
 @pytest.fixture
@@ -53,12 +55,16 @@ def watch(request, qtlog, dialogs, monkeypatch):
         def fake(*_args, **_kw):
             w.file_dialogs.append(name)
             return "", ""
+
         return staticmethod(fake)
 
     for name in ("getOpenFileName", "getOpenFileNames", "getSaveFileName"):
         monkeypatch.setattr(QFileDialog, name, no_dialog(name))
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
-                        staticmethod(lambda *_a, **_k: w.file_dialogs.append("dir") or ""))
+    monkeypatch.setattr(
+        QFileDialog,
+        "getExistingDirectory",
+        staticmethod(lambda *_a, **_k: w.file_dialogs.append("dir") or ""),
+    )
     yield w
     w.uninstall()
 
@@ -67,8 +73,10 @@ def watch(request, qtlog, dialogs, monkeypatch):
 def person(make_window, qtbot, watch):
     """``person(name)``: a new window with every registered model, and a User at it. Windows of
     one test share their settings (as a restarted application does)."""
+
     def make(name="user", size=(1400, 900)):
         return User(make_window(None, size), qtbot, watch, name)
+
     return make
 
 
@@ -96,8 +104,10 @@ def same_value(got, typed) -> bool:
 NETWORK_ITERS = 3
 
 
-@pytest.mark.parametrize("first, other", [
-    ("karate", "football"), pytest.param("football", "karate", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "first, other",
+    [("karate", "football"), pytest.param("football", "karate", marks=pytest.mark.slow)],
+)
 def test_ammsb_every_follow_up_leaves_the_window_usable(person, sample_dir, first, other):
     """Open, Run, finish; then each of Run again, open another file, switch model (and back),
     a Sweep K dot, Open in views on another run: a run after each starts and finishes."""
@@ -111,7 +121,7 @@ def test_ammsb_every_follow_up_leaves_the_window_usable(person, sample_dir, firs
     assert r1.model.hp.K == 3 and len(r1.trace) <= NETWORK_ITERS
     # Run again.
     r2 = u.run()
-    assert r2.final_objective == pytest.approx(r1.final_objective, rel=1e-12)   # same seed
+    assert r2.final_objective == pytest.approx(r1.final_objective, rel=1e-12)  # same seed
     # Open another file, run there.
     u.open(sample_dir / other / "edges.csv")
     assert u.w.model_panel.current_model().id == "ammsb"
@@ -134,7 +144,7 @@ def test_ammsb_every_follow_up_leaves_the_window_usable(person, sample_dir, firs
     u.run()
     # Open in views on the run made on the other file, then run.
     u.show_tab(u.w.runs_panel)
-    other_run = u.w.session.runs[2].id          # r3: the other file
+    other_run = u.w.session.runs[2].id  # r3: the other file
     u.select_runs(other_run)
     u.open_selected_run()
     assert u.w.data.n_items == r3.data.n_items and u.w.result is not None
@@ -187,40 +197,40 @@ class Case:
 
     model: str
     file: str
-    value: tuple            # (field, value typed)
+    value: tuple  # (field, value typed)
     max_iter: int
     other: str
-    switch_to: str | None   # another model for the same data (None: no other takes this kind)
+    switch_to: str | None  # another model for the same data (None: no other takes this kind)
     truth: str | None = None
-    other_truth: str | None = None   # the ground-truth column of the other file
-    long_file: str | None = None     # a larger file of the same kind for runs a user interrupts
+    other_truth: str | None = None  # the ground-truth column of the other file
+    long_file: str | None = None  # a larger file of the same kind for runs a user interrupts
     sweep_dot: int = 2
 
 
+BIG, BIG_BINARY = "big_table", "big_binary"  # the long files (made by the fixture below)
+# One case a line (fmt: off): the cases read as a table of what a user tries with each model,
+# which the formatter would spread over up to 11 lines a case.
+# fmt: off
 CASES = [
-    Case("kmeans", "iris.csv", ("K", 4), 20, "old_faithful.csv", "gmm", truth="species",
-         long_file="big_table"),
-    Case("kmedians", "iris.csv", ("K", 2), 20, "old_faithful.csv", "kmeans", truth="species",
-         long_file="big_table"),
-    Case("gmm", "old_faithful.csv", ("reg_covar", "1e-05"), 20, "iris.csv", "kmeans",
-         long_file="big_table"),
-    Case("bayes-gmm", "old_faithful.csv", ("sigma2", 20), 20, "galaxies.csv", "gmm",
-         long_file="big_table"),
-    Case("fuzzy-cmeans", "iris.csv", ("m", 1.5), 20, "old_faithful.csv", "kmeans",
-         truth="species", long_file="big_table"),
-    Case("bernoulli-mixture", "digits_binary.csv", ("K", 10), 5, "digits_binary_half.csv",
-         "kmeans", truth="digit", other_truth="digit", long_file="big_binary"),
-    Case("exponential-mixture", "coal_intervals.csv", ("K", 3), 20, "galaxies.csv", "gmm",
-         long_file="big_table"),
+    # model, file, (field, value typed), max_iter, other file, switch to, truth, other truth, ...
+    Case("kmeans", "iris.csv", ("K", 4), 20, "old_faithful.csv", "gmm", "species", long_file=BIG),
+    Case("kmedians", "iris.csv", ("K", 2), 20, "old_faithful.csv", "kmeans", "species", long_file=BIG),
+    Case("gmm", "old_faithful.csv", ("reg_covar", "1e-05"), 20, "iris.csv", "kmeans", long_file=BIG),
+    Case("bayes-gmm", "old_faithful.csv", ("sigma2", 20), 20, "galaxies.csv", "gmm", long_file=BIG),
+    Case("fuzzy-cmeans", "iris.csv", ("m", 1.5), 20, "old_faithful.csv", "kmeans", "species", long_file=BIG),
+    Case("bernoulli-mixture", "digits_binary.csv", ("K", 10), 5, "digits_binary_half.csv", "kmeans", "digit", "digit", BIG_BINARY),
+    Case("exponential-mixture", "coal_intervals.csv", ("K", 3), 20, "galaxies.csv", "gmm", long_file=BIG),
     Case("ammsb", "karate/edges.csv", ("K", 3), NETWORK_ITERS, "football/edges.csv", None),
-    Case("dynamic-exposure", "planted_contacts/counts.csv", ("K_aff", 2), 4,
-         "contacts_first.csv", None, sweep_dot=3),
+    Case("dynamic-exposure", "planted_contacts/counts.csv", ("K_aff", 2), 4, "contacts_first.csv", None, sweep_dot=3),
 ]
+# fmt: on
 
 
 # K-means (the quickest) runs by default; every other model is in the slow set.
-MATRIX = [pytest.param(c, id=c.model, marks=() if c.model == "kmeans" else pytest.mark.slow)
-          for c in CASES]
+MATRIX = [
+    pytest.param(c, id=c.model, marks=() if c.model == "kmeans" else pytest.mark.slow)
+    for c in CASES
+]
 
 
 @pytest.fixture(scope="module")
@@ -240,8 +250,14 @@ def files(tmp_path_factory):
     np.savetxt(paths["big_table"], X, fmt="%.4f", delimiter=",", header="a,b,c,d", comments="")
     B = (rng.random((20_000, 32)) < np.repeat(rng.random((4, 32)), 5_000, axis=0)).astype(int)
     paths["big_binary"] = d / "big_binary.csv"
-    np.savetxt(paths["big_binary"], B, fmt="%d", delimiter=",",
-               header=",".join(f"b{j}" for j in range(32)), comments="")
+    np.savetxt(
+        paths["big_binary"],
+        B,
+        fmt="%d",
+        delimiter=",",
+        header=",".join(f"b{j}" for j in range(32)),
+        comments="",
+    )
     return paths
 
 
@@ -331,8 +347,9 @@ def test_every_model_files_sweep_runs_session_export(person, files, qtbot, tmp_p
         u.run()
         u.choose_model(case.model)
         field, value = case.value
-        assert same_value(u.w.model_panel.form.values()[field], value), \
+        assert same_value(u.w.model_panel.form.values()[field], value), (
             "the value typed for this model was not kept when switching back"
+        )
     else:
         other = "ammsb" if case.model == "dynamic-exposure" else "dynamic-exposure"
         u.choose_model(other, expect_enabled=False)
@@ -340,7 +357,7 @@ def test_every_model_files_sweep_runs_session_export(person, files, qtbot, tmp_p
     u.open(files[case.other])
     if case.other_truth:
         u.choose_ground_truth(case.other_truth)
-    u.choose_model(case.model)     # (the window picks the last model run on tables: see below)
+    u.choose_model(case.model)  # (the window picks the last model run on tables: see below)
     on_other = u.run()
     u.open_recent(files[case.file])
     assert u.w.model_panel.current_model().id == case.model
@@ -391,7 +408,7 @@ def test_opening_another_file_keeps_the_chosen_model(person, sample_dir):
     u.choose_model("gmm")
     u.set_run_setting("max_iter", 5)
     u.run()
-    u.choose_model("kmeans")              # the user changes their mind, then opens another table
+    u.choose_model("kmeans")  # the user changes their mind, then opens another table
     u.open(sample_dir / "old_faithful.csv")
     assert u.w.model_panel.current_model().id == "kmeans"
 
@@ -416,7 +433,7 @@ def test_shortcuts_work_with_the_focus_in_a_form_field(person, sample_dir, qtbot
     field.setFocus()
     qtbot.keyClick(field, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     assert watch.file_dialogs == ["getSaveFileName"], "Ctrl+E in a form field asked nothing"
-    watch.file_dialogs.clear()                 # (answered with Cancel: nothing written)
+    watch.file_dialogs.clear()  # (answered with Cancel: nothing written)
     u.check("Ctrl+E in the K field")
 
 
@@ -430,7 +447,7 @@ def test_switch_model_and_open_a_file_during_a_run(person, files, qtbot):
     u.start()
     wait(qtbot, 300)
     u.choose_model("kmeans")
-    u.set_value("n_init", 100)         # (K-means ends its restarts at a fixed point)
+    u.set_value("n_init", 100)  # (K-means ends its restarts at a fixed point)
     u.restart_with_new_values()
     wait(qtbot, 300)
     assert u.w.is_running()
@@ -456,19 +473,24 @@ def test_runs_table_and_log_number_runs_alike(person, files, qtbot):
     u.start()
     u.pause()
     u.set_value("K", 5)
-    u.restart_with_new_values()        # run 2 is dropped, run 3 starts
+    u.restart_with_new_values()  # run 2 is dropped, run 3 starts
     u.cancel()
     u.set_value("n_init", 1)
     u.set_run_setting("max_iter", 5)
     u.run()
-    ended = [int(m.group(1)) for line in u.log_lines()
-             if (m := re.search(r"\brun (\d+): (converged|cancelled|stopped)", line))
-             and "not in the Runs tab" not in line]
+    ended = [
+        int(m.group(1))
+        for line in u.log_lines()
+        if (m := re.search(r"\brun (\d+): (converged|cancelled|stopped)", line))
+        and "not in the Runs tab" not in line
+    ]
     assert sorted(u.run_rows()) == ended
     # a run cancelled before its first iteration is said to be left out, never silently
-    assert all(("not in the Runs tab: no iteration finished" in line) == (int(m.group(1)) not in ended)
-               for line in u.log_lines()
-               if (m := re.search(r"\brun (\d+): (converged|cancelled|stopped)", line)))
+    assert all(
+        ("not in the Runs tab: no iteration finished" in line) == (int(m.group(1)) not in ended)
+        for line in u.log_lines()
+        if (m := re.search(r"\brun (\d+): (converged|cancelled|stopped)", line))
+    )
 
 
 def test_sweep_offers_only_criteria_with_points(person, sample_dir):
@@ -524,7 +546,7 @@ def test_close_during_a_sweep_inner(person, files, qtbot):
     u.type_into(sp.jobs, 2)
     u.click(sp.start_button)
     qtbot.waitUntil(lambda: len(sp.rows) >= 1, timeout=SWEEP_TIMEOUT_MS)
-    Path(os.environ[INNER]).write_text("closing")      # the parent times the close from here
+    Path(os.environ[INNER]).write_text("closing")  # the parent times the close from here
     u.close()
     assert mp.active_children() == [], "sweep workers outlived the window"
 
@@ -536,9 +558,23 @@ def test_close_during_a_sweep(tmp_path):
     log = tmp_path / "inner.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout", "0",
-             f"{__file__}::test_close_during_a_sweep_inner"], env=env, cwd=tmp_path,
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--timeout",
+                "0",
+                f"{__file__}::test_close_during_a_sweep_inner",
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             # Up to 4 minutes to open the file and see a first fit; then 60 s to close.
             deadline = time.monotonic() + 240
@@ -546,10 +582,13 @@ def test_close_during_a_sweep(tmp_path):
                 time.sleep(0.2)
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)     # the window and its sweep workers
+            os.killpg(proc.pid, signal.SIGKILL)  # the window and its sweep workers
             proc.wait()
-            pytest.fail("the window did not close within 60 s of Close during Sweep K"
-                        if closing.exists() else "the sweep did not start within 240 s")
+            pytest.fail(
+                "the window did not close within 60 s of Close during Sweep K"
+                if closing.exists()
+                else "the sweep did not start within 240 s"
+            )
     assert proc.returncode == 0, log.read_text(errors="replace")[-3000:]
 
 
@@ -588,8 +627,10 @@ def test_every_tab_after_a_run_at_small_and_large_sizes(person, sample_dir, size
     """Each tab clicked after a table fit and after a network fit, in a small and a large
     window: every plot draws the final state without a warning."""
     u = person(size=size)
-    for path, model, iters in ((sample_dir / "iris.csv", "gmm", 20),
-                               (sample_dir / "karate" / "edges.csv", "ammsb", NETWORK_ITERS)):
+    for path, model, iters in (
+        (sample_dir / "iris.csv", "gmm", 20),
+        (sample_dir / "karate" / "edges.csv", "ammsb", NETWORK_ITERS),
+    ):
         u.open(path)
         u.choose_model(model)
         u.set_run_setting("max_iter", iters)

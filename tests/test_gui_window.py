@@ -71,6 +71,7 @@ def _soft_step(X, C, R):
             C[k, j] = newC[k, j] / max(mass[k], 1e-12)
     return obj
 
+
 @dataclass(frozen=True)
 class FakeHyperparameters(HyperparametersBase):
     K: int = param(3, lo=1, hi=50, help="clusters")
@@ -180,18 +181,18 @@ def test_iris_kmeans_objective_plot_is_the_trace_named_by_kind(window, iris_kmea
     assert window.trace_panel.plot.getAxis("left").labelText == "distortion"
 
 
-def test_iris_kmeans_data_view_scatters_each_cluster_and_projects_the_centres(window,
-                                                                              iris_kmeans):
+def test_iris_kmeans_data_view_scatters_each_cluster_and_projects_the_centres(window, iris_kmeans):
     # PCA (4 columns), one scatter item per cluster holding that cluster's rows.
     labels = np.asarray(iris_kmeans.model.labels())
     dv = window.data_view
-    assert dv.pca is not None and dv.cx.count() == 4 + 4   # components, then the raw columns
+    assert dv.pca is not None and dv.cx.count() == 4 + 4  # components, then the raw columns
     counts = [len(dv.scatter_items[k].data) for k in range(3)]
     assert counts == np.bincount(labels, minlength=3).tolist()
     centres = iris_kmeans.model.parameters()["centers"]
     cx, cy = dv.centers_item.getData()
-    np.testing.assert_allclose(np.column_stack([cx, cy]), dv.pca.transform(centres, (0, 1)),
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        np.column_stack([cx, cy]), dv.pca.transform(centres, (0, 1)), atol=1e-9
+    )
     # choosing other components re-projects
     dv.cy.setCurrentIndex(2)
     cx2, cy2 = dv.centers_item.getData()
@@ -206,6 +207,7 @@ def test_iris_kmeans_simplex_says_there_are_no_memberships(window, iris_kmeans):
 def test_iris_kmeans_confusion_table_counts_labels_against_species(window, iris_kmeans):
     # independent: metrics.contingency
     from explorer.metrics import contingency
+
     ref, _, _ = contingency(window.data.labels, np.asarray(iris_kmeans.model.labels()))
     assert np.array_equal(window.confusion_panel.counts, ref)
     assert window.confusion_panel.table.rowCount() == 3
@@ -221,8 +223,9 @@ def test_iris_kmeans_exported_results_read_back(qtbot, window, iris_kmeans, tmp_
     with open(paths["assignments"]) as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["label"]) for r in rows] == np.asarray(result.model.labels()).tolist()
-    np.testing.assert_allclose(np.load(paths["parameters"])["centers"],
-                               result.model.parameters()["centers"])
+    np.testing.assert_allclose(
+        np.load(paths["parameters"])["centers"], result.model.parameters()["centers"]
+    )
 
 
 def test_iris_kmeans_every_plot_exports_as_png_and_svg(window, iris_kmeans, tmp_path):
@@ -275,10 +278,12 @@ def test_one_column_histogram_with_density(qtbot, window, sample_dir, tmp_path):
 def test_network_adjacency_hover_and_graphml(qtbot, window, sample_dir, tmp_path):
     import networkx as nx
 
-    assert window.open_file(sample_dir / "karate" / "edges.csv",
-                            labels=str(sample_dir / "karate" / "nodes.csv") + ":club")
+    assert window.open_file(
+        sample_dir / "karate" / "edges.csv",
+        labels=str(sample_dir / "karate" / "nodes.csv") + ":club",
+    )
     assert window.data.kind == "network"
-    assert window.tabs.currentWidget() is window.network_panel   # the network itself first
+    assert window.tabs.currentWidget() is window.network_panel  # the network itself first
     # table models are disabled with the reason
     item = window.model_panel.list.findItems("K-means  (kmeans)", Qt.MatchFlag.MatchExactly)[0]
     assert not item.flags() & Qt.ItemFlag.ItemIsEnabled
@@ -306,15 +311,17 @@ def test_network_adjacency_hover_and_graphml(qtbot, window, sample_dir, tmp_path
 
 def test_temporal_time_slider(qtbot, window, tmp_path):
     path = tmp_path / "contacts.csv"
-    rows = ["t,i,j"] + [f"{t},{i},{j}" for t, i, j in
-                        [(0, "a", "b"), (0, "a", "b"), (1, "b", "c"), (2, "c", "d"), (2, "a", "d")]]
+    rows = ["t,i,j"] + [
+        f"{t},{i},{j}"
+        for t, i, j in [(0, "a", "b"), (0, "a", "b"), (1, "b", "c"), (2, "c", "d"), (2, "a", "d")]
+    ]
     path.write_text("\n".join(rows) + "\n")
     assert window.open_file(path, kind="temporal")
     panel = window.adjacency_panel
-    window.tabs.setCurrentWidget(panel)      # (a network opens on the Network tab)
+    window.tabs.setCurrentWidget(panel)  # (a network opens on the Network tab)
     assert panel.time_bar.isVisibleTo(window) and panel.slider.maximum() == window.data.T
-    assert int((panel.adj.image > 0).sum()) == 8          # 4 distinct pairs, both directions
-    panel.slider.setValue(2)                              # snapshot t = 1: one pair b-c
+    assert int((panel.adj.image > 0).sum()) == 8  # 4 distinct pairs, both directions
+    panel.slider.setValue(2)  # snapshot t = 1: one pair b-c
     assert int((panel.adj.image > 0).sum()) == 2
     assert "snapshot 1" in panel.slider_label.text()
 
@@ -343,9 +350,9 @@ def test_pause_and_resume(qtbot, window, sample_dir):
     qtbot.waitUntil(lambda: window.trace_panel.trace_points >= 3, timeout=10_000)
     window.pause_action.trigger()
     assert window.pause_action.text() == "Resume"
-    qtbot.wait(150)                       # let an iteration in flight finish and report
+    qtbot.wait(150)  # let an iteration in flight finish and report
     n = window.job.model.iteration
-    qtbot.wait(400)                       # 400 ms at 10 ms per step would be ~40 iterations
+    qtbot.wait(400)  # 400 ms at 10 ms per step would be ~40 iterations
     assert window.job.model.iteration == n
     window.pause_action.trigger()
     qtbot.waitUntil(lambda: window.job.model.iteration > n + 5, timeout=5_000)
@@ -366,8 +373,7 @@ def test_malformed_file_keeps_previous_data(window, sample_dir, tmp_path, dialog
     assert window.data_panel.file_label.text() == "iris.csv"
 
 
-def test_worker_exception_shows_dialog_and_window_stays_usable(qtbot, window, sample_dir,
-                                                              dialogs):
+def test_worker_exception_shows_dialog_and_window_stays_usable(qtbot, window, sample_dir, dialogs):
     assert window.open_file(sample_dir / "iris.csv")
     assert window.select_model(FakeSoftKMeans.id)
     window.model_panel.form.set_values({"explode_at": 3})
@@ -414,7 +420,7 @@ def test_changing_a_value_during_a_fit_offers_restart(qtbot, window, sample_dir)
     assert window.run_panel.restart_bar.isVisibleTo(window)
     qtbot.mouseClick(window.run_panel.restart_button, Qt.MouseButton.LeftButton)
     assert window.job.run_id == first + 1 and window.job.model.hp.K == 4
-    qtbot.waitUntil(lambda: first not in window.jobs, timeout=5_000)   # old thread retired
+    qtbot.waitUntil(lambda: first not in window.jobs, timeout=5_000)  # old thread retired
     with qtbot.waitSignal(window.run_finished, timeout=5_000) as blocker:
         window.cancel_run()
     assert blocker.args[0].model.hp.K == 4
@@ -429,7 +435,7 @@ def test_closing_during_a_fit_stops_the_worker(qtbot, settings, models, sample_d
     assert w.start_run()
     job = w.job
     qtbot.waitUntil(lambda: w.trace_panel.trace_points >= 2, timeout=10_000)
-    w.confirm_quit = lambda: True      # "A fit is running. Quit anyway?" -> Yes
+    w.confirm_quit = lambda: True  # "A fit is running. Quit anyway?" -> Yes
     n = job.model.iteration
     w.close()
     # stopped within a few iterations (20 ms each), not by running out of its 100,000
@@ -459,8 +465,13 @@ def test_settings_remember_recent_files_and_last_model(qtbot, settings, models, 
 def test_drop_a_file_opens_it(window, sample_dir):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(sample_dir / "iris.csv"))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
-                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     window.dropEvent(event)
     assert window.data is not None and window.data.n_items == 150
 
@@ -504,9 +515,19 @@ def test_window_stays_responsive_during_a_long_fit(qtbot, window):
 
     # Baseline: the same fit on a bare thread, the window idle.
     control = runner.RunControl()
-    fit = threading.Thread(target=lambda: runner.fit(
-        FakeSoftKMeans, data, seed=0, max_iter=100_000, tol=0.0, control=control,
-        callback=lambda p: None, K=5, step_ms=2))
+    fit = threading.Thread(
+        target=lambda: runner.fit(
+            FakeSoftKMeans,
+            data,
+            seed=0,
+            max_iter=100_000,
+            tol=0.0,
+            control=control,
+            callback=lambda p: None,
+            K=5,
+            step_ms=2,
+        )
+    )
     timer, base_ticks = _tick_gaps(qtbot, 5)
     fit.start()
     qtbot.wait(2000)
@@ -525,16 +546,18 @@ def test_window_stays_responsive_during_a_long_fit(qtbot, window):
     base, gaps = np.diff(base_ticks), np.diff(ticks)
     p95_base, p95 = np.percentile(base, 95), np.percentile(gaps, 95)
     redraw = float(np.median(window.redraw_times))
-    print(f"event loop gaps (ms): baseline (bare fit thread) median {np.median(base) * 1e3:.1f} "
-          f"p95 {p95_base * 1e3:.1f} max {base.max() * 1e3:.1f}; window run ({len(ticks)} ticks) "
-          f"median {np.median(gaps) * 1e3:.1f} p95 {p95 * 1e3:.1f} "
-          f"p99 {np.percentile(gaps, 99) * 1e3:.1f} max {gaps.max() * 1e3:.1f}; heavy redraws "
-          f"{window.heavy_updates} (median {redraw * 1e3:.1f} ms, longest "
-          f"{max(window.redraw_times) * 1e3:.1f} ms)")
-    assert window.heavy_updates >= 2                  # the plots did follow the fit
-    assert window.heavy_updates <= elapsed / HEAVY_INTERVAL_S + 2     # ... at most once a second
-    assert window.data_view.drawn_points == 20_000   # a display sample, not all 100,000
-    assert len(ticks) >= 10                          # the loop served the timer all along
+    print(
+        f"event loop gaps (ms): baseline (bare fit thread) median {np.median(base) * 1e3:.1f} "
+        f"p95 {p95_base * 1e3:.1f} max {base.max() * 1e3:.1f}; window run ({len(ticks)} ticks) "
+        f"median {np.median(gaps) * 1e3:.1f} p95 {p95 * 1e3:.1f} "
+        f"p99 {np.percentile(gaps, 99) * 1e3:.1f} max {gaps.max() * 1e3:.1f}; heavy redraws "
+        f"{window.heavy_updates} (median {redraw * 1e3:.1f} ms, longest "
+        f"{max(window.redraw_times) * 1e3:.1f} ms)"
+    )
+    assert window.heavy_updates >= 2  # the plots did follow the fit
+    assert window.heavy_updates <= elapsed / HEAVY_INTERVAL_S + 2  # ... at most once a second
+    assert window.data_view.drawn_points == 20_000  # a display sample, not all 100,000
+    assert len(ticks) >= 10  # the loop served the timer all along
 
 
 @pytest.mark.parametrize("cached", [False, True])
@@ -547,7 +570,7 @@ def test_late_first_iteration_shows_a_busy_bar_and_says_why(qtbot, window, monke
     monkeypatch.setattr(mw, "COMPILE_HINT_MS", 100)
     monkeypatch.setattr(mw, "kernels_cached", lambda cls: cached)
     window.set_data(gaussian_blobs(200, K=3, D=2, seed=0))
-    select_paced_fake(window, max_iter=3, K=3, step_ms=1000)   # iteration 1 after ~1 s
+    select_paced_fake(window, max_iter=3, K=3, step_ms=1000)  # iteration 1 after ~1 s
     assert window.start_run()
     assert window.run_panel.status.text() == "starting..."
     qtbot.waitUntil(lambda: window.run_panel.progress.maximum() == 0, timeout=900)
@@ -606,7 +629,7 @@ def test_open_as_network_directed_and_test_pairs(qtbot, window, tmp_path, dialog
     assert data.kind == "network" and data.n_nodes == 6 and not data.directed
     # undirected: 2-1 is 1-2 again, so 7 distinct pairs (independent count of the list above)
     assert data.n_edges == len({frozenset(e) for e in edges}) == 7
-    assert window.tabs.currentWidget() is window.network_panel   # the network itself first
+    assert window.tabs.currentWidget() is window.network_panel  # the network itself first
     assert panel.directed.isVisibleTo(window) and not panel.standardize.isVisibleTo(window)
     qtbot.mouseClick(panel.directed, Qt.MouseButton.LeftButton)
     assert window.data.directed and window.data.n_edges == 8
@@ -614,13 +637,16 @@ def test_open_as_network_directed_and_test_pairs(qtbot, window, tmp_path, dialog
     # Test pairs through the button (the file dialog answered by the test).
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("u v y\n1 4 0\n2 3 1\n")
-    monkeypatch.setattr("PySide6.QtWidgets.QFileDialog.getOpenFileName",
-                        lambda *a, **k: (str(pairs), ""))
+    monkeypatch.setattr(
+        "PySide6.QtWidgets.QFileDialog.getOpenFileName", lambda *a, **k: (str(pairs), "")
+    )
     qtbot.mouseClick(panel.test_pairs, Qt.MouseButton.LeftButton)
     ids = list(window.data.node_ids)
-    assert window.data.test_pairs.tolist() == [[ids.index("1"), ids.index("4"), 0],
-                                               [ids.index("2"), ids.index("3"), 1]]
-    assert window.data.directed                      # the other option was kept
+    assert window.data.test_pairs.tolist() == [
+        [ids.index("1"), ids.index("4"), 0],
+        [ids.index("2"), ids.index("3"), 1],
+    ]
+    assert window.data.directed  # the other option was kept
     assert "pairs.txt (2)" in panel.test_pairs.text()
     assert panel.test_pairs_clear.isVisibleTo(window)
     qtbot.mouseClick(panel.test_pairs_clear, Qt.MouseButton.LeftButton)
@@ -640,8 +666,14 @@ def test_open_as_network_directed_and_test_pairs(qtbot, window, tmp_path, dialog
 
 def test_temporal_bin_width_field(qtbot, window, tmp_path, dialogs):
     path = tmp_path / "contacts.csv"
-    rows = [(0, "a", "b"), (1, "a", "b"), (2, "b", "c"), (3, "c", "d"), (4, "a", "d"),
-            (5, "a", "c")]
+    rows = [
+        (0, "a", "b"),
+        (1, "a", "b"),
+        (2, "b", "c"),
+        (3, "c", "d"),
+        (4, "a", "d"),
+        (5, "a", "c"),
+    ]
     path.write_text("t,i,j\n" + "".join(f"{t},{i},{j}\n" for t, i, j in rows))
     assert window.open_file(path)
     assert window.data.kind == "temporal" and window.data.T == 6
@@ -657,7 +689,7 @@ def test_temporal_bin_width_field(qtbot, window, tmp_path, dialogs):
     panel.bin_width.setText("-1")
     panel.bin_width.editingFinished.emit()
     assert window.data is before and "bin width" in dialogs[-1][1]
-    assert panel.bin_width.text() == "2"             # put back
+    assert panel.bin_width.text() == "2"  # put back
     panel.bin_width.setText("")
     panel.bin_width.editingFinished.emit()
     assert window.data.T == 6 and "bin_width" not in window.load_options
@@ -666,8 +698,10 @@ def test_temporal_bin_width_field(qtbot, window, tmp_path, dialogs):
 # ---------------------------------------------------------------------------------------------
 # Networks and temporal networks end to end.
 def test_karate_ammsb_plots_hold_the_fit(qtbot, window, sample_dir):
-    assert window.open_file(sample_dir / "karate" / "edges.csv",
-                            labels=str(sample_dir / "karate" / "nodes.csv") + ":club")
+    assert window.open_file(
+        sample_dir / "karate" / "edges.csv",
+        labels=str(sample_dir / "karate" / "nodes.csv") + ":club",
+    )
     assert window.select_model("ammsb")
     window.model_panel.form.set_values({"K": 2})
     result = run_to_end(qtbot, window, timeout=60_000)
@@ -702,6 +736,7 @@ def test_karate_ammsb_plots_hold_the_fit(qtbot, window, sample_dir):
         assert "converged" in bar.format()
     # Confusion table against the clubs (independent: metrics.contingency), shown reordered.
     from explorer.metrics import contingency
+
     ref, _, _ = contingency(window.data.labels, snap["labels"])
     assert np.array_equal(window.confusion_panel.counts, ref)
     # Another model's run drops the held-out plots.
@@ -742,26 +777,29 @@ def test_temporal_fit_slider_and_notes(qtbot, window, tmp_path):
     # The fit found the planted blocks rather than noise (random labels give NMI ~0.1 here); a
     # loose bound: this test is about the window, the model's accuracy is tested elsewhere.
     from explorer.metrics import nmi
+
     truth = block[[int(s[1:]) for s in data.node_ids]]
     assert nmi(truth, snap["labels"]) > 0.6
     panel = window.adjacency_panel
     order, bounds = views.community_order(snap["labels"], snap["memberships"])
     assert np.array_equal(panel.adj.order, order)
     aggregate = panel.adj.image.copy()
-    panel.slider.setValue(3)                         # snapshot t = 2
+    panel.slider.setValue(3)  # snapshot t = 2
     one = panel.adj.image
     assert not np.array_equal(one, aggregate)
     sel = data.t == 2
-    ref = views.bin_adjacency(data.i[sel], data.j[sel], data.count[sel], data.n_nodes, order,
-                              bounds, symmetric=True)
+    ref = views.bin_adjacency(
+        data.i[sel], data.j[sel], data.count[sel], data.n_nodes, order, bounds, symmetric=True
+    )
     np.testing.assert_array_equal(one, ref.image)
     assert "snapshot 2" in panel.slider_label.text()
     panel.slider.setValue(0)
     np.testing.assert_array_equal(panel.adj.image, aggregate)
     assert panel.slider_label.text() == "aggregate"
     # the memberships simplex (a triangle for K_aff = 3) holds this fit
-    np.testing.assert_allclose(window.simplex_panel.positions,
-                               views.simplex_project(snap["memberships"]), atol=1e-12)
+    np.testing.assert_allclose(
+        window.simplex_panel.positions, views.simplex_project(snap["memberships"]), atol=1e-12
+    )
     # the loader's note (self-loop row) and the model's (empty snapshot t = 4) are in the log
     log = window.log_view.toPlainText()
     assert "self-loop" in log

@@ -22,6 +22,7 @@ class HP(HyperparametersBase):
 
 def test_flags_keep_case_and_use_hyphens():
     from explorer.models.base import param_specs
+
     flags = [s.flag for s in param_specs(HP)]
     assert flags == ["--K", "--n-init", "--K-aff", "--tol-x", "--harden", "--init"]
 
@@ -46,6 +47,7 @@ def test_cli_options_generated_from_the_dataclass():
         @staticmethod
         def param_specs():
             from explorer.models.base import param_specs
+
             return param_specs(HP)
 
         Hyperparameters = HP
@@ -62,8 +64,13 @@ def test_every_registered_model_declares_valid_defaults_and_builds_a_parser():
     assert models, "no models registered"
     for model_id, cls in models.items():
         assert cls.id == model_id and cls.name and cls.description
-        assert cls.objective_kind in ("distortion", "log-likelihood", "log-posterior", "ELBO",
-                                      "held-out log-likelihood")
+        assert cls.objective_kind in (
+            "distortion",
+            "log-likelihood",
+            "log-posterior",
+            "ELBO",
+            "held-out log-likelihood",
+        )
         hp = cls.Hyperparameters()  # defaults validate
         assert set(hp.as_dict()) == {s.name for s in cls.param_specs()}
         for spec in cls.param_specs():
@@ -91,24 +98,27 @@ def test_register_models_fixture_registers_for_one_test_only(register_models):
 
     with pytest.raises(TypeError, match="registered twice"):
         register(Impostor)
-    unregister("shrink")            # what the fixture does when the test ends
+    unregister("shrink")  # what the fixture does when the test ends
     with pytest.raises(KeyError):
         get_model("shrink")
-    unregister("shrink")            # forgetting twice is harmless (the fixture's teardown)
+    unregister("shrink")  # forgetting twice is harmless (the fixture's teardown)
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("K", True, "K: expected an integer, got True"),
-    ("K", 2.5, "K: expected an integer, got 2.5"),
-    ("K", [3], "K: expected an integer, got [3]"),
-    ("K", None, "K: expected an integer, got None"),
-    ("tol_x", False, "tol_x: expected a number, got False"),
-    ("tol_x", "abc", "tol_x: expected a number, got 'abc'"),
-    ("harden", [], "harden: expected true/false, got []"),
-    ("harden", 2, "harden: expected true/false, got 2"),
-    ("harden", "maybe", "harden: expected true/false, got 'maybe'"),
-    ("init", 3, "init: expected one of a, b, got 3"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("K", True, "K: expected an integer, got True"),
+        ("K", 2.5, "K: expected an integer, got 2.5"),
+        ("K", [3], "K: expected an integer, got [3]"),
+        ("K", None, "K: expected an integer, got None"),
+        ("tol_x", False, "tol_x: expected a number, got False"),
+        ("tol_x", "abc", "tol_x: expected a number, got 'abc'"),
+        ("harden", [], "harden: expected true/false, got []"),
+        ("harden", 2, "harden: expected true/false, got 2"),
+        ("harden", "maybe", "harden: expected true/false, got 'maybe'"),
+        ("init", 3, "init: expected one of a, b, got 3"),
+    ],
+)
 def test_types_are_validated_one_message_each(field, value, message):
     """bool is not int (K=True once became K=1), a list is not a switch (harden=[] became
     False), and each bad value gives exactly one message naming the parameter."""
@@ -120,13 +130,25 @@ def test_types_are_validated_one_message_each(field, value, message):
 
 def test_accepted_spellings_still_work():
     import numpy as np
+
     hp = HP(K=np.int64(4), n_init=2.0, tol_x=np.float32(0.5), harden=1, init="b")
     assert (hp.K, hp.n_init, hp.tol_x, hp.harden) == (4, 2, 0.5, True)
     assert type(hp.K) is int and type(hp.harden) is bool
 
 
-@pytest.mark.parametrize("seed, ok", [(0, True), (7, True), ("3", True), (-1, False),
-                                      ("a", False), (True, False), (1.5, False), (None, False)])
+@pytest.mark.parametrize(
+    "seed, ok",
+    [
+        (0, True),
+        (7, True),
+        ("3", True),
+        (-1, False),
+        ("a", False),
+        (True, False),
+        (1.5, False),
+        (None, False),
+    ],
+)
 def test_seed_is_checked_by_the_api(seed, ok):
     import numpy as np
     from helpers import table

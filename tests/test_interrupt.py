@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import table
+from helpers import checkout_env, cpu_ticks, descendants, run_cli, run_python, running, table
 
 import explorer
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = dict(os.environ, PYTHONPATH=str(ROOT))
+ENV = checkout_env()
 
 
 def fresh_sigint():
@@ -29,6 +29,7 @@ def fresh_sigint():
     SIG_IGN before this file in a full run; not set by explorer's own code), so without this the
     children ignored Ctrl-C and the tests failed only in the full suite."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 
 # Fits two results once, then exports them in turn into the same folder until killed.
 EXPORTER = """
@@ -53,15 +54,18 @@ def check_set(out: Path, allowed_K) -> int | None:
     """The folder is absent or one consistent set; return its K."""
     if not out.exists():
         return None
-    saved = explorer.load_result(out)          # raises DataError on a mixed or partial set
+    saved = explorer.load_result(out)  # raises DataError on a mixed or partial set
     K = saved.doc["hyperparameters"]["K"]
     assert K in allowed_K
     assert saved.labels.max() < K and len(saved.labels) == len(saved.assignments)
-    if "means" in saved.parameters:             # gmm: K means, columns id, label, p0..p{K-1}
+    if "means" in saved.parameters:  # gmm: K means, columns id, label, p0..p{K-1}
         assert saved.parameters["means"].shape[0] == K
         assert saved.assignments.shape[1] == 2 + K
     assert sorted(p.name for p in out.iterdir()) == [
-        "assignments.csv", "parameters.npz", "result.json"]
+        "assignments.csv",
+        "parameters.npz",
+        "result.json",
+    ]
     return K
 
 
@@ -71,9 +75,14 @@ def test_killed_exports_leave_a_complete_set(tmp_path):
     seen = set()
     for trial in range(6):
         sig = (signal.SIGKILL, signal.SIGINT)[trial % 2]
-        proc = subprocess.Popen([sys.executable, "-c", EXPORTER, str(out)], env=ENV,
-                                preexec_fn=fresh_sigint,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", EXPORTER, str(out)],
+            env=ENV,
+            preexec_fn=fresh_sigint,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
             time.sleep(rng.uniform(0.0, 0.4))
@@ -87,7 +96,7 @@ def test_killed_exports_leave_a_complete_set(tmp_path):
         hidden = [p.name for p in tmp_path.iterdir() if p.name != "out"]
         if sig == signal.SIGINT:
             assert proc.returncode != 0 and "KeyboardInterrupt" in err
-            assert hidden == [], hidden        # Ctrl-C cleans up after itself
+            assert hidden == [], hidden  # Ctrl-C cleans up after itself
     assert seen & {3, 4}
     # whatever SIGKILL left behind goes with the next export
     data = table(np.arange(20.0).reshape(10, 2))
@@ -104,17 +113,23 @@ def _console_script() -> str:
 
     entry = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["explorer"]
     module, func = entry.split(":")
-    return (f"import sys\nfrom {module} import {func}\n"
-            f"sys.stdout.write('started\\n'); sys.stdout.flush()\nsys.exit({func}())\n")
+    return (
+        f"import sys\nfrom {module} import {func}\n"
+        f"sys.stdout.write('started\\n'); sys.stdout.flush()\nsys.exit({func}())\n"
+    )
 
 
 def _endless_fit(data, out, K):
     """`explorer fit gmm` that would run for an hour (tol 0), through the console script."""
-    return subprocess.Popen([sys.executable, "-c", _console_script(), "fit", "gmm", str(data),
-                             "--K", str(K), "--tol", "0", "--max-iter", "100000000", "--quiet",
-                             "--out", str(out)],
-                            env=ENV, preexec_fn=fresh_sigint, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    options = f"--K {K} --tol 0 --max-iter 100000000 --quiet --out".split()
+    return subprocess.Popen(
+        [sys.executable, "-c", _console_script(), "fit", "gmm", str(data), *options, str(out)],
+        env=ENV,
+        preexec_fn=fresh_sigint,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_ctrl_c_at_any_time_is_exit_130_and_one_line(tmp_path):
@@ -127,9 +142,7 @@ def test_ctrl_c_at_any_time_is_exit_130_and_one_line(tmp_path):
     data = tmp_path / "d.csv"
     data.write_text("a,b,c\n" + "\n".join(f"{x:.6f},{y:.6f},{z:.6f}" for x, y, z in X) + "\n")
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", "explorer.cli", "fit", "gmm", str(data), "--K", "3",
-                        "--max-iter", "3", "--quiet", "--out", str(out)], env=ENV,
-                       capture_output=True, text=True, timeout=300)
+    r = run_cli("fit", "gmm", data, *"--K 3 --max-iter 3 --quiet --out".split(), out, env=ENV)
     assert r.returncode == 0 and check_set(out, {3}) == 3, r.stderr
     # 0 .. 0.3 s after the entry point started: inside the imports (about 0.8 s on an idle
     # machine, longer on a busy one); then anywhere up to the fit's first seconds
@@ -161,9 +174,27 @@ def test_ctrl_c_swallowed_by_a_c_callback_still_stops_the_fit(tmp_path):
     data = tmp_path / "d.csv"
     data.write_text("a,b,c\n" + "\n".join(f"{x:.6f},{y:.6f},{z:.6f}" for x, y, z in X) + "\n")
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", "explorer", "fit", "gmm", str(data), "--K", "3",
-                        "--max-iter", "3", "--quiet", "--out", str(out)], env=ENV,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "explorer",
+            "fit",
+            "gmm",
+            str(data),
+            "--K",
+            "3",
+            "--max-iter",
+            "3",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0 and check_set(out, {3}) == 3, r.stderr
     script = """
 import ctypes, os, signal, sys, time
@@ -184,11 +215,31 @@ def init_state(self, *args, **kwargs):
 GaussianMixture._init_state = init_state
 sys.exit(main())
 """
-    r = subprocess.run([sys.executable, "-c", script, "fit", "gmm", str(data), "--K", "4",
-                        "--tol", "0", "--max-iter", "100000000", "--quiet", "--out", str(out)],
-                       env=ENV, preexec_fn=fresh_sigint, capture_output=True, text=True,
-                       timeout=300)
-    assert "KeyboardInterrupt" in r.stderr      # it was raised in the callback, and dropped
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            "fit",
+            "gmm",
+            str(data),
+            "--K",
+            "4",
+            "--tol",
+            "0",
+            "--max-iter",
+            "100000000",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+        env=ENV,
+        preexec_fn=fresh_sigint,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "KeyboardInterrupt" in r.stderr  # it was raised in the callback, and dropped
     assert r.returncode == 130, r.stderr
     assert r.stderr.strip().splitlines()[-1] == "explorer: interrupted"
     assert check_set(out, {3}) == 3
@@ -215,8 +266,14 @@ def cli_main(argv):
 sys.modules["explorer.cli"] = types.SimpleNamespace(main=cli_main)
 sys.exit(main())
 """
-    r = subprocess.run([sys.executable, "-c", script, "fit"], env=ENV, preexec_fn=fresh_sigint,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", script, "fit"],
+        env=ENV,
+        preexec_fn=fresh_sigint,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert (r.returncode, r.stderr) == (130, "explorer: interrupted\n")
 
 
@@ -242,47 +299,20 @@ sys.exit(cli.main(sys.argv[1:]))
 """
     out = tmp_path / "out"
     args = ["fit", "kmeans", str(ROOT / "sample_data" / "iris.csv"), "--quiet", "--out", str(out)]
-    earlier = subprocess.run([sys.executable, "-m", "explorer.cli", *args, "--K", "2"], env=ENV,
-                             capture_output=True, text=True, timeout=300)
+    earlier = run_cli(*args, "--K", "2", env=ENV)
     assert earlier.returncode == 0 and check_set(out, {2}) == 2
-    r = subprocess.run([sys.executable, "-c", script, *args], env=ENV, preexec_fn=fresh_sigint,
-                       capture_output=True, text=True, timeout=300)
+    r = run_python("-c", script, *args, env=ENV, preexec_fn=fresh_sigint)
     assert r.returncode == 130, r.stderr
     assert r.stderr.strip().splitlines()[-1] == "explorer: interrupted"
     assert "Traceback" not in r.stderr
     if when == "write":
-        assert check_set(out, {2}) == 2       # the earlier set, untouched
-    else:                       # the swap completed before Ctrl-C took effect
+        assert check_set(out, {2}) == 2  # the earlier set, untouched
+    else:  # the swap completed before Ctrl-C took effect
         assert check_set(out, {3}) == 3
     assert [p.name for p in tmp_path.iterdir() if p.name != "out"] == []
 
 
 # ---- explorer sweep: Ctrl-C and a killed parent ---------------------------------------------------
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (Linux /proc: each task's children), depth first."""
-    found = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return found
-    for tid in tasks:
-        try:
-            kids = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
-        except OSError:
-            continue
-        for k in map(int, kids):
-            found += [k, *_descendants(k)]
-    return found
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan's zombie may wait for a PID 1 that never reaps it)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def _endless_sweep(tmp_path, jobs=2):
@@ -294,12 +324,16 @@ def _endless_sweep(tmp_path, jobs=2):
         X = np.random.default_rng(0).normal(size=(5000, 5))
         np.savetxt(data, X, delimiter=",", header="a,b,c,d,e", comments="")
     out = tmp_path / "sweep"
+    options = f"--K 2:5 --seeds 2 --jobs {jobs} --tol 0 --max-iter 1000000 --out".split()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "explorer.cli", "sweep", "gmm", str(data), "--K", "2:5",
-         "--seeds", "2", "--jobs", str(jobs), "--tol", "0", "--max-iter", "1000000",
-         "--out", str(out)],
-        env=ENV, preexec_fn=fresh_sigint, start_new_session=True, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "explorer.cli", "sweep", "gmm", str(data), *options, str(out)],
+        env=ENV,
+        preexec_fn=fresh_sigint,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stderr.readline()
     assert line.startswith("sweep gmm on "), line + proc.stderr.read()
     # The workers (and the resource tracker) are children of the sweep; wait until `jobs` of them
@@ -307,9 +341,12 @@ def _endless_sweep(tmp_path, jobs=2):
     deadline = time.monotonic() + 120
     workers = []
     while time.monotonic() < deadline:
-        workers = [p for p in _descendants(proc.pid) if "resource_tracker" not in
-                   Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
-        if len(workers) >= jobs and all(_cpu_ticks(p) > 100 for p in workers):
+        workers = [
+            p
+            for p in descendants(proc.pid)
+            if "resource_tracker" not in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
+        ]
+        if len(workers) >= jobs and all(cpu_ticks(p) > 100 for p in workers):
             break
         time.sleep(0.2)
     else:
@@ -318,18 +355,10 @@ def _endless_sweep(tmp_path, jobs=2):
     return proc, out
 
 
-def _cpu_ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])       # utime + stime, in clock ticks (1/100 s)
-
-
 def _all_gone(pids, within=30.0) -> list[int]:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        alive = [p for p in pids if _running(p)]
+        alive = [p for p in pids if running(p)]
         if not alive:
             return []
         time.sleep(0.1)
@@ -344,7 +373,7 @@ def test_ctrl_c_stops_the_sweep(tmp_path, to):
     exported), the six queued ones never start, and no process is left. Before the fix the parent waited
     for every queued fit (here an hour each), and a group SIGINT printed worker tracebacks."""
     proc, out = _endless_sweep(tmp_path)
-    everyone = _descendants(proc.pid)
+    everyone = descendants(proc.pid)
     try:
         if to == "parent":
             os.kill(proc.pid, signal.SIGINT)
@@ -356,7 +385,7 @@ def test_ctrl_c_stops_the_sweep(tmp_path, to):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode == 130, err
-    assert err.strip().splitlines() == ["explorer: interrupted"], err   # after the first line
+    assert err.strip().splitlines() == ["explorer: interrupted"], err  # after the first line
     assert _all_gone(everyone) == []
     # the two running fits stopped (a cancelled fit is not exported), none of the queued ones
     # ran (each would have run for an hour, then been exported)
@@ -369,24 +398,26 @@ def test_a_killed_sweep_leaves_no_process_and_its_folder_can_be_reused(tmp_path)
     tracker end too (before the fix they ran on, adopted by PID 1, for the whole fit); a rerun
     into the same --out replaces the interrupted sweep (before: refused)."""
     proc, out = _endless_sweep(tmp_path)
-    everyone = _descendants(proc.pid)
-    assert len(everyone) >= 3                      # two workers and the resource tracker
+    everyone = descendants(proc.pid)
+    assert len(everyone) >= 3  # two workers and the resource tracker
     proc.kill()
     try:
         left = _all_gone(everyone)
-    finally:                                       # the test never leaves them running either
+    finally:  # the test never leaves them running either
         for pid in everyone:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-        proc.communicate(timeout=60)               # EOF once nothing holds its pipes
+        proc.communicate(timeout=60)  # EOF once nothing holds its pipes
     assert left == []
-    r = subprocess.run([sys.executable, "-m", "explorer.cli", "sweep", "gmm",
-                        str(tmp_path / "noise.csv"), "--K", "2:3", "--seeds", "1", "--jobs", "1",
-                        "--max-iter", "3", "--out", str(out)], env=ENV, capture_output=True,
-                       text=True, timeout=300)
+    options = "--K 2:3 --seeds 1 --jobs 1 --max-iter 3 --out".split()
+    r = run_cli("sweep", "gmm", tmp_path / "noise.csv", *options, out, env=ENV)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "K=2,seed=0", "K=3,seed=0", "sweep.csv", "sweep.json"]
+        "K=2,seed=0",
+        "K=3,seed=0",
+        "sweep.csv",
+        "sweep.json",
+    ]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
@@ -394,9 +425,10 @@ def test_the_entry_module_is_light():
     """The console script's stub imports explorer.__main__ before any handler can run: that
     import must stay a few small modules (no numpy), so the window where Ctrl-C is Python's
     own business stays milliseconds long."""
-    code = ("import sys; import explorer.__main__; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('numpy', 'numba', 'pandas', 'scipy') or m.startswith('explorer.')))")
-    r = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True,
-                       timeout=120)
+    code = (
+        "import sys; import explorer.__main__; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('numpy', 'numba', 'pandas', 'scipy') or m.startswith('explorer.')))"
+    )
+    r = run_python("-c", code, env=ENV, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "['explorer.__main__', 'explorer._version']"

@@ -48,7 +48,7 @@ def test_matches_brute_force_numpy():
         trace = [model.step() for _ in range(12)]
         labels, centers, ref = brute_force(X, c0, 12)
         if np.bincount(labels, minlength=K).min() == 0:
-            continue   # the reference does not re-seed; compare only where no cluster empties
+            continue  # the reference does not re-seed; compare only where no cluster empties
         # np.median takes the midpoint of the two middle values, as we do: equality is exact.
         np.testing.assert_array_equal(model.labels(), labels)
         np.testing.assert_array_equal(model.parameters()["centers"], centers)
@@ -65,7 +65,7 @@ def test_objective_is_l1_and_monotone_over_many_datasets():
         d = int(rng.integers(1, 6))
         X = rng.standard_t(1.5, size=(n, d)) * rng.uniform(0.1, 10, size=d)
         if rng.random() < 0.3:
-            X = np.round(X)            # many duplicated values
+            X = np.round(X)  # many duplicated values
         K = int(rng.integers(1, min(8, n) + 1))
         # After each step the value is the sum of L1 distances of the state, every label a
         # nearest centre; non-increasing up to rounding (moving a median inside a flat stretch
@@ -97,8 +97,9 @@ def test_robust_to_an_outlier_and_converges():
     res_trace = [model.step() for _ in range(3)]
     assert model.converged(res_trace, 0.0)
     # Medians: 0.1 of the first three rows; midpoint of 10.1 and 10.2 for the other four.
-    np.testing.assert_array_equal(np.sort(model.parameters()["centers"][:, 0]),
-                                  [0.1, 0.5 * (10.1 + 10.2)])
+    np.testing.assert_array_equal(
+        np.sort(model.parameters()["centers"][:, 0]), [0.1, 0.5 * (10.1 + 10.2)]
+    )
 
 
 def test_iris_through_runner(sample_dir):

@@ -3,15 +3,13 @@ Barnes-Hut repulsion against the exact sum, seeds, cancel and the cache."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 
 import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from helpers import drain
+from helpers import checkout_env, drain, run_cli, run_python
 
 from explorer import layout as L
 from explorer.data import load_network, load_temporal
@@ -32,8 +30,9 @@ def karate():
 
 
 def football():
-    return load_network(SAMPLE / "football" / "edges.csv",
-                        labels=f"{SAMPLE}/football/nodes.csv:conference")
+    return load_network(
+        SAMPLE / "football" / "edges.csv", labels=f"{SAMPLE}/football/nodes.csv:conference"
+    )
 
 
 def spring_ratio(data, seed: int = 0) -> float:
@@ -45,9 +44,11 @@ def spring_ratio(data, seed: int = 0) -> float:
     return L.community_distance_ratio(xy, data.labels)
 
 
-@pytest.mark.parametrize("make", [karate, football,
-                                  lambda: planted_partition(600, 6, 0.12, 0.01, seed=3)],
-                         ids=["karate", "football", "planted"])
+@pytest.mark.parametrize(
+    "make",
+    [karate, football, lambda: planted_partition(600, 6, 0.12, 0.01, seed=3)],
+    ids=["karate", "football", "planted"],
+)
 def test_communities_drawn_at_least_as_apart_as_spring_layout(make):
     data = make()
     xy = L.compute_layout(data, use_cache=False)
@@ -80,18 +81,42 @@ def test_barnes_hut_repulsion_matches_the_exact_sum(theta, tol):
     rng = np.random.default_rng(1)
     n = 500
     x, y = rng.normal(size=n) * 10, rng.normal(size=n) * 10
-    x[:5] += 200                     # a far cluster, so the tree has depth and far cells
+    x[:5] += 200  # a far cluster, so the tree has depth and far cells
     mass = rng.integers(1, 20, n).astype(float)
     a = sp.csr_matrix((n, n))
     engine = L._Engine(a, L.LayoutSettings(theta=theta), mass, np.column_stack([x, y]))
-    used = L._build_tree(engine.x, engine.y, mass, engine.child, engine.body, engine.cx,
-                         engine.cy, engine.half, engine.cmass, engine.comx, engine.comy)
-    assert used > n                  # internal cells exist
+    used = L._build_tree(
+        engine.x,
+        engine.y,
+        mass,
+        engine.child,
+        engine.body,
+        engine.cx,
+        engine.cy,
+        engine.half,
+        engine.cmass,
+        engine.comx,
+        engine.comy,
+    )
+    assert used > n  # internal cells exist
     k = L._leaf_order(engine.child, engine.body, engine.order)
     assert k == n and sorted(engine.order.tolist()) == list(range(n))
-    L._repulsion(engine.x, engine.y, mass, 2.0, theta * theta, engine.order, engine.child,
-                 engine.body, engine.half, engine.cmass, engine.comx, engine.comy, engine.fx,
-                 engine.fy)
+    L._repulsion(
+        engine.x,
+        engine.y,
+        mass,
+        2.0,
+        theta * theta,
+        engine.order,
+        engine.child,
+        engine.body,
+        engine.half,
+        engine.cmass,
+        engine.comx,
+        engine.comy,
+        engine.fx,
+        engine.fy,
+    )
     ex, ey = exact_repulsion(x, y, mass, 2.0)
     err = np.hypot(engine.fx - ex, engine.fy - ey) / np.hypot(ex, ey)
     assert np.median(err) < tol, np.median(err)
@@ -118,24 +143,26 @@ def test_same_seed_same_coordinates_other_seed_others():
 
 
 def test_same_seed_same_coordinates_in_another_process():
-    data = planted_partition(3000, 10, 0.02, 0.001, seed=2)      # big enough for several levels
+    data = planted_partition(3000, 10, 0.02, 0.001, seed=2)  # big enough for several levels
     here = L.compute_layout(data, L.LayoutSettings(seed=1, iterations=30), use_cache=False)
-    code = ("import numpy as np, sys; from explorer import layout as L; "
-            "from explorer.data.synthetic import planted_partition; "
-            "d = planted_partition(3000, 10, 0.02, 0.001, seed=2); "
-            "xy = L.compute_layout(d, L.LayoutSettings(seed=1, iterations=30), use_cache=False); "
-            "sys.stdout.write(xy.tobytes().hex())")
+    code = (
+        "import numpy as np, sys; from explorer import layout as L; "
+        "from explorer.data.synthetic import planted_partition; "
+        "d = planted_partition(3000, 10, 0.02, 0.001, seed=2); "
+        "xy = L.compute_layout(d, L.LayoutSettings(seed=1, iterations=30), use_cache=False); "
+        "sys.stdout.write(xy.tobytes().hex())"
+    )
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "NUMBA_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True, timeout=600)
+    out = run_python("-c", code, env=env, check=True, timeout=600)
     there = np.frombuffer(bytes.fromhex(out.stdout), dtype=np.float64).reshape(-1, 2)
-    assert np.array_equal(here, there)        # also with another number of threads
+    assert np.array_equal(here, there)  # also with another number of threads
 
 
 def test_progress_is_reported_and_generator_returns_coordinates():
     data = karate()
-    gen = L.layout_steps(data, L.LayoutSettings(iterations=40), use_cache=False,
-                         positions_every_s=0.0)
+    gen = L.layout_steps(
+        data, L.LayoutSettings(iterations=40), use_cache=False, positions_every_s=0.0
+    )
     seen, xy = drain(gen)
     assert [p.iteration for p in seen] == list(range(1, len(seen) + 1))
     assert seen[-1].iteration == seen[-1].total == len(seen)
@@ -183,11 +210,13 @@ def test_cache_hit_returns_the_same_array(layout_cache):
 def test_cache_key_follows_the_links_not_the_object(layout_cache):
     a = football()
     b = football()
-    assert L.cache_key(L.layout_graph(a), L.LayoutSettings()) == \
-        L.cache_key(L.layout_graph(b), L.LayoutSettings())
+    assert L.cache_key(L.layout_graph(a), L.LayoutSettings()) == L.cache_key(
+        L.layout_graph(b), L.LayoutSettings()
+    )
     b.weights = b.weights * 2
-    assert L.cache_key(L.layout_graph(a), L.LayoutSettings()) != \
-        L.cache_key(L.layout_graph(b), L.LayoutSettings())
+    assert L.cache_key(L.layout_graph(a), L.LayoutSettings()) != L.cache_key(
+        L.layout_graph(b), L.LayoutSettings()
+    )
 
 
 def test_unwritable_cache_is_skipped(monkeypatch, tmp_path):
@@ -221,7 +250,7 @@ def test_a_table_is_refused_with_a_clear_message():
 
 
 def test_isolated_nodes_and_tiny_graphs():
-    a = sp.csr_matrix(([1.0, 1.0], ([0, 1], [1, 0])), shape=(4, 4))      # nodes 2, 3 isolated
+    a = sp.csr_matrix(([1.0, 1.0], ([0, 1], [1, 0])), shape=(4, 4))  # nodes 2, 3 isolated
     xy = L.compute_layout(a, L.LayoutSettings(iterations=50), use_cache=False)
     assert xy.shape == (4, 2) and np.isfinite(xy).all()
     one = L.compute_layout(sp.csr_matrix((1, 1)), use_cache=False)
@@ -229,6 +258,7 @@ def test_isolated_nodes_and_tiny_graphs():
 
 
 # ---- the GraphML export and `explorer fit --layout` ---------------------------------------------
+
 
 def _karate_fit():
     from explorer import api
@@ -245,7 +275,7 @@ def test_graphml_carries_the_layout_gephi_reads_and_networkx_reads_back(tmp_path
     g = nx.read_graphml(write_graphml(res, tmp_path / "laid.graphml", layout=xy))
     ids = [str(i) for i in res.data.node_ids]
     got = np.array([[g.nodes[i]["x"], g.nodes[i]["y"]] for i in ids])
-    assert np.array_equal(got, xy)                     # exact: shortest round-trip floats
+    assert np.array_equal(got, xy)  # exact: shortest round-trip floats
     labels = res.model.labels()
     for n, i in enumerate(ids):
         attrs = g.nodes[i]
@@ -253,8 +283,9 @@ def test_graphml_carries_the_layout_gephi_reads_and_networkx_reads_back(tmp_path
         assert all(isinstance(attrs[k], int) for k in "rgb")
         assert 4.0 <= attrs["size"] <= 20.0
         # everything else as without a layout
-        assert {k: v for k, v in attrs.items() if k not in ("x", "y", "size", "r", "g", "b")} \
-            == plain.nodes[i]
+        assert {
+            k: v for k, v in attrs.items() if k not in ("x", "y", "size", "r", "g", "b")
+        } == plain.nodes[i]
     hub = ids[int(np.argmax(np.bincount(res.data.edges.ravel())))]
     assert g.nodes[hub]["size"] == 20.0
     assert set(g.edges) == set(plain.edges)
@@ -280,31 +311,49 @@ def test_graphml_layout_of_a_temporal_network(tmp_path):
 
 
 def _cli(*args, cache):
-    import os
-
-    env = dict(os.environ, PYTHONPATH=str(ROOT), EXPLORER_LAYOUT_CACHE=str(cache))
-    return subprocess.run([sys.executable, "-m", "explorer.cli", *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=900)
+    return run_cli(*args, env=checkout_env(EXPLORER_LAYOUT_CACHE=str(cache)), timeout=900)
 
 
 def test_cli_fit_layout_writes_coordinates_into_the_graphml(tmp_path, layout_cache):
     out = tmp_path / "out"
-    r = _cli("fit", "ammsb", SAMPLE / "karate" / "edges.csv", "--K", "2", "--max-iter", "5",
-             "--seed", "3", "--out", out, "--layout", "--quiet", cache=layout_cache)
+    r = _cli(
+        "fit",
+        "ammsb",
+        SAMPLE / "karate" / "edges.csv",
+        "--K",
+        "2",
+        "--max-iter",
+        "5",
+        "--seed",
+        "3",
+        "--out",
+        out,
+        "--layout",
+        "--quiet",
+        cache=layout_cache,
+    )
     assert r.returncode == 0, r.stderr
     g = nx.read_graphml(out / "communities.graphml")
     data = karate()
-    want = L.compute_layout(data, L.LayoutSettings(seed=3))      # the CLI's cache entry
+    want = L.compute_layout(data, L.LayoutSettings(seed=3))  # the CLI's cache entry
     got = np.array([[g.nodes[str(i)]["x"], g.nodes[str(i)]["y"]] for i in data.node_ids])
     assert np.array_equal(got, want)
-    assert len(list(layout_cache.glob("*.npy"))) == 1             # one entry, shared
+    assert len(list(layout_cache.glob("*.npy"))) == 1  # one entry, shared
 
 
 @pytest.mark.parametrize("extra", [[], ["--kind", "table"]], ids=["no-out", "table"])
 def test_cli_layout_needs_a_network_and_out(tmp_path, layout_cache, extra):
     if extra:
-        args = ["fit", "kmeans", SAMPLE / "iris.csv", "--K", "3", "--out", tmp_path / "o",
-                "--layout"]
+        args = [
+            "fit",
+            "kmeans",
+            SAMPLE / "iris.csv",
+            "--K",
+            "3",
+            "--out",
+            tmp_path / "o",
+            "--layout",
+        ]
     else:
         args = ["fit", "ammsb", SAMPLE / "karate" / "edges.csv", "--K", "2", "--layout"]
     r = _cli(*args, cache=layout_cache)

@@ -40,6 +40,7 @@ def peak_bytes(fn, *args, **kw):
 
 # ---- item 6: a FIFO (or another special file) as the data file -------------------------------
 
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
 @pytest.mark.parametrize("kind", ["table", "network", "temporal", None])
 def test_fifo_is_refused_without_blocking(tmp_path, kind):
@@ -57,7 +58,7 @@ def test_fifo_is_refused_without_blocking(tmp_path, kind):
     t.start()
     t.join(20)
     blocked = t.is_alive()
-    if blocked:     # the old loader waits in open() for a writer: give it one so the test ends
+    if blocked:  # the old loader waits in open() for a writer: give it one so the test ends
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
         os.close(fd)
         t.join(20)
@@ -69,11 +70,12 @@ def test_fifo_is_refused_without_blocking(tmp_path, kind):
 
 @pytest.mark.skipif(not os.path.exists("/dev/null"), reason="no /dev/null")
 def test_character_device_is_refused():
-    e = refused(load_table, "/dev/null")       # was "the file is empty"; /dev/zero never ended
+    e = refused(load_table, "/dev/null")  # was "the file is empty"; /dev/zero never ended
     assert "character device" in str(e)
 
 
 # ---- item 5: sniff first, stream, bound a field, hash once -----------------------------------
+
 
 def test_huge_sparse_csv_is_refused_from_its_first_bytes(tmp_path):
     """2.5 GB of NUL bytes (a sparse file: no disk used): the old loader read all of it (2.86 GB
@@ -87,7 +89,7 @@ def test_huge_sparse_csv_is_refused_from_its_first_bytes(tmp_path):
 
 
 def test_a_nul_byte_deep_in_the_file_is_found_with_its_line(tmp_path):
-    rows = "".join(f"{k},{k + 1}\n" for k in range(40_000))     # ~ 420 KB, beyond the head
+    rows = "".join(f"{k},{k + 1}\n" for k in range(40_000))  # ~ 420 KB, beyond the head
     p = tmp_path / "t.csv"
     p.write_bytes(b"a,b\n" + rows.encode() + b"1,\x002\n")
     e = refused(load_table, p)
@@ -100,7 +102,7 @@ def test_a_field_longer_than_the_bound_is_refused_streaming(tmp_path):
     loader held the whole file, then pandas built the field)."""
     ok = tmp_path / "ok.csv"
     ok.write_bytes(b"a,b\n1,2\n3," + b"x" * MAX_FIELD_BYTES + b"\n")
-    d = load_table(ok, labels="b")      # the scan lets it through
+    d = load_table(ok, labels="b")  # the scan lets it through
     assert d.X.shape == (2, 1) and len(d.labels[1]) == MAX_FIELD_BYTES
     over = tmp_path / "over.csv"
     over.write_bytes(b"a,b\n1,2\n3," + b"7" * (MAX_FIELD_BYTES + 1) + b"\n")
@@ -134,7 +136,7 @@ def test_a_character_exactly_on_the_chunk_boundary(tmp_path):
     line = b"1,2\n"
     n = (_CHUNK_BYTES - len(rows) - 1) // len(line)
     body = rows + line * n
-    body += b"3" * (_CHUNK_BYTES - len(body) - 2) + b",\xc3"     # 'é' split at 1 MiB
+    body += b"3" * (_CHUNK_BYTES - len(body) - 2) + b",\xc3"  # 'é' split at 1 MiB
     assert len(body) == _CHUNK_BYTES
     p = tmp_path / "split.csv"
     p.write_bytes(body + b"\xa9\n" + b"4,5\n")
@@ -142,16 +144,19 @@ def test_a_character_exactly_on_the_chunk_boundary(tmp_path):
     assert d.X.shape == (n + 2, 1) and d.labels[-2] == "é"
 
 
-@pytest.mark.parametrize("magic, what", [
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a PNG image"),
-    (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "a JPEG image"),
-    (b"GIF89a\x01\x00\x01\x00", "a GIF image"),
-    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document"),
-    (b"PK\x03\x04\x14\x00\x06\x00", "a zip archive"),
-    (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "a gzip-compressed file"),
-    (b"PAR1\x15\x04\x15", "a Parquet file"),
-    (b"\x93NUMPY\x01\x00v\x00{'descr'", "a NumPy .npy array"),
-])
+@pytest.mark.parametrize(
+    "magic, what",
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a PNG image"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "a JPEG image"),
+        (b"GIF89a\x01\x00\x01\x00", "a GIF image"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document"),
+        (b"PK\x03\x04\x14\x00\x06\x00", "a zip archive"),
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "a gzip-compressed file"),
+        (b"PAR1\x15\x04\x15", "a Parquet file"),
+        (b"\x93NUMPY\x01\x00v\x00{'descr'", "a NumPy .npy array"),
+    ],
+)
 @pytest.mark.parametrize("kind", ["table", "network", "temporal"])
 def test_other_formats_are_named(tmp_path, magic, what, kind):
     p = tmp_path / "data.csv"
@@ -166,13 +171,16 @@ def test_a_csv_mentioning_pdf_is_still_a_csv(tmp_path):
     assert load_table(p).columns == ["PK", "GIF"]
 
 
-@pytest.mark.parametrize("model_kinds, text", [
-    (("table",), "a,b\n1,2\n3,4\n5,6\n"),
-    (("network",), "source,target\n0,1\n1,2\n2,0\n"),
-    (("network",), "0 1\n1 2\n2 0\n"),
-    (("temporal",), "t,i,j\n0,a,b\n1,b,c\n"),
-    (("table", "network"), "source,target\n0,1\n1,2\n2,0\n"),
-])
+@pytest.mark.parametrize(
+    "model_kinds, text",
+    [
+        (("table",), "a,b\n1,2\n3,4\n5,6\n"),
+        (("network",), "source,target\n0,1\n1,2\n2,0\n"),
+        (("network",), "0 1\n1 2\n2 0\n"),
+        (("temporal",), "t,i,j\n0,a,b\n1,b,c\n"),
+        (("table", "network"), "source,target\n0,1\n1,2\n2,0\n"),
+    ],
+)
 def test_a_load_hashes_the_file_once(tmp_path, monkeypatch, model_kinds, text):
     """The kind check and the load used to read and hash the file up to 3 times."""
     p = tmp_path / "f.csv"
@@ -226,10 +234,12 @@ def test_a_session_reload_hashes_the_data_once(tmp_path, monkeypatch):
 
 # ---- items 1 and 16: columnar files checked by their header and magic before anything else ----
 
+
 def _npy_header_only(path, shape, descr="<f4", extra=b""):
     with open(path, "wb") as fh:
         np.lib.format.write_array_header_1_0(
-            fh, {"descr": descr, "fortran_order": False, "shape": shape})
+            fh, {"descr": descr, "fortran_order": False, "shape": shape}
+        )
         fh.write(extra)
 
 
@@ -293,11 +303,12 @@ def test_a_truncated_parquet_file_is_refused_before_hashing(tmp_path, monkeypatc
 def test_fifo_named_npy_is_refused(tmp_path):
     p = tmp_path / "pipe.npy"
     os.mkfifo(p)
-    e = refused(load, p)        # a stat, never an open: nothing to block on
+    e = refused(load, p)  # a stat, never an open: nothing to block on
     assert "named pipe (FIFO)" in str(e)
 
 
 # ---- item 4: linear in the number of columns --------------------------------------------------
+
 
 class _CountingName(str):
     comparisons = 0
@@ -328,7 +339,7 @@ def test_a_wide_csv_loads(tmp_path):
     X = rng.integers(0, 10, size=(3, D))
     p = tmp_path / "wide.csv"
     with open(p, "w") as fh:
-        fh.write(",".join(f"c{j}" for j in range(D)) + ",c5\n")       # one repeated name
+        fh.write(",".join(f"c{j}" for j in range(D)) + ",c5\n")  # one repeated name
         for row in X:
             fh.write(",".join(map(str, row)) + ",1\n")
     d = load_table(p)

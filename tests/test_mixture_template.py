@@ -16,8 +16,9 @@ from explorer.models.exponential_mixture import ExponentialMixture
 from explorer.models.gmm import GaussianMixture
 
 
-@pytest.mark.parametrize("cls", [GaussianMixture, BernoulliMixture, ExponentialMixture,
-                                 BayesianGMM])
+@pytest.mark.parametrize(
+    "cls", [GaussianMixture, BernoulliMixture, ExponentialMixture, BayesianGMM]
+)
 def test_every_mixture_steps_through_the_template(cls):
     assert cls.step is MixtureModel.step
     assert "step" not in vars(cls) and "_m_step" in vars(cls)
@@ -41,15 +42,15 @@ def test_bernoulli_pass_with_thetas_of_0_and_1_takes_rows_one_at_a_time():
     X = _binary()
     m = BernoulliMixture(K=3, a=1.0, b=1.0)
     m.initialize(table(X), seed=0)
-    _check_pass(m, X)                   # the blocked pass (every log theta finite)
+    _check_pass(m, X)  # the blocked pass (every log theta finite)
     # point masses: theta 0 where a column is 0 in every row of the component, 1 where 1
     m.theta[0, 0] = 0.0
     m.theta[1, 5] = 1.0
-    _log_prior(m.theta, 1.0, 1.0, m.log_t, m.log_1mt)       # log theta, log(1 - theta)
+    _log_prior(m.theta, 1.0, 1.0, m.log_t, m.log_1mt)  # log theta, log(1 - theta)
     m._e_pass()
     assert np.isfinite(m.loglik) and np.isfinite(m.resp).all()
     _check_pass(m, X)
-    assert (m.resp[X[:, 0] == 1.0, 0] == 0.0).all()   # probability 0 under theta = 0
+    assert (m.resp[X[:, 0] == 1.0, 0] == 0.0).all()  # probability 0 under theta = 0
 
 
 def test_exponential_pass_and_step():

@@ -30,7 +30,7 @@ def test_every_chunk_claimed_once():
 
 def test_thread_count_from_work_size():
     big = 1e12
-    assert workers(1, big) == 1                       # one chunk: one thread
+    assert workers(1, big) == 1  # one chunk: one thread
     assert workers(64, _parallel.MIN_WORK_PER_THREAD - 1) == 1
     assert workers(64, big) == numba.get_num_threads()
     assert workers(64, 2 * _parallel.MIN_WORK_PER_THREAD) == min(2, numba.get_num_threads())
@@ -39,7 +39,9 @@ def test_thread_count_from_work_size():
 def test_call_restores_the_thread_count():
     before = numba.get_num_threads()
     seen = np.zeros(3, dtype=np.int64)
-    call(_count_claims, 3, 1.0, 3, seen, np.zeros(1, dtype=np.int64))              # small work: run on one thread
+    call(
+        _count_claims, 3, 1.0, 3, seen, np.zeros(1, dtype=np.int64)
+    )  # small work: run on one thread
     assert numba.get_num_threads() == before
 
 
@@ -47,4 +49,5 @@ def test_threads_wait_asleep():
     # Spinning idle threads get a shared core only when the scheduler rotates (bench/README.md,
     # "Busy core"); the kernels' module asks OpenMP to let them sleep unless the user chose.
     import os
+
     assert os.environ.get("OMP_WAIT_POLICY")

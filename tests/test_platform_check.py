@@ -3,11 +3,11 @@ packages and install command; no display -> one line. Fake ldd output, so no Qt 
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_cli, run_python
 
 from explorer import platform_check as pc
 
@@ -45,20 +45,23 @@ def test_missing_libraries_parsed_once_each_in_order():
     assert pc.missing_from_ldd("\tlibc.so.6 => /lib/libc.so.6 (0x1)\n") == []
 
 
-@pytest.mark.parametrize("soname, debian", [
-    ("libxcb-icccm.so.4", "libxcb-icccm4"),
-    ("libxcb-keysyms.so.1", "libxcb-keysyms1"),
-    ("libxcb-cursor.so.0", "libxcb-cursor0"),
-    ("libxcb-render-util.so.0", "libxcb-render-util0"),
-    ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0"),
-    ("libX11-xcb.so.1", "libx11-xcb1"),
-    ("libX11.so.6", "libx11-6"),
-    ("libGL.so.1", "libgl1"),
-    ("libEGL.so.1", "libegl1"),
-    ("libdbus-1.so.3", "libdbus-1-3"),
-    ("libfontconfig.so.1", "libfontconfig1"),
-    ("libglib-2.0.so.0", "libglib2.0-0"),
-])
+@pytest.mark.parametrize(
+    "soname, debian",
+    [
+        ("libxcb-icccm.so.4", "libxcb-icccm4"),
+        ("libxcb-keysyms.so.1", "libxcb-keysyms1"),
+        ("libxcb-cursor.so.0", "libxcb-cursor0"),
+        ("libxcb-render-util.so.0", "libxcb-render-util0"),
+        ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0"),
+        ("libX11-xcb.so.1", "libx11-xcb1"),
+        ("libX11.so.6", "libx11-6"),
+        ("libGL.so.1", "libgl1"),
+        ("libEGL.so.1", "libegl1"),
+        ("libdbus-1.so.3", "libdbus-1-3"),
+        ("libfontconfig.so.1", "libfontconfig1"),
+        ("libglib-2.0.so.0", "libglib2.0-0"),
+    ],
+)
 def test_debian_package_names(soname, debian):
     assert pc.debian_package(soname) == debian
 
@@ -73,10 +76,14 @@ def test_fresh_debian_gets_exactly_the_two_packages_and_one_apt_command():
 
 def test_fedora_names_and_dnf_command_deduplicated():
     cmd = pc.install_command(pc.missing_from_ldd(LDD_BARE), "fedora", root=True)
-    assert cmd == ("dnf install xcb-util-cursor xcb-util-wm xcb-util-image xcb-util-renderutil "
-                   "libxkbcommon-x11 libX11-xcb libxcb libglvnd-egl glib2")
+    assert cmd == (
+        "dnf install xcb-util-cursor xcb-util-wm xcb-util-image xcb-util-renderutil "
+        "libxkbcommon-x11 libX11-xcb libxcb libglvnd-egl glib2"
+    )
     # an unknown library is asked for by what provides it, which dnf understands
-    assert pc.install_command(["libfoo.so.3"], "fedora", True) == "dnf install 'libfoo.so.3()(64bit)'"
+    assert (
+        pc.install_command(["libfoo.so.3"], "fedora", True) == "dnf install 'libfoo.so.3()(64bit)'"
+    )
 
 
 def test_debian_command_deduplicates_glib():
@@ -115,17 +122,18 @@ def test_no_display_one_line_and_offscreen_passes():
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the preflight is Linux-only")
 def test_explorer_gui_without_display_says_so_and_exits_before_qt():
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
-    r = subprocess.run([sys.executable, "-m", "explorer.cli", "gui"], env=env,
-                       capture_output=True, text=True, timeout=120)
+    r = run_cli("gui", env=env, timeout=120)
     assert r.returncode == 3
     assert r.stderr.strip().count("\n") == 0 and "no display" in r.stderr
 
 
 def test_platform_check_does_not_import_qt():
-    code = ("import sys, explorer.platform_check as p; p.preflight(env={}, run_probe=False); "
-            "print(any(m.startswith('PySide6') for m in sys.modules))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                       env={"PYTHONPATH": ":".join(sys.path), "PATH": "/usr/bin:/bin"})
+    code = (
+        "import sys, explorer.platform_check as p; p.preflight(env={}, run_probe=False); "
+        "print(any(m.startswith('PySide6') for m in sys.modules))"
+    )
+    env = {"PYTHONPATH": ":".join(sys.path), "PATH": "/usr/bin:/bin"}
+    r = run_python("-c", code, env=env, timeout=60)
     assert r.stdout.strip() == "False", r.stderr
 
 
@@ -135,14 +143,17 @@ def test_make_run_checks_the_window_before_the_warm_up():
     makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
     prerequisites = re.search(r"^run:(.*)$", makefile, re.M).group(1).split()
     assert prerequisites.index("check-window") < prerequisites.index("install")
-    assert re.search(r"^check-window: \$\(STAMP\)\n\t.*-m explorer\.platform_check$", makefile,
-                     re.M)
+    assert re.search(
+        r"^check-window: \$\(STAMP\)\n\t.*-m explorer\.platform_check$", makefile, re.M
+    )
 
 
 def test_platform_check_as_a_command_says_why_and_exits_3():
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "EXPLORER_NO_PREFLIGHT")}
-    done = subprocess.run([sys.executable, "-m", "explorer.platform_check"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "EXPLORER_NO_PREFLIGHT")
+    }
+    done = run_python("-m", "explorer.platform_check", env=env, timeout=60)
     assert done.returncode == 3
     assert done.stderr.startswith("explorer: no display")

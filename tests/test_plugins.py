@@ -39,7 +39,7 @@ def clean_registry(monkeypatch):
     for model_id in set(registry()) - before:
         unregister(model_id)
     plugins.forget()
-    os.environ.pop(plugins.MODEL_FILES_VARIABLE, None)     # set by add_model_file, not undone
+    os.environ.pop(plugins.MODEL_FILES_VARIABLE, None)  # set by add_model_file, not undone
     for name in set(sys.modules) - modules:
         if name.startswith(("explorer_model_file_", "poisson_mixture")):
             del sys.modules[name]
@@ -57,8 +57,14 @@ def env_with(**extra) -> dict:
 
 
 def explorer_cli(*args, cwd, **env):
-    return subprocess.run([sys.executable, "-m", "explorer.cli", *map(str, args)], cwd=cwd,
-                          env=env_with(**env), capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "explorer.cli", *map(str, args)],
+        cwd=cwd,
+        env=env_with(**env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_a_folder_of_model_files_loads_and_a_broken_file_is_reported(clean_registry, tmp_path):
@@ -71,7 +77,8 @@ def test_a_folder_of_model_files_loads_and_a_broken_file_is_reported(clean_regis
     (folder / "taken.py").write_text(
         "from explorer.models import register\n"
         "from explorer.models.kmeans import KMeans\n\n\n"
-        "@register\nclass Again(KMeans):\n    id = 'kmeans'\n")
+        "@register\nclass Again(KMeans):\n    id = 'kmeans'\n"
+    )
     clean_registry.setenv(plugins.MODEL_PATH_VARIABLE, str(folder))
     reg = registry()
     assert "poisson-mixture" in reg and "gmm" in reg and "ammsb" in reg
@@ -80,7 +87,7 @@ def test_a_folder_of_model_files_loads_and_a_broken_file_is_reported(clean_regis
     assert problems["typo.py"].startswith("SyntaxError") and "line 1" in problems["typo.py"]
     assert "ModuleNotFoundError" in problems["needs.py"]
     assert "'kmeans' registered twice" in problems["taken.py"]
-    assert reg["kmeans"].__module__ == "explorer.models.kmeans"      # not replaced
+    assert reg["kmeans"].__module__ == "explorer.models.kmeans"  # not replaced
 
 
 def test_an_unknown_id_names_the_files_that_failed(clean_registry, tmp_path):
@@ -103,23 +110,28 @@ def test_a_model_file_must_exist_and_be_python(tmp_path):
 def _dist_info(site: Path, entry_points: str) -> None:
     info = site / "explorer_poisson_test-0.1.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: explorer-poisson-test\n"
-                                   "Version: 0.1\n")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: explorer-poisson-test\nVersion: 0.1\n"
+    )
     (info / "entry_points.txt").write_text(entry_points)
 
 
 def test_an_installed_package_adds_its_model_through_the_entry_point(clean_registry, tmp_path):
     site = tmp_path / "site"
-    _dist_info(site, "[explorer.models]\npoisson-mixture = poisson_mixture.model\n"
-                     "missing = no_such_module_for_explorer.models\n")
+    _dist_info(
+        site,
+        "[explorer.models]\npoisson-mixture = poisson_mixture.model\n"
+        "missing = no_such_module_for_explorer.models\n",
+    )
     clean_registry.syspath_prepend(str(EXAMPLE_DIR))
     clean_registry.syspath_prepend(str(site))
     plugins.forget()
     cls = get_model("poisson-mixture")
     assert cls.__module__ == "poisson_mixture.model" and issubclass(cls, Model)
     (problem,) = [p for p in load_problems() if "missing" in p.source]
-    assert problem.source == ("entry point missing = no_such_module_for_explorer.models "
-                              "(explorer-poisson-test)")
+    assert problem.source == (
+        "entry point missing = no_such_module_for_explorer.models (explorer-poisson-test)"
+    )
     assert "ModuleNotFoundError" in problem.reason
 
 
@@ -129,8 +141,18 @@ def test_the_cli_fits_the_installed_package(tmp_path):
     site = tmp_path / "site"
     _dist_info(site, "[explorer.models]\npoisson-mixture = poisson_mixture.model\n")
     path = os.pathsep.join([str(ROOT), str(site), str(EXAMPLE_DIR)])
-    r = explorer_cli("fit", "poisson-mixture", COUNTS, "--labels", "source", "--out", "out",
-                     "--quiet", cwd=tmp_path, PYTHONPATH=path)
+    r = explorer_cli(
+        "fit",
+        "poisson-mixture",
+        COUNTS,
+        "--labels",
+        "source",
+        "--out",
+        "out",
+        "--quiet",
+        cwd=tmp_path,
+        PYTHONPATH=path,
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads((tmp_path / "out" / "result.json").read_text())
     assert doc["model"] == "poisson-mixture" and doc["converged"]
@@ -138,8 +160,21 @@ def test_the_cli_fits_the_installed_package(tmp_path):
 
 
 def test_model_file_and_model_path_on_the_cli_and_a_session_names_no_file(tmp_path):
-    r = explorer_cli("fit", "poisson-mixture", COUNTS, "--K", "2", "--model-file", EXAMPLE,
-                     "--session", "s.explorer.json", "--out", "out", "--quiet", cwd=tmp_path)
+    r = explorer_cli(
+        "fit",
+        "poisson-mixture",
+        COUNTS,
+        "--K",
+        "2",
+        "--model-file",
+        EXAMPLE,
+        "--session",
+        "s.explorer.json",
+        "--out",
+        "out",
+        "--quiet",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "out" / "result.json").read_text())["model"] == "poisson-mixture"
     session_text = (tmp_path / "s.explorer.json").read_text()
@@ -147,32 +182,57 @@ def test_model_file_and_model_path_on_the_cli_and_a_session_names_no_file(tmp_pa
     # replaying needs the model named again: the session alone loads no code
     alone = explorer_cli("replay", "s.explorer.json", cwd=tmp_path)
     assert alone.returncode != 0
-    assert "runs[0].model: unknown model \"poisson-mixture\"" in alone.stdout + alone.stderr
+    assert 'runs[0].model: unknown model "poisson-mixture"' in alone.stdout + alone.stderr
     # (--allow-paths: the example's counts.csv lies outside the session's folder)
-    named = explorer_cli("replay", "s.explorer.json", "--model-file", EXAMPLE, "--allow-paths",
-                         cwd=tmp_path)
+    named = explorer_cli(
+        "replay", "s.explorer.json", "--model-file", EXAMPLE, "--allow-paths", cwd=tmp_path
+    )
     assert named.returncode == 0, named.stdout + named.stderr
     assert "1 of 1 runs reproduced" in named.stdout
-    listed = explorer_cli("models", cwd=tmp_path,
-                          EXPLORER_MODEL_PATH=str(EXAMPLE.parent))
+    listed = explorer_cli("models", cwd=tmp_path, EXPLORER_MODEL_PATH=str(EXAMPLE.parent))
     assert listed.returncode == 0 and "poisson-mixture: Poisson mixture (EM)" in listed.stdout
-    missing = explorer_cli("fit", "gmm", COUNTS, "--model-file", tmp_path / "nope.py",
-                           cwd=tmp_path)
+    missing = explorer_cli("fit", "gmm", COUNTS, "--model-file", tmp_path / "nope.py", cwd=tmp_path)
     assert missing.returncode == 2 and "no such model file" in missing.stderr
 
 
 def test_a_sweep_loads_the_model_file_in_its_worker_processes(tmp_path):
-    r = explorer_cli("sweep", "poisson-mixture", COUNTS, "--K", "1:2", "--seeds", "1", "--jobs",
-                     "1", "--max-iter", "30", "--model-file", EXAMPLE, cwd=tmp_path)
+    r = explorer_cli(
+        "sweep",
+        "poisson-mixture",
+        COUNTS,
+        "--K",
+        "1:2",
+        "--seeds",
+        "1",
+        "--jobs",
+        "1",
+        "--max-iter",
+        "30",
+        "--model-file",
+        EXAMPLE,
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "chosen K: 2" in r.stdout
 
 
 def test_the_window_scenario_path_fits_the_example(tmp_path):
     shot = tmp_path / "window.png"
-    r = explorer_cli("gui", COUNTS, "--model", "poisson-mixture", "--K", "2", "--run",
-                     "--screenshot", shot, "--model-file", EXAMPLE, cwd=tmp_path,
-                     QT_QPA_PLATFORM="offscreen")
+    r = explorer_cli(
+        "gui",
+        COUNTS,
+        "--model",
+        "poisson-mixture",
+        "--K",
+        "2",
+        "--run",
+        "--screenshot",
+        shot,
+        "--model-file",
+        EXAMPLE,
+        cwd=tmp_path,
+        QT_QPA_PLATFORM="offscreen",
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert shot.stat().st_size > 10_000
 
@@ -226,7 +286,9 @@ def test_explorer_models_reports_a_file_that_failed_and_lists_the_others(tmp_pat
     (folder / "poisson.py").write_text(EXAMPLE.read_text())
     r = explorer_cli("models", cwd=tmp_path, EXPLORER_MODEL_PATH=str(folder))
     assert r.returncode == 0, r.stderr
-    assert (f"explorer: warning: model not loaded: {(folder / 'broken.py').resolve()}: "
-            "ModuleNotFoundError: No module named 'no_such_package_for_explorer'") in r.stderr
+    assert (
+        f"explorer: warning: model not loaded: {(folder / 'broken.py').resolve()}: "
+        "ModuleNotFoundError: No module named 'no_such_package_for_explorer'"
+    ) in r.stderr
     assert r.stderr.count("model not loaded") == 1
     assert "poisson-mixture: Poisson mixture (EM)" in r.stdout and "\ngmm: " in r.stdout

@@ -41,23 +41,26 @@ SEEDS = (0, 1)
 
 
 def _params(cases):
-    return [pytest.param(m, hp, name, id=f"{m}-{'-'.join(f'{k}={v}' for k, v in hp.items())}"
-                         f"-{name}")
-            for m, hp, names in cases for name in names]
+    return [
+        pytest.param(m, hp, name, id=f"{m}-{'-'.join(f'{k}={v}' for k, v in hp.items())}-{name}")
+        for m, hp, names in cases
+        for name in names
+    ]
 
 
 def permuted(data, perm):
     """``data`` with its rows in the order ``perm`` (row i of the result is row perm[i])."""
     return dataclasses.replace(
-        data, X=np.ascontiguousarray(data.X[perm]), ids=np.asarray(data.ids)[perm],
-        labels=None if data.labels is None else np.asarray(data.labels)[perm])
+        data,
+        X=np.ascontiguousarray(data.X[perm]),
+        ids=np.asarray(data.ids)[perm],
+        labels=None if data.labels is None else np.asarray(data.labels)[perm],
+    )
 
 
 @pytest.fixture(scope="module")
 def tables():
-    return {name: load_table(SAMPLE / f"{name}.csv",
-                             labels=LABELS.get(name))
-            for name in K}
+    return {name: load_table(SAMPLE / f"{name}.csv", labels=LABELS.get(name)) for name in K}
 
 
 @pytest.mark.parametrize("model_id, hp, name", _params(CASES))
@@ -70,8 +73,9 @@ def test_a_table_in_another_row_order_gives_the_same_fit(tables, model_id, hp, n
         ra = fit(cls, data, seed=seed, K=K[name], snapshots=False, **hp)
         for perm in perms:
             rb = fit(cls, permuted(data, perm), seed=seed, K=K[name], snapshots=False, **hp)
-            np.testing.assert_array_equal(rb.model.labels(), ra.model.labels()[perm],
-                                          err_msg=f"seed {seed}")
+            np.testing.assert_array_equal(
+                rb.model.labels(), ra.model.labels()[perm], err_msg=f"seed {seed}"
+            )
             assert rb.trace[-1] == pytest.approx(ra.trace[-1], rel=1e-9, abs=1e-9), seed
             assert rb.iterations == ra.iterations, seed
             assert rb.best_seed == ra.best_seed, seed
@@ -79,7 +83,7 @@ def test_a_table_in_another_row_order_gives_the_same_fit(tables, model_id, hp, n
 
 def test_canonical_row_order_depends_on_the_values_only():
     rng = np.random.default_rng(0)
-    X = rng.integers(0, 3, size=(500, 3)).astype(np.float64)   # many identical rows
+    X = rng.integers(0, 3, size=(500, 3)).astype(np.float64)  # many identical rows
     X[7] = -0.0
     X[8] = 0.0
     order = canonical_row_order(X)
@@ -94,8 +98,7 @@ def test_canonical_row_order_depends_on_the_values_only():
     np.testing.assert_array_equal(X[canonical_row_order(X.astype(np.float32))], X[order])
 
 
-@pytest.mark.parametrize("metric, n", [("sqeuclidean", 400), ("l1", 400),
-                                       ("sqeuclidean", 120_000)])
+@pytest.mark.parametrize("metric, n", [("sqeuclidean", 400), ("l1", 400), ("sqeuclidean", 120_000)])
 def test_plusplus_picks_the_same_centres_in_every_row_order(metric, n):
     """The seeding alone, on both of its paths (the dense one and, from 100,000 rows, the lean
     one): bit for bit the same centres from a permuted copy of the rows."""

@@ -12,11 +12,11 @@ import types
 import numpy as np
 import pytest
 from fake_models import ShrinkModel
-from helpers import noise_table
+from helpers import noise_fit, noise_table
 
 from explorer import runner
 
-TICK = 2.0 ** -6       # seconds of fake time per step: exact in binary, so no rounding at the edges
+TICK = 2.0**-6  # seconds of fake time per step: exact in binary, so no rounding at the edges
 
 
 class TickingModel(ShrinkModel):
@@ -33,9 +33,10 @@ class TickingModel(ShrinkModel):
 def fake_clock(monkeypatch):
     """The runner (and its RunControl) read a clock that only model steps advance."""
     TickingModel.clock = [0.0]
-    now = lambda: TickingModel.clock[0]     # noqa: E731
-    monkeypatch.setattr(runner, "time", types.SimpleNamespace(perf_counter=now, monotonic=now,
-                                                              sleep=time.sleep))
+    now = lambda: TickingModel.clock[0]  # noqa: E731
+    monkeypatch.setattr(
+        runner, "time", types.SimpleNamespace(perf_counter=now, monotonic=now, sleep=time.sleep)
+    )
     return TickingModel.clock
 
 
@@ -57,12 +58,14 @@ def test_converges_to_closed_form_and_keeps_trace():
 
 
 def test_max_iter_stops_unconverged():
-    res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.01, max_iter=5, tol=0.0)
+    res = noise_fit(max_iter=5)
     assert res.iterations == 5 and not res.converged
 
 
 def test_restarts_keep_the_best_and_report_seeds():
-    res = runner.fit(ShrinkModel, noise_table(), seed=10, K=2, rate=0.2, n_init=4, max_iter=3, tol=0)
+    res = runner.fit(
+        ShrinkModel, noise_table(), seed=10, K=2, rate=0.2, n_init=4, max_iter=3, tol=0
+    )
     assert [r["seed"] for r in res.restarts] == [10, 11, 12, 13]
     finals = [r["objective"] for r in res.restarts]
     assert res.final_objective == min(finals)  # distortion: lower is better
@@ -79,8 +82,7 @@ def test_cancel_within_one_iteration_keeps_last_good_state():
         if p.iteration >= 3:
             control.cancel()
 
-    res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.01, max_iter=1000, tol=0, callback=cb,
-                     snapshot_interval=0.0, control=control)
+    res = noise_fit(max_iter=1000, callback=cb, snapshot_interval=0.0, control=control)
     assert res.cancelled and not res.converged
     assert res.iterations == 3  # the cancel was seen before iteration 4 started
     assert res.model.parameters()["centers"].shape == (2, 2)
@@ -99,8 +101,7 @@ def test_pause_blocks_and_resume_continues():
             return super().step()
 
     def work():
-        out["res"] = runner.fit(Counting, data, K=2, rate=0.01, max_iter=40, tol=0,
-                                control=control)
+        out["res"] = runner.fit(Counting, data, K=2, rate=0.01, max_iter=40, tol=0, control=control)
 
     control.pause()
     th = threading.Thread(target=work)
@@ -118,8 +119,9 @@ def test_snapshots_are_throttled_and_last_one_is_final(fake_clock):
     calls = []
     # 200 steps of 1/64 s (3.125 s of fake time), a report at most every 8/64 s: the first
     # iteration's, then every eighth step's, the last iteration's and the final one (done)
-    res = runner.fit(TickingModel, noise_table(), K=2, rate=0.001, max_iter=200, tol=0,
-                     callback=calls.append, snapshot_interval=8 * TICK)
+    res = noise_fit(
+        TickingModel, rate=0.001, max_iter=200, callback=calls.append, snapshot_interval=8 * TICK
+    )
     assert [p.iteration for p in calls] == [1, *range(9, 200, 8), 200, 200]
     assert [p.done for p in calls] == [False] * (len(calls) - 1) + [True]
     assert calls[-1].iteration == res.iterations == 200
@@ -141,10 +143,11 @@ def test_bad_settings_refused():
 
 def test_keep_best_returns_the_best_state_and_says_why_it_stopped():
     from fake_models import RiseFallModel
+
     res = runner.fit(RiseFallModel, noise_table(), peak=5, patience=3, seed=0)
-    assert res.iterations == 8 and len(res.trace) == 8          # full history kept
+    assert res.iterations == 8 and len(res.trace) == 8  # full history kept
     assert res.best_iteration == 5 < res.iterations
-    assert res.model.position == 5                              # the state of iteration 5
+    assert res.model.position == 5  # the state of iteration 5
     np.testing.assert_array_equal(res.model.values, np.full(3, 5.0))
     assert res.final_objective == res.trace[4] == 0.0
     assert not res.converged
@@ -154,6 +157,7 @@ def test_keep_best_returns_the_best_state_and_says_why_it_stopped():
 
 def test_nonfinite_objective_never_converges_and_keeps_best_state():
     from fake_models import RiseFallModel
+
     res = runner.fit(RiseFallModel, noise_table(), peak=10, nan_at=4, seed=0)
     assert not res.converged
     assert res.stop_reason.startswith("non-finite objective")
@@ -174,6 +178,7 @@ def test_monotone_model_with_nonfinite_objective_is_reported_not_converged():
 
 def test_degenerate_restart_is_never_chosen_over_a_sound_one():
     from fake_models import RiseFallModel
+
     # Restart seeds 0, 1, 2: scores peak at the seed, so seed 2 would win, but it is degenerate.
     res = runner.fit(RiseFallModel, noise_table(), n_init=3, degenerate_seed=2, seed=0)
     assert res.best_seed == 1
@@ -184,12 +189,16 @@ def test_degenerate_restart_is_never_chosen_over_a_sound_one():
 
 
 def test_stop_reasons_of_plain_runs():
-    assert runner.fit(ShrinkModel, noise_table(), K=2, tol=1e-12, max_iter=500).stop_reason == "converged"
+    assert (
+        runner.fit(ShrinkModel, noise_table(), K=2, tol=1e-12, max_iter=500).stop_reason
+        == "converged"
+    )
     res = runner.fit(ShrinkModel, noise_table(), K=2, rate=0.01, max_iter=5, tol=0.0)
     assert res.stop_reason == "iteration limit" and res.best_iteration == 5
 
 
 # ---- the template (prepare once per fit) and the generator protocol ------------------------------
+
 
 class CountingShrink(ShrinkModel):
     """ShrinkModel that records every _prepare, _init_state and snapshot call (class-wide lists,
@@ -218,8 +227,12 @@ class CountingShrink(ShrinkModel):
 
 @pytest.fixture
 def counting():
-    for calls in (CountingShrink.prepared, CountingShrink.started, CountingShrink.snapshots,
-                  CountingShrink.finished):
+    for calls in (
+        CountingShrink.prepared,
+        CountingShrink.started,
+        CountingShrink.snapshots,
+        CountingShrink.finished,
+    ):
         calls.clear()
     return CountingShrink
 
@@ -227,7 +240,7 @@ def counting():
 def test_prepare_runs_once_per_fit_and_restarts_share_it(counting):
     data = noise_table()
     res = runner.fit(counting, data, seed=5, K=2, rate=0.3, n_init=3, max_iter=20, tol=0)
-    assert counting.prepared == [data]                  # once, not once per restart
+    assert counting.prepared == [data]  # once, not once per restart
     assert counting.started == [5, 6, 7]
     # finish: once per restart, on its returned state
     assert counting.finished == [(r["seed"], r["iterations"]) for r in res.restarts]
@@ -249,8 +262,14 @@ def test_prepare_runs_once_per_fit_and_restarts_share_it(counting):
 
 def test_finish_is_not_called_after_a_cancel(counting):
     control = runner.RunControl()
-    res = runner.fit(counting, noise_table(), seed=5, K=2, rate=0.3, max_iter=20, tol=0,
-                     control=control, callback=lambda p: control.cancel())
+    res = noise_fit(
+        counting,
+        seed=5,
+        rate=0.3,
+        max_iter=20,
+        control=control,
+        callback=lambda p: control.cancel(),
+    )
     assert res.cancelled and res.iterations >= 1 and counting.finished == []
 
 
@@ -265,11 +284,11 @@ def test_iterate_yields_every_iteration_and_returns_the_restart():
         except StopIteration as stop:
             restart = stop.value
             break
-        assert m.iteration == it.iteration             # the runner's counter, set per step
+        assert m.iteration == it.iteration  # the runner's counter, set per step
         seen.append((it.iteration, it.objective, it.last, len(it.trace)))
     assert [s[0] for s in seen] == list(range(1, 8))
     assert [s[2] for s in seen] == [False] * 6 + [True]
-    assert [s[3] for s in seen] == list(range(1, 8))   # the trace so far, one value per step
+    assert [s[3] for s in seen] == list(range(1, 8))  # the trace so far, one value per step
     assert [s[1] for s in seen] == restart.trace
     assert restart.stop_reason == "iteration limit" and restart.best_iteration == 7
     assert restart.model is m and len(restart.times) == 7
@@ -283,13 +302,14 @@ def test_iterate_yields_every_iteration_and_returns_the_restart():
 def test_snapshots_only_on_request_plus_the_final_one(counting):
     control = runner.RunControl(snapshots_on_request=True)
     calls = []
-    res = runner.fit(counting, noise_table(), K=2, rate=0.01, max_iter=30, tol=0, callback=calls.append,
-                     snapshot_interval=0.0, control=control)
-    assert len(calls) == 31 and calls[-1].done            # progress at every iteration, then done
+    res = noise_fit(
+        counting, max_iter=30, callback=calls.append, snapshot_interval=0.0, control=control
+    )
+    assert len(calls) == 31 and calls[-1].done  # progress at every iteration, then done
     with_snap = [p.iteration for p in calls if p.snapshot is not None]
     # Nobody asked after the first: the first report and the final state only.
     assert with_snap == [1, 30] and calls[-1].snapshot is not None
-    assert counting.snapshots == [1, 30]                  # none made and dropped
+    assert counting.snapshots == [1, 30]  # none made and dropped
     assert res.iterations == 30
 
     # A consumer that asks again after every fifth report gets one at the next report.
@@ -302,16 +322,14 @@ def test_snapshots_only_on_request_plus_the_final_one(counting):
         if p.iteration % 5 == 0 and not p.done:
             control.request_snapshot()
 
-    runner.fit(counting, noise_table(), K=2, rate=0.01, max_iter=30, tol=0, callback=consumer,
-               snapshot_interval=0.0, control=control)
+    noise_fit(counting, max_iter=30, callback=consumer, snapshot_interval=0.0, control=control)
     with_snap = [p.iteration for p in calls if p.snapshot is not None and not p.done]
     assert with_snap == [1, 6, 11, 16, 21, 26]
     assert counting.snapshots == with_snap + [30]
 
     # The default control (the CLI, sweep, scripts): a snapshot with every report, as before.
     calls = []
-    runner.fit(ShrinkModel, noise_table(), K=2, rate=0.01, max_iter=10, tol=0, callback=calls.append,
-               snapshot_interval=0.0)
+    noise_fit(max_iter=10, callback=calls.append, snapshot_interval=0.0)
     assert all(p.snapshot is not None for p in calls)
 
 
@@ -325,19 +343,23 @@ def test_a_delayed_request_is_served_after_its_delay(fake_clock):
             if len(got) == 1:
                 control.request_snapshot(16 * TICK)
 
-    runner.fit(TickingModel, noise_table(), K=2, rate=0.001, max_iter=60, tol=0,
-               callback=consumer, snapshot_interval=0.0, control=control)
+    watched = dict(callback=consumer, snapshot_interval=0.0, control=control)
+    noise_fit(TickingModel, rate=0.001, max_iter=60, **watched)
     # asked at iteration 1 (fake time 1 tick) for a snapshot 16 ticks later: served at iteration
     # 17, not before, and no other
     assert got == [(1, TICK), (17, 17 * TICK)]
 
 
-@pytest.mark.parametrize("model_id, path, hp", [
-    ("dynamic-exposure", "planted_contacts/counts.csv", {"n_init": 3, "K_aff": 3, "K_exp": 2}),
-    ("ammsb", "karate/edges.csv", {"n_init": 3, "K": 2}),
-])
-def test_real_models_prepare_once_and_restarts_match_single_fits(monkeypatch, sample_dir,
-                                                                model_id, path, hp):
+@pytest.mark.parametrize(
+    "model_id, path, hp",
+    [
+        ("dynamic-exposure", "planted_contacts/counts.csv", {"n_init": 3, "K_aff": 3, "K_exp": 2}),
+        ("ammsb", "karate/edges.csv", {"n_init": 3, "K": 2}),
+    ],
+)
+def test_real_models_prepare_once_and_restarts_match_single_fits(
+    monkeypatch, sample_dir, model_id, path, hp
+):
     """The dense pair arrays (dynamic-exposure) and the held-out split (a-MMSB) are built once
     per fit with n_init 3, and every restart ends exactly where a fit of its own seed does."""
     import explorer

@@ -13,8 +13,16 @@ def test_dynamic_exposure_refuses_a_network_beyond_its_dense_pair_limit():
     n = 30_000
     ids = np.arange(n).astype(str)
     z = np.array([0, 0], dtype=np.int64)
-    data = TemporalNetworkData(node_ids=ids, T=2, t=z, i=np.array([0, 1]), j=np.array([1, 2]),
-                               count=np.ones(2), times=np.arange(2.0), path="big.csv")
+    data = TemporalNetworkData(
+        node_ids=ids,
+        T=2,
+        t=z,
+        i=np.array([0, 1]),
+        j=np.array([1, 2]),
+        count=np.ones(2),
+        times=np.arange(2.0),
+        path="big.csv",
+    )
     model = get_model("dynamic-exposure")(K_aff=2, K_exp=2)
     with pytest.raises(DataError, match="GiB"):
         model.check_data(data)
@@ -39,7 +47,7 @@ def test_ammsb_overlapping_communities_match_the_node_by_node_rule(K, thr):
 
     rng = np.random.default_rng(K)
     pi = rng.dirichlet(np.full(K, 0.3), size=20_000)
-    pi[:300] = np.round(pi[:300], 1)        # ties
+    pi[:300] = np.round(pi[:300], 1)  # ties
     model = AMMSB(K=K, overlap_threshold=thr)
     model.pi, model.N = pi, len(pi)
     got = model.overlapping_communities()

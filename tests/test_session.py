@@ -3,12 +3,12 @@
 import json
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import checkout_env, run_cli, run_python
 
 import explorer
 from explorer import runner, session
@@ -18,9 +18,8 @@ FIXTURES = Path(__file__).resolve().parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "explorer.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=600)
+def cli(*args, **kw):
+    return run_cli(*args, timeout=600, **kw)
 
 
 def two_run_session(sample_dir):
@@ -36,7 +35,7 @@ def test_save_and_open_restore_every_run(tmp_path, sample_dir):
     s, iris = two_run_session(sample_dir)
     path = s.save(tmp_path / "work")
     assert path.name == "work.explorer.json" and session.arrays_path(path).exists()
-    doc = json.loads(path.read_text())          # human-readable, versioned
+    doc = json.loads(path.read_text())  # human-readable, versioned
     assert doc["format"] == session.FORMAT and len(doc["runs"]) == 2
     assert doc["datasets"][0]["sha256"] == iris.sha256
     back = session.load_session(path)
@@ -63,7 +62,7 @@ def test_replay_reproduces_every_objective(tmp_path, sample_dir):
 
 def test_replay_reports_a_different_objective(tmp_path, sample_dir):
     s, _ = two_run_session(sample_dir)
-    s.runs[0].result["objective"]["final"] += 1e-3        # as if the saved result were wrong
+    s.runs[0].result["objective"]["final"] += 1e-3  # as if the saved result were wrong
     path = s.save(tmp_path / "work")
     r = cli("replay", path, "--allow-paths")
     assert r.returncode == 1
@@ -83,19 +82,29 @@ def test_a_changed_data_file_is_reported_not_used(tmp_path, sample_dir):
     assert "changed since the session was saved" in problem and str(data_file) in problem
     (row,) = session.replay(back)
     assert not row.matches and "changed" in row.problem
-    r = cli("replay", path)      # the data beside the session: no --allow-paths needed
+    r = cli("replay", path)  # the data beside the session: no --allow-paths needed
     assert r.returncode == 1 and "changed" in r.stderr
 
 
 def test_fit_appends_runs_to_a_session(tmp_path, sample_dir):
     path = tmp_path / "cli.explorer.json"
     for K in (2, 3):
-        r = cli("fit", "kmeans", sample_dir / "iris.csv", "--K", K, "--labels", "species",
-                "--quiet", "--session", path)
+        r = cli(
+            "fit",
+            "kmeans",
+            sample_dir / "iris.csv",
+            "--K",
+            K,
+            "--labels",
+            "species",
+            "--quiet",
+            "--session",
+            path,
+        )
         assert r.returncode == 0, r.stderr
     back = session.load_session(path)
     assert [r.hyperparameters["K"] for r in back.runs] == [2, 3]
-    assert len(back.datasets) == 1          # the same file and options are one dataset
+    assert len(back.datasets) == 1  # the same file and options are one dataset
 
 
 def test_format_1_fixture_still_opens_and_replays(tmp_path):
@@ -129,14 +138,17 @@ def test_unreadable_sessions_are_refused_with_a_reason(tmp_path):
 
 # ---- tampered sessions (issue 22: items 9, 10, 12) -------------------------------------------------
 
+
 def saved_session(tmp_path, sample_dir):
     """A kmeans run on a copy of iris beside the session (inside its folder tree)."""
     data_file = tmp_path / "iris.csv"
     shutil.copy(sample_dir / "iris.csv", data_file)
     iris = explorer.load(data_file, labels="species")
     s = session.Session()
-    s.add_run(runner.fit(get_model("kmeans")(K=3), iris, seed=0, max_iter=5),
-              options={"labels": "species"})
+    s.add_run(
+        runner.fit(get_model("kmeans")(K=3), iris, seed=0, max_iter=5),
+        options={"labels": "species"},
+    )
     return s.save(tmp_path / "work")
 
 
@@ -147,7 +159,7 @@ def tamper(path, change):
 
 
 TAMPERED = [
-    (lambda d: d["runs"][0].update(seed=float("inf")), "runs[0].seed"),     # "seed": 1e400
+    (lambda d: d["runs"][0].update(seed=float("inf")), "runs[0].seed"),  # "seed": 1e400
     (lambda d: d["runs"][0].update(seed=-1), "runs[0].seed"),
     (lambda d: d["runs"][0].update(dataset=7), "runs[0].dataset"),
     (lambda d: d["runs"][0].update(dataset=-1), "runs[0].dataset"),
@@ -155,8 +167,10 @@ TAMPERED = [
     (lambda d: d["datasets"][0]["options"].update(sep=";"), "datasets[0].options.sep"),
     (lambda d: d["datasets"][0]["options"].update(labels=3), "datasets[0].options.labels"),
     (lambda d: d["runs"][0]["result"].update(objective="big"), "runs[0].result.objective"),
-    (lambda d: d["runs"][0]["result"]["objective"].update(final="1.5"),
-     "runs[0].result.objective.final"),
+    (
+        lambda d: d["runs"][0]["result"]["objective"].update(final="1.5"),
+        "runs[0].result.objective.final",
+    ),
     (lambda d: d["runs"][0].update(max_iter=0), "runs[0].max_iter"),
     (lambda d: d["runs"][0].update(tol=-1), "runs[0].tol"),
     (lambda d: d["runs"][0].update(model="nope"), "runs[0].model"),
@@ -193,8 +207,7 @@ for p in sys.argv[1:]:
     out.append([code, err.getvalue()])
 print(json.dumps(out))
 """
-    r = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True,
-                       timeout=600, env=dict(__import__("os").environ, PYTHONPATH=str(ROOT)))
+    r = run_python("-c", script, *paths, timeout=600, env=checkout_env())
     assert r.returncode == 0, r.stderr
     for (code, err), (_, field) in zip(json.loads(r.stdout), TAMPERED):
         assert code == 2 and err.count("\n") == 1 and field in err, (field, err)
@@ -211,8 +224,9 @@ def test_seed_1e400_and_deep_nesting_are_refused(tmp_path, sample_dir):
     r = cli("replay", deep)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "nested" in r.stderr, r.stderr
     shallow_but_deep = tmp_path / "deep2.explorer.json"
-    shallow_but_deep.write_text('{"app": "explorer", "format": 1, "x": ' + "[" * 500
-                                + "]" * 500 + "}")
+    shallow_but_deep.write_text(
+        '{"app": "explorer", "format": 1, "x": ' + "[" * 500 + "]" * 500 + "}"
+    )
     with pytest.raises(session.SessionError, match="nested"):
         session.load_session(shallow_but_deep)
 
@@ -221,7 +235,7 @@ def test_a_pickled_or_truncated_arrays_file_is_refused(tmp_path, sample_dir):
     path = saved_session(tmp_path, sample_dir)
     npz = session.arrays_path(path)
     good = npz.read_bytes()
-    with open(npz, "wb") as fh:              # an object array: loading it would unpickle
+    with open(npz, "wb") as fh:  # an object array: loading it would unpickle
         np.savez(fh, **{"run1/labels": np.array([{"a": 1}], dtype=object)})
     r = cli("replay", path)
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
@@ -240,11 +254,15 @@ def test_paths_outside_the_session_folder_need_confirmation(tmp_path, sample_dir
     folder = tmp_path / "s"
     folder.mkdir()
     path = saved_session(folder, sample_dir)
-    secret = tmp_path / "secret.csv"          # outside the session's folder tree
+    secret = tmp_path / "secret.csv"  # outside the session's folder tree
     shutil.copy(sample_dir / "iris.csv", secret)
     (folder / "iris.csv").unlink()
-    tamper(path, lambda d: d["datasets"][0].update(path="/nonexistent/iris.csv",
-                                                   relative_path="../secret.csv"))
+    tamper(
+        path,
+        lambda d: d["datasets"][0].update(
+            path="/nonexistent/iris.csv", relative_path="../secret.csv"
+        ),
+    )
     back = session.load_session(path)
     assert session.paths_outside(back) == [secret.resolve()]
     (problem,) = session.check_datasets(back)
@@ -257,8 +275,12 @@ def test_paths_outside_the_session_folder_need_confirmation(tmp_path, sample_dir
     r = cli("replay", path, "--allow-paths")
     assert r.returncode == 0 and "1 of 1 runs reproduced" in r.stdout, r.stdout + r.stderr
     # /etc/passwd through a relative path: listed, not read
-    tamper(path, lambda d: d["datasets"][0].update(
-        path="/nonexistent/x", relative_path="../" * 30 + "etc/passwd"))
+    tamper(
+        path,
+        lambda d: d["datasets"][0].update(
+            path="/nonexistent/x", relative_path="../" * 30 + "etc/passwd"
+        ),
+    )
     back = session.load_session(path)
     assert session.paths_outside(back) == [Path("/etc/passwd")]
     r = cli("replay", path)
@@ -266,7 +288,7 @@ def test_paths_outside_the_session_folder_need_confirmation(tmp_path, sample_dir
 
 
 def test_a_missing_sha256_is_reported(tmp_path, sample_dir):
-    """"sha256": null used to let a changed data file be fitted with no word."""
+    """ "sha256": null used to let a changed data file be fitted with no word."""
     path = saved_session(tmp_path, sample_dir)
     tamper(path, lambda d: d["datasets"][0].update(sha256=None))
     (problem,) = session.check_datasets(session.load_session(path))
@@ -293,17 +315,15 @@ np.savez_compressed = savez
 s.save({str(path)!r})
 """
     for _ in range(3):
-        r = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300,
-                           env=dict(__import__("os").environ, PYTHONPATH=str(ROOT)))
+        r = run_python("-c", script, env=checkout_env())
         assert r.returncode == -9
     left = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert len(left) == 1, left          # each save removed the one killed before it
+    assert len(left) == 1, left  # each save removed the one killed before it
     session.load_session(path).save(path)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_replay_reads_and_hashes_each_data_file_once(tmp_path, sample_dir, monkeypatch,
-                                                     capsys):
+def test_replay_reads_and_hashes_each_data_file_once(tmp_path, sample_dir, monkeypatch, capsys):
     """`explorer replay` hashed the data file in check_datasets, then the loader read and hashed
     it again: 2 sha256 objects fed 2 x its size. Now the loader's hash is the only one (a changed
     file is found from it), for a session with two runs on the file."""
@@ -313,8 +333,10 @@ def test_replay_reads_and_hashes_each_data_file_once(tmp_path, sample_dir, monke
 
     path = saved_session(tmp_path, sample_dir)
     s = session.load_session(path)
-    s.add_run(runner.fit(get_model("kmeans")(K=2), session.load_dataset(s, 0), seed=1,
-                         max_iter=5), options={"labels": "species"})
+    s.add_run(
+        runner.fit(get_model("kmeans")(K=2), session.load_dataset(s, 0), seed=1, max_iter=5),
+        options={"labels": "species"},
+    )
     s.save(path)
     size = (tmp_path / "iris.csv").stat().st_size
     real = hashlib.sha256
@@ -363,7 +385,7 @@ def _unblock_after(fifo, seconds):
         if done.wait(seconds):
             return
         try:
-            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)   # ENXIO: no reader, no hang
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO: no reader, no hang
         except OSError:
             return
         fired.append(True)
@@ -391,8 +413,7 @@ def test_a_fifo_named_by_a_session_is_refused_not_read(tmp_path, sample_dir):
     finally:
         stop()
     assert not fired, "check_datasets blocked on the FIFO (unblocked by the watchdog)"
-    assert problems == [f"{data_file}: not a regular file (a FIFO, a folder or a device); "
-                        "not read"]
+    assert problems == [f"{data_file}: not a regular file (a FIFO, a folder or a device); not read"]
     fired, stop = _unblock_after(data_file, 10)
     try:
         with pytest.raises(explorer.DataError, match="FIFO"):
@@ -400,8 +421,6 @@ def test_a_fifo_named_by_a_session_is_refused_not_read(tmp_path, sample_dir):
     finally:
         stop()
     assert not fired
-    r = subprocess.run([sys.executable, "-m", "explorer.cli", "replay", str(path)],
-                       capture_output=True, text=True, timeout=120,
-                       env=dict(__import__("os").environ, PYTHONPATH=str(ROOT)))
+    r = run_cli("replay", path, timeout=120, env=checkout_env())
     assert r.returncode == 1, r.stderr
     assert f"{data_file}: not a regular file" in r.stderr and "Traceback" not in r.stderr

@@ -19,23 +19,24 @@ from explorer.models.kmedians import KMedians
 class Undeclared(ShrinkModel):
     def _prepare(self, data):
         super()._prepare(data)
-        self.scratch = np.zeros(3)          # set, not declared
+        self.scratch = np.zeros(3)  # set, not declared
 
 
 class DeclaredNotSet(ShrinkModel):
     shared_state = ShrinkModel.shared_state + ("scaled",)
 
 
-def test_an_attribute_set_but_not_declared_is_named():
-    with pytest.raises(SharedStateError, match=r"Undeclared\._prepare set scratch, which "
-                                               r"Undeclared\.shared_state does not declare"):
-        Undeclared(K=2).prepare(noise_table())
-
-
-def test_a_declared_attribute_never_set_is_named():
-    with pytest.raises(SharedStateError, match=r"declares scaled, which DeclaredNotSet\._prepare "
-                                               r"did not set"):
-        DeclaredNotSet(K=2).prepare(noise_table())
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (Undeclared, r"Undeclared\._prepare set scratch, which Undeclared\.shared_state does not"),
+        (DeclaredNotSet, r"declares scaled, which DeclaredNotSet\._prepare did not set"),
+    ],
+    ids=["set but not declared", "declared but never set"],
+)
+def test_a_wrong_declaration_names_the_attribute(model, message):
+    with pytest.raises(SharedStateError, match=message):
+        model(K=2).prepare(noise_table())
 
 
 def test_what_restarts_share_is_the_declaration():
@@ -51,7 +52,7 @@ def test_preparing_again_shares_what_prepare_set_even_when_unchanged():
     # object it held (the same data array on a second prepare) was left out of what the restarts
     # share, and a restart failed on it (AttributeError: _X).
     first = noise_table(seed=1)
-    again = dataclasses.replace(first, labels=None)      # the same X array
+    again = dataclasses.replace(first, labels=None)  # the same X array
     model = KMedians(K=2)
     model.prepare(first)
     model.prepare(again)
@@ -61,13 +62,14 @@ def test_preparing_again_shares_what_prepare_set_even_when_unchanged():
     assert restart.step() >= 0.0
 
 
-@pytest.mark.parametrize("model_id", [m for m in registry()
-                                      if registry()[m].__module__.startswith("explorer.models.")])
+@pytest.mark.parametrize(
+    "model_id", [m for m in registry() if registry()[m].__module__.startswith("explorer.models.")]
+)
 def test_every_bundled_model_declares_what_its_prepare_sets(model_id):
     cls = registry()[model_id]
     _, build, _ = warmup.variants(model_id)[0]
     data, hp = build()
     model = cls(**hp)
-    model.prepare(data)             # raises SharedStateError on a mismatch
+    model.prepare(data)  # raises SharedStateError on a mismatch
     assert list(model._prepared.shared) == list(cls.shared_state)
     assert len(set(cls.shared_state)) == len(cls.shared_state), "a name declared twice"

@@ -29,14 +29,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The instances scikit-learn's checks run on: the defaults, except the Bernoulli mixture, whose
 # checks feed continuous data, so it binarises (as scikit-learn's BernoulliNB does by default).
-CHECKED = [es.KMeans(), es.KMedians(), es.FuzzyCMeans(), es.GaussianMixture(),
-           es.BayesianGaussianMixture(), es.BernoulliMixture(binarize=True),
-           es.ExponentialMixture()]
+CHECKED = [
+    es.KMeans(),
+    es.KMedians(),
+    es.FuzzyCMeans(),
+    es.GaussianMixture(),
+    es.BayesianGaussianMixture(),
+    es.BernoulliMixture(binarize=True),
+    es.ExponentialMixture(),
+]
 
 ESTIMATORS = {  # estimator class -> the explorer model id it runs
-    es.KMeans: "kmeans", es.KMedians: "kmedians", es.FuzzyCMeans: "fuzzy-cmeans",
-    es.GaussianMixture: "gmm", es.BayesianGaussianMixture: "bayes-gmm",
-    es.BernoulliMixture: "bernoulli-mixture", es.ExponentialMixture: "exponential-mixture"}
+    es.KMeans: "kmeans",
+    es.KMedians: "kmedians",
+    es.FuzzyCMeans: "fuzzy-cmeans",
+    es.GaussianMixture: "gmm",
+    es.BayesianGaussianMixture: "bayes-gmm",
+    es.BernoulliMixture: "bernoulli-mixture",
+    es.ExponentialMixture: "exponential-mixture",
+}
 
 
 @parametrize_with_checks(CHECKED, expected_failed_checks=es.expected_failed_checks)
@@ -59,6 +70,7 @@ def test_expected_failures_are_few_and_explained():
 
 # ---- data ----------------------------------------------------------------------------------
 
+
 def blobs(seed, n=300, d=3, k=3, sep=6.0):
     rng = np.random.default_rng(seed)
     means = rng.normal(0.0, sep, size=(k, d))
@@ -78,6 +90,7 @@ def data_for(cls, seed=0):
 
 # ---- the constructor is the declaration -----------------------------------------------------
 
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_arguments_are_the_declared_hyperparameters(cls):
     model = get_model(ESTIMATORS[cls])
@@ -92,7 +105,7 @@ def test_arguments_are_the_declared_hyperparameters(cls):
     assert set(params) <= {"init", "weights_init", "means_init", "precisions_init"}
     k_name = "n_clusters" if cls in (es.KMeans, es.KMedians, es.FuzzyCMeans) else "n_components"
     assert es.sklearn_name(model, "K") == k_name
-    assert getattr(cls(7), k_name) == 7          # the first argument is positional
+    assert getattr(cls(7), k_name) == 7  # the first argument is positional
 
 
 def test_bad_argument_named_as_the_user_wrote_it():
@@ -110,6 +123,7 @@ def test_sample_weight_refused_with_a_clear_message():
 
 
 # ---- the same fit as explorer.fit ---------------------------------------------------------
+
 
 def explorer_fit(cls, X, seed, **hp):
     with warnings.catch_warnings():
@@ -138,15 +152,17 @@ def test_same_fit_as_explorer_fit(cls):
         np.testing.assert_allclose(est.weights_, params["weights"], rtol=1e-12)
         assert est.lower_bound_ * len(X) == pytest.approx(ref.final_objective, rel=1e-12)
         # the new-row E-step on the training rows gives the fitted responsibilities
-        np.testing.assert_allclose(est.predict_proba(X), params["responsibilities"],
-                                   rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            est.predict_proba(X), params["responsibilities"], rtol=1e-9, atol=1e-12
+        )
         np.testing.assert_array_equal(est.predict(X), est.labels_)
         if "bic" in ref.metrics:
             assert est.bic(X) == pytest.approx(ref.metrics["bic"], rel=1e-10)
             assert est.aic(X) == pytest.approx(ref.metrics["aic"], rel=1e-10)
     if cls is es.FuzzyCMeans:
-        np.testing.assert_allclose(est.predict_proba(X), params["memberships"], rtol=1e-10,
-                                   atol=1e-14)
+        np.testing.assert_allclose(
+            est.predict_proba(X), params["memberships"], rtol=1e-10, atol=1e-14
+        )
         assert -est.score(X) == pytest.approx(ref.final_objective, rel=1e-10)
     if cls in (es.KMeans, es.KMedians):
         np.testing.assert_array_equal(est.predict(X), est.labels_)
@@ -163,6 +179,7 @@ def test_log_likelihood_of_new_rows_is_the_models():
 
 
 # ---- the same fit as scikit-learn from the same start -------------------------------------
+
 
 @pytest.mark.parametrize("seed, k", [(0, 3), (1, 5)])
 def test_kmeans_equals_sklearn_from_same_centres(seed, k):
@@ -183,24 +200,32 @@ def test_gmm_equals_sklearn_from_same_parameters(n_iter):
     X = blobs(3, n=600, d=3, k=4) + 20.0
     rng = np.random.default_rng(7)
     K = 4
-    start = {"weights_init": rng.dirichlet(np.ones(K) * 5),
-             "means_init": X[rng.choice(len(X), K, replace=False)],
-             "precisions_init": np.array([np.linalg.inv(np.cov(X.T) * s)
-                                          for s in (0.3, 0.5, 0.8, 1.0)])}
+    start = {
+        "weights_init": rng.dirichlet(np.ones(K) * 5),
+        "means_init": X[rng.choice(len(X), K, replace=False)],
+        "precisions_init": np.array([np.linalg.inv(np.cov(X.T) * s) for s in (0.3, 0.5, 0.8, 1.0)]),
+    }
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)    # tol=0: never "converged"
+        warnings.simplefilter("ignore", ConvergenceWarning)  # tol=0: never "converged"
         est = es.GaussianMixture(K, max_iter=n_iter, tol=0.0, **start).fit(X)
         # the same number of EM iterations: the runner stops before max_iter where the
         # log-likelihood repeated bit for bit (stationary to second order while the parameters
         # may still move by ~1e-9), scikit-learn with tol=0 never does
-        sk = SkGMM(K, covariance_type="full", max_iter=est.n_iter_, tol=0.0, reg_covar=1e-6,
-                   random_state=0, **start).fit(X)
+        sk = SkGMM(
+            K,
+            covariance_type="full",
+            max_iter=est.n_iter_,
+            tol=0.0,
+            reg_covar=1e-6,
+            random_state=0,
+            **start,
+        ).fit(X)
     for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
-        np.testing.assert_allclose(getattr(est, name), getattr(sk, name), rtol=1e-8,
-                                   atol=1e-12, err_msg=name)
-    Y = X[::7] + rng.normal(size=(len(X[::7]), 3))      # new rows
-    np.testing.assert_allclose(est.predict_proba(Y), sk.predict_proba(Y), rtol=1e-8,
-                               atol=1e-12)
+        np.testing.assert_allclose(
+            getattr(est, name), getattr(sk, name), rtol=1e-8, atol=1e-12, err_msg=name
+        )
+    Y = X[::7] + rng.normal(size=(len(X[::7]), 3))  # new rows
+    np.testing.assert_allclose(est.predict_proba(Y), sk.predict_proba(Y), rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(est.score_samples(Y), sk.score_samples(Y), rtol=1e-8)
     np.testing.assert_array_equal(est.predict(Y), sk.predict(Y))
     assert est.bic(X) == pytest.approx(sk.bic(X), rel=1e-8)
@@ -230,17 +255,20 @@ def test_new_rows_against_independent_formulas():
     est = es.ExponentialMixture(3, random_state=1).fit(X)
     Y = rng.exponential(size=(40, X.shape[1]))
     lp = np.log(est.weights_)[None, :] + np.stack(
-        [expon.logpdf(Y, scale=1.0 / est.rates_[k]).sum(axis=1) for k in range(3)], axis=1)
+        [expon.logpdf(Y, scale=1.0 / est.rates_[k]).sum(axis=1) for k in range(3)], axis=1
+    )
     np.testing.assert_allclose(est.score_samples(Y), lse(lp, axis=1), rtol=1e-12)
     # Bernoulli mixture: scipy's Bernoulli log-probabilities
     X = data_for(es.BernoulliMixture)
     est = es.BernoulliMixture(3, random_state=1).fit(X)
     Y = (rng.random((40, X.shape[1])) < 0.5).astype(float)
     lp = np.log(est.weights_)[None, :] + np.stack(
-        [bernoulli.logpmf(Y, est.theta_[k]).sum(axis=1) for k in range(3)], axis=1)
+        [bernoulli.logpmf(Y, est.theta_[k]).sum(axis=1) for k in range(3)], axis=1
+    )
     np.testing.assert_allclose(est.score_samples(Y), lse(lp, axis=1), rtol=1e-12)
-    np.testing.assert_allclose(est.predict_proba(Y), np.exp(lp - lse(lp, axis=1, keepdims=True)),
-                               rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(
+        est.predict_proba(Y), np.exp(lp - lse(lp, axis=1, keepdims=True)), rtol=1e-10, atol=1e-15
+    )
     # fuzzy c-means: r_ik = 1 / sum_j (d_ik / d_ij)^(1/(m-1)), d squared distances
     X = blobs(2)
     est = es.FuzzyCMeans(3, m=1.7, random_state=0).fit(X)
@@ -252,8 +280,9 @@ def test_new_rows_against_independent_formulas():
     np.testing.assert_array_equal(est.predict_proba(est.cluster_centers_[[1]]), [[0, 1, 0]])
     # K-medians: L1 distances
     est = es.KMedians(3, random_state=0).fit(X)
-    np.testing.assert_allclose(est.transform(Y), np.abs(Y[:, None, :] - est.cluster_centers_[None])
-                               .sum(axis=2), rtol=1e-12)
+    np.testing.assert_allclose(
+        est.transform(Y), np.abs(Y[:, None, :] - est.cluster_centers_[None]).sum(axis=2), rtol=1e-12
+    )
 
 
 def sklearn_bgmm_with_the_explorers_prior(X, m0, sigma2, n_iter):
@@ -263,12 +292,20 @@ def sklearn_bgmm_with_the_explorers_prior(X, m0, sigma2, n_iter):
     warm-started at the explorer's first state: q(mu_k) = N(m0_k, I)."""
     K, D = m0.shape
     big = 1e16
-    sk = SkBGM(n_components=K, covariance_type="full",
-               weight_concentration_prior_type="dirichlet_distribution",
-               weight_concentration_prior=big, mean_precision_prior=1.0 / sigma2,
-               mean_prior=np.zeros(D), degrees_of_freedom_prior=big,
-               covariance_prior=big * np.eye(D), reg_covar=0.0, max_iter=n_iter, tol=0.0,
-               warm_start=True)
+    sk = SkBGM(
+        n_components=K,
+        covariance_type="full",
+        weight_concentration_prior_type="dirichlet_distribution",
+        weight_concentration_prior=big,
+        mean_precision_prior=1.0 / sigma2,
+        mean_prior=np.zeros(D),
+        degrees_of_freedom_prior=big,
+        covariance_prior=big * np.eye(D),
+        reg_covar=0.0,
+        max_iter=n_iter,
+        tol=0.0,
+        warm_start=True,
+    )
     sk.weight_concentration_ = np.full(K, big)
     sk.mean_precision_ = np.ones(K)
     sk.means_ = m0.copy()
@@ -287,21 +324,22 @@ def test_bayesian_gmm_equals_sklearn_with_the_same_prior(n_iter):
     X = data_for(es.BayesianGaussianMixture, seed=4)
     K, sigma2, seed = 3, 4.0, 9
     first = get_model("bayes-gmm")(K=K, sigma2=sigma2)
-    first.initialize(table(X), seed)                  # the estimator's start for this seed
+    first.initialize(table(X), seed)  # the estimator's start for this seed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est = es.BayesianGaussianMixture(K, sigma2=sigma2, random_state=seed, max_iter=n_iter,
-                                         tol=0.0).fit(X)
+        est = es.BayesianGaussianMixture(
+            K, sigma2=sigma2, random_state=seed, max_iter=n_iter, tol=0.0
+        ).fit(X)
     sk = sklearn_bgmm_with_the_explorers_prior(X, first.m, sigma2, est.n_iter_)
     assert sk.n_iter_ == est.n_iter_ <= n_iter
     np.testing.assert_allclose(est.means_, sk.means_, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(est.mean_precision_, sk.mean_precision_, rtol=1e-8)
-    np.testing.assert_allclose(est.predict_proba(X), sk.predict_proba(X), rtol=1e-8,
-                               atol=1e-12)
+    np.testing.assert_allclose(est.predict_proba(X), sk.predict_proba(X), rtol=1e-8, atol=1e-12)
     np.testing.assert_array_equal(est.predict(X), sk.predict(X))
 
 
 # ---- estimator behaviour --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cls", [es.KMeans, es.GaussianMixture])
 def test_float32_is_fitted_as_float32(cls, monkeypatch):
@@ -316,7 +354,7 @@ def test_float32_is_fitted_as_float32(cls, monkeypatch):
     X = blobs(1).astype(np.float32)
     est = cls(3, random_state=0).fit(X)
     assert seen == [np.float32]
-    ref = explorer_fit(cls, X, 0, K=3)      # explorer.fit on the float32 table: the same fit
+    ref = explorer_fit(cls, X, 0, K=3)  # explorer.fit on the float32 table: the same fit
     np.testing.assert_array_equal(est.labels_, ref.model.labels())
     if cls is es.KMeans:
         assert est.transform(X).dtype == np.float32
@@ -367,35 +405,41 @@ def test_exponential_refuses_negative_rows():
 
 
 def test_explorer_does_not_import_sklearn():
-    code = ("import sys, explorer, explorer.api, explorer.models, explorer.runner;"
-            "explorer.fit; from explorer.models import registry; registry();"
-            "assert not [m for m in sys.modules if m.split('.')[0] == 'sklearn'], 'sklearn'")
+    code = (
+        "import sys, explorer, explorer.api, explorer.models, explorer.runner;"
+        "explorer.fit; from explorer.models import registry; registry();"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'sklearn'], 'sklearn'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 def test_missing_sklearn_says_how_to_get_it():
-    code = ("import sys\n"
-            "class Block:\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name.split('.')[0] == 'sklearn': raise ImportError('no sklearn here')\n"
-            "sys.meta_path.insert(0, Block())\n"
-            "try:\n"
-            "    import explorer.sklearn\n"
-            "except ImportError as e:\n"
-            "    print(e)\n")
-    out = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
-                         capture_output=True, text=True).stdout
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'sklearn': raise ImportError('no sklearn here')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "try:\n"
+        "    import explorer.sklearn\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True
+    ).stdout
     assert "explorer.sklearn needs scikit-learn" in out and "pip install" in out
 
 
 # ---- the docs page --------------------------------------------------------------------------
+
 
 def python_blocks(path):
     """The ```python blocks of a Markdown page, except those preceded by <!-- not-run: ... -->."""
     text = path.read_text(encoding="utf-8")
     blocks = []
     for m in re.finditer(r"^```python\n(.*?)^```", text, flags=re.S | re.M):
-        before = text[:m.start()].rstrip().splitlines()
+        before = text[: m.start()].rstrip().splitlines()
         if before and before[-1].startswith("<!-- not-run:"):
             continue
         blocks.append(m.group(1))
@@ -410,13 +454,15 @@ def test_docs_table_lists_every_argument_and_default():
         row = next(line for line in doc.splitlines() if line.startswith(f"| `{cls.__name__}` |"))
         args = list(inspect.signature(cls.__init__).parameters.values())[1:]
         for p in args:
-            assert re.search(rf"`{p.name}`( \(`\w+`\))?={re.escape(repr(p.default))}", row), \
-                (cls.__name__, p.name)
+            assert re.search(rf"`{p.name}`( \(`\w+`\))?={re.escape(repr(p.default))}", row), (
+                cls.__name__,
+                p.name,
+            )
         assert row.count("=") == len(args)
 
 
 def test_docs_page_examples_run(monkeypatch):
-    monkeypatch.chdir(ROOT)           # the blocks read sample_data/ from the repository root
+    monkeypatch.chdir(ROOT)  # the blocks read sample_data/ from the repository root
     blocks = python_blocks(ROOT / "docs" / "sklearn.md")
     assert len(blocks) >= 2
     for code in blocks:

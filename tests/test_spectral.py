@@ -31,12 +31,15 @@ def test_planted_partition_is_recovered(n_per, sparse):
 
 def test_agrees_with_scikit_learn():
     SpectralClustering = pytest.importorskip("sklearn.cluster").SpectralClustering
-    A, g = sbm([50, 60, 70], 0.15, 0.05, seed=3)          # noisy: neither is perfect
+    A, g = sbm([50, 60, 70], 0.15, 0.05, seed=3)  # noisy: neither is perfect
     ours = spectral.spectral_clustering(A, 3, seed=0)
-    theirs = SpectralClustering(3, affinity="precomputed", random_state=0,
-                                assign_labels="kmeans").fit_predict(A)
-    print(f"NMI ours {metrics.nmi(g, ours):.3f}, sklearn {metrics.nmi(g, theirs):.3f}, "
-          f"ours vs sklearn {metrics.nmi(ours, theirs):.3f}")
+    theirs = SpectralClustering(
+        3, affinity="precomputed", random_state=0, assign_labels="kmeans"
+    ).fit_predict(A)
+    print(
+        f"NMI ours {metrics.nmi(g, ours):.3f}, sklearn {metrics.nmi(g, theirs):.3f}, "
+        f"ours vs sklearn {metrics.nmi(ours, theirs):.3f}"
+    )
     assert metrics.nmi(ours, theirs) > 0.9
     assert metrics.nmi(g, ours) > metrics.nmi(g, theirs) - 0.05
 
@@ -46,7 +49,7 @@ def test_lowrank_embedding_equals_dense():
     n, r, K = 80, 6, 3
     L = rng.random((n, r))
     R = rng.random((n, r))
-    L[:40, :3] *= 8.0          # some structure so the leading eigenvalues are separated
+    L[:40, :3] *= 8.0  # some structure so the leading eigenvalues are separated
     R[:40, :3] *= 8.0
     X = spectral.lowrank_spectral_embedding(L, R, K)
     M = 0.5 * (L @ R.T + R @ L.T)
@@ -61,7 +64,7 @@ def test_lowrank_embedding_equals_dense():
 
 def test_isolated_nodes_and_bad_input():
     A, g = sbm([30, 30], 0.4, 0.01, seed=2)
-    A = np.pad(A, ((0, 2), (0, 2)))                         # two isolated nodes
+    A = np.pad(A, ((0, 2), (0, 2)))  # two isolated nodes
     lab = spectral.spectral_clustering(A, 2, seed=0)
     assert lab.shape == (62,) and metrics.nmi(g, lab[:60]) > 0.95
     with pytest.raises(ValueError, match="non-negative"):

@@ -68,7 +68,7 @@ def test_planted_partition_pairs_uniform():
 
 def test_dense_block_path():
     d = planted_partition(30, 3, 1.0, 0.0, seed=0)
-    assert d.n_edges == 3 * 45      # p_in = 1: every within-block pair, nothing across
+    assert d.n_edges == 3 * 45  # p_in = 1: every within-block pair, nothing across
 
 
 def test_write_edge_list_round_trip(tmp_path):
@@ -77,7 +77,9 @@ def test_write_edge_list_round_trip(tmp_path):
     back = load_network(p)
     # Nodes never appearing in an edge are absent from the edge list; compare by id.
     idx = {nid: k for k, nid in enumerate(back.node_ids)}
-    got = {(min(idx[d.node_ids[u]], idx[d.node_ids[v]]), max(idx[d.node_ids[u]],
-            idx[d.node_ids[v]])) for u, v in d.edges}
+    got = {
+        (min(idx[d.node_ids[u]], idx[d.node_ids[v]]), max(idx[d.node_ids[u]], idx[d.node_ids[v]]))
+        for u, v in d.edges
+    }
     assert got == {tuple(e) for e in back.edges}
     assert np.all(back.weights == 1.0)

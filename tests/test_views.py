@@ -30,8 +30,9 @@ def test_pca_covariance_projection_is_covariance_of_projection():
     p = views.PCAProjection(X)
     Y = p.transform(X, (1, 3))
     S = np.cov(X.T)
-    np.testing.assert_allclose(p.transform_cov(S[None], (1, 3))[0], np.cov(Y.T), rtol=1e-9,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        p.transform_cov(S[None], (1, 3))[0], np.cov(Y.T), rtol=1e-9, atol=1e-12
+    )
     with pytest.raises(ValueError):
         p.axes((0, 4))
 
@@ -58,8 +59,7 @@ def test_simplex_vertices_and_projection(K):
         np.testing.assert_allclose(side, side[0], rtol=1e-12)
     # A pure membership sits on its vertex; the uniform one at the centre.
     np.testing.assert_allclose(views.simplex_project(np.eye(K)), V, atol=1e-15)
-    np.testing.assert_allclose(views.simplex_project(np.full((1, K), 1.0 / K))[0], 0.0,
-                               atol=1e-12)
+    np.testing.assert_allclose(views.simplex_project(np.full((1, K), 1.0 / K))[0], 0.0, atol=1e-12)
 
 
 def test_community_order_sorts_by_argmax_then_strength():

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import first_fit_args
 
 from explorer import warmup
 from explorer.models import registry
@@ -31,13 +32,17 @@ print("compiled", warmup.compiled_count())
 
 
 def run(args, env, timeout=900):
-    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
 
 
 def test_warmup_fills_the_cache_so_a_later_fit_compiles_nothing(tmp_path):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    )
     coal = str(ROOT / "sample_data" / "coal_intervals.csv")
     # empty cache: the model is not cached and the fit compiles its kernels
     r = run(["-c", PROBE, coal], env)
@@ -83,16 +88,28 @@ def _njit_decorators():
 def test_every_kernel_in_explorer_is_cached_on_disk():
     found = list(_njit_decorators())
     assert len(found) > 50
-    uncached = [f"{p}:{name}" for p, name, dec in found
-                if not (isinstance(dec, ast.Call) and any(
-                    k.arg == "cache" and isinstance(k.value, ast.Constant) and k.value.value is True
-                    for k in dec.keywords))]
+    uncached = [
+        f"{p}:{name}"
+        for p, name, dec in found
+        if not (
+            isinstance(dec, ast.Call)
+            and any(
+                k.arg == "cache" and isinstance(k.value, ast.Constant) and k.value.value is True
+                for k in dec.keywords
+            )
+        )
+    ]
     assert not uncached, f"kernels without cache=True: {uncached}"
 
 
-@pytest.mark.parametrize("done, total, text", [(0, 4, "[--------------------] 0/4"),
-                                                (2, 4, "[##########----------] 2/4"),
-                                                (9, 9, "[####################] 9/9")])
+@pytest.mark.parametrize(
+    "done, total, text",
+    [
+        (0, 4, "[--------------------] 0/4"),
+        (2, 4, "[##########----------] 2/4"),
+        (9, 9, "[####################] 9/9"),
+    ],
+)
 def test_progress_bar(done, total, text):
     assert warmup._bar(done, total) == text
 
@@ -100,19 +117,7 @@ def test_progress_bar(done, total, text):
 # Every model's first fit at defaults on the sample data (what `explorer fit MODEL ...` and the
 # window's first Run do, through the same loaders), with its export, then float32 Parquet tables
 # (K-means, Gaussian mixture): nothing may compile after `explorer warmup`.
-FIRST_FITS = {
-    "kmeans": ["sample_data/iris.csv", "--K", "3"],
-    "kmedians": ["sample_data/iris.csv", "--K", "3"],
-    "fuzzy-cmeans": ["sample_data/iris.csv", "--K", "3"],
-    "gmm": ["sample_data/old_faithful.csv", "--K", "2"],
-    "bayes-gmm": ["sample_data/old_faithful.csv", "--K", "2", "--standardize"],
-    "bernoulli-mixture": ["sample_data/digits_binary.csv", "--K", "10", "--labels", "digit"],
-    "exponential-mixture": ["sample_data/coal_intervals.csv", "--K", "2",
-                            "--columns", "interval_years"],
-    "ammsb": ["sample_data/karate/edges.csv", "--K", "2"],
-    "dynamic-exposure": ["sample_data/planted_contacts/counts.csv", "--K-aff", "3", "--K-exp", "3",
-                         "--n-init", "1"],
-}
+FIRST_FITS = first_fit_args()
 
 PROBE_EVERY_MODEL = """
 import json, sys
@@ -145,8 +150,11 @@ def test_after_warmup_no_first_fit_compiles_anything(tmp_path):
     import json
 
     assert set(FIRST_FITS) == set(registry())
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    )
     r = run(["-m", "explorer.cli", "warmup", "--jobs", "2"], env, timeout=3600)
     assert r.returncode == 0, r.stderr
     assert "warmup: check: " in r.stderr and "warmed again" not in r.stderr, r.stderr
@@ -167,18 +175,20 @@ def test_locked_cache_saves_keep_every_signature(tmp_path, monkeypatch):
     assert warmup._lock_cache_saves(str(tmp_path / "save.lock"))
     load_index = caching.IndexDataCacheFile._load_index
 
-    def slow_load_index(self):      # widen the window between reading and writing the index
+    def slow_load_index(self):  # widen the window between reading and writing the index
         index = load_index(self)
         time.sleep(0.3)
         return index
 
     monkeypatch.setattr(caching.IndexDataCacheFile, "_load_index", slow_load_index)
 
-    def cache_file():   # one per saver, as each worker process has its own
+    def cache_file():  # one per saver, as each worker process has its own
         return caching.IndexDataCacheFile(str(tmp_path), "kernel-1", ("stamp", 1))
 
-    savers = [threading.Thread(target=cache_file().save, args=(key, {"code": key}))
-              for key in ("sig-a", "sig-b")]
+    savers = [
+        threading.Thread(target=cache_file().save, args=(key, {"code": key}))
+        for key in ("sig-a", "sig-b")
+    ]
     for t in savers:
         t.start()
     for t in savers:
@@ -206,8 +216,11 @@ print("missing-after", sorted(warmup._missing_from_cache(compiled)))
 
 
 def test_the_check_finds_signatures_missing_from_the_index(tmp_path):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    )
     r = run(["-c", PROBE_INDEX, str(tmp_path / "numba")], env)
     assert r.returncode == 0, r.stderr
     lines = dict(ln.split(" ", 1) for ln in r.stdout.splitlines() if " " in ln)

@@ -37,15 +37,16 @@ def test_refit_of_a_recorded_run_gives_its_objective(sample_dir):
     _iris(ws, sample_dir)
     result = runner.fit(get_model("gmm")(K=3), ws.data, seed=4, max_iter=40)
     record = ws.record_run(result)
-    ws.run_results.clear()                          # as after opening a saved session
+    ws.run_results.clear()  # as after opening a saved session
     steps = ws.refit_steps(record.id)
     reports, again = drain(steps)
     assert reports and reports[-1].done and not any(isinstance(r, str) for r in reports)
     assert again.final_objective == pytest.approx(result.final_objective, rel=1e-12)
 
 
-@pytest.mark.parametrize("model_id, values", [("gmm", {"K": 3, "reg_covar": 1e-4}),
-                                              ("kmeans", {"K": 4})])
+@pytest.mark.parametrize(
+    "model_id, values", [("gmm", {"K": 3, "reg_covar": 1e-4}), ("kmeans", {"K": 4})]
+)
 def test_copied_command_and_python_repeat_the_run(sample_dir, tmp_path, model_id, values):
     ws = Workspace()
     path = _iris(ws, sample_dir)
@@ -58,15 +59,15 @@ def test_copied_command_and_python_repeat_the_run(sample_dir, tmp_path, model_id
     assert line.startswith(f"explorer fit {model_id} ") and "--standardize" in line
     out = tmp_path / "out"
     args = shlex.split(line)[1:] + ["--out", str(out), "--quiet"]
-    done = subprocess.run([sys.executable, "-m", "explorer.cli", *args], capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "explorer.cli", *args], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     info = json.loads((out / "result.json").read_text())
     assert info["objective"]["final"] == pytest.approx(expected, rel=1e-10)
 
     code = python_code(cls, path, "table", ws.data_options(), hp, run)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert float(done.stdout.split()[-1]) == pytest.approx(expected, rel=1e-10)
 
@@ -101,8 +102,7 @@ def test_copied_estimator_repeats_the_run(sample_dir):
     expected = runner.fit(cls(**hp), ws.data, seed=2, max_iter=80, tol=1e-8)
     code = estimator_code(cls, path, "table", ws.data_options(), hp, run)
     assert "GaussianMixture(n_components=3, random_state=2" in code
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     n_iter, converged = done.stdout.split()
     assert int(n_iter) == expected.iterations and (converged == "True") == expected.converged

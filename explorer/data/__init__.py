@@ -30,8 +30,16 @@ from explorer.data.table import is_number, load_table, open_source, sniff_separa
 from explorer.data.temporal import TIME_HEADERS, load_temporal
 from explorer.data.types import DataError, NetworkData, TableData, TemporalNetworkData
 
-_NETWORK_HEADERS = {("source", "target"), ("u", "v"), ("from", "to"), ("node1", "node2"),
-                    ("src", "dst"), ("i", "j"), ("head", "tail"), ("sender", "receiver")}
+_NETWORK_HEADERS = {
+    ("source", "target"),
+    ("u", "v"),
+    ("from", "to"),
+    ("node1", "node2"),
+    ("src", "dst"),
+    ("i", "j"),
+    ("head", "tail"),
+    ("sender", "receiver"),
+}
 
 # The loader options each kind of data takes (the CLI and the window offer exactly these).
 LOAD_OPTIONS = {
@@ -42,13 +50,13 @@ LOAD_OPTIONS = {
 
 
 def guess_kind(path) -> str:
-    """"table", "network" or "temporal", from the extension and the first line (see module doc)."""
+    """ "table", "network" or "temporal", from the extension and the first line (see module doc)."""
     suffix = Path(path).suffix.lower()
     if suffix in (".gml", ".graphml"):
         return "network"
     if format_of(path):
         return "table"
-    lines = open_source(path).head_lines(comment="#%")     # the first lines only, no hash
+    lines = open_source(path).head_lines(comment="#%")  # the first lines only, no hash
     if not lines:
         return "table"
     sep = sniff_separator(lines[:20])
@@ -59,16 +67,22 @@ def guess_kind(path) -> str:
         return "network"
     # A misspelt edge-list header (``sorce,target``): two or three columns, a known node-column
     # name one letter off, names over rows of whole numbers (node ids).
-    if (2 <= len(first) <= 3 and any(near_node_header(c) for c in first[:2])
-            and names_over_numbers(lines[:20], sep, integers=True)):
+    if (
+        2 <= len(first) <= 3
+        and any(near_node_header(c) for c in first[:2])
+        and names_over_numbers(lines[:20], sep, integers=True)
+    ):
         return "network"
     if suffix in (".edges", ".edgelist"):
         return "network"
     return "table"
 
 
-_KIND_NAMES = {"table": "a table", "network": "an edge list (network)",
-               "temporal": "a temporal edge list (t, i, j[, count])"}
+_KIND_NAMES = {
+    "table": "a table",
+    "network": "an edge list (network)",
+    "temporal": "a temporal edge list (t, i, j[, count])",
+}
 
 
 def kind_conflict(path, kind: str) -> str | None:
@@ -84,10 +98,11 @@ def kind_conflict(path, kind: str) -> str | None:
     if guessed == kind:
         return None
     if format_of(path):
-        return (f"this is a {format_of(path)} file, which holds a table, not "
-                f"{_KIND_NAMES[kind]}")
-    hint = (f"to read it as {_KIND_NAMES[kind]} anyway, pass --kind {kind} (or pick it under "
-            "'Open as' in the window)")
+        return f"this is a {format_of(path)} file, which holds a table, not {_KIND_NAMES[kind]}"
+    hint = (
+        f"to read it as {_KIND_NAMES[kind]} anyway, pass --kind {kind} (or pick it under "
+        "'Open as' in the window)"
+    )
     if guessed != "table":
         return f"this looks like {_KIND_NAMES[guessed]}, not {_KIND_NAMES[kind]}; {hint}"
     lines = open_source(path).head_lines(comment="#%")
@@ -97,10 +112,9 @@ def kind_conflict(path, kind: str) -> str | None:
     first = [t.strip() for t in split_line(lines[0], sep)]
     second = [t.strip() for t in split_line(lines[1], sep)]
     # A header: a name standing over a number in the next row.
-    if kind != "table" and any(not is_number(a) and is_number(b)
-                               for a, b in zip(first, second)):
+    if kind != "table" and any(not is_number(a) and is_number(b) for a, b in zip(first, second)):
         shown = ", ".join(first[:6]) + (", ..." if len(first) > 6 else "")
-        return (f"this looks like a table (columns {shown}), not {_KIND_NAMES[kind]}; {hint}")
+        return f"this looks like a table (columns {shown}), not {_KIND_NAMES[kind]}; {hint}"
     return None
 
 
@@ -118,8 +132,9 @@ def kind_for_model(path, data_kinds, *, model_id: str = "", kind: str | None = N
     takes = " or ".join(kinds)
     if kind is not None:
         if kind not in _KIND_NAMES:
-            raise DataError(f"unknown data kind {kind!r} (expected table, network or temporal)",
-                            path=path)
+            raise DataError(
+                f"unknown data kind {kind!r} (expected table, network or temporal)", path=path
+            )
         if kind not in kinds:
             raise DataError(f"{who} takes {takes} data, not {kind} data", path=path)
         return kind
@@ -130,9 +145,12 @@ def kind_for_model(path, data_kinds, *, model_id: str = "", kind: str | None = N
         return kinds[0]
     guessed = guess_kind(path)
     if guessed not in kinds:
-        raise DataError(f"{who} takes {takes} data, but this looks like "
-                        f"{_KIND_NAMES[guessed]}; to read it as {kinds[0]} data anyway, pass "
-                        f"--kind {kinds[0]} (or pick it under 'Open as' in the window)", path=path)
+        raise DataError(
+            f"{who} takes {takes} data, but this looks like "
+            f"{_KIND_NAMES[guessed]}; to read it as {kinds[0]} data anyway, pass "
+            f"--kind {kinds[0]} (or pick it under 'Open as' in the window)",
+            path=path,
+        )
     return guessed
 
 
@@ -154,10 +172,24 @@ def load(path, kind: str | None = None, **options):
         return load_network(path, **options)
     if kind == "temporal":
         return load_temporal(path, **options)
-    raise DataError(f"unknown data kind {kind!r} (expected table, network or temporal)",
-                    path=path)
+    raise DataError(f"unknown data kind {kind!r} (expected table, network or temporal)", path=path)
 
 
-__all__ = ["LOAD_OPTIONS", "DataError", "load_columnar", "NetworkData", "TableData", "TemporalNetworkData", "gaussian_blobs",
-           "guess_kind", "kind_conflict", "kind_for_model", "load", "load_network", "load_table", "load_temporal", "planted_partition",
-           "write_edge_list"]
+__all__ = [
+    "LOAD_OPTIONS",
+    "DataError",
+    "load_columnar",
+    "NetworkData",
+    "TableData",
+    "TemporalNetworkData",
+    "gaussian_blobs",
+    "guess_kind",
+    "kind_conflict",
+    "kind_for_model",
+    "load",
+    "load_network",
+    "load_table",
+    "load_temporal",
+    "planted_partition",
+    "write_edge_list",
+]

@@ -48,8 +48,14 @@ from explorer.data import pipeline as steps
 from explorer.data.table import binary_format, regular_file
 from explorer.data.types import DataError, TableData
 
-SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".feather": "feather", ".arrow": "feather",
-            ".ipc": "feather", ".npy": "npy"}
+SUFFIXES = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".feather": "feather",
+    ".arrow": "feather",
+    ".ipc": "feather",
+    ".npy": "npy",
+}
 DTYPES = ("float32", "float64")
 _NPY_BATCH_ROWS = 1 << 18
 
@@ -83,8 +89,11 @@ class RowNumbers:
         idx = np.asarray(i)
         if idx.dtype == bool:
             return np.flatnonzero(idx).astype(str)
-        return (np.arange(self.n)[idx]).astype(str) if idx.size > self.n // 4 else \
-            np.where(idx < 0, idx + self.n, idx).astype(str)
+        return (
+            (np.arange(self.n)[idx]).astype(str)
+            if idx.size > self.n // 4
+            else np.where(idx < 0, idx + self.n, idx).astype(str)
+        )
 
     def __iter__(self):
         return (str(k) for k in range(self.n))
@@ -101,7 +110,7 @@ class RowNumbers:
 
 
 def format_of(path) -> str | None:
-    """"parquet", "feather" or "npy" from the file name, else None (a text file)."""
+    """ "parquet", "feather" or "npy" from the file name, else None (a text file)."""
     return SUFFIXES.get(Path(path).suffix.lower())
 
 
@@ -109,7 +118,7 @@ def _hash(path: str, stop=None) -> str | None:
     """The file's sha256, read in 1 MiB blocks; None when ``stop`` (an Event) is set first (the
     load failed: nobody waits for the hash of a 5 GB file that was refused)."""
     h = hashlib.sha256()
-    buf = bytearray(1 << 20)          # one reused buffer: no copy of the file in memory
+    buf = bytearray(1 << 20)  # one reused buffer: no copy of the file in memory
     view = memoryview(buf)
     with open(path, "rb", buffering=0) as fh:
         while n := fh.readinto(buf):
@@ -122,8 +131,11 @@ def _hash(path: str, stop=None) -> str | None:
 # The first bytes of each format (Parquet also ends with its magic; Feather V1 starts "FEA1").
 _MAGIC = {"parquet": (b"PAR1",), "feather": (b"ARROW1", b"FEA1"), "npy": (b"\x93NUMPY",)}
 _AS = {"parquet": "Parquet", "feather": "Feather (Arrow IPC)", "npy": "a NumPy .npy array"}
-_FORMAT_NAMES = {"parquet": "a Parquet file", "feather": "a Feather (Arrow IPC) file",
-                 "npy": "a NumPy .npy array"}
+_FORMAT_NAMES = {
+    "parquet": "a Parquet file",
+    "feather": "a Feather (Arrow IPC) file",
+    "npy": "a NumPy .npy array",
+}
 
 
 def _check_path(path, fmt: str) -> int:
@@ -154,9 +166,12 @@ def _check_path(path, fmt: str) -> int:
             what = f"cannot read the file as {_AS[fmt]}: its first bytes are not the format's magic number"
         raise DataError(what, path=path)
     if fmt == "parquet" and tail != b"PAR1":
-        raise DataError("cannot read the file as Parquet: it does not end with the format's "
-                        "magic number (not a complete Parquet file: truncated, or still being "
-                        "written?)", path=path)
+        raise DataError(
+            "cannot read the file as Parquet: it does not end with the format's "
+            "magic number (not a complete Parquet file: truncated, or still being "
+            "written?)",
+            path=path,
+        )
     return size
 
 
@@ -183,18 +198,24 @@ class _Batches:
             else:
                 import pyarrow.ipc as ipc
 
-                self.file = ipc.open_file(pa.OSFile(path, "r"))   # one batch read at a time
+                self.file = ipc.open_file(pa.OSFile(path, "r"))  # one batch read at a time
                 schema = self.file.schema
-                self.n_rows = sum(self.file.get_batch(i).num_rows
-                                  for i in range(self.file.num_record_batches))
+                self.n_rows = sum(
+                    self.file.get_batch(i).num_rows for i in range(self.file.num_record_batches)
+                )
         except (pa.ArrowException, OSError, ValueError) as e:
             what = "Parquet" if fmt == "parquet" else "Feather (Arrow IPC)"
             raise DataError(f"cannot read the file as {what} ({e})", path=path) from None
         self.schema = schema
         self.names = [str(f.name) for f in schema]
         types = [f.type for f in schema]
-        self.numeric = [pa.types.is_integer(t) or pa.types.is_floating(t)
-                        or pa.types.is_boolean(t) or pa.types.is_decimal(t) for t in types]
+        self.numeric = [
+            pa.types.is_integer(t)
+            or pa.types.is_floating(t)
+            or pa.types.is_boolean(t)
+            or pa.types.is_decimal(t)
+            for t in types
+        ]
         self.float32 = [pa.types.is_float32(t) or pa.types.is_float16(t) for t in types]
 
     def _npy_header(self, path: str) -> None:
@@ -210,25 +231,33 @@ class _Batches:
                     shape, fortran, dtype = fmt.read_array_header_2_0(fh)
                 self.offset = fh.tell()
         except (ValueError, OSError, EOFError) as e:
-            raise DataError(f"cannot read the file as a NumPy .npy array ({e})",
-                            path=path) from None
+            raise DataError(
+                f"cannot read the file as a NumPy .npy array ({e})", path=path
+            ) from None
         if dtype.hasobject:
-            raise DataError("cannot read the file as a NumPy .npy array (it holds Python "
-                            "objects, which would need pickle)", path=path)
+            raise DataError(
+                "cannot read the file as a NumPy .npy array (it holds Python "
+                "objects, which would need pickle)",
+                path=path,
+            )
         if dtype.kind not in "biuf":
             raise DataError(f"the .npy array holds {dtype} values, not numbers", path=path)
         if len(shape) == 1:
             shape = (shape[0], 1)
         if len(shape) != 2:
-            raise DataError(f"the .npy array has {len(shape)} dimensions; a table is 2-D "
-                            "(rows x columns)", path=path)
+            raise DataError(
+                f"the .npy array has {len(shape)} dimensions; a table is 2-D (rows x columns)",
+                path=path,
+            )
         n_bytes = math.prod(shape) * dtype.itemsize
         size = os.stat(path).st_size
         if self.offset + n_bytes > size:
-            raise DataError(f"the file is shorter than its header says: shape "
-                            f"{tuple(int(k) for k in shape)} of {dtype} is {n_bytes:,} bytes of "
-                            f"data, the file holds {size - self.offset:,} after its header",
-                            path=path)
+            raise DataError(
+                f"the file is shorter than its header says: shape "
+                f"{tuple(int(k) for k in shape)} of {dtype} is {n_bytes:,} bytes of "
+                f"data, the file holds {size - self.offset:,} after its header",
+                path=path,
+            )
         self.shape, self.fortran, self.dtype = shape, fortran, dtype
         self.names = [f"c{j}" for j in range(shape[1])]
         self.n_rows = shape[0]
@@ -241,22 +270,24 @@ class _Batches:
         with open(self.path, "rb") as fh:
             for a in range(0, n, _NPY_BATCH_ROWS):
                 m = min(n, a + _NPY_BATCH_ROWS) - a
-                if not self.fortran:            # rows one after the other: read the block
+                if not self.fortran:  # rows one after the other: read the block
                     fh.seek(self.offset + a * D * item)
                     block = np.fromfile(fh, dtype=self.dtype, count=m * D)
                     if len(block) < m * D:
-                        raise DataError("the .npy file is shorter than its header says",
-                                        path=self.path)
+                        raise DataError(
+                            "the .npy file is shorter than its header says", path=self.path
+                        )
                     block = block.reshape(m, D)
                     yield a, {j: block[:, j] for j in columns}
-                else:                           # column-major: each column's slice
+                else:  # column-major: each column's slice
                     cols = {}
                     for j in columns:
                         fh.seek(self.offset + (j * n + a) * item)
                         cols[j] = np.fromfile(fh, dtype=self.dtype, count=m)
                         if len(cols[j]) < m:
-                            raise DataError("the .npy file is shorter than its header says",
-                                            path=self.path)
+                            raise DataError(
+                                "the .npy file is shorter than its header says", path=self.path
+                            )
                     yield a, cols
 
     def batches(self, columns: list[int]):
@@ -268,10 +299,10 @@ class _Batches:
             row = 0
             unique = len(set(self.names)) == len(self.names)
             for g in range(self.file.num_row_groups):
-                if unique:      # only the columns needed, found by name
+                if unique:  # only the columns needed, found by name
                     t = self.file.read_row_group(g, columns=[self.names[j] for j in columns])
                     cols = {j: t.column(self.names[j]) for j in columns}
-                else:           # repeated names: the whole row group, by position
+                else:  # repeated names: the whole row group, by position
                     t = self.file.read_row_group(g)
                     cols = {j: t.column(j) for j in columns}
                 yield row, cols
@@ -324,11 +355,14 @@ def _standardize_columns(X: np.ndarray, columns: list[str], notes: list[str]):
     for j in range(D):
         col = X[:, j]
         m = float(np.abs(col).max())
-        s = m if m > 1e100 else 1.0          # as the CSV loader: divide large columns first
-        mean = float(np.mean(col, dtype=np.float64) / s) * s if s == 1.0 else \
-            float(np.mean(col / s, dtype=np.float64)) * s
+        s = m if m > 1e100 else 1.0  # as the CSV loader: divide large columns first
+        mean = (
+            float(np.mean(col, dtype=np.float64) / s) * s
+            if s == 1.0
+            else float(np.mean(col / s, dtype=np.float64)) * s
+        )
         var = float(np.mean((col / s - mean / s) ** 2, dtype=np.float64)) * s * s
-        std = var ** 0.5
+        std = var**0.5
         offset[j] = mean
         if std == 0:
             flat.append(columns[j])
@@ -337,8 +371,11 @@ def _standardize_columns(X: np.ndarray, columns: list[str], notes: list[str]):
         col -= np.asarray(mean, dtype=X.dtype)
         col /= np.asarray(scale[j], dtype=X.dtype)
     if flat:
-        notes.append("constant column(s) " + ", ".join(repr(c) for c in flat)
-                     + " left unscaled (zero variance)")
+        notes.append(
+            "constant column(s) "
+            + ", ".join(repr(c) for c in flat)
+            + " left unscaled (zero variance)"
+        )
     return offset, scale
 
 
@@ -353,15 +390,22 @@ def _check_options(path, dtype: str | None, missing: str) -> str:
     return fmt
 
 
-def load_columnar(path, *, columns=None, labels=None, standardize: bool = False,
-                  dtype: str | None = None, missing: str = "error",
-                  progress=None) -> TableData:
+def load_columnar(
+    path,
+    *,
+    columns=None,
+    labels=None,
+    standardize: bool = False,
+    dtype: str | None = None,
+    missing: str = "error",
+    progress=None,
+) -> TableData:
     """Load a Parquet, Feather or ``.npy`` table (see the module docstring, and
     :mod:`explorer.data.pipeline` for the steps)."""
     fmt = _check_options(path, dtype, missing)
     _check_path(path, fmt)
     path = str(path)
-    src = _Batches(path, fmt)       # the header or schema, checked before the hash starts
+    src = _Batches(path, fmt)  # the header or schema, checked before the hash starts
     pool = concurrent.futures.ThreadPoolExecutor(1)
     stop = threading.Event()
     sha = pool.submit(_hash, path, stop)
@@ -369,19 +413,25 @@ def load_columnar(path, *, columns=None, labels=None, standardize: bool = False,
         choice = steps.column_choice(columns, labels, path)
         return _load(src, choice, standardize, dtype, missing, progress, sha)
     except BaseException:
-        stop.set()              # a refused file: do not wait for its hash
+        stop.set()  # a refused file: do not wait for its hash
         raise
     finally:
         pool.shutdown(wait=True)
 
 
-def _numeric_columns(src: _Batches, names: list[str], feats: list[str], id_name: str | None,
-                     choice: steps.ColumnChoice, notes: list[str]) -> tuple[list[str], list[str]]:
+def _numeric_columns(
+    src: _Batches,
+    names: list[str],
+    feats: list[str],
+    id_name: str | None,
+    choice: steps.ColumnChoice,
+    notes: list[str],
+) -> tuple[list[str], list[str]]:
     """Step 6 (columnar): the feature columns of a numeric type, and the file's text columns
     (ground-truth candidates the window offers, as the CSV loader's). A text feature column is
     excluded with a note, or an error when picked."""
     path = src.path
-    position = {c: j for j, c in enumerate(names)}       # names are unique
+    position = {c: j for j, c in enumerate(names)}  # names are unique
     numeric = []
     text_columns = [c for j, c in enumerate(names) if not src.numeric[j] and c != id_name]
     for c in feats:
@@ -403,10 +453,12 @@ def _allocate(n_rows: int, n_cols: int, dtype: str, path: str) -> np.ndarray:
         return np.empty((n_rows, n_cols), dtype=np.dtype(dtype), order="F")
     except MemoryError:
         need = n_rows * n_cols * np.dtype(dtype).itemsize
-        raise DataError(f"not enough memory for the table: {n_rows:,} rows x {n_cols:,} "
-                        f"columns of {dtype} need {need / 1e9:.2f} GB"
-                        + (" (--dtype float32 halves it)" if dtype == "float64" else ""),
-                        path=path) from None
+        raise DataError(
+            f"not enough memory for the table: {n_rows:,} rows x {n_cols:,} "
+            f"columns of {dtype} need {need / 1e9:.2f} GB"
+            + (" (--dtype float32 halves it)" if dtype == "float64" else ""),
+            path=path,
+        ) from None
 
 
 class _Reading:
@@ -414,9 +466,18 @@ class _Reading:
     checked as it is written (missing, non-finite and too large values), then the missing rows
     dropped or refused and the row ids and labels gathered (:meth:`finish`)."""
 
-    def __init__(self, src: _Batches, names: list[str], numeric: list[str],
-                 id_name: str | None, label: str | None, *, dtype: str, missing: str,
-                 standardize: bool):
+    def __init__(
+        self,
+        src: _Batches,
+        names: list[str],
+        numeric: list[str],
+        id_name: str | None,
+        label: str | None,
+        *,
+        dtype: str,
+        missing: str,
+        standardize: bool,
+    ):
         position = {c: j for j, c in enumerate(names)}
         self.path, self.n_rows, self.names, self.numeric = src.path, src.n_rows, names, numeric
         self.id_name, self.label = id_name, label
@@ -428,10 +489,10 @@ class _Reading:
         self.X = _allocate(src.n_rows, len(self.idx), dtype, src.path)
         self.id_parts: list[np.ndarray] = []
         self.label_parts: list[np.ndarray] = []
-        self.kept_parts: list = []              # with missing="drop": which file rows were kept
-        self.w = 0                              # rows written (fewer than read when rows drop)
+        self.kept_parts: list = []  # with missing="drop": which file rows were kept
+        self.w = 0  # rows written (fewer than read when rows drop)
         self.n_missing = 0
-        self.first_missing = None               # (row, column) of the first missing value
+        self.first_missing = None  # (row, column) of the first missing value
 
     def add(self, row: int, cols: dict) -> int:
         """Write the batch of rows starting at file row ``row``; returns how many it holds."""
@@ -440,14 +501,14 @@ class _Reading:
         miss = self._missing(row, values, n)
         if miss.any():
             self.n_missing += int(miss.sum())
-            if self.missing == "error":      # go on only to count them
+            if self.missing == "error":  # go on only to count them
                 return n
         good = None if not miss.any() else ~miss
         # file row of written row r: row + r, or rows_in[r] when rows were dropped
         rows_in = None if good is None else row + np.flatnonzero(good)
         k = n if good is None else len(rows_in)
         if self.missing == "drop":
-            self.kept_parts.append((row, n, rows_in))      # the kept rows, made if any dropped
+            self.kept_parts.append((row, n, rows_in))  # the kept rows, made if any dropped
         for jj, (vals, _) in enumerate(values):
             self._write(jj, vals if good is None else vals[good], row, rows_in, k)
         self._text_parts(cols, n, good)
@@ -460,15 +521,14 @@ class _Reading:
         for jj, (_, m) in enumerate(values):
             if m is not None:
                 if self.first_missing is None:
-                    self.first_missing = (row + int(np.flatnonzero(m)[0]),
-                                          self.names[self.idx[jj]])
+                    self.first_missing = (row + int(np.flatnonzero(m)[0]), self.names[self.idx[jj]])
                 miss |= m
         return miss
 
     def _write(self, jj: int, vals: np.ndarray, row: int, rows_in, k: int) -> None:
         """Copy a batch of feature ``jj`` into the matrix, then check it: finite, within the
         dtype's range and, unless standardising, at most ``MAX_MAGNITUDE``."""
-        out = self.X[self.w:self.w + k, jj]
+        out = self.X[self.w : self.w + k, jj]
         np.copyto(out, vals, casting="unsafe")
         column = self.names[self.idx[jj]]
 
@@ -479,16 +539,21 @@ class _Reading:
         if not finite.all():
             r = int(np.flatnonzero(~finite)[0])
             v = vals[r]
-            what = "out of float32 range" if np.isfinite(v) else \
-                "not a finite number (NaN and inf are not allowed)"
-            raise DataError(f"value {float(v)!r} in row {file_row(r)} is {what}",
-                            path=self.path, column=column)
-        if not self.standardize and self.X.dtype != np.float32:    # float32 ends at 3.4e38
+            what = (
+                "out of float32 range"
+                if np.isfinite(v)
+                else "not a finite number (NaN and inf are not allowed)"
+            )
+            raise DataError(
+                f"value {float(v)!r} in row {file_row(r)} is {what}", path=self.path, column=column
+            )
+        if not self.standardize and self.X.dtype != np.float32:  # float32 ends at 3.4e38
             big = np.abs(out) > steps.MAX_MAGNITUDE
             if big.any():
                 r = int(np.flatnonzero(big)[0])
-                raise steps.too_large(float(out[r]), at=f" in row {file_row(r)}",
-                                      path=self.path, column=column)
+                raise steps.too_large(
+                    float(out[r]), at=f" in row {file_row(r)}", path=self.path, column=column
+                )
 
     def _text_parts(self, cols: dict, n: int, good) -> None:
         """The batch's id and label cells, as strings."""
@@ -512,15 +577,18 @@ class _Reading:
             return None
         r, column = self.first_missing
         if self.missing == "error":
-            raise steps.missing_values_error(f"missing value in row {r + 1}", self.n_missing,
-                                             path=self.path, column=column)
+            raise steps.missing_values_error(
+                f"missing value in row {r + 1}", self.n_missing, path=self.path, column=column
+            )
         steps.dropped_rows(self.n_missing, self.n_rows, self.w, self.numeric, notes, self.path)
-        self.X = np.asfortranarray(self.X[:self.w])        # one copy, only when rows dropped
-        return np.concatenate([np.arange(r0, r0 + n) if rows is None else rows
-                               for r0, n, rows in self.kept_parts])
+        self.X = np.asfortranarray(self.X[: self.w])  # one copy, only when rows dropped
+        return np.concatenate(
+            [np.arange(r0, r0 + n) if rows is None else rows for r0, n, rows in self.kept_parts]
+        )
 
     def _ids(self, kept, notes: list[str]):
         """Step 8 (columnar): the id column's values, or the file's row numbers."""
+
         def numbered():
             return RowNumbers(self.n_rows) if kept is None else kept.astype(str)
 
@@ -528,20 +596,36 @@ class _Reading:
             return steps.row_ids_from(None, None, False, numbered, notes)
         ids = np.concatenate(self.id_parts)
         valid = not any(v is None for v in ids) and len(set(ids)) == len(ids)
-        return steps.row_ids_from(ids.astype(str) if valid else ids, self.id_name, valid,
-                                  numbered, notes, problem="repeated or missing values")
+        return steps.row_ids_from(
+            ids.astype(str) if valid else ids,
+            self.id_name,
+            valid,
+            numbered,
+            notes,
+            problem="repeated or missing values",
+        )
 
 
-def _load(src: _Batches, choice: steps.ColumnChoice, standardize: bool, dtype: str | None,
-          missing: str, progress, sha) -> TableData:
+def _load(
+    src: _Batches,
+    choice: steps.ColumnChoice,
+    standardize: bool,
+    dtype: str | None,
+    missing: str,
+    progress,
+    sha,
+) -> TableData:
     """Steps 3-9 for a columnar file whose header or schema ``src`` has read."""
     from explorer.progress import Task
 
     path = src.path
     notes: list[str] = []
     if src.fmt == "npy" and choice.label:
-        raise DataError("a .npy array has no named columns, so no label column; save the table "
-                        "with its label column as Parquet or CSV", path=path)
+        raise DataError(
+            "a .npy array has no named columns, so no label column; save the table "
+            "with its label column as Parquet or CSV",
+            path=path,
+        )
     names = steps.name_columns(src.names, choice, notes, path=path, where="file")
     if src.n_rows == 0:
         raise DataError("no data rows", path=path)
@@ -552,10 +636,19 @@ def _load(src: _Batches, choice: steps.ColumnChoice, standardize: bool, dtype: s
     if dtype is None:
         position = {c: j for j, c in enumerate(names)}
         dtype = "float32" if all(src.float32[position[c]] for c in numeric) else "float64"
-    reading = _Reading(src, names, numeric, id_name, choice.label, dtype=dtype, missing=missing,
-                       standardize=standardize)
-    with Task(f"reading {Path(path).name}", total=src.n_rows, unit="rows",
-              callback=progress) as task:
+    reading = _Reading(
+        src,
+        names,
+        numeric,
+        id_name,
+        choice.label,
+        dtype=dtype,
+        missing=missing,
+        standardize=standardize,
+    )
+    with Task(
+        f"reading {Path(path).name}", total=src.n_rows, unit="rows", callback=progress
+    ) as task:
         for row, cols in src.batches(reading.columns):
             task.update(reading.add(row, cols))
     X, ids, y = reading.finish(notes)
@@ -565,11 +658,22 @@ def _load(src: _Batches, choice: steps.ColumnChoice, standardize: bool, dtype: s
         import pyarrow as pa
 
         pa.default_memory_pool().release_unused()
-    data = steps.build_table(X, numeric, choice=choice, ids=ids, labels=y, path=path,
-                             sha256=sha.result(), standardize=standardize,
-                             standardizer=_standardize_columns, notes=notes,
-                             text_columns=text_columns)
+    data = steps.build_table(
+        X,
+        numeric,
+        choice=choice,
+        ids=ids,
+        labels=y,
+        path=path,
+        sha256=sha.result(),
+        standardize=standardize,
+        standardizer=_standardize_columns,
+        notes=notes,
+        text_columns=text_columns,
+    )
     if X.dtype == np.float32:
-        notes.append("features kept as float32 (K-means and the Gaussian mixture accumulate in "
-                     "float64; other models convert to float64)")
+        notes.append(
+            "features kept as float32 (K-means and the Gaussian mixture accumulate in "
+            "float64; other models convert to float64)"
+        )
     return data

@@ -71,7 +71,7 @@ def label_file_columns(spec, node_ids) -> tuple[list[str], dict[str, np.ndarray]
         first = next(rows, None)
         index = {str(nid): k for k, nid in enumerate(node_ids)}
         if first is None or first[1][0].strip() in index:
-            return [], {}, None            # no header: the loader takes the second field
+            return [], {}, None  # no header: the loader takes the second field
         header = [h.strip() for h in first[1]]
         cols = {c: np.full(len(node_ids), None, dtype=object) for c in header[1:]}
         for _line, fields in rows:
@@ -91,6 +91,7 @@ def preferred_label_column(cols: dict[str, np.ndarray]) -> str:
     """Of a label file's columns (values per node, None where unknown): the first with more than
     one and fewer distinct values than labelled nodes, text columns before numeric ones (a
     ``conference`` before its ``conference_id``); else the first column."""
+
     def is_text(c):
         return any(not is_number(v) for v in cols[c] if v is not None)
 
@@ -99,7 +100,7 @@ def preferred_label_column(cols: dict[str, np.ndarray]) -> str:
         known = [x for x in v if x is not None]
         if 1 < len(set(known)) < len(known):
             few.append(c)
-    few.sort(key=lambda c: not is_text(c))      # stable: file order within text and numbers
+    few.sort(key=lambda c: not is_text(c))  # stable: file order within text and numbers
     return few[0] if few else next(iter(cols))
 
 
@@ -121,9 +122,11 @@ def _label_column_of(path, node_ids: np.ndarray, notes: list[str]) -> str | None
     when it is not the second field (said in a note); else None (the second field)."""
     names, _values, preferred = label_file_columns(path, node_ids)
     if preferred is not None and preferred != names[0]:
-        notes.append(f"label column {preferred!r} of {Path(path).name} (fewer distinct "
-                     f"values than nodes: a community, not a name); pick another with "
-                     f"FILE:COLUMN")
+        notes.append(
+            f"label column {preferred!r} of {Path(path).name} (fewer distinct "
+            f"values than nodes: a community, not a name); pick another with "
+            f"FILE:COLUMN"
+        )
         return preferred
     return None
 
@@ -134,12 +137,16 @@ def _named_column(src, first, column: str) -> int:
     line0, f0 = first
     header = [s.strip() for s in f0]
     if column not in header:
-        raise DataError(f"unknown column {column!r}; the file has: {', '.join(header)}",
-                        path=src.path, line=line0)
+        raise DataError(
+            f"unknown column {column!r}; the file has: {', '.join(header)}",
+            path=src.path,
+            line=line0,
+        )
     lab_col = header.index(column)
     if lab_col == 0:
-        raise DataError(f"column {column!r} is the node column; pick a label column",
-                        path=src.path, line=line0)
+        raise DataError(
+            f"column {column!r} is the node column; pick a label column", path=src.path, line=line0
+        )
     return lab_col
 
 
@@ -163,14 +170,18 @@ class _NodeLabels:
         self.src, self.lab_col = src, lab_col
         self.index = {nid: k for k, nid in enumerate(node_ids)}
         self.labels = np.full(len(node_ids), None, dtype=object)
-        self.seen: dict[str, int] = {}      # node -> the line that labelled it
-        self.unknown = 0                    # records naming nodes not in the network
+        self.seen: dict[str, int] = {}  # node -> the line that labelled it
+        self.unknown = 0  # records naming nodes not in the network
 
     def take(self, line: int, fields: list[str]) -> None:
         """One record ``node label``; a node labelled twice differently is an error."""
         if len(fields) <= self.lab_col:
-            raise DataError(f"expected at least {self.lab_col + 1} fields (node and label), "
-                            f"found {len(fields)}", path=self.src.path, line=line)
+            raise DataError(
+                f"expected at least {self.lab_col + 1} fields (node and label), "
+                f"found {len(fields)}",
+                path=self.src.path,
+                line=line,
+            )
         node = fields[0].strip()
         lab = fields[self.lab_col].strip() or None
         k = self.index.get(node)
@@ -178,8 +189,12 @@ class _NodeLabels:
             self.unknown += 1
             return
         if node in self.seen and self.labels[k] != lab:
-            raise DataError(f"node {node!r} has two labels ({self.labels[k]!r} on line "
-                            f"{self.seen[node]}, {lab!r} here)", path=self.src.path, line=line)
+            raise DataError(
+                f"node {node!r} has two labels ({self.labels[k]!r} on line "
+                f"{self.seen[node]}, {lab!r} here)",
+                path=self.src.path,
+                line=line,
+            )
         self.seen.setdefault(node, line)
         self.labels[k] = lab
 
@@ -190,8 +205,10 @@ class _NodeLabels:
         multi = [lab for lab in known if " " in lab]
         if not (multi and all(_INT_LIST.match(lab) for lab in known)):
             return
-        notes.append(f"{len(multi)} node(s) list several communities; the first (primary) one "
-                     "is taken as the label")
+        notes.append(
+            f"{len(multi)} node(s) list several communities; the first (primary) one "
+            "is taken as the label"
+        )
         for k, lab in enumerate(self.labels):
             if lab is not None:
                 self.labels[k] = lab.split()[0]
@@ -200,11 +217,13 @@ class _NodeLabels:
         """Some node labelled; notes for skipped records and unlabelled nodes."""
         name = Path(self.src.path).name
         if not self.seen:
-            raise DataError("no node of the network appears in the label file (node ids must "
-                            "match the first column)", path=self.src.path)
+            raise DataError(
+                "no node of the network appears in the label file (node ids must "
+                "match the first column)",
+                path=self.src.path,
+            )
         if self.unknown:
-            notes.append(f"{self.unknown} row(s) of {name} name nodes not in the network; "
-                         "skipped")
+            notes.append(f"{self.unknown} row(s) of {name} name nodes not in the network; skipped")
         missing = len(self.labels) - len(self.seen)
         if missing:
             notes.append(f"{missing} node(s) have no label in {name}")
@@ -246,15 +265,17 @@ def read_test_pairs(path, index: dict[str, int]) -> np.ndarray:
     out = []
     for n, (line, fields) in enumerate(records(src, sep, COMMENT)):
         if len(fields) < 3:
-            raise DataError(f"expected 3 fields (u v y), found {len(fields)}", path=src.path,
-                            line=line)
+            raise DataError(
+                f"expected 3 fields (u v y), found {len(fields)}", path=src.path, line=line
+            )
         u, v, y = (s.strip() for s in fields[:3])
         if n == 0 and not is_number(y):
             continue  # a header row
         for node in (u, v):
             if node not in index:
-                raise DataError(f"unknown node id {node!r} (not in the network)", path=src.path,
-                                line=line)
+                raise DataError(
+                    f"unknown node id {node!r} (not in the network)", path=src.path, line=line
+                )
         if y not in ("0", "1"):
             if not is_number(y) or float(y) not in (0.0, 1.0):
                 raise DataError(f"y must be 0 or 1, found {y!r}", path=src.path, line=line)

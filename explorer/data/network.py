@@ -38,6 +38,7 @@ from explorer.data.table import (
     Source,
     check_number,
     check_ragged,
+    check_width,
     is_number,
     read_frame,
     read_source,
@@ -48,8 +49,27 @@ from explorer.data.table import (
 from explorer.data.types import NetworkData
 
 COMMENT = "#%"
-NODE_HEADERS = {"source", "target", "u", "v", "from", "to", "node1", "node2", "src", "dst", "i",
-                "j", "head", "tail", "sender", "receiver", "node", "source_id", "target_id"}
+NODE_HEADERS = {
+    "source",
+    "target",
+    "u",
+    "v",
+    "from",
+    "to",
+    "node1",
+    "node2",
+    "src",
+    "dst",
+    "i",
+    "j",
+    "head",
+    "tail",
+    "sender",
+    "receiver",
+    "node",
+    "source_id",
+    "target_id",
+}
 WEIGHT_HEADERS = ("weight", "w", "value", "weights")
 _INTEGER = re.compile(r"[-+]?\d+")
 
@@ -57,7 +77,7 @@ _INTEGER = re.compile(r"[-+]?\d+")
 def comment_char(src: Source) -> tuple[str | None, bool]:
     """The comment character pandas should skip, and whether both ``#`` and ``%`` occur
     (pandas takes only one; then the caller parses line by line)."""
-    has = [c for c in COMMENT if c in src.comments]     # found by read_source's scan
+    has = [c for c in COMMENT if c in src.comments]  # found by read_source's scan
     if len(has) == 2:
         return None, True
     return (has[0] if has else None), False
@@ -78,38 +98,43 @@ def read_columns(src: Source, sep, *, header: bool) -> tuple[pd.DataFrame, list[
         recs = list(records(src, sep, COMMENT))
         n0 = len(recs[0][1])
         for line, fields in recs:
-            if len(fields) != n0:
-                raise DataError(f"ragged row: expected {n0} fields, found {len(fields)}",
-                                path=src.path, line=line)
+            check_width(src, line, fields, n0)
         rows = [[s.strip() for s in f] for _, f in recs]
         names = rows[0] if header else [f"c{k}" for k in range(n0)]
         df = pd.DataFrame(rows[1:] if header else rows, columns=range(n0)).replace("", np.nan)
         return df, names
     try:
-        df = read_frame(src, sep, header=header, comment=comment, dtype=str,
-                        skipinitialspace=True)
+        df = read_frame(src, sep, header=header, comment=comment, dtype=str, skipinitialspace=True)
     except PARSE_ERRORS as e:
         first = next(records(src, sep, COMMENT), None)
         if first is not None:
             check_ragged(src, sep, len(first[1]), COMMENT)
         raise DataError(f"cannot parse the file: {str(e).strip()}", path=src.path) from None
-    names = (unique_names([str(c).strip() for c in df.columns]) if header
-             else [f"c{k}" for k in range(df.shape[1])])
+    names = (
+        unique_names([str(c).strip() for c in df.columns])
+        if header
+        else [f"c{k}" for k in range(df.shape[1])]
+    )
     df.columns = range(df.shape[1])
     if df.isna().any().any():
         # Short rows come back padded with NaN: name the first one (or the empty cell).
         check_ragged(src, sep, df.shape[1], COMMENT)
         k = int(np.flatnonzero(df.isna().any(axis=1).to_numpy())[0])
         col = int(np.flatnonzero(df.iloc[k].isna().to_numpy())[0])
-        raise DataError("empty cell", path=src.path, line=record_line(src, sep, k, header=header),
-                        column=names[col])
+        raise DataError(
+            "empty cell",
+            path=src.path,
+            line=record_line(src, sep, k, header=header),
+            column=names[col],
+        )
     for c in df.columns:
         df[c] = df[c].str.strip()
     return df, names
 
 
-def numeric_column(src: Source, sep, df: pd.DataFrame, col: int, names: list[str], *,
-                   header: bool, what: str) -> np.ndarray:
+def numeric_column(
+    src: Source, sep, df: pd.DataFrame, col: int, names: list[str], *, header: bool, what: str
+) -> np.ndarray:
     """Column ``col`` as finite float64, or a DataError naming the first bad cell's line."""
     vals = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(vals)
@@ -126,13 +151,14 @@ class Rows(NamedTuple):
 
     sep: object
     header: bool
-    df: pd.DataFrame            # every field as a stripped string, columns 0, 1, ...
-    names: list[str]            # the column names (``c0``, ``c1``, ... without a header)
-    value_col: int | None       # the weight or count column, None when there is none
+    df: pd.DataFrame  # every field as a stripped string, columns 0, 1, ...
+    names: list[str]  # the column names (``c0``, ``c1``, ... without a header)
+    value_col: int | None  # the weight or count column, None when there is none
 
 
-def read_rows(src: Source, notes: list[str], *, has_header, keys: int, what: str,
-              too_few: str, value_headers) -> Rows:
+def read_rows(
+    src: Source, notes: list[str], *, has_header, keys: int, what: str, too_few: str, value_headers
+) -> Rows:
     """Rows of ``keys`` leading columns (``u v``, ``t i j``) and an optional value column: the one
     after the keys whose header is in ``value_headers``, else the first after the keys; any
     other column is ignored with a note. ``has_header(lines, sep)`` tells whether the first line
@@ -148,12 +174,16 @@ def read_rows(src: Source, notes: list[str], *, has_header, keys: int, what: str
     if len(df) == 0:
         raise DataError(f"no {what} (only a header line)", path=src.path)
     if df.shape[1] < keys:
-        raise DataError(too_few.format(found=df.shape[1]), path=src.path,
-                        line=record_line(src, sep, 0, header=header))
+        raise DataError(
+            too_few.format(found=df.shape[1]),
+            path=src.path,
+            line=record_line(src, sep, 0, header=header),
+        )
     vcol = None
     if header:
-        vcol = next((k for k, n in enumerate(names) if k >= keys and n.lower() in value_headers),
-                    None)
+        vcol = next(
+            (k for k, n in enumerate(names) if k >= keys and n.lower() in value_headers), None
+        )
     if vcol is None and df.shape[1] > keys:
         vcol = keys
     extra = [names[k] for k in range(keys, df.shape[1]) if k != vcol]
@@ -171,8 +201,12 @@ def value_column(src: Source, rows: Rows, *, what: str) -> np.ndarray:
     vals = numeric_column(src, sep, df, col, names, header=header, what=what)
     if (vals < 0).any():
         k = int(np.flatnonzero(vals < 0)[0])
-        raise DataError(f"negative {what} {df[col].iloc[k][:40]}", path=src.path,
-                        line=record_line(src, sep, k, header=header), column=names[col])
+        raise DataError(
+            f"negative {what} {df[col].iloc[k][:40]}",
+            path=src.path,
+            line=record_line(src, sep, k, header=header),
+            column=names[col],
+        )
     return vals
 
 
@@ -180,8 +214,11 @@ def node_pairs(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     """Node ids (str) in order of first appearance, row by row with ``u`` before ``v``, and each
     row's two node indices (int64)."""
     codes, uniques = pd.factorize(np.column_stack([u, v]).ravel())
-    return (np.asarray(uniques, dtype=str), codes[0::2].astype(np.int64),
-            codes[1::2].astype(np.int64))
+    return (
+        np.asarray(uniques, dtype=str),
+        codes[0::2].astype(np.int64),
+        codes[1::2].astype(np.int64),
+    )
 
 
 def edge_list_header(lines: list[str], sep) -> bool:
@@ -235,16 +272,24 @@ def _one_edit(a: str, b: str) -> bool:
     i = 0
     while i < len(a) and a[i] == b[i]:
         i += 1
-    return a[i:] == b[i + 1:] or (len(a) == len(b) and a[i + 1:] == b[i + 1:])
+    return a[i:] == b[i + 1 :] or (len(a) == len(b) and a[i + 1 :] == b[i + 1 :])
 
 
 def _read_edge_list(src: Source, notes: list[str]):
-    rows = read_rows(src, notes, has_header=edge_list_header, keys=2, what="edges",
-                     too_few="an edge list needs two node columns per row (u v or u v w), "
-                             "found one", value_headers=WEIGHT_HEADERS)
+    rows = read_rows(
+        src,
+        notes,
+        has_header=edge_list_header,
+        keys=2,
+        what="edges",
+        too_few="an edge list needs two node columns per row (u v or u v w), found one",
+        value_headers=WEIGHT_HEADERS,
+    )
     if rows.header and not all(n.lower() in NODE_HEADERS for n in rows.names[:2]):
-        notes.append(f"the first line ({', '.join(rows.names[:2])}) is read as a header: its "
-                     "node fields are not numbers while the other rows' are")
+        notes.append(
+            f"the first line ({', '.join(rows.names[:2])}) is read as a header: its "
+            "node fields are not numbers while the other rows' are"
+        )
     w = value_column(src, rows, what="weight")
     return rows.df[0].to_numpy(dtype=str), rows.df[1].to_numpy(dtype=str), w, None
 
@@ -275,11 +320,14 @@ def _read_graph_file(src: Source, labels, notes: list[str]):
         try:
             w = float(w)
         except (TypeError, ValueError):
-            raise DataError(f"edge {a!s} - {b!s}: non-numeric weight {w!r}",
-                            path=src.path) from None
+            raise DataError(
+                f"edge {a!s} - {b!s}: non-numeric weight {w!r}", path=src.path
+            ) from None
         if not np.isfinite(w) or w < 0:
-            raise DataError(f"edge {a!s} - {b!s}: weight {w!r} is not a finite non-negative "
-                            "number", path=src.path)
+            raise DataError(
+                f"edge {a!s} - {b!s}: weight {w!r} is not a finite non-negative number",
+                path=src.path,
+            )
         us.append(str(a))
         vs.append(str(b))
         ws.append(w)
@@ -288,21 +336,30 @@ def _read_graph_file(src: Source, labels, notes: list[str]):
         attr = str(labels)
         have = [attr in g.nodes[n] for n in nodes]
         if any(have):
-            node_labels = np.array([None if g.nodes[n].get(attr) is None else
-                                    str(g.nodes[n][attr]) for n in nodes], dtype=object)
+            node_labels = np.array(
+                [None if g.nodes[n].get(attr) is None else str(g.nodes[n][attr]) for n in nodes],
+                dtype=object,
+            )
             missing = len(nodes) - sum(have)
             if missing:
                 notes.append(f"{missing} node(s) have no attribute {attr!r}")
         elif not Path(split_spec(attr)[0]).exists():
             keys = sorted({k for n in nodes for k in g.nodes[n]})
-            raise DataError(f"no node has the attribute {attr!r}; node attributes: "
-                            f"{', '.join(keys) or 'none'}", path=src.path)
-    return (np.array(us, dtype=str), np.array(vs, dtype=str), np.asarray(ws, dtype=np.float64),
-            (node_ids, node_labels))
+            raise DataError(
+                f"no node has the attribute {attr!r}; node attributes: {', '.join(keys) or 'none'}",
+                path=src.path,
+            )
+    return (
+        np.array(us, dtype=str),
+        np.array(vs, dtype=str),
+        np.asarray(ws, dtype=np.float64),
+        (node_ids, node_labels),
+    )
 
 
-def merge_edges(a: np.ndarray, b: np.ndarray, w: np.ndarray, n: int, directed: bool,
-                notes: list[str]):
+def merge_edges(
+    a: np.ndarray, b: np.ndarray, w: np.ndarray, n: int, directed: bool, notes: list[str]
+):
     """Drop self-loops and zero weights, merge duplicates (weights summed): unique sorted edges."""
     loops = a == b
     if loops.any():
@@ -360,6 +417,16 @@ def load_network(path, *, directed: bool = False, labels=None, test_pairs=None) 
     pairs = None
     if test_pairs is not None:
         pairs = read_test_pairs(test_pairs, {nid: k for k, nid in enumerate(node_ids)})
-    return NetworkData(node_ids=node_ids, adjacency=adjacency, edges=edges, weights=weights,
-                       directed=bool(directed), labels=node_labels, label_name=label_name,
-                       test_pairs=pairs, path=src.path, sha256=src.sha256, notes=notes)
+    return NetworkData(
+        node_ids=node_ids,
+        adjacency=adjacency,
+        edges=edges,
+        weights=weights,
+        directed=bool(directed),
+        labels=node_labels,
+        label_name=label_name,
+        test_pairs=pairs,
+        path=src.path,
+        sha256=src.sha256,
+        notes=notes,
+    )

@@ -50,6 +50,7 @@ class MissingValuesError(DataError):
 # Names
 # ---------------------------------------------------------------------------------------------
 
+
 def unique_names(names: list[str]) -> list[str]:
     """Column names made unique the way pandas does it (``a``, ``a.1``, ``a.2``)."""
     out: list[str] = []
@@ -99,11 +100,13 @@ def parse_names(names, what: str = "columns") -> list[str]:
 # Steps 1, 3-5: the options and the columns
 # ---------------------------------------------------------------------------------------------
 
+
 def check_missing(missing: str, path) -> None:
     """Step 1: ``missing`` is one of :data:`MISSING_CHOICES`."""
     if missing not in MISSING_CHOICES:
-        raise DataError(f"missing = {missing!r}: expected one of {', '.join(MISSING_CHOICES)}",
-                        path=path)
+        raise DataError(
+            f"missing = {missing!r}: expected one of {', '.join(MISSING_CHOICES)}", path=path
+        )
 
 
 @dataclass(frozen=True)
@@ -128,13 +131,23 @@ def column_choice(columns, labels, path) -> ColumnChoice:
     wanted = parse_names(columns)
     twice = named_twice(wanted)
     if twice:
-        raise DataError(f"column(s) {', '.join(repr(c) for c in twice)} named twice in the "
-                        "feature columns; name each once", path=path)
+        raise DataError(
+            f"column(s) {', '.join(repr(c) for c in twice)} named twice in the "
+            "feature columns; name each once",
+            path=path,
+        )
     return ColumnChoice(wanted=wanted, label=None if labels is None else str(labels).strip())
 
 
-def name_columns(raw: list[str], choice: ColumnChoice, notes: list[str], *, path,
-                 where: str, line: int | None = None) -> list[str]:
+def name_columns(
+    raw: list[str],
+    choice: ColumnChoice,
+    notes: list[str],
+    *,
+    path,
+    where: str,
+    line: int | None = None,
+) -> list[str]:
     """Step 4: the file's column names made unique (a repeat of ``a`` becomes ``a.1``, with a
     note); a repeated name the user picked is an error (which one is meant?). ``where`` is what
     holds the names in the messages ("header", "file")."""
@@ -144,11 +157,16 @@ def name_columns(raw: list[str], choice: ColumnChoice, notes: list[str], *, path
         return names
     asked = [c for c in dup if choice.asks_for(c)]
     if asked:
-        raise DataError(f"the {where} names column {asked[0]!r} more than once: which one is "
-                        "meant? rename the columns", path=path, line=line)
+        raise DataError(
+            f"the {where} names column {asked[0]!r} more than once: which one is "
+            "meant? rename the columns",
+            path=path,
+            line=line,
+        )
     renamed = ", ".join(n for n, c in zip(names, raw) if n != c)
-    notes.append(f"the {where} repeats {', '.join(repr(c) for c in dup)}; the repeats are "
-                 f"called {renamed}")
+    notes.append(
+        f"the {where} repeats {', '.join(repr(c) for c in dup)}; the repeats are called {renamed}"
+    )
     return names
 
 
@@ -157,12 +175,16 @@ def check_choice(names: list[str], choice: ColumnChoice, path) -> None:
     present = set(names)
     unknown = [c for c in choice.wanted if c not in present]
     if unknown:
-        raise DataError(f"unknown feature column(s) {', '.join(repr(c) for c in unknown)}; the "
-                        f"file has: {', '.join(names)}", path=path)
+        raise DataError(
+            f"unknown feature column(s) {', '.join(repr(c) for c in unknown)}; the "
+            f"file has: {', '.join(names)}",
+            path=path,
+        )
     label = choice.label
     if label and label not in present:
-        raise DataError(f"unknown label column {label!r}; the file has: {', '.join(names)}",
-                        path=path)
+        raise DataError(
+            f"unknown label column {label!r}; the file has: {', '.join(names)}", path=path
+        )
     if label and label in choice.wanted_set:
         raise DataError(f"column {label!r} is both the label column and a feature", path=path)
 
@@ -171,8 +193,9 @@ def id_column(names: list[str], choice: ColumnChoice) -> str | None:
     """Step 5: the column giving the row ids: the first named ``id`` (any case) that is neither
     the label nor a picked feature, else None."""
     wanted = choice.wanted_set
-    return next((c for c in names if c.lower() == "id" and c != choice.label
-                 and c not in wanted), None)
+    return next(
+        (c for c in names if c.lower() == "id" and c != choice.label and c not in wanted), None
+    )
 
 
 def feature_columns(names: list[str], choice: ColumnChoice, id_name: str | None) -> list[str]:
@@ -184,20 +207,23 @@ def feature_columns(names: list[str], choice: ColumnChoice, id_name: str | None)
 
 def no_numeric_columns(notes: list[str], path) -> DataError:
     """Step 6: the error when no feature column holds numbers (the notes say why)."""
-    return DataError("no numeric columns" + (f" ({'; '.join(notes)})" if notes else ""),
-                     path=path)
+    return DataError("no numeric columns" + (f" ({'; '.join(notes)})" if notes else ""), path=path)
 
 
 # ---------------------------------------------------------------------------------------------
 # Steps 6-8: values, missing values, row ids
 # ---------------------------------------------------------------------------------------------
 
+
 def too_large(value: float, *, at: str = "", **where) -> DataError:
     """Step 6: the error for a feature value beyond :data:`MAX_MAGNITUDE` without standardising
     (``at``: where the reader cannot name a line, " in row N")."""
-    return DataError(f"value {value:g}{at} is too large: beyond {MAX_MAGNITUDE:g} in magnitude "
-                     "the models' squares and sums overflow; rescale the column or standardise "
-                     "the columns (--standardize)", **where)
+    return DataError(
+        f"value {value:g}{at} is too large: beyond {MAX_MAGNITUDE:g} in magnitude "
+        "the models' squares and sums overflow; rescale the column or standardise "
+        "the columns (--standardize)",
+        **where,
+    )
 
 
 def missing_values_error(what: str, n_missing: int, **where) -> MissingValuesError:
@@ -206,11 +232,15 @@ def missing_values_error(what: str, n_missing: int, **where) -> MissingValuesErr
     rows = "1 row has" if n_missing == 1 else f"{n_missing} rows have"
     return MissingValuesError(
         f"{what}; {rows} missing values: drop them (--missing drop; in the window "
-        "'Drop rows with missing values') or fill them in", rows=n_missing, **where)
+        "'Drop rows with missing values') or fill them in",
+        rows=n_missing,
+        **where,
+    )
 
 
-def dropped_rows(n_missing: int, n_rows: int, n_kept: int, numeric: list[str],
-                 notes: list[str], path) -> None:
+def dropped_rows(
+    n_missing: int, n_rows: int, n_kept: int, numeric: list[str], notes: list[str], path
+) -> None:
     """Step 7 with ``missing="drop"``: a note counting the dropped rows, an error when no row
     is kept."""
     if n_kept == 0:
@@ -218,8 +248,15 @@ def dropped_rows(n_missing: int, n_rows: int, n_kept: int, numeric: list[str],
     notes.append(f"dropped {n_missing} of {n_rows} rows with missing values")
 
 
-def row_ids_from(ids, id_name: str | None, valid: bool, numbered: Callable[[], object],
-                 notes: list[str], *, problem: str = "repeated values"):
+def row_ids_from(
+    ids,
+    id_name: str | None,
+    valid: bool,
+    numbered: Callable[[], object],
+    notes: list[str],
+    *,
+    problem: str = "repeated values",
+):
     """Step 8: the id column's values when ``valid`` (each once), else ``numbered()`` (the
     file's row numbers), with a note saying which."""
     if id_name is None:
@@ -236,16 +273,29 @@ def row_ids_from(ids, id_name: str | None, valid: bool, numbered: Callable[[], o
 # ---------------------------------------------------------------------------------------------
 
 # Words (in a column's name) of a ground-truth column.
-LABEL_WORDS = {"class", "classes", "label", "labels", "target", "digit", "species", "cultivar",
-               "group", "y", "category", "cluster", "outcome"}
+LABEL_WORDS = {
+    "class",
+    "classes",
+    "label",
+    "labels",
+    "target",
+    "digit",
+    "species",
+    "cultivar",
+    "group",
+    "y",
+    "category",
+    "cluster",
+    "outcome",
+}
 # Words of a calendar column (a date, a year of the calendar: not a duration like "years").
 CALENDAR_WORDS = {"date", "datetime", "timestamp", "year"}
-MAX_LABEL_VALUES = 50             # a label takes at most this many values
-_FLAG_SAMPLE_ROWS = 100_000       # the flags look at this many rows, spread over the table
+MAX_LABEL_VALUES = 50  # a label takes at most this many values
+_FLAG_SAMPLE_ROWS = 100_000  # the flags look at this many rows, spread over the table
 
 
 def _name_words(name: str) -> set[str]:
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name))        # camelCase -> camel Case
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name))  # camelCase -> camel Case
     return {w for w in re.split(r"[^0-9a-zA-Z]+|(?<=[a-zA-Z])(?=[0-9])", spaced.lower()) if w}
 
 
@@ -293,41 +343,71 @@ def flag_columns(X: np.ndarray, columns: list[str], notes: list[str]) -> tuple[l
             calendar.append(c)
         elif words & LABEL_WORDS and (k := _label_values(S[:, j])) is not None:
             labels.append(c)
-            notes.append(f"column {c!r} looks like a label (its name; whole numbers, {k} "
-                         f"distinct values) but is fitted as a feature: pass --labels {c} to "
-                         "use it as ground truth")
+            notes.append(
+                f"column {c!r} looks like a label (its name; whole numbers, {k} "
+                f"distinct values) but is fitted as a feature: pass --labels {c} to "
+                "use it as ground truth"
+            )
     lone = _lone_non_binary(S, columns, labels + calendar)
     if lone is not None:
         c, k = lone
         labels.append(c)
-        notes.append(f"column {c!r} is the only column that is not 0/1 ({k} distinct whole "
-                     f"numbers: a label?) and is fitted as a feature: pass --labels {c} to "
-                     "use it as ground truth")
+        notes.append(
+            f"column {c!r} is the only column that is not 0/1 ({k} distinct whole "
+            f"numbers: a label?) and is fitted as a feature: pass --labels {c} to "
+            "use it as ground truth"
+        )
     for c in calendar:
         others = [o for o in columns if o != c]
         shown_others = ",".join(others[:4]) + (",..." if len(others) > 4 else "")
-        notes.append(f"column {c!r} looks like a date or a calendar year and is fitted as a "
-                     f"feature: to leave it out, choose the features (--columns {shown_others})")
+        notes.append(
+            f"column {c!r} looks like a date or a calendar year and is fitted as a "
+            f"feature: to leave it out, choose the features (--columns {shown_others})"
+        )
     return labels, calendar
 
 
 Standardizer = Callable[[np.ndarray, list[str], list[str]], tuple[np.ndarray, np.ndarray]]
 
 
-def build_table(X: np.ndarray, numeric: list[str], *, choice: ColumnChoice, ids, labels,
-                path: str, sha256: str | None, standardize: bool, standardizer: Standardizer,
-                notes: list[str], text_columns: list[str]) -> TableData:
+def build_table(
+    X: np.ndarray,
+    numeric: list[str],
+    *,
+    choice: ColumnChoice,
+    ids,
+    labels,
+    path: str,
+    sha256: str | None,
+    standardize: bool,
+    standardizer: Standardizer,
+    notes: list[str],
+    text_columns: list[str],
+) -> TableData:
     """Step 9: the :class:`TableData`: label-like and calendar feature columns flagged (unless
     the user picked the features), the columns standardised in place by the reader's
     ``standardizer(X, columns, notes) -> (offset, scale)`` when asked."""
-    label_candidates, calendar_columns = ([], []) if choice.wanted else \
-        flag_columns(X, numeric, notes)
+    label_candidates, calendar_columns = (
+        ([], []) if choice.wanted else flag_columns(X, numeric, notes)
+    )
     offset = scale = None
     if standardize:
         if not X.flags.writeable:
             X = X.copy()
         offset, scale = standardizer(X, numeric, notes)
-    return TableData(X=X, columns=numeric, ids=ids, labels=labels, label_name=choice.label,
-                     path=path, sha256=sha256, standardized=bool(standardize), offset=offset,
-                     scale=scale, notes=notes, text_columns=text_columns,
-                     label_candidates=label_candidates, calendar_columns=calendar_columns)
+    return TableData(
+        X=X,
+        columns=numeric,
+        ids=ids,
+        labels=labels,
+        label_name=choice.label,
+        path=path,
+        sha256=sha256,
+        standardized=bool(standardize),
+        offset=offset,
+        scale=scale,
+        notes=notes,
+        text_columns=text_columns,
+        label_candidates=label_candidates,
+        calendar_columns=calendar_columns,
+    )

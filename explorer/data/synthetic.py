@@ -45,8 +45,15 @@ def _centres(rng: np.random.Generator, K: int, D: int, separation: float) -> np.
     return np.array(placed).reshape(K, D)
 
 
-def gaussian_blobs(n: int = 500, K: int = 3, D: int = 2, *, seed: int = 0, spread: float = 1.0,
-                   separation: float = 5.0) -> TableData:
+def gaussian_blobs(
+    n: int = 500,
+    K: int = 3,
+    D: int = 2,
+    *,
+    seed: int = 0,
+    spread: float = 1.0,
+    separation: float = 5.0,
+) -> TableData:
     """``n`` points in ``K`` Gaussian clusters in ``D`` dimensions; ``labels`` are "0".."K-1".
 
     The centres are kept in ``notes`` only as text; :func:`blob_centres` recomputes them.
@@ -57,11 +64,18 @@ def gaussian_blobs(n: int = 500, K: int = 3, D: int = 2, *, seed: int = 0, sprea
     centres = _centres(rng, K, D, separation)
     z = rng.permutation(np.arange(n) % K)
     X = centres[z] + spread * rng.standard_normal((n, D))
-    return TableData(X=np.ascontiguousarray(X), columns=[f"c{d}" for d in range(D)],
-                     ids=row_ids(n), labels=z.astype(str).astype(object), label_name="cluster",
-                     path=None, sha256=None,
-                     notes=[f"synthetic: {K} Gaussian blobs, spread {spread}, "
-                            f"separation {separation}, seed {seed}"])
+    return TableData(
+        X=np.ascontiguousarray(X),
+        columns=[f"c{d}" for d in range(D)],
+        ids=row_ids(n),
+        labels=z.astype(str).astype(object),
+        label_name="cluster",
+        path=None,
+        sha256=None,
+        notes=[
+            f"synthetic: {K} Gaussian blobs, spread {spread}, separation {separation}, seed {seed}"
+        ],
+    )
 
 
 def blob_centres(K: int = 3, D: int = 2, *, seed: int = 0, separation: float = 5.0) -> np.ndarray:
@@ -104,7 +118,7 @@ def _block_edges(rng, lo_a, size_a, lo_b, size_b, p, same: bool, directed: bool)
         return u * size_b + v
 
     keys = _distinct_pairs(rng, m, n_pairs, draw)
-    if keys is None:   # dense block: enumerate all pairs and pick m
+    if keys is None:  # dense block: enumerate all pairs and pick m
         u, v = np.divmod(np.arange(size_a * size_b, dtype=np.int64), size_b)
         if same:
             ok = (u != v) if directed else (u < v)
@@ -114,8 +128,15 @@ def _block_edges(rng, lo_a, size_a, lo_b, size_b, p, same: bool, directed: bool)
     return np.column_stack([u + lo_a, v + lo_b])
 
 
-def planted_partition(n: int = 1000, K: int = 5, p_in: float = 0.1, p_out: float = 0.005, *,
-                      seed: int = 0, directed: bool = False) -> NetworkData:
+def planted_partition(
+    n: int = 1000,
+    K: int = 5,
+    p_in: float = 0.1,
+    p_out: float = 0.005,
+    *,
+    seed: int = 0,
+    directed: bool = False,
+) -> NetworkData:
     """A planted-partition (stochastic block model) network; ``labels`` are the blocks."""
     if n < 1 or not 1 <= K <= n:
         raise ValueError("need n >= 1 and 1 <= K <= n")
@@ -131,16 +152,24 @@ def planted_partition(n: int = 1000, K: int = 5, p_in: float = 0.1, p_out: float
             if not directed and b < a:
                 continue
             p = p_in if a == b else p_out
-            parts.append(_block_edges(rng, starts[a], sizes[a], starts[b], sizes[b], p,
-                                      a == b, directed))
+            parts.append(
+                _block_edges(rng, starts[a], sizes[a], starts[b], sizes[b], p, a == b, directed)
+            )
     edges = np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.int64)
     edges = edges[np.lexsort((edges[:, 1], edges[:, 0]))].astype(np.int64)
     weights = np.ones(len(edges))
-    return NetworkData(node_ids=row_ids(n), adjacency=build_adjacency(edges, weights, n, directed),
-                       edges=edges, weights=weights, directed=bool(directed),
-                       labels=block.astype(str).astype(object), label_name="block",
-                       notes=[f"synthetic: planted partition n={n}, K={K}, p_in={p_in}, "
-                              f"p_out={p_out}, seed {seed}"])
+    return NetworkData(
+        node_ids=row_ids(n),
+        adjacency=build_adjacency(edges, weights, n, directed),
+        edges=edges,
+        weights=weights,
+        directed=bool(directed),
+        labels=block.astype(str).astype(object),
+        label_name="block",
+        notes=[
+            f"synthetic: planted partition n={n}, K={K}, p_in={p_in}, p_out={p_out}, seed {seed}"
+        ],
+    )
 
 
 def write_edge_list(data: NetworkData, path) -> Path:
@@ -193,7 +222,7 @@ def sample_network(u, w, mu, T, *, v=None, directed=False, rng=None):
     pa, pb, kk = a[sel], b[sel], k[sel]
     pair = np.repeat(np.arange(len(sel)), kk)
     tt = rng.integers(T, size=len(pair))
-    while True:   # redraw repeated snapshots of a pair until all are distinct
+    while True:  # redraw repeated snapshots of a pair until all are distinct
         key = pair * T + tt
         order = np.argsort(key, kind="stable")
         dup = np.zeros(len(key), bool)
@@ -223,5 +252,9 @@ def sample_network(u, w, mu, T, *, v=None, directed=False, rng=None):
     else:
         t_all, i_all, j_all, c_all = ti, ii, jj, c1
     order = np.lexsort((j_all, i_all, t_all))
-    return (t_all[order].astype(np.int64), i_all[order].astype(np.int64),
-            j_all[order].astype(np.int64), c_all[order].astype(np.float64))
+    return (
+        t_all[order].astype(np.int64),
+        i_all[order].astype(np.int64),
+        j_all[order].astype(np.int64),
+        c_all[order].astype(np.float64),
+    )

@@ -80,37 +80,46 @@ from explorer.data.pipeline import MissingValuesError as MissingValuesError
 from explorer.data.pipeline import repeats as repeats
 from explorer.data.types import DataError, TableData
 
-_HEAD_BYTES = 1 << 16       # how much of the file the sniffers look at (at least)
-_HEAD_MAX_BYTES = 1 << 22   # ... and at most, to see a few whole lines of a very wide file
+_HEAD_BYTES = 1 << 16  # how much of the file the sniffers look at (at least)
+_HEAD_MAX_BYTES = 1 << 22  # ... and at most, to see a few whole lines of a very wide file
 _HEAD_MIN_LINES = 3
 _SAMPLE_LINES = 100
-_CHUNK_BYTES = 1 << 20      # the streaming scan's read size
+_CHUNK_BYTES = 1 << 20  # the streaming scan's read size
 # The longest field a text file may hold: a run of more bytes than this without a separator or a
 # line break is refused during the scan, before any parser builds it as a string (a 200-million
 # character field cost 2.3 GB before it was refused). 1 MiB is far beyond any number or name.
 MAX_FIELD_BYTES = 1 << 20
 _CANDIDATES = (",", "\t", ";")
 _NA_MARKERS = {"NA", "N/A", "NULL", "NONE", "?", "-", "--", ".", "MISSING"}
-_NEWLINE = re.compile(r"\r\n|\r|\n")     # universal newlines, as pandas reads them
+_NEWLINE = re.compile(r"\r\n|\r|\n")  # universal newlines, as pandas reads them
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 # The slow path's csv reader must accept every field the scan let through.
 csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_BYTES + 1))
 
 # Formats that are not delimited text, by their first bytes: what to call them in an error.
 _SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"), (b"%PDF-", "a PDF document"),
-    (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"),
-    (b"PK\x03\x04", "a zip archive (or an Excel .xlsx / OpenDocument file, which are zip "
-                    "archives: save the sheet as CSV)"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (
+        b"PK\x03\x04",
+        "a zip archive (or an Excel .xlsx / OpenDocument file, which are zip "
+        "archives: save the sheet as CSV)",
+    ),
     (b"PK\x05\x06", "an empty zip archive"),
     (b"\x1f\x8b", "a gzip-compressed file (decompress it first)"),
-    (b"BZh", None),     # bzip2 only with its block magic, below
+    (b"BZh", None),  # bzip2 only with its block magic, below
     (b"\xfd7zXZ\x00", "an xz-compressed file (decompress it first)"),
     (b"(\xb5/\xfd", "a zstd-compressed file (decompress it first)"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Microsoft Office file (an Excel .xls? save "
-                                          "the sheet as CSV)"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an old Microsoft Office file (an Excel .xls? save the sheet as CSV)",
+    ),
     (b"SQLite format 3\x00", "an SQLite database"),
     (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
     (b"PAR1", "a Parquet file (give it the .parquet extension)"),
@@ -149,18 +158,29 @@ def regular_file(path) -> int:
     if stat.S_ISDIR(st.st_mode):
         raise DataError("is a directory, not a file", path=path)
     if not stat.S_ISREG(st.st_mode):
-        what = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else
-                "a character device" if stat.S_ISCHR(st.st_mode) else
-                "a block device" if stat.S_ISBLK(st.st_mode) else
-                "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
-        raise DataError(f"is {what}, not a regular file; the explorer reads data only from "
-                        "regular files (save the stream to a file first)", path=path)
+        what = (
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a character device"
+            if stat.S_ISCHR(st.st_mode)
+            else "a block device"
+            if stat.S_ISBLK(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "not a regular file"
+        )
+        raise DataError(
+            f"is {what}, not a regular file; the explorer reads data only from "
+            "regular files (save the stream to a file first)",
+            path=path,
+        )
     return st.st_size
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading a text file: existence, encoding, hashing, sniffing, and the slow line-by-line scan.
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Source:
@@ -169,12 +189,12 @@ class Source:
     its path, the slow path streams it (:func:`records`)."""
 
     path: str
-    head: bytes            # the first whole lines (at least 64 KiB of them), byte-order mark off
-    size: int              # the file's size in bytes
-    bom: int               # bytes of byte-order mark stripped (0 or 3)
-    whole: bool            # ``head`` is the whole file
-    sha256: str | None = None      # set by the scan
-    comments: str = ""             # which of "#", "%" start some line (after blanks): the scan
+    head: bytes  # the first whole lines (at least 64 KiB of them), byte-order mark off
+    size: int  # the file's size in bytes
+    bom: int  # bytes of byte-order mark stripped (0 or 3)
+    whole: bool  # ``head`` is the whole file
+    sha256: str | None = None  # set by the scan
+    comments: str = ""  # which of "#", "%" start some line (after blanks): the scan
 
     def head_lines(self, comment: str = "") -> list[str]:
         """Up to ``_SAMPLE_LINES`` non-blank, non-comment lines from the start of the file."""
@@ -211,19 +231,18 @@ def open_source(path) -> Source:
     try:
         with open(path, "rb") as fh:
             head = fh.read(_HEAD_BYTES)
-            _sniff_binary(path, head)      # before reading more: a binary file stops here
+            _sniff_binary(path, head)  # before reading more: a binary file stops here
             whole = len(head) == size
-            while (not whole and len(head) < _HEAD_MAX_BYTES
-                   and head.count(b"\n") < _HEAD_MIN_LINES):
+            while not whole and len(head) < _HEAD_MAX_BYTES and head.count(b"\n") < _HEAD_MIN_LINES:
                 more = fh.read(len(head))
                 whole = not more or len(head) + len(more) >= size
                 head += more
                 if len(more) > MAX_FIELD_BYTES and not _BREAK.search(more):
-                    break       # one endless field: the scan refuses it
+                    break  # one endless field: the scan refuses it
     except OSError as e:
         raise DataError(f"cannot read the file ({e.strerror})", path=path) from None
     if not whole and b"\n" in head:
-        head = head[: head.rindex(b"\n") + 1]     # whole lines only
+        head = head[: head.rindex(b"\n") + 1]  # whole lines only
     bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     head = head[bom:]
     if whole and (not head or head.isspace()):
@@ -237,12 +256,17 @@ def _sniff_binary(path, head: bytes) -> None:
     a NUL byte."""
     what = binary_format(head)
     if what:
-        raise DataError(f"this is {what}, not a data file; the explorer reads delimited text "
-                        "(CSV/TSV, edge lists), GML/GraphML, Parquet, Feather and .npy files",
-                        path=path)
+        raise DataError(
+            f"this is {what}, not a data file; the explorer reads delimited text "
+            "(CSV/TSV, edge lists), GML/GraphML, Parquet, Feather and .npy files",
+            path=path,
+        )
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise DataError("unknown encoding: the file is UTF-16 (byte-order mark at byte offset 0), "
-                        "not UTF-8; save it as UTF-8", path=path)
+        raise DataError(
+            "unknown encoding: the file is UTF-16 (byte-order mark at byte offset 0), "
+            "not UTF-8; save it as UTF-8",
+            path=path,
+        )
     bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     _check_text(path, head[bom:], offset=bom, decoder=None)
 
@@ -263,9 +287,12 @@ def _check_text(path, chunk: bytes, *, offset: int, decoder, final: bool = False
     check ``chunk`` alone, a character cut at its end allowed unless ``final``)."""
     nul = chunk.find(b"\x00")
     if nul >= 0:
-        raise DataError(f"unknown encoding: NUL byte at byte offset {offset + nul}; this is not a "
-                        "UTF-8 text file (binary, or UTF-16 without a byte-order mark?)",
-                        path=path, line=_line_at(path, offset + nul))
+        raise DataError(
+            f"unknown encoding: NUL byte at byte offset {offset + nul}; this is not a "
+            "UTF-8 text file (binary, or UTF-16 without a byte-order mark?)",
+            path=path,
+            line=_line_at(path, offset + nul),
+        )
     pending = decoder is not None and decoder.getstate()[0]
     if chunk.isascii() and not pending:
         return
@@ -273,15 +300,17 @@ def _check_text(path, chunk: bytes, *, offset: int, decoder, final: bool = False
     try:
         dec.decode(chunk, final)
     except UnicodeDecodeError as e:
-        buf = (pending or b"") + chunk          # what the decoder saw
+        buf = (pending or b"") + chunk  # what the decoder saw
         at = offset - len(pending or b"") + e.start
-        raise DataError(f"unknown encoding: byte 0x{buf[e.start]:02x} at byte offset {at} is "
-                        "not valid UTF-8; save the file as UTF-8",
-                        path=path, line=_line_at(path, at)) from None
+        raise DataError(
+            f"unknown encoding: byte 0x{buf[e.start]:02x} at byte offset {at} is "
+            "not valid UTF-8; save the file as UTF-8",
+            path=path,
+            line=_line_at(path, at),
+        ) from None
 
 
-_COMMENT_AT_LINE_START = {c: re.compile(rb"[\r\n][ \t]*" + re.escape(c.encode()))
-                          for c in "#%"}
+_COMMENT_AT_LINE_START = {c: re.compile(rb"[\r\n][ \t]*" + re.escape(c.encode())) for c in "#%"}
 _BLANKS_THEN = {c: re.compile(rb"[ \t]*" + re.escape(c.encode())) for c in "#%"}
 
 
@@ -295,42 +324,50 @@ def read_source(path) -> Source:
     h = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
-    run = 0                 # bytes since the last separator or line break
-    at_line_start = True    # the next chunk starts a line (blanks aside)
-    content = False         # something other than blanks seen
+    run = 0  # bytes since the last separator or line break
+    at_line_start = True  # the next chunk starts a line (blanks aside)
+    content = False  # something other than blanks seen
     comments = set()
     try:
         with open(path, "rb") as fh:
             while chunk := fh.read(_CHUNK_BYTES):
                 h.update(chunk)
                 if offset == 0 and src.bom:
-                    chunk, offset = chunk[src.bom:], src.bom
+                    chunk, offset = chunk[src.bom :], src.bom
                 _check_text(path, chunk, offset=offset, decoder=decoder)
                 # A field longer than a chunk spans a chunk boundary: only runs across
                 # boundaries can exceed the bound (the chunk is as long as the bound).
-                first = min((k for k in (chunk.find(b) for b in breaks) if k >= 0),
-                            default=-1)
+                first = min((k for k in (chunk.find(b) for b in breaks) if k >= 0), default=-1)
                 if first < 0:
                     run += len(chunk)
                 else:
                     run += first
                 if run > MAX_FIELD_BYTES:
                     start = offset + (first if first >= 0 else len(chunk)) - run
-                    raise DataError(f"a field longer than {MAX_FIELD_BYTES:,} bytes (from byte "
-                                    f"offset {start:,}, no separator or line break); a table or "
-                                    "an edge list holds numbers and names", path=path,
-                                    line=_line_at(path, start))
+                    raise DataError(
+                        f"a field longer than {MAX_FIELD_BYTES:,} bytes (from byte "
+                        f"offset {start:,}, no separator or line break); a table or "
+                        "an edge list holds numbers and names",
+                        path=path,
+                        line=_line_at(path, start),
+                    )
                 if first >= 0:
                     run = len(chunk) - 1 - max(chunk.rfind(b) for b in breaks)
                 if not content and not chunk.isspace():
                     content = True
                 for c, pattern in _COMMENT_AT_LINE_START.items():
                     # (the search only when the character occurs: a regex scan costs 20 ms/MB)
-                    if c not in comments and c.encode() in chunk and (pattern.search(chunk) or (
-                            at_line_start and _BLANKS_THEN[c].match(chunk))):
+                    if (
+                        c not in comments
+                        and c.encode() in chunk
+                        and (
+                            pattern.search(chunk)
+                            or (at_line_start and _BLANKS_THEN[c].match(chunk))
+                        )
+                    ):
                         comments.add(c)
                 last = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
-                rest = chunk[last + 1:]
+                rest = chunk[last + 1 :]
                 at_line_start = (at_line_start or last >= 0) and not rest.strip(b" \t")
                 offset += len(chunk)
         _check_text(path, b"", offset=offset, decoder=decoder, final=True)  # a cut-off character
@@ -349,7 +386,7 @@ def split_line(line: str, sep: str | None) -> list[str]:
         return line.split()
     try:
         return next(csv.reader([line], delimiter=sep, skipinitialspace=True), [])
-    except csv.Error:       # a stray quote or carriage return: plain splitting is what we can do
+    except csv.Error:  # a stray quote or carriage return: plain splitting is what we can do
         return line.split(sep)
 
 
@@ -424,8 +461,9 @@ def _csv_rows(reader, src: Source):
         except StopIteration:
             return
         except csv.Error as e:
-            raise DataError(f"cannot parse the line ({e})", path=src.path,
-                            line=reader.line_num) from None
+            raise DataError(
+                f"cannot parse the line ({e})", path=src.path, line=reader.line_num
+            ) from None
         yield fields
 
 
@@ -433,38 +471,67 @@ def shown(cell, limit: int = 40) -> str:
     """A cell quoted for a one-line message: its repr, cut to about ``limit`` characters (a
     field may be a megabyte long)."""
     text = str(cell)
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text):,} characters)"
+    return (
+        repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text):,} characters)"
+    )
 
 
 def check_number(cell: str, *, src: Source, line: int, column: str, what: str = "value") -> float:
     """Parse one cell as a finite float or raise a DataError naming where it is."""
     s = cell.strip()
     if not s:
-        raise DataError(f"empty cell: a missing {what}; fill it in or remove the row",
-                        path=src.path, line=line, column=column)
+        raise DataError(
+            f"empty cell: a missing {what}; fill it in or remove the row",
+            path=src.path,
+            line=line,
+            column=column,
+        )
     try:
         v = float(s)
     except ValueError:
-        hint = " (a missing-value marker; fill it in or remove the row)" if s.upper() in \
-            _NA_MARKERS else ""
-        raise DataError(f"non-numeric {what} {shown(s)}{hint}", path=src.path, line=line,
-                        column=column) from None
+        hint = (
+            " (a missing-value marker; fill it in or remove the row)"
+            if s.upper() in _NA_MARKERS
+            else ""
+        )
+        raise DataError(
+            f"non-numeric {what} {shown(s)}{hint}", path=src.path, line=line, column=column
+        ) from None
     if not math.isfinite(v):
-        raise DataError(f"{what} {shown(s)} is not a finite number (NaN and inf are not allowed)",
-                        path=src.path, line=line, column=column)
+        raise DataError(
+            f"{what} {shown(s)} is not a finite number (NaN and inf are not allowed)",
+            path=src.path,
+            line=line,
+            column=column,
+        )
     return v
 
 
-def read_frame(src: Source, sep: str | None, *, header: bool, comment: str | None = None,
-               dtype=None, skipinitialspace: bool = False) -> pd.DataFrame:
+def read_frame(
+    src: Source,
+    sep: str | None,
+    *,
+    header: bool,
+    comment: str | None = None,
+    dtype=None,
+    skipinitialspace: bool = False,
+) -> pd.DataFrame:
     """pandas C-engine parse of the whole file; raises pandas' own errors (callers locate them).
 
     pandas reads the file by its path (measurably faster than from an in-memory buffer); it
     skips a UTF-8 byte-order mark itself.
     """
-    kw = dict(sep=r"\s+" if sep is None else sep, header=0 if header else None, index_col=False,
-              keep_default_na=False, na_values=[""], engine="c", dtype=dtype, comment=comment,
-              encoding="utf-8")
+    kw = dict(
+        sep=r"\s+" if sep is None else sep,
+        header=0 if header else None,
+        index_col=False,
+        keep_default_na=False,
+        na_values=[""],
+        engine="c",
+        dtype=dtype,
+        comment=comment,
+        encoding="utf-8",
+    )
     if sep is not None and skipinitialspace:
         kw["skipinitialspace"] = True
     with warnings.catch_warnings():
@@ -475,26 +542,42 @@ def read_frame(src: Source, sep: str | None, *, header: bool, comment: str | Non
         try:
             return pd.read_csv(src.path, **kw)
         except MemoryError:
-            raise DataError(f"not enough memory to parse the file ({src.size / 1e9:.2f} GB of "
-                            "text): save big tables as Parquet (read batch by batch, float32 "
-                            "kept) or free memory", path=src.path) from None
+            raise DataError(
+                f"not enough memory to parse the file ({src.size / 1e9:.2f} GB of "
+                "text): save big tables as Parquet (read batch by batch, float32 "
+                "kept) or free memory",
+                path=src.path,
+            ) from None
 
 
-PARSE_ERRORS = (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
-                UnicodeDecodeError, ValueError, IndexError)
+PARSE_ERRORS = (
+    pd.errors.ParserError,
+    pd.errors.ParserWarning,
+    pd.errors.EmptyDataError,
+    UnicodeDecodeError,
+    ValueError,
+    IndexError,
+)
+
+
+def check_width(src: Source, line: int, fields: list, expected: int) -> None:
+    """Raise the DataError of a ragged row when the record at ``line`` does not have
+    ``expected`` fields."""
+    if len(fields) != expected:
+        message = f"ragged row: expected {expected} fields, found {len(fields)}"
+        raise DataError(message, path=src.path, line=line)
 
 
 def check_ragged(src: Source, sep: str | None, expected: int, comment: str = "") -> None:
     """Raise a DataError at the first record whose field count differs from ``expected``."""
     for line, fields in records(src, sep, comment):
-        if len(fields) != expected:
-            raise DataError(f"ragged row: expected {expected} fields, found {len(fields)}",
-                            path=src.path, line=line)
+        check_width(src, line, fields, expected)
 
 
 # ---------------------------------------------------------------------------------------------
 # Tables
 # ---------------------------------------------------------------------------------------------
+
 
 def _has_header(lines: list[str], sep: str | None, wanted: set[str]) -> bool:
     rows = [split_line(ln, sep) for ln in lines]
@@ -513,11 +596,12 @@ def _has_header(lines: list[str], sep: str | None, wanted: set[str]) -> bool:
             return True
     # An all-text table (yes/no answers): a header names each column once, above a column of
     # at most two values (missing-value markers aside) that never repeats the name.
-    cols = [{r[j].strip() for r in rest if j < len(r)} - _MISSING_CELLS
-            for j in range(len(first))]
-    return (len(rest) > 2 and all(cell and not is_number(cell) and cell not in col
-                                  for cell, col in zip(first, cols))
-            and any(0 < len(col) <= 2 for col in cols))
+    cols = [{r[j].strip() for r in rest if j < len(r)} - _MISSING_CELLS for j in range(len(first))]
+    return (
+        len(rest) > 2
+        and all(cell and not is_number(cell) and cell not in col for cell, col in zip(first, cols))
+        and any(0 < len(col) <= 2 for col in cols)
+    )
 
 
 def _data_line(src: Source, sep, header: bool, k: int) -> int | None:
@@ -528,17 +612,16 @@ def _data_line(src: Source, sep, header: bool, k: int) -> int | None:
     return None
 
 
-def _locate_table_problem(src: Source, sep, header: bool, names: list[str],
-                          features: list[int]) -> None:
+def _locate_table_problem(
+    src: Source, sep, header: bool, names: list[str], features: list[int]
+) -> None:
     """Walk the file and raise a DataError at the first ragged row or bad feature cell."""
     expected = len(names)
     it = records(src, sep)
     if header:
         next(it, None)
     for line, fields in it:
-        if len(fields) != expected:
-            raise DataError(f"ragged row: expected {expected} fields, found {len(fields)}",
-                            path=src.path, line=line)
+        check_width(src, line, fields, expected)
         for j in features:
             check_number(fields[j], src=src, line=line, column=names[j])
 
@@ -559,7 +642,7 @@ def _encode_two_valued(col: pd.Series, miss: np.ndarray):
     missing): ``(values, value_0, value_1)``, the yes-like value (or the later one) as 1."""
     cells = col[~miss].astype(str).str.strip()
     uniq = sorted(cells.unique())
-    if len(uniq) != 2 or len(cells) < 3:      # two rows of names are not yes/no answers
+    if len(uniq) != 2 or len(cells) < 3:  # two rows of names are not yes/no answers
         return None
     lo, hi = uniq
     if lo.lower() in _YES and hi.lower() not in _YES:
@@ -590,10 +673,13 @@ def _decimal_commas(src: Source, lines: list[str]) -> None:
         if hits and len(hits) * 2 >= len(rows) - 1:
             k = hits[0]
             cell = next(c.strip() for c in rows[k] if _DECIMAL_COMMA.match(c))
-            raise DataError(f"the numbers use a decimal comma ({cell!r}); this loader reads '.' "
-                            "as the decimal mark: save the file with '.' decimals (or convert "
-                            "it) and load it again", path=src.path,
-                            line=_line_of(src, lines[k]))
+            raise DataError(
+                f"the numbers use a decimal comma ({cell!r}); this loader reads '.' "
+                "as the decimal mark: save the file with '.' decimals (or convert "
+                "it) and load it again",
+                path=src.path,
+                line=_line_of(src, lines[k]),
+            )
 
 
 def _line_of(src: Source, line: str) -> int | None:
@@ -615,16 +701,17 @@ def _safe_standardize(X: np.ndarray):
     return Y.mean(axis=0) * m, Y.std(axis=0) * m
 
 
-
 def _standardize_table(X: np.ndarray, columns: list[str], notes: list[str]):
     """Each column of ``X`` to zero mean and unit variance, in place; a constant column is left
     unscaled with a note. Returns ``(offset, scale)``."""
     offset, scale = _safe_standardize(X)
     flat = scale == 0
     if flat.any():
-        notes.append("constant column(s) " + ", ".join(repr(columns[k]) for k in
-                                                      np.flatnonzero(flat))
-                     + " left unscaled (zero variance)")
+        notes.append(
+            "constant column(s) "
+            + ", ".join(repr(columns[k]) for k in np.flatnonzero(flat))
+            + " left unscaled (zero variance)"
+        )
         scale[flat] = 1.0
     X -= offset
     X /= scale
@@ -634,6 +721,7 @@ def _standardize_table(X: np.ndarray, columns: list[str], notes: list[str]):
 # ---------------------------------------------------------------------------------------------
 # The CSV/TSV reader's steps of the table pipeline (explorer.data.pipeline)
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Layout:
@@ -681,19 +769,24 @@ def _parse_frame(lay: _Layout) -> pd.DataFrame:
     except PARSE_ERRORS as e:
         n0 = len(split_line(lay.lines[0], lay.sep))
         lay.locate([f"c{j}" for j in range(n0)], [])
-        raise DataError(f"cannot parse the file as a table: {str(e).strip()}",
-                        path=lay.src.path) from None
+        raise DataError(
+            f"cannot parse the file as a table: {str(e).strip()}", path=lay.src.path
+        ) from None
 
 
-def _header_names(lay: _Layout, df: pd.DataFrame, choice: ColumnChoice,
-                  notes: list[str]) -> list[str]:
+def _header_names(
+    lay: _Layout, df: pd.DataFrame, choice: ColumnChoice, notes: list[str]
+) -> list[str]:
     """Step 4 (text): the header's names, as the first line splits (pandas' names when it
     splits otherwise), made unique; ``c0, c1, ...`` without a header."""
     if not lay.header:
         return [f"c{j}" for j in range(df.shape[1])]
     raw = split_line(lay.lines[0], lay.sep)
-    raw = [c.strip() for c in raw] if len(raw) == df.shape[1] else \
-        [str(c).strip() for c in df.columns]
+    raw = (
+        [c.strip() for c in raw]
+        if len(raw) == df.shape[1]
+        else [str(c).strip() for c in df.columns]
+    )
     return name_columns(raw, choice, notes, path=lay.src.path, where="header", line=1)
 
 
@@ -716,7 +809,7 @@ def _read_text_column(col: pd.Series):
     n_filled = int(filled.sum())
     parsed = pd.to_numeric(col[filled].astype(str).str.strip(), errors="coerce")
     n_num = int(parsed.notna().sum())
-    if n_filled and n_num == n_filled:          # numbers, with missing-value markers
+    if n_filled and n_num == n_filled:  # numbers, with missing-value markers
         v = np.full(len(col), np.nan)
         v[filled] = parsed.to_numpy(dtype=np.float64)
         return "numbers", v
@@ -726,8 +819,9 @@ def _read_text_column(col: pd.Series):
     return "text", not (n_filled == 0 or n_num * 2 < n_filled)
 
 
-def _encode_or_exclude(two_valued: dict, cols: _Columns, choice: ColumnChoice,
-                       notes: list[str]) -> None:
+def _encode_or_exclude(
+    two_valued: dict, cols: _Columns, choice: ColumnChoice, notes: list[str]
+) -> None:
     """Step 6 (text): two-valued text columns are encoded 0/1 only in an all-text table (yes/no
     answers) or when picked; beside numeric columns such a column (a diagnosis, a sex) is more
     likely ground truth: excluded."""
@@ -744,14 +838,21 @@ def _encode_or_exclude(two_valued: dict, cols: _Columns, choice: ColumnChoice,
         cols.numeric = [c for c in cols.numeric if c not in excluded]
 
 
-def _numeric_columns(lay: _Layout, df: pd.DataFrame, names: list[str], feats: list[str],
-                     id_name: str | None, choice: ColumnChoice, notes: list[str]) -> _Columns:
+def _numeric_columns(
+    lay: _Layout,
+    df: pd.DataFrame,
+    names: list[str],
+    feats: list[str],
+    id_name: str | None,
+    choice: ColumnChoice,
+    notes: list[str],
+) -> _Columns:
     """Step 6 (text): which feature columns hold numbers. A text column is excluded with a
     note; a picked text column, or a column of numbers with a bad cell, is an error naming the
     cell."""
     cols = _Columns()
     two_valued: dict[str, tuple] = {}
-    kinds = dict(zip(names, (t.kind for t in df.dtypes)))     # (df[c] costs ~10 us a column)
+    kinds = dict(zip(names, (t.kind for t in df.dtypes)))  # (df[c] costs ~10 us a column)
     for c in feats:
         if kinds[c] in "iufb":
             cols.numeric.append(c)
@@ -767,7 +868,7 @@ def _numeric_columns(lay: _Layout, df: pd.DataFrame, names: list[str], feats: li
         elif not choice.wanted and not result:
             notes.append(f"column {c!r} is not numeric; excluded from the features")
             cols.text.add(c)
-        else:       # picked explicitly, or mostly numeric with a bad cell: say where
+        else:  # picked explicitly, or mostly numeric with a bad cell: say where
             lay.locate(names, [names.index(c)])
             raise DataError("column is not numeric", path=lay.src.path, column=c)
     _encode_or_exclude(two_valued, cols, choice, notes)
@@ -777,8 +878,9 @@ def _numeric_columns(lay: _Layout, df: pd.DataFrame, names: list[str], feats: li
     return cols
 
 
-def _other_text_columns(df: pd.DataFrame, names: list[str], skip: set, kinds: dict,
-                        text: set[str]) -> None:
+def _other_text_columns(
+    df: pd.DataFrame, names: list[str], skip: set, kinds: dict, text: set[str]
+) -> None:
     """Step 6 (text): the columns that are neither candidate features nor the ids (the label,
     columns left out of a choice) and hold mostly text are added to ``text`` (ground-truth
     candidates)."""
@@ -797,7 +899,7 @@ def _feature_matrix(df: pd.DataFrame, names: list[str], cols: _Columns) -> np.nd
         for j, c in enumerate(numeric):
             X[:, j] = cols.values[c] if c in cols.values else df[c].to_numpy(dtype=np.float64)
         return X
-    if numeric == names:     # every column, in order: no df[numeric] (a take, slow when wide)
+    if numeric == names:  # every column, in order: no df[numeric] (a take, slow when wide)
         X = np.ascontiguousarray(df.to_numpy(dtype=np.float64))
     else:
         X = np.ascontiguousarray(df[numeric].to_numpy(dtype=np.float64))
@@ -806,8 +908,15 @@ def _feature_matrix(df: pd.DataFrame, names: list[str], cols: _Columns) -> np.nd
     return X if X.flags.writeable else X.copy()
 
 
-def _missing_rows(lay: _Layout, df: pd.DataFrame, X: np.ndarray, names: list[str],
-                  cols: _Columns, missing: str, notes: list[str]):
+def _missing_rows(
+    lay: _Layout,
+    df: pd.DataFrame,
+    X: np.ndarray,
+    names: list[str],
+    cols: _Columns,
+    missing: str,
+    notes: list[str],
+):
     """Step 7 (text): rows with a missing feature value, dropped (``missing="drop"``) or refused
     naming the first cell; a literal NaN is an error, not a missing value. Returns ``(X, df,
     keep)``, ``keep`` None when no row was dropped."""
@@ -830,8 +939,9 @@ def _missing_rows(lay: _Layout, df: pd.DataFrame, X: np.ndarray, names: list[str
     raise missing_values_error(what, n_missing, path=lay.src.path, line=line, column=column)
 
 
-def _check_values(lay: _Layout, X: np.ndarray, names: list[str], numeric: list[str],
-                  standardize: bool) -> None:
+def _check_values(
+    lay: _Layout, X: np.ndarray, names: list[str], numeric: list[str], standardize: bool
+) -> None:
     """Step 6 (text): every feature value finite (else the first bad cell is named) and, unless
     standardising, at most ``MAX_MAGNITUDE`` in magnitude."""
     if not np.isfinite(X).all():
@@ -843,13 +953,17 @@ def _check_values(lay: _Layout, X: np.ndarray, names: list[str], numeric: list[s
     huge = np.abs(X) > MAX_MAGNITUDE
     if huge.any():
         i, j = np.argwhere(huge)[0]
-        raise too_large(X[i, j], path=lay.src.path,
-                        line=_data_line(lay.src, lay.sep, lay.header, int(i)),
-                        column=numeric[j])
+        raise too_large(
+            X[i, j],
+            path=lay.src.path,
+            line=_data_line(lay.src, lay.sep, lay.header, int(i)),
+            column=numeric[j],
+        )
 
 
 def _table_ids(df: pd.DataFrame, id_name: str | None, n_rows: int, keep, notes: list[str]):
     """Step 8 (text): the id column's values (stripped strings), or the file's row numbers."""
+
     def numbered():
         return row_ids(n_rows) if keep is None else row_ids(n_rows)[keep]
 
@@ -870,8 +984,9 @@ def _table_labels(df: pd.DataFrame, label: str | None) -> np.ndarray | None:
     return y
 
 
-def load_table(path, *, columns=None, labels=None, standardize: bool = False,
-               missing: str = "error") -> TableData:
+def load_table(
+    path, *, columns=None, labels=None, standardize: bool = False, missing: str = "error"
+) -> TableData:
     """Load a numeric table from a CSV/TSV file; see the module docstring for the rules, and
     :mod:`explorer.data.pipeline` for the steps.
 
@@ -888,15 +1003,24 @@ def load_table(path, *, columns=None, labels=None, standardize: bool = False,
     _check_rows(lay, df, names)
     check_choice(names, choice, src.path)
     id_name = id_column(names, choice)
-    cols = _numeric_columns(lay, df, names, feature_columns(names, choice, id_name), id_name,
-                            choice, notes)
+    cols = _numeric_columns(
+        lay, df, names, feature_columns(names, choice, id_name), id_name, choice, notes
+    )
     X = _feature_matrix(df, names, cols)
     n_rows = len(X)
     X, df, keep = _missing_rows(lay, df, X, names, cols, missing, notes)
     _check_values(lay, X, names, cols.numeric, standardize)
     ids = _table_ids(df, id_name, n_rows, keep, notes)
-    return build_table(X, cols.numeric, choice=choice, ids=ids,
-                       labels=_table_labels(df, choice.label), path=src.path,
-                       sha256=src.sha256, standardize=standardize,
-                       standardizer=_standardize_table, notes=notes,
-                       text_columns=[c for c in names if c in cols.text])
+    return build_table(
+        X,
+        cols.numeric,
+        choice=choice,
+        ids=ids,
+        labels=_table_labels(df, choice.label),
+        path=src.path,
+        sha256=src.sha256,
+        standardize=standardize,
+        standardizer=_standardize_table,
+        notes=notes,
+        text_columns=[c for c in names if c in cols.text],
+    )

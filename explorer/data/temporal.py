@@ -44,7 +44,7 @@ MANY_SNAPSHOTS = 10_000
 # anything of size T is allocated (t = 0 and 1e12 once asked for 7 TiB); the models keep arrays of
 # T x N or T x K, so even this many is only for small networks.
 MAX_SNAPSHOTS = 1_000_000
-_KEY_LIMIT = 2 ** 62      # (snapshot, i, j) packed in one int64 below this, else unique rows
+_KEY_LIMIT = 2**62  # (snapshot, i, j) packed in one int64 below this, else unique rows
 
 
 def _is_time(s: str) -> bool:
@@ -69,19 +69,25 @@ def _has_header(lines: list[str], sep) -> bool:
 def _parse_times(src, sep, df, names, header) -> tuple[np.ndarray, bool]:
     """``t`` as float64 (seconds since the epoch for timestamps) and whether it held timestamps."""
     raw = df[0]
+
+    def bad_t(k: int, problem: str) -> DataError:
+        """The error naming row ``k``'s time, its line and column."""
+        line = record_line(src, sep, k, header=header)
+        return DataError(
+            f"bad t {shown(raw.iloc[k])}: {problem}", path=src.path, line=line, column=names[0]
+        )
+
     num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     ok = np.isfinite(num)
     if ok.all():
         return num, False
     if ok.sum() * 2 >= len(num):
         k = int(np.flatnonzero(~ok)[0])
-        raise DataError(f"bad t {shown(raw.iloc[k])}: not a finite number",
-                        path=src.path, line=record_line(src, sep, k, header=header),
-                        column=names[0])
+        raise bad_t(k, "not a finite number")
     try:
         stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601", utc=True)
         bad = stamps.isna().to_numpy()
-    except (ValueError, OverflowError):     # e.g. OutOfBoundsDatetime ("-1" as year -1)
+    except (ValueError, OverflowError):  # e.g. OutOfBoundsDatetime ("-1" as year -1)
         bad = np.ones(len(raw), dtype=bool)
         for k, cell in enumerate(raw):
             try:
@@ -91,33 +97,40 @@ def _parse_times(src, sep, df, names, header) -> tuple[np.ndarray, bool]:
             bad[k] = False
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise DataError(f"bad t {shown(raw.iloc[k])}: not a number or an ISO 8601 date/time",
-                        path=src.path, line=record_line(src, sep, k, header=header),
-                        column=names[0])
+        raise bad_t(k, "not a number or an ISO 8601 date/time")
     try:
         secs = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
-    except (ValueError, OverflowError):    # a date outside pandas' nanosecond range
+    except (ValueError, OverflowError):  # a date outside pandas' nanosecond range
         years = stamps.dt.year.to_numpy()
         out = np.flatnonzero((years < 1678) | (years > 2261))
         k = int(out[0]) if len(out) else 0
-        raise DataError(f"bad t {shown(raw.iloc[k])}: dates before 1678 or after 2261 are not "
-                        "supported", path=src.path,
-                        line=record_line(src, sep, k, header=header), column=names[0]) from None
+        raise bad_t(k, "dates before 1678 or after 2261 are not supported") from None
     return np.asarray(secs, dtype=np.float64), True
 
 
-def load_temporal(path, *, directed: bool = False, bin_width=None,
-                  labels=None) -> TemporalNetworkData:
+def load_temporal(
+    path, *, directed: bool = False, bin_width=None, labels=None
+) -> TemporalNetworkData:
     """Load ``t i j [count]`` rows into snapshots (see the module docstring)."""
     src = read_source(path)
     notes: list[str] = []
-    rows = read_rows(src, notes, has_header=_has_header, keys=3, what="rows",
-                     too_few="expected rows 't i j [count]', found {found} field(s)",
-                     value_headers=COUNT_HEADERS)
+    rows = read_rows(
+        src,
+        notes,
+        has_header=_has_header,
+        keys=3,
+        what="rows",
+        too_few="expected rows 't i j [count]', found {found} field(s)",
+        value_headers=COUNT_HEADERS,
+    )
     sep, header, df, names, ccol = rows
     if header and names[0].strip().lower() not in TIME_HEADERS:
-        raise DataError(f"the first column is {names[0]!r}, not a time (t, time or timestamp): "
-                        "a temporal network needs rows 't i j [count]'", path=src.path, line=1)
+        raise DataError(
+            f"the first column is {names[0]!r}, not a time (t, time or timestamp): "
+            "a temporal network needs rows 't i j [count]'",
+            path=src.path,
+            line=1,
+        )
 
     t, stamps = _parse_times(src, sep, df, names, header)
     count = value_column(src, rows, what="count")
@@ -126,41 +139,54 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
         frac = count != np.floor(count)
         if frac.any():
             k = int(np.flatnonzero(frac)[0])
-            fractional = (record_line(src, sep, k, header=header), names[ccol],
-                          float(count[k]))
+            fractional = (record_line(src, sep, k, header=header), names[ccol], float(count[k]))
 
     t_min = float(t.min())
     if bin_width is None:
         if stamps:
-            raise DataError("t holds dates/times: choose a bin width in seconds (e.g. 3600 for "
-                            "hourly snapshots)", path=src.path)
+            raise DataError(
+                "t holds dates/times: choose a bin width in seconds (e.g. 3600 for "
+                "hourly snapshots)",
+                path=src.path,
+            )
         frac = t != np.floor(t)
         if frac.any():
             k = int(np.flatnonzero(frac)[0])
-            raise DataError(f"t {shown(df[0].iloc[k])} is not an integer: choose a bin width",
-                            path=src.path, line=record_line(src, sep, k, header=header),
-                            column=names[0])
+            raise DataError(
+                f"t {shown(df[0].iloc[k])} is not an integer: choose a bin width",
+                path=src.path,
+                line=record_line(src, sep, k, header=header),
+                column=names[0],
+            )
         width = 1.0
     else:
         width = float(bin_width)
         if not np.isfinite(width) or width <= 0:
-            raise DataError(f"bin width must be a positive number, got {bin_width!r}",
-                            path=src.path)
+            raise DataError(
+                f"bin width must be a positive number, got {bin_width!r}", path=src.path
+            )
     span = (float(t.max()) - t_min) / width
     if not np.isfinite(span) or span >= MAX_SNAPSHOTS:
         n_text = f"{span:.3g}" if np.isfinite(span) else "too many"
         suggest = (float(t.max()) - t_min) / 1000.0
-        raise DataError(f"t runs from {t_min:g} to {float(t.max()):g}: with bin width {width:g} "
-                        f"that is {n_text} snapshots, more than the {MAX_SNAPSHOTS:,} the explorer "
-                        f"takes; choose a larger bin width (--bin-width {suggest:.3g} gives about "
-                        "1,000)", path=src.path)
+        raise DataError(
+            f"t runs from {t_min:g} to {float(t.max()):g}: with bin width {width:g} "
+            f"that is {n_text} snapshots, more than the {MAX_SNAPSHOTS:,} the explorer "
+            f"takes; choose a larger bin width (--bin-width {suggest:.3g} gives about "
+            "1,000)",
+            path=src.path,
+        )
     snap = np.floor((t - t_min) / width).astype(np.int64)
     T = int(snap.max()) + 1
     if T > MANY_SNAPSHOTS:
         notes.append(f"{T:,} snapshots; a larger bin width gives fewer")
     times = t_min + width * np.arange(T)
-    if (not stamps and width == np.floor(width) and t_min == np.floor(t_min)
-            and np.abs(times).max() < 2.0 ** 53):        # exact integers only
+    if (
+        not stamps
+        and width == np.floor(width)
+        and t_min == np.floor(t_min)
+        and np.abs(times).max() < 2.0**53
+    ):  # exact integers only
         times = times.astype(np.int64)
 
     node_ids, i, j = node_pairs(df[1].to_numpy(dtype=str), df[2].to_numpy(dtype=str))
@@ -175,8 +201,7 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
     keep = ~(loops | zero)
     snap, i, j, count = snap[keep], i[keep], j[keep], count[keep]
     if len(count) == 0:
-        raise DataError("no contacts left after dropping self-loops and zero counts",
-                        path=src.path)
+        raise DataError("no contacts left after dropping self-loops and zero counts", path=src.path)
     if not directed:
         i, j = np.minimum(i, j), np.maximum(i, j)
     if T * n * n < _KEY_LIMIT:
@@ -184,21 +209,32 @@ def load_temporal(path, *, directed: bool = False, bin_width=None,
         uniq, inv = np.unique(key, return_inverse=True)
         t_out, rest = np.divmod(uniq, n * n)
         i_out, j_out = np.divmod(rest, n)
-    else:   # (snapshot, i, j) as one int64 key would overflow: unique rows instead
+    else:  # (snapshot, i, j) as one int64 key would overflow: unique rows instead
         rows, inv = np.unique(np.column_stack([snap, i, j]), axis=0, return_inverse=True)
         uniq = rows
         t_out, i_out, j_out = rows[:, 0], rows[:, 1], rows[:, 2]
     if len(uniq) < len(snap):
-        notes.append(f"summed {len(snap) - len(uniq):,} row(s) falling on the same "
-                     "(snapshot, i, j)")
+        notes.append(
+            f"summed {len(snap) - len(uniq):,} row(s) falling on the same (snapshot, i, j)"
+        )
     count = np.bincount(inv.ravel(), weights=count, minlength=len(uniq))
 
     node_labels = label_name = None
     if labels is not None:
         node_labels, label_name = read_node_labels(labels, node_ids, notes)
-    return TemporalNetworkData(node_ids=node_ids, T=T, t=t_out.astype(np.int64),
-                               i=i_out.astype(np.int64), j=j_out.astype(np.int64),
-                               count=count.astype(np.float64), times=times,
-                               directed=bool(directed), labels=node_labels,
-                               label_name=label_name, path=src.path, sha256=src.sha256,
-                               notes=notes, first_fractional_count=fractional)
+    return TemporalNetworkData(
+        node_ids=node_ids,
+        T=T,
+        t=t_out.astype(np.int64),
+        i=i_out.astype(np.int64),
+        j=j_out.astype(np.int64),
+        count=count.astype(np.float64),
+        times=times,
+        directed=bool(directed),
+        labels=node_labels,
+        label_name=label_name,
+        path=src.path,
+        sha256=src.sha256,
+        notes=notes,
+        first_fractional_count=fractional,
+    )

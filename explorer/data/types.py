@@ -21,8 +21,9 @@ class DataError(ValueError):
     the window shows it in a dialog and keeps the previous data.
     """
 
-    def __init__(self, problem: str, *, path=None, line: int | None = None,
-                 column: str | None = None):
+    def __init__(
+        self, problem: str, *, path=None, line: int | None = None, column: str | None = None
+    ):
         self.problem = problem
         self.path = None if path is None else str(path)
         self.line = line
@@ -51,8 +52,8 @@ class TableData:
     kind: ClassVar[str] = "table"
     X: np.ndarray
     columns: list[str]
-    ids: np.ndarray                      # (N,) str: row ids as the user knows them
-    labels: np.ndarray | None = None     # (N,) str ground truth, or None
+    ids: np.ndarray  # (N,) str: row ids as the user knows them
+    labels: np.ndarray | None = None  # (N,) str ground truth, or None
     label_name: str | None = None
     path: str | None = None
     sha256: str | None = None
@@ -100,7 +101,7 @@ class _Nodes:
 
     @property
     def direction(self) -> str:
-        """"directed" or "undirected", for descriptions."""
+        """ "directed" or "undirected", for descriptions."""
         return "directed" if self.directed else "undirected"
 
 
@@ -115,10 +116,10 @@ class NetworkData(_Nodes):
     """
 
     kind: ClassVar[str] = "network"
-    node_ids: np.ndarray                 # (N,) str, as given in the file
+    node_ids: np.ndarray  # (N,) str, as given in the file
     adjacency: sp.csr_matrix
-    edges: np.ndarray                    # (E, 2) int64
-    weights: np.ndarray                  # (E,) float64
+    edges: np.ndarray  # (E, 2) int64
+    weights: np.ndarray  # (E,) float64
     directed: bool = False
     labels: np.ndarray | None = None
     label_name: str | None = None
@@ -151,11 +152,11 @@ class TemporalNetworkData(_Nodes):
     kind: ClassVar[str] = "temporal"
     node_ids: np.ndarray
     T: int
-    t: np.ndarray          # (nnz,) int64
-    i: np.ndarray          # (nnz,) int64
-    j: np.ndarray          # (nnz,) int64
-    count: np.ndarray      # (nnz,) float64, > 0
-    times: np.ndarray      # (T,) bin starts
+    t: np.ndarray  # (nnz,) int64
+    i: np.ndarray  # (nnz,) int64
+    j: np.ndarray  # (nnz,) int64
+    count: np.ndarray  # (nnz,) float64, > 0
+    times: np.ndarray  # (T,) bin starts
     directed: bool = False
     labels: np.ndarray | None = None
     label_name: str | None = None
@@ -170,8 +171,10 @@ class TemporalNetworkData(_Nodes):
         return (self.n_nodes, self.T, len(self.count))
 
     def describe(self) -> str:
-        return (f"{self.n_nodes} nodes, {self.T} snapshots, {len(self.count)} non-zero counts "
-                f"({self.direction})")
+        return (
+            f"{self.n_nodes} nodes, {self.T} snapshots, {len(self.count)} non-zero counts "
+            f"({self.direction})"
+        )
 
     def aggregate(self) -> sp.csr_matrix:
         """Counts summed over time as an (N, N) CSR matrix (symmetric when undirected)."""

@@ -22,17 +22,30 @@ import numpy as np
 
 try:
     import distributed as _distributed  # noqa: F401
-except ImportError as e:   # pragma: no cover - exercised only without the extra
-    raise ImportError("the Dask path needs the dask extra: pip install 'explorer[dask]' "
-                      "(dask[distributed] and pyarrow)") from e
+except ImportError as e:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "the Dask path needs the dask extra: pip install 'explorer[dask]' "
+        "(dask[distributed] and pyarrow)"
+    ) from e
 
 from .data import DistributedTable, Part, from_array, load
 from .model import DistributedModel, distributed_model
 from .plans import DISTRIBUTED_MODELS
 
-__all__ = ["Cluster", "DistributedModel", "DistributedTable", "DISTRIBUTED_MODELS", "Part",
-           "connect", "distributed_model", "export", "fit", "from_array", "load",
-           "write_assignments"]
+__all__ = [
+    "Cluster",
+    "DistributedModel",
+    "DistributedTable",
+    "DISTRIBUTED_MODELS",
+    "Part",
+    "connect",
+    "distributed_model",
+    "export",
+    "fit",
+    "from_array",
+    "load",
+    "write_assignments",
+]
 
 
 @dataclass
@@ -47,7 +60,7 @@ class Cluster:
     def dashboard_link(self) -> str | None:
         try:
             return self.client.dashboard_link
-        except Exception:   # a scheduler without the dashboard (bokeh) installed
+        except Exception:  # a scheduler without the dashboard (bokeh) installed
             return None
 
     def close(self) -> None:
@@ -62,7 +75,7 @@ class Cluster:
         self.close()
 
 
-CONNECT_TIMEOUT = 5.0       # seconds to reach a scheduler (the CLI's --dask-timeout default)
+CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler (the CLI's --dask-timeout default)
 
 
 class SchedulerUnreachable(OSError):
@@ -70,10 +83,15 @@ class SchedulerUnreachable(OSError):
     address at all); the message is one line naming the address."""
 
 
-def connect(address: str = "local", *, n_workers: int | None = None,
-            memory_limit: str | int = "auto", numba_threads: int = 1,
-            dashboard_address: str | None = ":0",
-            timeout: float | None = CONNECT_TIMEOUT) -> Cluster:
+def connect(
+    address: str = "local",
+    *,
+    n_workers: int | None = None,
+    memory_limit: str | int = "auto",
+    numba_threads: int = 1,
+    dashboard_address: str | None = ":0",
+    timeout: float | None = CONNECT_TIMEOUT,
+) -> Cluster:
     """Connect to a Dask scheduler at ``address``, or with ``"local"`` start a LocalCluster of
     ``n_workers`` (default: the number of cores) single-threaded worker processes, each with
     ``numba_threads`` numba threads (1: the workers are the parallelism). A scheduler that does
@@ -82,10 +100,14 @@ def connect(address: str = "local", *, n_workers: int | None = None,
     from distributed import Client, LocalCluster
 
     if address in ("local", "", None):
-        cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
-                               processes=True, memory_limit=memory_limit,
-                               dashboard_address=dashboard_address,
-                               env={"NUMBA_NUM_THREADS": str(numba_threads)})
+        cluster = LocalCluster(
+            n_workers=n_workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=memory_limit,
+            dashboard_address=dashboard_address,
+            env={"NUMBA_NUM_THREADS": str(numba_threads)},
+        )
         return Cluster(Client(cluster), cluster, "local")
     try:
         client = Client(address, timeout=timeout) if timeout else Client(address)
@@ -93,22 +115,33 @@ def connect(address: str = "local", *, n_workers: int | None = None,
         # OSError "Timed out trying to connect to ... after 5 s" (refused, unknown host);
         # ValueError/TypeError for text that is not an address ("missing port number ...")
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise SchedulerUnreachable(f"--dask {address}: no Dask scheduler reached ({text})"
-                                   ) from None
+        raise SchedulerUnreachable(
+            f"--dask {address}: no Dask scheduler reached ({text})"
+        ) from None
     return Cluster(client, None, address)
 
 
-def fit(model_id: str, source, address="local", *, hyperparameters=None, seed: int = 0,
-        max_iter=None, tol=None, partition_rows=None, columns=None, callback=None,
-        control=None, snapshots: bool = True, snapshot_interval: float = 0.2, cluster=None,
-        out=None, log=None, **hp_values):
+def fit(
+    model_id: str,
+    source,
+    address="local",
+    *,
+    hyperparameters=None,
+    partition_rows=None,
+    columns=None,
+    cluster=None,
+    out=None,
+    log=None,
+    **options,
+):
     """Fit ``model_id`` to ``source`` (Parquet folder, CSV/Parquet glob or file) on a cluster.
 
     ``address`` is "local" or a scheduler address (ignored when ``cluster`` is given, which is
-    left open); ``callback``/``control`` are the runner's (Progress, RunControl). ``log(text)``
-    receives one-line messages (the dashboard link first). With ``out`` the result is exported
-    there. Returns the runner's FitResult; its ``data`` is the DistributedTable, released unless
-    the caller passed ``cluster``.
+    left open). ``options`` are :func:`explorer.runner.fit`'s (seed, max_iter, tol, callback,
+    control, snapshots, snapshot_interval, here 0.2 s unless given) and the hyperparameters'
+    values. ``log(text)`` receives one-line messages (the dashboard link first). With ``out`` the
+    result is exported there. Returns the runner's FitResult; its ``data`` is the
+    DistributedTable, released unless the caller passed ``cluster``.
     """
     from explorer import runner
 
@@ -119,11 +152,9 @@ def fit(model_id: str, source, address="local", *, hyperparameters=None, seed: i
         say(f"Dask dashboard: {cluster.dashboard_link}")
         data = load(cluster.client, source, partition_rows=partition_rows, columns=columns)
         say(f"{data.describe()} ({data.dtype})")
-        cls = distributed_model(model_id)
-        model = cls(hyperparameters, **hp_values)
-        result = runner.fit(model, data, seed=seed, max_iter=max_iter, tol=tol,
-                            callback=callback, control=control, snapshots=snapshots,
-                            snapshot_interval=snapshot_interval)
+        options.setdefault("snapshot_interval", 0.2)
+        model = distributed_model(model_id)
+        result = runner.fit(model, data, hyperparameters=hyperparameters, **options)
         if out is not None:
             export(result, out)
         if own:
@@ -139,8 +170,10 @@ def _write_part(part, hp, state, output, out_dir) -> int:
     import pyarrow.parquet as pq
 
     labels, R = output(part, hp, state)
-    cols = {"row": np.arange(part.offset, part.offset + len(labels), dtype=np.int64),
-            "label": np.asarray(labels, dtype=np.int64)}
+    cols = {
+        "row": np.arange(part.offset, part.offset + len(labels), dtype=np.int64),
+        "label": np.asarray(labels, dtype=np.int64),
+    }
     if R is not None:
         for k in range(R.shape[1]):
             cols[f"p{k}"] = R[:, k]
@@ -158,8 +191,9 @@ def write_assignments(model: DistributedModel, out_dir) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("part-*.parquet"):
         old.unlink()
-    written = model.map(_write_part, model.hp, model.state(), type(model.plan).part_output,
-                        str(out_dir.resolve()))
+    written = model.map(
+        _write_part, model.hp, model.state(), type(model.plan).part_output, str(out_dir.resolve())
+    )
     if sum(written) != model.data.n_items:
         raise RuntimeError(f"wrote {sum(written)} assignments for {model.data.n_items} rows")
     return out_dir
@@ -174,8 +208,10 @@ def export(result, out_dir) -> dict[str, Path]:
     out = Path(out_dir)
     d = result_dict(result)
     d["data"]["partitions"] = len(result.data.parts)
-    d["distributed"] = {"init_sample": int(min(result.model.init_sample, result.data.n_items)),
-                        "assignments": "assignments/ (Parquet dataset: row, label, p0..)"}
+    d["distributed"] = {
+        "init_sample": int(min(result.model.init_sample, result.data.n_items)),
+        "assignments": "assignments/ (Parquet dataset: row, label, p0..)",
+    }
 
     def members(tmp: Path) -> list[str]:
         params = {k: np.asarray(v) for k, v in result.model.parameters().items()}
@@ -185,5 +221,8 @@ def export(result, out_dir) -> dict[str, Path]:
         return [PARAMETERS, ASSIGNMENTS_DIR]
 
     write_set(out, d, members)
-    return {"result": out / RESULT, "parameters": out / PARAMETERS,
-            "assignments": out / ASSIGNMENTS_DIR}
+    return {
+        "result": out / RESULT,
+        "parameters": out / PARAMETERS,
+        "assignments": out / ASSIGNMENTS_DIR,
+    }

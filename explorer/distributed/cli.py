@@ -23,6 +23,7 @@ def cmd_fit_dask(ns, model_cls) -> int:
     from explorer.options import (
         EXIT_BAD_INPUT,
         EXIT_UNUSABLE,
+        fit_from_args,
         hyperparameters_from_args,
         unusable,
     )
@@ -33,8 +34,10 @@ def cmd_fit_dask(ns, model_cls) -> int:
         return EXIT_BAD_INPUT
 
     if model_cls.id not in DISTRIBUTED_MODELS:
-        return fail(f"--dask: model '{model_cls.id}' has no distributed path (one of "
-                    f"{', '.join(DISTRIBUTED_MODELS)})")
+        return fail(
+            f"--dask: model '{model_cls.id}' has no distributed path (one of "
+            f"{', '.join(DISTRIBUTED_MODELS)})"
+        )
     for name in ("standardize", "labels", "directed", "bin_width", "test_pairs", "session"):
         if getattr(ns, name, None):
             return fail(f"--{name.replace('_', '-')} is not supported with --dask")
@@ -50,18 +53,24 @@ def cmd_fit_dask(ns, model_cls) -> int:
     # Dask's own log lines (a nanny killing a slow worker at close, a lost worker) are not the
     # CLI's messages: errors reach the user as one line each, as everywhere in the CLI.
     import logging
+
     logging.getLogger("distributed").setLevel(logging.ERROR)
     try:
         cluster = connect(ns.dask, timeout=getattr(ns, "dask_timeout", None))
-    except OSError as e:        # SchedulerUnreachable, or a LocalCluster that cannot start
+    except OSError as e:  # SchedulerUnreachable, or a LocalCluster that cannot start
         return fail(e)
     try:
-        print(f"Dask: {'local cluster' if ns.dask == 'local' else ns.dask}, "
-              f"{len(cluster.client.scheduler_info()['workers'])} workers, dashboard "
-              f"{cluster.dashboard_link}", file=sys.stderr, flush=True)
+        print(
+            f"Dask: {'local cluster' if ns.dask == 'local' else ns.dask}, "
+            f"{len(cluster.client.scheduler_info()['workers'])} workers, dashboard "
+            f"{cluster.dashboard_link}",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
-            data = load(cluster.client, ns.data, partition_rows=ns.partition_rows,
-                        columns=ns.columns)
+            data = load(
+                cluster.client, ns.data, partition_rows=ns.partition_rows, columns=ns.columns
+            )
             model = distributed_model(model_cls.id)(hp)
             model.check_data(data)
         except (DataError, OSError, ValueError) as e:
@@ -72,27 +81,34 @@ def cmd_fit_dask(ns, model_cls) -> int:
             if ns.quiet or p.done:
                 return
             restart = f"  restart {p.restart + 1}/{p.n_init}" if p.n_init > 1 else ""
-            print(f"iteration {p.iteration:6d}  {p.objective_kind} {p.objective:.10g}"
-                  f"  ({p.iterations_per_s:.2f} it/s){restart}", file=sys.stderr, flush=True)
+            print(
+                f"iteration {p.iteration:6d}  {p.objective_kind} {p.objective:.10g}"
+                f"  ({p.iterations_per_s:.2f} it/s){restart}",
+                file=sys.stderr,
+                flush=True,
+            )
 
         try:
-            result = runner.fit(model, data, seed=ns.seed, max_iter=ns.max_iter, tol=ns.tol,
-                                callback=progress, snapshot_interval=0.2, snapshots=False)
+            result = fit_from_args(model, data, ns, progress)
         except DataError as e:
             return fail(e)
         except KeyboardInterrupt:
             print("explorer: interrupted", file=sys.stderr)
             return 130
-        print_result(result, model_id=model_cls.id, data=data, hyperparameters=hp.as_dict(),
-                     seed=ns.seed)
+        print_result(
+            result, model_id=model_cls.id, data=data, hyperparameters=hp.as_dict(), seed=ns.seed
+        )
         if ns.out:
             paths = export(result, ns.out)
             print("wrote: " + ", ".join(str(p) for p in paths.values()))
         # A degenerate or non-finite state is no usable fit, here as in memory (exit 3).
         problem = unusable(result)
         if problem:
-            print(f"explorer: error: the fit gave no usable state ({problem.split(':')[0]}); "
-                  "see the notes above", file=sys.stderr)
+            print(
+                f"explorer: error: the fit gave no usable state ({problem.split(':')[0]}); "
+                "see the notes above",
+                file=sys.stderr,
+            )
             return EXIT_UNUSABLE
         return 0
     finally:

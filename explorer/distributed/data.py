@@ -69,7 +69,7 @@ class PartSpec:
     """Where a partition's rows come from: rows [start, stop) of ``path`` (format ``fmt``)."""
 
     path: str
-    fmt: str            # "parquet" or "csv"
+    fmt: str  # "parquet" or "csv"
     start: int
     stop: int
     columns: tuple[str, ...]
@@ -81,14 +81,14 @@ class DistributedTable:
 
     kind = "table"
     client: object
-    parts: list                     # futures of Part, in row order
+    parts: list  # futures of Part, in row order
     lengths: list[int]
     columns: list[str]
     path: str | None = None
     specs: list[PartSpec] | None = None
     dtype: str = "float64"
     notes: list[str] = field(default_factory=list)
-    labels = None                   # no ground truth column on the distributed path
+    labels = None  # no ground truth column on the distributed path
     sha256 = None
     standardized = False
     label_name = None
@@ -106,8 +106,10 @@ class DistributedTable:
         return [int(v) for v in np.concatenate([[0], np.cumsum(self.lengths)[:-1]])]
 
     def describe(self) -> str:
-        return (f"{self.n_items} rows x {len(self.columns)} columns in {len(self.parts)} "
-                f"partitions on a Dask cluster")
+        return (
+            f"{self.n_items} rows x {len(self.columns)} columns in {len(self.parts)} "
+            f"partitions on a Dask cluster"
+        )
 
     def sample(self, size: int, seed: int) -> np.ndarray:
         """A uniform sample of ``size`` rows without replacement (all rows, in order, when the
@@ -138,6 +140,7 @@ def _take_rows(part: Part, rows: np.ndarray) -> np.ndarray:
 
 # ---- reading files (these functions run on the workers) ---------------------------------------
 
+
 def _fmt_of(path: str) -> str:
     low = path.lower()
     if low.endswith(PARQUET_SUFFIXES):
@@ -151,8 +154,11 @@ def expand_source(source) -> list[str]:
     """The files a source names: a folder's ``*.parquet`` (recursively), a glob, or one file."""
     source = str(source)
     if os.path.isdir(source):
-        files = sorted(str(p) for p in Path(source).rglob("*") if p.is_file()
-                       and p.name.lower().endswith(PARQUET_SUFFIXES))
+        files = sorted(
+            str(p)
+            for p in Path(source).rglob("*")
+            if p.is_file() and p.name.lower().endswith(PARQUET_SUFFIXES)
+        )
         if not files:
             raise DataError("the folder holds no Parquet files", path=source)
         return files
@@ -175,7 +181,9 @@ def _file_info(path: str, columns: tuple[str, ...] | None, exclude: tuple[str, .
 
         pf = pq.ParquetFile(path)
         schema = pf.schema_arrow
-        names = [f.name for f in schema if (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))]
+        names = [
+            f.name for f in schema if (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
+        ]
         groups = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
     else:
         import pandas as pd
@@ -185,12 +193,18 @@ def _file_info(path: str, columns: tuple[str, ...] | None, exclude: tuple[str, .
         with open(path, "rb") as fh:
             n = sum(1 for line in fh if line.strip()) - 1
         groups = [n]
-    chosen = list(columns) if columns else [c for c in names if str(c).lower() != "id"
-                                            and c not in exclude]
+    chosen = (
+        list(columns)
+        if columns
+        else [c for c in names if str(c).lower() != "id" and c not in exclude]
+    )
     missing = [c for c in chosen if c not in names]
     if missing:
-        raise DataError(f"no numeric column(s) {', '.join(map(str, missing))} "
-                        f"(numeric columns: {', '.join(map(str, names))})", path=path)
+        raise DataError(
+            f"no numeric column(s) {', '.join(map(str, missing))} "
+            f"(numeric columns: {', '.join(map(str, names))})",
+            path=path,
+        )
     if not chosen:
         raise DataError("no numeric feature columns", path=path)
     return [str(c) for c in chosen], groups
@@ -217,8 +231,14 @@ def read_rows(spec: PartSpec) -> np.ndarray:
     else:
         import pandas as pd
 
-        df = pd.read_csv(spec.path, sep=None, engine="python", usecols=list(spec.columns),
-                         skiprows=range(1, spec.start + 1), nrows=spec.stop - spec.start)
+        df = pd.read_csv(
+            spec.path,
+            sep=None,
+            engine="python",
+            usecols=list(spec.columns),
+            skiprows=range(1, spec.start + 1),
+            nrows=spec.stop - spec.start,
+        )
         cols = [df[c].to_numpy() for c in spec.columns]
     dtype = np.float32 if all(c.dtype == np.float32 for c in cols) else np.float64
     X = np.empty((spec.stop - spec.start, len(cols)), dtype=dtype)
@@ -226,8 +246,12 @@ def read_rows(spec: PartSpec) -> np.ndarray:
         X[:, j] = c
     if not np.isfinite(X).all():
         i, j = np.argwhere(~np.isfinite(X))[0]
-        raise DataError(f"row {spec.start + i + 1} of this file has {X[i, j]} (empty cells, NaN "
-                        "and inf are not allowed)", path=spec.path, column=spec.columns[j])
+        raise DataError(
+            f"row {spec.start + i + 1} of this file has {X[i, j]} (empty cells, NaN "
+            "and inf are not allowed)",
+            path=spec.path,
+            column=spec.columns[j],
+        )
     return X
 
 
@@ -268,16 +292,24 @@ def _wait(client, futures) -> None:
             f.result()
 
 
-def load(client, source, *, partition_rows: int | None = None, columns=None,
-         exclude: tuple[str, ...] = ()) -> DistributedTable:
+def load(
+    client,
+    source,
+    *,
+    partition_rows: int | None = None,
+    columns=None,
+    exclude: tuple[str, ...] = (),
+) -> DistributedTable:
     """Read ``source`` into the workers' memory (persisted); returns the DistributedTable."""
     files = expand_source(source)
     if isinstance(columns, str):
         columns = tuple(c.strip() for c in columns.split(",") if c.strip())
-    cols0, _ = client.submit(_file_info, files[0], tuple(columns) if columns else None,
-                             tuple(exclude), pure=False).result()
-    infos = client.gather([client.submit(_file_info, f, tuple(cols0), (), pure=False)
-                           for f in files])
+    cols0, _ = client.submit(
+        _file_info, files[0], tuple(columns) if columns else None, tuple(exclude), pure=False
+    ).result()
+    infos = client.gather(
+        [client.submit(_file_info, f, tuple(cols0), (), pure=False) for f in files]
+    )
     specs: list[PartSpec] = []
     for f, (_, groups) in zip(files, infos):
         fmt = _fmt_of(f)
@@ -294,8 +326,10 @@ def load(client, source, *, partition_rows: int | None = None, columns=None,
     lengths = [s.stop - s.start for s in specs]
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
     tag = uuid.uuid4().hex[:8]
-    parts = [client.submit(_load_part, s, int(o), i, key=f"explorer-part-{tag}-{i}")
-             for i, (s, o) in enumerate(zip(specs, offsets))]
+    parts = [
+        client.submit(_load_part, s, int(o), i, key=f"explorer-part-{tag}-{i}")
+        for i, (s, o) in enumerate(zip(specs, offsets))
+    ]
     _wait(client, parts)
     dtypes = client.gather([client.submit(_dtype, p, pure=False) for p in parts])
     for d in dtypes:
@@ -303,17 +337,24 @@ def load(client, source, *, partition_rows: int | None = None, columns=None,
             client.cancel(parts)
             raise d.error()
     dtypes = set(dtypes)
-    return DistributedTable(client=client, parts=parts, lengths=lengths, columns=cols0,
-                            path=str(source), specs=specs,
-                            dtype="float32" if dtypes == {"float32"} else "float64")
+    return DistributedTable(
+        client=client,
+        parts=parts,
+        lengths=lengths,
+        columns=cols0,
+        path=str(source),
+        specs=specs,
+        dtype="float32" if dtypes == {"float32"} else "float64",
+    )
 
 
 def _dtype(part: Part | PartFailure) -> str | PartFailure:
     return part if isinstance(part, PartFailure) else str(part.X.dtype)
 
 
-def from_array(client, X: np.ndarray, sizes=None, n_partitions: int | None = None,
-               columns=None) -> DistributedTable:
+def from_array(
+    client, X: np.ndarray, sizes=None, n_partitions: int | None = None, columns=None
+) -> DistributedTable:
     """An in-memory array split into partitions of ``sizes`` rows (or ``n_partitions`` nearly
     equal ones) and scattered to the workers (for tests and small data: not recomputable)."""
     X = np.ascontiguousarray(X)
@@ -327,10 +368,13 @@ def from_array(client, X: np.ndarray, sizes=None, n_partitions: int | None = Non
         raise ValueError(f"partition sizes {sizes} must be positive and add up to {N}")
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
     tag = uuid.uuid4().hex[:8]
-    pieces = client.scatter([X[o:o + s] for o, s in zip(offsets, sizes)])
-    parts = [client.submit(_make_part, p, int(o), i, key=f"explorer-part-{tag}-{i}")
-             for i, (p, o) in enumerate(zip(pieces, offsets))]
+    pieces = client.scatter([X[o : o + s] for o, s in zip(offsets, sizes)])
+    parts = [
+        client.submit(_make_part, p, int(o), i, key=f"explorer-part-{tag}-{i}")
+        for i, (p, o) in enumerate(zip(pieces, offsets))
+    ]
     _wait(client, parts)
     cols = list(columns) if columns is not None else [f"c{j}" for j in range(X.shape[1])]
-    return DistributedTable(client=client, parts=parts, lengths=sizes, columns=cols,
-                            path="<array>", dtype=str(X.dtype))
+    return DistributedTable(
+        client=client, parts=parts, lengths=sizes, columns=cols, path="<array>", dtype=str(X.dtype)
+    )

@@ -79,26 +79,29 @@ class DistributedModel(Model):
     # -- Model hooks --
     def check_data(self, data) -> None:
         if getattr(data, "parts", None) is None:
-            raise DataError(f"distributed '{self.base.id}' takes a DistributedTable "
-                            "(explorer.distributed.load), not in-memory data",
-                            path=getattr(data, "path", None))
+            raise DataError(
+                f"distributed '{self.base.id}' takes a DistributedTable "
+                "(explorer.distributed.load), not in-memory data",
+                path=getattr(data, "path", None),
+            )
         K = getattr(self.hp, "K", None)
         if K is not None and K > data.n_items:
-            raise DataError(f"K = {K} is larger than the number of rows ({data.n_items})",
-                            path=data.path)
+            raise DataError(
+                f"K = {K} is larger than the number of rows ({data.n_items})", path=data.path
+            )
 
     def _init_state(self, seed: int, **given) -> None:
         data = self.data
         self._sample = None
         X = data.sample(self.init_sample, seed)
-        sample = TableData(X=X, columns=list(data.columns), ids=np.arange(len(X)).astype(str),
-                           path=data.path)
+        sample = TableData(
+            X=X, columns=list(data.columns), ids=np.arange(len(X)).astype(str), path=data.path
+        )
         init = self.base(self.hp)
         init.initialize(sample, seed, **given)
         self.notes = list(init.notes)
         if data.n_items > self.init_sample:
-            self.notes.append(f"initialised on a uniform sample of {len(X)} of "
-                              f"{data.n_items} rows")
+            self.notes.append(f"initialised on a uniform sample of {len(X)} of {data.n_items} rows")
         self.plan.start(self, init)
 
     def step(self) -> float:
@@ -122,14 +125,27 @@ class DistributedModel(Model):
             for part, off, n in zip(data.parts, data.offsets, data.lengths):
                 lo, hi = np.searchsorted(rows, [off, off + n])
                 if hi > lo:
-                    futures.append(data.client.submit(_sample_rows, part, rows[lo:hi] - off,
-                                                      self.hp, state, output, pure=False))
+                    futures.append(
+                        data.client.submit(
+                            _sample_rows,
+                            part,
+                            rows[lo:hi] - off,
+                            self.hp,
+                            state,
+                            output,
+                            pure=False,
+                        )
+                    )
             pieces = data.client.gather(futures)
             for f in futures:
                 f.release()
             R = None if pieces[0][1] is None else np.concatenate([p[1] for p in pieces])
-            self._sample = (np.concatenate([p[0] for p in pieces]), R,
-                            np.concatenate([p[2] for p in pieces]), rows)
+            self._sample = (
+                np.concatenate([p[0] for p in pieces]),
+                R,
+                np.concatenate([p[2] for p in pieces]),
+                rows,
+            )
         return self._sample
 
     def labels(self) -> np.ndarray:
@@ -168,11 +184,20 @@ def distributed_model(model_id: str) -> type[DistributedModel]:
     """The distributed twin of a registered table model (same id, hyperparameters, objective)."""
     if model_id not in _CLASSES:
         base = get_model(model_id)
-        plan_for(base.id, base.Hyperparameters())           # refuses models without a plan
+        plan_for(base.id, base.Hyperparameters())  # refuses models without a plan
         _CLASSES[model_id] = type(
-            f"Distributed{base.__name__}", (DistributedModel,),
-            {"base": base, "id": base.id, "name": base.name + " (Dask)",
-             "description": base.description, "data_kinds": ("table",),
-             "objective_kind": base.objective_kind, "Hyperparameters": base.Hyperparameters,
-             "default_max_iter": base.default_max_iter, "default_tol": base.default_tol})
+            f"Distributed{base.__name__}",
+            (DistributedModel,),
+            {
+                "base": base,
+                "id": base.id,
+                "name": base.name + " (Dask)",
+                "description": base.description,
+                "data_kinds": ("table",),
+                "objective_kind": base.objective_kind,
+                "Hyperparameters": base.Hyperparameters,
+                "default_max_iter": base.default_max_iter,
+                "default_tol": base.default_tol,
+            },
+        )
     return _CLASSES[model_id]

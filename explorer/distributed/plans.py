@@ -64,13 +64,16 @@ from explorer.models._parallel import call
 def digest(*arrays) -> str:
     h = hashlib.blake2b(digest_size=16)
     for a in arrays:
-        h.update(repr(a).encode() if not isinstance(a, np.ndarray) else np.ascontiguousarray(a).tobytes())
+        h.update(
+            repr(a).encode() if not isinstance(a, np.ndarray) else np.ascontiguousarray(a).tobytes()
+        )
     return h.hexdigest()
 
 
 # =============================================================================================
 # Centre-based models: kmeans (l2), kmedians (l1), fuzzy-cmeans hardened (l2)
 # =============================================================================================
+
 
 def _assign_part(part, X, centers, labels, metric):
     """Run the model's own assignment kernel on the partition; labels updated in place.
@@ -135,7 +138,7 @@ def centre_farthest(part, centers, moves, counts, metric):
     if not ok.any():
         return None
     d = np.where(ok, mind, -1.0)
-    i = int(np.argmax(d))            # first maximum: the lowest row on ties
+    i = int(np.argmax(d))  # first maximum: the lowest row on ties
     if not d[i] > -1.0:
         return None
     return float(d[i]), part.offset + i, X[i].copy(), int(labels[i])
@@ -166,8 +169,10 @@ def _sorted_keys(part, prev_centers, moves):
     K = prev_centers.shape[0]
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(K + 1))
-    keys = [[np.sort(_key(X[order[bounds[k]:bounds[k + 1]], j])) for j in range(X.shape[1])]
-            for k in range(K)]
+    keys = [
+        [np.sort(_key(X[order[bounds[k] : bounds[k + 1]], j])) for j in range(X.shape[1])]
+        for k in range(K)
+    ]
     part.cache["medkeys"] = (key, keys)
     return keys
 
@@ -181,7 +186,7 @@ def median_round(part, prev_centers, moves, qk, qj, edges, fetch):
     for q in range(len(qk)):
         s = keys[qk[q]][qj[q]]
         pos = np.searchsorted(s, edges[q])
-        out.append(s[pos[0]:pos[-1]].copy() if fetch[q] else np.diff(pos))
+        out.append(s[pos[0] : pos[-1]].copy() if fetch[q] else np.diff(pos))
     return out
 
 
@@ -211,7 +216,7 @@ def exact_medians(m, prev, moves, counts, centers) -> int:
     bounds = m.map(median_bounds, prev, moves)
     lo_all = np.minimum.reduce([b[0] for b in bounds])
     hi_all = np.maximum.reduce([b[1] for b in bounds])
-    queries = []           # [k, j, rank, lo, hi, below, value, fetch]
+    queries = []  # [k, j, rank, lo, hi, below, value, fetch]
     for k in range(K):
         n = int(counts[k])
         if n == 0:
@@ -234,8 +239,10 @@ def exact_medians(m, prev, moves, counts, centers) -> int:
             break
         qk = np.array([q[0] for q in open_q])
         qj = np.array([q[1] for q in open_q])
-        edges = np.array([[q[3] + (b * (q[4] - q[3])) // BINS for b in range(BINS + 1)]
-                          for q in open_q], dtype=np.uint64)
+        edges = np.array(
+            [[q[3] + (b * (q[4] - q[3])) // BINS for b in range(BINS + 1)] for q in open_q],
+            dtype=np.uint64,
+        )
         fetch = np.array([q[7] for q in open_q])
         outs = m.map(median_round, prev, moves, qk, qj, edges, fetch)
         rounds += 1
@@ -263,7 +270,7 @@ class CentrePlan:
 
     def __init__(self, metric: str, one_hot: bool = False):
         self.metric = metric
-        self.one_hot = one_hot        # fuzzy-cmeans hardened: memberships are one-hot
+        self.one_hot = one_hot  # fuzzy-cmeans hardened: memberships are one-hot
 
     def start(self, m, init) -> None:
         m.centers = np.array(init._centers, dtype=np.float64, order="C")
@@ -285,7 +292,7 @@ class CentrePlan:
                 continue
             cands = m.map(centre_farthest, prev, list(moves), m.counts, self.metric)
             best = None
-            for c in cands:          # partitions in row order: strict > keeps the lowest row
+            for c in cands:  # partitions in row order: strict > keeps the lowest row
                 if c is not None and (best is None or c[0] > best[0]):
                     best = c
             if best is None:
@@ -304,9 +311,7 @@ class CentrePlan:
         moves = self._reseed(m, prev)
         m.n_reseeded = len(moves)
         if self.metric == "l2":
-            D = prev.shape[1]
-            ck.update_centers(np.zeros((0, D)), np.zeros(0, dtype=np.int64), m.sums, m.counts,
-                               np.zeros(0), m.centers, False)
+            _centres_from_sums(m.sums, m.counts, m.centers)
         else:
             m.median_rounds = exact_medians(m, prev, moves, m.counts, m.centers)
         m.prev = prev
@@ -333,9 +338,13 @@ class CentrePlan:
         return {"partition_coefficient": 1.0, "J_m": m.dist}
 
     def snapshot(self, m) -> dict:
-        return {"centers": m.centers.copy(),
-                "info": {"labels changed": float(m.n_changed),
-                         "re-seeded": float(getattr(m, "n_reseeded", 0))}}
+        return {
+            "centers": m.centers.copy(),
+            "info": {
+                "labels changed": float(m.n_changed),
+                "re-seeded": float(getattr(m, "n_reseeded", 0)),
+            },
+        }
 
     def state(self, m):
         return {"centers": m.centers, "metric": self.metric, "one_hot": self.one_hot}
@@ -368,6 +377,7 @@ def _ordered_sum(arrays):
 # Fuzzy c-means (soft)
 # =============================================================================================
 
+
 def fcm_pass(part, centers, mexp):
     """Worker: memberships from ``centers`` and the r^m-weighted sums, J_m and sum r^2."""
     X = part.f64()
@@ -376,8 +386,9 @@ def fcm_pass(part, centers, mexp):
     R = np.zeros((n, K))
     sums = np.zeros((K, D))
     weights = np.zeros(K)
-    J, _ = fcm._memberships(X, centers, mexp, R, np.full(n, -1, dtype=np.int64), np.empty(n),
-                            np.empty(K), sums, weights)
+    J, _ = fcm._memberships(
+        X, centers, mexp, R, np.full(n, -1, dtype=np.int64), np.empty(n), np.empty(K), sums, weights
+    )
     return sums, weights, float(J), float(np.einsum("ij,ij->", R, R))
 
 
@@ -394,9 +405,7 @@ class FuzzyPlan:
         m.r2 = float(np.sum([o[3] for o in outs]))
 
     def step(self, m) -> float:
-        D = m.centers.shape[1]
-        ck.update_centers(np.zeros((0, D)), np.zeros(0, dtype=np.int64), m.sums, m.weights,
-                           np.zeros(0), m.centers, False)
+        _centres_from_sums(m.sums, m.weights, m.centers)
         self._pass(m)
         return m.dist
 
@@ -410,8 +419,10 @@ class FuzzyPlan:
         return {"partition_coefficient": m.r2 / m.data.n_items, "J_m": m.dist}
 
     def snapshot(self, m) -> dict:
-        return {"centers": m.centers.copy(),
-                "info": {"partition coefficient": m.r2 / m.data.n_items}}
+        return {
+            "centers": m.centers.copy(),
+            "info": {"partition coefficient": m.r2 / m.data.n_items},
+        }
 
     def state(self, m):
         return {"centers": m.centers, "m": float(m.hp.m)}
@@ -426,8 +437,17 @@ class FuzzyPlan:
         K = state["centers"].shape[0]
         R = np.zeros((n, K))
         labels = np.full(n, -1, dtype=np.int64)
-        fcm._memberships(X, state["centers"], state["m"], R, labels, np.empty(n), np.empty(K),
-                         np.zeros((K, D)), np.zeros(K))
+        fcm._memberships(
+            X,
+            state["centers"],
+            state["m"],
+            R,
+            labels,
+            np.empty(n),
+            np.empty(K),
+            np.zeros((K, D)),
+            np.zeros(K),
+        )
         return labels, R
 
 
@@ -454,7 +474,7 @@ def _gmm_e(part, st, want_resp=False):
     n, D = part.X.shape
     K = st["means"].shape[0]
     Dp = gm.padded(D)
-    XT = scratch("gmm_XT", (Dp, n))         # rows D.. stay zero: only [:D] is ever written
+    XT = scratch("gmm_XT", (Dp, n))  # rows D.. stay zero: only [:D] is ever written
     XT[:D] = part.X.T
     X = part.f64() if want_resp else None
     mp = np.zeros((K, Dp))
@@ -465,9 +485,25 @@ def _gmm_e(part, st, want_resp=False):
     resp = np.zeros((n, K)) if want_resp else scratch("gmm_resp", (n, K))
     nk, s1, s2, ll = np.zeros((C, K)), np.zeros((C, K, D)), np.zeros((C, K, D, D)), np.zeros(C)
     eb = np.zeros((C, 2, gm.BLOCK), dtype=np.int64)
-    call(gm._e_pass, C, gm.e_pass_work(n, K, D), XT, st["log_w"], mp, Up, st["log_det"], resp,
-         nk, s1, s2, ll, np.zeros((C, K, gm.BLOCK)), np.zeros((C, 9, gm.BLOCK)), eb,
-         eb.view(np.float64))
+    call(
+        gm._e_pass,
+        C,
+        gm.e_pass_work(n, K, D),
+        XT,
+        st["log_w"],
+        mp,
+        Up,
+        st["log_det"],
+        resp,
+        nk,
+        s1,
+        s2,
+        ll,
+        np.zeros((C, K, gm.BLOCK)),
+        np.zeros((C, 9, gm.BLOCK)),
+        eb,
+        eb.view(np.float64),
+    )
     return (X, resp) if want_resp else (nk, s1, s2, ll)
 
 
@@ -483,15 +519,35 @@ def gmm_cov(part, hp, old, means, redo):
     C = chunk_count(X.shape[0])
     K, D = means.shape
     s2 = np.zeros((C, K, D, D))
-    call(gm._cov_pass, C, X.shape[0] * K * D * D, np.ascontiguousarray(X.T), resp, means, redo,
-         s2, np.zeros((C, K, D)))
+    call(
+        gm._cov_pass,
+        C,
+        X.shape[0] * K * D * D,
+        np.ascontiguousarray(X.T),
+        resp,
+        means,
+        redo,
+        s2,
+        np.zeros((C, K, D)),
+    )
     return s2
+
+
+def _centres_from_sums(sums, weights, centers) -> None:
+    """Lloyd's centre update in place from the summed statistics (sum_i w_i x_i over sum_i w_i):
+    the in-memory models' kernel, given no rows, so an empty centre stays where it is (a plan
+    that re-seeds has done so before)."""
+    no_rows = np.zeros((0, centers.shape[1]))
+    ck.update_centers(
+        no_rows, np.zeros(0, dtype=np.int64), sums, weights, np.zeros(0), centers, False
+    )
 
 
 def _resp_output(fn):
     def out(part, hp, st):
         resp = fn(part, hp, st)
         return resp.argmax(axis=1), resp
+
     return out
 
 
@@ -520,8 +576,8 @@ def _bern_X(part, hp):
 
 def bern_stats(part, hp, st, want_resp=False):
     """Worker: the Bernoulli mixture's E-pass: per chunk N_k, sum r x, loglik."""
-    return _chunk_pass(affine_e_pass, _bern_X(part, hp), st["theta"].shape[0],
-                       (st["log_w"], *bm.affine_form(st["log_t"], st["log_1mt"])), want_resp)
+    K, form = st["theta"].shape[0], bm.affine_form(st["log_t"], st["log_1mt"])
+    return _chunk_pass(affine_e_pass, _bern_X(part, hp), K, (st["log_w"], *form), want_resp)
 
 
 def bern_resp(part, hp, st):
@@ -535,16 +591,18 @@ def bern_check(part, hp):
     bad = (X != 0) & (X != 1)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        return (f"the Bernoulli mixture takes 0/1 data, but row {part.offset + i} has "
-                f"{X[i, j]:g} ({int(bad.sum())} non-binary values in its partition); turn on "
-                "binarize (--binarize)")
+        return (
+            f"the Bernoulli mixture takes 0/1 data, but row {part.offset + i} has "
+            f"{X[i, j]:g} ({int(bad.sum())} non-binary values in its partition); turn on "
+            "binarize (--binarize)"
+        )
     return None
 
 
 def expo_stats(part, hp, st, want_resp=False):
     """Worker: the exponential mixture's E-pass: per chunk N_j, sum q x, loglik."""
-    return _chunk_pass(affine_e_pass, part.f64(), st["rates"].shape[0],
-                       (st["log_w"], *em.affine_form(st["rates"], st["log_rates"])), want_resp)
+    K, form = st["rates"].shape[0], em.affine_form(st["rates"], st["log_rates"])
+    return _chunk_pass(affine_e_pass, part.f64(), K, (st["log_w"], *form), want_resp)
 
 
 def expo_resp(part, hp, st):
@@ -555,8 +613,10 @@ def expo_check(part, hp):
     X = part.X
     if (X < 0).any():
         i, j = np.argwhere(X < 0)[0]
-        return (f"the exponential mixture takes non-negative data, but row {part.offset + i} has "
-                f"{X[i, j]:g}")
+        return (
+            f"the exponential mixture takes non-negative data, but row {part.offset + i} has "
+            f"{X[i, j]:g}"
+        )
     return None
 
 
@@ -576,6 +636,13 @@ def bayes_resp(part, hp, st):
     return bayes_stats(part, hp, st, True)
 
 
+def _criteria(loglik: float, n_free: int, n_items: int) -> dict:
+    """BIC and AIC of a mixture's fit, as the in-memory model reports them."""
+    from explorer import metrics as metrics_mod
+
+    return {"bic": metrics_mod.bic(loglik, n_free, n_items), "aic": metrics_mod.aic(loglik, n_free)}
+
+
 class MixturePlan:
     """The shared shape of the four EM/CAVI mixtures; subclasses name their arrays and steps."""
 
@@ -586,8 +653,10 @@ class MixturePlan:
     check_fn = None
 
     def start(self, m, init) -> None:
-        m.st = {name: np.array(getattr(init, name), dtype=np.float64, order="C")
-                for name in self.state_names}
+        m.st = {
+            name: np.array(getattr(init, name), dtype=np.float64, order="C")
+            for name in self.state_names
+        }
         self.extra_start(m, init)
         if self.check_fn is not None:
             for problem in m.map(type(self).check_fn, m.hp):
@@ -646,27 +715,39 @@ class GMMPlan(MixturePlan):
         nk_tot = np.zeros(K)
         redo = np.zeros(K, dtype=np.bool_)
         reg = m.hp.reg_covar
-        n_redo = gm._m_step(nk, s1, s2, reg, st["weights"], st["log_w"], st["means"],
-                            st["covariances"], nk_tot, redo)
+        n_redo = gm._m_step(
+            nk,
+            s1,
+            s2,
+            reg,
+            st["weights"],
+            st["log_w"],
+            st["means"],
+            st["covariances"],
+            nk_tot,
+            redo,
+        )
         m.n_redo = int(n_redo)
         if n_redo:
             outs = m.map(gmm_cov, m.hp, old, st["means"], redo)
             gm._finish_cov(np.concatenate(outs), nk_tot, redo, reg, st["covariances"])
-        bad = gm._factorize(st["covariances"], st["precisions_cholesky"], st["log_det"],
-                            np.zeros((D, D)))
+        bad = gm._factorize(
+            st["covariances"], st["precisions_cholesky"], st["log_det"], np.zeros((D, D))
+        )
         if bad >= 0:
             gm.GaussianMixture._singular(SimpleNamespace(hp=m.hp, data=m.data), bad)
 
     def metrics(self, m) -> dict:
-        from explorer import metrics as metrics_mod
-        n = m.data.n_items
         p = gm.GaussianMixture.free_parameters(*m.st["means"].shape, m.hp)
-        return {"log_likelihood": m.value, "bic": metrics_mod.bic(m.value, p, n),
-                "aic": metrics_mod.aic(m.value, p)}
+        return {"log_likelihood": m.value, **_criteria(m.value, p, m.data.n_items)}
 
     def snapshot(self, m) -> dict:
-        return {"centers": m.st["means"].copy(), "covariances": m.st["covariances"].copy(),
-                "weights": m.st["weights"].copy(), "info": {"log_likelihood": m.value}}
+        return {
+            "centers": m.st["means"].copy(),
+            "covariances": m.st["covariances"].copy(),
+            "weights": m.st["weights"].copy(),
+            "info": {"log_likelihood": m.value},
+        }
 
     part_output = staticmethod(_resp_output(gmm_resp))
 
@@ -691,19 +772,32 @@ class BernoulliPlan(MixturePlan):
     def m_step(self, m) -> None:
         st, hp = m.st, m.hp
         nk, sx, _ = m.stats
-        m.log_prior = float(bm._m_step(nk, sx, hp.a, hp.b, hp.learn_weights, st["theta"],
-                                       st["log_t"], st["log_1mt"], st["weights"], st["log_w"]))
+        m.log_prior = float(
+            bm._m_step(
+                nk,
+                sx,
+                hp.a,
+                hp.b,
+                hp.learn_weights,
+                st["theta"],
+                st["log_t"],
+                st["log_1mt"],
+                st["weights"],
+                st["log_w"],
+            )
+        )
 
     def metrics(self, m) -> dict:
-        from explorer import metrics as metrics_mod
-        n_par = bm.BernoulliMixture.free_parameters(*m.st["theta"].shape, m.hp)
-        N = m.data.n_items
-        return {"log_likelihood": m.loglik, "log_posterior": m.value,
-                "bic": metrics_mod.bic(m.loglik, n_par, N), "aic": metrics_mod.aic(m.loglik, n_par)}
+        p = bm.BernoulliMixture.free_parameters(*m.st["theta"].shape, m.hp)
+        criteria = _criteria(m.loglik, p, m.data.n_items)
+        return {"log_likelihood": m.loglik, "log_posterior": m.value, **criteria}
 
     def snapshot(self, m) -> dict:
-        return {"centers": m.st["theta"].copy(), "weights": m.st["weights"].copy(),
-                "info": {"log_likelihood": m.loglik}}
+        return {
+            "centers": m.st["theta"].copy(),
+            "weights": m.st["weights"].copy(),
+            "info": {"log_likelihood": m.loglik},
+        }
 
     part_output = staticmethod(_resp_output(bern_resp))
 
@@ -718,9 +812,11 @@ class ExponentialPlan(MixturePlan):
         outs = m.map(expo_positive, m.hp)
         min_pos = np.min([o[0] for o in outs], axis=0)
         if not np.isfinite(min_pos).all():
-            raise DataError("the column is all zeros: an exponential rate would be infinite",
-                            path=m.data.path,
-                            column=m.data.columns[int(np.argmin(np.isfinite(min_pos)))])
+            raise DataError(
+                "the column is all zeros: an exponential rate would be infinite",
+                path=m.data.path,
+                column=m.data.columns[int(np.argmin(np.isfinite(min_pos)))],
+            )
         # The floor on the means comes from every row, not the initialisation sample.
         m.st["min_mean"] = em.mean_floor(min_pos)
         m.n_zeros = np.sum([o[1] for o in outs], axis=0)
@@ -734,18 +830,19 @@ class ExponentialPlan(MixturePlan):
     def m_step(self, m) -> None:
         st = m.st
         nk, sx, _ = m.stats
-        em._m_step(nk, sx, st["min_mean"], st["weights"], st["log_w"], st["rates"],
-                   st["log_rates"])
+        em._m_step(nk, sx, st["min_mean"], st["weights"], st["log_w"], st["rates"], st["log_rates"])
 
     def metrics(self, m) -> dict:
-        from explorer import metrics as metrics_mod
         p = em.ExponentialMixture.free_parameters(*m.st["rates"].shape, m.hp)
-        return {"log_likelihood": m.value, "bic": metrics_mod.bic(m.value, p, m.data.n_items),
-                "aic": metrics_mod.aic(m.value, p)}
+        return {"log_likelihood": m.value, **_criteria(m.value, p, m.data.n_items)}
 
     def snapshot(self, m) -> dict:
-        return {"centers": 1.0 / m.st["rates"], "rates": m.st["rates"].copy(),
-                "weights": m.st["weights"].copy(), "info": {"log_likelihood": m.value}}
+        return {
+            "centers": 1.0 / m.st["rates"],
+            "rates": m.st["rates"].copy(),
+            "weights": m.st["weights"].copy(),
+            "info": {"log_likelihood": m.value},
+        }
 
     part_output = staticmethod(_resp_output(expo_resp))
 
@@ -756,8 +853,9 @@ class BayesGMMPlan(MixturePlan):
     stats_fn = bayes_stats
 
     def objective_from(self, m):
-        return float(m.stats[2].sum()) + bg.global_elbo_terms(m.st["m"], m.st["s2"],
-                                                              m.hp.sigma2, m.data.n_items)
+        return float(m.stats[2].sum()) + bg.global_elbo_terms(
+            m.st["m"], m.st["s2"], m.hp.sigma2, m.data.n_items
+        )
 
     def m_step(self, m) -> None:
         nk, sx, _ = m.stats
@@ -768,9 +866,12 @@ class BayesGMMPlan(MixturePlan):
 
     def snapshot(self, m) -> dict:
         K, D = m.st["m"].shape
-        return {"centers": m.st["m"].copy(), "weights": m.st["weights"].copy(),
-                "covariances": np.broadcast_to(np.eye(D), (K, D, D)).copy(),
-                "info": {"elbo": m.value}}
+        return {
+            "centers": m.st["m"].copy(),
+            "weights": m.st["weights"].copy(),
+            "covariances": np.broadcast_to(np.eye(D), (K, D, D)).copy(),
+            "info": {"elbo": m.value},
+        }
 
     part_output = staticmethod(_resp_output(bayes_resp))
 
@@ -778,6 +879,7 @@ class BayesGMMPlan(MixturePlan):
 # =============================================================================================
 # Degenerate states: the in-memory model's degeneracy() on the distributed state
 # =============================================================================================
+
 
 def distinct_rows(part, hp, K: int, binarize: bool):
     """Worker: at most ``K`` distinct rows of the partition (as the model sees them: 0/1 for the
@@ -826,31 +928,36 @@ def in_memory_view(m):
     cls = _VIEWS.get(base)
     if cls is None:
         rows = property(_view_rows)
-        cls = _VIEWS[base] = type(f"{base.__name__}StateView", (base,),
-                                  {"X": rows, "_X": rows, "__module__": __name__})
+        cls = _VIEWS[base] = type(
+            f"{base.__name__}StateView", (base,), {"X": rows, "_X": rows, "__module__": __name__}
+        )
     view = object.__new__(cls)
-    view.__dict__.update(hp=m.hp, data=m.data, seed=m.seed, iteration=m.iteration,
-                         _notes=[], _fit=m)
+    view.__dict__.update(
+        hp=m.hp, data=m.data, seed=m.seed, iteration=m.iteration, _notes=[], _fit=m
+    )
     view.__dict__.update(m.plan.view_state(m))
     return view
 
 
+# The plan of each model that has a distributed path, from its hyperparameters (hardened fuzzy
+# c-means is Lloyd's algorithm on one-hot memberships: the K-means plan).
+PLANS = {
+    "kmeans": lambda hp: CentrePlan("l2"),
+    "kmedians": lambda hp: CentrePlan("l1"),
+    "fuzzy-cmeans": lambda hp: CentrePlan("l2", one_hot=True) if hp.harden else FuzzyPlan(),
+    "gmm": lambda hp: GMMPlan(),
+    "bernoulli-mixture": lambda hp: BernoulliPlan(),
+    "exponential-mixture": lambda hp: ExponentialPlan(),
+    "bayes-gmm": lambda hp: BayesGMMPlan(),
+}
+DISTRIBUTED_MODELS = tuple(PLANS)
+
+
 def plan_for(model_id: str, hp):
     """The plan of a registered model id (ValueError for a model without a distributed path)."""
-    if model_id == "kmeans":
-        return CentrePlan("l2")
-    if model_id == "kmedians":
-        return CentrePlan("l1")
-    if model_id == "fuzzy-cmeans":
-        return CentrePlan("l2", one_hot=True) if hp.harden else FuzzyPlan()
-    plans = {"gmm": GMMPlan, "bernoulli-mixture": BernoulliPlan,
-             "exponential-mixture": ExponentialPlan, "bayes-gmm": BayesGMMPlan}
-    if model_id not in plans:
-        raise ValueError(f"model '{model_id}' has no distributed path (table models: kmeans, "
-                         "kmedians, fuzzy-cmeans, gmm, bernoulli-mixture, exponential-mixture, "
-                         "bayes-gmm)")
-    return plans[model_id]()
-
-
-DISTRIBUTED_MODELS = ("kmeans", "kmedians", "fuzzy-cmeans", "gmm", "bernoulli-mixture",
-                      "exponential-mixture", "bayes-gmm")
+    if model_id not in PLANS:
+        raise ValueError(
+            f"model '{model_id}' has no distributed path (table models: "
+            f"{', '.join(DISTRIBUTED_MODELS)})"
+        )
+    return PLANS[model_id](hp)

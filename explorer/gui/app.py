@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from explorer import options
+from explorer.gui.settings import FILE_OPTIONS
 from explorer.options import EXIT_BAD_INPUT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,17 +57,30 @@ def _pick_fallback(models: dict, kind: str | None, wanted: tuple[str, ...]) -> t
 
 
 def build_parser(model_cls) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="explorer gui", allow_abbrev=False,
-                                description="Open the explorer window.")
+    p = argparse.ArgumentParser(
+        prog="explorer gui", allow_abbrev=False, description="Open the explorer window."
+    )
     p.add_argument("data", nargs="?", help="data file to open (default: a bundled sample)")
     p.add_argument("--model", default=None, help="model id (see `explorer models`)")
     p.add_argument("--run", action="store_true", help="start the fit at once")
-    p.add_argument("--screenshot", default=None, metavar="PNG",
-                   help="save a PNG of the window when the fit finishes, then exit")
-    p.add_argument("--plots", default=None, metavar="DIR",
-                   help="save one PNG per plot into DIR when the fit finishes, then exit")
-    p.add_argument("--settings", default=None, metavar="INI",
-                   help="keep settings in this INI file instead of the user's")
+    p.add_argument(
+        "--screenshot",
+        default=None,
+        metavar="PNG",
+        help="save a PNG of the window when the fit finishes, then exit",
+    )
+    p.add_argument(
+        "--plots",
+        default=None,
+        metavar="DIR",
+        help="save one PNG per plot into DIR when the fit finishes, then exit",
+    )
+    p.add_argument(
+        "--settings",
+        default=None,
+        metavar="INI",
+        help="keep settings in this INI file instead of the user's",
+    )
     p.add_argument("--size", default="1400x900", help="window size WxH (default 1400x900)")
     options.add_run_options(p)
     options.add_data_options(p)
@@ -103,8 +117,11 @@ def _load_start(args, models: dict, model_cls, wanted: str | None, scripted: boo
     try:
         if model_cls is not None:
             hp = options.hyperparameters_from_args(model_cls, args)
-            hp_values = {s.name: getattr(hp, s.name) for s in model_cls.param_specs()
-                         if getattr(args, s.name, None) is not None}
+            hp_values = {
+                s.name: getattr(hp, s.name)
+                for s in model_cls.param_specs()
+                if getattr(args, s.name, None) is not None
+            }
         if path is not None:
             kind = options.data_kind_for(model_cls, path, args)
             if not Path(path).exists():
@@ -147,15 +164,19 @@ def _show(window, args, path, data, model_cls, hp_values) -> None:
             raise _StartError(f"--size: expected WxH, got {args.size!r}") from None
         window.resize(w, h)
     if data is not None:
-        window.set_data(data, path=path, options={
-            k: getattr(args, k) for k in ("columns", "standardize", "missing", "labels",
-                                          "directed", "bin_width", "test_pairs", "kind")
-            if getattr(args, k, None) is not None})
+        window.set_data(
+            data,
+            path=path,
+            options={
+                k: getattr(args, k) for k in FILE_OPTIONS if getattr(args, k, None) is not None
+            },
+        )
     if model_cls is not None:
         window.select_model(model_cls.id)
         window.model_panel.form.set_values(hp_values)
-    window.model_panel.set_run_settings({"seed": args.seed, "max_iter": args.max_iter,
-                                         "tol": args.tol})
+    window.model_panel.set_run_settings(
+        {"seed": args.seed, "max_iter": args.max_iter, "tol": args.tol}
+    )
     window.show()
 
 
@@ -207,8 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model_cls, warning = _choose_model(models, known.model, scripted)
         args = build_parser(model_cls).parse_args(argv)
-        path, data, model_cls, hp_values = _load_start(args, models, model_cls, known.model,
-                                                       scripted)
+        path, data, model_cls, hp_values = _load_start(
+            args, models, model_cls, known.model, scripted
+        )
     except _StartError as e:
         return _error(str(e))
     if warning:

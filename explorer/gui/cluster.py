@@ -28,13 +28,20 @@ from explorer.gui.worker import Job
 
 # The models explorer.distributed has a plan for (explorer.distributed.DISTRIBUTED_MODELS; kept
 # here so the window need not import dask to know; tests/test_gui_distributed.py checks they agree).
-DISTRIBUTED_MODELS = ("kmeans", "kmedians", "fuzzy-cmeans", "gmm", "bernoulli-mixture",
-                      "exponential-mixture", "bayes-gmm")
+DISTRIBUTED_MODELS = (
+    "kmeans",
+    "kmedians",
+    "fuzzy-cmeans",
+    "gmm",
+    "bernoulli-mixture",
+    "exponential-mixture",
+    "bayes-gmm",
+)
 # Files the workers can read (explorer.distributed.data): CSV and Parquet.
 SOURCE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".parq")
 INSTALL_HINT = "pip install .[dask]"
-SNAPSHOT_INTERVAL_S = 0.25      # a distributed snapshot is a round trip to a worker
-CONNECT_TIMEOUT_S = 10          # reaching a scheduler
+SNAPSHOT_INTERVAL_S = 0.25  # a distributed snapshot is a round trip to a worker
+CONNECT_TIMEOUT_S = 10  # reaching a scheduler
 
 RUN_HERE, RUN_LOCAL, RUN_SCHEDULER = "here", "local", "scheduler"
 
@@ -43,7 +50,7 @@ def dask_status() -> str | None:
     """None when the dask extra is installed, else why not (with the install command)."""
     missing = [m for m in ("dask", "distributed", "pyarrow") if importlib.util.find_spec(m) is None]
     if missing:
-        return (f"Dask is not installed ({', '.join(missing)} missing): {INSTALL_HINT}")
+        return f"Dask is not installed ({', '.join(missing)} missing): {INSTALL_HINT}"
     return None
 
 
@@ -52,8 +59,9 @@ def unsupported_reason(model_cls, data, data_path, load_options: dict) -> str | 
     if model_cls is not None and "table" not in model_cls.data_kinds:
         return f"{model_cls.name} fits networks; Dask runs the table models only"
     if model_cls is not None and model_cls.id not in DISTRIBUTED_MODELS:
-        return (f"{model_cls.name} has no distributed path (Dask runs "
-                f"{', '.join(DISTRIBUTED_MODELS)})")
+        return (
+            f"{model_cls.name} has no distributed path (Dask runs {', '.join(DISTRIBUTED_MODELS)})"
+        )
     if data is None:
         return None
     if data.kind != "table":
@@ -86,9 +94,9 @@ class ClusterHolder:
 
     def __init__(self):
         self._lock = threading.RLock()
-        self.cluster = None          # explorer.distributed.Cluster
+        self.cluster = None  # explorer.distributed.Cluster
         self.key: tuple | None = None
-        self.table = None            # explorer.distributed.DistributedTable
+        self.table = None  # explorer.distributed.DistributedTable
         self.table_key: tuple | None = None
 
     def connect(self, key: tuple, log=None):
@@ -111,7 +119,8 @@ class ClusterHolder:
                 # explorer.distributed.connect with a shorter timeout than Client's 30 s: a
                 # mistyped address is reported in seconds (cancel cannot interrupt a connect).
                 self.cluster = distributed.Cluster(
-                    Client(key[1], timeout=CONNECT_TIMEOUT_S), None, key[1])
+                    Client(key[1], timeout=CONNECT_TIMEOUT_S), None, key[1]
+                )
             self.key = key
             return self.cluster
 
@@ -126,14 +135,20 @@ class ClusterHolder:
         from explorer import distributed
 
         st = os.stat(source) if os.path.exists(source) else None
-        key = (str(Path(source).resolve()), st and st.st_mtime_ns, st and st.st_size,
-               tuple(columns or ()), partition_rows)
+        key = (
+            str(Path(source).resolve()),
+            st and st.st_mtime_ns,
+            st and st.st_size,
+            tuple(columns or ()),
+            partition_rows,
+        )
         with self._lock:
             if self.table is not None and self.table_key == key and self.table.parts:
                 return self.table
             self.release_table()
-            table = distributed.load(self.cluster.client, source, columns=columns,
-                                     partition_rows=partition_rows)
+            table = distributed.load(
+                self.cluster.client, source, columns=columns, partition_rows=partition_rows
+            )
             self.table, self.table_key = table, key
             return table
 
@@ -174,8 +189,20 @@ class ClusterHolder:
             self.key = None
 
 
-def dask_fit_steps(holder: ClusterHolder, key: tuple, model_id: str, hp, source: str, columns,
-                   *, seed: int, max_iter, tol, control, n_rows: int | None = None):
+def dask_fit_steps(
+    holder: ClusterHolder,
+    key: tuple,
+    model_id: str,
+    hp,
+    source: str,
+    columns,
+    *,
+    seed: int,
+    max_iter,
+    tol,
+    control,
+    n_rows: int | None = None,
+):
     """A distributed fit as a generator for the window's :class:`~explorer.gui.worker.Job`:
     yields lines for the log (str) while it connects and reads the table, then the runner's
     Progress reports, and returns the FitResult."""
@@ -186,14 +213,25 @@ def dask_fit_steps(holder: ClusterHolder, key: tuple, model_id: str, hp, source:
     yield from _drain(lines)
     n = len(cluster.client.scheduler_info().get("workers", {}))
     link = cluster.dashboard_link
-    yield (f"Dask: {n} workers; dashboard: "
-           + (link or "not available (the scheduler has no bokeh: pip install bokeh)"))
+    yield (
+        f"Dask: {n} workers; dashboard: "
+        + (link or "not available (the scheduler has no bokeh: pip install bokeh)")
+    )
     data = holder.load(source, columns, partition_rows(n_rows, n), lines.append)
     yield from _drain(lines)
     yield f"Dask: {data.describe()} ({data.dtype})"
     model = distributed.distributed_model(model_id)(hp)
-    return (yield from runner.fit_steps(model, data, seed=seed, max_iter=max_iter, tol=tol,
-                                        control=control, snapshot_interval=SNAPSHOT_INTERVAL_S))
+    return (
+        yield from runner.fit_steps(
+            model,
+            data,
+            seed=seed,
+            max_iter=max_iter,
+            tol=tol,
+            control=control,
+            snapshot_interval=SNAPSHOT_INTERVAL_S,
+        )
+    )
 
 
 def _drain(lines: list[str]):
@@ -201,8 +239,19 @@ def _drain(lines: list[str]):
         yield lines.pop(0)
 
 
-def dask_fit_job(job_id: int, holder: ClusterHolder, key: tuple, model, source: str, columns, *,
-                 seed: int, max_iter, tol, n_rows: int | None = None) -> Job:
+def dask_fit_job(
+    job_id: int,
+    holder: ClusterHolder,
+    key: tuple,
+    model,
+    source: str,
+    columns,
+    *,
+    seed: int,
+    max_iter,
+    tol,
+    n_rows: int | None = None,
+) -> Job:
     """One distributed run on the window's one job type. Its snapshots, made on request as for a
     fit here, compute sample labels on the workers. ``stop`` waits for a cluster still starting or
     a table still loading. ``model``: the in-memory model (for titles); the run's own is the
@@ -210,8 +259,19 @@ def dask_fit_job(job_id: int, holder: ClusterHolder, key: tuple, model, source: 
     control = runner.RunControl(snapshots_on_request=True)
 
     def steps():
-        return dask_fit_steps(holder, key, model.id, model.hp, source, columns, seed=seed,
-                              max_iter=max_iter, tol=tol, control=control, n_rows=n_rows)
+        return dask_fit_steps(
+            holder,
+            key,
+            model.id,
+            model.hp,
+            source,
+            columns,
+            seed=seed,
+            max_iter=max_iter,
+            tol=tol,
+            control=control,
+            n_rows=n_rows,
+        )
 
     return Job(job_id, "dask-fit", steps, control=control, model=model)
 

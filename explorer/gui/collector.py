@@ -78,7 +78,7 @@ class Hold:
         if _holders == 0:
             _timer.stop()
             gc.unfreeze()
-            gc.collect()           # what the held time left, here in the GUI thread
+            gc.collect()  # what the held time left, here in the GUI thread
             if _was_enabled:
                 gc.enable()
 

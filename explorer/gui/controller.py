@@ -23,7 +23,7 @@ import time
 
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
-HEAVY_INTERVAL_S = 1.0          # the scatter/simplex/adjacency redraw at most this often
+HEAVY_INTERVAL_S = 1.0  # the scatter/simplex/adjacency redraw at most this often
 
 
 class RunController(QObject):
@@ -34,7 +34,7 @@ class RunController(QObject):
         self.handler = handler
         self.interval_s = interval_s
         self.job = None
-        self.jobs: dict = {}            # run id -> job whose thread may still be running
+        self.jobs: dict = {}  # run id -> job whose thread may still be running
         self.run_id = 0
         self.closing = False
         self.pending_snapshot = None
@@ -91,7 +91,7 @@ class RunController(QObject):
     def _retire(self, run_id: int):
         job = self.jobs.pop(run_id, None)
         if job is not None:
-            job.thread.wait()     # the thread is ending: worker.run has returned
+            job.thread.wait()  # the thread is ending: worker.run has returned
         return job
 
     @Slot(int, object)
@@ -101,7 +101,7 @@ class RunController(QObject):
                 self.handler.on_message(run_id, item)
             return
         if not self.is_current(run_id):
-            return   # a late report of a cancelled run
+            return  # a late report of a cancelled run
         self.handler.on_partial_result(item)
         if item.snapshot is not None:
             self.offer_snapshot(item.snapshot)
@@ -151,5 +151,5 @@ class RunController(QObject):
         self.redraw_times.append(time.perf_counter() - t0)
         self.heavy_updates += 1
         self._last_heavy = time.monotonic()
-        if self.job is not None:      # drawn: the run makes the next when it can be drawn
+        if self.job is not None:  # drawn: the run makes the next when it can be drawn
             self.job.request_snapshot(self.interval_s)

@@ -19,18 +19,28 @@ def models_html(models: dict) -> str:
     for model_id, cls in models.items():
         page = MODEL_DOCS / f"{model_id}.md"
         link = f" (<a href='{page.as_uri()}'>the model's page</a>)" if page.is_file() else ""
-        parts.append(f"<h3>{html.escape(cls.name)} <code>{model_id}</code></h3>"
-                     f"<p><i>data:</i> {', '.join(cls.data_kinds)}; <i>objective:</i> "
-                     f"{cls.objective_kind}{link}</p><p>{html.escape(cls.description)}</p><ul>")
+        parts.append(
+            f"<h3>{html.escape(cls.name)} <code>{model_id}</code></h3>"
+            f"<p><i>data:</i> {', '.join(cls.data_kinds)}; <i>objective:</i> "
+            f"{cls.objective_kind}{link}</p><p>{html.escape(cls.description)}</p><ul>"
+        )
         for s in cls.param_specs():
-            parts.append(f"<li><b>{html.escape(s.label)}</b> = {html.escape(str(s.default))}"
-                         f": {html.escape(s.help)}</li>")
+            parts.append(
+                f"<li><b>{html.escape(s.label)}</b> = {html.escape(str(s.default))}"
+                f": {html.escape(s.help)}</li>"
+            )
         parts.append("</ul>")
     return "".join(parts)
 
 
-def show_text(parent, title: str, *, markdown: str | None = None, html_text: str | None = None,
-              modal: bool = True) -> QDialog:
+def show_text(
+    parent,
+    title: str,
+    *,
+    markdown: str | None = None,
+    html_text: str | None = None,
+    modal: bool = True,
+) -> QDialog:
     """A dialog with a text browser; links to local .md files open in it, rendered."""
     dlg = QDialog(parent)
     dlg.setWindowTitle(title)

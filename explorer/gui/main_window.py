@@ -9,6 +9,7 @@ Snapshots arrive at most ~20 per second; the objective trace and the status line
 while the heavier plots (scatter, simplex, adjacency, confusion) are redrawn at most once a second
 during a fit, and once more with the final state.
 """
+
 from __future__ import annotations
 
 import sys
@@ -88,9 +89,10 @@ class ShortcutKeeper(QObject):
 
     def eventFilter(self, obj, event):  # noqa: N802  (Qt override)
         if event.type() == QEvent.Type.ShortcutOverride and isinstance(
-                obj, (QLineEdit, QAbstractSpinBox)):
+            obj, (QLineEdit, QAbstractSpinBox)
+        ):
             if QKeySequence(event.keyCombination()).toString() in self.keys:
-                return True     # not the field's: the window's action gets the key
+                return True  # not the field's: the window's action gets the key
         return False
 
 
@@ -98,13 +100,18 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
     """The explorer window. ``interactive=False`` (scripted use) reports errors on stderr
     instead of dialogs."""
 
-    run_finished = Signal(object)      # FitResult
-    run_failed = Signal(str)           # message
-    run_shown = Signal(int)            # a run of the Runs tab is in the plots (open_run)
-    exported = Signal(object)          # the paths an export wrote
+    run_finished = Signal(object)  # FitResult
+    run_failed = Signal(str)  # message
+    run_shown = Signal(int)  # a run of the Runs tab is in the plots (open_run)
+    exported = Signal(object)  # the paths an export wrote
 
-    def __init__(self, settings: QSettings | None = None, *, interactive: bool = True,
-                 models: dict | None = None):
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        *,
+        interactive: bool = True,
+        models: dict | None = None,
+    ):
         super().__init__()
         # The fit thread and Qt's GIL releases around every C++ call contend for the GIL; a
         # 1 ms switch interval (default 5 ms) hands it back to the GUI thread sooner.
@@ -114,10 +121,11 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         self._gc_hold = collector.hold()
         if models is None:
             from explorer.models import registry
+
             models = registry()
         self.models = models
         self.settings = settings if settings is not None else QSettings(ORGANIZATION, APPLICATION)
-        self.prefs = WindowSettings(self.settings)     # the same settings, read by meaning
+        self.prefs = WindowSettings(self.settings)  # the same settings, read by meaning
         self.interactive = interactive
         # Everything the window knows that is not a widget (explorer.workspace, Qt-free): the
         # data and its options, the session and its runs, the result shown.
@@ -127,14 +135,14 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         self._task_ids = 0
         self._task_handlers: dict[int, tuple] = {}
         self._export_after_refit = False
-        self._refit_run_id = None       # the saved run a refit job is fitting again to show
-        self.layout_job = None          # the network's layout on the window's job
+        self._refit_run_id = None  # the saved run a refit job is fitting again to show
+        self.layout_job = None  # the network's layout on the window's job
         # The run lifecycle (the job, run ids, the redraw throttle): explorer.gui.controller.
         self.controller = RunController(self, self)
         self.run_model_cls = None
         self._closing = False
-        self._stale: dict = {}          # panel -> snapshot it has not drawn yet
-        self.label_columns: dict[str, np.ndarray] = {}   # a network's node-label file columns
+        self._stale: dict = {}  # panel -> snapshot it has not drawn yet
+        self.label_columns: dict[str, np.ndarray] = {}  # a network's node-label file columns
         # The Dask connection of "Run on: local cluster / Dask scheduler" (explorer.gui.cluster):
         # started by the first such run, closed with the window.
         self.cluster_holder = ClusterHolder()
@@ -145,7 +153,8 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         self._build_ui()
         self._build_menus()
         self._shortcut_keeper = ShortcutKeeper(
-            (self.export_action, self.run_action, self.sweep_action, self.pause_action), self)
+            (self.export_action, self.run_action, self.sweep_action, self.pause_action), self
+        )
         QApplication.instance().installEventFilter(self._shortcut_keeper)
         if not self.prefs.restore_window(self):
             self.resize(1400, 900)
@@ -186,7 +195,7 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         return self.controller.heavy_updates
 
     @heavy_updates.setter
-    def heavy_updates(self, value: int) -> None:     # benches reset the counters
+    def heavy_updates(self, value: int) -> None:  # benches reset the counters
         self.controller.heavy_updates = value
 
     @property
@@ -198,8 +207,8 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         self.controller.redraw_times = value
 
     # ---- layout by size ---------------------------------------------------------------------
-    NARROW_PX = 1280        # below this width the objective goes under the tabs
-    LOW_PX = 820            # below this height the data preview gives way to the model list
+    NARROW_PX = 1280  # below this width the objective goes under the tabs
+    LOW_PX = 820  # below this height the data preview gives way to the model list
 
     def resizeEvent(self, event):  # noqa: N802  (Qt override)
         super().resizeEvent(event)
@@ -232,45 +241,89 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
 
     def _build_actions(self) -> None:
         SP = QStyle.StandardPixmap
-        self.open_action = self._action("&Open...", lambda: self.open_dialog(),
-                                        QKeySequence.StandardKey.Open, SP.SP_DialogOpenButton,
-                                        "Open a table (CSV/TSV), an edge list, GML/GraphML or a "
-                                        "temporal edge list")
-        self.run_action = self._action("&Run", lambda: self.start_run(), "Ctrl+R",
-                                       SP.SP_MediaPlay, "Fit the chosen model (Ctrl+R)")
-        self.pause_action = self._action("&Pause", self.toggle_pause, "Ctrl+P",
-                                         SP.SP_MediaPause, "Pause or resume the fit")
-        self.cancel_action = self._action("&Cancel", self.cancel_run, "Esc", SP.SP_MediaStop,
-                                          "Stop the fit, keeping its last good state (Esc)")
-        self.export_action = self._action("&Export results...", lambda: self.export_results(),
-                                          "Ctrl+E", SP.SP_DialogSaveButton,
-                                          "Write result.json, parameters.npz, assignments.csv "
-                                          "(and GraphML for networks)")
-        self.export_png_action = self._action("Current tab as &PNG...",
-                                              lambda: self.export_plot(fmt="png"))
-        self.export_svg_action = self._action("Current tab as &SVG...",
-                                              lambda: self.export_plot(fmt="svg"))
+        self.open_action = self._action(
+            "&Open...",
+            lambda: self.open_dialog(),
+            QKeySequence.StandardKey.Open,
+            SP.SP_DialogOpenButton,
+            "Open a table (CSV/TSV), an edge list, GML/GraphML or a temporal edge list",
+        )
+        self.run_action = self._action(
+            "&Run",
+            lambda: self.start_run(),
+            "Ctrl+R",
+            SP.SP_MediaPlay,
+            "Fit the chosen model (Ctrl+R)",
+        )
+        self.pause_action = self._action(
+            "&Pause", self.toggle_pause, "Ctrl+P", SP.SP_MediaPause, "Pause or resume the fit"
+        )
+        self.cancel_action = self._action(
+            "&Cancel",
+            self.cancel_run,
+            "Esc",
+            SP.SP_MediaStop,
+            "Stop the fit, keeping its last good state (Esc)",
+        )
+        self.export_action = self._action(
+            "&Export results...",
+            lambda: self.export_results(),
+            "Ctrl+E",
+            SP.SP_DialogSaveButton,
+            "Write result.json, parameters.npz, assignments.csv (and GraphML for networks)",
+        )
+        self.export_png_action = self._action(
+            "Current tab as &PNG...", lambda: self.export_plot(fmt="png")
+        )
+        self.export_svg_action = self._action(
+            "Current tab as &SVG...", lambda: self.export_plot(fmt="svg")
+        )
         self.save_session_action = self._action(
-            "&Save session...", lambda: self.save_session(), "Ctrl+Shift+S", None,
-            "Save the data, its options and every run of this session (.explorer.json)")
+            "&Save session...",
+            lambda: self.save_session(),
+            "Ctrl+Shift+S",
+            None,
+            "Save the data, its options and every run of this session (.explorer.json)",
+        )
         self.open_session_action = self._action(
-            "Open sessio&n...", lambda: self.open_session(), "Ctrl+Shift+O", None,
-            "Open a saved session: its data, options and runs")
+            "Open sessio&n...",
+            lambda: self.open_session(),
+            "Ctrl+Shift+O",
+            None,
+            "Open a saved session: its data, options and runs",
+        )
         self.sweep_action = self._action(
-            "S&weep K...", self.show_sweep, "Ctrl+K", None,
-            "Fit every K with several seeds in parallel and choose K (the Sweep K tab)")
+            "S&weep K...",
+            self.show_sweep,
+            "Ctrl+K",
+            None,
+            "Fit every K with several seeds in parallel and choose K (the Sweep K tab)",
+        )
         self.copy_command_action = self._action(
-            "Copy as &command", lambda: self.copy_run_code("command"), None, None,
-            "Copy the `explorer fit ...` line that repeats this run on the command line")
+            "Copy as &command",
+            lambda: self.copy_run_code("command"),
+            None,
+            None,
+            "Copy the `explorer fit ...` line that repeats this run on the command line",
+        )
         self.copy_python_action = self._action(
-            "Copy as P&ython", lambda: self.copy_run_code("python"), None, None,
-            "Copy the explorer.load / explorer.fit lines that repeat this run in Python")
+            "Copy as P&ython",
+            lambda: self.copy_run_code("python"),
+            None,
+            None,
+            "Copy the explorer.load / explorer.fit lines that repeat this run in Python",
+        )
         self.copy_estimator_action = self._action(
-            "Copy as scikit-learn &estimator", lambda: self.copy_run_code("estimator"), None,
-            None, "Copy the explorer.sklearn estimator that repeats this run (table models)")
+            "Copy as scikit-learn &estimator",
+            lambda: self.copy_run_code("estimator"),
+            None,
+            None,
+            "Copy the explorer.sklearn estimator that repeats this run (table models)",
+        )
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.quick_start_action = self._action("&Quick start", lambda: self.show_quick_start(),
-                                               QKeySequence.StandardKey.HelpContents)
+        self.quick_start_action = self._action(
+            "&Quick start", lambda: self.show_quick_start(), QKeySequence.StandardKey.HelpContents
+        )
         self.models_help_action = self._action("&Models", lambda: self.show_models_help())
         self.about_action = self._action("&About", self.show_about)
 
@@ -287,14 +340,16 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         scroll.setWidget(side)
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(380)
-        dock = self._add_dock("Data and model", "side_dock", scroll,
-                              Qt.DockWidgetArea.LeftDockWidgetArea)
+        dock = self._add_dock(
+            "Data and model", "side_dock", scroll, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
         self.log_view = QPlainTextEdit()
         self.log_view.setReadOnly(True)
         self.log_view.setMaximumBlockCount(5000)
         bottom = _splitter((self.run_panel, self.log_view), stretch=(0, 1), sizes=[520, 880])
-        log_dock = self._add_dock("Run and log", "log_dock", bottom,
-                                  Qt.DockWidgetArea.BottomDockWidgetArea)
+        log_dock = self._add_dock(
+            "Run and log", "log_dock", bottom, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
         self.resizeDocks([log_dock], [170], Qt.Orientation.Vertical)
         self.resizeDocks([dock], [400], Qt.Orientation.Horizontal)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -304,8 +359,14 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         self.adjacency_panel = AdjacencyPanel()
         self.network_panel = NetworkPanel()
         self.confusion_panel = ConfusionPanel()
-        self.plots = [self.trace_panel, self.data_view, self.simplex_panel,
-                      self.adjacency_panel, self.network_panel, self.confusion_panel]
+        self.plots = [
+            self.trace_panel,
+            self.data_view,
+            self.simplex_panel,
+            self.adjacency_panel,
+            self.network_panel,
+            self.confusion_panel,
+        ]
         # Every run of the session (Runs) and the K sweep are tabs beside the plots.
         self.runs_panel = RunsPanel()
         self.runs_panel.set_session(self.session)
@@ -333,8 +394,13 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         tb = self.addToolBar("Main")
         tb.setObjectName("main_toolbar")
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for a in (self.open_action, self.run_action, self.pause_action, self.cancel_action,
-                  self.export_action):
+        for a in (
+            self.open_action,
+            self.run_action,
+            self.pause_action,
+            self.cancel_action,
+            self.export_action,
+        ):
             tb.addAction(a)
         self.data_panel.label_column_chosen.connect(self._label_column_chosen)
         self.data_panel.label_file_requested.connect(self._label_file_requested)
@@ -348,15 +414,18 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         self.run_panel.restart_requested.connect(lambda: self.start_run())
         self.statusBar().showMessage("Open a data file to begin (Ctrl+O), or drop one here.")
 
-    def _add_dock(self, title: str, name: str, widget: QWidget,
-                  area: Qt.DockWidgetArea) -> QDockWidget:
+    def _add_dock(
+        self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea
+    ) -> QDockWidget:
         """A dock holding ``widget`` at ``area``: movable and floatable, not closable; ``name``
         keys it in the saved window state."""
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.addDockWidget(area, dock)
         return dock
 
@@ -379,8 +448,9 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
             sub = pm.addMenu(panel.title)
             for fmt in ("png", "svg"):
                 a = sub.addAction(f"{fmt.upper()}...")
-                a.triggered.connect(lambda _c=False, p=panel, f=fmt: self.export_plot(fmt=f,
-                                                                                      panel=p))
+                a.triggered.connect(
+                    lambda _c=False, p=panel, f=fmt: self.export_plot(fmt=f, panel=p)
+                )
         m.addSeparator()
         m.addAction(self.quit_action)
         r = mb.addMenu("&Run")
@@ -408,8 +478,9 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         if not self.interactive:
             print(f"explorer: error: {message}", file=sys.stderr)
             return
-        box = QMessageBox(QMessageBox.Icon.Critical, title, message,
-                          QMessageBox.StandardButton.Ok, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok, self
+        )
         if details:
             box.setDetailedText(details)
         box.exec()
@@ -429,9 +500,14 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         if not self.interactive:
             print(f"explorer: error: {message}", file=sys.stderr)
             return
-        box = QMessageBox(QMessageBox.Icon.Warning, "Something went wrong",
-                          f"{message}\n\nThe window goes on; the details say where it happened "
-                          "(please report them).", QMessageBox.StandardButton.Ok, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Something went wrong",
+            f"{message}\n\nThe window goes on; the details say where it happened "
+            "(please report them).",
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
         box.setDetailedText(details)
         box.setModal(False)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -442,18 +518,21 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         return help_pages.models_html(self.models)
 
     def show_models_help(self, modal: bool = True):
-        return help_pages.show_text(self, "Models", html_text=self.models_help_html(),
-                                    modal=modal)
+        return help_pages.show_text(self, "Models", html_text=self.models_help_html(), modal=modal)
 
     def show_quick_start(self, modal: bool = True):
-        return help_pages.show_text(self, "Quick start",
-                                    markdown=help_pages.quick_start_markdown(), modal=modal)
+        return help_pages.show_text(
+            self, "Quick start", markdown=help_pages.quick_start_markdown(), modal=modal
+        )
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About the explorer",
-                          f"<b>Latent-model explorer</b> {__version__}<br>Fit clustering, "
-                          "mixture and network community models and watch them converge.<br>"
-                          "PySide6 + pyqtgraph; models in numba. BSD-3-Clause.")
+        QMessageBox.about(
+            self,
+            "About the explorer",
+            f"<b>Latent-model explorer</b> {__version__}<br>Fit clustering, "
+            "mixture and network community models and watch them converge.<br>"
+            "PySide6 + pyqtgraph; models in numba. BSD-3-Clause.",
+        )
 
     # ---- closing ----------------------------------------------------------------------------
     def confirm_quit(self) -> bool:
@@ -463,10 +542,12 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
         if QGuiApplication.platformName() == "offscreen":
             return True
         answer = QMessageBox.question(
-            self, "Quit during a fit?",
+            self,
+            "Quit during a fit?",
             "A fit is running. Quit anyway? (The fit is stopped and not saved.)",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event):  # noqa: N802
@@ -481,13 +562,13 @@ class MainWindow(DataActions, RunActions, OutputActions, QMainWindow):
             self.prefs.save_window(self)
         except Exception:  # settings must never keep the window from closing
             pass
-        self.controller.shutdown()           # every job stopped and its thread ended
-        self.stop_layout()                   # and the layout's
+        self.controller.shutdown()  # every job stopped and its thread ended
+        self.stop_layout()  # and the layout's
         for job in list(self.tasks.values()):
-            job.stop()                       # an export is written whole (or not at all)
+            job.stop()  # an export is written whole (or not at all)
         self.tasks.clear()
-        self.sweep_panel.shutdown()          # no sweep worker outlives the window
-        self.cluster_holder.close()          # nor a Dask worker the window started
+        self.sweep_panel.shutdown()  # no sweep worker outlives the window
+        self.cluster_holder.close()  # nor a Dask worker the window started
         QApplication.instance().removeEventFilter(self._shortcut_keeper)
-        self._gc_hold.release()              # no thread of this window runs any more
+        self._gc_hold.release()  # no thread of this window runs any more
         super().closeEvent(event)

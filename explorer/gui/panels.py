@@ -31,7 +31,7 @@ from explorer.gui.widgets import ParamForm, ScientificSpinBox, guard_wheel
 
 PREVIEW_ROWS = 100
 KIND_NAMES = {"table": "table", "network": "network", "temporal": "temporal network"}
-SCALE_HINT_RATIO = 100.0    # column variances differing more than this: offer Standardise
+SCALE_HINT_RATIO = 100.0  # column variances differing more than this: offer Standardise
 NBSP = "\u00a0"
 
 
@@ -97,13 +97,27 @@ def preview_rows(data, n: int = PREVIEW_ROWS) -> tuple[list[str], list[list[str]
     ids = data.node_ids
     if data.kind == "network":
         m = min(n, len(data.edges))
-        return (["source", "target", "weight"],
-                [[str(ids[data.edges[e, 0]]), str(ids[data.edges[e, 1]]), _fmt(data.weights[e])]
-                 for e in range(m)])
+        return (
+            ["source", "target", "weight"],
+            [
+                [str(ids[data.edges[e, 0]]), str(ids[data.edges[e, 1]]), _fmt(data.weights[e])]
+                for e in range(m)
+            ],
+        )
     m = min(n, len(data.count))
-    return (["t", "time", "i", "j", "count"],
-            [[str(data.t[e]), _fmt(data.times[data.t[e]]), str(ids[data.i[e]]),
-              str(ids[data.j[e]]), _fmt(data.count[e])] for e in range(m)])
+    return (
+        ["t", "time", "i", "j", "count"],
+        [
+            [
+                str(data.t[e]),
+                _fmt(data.times[data.t[e]]),
+                str(ids[data.i[e]]),
+                str(ids[data.j[e]]),
+                _fmt(data.count[e]),
+            ]
+            for e in range(m)
+        ],
+    )
 
 
 class DataPanel(QGroupBox):
@@ -114,12 +128,12 @@ class DataPanel(QGroupBox):
     widgets back with :meth:`set_data`.
     """
 
-    label_column_chosen = Signal(object)   # a column name, or None for no ground truth
+    label_column_chosen = Signal(object)  # a column name, or None for no ground truth
     label_file_requested = Signal()
-    reload_requested = Signal(dict)        # load options to change, e.g. {"directed": True}
-    test_pairs_requested = Signal()        # choose a test-pairs file (networks)
-    columns_requested = Signal()           # open the feature-column picker (tables)
-    columns_chosen = Signal(object)        # the feature columns to fit (a list), or None for all
+    reload_requested = Signal(dict)  # load options to change, e.g. {"directed": True}
+    test_pairs_requested = Signal()  # choose a test-pairs file (networks)
+    columns_requested = Signal()  # open the feature-column picker (tables)
+    columns_chosen = Signal(object)  # the feature columns to fit (a list), or None for all
 
     def __init__(self, parent=None):
         super().__init__("Data", parent)
@@ -130,9 +144,11 @@ class DataPanel(QGroupBox):
         self.kind_combo = QComboBox()
         for kind, name in KIND_NAMES.items():
             self.kind_combo.addItem(name, kind)
-        self.kind_combo.setToolTip("read the file as a table, an edge list (network) or a "
-                                   "'t i j [count]' list (temporal network), when the guess from "
-                                   "its extension and first line is wrong")
+        self.kind_combo.setToolTip(
+            "read the file as a table, an edge list (network) or a "
+            "'t i j [count]' list (temporal network), when the guess from "
+            "its extension and first line is wrong"
+        )
         self.size_label = QLabel("")
         self.size_label.setWordWrap(True)
         self.columns_button = QPushButton("Columns...")
@@ -156,8 +172,10 @@ class DataPanel(QGroupBox):
         self.column_hint.linkActivated.connect(self._column_hint_link)
         form.addRow(self.column_hint)
         self.label_combo = QComboBox()
-        self.label_combo.setToolTip("the column holding ground-truth labels (excluded from the "
-                                    "features); used for NMI/ARI and the confusion table")
+        self.label_combo.setToolTip(
+            "the column holding ground-truth labels (excluded from the "
+            "features); used for NMI/ARI and the confusion table"
+        )
         self.label_file = QPushButton("Node labels...")
         self.label_file.setToolTip("a node,label file with the ground-truth community of nodes")
         truth = QHBoxLayout()
@@ -169,29 +187,45 @@ class DataPanel(QGroupBox):
         form.addRow("Ground truth:", truth_w)
         # Load options (shown for the kinds they apply to).
         self.drop_missing = QCheckBox("Drop rows with missing values")
-        self.drop_missing.setToolTip("rows with an empty, '?' or 'NA' feature cell are left out "
-                                     "(otherwise the file is refused, naming the first one)")
+        self.drop_missing.setToolTip(
+            "rows with an empty, '?' or 'NA' feature cell are left out "
+            "(otherwise the file is refused, naming the first one)"
+        )
         self.standardize = QCheckBox("Standardise columns")
-        self.standardize.setToolTip("scale each feature column to zero mean and unit variance "
-                                    "(centres and covariances are then in standard units)")
+        self.standardize.setToolTip(
+            "scale each feature column to zero mean and unit variance "
+            "(centres and covariances are then in standard units)"
+        )
         self.directed = QCheckBox("Directed")
-        self.directed.setToolTip("treat edges as directed (i -> j); by default an edge list is "
-                                 "undirected and a pair listed both ways is merged")
+        self.directed.setToolTip(
+            "treat edges as directed (i -> j); by default an edge list is "
+            "undirected and a pair listed both ways is merged"
+        )
         self.bin_width = QLineEdit()
         self.bin_width.setPlaceholderText("1 per t")
-        self.bin_width.setToolTip("width of a snapshot in the unit of t (seconds for dates); "
-                                  "empty: one snapshot per integer t. Press Enter to apply.")
+        self.bin_width.setToolTip(
+            "width of a snapshot in the unit of t (seconds for dates); "
+            "empty: one snapshot per integer t. Press Enter to apply."
+        )
         self.bin_width_label = QLabel("bin width:")
         self.test_pairs = QPushButton("Test pairs...")
-        self.test_pairs.setToolTip("a file of 'u v y' rows (y = 1 link, 0 no link) scored at "
-                                   "the end of a fit (test AUC and perplexity)")
+        self.test_pairs.setToolTip(
+            "a file of 'u v y' rows (y = 1 link, 0 no link) scored at "
+            "the end of a fit (test AUC and perplexity)"
+        )
         self.test_pairs_clear = QToolButton()
         self.test_pairs_clear.setText("x")
         self.test_pairs_clear.setToolTip("stop using the test-pairs file")
         opts = QHBoxLayout()
         opts.setContentsMargins(0, 0, 0, 0)
-        for w in (self.standardize, self.directed, self.bin_width_label, self.bin_width,
-                  self.test_pairs, self.test_pairs_clear):
+        for w in (
+            self.standardize,
+            self.directed,
+            self.bin_width_label,
+            self.bin_width,
+            self.test_pairs,
+            self.test_pairs_clear,
+        ):
             opts.addWidget(w)
         opts.addStretch(1)
         self.options_row = QWidget()
@@ -203,7 +237,8 @@ class DataPanel(QGroupBox):
         self.scale_hint.setStyleSheet("color: #8a5a00;")
         self.scale_hint.setVisible(False)
         self.scale_hint.linkActivated.connect(
-            lambda _link: self.reload_requested.emit({"standardize": True}))
+            lambda _link: self.reload_requested.emit({"standardize": True})
+        )
         self.scale_ratio = 1.0
         form.addRow(self.scale_hint)
         lay.addLayout(form)
@@ -218,16 +253,18 @@ class DataPanel(QGroupBox):
         self.label_file.clicked.connect(self.label_file_requested)
         self.kind_combo.activated.connect(self._kind_activated)
         self.standardize.clicked.connect(
-            lambda on: self.reload_requested.emit({"standardize": bool(on)}))
-        self.directed.clicked.connect(
-            lambda on: self.reload_requested.emit({"directed": bool(on)}))
+            lambda on: self.reload_requested.emit({"standardize": bool(on)})
+        )
+        self.directed.clicked.connect(lambda on: self.reload_requested.emit({"directed": bool(on)}))
         self.drop_missing.clicked.connect(
-            lambda on: self.reload_requested.emit({"missing": "drop" if on else None}))
+            lambda on: self.reload_requested.emit({"missing": "drop" if on else None})
+        )
         guard_wheel(self.kind_combo, self.label_combo)
         self.bin_width.editingFinished.connect(self._bin_width_edited)
         self.test_pairs.clicked.connect(self.test_pairs_requested)
         self.test_pairs_clear.clicked.connect(
-            lambda: self.reload_requested.emit({"test_pairs": None}))
+            lambda: self.reload_requested.emit({"test_pairs": None})
+        )
         self._bin_width_text = ""
         self.label_combo.setVisible(False)
         self.label_file.setVisible(False)
@@ -242,15 +279,22 @@ class DataPanel(QGroupBox):
         elif action == "drop":
             self.columns_chosen.emit([c for c in self._features if c != column])
 
-    def show_column_hint(self, features: list[str], label_like: list[str],
-                         index_like: list[str]) -> None:
+    def show_column_hint(
+        self, features: list[str], label_like: list[str], index_like: list[str]
+    ) -> None:
         """Say which fitted columns look like a label or a calendar, with the fixing link."""
         self._features = list(features)
-        parts = [f"'{html.escape(c)}' looks like a label (whole numbers, few values), yet it is "
-                 f"fitted as a feature. <a href='label:{html.escape(c)}'>Use it as ground "
-                 "truth</a>" for c in label_like]
-        parts += [f"'{html.escape(c)}' looks like a date or a calendar year, yet it is fitted as a "
-                  f"feature. <a href='drop:{html.escape(c)}'>Leave it out</a>" for c in index_like]
+        parts = [
+            f"'{html.escape(c)}' looks like a label (whole numbers, few values), yet it is "
+            f"fitted as a feature. <a href='label:{html.escape(c)}'>Use it as ground "
+            "truth</a>"
+            for c in label_like
+        ]
+        parts += [
+            f"'{html.escape(c)}' looks like a date or a calendar year, yet it is fitted as a "
+            f"feature. <a href='drop:{html.escape(c)}'>Leave it out</a>"
+            for c in index_like
+        ]
         self.column_hint.setText("<br>".join(parts))
         self.column_hint.setVisible(bool(parts))
 
@@ -263,7 +307,7 @@ class DataPanel(QGroupBox):
     def _bin_width_edited(self) -> None:
         text = self.bin_width.text().strip()
         if text == self._bin_width_text:
-            return            # editingFinished also fires on focus loss without a change
+            return  # editingFinished also fires on focus loss without a change
         self._bin_width_text = text
         if not text:
             self.reload_requested.emit({"bin_width": None})
@@ -271,11 +315,12 @@ class DataPanel(QGroupBox):
         try:
             value = float(text)
         except ValueError:
-            value = text      # the loader says what is wrong with it
+            value = text  # the loader says what is wrong with it
         self.reload_requested.emit({"bin_width": value})
 
-    def set_data(self, data, options: dict | None = None,
-                 label_columns: list[str] | None = None) -> None:
+    def set_data(
+        self, data, options: dict | None = None, label_columns: list[str] | None = None
+    ) -> None:
         """Show ``data`` loaded with ``options`` (the loader options it was read with);
         ``label_columns``: the columns of a network's node-label file to choose from."""
         options = options or {}
@@ -323,9 +368,13 @@ class DataPanel(QGroupBox):
             i = self.label_combo.findData(data.label_name) if data.label_name else 0
             self.label_combo.setCurrentIndex(max(i, 0))
             return
-        self.label_file.setText("Node labels..." if data.labels is None else
-                                "Other file..." if label_columns else
-                                f"Node labels: {data.label_name}")
+        self.label_file.setText(
+            "Node labels..."
+            if data.labels is None
+            else "Other file..."
+            if label_columns
+            else f"Node labels: {data.label_name}"
+        )
         for c in label_columns or []:
             self.label_combo.addItem(c, c)
         i = self.label_combo.findData(data.label_name) if data.label_name else -1
@@ -340,17 +389,20 @@ class DataPanel(QGroupBox):
         self.drop_missing.setVisible(table)
         self.drop_missing.setChecked(options.get("missing") == "drop")
         dropped = next((n for n in getattr(data, "notes", []) if n.startswith("dropped ")), "")
-        self.drop_missing.setText("Drop rows with missing values"
-                                  + (f" ({dropped.split()[1]} dropped)" if dropped else ""))
+        self.drop_missing.setText(
+            "Drop rows with missing values"
+            + (f" ({dropped.split()[1]} dropped)" if dropped else "")
+        )
         ratio = variance_ratio(data.X) if table else 1.0
         self.scale_ratio = ratio
-        show_hint = table and not getattr(data, "standardized", False) and \
-            ratio > SCALE_HINT_RATIO
+        show_hint = table and not getattr(data, "standardized", False) and ratio > SCALE_HINT_RATIO
         self.scale_hint.setVisible(show_hint)
         if show_hint:
-            self.scale_hint.setText(f"Column variances differ {ratio:,.0f}-fold: the widest "
-                                    "columns dominate distances and PCA. "
-                                    "<a href='standardize'>Standardise</a>")
+            self.scale_hint.setText(
+                f"Column variances differ {ratio:,.0f}-fold: the widest "
+                "columns dominate distances and PCA. "
+                "<a href='standardize'>Standardise</a>"
+            )
 
     def _show_network_options(self, data, options: dict) -> None:
         """Directed, a temporal network's bin width, a network's test pairs."""
@@ -367,8 +419,9 @@ class DataPanel(QGroupBox):
         pairs = options.get("test_pairs")
         n_pairs = len(data.test_pairs) if getattr(data, "test_pairs", None) is not None else 0
         self.test_pairs.setVisible(network)
-        self.test_pairs.setText(f"Test pairs: {Path(str(pairs)).name} ({n_pairs:,})" if pairs
-                                else "Test pairs...")
+        self.test_pairs.setText(
+            f"Test pairs: {Path(str(pairs)).name} ({n_pairs:,})" if pairs else "Test pairs..."
+        )
         self.test_pairs_clear.setVisible(network and bool(pairs))
 
 
@@ -376,8 +429,8 @@ class ModelPanel(QGroupBox):
     """The registry's models (those that cannot take the data disabled, with the reason), the
     generated hyperparameter form, and the run settings (seed, max iterations, tolerance)."""
 
-    model_changed = Signal(object)    # the model class
-    values_changed = Signal()         # a hyperparameter or run setting was edited
+    model_changed = Signal(object)  # the model class
+    values_changed = Signal()  # a hyperparameter or run setting was edited
 
     def __init__(self, models: dict, parent=None):
         super().__init__("Model", parent)
@@ -411,8 +464,10 @@ class ModelPanel(QGroupBox):
         self.values_note.setWordWrap(True)
         self.values_note.setStyleSheet("color: #555;")
         self.restore_button = QPushButton("Restore defaults")
-        self.restore_button.setToolTip("Every hyperparameter and run setting of this model back "
-                                       "to its declared default (seed 0)")
+        self.restore_button.setToolTip(
+            "Every hyperparameter and run setting of this model back "
+            "to its declared default (seed 0)"
+        )
         self.restore_button.clicked.connect(lambda: self.restore_defaults())
         note_row.addWidget(self.values_note, 1)
         note_row.addWidget(self.restore_button)
@@ -460,8 +515,10 @@ class ModelPanel(QGroupBox):
             else:
                 item.setFlags(flags & ~Qt.ItemFlag.ItemIsEnabled)
                 takes = " or ".join(KIND_NAMES.get(k, k) for k in cls.data_kinds)
-                item.setToolTip(f"{cls.name} takes {takes} data; the loaded data is a "
-                                f"{KIND_NAMES.get(kind, kind)}.")
+                item.setToolTip(
+                    f"{cls.name} takes {takes} data; the loaded data is a "
+                    f"{KIND_NAMES.get(kind, kind)}."
+                )
         cur = self.current_model()
         if cur is None or not self.can_take(cur, kind):
             for i in range(self.list.count()):
@@ -494,8 +551,15 @@ class ModelPanel(QGroupBox):
     def tab_chain(self) -> list:
         """The panel's fields in the order they are laid out: the list, the form, Restore
         defaults, the run settings."""
-        return [self.list, *self.form.editors.values(), self.form.advanced_button,
-                self.restore_button, self.seed, self.max_iter, self.tol]
+        return [
+            self.list,
+            *self.form.editors.values(),
+            self.form.advanced_button,
+            self.restore_button,
+            self.seed,
+            self.max_iter,
+            self.tol,
+        ]
 
     def _order_tabs(self) -> None:
         # A new model's form editors are made last, so Qt put them at the end of the window's
@@ -505,8 +569,11 @@ class ModelPanel(QGroupBox):
             QWidget.setTabOrder(a, b)
 
     def run_settings(self) -> dict:
-        return {"seed": self.seed.value(), "max_iter": self.max_iter.value(),
-                "tol": self.tol.value()}
+        return {
+            "seed": self.seed.value(),
+            "max_iter": self.max_iter.value(),
+            "tol": self.tol.value(),
+        }
 
     def restore_defaults(self, emit: bool = True) -> None:
         """The chosen model's declared defaults in the form, seed 0 and its default iteration
@@ -519,8 +586,9 @@ class ModelPanel(QGroupBox):
             w.blockSignals(True)
         try:
             self.form.set_values({s.name: s.default for s in cls.param_specs()})
-            self.set_run_settings({"seed": 0, "max_iter": cls.default_max_iter,
-                                   "tol": cls.default_tol})
+            self.set_run_settings(
+                {"seed": 0, "max_iter": cls.default_max_iter, "tol": cls.default_tol}
+            )
         finally:
             for w in widgets:
                 w.blockSignals(False)
@@ -533,8 +601,11 @@ class ModelPanel(QGroupBox):
         self.values_note.setVisible(bool(text))
 
     def set_run_settings(self, values: dict) -> None:
-        for name, w, conv in (("seed", self.seed, int), ("max_iter", self.max_iter, int),
-                              ("tol", self.tol, float)):
+        for name, w, conv in (
+            ("seed", self.seed, int),
+            ("max_iter", self.max_iter, int),
+            ("tol", self.tol, float),
+        ):
             if values.get(name) is not None:
                 try:
                     w.setValue(conv(values[name]))
@@ -560,8 +631,10 @@ class RunOnRow(QWidget):
         self.combo.addItem("this machine", self.HERE)
         self.combo.addItem("local cluster", self.LOCAL)
         self.combo.addItem("Dask scheduler:", self.SCHEDULER)
-        self.combo.setToolTip("fit here, on a Dask cluster of worker processes started on this "
-                              "machine, or on a running Dask scheduler (the table models)")
+        self.combo.setToolTip(
+            "fit here, on a Dask cluster of worker processes started on this "
+            "machine, or on a running Dask scheduler (the table models)"
+        )
         self.workers = QSpinBox()
         self.workers.setRange(1, 256)
         self.workers.setValue(os.cpu_count() or 1)
@@ -569,8 +642,9 @@ class RunOnRow(QWidget):
         self.workers.setToolTip("worker processes of the local cluster (one thread each)")
         self.address = QLineEdit()
         self.address.setPlaceholderText("tcp://host:8786")
-        self.address.setToolTip("the scheduler's address (the workers must read the data file "
-                                "at the same path)")
+        self.address.setToolTip(
+            "the scheduler's address (the workers must read the data file at the same path)"
+        )
         lay.addWidget(self.combo)
         lay.addWidget(self.workers)
         lay.addWidget(self.address, 1)
@@ -590,8 +664,11 @@ class RunOnRow(QWidget):
         return self.combo.currentData() or self.HERE
 
     def target(self) -> dict:
-        return {"mode": self.mode(), "workers": self.workers.value(),
-                "address": self.address.text().strip()}
+        return {
+            "mode": self.mode(),
+            "workers": self.workers.value(),
+            "address": self.address.text().strip(),
+        }
 
     def set_target(self, values: dict) -> None:
         """Restore a saved choice (a Dask choice that is disabled now falls back to here)."""
@@ -625,9 +702,12 @@ class RunOnRow(QWidget):
                 item.setToolTip(reason)
         if reason is not None and self.mode() != self.HERE:
             self.combo.setCurrentIndex(0)
-        self.combo.setToolTip(reason if reason else
-                              "fit here, on a Dask cluster of worker processes started on this "
-                              "machine, or on a running Dask scheduler (the table models)")
+        self.combo.setToolTip(
+            reason
+            if reason
+            else "fit here, on a Dask cluster of worker processes started on this "
+            "machine, or on a running Dask scheduler (the table models)"
+        )
 
 
 class RunPanel(QGroupBox):
@@ -698,7 +778,7 @@ class RunPanel(QGroupBox):
             self.progress.setRange(0, max(int(result.max_iter), 1))
             self.progress.setValue(min(n, result.max_iter))
             self.progress.setFormat("iteration limit reached: %v / %m")
-        else:   # ended by the model's own rule (stopped early, degenerate, non-finite): full bar
+        else:  # ended by the model's own rule (stopped early, degenerate, non-finite): full bar
             self.progress.setRange(0, max(n, 1))
             self.progress.setValue(max(n, 1))
             reason = result.stop_reason.split(",")[0].split(":")[0]
@@ -711,6 +791,8 @@ class RunPanel(QGroupBox):
         restart = f"restart {p.restart + 1}/{p.n_init} · " if p.n_init > 1 else ""
         state = "paused · " if paused else ""
         # Non-breaking spaces keep a figure with its unit ("1.2 s" never wraps a lone "s").
-        self.status.setText(f"{state}{restart}iteration {p.iteration}/{p.max_iter} · "
-                            f"{p.objective_kind}{NBSP}{p.objective:.8g} · "
-                            f"{p.iterations_per_s:.1f}{NBSP}it/s · {p.elapsed_s:.1f}{NBSP}s")
+        self.status.setText(
+            f"{state}{restart}iteration {p.iteration}/{p.max_iter} · "
+            f"{p.objective_kind}{NBSP}{p.objective:.8g} · "
+            f"{p.iterations_per_s:.1f}{NBSP}it/s · {p.elapsed_s:.1f}{NBSP}s"
+        )

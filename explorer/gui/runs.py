@@ -41,8 +41,13 @@ from explorer.gui.plots import cluster_color
 from explorer.models import get_model
 
 SORT_ROLE = Qt.UserRole + 1
-CRITERIA = (("bic", "BIC"), ("aic", "AIC"), ("elbo", "ELBO"), ("heldout_loglik", "held-out LL"),
-            ("heldout_auc", "held-out AUC"))
+CRITERIA = (
+    ("bic", "BIC"),
+    ("aic", "AIC"),
+    ("elbo", "ELBO"),
+    ("heldout_loglik", "held-out LL"),
+    ("heldout_auc", "held-out AUC"),
+)
 
 
 def _non_default(model_id: str, hp: dict) -> str:
@@ -57,8 +62,9 @@ def _non_default(model_id: str, hp: dict) -> str:
 def data_name(dataset) -> str:
     """A data set as the Runs table names it: the file's name, plus its loader options."""
     name = Path(dataset.path).name
-    opts = [k if v is True else f"{k}={v}" for k, v in dataset.options.items()
-            if v not in (None, False)]
+    opts = [
+        k if v is True else f"{k}={v}" for k, v in dataset.options.items() if v not in (None, False)
+    ]
     return name + (f" ({', '.join(opts)})" if opts else "")
 
 
@@ -77,12 +83,21 @@ class RunsModel(QAbstractTableModel):
         super().__init__(parent)
         self.runs = []
         self.datasets = []
-        self.columns = [("id", "run"), ("data", "data"), ("model", "model"),
-                        ("settings", "settings"), ("K", "K"),
-                        ("seed", "seed"), ("objective", "objective"),
-                        *CRITERIA, ("nmi", "NMI"), ("ari", "ARI"),
-                        ("iterations", "iterations"), ("seconds", "time (s)"),
-                        ("stop", "stopped")]
+        self.columns = [
+            ("id", "run"),
+            ("data", "data"),
+            ("model", "model"),
+            ("settings", "settings"),
+            ("K", "K"),
+            ("seed", "seed"),
+            ("objective", "objective"),
+            *CRITERIA,
+            ("nmi", "NMI"),
+            ("ari", "ARI"),
+            ("iterations", "iterations"),
+            ("seconds", "time (s)"),
+            ("stop", "stopped"),
+        ]
 
     def set_runs(self, runs, datasets=()) -> None:
         self.beginResetModel()
@@ -108,8 +123,7 @@ class RunsModel(QAbstractTableModel):
         if key == "model":
             return run.model
         if key == "data":
-            return data_name(self.datasets[run.dataset]) if run.dataset < len(self.datasets) \
-                else ""
+            return data_name(self.datasets[run.dataset]) if run.dataset < len(self.datasets) else ""
         if key == "settings":
             return _non_default(run.model, run.hyperparameters)
         if key == "K":
@@ -148,8 +162,11 @@ class RunsModel(QAbstractTableModel):
             return str(v or "")
         if role == Qt.ToolTipRole and key == "data" and run.dataset < len(self.datasets):
             ds = self.datasets[run.dataset]
-            return f"{ds.path} ({ds.kind}{', ' if ds.options else ''}" + \
-                ", ".join(f"{k}={v}" for k, v in ds.options.items()) + ")"
+            return (
+                f"{ds.path} ({ds.kind}{', ' if ds.options else ''}"
+                + ", ".join(f"{k}={v}" for k, v in ds.options.items())
+                + ")"
+            )
         return None
 
 
@@ -157,7 +174,7 @@ class RunsPanel(QWidget):
     """The Runs tab. ``set_session(session)`` then ``refresh()`` after each added run."""
 
     title = "Runs"
-    open_requested = Signal(int)      # run id
+    open_requested = Signal(int)  # run id
     export_requested = Signal(int)
     deleted = Signal(int)
 
@@ -219,7 +236,7 @@ class RunsPanel(QWidget):
         split = QSplitter(Qt.Vertical)
         split.addWidget(top)
         split.addWidget(lower)
-        split.setStretchFactor(0, 1)     # the table gets as much room as the comparison
+        split.setStretchFactor(0, 1)  # the table gets as much room as the comparison
         split.setStretchFactor(1, 1)
         split.setSizes([300, 300])
         lay = QVBoxLayout(self)
@@ -241,8 +258,9 @@ class RunsPanel(QWidget):
         self._selection_changed()
 
     def selected_ids(self) -> list[int]:
-        rows = sorted({self.proxy.mapToSource(i).row()
-                       for i in self.table.selectionModel().selectedRows()})
+        rows = sorted(
+            {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}
+        )
         return [self.model.runs[r].id for r in rows]
 
     def select_runs(self, run_ids) -> None:
@@ -289,9 +307,13 @@ class RunsPanel(QWidget):
         left_out = [r.id for r in runs if kind_of[r.id] != kind]
         runs = [r for r in runs if kind_of[r.id] == kind]
         self.plot.setLabel("left", kind or "objective")
-        self.plot.setTitle(None if not left_out else
-                           f"not drawn (another objective): run{'s' if len(left_out) > 1 else ''}"
-                           f" {', '.join(map(str, left_out))}", size="9pt")
+        self.plot.setTitle(
+            None
+            if not left_out
+            else f"not drawn (another objective): run{'s' if len(left_out) > 1 else ''}"
+            f" {', '.join(map(str, left_out))}",
+            size="9pt",
+        )
         wall = self.x_axis.currentIndex() == 1
         self.plot.setLabel("bottom", "wall time (s)" if wall else "iteration")
         for n, run in enumerate(runs):
@@ -302,9 +324,12 @@ class RunsPanel(QWidget):
             else:
                 x = np.arange(1, len(y) + 1, dtype=float)
             color = cluster_color(n)
-            self.plot.plot(x, y, pen=pg.mkPen(color, width=2),
-                           name=f"run {run.id}: {run.model} "
-                                f"{_non_default(run.model, run.hyperparameters)}")
+            self.plot.plot(
+                x,
+                y,
+                pen=pg.mkPen(color, width=2),
+                name=f"run {run.id}: {run.model} {_non_default(run.model, run.hyperparameters)}",
+            )
 
     def _draw_agreement(self) -> None:
         runs = self._runs()
@@ -318,13 +343,16 @@ class RunsPanel(QWidget):
         a, b = runs
         la, lb = a.arrays.get("labels"), b.arrays.get("labels")
         if la is None or lb is None or len(la) != len(lb):
-            self.agreement_label.setText(f"Runs {a.id} and {b.id} label different items: "
-                                         "no comparison.")
+            self.agreement_label.setText(
+                f"Runs {a.id} and {b.id} label different items: no comparison."
+            )
             return
         ag = compare.agreement(la, lb)
         self.agreement = ag
-        lines = [f"run {a.id} (rows) vs run {b.id} (columns): ARI {ag.ari:.3f}, "
-                 f"NMI {ag.nmi:.3f}; {ag.matched} of {len(la)} items on the matched diagonal"]
+        lines = [
+            f"run {a.id} (rows) vs run {b.id} (columns): ARI {ag.ari:.3f}, "
+            f"NMI {ag.nmi:.3f}; {ag.matched} of {len(la)} items on the matched diagonal"
+        ]
         lines += ag.splits[:6]
         self.agreement_label.setText("\n".join(lines))
         t = self.agreement_table

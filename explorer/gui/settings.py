@@ -15,8 +15,16 @@ import json
 from pathlib import Path
 
 MAX_RECENT = 8
-FILE_OPTIONS = ("kind", "columns", "standardize", "missing", "labels", "directed", "bin_width",
-                "test_pairs")          # the data options remembered per file
+FILE_OPTIONS = (
+    "kind",
+    "columns",
+    "standardize",
+    "missing",
+    "labels",
+    "directed",
+    "bin_width",
+    "test_pairs",
+)  # the data options (`explorer gui`'s and the Data panel's), remembered per file
 
 
 def _as_list(value) -> list[str]:
@@ -48,12 +56,16 @@ class WindowSettings:
 
     def file_options(self, path) -> dict:
         """The data options last used with this file, or {}."""
-        return {k: v for k, v in self._json(self.file_key(path)).items()
-                if k in FILE_OPTIONS and v is not None}
+        return {
+            k: v
+            for k, v in self._json(self.file_key(path)).items()
+            if k in FILE_OPTIONS and v is not None
+        }
 
     def remember_file_options(self, path, options: dict) -> None:
-        self.q.setValue(self.file_key(path), json.dumps(
-            {k: v for k, v in options.items() if k in FILE_OPTIONS}))
+        self.q.setValue(
+            self.file_key(path), json.dumps({k: v for k, v in options.items() if k in FILE_OPTIONS})
+        )
 
     def file_columns(self, path) -> list[str]:
         """Every numeric column of the file, as last read without a choice of columns."""
@@ -87,8 +99,7 @@ class WindowSettings:
         """Seed, maximum iterations and tolerance last used with this model on this file."""
         return self._json(f"run/{self._digest(path)}/{model_id}")
 
-    def save_model(self, kind: str, path, model_id: str, hyperparameters: dict,
-                   run: dict) -> None:
+    def save_model(self, kind: str, path, model_id: str, hyperparameters: dict, run: dict) -> None:
         self.q.setValue(f"kind/{kind}/model", model_id)
         self.q.setValue(f"hp/{self._digest(path)}/{model_id}", json.dumps(hyperparameters))
         self.q.setValue(f"run/{self._digest(path)}/{model_id}", json.dumps(run))

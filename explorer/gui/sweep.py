@@ -34,13 +34,16 @@ from explorer.gui.plots import cluster_color
 from explorer.gui.plots.trace import IterationAxis
 from explorer.gui.worker import Job
 
-CRITERION_LABELS = {"bic": "BIC (lower is better)", "aic": "AIC (lower is better)",
-                    "elbo": "ELBO (higher is better)",
-                    "components_used": "components with weight > 1 %",
-                    "heldout_loglik": "held-out log-likelihood (higher is better)",
-                    "silhouette": "silhouette (higher is better)",
-                    "distortion": "distortion (look for the elbow)",
-                    "stability_ari": "stability: mean ARI between seeds"}
+CRITERION_LABELS = {
+    "bic": "BIC (lower is better)",
+    "aic": "AIC (lower is better)",
+    "elbo": "ELBO (higher is better)",
+    "components_used": "components with weight > 1 %",
+    "heldout_loglik": "held-out log-likelihood (higher is better)",
+    "silhouette": "silhouette (higher is better)",
+    "distortion": "distortion (look for the elbow)",
+    "stability_ari": "stability: mean ARI between seeds",
+}
 
 
 def sweep_steps(spec, jobs: int, cancel):
@@ -57,9 +60,9 @@ class SweepPanel(QWidget):
     """Controls (K range, seeds, jobs, start/cancel), the criterion plot and a status line."""
 
     title = "Sweep K"
-    start_requested = Signal(list, int, int)     # Ks, seeds, jobs
-    fit_requested = Signal(int, int)             # K, seed
-    finished = Signal(object)                    # summary
+    start_requested = Signal(list, int, int)  # Ks, seeds, jobs
+    fit_requested = Signal(int, int)  # K, seed
+    finished = Signal(object)  # summary
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -70,6 +73,7 @@ class SweepPanel(QWidget):
         self.seeds.setValue(3)
         self.jobs = QSpinBox()
         import os
+
         self.jobs.setRange(1, max(1, os.cpu_count() or 1) * 2)
         self.jobs.setValue(os.cpu_count() or 1)
         self.start_button = QPushButton("Sweep")
@@ -98,17 +102,28 @@ class SweepPanel(QWidget):
         self.dots = pg.ScatterPlotItem(size=7, pen=None, brush=pg.mkBrush(120, 120, 120, 160))
         self.dots.sigClicked.connect(self._dot_clicked)
         # degenerate fits (sweep.fit_status): shown, clickable, never in the mean
-        self.left_out_dots = pg.ScatterPlotItem(size=9, symbol="x", pen=None,
-                                                brush=pg.mkBrush(200, 40, 40, 200))
+        self.left_out_dots = pg.ScatterPlotItem(
+            size=9, symbol="x", pen=None, brush=pg.mkBrush(200, 40, 40, 200)
+        )
         self.left_out_dots.sigClicked.connect(self._dot_clicked)
-        self.mean_curve = pg.PlotDataItem(pen=pg.mkPen(cluster_color(0), width=2), symbol="o",
-                                          symbolBrush=cluster_color(0), symbolPen=None)
+        self.mean_curve = pg.PlotDataItem(
+            pen=pg.mkPen(cluster_color(0), width=2),
+            symbol="o",
+            symbolBrush=cluster_color(0),
+            symbolPen=None,
+        )
         self.error_bars = pg.ErrorBarItem(pen=pg.mkPen(cluster_color(0), width=1), beam=0.15)
-        self.chosen_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((200, 40, 40), width=2,
-                                                                  style=Qt.DashLine))
+        self.chosen_line = pg.InfiniteLine(
+            angle=90, pen=pg.mkPen((200, 40, 40), width=2, style=Qt.DashLine)
+        )
         self.chosen_line.setVisible(False)
-        for item in (self.error_bars, self.mean_curve, self.dots, self.left_out_dots,
-                     self.chosen_line):
+        for item in (
+            self.error_bars,
+            self.mean_curve,
+            self.dots,
+            self.left_out_dots,
+            self.chosen_line,
+        ):
             self.pw.addItem(item)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -152,16 +167,18 @@ class SweepPanel(QWidget):
         self.chosen_line.setVisible(False)
         self.redraw()
         self._cancel = sweep_mod.SweepCancel()
-        self._job = Job(0, "sweep", lambda: sweep_steps(spec, jobs, self._cancel),
-                        control=self._cancel)
+        self._job = Job(
+            0, "sweep", lambda: sweep_steps(spec, jobs, self._cancel), control=self._cancel
+        )
         self._job.worker.yielded.connect(self._on_row)
         self._job.worker.returned.connect(self._on_done)
         self._job.worker.errored.connect(self._on_failed)
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.status.setText(f"sweeping {spec.model_id}: 0/{self.total} fits done on {jobs} "
-                            "process(es)…")
-        self._gc_hold = collector.hold()     # see explorer/gui/collector.py
+        self.status.setText(
+            f"sweeping {spec.model_id}: 0/{self.total} fits done on {jobs} process(es)…"
+        )
+        self._gc_hold = collector.hold()  # see explorer/gui/collector.py
         self._job.start()
 
     def cancel(self, wait: bool = False) -> None:
@@ -180,13 +197,14 @@ class SweepPanel(QWidget):
     def _on_row(self, _job_id: int, row) -> None:
         self.rows.append(row)
         self._add_criteria([n for n, v in row.criteria.items() if math.isfinite(v)])
-        if len(self.rows) == 2:     # seeds to compare: the stability of the partitions
+        if len(self.rows) == 2:  # seeds to compare: the stability of the partitions
             self._add_criteria(["stability_ari"])
         what = row.error or row.stop_reason
         if sweep_mod.fit_status(row) != "used":
             what += " (left out of the means)"
-        self.status.setText(f"{len(self.rows)}/{self.total} fits done (last: K = {row.K}, "
-                            f"seed {row.seed}: {what})")
+        self.status.setText(
+            f"{len(self.rows)}/{self.total} fits done (last: K = {row.K}, seed {row.seed}: {what})"
+        )
         # Rows often arrive in bursts (quick fits): one redraw per burst, not per row, keeps the
         # event loop free (8 rows at once cost 100 ms drawn one by one).
         if not self._redraw_due:
@@ -253,20 +271,27 @@ class SweepPanel(QWidget):
         def points(which: str):
             if name is None or name == "stability_ari":
                 return []
-            pts = [(r.K, r.criteria.get(name, math.nan), r.seed)
-                   for r, st in zip(self.rows, status) if st == which]
+            pts = [
+                (r.K, r.criteria.get(name, math.nan), r.seed)
+                for r, st in zip(self.rows, status)
+                if st == which
+            ]
             return [p for p in pts if np.isfinite(p[1])]
 
         pts = points("used")
         self.dots.setData([{"pos": (k, v), "data": (k, s)} for k, v, s in pts])
-        self.left_out_dots.setData([{"pos": (k, v), "data": (k, s)}
-                                    for k, v, s in points("degenerate")])
+        self.left_out_dots.setData(
+            [{"pos": (k, v), "data": (k, s)} for k, v, s in points("degenerate")]
+        )
         # While fits come in, the mean over the usable ones so far; once done, the summary's.
         per_k = None if self.summary is None else self.summary["per_K"]
         if per_k is not None and name is not None:
             std_name = None if name == "stability_ari" else f"{name}_std"
-            stats = {e["K"]: (e.get(name, math.nan), e.get(std_name, 0.0) if std_name else 0.0)
-                     for e in per_k if np.isfinite(e.get(name, math.nan))}
+            stats = {
+                e["K"]: (e.get(name, math.nan), e.get(std_name, 0.0) if std_name else 0.0)
+                for e in per_k
+                if np.isfinite(e.get(name, math.nan))
+            }
         else:
             by_k: dict[int, list[float]] = {}
             for k, v, _ in pts:

@@ -33,7 +33,7 @@ class ScientificSpinBox(QDoubleSpinBox):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setDecimals(323)          # no rounding of small values (Qt's maximum)
+        self.setDecimals(323)  # no rounding of small values (Qt's maximum)
         self.setRange(-1e300, 1e300)
         self.setKeyboardTracking(False)
 
@@ -51,8 +51,11 @@ class ScientificSpinBox(QDoubleSpinBox):
         try:
             v = float(t)
         except ValueError:
-            state = (QValidator.State.Intermediate if _PARTIAL_FLOAT.match(t)
-                     else QValidator.State.Invalid)
+            state = (
+                QValidator.State.Intermediate
+                if _PARTIAL_FLOAT.match(t)
+                else QValidator.State.Invalid
+            )
             return state, text, pos
         if not math.isfinite(v) or v < self.minimum() or v > self.maximum():
             return QValidator.State.Intermediate, text, pos
@@ -65,11 +68,13 @@ class ScientificSpinBox(QDoubleSpinBox):
         v = self.value()
         if v == 0:
             v = self.minimum() if self.minimum() > 0 else 1e-6
-        self.setValue(min(max(v * 10.0 ** steps, self.minimum()), self.maximum()))
+        self.setValue(min(max(v * 10.0**steps, self.minimum()), self.maximum()))
 
     def stepEnabled(self):  # noqa: N802
-        return (QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
-                | QAbstractSpinBox.StepEnabledFlag.StepDownEnabled)
+        return (
+            QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
+            | QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
+        )
 
 
 class WheelGuard(QObject):
@@ -79,7 +84,7 @@ class WheelGuard(QObject):
 
     def eventFilter(self, obj, event):  # noqa: N802  (Qt override)
         if event.type() == QEvent.Type.Wheel and not obj.hasFocus():
-            event.ignore()          # ignored: Qt passes the wheel on to the scroll area
+            event.ignore()  # ignored: Qt passes the wheel on to the scroll area
             return True
         return False
 
@@ -118,8 +123,9 @@ def make_editor(spec: ParamSpec) -> QWidget:
         w = QComboBox()
         for c in spec.choices:
             w.addItem(str(c), c)
-        w.setCurrentIndex(list(spec.choices).index(spec.default)
-                          if spec.default in spec.choices else 0)
+        w.setCurrentIndex(
+            list(spec.choices).index(spec.default) if spec.default in spec.choices else 0
+        )
     elif spec.type is bool:
         w = QCheckBox()
         w.setChecked(bool(spec.default))
@@ -142,8 +148,10 @@ def make_editor(spec: ParamSpec) -> QWidget:
             if spec.lo is not None and spec.hi is not None:
                 span = spec.hi - spec.lo
             w.setSingleStep(0.1 if span is None or span > 1 else span / 20)
-        w.setRange(-1e300 if spec.lo is None else float(spec.lo),
-                   1e300 if spec.hi is None else float(spec.hi))
+        w.setRange(
+            -1e300 if spec.lo is None else float(spec.lo),
+            1e300 if spec.hi is None else float(spec.hi),
+        )
         w.setValue(float(spec.default))
     else:
         w = QLineEdit(str(spec.default))
@@ -224,8 +232,7 @@ class ParamForm(QWidget):
 
     def _toggle_advanced(self, on: bool) -> None:
         self.advanced.setVisible(on)
-        self.advanced_button.setArrowType(Qt.ArrowType.DownArrow if on
-                                          else Qt.ArrowType.RightArrow)
+        self.advanced_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
 
     def set_model(self, model_cls) -> None:
         for lay in (self.layout_, self.advanced_layout):

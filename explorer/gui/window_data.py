@@ -30,9 +30,12 @@ class DataActions:
     def open_dialog(self) -> None:
         start = str(Path(self.data_path).parent) if self.data_path else ""
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open data", start,
+            self,
+            "Open data",
+            start,
             "Data files (*.csv *.tsv *.txt *.dat *.edges *.gml *.graphml *.parquet *.pq "
-            "*.feather *.arrow *.npy);;All files (*)")
+            "*.feather *.arrow *.npy);;All files (*)",
+        )
         if path:
             self.open_file(path)
 
@@ -48,9 +51,13 @@ class DataActions:
         if not self.interactive:
             return False
         rows = "1 row has" if error.rows == 1 else f"{error.rows:,} rows have"
-        box = QMessageBox(QMessageBox.Icon.Question, "Missing values",
-                          f"{rows} missing values (empty, '?' or 'NA' cells).\n\n"
-                          f"First: {error.message}", QMessageBox.StandardButton.Cancel, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Missing values",
+            f"{rows} missing values (empty, '?' or 'NA' cells).\n\nFirst: {error.message}",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
         drop = box.addButton(f"Drop {error.rows:,} rows", QMessageBox.ButtonRole.AcceptRole)
         box.setDefaultButton(drop)
         box.exec()
@@ -94,8 +101,9 @@ class DataActions:
         except Exception as e:  # a loader bug: say so, keep the window usable
             if quiet:
                 return False
-            self.show_error("Cannot open file", f"{path}: {type(e).__name__}: {e}",
-                            traceback.format_exc())
+            self.show_error(
+                "Cannot open file", f"{path}: {type(e).__name__}: {e}", traceback.format_exc()
+            )
             return False
         self.set_data(data, path=path, options=dict(options, kind=kind))
         return True
@@ -113,15 +121,17 @@ class DataActions:
         self.label_columns = {}
         names = None
         if data.kind != "table" and self.load_options.get("labels"):
-            _cols, self.label_columns, _pref = label_file_columns(self.load_options["labels"],
-                                                                  data.node_ids)
+            _cols, self.label_columns, _pref = label_file_columns(
+                self.load_options["labels"], data.node_ids
+            )
             names = node_names(self.label_columns)
         self.data_panel.set_data(data, self.load_options, list(self.label_columns))
         if data.kind == "table":
             if self.data_path and not self.load_options.get("columns"):
                 self.prefs.set_file_columns(self.data_path, data.columns)
-            self.data_panel.show_column_hint(data.columns, data.label_candidates,
-                                             data.calendar_columns)
+            self.data_panel.show_column_hint(
+                data.columns, data.label_candidates, data.calendar_columns
+            )
         if self.data_path:
             self.prefs.remember_file_options(self.data_path, self.load_options)
         # The model the user chose stays when it takes the new data; else the one last run on
@@ -135,21 +145,23 @@ class DataActions:
         elif last and last in self.models:
             self.model_panel.select_model(last)
         if self.model_panel.current_model() is previous and self.data_path != previous_path:
-            self._model_changed(previous)     # another file: its own values for this model
+            self._model_changed(previous)  # another file: its own values for this model
         for p in self.plots:
             p.set_data(data)
         self.start_layout(data)
         self.adjacency_panel.set_node_names(names)
-        self.tabs.setCurrentWidget(self.data_view if data.kind == "table"
-                                   else self.network_panel)
+        self.tabs.setCurrentWidget(self.data_view if data.kind == "table" else self.network_panel)
         self.trace_panel.reset(self.model_panel.current_model())
         if self.data_path:
             self._add_recent(self.data_path)
         self.log(f"loaded {self.data_path}: {data.describe()}")
         for note in getattr(data, "notes", []):
             self.log(f"note: {note}")
-        self.setWindowTitle(f"Latent-model explorer: {Path(self.data_path).name}"
-                            if self.data_path else "Latent-model explorer")
+        self.setWindowTitle(
+            f"Latent-model explorer: {Path(self.data_path).name}"
+            if self.data_path
+            else "Latent-model explorer"
+        )
         self.statusBar().showMessage(data.describe())
         self._check_model()
         self._update_actions()
@@ -188,8 +200,9 @@ class DataActions:
 
     def _label_file_requested(self) -> None:
         start = str(Path(self.data_path).parent) if self.data_path else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Node labels (node,label)", start,
-                                              "CSV files (*.csv *.tsv *.txt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Node labels (node,label)", start, "CSV files (*.csv *.tsv *.txt);;All files (*)"
+        )
         if path:
             self.use_label_file(path)
 
@@ -208,8 +221,12 @@ class DataActions:
     def _columns_requested(self) -> None:
         from explorer.gui.columns import ColumnPicker
 
-        dialog = ColumnPicker(self.file_columns(), self.data.columns,
-                              self.data.label_candidates + self.data.calendar_columns, self)
+        dialog = ColumnPicker(
+            self.file_columns(),
+            self.data.columns,
+            self.data.label_candidates + self.data.calendar_columns,
+            self,
+        )
         if dialog.exec():
             self.choose_columns(dialog.chosen())
 
@@ -226,8 +243,9 @@ class DataActions:
 
     def _test_pairs_requested(self) -> None:
         start = str(Path(self.data_path).parent) if self.data_path else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Test pairs (u v y)", start,
-                                              "CSV files (*.csv *.tsv *.txt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Test pairs (u v y)", start, "CSV files (*.csv *.tsv *.txt);;All files (*)"
+        )
         if path:
             self._reload(test_pairs=path)
 
@@ -275,8 +293,8 @@ class DataActions:
         if saved_run:
             self.model_panel.set_run_settings(saved_run)
         self.model_panel.show_values_note(
-            f"Values from your last run of {cls.id} on this file." if saved or saved_run
-            else "")
+            f"Values from your last run of {cls.id} on this file." if saved or saved_run else ""
+        )
         if self.job is None or not self.job.is_running():
             self.trace_panel.reset(cls)
         self._values_changed()
@@ -285,8 +303,13 @@ class DataActions:
         cls = self.model_panel.current_model()
         if self.data is None or cls is None or not self.data_path:
             return
-        self.prefs.save_model(self.data.kind, self.data_path, cls.id,
-                              self.model_panel.form.values(), self.model_panel.run_settings())
+        self.prefs.save_model(
+            self.data.kind,
+            self.data_path,
+            cls.id,
+            self.model_panel.form.values(),
+            self.model_panel.run_settings(),
+        )
         self.prefs.set_run_on(self.run_panel.run_on.target())
 
     def _values_changed(self) -> None:
@@ -312,8 +335,10 @@ class DataActions:
                 text = ""
         w.setText(text)
         w.setVisible(bool(text))
-        self.run_panel.run_on.set_allowed(self.dask_missing or unsupported_reason(
-            cls, self.data, self.data_path, self.load_options))
+        self.run_panel.run_on.set_allowed(
+            self.dask_missing
+            or unsupported_reason(cls, self.data, self.data_path, self.load_options)
+        )
 
     def _warning_link(self, link: str) -> None:
         if link.startswith("on:"):

@@ -40,7 +40,7 @@ class OutputActions:
     def _retire_task(self, job_id: int):
         job = self.tasks.pop(job_id, None)
         if job is not None:
-            job.thread.wait()        # the worker has returned: its thread is ending
+            job.thread.wait()  # the worker has returned: its thread is ending
         return self._task_handlers.pop(job_id, (None, ""))
 
     def _task_returned(self, job_id: int, value) -> None:
@@ -64,8 +64,9 @@ class OutputActions:
 
         if path is None:
             start = str(Path(self.export_start_dir()) / ("session" + SUFFIX))
-            path, _ = QFileDialog.getSaveFileName(self, "Save session", start,
-                                                  f"Explorer sessions (*{SUFFIX})")
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save session", start, f"Explorer sessions (*{SUFFIX})"
+            )
             if not path:
                 return None
         try:
@@ -80,14 +81,21 @@ class OutputActions:
         """Asked when a session names data files outside its own folder: read them? (A scripted
         window, with nobody to ask, does not.)"""
         if not self.interactive:
-            self.log("session: data files outside its folder are not read without a yes: "
-                     + ", ".join(map(str, paths)))
+            self.log(
+                "session: data files outside its folder are not read without a yes: "
+                + ", ".join(map(str, paths))
+            )
             return False
         shown = "\n".join(str(p) for p in paths[:10]) + ("\n..." if len(paths) > 10 else "")
-        box = QMessageBox(QMessageBox.Icon.Question, "Read data files outside the session?",
-                          f"This session reads {len(paths)} data file(s) outside its own folder:"
-                          f"\n\n{shown}\n\nRead them? (A session from someone else could name "
-                          "any file on this machine.)", QMessageBox.StandardButton.Cancel, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Read data files outside the session?",
+            f"This session reads {len(paths)} data file(s) outside its own folder:"
+            f"\n\n{shown}\n\nRead them? (A session from someone else could name "
+            "any file on this machine.)",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
         read = box.addButton("Read them", QMessageBox.ButtonRole.AcceptRole)
         box.exec()
         return box.clickedButton() is read
@@ -99,8 +107,9 @@ class OutputActions:
         from explorer.session import SUFFIX
 
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, "Open session", self.export_start_dir(),
-                                                  f"Explorer sessions (*{SUFFIX})")
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open session", self.export_start_dir(), f"Explorer sessions (*{SUFFIX})"
+            )
             if not path:
                 return False
         self._stop_current(wait=True)
@@ -116,11 +125,15 @@ class OutputActions:
             self.log(f"session: {problem}")
         self.log(f"session opened: {path} ({len(session.runs)} runs)")
         if problems:
-            self.show_error("Data not used", "\n".join(problems)
-                            + "\n\nThe runs are listed; runs on these files cannot be shown.")
+            self.show_error(
+                "Data not used",
+                "\n".join(problems)
+                + "\n\nThe runs are listed; runs on these files cannot be shown.",
+            )
         current = session.current_run
         if current is not None and not any(
-                session.datasets[session.run(current).dataset].path in p for p in problems):
+            session.datasets[session.run(current).dataset].path in p for p in problems
+        ):
             self.open_run(current)
             self.runs_panel.select_runs([current])
         return True
@@ -139,20 +152,29 @@ class OutputActions:
             stem = Path(self.data_path).stem if self.data_path else "results"
             name = f"{stem}-{cls.id}" + (f"-K{K}" if K else "")
             out_dir, _ = QFileDialog.getSaveFileName(
-                self, "Export results into folder (created if needed)",
-                str(Path(self.export_start_dir()) / name), "Folders (*)",
-                options=QFileDialog.Option.DontConfirmOverwrite)
+                self,
+                "Export results into folder (created if needed)",
+                str(Path(self.export_start_dir()) / name),
+                "Folders (*)",
+                options=QFileDialog.Option.DontConfirmOverwrite,
+            )
             if not out_dir:
                 return None
         if is_distributed(result):
             # result.json and parameters.npz from here, assignments/ written by the workers
             # (explorer.distributed.export): needs the run's table still on the cluster.
             data = result.data
-            if not data.parts or not self.cluster_holder._alive() or \
-                    self.cluster_holder.table is not data:
-                self.show_error("Export failed", "This Dask run's table is no longer on the "
-                                "cluster (another file was read, or the cluster was closed): run "
-                                "it again to export it.")
+            if (
+                not data.parts
+                or not self.cluster_holder._alive()
+                or self.cluster_holder.table is not data
+            ):
+                self.show_error(
+                    "Export failed",
+                    "This Dask run's table is no longer on the "
+                    "cluster (another file was read, or the cluster was closed): run "
+                    "it again to export it.",
+                )
                 return None
             steps = partial(distributed_export_steps, result, out_dir)
         else:
@@ -160,8 +182,7 @@ class OutputActions:
             xy = self.network_panel.xy if result.data is self.network_panel.data else None
             steps = partial(Workspace.export_steps, result, out_dir, xy)
         self.log(f"exporting to {out_dir}...")
-        return self.start_task("export", steps, partial(self._exported, out_dir),
-                               "Export failed")
+        return self.start_task("export", steps, partial(self._exported, out_dir), "Export failed")
 
     def _exported(self, out_dir, paths: dict) -> None:
         self.prefs.set_export_dir(out_dir)
@@ -196,9 +217,12 @@ class OutputActions:
         if path is None:
             stem = Path(self.data_path).stem + "_" if self.data_path else ""
             name = f"{stem}{panel.title.lower().replace(' ', '_')}.{fmt}"
-            path, _ = QFileDialog.getSaveFileName(self, f"Export plot as {fmt.upper()}",
-                                                  str(Path(self.export_start_dir()) / name),
-                                                  f"{fmt.upper()} files (*.{fmt})")
+            path, _ = QFileDialog.getSaveFileName(
+                self,
+                f"Export plot as {fmt.upper()}",
+                str(Path(self.export_start_dir()) / name),
+                f"{fmt.upper()} files (*.{fmt})",
+            )
             if not path:
                 return None
             if not path.lower().endswith(f".{fmt}"):
@@ -227,7 +251,7 @@ class OutputActions:
             d.mkdir(parents=True, exist_ok=True)
             for panel in self.plots:
                 if not panel.applies():
-                    continue          # no adjacency for a table, no simplex without memberships
+                    continue  # no adjacency for a table, no simplex without memberships
                 p = d / f"{panel.title.lower().replace(' ', '_')}.png"
                 panel.export(p, title=self.plot_title())
                 written.append(p)

@@ -25,7 +25,7 @@ from explorer.runner import RunControl
 from explorer.warmup import kernels_cached
 from explorer.workspace import command_line, estimator_code, python_code
 
-COMPILE_HINT_MS = 1000          # no first iteration after this long: show a busy bar
+COMPILE_HINT_MS = 1000  # no first iteration after this long: show a busy bar
 COMPILING_TEXT = "compiling kernels (first run only)..."
 DASK_STARTING_TEXT = "connecting to Dask and reading the data into the workers..."
 
@@ -60,23 +60,32 @@ class RunActions:
         rs = self.model_panel.run_settings()
         target = self.run_panel.run_on.target()
         if target["mode"] != "here":
-            reason = self.dask_missing or unsupported_reason(cls, self.data, self.data_path,
-                                                             self.load_options)
+            reason = self.dask_missing or unsupported_reason(
+                cls, self.data, self.data_path, self.load_options
+            )
             if reason is None and target["mode"] == "scheduler" and not target["address"]:
                 reason = "type the scheduler's address (tcp://host:8786) after 'Dask scheduler:'"
             if reason is not None:
                 self.show_error("Cannot run on Dask", reason)
                 return False
-        run_id = self.controller.next_run_id()       # the current run is cancelled
+        run_id = self.controller.next_run_id()  # the current run is cancelled
         if target["mode"] == "here":
-            job = fit_job(run_id, model, self.data, seed=rs["seed"],
-                          max_iter=rs["max_iter"], tol=rs["tol"])
+            job = fit_job(
+                run_id, model, self.data, seed=rs["seed"], max_iter=rs["max_iter"], tol=rs["tol"]
+            )
         else:
-            job = dask_fit_job(run_id, self.cluster_holder,
-                               cluster_key(target["mode"], target["address"], target["workers"]),
-                               model, str(self.data_path), list(self.data.columns),
-                               seed=rs["seed"], max_iter=rs["max_iter"], tol=rs["tol"],
-                               n_rows=self.data.n_items)
+            job = dask_fit_job(
+                run_id,
+                self.cluster_holder,
+                cluster_key(target["mode"], target["address"], target["workers"]),
+                model,
+                str(self.data_path),
+                list(self.data.columns),
+                seed=rs["seed"],
+                max_iter=rs["max_iter"],
+                tol=rs["tol"],
+                n_rows=self.data.n_items,
+            )
         self._refit_run_id = None
         self._prepare_plots_for_run(cls, rs["max_iter"])
         # No first iteration after a second and numba's cache lacks the model's kernels: say
@@ -85,10 +94,15 @@ class RunActions:
         QTimer.singleShot(COMPILE_HINT_MS, lambda rid=self.run_id: self._first_iteration_late(rid))
         self._save_model_settings()
         hp_text = ", ".join(f"{k}={v}" for k, v in hp.as_dict().items())
-        where = {"here": "", "local": f", on a local Dask cluster ({target['workers']} workers)",
-                 "scheduler": f", on the Dask scheduler {target['address']}"}[target["mode"]]
-        self.log(f"run {run_id}: {cls.id} ({hp_text}), seed {rs['seed']}, "
-                 f"max {rs['max_iter']} iterations, tol {rs['tol']:g}{where}")
+        where = {
+            "here": "",
+            "local": f", on a local Dask cluster ({target['workers']} workers)",
+            "scheduler": f", on the Dask scheduler {target['address']}",
+        }[target["mode"]]
+        self.log(
+            f"run {run_id}: {cls.id} ({hp_text}), seed {rs['seed']}, "
+            f"max {rs['max_iter']} iterations, tol {rs['tol']:g}{where}"
+        )
         self.controller.start(job)
         self._update_actions()
         return True
@@ -114,9 +128,14 @@ class RunActions:
         if self.data is None or cls is None or not self.data_path:
             return None
         make = {"command": command_line, "python": python_code, "estimator": estimator_code}[form]
-        return make(cls, self.data_path, self.data.kind, self.ws.data_options(),
-                    self.model_panel.form.hyperparameters().as_dict(),
-                    self.model_panel.run_settings())
+        return make(
+            cls,
+            self.data_path,
+            self.data.kind,
+            self.ws.data_options(),
+            self.model_panel.form.hyperparameters().as_dict(),
+            self.model_panel.run_settings(),
+        )
 
     def copy_run_code(self, form: str = "command") -> str | None:
         try:
@@ -124,13 +143,15 @@ class RunActions:
         except HyperparameterError as e:
             self.show_error("Nothing to copy", form_wording(str(e)))
             return None
-        except ImportError as e:       # the estimator form without scikit-learn
+        except ImportError as e:  # the estimator form without scikit-learn
             self.show_error("Nothing to copy", f"the estimator form needs scikit-learn ({e})")
             return None
         if text is None:
-            self.show_error("Nothing to copy", "Open a data file and choose a model first"
-                            + (" (the estimator form is for table models)."
-                               if form == "estimator" else "."))
+            self.show_error(
+                "Nothing to copy",
+                "Open a data file and choose a model first"
+                + (" (the estimator form is for table models)." if form == "estimator" else "."),
+            )
             return None
         QGuiApplication.clipboard().setText(text)
         self.log("copied to the clipboard:\n" + text.rstrip())
@@ -138,10 +159,15 @@ class RunActions:
 
     def _first_iteration_late(self, run_id: int) -> None:
         job = self.job
-        if (self._closing or job is None or job.run_id != run_id or not job.is_running()
-                or self.run_panel.status.text() != "starting..."):
+        if (
+            self._closing
+            or job is None
+            or job.run_id != run_id
+            or not job.is_running()
+            or self.run_panel.status.text() != "starting..."
+        ):
             return
-        self.run_panel.progress.setRange(0, 0)       # busy (indeterminate) until iteration 1
+        self.run_panel.progress.setRange(0, 0)  # busy (indeterminate) until iteration 1
         if job.distributed:
             self.run_panel.status.setText(DASK_STARTING_TEXT)
         elif not self._kernels_cached:
@@ -215,7 +241,7 @@ class RunActions:
     def on_done(self, result) -> None:
         """The current run ended (converged, limit, cancelled): status, metrics, log, the final
         state in every plot (the hidden ones one per event-loop turn), then ``run_finished``."""
-        if self._refit_run_id is not None:      # a saved run fitted again to be shown
+        if self._refit_run_id is not None:  # a saved run fitted again to be shown
             run_id, self._refit_run_id = self._refit_run_id, None
             self.ws.run_results[run_id] = result
             self._show_run(run_id, result)
@@ -231,7 +257,7 @@ class RunActions:
         cls = self.run_model_cls
         state = self.stop_text(result)
         nb = "\u00a0"
-        obj = (f"{cls.objective_kind}{nb}{result.final_objective:.8g}" if result.trace else "")
+        obj = f"{cls.objective_kind}{nb}{result.final_objective:.8g}" if result.trace else ""
         self.run_panel.status.setText(f"{state} · {obj} · {result.total_s:.2f}{nb}s")
         self.run_panel.show_finished(result)
         if result.trace:
@@ -245,17 +271,28 @@ class RunActions:
         # Recorded before the log line, so that the line says when the Runs tab has no row for
         # it (a run cancelled before its first iteration has nothing to keep).
         recorded = not is_distributed(result) and self._record_run(result, run_id)
-        unkept = "" if recorded or is_distributed(result) else (
-            " (not in the Runs tab: " + ("no iteration finished" if not result.trace
-                                         else "the data is not from a file") + ")")
-        self.log(f"run {run_id}: {state}" + ("; " + metrics_text.replace("\n", "; ")
-                                             if metrics_text else "") + unkept)
+        unkept = (
+            ""
+            if recorded or is_distributed(result)
+            else (
+                " (not in the Runs tab: "
+                + ("no iteration finished" if not result.trace else "the data is not from a file")
+                + ")"
+            )
+        )
+        self.log(
+            f"run {run_id}: {state}"
+            + ("; " + metrics_text.replace("\n", "; ") if metrics_text else "")
+            + unkept
+        )
         self.run_panel.restart_bar.setVisible(False)
         self._update_actions()
         if is_distributed(result):
             # Its labels live on the workers (a snapshot holds a sample): not a Runs-tab run.
-            self.log(f"run {run_id}: a Dask run: Export results writes assignments/ from the "
-                     "workers (it is not added to the Runs tab)")
+            self.log(
+                f"run {run_id}: a Dask run: Export results writes assignments/ from the "
+                "workers (it is not added to the Runs tab)"
+            )
         if snap is not None:
             self._show_snapshot_now(snap)
         # The hidden panels get the final state one per event-loop turn, then run_finished.
@@ -284,7 +321,7 @@ class RunActions:
 
     def on_exception(self, exc, tb: str) -> None:
         """The current run raised: a dialog (or stderr when scripted), the window stays usable."""
-        if self.run_panel.progress.maximum() == 0:   # still the busy bar: failed before iteration 1
+        if self.run_panel.progress.maximum() == 0:  # still the busy bar: failed before iteration 1
             self.run_panel.progress.setRange(0, 1)
         self._refit_run_id = None
         message = exc.message if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
@@ -299,8 +336,13 @@ class RunActions:
         self.pause_action.setEnabled(running)
         paused = running and self.job.paused
         self.pause_action.setText("Resume" if paused else "Pause")
-        self.pause_action.setIcon(self.style().standardIcon(
-            QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause))
+        self.pause_action.setIcon(
+            self.style().standardIcon(
+                QStyle.StandardPixmap.SP_MediaPlay
+                if paused
+                else QStyle.StandardPixmap.SP_MediaPause
+            )
+        )
         self.cancel_action.setEnabled(running)
         self.export_action.setEnabled(self.result is not None)
 
@@ -330,13 +372,15 @@ class RunActions:
         record = self.session.run(run_id)
         cls = self.models.get(record.model)
         if cls is None:
-            self.show_error("Cannot open the run", f"run {run_id}: no model {record.model!r} "
-                            "is installed")
+            self.show_error(
+                "Cannot open the run", f"run {run_id}: no model {record.model!r} is installed"
+            )
             return False
         job_id = self.controller.next_run_id()
         control = RunControl(snapshots_on_request=True)
-        job = Job(job_id, "refit", lambda: self.ws.refit_steps(run_id, control=control),
-                  control=control)
+        job = Job(
+            job_id, "refit", lambda: self.ws.refit_steps(run_id, control=control), control=control
+        )
         self._refit_run_id, self._export_after_refit = run_id, then_export
         self._prepare_plots_for_run(cls, record.max_iter)
         self.log(f"run {run_id}: fitting again from its saved settings to show it")
@@ -391,11 +435,18 @@ class RunActions:
             return False
         rs = self.model_panel.run_settings()
         spec = sweep_mod.SweepSpec(
-            model_id=cls.id, data_path=str(self.data_path), data_kind=self.data.kind,
-            data_options={k: v for k, v in self.load_options.items()
-                          if k in DATA_OPTIONS[self.data.kind]}, Ks=tuple(Ks),
-            seeds=tuple(rs["seed"] + i for i in range(seeds)), hyperparameters=hp,
-            max_iter=rs["max_iter"], tol=rs["tol"])
+            model_id=cls.id,
+            data_path=str(self.data_path),
+            data_kind=self.data.kind,
+            data_options={
+                k: v for k, v in self.load_options.items() if k in DATA_OPTIONS[self.data.kind]
+            },
+            Ks=tuple(Ks),
+            seeds=tuple(rs["seed"] + i for i in range(seeds)),
+            hyperparameters=hp,
+            max_iter=rs["max_iter"],
+            tol=rs["tol"],
+        )
         self.sweep_panel.start(spec, jobs)
         self.log(f"sweep: {cls.id}, {k_name} in {Ks}, {seeds} seed(s), {jobs} process(es)")
         return True

@@ -36,8 +36,8 @@ from explorer import runner
 class GeneratorWorker(QObject):
     """Drives one generator to its end in the thread it lives in; never touches widgets."""
 
-    yielded = Signal(int, object)       # job id, a partial result
-    returned = Signal(int, object)      # job id, the generator's return value
+    yielded = Signal(int, object)  # job id, a partial result
+    returned = Signal(int, object)  # job id, the generator's return value
     errored = Signal(int, object, str)  # job id, the exception, formatted traceback
 
     def __init__(self, job_id: int, steps: Callable[[], Generator]):
@@ -70,8 +70,9 @@ class Job:
     The job keeps Python references to the thread and the worker until the thread has finished,
     so neither is destroyed while it runs."""
 
-    def __init__(self, job_id: int, kind: str, steps: Callable[[], Generator], *,
-                 control=None, model=None):
+    def __init__(
+        self, job_id: int, kind: str, steps: Callable[[], Generator], *, control=None, model=None
+    ):
         self.run_id = job_id
         self.kind = kind
         self.model = model
@@ -126,13 +127,29 @@ class Job:
         return self.thread.wait(timeout_ms)
 
 
-def fit_job(job_id: int, model, data, *, seed: int, max_iter: int | None, tol: float | None,
-            snapshot_interval: float = 0.05, kind: str = "fit") -> Job:
+def fit_job(
+    job_id: int,
+    model,
+    data,
+    *,
+    seed: int,
+    max_iter: int | None,
+    tol: float | None,
+    snapshot_interval: float = 0.05,
+    kind: str = "fit",
+) -> Job:
     """A fit in this process: :func:`explorer.runner.fit_steps` on a job."""
     control = runner.RunControl(snapshots_on_request=True)
 
     def steps():
-        return runner.fit_steps(model, data, seed=seed, max_iter=max_iter, tol=tol,
-                                snapshot_interval=snapshot_interval, control=control)
+        return runner.fit_steps(
+            model,
+            data,
+            seed=seed,
+            max_iter=max_iter,
+            tol=tol,
+            snapshot_interval=snapshot_interval,
+            control=control,
+        )
 
     return Job(job_id, kind, steps, control=control, model=model)

@@ -58,8 +58,9 @@ def registry() -> dict[str, type[Model]]:
     """All models by id, in a stable order (table models first, then networks)."""
     _load_all()
     order = {"table": 0, "network": 1, "temporal": 2}
-    return dict(sorted(_REGISTRY.items(),
-                       key=lambda kv: (order.get(kv[1].data_kinds[0], 9), kv[0])))
+    return dict(
+        sorted(_REGISTRY.items(), key=lambda kv: (order.get(kv[1].data_kinds[0], 9), kv[0]))
+    )
 
 
 def get_model(model_id: str) -> type[Model]:

@@ -92,8 +92,9 @@ def _evaluation_weight(state, rate, kept_positive, a, b, n):
 
 
 @numba.njit(cache=True, nogil=True)
-def _walk_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos, fill,
-                        ea, eb, epos, eneg):
+def _walk_heldout_pairs(
+    nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos, fill, ea, eb, epos, eneg
+):
     """The pairs with at least one held-out cell, in (a, b) order, that the evaluation set keeps
     (``_evaluation_weight``); returns their number and, when ``fill``, writes them. Counting and
     filling share this one walk, so the sizes they agree on cannot drift apart."""
@@ -127,21 +128,35 @@ def count_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos)
     """Number of pairs with at least one held-out cell that the evaluation set keeps."""
     none_i = np.empty(0, dtype=np.int64)
     none_f = np.empty(0, dtype=np.float64)
-    return _walk_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos, False,
-                               none_i, none_i, none_f, none_f)
+    return _walk_heldout_pairs(
+        nobs,
+        T,
+        state,
+        rate,
+        pos_a,
+        pos_b,
+        pos_c,
+        keep_all_pos,
+        False,
+        none_i,
+        none_i,
+        none_f,
+        none_f,
+    )
 
 
 @numba.njit(cache=True, nogil=True)
-def fill_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos,
-                       ea, eb, epos, eneg):
+def fill_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos, ea, eb, epos, eneg):
     """Evaluation pairs: every pair with a held-out cell (or a hashed sample of those without a
     held-out positive, their negatives weighted 1/rate). epos/eneg: held-out non-zero / zero cells.
     """
-    _walk_heldout_pairs(nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos, True,
-                        ea, eb, epos, eneg)
+    _walk_heldout_pairs(
+        nobs, T, state, rate, pos_a, pos_b, pos_c, keep_all_pos, True, ea, eb, epos, eneg
+    )
 
 
 # ---- small dense helpers -----------------------------------------------------------------------
+
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _row_times(x, M, out):
@@ -186,6 +201,7 @@ def _pair_terms(UW, V, MU, i, j, directed):
 
 
 # ---- E-step and observed-data log-likelihood --------------------------------------------------
+
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _zero_cell(mu, lam):
@@ -319,6 +335,7 @@ def _csr_get(ptr, idx, yv, r, c):
 
 # ---- M-step for u, v, w (multiplicative updates of the Poisson blockmodel) -------------------
 
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _add_activity_weighted(S, r, X, out):
     """out_k += sum_c S_rc X_ck over the pairs with S_rc != 0 (row r of S X: the
@@ -405,6 +422,7 @@ def mstep_w(U, V, W, S, ptr, idx, yv, SV, num, den, sym):
 
 
 # ---- M-step for mu: F(mu) = sum_{i<j} S_ij log mu_ij + (n_ij - S_ij) log(1 - mu_ij) -----------
+
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _pair_snapshots(S, nobs, k, i):
@@ -559,7 +577,7 @@ def mstep_mu(MU, S, nobs, eps, n_steps, g, H, A, L, d, x, y, free):
         for e in range(K):
             x[e] = MU[k, e]
         ok, f0 = _row_eval(MU, k, x, S, nobs, eps)
-        if not ok:       # cannot happen from a feasible start; leave the row alone
+        if not ok:  # cannot happen from a feasible start; leave the row alone
             rejected += 1
             continue
         for _ in range(n_steps):
@@ -593,6 +611,7 @@ def mstep_mu(MU, S, nobs, eps, n_steps, g, H, A, L, d, x, y, free):
 
 
 # ---- held-out link prediction --------------------------------------------------------------
+
 
 @numba.njit(cache=True, nogil=True)
 def pair_scores(UW, V, MU, ea, eb, directed, out):

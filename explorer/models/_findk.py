@@ -168,8 +168,18 @@ def findk(adjacency, edges, rng_state, max_sweeps: int = 30):
     acc = np.zeros(N, dtype=np.float64)
     touched = np.zeros(N, dtype=np.int64)
     min_sweeps = max(1, math.ceil(math.log10(max(N, 2))))
-    _propagate(indptr, indices, weights, labels, order, rng_state, min_sweeps,
-               max(min_sweeps, max_sweeps), acc, touched)
+    _propagate(
+        indptr,
+        indices,
+        weights,
+        labels,
+        order,
+        rng_state,
+        min_sweeps,
+        max(min_sweeps, max_sweeps),
+        acc,
+        touched,
+    )
     top_lab = np.empty((N, TOP), dtype=np.int64)
     top_w = np.empty((N, TOP), dtype=np.float64)
     _top_lists(indptr, indices, weights, labels, top_lab, top_w, acc, touched)

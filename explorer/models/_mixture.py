@@ -49,15 +49,22 @@ class MixtureModel(Model):
     # Fewer rows than this are refused by check_data.
     min_rows: ClassVar[int] = 1
     shared_state = ("X",)
+    # What parameters() exports: the attributes of these names (copies), then the
+    # responsibilities (resp).
+    parameter_names: ClassVar[tuple[str, ...]] = ()
 
     def check_data(self, data) -> None:
         super().check_data(data)
         if data.X.shape[0] < self.min_rows:
-            raise DataError(f"the {self.name} needs at least {self.min_rows} rows",
-                            path=data.path)
+            raise DataError(f"the {self.name} needs at least {self.min_rows} rows", path=data.path)
 
     def _prepare(self, data) -> None:
         self.X = np.ascontiguousarray(data.X, dtype=np.float64)
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        out = {name: getattr(self, name).copy() for name in self.parameter_names}
+        out["responsibilities"] = self.resp.copy()
+        return out
 
     # -- one iteration --
     def step(self) -> float:
@@ -89,6 +96,27 @@ class MixtureModel(Model):
         self._sx = np.zeros((C, K, D))
         self._ll = np.zeros(C)
         self._lp = np.zeros((C, K))
+
+    def _chunk_pass(self, kernel, params: tuple, *extra) -> float:
+        """One E-pass over the chunks (in parallel, about N D K work):
+        ``kernel(X, *params, resp, nk, sx, ll, lp, *extra)`` fills the responsibilities and the
+        per-chunk statistics; returns the objective's data term (the chunks' ``ll`` summed)."""
+        N, D = self.X.shape
+        cost = N * D * self.resp.shape[1]
+        call(
+            kernel,
+            len(self._ll),
+            cost,
+            self.X,
+            *params,
+            self.resp,
+            self._nk,
+            self._sx,
+            self._ll,
+            self._lp,
+            *extra,
+        )
+        return float(self._ll.sum())
 
     # -- notes that follow the state --
     @property
@@ -127,8 +155,13 @@ class MixtureModel(Model):
         return None
 
     def snapshot(self) -> dict[str, Any]:
-        snap = {"labels": self.labels(), "memberships": self.resp.copy(), **self._components(),
-                "weights": self.weights.copy(), "info": self._info()}
+        snap = {
+            "labels": self.labels(),
+            "memberships": self.resp.copy(),
+            **self._components(),
+            "weights": self.weights.copy(),
+            "info": self._info(),
+        }
         if self.X.shape[1] == 1:
             density = self.density_1d()
             if density is not None:
@@ -164,8 +197,10 @@ class MixtureModel(Model):
         vectors = self._component_vectors()
         groups = coincident_groups(vectors) if vectors is not None else []
         if groups:
-            problems.append(describe_groups(groups, "components") + " (one component counted "
-                            "several times: EM never separates them)")
+            problems.append(
+                describe_groups(groups, "components") + " (one component counted "
+                "several times: EM never separates them)"
+            )
         own = self._component_degeneracy()
         if own:
             problems.append(own)
@@ -186,7 +221,4 @@ class AffineMixture(MixtureModel):
         raise NotImplementedError
 
     def _e_pass(self) -> None:
-        N, D = self.X.shape
-        call(affine_e_pass, len(self._ll), N * D * len(self.log_w), self.X, self.log_w,
-             *self._affine_form(), self.resp, self._nk, self._sx, self._ll, self._lp)
-        self.loglik = float(self._ll.sum())
+        self.loglik = self._chunk_pass(affine_e_pass, (self.log_w, *self._affine_form()))

@@ -44,7 +44,7 @@ from explorer.models._parallel import claim
 
 LOG_2PI = math.log(2.0 * math.pi)
 LOG2E = 1.4426950408889634
-LN2_HI = 6.93147180369123816490e-01   # ln 2 split in two (Cody-Waite): kf * LN2_HI is exact
+LN2_HI = 6.93147180369123816490e-01  # ln 2 split in two (Cody-Waite): kf * LN2_HI is exact
 LN2_LO = 1.90821492927058770002e-10
 ROWS_PER_CHUNK = 2048
 MAX_CHUNKS = 64
@@ -56,7 +56,7 @@ MAX_CHUNKS = 64
 # 0.6 % of the responsibilities were subnormal; with the cut it stays flat. From 1e-200, a
 # responsibility times a squared deviation stays normal down to deviations of 1e-54.
 FLUSH_BELOW = -460.0
-R_FLUSH = math.exp(FLUSH_BELOW) * (1.0 + 1e-9)    # exp_block(FLUSH_BELOW) is at most this
+R_FLUSH = math.exp(FLUSH_BELOW) * (1.0 + 1e-9)  # exp_block(FLUSH_BELOW) is at most this
 # gmm's vectorised E-pass (and :func:`normalise_block`): reassociation is allowed (SIMD
 # reductions), infinities and NaN keep their IEEE meaning.
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
@@ -191,7 +191,7 @@ def exp_block(x, bits, fbits, n):
         p = p * r + 1.0
         x[t] = p
         ki = np.int64(kf)
-        k1 = ki >> 1                  # floor(k / 2)
+        k1 = ki >> 1  # floor(k / 2)
         bits[0, t] = (k1 + 1023) << 52
         bits[1, t] = (ki - k1 + 1023) << 52
     for t in range(n):
@@ -217,11 +217,11 @@ def normalise_block(lp, nb, m, sh, s, pv, eb, ef, ll):
         sh[t] = m[t] if m[t] > -np.inf else 0.0
         s[t] = 0.0
     for k in range(K):
-        for t in range(nb):             # exp's argument kept >= FLUSH_BELOW: no subnormal result
+        for t in range(nb):  # exp's argument kept >= FLUSH_BELOW: no subnormal result
             v = lp[k, t] - sh[t]
-            lp[k, t] = FLUSH_BELOW if v < FLUSH_BELOW else v      # (NaN stays NaN)
+            lp[k, t] = FLUSH_BELOW if v < FLUSH_BELOW else v  # (NaN stays NaN)
         exp_block(lp[k], eb, ef, nb)
-        for t in range(nb):             # ... and what was below it is 0
+        for t in range(nb):  # ... and what was below it is 0
             e = lp[k, t]
             e = 0.0 if e <= R_FLUSH else e
             lp[k, t] = e
@@ -249,8 +249,8 @@ def normalise_block(lp, nb, m, sh, s, pv, eb, ef, ll):
         for t in range(nb):
             lp[k, t] *= s[t]
     for t in range(nb):
-        if not m[t] > -np.inf:      # no component can have produced the row (its
-            for k in range(K):      # log-likelihood is -inf): uniform, no NaN
+        if not m[t] > -np.inf:  # no component can have produced the row (its
+            for k in range(K):  # log-likelihood is -inf): uniform, no NaN
                 lp[k, t] = 1.0 / K
     return ll
 
@@ -319,8 +319,9 @@ def linear_chunk(X, W, b, c, n_chunks, resp, nk_c, sx_c, ll_c, xx_c):
                 w2 = W[k, d + 2]
                 w3 = W[k, d + 3]
                 for t in range(nb):
-                    lp[k, t] += (w0 * xb[d, t] + w1 * xb[d + 1, t]) + \
-                        (w2 * xb[d + 2, t] + w3 * xb[d + 3, t])
+                    lp[k, t] += (w0 * xb[d, t] + w1 * xb[d + 1, t]) + (
+                        w2 * xb[d + 2, t] + w3 * xb[d + 3, t]
+                    )
             for d in range(r4, D):
                 w0 = W[k, d]
                 for t in range(nb):
@@ -375,7 +376,7 @@ def affine_e_pass(X, log_w, P, Q, Z, resp, nk_c, sx_c, ll_c, lp_c, nw):
     K, D = P.shape
     W = np.empty((K, D))
     b = np.empty(K)
-    n_bad = 0      # (an int: a bool folded with "and" here was lost by the parallel loop)
+    n_bad = 0  # (an int: a bool folded with "and" here was lost by the parallel loop)
     for k in range(K):
         s = log_w[k]
         for d in range(D):

@@ -71,8 +71,9 @@ def _fetch_add(typingctx, counter, value):
 
     def codegen(context, builder, signature, args):
         arr = context.make_array(signature.args[0])(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], arr,
-                                       [ir.Constant(ir.IntType(64), 0)])
+        ptr = cgutils.get_item_pointer(
+            context, builder, signature.args[0], arr, [ir.Constant(ir.IntType(64), 0)]
+        )
         return builder.atomic_rmw("add", ptr, args[1], "seq_cst")
 
     return sig, codegen
@@ -93,12 +94,13 @@ def _thread_functions():
     ctypes functions behind them ~1 us (numba's own, reached once the layer is loaded)."""
     global _get_threads, _set_threads
     if _get_threads is None:
-        numba.get_num_threads()                     # loads the threading layer
+        numba.get_num_threads()  # loads the threading layer
         try:
             from numba.np.ufunc import parallel as numba_parallel
+
             _get_threads = numba_parallel._get_num_threads
             _set_threads = numba_parallel._set_num_threads
-        except (ImportError, AttributeError):       # another numba: the public ones
+        except (ImportError, AttributeError):  # another numba: the public ones
             _get_threads, _set_threads = numba.get_num_threads, numba.set_num_threads
     return _get_threads, _set_threads
 

@@ -45,8 +45,13 @@ import numpy as np
 
 from explorer.data.types import DataError
 
-OBJECTIVE_KINDS = ("distortion", "log-likelihood", "log-posterior", "ELBO",
-                   "held-out log-likelihood")
+OBJECTIVE_KINDS = (
+    "distortion",
+    "log-likelihood",
+    "log-posterior",
+    "ELBO",
+    "held-out log-likelihood",
+)
 
 
 class HyperparameterError(ValueError):
@@ -58,19 +63,35 @@ class SharedStateError(TypeError):
     code, not of the data)."""
 
 
-def param(default: Any, *, help: str, lo: float | None = None, hi: float | None = None,
-          choices: tuple | None = None, log: bool = False, label: str | None = None,
-          advanced: bool = False):
+def param(
+    default: Any,
+    *,
+    help: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple | None = None,
+    log: bool = False,
+    label: str | None = None,
+    advanced: bool = False,
+):
     """Declare one hyperparameter: its default, range (inclusive), choices and one-line help.
 
     ``log=True`` tells front ends that the value spans orders of magnitude (tolerances, epsilon);
     ``advanced=True`` that it is a tuning knob most users leave alone (the window's form shows it
     in a collapsed "Advanced" section).
     """
-    return field(default=default, metadata={
-        "help": help, "lo": lo, "hi": hi, "choices": tuple(choices) if choices else None,
-        "log": log, "label": label, "advanced": advanced,
-    })
+    return field(
+        default=default,
+        metadata={
+            "help": help,
+            "lo": lo,
+            "hi": hi,
+            "choices": tuple(choices) if choices else None,
+            "log": log,
+            "label": label,
+            "advanced": advanced,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -114,7 +135,8 @@ class ParamSpec:
             raise HyperparameterError(f"{self.name}: expected true/false, got {_show(value)}")
         if self.type is int:
             if isinstance(value, (bool, np.bool_)) or not isinstance(
-                    value, (int, float, str, np.integer, np.floating)):
+                value, (int, float, str, np.integer, np.floating)
+            ):
                 raise HyperparameterError(f"{self.name}: expected an integer, got {_show(value)}")
             if isinstance(value, (int, np.integer)):
                 return int(value)
@@ -122,29 +144,32 @@ class ParamSpec:
                 f = float(value)
             except ValueError:
                 raise HyperparameterError(
-                    f"{self.name}: expected an integer, got {_show(value)}") from None
+                    f"{self.name}: expected an integer, got {_show(value)}"
+                ) from None
             if not math.isfinite(f) or f != int(f):
                 raise HyperparameterError(f"{self.name}: expected an integer, got {_show(value)}")
             return int(f)
         if self.type is float:
             if isinstance(value, (bool, np.bool_)) or not isinstance(
-                    value, (int, float, str, np.integer, np.floating)):
+                value, (int, float, str, np.integer, np.floating)
+            ):
                 raise HyperparameterError(f"{self.name}: expected a number, got {_show(value)}")
             try:
                 return float(value)
             except ValueError:
                 raise HyperparameterError(
-                    f"{self.name}: expected a number, got {_show(value)}") from None
+                    f"{self.name}: expected a number, got {_show(value)}"
+                ) from None
         if not isinstance(value, str):
-            expected = (f"one of {', '.join(map(str, self.choices))}" if self.choices
-                        else "text")
+            expected = f"one of {', '.join(map(str, self.choices))}" if self.choices else "text"
             raise HyperparameterError(f"{self.name}: expected {expected}, got {_show(value)}")
         return value
 
     def check(self, value: Any) -> None:
         if self.choices is not None and value not in self.choices:
             raise HyperparameterError(
-                f"{self.name} = {value!r} is not one of {', '.join(map(str, self.choices))}")
+                f"{self.name} = {value!r} is not one of {', '.join(map(str, self.choices))}"
+            )
         if self.type in (int, float):
             if isinstance(value, float) and not math.isfinite(value):
                 raise HyperparameterError(f"{self.name} = {value!r} is not a finite number")
@@ -171,14 +196,23 @@ def check_seed(seed: Any) -> int:
             seed = int(seed.strip())
         except ValueError:
             raise HyperparameterError(
-                f"seed: expected a whole number >= 0, got {_show(seed)}") from None
+                f"seed: expected a whole number >= 0, got {_show(seed)}"
+            ) from None
     if seed < 0:
         raise HyperparameterError(f"seed: expected a whole number >= 0, got {int(seed)}")
     return int(seed)
 
 
-_TYPES = {"int": int, "float": float, "bool": bool, "str": str, int: int, float: float,
-          bool: bool, str: str}
+_TYPES = {
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "str": str,
+    int: int,
+    float: float,
+    bool: bool,
+    str: str,
+}
 
 
 def param_specs(hp_class: type) -> list[ParamSpec]:
@@ -191,10 +225,20 @@ def param_specs(hp_class: type) -> list[ParamSpec]:
         typ = _TYPES.get(f.type, None)
         if typ is None:
             typ = type(f.default)
-        specs.append(ParamSpec(name=f.name, type=typ, default=f.default, help=md["help"],
-                               lo=md["lo"], hi=md["hi"], choices=md["choices"], log=md["log"],
-                               label=md["label"] or f.name,
-                               advanced=bool(md.get("advanced", False))))
+        specs.append(
+            ParamSpec(
+                name=f.name,
+                type=typ,
+                default=f.default,
+                help=md["help"],
+                lo=md["lo"],
+                hi=md["hi"],
+                choices=md["choices"],
+                log=md["log"],
+                label=md["label"] or f.name,
+                advanced=bool(md.get("advanced", False)),
+            )
+        )
     return specs
 
 
@@ -259,8 +303,8 @@ class Model:
         self.hp = hyperparameters
         self.data = None
         self.seed: int | None = None
-        self.iteration = 0       # steps completed; set by the runner after every step
-        self.notes = []          # what the user should know about this fit (shown, exported)
+        self.iteration = 0  # steps completed; set by the runner after every step
+        self.notes = []  # what the user should know about this fit (shown, exported)
         self._prepared: _Prepared | None = None
 
     @property
@@ -287,20 +331,26 @@ class Model:
         set (``before``: the attributes before it ran)."""
         declared = set(self.shared_state)
         now = vars(self)
-        undeclared = sorted(name for name, value in now.items()
-                            if name not in _NOT_SHARED and name not in declared
-                            and (name not in before or before[name] is not value))
+        undeclared = sorted(
+            name
+            for name, value in now.items()
+            if name not in _NOT_SHARED
+            and name not in declared
+            and (name not in before or before[name] is not value)
+        )
         if undeclared:
             raise SharedStateError(
                 f"{type(self).__name__}._prepare set {', '.join(undeclared)}, which "
                 f"{type(self).__name__}.shared_state does not declare: add "
                 f"{'it' if len(undeclared) == 1 else 'them'} to shared_state (built once, shared "
-                "by every restart), or set per-restart state in _init_state")
+                "by every restart), or set per-restart state in _init_state"
+            )
         unset = [name for name in self.shared_state if name not in now]
         if unset:
             raise SharedStateError(
                 f"{type(self).__name__}.shared_state declares {', '.join(unset)}, which "
-                f"{type(self).__name__}._prepare did not set")
+                f"{type(self).__name__}._prepare did not set"
+            )
         return {name: now[name] for name in self.shared_state}
 
     def initialize(self, data, seed: int, **given) -> None:
@@ -335,14 +385,19 @@ class Model:
     def check_data(self, data) -> None:
         """Raise DataError when this model cannot take ``data`` (kind, size, sign, binary...)."""
         if data.kind not in self.data_kinds:
-            raise DataError(f"model '{self.id}' takes {' or '.join(self.data_kinds)} data, "
-                            f"not {data.kind} data", path=getattr(data, "path", None))
+            raise DataError(
+                f"model '{self.id}' takes {' or '.join(self.data_kinds)} data, "
+                f"not {data.kind} data",
+                path=getattr(data, "path", None),
+            )
         K = getattr(self.hp, "K", None)
         n = data.n_items
         if K is not None and K > n:
             what = "rows" if data.kind == "table" else "nodes"
-            raise DataError(f"K = {K} is larger than the number of {what} ({n})",
-                            path=getattr(data, "path", None))
+            raise DataError(
+                f"K = {K} is larger than the number of {what} ({n})",
+                path=getattr(data, "path", None),
+            )
 
     def _prepare(self, data) -> None:
         """Once per fit, after ``check_data``: set on ``self`` what depends on the data and the
@@ -535,7 +590,8 @@ def few_rows_advice(X: np.ndarray, K: int) -> str:
     if len(X) <= 2_000_000:
         distinct = len(np.unique(np.asarray(X), axis=0))
         if distinct < K:
-            return (f"the data have only {distinct} distinct row{'s' if distinct != 1 else ''}: "
-                    f"use K <= {distinct}")
+            return (
+                f"the data have only {distinct} distinct row{'s' if distinct != 1 else ''}: "
+                f"use K <= {distinct}"
+            )
     return "use a smaller K or another seed"
-

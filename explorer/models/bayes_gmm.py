@@ -26,15 +26,21 @@ from explorer.models import register
 from explorer.models._canonical import model_row_order
 from explorer.models._centre_kernels import kmeans_plusplus
 from explorer.models._mixture import MixtureModel
-from explorer.models._parallel import call, claim
+from explorer.models._parallel import claim
 from explorer.models.base import HyperparametersBase, param
 
 
 @dataclass(frozen=True)
 class BayesGMMHyperparameters(HyperparametersBase):
     K: int = param(3, lo=1, hi=1000, help="number of mixture components")
-    sigma2: float = param(10.0, lo=1e-6, hi=1e8, log=True, label="sigma^2",
-                          help="prior variance of the component means, mu_k ~ N(0, sigma^2 I)")
+    sigma2: float = param(
+        10.0,
+        lo=1e-6,
+        hi=1e8,
+        log=True,
+        label="sigma^2",
+        help="prior variance of the component means, mu_k ~ N(0, sigma^2 I)",
+    )
     n_init: int = param(1, lo=1, hi=100, help="restarts from new seeds; the best ELBO is kept")
 
 
@@ -74,7 +80,7 @@ def _phi_pass(X, m, s2, phi, nk_c, sx_c, el_c, lp_c, half_norm, nw):
         half_norm[k] = 0.5 * (D * s2[k] + mm)
     # l_ik is linear in x (W = m, b = -half_norm): the blocked, vectorised ``linear_chunk``
     # gives sum lse and sum ||x||^2 per chunk; the row-at-a-time path is kept for non-finite m.
-    n_bad = 0      # (an int: a bool folded with "and" here was lost by the parallel loop)
+    n_bad = 0  # (an int: a bool folded with "and" here was lost by the parallel loop)
     for k in range(K):
         n_bad += not math.isfinite(half_norm[k])
     neg_half = -half_norm
@@ -126,9 +132,11 @@ def global_elbo_terms(m, s2, sigma2, N):
 class BayesianGMM(MixtureModel):
     id = "bayes-gmm"
     name = "Bayesian Gaussian mixture (CAVI)"
-    description = ("Bayesian mixture of K unit-variance Gaussians with a N(0, sigma^2 I) prior on "
-                   "the means and uniform mixing weights, fitted by coordinate-ascent variational "
-                   "inference (Blei, Kucukelbir & McAuliffe 2017). Best on standardised data.")
+    description = (
+        "Bayesian mixture of K unit-variance Gaussians with a N(0, sigma^2 I) prior on "
+        "the means and uniform mixing weights, fitted by coordinate-ascent variational "
+        "inference (Blei, Kucukelbir & McAuliffe 2017). Best on standardised data."
+    )
     objective_kind = "ELBO"
     Hyperparameters = BayesGMMHyperparameters
     default_max_iter = 500
@@ -139,32 +147,35 @@ class BayesianGMM(MixtureModel):
         X = self.X
         bad = [] if getattr(data, "standardized", False) else mk.far_from_unit_scale(X)
         if bad:
-            cols = ", ".join(f"{data.columns[j]} (mean {X[:, j].mean():.3g}, sd "
-                             f"{X[:, j].std():.3g})" for j in bad[:5])
+            cols = ", ".join(
+                f"{data.columns[j]} (mean {X[:, j].mean():.3g}, sd {X[:, j].std():.3g})"
+                for j in bad[:5]
+            )
             self._notes.append(
                 f"bayes-gmm assumes unit observation variance, but columns {cols} are far from "
                 "unit scale; consider standardising the columns (--standardize, or "
-                "'Standardise columns' in the window)")
+                "'Standardise columns' in the window)"
+            )
 
     def _init_state(self, seed: int) -> None:
         K = self.hp.K
         rng = np.random.default_rng(seed)
-        self.m = np.array(kmeans_plusplus(self.X, K, rng, model_row_order(self, self.X)),
-                          dtype=np.float64, order="C")
+        self.m = np.array(
+            kmeans_plusplus(self.X, K, rng, model_row_order(self, self.X)),
+            dtype=np.float64,
+            order="C",
+        )
         self.s2 = np.ones(K)
         self.weights = np.full(K, 1.0 / K)
-        self._chunk_buffers(K)      # the responsibilities resp are q(c): phi
+        self._chunk_buffers(K)  # the responsibilities resp are q(c): phi
         self.phi = self.resp
         self._half_norm = np.zeros(K)
         self._e_pass()
 
     def _e_pass(self) -> None:
         """The CAVI update of every q(c_i) (phi), with the ELBO."""
-        N, D = self.X.shape
-        call(_phi_pass, len(self._ll), N * D * len(self.s2), self.X, self.m, self.s2, self.phi,
-             self._nk, self._sx, self._ll, self._lp, self._half_norm)
-        self.elbo = float(self._ll.sum()) + global_elbo_terms(self.m, self.s2, self.hp.sigma2,
-                                                              self.X.shape[0])
+        data_terms = self._chunk_pass(_phi_pass, (self.m, self.s2), self._half_norm)
+        self.elbo = data_terms + global_elbo_terms(self.m, self.s2, self.hp.sigma2, self.X.shape[0])
 
     def _m_step(self) -> None:
         """The CAVI update of every q(mu_k)."""
@@ -181,8 +192,11 @@ class BayesianGMM(MixtureModel):
     def density_1d(self, grid=None) -> dict[str, np.ndarray]:
         """Plug-in density (1-D data, data units): sum_k w_k N(x | m_k, 1) with w_k = N_k / N."""
         x = mk.one_d_grid(self.data.X[:, 0]) if grid is None else np.asarray(grid, dtype=np.float64)
-        comp = (self.weights[:, None] * np.exp(-0.5 * (x[None, :] - self.m[:, 0][:, None]) ** 2)
-                / np.sqrt(2 * np.pi))
+        comp = (
+            self.weights[:, None]
+            * np.exp(-0.5 * (x[None, :] - self.m[:, 0][:, None]) ** 2)
+            / np.sqrt(2 * np.pi)
+        )
         return {"x": x, "total": comp.sum(axis=0), "components": comp}
 
     def _component_vectors(self) -> np.ndarray:
@@ -192,12 +206,12 @@ class BayesianGMM(MixtureModel):
 
     def _components(self) -> dict[str, np.ndarray]:
         K, D = self.m.shape
-        return {"centers": self.m.copy(),
-                "covariances": np.broadcast_to(np.eye(D), (K, D, D)).copy()}  # unit variance
+        return {
+            "centers": self.m.copy(),
+            "covariances": np.broadcast_to(np.eye(D), (K, D, D)).copy(),
+        }  # unit variance
 
-    def parameters(self) -> dict[str, np.ndarray]:
-        return {"m": self.m.copy(), "s2": self.s2.copy(), "weights": self.weights.copy(),
-                "phi": self.phi.copy(), "responsibilities": self.phi.copy()}
+    parameter_names = ("m", "s2", "weights", "phi")
 
     def weighted_log_prob(self, parameters: dict, X) -> np.ndarray:
         """(N, K) log(1/K) + E_q[log N(x_i | mu_k, I)] of rows ``X`` (new rows or the fitted

@@ -26,18 +26,31 @@ from explorer.models._mixture_kernels import affine_e_pass  # noqa: F401 - for w
 from explorer.models.base import HyperparameterError, HyperparametersBase, param
 
 
+def _beta_count(name: str, of: str):
+    """The declaration of the Beta(a, b) prior's ``name`` (a or b), ``name`` - 1 pseudo-counts of
+    ``of`` (ones or zeros): the two are declared alike."""
+    return param(
+        2.0,
+        lo=1.0,
+        hi=1e6,
+        label=f"Beta {name}",
+        help=f"Beta(a, b) prior on theta: {name} - 1 pseudo-counts of {of} (1 = no prior)",
+    )
+
+
 @dataclass(frozen=True)
 class BernoulliMixtureHyperparameters(HyperparametersBase):
     K: int = param(3, lo=1, hi=1000, help="number of mixture components")
-    a: float = param(2.0, lo=1.0, hi=1e6, label="Beta a",
-                     help="Beta(a, b) prior on theta: a - 1 pseudo-counts of ones (1 = no prior)")
-    b: float = param(2.0, lo=1.0, hi=1e6, label="Beta b",
-                     help="Beta(a, b) prior on theta: b - 1 pseudo-counts of zeros (1 = no prior)")
+    a: float = _beta_count("a", "ones")
+    b: float = _beta_count("b", "zeros")
     learn_weights: bool = param(True, help="learn the mixing proportions pi; off holds them at 1/K")
     binarize: bool = param(False, help="turn non-binary data into 0/1 with the threshold below")
     threshold: float = param(0.5, help="with binarize: values >= threshold become 1, others 0")
-    init: str = param("k-means++", choices=("k-means++", "random"),
-                      help="initial theta: from k-means++ seed rows, or uniform in [0.25, 0.75]")
+    init: str = param(
+        "k-means++",
+        choices=("k-means++", "random"),
+        help="initial theta: from k-means++ seed rows, or uniform in [0.25, 0.75]",
+    )
     n_init: int = param(4, lo=1, hi=100, help="restarts from new seeds; the best objective is kept")
 
     def validate(self) -> None:
@@ -61,7 +74,7 @@ def _m_step(nk_c, sx_c, a, b, learn_weights, theta, log_t, log_1mt, weights, log
     N = mk.component_totals(nk_c, 0.0, weights)
     for k in range(K):
         den = weights[k] + a + b - 2.0
-        if den > 0.0:               # an empty component under a flat prior keeps its theta
+        if den > 0.0:  # an empty component under a flat prior keeps its theta
             for d in range(D):
                 theta[k, d] = (mk.chunk_sum(sx_c[:, k, d], 0.0) + a - 1.0) / den
     if learn_weights:
@@ -82,7 +95,7 @@ def _log_prior(theta, a, b, log_t, log_1mt):
             t = theta[k, d]
             log_t[k, d] = math.log(t) if t > 0.0 else -np.inf
             log_1mt[k, d] = math.log1p(-t) if t < 1.0 else -np.inf
-            if a != 1.0:            # (a - 1) * log(0) with a = 1 would be NaN; the term is 0
+            if a != 1.0:  # (a - 1) * log(0) with a = 1 would be NaN; the term is 0
                 lp += (a - 1.0) * log_t[k, d]
             if b != 1.0:
                 lp += (b - 1.0) * log_1mt[k, d]
@@ -103,9 +116,11 @@ def _label_hint(data, bad: np.ndarray) -> str | None:
 class BernoulliMixture(AffineMixture):
     id = "bernoulli-mixture"
     name = "Bernoulli mixture (EM)"
-    description = ("Mixture of K products of Bernoulli distributions for 0/1 data (presence/absence, "
-                   "binarised images), fitted by EM with an optional Beta prior that keeps every "
-                   "probability away from 0 and 1.")
+    description = (
+        "Mixture of K products of Bernoulli distributions for 0/1 data (presence/absence, "
+        "binarised images), fitted by EM with an optional Beta prior that keeps every "
+        "probability away from 0 and 1."
+    )
     objective_kind = "log-posterior"
     Hyperparameters = BernoulliMixtureHyperparameters
     default_max_iter = 500
@@ -116,9 +131,11 @@ class BernoulliMixture(AffineMixture):
         binary = ((theta == 0.0) | (theta == 1.0)).all(axis=1) & (self.weights > 0)
         if not binary.any():
             return []
-        return [f"{int(binary.sum())} of {len(theta)} components are point masses on one binary "
-                "pattern (every theta 0 or 1, flat prior a = b = 1): a row differing from it in "
-                "any column has probability 0 under them; a = b = 2 keeps theta inside (0, 1)"]
+        return [
+            f"{int(binary.sum())} of {len(theta)} components are point masses on one binary "
+            "pattern (every theta 0 or 1, flat prior a = b = 1): a row differing from it in "
+            "any column has probability 0 under them; a = b = 2 keeps theta inside (0, 1)"
+        ]
 
     def check_data(self, data) -> None:
         super().check_data(data)
@@ -134,13 +151,18 @@ class BernoulliMixture(AffineMixture):
                     f"the Bernoulli mixture takes 0/1 data, but column {label!r} is the only one "
                     f"that is not (row {data.ids[i]} has {X[i, j]:g}) and looks like a label: "
                     f"pass --labels {label} to use it as ground truth (binarize would fit it as "
-                    "a feature)", path=data.path, column=label)
+                    "a feature)",
+                    path=data.path,
+                    column=label,
+                )
             raise DataError(
                 f"the Bernoulli mixture takes 0/1 data, but row {data.ids[i]} has {X[i, j]:g} "
                 f"({int(bad.sum())} non-binary values in all); turn on binarize (--binarize on the "
                 f"command line) to map values >= threshold (now {self.hp.threshold:g}, "
                 f"--threshold) to 1 and the rest to 0",
-                path=data.path, column=data.columns[j])
+                path=data.path,
+                column=data.columns[j],
+            )
 
     def _prepare(self, data) -> None:
         X = data.X
@@ -157,10 +179,11 @@ class BernoulliMixture(AffineMixture):
         if hp.init == "random":
             theta = rng.uniform(0.25, 0.75, size=(K, D))
         else:
-            rows = np.asarray(kmeans_plusplus(X, K, rng, model_row_order(self, X)),
-                              dtype=np.float64)
+            rows = np.asarray(
+                kmeans_plusplus(X, K, rng, model_row_order(self, X)), dtype=np.float64
+            )
             theta = 0.5 * (rows + X.mean(axis=0))
-            theta = np.clip(theta, 0.05, 0.95)      # a flat prior must not start at 0 or 1
+            theta = np.clip(theta, 0.05, 0.95)  # a flat prior must not start at 0 or 1
         self.theta = np.ascontiguousarray(theta)
         self.weights = np.full(K, 1.0 / K)
         self.log_w = np.log(self.weights)
@@ -180,11 +203,21 @@ class BernoulliMixture(AffineMixture):
 
     def _m_step(self) -> None:
         hp = self.hp
-        self._log_prior = _m_step(self._nk, self._sx, hp.a, hp.b, hp.learn_weights, self.theta,
-                                  self.log_t, self.log_1mt, self.weights, self.log_w)
+        self._log_prior = _m_step(
+            self._nk,
+            self._sx,
+            hp.a,
+            hp.b,
+            hp.learn_weights,
+            self.theta,
+            self.log_t,
+            self.log_1mt,
+            self.weights,
+            self.log_w,
+        )
 
     def _objective(self) -> float:
-        return self.objective       # the log-posterior: log-likelihood + log prior
+        return self.objective  # the log-posterior: log-likelihood + log prior
 
     @staticmethod
     def free_parameters(K: int, D: int, hp) -> int:
@@ -203,9 +236,7 @@ class BernoulliMixture(AffineMixture):
     def _component_vectors(self) -> np.ndarray:
         return self.theta
 
-    def parameters(self) -> dict[str, np.ndarray]:
-        return {"theta": self.theta.copy(), "weights": self.weights.copy(),
-                "responsibilities": self.resp.copy()}
+    parameter_names = ("theta", "weights")
 
     def weighted_log_prob(self, parameters: dict, X) -> np.ndarray:
         """(N, K) log pi_k + sum_d log Bernoulli(x_id | theta_kd) of 0/1 rows ``X`` (new rows or
@@ -217,8 +248,11 @@ class BernoulliMixture(AffineMixture):
         X = np.asarray(X, dtype=np.float64)
         with np.errstate(divide="ignore"):
             log_t, log_1mt = np.log(theta), np.log1p(-theta)
-            out = np.log(w)[None, :] + X @ np.where(theta > 0.0, log_t, 0.0).T \
+            out = (
+                np.log(w)[None, :]
+                + X @ np.where(theta > 0.0, log_t, 0.0).T
                 + (1.0 - X) @ np.where(theta < 1.0, log_1mt, 0.0).T
+            )
         impossible = X @ (theta == 0.0).T + (1.0 - X) @ (theta == 1.0).T
         out[impossible > 0.0] = -np.inf
         return out

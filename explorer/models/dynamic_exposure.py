@@ -50,26 +50,52 @@ FULL_AUC_MAX_PAIRS = 2_000_000
 class DynamicExposureHyperparameters(HyperparametersBase):
     K_aff: int = param(3, lo=1, hi=200, help="number of affinity communities (u, v, w)")
     K_exp: int = param(3, lo=1, hi=200, help="number of exposure dimensions (rows of mu)")
-    n_init: int = param(3, lo=1, hi=100,
-                        help="restarts from new seeds; the best held-out log-likelihood is kept")
-    assortative: bool = param(True, help="w diagonal: communities only link to themselves "
-                              "(off-diagonal rates fixed at zero)")
-    communities: str = param("contacts", choices=("contacts", "affinity"),
-                             help="hard communities from spectral clustering of the fitted "
-                                  "expected contacts mu_ij lambda_ij, or argmax u")
-    patience: int = param(10, lo=1, hi=10000,
-                          help="stop when the held-out log-likelihood has not improved for "
-                               "this many iterations (the best state is returned)")
-    init: str = param("kmeans", choices=("kmeans", "dirichlet"),
-                      help="u, v from K-means on the aggregated counts or from a Dirichlet")
-    heldout_fraction: float = param(0.05, lo=0.0, hi=0.5,
-                                    help="share of (t, i, j) cells held out for link prediction")
-    heldout_seed: int = param(0, lo=0, hi=2**31 - 1,
-                              help="seed of the held-out cell choice (the same for all restarts)", advanced=True)
-    eps: float = param(1e-6, lo=1e-12, hi=0.01, log=True,
-                       help="exposures mu_i . mu_j are kept inside [eps, 1 - eps]", advanced=True)
-    mu_newton_steps: int = param(2, lo=1, hi=50,
-                                 help="projected Newton steps per node in each M-step for mu", advanced=True)
+    n_init: int = param(
+        3, lo=1, hi=100, help="restarts from new seeds; the best held-out log-likelihood is kept"
+    )
+    assortative: bool = param(
+        True,
+        help="w diagonal: communities only link to themselves (off-diagonal rates fixed at zero)",
+    )
+    communities: str = param(
+        "contacts",
+        choices=("contacts", "affinity"),
+        help="hard communities from spectral clustering of the fitted "
+        "expected contacts mu_ij lambda_ij, or argmax u",
+    )
+    patience: int = param(
+        10,
+        lo=1,
+        hi=10000,
+        help="stop when the held-out log-likelihood has not improved for "
+        "this many iterations (the best state is returned)",
+    )
+    init: str = param(
+        "kmeans",
+        choices=("kmeans", "dirichlet"),
+        help="u, v from K-means on the aggregated counts or from a Dirichlet",
+    )
+    heldout_fraction: float = param(
+        0.05, lo=0.0, hi=0.5, help="share of (t, i, j) cells held out for link prediction"
+    )
+    heldout_seed: int = param(
+        0,
+        lo=0,
+        hi=2**31 - 1,
+        help="seed of the held-out cell choice (the same for all restarts)",
+        advanced=True,
+    )
+    eps: float = param(
+        1e-6,
+        lo=1e-12,
+        hi=0.01,
+        log=True,
+        help="exposures mu_i . mu_j are kept inside [eps, 1 - eps]",
+        advanced=True,
+    )
+    mu_newton_steps: int = param(
+        2, lo=1, hi=50, help="projected Newton steps per node in each M-step for mu", advanced=True
+    )
 
 
 def _dirichlet_rows(rng, n, K):
@@ -80,11 +106,13 @@ def _dirichlet_rows(rng, n, K):
 class DynamicExposure(Model):
     id = "dynamic-exposure"
     name = "Dynamic exposure (ZIP)"
-    description = ("Temporal network model: a pair (i, j) is exposed in a snapshot with "
-                   "probability mu_i . mu_j; exposed pairs draw Poisson counts with rate "
-                   "u_i w v_j (a mixed-membership Poisson blockmodel), unexposed pairs have "
-                   "exactly zero counts. Fitted by EM; hard communities are argmax u. A share of "
-                   "(t, i, j) cells is held out for a live link-prediction AUC.")
+    description = (
+        "Temporal network model: a pair (i, j) is exposed in a snapshot with "
+        "probability mu_i . mu_j; exposed pairs draw Poisson counts with rate "
+        "u_i w v_j (a mixed-membership Poisson blockmodel), unexposed pairs have "
+        "exactly zero counts. Fitted by EM; hard communities are argmax u. A share of "
+        "(t, i, j) cells is held out for a live link-prediction AUC."
+    )
     data_kinds = ("temporal",)
     # The log-likelihood of the held-out cells; "log-likelihood" (training) when none are held out.
     objective_kind = "held-out log-likelihood"
@@ -96,34 +124,62 @@ class DynamicExposure(Model):
     # node_order[c]: the data index of canonical node c (see _prepare); None: the data's order is
     # canonical already (or no data yet)
     node_order: np.ndarray | None = None
-    _node_index: np.ndarray | None = None       # its inverse: data index -> canonical index
+    _node_index: np.ndarray | None = None  # its inverse: data index -> canonical index
     # What _prepare builds from the data and the held-out choice, shared by every restart.
     kernel_modules = ("explorer.models._dynamic_kernels",)
-    shared_state = ("_T", "_T_data", "_directed", "_eval", "_eval_full", "_eval_full_pairs",
-                    "_hll_const", "_hpos", "_hy", "_in", "_isolated", "_ll_const", "_max_count",
-                    "_n_heldout_cells", "_n_obs_cells", "_n_obs_nonzero_cells", "_nobs", "_out",
-                    "_pa", "_pair_dtype", "_pb", "_pm", "_state", "node_order", "_node_index")
+    shared_state = (
+        "_T",
+        "_T_data",
+        "_directed",
+        "_eval",
+        "_eval_full",
+        "_eval_full_pairs",
+        "_hll_const",
+        "_hpos",
+        "_hy",
+        "_in",
+        "_isolated",
+        "_ll_const",
+        "_max_count",
+        "_n_heldout_cells",
+        "_n_obs_cells",
+        "_n_obs_nonzero_cells",
+        "_nobs",
+        "_out",
+        "_pa",
+        "_pair_dtype",
+        "_pb",
+        "_pm",
+        "_state",
+        "node_order",
+        "_node_index",
+    )
 
     # ---- data ---------------------------------------------------------------------------------
     def check_data(self, data) -> None:
         path = getattr(data, "path", None)
         if data.kind not in self.data_kinds:
-            raise DataError(f"model '{self.id}' takes temporal network data, not {data.kind} "
-                            "data", path=path)
+            raise DataError(
+                f"model '{self.id}' takes temporal network data, not {data.kind} data", path=path
+            )
         n = data.n_nodes
         if n < 2:
             raise DataError("the network needs at least 2 nodes", path=path)
         if self.hp.K_aff > n:
-            raise DataError(f"K_aff = {self.hp.K_aff} is larger than the number of nodes ({n})",
-                            path=path)
+            raise DataError(
+                f"K_aff = {self.hp.K_aff} is larger than the number of nodes ({n})", path=path
+            )
         if int(data.T) < 1:
             raise DataError("the network has no snapshots (T = 0)", path=path)
         if int(data.T) > 65535:
             raise DataError(f"T = {data.T} snapshots: at most 65,535 are supported", path=path)
         need = n * n * (2 + (8 if n <= PAIR_FLOAT64_MAX_NODES else 4))
         if need > MAX_PAIR_BYTES:
-            raise DataError(f"{n} nodes need {need / 2**30:.1f} GiB of dense pair sums (N x N); "
-                            f"at most {MAX_PAIR_BYTES / 2**30:.0f} GiB are allowed", path=path)
+            raise DataError(
+                f"{n} nodes need {need / 2**30:.1f} GiB of dense pair sums (N x N); "
+                f"at most {MAX_PAIR_BYTES / 2**30:.0f} GiB are allowed",
+                path=path,
+            )
         t, i, j, c = (np.asarray(a) for a in (data.t, data.i, data.j, data.count))
         if not (len(t) == len(i) == len(j) == len(c)):
             raise DataError("t, i, j and count must have the same length", path=path)
@@ -135,8 +191,12 @@ class DynamicExposure(Model):
             if np.any(c != np.round(c)):
                 where = getattr(data, "first_fractional_count", None)
                 if where is not None:
-                    raise DataError(f"count {where[2]:g} is not a whole number (the model is "
-                                    "Poisson)", path=path, line=where[0], column=where[1])
+                    raise DataError(
+                        f"count {where[2]:g} is not a whole number (the model is Poisson)",
+                        path=path,
+                        line=where[0],
+                        column=where[1],
+                    )
                 raise DataError("counts must be whole numbers (the model is Poisson)", path=path)
             if t.min() < 0 or t.max() >= data.T:
                 raise DataError(f"snapshot indices must lie in [0, {data.T})", path=path)
@@ -160,7 +220,7 @@ class DynamicExposure(Model):
         # depend on the network, not on the order of the file's rows; results go back to the
         # data's order.
         self.node_order = canonical_node_order(data.node_ids)
-        self._node_index = None         # data index -> canonical index
+        self._node_index = None  # data index -> canonical index
         if self.node_order is not None:
             self._node_index = np.empty(n, dtype=np.int64)
             self._node_index[self.node_order] = np.arange(n, dtype=np.int64)
@@ -170,8 +230,10 @@ class DynamicExposure(Model):
             notes.append(f"{int((~keep).sum())} zero counts in the input were ignored")
         loops = (i == j) & keep
         if loops.any():
-            notes.append(f"{int(loops.sum())} self-loop counts (i = j) were dropped: the model "
-                         "has no self-pairs")
+            notes.append(
+                f"{int(loops.sum())} self-loop counts (i = j) were dropped: the model "
+                "has no self-pairs"
+            )
         keep &= i != j
         t, i, j, c = t[keep], i[keep], j[keep], c[keep]
         present = np.zeros(T, dtype=bool)
@@ -179,9 +241,11 @@ class DynamicExposure(Model):
         if not present.all():
             empty = np.flatnonzero(~present)
             shown = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
-            notes.append(f"{len(empty)} of {T} snapshots have no contacts (t = {shown}); they "
-                         "count as observed all-zero snapshots (remove them from the file if "
-                         "they are gaps in observation)")
+            notes.append(
+                f"{len(empty)} of {T} snapshots have no contacts (t = {shown}); they "
+                "count as observed all-zero snapshots (remove them from the file if "
+                "they are gaps in observation)"
+            )
         a, b = np.minimum(i, j), np.maximum(i, j)
         if not directed:
             i, j = a, b
@@ -209,22 +273,31 @@ class DynamicExposure(Model):
         y = np.bincount(dinv, weights=oc)
         di, dj = np.divmod(dkey, n)
         if len(y) == 0:
-            raise DataError("no non-zero counts outside the held-out cells: nothing to fit",
-                            path=getattr(data, "path", None))
+            raise DataError(
+                "no non-zero counts outside the held-out cells: nothing to fit",
+                path=getattr(data, "path", None),
+            )
         if directed:
             out_m = sp.csr_matrix((y, (di, dj)), shape=(n, n))
             in_m = sp.csr_matrix((y, (dj, di)), shape=(n, n))
         else:
-            out_m = sp.csr_matrix((np.concatenate([y, y]),
-                                   (np.concatenate([di, dj]), np.concatenate([dj, di]))),
-                                  shape=(n, n))
+            out_m = sp.csr_matrix(
+                (np.concatenate([y, y]), (np.concatenate([di, dj]), np.concatenate([dj, di]))),
+                shape=(n, n),
+            )
             in_m = out_m
         out_m.sort_indices()
         in_m.sort_indices()
-        self._out = (out_m.indptr.astype(np.int64), out_m.indices.astype(np.int64),
-                     out_m.data.astype(np.float64))
-        self._in = (in_m.indptr.astype(np.int64), in_m.indices.astype(np.int64),
-                    in_m.data.astype(np.float64))
+        self._out = (
+            out_m.indptr.astype(np.int64),
+            out_m.indices.astype(np.int64),
+            out_m.data.astype(np.float64),
+        )
+        self._in = (
+            in_m.indptr.astype(np.int64),
+            in_m.indices.astype(np.int64),
+            in_m.data.astype(np.float64),
+        )
         # observed non-zero cells per pair
         cells = np.unique((ot * n + oa) * n + ob)
         pkey, pm = np.unique(cells % (n * n), return_counts=True)
@@ -234,23 +307,27 @@ class DynamicExposure(Model):
         # held-out non-zero cells per pair (the positives of link prediction)
         hcells = np.unique((t[held] * n + a[held]) * n + b[held])
         hkey, hcnt = np.unique(hcells % (n * n), return_counts=True)
-        self._hpos = (*(x.astype(np.int64) for x in np.divmod(hkey, n)),
-                      hcnt.astype(np.float64))
+        self._hpos = (*(x.astype(np.int64) for x in np.divmod(hkey, n)), hcnt.astype(np.float64))
         # held-out counts per pair and direction, for the held-out log-likelihood
         hpair = np.searchsorted(hkey, a[held] * n + b[held])
         fwd = i[held] == a[held]
-        self._hy = (np.bincount(hpair[fwd], weights=c[held][fwd], minlength=len(hkey)),
-                    np.bincount(hpair[~fwd], weights=c[held][~fwd], minlength=len(hkey)))
+        self._hy = (
+            np.bincount(hpair[fwd], weights=c[held][fwd], minlength=len(hkey)),
+            np.bincount(hpair[~fwd], weights=c[held][~fwd], minlength=len(hkey)),
+        )
         self._hll_const = -float(gammaln(c[held] + 1.0).sum())
         # isolated nodes (no observed non-zero count)
         deg = np.bincount(np.concatenate([di, dj]), minlength=n)
         iso = np.flatnonzero(deg == 0)
         if len(iso):
-            ids = np.asarray(data.node_ids)[iso if self.node_order is None
-                                            else self.node_order[iso]]
+            ids = np.asarray(data.node_ids)[
+                iso if self.node_order is None else self.node_order[iso]
+            ]
             shown = ", ".join(map(str, ids[:10])) + (" ..." if len(iso) > 10 else "")
-            notes.append(f"{len(iso)} node(s) never interact outside held-out cells ({shown}): "
-                         "their u rows go to zero, memberships are uniform and labels 0")
+            notes.append(
+                f"{len(iso)} node(s) never interact outside held-out cells ({shown}): "
+                "their u rows go to zero, memberships are uniform and labels 0"
+            )
         self._isolated = iso
 
         # dense pair arrays
@@ -272,10 +349,15 @@ class DynamicExposure(Model):
             rate = 1.0
             if nfull > LIVE_AUC_MAX_PAIRS:
                 rate = max((LIVE_AUC_MAX_PAIRS - len(pa_)) / nfull, 1e-6)
-                final = ("all of them" if nfull <= FULL_AUC_MAX_PAIRS else
-                         f"a weighted sample of {FULL_AUC_MAX_PAIRS:,}")
-                notes.append(f"the live held-out AUC uses a weighted sample of the {nfull:,} "
-                             f"held-out pairs; the final AUC uses {final}")
+                final = (
+                    "all of them"
+                    if nfull <= FULL_AUC_MAX_PAIRS
+                    else f"a weighted sample of {FULL_AUC_MAX_PAIRS:,}"
+                )
+                notes.append(
+                    f"the live held-out AUC uses a weighted sample of the {nfull:,} "
+                    f"held-out pairs; the final AUC uses {final}"
+                )
             self._eval = self._build_eval(rate)
         self._directed = directed
         self._T = T
@@ -290,16 +372,23 @@ class DynamicExposure(Model):
         eb = np.empty(cnt, dtype=np.int64)
         ep = np.empty(cnt)
         en = np.empty(cnt)
-        kern.fill_heldout_pairs(self._nobs, self._T_data, sstate, rate, pa_, pb_, pc_, True,
-                                ea, eb, ep, en)
-        return {"a": ea, "b": eb, "pos": ep, "neg": en, "score": np.empty(cnt),
-                "order": np.empty(cnt, dtype=np.int64)}
+        kern.fill_heldout_pairs(
+            self._nobs, self._T_data, sstate, rate, pa_, pb_, pc_, True, ea, eb, ep, en
+        )
+        return {
+            "a": ea,
+            "b": eb,
+            "pos": ep,
+            "neg": en,
+            "score": np.empty(cnt),
+            "order": np.empty(cnt, dtype=np.int64),
+        }
 
     # ---- initialisation ---------------------------------------------------------------------
     def _init_state(self, seed: int) -> None:
         hp = self.hp
         n, K, Ke = self.data.n_nodes, hp.K_aff, hp.K_exp
-        self._S = np.zeros((n, n), dtype=self._pair_dtype)     # this restart's pair sums
+        self._S = np.zeros((n, n), dtype=self._pair_dtype)  # this restart's pair sums
         rng = np.random.default_rng(seed)
         directed = self._directed
         if hp.init == "kmeans":
@@ -347,8 +436,9 @@ class DynamicExposure(Model):
         self._auc_trace: list[tuple[int, float]] = []
         self._ll_trace: list[tuple[int, float]] = []
         self._labels_cache = None
-        self.objective_kind = ("held-out log-likelihood" if self._n_heldout_cells > 0
-                               else "log-likelihood")
+        self.objective_kind = (
+            "held-out log-likelihood" if self._n_heldout_cells > 0 else "log-likelihood"
+        )
         self._estep()
         self._record_auc()
 
@@ -364,7 +454,7 @@ class DynamicExposure(Model):
         seeds 0-9). This start: 1.0 on seeds 0-3 in the file's, the sorted and a random order;
         primary school (K_aff = 10) 0.94 on each, against 0.92-0.94 before."""
         ptr, idx, y = self._out
-        agg = sp.csr_matrix((y, idx, ptr), shape=(n, n))      # symmetrised by the embedding
+        agg = sp.csr_matrix((y, idx, ptr), shape=(n, n))  # symmetrised by the embedding
         return spectral.spectral_clustering(agg, K, seed=int(rng.integers(2**31 - 1)), n_init=10)
 
     # ---- EM -------------------------------------------------------------------------------------
@@ -373,35 +463,65 @@ class DynamicExposure(Model):
         of the parameters held and returns the training one."""
         kern.left_product(self._U, self._W, self._UW)
         ptr, idx, y = self._out
-        ll, hz = kern.estep(self._UW, self._V, self._MU, self._nobs, self._S, self._pa,
-                            self._pb, self._pm, ptr, idx, y, self._directed, self._ll_const,
-                            self._T)
+        ll, hz = kern.estep(
+            self._UW,
+            self._V,
+            self._MU,
+            self._nobs,
+            self._S,
+            self._pa,
+            self._pb,
+            self._pm,
+            ptr,
+            idx,
+            y,
+            self._directed,
+            self._ll_const,
+            self._T,
+        )
         ha, hb, hm = self._hpos
-        hc = kern.heldout_correction(self._UW, self._V, self._MU, ha, hb, hm, self._hy[0],
-                                     self._hy[1], self._directed)
+        hc = kern.heldout_correction(
+            self._UW, self._V, self._MU, ha, hb, hm, self._hy[0], self._hy[1], self._directed
+        )
         self._loglik = float(ll)
-        self._heldout_ll = float(hz + hc + self._hll_const) if self._n_heldout_cells > 0 \
-            else float("nan")
+        self._heldout_ll = (
+            float(hz + hc + self._hll_const) if self._n_heldout_cells > 0 else float("nan")
+        )
         self._labels_cache = None
         return self._loglik
 
     def _mstep_theta(self) -> None:
         S, W = self._S, self._W
         if self._directed:
-            kern.right_product(self._V, W, self._X)           # X = v w^T
+            kern.right_product(self._V, W, self._X)  # X = v w^T
             kern.mstep_rows(self._U, self._X, S, *self._out, W, False, self._num, self._den)
-            kern.left_product(self._U, W, self._X)            # X = u w
+            kern.left_product(self._U, W, self._X)  # X = u w
             kern.mstep_rows(self._V, self._X, S, *self._in, W, False, self._num, self._den)
         else:
-            kern.left_product(self._U, W, self._X)            # X = u w (w symmetric)
+            kern.left_product(self._U, W, self._X)  # X = u w (w symmetric)
             kern.mstep_rows(self._U, self._X, S, *self._out, W, True, self._num, self._den)
-        kern.mstep_w(self._U, self._V, W, S, *self._out, self._SV, self._numw, self._denw,
-                     not self._directed)
+        kern.mstep_w(
+            self._U, self._V, W, S, *self._out, self._SV, self._numw, self._denw, not self._directed
+        )
 
     def _mstep_mu(self) -> None:
-        self._mu_rejected = int(kern.mstep_mu(
-            self._MU, self._S, self._nobs, self.hp.eps, self.hp.mu_newton_steps, self._g,
-            self._H, self._A, self._L, self._d, self._x, self._y, self._free))
+        self._mu_rejected = int(
+            kern.mstep_mu(
+                self._MU,
+                self._S,
+                self._nobs,
+                self.hp.eps,
+                self.hp.mu_newton_steps,
+                self._g,
+                self._H,
+                self._A,
+                self._L,
+                self._d,
+                self._x,
+                self._y,
+                self._free,
+            )
+        )
 
     def step(self) -> float:
         """One EM iteration: M-step (u, v, w; mu) from the current S, then the E-step. Returns the
@@ -409,7 +529,7 @@ class DynamicExposure(Model):
         self._mstep_theta()
         self._mstep_mu()
         self._estep()
-        self._record_auc(self.iteration + 1)      # the runner counts the steps
+        self._record_auc(self.iteration + 1)  # the runner counts the steps
         return self._objective()
 
     def _objective(self) -> float:
@@ -422,8 +542,10 @@ class DynamicExposure(Model):
         if self._n_heldout_cells <= 0 or not trace:
             return None
         if len(trace) - best_iteration >= self.hp.patience:
-            return (f"stopped: held-out log-likelihood did not improve for {self.hp.patience} "
-                    "iterations")
+            return (
+                f"stopped: held-out log-likelihood did not improve for {self.hp.patience} "
+                "iterations"
+            )
         return None
 
     def get_state(self):
@@ -450,18 +572,19 @@ class DynamicExposure(Model):
         error = scale * np.finfo(np.float64).eps
         if not error > UNRESOLVED_NATS:
             return None
-        return (f"the counts reach {self._max_count:.3g}: the log-likelihood sums terms up to "
-                f"{scale:.3g}, which float64 resolves only to about {error:.2g}, so the "
-                f"{self.objective_kind} and its changes are rounding, not the fit; divide the "
-                "counts by a common factor or cap them")
+        return (
+            f"the counts reach {self._max_count:.3g}: the log-likelihood sums terms up to "
+            f"{scale:.3g}, which float64 resolves only to about {error:.2g}, so the "
+            f"{self.objective_kind} and its changes are rounding, not the fit; divide the "
+            "counts by a common factor or cap them"
+        )
 
     # ---- held-out evaluation ------------------------------------------------------------------
     def _live_auc(self) -> float:
         ev = self._eval
         if ev is None or len(ev["a"]) == 0:
             return float("nan")
-        kern.pair_scores(self._UW, self._V, self._MU, ev["a"], ev["b"], self._directed,
-                         ev["score"])
+        kern.pair_scores(self._UW, self._V, self._MU, ev["a"], ev["b"], self._directed, ev["score"])
         return float(kern.weighted_auc(ev["score"], ev["pos"], ev["neg"], ev["order"]))
 
     def _record_auc(self, iteration: int = 0) -> None:
@@ -478,8 +601,15 @@ class DynamicExposure(Model):
             i, j = self._node_index[i], self._node_index[j]
         out = np.zeros(t.shape, dtype=np.bool_)
         if self.hp.heldout_fraction > 0:
-            kern.heldout_flags(self._state, float(self.hp.heldout_fraction), t,
-                               np.minimum(i, j), np.maximum(i, j), self.data.n_nodes, out)
+            kern.heldout_flags(
+                self._state,
+                float(self.hp.heldout_fraction),
+                t,
+                np.minimum(i, j),
+                np.maximum(i, j),
+                self.data.n_nodes,
+                out,
+            )
         return out
 
     def heldout_cells(self):
@@ -498,7 +628,7 @@ class DynamicExposure(Model):
             return np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty
         ev = self._eval
         if self._eval_full_pairs > len(ev["a"]):
-            if getattr(self, "_eval_full", None) is None:   # built once, on the first call
+            if getattr(self, "_eval_full", None) is None:  # built once, on the first call
                 npos = len(self._hpos[0])
                 rate = 1.0
                 if self._eval_full_pairs > FULL_AUC_MAX_PAIRS:
@@ -564,7 +694,7 @@ class DynamicExposure(Model):
             onehot = np.zeros((len(lab), K))
             onehot[np.arange(len(lab)), lab] = 1.0
             share = 0.5 * (L @ (R.T @ onehot) + R @ (L.T @ onehot))
-            share[np.arange(len(lab)), lab] -= np.einsum("ij,ij->i", L, R)   # no self-pairs
+            share[np.arange(len(lab)), lab] -= np.einsum("ij,ij->i", L, R)  # no self-pairs
             np.maximum(share, 0.0, out=share)
             out = (lab, self._normalise(share))
         self._labels_cache = out
@@ -585,12 +715,16 @@ class DynamicExposure(Model):
         return to_data_order(self._communities()[1], self.node_order).copy()
 
     def snapshot(self) -> dict:
-        snap = {"labels": self.labels(), "memberships": self.memberships(),
-                "metrics_trace": {"heldout_auc": list(self._auc_trace),
-                                  "loglik": list(self._ll_trace)},
-                "info": {"log-likelihood": self._loglik,
-                         "mean exposure": float(self._mean_exposure()),
-                         "mu steps rejected": float(self._mu_rejected)}}
+        snap = {
+            "labels": self.labels(),
+            "memberships": self.memberships(),
+            "metrics_trace": {"heldout_auc": list(self._auc_trace), "loglik": list(self._ll_trace)},
+            "info": {
+                "log-likelihood": self._loglik,
+                "mean exposure": float(self._mean_exposure()),
+                "mu steps rejected": float(self._mu_rejected),
+            },
+        }
         if self._n_heldout_cells > 0:
             snap["info"]["held-out log-likelihood"] = self._heldout_ll
         if self._auc_trace:
@@ -605,11 +739,16 @@ class DynamicExposure(Model):
     def parameters(self) -> dict[str, np.ndarray]:
         order, index = self.node_order, self._node_index
         S = self._S.copy() if index is None else self._S[np.ix_(index, index)]
-        return {"u": to_data_order(self._U.copy(), order),
-                "v": to_data_order(self._V.copy(), order), "w": self._W.copy(),
-                "mu": to_data_order(self._MU.copy(), order), "pair_activity": S,
-                "labels": self.labels(), "memberships": self.memberships(),
-                "node_ids": np.asarray(self.data.node_ids).astype(str)}
+        return {
+            "u": to_data_order(self._U.copy(), order),
+            "v": to_data_order(self._V.copy(), order),
+            "w": self._W.copy(),
+            "mu": to_data_order(self._MU.copy(), order),
+            "pair_activity": S,
+            "labels": self.labels(),
+            "memberships": self.memberships(),
+            "node_ids": np.asarray(self.data.node_ids).astype(str),
+        }
 
     def aggregated_counts(self) -> sp.csr_matrix:
         """N x N aggregated observed counts (held-out cells left out; symmetric if undirected),
@@ -646,13 +785,17 @@ class DynamicExposure(Model):
         if known.sum() < 2:
             return float("nan")
         # clustered in the canonical order (its k-means seeding picks rows by index)
-        pred = to_data_order(spectral.spectral_clustering(self._aggregated(), self.hp.K_aff,
-                                                          seed=0), self.node_order)
+        pred = to_data_order(
+            spectral.spectral_clustering(self._aggregated(), self.hp.K_aff, seed=0), self.node_order
+        )
         return metrics_mod.nmi(np.asarray(labels)[known], pred[known])
 
     def metrics(self) -> dict[str, float]:
-        out = {"loglik": float(self._loglik), "mean_exposure": self._mean_exposure(),
-               "heldout_cells": float(self._n_heldout_cells)}
+        out = {
+            "loglik": float(self._loglik),
+            "mean_exposure": self._mean_exposure(),
+            "heldout_cells": float(self._n_heldout_cells),
+        }
         if self._n_heldout_cells > 0:
             out["heldout_loglik"] = float(self._heldout_ll)
         auc = self.heldout_auc()

@@ -26,7 +26,9 @@ from explorer.models.base import HyperparametersBase, param
 @dataclass(frozen=True)
 class ExponentialMixtureHyperparameters(HyperparametersBase):
     K: int = param(2, lo=1, hi=1000, help="number of exponential components")
-    n_init: int = param(4, lo=1, hi=100, help="restarts from new seeds; the best log-likelihood is kept")
+    n_init: int = param(
+        4, lo=1, hi=100, help="restarts from new seeds; the best log-likelihood is kept"
+    )
 
 
 def affine_form(rates, log_rates):
@@ -45,7 +47,7 @@ def _m_step(nk_c, sx_c, min_mean, weights, log_w, rates, log_rates):
     N = mk.component_totals(nk_c, 0.0, weights)
     for k in range(K):
         nk = weights[k]
-        if nk > 0.0:                # an empty component keeps its rates (weight 0)
+        if nk > 0.0:  # an empty component keeps its rates (weight 0)
             for d in range(D):
                 s = mk.chunk_sum(sx_c[:, k, d], 0.0)
                 rates[k, d] = nk / max(s, nk * min_mean[d], 1e-300)
@@ -67,20 +69,26 @@ def floor_degeneracy(rates, weights, min_mean, n_zeros, columns) -> str | None:
         return None
     parts = []
     for k, d in zip(*np.nonzero(at_floor)):
-        parts.append(f"component {k + 1} sits on the {int(n_zeros[d])} zeros of column "
-                     f"'{columns[d]}' (weight {weights[k]:.3g}; its mean is "
-                     f"held at the floor {min_mean[d]:.3g})")
-    return ("; ".join(parts) + ": an exponential component on a point mass has no finite "
-            "maximum-likelihood rate; remove or shift the zeros, or model them apart")
+        parts.append(
+            f"component {k + 1} sits on the {int(n_zeros[d])} zeros of column "
+            f"'{columns[d]}' (weight {weights[k]:.3g}; its mean is "
+            f"held at the floor {min_mean[d]:.3g})"
+        )
+    return (
+        "; ".join(parts) + ": an exponential component on a point mass has no finite "
+        "maximum-likelihood rate; remove or shift the zeros, or model them apart"
+    )
 
 
 @register
 class ExponentialMixture(AffineMixture):
     id = "exponential-mixture"
     name = "Exponential mixture (EM)"
-    description = ("Mixture of K exponential distributions for waiting times, intervals and other "
-                   "non-negative data, fitted by EM. Several columns are modelled as independent "
-                   "exponentials, one rate per column and component.")
+    description = (
+        "Mixture of K exponential distributions for waiting times, intervals and other "
+        "non-negative data, fitted by EM. Several columns are modelled as independent "
+        "exponentials, one rate per column and component."
+    )
     objective_kind = "log-likelihood"
     Hyperparameters = ExponentialMixtureHyperparameters
     default_max_iter = 1000
@@ -96,11 +104,16 @@ class ExponentialMixture(AffineMixture):
             raise DataError(
                 f"the exponential mixture takes non-negative data, but row {data.ids[i]} has "
                 f"{X[i, j]:g} ({int(neg.sum())} negative values in all)",
-                path=data.path, column=data.columns[j])
+                path=data.path,
+                column=data.columns[j],
+            )
         zero_cols = np.flatnonzero(~(X > 0).any(axis=0))
         if len(zero_cols):
-            raise DataError("the column is all zeros: an exponential rate would be infinite",
-                            path=data.path, column=data.columns[zero_cols[0]])
+            raise DataError(
+                "the column is all zeros: an exponential rate would be infinite",
+                path=data.path,
+                column=data.columns[zero_cols[0]],
+            )
 
     def _prepare(self, data) -> None:
         super()._prepare(data)
@@ -124,8 +137,9 @@ class ExponentialMixture(AffineMixture):
         return affine_form(self.rates, self.log_rates)
 
     def _m_step(self) -> None:
-        _m_step(self._nk, self._sx, self.min_mean, self.weights, self.log_w, self.rates,
-                self.log_rates)
+        _m_step(
+            self._nk, self._sx, self.min_mean, self.weights, self.log_w, self.rates, self.log_rates
+        )
 
     def _component_vectors(self) -> np.ndarray:
         return self.rates
@@ -133,8 +147,12 @@ class ExponentialMixture(AffineMixture):
     def degeneracy(self) -> str | None:
         """Components held at the mean floor: they sit on the column's zeros (see the docstring);
         else the mixtures' shared check (components that coincide)."""
-        return floor_degeneracy(self.rates, self.weights, self.min_mean, self.n_zeros,
-                                self.data.columns) or super().degeneracy()
+        return (
+            floor_degeneracy(
+                self.rates, self.weights, self.min_mean, self.n_zeros, self.data.columns
+            )
+            or super().degeneracy()
+        )
 
     @staticmethod
     def free_parameters(K: int, D: int, hp) -> int:
@@ -154,12 +172,12 @@ class ExponentialMixture(AffineMixture):
         return {"x": x, "total": comp.sum(axis=0), "components": comp}
 
     def _components(self) -> dict[str, np.ndarray]:
-        return {"centers": 1.0 / self.rates,       # component means, in the data's units
-                "rates": self.rates.copy()}
+        return {
+            "centers": 1.0 / self.rates,  # component means, in the data's units
+            "rates": self.rates.copy(),
+        }
 
-    def parameters(self) -> dict[str, np.ndarray]:
-        return {"rates": self.rates.copy(), "weights": self.weights.copy(),
-                "responsibilities": self.resp.copy()}
+    parameter_names = ("rates", "weights")
 
     def weighted_log_prob(self, parameters: dict, X) -> np.ndarray:
         """(N, K) log mu_j + sum_d [log lambda_jd - lambda_jd x_id] of non-negative rows ``X``

@@ -28,11 +28,16 @@ from explorer.models.base import HyperparametersBase, param
 @dataclass(frozen=True)
 class FuzzyCMeansHyperparameters(HyperparametersBase):
     K: int = param(3, lo=1, hi=1000, help="number of clusters")
-    m: float = param(2.0, lo=1.01, hi=10.0,
-                     help="fuzzifier m > 1: memberships ~ distance^(-2/(m-1)); 2 is the usual choice")
+    m: float = param(
+        2.0,
+        lo=1.01,
+        hi=10.0,
+        help="fuzzifier m > 1: memberships ~ distance^(-2/(m-1)); 2 is the usual choice",
+    )
     harden: bool = param(False, help="take the argmax membership at every step (K-means)")
-    n_init: int = param(1, lo=1, hi=100,
-                        help="restarts from new k-means++ seeds; the lowest J_m is kept")
+    n_init: int = param(
+        1, lo=1, hi=100, help="restarts from new k-means++ seeds; the lowest J_m is kept"
+    )
 
 
 @numba.njit(cache=True, nogil=True, fastmath=ck.FASTMATH)
@@ -64,9 +69,9 @@ def _memberships(X, centers, m, R, labels, mind, dbuf, sums, weights):
         else:
             s = 0.0
             for k in range(K):
-                t = bestd / dbuf[k]          # in (0, 1]
+                t = bestd / dbuf[k]  # in (0, 1]
                 if p != 1.0:
-                    t = t ** p
+                    t = t**p
                 R[i, k] = t
                 s += t
             for k in range(K):
@@ -75,7 +80,7 @@ def _memberships(X, centers, m, R, labels, mind, dbuf, sums, weights):
             r = R[i, k]
             if r == 0.0:
                 continue
-            w = r * r if m == 2.0 else r ** m
+            w = r * r if m == 2.0 else r**m
             J += w * dbuf[k]
             weights[k] += w
             for j in range(D):
@@ -95,11 +100,13 @@ def _one_hot(labels, R):
 class FuzzyCMeans(CentreModel):
     id = "fuzzy-cmeans"
     name = "Fuzzy c-means"
-    description = ("Soft K-means: every row belongs to every cluster with a membership that "
-                   "falls with distance (fuzzifier m, 2 by default); centres are membership^m "
-                   "weighted means. Minimises J_m = sum r^m ||x - u||^2 and reports the fuzzy "
-                   "partition coefficient. 'harden' takes the argmax membership at every step, "
-                   "which is exactly K-means.")
+    description = (
+        "Soft K-means: every row belongs to every cluster with a membership that "
+        "falls with distance (fuzzifier m, 2 by default); centres are membership^m "
+        "weighted means. Minimises J_m = sum r^m ||x - u||^2 and reports the fuzzy "
+        "partition coefficient. 'harden' takes the argmax membership at every step, "
+        "which is exactly K-means."
+    )
     Hyperparameters = FuzzyCMeansHyperparameters
     shared_state = ("_X", "_XT")
 
@@ -121,7 +128,7 @@ class FuzzyCMeans(CentreModel):
         self._dbuf = np.empty(K)
         self._sums = np.zeros((K, D))
         self._weights = np.zeros(K)
-        if self.hp.harden:         # K-means' assignment kernel and its buffers
+        if self.hp.harden:  # K-means' assignment kernel and its buffers
             self._acc = np.empty(2 * ck.BLOCK)
             self._best = np.empty(ck.BLOCK, dtype=np.int64)
         self._n_reseeded = 0
@@ -131,18 +138,41 @@ class FuzzyCMeans(CentreModel):
         if self.hp.harden:
             # r = one-hot argmax: the membership update is K-means' assignment, and running its
             # very kernel keeps the distances, sums and J bit for bit those of ``kmeans``.
-            J, changed = ck.assign(self._XT, self._centers, self._labels, self._sums,
-                                   self._weights, self._mind, self._acc, self._best)
+            J, changed = ck.assign(
+                self._XT,
+                self._centers,
+                self._labels,
+                self._sums,
+                self._weights,
+                self._mind,
+                self._acc,
+                self._best,
+            )
             _one_hot(self._labels, self._R)
             return J, changed
-        return _memberships(self._X, self._centers, float(self.hp.m), self._R, self._labels,
-                            self._mind, self._dbuf, self._sums, self._weights)
+        return _memberships(
+            self._X,
+            self._centers,
+            float(self.hp.m),
+            self._R,
+            self._labels,
+            self._mind,
+            self._dbuf,
+            self._sums,
+            self._weights,
+        )
 
     def step(self) -> float:
         """Centre update (r^m-weighted means), then the fused membership update; returns J_m."""
-        self._n_reseeded = ck.update_centers(self._XT, self._labels, self._sums,
-                                             self._weights, self._mind, self._centers,
-                                             bool(self.hp.harden))
+        self._n_reseeded = ck.update_centers(
+            self._XT,
+            self._labels,
+            self._sums,
+            self._weights,
+            self._mind,
+            self._centers,
+            bool(self.hp.harden),
+        )
         self._J, self._n_changed = self._update_memberships()
         return float(self._J)
 
@@ -158,13 +188,19 @@ class FuzzyCMeans(CentreModel):
         return float(np.einsum("ij,ij->", self._R, self._R) / self._R.shape[0])
 
     def snapshot(self) -> dict:
-        return {"labels": self._labels.copy(), "memberships": self._R.copy(),
-                "centers": self._centers.copy(),
-                "info": {"partition coefficient": self.partition_coefficient()}}
+        return {
+            "labels": self._labels.copy(),
+            "memberships": self._R.copy(),
+            "centers": self._centers.copy(),
+            "info": {"partition coefficient": self.partition_coefficient()},
+        }
 
     def parameters(self) -> dict[str, np.ndarray]:
-        return {"centers": self._centers.copy(), "memberships": self._R.copy(),
-                "labels": self._labels.copy()}
+        return {
+            "centers": self._centers.copy(),
+            "memberships": self._R.copy(),
+            "labels": self._labels.copy(),
+        }
 
     def metrics(self) -> dict[str, float]:
         return {"partition_coefficient": self.partition_coefficient(), "J_m": float(self._J)}
@@ -182,10 +218,10 @@ class FuzzyCMeans(CentreModel):
         dmin = d.min(axis=1, keepdims=True)
         on_centre = dmin[:, 0] == 0.0
         with np.errstate(divide="ignore", invalid="ignore"):
-            R = dmin / d                                  # in (0, 1] off the centres
+            R = dmin / d  # in (0, 1] off the centres
         p = 1.0 / (float(self.hp.m) - 1.0)
         if p != 1.0:
-            R = R ** p
+            R = R**p
         R /= R.sum(axis=1, keepdims=True)
         if on_centre.any():
             z = d[on_centre] == 0.0

@@ -43,19 +43,30 @@ from explorer.models._mixture_kernels import (
 from explorer.models._parallel import call, claim
 from explorer.models.base import HyperparametersBase, param
 
-EPS10 = 10.0 * np.finfo(np.float64).eps   # added to N_k as scikit-learn does: no 0/0 for empty k
+EPS10 = 10.0 * np.finfo(np.float64).eps  # added to N_k as scikit-learn does: no 0/0 for empty k
 
 
 @dataclass(frozen=True)
 class GMMHyperparameters(HyperparametersBase):
     K: int = param(2, lo=1, hi=1000, help="number of mixture components")
-    init: str = param("kmeans", choices=("kmeans", "k-means++", "random"),
-                      help="initial clusters: k-means, k-means++ seeds, or random responsibilities")
-    reg_covar: float = param(1e-6, lo=0.0, hi=1e3, log=True,
-                             help="added to the diagonal of every covariance (keeps them invertible)")
-    n_init: int = param(1, lo=1, hi=100, help="restarts from new seeds; the best log-likelihood is kept")
-    kmeans_iter: int = param(100, lo=1, hi=10000,
-                             help="Lloyd iterations of the k-means initialisation")
+    init: str = param(
+        "kmeans",
+        choices=("kmeans", "k-means++", "random"),
+        help="initial clusters: k-means, k-means++ seeds, or random responsibilities",
+    )
+    reg_covar: float = param(
+        1e-6,
+        lo=0.0,
+        hi=1e3,
+        log=True,
+        help="added to the diagonal of every covariance (keeps them invertible)",
+    )
+    n_init: int = param(
+        1, lo=1, hi=100, help="restarts from new seeds; the best log-likelihood is kept"
+    )
+    kmeans_iter: int = param(
+        100, lo=1, hi=10000, help="Lloyd iterations of the k-means initialisation"
+    )
 
 
 # ---- kernels -----------------------------------------------------------------------------------
@@ -94,25 +105,25 @@ def log_gaussian(XT, mp, U, k, i0, nb, cst, y, q, lp_k):
             m1 = mp[k, a0 + 1]
             m2 = mp[k, a0 + 2]
             m3 = mp[k, a0 + 3]
-            if a0 == 0 and a0 == b0:        # the only tile: y -> q
+            if a0 == 0 and a0 == b0:  # the only tile: y -> q
                 for t in range(nb):
                     y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
                     q[t] += y0 * y0 + y1 * y1 + y2 * y2 + y3 * y3
-            elif a0 == 0:                   # first tile: y =
+            elif a0 == 0:  # first tile: y =
                 for t in range(nb):
                     y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
                     y[0, t] = y0
                     y[1, t] = y1
                     y[2, t] = y2
                     y[3, t] = y3
-            elif a0 < b0:                   # middle tile: y +=
+            elif a0 < b0:  # middle tile: y +=
                 for t in range(nb):
                     y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
                     y[0, t] += y0
                     y[1, t] += y1
                     y[2, t] += y2
                     y[3, t] += y3
-            else:                           # last tile: y + ... -> q
+            else:  # last tile: y + ... -> q
                 for t in range(nb):
                     y0, y1, y2, y3 = _tile_y(XT, a0, np.uint64(i0 + t), m0, m1, m2, m3, u)
                     y0 += y[0, t]
@@ -227,7 +238,7 @@ def accumulate_statistics(XT, mp, r_k, k, i0, nb, D, nk, s1, s2k):
     nk[k] += sr
     for a0 in range(0, Dp, TILE):
         _diagonal_tile(XT, mp, r_k, k, a0, i0, nb, D, s1, s2k)
-        for b0 in range(a0 + TILE, Dp, TILE):      # tiles right of the diagonal
+        for b0 in range(a0 + TILE, Dp, TILE):  # tiles right of the diagonal
             _offdiagonal_tile(XT, mp, r_k, k, a0, b0, i0, nb, D, s2k)
 
 
@@ -248,8 +259,9 @@ def _e_pass(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, 
     for _ in numba.prange(nw):
         c = claim(counter)
         while c < C:
-            _e_chunk(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, eb_c,
-                     ef_c, c)
+            _e_chunk(
+                XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c, eb_c, ef_c, c
+            )
             c = claim(counter)
 
 
@@ -262,12 +274,12 @@ def _e_chunk(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c,
     C = nk_c.shape[0]
     start, end = open_chunk(c, C, N, nk_c, s1_c)
     lp = lp_c[c]
-    y = v_c[c, 0:4]         # TILE coordinates of (x - mu_k)^T U_k
-    q = v_c[c, 4]           # ||(x - mu_k)^T U_k||^2
-    m = v_c[c, 5]           # max_k of the row's log-probabilities
-    sh = v_c[c, 6]          # the shift of the log-sum-exp (m, or 0 for an impossible row)
-    s = v_c[c, 7]           # sum_k exp(lp - shift), then its inverse
-    pv = v_c[c, 8]          # products of s over rows (16 entries used)
+    y = v_c[c, 0:4]  # TILE coordinates of (x - mu_k)^T U_k
+    q = v_c[c, 4]  # ||(x - mu_k)^T U_k||^2
+    m = v_c[c, 5]  # max_k of the row's log-probabilities
+    sh = v_c[c, 6]  # the shift of the log-sum-exp (m, or 0 for an impossible row)
+    s = v_c[c, 7]  # sum_k exp(lp - shift), then its inverse
+    pv = v_c[c, 8]  # products of s over rows (16 entries used)
     eb = eb_c[c]
     ef = ef_c[c]
     nk = nk_c[c]
@@ -278,8 +290,9 @@ def _e_chunk(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c,
     for i0 in range(start, end, BLOCK):
         nb = min(BLOCK, end - i0)
         for k in range(K):
-            log_gaussian(XT, mp, U, k, i0, nb, log_w[k] + log_det[k] - 0.5 * D * LOG_2PI, y, q,
-                         lp[k])
+            log_gaussian(
+                XT, mp, U, k, i0, nb, log_w[k] + log_det[k] - 0.5 * D * LOG_2PI, y, q, lp[k]
+            )
         ll = normalise_block(lp, nb, m, sh, s, pv, eb, ef, ll)
         for t in range(nb):
             for k in range(K):
@@ -292,10 +305,24 @@ def _e_chunk(XT, log_w, mp, U, log_det, resp, nk_c, s1_c, s2_c, ll_c, lp_c, v_c,
 @numba.njit(cache=True, nogil=True, inline="always")
 def _u_tile(U, k, a0, b0):
     """The TILE x TILE block of U_k at (a0, b0), row by row, as a tuple (held in registers)."""
-    return (U[k, a0, b0], U[k, a0, b0 + 1], U[k, a0, b0 + 2], U[k, a0, b0 + 3],
-            U[k, a0 + 1, b0], U[k, a0 + 1, b0 + 1], U[k, a0 + 1, b0 + 2], U[k, a0 + 1, b0 + 3],
-            U[k, a0 + 2, b0], U[k, a0 + 2, b0 + 1], U[k, a0 + 2, b0 + 2], U[k, a0 + 2, b0 + 3],
-            U[k, a0 + 3, b0], U[k, a0 + 3, b0 + 1], U[k, a0 + 3, b0 + 2], U[k, a0 + 3, b0 + 3])
+    return (
+        U[k, a0, b0],
+        U[k, a0, b0 + 1],
+        U[k, a0, b0 + 2],
+        U[k, a0, b0 + 3],
+        U[k, a0 + 1, b0],
+        U[k, a0 + 1, b0 + 1],
+        U[k, a0 + 1, b0 + 2],
+        U[k, a0 + 1, b0 + 3],
+        U[k, a0 + 2, b0],
+        U[k, a0 + 2, b0 + 1],
+        U[k, a0 + 2, b0 + 2],
+        U[k, a0 + 2, b0 + 3],
+        U[k, a0 + 3, b0],
+        U[k, a0 + 3, b0 + 1],
+        U[k, a0 + 3, b0 + 2],
+        U[k, a0 + 3, b0 + 3],
+    )
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -305,10 +332,12 @@ def _tile_y(XT, a0, i, m0, m1, m2, m3, u):
     d1 = XT[a0 + 1, i] - m1
     d2 = XT[a0 + 2, i] - m2
     d3 = XT[a0 + 3, i] - m3
-    return (d0 * u[0] + d1 * u[4] + d2 * u[8] + d3 * u[12],
-            d0 * u[1] + d1 * u[5] + d2 * u[9] + d3 * u[13],
-            d0 * u[2] + d1 * u[6] + d2 * u[10] + d3 * u[14],
-            d0 * u[3] + d1 * u[7] + d2 * u[11] + d3 * u[15])
+    return (
+        d0 * u[0] + d1 * u[4] + d2 * u[8] + d3 * u[12],
+        d0 * u[1] + d1 * u[5] + d2 * u[9] + d3 * u[13],
+        d0 * u[2] + d1 * u[6] + d2 * u[10] + d3 * u[14],
+        d0 * u[3] + d1 * u[7] + d2 * u[11] + d3 * u[15],
+    )
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -354,7 +383,7 @@ def _m_step(nk_c, s1_c, s2_c, reg_covar, weights, log_w, means, cov, nk_out, red
         nk = nk_out[k]
         weights[k] = nk
         redo[k] = False
-        for a in range(D):          # delta = mean shift; mu_new = mu_old + delta
+        for a in range(D):  # delta = mean shift; mu_new = mu_old + delta
             s1_c[0, k, a] = chunk_sum(s1_c[:, k, a], 0.0) / nk  # chunk 0's slot keeps delta_k
         for a in range(D):
             for b in range(a, D):
@@ -493,14 +522,14 @@ def _params_from_resp_chunked(X, resp, reg_covar, rows: int = 65536):
     nk = resp.sum(axis=0) + EPS10
     sx = np.zeros((K, D))
     for a in range(0, N, rows):
-        sx += resp[a:a + rows].T @ np.asarray(X[a:a + rows], dtype=np.float64)
+        sx += resp[a : a + rows].T @ np.asarray(X[a : a + rows], dtype=np.float64)
     means = sx / nk[:, None]
     cov = np.zeros((K, D, D))
     for a in range(0, N, rows):
-        Xc = np.asarray(X[a:a + rows], dtype=np.float64)
+        Xc = np.asarray(X[a : a + rows], dtype=np.float64)
         for k in range(K):
             diff = Xc - means[k]
-            cov[k] += (resp[a:a + rows, k] * diff.T) @ diff
+            cov[k] += (resp[a : a + rows, k] * diff.T) @ diff
     cov /= nk[:, None, None]
     for k in range(K):
         cov[k].flat[:: D + 1] += reg_covar
@@ -509,12 +538,15 @@ def _params_from_resp_chunked(X, resp, reg_covar, rows: int = 65536):
 
 # ---- model -------------------------------------------------------------------------------------
 
+
 @register
 class GaussianMixture(MixtureModel):
     id = "gmm"
     name = "Gaussian mixture (EM)"
-    description = ("Mixture of K Gaussians with full covariance matrices, fitted by expectation-"
-                   "maximisation. Soft memberships, covariance ellipses, BIC/AIC for choosing K.")
+    description = (
+        "Mixture of K Gaussians with full covariance matrices, fitted by expectation-"
+        "maximisation. Soft memberships, covariance ellipses, BIC/AIC for choosing K."
+    )
     objective_kind = "log-likelihood"
     Hyperparameters = GMMHyperparameters
     default_max_iter = 300
@@ -529,12 +561,18 @@ class GaussianMixture(MixtureModel):
         few = nk < D + 1
         if not few.any():
             return []
-        sign = (f"; the log-likelihood ({self.loglik:.6g}) is positive because of these near "
-                "point masses, not because the fit is good" if self.loglik > 0 else "")
-        return [f"K = {K} is too large for {N} rows in {D} dimension(s): {int(few.sum())} of {K} "
-                f"components have fewer than D + 1 = {D + 1} effective points (sum of "
-                f"responsibilities), so their covariances are set by reg_covar "
-                f"({self.hp.reg_covar:g}), not by the data{sign}; reduce K (compare BIC over K)"]
+        sign = (
+            f"; the log-likelihood ({self.loglik:.6g}) is positive because of these near "
+            "point masses, not because the fit is good"
+            if self.loglik > 0
+            else ""
+        )
+        return [
+            f"K = {K} is too large for {N} rows in {D} dimension(s): {int(few.sum())} of {K} "
+            f"components have fewer than D + 1 = {D + 1} effective points (sum of "
+            f"responsibilities), so their covariances are set by reg_covar "
+            f"({self.hp.reg_covar:g}), not by the data{sign}; reduce K (compare BIC over K)"
+        ]
 
     # -- degenerate states --
     def _component_vectors(self) -> np.ndarray:
@@ -562,37 +600,48 @@ class GaussianMixture(MixtureModel):
             elif len(flat) == D:
                 where = f"sits on a single point ({nk[k]:.3g} effective rows)"
             elif flat:
-                where = ("has no spread along column" + ("s " if len(flat) > 1 else " ")
-                         + ", ".join(f"'{names[d]}'" for d in flat))
+                where = (
+                    "has no spread along column"
+                    + ("s " if len(flat) > 1 else " ")
+                    + ", ".join(f"'{names[d]}'" for d in flat)
+                )
             else:
                 where = "lies on a lower-dimensional subspace (its rows are collinear)"
             found.append(f"component {k + 1} {where}")
         if not found:
             return None
         shown = "; ".join(found[:3]) + (f"; {len(found) - 3} more" if len(found) > 3 else "")
-        return (f"{shown}: its covariance there is reg_covar ({reg:g}), not the data's, so the "
-                f"log-likelihood ({self.loglik:.6g}) grows without bound as reg_covar shrinks")
+        return (
+            f"{shown}: its covariance there is reg_covar ({reg:g}), not the data's, so the "
+            f"log-likelihood ({self.loglik:.6g}) grows without bound as reg_covar shrinks"
+        )
 
     def _column_names(self) -> list[str]:
         D = self.means.shape[1]
         names = getattr(self.data, "columns", None)
-        return [str(c) for c in names] if names is not None and len(names) == D else \
-            [str(d + 1) for d in range(D)]
+        return (
+            [str(c) for c in names]
+            if names is not None and len(names) == D
+            else [str(d + 1) for d in range(D)]
+        )
 
     def _degeneracy_advice(self) -> str:
         X = self.X
         constant = [d for d in range(X.shape[1]) if X[:, d].min() == X[:, d].max()]
         if constant:
             names = self._column_names()
-            return ("drop the constant column" + ("s " if len(constant) > 1 else " ")
-                    + ", ".join(f"'{names[d]}'" for d in constant))
+            return (
+                "drop the constant column"
+                + ("s " if len(constant) > 1 else " ")
+                + ", ".join(f"'{names[d]}'" for d in constant)
+            )
         advice = super()._degeneracy_advice()
         if advice.startswith("use a smaller K or"):
             advice = "reduce K (compare BIC over K) or increase reg_covar"
         return advice
 
     # -- state --
-    shared_state = MixtureModel.shared_state + ("_XT",)   # the data transposed, padded
+    shared_state = MixtureModel.shared_state + ("_XT",)  # the data transposed, padded
 
     def _prepare(self, data) -> None:
         # float32 data stays float32 (C or column-major): the E-pass reads its own transposed copy
@@ -601,7 +650,7 @@ class GaussianMixture(MixtureModel):
         self.X = X
         N, D = X.shape
         Dp = padded(D)
-        self._XT = np.zeros((Dp, N), dtype=X.dtype)   # the data transposed, zero rows up to Dp
+        self._XT = np.zeros((Dp, N), dtype=X.dtype)  # the data transposed, zero rows up to Dp
         self._XT[:D] = X.T
 
     def _init_state(self, seed: int, weights=None, means=None, precisions=None) -> None:
@@ -622,8 +671,8 @@ class GaussianMixture(MixtureModel):
             w, mu, cov = _params_from_resp(X, self._initial_resp(X, K, rng), self.hp.reg_covar)
 
         C = chunk_count(N)
-        self.weights = np.array(w / w.sum(), dtype=np.float64, order="C")   # copies: the M-step
-        self.log_w = np.log(self.weights)                                  # works in place
+        self.weights = np.array(w / w.sum(), dtype=np.float64, order="C")  # copies: the M-step
+        self.log_w = np.log(self.weights)  # works in place
         self.means = np.array(mu, dtype=np.float64, order="C")
         self.covariances = np.array(cov, dtype=np.float64, order="C")
         self.precisions_cholesky = np.zeros((K, D, D))
@@ -652,7 +701,7 @@ class GaussianMixture(MixtureModel):
 
     def _initial_resp(self, X, K, rng):
         N = X.shape[0]
-        order = model_row_order(self, X)     # draws by the rows' values, not their positions
+        order = model_row_order(self, X)  # draws by the rows' values, not their positions
         if self.hp.init == "random":
             r = to_data_order(rng.random((N, K)), order)
             return r / r.sum(axis=1, keepdims=True)
@@ -670,14 +719,30 @@ class GaussianMixture(MixtureModel):
         raise DataError(
             f"component {k + 1}'s covariance is not positive definite (a component collapsed "
             f"onto too few or identical points); increase reg_covar (now {self.hp.reg_covar:g}), "
-            "reduce K or standardise the columns", path=getattr(self.data, "path", None))
+            "reduce K or standardise the columns",
+            path=getattr(self.data, "path", None),
+        )
 
     def _e_args(self):
         D = self.means.shape[1]
         self._Up[:, :D, :D] = self.precisions_cholesky
         self._mp[:, :D] = self.means
-        return (self._XT, self.log_w, self._mp, self._Up, self.log_det, self.resp, self._nk,
-                self._s1, self._s2, self._ll, self._lp, self._v, self._eb, self._ef)
+        return (
+            self._XT,
+            self.log_w,
+            self._mp,
+            self._Up,
+            self.log_det,
+            self.resp,
+            self._nk,
+            self._s1,
+            self._s2,
+            self._ll,
+            self._lp,
+            self._v,
+            self._eb,
+            self._ef,
+        )
 
     def _e_pass(self) -> None:
         N, D = self.X.shape
@@ -686,12 +751,31 @@ class GaussianMixture(MixtureModel):
 
     def _m_step(self) -> None:
         reg = self.hp.reg_covar
-        n_redo = _m_step(self._nk, self._s1, self._s2, reg, self.weights, self.log_w, self.means,
-                         self.covariances, self._nk_tot, self._redo)
+        n_redo = _m_step(
+            self._nk,
+            self._s1,
+            self._s2,
+            reg,
+            self.weights,
+            self.log_w,
+            self.means,
+            self.covariances,
+            self._nk_tot,
+            self._redo,
+        )
         if n_redo:
             N, D = self.X.shape
-            call(_cov_pass, len(self._ll), N * n_redo * D * D, self._XT, self.resp, self.means,
-                 self._redo, self._s2, self._d)
+            call(
+                _cov_pass,
+                len(self._ll),
+                N * n_redo * D * D,
+                self._XT,
+                self.resp,
+                self.means,
+                self._redo,
+                self._s2,
+                self._d,
+            )
             _finish_cov(self._s2, self._nk_tot, self._redo, reg, self.covariances)
         bad = _factorize(self.covariances, self.precisions_cholesky, self.log_det, self._L)
         if bad >= 0:
@@ -710,18 +794,17 @@ class GaussianMixture(MixtureModel):
         """Fitted density on a grid (1-D data): total and per-component weighted densities."""
         x = one_d_grid(self.X[:, 0]) if grid is None else np.asarray(grid, dtype=np.float64)
         var = self.covariances[:, 0, 0][:, None]
-        comp = (self.weights[:, None] * np.exp(-0.5 * (x[None, :] - self.means[:, 0][:, None]) ** 2
-                                               / var) / np.sqrt(2.0 * np.pi * var))
+        comp = (
+            self.weights[:, None]
+            * np.exp(-0.5 * (x[None, :] - self.means[:, 0][:, None]) ** 2 / var)
+            / np.sqrt(2.0 * np.pi * var)
+        )
         return {"x": x, "total": comp.sum(axis=0), "components": comp}
 
     def _components(self) -> dict[str, np.ndarray]:
         return {"centers": self.means.copy(), "covariances": self.covariances.copy()}
 
-    def parameters(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights.copy(), "means": self.means.copy(),
-                "covariances": self.covariances.copy(),
-                "precisions_cholesky": self.precisions_cholesky.copy(),
-                "responsibilities": self.resp.copy()}
+    parameter_names = ("weights", "means", "covariances", "precisions_cholesky")
 
     def weighted_log_prob(self, parameters: dict, X) -> np.ndarray:
         """(N, K) log pi_k + log N(x_i | mu_k, Sigma_k) of rows ``X`` (new rows or the fitted
@@ -736,6 +819,10 @@ class GaussianMixture(MixtureModel):
         out = np.empty((X.shape[0], K))
         for k in range(K):
             y = (X - mu[k]) @ U[k]
-            out[:, k] = (np.log(w[k]) + np.log(np.diagonal(U[k])).sum() - 0.5 * D * LOG_2PI
-                         - 0.5 * np.einsum("ij,ij->i", y, y))
+            out[:, k] = (
+                np.log(w[k])
+                + np.log(np.diagonal(U[k])).sum()
+                - 0.5 * D * LOG_2PI
+                - 0.5 * np.einsum("ij,ij->i", y, y)
+            )
         return out

@@ -27,8 +27,9 @@ from explorer.models.base import HyperparametersBase, param
 @dataclass(frozen=True)
 class KMediansHyperparameters(HyperparametersBase):
     K: int = param(3, lo=1, hi=1000, help="number of clusters")
-    n_init: int = param(4, lo=1, hi=100,
-                        help="restarts from new L1 k-means++ seeds; the lowest distortion is kept")
+    n_init: int = param(
+        4, lo=1, hi=100, help="restarts from new L1 k-means++ seeds; the lowest distortion is kept"
+    )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -62,9 +63,9 @@ def _median_centers(X, labels, counts, mind, centers, order, offsets, fill, work
     for k in range(K):
         if counts[k] > 0:
             continue
-        p = ck.farthest_movable_row(labels, counts, mind, X.T, centers)    # (mind is always kept)
+        p = ck.farthest_movable_row(labels, counts, mind, X.T, centers)  # (mind is always kept)
         if p < 0:
-            continue            # cannot happen when K <= N
+            continue  # cannot happen when K <= N
         counts[labels[p]] -= 1
         counts[k] = 1
         labels[p] = k
@@ -88,10 +89,10 @@ def _median_centers(X, labels, counts, mind, centers, order, offsets, fill, work
             for t in range(n):
                 work[t] = X[order[start + t], j]
             h = n // 2
-            w = np.partition(work[:n], h)      # order statistic h in O(n), not a sort
+            w = np.partition(work[:n], h)  # order statistic h in O(n), not a sort
             if n % 2 == 1:
                 centers[k, j] = w[h]
-            else:                              # and the largest below it: statistic h - 1
+            else:  # and the largest below it: statistic h - 1
                 centers[k, j] = 0.5 * (w[:h].max() + w[h])
     return n_reseeded
 
@@ -100,10 +101,12 @@ def _median_centers(X, labels, counts, mind, centers, order, offsets, fill, work
 class KMedians(CentreModel):
     id = "kmedians"
     name = "K-medians"
-    description = ("K-means under the L1 (city-block) distance: assign every row to the centre "
-                   "with the smallest sum of absolute differences, move every centre to the "
-                   "coordinate-wise median of its rows. Minimises the sum of L1 distances; robust "
-                   "to outliers.")
+    description = (
+        "K-means under the L1 (city-block) distance: assign every row to the centre "
+        "with the smallest sum of absolute differences, move every centre to the "
+        "coordinate-wise median of its rows. Minimises the sum of L1 distances; robust "
+        "to outliers."
+    )
     Hyperparameters = KMediansHyperparameters
     shared_state = ("_X",)
 
@@ -115,8 +118,9 @@ class KMedians(CentreModel):
         X = self._X
         N = X.shape[0]
         K = self.hp.K
-        self._centers = ck.initial_centers(X, K, seed, centers, distance="l1",
-                                           order=model_row_order(self, X))
+        self._centers = ck.initial_centers(
+            X, K, seed, centers, distance="l1", order=model_row_order(self, X)
+        )
         self._labels = np.full(N, -1, dtype=np.int64)
         self._counts = np.zeros(K, dtype=np.int64)
         self._mind = np.empty(N)
@@ -125,16 +129,26 @@ class KMedians(CentreModel):
         self._fill = np.empty(K, dtype=np.int64)
         self._work = np.empty(N)
         self._n_reseeded = 0
-        self._distortion, self._n_changed = _assign_l1(X, self._centers, self._labels,
-                                                       self._counts, self._mind)
+        self._distortion, self._n_changed = _assign_l1(
+            X, self._centers, self._labels, self._counts, self._mind
+        )
 
     def step(self) -> float:
         """Median centre update (with re-seeding), then the L1 assignment; returns sum of L1."""
-        self._n_reseeded = _median_centers(self._X, self._labels, self._counts, self._mind,
-                                           self._centers, self._order, self._offsets, self._fill,
-                                           self._work)
-        self._distortion, self._n_changed = _assign_l1(self._X, self._centers, self._labels,
-                                                       self._counts, self._mind)
+        self._n_reseeded = _median_centers(
+            self._X,
+            self._labels,
+            self._counts,
+            self._mind,
+            self._centers,
+            self._order,
+            self._offsets,
+            self._fill,
+            self._work,
+        )
+        self._distortion, self._n_changed = _assign_l1(
+            self._X, self._centers, self._labels, self._counts, self._mind
+        )
         return float(self._distortion)
 
     def parameters(self) -> dict[str, np.ndarray]:

@@ -15,11 +15,11 @@ HERE = Path(__file__).resolve().parent
 N, K, T = 90, 3, 12
 
 rng = np.random.default_rng(1)
-group = np.arange(N) % K                       # affinity group: the ground truth
+group = np.arange(N) % K  # affinity group: the ground truth
 u = np.full((N, K), 0.04)
 u[np.arange(N), group] = 0.92
-w = 2.0 * np.eye(K) + 0.02                     # contacts mostly within a group
-mu = np.full((N, K), 0.05)                     # exposure groups, independent of the affinity
+w = 2.0 * np.eye(K) + 0.02  # contacts mostly within a group
+mu = np.full((N, K), 0.05)  # exposure groups, independent of the affinity
 mu[np.arange(N), rng.permutation(N) % K] = 0.9
 t, i, j, c = sample_network(u, w, mu, T, rng=rng)
 ids = [f"p{k:02d}" for k in range(N)]

@@ -51,7 +51,7 @@ class SharedBuffers(ExponentialMixture):
         self.log_rates = np.log(self.rates)
         self.weights = np.full(K, 1.0 / K)
         self.log_w = np.log(self.weights)
-        self._e_pass()          # into the shared buffers
+        self._e_pass()  # into the shared buffers
 
 
 @register

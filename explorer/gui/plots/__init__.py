@@ -41,8 +41,27 @@ from explorer.gui.plots.trace import (
     tick_texts,
 )
 
-__all__ = ["AdjacencyPanel", "ConfusionPanel", "DataViewPanel", "DISPLAY_POINTS", "GREY",
-           "IterationAxis", "NetworkPanel", "ObjectiveAxis", "PALETTE", "PlotPanel",
-           "PointCloudItem",
-           "SelectViewBox", "SIMPLEX_POINTS", "SimplexPanel", "TracePanel", "layout_job", "cluster_color",
-           "metric_label", "offset_for", "offset_label", "points_in_polygon", "tick_texts"]
+__all__ = [
+    "AdjacencyPanel",
+    "ConfusionPanel",
+    "DataViewPanel",
+    "DISPLAY_POINTS",
+    "GREY",
+    "IterationAxis",
+    "NetworkPanel",
+    "ObjectiveAxis",
+    "PALETTE",
+    "PlotPanel",
+    "PointCloudItem",
+    "SelectViewBox",
+    "SIMPLEX_POINTS",
+    "SimplexPanel",
+    "TracePanel",
+    "layout_job",
+    "cluster_color",
+    "metric_label",
+    "offset_for",
+    "offset_label",
+    "points_in_polygon",
+    "tick_texts",
+]

@@ -57,12 +57,14 @@ class AdjacencyPanel(PlotPanel):
         self.image = pg.ImageItem()
         self.image.setLookupTable(_adjacency_lut())
         self.plot.addItem(self.image)
-        self.bounds = self.plot.plot([], [], pen=pg.mkPen((214, 39, 40), width=1.2),
-                                     connect="pairs")
+        self.bounds = self.plot.plot(
+            [], [], pen=pg.mkPen((214, 39, 40), width=1.2), connect="pairs"
+        )
         self.bounds.setZValue(10)
         # The selected node's row and column (a node clicked in the Network view).
-        self.selection_lines = self.plot.plot([], [], pen=pg.mkPen((255, 170, 0), width=2),
-                                              connect="pairs")
+        self.selection_lines = self.plot.plot(
+            [], [], pen=pg.mkPen((255, 170, 0), width=2), connect="pairs"
+        )
         self.selection_lines.setZValue(12)
         self.selected_node = -1
         self._rank = None
@@ -74,8 +76,8 @@ class AdjacencyPanel(PlotPanel):
         self.message = _message_item()
         self.plot.addItem(self.message, ignoreBounds=True)
         self.adj = None
-        self.node_names = None              # (n,) a name per node (from the node-label file)
-        self.node_community = None          # (n,) community code of each node, for the hover
+        self.node_names = None  # (n,) a name per node (from the node-label file)
+        self.node_community = None  # (n,) community code of each node, for the hover
         self._order_labels = None
         self._order_memberships = None
         self.slider.valueChanged.connect(self._slider_moved)
@@ -111,7 +113,7 @@ class AdjacencyPanel(PlotPanel):
             self.message.setText("The adjacency matrix is shown for networks.")
             self.message.setPos(0.5, 0.5)
             self.plot.setRange(xRange=(0, 1), yRange=(0, 1))
-            self.show_axes(False)        # the note alone, not empty axes behind it
+            self.show_axes(False)  # the note alone, not empty axes behind it
             return
         self.show_axes(True)
         self.message.setText("")
@@ -121,8 +123,11 @@ class AdjacencyPanel(PlotPanel):
             reset_slider(self.slider, data.T)
         # Before a fit: ground-truth order when known, else the file's order.
         self._order_memberships = None
-        self._order_labels = (np.asarray(data.labels).astype(str) if data.labels is not None
-                              else np.zeros(data.n_items, dtype=int))
+        self._order_labels = (
+            np.asarray(data.labels).astype(str)
+            if data.labels is not None
+            else np.zeros(data.n_items, dtype=int)
+        )
         self._rebuild()
         n = data.n_items
         self.plot.setRange(xRange=(-0.03 * n, n), yRange=(-0.03 * n, n), padding=0.02)
@@ -145,8 +150,9 @@ class AdjacencyPanel(PlotPanel):
         self._rank[order] = np.arange(n)
         self._draw_selected_node()
         u, v, w, sym = self._edges()
-        self.adj = views.bin_adjacency(u, v, w, n, order, bounds, symmetric=sym,
-                                       max_pixels=self.MAX_PIXELS)
+        self.adj = views.bin_adjacency(
+            u, v, w, n, order, bounds, symmetric=sym, max_pixels=self.MAX_PIXELS
+        )
         self.image.setImage(self.adj.image, levels=(0, 255), autoLevels=False)
         self.image.setRect(QRectF(0, 0, n, n))
         self._draw_bands(order)
@@ -159,8 +165,9 @@ class AdjacencyPanel(PlotPanel):
             self.bounds.setData([], [])
         if d.kind == "temporal":
             t = self.slider.value()
-            self.slider_label.setText("aggregate" if t == 0 else
-                                      f"snapshot {t - 1} (t = {d.times[t - 1]:g})")
+            self.slider_label.setText(
+                "aggregate" if t == 0 else f"snapshot {t - 1} (t = {d.times[t - 1]:g})"
+            )
 
     def select_node(self, node: int) -> None:
         """Mark node ``node``'s row and column (-1 clears)."""
@@ -184,10 +191,11 @@ class AdjacencyPanel(PlotPanel):
             comm = np.unique(self._order_labels, return_inverse=True)[1].ravel()
         self.node_community = comm
         n, B = self.adj.n_nodes, self.adj.bins
-        first_rank = -(-np.arange(B) * n // B)            # AdjacencyImage.ranks_of_pixel
+        first_rank = -(-np.arange(B) * n // B)  # AdjacencyImage.ranks_of_pixel
         codes = comm[order[np.minimum(first_rank, n - 1)]]
-        palette = np.array([(*cluster_color(int(k)), 255) for k in range(int(codes.max()) + 1)],
-                           dtype=np.uint8)
+        palette = np.array(
+            [(*cluster_color(int(k)), 255) for k in range(int(codes.max()) + 1)], dtype=np.uint8
+        )
         rgba = palette[codes]
         w = 0.025 * n
         self.band_top.setImage(rgba[None, :, :], autoLevels=False)
@@ -201,12 +209,11 @@ class AdjacencyPanel(PlotPanel):
 
     def show_snapshot(self, snapshot: dict, model_cls) -> None:
         super().show_snapshot(snapshot, model_cls)
-        if self.data is None or self.data.kind not in ("network", "temporal"):
-            return
-        communities = self.snapshot_communities(snapshot)
-        if communities is None:
-            return
-        self._order_labels, self._order_memberships = communities
+        if self.data is not None and self.data.kind in ("network", "temporal"):
+            self.show_snapshot_communities(snapshot)
+
+    def show_communities(self, labels, memberships) -> None:
+        self._order_labels, self._order_memberships = labels, memberships
         self._rebuild()
 
     def describe_position(self, x: float, y: float) -> str:

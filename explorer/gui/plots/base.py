@@ -24,27 +24,32 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.layout import TAB10
+
 try:  # pyqtgraph's packing of QPainter.PixmapFragment arrays (what its ScatterPlotItem uses)
     from pyqtgraph.Qt import internals as pg_internals
 except ImportError:  # pragma: no cover  (then dots are drawn by drawPoints, slower)
     pg_internals = None
 
-pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="w",
-                    foreground="k")
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="w", foreground="k")
 
-PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-           (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+# The community colours (matplotlib's tab10 first): the same in the window and in the files the
+# network layout writes (GraphML colours).
+PALETTE = TAB10
 GREY = (150, 150, 150)
-DISPLAY_POINTS = 20_000      # random display sample for scatter plots ('all points' toggles it)
-SIMPLEX_POINTS = 10_000      # memberships drawn in the simplex
+DISPLAY_POINTS = 20_000  # random display sample for scatter plots ('all points' toggles it)
+SIMPLEX_POINTS = 10_000  # memberships drawn in the simplex
 
 
 def _natural_key(text) -> tuple:
     """Sort key putting "2" before "10"."""
     import re
 
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower())
-                 for t in re.split(r"(\d+)", str(text)) if t)
+    return tuple(
+        (0, int(t), "") if t.isdigit() else (1, 0, t.lower())
+        for t in re.split(r"(\d+)", str(text))
+        if t
+    )
 
 
 def cluster_color(k: int) -> tuple[int, int, int]:
@@ -73,9 +78,12 @@ class PointCloudItem(pg.GraphicsObject):
         self._rect = QRectF()
         self._size = float(size)
         self._pen = QPen()
-        self._sprite = None          # (pixmap, side in device pixels, device pixel ratio)
-        self._fragments = (pg_internals.PrimitiveArray(QPainter.PixmapFragment, 10)
-                           if pg_internals is not None else None)
+        self._sprite = None  # (pixmap, side in device pixels, device pixel ratio)
+        self._fragments = (
+            pg_internals.PrimitiveArray(QPainter.PixmapFragment, 10)
+            if pg_internals is not None
+            else None
+        )
         self.setColor(color)
 
     def setColor(self, color) -> None:  # noqa: N802  (pyqtgraph naming)
@@ -106,8 +114,9 @@ class PointCloudItem(pg.GraphicsObject):
         self.prepareGeometryChange()
         self.data = pos
         if len(pos):
-            self._poly = pg.functions.arrayToQPolygonF(np.ascontiguousarray(pos[:, 0]),
-                                                       np.ascontiguousarray(pos[:, 1]))
+            self._poly = pg.functions.arrayToQPolygonF(
+                np.ascontiguousarray(pos[:, 0]), np.ascontiguousarray(pos[:, 1])
+            )
             lo, hi = pos.min(0), pos.max(0)
             self._rect = QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
         else:
@@ -138,19 +147,22 @@ class PointCloudItem(pg.GraphicsObject):
     def paint(self, p, option=None, widget=None):
         if not len(self.data):
             return
-        if (self._fragments is not None and not self._exportOpts
-                and p.paintEngine().type() == QPaintEngine.Type.Raster):
+        if (
+            self._fragments is not None
+            and not self._exportOpts
+            and p.paintEngine().type() == QPaintEngine.Type.Raster
+        ):
             dpr = widget.devicePixelRatioF() if widget is not None else 1.0
             pm, side, dpr = self._dot_sprite(dpr)
             tr = p.transform()
             x, y = self.data[:, 0], self.data[:, 1]
             self._fragments.resize(len(x))
             a = self._fragments.ndarray()
-            a[:, 0] = tr.m11() * x + tr.m21() * y + tr.dx()     # fragment centres, device px
+            a[:, 0] = tr.m11() * x + tr.m21() * y + tr.dx()  # fragment centres, device px
             a[:, 1] = tr.m12() * x + tr.m22() * y + tr.dy()
-            np.clip(a[:, :2], -2.0**30, 2.0**30, out=a[:, :2])
-            a[:, 2:6] = (0.0, 0.0, side, side)                   # source rect in the sprite
-            a[:, 6:10] = (1.0 / dpr, 1.0 / dpr, 0.0, 1.0)        # scale x, y, rotation, opacity
+            np.clip(a[:, :2], -(2.0**30), 2.0**30, out=a[:, :2])
+            a[:, 2:6] = (0.0, 0.0, side, side)  # source rect in the sprite
+            a[:, 6:10] = (1.0 / dpr, 1.0 / dpr, 0.0, 1.0)  # scale x, y, rotation, opacity
             p.save()
             p.resetTransform()
             p.drawPixmapFragments(*self._fragments.drawargs(), pm)
@@ -189,12 +201,12 @@ class PlotPanel(QWidget):
     """Base: a titled panel with an export target."""
 
     title = ""
-    EXPORT_SIZE = (900, 600)     # logical pixels of an exported plot (PNG at twice this)
+    EXPORT_SIZE = (900, 600)  # logical pixels of an exported plot (PNG at twice this)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.data = None
-        self.fit_snapshot = None     # the last snapshot drawn (tests check plots hold a fit)
+        self.fit_snapshot = None  # the last snapshot drawn (tests check plots hold a fit)
 
     def _plot_column(self, *above, **plot_options) -> QVBoxLayout:
         """Lay the panel out as one column, edge to edge: ``above`` (widgets or layouts), then
@@ -225,15 +237,23 @@ class PlotPanel(QWidget):
     def show_snapshot(self, snapshot: dict, model_cls) -> None:
         self.fit_snapshot = snapshot
 
-    @staticmethod
-    def snapshot_communities(snapshot: dict):
-        """(labels, memberships or None) of a fit's snapshot as arrays, or None when it has no
-        labels yet: what the network panels colour and order by."""
+    def show_snapshot_communities(self, snapshot: dict) -> None:
+        """(The network panels) colour or order by a fit's communities: calls
+        ``show_communities(labels, memberships or None)``, as arrays, once the snapshot has
+        labels."""
         labels = snapshot.get("labels")
-        if labels is None:
-            return None
-        m = snapshot.get("memberships")
-        return np.asarray(labels), None if m is None else np.asarray(m)
+        if labels is not None:
+            m = snapshot.get("memberships")
+            self.show_communities(np.asarray(labels), None if m is None else np.asarray(m))
+
+    def nth_item(self, items: list, i: int, make):
+        """``items[i]``, first adding items made by ``make()`` to ``self.plot`` until there is
+        one: a panel's layers (one per colour group, curve, ...) are made when first needed and
+        reused after."""
+        while len(items) <= i:
+            items.append(make())
+            self.plot.addItem(items[-1])
+        return items[i]
 
     def clear_fit(self) -> None:
         """A new run starts: forget the previous run's snapshot (redrawn uncoloured)."""

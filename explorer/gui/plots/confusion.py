@@ -63,8 +63,10 @@ class ConfusionPanel(PlotPanel):
         self.table.setRowCount(0)
         self.table.setColumnCount(0)
         if self.data is not None and self.data.labels is not None:
-            self.info.setText(f"Ground truth: {self.data.label_name or 'labels'}. Run a model "
-                              "to compare its clusters with it.")
+            self.info.setText(
+                f"Ground truth: {self.data.label_name or 'labels'}. Run a model "
+                "to compare its clusters with it."
+            )
 
     def set_data(self, data) -> None:
         super().set_data(data)
@@ -84,17 +86,21 @@ class ConfusionPanel(PlotPanel):
             rank[order] = np.arange(len(names))
             self._names = names[order]
             self._codes = rank[codes.ravel()]
-            self._truth_all = np.full(len(truth), -1, dtype=np.int64)   # code per row, -1: none
+            self._truth_all = np.full(len(truth), -1, dtype=np.int64)  # code per row, -1: none
             self._truth_all[self._known] = self._codes
         self.table.clear()
         self.table.setRowCount(0)
         self.table.setColumnCount(0)
         if data is None or data.labels is None:
-            self.info.setText("No ground truth: choose a label column (tables) or a node-label "
-                              "file (networks) in the data panel.")
+            self.info.setText(
+                "No ground truth: choose a label column (tables) or a node-label "
+                "file (networks) in the data panel."
+            )
         else:
-            self.info.setText(f"Ground truth: {data.label_name or 'labels'}. Run a model to "
-                              "compare its clusters with it.")
+            self.info.setText(
+                f"Ground truth: {data.label_name or 'labels'}. Run a model to "
+                "compare its clusters with it."
+            )
 
     def set_selection(self, rows) -> None:
         """Count the selected rows (data view selection) in each cell; None clears."""
@@ -112,7 +118,7 @@ class ConfusionPanel(PlotPanel):
 
         # Integer codes computed once per data set keep this O(N) with no string work.
         self._pred_all = np.asarray(labels)
-        rows_of = snapshot.get("sample_rows")     # a snapshot of a sample (Dask run)
+        rows_of = snapshot.get("sample_rows")  # a snapshot of a sample (Dask run)
         self._rows = None if rows_of is None else np.asarray(rows_of, dtype=np.int64)
         self._truth_fit = self._truth_all if self._rows is None else self._truth_all[self._rows]
         known = self._truth_fit >= 0
@@ -120,7 +126,7 @@ class ConfusionPanel(PlotPanel):
         pred = self._pred_all[known]
         counts, present, cols = views.confusion_table(truth, pred)
         rows = self._names
-        c = np.zeros((len(rows), len(cols)), dtype=np.int64)   # every label a row, even if absent
+        c = np.zeros((len(rows), len(cols)), dtype=np.int64)  # every label a row, even if absent
         c[present] = counts
         self.counts = c
         self._cols = cols
@@ -128,13 +134,15 @@ class ConfusionPanel(PlotPanel):
         # a good fit reads as a diagonal.
         self.column_order = np.lexsort((-c.max(axis=0), c.argmax(axis=0)))
         self._fill()
-        pred_codes = np.searchsorted(cols, pred)       # 0..n_clusters-1, as the metrics expect
+        pred_codes = np.searchsorted(cols, pred)  # 0..n_clusters-1, as the metrics expect
         nmi = metrics.nmi(truth, pred_codes)
         ari = metrics.ari(truth, pred_codes)
         of = " of a sample (Dask run)" if self._rows is not None else ""
-        self.info.setText(f"Rows: {data.label_name or 'ground truth'}; columns: fitted clusters "
-                          "(under the label most of their members have). "
-                          f"NMI {nmi:.3f}, ARI {ari:.3f} over {len(pred):,} labelled items{of}.")
+        self.info.setText(
+            f"Rows: {data.label_name or 'ground truth'}; columns: fitted clusters "
+            "(under the label most of their members have). "
+            f"NMI {nmi:.3f}, ARI {ari:.3f} over {len(pred):,} labelled items{of}."
+        )
 
     def _fill(self) -> None:
         c = self.counts[:, self.column_order]
@@ -143,15 +151,23 @@ class ConfusionPanel(PlotPanel):
         sel = None
         if self.selection is not None:
             # the selected rows' places in the snapshot (rows themselves, or in a sample)
-            at = np.asarray(self.selection) if self._rows is None else \
-                np.flatnonzero(np.isin(self._rows, self.selection))
+            at = (
+                np.asarray(self.selection)
+                if self._rows is None
+                else np.flatnonzero(np.isin(self._rows, self.selection))
+            )
             at = at[self._truth_fit[at] >= 0]
             # codes of the selected rows: truth code, and the column of their cluster
             t = self._truth_fit[at]
             col_of = {k: j for j, k in enumerate(cols)}
             p = np.array([col_of[k] for k in self._pred_all[at]], dtype=np.int64)
-            sel = np.bincount(t * len(cols) + p, minlength=len(rows) * len(cols)).reshape(
-                len(rows), len(cols)) if len(t) else np.zeros_like(c)
+            sel = (
+                np.bincount(t * len(cols) + p, minlength=len(rows) * len(cols)).reshape(
+                    len(rows), len(cols)
+                )
+                if len(t)
+                else np.zeros_like(c)
+            )
         self.selected_counts = sel
         self.table.setRowCount(len(rows))
         self.table.setColumnCount(len(cols))
@@ -187,13 +203,22 @@ class ConfusionPanel(PlotPanel):
         p.setFont(font)
         fm = p.fontMetrics()
         pad = 8
-        cell_w = max(fm.horizontalAdvance(str(int(c.max()))) + 2 * pad, 44,
-                     *(fm.horizontalAdvance(k) + 2 * pad for k in cols))
+        cell_w = max(
+            fm.horizontalAdvance(str(int(c.max()))) + 2 * pad,
+            44,
+            *(fm.horizontalAdvance(k) + 2 * pad for k in cols),
+        )
         cell_h = fm.height() + pad
         head_w = max(fm.horizontalAdvance(r) for r in rows) + 2 * pad
-        lines = [t for t in (self._export_title,
-                             f"rows: {self.data.label_name or 'ground truth'}; columns: clusters",
-                             self.info.text().split(". ")[-1]) if t]
+        lines = [
+            t
+            for t in (
+                self._export_title,
+                f"rows: {self.data.label_name or 'ground truth'}; columns: clusters",
+                self.info.text().split(". ")[-1],
+            )
+            if t
+        ]
         top = pad + len(lines) * (fm.height() + 2) + pad
         W = max(head_w + len(cols) * cell_w, *(fm.horizontalAdvance(t) for t in lines)) + 2 * pad
         H = top + (len(rows) + 1) * cell_h + pad
@@ -203,12 +228,16 @@ class ConfusionPanel(PlotPanel):
             p.drawText(pad, pad + fm.ascent() + k * (fm.height() + 2), t)
         row_tot = np.maximum(c.sum(axis=1, keepdims=True), 1)
         for j, k in enumerate(cols):
-            p.drawText(QRectF(head_w + j * cell_w, top, cell_w, cell_h),
-                       Qt.AlignmentFlag.AlignCenter, k)
+            p.drawText(
+                QRectF(head_w + j * cell_w, top, cell_w, cell_h), Qt.AlignmentFlag.AlignCenter, k
+            )
         for i, r in enumerate(rows):
             y = top + (i + 1) * cell_h
-            p.drawText(QRectF(0, y, head_w - pad, cell_h),
-                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, r)
+            p.drawText(
+                QRectF(0, y, head_w - pad, cell_h),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                r,
+            )
             for j in range(len(cols)):
                 rect = QRectF(head_w + j * cell_w, y, cell_w, cell_h)
                 if c[i, j]:

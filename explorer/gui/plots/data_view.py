@@ -34,14 +34,15 @@ class SelectViewBox(pg.ViewBox):
     """A ViewBox that, in a selection mode ("box" or "lasso"), turns a left drag into a region
     (a polygon in view coordinates) instead of panning."""
 
-    sigRegion = Signal(object)         # (M, 2) polygon in view coordinates
+    sigRegion = Signal(object)  # (M, 2) polygon in view coordinates
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         self.select_mode = None
         self._path: list[tuple[float, float]] = []
-        self.outline = pg.PlotCurveItem(pen=pg.mkPen((20, 20, 20), width=1.5,
-                                                     style=Qt.PenStyle.DashLine))
+        self.outline = pg.PlotCurveItem(
+            pen=pg.mkPen((20, 20, 20), width=1.5, style=Qt.PenStyle.DashLine)
+        )
         self.outline.setZValue(50)
         self.addItem(self.outline, ignoreBounds=True)
 
@@ -87,8 +88,7 @@ def points_in_polygon(xy: np.ndarray, poly: np.ndarray) -> np.ndarray:
 
 # A continuous column is coloured in this many quantile bins (light to dark).
 COLUMN_BINS = 6
-_RAMP = [(253, 231, 37), (122, 209, 81), (34, 168, 132), (42, 120, 142), (65, 68, 135),
-         (68, 1, 84)]
+_RAMP = [(253, 231, 37), (122, 209, 81), (34, 168, 132), (42, 120, 142), (65, 68, 135), (68, 1, 84)]
 
 
 class DataViewPanel(PlotPanel):
@@ -101,7 +101,7 @@ class DataViewPanel(PlotPanel):
 
     title = "Data"
     EXPORT_SIZE = (800, 650)
-    selection_changed = Signal(object)   # sorted row indices, or None
+    selection_changed = Signal(object)  # sorted row indices, or None
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -114,25 +114,35 @@ class DataViewPanel(PlotPanel):
             c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.cx.setToolTip("horizontal axis: a principal component or a column")
         self.cy.setToolTip("vertical axis: a principal component or a column")
-        self.color_by.setToolTip("colour the points by the fitted cluster, the ground truth, or "
-                                 "a column (quantile bins); auto: the cluster after a fit, the "
-                                 "ground truth before")
+        self.color_by.setToolTip(
+            "colour the points by the fitted cluster, the ground truth, or "
+            "a column (quantile bins); auto: the cluster after a fit, the "
+            "ground truth before"
+        )
         for text, mode in (("pan", None), ("box", "box"), ("lasso", "lasso")):
             self.select_mode.addItem(text, mode)
-        self.select_mode.setToolTip("what a drag does: pan the view, or select points in a box "
-                                    "or a lasso; selected points are highlighted here, in the "
-                                    "membership simplex and in the ground-truth table")
+        self.select_mode.setToolTip(
+            "what a drag does: pan the view, or select points in a box "
+            "or a lasso; selected points are highlighted here, in the "
+            "membership simplex and in the ground-truth table"
+        )
         self.clear_selection_button = QPushButton("Clear")
         self.clear_selection_button.setToolTip("clear the selection")
         self.clear_selection_button.setVisible(False)
         self.all_points = QCheckBox("All points")
-        self.all_points.setToolTip(f"draw every row instead of a random sample of "
-                                   f"{DISPLAY_POINTS:,} (slower for large tables)")
+        self.all_points.setToolTip(
+            f"draw every row instead of a random sample of "
+            f"{DISPLAY_POINTS:,} (slower for large tables)"
+        )
         # What is drawn ("150 points", "sample of 20,000 rows (Dask)"), shown as a caption in the
         # plot's lower-left corner (in the toolbar it squeezed the trace beside the tabs).
         self.info = QLabel("")
-        for label, w in (("x:", self.cx), ("y:", self.cy), ("colour:", self.color_by),
-                         ("drag:", self.select_mode)):
+        for label, w in (
+            ("x:", self.cx),
+            ("y:", self.cy),
+            ("colour:", self.color_by),
+            ("drag:", self.select_mode),
+        ):
             bar.addWidget(QLabel(label))
             bar.addWidget(w)
         bar.addWidget(self.clear_selection_button)
@@ -151,8 +161,9 @@ class DataViewPanel(PlotPanel):
         self.halo = PointCloudItem(color=(255, 190, 0, 255), size=11)
         self.halo.setZValue(-5)
         self.plot.addItem(self.halo)
-        self.centers_item = pg.ScatterPlotItem(symbol="x", size=16, pen=pg.mkPen("k", width=3),
-                                               brush=pg.mkBrush(0, 0, 0))
+        self.centers_item = pg.ScatterPlotItem(
+            symbol="x", size=16, pen=pg.mkPen("k", width=3), brush=pg.mkBrush(0, 0, 0)
+        )
         self.centers_item.setZValue(20)
         self.plot.addItem(self.centers_item)
         self.ellipse_items: list[pg.PlotDataItem] = []
@@ -166,18 +177,19 @@ class DataViewPanel(PlotPanel):
         self.caption.setParentItem(self.plot.vb)
         self.caption.anchor(itemPos=(0, 1), parentPos=(0, 1), offset=(4, -2))
         self.pca = None
-        self.sample = None             # the rows drawn (indices into the table)
-        self.positions = None          # their positions in the snapshot's per-row arrays
-        self.fit_rows = None           # a snapshot of a sample (Dask run): its rows, else None
+        self.sample = None  # the rows drawn (indices into the table)
+        self.positions = None  # their positions in the snapshot's per-row arrays
+        self.fit_rows = None  # a snapshot of a sample (Dask run): its rows, else None
         self.coords = None
         self.edges_1d = None
-        self.selection = None          # sorted row indices selected, or None
+        self.selection = None  # sorted row indices selected, or None
         self.hover_text = ""
         self.cx.currentIndexChanged.connect(self._axes_changed)
         self.cy.currentIndexChanged.connect(self._axes_changed)
         self.color_by.currentIndexChanged.connect(lambda _i: self.redraw())
         self.select_mode.currentIndexChanged.connect(
-            lambda _i: setattr(self.vb, "select_mode", self.select_mode.currentData()))
+            lambda _i: setattr(self.vb, "select_mode", self.select_mode.currentData())
+        )
         self.clear_selection_button.clicked.connect(lambda: self.set_selection(None))
         self.vb.sigRegion.connect(self._region_selected)
         self.all_points.toggled.connect(self._sample_changed)
@@ -204,7 +216,7 @@ class DataViewPanel(PlotPanel):
             self.message.setPos(0.5, 0.5)
             self.plot.setLabel("bottom", "")
             self.plot.setLabel("left", "")
-            self.show_axes(False)            # (after setLabel, which shows its axis)
+            self.show_axes(False)  # (after setLabel, which shows its axis)
             self.plot.setRange(xRange=(0, 1), yRange=(0, 1))
             for c in (self.cx, self.cy, self.color_by, self.select_mode):
                 c.setEnabled(False)
@@ -277,8 +289,9 @@ class DataViewPanel(PlotPanel):
             return
         rows = self.fit_rows
         n = self.data.n_items if rows is None else len(rows)
-        pos = (np.arange(n) if self.all_points.isChecked()
-               else views.display_sample(n, DISPLAY_POINTS))
+        pos = (
+            np.arange(n) if self.all_points.isChecked() else views.display_sample(n, DISPLAY_POINTS)
+        )
         # A snapshot of a sample (a Dask run: labels of ``sample_rows`` only) is drawn on those
         # rows; otherwise the snapshot has a value per row and positions are rows.
         self.sample = pos if rows is None else rows[pos]
@@ -302,9 +315,12 @@ class DataViewPanel(PlotPanel):
             self.plot.setLabel("left", "density")
             return
         Xs = X[self.sample]
-        if self.fit_rows is not None and self.fit_snapshot is not None and \
-                self.fit_snapshot.get("sample_X") is not None:
-            Xs = np.asarray(self.fit_snapshot["sample_X"])[self.positions]   # what was fitted
+        if (
+            self.fit_rows is not None
+            and self.fit_snapshot is not None
+            and self.fit_snapshot.get("sample_X") is not None
+        ):
+            Xs = np.asarray(self.fit_snapshot["sample_X"])[self.positions]  # what was fitted
         self.coords = np.column_stack([self._project(Xs, self.cx), self._project(Xs, self.cy)])
         self.plot.setLabel("bottom", self.cx.currentText())
         self.plot.setLabel("left", self.cy.currentText())
@@ -343,8 +359,11 @@ class DataViewPanel(PlotPanel):
         """Draw the rows of a sample snapshot (None: the table's own display sample)."""
         rows = None if rows is None else np.asarray(rows, dtype=np.int64)
         same = (rows is None and self.fit_rows is None) or (
-            rows is not None and self.fit_rows is not None and len(rows) == len(self.fit_rows)
-            and (not len(rows) or (rows[0] == self.fit_rows[0] and rows[-1] == self.fit_rows[-1])))
+            rows is not None
+            and self.fit_rows is not None
+            and len(rows) == len(self.fit_rows)
+            and (not len(rows) or (rows[0] == self.fit_rows[0] and rows[-1] == self.fit_rows[-1]))
+        )
         if same and self.sample is not None:
             return
         self.fit_rows = rows
@@ -386,18 +405,10 @@ class DataViewPanel(PlotPanel):
 
     # -- drawing ------------------------------------------------------------------------------
     def _scatter_item(self, i: int) -> PointCloudItem:
-        while len(self.scatter_items) <= i:
-            item = PointCloudItem(size=5)
-            self.plot.addItem(item)
-            self.scatter_items.append(item)
-        return self.scatter_items[i]
+        return self.nth_item(self.scatter_items, i, lambda: PointCloudItem(size=5))
 
     def _curve(self, items: list, i: int, **kw) -> pg.PlotDataItem:
-        while len(items) <= i:
-            item = pg.PlotDataItem([], [], **kw)
-            self.plot.addItem(item)
-            items.append(item)
-        return items[i]
+        return self.nth_item(items, i, lambda: pg.PlotDataItem([], [], **kw))
 
     def _set_legend(self, names: list[str], colors: list[tuple]) -> None:
         """Legend of the colour groups (rebuilt only when they change: it costs milliseconds)."""
@@ -430,7 +441,7 @@ class DataViewPanel(PlotPanel):
             order = np.argsort(codes, kind="stable")
             bounds = np.searchsorted(codes[order], np.arange(used + 1))
             for k in range(used):
-                rows = order[bounds[k]:bounds[k + 1]]
+                rows = order[bounds[k] : bounds[k + 1]]
                 self._scatter_item(k).setData(xy[rows], color=(*colors[k], 170))
         for item in self.scatter_items[used:]:
             item.setData(None)
@@ -444,7 +455,7 @@ class DataViewPanel(PlotPanel):
         self._set_info(text)
 
     def _set_info(self, text: str) -> None:
-        if text != self.info.text():       # (re-laying out the caption costs a redraw time)
+        if text != self.info.text():  # (re-laying out the caption costs a redraw time)
             self.info.setText(text)
             self.caption.setText(text)
 
@@ -452,8 +463,11 @@ class DataViewPanel(PlotPanel):
         n_drawn = 0 if self.coords is None else len(self.coords)
         if self.fit_rows is not None:
             n = len(self.fit_rows)
-            return (f"sample of {n:,} rows (Dask)" if n_drawn >= n else
-                    f"{n_drawn:,} of a sample of {n:,} rows (Dask)")
+            return (
+                f"sample of {n:,} rows (Dask)"
+                if n_drawn >= n
+                else f"{n_drawn:,} of a sample of {n:,} rows (Dask)"
+            )
         n = self.data.n_items
         return f"{n_drawn:,} of {n:,} points" if n_drawn < n else f"{n:,} points"
 
@@ -480,7 +494,7 @@ class DataViewPanel(PlotPanel):
             self.centers_item.setData(pos=c2)
             if covs is not None:
                 covs = np.asarray(covs, dtype=float)
-                if covs.ndim == 2:                   # diagonal covariances (K, D)
+                if covs.ndim == 2:  # diagonal covariances (K, D)
                     covs = np.einsum("kd,de->kde", covs, np.eye(covs.shape[1]))
                 W = self._view_matrix()
                 c22 = np.einsum("da,kde,eb->kab", W, covs, W)
@@ -515,7 +529,7 @@ class DataViewPanel(PlotPanel):
     def _draw_selection(self) -> None:
         if self.selection is None or self.coords is None:
             if len(self.halo.data):
-                self.halo.setData(None)        # (an empty item is left alone: no re-layout)
+                self.halo.setData(None)  # (an empty item is left alone: no re-layout)
             return
         shown = np.isin(self.sample, self.selection, assume_unique=True)
         self.halo.setData(self.coords[shown])
@@ -528,7 +542,7 @@ class DataViewPanel(PlotPanel):
         px, py = self.vb.viewPixelSize()
         d2 = ((self.coords[:, 0] - x) / px) ** 2 + ((self.coords[:, 1] - y) / py) ** 2
         i = int(np.argmin(d2))
-        if d2[i] > radius_px ** 2:
+        if d2[i] > radius_px**2:
             return ""
         row = int(self.sample[i])
         d = self.data
@@ -536,7 +550,7 @@ class DataViewPanel(PlotPanel):
         if d.labels is not None:
             parts.append(f"{d.label_name or 'label'}: {d.labels[row]}")
         snap = self.fit_snapshot or {}
-        at = int(self.positions[i])          # the row's place in the snapshot's arrays
+        at = int(self.positions[i])  # the row's place in the snapshot's arrays
         if snap.get("labels") is not None:
             parts.append(f"cluster {int(np.asarray(snap['labels'])[at])}")
         m = snap.get("memberships")
@@ -578,9 +592,15 @@ class DataViewPanel(PlotPanel):
         for i, k in enumerate(range(len(dens) - 1, -1, -1)):
             color = GREY if labels is None else cluster_color(k)
             item = self._curve(self.hist_items, i)
-            item.setData(edges, cum[k], stepMode="center", fillLevel=0,
-                         brush=pg.mkBrush(*color, 120), pen=pg.mkPen(*color, width=1))
-        for item in self.hist_items[len(dens):]:
+            item.setData(
+                edges,
+                cum[k],
+                stepMode="center",
+                fillLevel=0,
+                brush=pg.mkBrush(*color, 120),
+                pen=pg.mkPen(*color, width=1),
+            )
+        for item in self.hist_items[len(dens) :]:
             item.setData([], [])
         top = float(cum[-1].max()) if len(cum) else 0.0
         d1 = snap.get("density_1d")
@@ -614,8 +634,7 @@ class DataViewPanel(PlotPanel):
         else:
             self.centers_item.setData([], [])
         self.drawn_points = N
-        self._set_info(f"{N:,} values" if self.fit_rows is None else
-                          f"sample of {N:,} rows (Dask)")
+        self._set_info(f"{N:,} values" if self.fit_rows is None else f"sample of {N:,} rows (Dask)")
 
     def export_item(self):
         return self.plot

@@ -23,8 +23,8 @@ from explorer.gui.plots.base import GREY, PlotPanel, _message_item, cluster_colo
 from explorer.gui.worker import Job
 from explorer.runner import RunControl
 
-LINK_PEN = (120, 120, 120, 60)          # links: light grey, translucent (many overlap)
-HIGHLIGHT_PEN = (20, 20, 20, 230)        # the selected node's links
+LINK_PEN = (120, 120, 120, 60)  # links: light grey, translucent (many overlap)
+HIGHLIGHT_PEN = (20, 20, 20, 230)  # the selected node's links
 
 
 def layout_job(job_id: int, data, settings=None, *, use_cache: bool = True) -> Job:
@@ -38,8 +38,9 @@ def layout_job(job_id: int, data, settings=None, *, use_cache: bool = True) -> J
     control = RunControl()
 
     def steps():
-        return layout.layout_steps(data, settings, cancel=lambda: control.cancelled,
-                                   use_cache=use_cache)
+        return layout.layout_steps(
+            data, settings, cancel=lambda: control.cancelled, use_cache=use_cache
+        )
 
     return Job(job_id, "layout", steps, control=control)
 
@@ -55,14 +56,14 @@ class NetworkPanel(PlotPanel):
     instead (aggregated view, also with a note)."""
 
     title = "Network"
-    node_selected = Signal(int)          # node index, -1 when the selection is cleared
-    MAX_NODES = 20_000                   # drawn interactively; above, a uniform sample
+    node_selected = Signal(int)  # node index, -1 when the selection is cleared
+    MAX_NODES = 20_000  # drawn interactively; above, a uniform sample
     # Links drawn at most (a uniform sample above, with a note): Qt's raster engine strokes
     # about 1,000 links per millisecond here, so this keeps a repaint near 50 ms.
     MAX_LINKS = 50_000
-    MIXED_THRESHOLD = 0.6                # top membership below this: a mixed node
-    HOVER_PIXELS = 8                     # how near the cursor a node is found
-    LIVE_LAYOUT_NODES = 5_000            # draw the layout as it forms up to this many nodes
+    MIXED_THRESHOLD = 0.6  # top membership below this: a mixed node
+    HOVER_PIXELS = 8  # how near the cursor a node is found
+    LIVE_LAYOUT_NODES = 5_000  # draw the layout as it forms up to this many nodes
     # While the view pans or zooms, more links than this are hidden and drawn again once it has
     # been still for LINKS_BACK_MS (as sigma.js's hideEdgesOnMove): stroking 50,000 links takes
     # 35-80 ms a frame here, the nodes alone 10-20 ms.
@@ -80,7 +81,8 @@ class NetworkPanel(PlotPanel):
         self.aggregate_box = QCheckBox("one node per community")
         self.aggregate_box.setToolTip(
             "Draw each community as one node (at its members' mean position, sized by its "
-            "members) and the links between communities; for networks too large to draw")
+            "members) and the links between communities; for networks too large to draw"
+        )
         self.aggregate_box.toggled.connect(lambda _on: self._redraw())
         bar.addWidget(self.aggregate_box)
         self.slider = QSlider(Qt.Orientation.Horizontal)
@@ -104,36 +106,38 @@ class NetworkPanel(PlotPanel):
         self.plot.hideAxis("left")
         self.links = pg.PlotDataItem([], [], connect="pairs", pen=pg.mkPen(LINK_PEN, width=1))
         self.links.setZValue(0)
-        self.highlight = pg.PlotDataItem([], [], connect="pairs",
-                                         pen=pg.mkPen(HIGHLIGHT_PEN, width=2))
+        self.highlight = pg.PlotDataItem(
+            [], [], connect="pairs", pen=pg.mkPen(HIGHLIGHT_PEN, width=2)
+        )
         self.highlight.setZValue(5)
         self.nodes = pg.ScatterPlotItem(pxMode=True, hoverable=False)
         self.nodes.setZValue(10)
-        self.halo = pg.ScatterPlotItem(pxMode=True, symbol="o", brush=None,
-                                       pen=pg.mkPen((0, 0, 0), width=2.5))
+        self.halo = pg.ScatterPlotItem(
+            pxMode=True, symbol="o", brush=None, pen=pg.mkPen((0, 0, 0), width=2.5)
+        )
         self.halo.setZValue(20)
         for item in (self.links, self.highlight, self.nodes, self.halo):
             self.plot.addItem(item)
         self.message = _message_item()
         self.plot.addItem(self.message, ignoreBounds=True)
-        self._brushes = {}                   # rgb -> QBrush, shared by every node of a colour
+        self._brushes = {}  # rgb -> QBrush, shared by every node of a colour
         self._pens = {}
         self._no_pen = pg.mkPen(255, 255, 255, 200, width=0.6)
-        self.xy = None                       # (n, 2) layout of every node
-        self.aggregate_centres = np.zeros((0, 2))    # aggregated view: community centres,
-        self.aggregate_members = np.zeros(0)         # their member counts
-        self.aggregate_shown = np.zeros(0, dtype=np.int64)   # and the communities drawn
-        self.shown = np.zeros(0, dtype=np.int64)     # node indices drawn
+        self.xy = None  # (n, 2) layout of every node
+        self.aggregate_centres = np.zeros((0, 2))  # aggregated view: community centres,
+        self.aggregate_members = np.zeros(0)  # their member counts
+        self.aggregate_shown = np.zeros(0, dtype=np.int64)  # and the communities drawn
+        self.shown = np.zeros(0, dtype=np.int64)  # node indices drawn
         self.degree = np.zeros(0)
-        self.memberships = None              # (n, K) from the last snapshot
-        self.labels = None                   # (n,) hard labels from the last snapshot
-        self.node_colour = None              # (n, 3) uint8 colour of each node as drawn
+        self.memberships = None  # (n, K) from the last snapshot
+        self.labels = None  # (n,) hard labels from the last snapshot
+        self.node_colour = None  # (n, 3) uint8 colour of each node as drawn
         self.mixed = np.zeros(0, dtype=bool)  # (n,) drawn with a ring
         self.selected = -1
-        self.snapshot_index = None           # temporal: None = aggregate, else a snapshot
-        self._pairs = np.zeros((0, 2), dtype=np.int64)   # links drawn (node indices)
+        self.snapshot_index = None  # temporal: None = aggregate, else a snapshot
+        self._pairs = np.zeros((0, 2), dtype=np.int64)  # links drawn (node indices)
         self._all_pairs = np.zeros((0, 2), dtype=np.int64)
-        self._drawn_key = None               # what the node item shows (skip equal redraws)
+        self._drawn_key = None  # what the node item shows (skip equal redraws)
         self.slider.valueChanged.connect(self._slider_moved)
         self._links_back = QTimer(self)
         self._links_back.setSingleShot(True)
@@ -194,12 +198,11 @@ class NetworkPanel(PlotPanel):
 
     def show_snapshot(self, snapshot: dict, model_cls) -> None:
         super().show_snapshot(snapshot, model_cls)
-        if not self.applies():
-            return
-        communities = self.snapshot_communities(snapshot)
-        if communities is None:
-            return
-        self.labels, self.memberships = communities
+        if self.applies():
+            self.show_snapshot_communities(snapshot)
+
+    def show_communities(self, labels, memberships) -> None:
+        self.labels, self.memberships = labels, memberships
         self._recolour()
 
     def export_item(self):
@@ -208,7 +211,7 @@ class NetworkPanel(PlotPanel):
     def _export(self, path, suffix: str):
         # On screen the nodes are stamped from a pixmap atlas; an SVG gets one vector symbol
         # per node instead (pyqtgraph draws symbols one by one when its cache is off).
-        self._links_back.stop()          # links hidden by a pan just before: in the file too
+        self._links_back.stop()  # links hidden by a pan just before: in the file too
         self.links.setVisible(True)
         vector = suffix == ".svg"
         if vector:
@@ -257,8 +260,12 @@ class NetworkPanel(PlotPanel):
     def on_layout_finished(self, xy) -> None:
         """Slot for the finished layout (the generator's return value); coordinates of other
         data (a stale job) are ignored."""
-        if (self.data is not None and self.applies() and xy is not None
-                and np.shape(xy) == (self.data.n_nodes, 2)):
+        if (
+            self.data is not None
+            and self.applies()
+            and xy is not None
+            and np.shape(xy) == (self.data.n_nodes, 2)
+        ):
             # The view was fitted to the first positions, an early and smaller picture (karate
             # showed a few nodes zoomed in): fit it to the final one.
             self.set_layout(xy, fit=True)
@@ -282,8 +289,9 @@ class NetworkPanel(PlotPanel):
         self.slider.setValue(0 if t is None else t + 1)
         self.slider.blockSignals(False)
         d = self.data
-        self.slider_label.setText("aggregate" if t is None else
-                                  f"snapshot {t} (t = {d.times[t]:g})")
+        self.slider_label.setText(
+            "aggregate" if t is None else f"snapshot {t} (t = {d.times[t]:g})"
+        )
         if self.xy is not None:
             self._draw_links()
             if self.aggregated:
@@ -405,8 +413,11 @@ class NetworkPanel(PlotPanel):
     def aggregated(self) -> bool:
         """Whether the aggregated community view is drawn (the toggle, once there are
         communities to aggregate)."""
-        return (self.aggregate_box.isChecked() and self.data is not None
-                and (self.labels is not None or self.data.labels is not None))
+        return (
+            self.aggregate_box.isChecked()
+            and self.data is not None
+            and (self.labels is not None or self.data.labels is not None)
+        )
 
     def _draw_aggregate(self) -> None:
         """One node per community at its members' mean position, sized by its members; links
@@ -417,17 +428,23 @@ class NetworkPanel(PlotPanel):
         K = int(codes.max()) + 1 if known.any() else 0
         counts = np.bincount(codes[known], minlength=K).astype(float)
         safe = np.maximum(counts, 1.0)
-        centres = np.column_stack([
-            np.bincount(codes[known], weights=self.xy[known, 0], minlength=K) / safe,
-            np.bincount(codes[known], weights=self.xy[known, 1], minlength=K) / safe])
+        centres = np.column_stack(
+            [
+                np.bincount(codes[known], weights=self.xy[known, 0], minlength=K) / safe,
+                np.bincount(codes[known], weights=self.xy[known, 1], minlength=K) / safe,
+            ]
+        )
         present = np.flatnonzero(counts > 0)
         pairs = self._current_pairs()
         a, b = codes[pairs[:, 0]], codes[pairs[:, 1]]
         ok = (a >= 0) & (b >= 0) & (a != b)
         key = np.minimum(a[ok], b[ok]) * max(K, 1) + np.maximum(a[ok], b[ok])
         weight = np.bincount(key, minlength=K * K) if len(key) else np.zeros(K * K)
-        strong = np.flatnonzero(weight >= 0.01 * weight.max()) if weight.any() else \
-            np.zeros(0, dtype=np.int64)
+        strong = (
+            np.flatnonzero(weight >= 0.01 * weight.max())
+            if weight.any()
+            else np.zeros(0, dtype=np.int64)
+        )
         strong = strong[np.argsort(-weight[strong], kind="stable")[:2000]]
         seg = centres[np.column_stack([strong // max(K, 1), strong % max(K, 1)]).ravel()]
         if len(seg):
@@ -437,10 +454,14 @@ class NetworkPanel(PlotPanel):
         self._pairs = np.zeros((0, 2), dtype=np.int64)
         top = max(float(counts.max()), 1.0) if K else 1.0
         palette = [cluster_color(int(k)) for k in present]
-        self.nodes.setData(centres[present, 0], centres[present, 1],
-                           size=np.round(8 + 40 * np.sqrt(counts[present] / top)),
-                           brush=[self._brush(c) for c in palette], pen=self._no_pen,
-                           symbol="o")
+        self.nodes.setData(
+            centres[present, 0],
+            centres[present, 1],
+            size=np.round(8 + 40 * np.sqrt(counts[present] / top)),
+            brush=[self._brush(c) for c in palette],
+            pen=self._no_pen,
+            symbol="o",
+        )
         self._drawn_key = None
         self.aggregate_centres = centres
         self.aggregate_members = counts
@@ -449,14 +470,15 @@ class NetworkPanel(PlotPanel):
         self.note.setText(
             f"Aggregated view: one node per community ({len(present)}), sized by its members; "
             f"the {len(strong):,} strongest of the community pairs linked by the {between:,} "
-            "links between communities are drawn.")
+            "links between communities are drawn."
+        )
         self.note.setVisible(True)
         self.highlight.setData([], [])
         self.halo.setData([], [])
 
     def _draw_links(self) -> None:
         if self.aggregated:
-            return           # drawn with the nodes by _draw_aggregate
+            return  # drawn with the nodes by _draw_aggregate
         n = self.data.n_nodes
         pairs = self._current_pairs()
         notes = []
@@ -464,9 +486,11 @@ class NetworkPanel(PlotPanel):
             inside = np.zeros(n, dtype=bool)
             inside[self.shown] = True
             pairs = pairs[inside[pairs[:, 0]] & inside[pairs[:, 1]]]
-            notes.append(f"Showing a uniform sample of {len(self.shown):,} of {n:,} nodes and "
-                         f"the {len(pairs):,} links among them (the full network is too large "
-                         "to draw interactively; the layout and the export cover every node).")
+            notes.append(
+                f"Showing a uniform sample of {len(self.shown):,} of {n:,} nodes and "
+                f"the {len(pairs):,} links among them (the full network is too large "
+                "to draw interactively; the layout and the export cover every node)."
+            )
         if len(pairs) > self.MAX_LINKS:
             rng = np.random.default_rng(1)
             total = len(pairs)
@@ -530,12 +554,13 @@ class NetworkPanel(PlotPanel):
         codes, second = self._community_codes()
         key = (self.xy, len(self.shown), codes, second)
         if self._drawn_key is not None and self._same_drawing(key):
-            return          # a snapshot that changes no colour and no ring redraws nothing
+            return  # a snapshot that changes no colour and no ring redraws nothing
         self._drawn_key = key
         top = int(codes.max()) if len(codes) else -1
         top2 = int(second.max()) if second is not None and len(second) else -1
-        palette = np.array([cluster_color(k) for k in range(max(top, top2) + 1)] + [GREY],
-                           dtype=np.uint8)            # index -1 is grey
+        palette = np.array(
+            [cluster_color(k) for k in range(max(top, top2) + 1)] + [GREY], dtype=np.uint8
+        )  # index -1 is grey
         self.node_colour = palette[codes]
         self.mixed = np.zeros(self.data.n_nodes, bool) if second is None else second >= 0
         s = self.shown
@@ -544,8 +569,9 @@ class NetworkPanel(PlotPanel):
         small = len(s) > 5_000
         # Whole-pixel sizes: pyqtgraph renders one symbol per (size, pen, brush) into its atlas,
         # so continuous sizes would render thousands (about 0.9 s at 20,000 nodes).
-        sizes = np.round((3.0 if small else 5.0)
-                         + (9.0 if small else 13.0) * np.sqrt(deg[s] / dmax))
+        sizes = np.round(
+            (3.0 if small else 5.0) + (9.0 if small else 13.0) * np.sqrt(deg[s] / dmax)
+        )
         # One shared QBrush / QPen per colour, picked by numpy indexing (index -1: grey).
         brush_lut = np.empty(len(palette), dtype=object)
         brush_lut[:] = [self._brush(tuple(int(v) for v in c)) for c in palette]
@@ -560,16 +586,19 @@ class NetworkPanel(PlotPanel):
             pens[~mixed] = self._no_pen
             sizes = np.where(mixed, sizes + 4.0, sizes)
         p = self.xy[s]
-        self.nodes.setData(p[:, 0], p[:, 1], size=sizes, brush=brushes, pen=pens,
-                           symbol="o")
+        self.nodes.setData(p[:, 0], p[:, 1], size=sizes, brush=brushes, pen=pens, symbol="o")
         self._draw_selection()
 
     def _same_drawing(self, key) -> bool:
         xy, shown, codes, second = key
         old_xy, old_shown, old_codes, old_second = self._drawn_key
-        return (xy is old_xy and shown == old_shown and np.array_equal(codes, old_codes)
-                and (second is None) == (old_second is None)
-                and (second is None or np.array_equal(second, old_second)))
+        return (
+            xy is old_xy
+            and shown == old_shown
+            and np.array_equal(codes, old_codes)
+            and (second is None) == (old_second is None)
+            and (second is None or np.array_equal(second, old_second))
+        )
 
     def _draw_selection(self) -> None:
         node = self.selected

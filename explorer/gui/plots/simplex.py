@@ -33,7 +33,7 @@ class SimplexPanel(PlotPanel):
         self.outline = self.plot.plot([], [], pen=pg.mkPen((60, 60, 60), width=1.5))
         # One dot item per (cluster, opacity level): colour = argmax, opacity = largest membership.
         self.point_items: list[PointCloudItem] = []
-        self.positions = np.zeros((0, 2))   # drawn positions, in display-sample order
+        self.positions = np.zeros((0, 2))  # drawn positions, in display-sample order
         self.vertex_labels: list[pg.TextItem] = []
         self.message = _message_item()
         self.plot.addItem(self.message, ignoreBounds=True)
@@ -80,7 +80,7 @@ class SimplexPanel(PlotPanel):
                 self.halo.setData(None)
             return
         rows = self.selection
-        if self.fit_rows is not None:       # a sample snapshot: the selected rows it holds
+        if self.fit_rows is not None:  # a sample snapshot: the selected rows it holds
             rows = np.flatnonzero(np.isin(self.fit_rows, rows))
         rows = rows[:SIMPLEX_POINTS]
         P = views.simplex_project(M[rows])
@@ -106,19 +106,16 @@ class SimplexPanel(PlotPanel):
         self._K = None
 
     def _point_item(self, i: int) -> PointCloudItem:
-        while len(self.point_items) <= i:
-            item = PointCloudItem(size=6)
-            self.plot.addItem(item)
-            self.point_items.append(item)
-        return self.point_items[i]
+        return self.nth_item(self.point_items, i, lambda: PointCloudItem(size=6))
 
     def show_snapshot(self, snapshot: dict, model_cls) -> None:
         super().show_snapshot(snapshot, model_cls)
         M = snapshot.get("memberships")
         name = model_cls.name if model_cls is not None else "This model"
         if M is None:
-            self._show_message(f"{name} gives hard assignments only:\n"
-                               "it has no memberships to place in a simplex.")
+            self._show_message(
+                f"{name} gives hard assignments only:\nit has no memberships to place in a simplex."
+            )
             self.info.setText("")
             return
         M = np.asarray(M, dtype=float)
@@ -142,15 +139,18 @@ class SimplexPanel(PlotPanel):
             P[:, 1] = self._jitter
         arg = np.argmax(Ms, axis=1)
         top = Ms[np.arange(len(Ms)), arg]
-        level = np.clip(((top - 1.0 / K) / (1.0 - 1.0 / K) * self.ALPHA_LEVELS).astype(int), 0,
-                        self.ALPHA_LEVELS - 1)
+        level = np.clip(
+            ((top - 1.0 / K) / (1.0 - 1.0 / K) * self.ALPHA_LEVELS).astype(int),
+            0,
+            self.ALPHA_LEVELS - 1,
+        )
         group = arg * self.ALPHA_LEVELS + level
         n_groups = K * self.ALPHA_LEVELS
         order = np.argsort(group, kind="stable")
         bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
         alphas = np.linspace(40, 230, self.ALPHA_LEVELS).astype(int)
         for g in range(n_groups):
-            rows = order[bounds[g]:bounds[g + 1]]
+            rows = order[bounds[g] : bounds[g + 1]]
             color = (*cluster_color(g // self.ALPHA_LEVELS), int(alphas[g % self.ALPHA_LEVELS]))
             self._point_item(g).setData(P[rows] if len(rows) else None, color=color)
         for item in self.point_items[n_groups:]:
@@ -168,8 +168,9 @@ class SimplexPanel(PlotPanel):
                 if k < K:
                     t.setText(f"{k}")
                     t.setColor(cluster_color(k))
-                    t.setPos(*(V[k] * (1.12 if K > 2 else 1.0) + (np.array([0, 0.2]) if K == 2
-                                                                  else 0)))
+                    t.setPos(
+                        *(V[k] * (1.12 if K > 2 else 1.0) + (np.array([0, 0.2]) if K == 2 else 0))
+                    )
                 else:
                     t.setText("")
             self.plot.setRange(xRange=(-1.25, 1.25), yRange=(-1.25, 1.25) if K > 2 else (-0.5, 0.5))

@@ -16,8 +16,7 @@ class IterationAxis(pg.AxisItem):
     """An axis of iteration numbers: whole-number ticks only (no 1.5, 2.5)."""
 
     def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803  (pyqtgraph override)
-        levels = [(sp, off) for sp, off in super().tickSpacing(minVal, maxVal, size)
-                  if sp >= 1.0]
+        levels = [(sp, off) for sp, off in super().tickSpacing(minVal, maxVal, size) if sp >= 1.0]
         return levels or [(1.0, 0.0)]
 
 
@@ -72,9 +71,14 @@ def offset_label(kind: str, offset: float) -> str:
     return f"{kind} {'+' if offset < 0 else '−'} {text}"
 
 
-METRIC_LABELS = {"heldout_auc": "held-out AUC", "heldout_perplexity": "held-out perplexity",
-                 "heldout_loglik": "held-out log-lik.", "elbo": "ELBO", "test_auc": "test AUC",
-                 "test_perplexity": "test perplexity"}
+METRIC_LABELS = {
+    "heldout_auc": "held-out AUC",
+    "heldout_perplexity": "held-out perplexity",
+    "heldout_loglik": "held-out log-lik.",
+    "elbo": "ELBO",
+    "test_auc": "test AUC",
+    "test_perplexity": "test perplexity",
+}
 
 
 def metric_label(name: str) -> str:
@@ -95,9 +99,9 @@ class TracePanel(PlotPanel):
         self.glw = pg.GraphicsLayoutWidget()
         lay.addWidget(self.glw)
         self.axis = ObjectiveAxis("left")
-        self.plot = self.glw.addPlot(row=0, col=0,
-                                     axisItems={"bottom": IterationAxis("bottom"),
-                                                "left": self.axis})
+        self.plot = self.glw.addPlot(
+            row=0, col=0, axisItems={"bottom": IterationAxis("bottom"), "left": self.axis}
+        )
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setLabel("bottom", "iteration")
         self.plot.setLabel("left", "objective")
@@ -208,8 +212,15 @@ class TracePanel(PlotPanel):
                 plot.setXLink(self.plot)
                 plot.setMaximumHeight(220)
                 color = cluster_color(len(self.metric_curves) + 1)
-                curve = plot.plot([], [], symbol="o", symbolSize=4, pen=pg.mkPen(color, width=2),
-                                  symbolBrush=color, symbolPen=None)
+                curve = plot.plot(
+                    [],
+                    [],
+                    symbol="o",
+                    symbolSize=4,
+                    pen=pg.mkPen(color, width=2),
+                    symbolBrush=color,
+                    symbolPen=None,
+                )
                 self.metric_curves[name] = curve
                 self.metric_plots[name] = plot
                 self._relayout()
