@@ -276,8 +276,25 @@ def _exact_assignment(X, C):
     return d2.argmin(1), d2.min(1)
 
 
+def _assign_ranked(ck, XT, C, labels, sums, counts, mind):
+    """The ranked assignment pass whatever K (``assign`` takes it from DIRECT_MAX_K centres)."""
+    K, D = C.shape
+    ct = np.zeros((ck.padded_centres(K), D), dtype=XT.dtype)
+    cn = np.zeros(ck.padded_centres(K), dtype=XT.dtype)
+    shift = np.empty(D)
+    big = ck.prepare_centres(C, ct, cn, shift)
+    work, block = ck.lloyd_scratch(1, D, XT.dtype)
+    return ck._assign_rows_ranked(XT, C, ct, cn, shift, big, np.int64(0), XT.shape[1], labels,
+                                  sums, counts, mind, work[0], block[0])
+
+
+def _assign_public(ck, XT, C, labels, sums, counts, mind):
+    return ck.assign(XT, C, labels, sums, counts, mind, np.empty(0), np.empty(0, dtype=np.int64))
+
+
+@pytest.mark.parametrize("kernel", [_assign_public, _assign_ranked])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_assignment_is_exact_where_the_fast_pass_cannot_decide(dtype):
+def test_assignment_is_exact_where_the_fast_pass_cannot_decide(dtype, kernel):
     # The assignment ranks centres by ||mu||^2 - 2 x.mu in the data's type and computes a row
     # again exactly when the two best are within the rounding bound. Far from the origin
     # (offset 1e4, spread 1) float32 cannot separate them at all, and rows at the midpoint of two
@@ -286,7 +303,7 @@ def test_assignment_is_exact_where_the_fast_pass_cannot_decide(dtype):
 
     rng = np.random.default_rng(3)
     for offset in (0.0, 1e4):
-        for D, K in ((1, 3), (3, 5), (4, 4), (6, 9), (16, 13)):
+        for D, K in ((1, 3), (3, 5), (4, 4), (6, 9), (16, 13), (5, 33), (16, 40)):
             C = offset + rng.normal(size=(K, D)).astype(dtype).astype(np.float64)
             X = offset + rng.normal(size=(600, D))
             X[:40] = (C[0] + C[K - 1]) / 2            # exact ties between centres 0 and K - 1
@@ -295,8 +312,7 @@ def test_assignment_is_exact_where_the_fast_pass_cannot_decide(dtype):
             XT = np.ascontiguousarray(X.T)
             labels = np.full(600, -1, dtype=np.int64)
             sums, counts, mind = np.zeros((K, D)), np.zeros(K), np.zeros(600)
-            total, changed = ck.assign(XT, C, labels, sums, counts, mind, np.empty(0),
-                                       np.empty(0, dtype=np.int64))
+            total, changed = kernel(ck, XT, C, labels, sums, counts, mind)
             z, d = _exact_assignment(X, C)
             np.testing.assert_array_equal(labels, z)
             np.testing.assert_allclose(mind, d, rtol=1e-12, atol=1e-12)
@@ -307,12 +323,14 @@ def test_assignment_is_exact_where_the_fast_pass_cannot_decide(dtype):
                                               for k in range(K)], rtol=1e-12, atol=1e-9)
 
 
-def test_float32_parallel_step_matches_exact_float64_assignment():
-    # The chunked step in float32 (the approximate pass in float32 lanes) against an exact
-    # float64 assignment of the same float32 data, step after step.
-    X = blobs(4, n=_PARALLEL_MIN_ROWS + 777, d=7, k=9, sep=1.0).astype(np.float32)
-    c0 = X[:9].astype(np.float64)
-    model = KMeans(K=9)
+@pytest.mark.parametrize("K", [9, 40])
+def test_float32_parallel_step_matches_exact_float64_assignment(K):
+    # The chunked step in float32 (K = 40: the ranked pass in float32 lanes; K = 9: the direct
+    # difference form) against an exact float64 assignment of the same float32 data, step after
+    # step.
+    X = blobs(4, n=_PARALLEL_MIN_ROWS + 777, d=7, k=K, sep=1.0).astype(np.float32)
+    c0 = X[:K].astype(np.float64)
+    model = KMeans(K=K)
     model.initialize(table(X), 0, centers=c0)
     assert model._parallel
     for _ in range(4):

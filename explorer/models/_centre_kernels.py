@@ -51,6 +51,17 @@ BLOCK = 256
 SCRATCH_ROWS = 8
 _BEST, _SECOND, _INDEX, _NORM = 4, 5, 6, 7
 
+# Below this many centres the assignment takes the difference form for every centre
+# (:func:`_assign_rows_direct`); from it, the ranked pass (:func:`_assign_rows_ranked`). The
+# ranked pass costs about half the direct one per centre and coordinate but adds a booking pass of
+# a fixed cost per row and coordinate (the block copy, the gap test, the exact distance of the
+# chosen centre), so the crossover is at a number of centres, nearly whatever D. Serial CPU time
+# of one assignment of 200,000 rows of blobs, direct / ranked (median of 9, alternated, load 2;
+# bench/README.md, "Small K"): float64 K = 4-24: 0.58-0.84 (D = 4-32), K = 32: 0.74 (D = 8), 1.04
+# (D = 16), 1.25 (D = 32), K = 64: 1.07 (D = 8), 1.57 (D = 32); float32 K = 4-16: 0.43-0.81,
+# K = 32: 0.90-1.00, K = 50: 1.13-1.29.
+DIRECT_MAX_K = 32
+
 # Unit roundoff of the approximate pass, per type: 2^-53 for float64, 2^-24 for float32.
 _U64 = 2.0 ** -53
 _U32 = 2.0 ** -24
@@ -278,6 +289,124 @@ def _exact_nearest(XT, r, centers):
     return best, bestd
 
 
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _sq4(x0, x1, x2, x3, c0, c1, c2, c3, i):
+    """||x_i - c||^2 over four coordinates, summed in coordinate order."""
+    t0 = x0[i] - c0
+    t1 = x1[i] - c1
+    t2 = x2[i] - c2
+    t3 = x3[i] - c3
+    a = t0 * t0
+    a += t1 * t1
+    a += t2 * t2
+    a += t3 * t3
+    return a
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _add_sq4(a, x0, x1, x2, x3, c0, c1, c2, c3, i):
+    """a + ||x_i - c||^2 over four coordinates, added to a one coordinate at a time, in order."""
+    t0 = x0[i] - c0
+    t1 = x1[i] - c1
+    t2 = x2[i] - c2
+    t3 = x3[i] - c3
+    a += t0 * t0
+    a += t1 * t1
+    a += t2 * t2
+    a += t3 * t3
+    return a
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _keep_nearest(a, k, i, bestd, best):
+    """Row i's running minimum and argmin take (a, k) if a is smaller (branch-free selects)."""
+    lt = a < bestd[i]
+    bestd[i] = a if lt else bestd[i]
+    best[i] = k if lt else best[i]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _nearest_block(XT, centers, b0, n, acc, bestd, best):
+    """Nearest centre of rows b0 .. b0+n-1 by the difference form in float64: bestd[i], best[i]
+    for row b0 + i (lowest index on ties). Rows on SIMD lanes (XT is the (D, N) transpose),
+    coordinates four at a time (one pass over ``acc`` per four), each row's squared distance
+    summed over j in increasing order, as :func:`_exact_nearest` sums it."""
+    D = XT.shape[0]
+    K = centers.shape[0]
+    for i in range(n):
+        bestd[i] = np.inf
+        best[i] = 0
+    r = D % 4
+    for k in range(K):
+        for j in range(r):                     # the D mod 4 leading coordinates, one at a time
+            cj = centers[k, j]
+            x0 = XT[j, b0:b0 + n]
+            if j == 0:
+                for i in range(n):
+                    t0 = x0[i] - cj
+                    acc[i] = t0 * t0
+            else:
+                for i in range(n):
+                    t0 = x0[i] - cj
+                    acc[i] += t0 * t0
+        if D < 4:
+            for i in range(n):
+                _keep_nearest(acc[i], k, i, bestd, best)
+            continue
+        for j in range(r, D, 4):               # then four at a time; the last four also update
+            c0 = centers[k, j]                 # the running minimum
+            c1 = centers[k, j + 1]
+            c2 = centers[k, j + 2]
+            c3 = centers[k, j + 3]
+            x0 = XT[j, b0:b0 + n]
+            x1 = XT[j + 1, b0:b0 + n]
+            x2 = XT[j + 2, b0:b0 + n]
+            x3 = XT[j + 3, b0:b0 + n]
+            if j + 4 < D:
+                if j == 0:
+                    for i in range(n):
+                        acc[i] = _sq4(x0, x1, x2, x3, c0, c1, c2, c3, i)
+                else:
+                    for i in range(n):
+                        acc[i] = _add_sq4(acc[i], x0, x1, x2, x3, c0, c1, c2, c3, i)
+            elif j == 0:
+                for i in range(n):
+                    _keep_nearest(_sq4(x0, x1, x2, x3, c0, c1, c2, c3, i), k, i, bestd, best)
+            else:
+                for i in range(n):
+                    _keep_nearest(_add_sq4(acc[i], x0, x1, x2, x3, c0, c1, c2, c3, i), k, i,
+                                  bestd, best)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _assign_rows_direct(XT, centers, lo, hi, labels, sums, counts, mind):
+    """:func:`assign_rows` for small K D: block by block, :func:`_nearest_block` (the exact
+    difference form for every centre), then one pass in row order booking labels, counts, sums
+    and distances. Its scratch is allocated here (a few KB a call)."""
+    D = XT.shape[0]
+    B = BLOCK
+    acc = np.empty(B)
+    bestd = np.empty(B)
+    best = np.empty(B, dtype=np.int64)
+    total = 0.0
+    changed = 0
+    keep = mind.shape[0] > 0
+    for b0 in range(lo, hi, B):
+        n = min(hi, b0 + B) - b0
+        _nearest_block(XT, centers, b0, n, acc, bestd, best)
+        for i in range(n):
+            r = b0 + i
+            k = best[i]
+            changed += relabel(labels, r, k)
+            counts[k] += 1.0
+            for j in range(D):
+                sums[k, j] += XT[j, r]
+            total += bestd[i]
+            if keep:
+                mind[r] = bestd[i]
+    return total, changed
+
+
 def _float64_rows(work, block64):
     """The block's copy as the booking pass reads it (float64): work's data rows for float64
     data, else ``block64`` (chosen when the kernel is compiled, by the overload below)."""
@@ -294,6 +423,25 @@ def _float64_rows_impl(work, block64):
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, mind, work,
                 block64):
+    """Assignment of rows lo .. hi-1 fused with accumulation into ``sums``, ``counts`` (added
+    to, not reset), and each row's squared distance to its centre booked in ``mind`` (an empty
+    ``mind`` is not written). The label is the exact nearest centre (lowest index on ties), as
+    the difference form sum_j (x_j - mu_kj)^2 in float64 would choose it. Below
+    ``DIRECT_MAX_K`` centres the difference form itself
+    (:func:`_assign_rows_direct`), else the ranked pass (:func:`_assign_rows_ranked`: its
+    docstring says what ct, cn, shift, big, work and block64 are).
+
+    Returns (sum of the rows' squared distances, number of labels that changed).
+    """
+    if centers.shape[0] < DIRECT_MAX_K:
+        return _assign_rows_direct(XT, centers, lo, hi, labels, sums, counts, mind)
+    return _assign_rows_ranked(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts,
+                               mind, work, block64)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _assign_rows_ranked(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, mind,
+                        work, block64):
     """Assignment of rows lo .. hi-1 fused with accumulation into ``sums``, ``counts`` (added
     to, not reset): block by block, :func:`_approx_block`, then one pass in row order booking
     labels, counts, per-cluster sums (float64 whatever XT's type) and each row's squared
