@@ -5,8 +5,9 @@ Run by hand (not part of the test suite; the peers are a benchmark-only extra,
 
     NUMBA_THREADING_LAYER=omp .venv/bin/python bench/bench_peers.py [--rounds 3]
         [--kmeans-n 1000000] [--kmeans-d 16] [--kmeans-k 50] [--gmm-n 200000] [--gmm-d 8]
-        [--gmm-k 10] [--threads 1,2] [--only kmeans,gmm] [--busy]
-        [--peers sklearn,sklearnex,daal4py,faiss]
+        [--gmm-k 10] [--threads 1,2] [--only kmeans,fit,gmm] [--busy]
+        [--peers sklearn,sklearnex,daal4py,faiss] [--fit-seeds 0,1,2,3,4] [--fit-threads 2]
+        [--fit-sklearn]
 
 (``NUMBA_THREADING_LAYER=omp``: importing daal4py would otherwise switch numba to TBB.)
 
@@ -22,6 +23,13 @@ OpenMP and BLAS), ``daal4py.daalinit`` (scikit-learn-intelex and daal4py),
   with the iterations each fit reports (no per-fit overhead: validation, conversion, final labels).
   faiss: ``faiss.Kmeans`` with the same initial centroids and no subsampling
   (``max_points_per_centroid`` raised; its default fits a 12,800-row sample), float32 data.
+* **K-means to convergence** (``--only fit``): ``make_blobs`` N x D with K centres, the whole
+  ``fit`` at each library's defaults with ``n_init=1`` (its own k-means++ seeding and stopping
+  rule: the explorer's ``explorer.sklearn.KMeans``, scikit-learn-intelex's ``KMeans``; with
+  ``--fit-sklearn`` also scikit-learn's) for each of ``--fit-seeds``, on ``--fit-threads``
+  threads: wall and CPU time, iterations, inertia, and the explorer's seeding alone
+  (``plusplus`` in the canonical row order, as the fit draws it). Issue 23: the explorer's whole
+  fit no slower than scikit-learn-intelex's, with an inertia at least as low.
 * **Gaussian mixture**, full covariances, from the same weights, means and covariances: the
   explorer's step at iterations 2 and 20 (medians of 3 steps around each); scikit-learn's
   ``GaussianMixture`` and daal4py's ``em_gmm`` per iteration by the same difference of two fits
@@ -229,6 +237,77 @@ def ratio_cells(res, key, names, ours_key="explorer"):
     return " | ".join(cells)
 
 
+# ---- K-means to convergence ---------------------------------------------------------------------
+
+def timed(fn, *args):
+    """(result, wall seconds, CPU seconds of all threads) of fn(*args)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def bench_kmeans_fit(args, sk, skx, d4p):
+    """Whole fits at each library's defaults with n_init = 1 (its own k-means++ seeding, its own
+    stopping rule), on make_blobs data, one seed after another, the libraries alternated."""
+    from sklearn.datasets import make_blobs
+
+    from explorer.models._canonical import canonical_row_order
+    from explorer.models._centre_kernels import plusplus
+    from explorer.sklearn import KMeans as ExplorerKMeans
+
+    N, D, K = args.kmeans_n, args.kmeans_d, args.kmeans_k
+    X, _ = make_blobs(n_samples=N, n_features=D, centers=K, random_state=0)
+    fits = {"explorer": lambda seed: ExplorerKMeans(n_clusters=K, n_init=1, random_state=seed)}
+    if skx is not None:
+        from sklearnex.cluster import KMeans as SKX
+        fits["sklearnex"] = lambda seed: SKX(n_clusters=K, n_init=1, random_state=seed)
+    if sk is not None and args.fit_sklearn:
+        from sklearn.cluster import KMeans as SK
+        fits["scikit-learn"] = lambda seed: SK(n_clusters=K, n_init=1, random_state=seed)
+    warm = X[:120_000]                      # the lean seeding and the parallel step compile
+    for make in fits.values():
+        make(0).fit(warm)
+    seeds = [int(s) for s in args.fit_seeds.split(",")]
+    order = canonical_row_order(X)          # for the seeding alone, as the fit draws it
+    threads = args.fit_threads
+    print(f"\n## K-means to convergence, make_blobs {N:,} x {D}, K = {K} centres, n_init = 1, "
+          f"each library's defaults and seeding, {threads} thread(s) (load {loadavg()})")
+    rows = []
+    with Threads(threads, d4p, None):
+        for _ in range(args.rounds):
+            for seed in seeds:
+                row = {"seed": seed}
+                for name, make in fits.items():
+                    est, wall, cpu = timed(make(seed).fit, X)
+                    row[name] = (wall, cpu, int(est.n_iter_), float(est.inertia_))
+                _, wall, cpu = timed(plusplus, X, K, np.random.default_rng(seed),
+                                     "sqeuclidean", order)
+                row["seeding"] = (wall, cpu)
+                rows.append(row)
+    names = list(fits)
+    print("| seed | " + " | ".join(f"{n} s wall (CPU), iterations, inertia" for n in names)
+          + " | explorer seeding s | " + " | ".join(f"{n} / explorer wall (CPU)"
+                                                     for n in names[1:])
+          + " | " + " | ".join(f"inertia {n} / explorer" for n in names[1:]) + " |")
+    print("|---|" + "---|" * (2 * len(names)))
+    for row in rows:
+        ex = row["explorer"]
+        cells = [f"{row[n][0]:.2f} ({row[n][1]:.2f}), {row[n][2]}, {row[n][3]:.6e}" for n in names]
+        cells.append(f"{row['seeding'][0]:.2f} ({row['seeding'][1]:.2f})")
+        cells += [f"{row[n][0] / ex[0]:.2f} ({row[n][1] / ex[1]:.2f})" for n in names[1:]]
+        cells += [f"{row[n][3] / ex[3]:.6f}" for n in names[1:]]
+        print(f"| {row['seed']} | " + " | ".join(cells) + " |")
+    for n in names[1:]:
+        wall = np.array([r[n][0] / r["explorer"][0] for r in rows])
+        inertia = np.array([r[n][3] / r["explorer"][3] for r in rows])
+        print(f"- {n} / explorer, whole fit wall: median {np.median(wall):.2f} "
+              f"(range {wall.min():.2f}-{wall.max():.2f}); explorer no slower in "
+              f"{int(np.sum(wall >= 1.0))} of {len(rows)} fits; inertia {n} / explorer: median "
+              f"{np.median(inertia):.4f}, explorer's at most {n}'s (1e-6 relative) in "
+              f"{int(np.sum(inertia >= 1.0 - 1e-6))} of {len(rows)}")
+    print(f"(load at end {loadavg()})")
+
+
 # ---- Gaussian mixture --------------------------------------------------------------------------
 
 def bench_gmm(args, sk, d4p):
@@ -300,7 +379,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--only", default="kmeans,gmm")
+    ap.add_argument("--only", default="kmeans,fit,gmm",
+                    help="kmeans (per iteration), fit (K-means to convergence), gmm")
+    ap.add_argument("--fit-seeds", default="0,1,2,3,4",
+                    help="the seeds of the K-means fits to convergence")
+    ap.add_argument("--fit-threads", type=int, default=2)
+    ap.add_argument("--fit-sklearn", action="store_true",
+                    help="also scikit-learn's KMeans in the fits to convergence")
     ap.add_argument("--kmeans-n", type=int, default=1_000_000)
     ap.add_argument("--kmeans-d", type=int, default=16)
     ap.add_argument("--kmeans-k", type=int, default=50)
@@ -329,6 +414,8 @@ def main() -> None:
             print("(one core held by a spinning process)")
         if "kmeans" in only:
             bench_kmeans(args, sk, skx, faiss, d4p)
+        if "fit" in only:
+            bench_kmeans_fit(args, sk, skx, d4p)
         if "gmm" in only:
             bench_gmm(args, sk, d4p)
 

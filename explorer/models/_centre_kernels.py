@@ -737,13 +737,95 @@ def _block_sq_distances(XT, c, b0, n, acc):
             acc[i] += u * u
 
 
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _block_sq_distances4(XT, cands, g, b0, n, acc):
+    """acc[q, i] = ||x_{b0 + i} - cands[g + q]||^2 for q < 4, i < n: :func:`_block_sq_distances`
+    for four candidates at once (each loaded vector of x feeds four of them), each sum over j
+    in increasing order as there (the same values, bit for bit)."""
+    D = XT.shape[0]
+    a0 = acc[0]
+    a1 = acc[1]
+    a2 = acc[2]
+    a3 = acc[3]
+    r = D % 4
+    for j in range(r):                     # the D mod 4 leading coordinates, one at a time
+        x = XT[j, b0:b0 + n]
+        c0 = cands[g, j]
+        c1 = cands[g + 1, j]
+        c2 = cands[g + 2, j]
+        c3 = cands[g + 3, j]
+        if j == 0:
+            for i in range(n):
+                y = x[i]
+                t0 = y - c0
+                t1 = y - c1
+                t2 = y - c2
+                t3 = y - c3
+                a0[i] = t0 * t0
+                a1[i] = t1 * t1
+                a2[i] = t2 * t2
+                a3[i] = t3 * t3
+        else:
+            for i in range(n):
+                y = x[i]
+                t0 = y - c0
+                t1 = y - c1
+                t2 = y - c2
+                t3 = y - c3
+                a0[i] += t0 * t0
+                a1[i] += t1 * t1
+                a2[i] += t2 * t2
+                a3[i] += t3 * t3
+    for j in range(r, D, 4):               # then four at a time
+        x0 = XT[j, b0:b0 + n]
+        x1 = XT[j + 1, b0:b0 + n]
+        x2 = XT[j + 2, b0:b0 + n]
+        x3 = XT[j + 3, b0:b0 + n]
+        c00, c01, c02, c03 = cands[g, j], cands[g, j + 1], cands[g, j + 2], cands[g, j + 3]
+        c10, c11, c12, c13 = (cands[g + 1, j], cands[g + 1, j + 1], cands[g + 1, j + 2],
+                              cands[g + 1, j + 3])
+        c20, c21, c22, c23 = (cands[g + 2, j], cands[g + 2, j + 1], cands[g + 2, j + 2],
+                              cands[g + 2, j + 3])
+        c30, c31, c32, c33 = (cands[g + 3, j], cands[g + 3, j + 1], cands[g + 3, j + 2],
+                              cands[g + 3, j + 3])
+        if j == 0:
+            for i in range(n):
+                a0[i] = _sq4(x0, x1, x2, x3, c00, c01, c02, c03, i)
+                a1[i] = _sq4(x0, x1, x2, x3, c10, c11, c12, c13, i)
+                a2[i] = _sq4(x0, x1, x2, x3, c20, c21, c22, c23, i)
+                a3[i] = _sq4(x0, x1, x2, x3, c30, c31, c32, c33, i)
+        else:
+            for i in range(n):
+                a0[i] = _add_sq4(a0[i], x0, x1, x2, x3, c00, c01, c02, c03, i)
+                a1[i] = _add_sq4(a1[i], x0, x1, x2, x3, c10, c11, c12, c13, i)
+                a2[i] = _add_sq4(a2[i], x0, x1, x2, x3, c20, c21, c22, c23, i)
+                a3[i] = _add_sq4(a3[i], x0, x1, x2, x3, c30, c31, c32, c33, i)
+
+
+# The lean seeding keeps its candidates' distances (n_trials rows of N beside closest) when they
+# take at most this many bytes: 48 MB at 1,000,000 rows, K = 50, float64.
+_SEED_STORE_BYTES = 1 << 28
+
+# Positions per block of the seeding's draw: the rows' distances are summed per block of this
+# many consecutive positions of the draw's order (the canonical row order), so that a draw adds
+# up the block sums and then walks one block, not all N rows (a walk in canonical order reads
+# the distances in a random order: 19 ms a draw at 1 M rows).
+_DRAW_BLOCK = 4096
+
+
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def _seed_distances(XT, c, closest, nw):
-    """closest[i] = ||x_i - c||^2 (computed in float64, stored in closest's type); returns the
-    sum, added in chunk order. ``nw`` threads take the chunks one at a time."""
+def _seed_update(XT, c, closest, rank, bsums, nw):
+    """closest[i] = min(closest[i], ||x_i - c||^2) (computed in float64, stored in closest's
+    type; closest all +inf: the distances to c), and bsums[b] = the sum of closest over the rows
+    whose draw position (``rank[i]``, or i when ``rank`` is empty) lies in block b of
+    _DRAW_BLOCK positions. Returns the sum of closest, added in chunk order. ``nw`` threads take
+    the chunks one at a time."""
     D, N = XT.shape
     n_chunks = (N + _SEED_CHUNK - 1) // _SEED_CHUNK
+    NB = bsums.shape[0]
     part = np.zeros(n_chunks)
+    bpart = np.zeros((n_chunks, NB))
+    ranked = rank.shape[0] == N
     counter = np.zeros(1, dtype=np.int64)
     for _ in numba.prange(nw):
         acc = np.empty(_SEED_BLOCK)
@@ -752,29 +834,78 @@ def _seed_distances(XT, c, closest, nw):
             if ch >= n_chunks:
                 break
             s = 0.0
+            bp = bpart[ch]
             hi = min(N, (ch + 1) * _SEED_CHUNK)
             for b0 in range(ch * _SEED_CHUNK, hi, _SEED_BLOCK):
                 n = min(hi, b0 + _SEED_BLOCK) - b0
                 _block_sq_distances(XT, c, b0, n, acc)
-                for i in range(n):
-                    closest[b0 + i] = acc[i]
-                    s += acc[i]
+                for i in range(n):          # (the sum takes m before closest's rounding)
+                    ci = closest[b0 + i]
+                    m = acc[i] if acc[i] < ci else ci
+                    closest[b0 + i] = m
+                    s += m
+                if ranked:
+                    for i in range(n):
+                        bp[rank[b0 + i] // _DRAW_BLOCK] += closest[b0 + i]
+                else:
+                    for i in range(n):
+                        bp[(b0 + i) // _DRAW_BLOCK] += closest[b0 + i]
             part[ch] = s
+    for b in range(NB):
+        t = 0.0
+        for ch in range(n_chunks):
+            t += bpart[ch, b]
+        bsums[b] = t
     return part.sum()
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def _seed_potentials(XT, cands, closest, update, nw):
-    """For each candidate centre t: sum_i min(closest[i], ||x_i - cands[t]||^2). When
-    ``update`` >= 0, closest[i] is lowered to the distance to candidate ``update`` as well.
-    ``nw`` threads take the chunks one at a time."""
+def _seed_block_sums(closest, rank, bsums, nw):
+    """bsums[b] = the sum of closest over the rows whose draw position (``rank[i]``, or i when
+    ``rank`` is empty) lies in block b of _DRAW_BLOCK positions, added in chunk order (as
+    :func:`_seed_update` adds them)."""
+    N = closest.shape[0]
+    n_chunks = (N + _SEED_CHUNK - 1) // _SEED_CHUNK
+    NB = bsums.shape[0]
+    bpart = np.zeros((n_chunks, NB))
+    ranked = rank.shape[0] == N
+    counter = np.zeros(1, dtype=np.int64)
+    for _ in numba.prange(nw):
+        while True:
+            ch = claim(counter)
+            if ch >= n_chunks:
+                break
+            bp = bpart[ch]
+            hi = min(N, (ch + 1) * _SEED_CHUNK)
+            if ranked:
+                for i in range(ch * _SEED_CHUNK, hi):
+                    bp[rank[i] // _DRAW_BLOCK] += closest[i]
+            else:
+                for i in range(ch * _SEED_CHUNK, hi):
+                    bp[i // _DRAW_BLOCK] += closest[i]
+    for b in range(NB):
+        t = 0.0
+        for ch in range(n_chunks):
+            t += bpart[ch, b]
+        bsums[b] = t
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
+def _seed_potentials(XT, cands, closest, store, slots, nw):
+    """For each candidate centre t: sum_i min(closest[i], ||x_i - cands[t]||^2), the candidates
+    four at a time (:func:`_block_sq_distances4`). With ``slots`` (T,) non-empty, each
+    candidate's min(closest[i], ...) is also written to store[slots[t], i] (in closest's type,
+    as :func:`_seed_update` would write it), so the chosen candidate's row becomes the next
+    ``closest`` without a second pass over the data. ``nw`` threads take the chunks one at a
+    time."""
     D, N = XT.shape
     T = cands.shape[0]
+    keep = slots.shape[0] == T
     n_chunks = (N + _SEED_CHUNK - 1) // _SEED_CHUNK
     part = np.zeros((n_chunks, T))
     counter = np.zeros(1, dtype=np.int64)
     for _ in numba.prange(nw):
-        acc = np.empty(_SEED_BLOCK)
+        acc = np.empty((4, _SEED_BLOCK))
         while True:
             ch = claim(counter)
             if ch >= n_chunks:
@@ -782,16 +913,28 @@ def _seed_potentials(XT, cands, closest, update, nw):
             hi = min(N, (ch + 1) * _SEED_CHUNK)
             for b0 in range(ch * _SEED_CHUNK, hi, _SEED_BLOCK):
                 n = min(hi, b0 + _SEED_BLOCK) - b0
-                for t in range(T):
-                    _block_sq_distances(XT, cands[t], b0, n, acc)
-                    s = 0.0
-                    for i in range(n):
-                        ci = closest[b0 + i]
-                        m = acc[i] if acc[i] < ci else ci
-                        s += m
-                        if t == update:
-                            closest[b0 + i] = m
-                    part[ch, t] += s
+                for g in range(0, T, 4):
+                    m = min(4, T - g)
+                    if m == 4:
+                        _block_sq_distances4(XT, cands, g, b0, n, acc)
+                    else:
+                        for q in range(m):
+                            _block_sq_distances(XT, cands[g + q], b0, n, acc[q])
+                    for q in range(m):
+                        a = acc[q]
+                        s = 0.0
+                        if keep:
+                            out = store[slots[g + q]]
+                            for i in range(n):
+                                ci = closest[b0 + i]
+                                v = a[i] if a[i] < ci else ci
+                                out[b0 + i] = v
+                                s += v
+                        else:
+                            for i in range(n):
+                                ci = closest[b0 + i]
+                                s += a[i] if a[i] < ci else ci
+                        part[ch, g + q] += s
     out = np.zeros(T)
     for ch in range(n_chunks):
         for t in range(T):
@@ -800,101 +943,109 @@ def _seed_potentials(XT, cands, closest, update, nw):
 
 
 @numba.njit(cache=True, nogil=True)
-def _seed_sample(closest, targets, out):
-    """out[t] = the first i with closest[0] + ... + closest[i] > targets[t] (targets sorted
-    ascending), or N - 1: np.searchsorted(np.cumsum(closest), targets, side="right") without
-    the cumulative sum."""
+def _seed_draw(closest, order, bsums, targets, out):
+    """out[t] = order[c] for the first draw position c with closest[order[0]] + ... +
+    closest[order[c]] > targets[t], or order[N - 1] (targets sorted ascending; an empty
+    ``order``: the identity). The prefix sum is taken from the block sums ``bsums``
+    (:func:`_seed_update`) up to the target's block, then row by row: the rows' own sums in
+    another order of addition, so a draw within rounding of a boundary may fall on the other
+    side of it."""
     N = closest.shape[0]
-    s = 0.0
-    t = 0
+    NB = bsums.shape[0]
+    ordered = order.shape[0] == N
     T = targets.shape[0]
-    for i in range(N):
-        s += closest[i]
-        while t < T and s > targets[t]:
-            out[t] = i
-            t += 1
-        if t == T:
-            return
-    while t < T:
-        out[t] = N - 1
-        t += 1
-
-
-@numba.njit(cache=True, nogil=True)
-def _seed_sample_ordered(closest, order, targets, out):
-    """:func:`_seed_sample` walking the rows in ``order`` (the canonical row order): out[t] =
-    order[c] for the first c with closest[order[0]] + ... + closest[order[c]] > targets[t], or
-    order[N - 1]. The sample then depends on the rows' values, not on their positions."""
-    N = closest.shape[0]
     s = 0.0
-    t = 0
-    T = targets.shape[0]
-    for c in range(N):
-        s += closest[order[c]]
-        while t < T and s > targets[t]:
-            out[t] = order[c]
-            t += 1
-        if t == T:
-            return
-    while t < T:
-        out[t] = order[N - 1]
-        t += 1
+    b = 0
+    for t in range(T):
+        while b < NB and s + bsums[b] <= targets[t]:
+            s += bsums[b]
+            b += 1
+        last = order[N - 1] if ordered else N - 1
+        out[t] = last
+        w = s
+        for c in range(min(N, b * _DRAW_BLOCK), N):
+            i = order[c] if ordered else c
+            w += closest[i]
+            if w > targets[t]:
+                out[t] = i
+                break
 
 
 def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=None,
                    order: np.ndarray | None = None) -> np.ndarray:
-    """Greedy k-means++ (as :func:`plusplus`) on the (D, N) transpose with O(N) float64 scratch;
-    the distance passes run in parallel chunks. Reports progress (one unit per centre). With
-    ``order`` (a canonical row order) the rows are drawn in that order; the distances stay in
-    the data's order (each row's is computed alike wherever it sits), only the potentials are
-    summed in chunk order, so a permutation of the rows changes them by rounding only."""
+    """Greedy k-means++ (as :func:`plusplus`) on the (D, N) transpose with O(N) scratch; the
+    distance passes run in parallel chunks, the candidates four at a time. Reports progress (one
+    unit per centre). With ``order`` (a canonical row order) the rows are drawn in that order;
+    the distances stay in the data's order (each row's is computed alike wherever it sits), only
+    the potentials and the draw's block sums are summed in another order, so a permutation of
+    the rows changes them by rounding only."""
     from explorer.progress import Task
 
     D, N = XT.shape
     n_trials = 2 + int(math.log(K))
     centers = np.empty((K, D))
-    closest = np.empty(N, dtype=XT.dtype)    # float32 data: float32 distances (sums in float64)
+    # closest: row ``cur`` of ``store``; with room for n_trials more rows (_SEED_STORE_BYTES) the
+    # candidates' passes write their new distances there (``slots``) and the chosen one's row
+    # becomes closest, else a second pass over the data (_seed_update) lowers closest.
+    itemsize = np.dtype(XT.dtype).itemsize          # float32 data: float32 distances
+    rows = n_trials + 1 if (n_trials + 1) * N * itemsize <= _SEED_STORE_BYTES else 1
+    store = np.empty((rows, N), dtype=XT.dtype)
+    cur = 0
+    slots = np.arange(1, rows, dtype=np.int64)
+    store[cur] = np.inf
+    bsums = np.zeros(-(-N // _DRAW_BLOCK))
+    if order is None:
+        rank = np.empty(0, dtype=np.int32)
+        order = np.empty(0, dtype=np.int64)
+    else:
+        rank = np.empty(N, dtype=np.int32 if N < 2**31 else np.int64)
+        rank[order] = np.arange(N, dtype=rank.dtype)
+    n_chunks = (N + _SEED_CHUNK - 1) // _SEED_CHUNK
     with Task("k-means++ seeding", total=K, unit="centres", callback=progress) as task:
         first = int(rng.integers(N))
-        if order is not None:
+        if len(order):
             first = int(order[first])
         centers[0] = XT[:, first]
-        n_chunks = (N + _SEED_CHUNK - 1) // _SEED_CHUNK
-        pot = call(_seed_distances, n_chunks, N * D, XT, centers[0], closest)
+        pot = call(_seed_update, n_chunks, N * D, XT, centers[0], store[cur], rank, bsums)
         task.update(1)
         cand = np.empty(n_trials, dtype=np.int64)
+        picked = np.empty(n_trials, dtype=np.int64)
         for c in range(1, K):
             if pot > 0.0:
                 r = rng.random(n_trials) * pot
-                picked = np.empty(n_trials, dtype=np.int64)
                 by_target = np.argsort(r, kind="stable")
-                if order is None:
-                    _seed_sample(closest, r[by_target], picked)
-                else:
-                    _seed_sample_ordered(closest, order, r[by_target], picked)
+                _seed_draw(store[cur], order, bsums, r[by_target], picked)
                 cand[by_target] = picked
             else:
                 cand[:] = rng.integers(N, size=n_trials)
-                if order is not None:
+                if len(order):
                     cand[:] = order[cand]
             cands = np.ascontiguousarray(XT[:, cand].T, dtype=np.float64)
-            pots = call(_seed_potentials, n_chunks, N * D * n_trials, XT, cands, closest, -1)
+            pots = call(_seed_potentials, n_chunks, N * D * n_trials, XT, cands, store[cur],
+                        store, slots)
             best = int(np.argmin(pots))
-            pot = call(_seed_potentials, n_chunks, N * D, XT, cands[best:best + 1], closest,
-                       0)[0]
+            if len(slots):
+                cur, slots[best] = slots[best], cur
+                call(_seed_block_sums, n_chunks, N, store[cur], rank, bsums)
+                pot = pots[best]
+            else:
+                pot = call(_seed_update, n_chunks, N * D, XT, cands[best], store[cur], rank,
+                           bsums)
             centers[c] = cands[best]
             task.update(1)
     return centers
 
 
 def plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str,
-             order: np.ndarray | None = None) -> np.ndarray:
+             order: np.ndarray | None = None, XT: np.ndarray | None = None) -> np.ndarray:
     """Greedy k-means++ seeding (scikit-learn's variant); ``metric`` "sqeuclidean" or "l1".
 
     ``order`` (the canonical row order of X, :func:`explorer.models._canonical.
     canonical_row_order`): the rows are drawn as if X were ``X[order]``, so the same rows in any
     order give the same centres (bit for bit on the dense path; on the lean one, from 100,000
-    rows, up to a near-tie decided by the rounding of a sum). None: drawn in X's own order."""
+    rows, up to a near-tie decided by the rounding of a sum). None: drawn in X's own order.
+    ``XT``: ``transposed(data_matrix(X))`` when the caller holds it (the lean path reads it
+    instead of a transpose of its own: 0.18 s at 1,000,000 x 16)."""
     X = np.asarray(X)
     N = X.shape[0]
     if order is not None and len(order) != N:
@@ -902,7 +1053,9 @@ def plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str,
     if metric == "sqeuclidean" and (X.dtype == np.float32 or N >= _LEAN_SEEDING_MIN_ROWS):
         if not 1 <= K <= N:
             raise ValueError(f"K = {K} must be between 1 and the number of rows ({N})")
-        return _plusplus_lean(transposed(data_matrix(X)), K, rng, order=order)
+        if XT is None:
+            XT = transposed(data_matrix(X))
+        return _plusplus_lean(XT, K, rng, order=order)
     X = np.asarray(X, dtype=np.float64)
     if order is not None:
         X = X[order]            # a copy in canonical order: the draws and sums follow it
@@ -945,13 +1098,13 @@ def kmeans_plusplus(X: np.ndarray, K: int, rng: np.random.Generator,
 
 
 def initial_centers(X: np.ndarray, K: int, seed: int, centers=None,
-                    distance: str = "sqeuclidean", order: np.ndarray | None = None
-                    ) -> np.ndarray:
+                    distance: str = "sqeuclidean", order: np.ndarray | None = None,
+                    XT: np.ndarray | None = None) -> np.ndarray:
     """The starting centres of the centre-based models: the given ``centers`` (validated), else
     k-means++ seeding from ``seed`` under ``distance`` ("sqeuclidean" or "l1"), drawn in the
-    canonical row ``order`` when given."""
+    canonical row ``order`` when given (``XT``: see :func:`plusplus`)."""
     if centers is None:
-        centers = plusplus(X, K, np.random.default_rng(seed), distance, order)
+        centers = plusplus(X, K, np.random.default_rng(seed), distance, order, XT)
     return check_centers(centers, K, X.shape[1])
 
 

@@ -75,7 +75,9 @@ class KMeans(CentreModel):
         """Seed the centres (k-means++ from ``seed``, or the given ``centers``) and assign."""
         X = self._X
         self._state = None              # a restart's buffers go before the next are allocated
-        self._centers = initial_centers(X, self.hp.K, seed, centers, order=model_row_order(self, X))
+        # (XT: the lean seeding reads the transpose this fit already holds, not a copy of its own)
+        self._centers = initial_centers(X, self.hp.K, seed, centers, order=model_row_order(self, X),
+                                        XT=self._XT)
         self._state = LloydState(X, self._centers, self._XT)
         self._labels = self._state.labels
         self._parallel = self._state.parallel
