@@ -738,11 +738,11 @@ def _block_sq_distances(XT, c, b0, n, acc):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
-def _block_sq_distances4(XT, cands, g, b0, n, acc):
-    """acc[q, i] = ||x_{b0 + i} - cands[g + q]||^2 for q < 4, i < n: :func:`_block_sq_distances`
+def _block_sq_distances4(XT, cands, g, b0, n, acc, D):
+    """acc[q, i] = the sum over the first D coordinates (D: XT's, or that less a multiple of
+    four) of (x_{b0 + i, j} - cands[g + q, j])^2, for q < 4, i < n: :func:`_block_sq_distances`
     for four candidates at once (each loaded vector of x feeds four of them), each sum over j
     in increasing order as there (the same values, bit for bit)."""
-    D = XT.shape[0]
     a0 = acc[0]
     a1 = acc[1]
     a2 = acc[2]
@@ -800,6 +800,66 @@ def _block_sq_distances4(XT, cands, g, b0, n, acc):
                 a1[i] = _add_sq4(a1[i], x0, x1, x2, x3, c10, c11, c12, c13, i)
                 a2[i] = _add_sq4(a2[i], x0, x1, x2, x3, c20, c21, c22, c23, i)
                 a3[i] = _add_sq4(a3[i], x0, x1, x2, x3, c30, c31, c32, c33, i)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _block_potentials4(XT, cands, g, b0, n, acc, closest, store, slots, keep):
+    """For four candidates g .. g+3 and rows b0 .. b0+n-1: v = min(closest[i], ||x_i - c||^2)
+    (the distances as :func:`_block_sq_distances4` sums them), their sums over the block, and
+    with ``keep`` v written to store[slots[g + q]]. The last four coordinates are added in the
+    loop that takes the minima (one pass over the block's accumulators, not two). D >= 4."""
+    D = XT.shape[0]
+    j = D - 4
+    _block_sq_distances4(XT, cands, g, b0, n, acc, j)
+    a0 = acc[0]
+    a1 = acc[1]
+    a2 = acc[2]
+    a3 = acc[3]
+    if j == 0:
+        for i in range(n):
+            a0[i] = 0.0
+            a1[i] = 0.0
+            a2[i] = 0.0
+            a3[i] = 0.0
+    x0 = XT[j, b0:b0 + n]
+    x1 = XT[j + 1, b0:b0 + n]
+    x2 = XT[j + 2, b0:b0 + n]
+    x3 = XT[j + 3, b0:b0 + n]
+    c00, c01, c02, c03 = cands[g, j], cands[g, j + 1], cands[g, j + 2], cands[g, j + 3]
+    c10, c11, c12, c13 = (cands[g + 1, j], cands[g + 1, j + 1], cands[g + 1, j + 2],
+                          cands[g + 1, j + 3])
+    c20, c21, c22, c23 = (cands[g + 2, j], cands[g + 2, j + 1], cands[g + 2, j + 2],
+                          cands[g + 2, j + 3])
+    c30, c31, c32, c33 = (cands[g + 3, j], cands[g + 3, j + 1], cands[g + 3, j + 2],
+                          cands[g + 3, j + 3])
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    o0 = store[slots[g]] if keep else closest
+    o1 = store[slots[g + 1]] if keep else closest
+    o2 = store[slots[g + 2]] if keep else closest
+    o3 = store[slots[g + 3]] if keep else closest
+    for i in range(n):
+        ci = closest[b0 + i]
+        d0 = _add_sq4(a0[i], x0, x1, x2, x3, c00, c01, c02, c03, i)
+        d1 = _add_sq4(a1[i], x0, x1, x2, x3, c10, c11, c12, c13, i)
+        d2 = _add_sq4(a2[i], x0, x1, x2, x3, c20, c21, c22, c23, i)
+        d3 = _add_sq4(a3[i], x0, x1, x2, x3, c30, c31, c32, c33, i)
+        v0 = d0 if d0 < ci else ci
+        v1 = d1 if d1 < ci else ci
+        v2 = d2 if d2 < ci else ci
+        v3 = d3 if d3 < ci else ci
+        s0 += v0
+        s1 += v1
+        s2 += v2
+        s3 += v3
+        if keep:
+            o0[b0 + i] = v0
+            o1[b0 + i] = v1
+            o2[b0 + i] = v2
+            o3[b0 + i] = v3
+    return s0, s1, s2, s3
 
 
 # The lean seeding keeps its candidates' distances (n_trials rows of N beside closest) when they
@@ -915,8 +975,16 @@ def _seed_potentials(XT, cands, closest, store, slots, nw):
                 n = min(hi, b0 + _SEED_BLOCK) - b0
                 for g in range(0, T, 4):
                     m = min(4, T - g)
+                    if m == 4 and D >= 4:
+                        s0, s1, s2, s3 = _block_potentials4(XT, cands, g, b0, n, acc,
+                                                            closest, store, slots, keep)
+                        part[ch, g] += s0
+                        part[ch, g + 1] += s1
+                        part[ch, g + 2] += s2
+                        part[ch, g + 3] += s3
+                        continue
                     if m == 4:
-                        _block_sq_distances4(XT, cands, g, b0, n, acc)
+                        _block_sq_distances4(XT, cands, g, b0, n, acc, D)
                     else:
                         for q in range(m):
                             _block_sq_distances(XT, cands[g + q], b0, n, acc[q])
