@@ -340,3 +340,23 @@ def test_float32_parallel_step_matches_exact_float64_assignment(K):
         np.testing.assert_array_equal(model.labels(), z)
         np.testing.assert_allclose(value, d.sum(), rtol=1e-12)
         assert not np.array_equal(model._centers, centres_before)
+
+
+def test_numba_row_hashes_equal_the_numpy_ones():
+    # The canonical row order hashes rows in one numba pass (explorer/models/_row_hash.py); the
+    # numpy formula in _canonical.row_hashes is the reference: the same uint64 values for every
+    # dtype and layout, -0.0 hashed as +0.0, infinities and NaN as their bits.
+    from explorer.models._canonical import row_hashes
+    from explorer.models._row_hash import row_hashes as numba_row_hashes
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(70_001, 5))
+    X[:3, 0] = -0.0
+    X[3:6, 1] = 0.0
+    X[6, 2], X[7, 3], X[8, 4] = np.inf, -np.inf, np.nan
+    for A in (X, np.asfortranarray(X), X.astype(np.float32), X[:, :1], X[:0], X[:9, 2:4],
+              np.round(X * 100).astype(np.int32)):
+        np.testing.assert_array_equal(numba_row_hashes(A), row_hashes(A))
+    plus = X[:3].copy()
+    plus[:, 0] = 0.0                                 # the rows with -0.0 in column 0, as +0.0
+    np.testing.assert_array_equal(numba_row_hashes(X[:3]), numba_row_hashes(plus))
