@@ -7,14 +7,16 @@
   nearest chosen centre (squared Euclidean, or L1 for K-medians): :func:`plusplus`,
   :func:`kmeans_plusplus`, :func:`initial_centers`. Given the canonical row order
   (``explorer/models/_canonical.py``) the rows are drawn in that order, so a permutation of the
-  rows gives the same centres. From 1 M rows (or for float32 data) it runs on
-  the transposed data with O(N) scratch and parallel distance passes (:func:`_plusplus_lean`).
+  rows gives the same centres. From 100,000 rows (or for float32 data) it runs on
+  the transposed data with O(N) scratch and parallel distance passes, the candidates four at a
+  time, the draw from block sums of the distances (:func:`_plusplus_lean`).
 * **Assignment** (the "E-step" of Lloyd's algorithm): ``z_i = argmin_k ||x_i - mu_k||^2`` (lowest
   index on ties) fused with the per-cluster sums and counts of the next centre update, on the
   (D, N) transpose of the data in blocks of BLOCK rows (:func:`assign`; :func:`step_parallel`
-  runs a whole Lloyd step over row chunks in parallel). The centres are ranked by
+  runs a whole Lloyd step over row chunks in parallel). Below DIRECT_MAX_K centres by the
+  difference form (:func:`_nearest_block`); from it the centres are ranked by
   ``||mu_k||^2 - 2 x.mu_k`` in the data's type (:func:`_approx_block`), near ties settled exactly
-  in float64 (:func:`assign_rows`).
+  in float64 (:func:`_assign_rows_ranked`).
 * **Centre update** (the "M-step"): ``mu_k = sums_k / counts_k``, after re-seeding empty clusters
   with the row farthest from its centre (:func:`update_centers`).
 
@@ -63,8 +65,8 @@ _BEST, _SECOND, _INDEX, _NORM = 4, 5, 6, 7
 DIRECT_MAX_K = 32
 
 # Unit roundoff of the approximate pass, per type: 2^-53 for float64, 2^-24 for float32.
-_U64 = 2.0 ** -53
-_U32 = 2.0 ** -24
+_U64 = 2.0**-53
+_U32 = 2.0**-24
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -212,8 +214,8 @@ def _approx_block(XT, ct, cn, b0, n, work):
             a1[i] = n1
             a2[i] = n2
             a3[i] = n3
-        for j in range(r):                  # the D mod 4 leading coordinates, one at a time
-            x0 = XT[j, b0:b0 + n]
+        for j in range(r):  # the D mod 4 leading coordinates, one at a time
+            x0 = XT[j, b0 : b0 + n]
             c00 = ct[k, j]
             c10 = ct[k + 1, j]
             c20 = ct[k + 2, j]
@@ -224,11 +226,11 @@ def _approx_block(XT, ct, cn, b0, n, work):
                 a1[i] += c10 * y0
                 a2[i] += c20 * y0
                 a3[i] += c30 * y0
-        for j in range(r, D, 4):            # then four at a time
-            x0 = XT[j, b0:b0 + n]
-            x1 = XT[j + 1, b0:b0 + n]
-            x2 = XT[j + 2, b0:b0 + n]
-            x3 = XT[j + 3, b0:b0 + n]
+        for j in range(r, D, 4):  # then four at a time
+            x0 = XT[j, b0 : b0 + n]
+            x1 = XT[j + 1, b0 : b0 + n]
+            x2 = XT[j + 2, b0 : b0 + n]
+            x3 = XT[j + 3, b0 : b0 + n]
             c00, c01, c02, c03 = ct[k, j], ct[k, j + 1], ct[k, j + 2], ct[k, j + 3]
             c10, c11, c12, c13 = ct[k + 1, j], ct[k + 1, j + 1], ct[k + 1, j + 2], ct[k + 1, j + 3]
             c20, c21, c22, c23 = ct[k + 2, j], ct[k + 2, j + 1], ct[k + 2, j + 2], ct[k + 2, j + 3]
@@ -243,7 +245,7 @@ def _approx_block(XT, ct, cn, b0, n, work):
                     a1[i] += c10 * y0 + c11 * y1 + c12 * y2 + c13 * y3
                     a2[i] += c20 * y0 + c21 * y1 + c22 * y2 + c23 * y3
                     a3[i] += c30 * y0 + c31 * y1 + c32 * y2 + c33 * y3
-            else:                           # the last four: finish the sums, keep the minima
+            else:  # the last four: finish the sums, keep the minima
                 for i in range(n):
                     y0 = x0[i]
                     y1 = x1[i]
@@ -338,9 +340,9 @@ def _nearest_block(XT, centers, b0, n, acc, bestd, best):
         best[i] = 0
     r = D % 4
     for k in range(K):
-        for j in range(r):                     # the D mod 4 leading coordinates, one at a time
+        for j in range(r):  # the D mod 4 leading coordinates, one at a time
             cj = centers[k, j]
-            x0 = XT[j, b0:b0 + n]
+            x0 = XT[j, b0 : b0 + n]
             if j == 0:
                 for i in range(n):
                     t0 = x0[i] - cj
@@ -353,15 +355,15 @@ def _nearest_block(XT, centers, b0, n, acc, bestd, best):
             for i in range(n):
                 _keep_nearest(acc[i], k, i, bestd, best)
             continue
-        for j in range(r, D, 4):               # then four at a time; the last four also update
-            c0 = centers[k, j]                 # the running minimum
+        for j in range(r, D, 4):  # then four at a time; the last four also update
+            c0 = centers[k, j]  # the running minimum
             c1 = centers[k, j + 1]
             c2 = centers[k, j + 2]
             c3 = centers[k, j + 3]
-            x0 = XT[j, b0:b0 + n]
-            x1 = XT[j + 1, b0:b0 + n]
-            x2 = XT[j + 2, b0:b0 + n]
-            x3 = XT[j + 3, b0:b0 + n]
+            x0 = XT[j, b0 : b0 + n]
+            x1 = XT[j + 1, b0 : b0 + n]
+            x2 = XT[j + 2, b0 : b0 + n]
+            x3 = XT[j + 3, b0 : b0 + n]
             if j + 4 < D:
                 if j == 0:
                     for i in range(n):
@@ -374,8 +376,9 @@ def _nearest_block(XT, centers, b0, n, acc, bestd, best):
                     _keep_nearest(_sq4(x0, x1, x2, x3, c0, c1, c2, c3, i), k, i, bestd, best)
             else:
                 for i in range(n):
-                    _keep_nearest(_add_sq4(acc[i], x0, x1, x2, x3, c0, c1, c2, c3, i), k, i,
-                                  bestd, best)
+                    _keep_nearest(
+                        _add_sq4(acc[i], x0, x1, x2, x3, c0, c1, c2, c3, i), k, i, bestd, best
+                    )
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -421,8 +424,7 @@ def _float64_rows_impl(work, block64):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, mind, work,
-                block64):
+def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, mind, work, block64):
     """Assignment of rows lo .. hi-1 fused with accumulation into ``sums``, ``counts`` (added
     to, not reset), and each row's squared distance to its centre booked in ``mind`` (an empty
     ``mind`` is not written). The label is the exact nearest centre (lowest index on ties), as
@@ -435,13 +437,15 @@ def assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, m
     """
     if centers.shape[0] < DIRECT_MAX_K:
         return _assign_rows_direct(XT, centers, lo, hi, labels, sums, counts, mind)
-    return _assign_rows_ranked(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts,
-                               mind, work, block64)
+    return _assign_rows_ranked(
+        XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, mind, work, block64
+    )
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _assign_rows_ranked(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, mind,
-                        work, block64):
+def _assign_rows_ranked(
+    XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, mind, work, block64
+):
     """Assignment of rows lo .. hi-1 fused with accumulation into ``sums``, ``counts`` (added
     to, not reset): block by block, :func:`_approx_block`, then one pass in row order booking
     labels, counts, per-cluster sums (float64 whatever XT's type) and each row's squared
@@ -470,16 +474,16 @@ def _assign_rows_ranked(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, c
     # for N a multiple of 512 they fall in the same L1 set and evict each other (the booking pass
     # reads a row's D values across them); in the copy they lie BLOCK + 8 apart. Float32 data is
     # also copied to float64 (block64) for the booking pass: converting there costs more.
-    xb = work[SCRATCH_ROWS:SCRATCH_ROWS + D]
+    xb = work[SCRATCH_ROWS : SCRATCH_ROWS + D]
     single = XT.itemsize == 4
     b64 = _float64_rows(work, block64)
     u = _U32 if single else _U64
     slack = 4.0 * (D + 4) * u
-    fine = 2.0 ** 44 * (D + 4) * u
+    fine = 2.0**44 * (D + 4) * u
     big3 = 3.0 * big
     total = 0.0
     changed = 0
-    keep = mind.shape[0] > 0        # an empty ``mind``: the distances are not kept
+    keep = mind.shape[0] > 0  # an empty ``mind``: the distances are not kept
     bestd = work[_BEST]
     secd = work[_SECOND]
     bestk = work[_INDEX]
@@ -492,7 +496,7 @@ def _assign_rows_ranked(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, c
         # error bound, rows on SIMD lanes (float32 data: in float32, ample for a bound with a
         # factor 2 of margin)
         for j in range(D):
-            src = XT[j, b0:b0 + n]
+            src = XT[j, b0 : b0 + n]
             dst = xb[j]
             dst64 = block64[j]
             if single:
@@ -503,7 +507,7 @@ def _assign_rows_ranked(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, c
                     w = v - sj
                     dst[i] = w
                     norm[i] += w * w
-            else:                           # (shift 0)
+            else:  # (shift 0)
                 for i in range(n):
                     v = src[i]
                     dst[i] = v
@@ -514,7 +518,7 @@ def _assign_rows_ranked(XT, centers, ct, cn, shift, big, lo, hi, labels, sums, c
             k = int(bestk[i])
             xx = np.float64(norm[i])
             gap = np.float64(secd[i]) - np.float64(bestd[i])
-            if not gap > slack * (big3 + xx):       # a near tie (or not finite): exact
+            if not gap > slack * (big3 + xx):  # a near tie (or not finite): exact
                 k, d = _exact_nearest(XT, r, centers)
             else:
                 # float64 data: ||x||^2 + a_k is the distance to within (D + 4) u (3 ||mu_k||^2 +
@@ -556,8 +560,22 @@ def assign(XT, centers, labels, sums, counts, mind, acc, best):
     work = np.empty((SCRATCH_ROWS + D, BLOCK + 8), dtype=XT.dtype)
     block64 = np.empty((D if XT.itemsize == 4 else 0, BLOCK + 8))
     # np.int64(0), not the literal 0: the parallel step's compiled assign_rows is reused
-    return assign_rows(XT, centers, ct, cn, shift, big, np.int64(0), XT.shape[1], labels, sums,
-                       counts, mind, work, block64)
+    return assign_rows(
+        XT,
+        centers,
+        ct,
+        cn,
+        shift,
+        big,
+        np.int64(0),
+        XT.shape[1],
+        labels,
+        sums,
+        counts,
+        mind,
+        work,
+        block64,
+    )
 
 
 # Rows per chunk of the chunked Lloyd step (a multiple of BLOCK), and at most this many chunks:
@@ -586,8 +604,24 @@ def lloyd_scratch(n_chunks: int, D: int, dtype) -> tuple[np.ndarray, np.ndarray]
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
-def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dist_t,
-                   changed_t, work_t, block_t, ct, cn, update, nw):
+def step_parallel(
+    XT,
+    centers,
+    labels,
+    sums,
+    counts,
+    mind,
+    sums_t,
+    counts_t,
+    dist_t,
+    changed_t,
+    work_t,
+    block_t,
+    ct,
+    cn,
+    update,
+    nw,
+):
     """A whole Lloyd step in one call: (when ``update``) the centre update of
     :func:`update_centers`, then the chunked twin of :func:`assign`, chunk c accumulating into
     sums_t[c], counts_t[c] (scratch work_t[c], block_t[c]: :func:`lloyd_scratch`), and the
@@ -601,7 +635,7 @@ def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dis
     K = centers.shape[0]
     n_chunks = dist_t.shape[0]
     n_reseeded = 0
-    if update:   # ``update`` (a bool), not the literal True: one compiled update_centers
+    if update:  # ``update`` (a bool), not the literal True: one compiled update_centers
         n_reseeded = update_centers(XT, labels, sums, counts, mind, centers, update)
     shift = np.empty(D)
     big = prepare_centres(centers, ct, cn, shift)
@@ -616,9 +650,22 @@ def step_parallel(XT, centers, labels, sums, counts, mind, sums_t, counts_t, dis
             hi = min(N, lo + size)
             sums_t[c, :, :] = 0.0
             counts_t[c, :] = 0.0
-            dist_t[c], changed_t[c] = assign_rows(XT, centers, ct, cn, shift, big, lo, hi, labels,
-                                                   sums_t[c], counts_t[c], mind, work_t[c],
-                                                   block_t[c])
+            dist_t[c], changed_t[c] = assign_rows(
+                XT,
+                centers,
+                ct,
+                cn,
+                shift,
+                big,
+                lo,
+                hi,
+                labels,
+                sums_t[c],
+                counts_t[c],
+                mind,
+                work_t[c],
+                block_t[c],
+            )
     # Add the per-chunk accumulators in chunk order (deterministic for a given chunk count).
     sums[:, :] = 0.0
     counts[:] = 0.0
@@ -653,7 +700,7 @@ def update_centers(XT, labels, sums, counts, mind, centers, reseed):
                 continue
             p = farthest_movable_row(labels, counts, mind, XT, centers)
             if p < 0:
-                continue        # cannot happen when K <= N
+                continue  # cannot happen when K <= N
             old = labels[p]
             for j in range(D):
                 sums[old, j] -= XT[j, p]
@@ -694,6 +741,7 @@ def transposed(X: np.ndarray) -> np.ndarray:
 
 # ---- seeding ---------------------------------------------------------------------------------
 
+
 @numba.njit(cache=True, nogil=True)
 def _dist_to_points(X, C, l1, out):
     """out[c, i] = ||X[i] - C[c]||^2, or with ``l1`` sum_j |X[i, j] - C[c, j]|."""
@@ -731,7 +779,7 @@ def _block_sq_distances(XT, c, b0, n, acc):
         acc[i] = 0.0
     for j in range(D):
         cj = c[j]
-        x = XT[j, b0:b0 + n]
+        x = XT[j, b0 : b0 + n]
         for i in range(n):
             u = x[i] - cj
             acc[i] += u * u
@@ -748,8 +796,8 @@ def _block_sq_distances4(XT, cands, g, b0, n, acc, D):
     a2 = acc[2]
     a3 = acc[3]
     r = D % 4
-    for j in range(r):                     # the D mod 4 leading coordinates, one at a time
-        x = XT[j, b0:b0 + n]
+    for j in range(r):  # the D mod 4 leading coordinates, one at a time
+        x = XT[j, b0 : b0 + n]
         c0 = cands[g, j]
         c1 = cands[g + 1, j]
         c2 = cands[g + 2, j]
@@ -776,18 +824,30 @@ def _block_sq_distances4(XT, cands, g, b0, n, acc, D):
                 a1[i] += t1 * t1
                 a2[i] += t2 * t2
                 a3[i] += t3 * t3
-    for j in range(r, D, 4):               # then four at a time
-        x0 = XT[j, b0:b0 + n]
-        x1 = XT[j + 1, b0:b0 + n]
-        x2 = XT[j + 2, b0:b0 + n]
-        x3 = XT[j + 3, b0:b0 + n]
+    for j in range(r, D, 4):  # then four at a time
+        x0 = XT[j, b0 : b0 + n]
+        x1 = XT[j + 1, b0 : b0 + n]
+        x2 = XT[j + 2, b0 : b0 + n]
+        x3 = XT[j + 3, b0 : b0 + n]
         c00, c01, c02, c03 = cands[g, j], cands[g, j + 1], cands[g, j + 2], cands[g, j + 3]
-        c10, c11, c12, c13 = (cands[g + 1, j], cands[g + 1, j + 1], cands[g + 1, j + 2],
-                              cands[g + 1, j + 3])
-        c20, c21, c22, c23 = (cands[g + 2, j], cands[g + 2, j + 1], cands[g + 2, j + 2],
-                              cands[g + 2, j + 3])
-        c30, c31, c32, c33 = (cands[g + 3, j], cands[g + 3, j + 1], cands[g + 3, j + 2],
-                              cands[g + 3, j + 3])
+        c10, c11, c12, c13 = (
+            cands[g + 1, j],
+            cands[g + 1, j + 1],
+            cands[g + 1, j + 2],
+            cands[g + 1, j + 3],
+        )
+        c20, c21, c22, c23 = (
+            cands[g + 2, j],
+            cands[g + 2, j + 1],
+            cands[g + 2, j + 2],
+            cands[g + 2, j + 3],
+        )
+        c30, c31, c32, c33 = (
+            cands[g + 3, j],
+            cands[g + 3, j + 1],
+            cands[g + 3, j + 2],
+            cands[g + 3, j + 3],
+        )
         if j == 0:
             for i in range(n):
                 a0[i] = _sq4(x0, x1, x2, x3, c00, c01, c02, c03, i)
@@ -821,17 +881,29 @@ def _block_potentials4(XT, cands, g, b0, n, acc, closest, store, slots, keep):
             a1[i] = 0.0
             a2[i] = 0.0
             a3[i] = 0.0
-    x0 = XT[j, b0:b0 + n]
-    x1 = XT[j + 1, b0:b0 + n]
-    x2 = XT[j + 2, b0:b0 + n]
-    x3 = XT[j + 3, b0:b0 + n]
+    x0 = XT[j, b0 : b0 + n]
+    x1 = XT[j + 1, b0 : b0 + n]
+    x2 = XT[j + 2, b0 : b0 + n]
+    x3 = XT[j + 3, b0 : b0 + n]
     c00, c01, c02, c03 = cands[g, j], cands[g, j + 1], cands[g, j + 2], cands[g, j + 3]
-    c10, c11, c12, c13 = (cands[g + 1, j], cands[g + 1, j + 1], cands[g + 1, j + 2],
-                          cands[g + 1, j + 3])
-    c20, c21, c22, c23 = (cands[g + 2, j], cands[g + 2, j + 1], cands[g + 2, j + 2],
-                          cands[g + 2, j + 3])
-    c30, c31, c32, c33 = (cands[g + 3, j], cands[g + 3, j + 1], cands[g + 3, j + 2],
-                          cands[g + 3, j + 3])
+    c10, c11, c12, c13 = (
+        cands[g + 1, j],
+        cands[g + 1, j + 1],
+        cands[g + 1, j + 2],
+        cands[g + 1, j + 3],
+    )
+    c20, c21, c22, c23 = (
+        cands[g + 2, j],
+        cands[g + 2, j + 1],
+        cands[g + 2, j + 2],
+        cands[g + 2, j + 3],
+    )
+    c30, c31, c32, c33 = (
+        cands[g + 3, j],
+        cands[g + 3, j + 1],
+        cands[g + 3, j + 2],
+        cands[g + 3, j + 3],
+    )
     s0 = 0.0
     s1 = 0.0
     s2 = 0.0
@@ -899,7 +971,7 @@ def _seed_update(XT, c, closest, rank, bsums, nw):
             for b0 in range(ch * _SEED_CHUNK, hi, _SEED_BLOCK):
                 n = min(hi, b0 + _SEED_BLOCK) - b0
                 _block_sq_distances(XT, c, b0, n, acc)
-                for i in range(n):          # (the sum takes m before closest's rounding)
+                for i in range(n):  # (the sum takes m before closest's rounding)
                     ci = closest[b0 + i]
                     m = acc[i] if acc[i] < ci else ci
                     closest[b0 + i] = m
@@ -976,8 +1048,9 @@ def _seed_potentials(XT, cands, closest, store, slots, nw):
                 for g in range(0, T, 4):
                     m = min(4, T - g)
                     if m == 4 and D >= 4:
-                        s0, s1, s2, s3 = _block_potentials4(XT, cands, g, b0, n, acc,
-                                                            closest, store, slots, keep)
+                        s0, s1, s2, s3 = _block_potentials4(
+                            XT, cands, g, b0, n, acc, closest, store, slots, keep
+                        )
                         part[ch, g] += s0
                         part[ch, g + 1] += s1
                         part[ch, g + 2] += s2
@@ -1039,8 +1112,9 @@ def _seed_draw(closest, order, bsums, targets, out):
                 break
 
 
-def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=None,
-                   order: np.ndarray | None = None) -> np.ndarray:
+def _plusplus_lean(
+    XT: np.ndarray, K: int, rng: np.random.Generator, progress=None, order: np.ndarray | None = None
+) -> np.ndarray:
     """Greedy k-means++ (as :func:`plusplus`) on the (D, N) transpose with O(N) scratch; the
     distance passes run in parallel chunks, the candidates four at a time. Reports progress (one
     unit per centre). With ``order`` (a canonical row order) the rows are drawn in that order;
@@ -1055,7 +1129,7 @@ def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=No
     # closest: row ``cur`` of ``store``; with room for n_trials more rows (_SEED_STORE_BYTES) the
     # candidates' passes write their new distances there (``slots``) and the chosen one's row
     # becomes closest, else a second pass over the data (_seed_update) lowers closest.
-    itemsize = np.dtype(XT.dtype).itemsize          # float32 data: float32 distances
+    itemsize = np.dtype(XT.dtype).itemsize  # float32 data: float32 distances
     rows = n_trials + 1 if (n_trials + 1) * N * itemsize <= _SEED_STORE_BYTES else 1
     store = np.empty((rows, N), dtype=XT.dtype)
     cur = 0
@@ -1089,23 +1163,29 @@ def _plusplus_lean(XT: np.ndarray, K: int, rng: np.random.Generator, progress=No
                 if len(order):
                     cand[:] = order[cand]
             cands = np.ascontiguousarray(XT[:, cand].T, dtype=np.float64)
-            pots = call(_seed_potentials, n_chunks, N * D * n_trials, XT, cands, store[cur],
-                        store, slots)
+            pots = call(
+                _seed_potentials, n_chunks, N * D * n_trials, XT, cands, store[cur], store, slots
+            )
             best = int(np.argmin(pots))
             if len(slots):
                 cur, slots[best] = slots[best], cur
                 call(_seed_block_sums, n_chunks, N, store[cur], rank, bsums)
                 pot = pots[best]
             else:
-                pot = call(_seed_update, n_chunks, N * D, XT, cands[best], store[cur], rank,
-                           bsums)
+                pot = call(_seed_update, n_chunks, N * D, XT, cands[best], store[cur], rank, bsums)
             centers[c] = cands[best]
             task.update(1)
     return centers
 
 
-def plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str,
-             order: np.ndarray | None = None, XT: np.ndarray | None = None) -> np.ndarray:
+def plusplus(
+    X: np.ndarray,
+    K: int,
+    rng: np.random.Generator,
+    metric: str,
+    order: np.ndarray | None = None,
+    XT: np.ndarray | None = None,
+) -> np.ndarray:
     """Greedy k-means++ seeding (scikit-learn's variant); ``metric`` "sqeuclidean" or "l1".
 
     ``order`` (the canonical row order of X, :func:`explorer.models._canonical.
@@ -1126,7 +1206,7 @@ def plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str,
         return _plusplus_lean(XT, K, rng, order=order)
     X = np.asarray(X, dtype=np.float64)
     if order is not None:
-        X = X[order]            # a copy in canonical order: the draws and sums follow it
+        X = X[order]  # a copy in canonical order: the draws and sums follow it
     X = np.ascontiguousarray(X)
     N, D = X.shape
     if not 1 <= K <= N:
@@ -1146,7 +1226,7 @@ def plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str,
             r = rng.random(n_trials) * pot
             cand = np.searchsorted(np.cumsum(closest), r, side="right")
             cand = np.minimum(cand, N - 1)
-        else:   # every row coincides with a chosen centre: any row will do
+        else:  # every row coincides with a chosen centre: any row will do
             cand = rng.integers(N, size=n_trials)
         _dist_to_points(X, X[cand], l1, cand_d)
         np.minimum(cand_d, closest[None, :], out=cand_d)
@@ -1158,16 +1238,23 @@ def plusplus(X: np.ndarray, K: int, rng: np.random.Generator, metric: str,
     return centers
 
 
-def kmeans_plusplus(X: np.ndarray, K: int, rng: np.random.Generator,
-                    order: np.ndarray | None = None) -> np.ndarray:
+def kmeans_plusplus(
+    X: np.ndarray, K: int, rng: np.random.Generator, order: np.ndarray | None = None
+) -> np.ndarray:
     """Greedy k-means++ centres (K, D) for the rows of X, drawn with ``rng`` (in the canonical
     row ``order`` when given: see :func:`plusplus`)."""
     return plusplus(X, K, rng, "sqeuclidean", order)
 
 
-def initial_centers(X: np.ndarray, K: int, seed: int, centers=None,
-                    distance: str = "sqeuclidean", order: np.ndarray | None = None,
-                    XT: np.ndarray | None = None) -> np.ndarray:
+def initial_centers(
+    X: np.ndarray,
+    K: int,
+    seed: int,
+    centers=None,
+    distance: str = "sqeuclidean",
+    order: np.ndarray | None = None,
+    XT: np.ndarray | None = None,
+) -> np.ndarray:
     """The starting centres of the centre-based models: the given ``centers`` (validated), else
     k-means++ seeding from ``seed`` under ``distance`` ("sqeuclidean" or "l1"), drawn in the
     canonical row ``order`` when given (``XT``: see :func:`plusplus`)."""
