@@ -785,16 +785,23 @@ def _block_sq_distances(XT, c, b0, n, acc):
             acc[i] += u * u
 
 
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _block_sq_distances4(XT, cands, g, b0, n, acc, D):
     """acc[q, i] = the sum over the first D coordinates (D: XT's, or that less a multiple of
     four) of (x_{b0 + i, j} - cands[g + q, j])^2, for q < 4, i < n: :func:`_block_sq_distances`
     for four candidates at once (each loaded vector of x feeds four of them), each sum over j
-    in increasing order as there (the same values, bit for bit)."""
+    in increasing order from 0.0 as there (the same values, bit for bit). One form of loop for
+    every coordinate (no first-coordinate variant): each variant costs compile time, and the
+    zeroing pass is cheap beside the distances."""
     a0 = acc[0]
     a1 = acc[1]
     a2 = acc[2]
     a3 = acc[3]
+    for i in range(n):
+        a0[i] = 0.0
+        a1[i] = 0.0
+        a2[i] = 0.0
+        a3[i] = 0.0
     r = D % 4
     for j in range(r):  # the D mod 4 leading coordinates, one at a time
         x = XT[j, b0 : b0 + n]
@@ -802,28 +809,16 @@ def _block_sq_distances4(XT, cands, g, b0, n, acc, D):
         c1 = cands[g + 1, j]
         c2 = cands[g + 2, j]
         c3 = cands[g + 3, j]
-        if j == 0:
-            for i in range(n):
-                y = x[i]
-                t0 = y - c0
-                t1 = y - c1
-                t2 = y - c2
-                t3 = y - c3
-                a0[i] = t0 * t0
-                a1[i] = t1 * t1
-                a2[i] = t2 * t2
-                a3[i] = t3 * t3
-        else:
-            for i in range(n):
-                y = x[i]
-                t0 = y - c0
-                t1 = y - c1
-                t2 = y - c2
-                t3 = y - c3
-                a0[i] += t0 * t0
-                a1[i] += t1 * t1
-                a2[i] += t2 * t2
-                a3[i] += t3 * t3
+        for i in range(n):
+            y = x[i]
+            t0 = y - c0
+            t1 = y - c1
+            t2 = y - c2
+            t3 = y - c3
+            a0[i] += t0 * t0
+            a1[i] += t1 * t1
+            a2[i] += t2 * t2
+            a3[i] += t3 * t3
     for j in range(r, D, 4):  # then four at a time
         x0 = XT[j, b0 : b0 + n]
         x1 = XT[j + 1, b0 : b0 + n]
@@ -848,21 +843,14 @@ def _block_sq_distances4(XT, cands, g, b0, n, acc, D):
             cands[g + 3, j + 2],
             cands[g + 3, j + 3],
         )
-        if j == 0:
-            for i in range(n):
-                a0[i] = _sq4(x0, x1, x2, x3, c00, c01, c02, c03, i)
-                a1[i] = _sq4(x0, x1, x2, x3, c10, c11, c12, c13, i)
-                a2[i] = _sq4(x0, x1, x2, x3, c20, c21, c22, c23, i)
-                a3[i] = _sq4(x0, x1, x2, x3, c30, c31, c32, c33, i)
-        else:
-            for i in range(n):
-                a0[i] = _add_sq4(a0[i], x0, x1, x2, x3, c00, c01, c02, c03, i)
-                a1[i] = _add_sq4(a1[i], x0, x1, x2, x3, c10, c11, c12, c13, i)
-                a2[i] = _add_sq4(a2[i], x0, x1, x2, x3, c20, c21, c22, c23, i)
-                a3[i] = _add_sq4(a3[i], x0, x1, x2, x3, c30, c31, c32, c33, i)
+        for i in range(n):
+            a0[i] = _add_sq4(a0[i], x0, x1, x2, x3, c00, c01, c02, c03, i)
+            a1[i] = _add_sq4(a1[i], x0, x1, x2, x3, c10, c11, c12, c13, i)
+            a2[i] = _add_sq4(a2[i], x0, x1, x2, x3, c20, c21, c22, c23, i)
+            a3[i] = _add_sq4(a3[i], x0, x1, x2, x3, c30, c31, c32, c33, i)
 
 
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _block_potentials4(XT, cands, g, b0, n, acc, closest, store, slots, keep):
     """For four candidates g .. g+3 and rows b0 .. b0+n-1: v = min(closest[i], ||x_i - c||^2)
     (the distances as :func:`_block_sq_distances4` sums them), their sums over the block, and
@@ -875,12 +863,6 @@ def _block_potentials4(XT, cands, g, b0, n, acc, closest, store, slots, keep):
     a1 = acc[1]
     a2 = acc[2]
     a3 = acc[3]
-    if j == 0:
-        for i in range(n):
-            a0[i] = 0.0
-            a1[i] = 0.0
-            a2[i] = 0.0
-            a3[i] = 0.0
     x0 = XT[j, b0 : b0 + n]
     x1 = XT[j + 1, b0 : b0 + n]
     x2 = XT[j + 2, b0 : b0 + n]
