@@ -5,8 +5,9 @@ Run by hand (not part of the test suite; the peers are a benchmark-only extra,
 
     NUMBA_THREADING_LAYER=omp .venv/bin/python bench/bench_peers.py [--rounds 3]
         [--kmeans-n 1000000] [--kmeans-d 16] [--kmeans-k 50] [--gmm-n 200000] [--gmm-d 8]
-        [--gmm-k 10] [--threads 1,2] [--only kmeans,gmm] [--busy]
-        [--peers sklearn,sklearnex,daal4py,faiss]
+        [--gmm-k 10] [--threads 1,2] [--only kmeans,fit,gmm] [--busy]
+        [--peers sklearn,sklearnex,daal4py,faiss] [--fit-seeds 0,1,2,3,4] [--fit-threads 2]
+        [--fit-sklearn]
 
 (``NUMBA_THREADING_LAYER=omp``: importing daal4py would otherwise switch numba to TBB.)
 
@@ -22,6 +23,13 @@ OpenMP and BLAS), ``daal4py.daalinit`` (scikit-learn-intelex and daal4py),
   with the iterations each fit reports (no per-fit overhead: validation, conversion, final labels).
   faiss: ``faiss.Kmeans`` with the same initial centroids and no subsampling
   (``max_points_per_centroid`` raised; its default fits a 12,800-row sample), float32 data.
+* **K-means to convergence** (``--only fit``): ``make_blobs`` N x D with K centres, the whole
+  ``fit`` at each library's defaults with ``n_init=1`` (its own k-means++ seeding and stopping
+  rule: the explorer's ``explorer.sklearn.KMeans``, scikit-learn-intelex's ``KMeans``; with
+  ``--fit-sklearn`` also scikit-learn's) for each of ``--fit-seeds``, on ``--fit-threads``
+  threads: wall and CPU time, iterations, inertia, and the explorer's seeding alone
+  (``plusplus`` in the canonical row order, as the fit draws it). Issue 23: the explorer's whole
+  fit no slower than scikit-learn-intelex's, with an inertia at least as low.
 * **Gaussian mixture**, full covariances, from the same weights, means and covariances: the
   explorer's step at iterations 2 and 20 (medians of 3 steps around each); scikit-learn's
   ``GaussianMixture`` and daal4py's ``em_gmm`` per iteration by the same difference of two fits
@@ -80,8 +88,9 @@ def busy_core(on):
 
 
 def table(X):
-    return TableData(X=X, columns=[f"x{j}" for j in range(X.shape[1])],
-                     ids=np.arange(X.shape[0]).astype(str))
+    return TableData(
+        X=X, columns=[f"x{j}" for j in range(X.shape[1])], ids=np.arange(X.shape[0]).astype(str)
+    )
 
 
 def optional(name):
@@ -128,6 +137,7 @@ def per_iteration(fit, short=3, long=9):
 
 # ---- K-means ------------------------------------------------------------------------------------
 
+
 def timed_steps(step, n):
     """(wall, CPU) seconds of each of n calls."""
     out = []
@@ -150,27 +160,48 @@ def kmeans_peers(sk, skx, faiss):
         from sklearn.cluster import KMeans as SK
 
         def run(X, C0):
-            return per_iteration(lambda n: SK(len(C0), init=C0, n_init=1, max_iter=n, tol=0.0,
-                                              algorithm="lloyd").fit(X).n_iter_)
+            return per_iteration(
+                lambda n: (
+                    SK(len(C0), init=C0, n_init=1, max_iter=n, tol=0.0, algorithm="lloyd")
+                    .fit(X)
+                    .n_iter_
+                )
+            )
+
         out["scikit-learn"] = run
     if skx is not None:
         from sklearnex.cluster import KMeans as SKX
 
         def run_x(X, C0):
-            return per_iteration(lambda n: SKX(len(C0), init=C0, n_init=1, max_iter=n, tol=0.0,
-                                               algorithm="lloyd").fit(X).n_iter_)
+            return per_iteration(
+                lambda n: (
+                    SKX(len(C0), init=C0, n_init=1, max_iter=n, tol=0.0, algorithm="lloyd")
+                    .fit(X)
+                    .n_iter_
+                )
+            )
+
         out["sklearnex"] = run_x
     if faiss is not None:
+
         def run_f(X, C0):
             X32 = np.ascontiguousarray(X, dtype=np.float32)
             C32 = np.ascontiguousarray(C0, dtype=np.float32)
 
             def fit(n):
-                km = faiss.Kmeans(X.shape[1], len(C0), niter=n, max_points_per_centroid=10**9,
-                                  seed=0, verbose=False)
+                km = faiss.Kmeans(
+                    X.shape[1],
+                    len(C0),
+                    niter=n,
+                    max_points_per_centroid=10**9,
+                    seed=0,
+                    verbose=False,
+                )
                 km.train(X32, init_centroids=C32)
                 return n
+
             return per_iteration(fit)
+
         out["faiss-cpu"] = run_f
     return out
 
@@ -178,12 +209,12 @@ def kmeans_peers(sk, skx, faiss):
 def bench_kmeans(args, sk, skx, faiss, d4p):
     rng = np.random.default_rng(0)
     N, D, K = args.kmeans_n, args.kmeans_d, args.kmeans_k
-    centres = rng.normal(scale=1.0, size=(K, D))      # overlapping: no fit converges early
+    centres = rng.normal(scale=1.0, size=(K, D))  # overlapping: no fit converges early
     X64 = centres[rng.integers(K, size=N)] + rng.normal(size=(N, D))
     C0 = kmeans_plusplus(X64, K, np.random.default_rng(1))
     peers = kmeans_peers(sk, skx, faiss)
     data = {"float64": X64, "float32": X64.astype(np.float32)}
-    explorer_kmeans(data["float32"][:60_000], C0, 2)           # compile outside the timings
+    explorer_kmeans(data["float32"][:60_000], C0, 2)  # compile outside the timings
     explorer_kmeans(data["float64"][:60_000], C0, 2)
     res: dict[tuple, list[float]] = {}
     print(f"\n## K-means {N:,} x {D}, K = {K}, per Lloyd iteration (load {loadavg()})")
@@ -191,8 +222,7 @@ def bench_kmeans(args, sk, skx, faiss, d4p):
         for threads in args.threads:
             with Threads(threads, d4p, faiss):
                 for dtype, X in data.items():
-                    res.setdefault((threads, dtype, "explorer"), []).append(
-                        explorer_kmeans(X, C0))
+                    res.setdefault((threads, dtype, "explorer"), []).append(explorer_kmeans(X, C0))
                     for name, run in peers.items():
                         res.setdefault((threads, dtype, name), []).append(run(X, C0))
     names = list(peers)
@@ -205,15 +235,16 @@ def bench_kmeans(args, sk, skx, faiss, d4p):
     for threads in args.threads:
         for dtype in data:
             wall = np.nanmedian(np.array(res[(threads, dtype, "explorer")])[:, 0])
-            print(f"- {threads} thread(s), {dtype}: {flop / wall / 1e9:.1f} GFLOP/s wall "
-                  f"(2 N K D = {flop / 1e9:.2f} GFLOP a pass)")
+            print(
+                f"- {threads} thread(s), {dtype}: {flop / wall / 1e9:.1f} GFLOP/s wall "
+                f"(2 N K D = {flop / 1e9:.2f} GFLOP a pass)"
+            )
     if 1 in args.threads and len(args.threads) > 1:
         for threads in args.threads[1:]:
             for dtype in data:
                 one = np.nanmedian(np.array(res[(1, dtype, "explorer")])[:, 0])
                 many = np.nanmedian(np.array(res[(threads, dtype, "explorer")])[:, 0])
-                print(f"- explorer {dtype}, {threads} threads / 1 thread, wall: "
-                      f"{many / one:.2f}")
+                print(f"- explorer {dtype}, {threads} threads / 1 thread, wall: {many / one:.2f}")
     print(f"(load at end {loadavg()})")
 
 
@@ -229,7 +260,92 @@ def ratio_cells(res, key, names, ours_key="explorer"):
     return " | ".join(cells)
 
 
+# ---- K-means to convergence ---------------------------------------------------------------------
+
+
+def timed(fn, *args):
+    """(result, wall seconds, CPU seconds of all threads) of fn(*args)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def bench_kmeans_fit(args, sk, skx, d4p):
+    """Whole fits at each library's defaults with n_init = 1 (its own k-means++ seeding, its own
+    stopping rule), on make_blobs data, one seed after another, the libraries alternated."""
+    from sklearn.datasets import make_blobs
+
+    from explorer.models._canonical import canonical_row_order
+    from explorer.models._centre_kernels import plusplus
+    from explorer.sklearn import KMeans as ExplorerKMeans
+
+    N, D, K = args.kmeans_n, args.kmeans_d, args.kmeans_k
+    X, _ = make_blobs(n_samples=N, n_features=D, centers=K, random_state=0)
+    fits = {"explorer": lambda seed: ExplorerKMeans(n_clusters=K, n_init=1, random_state=seed)}
+    if skx is not None:
+        from sklearnex.cluster import KMeans as SKX
+
+        fits["sklearnex"] = lambda seed: SKX(n_clusters=K, n_init=1, random_state=seed)
+    if sk is not None and args.fit_sklearn:
+        from sklearn.cluster import KMeans as SK
+
+        fits["scikit-learn"] = lambda seed: SK(n_clusters=K, n_init=1, random_state=seed)
+    warm = X[:120_000]  # the lean seeding and the parallel step compile
+    for make in fits.values():
+        make(0).fit(warm)
+    seeds = [int(s) for s in args.fit_seeds.split(",")]
+    order = canonical_row_order(X)  # for the seeding alone, as the fit draws it
+    threads = args.fit_threads
+    print(
+        f"\n## K-means to convergence, make_blobs {N:,} x {D}, K = {K} centres, n_init = 1, "
+        f"each library's defaults and seeding, {threads} thread(s) (load {loadavg()})"
+    )
+    rows = []
+    with Threads(threads, d4p, None):
+        for _ in range(args.rounds):
+            for seed in seeds:
+                row = {"seed": seed}
+                for name, make in fits.items():
+                    est, wall, cpu = timed(make(seed).fit, X)
+                    row[name] = (wall, cpu, int(est.n_iter_), float(est.inertia_))
+                _, wall, cpu = timed(
+                    plusplus, X, K, np.random.default_rng(seed), "sqeuclidean", order
+                )
+                row["seeding"] = (wall, cpu)
+                rows.append(row)
+    names = list(fits)
+    print(
+        "| seed | "
+        + " | ".join(f"{n} s wall (CPU), iterations, inertia" for n in names)
+        + " | explorer seeding s | "
+        + " | ".join(f"{n} / explorer wall (CPU)" for n in names[1:])
+        + " | "
+        + " | ".join(f"inertia {n} / explorer" for n in names[1:])
+        + " |"
+    )
+    print("|---|" + "---|" * (2 * len(names)))
+    for row in rows:
+        ex = row["explorer"]
+        cells = [f"{row[n][0]:.2f} ({row[n][1]:.2f}), {row[n][2]}, {row[n][3]:.6e}" for n in names]
+        cells.append(f"{row['seeding'][0]:.2f} ({row['seeding'][1]:.2f})")
+        cells += [f"{row[n][0] / ex[0]:.2f} ({row[n][1] / ex[1]:.2f})" for n in names[1:]]
+        cells += [f"{row[n][3] / ex[3]:.6f}" for n in names[1:]]
+        print(f"| {row['seed']} | " + " | ".join(cells) + " |")
+    for n in names[1:]:
+        wall = np.array([r[n][0] / r["explorer"][0] for r in rows])
+        inertia = np.array([r[n][3] / r["explorer"][3] for r in rows])
+        print(
+            f"- {n} / explorer, whole fit wall: median {np.median(wall):.2f} "
+            f"(range {wall.min():.2f}-{wall.max():.2f}); explorer no slower in "
+            f"{int(np.sum(wall >= 1.0))} of {len(rows)} fits; inertia {n} / explorer: median "
+            f"{np.median(inertia):.4f}, explorer's at most {n}'s (1e-6 relative) in "
+            f"{int(np.sum(inertia >= 1.0 - 1e-6))} of {len(rows)}"
+        )
+    print(f"(load at end {loadavg()})")
+
+
 # ---- Gaussian mixture --------------------------------------------------------------------------
+
 
 def bench_gmm(args, sk, d4p):
     rng = np.random.default_rng(0)
@@ -257,26 +373,46 @@ def bench_gmm(args, sk, d4p):
             def fit(n):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    return GaussianMixture(
-                        K, covariance_type="full", weights_init=w0, means_init=mu0,
-                        precisions_init=P0, max_iter=n, tol=0.0, reg_covar=1e-6,
-                        init_params="random", random_state=0).fit(X).n_iter_
+                    return (
+                        GaussianMixture(
+                            K,
+                            covariance_type="full",
+                            weights_init=w0,
+                            means_init=mu0,
+                            precisions_init=P0,
+                            max_iter=n,
+                            tol=0.0,
+                            reg_covar=1e-6,
+                            init_params="random",
+                            random_state=0,
+                        )
+                        .fit(X)
+                        .n_iter_
+                    )
+
             return per_iteration(fit)
+
         peers["scikit-learn"] = run_sk
     if d4p is not None:
+
         def run_d4p():
             def fit(n):
                 r = d4p.em_gmm(nComponents=K, maxIterations=n, accuracyThreshold=0.0).compute(
-                    X, w0[None, :], mu0, [c for c in cov0])
+                    X, w0[None, :], mu0, [c for c in cov0]
+                )
                 return int(np.asarray(r.nIterations).ravel()[0])
+
             return per_iteration(fit)
+
         peers["daal4py em_gmm"] = run_d4p
-    m = ExplorerGMM(K=K)                                   # compile outside the timings
+    m = ExplorerGMM(K=K)  # compile outside the timings
     m.initialize(table(X[:5000]), 0, weights=w0, means=mu0, precisions=P0)
     m.step()
     res: dict[tuple, list] = {}
-    print(f"\n## Gaussian mixture {N:,} x {D}, K = {K}, full covariances, per EM iteration "
-          f"(load {loadavg()})")
+    print(
+        f"\n## Gaussian mixture {N:,} x {D}, K = {K}, full covariances, per EM iteration "
+        f"(load {loadavg()})"
+    )
     for _ in range(args.rounds):
         for threads in args.threads:
             with Threads(threads, d4p, None):
@@ -284,15 +420,21 @@ def bench_gmm(args, sk, d4p):
                 for name, run in peers.items():
                     res.setdefault((threads, name), []).append(run())
     names = list(peers)
-    print("| threads | explorer ms at iteration 2, wall (CPU) | at iteration 20 | "
-          + " | ".join(names) + " |")
+    print(
+        "| threads | explorer ms at iteration 2, wall (CPU) | at iteration 20 | "
+        + " | ".join(names)
+        + " |"
+    )
     print("|---|---|---|" + "---|" * len(names))
     for threads in args.threads:
-        ex = np.array(res[(threads, "explorer")])          # rounds x (it2, it20) x (wall, cpu)
+        ex = np.array(res[(threads, "explorer")])  # rounds x (it2, it20) x (wall, cpu)
         it2 = np.nanmedian(ex[:, 0], axis=0)
         res[(threads, "it20")] = list(ex[:, 1])
-        print(f"| {threads} | {it2[0] * 1e3:.1f} ({it2[1] * 1e3:.1f}) | "
-              + ratio_cells(res, (threads,), names, ours_key="it20") + " |")
+        print(
+            f"| {threads} | {it2[0] * 1e3:.1f} ({it2[1] * 1e3:.1f}) | "
+            + ratio_cells(res, (threads,), names, ours_key="it20")
+            + " |"
+        )
     print(f"(ratios against the explorer's iteration-20 step; load at end {loadavg()})")
 
 
@@ -300,17 +442,36 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--only", default="kmeans,gmm")
+    ap.add_argument(
+        "--only",
+        default="kmeans,fit,gmm",
+        help="kmeans (per iteration), fit (K-means to convergence), gmm",
+    )
+    ap.add_argument(
+        "--fit-seeds", default="0,1,2,3,4", help="the seeds of the K-means fits to convergence"
+    )
+    ap.add_argument("--fit-threads", type=int, default=2)
+    ap.add_argument(
+        "--fit-sklearn",
+        action="store_true",
+        help="also scikit-learn's KMeans in the fits to convergence",
+    )
     ap.add_argument("--kmeans-n", type=int, default=1_000_000)
     ap.add_argument("--kmeans-d", type=int, default=16)
     ap.add_argument("--kmeans-k", type=int, default=50)
     ap.add_argument("--gmm-n", type=int, default=200_000)
     ap.add_argument("--gmm-d", type=int, default=8)
     ap.add_argument("--gmm-k", type=int, default=10)
-    ap.add_argument("--peers", default="sklearn,sklearnex,daal4py,faiss",
-                    help="the peers to run (a subset of the default)")
-    ap.add_argument("--busy", action="store_true",
-                    help="hold one core with a spinning child process during the tables")
+    ap.add_argument(
+        "--peers",
+        default="sklearn,sklearnex,daal4py,faiss",
+        help="the peers to run (a subset of the default)",
+    )
+    ap.add_argument(
+        "--busy",
+        action="store_true",
+        help="hold one core with a spinning child process during the tables",
+    )
     args = ap.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
     peers = args.peers.split(",")
@@ -318,17 +479,22 @@ def main() -> None:
     skx = optional("sklearnex") if "sklearnex" in peers else None
     d4p = optional("daal4py") if "daal4py" in peers or "sklearnex" in peers else None
     faiss = optional("faiss") if "faiss" in peers else None
-    versions = {m.__name__: getattr(m, "__version__", "?") for m in (sk, skx, d4p, faiss)
-                if m is not None}
-    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs; numba {numba.__version__} layer "
-          f"{numba.config.THREADING_LAYER}; {versions}")
+    versions = {
+        m.__name__: getattr(m, "__version__", "?") for m in (sk, skx, d4p, faiss) if m is not None
+    }
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs; numba {numba.__version__} layer "
+        f"{numba.config.THREADING_LAYER}; {versions}"
+    )
     only = args.only.split(",")
     with busy_core(args.busy):
         if args.busy:
             print("(one core held by a spinning process)")
         if "kmeans" in only:
             bench_kmeans(args, sk, skx, faiss, d4p)
+        if "fit" in only:
+            bench_kmeans_fit(args, sk, skx, d4p)
         if "gmm" in only:
             bench_gmm(args, sk, d4p)
 

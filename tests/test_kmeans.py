@@ -50,8 +50,7 @@ def test_matches_sklearn_from_same_centres(seed, k):
     model.initialize(table(X), 0, centers=c0)
     trace = run_to_convergence(model)
     # tol=0: scikit-learn stops only on strict convergence (no label change), like our rule.
-    sk = SKKMeans(n_clusters=k, init=c0, n_init=1, algorithm="lloyd", tol=0.0,
-                  max_iter=300).fit(X)
+    sk = SKKMeans(n_clusters=k, init=c0, n_init=1, algorithm="lloyd", tol=0.0, max_iter=300).fit(X)
     # Same sequence of Lloyd iterations: scikit-learn counts the first assignment (ours is done
     # in initialize) as an iteration.
     assert len(trace) == sk.n_iter_ - 1
@@ -59,8 +58,9 @@ def test_matches_sklearn_from_same_centres(seed, k):
     # Tolerances: scikit-learn centres the data and assigns with ||c||^2 - 2 x.c; we sum
     # (x - c)^2 in another order. Both are exact to rounding, so 1e-10 relative is ample.
     np.testing.assert_allclose(trace[-1], sk.inertia_, rtol=1e-10)
-    np.testing.assert_allclose(model.parameters()["centers"], sk.cluster_centers_,
-                               rtol=0, atol=1e-10 * np.abs(X).max())
+    np.testing.assert_allclose(
+        model.parameters()["centers"], sk.cluster_centers_, rtol=0, atol=1e-10 * np.abs(X).max()
+    )
 
 
 def test_lloyd_helper_matches_sklearn():
@@ -70,9 +70,8 @@ def test_lloyd_helper_matches_sklearn():
     c0 = kmeans_plusplus(X, 5, np.random.default_rng(3))
     c0_copy = c0.copy()
     labels, centers = lloyd(X, c0, max_iter=300, tol=0.0)
-    sk = SKKMeans(n_clusters=5, init=c0, n_init=1, algorithm="lloyd", tol=0.0,
-                  max_iter=300).fit(X)
-    np.testing.assert_array_equal(c0, c0_copy)            # input not modified
+    sk = SKKMeans(n_clusters=5, init=c0, n_init=1, algorithm="lloyd", tol=0.0, max_iter=300).fit(X)
+    np.testing.assert_array_equal(c0, c0_copy)  # input not modified
     assert labels.dtype == np.int64 and labels.shape == (600,)
     np.testing.assert_array_equal(labels, sk.labels_)
     np.testing.assert_allclose(centers, sk.cluster_centers_, atol=1e-10 * np.abs(X).max())
@@ -92,7 +91,7 @@ def random_dataset(rng):
         X = rng.standard_t(1.5, size=(n, d))
     elif kind == 2:
         base = rng.normal(size=(max(2, n // 4), d))
-        X = base[rng.integers(len(base), size=n)]      # many exact duplicates
+        X = base[rng.integers(len(base), size=n)]  # many exact duplicates
     else:
         X = rng.normal(size=(n, d)) * rng.uniform(0.1, 100.0, size=d)
         X[:, 0] = 3.0
@@ -134,7 +133,7 @@ def test_empty_cluster_reseeded_with_farthest_point():
     assert np.bincount(model.labels(), minlength=3)[2] == 0
     d_before = distortion(X, model.labels(), c0)
     labels0 = model.labels().copy()
-    far = int(np.argmax(((X - c0[labels0]) ** 2).sum(1)))   # independent choice of the row
+    far = int(np.argmax(((X - c0[labels0]) ** 2).sum(1)))  # independent choice of the row
     value = model.step()
     assert model._n_reseeded == 1
     # The re-seeded centre started at the farthest row; after the assignment it is a proper
@@ -166,9 +165,8 @@ def test_parallel_path_agrees_with_numpy():
     model.initialize(table(X), 2)
     trace = [model.step() for _ in range(5)]
     p = model.parameters()
-    if model._parallel:   # only where numba has more than one thread
-        np.testing.assert_allclose(trace[-1], distortion(X, p["labels"], p["centers"]),
-                                   rtol=1e-10)
+    if model._parallel:  # only where numba has more than one thread
+        np.testing.assert_allclose(trace[-1], distortion(X, p["labels"], p["centers"]), rtol=1e-10)
         # Centres are the means of their rows up to one more update (exact Lloyd identity).
         means = np.array([X[p["labels"] == k].mean(0) for k in range(5)])
         model.step()
@@ -239,6 +237,7 @@ def test_chunked_step_same_for_every_thread_count():
     # threads take chunks one at a time, so 1 and 2 threads give the same bits (the old split,
     # 4 chunks a thread, and the serial kernel on 1 thread, differed in the last bits).
     import numba
+
     X = blobs(5, n=_PARALLEL_MIN_ROWS + 3000, d=5, k=6, sep=1.5)
     c0 = X[:6].copy()
     out = []
@@ -261,6 +260,7 @@ def test_lean_seeding_picks_the_dense_seeding_centres(monkeypatch):
     # The lean k-means++ (transposed data, O(N) scratch, blocked parallel passes) is the same
     # greedy algorithm as the dense one: from the same generator, the same centres.
     from explorer.models import _centre_kernels as ck
+
     X = blobs(12, n=20_000, d=5, k=8, sep=1.0)
     dense = kmeans_plusplus(X, 8, np.random.default_rng(5))
     monkeypatch.setattr(ck, "_LEAN_SEEDING_MIN_ROWS", 0)
@@ -276,8 +276,39 @@ def _exact_assignment(X, C):
     return d2.argmin(1), d2.min(1)
 
 
+def _assign_ranked(ck, XT, C, labels, sums, counts, mind):
+    """The ranked assignment pass whatever K (``assign`` takes it from DIRECT_MAX_K centres)."""
+    K, D = C.shape
+    ct = np.zeros((ck.padded_centres(K), D), dtype=XT.dtype)
+    cn = np.zeros(ck.padded_centres(K), dtype=XT.dtype)
+    shift = np.empty(D)
+    big = ck.prepare_centres(C, ct, cn, shift)
+    work, block = ck.lloyd_scratch(1, D, XT.dtype)
+    return ck._assign_rows_ranked(
+        XT,
+        C,
+        ct,
+        cn,
+        shift,
+        big,
+        np.int64(0),
+        XT.shape[1],
+        labels,
+        sums,
+        counts,
+        mind,
+        work[0],
+        block[0],
+    )
+
+
+def _assign_public(ck, XT, C, labels, sums, counts, mind):
+    return ck.assign(XT, C, labels, sums, counts, mind, np.empty(0), np.empty(0, dtype=np.int64))
+
+
+@pytest.mark.parametrize("kernel", [_assign_public, _assign_ranked])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_assignment_is_exact_where_the_fast_pass_cannot_decide(dtype):
+def test_assignment_is_exact_where_the_fast_pass_cannot_decide(dtype, kernel):
     # The assignment ranks centres by ||mu||^2 - 2 x.mu in the data's type and computes a row
     # again exactly when the two best are within the rounding bound. Far from the origin
     # (offset 1e4, spread 1) float32 cannot separate them at all, and rows at the midpoint of two
@@ -286,33 +317,35 @@ def test_assignment_is_exact_where_the_fast_pass_cannot_decide(dtype):
 
     rng = np.random.default_rng(3)
     for offset in (0.0, 1e4):
-        for D, K in ((1, 3), (3, 5), (4, 4), (6, 9), (16, 13)):
+        for D, K in ((1, 3), (3, 5), (4, 4), (6, 9), (16, 13), (5, 33), (16, 40)):
             C = offset + rng.normal(size=(K, D)).astype(dtype).astype(np.float64)
             X = offset + rng.normal(size=(600, D))
-            X[:40] = (C[0] + C[K - 1]) / 2            # exact ties between centres 0 and K - 1
-            X[40:60] = C[1 % K]                      # rows on a centre
+            X[:40] = (C[0] + C[K - 1]) / 2  # exact ties between centres 0 and K - 1
+            X[40:60] = C[1 % K]  # rows on a centre
             X = X.astype(dtype)
             XT = np.ascontiguousarray(X.T)
             labels = np.full(600, -1, dtype=np.int64)
             sums, counts, mind = np.zeros((K, D)), np.zeros(K), np.zeros(600)
-            total, changed = ck.assign(XT, C, labels, sums, counts, mind, np.empty(0),
-                                       np.empty(0, dtype=np.int64))
+            total, changed = kernel(ck, XT, C, labels, sums, counts, mind)
             z, d = _exact_assignment(X, C)
             np.testing.assert_array_equal(labels, z)
             np.testing.assert_allclose(mind, d, rtol=1e-12, atol=1e-12)
             np.testing.assert_allclose(total, d.sum(), rtol=1e-12)
             assert changed == 600
             np.testing.assert_array_equal(counts, np.bincount(z, minlength=K))
-            np.testing.assert_allclose(sums, [X[z == k].astype(np.float64).sum(0)
-                                              for k in range(K)], rtol=1e-12, atol=1e-9)
+            np.testing.assert_allclose(
+                sums, [X[z == k].astype(np.float64).sum(0) for k in range(K)], rtol=1e-12, atol=1e-9
+            )
 
 
-def test_float32_parallel_step_matches_exact_float64_assignment():
-    # The chunked step in float32 (the approximate pass in float32 lanes) against an exact
-    # float64 assignment of the same float32 data, step after step.
-    X = blobs(4, n=_PARALLEL_MIN_ROWS + 777, d=7, k=9, sep=1.0).astype(np.float32)
-    c0 = X[:9].astype(np.float64)
-    model = KMeans(K=9)
+@pytest.mark.parametrize("K", [9, 40])
+def test_float32_parallel_step_matches_exact_float64_assignment(K):
+    # The chunked step in float32 (K = 40: the ranked pass in float32 lanes; K = 9: the direct
+    # difference form) against an exact float64 assignment of the same float32 data, step after
+    # step.
+    X = blobs(4, n=_PARALLEL_MIN_ROWS + 777, d=7, k=K, sep=1.0).astype(np.float32)
+    c0 = X[:K].astype(np.float64)
+    model = KMeans(K=K)
     model.initialize(table(X), 0, centers=c0)
     assert model._parallel
     for _ in range(4):
@@ -322,3 +355,30 @@ def test_float32_parallel_step_matches_exact_float64_assignment():
         np.testing.assert_array_equal(model.labels(), z)
         np.testing.assert_allclose(value, d.sum(), rtol=1e-12)
         assert not np.array_equal(model._centers, centres_before)
+
+
+def test_numba_row_hashes_equal_the_numpy_ones():
+    # The canonical row order hashes rows in one numba pass (explorer/models/_row_hash.py); the
+    # numpy formula in _canonical.row_hashes is the reference: the same uint64 values for every
+    # dtype and layout, -0.0 hashed as +0.0, infinities and NaN as their bits.
+    from explorer.models._canonical import row_hashes
+    from explorer.models._row_hash import row_hashes as numba_row_hashes
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(70_001, 5))
+    X[:3, 0] = -0.0
+    X[3:6, 1] = 0.0
+    X[6, 2], X[7, 3], X[8, 4] = np.inf, -np.inf, np.nan
+    for A in (
+        X,
+        np.asfortranarray(X),
+        X.astype(np.float32),
+        X[:, :1],
+        X[:0],
+        X[:9, 2:4],
+        np.round(X * 100).astype(np.int32),
+    ):
+        np.testing.assert_array_equal(numba_row_hashes(A), row_hashes(A))
+    plus = X[:3].copy()
+    plus[:, 0] = 0.0  # the rows with -0.0 in column 0, as +0.0
+    np.testing.assert_array_equal(numba_row_hashes(X[:3]), numba_row_hashes(plus))

@@ -74,8 +74,10 @@ def canonical_row_order(X) -> np.ndarray:
     of each row's values, rows of equal hash lexicographically (ties then are identical rows,
     interchangeable for any model). A function of the rows' values only, O(N D + N log N): a
     full lexicographic sort would take D stable sorts of N keys."""
+    from explorer.models._row_hash import row_hashes as numba_row_hashes  # the same values
+
     X = np.asarray(X)
-    h = row_hashes(X)
+    h = numba_row_hashes(X)
     order = np.argsort(h, kind="stable")
     hs = h[order]
     same = np.flatnonzero(hs[1:] == hs[:-1])

@@ -46,8 +46,9 @@ from explorer.models.base import HyperparametersBase, param
 @dataclass(frozen=True)
 class KMeansHyperparameters(HyperparametersBase):
     K: int = param(3, lo=1, hi=1000, help="number of clusters")
-    n_init: int = param(4, lo=1, hi=100,
-                        help="restarts from new k-means++ seeds; the lowest distortion is kept")
+    n_init: int = param(
+        4, lo=1, hi=100, help="restarts from new k-means++ seeds; the lowest distortion is kept"
+    )
 
 
 # ---- the model -------------------------------------------------------------------------------
@@ -57,10 +58,12 @@ class KMeansHyperparameters(HyperparametersBase):
 class KMeans(CentreModel):
     id = "kmeans"
     name = "K-means"
-    description = ("Lloyd's algorithm: assign every row to its nearest centre, move every centre "
-                   "to the mean of its rows, repeat. Minimises the sum of squared distances "
-                   "(distortion). Greedy k-means++ seeding, n_init restarts keeping the best; an "
-                   "empty cluster is re-seeded with the row farthest from its centre.")
+    description = (
+        "Lloyd's algorithm: assign every row to its nearest centre, move every centre "
+        "to the mean of its rows, repeat. Minimises the sum of squared distances "
+        "(distortion). Greedy k-means++ seeding, n_init restarts keeping the best; an "
+        "empty cluster is re-seeded with the row farthest from its centre."
+    )
     Hyperparameters = KMeansHyperparameters
     shared_state = ("_X", "_XT")
 
@@ -74,8 +77,11 @@ class KMeans(CentreModel):
     def _init_state(self, seed: int, centers: np.ndarray | None = None) -> None:
         """Seed the centres (k-means++ from ``seed``, or the given ``centers``) and assign."""
         X = self._X
-        self._state = None              # a restart's buffers go before the next are allocated
-        self._centers = initial_centers(X, self.hp.K, seed, centers, order=model_row_order(self, X))
+        self._state = None  # a restart's buffers go before the next are allocated
+        # (XT: the lean seeding reads the transpose this fit already holds, not a copy of its own)
+        self._centers = initial_centers(
+            X, self.hp.K, seed, centers, order=model_row_order(self, X), XT=self._XT
+        )
         self._state = LloydState(X, self._centers, self._XT)
         self._labels = self._state.labels
         self._parallel = self._state.parallel
@@ -88,8 +94,11 @@ class KMeans(CentreModel):
         return float(self._distortion)
 
     def parameters(self) -> dict[str, np.ndarray]:
-        return {"centers": self._centers.copy(), "labels": self._labels.astype(np.int64),
-                "inertia": np.array(self._distortion, dtype=np.float64)}
+        return {
+            "centers": self._centers.copy(),
+            "labels": self._labels.astype(np.int64),
+            "inertia": np.array(self._distortion, dtype=np.float64),
+        }
 
     def metrics(self) -> dict[str, float]:
         return {"inertia": float(self._distortion)}
