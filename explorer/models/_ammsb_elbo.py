@@ -9,6 +9,8 @@ import math
 import numpy as np
 from scipy.special import digamma, gammaln
 
+from explorer.models._ammsb_kernels import centred_scatter
+
 
 def _mvdigamma(x, K):
     return float(sum(digamma(x + (1 - i) / 2.0) for i in range(1, K + 1)))
@@ -41,11 +43,7 @@ def global_terms(prior, q, l0, mu, v, b, eta0, eta1):
     t_lam += (-(l - K - 1) / 2.0 * ElnLam + l * K / 2.0 + l * K / 2.0 * math.log(2)
               + l / 2.0 * ldL + _mvlgamma(l / 2.0, K))
     S = np.diag(v.sum(0)) + N * Minv
-    sum_log_v = 0.0
-    for start in range(0, len(mu), 4096):       # in blocks: no (N, K) temporaries
-        d = mu[start:start + 4096] - m
-        S += d.T @ d
-        sum_log_v += float(np.log(v[start:start + 4096]).sum())
+    sum_log_v = centred_scatter(mu, v, m, S)
     t_theta = N * (0.5 * ElnLam + K / 2.0) + 0.5 * sum_log_v - 0.5 * l * np.sum(L * S)
     b0, b1 = b[:, 0], b[:, 1]
     ps = digamma(b0 + b1)

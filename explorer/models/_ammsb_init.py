@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from explorer.models._ammsb_kernels import pair_products
 from explorer.models._ammsb_starts import (
     hard_memberships_mu,
     louvain_labels,
@@ -72,15 +73,6 @@ class BurnIn(NamedTuple):
     elbo: float
     collapsed: bool
     modularity: float
-
-
-def training_adjacency(train_u, train_v, n_nodes) -> sp.csr_matrix:
-    """The symmetric 0/1 adjacency of the training links."""
-    N = n_nodes
-    adj = sp.csr_matrix((np.ones(len(train_u)), (train_u, train_v)), shape=(N, N))
-    adj = (adj + adj.T).tocsr()
-    adj.data[:] = 1.0
-    return adj
 
 
 def start_kinds(init: str, n_nodes: int) -> list[str]:
@@ -223,16 +215,15 @@ def beta_from_pi(pi, split, train_u, train_v, eta0, eta1):
     (links: sum pi_ak pi_bk; non-links: every pair's sum less the links', held-out and test
     pairs')."""
     link = np.zeros(pi.shape[1])
-    for start in range(0, len(train_u), 16384):     # chunks: no (E, K) temporaries
-        sl = slice(start, start + 16384)
-        link += np.einsum("ek,ek->k", pi[train_u[sl]], pi[train_v[sl]])
+    pair_products(pi, train_u, train_v, link)
     tot = pi.sum(0)
     allp = tot * tot - (pi * pi).sum(0)
     if not split.directed:
         allp = allp / 2
-    ho = np.einsum("ek,ek->k", pi[split.heldout_u], pi[split.heldout_v])
+    ho = np.zeros(pi.shape[1])
+    pair_products(pi, split.heldout_u, split.heldout_v, ho)
     if split.test_u is not None:
-        ho = ho + np.einsum("ek,ek->k", pi[split.test_u], pi[split.test_v])
+        pair_products(pi, split.test_u, split.test_v, ho)
     return eta0 + link, eta1 + np.maximum(allp - link - ho, 0.0)
 
 

@@ -29,6 +29,7 @@ from explorer.models._ammsb_heldout import (
     elbo_pairs,
     ignored_weights_note,
     split_pairs,
+    symmetric_adjacency,
     training_pairs,
     training_with_heldout,
 )
@@ -217,8 +218,7 @@ class AMMSB(Model):
         for _ in range(4):
             kr.rng_next(self.rng)
         self._start_net = init.StartNetwork(
-            init.training_adjacency(self.train_u, self.train_v, N), self.train_u, self.train_v,
-            self.rng)
+            symmetric_adjacency(self.training, N), self.train_u, self.train_v, self.rng)
         self.epsilon = hp.epsilon
         if not self.epsilon:
             choice = init.auto_epsilon(self._start_net, self.directed, self.seed)
