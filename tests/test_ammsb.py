@@ -852,7 +852,7 @@ def test_check_every_is_bounded_by_the_network(sample_dir):
     before anything runs, naming the bound: the larger of 10 sweeps over the nodes and 200
     minibatches."""
     from explorer.data.types import DataError
-    from explorer.models.ammsb import MAX_CHECK_SMALL, max_check_every
+    from explorer.models._ammsb_params import MAX_CHECK_SMALL, max_check_every
 
     karate = load_network(sample_dir / "karate" / "edges.csv")
     assert max_check_every(34, 100) == MAX_CHECK_SMALL == 200

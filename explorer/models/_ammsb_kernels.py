@@ -488,6 +488,20 @@ def batch_phi(batch, n_batch, g, nodes, glob, opt, sc, S_hat, beta_hat, rng):
                 beta_hat[t, k] += w * phi_f[k] * phi_s[k]
 
 
+
+@numba.njit(cache=True, nogil=True)
+def beta_pass(order, batch, g, nodes, glob, opt, sc, S_hat, beta_hat, rng):
+    """batch_phi over the nodes ``order`` in minibatches of len(batch) nodes: the sums of
+    phi_f * phi_s over their links and non-links, (2, K), as the minibatches' beta_hat add up."""
+    acc = np.zeros(beta_hat.shape)
+    n = batch.shape[0]
+    for start in range(0, order.shape[0], n):
+        m = min(n, order.shape[0] - start)
+        batch[:m] = order[start:start + m]
+        batch_phi(batch, m, g, nodes, glob, opt, sc, S_hat, beta_hat, rng)
+        acc += beta_hat
+    return acc
+
 # ---- node objective, its gradient and Hessian, Newton steps with halving -------------------------
 @numba.njit(cache=True, nogil=True, inline="always")
 def bound_max(mu_a, v_a):
