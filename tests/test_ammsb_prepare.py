@@ -43,13 +43,15 @@ def test_block_drawn_nonlinks_are_the_one_at_a_time_draws(directed, n, n_edges, 
     links = ho.sorted_unique(ho.pair_keys(e[:, 0], e[:, 1], n, directed))
     test = ho.sorted_unique(ho.pair_keys(np.array([0, 1]), np.array([5, 7]), n, directed))
     eu, ev = links // n, links % n
-    draws = ho._PairDraws(links, eu, ev, np.ones(len(links), bool), test, n, directed,
-                          np.random.default_rng(3))
+    draws = ho._PairDraws(
+        links, eu, ev, np.ones(len(links), bool), test, n, directed, np.random.default_rng(3)
+    )
     ref_rng, drawn = np.random.default_rng(3), set()
     for want in (n_want, n_want // 2):
         got = draws.nonlinks(want)
-        ref = _reference_nonlinks(ref_rng, n, want, directed, set(links.tolist()),
-                                  set(test.tolist()), drawn)
+        ref = _reference_nonlinks(
+            ref_rng, n, want, directed, set(links.tolist()), set(test.tolist()), drawn
+        )
         np.testing.assert_array_equal(got, ref)
         assert draws.rng.bit_generator.state == ref_rng.bit_generator.state
         assert len(ref) < want if n == 12 else len(ref) == want
@@ -77,8 +79,13 @@ def test_held_out_links_keep_every_node_a_training_link():
 
 def test_sorted_unique_is_numpy_unique():
     gen = np.random.default_rng(1)
-    for keys in (gen.integers(50, size=300), np.sort(gen.integers(50, size=300)),
-                 np.zeros(0, np.int64), np.array([7]), np.array([3, 3, 3])):
+    for keys in (
+        gen.integers(50, size=300),
+        np.sort(gen.integers(50, size=300)),
+        np.zeros(0, np.int64),
+        np.array([7]),
+        np.array([3, 3, 3]),
+    ):
         np.testing.assert_array_equal(ho.sorted_unique(keys), np.unique(keys))
 
 
@@ -101,8 +108,9 @@ def test_start_adjacency_is_the_symmetric_training_adjacency(directed):
     data = planted_partition(150, K=3, p_in=0.15, p_out=0.02, seed=5)
     split = ho.split_pairs(data.edges, 150, directed, None, 0.05)
     adj = ho.symmetric_adjacency(ho.training_pairs(split), 150)
-    ref = sp.csr_matrix((np.ones(len(split.train_u)), (split.train_u, split.train_v)),
-                        shape=(150, 150))
+    ref = sp.csr_matrix(
+        (np.ones(len(split.train_u)), (split.train_u, split.train_v)), shape=(150, 150)
+    )
     ref = (ref + ref.T).tocsr()
     ref.data[:] = 1.0
     assert (adj != ref).nnz == 0 and adj.indices.dtype == ref.indices.dtype
@@ -131,11 +139,20 @@ def test_reorder_keeps_repeated_edges_in_their_order():
     edges = edges[edges[:, 0] != edges[:, 1]]
     edges = np.column_stack([edges.min(1), edges.max(1)])
     weights = np.arange(len(edges), dtype=np.float64)
-    adj = sp.csr_matrix((np.ones(2 * len(edges)), (np.r_[edges[:, 0], edges[:, 1]],
-                                                   np.r_[edges[:, 1], edges[:, 0]])),
-                        shape=(6, 6))
-    data = NetworkData(node_ids=np.array(list("abcdef")), adjacency=adj, edges=edges,
-                       weights=weights, directed=False)
+    adj = sp.csr_matrix(
+        (
+            np.ones(2 * len(edges)),
+            (np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]]),
+        ),
+        shape=(6, 6),
+    )
+    data = NetworkData(
+        node_ids=np.array(list("abcdef")),
+        adjacency=adj,
+        edges=edges,
+        weights=weights,
+        directed=False,
+    )
     order = np.array([5, 3, 1, 0, 2, 4])
     out = reorder_network(data, order)
     inv = np.argsort(order)
@@ -143,4 +160,3 @@ def test_reorder_keeps_repeated_edges_in_their_order():
     by = np.lexsort((e[:, 1], e[:, 0]))
     np.testing.assert_array_equal(out.edges, e[by])
     np.testing.assert_array_equal(out.weights, weights[by])
-

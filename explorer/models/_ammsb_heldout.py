@@ -25,10 +25,10 @@ import scipy.sparse as sp
 from explorer.data.types import DataError
 from explorer.models import _ammsb_kernels as kr
 
-MIN_HELDOUT_LINKS = 10      # links (and as many non-links) in each of the held-out and test sets ...
-HOLDOUT_MAX_SHARE = 0.3     # ... unless together they would take more than this share of the links
-SMALL_NETWORK_LINKS = 200   # below this many links no automatic test set (the held-out set only)
-ELBO_EXACT_MAX = 100_000    # training pairs up to which the ELBO is exact
+MIN_HELDOUT_LINKS = 10  # links (and as many non-links) in each of the held-out and test sets ...
+HOLDOUT_MAX_SHARE = 0.3  # ... unless together they would take more than this share of the links
+SMALL_NETWORK_LINKS = 200  # below this many links no automatic test set (the held-out set only)
+ELBO_EXACT_MAX = 100_000  # training pairs up to which the ELBO is exact
 ELBO_SAMPLE = 5_000
 
 
@@ -36,33 +36,35 @@ ELBO_SAMPLE = 5_000
 class HeldOutSplit:
     """The pairs of a network, in the order the model reads them. Node pairs are (u, v) arrays;
     a pair's key is u * N + v (undirected: u < v)."""
+
     n_nodes: int
     directed: bool
-    link_u: np.ndarray           # every link (self-loops and duplicates dropped), sorted by key
+    link_u: np.ndarray  # every link (self-loops and duplicates dropped), sorted by key
     link_v: np.ndarray
-    train_u: np.ndarray          # the training links: every link not held out and not tested
+    train_u: np.ndarray  # the training links: every link not held out and not tested
     train_v: np.ndarray
-    heldout_u: np.ndarray        # the held-out set (the convergence set): links, then non-links
+    heldout_u: np.ndarray  # the held-out set (the convergence set): links, then non-links
     heldout_v: np.ndarray
     heldout_y: np.ndarray
     heldout_nonlinks: np.ndarray  # keys of the held-out non-links
-    test_u: np.ndarray | None    # the test set (None: none)
+    test_u: np.ndarray | None  # the test set (None: none)
     test_v: np.ndarray | None
     test_y: np.ndarray | None
-    test_source: str             # "test pairs", "automatic" or "none"
-    test_excluded: np.ndarray    # keys kept out of training for the test set (links and non-links)
-    density: float               # links / node pairs
+    test_source: str  # "test pairs", "automatic" or "none"
+    test_excluded: np.ndarray  # keys kept out of training for the test set (links and non-links)
+    density: float  # links / node pairs
     n_links: int
-    notes: tuple[str, ...]       # what the model should tell the user about the sets
+    notes: tuple[str, ...]  # what the model should tell the user about the sets
 
 
 class TrainingPairs(NamedTuple):
     """The training links and the graph the minibatch kernels sample pairs from."""
+
     train_u: np.ndarray
     train_v: np.ndarray
     graph: kr.PairGraph
-    n_pairs: np.ndarray          # (N,) float: each node's training pairs (links and non-links)
-    n_train_pairs: float         # training pairs of the network (each counted once)
+    n_pairs: np.ndarray  # (N,) float: each node's training pairs (links and non-links)
+    n_train_pairs: float  # training pairs of the network (each counted once)
 
     @property
     def n_train_links(self) -> int:
@@ -81,6 +83,7 @@ class TrainingPairs(NamedTuple):
 class ElboPairs(NamedTuple):
     """The pairs (u, v), their links y and weights w the ELBO sums over; exact: every training
     pair with weight 1 (else a sample of links and non-links, weighted up)."""
+
     u: np.ndarray
     v: np.ndarray
     y: np.ndarray
@@ -111,8 +114,10 @@ def ignored_weights_note(weights) -> str | None:
     if weights is None or not len(weights) or not np.any(np.asarray(weights) != 1):
         return None
     n_w = int(np.count_nonzero(np.asarray(weights) != 1))
-    return (f"edge weights are ignored: the a-MMSB models each pair as linked or "
-            f"not ({n_w} of {len(weights)} links have a weight other than 1)")
+    return (
+        f"edge weights are ignored: the a-MMSB models each pair as linked or "
+        f"not ({n_w} of {len(weights)} links have a weight other than 1)"
+    )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -141,10 +146,11 @@ class _PairDraws:
     def __init__(self, link_keys, eu, ev, train_mask, test_keys, N, directed, rng):
         self.link_keys, self.eu, self.ev = link_keys, eu, ev
         self.train_mask, self.N, self.directed, self.rng = train_mask, N, directed, rng
-        self.deg = (np.bincount(eu[train_mask], minlength=N)
-                    + np.bincount(ev[train_mask], minlength=N))
+        self.deg = np.bincount(eu[train_mask], minlength=N) + np.bincount(
+            ev[train_mask], minlength=N
+        )
         self.taken_test = sorted_unique(test_keys)
-        self.drawn = np.zeros(0, np.int64)      # the non-links drawn so far, sorted
+        self.drawn = np.zeros(0, np.int64)  # the non-links drawn so far, sorted
 
     def links(self, h):
         """Up to h training links (indices into the link list), taken out of training."""
@@ -175,12 +181,12 @@ class _PairDraws:
             # a pair drawn twice within the block counts at its first try only
             at = np.flatnonzero(ok)
             _, first = np.unique(keys[at], return_index=True)
-            at = np.sort(at[first])[:n_want - n_found]
+            at = np.sort(at[first])[: n_want - n_found]
             found.append(keys[at])
             n_found += len(at)
             self.drawn = np.sort(np.concatenate([self.drawn, keys[at]]))
             tries += int(at[-1]) + 1 if n_found == n_want else m
-        rng.bit_generator.state = start      # to where the one-at-a-time loop left it
+        rng.bit_generator.state = start  # to where the one-at-a-time loop left it
         for done in range(0, 2 * tries, 1 << 20):
             rng.integers(N, size=min(1 << 20, 2 * tries - done))
         return np.concatenate(found) if found else np.zeros(0, np.int64)
@@ -255,18 +261,24 @@ def split_pairs(edges, n_nodes, directed, test_pairs, heldout_fraction, path=Non
     non = draws.nonlinks(len(chosen))
     if len(chosen) == 0 or len(non) == 0:
         what = "link" if len(chosen) == 0 else "non-link"
-        why = ("every training link is the last link of one of its nodes"
-               if len(chosen) == 0 else "every pair of nodes is linked or already set aside")
+        why = (
+            "every training link is the last link of one of its nodes"
+            if len(chosen) == 0
+            else "every pair of nodes is linked or already set aside"
+        )
         raise DataError(
             f"the a-MMSB cannot hold out a single {what} ({why}; {N} nodes, {n_links} "
             f"training links{' after the test pairs' if tp is not None else ''}): its "
             "held-out log-likelihood, which drives and stops the fit, would be empty. Use a "
-            "larger network or fewer test pairs", path=path)
+            "larger network or fewer test pairs",
+            path=path,
+        )
     if len(chosen) < MIN_HELDOUT_LINKS:
         notes.append(
             f"held-out set: {len(chosen)} links + {len(non)} non-links, fewer than "
             f"{MIN_HELDOUT_LINKS} + {MIN_HELDOUT_LINKS} (the network has {n_links} links and "
-            f"at most {HOLDOUT_MAX_SHARE:.0%} are set aside): its curve and AUC are coarse")
+            f"at most {HOLDOUT_MAX_SHARE:.0%} are set aside): its curve and AUC are coarse"
+        )
     ho_keys = np.concatenate([link_keys[chosen], non])
     test_u = test_v = test_y = None
     test_source = "none"
@@ -281,25 +293,41 @@ def split_pairs(edges, n_nodes, directed, test_pairs, heldout_fraction, path=Non
         if len(t_links) < MIN_HELDOUT_LINKS:
             notes.append(
                 f"test set: {len(t_links)} links + {len(t_non)} non-links, fewer than "
-                f"{MIN_HELDOUT_LINKS} + {MIN_HELDOUT_LINKS}: test AUC and perplexity are coarse")
+                f"{MIN_HELDOUT_LINKS} + {MIN_HELDOUT_LINKS}: test AUC and perplexity are coarse"
+            )
         t_keys = np.concatenate([link_keys[t_links], t_non])
         test_u, test_v, test_y = t_keys // N, t_keys % N, _labelled(len(t_links), t_non)
-        test_keys = np.concatenate([test_keys, t_non])     # excluded non-links
+        test_keys = np.concatenate([test_keys, t_non])  # excluded non-links
         test_source = "automatic"
     elif heldout_fraction > 0:
         notes.append(
             f"no automatic test set: the network has fewer than {SMALL_NETWORK_LINKS} "
             "links, so only the held-out set is set aside (its AUC is the link-prediction "
-            "figure); give --test-pairs for a test set")
+            "figure); give --test-pairs for a test set"
+        )
     if test_u is not None and (not test_y.any() or test_y.all()):
         notes.append("the test set holds only links or only non-links: no test AUC")
     total_pairs = N * (N - 1) if directed else N * (N - 1) / 2
     return HeldOutSplit(
-        n_nodes=N, directed=directed, link_u=eu, link_v=ev, train_u=eu[train_mask],
-        train_v=ev[train_mask], heldout_u=ho_keys // N, heldout_v=ho_keys % N,
-        heldout_y=_labelled(len(chosen), non), heldout_nonlinks=non, test_u=test_u,
-        test_v=test_v, test_y=test_y, test_source=test_source, test_excluded=test_keys,
-        density=len(link_keys) / total_pairs, n_links=len(link_keys), notes=tuple(notes))
+        n_nodes=N,
+        directed=directed,
+        link_u=eu,
+        link_v=ev,
+        train_u=eu[train_mask],
+        train_v=ev[train_mask],
+        heldout_u=ho_keys // N,
+        heldout_v=ho_keys % N,
+        heldout_y=_labelled(len(chosen), non),
+        heldout_nonlinks=non,
+        test_u=test_u,
+        test_v=test_v,
+        test_y=test_y,
+        test_source=test_source,
+        test_excluded=test_keys,
+        density=len(link_keys) / total_pairs,
+        n_links=len(link_keys),
+        notes=tuple(notes),
+    )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -327,7 +355,7 @@ def _csr(rows, cols, n, both):
     out = np.zeros(n + 1, np.int64)
     pos = 0
     for r in range(n):
-        row = idx[ptr[r]:ptr[r + 1]]
+        row = idx[ptr[r] : ptr[r + 1]]
         for j in range(1, row.shape[0]):
             if row[j] < row[j - 1]:
                 row.sort()
@@ -361,8 +389,9 @@ def _training_graph(split, tu, tv, excluded_keys) -> TrainingPairs:
         nonlinks[:, 1] = N - 1 - np.diff(fb1[0])
         train_deg = train_deg + np.diff(tr1[0])
     n_pairs = (train_deg + nonlinks.sum(1)).astype(np.float64)
-    graph = kr.PairGraph(tr0[0], tr0[1], tr1[0], tr1[1], fb0[0], fb0[1], fb1[0], fb1[1],
-                         nonlinks, n_kinds, directed)
+    graph = kr.PairGraph(
+        tr0[0], tr0[1], tr1[0], tr1[1], fb0[0], fb0[1], fb1[0], fb1[1], nonlinks, n_kinds, directed
+    )
     return TrainingPairs(tu, tv, graph, n_pairs, float(n_pairs.sum() / 2.0))
 
 
@@ -370,27 +399,43 @@ def symmetric_adjacency(training: TrainingPairs, n_nodes) -> sp.csr_matrix:
     """The symmetric 0/1 adjacency of the training links (undirected: the training graph's own
     rows)."""
     g = training.graph
-    ptr, idx = ((g.tr_ptr0, g.tr_idx0) if not g.directed
-                else _csr(training.train_u, training.train_v, n_nodes, True))
-    small = max(n_nodes, len(idx)) < 2**31      # scipy's index type, as the starts' kernels take
-    return sp.csr_matrix((np.ones(len(idx)), idx.astype(np.int32) if small else idx,
-                          ptr.astype(np.int32) if small else ptr), shape=(n_nodes, n_nodes))
+    ptr, idx = (
+        (g.tr_ptr0, g.tr_idx0)
+        if not g.directed
+        else _csr(training.train_u, training.train_v, n_nodes, True)
+    )
+    small = max(n_nodes, len(idx)) < 2**31  # scipy's index type, as the starts' kernels take
+    return sp.csr_matrix(
+        (
+            np.ones(len(idx)),
+            idx.astype(np.int32) if small else idx,
+            ptr.astype(np.int32) if small else ptr,
+        ),
+        shape=(n_nodes, n_nodes),
+    )
 
 
 def training_pairs(split: HeldOutSplit) -> TrainingPairs:
     """The training graph: the training links; every link, held-out and test pair excluded from
     the non-links."""
-    return _training_graph(split, split.train_u, split.train_v,
-                           np.concatenate([split.test_excluded, split.heldout_nonlinks]))
+    return _training_graph(
+        split,
+        split.train_u,
+        split.train_v,
+        np.concatenate([split.test_excluded, split.heldout_nonlinks]),
+    )
 
 
 def training_with_heldout(split: HeldOutSplit) -> TrainingPairs:
     """The training graph with the held-out pairs back in training (links as links, non-links as
     non-links); the test set stays out."""
     y = split.heldout_y == 1
-    return _training_graph(split, np.concatenate([split.train_u, split.heldout_u[y]]),
-                           np.concatenate([split.train_v, split.heldout_v[y]]),
-                           split.test_excluded)
+    return _training_graph(
+        split,
+        np.concatenate([split.train_u, split.heldout_u[y]]),
+        np.concatenate([split.train_v, split.heldout_v[y]]),
+        split.test_excluded,
+    )
 
 
 def elbo_pairs(training: TrainingPairs, n_nodes, directed, seed) -> ElboPairs:
@@ -407,8 +452,7 @@ def elbo_pairs(training: TrainingPairs, n_nodes, directed, seed) -> ElboPairs:
             u, v = np.nonzero(~np.eye(N, dtype=bool))
         else:
             u, v = np.triu_indices(N, 1)
-        tr = sp.csr_matrix((np.ones(len(g.tr_idx0), np.int8), g.tr_idx0, g.tr_ptr0),
-                           shape=(N, N))
+        tr = sp.csr_matrix((np.ones(len(g.tr_idx0), np.int8), g.tr_idx0, g.tr_ptr0), shape=(N, N))
         y = np.asarray(tr[u, v]).ravel().astype(np.int64)
         f = np.asarray(fb[u, v]).ravel()
         keep = (y == 1) | (f == 0)
@@ -434,5 +478,10 @@ def elbo_pairs(training: TrainingPairs, n_nodes, directed, seed) -> ElboPairs:
         v = np.concatenate([lv, nv])
         y = _labelled(len(lu), nu)
         w = np.concatenate([np.full(len(lu), lw), np.full(len(nu), total_non / len(nu))])
-    return ElboPairs(np.ascontiguousarray(u, dtype=np.int64),
-                     np.ascontiguousarray(v, dtype=np.int64), y, w, exact)
+    return ElboPairs(
+        np.ascontiguousarray(u, dtype=np.int64),
+        np.ascontiguousarray(v, dtype=np.int64),
+        y,
+        w,
+        exact,
+    )

@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from explorer.models.base import HyperparameterError, HyperparametersBase, param
 
 MIN_CHECK_MINIBATCHES = 20  # default check interval: half a sweep, at least this many minibatches
-MAX_CHECK_SWEEPS = 10       # check_every may ask for at most this many sweeps over the nodes ...
-MAX_CHECK_SMALL = 200       # ... or this many minibatches on a small network (the larger bound)
+MAX_CHECK_SWEEPS = 10  # check_every may ask for at most this many sweeps over the nodes ...
+MAX_CHECK_SMALL = 200  # ... or this many minibatches on a small network (the larger bound)
 
 
 @dataclass(frozen=True)
 class AMMSBHyperparameters(HyperparametersBase):
+    # fmt: off
+    # Kept as written, a table of declarations: formatted, they took 95 lines, most of them of
+    # one shape (one argument a line), which the duplicates check lists as repeated code
     K: int = param(0, lo=0, hi=5000,
                    help="number of communities; 0 lets the findk initialiser choose")
     eta0: float = param(9.0, lo=1e-3, hi=1e6, help="Beta prior on community strength: eta0")
@@ -56,11 +59,13 @@ class AMMSBHyperparameters(HyperparametersBase):
                                 help="weight of the Wishart hyperprior on the membership "
                                 "precision (mean I), in pseudo-nodes per node: l0 = max(K, "
                                 "prior_weight N); 0 = the vague l0 = K", advanced=True)
+    # fmt: on
 
     def validate(self) -> None:
         if self.init in ("random", "spectral") and self.K == 0:
-            raise HyperparameterError(f"K = 0 (let the start choose) needs init = auto, louvain "
-                                      f"or findk, not {self.init}")
+            raise HyperparameterError(
+                f"K = 0 (let the start choose) needs init = auto, louvain or findk, not {self.init}"
+            )
 
 
 def max_check_every(n_nodes: int, nodes_per_batch: int) -> int:
@@ -78,7 +83,9 @@ def check_every_problem(check_every: int, nodes_per_batch: int, n_nodes: int) ->
     if check_every <= most:
         return None
     batch = min(nodes_per_batch, n_nodes)
-    return (f"check_every = {check_every} minibatches of {batch} nodes would be "
-            f"{check_every * batch / n_nodes:,.0f} sweeps over the {n_nodes} nodes between two "
-            f"checks; at most {most} are allowed on this network (the larger of "
-            f"{MAX_CHECK_SWEEPS} sweeps and {MAX_CHECK_SMALL} minibatches; 0: half a sweep)")
+    return (
+        f"check_every = {check_every} minibatches of {batch} nodes would be "
+        f"{check_every * batch / n_nodes:,.0f} sweeps over the {n_nodes} nodes between two "
+        f"checks; at most {most} are allowed on this network (the larger of "
+        f"{MAX_CHECK_SWEEPS} sweeps and {MAX_CHECK_SMALL} minibatches; 0: half a sweep)"
+    )

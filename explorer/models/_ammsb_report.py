@@ -12,11 +12,12 @@ import numpy as np
 from explorer import metrics
 from explorer.models import _ammsb_kernels as kr
 
-COLLAPSE_SHARE = 0.8    # one community holding more than this share of the nodes (K >= 4) ...
+COLLAPSE_SHARE = 0.8  # one community holding more than this share of the nodes (K >= 4) ...
 
 
 class PairScores(NamedTuple):
     """Link prediction on a set of pairs: each pair's log-likelihood and link probability p."""
+
     ll: np.ndarray
     p: np.ndarray
 
@@ -51,8 +52,9 @@ def collapse(labels, K, asked: bool) -> str | None:
     if 2 * used < K:
         return f"{who}, {used} in use"
     if K >= 4 and sizes.max() > COLLAPSE_SHARE * N:
-        return (f"{who}, one community holds {sizes.max() / N:.0%} of the nodes "
-                f"({sizes.max()} of {N})")
+        return (
+            f"{who}, one community holds {sizes.max() / N:.0%} of the nodes ({sizes.max()} of {N})"
+        )
     return None
 
 
@@ -61,9 +63,11 @@ def collapse_note(problem, louvain_start: bool, small_epsilon: bool, estimate) -
     a dense, mixed network a larger epsilon (the estimate when there is one)."""
     advice = "try a smaller K" if louvain_start else "try init louvain or a smaller K"
     if small_epsilon:
-        advice += (" (on a dense, mixed network also a larger epsilon"
-                   + (f", e.g. --epsilon {estimate:.3g}: the density of links between Louvain "
-                      "communities)" if estimate else ")"))
+        advice += " (on a dense, mixed network also a larger epsilon" + (
+            f", e.g. --epsilon {estimate:.3g}: the density of links between Louvain communities)"
+            if estimate
+            else ")"
+        )
     return f"collapse: {problem}: {advice}"
 
 
@@ -75,9 +79,9 @@ def overlapping_communities(pi, threshold) -> list[list[int]]:
     # communities in decreasing membership (ties by index, as a stable sort), those at or
     # above the threshold first; at least the largest
     for a0 in range(0, len(pi), 8192):
-        P = pi[a0:a0 + 8192]
+        P = pi[a0 : a0 + 8192]
         order = np.argsort(-P, axis=1, kind="stable")
         counts = np.maximum((P >= threshold).sum(axis=1), 1)
-        rows = order[:, :int(counts.max())].tolist() if len(P) else []
+        rows = order[:, : int(counts.max())].tolist() if len(P) else []
         out.extend(r[:c] for r, c in zip(rows, counts.tolist()))
     return out

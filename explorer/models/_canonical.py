@@ -62,7 +62,7 @@ def row_hashes(X) -> np.ndarray:
     N, D = X.shape
     h = np.zeros(N, dtype=np.uint64)
     for j in range(D):
-        col = np.asarray(X[:, j], dtype=np.float64) + 0.0      # -0.0 + 0.0 is +0.0
+        col = np.asarray(X[:, j], dtype=np.float64) + 0.0  # -0.0 + 0.0 is +0.0
         bits = col.view(np.uint64) + np.uint64((j * 0x9E3779B97F4A7C15) % 2**64)
         h ^= _mix64(bits)
         h = _mix64(h + _GOLDEN)
@@ -81,8 +81,12 @@ def canonical_row_order(X) -> np.ndarray:
     same = np.flatnonzero(hs[1:] == hs[:-1])
     if len(same):
         # runs of equal hashes: identical rows (nothing to do) or, rarely, a collision
-        differ = same[(np.asarray(X[order[same]], dtype=np.float64) + 0.0
-                       != np.asarray(X[order[same + 1]], dtype=np.float64) + 0.0).any(axis=1)]
+        differ = same[
+            (
+                np.asarray(X[order[same]], dtype=np.float64) + 0.0
+                != np.asarray(X[order[same + 1]], dtype=np.float64) + 0.0
+            ).any(axis=1)
+        ]
         for s in np.unique(hs[differ]):
             run = np.flatnonzero(hs == s)
             rows = np.asarray(X[order[run]], dtype=np.float64) + 0.0
@@ -105,7 +109,7 @@ def reorder_network(data, order: np.ndarray):
     # on 10,000,000 edges) and, when no edge repeats, gives the same order
     key = u * n + v
     by = np.argsort(key)
-    if (key[by[1:]] == key[by[:-1]]).any():     # repeats keep their order (their weights)
+    if (key[by[1:]] == key[by[:-1]]).any():  # repeats keep their order (their weights)
         by = np.argsort(key, kind="stable")
     weights = np.asarray(data.weights, dtype=np.float64)
     A = sp.csr_matrix(data.adjacency)[order][:, order].tocsr()
@@ -118,9 +122,14 @@ def reorder_network(data, order: np.ndarray):
             tp = tp[np.lexsort((tp[:, 2], tp[:, 1], tp[:, 0]))]
     labels = None if data.labels is None else np.asarray(data.labels)[order]
     return dataclasses.replace(
-        data, node_ids=np.asarray(data.node_ids)[order], adjacency=A,
-        edges=np.column_stack([u[by], v[by]]), weights=np.ascontiguousarray(weights[by]),
-        labels=labels, test_pairs=tp)
+        data,
+        node_ids=np.asarray(data.node_ids)[order],
+        adjacency=A,
+        edges=np.column_stack([u[by], v[by]]),
+        weights=np.ascontiguousarray(weights[by]),
+        labels=labels,
+        test_pairs=tp,
+    )
 
 
 def to_data_order(rows: np.ndarray, order: np.ndarray | None) -> np.ndarray:

@@ -27,20 +27,20 @@ from explorer.models._ammsb_elbo import global_terms
 from explorer.models._canonical import canonical_node_order, reorder_network, to_data_order
 from explorer.models.base import Model
 
-PHI_MAX_ITER = 20          # pair fixed-point sweeps in a minibatch
+PHI_MAX_ITER = 20  # pair fixed-point sweeps in a minibatch
 PHI_TOL = 3e-3
-ELBO_PHI_MAX_ITER = 200    # ... when computing the ELBO
+ELBO_PHI_MAX_ITER = 200  # ... when computing the ELBO
 ELBO_PHI_TOL = 1e-10
 ELBO_PHI_TOL_SAMPLED = 1e-6  # ... on a sample (the ELBO is stationary in phi: error ~ tol^2)
-NEWTON_TOL = 1e-2          # Newton decrement (nats) below which a node's Newton steps stop
-LOWRANK_THR = 0.1          # collapsed Newton matrix: sfx entries with deg sfx_k <= this * lL_kk
-LOWRANK_MAX = 12           # ... left out, solved by Woodbury while at most this many remain
-BETA_INIT_NODES = 2000       # nodes of the initial full-data beta pass (a sample when N is larger)
+NEWTON_TOL = 1e-2  # Newton decrement (nats) below which a node's Newton steps stop
+LOWRANK_THR = 0.1  # collapsed Newton matrix: sfx entries with deg sfx_k <= this * lL_kk
+LOWRANK_MAX = 12  # ... left out, solved by Woodbury while at most this many remain
+BETA_INIT_NODES = 2000  # nodes of the initial full-data beta pass (a sample when N is larger)
 MIN_NONLINK_SAMPLE = 16
-FALL_MIN_SWEEPS = 5          # the 'fell three checks in a row' rule only after this many sweeps
-FALL_PATIENCE = 3           # stop when the held-out score has not beaten its best for this many checks
+FALL_MIN_SWEEPS = 5  # the 'fell three checks in a row' rule only after this many sweeps
+FALL_PATIENCE = 3  # stop when the held-out score has not beaten its best for this many checks
 FINAL_PHASE_MAX_CHECKS = 5  # small networks: at most this many checks of training on all links ...
-FINAL_PHASE_TOL = 1e-3      # ... after the run, stopping when the ELBO moves by less than this
+FINAL_PHASE_TOL = 1e-3  # ... after the run, stopping when the ELBO moves by less than this
 
 
 def _from(group: str, name: str) -> property:
@@ -58,15 +58,18 @@ class AMMSB(Model):
         "inference (node-sampled minibatches, Newton steps with step halving). By default the best "
         "of several starts (Louvain, svinet's findk, random, spectral) after a short burn-in; stops "
         "at the best held-out state and says when communities collapse. Shows the ELBO live, with "
-        "held-out link prediction (AUC, perplexity); directed and undirected networks.")
+        "held-out link prediction (AUC, perplexity); directed and undirected networks."
+    )
     data_kinds = ("network",)
     objective_kind = "held-out log-likelihood"
     Hyperparameters = params.AMMSBHyperparameters
     default_max_iter = 200
-    default_tol = 1e-3      # the held-out total moves by 0.03-0.3 % between late checks (SVI noise)
-    first_curve = "elbo"     # the window draws the ELBO (what inference climbs) above the objective
-    kernel_modules = tuple(f"explorer.models._ammsb_{part}"
-                           for part in ("kernels", "init", "heldout", "elbo", "starts"))
+    default_tol = 1e-3  # the held-out total moves by 0.03-0.3 % between late checks (SVI noise)
+    first_curve = "elbo"  # the window draws the ELBO (what inference climbs) above the objective
+    kernel_modules = tuple(
+        f"explorer.models._ammsb_{part}"
+        for part in ("kernels", "init", "heldout", "elbo", "starts")
+    )
     # built once by _prepare (canonical order, held-out and test sets, training graph), shared
     shared_state = ("node_order", "_network", "directed", "N", "split", "training")
     # node_order[c]: the data index of canonical node c (None: the data's order is canonical)
@@ -77,8 +80,9 @@ class AMMSB(Model):
         super().check_data(data)
         n = data.n_nodes
         if n < 3:
-            raise DataError(f"the a-MMSB needs at least 3 nodes, this network has {n}",
-                            path=data.path)
+            raise DataError(
+                f"the a-MMSB needs at least 3 nodes, this network has {n}", path=data.path
+            )
         if data.n_edges < 2:
             raise DataError("the a-MMSB needs at least 2 links", path=data.path)
         problem = params.check_every_problem(self.hp.check_every, self.hp.nodes_per_batch, n)
@@ -93,14 +97,14 @@ class AMMSB(Model):
         # same graph in another row order gives the same fit; results go back to the data's
         # order. node_order[c] is the data index of canonical node c (None: the same order).
         self.node_order = canonical_node_order(data.node_ids)
-        self._network = data if self.node_order is None else reorder_network(data,
-                                                                              self.node_order)
+        self._network = data if self.node_order is None else reorder_network(data, self.node_order)
         # the held-out and test sets depend on the network only: drawn once per fit
         self.directed = bool(data.directed)
         self.N = data.n_nodes
         net = self._network
-        self.split = heldout.split_pairs(net.edges, net.n_nodes, net.directed, net.test_pairs,
-                                 self.hp.heldout_fraction, net.path)
+        self.split = heldout.split_pairs(
+            net.edges, net.n_nodes, net.directed, net.test_pairs, self.hp.heldout_fraction, net.path
+        )
         self.notes.extend(self.split.notes)
         self.training = heldout.training_pairs(self.split)
 
@@ -127,11 +131,11 @@ class AMMSB(Model):
             self._initialize(self._network, seed, task)
 
     def _initialize(self, data, seed: int, task) -> None:
-        hp, N = self.hp, self.N     # (and self.directed: set by _prepare)
+        hp, N = self.hp, self.N  # (and self.directed: set by _prepare)
         self.epsilon_estimate = self.between_share = None
         self.final_phase_minibatches = 0
         self._heldout_ll_best = None
-        task.update(1)      # the held-out sets (made by prepare)
+        task.update(1)  # the held-out sets (made by prepare)
         note = heldout.ignored_weights_note(getattr(data, "weights", None))
         if note:
             self.notes.append(note)
@@ -140,7 +144,8 @@ class AMMSB(Model):
         for _ in range(4):
             kr.rng_next(self.rng)
         self._start_net = init.StartNetwork(
-            heldout.symmetric_adjacency(self.training, N), self.train_u, self.train_v, self.rng)
+            heldout.symmetric_adjacency(self.training, N), self.train_u, self.train_v, self.rng
+        )
         self.epsilon = hp.epsilon
         if not self.epsilon:
             choice = init.auto_epsilon(self._start_net, self.directed, self.seed)
@@ -182,14 +187,18 @@ class AMMSB(Model):
         (init.rank_starts) continues from its burned-in state. ``first``: the start that chose K
         (when K = 0), reused."""
         first_kind = kinds[0]
-        burn = init.burn_in_minibatches(self.check_every, self.n_batch, params.MIN_CHECK_MINIBATCHES)
+        burn = init.burn_in_minibatches(
+            self.check_every, self.n_batch, params.MIN_CHECK_MINIBATCHES
+        )
         kinds = init.worth_a_burn_in(kinds, burn * self.n_batch, self.N, self.hp.init)
         # the held-out log-likelihood on a few dozen pairs is noise: the ELBO (over every
         # training pair) then decides
         by_heldout = int(self.heldout_y.sum()) >= init.START_BY_HELDOUT_MIN_LINKS
         results, states, best = {}, {}, None
         for kind in kinds:
-            start = first if first is not None and kind == first_kind else self._start(kind, K, seed)
+            start = (
+                first if first is not None and kind == first_kind else self._start(kind, K, seed)
+            )
             self._reset_state(start.mu)
             self._run(burn)
             task.update(1)
@@ -200,13 +209,13 @@ class AMMSB(Model):
                 if best is None or (collapsed, -ll) < best:
                     best, states = (collapsed, -ll), {kind: self.get_state()}  # one copy at a time
             else:
-                labels = np.argmax(self.pi, axis=1)    # the canonical order, as the adjacency's
+                labels = np.argmax(self.pi, axis=1)  # the canonical order, as the adjacency's
                 q = init.modularity(self._start_net.adj, init.hard_members(labels, K))
                 results[kind] = init.BurnIn(ll, self.elbo(), collapsed, q)
                 states[kind] = self.get_state()
         ranked, how = init.rank_starts(results, by_heldout)
         self.start = ranked[0]
-        self.start_scores = {k: results[k].heldout for k in ranked}   # held-out after burn-in
+        self.start_scores = {k: results[k].heldout for k in ranked}  # held-out after burn-in
         self.set_state(states[self.start])
         del states
         self.notes.append(init.start_note(ranked, results, how, burn, by_heldout))
@@ -231,12 +240,14 @@ class AMMSB(Model):
         self.lLinv = np.zeros((K, K))
         self._global_work = kr.new_global_work(K)
         self.b = np.empty((K, 2))
-        self.couplings = kr.Couplings(np.zeros(K), np.zeros(K), math.log(self.epsilon),
-                                      math.log1p(-self.epsilon))
+        self.couplings = kr.Couplings(
+            np.zeros(K), np.zeros(K), math.log(self.epsilon), math.log1p(-self.epsilon)
+        )
         self.n_batch = min(hp.nodes_per_batch, N)
         self.n_samples = max(MIN_NONLINK_SAMPLE, math.ceil(N / hp.num_pieces))
-        self.check_every = hp.check_every or max(params.MIN_CHECK_MINIBATCHES,
-                                                 math.ceil(N / (2 * self.n_batch)))
+        self.check_every = hp.check_every or max(
+            params.MIN_CHECK_MINIBATCHES, math.ceil(N / (2 * self.n_batch))
+        )
         self.perm = np.arange(N, dtype=np.int64)
         self.batch = np.zeros(self.n_batch, dtype=np.int64)
         self.S_hat = np.zeros((self.n_batch, K))
@@ -265,8 +276,9 @@ class AMMSB(Model):
         kr.node_sums(self.mu, self.v, self._sums())
         for _ in range(5):
             self._phase_globals()
-        self.b[:, 0], self.b[:, 1] = init.beta_from_pi(self.pi, self.split, self.train_u,
-                                                       self.train_v, hp.eta0, hp.eta1)
+        self.b[:, 0], self.b[:, 1] = init.beta_from_pi(
+            self.pi, self.split, self.train_u, self.train_v, hp.eta0, hp.eta1
+        )
         self.perm[:] = np.arange(N)
         kr.shuffle(self.perm, self.rng)
         self.perm_pos = 0
@@ -286,12 +298,14 @@ class AMMSB(Model):
         if self.N <= BETA_INIT_NODES:
             order = np.arange(self.N, dtype=np.int64)
         else:
-            order = np.sort(np.random.default_rng(self.seed + 1).choice(
-                self.N, BETA_INIT_NODES, replace=False)).astype(np.int64)
+            order = np.sort(
+                np.random.default_rng(self.seed + 1).choice(self.N, BETA_INIT_NODES, replace=False)
+            ).astype(np.int64)
         kr.couplings(self.b, self.couplings)
-        acc = kr.beta_pass(order, self.batch, *self._kernel_args(), self.S_hat, self.beta_hat,
-                           self.rng)
-        scale = 0.5 * self.N / len(order)     # each pair is reached from both of its ends
+        acc = kr.beta_pass(
+            order, self.batch, *self._kernel_args(), self.S_hat, self.beta_hat, self.rng
+        )
+        scale = 0.5 * self.N / len(order)  # each pair is reached from both of its ends
         self.b[:, 0] = self.hp.eta0 + scale * acc[0]
         self.b[:, 1] = self.hp.eta1 + scale * acc[1]
 
@@ -299,8 +313,10 @@ class AMMSB(Model):
     keep_best = True
     # pi = softmax(mu) row by row (the same kernel as during the fit, so bit for bit) is not
     # copied: set_state recomputes it (8 MiB less per kept state on 20,000 nodes x K = 50)
-    state_attributes = tuple("mu v b l L lL lLinv M Minv m sum_mu sum_mumu sum_v visits t perm "
-                             "perm_pos rng _last".split())
+    state_attributes = tuple(
+        "mu v b l L lL lLinv M Minv m sum_mu sum_mumu sum_v visits t perm "
+        "perm_pos rng _last".split()
+    )
 
     def get_state(self):
         names = self.state_attributes + (() if self.hp.collapsed else ("S_bar",))
@@ -311,7 +327,7 @@ class AMMSB(Model):
             cur = getattr(self, n, None)
             arrays = isinstance(value, np.ndarray) and isinstance(cur, np.ndarray)
             if arrays and cur.shape == value.shape:
-                cur[...] = value          # in place: kernels hold no views, but keep buffers
+                cur[...] = value  # in place: kernels hold no views, but keep buffers
             else:
                 setattr(self, n, copy.deepcopy(value))
         if "mu" in state:
@@ -325,8 +341,9 @@ class AMMSB(Model):
         phi = (self.n_samples, self._phi_iters, self._phi_tol)
         node = (hp.node_tau0, hp.node_kappa, hp.newton_steps, hp.newton_halvings)
         opt = kr.Settings(*phi, *node, NEWTON_TOL, LOWRANK_THR, LOWRANK_MAX)
-        nodes = kr.NodeState(self.mu, self.v, self.pi, self.S_bar, self.visits,
-                             self.training.n_pairs)
+        nodes = kr.NodeState(
+            self.mu, self.v, self.pi, self.S_bar, self.visits, self.training.n_pairs
+        )
         glob = kr.Globals(*self.couplings[:2], self.lL, self.lLinv, self.m, self._sums())
         return self.training.graph, nodes, glob, opt, self.scratch
 
@@ -352,14 +369,16 @@ class AMMSB(Model):
     def _phase_phi(self):
         """phi update for every pair of the sampled nodes; node statistics and beta statistics."""
         kr.couplings(self.b, self.couplings)
-        kr.batch_phi(self.batch, self.n_batch, *self._kernel_args(), self.S_hat, self.beta_hat,
-                     self.rng)
+        kr.batch_phi(
+            self.batch, self.n_batch, *self._kernel_args(), self.S_hat, self.beta_hat, self.rng
+        )
 
     def _phase_nodes(self):
         """Newton steps with halving on mu_a and Lambda_a^-1 of the sampled nodes."""
         _, nodes, glob, opt, sc = self._kernel_args()
-        self.newton_total += kr.batch_nodes(self.batch, self.n_batch, nodes, glob, opt, sc,
-                                            self.S_hat)
+        self.newton_total += kr.batch_nodes(
+            self.batch, self.n_batch, nodes, glob, opt, sc, self.S_hat
+        )
 
     def _phase_beta(self):
         rho = (self.hp.tau0 + self.t + 1) ** (-self.hp.kappa)
@@ -373,8 +392,14 @@ class AMMSB(Model):
     def _phase_visit(self):
         """Collapsed mode: phi update and node update fused, node after node."""
         kr.couplings(self.b, self.couplings)
-        kr.batch_visit(self.batch, self.n_batch, *self._kernel_args(), self.beta_hat, self.rng,
-                       self.newton_counts)
+        kr.batch_visit(
+            self.batch,
+            self.n_batch,
+            *self._kernel_args(),
+            self.beta_hat,
+            self.rng,
+            self.newton_counts,
+        )
         self.newton_total = int(self.newton_counts.sum())
 
     def _minibatch(self):
@@ -391,7 +416,7 @@ class AMMSB(Model):
     def step(self) -> float:
         """One iteration: ``check_every`` minibatches, then the held-out log-likelihood."""
         self._run(self.check_every)
-        return self._evaluate(self.iteration + 1)      # the runner counts the iterations
+        return self._evaluate(self.iteration + 1)  # the runner counts the iterations
 
     def _run(self, minibatches):
         """``minibatches`` minibatches, then the running sums over nodes recomputed exactly (no
@@ -415,8 +440,9 @@ class AMMSB(Model):
         pairs are 13 % of karate's 78 links; without them 4 of 5 seeds misplaced one more node
         (NMI 0.732 against 0.837). The held-out metrics stay those of the best state before this
         phase (its training never saw the held-out pairs); the test set is never trained on."""
-        self._heldout_ll_best = self._scores(self.heldout_u, self.heldout_v, self.heldout_y,
-                                             self._p_heldout).ll
+        self._heldout_ll_best = self._scores(
+            self.heldout_u, self.heldout_v, self.heldout_y, self._p_heldout
+        ).ll
         self._return_heldout_links()
         # the node step sizes (node_tau0 + visits)^-node_kappa had fallen to ~0.15 on karate:
         # without the restart the returned links moved no node on 5 of 5 seeds
@@ -436,7 +462,8 @@ class AMMSB(Model):
             f"after the run the {n_ho} held-out links and {len(self.heldout_y) - n_ho} non-links went back "
             f"into training for {self.final_phase_minibatches} minibatches from the best state; "
             "the labels and parameters are the final state's, the held-out metrics the best "
-            "state's (computed before, on pairs it was not trained on)")
+            "state's (computed before, on pairs it was not trained on)"
+        )
 
     # ---- evaluation ----------------------------------------------------------------------------
     def _scores(self, u, v, y, out) -> report.PairScores:
@@ -454,8 +481,12 @@ class AMMSB(Model):
         self.traces["elbo"].append((it, elbo))
         self.traces["heldout_auc"].append((it, auc))
         self.traces["heldout_perplexity"].append((it, perp))
-        self._last = {"heldout_loglik": ll, "heldout_auc": auc, "heldout_perplexity": perp,
-                      "elbo": elbo}
+        self._last = {
+            "heldout_loglik": ll,
+            "heldout_auc": auc,
+            "heldout_perplexity": perp,
+            "elbo": elbo,
+        }
         return ll
 
     def elbo(self) -> float:
@@ -465,11 +496,30 @@ class AMMSB(Model):
         lse = np.empty(self.N)
         kr.row_lse(self.mu, self.v, lse)
         sc = self.scratch
-        pairs = kr.pair_terms(self._ep, self.mu, self.pi, lse, self.couplings, sc.phi_f, sc.phi_s,
-                              ELBO_PHI_MAX_ITER,
-                              ELBO_PHI_TOL if self._ep.exact else ELBO_PHI_TOL_SAMPLED)
-        return float(pairs + global_terms(self._prior(), self._q(), self.l0, self.mu, self.v,
-                                          self.b, self.hp.eta0, self.hp.eta1))
+        pairs = kr.pair_terms(
+            self._ep,
+            self.mu,
+            self.pi,
+            lse,
+            self.couplings,
+            sc.phi_f,
+            sc.phi_s,
+            ELBO_PHI_MAX_ITER,
+            ELBO_PHI_TOL if self._ep.exact else ELBO_PHI_TOL_SAMPLED,
+        )
+        return float(
+            pairs
+            + global_terms(
+                self._prior(),
+                self._q(),
+                self.l0,
+                self.mu,
+                self.v,
+                self.b,
+                self.hp.eta0,
+                self.hp.eta1,
+            )
+        )
 
     # ---- results -------------------------------------------------------------------------------
     def converged(self, trace, tol):
@@ -496,9 +546,14 @@ class AMMSB(Model):
         self.notes = [n for n in self.notes if not n.startswith("collapse:")]
         problem = self._collapse()
         if problem:
-            self.notes.append(report.collapse_note(
-                problem, "louvain" in (self.start, self.hp.init),
-                self.epsilon <= init.EPSILON_FIXED, self.epsilon_estimate))
+            self.notes.append(
+                report.collapse_note(
+                    problem,
+                    "louvain" in (self.start, self.hp.init),
+                    self.epsilon <= init.EPSILON_FIXED,
+                    self.epsilon_estimate,
+                )
+            )
         return problem
 
     def _collapse(self):
@@ -520,25 +575,38 @@ class AMMSB(Model):
         ``overlap_threshold``, in decreasing membership order (report.overlapping_communities)."""
         out = report.overlapping_communities(self.pi, self.hp.overlap_threshold)
         if self.node_order is not None:
-            out = [out[c] for c in np.argsort(self.node_order)]     # back to the data's order
+            out = [out[c] for c in np.argsort(self.node_order)]  # back to the data's order
         return out
 
     def snapshot(self):
-        snap = {"labels": self.labels(), "memberships": np.array(self.memberships()),
-                "metrics_trace": {k: list(vs) for k, vs in self.traces.items()},
-                "info": {"heldout_auc": self._last.get("heldout_auc", float("nan")),
-                         "heldout_perplexity": self._last.get("heldout_perplexity", float("nan")),
-                         "K": float(self.K), "minibatches": float(self.t)}}
+        snap = {
+            "labels": self.labels(),
+            "memberships": np.array(self.memberships()),
+            "metrics_trace": {k: list(vs) for k, vs in self.traces.items()},
+            "info": {
+                "heldout_auc": self._last.get("heldout_auc", float("nan")),
+                "heldout_perplexity": self._last.get("heldout_perplexity", float("nan")),
+                "K": float(self.K),
+                "minibatches": float(self.t),
+            },
+        }
         return snap
 
     def parameters(self):
         order = self.node_order
-        return {"pi": np.array(self.memberships()), "mu": to_data_order(self.mu.copy(), order),
-                "Lambda": to_data_order(1.0 / self.v, order),
-                "beta": self.b[:, 0] / self.b.sum(1), "b": self.b.copy(), "m": self.m.copy(),
-                "M": self.M.copy(), "L": self.L.copy(), "l": np.array(self.l),
-                "epsilon": np.array(self.epsilon),
-                "node_ids": np.asarray(self.data.node_ids).astype(str)}
+        return {
+            "pi": np.array(self.memberships()),
+            "mu": to_data_order(self.mu.copy(), order),
+            "Lambda": to_data_order(1.0 / self.v, order),
+            "beta": self.b[:, 0] / self.b.sum(1),
+            "b": self.b.copy(),
+            "m": self.m.copy(),
+            "M": self.M.copy(),
+            "L": self.L.copy(),
+            "l": np.array(self.l),
+            "epsilon": np.array(self.epsilon),
+            "node_ids": np.asarray(self.data.node_ids).astype(str),
+        }
 
     def metrics(self):
         """Held-out metrics on the held-out pairs (the convergence set); test_auc and
@@ -547,14 +615,18 @@ class AMMSB(Model):
         small network's final phase (``_final_phase``) the heldout_* figures and ``elbo`` are
         the best state's, before it; ``final_elbo`` is the returned state's, over every
         training pair including the returned held-out pairs."""
-        out = {"heldout_auc": self._last["heldout_auc"],
-               "heldout_perplexity": self._last["heldout_perplexity"],
-               "heldout_loglik": self._last["heldout_loglik"],
-               "elbo": self._last["elbo"], "K": float(self.K), "epsilon": self.epsilon,
-               "findk_communities": float(self.findk_communities)}
+        out = {
+            "heldout_auc": self._last["heldout_auc"],
+            "heldout_perplexity": self._last["heldout_perplexity"],
+            "heldout_loglik": self._last["heldout_loglik"],
+            "elbo": self._last["elbo"],
+            "K": float(self.K),
+            "epsilon": self.epsilon,
+            "findk_communities": float(self.findk_communities),
+        }
         # Standard error of the held-out total (sqrt(n) x the sd of the per-pair log-likelihoods):
         # how far apart two held-out scores must be to mean something (the K sweep's rule).
-        if self._heldout_ll_best is not None:    # after the final phase: the best state's
+        if self._heldout_ll_best is not None:  # after the final phase: the best state's
             ll = self._heldout_ll_best
             out["final_phase_minibatches"] = float(self.final_phase_minibatches)
             out["final_elbo"] = self.final_elbo
