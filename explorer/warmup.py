@@ -94,15 +94,21 @@ def _binary_table():
 
 def _count_table():
     """Non-negative whole numbers: Poisson counts around three levels."""
+
     def counts(X):
         rng = np.random.default_rng(0)
         return rng.poisson(np.exp(np.clip(X, -3.0, 3.0))).astype(np.float64)
+
     return _table(transform=counts, name="counts.csv")
 
 
 # The tables a model's ``table_values`` asks for (see explorer.models.base.Model).
-_TABLES = {"real": _table, "non-negative": _positive_table, "binary": _binary_table,
-           "counts": _count_table}
+_TABLES = {
+    "real": _table,
+    "non-negative": _positive_table,
+    "binary": _binary_table,
+    "counts": _count_table,
+}
 
 
 def _network(directed: bool = False, test_pairs: bool = False):
@@ -136,15 +142,23 @@ def _temporal(directed: bool = False, N: int = 40, T: int = 6):
     mu = np.full((N, K), 0.1)
     mu[np.arange(N), rng.permutation(N) % K] = 0.9
     w = 3.0 * np.eye(K) + 0.1
-    t, i, j, c = sample_network(u, w, mu, T, v=u[:, ::-1].copy() if directed else None,
-                                directed=directed, rng=rng)
+    t, i, j, c = sample_network(
+        u, w, mu, T, v=u[:, ::-1].copy() if directed else None, directed=directed, rng=rng
+    )
     path = _tmpdir() / f"contacts{'_d' if directed else ''}.csv"
-    np.savetxt(path, np.column_stack([t, i, j, c]).astype(np.int64), fmt="%d", delimiter=",",
-               header="t,i,j,count", comments="")
+    np.savetxt(
+        path,
+        np.column_stack([t, i, j, c]).astype(np.int64),
+        fmt="%d",
+        delimiter=",",
+        header="t,i,j,count",
+        comments="",
+    )
     return load(path, kind="temporal", **({"directed": True} if directed else {}))
 
 
 # ---- the variants of each model --------------------------------------------------------------
+
 
 def _choice_variants(cls, base: Callable[[], object], extra: dict) -> Iterator[Variant]:
     """Defaults, then each other value of every choice-valued or boolean hyperparameter."""
@@ -157,8 +171,11 @@ def _choice_variants(cls, base: Callable[[], object], extra: dict) -> Iterator[V
         else:
             continue
         for value in others:
-            yield (f"{spec.name}={value}", lambda v=value, s=spec.name: (base(), {**extra, s: v}),
-                   {})
+            yield (
+                f"{spec.name}={value}",
+                lambda v=value, s=spec.name: (base(), {**extra, s: v}),
+                {},
+            )
 
 
 def variants(model_id: str) -> list[Variant]:
@@ -173,39 +190,67 @@ def variants(model_id: str) -> list[Variant]:
         out.append(("test pairs", lambda: (_network(test_pairs=True), {"K": 3}), {}))
         # large-network paths: the ELBO on a sample of pairs, the sampled initial beta pass,
         # findk drawn once, Louvain's queued local moving
-        out.append(("large-network paths", lambda: (_network(), {"K": 3}),
-                    {"ELBO_EXACT_MAX": 10, "ELBO_SAMPLE": 50, "BETA_INIT_NODES": 20,
-                     "SMALL_GRAPH_LINKS": 0, "QUEUED_MOVE_MIN_ENTRIES": 0}))
+        out.append(
+            (
+                "large-network paths",
+                lambda: (_network(), {"K": 3}),
+                {
+                    "ELBO_EXACT_MAX": 10,
+                    "ELBO_SAMPLE": 50,
+                    "BETA_INIT_NODES": 20,
+                    "SMALL_GRAPH_LINKS": 0,
+                    "QUEUED_MOVE_MIN_ENTRIES": 0,
+                },
+            )
+        )
         return out
     if kind == "temporal":
         hp = {"K_aff": 2, "K_exp": 2, "n_init": 1}
         out = list(_choice_variants(cls, _temporal, hp))
         out.append(("directed", lambda: (_temporal(directed=True), hp), {}))
         # large networks keep their pair sums in float32 and score a sample of the pairs
-        out.append(("large-network paths", lambda: (_temporal(), hp),
-                    {"PAIR_FLOAT64_MAX_NODES": 10, "LIVE_AUC_MAX_PAIRS": 50,
-                     "FULL_AUC_MAX_CELLS": 100, "FULL_AUC_MAX_PAIRS": 100}))
+        out.append(
+            (
+                "large-network paths",
+                lambda: (_temporal(), hp),
+                {
+                    "PAIR_FLOAT64_MAX_NODES": 10,
+                    "LIVE_AUC_MAX_PAIRS": 50,
+                    "FULL_AUC_MAX_CELLS": 100,
+                    "FULL_AUC_MAX_PAIRS": 100,
+                },
+            )
+        )
         return out
-    base = {"bernoulli-mixture": _binary_table,
-            "exponential-mixture": _positive_table}.get(model_id)
-    if base is None:      # a model from elsewhere says what values its table holds
+    base = {"bernoulli-mixture": _binary_table, "exponential-mixture": _positive_table}.get(
+        model_id
+    )
+    if base is None:  # a model from elsewhere says what values its table holds
         base = _TABLES.get(getattr(cls, "table_values", "real"), _table)
     declared = {spec.name for spec in cls.param_specs()}
     out = list(_choice_variants(cls, base, {"K": 2} if "K" in declared else {}))
     if model_id == "bernoulli-mixture":
         out = [v for v in out if not v[0].startswith("binarize")]
-        out.append(("binarize", lambda: (_table(), {"K": 2, "binarize": True, "threshold": 0.0}),
-                    {}))
-    if model_id == "kmeans":   # the parallel kernel large tables use
-        out.append(("parallel (large tables)", lambda: (_table(), {"K": 2}),
-                    {"_PARALLEL_MIN_ROWS": 0}))
+        out.append(
+            ("binarize", lambda: (_table(), {"K": 2, "binarize": True, "threshold": 0.0}), {})
+        )
+    if model_id == "kmeans":  # the parallel kernel large tables use
+        out.append(
+            ("parallel (large tables)", lambda: (_table(), {"K": 2}), {"_PARALLEL_MIN_ROWS": 0})
+        )
         # k-means++ with O(N) scratch (from 1 M rows), float32 tables (serial and parallel)
-        out.append(("lean seeding (large tables)", lambda: (_table(), {"K": 2}),
-                    {"_LEAN_SEEDING_MIN_ROWS": 0}))
+        out.append(
+            (
+                "lean seeding (large tables)",
+                lambda: (_table(), {"K": 2}),
+                {"_LEAN_SEEDING_MIN_ROWS": 0},
+            )
+        )
         out.append(("float32", lambda: (_float32_table(), {"K": 2}), {}))
-        out.append(("float32 parallel", lambda: (_float32_table(), {"K": 2}),
-                    {"_PARALLEL_MIN_ROWS": 0}))
-    if model_id == "gmm":      # float32 tables: the E-pass on a float32 transpose
+        out.append(
+            ("float32 parallel", lambda: (_float32_table(), {"K": 2}), {"_PARALLEL_MIN_ROWS": 0})
+        )
+    if model_id == "gmm":  # float32 tables: the E-pass on a float32 transpose
         out.append(("float32", lambda: (_float32_table(), {"K": 2}), {}))
     return out
 
@@ -246,8 +291,11 @@ def _patched(module: ModuleType, values: dict[str, object]):
     """Set module constants that exist, in the model's module and in the kernel modules it imports
     (``explorer.models._*``, e.g. the seeding threshold of ``_centre_kernels``; a renamed one is
     skipped), restore them afterwards."""
-    modules = [module] + [m for name, m in list(sys.modules.items())
-                          if name.startswith("explorer.models._") and m is not None]
+    modules = [module] + [
+        m
+        for name, m in list(sys.modules.items())
+        if name.startswith("explorer.models._") and m is not None
+    ]
     old = [(m, k, getattr(m, k)) for m in modules for k in values if hasattr(m, k)]
     try:
         for m, k, _ in old:
@@ -277,8 +325,15 @@ def warm_model(model_id: str) -> tuple[str, float, int, list[str]]:
         try:
             data, hp = build()
             with _patched(module, patches):
-                result = runner.fit(cls, data, seed=0, max_iter=MAX_ITER, snapshots=True,
-                                    callback=lambda p: None, **hp)
+                result = runner.fit(
+                    cls,
+                    data,
+                    seed=0,
+                    max_iter=MAX_ITER,
+                    snapshots=True,
+                    callback=lambda p: None,
+                    **hp,
+                )
             _after_fit(model_id, result)
         except Exception as e:  # noqa: BLE001 - reported, set-up goes on
             problems.append(f"{name}: {type(e).__name__}: {e}")
@@ -293,6 +348,7 @@ def warm_model(model_id: str) -> tuple[str, float, int, list[str]]:
 
 
 # ---- several workers, one cache --------------------------------------------------------------
+
 
 def _lock_cache_saves(lock_path: str) -> bool:
     """Make numba's cache saves in this process hold an exclusive lock on ``lock_path`` (the same
@@ -333,7 +389,7 @@ def _compiled_signatures() -> set[tuple[str, str, str]]:
     saved) for an on-disk cached kernel of explorer."""
     out = set()
     for d in _dispatchers():
-        if getattr(getattr(d, "_cache", None), "_cache_file", None) is None:   # not cached
+        if getattr(getattr(d, "_cache", None), "_cache_file", None) is None:  # not cached
             continue
         for sig, n in d.stats.cache_misses.items():
             if n:
@@ -362,8 +418,9 @@ def _missing_from_cache(compiled: set[tuple[str, str, str]]) -> set | None:
                 obj = importlib.import_module(module)
                 for part in qualname.split("."):
                     obj = getattr(obj, part)
-                indexes[module, qualname] = {str(key[0]) for key in
-                                             obj._cache._cache_file._load_index()}
+                indexes[module, qualname] = {
+                    str(key[0]) for key in obj._cache._cache_file._load_index()
+                }
             if sig not in indexes[module, qualname]:
                 missing.add(entry)
     except Exception:  # noqa: BLE001 - numba internals or a nested kernel: "don't know"
@@ -373,15 +430,21 @@ def _missing_from_cache(compiled: set[tuple[str, str, str]]) -> set | None:
 
 # ---- what numba did --------------------------------------------------------------------------
 
+
 def _dispatchers(modules: list[ModuleType] | None = None):
     """Every numba dispatcher defined in explorer's model modules (or in ``modules``)."""
     from numba.core.registry import CPUDispatcher
 
     if modules is None:
-        modules = [m for name, m in list(sys.modules.items())
-                   if (name.startswith("explorer.models")
-                       or name in ("explorer.textformat", "explorer.layout"))
-                   and m is not None]
+        modules = [
+            m
+            for name, m in list(sys.modules.items())
+            if (
+                name.startswith("explorer.models")
+                or name in ("explorer.textformat", "explorer.layout")
+            )
+            and m is not None
+        ]
     seen = set()
     for m in modules:
         for obj in list(vars(m).values()):
@@ -393,10 +456,14 @@ def _dispatchers(modules: list[ModuleType] | None = None):
 def compiled_count(extra: tuple | list = ()) -> int:
     """Signatures this process compiled (not loaded from the cache), in explorer's modules and
     ``extra`` (a model's own module when it comes from outside the package)."""
-    modules = [m for name, m in list(sys.modules.items())
-               if (name.startswith("explorer.models")
-                   or name in ("explorer.textformat", "explorer.layout"))
-               and m is not None] + list(extra)
+    modules = [
+        m
+        for name, m in list(sys.modules.items())
+        if (
+            name.startswith("explorer.models") or name in ("explorer.textformat", "explorer.layout")
+        )
+        and m is not None
+    ] + list(extra)
     return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers(modules))
 
 
@@ -407,15 +474,15 @@ def kernels_cached(cls) -> bool | None:
     small index files."""
     try:
         for d in _dispatchers([sys.modules[cls.__module__]]):
-            if d.signatures:     # compiled in this process already: nothing to wait for
+            if d.signatures:  # compiled in this process already: nothing to wait for
                 continue
-            if d.targetoptions.get("inline") == "always":   # inlined into its callers only
+            if d.targetoptions.get("inline") == "always":  # inlined into its callers only
                 continue
             cache = getattr(d, "_cache", None)
             impl = getattr(cache, "_cache_file", None)
             if impl is None:
                 return None
-            if not impl._load_index():   # {} when missing or stale (source changed)
+            if not impl._load_index():  # {} when missing or stale (source changed)
                 return False
         return True
     except Exception:  # noqa: BLE001 - numba internals: answer "don't know"
@@ -424,13 +491,15 @@ def kernels_cached(cls) -> bool | None:
 
 # ---- the command -----------------------------------------------------------------------------
 
+
 def _bar(done: int, total: int, width: int = 20) -> str:
     full = round(width * done / max(total, 1))
     return "[" + "#" * full + "-" * (width - full) + f"] {done}/{total}"
 
 
-def run(jobs: int | None = None, models: list[str] | None = None, quiet: bool = False,
-        stream=None) -> int:
+def run(
+    jobs: int | None = None, models: list[str] | None = None, quiet: bool = False, stream=None
+) -> int:
     """Warm every model (or ``models``) in ``jobs`` processes; returns an exit status."""
     from explorer.models import registry
 
@@ -443,21 +512,32 @@ def run(jobs: int | None = None, models: list[str] | None = None, quiet: bool = 
     ids = list(models) if models else list(registry())
     unknown = [m for m in ids if m not in registry()]
     if unknown:
-        print(f"explorer: error: unknown model(s) {', '.join(unknown)}; known models: "
-              f"{', '.join(registry())}", file=sys.stderr)
+        print(
+            f"explorer: error: unknown model(s) {', '.join(unknown)}; known models: "
+            f"{', '.join(registry())}",
+            file=sys.stderr,
+        )
         return 2
     # Heaviest first (CPU seconds measured by bench/bench_warmup.py --profile) so that the workers
     # finish together: gmm (its E-pass for float64 and float32 tables) takes about as long as
     # ammsb and dynamic-exposure together, which share the layout and GraphML kernels. kmeans
     # comes after them, so that gmm's worker has saved the float32 k-means++ and Lloyd kernels
     # both use by the time it starts (no kernel compiled twice at once).
-    weight = {"gmm": 0, "ammsb": 1, "dynamic-exposure": 2, "kmeans": 3, "bayes-gmm": 4,
-              "kmedians": 5}
+    weight = {
+        "gmm": 0,
+        "ammsb": 1,
+        "dynamic-exposure": 2,
+        "kmeans": 3,
+        "bayes-gmm": 4,
+        "kmedians": 5,
+    }
     ids.sort(key=lambda m: weight.get(m, 9))
     jobs = max(1, min(jobs or min(2, os.cpu_count() or 1), len(ids)))
     t0 = time.perf_counter()
-    say(f"warmup: compiling the numba kernels of {len(ids)} models in {jobs} "
-        f"process{'es' if jobs > 1 else ''} (once; later runs load them from the cache)")
+    say(
+        f"warmup: compiling the numba kernels of {len(ids)} models in {jobs} "
+        f"process{'es' if jobs > 1 else ''} (once; later runs load them from the cache)"
+    )
     failed = []
     done = 0
     compiled_by = {}
@@ -466,18 +546,24 @@ def run(jobs: int | None = None, models: list[str] | None = None, quiet: bool = 
     else:
         import multiprocessing as mp
 
-        lock = tempfile.NamedTemporaryFile(prefix="explorer-warmup-", suffix=".lock",
-                                           delete=False)
+        lock = tempfile.NamedTemporaryFile(prefix="explorer-warmup-", suffix=".lock", delete=False)
         lock.close()
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(lock.name,))
+        pool = ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=mp.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(lock.name,),
+        )
         futures = [pool.submit(_warm_in_worker, m) for m in ids]
         results = (f.result() for f in as_completed(futures))
     for model_id, seconds, compiled, problems, signatures in results:
         done += 1
         compiled_by[model_id] = signatures
-        note = (f"{compiled} kernel{'s' if compiled != 1 else ''} compiled" if compiled
-                else "all from the cache")
+        note = (
+            f"{compiled} kernel{'s' if compiled != 1 else ''} compiled"
+            if compiled
+            else "all from the cache"
+        )
         say(f"warmup: {_bar(done, len(ids))} {model_id}: {seconds:.1f} s ({note})")
         for p in problems:
             say(f"warmup:   {model_id}: variant failed: {p}")
@@ -490,8 +576,7 @@ def run(jobs: int | None = None, models: list[str] | None = None, quiet: bool = 
         # (or all of them, when that cannot be told) is warmed again in one process.
         t1 = time.perf_counter()
         missing = _missing_from_cache(set().union(*compiled_by.values()))
-        again = (ids if missing is None else
-                 [m for m in ids if compiled_by[m] & missing])
+        again = ids if missing is None else [m for m in ids if compiled_by[m] & missing]
         recompiled = 0
         if again:
             import multiprocessing as mp
@@ -499,9 +584,11 @@ def run(jobs: int | None = None, models: list[str] | None = None, quiet: bool = 
             with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
                 recompiled = pool.submit(_check_all, again).result()
         n_sigs = len(set().union(*compiled_by.values()))
-        say(f"warmup: check: {n_sigs} compiled signatures in the cache"
+        say(
+            f"warmup: check: {n_sigs} compiled signatures in the cache"
             + (f"; {len(again)} model(s) warmed again, {recompiled} recompiled" if again else "")
-            + f" ({time.perf_counter() - t1:.1f} s)")
+            + f" ({time.perf_counter() - t1:.1f} s)"
+        )
     say(f"warmup: done in {time.perf_counter() - t0:.1f} s")
     return 1 if failed else 0
 
@@ -517,10 +604,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="explorer warmup",
         description="Compile every model's numba kernels into the on-disk cache (run once after "
-                    "installing; `make install` does it).")
+        "installing; `make install` does it).",
+    )
     p.add_argument("models", nargs="*", help="model ids (default: every registered model)")
-    p.add_argument("--jobs", type=int, default=None,
-                   help="worker processes (default: 2, or 1 on a single core)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes (default: 2, or 1 on a single core)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     ns = p.parse_args(argv)
     return run(ns.jobs, ns.models, ns.quiet)
