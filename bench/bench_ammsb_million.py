@@ -45,8 +45,9 @@ def generate(path: Path, nodes: int, edges: int, K: int, seed: int = 0) -> None:
     within = K * size * (size - 1) / 2
     across = nodes * (nodes - 1) / 2 - within
     t0 = time.perf_counter()
-    data = planted_partition(nodes, K=K, p_in=0.8 * edges / within, p_out=0.2 * edges / across,
-                             seed=seed)
+    data = planted_partition(
+        nodes, K=K, p_in=0.8 * edges / within, p_out=0.2 * edges / across, seed=seed
+    )
     t1 = time.perf_counter()
     path.parent.mkdir(parents=True, exist_ok=True)
     ids = np.asarray(data.node_ids)
@@ -55,13 +56,20 @@ def generate(path: Path, nodes: int, edges: int, K: int, seed: int = 0) -> None:
     with open(tmp, "w") as fh:
         fh.write("source\ttarget\n")
         for a in range(0, len(e), 1_000_000):
-            chunk = e[a:a + 1_000_000]
-            fh.write("\n".join(f"{u}\t{v}" for u, v in zip(ids[chunk[:, 0]].tolist(),
-                                                          ids[chunk[:, 1]].tolist())) + "\n")
+            chunk = e[a : a + 1_000_000]
+            fh.write(
+                "\n".join(
+                    f"{u}\t{v}"
+                    for u, v in zip(ids[chunk[:, 0]].tolist(), ids[chunk[:, 1]].tolist())
+                )
+                + "\n"
+            )
     os.replace(tmp, path)
-    print(f"generated {data.describe()} in {t1 - t0:.1f} s, written in "
-          f"{time.perf_counter() - t1:.1f} s to {path} ({path.stat().st_size / 2**20:.0f} MiB)",
-          flush=True)
+    print(
+        f"generated {data.describe()} in {t1 - t0:.1f} s, written in "
+        f"{time.perf_counter() - t1:.1f} s to {path} ({path.stat().st_size / 2**20:.0f} MiB)",
+        flush=True,
+    )
 
 
 def child(ns) -> dict:
@@ -77,9 +85,15 @@ def child(ns) -> dict:
         reset_peak()
         t0, c0 = time.perf_counter(), time.process_time()
         value = fn()
-        stages.append({"stage": name, "wall_s": round(time.perf_counter() - t0, 2),
-                       "cpu_s": round(time.process_time() - c0, 2),
-                       "rss_MiB": round(vm("VmRSS")), "peak_MiB": round(vm("VmHWM"))})
+        stages.append(
+            {
+                "stage": name,
+                "wall_s": round(time.perf_counter() - t0, 2),
+                "cpu_s": round(time.process_time() - c0, 2),
+                "rss_MiB": round(vm("VmRSS")),
+                "peak_MiB": round(vm("VmHWM")),
+            }
+        )
         print(json.dumps(stages[-1]), file=sys.stderr, flush=True)
         return value
 
@@ -90,29 +104,47 @@ def child(ns) -> dict:
     out["epsilon"] = float(model.epsilon)
     out["notes"] = [n for n in model.notes if n.startswith("epsilon")]
     deg = np.diff(model.training.graph.tr_ptr0)
-    model._minibatch()          # compile / load the kernels outside the timing
+    model._minibatch()  # compile / load the kernels outside the timing
     seen = [0]
 
     def minibatches():
         for _ in range(ns.minibatches):
             model._minibatch()
-            seen[0] += int(deg[model.batch[:model.n_batch]].sum())
+            seen[0] += int(deg[model.batch[: model.n_batch]].sum())
 
     t0, c0 = time.perf_counter(), time.process_time()
     stage("minibatches", minibatches)
     t_mb = time.perf_counter() - t0
     c_mb = time.process_time() - c0
-    out.update({"nodes_per_batch": int(model.n_batch), "nonlinks_per_node": int(model.n_samples),
-                "s_per_minibatch": round(t_mb / ns.minibatches, 4),
-                "train_links_per_s": round(seen[0] / t_mb),
-                "train_links_per_cpu_s": round(seen[0] / c_mb),
-                "pairs_per_s": round((seen[0] + ns.minibatches * model.n_batch
-                                      * model.n_samples) / t_mb)})
+    out.update(
+        {
+            "nodes_per_batch": int(model.n_batch),
+            "nonlinks_per_node": int(model.n_samples),
+            "s_per_minibatch": round(t_mb / ns.minibatches, 4),
+            "train_links_per_s": round(seen[0] / t_mb),
+            "train_links_per_cpu_s": round(seen[0] / c_mb),
+            "pairs_per_s": round(
+                (seen[0] + ns.minibatches * model.n_batch * model.n_samples) / t_mb
+            ),
+        }
+    )
     stage("held-out check", model._evaluate)
-    res = FitResult(model=model, data=data, seed=0, trace=[0.0], iteration_times=[t_mb],
-                    iterations=1, converged=False, cancelled=False, total_s=t_mb,
-                    max_iter=1, tol=0.0, best_seed=0, best_iteration=1,
-                    stop_reason="iteration limit")
+    res = FitResult(
+        model=model,
+        data=data,
+        seed=0,
+        trace=[0.0],
+        iteration_times=[t_mb],
+        iterations=1,
+        converged=False,
+        cancelled=False,
+        total_s=t_mb,
+        max_iter=1,
+        tol=0.0,
+        best_seed=0,
+        best_iteration=1,
+        stop_reason="iteration limit",
+    )
     target = Path(ns.dir) / "out"
     stage("export", lambda: export.export_result(res, target))
     shutil.rmtree(target, ignore_errors=True)
@@ -131,8 +163,12 @@ def main() -> None:
     p.add_argument("--K", type=int, default=50)
     p.add_argument("--minibatches", type=int, default=100)
     p.add_argument("--init", default="random")
-    p.add_argument("--epsilon", type=float, default=0.0,
-                   help="0 (the default): the automatic rule (a Louvain partition of the links)")
+    p.add_argument(
+        "--epsilon",
+        type=float,
+        default=0.0,
+        help="0 (the default): the automatic rule (a Louvain partition of the links)",
+    )
     p.add_argument("--dir", default="/tmp/explorer-million")
     p.add_argument("--child", action="store_true")
     p.add_argument("--path", default=None)
@@ -144,8 +180,11 @@ def main() -> None:
     if not path.exists():
         generate(path, ns.nodes, ns.edges, ns.K)
     argv = [a for a in sys.argv[1:]]
-    proc = subprocess.run([sys.executable, __file__, "--child", "--path", str(path), *argv],
-                          stdout=subprocess.PIPE, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", "--path", str(path), *argv],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     if proc.returncode:
         sys.exit(proc.returncode)
     print(json.dumps(json.loads(proc.stdout.strip().splitlines()[-1]), indent=1))

@@ -32,8 +32,9 @@ from explorer.models.kmeans import KMeans, kmeans_plusplus
 
 
 def table(X: np.ndarray) -> TableData:
-    return TableData(X=X, columns=[f"x{j}" for j in range(X.shape[1])],
-                     ids=np.arange(X.shape[0]).astype(str))
+    return TableData(
+        X=X, columns=[f"x{j}" for j in range(X.shape[1])], ids=np.arange(X.shape[0]).astype(str)
+    )
 
 
 def ours_per_iteration(X, centers, iters: int) -> tuple[float, list[float]]:
@@ -49,8 +50,15 @@ def ours_per_iteration(X, centers, iters: int) -> tuple[float, list[float]]:
 
 def sklearn_fit(X, centers, max_iter: int) -> tuple[float, int, float]:
     from sklearn.cluster import KMeans as SKKMeans
-    km = SKKMeans(n_clusters=centers.shape[0], init=centers, n_init=1, algorithm="lloyd",
-                  max_iter=max_iter, tol=0.0)
+
+    km = SKKMeans(
+        n_clusters=centers.shape[0],
+        init=centers,
+        n_init=1,
+        algorithm="lloyd",
+        max_iter=max_iter,
+        tol=0.0,
+    )
     t0 = time.perf_counter()
     km.fit(X)
     return time.perf_counter() - t0, int(km.n_iter_), float(km.inertia_)
@@ -96,15 +104,23 @@ def main() -> None:
         info = (n1, n2, inertia)
 
     threads = {d.get("internal_api"): d.get("num_threads") for d in threadpool_info()}
-    print(f"data: N={args.n}, D={args.d}, K={args.k}; numba threads {numba.get_num_threads()}, "
-          f"scikit-learn {sklearn.__version__} threads {threads}")
-    print(f"explorer kmeans : {t_ours * 1e3:8.3f} ms / iteration (median of {args.iters} steps, "
-          f"best of {args.repeat}); final distortion {trace[-1]:.6f}")
-    print(f"sklearn (diff)  : {best_diff * 1e3:8.3f} ms / iteration "
-          f"(n_iter {info[0]} -> {info[1]}); final inertia {info[2]:.6f}")
+    print(
+        f"data: N={args.n}, D={args.d}, K={args.k}; numba threads {numba.get_num_threads()}, "
+        f"scikit-learn {sklearn.__version__} threads {threads}"
+    )
+    print(
+        f"explorer kmeans : {t_ours * 1e3:8.3f} ms / iteration (median of {args.iters} steps, "
+        f"best of {args.repeat}); final distortion {trace[-1]:.6f}"
+    )
+    print(
+        f"sklearn (diff)  : {best_diff * 1e3:8.3f} ms / iteration "
+        f"(n_iter {info[0]} -> {info[1]}); final inertia {info[2]:.6f}"
+    )
     print(f"sklearn (plain) : {best_plain * 1e3:8.3f} ms / iteration (fit time / n_iter_)")
-    print(f"ratio sklearn/explorer per iteration: {best_diff / t_ours:.2f} (differenced), "
-          f"{best_plain / t_ours:.2f} (plain)")
+    print(
+        f"ratio sklearn/explorer per iteration: {best_diff / t_ours:.2f} (differenced), "
+        f"{best_plain / t_ours:.2f} (plain)"
+    )
 
 
 if __name__ == "__main__":

@@ -189,7 +189,7 @@ def variants(model_id: str) -> list[Variant]:
         out.append(("directed", lambda: (_network(directed=True), {"K": 3}), {}))
         out.append(("test pairs", lambda: (_network(test_pairs=True), {"K": 3}), {}))
         # large-network paths: the ELBO on a sample of pairs, the sampled initial beta pass,
-        # findk drawn once
+        # findk drawn once, Louvain's queued local moving
         out.append(
             (
                 "large-network paths",
@@ -199,6 +199,7 @@ def variants(model_id: str) -> list[Variant]:
                     "ELBO_SAMPLE": 50,
                     "BETA_INIT_NODES": 20,
                     "SMALL_GRAPH_LINKS": 0,
+                    "QUEUED_MOVE_MIN_ENTRIES": 0,
                 },
             )
         )

@@ -29,7 +29,7 @@ def _modularity(A: sp.csr_matrix, labels: np.ndarray) -> float:
     coo = A.tocoo()
     inside = coo.data[labels[coo.row] == labels[coo.col]].sum()
     tot = np.bincount(labels, weights=k)
-    return float(inside / m2 - tot @ tot / m2 ** 2)
+    return float(inside / m2 - tot @ tot / m2**2)
 
 
 def _nmi(a, b) -> float:
@@ -46,8 +46,7 @@ def planted():
     size = n / K
     within = K * size * (size - 1) / 2
     across = n * (n - 1) / 2 - within
-    data = planted_partition(n, K=K, p_in=0.8 * links / within, p_out=0.2 * links / across,
-                             seed=3)
+    data = planted_partition(n, K=K, p_in=0.8 * links / within, p_out=0.2 * links / across, seed=3)
     return _adjacency(data), (np.arange(n) * K) // n
 
 
@@ -56,12 +55,12 @@ def test_aggregate_is_the_community_graph():
     n, C = 500, 37
     A = sp.random(n, n, density=0.03, random_state=1, format="csr")
     A = (A + A.T).tocsr()
-    A.data = np.round(A.data * 10) + 1.0            # positive weights, some self-loops
+    A.data = np.round(A.data * 10) + 1.0  # positive weights, some self-loops
     A = A + sp.diags(rng.integers(0, 2, n).astype(float))
     A = sp.csr_matrix(A)
     A.eliminate_zeros()
     comm = rng.integers(0, C, n).astype(np.int32)
-    comm[:C] = np.arange(C)                          # every community has a member
+    comm[:C] = np.arange(C)  # every community has a member
     ptr, ind, w = starts._aggregate(A.indptr.astype(np.int64), A.indices, A.data, comm, C)
     P = sp.csr_matrix((np.ones(n), (np.arange(n), comm)), shape=(n, C))
     ref = (P.T @ A @ P).tocsr()
@@ -90,10 +89,21 @@ def test_queued_moving_looks_at_few_nodes_and_keeps_the_quality(planted):
     indptr, indices = A.indptr.astype(np.int64), A.indices
     rng = np.array([5], dtype=np.uint64)
     comm = np.arange(n, dtype=np.int32)
-    moves, looked = starts._move_queued(indptr, indices, A.data, k, m2, comm, k.copy(),
-                                        np.arange(n, dtype=np.int32), rng, np.zeros(n),
-                                        np.zeros(n, np.int32), np.zeros(n, np.int32),
-                                        np.zeros(n, np.bool_))
+    moves, looked = starts._move_queued(
+        indptr,
+        indices,
+        A.data,
+        k,
+        m2,
+        comm,
+        k.copy(),
+        np.arange(n, dtype=np.int32),
+        rng,
+        np.zeros(n),
+        np.zeros(n, np.int32),
+        np.zeros(n, np.int32),
+        np.zeros(n, np.bool_),
+    )
     assert moves > n // 2
     assert n <= looked <= 10 * n
     # the queue ends with every node in a community at least as good as its own (modularity
@@ -103,8 +113,19 @@ def test_queued_moving_looks_at_few_nodes_and_keeps_the_quality(planted):
     # full passes given as many node looks (rounded up) have not converged yet: one more pass
     # still moves nodes (on this network they need tens of passes)
     comm_full, tot_full = np.arange(n, dtype=np.int32), k.copy()
-    args = (indptr, indices, A.data, k, m2, comm_full, tot_full, np.arange(n, dtype=np.int32),
-            np.array([5], dtype=np.uint64), np.zeros(n), np.zeros(n, np.int32))
+    args = (
+        indptr,
+        indices,
+        A.data,
+        k,
+        m2,
+        comm_full,
+        tot_full,
+        np.arange(n, dtype=np.int32),
+        np.array([5], dtype=np.uint64),
+        np.zeros(n),
+        np.zeros(n, np.int32),
+    )
     starts._move(*args, -(-looked // n))
     assert starts._move(*args, 1) > 0
 
@@ -125,5 +146,6 @@ def test_queued_is_the_default_above_the_threshold(monkeypatch, planted):
     A, _ = planted
     monkeypatch.setattr(starts, "QUEUED_MOVE_MIN_ENTRIES", A.nnz - 1)
     seed = np.array([11], dtype=np.uint64)
-    np.testing.assert_array_equal(louvain_labels(A, seed.copy()),
-                                  louvain_labels(A, seed.copy(), queued=True))
+    np.testing.assert_array_equal(
+        louvain_labels(A, seed.copy()), louvain_labels(A, seed.copy(), queued=True)
+    )

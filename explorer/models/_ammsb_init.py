@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from explorer.models._ammsb_kernels import pair_products
 from explorer.models._ammsb_starts import (
     hard_memberships_mu,
     louvain_labels,
@@ -23,21 +24,22 @@ from explorer.models._ammsb_starts import (
 )
 from explorer.models._findk import findk
 
-AUTO_KINDS = ("louvain", "findk", "random")   # the starts init=auto compares ...
-SPECTRAL_AUTO_MAX_NODES = 5000                # ... plus spectral on networks up to this many nodes
-SMALL_GRAPH_LINKS = 5000    # training links up to which findk is drawn several times ...
-FINDK_DRAWS_SMALL = 10      # ... keeping the draw whose seeding has the largest modularity
-BURN_IN_VISITS = 2000       # init auto: node visits of each start's burn-in (at least 20 minibatches)
+AUTO_KINDS = ("louvain", "findk", "random")  # the starts init=auto compares ...
+SPECTRAL_AUTO_MAX_NODES = 5000  # ... plus spectral on networks up to this many nodes
+SMALL_GRAPH_LINKS = 5000  # training links up to which findk is drawn several times ...
+FINDK_DRAWS_SMALL = 10  # ... keeping the draw whose seeding has the largest modularity
+BURN_IN_VISITS = 2000  # init auto: node visits of each start's burn-in (at least 20 minibatches)
 START_BY_HELDOUT_MIN_LINKS = 100  # init auto: fewer held-out links than this, the ELBO decides
-EPSILON_MIN = 1e-10         # floor of the estimated epsilon
-EPSILON_FIXED = 1e-5        # epsilon = 0 (auto): svinet's constant, unless ...
-EPSILON_AUTO_SHARE = 0.5    # ... more than this share of a Louvain partition's links run between
+EPSILON_MIN = 1e-10  # floor of the estimated epsilon
+EPSILON_FIXED = 1e-5  # epsilon = 0 (auto): svinet's constant, unless ...
+EPSILON_AUTO_SHARE = 0.5  # ... more than this share of a Louvain partition's links run between
 
 
 class StartNetwork(NamedTuple):
     """What the starts read: the symmetric 0/1 training adjacency, the training links, and the
     model's xorshift generator (uint64[1]; the starts advance it in place, so they draw from the
     restart's own stream)."""
+
     adj: sp.csr_matrix
     train_u: np.ndarray
     train_v: np.ndarray
@@ -51,6 +53,7 @@ class StartNetwork(NamedTuple):
 class Start(NamedTuple):
     """Starting means mu (N, K) of one start; findk_communities: how many communities findk found
     (None for the other kinds)."""
+
     mu: np.ndarray
     K: int
     findk_communities: int | None = None
@@ -59,6 +62,7 @@ class Start(NamedTuple):
 class EpsilonChoice(NamedTuple):
     """epsilon = 0 (auto): the value used, the estimate (the density of links between a Louvain
     partition's communities), the share of links between them, and the note saying so."""
+
     epsilon: float
     estimate: float
     between_share: float
@@ -68,19 +72,11 @@ class EpsilonChoice(NamedTuple):
 class BurnIn(NamedTuple):
     """One start's scores after its burn-in (elbo and modularity nan when the held-out score
     alone decides)."""
+
     heldout: float
     elbo: float
     collapsed: bool
     modularity: float
-
-
-def training_adjacency(train_u, train_v, n_nodes) -> sp.csr_matrix:
-    """The symmetric 0/1 adjacency of the training links."""
-    N = n_nodes
-    adj = sp.csr_matrix((np.ones(len(train_u)), (train_u, train_v)), shape=(N, N))
-    adj = (adj + adj.T).tocsr()
-    adj.data[:] = 1.0
-    return adj
 
 
 def start_kinds(init: str, n_nodes: int) -> list[str]:
@@ -207,15 +203,27 @@ def auto_epsilon(net: StartNetwork, directed: bool, seed: int) -> EpsilonChoice:
     else:
         estimate = float(min(max(between_links / between_pairs, EPSILON_MIN), density, 0.5))
     if share > EPSILON_AUTO_SHARE:
-        return EpsilonChoice(estimate, estimate, share, (
-            f"epsilon {estimate:.3g} (auto): {share:.0%} of the links of a Louvain "
-            f"partition ({len(sizes)} communities) run between its communities, so epsilon "
-            f"is their density there, not {EPSILON_FIXED:g} (a tiny epsilon makes merged "
-            "communities score better on such networks)"))
-    return EpsilonChoice(EPSILON_FIXED, estimate, share, (
-        f"epsilon {EPSILON_FIXED:g} (auto): {share:.0%} of the links of a Louvain partition "
-        f"run between its communities, at most {EPSILON_AUTO_SHARE:.0%} (the density there "
-        f"is {estimate:.3g}; --epsilon {estimate:.3g} uses it)"))
+        return EpsilonChoice(
+            estimate,
+            estimate,
+            share,
+            (
+                f"epsilon {estimate:.3g} (auto): {share:.0%} of the links of a Louvain "
+                f"partition ({len(sizes)} communities) run between its communities, so epsilon "
+                f"is their density there, not {EPSILON_FIXED:g} (a tiny epsilon makes merged "
+                "communities score better on such networks)"
+            ),
+        )
+    return EpsilonChoice(
+        EPSILON_FIXED,
+        estimate,
+        share,
+        (
+            f"epsilon {EPSILON_FIXED:g} (auto): {share:.0%} of the links of a Louvain partition "
+            f"run between its communities, at most {EPSILON_AUTO_SHARE:.0%} (the density there "
+            f"is {estimate:.3g}; --epsilon {estimate:.3g} uses it)"
+        ),
+    )
 
 
 def beta_from_pi(pi, split, train_u, train_v, eta0, eta1):
@@ -223,16 +231,15 @@ def beta_from_pi(pi, split, train_u, train_v, eta0, eta1):
     (links: sum pi_ak pi_bk; non-links: every pair's sum less the links', held-out and test
     pairs')."""
     link = np.zeros(pi.shape[1])
-    for start in range(0, len(train_u), 16384):     # chunks: no (E, K) temporaries
-        sl = slice(start, start + 16384)
-        link += np.einsum("ek,ek->k", pi[train_u[sl]], pi[train_v[sl]])
+    pair_products(pi, train_u, train_v, link)
     tot = pi.sum(0)
     allp = tot * tot - (pi * pi).sum(0)
     if not split.directed:
         allp = allp / 2
-    ho = np.einsum("ek,ek->k", pi[split.heldout_u], pi[split.heldout_v])
+    ho = np.zeros(pi.shape[1])
+    pair_products(pi, split.heldout_u, split.heldout_v, ho)
     if split.test_u is not None:
-        ho = ho + np.einsum("ek,ek->k", pi[split.test_u], pi[split.test_v])
+        pair_products(pi, split.test_u, split.test_v, ho)
     return eta0 + link, eta1 + np.maximum(allp - link - ho, 0.0)
 
 
@@ -267,11 +274,15 @@ def rank_starts(results: dict[str, BurnIn], by_heldout: bool) -> tuple[list[str]
     else:
         r_ho = {k: i for i, k in enumerate(sorted(kinds, key=lambda k: -results[k].heldout))}
         r_el = {k: i for i, k in enumerate(sorted(kinds, key=lambda k: -results[k].elbo))}
-        rank = {k: (results[k].collapsed, r_ho[k] + r_el[k], -results[k].modularity, r_ho[k])
-                for k in kinds}
-        how = (f"the best sum of its held-out log-likelihood and ELBO ranks, ties to the "
-               f"modularity of its labels (the held-out set has fewer than "
-               f"{START_BY_HELDOUT_MIN_LINKS} links)")
+        rank = {
+            k: (results[k].collapsed, r_ho[k] + r_el[k], -results[k].modularity, r_ho[k])
+            for k in kinds
+        }
+        how = (
+            f"the best sum of its held-out log-likelihood and ELBO ranks, ties to the "
+            f"modularity of its labels (the held-out set has fewer than "
+            f"{START_BY_HELDOUT_MIN_LINKS} links)"
+        )
     if any(r.collapsed for r in results.values()):
         how += "; collapsed starts last"
     return sorted(kinds, key=lambda k: rank[k]), how
@@ -279,12 +290,21 @@ def rank_starts(results: dict[str, BurnIn], by_heldout: bool) -> tuple[list[str]
 
 def start_note(ranked, results: dict[str, BurnIn], how: str, burn: int, by_heldout: bool) -> str:
     """The note naming the start init = auto kept, with every start's scores."""
-    return (f"start: {ranked[0]} (init auto kept {how} after a burn-in of {burn} "
-            "minibatches: " + ", ".join(
-                f"{k} {results[k].heldout:.6g}"
-                + ("" if by_heldout else
-                   f" / ELBO {results[k].elbo:.6g} / Q {results[k].modularity:.3f}")
-                + (" (collapsed)" if results[k].collapsed else "") for k in ranked) + ")")
+    return (
+        f"start: {ranked[0]} (init auto kept {how} after a burn-in of {burn} "
+        "minibatches: "
+        + ", ".join(
+            f"{k} {results[k].heldout:.6g}"
+            + (
+                ""
+                if by_heldout
+                else f" / ELBO {results[k].elbo:.6g} / Q {results[k].modularity:.3f}"
+            )
+            + (" (collapsed)" if results[k].collapsed else "")
+            for k in ranked
+        )
+        + ")"
+    )
 
 
 def release_freed_memory() -> None:

@@ -44,11 +44,22 @@ _INV9 = 1.0 / 9
 
 # ---- the kernels' arguments, grouped (numba passes a namedtuple of arrays as a struct: no copy, no
 # cost per access; one type per combination of member types, so one compiled specialisation) ----
-PairGraph = namedtuple("PairGraph", (
-    "tr_ptr0", "tr_idx0", "tr_ptr1", "tr_idx1",     # training links: CSR rows of kind 0 / kind 1
-    "fb_ptr0", "fb_idx0", "fb_ptr1", "fb_idx1",     # pairs a node may not sample as non-links
-    "nonlinks",                                     # (N, 2) its number of non-links per kind
-    "n_kinds", "directed"))
+PairGraph = namedtuple(
+    "PairGraph",
+    (
+        "tr_ptr0",
+        "tr_idx0",
+        "tr_ptr1",
+        "tr_idx1",  # training links: CSR rows of kind 0 / kind 1
+        "fb_ptr0",
+        "fb_idx0",
+        "fb_ptr1",
+        "fb_idx1",  # pairs a node may not sample as non-links
+        "nonlinks",  # (N, 2) its number of non-links per kind
+        "n_kinds",
+        "directed",
+    ),
+)
 PairGraph.__doc__ = """The training graph as the minibatch kernels read it. Kind 0 = pairs (a, b) from a's
 out-row (undirected: every pair of a), kind 1 = pairs (b, a) from a's in-row (directed only, so
 n_kinds = 2); the fb rows (training links, held-out and test pairs, sorted) are what a sampled
@@ -74,30 +85,64 @@ the global update writes (l, a float, is read only)."""
 GlobalWork = namedtuple("GlobalWork", ("W", "C", "e", "x", "r"))
 GlobalWork.__doc__ = """Work space of the global update: W (K, K) the matrix inverted (L^-1 afterwards),
 C (K, K) its Cholesky factor, e, x, r (K,)."""
-Settings = namedtuple("Settings", (
-    "n_samples", "phi_iters", "phi_tol", "node_tau0", "node_kappa", "newton_steps", "halvings",
-    "newton_tol", "lowrank_thr", "lowrank_max"))
-Settings.__doc__ = "Scalars of a minibatch: non-link sample size, iteration limits, tolerances, steps."
-WorkRows = namedtuple("WorkRows", (
-    "g",            # gradient of the objective a Newton kernel climbs
-    "d",            # Newton direction
-    "sfx",          # softmax(mu_a + v_a / 2)
-    "trial",        # a halving step's trial point
-    "work",         # mu_a - m, or the softmax bound's exponentials
-    "g_trial",      # collapsed update: the gradient at the trial point
-    "ex",           # collapsed update: exp(mu_ak - max mu_a), the node's own factors
-    "v_diag",       # v update: the diagonal D of -H = diag(D) - (n/4) sfx sfx^T
-    "v_y",          # v update: D^-1 sfx (Sherman-Morrison)
-    "phi_next"))    # pair_phi_own: the partner's candidate indicator
+Settings = namedtuple(
+    "Settings",
+    (
+        "n_samples",
+        "phi_iters",
+        "phi_tol",
+        "node_tau0",
+        "node_kappa",
+        "newton_steps",
+        "halvings",
+        "newton_tol",
+        "lowrank_thr",
+        "lowrank_max",
+    ),
+)
+Settings.__doc__ = (
+    "Scalars of a minibatch: non-link sample size, iteration limits, tolerances, steps."
+)
+WorkRows = namedtuple(
+    "WorkRows",
+    (
+        "g",  # gradient of the objective a Newton kernel climbs
+        "d",  # Newton direction
+        "sfx",  # softmax(mu_a + v_a / 2)
+        "trial",  # a halving step's trial point
+        "work",  # mu_a - m, or the softmax bound's exponentials
+        "g_trial",  # collapsed update: the gradient at the trial point
+        "ex",  # collapsed update: exp(mu_ak - max mu_a), the node's own factors
+        "v_diag",  # v update: the diagonal D of -H = diag(D) - (n/4) sfx sfx^T
+        "v_y",  # v update: D^-1 sfx (Sherman-Morrison)
+        "phi_next",
+    ),
+)  # pair_phi_own: the partner's candidate indicator
 WorkRows.__doc__ = """The (K,) work rows of the node kernels, one per role (rows of one block)."""
-LowRank = namedtuple("LowRank", ("J", "cap", "capC", "s_J", "Ainv_g", "Ainv_s", "cap_rhs",
-                                 "cap_sol"))
+LowRank = namedtuple(
+    "LowRank", ("J", "cap", "capC", "s_J", "Ainv_g", "Ainv_s", "cap_rhs", "cap_sol")
+)
 LowRank.__doc__ = """Work space of newton_direction_lowrank: J (K,) int64 the kept entries of sfx,
 cap / capC (K, K) the capacitance matrix and its Cholesky factor (top-left r x r used), s_J (sfx
 on J, zero elsewhere), A^-1 g, A^-1 s_J, and the right side and solution of a capacitance solve."""
-Scratch = namedtuple("Scratch", (
-    "phi_f", "phi_s", "rows", "lowrank", "hess", "chol", "mu_old",
-    "partner", "first", "ctype", "W", "P", "Eoff"))
+Scratch = namedtuple(
+    "Scratch",
+    (
+        "phi_f",
+        "phi_s",
+        "rows",
+        "lowrank",
+        "hess",
+        "chol",
+        "mu_old",
+        "partner",
+        "first",
+        "ctype",
+        "W",
+        "P",
+        "Eoff",
+    ),
+)
 Scratch.__doc__ = """Work buffers: (K,) phi_f, phi_s, mu_old; the WorkRows; the LowRank work space;
 (K, K) hess (a Newton matrix) and chol (its Cholesky factor); per pair slot of a node (max degree +
 2 n_samples per kind): partner (int64), first (bool: the node is the pair's first end), ctype (0
@@ -106,11 +151,24 @@ link, 1 non-link), weight W, P (slots, K), Eoff."""
 
 def new_scratch(K: int, slots: int) -> Scratch:
     """Zeroed work buffers for K communities and ``slots`` pair slots."""
-    return with_slots(Scratch(
-        np.zeros(K), np.zeros(K), WorkRows(*np.zeros((len(WorkRows._fields), K))),
-        LowRank(np.zeros(K, dtype=np.int64), np.zeros((K, K)), np.zeros((K, K)),
-                *np.zeros((len(LowRank._fields) - 3, K))),
-        np.zeros((K, K)), np.zeros((K, K)), np.zeros(K), *([None] * 6)), slots)
+    return with_slots(
+        Scratch(
+            np.zeros(K),
+            np.zeros(K),
+            WorkRows(*np.zeros((len(WorkRows._fields), K))),
+            LowRank(
+                np.zeros(K, dtype=np.int64),
+                np.zeros((K, K)),
+                np.zeros((K, K)),
+                *np.zeros((len(LowRank._fields) - 3, K)),
+            ),
+            np.zeros((K, K)),
+            np.zeros((K, K)),
+            np.zeros(K),
+            *([None] * 6),
+        ),
+        slots,
+    )
 
 
 def new_global_work(K: int) -> GlobalWork:
@@ -124,10 +182,14 @@ def with_slots(sc: Scratch, slots: int) -> Scratch:
     if sc.P is not None and len(sc.P) >= slots:
         return sc
     K = sc.phi_f.shape[0]
-    return sc._replace(partner=np.zeros(slots, dtype=np.int64),
-                       first=np.zeros(slots, dtype=np.bool_),
-                       ctype=np.zeros(slots, dtype=np.int64), W=np.zeros(slots),
-                       P=np.zeros((slots, K)), Eoff=np.zeros(slots))
+    return sc._replace(
+        partner=np.zeros(slots, dtype=np.int64),
+        first=np.zeros(slots, dtype=np.bool_),
+        ctype=np.zeros(slots, dtype=np.int64),
+        W=np.zeros(slots),
+        P=np.zeros((slots, K)),
+        Eoff=np.zeros(slots),
+    )
 
 
 # ---- random numbers ----------------------------------------------------------------------------
@@ -239,7 +301,7 @@ def spd_inverse(A, out, C, e, x):
         chol_solve(C, e, x)
         for i in range(K):
             out[i, j] = x[i]
-    for i in range(K):          # symmetrise against rounding
+    for i in range(K):  # symmetrise against rounding
         for j in range(i + 1, K):
             t = 0.5 * (out[i, j] + out[j, i])
             out[i, j] = t
@@ -371,7 +433,7 @@ def pair_phi_own(pi_a, pi_b, c, phi_a, phi_b, tmp, max_iter, tol):
         scale(phi_a, 1.0 / s)
         if it >= max_iter:
             break
-        s2 = tilted_weights(pi_b, phi_a, c, tmp)            # the candidate phi_b'
+        s2 = tilted_weights(pi_b, phi_a, c, tmp)  # the candidate phi_b'
         delta = normalise_change(tmp, 1.0 / s2, phi_b, tmp)
         if delta < tol:
             break
@@ -481,11 +543,35 @@ def batch_phi(batch, n_batch, g, nodes, glob, opt, sc, S_hat, beta_hat, rng):
             t = sc.ctype[p]
             w = sc.W[p]
             c = glob.c_link if t == 0 else glob.c_non
-            _visit_pair(a, sc.partner[p], a_first, nodes.mu, nodes.pi, c, phi_f, phi_s,
-                        opt.phi_iters, opt.phi_tol)
+            _visit_pair(
+                a,
+                sc.partner[p],
+                a_first,
+                nodes.mu,
+                nodes.pi,
+                c,
+                phi_f,
+                phi_s,
+                opt.phi_iters,
+                opt.phi_tol,
+            )
             for k in range(K):
                 S_hat[i, k] += w * (phi_f[k] if a_first else phi_s[k])
                 beta_hat[t, k] += w * phi_f[k] * phi_s[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def beta_pass(order, batch, g, nodes, glob, opt, sc, S_hat, beta_hat, rng):
+    """batch_phi over the nodes ``order`` in minibatches of len(batch) nodes: the sums of
+    phi_f * phi_s over their links and non-links, (2, K), as the minibatches' beta_hat add up."""
+    acc = np.zeros(beta_hat.shape)
+    n = batch.shape[0]
+    for start in range(0, order.shape[0], n):
+        m = min(n, order.shape[0] - start)
+        batch[:m] = order[start : start + m]
+        batch_phi(batch, m, g, nodes, glob, opt, sc, S_hat, beta_hat, rng)
+        acc += beta_hat
+    return acc
 
 
 # ---- node objective, its gradient and Hessian, Newton steps with halving -------------------------
@@ -683,8 +769,9 @@ def newton_v(mu_a, v_a, n, lL, opt, rows, fixed_start):
             dec += g[k] * d[k]
         if dec < tol:
             break
-        accepted, f0 = halving_step(v_objective, (mu_a, trial, n, lL), v_a, d,
-                                    positive_step(v_a, d), halvings, f0, trial)
+        accepted, f0 = halving_step(
+            v_objective, (mu_a, trial, n, lL), v_a, d, positive_step(v_a, d), halvings, f0, trial
+        )
         if not accepted:
             break
         steps += 1
@@ -711,8 +798,9 @@ def newton_node(mu_a, v_a, S, n, glob, opt, sc):
         chol_solve(sc.chol, g, d)
         if dot(g, d) < opt.newton_tol:
             break
-        accepted, f0 = halving_step(node_objective, (trial, v_a, S, n, lL, m, work), mu_a, d,
-                                    1.0, halvings, f0, trial)
+        accepted, f0 = halving_step(
+            node_objective, (trial, v_a, S, n, lL, m, work), mu_a, d, 1.0, halvings, f0, trial
+        )
         if not accepted:
             break
         steps += 1
@@ -815,6 +903,37 @@ def node_sums(mu, v, sums):
 
 
 @numba.njit(cache=True, nogil=True)
+def centred_scatter(mu, v, m, S):
+    """S += sum_a (mu_a - m)(mu_a - m)^T; returns sum_a sum_k log v_ak (the ELBO's theta terms).
+    One pass over the nodes, without (N, K) temporaries or BLAS threads (whose waits, with another
+    process on the second core, cost 3 s of CPU per evaluation at 1,000,000 nodes x K = 50)."""
+    N, K = mu.shape
+    d = np.empty(K)
+    sum_log_v = 0.0
+    for a in range(N):
+        row = 0.0
+        for k in range(K):
+            d[k] = mu[a, k] - m[k]
+            row += math.log(v[a, k])
+        sum_log_v += row
+        for k in range(K):
+            x = d[k]
+            for j in range(K):
+                S[k, j] += x * d[j]
+    return sum_log_v
+
+
+@numba.njit(cache=True, nogil=True)
+def pair_products(pi, u, v, out):
+    """out[k] += sum_p pi[u_p, k] pi[v_p, k] over the pairs (u[p], v[p])."""
+    for p in range(u.shape[0]):
+        a = u[p]
+        b = v[p]
+        for k in range(out.shape[0]):
+            out[k] += pi[a, k] * pi[b, k]
+
+
+@numba.njit(cache=True, nogil=True)
 def update_globals(prior, sums, q, work):
     """Exact coordinate ascent of the ELBO in the global Gaussian-Wishart parameters q (QGlobals),
     from the sums over all nodes: M = M0 + N l L;  m = M^-1 (M0 m0 + l L sum_a mu_a);
@@ -838,14 +957,20 @@ def update_globals(prior, sums, q, work):
     matvec(Minv, r, m)
     for i in range(K):
         for j in range(K):
-            W[i, j] = (L0inv[i, j] + sum_mumu[i, j] - m[i] * sum_mu[j] - sum_mu[i] * m[j]
-                       + N * m[i] * m[j] + N * Minv[i, j])
+            W[i, j] = (
+                L0inv[i, j]
+                + sum_mumu[i, j]
+                - m[i] * sum_mu[j]
+                - sum_mu[i] * m[j]
+                + N * m[i] * m[j]
+                + N * Minv[i, j]
+            )
         W[i, i] += sum_v[i]
     spd_inverse(W, L, C, e, x)
     for i in range(K):
         for j in range(K):
             lL[i, j] = l * L[i, j]
-            lLinv[i, j] = W[i, j] / l       # (l L)^-1, L = W^-1
+            lLinv[i, j] = W[i, j] / l  # (l L)^-1, L = W^-1
 
 
 # ---- q(beta): the couplings it implies and its stochastic update --------------------------------
@@ -857,8 +982,12 @@ def digamma(x):
         r -= 1.0 / x
         x += 1.0
     f = 1.0 / (x * x)
-    return r + math.log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (
-        1.0 / 252 - f * (1.0 / 240 - f / 132))))
+    return (
+        r
+        + math.log(x)
+        - 0.5 / x
+        - f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f / 132))))
+    )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1055,17 +1184,25 @@ def newton_collapsed(mu_a, v_a, n, deg_w, n_slots, glob, opt, sc):
         sfx(mu_a, v_a, sv)
         r = -1
         if opt.lowrank_max > 0:
-            r = newton_direction_lowrank(G, lL, sv, deg_w, g, opt.lowrank_thr, opt.lowrank_max,
-                                         d, sc.lowrank)
+            r = newton_direction_lowrank(
+                G, lL, sv, deg_w, g, opt.lowrank_thr, opt.lowrank_max, d, sc.lowrank
+            )
         if r < 0:
             newton_matrix(lL, deg_w, sv, sc.hess)
             cholesky(sc.hess, sc.chol)
             chol_solve(sc.chol, g, d)
         if dot(g, d) < opt.newton_tol:
             break
-        accepted, f0 = halving_step(collapsed_objective,
-                                    (trial, v_a, n, lL, m, E, Eoff, W, n_slots, g1, work, ex),
-                                    mu_a, d, 1.0, halvings, f0, trial)
+        accepted, f0 = halving_step(
+            collapsed_objective,
+            (trial, v_a, n, lL, m, E, Eoff, W, n_slots, g1, work, ex),
+            mu_a,
+            d,
+            1.0,
+            halvings,
+            f0,
+            trial,
+        )
         if not accepted:
             break
         for k in range(K):
@@ -1132,7 +1269,7 @@ def batch_visit(batch, n_batch, g, nodes, glob, opt, sc, beta_hat, rng, counts):
     phi_f = sc.phi_f
     phi_s = sc.phi_s
     P = sc.P
-    ex = sc.rows.ex            # newton_collapsed recomputes it from mu_a at its start
+    ex = sc.rows.ex  # newton_collapsed recomputes it from mu_a at its start
     tmp = sc.rows.phi_next
     for k in range(K):
         beta_hat[0, k] = 0.0
@@ -1146,8 +1283,12 @@ def batch_visit(batch, n_batch, g, nodes, glob, opt, sc, beta_hat, rng, counts):
             t = sc.ctype[p]
             w = sc.W[p]
             c = glob.c_link if t == 0 else glob.c_non
-            lz = pair_phi_own(pi[a], pi[sc.partner[p]], c, phi_s, phi_f, tmp, opt.phi_iters,
-                              opt.phi_tol) + lse_a
+            lz = (
+                pair_phi_own(
+                    pi[a], pi[sc.partner[p]], c, phi_s, phi_f, tmp, opt.phi_iters, opt.phi_tol
+                )
+                + lse_a
+            )
             for k in range(K):
                 P[p, k] = phi_s[k] * ex[k]
                 beta_hat[t, k] += w * phi_f[k] * phi_s[k]

@@ -40,9 +40,9 @@ import scipy.sparse as sp
 
 from explorer.models._ammsb_kernels import shuffle
 
-KMEANS_RESTARTS = 10    # spectral: k-means++ runs, the one with the smallest inertia kept
-QUEUED_MOVE_MIN_ENTRIES = 1_000_000   # Louvain: queued local moving above this many adjacency
-                                      # entries (twice the links), full passes up to it
+KMEANS_RESTARTS = 10  # spectral: k-means++ runs, the one with the smallest inertia kept
+QUEUED_MOVE_MIN_ENTRIES = 1_000_000  # Louvain: queued local moving above this many adjacency
+# entries (twice the links), full passes up to it
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -198,8 +198,9 @@ def _relabel(labels):
     return inv.astype(np.int64)
 
 
-def louvain_labels(adj: sp.csr_matrix, rng, max_levels: int = 30,
-                   queued: bool | None = None) -> np.ndarray:
+def louvain_labels(
+    adj: sp.csr_matrix, rng, max_levels: int = 30, queued: bool | None = None
+) -> np.ndarray:
     """Louvain communities of the symmetric weighted adjacency ``adj`` as labels 0..C-1.
 
     ``queued``: local moving with a queue (``_move_queued``) rather than in full passes
@@ -223,12 +224,36 @@ def louvain_labels(adj: sp.csr_matrix, rng, max_levels: int = 30,
         tot = k.copy()
         order = np.arange(n, dtype=np.int32)
         if queued:
-            moved, _ = _move_queued(indptr, indices, data, k, m2, comm, tot, order, rng,
-                                    np.zeros(n), np.zeros(n, np.int32), np.zeros(n, np.int32),
-                                    np.zeros(n, np.bool_))
+            moved, _ = _move_queued(
+                indptr,
+                indices,
+                data,
+                k,
+                m2,
+                comm,
+                tot,
+                order,
+                rng,
+                np.zeros(n),
+                np.zeros(n, np.int32),
+                np.zeros(n, np.int32),
+                np.zeros(n, np.bool_),
+            )
         else:
-            moved = _move(indptr, indices, data, k, m2, comm, tot, order, rng, np.zeros(n),
-                          np.zeros(n, np.int32), 1000)
+            moved = _move(
+                indptr,
+                indices,
+                data,
+                k,
+                m2,
+                comm,
+                tot,
+                order,
+                rng,
+                np.zeros(n),
+                np.zeros(n, np.int32),
+                1000,
+            )
         comm = _relabel(comm)
         labels = comm[labels]
         if moved == 0 or comm.max() + 1 == n:
@@ -242,14 +267,16 @@ def _merge_smallest(A: sp.csr_matrix, labels: np.ndarray, K: int) -> np.ndarray:
     C = int(labels.max()) + 1
     if C <= K:
         return labels
-    P = sp.csr_matrix((np.ones(len(labels)), (np.arange(len(labels)), labels)),
-                      shape=(len(labels), C))
+    P = sp.csr_matrix(
+        (np.ones(len(labels)), (np.arange(len(labels)), labels)), shape=(len(labels), C)
+    )
     B = (P.T @ A @ P).tolil()
     links = [dict(zip(B.rows[c], B.data[c])) for c in range(C)]
     size = np.bincount(labels, minlength=C).astype(np.int64)
     parent = np.arange(C)
     alive = set(range(C))
     import heapq
+
     heap = [(int(size[c]), c) for c in range(C)]
     heapq.heapify(heap)
     while len(alive) > K:
@@ -259,7 +286,7 @@ def _merge_smallest(A: sp.csr_matrix, labels: np.ndarray, K: int) -> np.ndarray:
         nb = {d: wt for d, wt in links[s].items() if d != s and d in alive}
         if nb:
             d = max(nb, key=lambda c: (nb[c], -size[c], -c))
-        else:          # no links out: the next smallest community
+        else:  # no links out: the next smallest community
             while True:
                 d_size, d = heap[0]
                 if d in alive and d_size == size[d] and d != s:
@@ -295,13 +322,17 @@ def _two_way_split(adj: sp.csr_matrix, members: np.ndarray, rng) -> np.ndarray:
     if part.max() + 1 >= 2:
         return _merge_smallest(sub, part, 2)
     part = np.zeros(len(members), np.int64)
-    part[np.random.default_rng(int(rng[0] % (1 << 32))).permutation(len(members))[
-        :len(members) // 2]] = 1
+    part[
+        np.random.default_rng(int(rng[0] % (1 << 32))).permutation(len(members))[
+            : len(members) // 2
+        ]
+    ] = 1
     return part
 
 
-def _split_gain(adj: sp.csr_matrix, members: np.ndarray, part: np.ndarray, deg: np.ndarray,
-                m2: float) -> float:
+def _split_gain(
+    adj: sp.csr_matrix, members: np.ndarray, part: np.ndarray, deg: np.ndarray, m2: float
+) -> float:
     """Change of Newman's modularity when ``members`` is split into part 0 and part 1:
     -(2 e_01 / 2m - 2 d_0 d_1 / (2m)^2), e_01 the links between the parts, d their degree sums."""
     sub = adj[members][:, members].tocoo()
@@ -322,7 +353,7 @@ def to_k(adj: sp.csr_matrix, labels: np.ndarray, K: int, rng) -> np.ndarray:
     deg = np.asarray(adj.sum(1)).ravel()
     m2 = float(deg.sum()) or 1.0
     labels = labels.copy()
-    cand = {}                      # community -> (modularity gain of its best split, part)
+    cand = {}  # community -> (modularity gain of its best split, part)
     while labels.max() + 1 < K:
         for c in range(int(labels.max()) + 1):
             if c not in cand:
@@ -359,12 +390,11 @@ def spectral_labels(adj: sp.csr_matrix, K: int, seed: int) -> np.ndarray:
         X = vecs[:, -K:]
     else:
         v0 = np.random.default_rng(seed).random(N)
-        _, X = eigsh(An.tocsr(), k=K, which="LA", v0=v0, tol=1e-6,
-                     maxiter=max(1000, 20 * N))
+        _, X = eigsh(An.tocsr(), k=K, which="LA", v0=v0, tol=1e-6, maxiter=max(1000, 20 * N))
     X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
     rng = np.random.default_rng(seed)
     best = None
-    with warnings.catch_warnings():      # "one of the clusters is empty": to_k refills it
+    with warnings.catch_warnings():  # "one of the clusters is empty": to_k refills it
         warnings.simplefilter("ignore")
         for _ in range(KMEANS_RESTARTS):
             cent, lab = kmeans2(X, K, minit="++", seed=rng, iter=30)

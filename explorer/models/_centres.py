@@ -40,7 +40,7 @@ class CentreModel(Model):
     _labels: np.ndarray
     _n_changed: int
     _n_reseeded: int
-    _X: np.ndarray          # the rows the centres live in (kmeans: float32 or float64)
+    _X: np.ndarray  # the rows the centres live in (kmeans: float32 or float64)
 
     @property
     def hard(self) -> bool:
@@ -57,9 +57,14 @@ class CentreModel(Model):
         return self._labels
 
     def snapshot(self) -> dict:
-        return {"labels": self._labels.copy(), "centers": self._centers.copy(),
-                "info": {"labels changed": float(self._n_changed),
-                         "re-seeded": float(self._n_reseeded)}}
+        return {
+            "labels": self._labels.copy(),
+            "centers": self._centers.copy(),
+            "info": {
+                "labels changed": float(self._n_changed),
+                "re-seeded": float(self._n_reseeded),
+            },
+        }
 
     def degeneracy(self) -> str | None:
         """Coinciding centres, or (hard assignments) clusters that hold no row."""
@@ -72,9 +77,11 @@ class CentreModel(Model):
             empty = np.flatnonzero(sizes == 0)
             if len(empty):
                 which = ", ".join(str(k + 1) for k in empty)
-                problems.append(f"K = {K} asked, {K - len(empty)} in use ("
-                                + (f"clusters {which} hold" if len(empty) > 1 else
-                                   f"cluster {which} holds") + " no row)")
+                problems.append(
+                    f"K = {K} asked, {K - len(empty)} in use ("
+                    + (f"clusters {which} hold" if len(empty) > 1 else f"cluster {which} holds")
+                    + " no row)"
+                )
         groups = coincident_groups(self._centers)
         if groups:
             problems.append(describe_groups(groups, "centres"))
@@ -94,8 +101,8 @@ class CentreModel(Model):
         out = np.empty((X.shape[0], K))
         rows = max(1, (1 << 21) // max(K * D, 1))
         for a in range(0, X.shape[0], rows):
-            diff = np.asarray(X[a:a + rows], dtype=np.float64)[:, None, :] - C[None]
-            out[a:a + rows] = self._metric(diff)
+            diff = np.asarray(X[a : a + rows], dtype=np.float64)[:, None, :] - C[None]
+            out[a : a + rows] = self._metric(diff)
         return out
 
     @staticmethod
@@ -131,7 +138,7 @@ class LloydState:
         self.sums = np.zeros((K, D))
         self.counts = np.zeros(K)
         self.XT = transposed(X) if XT is None else XT
-        small = self.XT.dtype == np.float32      # float32 data: 4-byte labels, no distances
+        small = self.XT.dtype == np.float32  # float32 data: 4-byte labels, no distances
         self.labels = np.full(N, -1, dtype=np.int32 if small else np.int64)
         self.mind = np.empty(0 if small else N)
         # From _PARALLEL_MIN_ROWS rows the chunked step, whatever the thread count (it picks the
@@ -140,7 +147,7 @@ class LloydState:
         n_chunks = lloyd_chunks(N, K, D) if self.parallel else 1
         self.work = N * K * D
         if self.parallel:
-            dtype = self.XT.dtype           # the assignment's approximate pass: data's type
+            dtype = self.XT.dtype  # the assignment's approximate pass: data's type
             self.work_t, self.block_t = lloyd_scratch(n_chunks, D, dtype)
             self.ct = np.zeros((padded_centres(K), D), dtype=dtype)
             self.cn = np.zeros(padded_centres(K), dtype=dtype)
@@ -155,28 +162,54 @@ class LloydState:
         Returns (distortion, number of labels changed, number of clusters re-seeded).
         """
         if self.parallel:
-            return call(step_parallel, len(self.dist_t), self.work, self.XT, self.centers,
-                        self.labels, self.sums, self.counts, self.mind, self.sums_t,
-                        self.counts_t, self.dist_t, self.changed_t, self.work_t,
-                        self.block_t, self.ct, self.cn, update)
+            return call(
+                step_parallel,
+                len(self.dist_t),
+                self.work,
+                self.XT,
+                self.centers,
+                self.labels,
+                self.sums,
+                self.counts,
+                self.mind,
+                self.sums_t,
+                self.counts_t,
+                self.dist_t,
+                self.changed_t,
+                self.work_t,
+                self.block_t,
+                self.ct,
+                self.cn,
+                update,
+            )
         n_reseeded = 0
         if update:
-            n_reseeded = update_centers(self.XT, self.labels, self.sums, self.counts, self.mind,
-                                         self.centers, True)
-        dist, changed = assign(self.XT, self.centers, self.labels, self.sums, self.counts,
-                                self.mind, _UNUSED_ACC, _UNUSED_BEST)
+            n_reseeded = update_centers(
+                self.XT, self.labels, self.sums, self.counts, self.mind, self.centers, True
+            )
+        dist, changed = assign(
+            self.XT,
+            self.centers,
+            self.labels,
+            self.sums,
+            self.counts,
+            self.mind,
+            _UNUSED_ACC,
+            _UNUSED_BEST,
+        )
         return dist, changed, n_reseeded
 
 
-def lloyd(X: np.ndarray, centers: np.ndarray, max_iter: int = 100,
-          tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+def lloyd(
+    X: np.ndarray, centers: np.ndarray, max_iter: int = 100, tol: float = 1e-4
+) -> tuple[np.ndarray, np.ndarray]:
     """Run Lloyd's algorithm from ``centers``; returns (labels int64 (N,), centres (K, D)).
 
     Stops when no label changes, when the relative decrease of the distortion is at most ``tol``,
     or after ``max_iter`` centre updates. The returned labels are the nearest returned centres.
     ``centers`` is not modified.
     """
-    X = data_matrix(X)          # float32 data stays float32 (sums in float64)
+    X = data_matrix(X)  # float32 data stays float32 (sums in float64)
     c = np.array(centers, dtype=np.float64, order="C", copy=True)
     N, D = X.shape
     if c.ndim != 2 or c.shape[1] != D:
