@@ -4,6 +4,7 @@ pair), planted truth, and an oracle predictor that knows the planted blocks."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -147,14 +148,7 @@ def elbo_reference(model, u, v, y, pf, psd):
 
 def with_test_pairs(net, tp):
     """The network ``net`` with the test pairs ``tp`` (u, v, y), as a new NetworkData."""
-    return NetworkData(
-        node_ids=net.node_ids,
-        adjacency=net.adjacency,
-        edges=net.edges,
-        weights=net.weights,
-        labels=net.labels,
-        test_pairs=tp,
-    )
+    return dataclasses.replace(net, test_pairs=tp)
 
 
 def full_batch_model(data, seed, K=3, **kw):

@@ -223,37 +223,13 @@ def louvain_labels(
         comm = np.arange(n, dtype=np.int32)
         tot = k.copy()
         order = np.arange(n, dtype=np.int32)
+        # both local moves take the level's graph and state, then their own scratch
+        level = (indptr, indices, data, k, m2, comm, tot, order, rng, np.zeros(n))
         if queued:
-            moved, _ = _move_queued(
-                indptr,
-                indices,
-                data,
-                k,
-                m2,
-                comm,
-                tot,
-                order,
-                rng,
-                np.zeros(n),
-                np.zeros(n, np.int32),
-                np.zeros(n, np.int32),
-                np.zeros(n, np.bool_),
-            )
+            scratch = (np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.bool_))
+            moved, _ = _move_queued(*level, *scratch)
         else:
-            moved = _move(
-                indptr,
-                indices,
-                data,
-                k,
-                m2,
-                comm,
-                tot,
-                order,
-                rng,
-                np.zeros(n),
-                np.zeros(n, np.int32),
-                1000,
-            )
+            moved = _move(*level, np.zeros(n, np.int32), 1000)
         comm = _relabel(comm)
         labels = comm[labels]
         if moved == 0 or comm.max() + 1 == n:
