@@ -21,19 +21,20 @@ faster).
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numba
 import numpy as np
+from _args import options
 
 from explorer.data.types import TableData
 from explorer.models.kmeans import KMeans, kmeans_plusplus
 
 
 def table(X: np.ndarray) -> TableData:
-    return TableData(X=X, columns=[f"x{j}" for j in range(X.shape[1])],
-                     ids=np.arange(X.shape[0]).astype(str))
+    return TableData(
+        X=X, columns=[f"x{j}" for j in range(X.shape[1])], ids=np.arange(X.shape[0]).astype(str)
+    )
 
 
 def ours_per_iteration(X, centers, iters: int) -> tuple[float, list[float]]:
@@ -49,22 +50,22 @@ def ours_per_iteration(X, centers, iters: int) -> tuple[float, list[float]]:
 
 def sklearn_fit(X, centers, max_iter: int) -> tuple[float, int, float]:
     from sklearn.cluster import KMeans as SKKMeans
-    km = SKKMeans(n_clusters=centers.shape[0], init=centers, n_init=1, algorithm="lloyd",
-                  max_iter=max_iter, tol=0.0)
+
+    km = SKKMeans(
+        n_clusters=centers.shape[0],
+        init=centers,
+        n_init=1,
+        algorithm="lloyd",
+        max_iter=max_iter,
+        tol=0.0,
+    )
     t0 = time.perf_counter()
     km.fit(X)
     return time.perf_counter() - t0, int(km.n_iter_), float(km.inertia_)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=200_000)
-    ap.add_argument("--d", type=int, default=8)
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--iters", type=int, default=30)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    args = options(__doc__, n=200_000, d=8, k=10, iters=30, repeat=3, seed=0).parse_args()
 
     import sklearn
     from threadpoolctl import threadpool_info
@@ -96,15 +97,23 @@ def main() -> None:
         info = (n1, n2, inertia)
 
     threads = {d.get("internal_api"): d.get("num_threads") for d in threadpool_info()}
-    print(f"data: N={args.n}, D={args.d}, K={args.k}; numba threads {numba.get_num_threads()}, "
-          f"scikit-learn {sklearn.__version__} threads {threads}")
-    print(f"explorer kmeans : {t_ours * 1e3:8.3f} ms / iteration (median of {args.iters} steps, "
-          f"best of {args.repeat}); final distortion {trace[-1]:.6f}")
-    print(f"sklearn (diff)  : {best_diff * 1e3:8.3f} ms / iteration "
-          f"(n_iter {info[0]} -> {info[1]}); final inertia {info[2]:.6f}")
+    print(
+        f"data: N={args.n}, D={args.d}, K={args.k}; numba threads {numba.get_num_threads()}, "
+        f"scikit-learn {sklearn.__version__} threads {threads}"
+    )
+    print(
+        f"explorer kmeans : {t_ours * 1e3:8.3f} ms / iteration (median of {args.iters} steps, "
+        f"best of {args.repeat}); final distortion {trace[-1]:.6f}"
+    )
+    print(
+        f"sklearn (diff)  : {best_diff * 1e3:8.3f} ms / iteration "
+        f"(n_iter {info[0]} -> {info[1]}); final inertia {info[2]:.6f}"
+    )
     print(f"sklearn (plain) : {best_plain * 1e3:8.3f} ms / iteration (fit time / n_iter_)")
-    print(f"ratio sklearn/explorer per iteration: {best_diff / t_ours:.2f} (differenced), "
-          f"{best_plain / t_ours:.2f} (plain)")
+    print(
+        f"ratio sklearn/explorer per iteration: {best_diff / t_ours:.2f} (differenced), "
+        f"{best_plain / t_ours:.2f} (plain)"
+    )
 
 
 if __name__ == "__main__":
