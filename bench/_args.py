@@ -15,3 +15,11 @@ def options(doc: str | None, **defaults) -> argparse.ArgumentParser:
         kind = str if default is None else type(default)
         ap.add_argument("--" + name.replace("_", "-"), type=kind, default=default)
     return ap
+
+
+def flags(ap: argparse.ArgumentParser, **helps: str) -> argparse.ArgumentParser:
+    """Adds one on/off ``--name`` flag per keyword (``keep_cache`` becomes ``--keep-cache``),
+    described by its value; returns ``ap``."""
+    for name, text in helps.items():
+        ap.add_argument("--" + name.replace("_", "-"), action="store_true", help=text)
+    return ap

@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _args import flags  # noqa: E402
 from helpers import first_fit_args  # noqa: E402
 
 # model id -> the arguments of its first fit (data relative to the checkout), with its labels
@@ -63,15 +64,10 @@ def main() -> int:
         default=None,
         help="interpreter (default: CHECKOUT/.venv/bin/python if present, else this)",
     )
-    ap.add_argument(
-        "--cold",
-        action="store_true",
-        help="also time each first fit with an empty cache and no warm-up",
-    )
-    ap.add_argument(
-        "--keep-cache",
-        action="store_true",
-        help="do not empty the caches first (time the fits of an installed checkout)",
+    flags(
+        ap,
+        cold="also time each first fit with an empty cache and no warm-up",
+        keep_cache="do not empty the caches first (time the fits of an installed checkout)",
     )
     ns = ap.parse_args()
     checkout = ns.checkout.resolve()

@@ -21,11 +21,11 @@ faster).
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numba
 import numpy as np
+from _args import options
 
 from explorer.data.types import TableData
 from explorer.models.kmeans import KMeans, kmeans_plusplus
@@ -65,14 +65,7 @@ def sklearn_fit(X, centers, max_iter: int) -> tuple[float, int, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=200_000)
-    ap.add_argument("--d", type=int, default=8)
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--iters", type=int, default=30)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    args = options(__doc__, n=200_000, d=8, k=10, iters=30, repeat=3, seed=0).parse_args()
 
     import sklearn
     from threadpoolctl import threadpool_info

@@ -46,23 +46,26 @@ issue 23's.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import platform
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numba
 import numpy as np
+from _args import flags, options
 from threadpoolctl import threadpool_limits
 
 from explorer.data.types import TableData
 from explorer.models.gmm import GaussianMixture as ExplorerGMM
 from explorer.models.kmeans import KMeans, kmeans_plusplus
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from helpers import sklearn_gmm_after  # noqa: E402  (the GMM tests' scikit-learn reference)
 
 
 def loadavg() -> str:
@@ -154,34 +157,32 @@ def explorer_kmeans(X, C0, steps=6):
     return tuple(np.median(timed_steps(m.step, steps), axis=0))
 
 
+def sklearn_api_runner(kmeans_class):
+    """run(X, C0): per-iteration times of Lloyd from C0 by ``kmeans_class`` (scikit-learn's
+    KMeans or a class with its API: sklearnex's)."""
+
+    def run(X, C0):
+        return per_iteration(
+            lambda n: (
+                kmeans_class(len(C0), init=C0, n_init=1, max_iter=n, tol=0.0, algorithm="lloyd")
+                .fit(X)
+                .n_iter_
+            )
+        )
+
+    return run
+
+
 def kmeans_peers(sk, skx, faiss):
     out = {}
     if sk is not None:
         from sklearn.cluster import KMeans as SK
 
-        def run(X, C0):
-            return per_iteration(
-                lambda n: (
-                    SK(len(C0), init=C0, n_init=1, max_iter=n, tol=0.0, algorithm="lloyd")
-                    .fit(X)
-                    .n_iter_
-                )
-            )
-
-        out["scikit-learn"] = run
+        out["scikit-learn"] = sklearn_api_runner(SK)
     if skx is not None:
         from sklearnex.cluster import KMeans as SKX
 
-        def run_x(X, C0):
-            return per_iteration(
-                lambda n: (
-                    SKX(len(C0), init=C0, n_init=1, max_iter=n, tol=0.0, algorithm="lloyd")
-                    .fit(X)
-                    .n_iter_
-                )
-            )
-
-        out["sklearnex"] = run_x
+        out["sklearnex"] = sklearn_api_runner(SKX)
     if faiss is not None:
 
         def run_f(X, C0):
@@ -367,30 +368,9 @@ def bench_gmm(args, sk, d4p):
 
     peers = {}
     if sk is not None:
-        from sklearn.mixture import GaussianMixture
 
         def run_sk():
-            def fit(n):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    return (
-                        GaussianMixture(
-                            K,
-                            covariance_type="full",
-                            weights_init=w0,
-                            means_init=mu0,
-                            precisions_init=P0,
-                            max_iter=n,
-                            tol=0.0,
-                            reg_covar=1e-6,
-                            init_params="random",
-                            random_state=0,
-                        )
-                        .fit(X)
-                        .n_iter_
-                    )
-
-            return per_iteration(fit)
+            return per_iteration(lambda n: sklearn_gmm_after(X, w0, mu0, P0, n).n_iter_)
 
         peers["scikit-learn"] = run_sk
     if d4p is not None:
@@ -439,9 +419,18 @@ def bench_gmm(args, sk, d4p):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--threads", default="1,2")
+    ap = options(
+        __doc__,
+        rounds=3,
+        threads="1,2",
+        fit_threads=2,
+        kmeans_n=1_000_000,
+        kmeans_d=16,
+        kmeans_k=50,
+        gmm_n=200_000,
+        gmm_d=8,
+        gmm_k=10,
+    )
     ap.add_argument(
         "--only",
         default="kmeans,fit,gmm",
@@ -450,27 +439,15 @@ def main() -> None:
     ap.add_argument(
         "--fit-seeds", default="0,1,2,3,4", help="the seeds of the K-means fits to convergence"
     )
-    ap.add_argument("--fit-threads", type=int, default=2)
-    ap.add_argument(
-        "--fit-sklearn",
-        action="store_true",
-        help="also scikit-learn's KMeans in the fits to convergence",
-    )
-    ap.add_argument("--kmeans-n", type=int, default=1_000_000)
-    ap.add_argument("--kmeans-d", type=int, default=16)
-    ap.add_argument("--kmeans-k", type=int, default=50)
-    ap.add_argument("--gmm-n", type=int, default=200_000)
-    ap.add_argument("--gmm-d", type=int, default=8)
-    ap.add_argument("--gmm-k", type=int, default=10)
     ap.add_argument(
         "--peers",
         default="sklearn,sklearnex,daal4py,faiss",
         help="the peers to run (a subset of the default)",
     )
-    ap.add_argument(
-        "--busy",
-        action="store_true",
-        help="hold one core with a spinning child process during the tables",
+    flags(
+        ap,
+        fit_sklearn="also scikit-learn's KMeans in the fits to convergence",
+        busy="hold one core with a spinning child process during the tables",
     )
     args = ap.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]

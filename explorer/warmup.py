@@ -25,6 +25,7 @@ The cache is keyed by the source files' timestamps, so an upgrade invalidates it
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import sys
@@ -469,11 +470,13 @@ def compiled_count(extra: tuple | list = ()) -> int:
 
 def kernels_cached(cls) -> bool | None:
     """Whether numba's cache holds the kernels of model ``cls`` for the current source files:
-    every kernel in its module's namespace (defined there or imported) has a valid, non-empty
-    cache index. None when that cannot be told (numba internals changed). Cheap: reads a few
-    small index files."""
+    every kernel in the namespace (defined there or imported) of its module and of its
+    ``kernel_modules`` has a valid, non-empty cache index. None when that cannot be told (numba
+    internals changed). Cheap: reads a few small index files."""
     try:
-        for d in _dispatchers([sys.modules[cls.__module__]]):
+        modules = [sys.modules[cls.__module__]]
+        modules += [importlib.import_module(name) for name in cls.kernel_modules]
+        for d in _dispatchers(modules):
             if d.signatures:  # compiled in this process already: nothing to wait for
                 continue
             if d.targetoptions.get("inline") == "always":  # inlined into its callers only

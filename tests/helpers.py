@@ -242,3 +242,27 @@ def assert_centre_steps(model, X, seed, n_steps, dist):
     diffs = np.diff(trace)
     assert np.all(diffs <= 1e-12 * np.abs(trace[:-1]) + 1e-12), diffs.max()
     return trace
+
+
+def sklearn_gmm_after(X, w0, mu0, P0, n_iter):
+    """scikit-learn's GaussianMixture (full covariances, reg_covar 1e-6) fitted to X for
+    ``n_iter`` EM iterations from the weights, means and precisions given: the GMM tests'
+    reference, and bench/bench_peers.py's peer."""
+    import warnings
+
+    from sklearn.mixture import GaussianMixture
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tol=0 never "converges": ConvergenceWarning
+        return GaussianMixture(
+            len(w0),
+            covariance_type="full",
+            weights_init=w0,
+            means_init=mu0,
+            precisions_init=P0,
+            max_iter=n_iter,
+            tol=0,
+            reg_covar=1e-6,
+            init_params="random",
+            random_state=0,
+        ).fit(X)

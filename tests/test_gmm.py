@@ -1,13 +1,10 @@
 """Gaussian mixture EM (``gmm``): scikit-learn agreement, monotone log-likelihood, Old Faithful."""
 
-import warnings
-
 import numpy as np
 import pytest
-from helpers import assert_density_1d, fitted, table
+from helpers import assert_density_1d, fitted, sklearn_gmm_after, table
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal, norm
-from sklearn.mixture import GaussianMixture as SkGMM
 
 from explorer import metrics
 from explorer.data.table import load_table
@@ -24,23 +21,6 @@ def blobs(seed, n=600, D=3, K=3, spread=6.0, offset=0.0):
     A = rng.normal(size=(K, D, D)) * 0.6 + np.eye(D)
     X = centres[z] + np.einsum("nij,nj->ni", A[z], rng.normal(size=(n, D))) + offset
     return X, z
-
-
-def sklearn_after(X, w0, mu0, P0, n_iter):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tol=0 never "converges": ConvergenceWarning
-        return SkGMM(
-            len(w0),
-            covariance_type="full",
-            weights_init=w0,
-            means_init=mu0,
-            precisions_init=P0,
-            max_iter=n_iter,
-            tol=0,
-            reg_covar=1e-6,
-            init_params="random",
-            random_state=0,
-        ).fit(X)
 
 
 def test_registered():
@@ -63,7 +43,7 @@ def test_matches_sklearn_from_same_initialisation(n_iter, D):
     m = GaussianMixture(K=K, reg_covar=1e-6)
     m.initialize(table(X), 0, weights=w0, means=mu0, precisions=P0)
     trace = [m.step() for _ in range(n_iter)]
-    sk = sklearn_after(X, w0, mu0, P0, n_iter)
+    sk = sklearn_gmm_after(X, w0, mu0, P0, n_iter)
     # rtol 1e-8 (the issue's bar): same arithmetic up to summation order, ~1e-13 in practice.
     np.testing.assert_allclose(m.weights, sk.weights_, rtol=1e-8)
     np.testing.assert_allclose(m.means, sk.means_, rtol=1e-8)
@@ -101,7 +81,7 @@ def test_loglik_matches_scipy_and_bic_aic_match_sklearn():
     np.testing.assert_allclose(
         m.resp, np.exp(lp - logsumexp(lp, axis=1, keepdims=True)), rtol=1e-9, atol=1e-14
     )
-    sk = sklearn_after(X, w0, mu0, P0, 5)
+    sk = sklearn_gmm_after(X, w0, mu0, P0, 5)
     mets = m.metrics()
     assert mets["bic"] == pytest.approx(sk.bic(X), rel=1e-8)
     assert mets["aic"] == pytest.approx(sk.aic(X), rel=1e-8)
@@ -283,7 +263,7 @@ def test_exact_second_pass_when_a_mean_moves_far(monkeypatch, n_iter):
     for _ in range(n_iter):
         m.step()
     assert calls
-    sk = sklearn_after(X, w0, mu0, P0, n_iter)
+    sk = sklearn_gmm_after(X, w0, mu0, P0, n_iter)
     np.testing.assert_allclose(m.weights, sk.weights_, rtol=1e-8)
     np.testing.assert_allclose(m.means, sk.means_, rtol=1e-8)
     np.testing.assert_allclose(m.covariances, sk.covariances_, rtol=1e-8)
@@ -345,5 +325,5 @@ def test_no_subnormal_responsibilities():
     assert not np.any((r > 0) & (r < np.finfo(np.float64).tiny))  # no subnormal
     assert not np.any((r > 0) & (r < 1e-201))  # exp(-460) / K: nothing kept below the cut
     assert np.mean(r == 0) > 0.1  # the case the cut is for: many far rows
-    sk = sklearn_after(X, w0, mu0, P0, 10)
+    sk = sklearn_gmm_after(X, w0, mu0, P0, 10)
     np.testing.assert_allclose(m.means, sk.means_, rtol=1e-9, atol=1e-9)

@@ -278,27 +278,10 @@ def _exact_assignment(X, C):
 
 def _assign_ranked(ck, XT, C, labels, sums, counts, mind):
     """The ranked assignment pass whatever K (``assign`` takes it from DIRECT_MAX_K centres)."""
-    K, D = C.shape
-    ct = np.zeros((ck.padded_centres(K), D), dtype=XT.dtype)
-    cn = np.zeros(ck.padded_centres(K), dtype=XT.dtype)
-    shift = np.empty(D)
-    big = ck.prepare_centres(C, ct, cn, shift)
-    work, block = ck.lloyd_scratch(1, D, XT.dtype)
+    ct, cn, shift, big, work, block64 = ck.assign_scratch(XT, C)
+    lo, hi = np.int64(0), XT.shape[1]
     return ck._assign_rows_ranked(
-        XT,
-        C,
-        ct,
-        cn,
-        shift,
-        big,
-        np.int64(0),
-        XT.shape[1],
-        labels,
-        sums,
-        counts,
-        mind,
-        work[0],
-        block[0],
+        XT, C, ct, cn, shift, big, lo, hi, labels, sums, counts, mind, work, block64
     )
 
 

@@ -102,6 +102,25 @@ def test_every_kernel_in_explorer_is_cached_on_disk():
     assert not uncached, f"kernels without cache=True: {uncached}"
 
 
+def test_kernels_cached_reads_the_models_kernel_modules(tmp_path, monkeypatch):
+    # A model's kernels may stand in other modules (``kernel_modules``: K-means' Lloyd step in
+    # _centres, a-MMSB's _ammsb_*, the dynamic exposure model's _dynamic_kernels): one there that
+    # is in no cache means the first fit compiles. Reading the model's own module only, the
+    # window took a-MMSB and the dynamic exposure model (no kernel in their own namespace) for
+    # cached always.
+    (tmp_path / "far_kernels.py").write_text(
+        "import numba\n\n\n@numba.njit(cache=True)\ndef far(x):\n    return x + 1\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    class FarModel:
+        kernel_modules = ("far_kernels",)
+
+    assert warmup.kernels_cached(FarModel) is False
+    FarModel.kernel_modules = ()
+    assert warmup.kernels_cached(FarModel) is True
+
+
 @pytest.mark.parametrize(
     "done, total, text",
     [

@@ -178,6 +178,29 @@ def _keep_two(v, k, b, s, bi):
     return b, s, bi
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _rows4(XT, j, b0, n):
+    """Coordinates j .. j+3 of rows b0 .. b0+n-1: four views of XT's rows (no copy)."""
+    return (
+        XT[j, b0 : b0 + n],
+        XT[j + 1, b0 : b0 + n],
+        XT[j + 2, b0 : b0 + n],
+        XT[j + 3, b0 : b0 + n],
+    )
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _coords4(C, k, j):
+    """Coordinates j .. j+3 of row k of C."""
+    return C[k, j], C[k, j + 1], C[k, j + 2], C[k, j + 3]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _column4(C, k, j):
+    """Coordinate j of rows k .. k+3 of C."""
+    return C[k, j], C[k + 1, j], C[k + 2, j], C[k + 3, j]
+
+
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _approx_block(XT, ct, cn, b0, n, work):
     """Approximate nearest centre of rows b0 .. b0+n-1: for row b0 + i, the smallest of
@@ -216,10 +239,7 @@ def _approx_block(XT, ct, cn, b0, n, work):
             a3[i] = n3
         for j in range(r):  # the D mod 4 leading coordinates, one at a time
             x0 = XT[j, b0 : b0 + n]
-            c00 = ct[k, j]
-            c10 = ct[k + 1, j]
-            c20 = ct[k + 2, j]
-            c30 = ct[k + 3, j]
+            c00, c10, c20, c30 = _column4(ct, k, j)
             for i in range(n):
                 y0 = x0[i]
                 a0[i] += c00 * y0
@@ -227,14 +247,11 @@ def _approx_block(XT, ct, cn, b0, n, work):
                 a2[i] += c20 * y0
                 a3[i] += c30 * y0
         for j in range(r, D, 4):  # then four at a time
-            x0 = XT[j, b0 : b0 + n]
-            x1 = XT[j + 1, b0 : b0 + n]
-            x2 = XT[j + 2, b0 : b0 + n]
-            x3 = XT[j + 3, b0 : b0 + n]
-            c00, c01, c02, c03 = ct[k, j], ct[k, j + 1], ct[k, j + 2], ct[k, j + 3]
-            c10, c11, c12, c13 = ct[k + 1, j], ct[k + 1, j + 1], ct[k + 1, j + 2], ct[k + 1, j + 3]
-            c20, c21, c22, c23 = ct[k + 2, j], ct[k + 2, j + 1], ct[k + 2, j + 2], ct[k + 2, j + 3]
-            c30, c31, c32, c33 = ct[k + 3, j], ct[k + 3, j + 1], ct[k + 3, j + 2], ct[k + 3, j + 3]
+            x0, x1, x2, x3 = _rows4(XT, j, b0, n)
+            c00, c01, c02, c03 = _coords4(ct, k, j)
+            c10, c11, c12, c13 = _coords4(ct, k + 1, j)
+            c20, c21, c22, c23 = _coords4(ct, k + 2, j)
+            c30, c31, c32, c33 = _coords4(ct, k + 3, j)
             if j + 4 < D:
                 for i in range(n):
                     y0 = x0[i]
@@ -356,14 +373,8 @@ def _nearest_block(XT, centers, b0, n, acc, bestd, best):
                 _keep_nearest(acc[i], k, i, bestd, best)
             continue
         for j in range(r, D, 4):  # then four at a time; the last four also update
-            c0 = centers[k, j]  # the running minimum
-            c1 = centers[k, j + 1]
-            c2 = centers[k, j + 2]
-            c3 = centers[k, j + 3]
-            x0 = XT[j, b0 : b0 + n]
-            x1 = XT[j + 1, b0 : b0 + n]
-            x2 = XT[j + 2, b0 : b0 + n]
-            x3 = XT[j + 3, b0 : b0 + n]
+            c0, c1, c2, c3 = _coords4(centers, k, j)  # the running minimum
+            x0, x1, x2, x3 = _rows4(XT, j, b0, n)
             if j + 4 < D:
                 if j == 0:
                     for i in range(n):
@@ -541,6 +552,21 @@ def _assign_rows_ranked(
 
 
 @numba.njit(cache=True, nogil=True)
+def assign_scratch(XT, centers):
+    """A serial assignment pass's centre tables and scratch (:func:`assign_rows`' ct, cn, shift,
+    big, work, block64), for XT's type: a few KB."""
+    K, D = centers.shape
+    Kp = -(-K // 4) * 4
+    ct = np.empty((Kp, D), dtype=XT.dtype)
+    cn = np.empty(Kp, dtype=XT.dtype)
+    shift = np.empty(D)
+    big = prepare_centres(centers, ct, cn, shift)
+    work = np.empty((SCRATCH_ROWS + D, BLOCK + 8), dtype=XT.dtype)
+    block64 = np.empty((D if XT.itemsize == 4 else 0, BLOCK + 8))
+    return ct, cn, shift, big, work, block64
+
+
+@numba.njit(cache=True, nogil=True)
 def assign(XT, centers, labels, sums, counts, mind, acc, best):
     """Assignment fused with accumulation (serial): nearest centre of every row, per-cluster sums
     and counts for the next centre update, each row's squared distance to its centre. XT is the
@@ -549,32 +575,13 @@ def assign(XT, centers, labels, sums, counts, mind, acc, best):
 
     Returns (distortion, number of labels that changed).
     """
-    K, D = centers.shape
     sums[:, :] = 0.0
     counts[:] = 0.0
-    Kp = -(-K // 4) * 4
-    ct = np.empty((Kp, D), dtype=XT.dtype)
-    cn = np.empty(Kp, dtype=XT.dtype)
-    shift = np.empty(D)
-    big = prepare_centres(centers, ct, cn, shift)
-    work = np.empty((SCRATCH_ROWS + D, BLOCK + 8), dtype=XT.dtype)
-    block64 = np.empty((D if XT.itemsize == 4 else 0, BLOCK + 8))
+    ct, cn, shift, big, work, block64 = assign_scratch(XT, centers)
     # np.int64(0), not the literal 0: the parallel step's compiled assign_rows is reused
+    lo, hi = np.int64(0), XT.shape[1]
     return assign_rows(
-        XT,
-        centers,
-        ct,
-        cn,
-        shift,
-        big,
-        np.int64(0),
-        XT.shape[1],
-        labels,
-        sums,
-        counts,
-        mind,
-        work,
-        block64,
+        XT, centers, ct, cn, shift, big, lo, hi, labels, sums, counts, mind, work, block64
     )
 
 
@@ -805,10 +812,7 @@ def _block_sq_distances4(XT, cands, g, b0, n, acc, D):
     r = D % 4
     for j in range(r):  # the D mod 4 leading coordinates, one at a time
         x = XT[j, b0 : b0 + n]
-        c0 = cands[g, j]
-        c1 = cands[g + 1, j]
-        c2 = cands[g + 2, j]
-        c3 = cands[g + 3, j]
+        c0, c1, c2, c3 = _column4(cands, g, j)
         for i in range(n):
             y = x[i]
             t0 = y - c0
@@ -820,29 +824,11 @@ def _block_sq_distances4(XT, cands, g, b0, n, acc, D):
             a2[i] += t2 * t2
             a3[i] += t3 * t3
     for j in range(r, D, 4):  # then four at a time
-        x0 = XT[j, b0 : b0 + n]
-        x1 = XT[j + 1, b0 : b0 + n]
-        x2 = XT[j + 2, b0 : b0 + n]
-        x3 = XT[j + 3, b0 : b0 + n]
-        c00, c01, c02, c03 = cands[g, j], cands[g, j + 1], cands[g, j + 2], cands[g, j + 3]
-        c10, c11, c12, c13 = (
-            cands[g + 1, j],
-            cands[g + 1, j + 1],
-            cands[g + 1, j + 2],
-            cands[g + 1, j + 3],
-        )
-        c20, c21, c22, c23 = (
-            cands[g + 2, j],
-            cands[g + 2, j + 1],
-            cands[g + 2, j + 2],
-            cands[g + 2, j + 3],
-        )
-        c30, c31, c32, c33 = (
-            cands[g + 3, j],
-            cands[g + 3, j + 1],
-            cands[g + 3, j + 2],
-            cands[g + 3, j + 3],
-        )
+        x0, x1, x2, x3 = _rows4(XT, j, b0, n)
+        c00, c01, c02, c03 = _coords4(cands, g, j)
+        c10, c11, c12, c13 = _coords4(cands, g + 1, j)
+        c20, c21, c22, c23 = _coords4(cands, g + 2, j)
+        c30, c31, c32, c33 = _coords4(cands, g + 3, j)
         for i in range(n):
             a0[i] = _add_sq4(a0[i], x0, x1, x2, x3, c00, c01, c02, c03, i)
             a1[i] = _add_sq4(a1[i], x0, x1, x2, x3, c10, c11, c12, c13, i)
@@ -863,29 +849,11 @@ def _block_potentials4(XT, cands, g, b0, n, acc, closest, store, slots, keep):
     a1 = acc[1]
     a2 = acc[2]
     a3 = acc[3]
-    x0 = XT[j, b0 : b0 + n]
-    x1 = XT[j + 1, b0 : b0 + n]
-    x2 = XT[j + 2, b0 : b0 + n]
-    x3 = XT[j + 3, b0 : b0 + n]
-    c00, c01, c02, c03 = cands[g, j], cands[g, j + 1], cands[g, j + 2], cands[g, j + 3]
-    c10, c11, c12, c13 = (
-        cands[g + 1, j],
-        cands[g + 1, j + 1],
-        cands[g + 1, j + 2],
-        cands[g + 1, j + 3],
-    )
-    c20, c21, c22, c23 = (
-        cands[g + 2, j],
-        cands[g + 2, j + 1],
-        cands[g + 2, j + 2],
-        cands[g + 2, j + 3],
-    )
-    c30, c31, c32, c33 = (
-        cands[g + 3, j],
-        cands[g + 3, j + 1],
-        cands[g + 3, j + 2],
-        cands[g + 3, j + 3],
-    )
+    x0, x1, x2, x3 = _rows4(XT, j, b0, n)
+    c00, c01, c02, c03 = _coords4(cands, g, j)
+    c10, c11, c12, c13 = _coords4(cands, g + 1, j)
+    c20, c21, c22, c23 = _coords4(cands, g + 2, j)
+    c30, c31, c32, c33 = _coords4(cands, g + 3, j)
     s0 = 0.0
     s1 = 0.0
     s2 = 0.0

@@ -21,36 +21,24 @@ import math
 import numba
 import numpy as np
 
+from explorer.models._splitmix import GOLDEN, mix
+
 # ---- counter-based hashing: which (t, i, j) cells are held out --------------------------------
-_GOLD = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _INV53 = 1.0 / 9007199254740992.0
 _TINY = 1e-300
 
 
 @numba.njit(cache=True, nogil=True)
-def _fmix(x):
-    """SplitMix64 finaliser (a bijection of uint64 with good avalanche)."""
-    x = (x ^ (x >> _S30)) * _M1
-    x = (x ^ (x >> _S27)) * _M2
-    return x ^ (x >> _S31)
-
-
-@numba.njit(cache=True, nogil=True)
 def seed_state(seed):
-    return _fmix(np.uint64(seed) * _GOLD + _GOLD)
+    return mix(np.uint64(seed) * GOLDEN + GOLDEN)
 
 
 @numba.njit(cache=True, nogil=True)
 def cell_unit(state, t, a, b, n):
     """Uniform [0, 1) number attached to cell (t, a, b) of an n-node network (a < b)."""
     key = (np.uint64(t) * np.uint64(n) + np.uint64(a)) * np.uint64(n) + np.uint64(b)
-    return float(_fmix(state + key * _GOLD) >> _S11) * _INV53
+    return float(mix(state + key * GOLDEN) >> _S11) * _INV53
 
 
 @numba.njit(cache=True, nogil=True)

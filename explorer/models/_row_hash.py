@@ -17,13 +17,7 @@ from numba.core import types
 from numba.extending import intrinsic
 
 from explorer.models._parallel import call, claim
-
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
+from explorer.models._splitmix import GOLDEN, mix
 
 # Rows per chunk of the parallel pass (the hash of a row does not depend on the chunks).
 _CHUNK = 65536
@@ -42,17 +36,6 @@ def _float_bits(typingctx, x):
     return sig, codegen
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _mix(z):
-    """splitmix64's finaliser (wrapping uint64 arithmetic)."""
-    z ^= z >> _S30
-    z *= _MIX1
-    z ^= z >> _S27
-    z *= _MIX2
-    z ^= z >> _S31
-    return z
-
-
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _row_hashes(X, out, nw):
     """out[i] = the hash of row i of X (see the module docstring); ``nw`` threads take the
@@ -68,9 +51,9 @@ def _row_hashes(X, out, nw):
             for i in range(c * _CHUNK, min(N, (c + 1) * _CHUNK)):
                 h = np.uint64(0)
                 for j in range(D):
-                    b = _float_bits(np.float64(X[i, j]) + 0.0) + np.uint64(j) * _GOLDEN
-                    h ^= _mix(b)
-                    h = _mix(h + _GOLDEN)
+                    b = _float_bits(np.float64(X[i, j]) + 0.0) + np.uint64(j) * GOLDEN
+                    h ^= mix(b)
+                    h = mix(h + GOLDEN)
                 out[i] = h
 
 

@@ -288,8 +288,9 @@ class Model:
     # The snapshot's ``metrics_trace`` curve the window draws above the objective (a-MMSB's
     # "elbo"), or None.
     first_curve: ClassVar[str | None] = None
-    # Modules of numba kernels this model alone uses, besides its own module (a-MMSB's
-    # _ammsb_kernels): `explorer check-model` checks that the warm-up compiles every one of them.
+    # Modules of numba kernels this model uses, besides its own module (a-MMSB's _ammsb_kernels,
+    # K-means' _centres): `explorer check-model` checks that the warm-up compiles every one defined
+    # there, and warmup.kernels_cached (the window's first-fit notice) reads their namespaces.
     kernel_modules: ClassVar[tuple[str, ...]] = ()
     # The attributes ``_prepare`` sets: built once per fit and shared, read-only, by every restart
     # (:meth:`spawn`). A subclass extends its base's tuple (``Base.shared_state + ("min_mean",)``).

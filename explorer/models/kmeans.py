@@ -18,21 +18,12 @@ import numpy as np
 
 from explorer.models import register
 from explorer.models._canonical import model_row_order
-
-# The Lloyd kernels stay in this namespace although LloydState calls them: warmup.kernels_cached
-# reads a model module's kernels.
-from explorer.models._centre_kernels import (  # noqa: F401 - kmeans_plusplus, initial_centers, check_centers: re-exported
-    assign,
+from explorer.models._centre_kernels import (  # noqa: F401 - kmeans_plusplus, check_centers: re-exported
     check_centers,
     data_matrix,
     initial_centers,
     kmeans_plusplus,
-    lloyd_chunks,
-    lloyd_scratch,
-    padded_centres,
-    step_parallel,
     transposed,
-    update_centers,
 )
 from explorer.models._centres import (  # noqa: F401 - lloyd, _PARALLEL_MIN_ROWS: re-exported
     _PARALLEL_MIN_ROWS,
@@ -66,6 +57,9 @@ class KMeans(CentreModel):
     )
     Hyperparameters = KMeansHyperparameters
     shared_state = ("_X", "_XT")
+    # LloydState's kernels (the Lloyd step) stand in _centres' namespace: warmup.kernels_cached
+    # reads them there
+    kernel_modules = ("explorer.models._centres",)
 
     def _prepare(self, data) -> None:
         """float32 data is used as it is (no float64 copy; distances, sums and centres in
