@@ -36,6 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from _memory import peak_mib, reset_peak, vm  # noqa: E402
+from _results import stepped_result  # noqa: E402
 
 
 def generate(path: Path, nodes: int, edges: int, K: int, seed: int = 0) -> None:
@@ -76,7 +77,6 @@ def child(ns) -> dict:
     from explorer import export
     from explorer.data import load
     from explorer.models.ammsb import AMMSB
-    from explorer.runner import FitResult
 
     out: dict = {"load_avg_start": os.getloadavg()[0]}
     stages = []
@@ -129,22 +129,7 @@ def child(ns) -> dict:
         }
     )
     stage("held-out check", model._evaluate)
-    res = FitResult(
-        model=model,
-        data=data,
-        seed=0,
-        trace=[0.0],
-        iteration_times=[t_mb],
-        iterations=1,
-        converged=False,
-        cancelled=False,
-        total_s=t_mb,
-        max_iter=1,
-        tol=0.0,
-        best_seed=0,
-        best_iteration=1,
-        stop_reason="iteration limit",
-    )
+    res = stepped_result(model, data, [0.0], [t_mb])
     target = Path(ns.dir) / "out"
     stage("export", lambda: export.export_result(res, target))
     shutil.rmtree(target, ignore_errors=True)

@@ -30,12 +30,12 @@ from _args import options
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _memory import peak_mib, reset_peak, vm  # noqa: E402
+from _results import stepped_result  # noqa: E402
 
 
 def build(nodes: int, K: int, edges: int, seed: int = 0):
     from explorer.data.synthetic import planted_partition
     from explorer.models.ammsb import AMMSB
-    from explorer.runner import FitResult
 
     blocks = K
     size = nodes / blocks
@@ -59,22 +59,7 @@ def build(nodes: int, K: int, edges: int, seed: int = 0):
     model.l = K + N
     model.epsilon = 1e-5
     model.notes = []
-    res = FitResult(
-        model=model,
-        data=data,
-        seed=0,
-        trace=[1.0, 2.0],
-        iteration_times=[1.0, 1.0],
-        iterations=2,
-        converged=False,
-        cancelled=False,
-        total_s=2.0,
-        max_iter=2,
-        tol=0.0,
-        best_seed=0,
-        best_iteration=2,
-        stop_reason="iteration limit",
-    )
+    res = stepped_result(model, data, [1.0, 2.0], [1.0, 1.0])
     return res
 
 

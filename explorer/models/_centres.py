@@ -156,6 +156,12 @@ class LloydState:
             self.dist_t = np.zeros(n_chunks)
             self.changed_t = np.zeros(n_chunks, dtype=np.int64)
 
+    @property
+    def assignment_arrays(self) -> tuple:
+        """The data (columns), centres, labels, per-cluster sums and counts, and each row's
+        distance: the arguments the serial and the parallel assignment both begin with."""
+        return (self.XT, self.centers, self.labels, self.sums, self.counts, self.mind)
+
     def step(self, update: bool = True) -> tuple[float, int, int]:
         """(When ``update``) the centre update with re-seeding, then the fused assignment.
 
@@ -166,12 +172,7 @@ class LloydState:
                 step_parallel,
                 len(self.dist_t),
                 self.work,
-                self.XT,
-                self.centers,
-                self.labels,
-                self.sums,
-                self.counts,
-                self.mind,
+                *self.assignment_arrays,
                 self.sums_t,
                 self.counts_t,
                 self.dist_t,
@@ -187,16 +188,7 @@ class LloydState:
             n_reseeded = update_centers(
                 self.XT, self.labels, self.sums, self.counts, self.mind, self.centers, True
             )
-        dist, changed = assign(
-            self.XT,
-            self.centers,
-            self.labels,
-            self.sums,
-            self.counts,
-            self.mind,
-            _UNUSED_ACC,
-            _UNUSED_BEST,
-        )
+        dist, changed = assign(*self.assignment_arrays, _UNUSED_ACC, _UNUSED_BEST)
         return dist, changed, n_reseeded
 
 
