@@ -31,6 +31,19 @@ def fresh_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def spawn(*args: str, **popen) -> subprocess.Popen:
+    """``python *args`` with Ctrl-C as in a fresh terminal, its output read as text."""
+    return subprocess.Popen(
+        [sys.executable, *args],
+        env=ENV,
+        preexec_fn=fresh_sigint,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
 # Fits two results once, then exports them in turn into the same folder until killed.
 EXPORTER = """
 import sys
@@ -75,14 +88,7 @@ def test_killed_exports_leave_a_complete_set(tmp_path):
     seen = set()
     for trial in range(6):
         sig = (signal.SIGKILL, signal.SIGINT)[trial % 2]
-        proc = subprocess.Popen(
-            [sys.executable, "-c", EXPORTER, str(out)],
-            env=ENV,
-            preexec_fn=fresh_sigint,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = spawn("-c", EXPORTER, str(out))
         try:
             assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
             time.sleep(rng.uniform(0.0, 0.4))
@@ -122,14 +128,7 @@ def _console_script() -> str:
 def _endless_fit(data, out, K):
     """`explorer fit gmm` that would run for an hour (tol 0), through the console script."""
     options = f"--K {K} --tol 0 --max-iter 100000000 --quiet --out".split()
-    return subprocess.Popen(
-        [sys.executable, "-c", _console_script(), "fit", "gmm", str(data), *options, str(out)],
-        env=ENV,
-        preexec_fn=fresh_sigint,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return spawn("-c", _console_script(), "fit", "gmm", str(data), *options, str(out))
 
 
 def test_ctrl_c_at_any_time_is_exit_130_and_one_line(tmp_path):
@@ -325,15 +324,8 @@ def _endless_sweep(tmp_path, jobs=2):
         np.savetxt(data, X, delimiter=",", header="a,b,c,d,e", comments="")
     out = tmp_path / "sweep"
     options = f"--K 2:5 --seeds 2 --jobs {jobs} --tol 0 --max-iter 1000000 --out".split()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "explorer.cli", "sweep", "gmm", str(data), *options, str(out)],
-        env=ENV,
-        preexec_fn=fresh_sigint,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    cli = ("-m", "explorer.cli", "sweep", "gmm", str(data), *options, str(out))
+    proc = spawn(*cli, start_new_session=True)
     line = proc.stderr.readline()
     assert line.startswith("sweep gmm on "), line + proc.stderr.read()
     # The workers (and the resource tracker) are children of the sweep; wait until `jobs` of them
